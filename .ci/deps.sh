@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Install genc's Debian dependencies when any is missing (needs root or sudo).
+set -euo pipefail
+pkgs="flex bison make gcc pkg-config libopenblas-dev libcriterion-dev zlib1g-dev libstb-dev dataset-fashion-mnist"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing"
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,113 @@
+/* ast.c: parsing driver, shapes and the AST dump. */
+#include "genc.h"
+#include "parse_state.h"
+#include "parser.h"
+#include "lexer.h"
+
+#include <string.h>
+
+const char *shape_str(struct shape s) {
+    char *p = xprintf("[");
+    for (int i = 0; i < s.n; i++)
+        p = xprintf("%s%s%d", p, i ? ", " : "", s.d[i]);
+    return xprintf("%s]", p);
+}
+
+long shape_size(struct shape s) {
+    long n = 1;
+    for (int i = 0; i < s.n; i++)
+        n *= s.d[i];
+    return n;
+}
+
+bool shape_eq(struct shape a, struct shape b) {
+    if (a.n != b.n)
+        return false;
+    for (int i = 0; i < a.n; i++)
+        if (a.d[i] != b.d[i])
+            return false;
+    return true;
+}
+
+bool parse_source(const struct source *src, struct ast *out) {
+    struct lex_state lex = {.line = 1, .col = 1};
+    struct parse_state ps = {.lex = &lex, .ast = out};
+    *out = (struct ast){0};
+    int before = diag_error_count();
+    if (yylex_init_extra(&lex, &ps.scanner))
+        unreachable();
+    YY_BUFFER_STATE b = yy_scan_bytes(src->text, (int)src->len, ps.scanner);
+    int rc = yyparse(ps.scanner, &ps);
+    yy_delete_buffer(b, ps.scanner);
+    yylex_destroy(ps.scanner);
+    if (rc == 2) {
+        error_plain("out of memory while parsing");
+        return false;
+    }
+    return rc == 0 && diag_error_count() == before;
+}
+
+void dump_tokens(FILE *f, const struct source *src) {
+    struct lex_state lex = {.line = 1, .col = 1};
+    void *scanner;
+    if (yylex_init_extra(&lex, &scanner))
+        unreachable();
+    YY_BUFFER_STATE b = yy_scan_bytes(src->text, (int)src->len, scanner);
+    YYSTYPE val;
+    YYLTYPE loc;
+    int t;
+    while ((t = yylex(&val, &loc, scanner)) != 0) {
+        fprintf(f, "%d:%d ", loc.first_line, loc.first_column);
+        switch (t) {
+        case IDENT: fprintf(f, "ident %s\n", val.str); break;
+        case STRING: fprintf(f, "string \"%s\"\n", val.str); break;
+        case NUMBER: fprintf(f, "number %s\n", val.num.text); break;
+        case BAD: fprintf(f, "bad (%s)\n", val.str); break;
+        default:
+            if (t < 256)
+                fprintf(f, "punct '%c'\n", t);
+            else
+                fprintf(f, "keyword %s\n", yyget_text(scanner));
+        }
+    }
+    yy_delete_buffer(b, scanner);
+    yylex_destroy(scanner);
+}
+
+static void dump_args(FILE *f, const arg_vec *args) {
+    for (int i = 0; i < args->len; i++) {
+        const struct arg *a = &args->data[i];
+        switch (a->kind) {
+        case ARG_NUM: fprintf(f, " %s", a->text); break;
+        case ARG_IDENT: fprintf(f, " %s", a->text); break;
+        case ARG_STR: fprintf(f, " \"%s\"", a->text); break;
+        case ARG_SHAPE: fprintf(f, " %s", shape_str(a->shape)); break;
+        }
+    }
+}
+
+void ast_dump(FILE *f, const struct ast *ast) {
+    static const char *kinds[] = {"model", "data", "latent", "network", "objective", "optimize", "train"};
+    for (int i = 0; i < ast->decls.len; i++) {
+        const struct decl *d = &ast->decls.data[i];
+        fprintf(f, "(%s @%d:%d", kinds[d->kind], d->loc.line, d->loc.col);
+        if (d->name)
+            fprintf(f, " name=%s", d->name);
+        if (d->kind_name)
+            fprintf(f, " kind=%s", d->kind_name);
+        if (d->kind == DECL_NETWORK)
+            fprintf(f, " in=%s out=%s", shape_str(d->in), shape_str(d->out));
+        if (d->args.len) {
+            fprintf(f, " args=(");
+            dump_args(f, &d->args);
+            fprintf(f, " )");
+        }
+        for (int j = 0; j < d->body.len; j++) {
+            const struct stmt *s = &d->body.data[j];
+            fprintf(f, "\n  (%s @%d:%d", s->name, s->loc.line, s->loc.col);
+            dump_args(f, &s->args);
+            fprintf(f, ")");
+        }
+        fprintf(f, ")\n");
+    }
+}

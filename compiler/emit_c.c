@@ -1,0 +1,527 @@
+/* emit_c.c: the C emitter.  One function per program, every loop bound a
+ * constant, GEMMs through cblas, fused elementwise groups as single loops,
+ * all scratch in one static arena.  Same model in, same bytes out. */
+#include "genc.h"
+#include "genrt_model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct emit {
+    char *buf;
+    size_t len, cap;
+    int indent;
+    const char *path; /* the spec, for comments */
+    const struct lowered *lo;
+};
+
+static void put(struct emit *e, const char *s, size_t n) {
+    if (e->len + n + 1 > e->cap) {
+        size_t nc = e->cap ? e->cap * 2 : 1 << 16;
+        while (nc < e->len + n + 1)
+            nc *= 2;
+        e->buf = xrealloc_arr(e->buf, e->len, nc, 1);
+        e->cap = nc;
+    }
+    memcpy(e->buf + e->len, s, n);
+    e->len += n;
+    e->buf[e->len] = 0;
+}
+
+static void vline(struct emit *e, const char *fmt, va_list ap) {
+    char *s;
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    s = xalloc((size_t)n + 1);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    if (n > 0)
+        for (int i = 0; i < e->indent; i++)
+            put(e, "    ", 4);
+    put(e, s, (size_t)n);
+    put(e, "\n", 1);
+}
+
+void emit_line(struct emit *e, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vline(e, fmt, ap);
+    va_end(ap);
+}
+
+void emit_open(struct emit *e, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vline(e, fmt, ap);
+    va_end(ap);
+    e->indent++;
+}
+
+void emit_close(struct emit *e, const char *tail) {
+    e->indent--;
+    emit_line(e, "}%s", tail ? tail : "");
+}
+
+const char *emit_real(double v) {
+    if (v == floor(v) && fabs(v) < 1e15)
+        return xprintf("%s%.0f", v < 0 ? "-" : "", fabs(v));
+    /* the shortest decimal that reads back as the same double */
+    for (int prec = 6; prec < 17; prec++) {
+        char *s = xprintf("%.*g", prec, v);
+        if (strtod(s, NULL) == v)
+            return xprintf("(real)%s", s);
+    }
+    return xprintf("(real)%.17g", v);
+}
+
+static int storage_of(const struct program *p, int n) {
+    while (op_table[p->ir.nodes.data[n].op].kind == K_VIEW)
+        n = p->ir.nodes.data[n].in[0];
+    return n;
+}
+
+static bool is_gc(const struct program *p) { return p->kind == PROG_GC_LOSS || p->kind == PROG_GC_GRAD; }
+
+const char *emit_ref(struct emit *e, const struct program *p, int id) {
+    const struct node *n = &p->ir.nodes.data[storage_of(p, id)];
+    switch (n->op) {
+    case OP_INPUT:
+        return xprintf("%s_%s", is_gc(p) ? "gc" : "in", n->i[0] == 0 ? "x" : "z");
+    case OP_PARAM:
+        return e->lo->tensors.data[n->i[0]].cname;
+    default:
+        if (n->buf < 0)
+            unreachable();
+        return xprintf("arena + %ld", p->bufs.data[n->buf].offset);
+    }
+}
+
+static const char *shape_comment(struct shape s) {
+    char *p = xprintf("(");
+    for (int i = 0; i < s.n; i++)
+        p = xprintf("%s%s%d", p, i ? ", " : "", s.d[i]);
+    return xprintf("%s)", p);
+}
+
+static void comment(struct emit *e, const struct node *n) {
+    emit_line(e, "/* %s:%d: %s %s */", e->path, n->loc.line, n->what ? n->what : op_table[n->op].name,
+              shape_comment(n->shape));
+}
+
+/* ---- fused elementwise loops -------------------------------------------- */
+
+/* One loop for root r and every node fused into it, in node order. */
+static void emit_group(struct emit *e, const struct program *p, int r) {
+    const struct ir *g = &p->ir;
+    const struct node *root = &g->nodes.data[r];
+    bool reduce = op_table[root->op].kind == K_REDUCE;
+    VEC(int) members = {0};
+    bool channel = root->op == OP_SUM_CHANNEL;
+    for (int v = 0; v <= r; v++) {
+        if (g->nodes.data[v].dead || fuse_root(p, v) != r)
+            continue;
+        if (v != r || !reduce)
+            vec_push(&members, v);
+        if (g->nodes.data[v].op == OP_ADD_BIAS)
+            channel = true;
+    }
+    /* the loop runs over the elementwise shape (a reduction's input) */
+    struct shape ls = reduce ? g->nodes.data[root->in[0]].shape : root->shape;
+    long size = shape_size(ls);
+    int nb = ls.d[0], nc = ls.n > 1 ? ls.d[1] : 1;
+    long ns = ls.n > 1 ? size / ((long)nb * nc) : 1;
+
+    comment(e, root);
+    for (int k = 0; k < members.len - (reduce ? 0 : 1); k++)
+        emit_line(e, "/*   with %s:%d: %s */", e->path, g->nodes.data[members.data[k]].loc.line,
+                  g->nodes.data[members.data[k]].what ? g->nodes.data[members.data[k]].what
+                                                      : op_table[g->nodes.data[members.data[k]].op].name);
+    emit_open(e, "{");
+    /* operands read from memory, one pointer each */
+    VEC(int) srcs = {0};
+    for (int k = 0; k < members.len; k++) {
+        const struct node *nd = &g->nodes.data[members.data[k]];
+        for (int i = 0; i < nd->n_in; i++) {
+            int u = nd->in[i];
+            if (fuse_root(p, u) == r && !g->nodes.data[u].dead && u != r)
+                continue;
+            bool seen = false;
+            for (int j = 0; j < srcs.len; j++)
+                seen |= srcs.data[j] == u;
+            if (!seen)
+                vec_push(&srcs, u);
+        }
+    }
+    if (reduce) {
+        int u = root->in[0];
+        if (fuse_root(p, u) != r) {
+            bool seen = false;
+            for (int j = 0; j < srcs.len; j++)
+                seen |= srcs.data[j] == u;
+            if (!seen)
+                vec_push(&srcs, u);
+        }
+    }
+    for (int j = 0; j < srcs.len; j++)
+        emit_line(e, "const real *x%d = %s; /* %s */", srcs.data[j], emit_ref(e, p, srcs.data[j]),
+                  shape_comment(g->nodes.data[srcs.data[j]].shape));
+    emit_line(e, "real *y = %s;", emit_ref(e, p, r));
+    if (root->op == OP_SUM_ALL)
+        emit_line(e, "double acc = 0;");
+
+    /* loop nest: flat, or (n, c, s) when a bias or channel sum needs c */
+    const char *idx = "i";
+    if (root->op == OP_SUM_CHANNEL) {
+        emit_open(e, "for (int c = 0; c < %d; c++) {", nc);
+        emit_line(e, "double acc = 0;");
+        emit_open(e, "for (int n = 0; n < %d; n++) {", nb);
+        if (ns > 1)
+            emit_open(e, "for (int s = 0; s < %ld; s++) {", ns);
+        idx = ns > 1 ? "(n * " : "(n * ";
+        idx = ns > 1 ? xprintf("(n * %d + c) * %ld + s", nc, ns) : xprintf("n * %d + c", nc);
+    } else if (channel) {
+        emit_open(e, "for (int n = 0; n < %d; n++) {", nb);
+        emit_open(e, "for (int c = 0; c < %d; c++) {", nc);
+        if (ns > 1)
+            emit_open(e, "for (int s = 0; s < %ld; s++) {", ns);
+        idx = ns > 1 ? xprintf("(n * %d + c) * %ld + s", nc, ns) : xprintf("n * %d + c", nc);
+    } else {
+        emit_open(e, "for (long i = 0; i < %ld; i++) {", size);
+    }
+    if (strcmp(idx, "i"))
+        emit_line(e, "long i = %s;", idx);
+
+    for (int k = 0; k < members.len; k++) {
+        int v = members.data[k];
+        const struct node *nd = &g->nodes.data[v];
+        const char *a[4];
+        for (int i = 0; i < nd->n_in; i++) {
+            int u = nd->in[i];
+            long us = shape_size(g->nodes.data[u].shape);
+            if (fuse_root(p, u) == r && u != r)
+                a[i] = xprintf("v%d", u);
+            else if (nd->op == OP_ADD_BIAS && i == 1)
+                a[i] = xprintf("x%d[c]", u);
+            else if (us == size)
+                a[i] = xprintf("x%d[i]", u);
+            else if (us == 1)
+                a[i] = xprintf("x%d[0]", u);
+            else
+                unreachable();
+        }
+        const char *expr = op_table[nd->op].elem(nd, a);
+        if (v == r)
+            emit_line(e, "y[i] = %s;", expr);
+        else
+            emit_line(e, "real v%d = %s;", v, expr);
+    }
+    if (reduce) {
+        int u = root->in[0];
+        const char *val = fuse_root(p, u) == r ? xprintf("v%d", u) : xprintf("x%d[i]", u);
+        emit_line(e, "acc += %s;", val);
+    }
+    if (root->op == OP_SUM_CHANNEL) {
+        if (ns > 1)
+            emit_close(e, NULL);
+        emit_close(e, NULL);
+        emit_line(e, "y[c] = (real)acc;");
+        emit_close(e, NULL);
+    } else {
+        if (channel && ns > 1)
+            emit_close(e, NULL);
+        if (channel)
+            emit_close(e, NULL);
+        emit_close(e, NULL);
+    }
+    if (root->op == OP_SUM_ALL)
+        emit_line(e, "y[0] = (real)acc;");
+    emit_close(e, NULL);
+}
+
+static void emit_program(struct emit *e, const struct program *p) {
+    const struct ir *g = &p->ir;
+    switch (p->kind) {
+    case PROG_TRAIN:
+        emit_line(e, "/* One training step at batch %d. t counts steps from 1; out gets the metrics. */", p->batch);
+        emit_open(e, "static void %s(long t, double *out) {", p->name);
+        break;
+    case PROG_GENERATE:
+        emit_line(e, "/* The generator's forward pass at batch %d, from in_z. */", p->batch);
+        emit_open(e, "static const real *%s(void) {", p->name);
+        break;
+    case PROG_GC_LOSS:
+        emit_line(e, "/* Gradient check: %s at batch %d. */", e->lo->terms.data[p->term], p->batch);
+        emit_open(e, "static void %s(double *out) {", p->name);
+        break;
+    case PROG_GC_GRAD:
+        emit_line(e, "/* Gradient check: d %s / d parameters at batch %d, into g. */", e->lo->terms.data[p->term], p->batch);
+        emit_open(e, "static void %s(real *g) {", p->name);
+        break;
+    }
+    for (int v = 0; v < g->nodes.len; v++) {
+        const struct node *n = &g->nodes.data[v];
+        if (n->dead || n->fused_into >= 0)
+            continue;
+        const struct op_info *info = &op_table[n->op];
+        switch (info->kind) {
+        case K_SOURCE:
+        case K_VIEW:
+            break;
+        case K_ELEM:
+        case K_REDUCE:
+            emit_group(e, p, v);
+            break;
+        case K_KERNEL:
+        case K_EFFECT:
+            comment(e, n);
+            info->stmt(e, p, v);
+            break;
+        }
+    }
+    if (p->kind == PROG_TRAIN)
+        emit_line(e, "(void)t;");
+    if (p->kind == PROG_GENERATE)
+        emit_line(e, "return %s;", emit_ref(e, p, p->result));
+    emit_close(e, NULL);
+    emit_line(e, "%s", "");
+}
+
+/* ---- the file ----------------------------------------------------------- */
+
+static void emit_tensor_table(struct emit *e) {
+    const struct lowered *lo = e->lo;
+    static const char *const roles[] = {"GENRT_PARAM", "GENRT_OPT_STATE"};
+    static const char *const inits[] = {"GENRT_INIT_ZERO", "GENRT_INIT_ONE", "GENRT_INIT_FANIN_UNIFORM"};
+    emit_open(e, "static const struct genrt_tensor tensors[%d] = {", lo->tensors.len);
+    for (int t = 0; t < lo->tensors.len; t++) {
+        const struct ptensor *pt = &lo->tensors.data[t];
+        char *dims = xprintf("%s", "");
+        for (int i = 0; i < pt->shape.n; i++)
+            dims = xprintf("%s%s%d", dims, i ? ", " : "", pt->shape.d[i]);
+        emit_line(e, "{\"%s\", %s, %d, %s, %d, %d, {%s}, %ld, %ld},", pt->name, roles[pt->role], pt->net,
+                  inits[pt->init], pt->fan_in, pt->shape.n, dims, pt->offset, shape_size(pt->shape));
+    }
+    emit_close(e, ";");
+}
+
+static const char *names_list(const char *const *names, int n) {
+    char *s = xprintf("%s", "");
+    for (int i = 0; i < n; i++)
+        s = xprintf("%s%s\"%s\"", s, i ? ", " : "", names[i]);
+    return s;
+}
+
+/* The part of the file every program needs: includes, the scalar type,
+ * state and arena, and one function per program. */
+static void emit_programs(struct emit *e, const char *banner, int batch, int gc_batch, long sample, int latent) {
+    const struct lowered *lo = e->lo;
+    long arena = 0;
+    for (int i = 0; i < lo->progs.len; i++)
+        if (lo->progs.data[i].arena > arena)
+            arena = lo->progs.data[i].arena;
+
+    emit_line(e, "/* generated by genc %s from %s; do not edit */", GENC_VERSION, e->path);
+    emit_line(e, "%s", banner);
+    emit_line(e, "/* Build: cc -O2 X.c -lgenrt -lopenblas -lm; -DGENC_DOUBLE builds it in double. */");
+    emit_line(e, "#include <string.h>");
+    emit_line(e, "#include <tgmath.h>");
+    emit_line(e, "#include <cblas.h>");
+    emit_line(e, "#include \"genrt_model.h\"");
+    emit_line(e, "%s", "");
+    emit_line(e, "#ifdef GENC_DOUBLE");
+    emit_line(e, "typedef double real;");
+    emit_line(e, "#ifndef GENC_MODEL_SYM");
+    emit_line(e, "#define GENC_MODEL_SYM genc_model_f64");
+    emit_line(e, "#endif");
+    emit_line(e, "#ifndef GENC_NO_MAIN");
+    emit_line(e, "#define GENC_NO_MAIN");
+    emit_line(e, "#endif");
+    emit_line(e, "#else");
+    emit_line(e, "typedef float real;");
+    emit_line(e, "#endif");
+    emit_line(e, "#ifndef GENC_MODEL_SYM");
+    emit_line(e, "#define GENC_MODEL_SYM genc_model");
+    emit_line(e, "#endif");
+    emit_line(e, "#include \"genrt_kernels.h\"");
+    emit_line(e, "%s", "");
+    emit_line(e, "enum {");
+    emit_line(e, "    BATCH = %d, GC_BATCH = %d, SAMPLE = %ld, LATENT = %d,", batch, gc_batch, sample, latent);
+    emit_line(e, "    N_STATE = %ld, N_ARENA = %ld, N_TENSORS = %d,", lo->n_state, arena, lo->tensors.len);
+    emit_line(e, "};");
+    emit_line(e, "%s", "");
+    emit_line(e, "/* parameters and optimizer state, saved in checkpoints */");
+    emit_line(e, "static real state[N_STATE] __attribute__((aligned(64)));");
+    emit_line(e, "/* activations, gradients and scratch: offsets planned at compile time */");
+    emit_line(e, "static real arena[N_ARENA] __attribute__((aligned(64)));");
+    emit_line(e, "static real in_x[BATCH * SAMPLE], in_z[BATCH * LATENT];");
+    emit_line(e, "static real gc_x[GC_BATCH * SAMPLE], gc_z[GC_BATCH * LATENT];");
+    emit_line(e, "%s", "");
+    for (int t = 0; t < lo->tensors.len; t++) {
+        const struct ptensor *pt = &lo->tensors.data[t];
+        emit_line(e, "static real *const %s = state + %ld; /* %s */", pt->cname, pt->offset,
+                  shape_comment(pt->shape));
+    }
+    emit_line(e, "%s", "");
+    emit_tensor_table(e);
+    emit_line(e, "%s", "");
+    for (int i = 0; i < lo->progs.len; i++)
+        emit_program(e, &lo->progs.data[i]);
+}
+
+char *emit_c_programs(const struct lowered *lo, const char *path, size_t *len) {
+    struct emit e = {.path = path, .lo = lo};
+    emit_programs(&e, "/* test programs */", 1, 1, 1, 1);
+    *len = e.len;
+    return e.buf;
+}
+
+char *emit_c(const struct model *m, const struct lowered *lo, size_t *len) {
+    struct emit e = {.path = m->path, .lo = lo};
+    const struct network *G = &m->nets.data[m->objective.gen];
+    const struct network *D = &m->nets.data[m->objective.disc];
+    emit_programs(&e, xprintf("/* model %s: G %s -> %s, D %s -> %s, batch %d. */", m->name, shape_str(G->in),
+                              shape_str(G->out), shape_str(D->in), shape_str(D->out), m->train.batch),
+                  m->train.batch, lo->gc_batch, shape_size(m->data.shape), m->latent.dim);
+
+    /* the runtime's entry points */
+    emit_open(&e, "static void set_input(int slot, const float *src) {");
+    emit_line(&e, "real *dst = slot == 0 ? in_x : in_z;");
+    emit_line(&e, "long n = slot == 0 ? (long)BATCH * SAMPLE : (long)BATCH * LATENT;");
+    emit_line(&e, "for (long i = 0; i < n; i++)");
+    emit_line(&e, "    dst[i] = (real)src[i];");
+    emit_close(&e, NULL);
+    emit_line(&e, "%s", "");
+    emit_open(&e, "static void gc_set_input(int slot, const float *src) {");
+    emit_line(&e, "real *dst = slot == 0 ? gc_x : gc_z;");
+    emit_line(&e, "long n = slot == 0 ? (long)GC_BATCH * SAMPLE : (long)GC_BATCH * LATENT;");
+    emit_line(&e, "for (long i = 0; i < n; i++)");
+    emit_line(&e, "    dst[i] = (real)src[i];");
+    emit_close(&e, NULL);
+    emit_line(&e, "%s", "");
+    emit_open(&e, "static void generate_batch(const float *z, float *out) {");
+    emit_line(&e, "for (long i = 0; i < (long)BATCH * LATENT; i++)");
+    emit_line(&e, "    in_z[i] = (real)z[i];");
+    emit_line(&e, "const real *x = generate();");
+    emit_line(&e, "for (long i = 0; i < (long)BATCH * SAMPLE; i++)");
+    emit_line(&e, "    out[i] = (float)x[i];");
+    emit_close(&e, NULL);
+    emit_line(&e, "%s", "");
+    emit_open(&e, "static double gc_loss(int k) {");
+    emit_line(&e, "double out[1] = {0};");
+    emit_open(&e, "switch (k) {");
+    for (int k = 0; k < lo->terms.len; k++)
+        emit_line(&e, "case %d: gc_loss_%d(out); break;", k, k);
+    emit_close(&e, NULL);
+    emit_line(&e, "return out[0];");
+    emit_close(&e, NULL);
+    emit_line(&e, "%s", "");
+    emit_open(&e, "static void gc_grad(int k, void *g) {");
+    emit_open(&e, "switch (k) {");
+    for (int k = 0; k < lo->terms.len; k++)
+        emit_line(&e, "case %d: gc_grad_%d(g); break;", k, k);
+    emit_close(&e, NULL);
+    emit_close(&e, NULL);
+    emit_line(&e, "%s", "");
+
+    const char **nets = xalloc(sizeof(char *) * (size_t)m->nets.len);
+    for (int i = 0; i < m->nets.len; i++)
+        nets[i] = m->nets.data[i].name;
+    emit_line(&e, "static const char *const net_names[] = {%s};", names_list(nets, m->nets.len));
+    emit_line(&e, "static const char *const metric_names[] = {%s};", names_list(lo->metrics.data, lo->metrics.len));
+    emit_open(&e, "static const struct genrt_term terms[] = {");
+    for (int k = 0; k < lo->terms.len; k++)
+        emit_line(&e, "{\"%s\", %uu},", lo->terms.data[k], lo->term_nets.data[k]);
+    emit_close(&e, ";");
+    emit_line(&e, "%s", "");
+    emit_open(&e, "const struct genrt_model GENC_MODEL_SYM = {");
+    emit_line(&e, ".abi = GENRT_ABI,");
+    emit_line(&e, ".name = \"%s\",", m->name);
+    emit_line(&e, ".spec = \"%s\",", m->path);
+    emit_line(&e, ".shape_hash = 0x%016llxull,", (unsigned long long)lo->shape_hash);
+    emit_line(&e, ".real_size = sizeof(real),");
+    emit_line(&e, ".data_kind = %s,", m->data.kind == DATA_RING8 ? "GENRT_DATA_RING8" : "GENRT_DATA_FASHION_MNIST");
+    emit_line(&e, ".data_path = \"%s\",", m->data.path ? m->data.path : "");
+    emit_line(&e, ".data_train = %d,", m->data.train);
+    emit_line(&e, ".range_lo = %.9g, .range_hi = %.9g,", m->data.lo, m->data.hi);
+    if (m->data.shape.n == 3)
+        emit_line(&e, ".img_c = %d, .img_h = %d, .img_w = %d,", m->data.shape.d[0], m->data.shape.d[1],
+                  m->data.shape.d[2]);
+    emit_line(&e, ".sample_size = SAMPLE,");
+    emit_line(&e, ".latent_kind = %s,", m->latent.kind == LATENT_NORMAL ? "GENRT_LATENT_NORMAL" : "GENRT_LATENT_UNIFORM");
+    emit_line(&e, ".latent_dim = LATENT,");
+    emit_line(&e, ".batch = BATCH,");
+    emit_line(&e, ".steps = %ld,", m->train.steps);
+    emit_line(&e, ".seed = %lluu,", (unsigned long long)m->train.seed);
+    emit_line(&e, ".sample_every = %ld,", m->train.sample_every);
+    emit_line(&e, ".checkpoint_every = %ld,", m->train.checkpoint_every);
+    emit_line(&e, ".n_state = N_STATE,");
+    emit_line(&e, ".state = state,");
+    emit_line(&e, ".n_tensors = N_TENSORS,");
+    emit_line(&e, ".tensors = tensors,");
+    emit_line(&e, ".n_nets = %d,", m->nets.len);
+    emit_line(&e, ".nets = net_names,");
+    emit_line(&e, ".n_metrics = %d,", lo->metrics.len);
+    emit_line(&e, ".metric_names = metric_names,");
+    emit_line(&e, ".set_input = set_input,");
+    emit_line(&e, ".train_step = train_step,");
+    emit_line(&e, ".generate = generate_batch,");
+    emit_line(&e, ".gc_batch = GC_BATCH,");
+    emit_line(&e, ".n_terms = %d,", lo->terms.len);
+    emit_line(&e, ".terms = terms,");
+    emit_line(&e, ".gc_set_input = gc_set_input,");
+    emit_line(&e, ".gc_loss = gc_loss,");
+    emit_line(&e, ".gc_grad = gc_grad,");
+    emit_close(&e, ";");
+    emit_line(&e, "%s", "");
+    emit_line(&e, "#ifndef GENC_NO_MAIN");
+    emit_line(&e, "/* the double-precision build, when linked in, serves `gradcheck` */");
+    emit_line(&e, "extern const struct genrt_model genc_model_f64 __attribute__((weak));");
+    emit_line(&e, "%s", "");
+    emit_open(&e, "int main(int argc, char **argv) {");
+    emit_line(&e, "return genrt_main(&GENC_MODEL_SYM, &genc_model_f64, argc, argv);");
+    emit_close(&e, NULL);
+    emit_line(&e, "#endif");
+    *len = e.len;
+    return e.buf;
+}
+
+/* ---- --summary ---------------------------------------------------------- */
+
+static const char *const layer_kind_names[] = {"dense", "relu", "leaky_relu", "tanh", "sigmoid", "reshape", "flatten"};
+
+void print_summary(FILE *f, const struct model *m, const struct lowered *lo) {
+    fprintf(f, "model %s (%s), batch %d\n\n", m->name, m->path, m->train.batch);
+    fprintf(f, "%-8s %-3s %-14s %-16s %12s %14s\n", "network", "#", "layer", "output", "params", "MACs/sample");
+    long total_params = 0, total_macs = 0;
+    for (int n = 0; n < m->nets.len; n++) {
+        const struct network *net = &m->nets.data[n];
+        long np = 0, nm = 0;
+        for (int i = 0; i < net->layers.len; i++) {
+            const struct layer *l = &net->layers.data[i];
+            const char *what = layer_kind_names[l->kind];
+            if (l->kind == L_DENSE)
+                what = xprintf("dense %d%s", l->units, l->bias ? "" : " nobias");
+            else if (l->kind == L_LEAKY_RELU)
+                what = xprintf("leaky_relu %g", l->alpha);
+            fprintf(f, "%-8s %-3d %-14s %-16s %12ld %14ld\n", net->name, l->index, what, shape_str(l->out),
+                    l->n_params, l->macs);
+            np += l->n_params;
+            nm += l->macs;
+        }
+        fprintf(f, "%-8s %-3s %-14s %-16s %12ld %14ld\n\n", net->name, "", "total", "", np, nm);
+        total_params += np;
+        total_macs += nm;
+    }
+    const struct program *train = &lo->progs.data[0];
+    long arena = 0;
+    for (int i = 0; i < lo->progs.len; i++)
+        if (lo->progs.data[i].arena > arena)
+            arena = lo->progs.data[i].arena;
+    fprintf(f, "parameters        %12ld\n", total_params);
+    fprintf(f, "forward MACs      %12ld per sample, all networks once\n", total_macs);
+    fprintf(f, "state             %12ld bytes (parameters and optimizer state)\n", lo->n_state * 4);
+    fprintf(f, "arena             %12ld bytes (train step: %ld; peak of live tensors: %ld)\n", arena * 4,
+            train->arena * 4, train->peak_live * 4);
+}

@@ -1,0 +1,357 @@
+/* genc.h: the compiler's one internal header, sectioned per pass. */
+#ifndef GENC_H
+#define GENC_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define GENC_VERSION "0.1.0"
+#define MAX_DIMS 4
+
+/* ---- util.c: memory, strings, vectors ---------------------------------- */
+
+/* Every compiler allocation comes from one arena, freed at once at exit. */
+void *xalloc(size_t n);
+void *xrealloc_arr(void *p, size_t old_n, size_t new_n, size_t elem);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void genc_free_all(void);
+_Noreturn void unreachable_at(const char *file, int line);
+#define unreachable() unreachable_at(__FILE__, __LINE__)
+
+/* A growable array of T: `VEC(int) v = {0}; vec_push(&v, 3);` */
+#define VEC(T) struct { T *data; int len, cap; }
+#define vec_push(v, x) do { \
+        if ((v)->len == (v)->cap) { \
+            int nc_ = (v)->cap ? 2 * (v)->cap : 8; \
+            (v)->data = xrealloc_arr((v)->data, (v)->cap, nc_, sizeof *(v)->data); \
+            (v)->cap = nc_; \
+        } \
+        (v)->data[(v)->len++] = (x); \
+    } while (0)
+
+int edit_distance(const char *a, const char *b);
+/* The candidate closest to `name`, or NULL when none is close enough. */
+const char *closest_name(const char *name, const char *const *cands, int n);
+
+/* ---- diag.c: diagnostics ------------------------------------------------ */
+
+struct loc {
+    int line, col;         /* 1-based, first character */
+    int end_line, end_col; /* last character, inclusive */
+};
+
+struct source {
+    const char *path;
+    const char *text;
+    size_t len;
+};
+
+void diag_init(const struct source *src);
+void error_at(struct loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void warning_at(struct loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void note_at(struct loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void error_plain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int diag_error_count(void);
+bool diag_too_many(void);
+
+/* ---- ast.c: the syntax tree --------------------------------------------- */
+
+struct shape {
+    int n;
+    int d[MAX_DIMS];
+};
+
+enum arg_kind { ARG_NUM, ARG_IDENT, ARG_STR, ARG_SHAPE };
+
+struct arg {
+    enum arg_kind kind;
+    struct loc loc;
+    double num;       /* ARG_NUM */
+    const char *text; /* ARG_NUM (as written), ARG_IDENT, ARG_STR */
+    struct shape shape;
+};
+
+typedef VEC(struct arg) arg_vec;
+
+/* `name arg arg ...`: a layer in a network, a setting in any other block. */
+struct stmt {
+    const char *name;
+    struct loc loc;
+    arg_vec args;
+};
+
+typedef VEC(struct stmt) stmt_vec;
+
+enum decl_kind { DECL_MODEL, DECL_DATA, DECL_LATENT, DECL_NETWORK, DECL_OBJECTIVE, DECL_OPTIMIZE, DECL_TRAIN };
+
+struct decl {
+    enum decl_kind kind;
+    struct loc loc;       /* the keyword */
+    const char *name;     /* model/data/latent/network/objective name, optimized network */
+    struct loc name_loc;
+    const char *kind_name;/* latent distribution, optimizer */
+    struct loc kind_loc;
+    arg_vec args;         /* latent distribution args, objective networks */
+    struct shape in, out; /* network */
+    struct loc in_loc, out_loc;
+    stmt_vec body;
+};
+
+typedef VEC(struct decl) decl_vec;
+
+struct ast {
+    decl_vec decls;
+};
+
+const char *shape_str(struct shape s);
+long shape_size(struct shape s);
+bool shape_eq(struct shape a, struct shape b);
+void ast_dump(FILE *f, const struct ast *ast);
+
+/* ---- parse: lexer.l + parser.y ------------------------------------------ */
+
+bool parse_source(const struct source *src, struct ast *out);
+void dump_tokens(FILE *f, const struct source *src);
+
+/* ---- sema.c: names and shapes ------------------------------------------- */
+
+enum layer_kind { L_DENSE, L_RELU, L_LEAKY_RELU, L_TANH, L_SIGMOID, L_RESHAPE, L_FLATTEN };
+
+struct layer {
+    enum layer_kind kind;
+    struct loc loc;
+    int index;          /* 1-based position in the network */
+    int units;          /* dense */
+    bool bias;          /* dense */
+    double alpha;       /* leaky_relu */
+    struct shape in, out;
+    long n_params, macs;
+};
+
+struct network {
+    const char *name;
+    struct loc loc;
+    struct shape in, out;
+    VEC(struct layer) layers;
+    int opt;            /* index into model.opts, -1 until an optimize names it */
+};
+
+enum data_kind { DATA_FASHION_MNIST, DATA_RING8 };
+enum latent_kind { LATENT_NORMAL, LATENT_UNIFORM };
+enum objective_kind { OBJ_GAN };
+enum gan_form { FORM_MINIMAX, FORM_NONSATURATING };
+enum opt_kind { OPT_SGD, OPT_ADAM };
+
+struct optim {
+    enum opt_kind kind;
+    int net;
+    struct loc loc;
+    double lr, beta1, beta2, eps, weight_decay, momentum;
+    bool nesterov;
+};
+
+struct model {
+    const char *path;
+    const char *name;
+    struct {
+        enum data_kind kind;
+        const char *path;
+        bool train;
+        double lo, hi;
+        struct shape shape;   /* one example */
+        struct loc loc;
+    } data;
+    struct {
+        const char *name;
+        enum latent_kind kind;
+        int dim;
+        struct loc loc;
+    } latent;
+    VEC(struct network) nets;
+    struct {
+        enum objective_kind kind;
+        enum gan_form form;
+        int gen, disc;        /* network indices */
+        struct loc loc;
+    } objective;
+    VEC(struct optim) opts;
+    struct {
+        int batch;
+        long steps, sample_every, checkpoint_every;
+        uint64_t seed;
+    } train;
+};
+
+bool sema(const struct ast *ast, const struct source *src, struct model *m);
+int find_network(const struct model *m, const char *name);
+
+/* ---- ir.c + ops.c: the IR ----------------------------------------------- */
+
+enum op {
+#define OP(name, str, arity, kind, elem, stmt, vjp) OP_##name,
+#include "ops.def"
+#undef OP
+    OP_COUNT
+};
+
+/* How an op is emitted and scheduled. */
+enum op_kind {
+    K_SOURCE,   /* no computation: inputs, parameters, constants */
+    K_ELEM,     /* elementwise: may fuse into one loop with its neighbours */
+    K_REDUCE,   /* reduction: may absorb an elementwise producer */
+    K_VIEW,     /* same storage, new shape */
+    K_KERNEL,   /* its own statement (GEMM, ...) */
+    K_EFFECT,   /* side effect: parameter updates, outputs; never removed */
+};
+
+/* Persistent tensors: parameters and optimizer state, in the model's state array. */
+struct ptensor {
+    const char *name;  /* "G.l1.weight" */
+    const char *cname; /* "G_l1_weight" */
+    int role;          /* enum genrt_role */
+    int net;
+    int init;          /* enum genrt_init */
+    int fan_in;
+    struct shape shape;
+    long offset;
+};
+
+struct node {
+    enum op op;
+    int in[4];
+    int n_in;
+    struct shape shape;  /* includes the batch dimension where there is one */
+    double f[5];         /* float attributes: alpha, scale, hyper-parameters */
+    int i[4];            /* int attributes: transposes, slots, tensor ids */
+    struct loc loc;      /* spec location it came from */
+    const char *what;    /* short description for comments: "G dense 256" */
+    /* filled by passes */
+    bool dead;
+    int n_users;
+    int fused_into;      /* -1, or the node whose loop computes this one */
+    int buf;             /* memory plan: buffer id, -1 for none */
+};
+
+struct ir {
+    VEC(struct node) nodes;
+    /* New nodes take their location and description from here: lowering
+     * sets them per layer, autodiff per node it differentiates. */
+    struct loc cur_loc;
+    const char *cur_what;
+};
+
+/* One emitted function: a graph built for one purpose, planned on its own. */
+enum prog_kind { PROG_TRAIN, PROG_GENERATE, PROG_GC_LOSS, PROG_GC_GRAD };
+
+struct buffer {
+    long size;      /* scalars */
+    int first, last;/* live range, in node indices */
+    long offset;    /* in the arena, scalars */
+};
+
+struct program {
+    const char *name;
+    enum prog_kind kind;
+    int term;       /* gradient-check term */
+    int batch;
+    int result;     /* PROG_GENERATE: the node whose value is returned */
+    struct ir ir;
+    VEC(struct buffer) bufs;
+    long arena;     /* scalars this program needs */
+    long peak_live; /* most scalars simultaneously live */
+};
+
+struct emit;
+typedef const char *(*elem_fn)(const struct node *n, const char *const *a);
+typedef void (*stmt_fn)(struct emit *e, const struct program *p, int id);
+typedef void (*vjp_fn)(struct ir *g, int node, int dy, const bool *need, int *dx);
+
+struct op_info {
+    const char *name;
+    int arity;
+    enum op_kind kind;
+    elem_fn elem;   /* K_ELEM: the scalar expression, given its operands' */
+    stmt_fn stmt;   /* K_KERNEL, K_EFFECT: print the statement */
+    vjp_fn vjp;     /* NULL: not differentiable */
+};
+extern const struct op_info op_table[OP_COUNT];
+
+int ir_add(struct ir *g, enum op op, const int *in, int n_in, struct shape shape);
+struct node *ir_node(struct ir *g, int id);
+/* Node builders: each infers and asserts its shape rule. */
+int ir_input(struct ir *g, int slot, struct shape s);
+int ir_param(struct ir *g, int tensor, struct shape s);
+int ir_fill(struct ir *g, double v, struct shape s);
+int ir_matmul(struct ir *g, int a, int b, bool ta, bool tb);
+int ir_add_bias(struct ir *g, int x, int b);
+int ir_sum_channel(struct ir *g, int x);
+int ir_binary(struct ir *g, enum op op, int a, int b);
+int ir_unary(struct ir *g, enum op op, int x);
+int ir_scale(struct ir *g, int x, double c);
+int ir_addc(struct ir *g, int x, double c);
+int ir_leaky_relu(struct ir *g, int x, double alpha);
+int ir_leaky_relu_grad(struct ir *g, int y, int dy, double alpha);
+int ir_sum_all(struct ir *g, int x);
+int ir_mean_all(struct ir *g, int x);
+int ir_broadcast(struct ir *g, int s, struct shape shape);
+int ir_reshape(struct ir *g, int x, struct shape shape);
+int ir_effect(struct ir *g, enum op op, const int *in, int n_in);
+void ir_dump(FILE *f, const struct program *p, const struct ptensor *pt);
+
+/* VJP: given the node's output gradient dy, append the nodes computing the
+ * gradient of each input i with need[i] set, and store their ids in dx[i]
+ * (-1 where there is none). */
+void op_vjp(struct ir *g, int node, int dy, const bool *need, int *dx);
+
+/* ---- autodiff.c --------------------------------------------------------- */
+
+/* Append the gradient of scalar `loss` with respect to each of wrt[0..n)
+ * to g; grads[k] is the node id (or -1 when loss does not depend on it). */
+void autodiff(struct ir *g, int loss, const int *wrt, int n, int *grads);
+
+/* ---- lower.c: the objective layer, from a model to programs ------------ */
+
+struct lowered {
+    VEC(struct ptensor) tensors;
+    long n_state;
+    VEC(struct program) progs;
+    VEC(const char *) metrics;
+    VEC(const char *) terms;      /* gradient-check terms: "loss_D", ... */
+    VEC(unsigned) term_nets;      /* net mask per term */
+    int gc_batch;
+    uint64_t shape_hash;
+};
+
+void lower_model(const struct model *m, struct lowered *out);
+
+/* ---- passes ------------------------------------------------------------- */
+
+/* The node whose loop computes n: n itself unless fused into another. */
+int fuse_root(const struct program *p, int n);
+void pass_dce(struct program *p);
+void pass_fuse(struct program *p);
+void pass_plan(struct program *p);
+void run_passes(struct lowered *lo);
+
+/* ---- emit_c.c ----------------------------------------------------------- */
+
+/* The writer that op emitters print through. */
+void emit_line(struct emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void emit_open(struct emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void emit_close(struct emit *e, const char *tail);
+/* C expression for the first element of node id's storage: "arena + 64". */
+const char *emit_ref(struct emit *e, const struct program *p, int id);
+/* A real constant, exact in double: "(real)0.20000000000000001". */
+const char *emit_real(double v);
+
+char *emit_c(const struct model *m, const struct lowered *lo, size_t *len);
+/* Only the programs, with state and arena: for tests that build IR by hand. */
+char *emit_c_programs(const struct lowered *lo, const char *path, size_t *len);
+void print_summary(FILE *f, const struct model *m, const struct lowered *lo);
+
+#endif

@@ -1,0 +1,160 @@
+/* main.c: the genc driver: read a spec, run the passes, write C. */
+#include "genc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: genc SPEC.gm [-o OUT.c] [--summary] [--dump-tokens|--dump-ast|--dump-ir]\n"
+    "\n"
+    "Compile a generative-model spec into standalone C that trains it on CPU.\n"
+    "\n"
+    "  -o FILE        write the trainer's C to FILE (default: standard output)\n"
+    "  --summary      print one row per layer (output shape, parameters,\n"
+    "                 MACs per sample), totals and the arena size, then exit\n"
+    "  --dump-tokens  print the tokens and exit\n"
+    "  --dump-ast     print the syntax tree and exit\n"
+    "  --dump-ir      print the IR of every program after the passes and exit\n"
+    "  --help         print this help\n"
+    "  --version      print the version\n"
+    "\n"
+    "Then: make NAME (in the genc tree) or cc NAME.c $(pkg-config --cflags --libs genrt)\n"
+    "builds a trainer; ./NAME --help lists its subcommands.  The DSL is described in\n"
+    "docs/dsl.md.\n";
+
+static char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = xalloc(cap + 1);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            if (cap >= (size_t)1 << 28) {
+                fclose(f);
+                errno = EFBIG;
+                return NULL;
+            }
+            buf = xrealloc_arr(buf, n, cap * 2 + 1, 1);
+            cap *= 2;
+        }
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        errno = EIO;
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+/* Write atomically, and only when the bytes differ, so builds that depend
+ * on the file do not rerun for nothing. */
+static bool write_if_changed(const char *path, const char *data, size_t len) {
+    size_t old_len;
+    char *old = read_file(path, &old_len);
+    if (old && old_len == len && !memcmp(old, data, len))
+        return true;
+    char *tmp = xprintf("%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        fprintf(stderr, "genc: error: cannot write '%s': %s\n", tmp, strerror(errno));
+        return false;
+    }
+    bool ok = fwrite(data, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        fprintf(stderr, "genc: error: cannot write '%s': %s\n", path, strerror(errno));
+        remove(tmp);
+        return false;
+    }
+    return true;
+}
+
+int main(int argc, char **argv) {
+    const char *spec = NULL, *out = NULL;
+    bool summary = false, dump_tokens_f = false, dump_ast = false, dump_ir = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(a, "--version")) {
+            printf("genc %s\n", GENC_VERSION);
+            return 0;
+        } else if (!strcmp(a, "-o")) {
+            if (++i == argc) {
+                fprintf(stderr, "genc: error: -o needs a file name\n");
+                return 1;
+            }
+            out = argv[i];
+        } else if (!strcmp(a, "--summary")) {
+            summary = true;
+        } else if (!strcmp(a, "--dump-tokens")) {
+            dump_tokens_f = true;
+        } else if (!strcmp(a, "--dump-ast")) {
+            dump_ast = true;
+        } else if (!strcmp(a, "--dump-ir")) {
+            dump_ir = true;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "genc: error: unknown option '%s' (see genc --help)\n", a);
+            return 1;
+        } else if (spec) {
+            fprintf(stderr, "genc: error: more than one spec given ('%s' and '%s')\n", spec, a);
+            return 1;
+        } else {
+            spec = a;
+        }
+    }
+    if (!spec) {
+        fprintf(stderr, "genc: error: no spec given\n%s", usage);
+        return 1;
+    }
+    struct source src = {.path = spec};
+    char *text = read_file(spec, &src.len);
+    if (!text) {
+        fprintf(stderr, "genc: error: cannot read '%s': %s\n", spec, strerror(errno));
+        genc_free_all();
+        return 1;
+    }
+    src.text = text;
+    diag_init(&src);
+    int rc = 1;
+    struct ast ast;
+    struct model m;
+    struct lowered lo;
+    if (dump_tokens_f) {
+        dump_tokens(stdout, &src);
+        rc = 0;
+    } else if (parse_source(&src, &ast) && !(dump_ast && (ast_dump(stdout, &ast), 1)) &&
+               sema(&ast, &src, &m)) {
+        lower_model(&m, &lo);
+        run_passes(&lo);
+        if (dump_ir) {
+            for (int i = 0; i < lo.progs.len; i++)
+                ir_dump(stdout, &lo.progs.data[i], lo.tensors.data);
+            rc = 0;
+        } else if (summary) {
+            print_summary(stdout, &m, &lo);
+            rc = 0;
+        } else {
+            size_t len;
+            char *c = emit_c(&m, &lo, &len);
+            if (!out)
+                rc = fwrite(c, 1, len, stdout) == len ? 0 : 1;
+            else
+                rc = write_if_changed(out, c, len) ? 0 : 1;
+        }
+    } else if (dump_ast && diag_error_count() == 0) {
+        rc = 0;
+    }
+    genc_free_all();
+    return rc;
+}

@@ -1,0 +1,436 @@
+/* ops.c: each IR op's shape rule (its builder), its C emitter and its VJP,
+ * side by side.  The table itself is expanded from ops.def at the end.
+ *
+ * VJPs build more IR from these same ops, so a backward graph can be
+ * differentiated again (WGAN-GP's gradient penalty needs this). */
+#include "genc.h"
+
+#include <math.h>
+#include <string.h>
+
+static struct shape shape1(int a) { return (struct shape){1, {a}}; }
+static struct shape shape2(int a, int b) { return (struct shape){2, {a, b}}; }
+
+static struct shape shape_of(struct ir *g, int id) { return ir_node(g, id)->shape; }
+
+static bool is_scalar(struct shape s) { return shape_size(s) == 1; }
+
+/* ---- sources ------------------------------------------------------------ */
+
+int ir_input(struct ir *g, int slot, struct shape s) {
+    int id = ir_add(g, OP_INPUT, NULL, 0, s);
+    ir_node(g, id)->i[0] = slot;
+    return id;
+}
+
+int ir_param(struct ir *g, int tensor, struct shape s) {
+    int id = ir_add(g, OP_PARAM, NULL, 0, s);
+    ir_node(g, id)->i[0] = tensor;
+    return id;
+}
+
+int ir_fill(struct ir *g, double v, struct shape s) {
+    int id = ir_add(g, OP_FILL, NULL, 0, s);
+    ir_node(g, id)->f[0] = v;
+    return id;
+}
+
+static const char *elem_fill(const struct node *n, const char *const *a) {
+    (void)a;
+    return emit_real(n->f[0]);
+}
+
+/* ---- matmul: C = op(A) op(B), op = transpose when ta/tb ----------------- */
+
+int ir_matmul(struct ir *g, int a, int b, bool ta, bool tb) {
+    struct shape sa = shape_of(g, a), sb = shape_of(g, b);
+    if (sa.n != 2 || sb.n != 2)
+        unreachable();
+    int m = ta ? sa.d[1] : sa.d[0], k = ta ? sa.d[0] : sa.d[1];
+    int kb = tb ? sb.d[1] : sb.d[0], n = tb ? sb.d[0] : sb.d[1];
+    if (k != kb)
+        unreachable();
+    int in[2] = {a, b};
+    int id = ir_add(g, OP_MATMUL, in, 2, shape2(m, n));
+    ir_node(g, id)->i[0] = ta;
+    ir_node(g, id)->i[1] = tb;
+    return id;
+}
+
+static void emit_matmul(struct emit *e, const struct program *p, int id) {
+    const struct node *n = &p->ir.nodes.data[id];
+    const struct node *a = &p->ir.nodes.data[n->in[0]];
+    bool ta = n->i[0], tb = n->i[1];
+    int m = n->shape.d[0], nn = n->shape.d[1];
+    int k = ta ? a->shape.d[0] : a->shape.d[1];
+    int lda = a->shape.d[1], ldb = p->ir.nodes.data[n->in[1]].shape.d[1];
+    emit_line(e, "gemm(%s, %s, %d, %d, %d, %s, %d, %s, %d, %s, %d);",
+              ta ? "CblasTrans" : "CblasNoTrans", tb ? "CblasTrans" : "CblasNoTrans",
+              m, nn, k, emit_ref(e, p, n->in[0]), lda, emit_ref(e, p, n->in[1]), ldb,
+              emit_ref(e, p, id), nn);
+}
+
+static void vjp_matmul(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    struct node *n = ir_node(g, node);
+    int a = n->in[0], b = n->in[1];
+    bool ta = n->i[0], tb = n->i[1];
+    if (need[0]) {
+        if (!ta)
+            dx[0] = tb ? ir_matmul(g, dy, b, false, false) : ir_matmul(g, dy, b, false, true);
+        else
+            dx[0] = tb ? ir_matmul(g, b, dy, true, true) : ir_matmul(g, b, dy, false, true);
+    }
+    if (need[1]) {
+        if (!tb)
+            dx[1] = ta ? ir_matmul(g, a, dy, false, false) : ir_matmul(g, a, dy, true, false);
+        else
+            dx[1] = ta ? ir_matmul(g, dy, a, true, true) : ir_matmul(g, dy, a, true, false);
+    }
+}
+
+/* ---- add_bias: x[N, C, ...] + b[C] -------------------------------------- */
+
+int ir_add_bias(struct ir *g, int x, int b) {
+    struct shape sx = shape_of(g, x), sb = shape_of(g, b);
+    if (sx.n < 2 || sb.n != 1 || sb.d[0] != sx.d[1])
+        unreachable();
+    int in[2] = {x, b};
+    return ir_add(g, OP_ADD_BIAS, in, 2, sx);
+}
+
+static const char *elem_add_bias(const struct node *n, const char *const *a) {
+    (void)n;
+    return xprintf("%s + %s", a[0], a[1]);
+}
+
+static void vjp_add_bias(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    (void)node;
+    if (need[0])
+        dx[0] = dy;
+    if (need[1])
+        dx[1] = ir_sum_channel(g, dy);
+}
+
+/* ---- sum_channel: x[N, C, ...] -> [C] ----------------------------------- */
+
+int ir_sum_channel(struct ir *g, int x) {
+    struct shape sx = shape_of(g, x);
+    if (sx.n < 2)
+        unreachable();
+    return ir_add(g, OP_SUM_CHANNEL, &x, 1, shape1(sx.d[1]));
+}
+
+static void vjp_sum_channel(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    if (need[0]) {
+        struct shape sx = shape_of(g, ir_node(g, node)->in[0]);
+        dx[0] = ir_add_bias(g, ir_fill(g, 0, sx), dy);
+    }
+}
+
+/* ---- binary elementwise: same shapes, or one side a scalar -------------- */
+
+int ir_binary(struct ir *g, enum op op, int a, int b) {
+    struct shape sa = shape_of(g, a), sb = shape_of(g, b);
+    struct shape s = sa;
+    if (!shape_eq(sa, sb)) {
+        if (is_scalar(sa))
+            s = sb;
+        else if (!is_scalar(sb))
+            unreachable();
+    }
+    int in[2] = {a, b};
+    return ir_add(g, op, in, 2, s);
+}
+
+static const char *elem_add(const struct node *n, const char *const *a) {
+    (void)n;
+    return xprintf("%s + %s", a[0], a[1]);
+}
+
+static const char *elem_sub(const struct node *n, const char *const *a) {
+    (void)n;
+    return xprintf("%s - (%s)", a[0], a[1]);
+}
+
+static const char *elem_mul(const struct node *n, const char *const *a) {
+    (void)n;
+    return xprintf("(%s) * (%s)", a[0], a[1]);
+}
+
+/* The gradient reaching operand `x` of a broadcasting binary op: summed
+ * back to a scalar when x was broadcast. */
+static int unbroadcast(struct ir *g, int node, int x, int grad) {
+    if (shape_size(shape_of(g, x)) == shape_size(ir_node(g, node)->shape))
+        return grad;
+    return ir_sum_all(g, grad);
+}
+
+static void vjp_add(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    struct node *n = ir_node(g, node);
+    int a = n->in[0], b = n->in[1];
+    if (need[0])
+        dx[0] = unbroadcast(g, node, a, dy);
+    if (need[1])
+        dx[1] = unbroadcast(g, node, b, dy);
+}
+
+static void vjp_sub(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    struct node *n = ir_node(g, node);
+    int a = n->in[0], b = n->in[1];
+    if (need[0])
+        dx[0] = unbroadcast(g, node, a, dy);
+    if (need[1])
+        dx[1] = unbroadcast(g, node, b, ir_unary(g, OP_NEG, dy));
+}
+
+static void vjp_mul(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    struct node *n = ir_node(g, node);
+    int a = n->in[0], b = n->in[1];
+    if (need[0])
+        dx[0] = unbroadcast(g, node, a, ir_binary(g, OP_MUL, dy, b));
+    if (need[1])
+        dx[1] = unbroadcast(g, node, b, ir_binary(g, OP_MUL, dy, a));
+}
+
+/* ---- unary elementwise -------------------------------------------------- */
+
+int ir_unary(struct ir *g, enum op op, int x) {
+    return ir_add(g, op, &x, 1, shape_of(g, x));
+}
+
+int ir_scale(struct ir *g, int x, double c) {
+    int id = ir_unary(g, OP_SCALE, x);
+    ir_node(g, id)->f[0] = c;
+    return id;
+}
+
+int ir_addc(struct ir *g, int x, double c) {
+    int id = ir_unary(g, OP_ADDC, x);
+    ir_node(g, id)->f[0] = c;
+    return id;
+}
+
+static const char *elem_neg(const struct node *n, const char *const *a) {
+    (void)n;
+    return xprintf("-(%s)", a[0]);
+}
+
+static void vjp_neg(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    (void)node;
+    if (need[0])
+        dx[0] = ir_unary(g, OP_NEG, dy);
+}
+
+static const char *elem_scale(const struct node *n, const char *const *a) {
+    return xprintf("%s * (%s)", emit_real(n->f[0]), a[0]);
+}
+
+static void vjp_scale(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    if (need[0])
+        dx[0] = ir_scale(g, dy, ir_node(g, node)->f[0]);
+}
+
+static const char *elem_addc(const struct node *n, const char *const *a) {
+    return xprintf("%s + %s", a[0], emit_real(n->f[0]));
+}
+
+static void vjp_addc(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    (void)g, (void)node;
+    if (need[0])
+        dx[0] = dy;
+}
+
+static const char *elem_square(const struct node *n, const char *const *a) {
+    (void)n;
+    return xprintf("(%s) * (%s)", a[0], a[0]);
+}
+
+static void vjp_square(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    if (need[0])
+        dx[0] = ir_binary(g, OP_MUL, dy, ir_scale(g, ir_node(g, node)->in[0], 2));
+}
+
+/* leaky_relu(x) = x > 0 ? x : a*x, with 0 <= a < 1.  Its VJP reads the
+ * output y instead of x (y > 0 exactly when x > 0), so the pre-activation
+ * need not be kept and bias + activation fuse into one pass. */
+int ir_leaky_relu(struct ir *g, int x, double alpha) {
+    int id = ir_unary(g, OP_LEAKY_RELU, x);
+    ir_node(g, id)->f[0] = alpha;
+    return id;
+}
+
+static const char *elem_leaky_relu(const struct node *n, const char *const *a) {
+    if (n->f[0] == 0)
+        return xprintf("%s > 0 ? %s : 0", a[0], a[0]);
+    return xprintf("%s > 0 ? %s : %s * %s", a[0], a[0], emit_real(n->f[0]), a[0]);
+}
+
+static void vjp_leaky_relu(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    if (need[0])
+        dx[0] = ir_leaky_relu_grad(g, node, dy, ir_node(g, node)->f[0]);
+}
+
+/* lrelu_grad(y, dy) = y > 0 ? dy : a*dy.  Linear in dy; piecewise constant
+ * in y, whose gradient is zero almost everywhere. */
+int ir_leaky_relu_grad(struct ir *g, int y, int dy, double alpha) {
+    int in[2] = {y, dy};
+    int id = ir_add(g, OP_LRELU_GRAD, in, 2, shape_of(g, dy));
+    ir_node(g, id)->f[0] = alpha;
+    return id;
+}
+
+static const char *elem_lrelu_grad(const struct node *n, const char *const *a) {
+    if (n->f[0] == 0)
+        return xprintf("%s > 0 ? %s : 0", a[0], a[1]);
+    return xprintf("%s > 0 ? %s : %s * %s", a[0], a[1], emit_real(n->f[0]), a[1]);
+}
+
+static void vjp_lrelu_grad(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    struct node *n = ir_node(g, node);
+    if (need[1])
+        dx[1] = ir_leaky_relu_grad(g, n->in[0], dy, n->f[0]);
+}
+
+static const char *elem_tanh(const struct node *n, const char *const *a) {
+    (void)n;
+    return xprintf("tanh(%s)", a[0]);
+}
+
+/* d tanh = 1 - y^2, from the output */
+static void vjp_tanh(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    if (need[0]) {
+        int one_minus = ir_addc(g, ir_unary(g, OP_NEG, ir_unary(g, OP_SQUARE, node)), 1);
+        dx[0] = ir_binary(g, OP_MUL, dy, one_minus);
+    }
+}
+
+static const char *elem_sigmoid(const struct node *n, const char *const *a) {
+    (void)n;
+    return xprintf("1 / (1 + exp(-(%s)))", a[0]);
+}
+
+/* d sigmoid = y (1 - y), from the output */
+static void vjp_sigmoid(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    if (need[0]) {
+        int one_minus = ir_addc(g, ir_unary(g, OP_NEG, node), 1);
+        dx[0] = ir_binary(g, OP_MUL, dy, ir_binary(g, OP_MUL, node, one_minus));
+    }
+}
+
+/* softplus(x) = log(1 + e^x), computed without overflow:
+ * max(x, 0) + log1p(e^-|x|).  Binary cross-entropy with logits is built
+ * from it: -log sigmoid(x) = softplus(-x), -log(1 - sigmoid(x)) = softplus(x). */
+static const char *elem_softplus(const struct node *n, const char *const *a) {
+    (void)n;
+    return xprintf("softplus(%s)", a[0]);
+}
+
+static void vjp_softplus(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    if (need[0])
+        dx[0] = ir_binary(g, OP_MUL, dy, ir_unary(g, OP_SIGMOID, ir_node(g, node)->in[0]));
+}
+
+/* broadcast: a scalar [1] spread over a shape */
+int ir_broadcast(struct ir *g, int s, struct shape shape) {
+    if (!is_scalar(shape_of(g, s)))
+        unreachable();
+    return ir_add(g, OP_BROADCAST, &s, 1, shape);
+}
+
+static const char *elem_broadcast(const struct node *n, const char *const *a) {
+    (void)n;
+    return xstrdup(a[0]);
+}
+
+static void vjp_broadcast(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    (void)node;
+    if (need[0])
+        dx[0] = ir_sum_all(g, dy);
+}
+
+/* ---- reductions to a scalar --------------------------------------------- */
+
+int ir_sum_all(struct ir *g, int x) {
+    return ir_add(g, OP_SUM_ALL, &x, 1, shape1(1));
+}
+
+int ir_mean_all(struct ir *g, int x) {
+    return ir_scale(g, ir_sum_all(g, x), 1.0 / (double)shape_size(shape_of(g, x)));
+}
+
+static void vjp_sum_all(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    if (need[0])
+        dx[0] = ir_broadcast(g, dy, shape_of(g, ir_node(g, node)->in[0]));
+}
+
+/* ---- views -------------------------------------------------------------- */
+
+int ir_reshape(struct ir *g, int x, struct shape shape) {
+    if (shape_size(shape) != shape_size(shape_of(g, x)))
+        unreachable();
+    return ir_add(g, OP_RESHAPE, &x, 1, shape);
+}
+
+static void vjp_reshape(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    if (need[0])
+        dx[0] = ir_reshape(g, dy, shape_of(g, ir_node(g, node)->in[0]));
+}
+
+/* ---- effects ------------------------------------------------------------ */
+
+int ir_effect(struct ir *g, enum op op, const int *in, int n_in) {
+    return ir_add(g, op, in, n_in, shape1(1));
+}
+
+/* adam(param, grad, m, v): f = lr, beta1, beta2, eps, weight_decay */
+static void emit_adam(struct emit *e, const struct program *p, int id) {
+    const struct node *n = &p->ir.nodes.data[id];
+    const struct node *w = &p->ir.nodes.data[n->in[0]];
+    emit_line(e, "adam_update(%s, %s, %s, %s, %ld, %s, %s, %s, %s, %s, t);",
+              emit_ref(e, p, n->in[0]), emit_ref(e, p, n->in[1]), emit_ref(e, p, n->in[2]),
+              emit_ref(e, p, n->in[3]), shape_size(w->shape), emit_real(n->f[0]),
+              emit_real(n->f[1]), emit_real(n->f[2]), emit_real(n->f[3]), emit_real(n->f[4]));
+}
+
+/* sgd(param, grad[, momentum buffer]): f = lr, momentum, weight_decay; i[0] = nesterov */
+static void emit_sgd(struct emit *e, const struct program *p, int id) {
+    const struct node *n = &p->ir.nodes.data[id];
+    const struct node *w = &p->ir.nodes.data[n->in[0]];
+    emit_line(e, "sgd_update(%s, %s, %s, %ld, %s, %s, %s, %d);",
+              emit_ref(e, p, n->in[0]), emit_ref(e, p, n->in[1]),
+              n->n_in > 2 ? emit_ref(e, p, n->in[2]) : "NULL", shape_size(w->shape),
+              emit_real(n->f[0]), emit_real(n->f[1]), emit_real(n->f[2]), n->i[0]);
+}
+
+/* output(x): out[slot] = x[0], a metric or a loss */
+static void emit_output(struct emit *e, const struct program *p, int id) {
+    const struct node *n = &p->ir.nodes.data[id];
+    emit_line(e, "out[%d] = (double)*(%s);", n->i[0], emit_ref(e, p, n->in[0]));
+}
+
+/* store_grad(x): a parameter gradient into the caller's g, at the
+ * parameter's offset in the state array */
+static void emit_store_grad(struct emit *e, const struct program *p, int id) {
+    const struct node *n = &p->ir.nodes.data[id];
+    emit_line(e, "memcpy(g + %ld, %s, %ld * sizeof(real));", (long)n->i[1],
+              emit_ref(e, p, n->in[0]), shape_size(p->ir.nodes.data[n->in[0]].shape));
+}
+
+/* ---- the table ---------------------------------------------------------- */
+
+const struct op_info op_table[OP_COUNT] = {
+#define OP(name, str, arity, kind, elem, stmt, vjp) [OP_##name] = {str, arity, kind, elem, stmt, vjp},
+#include "ops.def"
+#undef OP
+};
+
+_Static_assert(sizeof op_table / sizeof op_table[0] == OP_COUNT, "ops.def and op_table disagree");
+
+void op_vjp(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    const struct op_info *info = &op_table[ir_node(g, node)->op];
+    for (int i = 0; i < 4; i++)
+        dx[i] = -1;
+    if (!info->vjp)
+        unreachable();
+    info->vjp(g, node, dy, need, dx);
+}

@@ -1,0 +1,58 @@
+/* fuse.c: fusion of elementwise chains.
+ *
+ * An elementwise node whose only consumer is another elementwise node of
+ * the same size (or a reduction over it) is computed inside that
+ * consumer's loop, in a local variable, and never stored.  So a GEMM is
+ * followed by one loop doing bias + activation, and a loss is one loop
+ * doing softplus and the mean.  A node is not moved across an effect (an
+ * optimizer step), since the parameters it reads may change there. */
+#include "../genc.h"
+
+int fuse_root(const struct program *p, int n) {
+    while (p->ir.nodes.data[n].fused_into >= 0)
+        n = p->ir.nodes.data[n].fused_into;
+    return n;
+}
+
+void pass_fuse(struct program *p) {
+    struct ir *g = &p->ir;
+    int n = g->nodes.len;
+    /* user[v]: v's only consumer, -1 for none, -2 for several */
+    int *user = xalloc(sizeof(int) * (size_t)n);
+    int *effects_before = xalloc(sizeof(int) * (size_t)(n + 1));
+    for (int v = 0; v < n; v++)
+        user[v] = -1;
+    for (int v = 0; v < n; v++) {
+        struct node *nd = &g->nodes.data[v];
+        effects_before[v + 1] = effects_before[v] + (!nd->dead && op_table[nd->op].kind == K_EFFECT);
+        if (nd->dead)
+            continue;
+        for (int i = 0; i < nd->n_in; i++) {
+            int u = nd->in[i];
+            user[u] = user[u] == -1 || user[u] == v ? v : -2;
+        }
+    }
+    for (int v = 0; v < n; v++) {
+        struct node *nd = &g->nodes.data[v];
+        nd->fused_into = -1;
+        if (nd->dead || op_table[nd->op].kind != K_ELEM || v == p->result)
+            continue;
+        int c = user[v];
+        if (c < 0)
+            continue;
+        struct node *cn = &g->nodes.data[c];
+        enum op_kind ck = op_table[cn->op].kind;
+        if (ck != K_ELEM && ck != K_REDUCE)
+            continue;
+        if (shape_size(cn->shape) != shape_size(nd->shape) && ck != K_REDUCE)
+            continue;
+        if (cn->op == OP_ADD_BIAS && cn->in[1] == v)
+            continue; /* the bias is indexed by channel, not by element */
+        if (ck == K_ELEM && !shape_eq(cn->shape, nd->shape) &&
+            (cn->op == OP_ADD_BIAS || nd->op == OP_ADD_BIAS))
+            continue;
+        if (effects_before[c] != effects_before[v + 1])
+            continue;
+        nd->fused_into = c;
+    }
+}

@@ -1,0 +1,143 @@
+/* plan.c: the static memory plan.
+ *
+ * Every value that is stored and is neither an input nor persistent state
+ * gets a buffer in one arena.  A buffer lives from the loop that writes it
+ * to the last loop that reads it (a fused node is read where its group's
+ * loop runs; a view is read wherever its views are).  An elementwise loop
+ * may write over an input that dies there.  Offsets come from a greedy
+ * first-fit by decreasing size over the live ranges, all at compile time. */
+#include "../genc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { ALIGN = 16 }; /* scalars: 64 bytes of float */
+
+/* The node whose storage n uses: views resolve to what they view. */
+static int storage_of(const struct program *p, int n) {
+    while (op_table[p->ir.nodes.data[n].op].kind == K_VIEW)
+        n = p->ir.nodes.data[n].in[0];
+    return n;
+}
+
+static bool has_arena_storage(const struct node *nd) {
+    enum op_kind k = op_table[nd->op].kind;
+    return !nd->dead && nd->fused_into < 0 && (k == K_ELEM || k == K_REDUCE || k == K_KERNEL);
+}
+
+static const struct buffer *sort_bufs;
+
+static int by_size_desc(const void *a, const void *b) {
+    const struct buffer *x = &sort_bufs[*(const int *)a], *y = &sort_bufs[*(const int *)b];
+    if (x->size != y->size)
+        return x->size > y->size ? -1 : 1;
+    return *(const int *)a - *(const int *)b;
+}
+
+void pass_plan(struct program *p) {
+    struct ir *g = &p->ir;
+    int n = g->nodes.len;
+    int *last = xalloc(sizeof(int) * (size_t)n);
+    for (int v = 0; v < n; v++)
+        last[v] = -1;
+    for (int v = 0; v < n; v++) {
+        struct node *nd = &g->nodes.data[v];
+        if (nd->dead)
+            continue;
+        int at = fuse_root(p, v);
+        for (int i = 0; i < nd->n_in; i++) {
+            int s = storage_of(p, nd->in[i]);
+            if (last[s] < at)
+                last[s] = at;
+        }
+    }
+    if (p->result >= 0)
+        last[storage_of(p, p->result)] = n;
+
+    memset(&p->bufs, 0, sizeof p->bufs);
+    for (int v = 0; v < n; v++) {
+        struct node *nd = &g->nodes.data[v];
+        nd->buf = -1;
+        if (!has_arena_storage(nd))
+            continue;
+        long size = shape_size(nd->shape);
+        int end = last[v] < v ? v : last[v];
+        /* In place: an elementwise loop may overwrite a same-sized input
+         * that nothing reads after it. */
+        if (op_table[nd->op].kind == K_ELEM) {
+            for (int m = 0; m <= v && nd->buf < 0; m++) {
+                struct node *mem = &g->nodes.data[m];
+                if (mem->dead || fuse_root(p, m) != v)
+                    continue;
+                for (int i = 0; i < mem->n_in; i++) {
+                    int s = storage_of(p, mem->in[i]);
+                    int b = g->nodes.data[s].buf;
+                    if (b >= 0 && p->bufs.data[b].last == v && p->bufs.data[b].size == size &&
+                        shape_size(g->nodes.data[mem->in[i]].shape) == size &&
+                        !(mem->op == OP_ADD_BIAS && i == 1)) {
+                        nd->buf = b;
+                        p->bufs.data[b].last = end;
+                        break;
+                    }
+                }
+            }
+        }
+        if (nd->buf < 0) {
+            struct buffer b = {.size = size, .first = v, .last = end};
+            vec_push(&p->bufs, b);
+            nd->buf = p->bufs.len - 1;
+        }
+    }
+
+    /* peak of simultaneously live scalars: the lower bound for the arena */
+    p->peak_live = 0;
+    for (int v = 0; v < n; v++) {
+        long live = 0;
+        for (int b = 0; b < p->bufs.len; b++)
+            if (p->bufs.data[b].first <= v && v <= p->bufs.data[b].last)
+                live += (p->bufs.data[b].size + ALIGN - 1) / ALIGN * ALIGN;
+        if (live > p->peak_live)
+            p->peak_live = live;
+    }
+
+    int nb = p->bufs.len;
+    int *order = xalloc(sizeof(int) * (size_t)(nb + 1));
+    for (int b = 0; b < nb; b++)
+        order[b] = b;
+    sort_bufs = p->bufs.data;
+    qsort(order, (size_t)nb, sizeof *order, by_size_desc);
+    int *placed = xalloc(sizeof(int) * (size_t)(nb + 1));
+    int n_placed = 0;
+    p->arena = 0;
+    for (int k = 0; k < nb; k++) {
+        struct buffer *b = &p->bufs.data[order[k]];
+        long size = (b->size + ALIGN - 1) / ALIGN * ALIGN;
+        long off = 0;
+        /* lowest offset that overlaps no placed buffer live at the same time */
+        for (bool moved = true; moved;) {
+            moved = false;
+            for (int j = 0; j < n_placed; j++) {
+                struct buffer *o = &p->bufs.data[placed[j]];
+                long osize = (o->size + ALIGN - 1) / ALIGN * ALIGN;
+                if (o->last < b->first || b->last < o->first)
+                    continue;
+                if (off < o->offset + osize && o->offset < off + size) {
+                    off = o->offset + osize;
+                    moved = true;
+                }
+            }
+        }
+        b->offset = off;
+        placed[n_placed++] = order[k];
+        if (off + size > p->arena)
+            p->arena = off + size;
+    }
+}
+
+void run_passes(struct lowered *lo) {
+    for (int i = 0; i < lo->progs.len; i++) {
+        pass_dce(&lo->progs.data[i]);
+        pass_fuse(&lo->progs.data[i]);
+        pass_plan(&lo->progs.data[i]);
+    }
+}

@@ -1,0 +1,525 @@
+/* sema.c: resolve names and check every shape, from the AST to a model.
+ *
+ * Every block other than a network body is a list of settings `key args`;
+ * one table per block says which keys exist, so unknown keys get a
+ * did-you-mean and duplicates a note at the first one.  Network bodies are
+ * layers, whose shapes are inferred one after the other. */
+#include "genc.h"
+
+#include <math.h>
+#include <string.h>
+
+#define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static const char *plural(int n) { return n == 1 ? "" : "s"; }
+
+static void unknown(struct loc at, const char *what, const char *name, const char *const *cands, int n) {
+    const char *best = closest_name(name, cands, n);
+    if (best) {
+        error_at(at, "unknown %s '%s'; did you mean '%s'?", what, name, best);
+        return;
+    }
+    char *list = xprintf("%s", "");
+    for (int i = 0; i < n; i++)
+        list = xprintf("%s%s'%s'", list, i ? ", " : "", cands[i]);
+    error_at(at, "unknown %s '%s' (expected %s)", what, name, list);
+}
+
+/* ---- argument helpers --------------------------------------------------- */
+
+static bool want_args(const struct stmt *s, int lo, int hi) {
+    int n = s->args.len;
+    if (n >= lo && n <= hi)
+        return true;
+    struct loc at = n > hi ? s->args.data[hi].loc : s->loc;
+    if (lo == hi)
+        error_at(at, "'%s' takes %d argument%s, got %d", s->name, lo, plural(lo), n);
+    else
+        error_at(at, "'%s' takes %d to %d arguments, got %d", s->name, lo, hi, n);
+    return false;
+}
+
+static bool arg_num(const struct arg *a, const char *what, double *out) {
+    if (a->kind != ARG_NUM) {
+        error_at(a->loc, "%s must be a number", what);
+        return false;
+    }
+    if (!isfinite(a->num)) {
+        error_at(a->loc, "%s must be finite", what);
+        return false;
+    }
+    *out = a->num;
+    return true;
+}
+
+static bool arg_int(const struct arg *a, const char *what, long lo, long hi, long *out) {
+    double v;
+    if (!arg_num(a, what, &v))
+        return false;
+    if (v != floor(v) || v < (double)lo || v > (double)hi) {
+        error_at(a->loc, "%s must be a whole number from %ld to %ld, got %s", what, lo, hi, a->text);
+        return false;
+    }
+    *out = (long)v;
+    return true;
+}
+
+static bool arg_range(const struct arg *a, const char *what, double lo, double hi, bool hi_open, double *out) {
+    double v;
+    if (!arg_num(a, what, &v))
+        return false;
+    if (v < lo || v > hi || (hi_open && v == hi)) {
+        error_at(a->loc, "%s must be in [%g, %g%c, got %s", what, lo, hi, hi_open ? ')' : ']', a->text);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static bool arg_ident(const struct arg *a, const char *what, const char **out) {
+    if (a->kind != ARG_IDENT) {
+        error_at(a->loc, "%s must be a name", what);
+        return false;
+    }
+    *out = a->text;
+    return true;
+}
+
+/* ---- settings blocks ---------------------------------------------------- */
+
+/* Look up each statement's key in `keys`; report unknown and repeated
+ * ones.  found[k] is the statement for keys[k], or NULL. */
+static void settings(const stmt_vec *body, const char *block, const char *const *keys, int n_keys,
+                     const struct stmt **found) {
+    for (int k = 0; k < n_keys; k++)
+        found[k] = NULL;
+    for (int i = 0; i < body->len; i++) {
+        const struct stmt *s = &body->data[i];
+        int k = 0;
+        while (k < n_keys && strcmp(keys[k], s->name))
+            k++;
+        if (k == n_keys) {
+            unknown(s->loc, xprintf("%s setting", block), s->name, keys, n_keys);
+            continue;
+        }
+        if (found[k]) {
+            error_at(s->loc, "'%s' is set twice", s->name);
+            note_at(found[k]->loc, "first set here");
+            continue;
+        }
+        found[k] = s;
+    }
+}
+
+/* ---- declarations ------------------------------------------------------- */
+
+static const char *const data_kinds[] = {"fashion_mnist", "ring8"};
+
+static void check_data(const struct decl *d, struct model *m) {
+    m->data.loc = d->name_loc;
+    int kind = 0;
+    while (kind < N_OF(data_kinds) && strcmp(data_kinds[kind], d->name))
+        kind++;
+    if (kind == N_OF(data_kinds)) {
+        unknown(d->name_loc, "data source", d->name, data_kinds, N_OF(data_kinds));
+        m->data.shape = (struct shape){1, {1}};
+        return;
+    }
+    m->data.kind = kind;
+    static const char *const keys[] = {"path", "split", "range"};
+    const struct stmt *s[3];
+    settings(&d->body, "data", keys, 3, s);
+    m->data.train = true;
+    m->data.lo = -1;
+    m->data.hi = 1;
+    if (kind == DATA_RING8) {
+        m->data.shape = (struct shape){1, {2}};
+        for (int k = 0; k < 3; k++)
+            if (s[k])
+                error_at(s[k]->loc, "ring8 is synthetic and takes no '%s'", keys[k]);
+        return;
+    }
+    m->data.shape = (struct shape){3, {1, 28, 28}};
+    m->data.path = "/usr/share/datasets/fashion-mnist";
+    if (s[0] && want_args(s[0], 1, 1)) {
+        if (s[0]->args.data[0].kind != ARG_STR)
+            error_at(s[0]->args.data[0].loc, "path must be a string in double quotes");
+        else
+            m->data.path = s[0]->args.data[0].text;
+    }
+    if (s[1] && want_args(s[1], 1, 1)) {
+        const char *v;
+        static const char *const splits[] = {"train", "test"};
+        if (arg_ident(&s[1]->args.data[0], "split", &v)) {
+            if (!strcmp(v, "train") || !strcmp(v, "test"))
+                m->data.train = !strcmp(v, "train");
+            else
+                unknown(s[1]->args.data[0].loc, "split", v, splits, 2);
+        }
+    }
+    if (s[2] && want_args(s[2], 2, 2)) {
+        double lo, hi;
+        if (arg_num(&s[2]->args.data[0], "range low", &lo) &&
+            arg_num(&s[2]->args.data[1], "range high", &hi)) {
+            if (!(lo < hi))
+                error_at(s[2]->loc, "range must be increasing, got %g to %g", lo, hi);
+            m->data.lo = lo;
+            m->data.hi = hi;
+        }
+    }
+}
+
+static const char *const dists[] = {"normal", "uniform"};
+
+static void check_latent(const struct decl *d, struct model *m) {
+    m->latent.name = d->name;
+    m->latent.loc = d->loc;
+    m->latent.dim = 1;
+    int kind = 0;
+    while (kind < N_OF(dists) && strcmp(dists[kind], d->kind_name))
+        kind++;
+    if (kind == N_OF(dists))
+        unknown(d->kind_loc, "distribution", d->kind_name, dists, N_OF(dists));
+    else
+        m->latent.kind = kind;
+    if (d->args.len != 1) {
+        error_at(d->kind_loc, "%s takes 1 argument, the latent dimension, got %d", d->kind_name, d->args.len);
+        return;
+    }
+    long dim;
+    if (arg_int(&d->args.data[0], "the latent dimension", 1, 1 << 20, &dim))
+        m->latent.dim = (int)dim;
+}
+
+static const char *const layer_names[] = {"dense", "relu", "leaky_relu", "tanh", "sigmoid", "reshape", "flatten"};
+
+/* Parse one layer and apply its shape rule to `in`; false after an error. */
+static bool check_layer(const struct stmt *s, const char *net, struct layer *l) {
+    int kind = 0;
+    while (kind < N_OF(layer_names) && strcmp(layer_names[kind], s->name))
+        kind++;
+    if (kind == N_OF(layer_names)) {
+        unknown(s->loc, "layer", s->name, layer_names, N_OF(layer_names));
+        return false;
+    }
+    l->kind = kind;
+    l->loc = s->loc;
+    l->out = l->in;
+    switch (l->kind) {
+    case L_DENSE: {
+        if (!want_args(s, 1, 2))
+            return false;
+        long units;
+        if (!arg_int(&s->args.data[0], "dense units", 1, 1 << 24, &units))
+            return false;
+        l->units = (int)units;
+        l->bias = true;
+        if (s->args.len == 2) {
+            const struct arg *a = &s->args.data[1];
+            if (a->kind != ARG_IDENT || strcmp(a->text, "nobias")) {
+                error_at(a->loc, "dense takes its unit count and optionally 'nobias'");
+                return false;
+            }
+            l->bias = false;
+        }
+        if (l->in.n != 1) {
+            error_at(s->loc, "%s: dense expects [features] input, got %s; add 'flatten' before it",
+                     net, shape_str(l->in));
+            return false;
+        }
+        l->out = (struct shape){1, {l->units}};
+        l->n_params = (long)l->in.d[0] * l->units + (l->bias ? l->units : 0);
+        l->macs = (long)l->in.d[0] * l->units;
+        return true;
+    }
+    case L_LEAKY_RELU:
+        if (!want_args(s, 0, 1))
+            return false;
+        l->alpha = 0.01;
+        if (s->args.len == 1 && !arg_range(&s->args.data[0], "the leaky_relu slope", 0, 1, true, &l->alpha))
+            return false;
+        return true;
+    case L_RELU: case L_TANH: case L_SIGMOID:
+        return want_args(s, 0, 0);
+    case L_FLATTEN:
+        if (!want_args(s, 0, 0))
+            return false;
+        l->out = (struct shape){1, {(int)shape_size(l->in)}};
+        return true;
+    case L_RESHAPE:
+        if (!want_args(s, 1, 1))
+            return false;
+        if (s->args.data[0].kind != ARG_SHAPE) {
+            error_at(s->args.data[0].loc, "reshape takes a shape, like [128, 7, 7]");
+            return false;
+        }
+        l->out = s->args.data[0].shape;
+        if (shape_size(l->out) != shape_size(l->in)) {
+            error_at(s->args.data[0].loc, "%s: reshape from %s (%ld values) to %s (%ld values)", net,
+                     shape_str(l->in), shape_size(l->in), shape_str(l->out), shape_size(l->out));
+            return false;
+        }
+        return true;
+    }
+    unreachable();
+}
+
+static void check_network(const struct decl *d, struct model *m) {
+    for (int i = 0; i < m->nets.len; i++) {
+        if (!strcmp(m->nets.data[i].name, d->name)) {
+            error_at(d->name_loc, "network '%s' is defined twice", d->name);
+            note_at(m->nets.data[i].loc, "first defined here");
+            return;
+        }
+    }
+    struct network net = {.name = d->name, .loc = d->name_loc, .in = d->in, .out = d->out, .opt = -1};
+    struct shape cur = d->in;
+    bool ok = true;
+    if (d->body.len == 0)
+        error_at(d->name_loc, "network '%s' has no layers", d->name);
+    for (int i = 0; i < d->body.len && ok; i++) {
+        struct layer l = {.in = cur, .index = i + 1};
+        ok = check_layer(&d->body.data[i], d->name, &l);
+        if (ok) {
+            vec_push(&net.layers, l);
+            cur = l.out;
+        }
+    }
+    if (ok && d->body.len && !shape_eq(cur, d->out)) {
+        const struct layer *last = &net.layers.data[net.layers.len - 1];
+        error_at(last->loc, "network '%s' is declared to output %s, but its layers produce %s",
+                 d->name, shape_str(d->out), shape_str(cur));
+        note_at(d->out_loc, "output declared here");
+    }
+    vec_push(&m->nets, net);
+}
+
+int find_network(const struct model *m, const char *name) {
+    for (int i = 0; i < m->nets.len; i++)
+        if (!strcmp(m->nets.data[i].name, name))
+            return i;
+    return -1;
+}
+
+static const char **net_names(const struct model *m) {
+    const char **names = xalloc(sizeof(char *) * (size_t)(m->nets.len + 1));
+    for (int i = 0; i < m->nets.len; i++)
+        names[i] = m->nets.data[i].name;
+    return names;
+}
+
+static int resolve_network(const struct model *m, const struct arg *a) {
+    int n = find_network(m, a->text);
+    if (n < 0)
+        unknown(a->loc, "network", a->text, net_names(m), m->nets.len);
+    return n;
+}
+
+static const char *const objectives[] = {"gan"};
+static const char *const forms[] = {"minimax", "nonsaturating"};
+
+static void check_objective(const struct decl *d, struct model *m) {
+    m->objective.loc = d->kind_loc;
+    m->objective.gen = m->objective.disc = -1;
+    if (strcmp(d->kind_name, "gan")) {
+        unknown(d->kind_loc, "objective", d->kind_name, objectives, N_OF(objectives));
+        return;
+    }
+    m->objective.kind = OBJ_GAN;
+    if (d->args.len != 2) {
+        error_at(d->kind_loc, "gan takes 2 networks, the generator and the discriminator, got %d", d->args.len);
+        return;
+    }
+    m->objective.gen = resolve_network(m, &d->args.data[0]);
+    m->objective.disc = resolve_network(m, &d->args.data[1]);
+    if (m->objective.gen >= 0 && m->objective.gen == m->objective.disc)
+        error_at(d->args.data[1].loc, "the generator and the discriminator must be different networks");
+    static const char *const keys[] = {"form"};
+    const struct stmt *s[1];
+    settings(&d->body, "gan objective", keys, 1, s);
+    m->objective.form = FORM_NONSATURATING;
+    if (s[0] && want_args(s[0], 1, 1)) {
+        const char *f;
+        if (arg_ident(&s[0]->args.data[0], "form", &f)) {
+            int k = 0;
+            while (k < N_OF(forms) && strcmp(forms[k], f))
+                k++;
+            if (k == N_OF(forms))
+                unknown(s[0]->args.data[0].loc, "gan form", f, forms, N_OF(forms));
+            else
+                m->objective.form = k;
+        }
+    }
+}
+
+static const char *const optimizers[] = {"sgd", "adam"};
+
+static void check_optimize(const struct decl *d, struct model *m) {
+    int net = find_network(m, d->name);
+    if (net < 0) {
+        unknown(d->name_loc, "network", d->name, net_names(m), m->nets.len);
+        return;
+    }
+    struct optim o = {.net = net, .loc = d->loc};
+    if (!strcmp(d->kind_name, "adam")) {
+        o.kind = OPT_ADAM;
+        o.lr = 1e-3, o.beta1 = 0.9, o.beta2 = 0.999, o.eps = 1e-8;
+        static const char *const keys[] = {"lr", "beta1", "beta2", "eps", "weight_decay"};
+        const struct stmt *s[5];
+        settings(&d->body, "adam", keys, 5, s);
+        double *dst[] = {&o.lr, &o.beta1, &o.beta2, &o.eps, &o.weight_decay};
+        double hi[] = {1e6, 1, 1, 1, 1e6};
+        for (int k = 0; k < 5; k++)
+            if (s[k] && want_args(s[k], 1, 1))
+                arg_range(&s[k]->args.data[0], keys[k], 0, hi[k], k >= 1 && k <= 2, dst[k]);
+        if (s[0] && o.lr <= 0)
+            error_at(s[0]->args.data[0].loc, "lr must be positive");
+    } else if (!strcmp(d->kind_name, "sgd")) {
+        o.kind = OPT_SGD;
+        o.lr = 1e-2;
+        static const char *const keys[] = {"lr", "momentum", "nesterov", "weight_decay"};
+        const struct stmt *s[4];
+        settings(&d->body, "sgd", keys, 4, s);
+        if (s[0] && want_args(s[0], 1, 1) && arg_range(&s[0]->args.data[0], "lr", 0, 1e6, false, &o.lr) && o.lr <= 0)
+            error_at(s[0]->args.data[0].loc, "lr must be positive");
+        if (s[1] && want_args(s[1], 1, 1))
+            arg_range(&s[1]->args.data[0], "momentum", 0, 1, true, &o.momentum);
+        if (s[2] && want_args(s[2], 0, 1)) {
+            o.nesterov = true;
+            if (s[2]->args.len == 1) {
+                const char *v;
+                if (arg_ident(&s[2]->args.data[0], "nesterov", &v)) {
+                    if (strcmp(v, "true") && strcmp(v, "false"))
+                        error_at(s[2]->args.data[0].loc, "nesterov is 'true' or 'false'");
+                    o.nesterov = !strcmp(v, "true");
+                }
+            }
+            if (o.nesterov && o.momentum == 0)
+                error_at(s[2]->loc, "nesterov needs a momentum above 0");
+        }
+        if (s[3] && want_args(s[3], 1, 1))
+            arg_range(&s[3]->args.data[0], "weight_decay", 0, 1e6, false, &o.weight_decay);
+    } else {
+        unknown(d->kind_loc, "optimizer", d->kind_name, optimizers, N_OF(optimizers));
+        return;
+    }
+    struct network *nw = &m->nets.data[net];
+    if (nw->opt >= 0) {
+        error_at(d->name_loc, "network '%s' already has an optimizer", d->name);
+        note_at(m->opts.data[nw->opt].loc, "first optimizer here");
+        return;
+    }
+    nw->opt = m->opts.len;
+    vec_push(&m->opts, o);
+}
+
+static void check_train(const struct decl *d, struct model *m) {
+    static const char *const keys[] = {"batch", "steps", "seed", "sample_every", "checkpoint_every"};
+    const struct stmt *s[5];
+    settings(&d->body, "train", keys, 5, s);
+    long v;
+    if (s[0] && want_args(s[0], 1, 1) && arg_int(&s[0]->args.data[0], "batch", 1, 65536, &v))
+        m->train.batch = (int)v;
+    if (s[1] && want_args(s[1], 1, 1) && arg_int(&s[1]->args.data[0], "steps", 1, 1000000000, &v))
+        m->train.steps = v;
+    if (s[2] && want_args(s[2], 1, 1) && arg_int(&s[2]->args.data[0], "seed", 0, 2147483647, &v))
+        m->train.seed = (uint64_t)v;
+    if (s[3] && want_args(s[3], 1, 1) && arg_int(&s[3]->args.data[0], "sample_every", 1, 1000000000, &v))
+        m->train.sample_every = v;
+    if (s[4] && want_args(s[4], 1, 1) && arg_int(&s[4]->args.data[0], "checkpoint_every", 1, 1000000000, &v))
+        m->train.checkpoint_every = v;
+}
+
+/* ---- the whole model ---------------------------------------------------- */
+
+/* The GAN's networks must chain: latent -> G -> D -> [1], data -> D. */
+static void check_gan_shapes(struct model *m) {
+    if (m->objective.gen < 0 || m->objective.disc < 0)
+        return;
+    const struct network *g = &m->nets.data[m->objective.gen];
+    const struct network *d = &m->nets.data[m->objective.disc];
+    struct shape z = {1, {m->latent.dim}};
+    if (!shape_eq(g->in, z)) {
+        error_at(g->loc, "generator '%s' takes %s, but latent '%s' is %s", g->name, shape_str(g->in),
+                 m->latent.name, shape_str(z));
+        note_at(m->latent.loc, "latent declared here");
+    }
+    if (!shape_eq(g->out, d->in)) {
+        error_at(d->loc, "discriminator '%s' takes %s, but generator '%s' makes %s", d->name,
+                 shape_str(d->in), g->name, shape_str(g->out));
+        note_at(g->loc, "generator declared here");
+    }
+    if (shape_size(d->in) != shape_size(m->data.shape)) {
+        error_at(d->loc, "discriminator '%s' takes %s, but %s examples are %s", d->name,
+                 shape_str(d->in), data_kinds[m->data.kind], shape_str(m->data.shape));
+        note_at(m->data.loc, "data declared here");
+    }
+    if (shape_size(d->out) != 1)
+        error_at(d->loc, "discriminator '%s' must output one logit, [1], not %s", d->name, shape_str(d->out));
+    const int trained[2] = {m->objective.gen, m->objective.disc};
+    for (int k = 0; k < 2; k++) {
+        const struct network *n = &m->nets.data[trained[k]];
+        if (n->opt < 0)
+            error_at(n->loc, "network '%s' is trained by the objective but has no 'optimize %s with ...'",
+                     n->name, n->name);
+    }
+}
+
+bool sema(const struct ast *ast, const struct source *src, struct model *m) {
+    const char *path = src->path;
+    struct loc eof = {1, 1, 1, 1};
+    for (size_t i = 0; i < src->len; i++) {
+        if (src->text[i] == '\n' && i + 1 < src->len)
+            eof.line++, eof.col = 1;
+        else if (src->text[i] != '\n')
+            eof.col++;
+    }
+    eof.end_line = eof.line, eof.end_col = eof.col;
+    int before = diag_error_count();
+    *m = (struct model){.path = path};
+    m->train.batch = 64;
+    m->train.steps = 10000;
+    m->train.seed = 1;
+    m->train.sample_every = 1000;
+    m->train.checkpoint_every = 1000;
+    m->objective.gen = m->objective.disc = -1;
+    const struct decl *first[DECL_TRAIN + 1] = {0};
+    static const char *const names[] = {"model", "data", "latent", "network", "objective", "optimize", "train"};
+    /* Networks first, so objectives and optimizers may name them in any order. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < ast->decls.len; i++) {
+            const struct decl *d = &ast->decls.data[i];
+            if ((d->kind == DECL_NETWORK) != (pass == 0))
+                continue;
+            if (d->kind != DECL_NETWORK && d->kind != DECL_OPTIMIZE) {
+                if (first[d->kind]) {
+                    error_at(d->loc, "more than one '%s' declaration", names[d->kind]);
+                    note_at(first[d->kind]->loc, "first one here");
+                    continue;
+                }
+                first[d->kind] = d;
+            }
+            switch (d->kind) {
+            case DECL_MODEL: m->name = d->name; break;
+            case DECL_DATA: check_data(d, m); break;
+            case DECL_LATENT: check_latent(d, m); break;
+            case DECL_NETWORK: check_network(d, m); break;
+            case DECL_OBJECTIVE: break; /* after the optimizers */
+            case DECL_OPTIMIZE: check_optimize(d, m); break;
+            case DECL_TRAIN: check_train(d, m); break;
+            }
+        }
+    }
+    if (first[DECL_OBJECTIVE])
+        check_objective(first[DECL_OBJECTIVE], m);
+    /* Missing declarations, unless an earlier error may explain them;
+     * reported at the end of the file, where they could be added. */
+    if (diag_error_count() == before) {
+        for (int k = 0; k <= DECL_TRAIN; k++)
+            if (k != DECL_NETWORK && k != DECL_OPTIMIZE && k != DECL_TRAIN && !first[k])
+                error_at(eof, "the spec has no '%s' declaration", names[k]);
+    }
+    if (diag_error_count() == before)
+        check_gan_shapes(m);
+    return diag_error_count() == before;
+}

@@ -1,0 +1,60 @@
+/* genrt_kernels.h: small numeric kernels that emitted code calls.
+ *
+ * Include after defining the scalar type `real` (float, or double for
+ * gradient checks); everything here is static inline, so the C compiler
+ * specializes each call to its constant sizes.  Tests include it the same
+ * way to check the optimizers against hand-computed steps. */
+#ifndef GENRT_KERNELS_H
+#define GENRT_KERNELS_H
+
+#include <cblas.h>
+#include <math.h>
+#include <stddef.h>
+
+/* C = op(A) op(B), row-major, through OpenBLAS. */
+static inline void gemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m, int n, int k,
+                        const real *a, int lda, const real *b, int ldb, real *c, int ldc) {
+    if (sizeof(real) == sizeof(double))
+        cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, (const double *)a, lda, (const double *)b, ldb,
+                    0.0, (double *)c, ldc);
+    else
+        cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, (const float *)a, lda, (const float *)b, ldb,
+                    0.0f, (float *)c, ldc);
+}
+
+/* log(1 + e^x) without overflow */
+static inline real softplus(real x) {
+    real ax = x < 0 ? -x : x;
+    return (x > 0 ? x : 0) + (real)log1p(exp((double)-ax));
+}
+
+/* Adam as PyTorch's torch.optim.Adam (L2 weight decay added to the
+ * gradient); t is this parameter's step count, from 1. */
+static inline void adam_update(real *p, const real *g, real *m, real *v, long n, real lr, real beta1,
+                               real beta2, real eps, real weight_decay, long t) {
+    real bc1 = (real)(1 - pow((double)beta1, (double)t));
+    real bc2 = (real)(1 - pow((double)beta2, (double)t));
+    real step = lr / bc1;
+    real sbc2 = (real)sqrt((double)bc2);
+    for (long i = 0; i < n; i++) {
+        real gi = g[i] + weight_decay * p[i];
+        m[i] = beta1 * m[i] + (1 - beta1) * gi;
+        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+        p[i] -= step * m[i] / (sqrt(v[i]) / sbc2 + eps);
+    }
+}
+
+/* SGD as torch.optim.SGD (dampening 0): buf may be NULL when momentum is 0. */
+static inline void sgd_update(real *p, const real *g, real *buf, long n, real lr, real momentum,
+                              real weight_decay, int nesterov) {
+    for (long i = 0; i < n; i++) {
+        real d = g[i] + weight_decay * p[i];
+        if (buf) {
+            buf[i] = momentum * buf[i] + d;
+            d = nesterov ? d + momentum * buf[i] : buf[i];
+        }
+        p[i] -= lr * d;
+    }
+}
+
+#endif

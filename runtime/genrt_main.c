@@ -1,0 +1,1013 @@
+/* genrt_main.c: the command line of every trainer genc emits.
+ *
+ *     X train | sample | gradcheck | bench | help | --help | --version
+ *
+ * Flags and subcommands are declared once, in the two tables below; the
+ * parser and the usage text are driven by them.  Every failure is one line
+ * "X: error: ..." on stderr and exit status 1, and all input (flags, data,
+ * checkpoints, old metrics) is checked before the first file is written. */
+#if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include "genrt_model.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "genrt_ckpt.h"
+#include "genrt_data.h"
+#include "genrt_err.h"
+#include "genrt_file.h"
+#include "genrt_image.h"
+#include "genrt_npy.h"
+#include "genrt_progress.h"
+#include "genrt_rng.h"
+
+#if defined(__SSE2__) || defined(__x86_64__)
+#include <pmmintrin.h>
+#include <xmmintrin.h>
+#define HAVE_MXCSR 1
+#endif
+
+#define DEFAULT_THREADS 2
+#define DEFAULT_SAMPLES 64
+#define DEFAULT_BENCH_STEPS 50
+#define BENCH_WARMUP 5
+#define PREVIEW_IMAGES 64   /* an 8x8 grid */
+#define PREVIEW_POINTS 1024 /* a scatter plot of 2-D samples */
+#define GC_ENTRIES 24       /* entries probed per tensor */
+#define GC_NOISE_ULPS 64.0  /* rounding noise in a loss, in units of epsilon */
+
+/* ---------------------------------------------------------------- flags */
+
+enum flag_id { /* in the order the usage text lists them */
+    F_STEPS,
+    F_CHECKPOINT,
+    F_N,
+    F_OUTPUT,
+    F_SEED,
+    F_DATA,
+    F_OUT,
+    F_RESUME,
+    F_THREADS,
+    F_QUIET,
+    F_COUNT
+};
+
+enum flag_kind { FK_BOOL, FK_LONG, FK_U64, FK_STRING };
+
+struct flag_def {
+    const char *name;
+    enum flag_kind kind;
+    const char *arg; /* placeholder in the usage text */
+    long min, max;   /* FK_LONG */
+    const char *help;
+};
+
+static const struct flag_def flag_defs[F_COUNT] = {
+    [F_STEPS] = {"--steps", FK_LONG, "N", 1, 1000000000000L,
+                 "train: the step to train up to; bench: steps to time"},
+    [F_SEED] = {"--seed", FK_U64, "S", 0, 0, "seed of every random stream (decimal or 0x hex)"},
+    [F_DATA] = {"--data", FK_STRING, "PATH", 0, 0, "data directory (default: the spec's)"},
+    [F_OUT] = {"--out", FK_STRING, "DIR", 0, 0, "output directory (default: runs/<model>)"},
+    [F_RESUME] = {"--resume", FK_STRING, "CKPT", 0, 0, "continue the run saved in CKPT"},
+    [F_THREADS] = {"--threads", FK_LONG, "N", 1, 1024, "BLAS threads (default 2)"},
+    [F_QUIET] = {"--quiet", FK_BOOL, NULL, 0, 0, "no progress output"},
+    [F_CHECKPOINT] = {"--checkpoint", FK_STRING, "CKPT", 0, 0, "checkpoint to sample from"},
+    [F_N] = {"-n", FK_LONG, "N", 1, 10000000, "number of samples (default 64)"},
+    [F_OUTPUT] = {"-o", FK_STRING, "FILE", 0, 0, "output file: .png, .npy or .csv"},
+};
+
+struct opts {
+    int has[F_COUNT];
+    long steps, threads, n;
+    uint64_t seed;
+    const char *data, *out, *resume, *checkpoint, *output;
+    int quiet, help;
+};
+
+struct cli {
+    const char *prog;
+    const struct genrt_model *m, *m64;
+};
+
+/* ---------------------------------------------------------- subcommands */
+
+static int cmd_train(const struct cli *c, const struct opts *o);
+static int cmd_sample(const struct cli *c, const struct opts *o);
+static int cmd_gradcheck(const struct cli *c, const struct opts *o);
+static int cmd_bench(const struct cli *c, const struct opts *o);
+
+#define BIT(f) (1u << (f))
+
+struct command {
+    const char *name;
+    unsigned flags;    /* BIT(F_...) of the flags it takes */
+    unsigned required; /* ... and of those it needs */
+    const char *summary;
+    int (*run)(const struct cli *c, const struct opts *o);
+};
+
+static const struct command commands[] = {
+    {"train",
+     BIT(F_STEPS) | BIT(F_SEED) | BIT(F_DATA) | BIT(F_OUT) | BIT(F_RESUME) | BIT(F_THREADS) |
+         BIT(F_QUIET),
+     0, "train; write metrics.csv, samples/ and checkpoint.ckpt to the output directory",
+     cmd_train},
+    {"sample", BIT(F_CHECKPOINT) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_SEED) | BIT(F_THREADS),
+     BIT(F_CHECKPOINT) | BIT(F_OUTPUT), "generate samples from a checkpoint", cmd_sample},
+    {"gradcheck", BIT(F_SEED) | BIT(F_DATA),
+     0, "check every gradient against central differences", cmd_gradcheck},
+    {"bench", BIT(F_STEPS) | BIT(F_THREADS) | BIT(F_SEED),
+     0, "time training steps on random inputs, without I/O", cmd_bench},
+};
+#define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
+/* ------------------------------------------------------------- messages */
+
+static int fail(const struct cli *c, const char *fmt, ...) GENRT_PRINTF(2, 3);
+
+static int fail(const struct cli *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: error: ", c->prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+static int fail_err(const struct cli *c, const struct genrt_err *err)
+{
+    return fail(c, "%s", err->msg);
+}
+
+static void usage(const struct cli *c, FILE *f)
+{
+    const struct genrt_model *m = c->m;
+    fprintf(f, "usage: %s <command> [flags]\n\n", c->prog);
+    fprintf(f, "Trains the GAN \"%s\" compiled by genc from %s.\n\n", m->name, m->spec);
+    fprintf(f, "commands:\n");
+    for (int i = 0; i < N_COMMANDS; i++) {
+        const struct command *cmd = &commands[i];
+        fprintf(f, "  %-9s", cmd->name);
+        for (int k = 0; k < F_COUNT; k++) {
+            if (!(cmd->flags & BIT(k)))
+                continue;
+            const struct flag_def *fd = &flag_defs[k];
+            int req = (cmd->required & BIT(k)) != 0;
+            fprintf(f, " %s%s%s%s%s", req ? "" : "[", fd->name, fd->arg ? " " : "",
+                    fd->arg ? fd->arg : "", req ? "" : "]");
+        }
+        fprintf(f, "\n            %s\n", cmd->summary);
+    }
+    fprintf(f, "  help       show this text (also --help, -h)\n");
+    fprintf(f, "  --version  show the model and runtime versions\n\n");
+    fprintf(f, "flags:\n");
+    for (int k = 0; k < F_COUNT; k++) {
+        const struct flag_def *fd = &flag_defs[k];
+        char lhs[32];
+        snprintf(lhs, sizeof lhs, "%s%s%s", fd->name, fd->arg ? " " : "", fd->arg ? fd->arg : "");
+        fprintf(f, "  %-18s %s\n", lhs, fd->help);
+    }
+    fprintf(f, "\nspec defaults: --steps %ld --seed %" PRIu64, m->steps, m->seed);
+    if (m->data_kind == GENRT_DATA_FASHION_MNIST)
+        fprintf(f, " --data %s (fashion_mnist)", m->data_path ? m->data_path : "(none)");
+    else
+        fprintf(f, " (data: ring8, generated)");
+    fprintf(f, "; bench times %d steps by default\n", DEFAULT_BENCH_STEPS);
+}
+
+/* -------------------------------------------------------------- parsing */
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+    if (!*s || *s == '-' || *s == '+' || *s == ' ')
+        return -1;
+    int base = (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ? 16 : 10;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, base);
+    if (errno || *end || end == s)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+static int parse_flags(const struct cli *c, const struct command *cmd, int argc, char **argv,
+                       struct opts *o)
+{
+    memset(o, 0, sizeof *o);
+    for (int i = 2; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            o->help = 1;
+            continue;
+        }
+        /* "--flag=value" or "--flag value" */
+        const char *eq = !strncmp(arg, "--", 2) ? strchr(arg, '=') : NULL;
+        size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+        int k = 0;
+        while (k < F_COUNT &&
+               !(strlen(flag_defs[k].name) == nlen && !strncmp(flag_defs[k].name, arg, nlen)))
+            k++;
+        if (k == F_COUNT || !(cmd->flags & BIT(k))) {
+            if (arg[0] != '-')
+                return fail(c, "%s: unexpected argument '%s' (try '%s --help')", cmd->name, arg,
+                            c->prog);
+            return fail(c, "%s: unknown flag '%.*s' (try '%s --help')", cmd->name, (int)nlen,
+                        arg, c->prog);
+        }
+        const struct flag_def *fd = &flag_defs[k];
+        if (o->has[k])
+            return fail(c, "%s: %s given twice", cmd->name, fd->name);
+        o->has[k] = 1;
+        if (fd->kind == FK_BOOL) {
+            if (eq)
+                return fail(c, "%s: %s takes no value", cmd->name, fd->name);
+            o->quiet = 1; /* the only boolean flag */
+            continue;
+        }
+        const char *val = eq ? eq + 1 : NULL;
+        if (!val) {
+            if (i + 1 >= argc)
+                return fail(c, "%s: %s needs a value (%s)", cmd->name, fd->name, fd->arg);
+            val = argv[++i];
+        }
+        if (fd->kind == FK_STRING) {
+            if (!*val)
+                return fail(c, "%s: %s needs a non-empty value", cmd->name, fd->name);
+            const char **dst = k == F_DATA ? &o->data : k == F_OUT ? &o->out
+                             : k == F_RESUME ? &o->resume : k == F_CHECKPOINT ? &o->checkpoint
+                             : &o->output;
+            *dst = val;
+        } else if (fd->kind == FK_U64) {
+            if (parse_u64(val, &o->seed))
+                return fail(c, "%s: %s expects an unsigned 64-bit integer, got '%s'", cmd->name,
+                            fd->name, val);
+        } else {
+            uint64_t x;
+            if (parse_u64(val, &x) || x < (uint64_t)fd->min || x > (uint64_t)fd->max)
+                return fail(c, "%s: %s expects an integer from %ld to %ld, got '%s'", cmd->name,
+                            fd->name, fd->min, fd->max, val);
+            long *dst = k == F_STEPS ? &o->steps : k == F_THREADS ? &o->threads : &o->n;
+            *dst = (long)x;
+        }
+    }
+    if (o->help)
+        return 0;
+    for (int k = 0; k < F_COUNT; k++)
+        if ((cmd->required & BIT(k)) && !o->has[k])
+            return fail(c, "%s: missing %s %s (try '%s --help')", cmd->name, flag_defs[k].name,
+                        flag_defs[k].arg, c->prog);
+    return 0;
+}
+
+/* ------------------------------------------------------- model checking */
+
+/* The emitted model is trusted, but a wrong table would corrupt memory
+ * silently; these checks turn a compiler bug into a clear message. */
+static int check_model(const struct cli *c, const struct genrt_model *m)
+{
+    const char *what = m == c->m64 ? "double-precision model" : "model";
+    if (m->abi != GENRT_ABI)
+        return fail(c, "%s was built for runtime ABI %d, this runtime has ABI %d", what, m->abi,
+                    GENRT_ABI);
+    if (m->real_size != 4 && m->real_size != 8)
+        return fail(c, "%s error: real_size %d", what, m->real_size);
+    if (m->batch <= 0 || m->latent_dim <= 0 || m->sample_size <= 0)
+        return fail(c, "%s error: batch %d, latent_dim %d, sample_size %ld", what, m->batch,
+                    m->latent_dim, m->sample_size);
+    if (m->latent_kind != GENRT_LATENT_NORMAL && m->latent_kind != GENRT_LATENT_UNIFORM)
+        return fail(c, "%s error: unknown latent kind %d", what, m->latent_kind);
+    if (m->img_c > 0 && (long)m->img_c * m->img_h * m->img_w != m->sample_size)
+        return fail(c, "%s error: images %dx%dx%d but sample_size %ld", what, m->img_c, m->img_h,
+                    m->img_w, m->sample_size);
+    if (m->n_state < 0 || (m->n_state > 0 && !m->state) || m->n_metrics < 0)
+        return fail(c, "%s error: bad state or metrics table", what);
+    if (!m->set_input || !m->train_step || !m->generate)
+        return fail(c, "%s error: missing step functions", what);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const struct genrt_tensor *t = &m->tensors[i];
+        if (t->offset < 0 || t->size < 0 || t->offset + t->size > m->n_state ||
+            t->net < 0 || t->net >= m->n_nets)
+            return fail(c, "%s error: tensor %s lies outside the state or its net", what,
+                        t->name);
+        if (t->role == GENRT_PARAM && t->init == GENRT_INIT_FANIN_UNIFORM && t->fan_in <= 0)
+            return fail(c, "%s error: tensor %s has fan_in %d", what, t->name, t->fan_in);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- state */
+
+/* The state array holds float or double per real_size. */
+static double real_get(const struct genrt_model *m, const void *s, long i)
+{
+    return m->real_size == 8 ? ((const double *)s)[i] : (double)((const float *)s)[i];
+}
+
+static void real_set(const struct genrt_model *m, void *s, long i, double v)
+{
+    if (m->real_size == 8)
+        ((double *)s)[i] = v;
+    else
+        ((float *)s)[i] = (float)v;
+}
+
+static size_t state_bytes(const struct genrt_model *m)
+{
+    return (size_t)m->n_state * (size_t)m->real_size;
+}
+
+static void init_state(const struct genrt_model *m, uint64_t seed)
+{
+    struct genrt_rng r;
+    genrt_rng_seed(&r, genrt_rng_derive(seed, GENRT_STREAM_INIT));
+    memset(m->state, 0, state_bytes(m)); /* optimizer state and anything untabled */
+    for (int i = 0; i < m->n_tensors; i++) {
+        const struct genrt_tensor *t = &m->tensors[i];
+        if (t->role != GENRT_PARAM)
+            continue;
+        double bound = t->fan_in > 0 ? 1.0 / sqrt((double)t->fan_in) : 0.0;
+        for (long j = 0; j < t->size; j++) {
+            double v = 0.0;
+            if (t->init == GENRT_INIT_ONE)
+                v = 1.0;
+            else if (t->init == GENRT_INIT_FANIN_UNIFORM)
+                v = bound * (2.0 * genrt_rng_uniform(&r) - 1.0);
+            real_set(m, m->state, t->offset + j, v);
+        }
+    }
+}
+
+static void fill_latent(const struct genrt_model *m, struct genrt_rng *r, float *z, long n)
+{
+    if (m->latent_kind == GENRT_LATENT_UNIFORM)
+        genrt_rng_fill_uniform(r, z, n, -1.0f, 1.0f);
+    else
+        genrt_rng_fill_normal(r, z, n);
+}
+
+/* generate() takes exactly m->batch latents; n samples take ceil(n/batch)
+ * calls, the last one padded with zero latents. */
+static void generate_n(const struct genrt_model *m, const float *z, long n, float *out)
+{
+    long B = m->batch, L = m->latent_dim, S = m->sample_size;
+    float *zb = genrt_file_xcalloc((size_t)(B * L), sizeof *zb);
+    float *ob = genrt_file_xmalloc((size_t)(B * S) * sizeof *ob);
+    for (long i = 0; i < n; i += B) {
+        long k = n - i < B ? n - i : B;
+        memcpy(zb, z + i * L, (size_t)(k * L) * sizeof *zb);
+        memset(zb + k * L, 0, (size_t)((B - k) * L) * sizeof *zb);
+        m->generate(zb, ob);
+        memcpy(out + i * S, ob, (size_t)(k * S) * sizeof *ob);
+    }
+    free(zb);
+    free(ob);
+}
+
+static int is_image(const struct genrt_model *m)
+{
+    return m->img_c > 0;
+}
+
+/* A picture of n samples: a grid for images, a scatter plot for 2-D data. */
+static int write_picture(const struct genrt_model *m, const char *path, const float *x, long n,
+                         struct genrt_err *err)
+{
+    if (n > 1L << 24)
+        return genrt_err_set(err, "%s: %ld samples are too many for one picture", path, n);
+    if (is_image(m))
+        return genrt_image_write_grid(path, x, (int)n, m->img_c, m->img_h, m->img_w,
+                                      m->range_lo, m->range_hi, err);
+    if (m->sample_size == 2)
+        return genrt_image_write_scatter(path, x, (int)n, err);
+    return genrt_err_set(err, "%s: cannot draw %ld-dimensional samples (use .npy or .csv)", path,
+                         m->sample_size);
+}
+
+static void set_ftz(void)
+{
+#ifdef HAVE_MXCSR
+    /* Denormals are slow on x86 and irrelevant to training. */
+    _MM_SET_FLUSH_ZERO_MODE(_MM_FLUSH_ZERO_ON);
+    _MM_SET_DENORMALS_ZERO_MODE(_MM_DENORMALS_ZERO_ON);
+#endif
+}
+
+/* ------------------------------------------------------ run-state blob */
+
+/* What a checkpoint needs beyond the state array: the run's seed, the
+ * latent stream and the data loader, as fixed-size little-endian words. */
+struct run_state {
+    uint64_t seed;
+    struct genrt_rng latent;
+    struct genrt_data_state data;
+};
+
+#define RNG_WORDS 6
+#define BLOB_WORDS (1 + RNG_WORDS + 2 + RNG_WORDS)
+#define BLOB_SIZE (8 * BLOB_WORDS)
+
+static unsigned char *put_rng(unsigned char *p, const struct genrt_rng *r)
+{
+    uint64_t spare;
+    memcpy(&spare, &r->spare, 8);
+    for (int i = 0; i < 4; i++)
+        genrt_ckpt_put_u64(p + 8 * i, r->s[i]);
+    genrt_ckpt_put_u64(p + 32, (uint64_t)r->has_spare);
+    genrt_ckpt_put_u64(p + 40, spare);
+    return p + 8 * RNG_WORDS;
+}
+
+static const unsigned char *get_rng(const unsigned char *p, struct genrt_rng *r, int *ok)
+{
+    memset(r, 0, sizeof *r);
+    for (int i = 0; i < 4; i++)
+        r->s[i] = genrt_ckpt_get_u64(p + 8 * i);
+    uint64_t has = genrt_ckpt_get_u64(p + 32), spare = genrt_ckpt_get_u64(p + 40);
+    if (has > 1)
+        *ok = 0;
+    r->has_spare = (int)has;
+    memcpy(&r->spare, &spare, 8);
+    return p + 8 * RNG_WORDS;
+}
+
+static void encode_run(const struct run_state *rs, unsigned char *b)
+{
+    genrt_ckpt_put_u64(b, rs->seed);
+    unsigned char *p = put_rng(b + 8, &rs->latent);
+    genrt_ckpt_put_u64(p, rs->data.epoch);
+    genrt_ckpt_put_u64(p + 8, rs->data.cursor);
+    put_rng(p + 16, &rs->data.rng);
+}
+
+static int decode_run(const struct genrt_ckpt *ck, const char *path, struct run_state *rs,
+                      struct genrt_err *err)
+{
+    if (ck->blob_size != BLOB_SIZE)
+        return genrt_err_set(err, "%s: corrupt (run state of %llu bytes, expected %d)", path,
+                             (unsigned long long)ck->blob_size, BLOB_SIZE);
+    const unsigned char *b = ck->blob;
+    int ok = 1;
+    rs->seed = genrt_ckpt_get_u64(b);
+    const unsigned char *p = get_rng(b + 8, &rs->latent, &ok);
+    memset(&rs->data, 0, sizeof rs->data);
+    rs->data.epoch = genrt_ckpt_get_u64(p);
+    rs->data.cursor = genrt_ckpt_get_u64(p + 8);
+    get_rng(p + 16, &rs->data.rng, &ok);
+    if (!ok)
+        return genrt_err_set(err, "%s: corrupt (bad RNG state)", path);
+    return 0;
+}
+
+static int save_checkpoint(const struct genrt_model *m, const char *path, long step,
+                           const struct run_state *rs, struct genrt_err *err)
+{
+    unsigned char blob[BLOB_SIZE];
+    encode_run(rs, blob);
+    struct genrt_ckpt ck = {
+        .shape_hash = m->shape_hash,
+        .real_size = (uint32_t)m->real_size,
+        .step = (uint64_t)step,
+        .n_state = (uint64_t)m->n_state,
+        .state = m->state,
+        .blob_size = BLOB_SIZE,
+        .blob = blob,
+    };
+    return genrt_ckpt_save(path, &ck, err);
+}
+
+/* Reads a checkpoint that must fit m, without touching m->state. */
+static int read_checkpoint(const struct genrt_model *m, const char *path, struct genrt_ckpt *ck,
+                           struct genrt_err *err)
+{
+    if (genrt_ckpt_read(path, ck, err))
+        return -1;
+    if (genrt_ckpt_match(ck, path, m->shape_hash, (uint32_t)m->real_size, (uint64_t)m->n_state,
+                         err)) {
+        genrt_ckpt_free(ck);
+        return -1;
+    }
+    return 0;
+}
+
+/* -------------------------------------------------------------- metrics */
+
+static char *metrics_header(const struct genrt_model *m)
+{
+    size_t n = 32;
+    for (int i = 0; i < m->n_metrics; i++)
+        n += strlen(m->metric_names[i]) + 1;
+    char *h = genrt_file_xmalloc(n);
+    strcpy(h, "step");
+    for (int i = 0; i < m->n_metrics; i++) {
+        strcat(h, ",");
+        strcat(h, m->metric_names[i]);
+    }
+    strcat(h, ",seconds");
+    return h;
+}
+
+/* The metrics.csv of a run being resumed from `step`: keeps the header and
+ * the rows up to `step` (later rows belong to steps that will be redone; a
+ * half-written last line is dropped).  *seconds gets the last kept time so
+ * the column goes on from there.  A missing file starts afresh. */
+static int metrics_keep(const char *path, const char *header, long step, char **kept,
+                        double *seconds, struct genrt_err *err)
+{
+    unsigned char *buf;
+    size_t len;
+    size_t hlen = strlen(header);
+    *seconds = 0.0;
+    if (access(path, F_OK) != 0) {
+        *kept = genrt_file_xmalloc(hlen + 2);
+        memcpy(*kept, header, hlen);
+        memcpy(*kept + hlen, "\n", 2);
+        return 0;
+    }
+    if (genrt_file_read_all(path, &buf, &len, err))
+        return -1;
+    char *s = (char *)buf;
+    char *nl = strchr(s, '\n');
+    if (!nl || (size_t)(nl - s) != hlen || strncmp(s, header, hlen) != 0) {
+        if (nl)
+            *nl = 0;
+        genrt_err_set(err, "%s: columns '%.200s' are not this model's '%s'", path, s, header);
+        free(buf);
+        return -1;
+    }
+    char *end = nl + 1; /* end of the kept text */
+    int line = 2;
+    for (char *p = nl + 1; *p; line++) {
+        char *eol = strchr(p, '\n');
+        if (!eol)
+            break; /* half-written: the run stopped mid-line */
+        char *q;
+        errno = 0;
+        long st = strtol(p, &q, 10);
+        if (q == p || *q != ',' || errno) {
+            genrt_err_set(err, "%s:%d: malformed row", path, line);
+            free(buf);
+            return -1;
+        }
+        if (st > step)
+            break;
+        *eol = 0;
+        const char *comma = strrchr(p, ',');
+        *seconds = strtod(comma + 1, NULL);
+        *eol = '\n';
+        end = eol + 1;
+        p = eol + 1;
+    }
+    *end = 0;
+    *kept = (char *)buf;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- train */
+
+static int cmd_train(const struct cli *c, const struct opts *o)
+{
+    const struct genrt_model *m = c->m;
+    struct genrt_err err;
+    struct genrt_data data;
+    struct genrt_ckpt ck;
+    struct genrt_progress prog;
+    struct run_state rs;
+    char *out = NULL, *metrics_path = NULL, *ckpt_path = NULL, *samples_dir = NULL;
+    char *header = NULL, *kept = NULL;
+    float *real = NULL, *z = NULL, *pz = NULL, *px = NULL;
+    double *metrics = NULL;
+    FILE *mf = NULL;
+    int rc = 1, progress_on = 0;
+    long steps = o->has[F_STEPS] ? o->steps : m->steps;
+    long start = 0;
+    double seconds0 = 0.0;
+
+    memset(&data, 0, sizeof data);
+    memset(&ck, 0, sizeof ck);
+    memset(&rs, 0, sizeof rs);
+    rs.seed = o->has[F_SEED] ? o->seed : m->seed;
+
+    /* Everything is checked before the first file is written. */
+    if (steps < 1) {
+        rc = fail(c, "train: the spec asks for %ld steps; give --steps N", steps);
+        goto out;
+    }
+    if (o->resume) {
+        if (read_checkpoint(m, o->resume, &ck, &err) || decode_run(&ck, o->resume, &rs, &err)) {
+            rc = fail_err(c, &err);
+            goto out;
+        }
+        if (o->has[F_SEED] && o->seed != rs.seed) {
+            rc = fail(c, "train: --seed %" PRIu64 " differs from the seed %" PRIu64
+                         " of the run in %s", o->seed, rs.seed, o->resume);
+            goto out;
+        }
+        start = (long)ck.step;
+        if (steps <= start) {
+            rc = fail(c, "train: %s is already at step %ld; --steps %ld leaves nothing to do",
+                      o->resume, start, steps);
+            goto out;
+        }
+    }
+    if (genrt_data_open(&data, m, o->data, rs.seed, &err)) {
+        rc = fail_err(c, &err);
+        goto out;
+    }
+    if (data.kind == GENRT_DATA_FASHION_MNIST && m->batch > data.n) {
+        rc = fail(c, "train: the data set has %ld examples, fewer than one batch of %d", data.n,
+                  m->batch);
+        goto out;
+    }
+    if (o->resume && genrt_data_set_state(&data, &rs.data, &err)) {
+        rc = fail(c, "checkpoint %s: %s", o->resume, err.msg);
+        goto out;
+    }
+    out = genrt_file_join("runs", m->name);
+    const char *dir = o->out ? o->out : out;
+    metrics_path = genrt_file_join(dir, "metrics.csv");
+    ckpt_path = genrt_file_join(dir, "checkpoint.ckpt");
+    samples_dir = genrt_file_join(dir, "samples");
+    header = metrics_header(m);
+    if (o->resume) {
+        if (metrics_keep(metrics_path, header, start, &kept, &seconds0, &err)) {
+            rc = fail_err(c, &err);
+            goto out;
+        }
+    } else {
+        kept = genrt_file_xmalloc(strlen(header) + 2);
+        sprintf(kept, "%s\n", header);
+    }
+
+    /* From here on we write. */
+    if (genrt_file_mkdirs(samples_dir, &err) ||
+        genrt_file_write_all(metrics_path, kept, strlen(kept), &err)) {
+        rc = fail_err(c, &err);
+        goto out;
+    }
+    mf = fopen(metrics_path, "a");
+    if (!mf) {
+        rc = fail(c, "%s: %s", metrics_path, strerror(errno));
+        goto out;
+    }
+
+    set_ftz();
+    openblas_set_num_threads(o->has[F_THREADS] ? (int)o->threads : DEFAULT_THREADS);
+    if (o->resume)
+        memcpy(m->state, ck.state, state_bytes(m));
+    else {
+        init_state(m, rs.seed);
+        genrt_rng_seed(&rs.latent, genrt_rng_derive(rs.seed, GENRT_STREAM_LATENT));
+    }
+    genrt_ckpt_free(&ck);
+
+    /* Fixed preview latents from their own stream: previews never shift
+     * the training streams, and every preview shows the same z. */
+    long n_preview = is_image(m) ? PREVIEW_IMAGES : PREVIEW_POINTS;
+    struct genrt_rng prng;
+    genrt_rng_seed(&prng, genrt_rng_derive(rs.seed, GENRT_STREAM_PREVIEW));
+    pz = genrt_file_xmalloc((size_t)(n_preview * m->latent_dim) * sizeof *pz);
+    px = genrt_file_xmalloc((size_t)(n_preview * m->sample_size) * sizeof *px);
+    fill_latent(m, &prng, pz, n_preview * m->latent_dim);
+
+    real = genrt_file_xmalloc((size_t)m->batch * (size_t)m->sample_size * sizeof *real);
+    z = genrt_file_xmalloc((size_t)m->batch * (size_t)m->latent_dim * sizeof *z);
+    metrics = genrt_file_xcalloc((size_t)m->n_metrics + 1, sizeof *metrics);
+
+    genrt_progress_begin(&prog, start + 1, steps, m->n_metrics, m->metric_names, o->quiet);
+    progress_on = 1;
+    double t0 = genrt_progress_now();
+    for (long t = start + 1; t <= steps; t++) {
+        genrt_data_next_batch(&data, real, m->batch); /* batch <= data size checked above */
+        m->set_input(0, real);
+        fill_latent(m, &rs.latent, z, (long)m->batch * m->latent_dim);
+        m->set_input(1, z);
+        m->train_step(t, metrics);
+
+        fprintf(mf, "%ld", t);
+        for (int i = 0; i < m->n_metrics; i++)
+            fprintf(mf, ",%.9g", metrics[i]);
+        fprintf(mf, ",%.3f\n", seconds0 + genrt_progress_now() - t0);
+        genrt_progress_update(&prog, t, metrics);
+
+        int last = t == steps;
+        if (last || (m->sample_every > 0 && t % m->sample_every == 0)) {
+            char name[64];
+            snprintf(name, sizeof name, "step-%06ld.png", t);
+            char *path = genrt_file_join(samples_dir, name);
+            generate_n(m, pz, n_preview, px);
+            int r = write_picture(m, path, px, n_preview, &err);
+            free(path);
+            if (r) {
+                genrt_progress_end(&prog);
+                rc = fail_err(c, &err);
+                goto out;
+            }
+        }
+        if (last || (m->checkpoint_every > 0 && t % m->checkpoint_every == 0)) {
+            /* metrics.csv must hold every row the checkpoint covers */
+            if (fflush(mf) != 0 || ferror(mf)) {
+                genrt_progress_end(&prog);
+                rc = fail(c, "%s: cannot write: %s", metrics_path, strerror(errno));
+                goto out;
+            }
+            genrt_data_get_state(&data, &rs.data);
+            if (save_checkpoint(m, ckpt_path, t, &rs, &err)) {
+                genrt_progress_end(&prog);
+                rc = fail_err(c, &err);
+                goto out;
+            }
+        }
+    }
+    genrt_progress_end(&prog);
+    progress_on = 0;
+    if (fclose(mf) != 0) {
+        mf = NULL;
+        rc = fail(c, "%s: cannot write: %s", metrics_path, strerror(errno));
+        goto out;
+    }
+    mf = NULL;
+    if (!o->quiet)
+        fprintf(stderr, "%s: trained steps %ld-%ld in %.1f s; checkpoint %s\n", c->prog,
+                start + 1, steps, genrt_progress_now() - t0, ckpt_path);
+    rc = 0;
+out:
+    if (progress_on)
+        genrt_progress_end(&prog);
+    if (mf)
+        fclose(mf);
+    genrt_ckpt_free(&ck);
+    genrt_data_close(&data);
+    free(out);
+    free(metrics_path);
+    free(ckpt_path);
+    free(samples_dir);
+    free(header);
+    free(kept);
+    free(real);
+    free(z);
+    free(pz);
+    free(px);
+    free(metrics);
+    return rc;
+}
+
+/* --------------------------------------------------------------- sample */
+
+static int cmd_sample(const struct cli *c, const struct opts *o)
+{
+    const struct genrt_model *m = c->m;
+    struct genrt_err err;
+    struct genrt_ckpt ck;
+    long n = o->has[F_N] ? o->n : DEFAULT_SAMPLES;
+    uint64_t seed = o->has[F_SEED] ? o->seed : m->seed;
+    const char *ext = strrchr(o->output, '.');
+    const char *slash = strrchr(o->output, '/');
+    if (!ext || (slash && ext < slash) ||
+        (strcmp(ext, ".png") && strcmp(ext, ".npy") && strcmp(ext, ".csv")))
+        return fail(c, "sample: -o %s: unknown format (the name must end in .png, .npy or .csv)",
+                    o->output);
+    if (!strcmp(ext, ".png") && !is_image(m) && m->sample_size != 2)
+        return fail(c, "sample: -o %s: cannot draw %ld-dimensional samples (use .npy or .csv)",
+                    o->output, m->sample_size);
+    if (read_checkpoint(m, o->checkpoint, &ck, &err))
+        return fail_err(c, &err);
+
+    set_ftz();
+    openblas_set_num_threads(o->has[F_THREADS] ? (int)o->threads : DEFAULT_THREADS);
+    memcpy(m->state, ck.state, state_bytes(m));
+    genrt_ckpt_free(&ck);
+
+    struct genrt_rng r;
+    genrt_rng_seed(&r, genrt_rng_derive(seed, GENRT_STREAM_SAMPLE));
+    float *z = genrt_file_xmalloc((size_t)n * (size_t)m->latent_dim * sizeof *z);
+    float *x = genrt_file_xmalloc((size_t)n * (size_t)m->sample_size * sizeof *x);
+    fill_latent(m, &r, z, n * m->latent_dim);
+    generate_n(m, z, n, x);
+
+    int rcw;
+    if (!strcmp(ext, ".png")) {
+        rcw = write_picture(m, o->output, x, n, &err);
+    } else if (!strcmp(ext, ".npy")) {
+        long dims[4] = {n, m->img_c, m->img_h, m->img_w};
+        if (!is_image(m))
+            dims[1] = m->sample_size;
+        rcw = genrt_npy_write(o->output, x, is_image(m) ? 4 : 2, dims, &err);
+    } else {
+        rcw = genrt_npy_write_csv(o->output, x, n, m->sample_size, &err);
+    }
+    free(z);
+    free(x);
+    return rcw ? fail_err(c, &err) : 0;
+}
+
+/* ------------------------------------------------------------ gradcheck */
+
+/* Central differences on the gc_* functions, in double precision when the
+ * double build (m64) is linked in.  An entry's error is relative to the
+ * larger of the two gradients, but never to less than the rounding noise of
+ * the difference quotient over the tolerance: a gradient that is zero up
+ * to noise has no meaningful relative error. */
+static int cmd_gradcheck(const struct cli *c, const struct opts *o)
+{
+    const struct genrt_model *g = c->m64 ? c->m64 : c->m;
+    int dbl = g->real_size == 8;
+    double tol = dbl ? 1e-6 : 2e-2;
+    double h = dbl ? 1e-6 : 1e-2;
+    double eps = dbl ? 2.220446049250313e-16 : 1.1920928955078125e-07;
+    uint64_t seed = o->has[F_SEED] ? o->seed : g->seed;
+    struct genrt_err err;
+    struct genrt_data data;
+
+    if (!g->gc_set_input || !g->gc_loss || !g->gc_grad || g->gc_batch <= 0 || g->n_terms <= 0)
+        return fail(c, "gradcheck: this model has no gradient-check functions");
+    init_state(g, seed);
+    if (genrt_data_open(&data, g, o->data, seed, &err))
+        return fail_err(c, &err);
+    float *real = genrt_file_xmalloc((size_t)g->gc_batch * (size_t)g->sample_size * sizeof *real);
+    if (genrt_data_next_batch(&data, real, g->gc_batch)) {
+        genrt_data_close(&data);
+        free(real);
+        return fail(c, "gradcheck: the data set has fewer than %d examples", g->gc_batch);
+    }
+    genrt_data_close(&data);
+    struct genrt_rng r;
+    genrt_rng_seed(&r, genrt_rng_derive(seed, GENRT_STREAM_GRADCHECK));
+    float *z = genrt_file_xmalloc((size_t)g->gc_batch * (size_t)g->latent_dim * sizeof *z);
+    fill_latent(g, &r, z, (long)g->gc_batch * g->latent_dim);
+    g->gc_set_input(0, real);
+    g->gc_set_input(1, z);
+    free(real);
+    free(z);
+
+    printf("gradcheck: %s precision, %d examples, h %.0e, tolerance %.0e\n",
+           dbl ? "double" : "float", g->gc_batch, h, tol);
+    void *grad = genrt_file_xcalloc((size_t)g->n_state, (size_t)g->real_size);
+    double worst = 0.0;
+    for (int k = 0; k < g->n_terms; k++) {
+        const struct genrt_term *term = &g->terms[k];
+        memset(grad, 0, state_bytes(g));
+        g->gc_grad(k, grad);
+        double loss = g->gc_loss(k);
+        double floor = GC_NOISE_ULPS * eps * fmax(1.0, fabs(loss)) / h / tol;
+        double tworst = 0.0, wa = 0.0, wn = 0.0;
+        const char *wname = "-";
+        long widx = 0, n_checked = 0;
+        int n_tensors = 0;
+        for (int ti = 0; ti < g->n_tensors; ti++) {
+            const struct genrt_tensor *t = &g->tensors[ti];
+            if (t->role != GENRT_PARAM || !(term->net_mask >> t->net & 1u) || t->size == 0)
+                continue;
+            n_tensors++;
+            long pick[GC_ENTRIES];
+            long n_pick = t->size <= GC_ENTRIES ? t->size : GC_ENTRIES;
+            for (long j = 0; j < n_pick; j++) {
+                if (t->size <= GC_ENTRIES) {
+                    pick[j] = j;
+                    continue;
+                }
+                int dup;
+                do { /* distinct entries */
+                    pick[j] = (long)genrt_rng_below(&r, (uint64_t)t->size);
+                    dup = 0;
+                    for (long q = 0; q < j; q++)
+                        dup |= pick[q] == pick[j];
+                } while (dup);
+            }
+            for (long j = 0; j < n_pick; j++) {
+                long i = t->offset + pick[j];
+                double a = real_get(g, grad, i);
+                double x0 = real_get(g, g->state, i);
+                real_set(g, g->state, i, x0 + h);
+                double xp = real_get(g, g->state, i); /* as rounded to real */
+                double lp = g->gc_loss(k);
+                real_set(g, g->state, i, x0 - h);
+                double xm = real_get(g, g->state, i);
+                double lm = g->gc_loss(k);
+                real_set(g, g->state, i, x0); /* exact: x0 came from a real */
+                double num = (lp - lm) / (xp - xm);
+                double rel = fabs(a - num) / fmax(fmax(fabs(a), fabs(num)), floor);
+                if (rel != rel)
+                    rel = INFINITY; /* NaN anywhere is a failure */
+                n_checked++;
+                if (rel > tworst || n_checked == 1) {
+                    tworst = rel;
+                    wname = t->name;
+                    widx = pick[j];
+                    wa = a;
+                    wn = num;
+                }
+            }
+        }
+        if (n_checked == 0) {
+            printf("gradcheck: %s: no parameters to check\n", term->name);
+            continue;
+        }
+        printf("gradcheck: %s: %ld entries of %d tensors, worst relative error %.1e at %s[%ld] "
+               "(analytic %.9g, numeric %.9g)\n",
+               term->name, n_checked, n_tensors, tworst, wname, widx, wa, wn);
+        if (tworst > worst)
+            worst = tworst;
+    }
+    free(grad);
+    int ok = worst <= tol;
+    printf("gradcheck: worst relative error %.1e (tolerance %.0e): %s\n", worst, tol,
+           ok ? "ok" : "FAILED");
+    fflush(stdout);
+    return ok ? 0 : 1;
+}
+
+/* ---------------------------------------------------------------- bench */
+
+static int cmd_bench(const struct cli *c, const struct opts *o)
+{
+    const struct genrt_model *m = c->m;
+    long steps = o->has[F_STEPS] ? o->steps : DEFAULT_BENCH_STEPS;
+    long threads = o->has[F_THREADS] ? o->threads : DEFAULT_THREADS;
+    uint64_t seed = o->has[F_SEED] ? o->seed : m->seed;
+
+    set_ftz();
+    openblas_set_num_threads((int)threads);
+    init_state(m, seed);
+    struct genrt_rng r;
+    genrt_rng_seed(&r, genrt_rng_derive(seed, GENRT_STREAM_BENCH));
+    long nr = (long)m->batch * m->sample_size, nz = (long)m->batch * m->latent_dim;
+    float *real = genrt_file_xmalloc((size_t)nr * sizeof *real);
+    float *z = genrt_file_xmalloc((size_t)nz * sizeof *z);
+    double *metrics = genrt_file_xcalloc((size_t)m->n_metrics + 1, sizeof *metrics);
+    if (is_image(m))
+        genrt_rng_fill_uniform(&r, real, nr, m->range_lo, m->range_hi);
+    else
+        genrt_rng_fill_normal(&r, real, nr);
+    fill_latent(m, &r, z, nz);
+    m->set_input(0, real);
+    m->set_input(1, z);
+    for (long t = 1; t <= BENCH_WARMUP; t++)
+        m->train_step(t, metrics);
+    double t0 = genrt_progress_now();
+    for (long t = 1; t <= steps; t++)
+        m->train_step(BENCH_WARMUP + t, metrics);
+    double dt = genrt_progress_now() - t0;
+    printf("bench: %.3f ms/step over %ld steps (threads %ld)\n", 1e3 * dt / steps, steps,
+           threads);
+    free(real);
+    free(z);
+    free(metrics);
+    return 0;
+}
+
+/* ----------------------------------------------------------------- main */
+
+int genrt_main(const struct genrt_model *m, const struct genrt_model *m64, int argc, char **argv)
+{
+    struct cli c = {"trainer", m, m64};
+    if (argc > 0 && argv[0] && argv[0][0]) {
+        const char *slash = strrchr(argv[0], '/');
+        c.prog = slash && slash[1] ? slash + 1 : argv[0];
+    }
+    if (check_model(&c, m) || (m64 && check_model(&c, m64)))
+        return 1;
+    if (argc < 2)
+        return fail(&c, "missing command (try '%s --help')", c.prog);
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        if (argc > 2)
+            return fail(&c, "help takes no arguments");
+        usage(&c, stdout);
+        return 0;
+    }
+    if (!strcmp(name, "--version")) {
+        if (argc > 2)
+            return fail(&c, "--version takes no arguments");
+        printf("%s: model %s from %s; genc runtime ABI %d; %s reals\n", c.prog, m->name, m->spec,
+               GENRT_ABI, m->real_size == 8 ? "double" : "float");
+        return 0;
+    }
+    for (int i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(name, commands[i].name))
+            continue;
+        struct opts o;
+        if (parse_flags(&c, &commands[i], argc, argv, &o))
+            return 1;
+        if (o.help) {
+            usage(&c, stdout);
+            return 0;
+        }
+        int rc = commands[i].run(&c, &o);
+        fflush(stdout);
+        return rc;
+    }
+    return fail(&c, "unknown command '%s' (try '%s --help')", name, c.prog);
+}

@@ -1,0 +1,125 @@
+/* genrt_model.h: the contract between the C that genc emits and the runtime.
+ *
+ * An emitted trainer defines one `const struct genrt_model` that describes
+ * the model (shapes, data source, persistent state, training settings) and
+ * points at its shape-specialized step functions.  The runtime owns
+ * everything else: flags, data, RNG, checkpoints, images, progress.
+ *
+ * The emitted file can be compiled twice: as float (the trainer) and with
+ * -DGENC_REAL=double -DGENC_MODEL_SYM=genc_model_f64 -DGENC_NO_MAIN, linked
+ * into the same binary, so `./X gradcheck` runs in double precision. */
+#ifndef GENRT_MODEL_H
+#define GENRT_MODEL_H
+
+#include <stdint.h>
+
+#define GENRT_ABI 1
+
+enum genrt_data_kind {
+    GENRT_DATA_FASHION_MNIST, /* IDX files in a directory, gzip'd or not */
+    GENRT_DATA_RING8,         /* 8 Gaussians on a circle, radius 2, std 0.05 */
+};
+
+enum genrt_latent_kind {
+    GENRT_LATENT_NORMAL,  /* N(0, 1) per dimension */
+    GENRT_LATENT_UNIFORM, /* U(-1, 1) per dimension */
+};
+
+/* What a persistent tensor is, and how it starts. */
+enum genrt_role {
+    GENRT_PARAM,     /* a trained parameter */
+    GENRT_OPT_STATE, /* optimizer state (momentum, Adam moments): starts at 0 */
+};
+
+enum genrt_init {
+    GENRT_INIT_ZERO,
+    GENRT_INIT_ONE,
+    GENRT_INIT_FANIN_UNIFORM, /* U(-1/sqrt(fan_in), 1/sqrt(fan_in)), as PyTorch's Linear */
+};
+
+/* A persistent tensor, living in model->state at [offset, offset + size). */
+struct genrt_tensor {
+    const char *name; /* "G.l1.weight", "G.l1.weight.adam_m" */
+    int role;         /* enum genrt_role */
+    int net;          /* index into model->nets */
+    int init;         /* enum genrt_init */
+    int fan_in;
+    int n_dims;
+    int dims[4];
+    long offset;
+    long size;
+};
+
+/* One objective term, for gradient checks: a scalar loss and the networks
+ * whose parameters it trains (bit i of net_mask = nets[i]). */
+struct genrt_term {
+    const char *name; /* "loss_D", "loss_G" */
+    unsigned net_mask;
+};
+
+struct genrt_model {
+    int abi;            /* GENRT_ABI */
+    const char *name;   /* the spec's model name */
+    const char *spec;   /* the spec's path, as given to genc */
+    uint64_t shape_hash;/* hash of every shape in the model; checkpoints must match */
+    int real_size;      /* sizeof(real) in this build: 4 or 8 */
+
+    /* data: one example has sample_size scalars; images are [C, H, W] */
+    int data_kind;      /* enum genrt_data_kind */
+    const char *data_path;
+    int data_train;     /* 1: train split, 0: test split */
+    float range_lo, range_hi; /* pixel 0 maps to lo, 255 to hi */
+    int img_c, img_h, img_w;  /* 0 when the data are not images (ring8) */
+    long sample_size;
+
+    int latent_kind;    /* enum genrt_latent_kind */
+    int latent_dim;
+
+    /* the train block */
+    int batch;
+    long steps;
+    uint64_t seed;
+    long sample_every;
+    long checkpoint_every;
+
+    /* persistent state: parameters and optimizer state, real[n_state] */
+    long n_state;
+    void *state;
+    int n_tensors;
+    const struct genrt_tensor *tensors;
+    int n_nets;
+    const char *const *nets; /* "G", "D" */
+
+    /* one metrics.csv column per metric (after "step", before "seconds") */
+    int n_metrics;
+    const char *const *metric_names;
+
+    /* Training: load inputs, then run one step (t counts from 1).
+     * slot 0: the real batch, batch * sample_size floats;
+     * slot 1: the latent batch, batch * latent_dim floats. */
+    void (*set_input)(int slot, const float *src);
+    void (*train_step)(long t, double *metrics);
+
+    /* Sampling: G on exactly `batch` latent vectors, eval mode.
+     * z: batch * latent_dim floats in; out: batch * sample_size floats. */
+    void (*generate)(const float *z, float *out);
+
+    /* Gradient checks, on a small batch of gc_batch examples.
+     * gc_set_input takes the same slots as set_input, with gc_batch rows.
+     * gc_loss(k) is term k's loss; gc_grad(k, g) writes d loss_k / d state
+     * into g (real[n_state]) for the parameters of term k's networks and
+     * leaves the rest of g untouched. */
+    int gc_batch;
+    int n_terms;
+    const struct genrt_term *terms;
+    void (*gc_set_input)(int slot, const float *src);
+    double (*gc_loss)(int k);
+    void (*gc_grad)(int k, void *g);
+};
+
+/* The runtime's entry point: parse argv, run a subcommand, return the exit
+ * status.  m64 is the double-precision build of the same model, or NULL. */
+int genrt_main(const struct genrt_model *m, const struct genrt_model *m64,
+               int argc, char **argv);
+
+#endif

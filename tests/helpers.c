@@ -1,0 +1,155 @@
+/* helpers.c: temp files, compiling emitted C, whole-model gradient checks. */
+#include "helpers.h"
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmpdir[64];
+
+static void remove_tmpdir(void) {
+    if (tmpdir[0]) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "warning: could not remove %s\n", tmpdir);
+    }
+}
+
+char *test_tmpdir(void) {
+    if (!tmpdir[0]) {
+        strcpy(tmpdir, "/tmp/genc-test-XXXXXX");
+        cr_assert(mkdtemp(tmpdir), "mkdtemp failed");
+        atexit(remove_tmpdir);
+    }
+    return tmpdir;
+}
+
+void write_file(const char *path, const void *data, size_t len) {
+    FILE *f = fopen(path, "wb");
+    cr_assert(f, "cannot write %s", path);
+    cr_assert(fwrite(data, 1, len, f) == len);
+    fclose(f);
+}
+
+char *read_whole(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    size_t got = fread(buf, 1, (size_t)n, f);
+    fclose(f);
+    buf[got] = 0;
+    if (len)
+        *len = got;
+    return buf;
+}
+
+static unsigned long long lcg = 0x9e3779b97f4a7c15ull;
+
+double test_uniform(void) {
+    lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(lcg >> 11) / 9007199254740992.0;
+}
+
+static double test_normal(void) {
+    double u = test_uniform(), v = test_uniform();
+    return sqrt(-2 * log(u + 1e-300)) * cos(6.283185307179586 * v);
+}
+
+int run(const char *fmt, ...) {
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+void *load_double_so(const char *c_path, const char *so_path) {
+    int rc = run("${CC:-cc} -std=c11 -O1 -shared -fPIC -DGENC_DOUBLE -Iruntime "
+                 "$(pkg-config --cflags openblas) '%s' -o '%s' $(pkg-config --libs openblas) -lm",
+                 c_path, so_path);
+    cr_assert(rc == 0, "compiling %s failed", c_path);
+    void *h = dlopen(so_path, RTLD_NOW | RTLD_LOCAL);
+    cr_assert(h, "dlopen %s: %s", so_path, dlerror());
+    return h;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int list_specs(char ***names) {
+    DIR *d = opendir("specs");
+    cr_assert(d, "run the tests from the repository root");
+    int n = 0;
+    char **v = NULL;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len > 3 && !strcmp(e->d_name + len - 3, ".gm")) {
+            v = realloc(v, sizeof *v * (size_t)(n + 1));
+            v[n++] = strndup(e->d_name, len - 3);
+        }
+    }
+    closedir(d);
+    qsort(v, (size_t)n, sizeof *v, cmp_str);
+    *names = v;
+    return n;
+}
+
+double model_gradcheck(const struct genrt_model *m, double h, int per_tensor) {
+    cr_assert(m->real_size == sizeof(double));
+    double *st = m->state;
+    for (int t = 0; t < m->n_tensors; t++) {
+        const struct genrt_tensor *tt = &m->tensors[t];
+        double b = tt->init == GENRT_INIT_FANIN_UNIFORM ? 1 / sqrt((double)tt->fan_in) : 0;
+        for (long i = 0; i < tt->size; i++)
+            st[tt->offset + i] = tt->init == GENRT_INIT_ONE ? 1 : b * (2 * test_uniform() - 1);
+    }
+    long nx = (long)m->gc_batch * m->sample_size, nz = (long)m->gc_batch * m->latent_dim;
+    float *x = malloc(sizeof *x * (size_t)nx), *z = malloc(sizeof *z * (size_t)nz);
+    for (long i = 0; i < nx; i++)
+        x[i] = (float)(m->range_lo + (m->range_hi - m->range_lo) * test_uniform());
+    for (long i = 0; i < nz; i++)
+        z[i] = (float)test_normal();
+    m->gc_set_input(0, x);
+    m->gc_set_input(1, z);
+    double *g = calloc((size_t)m->n_state, sizeof *g);
+    double worst = 0;
+    for (int k = 0; k < m->n_terms; k++) {
+        memset(g, 0, sizeof *g * (size_t)m->n_state);
+        m->gc_grad(k, g);
+        for (int t = 0; t < m->n_tensors; t++) {
+            const struct genrt_tensor *tt = &m->tensors[t];
+            if (tt->role != GENRT_PARAM || !(m->terms[k].net_mask >> tt->net & 1u))
+                continue;
+            for (int j = 0; j < per_tensor && j < tt->size; j++) {
+                long i = tt->offset + (tt->size <= per_tensor ? j : (long)(test_uniform() * (double)tt->size));
+                double saved = st[i];
+                st[i] = saved + h;
+                double lp = m->gc_loss(k);
+                st[i] = saved - h;
+                double lm = m->gc_loss(k);
+                st[i] = saved;
+                double num = (lp - lm) / (2 * h);
+                double err = fabs(num - g[i]) / fmax(fmax(fabs(num), fabs(g[i])), 1e-3);
+                if (err > worst)
+                    worst = err;
+            }
+        }
+    }
+    free(g);
+    free(x);
+    free(z);
+    return worst;
+}

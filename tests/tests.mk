@@ -1,0 +1,50 @@
+# tests.mk: `make test` builds every suite twice, plain and under
+# AddressSanitizer + UndefinedBehaviorSanitizer, and runs both; then the
+# end-to-end checks with real trainers.
+
+TEST_SUITES := frontend grad optim runtime e2e
+TEST_HELPERS := tests/helpers.c
+TEST_LIBS := -lcriterion -ldl $(RT_LIBS)
+CRITERION_FLAGS ?= --jobs 2
+
+$(B)/test_runtime: tests/test_runtime.c tests/fake_model.c $(B)/libgenrt.a
+	$(CC) $(BASE) $(CFLAGS) $(BLAS_CFLAGS) tests/test_runtime.c tests/fake_model.c -o $@ $(TEST_LIBS)
+
+$(B)/test_%: tests/test_%.c $(TEST_HELPERS) tests/helpers.h $(B)/libgenc.a $(B)/libgenrt.a
+	$(CC) $(BASE) $(CFLAGS) $(BLAS_CFLAGS) $< $(TEST_HELPERS) $(B)/libgenc.a -o $@ $(TEST_LIBS)
+
+# The sanitized build compiles every source again, compiler and runtime.
+SAN_SRC := $(COMPILER_SRC) $(GEN_SRC)
+$(B)/san/genc: compiler/main.c $(COMPILER_SRC) $(GEN_SRC) | $(B)/san
+	$(CC) $(BASE) -O1 -g $(SAN) -Wno-sign-compare compiler/main.c $(SAN_SRC) -lm -o $@
+
+$(B)/san/test_runtime: tests/test_runtime.c tests/fake_model.c $(RUNTIME_SRC) | $(B)/san
+	$(CC) $(BASE) -O1 -g $(SAN) $(BLAS_CFLAGS) tests/test_runtime.c tests/fake_model.c $(RUNTIME_SRC) \
+	    -o $@ -lcriterion -lstb $(BLAS_LIBS) -lz -lm
+
+$(B)/san/test_%: tests/test_%.c $(TEST_HELPERS) $(SAN_SRC) $(RUNTIME_SRC) | $(B)/san
+	$(CC) $(BASE) -O1 -g $(SAN) -Wno-sign-compare $(BLAS_CFLAGS) $< $(TEST_HELPERS) $(SAN_SRC) \
+	    -o $@ -lcriterion -ldl $(filter-out $(B)/libgenrt.a,$(RT_LIBS))
+
+$(B)/san:
+	mkdir -p $@
+
+TEST_BINS := $(addprefix $(B)/test_,$(TEST_SUITES))
+SAN_BINS  := $(addprefix $(B)/san/test_,$(TEST_SUITES))
+
+# Trainers the end-to-end suite drives, plain and sanitized.
+E2E_MODELS := gan_ring gan_mlp
+$(B)/san/%: %.c $(B)/%.f64.o $(RUNTIME_SRC) | $(B)/san
+	$(CC) -std=c11 -O1 -g $(SAN) -D_GNU_SOURCE -Iruntime $(BLAS_CFLAGS) $< $(B)/$*.f64.o $(RUNTIME_SRC) \
+	    -lstb $(BLAS_LIBS) -lz -lm -o $@
+
+test: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/san/,$(E2E_MODELS))
+	@echo "== tests"
+	@for t in $(TEST_BINS); do echo "-- $$t"; $$t $(CRITERION_FLAGS) || exit 1; done
+	@echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+	@for t in $(SAN_BINS); do echo "-- $$t"; \
+	    GENC_BIN=$(B)/san/genc GENC_TRAINER_DIR=$(B)/san GENC_QUICK=1 \
+	    ASAN_OPTIONS=detect_leaks=1 $$t $(CRITERION_FLAGS) || exit 1; done
+	@echo "all test suites passed"
+
+.PHONY: test
