@@ -15,7 +15,7 @@ double test_uniform(void);
 /* Compile a C file (emitted by genc) in double precision as a shared
  * object and dlopen it. */
 void *load_double_so(const char *c_path, const char *so_path);
-/* The names of specs/*.gm, sorted. */
+/* The names of the specs in specs/, sorted. */
 int list_specs(char ***names);
 /* Initialize m's parameters and gradient-check inputs, then check every
  * term's gradient against central differences with step h, on up to

@@ -1,0 +1,269 @@
+/* test_e2e.c: the emitted trainers, driven as a user would.
+ *
+ * Trainers come from GENC_TRAINER_DIR (default: the repository root, where
+ * `make gan_ring` puts them; the sanitized suite points at build/san).
+ * With GENC_QUICK set (the sanitized run), long trainings are skipped. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static const char *trainer(const char *name) {
+    static char buf[4][256];
+    static int k;
+    const char *dir = getenv("GENC_TRAINER_DIR");
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir ? dir : ".", name);
+    return buf[k];
+}
+
+static const char *cwd(void) {
+    static char buf[1024];
+    if (!buf[0])
+        cr_assert(getcwd(buf, sizeof buf));
+    return buf;
+}
+
+static bool quick(void) { return getenv("GENC_QUICK") != NULL; }
+
+static char *path(const char *name) {
+    char *p = malloc(512);
+    snprintf(p, 512, "%s/%s", test_tmpdir(), name);
+    return p;
+}
+
+/* metrics.csv without its last column (seconds), which is wall time */
+static char *metrics_sans_time(const char *file) {
+    char *s = read_whole(file, NULL);
+    cr_assert(s, "no %s", file);
+    char *out = malloc(strlen(s) + 1), *o = out;
+    for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n")) {
+        char *last = strrchr(line, ',');
+        size_t n = last ? (size_t)(last - line) : strlen(line);
+        memcpy(o, line, n);
+        o += n;
+        *o++ = '\n';
+    }
+    *o = 0;
+    free(s);
+    return out;
+}
+
+static bool same_file(const char *a, const char *b) {
+    size_t la, lb;
+    char *x = read_whole(a, &la), *y = read_whole(b, &lb);
+    bool same = x && y && la == lb && !memcmp(x, y, la);
+    free(x);
+    free(y);
+    return same;
+}
+
+/* ---- quality: gan_ring covers the modes ------------------------------------- */
+
+struct coverage {
+    int modes;
+    double high_quality;
+};
+
+/* A sample is high quality within 3 std (0.15) of a mode; a mode is
+ * covered when it holds at least 1% of the samples. */
+static struct coverage ring_coverage(const char *csv) {
+    FILE *f = fopen(csv, "r");
+    cr_assert(f, "no %s", csv);
+    int count[8] = {0}, n = 0, hq = 0;
+    double x, y;
+    while (fscanf(f, "%lf,%lf", &x, &y) == 2) {
+        n++;
+        for (int k = 0; k < 8; k++) {
+            double cx = 2 * cos(2 * M_PI * k / 8), cy = 2 * sin(2 * M_PI * k / 8);
+            if (hypot(x - cx, y - cy) <= 0.15) {
+                count[k]++;
+                hq++;
+                break;
+            }
+        }
+    }
+    fclose(f);
+    cr_assert_eq(n, 2500, "%s has %d samples", csv, n);
+    struct coverage c = {0, (double)hq / n};
+    for (int k = 0; k < 8; k++)
+        c.modes += count[k] >= 0.01 * n;
+    return c;
+}
+
+Test(e2e, gan_ring_covers_the_modes, .timeout = 240) {
+    if (quick())
+        cr_skip_test("long training: run in the plain suite");
+    const char *dir = test_tmpdir();
+    /* three seeds, two at a time on two cores */
+    int rc = run("cd %s && for s in 0 1 2; do (%s/%s train --steps 5000 --seed $s --threads 1 --quiet "
+                 "--out ring$s && %s/%s sample --checkpoint ring$s/checkpoint.ckpt -n 2500 --seed 7 "
+                 "-o ring$s.csv) & [ $s = 1 ] && wait; done; wait",
+                 dir, cwd(), trainer("gan_ring"), cwd(), trainer("gan_ring"));
+    cr_assert_eq(rc, 0);
+    int modes[3];
+    for (int s = 0; s < 3; s++) {
+        char name[32];
+        snprintf(name, sizeof name, "ring%d.csv", s);
+        struct coverage c = ring_coverage(path(name));
+        cr_log_info("gan_ring seed %d: %d of 8 modes, %.1f%% high quality", s, c.modes, 100 * c.high_quality);
+        printf("gan_ring seed %d: %d of 8 modes, %.1f%% within 3 std of a mode\n", s, c.modes,
+               100 * c.high_quality);
+        cr_expect_geq(c.modes, 6, "seed %d covers %d modes", s, c.modes);
+        cr_expect_geq(c.high_quality, 0.8, "seed %d: %.3f high quality", s, c.high_quality);
+        modes[s] = c.modes;
+    }
+    int lo = modes[0], hi = modes[0];
+    for (int s = 1; s < 3; s++) {
+        lo = modes[s] < lo ? modes[s] : lo;
+        hi = modes[s] > hi ? modes[s] : hi;
+    }
+    int median = modes[0] + modes[1] + modes[2] - lo - hi;
+    cr_expect_geq(median, 7, "median seed covers %d modes", median);
+}
+
+/* ---- determinism and resume --------------------------------------------------- */
+
+Test(e2e, same_seed_same_bits_and_resume_continues_exactly, .timeout = 120) {
+    const char *dir = test_tmpdir();
+    int n = quick() ? 40 : 300, half = n / 2;
+    const char *t = trainer("gan_ring");
+    cr_assert_eq(run("cd %s && %s/%s train --steps %d --seed 3 --quiet --out a", dir, cwd(), t, n), 0);
+    cr_assert_eq(run("cd %s && %s/%s train --steps %d --seed 3 --quiet --out b", dir, cwd(), t, n), 0);
+    cr_assert_eq(run("cd %s && %s/%s train --steps %d --seed 3 --quiet --out c && "
+                     "cp c/checkpoint.ckpt half.ckpt && "
+                     "%s/%s train --steps %d --seed 3 --quiet --out c --resume half.ckpt",
+                     dir, cwd(), t, half, cwd(), t, n), 0);
+    cr_expect(same_file(path("a/checkpoint.ckpt"), path("b/checkpoint.ckpt")), "same seed, different checkpoints");
+    cr_expect(same_file(path("a/checkpoint.ckpt"), path("c/checkpoint.ckpt")), "resumed run differs");
+    char *ma = metrics_sans_time(path("a/metrics.csv"));
+    char *mb = metrics_sans_time(path("b/metrics.csv"));
+    char *mc = metrics_sans_time(path("c/metrics.csv"));
+    cr_expect_str_eq(ma, mb);
+    cr_expect_str_eq(ma, mc);
+    free(ma), free(mb), free(mc);
+    cr_assert_eq(run("cd %s && %s/%s train --steps %d --seed 4 --quiet --out d", dir, cwd(), t, n), 0);
+    cr_expect(!same_file(path("a/checkpoint.ckpt"), path("d/checkpoint.ckpt")), "the seed changed nothing");
+}
+
+/* ---- bad input: one clear line, exit 1, nothing overwritten ------------------ */
+
+static void expect_error(const char *what, const char *cmd_fmt, const char *needle) {
+    char *err = path("err.txt");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, cmd_fmt, test_tmpdir());
+    int rc = run("cd %s && %s 2> %s", cwd(), cmd, err);
+    char *text = read_whole(err, NULL);
+    cr_expect_eq(rc, 1, "%s: exit %d", what, rc);
+    cr_expect(text && strstr(text, needle), "%s: expected '%s' in: %s", what, needle, text ? text : "(nothing)");
+    free(text);
+    free(err);
+}
+
+Test(e2e, bad_input_is_one_clear_error, .timeout = 120) {
+    const char *dir = test_tmpdir();
+    const char *ring = trainer("gan_ring"), *mlp = trainer("gan_mlp");
+    cr_assert_eq(run("%s train --steps 20 --quiet --out %s/ok", ring, dir), 0);
+    char *ckpt = path("ok/checkpoint.ckpt");
+    /* a file the failing commands must leave alone */
+    write_file(path("keep.png"), "precious", 8);
+    char cmd[1024];
+
+    snprintf(cmd, sizeof cmd, "%s train --bogus", ring);
+    expect_error("unknown flag", cmd, "unknown flag '--bogus'");
+    snprintf(cmd, sizeof cmd, "%s train --steps", ring);
+    expect_error("missing value", cmd, "error:");
+    snprintf(cmd, sizeof cmd, "%s train --steps ten", ring);
+    expect_error("non-numeric value", cmd, "error:");
+    snprintf(cmd, sizeof cmd, "%s dance", ring);
+    expect_error("unknown subcommand", cmd, "error:");
+
+    cr_assert_eq(run("cp %s %s/corrupt.ckpt && printf '\\377' | dd of=%s/corrupt.ckpt bs=1 seek=200 conv=notrunc "
+                     "2>/dev/null", ckpt, dir, dir), 0);
+    snprintf(cmd, sizeof cmd, "%s sample --checkpoint %%s/corrupt.ckpt -o %%s/keep.png", ring);
+    char full[1024];
+    snprintf(full, sizeof full, cmd, dir, dir);
+    expect_error("corrupt checkpoint", full, "corrupt");
+    cr_assert_eq(run("head -c 300 %s > %s/short.ckpt", ckpt, dir), 0);
+    snprintf(full, sizeof full, "%s sample --checkpoint %s/short.ckpt -o %s/keep.png", ring, dir, dir);
+    expect_error("truncated checkpoint", full, "truncated");
+    snprintf(full, sizeof full, "%s sample --checkpoint %s -o %s/keep.png", mlp, ckpt, dir);
+    expect_error("checkpoint of another spec", full, "another spec");
+    snprintf(full, sizeof full, "%s train --resume %s/corrupt.ckpt --out %s/ok", ring, dir, dir);
+    expect_error("resume from a corrupt checkpoint", full, "corrupt");
+    cr_expect(same_file(path("keep.png"), path("keep.png")));
+    size_t len;
+    char *kept = read_whole(path("keep.png"), &len);
+    cr_expect(len == 8 && !memcmp(kept, "precious", 8), "a failing command overwrote its output");
+    free(kept);
+
+    /* data: missing, truncated, wrong magic */
+    snprintf(full, sizeof full, "%s train --steps 2 --data %s/nowhere --out %s/m", mlp, dir, dir);
+    expect_error("missing data", full, "error:");
+    cr_assert_eq(run("mkdir -p %s/trunc && head -c 5000 /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+                     " > %s/trunc/train-images-idx3-ubyte.gz && cp /usr/share/datasets/fashion-mnist/"
+                     "train-labels-idx1-ubyte.gz %s/trunc/", dir, dir, dir), 0);
+    snprintf(full, sizeof full, "%s train --steps 2 --data %s/trunc --out %s/m", mlp, dir, dir);
+    expect_error("truncated data", full, "train-images-idx3-ubyte");
+    cr_assert_eq(run("mkdir -p %s/magic && cp /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz "
+                     "%s/magic/train-images-idx3-ubyte.gz && cp /usr/share/datasets/fashion-mnist/"
+                     "train-labels-idx1-ubyte.gz %s/magic/", dir, dir, dir), 0);
+    snprintf(full, sizeof full, "%s train --steps 2 --data %s/magic --out %s/m", mlp, dir, dir);
+    expect_error("wrong magic", full, "magic");
+    free(ckpt);
+}
+
+/* ---- subcommands ------------------------------------------------------------------ */
+
+Test(e2e, gradcheck_passes_in_every_trainer, .timeout = 120) {
+    cr_expect_eq(run("%s gradcheck > /dev/null", trainer("gan_ring")), 0);
+    cr_expect_eq(run("%s gradcheck > /dev/null", trainer("gan_mlp")), 0);
+}
+
+Test(e2e, samples_as_png_npy_csv, .timeout = 120) {
+    const char *dir = test_tmpdir();
+    const char *ring = trainer("gan_ring");
+    cr_assert_eq(run("%s train --steps 30 --quiet --out %s/s", ring, dir), 0);
+    cr_assert_eq(run("%s sample --checkpoint %s/s/checkpoint.ckpt -n 100 -o %s/s.npy", ring, dir, dir), 0);
+    cr_assert_eq(run("%s sample --checkpoint %s/s/checkpoint.ckpt -n 100 -o %s/s.csv", ring, dir, dir), 0);
+    cr_assert_eq(run("%s sample --checkpoint %s/s/checkpoint.ckpt -n 100 -o %s/s.png", ring, dir, dir), 0);
+    size_t len;
+    char *npy = read_whole(path("s.npy"), &len);
+    cr_assert(npy && len > 10 && !memcmp(npy, "\x93NUMPY", 6), "not an npy file");
+    cr_expect(strstr(npy + 10, "'descr': '<f4'") && strstr(npy + 10, "'shape': (100, 2)"), "header: %.80s", npy + 10);
+    size_t header = 10 + (size_t)(unsigned char)npy[8] + 256 * (size_t)(unsigned char)npy[9];
+    cr_expect_eq(len, header + 100 * 2 * 4);
+    free(npy);
+    char *png = read_whole(path("s.png"), &len);
+    cr_expect(png && len > 8 && !memcmp(png, "\x89PNG", 4), "not a PNG");
+    free(png);
+    cr_expect_eq(run("test $(wc -l < %s/s.csv) -eq 100", dir), 0);
+}
+
+Test(e2e, gan_mlp_trains_on_fashion_mnist, .timeout = 120) {
+    const char *dir = test_tmpdir();
+    int steps = quick() ? 5 : 200;
+    cr_assert_eq(run("%s train --steps %d --quiet --out %s/mlp", trainer("gan_mlp"), steps, dir), 0);
+    char png[64];
+    snprintf(png, sizeof png, "mlp/samples/step-%06d.png", steps);
+    cr_expect_eq(run("test -s %s", path(png)), 0, "no sample grid %s", png);
+    FILE *f = fopen(path("mlp/metrics.csv"), "r");
+    cr_assert(f);
+    char line[512];
+    cr_assert(fgets(line, sizeof line, f));
+    cr_expect(strstr(line, "step,loss_D,loss_G,D_x,D_G_z,seconds"), "header: %s", line);
+    int rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        double v[5];
+        cr_assert_eq(sscanf(line, "%lf,%lf,%lf,%lf,%lf", &v[0], &v[1], &v[2], &v[3], &v[4]), 5);
+        for (int i = 1; i < 5; i++)
+            cr_expect(isfinite(v[i]), "step %g: metric %d is %g", v[0], i, v[i]);
+        rows++;
+    }
+    fclose(f);
+    cr_expect_eq(rows, steps);
+}

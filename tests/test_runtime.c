@@ -1,0 +1,1159 @@
+/* test_runtime.c: Criterion tests of the genc runtime.
+ *
+ * The modules are tested directly (rng, data, ckpt, npy, image), and the
+ * CLI end to end (cli) through the hand-written models of fake_model.c,
+ * with genrt_main called in-process and its stdout/stderr captured. */
+#define _GNU_SOURCE /* mkdtemp, nftw, dup, fileno under -std=c11 */
+
+#include <criterion/criterion.h>
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "genrt_ckpt.h"
+#include "genrt_data.h"
+#include "genrt_file.h"
+#include "genrt_image.h"
+#include "genrt_model.h"
+#include "genrt_npy.h"
+#include "genrt_rng.h"
+
+#define FMNIST_DIR "/usr/share/datasets/fashion-mnist"
+
+extern const struct genrt_model fake_model, fake_model_f64;
+extern const struct genrt_model fake_image_model, fake_image_model_f64;
+
+/* ------------------------------------------------------------- helpers */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* A fresh temporary directory, removed when the test process ends. */
+static char tmp_root[64];
+
+static void rm_tmp_root(void)
+{
+    if (tmp_root[0])
+        nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static const char *tmpdir(void)
+{
+    if (!tmp_root[0]) {
+        strcpy(tmp_root, "/tmp/genrt-test-XXXXXX");
+        cr_assert_not_null(mkdtemp(tmp_root));
+        atexit(rm_tmp_root);
+    }
+    return tmp_root;
+}
+
+/* tmpdir()/name, in a static ring of buffers (enough for one test). */
+static const char *tpath(const char *fmt, ...)
+{
+    static char bufs[16][512];
+    static int k;
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    char *b = bufs[k++ % 16];
+    snprintf(b, 512, "%s/%s", tmpdir(), name);
+    return b;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    unsigned char *data;
+    struct genrt_err err;
+    cr_assert_eq(genrt_file_read_all(path, &data, len, &err), 0, "%s", err.msg);
+    return data;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void spit(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "%s", path);
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+static void spit_gz(const char *path, const void *data, size_t len)
+{
+    gzFile g = gzopen(path, "wb");
+    cr_assert_not_null(g);
+    cr_assert_eq(gzwrite(g, data, (unsigned)len), (int)len);
+    gzclose(g);
+}
+
+static int same_file(const char *a, const char *b)
+{
+    size_t na, nb;
+    unsigned char *x = slurp(a, &na), *y = slurp(b, &nb);
+    int same = na == nb && memcmp(x, y, na) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+/* Output of one CLI run. */
+struct run {
+    int rc;
+    char out[16384];
+    char err[4096];
+};
+
+static void read_capture(FILE *f, char *buf, size_t n)
+{
+    fflush(f);
+    rewind(f);
+    size_t got = fread(buf, 1, n - 1, f);
+    buf[got] = 0;
+}
+
+/* Runs genrt_main(m, m64, "fake", args...) with stdout and stderr captured. */
+static struct run *cli(const struct genrt_model *m, const struct genrt_model *m64, ...)
+{
+    static struct run r;
+    char *argv[64];
+    int argc = 0;
+    argv[argc++] = "/some/dir/fake";
+    va_list ap;
+    va_start(ap, m64);
+    for (char *a; (a = va_arg(ap, char *));)
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+
+    FILE *fo = tmpfile(), *fe = tmpfile();
+    cr_assert(fo && fe);
+    fflush(stdout);
+    fflush(stderr);
+    int so = dup(1), se = dup(2);
+    dup2(fileno(fo), 1);
+    dup2(fileno(fe), 2);
+    r.rc = genrt_main(m, m64, argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(so, 1);
+    dup2(se, 2);
+    close(so);
+    close(se);
+    read_capture(fo, r.out, sizeof r.out);
+    read_capture(fe, r.err, sizeof r.err);
+    fclose(fo);
+    fclose(fe);
+    return &r;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* The CLI failed with exactly one "fake: error: ..." line containing want. */
+static void assert_one_error(const struct run *r, const char *want)
+{
+    cr_assert_eq(r->rc, 1, "exit status %d, stderr: %s", r->rc, r->err);
+    cr_assert_eq(count_lines(r->err), 1, "stderr is not one line: %s", r->err);
+    cr_assert(!strncmp(r->err, "fake: error: ", 13), "stderr: %s", r->err);
+    cr_assert_not_null(strstr(r->err, want), "'%s' not in: %s", want, r->err);
+}
+
+/* metrics.csv without its seconds column. */
+static char *metrics_sans_seconds(const char *path)
+{
+    size_t n;
+    char *s = (char *)slurp(path, &n);
+    char *o = malloc(n + 1), *q = o;
+    for (char *line = s; *line;) {
+        char *eol = strchr(line, '\n');
+        cr_assert_not_null(eol);
+        char *comma = line;
+        for (char *p = line; p < eol; p++)
+            if (*p == ',')
+                comma = p;
+        memcpy(q, line, (size_t)(comma - line));
+        q += comma - line;
+        *q++ = '\n';
+        line = eol + 1;
+    }
+    *q = 0;
+    free(s);
+    return o;
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Width, height and color type of a PNG file. */
+static void png_info(const char *path, int *w, int *h, int *color)
+{
+    size_t n;
+    unsigned char *p = slurp(path, &n);
+    cr_assert(n > 33 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8), "%s is not a PNG", path);
+    cr_assert(!memcmp(p + 12, "IHDR", 4));
+    *w = (int)be32(p + 16);
+    *h = (int)be32(p + 20);
+    *color = p[25];
+    free(p);
+}
+
+/* -------------------------------------------------------------------- rng */
+
+Test(rng, matches_reference_xoshiro256starstar)
+{
+    /* splitmix64(0) and xoshiro256** reference outputs */
+    struct genrt_rng r;
+    genrt_rng_seed(&r, 0);
+    cr_assert_eq(r.s[0], 0xe220a8397b1dcdafULL);
+    cr_assert_eq(r.s[1], 0x6e789e6aa1b965f4ULL);
+    cr_assert_eq(r.s[2], 0x06c45d188009454fULL);
+    cr_assert_eq(r.s[3], 0xf88bb8a8724c81ecULL);
+    cr_assert_eq(genrt_rng_next_u64(&r), 0x99ec5f36cb75f2b4ULL);
+    cr_assert_eq(genrt_rng_next_u64(&r), 0xbf6e1f784956452aULL);
+    cr_assert_eq(genrt_rng_next_u64(&r), 0x1a5f849d4933e6e0ULL);
+    genrt_rng_seed(&r, 42);
+    cr_assert_eq(genrt_rng_next_u64(&r), 0x15780b2e0c2ec716ULL);
+}
+
+Test(rng, deterministic_and_seed_dependent)
+{
+    struct genrt_rng a, b, c;
+    genrt_rng_seed(&a, 7);
+    genrt_rng_seed(&b, 7);
+    genrt_rng_seed(&c, 8);
+    int differ = 0;
+    for (int i = 0; i < 1000; i++) {
+        double x = genrt_rng_normal(&a), y = genrt_rng_normal(&b), z = genrt_rng_normal(&c);
+        cr_assert_eq(x, y);
+        differ += x != z;
+    }
+    cr_assert_gt(differ, 990);
+    cr_assert_neq(genrt_rng_derive(7, GENRT_STREAM_INIT), genrt_rng_derive(7, GENRT_STREAM_LATENT));
+    cr_assert_neq(genrt_rng_derive(7, 1), genrt_rng_derive(8, 1));
+}
+
+Test(rng, uniform_moments)
+{
+    struct genrt_rng r;
+    genrt_rng_seed(&r, 1);
+    const int n = 1000000;
+    double s = 0, s2 = 0;
+    for (int i = 0; i < n; i++) {
+        double u = genrt_rng_uniform(&r);
+        cr_assert(u >= 0.0 && u < 1.0);
+        s += u;
+        s2 += u * u;
+    }
+    double mean = s / n, var = s2 / n - mean * mean;
+    cr_assert_float_eq(mean, 0.5, 2e-3);
+    cr_assert_float_eq(var, 1.0 / 12, 1e-3);
+}
+
+Test(rng, normal_moments)
+{
+    struct genrt_rng r;
+    genrt_rng_seed(&r, 2);
+    const int n = 1000000;
+    double s = 0, s2 = 0, s4 = 0;
+    for (int i = 0; i < n; i++) {
+        double x = genrt_rng_normal(&r);
+        s += x;
+        s2 += x * x;
+        s4 += x * x * x * x;
+    }
+    cr_assert_float_eq(s / n, 0.0, 5e-3);
+    cr_assert_float_eq(s2 / n, 1.0, 1e-2);
+    cr_assert_float_eq(s4 / n, 3.0, 5e-2);
+}
+
+Test(rng, struct_copy_resumes_stream_with_cached_normal)
+{
+    struct genrt_rng r;
+    genrt_rng_seed(&r, 3);
+    for (int i = 0; i < 5; i++) /* odd: the second Box-Muller value is cached */
+        genrt_rng_normal(&r);
+    cr_assert(r.has_spare);
+    struct genrt_rng saved;
+    memcpy(&saved, &r, sizeof r);
+    double want[100];
+    for (int i = 0; i < 100; i++)
+        want[i] = genrt_rng_normal(&r);
+    memcpy(&r, &saved, sizeof r);
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq(genrt_rng_normal(&r), want[i]);
+}
+
+Test(rng, fills_and_bounded_integers)
+{
+    struct genrt_rng r;
+    genrt_rng_seed(&r, 4);
+    float x[10000];
+    genrt_rng_fill_uniform(&r, x, 10000, -1.0f, 1.0f);
+    double s = 0;
+    for (int i = 0; i < 10000; i++) {
+        cr_assert(x[i] >= -1.0f && x[i] <= 1.0f);
+        s += x[i];
+    }
+    cr_assert_float_eq(s / 10000, 0.0, 0.03);
+    genrt_rng_fill_normal(&r, x, 10000);
+    s = 0;
+    for (int i = 0; i < 10000; i++)
+        s += (double)x[i] * x[i];
+    cr_assert_float_eq(s / 10000, 1.0, 0.05);
+    int count[7] = {0};
+    for (int i = 0; i < 70000; i++) {
+        uint64_t k = genrt_rng_below(&r, 7);
+        cr_assert_lt(k, 7);
+        count[k]++;
+    }
+    for (int k = 0; k < 7; k++)
+        cr_assert(count[k] > 9400 && count[k] < 10600, "count[%d] = %d", k, count[k]);
+}
+
+/* ------------------------------------------------------------------- data */
+
+/* A model with the data fields of the image fake, reading from dir. */
+static struct genrt_model image_model(const char *dir, int train)
+{
+    struct genrt_model m = fake_image_model;
+    m.data_path = dir;
+    m.data_train = train;
+    return m;
+}
+
+Test(data, loads_fashion_mnist_train_and_test)
+{
+    struct genrt_model m = image_model(FMNIST_DIR, 1);
+    struct genrt_data d;
+    struct genrt_err err;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.n, 60000);
+    cr_assert_eq(d.h, 28);
+    cr_assert_eq(d.w, 28);
+    cr_assert_eq(d.labels[0], 9); /* the first training image is an ankle boot */
+    int max_label = 0;
+    for (long i = 0; i < d.n; i++)
+        max_label = d.labels[i] > max_label ? d.labels[i] : max_label;
+    cr_assert_eq(max_label, 9);
+    genrt_data_close(&d);
+
+    m = image_model(FMNIST_DIR, 0);
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.n, 10000);
+    genrt_data_close(&d);
+}
+
+Test(data, batches_map_pixels_to_range)
+{
+    struct genrt_model m = image_model(FMNIST_DIR, 1);
+    m.range_lo = -1.0f;
+    m.range_hi = 1.0f;
+    struct genrt_data d;
+    struct genrt_err err;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 5, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.lut[0], -1.0f);
+    cr_assert_eq(d.lut[255], 1.0f);
+    cr_assert_float_eq(d.lut[51], -1.0f + 2.0f * 51 / 255, 1e-6);
+    static float x[64 * 784];
+    uint32_t first[64];
+    memcpy(first, d.order, sizeof first);
+    cr_assert_eq(genrt_data_next_batch(&d, x, 64), 0);
+    int lo = 0, hi = 0;
+    for (int b = 0; b < 64; b++)
+        for (int i = 0; i < 784; i++) {
+            float v = x[b * 784 + i];
+            cr_assert_eq(v, d.lut[d.images[(size_t)first[b] * 784 + i]]);
+            lo += v == -1.0f;
+            hi += v == 1.0f;
+        }
+    cr_assert(lo > 0 && hi > 0, "expected both extreme pixel values in a batch");
+    genrt_data_close(&d);
+}
+
+Test(data, shuffle_is_a_seeded_permutation)
+{
+    struct genrt_model m = image_model(FMNIST_DIR, 0);
+    struct genrt_data a, b, c;
+    struct genrt_err err;
+    cr_assert_eq(genrt_data_open(&a, &m, NULL, 11, &err), 0, "%s", err.msg);
+    cr_assert_eq(genrt_data_open(&b, &m, NULL, 11, &err), 0, "%s", err.msg);
+    cr_assert_eq(genrt_data_open(&c, &m, NULL, 12, &err), 0, "%s", err.msg);
+    cr_assert(!memcmp(a.order, b.order, (size_t)a.n * sizeof *a.order));
+    cr_assert(memcmp(a.order, c.order, (size_t)a.n * sizeof *a.order));
+    char *seen = calloc((size_t)a.n, 1);
+    for (long i = 0; i < a.n; i++) {
+        cr_assert_lt(a.order[i], (uint32_t)a.n);
+        cr_assert(!seen[a.order[i]]);
+        seen[a.order[i]] = 1;
+    }
+    free(seen);
+    genrt_data_close(&a);
+    genrt_data_close(&b);
+    genrt_data_close(&c);
+}
+
+Test(data, state_restores_batches_exactly)
+{
+    struct genrt_model m = image_model(FMNIST_DIR, 0);
+    struct genrt_data a, b;
+    struct genrt_err err;
+    static float x[100 * 784], y[100 * 784];
+    cr_assert_eq(genrt_data_open(&a, &m, NULL, 3, &err), 0, "%s", err.msg);
+    for (int i = 0; i < 97; i++) /* past the end of the first epoch */
+        genrt_data_next_batch(&a, x, 100);
+    struct genrt_data_state st;
+    genrt_data_get_state(&a, &st);
+    cr_assert_eq(st.epoch, 0);
+    cr_assert_eq(st.cursor, 9700);
+    /* a fresh loader, as on resume */
+    cr_assert_eq(genrt_data_open(&b, &m, NULL, 3, &err), 0, "%s", err.msg);
+    cr_assert_eq(genrt_data_set_state(&b, &st, &err), 0, "%s", err.msg);
+    for (int i = 0; i < 10; i++) {
+        genrt_data_next_batch(&a, x, 100);
+        genrt_data_next_batch(&b, y, 100);
+        cr_assert(!memcmp(x, y, sizeof x), "batch %d differs", i);
+    }
+    genrt_data_get_state(&b, &st);
+    cr_assert_eq(st.epoch, 1);
+    cr_assert_eq(st.cursor, 700);
+    st.cursor = 10001;
+    cr_assert_eq(genrt_data_set_state(&b, &st, &err), -1);
+    genrt_data_close(&a);
+    genrt_data_close(&b);
+}
+
+/* Writes an IDX pair of n images of hxw pixels (pixel = image index) into
+ * dir, gzip'd or plain. */
+static void write_idx(const char *dir, const char *split, uint32_t n, uint32_t h, uint32_t w,
+                      uint32_t n_labels, int gz)
+{
+    size_t isize = 16 + (size_t)n * h * w, lsize = 8 + n_labels;
+    unsigned char *img = calloc(isize, 1), *lab = calloc(lsize, 1);
+    uint32_t ih[4] = {0x803, n, h, w}, lh[2] = {0x801, n_labels};
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 4; k++)
+            img[4 * i + k] = (unsigned char)(ih[i] >> (24 - 8 * k));
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 4; k++)
+            lab[4 * i + k] = (unsigned char)(lh[i] >> (24 - 8 * k));
+    for (uint32_t i = 0; i < n; i++)
+        memset(img + 16 + (size_t)i * h * w, (int)(i & 0xff), (size_t)h * w);
+    char ip[512], lp[512];
+    snprintf(ip, sizeof ip, "%s/%s-images-idx3-ubyte%s", dir, split, gz ? ".gz" : "");
+    snprintf(lp, sizeof lp, "%s/%s-labels-idx1-ubyte%s", dir, split, gz ? ".gz" : "");
+    if (gz) {
+        spit_gz(ip, img, isize);
+        spit_gz(lp, lab, lsize);
+    } else {
+        spit(ip, img, isize);
+        spit(lp, lab, lsize);
+    }
+    free(img);
+    free(lab);
+}
+
+static void expect_open_error(const char *dir, const char *want)
+{
+    struct genrt_model m = image_model(dir, 1);
+    struct genrt_data d;
+    struct genrt_err err;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), -1, "opened %s", dir);
+    cr_assert_not_null(strstr(err.msg, want), "'%s' not in: %s", want, err.msg);
+    genrt_data_close(&d);
+}
+
+Test(data, small_idx_epochs_drop_incomplete_batch)
+{
+    const char *dir = tpath("small");
+    mkdir(dir, 0777);
+    write_idx(dir, "train", 10, 28, 28, 10, 1);
+    struct genrt_model m = image_model(dir, 1);
+    m.range_lo = 0.0f;
+    m.range_hi = 255.0f; /* floats equal the pixel bytes: the image index */
+    struct genrt_data d;
+    struct genrt_err err;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 9, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.n, 10);
+    static float x[4 * 784];
+    for (int epoch = 0; epoch < 3; epoch++) {
+        int seen[10] = {0};
+        for (int k = 0; k < 2; k++) { /* 2 full batches of 4, then 2 left over */
+            cr_assert_eq(genrt_data_next_batch(&d, x, 4), 0);
+            cr_assert_eq(d.st.epoch, (uint64_t)epoch);
+            for (int b = 0; b < 4; b++)
+                seen[(int)x[b * 784]]++;
+        }
+        for (int i = 0, total = 0; i < 10; i++) {
+            cr_assert_leq(seen[i], 1, "example %d served twice in epoch %d", i, epoch);
+            total += seen[i];
+            if (i == 9)
+                cr_assert_eq(total, 8);
+        }
+    }
+    cr_assert_eq(genrt_data_next_batch(&d, x, 11), -1);
+    genrt_data_close(&d);
+}
+
+Test(data, reads_plain_files_too)
+{
+    const char *dir = tpath("plain");
+    mkdir(dir, 0777);
+    write_idx(dir, "t10k", 3, 28, 28, 3, 0);
+    struct genrt_model m = image_model(dir, 0);
+    struct genrt_data d;
+    struct genrt_err err;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.n, 3);
+    genrt_data_close(&d);
+}
+
+Test(data, rejects_missing_files)
+{
+    expect_open_error(tpath("nope"), "no such directory");
+    const char *dir = tpath("empty");
+    mkdir(dir, 0777);
+    expect_open_error(dir, "train-images-idx3-ubyte.gz: no such file");
+}
+
+Test(data, rejects_bad_magic)
+{
+    const char *dir = tpath("magic");
+    mkdir(dir, 0777);
+    write_idx(dir, "train", 3, 28, 28, 3, 0);
+    char p[512];
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", dir);
+    spit(p, "\x12\x34\x56\x78 and more bytes", 20);
+    expect_open_error(dir, "train-images-idx3-ubyte: bad magic 0x12345678 (not an IDX image file)");
+}
+
+Test(data, rejects_truncated_files)
+{
+    const char *dir = tpath("trunc");
+    mkdir(dir, 0777);
+    write_idx(dir, "train", 10, 28, 28, 10, 0);
+    char p[512];
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", dir);
+    cr_assert_eq(truncate(p, 1000), 0);
+    expect_open_error(dir, "train-images-idx3-ubyte: truncated: expected 7856 bytes, got 1000");
+    cr_assert_eq(truncate(p, 10), 0);
+    expect_open_error(dir, "truncated: expected a 16-byte header, got 10 bytes");
+
+    /* gzip'd: the decompressed data end early */
+    const char *gdir = tpath("truncgz");
+    mkdir(gdir, 0777);
+    write_idx(gdir, "train", 10, 28, 28, 10, 0);
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", gdir);
+    size_t n;
+    unsigned char *all = slurp(p, &n);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte.gz", gdir);
+    spit_gz(p, all, 5000);
+    free(all);
+    expect_open_error(gdir, "train-images-idx3-ubyte.gz: truncated: expected 7856 bytes, got 5000");
+}
+
+Test(data, rejects_truncated_gzip_stream)
+{
+    const char *dir = tpath("cutgz");
+    mkdir(dir, 0777);
+    write_idx(dir, "train", 100, 28, 28, 100, 1);
+    char p[512];
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte.gz", dir);
+    struct stat st;
+    stat(p, &st);
+    cr_assert_eq(truncate(p, st.st_size / 2), 0); /* the compressed stream itself is cut */
+    expect_open_error(dir, "truncated: expected 78416 bytes");
+}
+
+Test(data, rejects_wrong_dims_counts_and_trailing_data)
+{
+    const char *dir = tpath("dims");
+    mkdir(dir, 0777);
+    write_idx(dir, "train", 4, 32, 32, 4, 1);
+    expect_open_error(dir, "images are 1x32x32 but the model expects 1x28x28");
+
+    const char *cdir = tpath("count");
+    mkdir(cdir, 0777);
+    write_idx(cdir, "train", 4, 28, 28, 5, 1);
+    expect_open_error(cdir, "train-labels-idx1-ubyte.gz: 5 labels, but");
+
+    const char *tdir = tpath("trailing");
+    mkdir(tdir, 0777);
+    write_idx(tdir, "train", 4, 28, 28, 4, 0);
+    char p[512];
+    snprintf(p, sizeof p, "%s/train-labels-idx1-ubyte", tdir);
+    FILE *f = fopen(p, "ab");
+    fputs("xyz", f);
+    fclose(f);
+    expect_open_error(tdir, "trailing data");
+}
+
+Test(data, ring8_points_lie_on_the_ring)
+{
+    struct genrt_model m = fake_model;
+    struct genrt_data d;
+    struct genrt_err err;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), 0, "%s", err.msg);
+    static float x[2 * 8000];
+    genrt_data_next_batch(&d, x, 8000);
+    int per_mode[8] = {0};
+    double dev2 = 0;
+    for (int i = 0; i < 8000; i++) {
+        double a = atan2(x[2 * i + 1], x[2 * i]);
+        int k = ((int)lround(a / (2 * M_PI / 8)) + 8) % 8;
+        per_mode[k]++;
+        double cx = 2 * cos(2 * M_PI * k / 8), cy = 2 * sin(2 * M_PI * k / 8);
+        double dx = x[2 * i] - cx, dy = x[2 * i + 1] - cy;
+        cr_assert_lt(dx * dx + dy * dy, 0.3 * 0.3);
+        dev2 += dx * dx + dy * dy;
+    }
+    cr_assert_float_eq(sqrt(dev2 / 16000), 0.05, 0.003); /* per-coordinate std */
+    for (int k = 0; k < 8; k++)
+        cr_assert(per_mode[k] > 850 && per_mode[k] < 1150, "mode %d: %d", k, per_mode[k]);
+
+    /* the stream resumes from a saved state */
+    struct genrt_data_state st;
+    genrt_data_get_state(&d, &st);
+    float a[64], b[64];
+    genrt_data_next_batch(&d, a, 32);
+    cr_assert_eq(genrt_data_set_state(&d, &st, &err), 0);
+    genrt_data_next_batch(&d, b, 32);
+    cr_assert(!memcmp(a, b, sizeof a));
+    genrt_data_close(&d);
+}
+
+/* ------------------------------------------------------------------- ckpt */
+
+static const unsigned char test_blob[5] = {1, 2, 3, 4, 5};
+
+static void save_test_ckpt(const char *path, const float *state, long n)
+{
+    struct genrt_ckpt c = {
+        .shape_hash = 0x1234, .real_size = 4, .step = 77, .n_state = (uint64_t)n,
+        .state = state, .blob_size = sizeof test_blob, .blob = test_blob,
+    };
+    struct genrt_err err;
+    cr_assert_eq(genrt_ckpt_save(path, &c, &err), 0, "%s", err.msg);
+}
+
+static void expect_read_error(const char *path, const char *want)
+{
+    struct genrt_ckpt c;
+    struct genrt_err err;
+    cr_assert_eq(genrt_ckpt_read(path, &c, &err), -1);
+    cr_assert_not_null(strstr(err.msg, want), "'%s' not in: %s", want, err.msg);
+    cr_assert_null(c.buf);
+}
+
+Test(ckpt, round_trip)
+{
+    float state[100];
+    for (int i = 0; i < 100; i++)
+        state[i] = (float)i * 0.5f - 3.0f;
+    const char *p = tpath("a.ckpt");
+    save_test_ckpt(p, state, 100);
+    struct genrt_ckpt c;
+    struct genrt_err err;
+    cr_assert_eq(genrt_ckpt_read(p, &c, &err), 0, "%s", err.msg);
+    cr_assert_eq(genrt_ckpt_match(&c, p, 0x1234, 4, 100, &err), 0, "%s", err.msg);
+    cr_assert_eq(c.step, 77);
+    cr_assert_eq(c.blob_size, sizeof test_blob);
+    cr_assert(!memcmp(c.blob, test_blob, sizeof test_blob));
+    cr_assert(!memcmp(c.state, state, sizeof state));
+    genrt_ckpt_free(&c);
+
+    /* the layout is the documented one */
+    size_t n;
+    unsigned char *b = slurp(p, &n);
+    cr_assert_eq(n, 8 + 4 + 8 + 4 + 8 + 8 + 400 + 8 + 5 + 4);
+    cr_assert(!memcmp(b, "GENCCKPT\x01\x00\x00\x00\x34\x12\0\0\0\0\0\0\x04\0\0\0\x4d", 21));
+    uint32_t crc = (uint32_t)crc32(0, b, (uInt)(n - 4));
+    cr_assert_eq(b[n - 4] | b[n - 3] << 8 | b[n - 2] << 16 | (uint32_t)b[n - 1] << 24, crc);
+    free(b);
+}
+
+Test(ckpt, rejects_corrupted_byte)
+{
+    float state[100] = {0};
+    const char *p = tpath("c.ckpt");
+    save_test_ckpt(p, state, 100);
+    size_t n;
+    unsigned char *b = slurp(p, &n);
+    b[200] ^= 0x10;
+    spit(p, b, n);
+    free(b);
+    expect_read_error(p, "c.ckpt: corrupt (CRC mismatch)");
+}
+
+Test(ckpt, rejects_truncation_and_bad_magic)
+{
+    float state[100] = {0};
+    const char *p = tpath("t.ckpt");
+    save_test_ckpt(p, state, 100);
+    size_t n;
+    unsigned char *b = slurp(p, &n);
+    size_t cuts[] = {0, 5, 20, 39, 40, 100, 440, n - 9, n - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        spit(p, b, cuts[i]);
+        expect_read_error(p, "truncated");
+    }
+    memcpy(b, "GENCCKPX", 8);
+    spit(p, b, n);
+    expect_read_error(p, "not a genc checkpoint (bad magic)");
+    free(b);
+    expect_read_error(tpath("missing.ckpt"), "missing.ckpt: no such file");
+}
+
+Test(ckpt, rejects_other_spec)
+{
+    float state[10] = {0};
+    const char *p = tpath("o.ckpt");
+    save_test_ckpt(p, state, 10);
+    struct genrt_ckpt c;
+    struct genrt_err err;
+    cr_assert_eq(genrt_ckpt_read(p, &c, &err), 0, "%s", err.msg);
+    cr_assert_eq(genrt_ckpt_match(&c, "o.ckpt", 0xabcd, 4, 10, &err), -1);
+    cr_assert_str_eq(err.msg, "checkpoint o.ckpt was written for another spec (shape hash "
+                              "0x0000000000001234, this model has 0x000000000000abcd)");
+    cr_assert_eq(genrt_ckpt_match(&c, "o.ckpt", 0x1234, 8, 10, &err), -1);
+    cr_assert_eq(genrt_ckpt_match(&c, "o.ckpt", 0x1234, 4, 11, &err), -1);
+    genrt_ckpt_free(&c);
+}
+
+Test(ckpt, save_is_atomic)
+{
+    float a[10] = {1}, b[10] = {2};
+    const char *dir = tpath("atomic");
+    mkdir(dir, 0777);
+    const char *p = tpath("atomic/x.ckpt");
+    save_test_ckpt(p, a, 10);
+    save_test_ckpt(p, b, 10); /* replaces */
+    struct genrt_ckpt c;
+    struct genrt_err err;
+    cr_assert_eq(genrt_ckpt_read(p, &c, &err), 0, "%s", err.msg);
+    cr_assert_eq(((const float *)c.state)[0], 2.0f);
+    genrt_ckpt_free(&c);
+    /* no temporary files are left behind, and the mode is not mkstemp's 0600 */
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "test $(ls -A %s | wc -l) -eq 1", dir);
+    cr_assert_eq(system(cmd), 0);
+    struct stat st;
+    stat(p, &st);
+    mode_t mask = umask(0);
+    umask(mask);
+    cr_assert_eq(st.st_mode & 0777, 0666 & ~mask);
+    /* a failed save reports and leaves nothing */
+    struct genrt_ckpt bad = {.real_size = 4, .n_state = 1, .state = a};
+    cr_assert_eq(genrt_ckpt_save(tpath("no/such/dir/x.ckpt"), &bad, &err), -1);
+    cr_assert_not_null(strstr(err.msg, "cannot create"), "%s", err.msg);
+}
+
+/* -------------------------------------------------------------------- npy */
+
+Test(npy, header_is_correct)
+{
+    float x[6] = {1.0f, -2.5f, 3.25f, 0.0f, 1e-3f, 7.0f};
+    long dims[2] = {3, 2};
+    const char *p = tpath("x.npy");
+    struct genrt_err err;
+    cr_assert_eq(genrt_npy_write(p, x, 2, dims, &err), 0, "%s", err.msg);
+    size_t n;
+    unsigned char *b = slurp(p, &n);
+    cr_assert(!memcmp(b, "\x93NUMPY\x01\x00", 8));
+    size_t hlen = b[8] | (size_t)b[9] << 8;
+    cr_assert_eq((10 + hlen) % 64, 0);
+    cr_assert_eq(n, 10 + hlen + sizeof x);
+    const char *dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }";
+    cr_assert(!memcmp(b + 10, dict, strlen(dict)));
+    for (size_t i = 10 + strlen(dict); i < 10 + hlen - 1; i++)
+        cr_assert_eq(b[i], ' ');
+    cr_assert_eq(b[10 + hlen - 1], '\n');
+    for (int i = 0; i < 6; i++) { /* little-endian float32 */
+        uint32_t u = b[10 + hlen + 4 * i] | b[11 + hlen + 4 * i] << 8 |
+                     b[12 + hlen + 4 * i] << 16 | (uint32_t)b[13 + hlen + 4 * i] << 24;
+        float v;
+        memcpy(&v, &u, 4);
+        cr_assert_eq(v, x[i]);
+    }
+    free(b);
+
+    long one[1] = {6};
+    cr_assert_eq(genrt_npy_write(p, x, 1, one, &err), 0, "%s", err.msg);
+    b = slurp(p, &n);
+    cr_assert_not_null(strstr((char *)b + 10, "'shape': (6,), }"));
+    free(b);
+}
+
+Test(npy, csv_rows)
+{
+    float x[4] = {0.1f, 2.0f, -3.0f, 1e-7f};
+    const char *p = tpath("x.csv");
+    struct genrt_err err;
+    cr_assert_eq(genrt_npy_write_csv(p, x, 2, 2, &err), 0, "%s", err.msg);
+    size_t n;
+    char *s = (char *)slurp(p, &n);
+    cr_assert_str_eq(s, "0.100000001,2\n-3,1.00000001e-07\n");
+    free(s);
+}
+
+/* ------------------------------------------------------------------ image */
+
+Test(image, grid_and_scatter_pngs)
+{
+    static float x[64 * 3 * 28 * 28];
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        x[i] = (float)(i % 300) / 150.0f - 1.0f;
+    struct genrt_err err;
+    int w, h, color;
+    const char *p = tpath("g.png");
+    cr_assert_eq(genrt_image_write_grid(p, x, 64, 1, 28, 28, -1, 1, &err), 0, "%s", err.msg);
+    png_info(p, &w, &h, &color);
+    cr_assert_eq(w, 8 * 30 + 2);
+    cr_assert_eq(h, 8 * 30 + 2);
+    cr_assert_eq(color, 0); /* gray */
+    cr_assert_eq(genrt_image_write_grid(p, x, 10, 3, 28, 28, -1, 1, &err), 0, "%s", err.msg);
+    png_info(p, &w, &h, &color);
+    cr_assert_eq(w, 4 * 30 + 2);
+    cr_assert_eq(h, 3 * 30 + 2);
+    cr_assert_eq(color, 2); /* RGB */
+    cr_assert_eq(genrt_image_write_grid(p, x, 10, 2, 28, 28, -1, 1, &err), -1);
+
+    const char *s = tpath("s.png");
+    cr_assert_eq(genrt_image_write_scatter(s, x, 100, &err), 0, "%s", err.msg);
+    png_info(s, &w, &h, &color);
+    cr_assert_eq(w, 512);
+    cr_assert_eq(h, 512);
+}
+
+/* -------------------------------------------------------------------- cli */
+
+Test(cli, resume_equals_uninterrupted_run)
+{
+    const char *a = tpath("a"), *b = tpath("b");
+    struct run *r = cli(&fake_model, NULL, "train", "--steps", "20", "--out", a, "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    r = cli(&fake_model, NULL, "train", "--steps", "10", "--out", b, "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    const char *ck = tpath("b/checkpoint.ckpt"), *ck10 = tpath("b10.ckpt");
+    cr_assert_eq(rename(ck, ck10), 0);
+    r = cli(&fake_model, NULL, "train", "--steps", "20", "--out", b, "--resume", ck10, "--quiet",
+            NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert(same_file(tpath("a/checkpoint.ckpt"), ck), "checkpoints differ");
+    char *ma = metrics_sans_seconds(tpath("a/metrics.csv"));
+    char *mb = metrics_sans_seconds(tpath("b/metrics.csv"));
+    cr_assert_str_eq(ma, mb);
+    cr_assert_eq(count_lines(ma), 21);
+    cr_assert(!strncmp(ma, "step,loss_D,loss_G\n1,", 21), "%s", ma);
+    free(ma);
+    free(mb);
+}
+
+Test(cli, resume_restores_fashion_mnist_loader)
+{
+    const char *a = tpath("ia"), *b = tpath("ib");
+    struct run *r = cli(&fake_image_model, NULL, "train", "--steps", "12", "--out", a, "--quiet",
+                        NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    r = cli(&fake_image_model, NULL, "train", "--steps", "5", "--out", b, "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    r = cli(&fake_image_model, NULL, "train", "--steps", "12", "--out", b, "--resume",
+            tpath("ib/checkpoint.ckpt"), "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert(same_file(tpath("ia/checkpoint.ckpt"), tpath("ib/checkpoint.ckpt")));
+    char *ma = metrics_sans_seconds(tpath("ia/metrics.csv"));
+    char *mb = metrics_sans_seconds(tpath("ib/metrics.csv"));
+    cr_assert_str_eq(ma, mb);
+    free(ma);
+    free(mb);
+    int w, h, color;
+    png_info(tpath("ia/samples/step-000012.png"), &w, &h, &color);
+    cr_assert_eq(w, 242);
+    cr_assert_eq(h, 242);
+}
+
+Test(cli, resume_drops_rows_after_checkpoint)
+{
+    const char *a = tpath("a"), *b = tpath("b");
+    struct run *r = cli(&fake_model, NULL, "train", "--steps", "20", "--out", a, "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    r = cli(&fake_model, NULL, "train", "--steps", "10", "--out", b, "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    /* rows of steps the checkpoint does not cover, and a half-written line */
+    FILE *f = fopen(tpath("b/metrics.csv"), "a");
+    fputs("11,9,9,1.0\n12,9,9,1.1\n13,9", f);
+    fclose(f);
+    r = cli(&fake_model, NULL, "train", "--steps", "20", "--out", b, "--resume",
+            tpath("b/checkpoint.ckpt"), "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    char *ma = metrics_sans_seconds(tpath("a/metrics.csv"));
+    char *mb = metrics_sans_seconds(tpath("b/metrics.csv"));
+    cr_assert_str_eq(ma, mb);
+    free(ma);
+    free(mb);
+}
+
+Test(cli, same_seed_same_bytes)
+{
+    struct run *r;
+    r = cli(&fake_model, NULL, "train", "--steps", "30", "--out", tpath("s1"), "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    r = cli(&fake_model, NULL, "train", "--steps", "30", "--out", tpath("s2"), "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    r = cli(&fake_model, NULL, "train", "--steps", "30", "--out", tpath("s3"), "--seed", "43",
+            "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert(same_file(tpath("s1/checkpoint.ckpt"), tpath("s2/checkpoint.ckpt")));
+    cr_assert(same_file(tpath("s1/samples/step-000030.png"), tpath("s2/samples/step-000030.png")));
+    cr_assert(!same_file(tpath("s1/checkpoint.ckpt"), tpath("s3/checkpoint.ckpt")));
+    char *m1 = metrics_sans_seconds(tpath("s1/metrics.csv"));
+    char *m2 = metrics_sans_seconds(tpath("s2/metrics.csv"));
+    cr_assert_str_eq(m1, m2);
+    free(m1);
+    free(m2);
+}
+
+Test(cli, trains_ring8_to_a_plausible_fit)
+{
+    /* A linear G can at best match the ring's mean (0) and covariance (2 I);
+     * this fails if the data, the latents or the update loop are wrong. */
+    struct run *r = cli(&fake_model, NULL, "train", "--steps", "3000", "--out", tpath("q"),
+                        "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert(file_exists(tpath("q/samples/step-003000.png")));
+    r = cli(&fake_model, NULL, "sample", "--checkpoint", tpath("q/checkpoint.ckpt"), "-n", "4000",
+            "-o", tpath("q.csv"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    FILE *f = fopen(tpath("q.csv"), "r");
+    double x, y, sx = 0, sy = 0, sxx = 0, syy = 0;
+    int n = 0;
+    while (fscanf(f, "%lf,%lf", &x, &y) == 2) {
+        sx += x, sy += y, sxx += x * x, syy += y * y;
+        n++;
+    }
+    fclose(f);
+    cr_assert_eq(n, 4000);
+    cr_assert_lt(fabs(sx / n), 0.5);
+    cr_assert_lt(fabs(sy / n), 0.5);
+    cr_assert(sxx / n > 1.0 && sxx / n < 4.5, "E[x^2] = %g", sxx / n);
+    cr_assert(syy / n > 1.0 && syy / n < 4.5, "E[y^2] = %g", syy / n);
+}
+
+Test(cli, sample_formats)
+{
+    struct run *r = cli(&fake_model, NULL, "train", "--steps", "5", "--out", tpath("r"),
+                        "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    const char *ck = tpath("r/checkpoint.ckpt");
+    r = cli(&fake_model, NULL, "sample", "--checkpoint", ck, "-n", "37", "-o", tpath("s.npy"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    size_t n;
+    unsigned char *b = slurp(tpath("s.npy"), &n);
+    cr_assert_not_null(strstr((char *)b + 10, "'shape': (37, 2), }"));
+    cr_assert_eq(n, 128 + 37 * 2 * 4);
+    free(b);
+    r = cli(&fake_model, NULL, "sample", "--checkpoint", ck, "-o", tpath("s.png"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    int w, h, color;
+    png_info(tpath("s.png"), &w, &h, &color);
+    cr_assert_eq(w, 512);
+    r = cli(&fake_model, NULL, "sample", "--checkpoint", ck, "-n", "3", "-o", tpath("s.csv"),
+            "--seed", "9", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    char *s = (char *)slurp(tpath("s.csv"), &n);
+    cr_assert_eq(count_lines(s), 3);
+    free(s);
+
+    r = cli(&fake_image_model, NULL, "train", "--steps", "2", "--out", tpath("ri"), "--quiet",
+            NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    r = cli(&fake_image_model, NULL, "sample", "--checkpoint", tpath("ri/checkpoint.ckpt"), "-n",
+            "5", "-o", tpath("i.npy"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    b = slurp(tpath("i.npy"), &n);
+    cr_assert_not_null(strstr((char *)b + 10, "'shape': (5, 1, 28, 28), }"));
+    free(b);
+
+    r = cli(&fake_model, NULL, "sample", "--checkpoint", ck, "-o", tpath("s.jpg"), NULL);
+    assert_one_error(r, "unknown format");
+    cr_assert(!file_exists(tpath("s.jpg")));
+    /* a checkpoint of another spec */
+    r = cli(&fake_model, NULL, "sample", "--checkpoint", tpath("ri/checkpoint.ckpt"), "-o",
+            tpath("t.png"), NULL);
+    assert_one_error(r, "was written for another spec (shape hash 0x494d414745000001, this "
+                        "model has 0x52494e4738000001)");
+    cr_assert(!file_exists(tpath("t.png")));
+}
+
+Test(cli, bad_input_is_one_line_and_exit_1)
+{
+    assert_one_error(cli(&fake_model, NULL, NULL), "missing command");
+    assert_one_error(cli(&fake_model, NULL, "fly", NULL), "unknown command 'fly'");
+    assert_one_error(cli(&fake_model, NULL, "train", "--stpes", "3", NULL),
+                     "train: unknown flag '--stpes'");
+    assert_one_error(cli(&fake_model, NULL, "train", "--steps", NULL), "--steps needs a value");
+    assert_one_error(cli(&fake_model, NULL, "train", "--steps", "12x", NULL),
+                     "--steps expects an integer");
+    assert_one_error(cli(&fake_model, NULL, "train", "--steps", "-3", NULL),
+                     "--steps expects an integer");
+    assert_one_error(cli(&fake_model, NULL, "train", "--seed", "abc", NULL),
+                     "--seed expects an unsigned 64-bit integer, got 'abc'");
+    assert_one_error(cli(&fake_model, NULL, "train", "--threads", "0", NULL),
+                     "--threads expects an integer from 1");
+    assert_one_error(cli(&fake_model, NULL, "train", "extra", NULL), "unexpected argument 'extra'");
+    assert_one_error(cli(&fake_model, NULL, "bench", "--out", "x", NULL),
+                     "bench: unknown flag '--out'");
+    assert_one_error(cli(&fake_model, NULL, "sample", "-o", "x.png", NULL),
+                     "missing --checkpoint");
+    assert_one_error(cli(&fake_model, NULL, "train", "--quiet=1", NULL), "takes no value");
+}
+
+Test(cli, bad_data_or_checkpoint_overwrites_nothing)
+{
+    const char *dir = tpath("keep");
+    struct run *r = cli(&fake_model, NULL, "train", "--steps", "10", "--out", dir, "--quiet",
+                        NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    const char *ck = tpath("keep/checkpoint.ckpt"), *mc = tpath("keep/metrics.csv");
+    size_t nck, nm;
+    unsigned char *ck0 = slurp(ck, &nck), *m0 = slurp(mc, &nm);
+
+    /* corrupt copy of the checkpoint */
+    const char *bad = tpath("bad.ckpt");
+    ck0[100] ^= 1;
+    spit(bad, ck0, nck);
+    ck0[100] ^= 1;
+    r = cli(&fake_model, NULL, "train", "--steps", "20", "--out", dir, "--resume", bad, NULL);
+    assert_one_error(r, "bad.ckpt: corrupt (CRC mismatch)");
+    spit(bad, ck0, nck / 2);
+    r = cli(&fake_model, NULL, "train", "--steps", "20", "--out", dir, "--resume", bad, NULL);
+    assert_one_error(r, "truncated");
+    /* a checkpoint of another spec */
+    r = cli(&fake_image_model, NULL, "train", "--steps", "20", "--out", dir, "--resume", ck, NULL);
+    assert_one_error(r, "was written for another spec");
+    /* nothing left to do */
+    r = cli(&fake_model, NULL, "train", "--steps", "10", "--out", dir, "--resume", ck, NULL);
+    assert_one_error(r, "already at step 10");
+    /* another seed than the checkpoint's */
+    r = cli(&fake_model, NULL, "train", "--steps", "20", "--seed", "1", "--out", dir, "--resume",
+            ck, NULL);
+    assert_one_error(r, "differs from the seed 42");
+    /* missing data */
+    r = cli(&fake_image_model, NULL, "train", "--out", dir, "--data", tpath("nodata"), NULL);
+    assert_one_error(r, "no such directory");
+    r = cli(&fake_image_model, NULL, "train", "--out", tpath("never"), "--data", tpath("nodata"),
+            NULL);
+    assert_one_error(r, "no such directory");
+    cr_assert(!file_exists(tpath("never")));
+
+    size_t n1, n2;
+    unsigned char *ck1 = slurp(ck, &n1), *m1 = slurp(mc, &n2);
+    cr_assert(n1 == nck && !memcmp(ck0, ck1, nck), "checkpoint was overwritten");
+    cr_assert(n2 == nm && !memcmp(m0, m1, nm), "metrics.csv was overwritten");
+    free(ck0);
+    free(ck1);
+    free(m0);
+    free(m1);
+}
+
+Test(cli, gradcheck_passes_in_double_and_float)
+{
+    struct run *r = cli(&fake_model, &fake_model_f64, "gradcheck", NULL);
+    cr_assert_eq(r->rc, 0, "%s%s", r->out, r->err);
+    cr_assert_not_null(strstr(r->out, "gradcheck: loss_D: "), "%s", r->out);
+    cr_assert_not_null(strstr(r->out, "gradcheck: loss_G: "), "%s", r->out);
+    cr_assert_not_null(strstr(r->out, "(tolerance 1e-06): ok\n"), "%s", r->out);
+
+    r = cli(&fake_model, NULL, "gradcheck", "--seed", "5", NULL);
+    cr_assert_eq(r->rc, 0, "%s%s", r->out, r->err);
+    cr_assert_not_null(strstr(r->out, "(tolerance 2e-02): ok\n"), "%s", r->out);
+
+    r = cli(&fake_image_model, &fake_image_model_f64, "gradcheck", NULL);
+    cr_assert_eq(r->rc, 0, "%s%s", r->out, r->err);
+    r = cli(&fake_image_model, &fake_image_model_f64, "gradcheck", "--data", tpath("nodata"),
+            NULL);
+    assert_one_error(r, "no such directory");
+}
+
+/* The double model's gradient, with one entry of D's first layer off by
+ * 0.1%: a bug gradcheck must catch. */
+static void (*true_grad)(int k, void *g);
+
+static void skewed_grad(int k, void *g)
+{
+    true_grad(k, g);
+    if (k == 0)
+        for (int i = 0; i < fake_model_f64.n_tensors; i++)
+            if (!strcmp(fake_model_f64.tensors[i].name, "D.l1.weight"))
+                ((double *)g)[fake_model_f64.tensors[i].offset + 3] *= 1.001;
+}
+
+Test(cli, gradcheck_catches_a_wrong_gradient)
+{
+    struct genrt_model bad = fake_model_f64;
+    true_grad = bad.gc_grad;
+    bad.gc_grad = skewed_grad;
+    struct run *r = cli(&fake_model, &bad, "gradcheck", NULL);
+    cr_assert_eq(r->rc, 1, "%s", r->out);
+    cr_assert_not_null(strstr(r->out, "at D.l1.weight[3]"), "%s", r->out);
+    cr_assert_not_null(strstr(r->out, "FAILED"), "%s", r->out);
+}
+
+Test(cli, bench_help_and_version)
+{
+    struct run *r = cli(&fake_model, NULL, "bench", "--steps", "7", "--threads", "1", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert(!strncmp(r->out, "bench: ", 7) && strstr(r->out, " ms/step over 7 steps (threads 1)"),
+              "%s", r->out);
+    r = cli(&fake_model, NULL, "--help", NULL);
+    cr_assert_eq(r->rc, 0);
+    const char *want[] = {"usage: fake ", "train", "sample", "gradcheck", "bench", "--resume CKPT",
+                          "--threads N", "--quiet", "-o FILE", "--checkpoint CKPT"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_assert_not_null(strstr(r->out, want[i]), "'%s' not in help", want[i]);
+    r = cli(&fake_model, NULL, "help", NULL);
+    cr_assert_eq(r->rc, 0);
+    r = cli(&fake_model, NULL, "train", "--help", NULL);
+    cr_assert_eq(r->rc, 0);
+    r = cli(&fake_model, NULL, "--version", NULL);
+    cr_assert_eq(r->rc, 0);
+    cr_assert_not_null(strstr(r->out, "model fake"), "%s", r->out);
+}
+
+Test(cli, progress_lines_when_not_quiet)
+{
+    struct run *r = cli(&fake_model, NULL, "train", "--steps", "40", "--out", tpath("p"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    /* stderr is a file here: one plain line per 5% (2 steps), no '\r' */
+    cr_assert_null(strchr(r->err, '\r'));
+    cr_assert_not_null(strstr(r->err, "step 2/40  loss_D "), "%s", r->err);
+    cr_assert_not_null(strstr(r->err, "step 40/40  loss_D "), "%s", r->err);
+    cr_assert_eq(count_lines(r->err), 21, "%s", r->err);
+}
