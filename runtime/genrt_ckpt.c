@@ -1,7 +1,6 @@
 /* genrt_ckpt.c: see genrt_ckpt.h. */
 #include "genrt_ckpt.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -109,8 +108,8 @@ int genrt_ckpt_read(const char *path, struct genrt_ckpt *c, struct genrt_err *er
     /* Sizes are checked against len before any arithmetic can overflow. */
     uint64_t state_bytes = c->n_state * c->real_size;
     if (c->n_state > len || HEADER_SIZE + state_bytes + 8 > len) {
-        genrt_err_set(err, "%s: truncated: %zu bytes, but the header announces %llu state values",
-                      path, len, (unsigned long long)c->n_state);
+        genrt_err_set(err, "%s: truncated: %zu bytes, too short for the %llu state values its "
+                      "header announces", path, len, (unsigned long long)c->n_state);
         goto fail;
     }
     c->blob_size = genrt_ckpt_get_u64(buf + HEADER_SIZE + state_bytes);

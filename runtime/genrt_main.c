@@ -543,7 +543,8 @@ static int metrics_keep(const char *path, const char *header, long step, char **
     if (!nl || (size_t)(nl - s) != hlen || strncmp(s, header, hlen) != 0) {
         if (nl)
             *nl = 0;
-        genrt_err_set(err, "%s: columns '%.200s' are not this model's '%s'", path, s, header);
+        genrt_err_set(err, "%s: columns '%.200s' are not this model's '%s' (resume into "
+                      "another --out?)", path, s, header);
         free(buf);
         return -1;
     }
@@ -833,6 +834,7 @@ static int cmd_gradcheck(const struct cli *c, const struct opts *o)
 
     if (!g->gc_set_input || !g->gc_loss || !g->gc_grad || g->gc_batch <= 0 || g->n_terms <= 0)
         return fail(c, "gradcheck: this model has no gradient-check functions");
+    openblas_set_num_threads(DEFAULT_THREADS);
     init_state(g, seed);
     if (genrt_data_open(&data, g, o->data, seed, &err))
         return fail_err(c, &err);

@@ -1,5 +1,6 @@
 /* helpers.c: temp files, compiling emitted C, whole-model gradient checks. */
 #include "helpers.h"
+#include "genc.h"
 
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -45,7 +46,7 @@ char *read_whole(const char *path, size_t *len) {
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
+    char *buf = xalloc((size_t)n + 1);
     size_t got = fread(buf, 1, (size_t)n, f);
     fclose(f);
     buf[got] = 0;
@@ -97,8 +98,8 @@ int list_specs(char ***names) {
     while ((e = readdir(d))) {
         size_t len = strlen(e->d_name);
         if (len > 3 && !strcmp(e->d_name + len - 3, ".gm")) {
-            v = realloc(v, sizeof *v * (size_t)(n + 1));
-            v[n++] = strndup(e->d_name, len - 3);
+            v = xrealloc_arr(v, (size_t)n, (size_t)n + 1, sizeof *v);
+            v[n++] = xstrndup(e->d_name, len - 3);
         }
     }
     closedir(d);

@@ -9,6 +9,8 @@
 /* A temporary directory for this test process, removed at exit. */
 char *test_tmpdir(void);
 void write_file(const char *path, const void *data, size_t len);
+/* The file's bytes, NUL-terminated, in the compiler's arena: the suites
+ * free everything at once with genc_free_all() after each test. */
 char *read_whole(const char *path, size_t *len);
 /* A deterministic uniform in [0, 1) for test data. */
 double test_uniform(void);

@@ -10,7 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "genc.h"
 #include "helpers.h"
+
+TestSuite(e2e, .fini = genc_free_all);
 
 static const char *trainer(const char *name) {
     static char buf[4][256];
@@ -30,17 +33,13 @@ static const char *cwd(void) {
 
 static bool quick(void) { return getenv("GENC_QUICK") != NULL; }
 
-static char *path(const char *name) {
-    char *p = malloc(512);
-    snprintf(p, 512, "%s/%s", test_tmpdir(), name);
-    return p;
-}
+static char *path(const char *name) { return xprintf("%s/%s", test_tmpdir(), name); }
 
 /* metrics.csv without its last column (seconds), which is wall time */
 static char *metrics_sans_time(const char *file) {
     char *s = read_whole(file, NULL);
     cr_assert(s, "no %s", file);
-    char *out = malloc(strlen(s) + 1), *o = out;
+    char *out = xalloc(strlen(s) + 1), *o = out;
     for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n")) {
         char *last = strrchr(line, ',');
         size_t n = last ? (size_t)(last - line) : strlen(line);
@@ -49,7 +48,6 @@ static char *metrics_sans_time(const char *file) {
         *o++ = '\n';
     }
     *o = 0;
-    free(s);
     return out;
 }
 
@@ -57,8 +55,6 @@ static bool same_file(const char *a, const char *b) {
     size_t la, lb;
     char *x = read_whole(a, &la), *y = read_whole(b, &lb);
     bool same = x && y && la == lb && !memcmp(x, y, la);
-    free(x);
-    free(y);
     return same;
 }
 
@@ -145,7 +141,6 @@ Test(e2e, same_seed_same_bits_and_resume_continues_exactly, .timeout = 120) {
     char *mc = metrics_sans_time(path("c/metrics.csv"));
     cr_expect_str_eq(ma, mb);
     cr_expect_str_eq(ma, mc);
-    free(ma), free(mb), free(mc);
     cr_assert_eq(run("cd %s && %s/%s train --steps %d --seed 4 --quiet --out d", dir, cwd(), t, n), 0);
     cr_expect(!same_file(path("a/checkpoint.ckpt"), path("d/checkpoint.ckpt")), "the seed changed nothing");
 }
@@ -160,8 +155,6 @@ static void expect_error(const char *what, const char *cmd_fmt, const char *need
     char *text = read_whole(err, NULL);
     cr_expect_eq(rc, 1, "%s: exit %d", what, rc);
     cr_expect(text && strstr(text, needle), "%s: expected '%s' in: %s", what, needle, text ? text : "(nothing)");
-    free(text);
-    free(err);
 }
 
 Test(e2e, bad_input_is_one_clear_error, .timeout = 120) {
@@ -199,7 +192,6 @@ Test(e2e, bad_input_is_one_clear_error, .timeout = 120) {
     size_t len;
     char *kept = read_whole(path("keep.png"), &len);
     cr_expect(len == 8 && !memcmp(kept, "precious", 8), "a failing command overwrote its output");
-    free(kept);
 
     /* data: missing, truncated, wrong magic */
     snprintf(full, sizeof full, "%s train --steps 2 --data %s/nowhere --out %s/m", mlp, dir, dir);
@@ -214,7 +206,6 @@ Test(e2e, bad_input_is_one_clear_error, .timeout = 120) {
                      "train-labels-idx1-ubyte.gz %s/magic/", dir, dir, dir), 0);
     snprintf(full, sizeof full, "%s train --steps 2 --data %s/magic --out %s/m", mlp, dir, dir);
     expect_error("wrong magic", full, "magic");
-    free(ckpt);
 }
 
 /* ---- subcommands ------------------------------------------------------------------ */
@@ -237,10 +228,8 @@ Test(e2e, samples_as_png_npy_csv, .timeout = 120) {
     cr_expect(strstr(npy + 10, "'descr': '<f4'") && strstr(npy + 10, "'shape': (100, 2)"), "header: %.80s", npy + 10);
     size_t header = 10 + (size_t)(unsigned char)npy[8] + 256 * (size_t)(unsigned char)npy[9];
     cr_expect_eq(len, header + 100 * 2 * 4);
-    free(npy);
     char *png = read_whole(path("s.png"), &len);
     cr_expect(png && len > 8 && !memcmp(png, "\x89PNG", 4), "not a PNG");
-    free(png);
     cr_expect_eq(run("test $(wc -l < %s/s.csv) -eq 100", dir), 0);
 }
 

@@ -9,6 +9,13 @@
 #include "genc.h"
 #include "helpers.h"
 
+TestSuite(lexer, .fini = genc_free_all);
+TestSuite(parser, .fini = genc_free_all);
+TestSuite(shapes, .fini = genc_free_all);
+TestSuite(names, .fini = genc_free_all);
+TestSuite(diagnostics, .fini = genc_free_all);
+TestSuite(emit, .fini = genc_free_all);
+
 static const char *genc_bin(void) {
     const char *b = getenv("GENC_BIN");
     return b ? b : "build/genc";
@@ -56,7 +63,6 @@ Test(lexer, numbers_words_and_strings) {
     cr_expect_eq(m.objective.form, FORM_MINIMAX);
     cr_expect_eq(m.train.batch, 8);
     cr_expect_eq(m.train.seed, 7);
-    genc_free_all();
 }
 
 Test(lexer, rejects_unterminated_string) {
@@ -64,7 +70,6 @@ Test(lexer, rejects_unterminated_string) {
     char *d;
     cr_assert(!compile_str("model m\ndata fashion_mnist { path \"/x; }\n", &m, &d));
     cr_expect(strstr(d, "t.gm:2:27: error: unterminated string"), "%s", d);
-    genc_free_all();
 }
 
 Test(lexer, rejects_stray_bytes_and_huge_numbers) {
@@ -74,7 +79,6 @@ Test(lexer, rejects_stray_bytes_and_huge_numbers) {
     cr_expect(strstr(d, "t.gm:1:8: error: stray byte 0x01 in spec"), "%s", d);
     cr_assert(!compile_str("latent z ~ normal(1e999)\n", &m, &d));
     cr_expect(strstr(d, "t.gm:1:19: error: number '1e999' is out of range"), "%s", d);
-    genc_free_all();
 }
 
 Test(parser, last_statement_needs_no_semicolon) {
@@ -82,7 +86,6 @@ Test(parser, last_statement_needs_no_semicolon) {
     cr_assert(compile_str(with_nets("network G : [16] -> [2] { dense 2 }\n"
                                     "network D : [2] -> [1] { dense 1; }\n"), &m, NULL));
     cr_expect_eq(m.nets.len, 2);
-    genc_free_all();
 }
 
 Test(parser, reports_several_errors_and_recovers) {
@@ -94,7 +97,6 @@ Test(parser, reports_several_errors_and_recovers) {
     for (char *p = d; (p = strstr(p, "error:")); p++)
         n++;
     cr_expect_geq(n, 2, "%s", d);
-    genc_free_all();
 }
 
 Test(parser, deep_nesting_is_an_error_not_a_crash) {
@@ -107,7 +109,6 @@ Test(parser, deep_nesting_is_an_error_not_a_crash) {
     char *d;
     cr_assert(!compile_str(s, &m, &d));
     cr_expect(strstr(d, "error:"), "%s", d);
-    genc_free_all();
 }
 
 Test(parser, unterminated_block_points_at_its_start) {
@@ -116,7 +117,6 @@ Test(parser, unterminated_block_points_at_its_start) {
     cr_assert(!compile_str(with_nets("network G : [16] -> [2] { dense 2;\n"), &m, &d));
     cr_expect(strstr(d, "unterminated block: expected '}' before end of file"), "%s", d);
     cr_expect(strstr(d, "note: the block began here"), "%s", d);
-    genc_free_all();
 }
 
 /* ---- shapes ---------------------------------------------------------------- */
@@ -136,7 +136,6 @@ Test(shapes, inferred_per_layer) {
     cr_expect_eq(g->layers.data[4].n_params, 12 * 2);
     cr_expect_eq(g->layers.data[4].macs, 12 * 2);
     cr_expect_float_eq(m.nets.data[1].layers.data[1].alpha, 0.01, 1e-12);
-    genc_free_all();
 }
 
 Test(shapes, mismatches_name_the_layer_and_both_shapes) {
@@ -145,15 +144,12 @@ Test(shapes, mismatches_name_the_layer_and_both_shapes) {
     cr_assert(!compile_str(with_nets("network G : [16] -> [2] { reshape [4, 4]; dense 2 }\n"
                                      "network D : [2] -> [1] { dense 1 }\n"), &m, &d));
     cr_expect(strstr(d, "G: dense expects [features] input, got [4, 4]"), "%s", d);
-    genc_free_all();
     cr_assert(!compile_str(with_nets("network G : [16] -> [3] { dense 3 }\n"
                                      "network D : [2] -> [1] { dense 1 }\n"), &m, &d));
     cr_expect(strstr(d, "discriminator 'D' takes [2], but generator 'G' makes [3]"), "%s", d);
-    genc_free_all();
     cr_assert(!compile_str(with_nets("network G : [16] -> [2] { dense 3 }\n"
                                      "network D : [2] -> [1] { dense 1 }\n"), &m, &d));
     cr_expect(strstr(d, "declared to output [2], but its layers produce [3]"), "%s", d);
-    genc_free_all();
 }
 
 Test(names, unknown_names_suggest_the_closest) {
@@ -162,7 +158,6 @@ Test(names, unknown_names_suggest_the_closest) {
     cr_assert(!compile_str(with_nets("network G : [16] -> [2] { dens 2 }\nnetwork D : [2] -> [1] { dense 1 }\n"),
                            &m, &d));
     cr_expect(strstr(d, "unknown layer 'dens'; did you mean 'dense'?"), "%s", d);
-    genc_free_all();
 }
 
 /* ---- golden diagnostics ----------------------------------------------------- */
@@ -184,13 +179,10 @@ Test(diagnostics, golden_files) {
         char *want = read_whole(xprintf("tests/bad/%s.err", base), NULL);
         cr_assert(want, "tests/bad/%s.err is missing", base);
         cr_expect_str_eq(got, want, "%s: diagnostics differ from the golden file", base);
-        free(got);
-        free(want);
         n++;
     }
     closedir(dir);
     cr_expect_geq(n, 20, "only %d malformed specs", n);
-    genc_free_all();
 }
 
 Test(diagnostics, binary_garbage_and_empty_files) {
@@ -204,7 +196,6 @@ Test(diagnostics, binary_garbage_and_empty_files) {
     cr_expect_eq(run("%s %s/empty.gm -o %s/empty.c 2>/dev/null", genc_bin(), dir, dir), 1);
     cr_expect_eq(run("%s %s/missing.gm 2>/dev/null", genc_bin(), dir), 1);
     cr_expect_eq(run("%s --bogus 2>/dev/null", genc_bin()), 1);
-    genc_free_all();
 }
 
 /* ---- emitted C ------------------------------------------------------------- */
@@ -222,9 +213,7 @@ Test(emit, generated_is_current_and_deterministic) {
         cr_assert_eq(run("%s specs/%s.gm -o %s.again", genc_bin(), specs[i], out), 0);
         char *c = read_whole(xprintf("%s.again", out), &lb);
         cr_expect(la == lb && !memcmp(a, c, la), "%s: two runs gave different bytes", specs[i]);
-        free(a), free(b), free(c);
     }
-    genc_free_all();
 }
 
 Test(emit, plan_fits_in_peak_and_fuses_bias_with_activation) {
@@ -245,5 +234,4 @@ Test(emit, plan_fits_in_peak_and_fuses_bias_with_activation) {
             fused++;
     }
     cr_expect_geq(fused, 1, "no bias was fused with its activation");
-    genc_free_all();
 }

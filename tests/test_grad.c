@@ -16,6 +16,10 @@
 #include "genrt_model.h"
 #include "helpers.h"
 
+TestSuite(vjp, .fini = genc_free_all);
+TestSuite(autodiff, .fini = genc_free_all);
+TestSuite(objective, .fini = genc_free_all);
+
 #define TOL 1e-6
 
 /* ---- building test programs --------------------------------------------- */

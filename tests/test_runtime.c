@@ -3,7 +3,9 @@
  * The modules are tested directly (rng, data, ckpt, npy, image), and the
  * CLI end to end (cli) through the hand-written models of fake_model.c,
  * with genrt_main called in-process and its stdout/stderr captured. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* mkdtemp, nftw, dup, fileno under -std=c11 */
+#endif
 
 #include <criterion/criterion.h>
 
