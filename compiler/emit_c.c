@@ -124,14 +124,15 @@ static void emit_group(struct emit *e, const struct program *p, int r) {
             continue;
         if (v != r || !reduce)
             vec_push(&members, v);
-        if (g->nodes.data[v].op == OP_ADD_BIAS)
+        if (g->nodes.data[v].op == OP_ADD_BIAS || g->nodes.data[v].op == OP_MUL_CHANNEL)
             channel = true;
     }
-    /* the loop runs over the elementwise shape (a reduction's input) */
+    /* the loop runs over the elementwise shape (a reduction's input); with
+     * a per-channel operand it is rows x channels, channels last */
     struct shape ls = reduce ? g->nodes.data[root->in[0]].shape : root->shape;
     long size = shape_size(ls);
-    int nb = ls.d[0], nc = ls.n > 1 ? ls.d[1] : 1;
-    long ns = ls.n > 1 ? size / ((long)nb * nc) : 1;
+    int nc = ls.d[ls.n - 1];
+    long rows = size / nc;
 
     comment(e, root);
     for (int k = 0; k < members.len - (reduce ? 0 : 1); k++)
@@ -141,22 +142,14 @@ static void emit_group(struct emit *e, const struct program *p, int r) {
     emit_open(e, "{");
     /* operands read from memory, one pointer each */
     VEC(int) srcs = {0};
-    for (int k = 0; k < members.len; k++) {
-        const struct node *nd = &g->nodes.data[members.data[k]];
+    for (int k = 0; k <= members.len; k++) {
+        const struct node *nd = &g->nodes.data[k < members.len ? members.data[k] : r];
+        if (k == members.len && !reduce)
+            break;
         for (int i = 0; i < nd->n_in; i++) {
             int u = nd->in[i];
-            if (fuse_root(p, u) == r && !g->nodes.data[u].dead && u != r)
+            if (fuse_root(p, u) == r && u != r)
                 continue;
-            bool seen = false;
-            for (int j = 0; j < srcs.len; j++)
-                seen |= srcs.data[j] == u;
-            if (!seen)
-                vec_push(&srcs, u);
-        }
-    }
-    if (reduce) {
-        int u = root->in[0];
-        if (fuse_root(p, u) != r) {
             bool seen = false;
             for (int j = 0; j < srcs.len; j++)
                 seen |= srcs.data[j] == u;
@@ -170,28 +163,15 @@ static void emit_group(struct emit *e, const struct program *p, int r) {
     emit_line(e, "real *y = %s;", emit_ref(e, p, r));
     if (root->op == OP_SUM_ALL)
         emit_line(e, "double acc = 0;");
-
-    /* loop nest: flat, or (n, c, s) when a bias or channel sum needs c */
-    const char *idx = "i";
-    if (root->op == OP_SUM_CHANNEL) {
+    if (root->op == OP_SUM_CHANNEL)
+        emit_line(e, "double acc[%d] = {0};", nc);
+    if (channel) {
+        emit_open(e, "for (long r = 0; r < %ld; r++) {", rows);
         emit_open(e, "for (int c = 0; c < %d; c++) {", nc);
-        emit_line(e, "double acc = 0;");
-        emit_open(e, "for (int n = 0; n < %d; n++) {", nb);
-        if (ns > 1)
-            emit_open(e, "for (int s = 0; s < %ld; s++) {", ns);
-        idx = ns > 1 ? "(n * " : "(n * ";
-        idx = ns > 1 ? xprintf("(n * %d + c) * %ld + s", nc, ns) : xprintf("n * %d + c", nc);
-    } else if (channel) {
-        emit_open(e, "for (int n = 0; n < %d; n++) {", nb);
-        emit_open(e, "for (int c = 0; c < %d; c++) {", nc);
-        if (ns > 1)
-            emit_open(e, "for (int s = 0; s < %ld; s++) {", ns);
-        idx = ns > 1 ? xprintf("(n * %d + c) * %ld + s", nc, ns) : xprintf("n * %d + c", nc);
+        emit_line(e, "long i = r * %d + c;", nc);
     } else {
         emit_open(e, "for (long i = 0; i < %ld; i++) {", size);
     }
-    if (strcmp(idx, "i"))
-        emit_line(e, "long i = %s;", idx);
 
     for (int k = 0; k < members.len; k++) {
         int v = members.data[k];
@@ -202,7 +182,7 @@ static void emit_group(struct emit *e, const struct program *p, int r) {
             long us = shape_size(g->nodes.data[u].shape);
             if (fuse_root(p, u) == r && u != r)
                 a[i] = xprintf("v%d", u);
-            else if (nd->op == OP_ADD_BIAS && i == 1)
+            else if ((nd->op == OP_ADD_BIAS || nd->op == OP_MUL_CHANNEL) && i == 1)
                 a[i] = xprintf("x%d[c]", u);
             else if (us == size)
                 a[i] = xprintf("x%d[i]", u);
@@ -220,23 +200,15 @@ static void emit_group(struct emit *e, const struct program *p, int r) {
     if (reduce) {
         int u = root->in[0];
         const char *val = fuse_root(p, u) == r ? xprintf("v%d", u) : xprintf("x%d[i]", u);
-        emit_line(e, "acc += %s;", val);
+        emit_line(e, root->op == OP_SUM_ALL ? "acc += %s;" : "acc[c] += %s;", val);
     }
-    if (root->op == OP_SUM_CHANNEL) {
-        if (ns > 1)
-            emit_close(e, NULL);
+    if (channel)
         emit_close(e, NULL);
-        emit_line(e, "y[c] = (real)acc;");
-        emit_close(e, NULL);
-    } else {
-        if (channel && ns > 1)
-            emit_close(e, NULL);
-        if (channel)
-            emit_close(e, NULL);
-        emit_close(e, NULL);
-    }
+    emit_close(e, NULL);
     if (root->op == OP_SUM_ALL)
         emit_line(e, "y[0] = (real)acc;");
+    if (root->op == OP_SUM_CHANNEL)
+        emit_line(e, "for (int c = 0; c < %d; c++) y[c] = (real)acc[c];", nc);
     emit_close(e, NULL);
 }
 
@@ -246,6 +218,7 @@ static void emit_program(struct emit *e, const struct program *p) {
     case PROG_TRAIN:
         emit_line(e, "/* One training step at batch %d. t counts steps from 1; out gets the metrics. */", p->batch);
         emit_open(e, "static void %s(long t, double *out) {", p->name);
+        emit_line(e, "step_t = t;");
         break;
     case PROG_GENERATE:
         emit_line(e, "/* The generator's forward pass at batch %d, from in_z. */", p->batch);
@@ -280,8 +253,6 @@ static void emit_program(struct emit *e, const struct program *p) {
             break;
         }
     }
-    if (p->kind == PROG_TRAIN)
-        emit_line(e, "(void)t;");
     if (p->kind == PROG_GENERATE)
         emit_line(e, "return %s;", emit_ref(e, p, p->result));
     emit_close(e, NULL);
@@ -292,7 +263,7 @@ static void emit_program(struct emit *e, const struct program *p) {
 
 static void emit_tensor_table(struct emit *e) {
     const struct lowered *lo = e->lo;
-    static const char *const roles[] = {"GENRT_PARAM", "GENRT_OPT_STATE"};
+    static const char *const roles[] = {"GENRT_PARAM", "GENRT_OPT_STATE", "GENRT_RUNNING"};
     static const char *const inits[] = {"GENRT_INIT_ZERO", "GENRT_INIT_ONE", "GENRT_INIT_FANIN_UNIFORM"};
     emit_open(e, "static const struct genrt_tensor tensors[%d] = {", lo->tensors.len);
     for (int t = 0; t < lo->tensors.len; t++) {
@@ -357,6 +328,8 @@ static void emit_programs(struct emit *e, const char *banner, int batch, int gc_
     emit_line(e, "static real arena[N_ARENA] __attribute__((aligned(64)));");
     emit_line(e, "static real in_x[BATCH * SAMPLE], in_z[BATCH * LATENT];");
     emit_line(e, "static real gc_x[GC_BATCH * SAMPLE], gc_z[GC_BATCH * LATENT];");
+    emit_line(e, "/* the training step being run: seeds dropout masks */");
+    emit_line(e, "static long step_t;");
     emit_line(e, "%s", "");
     for (int t = 0; t < lo->tensors.len; t++) {
         const struct ptensor *pt = &lo->tensors.data[t];
@@ -489,11 +462,13 @@ char *emit_c(const struct model *m, const struct lowered *lo, size_t *len) {
 
 /* ---- --summary ---------------------------------------------------------- */
 
-static const char *const layer_kind_names[] = {"dense", "relu", "leaky_relu", "tanh", "sigmoid", "reshape", "flatten"};
+static const char *const layer_kind_names[] = {"dense", "relu",    "leaky_relu", "tanh",     "sigmoid",
+                                               "reshape", "flatten", "conv", "deconv", "batchnorm",
+                                               "dropout", "upsample", "avgpool"};
 
 void print_summary(FILE *f, const struct model *m, const struct lowered *lo) {
     fprintf(f, "model %s (%s), batch %d\n\n", m->name, m->path, m->train.batch);
-    fprintf(f, "%-8s %-3s %-14s %-16s %12s %14s\n", "network", "#", "layer", "output", "params", "MACs/sample");
+    fprintf(f, "%-8s %-3s %-20s %-16s %12s %14s\n", "network", "#", "layer", "output", "params", "MACs/sample");
     long total_params = 0, total_macs = 0;
     for (int n = 0; n < m->nets.len; n++) {
         const struct network *net = &m->nets.data[n];
@@ -505,12 +480,18 @@ void print_summary(FILE *f, const struct model *m, const struct lowered *lo) {
                 what = xprintf("dense %d%s", l->units, l->bias ? "" : " nobias");
             else if (l->kind == L_LEAKY_RELU)
                 what = xprintf("leaky_relu %g", l->alpha);
-            fprintf(f, "%-8s %-3d %-14s %-16s %12ld %14ld\n", net->name, l->index, what, shape_str(l->out),
+            else if (l->kind == L_CONV || l->kind == L_DECONV)
+                what = xprintf("%s %d k%d s%d p%d", what, l->units, l->k, l->stride, l->pad);
+            else if (l->kind == L_DROPOUT)
+                what = xprintf("dropout %g", l->p);
+            else if (l->kind == L_UPSAMPLE || l->kind == L_AVGPOOL)
+                what = xprintf("%s %d", what, l->factor);
+            fprintf(f, "%-8s %-3d %-20s %-16s %12ld %14ld\n", net->name, l->index, what, shape_str(l->out),
                     l->n_params, l->macs);
             np += l->n_params;
             nm += l->macs;
         }
-        fprintf(f, "%-8s %-3s %-14s %-16s %12ld %14ld\n\n", net->name, "", "total", "", np, nm);
+        fprintf(f, "%-8s %-3s %-20s %-16s %12ld %14ld\n\n", net->name, "", "total", "", np, nm);
         total_params += np;
         total_macs += nm;
     }
@@ -519,8 +500,19 @@ void print_summary(FILE *f, const struct model *m, const struct lowered *lo) {
     for (int i = 0; i < lo->progs.len; i++)
         if (lo->progs.data[i].arena > arena)
             arena = lo->progs.data[i].arena;
+    /* every GEMM of one whole training step, forward and backward */
+    long long flops = 0;
+    for (int v = 0; v < train->ir.nodes.len; v++) {
+        const struct node *n = &train->ir.nodes.data[v];
+        if (n->dead || n->op != OP_MATMUL)
+            continue;
+        const struct node *a = &train->ir.nodes.data[n->in[0]];
+        long k = n->i[0] ? a->shape.d[0] : a->shape.d[1];
+        flops += 2LL * n->shape.d[0] * n->shape.d[1] * k;
+    }
     fprintf(f, "parameters        %12ld\n", total_params);
     fprintf(f, "forward MACs      %12ld per sample, all networks once\n", total_macs);
+    fprintf(f, "step FLOPs        %12lld per training step (GEMMs, forward and backward)\n", flops);
     fprintf(f, "state             %12ld bytes (parameters and optimizer state)\n", lo->n_state * 4);
     fprintf(f, "arena             %12ld bytes (train step: %ld; peak of live tensors: %ld)\n", arena * 4,
             train->arena * 4, train->peak_live * 4);

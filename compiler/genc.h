@@ -120,15 +120,22 @@ void dump_tokens(FILE *f, const struct source *src);
 
 /* ---- sema.c: names and shapes ------------------------------------------- */
 
-enum layer_kind { L_DENSE, L_RELU, L_LEAKY_RELU, L_TANH, L_SIGMOID, L_RESHAPE, L_FLATTEN };
+enum layer_kind {
+    L_DENSE, L_RELU, L_LEAKY_RELU, L_TANH, L_SIGMOID, L_RESHAPE, L_FLATTEN,
+    L_CONV, L_DECONV, L_BATCHNORM, L_DROPOUT, L_UPSAMPLE, L_AVGPOOL,
+};
 
 struct layer {
     enum layer_kind kind;
     struct loc loc;
     int index;          /* 1-based position in the network */
-    int units;          /* dense */
-    bool bias;          /* dense */
+    int units;          /* dense; conv and deconv: output channels */
+    bool bias;          /* dense, conv, deconv */
+    int k, stride, pad, out_pad; /* conv, deconv */
+    int factor;         /* upsample, avgpool */
     double alpha;       /* leaky_relu */
+    double momentum, eps; /* batchnorm */
+    double p;           /* dropout */
     struct shape in, out;
     long n_params, macs;
 };
@@ -227,7 +234,7 @@ struct node {
     int n_in;
     struct shape shape;  /* includes the batch dimension where there is one */
     double f[5];         /* float attributes: alpha, scale, hyper-parameters */
-    int i[4];            /* int attributes: transposes, slots, tensor ids */
+    int i[8];            /* int attributes: transposes, slots, tensor ids, geometry */
     struct loc loc;      /* spec location it came from */
     const char *what;    /* short description for comments: "G dense 256" */
     /* filled by passes */
@@ -300,6 +307,16 @@ int ir_sum_all(struct ir *g, int x);
 int ir_mean_all(struct ir *g, int x);
 int ir_broadcast(struct ir *g, int s, struct shape shape);
 int ir_reshape(struct ir *g, int x, struct shape shape);
+/* channels-last geometry: x is [N, H, W, C] */
+int ir_im2col(struct ir *g, int x, int k, int s, int p, int ho, int wo);
+int ir_col2im(struct ir *g, int cols, int n, int h, int w, int c, int k, int s, int p, int ho, int wo);
+int ir_mul_channel(struct ir *g, int x, int s);
+int ir_upsample(struct ir *g, int x, int f);
+int ir_sumpool(struct ir *g, int x, int f);
+int ir_concat(struct ir *g, int a, int b);
+int ir_slice(struct ir *g, int x, int off, int len);
+int ir_pad(struct ir *g, int x, int before, int after);
+int ir_dropout(struct ir *g, int x, double p, int salt);
 int ir_effect(struct ir *g, enum op op, const int *in, int n_in);
 void ir_dump(FILE *f, const struct program *p, const struct ptensor *pt);
 
@@ -322,6 +339,7 @@ struct lowered {
     VEC(struct program) progs;
     VEC(const char *) metrics;
     VEC(const char *) terms;      /* gradient-check terms: "loss_D", ... */
+    long step_flops;              /* one training step's GEMM FLOPs, 2*M*N*K each */
     VEC(unsigned) term_nets;      /* net mask per term */
     int gc_batch;
     uint64_t shape_hash;

@@ -29,9 +29,10 @@ static int add_tensor(struct lowered *lo, const char *name, int role, int net, i
     return lo->tensors.len - 1;
 }
 
-/* Per network, the parameters of each layer, in layer order; -1 for none. */
+/* Per network, the persistent tensors of each layer, in layer order; -1
+ * for none.  Batchnorm's gamma and beta are its weight and bias. */
 struct net_params {
-    int weight[256], bias[256];
+    int weight[256], bias[256], run_mean[256], run_var[256];
 };
 
 static struct net_params *params_of;
@@ -41,17 +42,42 @@ static void layout_state(const struct model *m, struct lowered *lo) {
     for (int n = 0; n < m->nets.len; n++) {
         const struct network *net = &m->nets.data[n];
         struct net_params *np = &params_of[n];
-        for (int i = 0; i < net->layers.len; i++) {
+        for (int i = 0; i < net->layers.len && i < 256; i++) {
             const struct layer *l = &net->layers.data[i];
-            np->weight[i] = np->bias[i] = -1;
-            if (l->kind != L_DENSE)
+            np->weight[i] = np->bias[i] = np->run_mean[i] = np->run_var[i] = -1;
+            const char *pre = xprintf("%s.l%d", net->name, l->index);
+            int fan_in, units = l->units;
+            struct shape w;
+            switch (l->kind) {
+            case L_DENSE:
+                fan_in = l->in.d[0];
+                w = (struct shape){2, {l->units, fan_in}};
+                break;
+            case L_CONV: /* [Co, kh, kw, Ci] flattened: rows of W meet im2col's rows */
+                fan_in = l->in.d[0] * l->k * l->k;
+                w = (struct shape){2, {l->units, fan_in}};
+                break;
+            case L_DECONV: /* [Ci, kh, kw, Co]; PyTorch's fan-in for it is Co * k * k */
+                fan_in = l->units * l->k * l->k;
+                w = (struct shape){2, {l->in.d[0], fan_in}};
+                break;
+            case L_BATCHNORM: {
+                struct shape c = {1, {l->in.d[0]}};
+                np->weight[i] = add_tensor(lo, xprintf("%s.gamma", pre), GENRT_PARAM, n, GENRT_INIT_ONE, 0, c);
+                np->bias[i] = add_tensor(lo, xprintf("%s.beta", pre), GENRT_PARAM, n, GENRT_INIT_ZERO, 0, c);
+                np->run_mean[i] = add_tensor(lo, xprintf("%s.running_mean", pre), GENRT_RUNNING, n, GENRT_INIT_ZERO,
+                                             0, c);
+                np->run_var[i] = add_tensor(lo, xprintf("%s.running_var", pre), GENRT_RUNNING, n, GENRT_INIT_ONE, 0, c);
                 continue;
-            int fan_in = l->in.d[0];
-            np->weight[i] = add_tensor(lo, xprintf("%s.l%d.weight", net->name, l->index), GENRT_PARAM, n,
-                                       GENRT_INIT_FANIN_UNIFORM, fan_in, (struct shape){2, {l->units, fan_in}});
+            }
+            default:
+                continue;
+            }
+            np->weight[i] = add_tensor(lo, xprintf("%s.weight", pre), GENRT_PARAM, n, GENRT_INIT_FANIN_UNIFORM,
+                                       fan_in, w);
             if (l->bias)
-                np->bias[i] = add_tensor(lo, xprintf("%s.l%d.bias", net->name, l->index), GENRT_PARAM, n,
-                                         GENRT_INIT_FANIN_UNIFORM, fan_in, (struct shape){1, {l->units}});
+                np->bias[i] = add_tensor(lo, xprintf("%s.bias", pre), GENRT_PARAM, n, GENRT_INIT_FANIN_UNIFORM, fan_in,
+                                         (struct shape){1, {units}});
         }
     }
     /* Optimizer state after all parameters, in the same order. */
@@ -80,12 +106,19 @@ static int find_tensor(const struct lowered *lo, const char *name) {
 
 /* ---- building programs -------------------------------------------------- */
 
+/* How a forward pass runs: training (batch statistics, running statistics
+ * updated, dropout on), eval (running statistics, no dropout), or a
+ * gradient check (batch statistics, no state changed). */
+enum mode { MODE_TRAIN, MODE_EVAL, MODE_CHECK };
+
 struct builder {
     const struct model *m;
     struct lowered *lo;
     struct program *p;
     struct ir *g;
+    enum mode mode;
     int *param_node; /* per tensor: its PARAM node in this program, or -1 */
+    int salt;        /* numbers dropout layers apart, per forward pass */
 };
 
 static int param(struct builder *b, int tensor) {
@@ -96,11 +129,40 @@ static int param(struct builder *b, int tensor) {
     return b->param_node[tensor];
 }
 
+/* The IR shape of a batch of DSL shape s.  Images are [C, H, W] in the
+ * DSL and channels-last [N, H, W, C] in memory, so a convolution is one
+ * GEMM over all N*H*W pixels and per-channel work indexes the last axis. */
 static struct shape batched(int batch, struct shape s) {
+    if (s.n == 3)
+        return (struct shape){4, {batch, s.d[1], s.d[2], s.d[0]}};
     struct shape r = {s.n + 1, {batch}};
     for (int i = 0; i < s.n; i++)
         r.d[i + 1] = s.d[i];
     return r;
+}
+
+/* batchnorm over the last axis of x: per feature, or per channel */
+static int batchnorm(struct builder *b, const struct layer *l, int x, int gamma, int beta, int rmean, int rvar) {
+    struct ir *g = b->g;
+    struct shape sx = ir_node(g, x)->shape;
+    long rows = shape_size(sx) / sx.d[sx.n - 1];
+    if (b->mode == MODE_EVAL) {
+        int scale = ir_binary(g, OP_MUL, ir_unary(g, OP_RSQRT, ir_addc(g, rvar, l->eps)), gamma);
+        int shift = ir_binary(g, OP_SUB, beta, ir_binary(g, OP_MUL, rmean, scale));
+        return ir_add_bias(g, ir_mul_channel(g, x, scale), shift);
+    }
+    int mean = ir_scale(g, ir_sum_channel(g, x), 1.0 / (double)rows);
+    int xc = ir_add_bias(g, x, ir_unary(g, OP_NEG, mean));
+    int var = ir_scale(g, ir_sum_channel(g, ir_unary(g, OP_SQUARE, xc)), 1.0 / (double)rows);
+    int inv = ir_unary(g, OP_RSQRT, ir_addc(g, var, l->eps));
+    int y = ir_add_bias(g, ir_mul_channel(g, xc, ir_binary(g, OP_MUL, inv, gamma)), beta);
+    if (b->mode == MODE_TRAIN) {
+        int in[4] = {mean, var, rmean, rvar};
+        struct node *e = ir_node(g, ir_effect(g, OP_BN_STATS, in, 4));
+        e->f[0] = l->momentum;
+        e->f[1] = rows > 1 ? (double)rows / (double)(rows - 1) : 1;
+    }
+    return y;
 }
 
 /* The forward pass of network `n` on x, one IR node or a few per layer. */
@@ -136,6 +198,44 @@ static int forward(struct builder *b, int n, int x) {
         case L_RESHAPE: case L_FLATTEN:
             g->cur_what = xprintf("%s %s", net->name, l->kind == L_FLATTEN ? "flatten" : "reshape");
             x = ir_reshape(g, x, batched(b->p->batch, l->out));
+            break;
+        case L_CONV: {
+            g->cur_what = xprintf("%s conv %d k%d s%d p%d", net->name, l->units, l->k, l->stride, l->pad);
+            int n_ = b->p->batch, ho = l->out.d[1], wo = l->out.d[2];
+            int cols = ir_im2col(g, x, l->k, l->stride, l->pad, ho, wo);
+            x = ir_matmul(g, cols, param(b, params_of[n].weight[i]), false, true);
+            if (l->bias)
+                x = ir_add_bias(g, x, param(b, params_of[n].bias[i]));
+            x = ir_reshape(g, x, (struct shape){4, {n_, ho, wo, l->units}});
+            break;
+        }
+        case L_DECONV: {
+            g->cur_what = xprintf("%s deconv %d k%d s%d p%d", net->name, l->units, l->k, l->stride, l->pad);
+            int n_ = b->p->batch, hi = l->in.d[1], wi = l->in.d[2], ci = l->in.d[0];
+            int x2 = ir_reshape(g, x, (struct shape){2, {n_ * hi * wi, ci}});
+            int cols = ir_matmul(g, x2, param(b, params_of[n].weight[i]), false, false);
+            x = ir_col2im(g, cols, n_, l->out.d[1], l->out.d[2], l->units, l->k, l->stride, l->pad, hi, wi);
+            if (l->bias)
+                x = ir_add_bias(g, x, param(b, params_of[n].bias[i]));
+            break;
+        }
+        case L_BATCHNORM:
+            g->cur_what = xprintf("%s batchnorm", net->name);
+            x = batchnorm(b, l, x, param(b, params_of[n].weight[i]), param(b, params_of[n].bias[i]),
+                          param(b, params_of[n].run_mean[i]), param(b, params_of[n].run_var[i]));
+            break;
+        case L_DROPOUT:
+            g->cur_what = xprintf("%s dropout %g", net->name, l->p);
+            if (b->mode != MODE_EVAL)
+                x = ir_dropout(g, x, l->p, ++b->salt);
+            break;
+        case L_UPSAMPLE:
+            g->cur_what = xprintf("%s upsample %d", net->name, l->factor);
+            x = ir_upsample(g, x, l->factor);
+            break;
+        case L_AVGPOOL:
+            g->cur_what = xprintf("%s avgpool %d", net->name, l->factor);
+            x = ir_scale(g, ir_sumpool(g, x, l->factor), 1.0 / (l->factor * l->factor));
             break;
         }
     }
@@ -272,6 +372,8 @@ static unsigned gan_term_nets(const struct model *m, int term) {
 
 static struct program *new_program(struct builder *b, const char *name, enum prog_kind kind, int batch,
                                    int term) {
+    b->mode = kind == PROG_TRAIN ? MODE_TRAIN : kind == PROG_GENERATE ? MODE_EVAL : MODE_CHECK;
+    b->salt = 0;
     struct program p = {.name = name, .kind = kind, .batch = batch, .term = term, .result = -1};
     vec_push(&b->lo->progs, p);
     b->p = &b->lo->progs.data[b->lo->progs.len - 1];

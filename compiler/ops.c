@@ -88,11 +88,13 @@ static void vjp_matmul(struct ir *g, int node, int dy, const bool *need, int *dx
     }
 }
 
-/* ---- add_bias: x[N, C, ...] + b[C] -------------------------------------- */
+/* ---- add_bias: x[..., C] + b[C], channels last -------------------------- */
+
+static int channels(struct shape s) { return s.d[s.n - 1]; }
 
 int ir_add_bias(struct ir *g, int x, int b) {
     struct shape sx = shape_of(g, x), sb = shape_of(g, b);
-    if (sx.n < 2 || sb.n != 1 || sb.d[0] != sx.d[1])
+    if (sx.n < 2 || sb.n != 1 || sb.d[0] != channels(sx))
         unreachable();
     int in[2] = {x, b};
     return ir_add(g, OP_ADD_BIAS, in, 2, sx);
@@ -111,13 +113,309 @@ static void vjp_add_bias(struct ir *g, int node, int dy, const bool *need, int *
         dx[1] = ir_sum_channel(g, dy);
 }
 
-/* ---- sum_channel: x[N, C, ...] -> [C] ----------------------------------- */
+/* ---- sum_channel: x[..., C] -> [C] ------------------------------------- */
 
 int ir_sum_channel(struct ir *g, int x) {
     struct shape sx = shape_of(g, x);
     if (sx.n < 2)
         unreachable();
-    return ir_add(g, OP_SUM_CHANNEL, &x, 1, shape1(sx.d[1]));
+    return ir_add(g, OP_SUM_CHANNEL, &x, 1, shape1(channels(sx)));
+}
+
+/* ---- mul_channel: x[..., C] * s[C], as batchnorm scales -------------------- */
+
+int ir_mul_channel(struct ir *g, int x, int sc) {
+    struct shape sx = shape_of(g, x), ss = shape_of(g, sc);
+    if (sx.n < 2 || ss.n != 1 || ss.d[0] != channels(sx))
+        unreachable();
+    int in[2] = {x, sc};
+    return ir_add(g, OP_MUL_CHANNEL, in, 2, sx);
+}
+
+static const char *elem_mul_channel(const struct node *n, const char *const *a) {
+    (void)n;
+    return xprintf("(%s) * %s", a[0], a[1]);
+}
+
+static void vjp_mul_channel(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    struct node *n = ir_node(g, node);
+    int x = n->in[0], sc = n->in[1];
+    if (need[0])
+        dx[0] = ir_mul_channel(g, dy, sc);
+    if (need[1])
+        dx[1] = ir_sum_channel(g, ir_binary(g, OP_MUL, dy, x));
+}
+
+/* ---- rsqrt: 1/sqrt(x), for batchnorm's 1/sqrt(var + eps) ------------------ */
+
+static const char *elem_rsqrt(const struct node *n, const char *const *a) {
+    (void)n;
+    return xprintf("1 / sqrt(%s)", a[0]);
+}
+
+/* d x^(-1/2) = -y^3 / 2, from the output */
+static void vjp_rsqrt(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    if (need[0]) {
+        int y3 = ir_binary(g, OP_MUL, node, ir_unary(g, OP_SQUARE, node));
+        dx[0] = ir_binary(g, OP_MUL, dy, ir_scale(g, y3, -0.5));
+    }
+}
+
+/* ---- dropout: a mask from a hash of (step, salt, element) ------------------
+ * Stateless, so the backward, a resumed run and a gradient check all see
+ * the mask the forward saw.  Linear in x, so its VJP is itself. */
+
+int ir_dropout(struct ir *g, int x, double p, int salt) {
+    int id = ir_unary(g, OP_DROPOUT, x);
+    ir_node(g, id)->f[0] = p;
+    ir_node(g, id)->i[0] = salt;
+    return id;
+}
+
+static const char *elem_dropout(const struct node *n, const char *const *a) {
+    return xprintf("dropout_keep(step_t, %d, i, %s) ? %s * %s : 0", n->i[0], emit_real(n->f[0]), a[0],
+                   emit_real(1 / (1 - n->f[0])));
+}
+
+static void vjp_dropout(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    struct node *n = ir_node(g, node);
+    if (need[0])
+        dx[0] = ir_dropout(g, dy, n->f[0], n->i[0]);
+}
+
+/* ---- im2col / col2im: x[N, H, W, C] <-> cols[N*Ho*Wo, k*k*C] ---------------
+ * Row (n, ho, wo) of cols holds the k x k x C patch under output pixel
+ * (ho, wo), zero outside the image.  col2im scatters and adds a patch matrix
+ * back; the two are each other's adjoint, so conv = matmul(im2col(x), W^T)
+ * and deconv = col2im(matmul(x, W)) differentiate, twice, for free.
+ * i = k, stride, pad, ho, wo; the image geometry is in the [N, H, W, C] side. */
+
+static void set_geom(struct node *n, int k, int s, int p, int ho, int wo) {
+    n->i[0] = k, n->i[1] = s, n->i[2] = p, n->i[3] = ho, n->i[4] = wo;
+}
+
+int ir_im2col(struct ir *g, int x, int k, int s, int p, int ho, int wo) {
+    struct shape sx = shape_of(g, x);
+    if (sx.n != 4)
+        unreachable();
+    int id = ir_add(g, OP_IM2COL, &x, 1, shape2(sx.d[0] * ho * wo, k * k * sx.d[3]));
+    set_geom(ir_node(g, id), k, s, p, ho, wo);
+    return id;
+}
+
+int ir_col2im(struct ir *g, int cols, int n, int h, int w, int c, int k, int s, int p, int ho, int wo) {
+    struct shape sc = shape_of(g, cols);
+    if (sc.n != 2 || sc.d[0] != n * ho * wo || sc.d[1] != k * k * c)
+        unreachable();
+    int id = ir_add(g, OP_COL2IM, &cols, 1, (struct shape){4, {n, h, w, c}});
+    set_geom(ir_node(g, id), k, s, p, ho, wo);
+    return id;
+}
+
+/* The loop nest both directions share: for each patch row and kernel tap
+ * inside the image, `body` moves C contiguous values. */
+static void emit_patch_loops(struct emit *e, const struct node *n, struct shape img, bool read_cols, const char *body) {
+    int k = n->i[0], s = n->i[1], p = n->i[2], ho = n->i[3], wo = n->i[4];
+    int h = img.d[1], w = img.d[2], c = img.d[3];
+    emit_open(e, "for (int n = 0; n < %d; n++) {", img.d[0]);
+    emit_open(e, "for (int oh = 0; oh < %d; oh++) {", ho);
+    emit_open(e, "for (int ow = 0; ow < %d; ow++) {", wo);
+    emit_line(e, "long row = ((long)(n * %d + oh) * %d + ow) * %d;", ho, wo, k * k * c);
+    emit_open(e, "for (int kh = 0; kh < %d; kh++) {", k);
+    emit_line(e, "int ih = oh * %d - %d + kh;", s, p);
+    emit_open(e, "for (int kw = 0; kw < %d; kw++) {", k);
+    emit_line(e, "int iw = ow * %d - %d + kw;", s, p);
+    emit_line(e, "%sreal *col = cols + row + (kh * %d + kw) * %d;", read_cols ? "const " : "", k, c);
+    emit_line(e, "long pix = ((long)(n * %d + ih) * %d + iw) * %d;", h, w, c);
+    emit_line(e, "%s", body);
+    emit_close(e, NULL);
+    emit_close(e, NULL);
+    emit_close(e, NULL);
+    emit_close(e, NULL);
+    emit_close(e, NULL);
+}
+
+static void emit_im2col(struct emit *e, const struct program *p, int id) {
+    const struct node *n = &p->ir.nodes.data[id];
+    struct shape img = p->ir.nodes.data[n->in[0]].shape;
+    int c = img.d[3];
+    emit_open(e, "{");
+    emit_line(e, "const real *img = %s;", emit_ref(e, p, n->in[0]));
+    emit_line(e, "real *cols = %s;", emit_ref(e, p, id));
+    emit_patch_loops(e, n, img, false, xprintf("if (ih >= 0 && ih < %d && iw >= 0 && iw < %d) memcpy(col, img + pix, "
+                                        "%d * sizeof(real)); else memset(col, 0, %d * sizeof(real));",
+                                        img.d[1], img.d[2], c, c));
+    emit_close(e, NULL);
+}
+
+static void emit_col2im(struct emit *e, const struct program *p, int id) {
+    const struct node *n = &p->ir.nodes.data[id];
+    struct shape img = n->shape;
+    int c = img.d[3];
+    emit_open(e, "{");
+    emit_line(e, "const real *cols = %s;", emit_ref(e, p, n->in[0]));
+    emit_line(e, "real *img = %s;", emit_ref(e, p, id));
+    emit_line(e, "memset(img, 0, %ld * sizeof(real));", shape_size(img));
+    emit_patch_loops(e, n, img, true, xprintf("if (ih >= 0 && ih < %d && iw >= 0 && iw < %d) for (int c = 0; c < %d; "
+                                        "c++) img[pix + c] += col[c];", img.d[1], img.d[2], c));
+    emit_close(e, NULL);
+}
+
+static void vjp_im2col(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    struct node n = *ir_node(g, node);
+    struct shape img = shape_of(g, n.in[0]);
+    if (need[0])
+        dx[0] = ir_col2im(g, dy, img.d[0], img.d[1], img.d[2], img.d[3], n.i[0], n.i[1], n.i[2], n.i[3], n.i[4]);
+}
+
+static void vjp_col2im(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    struct node n = *ir_node(g, node);
+    if (need[0])
+        dx[0] = ir_im2col(g, dy, n.i[0], n.i[1], n.i[2], n.i[3], n.i[4]);
+}
+
+/* ---- upsample (nearest) and sumpool: an adjoint pair; avgpool = sumpool / k^2 */
+
+int ir_upsample(struct ir *g, int x, int f) {
+    struct shape sx = shape_of(g, x);
+    int id = ir_add(g, OP_UPSAMPLE, &x, 1, (struct shape){4, {sx.d[0], sx.d[1] * f, sx.d[2] * f, sx.d[3]}});
+    ir_node(g, id)->i[0] = f;
+    return id;
+}
+
+int ir_sumpool(struct ir *g, int x, int f) {
+    struct shape sx = shape_of(g, x);
+    if (sx.n != 4 || sx.d[1] % f || sx.d[2] % f)
+        unreachable();
+    int id = ir_add(g, OP_SUMPOOL, &x, 1, (struct shape){4, {sx.d[0], sx.d[1] / f, sx.d[2] / f, sx.d[3]}});
+    ir_node(g, id)->i[0] = f;
+    return id;
+}
+
+/* for each big (upsampled) pixel: its small pixel; body moves C values */
+static void emit_pool_loops(struct emit *e, struct shape big, int f, const char *body) {
+    emit_open(e, "for (int n = 0; n < %d; n++) {", big.d[0]);
+    emit_open(e, "for (int h = 0; h < %d; h++) {", big.d[1]);
+    emit_open(e, "for (int w = 0; w < %d; w++) {", big.d[2]);
+    emit_line(e, "long b = ((long)(n * %d + h) * %d + w) * %d;", big.d[1], big.d[2], big.d[3]);
+    emit_line(e, "long s = ((long)(n * %d + h / %d) * %d + w / %d) * %d;", big.d[1] / f, f, big.d[2] / f, f, big.d[3]);
+    emit_line(e, "for (int c = 0; c < %d; c++) %s", big.d[3], body);
+    emit_close(e, NULL);
+    emit_close(e, NULL);
+    emit_close(e, NULL);
+}
+
+static void emit_upsample(struct emit *e, const struct program *p, int id) {
+    const struct node *n = &p->ir.nodes.data[id];
+    emit_open(e, "{");
+    emit_line(e, "const real *x = %s;", emit_ref(e, p, n->in[0]));
+    emit_line(e, "real *y = %s;", emit_ref(e, p, id));
+    emit_pool_loops(e, n->shape, n->i[0], "y[b + c] = x[s + c];");
+    emit_close(e, NULL);
+}
+
+static void emit_sumpool(struct emit *e, const struct program *p, int id) {
+    const struct node *n = &p->ir.nodes.data[id];
+    emit_open(e, "{");
+    emit_line(e, "const real *x = %s;", emit_ref(e, p, n->in[0]));
+    emit_line(e, "real *y = %s;", emit_ref(e, p, id));
+    emit_line(e, "memset(y, 0, %ld * sizeof(real));", shape_size(n->shape));
+    emit_pool_loops(e, p->ir.nodes.data[n->in[0]].shape, n->i[0], "y[s + c] += x[b + c];");
+    emit_close(e, NULL);
+}
+
+static void vjp_upsample(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    if (need[0])
+        dx[0] = ir_sumpool(g, dy, ir_node(g, node)->i[0]);
+}
+
+static void vjp_sumpool(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    if (need[0])
+        dx[0] = ir_upsample(g, dy, ir_node(g, node)->i[0]);
+}
+
+/* ---- concat, slice, pad along the last (channel or feature) axis ------------ */
+
+static struct shape with_channels(struct shape s, int c) {
+    s.d[s.n - 1] = c;
+    return s;
+}
+
+int ir_concat(struct ir *g, int a, int b) {
+    struct shape sa = shape_of(g, a), sb = shape_of(g, b);
+    if (sa.n != sb.n || shape_size(sa) / channels(sa) != shape_size(sb) / channels(sb))
+        unreachable();
+    int in[2] = {a, b};
+    return ir_add(g, OP_CONCAT, in, 2, with_channels(sa, channels(sa) + channels(sb)));
+}
+
+int ir_slice(struct ir *g, int x, int off, int len) {
+    struct shape sx = shape_of(g, x);
+    if (off < 0 || len < 1 || off + len > channels(sx))
+        unreachable();
+    int id = ir_add(g, OP_SLICE, &x, 1, with_channels(sx, len));
+    ir_node(g, id)->i[0] = off;
+    return id;
+}
+
+int ir_pad(struct ir *g, int x, int before, int after) {
+    struct shape sx = shape_of(g, x);
+    int id = ir_add(g, OP_PAD, &x, 1, with_channels(sx, before + channels(sx) + after));
+    ir_node(g, id)->i[0] = before;
+    return id;
+}
+
+/* y[r, off .. off+len) = x[r, 0 .. len), over rows r */
+static void emit_rows_copy(struct emit *e, long rows, const char *dst, int dst_c, int dst_off, const char *src,
+                           int src_c, int src_off, int len) {
+    emit_line(e, "for (long r = 0; r < %ld; r++) memcpy(%s + r * %d + %d, %s + r * %d + %d, %d * sizeof(real));",
+              rows, dst, dst_c, dst_off, src, src_c, src_off, len);
+}
+
+static void emit_concat(struct emit *e, const struct program *p, int id) {
+    const struct node *n = &p->ir.nodes.data[id];
+    int ca = channels(p->ir.nodes.data[n->in[0]].shape), cb = channels(p->ir.nodes.data[n->in[1]].shape);
+    long rows = shape_size(n->shape) / (ca + cb);
+    emit_rows_copy(e, rows, emit_ref(e, p, id), ca + cb, 0, emit_ref(e, p, n->in[0]), ca, 0, ca);
+    emit_rows_copy(e, rows, emit_ref(e, p, id), ca + cb, ca, emit_ref(e, p, n->in[1]), cb, 0, cb);
+}
+
+static void emit_slice(struct emit *e, const struct program *p, int id) {
+    const struct node *n = &p->ir.nodes.data[id];
+    int c = channels(p->ir.nodes.data[n->in[0]].shape), len = channels(n->shape);
+    emit_rows_copy(e, shape_size(n->shape) / len, emit_ref(e, p, id), len, 0, emit_ref(e, p, n->in[0]), c, n->i[0],
+                   len);
+}
+
+static void emit_pad(struct emit *e, const struct program *p, int id) {
+    const struct node *n = &p->ir.nodes.data[id];
+    int c = channels(p->ir.nodes.data[n->in[0]].shape), out = channels(n->shape);
+    emit_line(e, "memset(%s, 0, %ld * sizeof(real));", emit_ref(e, p, id), shape_size(n->shape));
+    emit_rows_copy(e, shape_size(n->shape) / out, emit_ref(e, p, id), out, n->i[0], emit_ref(e, p, n->in[0]), c, 0,
+                   c);
+}
+
+static void vjp_concat(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    struct node *n = ir_node(g, node);
+    int a = n->in[0], b = n->in[1];
+    int ca = channels(shape_of(g, a)), cb = channels(shape_of(g, b));
+    if (need[0])
+        dx[0] = ir_slice(g, dy, 0, ca);
+    if (need[1])
+        dx[1] = ir_slice(g, dy, ca, cb);
+}
+
+static void vjp_slice(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    struct node *n = ir_node(g, node);
+    int c = channels(shape_of(g, n->in[0])), off = n->i[0], len = channels(n->shape);
+    if (need[0])
+        dx[0] = ir_pad(g, dy, off, c - off - len);
+}
+
+static void vjp_pad(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    struct node *n = ir_node(g, node);
+    if (need[0])
+        dx[0] = ir_slice(g, dy, n->i[0], channels(shape_of(g, n->in[0])));
 }
 
 static void vjp_sum_channel(struct ir *g, int node, int dy, const bool *need, int *dx) {
@@ -414,6 +712,15 @@ static void emit_store_grad(struct emit *e, const struct program *p, int id) {
     const struct node *n = &p->ir.nodes.data[id];
     emit_line(e, "memcpy(g + %ld, %s, %ld * sizeof(real));", (long)n->i[1],
               emit_ref(e, p, n->in[0]), shape_size(p->ir.nodes.data[n->in[0]].shape));
+}
+
+/* bn_stats(mean, var, running_mean, running_var): the running statistics
+ * batchnorm keeps for eval mode; f = momentum, the unbiased-variance factor */
+static void emit_bn_stats(struct emit *e, const struct program *p, int id) {
+    const struct node *n = &p->ir.nodes.data[id];
+    emit_line(e, "bn_running_update(%s, %s, %s, %s, %ld, %s, %s);", emit_ref(e, p, n->in[2]), emit_ref(e, p, n->in[3]),
+              emit_ref(e, p, n->in[0]), emit_ref(e, p, n->in[1]), shape_size(p->ir.nodes.data[n->in[0]].shape),
+              emit_real(n->f[0]), emit_real(n->f[1]));
 }
 
 /* ---- the table ---------------------------------------------------------- */

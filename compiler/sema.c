@@ -7,6 +7,7 @@
 #include "genc.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -191,7 +192,70 @@ static void check_latent(const struct decl *d, struct model *m) {
         m->latent.dim = (int)dim;
 }
 
-static const char *const layer_names[] = {"dense", "relu", "leaky_relu", "tanh", "sigmoid", "reshape", "flatten"};
+static const char *const layer_names[] = {"dense",   "relu",   "leaky_relu", "tanh",     "sigmoid",
+                                          "reshape", "flatten", "conv",      "deconv",   "batchnorm",
+                                          "dropout", "upsample", "avgpool"};
+
+/* conv and deconv: `conv 64 k4 s2 p1 [op1] [nobias]`, stride 1 and
+ * padding 0 by default; op (output padding) for deconv only. */
+static bool conv_args(const struct stmt *s, struct layer *l) {
+    if (s->args.len < 2) {
+        error_at(s->loc, "%s takes the output channels and a kernel size, like '%s 64 k4 s2 p1'", s->name, s->name);
+        return false;
+    }
+    long ch;
+    if (!arg_int(&s->args.data[0], "output channels", 1, 1 << 16, &ch))
+        return false;
+    l->units = (int)ch;
+    l->bias = true;
+    l->stride = 1;
+    bool have_k = false;
+    for (int i = 1; i < s->args.len; i++) {
+        const struct arg *a = &s->args.data[i];
+        if (a->kind == ARG_IDENT && !strcmp(a->text, "nobias")) {
+            l->bias = false;
+            continue;
+        }
+        const char *t = a->kind == ARG_IDENT ? a->text : "";
+        int skip = !strncmp(t, "op", 2) ? 2 : 1;
+        char *end;
+        long v = strtol(t + skip, &end, 10);
+        if (a->kind != ARG_IDENT || *end || end == t + skip || !strchr("ksp", t[0]) || (skip == 2 && l->kind != L_DECONV)) {
+            error_at(a->loc, "%s takes kN (kernel), sN (stride), pN (padding)%s and nobias, got '%s'", s->name,
+                     l->kind == L_DECONV ? ", opN (output padding)" : "", a->kind == ARG_NUM ? a->text : t);
+            return false;
+        }
+        if (v > 1024) {
+            error_at(a->loc, "'%s' is too large", t);
+            return false;
+        }
+        if (skip == 2)
+            l->out_pad = (int)v;
+        else if (t[0] == 'k')
+            l->k = (int)v, have_k = true;
+        else if (t[0] == 's')
+            l->stride = (int)v;
+        else
+            l->pad = (int)v;
+    }
+    if (!have_k || l->k < 1 || l->stride < 1) {
+        error_at(s->loc, "%s needs a kernel size k1 or more and a stride s1 or more", s->name);
+        return false;
+    }
+    if (l->kind == L_DECONV && l->out_pad >= l->stride) {
+        error_at(s->loc, "deconv's output padding must be smaller than its stride");
+        return false;
+    }
+    return true;
+}
+
+static bool want_image(const struct stmt *s, const char *net, const struct layer *l) {
+    if (l->in.n == 3)
+        return true;
+    error_at(s->loc, "%s: %s expects [channels, height, width] input, got %s%s", net, s->name, shape_str(l->in),
+             l->in.n == 1 ? "; add 'reshape [C, H, W]' before it" : "");
+    return false;
+}
 
 /* Parse one layer and apply its shape rule to `in`; false after an error. */
 static bool check_layer(const struct stmt *s, const char *net, struct layer *l) {
@@ -246,6 +310,73 @@ static bool check_layer(const struct stmt *s, const char *net, struct layer *l) 
             return false;
         l->out = (struct shape){1, {(int)shape_size(l->in)}};
         return true;
+    case L_CONV: case L_DECONV: {
+        if (!conv_args(s, l) || !want_image(s, net, l))
+            return false;
+        int c = l->in.d[0], h = l->in.d[1], w = l->in.d[2], k = l->k, st = l->stride, p = l->pad;
+        int ho, wo;
+        if (l->kind == L_CONV) {
+            ho = h + 2 * p >= k ? (h + 2 * p - k) / st + 1 : 0;
+            wo = w + 2 * p >= k ? (w + 2 * p - k) / st + 1 : 0;
+        } else {
+            ho = (h - 1) * st - 2 * p + k + l->out_pad;
+            wo = (w - 1) * st - 2 * p + k + l->out_pad;
+        }
+        if (ho < 1 || wo < 1 || p >= k) {
+            error_at(s->loc, "%s: %s k%d s%d p%d does not fit input %s", net, s->name, k, st, p, shape_str(l->in));
+            return false;
+        }
+        l->out = (struct shape){3, {l->units, ho, wo}};
+        l->n_params = (long)l->units * c * k * k + (l->bias ? l->units : 0);
+        l->macs = (long)k * k * c * l->units * (l->kind == L_CONV ? (long)ho * wo : (long)h * w);
+        return true;
+    }
+    case L_BATCHNORM: {
+        static const char *const keys[] = {"momentum", "eps"};
+        l->momentum = 0.1;
+        l->eps = 1e-5;
+        if (s->args.len % 2) {
+            error_at(s->loc, "batchnorm takes settings in pairs: 'batchnorm momentum 0.1 eps 1e-5'");
+            return false;
+        }
+        for (int i = 0; i < s->args.len; i += 2) {
+            const struct arg *a = &s->args.data[i];
+            if (a->kind != ARG_IDENT || (strcmp(a->text, "momentum") && strcmp(a->text, "eps"))) {
+                unknown(a->loc, "batchnorm setting", a->kind == ARG_IDENT ? a->text : "?", keys, 2);
+                return false;
+            }
+            double *dst = !strcmp(a->text, "momentum") ? &l->momentum : &l->eps;
+            if (!arg_range(&s->args.data[i + 1], a->text, 0, 1, false, dst))
+                return false;
+        }
+        if (l->in.n != 1 && l->in.n != 3) {
+            error_at(s->loc, "%s: batchnorm normalizes [features] or [channels, height, width], got %s", net,
+                     shape_str(l->in));
+            return false;
+        }
+        l->n_params = 2L * l->in.d[0];
+        return true;
+    }
+    case L_DROPOUT:
+        if (!want_args(s, 1, 1) || !arg_range(&s->args.data[0], "the dropout probability", 0, 1, true, &l->p))
+            return false;
+        return true;
+    case L_UPSAMPLE: case L_AVGPOOL: {
+        long f;
+        if (!want_args(s, 1, 1) || !arg_int(&s->args.data[0], "the factor", 1, 64, &f) || !want_image(s, net, l))
+            return false;
+        l->factor = (int)f;
+        if (l->kind == L_UPSAMPLE) {
+            l->out = (struct shape){3, {l->in.d[0], l->in.d[1] * l->factor, l->in.d[2] * l->factor}};
+        } else {
+            if (l->in.d[1] % l->factor || l->in.d[2] % l->factor) {
+                error_at(s->args.data[0].loc, "%s: avgpool %d does not divide %s", net, l->factor, shape_str(l->in));
+                return false;
+            }
+            l->out = (struct shape){3, {l->in.d[0], l->in.d[1] / l->factor, l->in.d[2] / l->factor}};
+        }
+        return true;
+    }
     case L_RESHAPE:
         if (!want_args(s, 1, 1))
             return false;
@@ -277,6 +408,10 @@ static void check_network(const struct decl *d, struct model *m) {
     bool ok = true;
     if (d->body.len == 0)
         error_at(d->name_loc, "network '%s' has no layers", d->name);
+    if (d->body.len > 256) {
+        error_at(d->name_loc, "network '%s' has %d layers; at most 256 are supported", d->name, d->body.len);
+        return;
+    }
     for (int i = 0; i < d->body.len && ok; i++) {
         struct layer l = {.in = cur, .index = i + 1};
         ok = check_layer(&d->body.data[i], d->name, &l);

@@ -33,6 +33,8 @@ static real state[N_STATE] __attribute__((aligned(64)));
 static real arena[N_ARENA] __attribute__((aligned(64)));
 static real in_x[BATCH * SAMPLE], in_z[BATCH * LATENT];
 static real gc_x[GC_BATCH * SAMPLE], gc_z[GC_BATCH * LATENT];
+/* the training step being run: seeds dropout masks */
+static long step_t;
 
 static real *const G_l1_weight = state + 0; /* (256, 100) */
 static real *const G_l1_bias = state + 25600; /* (256) */
@@ -112,6 +114,7 @@ static const struct genrt_tensor tensors[36] = {
 
 /* One training step at batch 64. t counts steps from 1; out gets the metrics. */
 static void train_step(long t, double *out) {
+    step_t = t;
     /* specs/gan_mlp.gm:6: G dense 256 (64, 256) */
     gemm(CblasNoTrans, CblasTrans, 64, 256, 100, in_z, 100, G_l1_weight, 100, arena + 1049600, 256);
     /* specs/gan_mlp.gm:6: G leaky_relu 0.2 (64, 256) */
@@ -120,9 +123,9 @@ static void train_step(long t, double *out) {
         const real *x3 = arena + 1049600; /* (64, 256) */
         const real *x4 = G_l1_bias; /* (256) */
         real *y = arena + 1049600;
-        for (int n = 0; n < 64; n++) {
+        for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 256; c++) {
-                long i = n * 256 + c;
+                long i = r * 256 + c;
                 real v5 = x3[i] + x4[c];
                 y[i] = v5 > 0 ? v5 : (real)0.2 * v5;
             }
@@ -136,9 +139,9 @@ static void train_step(long t, double *out) {
         const real *x8 = arena + 984064; /* (64, 512) */
         const real *x9 = G_l3_bias; /* (512) */
         real *y = arena + 984064;
-        for (int n = 0; n < 64; n++) {
+        for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
-                long i = n * 512 + c;
+                long i = r * 512 + c;
                 real v10 = x8[i] + x9[c];
                 y[i] = v10 > 0 ? v10 : (real)0.2 * v10;
             }
@@ -152,9 +155,9 @@ static void train_step(long t, double *out) {
         const real *x13 = arena + 933888; /* (64, 784) */
         const real *x14 = G_l5_bias; /* (784) */
         real *y = arena + 933888;
-        for (int n = 0; n < 64; n++) {
+        for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 784; c++) {
-                long i = n * 784 + c;
+                long i = r * 784 + c;
                 real v15 = x13[i] + x14[c];
                 y[i] = tanh(v15);
             }
@@ -168,9 +171,9 @@ static void train_step(long t, double *out) {
         const real *x18 = arena + 1016832; /* (64, 512) */
         const real *x19 = D_l1_bias; /* (512) */
         real *y = arena + 1016832;
-        for (int n = 0; n < 64; n++) {
+        for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
-                long i = n * 512 + c;
+                long i = r * 512 + c;
                 real v20 = x18[i] + x19[c];
                 y[i] = v20 > 0 ? v20 : (real)0.2 * v20;
             }
@@ -184,9 +187,9 @@ static void train_step(long t, double *out) {
         const real *x23 = arena + 565248; /* (64, 256) */
         const real *x24 = D_l3_bias; /* (256) */
         real *y = arena + 565248;
-        for (int n = 0; n < 64; n++) {
+        for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 256; c++) {
-                long i = n * 256 + c;
+                long i = r * 256 + c;
                 real v25 = x23[i] + x24[c];
                 y[i] = v25 > 0 ? v25 : (real)0.2 * v25;
             }
@@ -199,9 +202,9 @@ static void train_step(long t, double *out) {
         const real *x28 = arena + 0; /* (64, 1) */
         const real *x29 = D_l5_bias; /* (1) */
         real *y = arena + 0;
-        for (int n = 0; n < 64; n++) {
+        for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
-                long i = n * 1 + c;
+                long i = r * 1 + c;
                 y[i] = x28[i] + x29[c];
             }
         }
@@ -214,9 +217,9 @@ static void train_step(long t, double *out) {
         const real *x31 = arena + 401408; /* (64, 512) */
         const real *x19 = D_l1_bias; /* (512) */
         real *y = arena + 401408;
-        for (int n = 0; n < 64; n++) {
+        for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
-                long i = n * 512 + c;
+                long i = r * 512 + c;
                 real v32 = x31[i] + x19[c];
                 y[i] = v32 > 0 ? v32 : (real)0.2 * v32;
             }
@@ -230,9 +233,9 @@ static void train_step(long t, double *out) {
         const real *x34 = arena + 32768; /* (64, 256) */
         const real *x24 = D_l3_bias; /* (256) */
         real *y = arena + 32768;
-        for (int n = 0; n < 64; n++) {
+        for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 256; c++) {
-                long i = n * 256 + c;
+                long i = r * 256 + c;
                 real v35 = x34[i] + x24[c];
                 y[i] = v35 > 0 ? v35 : (real)0.2 * v35;
             }
@@ -245,9 +248,9 @@ static void train_step(long t, double *out) {
         const real *x37 = arena + 16384; /* (64, 1) */
         const real *x29 = D_l5_bias; /* (1) */
         real *y = arena + 16384;
-        for (int n = 0; n < 64; n++) {
+        for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
-                long i = n * 1 + c;
+                long i = r * 1 + c;
                 y[i] = x37[i] + x29[c];
             }
         }
@@ -398,14 +401,14 @@ static void train_step(long t, double *out) {
     {
         const real *x65 = arena + 16384; /* (64, 1) */
         real *y = arena + 1067008;
-        for (int c = 0; c < 1; c++) {
-            double acc = 0;
-            for (int n = 0; n < 64; n++) {
-                long i = n * 1 + c;
-                acc += x65[i];
+        double acc[1] = {0};
+        for (long r = 0; r < 64; r++) {
+            for (int c = 0; c < 1; c++) {
+                long i = r * 1 + c;
+                acc[c] += x65[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_mlp.gm:7: backward of D dense 1 (64, 256) */
     gemm(CblasNoTrans, CblasNoTrans, 64, 256, 1, arena + 16384, 1, D_l5_weight, 256, arena + 0, 256);
@@ -424,14 +427,14 @@ static void train_step(long t, double *out) {
     {
         const real *x69 = arena + 32768; /* (64, 256) */
         real *y = arena + 1066752;
-        for (int c = 0; c < 256; c++) {
-            double acc = 0;
-            for (int n = 0; n < 64; n++) {
-                long i = n * 256 + c;
-                acc += x69[i];
+        double acc[256] = {0};
+        for (long r = 0; r < 64; r++) {
+            for (int c = 0; c < 256; c++) {
+                long i = r * 256 + c;
+                acc[c] += x69[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_mlp.gm:7: backward of D dense 256 (64, 512) */
     gemm(CblasNoTrans, CblasNoTrans, 64, 512, 256, arena + 32768, 256, D_l3_weight, 512, arena + 0, 512);
@@ -450,14 +453,14 @@ static void train_step(long t, double *out) {
     {
         const real *x73 = arena + 401408; /* (64, 512) */
         real *y = arena + 1065984;
-        for (int c = 0; c < 512; c++) {
-            double acc = 0;
-            for (int n = 0; n < 64; n++) {
-                long i = n * 512 + c;
-                acc += x73[i];
+        double acc[512] = {0};
+        for (long r = 0; r < 64; r++) {
+            for (int c = 0; c < 512; c++) {
+                long i = r * 512 + c;
+                acc[c] += x73[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_mlp.gm:7: backward of D dense 512 (512, 784) */
     gemm(CblasTrans, CblasNoTrans, 512, 784, 64, arena + 401408, 512, arena + 933888, 784, arena + 0, 784);
@@ -465,14 +468,14 @@ static void train_step(long t, double *out) {
     {
         const real *x61 = arena + 434176; /* (64, 1) */
         real *y = arena + 401408;
-        for (int c = 0; c < 1; c++) {
-            double acc = 0;
-            for (int n = 0; n < 64; n++) {
-                long i = n * 1 + c;
-                acc += x61[i];
+        double acc[1] = {0};
+        for (long r = 0; r < 64; r++) {
+            for (int c = 0; c < 1; c++) {
+                long i = r * 1 + c;
+                acc[c] += x61[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_mlp.gm:7: backward of D dense 1 (1) */
     {
@@ -509,14 +512,14 @@ static void train_step(long t, double *out) {
     {
         const real *x81 = arena + 565248; /* (64, 256) */
         real *y = arena + 401408;
-        for (int c = 0; c < 256; c++) {
-            double acc = 0;
-            for (int n = 0; n < 64; n++) {
-                long i = n * 256 + c;
-                acc += x81[i];
+        double acc[256] = {0};
+        for (long r = 0; r < 64; r++) {
+            for (int c = 0; c < 256; c++) {
+                long i = r * 256 + c;
+                acc[c] += x81[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_mlp.gm:7: backward of D dense 256 (256) */
     {
@@ -553,14 +556,14 @@ static void train_step(long t, double *out) {
     {
         const real *x87 = arena + 1016832; /* (64, 512) */
         real *y = arena + 401408;
-        for (int c = 0; c < 512; c++) {
-            double acc = 0;
-            for (int n = 0; n < 64; n++) {
-                long i = n * 512 + c;
-                acc += x87[i];
+        double acc[512] = {0};
+        for (long r = 0; r < 64; r++) {
+            for (int c = 0; c < 512; c++) {
+                long i = r * 512 + c;
+                acc[c] += x87[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_mlp.gm:7: backward of D dense 512 (512) */
     {
@@ -602,9 +605,9 @@ static void train_step(long t, double *out) {
         const real *x110 = arena + 50176; /* (64, 512) */
         const real *x19 = D_l1_bias; /* (512) */
         real *y = arena + 50176;
-        for (int n = 0; n < 64; n++) {
+        for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
-                long i = n * 512 + c;
+                long i = r * 512 + c;
                 real v111 = x110[i] + x19[c];
                 y[i] = v111 > 0 ? v111 : (real)0.2 * v111;
             }
@@ -618,9 +621,9 @@ static void train_step(long t, double *out) {
         const real *x113 = arena + 32768; /* (64, 256) */
         const real *x24 = D_l3_bias; /* (256) */
         real *y = arena + 32768;
-        for (int n = 0; n < 64; n++) {
+        for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 256; c++) {
-                long i = n * 256 + c;
+                long i = r * 256 + c;
                 real v114 = x113[i] + x24[c];
                 y[i] = v114 > 0 ? v114 : (real)0.2 * v114;
             }
@@ -634,9 +637,9 @@ static void train_step(long t, double *out) {
         const real *x116 = arena + 16384; /* (64, 1) */
         const real *x29 = D_l5_bias; /* (1) */
         real *y = arena + 16384;
-        for (int n = 0; n < 64; n++) {
+        for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
-                long i = n * 1 + c;
+                long i = r * 1 + c;
                 real v117 = x116[i] + x29[c];
                 y[i] = -(v117);
             }
@@ -731,14 +734,14 @@ static void train_step(long t, double *out) {
     {
         const real *x137 = arena + 933888; /* (64, 784) */
         real *y = arena + 558080;
-        for (int c = 0; c < 784; c++) {
-            double acc = 0;
-            for (int n = 0; n < 64; n++) {
-                long i = n * 784 + c;
-                acc += x137[i];
+        double acc[784] = {0};
+        for (long r = 0; r < 64; r++) {
+            for (int c = 0; c < 784; c++) {
+                long i = r * 784 + c;
+                acc[c] += x137[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 784; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_mlp.gm:6: backward of G dense 784 (64, 512) */
     gemm(CblasNoTrans, CblasNoTrans, 64, 512, 784, arena + 933888, 784, G_l5_weight, 512, arena + 401408, 512);
@@ -757,14 +760,14 @@ static void train_step(long t, double *out) {
     {
         const real *x141 = arena + 984064; /* (64, 512) */
         real *y = arena + 558864;
-        for (int c = 0; c < 512; c++) {
-            double acc = 0;
-            for (int n = 0; n < 64; n++) {
-                long i = n * 512 + c;
-                acc += x141[i];
+        double acc[512] = {0};
+        for (long r = 0; r < 64; r++) {
+            for (int c = 0; c < 512; c++) {
+                long i = r * 512 + c;
+                acc[c] += x141[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_mlp.gm:6: backward of G dense 512 (64, 256) */
     gemm(CblasNoTrans, CblasNoTrans, 64, 256, 512, arena + 984064, 512, G_l3_weight, 256, arena + 532480, 256);
@@ -783,14 +786,14 @@ static void train_step(long t, double *out) {
     {
         const real *x145 = arena + 1049600; /* (64, 256) */
         real *y = arena + 559376;
-        for (int c = 0; c < 256; c++) {
-            double acc = 0;
-            for (int n = 0; n < 64; n++) {
-                long i = n * 256 + c;
-                acc += x145[i];
+        double acc[256] = {0};
+        for (long r = 0; r < 64; r++) {
+            for (int c = 0; c < 256; c++) {
+                long i = r * 256 + c;
+                acc[c] += x145[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_mlp.gm:6: backward of G dense 256 (256, 100) */
     gemm(CblasTrans, CblasNoTrans, 256, 100, 64, arena + 1049600, 256, in_z, 100, arena + 532480, 100);
@@ -806,7 +809,6 @@ static void train_step(long t, double *out) {
     adam_update(G_l5_weight, arena + 0, G_l5_weight_adam_m, G_l5_weight_adam_v, 401408, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_mlp.gm:9: adam step of G.l5.bias (1) */
     adam_update(G_l5_bias, arena + 558080, G_l5_bias_adam_m, G_l5_bias_adam_v, 784, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
-    (void)t;
 }
 
 /* The generator's forward pass at batch 64, from in_z. */
@@ -819,9 +821,9 @@ static const real *generate(void) {
         const real *x2 = arena + 0; /* (64, 256) */
         const real *x3 = G_l1_bias; /* (256) */
         real *y = arena + 0;
-        for (int n = 0; n < 64; n++) {
+        for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 256; c++) {
-                long i = n * 256 + c;
+                long i = r * 256 + c;
                 real v4 = x2[i] + x3[c];
                 y[i] = v4 > 0 ? v4 : (real)0.2 * v4;
             }
@@ -835,9 +837,9 @@ static const real *generate(void) {
         const real *x7 = arena + 50176; /* (64, 512) */
         const real *x8 = G_l3_bias; /* (512) */
         real *y = arena + 50176;
-        for (int n = 0; n < 64; n++) {
+        for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
-                long i = n * 512 + c;
+                long i = r * 512 + c;
                 real v9 = x7[i] + x8[c];
                 y[i] = v9 > 0 ? v9 : (real)0.2 * v9;
             }
@@ -851,9 +853,9 @@ static const real *generate(void) {
         const real *x12 = arena + 0; /* (64, 784) */
         const real *x13 = G_l5_bias; /* (784) */
         real *y = arena + 0;
-        for (int n = 0; n < 64; n++) {
+        for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 784; c++) {
-                long i = n * 784 + c;
+                long i = r * 784 + c;
                 real v14 = x12[i] + x13[c];
                 y[i] = tanh(v14);
             }
@@ -872,9 +874,9 @@ static void gc_loss_0(double *out) {
         const real *x3 = arena + 0; /* (4, 256) */
         const real *x4 = G_l1_bias; /* (256) */
         real *y = arena + 0;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 256; c++) {
-                long i = n * 256 + c;
+                long i = r * 256 + c;
                 real v5 = x3[i] + x4[c];
                 y[i] = v5 > 0 ? v5 : (real)0.2 * v5;
             }
@@ -888,9 +890,9 @@ static void gc_loss_0(double *out) {
         const real *x8 = arena + 3136; /* (4, 512) */
         const real *x9 = G_l3_bias; /* (512) */
         real *y = arena + 3136;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 512; c++) {
-                long i = n * 512 + c;
+                long i = r * 512 + c;
                 real v10 = x8[i] + x9[c];
                 y[i] = v10 > 0 ? v10 : (real)0.2 * v10;
             }
@@ -904,9 +906,9 @@ static void gc_loss_0(double *out) {
         const real *x13 = arena + 0; /* (4, 784) */
         const real *x14 = G_l5_bias; /* (784) */
         real *y = arena + 0;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 784; c++) {
-                long i = n * 784 + c;
+                long i = r * 784 + c;
                 real v15 = x13[i] + x14[c];
                 y[i] = tanh(v15);
             }
@@ -920,9 +922,9 @@ static void gc_loss_0(double *out) {
         const real *x18 = arena + 3136; /* (4, 512) */
         const real *x19 = D_l1_bias; /* (512) */
         real *y = arena + 3136;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 512; c++) {
-                long i = n * 512 + c;
+                long i = r * 512 + c;
                 real v20 = x18[i] + x19[c];
                 y[i] = v20 > 0 ? v20 : (real)0.2 * v20;
             }
@@ -936,9 +938,9 @@ static void gc_loss_0(double *out) {
         const real *x23 = arena + 5184; /* (4, 256) */
         const real *x24 = D_l3_bias; /* (256) */
         real *y = arena + 5184;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 256; c++) {
-                long i = n * 256 + c;
+                long i = r * 256 + c;
                 real v25 = x23[i] + x24[c];
                 y[i] = v25 > 0 ? v25 : (real)0.2 * v25;
             }
@@ -954,9 +956,9 @@ static void gc_loss_0(double *out) {
         const real *x31 = arena + 3136; /* (4, 512) */
         const real *x19 = D_l1_bias; /* (512) */
         real *y = arena + 3136;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 512; c++) {
-                long i = n * 512 + c;
+                long i = r * 512 + c;
                 real v32 = x31[i] + x19[c];
                 y[i] = v32 > 0 ? v32 : (real)0.2 * v32;
             }
@@ -970,9 +972,9 @@ static void gc_loss_0(double *out) {
         const real *x34 = arena + 0; /* (4, 256) */
         const real *x24 = D_l3_bias; /* (256) */
         real *y = arena + 0;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 256; c++) {
-                long i = n * 256 + c;
+                long i = r * 256 + c;
                 real v35 = x34[i] + x24[c];
                 y[i] = v35 > 0 ? v35 : (real)0.2 * v35;
             }
@@ -988,9 +990,9 @@ static void gc_loss_0(double *out) {
         const real *x29 = D_l5_bias; /* (1) */
         real *y = arena + 0;
         double acc = 0;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
-                long i = n * 1 + c;
+                long i = r * 1 + c;
                 real v38 = x37[i] + x29[c];
                 real v39 = softplus(v38);
                 acc += v39;
@@ -1007,9 +1009,9 @@ static void gc_loss_0(double *out) {
         const real *x29 = D_l5_bias; /* (1) */
         real *y = arena + 16;
         double acc = 0;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
-                long i = n * 1 + c;
+                long i = r * 1 + c;
                 real v30 = x28[i] + x29[c];
                 real v42 = -(v30);
                 real v43 = softplus(v42);
@@ -1045,9 +1047,9 @@ static void gc_grad_0(real *g) {
         const real *x3 = arena + 2048; /* (4, 256) */
         const real *x4 = G_l1_bias; /* (256) */
         real *y = arena + 2048;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 256; c++) {
-                long i = n * 256 + c;
+                long i = r * 256 + c;
                 real v5 = x3[i] + x4[c];
                 y[i] = v5 > 0 ? v5 : (real)0.2 * v5;
             }
@@ -1061,9 +1063,9 @@ static void gc_grad_0(real *g) {
         const real *x8 = arena + 0; /* (4, 512) */
         const real *x9 = G_l3_bias; /* (512) */
         real *y = arena + 0;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 512; c++) {
-                long i = n * 512 + c;
+                long i = r * 512 + c;
                 real v10 = x8[i] + x9[c];
                 y[i] = v10 > 0 ? v10 : (real)0.2 * v10;
             }
@@ -1077,9 +1079,9 @@ static void gc_grad_0(real *g) {
         const real *x13 = arena + 401408; /* (4, 784) */
         const real *x14 = G_l5_bias; /* (784) */
         real *y = arena + 401408;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 784; c++) {
-                long i = n * 784 + c;
+                long i = r * 784 + c;
                 real v15 = x13[i] + x14[c];
                 y[i] = tanh(v15);
             }
@@ -1093,9 +1095,9 @@ static void gc_grad_0(real *g) {
         const real *x18 = arena + 933888; /* (4, 512) */
         const real *x19 = D_l1_bias; /* (512) */
         real *y = arena + 933888;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 512; c++) {
-                long i = n * 512 + c;
+                long i = r * 512 + c;
                 real v20 = x18[i] + x19[c];
                 y[i] = v20 > 0 ? v20 : (real)0.2 * v20;
             }
@@ -1109,9 +1111,9 @@ static void gc_grad_0(real *g) {
         const real *x23 = arena + 534528; /* (4, 256) */
         const real *x24 = D_l3_bias; /* (256) */
         real *y = arena + 534528;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 256; c++) {
-                long i = n * 256 + c;
+                long i = r * 256 + c;
                 real v25 = x23[i] + x24[c];
                 y[i] = v25 > 0 ? v25 : (real)0.2 * v25;
             }
@@ -1127,9 +1129,9 @@ static void gc_grad_0(real *g) {
         const real *x31 = arena + 404544; /* (4, 512) */
         const real *x19 = D_l1_bias; /* (512) */
         real *y = arena + 404544;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 512; c++) {
-                long i = n * 512 + c;
+                long i = r * 512 + c;
                 real v32 = x31[i] + x19[c];
                 y[i] = v32 > 0 ? v32 : (real)0.2 * v32;
             }
@@ -1143,9 +1145,9 @@ static void gc_grad_0(real *g) {
         const real *x34 = arena + 2048; /* (4, 256) */
         const real *x24 = D_l3_bias; /* (256) */
         real *y = arena + 2048;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 256; c++) {
-                long i = n * 256 + c;
+                long i = r * 256 + c;
                 real v35 = x34[i] + x24[c];
                 y[i] = v35 > 0 ? v35 : (real)0.2 * v35;
             }
@@ -1179,9 +1181,9 @@ static void gc_grad_0(real *g) {
         const real *x29 = D_l5_bias; /* (1) */
         const real *x48 = arena + 16; /* (1) */
         real *y = arena + 406592;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
-                long i = n * 1 + c;
+                long i = r * 1 + c;
                 real v30 = x28[i] + x29[c];
                 real v42 = -(v30);
                 real v49 = x48[0];
@@ -1208,9 +1210,9 @@ static void gc_grad_0(real *g) {
         const real *x29 = D_l5_bias; /* (1) */
         const real *x53 = arena + 0; /* (1) */
         real *y = arena + 1024;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
-                long i = n * 1 + c;
+                long i = r * 1 + c;
                 real v38 = x37[i] + x29[c];
                 real v54 = x53[0];
                 real v55 = 1 / (1 + exp(-(v38)));
@@ -1222,14 +1224,14 @@ static void gc_grad_0(real *g) {
     {
         const real *x56 = arena + 1024; /* (4, 1) */
         real *y = arena + 936960;
-        for (int c = 0; c < 1; c++) {
-            double acc = 0;
-            for (int n = 0; n < 4; n++) {
-                long i = n * 1 + c;
-                acc += x56[i];
+        double acc[1] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 1; c++) {
+                long i = r * 1 + c;
+                acc[c] += x56[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_mlp.gm:7: backward of D dense 1 (4, 256) */
     gemm(CblasNoTrans, CblasNoTrans, 4, 256, 1, arena + 1024, 1, D_l5_weight, 256, arena + 0, 256);
@@ -1248,14 +1250,14 @@ static void gc_grad_0(real *g) {
     {
         const real *x60 = arena + 2048; /* (4, 256) */
         real *y = arena + 936704;
-        for (int c = 0; c < 256; c++) {
-            double acc = 0;
-            for (int n = 0; n < 4; n++) {
-                long i = n * 256 + c;
-                acc += x60[i];
+        double acc[256] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 256; c++) {
+                long i = r * 256 + c;
+                acc[c] += x60[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_mlp.gm:7: backward of D dense 256 (4, 512) */
     gemm(CblasNoTrans, CblasNoTrans, 4, 512, 256, arena + 2048, 256, D_l3_weight, 512, arena + 0, 512);
@@ -1274,14 +1276,14 @@ static void gc_grad_0(real *g) {
     {
         const real *x64 = arena + 404544; /* (4, 512) */
         real *y = arena + 935936;
-        for (int c = 0; c < 512; c++) {
-            double acc = 0;
-            for (int n = 0; n < 4; n++) {
-                long i = n * 512 + c;
-                acc += x64[i];
+        double acc[512] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 512; c++) {
+                long i = r * 512 + c;
+                acc[c] += x64[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_mlp.gm:7: backward of D dense 512 (512, 784) */
     gemm(CblasTrans, CblasNoTrans, 512, 784, 4, arena + 404544, 512, arena + 401408, 784, arena + 0, 784);
@@ -1289,14 +1291,14 @@ static void gc_grad_0(real *g) {
     {
         const real *x52 = arena + 406592; /* (4, 1) */
         real *y = arena + 401408;
-        for (int c = 0; c < 1; c++) {
-            double acc = 0;
-            for (int n = 0; n < 4; n++) {
-                long i = n * 1 + c;
-                acc += x52[i];
+        double acc[1] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 1; c++) {
+                long i = r * 1 + c;
+                acc[c] += x52[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_mlp.gm:7: backward of D dense 1 (1) */
     {
@@ -1333,14 +1335,14 @@ static void gc_grad_0(real *g) {
     {
         const real *x72 = arena + 534528; /* (4, 256) */
         real *y = arena + 401408;
-        for (int c = 0; c < 256; c++) {
-            double acc = 0;
-            for (int n = 0; n < 4; n++) {
-                long i = n * 256 + c;
-                acc += x72[i];
+        double acc[256] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 256; c++) {
+                long i = r * 256 + c;
+                acc[c] += x72[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_mlp.gm:7: backward of D dense 256 (256) */
     {
@@ -1377,14 +1379,14 @@ static void gc_grad_0(real *g) {
     {
         const real *x78 = arena + 933888; /* (4, 512) */
         real *y = arena + 401408;
-        for (int c = 0; c < 512; c++) {
-            double acc = 0;
-            for (int n = 0; n < 4; n++) {
-                long i = n * 512 + c;
-                acc += x78[i];
+        double acc[512] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 512; c++) {
+                long i = r * 512 + c;
+                acc[c] += x78[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_mlp.gm:7: backward of D dense 512 (512) */
     {
@@ -1430,9 +1432,9 @@ static void gc_loss_1(double *out) {
         const real *x3 = arena + 0; /* (4, 256) */
         const real *x4 = G_l1_bias; /* (256) */
         real *y = arena + 0;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 256; c++) {
-                long i = n * 256 + c;
+                long i = r * 256 + c;
                 real v5 = x3[i] + x4[c];
                 y[i] = v5 > 0 ? v5 : (real)0.2 * v5;
             }
@@ -1446,9 +1448,9 @@ static void gc_loss_1(double *out) {
         const real *x8 = arena + 3136; /* (4, 512) */
         const real *x9 = G_l3_bias; /* (512) */
         real *y = arena + 3136;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 512; c++) {
-                long i = n * 512 + c;
+                long i = r * 512 + c;
                 real v10 = x8[i] + x9[c];
                 y[i] = v10 > 0 ? v10 : (real)0.2 * v10;
             }
@@ -1462,9 +1464,9 @@ static void gc_loss_1(double *out) {
         const real *x13 = arena + 0; /* (4, 784) */
         const real *x14 = G_l5_bias; /* (784) */
         real *y = arena + 0;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 784; c++) {
-                long i = n * 784 + c;
+                long i = r * 784 + c;
                 real v15 = x13[i] + x14[c];
                 y[i] = tanh(v15);
             }
@@ -1478,9 +1480,9 @@ static void gc_loss_1(double *out) {
         const real *x18 = arena + 3136; /* (4, 512) */
         const real *x19 = D_l1_bias; /* (512) */
         real *y = arena + 3136;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 512; c++) {
-                long i = n * 512 + c;
+                long i = r * 512 + c;
                 real v20 = x18[i] + x19[c];
                 y[i] = v20 > 0 ? v20 : (real)0.2 * v20;
             }
@@ -1494,9 +1496,9 @@ static void gc_loss_1(double *out) {
         const real *x23 = arena + 0; /* (4, 256) */
         const real *x24 = D_l3_bias; /* (256) */
         real *y = arena + 0;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 256; c++) {
-                long i = n * 256 + c;
+                long i = r * 256 + c;
                 real v25 = x23[i] + x24[c];
                 y[i] = v25 > 0 ? v25 : (real)0.2 * v25;
             }
@@ -1513,9 +1515,9 @@ static void gc_loss_1(double *out) {
         const real *x29 = D_l5_bias; /* (1) */
         real *y = arena + 0;
         double acc = 0;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
-                long i = n * 1 + c;
+                long i = r * 1 + c;
                 real v30 = x28[i] + x29[c];
                 real v31 = -(v30);
                 real v32 = softplus(v31);
@@ -1546,9 +1548,9 @@ static void gc_grad_1(real *g) {
         const real *x3 = arena + 558080; /* (4, 256) */
         const real *x4 = G_l1_bias; /* (256) */
         real *y = arena + 558080;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 256; c++) {
-                long i = n * 256 + c;
+                long i = r * 256 + c;
                 real v5 = x3[i] + x4[c];
                 y[i] = v5 > 0 ? v5 : (real)0.2 * v5;
             }
@@ -1562,9 +1564,9 @@ static void gc_grad_1(real *g) {
         const real *x8 = arena + 532480; /* (4, 512) */
         const real *x9 = G_l3_bias; /* (512) */
         real *y = arena + 532480;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 512; c++) {
-                long i = n * 512 + c;
+                long i = r * 512 + c;
                 real v10 = x8[i] + x9[c];
                 y[i] = v10 > 0 ? v10 : (real)0.2 * v10;
             }
@@ -1578,9 +1580,9 @@ static void gc_grad_1(real *g) {
         const real *x13 = arena + 401408; /* (4, 784) */
         const real *x14 = G_l5_bias; /* (784) */
         real *y = arena + 401408;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 784; c++) {
-                long i = n * 784 + c;
+                long i = r * 784 + c;
                 real v15 = x13[i] + x14[c];
                 y[i] = tanh(v15);
             }
@@ -1594,9 +1596,9 @@ static void gc_grad_1(real *g) {
         const real *x18 = arena + 3136; /* (4, 512) */
         const real *x19 = D_l1_bias; /* (512) */
         real *y = arena + 3136;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 512; c++) {
-                long i = n * 512 + c;
+                long i = r * 512 + c;
                 real v20 = x18[i] + x19[c];
                 y[i] = v20 > 0 ? v20 : (real)0.2 * v20;
             }
@@ -1610,9 +1612,9 @@ static void gc_grad_1(real *g) {
         const real *x23 = arena + 2048; /* (4, 256) */
         const real *x24 = D_l3_bias; /* (256) */
         real *y = arena + 2048;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 256; c++) {
-                long i = n * 256 + c;
+                long i = r * 256 + c;
                 real v25 = x23[i] + x24[c];
                 y[i] = v25 > 0 ? v25 : (real)0.2 * v25;
             }
@@ -1640,9 +1642,9 @@ static void gc_grad_1(real *g) {
         const real *x29 = D_l5_bias; /* (1) */
         const real *x36 = arena + 0; /* (1) */
         real *y = arena + 1024;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
-                long i = n * 1 + c;
+                long i = r * 1 + c;
                 real v30 = x28[i] + x29[c];
                 real v31 = -(v30);
                 real v37 = x36[0];
@@ -1695,14 +1697,14 @@ static void gc_grad_1(real *g) {
     {
         const real *x49 = arena + 401408; /* (4, 784) */
         real *y = arena + 559104;
-        for (int c = 0; c < 784; c++) {
-            double acc = 0;
-            for (int n = 0; n < 4; n++) {
-                long i = n * 784 + c;
-                acc += x49[i];
+        double acc[784] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 784; c++) {
+                long i = r * 784 + c;
+                acc[c] += x49[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 784; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_mlp.gm:6: backward of G dense 784 (4, 512) */
     gemm(CblasNoTrans, CblasNoTrans, 4, 512, 784, arena + 401408, 784, G_l5_weight, 512, arena + 404544, 512);
@@ -1721,14 +1723,14 @@ static void gc_grad_1(real *g) {
     {
         const real *x53 = arena + 532480; /* (4, 512) */
         real *y = arena + 559888;
-        for (int c = 0; c < 512; c++) {
-            double acc = 0;
-            for (int n = 0; n < 4; n++) {
-                long i = n * 512 + c;
-                acc += x53[i];
+        double acc[512] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 512; c++) {
+                long i = r * 512 + c;
+                acc[c] += x53[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_mlp.gm:6: backward of G dense 512 (4, 256) */
     gemm(CblasNoTrans, CblasNoTrans, 4, 256, 512, arena + 532480, 512, G_l3_weight, 256, arena + 534528, 256);
@@ -1747,14 +1749,14 @@ static void gc_grad_1(real *g) {
     {
         const real *x57 = arena + 558080; /* (4, 256) */
         real *y = arena + 560400;
-        for (int c = 0; c < 256; c++) {
-            double acc = 0;
-            for (int n = 0; n < 4; n++) {
-                long i = n * 256 + c;
-                acc += x57[i];
+        double acc[256] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 256; c++) {
+                long i = r * 256 + c;
+                acc[c] += x57[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_mlp.gm:6: backward of G dense 256 (256, 100) */
     gemm(CblasTrans, CblasNoTrans, 256, 100, 4, arena + 558080, 256, gc_z, 100, arena + 532480, 100);

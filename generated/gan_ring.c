@@ -33,6 +33,8 @@ static real state[N_STATE] __attribute__((aligned(64)));
 static real arena[N_ARENA] __attribute__((aligned(64)));
 static real in_x[BATCH * SAMPLE], in_z[BATCH * LATENT];
 static real gc_x[GC_BATCH * SAMPLE], gc_z[GC_BATCH * LATENT];
+/* the training step being run: seeds dropout masks */
+static long step_t;
 
 static real *const G_l1_weight = state + 0; /* (128, 16) */
 static real *const G_l1_bias = state + 2048; /* (128) */
@@ -112,6 +114,7 @@ static const struct genrt_tensor tensors[36] = {
 
 /* One training step at batch 256. t counts steps from 1; out gets the metrics. */
 static void train_step(long t, double *out) {
+    step_t = t;
     /* specs/gan_ring.gm:6: G dense 128 (256, 128) */
     gemm(CblasNoTrans, CblasTrans, 256, 128, 16, in_z, 16, G_l1_weight, 16, arena + 0, 128);
     /* specs/gan_ring.gm:6: G relu (256, 128) */
@@ -120,9 +123,9 @@ static void train_step(long t, double *out) {
         const real *x3 = arena + 0; /* (256, 128) */
         const real *x4 = G_l1_bias; /* (128) */
         real *y = arena + 0;
-        for (int n = 0; n < 256; n++) {
+        for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v5 = x3[i] + x4[c];
                 y[i] = v5 > 0 ? v5 : 0;
             }
@@ -136,9 +139,9 @@ static void train_step(long t, double *out) {
         const real *x8 = arena + 32768; /* (256, 128) */
         const real *x9 = G_l3_bias; /* (128) */
         real *y = arena + 32768;
-        for (int n = 0; n < 256; n++) {
+        for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v10 = x8[i] + x9[c];
                 y[i] = v10 > 0 ? v10 : 0;
             }
@@ -151,9 +154,9 @@ static void train_step(long t, double *out) {
         const real *x13 = arena + 245760; /* (256, 2) */
         const real *x14 = G_l5_bias; /* (2) */
         real *y = arena + 245760;
-        for (int n = 0; n < 256; n++) {
+        for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 2; c++) {
-                long i = n * 2 + c;
+                long i = r * 2 + c;
                 y[i] = x13[i] + x14[c];
             }
         }
@@ -166,9 +169,9 @@ static void train_step(long t, double *out) {
         const real *x17 = arena + 65536; /* (256, 128) */
         const real *x18 = D_l1_bias; /* (128) */
         real *y = arena + 65536;
-        for (int n = 0; n < 256; n++) {
+        for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v19 = x17[i] + x18[c];
                 y[i] = v19 > 0 ? v19 : 0;
             }
@@ -182,9 +185,9 @@ static void train_step(long t, double *out) {
         const real *x22 = arena + 98304; /* (256, 128) */
         const real *x23 = D_l3_bias; /* (128) */
         real *y = arena + 98304;
-        for (int n = 0; n < 256; n++) {
+        for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v24 = x22[i] + x23[c];
                 y[i] = v24 > 0 ? v24 : 0;
             }
@@ -197,9 +200,9 @@ static void train_step(long t, double *out) {
         const real *x27 = arena + 196608; /* (256, 1) */
         const real *x28 = D_l5_bias; /* (1) */
         real *y = arena + 196608;
-        for (int n = 0; n < 256; n++) {
+        for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 1; c++) {
-                long i = n * 1 + c;
+                long i = r * 1 + c;
                 y[i] = x27[i] + x28[c];
             }
         }
@@ -212,9 +215,9 @@ static void train_step(long t, double *out) {
         const real *x30 = arena + 131072; /* (256, 128) */
         const real *x18 = D_l1_bias; /* (128) */
         real *y = arena + 131072;
-        for (int n = 0; n < 256; n++) {
+        for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v31 = x30[i] + x18[c];
                 y[i] = v31 > 0 ? v31 : 0;
             }
@@ -228,9 +231,9 @@ static void train_step(long t, double *out) {
         const real *x33 = arena + 163840; /* (256, 128) */
         const real *x23 = D_l3_bias; /* (128) */
         real *y = arena + 163840;
-        for (int n = 0; n < 256; n++) {
+        for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v34 = x33[i] + x23[c];
                 y[i] = v34 > 0 ? v34 : 0;
             }
@@ -243,9 +246,9 @@ static void train_step(long t, double *out) {
         const real *x36 = arena + 229376; /* (256, 1) */
         const real *x28 = D_l5_bias; /* (1) */
         real *y = arena + 229376;
-        for (int n = 0; n < 256; n++) {
+        for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 1; c++) {
-                long i = n * 1 + c;
+                long i = r * 1 + c;
                 y[i] = x36[i] + x28[c];
             }
         }
@@ -396,14 +399,14 @@ static void train_step(long t, double *out) {
     {
         const real *x64 = arena + 229376; /* (256, 1) */
         real *y = arena + 246784;
-        for (int c = 0; c < 1; c++) {
-            double acc = 0;
-            for (int n = 0; n < 256; n++) {
-                long i = n * 1 + c;
-                acc += x64[i];
+        double acc[1] = {0};
+        for (long r = 0; r < 256; r++) {
+            for (int c = 0; c < 1; c++) {
+                long i = r * 1 + c;
+                acc[c] += x64[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:7: backward of D dense 1 (256, 128) */
     gemm(CblasNoTrans, CblasNoTrans, 256, 128, 1, arena + 229376, 1, D_l5_weight, 128, arena + 196608, 128);
@@ -422,14 +425,14 @@ static void train_step(long t, double *out) {
     {
         const real *x68 = arena + 163840; /* (256, 128) */
         real *y = arena + 246656;
-        for (int c = 0; c < 128; c++) {
-            double acc = 0;
-            for (int n = 0; n < 256; n++) {
-                long i = n * 128 + c;
-                acc += x68[i];
+        double acc[128] = {0};
+        for (long r = 0; r < 256; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                acc[c] += x68[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:7: backward of D dense 128 (256, 128) */
     gemm(CblasNoTrans, CblasNoTrans, 256, 128, 128, arena + 163840, 128, D_l3_weight, 128, arena + 196608, 128);
@@ -448,14 +451,14 @@ static void train_step(long t, double *out) {
     {
         const real *x72 = arena + 131072; /* (256, 128) */
         real *y = arena + 180480;
-        for (int c = 0; c < 128; c++) {
-            double acc = 0;
-            for (int n = 0; n < 256; n++) {
-                long i = n * 128 + c;
-                acc += x72[i];
+        double acc[128] = {0};
+        for (long r = 0; r < 256; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                acc[c] += x72[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:7: backward of D dense 128 (128, 2) */
     gemm(CblasTrans, CblasNoTrans, 128, 2, 256, arena + 131072, 128, arena + 245760, 2, arena + 180224, 2);
@@ -463,14 +466,14 @@ static void train_step(long t, double *out) {
     {
         const real *x60 = arena + 246272; /* (256, 1) */
         real *y = arena + 131072;
-        for (int c = 0; c < 1; c++) {
-            double acc = 0;
-            for (int n = 0; n < 256; n++) {
-                long i = n * 1 + c;
-                acc += x60[i];
+        double acc[1] = {0};
+        for (long r = 0; r < 256; r++) {
+            for (int c = 0; c < 1; c++) {
+                long i = r * 1 + c;
+                acc[c] += x60[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:7: backward of D dense 1 (1) */
     {
@@ -507,14 +510,14 @@ static void train_step(long t, double *out) {
     {
         const real *x80 = arena + 98304; /* (256, 128) */
         real *y = arena + 131072;
-        for (int c = 0; c < 128; c++) {
-            double acc = 0;
-            for (int n = 0; n < 256; n++) {
-                long i = n * 128 + c;
-                acc += x80[i];
+        double acc[128] = {0};
+        for (long r = 0; r < 256; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                acc[c] += x80[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:7: backward of D dense 128 (128) */
     {
@@ -551,14 +554,14 @@ static void train_step(long t, double *out) {
     {
         const real *x86 = arena + 65536; /* (256, 128) */
         real *y = arena + 98304;
-        for (int c = 0; c < 128; c++) {
-            double acc = 0;
-            for (int n = 0; n < 256; n++) {
-                long i = n * 128 + c;
-                acc += x86[i];
+        double acc[128] = {0};
+        for (long r = 0; r < 256; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                acc[c] += x86[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:7: backward of D dense 128 (128) */
     {
@@ -600,9 +603,9 @@ static void train_step(long t, double *out) {
         const real *x109 = arena + 65536; /* (256, 128) */
         const real *x18 = D_l1_bias; /* (128) */
         real *y = arena + 65536;
-        for (int n = 0; n < 256; n++) {
+        for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v110 = x109[i] + x18[c];
                 y[i] = v110 > 0 ? v110 : 0;
             }
@@ -616,9 +619,9 @@ static void train_step(long t, double *out) {
         const real *x112 = arena + 98304; /* (256, 128) */
         const real *x23 = D_l3_bias; /* (128) */
         real *y = arena + 98304;
-        for (int n = 0; n < 256; n++) {
+        for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v113 = x112[i] + x23[c];
                 y[i] = v113 > 0 ? v113 : 0;
             }
@@ -632,9 +635,9 @@ static void train_step(long t, double *out) {
         const real *x115 = arena + 163840; /* (256, 1) */
         const real *x28 = D_l5_bias; /* (1) */
         real *y = arena + 163840;
-        for (int n = 0; n < 256; n++) {
+        for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 1; c++) {
-                long i = n * 1 + c;
+                long i = r * 1 + c;
                 real v116 = x115[i] + x28[c];
                 y[i] = -(v116);
             }
@@ -714,14 +717,14 @@ static void train_step(long t, double *out) {
     {
         const real *x132 = arena + 98304; /* (256, 2) */
         real *y = arena + 115072;
-        for (int c = 0; c < 2; c++) {
-            double acc = 0;
-            for (int n = 0; n < 256; n++) {
-                long i = n * 2 + c;
-                acc += x132[i];
+        double acc[2] = {0};
+        for (long r = 0; r < 256; r++) {
+            for (int c = 0; c < 2; c++) {
+                long i = r * 2 + c;
+                acc[c] += x132[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 2; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:6: backward of G dense 2 (256, 128) */
     gemm(CblasNoTrans, CblasNoTrans, 256, 128, 2, arena + 98304, 2, G_l5_weight, 128, arena + 65536, 128);
@@ -740,14 +743,14 @@ static void train_step(long t, double *out) {
     {
         const real *x136 = arena + 32768; /* (256, 128) */
         real *y = arena + 114944;
-        for (int c = 0; c < 128; c++) {
-            double acc = 0;
-            for (int n = 0; n < 256; n++) {
-                long i = n * 128 + c;
-                acc += x136[i];
+        double acc[128] = {0};
+        for (long r = 0; r < 256; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                acc[c] += x136[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:6: backward of G dense 128 (256, 128) */
     gemm(CblasNoTrans, CblasNoTrans, 256, 128, 128, arena + 32768, 128, G_l3_weight, 128, arena + 65536, 128);
@@ -766,14 +769,14 @@ static void train_step(long t, double *out) {
     {
         const real *x140 = arena + 0; /* (256, 128) */
         real *y = arena + 34816;
-        for (int c = 0; c < 128; c++) {
-            double acc = 0;
-            for (int n = 0; n < 256; n++) {
-                long i = n * 128 + c;
-                acc += x140[i];
+        double acc[128] = {0};
+        for (long r = 0; r < 256; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                acc[c] += x140[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:6: backward of G dense 128 (128, 16) */
     gemm(CblasTrans, CblasNoTrans, 128, 16, 256, arena + 0, 128, in_z, 16, arena + 32768, 16);
@@ -789,7 +792,6 @@ static void train_step(long t, double *out) {
     adam_update(G_l5_weight, arena + 114688, G_l5_weight_adam_m, G_l5_weight_adam_v, 256, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:9: adam step of G.l5.bias (1) */
     adam_update(G_l5_bias, arena + 115072, G_l5_bias_adam_m, G_l5_bias_adam_v, 2, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
-    (void)t;
 }
 
 /* The generator's forward pass at batch 256, from in_z. */
@@ -802,9 +804,9 @@ static const real *generate(void) {
         const real *x2 = arena + 0; /* (256, 128) */
         const real *x3 = G_l1_bias; /* (128) */
         real *y = arena + 0;
-        for (int n = 0; n < 256; n++) {
+        for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v4 = x2[i] + x3[c];
                 y[i] = v4 > 0 ? v4 : 0;
             }
@@ -818,9 +820,9 @@ static const real *generate(void) {
         const real *x7 = arena + 32768; /* (256, 128) */
         const real *x8 = G_l3_bias; /* (128) */
         real *y = arena + 32768;
-        for (int n = 0; n < 256; n++) {
+        for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v9 = x7[i] + x8[c];
                 y[i] = v9 > 0 ? v9 : 0;
             }
@@ -833,9 +835,9 @@ static const real *generate(void) {
         const real *x12 = arena + 0; /* (256, 2) */
         const real *x13 = G_l5_bias; /* (2) */
         real *y = arena + 0;
-        for (int n = 0; n < 256; n++) {
+        for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 2; c++) {
-                long i = n * 2 + c;
+                long i = r * 2 + c;
                 y[i] = x12[i] + x13[c];
             }
         }
@@ -853,9 +855,9 @@ static void gc_loss_0(double *out) {
         const real *x3 = arena + 0; /* (4, 128) */
         const real *x4 = G_l1_bias; /* (128) */
         real *y = arena + 0;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v5 = x3[i] + x4[c];
                 y[i] = v5 > 0 ? v5 : 0;
             }
@@ -869,9 +871,9 @@ static void gc_loss_0(double *out) {
         const real *x8 = arena + 512; /* (4, 128) */
         const real *x9 = G_l3_bias; /* (128) */
         real *y = arena + 512;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v10 = x8[i] + x9[c];
                 y[i] = v10 > 0 ? v10 : 0;
             }
@@ -884,9 +886,9 @@ static void gc_loss_0(double *out) {
         const real *x13 = arena + 1024; /* (4, 2) */
         const real *x14 = G_l5_bias; /* (2) */
         real *y = arena + 1024;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 2; c++) {
-                long i = n * 2 + c;
+                long i = r * 2 + c;
                 y[i] = x13[i] + x14[c];
             }
         }
@@ -899,9 +901,9 @@ static void gc_loss_0(double *out) {
         const real *x17 = arena + 0; /* (4, 128) */
         const real *x18 = D_l1_bias; /* (128) */
         real *y = arena + 0;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v19 = x17[i] + x18[c];
                 y[i] = v19 > 0 ? v19 : 0;
             }
@@ -915,9 +917,9 @@ static void gc_loss_0(double *out) {
         const real *x22 = arena + 512; /* (4, 128) */
         const real *x23 = D_l3_bias; /* (128) */
         real *y = arena + 512;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v24 = x22[i] + x23[c];
                 y[i] = v24 > 0 ? v24 : 0;
             }
@@ -933,9 +935,9 @@ static void gc_loss_0(double *out) {
         const real *x30 = arena + 0; /* (4, 128) */
         const real *x18 = D_l1_bias; /* (128) */
         real *y = arena + 0;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v31 = x30[i] + x18[c];
                 y[i] = v31 > 0 ? v31 : 0;
             }
@@ -949,9 +951,9 @@ static void gc_loss_0(double *out) {
         const real *x33 = arena + 512; /* (4, 128) */
         const real *x23 = D_l3_bias; /* (128) */
         real *y = arena + 512;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v34 = x33[i] + x23[c];
                 y[i] = v34 > 0 ? v34 : 0;
             }
@@ -967,9 +969,9 @@ static void gc_loss_0(double *out) {
         const real *x28 = D_l5_bias; /* (1) */
         real *y = arena + 16;
         double acc = 0;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
-                long i = n * 1 + c;
+                long i = r * 1 + c;
                 real v37 = x36[i] + x28[c];
                 real v38 = softplus(v37);
                 acc += v38;
@@ -986,9 +988,9 @@ static void gc_loss_0(double *out) {
         const real *x28 = D_l5_bias; /* (1) */
         real *y = arena + 0;
         double acc = 0;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
-                long i = n * 1 + c;
+                long i = r * 1 + c;
                 real v29 = x27[i] + x28[c];
                 real v41 = -(v29);
                 real v42 = softplus(v41);
@@ -1024,9 +1026,9 @@ static void gc_grad_0(real *g) {
         const real *x3 = arena + 0; /* (4, 128) */
         const real *x4 = G_l1_bias; /* (128) */
         real *y = arena + 0;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v5 = x3[i] + x4[c];
                 y[i] = v5 > 0 ? v5 : 0;
             }
@@ -1040,9 +1042,9 @@ static void gc_grad_0(real *g) {
         const real *x8 = arena + 512; /* (4, 128) */
         const real *x9 = G_l3_bias; /* (128) */
         real *y = arena + 512;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v10 = x8[i] + x9[c];
                 y[i] = v10 > 0 ? v10 : 0;
             }
@@ -1055,9 +1057,9 @@ static void gc_grad_0(real *g) {
         const real *x13 = arena + 17920; /* (4, 2) */
         const real *x14 = G_l5_bias; /* (2) */
         real *y = arena + 17920;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 2; c++) {
-                long i = n * 2 + c;
+                long i = r * 2 + c;
                 y[i] = x13[i] + x14[c];
             }
         }
@@ -1070,9 +1072,9 @@ static void gc_grad_0(real *g) {
         const real *x17 = arena + 32768; /* (4, 128) */
         const real *x18 = D_l1_bias; /* (128) */
         real *y = arena + 32768;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v19 = x17[i] + x18[c];
                 y[i] = v19 > 0 ? v19 : 0;
             }
@@ -1086,9 +1088,9 @@ static void gc_grad_0(real *g) {
         const real *x22 = arena + 33280; /* (4, 128) */
         const real *x23 = D_l3_bias; /* (128) */
         real *y = arena + 33280;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v24 = x22[i] + x23[c];
                 y[i] = v24 > 0 ? v24 : 0;
             }
@@ -1104,9 +1106,9 @@ static void gc_grad_0(real *g) {
         const real *x30 = arena + 16384; /* (4, 128) */
         const real *x18 = D_l1_bias; /* (128) */
         real *y = arena + 16384;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v31 = x30[i] + x18[c];
                 y[i] = v31 > 0 ? v31 : 0;
             }
@@ -1120,9 +1122,9 @@ static void gc_grad_0(real *g) {
         const real *x33 = arena + 16896; /* (4, 128) */
         const real *x23 = D_l3_bias; /* (128) */
         real *y = arena + 16896;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v34 = x33[i] + x23[c];
                 y[i] = v34 > 0 ? v34 : 0;
             }
@@ -1156,9 +1158,9 @@ static void gc_grad_0(real *g) {
         const real *x28 = D_l5_bias; /* (1) */
         const real *x47 = arena + 16; /* (1) */
         real *y = arena + 17936;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
-                long i = n * 1 + c;
+                long i = r * 1 + c;
                 real v29 = x27[i] + x28[c];
                 real v41 = -(v29);
                 real v48 = x47[0];
@@ -1185,9 +1187,9 @@ static void gc_grad_0(real *g) {
         const real *x28 = D_l5_bias; /* (1) */
         const real *x52 = arena + 0; /* (1) */
         real *y = arena + 512;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
-                long i = n * 1 + c;
+                long i = r * 1 + c;
                 real v37 = x36[i] + x28[c];
                 real v53 = x52[0];
                 real v54 = 1 / (1 + exp(-(v37)));
@@ -1199,14 +1201,14 @@ static void gc_grad_0(real *g) {
     {
         const real *x55 = arena + 512; /* (4, 1) */
         real *y = arena + 34944;
-        for (int c = 0; c < 1; c++) {
-            double acc = 0;
-            for (int n = 0; n < 4; n++) {
-                long i = n * 1 + c;
-                acc += x55[i];
+        double acc[1] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 1; c++) {
+                long i = r * 1 + c;
+                acc[c] += x55[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:7: backward of D dense 1 (4, 128) */
     gemm(CblasNoTrans, CblasNoTrans, 4, 128, 1, arena + 512, 1, D_l5_weight, 128, arena + 0, 128);
@@ -1225,14 +1227,14 @@ static void gc_grad_0(real *g) {
     {
         const real *x59 = arena + 16896; /* (4, 128) */
         real *y = arena + 34688;
-        for (int c = 0; c < 128; c++) {
-            double acc = 0;
-            for (int n = 0; n < 4; n++) {
-                long i = n * 128 + c;
-                acc += x59[i];
+        double acc[128] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                acc[c] += x59[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:7: backward of D dense 128 (4, 128) */
     gemm(CblasNoTrans, CblasNoTrans, 4, 128, 128, arena + 16896, 128, D_l3_weight, 128, arena + 17408, 128);
@@ -1251,14 +1253,14 @@ static void gc_grad_0(real *g) {
     {
         const real *x63 = arena + 16384; /* (4, 128) */
         real *y = arena + 34816;
-        for (int c = 0; c < 128; c++) {
-            double acc = 0;
-            for (int n = 0; n < 4; n++) {
-                long i = n * 128 + c;
-                acc += x63[i];
+        double acc[128] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                acc[c] += x63[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:7: backward of D dense 128 (128, 2) */
     gemm(CblasTrans, CblasNoTrans, 128, 2, 4, arena + 16384, 128, arena + 17920, 2, arena + 34304, 2);
@@ -1266,14 +1268,14 @@ static void gc_grad_0(real *g) {
     {
         const real *x51 = arena + 17936; /* (4, 1) */
         real *y = arena + 16384;
-        for (int c = 0; c < 1; c++) {
-            double acc = 0;
-            for (int n = 0; n < 4; n++) {
-                long i = n * 1 + c;
-                acc += x51[i];
+        double acc[1] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 1; c++) {
+                long i = r * 1 + c;
+                acc[c] += x51[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:7: backward of D dense 1 (1) */
     {
@@ -1310,14 +1312,14 @@ static void gc_grad_0(real *g) {
     {
         const real *x71 = arena + 33280; /* (4, 128) */
         real *y = arena + 16384;
-        for (int c = 0; c < 128; c++) {
-            double acc = 0;
-            for (int n = 0; n < 4; n++) {
-                long i = n * 128 + c;
-                acc += x71[i];
+        double acc[128] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                acc[c] += x71[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:7: backward of D dense 128 (128) */
     {
@@ -1354,14 +1356,14 @@ static void gc_grad_0(real *g) {
     {
         const real *x77 = arena + 32768; /* (4, 128) */
         real *y = arena + 16384;
-        for (int c = 0; c < 128; c++) {
-            double acc = 0;
-            for (int n = 0; n < 4; n++) {
-                long i = n * 128 + c;
-                acc += x77[i];
+        double acc[128] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                acc[c] += x77[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:7: backward of D dense 128 (128) */
     {
@@ -1407,9 +1409,9 @@ static void gc_loss_1(double *out) {
         const real *x3 = arena + 0; /* (4, 128) */
         const real *x4 = G_l1_bias; /* (128) */
         real *y = arena + 0;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v5 = x3[i] + x4[c];
                 y[i] = v5 > 0 ? v5 : 0;
             }
@@ -1423,9 +1425,9 @@ static void gc_loss_1(double *out) {
         const real *x8 = arena + 512; /* (4, 128) */
         const real *x9 = G_l3_bias; /* (128) */
         real *y = arena + 512;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v10 = x8[i] + x9[c];
                 y[i] = v10 > 0 ? v10 : 0;
             }
@@ -1438,9 +1440,9 @@ static void gc_loss_1(double *out) {
         const real *x13 = arena + 1024; /* (4, 2) */
         const real *x14 = G_l5_bias; /* (2) */
         real *y = arena + 1024;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 2; c++) {
-                long i = n * 2 + c;
+                long i = r * 2 + c;
                 y[i] = x13[i] + x14[c];
             }
         }
@@ -1453,9 +1455,9 @@ static void gc_loss_1(double *out) {
         const real *x17 = arena + 0; /* (4, 128) */
         const real *x18 = D_l1_bias; /* (128) */
         real *y = arena + 0;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v19 = x17[i] + x18[c];
                 y[i] = v19 > 0 ? v19 : 0;
             }
@@ -1469,9 +1471,9 @@ static void gc_loss_1(double *out) {
         const real *x22 = arena + 512; /* (4, 128) */
         const real *x23 = D_l3_bias; /* (128) */
         real *y = arena + 512;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v24 = x22[i] + x23[c];
                 y[i] = v24 > 0 ? v24 : 0;
             }
@@ -1488,9 +1490,9 @@ static void gc_loss_1(double *out) {
         const real *x28 = D_l5_bias; /* (1) */
         real *y = arena + 16;
         double acc = 0;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
-                long i = n * 1 + c;
+                long i = r * 1 + c;
                 real v29 = x27[i] + x28[c];
                 real v30 = -(v29);
                 real v31 = softplus(v30);
@@ -1521,9 +1523,9 @@ static void gc_grad_1(real *g) {
         const real *x3 = arena + 18432; /* (4, 128) */
         const real *x4 = G_l1_bias; /* (128) */
         real *y = arena + 18432;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v5 = x3[i] + x4[c];
                 y[i] = v5 > 0 ? v5 : 0;
             }
@@ -1537,9 +1539,9 @@ static void gc_grad_1(real *g) {
         const real *x8 = arena + 16384; /* (4, 128) */
         const real *x9 = G_l3_bias; /* (128) */
         real *y = arena + 16384;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v10 = x8[i] + x9[c];
                 y[i] = v10 > 0 ? v10 : 0;
             }
@@ -1552,9 +1554,9 @@ static void gc_grad_1(real *g) {
         const real *x13 = arena + 512; /* (4, 2) */
         const real *x14 = G_l5_bias; /* (2) */
         real *y = arena + 512;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 2; c++) {
-                long i = n * 2 + c;
+                long i = r * 2 + c;
                 y[i] = x13[i] + x14[c];
             }
         }
@@ -1567,9 +1569,9 @@ static void gc_grad_1(real *g) {
         const real *x17 = arena + 0; /* (4, 128) */
         const real *x18 = D_l1_bias; /* (128) */
         real *y = arena + 0;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v19 = x17[i] + x18[c];
                 y[i] = v19 > 0 ? v19 : 0;
             }
@@ -1583,9 +1585,9 @@ static void gc_grad_1(real *g) {
         const real *x22 = arena + 512; /* (4, 128) */
         const real *x23 = D_l3_bias; /* (128) */
         real *y = arena + 512;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 128; c++) {
-                long i = n * 128 + c;
+                long i = r * 128 + c;
                 real v24 = x22[i] + x23[c];
                 y[i] = v24 > 0 ? v24 : 0;
             }
@@ -1613,9 +1615,9 @@ static void gc_grad_1(real *g) {
         const real *x28 = D_l5_bias; /* (1) */
         const real *x35 = arena + 1024; /* (1) */
         real *y = arena + 1536;
-        for (int n = 0; n < 4; n++) {
+        for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
-                long i = n * 1 + c;
+                long i = r * 1 + c;
                 real v29 = x27[i] + x28[c];
                 real v30 = -(v29);
                 real v36 = x35[0];
@@ -1653,14 +1655,14 @@ static void gc_grad_1(real *g) {
     {
         const real *x44 = arena + 512; /* (4, 2) */
         real *y = arena + 19456;
-        for (int c = 0; c < 2; c++) {
-            double acc = 0;
-            for (int n = 0; n < 4; n++) {
-                long i = n * 2 + c;
-                acc += x44[i];
+        double acc[2] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 2; c++) {
+                long i = r * 2 + c;
+                acc[c] += x44[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 2; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:6: backward of G dense 2 (4, 128) */
     gemm(CblasNoTrans, CblasNoTrans, 4, 128, 2, arena + 512, 2, G_l5_weight, 128, arena + 0, 128);
@@ -1679,14 +1681,14 @@ static void gc_grad_1(real *g) {
     {
         const real *x48 = arena + 16384; /* (4, 128) */
         real *y = arena + 19200;
-        for (int c = 0; c < 128; c++) {
-            double acc = 0;
-            for (int n = 0; n < 4; n++) {
-                long i = n * 128 + c;
-                acc += x48[i];
+        double acc[128] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                acc[c] += x48[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:6: backward of G dense 128 (4, 128) */
     gemm(CblasNoTrans, CblasNoTrans, 4, 128, 128, arena + 16384, 128, G_l3_weight, 128, arena + 16896, 128);
@@ -1705,14 +1707,14 @@ static void gc_grad_1(real *g) {
     {
         const real *x52 = arena + 18432; /* (4, 128) */
         real *y = arena + 19328;
-        for (int c = 0; c < 128; c++) {
-            double acc = 0;
-            for (int n = 0; n < 4; n++) {
-                long i = n * 128 + c;
-                acc += x52[i];
+        double acc[128] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                acc[c] += x52[i];
             }
-            y[c] = (real)acc;
         }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:6: backward of G dense 128 (128, 16) */
     gemm(CblasTrans, CblasNoTrans, 128, 16, 4, arena + 18432, 128, gc_z, 16, arena + 16384, 16);

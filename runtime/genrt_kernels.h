@@ -57,4 +57,27 @@ static inline void sgd_update(real *p, const real *g, real *buf, long n, real lr
     }
 }
 
+/* Batchnorm's running statistics, as torch.nn.BatchNorm: the variance kept
+ * is the unbiased one (unbias = R / (R - 1) for R values per channel). */
+static inline void bn_running_update(real *rmean, real *rvar, const real *mean, const real *var, long c,
+                                     real momentum, real unbias) {
+    for (long i = 0; i < c; i++) {
+        rmean[i] = (1 - momentum) * rmean[i] + momentum * mean[i];
+        rvar[i] = (1 - momentum) * rvar[i] + momentum * var[i] * unbias;
+    }
+}
+
+/* Dropout's keep decision for element i at step t: a hash, so the mask
+ * needs no state and the backward and a resumed run see the same one. */
+static inline int dropout_keep(long t, int salt, long i, double p) {
+    unsigned long long h = (unsigned long long)t * 0x9e3779b97f4a7c15ull ^ (unsigned long long)salt * 0xbf58476d1ce4e5b9ull;
+    h ^= (unsigned long long)i + 0x94d049bb133111ebull + (h << 6) + (h >> 2);
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return (double)(h >> 11) * (1.0 / 9007199254740992.0) >= p;
+}
+
 #endif

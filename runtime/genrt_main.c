@@ -336,7 +336,7 @@ static void init_state(const struct genrt_model *m, uint64_t seed)
     memset(m->state, 0, state_bytes(m)); /* optimizer state and anything untabled */
     for (int i = 0; i < m->n_tensors; i++) {
         const struct genrt_tensor *t = &m->tensors[i];
-        if (t->role != GENRT_PARAM)
+        if (t->role == GENRT_OPT_STATE)
             continue;
         double bound = t->fan_in > 0 ? 1.0 / sqrt((double)t->fan_in) : 0.0;
         for (long j = 0; j < t->size; j++) {

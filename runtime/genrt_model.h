@@ -29,6 +29,7 @@ enum genrt_latent_kind {
 enum genrt_role {
     GENRT_PARAM,     /* a trained parameter */
     GENRT_OPT_STATE, /* optimizer state (momentum, Adam moments): starts at 0 */
+    GENRT_RUNNING,   /* running statistics (batchnorm): starts at its init, not trained */
 };
 
 enum genrt_init {

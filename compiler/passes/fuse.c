@@ -19,12 +19,13 @@ void pass_fuse(struct program *p) {
     int n = g->nodes.len;
     /* user[v]: v's only consumer, -1 for none, -2 for several */
     int *user = xalloc(sizeof(int) * (size_t)n);
-    int *effects_before = xalloc(sizeof(int) * (size_t)(n + 1));
+    /* optimizer steps change parameters: nothing moves across one */
+    int *barriers_before = xalloc(sizeof(int) * (size_t)(n + 1));
     for (int v = 0; v < n; v++)
         user[v] = -1;
     for (int v = 0; v < n; v++) {
         struct node *nd = &g->nodes.data[v];
-        effects_before[v + 1] = effects_before[v] + (!nd->dead && op_table[nd->op].kind == K_EFFECT);
+        barriers_before[v + 1] = barriers_before[v] + (!nd->dead && (nd->op == OP_ADAM || nd->op == OP_SGD));
         if (nd->dead)
             continue;
         for (int i = 0; i < nd->n_in; i++) {
@@ -46,12 +47,14 @@ void pass_fuse(struct program *p) {
             continue;
         if (shape_size(cn->shape) != shape_size(nd->shape) && ck != K_REDUCE)
             continue;
-        if (cn->op == OP_ADD_BIAS && cn->in[1] == v)
-            continue; /* the bias is indexed by channel, not by element */
-        if (ck == K_ELEM && !shape_eq(cn->shape, nd->shape) &&
-            (cn->op == OP_ADD_BIAS || nd->op == OP_ADD_BIAS))
+        bool per_channel = cn->op == OP_ADD_BIAS || cn->op == OP_MUL_CHANNEL;
+        if (per_channel && cn->in[1] == v)
+            continue; /* a per-channel operand is indexed by channel, not by element */
+        if (ck == K_ELEM && !shape_eq(cn->shape, nd->shape))
+            continue; /* one loop, one shape: channels must line up */
+        if (ck == K_REDUCE && cn->op == OP_SUM_CHANNEL && !shape_eq(nd->shape, g->nodes.data[cn->in[0]].shape))
             continue;
-        if (effects_before[c] != effects_before[v + 1])
+        if (barriers_before[c] != barriers_before[v + 1])
             continue;
         nd->fused_into = c;
     }

@@ -74,7 +74,7 @@ void pass_plan(struct program *p) {
                     int b = g->nodes.data[s].buf;
                     if (b >= 0 && p->bufs.data[b].last == v && p->bufs.data[b].size == size &&
                         shape_size(g->nodes.data[mem->in[i]].shape) == size &&
-                        !(mem->op == OP_ADD_BIAS && i == 1)) {
+                        !((mem->op == OP_ADD_BIAS || mem->op == OP_MUL_CHANNEL) && i == 1)) {
                         nd->buf = b;
                         p->bufs.data[b].last = end;
                         break;
