@@ -70,10 +70,23 @@ static void emit_matmul(struct emit *e, const struct program *p, int id) {
               emit_ref(e, p, id), nn);
 }
 
+/* An im2col operand is cheap to rebuild and large to keep: the backward
+ * makes its own copy, so the forward's dies right after its GEMM. */
+static int remat(struct ir *g, int id) {
+    struct node n = *ir_node(g, id);
+    if (n.op != OP_IM2COL)
+        return id;
+    return ir_im2col(g, n.in[0], n.i[0], n.i[1], n.i[2], n.i[3], n.i[4]);
+}
+
 static void vjp_matmul(struct ir *g, int node, int dy, const bool *need, int *dx) {
     struct node *n = ir_node(g, node);
     int a = n->in[0], b = n->in[1];
     bool ta = n->i[0], tb = n->i[1];
+    if (need[1])
+        a = remat(g, a);
+    if (need[0])
+        b = remat(g, b);
     if (need[0]) {
         if (!ta)
             dx[0] = tb ? ir_matmul(g, dy, b, false, false) : ir_matmul(g, dy, b, false, true);

@@ -24,7 +24,7 @@ typedef float real;
 
 enum {
     BATCH = 64, GC_BATCH = 4, SAMPLE = 784, LATENT = 100,
-    N_STATE = 2770848, N_ARENA = 15454416, N_TENSORS = 63,
+    N_STATE = 2770848, N_ARENA = 11841744, N_TENSORS = 63,
 };
 
 /* parameters and optimizer state, saved in checkpoints */
@@ -170,10 +170,10 @@ static const struct genrt_tensor tensors[63] = {
 static void train_step(long t, double *out) {
     step_t = t;
     /* specs/dcgan.gm:8: G dense 6272 (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 12845056, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 9633792, 6272);
     /* specs/dcgan.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 12845056; /* (64, 6272) */
+        const real *x3 = arena + 9633792; /* (64, 6272) */
         real *y = arena + 0;
         double acc[6272] = {0};
         for (long r = 0; r < 64; r++) {
@@ -202,9 +202,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x3 = arena + 12845056; /* (64, 6272) */
+        const real *x3 = arena + 9633792; /* (64, 6272) */
         const real *x10 = arena + 6272; /* (6272) */
-        real *y = arena + 12845056;
+        real *y = arena + 9633792;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -215,7 +215,7 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:8: G batchnorm (6272) */
     /*   with specs/dcgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 12845056; /* (64, 6272) */
+        const real *x11 = arena + 9633792; /* (64, 6272) */
         real *y = arena + 6272;
         double acc[6272] = {0};
         for (long r = 0; r < 64; r++) {
@@ -239,7 +239,7 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:8: G batchnorm */
     {
         const real *x14 = arena + 6272; /* (6272) */
-        real *y = arena + 15434752;
+        real *y = arena + 11822080;
         for (long i = 0; i < 6272; i++) {
             real v15 = x14[i] + (real)1e-05;
             y[i] = 1 / sqrt(v15);
@@ -247,9 +247,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:8: G batchnorm (6272) */
     {
-        const real *x16 = arena + 15434752; /* (6272) */
+        const real *x16 = arena + 11822080; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        real *y = arena + 15441024;
+        real *y = arena + 11828352;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x16[i]) * (x7[i]);
         }
@@ -260,10 +260,10 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:8: G batchnorm */
     /*   with specs/dcgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 12845056; /* (64, 6272) */
-        const real *x17 = arena + 15441024; /* (6272) */
+        const real *x11 = arena + 9633792; /* (64, 6272) */
+        const real *x17 = arena + 11828352; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 13246464;
+        real *y = arena + 10035200;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -274,11 +274,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:9: G deconv 64 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 13246464, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 10035200, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/dcgan.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
     {
         const real *cols = arena + 0;
-        real *img = arena + 9633792;
+        real *img = arena + 6422528;
         memset(img, 0, 802816 * sizeof(real));
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -299,7 +299,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:9: G batchnorm (64) */
     {
-        const real *x26 = arena + 9633792; /* (64, 14, 14, 64) */
+        const real *x26 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
         for (long r = 0; r < 12544; r++) {
@@ -328,9 +328,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:9: G batchnorm (64, 14, 14, 64) */
     {
-        const real *x26 = arena + 9633792; /* (64, 14, 14, 64) */
+        const real *x26 = arena + 6422528; /* (64, 14, 14, 64) */
         const real *x33 = arena + 64; /* (64) */
-        real *y = arena + 9633792;
+        real *y = arena + 6422528;
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -341,7 +341,7 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:9: G batchnorm (64) */
     /*   with specs/dcgan.gm:9: G batchnorm */
     {
-        const real *x34 = arena + 9633792; /* (64, 14, 14, 64) */
+        const real *x34 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 64;
         double acc[64] = {0};
         for (long r = 0; r < 12544; r++) {
@@ -365,7 +365,7 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:9: G batchnorm */
     {
         const real *x37 = arena + 64; /* (64) */
-        real *y = arena + 15454208;
+        real *y = arena + 11841536;
         for (long i = 0; i < 64; i++) {
             real v38 = x37[i] + (real)1e-05;
             y[i] = 1 / sqrt(v38);
@@ -373,9 +373,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:9: G batchnorm (64) */
     {
-        const real *x39 = arena + 15454208; /* (64) */
+        const real *x39 = arena + 11841536; /* (64) */
         const real *x30 = G_l6_gamma; /* (64) */
-        real *y = arena + 15454272;
+        real *y = arena + 11841600;
         for (long i = 0; i < 64; i++) {
             y[i] = (x39[i]) * (x30[i]);
         }
@@ -386,10 +386,10 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:9: G batchnorm */
     /*   with specs/dcgan.gm:9: G batchnorm */
     {
-        const real *x34 = arena + 9633792; /* (64, 14, 14, 64) */
-        const real *x40 = arena + 15454272; /* (64) */
+        const real *x34 = arena + 6422528; /* (64, 14, 14, 64) */
+        const real *x40 = arena + 11841600; /* (64) */
         const real *x29 = G_l6_beta; /* (64) */
-        real *y = arena + 10436608;
+        real *y = arena + 7225344;
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -400,11 +400,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:10: G deconv 1 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 10436608, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 7225344, 64, G_l8_weight, 16, arena + 0, 16);
     /* specs/dcgan.gm:10: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
         const real *cols = arena + 0;
-        real *img = arena + 15384576;
+        real *img = arena + 11771904;
         memset(img, 0, 50176 * sizeof(real));
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -426,9 +426,9 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:10: G tanh (64, 28, 28, 1) */
     /*   with specs/dcgan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x48 = arena + 15384576; /* (64, 28, 28, 1) */
+        const real *x48 = arena + 11771904; /* (64, 28, 28, 1) */
         const real *x49 = G_l8_bias; /* (1) */
-        real *y = arena + 15384576;
+        real *y = arena + 11771904;
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -440,7 +440,7 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
     {
         const real *img = in_x;
-        real *cols = arena + 14852096;
+        real *cols = arena + 0;
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -459,12 +459,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 14852096, 16, D_l1_weight, 16, arena + 11239424, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 8028160, 64);
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x54 = arena + 11239424; /* (12544, 64) */
+        const real *x54 = arena + 8028160; /* (12544, 64) */
         const real *x55 = D_l1_bias; /* (64) */
-        real *y = arena + 11239424;
+        real *y = arena + 8028160;
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -474,15 +474,15 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x57 = arena + 11239424; /* (64, 14, 14, 64) */
-        real *y = arena + 11239424;
+        const real *x57 = arena + 8028160; /* (64, 14, 14, 64) */
+        real *y = arena + 8028160;
         for (long i = 0; i < 802816; i++) {
             y[i] = x57[i] > 0 ? x57[i] : (real)0.2 * x57[i];
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
     {
-        const real *img = arena + 11239424;
+        const real *img = arena + 8028160;
         real *cols = arena + 0;
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -502,11 +502,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 13647872, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 10436608, 128);
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x62 = arena + 13647872; /* (64, 7, 7, 128) */
-        real *y = arena + 3211264;
+        const real *x62 = arena + 10436608; /* (64, 7, 7, 128) */
+        real *y = arena + 0;
         double acc[128] = {0};
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -518,25 +518,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x67 = arena + 3211264; /* (128) */
-        real *y = arena + 3211264;
+        const real *x67 = arena + 0; /* (128) */
+        real *y = arena + 0;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x67[i]);
         }
     }
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x68 = arena + 3211264; /* (128) */
-        real *y = arena + 3211392;
+        const real *x68 = arena + 0; /* (128) */
+        real *y = arena + 128;
         for (long i = 0; i < 128; i++) {
             y[i] = -(x68[i]);
         }
     }
     /* specs/dcgan.gm:14: D batchnorm (64, 7, 7, 128) */
     {
-        const real *x62 = arena + 13647872; /* (64, 7, 7, 128) */
-        const real *x69 = arena + 3211392; /* (128) */
-        real *y = arena + 13647872;
+        const real *x62 = arena + 10436608; /* (64, 7, 7, 128) */
+        const real *x69 = arena + 128; /* (128) */
+        real *y = arena + 10436608;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -547,8 +547,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:14: D batchnorm (128) */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x70 = arena + 13647872; /* (64, 7, 7, 128) */
-        real *y = arena + 3211392;
+        const real *x70 = arena + 10436608; /* (64, 7, 7, 128) */
+        real *y = arena + 128;
         double acc[128] = {0};
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -561,8 +561,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x72 = arena + 3211392; /* (128) */
-        real *y = arena + 3211392;
+        const real *x72 = arena + 128; /* (128) */
+        real *y = arena + 128;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x72[i]);
         }
@@ -570,8 +570,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:14: D batchnorm (128) */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x73 = arena + 3211392; /* (128) */
-        real *y = arena + 15453568;
+        const real *x73 = arena + 128; /* (128) */
+        real *y = arena + 11840896;
         for (long i = 0; i < 128; i++) {
             real v74 = x73[i] + (real)1e-05;
             y[i] = 1 / sqrt(v74);
@@ -579,23 +579,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x75 = arena + 15453568; /* (128) */
+        const real *x75 = arena + 11840896; /* (128) */
         const real *x66 = D_l4_gamma; /* (128) */
-        real *y = arena + 15453696;
+        real *y = arena + 11841024;
         for (long i = 0; i < 128; i++) {
             y[i] = (x75[i]) * (x66[i]);
         }
     }
     /* specs/dcgan.gm:14: D batchnorm (1) */
-    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 3211264, arena + 3211392, 128, (real)0.1, (real)1.0003189792663476);
+    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 0, arena + 128, 128, (real)0.1, (real)1.0003189792663476);
     /* specs/dcgan.gm:14: D leaky_relu 0.2 (64, 7, 7, 128) */
     /*   with specs/dcgan.gm:14: D batchnorm */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x70 = arena + 13647872; /* (64, 7, 7, 128) */
-        const real *x76 = arena + 15453696; /* (128) */
+        const real *x70 = arena + 10436608; /* (64, 7, 7, 128) */
+        const real *x76 = arena + 11841024; /* (128) */
         const real *x65 = D_l4_beta; /* (128) */
-        real *y = arena + 14049280;
+        real *y = arena + 10838016;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -606,12 +606,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:15: D dense 1 (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 14049280, 6272, D_l7_weight, 6272, arena + 6824192, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 10838016, 6272, D_l7_weight, 6272, arena + 3612672, 1);
     /* specs/dcgan.gm:15: D dense 1 (64, 1) */
     {
-        const real *x83 = arena + 6824192; /* (64, 1) */
+        const real *x83 = arena + 3612672; /* (64, 1) */
         const real *x84 = D_l7_bias; /* (1) */
-        real *y = arena + 6824192;
+        real *y = arena + 3612672;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -621,8 +621,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
     {
-        const real *img = arena + 15384576;
-        real *cols = arena + 15052800;
+        const real *img = arena + 11771904;
+        real *cols = arena + 0;
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -641,12 +641,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 15052800, 16, D_l1_weight, 16, arena + 12042240, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 8830976, 64);
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x87 = arena + 12042240; /* (12544, 64) */
+        const real *x87 = arena + 8830976; /* (12544, 64) */
         const real *x55 = D_l1_bias; /* (64) */
-        real *y = arena + 12042240;
+        real *y = arena + 8830976;
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -656,16 +656,16 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x89 = arena + 12042240; /* (64, 14, 14, 64) */
-        real *y = arena + 12042240;
+        const real *x89 = arena + 8830976; /* (64, 14, 14, 64) */
+        real *y = arena + 8830976;
         for (long i = 0; i < 802816; i++) {
             y[i] = x89[i] > 0 ? x89[i] : (real)0.2 * x89[i];
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
     {
-        const real *img = arena + 12042240;
-        real *cols = arena + 3211264;
+        const real *img = arena + 8830976;
+        real *cols = arena + 0;
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -684,11 +684,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 3211264, 1024, D_l3_weight, 1024, arena + 6422528, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 3211264, 128);
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x93 = arena + 6422528; /* (64, 7, 7, 128) */
-        real *y = arena + 6823936;
+        const real *x93 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 0;
         double acc[128] = {0};
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -700,25 +700,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x94 = arena + 6823936; /* (128) */
-        real *y = arena + 6823936;
+        const real *x94 = arena + 0; /* (128) */
+        real *y = arena + 0;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x94[i]);
         }
     }
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x95 = arena + 6823936; /* (128) */
-        real *y = arena + 6824064;
+        const real *x95 = arena + 0; /* (128) */
+        real *y = arena + 128;
         for (long i = 0; i < 128; i++) {
             y[i] = -(x95[i]);
         }
     }
     /* specs/dcgan.gm:14: D batchnorm (64, 7, 7, 128) */
     {
-        const real *x93 = arena + 6422528; /* (64, 7, 7, 128) */
-        const real *x96 = arena + 6824064; /* (128) */
-        real *y = arena + 6422528;
+        const real *x93 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x96 = arena + 128; /* (128) */
+        real *y = arena + 3211264;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -729,8 +729,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:14: D batchnorm (128) */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x97 = arena + 6422528; /* (64, 7, 7, 128) */
-        real *y = arena + 6824064;
+        const real *x97 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 128;
         double acc[128] = {0};
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -743,8 +743,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x99 = arena + 6824064; /* (128) */
-        real *y = arena + 6824064;
+        const real *x99 = arena + 128; /* (128) */
+        real *y = arena + 128;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x99[i]);
         }
@@ -752,8 +752,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:14: D batchnorm (128) */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x100 = arena + 6824064; /* (128) */
-        real *y = arena + 15453824;
+        const real *x100 = arena + 128; /* (128) */
+        real *y = arena + 11841152;
         for (long i = 0; i < 128; i++) {
             real v101 = x100[i] + (real)1e-05;
             y[i] = 1 / sqrt(v101);
@@ -761,23 +761,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x102 = arena + 15453824; /* (128) */
+        const real *x102 = arena + 11841152; /* (128) */
         const real *x66 = D_l4_gamma; /* (128) */
-        real *y = arena + 7225344;
+        real *y = arena + 401408;
         for (long i = 0; i < 128; i++) {
             y[i] = (x102[i]) * (x66[i]);
         }
     }
     /* specs/dcgan.gm:14: D batchnorm (1) */
-    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 6823936, arena + 6824064, 128, (real)0.1, (real)1.0003189792663476);
+    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 0, arena + 128, 128, (real)0.1, (real)1.0003189792663476);
     /* specs/dcgan.gm:14: D leaky_relu 0.2 (64, 7, 7, 128) */
     /*   with specs/dcgan.gm:14: D batchnorm */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x97 = arena + 6422528; /* (64, 7, 7, 128) */
-        const real *x103 = arena + 7225344; /* (128) */
+        const real *x97 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x103 = arena + 401408; /* (128) */
         const real *x65 = D_l4_beta; /* (128) */
-        real *y = arena + 14450688;
+        real *y = arena + 11239424;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -788,12 +788,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:15: D dense 1 (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 14450688, 6272, D_l7_weight, 6272, arena + 7225472, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 11239424, 6272, D_l7_weight, 6272, arena + 401536, 1);
     /* specs/dcgan.gm:15: D dense 1 (64, 1) */
     {
-        const real *x109 = arena + 7225472; /* (64, 1) */
+        const real *x109 = arena + 401536; /* (64, 1) */
         const real *x84 = D_l7_bias; /* (1) */
-        real *y = arena + 7225472;
+        real *y = arena + 401536;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -804,8 +804,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:17: loss_D (1) */
     /*   with specs/dcgan.gm:17: loss_D */
     {
-        const real *x110 = arena + 7225472; /* (64, 1) */
-        real *y = arena + 6823936;
+        const real *x110 = arena + 401536; /* (64, 1) */
+        real *y = arena + 0;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             real v111 = softplus(x110[i]);
@@ -815,8 +815,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:17: loss_D (64, 1) */
     {
-        const real *x85 = arena + 6824192; /* (64, 1) */
-        real *y = arena + 15454336;
+        const real *x85 = arena + 3612672; /* (64, 1) */
+        real *y = arena + 11841664;
         for (long i = 0; i < 64; i++) {
             y[i] = -(x85[i]);
         }
@@ -824,8 +824,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:17: loss_D (1) */
     /*   with specs/dcgan.gm:17: loss_D */
     {
-        const real *x114 = arena + 15454336; /* (64, 1) */
-        real *y = arena + 6823952;
+        const real *x114 = arena + 11841664; /* (64, 1) */
+        real *y = arena + 16;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             real v115 = softplus(x114[i]);
@@ -837,9 +837,9 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:17: loss_D */
     /*   with specs/dcgan.gm:17: loss_D */
     {
-        const real *x112 = arena + 6823936; /* (1) */
-        const real *x116 = arena + 6823952; /* (1) */
-        real *y = arena + 6823936;
+        const real *x112 = arena + 0; /* (1) */
+        const real *x116 = arena + 16; /* (1) */
+        real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
             real v113 = (real)0.015625 * (x112[i]);
             real v117 = (real)0.015625 * (x116[i]);
@@ -847,12 +847,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:17: metrics (1) */
-    out[0] = (double)*(arena + 6823936);
+    out[0] = (double)*(arena + 0);
     /* specs/dcgan.gm:17: metrics (1) */
     /*   with specs/dcgan.gm:17: metrics */
     {
-        const real *x85 = arena + 6824192; /* (64, 1) */
-        real *y = arena + 6823936;
+        const real *x85 = arena + 3612672; /* (64, 1) */
+        real *y = arena + 0;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             real v120 = 1 / (1 + exp(-(x85[i])));
@@ -862,19 +862,19 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:17: metrics (1) */
     {
-        const real *x121 = arena + 6823936; /* (1) */
-        real *y = arena + 6823936;
+        const real *x121 = arena + 0; /* (1) */
+        real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x121[i]);
         }
     }
     /* specs/dcgan.gm:17: metrics (1) */
-    out[2] = (double)*(arena + 6823936);
+    out[2] = (double)*(arena + 0);
     /* specs/dcgan.gm:17: metrics (1) */
     /*   with specs/dcgan.gm:17: metrics */
     {
-        const real *x110 = arena + 7225472; /* (64, 1) */
-        real *y = arena + 6823936;
+        const real *x110 = arena + 401536; /* (64, 1) */
+        real *y = arena + 0;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             real v124 = 1 / (1 + exp(-(x110[i])));
@@ -884,25 +884,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:17: metrics (1) */
     {
-        const real *x125 = arena + 6823936; /* (1) */
-        real *y = arena + 6823936;
+        const real *x125 = arena + 0; /* (1) */
+        real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x125[i]);
         }
     }
     /* specs/dcgan.gm:17: metrics (1) */
-    out[3] = (double)*(arena + 6823936);
+    out[3] = (double)*(arena + 0);
     /* specs/dcgan.gm:17: metrics (1) */
     {
-        real *y = arena + 6823936;
+        real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/dcgan.gm:17: backward of loss_D (1) */
     {
-        const real *x128 = arena + 6823936; /* (1) */
-        real *y = arena + 6823952;
+        const real *x128 = arena + 0; /* (1) */
+        real *y = arena + 16;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x128[i]);
         }
@@ -912,9 +912,9 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:17: backward of loss_D */
     /*   with specs/dcgan.gm:17: backward of loss_D */
     {
-        const real *x129 = arena + 6823952; /* (1) */
-        const real *x114 = arena + 15454336; /* (64, 1) */
-        real *y = arena + 15454336;
+        const real *x129 = arena + 16; /* (1) */
+        const real *x114 = arena + 11841664; /* (64, 1) */
+        real *y = arena + 11841664;
         for (long i = 0; i < 64; i++) {
             real v130 = x129[0];
             real v131 = 1 / (1 + exp(-(x114[i])));
@@ -924,8 +924,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:17: backward of loss_D (1) */
     {
-        const real *x128 = arena + 6823936; /* (1) */
-        real *y = arena + 6823936;
+        const real *x128 = arena + 0; /* (1) */
+        real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x128[i]);
         }
@@ -934,9 +934,9 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:17: backward of loss_D */
     /*   with specs/dcgan.gm:17: backward of loss_D */
     {
-        const real *x134 = arena + 6823936; /* (1) */
-        const real *x110 = arena + 7225472; /* (64, 1) */
-        real *y = arena + 7225472;
+        const real *x134 = arena + 0; /* (1) */
+        const real *x110 = arena + 401536; /* (64, 1) */
+        real *y = arena + 401536;
         for (long i = 0; i < 64; i++) {
             real v135 = x134[0];
             real v136 = 1 / (1 + exp(-(x110[i])));
@@ -945,8 +945,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x137 = arena + 7225472; /* (64, 1) */
-        real *y = arena + 15454400;
+        const real *x137 = arena + 401536; /* (64, 1) */
+        real *y = arena + 11841728;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -957,22 +957,22 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/dcgan.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 7225472, 1, D_l7_weight, 6272, arena + 6823936, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 401536, 1, D_l7_weight, 6272, arena + 0, 6272);
     /* specs/dcgan.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 7225472, 1, arena + 14450688, 6272, arena + 15447296, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 401536, 1, arena + 11239424, 6272, arena + 11834624, 6272);
     /* specs/dcgan.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x107 = arena + 14450688; /* (64, 7, 7, 128) */
-        const real *x141 = arena + 6823936; /* (64, 7, 7, 128) */
-        real *y = arena + 14450688;
+        const real *x107 = arena + 11239424; /* (64, 7, 7, 128) */
+        const real *x141 = arena + 0; /* (64, 7, 7, 128) */
+        real *y = arena + 11239424;
         for (long i = 0; i < 401408; i++) {
             y[i] = x107[i] > 0 ? x141[i] : (real)0.2 * x141[i];
         }
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x142 = arena + 14450688; /* (64, 7, 7, 128) */
-        real *y = arena + 15453952;
+        const real *x142 = arena + 11239424; /* (64, 7, 7, 128) */
+        real *y = arena + 11841280;
         double acc[128] = {0};
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -985,9 +985,9 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x142 = arena + 14450688; /* (64, 7, 7, 128) */
-        const real *x97 = arena + 6422528; /* (64, 7, 7, 128) */
-        real *y = arena + 15454080;
+        const real *x142 = arena + 11239424; /* (64, 7, 7, 128) */
+        const real *x97 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 11841408;
         double acc[128] = {0};
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1005,10 +1005,10 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x146 = arena + 15454080; /* (128) */
+        const real *x146 = arena + 11841408; /* (128) */
         const real *x66 = D_l4_gamma; /* (128) */
-        const real *x102 = arena + 15453824; /* (128) */
-        real *y = arena + 6823936;
+        const real *x102 = arena + 11841152; /* (128) */
+        real *y = arena + 0;
         for (long i = 0; i < 128; i++) {
             real v147 = (x146[i]) * (x66[i]);
             real v149 = (x102[i]) * (x102[i]);
@@ -1025,11 +1025,11 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x142 = arena + 14450688; /* (64, 7, 7, 128) */
-        const real *x103 = arena + 7225344; /* (128) */
-        const real *x153 = arena + 6823936; /* (128) */
-        const real *x97 = arena + 6422528; /* (64, 7, 7, 128) */
-        real *y = arena + 14450688;
+        const real *x142 = arena + 11239424; /* (64, 7, 7, 128) */
+        const real *x103 = arena + 401408; /* (128) */
+        const real *x153 = arena + 0; /* (128) */
+        const real *x97 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 11239424;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1044,8 +1044,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x158 = arena + 14450688; /* (64, 7, 7, 128) */
-        real *y = arena + 6422528;
+        const real *x158 = arena + 11239424; /* (64, 7, 7, 128) */
+        real *y = arena + 0;
         double acc[128] = {0};
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1058,8 +1058,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x159 = arena + 6422528; /* (128) */
-        real *y = arena + 6422528;
+        const real *x159 = arena + 0; /* (128) */
+        real *y = arena + 0;
         for (long i = 0; i < 128; i++) {
             real v160 = -(x159[i]);
             y[i] = (real)0.00031887755102040814 * (v160);
@@ -1069,9 +1069,9 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x161 = arena + 6422528; /* (128) */
-        const real *x158 = arena + 14450688; /* (64, 7, 7, 128) */
-        real *y = arena + 14450688;
+        const real *x161 = arena + 0; /* (128) */
+        const real *x158 = arena + 11239424; /* (64, 7, 7, 128) */
+        real *y = arena + 11239424;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1082,13 +1082,34 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 14450688, 128, D_l3_weight, 1024, arena + 6422528, 1024);
+    {
+        const real *img = arena + 8830976;
+        real *cols = arena + 0;
+        for (int n = 0; n < 64; n++) {
+            for (int oh = 0; oh < 7; oh++) {
+                for (int ow = 0; ow < 7; ow++) {
+                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 64;
+                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
+                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 11239424, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 14450688, 128, arena + 3211264, 1024, arena + 15253504, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 11239424, 128, arena + 0, 1024, arena + 11640832, 1024);
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     {
-        const real *cols = arena + 6422528;
-        real *img = arena + 3211264;
+        const real *cols = arena + 3211264;
+        real *img = arena + 0;
         memset(img, 0, 802816 * sizeof(real));
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -1109,32 +1130,53 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x90 = arena + 12042240; /* (64, 14, 14, 64) */
-        const real *x168 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 12042240;
+        const real *x90 = arena + 8830976; /* (64, 14, 14, 64) */
+        const real *x169 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 8830976;
         for (long i = 0; i < 802816; i++) {
-            y[i] = x90[i] > 0 ? x168[i] : (real)0.2 * x168[i];
+            y[i] = x90[i] > 0 ? x169[i] : (real)0.2 * x169[i];
         }
     }
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x170 = arena + 12042240; /* (12544, 64) */
-        real *y = arena + 6554624;
+        const real *x171 = arena + 8830976; /* (12544, 64) */
+        real *y = arena + 11240448;
         double acc[64] = {0};
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
-                acc[c] += x170[i];
+                acc[c] += x171[i];
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
+    /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    {
+        const real *img = arena + 11771904;
+        real *cols = arena + 0;
+        for (int n = 0; n < 64; n++) {
+            for (int oh = 0; oh < 14; oh++) {
+                for (int ow = 0; ow < 14; ow++) {
+                    long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 1;
+                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 1;
+                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) memcpy(col, img + pix, 1 * sizeof(real)); else memset(col, 0, 1 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 12042240, 64, arena + 15052800, 16, arena + 6553600, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 8830976, 64, arena + 0, 16, arena + 11239424, 16);
     /* specs/dcgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x133 = arena + 15454336; /* (64, 1) */
-        real *y = arena + 3211264;
+        const real *x133 = arena + 11841664; /* (64, 1) */
+        real *y = arena + 0;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -1146,69 +1188,69 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x138 = arena + 15454400; /* (1) */
-        const real *x173 = arena + 3211264; /* (1) */
-        real *y = arena + 15454400;
+        const real *x138 = arena + 11841728; /* (1) */
+        const real *x175 = arena + 0; /* (1) */
+        real *y = arena + 11841728;
         for (long i = 0; i < 1; i++) {
-            y[i] = x138[i] + x173[i];
+            y[i] = x138[i] + x175[i];
         }
     }
     /* specs/dcgan.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 15454336, 1, D_l7_weight, 6272, arena + 3211264, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 11841664, 1, D_l7_weight, 6272, arena + 0, 6272);
     /* specs/dcgan.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 15454336, 1, arena + 14049280, 6272, arena + 3612672, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 11841664, 1, arena + 10838016, 6272, arena + 401408, 6272);
     /* specs/dcgan.gm:15: backward of D dense 1 (1, 6272) */
     {
-        const real *x140 = arena + 15447296; /* (1, 6272) */
-        const real *x176 = arena + 3612672; /* (1, 6272) */
-        real *y = arena + 15447296;
+        const real *x140 = arena + 11834624; /* (1, 6272) */
+        const real *x178 = arena + 401408; /* (1, 6272) */
+        real *y = arena + 11834624;
         for (long i = 0; i < 6272; i++) {
-            y[i] = x140[i] + x176[i];
+            y[i] = x140[i] + x178[i];
         }
     }
     /* specs/dcgan.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x80 = arena + 14049280; /* (64, 7, 7, 128) */
-        const real *x178 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 14049280;
+        const real *x80 = arena + 10838016; /* (64, 7, 7, 128) */
+        const real *x180 = arena + 0; /* (64, 7, 7, 128) */
+        real *y = arena + 10838016;
         for (long i = 0; i < 401408; i++) {
-            y[i] = x80[i] > 0 ? x178[i] : (real)0.2 * x178[i];
+            y[i] = x80[i] > 0 ? x180[i] : (real)0.2 * x180[i];
         }
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x179 = arena + 14049280; /* (64, 7, 7, 128) */
-        real *y = arena + 3211264;
+        const real *x181 = arena + 10838016; /* (64, 7, 7, 128) */
+        real *y = arena + 0;
         double acc[128] = {0};
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                acc[c] += x179[i];
+                acc[c] += x181[i];
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x143 = arena + 15453952; /* (128) */
-        const real *x180 = arena + 3211264; /* (128) */
-        real *y = arena + 15453952;
+        const real *x143 = arena + 11841280; /* (128) */
+        const real *x182 = arena + 0; /* (128) */
+        real *y = arena + 11841280;
         for (long i = 0; i < 128; i++) {
-            y[i] = x143[i] + x180[i];
+            y[i] = x143[i] + x182[i];
         }
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x179 = arena + 14049280; /* (64, 7, 7, 128) */
-        const real *x70 = arena + 13647872; /* (64, 7, 7, 128) */
-        real *y = arena + 3211264;
+        const real *x181 = arena + 10838016; /* (64, 7, 7, 128) */
+        const real *x70 = arena + 10436608; /* (64, 7, 7, 128) */
+        real *y = arena + 0;
         double acc[128] = {0};
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                real v183 = (x179[i]) * (x70[i]);
-                acc[c] += v183;
+                real v185 = (x181[i]) * (x70[i]);
+                acc[c] += v185;
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1217,15 +1259,15 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x146 = arena + 15454080; /* (128) */
-        const real *x102 = arena + 15453824; /* (128) */
-        const real *x184 = arena + 3211264; /* (128) */
-        const real *x75 = arena + 15453568; /* (128) */
-        real *y = arena + 15454080;
+        const real *x146 = arena + 11841408; /* (128) */
+        const real *x102 = arena + 11841152; /* (128) */
+        const real *x186 = arena + 0; /* (128) */
+        const real *x75 = arena + 11840896; /* (128) */
+        real *y = arena + 11841408;
         for (long i = 0; i < 128; i++) {
             real v148 = (x146[i]) * (x102[i]);
-            real v186 = (x184[i]) * (x75[i]);
-            y[i] = v148 + v186;
+            real v188 = (x186[i]) * (x75[i]);
+            y[i] = v148 + v188;
         }
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
@@ -1235,17 +1277,17 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x184 = arena + 3211264; /* (128) */
+        const real *x186 = arena + 0; /* (128) */
         const real *x66 = D_l4_gamma; /* (128) */
-        const real *x75 = arena + 15453568; /* (128) */
-        real *y = arena + 3211264;
+        const real *x75 = arena + 11840896; /* (128) */
+        real *y = arena + 0;
         for (long i = 0; i < 128; i++) {
-            real v185 = (x184[i]) * (x66[i]);
-            real v188 = (x75[i]) * (x75[i]);
-            real v189 = (x75[i]) * (v188);
-            real v190 = (real)-0.5 * (v189);
-            real v191 = (v185) * (v190);
-            y[i] = (real)0.00031887755102040814 * (v191);
+            real v187 = (x186[i]) * (x66[i]);
+            real v190 = (x75[i]) * (x75[i]);
+            real v191 = (x75[i]) * (v190);
+            real v192 = (real)-0.5 * (v191);
+            real v193 = (v187) * (v192);
+            y[i] = (real)0.00031887755102040814 * (v193);
         }
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (64, 7, 7, 128) */
@@ -1255,32 +1297,32 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x179 = arena + 14049280; /* (64, 7, 7, 128) */
-        const real *x76 = arena + 15453696; /* (128) */
-        const real *x192 = arena + 3211264; /* (128) */
-        const real *x70 = arena + 13647872; /* (64, 7, 7, 128) */
-        real *y = arena + 14049280;
+        const real *x181 = arena + 10838016; /* (64, 7, 7, 128) */
+        const real *x76 = arena + 11841024; /* (128) */
+        const real *x194 = arena + 0; /* (128) */
+        const real *x70 = arena + 10436608; /* (64, 7, 7, 128) */
+        real *y = arena + 10838016;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                real v182 = (x179[i]) * x76[c];
-                real v193 = 0;
-                real v194 = v193 + x192[c];
-                real v195 = 2 * (x70[i]);
-                real v196 = (v194) * (v195);
-                y[i] = v182 + v196;
+                real v184 = (x181[i]) * x76[c];
+                real v195 = 0;
+                real v196 = v195 + x194[c];
+                real v197 = 2 * (x70[i]);
+                real v198 = (v196) * (v197);
+                y[i] = v184 + v198;
             }
         }
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x197 = arena + 14049280; /* (64, 7, 7, 128) */
-        real *y = arena + 3211264;
+        const real *x199 = arena + 10838016; /* (64, 7, 7, 128) */
+        real *y = arena + 0;
         double acc[128] = {0};
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                acc[c] += x197[i];
+                acc[c] += x199[i];
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1288,40 +1330,61 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x198 = arena + 3211264; /* (128) */
-        real *y = arena + 3211264;
+        const real *x200 = arena + 0; /* (128) */
+        real *y = arena + 0;
         for (long i = 0; i < 128; i++) {
-            real v199 = -(x198[i]);
-            y[i] = (real)0.00031887755102040814 * (v199);
+            real v201 = -(x200[i]);
+            y[i] = (real)0.00031887755102040814 * (v201);
         }
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (64, 7, 7, 128) */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x200 = arena + 3211264; /* (128) */
-        const real *x197 = arena + 14049280; /* (64, 7, 7, 128) */
-        real *y = arena + 14049280;
+        const real *x202 = arena + 0; /* (128) */
+        const real *x199 = arena + 10838016; /* (64, 7, 7, 128) */
+        real *y = arena + 10838016;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                real v201 = 0;
-                real v202 = v201 + x200[c];
-                y[i] = x197[i] + v202;
+                real v203 = 0;
+                real v204 = v203 + x202[c];
+                y[i] = x199[i] + v204;
             }
         }
     }
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 14049280, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    {
+        const real *img = arena + 8028160;
+        real *cols = arena + 0;
+        for (int n = 0; n < 64; n++) {
+            for (int oh = 0; oh < 7; oh++) {
+                for (int ow = 0; ow < 7; ow++) {
+                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 64;
+                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
+                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 10838016, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 14049280, 128, arena + 0, 1024, arena + 6422528, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 10838016, 128, arena + 0, 1024, arena + 8830976, 1024);
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
-        const real *x167 = arena + 15253504; /* (128, 1024) */
-        const real *x206 = arena + 6422528; /* (128, 1024) */
-        real *y = arena + 15253504;
+        const real *x168 = arena + 11640832; /* (128, 1024) */
+        const real *x209 = arena + 8830976; /* (128, 1024) */
+        real *y = arena + 11640832;
         for (long i = 0; i < 131072; i++) {
-            y[i] = x167[i] + x206[i];
+            y[i] = x168[i] + x209[i];
         }
     }
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
@@ -1348,63 +1411,84 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x58 = arena + 11239424; /* (64, 14, 14, 64) */
-        const real *x208 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 11239424;
+        const real *x58 = arena + 8028160; /* (64, 14, 14, 64) */
+        const real *x211 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 8028160;
         for (long i = 0; i < 802816; i++) {
-            y[i] = x58[i] > 0 ? x208[i] : (real)0.2 * x208[i];
+            y[i] = x58[i] > 0 ? x211[i] : (real)0.2 * x211[i];
         }
     }
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x210 = arena + 11239424; /* (12544, 64) */
+        const real *x213 = arena + 8028160; /* (12544, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
-                acc[c] += x210[i];
+                acc[c] += x213[i];
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x171 = arena + 6554624; /* (64) */
-        const real *x211 = arena + 0; /* (64) */
-        real *y = arena + 6554624;
+        const real *x172 = arena + 11240448; /* (64) */
+        const real *x214 = arena + 0; /* (64) */
+        real *y = arena + 11240448;
         for (long i = 0; i < 64; i++) {
-            y[i] = x171[i] + x211[i];
+            y[i] = x172[i] + x214[i];
+        }
+    }
+    /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    {
+        const real *img = in_x;
+        real *cols = arena + 0;
+        for (int n = 0; n < 64; n++) {
+            for (int oh = 0; oh < 14; oh++) {
+                for (int ow = 0; ow < 14; ow++) {
+                    long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 1;
+                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 1;
+                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) memcpy(col, img + pix, 1 * sizeof(real)); else memset(col, 0, 1 * sizeof(real));
+                        }
+                    }
+                }
+            }
         }
     }
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 11239424, 64, arena + 14852096, 16, arena + 0, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 8028160, 64, arena + 0, 16, arena + 200704, 16);
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     {
-        const real *x172 = arena + 6553600; /* (64, 16) */
-        const real *x213 = arena + 0; /* (64, 16) */
-        real *y = arena + 6553600;
+        const real *x174 = arena + 11239424; /* (64, 16) */
+        const real *x217 = arena + 200704; /* (64, 16) */
+        real *y = arena + 11239424;
         for (long i = 0; i < 1024; i++) {
-            y[i] = x172[i] + x213[i];
+            y[i] = x174[i] + x217[i];
         }
     }
     /* specs/dcgan.gm:19: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 6553600, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l1_weight, arena + 11239424, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan.gm:19: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 6554624, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l1_bias, arena + 11240448, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan.gm:19: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 15253504, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l3_weight, arena + 11640832, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan.gm:19: adam step of D.l4.gamma (1) */
-    adam_update(D_l4_gamma, arena + 15454080, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l4_gamma, arena + 11841408, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan.gm:19: adam step of D.l4.beta (1) */
-    adam_update(D_l4_beta, arena + 15453952, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l4_beta, arena + 11841280, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan.gm:19: adam step of D.l7.weight (1) */
-    adam_update(D_l7_weight, arena + 15447296, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l7_weight, arena + 11834624, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan.gm:19: adam step of D.l7.bias (1) */
-    adam_update(D_l7_bias, arena + 15454400, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l7_bias, arena + 11841728, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
     {
-        const real *img = arena + 15384576;
+        const real *img = arena + 11771904;
         real *cols = arena + 0;
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -1427,22 +1511,22 @@ static void train_step(long t, double *out) {
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 3211264, 64);
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x237 = arena + 3211264; /* (12544, 64) */
+        const real *x241 = arena + 3211264; /* (12544, 64) */
         const real *x55 = D_l1_bias; /* (64) */
         real *y = arena + 3211264;
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
-                y[i] = x237[i] + x55[c];
+                y[i] = x241[i] + x55[c];
             }
         }
     }
     /* specs/dcgan.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x239 = arena + 3211264; /* (64, 14, 14, 64) */
+        const real *x243 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 3211264;
         for (long i = 0; i < 802816; i++) {
-            y[i] = x239[i] > 0 ? x239[i] : (real)0.2 * x239[i];
+            y[i] = x243[i] > 0 ? x243[i] : (real)0.2 * x243[i];
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
@@ -1470,85 +1554,85 @@ static void train_step(long t, double *out) {
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 4014080, 128);
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x243 = arena + 4014080; /* (64, 7, 7, 128) */
+        const real *x247 = arena + 4014080; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                acc[c] += x243[i];
+                acc[c] += x247[i];
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x244 = arena + 0; /* (128) */
+        const real *x248 = arena + 0; /* (128) */
         real *y = arena + 0;
         for (long i = 0; i < 128; i++) {
-            y[i] = (real)0.00031887755102040814 * (x244[i]);
+            y[i] = (real)0.00031887755102040814 * (x248[i]);
         }
     }
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x245 = arena + 0; /* (128) */
+        const real *x249 = arena + 0; /* (128) */
         real *y = arena + 128;
         for (long i = 0; i < 128; i++) {
-            y[i] = -(x245[i]);
+            y[i] = -(x249[i]);
         }
     }
     /* specs/dcgan.gm:14: D batchnorm (64, 7, 7, 128) */
     {
-        const real *x243 = arena + 4014080; /* (64, 7, 7, 128) */
-        const real *x246 = arena + 128; /* (128) */
+        const real *x247 = arena + 4014080; /* (64, 7, 7, 128) */
+        const real *x250 = arena + 128; /* (128) */
         real *y = arena + 4014080;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                y[i] = x243[i] + x246[c];
+                y[i] = x247[i] + x250[c];
             }
         }
     }
     /* specs/dcgan.gm:14: D batchnorm (128) */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x247 = arena + 4014080; /* (64, 7, 7, 128) */
+        const real *x251 = arena + 4014080; /* (64, 7, 7, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                real v248 = (x247[i]) * (x247[i]);
-                acc[c] += v248;
+                real v252 = (x251[i]) * (x251[i]);
+                acc[c] += v252;
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x249 = arena + 128; /* (128) */
+        const real *x253 = arena + 128; /* (128) */
         real *y = arena + 128;
         for (long i = 0; i < 128; i++) {
-            y[i] = (real)0.00031887755102040814 * (x249[i]);
+            y[i] = (real)0.00031887755102040814 * (x253[i]);
         }
     }
     /* specs/dcgan.gm:14: D batchnorm (128) */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x250 = arena + 128; /* (128) */
+        const real *x254 = arena + 128; /* (128) */
         real *y = arena + 401408;
         for (long i = 0; i < 128; i++) {
-            real v251 = x250[i] + (real)1e-05;
-            y[i] = 1 / sqrt(v251);
+            real v255 = x254[i] + (real)1e-05;
+            y[i] = 1 / sqrt(v255);
         }
     }
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x252 = arena + 401408; /* (128) */
+        const real *x256 = arena + 401408; /* (128) */
         const real *x66 = D_l4_gamma; /* (128) */
         real *y = arena + 401536;
         for (long i = 0; i < 128; i++) {
-            y[i] = (x252[i]) * (x66[i]);
+            y[i] = (x256[i]) * (x66[i]);
         }
     }
     /* specs/dcgan.gm:14: D batchnorm (1) */
@@ -1557,16 +1641,16 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:14: D batchnorm */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x247 = arena + 4014080; /* (64, 7, 7, 128) */
-        const real *x253 = arena + 401536; /* (128) */
+        const real *x251 = arena + 4014080; /* (64, 7, 7, 128) */
+        const real *x257 = arena + 401536; /* (128) */
         const real *x65 = D_l4_beta; /* (128) */
         real *y = arena + 4415488;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                real v254 = (x247[i]) * x253[c];
-                real v255 = v254 + x65[c];
-                y[i] = v255 > 0 ? v255 : (real)0.2 * v255;
+                real v258 = (x251[i]) * x257[c];
+                real v259 = v258 + x65[c];
+                y[i] = v259 > 0 ? v259 : (real)0.2 * v259;
             }
         }
     }
@@ -1575,35 +1659,35 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:17: loss_G (64, 1) */
     /*   with specs/dcgan.gm:15: D dense 1 */
     {
-        const real *x259 = arena + 401664; /* (64, 1) */
+        const real *x263 = arena + 401664; /* (64, 1) */
         const real *x84 = D_l7_bias; /* (1) */
         real *y = arena + 401664;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
-                real v260 = x259[i] + x84[c];
-                y[i] = -(v260);
+                real v264 = x263[i] + x84[c];
+                y[i] = -(v264);
             }
         }
     }
     /* specs/dcgan.gm:17: loss_G (1) */
     /*   with specs/dcgan.gm:17: loss_G */
     {
-        const real *x261 = arena + 401664; /* (64, 1) */
+        const real *x265 = arena + 401664; /* (64, 1) */
         real *y = arena + 0;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
-            real v262 = softplus(x261[i]);
-            acc += v262;
+            real v266 = softplus(x265[i]);
+            acc += v266;
         }
         y[0] = (real)acc;
     }
     /* specs/dcgan.gm:17: loss_G (1) */
     {
-        const real *x263 = arena + 0; /* (1) */
+        const real *x267 = arena + 0; /* (1) */
         real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.015625 * (x263[i]);
+            y[i] = (real)0.015625 * (x267[i]);
         }
     }
     /* specs/dcgan.gm:17: loss_G (1) */
@@ -1613,8 +1697,8 @@ static void train_step(long t, double *out) {
     {
         real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
-            real v266 = 1;
-            y[i] = (real)0.015625 * (v266);
+            real v270 = 1;
+            y[i] = (real)0.015625 * (v270);
         }
     }
     /* specs/dcgan.gm:17: backward of loss_G (64, 1) */
@@ -1622,39 +1706,39 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:17: backward of loss_G */
     /*   with specs/dcgan.gm:17: backward of loss_G */
     {
-        const real *x267 = arena + 0; /* (1) */
-        const real *x261 = arena + 401664; /* (64, 1) */
+        const real *x271 = arena + 0; /* (1) */
+        const real *x265 = arena + 401664; /* (64, 1) */
         real *y = arena + 401664;
         for (long i = 0; i < 64; i++) {
-            real v268 = x267[0];
-            real v269 = 1 / (1 + exp(-(x261[i])));
-            real v270 = (v268) * (v269);
-            y[i] = -(v270);
+            real v272 = x271[0];
+            real v273 = 1 / (1 + exp(-(x265[i])));
+            real v274 = (v272) * (v273);
+            y[i] = -(v274);
         }
     }
     /* specs/dcgan.gm:15: backward of D dense 1 (64, 6272) */
     gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 401664, 1, D_l7_weight, 6272, arena + 0, 6272);
     /* specs/dcgan.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x257 = arena + 4415488; /* (64, 7, 7, 128) */
-        const real *x273 = arena + 0; /* (64, 7, 7, 128) */
+        const real *x261 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x277 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 4415488;
         for (long i = 0; i < 401408; i++) {
-            y[i] = x257[i] > 0 ? x273[i] : (real)0.2 * x273[i];
+            y[i] = x261[i] > 0 ? x277[i] : (real)0.2 * x277[i];
         }
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x274 = arena + 4415488; /* (64, 7, 7, 128) */
-        const real *x247 = arena + 4014080; /* (64, 7, 7, 128) */
+        const real *x278 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x251 = arena + 4014080; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                real v276 = (x274[i]) * (x247[i]);
-                acc[c] += v276;
+                real v280 = (x278[i]) * (x251[i]);
+                acc[c] += v280;
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1666,17 +1750,17 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x277 = arena + 0; /* (128) */
+        const real *x281 = arena + 0; /* (128) */
         const real *x66 = D_l4_gamma; /* (128) */
-        const real *x252 = arena + 401408; /* (128) */
+        const real *x256 = arena + 401408; /* (128) */
         real *y = arena + 0;
         for (long i = 0; i < 128; i++) {
-            real v278 = (x277[i]) * (x66[i]);
-            real v279 = (x252[i]) * (x252[i]);
-            real v280 = (x252[i]) * (v279);
-            real v281 = (real)-0.5 * (v280);
-            real v282 = (v278) * (v281);
-            y[i] = (real)0.00031887755102040814 * (v282);
+            real v282 = (x281[i]) * (x66[i]);
+            real v283 = (x256[i]) * (x256[i]);
+            real v284 = (x256[i]) * (v283);
+            real v285 = (real)-0.5 * (v284);
+            real v286 = (v282) * (v285);
+            y[i] = (real)0.00031887755102040814 * (v286);
         }
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (64, 7, 7, 128) */
@@ -1686,32 +1770,32 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x274 = arena + 4415488; /* (64, 7, 7, 128) */
-        const real *x253 = arena + 401536; /* (128) */
-        const real *x283 = arena + 0; /* (128) */
-        const real *x247 = arena + 4014080; /* (64, 7, 7, 128) */
+        const real *x278 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x257 = arena + 401536; /* (128) */
+        const real *x287 = arena + 0; /* (128) */
+        const real *x251 = arena + 4014080; /* (64, 7, 7, 128) */
         real *y = arena + 4415488;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                real v275 = (x274[i]) * x253[c];
-                real v284 = 0;
-                real v285 = v284 + x283[c];
-                real v286 = 2 * (x247[i]);
-                real v287 = (v285) * (v286);
-                y[i] = v275 + v287;
+                real v279 = (x278[i]) * x257[c];
+                real v288 = 0;
+                real v289 = v288 + x287[c];
+                real v290 = 2 * (x251[i]);
+                real v291 = (v289) * (v290);
+                y[i] = v279 + v291;
             }
         }
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x288 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x292 = arena + 4415488; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                acc[c] += x288[i];
+                acc[c] += x292[i];
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1719,26 +1803,26 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x289 = arena + 0; /* (128) */
+        const real *x293 = arena + 0; /* (128) */
         real *y = arena + 0;
         for (long i = 0; i < 128; i++) {
-            real v290 = -(x289[i]);
-            y[i] = (real)0.00031887755102040814 * (v290);
+            real v294 = -(x293[i]);
+            y[i] = (real)0.00031887755102040814 * (v294);
         }
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (64, 7, 7, 128) */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x291 = arena + 0; /* (128) */
-        const real *x288 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x295 = arena + 0; /* (128) */
+        const real *x292 = arena + 4415488; /* (64, 7, 7, 128) */
         real *y = arena + 4415488;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                real v292 = 0;
-                real v293 = v292 + x291[c];
-                y[i] = x288[i] + v293;
+                real v296 = 0;
+                real v297 = v296 + x295[c];
+                y[i] = x292[i] + v297;
             }
         }
     }
@@ -1768,11 +1852,11 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x240 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x297 = arena + 4014080; /* (64, 14, 14, 64) */
+        const real *x244 = arena + 3211264; /* (64, 14, 14, 64) */
+        const real *x301 = arena + 4014080; /* (64, 14, 14, 64) */
         real *y = arena + 3211264;
         for (long i = 0; i < 802816; i++) {
-            y[i] = x240[i] > 0 ? x297[i] : (real)0.2 * x297[i];
+            y[i] = x244[i] > 0 ? x301[i] : (real)0.2 * x301[i];
         }
     }
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
@@ -1804,32 +1888,32 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:10: backward of G tanh */
     /*   with specs/dcgan.gm:10: backward of G tanh */
     {
-        const real *x51 = arena + 15384576; /* (64, 28, 28, 1) */
-        const real *x301 = arena + 200704; /* (64, 28, 28, 1) */
-        real *y = arena + 15384576;
+        const real *x51 = arena + 11771904; /* (64, 28, 28, 1) */
+        const real *x305 = arena + 200704; /* (64, 28, 28, 1) */
+        real *y = arena + 11771904;
         for (long i = 0; i < 50176; i++) {
-            real v302 = (x51[i]) * (x51[i]);
-            real v303 = -(v302);
-            real v304 = v303 + 1;
-            y[i] = (x301[i]) * (v304);
+            real v306 = (x51[i]) * (x51[i]);
+            real v307 = -(v306);
+            real v308 = v307 + 1;
+            y[i] = (x305[i]) * (v308);
         }
     }
     /* specs/dcgan.gm:10: backward of G deconv 1 k4 s2 p1 (1) */
     {
-        const real *x305 = arena + 15384576; /* (64, 28, 28, 1) */
+        const real *x309 = arena + 11771904; /* (64, 28, 28, 1) */
         real *y = arena + 3744896;
         double acc[1] = {0};
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
-                acc[c] += x305[i];
+                acc[c] += x309[i];
             }
         }
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/dcgan.gm:10: backward of G deconv 1 k4 s2 p1 (12544, 16) */
     {
-        const real *img = arena + 15384576;
+        const real *img = arena + 11771904;
         real *cols = arena + 802816;
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -1851,25 +1935,25 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:10: backward of G deconv 1 k4 s2 p1 (12544, 64) */
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 802816, 16, G_l8_weight, 16, arena + 0, 64);
     /* specs/dcgan.gm:10: backward of G deconv 1 k4 s2 p1 (64, 16) */
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 10436608, 64, arena + 802816, 16, arena + 3743744, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 802816, 16, arena + 3743744, 16);
     /* specs/dcgan.gm:9: backward of G relu (64, 14, 14, 64) */
     {
-        const real *x44 = arena + 10436608; /* (64, 14, 14, 64) */
-        const real *x310 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 10436608;
+        const real *x44 = arena + 7225344; /* (64, 14, 14, 64) */
+        const real *x314 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 7225344;
         for (long i = 0; i < 802816; i++) {
-            y[i] = x44[i] > 0 ? x310[i] : 0;
+            y[i] = x44[i] > 0 ? x314[i] : 0;
         }
     }
     /* specs/dcgan.gm:9: backward of G batchnorm (64) */
     {
-        const real *x311 = arena + 10436608; /* (64, 14, 14, 64) */
+        const real *x315 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 3744768;
         double acc[64] = {0};
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
-                acc[c] += x311[i];
+                acc[c] += x315[i];
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -1877,26 +1961,26 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:9: backward of G batchnorm (64) */
     /*   with specs/dcgan.gm:9: backward of G batchnorm */
     {
-        const real *x311 = arena + 10436608; /* (64, 14, 14, 64) */
-        const real *x34 = arena + 9633792; /* (64, 14, 14, 64) */
+        const real *x315 = arena + 7225344; /* (64, 14, 14, 64) */
+        const real *x34 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
-                real v314 = (x311[i]) * (x34[i]);
-                acc[c] += v314;
+                real v318 = (x315[i]) * (x34[i]);
+                acc[c] += v318;
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/dcgan.gm:9: backward of G batchnorm (64) */
     {
-        const real *x315 = arena + 0; /* (64) */
-        const real *x39 = arena + 15454208; /* (64) */
+        const real *x319 = arena + 0; /* (64) */
+        const real *x39 = arena + 11841536; /* (64) */
         real *y = arena + 3744832;
         for (long i = 0; i < 64; i++) {
-            y[i] = (x315[i]) * (x39[i]);
+            y[i] = (x319[i]) * (x39[i]);
         }
     }
     /* specs/dcgan.gm:9: backward of G batchnorm (64) */
@@ -1906,17 +1990,17 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:9: backward of G batchnorm */
     /*   with specs/dcgan.gm:9: backward of G batchnorm */
     {
-        const real *x315 = arena + 0; /* (64) */
+        const real *x319 = arena + 0; /* (64) */
         const real *x30 = G_l6_gamma; /* (64) */
-        const real *x39 = arena + 15454208; /* (64) */
+        const real *x39 = arena + 11841536; /* (64) */
         real *y = arena + 0;
         for (long i = 0; i < 64; i++) {
-            real v316 = (x315[i]) * (x30[i]);
-            real v318 = (x39[i]) * (x39[i]);
-            real v319 = (x39[i]) * (v318);
-            real v320 = (real)-0.5 * (v319);
-            real v321 = (v316) * (v320);
-            y[i] = (real)7.971938775510203e-05 * (v321);
+            real v320 = (x319[i]) * (x30[i]);
+            real v322 = (x39[i]) * (x39[i]);
+            real v323 = (x39[i]) * (v322);
+            real v324 = (real)-0.5 * (v323);
+            real v325 = (v320) * (v324);
+            y[i] = (real)7.971938775510203e-05 * (v325);
         }
     }
     /* specs/dcgan.gm:9: backward of G batchnorm (64, 14, 14, 64) */
@@ -1926,32 +2010,32 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:9: backward of G batchnorm */
     /*   with specs/dcgan.gm:9: backward of G batchnorm */
     {
-        const real *x311 = arena + 10436608; /* (64, 14, 14, 64) */
-        const real *x40 = arena + 15454272; /* (64) */
-        const real *x322 = arena + 0; /* (64) */
-        const real *x34 = arena + 9633792; /* (64, 14, 14, 64) */
-        real *y = arena + 10436608;
+        const real *x315 = arena + 7225344; /* (64, 14, 14, 64) */
+        const real *x40 = arena + 11841600; /* (64) */
+        const real *x326 = arena + 0; /* (64) */
+        const real *x34 = arena + 6422528; /* (64, 14, 14, 64) */
+        real *y = arena + 7225344;
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
-                real v313 = (x311[i]) * x40[c];
-                real v323 = 0;
-                real v324 = v323 + x322[c];
-                real v325 = 2 * (x34[i]);
-                real v326 = (v324) * (v325);
-                y[i] = v313 + v326;
+                real v317 = (x315[i]) * x40[c];
+                real v327 = 0;
+                real v328 = v327 + x326[c];
+                real v329 = 2 * (x34[i]);
+                real v330 = (v328) * (v329);
+                y[i] = v317 + v330;
             }
         }
     }
     /* specs/dcgan.gm:9: backward of G batchnorm (64) */
     {
-        const real *x327 = arena + 10436608; /* (64, 14, 14, 64) */
+        const real *x331 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
-                acc[c] += x327[i];
+                acc[c] += x331[i];
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -1959,32 +2043,32 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:9: backward of G batchnorm (64) */
     /*   with specs/dcgan.gm:9: backward of G batchnorm */
     {
-        const real *x328 = arena + 0; /* (64) */
+        const real *x332 = arena + 0; /* (64) */
         real *y = arena + 0;
         for (long i = 0; i < 64; i++) {
-            real v329 = -(x328[i]);
-            y[i] = (real)7.971938775510203e-05 * (v329);
+            real v333 = -(x332[i]);
+            y[i] = (real)7.971938775510203e-05 * (v333);
         }
     }
     /* specs/dcgan.gm:9: backward of G batchnorm (64, 14, 14, 64) */
     /*   with specs/dcgan.gm:9: backward of G batchnorm */
     /*   with specs/dcgan.gm:9: backward of G batchnorm */
     {
-        const real *x330 = arena + 0; /* (64) */
-        const real *x327 = arena + 10436608; /* (64, 14, 14, 64) */
-        real *y = arena + 10436608;
+        const real *x334 = arena + 0; /* (64) */
+        const real *x331 = arena + 7225344; /* (64, 14, 14, 64) */
+        real *y = arena + 7225344;
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
-                real v331 = 0;
-                real v332 = v331 + x330[c];
-                y[i] = x327[i] + v332;
+                real v335 = 0;
+                real v336 = v335 + x334[c];
+                y[i] = x331[i] + v336;
             }
         }
     }
     /* specs/dcgan.gm:9: backward of G deconv 64 k4 s2 p1 (3136, 1024) */
     {
-        const real *img = arena + 10436608;
+        const real *img = arena + 7225344;
         real *cols = arena + 0;
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -2006,25 +2090,25 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:9: backward of G deconv 64 k4 s2 p1 (3136, 128) */
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, G_l5_weight, 1024, arena + 3211264, 128);
     /* specs/dcgan.gm:9: backward of G deconv 64 k4 s2 p1 (128, 1024) */
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 13246464, 128, arena + 0, 1024, arena + 3612672, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 10035200, 128, arena + 0, 1024, arena + 3612672, 1024);
     /* specs/dcgan.gm:8: backward of G relu (64, 6272) */
     {
-        const real *x21 = arena + 13246464; /* (64, 6272) */
-        const real *x338 = arena + 3211264; /* (64, 6272) */
-        real *y = arena + 13246464;
+        const real *x21 = arena + 10035200; /* (64, 6272) */
+        const real *x342 = arena + 3211264; /* (64, 6272) */
+        real *y = arena + 10035200;
         for (long i = 0; i < 401408; i++) {
-            y[i] = x21[i] > 0 ? x338[i] : 0;
+            y[i] = x21[i] > 0 ? x342[i] : 0;
         }
     }
     /* specs/dcgan.gm:8: backward of G batchnorm (6272) */
     {
-        const real *x339 = arena + 13246464; /* (64, 6272) */
+        const real *x343 = arena + 10035200; /* (64, 6272) */
         real *y = arena + 627200;
         double acc[6272] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
-                acc[c] += x339[i];
+                acc[c] += x343[i];
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2032,26 +2116,26 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:8: backward of G batchnorm (6272) */
     /*   with specs/dcgan.gm:8: backward of G batchnorm */
     {
-        const real *x339 = arena + 13246464; /* (64, 6272) */
-        const real *x11 = arena + 12845056; /* (64, 6272) */
+        const real *x343 = arena + 10035200; /* (64, 6272) */
+        const real *x11 = arena + 9633792; /* (64, 6272) */
         real *y = arena + 0;
         double acc[6272] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
-                real v342 = (x339[i]) * (x11[i]);
-                acc[c] += v342;
+                real v346 = (x343[i]) * (x11[i]);
+                acc[c] += v346;
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
     }
     /* specs/dcgan.gm:8: backward of G batchnorm (6272) */
     {
-        const real *x343 = arena + 0; /* (6272) */
-        const real *x16 = arena + 15434752; /* (6272) */
+        const real *x347 = arena + 0; /* (6272) */
+        const real *x16 = arena + 11822080; /* (6272) */
         real *y = arena + 633472;
         for (long i = 0; i < 6272; i++) {
-            y[i] = (x343[i]) * (x16[i]);
+            y[i] = (x347[i]) * (x16[i]);
         }
     }
     /* specs/dcgan.gm:8: backward of G batchnorm (6272) */
@@ -2061,17 +2145,17 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:8: backward of G batchnorm */
     /*   with specs/dcgan.gm:8: backward of G batchnorm */
     {
-        const real *x343 = arena + 0; /* (6272) */
+        const real *x347 = arena + 0; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        const real *x16 = arena + 15434752; /* (6272) */
+        const real *x16 = arena + 11822080; /* (6272) */
         real *y = arena + 0;
         for (long i = 0; i < 6272; i++) {
-            real v344 = (x343[i]) * (x7[i]);
-            real v346 = (x16[i]) * (x16[i]);
-            real v347 = (x16[i]) * (v346);
-            real v348 = (real)-0.5 * (v347);
-            real v349 = (v344) * (v348);
-            y[i] = (real)0.015625 * (v349);
+            real v348 = (x347[i]) * (x7[i]);
+            real v350 = (x16[i]) * (x16[i]);
+            real v351 = (x16[i]) * (v350);
+            real v352 = (real)-0.5 * (v351);
+            real v353 = (v348) * (v352);
+            y[i] = (real)0.015625 * (v353);
         }
     }
     /* specs/dcgan.gm:8: backward of G batchnorm (64, 6272) */
@@ -2081,32 +2165,32 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:8: backward of G batchnorm */
     /*   with specs/dcgan.gm:8: backward of G batchnorm */
     {
-        const real *x339 = arena + 13246464; /* (64, 6272) */
-        const real *x17 = arena + 15441024; /* (6272) */
-        const real *x350 = arena + 0; /* (6272) */
-        const real *x11 = arena + 12845056; /* (64, 6272) */
-        real *y = arena + 13246464;
+        const real *x343 = arena + 10035200; /* (64, 6272) */
+        const real *x17 = arena + 11828352; /* (6272) */
+        const real *x354 = arena + 0; /* (6272) */
+        const real *x11 = arena + 9633792; /* (64, 6272) */
+        real *y = arena + 10035200;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
-                real v341 = (x339[i]) * x17[c];
-                real v351 = 0;
-                real v352 = v351 + x350[c];
-                real v353 = 2 * (x11[i]);
-                real v354 = (v352) * (v353);
-                y[i] = v341 + v354;
+                real v345 = (x343[i]) * x17[c];
+                real v355 = 0;
+                real v356 = v355 + x354[c];
+                real v357 = 2 * (x11[i]);
+                real v358 = (v356) * (v357);
+                y[i] = v345 + v358;
             }
         }
     }
     /* specs/dcgan.gm:8: backward of G batchnorm (6272) */
     {
-        const real *x355 = arena + 13246464; /* (64, 6272) */
+        const real *x359 = arena + 10035200; /* (64, 6272) */
         real *y = arena + 0;
         double acc[6272] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
-                acc[c] += x355[i];
+                acc[c] += x359[i];
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2114,31 +2198,31 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:8: backward of G batchnorm (6272) */
     /*   with specs/dcgan.gm:8: backward of G batchnorm */
     {
-        const real *x356 = arena + 0; /* (6272) */
+        const real *x360 = arena + 0; /* (6272) */
         real *y = arena + 0;
         for (long i = 0; i < 6272; i++) {
-            real v357 = -(x356[i]);
-            y[i] = (real)0.015625 * (v357);
+            real v361 = -(x360[i]);
+            y[i] = (real)0.015625 * (v361);
         }
     }
     /* specs/dcgan.gm:8: backward of G batchnorm (64, 6272) */
     /*   with specs/dcgan.gm:8: backward of G batchnorm */
     /*   with specs/dcgan.gm:8: backward of G batchnorm */
     {
-        const real *x358 = arena + 0; /* (6272) */
-        const real *x355 = arena + 13246464; /* (64, 6272) */
-        real *y = arena + 13246464;
+        const real *x362 = arena + 0; /* (6272) */
+        const real *x359 = arena + 10035200; /* (64, 6272) */
+        real *y = arena + 10035200;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
-                real v359 = 0;
-                real v360 = v359 + x358[c];
-                y[i] = x355[i] + v360;
+                real v363 = 0;
+                real v364 = v363 + x362[c];
+                y[i] = x359[i] + v364;
             }
         }
     }
     /* specs/dcgan.gm:8: backward of G dense 6272 (6272, 100) */
-    gemm(CblasTrans, CblasNoTrans, 6272, 100, 64, arena + 13246464, 6272, in_z, 100, arena + 0, 100);
+    gemm(CblasTrans, CblasNoTrans, 6272, 100, 64, arena + 10035200, 6272, in_z, 100, arena + 0, 100);
     /* specs/dcgan.gm:18: adam step of G.l1.weight (1) */
     adam_update(G_l1_weight, arena + 0, G_l1_weight_adam_m, G_l1_weight_adam_v, 627200, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan.gm:18: adam step of G.l2.gamma (1) */
@@ -3092,7 +3176,7 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
         const real *cols = arena + 0;
-        real *img = arena + 200704;
+        real *img = arena + 632832;
         memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -3114,9 +3198,9 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan.gm:10: G tanh (4, 28, 28, 1) */
     /*   with specs/dcgan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 200704; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 632832; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 200704;
+        real *y = arena + 632832;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -3128,7 +3212,7 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 16) */
     {
         const real *img = gc_x;
-        real *cols = arena + 908800;
+        real *cols = arena + 0;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -3147,12 +3231,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 908800, 16, D_l1_weight, 16, arena + 733184, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 663552, 64);
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
-        const real *x52 = arena + 733184; /* (784, 64) */
+        const real *x52 = arena + 663552; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
-        real *y = arena + 733184;
+        real *y = arena + 663552;
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3162,15 +3246,15 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan.gm:13: D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x55 = arena + 733184; /* (4, 14, 14, 64) */
-        real *y = arena + 733184;
+        const real *x55 = arena + 663552; /* (4, 14, 14, 64) */
+        real *y = arena + 663552;
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
     {
-        const real *img = arena + 733184;
+        const real *img = arena + 663552;
         real *cols = arena + 0;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -3190,11 +3274,11 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 833536, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 582656, 128);
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x60 = arena + 833536; /* (4, 7, 7, 128) */
-        real *y = arena + 203840;
+        const real *x60 = arena + 582656; /* (4, 7, 7, 128) */
+        real *y = arena + 0;
         double acc[128] = {0};
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3207,8 +3291,8 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan.gm:14: D batchnorm (128) */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x65 = arena + 203840; /* (128) */
-        real *y = arena + 203840;
+        const real *x65 = arena + 0; /* (128) */
+        real *y = arena + 0;
         for (long i = 0; i < 128; i++) {
             real v66 = (real)0.00510204081632653 * (x65[i]);
             y[i] = -(v66);
@@ -3216,9 +3300,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan.gm:14: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x60 = arena + 833536; /* (4, 7, 7, 128) */
-        const real *x67 = arena + 203840; /* (128) */
-        real *y = arena + 833536;
+        const real *x60 = arena + 582656; /* (4, 7, 7, 128) */
+        const real *x67 = arena + 0; /* (128) */
+        real *y = arena + 582656;
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3229,8 +3313,8 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan.gm:14: D batchnorm (128) */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x68 = arena + 833536; /* (4, 7, 7, 128) */
-        real *y = arena + 940160;
+        const real *x68 = arena + 582656; /* (4, 7, 7, 128) */
+        real *y = arena + 635968;
         double acc[128] = {0};
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3245,8 +3329,8 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan.gm:14: D batchnorm */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x70 = arena + 940160; /* (128) */
-        real *y = arena + 940160;
+        const real *x70 = arena + 635968; /* (128) */
+        real *y = arena + 635968;
         for (long i = 0; i < 128; i++) {
             real v71 = (real)0.00510204081632653 * (x70[i]);
             real v72 = v71 + (real)1e-05;
@@ -3255,9 +3339,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x73 = arena + 940160; /* (128) */
+        const real *x73 = arena + 635968; /* (128) */
         const real *x64 = D_l4_gamma; /* (128) */
-        real *y = arena + 940288;
+        real *y = arena + 636096;
         for (long i = 0; i < 128; i++) {
             y[i] = (x73[i]) * (x64[i]);
         }
@@ -3266,10 +3350,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan.gm:14: D batchnorm */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x68 = arena + 833536; /* (4, 7, 7, 128) */
-        const real *x74 = arena + 940288; /* (128) */
+        const real *x68 = arena + 582656; /* (4, 7, 7, 128) */
+        const real *x74 = arena + 636096; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 858624;
+        real *y = arena + 713728;
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3280,11 +3364,11 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:15: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 858624, 6272, D_l7_weight, 6272, arena + 940800, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 713728, 6272, D_l7_weight, 6272, arena + 636352, 1);
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 16) */
     {
-        const real *img = arena + 200704;
-        real *cols = arena + 921344;
+        const real *img = arena + 632832;
+        real *cols = arena + 0;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -3303,12 +3387,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 921344, 16, D_l1_weight, 16, arena + 783360, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 532480, 64);
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
-        const real *x84 = arena + 783360; /* (784, 64) */
+        const real *x84 = arena + 532480; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
-        real *y = arena + 783360;
+        real *y = arena + 532480;
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3318,16 +3402,16 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan.gm:13: D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x86 = arena + 783360; /* (4, 14, 14, 64) */
-        real *y = arena + 783360;
+        const real *x86 = arena + 532480; /* (4, 14, 14, 64) */
+        real *y = arena + 532480;
         for (long i = 0; i < 50176; i++) {
             y[i] = x86[i] > 0 ? x86[i] : (real)0.2 * x86[i];
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
     {
-        const real *img = arena + 783360;
-        real *cols = arena + 200704;
+        const real *img = arena + 532480;
+        real *cols = arena + 0;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3346,11 +3430,11 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 200704, 1024, D_l3_weight, 1024, arena + 401408, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 200704, 128);
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x90 = arena + 401408; /* (4, 7, 7, 128) */
-        real *y = arena + 426496;
+        const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
+        real *y = arena + 0;
         double acc[128] = {0};
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3363,8 +3447,8 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan.gm:14: D batchnorm (128) */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x91 = arena + 426496; /* (128) */
-        real *y = arena + 426496;
+        const real *x91 = arena + 0; /* (128) */
+        real *y = arena + 0;
         for (long i = 0; i < 128; i++) {
             real v92 = (real)0.00510204081632653 * (x91[i]);
             y[i] = -(v92);
@@ -3372,9 +3456,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan.gm:14: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x90 = arena + 401408; /* (4, 7, 7, 128) */
-        const real *x93 = arena + 426496; /* (128) */
-        real *y = arena + 401408;
+        const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x93 = arena + 0; /* (128) */
+        real *y = arena + 200704;
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3385,8 +3469,8 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan.gm:14: D batchnorm (128) */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x94 = arena + 401408; /* (4, 7, 7, 128) */
-        real *y = arena + 940416;
+        const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
+        real *y = arena + 636224;
         double acc[128] = {0};
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3401,8 +3485,8 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan.gm:14: D batchnorm */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x96 = arena + 940416; /* (128) */
-        real *y = arena + 940416;
+        const real *x96 = arena + 636224; /* (128) */
+        real *y = arena + 636224;
         for (long i = 0; i < 128; i++) {
             real v97 = (real)0.00510204081632653 * (x96[i]);
             real v98 = v97 + (real)1e-05;
@@ -3411,9 +3495,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x99 = arena + 940416; /* (128) */
+        const real *x99 = arena + 636224; /* (128) */
         const real *x64 = D_l4_gamma; /* (128) */
-        real *y = arena + 451584;
+        real *y = arena + 25088;
         for (long i = 0; i < 128; i++) {
             y[i] = (x99[i]) * (x64[i]);
         }
@@ -3422,10 +3506,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan.gm:14: D batchnorm */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x94 = arena + 401408; /* (4, 7, 7, 128) */
-        const real *x100 = arena + 451584; /* (128) */
+        const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x100 = arena + 25088; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 883712;
+        real *y = arena + 607744;
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3436,18 +3520,18 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:15: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 883712, 6272, D_l7_weight, 6272, arena + 451712, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 607744, 6272, D_l7_weight, 6272, arena + 25216, 1);
     /* specs/dcgan.gm:17: loss_D (1) */
     {
-        real *y = arena + 426496;
+        real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/dcgan.gm:17: backward of loss_D (1) */
     {
-        const real *x115 = arena + 426496; /* (1) */
-        real *y = arena + 426512;
+        const real *x115 = arena + 0; /* (1) */
+        real *y = arena + 16;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.25 * (x115[i]);
         }
@@ -3459,10 +3543,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan.gm:17: backward of loss_D */
     /*   with specs/dcgan.gm:17: backward of loss_D */
     {
-        const real *x80 = arena + 940800; /* (4, 1) */
+        const real *x80 = arena + 636352; /* (4, 1) */
         const real *x81 = D_l7_bias; /* (1) */
-        const real *x116 = arena + 426512; /* (1) */
-        real *y = arena + 940800;
+        const real *x116 = arena + 16; /* (1) */
+        real *y = arena + 636352;
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -3477,8 +3561,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan.gm:17: backward of loss_D (1) */
     {
-        const real *x115 = arena + 426496; /* (1) */
-        real *y = arena + 426496;
+        const real *x115 = arena + 0; /* (1) */
+        real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.25 * (x115[i]);
         }
@@ -3488,10 +3572,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan.gm:17: backward of loss_D */
     /*   with specs/dcgan.gm:17: backward of loss_D */
     {
-        const real *x105 = arena + 451712; /* (4, 1) */
+        const real *x105 = arena + 25216; /* (4, 1) */
         const real *x81 = D_l7_bias; /* (1) */
-        const real *x121 = arena + 426496; /* (1) */
-        real *y = arena + 451712;
+        const real *x121 = arena + 0; /* (1) */
+        real *y = arena + 25216;
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -3504,8 +3588,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x124 = arena + 451712; /* (4, 1) */
-        real *y = arena + 940816;
+        const real *x124 = arena + 25216; /* (4, 1) */
+        real *y = arena + 746432;
         double acc[1] = {0};
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
@@ -3516,22 +3600,22 @@ static void gc_grad_0(real *g) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/dcgan.gm:15: backward of D dense 1 (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 451712, 1, D_l7_weight, 6272, arena + 426496, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 25216, 1, D_l7_weight, 6272, arena + 0, 6272);
     /* specs/dcgan.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 451712, 1, arena + 883712, 6272, arena + 933888, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 25216, 1, arena + 607744, 6272, arena + 738816, 6272);
     /* specs/dcgan.gm:14: backward of D leaky_relu 0.2 (4, 7, 7, 128) */
     {
-        const real *x103 = arena + 883712; /* (4, 7, 7, 128) */
-        const real *x128 = arena + 426496; /* (4, 7, 7, 128) */
-        real *y = arena + 883712;
+        const real *x103 = arena + 607744; /* (4, 7, 7, 128) */
+        const real *x128 = arena + 0; /* (4, 7, 7, 128) */
+        real *y = arena + 607744;
         for (long i = 0; i < 25088; i++) {
             y[i] = x103[i] > 0 ? x128[i] : (real)0.2 * x128[i];
         }
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x129 = arena + 883712; /* (4, 7, 7, 128) */
-        real *y = arena + 940544;
+        const real *x129 = arena + 607744; /* (4, 7, 7, 128) */
+        real *y = arena + 746112;
         double acc[128] = {0};
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3544,9 +3628,9 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x129 = arena + 883712; /* (4, 7, 7, 128) */
-        const real *x94 = arena + 401408; /* (4, 7, 7, 128) */
-        real *y = arena + 940672;
+        const real *x129 = arena + 607744; /* (4, 7, 7, 128) */
+        const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
+        real *y = arena + 746240;
         double acc[128] = {0};
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3564,10 +3648,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x133 = arena + 940672; /* (128) */
+        const real *x133 = arena + 746240; /* (128) */
         const real *x64 = D_l4_gamma; /* (128) */
-        const real *x99 = arena + 940416; /* (128) */
-        real *y = arena + 426496;
+        const real *x99 = arena + 636224; /* (128) */
+        real *y = arena + 0;
         for (long i = 0; i < 128; i++) {
             real v134 = (x133[i]) * (x64[i]);
             real v136 = (x99[i]) * (x99[i]);
@@ -3584,11 +3668,11 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x129 = arena + 883712; /* (4, 7, 7, 128) */
-        const real *x100 = arena + 451584; /* (128) */
-        const real *x140 = arena + 426496; /* (128) */
-        const real *x94 = arena + 401408; /* (4, 7, 7, 128) */
-        real *y = arena + 883712;
+        const real *x129 = arena + 607744; /* (4, 7, 7, 128) */
+        const real *x100 = arena + 25088; /* (128) */
+        const real *x140 = arena + 0; /* (128) */
+        const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
+        real *y = arena + 607744;
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3603,8 +3687,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x145 = arena + 883712; /* (4, 7, 7, 128) */
-        real *y = arena + 401408;
+        const real *x145 = arena + 607744; /* (4, 7, 7, 128) */
+        real *y = arena + 0;
         double acc[128] = {0};
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3617,8 +3701,8 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x146 = arena + 401408; /* (128) */
-        real *y = arena + 401408;
+        const real *x146 = arena + 0; /* (128) */
+        real *y = arena + 0;
         for (long i = 0; i < 128; i++) {
             real v147 = -(x146[i]);
             y[i] = (real)0.00510204081632653 * (v147);
@@ -3628,9 +3712,9 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x148 = arena + 401408; /* (128) */
-        const real *x145 = arena + 883712; /* (4, 7, 7, 128) */
-        real *y = arena + 883712;
+        const real *x148 = arena + 0; /* (128) */
+        const real *x145 = arena + 607744; /* (4, 7, 7, 128) */
+        real *y = arena + 607744;
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3641,13 +3725,34 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 883712, 128, D_l3_weight, 1024, arena + 401408, 1024);
+    {
+        const real *img = arena + 532480;
+        real *cols = arena + 0;
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 7; oh++) {
+                for (int ow = 0; ow < 7; ow++) {
+                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 64;
+                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
+                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 607744, 128, D_l3_weight, 1024, arena + 200704, 1024);
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 883712, 128, arena + 200704, 1024, arena + 602112, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 607744, 128, arena + 0, 1024, arena + 401408, 1024);
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
     {
-        const real *cols = arena + 401408;
-        real *img = arena + 200704;
+        const real *cols = arena + 200704;
+        real *img = arena + 0;
         memset(img, 0, 50176 * sizeof(real));
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -3668,32 +3773,53 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan.gm:13: backward of D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x87 = arena + 783360; /* (4, 14, 14, 64) */
-        const real *x155 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 783360;
+        const real *x87 = arena + 532480; /* (4, 14, 14, 64) */
+        const real *x156 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 532480;
         for (long i = 0; i < 50176; i++) {
-            y[i] = x87[i] > 0 ? x155[i] : (real)0.2 * x155[i];
+            y[i] = x87[i] > 0 ? x156[i] : (real)0.2 * x156[i];
         }
     }
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x157 = arena + 783360; /* (784, 64) */
-        real *y = arena + 533504;
+        const real *x158 = arena + 532480; /* (784, 64) */
+        real *y = arena + 746368;
         double acc[64] = {0};
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
-                acc[c] += x157[i];
+                acc[c] += x158[i];
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
+    /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (784, 16) */
+    {
+        const real *img = arena + 632832;
+        real *cols = arena + 0;
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 14; oh++) {
+                for (int ow = 0; ow < 14; ow++) {
+                    long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 1;
+                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 1;
+                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) memcpy(col, img + pix, 1 * sizeof(real)); else memset(col, 0, 1 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 783360, 64, arena + 921344, 16, arena + 532480, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 532480, 64, arena + 0, 16, arena + 745088, 16);
     /* specs/dcgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x120 = arena + 940800; /* (4, 1) */
-        real *y = arena + 200704;
+        const real *x120 = arena + 636352; /* (4, 1) */
+        real *y = arena + 0;
         double acc[1] = {0};
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
@@ -3705,69 +3831,69 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x125 = arena + 940816; /* (1) */
-        const real *x160 = arena + 200704; /* (1) */
-        real *y = arena + 940816;
+        const real *x125 = arena + 746432; /* (1) */
+        const real *x162 = arena + 0; /* (1) */
+        real *y = arena + 746432;
         for (long i = 0; i < 1; i++) {
-            y[i] = x125[i] + x160[i];
+            y[i] = x125[i] + x162[i];
         }
     }
     /* specs/dcgan.gm:15: backward of D dense 1 (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 940800, 1, D_l7_weight, 6272, arena + 200704, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 636352, 1, D_l7_weight, 6272, arena + 0, 6272);
     /* specs/dcgan.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 940800, 1, arena + 858624, 6272, arena + 225792, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 636352, 1, arena + 713728, 6272, arena + 25088, 6272);
     /* specs/dcgan.gm:15: backward of D dense 1 (1, 6272) */
     {
-        const real *x127 = arena + 933888; /* (1, 6272) */
-        const real *x163 = arena + 225792; /* (1, 6272) */
-        real *y = arena + 933888;
+        const real *x127 = arena + 738816; /* (1, 6272) */
+        const real *x165 = arena + 25088; /* (1, 6272) */
+        real *y = arena + 738816;
         for (long i = 0; i < 6272; i++) {
-            y[i] = x127[i] + x163[i];
+            y[i] = x127[i] + x165[i];
         }
     }
     /* specs/dcgan.gm:14: backward of D leaky_relu 0.2 (4, 7, 7, 128) */
     {
-        const real *x77 = arena + 858624; /* (4, 7, 7, 128) */
-        const real *x165 = arena + 200704; /* (4, 7, 7, 128) */
-        real *y = arena + 858624;
+        const real *x77 = arena + 713728; /* (4, 7, 7, 128) */
+        const real *x167 = arena + 0; /* (4, 7, 7, 128) */
+        real *y = arena + 713728;
         for (long i = 0; i < 25088; i++) {
-            y[i] = x77[i] > 0 ? x165[i] : (real)0.2 * x165[i];
+            y[i] = x77[i] > 0 ? x167[i] : (real)0.2 * x167[i];
         }
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x166 = arena + 858624; /* (4, 7, 7, 128) */
-        real *y = arena + 200704;
+        const real *x168 = arena + 713728; /* (4, 7, 7, 128) */
+        real *y = arena + 0;
         double acc[128] = {0};
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                acc[c] += x166[i];
+                acc[c] += x168[i];
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x130 = arena + 940544; /* (128) */
-        const real *x167 = arena + 200704; /* (128) */
-        real *y = arena + 940544;
+        const real *x130 = arena + 746112; /* (128) */
+        const real *x169 = arena + 0; /* (128) */
+        real *y = arena + 746112;
         for (long i = 0; i < 128; i++) {
-            y[i] = x130[i] + x167[i];
+            y[i] = x130[i] + x169[i];
         }
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x166 = arena + 858624; /* (4, 7, 7, 128) */
-        const real *x68 = arena + 833536; /* (4, 7, 7, 128) */
-        real *y = arena + 200704;
+        const real *x168 = arena + 713728; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 582656; /* (4, 7, 7, 128) */
+        real *y = arena + 0;
         double acc[128] = {0};
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                real v170 = (x166[i]) * (x68[i]);
-                acc[c] += v170;
+                real v172 = (x168[i]) * (x68[i]);
+                acc[c] += v172;
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3776,15 +3902,15 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x133 = arena + 940672; /* (128) */
-        const real *x99 = arena + 940416; /* (128) */
-        const real *x171 = arena + 200704; /* (128) */
-        const real *x73 = arena + 940160; /* (128) */
-        real *y = arena + 940672;
+        const real *x133 = arena + 746240; /* (128) */
+        const real *x99 = arena + 636224; /* (128) */
+        const real *x173 = arena + 0; /* (128) */
+        const real *x73 = arena + 635968; /* (128) */
+        real *y = arena + 746240;
         for (long i = 0; i < 128; i++) {
             real v135 = (x133[i]) * (x99[i]);
-            real v173 = (x171[i]) * (x73[i]);
-            y[i] = v135 + v173;
+            real v175 = (x173[i]) * (x73[i]);
+            y[i] = v135 + v175;
         }
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
@@ -3794,17 +3920,17 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x171 = arena + 200704; /* (128) */
+        const real *x173 = arena + 0; /* (128) */
         const real *x64 = D_l4_gamma; /* (128) */
-        const real *x73 = arena + 940160; /* (128) */
-        real *y = arena + 200704;
+        const real *x73 = arena + 635968; /* (128) */
+        real *y = arena + 0;
         for (long i = 0; i < 128; i++) {
-            real v172 = (x171[i]) * (x64[i]);
-            real v175 = (x73[i]) * (x73[i]);
-            real v176 = (x73[i]) * (v175);
-            real v177 = (real)-0.5 * (v176);
-            real v178 = (v172) * (v177);
-            y[i] = (real)0.00510204081632653 * (v178);
+            real v174 = (x173[i]) * (x64[i]);
+            real v177 = (x73[i]) * (x73[i]);
+            real v178 = (x73[i]) * (v177);
+            real v179 = (real)-0.5 * (v178);
+            real v180 = (v174) * (v179);
+            y[i] = (real)0.00510204081632653 * (v180);
         }
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (4, 7, 7, 128) */
@@ -3814,32 +3940,32 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x166 = arena + 858624; /* (4, 7, 7, 128) */
-        const real *x74 = arena + 940288; /* (128) */
-        const real *x179 = arena + 200704; /* (128) */
-        const real *x68 = arena + 833536; /* (4, 7, 7, 128) */
-        real *y = arena + 858624;
+        const real *x168 = arena + 713728; /* (4, 7, 7, 128) */
+        const real *x74 = arena + 636096; /* (128) */
+        const real *x181 = arena + 0; /* (128) */
+        const real *x68 = arena + 582656; /* (4, 7, 7, 128) */
+        real *y = arena + 713728;
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                real v169 = (x166[i]) * x74[c];
-                real v180 = 0;
-                real v181 = v180 + x179[c];
-                real v182 = 2 * (x68[i]);
-                real v183 = (v181) * (v182);
-                y[i] = v169 + v183;
+                real v171 = (x168[i]) * x74[c];
+                real v182 = 0;
+                real v183 = v182 + x181[c];
+                real v184 = 2 * (x68[i]);
+                real v185 = (v183) * (v184);
+                y[i] = v171 + v185;
             }
         }
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x184 = arena + 858624; /* (4, 7, 7, 128) */
-        real *y = arena + 200704;
+        const real *x186 = arena + 713728; /* (4, 7, 7, 128) */
+        real *y = arena + 0;
         double acc[128] = {0};
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                acc[c] += x184[i];
+                acc[c] += x186[i];
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3847,40 +3973,61 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x185 = arena + 200704; /* (128) */
-        real *y = arena + 200704;
+        const real *x187 = arena + 0; /* (128) */
+        real *y = arena + 0;
         for (long i = 0; i < 128; i++) {
-            real v186 = -(x185[i]);
-            y[i] = (real)0.00510204081632653 * (v186);
+            real v188 = -(x187[i]);
+            y[i] = (real)0.00510204081632653 * (v188);
         }
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (4, 7, 7, 128) */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x187 = arena + 200704; /* (128) */
-        const real *x184 = arena + 858624; /* (4, 7, 7, 128) */
-        real *y = arena + 858624;
+        const real *x189 = arena + 0; /* (128) */
+        const real *x186 = arena + 713728; /* (4, 7, 7, 128) */
+        real *y = arena + 713728;
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                real v188 = 0;
-                real v189 = v188 + x187[c];
-                y[i] = x184[i] + v189;
+                real v190 = 0;
+                real v191 = v190 + x189[c];
+                y[i] = x186[i] + v191;
             }
         }
     }
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 858624, 128, D_l3_weight, 1024, arena + 200704, 1024);
+    {
+        const real *img = arena + 663552;
+        real *cols = arena + 0;
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 7; oh++) {
+                for (int ow = 0; ow < 7; ow++) {
+                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 64;
+                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
+                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 713728, 128, D_l3_weight, 1024, arena + 200704, 1024);
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 858624, 128, arena + 0, 1024, arena + 401408, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 713728, 128, arena + 0, 1024, arena + 532480, 1024);
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
-        const real *x154 = arena + 602112; /* (128, 1024) */
-        const real *x193 = arena + 401408; /* (128, 1024) */
-        real *y = arena + 602112;
+        const real *x155 = arena + 401408; /* (128, 1024) */
+        const real *x196 = arena + 532480; /* (128, 1024) */
+        real *y = arena + 401408;
         for (long i = 0; i < 131072; i++) {
-            y[i] = x154[i] + x193[i];
+            y[i] = x155[i] + x196[i];
         }
     }
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
@@ -3907,60 +4054,81 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan.gm:13: backward of D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x56 = arena + 733184; /* (4, 14, 14, 64) */
-        const real *x195 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 733184;
+        const real *x56 = arena + 663552; /* (4, 14, 14, 64) */
+        const real *x198 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 663552;
         for (long i = 0; i < 50176; i++) {
-            y[i] = x56[i] > 0 ? x195[i] : (real)0.2 * x195[i];
+            y[i] = x56[i] > 0 ? x198[i] : (real)0.2 * x198[i];
         }
     }
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x197 = arena + 733184; /* (784, 64) */
+        const real *x200 = arena + 663552; /* (784, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
-                acc[c] += x197[i];
+                acc[c] += x200[i];
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x158 = arena + 533504; /* (64) */
-        const real *x198 = arena + 0; /* (64) */
-        real *y = arena + 533504;
+        const real *x159 = arena + 746368; /* (64) */
+        const real *x201 = arena + 0; /* (64) */
+        real *y = arena + 746368;
         for (long i = 0; i < 64; i++) {
-            y[i] = x158[i] + x198[i];
+            y[i] = x159[i] + x201[i];
+        }
+    }
+    /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (784, 16) */
+    {
+        const real *img = gc_x;
+        real *cols = arena + 0;
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 14; oh++) {
+                for (int ow = 0; ow < 14; ow++) {
+                    long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 1;
+                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 1;
+                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) memcpy(col, img + pix, 1 * sizeof(real)); else memset(col, 0, 1 * sizeof(real));
+                        }
+                    }
+                }
+            }
         }
     }
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 733184, 64, arena + 908800, 16, arena + 0, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 663552, 64, arena + 0, 16, arena + 12544, 16);
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     {
-        const real *x159 = arena + 532480; /* (64, 16) */
-        const real *x200 = arena + 0; /* (64, 16) */
-        real *y = arena + 532480;
+        const real *x161 = arena + 745088; /* (64, 16) */
+        const real *x204 = arena + 12544; /* (64, 16) */
+        real *y = arena + 745088;
         for (long i = 0; i < 1024; i++) {
-            y[i] = x159[i] + x200[i];
+            y[i] = x161[i] + x204[i];
         }
     }
     /* specs/dcgan.gm:17: gradients out (1) */
-    memcpy(g + 784656, arena + 532480, 1024 * sizeof(real));
+    memcpy(g + 784656, arena + 745088, 1024 * sizeof(real));
     /* specs/dcgan.gm:17: gradients out (1) */
-    memcpy(g + 785680, arena + 533504, 64 * sizeof(real));
+    memcpy(g + 785680, arena + 746368, 64 * sizeof(real));
     /* specs/dcgan.gm:17: gradients out (1) */
-    memcpy(g + 785744, arena + 602112, 131072 * sizeof(real));
+    memcpy(g + 785744, arena + 401408, 131072 * sizeof(real));
     /* specs/dcgan.gm:17: gradients out (1) */
-    memcpy(g + 916816, arena + 940672, 128 * sizeof(real));
+    memcpy(g + 916816, arena + 746240, 128 * sizeof(real));
     /* specs/dcgan.gm:17: gradients out (1) */
-    memcpy(g + 916944, arena + 940544, 128 * sizeof(real));
+    memcpy(g + 916944, arena + 746112, 128 * sizeof(real));
     /* specs/dcgan.gm:17: gradients out (1) */
-    memcpy(g + 917328, arena + 933888, 6272 * sizeof(real));
+    memcpy(g + 917328, arena + 738816, 6272 * sizeof(real));
     /* specs/dcgan.gm:17: gradients out (1) */
-    memcpy(g + 923600, arena + 940816, 1 * sizeof(real));
+    memcpy(g + 923600, arena + 746432, 1 * sizeof(real));
 }
 
 /* Gradient check: loss_G at batch 4. */

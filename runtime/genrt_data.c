@@ -4,12 +4,17 @@
 #endif
 #include "genrt_data.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <zlib.h>
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_resize.h>
 
 #include "genrt_file.h"
 
@@ -18,6 +23,8 @@
 #define IDX_LABELS_MAGIC 0x00000801u
 #define RING8_RADIUS 2.0
 #define RING8_STD 0.05
+#define RING8_MODES 8
+#define MAX_CLASSES 256 /* labels are uint8 */
 
 static uint32_t be32(const unsigned char *p)
 {
@@ -203,10 +210,222 @@ static int load_idx(struct genrt_data *d, const struct genrt_model *m, const cha
     d->c = 1;
     d->h = (int)idims[1];
     d->w = (int)idims[2];
+    for (long i = 0; i < d->n; i++)
+        d->n_classes = d->labels[i] >= d->n_classes ? d->labels[i] + 1 : d->n_classes;
     rc = 0;
 out:
     free(ipath);
     free(lpath);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- images */
+
+/* A growable, sortable list of malloc'd strings. */
+struct strlist {
+    char **v;
+    long n, cap;
+};
+
+static void strlist_push(struct strlist *l, const char *s)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->v = genrt_file_xrealloc(l->v, (size_t)l->cap * sizeof *l->v);
+    }
+    size_t n = strlen(s) + 1;
+    l->v[l->n] = genrt_file_xmalloc(n);
+    memcpy(l->v[l->n++], s, n);
+}
+
+static void strlist_free(struct strlist *l)
+{
+    for (long i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int is_image_name(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") ||
+                   !strcasecmp(dot, ".jpeg"));
+}
+
+/* The image files of dir into *files and its subdirectories into *dirs
+ * (if dirs), each sorted by name (strcmp: the same order in any locale).
+ * Hidden entries (".*") are skipped.  A name that looks like an image but
+ * cannot be stat'ed (a dangling link) is listed, so that loading it reports
+ * why. */
+static int list_dir(const char *dir, struct strlist *files, struct strlist *dirs,
+                    struct genrt_err *err)
+{
+    errno = 0;
+    DIR *dp = opendir(dir);
+    if (!dp) {
+        if (errno == ENOENT)
+            return genrt_err_set(err, "%s: no such directory", dir);
+        if (errno == ENOTDIR)
+            return genrt_err_set(err, "%s: not a directory", dir);
+        return genrt_err_set(err, "%s: cannot open directory: %s", dir, strerror(errno));
+    }
+    struct dirent *e;
+    for (errno = 0; (e = readdir(dp)); errno = 0) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *path = genrt_file_join(dir, e->d_name);
+        struct stat st;
+        int ok = stat(path, &st) == 0;
+        if (ok && S_ISDIR(st.st_mode)) {
+            if (dirs)
+                strlist_push(dirs, e->d_name);
+        } else if ((!ok || S_ISREG(st.st_mode)) && is_image_name(e->d_name)) {
+            strlist_push(files, e->d_name);
+        }
+        free(path);
+    }
+    int rerr = errno;
+    closedir(dp);
+    if (rerr)
+        return genrt_err_set(err, "%s: cannot list directory: %s", dir, strerror(rerr));
+    qsort(files->v, (size_t)files->n, sizeof *files->v, cmp_str);
+    if (dirs)
+        qsort(dirs->v, (size_t)dirs->n, sizeof *dirs->v, cmp_str);
+    return 0;
+}
+
+static const char *channels_name(int c)
+{
+    static const char *const names[] = {"?", "gray", "gray+alpha", "RGB", "RGBA"};
+    return c >= 1 && c <= 4 ? names[c] : names[0];
+}
+
+/* Decodes one file into out: h x w pixels of c channels, channels-last. */
+static int load_image(const char *path, int c, int h, int w, uint8_t *out,
+                      struct genrt_err *err)
+{
+    errno = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return genrt_err_set(err, "%s: %s", path, errno ? strerror(errno) : "cannot open");
+    int fw, fh, fc;
+    if (!stbi_info_from_file(f, &fw, &fh, &fc)) {
+        fclose(f);
+        return genrt_err_set(err, "%s: not a readable PNG or JPEG image (%s)", path,
+                             stbi_failure_reason());
+    }
+    /* Alpha may go, but color is not made up or thrown away. */
+    int file_gray = fc <= 2;
+    if (file_gray != (c == 1)) {
+        fclose(f);
+        return genrt_err_set(err, "%s: %d channel%s (%s), but the spec wants %d (%s)", path, fc,
+                             fc == 1 ? "" : "s", channels_name(fc), c, channels_name(c));
+    }
+    uint8_t *px = stbi_load_from_file(f, &fw, &fh, &fc, c);
+    fclose(f);
+    if (!px)
+        return genrt_err_set(err, "%s: not a readable PNG or JPEG image (%s)", path,
+                             stbi_failure_reason());
+    int rc = 0;
+    if (fw == w && fh == h)
+        memcpy(out, px, (size_t)w * h * c);
+    else if (!stbir_resize_uint8(px, fw, fh, 0, out, w, h, 0, c))
+        rc = genrt_err_set(err, "%s: cannot resize %dx%d to %dx%d (out of memory?)", path, fw,
+                           fh, w, h);
+    stbi_image_free(px);
+    return rc;
+}
+
+/* Lists dir (and its class subfolders) and decodes every image. */
+static int load_images(struct genrt_data *d, const struct genrt_model *m, const char *dir,
+                       struct genrt_err *err)
+{
+    struct strlist top = {0}, subdirs = {0}, paths = {0}, classes = {0}, files = {0};
+    uint8_t *labels = NULL;
+    long cap = 0;
+    int rc = -1;
+
+    if (list_dir(dir, &top, &subdirs, err))
+        goto out;
+    for (long i = 0; i < subdirs.n; i++) {
+        char *sub = genrt_file_join(dir, subdirs.v[i]);
+        int r = list_dir(sub, &files, NULL, err);
+        if (!r && files.n > 0) {
+            if (classes.n == MAX_CLASSES) {
+                genrt_err_set(err, "%s: more than %d class subfolders", dir, MAX_CLASSES);
+                r = -1;
+            } else {
+                for (long j = 0; j < files.n; j++) {
+                    if (paths.n == cap) {
+                        cap = cap ? 2 * cap : 64;
+                        labels = genrt_file_xrealloc(labels, (size_t)cap);
+                    }
+                    labels[paths.n] = (uint8_t)classes.n;
+                    char *p = genrt_file_join(sub, files.v[j]);
+                    strlist_push(&paths, p);
+                    free(p);
+                }
+                strlist_push(&classes, subdirs.v[i]);
+            }
+        }
+        strlist_free(&files);
+        free(sub);
+        if (r)
+            goto out;
+    }
+    if (classes.n > 0 && top.n > 0) {
+        genrt_err_set(err, "%s: holds images (%s) next to class subfolders (%s/); put every "
+                      "image in a class subfolder", dir, top.v[0], classes.v[0]);
+        goto out;
+    }
+    if (classes.n == 0) {
+        for (long j = 0; j < top.n; j++) {
+            char *p = genrt_file_join(dir, top.v[j]);
+            strlist_push(&paths, p);
+            free(p);
+        }
+        labels = genrt_file_xcalloc((size_t)(paths.n ? paths.n : 1), 1);
+    }
+    if (paths.n == 0) {
+        genrt_err_set(err, "%s: no images (.png, .jpg, .jpeg) in it or its subfolders", dir);
+        goto out;
+    }
+    if ((uint64_t)paths.n > UINT32_MAX) {
+        genrt_err_set(err, "%s: %ld images are too many", dir, paths.n);
+        goto out;
+    }
+
+    int c = m->img_c, h = m->img_h, w = m->img_w;
+    size_t px = (size_t)c * h * w;
+    d->images = genrt_file_xmalloc((size_t)paths.n * px);
+    for (long i = 0; i < paths.n; i++)
+        if (load_image(paths.v[i], c, h, w, d->images + (size_t)i * px, err))
+            goto out;
+    d->n = paths.n;
+    d->c = c;
+    d->h = h;
+    d->w = w;
+    d->labels = labels;
+    labels = NULL;
+    d->n_classes = classes.n > 0 ? (int)classes.n : 1;
+    if (classes.n > 0) {
+        d->class_names = classes.v; /* the names, now owned by d */
+        classes.v = NULL;
+        classes.n = 0;
+    }
+    rc = 0;
+out:
+    strlist_free(&top);
+    strlist_free(&subdirs);
+    strlist_free(&paths);
+    strlist_free(&classes);
+    free(labels);
     return rc;
 }
 
@@ -227,6 +446,18 @@ static void shuffle(struct genrt_data *d)
     }
 }
 
+/* Pixel bytes -> floats, the epoch order and the first shuffle. */
+static void start_epochs(struct genrt_data *d, const struct genrt_model *m)
+{
+    /* Exact ends: computing 255 * ((hi - lo) / 255) could miss hi. */
+    for (int i = 0; i < 256; i++)
+        d->lut[i] = (float)(m->range_lo + ((double)m->range_hi - m->range_lo) * i / 255.0);
+    d->lut[0] = m->range_lo;
+    d->lut[255] = m->range_hi;
+    d->order = genrt_file_xmalloc((size_t)d->n * sizeof *d->order);
+    shuffle(d);
+}
+
 int genrt_data_open(struct genrt_data *d, const struct genrt_model *m, const char *path,
                     uint64_t seed, struct genrt_err *err)
 {
@@ -238,29 +469,31 @@ int genrt_data_open(struct genrt_data *d, const struct genrt_model *m, const cha
         path = m->data_path;
 
     switch (m->data_kind) {
-    case GENRT_DATA_FASHION_MNIST: {
+    case GENRT_DATA_FASHION_MNIST:
+    case GENRT_DATA_IMAGES: {
         if (!path || !path[0])
             return genrt_err_set(err, "no data directory given (use --data DIR)");
         if (m->sample_size != (long)m->img_c * m->img_h * m->img_w)
             return genrt_err_set(err, "model error: sample_size %ld is not %dx%dx%d",
                                  m->sample_size, m->img_c, m->img_h, m->img_w);
-        if (load_idx(d, m, path, err)) {
+        if (m->data_kind == GENRT_DATA_IMAGES &&
+            ((m->img_c != 1 && m->img_c != 3) || m->img_h <= 0 || m->img_w <= 0))
+            return genrt_err_set(err, "model error: images of %dx%dx%d (C must be 1 or 3)",
+                                 m->img_c, m->img_h, m->img_w);
+        int r = m->data_kind == GENRT_DATA_IMAGES ? load_images(d, m, path, err)
+                                                  : load_idx(d, m, path, err);
+        if (r) {
             genrt_data_close(d);
             return -1;
         }
-        /* Exact ends: computing 255 * ((hi - lo) / 255) could miss hi. */
-        for (int i = 0; i < 256; i++)
-            d->lut[i] = (float)(m->range_lo + ((double)m->range_hi - m->range_lo) * i / 255.0);
-        d->lut[0] = m->range_lo;
-        d->lut[255] = m->range_hi;
-        d->order = genrt_file_xmalloc((size_t)d->n * sizeof *d->order);
-        shuffle(d);
+        start_epochs(d, m);
         return 0;
     }
     case GENRT_DATA_RING8:
         if (m->sample_size != 2)
             return genrt_err_set(err, "model error: ring8 examples are 2-D, sample_size is %ld",
                                  m->sample_size);
+        d->n_classes = RING8_MODES;
         genrt_rng_seed(&d->st.rng, genrt_rng_derive(seed, GENRT_STREAM_RING8));
         return 0;
     default:
@@ -272,19 +505,31 @@ void genrt_data_close(struct genrt_data *d)
 {
     free(d->images);
     free(d->labels);
+    if (d->class_names)
+        for (int i = 0; i < d->n_classes; i++)
+            free(d->class_names[i]);
+    free(d->class_names);
     free(d->order);
     memset(d, 0, sizeof *d);
 }
 
 int genrt_data_next_batch(struct genrt_data *d, float *out, int batch)
 {
+    return genrt_data_next_batch_labels(d, out, NULL, batch);
+}
+
+int genrt_data_next_batch_labels(struct genrt_data *d, float *out, int *labels, int batch)
+{
     if (d->kind == GENRT_DATA_RING8) {
         for (int b = 0; b < batch; b++) {
-            double a = GENRT_TWO_PI * (double)genrt_rng_below(&d->st.rng, 8) / 8.0;
+            uint64_t k = genrt_rng_below(&d->st.rng, RING8_MODES);
+            double a = GENRT_TWO_PI * (double)k / RING8_MODES;
             double x = RING8_RADIUS * cos(a) + RING8_STD * genrt_rng_normal(&d->st.rng);
             double y = RING8_RADIUS * sin(a) + RING8_STD * genrt_rng_normal(&d->st.rng);
             out[2 * b] = (float)x;
             out[2 * b + 1] = (float)y;
+            if (labels)
+                labels[b] = (int)k;
         }
         return 0;
     }
@@ -298,13 +543,30 @@ int genrt_data_next_batch(struct genrt_data *d, float *out, int batch)
     }
     long px = (long)d->c * d->h * d->w;
     for (int b = 0; b < batch; b++) {
-        const uint8_t *img = d->images + (size_t)d->order[d->st.cursor + b] * px;
+        uint32_t k = d->order[d->st.cursor + b];
+        const uint8_t *img = d->images + (size_t)k * px;
         float *o = out + (size_t)b * px;
         for (long i = 0; i < px; i++)
             o[i] = d->lut[img[i]];
+        if (labels)
+            labels[b] = d->labels[k];
     }
     d->st.cursor += (uint64_t)batch;
     return 0;
+}
+
+const char *genrt_data_kind_name(int kind)
+{
+    switch (kind) {
+    case GENRT_DATA_FASHION_MNIST:
+        return "fashion_mnist";
+    case GENRT_DATA_RING8:
+        return "ring8";
+    case GENRT_DATA_IMAGES:
+        return "images";
+    default:
+        return "unknown";
+    }
 }
 
 void genrt_data_get_state(const struct genrt_data *d, struct genrt_data_state *st)

@@ -1,14 +1,23 @@
-/* genrt_data.h: the training data, served in batches of floats.
+/* genrt_data.h: the training data, served in batches of floats (and labels).
  *
- * Two sources, as in genrt_model.h:
- *  - fashion_mnist: IDX files (gzip'd or not) loaded whole, kept as uint8,
- *    converted to floats per batch so that pixel 0 -> range_lo and
- *    255 -> range_hi.  Each epoch is a Fisher-Yates shuffle drawn from a
- *    stream derived from (seed, epoch), so the loader's whole state is
- *    (epoch, cursor); the last incomplete batch of an epoch is dropped.
+ * Three sources, as in genrt_model.h:
+ *  - fashion_mnist: IDX files (gzip'd or not) loaded whole, kept as uint8.
+ *  - images: the .png/.jpg/.jpeg files (any case) of a directory, in byte
+ *    order of their names; hidden entries are skipped.  If subfolders hold
+ *    images, each such subfolder is a class (label = its index in name
+ *    order) and the images must all be in them; else every image is class
+ *    0.  All are decoded once at open with stb_image, RGBA -> RGB and
+ *    gray+alpha -> gray (alpha dropped), and resized (stretched) to the
+ *    model's w x h with stb_image_resize; a file with fewer or more color
+ *    channels than the model's C is an error.  Kept as uint8, channels-last.
  *  - ring8: 8 Gaussians (std 0.05) on a circle of radius 2, centers at
- *    angles 2*pi*k/8; an endless stream drawn from the loader's own RNG.
- * struct genrt_data_state is everything a checkpoint needs to resume. */
+ *    angles 2*pi*k/8 (label k); an endless stream from the loader's own RNG.
+ * Images of both kinds become floats per batch, pixel 0 -> range_lo and
+ * 255 -> range_hi, and are served [H, W, C] (channels fastest).  Each epoch
+ * is a Fisher-Yates shuffle drawn from a stream derived from (seed, epoch),
+ * so the loader's whole state is (epoch, cursor); the last incomplete batch
+ * of an epoch is dropped.  struct genrt_data_state is everything a
+ * checkpoint needs to resume. */
 #ifndef GENRT_DATA_H
 #define GENRT_DATA_H
 
@@ -29,11 +38,13 @@ struct genrt_data {
     uint64_t seed;
     long sample_size;     /* floats per example */
 
-    /* IDX images: n examples of c x h x w pixels */
+    /* fashion_mnist, images: n examples of h x w pixels of c channels */
     long n;
     int c, h, w;
-    uint8_t *images;      /* n * c * h * w */
-    uint8_t *labels;      /* n */
+    uint8_t *images;      /* n * h * w * c, channels-last */
+    uint8_t *labels;      /* n, each < n_classes (ring8: NULL) */
+    int n_classes;        /* fashion_mnist: max label + 1; images: 1 or the subfolders; ring8: 8 */
+    char **class_names;   /* images with class subfolders: their n_classes names; else NULL */
     uint32_t *order;      /* this epoch's permutation of [0, n) */
     float lut[256];       /* pixel value -> float */
 
@@ -50,6 +61,13 @@ void genrt_data_close(struct genrt_data *d);
 /* Writes batch * sample_size floats.  Returns -1 (and writes nothing) if
  * the data set holds fewer than `batch` examples. */
 int genrt_data_next_batch(struct genrt_data *d, float *out, int batch);
+/* The same, and the batch's labels into labels[batch] (if not NULL): the
+ * class of each example, in [0, n_classes).  Serves the same batches as
+ * genrt_data_next_batch, so the two can be mixed freely. */
+int genrt_data_next_batch_labels(struct genrt_data *d, float *out, int *labels, int batch);
+
+/* "fashion_mnist", "ring8", "images" (as in a spec), or "unknown". */
+const char *genrt_data_kind_name(int kind);
 
 void genrt_data_get_state(const struct genrt_data *d, struct genrt_data_state *st);
 /* Restores a state saved by genrt_data_get_state (from a run on the same

@@ -31,6 +31,16 @@ void *genrt_file_xcalloc(size_t n, size_t size)
     return p;
 }
 
+void *genrt_file_xrealloc(void *p, size_t size)
+{
+    void *q = realloc(p, size ? size : 1);
+    if (!q) {
+        fprintf(stderr, "genrt: out of memory (%zu bytes)\n", size);
+        abort();
+    }
+    return q;
+}
+
 static char *xstrdup(const char *s)
 {
     size_t n = strlen(s) + 1;

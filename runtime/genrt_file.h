@@ -47,5 +47,6 @@ char *genrt_file_join(const char *dir, const char *name);
  * input error the user can fix, and every caller would do the same. */
 void *genrt_file_xmalloc(size_t size);
 void *genrt_file_xcalloc(size_t n, size_t size);
+void *genrt_file_xrealloc(void *p, size_t size);
 
 #endif

@@ -41,7 +41,7 @@ static unsigned char to_byte(float v, float lo, float scale)
     return (unsigned char)(t + 0.5f);
 }
 
-int genrt_image_write_grid(const char *path, const float *x, int n, int c, int h, int w,
+int genrt_image_write_grid(const char *path, const float *hwc, int n, int c, int h, int w,
                            float lo, float hi, struct genrt_err *err)
 {
     if (c != 1 && c != 3)
@@ -62,13 +62,10 @@ int genrt_image_write_grid(const char *path, const float *x, int n, int c, int h
     for (int k = 0; k < n; k++) {
         long x0 = (long)(k % cols) * (w + GENRT_IMAGE_PAD) + GENRT_IMAGE_PAD;
         long y0 = (long)(k / cols) * (h + GENRT_IMAGE_PAD) + GENRT_IMAGE_PAD;
-        const float *img = x + (size_t)k * c * h * w;
-        for (int ch = 0; ch < c; ch++)
-            for (int i = 0; i < h; i++)
-                for (int j = 0; j < w; j++) {
-                    float v = img[((size_t)ch * h + i) * w + j]; /* [C, H, W] in */
-                    px[((y0 + i) * W + x0 + j) * c + ch] = to_byte(v, lo, scale); /* HWC out */
-                }
+        const float *img = hwc + (size_t)k * c * h * w;
+        for (int i = 0; i < h; i++) /* one image row is w * c contiguous values, in and out */
+            for (long j = 0; j < (long)w * c; j++)
+                px[((y0 + i) * W + x0) * c + j] = to_byte(img[(size_t)i * w * c + j], lo, scale);
     }
     int rc = write_png(path, (int)W, (int)H, c, px, err);
     free(px);

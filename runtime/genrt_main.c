@@ -180,10 +180,11 @@ static void usage(const struct cli *c, FILE *f)
         fprintf(f, "  %-18s %s\n", lhs, fd->help);
     }
     fprintf(f, "\nspec defaults: --steps %ld --seed %" PRIu64, m->steps, m->seed);
-    if (m->data_kind == GENRT_DATA_FASHION_MNIST)
-        fprintf(f, " --data %s (fashion_mnist)", m->data_path ? m->data_path : "(none)");
-    else
+    if (m->data_kind == GENRT_DATA_RING8)
         fprintf(f, " (data: ring8, generated)");
+    else
+        fprintf(f, " --data %s (%s)", m->data_path && m->data_path[0] ? m->data_path : "(none)",
+                genrt_data_kind_name(m->data_kind));
     fprintf(f, "; bench times %d steps by default\n", DEFAULT_BENCH_STEPS);
 }
 
@@ -627,7 +628,7 @@ static int cmd_train(const struct cli *c, const struct opts *o)
         rc = fail_err(c, &err);
         goto out;
     }
-    if (data.kind == GENRT_DATA_FASHION_MNIST && m->batch > data.n) {
+    if (data.kind != GENRT_DATA_RING8 && m->batch > data.n) {
         rc = fail(c, "train: the data set has %ld examples, fewer than one batch of %d", data.n,
                   m->batch);
         goto out;
@@ -799,18 +800,30 @@ static int cmd_sample(const struct cli *c, const struct opts *o)
     generate_n(m, z, n, x);
 
     int rcw;
+    float *chw = NULL;
     if (!strcmp(ext, ".png")) {
         rcw = write_picture(m, o->output, x, n, &err);
-    } else if (!strcmp(ext, ".npy")) {
-        long dims[4] = {n, m->img_c, m->img_h, m->img_w};
-        if (!is_image(m))
-            dims[1] = m->sample_size;
-        rcw = genrt_npy_write(o->output, x, is_image(m) ? 4 : 2, dims, &err);
     } else {
-        rcw = genrt_npy_write_csv(o->output, x, n, m->sample_size, &err);
+        /* Arrays of images are [N, C, H, W], as NumPy users expect; csv rows
+         * follow the same order. */
+        const float *a = x;
+        if (is_image(m) && m->img_c > 1) {
+            chw = genrt_file_xmalloc((size_t)n * (size_t)m->sample_size * sizeof *chw);
+            genrt_npy_hwc_to_chw(chw, x, n, m->img_c, m->img_h, m->img_w);
+            a = chw;
+        }
+        if (!strcmp(ext, ".npy")) {
+            long dims[4] = {n, m->img_c, m->img_h, m->img_w};
+            if (!is_image(m))
+                dims[1] = m->sample_size;
+            rcw = genrt_npy_write(o->output, a, is_image(m) ? 4 : 2, dims, &err);
+        } else {
+            rcw = genrt_npy_write_csv(o->output, a, n, m->sample_size, &err);
+        }
     }
     free(z);
     free(x);
+    free(chw);
     return rcw ? fail_err(c, &err) : 0;
 }
 

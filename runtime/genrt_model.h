@@ -18,6 +18,7 @@
 enum genrt_data_kind {
     GENRT_DATA_FASHION_MNIST, /* IDX files in a directory, gzip'd or not */
     GENRT_DATA_RING8,         /* 8 Gaussians on a circle, radius 2, std 0.05 */
+    GENRT_DATA_IMAGES,        /* PNG/JPEG files in a directory; class subfolders optional */
 };
 
 enum genrt_latent_kind {
@@ -65,12 +66,15 @@ struct genrt_model {
     uint64_t shape_hash;/* hash of every shape in the model; checkpoints must match */
     int real_size;      /* sizeof(real) in this build: 4 or 8 */
 
-    /* data: one example has sample_size scalars; images are [C, H, W] */
+    /* data: one example has sample_size scalars.  Images are [C, H, W] in
+     * the spec but channels-last in memory: H*W*C floats, pixel-major with
+     * the channels fastest (HWC), in the real batch and in generate()'s
+     * output alike.  For C = 1 that is the same as CHW. */
     int data_kind;      /* enum genrt_data_kind */
-    const char *data_path;
-    int data_train;     /* 1: train split, 0: test split */
+    const char *data_path; /* fashion_mnist, images: the directory (--data overrides it) */
+    int data_train;     /* fashion_mnist: 1 the train split, 0 the test split */
     float range_lo, range_hi; /* pixel 0 maps to lo, 255 to hi */
-    int img_c, img_h, img_w;  /* 0 when the data are not images (ring8) */
+    int img_c, img_h, img_w;  /* C is 1 or 3; all 0 when the data are not images (ring8) */
     long sample_size;
 
     int latent_kind;    /* enum genrt_latent_kind */

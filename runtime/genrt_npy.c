@@ -70,3 +70,15 @@ int genrt_npy_write_csv(const char *path, const float *x, long n, long d, struct
             fprintf(af.f, "%.9g%c", (double)x[i * d + j], j + 1 < d ? ',' : '\n');
     return genrt_file_commit(&af, err);
 }
+
+void genrt_npy_hwc_to_chw(float *dst, const float *src, long n, int c, int h, int w)
+{
+    size_t hw = (size_t)h * w, px = hw * c;
+    for (long k = 0; k < n; k++) {
+        const float *s = src + (size_t)k * px;
+        float *d = dst + (size_t)k * px;
+        for (size_t p = 0; p < hw; p++)
+            for (int ch = 0; ch < c; ch++)
+                d[(size_t)ch * hw + p] = s[p * c + ch];
+    }
+}

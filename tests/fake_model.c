@@ -9,9 +9,11 @@
  *
  * Like genc's output, the model body is written once over a `real` type and
  * compiled twice, float and double: this file includes itself once per
- * configuration (FAKE_BODY set), giving four models:
+ * configuration (FAKE_BODY set), giving six models:
  *     fake_model, fake_model_f64              ring8, z(4) -> 2
- *     fake_image_model, fake_image_model_f64  fashion_mnist, z(8) -> 1x28x28 */
+ *     fake_image_model, fake_image_model_f64  fashion_mnist, z(8) -> 1x28x28
+ *     fake_rgb_model, fake_rgb_model_f64      images (no default directory),
+ *                                             z(4) -> 3x6x8, stored HWC */
 #ifndef FAKE_BODY
 #define FAKE_BODY
 
@@ -90,6 +92,42 @@ static const struct genrt_term fake_terms[] = {
 #define real double
 #define FAKE_ID _img_f64
 #define FAKE_SYM fake_image_model_f64
+#include "fake_model.c"
+#undef real
+#undef FAKE_ID
+#undef FAKE_SYM
+#undef FAKE_NAME
+#undef FAKE_HASH
+#undef FAKE_KIND
+#undef FAKE_DATA
+#undef FAKE_LATENT
+#undef FAKE_S
+#undef FAKE_C
+#undef FAKE_IH
+#undef FAKE_IW
+#undef FAKE_Z
+
+/* images, RGB; H != W so that a swapped height and width shows */
+#define real float
+#define FAKE_ID _rgb_f32
+#define FAKE_SYM fake_rgb_model
+#define FAKE_NAME "fake_rgb"
+#define FAKE_HASH 0x5247420000000001ULL
+#define FAKE_KIND GENRT_DATA_IMAGES
+#define FAKE_DATA ""
+#define FAKE_LATENT GENRT_LATENT_NORMAL
+#define FAKE_S (3 * 6 * 8)
+#define FAKE_C 3
+#define FAKE_IH 6
+#define FAKE_IW 8
+#define FAKE_Z 4
+#include "fake_model.c"
+#undef real
+#undef FAKE_ID
+#undef FAKE_SYM
+#define real double
+#define FAKE_ID _rgb_f64
+#define FAKE_SYM fake_rgb_model_f64
 #include "fake_model.c"
 
 #else /* FAKE_BODY: one model, over `real` */

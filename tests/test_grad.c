@@ -19,6 +19,7 @@
 TestSuite(vjp, .fini = genc_free_all);
 TestSuite(autodiff, .fini = genc_free_all);
 TestSuite(objective, .fini = genc_free_all);
+TestSuite(conv, .fini = genc_free_all);
 
 #define TOL 1e-6
 
@@ -144,6 +145,24 @@ static double check_case(const struct case_ *c) {
     return worst;
 }
 
+/* Compile c and return its gradient (all of the state) and its state. */
+static double *case_grad(const struct case_ *c, double **state, struct loaded *keep) {
+    long n_state;
+    struct loaded l = compile_case(c, &n_state);
+    double *g = xalloc(sizeof(double) * (size_t)n_state);
+    l.grad(g);
+    *state = l.state();
+    *keep = l;
+    return g;
+}
+
+static long tensor_offset(const struct case_ *c, int t) {
+    long off = 0;
+    for (int k = 0; k < t; k++)
+        off += (shape_size(c->shapes[k]) + 15) / 16 * 16;
+    return off;
+}
+
 /* sum(y * w): a loss whose gradient reaches every element of y with a
  * different weight, so no VJP mistake can cancel out. */
 static int weighted(struct ir *g, int y, int w) { return ir_sum_all(g, ir_binary(g, OP_MUL, y, w)); }
@@ -183,8 +202,8 @@ static int l_sumch(struct ir *g, const int *p) { return weighted(g, ir_sum_chann
 
 Test(vjp, add_bias_and_sum_channel) {
     struct case_ dense = {"add_bias_2d", 3, 2, {S2(3, 5), S1(5), S2(3, 5)}, .loss = l_bias};
-    struct case_ conv = {"add_bias_4d", 3, 2, {S4(2, 3, 2, 2), S1(3), S4(2, 3, 2, 2)}, .loss = l_bias};
-    struct case_ sum = {"sum_channel", 2, 1, {S4(2, 3, 2, 2), S1(3)}, .loss = l_sumch};
+    struct case_ conv = {"add_bias_4d", 3, 2, {S4(2, 2, 2, 3), S1(3), S4(2, 2, 2, 3)}, .loss = l_bias};
+    struct case_ sum = {"sum_channel", 2, 1, {S4(2, 2, 2, 3), S1(3)}, .loss = l_sumch};
     CHECK(dense);
     CHECK(conv);
     CHECK(sum);
@@ -313,9 +332,163 @@ Test(objective, every_spec_gradcheck_in_double, .timeout = 300) {
         void *h = load_double_so(xprintf("generated/%s.c", specs[s]), so);
         const struct genrt_model *m = dlsym(h, "genc_model_f64");
         cr_assert(m, "%s: no genc_model_f64", specs[s]);
-        double worst = model_gradcheck(m, 1e-5, 20);
+        double worst = model_gradcheck(m, 1e-6, 20);
         cr_log_info("%s: whole-objective worst relative error %.3g", specs[s], worst);
         cr_expect(worst <= TOL, "%s: whole-objective gradient error %.3g > %g", specs[s], worst, TOL);
         dlclose(h);
     }
+}
+
+/* Every layer kind, lowered by genc from tests/specs/zoo.gm. */
+Test(objective, every_layer_kind_gradcheck_in_double, .timeout = 120) {
+    char *dir = test_tmpdir();
+    char *c = xprintf("%s/zoo.c", dir);
+    cr_assert_eq(run("%s tests/specs/zoo.gm -o %s", getenv("GENC_BIN") ? getenv("GENC_BIN") : "build/genc", c), 0);
+    void *h = load_double_so(c, xprintf("%s/zoo.so", dir));
+    const struct genrt_model *m = dlsym(h, "genc_model_f64");
+    cr_assert(m);
+    double worst = model_gradcheck(m, 1e-6, 20);
+    cr_log_info("zoo: whole-objective worst relative error %.3g", worst);
+    cr_expect(worst <= TOL, "zoo: whole-objective gradient error %.3g > %g", worst, TOL);
+    dlclose(h);
+}
+
+/* ---- convolution geometry ----------------------------------------------------- */
+
+struct geom {
+    int n, h, w, ci, co, k, s, p, op;
+};
+
+static struct geom cur;
+
+static int out_size(int in, bool deconv) {
+    return deconv ? (in - 1) * cur.s - 2 * cur.p + cur.k + cur.op : (in + 2 * cur.p - cur.k) / cur.s + 1;
+}
+
+/* conv as genc lowers it: y = im2col(x) W^T, loss = sum(y * r) */
+static int l_conv(struct ir *g, const int *p) {
+    int ho = out_size(cur.h, false), wo = out_size(cur.w, false);
+    return weighted(g, ir_matmul(g, ir_im2col(g, p[0], cur.k, cur.s, cur.p, ho, wo), p[1], 0, 1), p[2]);
+}
+
+/* deconv as genc lowers it: y = col2im(x W) */
+static int l_deconv(struct ir *g, const int *p) {
+    int ho = out_size(cur.h, true), wo = out_size(cur.w, true);
+    int x2 = ir_reshape(g, p[0], S2(cur.n * cur.h * cur.w, cur.ci));
+    int y = ir_col2im(g, ir_matmul(g, x2, p[1], 0, 0), cur.n, ho, wo, cur.co, cur.k, cur.s, cur.p, cur.h, cur.w);
+    return weighted(g, y, p[2]);
+}
+
+static const struct geom geoms[] = {
+    {2, 5, 5, 3, 4, 3, 1, 1, 0}, {2, 6, 6, 2, 3, 4, 2, 1, 0}, {1, 7, 5, 3, 2, 3, 2, 0, 1},
+    {3, 4, 4, 1, 5, 2, 2, 0, 1}, {2, 5, 6, 2, 2, 5, 3, 2, 2}, {1, 3, 3, 4, 3, 1, 1, 0, 0},
+};
+
+/* The emitted conv and deconv against direct loops: d loss / d r is y itself. */
+Test(conv, conv_and_deconv_match_direct_loops) {
+    for (size_t gi = 0; gi < sizeof geoms / sizeof geoms[0]; gi++) {
+        cur = geoms[gi];
+        for (int deconv = 0; deconv < 2; deconv++) {
+            int ho = out_size(cur.h, deconv), wo = out_size(cur.w, deconv), kk = cur.k * cur.k;
+            struct case_ c = {deconv ? "deconv_direct" : "conv_direct", 3, 3,
+                              {S4(cur.n, cur.h, cur.w, cur.ci),
+                               deconv ? S2(cur.ci, kk * cur.co) : S2(cur.co, kk * cur.ci),
+                               deconv ? S4(cur.n, ho, wo, cur.co) : S2(cur.n * ho * wo, cur.co)},
+                              .loss = deconv ? l_deconv : l_conv};
+            double *st;
+            struct loaded l;
+            double *g = case_grad(&c, &st, &l);
+            const double *x = st, *w = st + tensor_offset(&c, 1), *y = g + tensor_offset(&c, 2);
+            double worst = 0;
+            for (int n = 0; n < cur.n; n++)
+                for (int oh = 0; oh < ho; oh++)
+                    for (int ow = 0; ow < wo; ow++)
+                        for (int o = 0; o < cur.co; o++) {
+                            double want = 0;
+                            if (!deconv) {
+                                for (int kh = 0; kh < cur.k; kh++)
+                                    for (int kw = 0; kw < cur.k; kw++)
+                                        for (int i = 0; i < cur.ci; i++) {
+                                            int ih = oh * cur.s - cur.p + kh, iw = ow * cur.s - cur.p + kw;
+                                            if (ih >= 0 && ih < cur.h && iw >= 0 && iw < cur.w)
+                                                want += x[((n * cur.h + ih) * cur.w + iw) * cur.ci + i] *
+                                                        w[o * kk * cur.ci + (kh * cur.k + kw) * cur.ci + i];
+                                        }
+                            } else {
+                                /* every input pixel whose kernel footprint covers (oh, ow) */
+                                for (int ih = 0; ih < cur.h; ih++)
+                                    for (int iw = 0; iw < cur.w; iw++) {
+                                        int kh = oh + cur.p - ih * cur.s, kw = ow + cur.p - iw * cur.s;
+                                        if (kh < 0 || kh >= cur.k || kw < 0 || kw >= cur.k)
+                                            continue;
+                                        for (int i = 0; i < cur.ci; i++)
+                                            want += x[((n * cur.h + ih) * cur.w + iw) * cur.ci + i] *
+                                                    w[i * kk * cur.co + (kh * cur.k + kw) * cur.co + o];
+                                    }
+                            }
+                            double got = y[((n * ho + oh) * wo + ow) * cur.co + o];
+                            worst = fmax(worst, fabs(got - want));
+                        }
+            cr_expect_leq(worst, 1e-12, "%s geometry %zu: off by %g", c.name, gi, worst);
+            dlclose(l.so);
+        }
+    }
+}
+
+Test(conv, conv_and_deconv_gradients) {
+    for (size_t gi = 0; gi < sizeof geoms / sizeof geoms[0]; gi++) {
+        cur = geoms[gi];
+        int kk = cur.k * cur.k;
+        int ho = out_size(cur.h, false), wo = out_size(cur.w, false);
+        struct case_ conv = {"conv_grad", 3, 2, {S4(cur.n, cur.h, cur.w, cur.ci), S2(cur.co, kk * cur.ci),
+                                               S2(cur.n * ho * wo, cur.co)}, .loss = l_conv};
+        CHECK(conv);
+        ho = out_size(cur.h, true), wo = out_size(cur.w, true);
+        struct case_ deconv = {"deconv_grad", 3, 2, {S4(cur.n, cur.h, cur.w, cur.ci), S2(cur.ci, kk * cur.co),
+                                                   S4(cur.n, ho, wo, cur.co)}, .loss = l_deconv};
+        CHECK(deconv);
+    }
+}
+
+/* ---- the other new ops -------------------------------------------------------- */
+
+static int l_mulch(struct ir *g, const int *p) { return weighted(g, ir_mul_channel(g, p[0], p[1]), p[2]); }
+static int l_rsqrt(struct ir *g, const int *p) { return weighted(g, ir_unary(g, OP_RSQRT, p[0]), p[1]); }
+static int l_dropout(struct ir *g, const int *p) { return weighted(g, ir_dropout(g, p[0], 0.3, 7), p[1]); }
+static int l_upsample(struct ir *g, const int *p) { return weighted(g, ir_upsample(g, p[0], 2), p[1]); }
+static int l_sumpool(struct ir *g, const int *p) { return weighted(g, ir_sumpool(g, p[0], 2), p[1]); }
+static int l_concat(struct ir *g, const int *p) { return weighted(g, ir_concat(g, p[0], p[1]), p[2]); }
+static int l_slice(struct ir *g, const int *p) { return weighted(g, ir_slice(g, p[0], 1, 2), p[1]); }
+static int l_pad(struct ir *g, const int *p) { return weighted(g, ir_pad(g, p[0], 2, 1), p[1]); }
+
+Test(vjp, channel_pool_and_concat_ops) {
+    struct case_ cases[] = {
+        {"mul_channel", 3, 2, {S4(2, 3, 3, 4), S1(4), S4(2, 3, 3, 4)}, .loss = l_mulch},
+        {"rsqrt", 2, 1, {S2(3, 4), S2(3, 4)}, {0.2, 0}, {3, 0}, .loss = l_rsqrt},
+        {"dropout", 2, 1, {S2(8, 16), S2(8, 16)}, .loss = l_dropout},
+        {"upsample", 2, 1, {S4(2, 3, 2, 3), S4(2, 6, 4, 3)}, .loss = l_upsample},
+        {"sumpool", 2, 1, {S4(2, 4, 6, 3), S4(2, 2, 3, 3)}, .loss = l_sumpool},
+        {"concat_features", 3, 2, {S2(3, 4), S2(3, 2), S2(3, 6)}, .loss = l_concat},
+        {"concat_channels", 3, 2, {S4(2, 3, 3, 2), S4(2, 3, 3, 3), S4(2, 3, 3, 5)}, .loss = l_concat},
+        {"slice", 2, 1, {S4(2, 3, 3, 4), S4(2, 3, 3, 2)}, .loss = l_slice},
+        {"pad", 2, 1, {S2(3, 4), S2(3, 7)}, .loss = l_pad},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK(cases[i]);
+}
+
+/* Second order through a conv: the gradient penalty's path. */
+static int l_conv_second(struct ir *g, const int *p) {
+    cur = (struct geom){2, 5, 5, 2, 3, 3, 2, 1, 0};
+    int x = p[2];
+    int y = ir_matmul(g, ir_im2col(g, x, 3, 2, 1, 3, 3), p[0], 0, 1);
+    int f = ir_sum_all(g, ir_binary(g, OP_MUL, ir_unary(g, OP_SOFTPLUS, y), p[1]));
+    int gx;
+    autodiff(g, f, &x, 1, &gx);
+    return ir_sum_all(g, ir_unary(g, OP_SQUARE, gx));
+}
+
+Test(autodiff, second_derivative_through_conv) {
+    struct case_ c = {"second_conv", 3, 2, {S2(3, 18), S2(18, 3), S4(2, 5, 5, 2)}, .loss = l_conv_second};
+    CHECK(c);
 }
