@@ -353,6 +353,7 @@ void lower_model(const struct model *m, struct lowered *out);
 int fuse_root(const struct program *p, int n);
 void pass_dce(struct program *p);
 void pass_fuse(struct program *p);
+extern bool fuse_disabled; /* --no-fuse: every node its own loop, for testing fusion */
 void pass_plan(struct program *p);
 void run_passes(struct lowered *lo);
 

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: genc SPEC.gm [-o OUT.c] [--summary] [--dump-tokens|--dump-ast|--dump-ir]\n"
+    "usage: genc SPEC.gm [-o OUT.c] [--summary] [--dump-tokens|--dump-ast|--dump-ir] [--no-fuse]\n"
     "\n"
     "Compile a generative-model spec into standalone C that trains it on CPU.\n"
     "\n"
@@ -18,6 +18,7 @@ static const char usage[] =
     "  --dump-tokens  print the tokens and exit\n"
     "  --dump-ast     print the syntax tree and exit\n"
     "  --dump-ir      print the IR of every program after the passes and exit\n"
+    "  --no-fuse      emit every elementwise op as its own loop (to test fusion)\n"
     "  --help         print this help\n"
     "  --version      print the version\n"
     "\n"
@@ -103,6 +104,8 @@ int main(int argc, char **argv) {
             dump_ast = true;
         } else if (!strcmp(a, "--dump-ir")) {
             dump_ir = true;
+        } else if (!strcmp(a, "--no-fuse")) {
+            fuse_disabled = true;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "genc: error: unknown option '%s' (see genc --help)\n", a);
             return 1;

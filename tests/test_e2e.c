@@ -256,3 +256,56 @@ Test(e2e, gan_mlp_trains_on_fashion_mnist, .timeout = 120) {
     fclose(f);
     cr_expect_eq(rows, steps);
 }
+
+/* ---- dcgan ---------------------------------------------------------------------- */
+
+Test(e2e, dcgan_smoke_losses_finite_and_samples_written, .timeout = 300) {
+    const char *dir = test_tmpdir();
+    int steps = quick() ? 3 : 40;
+    cr_assert_eq(run("%s train --steps %d --quiet --out %s/dc", trainer("dcgan"), steps, dir), 0);
+    cr_expect_eq(run("test -s %s/dc/samples/step-%06d.png", dir, steps), 0, "no sample grid");
+    cr_expect_eq(run("test -s %s/dc/checkpoint.ckpt", dir), 0, "no checkpoint");
+    FILE *f = fopen(path("dc/metrics.csv"), "r");
+    cr_assert(f);
+    char line[512];
+    int rows = 0;
+    cr_assert(fgets(line, sizeof line, f));
+    while (fgets(line, sizeof line, f)) {
+        double v[5];
+        cr_assert_eq(sscanf(line, "%lf,%lf,%lf,%lf,%lf", &v[0], &v[1], &v[2], &v[3], &v[4]), 5);
+        for (int i = 1; i < 5; i++)
+            cr_expect(isfinite(v[i]), "step %g: metric %d is %g", v[0], i, v[i]);
+        rows++;
+    }
+    fclose(f);
+    cr_expect_eq(rows, steps);
+    cr_expect_eq(run("%s gradcheck > /dev/null", trainer("dcgan")), 0, "dcgan gradcheck failed");
+}
+
+/* The fused kernels against unfused references: the same spec compiled with
+ * --no-fuse (every elementwise op its own loop, every value stored) must
+ * train to the same numbers. */
+Test(e2e, fused_kernels_match_unfused_reference, .timeout = 300) {
+    if (quick())
+        cr_skip_test("builds two trainers: run in the plain suite");
+    const char *dir = test_tmpdir();
+    const char *genc = getenv("GENC_BIN") ? getenv("GENC_BIN") : "build/genc";
+    for (int k = 0; k < 2; k++) {
+        const char *spec = k ? "dcgan" : "gan_ring";
+        cr_assert_eq(run("%s specs/%s.gm -o %s/%s_fused.c && %s specs/%s.gm --no-fuse -o %s/%s_unfused.c",
+                         genc, spec, dir, spec, genc, spec, dir, spec), 0);
+        for (int u = 0; u < 2; u++) {
+            const char *which = u ? "unfused" : "fused";
+            cr_assert_eq(run("${CC:-cc} -std=c11 -O2 -Iruntime $(pkg-config --cflags openblas) "
+                             "%s/%s_%s.c build/libgenrt.a -lstb $(pkg-config --libs openblas) -lz -lm "
+                             "-o %s/%s_%s && %s/%s_%s train --steps 20 --seed 5 --quiet --out %s/%s_%s_run",
+                             dir, spec, which, dir, spec, which, dir, spec, which, dir, spec, which), 0);
+        }
+        char *a = metrics_sans_time(xprintf("%s/%s_fused_run/metrics.csv", dir, spec));
+        char *b = metrics_sans_time(xprintf("%s/%s_unfused_run/metrics.csv", dir, spec));
+        cr_expect_str_eq(a, b, "%s: fused and unfused training differ", spec);
+        cr_expect(same_file(xprintf("%s/%s_fused_run/checkpoint.ckpt", dir, spec),
+                            xprintf("%s/%s_unfused_run/checkpoint.ckpt", dir, spec)),
+                  "%s: fused and unfused checkpoints differ", spec);
+    }
+}

@@ -1,6 +1,6 @@
 /* test_runtime.c: Criterion tests of the genc runtime.
  *
- * The modules are tested directly (rng, data, ckpt, npy, image), and the
+ * The modules are tested directly (rng, data, images, ckpt, npy, image), and the
  * CLI end to end (cli) through the hand-written models of fake_model.c,
  * with genrt_main called in-process and its stdout/stderr captured. */
 #ifndef _GNU_SOURCE
@@ -17,9 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
 
 #include "genrt_ckpt.h"
 #include "genrt_data.h"
@@ -33,6 +37,7 @@
 
 extern const struct genrt_model fake_model, fake_model_f64;
 extern const struct genrt_model fake_image_model, fake_image_model_f64;
+extern const struct genrt_model fake_rgb_model, fake_rgb_model_f64;
 
 /* ------------------------------------------------------------- helpers */
 
@@ -651,6 +656,405 @@ Test(data, ring8_points_lie_on_the_ring)
     genrt_data_close(&d);
 }
 
+Test(data, labels_follow_the_batches)
+{
+    struct genrt_model m = image_model(FMNIST_DIR, 0);
+    struct genrt_data a, b;
+    struct genrt_err err;
+    static float x[32 * 784], y[32 * 784];
+    int lab[32];
+    cr_assert_eq(genrt_data_open(&a, &m, NULL, 4, &err), 0, "%s", err.msg);
+    cr_assert_eq(genrt_data_open(&b, &m, NULL, 4, &err), 0, "%s", err.msg);
+    cr_assert_eq(a.n_classes, 10);
+    for (int k = 0; k < 5; k++) {
+        uint32_t idx[32];
+        memcpy(idx, a.order + a.st.cursor, sizeof idx);
+        cr_assert_eq(genrt_data_next_batch_labels(&a, x, lab, 32), 0);
+        cr_assert_eq(genrt_data_next_batch(&b, y, 32), 0); /* the same stream without labels */
+        cr_assert(!memcmp(x, y, sizeof x));
+        for (int i = 0; i < 32; i++)
+            cr_assert_eq(lab[i], a.labels[idx[i]]);
+    }
+    genrt_data_close(&a);
+    genrt_data_close(&b);
+
+    /* ring8: the label is the mode the point was drawn around, and asking
+     * for labels does not change the stream */
+    struct genrt_model r = fake_model;
+    cr_assert_eq(genrt_data_open(&a, &r, NULL, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(genrt_data_open(&b, &r, NULL, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(a.n_classes, 8);
+    genrt_data_next_batch_labels(&a, x, lab, 32);
+    genrt_data_next_batch(&b, y, 32);
+    cr_assert(!memcmp(x, y, 64 * sizeof *x));
+    for (int i = 0; i < 32; i++) {
+        double ang = 2 * M_PI * lab[i] / 8;
+        cr_assert_lt(hypot(x[2 * i] - 2 * cos(ang), x[2 * i + 1] - 2 * sin(ang)), 0.3);
+    }
+    genrt_data_close(&a);
+    genrt_data_close(&b);
+}
+
+/* ----------------------------------------------------------------- images */
+
+/* Writes px (w x h pixels of c channels, channels-last) as a JPEG of
+ * quality 95 if the name ends in .jpg or .jpeg (any case), else a PNG. */
+static void write_img(const char *path, int w, int h, int c, const unsigned char *px)
+{
+    const char *dot = strrchr(path, '.');
+    int jpeg = dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
+    int ok = jpeg ? stbi_write_jpg(path, w, h, c, px, 95)
+                  : stbi_write_png(path, w, h, c, px, w * c);
+    cr_assert(ok, "cannot write %s", path);
+}
+
+static void write_solid(const char *path, int w, int h, int c, const unsigned char *color)
+{
+    unsigned char *px = malloc((size_t)w * h * c);
+    for (long i = 0; i < (long)w * h; i++)
+        memcpy(px + i * c, color, (size_t)c);
+    write_img(path, w, h, c, px);
+    free(px);
+}
+
+/* A test pattern that tells every pixel and channel apart. */
+static unsigned char pattern(int seed, int i, int j, int ch)
+{
+    return (unsigned char)(seed * 37 + i * 29 + j * 7 + ch * 83);
+}
+
+/* An image of w x h pixels of c channels with pattern(seed). */
+static void write_pattern(const char *path, int w, int h, int c, int seed)
+{
+    unsigned char *px = malloc((size_t)w * h * c);
+    for (int i = 0; i < h; i++)
+        for (int j = 0; j < w; j++)
+            for (int ch = 0; ch < c; ch++)
+                px[((size_t)i * w + j) * c + ch] = pattern(seed, i, j, ch);
+    write_img(path, w, h, c, px);
+    free(px);
+}
+
+/* Makes tmpdir()/name; the path lives in a ring of its own, apart from
+ * tpath's, so that it outlasts many tpath calls. */
+static const char *mkdir_t(const char *fmt, ...)
+{
+    static char bufs[8][512];
+    static int k;
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    char *p = bufs[k++ % 8];
+    snprintf(p, 512, "%s", tpath("%s", name));
+    cr_assert_eq(mkdir(p, 0777), 0, "mkdir %s", p);
+    return p;
+}
+
+/* The RGB fake's data fields (6 x 8 pixels) with c channels, reading dir,
+ * and pixel values kept as they are (lut[i] = i). */
+static struct genrt_model rgb_model(const char *dir, int c)
+{
+    struct genrt_model m = fake_rgb_model;
+    m.data_path = dir;
+    m.img_c = c;
+    m.sample_size = (long)c * m.img_h * m.img_w;
+    m.range_lo = 0.0f;
+    m.range_hi = 255.0f;
+    return m;
+}
+
+static void expect_images_error(const char *dir, int c, const char *want)
+{
+    struct genrt_model m = rgb_model(dir, c);
+    struct genrt_data d;
+    struct genrt_err err;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), -1, "opened %s", dir);
+    cr_assert_not_null(strstr(err.msg, want), "'%s' not in: %s", want, err.msg);
+    cr_assert_null(strchr(err.msg, '\n'), "%s", err.msg);
+    genrt_data_close(&d);
+}
+
+/* Asserts that every value of an h x w x c image is v, within tol. */
+static void assert_solid(const uint8_t *img, long px, const unsigned char *v, int c, int tol)
+{
+    for (long p = 0; p < px; p++)
+        for (int ch = 0; ch < c; ch++)
+            cr_assert(abs(img[p * c + ch] - v[ch]) <= tol, "pixel %ld channel %d: %d, not %d", p,
+                      ch, img[p * c + ch], v[ch]);
+}
+
+Test(images, loads_sorted_resized_channels_last)
+{
+    const char *dir = mkdir_t("img");
+    static const unsigned char c_col[3] = {200, 100, 50}, d_col[3] = {10, 220, 130},
+                               e_col[3] = {1, 2, 3};
+    write_pattern(tpath("img/a.png"), 8, 6, 3, 1);   /* the model's size: kept exactly */
+    write_pattern(tpath("img/B.PNG"), 8, 6, 4, 2);   /* RGBA: alpha dropped, not blended */
+    write_solid(tpath("img/c.jpg"), 30, 20, 3, c_col); /* shrunk */
+    write_solid(tpath("img/d.JPEG"), 3, 4, 3, d_col);  /* grown */
+    write_solid(tpath("img/e.png"), 17, 3, 3, e_col);  /* other aspect ratio */
+    spit(tpath("img/notes.txt"), "not an image", 12);
+    spit(tpath("img/.hidden.png"), "not an image", 12); /* hidden: never read */
+    mkdir_t("img/no_images");                             /* not a class: nothing in it */
+    spit(tpath("img/no_images/readme"), "x", 1);
+
+    struct genrt_model m = rgb_model(dir, 3);
+    struct genrt_data d;
+    struct genrt_err err;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.n, 5);
+    cr_assert(d.c == 3 && d.h == 6 && d.w == 8);
+    cr_assert_eq(d.n_classes, 1);
+    cr_assert_null(d.class_names);
+    /* byte order of names: "B.PNG" < "a.png" < "c.jpg" < "d.JPEG" < "e.png" */
+    const long px = 6 * 8;
+    for (int k = 0; k < 2; k++) {
+        const uint8_t *img = d.images + (size_t)k * px * 3;
+        int seed = k == 0 ? 2 : 1;
+        for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 8; j++)
+                for (int ch = 0; ch < 3; ch++)
+                    cr_assert_eq(img[(i * 8 + j) * 3 + ch], pattern(seed, i, j, ch),
+                                 "image %d (%d, %d, %d)", k, i, j, ch);
+    }
+    assert_solid(d.images + 2 * px * 3, px, c_col, 3, 3); /* JPEG: lossy */
+    assert_solid(d.images + 3 * px * 3, px, d_col, 3, 3);
+    assert_solid(d.images + 4 * px * 3, px, e_col, 3, 1);
+    for (long i = 0; i < d.n; i++)
+        cr_assert_eq(d.labels[i], 0);
+
+    /* batches: floats in HWC order, an epoch serves every image once */
+    float x[5 * 144];
+    int lab[5];
+    uint32_t idx[5];
+    memcpy(idx, d.order, sizeof idx);
+    cr_assert_eq(genrt_data_next_batch_labels(&d, x, lab, 5), 0);
+    int seen = 0;
+    for (int b = 0; b < 5; b++) {
+        seen |= 1 << idx[b];
+        cr_assert_eq(lab[b], 0);
+        for (int i = 0; i < 144; i++)
+            cr_assert_eq(x[b * 144 + i], (float)d.images[(size_t)idx[b] * 144 + i]);
+    }
+    cr_assert_eq(seen, 31);
+    cr_assert_eq(genrt_data_next_batch(&d, x, 6), -1);
+    genrt_data_close(&d);
+
+    /* --data overrides the model's directory */
+    m.data_path = tpath("elsewhere");
+    cr_assert_eq(genrt_data_open(&d, &m, dir, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.n, 5);
+    genrt_data_close(&d);
+}
+
+Test(images, gray_spec_takes_gray_and_gray_alpha)
+{
+    const char *dir = mkdir_t("gray");
+    static const unsigned char ga[2] = {77, 0};
+    write_pattern(tpath("gray/g.png"), 8, 6, 1, 3);
+    write_solid(tpath("gray/ga.png"), 5, 5, 2, ga); /* transparent, still gray 77 */
+    struct genrt_model m = rgb_model(dir, 1);
+    struct genrt_data d;
+    struct genrt_err err;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.n, 2);
+    cr_assert_eq(d.c, 1);
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 8; j++)
+            cr_assert_eq(d.images[i * 8 + j], pattern(3, i, j, 0));
+    assert_solid(d.images + 48, 48, ga, 1, 0);
+    genrt_data_close(&d);
+
+    char want[600];
+    write_pattern(tpath("gray/x.png"), 8, 6, 3, 4);
+    snprintf(want, sizeof want, "%s/x.png: 3 channels (RGB), but the spec wants 1 (gray)", dir);
+    expect_images_error(dir, 1, want);
+    unlink(tpath("gray/x.png"));
+    write_pattern(tpath("gray/y.jpg"), 8, 6, 3, 4);
+    expect_images_error(dir, 1, "/y.jpg: 3 channels (RGB), but the spec wants 1 (gray)");
+    unlink(tpath("gray/y.jpg"));
+    write_pattern(tpath("gray/z.png"), 8, 6, 4, 4);
+    expect_images_error(dir, 1, "/z.png: 4 channels (RGBA), but the spec wants 1 (gray)");
+}
+
+Test(images, rgb_spec_rejects_gray)
+{
+    const char *dir = mkdir_t("rgb");
+    write_pattern(tpath("rgb/a.png"), 8, 6, 3, 1);
+    write_pattern(tpath("rgb/g.png"), 8, 6, 1, 1);
+    char want[600];
+    snprintf(want, sizeof want, "%s/g.png: 1 channel (gray), but the spec wants 3 (RGB)", dir);
+    expect_images_error(dir, 3, want);
+    unlink(tpath("rgb/g.png"));
+    write_pattern(tpath("rgb/h.png"), 8, 6, 2, 1);
+    expect_images_error(dir, 3, "/h.png: 2 channels (gray+alpha), but the spec wants 3 (RGB)");
+}
+
+Test(images, class_subfolders_give_labels)
+{
+    const char *dir = mkdir_t("classes");
+    static const unsigned char col[3][3] = {{0, 0, 0}, {80, 80, 80}, {160, 160, 160}};
+    mkdir_t("classes/cat");
+    mkdir_t("classes/dog");
+    mkdir_t("classes/empty");
+    mkdir_t("classes/zebra");
+    mkdir_t("classes/zebra/nested"); /* one level only */
+    mkdir_t("classes/.git");         /* hidden */
+    write_solid(tpath("classes/cat/2.png"), 8, 6, 3, col[0]);
+    write_solid(tpath("classes/cat/1.png"), 9, 9, 3, col[0]);
+    write_solid(tpath("classes/dog/a.jpg"), 8, 6, 3, col[1]);
+    write_solid(tpath("classes/zebra/z.png"), 4, 4, 4, (const unsigned char[4]){160, 160, 160, 9});
+    spit(tpath("classes/zebra/nested/bad.png"), "junk", 4);
+    spit(tpath("classes/.git/bad.png"), "junk", 4);
+    struct genrt_model m = rgb_model(dir, 3);
+    struct genrt_data d;
+    struct genrt_err err;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 7, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.n, 4);
+    cr_assert_eq(d.n_classes, 3);
+    cr_assert_str_eq(d.class_names[0], "cat");
+    cr_assert_str_eq(d.class_names[1], "dog");
+    cr_assert_str_eq(d.class_names[2], "zebra");
+    const uint8_t want_labels[4] = {0, 0, 1, 2};
+    cr_assert(!memcmp(d.labels, want_labels, 4));
+    float x[2 * 144];
+    int lab[2];
+    for (int k = 0; k < 6; k++) { /* three epochs */
+        cr_assert_eq(genrt_data_next_batch_labels(&d, x, lab, 2), 0);
+        for (int b = 0; b < 2; b++)
+            for (int i = 0; i < 144; i++)
+                cr_assert(fabsf(x[b * 144 + i] - col[lab[b]][0]) <= 3.0f, "label %d, value %g",
+                          lab[b], x[b * 144 + i]);
+    }
+    genrt_data_close(&d);
+
+    /* images next to class folders: ambiguous, so an error */
+    write_solid(tpath("classes/stray.png"), 8, 6, 3, col[0]);
+    expect_images_error(dir, 3, "holds images (stray.png) next to class subfolders (cat/)");
+}
+
+/* n_img images of one distinct color each, in dir. */
+static const char *color_dir(const char *name, int n_img)
+{
+    const char *dir = mkdir_t("%s", name);
+    for (int k = 0; k < n_img; k++) {
+        unsigned char col[3] = {(unsigned char)k, (unsigned char)(2 * k), (unsigned char)(3 * k)};
+        write_solid(tpath("%s/%03d.png", name, k), 8, 6, 3, col);
+    }
+    return dir;
+}
+
+Test(images, epochs_are_seeded_and_resume_exactly)
+{
+    const char *dir = color_dir("colors", 20);
+    struct genrt_model m = rgb_model(dir, 3);
+    struct genrt_data a, b, c;
+    struct genrt_err err;
+    float x[3 * 144], y[3 * 144];
+    cr_assert_eq(genrt_data_open(&a, &m, NULL, 5, &err), 0, "%s", err.msg);
+    cr_assert_eq(genrt_data_open(&b, &m, NULL, 5, &err), 0, "%s", err.msg);
+    cr_assert_eq(genrt_data_open(&c, &m, NULL, 6, &err), 0, "%s", err.msg);
+    cr_assert(!memcmp(a.images, b.images, 20 * 144)); /* decoding is deterministic */
+    cr_assert(memcmp(a.order, c.order, 20 * sizeof *a.order));
+    int seen[20];
+    for (int k = 0; k < 20; k++) { /* 6 batches of 3 per epoch, 2 images dropped */
+        if (k % 6 == 0)
+            memset(seen, 0, sizeof seen);
+        cr_assert_eq(genrt_data_next_batch(&a, x, 3), 0);
+        cr_assert_eq(genrt_data_next_batch(&b, y, 3), 0);
+        cr_assert(!memcmp(x, y, sizeof x), "batch %d differs", k);
+        cr_assert_eq(a.st.epoch, (uint64_t)(k / 6));
+        for (int i = 0; i < 3; i++) { /* the color tells the file */
+            int f = (int)x[i * 144];
+            cr_assert(f >= 0 && f < 20 && x[i * 144 + 1] == 2 * f && x[i * 144 + 2] == 3 * f);
+            cr_assert_eq(seen[f]++, 0, "image %d twice in epoch %d", f, k / 6);
+        }
+    }
+    /* resume from a state in the middle of an epoch */
+    struct genrt_data_state st;
+    genrt_data_get_state(&a, &st);
+    cr_assert_eq(st.epoch, 3);
+    cr_assert_eq(st.cursor, 6);
+    genrt_data_close(&b);
+    cr_assert_eq(genrt_data_open(&b, &m, NULL, 5, &err), 0, "%s", err.msg);
+    cr_assert_eq(genrt_data_set_state(&b, &st, &err), 0, "%s", err.msg);
+    for (int k = 0; k < 10; k++) {
+        genrt_data_next_batch(&a, x, 3);
+        genrt_data_next_batch(&b, y, 3);
+        cr_assert(!memcmp(x, y, sizeof x), "resumed batch %d differs", k);
+    }
+    st.cursor = 21;
+    cr_assert_eq(genrt_data_set_state(&b, &st, &err), -1);
+    genrt_data_close(&a);
+    genrt_data_close(&b);
+    genrt_data_close(&c);
+}
+
+Test(images, errors_are_one_line_naming_the_file)
+{
+    char want[600];
+    const char *missing = tpath("missing");
+    snprintf(want, sizeof want, "%s: no such directory", missing);
+    expect_images_error(missing, 3, want);
+
+    const char *file = tpath("file.png");
+    write_pattern(file, 8, 6, 3, 1);
+    expect_images_error(file, 3, "file.png: not a directory");
+
+    const char *empty = mkdir_t("empty");
+    snprintf(want, sizeof want, "%s: no images (.png, .jpg, .jpeg) in it or its subfolders", empty);
+    expect_images_error(empty, 3, want);
+    mkdir_t("empty/sub");
+    spit(tpath("empty/sub/x.gif"), "GIF89a", 6);
+    expect_images_error(empty, 3, want);
+
+    /* random bytes under an image name */
+    const char *bad = mkdir_t("bad");
+    write_pattern(tpath("bad/a.png"), 8, 6, 3, 1);
+    unsigned char junk[300];
+    struct genrt_rng r;
+    genrt_rng_seed(&r, 99);
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (unsigned char)genrt_rng_below(&r, 256);
+    spit(tpath("bad/b.png"), junk, sizeof junk);
+    snprintf(want, sizeof want, "%s/b.png: not a readable PNG or JPEG image (", bad);
+    expect_images_error(bad, 3, want);
+
+    /* a PNG cut short: the header is fine, the pixels are not there */
+    const char *cut = mkdir_t("cut");
+    write_pattern(tpath("cut/c.png"), 64, 64, 3, 1);
+    struct stat st;
+    stat(tpath("cut/c.png"), &st);
+    cr_assert_eq(truncate(tpath("cut/c.png"), st.st_size / 2), 0);
+    snprintf(want, sizeof want, "%s/c.png: not a readable PNG or JPEG image (", cut);
+    expect_images_error(cut, 3, want);
+
+    /* a dangling link under an image name */
+    const char *dangling = mkdir_t("dangling");
+    cr_assert_eq(symlink(tpath("nowhere.png"), tpath("dangling/l.png")), 0);
+    expect_images_error(dangling, 3, "dangling/l.png: No such file or directory");
+
+    /* a file we may not read (root may read anything) */
+    if (geteuid() != 0) {
+        const char *locked = mkdir_t("locked");
+        write_pattern(tpath("locked/p.png"), 8, 6, 3, 1);
+        cr_assert_eq(chmod(tpath("locked/p.png"), 0), 0);
+        expect_images_error(locked, 3, "locked/p.png: Permission denied");
+    }
+
+    /* model errors */
+    struct genrt_model m = rgb_model(tpath("colors"), 2);
+    struct genrt_data d;
+    struct genrt_err err;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), -1);
+    cr_assert_not_null(strstr(err.msg, "C must be 1 or 3"), "%s", err.msg);
+    m = rgb_model("", 3);
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), -1);
+    cr_assert_str_eq(err.msg, "no data directory given (use --data DIR)");
+}
+
 /* ------------------------------------------------------------------- ckpt */
 
 static const unsigned char test_blob[5] = {1, 2, 3, 4, 5};
@@ -825,6 +1229,23 @@ Test(npy, csv_rows)
     free(s);
 }
 
+Test(npy, hwc_to_chw)
+{
+    /* two 2x3 images of 3 channels: value = 100 k + 10 ch + pixel */
+    float hwc[2 * 6 * 3], chw[2 * 6 * 3];
+    for (int k = 0; k < 2; k++)
+        for (int p = 0; p < 6; p++)
+            for (int ch = 0; ch < 3; ch++)
+                hwc[(k * 6 + p) * 3 + ch] = (float)(100 * k + 10 * ch + p);
+    genrt_npy_hwc_to_chw(chw, hwc, 2, 3, 2, 3);
+    for (int k = 0; k < 2; k++)
+        for (int ch = 0; ch < 3; ch++)
+            for (int p = 0; p < 6; p++)
+                cr_assert_eq(chw[(k * 3 + ch) * 6 + p], (float)(100 * k + 10 * ch + p));
+    genrt_npy_hwc_to_chw(chw, hwc, 2, 1, 6, 3); /* one channel: a copy */
+    cr_assert(!memcmp(chw, hwc, sizeof hwc));
+}
+
 /* ------------------------------------------------------------------ image */
 
 Test(image, grid_and_scatter_pngs)
@@ -852,6 +1273,47 @@ Test(image, grid_and_scatter_pngs)
     png_info(s, &w, &h, &color);
     cr_assert_eq(w, 512);
     cr_assert_eq(h, 512);
+}
+
+Test(image, grid_reads_channels_last)
+{
+    /* two 3x4 RGB images, HWC; byte b(k, i, j, ch) = v * 255 exactly */
+    enum { N = 2, H = 3, W = 4, C = 3 };
+    float x[N * H * W * C];
+    for (int k = 0; k < N; k++)
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < W; j++)
+                for (int ch = 0; ch < C; ch++)
+                    x[((k * H + i) * W + j) * C + ch] =
+                        (float)(k * 100 + i * 20 + j * 4 + ch) / 255.0f;
+    const char *p = tpath("hwc.png");
+    struct genrt_err err;
+    cr_assert_eq(genrt_image_write_grid(p, x, N, C, H, W, 0.0f, 1.0f, &err), 0, "%s", err.msg);
+    int gw, gh, comp;
+    unsigned char *px = stbi_load(p, &gw, &gh, &comp, 0);
+    cr_assert_not_null(px, "%s", stbi_failure_reason());
+    cr_assert_eq(comp, 3);
+    cr_assert_eq(gw, 2 * (W + 2) + 2); /* 2 columns, 1 row, 2 px padding */
+    cr_assert_eq(gh, 1 * (H + 2) + 2);
+    for (int y = 0; y < gh; y++)
+        for (int xx = 0; xx < gw; xx++)
+            for (int ch = 0; ch < C; ch++) {
+                int k = (xx - 2) / (W + 2), j = (xx - 2) % (W + 2), i = y - 2;
+                int inside = xx >= 2 && y >= 2 && i < H && j < W;
+                int want = inside ? k * 100 + i * 20 + j * 4 + ch : 255;
+                cr_assert_eq(px[(y * gw + xx) * C + ch], want, "(%d, %d) channel %d", y, xx, ch);
+            }
+    stbi_image_free(px);
+
+    /* gray: unchanged, one value per pixel */
+    cr_assert_eq(genrt_image_write_grid(p, x, 1, 1, 6, 4, 0.0f, 1.0f, &err), 0, "%s", err.msg);
+    px = stbi_load(p, &gw, &gh, &comp, 0);
+    cr_assert_not_null(px);
+    cr_assert_eq(comp, 1);
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 4; j++)
+            cr_assert_eq(px[(2 + i) * gw + 2 + j], (int)lroundf(x[i * 4 + j] * 255.0f));
+    stbi_image_free(px);
 }
 
 /* -------------------------------------------------------------------- cli */
@@ -1158,4 +1620,112 @@ Test(cli, progress_lines_when_not_quiet)
     cr_assert_not_null(strstr(r->err, "step 2/40  loss_D "), "%s", r->err);
     cr_assert_not_null(strstr(r->err, "step 40/40  loss_D "), "%s", r->err);
     cr_assert_eq(count_lines(r->err), 21, "%s", r->err);
+}
+
+/* The data of an .npy file written by genrt_npy_write. */
+static float *npy_data(const char *path, const char *shape, long n)
+{
+    size_t len;
+    unsigned char *b = slurp(path, &len);
+    cr_assert_not_null(strstr((char *)b + 10, shape), "%s not in %s", shape, (char *)b + 10);
+    size_t hlen = 10 + (b[8] | (size_t)b[9] << 8);
+    cr_assert_eq(len, hlen + 4 * (size_t)n);
+    float *x = malloc(4 * (size_t)n);
+    memcpy(x, b + hlen, 4 * (size_t)n); /* little-endian host */
+    free(b);
+    return x;
+}
+
+Test(cli, trains_and_samples_rgb_images)
+{
+    const char *dir = color_dir("rgbdata", 20);
+    const char *a = tpath("ra"), *b = tpath("rb");
+    struct run *r = cli(&fake_rgb_model, NULL, "train", "--steps", "6", "--data", dir, "--out",
+                        a, "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    int w, h, color;
+    png_info(tpath("ra/samples/step-000006.png"), &w, &h, &color);
+    cr_assert_eq(w, 8 * 10 + 2);
+    cr_assert_eq(h, 8 * 8 + 2);
+    cr_assert_eq(color, 2);
+    /* resumed in the second epoch (16 of 20 images per epoch) */
+    r = cli(&fake_rgb_model, NULL, "train", "--steps", "3", "--data", dir, "--out", b, "--quiet",
+            NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    r = cli(&fake_rgb_model, NULL, "train", "--steps", "6", "--data", dir, "--out", b, "--resume",
+            tpath("rb/checkpoint.ckpt"), "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert(same_file(tpath("ra/checkpoint.ckpt"), tpath("rb/checkpoint.ckpt")));
+
+    /* .npy is [N, C, H, W]; .csv rows are in the same order; the .png
+     * shows the same samples (same seed) */
+    const char *ck = tpath("ra/checkpoint.ckpt");
+    r = cli(&fake_rgb_model, NULL, "sample", "--checkpoint", ck, "-n", "5", "-o", tpath("r.npy"),
+            NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    r = cli(&fake_rgb_model, NULL, "sample", "--checkpoint", ck, "-n", "5", "-o", tpath("r.csv"),
+            NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    r = cli(&fake_rgb_model, NULL, "sample", "--checkpoint", ck, "-n", "5", "-o", tpath("r.png"),
+            NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    float *x = npy_data(tpath("r.npy"), "'shape': (5, 3, 6, 8), }", 5 * 144);
+    FILE *f = fopen(tpath("r.csv"), "r");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 5 * 144; i++) {
+        float v;
+        cr_assert_eq(fscanf(f, "%f%*c", &v), 1);
+        cr_assert_eq(v, x[i], "csv value %d", i);
+    }
+    fclose(f);
+    int gw, gh, comp;
+    unsigned char *px = stbi_load(tpath("r.png"), &gw, &gh, &comp, 3);
+    cr_assert_not_null(px);
+    cr_assert_eq(gw, 3 * 10 + 2); /* 5 images: 3 columns, 2 rows */
+    int distinct = 0;
+    for (int k = 0; k < 5; k++) {
+        int x0 = 2 + (k % 3) * 10, y0 = 2 + (k / 3) * 8;
+        for (int ch = 0; ch < 3; ch++)
+            for (int i = 0; i < 6; i++)
+                for (int j = 0; j < 8; j++) {
+                    float v = x[((k * 3 + ch) * 6 + i) * 8 + j];
+                    float t = (v + 1.0f) * 127.5f; /* range [-1, 1] */
+                    int want = t <= 0 ? 0 : t >= 255 ? 255 : (int)(t + 0.5f);
+                    int got = px[((y0 + i) * gw + x0 + j) * 3 + ch];
+                    cr_assert(abs(got - want) <= 1, "sample %d (%d, %d, %d): png %d, npy %d", k,
+                              ch, i, j, got, want);
+                    distinct += want != px[((y0 + i) * gw + x0 + j) * 3];
+                }
+    }
+    cr_assert_gt(distinct, 100, "the channels of the samples should differ");
+    stbi_image_free(px);
+    free(x);
+}
+
+Test(cli, rgb_images_gradcheck_and_errors)
+{
+    const char *dir = color_dir("gcdata", 6);
+    struct run *r = cli(&fake_rgb_model, &fake_rgb_model_f64, "gradcheck", "--data", dir, NULL);
+    cr_assert_eq(r->rc, 0, "%s%s", r->out, r->err);
+    cr_assert_not_null(strstr(r->out, "(tolerance 1e-06): ok\n"), "%s", r->out);
+
+    /* fewer images than one batch of 16 */
+    r = cli(&fake_rgb_model, NULL, "train", "--data", dir, "--out", tpath("few"), NULL);
+    assert_one_error(r, "the data set has 6 examples, fewer than one batch of 16");
+    cr_assert(!file_exists(tpath("few")));
+    /* the spec names no directory */
+    r = cli(&fake_rgb_model, NULL, "train", "--out", tpath("none"), NULL);
+    assert_one_error(r, "no data directory given (use --data DIR)");
+    r = cli(&fake_rgb_model, NULL, "train", "--data", tpath("nodir"), "--out", tpath("none"),
+            NULL);
+    assert_one_error(r, "nodir: no such directory");
+    /* a gray file among RGB ones */
+    write_pattern(tpath("gcdata/gray.png"), 8, 6, 1, 1);
+    r = cli(&fake_rgb_model, NULL, "train", "--data", dir, "--out", tpath("none"), NULL);
+    assert_one_error(r, "gcdata/gray.png: 1 channel (gray), but the spec wants 3 (RGB)");
+    cr_assert(!file_exists(tpath("none")));
+
+    r = cli(&fake_rgb_model, NULL, "--help", NULL);
+    cr_assert_eq(r->rc, 0);
+    cr_assert_not_null(strstr(r->out, "--data (none) (images)"), "%s", r->out);
 }

@@ -14,6 +14,8 @@ int fuse_root(const struct program *p, int n) {
     return n;
 }
 
+bool fuse_disabled;
+
 void pass_fuse(struct program *p) {
     struct ir *g = &p->ir;
     int n = g->nodes.len;
@@ -36,7 +38,7 @@ void pass_fuse(struct program *p) {
     for (int v = 0; v < n; v++) {
         struct node *nd = &g->nodes.data[v];
         nd->fused_into = -1;
-        if (nd->dead || op_table[nd->op].kind != K_ELEM || v == p->result)
+        if (fuse_disabled || nd->dead || op_table[nd->op].kind != K_ELEM || v == p->result)
             continue;
         int c = user[v];
         if (c < 0)
