@@ -414,7 +414,8 @@ char *emit_c(const struct model *m, const struct lowered *lo, size_t *len) {
     emit_line(&e, ".spec = \"%s\",", m->path);
     emit_line(&e, ".shape_hash = 0x%016llxull,", (unsigned long long)lo->shape_hash);
     emit_line(&e, ".real_size = sizeof(real),");
-    emit_line(&e, ".data_kind = %s,", m->data.kind == DATA_RING8 ? "GENRT_DATA_RING8" : "GENRT_DATA_FASHION_MNIST");
+    static const char *const kinds[] = {"GENRT_DATA_FASHION_MNIST", "GENRT_DATA_RING8", "GENRT_DATA_IMAGES"};
+    emit_line(&e, ".data_kind = %s,", kinds[m->data.kind]);
     emit_line(&e, ".data_path = \"%s\",", m->data.path ? m->data.path : "");
     emit_line(&e, ".data_train = %d,", m->data.train);
     emit_line(&e, ".range_lo = %.9g, .range_hi = %.9g,", m->data.lo, m->data.hi);

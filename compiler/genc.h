@@ -148,7 +148,7 @@ struct network {
     int opt;            /* index into model.opts, -1 until an optimize names it */
 };
 
-enum data_kind { DATA_FASHION_MNIST, DATA_RING8 };
+enum data_kind { DATA_FASHION_MNIST, DATA_RING8, DATA_IMAGES };
 enum latent_kind { LATENT_NORMAL, LATENT_UNIFORM };
 enum objective_kind { OBJ_GAN };
 enum gan_form { FORM_MINIMAX, FORM_NONSATURATING };

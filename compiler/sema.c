@@ -114,7 +114,50 @@ static void settings(const stmt_vec *body, const char *block, const char *const 
 
 /* ---- declarations ------------------------------------------------------- */
 
-static const char *const data_kinds[] = {"fashion_mnist", "ring8"};
+static const char *const data_kinds[] = {"fashion_mnist", "ring8", "images"};
+
+static void check_range(const struct stmt *s, struct model *m) {
+    if (!s || !want_args(s, 2, 2))
+        return;
+    double lo, hi;
+    if (arg_num(&s->args.data[0], "range low", &lo) && arg_num(&s->args.data[1], "range high", &hi)) {
+        if (!(lo < hi))
+            error_at(s->loc, "range must be increasing, got %g to %g", lo, hi);
+        m->data.lo = lo;
+        m->data.hi = hi;
+    }
+}
+
+/* images { dir "photos/"; shape [3, 64, 64]; range -1 1 }: a folder of PNG
+ * or JPEG files, resized to the shape; one subfolder per class, if any. */
+static void check_images(const struct decl *d, struct model *m) {
+    static const char *const keys[] = {"dir", "shape", "range"};
+    const struct stmt *s[3];
+    settings(&d->body, "images", keys, 3, s);
+    m->data.shape = (struct shape){3, {3, 64, 64}};
+    if (!s[0])
+        error_at(d->name_loc, "images needs 'dir \"path/\"', the folder of PNG or JPEG files");
+    else if (want_args(s[0], 1, 1)) {
+        if (s[0]->args.data[0].kind != ARG_STR)
+            error_at(s[0]->args.data[0].loc, "dir must be a string in double quotes");
+        else
+            m->data.path = s[0]->args.data[0].text;
+    }
+    if (!s[1])
+        error_at(d->name_loc, "images needs 'shape [C, H, W]', the size examples are resized to");
+    else if (want_args(s[1], 1, 1)) {
+        const struct arg *a = &s[1]->args.data[0];
+        if (a->kind != ARG_SHAPE || a->shape.n != 3)
+            error_at(a->loc, "shape must be [channels, height, width]");
+        else if (a->shape.d[0] != 1 && a->shape.d[0] != 3)
+            error_at(a->loc, "images have 1 (gray) or 3 (RGB) channels, not %d", a->shape.d[0]);
+        else if (a->shape.d[1] > 4096 || a->shape.d[2] > 4096)
+            error_at(a->loc, "images of at most 4096 x 4096 are supported");
+        else
+            m->data.shape = a->shape;
+    }
+    check_range(s[2], m);
+}
 
 static void check_data(const struct decl *d, struct model *m) {
     m->data.loc = d->name_loc;
@@ -127,12 +170,16 @@ static void check_data(const struct decl *d, struct model *m) {
         return;
     }
     m->data.kind = kind;
-    static const char *const keys[] = {"path", "split", "range"};
-    const struct stmt *s[3];
-    settings(&d->body, "data", keys, 3, s);
     m->data.train = true;
     m->data.lo = -1;
     m->data.hi = 1;
+    if (kind == DATA_IMAGES) {
+        check_images(d, m);
+        return;
+    }
+    static const char *const keys[] = {"path", "split", "range"};
+    const struct stmt *s[3];
+    settings(&d->body, "data", keys, 3, s);
     if (kind == DATA_RING8) {
         m->data.shape = (struct shape){1, {2}};
         for (int k = 0; k < 3; k++)
@@ -158,16 +205,7 @@ static void check_data(const struct decl *d, struct model *m) {
                 unknown(s[1]->args.data[0].loc, "split", v, splits, 2);
         }
     }
-    if (s[2] && want_args(s[2], 2, 2)) {
-        double lo, hi;
-        if (arg_num(&s[2]->args.data[0], "range low", &lo) &&
-            arg_num(&s[2]->args.data[1], "range high", &hi)) {
-            if (!(lo < hi))
-                error_at(s[2]->loc, "range must be increasing, got %g to %g", lo, hi);
-            m->data.lo = lo;
-            m->data.hi = hi;
-        }
-    }
+    check_range(s[2], m);
 }
 
 static const char *const dists[] = {"normal", "uniform"};

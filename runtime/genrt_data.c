@@ -294,8 +294,9 @@ static int list_dir(const char *dir, struct strlist *files, struct strlist *dirs
     closedir(dp);
     if (rerr)
         return genrt_err_set(err, "%s: cannot list directory: %s", dir, strerror(rerr));
-    qsort(files->v, (size_t)files->n, sizeof *files->v, cmp_str);
-    if (dirs)
+    if (files->n > 1)
+        qsort(files->v, (size_t)files->n, sizeof *files->v, cmp_str);
+    if (dirs && dirs->n > 1)
         qsort(dirs->v, (size_t)dirs->n, sizeof *dirs->v, cmp_str);
     return 0;
 }
