@@ -23,6 +23,8 @@ int list_specs(char ***names);
  * term's gradient against central differences with step h, on up to
  * per_tensor entries of each parameter tensor; the worst relative error. */
 double model_gradcheck(const struct genrt_model *m, double h, int per_tensor);
+/* Entries the last model_gradcheck skipped: a relu kink lay within h. */
+extern int gradcheck_kinks, gradcheck_entries;
 /* Run a shell command; its exit status. */
 int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

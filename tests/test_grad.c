@@ -332,9 +332,13 @@ Test(objective, every_spec_gradcheck_in_double, .timeout = 300) {
         void *h = load_double_so(xprintf("generated/%s.c", specs[s]), so);
         const struct genrt_model *m = dlsym(h, "genc_model_f64");
         cr_assert(m, "%s: no genc_model_f64", specs[s]);
-        double worst = model_gradcheck(m, 1e-6, 20);
-        cr_log_info("%s: whole-objective worst relative error %.3g", specs[s], worst);
+        /* fewer entries for the big models: each loss costs a forward pass */
+        double worst = model_gradcheck(m, 1e-6, m->n_state > 4000000 ? 6 : 20);
+        cr_log_info("%s: whole-objective worst relative error %.3g (%d entries at a kink skipped)", specs[s], worst,
+                    gradcheck_kinks);
         cr_expect(worst <= TOL, "%s: whole-objective gradient error %.3g > %g", specs[s], worst, TOL);
+        cr_expect(gradcheck_kinks * 10 <= gradcheck_entries, "%s: %d of %d entries skipped at kinks", specs[s],
+                  gradcheck_kinks, gradcheck_entries);
         dlclose(h);
     }
 }
