@@ -54,15 +54,17 @@ calc() { awk "BEGIN { printf \"%s\", $1 }"; }   # calc 'EXPR' -> number
     || die "$PYTHON cannot import torch and numpy; apt-get install python3-torch"
 command -v /usr/bin/time >/dev/null || die "/usr/bin/time not found; apt-get install time"
 
-declare -A FLOPS
+declare -A FLOPS PARAMS
 for m in "${MODELS[@]}"; do
     [ -f "specs/$m.gm" ] || die "no spec specs/$m.gm"
     [ -x "./$m" ] || die "./$m not found; run 'make $m'"
+    summary=$("$GENC" "specs/$m.gm" --summary) || die "'$GENC specs/$m.gm --summary' failed"
     # "step FLOPs   653787136 per training step (...)": GEMMs as 2*M*N*K.
-    f=$("$GENC" "specs/$m.gm" --summary | awk '/^step FLOPs/ { gsub(/,/, "", $3); print $3; exit }')
+    f=$(awk '/^step FLOPs/ { gsub(/,/, "", $3); print $3; exit }' <<<"$summary")
     [[ "$f" =~ ^[0-9]+$ ]] \
         || die "'$GENC specs/$m.gm --summary' prints no 'step FLOPs N' line; GFLOP/s needs it"
     FLOPS[$m]=$f
+    PARAMS[$m]=$(awk '$1 == "parameters" { print $2; exit }' <<<"$summary")
 done
 
 mkdir -p "$OUT"
@@ -163,6 +165,9 @@ torch_run() {
             "$PYTHON" bench/torch_gan.py "$m" "$STEPS" --seed "$SEED" --threads "$tt"
         res=$(tail -n 1 "$log")
         [[ "$res" == result\ * ]] || die "torch_gan.py $m printed no result line; log in $log"
+        # a different parameter count means a different model: nothing to compare
+        [ -z "${PARAMS[$m]}" ] || [ "$(kv "$res" params)" = "${PARAMS[$m]}" ] \
+            || die "torch_gan.py $m has $(kv "$res" params) parameters, specs/$m.gm ${PARAMS[$m]}"
         ms=$(kv "$res" ms_per_step)
         T_TRIED+="${T_TRIED:+, }torch $tt/BLAS $ob $(calc "sprintf(\"%.2f\", $ms)") ms"
         if [ -z "$T_MS" ] || awk "BEGIN { exit !($ms < $T_MS) }"; then
@@ -203,7 +208,8 @@ report() {
     row "% of sgemm peak" "$(calc "sprintf(\"%.0f%%\", 100 * $g_frac)")" \
         "$(calc "sprintf(\"%.0f%%\", 100 * $t_frac)")" "" \
         "${tp:+>= $(calc "100 * $tp")%}" "${tp:+$(verdict "$g_frac" '>=' "$tp")}"
-    echo "  sgemm peak $(printf %.1f "$peak") GFLOP/s on $THREADS threads; step FLOPs $f"
+    echo "  sgemm peak $(printf %.1f "$peak") GFLOP/s on $THREADS threads; step FLOPs $f;" \
+         "parameters ${PARAMS[$m]:-?} (the same on both sides)"
     echo "  PyTorch setting: $T_CFG (fastest of: $T_TRIED)"
     read -r gd gg gx gz <<<"$G_TAIL"
     read -r td tg tx tz <<<"$T_TAIL"

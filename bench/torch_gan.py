@@ -9,11 +9,15 @@ the whole training loop (data batches, latents, both updates, the per-step
 metrics), as genc's metrics.csv does; loading the data and building the
 model are not timed, as in genc.  The last line of output is the result:
 
-    result model=gan_mlp steps=2000 ms_per_step=... peak_rss_kib=... loss_D=... ...
+    result model=gan_mlp steps=2000 threads=2 blas_threads=1 params=... seconds=... ms_per_step=...
+           peak_rss_kib=... loss_D=... loss_G=... D_x=... D_G_z=...   (one line)
 
-Run it with OPENBLAS_NUM_THREADS=1 in the environment (run.sh does): torch
-runs its own thread pool (--threads, default 2) and OpenBLAS threads of its
-own on top of it only oversubscribe the cores.
+loss_D ... D_G_z are means over the last 200 steps.
+
+Debian's torch does its GEMMs in OpenBLAS, which keeps its own threads
+beside torch's OpenMP pool (--threads, default 2).  Set OPENBLAS_NUM_THREADS
+so that the two together do not oversubscribe the cores (default 1): run.sh
+tries --threads 2 with OPENBLAS_NUM_THREADS=1, and --threads 1 with 2.
 """
 
 import argparse
@@ -23,9 +27,13 @@ import resource
 import sys
 import time
 
-import numpy as np
-import torch
-from torch import nn
+# OpenBLAS reads this once, when torch loads it; 1 is the safe default
+# beside torch's 2 OpenMP threads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402 (after the environment is set)
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 BATCH = 64
 LATENT = 100
@@ -157,9 +165,12 @@ def main():
     seconds = time.perf_counter() - t0
 
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    # trainable parameters, BatchNorm's affine ones included; genc --summary counts the same
+    n_params = sum(p.numel() for p in [*G.parameters(), *d_params])
     tail = metrics[-min(args.steps, 200):].mean(axis=0)
     print(f"result model={args.model} steps={args.steps} threads={args.threads} "
-          f"seconds={seconds:.3f} ms_per_step={1000 * seconds / args.steps:.3f} "
+          f"blas_threads={os.environ['OPENBLAS_NUM_THREADS']} "
+          f"params={n_params} seconds={seconds:.3f} ms_per_step={1000 * seconds / args.steps:.3f} "
           f"peak_rss_kib={rss_kib} loss_D={tail[0]:.4f} loss_G={tail[1]:.4f} "
           f"D_x={tail[2]:.4f} D_G_z={tail[3]:.4f}")
 

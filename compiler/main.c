@@ -140,7 +140,14 @@ int main(int argc, char **argv) {
                sema(&ast, &src, &m)) {
         lower_model(&m, &lo);
         run_passes(&lo);
-        if (dump_ir) {
+        long arena = 0;
+        for (int i = 0; i < lo.progs.len; i++)
+            arena = lo.progs.data[i].arena > arena ? lo.progs.data[i].arena : arena;
+        if (arena > 2147483647L || lo.n_state > 2147483647L) {
+            error_plain("the model needs %ld + %ld scalars of memory; at most 2^31 each are supported", arena,
+                        lo.n_state);
+            rc = 1;
+        } else if (dump_ir) {
             for (int i = 0; i < lo.progs.len; i++)
                 ir_dump(stdout, &lo.progs.data[i], lo.tensors.data);
             rc = 0;

@@ -629,6 +629,23 @@ static void check_gan_shapes(struct model *m) {
     }
     if (shape_size(d->out) != 1)
         error_at(d->loc, "discriminator '%s' must output one logit, [1], not %s", d->name, shape_str(d->out));
+    /* Every tensor, batch included, must be indexable by the emitted C. */
+    for (int n = 0; n < m->nets.len; n++) {
+        const struct network *net = &m->nets.data[n];
+        for (int i = 0; i < net->layers.len; i++) {
+            const struct layer *l = &net->layers.data[i];
+            double biggest = (double)shape_size(l->out) * m->train.batch;
+            if (l->kind == L_CONV)
+                biggest = (double)m->train.batch * l->out.d[1] * l->out.d[2] * l->k * l->k * l->in.d[0];
+            else if (l->kind == L_DECONV)
+                biggest = (double)m->train.batch * l->in.d[1] * l->in.d[2] * l->k * l->k * l->units;
+            if (biggest > 2147483647.0) {
+                error_at(l->loc, "%s: this layer needs %.3g values at batch %d; at most 2^31 per tensor are supported",
+                         net->name, biggest, m->train.batch);
+                return;
+            }
+        }
+    }
     const int trained[2] = {m->objective.gen, m->objective.disc};
     for (int k = 0; k < 2; k++) {
         const struct network *n = &m->nets.data[trained[k]];

@@ -44,7 +44,8 @@ test: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/
 	@echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 	@for t in $(SAN_BINS); do echo "-- $$t"; \
 	    GENC_BIN=$(B)/san/genc GENC_TRAINER_DIR=$(B)/san GENC_QUICK=1 \
-	    ASAN_OPTIONS=detect_leaks=1 $$t $(CRITERION_FLAGS) || exit 1; done
+	    ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	    $$t $(CRITERION_FLAGS) || exit 1; done
 	@echo "all test suites passed"
 
 .PHONY: test
