@@ -13,6 +13,7 @@
 #   BENCH_THREADS=2              cores each side may use
 #   BENCH_TORCH_CONFIGS="2:1 1:2"  torch threads:OPENBLAS_NUM_THREADS settings
 #                                to try; PyTorch is scored by its fastest
+#   BENCH_REPEAT=1               runs of each side (interleaved); the fastest counts
 #   BENCH_UNSET_CORETYPE=1       also measure everything with OPENBLAS_CORETYPE
 #                                and OPENBLAS_L2_SIZE unset (OpenBLAS's own pick)
 #   BENCH_IDLE_WAIT=60           seconds to wait for other load to go away
@@ -25,6 +26,7 @@ STEPS=${BENCH_STEPS:-2000}
 THREADS=${BENCH_THREADS:-2}
 TORCH_CONFIGS=${BENCH_TORCH_CONFIGS:-"$THREADS:1 1:$THREADS"}
 UNSET_CORETYPE=${BENCH_UNSET_CORETYPE:-0}
+REPEAT=${BENCH_REPEAT:-1}
 IDLE_WAIT=${BENCH_IDLE_WAIT:-60}
 OUT=${BENCH_OUT:-build/bench}
 GENC=${GENC:-build/genc}
@@ -49,6 +51,7 @@ calc() { awk "BEGIN { printf \"%s\", $1 }"; }   # calc 'EXPR' -> number
 # ---- checks before anything is timed ---------------------------------------
 
 [[ "$STEPS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_STEPS must be a positive integer, got '$STEPS'"
+[[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPEAT must be a positive integer, got '$REPEAT'"
 [ -x "$GENC" ] || die "$GENC not found; run 'make all'"
 "$PYTHON" -c 'import torch, numpy' 2>/dev/null \
     || die "$PYTHON cannot import torch and numpy; apt-get install python3-torch"
@@ -68,6 +71,7 @@ for m in "${MODELS[@]}"; do
 done
 
 mkdir -p "$OUT"
+: >"$OUT/timing.log"
 SGEMM_PEAK=$OUT/sgemm_peak
 if [ ! -x "$SGEMM_PEAK" ] || [ bench/sgemm_peak.c -nt "$SGEMM_PEAK" ]; then
     # shellcheck disable=SC2046  # pkg-config prints several words on purpose
@@ -119,6 +123,8 @@ timed() {
     read -r RSS_KIB wall ours_u ours_s < <(tail -n 1 "$tf")
     ours=$(calc "$ours_u + $ours_s")
     others=$(calc "($b1 - $b0) / $HZ - $ours")
+    printf '%s: wall %s s, cpu %s s, others %s cpu-s\n' "$label" "$wall" "$ours" "$others" \
+        >>"$OUT/timing.log"
     if awk "BEGIN { exit !($others > $BUSY_LIMIT * $wall * $NCPU) }"; then
         warn "$label: other load (processes or hypervisor steal) took" \
              "$(calc "int(100 * $others / ($wall * $NCPU))")% of the machine during the run"
@@ -136,8 +142,8 @@ tail_means() {
         END { if (n) printf "%.3f %.3f %.3f %.3f", d / n, g / n, x / n, z / n }' "$1"
 }
 
-# genc MODEL ENV...: sets G_MS G_RSS G_TAIL
-genc_run() {
+# genc_once MODEL ENV...: one run of the trainer; sets RUN_MS RUN_RSS RUN_TAIL
+genc_once() {
     local m=$1; shift
     local dir=$OUT/runs/$m-genc secs
     rm -rf "$dir"
@@ -147,33 +153,51 @@ genc_run() {
     secs=$(awk -F, -v steps="$STEPS" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "seconds") c = i; next }
                                       $1 == steps { print $c; exit }' "$dir/metrics.csv")
     [ -n "$secs" ] || die "$dir/metrics.csv has no row for step $STEPS"
-    G_MS=$(calc "1000 * $secs / $STEPS")
-    G_RSS=$RSS_KIB
-    G_TAIL=$(tail_means "$dir/metrics.csv")
+    RUN_MS=$(calc "1000 * $secs / $STEPS")
+    RUN_RSS=$RSS_KIB
+    RUN_TAIL=$(tail_means "$dir/metrics.csv")
 }
 
-# torch MODEL ENV...: tries every TORCH_CONFIGS setting, keeps the fastest;
-# sets T_MS T_RSS T_TAIL T_CFG T_TRIED
-torch_run() {
+# torch_once MODEL TORCH_THREADS BLAS_THREADS ENV...: one run of the
+# reference; sets RUN_MS RUN_RSS RUN_TAIL
+torch_once() {
+    local m=$1 tt=$2 ob=$3; shift 3
+    local log=$OUT/$m-torch-$tt-$ob.log res
+    timed "torch_gan.py $m ($tt:$ob)" "$log" "$@" OPENBLAS_NUM_THREADS="$ob" \
+        "$PYTHON" bench/torch_gan.py "$m" "$STEPS" --seed "$SEED" --threads "$tt"
+    res=$(tail -n 1 "$log")
+    [[ "$res" == result\ * ]] || die "torch_gan.py $m printed no result line; log in $log"
+    # a different parameter count means a different model: nothing to compare
+    [ -z "${PARAMS[$m]}" ] || [ "$(kv "$res" params)" = "${PARAMS[$m]}" ] \
+        || die "torch_gan.py $m has $(kv "$res" params) parameters, specs/$m.gm ${PARAMS[$m]}"
+    RUN_MS=$(kv "$res" ms_per_step)
+    RUN_RSS=$RSS_KIB
+    RUN_TAIL="$(kv "$res" loss_D) $(kv "$res" loss_G) $(kv "$res" D_x) $(kv "$res" D_G_z)"
+}
+
+# measure MODEL ENV...: REPEAT rounds of genc and then every PyTorch setting,
+# interleaved so that slow spells of the host hit both sides alike.  Each
+# side is scored by its fastest run.  Sets G_* and T_* (MS RSS TAIL ALL),
+# and T_CFG.
+measure() {
     local m=$1; shift
-    local cfg tt ob log res ms
-    T_MS='' T_TRIED=''
-    for cfg in $TORCH_CONFIGS; do
-        tt=${cfg%%:*} ob=${cfg##*:}
-        log=$OUT/$m-torch-$tt-$ob.log
-        timed "torch_gan.py $m ($cfg)" "$log" "$@" OPENBLAS_NUM_THREADS="$ob" \
-            "$PYTHON" bench/torch_gan.py "$m" "$STEPS" --seed "$SEED" --threads "$tt"
-        res=$(tail -n 1 "$log")
-        [[ "$res" == result\ * ]] || die "torch_gan.py $m printed no result line; log in $log"
-        # a different parameter count means a different model: nothing to compare
-        [ -z "${PARAMS[$m]}" ] || [ "$(kv "$res" params)" = "${PARAMS[$m]}" ] \
-            || die "torch_gan.py $m has $(kv "$res" params) parameters, specs/$m.gm ${PARAMS[$m]}"
-        ms=$(kv "$res" ms_per_step)
-        T_TRIED+="${T_TRIED:+, }torch $tt/BLAS $ob $(calc "sprintf(\"%.2f\", $ms)") ms"
-        if [ -z "$T_MS" ] || awk "BEGIN { exit !($ms < $T_MS) }"; then
-            T_MS=$ms T_RSS=$RSS_KIB T_CFG="torch.set_num_threads($tt), OPENBLAS_NUM_THREADS=$ob"
-            T_TAIL="$(kv "$res" loss_D) $(kv "$res" loss_G) $(kv "$res" D_x) $(kv "$res" D_G_z)"
+    local r cfg tt ob
+    G_MS='' T_MS='' G_ALL='' T_ALL=''
+    for ((r = 1; r <= REPEAT; r++)); do
+        genc_once "$m" "$@"
+        G_ALL+="${G_ALL:+, }$(printf %.2f "$RUN_MS")"
+        if [ -z "$G_MS" ] || awk "BEGIN { exit !($RUN_MS < $G_MS) }"; then
+            G_MS=$RUN_MS G_RSS=$RUN_RSS G_TAIL=$RUN_TAIL
         fi
+        for cfg in $TORCH_CONFIGS; do
+            tt=${cfg%%:*} ob=${cfg##*:}
+            torch_once "$m" "$tt" "$ob" "$@"
+            T_ALL+="${T_ALL:+, }$tt:$ob $(printf %.2f "$RUN_MS")"
+            if [ -z "$T_MS" ] || awk "BEGIN { exit !($RUN_MS < $T_MS) }"; then
+                T_MS=$RUN_MS T_RSS=$RUN_RSS T_TAIL=$RUN_TAIL
+                T_CFG="torch.set_num_threads($tt), OPENBLAS_NUM_THREADS=$ob"
+            fi
+        done
     done
 }
 kv() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
@@ -210,7 +234,8 @@ report() {
         "${tp:+>= $(calc "100 * $tp")%}" "${tp:+$(verdict "$g_frac" '>=' "$tp")}"
     echo "  sgemm peak $(printf %.1f "$peak") GFLOP/s on $THREADS threads; step FLOPs $f;" \
          "parameters ${PARAMS[$m]:-?} (the same on both sides)"
-    echo "  PyTorch setting: $T_CFG (fastest of: $T_TRIED)"
+    echo "  runs, ms/step: genc $G_ALL; PyTorch (threads:BLAS threads) $T_ALL"
+    echo "  PyTorch's fastest setting: $T_CFG"
     read -r gd gg gx gz <<<"$G_TAIL"
     read -r td tg tx tz <<<"$T_TAIL"
     echo "  mean of steps $((STEPS > TAIL ? STEPS - TAIL + 1 : 1))-$STEPS:" \
@@ -234,7 +259,8 @@ if [ "$UNSET_CORETYPE" = 1 ] && [ -n "${OPENBLAS_CORETYPE:-}${OPENBLAS_L2_SIZE:-
     ENVS+=("env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE")
 fi
 
-echo "genc benchmark: $STEPS steps of Fashion-MNIST per run, seed $SEED, $THREADS threads each side"
+echo "genc benchmark: $STEPS steps of Fashion-MNIST per run, seed $SEED, $THREADS threads each side," \
+     "best of $REPEAT run(s)"
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $NCPU cores;" \
      "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}"
 echo "PyTorch $("$PYTHON" -c 'import torch; print(torch.__version__)') ($PYTHON);" \
@@ -254,10 +280,8 @@ for m in "${MODELS[@]}"; do
     echo
     echo "== $m: batch 64, first $STEPS steps =="
     for i in "${!ENVS[@]}"; do
-        # shellcheck disable=SC2086
-        genc_run "$m" ${ENVS[$i]}
-        # shellcheck disable=SC2086
-        torch_run "$m" ${ENVS[$i]}
+        # shellcheck disable=SC2086  # ENVS entries are words to split
+        measure "$m" ${ENVS[$i]}
         report "$m" "${PEAKS[$i]}" "${SETTINGS[$i]}, OpenBLAS core ${CORES[$i]}"
     done
 done

@@ -85,17 +85,26 @@ static int storage_of(const struct program *p, int n) {
 static bool is_gc(const struct program *p) { return p->kind == PROG_GC_LOSS || p->kind == PROG_GC_GRAD; }
 
 const char *emit_ref(struct emit *e, const struct program *p, int id) {
+    long off = 0; /* a rows view starts inside what it views */
+    for (int v = id; op_table[p->ir.nodes.data[v].op].kind == K_VIEW; v = p->ir.nodes.data[v].in[0])
+        if (p->ir.nodes.data[v].op == OP_ROWS)
+            off += p->ir.nodes.data[v].i[0];
     const struct node *n = &p->ir.nodes.data[storage_of(p, id)];
+    static const char *const inputs[] = {"x", "z", "y"};
+    const char *base;
     switch (n->op) {
     case OP_INPUT:
-        return xprintf("%s_%s", is_gc(p) ? "gc" : "in", n->i[0] == 0 ? "x" : "z");
+        base = xprintf("%s_%s", is_gc(p) ? "gc" : "in", inputs[n->i[0]]);
+        break;
     case OP_PARAM:
-        return e->lo->tensors.data[n->i[0]].cname;
+        base = e->lo->tensors.data[n->i[0]].cname;
+        break;
     default:
         if (n->buf < 0)
             unreachable();
-        return xprintf("arena + %ld", p->bufs.data[n->buf].offset);
+        return xprintf("arena + %ld", p->bufs.data[n->buf].offset + off);
     }
+    return off ? xprintf("%s + %ld", base, off) : base;
 }
 
 static const char *shape_comment(struct shape s) {
@@ -118,14 +127,15 @@ static void emit_group(struct emit *e, const struct program *p, int r) {
     const struct node *root = &g->nodes.data[r];
     bool reduce = op_table[root->op].kind == K_REDUCE;
     VEC(int) members = {0};
-    bool channel = root->op == OP_SUM_CHANNEL;
+    bool channel = root->op == OP_SUM_CHANNEL, row = root->op == OP_SUM_ROW;
     for (int v = 0; v <= r; v++) {
         if (g->nodes.data[v].dead || fuse_root(p, v) != r)
             continue;
         if (v != r || !reduce)
             vec_push(&members, v);
-        if (g->nodes.data[v].op == OP_ADD_BIAS || g->nodes.data[v].op == OP_MUL_CHANNEL)
-            channel = true;
+        enum op o = g->nodes.data[v].op;
+        channel |= o == OP_ADD_BIAS || o == OP_MUL_CHANNEL;
+        row |= o == OP_ADD_ROW || o == OP_MUL_ROW;
     }
     /* the loop runs over the elementwise shape (a reduction's input); with
      * a per-channel operand it is rows x channels, channels last */
@@ -165,7 +175,18 @@ static void emit_group(struct emit *e, const struct program *p, int r) {
         emit_line(e, "double acc = 0;");
     if (root->op == OP_SUM_CHANNEL)
         emit_line(e, "double acc[%d] = {0};", nc);
-    if (channel) {
+    /* per-example operands: rows are examples, the rest pixels x channels */
+    int n_ex = ls.d[0];
+    long per_ex = size / n_ex;
+    if (row) {
+        emit_open(e, "for (long r = 0; r < %d; r++) {", n_ex);
+        if (root->op == OP_SUM_ROW)
+            emit_line(e, "double acc = 0;");
+        emit_open(e, "for (long q = 0; q < %ld; q++) {", per_ex);
+        emit_line(e, "long i = r * %ld + q;", per_ex);
+        if (channel)
+            emit_line(e, "int c = (int)(q %% %d);", nc);
+    } else if (channel) {
         emit_open(e, "for (long r = 0; r < %ld; r++) {", rows);
         emit_open(e, "for (int c = 0; c < %d; c++) {", nc);
         emit_line(e, "long i = r * %d + c;", nc);
@@ -184,6 +205,8 @@ static void emit_group(struct emit *e, const struct program *p, int r) {
                 a[i] = xprintf("v%d", u);
             else if ((nd->op == OP_ADD_BIAS || nd->op == OP_MUL_CHANNEL) && i == 1)
                 a[i] = xprintf("x%d[c]", u);
+            else if ((nd->op == OP_ADD_ROW || nd->op == OP_MUL_ROW) && i == 1)
+                a[i] = xprintf("x%d[r]", u);
             else if (us == size)
                 a[i] = xprintf("x%d[i]", u);
             else if (us == 1)
@@ -200,10 +223,15 @@ static void emit_group(struct emit *e, const struct program *p, int r) {
     if (reduce) {
         int u = root->in[0];
         const char *val = fuse_root(p, u) == r ? xprintf("v%d", u) : xprintf("x%d[i]", u);
-        emit_line(e, root->op == OP_SUM_ALL ? "acc += %s;" : "acc[c] += %s;", val);
+        emit_line(e, root->op == OP_SUM_CHANNEL ? "acc[c] += %s;" : "acc += %s;", val);
     }
-    if (channel)
+    if (row) {
         emit_close(e, NULL);
+        if (root->op == OP_SUM_ROW)
+            emit_line(e, "y[r] = (real)acc;");
+    } else if (channel) {
+        emit_close(e, NULL);
+    }
     emit_close(e, NULL);
     if (root->op == OP_SUM_ALL)
         emit_line(e, "y[0] = (real)acc;");
@@ -286,7 +314,8 @@ static const char *names_list(const char *const *names, int n) {
 
 /* The part of the file every program needs: includes, the scalar type,
  * state and arena, and one function per program. */
-static void emit_programs(struct emit *e, const char *banner, int batch, int gc_batch, long sample, int latent) {
+static void emit_programs(struct emit *e, const char *banner, int batch, int gc_batch, long sample, int latent,
+                          int real_batches, int latent_batches) {
     const struct lowered *lo = e->lo;
     long arena = 0;
     for (int i = 0; i < lo->progs.len; i++)
@@ -319,6 +348,7 @@ static void emit_programs(struct emit *e, const char *banner, int batch, int gc_
     emit_line(e, "%s", "");
     emit_line(e, "enum {");
     emit_line(e, "    BATCH = %d, GC_BATCH = %d, SAMPLE = %ld, LATENT = %d,", batch, gc_batch, sample, latent);
+    emit_line(e, "    REAL_BATCHES = %d, LATENT_BATCHES = %d,", real_batches, latent_batches);
     emit_line(e, "    N_STATE = %ld, N_ARENA = %ld, N_TENSORS = %d,", lo->n_state, arena, lo->tensors.len);
     emit_line(e, "};");
     emit_line(e, "%s", "");
@@ -326,8 +356,10 @@ static void emit_programs(struct emit *e, const char *banner, int batch, int gc_
     emit_line(e, "static real state[N_STATE] __attribute__((aligned(64)));");
     emit_line(e, "/* activations, gradients and scratch: offsets planned at compile time */");
     emit_line(e, "static real arena[N_ARENA] __attribute__((aligned(64)));");
-    emit_line(e, "static real in_x[BATCH * SAMPLE], in_z[BATCH * LATENT];");
-    emit_line(e, "static real gc_x[GC_BATCH * SAMPLE], gc_z[GC_BATCH * LATENT];");
+    emit_line(e, "/* inputs: real examples, latent vectors, labels */");
+    emit_line(e, "static real in_x[REAL_BATCHES * BATCH * SAMPLE], in_z[LATENT_BATCHES * BATCH * LATENT];");
+    emit_line(e, "static real in_y[REAL_BATCHES * BATCH];");
+    emit_line(e, "static real gc_x[GC_BATCH * SAMPLE], gc_z[GC_BATCH * LATENT], gc_y[GC_BATCH];");
     emit_line(e, "/* the training step being run: seeds dropout masks */");
     emit_line(e, "static long step_t;");
     emit_line(e, "%s", "");
@@ -345,7 +377,7 @@ static void emit_programs(struct emit *e, const char *banner, int batch, int gc_
 
 char *emit_c_programs(const struct lowered *lo, const char *path, size_t *len) {
     struct emit e = {.path = path, .lo = lo};
-    emit_programs(&e, "/* test programs */", 1, 1, 1, 1);
+    emit_programs(&e, "/* test programs */", 1, 1, 1, 1, 1, 1);
     *len = e.len;
     return e.buf;
 }
@@ -356,26 +388,30 @@ char *emit_c(const struct model *m, const struct lowered *lo, size_t *len) {
     const struct network *D = &m->nets.data[m->objective.disc];
     emit_programs(&e, xprintf("/* model %s: G %s -> %s, D %s -> %s, batch %d. */", m->name, shape_str(G->in),
                               shape_str(G->out), shape_str(D->in), shape_str(D->out), m->train.batch),
-                  m->train.batch, lo->gc_batch, shape_size(m->data.shape), m->latent.dim);
+                  m->train.batch, lo->gc_batch, shape_size(m->data.shape), m->latent.dim, m->objective.critic_steps,
+                  latent_batches(m));
 
     /* the runtime's entry points */
     emit_open(&e, "static void set_input(int slot, const float *src) {");
-    emit_line(&e, "real *dst = slot == 0 ? in_x : in_z;");
-    emit_line(&e, "long n = slot == 0 ? (long)BATCH * SAMPLE : (long)BATCH * LATENT;");
+    emit_line(&e, "real *dst = slot == 0 ? in_x : slot == 1 ? in_z : in_y;");
+    emit_line(&e, "long n = slot == 0 ? (long)REAL_BATCHES * BATCH * SAMPLE : slot == 1 ? "
+                  "(long)LATENT_BATCHES * BATCH * LATENT : (long)REAL_BATCHES * BATCH;");
     emit_line(&e, "for (long i = 0; i < n; i++)");
     emit_line(&e, "    dst[i] = (real)src[i];");
     emit_close(&e, NULL);
     emit_line(&e, "%s", "");
     emit_open(&e, "static void gc_set_input(int slot, const float *src) {");
-    emit_line(&e, "real *dst = slot == 0 ? gc_x : gc_z;");
-    emit_line(&e, "long n = slot == 0 ? (long)GC_BATCH * SAMPLE : (long)GC_BATCH * LATENT;");
+    emit_line(&e, "real *dst = slot == 0 ? gc_x : slot == 1 ? gc_z : gc_y;");
+    emit_line(&e, "long n = slot == 0 ? (long)GC_BATCH * SAMPLE : slot == 1 ? (long)GC_BATCH * LATENT : GC_BATCH;");
     emit_line(&e, "for (long i = 0; i < n; i++)");
     emit_line(&e, "    dst[i] = (real)src[i];");
     emit_close(&e, NULL);
     emit_line(&e, "%s", "");
-    emit_open(&e, "static void generate_batch(const float *z, float *out) {");
+    emit_open(&e, "static void generate_batch(const float *z, const float *y, float *out) {");
     emit_line(&e, "for (long i = 0; i < (long)BATCH * LATENT; i++)");
     emit_line(&e, "    in_z[i] = (real)z[i];");
+    emit_line(&e, "for (long i = 0; y && i < BATCH; i++)");
+    emit_line(&e, "    in_y[i] = (real)y[i];");
     emit_line(&e, "const real *x = generate();");
     emit_line(&e, "for (long i = 0; i < (long)BATCH * SAMPLE; i++)");
     emit_line(&e, "    out[i] = (float)x[i];");
@@ -425,6 +461,9 @@ char *emit_c(const struct model *m, const struct lowered *lo, size_t *len) {
     emit_line(&e, ".sample_size = SAMPLE,");
     emit_line(&e, ".latent_kind = %s,", m->latent.kind == LATENT_NORMAL ? "GENRT_LATENT_NORMAL" : "GENRT_LATENT_UNIFORM");
     emit_line(&e, ".latent_dim = LATENT,");
+    emit_line(&e, ".n_classes = %d,", m->conditional ? m->n_classes : 0);
+    emit_line(&e, ".real_batches = REAL_BATCHES,");
+    emit_line(&e, ".latent_batches = LATENT_BATCHES,");
     emit_line(&e, ".batch = BATCH,");
     emit_line(&e, ".steps = %ld,", m->train.steps);
     emit_line(&e, ".seed = %lluu,", (unsigned long long)m->train.seed);

@@ -122,7 +122,7 @@ void dump_tokens(FILE *f, const struct source *src);
 
 enum layer_kind {
     L_DENSE, L_RELU, L_LEAKY_RELU, L_TANH, L_SIGMOID, L_RESHAPE, L_FLATTEN,
-    L_CONV, L_DECONV, L_BATCHNORM, L_DROPOUT, L_UPSAMPLE, L_AVGPOOL,
+    L_CONV, L_DECONV, L_BATCHNORM, L_DROPOUT, L_UPSAMPLE, L_AVGPOOL, L_LAYERNORM, L_COND,
 };
 
 struct layer {
@@ -134,8 +134,10 @@ struct layer {
     int k, stride, pad, out_pad; /* conv, deconv */
     int factor;         /* upsample, avgpool */
     double alpha;       /* leaky_relu */
-    double momentum, eps; /* batchnorm */
+    double momentum, eps; /* batchnorm, layernorm */
     double p;           /* dropout */
+    int embed;          /* cond: 0 for one-hot, else the embedding width */
+    int cond_width;     /* cond: features or channels added (classes or embed) */
     struct shape in, out;
     long n_params, macs;
 };
@@ -151,15 +153,15 @@ struct network {
 enum data_kind { DATA_FASHION_MNIST, DATA_RING8, DATA_IMAGES };
 enum latent_kind { LATENT_NORMAL, LATENT_UNIFORM };
 enum objective_kind { OBJ_GAN };
-enum gan_form { FORM_MINIMAX, FORM_NONSATURATING };
-enum opt_kind { OPT_SGD, OPT_ADAM };
+enum gan_form { FORM_MINIMAX, FORM_NONSATURATING, FORM_LSGAN, FORM_HINGE, FORM_WGAN, FORM_WGAN_GP };
+enum opt_kind { OPT_SGD, OPT_ADAM, OPT_RMSPROP };
 
 struct optim {
     enum opt_kind kind;
     int net;
     struct loc loc;
-    double lr, beta1, beta2, eps, weight_decay, momentum;
-    bool nesterov;
+    double lr, beta1, beta2, eps, weight_decay, momentum, alpha;
+    bool nesterov, centered;
 };
 
 struct model {
@@ -171,6 +173,7 @@ struct model {
         bool train;
         double lo, hi;
         struct shape shape;   /* one example */
+        int classes;          /* images: the declared class count */
         struct loc loc;
     } data;
     struct {
@@ -185,7 +188,12 @@ struct model {
         enum gan_form form;
         int gen, disc;        /* network indices */
         struct loc loc;
+        double clip;          /* wgan: weight clipping, 0 for none */
+        int critic_steps;     /* critic updates per generator update */
+        double lambda;        /* wgan_gp: the penalty's weight */
     } objective;
+    int n_classes;            /* labels of the data; 0 when it has none */
+    bool conditional;         /* some network has a cond layer */
     VEC(struct optim) opts;
     struct {
         int batch;
@@ -317,6 +325,15 @@ int ir_concat(struct ir *g, int a, int b);
 int ir_slice(struct ir *g, int x, int off, int len);
 int ir_pad(struct ir *g, int x, int before, int after);
 int ir_dropout(struct ir *g, int x, double p, int salt);
+int ir_uniform(struct ir *g, struct shape s, int salt);
+/* ADD_ROW or MUL_ROW: r[N] broadcast over each example of x[N, ...] */
+int ir_row_op(struct ir *g, enum op op, int x, int r);
+int ir_sum_row(struct ir *g, int x);
+int ir_onehot(struct ir *g, int y, int k);
+int ir_embed(struct ir *g, int y, int table);
+int ir_bcast_hw(struct ir *g, int v, int h, int w);
+/* a view of examples [off, off + len) of x */
+int ir_rows(struct ir *g, int x, int off, int len);
 int ir_effect(struct ir *g, enum op op, const int *in, int n_in);
 void ir_dump(FILE *f, const struct program *p, const struct ptensor *pt);
 
@@ -346,6 +363,9 @@ struct lowered {
 };
 
 void lower_model(const struct model *m, struct lowered *out);
+/* latent batches one training step draws: one, or one per critic step and
+ * one for the generator's */
+int latent_batches(const struct model *m);
 
 /* ---- passes ------------------------------------------------------------- */
 

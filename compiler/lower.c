@@ -61,6 +61,18 @@ static void layout_state(const struct model *m, struct lowered *lo) {
                 fan_in = l->units * l->k * l->k;
                 w = (struct shape){2, {l->in.d[0], fan_in}};
                 break;
+            case L_LAYERNORM: {
+                struct shape c = {1, {l->in.d[0]}};
+                np->weight[i] = add_tensor(lo, xprintf("%s.gamma", pre), GENRT_PARAM, n, GENRT_INIT_ONE, 0, c);
+                np->bias[i] = add_tensor(lo, xprintf("%s.beta", pre), GENRT_PARAM, n, GENRT_INIT_ZERO, 0, c);
+                continue;
+            }
+            case L_COND:
+                if (l->embed) /* U(-1, 1), through a fan-in of 1 */
+                    np->weight[i] = add_tensor(lo, xprintf("%s.embedding", pre), GENRT_PARAM, n,
+                                               GENRT_INIT_FANIN_UNIFORM, 1,
+                                               (struct shape){2, {m->n_classes, l->embed}});
+                continue;
             case L_BATCHNORM: {
                 struct shape c = {1, {l->in.d[0]}};
                 np->weight[i] = add_tensor(lo, xprintf("%s.gamma", pre), GENRT_PARAM, n, GENRT_INIT_ONE, 0, c);
@@ -91,6 +103,12 @@ static void layout_state(const struct model *m, struct lowered *lo) {
         if (o->kind == OPT_ADAM) {
             add_tensor(lo, xprintf("%s.adam_m", p.name), GENRT_OPT_STATE, p.net, GENRT_INIT_ZERO, 0, p.shape);
             add_tensor(lo, xprintf("%s.adam_v", p.name), GENRT_OPT_STATE, p.net, GENRT_INIT_ZERO, 0, p.shape);
+        } else if (o->kind == OPT_RMSPROP) {
+            add_tensor(lo, xprintf("%s.square_avg", p.name), GENRT_OPT_STATE, p.net, GENRT_INIT_ZERO, 0, p.shape);
+            if (o->centered)
+                add_tensor(lo, xprintf("%s.grad_avg", p.name), GENRT_OPT_STATE, p.net, GENRT_INIT_ZERO, 0, p.shape);
+            if (o->momentum > 0)
+                add_tensor(lo, xprintf("%s.momentum", p.name), GENRT_OPT_STATE, p.net, GENRT_INIT_ZERO, 0, p.shape);
         } else if (o->momentum > 0) {
             add_tensor(lo, xprintf("%s.momentum", p.name), GENRT_OPT_STATE, p.net, GENRT_INIT_ZERO, 0, p.shape);
         }
@@ -165,8 +183,33 @@ static int batchnorm(struct builder *b, const struct layer *l, int x, int gamma,
     return y;
 }
 
-/* The forward pass of network `n` on x, one IR node or a few per layer. */
-static int forward(struct builder *b, int n, int x) {
+/* layernorm: each example normalized over all its values, then a learned
+ * scale and shift per channel (or feature) */
+static int layernorm(struct builder *b, const struct layer *l, int x, int gamma, int beta) {
+    struct ir *g = b->g;
+    struct shape sx = ir_node(g, x)->shape;
+    double per_ex = (double)(shape_size(sx) / sx.d[0]);
+    int mean = ir_scale(g, ir_sum_row(g, x), 1 / per_ex);
+    int xc = ir_row_op(g, OP_ADD_ROW, x, ir_unary(g, OP_NEG, mean));
+    int var = ir_scale(g, ir_sum_row(g, ir_unary(g, OP_SQUARE, xc)), 1 / per_ex);
+    int inv = ir_unary(g, OP_RSQRT, ir_addc(g, var, l->eps));
+    return ir_add_bias(g, ir_mul_channel(g, ir_row_op(g, OP_MUL_ROW, xc, inv), gamma), beta);
+}
+
+/* cond: the labels y, one-hot or embedded, joined to the features, or to
+ * the channels of every pixel */
+static int cond(struct builder *b, const struct layer *l, int x, int y, int table) {
+    struct ir *g = b->g;
+    int v = l->embed ? ir_embed(g, y, table) : ir_onehot(g, y, b->m->n_classes);
+    struct shape sx = ir_node(g, x)->shape;
+    if (sx.n == 4)
+        v = ir_bcast_hw(g, v, sx.d[1], sx.d[2]);
+    return ir_concat(g, x, v);
+}
+
+/* The forward pass of network `n` on x (and labels y, or -1), one IR node or
+ * a few per layer. */
+static int forward(struct builder *b, int n, int x, int y) {
     const struct network *net = &b->m->nets.data[n];
     struct ir *g = b->g;
     for (int i = 0; i < net->layers.len; i++) {
@@ -229,6 +272,14 @@ static int forward(struct builder *b, int n, int x) {
             if (b->mode != MODE_EVAL)
                 x = ir_dropout(g, x, l->p, ++b->salt);
             break;
+        case L_LAYERNORM:
+            g->cur_what = xprintf("%s layernorm", net->name);
+            x = layernorm(b, l, x, param(b, params_of[n].weight[i]), param(b, params_of[n].bias[i]));
+            break;
+        case L_COND:
+            g->cur_what = xprintf("%s cond %s", net->name, l->embed ? "embed" : "onehot");
+            x = cond(b, l, x, y, l->embed ? param(b, params_of[n].weight[i]) : -1);
+            break;
         case L_UPSAMPLE:
             g->cur_what = xprintf("%s upsample %d", net->name, l->factor);
             x = ir_upsample(g, x, l->factor);
@@ -255,30 +306,46 @@ static int trained_params(struct builder *b, unsigned mask, int *tensors, int *n
     return n;
 }
 
-static void optimizer_step(struct builder *b, unsigned mask, int loss) {
+/* One optimizer step of the networks in mask on loss.  `steps` and `k`: the
+ * optimizer runs `steps` times per training step and this is run k (from 0),
+ * so Adam's step count is (t - 1) * steps + k + 1. */
+static void optimizer_step(struct builder *b, unsigned mask, int loss, int steps, int k) {
     int *tensors = xalloc(sizeof(int) * (size_t)b->lo->tensors.len);
     int *nodes = xalloc(sizeof(int) * (size_t)b->lo->tensors.len);
     int *grads = xalloc(sizeof(int) * (size_t)b->lo->tensors.len);
     int n = trained_params(b, mask, tensors, nodes);
     autodiff(b->g, loss, nodes, n, grads);
-    for (int k = 0; k < n; k++) {
-        const struct ptensor *t = &b->lo->tensors.data[tensors[k]];
+    static const char *const names[] = {"sgd", "adam", "rmsprop"};
+    for (int j = 0; j < n; j++) {
+        const struct ptensor *t = &b->lo->tensors.data[tensors[j]];
         const struct optim *o = &b->m->opts.data[b->m->nets.data[t->net].opt];
-        if (grads[k] < 0)
+        if (grads[j] < 0)
             continue;
-        b->g->cur_what = xprintf("%s step of %s", o->kind == OPT_ADAM ? "adam" : "sgd", t->name);
+        b->g->cur_what = xprintf("%s step of %s", names[o->kind], t->name);
         b->g->cur_loc = o->loc;
+        struct node *e;
         if (o->kind == OPT_ADAM) {
-            int in[4] = {nodes[k], grads[k], param(b, find_tensor(b->lo, xprintf("%s.adam_m", t->name))),
+            int in[4] = {nodes[j], grads[j], param(b, find_tensor(b->lo, xprintf("%s.adam_m", t->name))),
                          param(b, find_tensor(b->lo, xprintf("%s.adam_v", t->name)))};
-            struct node *e = ir_node(b->g, ir_effect(b->g, OP_ADAM, in, 4));
+            e = ir_node(b->g, ir_effect(b->g, OP_ADAM, in, 4));
             e->f[0] = o->lr, e->f[1] = o->beta1, e->f[2] = o->beta2, e->f[3] = o->eps, e->f[4] = o->weight_decay;
+            e->i[0] = steps, e->i[1] = k;
+        } else if (o->kind == OPT_RMSPROP) {
+            int in[5] = {nodes[j], grads[j], param(b, find_tensor(b->lo, xprintf("%s.square_avg", t->name)))};
+            int n_in = 3;
+            if (o->centered)
+                in[n_in++] = param(b, find_tensor(b->lo, xprintf("%s.grad_avg", t->name)));
+            if (o->momentum > 0)
+                in[n_in++] = param(b, find_tensor(b->lo, xprintf("%s.momentum", t->name)));
+            e = ir_node(b->g, ir_effect(b->g, OP_RMSPROP, in, n_in));
+            e->f[0] = o->lr, e->f[1] = o->alpha, e->f[2] = o->eps, e->f[3] = o->weight_decay, e->f[4] = o->momentum;
+            e->i[0] = o->centered, e->i[1] = o->momentum > 0;
         } else {
-            int in[3] = {nodes[k], grads[k], -1};
+            int in[3] = {nodes[j], grads[j], -1};
             int n_in = 2;
             if (o->momentum > 0)
                 in[n_in++] = param(b, find_tensor(b->lo, xprintf("%s.momentum", t->name)));
-            struct node *e = ir_node(b->g, ir_effect(b->g, OP_SGD, in, n_in));
+            e = ir_node(b->g, ir_effect(b->g, OP_SGD, in, n_in));
             e->f[0] = o->lr, e->f[1] = o->momentum, e->f[2] = o->weight_decay, e->i[0] = o->nesterov;
         }
     }
@@ -293,75 +360,175 @@ static void output(struct builder *b, int x, int slot) {
 
 enum { TERM_D, TERM_G };
 
-struct gan {
-    int x, z, fake;
-};
-
-static struct gan gan_inputs(struct builder *b) {
-    const struct model *m = b->m;
-    const struct network *d = &m->nets.data[m->objective.disc];
-    struct gan s;
-    b->g->cur_loc = m->objective.loc;
-    b->g->cur_what = "inputs";
-    s.x = ir_input(b->g, 0, batched(b->p->batch, d->in));
-    s.z = ir_input(b->g, 1, batched(b->p->batch, (struct shape){1, {m->latent.dim}}));
-    s.fake = forward(b, m->objective.gen, s.z);
-    return s;
+static bool is_wgan(const struct model *m) {
+    return m->objective.form == FORM_WGAN || m->objective.form == FORM_WGAN_GP;
 }
 
-/* D's loss, binary cross-entropy with logits:
- * mean(-log sigmoid(D(x))) + mean(-log(1 - sigmoid(D(G(z))))). */
-static int gan_loss_d(struct builder *b, const struct gan *s, int *real_logit, int *fake_logit) {
+/* mean of a [N, 1] score, and its helpers */
+static int mean(struct builder *b, int x) { return ir_mean_all(b->g, x); }
+static int neg(struct builder *b, int x) { return ir_unary(b->g, OP_NEG, x); }
+static int add(struct builder *b, int x, int y) { return ir_binary(b->g, OP_ADD, x, y); }
+static int softplus(struct builder *b, int x) { return ir_unary(b->g, OP_SOFTPLUS, x); }
+static int sq(struct builder *b, int x) { return ir_unary(b->g, OP_SQUARE, x); }
+static int relu(struct builder *b, int x) { return ir_leaky_relu(b->g, x, 0); }
+
+/* WGAN-GP's penalty: lambda * mean((|grad_xh D(xh)| - 1)^2) at xh, random
+ * points between real and fake examples.  The gradient is AD-built IR, and
+ * the critic's step differentiates it again. */
+static int gradient_penalty(struct builder *b, int x, int fake, int y, int k) {
     const struct model *m = b->m;
-    int lr = forward(b, m->objective.disc, s->x);
-    int lf = forward(b, m->objective.disc, s->fake);
+    struct ir *g = b->g;
+    g->cur_loc = m->objective.loc;
+    g->cur_what = "gradient penalty";
+    int rows = ir_node(g, x)->shape.d[0];
+    int eps = ir_uniform(g, (struct shape){1, {rows}}, 1000 + k);
+    int xh = add(b, ir_row_op(g, OP_MUL_ROW, ir_binary(g, OP_SUB, x, fake), eps), fake);
+    int score = ir_sum_all(g, forward(b, m->objective.disc, xh, y));
+    g->cur_loc = m->objective.loc;
+    g->cur_what = "gradient penalty";
+    int gx;
+    autodiff(g, score, &xh, 1, &gx);
+    int norm = ir_unary(g, OP_SQRT, ir_addc(g, ir_sum_row(g, sq(b, gx)), 1e-12));
+    return ir_scale(g, mean(b, sq(b, ir_addc(g, norm, -1))), m->objective.lambda);
+}
+
+/* The critic's (D's) loss on a real batch x and fakes, by form. lr and lf
+ * return D's raw outputs for the metrics. */
+static int loss_d(struct builder *b, int x, int fake, int y, int k, int *lr, int *lf) {
+    const struct model *m = b->m;
+    *lr = forward(b, m->objective.disc, x, y);
+    *lf = forward(b, m->objective.disc, fake, y);
     struct ir *g = b->g;
     g->cur_loc = m->objective.loc;
     g->cur_what = "loss_D";
-    int loss = ir_binary(g, OP_ADD, ir_mean_all(g, ir_unary(g, OP_SOFTPLUS, ir_unary(g, OP_NEG, lr))),
-                         ir_mean_all(g, ir_unary(g, OP_SOFTPLUS, lf)));
-    *real_logit = lr;
-    *fake_logit = lf;
+    int r = *lr, f = *lf, loss = -1;
+    switch (m->objective.form) {
+    case FORM_MINIMAX:
+    case FORM_NONSATURATING: /* binary cross-entropy with logits */
+        loss = add(b, mean(b, softplus(b, neg(b, r))), mean(b, softplus(b, f)));
+        break;
+    case FORM_LSGAN: /* 0.5 E[(D(x) - 1)^2] + 0.5 E[D(G(z))^2] */
+        loss = ir_scale(g, add(b, mean(b, sq(b, ir_addc(g, r, -1))), mean(b, sq(b, f))), 0.5);
+        break;
+    case FORM_HINGE: /* E[relu(1 - D(x))] + E[relu(1 + D(G(z)))] */
+        loss = add(b, mean(b, relu(b, ir_addc(g, neg(b, r), 1))), mean(b, relu(b, ir_addc(g, f, 1))));
+        break;
+    case FORM_WGAN:
+    case FORM_WGAN_GP: /* E[D(G(z))] - E[D(x)] */
+        loss = ir_binary(g, OP_SUB, mean(b, f), mean(b, r));
+        break;
+    }
+    if (m->objective.form == FORM_WGAN_GP)
+        loss = add(b, loss, gradient_penalty(b, x, fake, y, k));
     return loss;
 }
 
-/* G's loss.  minimax: G descends on mean(log(1 - D(G(z)))) = -mean(softplus(l));
- * non-saturating: on mean(-log D(G(z))) = mean(softplus(-l)). */
-static int gan_loss_g(struct builder *b, const struct gan *s) {
+/* G's loss on fakes through D, by form. */
+static int loss_g(struct builder *b, int fake, int y) {
     const struct model *m = b->m;
-    int lf = forward(b, m->objective.disc, s->fake);
+    int f = forward(b, m->objective.disc, fake, y);
     struct ir *g = b->g;
     g->cur_loc = m->objective.loc;
     g->cur_what = "loss_G";
-    if (m->objective.form == FORM_MINIMAX)
-        return ir_unary(g, OP_NEG, ir_mean_all(g, ir_unary(g, OP_SOFTPLUS, lf)));
-    return ir_mean_all(g, ir_unary(g, OP_SOFTPLUS, ir_unary(g, OP_NEG, lf)));
+    switch (m->objective.form) {
+    case FORM_MINIMAX: /* G descends on E[log(1 - D(G(z)))] = -E[softplus(l)] */
+        return neg(b, mean(b, softplus(b, f)));
+    case FORM_NONSATURATING: /* E[-log D(G(z))] */
+        return mean(b, softplus(b, neg(b, f)));
+    case FORM_LSGAN: /* 0.5 E[(D(G(z)) - 1)^2] */
+        return ir_scale(g, mean(b, sq(b, ir_addc(g, f, -1))), 0.5);
+    default: /* hinge and the WGANs: -E[D(G(z))] */
+        return neg(b, mean(b, f));
+    }
 }
 
 static unsigned net_bit(int n) { return 1u << n; }
 
-/* One training step: D's step on real and (detached) fake batches, then
- * G's step through the updated D on the same fakes, as in PyTorch's DCGAN. */
+struct inputs {
+    int x, z, y; /* all batches of the step; y is -1 without labels */
+};
+
+static struct inputs inputs(struct builder *b, int real_batches, int latent_batches) {
+    const struct model *m = b->m;
+    const struct network *d = &m->nets.data[m->objective.disc];
+    int n = b->p->batch;
+    struct inputs in = {.y = -1};
+    b->g->cur_loc = m->objective.loc;
+    b->g->cur_what = "inputs";
+    in.x = ir_input(b->g, 0, batched(n * real_batches, d->in));
+    in.z = ir_input(b->g, 1, batched(n * latent_batches, (struct shape){1, {m->latent.dim}}));
+    if (m->conditional)
+        in.y = ir_input(b->g, 2, (struct shape){1, {n * real_batches}});
+    return in;
+}
+
+/* batch k of a multi-batch input */
+static int batch_of(struct builder *b, int x, int k) {
+    if (x < 0)
+        return -1;
+    int n = b->p->batch;
+    if (ir_node(b->g, x)->shape.d[0] == n)
+        return x;
+    return ir_rows(b->g, x, k * n, n);
+}
+
+int latent_batches(const struct model *m) {
+    return m->objective.critic_steps == 1 ? 1 : m->objective.critic_steps + 1;
+}
+
+/* One training step: critic_steps steps of D, each on its own real batch
+ * and fakes detached from G (clipped after each, for WGAN), then one step of
+ * G through the updated D.  With one critic step G's step reuses the same
+ * fakes, as PyTorch's DCGAN example does; with more it draws new ones. */
 static void gan_train(struct builder *b) {
     const struct model *m = b->m;
     struct ir *g = b->g;
-    struct gan s = gan_inputs(b);
-    int lr, lf;
-    int loss_d = gan_loss_d(b, &s, &lr, &lf);
+    int steps = m->objective.critic_steps;
+    struct inputs in = inputs(b, steps, latent_batches(m));
+    int fake = -1, y = -1;
+    for (int k = 0; k < steps; k++) {
+        int x = batch_of(b, in.x, k), z = batch_of(b, in.z, k);
+        y = batch_of(b, in.y, k);
+        fake = forward(b, m->objective.gen, z, y);
+        int lr, lf;
+        int loss = loss_d(b, x, fake, y, k, &lr, &lf);
+        if (k == steps - 1) {
+            g->cur_what = "metrics";
+            output(b, loss, 0);
+            bool prob = m->objective.form == FORM_MINIMAX || m->objective.form == FORM_NONSATURATING;
+            int dx = mean(b, prob ? ir_unary(g, OP_SIGMOID, lr) : lr);
+            int dgz = mean(b, prob ? ir_unary(g, OP_SIGMOID, lf) : lf);
+            output(b, dx, 2);
+            output(b, dgz, 3);
+            if (is_wgan(m)) /* the critic's estimate of the Wasserstein distance */
+                output(b, ir_binary(g, OP_SUB, dx, dgz), 4);
+        }
+        optimizer_step(b, net_bit(m->objective.disc), loss, steps, k);
+        if (m->objective.clip > 0) {
+            for (int t = 0; t < b->lo->tensors.len; t++) {
+                const struct ptensor *pt = &b->lo->tensors.data[t];
+                if (pt->role != GENRT_PARAM || pt->net != m->objective.disc)
+                    continue;
+                g->cur_what = xprintf("clip %s", pt->name);
+                int pn = param(b, t);
+                ir_node(g, ir_effect(g, OP_CLIP, &pn, 1))->f[0] = m->objective.clip;
+            }
+        }
+    }
+    if (steps > 1)
+        fake = forward(b, m->objective.gen, batch_of(b, in.z, steps), y);
+    int loss = loss_g(b, fake, y);
     g->cur_what = "metrics";
-    output(b, loss_d, 0);
-    output(b, ir_mean_all(g, ir_unary(g, OP_SIGMOID, lr)), 2);
-    output(b, ir_mean_all(g, ir_unary(g, OP_SIGMOID, lf)), 3);
-    optimizer_step(b, net_bit(m->objective.disc), loss_d);
-    int loss_g = gan_loss_g(b, &s);
-    output(b, loss_g, 1);
-    optimizer_step(b, net_bit(m->objective.gen), loss_g);
+    output(b, loss, 1);
+    optimizer_step(b, net_bit(m->objective.gen), loss, 1, 0);
 }
 
 static int gan_term_loss(struct builder *b, int term) {
-    struct gan s = gan_inputs(b);
+    const struct model *m = b->m;
+    struct inputs in = inputs(b, 1, 1);
+    int fake = forward(b, m->objective.gen, in.z, in.y);
     int lr, lf;
-    return term == TERM_D ? gan_loss_d(b, &s, &lr, &lf) : gan_loss_g(b, &s);
+    return term == TERM_D ? loss_d(b, in.x, fake, in.y, 0, &lr, &lf) : loss_g(b, fake, in.y);
 }
 
 static unsigned gan_term_nets(const struct model *m, int term) {
@@ -401,8 +568,8 @@ void lower_model(const struct model *m, struct lowered *lo) {
         h = fnv(h, &pt->shape, sizeof pt->shape);
     }
     lo->shape_hash = h;
-    static const char *const metrics[] = {"loss_D", "loss_G", "D_x", "D_G_z"};
-    for (int i = 0; i < 4; i++)
+    static const char *const metrics[] = {"loss_D", "loss_G", "D_x", "D_G_z", "W"};
+    for (int i = 0; i < (is_wgan(m) ? 5 : 4); i++)
         vec_push(&lo->metrics, metrics[i]);
     vec_push(&lo->terms, "loss_D");
     vec_push(&lo->term_nets, gan_term_nets(m, TERM_D));
@@ -418,7 +585,8 @@ void lower_model(const struct model *m, struct lowered *lo) {
     b.g->cur_loc = m->objective.loc;
     b.g->cur_what = "inputs";
     int z = ir_input(b.g, 1, batched(p->batch, (struct shape){1, {m->latent.dim}}));
-    p->result = forward(&b, m->objective.gen, z);
+    int y = m->conditional ? ir_input(b.g, 2, (struct shape){1, {p->batch}}) : -1;
+    p->result = forward(&b, m->objective.gen, z, y);
 
     for (int k = 0; k < lo->terms.len; k++) {
         p = new_program(&b, xprintf("gc_loss_%d", k), PROG_GC_LOSS, lo->gc_batch, k);

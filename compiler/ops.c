@@ -174,6 +174,193 @@ static void vjp_rsqrt(struct ir *g, int node, int dy, const bool *need, int *dx)
     }
 }
 
+/* ---- sqrt, for gradient norms ---------------------------------------------- */
+
+static const char *elem_sqrt(const struct node *n, const char *const *a) {
+    (void)n;
+    return xprintf("sqrt(%s)", a[0]);
+}
+
+/* d sqrt(x) = 1 / (2 y), with 1/y as rsqrt(y^2), from the output */
+static void vjp_sqrt(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    if (need[0])
+        dx[0] = ir_binary(g, OP_MUL, dy, ir_scale(g, ir_unary(g, OP_RSQRT, ir_unary(g, OP_SQUARE, node)), 0.5));
+}
+
+/* ---- uniform: U[0, 1) per element from a hash of (step, salt, element) ----- */
+
+int ir_uniform(struct ir *g, struct shape s, int salt) {
+    int id = ir_add(g, OP_UNIFORM, NULL, 0, s);
+    ir_node(g, id)->i[0] = salt;
+    return id;
+}
+
+static const char *elem_uniform(const struct node *n, const char *const *a) {
+    (void)a;
+    return xprintf("(real)hash_uniform(step_t, %d, i)", n->i[0]);
+}
+
+/* ---- row broadcasts: r[N] over x[N, ...] ---------------------------------- */
+
+static int rows_of(struct shape s) { return s.d[0]; }
+
+int ir_row_op(struct ir *g, enum op op, int x, int r) {
+    struct shape sx = shape_of(g, x), sr = shape_of(g, r);
+    if (sr.n != 1 || sr.d[0] != rows_of(sx) || sx.n < 2)
+        unreachable();
+    int in[2] = {x, r};
+    return ir_add(g, op, in, 2, sx);
+}
+
+int ir_sum_row(struct ir *g, int x) {
+    struct shape sx = shape_of(g, x);
+    if (sx.n < 2)
+        unreachable();
+    return ir_add(g, OP_SUM_ROW, &x, 1, shape1(rows_of(sx)));
+}
+
+static const char *elem_add_row(const struct node *n, const char *const *a) {
+    (void)n;
+    return xprintf("%s + %s", a[0], a[1]);
+}
+
+static const char *elem_mul_row(const struct node *n, const char *const *a) {
+    (void)n;
+    return xprintf("(%s) * %s", a[0], a[1]);
+}
+
+static void vjp_add_row(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    (void)node;
+    if (need[0])
+        dx[0] = dy;
+    if (need[1])
+        dx[1] = ir_sum_row(g, dy);
+}
+
+static void vjp_mul_row(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    struct node *n = ir_node(g, node);
+    int x = n->in[0], r = n->in[1];
+    if (need[0])
+        dx[0] = ir_row_op(g, OP_MUL_ROW, dy, r);
+    if (need[1])
+        dx[1] = ir_sum_row(g, ir_binary(g, OP_MUL, dy, x));
+}
+
+static void vjp_sum_row(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    if (need[0]) {
+        struct shape sx = shape_of(g, ir_node(g, node)->in[0]);
+        dx[0] = ir_row_op(g, OP_ADD_ROW, ir_fill(g, 0, sx), dy);
+    }
+}
+
+/* ---- labels: one-hot, learned embeddings, and their spread over pixels ---- */
+
+int ir_onehot(struct ir *g, int y, int k) {
+    int id = ir_add(g, OP_ONEHOT, &y, 1, shape2(shape_of(g, y).d[0], k));
+    return id;
+}
+
+static void emit_onehot(struct emit *e, const struct program *p, int id) {
+    const struct node *n = &p->ir.nodes.data[id];
+    int rows = n->shape.d[0], k = n->shape.d[1];
+    const char *y = emit_ref(e, p, n->in[0]), *o = emit_ref(e, p, id);
+    emit_line(e, "memset(%s, 0, %d * sizeof(real));", o, rows * k);
+    emit_line(e, "for (int r = 0; r < %d; r++) (%s)[r * %d + (int)(%s)[r]] = 1;", rows, o, k, y);
+}
+
+/* embed(y, table[K, D]) = the rows of the table the labels pick */
+int ir_embed(struct ir *g, int y, int table) {
+    int in[2] = {y, table};
+    return ir_add(g, OP_EMBED, in, 2, shape2(shape_of(g, y).d[0], shape_of(g, table).d[1]));
+}
+
+/* embed_grad(y, dy[N, D]) -> [K, D]: each row of dy added to its label's row */
+static int ir_embed_grad(struct ir *g, int y, int dy, int k) {
+    int in[2] = {y, dy};
+    return ir_add(g, OP_EMBED_GRAD, in, 2, shape2(k, shape_of(g, dy).d[1]));
+}
+
+static void emit_embed(struct emit *e, const struct program *p, int id) {
+    const struct node *n = &p->ir.nodes.data[id];
+    int rows = n->shape.d[0], d = n->shape.d[1];
+    emit_line(e, "for (int r = 0; r < %d; r++) memcpy(%s + r * %d, %s + (int)(%s)[r] * %d, %d * sizeof(real));",
+              rows, emit_ref(e, p, id), d, emit_ref(e, p, n->in[1]), emit_ref(e, p, n->in[0]), d, d);
+}
+
+static void emit_embed_grad(struct emit *e, const struct program *p, int id) {
+    const struct node *n = &p->ir.nodes.data[id];
+    int k = n->shape.d[0], d = n->shape.d[1], rows = p->ir.nodes.data[n->in[1]].shape.d[0];
+    const char *o = emit_ref(e, p, id), *dy = emit_ref(e, p, n->in[1]), *y = emit_ref(e, p, n->in[0]);
+    emit_line(e, "memset(%s, 0, %d * sizeof(real));", o, k * d);
+    emit_line(e, "for (int r = 0; r < %d; r++) for (int j = 0; j < %d; j++) (%s)[(int)(%s)[r] * %d + j] += (%s)[r * %d + j];",
+              rows, d, o, y, d, dy, d);
+}
+
+static void vjp_embed(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    struct node *n = ir_node(g, node);
+    if (need[1])
+        dx[1] = ir_embed_grad(g, n->in[0], dy, shape_of(g, n->in[1]).d[0]);
+}
+
+static void vjp_embed_grad(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    struct node *n = ir_node(g, node);
+    if (need[1])
+        dx[1] = ir_embed(g, n->in[0], dy);
+}
+
+/* bcast_hw(v[N, C]) -> [N, H, W, C]: the same vector at every pixel */
+int ir_bcast_hw(struct ir *g, int v, int h, int w) {
+    struct shape s = shape_of(g, v);
+    return ir_add(g, OP_BCAST_HW, &v, 1, (struct shape){4, {s.d[0], h, w, s.d[1]}});
+}
+
+static int ir_sum_hw(struct ir *g, int x) {
+    struct shape s = shape_of(g, x);
+    return ir_add(g, OP_SUM_HW, &x, 1, shape2(s.d[0], s.d[3]));
+}
+
+static void emit_bcast_hw(struct emit *e, const struct program *p, int id) {
+    const struct node *n = &p->ir.nodes.data[id];
+    int rows = n->shape.d[0], hw = n->shape.d[1] * n->shape.d[2], c = n->shape.d[3];
+    emit_line(e, "for (int r = 0; r < %d; r++) for (int q = 0; q < %d; q++) memcpy(%s + ((long)r * %d + q) * %d, "
+              "%s + r * %d, %d * sizeof(real));", rows, hw, emit_ref(e, p, id), hw, c, emit_ref(e, p, n->in[0]), c, c);
+}
+
+static void emit_sum_hw(struct emit *e, const struct program *p, int id) {
+    const struct node *n = &p->ir.nodes.data[id];
+    struct shape sx = p->ir.nodes.data[n->in[0]].shape;
+    int rows = sx.d[0], hw = sx.d[1] * sx.d[2], c = sx.d[3];
+    const char *o = emit_ref(e, p, id), *x = emit_ref(e, p, n->in[0]);
+    emit_line(e, "memset(%s, 0, %d * sizeof(real));", o, rows * c);
+    emit_line(e, "for (int r = 0; r < %d; r++) for (int q = 0; q < %d; q++) for (int j = 0; j < %d; j++) "
+              "(%s)[r * %d + j] += (%s)[((long)r * %d + q) * %d + j];", rows, hw, c, o, c, x, hw, c);
+}
+
+static void vjp_bcast_hw(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    (void)node;
+    if (need[0])
+        dx[0] = ir_sum_hw(g, dy);
+}
+
+static void vjp_sum_hw(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    struct shape s = shape_of(g, ir_node(g, node)->in[0]);
+    if (need[0])
+        dx[0] = ir_bcast_hw(g, dy, s.d[1], s.d[2]);
+}
+
+/* ---- rows: a view of rows [off, off + len) of x, for multi-batch inputs ---- */
+
+int ir_rows(struct ir *g, int x, int off, int len) {
+    struct shape s = shape_of(g, x);
+    if (off < 0 || len < 1 || off + len > s.d[0])
+        unreachable();
+    long per_row = shape_size(s) / s.d[0];
+    s.d[0] = len;
+    int id = ir_add(g, OP_ROWS, &x, 1, s);
+    ir_node(g, id)->i[0] = (int)(off * per_row);
+    return id;
+}
+
 /* ---- dropout: a mask from a hash of (step, salt, element) ------------------
  * Stateless, so the backward, a resumed run and a gradient check all see
  * the mask the forward saw.  Linear in x, so its VJP is itself. */
@@ -186,7 +373,7 @@ int ir_dropout(struct ir *g, int x, double p, int salt) {
 }
 
 static const char *elem_dropout(const struct node *n, const char *const *a) {
-    return xprintf("dropout_keep(step_t, %d, i, %s) ? %s * %s : 0", n->i[0], emit_real(n->f[0]), a[0],
+    return xprintf("hash_uniform(step_t, %d, i) >= %s ? %s * %s : 0", n->i[0], emit_real(n->f[0]), a[0],
                    emit_real(1 / (1 - n->f[0])));
 }
 
@@ -697,10 +884,12 @@ int ir_effect(struct ir *g, enum op op, const int *in, int n_in) {
 static void emit_adam(struct emit *e, const struct program *p, int id) {
     const struct node *n = &p->ir.nodes.data[id];
     const struct node *w = &p->ir.nodes.data[n->in[0]];
-    emit_line(e, "adam_update(%s, %s, %s, %s, %ld, %s, %s, %s, %s, %s, t);",
+    /* run k of `steps` per training step: Adam counts every run */
+    const char *t = n->i[0] > 1 ? xprintf("(t - 1) * %d + %d", n->i[0], n->i[1] + 1) : "t";
+    emit_line(e, "adam_update(%s, %s, %s, %s, %ld, %s, %s, %s, %s, %s, %s);",
               emit_ref(e, p, n->in[0]), emit_ref(e, p, n->in[1]), emit_ref(e, p, n->in[2]),
               emit_ref(e, p, n->in[3]), shape_size(w->shape), emit_real(n->f[0]),
-              emit_real(n->f[1]), emit_real(n->f[2]), emit_real(n->f[3]), emit_real(n->f[4]));
+              emit_real(n->f[1]), emit_real(n->f[2]), emit_real(n->f[3]), emit_real(n->f[4]), t);
 }
 
 /* sgd(param, grad[, momentum buffer]): f = lr, momentum, weight_decay; i[0] = nesterov */
@@ -725,6 +914,25 @@ static void emit_store_grad(struct emit *e, const struct program *p, int id) {
     const struct node *n = &p->ir.nodes.data[id];
     emit_line(e, "memcpy(g + %ld, %s, %ld * sizeof(real));", (long)n->i[1],
               emit_ref(e, p, n->in[0]), shape_size(p->ir.nodes.data[n->in[0]].shape));
+}
+
+/* rmsprop(param, grad, square_avg[, grad_avg][, momentum]): f = lr, alpha,
+ * eps, weight_decay, momentum; i[0] = centered, i[1] = has a momentum buffer */
+static void emit_rmsprop(struct emit *e, const struct program *p, int id) {
+    const struct node *n = &p->ir.nodes.data[id];
+    const char *gavg = n->i[0] ? emit_ref(e, p, n->in[3]) : "NULL";
+    const char *buf = n->i[1] ? emit_ref(e, p, n->in[3 + n->i[0]]) : "NULL";
+    emit_line(e, "rmsprop_update(%s, %s, %s, %s, %s, %ld, %s, %s, %s, %s, %s);", emit_ref(e, p, n->in[0]),
+              emit_ref(e, p, n->in[1]), emit_ref(e, p, n->in[2]), gavg, buf,
+              shape_size(p->ir.nodes.data[n->in[0]].shape), emit_real(n->f[0]), emit_real(n->f[1]),
+              emit_real(n->f[2]), emit_real(n->f[3]), emit_real(n->f[4]));
+}
+
+/* clip(param): WGAN's weight clipping to [-c, c], after the critic's step */
+static void emit_clip(struct emit *e, const struct program *p, int id) {
+    const struct node *n = &p->ir.nodes.data[id];
+    emit_line(e, "clip_update(%s, %ld, %s);", emit_ref(e, p, n->in[0]), shape_size(p->ir.nodes.data[n->in[0]].shape),
+              emit_real(n->f[0]));
 }
 
 /* bn_stats(mean, var, running_mean, running_var): the running statistics

@@ -131,9 +131,12 @@ static void check_range(const struct stmt *s, struct model *m) {
 /* images { dir "photos/"; shape [3, 64, 64]; range -1 1 }: a folder of PNG
  * or JPEG files, resized to the shape; one subfolder per class, if any. */
 static void check_images(const struct decl *d, struct model *m) {
-    static const char *const keys[] = {"dir", "shape", "range"};
-    const struct stmt *s[3];
-    settings(&d->body, "images", keys, 3, s);
+    static const char *const keys[] = {"dir", "shape", "range", "classes"};
+    const struct stmt *s[4];
+    settings(&d->body, "images", keys, 4, s);
+    long classes;
+    if (s[3] && want_args(s[3], 1, 1) && arg_int(&s[3]->args.data[0], "classes", 1, 256, &classes))
+        m->n_classes = (int)classes;
     m->data.shape = (struct shape){3, {3, 64, 64}};
     if (!s[0])
         error_at(d->name_loc, "images needs 'dir \"path/\"', the folder of PNG or JPEG files");
@@ -189,6 +192,7 @@ static void check_data(const struct decl *d, struct model *m) {
     }
     m->data.shape = (struct shape){3, {1, 28, 28}};
     m->data.path = "/usr/share/datasets/fashion-mnist";
+    m->n_classes = 10;
     if (s[0] && want_args(s[0], 1, 1)) {
         if (s[0]->args.data[0].kind != ARG_STR)
             error_at(s[0]->args.data[0].loc, "path must be a string in double quotes");
@@ -230,9 +234,11 @@ static void check_latent(const struct decl *d, struct model *m) {
         m->latent.dim = (int)dim;
 }
 
+static struct model *cur_model; /* the model being checked, for layers that need it */
+
 static const char *const layer_names[] = {"dense",   "relu",   "leaky_relu", "tanh",     "sigmoid",
                                           "reshape", "flatten", "conv",      "deconv",   "batchnorm",
-                                          "dropout", "upsample", "avgpool"};
+                                          "dropout", "upsample", "avgpool", "layernorm", "cond"};
 
 /* conv and deconv: `conv 64 k4 s2 p1 [op1] [nobias]`, stride 1 and
  * padding 0 by default; op (output padding) for deconv only. */
@@ -395,6 +401,55 @@ static bool check_layer(const struct stmt *s, const char *net, struct layer *l) 
         l->n_params = 2L * l->in.d[0];
         return true;
     }
+    case L_LAYERNORM:
+        l->eps = 1e-5;
+        if (!want_args(s, 0, 2))
+            return false;
+        if (s->args.len) {
+            const struct arg *a = &s->args.data[0];
+            if (a->kind != ARG_IDENT || strcmp(a->text, "eps") || s->args.len != 2) {
+                error_at(a->loc, "layernorm takes 'eps E' or nothing");
+                return false;
+            }
+            if (!arg_range(&s->args.data[1], "eps", 0, 1, false, &l->eps))
+                return false;
+        }
+        l->n_params = 2L * l->in.d[0];
+        return true;
+    case L_COND: {
+        /* cond onehot | cond embed D: the example's label joins the features,
+         * or the channels of every pixel */
+        if (!want_args(s, 1, 2))
+            return false;
+        const struct arg *a = &s->args.data[0];
+        long width = 0;
+        if (a->kind == ARG_IDENT && !strcmp(a->text, "onehot") && s->args.len == 1) {
+            l->embed = 0;
+        } else if (a->kind == ARG_IDENT && !strcmp(a->text, "embed") && s->args.len == 2) {
+            if (!arg_int(&s->args.data[1], "the embedding width", 1, 4096, &width))
+                return false;
+            l->embed = (int)width;
+        } else {
+            error_at(a->loc, "cond takes 'onehot' or 'embed D'");
+            return false;
+        }
+        if (l->in.n != 1 && l->in.n != 3) {
+            error_at(s->loc, "%s: cond joins a label to [features] or [channels, height, width], got %s", net,
+                     shape_str(l->in));
+            return false;
+        }
+        if (cur_model->n_classes == 0) {
+            error_at(s->loc, "%s: cond needs labels, but %s data have none (labelled sources: fashion_mnist, "
+                     "images with 'classes N')", net, data_kinds[cur_model->data.kind]);
+            return false;
+        }
+        l->cond_width = l->embed ? l->embed : cur_model->n_classes;
+        l->out = l->in;
+        l->out.d[0] += l->cond_width;
+        l->n_params = l->embed ? (long)cur_model->n_classes * l->embed : 0;
+        cur_model->conditional = true;
+        return true;
+    }
     case L_DROPOUT:
         if (!want_args(s, 1, 1) || !arg_range(&s->args.data[0], "the dropout probability", 0, 1, true, &l->p))
             return false;
@@ -489,7 +544,7 @@ static int resolve_network(const struct model *m, const struct arg *a) {
 }
 
 static const char *const objectives[] = {"gan"};
-static const char *const forms[] = {"minimax", "nonsaturating"};
+static const char *const forms[] = {"minimax", "nonsaturating", "lsgan", "hinge", "wgan", "wgan_gp"};
 
 static void check_objective(const struct decl *d, struct model *m) {
     m->objective.loc = d->kind_loc;
@@ -507,25 +562,54 @@ static void check_objective(const struct decl *d, struct model *m) {
     m->objective.disc = resolve_network(m, &d->args.data[1]);
     if (m->objective.gen >= 0 && m->objective.gen == m->objective.disc)
         error_at(d->args.data[1].loc, "the generator and the discriminator must be different networks");
-    static const char *const keys[] = {"form"};
-    const struct stmt *s[1];
-    settings(&d->body, "gan objective", keys, 1, s);
+    static const char *const keys[] = {"form", "clip", "critic_steps", "lambda"};
+    const struct stmt *s[4];
+    settings(&d->body, "gan objective", keys, 4, s);
     m->objective.form = FORM_NONSATURATING;
+    m->objective.critic_steps = 1;
     if (s[0] && want_args(s[0], 1, 1)) {
         const char *f;
         if (arg_ident(&s[0]->args.data[0], "form", &f)) {
             int k = 0;
             while (k < N_OF(forms) && strcmp(forms[k], f))
                 k++;
-            if (k == N_OF(forms))
+            if (k == N_OF(forms)) {
                 unknown(s[0]->args.data[0].loc, "gan form", f, forms, N_OF(forms));
-            else
-                m->objective.form = k;
+                return; /* the other settings depend on the form */
+            }
+            m->objective.form = k;
         }
+    }
+    enum gan_form form = m->objective.form;
+    if (s[1] && want_args(s[1], 1, 1)) {
+        if (form != FORM_WGAN)
+            error_at(s[1]->loc, "'clip' is WGAN's weight clipping; it needs 'form wgan', not '%s'", forms[form]);
+        else
+            arg_range(&s[1]->args.data[0], "clip", 0, 1e6, false, &m->objective.clip);
+        if (m->objective.clip <= 0 && form == FORM_WGAN)
+            error_at(s[1]->args.data[0].loc, "clip must be positive");
+    }
+    if (s[2] && want_args(s[2], 1, 1)) {
+        double v;
+        if (arg_num(&s[2]->args.data[0], "critic_steps", &v)) {
+            if (v != floor(v) || v < 1 || v > 100)
+                error_at(s[2]->args.data[0].loc, "critic_steps must be a whole number from 1 to 100, got %s",
+                         s[2]->args.data[0].text);
+            else
+                m->objective.critic_steps = (int)v;
+        }
+    }
+    m->objective.lambda = 10;
+    if (s[3] && want_args(s[3], 1, 1)) {
+        if (form != FORM_WGAN_GP)
+            error_at(s[3]->loc, "'lambda' weighs WGAN-GP's gradient penalty; it needs 'form wgan_gp', not '%s'",
+                     forms[form]);
+        else
+            arg_range(&s[3]->args.data[0], "lambda", 0, 1e6, false, &m->objective.lambda);
     }
 }
 
-static const char *const optimizers[] = {"sgd", "adam"};
+static const char *const optimizers[] = {"sgd", "adam", "rmsprop"};
 
 static void check_optimize(const struct decl *d, struct model *m) {
     int net = find_network(m, d->name);
@@ -572,6 +656,31 @@ static void check_optimize(const struct decl *d, struct model *m) {
         }
         if (s[3] && want_args(s[3], 1, 1))
             arg_range(&s[3]->args.data[0], "weight_decay", 0, 1e6, false, &o.weight_decay);
+    } else if (!strcmp(d->kind_name, "rmsprop")) {
+        o.kind = OPT_RMSPROP;
+        o.lr = 1e-2, o.alpha = 0.99, o.eps = 1e-8;
+        static const char *const keys[] = {"lr", "alpha", "eps", "momentum", "centered", "weight_decay"};
+        const struct stmt *s[6];
+        settings(&d->body, "rmsprop", keys, 6, s);
+        double *dst[] = {&o.lr, &o.alpha, &o.eps, &o.momentum, NULL, &o.weight_decay};
+        double hi[] = {1e6, 1, 1, 1, 0, 1e6};
+        for (int k = 0; k < 6; k++) {
+            if (!s[k] || k == 4)
+                continue;
+            if (want_args(s[k], 1, 1))
+                arg_range(&s[k]->args.data[0], keys[k], 0, hi[k], k == 1 || k == 3, dst[k]);
+        }
+        if (s[0] && o.lr <= 0)
+            error_at(s[0]->args.data[0].loc, "lr must be positive");
+        if (s[4] && want_args(s[4], 0, 1)) {
+            o.centered = true;
+            const char *v;
+            if (s[4]->args.len == 1 && arg_ident(&s[4]->args.data[0], "centered", &v)) {
+                if (strcmp(v, "true") && strcmp(v, "false"))
+                    error_at(s[4]->args.data[0].loc, "centered is 'true' or 'false'");
+                o.centered = !strcmp(v, "true");
+            }
+        }
     } else {
         unknown(d->kind_loc, "optimizer", d->kind_name, optimizers, N_OF(optimizers));
         return;
@@ -629,6 +738,24 @@ static void check_gan_shapes(struct model *m) {
     }
     if (shape_size(d->out) != 1)
         error_at(d->loc, "discriminator '%s' must output one logit, [1], not %s", d->name, shape_str(d->out));
+    enum gan_form form = m->objective.form;
+    if ((form == FORM_WGAN || form == FORM_WGAN_GP) && d->layers.len) {
+        const struct layer *last = &d->layers.data[d->layers.len - 1];
+        if (last->kind == L_SIGMOID || last->kind == L_TANH) {
+            error_at(last->loc, "the critic of a %s must output an unbounded score; remove this %s",
+                     form == FORM_WGAN ? "WGAN" : "WGAN-GP", last->kind == L_SIGMOID ? "sigmoid" : "tanh");
+            note_at(m->objective.loc, "the objective is %s here", form == FORM_WGAN ? "wgan" : "wgan_gp");
+        }
+    }
+    if (form == FORM_WGAN_GP) {
+        for (int i = 0; i < d->layers.len; i++) {
+            if (d->layers.data[i].kind == L_BATCHNORM) {
+                warning_at(d->layers.data[i].loc, "batchnorm couples the examples of a batch, so the gradient "
+                           "penalty no longer sees each example's own gradient; use 'layernorm'");
+                break;
+            }
+        }
+    }
     /* Every tensor, batch included, must be indexable by the emitted C. */
     for (int n = 0; n < m->nets.len; n++) {
         const struct network *net = &m->nets.data[n];
@@ -675,11 +802,14 @@ bool sema(const struct ast *ast, const struct source *src, struct model *m) {
     m->objective.gen = m->objective.disc = -1;
     const struct decl *first[DECL_TRAIN + 1] = {0};
     static const char *const names[] = {"model", "data", "latent", "network", "objective", "optimize", "train"};
-    /* Networks first, so objectives and optimizers may name them in any order. */
-    for (int pass = 0; pass < 2; pass++) {
+    /* Data, latent and settings first (a cond layer needs the class count),
+     * then networks, then what names them, so declarations come in any order. */
+    cur_model = m;
+    for (int pass = 0; pass < 3; pass++) {
         for (int i = 0; i < ast->decls.len; i++) {
             const struct decl *d = &ast->decls.data[i];
-            if ((d->kind == DECL_NETWORK) != (pass == 0))
+            int want = d->kind == DECL_NETWORK ? 1 : d->kind == DECL_OPTIMIZE ? 2 : 0;
+            if (want != pass)
                 continue;
             if (d->kind != DECL_NETWORK && d->kind != DECL_OPTIMIZE) {
                 if (first[d->kind]) {

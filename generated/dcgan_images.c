@@ -24,6 +24,7 @@ typedef float real;
 
 enum {
     BATCH = 64, GC_BATCH = 4, SAMPLE = 12288, LATENT = 100,
+    REAL_BATCHES = 1, LATENT_BATCHES = 1,
     N_STATE = 19037952, N_ARENA = 70662464, N_TENSORS = 114,
 };
 
@@ -31,8 +32,10 @@ enum {
 static real state[N_STATE] __attribute__((aligned(64)));
 /* activations, gradients and scratch: offsets planned at compile time */
 static real arena[N_ARENA] __attribute__((aligned(64)));
-static real in_x[BATCH * SAMPLE], in_z[BATCH * LATENT];
-static real gc_x[GC_BATCH * SAMPLE], gc_z[GC_BATCH * LATENT];
+/* inputs: real examples, latent vectors, labels */
+static real in_x[REAL_BATCHES * BATCH * SAMPLE], in_z[LATENT_BATCHES * BATCH * LATENT];
+static real in_y[REAL_BATCHES * BATCH];
+static real gc_x[GC_BATCH * SAMPLE], gc_z[GC_BATCH * LATENT], gc_y[GC_BATCH];
 /* the training step being run: seeds dropout masks */
 static long step_t;
 
@@ -1733,29 +1736,29 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:22: metrics (1) */
-    out[2] = (double)*(arena + 0);
-    /* specs/dcgan_images.gm:22: metrics (1) */
     /*   with specs/dcgan_images.gm:22: metrics */
     {
         const real *x230 = arena + 1049088; /* (64, 1) */
-        real *y = arena + 0;
+        real *y = arena + 16;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
-            real v244 = 1 / (1 + exp(-(x230[i])));
-            acc += v244;
+            real v243 = 1 / (1 + exp(-(x230[i])));
+            acc += v243;
         }
         y[0] = (real)acc;
     }
     /* specs/dcgan_images.gm:22: metrics (1) */
     {
-        const real *x245 = arena + 0; /* (1) */
-        real *y = arena + 0;
+        const real *x244 = arena + 16; /* (1) */
+        real *y = arena + 16;
         for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.015625 * (x245[i]);
+            y[i] = (real)0.015625 * (x244[i]);
         }
     }
     /* specs/dcgan_images.gm:22: metrics (1) */
-    out[3] = (double)*(arena + 0);
+    out[2] = (double)*(arena + 0);
+    /* specs/dcgan_images.gm:22: metrics (1) */
+    out[3] = (double)*(arena + 16);
     /* specs/dcgan_images.gm:22: metrics (1) */
     {
         real *y = arena + 0;
@@ -3569,10 +3572,10 @@ static void train_step(long t, double *out) {
             y[i] = (real)0.015625 * (x551[i]);
         }
     }
-    /* specs/dcgan_images.gm:22: loss_G (1) */
+    /* specs/dcgan_images.gm:22: metrics (1) */
     out[1] = (double)*(arena + 0);
     /* specs/dcgan_images.gm:22: backward of loss_G (1) */
-    /*   with specs/dcgan_images.gm:22: loss_G */
+    /*   with specs/dcgan_images.gm:22: metrics */
     {
         real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
@@ -5038,11 +5041,11 @@ static const real *generate(void) {
 /* Gradient check: loss_D at batch 4. */
 static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (4, 8192) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 100, gc_z, 100, G_l2_weight, 8192, arena + 0, 8192);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 100, gc_z, 100, G_l2_weight, 8192, arena + 32768, 8192);
     /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (4, 4, 4, 512) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 262144;
+        const real *cols = arena + 32768;
+        real *img = arena + 0;
         memset(img, 0, 32768 * sizeof(real));
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 1; oh++) {
@@ -5063,8 +5066,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:9: G batchnorm (512) */
     {
-        const real *x6 = arena + 262144; /* (4, 4, 4, 512) */
-        real *y = arena + 0;
+        const real *x6 = arena + 0; /* (4, 4, 4, 512) */
+        real *y = arena + 32768;
         double acc[512] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -5077,8 +5080,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:9: G batchnorm (512) */
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     {
-        const real *x11 = arena + 0; /* (512) */
-        real *y = arena + 0;
+        const real *x11 = arena + 32768; /* (512) */
+        real *y = arena + 32768;
         for (long i = 0; i < 512; i++) {
             real v12 = (real)0.015625 * (x11[i]);
             y[i] = -(v12);
@@ -5086,9 +5089,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:9: G batchnorm (4, 4, 4, 512) */
     {
-        const real *x6 = arena + 262144; /* (4, 4, 4, 512) */
-        const real *x13 = arena + 0; /* (512) */
-        real *y = arena + 262144;
+        const real *x6 = arena + 0; /* (4, 4, 4, 512) */
+        const real *x13 = arena + 32768; /* (512) */
+        real *y = arena + 0;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -5099,8 +5102,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:9: G batchnorm (512) */
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 262144; /* (4, 4, 4, 512) */
-        real *y = arena + 0;
+        const real *x14 = arena + 0; /* (4, 4, 4, 512) */
+        real *y = arena + 32768;
         double acc[512] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -5116,9 +5119,9 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     {
-        const real *x16 = arena + 0; /* (512) */
+        const real *x16 = arena + 32768; /* (512) */
         const real *x10 = G_l3_gamma; /* (512) */
-        real *y = arena + 0;
+        real *y = arena + 32768;
         for (long i = 0; i < 512; i++) {
             real v17 = (real)0.015625 * (x16[i]);
             real v18 = v17 + (real)1e-05;
@@ -5130,10 +5133,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 262144; /* (4, 4, 4, 512) */
-        const real *x20 = arena + 0; /* (512) */
+        const real *x14 = arena + 0; /* (4, 4, 4, 512) */
+        const real *x20 = arena + 32768; /* (512) */
         const real *x9 = G_l3_beta; /* (512) */
-        real *y = arena + 262144;
+        real *y = arena + 0;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -5144,11 +5147,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (64, 4096) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 262144, 512, G_l5_weight, 4096, arena + 0, 4096);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 0, 512, G_l5_weight, 4096, arena + 65536, 4096);
     /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (4, 8, 8, 256) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 524288;
+        const real *cols = arena + 65536;
+        real *img = arena + 0;
         memset(img, 0, 65536 * sizeof(real));
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 4; oh++) {
@@ -5169,8 +5172,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:10: G batchnorm (256) */
     {
-        const real *x27 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x27 = arena + 0; /* (4, 8, 8, 256) */
+        real *y = arena + 65536;
         double acc[256] = {0};
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -5183,8 +5186,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:10: G batchnorm (256) */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x32 = arena + 0; /* (256) */
-        real *y = arena + 0;
+        const real *x32 = arena + 65536; /* (256) */
+        real *y = arena + 65536;
         for (long i = 0; i < 256; i++) {
             real v33 = (real)0.00390625 * (x32[i]);
             y[i] = -(v33);
@@ -5192,9 +5195,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:10: G batchnorm (4, 8, 8, 256) */
     {
-        const real *x27 = arena + 524288; /* (4, 8, 8, 256) */
-        const real *x34 = arena + 0; /* (256) */
-        real *y = arena + 524288;
+        const real *x27 = arena + 0; /* (4, 8, 8, 256) */
+        const real *x34 = arena + 65536; /* (256) */
+        real *y = arena + 0;
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -5205,8 +5208,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:10: G batchnorm (256) */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x35 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x35 = arena + 0; /* (4, 8, 8, 256) */
+        real *y = arena + 65536;
         double acc[256] = {0};
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -5222,9 +5225,9 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x37 = arena + 0; /* (256) */
+        const real *x37 = arena + 65536; /* (256) */
         const real *x31 = G_l6_gamma; /* (256) */
-        real *y = arena + 0;
+        real *y = arena + 65536;
         for (long i = 0; i < 256; i++) {
             real v38 = (real)0.00390625 * (x37[i]);
             real v39 = v38 + (real)1e-05;
@@ -5236,10 +5239,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x35 = arena + 524288; /* (4, 8, 8, 256) */
-        const real *x41 = arena + 0; /* (256) */
+        const real *x35 = arena + 0; /* (4, 8, 8, 256) */
+        const real *x41 = arena + 65536; /* (256) */
         const real *x30 = G_l6_beta; /* (256) */
-        real *y = arena + 524288;
+        real *y = arena + 0;
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -5250,11 +5253,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (256, 2048) */
-    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 524288, 256, G_l8_weight, 2048, arena + 0, 2048);
+    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 0, 256, G_l8_weight, 2048, arena + 131072, 2048);
     /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (4, 16, 16, 128) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 1048576;
+        const real *cols = arena + 131072;
+        real *img = arena + 0;
         memset(img, 0, 131072 * sizeof(real));
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 8; oh++) {
@@ -5275,8 +5278,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:11: G batchnorm (128) */
     {
-        const real *x48 = arena + 1048576; /* (4, 16, 16, 128) */
-        real *y = arena + 0;
+        const real *x48 = arena + 0; /* (4, 16, 16, 128) */
+        real *y = arena + 131072;
         double acc[128] = {0};
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5289,8 +5292,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:11: G batchnorm (128) */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x53 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x53 = arena + 131072; /* (128) */
+        real *y = arena + 131072;
         for (long i = 0; i < 128; i++) {
             real v54 = (real)0.0009765625 * (x53[i]);
             y[i] = -(v54);
@@ -5298,9 +5301,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:11: G batchnorm (4, 16, 16, 128) */
     {
-        const real *x48 = arena + 1048576; /* (4, 16, 16, 128) */
-        const real *x55 = arena + 0; /* (128) */
-        real *y = arena + 1048576;
+        const real *x48 = arena + 0; /* (4, 16, 16, 128) */
+        const real *x55 = arena + 131072; /* (128) */
+        real *y = arena + 0;
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5311,8 +5314,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:11: G batchnorm (128) */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x56 = arena + 1048576; /* (4, 16, 16, 128) */
-        real *y = arena + 0;
+        const real *x56 = arena + 0; /* (4, 16, 16, 128) */
+        real *y = arena + 131072;
         double acc[128] = {0};
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5328,9 +5331,9 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x58 = arena + 0; /* (128) */
+        const real *x58 = arena + 131072; /* (128) */
         const real *x52 = G_l9_gamma; /* (128) */
-        real *y = arena + 0;
+        real *y = arena + 131072;
         for (long i = 0; i < 128; i++) {
             real v59 = (real)0.0009765625 * (x58[i]);
             real v60 = v59 + (real)1e-05;
@@ -5342,10 +5345,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x56 = arena + 1048576; /* (4, 16, 16, 128) */
-        const real *x62 = arena + 0; /* (128) */
+        const real *x56 = arena + 0; /* (4, 16, 16, 128) */
+        const real *x62 = arena + 131072; /* (128) */
         const real *x51 = G_l9_beta; /* (128) */
-        real *y = arena + 1048576;
+        real *y = arena + 0;
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5356,11 +5359,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (1024, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 1048576, 128, G_l11_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 0, 128, G_l11_weight, 1024, arena + 262144, 1024);
     /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (4, 32, 32, 64) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 1048576;
+        const real *cols = arena + 262144;
+        real *img = arena + 0;
         memset(img, 0, 262144 * sizeof(real));
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 16; oh++) {
@@ -5381,8 +5384,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     {
-        const real *x69 = arena + 1048576; /* (4, 32, 32, 64) */
-        real *y = arena + 0;
+        const real *x69 = arena + 0; /* (4, 32, 32, 64) */
+        real *y = arena + 262144;
         double acc[64] = {0};
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5395,8 +5398,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x74 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x74 = arena + 262144; /* (64) */
+        real *y = arena + 262144;
         for (long i = 0; i < 64; i++) {
             real v75 = (real)0.000244140625 * (x74[i]);
             y[i] = -(v75);
@@ -5404,9 +5407,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:12: G batchnorm (4, 32, 32, 64) */
     {
-        const real *x69 = arena + 1048576; /* (4, 32, 32, 64) */
-        const real *x76 = arena + 0; /* (64) */
-        real *y = arena + 1048576;
+        const real *x69 = arena + 0; /* (4, 32, 32, 64) */
+        const real *x76 = arena + 262144; /* (64) */
+        real *y = arena + 0;
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5417,8 +5420,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
-        real *y = arena + 0;
+        const real *x77 = arena + 0; /* (4, 32, 32, 64) */
+        real *y = arena + 262144;
         double acc[64] = {0};
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5434,9 +5437,9 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x79 = arena + 0; /* (64) */
+        const real *x79 = arena + 262144; /* (64) */
         const real *x73 = G_l12_gamma; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 262144;
         for (long i = 0; i < 64; i++) {
             real v80 = (real)0.000244140625 * (x79[i]);
             real v81 = v80 + (real)1e-05;
@@ -5448,10 +5451,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
-        const real *x83 = arena + 0; /* (64) */
+        const real *x77 = arena + 0; /* (4, 32, 32, 64) */
+        const real *x83 = arena + 262144; /* (64) */
         const real *x72 = G_l12_beta; /* (64) */
-        real *y = arena + 1048576;
+        real *y = arena + 0;
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5462,11 +5465,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (4096, 48) */
-    gemm(CblasNoTrans, CblasNoTrans, 4096, 48, 64, arena + 1048576, 64, G_l14_weight, 48, arena + 0, 48);
+    gemm(CblasNoTrans, CblasNoTrans, 4096, 48, 64, arena + 0, 64, G_l14_weight, 48, arena + 262144, 48);
     /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (4, 64, 64, 3) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 1310720;
+        const real *cols = arena + 262144;
+        real *img = arena + 0;
         memset(img, 0, 49152 * sizeof(real));
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 32; oh++) {
@@ -5487,8 +5490,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:13: G tanh (4, 64, 64, 3) */
     {
-        const real *x90 = arena + 1310720; /* (4, 64, 64, 3) */
-        real *y = arena + 1310720;
+        const real *x90 = arena + 0; /* (4, 64, 64, 3) */
+        real *y = arena + 0;
         for (long i = 0; i < 49152; i++) {
             y[i] = tanh(x90[i]);
         }
@@ -5496,7 +5499,7 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 48) */
     {
         const real *img = gc_x;
-        real *cols = arena + 0;
+        real *cols = arena + 49152;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
@@ -5515,19 +5518,19 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 64) */
-    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 0, 48, D_l1_weight, 48, arena + 1048576, 64);
+    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 49152, 48, D_l1_weight, 48, arena + 1097728, 64);
     /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (4, 32, 32, 64) */
     {
-        const real *x95 = arena + 1048576; /* (4, 32, 32, 64) */
-        real *y = arena + 1048576;
+        const real *x95 = arena + 1097728; /* (4, 32, 32, 64) */
+        real *y = arena + 1097728;
         for (long i = 0; i < 262144; i++) {
             y[i] = x95[i] > 0 ? x95[i] : (real)0.2 * x95[i];
         }
     }
     /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (1024, 1024) */
     {
-        const real *img = arena + 1048576;
-        real *cols = arena + 0;
+        const real *img = arena + 1097728;
+        real *cols = arena + 49152;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
@@ -5546,11 +5549,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (1024, 128) */
-    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 1048576, 128);
+    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 49152, 1024, D_l3_weight, 1024, arena + 1097728, 128);
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x100 = arena + 1048576; /* (4, 16, 16, 128) */
-        real *y = arena + 0;
+        const real *x100 = arena + 1097728; /* (4, 16, 16, 128) */
+        real *y = arena + 49152;
         double acc[128] = {0};
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5563,8 +5566,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x105 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x105 = arena + 49152; /* (128) */
+        real *y = arena + 49152;
         for (long i = 0; i < 128; i++) {
             real v106 = (real)0.0009765625 * (x105[i]);
             y[i] = -(v106);
@@ -5572,9 +5575,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (4, 16, 16, 128) */
     {
-        const real *x100 = arena + 1048576; /* (4, 16, 16, 128) */
-        const real *x107 = arena + 0; /* (128) */
-        real *y = arena + 1048576;
+        const real *x100 = arena + 1097728; /* (4, 16, 16, 128) */
+        const real *x107 = arena + 49152; /* (128) */
+        real *y = arena + 1097728;
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5585,8 +5588,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x108 = arena + 1048576; /* (4, 16, 16, 128) */
-        real *y = arena + 0;
+        const real *x108 = arena + 1097728; /* (4, 16, 16, 128) */
+        real *y = arena + 49152;
         double acc[128] = {0};
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5602,9 +5605,9 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x110 = arena + 0; /* (128) */
+        const real *x110 = arena + 49152; /* (128) */
         const real *x104 = D_l4_gamma; /* (128) */
-        real *y = arena + 0;
+        real *y = arena + 49152;
         for (long i = 0; i < 128; i++) {
             real v111 = (real)0.0009765625 * (x110[i]);
             real v112 = v111 + (real)1e-05;
@@ -5616,10 +5619,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x108 = arena + 1048576; /* (4, 16, 16, 128) */
-        const real *x114 = arena + 0; /* (128) */
+        const real *x108 = arena + 1097728; /* (4, 16, 16, 128) */
+        const real *x114 = arena + 49152; /* (128) */
         const real *x103 = D_l4_beta; /* (128) */
-        real *y = arena + 1048576;
+        real *y = arena + 1097728;
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5631,8 +5634,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (256, 2048) */
     {
-        const real *img = arena + 1048576;
-        real *cols = arena + 0;
+        const real *img = arena + 1097728;
+        real *cols = arena + 49152;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
@@ -5651,11 +5654,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (256, 256) */
-    gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 0, 2048, D_l6_weight, 2048, arena + 524288, 256);
+    gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 49152, 2048, D_l6_weight, 2048, arena + 573440, 256);
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x121 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x121 = arena + 573440; /* (4, 8, 8, 256) */
+        real *y = arena + 49152;
         double acc[256] = {0};
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -5668,8 +5671,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x126 = arena + 0; /* (256) */
-        real *y = arena + 0;
+        const real *x126 = arena + 49152; /* (256) */
+        real *y = arena + 49152;
         for (long i = 0; i < 256; i++) {
             real v127 = (real)0.00390625 * (x126[i]);
             y[i] = -(v127);
@@ -5677,9 +5680,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:18: D batchnorm (4, 8, 8, 256) */
     {
-        const real *x121 = arena + 524288; /* (4, 8, 8, 256) */
-        const real *x128 = arena + 0; /* (256) */
-        real *y = arena + 524288;
+        const real *x121 = arena + 573440; /* (4, 8, 8, 256) */
+        const real *x128 = arena + 49152; /* (256) */
+        real *y = arena + 573440;
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -5690,8 +5693,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x129 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x129 = arena + 573440; /* (4, 8, 8, 256) */
+        real *y = arena + 49152;
         double acc[256] = {0};
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -5707,9 +5710,9 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x131 = arena + 0; /* (256) */
+        const real *x131 = arena + 49152; /* (256) */
         const real *x125 = D_l7_gamma; /* (256) */
-        real *y = arena + 0;
+        real *y = arena + 49152;
         for (long i = 0; i < 256; i++) {
             real v132 = (real)0.00390625 * (x131[i]);
             real v133 = v132 + (real)1e-05;
@@ -5721,10 +5724,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x129 = arena + 524288; /* (4, 8, 8, 256) */
-        const real *x135 = arena + 0; /* (256) */
+        const real *x129 = arena + 573440; /* (4, 8, 8, 256) */
+        const real *x135 = arena + 49152; /* (256) */
         const real *x124 = D_l7_beta; /* (256) */
-        real *y = arena + 524288;
+        real *y = arena + 573440;
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -5736,8 +5739,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (64, 4096) */
     {
-        const real *img = arena + 524288;
-        real *cols = arena + 0;
+        const real *img = arena + 573440;
+        real *cols = arena + 49152;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
@@ -5756,11 +5759,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (64, 512) */
-    gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 0, 4096, D_l9_weight, 4096, arena + 262144, 512);
+    gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 49152, 4096, D_l9_weight, 4096, arena + 311296, 512);
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x142 = arena + 262144; /* (4, 4, 4, 512) */
-        real *y = arena + 0;
+        const real *x142 = arena + 311296; /* (4, 4, 4, 512) */
+        real *y = arena + 49152;
         double acc[512] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -5773,8 +5776,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x147 = arena + 0; /* (512) */
-        real *y = arena + 0;
+        const real *x147 = arena + 49152; /* (512) */
+        real *y = arena + 49152;
         for (long i = 0; i < 512; i++) {
             real v148 = (real)0.015625 * (x147[i]);
             y[i] = -(v148);
@@ -5782,9 +5785,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:19: D batchnorm (4, 4, 4, 512) */
     {
-        const real *x142 = arena + 262144; /* (4, 4, 4, 512) */
-        const real *x149 = arena + 0; /* (512) */
-        real *y = arena + 262144;
+        const real *x142 = arena + 311296; /* (4, 4, 4, 512) */
+        const real *x149 = arena + 49152; /* (512) */
+        real *y = arena + 311296;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -5795,8 +5798,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x150 = arena + 262144; /* (4, 4, 4, 512) */
-        real *y = arena + 0;
+        const real *x150 = arena + 311296; /* (4, 4, 4, 512) */
+        real *y = arena + 49152;
         double acc[512] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -5812,9 +5815,9 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x152 = arena + 0; /* (512) */
+        const real *x152 = arena + 49152; /* (512) */
         const real *x146 = D_l10_gamma; /* (512) */
-        real *y = arena + 0;
+        real *y = arena + 49152;
         for (long i = 0; i < 512; i++) {
             real v153 = (real)0.015625 * (x152[i]);
             real v154 = v153 + (real)1e-05;
@@ -5826,10 +5829,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x150 = arena + 262144; /* (4, 4, 4, 512) */
-        const real *x156 = arena + 0; /* (512) */
+        const real *x150 = arena + 311296; /* (4, 4, 4, 512) */
+        const real *x156 = arena + 49152; /* (512) */
         const real *x145 = D_l10_beta; /* (512) */
-        real *y = arena + 262144;
+        real *y = arena + 311296;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -5841,8 +5844,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (4, 8192) */
     {
-        const real *img = arena + 262144;
-        real *cols = arena + 0;
+        const real *img = arena + 311296;
+        real *cols = arena + 49152;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
@@ -5861,11 +5864,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 1359872, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 49152, 8192, D_l12_weight, 8192, arena + 1310720, 1);
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 48) */
     {
-        const real *img = arena + 1310720;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 49152;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
@@ -5884,7 +5887,7 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 64) */
-    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 0, 48, D_l1_weight, 48, arena + 1048576, 64);
+    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 49152, 48, D_l1_weight, 48, arena + 1048576, 64);
     /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (4, 32, 32, 64) */
     {
         const real *x167 = arena + 1048576; /* (4, 32, 32, 64) */
@@ -6247,7 +6250,7 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:22: loss_D */
     /*   with specs/dcgan_images.gm:22: loss_D */
     {
-        const real *x164 = arena + 1359872; /* (4, 1) */
+        const real *x164 = arena + 1310720; /* (4, 1) */
         real *y = arena + 16;
         double acc = 0;
         for (long i = 0; i < 4; i++) {
@@ -11754,22 +11757,24 @@ static void gc_grad_1(real *g) {
 }
 
 static void set_input(int slot, const float *src) {
-    real *dst = slot == 0 ? in_x : in_z;
-    long n = slot == 0 ? (long)BATCH * SAMPLE : (long)BATCH * LATENT;
+    real *dst = slot == 0 ? in_x : slot == 1 ? in_z : in_y;
+    long n = slot == 0 ? (long)REAL_BATCHES * BATCH * SAMPLE : slot == 1 ? (long)LATENT_BATCHES * BATCH * LATENT : (long)REAL_BATCHES * BATCH;
     for (long i = 0; i < n; i++)
         dst[i] = (real)src[i];
 }
 
 static void gc_set_input(int slot, const float *src) {
-    real *dst = slot == 0 ? gc_x : gc_z;
-    long n = slot == 0 ? (long)GC_BATCH * SAMPLE : (long)GC_BATCH * LATENT;
+    real *dst = slot == 0 ? gc_x : slot == 1 ? gc_z : gc_y;
+    long n = slot == 0 ? (long)GC_BATCH * SAMPLE : slot == 1 ? (long)GC_BATCH * LATENT : GC_BATCH;
     for (long i = 0; i < n; i++)
         dst[i] = (real)src[i];
 }
 
-static void generate_batch(const float *z, float *out) {
+static void generate_batch(const float *z, const float *y, float *out) {
     for (long i = 0; i < (long)BATCH * LATENT; i++)
         in_z[i] = (real)z[i];
+    for (long i = 0; y && i < BATCH; i++)
+        in_y[i] = (real)y[i];
     const real *x = generate();
     for (long i = 0; i < (long)BATCH * SAMPLE; i++)
         out[i] = (float)x[i];
@@ -11812,6 +11817,9 @@ const struct genrt_model GENC_MODEL_SYM = {
     .sample_size = SAMPLE,
     .latent_kind = GENRT_LATENT_NORMAL,
     .latent_dim = LATENT,
+    .n_classes = 0,
+    .real_batches = REAL_BATCHES,
+    .latent_batches = LATENT_BATCHES,
     .batch = BATCH,
     .steps = 20000,
     .seed = 1u,

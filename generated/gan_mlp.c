@@ -24,6 +24,7 @@ typedef float real;
 
 enum {
     BATCH = 64, GC_BATCH = 4, SAMPLE = 784, LATENT = 100,
+    REAL_BATCHES = 1, LATENT_BATCHES = 1,
     N_STATE = 3279456, N_ARENA = 1067024, N_TENSORS = 36,
 };
 
@@ -31,8 +32,10 @@ enum {
 static real state[N_STATE] __attribute__((aligned(64)));
 /* activations, gradients and scratch: offsets planned at compile time */
 static real arena[N_ARENA] __attribute__((aligned(64)));
-static real in_x[BATCH * SAMPLE], in_z[BATCH * LATENT];
-static real gc_x[GC_BATCH * SAMPLE], gc_z[GC_BATCH * LATENT];
+/* inputs: real examples, latent vectors, labels */
+static real in_x[REAL_BATCHES * BATCH * SAMPLE], in_z[LATENT_BATCHES * BATCH * LATENT];
+static real in_y[REAL_BATCHES * BATCH];
+static real gc_x[GC_BATCH * SAMPLE], gc_z[GC_BATCH * LATENT], gc_y[GC_BATCH];
 /* the training step being run: seeds dropout masks */
 static long step_t;
 
@@ -323,27 +326,27 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/gan_mlp.gm:8: metrics (1) */
-    out[2] = (double)*(arena + 64);
-    /* specs/gan_mlp.gm:8: metrics (1) */
     /*   with specs/gan_mlp.gm:8: metrics */
     {
         const real *x38 = arena + 16384; /* (64, 1) */
         real *y = arena + 0;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
-            real v52 = 1 / (1 + exp(-(x38[i])));
-            acc += v52;
+            real v51 = 1 / (1 + exp(-(x38[i])));
+            acc += v51;
         }
         y[0] = (real)acc;
     }
     /* specs/gan_mlp.gm:8: metrics (1) */
     {
-        const real *x53 = arena + 0; /* (1) */
+        const real *x52 = arena + 0; /* (1) */
         real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.015625 * (x53[i]);
+            y[i] = (real)0.015625 * (x52[i]);
         }
     }
+    /* specs/gan_mlp.gm:8: metrics (1) */
+    out[2] = (double)*(arena + 64);
     /* specs/gan_mlp.gm:8: metrics (1) */
     out[3] = (double)*(arena + 0);
     /* specs/gan_mlp.gm:8: metrics (1) */
@@ -665,10 +668,10 @@ static void train_step(long t, double *out) {
             y[i] = (real)0.015625 * (x120[i]);
         }
     }
-    /* specs/gan_mlp.gm:8: loss_G (1) */
+    /* specs/gan_mlp.gm:8: metrics (1) */
     out[1] = (double)*(arena + 0);
     /* specs/gan_mlp.gm:8: backward of loss_G (1) */
-    /*   with specs/gan_mlp.gm:8: loss_G */
+    /*   with specs/gan_mlp.gm:8: metrics */
     {
         real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
@@ -883,13 +886,13 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/gan_mlp.gm:6: G dense 512 (4, 512) */
-    gemm(CblasNoTrans, CblasTrans, 4, 512, 256, arena + 0, 256, G_l3_weight, 256, arena + 3136, 512);
+    gemm(CblasNoTrans, CblasTrans, 4, 512, 256, arena + 0, 256, G_l3_weight, 256, arena + 1024, 512);
     /* specs/gan_mlp.gm:6: G leaky_relu 0.2 (4, 512) */
     /*   with specs/gan_mlp.gm:6: G dense 512 */
     {
-        const real *x8 = arena + 3136; /* (4, 512) */
+        const real *x8 = arena + 1024; /* (4, 512) */
         const real *x9 = G_l3_bias; /* (512) */
-        real *y = arena + 3136;
+        real *y = arena + 1024;
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -899,13 +902,13 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/gan_mlp.gm:6: G dense 784 (4, 784) */
-    gemm(CblasNoTrans, CblasTrans, 4, 784, 512, arena + 3136, 512, G_l5_weight, 512, arena + 0, 784);
+    gemm(CblasNoTrans, CblasTrans, 4, 784, 512, arena + 1024, 512, G_l5_weight, 512, arena + 3072, 784);
     /* specs/gan_mlp.gm:6: G tanh (4, 784) */
     /*   with specs/gan_mlp.gm:6: G dense 784 */
     {
-        const real *x13 = arena + 0; /* (4, 784) */
+        const real *x13 = arena + 3072; /* (4, 784) */
         const real *x14 = G_l5_bias; /* (784) */
-        real *y = arena + 0;
+        real *y = arena + 3072;
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 784; c++) {
                 long i = r * 784 + c;
@@ -915,13 +918,13 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/gan_mlp.gm:7: D dense 512 (4, 512) */
-    gemm(CblasNoTrans, CblasTrans, 4, 512, 784, gc_x, 784, D_l1_weight, 784, arena + 3136, 512);
+    gemm(CblasNoTrans, CblasTrans, 4, 512, 784, gc_x, 784, D_l1_weight, 784, arena + 0, 512);
     /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (4, 512) */
     /*   with specs/gan_mlp.gm:7: D dense 512 */
     {
-        const real *x18 = arena + 3136; /* (4, 512) */
+        const real *x18 = arena + 0; /* (4, 512) */
         const real *x19 = D_l1_bias; /* (512) */
-        real *y = arena + 3136;
+        real *y = arena + 0;
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -931,13 +934,13 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/gan_mlp.gm:7: D dense 256 (4, 256) */
-    gemm(CblasNoTrans, CblasTrans, 4, 256, 512, arena + 3136, 512, D_l3_weight, 512, arena + 5184, 256);
+    gemm(CblasNoTrans, CblasTrans, 4, 256, 512, arena + 0, 512, D_l3_weight, 512, arena + 2048, 256);
     /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (4, 256) */
     /*   with specs/gan_mlp.gm:7: D dense 256 */
     {
-        const real *x23 = arena + 5184; /* (4, 256) */
+        const real *x23 = arena + 2048; /* (4, 256) */
         const real *x24 = D_l3_bias; /* (256) */
-        real *y = arena + 5184;
+        real *y = arena + 2048;
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -947,15 +950,15 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/gan_mlp.gm:7: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 256, arena + 5184, 256, D_l5_weight, 256, arena + 6208, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 256, arena + 2048, 256, D_l5_weight, 256, arena + 0, 1);
     /* specs/gan_mlp.gm:7: D dense 512 (4, 512) */
-    gemm(CblasNoTrans, CblasTrans, 4, 512, 784, arena + 0, 784, D_l1_weight, 784, arena + 3136, 512);
+    gemm(CblasNoTrans, CblasTrans, 4, 512, 784, arena + 3072, 784, D_l1_weight, 784, arena + 16, 512);
     /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (4, 512) */
     /*   with specs/gan_mlp.gm:7: D dense 512 */
     {
-        const real *x31 = arena + 3136; /* (4, 512) */
+        const real *x31 = arena + 16; /* (4, 512) */
         const real *x19 = D_l1_bias; /* (512) */
-        real *y = arena + 3136;
+        real *y = arena + 16;
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -965,13 +968,13 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/gan_mlp.gm:7: D dense 256 (4, 256) */
-    gemm(CblasNoTrans, CblasTrans, 4, 256, 512, arena + 3136, 512, D_l3_weight, 512, arena + 0, 256);
+    gemm(CblasNoTrans, CblasTrans, 4, 256, 512, arena + 16, 512, D_l3_weight, 512, arena + 2064, 256);
     /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (4, 256) */
     /*   with specs/gan_mlp.gm:7: D dense 256 */
     {
-        const real *x34 = arena + 0; /* (4, 256) */
+        const real *x34 = arena + 2064; /* (4, 256) */
         const real *x24 = D_l3_bias; /* (256) */
-        real *y = arena + 0;
+        real *y = arena + 2064;
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -981,14 +984,14 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/gan_mlp.gm:7: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 256, arena + 0, 256, D_l5_weight, 256, arena + 1024, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 256, arena + 2064, 256, D_l5_weight, 256, arena + 16, 1);
     /* specs/gan_mlp.gm:8: loss_D (1) */
     /*   with specs/gan_mlp.gm:7: D dense 1 */
     /*   with specs/gan_mlp.gm:8: loss_D */
     {
-        const real *x37 = arena + 1024; /* (4, 1) */
+        const real *x37 = arena + 16; /* (4, 1) */
         const real *x29 = D_l5_bias; /* (1) */
-        real *y = arena + 0;
+        real *y = arena + 32;
         double acc = 0;
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
@@ -1005,7 +1008,7 @@ static void gc_loss_0(double *out) {
     /*   with specs/gan_mlp.gm:8: loss_D */
     /*   with specs/gan_mlp.gm:8: loss_D */
     {
-        const real *x28 = arena + 6208; /* (4, 1) */
+        const real *x28 = arena + 0; /* (4, 1) */
         const real *x29 = D_l5_bias; /* (1) */
         real *y = arena + 16;
         double acc = 0;
@@ -1024,9 +1027,9 @@ static void gc_loss_0(double *out) {
     /*   with specs/gan_mlp.gm:8: loss_D */
     /*   with specs/gan_mlp.gm:8: loss_D */
     {
-        const real *x40 = arena + 0; /* (1) */
+        const real *x40 = arena + 32; /* (1) */
         const real *x44 = arena + 16; /* (1) */
-        real *y = arena + 0;
+        real *y = arena + 32;
         for (long i = 0; i < 1; i++) {
             real v41 = (real)0.25 * (x40[i]);
             real v45 = (real)0.25 * (x44[i]);
@@ -1034,7 +1037,7 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/gan_mlp.gm:8: loss_D (1) */
-    out[0] = (double)*(arena + 0);
+    out[0] = (double)*(arena + 32);
 }
 
 /* Gradient check: d loss_D / d parameters at batch 4, into g. */
@@ -1775,22 +1778,24 @@ static void gc_grad_1(real *g) {
 }
 
 static void set_input(int slot, const float *src) {
-    real *dst = slot == 0 ? in_x : in_z;
-    long n = slot == 0 ? (long)BATCH * SAMPLE : (long)BATCH * LATENT;
+    real *dst = slot == 0 ? in_x : slot == 1 ? in_z : in_y;
+    long n = slot == 0 ? (long)REAL_BATCHES * BATCH * SAMPLE : slot == 1 ? (long)LATENT_BATCHES * BATCH * LATENT : (long)REAL_BATCHES * BATCH;
     for (long i = 0; i < n; i++)
         dst[i] = (real)src[i];
 }
 
 static void gc_set_input(int slot, const float *src) {
-    real *dst = slot == 0 ? gc_x : gc_z;
-    long n = slot == 0 ? (long)GC_BATCH * SAMPLE : (long)GC_BATCH * LATENT;
+    real *dst = slot == 0 ? gc_x : slot == 1 ? gc_z : gc_y;
+    long n = slot == 0 ? (long)GC_BATCH * SAMPLE : slot == 1 ? (long)GC_BATCH * LATENT : GC_BATCH;
     for (long i = 0; i < n; i++)
         dst[i] = (real)src[i];
 }
 
-static void generate_batch(const float *z, float *out) {
+static void generate_batch(const float *z, const float *y, float *out) {
     for (long i = 0; i < (long)BATCH * LATENT; i++)
         in_z[i] = (real)z[i];
+    for (long i = 0; y && i < BATCH; i++)
+        in_y[i] = (real)y[i];
     const real *x = generate();
     for (long i = 0; i < (long)BATCH * SAMPLE; i++)
         out[i] = (float)x[i];
@@ -1833,6 +1838,9 @@ const struct genrt_model GENC_MODEL_SYM = {
     .sample_size = SAMPLE,
     .latent_kind = GENRT_LATENT_NORMAL,
     .latent_dim = LATENT,
+    .n_classes = 0,
+    .real_batches = REAL_BATCHES,
+    .latent_batches = LATENT_BATCHES,
     .batch = BATCH,
     .steps = 20000,
     .seed = 1u,

@@ -24,6 +24,7 @@ typedef float real;
 
 enum {
     BATCH = 256, GC_BATCH = 4, SAMPLE = 2, LATENT = 16,
+    REAL_BATCHES = 1, LATENT_BATCHES = 1,
     N_STATE = 108000, N_ARENA = 246800, N_TENSORS = 36,
 };
 
@@ -31,8 +32,10 @@ enum {
 static real state[N_STATE] __attribute__((aligned(64)));
 /* activations, gradients and scratch: offsets planned at compile time */
 static real arena[N_ARENA] __attribute__((aligned(64)));
-static real in_x[BATCH * SAMPLE], in_z[BATCH * LATENT];
-static real gc_x[GC_BATCH * SAMPLE], gc_z[GC_BATCH * LATENT];
+/* inputs: real examples, latent vectors, labels */
+static real in_x[REAL_BATCHES * BATCH * SAMPLE], in_z[LATENT_BATCHES * BATCH * LATENT];
+static real in_y[REAL_BATCHES * BATCH];
+static real gc_x[GC_BATCH * SAMPLE], gc_z[GC_BATCH * LATENT], gc_y[GC_BATCH];
 /* the training step being run: seeds dropout masks */
 static long step_t;
 
@@ -321,27 +324,27 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/gan_ring.gm:8: metrics (1) */
-    out[2] = (double)*(arena + 196864);
-    /* specs/gan_ring.gm:8: metrics (1) */
     /*   with specs/gan_ring.gm:8: metrics */
     {
         const real *x37 = arena + 229376; /* (256, 1) */
         real *y = arena + 196608;
         double acc = 0;
         for (long i = 0; i < 256; i++) {
-            real v51 = 1 / (1 + exp(-(x37[i])));
-            acc += v51;
+            real v50 = 1 / (1 + exp(-(x37[i])));
+            acc += v50;
         }
         y[0] = (real)acc;
     }
     /* specs/gan_ring.gm:8: metrics (1) */
     {
-        const real *x52 = arena + 196608; /* (1) */
+        const real *x51 = arena + 196608; /* (1) */
         real *y = arena + 196608;
         for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.00390625 * (x52[i]);
+            y[i] = (real)0.00390625 * (x51[i]);
         }
     }
+    /* specs/gan_ring.gm:8: metrics (1) */
+    out[2] = (double)*(arena + 196864);
     /* specs/gan_ring.gm:8: metrics (1) */
     out[3] = (double)*(arena + 196608);
     /* specs/gan_ring.gm:8: metrics (1) */
@@ -663,10 +666,10 @@ static void train_step(long t, double *out) {
             y[i] = (real)0.00390625 * (x119[i]);
         }
     }
-    /* specs/gan_ring.gm:8: loss_G (1) */
+    /* specs/gan_ring.gm:8: metrics (1) */
     out[1] = (double)*(arena + 131072);
     /* specs/gan_ring.gm:8: backward of loss_G (1) */
-    /*   with specs/gan_ring.gm:8: loss_G */
+    /*   with specs/gan_ring.gm:8: metrics */
     {
         real *y = arena + 131072;
         for (long i = 0; i < 1; i++) {
@@ -1733,22 +1736,24 @@ static void gc_grad_1(real *g) {
 }
 
 static void set_input(int slot, const float *src) {
-    real *dst = slot == 0 ? in_x : in_z;
-    long n = slot == 0 ? (long)BATCH * SAMPLE : (long)BATCH * LATENT;
+    real *dst = slot == 0 ? in_x : slot == 1 ? in_z : in_y;
+    long n = slot == 0 ? (long)REAL_BATCHES * BATCH * SAMPLE : slot == 1 ? (long)LATENT_BATCHES * BATCH * LATENT : (long)REAL_BATCHES * BATCH;
     for (long i = 0; i < n; i++)
         dst[i] = (real)src[i];
 }
 
 static void gc_set_input(int slot, const float *src) {
-    real *dst = slot == 0 ? gc_x : gc_z;
-    long n = slot == 0 ? (long)GC_BATCH * SAMPLE : (long)GC_BATCH * LATENT;
+    real *dst = slot == 0 ? gc_x : slot == 1 ? gc_z : gc_y;
+    long n = slot == 0 ? (long)GC_BATCH * SAMPLE : slot == 1 ? (long)GC_BATCH * LATENT : GC_BATCH;
     for (long i = 0; i < n; i++)
         dst[i] = (real)src[i];
 }
 
-static void generate_batch(const float *z, float *out) {
+static void generate_batch(const float *z, const float *y, float *out) {
     for (long i = 0; i < (long)BATCH * LATENT; i++)
         in_z[i] = (real)z[i];
+    for (long i = 0; y && i < BATCH; i++)
+        in_y[i] = (real)y[i];
     const real *x = generate();
     for (long i = 0; i < (long)BATCH * SAMPLE; i++)
         out[i] = (float)x[i];
@@ -1790,6 +1795,9 @@ const struct genrt_model GENC_MODEL_SYM = {
     .sample_size = SAMPLE,
     .latent_kind = GENRT_LATENT_NORMAL,
     .latent_dim = LATENT,
+    .n_classes = 0,
+    .real_batches = REAL_BATCHES,
+    .latent_batches = LATENT_BATCHES,
     .batch = BATCH,
     .steps = 5000,
     .seed = 1u,

@@ -24,7 +24,6 @@
 #define RING8_RADIUS 2.0
 #define RING8_STD 0.05
 #define RING8_MODES 8
-#define MAX_CLASSES 256 /* labels are uint8 */
 
 static uint32_t be32(const unsigned char *p)
 {
@@ -210,6 +209,8 @@ static int load_idx(struct genrt_data *d, const struct genrt_model *m, const cha
     d->c = 1;
     d->h = (int)idims[1];
     d->w = (int)idims[2];
+    /* The format has 10 classes, whether or not a subset shows them all. */
+    d->n_classes = GENRT_DATA_FMNIST_CLASSES;
     for (long i = 0; i < d->n; i++)
         d->n_classes = d->labels[i] >= d->n_classes ? d->labels[i] + 1 : d->n_classes;
     rc = 0;
@@ -358,8 +359,9 @@ static int load_images(struct genrt_data *d, const struct genrt_model *m, const 
         char *sub = genrt_file_join(dir, subdirs.v[i]);
         int r = list_dir(sub, &files, NULL, err);
         if (!r && files.n > 0) {
-            if (classes.n == MAX_CLASSES) {
-                genrt_err_set(err, "%s: more than %d class subfolders", dir, MAX_CLASSES);
+            if (classes.n == GENRT_DATA_MAX_CLASSES) {
+                genrt_err_set(err, "%s: more than %d class subfolders", dir,
+                              GENRT_DATA_MAX_CLASSES);
                 r = -1;
             } else {
                 for (long j = 0; j < files.n; j++) {
@@ -459,6 +461,31 @@ static void start_epochs(struct genrt_data *d, const struct genrt_model *m)
     shuffle(d);
 }
 
+/* A conditional model's labels index its class tables: the data must have
+ * exactly its classes. */
+static int check_classes(const struct genrt_data *d, const struct genrt_model *m,
+                         const char *path, struct genrt_err *err)
+{
+    int k = m->n_classes;
+    const char *s = k == 1 ? "" : "es";
+    if (k <= 0 || d->n_classes == k)
+        return 0;
+    switch (d->kind) {
+    case GENRT_DATA_IMAGES:
+        if (!d->class_names)
+            return genrt_err_set(err, "%s: no class subfolders (all images are one class), but "
+                                 "the model has %d class%s", path, k, s);
+        return genrt_err_set(err, "%s: %d class subfolder%s, but the model has %d class%s", path,
+                             d->n_classes, d->n_classes == 1 ? "" : "s", k, s);
+    case GENRT_DATA_FASHION_MNIST:
+        return genrt_err_set(err, "%s: the fashion_mnist data have %d classes, but the model "
+                             "has %d class%s", path, d->n_classes, k, s);
+    default:
+        return genrt_err_set(err, "ring8 has %d classes (one per mode), but the model has %d "
+                             "class%s", d->n_classes, k, s);
+    }
+}
+
 int genrt_data_open(struct genrt_data *d, const struct genrt_model *m, const char *path,
                     uint64_t seed, struct genrt_err *err)
 {
@@ -483,7 +510,7 @@ int genrt_data_open(struct genrt_data *d, const struct genrt_model *m, const cha
                                  m->img_c, m->img_h, m->img_w);
         int r = m->data_kind == GENRT_DATA_IMAGES ? load_images(d, m, path, err)
                                                   : load_idx(d, m, path, err);
-        if (r) {
+        if (r || check_classes(d, m, path, err)) {
             genrt_data_close(d);
             return -1;
         }
@@ -495,6 +522,10 @@ int genrt_data_open(struct genrt_data *d, const struct genrt_model *m, const cha
             return genrt_err_set(err, "model error: ring8 examples are 2-D, sample_size is %ld",
                                  m->sample_size);
         d->n_classes = RING8_MODES;
+        if (check_classes(d, m, path, err)) {
+            genrt_data_close(d);
+            return -1;
+        }
         genrt_rng_seed(&d->st.rng, genrt_rng_derive(seed, GENRT_STREAM_RING8));
         return 0;
     default:

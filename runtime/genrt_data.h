@@ -17,7 +17,12 @@
  * is a Fisher-Yates shuffle drawn from a stream derived from (seed, epoch),
  * so the loader's whole state is (epoch, cursor); the last incomplete batch
  * of an epoch is dropped.  struct genrt_data_state is everything a
- * checkpoint needs to resume. */
+ * checkpoint needs to resume.
+ *
+ * Classes: fashion_mnist has 10 (more if a label file holds larger labels),
+ * images 1 or one per class subfolder, ring8 8 (one per mode).  For a
+ * conditional model (m->n_classes > 0) genrt_data_open checks that the data
+ * have exactly the model's classes, so every label is below n_classes. */
 #ifndef GENRT_DATA_H
 #define GENRT_DATA_H
 
@@ -26,6 +31,9 @@
 #include "genrt_err.h"
 #include "genrt_model.h"
 #include "genrt_rng.h"
+
+#define GENRT_DATA_MAX_CLASSES 256  /* labels are uint8; also genrt_model's bound */
+#define GENRT_DATA_FMNIST_CLASSES 10
 
 struct genrt_data_state {
     uint64_t epoch;       /* IDX: epochs started before the current one */
@@ -43,7 +51,8 @@ struct genrt_data {
     int c, h, w;
     uint8_t *images;      /* n * h * w * c, channels-last */
     uint8_t *labels;      /* n, each < n_classes (ring8: NULL) */
-    int n_classes;        /* fashion_mnist: max label + 1; images: 1 or the subfolders; ring8: 8 */
+    int n_classes;        /* fashion_mnist: 10, or max label + 1 if larger; images: 1 or the
+                           * subfolders; ring8: 8 */
     char **class_names;   /* images with class subfolders: their n_classes names; else NULL */
     uint32_t *order;      /* this epoch's permutation of [0, n) */
     float lut[256];       /* pixel value -> float */
@@ -52,8 +61,9 @@ struct genrt_data {
 };
 
 /* Opens the model's data source.  path overrides m->data_path (NULL: use
- * the model's).  Checks the files against the model's image shape.  On
- * failure d is left empty (safe to close) and err says which file and why. */
+ * the model's).  Checks the files against the model's image shape and, for
+ * a conditional model, the classes against m->n_classes.  On failure d is
+ * left empty (safe to close) and err says which file and why. */
 int genrt_data_open(struct genrt_data *d, const struct genrt_model *m, const char *path,
                     uint64_t seed, struct genrt_err *err);
 void genrt_data_close(struct genrt_data *d);

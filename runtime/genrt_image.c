@@ -44,13 +44,22 @@ static unsigned char to_byte(float v, float lo, float scale)
 int genrt_image_write_grid(const char *path, const float *hwc, int n, int c, int h, int w,
                            float lo, float hi, struct genrt_err *err)
 {
+    return genrt_image_write_grid_cols(path, hwc, n, 0, c, h, w, lo, hi, err);
+}
+
+int genrt_image_write_grid_cols(const char *path, const float *hwc, int n, int cols, int c,
+                                int h, int w, float lo, float hi, struct genrt_err *err)
+{
     if (c != 1 && c != 3)
         return genrt_err_set(err, "%s: cannot draw %d-channel images (only 1 or 3)", path, c);
     if (n <= 0 || h <= 0 || w <= 0)
         return genrt_err_set(err, "%s: nothing to draw (%d images of %dx%d)", path, n, h, w);
     if (!(hi > lo))
         return genrt_err_set(err, "%s: empty value range [%g, %g]", path, lo, hi);
-    int cols = (int)ceil(sqrt((double)n));
+    if (cols <= 0)
+        cols = (int)ceil(sqrt((double)n));
+    else if (cols > n)
+        cols = n;
     int rows = (n + cols - 1) / cols;
     long W = (long)cols * (w + GENRT_IMAGE_PAD) + GENRT_IMAGE_PAD;
     long H = (long)rows * (h + GENRT_IMAGE_PAD) + GENRT_IMAGE_PAD;

@@ -5,6 +5,8 @@
  * channel ch is hwc[((k * h + i) * w + j) * c + ch].  They are laid out as
  * square as possible with 2 px of white padding, values mapped linearly
  * from [lo, hi] to [0, 255] and clamped.
+ * genrt_image_write_grid_cols: the same with `cols` images per row (row r
+ * holds images r * cols ..); cols <= 0 is as square as possible.
  * genrt_image_write_scatter: n 2-D points (x0, y0, x1, y1, ...) plotted on
  * a 512x512 picture of [-3, 3]^2, with light axes and grid lines. */
 #ifndef GENRT_IMAGE_H
@@ -18,6 +20,8 @@
 
 int genrt_image_write_grid(const char *path, const float *hwc, int n, int c, int h, int w,
                            float lo, float hi, struct genrt_err *err);
+int genrt_image_write_grid_cols(const char *path, const float *hwc, int n, int cols, int c,
+                                int h, int w, float lo, float hi, struct genrt_err *err);
 int genrt_image_write_scatter(const char *path, const float *xy, int n, struct genrt_err *err);
 
 #endif

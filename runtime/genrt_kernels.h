@@ -67,9 +67,10 @@ static inline void bn_running_update(real *rmean, real *rvar, const real *mean, 
     }
 }
 
-/* Dropout's keep decision for element i at step t: a hash, so the mask
- * needs no state and the backward and a resumed run see the same one. */
-static inline int dropout_keep(long t, int salt, long i, double p) {
+/* U[0, 1) for element i at step t: a hash, so dropout masks and WGAN-GP's
+ * interpolation weights need no state, and the backward, a gradient check
+ * and a resumed run all see the same draws. */
+static inline double hash_uniform(long t, int salt, long i) {
     unsigned long long h = (unsigned long long)t * 0x9e3779b97f4a7c15ull ^ (unsigned long long)salt * 0xbf58476d1ce4e5b9ull;
     h ^= (unsigned long long)i + 0x94d049bb133111ebull + (h << 6) + (h >> 2);
     h ^= h >> 30;
@@ -77,7 +78,36 @@ static inline int dropout_keep(long t, int salt, long i, double p) {
     h ^= h >> 27;
     h *= 0x94d049bb133111ebull;
     h ^= h >> 31;
-    return (double)(h >> 11) * (1.0 / 9007199254740992.0) >= p;
+    return (double)(h >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* RMSprop as torch.optim.RMSprop: gavg (centered) and buf (momentum > 0)
+ * may be NULL. */
+static inline void rmsprop_update(real *p, const real *g, real *v, real *gavg, real *buf, long n, real lr,
+                                  real alpha, real eps, real weight_decay, real momentum) {
+    for (long i = 0; i < n; i++) {
+        real gi = g[i] + weight_decay * p[i];
+        v[i] = alpha * v[i] + (1 - alpha) * gi * gi;
+        real avg;
+        if (gavg) {
+            gavg[i] = alpha * gavg[i] + (1 - alpha) * gi;
+            avg = (real)sqrt(v[i] - gavg[i] * gavg[i]) + eps;
+        } else {
+            avg = (real)sqrt(v[i]) + eps;
+        }
+        if (buf) {
+            buf[i] = momentum * buf[i] + gi / avg;
+            p[i] -= lr * buf[i];
+        } else {
+            p[i] -= lr * gi / avg;
+        }
+    }
+}
+
+/* WGAN's weight clipping */
+static inline void clip_update(real *p, long n, real c) {
+    for (long i = 0; i < n; i++)
+        p[i] = p[i] < -c ? -c : p[i] > c ? c : p[i];
 }
 
 #endif

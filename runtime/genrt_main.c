@@ -43,6 +43,7 @@
 #define BENCH_WARMUP 5
 #define PREVIEW_IMAGES 64   /* an 8x8 grid */
 #define PREVIEW_POINTS 1024 /* a scatter plot of 2-D samples */
+#define CLASS_COLS 8        /* conditional image grids: a row of 8 per class */
 #define GC_ENTRIES 24       /* entries probed per tensor */
 #define GC_NOISE_ULPS 64.0  /* rounding noise in a loss, in units of epsilon */
 
@@ -53,6 +54,7 @@ enum flag_id { /* in the order the usage text lists them */
     F_CHECKPOINT,
     F_N,
     F_OUTPUT,
+    F_LABEL,
     F_SEED,
     F_DATA,
     F_OUT,
@@ -82,13 +84,17 @@ static const struct flag_def flag_defs[F_COUNT] = {
     [F_THREADS] = {"--threads", FK_LONG, "N", 1, 1024, "BLAS threads (default 2)"},
     [F_QUIET] = {"--quiet", FK_BOOL, NULL, 0, 0, "no progress output"},
     [F_CHECKPOINT] = {"--checkpoint", FK_STRING, "CKPT", 0, 0, "checkpoint to sample from"},
-    [F_N] = {"-n", FK_LONG, "N", 1, 10000000, "number of samples (default 64)"},
+    [F_N] = {"-n", FK_LONG, "N", 1, 10000000,
+             "number of samples (default 64; a conditional model's .png: a row per class)"},
     [F_OUTPUT] = {"-o", FK_STRING, "FILE", 0, 0, "output file: .png, .npy or .csv"},
+    /* the bound is the model's: cmd_sample checks it, with a clearer message */
+    [F_LABEL] = {"--label", FK_LONG, "K", 0, 1000000000L,
+                 "conditional models: every sample of class K (default: all classes)"},
 };
 
 struct opts {
     int has[F_COUNT];
-    long steps, threads, n;
+    long steps, threads, n, label;
     uint64_t seed;
     const char *data, *out, *resume, *checkpoint, *output;
     int quiet, help;
@@ -122,7 +128,8 @@ static const struct command commands[] = {
          BIT(F_QUIET),
      0, "train; write metrics.csv, samples/ and checkpoint.ckpt to the output directory",
      cmd_train},
-    {"sample", BIT(F_CHECKPOINT) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_SEED) | BIT(F_THREADS),
+    {"sample",
+     BIT(F_CHECKPOINT) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_LABEL) | BIT(F_SEED) | BIT(F_THREADS),
      BIT(F_CHECKPOINT) | BIT(F_OUTPUT), "generate samples from a checkpoint", cmd_sample},
     {"gradcheck", BIT(F_SEED) | BIT(F_DATA),
      0, "check every gradient against central differences", cmd_gradcheck},
@@ -185,6 +192,8 @@ static void usage(const struct cli *c, FILE *f)
     else
         fprintf(f, " --data %s (%s)", m->data_path && m->data_path[0] ? m->data_path : "(none)",
                 genrt_data_kind_name(m->data_kind));
+    if (m->n_classes > 0)
+        fprintf(f, "; conditional on %d classes", m->n_classes);
     fprintf(f, "; bench times %d steps by default\n", DEFAULT_BENCH_STEPS);
 }
 
@@ -260,7 +269,8 @@ static int parse_flags(const struct cli *c, const struct command *cmd, int argc,
             if (parse_u64(val, &x) || x < (uint64_t)fd->min || x > (uint64_t)fd->max)
                 return fail(c, "%s: %s expects an integer from %ld to %ld, got '%s'", cmd->name,
                             fd->name, fd->min, fd->max, val);
-            long *dst = k == F_STEPS ? &o->steps : k == F_THREADS ? &o->threads : &o->n;
+            long *dst = k == F_STEPS ? &o->steps : k == F_THREADS ? &o->threads
+                      : k == F_LABEL ? &o->label : &o->n;
             *dst = (long)x;
         }
     }
@@ -288,6 +298,12 @@ static int check_model(const struct cli *c, const struct genrt_model *m)
     if (m->batch <= 0 || m->latent_dim <= 0 || m->sample_size <= 0)
         return fail(c, "%s error: batch %d, latent_dim %d, sample_size %ld", what, m->batch,
                     m->latent_dim, m->sample_size);
+    if (m->n_classes < 0 || m->n_classes > GENRT_DATA_MAX_CLASSES)
+        return fail(c, "%s error: n_classes %d (must be 0 to %d)", what, m->n_classes,
+                    GENRT_DATA_MAX_CLASSES);
+    if (m->real_batches < 1 || m->latent_batches < 1)
+        return fail(c, "%s error: real_batches %d, latent_batches %d (each must be at least 1)",
+                    what, m->real_batches, m->latent_batches);
     if (m->latent_kind != GENRT_LATENT_NORMAL && m->latent_kind != GENRT_LATENT_UNIFORM)
         return fail(c, "%s error: unknown latent kind %d", what, m->latent_kind);
     if (m->img_c > 0 && (long)m->img_c * m->img_h * m->img_w != m->sample_size)
@@ -359,22 +375,59 @@ static void fill_latent(const struct genrt_model *m, struct genrt_rng *r, float 
         genrt_rng_fill_normal(r, z, n);
 }
 
-/* generate() takes exactly m->batch latents; n samples take ceil(n/batch)
- * calls, the last one padded with zero latents. */
-static void generate_n(const struct genrt_model *m, const float *z, long n, float *out)
+/* generate() takes exactly m->batch latents (and labels y, NULL for an
+ * unconditional model); n samples take ceil(n/batch) calls, the last one
+ * padded with zero latents of class 0. */
+static void generate_n(const struct genrt_model *m, const float *z, const float *y, long n,
+                       float *out)
 {
     long B = m->batch, L = m->latent_dim, S = m->sample_size;
     float *zb = genrt_file_xcalloc((size_t)(B * L), sizeof *zb);
+    float *yb = y ? genrt_file_xcalloc((size_t)B, sizeof *yb) : NULL;
     float *ob = genrt_file_xmalloc((size_t)(B * S) * sizeof *ob);
     for (long i = 0; i < n; i += B) {
         long k = n - i < B ? n - i : B;
         memcpy(zb, z + i * L, (size_t)(k * L) * sizeof *zb);
         memset(zb + k * L, 0, (size_t)((B - k) * L) * sizeof *zb);
-        m->generate(zb, ob);
+        if (y) {
+            memcpy(yb, y + i, (size_t)k * sizeof *yb);
+            memset(yb + k, 0, (size_t)(B - k) * sizeof *yb);
+        }
+        m->generate(zb, yb, ob);
         memcpy(out + i * S, ob, (size_t)(k * S) * sizeof *ob);
     }
     free(zb);
+    free(yb);
     free(ob);
+}
+
+/* The labels of n samples of a conditional model (NULL for an unconditional
+ * one): all `label` if label >= 0; else, in a grid of `cols` columns, row r
+ * is class r; else sample i is class i % n_classes. */
+static float *sample_labels(const struct genrt_model *m, long n, long label, long cols)
+{
+    if (m->n_classes <= 0)
+        return NULL;
+    float *y = genrt_file_xmalloc((size_t)n * sizeof *y);
+    for (long i = 0; i < n; i++)
+        y[i] = (float)(label >= 0 ? label : cols > 0 ? i / cols : i % m->n_classes);
+    return y;
+}
+
+/* Draws n_batches batches of real examples into real (concatenated in
+ * draw order) and, for a conditional model, their labels as floats into y. */
+static void next_real_batches(const struct genrt_model *m, struct genrt_data *data, float *real,
+                              float *y, int *labels, int n_batches, int batch)
+{
+    long per = (long)batch * m->sample_size;
+    for (int r = 0; r < n_batches; r++) {
+        /* batch <= the data set's size is checked before the first draw */
+        genrt_data_next_batch_labels(data, real + r * per, y ? labels + (long)r * batch : NULL,
+                                     batch);
+    }
+    if (y)
+        for (long i = 0; i < (long)n_batches * batch; i++)
+            y[i] = (float)labels[i];
 }
 
 static int is_image(const struct genrt_model *m)
@@ -382,15 +435,16 @@ static int is_image(const struct genrt_model *m)
     return m->img_c > 0;
 }
 
-/* A picture of n samples: a grid for images, a scatter plot for 2-D data. */
+/* A picture of n samples: a grid for images (of cols columns; 0: square),
+ * a scatter plot for 2-D data. */
 static int write_picture(const struct genrt_model *m, const char *path, const float *x, long n,
-                         struct genrt_err *err)
+                         long cols, struct genrt_err *err)
 {
     if (n > 1L << 24)
         return genrt_err_set(err, "%s: %ld samples are too many for one picture", path, n);
     if (is_image(m))
-        return genrt_image_write_grid(path, x, (int)n, m->img_c, m->img_h, m->img_w,
-                                      m->range_lo, m->range_hi, err);
+        return genrt_image_write_grid_cols(path, x, (int)n, (int)cols, m->img_c, m->img_h,
+                                           m->img_w, m->range_lo, m->range_hi, err);
     if (m->sample_size == 2)
         return genrt_image_write_scatter(path, x, (int)n, err);
     return genrt_err_set(err, "%s: cannot draw %ld-dimensional samples (use .npy or .csv)", path,
@@ -589,7 +643,8 @@ static int cmd_train(const struct cli *c, const struct opts *o)
     struct run_state rs;
     char *out = NULL, *metrics_path = NULL, *ckpt_path = NULL, *samples_dir = NULL;
     char *header = NULL, *kept = NULL;
-    float *real = NULL, *z = NULL, *pz = NULL, *px = NULL;
+    float *real = NULL, *z = NULL, *y = NULL, *pz = NULL, *py = NULL, *px = NULL;
+    int *labels = NULL;
     double *metrics = NULL;
     FILE *mf = NULL;
     int rc = 1, progress_on = 0;
@@ -676,26 +731,41 @@ static int cmd_train(const struct cli *c, const struct opts *o)
     genrt_ckpt_free(&ck);
 
     /* Fixed preview latents from their own stream: previews never shift
-     * the training streams, and every preview shows the same z. */
-    long n_preview = is_image(m) ? PREVIEW_IMAGES : PREVIEW_POINTS;
+     * the training streams, and every preview shows the same z.  A
+     * conditional model's image grid has a row of CLASS_COLS per class. */
+    long n_preview = is_image(m) ? PREVIEW_IMAGES : PREVIEW_POINTS, pcols = 0;
+    if (is_image(m) && m->n_classes > 0) {
+        pcols = CLASS_COLS;
+        n_preview = pcols * m->n_classes;
+    }
     struct genrt_rng prng;
     genrt_rng_seed(&prng, genrt_rng_derive(rs.seed, GENRT_STREAM_PREVIEW));
     pz = genrt_file_xmalloc((size_t)(n_preview * m->latent_dim) * sizeof *pz);
     px = genrt_file_xmalloc((size_t)(n_preview * m->sample_size) * sizeof *px);
     fill_latent(m, &prng, pz, n_preview * m->latent_dim);
+    py = sample_labels(m, n_preview, -1, pcols);
 
-    real = genrt_file_xmalloc((size_t)m->batch * (size_t)m->sample_size * sizeof *real);
-    z = genrt_file_xmalloc((size_t)m->batch * (size_t)m->latent_dim * sizeof *z);
+    /* One step takes real_batches real and latent_batches latent batches. */
+    long n_real = (long)m->real_batches * m->batch;
+    long n_z = (long)m->latent_batches * m->batch * m->latent_dim;
+    real = genrt_file_xmalloc((size_t)n_real * (size_t)m->sample_size * sizeof *real);
+    z = genrt_file_xmalloc((size_t)n_z * sizeof *z);
+    if (m->n_classes > 0) {
+        y = genrt_file_xmalloc((size_t)n_real * sizeof *y);
+        labels = genrt_file_xmalloc((size_t)n_real * sizeof *labels);
+    }
     metrics = genrt_file_xcalloc((size_t)m->n_metrics + 1, sizeof *metrics);
 
     genrt_progress_begin(&prog, start + 1, steps, m->n_metrics, m->metric_names, o->quiet);
     progress_on = 1;
     double t0 = genrt_progress_now();
     for (long t = start + 1; t <= steps; t++) {
-        genrt_data_next_batch(&data, real, m->batch); /* batch <= data size checked above */
+        next_real_batches(m, &data, real, y, labels, m->real_batches, m->batch);
         m->set_input(0, real);
-        fill_latent(m, &rs.latent, z, (long)m->batch * m->latent_dim);
+        fill_latent(m, &rs.latent, z, n_z);
         m->set_input(1, z);
+        if (y)
+            m->set_input(2, y);
         m->train_step(t, metrics);
 
         fprintf(mf, "%ld", t);
@@ -709,8 +779,8 @@ static int cmd_train(const struct cli *c, const struct opts *o)
             char name[64];
             snprintf(name, sizeof name, "step-%06ld.png", t);
             char *path = genrt_file_join(samples_dir, name);
-            generate_n(m, pz, n_preview, px);
-            int r = write_picture(m, path, px, n_preview, &err);
+            generate_n(m, pz, py, n_preview, px);
+            int r = write_picture(m, path, px, n_preview, pcols, &err);
             free(path);
             if (r) {
                 genrt_progress_end(&prog);
@@ -760,7 +830,10 @@ out:
     free(kept);
     free(real);
     free(z);
+    free(y);
+    free(labels);
     free(pz);
+    free(py);
     free(px);
     free(metrics);
     return rc;
@@ -781,9 +854,25 @@ static int cmd_sample(const struct cli *c, const struct opts *o)
         (strcmp(ext, ".png") && strcmp(ext, ".npy") && strcmp(ext, ".csv")))
         return fail(c, "sample: -o %s: unknown format (the name must end in .png, .npy or .csv)",
                     o->output);
-    if (!strcmp(ext, ".png") && !is_image(m) && m->sample_size != 2)
+    int png = !strcmp(ext, ".png");
+    if (png && !is_image(m) && m->sample_size != 2)
         return fail(c, "sample: -o %s: cannot draw %ld-dimensional samples (use .npy or .csv)",
                     o->output, m->sample_size);
+    long label = -1, cols = 0;
+    if (o->has[F_LABEL]) {
+        if (m->n_classes <= 0)
+            return fail(c, "sample: --label %ld: this model is unconditional (it has no classes)",
+                        o->label);
+        if (o->label >= m->n_classes)
+            return fail(c, "sample: --label %ld is out of range: the model has %d class%s "
+                        "(0 to %d)", o->label, m->n_classes, m->n_classes == 1 ? "" : "es",
+                        m->n_classes - 1);
+        label = o->label;
+    } else if (png && is_image(m) && m->n_classes > 0) {
+        /* a row per class: CLASS_COLS, or as many as n samples need */
+        cols = o->has[F_N] ? (n + m->n_classes - 1) / m->n_classes : CLASS_COLS;
+        n = cols * m->n_classes;
+    }
     if (read_checkpoint(m, o->checkpoint, &ck, &err))
         return fail_err(c, &err);
 
@@ -797,12 +886,13 @@ static int cmd_sample(const struct cli *c, const struct opts *o)
     float *z = genrt_file_xmalloc((size_t)n * (size_t)m->latent_dim * sizeof *z);
     float *x = genrt_file_xmalloc((size_t)n * (size_t)m->sample_size * sizeof *x);
     fill_latent(m, &r, z, n * m->latent_dim);
-    generate_n(m, z, n, x);
+    float *y = sample_labels(m, n, label, cols);
+    generate_n(m, z, y, n, x);
 
     int rcw;
     float *chw = NULL;
-    if (!strcmp(ext, ".png")) {
-        rcw = write_picture(m, o->output, x, n, &err);
+    if (png) {
+        rcw = write_picture(m, o->output, x, n, cols, &err);
     } else {
         /* Arrays of images are [N, C, H, W], as NumPy users expect; csv rows
          * follow the same order. */
@@ -822,6 +912,7 @@ static int cmd_sample(const struct cli *c, const struct opts *o)
         }
     }
     free(z);
+    free(y);
     free(x);
     free(chw);
     return rcw ? fail_err(c, &err) : 0;
@@ -851,10 +942,13 @@ static int cmd_gradcheck(const struct cli *c, const struct opts *o)
     init_state(g, seed);
     if (genrt_data_open(&data, g, o->data, seed, &err))
         return fail_err(c, &err);
+    /* one batch of gc_batch rows, whatever real_batches and latent_batches are */
     float *real = genrt_file_xmalloc((size_t)g->gc_batch * (size_t)g->sample_size * sizeof *real);
-    if (genrt_data_next_batch(&data, real, g->gc_batch)) {
+    int *labels = genrt_file_xmalloc((size_t)g->gc_batch * sizeof *labels);
+    if (genrt_data_next_batch_labels(&data, real, labels, g->gc_batch)) {
         genrt_data_close(&data);
         free(real);
+        free(labels);
         return fail(c, "gradcheck: the data set has fewer than %d examples", g->gc_batch);
     }
     genrt_data_close(&data);
@@ -864,7 +958,15 @@ static int cmd_gradcheck(const struct cli *c, const struct opts *o)
     fill_latent(g, &r, z, (long)g->gc_batch * g->latent_dim);
     g->gc_set_input(0, real);
     g->gc_set_input(1, z);
+    if (g->n_classes > 0) {
+        float *y = genrt_file_xmalloc((size_t)g->gc_batch * sizeof *y);
+        for (int i = 0; i < g->gc_batch; i++)
+            y[i] = (float)labels[i];
+        g->gc_set_input(2, y);
+        free(y);
+    }
     free(real);
+    free(labels);
     free(z);
 
     printf("gradcheck: %s precision, %d examples, h %.0e, tolerance %.0e\n",
@@ -958,9 +1060,11 @@ static int cmd_bench(const struct cli *c, const struct opts *o)
     init_state(m, seed);
     struct genrt_rng r;
     genrt_rng_seed(&r, genrt_rng_derive(seed, GENRT_STREAM_BENCH));
-    long nr = (long)m->batch * m->sample_size, nz = (long)m->batch * m->latent_dim;
+    long ny = (long)m->real_batches * m->batch;
+    long nr = ny * m->sample_size, nz = (long)m->latent_batches * m->batch * m->latent_dim;
     float *real = genrt_file_xmalloc((size_t)nr * sizeof *real);
     float *z = genrt_file_xmalloc((size_t)nz * sizeof *z);
+    float *y = m->n_classes > 0 ? genrt_file_xmalloc((size_t)ny * sizeof *y) : NULL;
     double *metrics = genrt_file_xcalloc((size_t)m->n_metrics + 1, sizeof *metrics);
     if (is_image(m))
         genrt_rng_fill_uniform(&r, real, nr, m->range_lo, m->range_hi);
@@ -969,6 +1073,11 @@ static int cmd_bench(const struct cli *c, const struct opts *o)
     fill_latent(m, &r, z, nz);
     m->set_input(0, real);
     m->set_input(1, z);
+    if (y) {
+        for (long i = 0; i < ny; i++)
+            y[i] = (float)genrt_rng_below(&r, (uint64_t)m->n_classes);
+        m->set_input(2, y);
+    }
     for (long t = 1; t <= BENCH_WARMUP; t++)
         m->train_step(t, metrics);
     double t0 = genrt_progress_now();
@@ -979,6 +1088,7 @@ static int cmd_bench(const struct cli *c, const struct opts *o)
            threads);
     free(real);
     free(z);
+    free(y);
     free(metrics);
     return 0;
 }

@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define GENRT_ABI 1
+#define GENRT_ABI 2
 
 enum genrt_data_kind {
     GENRT_DATA_FASHION_MNIST, /* IDX files in a directory, gzip'd or not */
@@ -80,6 +80,15 @@ struct genrt_model {
     int latent_kind;    /* enum genrt_latent_kind */
     int latent_dim;
 
+    /* Conditional models: 0 for none, else labels 0 .. n_classes-1 feed
+     * slot 2 (as floats, one per example) and generate() takes them. */
+    int n_classes;
+
+    /* Batches one training step consumes: real_batches real batches (WGAN's
+     * critic steps each take one) and latent_batches latent batches. */
+    int real_batches;
+    int latent_batches;
+
     /* the train block */
     int batch;
     long steps;
@@ -100,17 +109,21 @@ struct genrt_model {
     const char *const *metric_names;
 
     /* Training: load inputs, then run one step (t counts from 1).
-     * slot 0: the real batch, batch * sample_size floats;
-     * slot 1: the latent batch, batch * latent_dim floats. */
+     * slot 0: the real batches, real_batches * batch * sample_size floats;
+     * slot 1: the latent batches, latent_batches * batch * latent_dim floats;
+     * slot 2 (conditional models): the real examples' labels,
+     *         real_batches * batch floats; the fakes use the same labels. */
     void (*set_input)(int slot, const float *src);
     void (*train_step)(long t, double *metrics);
 
     /* Sampling: G on exactly `batch` latent vectors, eval mode.
-     * z: batch * latent_dim floats in; out: batch * sample_size floats. */
-    void (*generate)(const float *z, float *out);
+     * z: batch * latent_dim floats in; y: batch labels (as floats) for a
+     * conditional model, NULL otherwise; out: batch * sample_size floats. */
+    void (*generate)(const float *z, const float *y, float *out);
 
     /* Gradient checks, on a small batch of gc_batch examples.
-     * gc_set_input takes the same slots as set_input, with gc_batch rows.
+     * gc_set_input takes the same slots as set_input, with gc_batch rows
+     * (one batch, whatever real_batches and latent_batches are).
      * gc_loss(k) is term k's loss; gc_grad(k, g) writes d loss_k / d state
      * into g (real[n_state]) for the parameters of term k's networks and
      * leaves the rest of g untouched. */

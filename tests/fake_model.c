@@ -1,23 +1,38 @@
 /* fake_model.c: hand-written stand-ins for the trainers genc emits, so the
  * runtime's whole CLI can be tested without the compiler.
  *
- *     G: x = gain * (W z) + b                       (linear, z -> sample)
- *     D: s = w2 . tanh(W1 x + b1) + b2              (one hidden layer)
+ *     G: x = gain * (W z) + b [+ E[:, y]]              (linear, z -> sample)
+ *     D: s = w2 . tanh(W1 x + b1 [+ V[:, y]]) + b2     (one hidden layer)
  *     loss_D = mean softplus(-D(real)) + softplus(D(G(z)))
- *     loss_G = mean softplus(-D(G(z)))              (non-saturating)
+ *     loss_G = mean softplus(-D(G(z)))                 (non-saturating)
  * trained with SGD with momentum: D first, then G against the updated D.
+ * A conditional model (FAKE_K classes) adds the class embeddings E and V;
+ * the fakes take the real examples' labels.  A step of a model with
+ * FAKE_RB real and FAKE_LB latent batches makes FAKE_RB D updates (update
+ * r on real batch r and latent batch r % FAKE_LB, as WGAN's critic steps),
+ * then one G update on the last latent batch.
  *
  * Like genc's output, the model body is written once over a `real` type and
  * compiled twice, float and double: this file includes itself once per
- * configuration (FAKE_BODY set), giving six models:
+ * configuration (FAKE_BODY set), giving ten models (8 hidden units in D
+ * unless said):
  *     fake_model, fake_model_f64              ring8, z(4) -> 2
  *     fake_image_model, fake_image_model_f64  fashion_mnist, z(8) -> 1x28x28
  *     fake_rgb_model, fake_rgb_model_f64      images (no default directory),
- *                                             z(4) -> 3x6x8, stored HWC */
+ *                                             z(4) -> 3x6x8, stored HWC
+ *     fake_cond_model, fake_cond_model_f64    ring8 conditional on its 8
+ *                                             modes, z(4) -> 2, 32 hidden
+ *     fake_cond_rgb_model, _f64               images in 3 class subfolders,
+ *                                             z(4) -> 3x6x8, batch 4, 3 real
+ *                                             and 4 latent batches a step
+ * The body aborts on a label that is not a class, or on labels given to an
+ * unconditional model: the runtime must never pass either. */
 #ifndef FAKE_BODY
 #define FAKE_BODY
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "genrt_model.h"
@@ -29,14 +44,14 @@ static const struct genrt_term fake_terms[] = {
     {"loss_G", 1u << 0}, /* trains G */
 };
 
-#define FAKE_LR 0.01
 #define FAKE_MOMENTUM 0.5
 #define FAKE_GC_BATCH 4
 
+/* Each configuration defines its FAKE_* sizes, includes the body as float
+ * and as double (defining real, FAKE_ID and FAKE_SYM, which the body
+ * undefines), then includes this file with FAKE_UNDEF to undefine them. */
+
 /* ring8 */
-#define real float
-#define FAKE_ID _ring_f32
-#define FAKE_SYM fake_model
 #define FAKE_NAME "fake"
 #define FAKE_HASH 0x52494e4738000001ULL
 #define FAKE_KIND GENRT_DATA_RING8
@@ -47,34 +62,24 @@ static const struct genrt_term fake_terms[] = {
 #define FAKE_IH 0
 #define FAKE_IW 0
 #define FAKE_Z 4
-#define FAKE_HID 8
 #define FAKE_B 16
+#define FAKE_K 0
+#define FAKE_RB 1
+#define FAKE_LB 1
+#define FAKE_HID 8
+#define FAKE_LR 0.01
+#define real float
+#define FAKE_ID _ring_f32
+#define FAKE_SYM fake_model
 #include "fake_model.c"
-#undef real
-#undef FAKE_ID
-#undef FAKE_SYM
 #define real double
 #define FAKE_ID _ring_f64
 #define FAKE_SYM fake_model_f64
 #include "fake_model.c"
-#undef real
-#undef FAKE_ID
-#undef FAKE_SYM
-#undef FAKE_NAME
-#undef FAKE_HASH
-#undef FAKE_KIND
-#undef FAKE_DATA
-#undef FAKE_LATENT
-#undef FAKE_S
-#undef FAKE_C
-#undef FAKE_IH
-#undef FAKE_IW
-#undef FAKE_Z
+#define FAKE_UNDEF
+#include "fake_model.c"
 
 /* fashion_mnist */
-#define real float
-#define FAKE_ID _img_f32
-#define FAKE_SYM fake_image_model
 #define FAKE_NAME "fake_image"
 #define FAKE_HASH 0x494d414745000001ULL
 #define FAKE_KIND GENRT_DATA_FASHION_MNIST
@@ -85,32 +90,24 @@ static const struct genrt_term fake_terms[] = {
 #define FAKE_IH 28
 #define FAKE_IW 28
 #define FAKE_Z 8
+#define FAKE_B 16
+#define FAKE_K 0
+#define FAKE_RB 1
+#define FAKE_LB 1
+#define FAKE_HID 8
+#define FAKE_LR 0.01
+#define real float
+#define FAKE_ID _img_f32
+#define FAKE_SYM fake_image_model
 #include "fake_model.c"
-#undef real
-#undef FAKE_ID
-#undef FAKE_SYM
 #define real double
 #define FAKE_ID _img_f64
 #define FAKE_SYM fake_image_model_f64
 #include "fake_model.c"
-#undef real
-#undef FAKE_ID
-#undef FAKE_SYM
-#undef FAKE_NAME
-#undef FAKE_HASH
-#undef FAKE_KIND
-#undef FAKE_DATA
-#undef FAKE_LATENT
-#undef FAKE_S
-#undef FAKE_C
-#undef FAKE_IH
-#undef FAKE_IW
-#undef FAKE_Z
+#define FAKE_UNDEF
+#include "fake_model.c"
 
 /* images, RGB; H != W so that a swapped height and width shows */
-#define real float
-#define FAKE_ID _rgb_f32
-#define FAKE_SYM fake_rgb_model
 #define FAKE_NAME "fake_rgb"
 #define FAKE_HASH 0x5247420000000001ULL
 #define FAKE_KIND GENRT_DATA_IMAGES
@@ -121,14 +118,98 @@ static const struct genrt_term fake_terms[] = {
 #define FAKE_IH 6
 #define FAKE_IW 8
 #define FAKE_Z 4
+#define FAKE_B 16
+#define FAKE_K 0
+#define FAKE_RB 1
+#define FAKE_LB 1
+#define FAKE_HID 8
+#define FAKE_LR 0.01
+#define real float
+#define FAKE_ID _rgb_f32
+#define FAKE_SYM fake_rgb_model
 #include "fake_model.c"
-#undef real
-#undef FAKE_ID
-#undef FAKE_SYM
 #define real double
 #define FAKE_ID _rgb_f64
 #define FAKE_SYM fake_rgb_model_f64
 #include "fake_model.c"
+#define FAKE_UNDEF
+#include "fake_model.c"
+
+/* ring8, conditional: the label is the mode */
+#define FAKE_NAME "fake_cond"
+#define FAKE_HASH 0x434f4e4438000001ULL
+#define FAKE_KIND GENRT_DATA_RING8
+#define FAKE_DATA ""
+#define FAKE_LATENT GENRT_LATENT_NORMAL
+#define FAKE_S 2
+#define FAKE_C 0
+#define FAKE_IH 0
+#define FAKE_IW 0
+#define FAKE_Z 4
+#define FAKE_B 16
+#define FAKE_K 8
+#define FAKE_RB 1
+#define FAKE_LB 1
+#define FAKE_HID 32 /* a wider D and a faster rate: every seed learns the modes */
+#define FAKE_LR 0.05
+#define real float
+#define FAKE_ID _cond_f32
+#define FAKE_SYM fake_cond_model
+#include "fake_model.c"
+#define real double
+#define FAKE_ID _cond_f64
+#define FAKE_SYM fake_cond_model_f64
+#include "fake_model.c"
+#define FAKE_UNDEF
+#include "fake_model.c"
+
+/* images in 3 class subfolders, several batches a step */
+#define FAKE_NAME "fake_cond_rgb"
+#define FAKE_HASH 0x4352474233000001ULL
+#define FAKE_KIND GENRT_DATA_IMAGES
+#define FAKE_DATA ""
+#define FAKE_LATENT GENRT_LATENT_NORMAL
+#define FAKE_S (3 * 6 * 8)
+#define FAKE_C 3
+#define FAKE_IH 6
+#define FAKE_IW 8
+#define FAKE_Z 4
+#define FAKE_B 4
+#define FAKE_K 3
+#define FAKE_RB 3
+#define FAKE_LB 4
+#define FAKE_HID 8
+#define FAKE_LR 0.01
+#define real float
+#define FAKE_ID _crgb_f32
+#define FAKE_SYM fake_cond_rgb_model
+#include "fake_model.c"
+#define real double
+#define FAKE_ID _crgb_f64
+#define FAKE_SYM fake_cond_rgb_model_f64
+#include "fake_model.c"
+#define FAKE_UNDEF
+#include "fake_model.c"
+
+#elif defined(FAKE_UNDEF) /* the end of a configuration */
+
+#undef FAKE_UNDEF
+#undef FAKE_NAME
+#undef FAKE_HASH
+#undef FAKE_KIND
+#undef FAKE_DATA
+#undef FAKE_LATENT
+#undef FAKE_S
+#undef FAKE_C
+#undef FAKE_IH
+#undef FAKE_IW
+#undef FAKE_Z
+#undef FAKE_B
+#undef FAKE_K
+#undef FAKE_RB
+#undef FAKE_LB
+#undef FAKE_HID
+#undef FAKE_LR
 
 #else /* FAKE_BODY: one model, over `real` */
 
@@ -136,21 +217,27 @@ static const struct genrt_term fake_terms[] = {
 #define FAKE_CAT(a, b) FAKE_CAT_(a, b)
 #define N(x) FAKE_CAT(x, FAKE_ID)
 
-/* Parameters, then one momentum buffer per parameter. */
+/* Parameters, then one momentum buffer per parameter.  The class
+ * embeddings are empty for an unconditional model. */
 #define OFF_GW 0                                   /* G.weight [S, Z] */
 #define OFF_GG (OFF_GW + FAKE_S * FAKE_Z)          /* G.gain [S] */
 #define OFF_GB (OFF_GG + FAKE_S)                   /* G.bias [S] */
-#define OFF_D1W (OFF_GB + FAKE_S)                  /* D.l1.weight [HID, S] */
+#define OFF_GE (OFF_GB + FAKE_S)                   /* G.embed [S, K] */
+#define OFF_D1W (OFF_GE + FAKE_S * FAKE_K)         /* D.l1.weight [HID, S] */
 #define OFF_D1B (OFF_D1W + FAKE_HID * FAKE_S)      /* D.l1.bias [HID] */
-#define OFF_D2W (OFF_D1B + FAKE_HID)               /* D.l2.weight [1, HID] */
+#define OFF_DE (OFF_D1B + FAKE_HID)                /* D.embed [HID, K] */
+#define OFF_D2W (OFF_DE + FAKE_HID * FAKE_K)       /* D.l2.weight [1, HID] */
 #define OFF_D2B (OFF_D2W + FAKE_HID)               /* D.l2.bias [1] */
 #define N_PARAMS (OFF_D2B + 1)
 #define N_G_PARAMS OFF_D1W                         /* G's are [0, OFF_D1W) */
 
 static real N(state)[2 * N_PARAMS];
 static real N(grad)[N_PARAMS];
-static float N(in_real)[FAKE_B * FAKE_S], N(in_z)[FAKE_B * FAKE_Z];
+/* the inputs of a step: the sizes genrt_model.h promises */
+static float N(in_real)[FAKE_RB * FAKE_B * FAKE_S], N(in_z)[FAKE_LB * FAKE_B * FAKE_Z];
+static float N(in_y)[FAKE_RB * FAKE_B];
 static float N(gc_real)[FAKE_GC_BATCH * FAKE_S], N(gc_z)[FAKE_GC_BATCH * FAKE_Z];
+static float N(gc_y)[FAKE_GC_BATCH];
 
 static real N(softplus)(real x)
 {
@@ -162,51 +249,75 @@ static real N(sigmoid)(real x)
     return (real)(1.0 / (1.0 + exp(-(double)x)));
 }
 
-static void N(gen)(const real *p, const float *z, real *x)
+/* Example b's class: y[b], which must be a class; 0 when unconditional. */
+static int N(label)(const float *y, int b)
+{
+    if (FAKE_K == 0) {
+        if (y) {
+            fprintf(stderr, "%s: labels given to an unconditional model\n", FAKE_NAME);
+            abort();
+        }
+        return 0;
+    }
+    float v = y[b];
+    if (!(v >= 0.0f && v < (float)FAKE_K && v == (float)(int)v)) {
+        fprintf(stderr, "%s: label %g of example %d is not a class\n", FAKE_NAME, (double)v, b);
+        abort();
+    }
+    return (int)v;
+}
+
+static void N(gen)(const real *p, const float *z, int k, real *x)
 {
     for (int i = 0; i < FAKE_S; i++) {
         real acc = 0;
         for (int j = 0; j < FAKE_Z; j++)
             acc += p[OFF_GW + i * FAKE_Z + j] * (real)z[j];
         x[i] = p[OFF_GG + i] * acc + p[OFF_GB + i];
+        if (FAKE_K)
+            x[i] += p[OFF_GE + i * FAKE_K + k];
     }
 }
 
-static real N(disc)(const real *p, const real *x, real *hid)
+static real N(disc)(const real *p, const real *x, int k, real *hid)
 {
     real s = p[OFF_D2B];
-    for (int k = 0; k < FAKE_HID; k++) {
-        real a = p[OFF_D1B + k];
+    for (int h = 0; h < FAKE_HID; h++) {
+        real a = p[OFF_D1B + h];
+        if (FAKE_K)
+            a += p[OFF_DE + h * FAKE_K + k];
         for (int i = 0; i < FAKE_S; i++)
-            a += p[OFF_D1W + k * FAKE_S + i] * x[i];
-        hid[k] = (real)tanh((double)a);
-        s += p[OFF_D2W + k] * hid[k];
+            a += p[OFF_D1W + h * FAKE_S + i] * x[i];
+        hid[h] = (real)tanh((double)a);
+        s += p[OFF_D2W + h] * hid[h];
     }
     return s;
 }
 
 /* ds = d loss / d s.  Adds D's gradients into g (if g) and d loss / d x
  * into dx (if dx). */
-static void N(disc_back)(const real *p, const real *x, const real *hid, real ds, real *g,
+static void N(disc_back)(const real *p, const real *x, int k, const real *hid, real ds, real *g,
                          real *dx)
 {
     if (g)
         g[OFF_D2B] += ds;
-    for (int k = 0; k < FAKE_HID; k++) {
-        real da = ds * p[OFF_D2W + k] * (1 - hid[k] * hid[k]);
+    for (int h = 0; h < FAKE_HID; h++) {
+        real da = ds * p[OFF_D2W + h] * (1 - hid[h] * hid[h]);
         if (g) {
-            g[OFF_D2W + k] += ds * hid[k];
-            g[OFF_D1B + k] += da;
+            g[OFF_D2W + h] += ds * hid[h];
+            g[OFF_D1B + h] += da;
+            if (FAKE_K)
+                g[OFF_DE + h * FAKE_K + k] += da;
             for (int i = 0; i < FAKE_S; i++)
-                g[OFF_D1W + k * FAKE_S + i] += da * x[i];
+                g[OFF_D1W + h * FAKE_S + i] += da * x[i];
         }
         if (dx)
             for (int i = 0; i < FAKE_S; i++)
-                dx[i] += da * p[OFF_D1W + k * FAKE_S + i];
+                dx[i] += da * p[OFF_D1W + h * FAKE_S + i];
     }
 }
 
-static void N(gen_back)(const real *p, const float *z, const real *dx, real *g)
+static void N(gen_back)(const real *p, const float *z, int k, const real *dx, real *g)
 {
     for (int i = 0; i < FAKE_S; i++) {
         real acc = 0;
@@ -214,43 +325,49 @@ static void N(gen_back)(const real *p, const float *z, const real *dx, real *g)
             acc += p[OFF_GW + i * FAKE_Z + j] * (real)z[j];
         g[OFF_GG + i] += dx[i] * acc;
         g[OFF_GB + i] += dx[i];
+        if (FAKE_K)
+            g[OFF_GE + i * FAKE_K + k] += dx[i];
         for (int j = 0; j < FAKE_Z; j++)
             g[OFF_GW + i * FAKE_Z + j] += dx[i] * p[OFF_GG + i] * (real)z[j];
     }
 }
 
-/* loss_D over n examples; adds d loss_D / d D-params into g if g. */
-static real N(loss_d)(const real *p, const float *xr, const float *z, int n, real *g)
+/* loss_D over n examples of labels y (NULL: unconditional); adds
+ * d loss_D / d D-params into g if g. */
+static real N(loss_d)(const real *p, const float *xr, const float *z, const float *y, int n,
+                      real *g)
 {
     real x[FAKE_S], hid[FAKE_HID], loss = 0;
     for (int b = 0; b < n; b++) {
+        int k = N(label)(y, b);
         for (int i = 0; i < FAKE_S; i++)
             x[i] = (real)xr[b * FAKE_S + i];
-        real s = N(disc)(p, x, hid);
+        real s = N(disc)(p, x, k, hid);
         loss += N(softplus)(-s);
         if (g)
-            N(disc_back)(p, x, hid, -N(sigmoid)(-s) / n, g, NULL);
-        N(gen)(p, z + b * FAKE_Z, x);
-        s = N(disc)(p, x, hid);
+            N(disc_back)(p, x, k, hid, -N(sigmoid)(-s) / n, g, NULL);
+        N(gen)(p, z + b * FAKE_Z, k, x);
+        s = N(disc)(p, x, k, hid);
         loss += N(softplus)(s);
         if (g)
-            N(disc_back)(p, x, hid, N(sigmoid)(s) / n, g, NULL);
+            N(disc_back)(p, x, k, hid, N(sigmoid)(s) / n, g, NULL);
     }
     return loss / n;
 }
 
 /* loss_G over n examples; adds d loss_G / d G-params into g if g. */
-static real N(loss_g)(const real *p, const float *z, int n, real *g)
+static real N(loss_g)(const real *p, const float *z, const float *y, int n, real *g)
 {
     real x[FAKE_S], hid[FAKE_HID], dx[FAKE_S], loss = 0;
     for (int b = 0; b < n; b++) {
-        N(gen)(p, z + b * FAKE_Z, x);
-        real s = N(disc)(p, x, hid);
+        int k = N(label)(y, b);
+        N(gen)(p, z + b * FAKE_Z, k, x);
+        real s = N(disc)(p, x, k, hid);
         loss += N(softplus)(-s);
         if (g) {
             memset(dx, 0, sizeof dx);
-            N(disc_back)(p, x, hid, -N(sigmoid)(-s) / n, NULL, dx);
-            N(gen_back)(p, z + b * FAKE_Z, dx, g);
+            N(disc_back)(p, x, k, hid, -N(sigmoid)(-s) / n, NULL, dx);
+            N(gen_back)(p, z + b * FAKE_Z, k, dx, g);
         }
     }
     return loss / n;
@@ -269,26 +386,44 @@ static void N(set_input)(int slot, const float *src)
 {
     if (slot == 0)
         memcpy(N(in_real), src, sizeof N(in_real));
-    else
+    else if (slot == 1)
         memcpy(N(in_z), src, sizeof N(in_z));
+    else if (slot == 2 && FAKE_K > 0)
+        memcpy(N(in_y), src, sizeof N(in_y));
+    else {
+        fprintf(stderr, "%s: set_input: no slot %d\n", FAKE_NAME, slot);
+        abort();
+    }
+}
+
+/* The labels of real batch r, or NULL when unconditional. */
+static const float *N(batch_y)(const float *y, int r)
+{
+    return FAKE_K ? y + r * FAKE_B : NULL;
 }
 
 static void N(train_step)(long t, double *metrics)
 {
     (void)t;
+    metrics[0] = 0;
+    for (int r = 0; r < FAKE_RB; r++) {
+        memset(N(grad), 0, sizeof N(grad));
+        metrics[0] += N(loss_d)(N(state), N(in_real) + r * FAKE_B * FAKE_S,
+                                N(in_z) + (r % FAKE_LB) * FAKE_B * FAKE_Z,
+                                N(batch_y)(N(in_y), r), FAKE_B, N(grad)) / FAKE_RB;
+        N(sgd)(N_G_PARAMS, N_PARAMS);
+    }
     memset(N(grad), 0, sizeof N(grad));
-    metrics[0] = N(loss_d)(N(state), N(in_real), N(in_z), FAKE_B, N(grad));
-    N(sgd)(N_G_PARAMS, N_PARAMS);
-    memset(N(grad), 0, sizeof N(grad));
-    metrics[1] = N(loss_g)(N(state), N(in_z), FAKE_B, N(grad));
+    metrics[1] = N(loss_g)(N(state), N(in_z) + (FAKE_LB - 1) * FAKE_B * FAKE_Z,
+                           N(batch_y)(N(in_y), (FAKE_LB - 1) % FAKE_RB), FAKE_B, N(grad));
     N(sgd)(0, N_G_PARAMS);
 }
 
-static void N(generate)(const float *z, float *out)
+static void N(generate)(const float *z, const float *y, float *out)
 {
     real x[FAKE_S];
     for (int b = 0; b < FAKE_B; b++) {
-        N(gen)(N(state), z + b * FAKE_Z, x);
+        N(gen)(N(state), z + b * FAKE_Z, N(label)(y, b), x);
         for (int i = 0; i < FAKE_S; i++)
             out[b * FAKE_S + i] = (float)x[i];
     }
@@ -298,23 +433,31 @@ static void N(gc_set_input)(int slot, const float *src)
 {
     if (slot == 0)
         memcpy(N(gc_real), src, sizeof N(gc_real));
-    else
+    else if (slot == 1)
         memcpy(N(gc_z), src, sizeof N(gc_z));
+    else if (slot == 2 && FAKE_K > 0)
+        memcpy(N(gc_y), src, sizeof N(gc_y));
+    else {
+        fprintf(stderr, "%s: gc_set_input: no slot %d\n", FAKE_NAME, slot);
+        abort();
+    }
 }
 
 static double N(gc_loss)(int k)
 {
+    const float *y = N(batch_y)(N(gc_y), 0);
     if (k == 0)
-        return N(loss_d)(N(state), N(gc_real), N(gc_z), FAKE_GC_BATCH, NULL);
-    return N(loss_g)(N(state), N(gc_z), FAKE_GC_BATCH, NULL);
+        return N(loss_d)(N(state), N(gc_real), N(gc_z), y, FAKE_GC_BATCH, NULL);
+    return N(loss_g)(N(state), N(gc_z), y, FAKE_GC_BATCH, NULL);
 }
 
 static void N(gc_grad)(int k, void *g)
 {
+    const float *y = N(batch_y)(N(gc_y), 0);
     if (k == 0)
-        N(loss_d)(N(state), N(gc_real), N(gc_z), FAKE_GC_BATCH, g);
+        N(loss_d)(N(state), N(gc_real), N(gc_z), y, FAKE_GC_BATCH, g);
     else
-        N(loss_g)(N(state), N(gc_z), FAKE_GC_BATCH, g);
+        N(loss_g)(N(state), N(gc_z), y, FAKE_GC_BATCH, g);
 }
 
 #define FAKE_T(name, role, net, init, fan_in, d0, d1, off, size) \
@@ -328,8 +471,14 @@ static const struct genrt_tensor N(tensors)[] = {
     FAKE_P("G.weight", 0, GENRT_INIT_FANIN_UNIFORM, FAKE_Z, FAKE_S, FAKE_Z, OFF_GW),
     FAKE_P("G.gain", 0, GENRT_INIT_ONE, 0, FAKE_S, 0, OFF_GG),
     FAKE_P("G.bias", 0, GENRT_INIT_ZERO, 0, FAKE_S, 0, OFF_GB),
+#if FAKE_K > 0
+    FAKE_P("G.embed", 0, GENRT_INIT_FANIN_UNIFORM, FAKE_K, FAKE_S, FAKE_K, OFF_GE),
+#endif
     FAKE_P("D.l1.weight", 1, GENRT_INIT_FANIN_UNIFORM, FAKE_S, FAKE_HID, FAKE_S, OFF_D1W),
     FAKE_P("D.l1.bias", 1, GENRT_INIT_FANIN_UNIFORM, FAKE_S, FAKE_HID, 0, OFF_D1B),
+#if FAKE_K > 0
+    FAKE_P("D.embed", 1, GENRT_INIT_FANIN_UNIFORM, FAKE_K, FAKE_HID, FAKE_K, OFF_DE),
+#endif
     FAKE_P("D.l2.weight", 1, GENRT_INIT_FANIN_UNIFORM, FAKE_HID, 1, FAKE_HID, OFF_D2W),
     FAKE_P("D.l2.bias", 1, GENRT_INIT_FANIN_UNIFORM, FAKE_HID, 1, 0, OFF_D2B),
 };
@@ -351,6 +500,9 @@ const struct genrt_model FAKE_SYM = {
     .sample_size = FAKE_S,
     .latent_kind = FAKE_LATENT,
     .latent_dim = FAKE_Z,
+    .n_classes = FAKE_K,
+    .real_batches = FAKE_RB,
+    .latent_batches = FAKE_LB,
     .batch = FAKE_B,
     .steps = 200,
     .seed = 42,
@@ -374,5 +526,9 @@ const struct genrt_model FAKE_SYM = {
     .gc_loss = N(gc_loss),
     .gc_grad = N(gc_grad),
 };
+
+#undef real
+#undef FAKE_ID
+#undef FAKE_SYM
 
 #endif /* FAKE_BODY */

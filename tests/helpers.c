@@ -128,6 +128,12 @@ double model_gradcheck(const struct genrt_model *m, double h, int per_tensor) {
         z[i] = (float)test_normal();
     m->gc_set_input(0, x);
     m->gc_set_input(1, z);
+    if (m->n_classes > 0) {
+        float y[4096];
+        for (int i = 0; i < m->gc_batch && i < 4096; i++)
+            y[i] = (float)(int)(test_uniform() * m->n_classes);
+        m->gc_set_input(2, y);
+    }
     double *g = calloc((size_t)m->n_state, sizeof *g);
     double worst = 0;
     for (int k = 0; k < m->n_terms; k++) {

@@ -235,3 +235,17 @@ Test(emit, plan_fits_in_peak_and_fuses_bias_with_activation) {
     }
     cr_expect_geq(fused, 1, "no bias was fused with its activation");
 }
+
+Test(diagnostics, gradient_penalty_critic_with_batchnorm_warns) {
+    struct model m;
+    char *d;
+    char *spec = read_whole("specs/wgan_gp.gm", NULL);
+    cr_assert(spec);
+    char *bn = xprintf("%s", spec);
+    char *at = strstr(bn, "layernorm;");
+    cr_assert(at);
+    memcpy(at, "batchnorm", 9);
+    cr_assert(compile_str(bn, &m, &d), "a warning is not an error: %s", d);
+    cr_expect(strstr(d, "warning: batchnorm couples the examples of a batch"), "%s", d);
+    cr_expect(strstr(d, "use 'layernorm'"), "%s", d);
+}

@@ -481,6 +481,50 @@ Test(vjp, channel_pool_and_concat_ops) {
         CHECK(cases[i]);
 }
 
+static int l_sqrt(struct ir *g, const int *p) { return weighted(g, ir_unary(g, OP_SQRT, p[0]), p[1]); }
+static int l_add_row(struct ir *g, const int *p) { return weighted(g, ir_row_op(g, OP_ADD_ROW, p[0], p[1]), p[2]); }
+static int l_mul_row(struct ir *g, const int *p) { return weighted(g, ir_row_op(g, OP_MUL_ROW, p[0], p[1]), p[2]); }
+static int l_sum_row(struct ir *g, const int *p) { return weighted(g, ir_sum_row(g, p[0]), p[1]); }
+/* labels 0, 2, 1 as reals, built from constants */
+static int l_embed(struct ir *g, const int *p) {
+    int y01 = ir_concat(g, ir_fill(g, 0, S2(1, 1)), ir_fill(g, 2, S2(1, 1)));
+    int y = ir_reshape(g, ir_concat(g, y01, ir_fill(g, 1, S2(1, 1))), S1(3));
+    return weighted(g, ir_embed(g, y, p[0]), p[1]);
+}
+static int l_bcast_hw(struct ir *g, const int *p) { return weighted(g, ir_bcast_hw(g, p[0], 2, 3), p[1]); }
+
+Test(vjp, row_label_and_sqrt_ops) {
+    struct case_ cases[] = {
+        {"sqrt", 2, 1, {S2(3, 4), S2(3, 4)}, {0.1, 0}, {3, 0}, .loss = l_sqrt},
+        {"add_row", 3, 2, {S4(3, 2, 2, 2), S1(3), S4(3, 2, 2, 2)}, .loss = l_add_row},
+        {"mul_row", 3, 2, {S4(3, 2, 2, 2), S1(3), S4(3, 2, 2, 2)}, .loss = l_mul_row},
+        {"sum_row", 2, 1, {S2(3, 5), S1(3)}, .loss = l_sum_row},
+        {"embed", 2, 1, {S2(4, 3), S2(3, 3)}, .loss = l_embed},
+        {"bcast_hw", 2, 1, {S2(2, 3), S4(2, 2, 3, 3)}, .loss = l_bcast_hw},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK(cases[i]);
+}
+
+/* WGAN-GP's path: the gradient of a critic with layernorm-style row ops,
+ * its per-example norm, and that differentiated again. */
+static int l_penalty(struct ir *g, const int *p) {
+    int x = p[2];
+    int h = ir_add_bias(g, ir_matmul(g, x, p[0], 0, 1), p[1]);
+    int mean = ir_scale(g, ir_sum_row(g, h), 1.0 / 5);
+    h = ir_leaky_relu(g, ir_row_op(g, OP_ADD_ROW, h, ir_unary(g, OP_NEG, mean)), 0.2);
+    int f = ir_sum_all(g, ir_matmul(g, h, p[3], 0, 1));
+    int gx;
+    autodiff(g, f, &x, 1, &gx);
+    int norm = ir_unary(g, OP_SQRT, ir_addc(g, ir_sum_row(g, ir_unary(g, OP_SQUARE, gx)), 1e-12));
+    return ir_mean_all(g, ir_unary(g, OP_SQUARE, ir_addc(g, norm, -1)));
+}
+
+Test(autodiff, gradient_penalty_second_order) {
+    struct case_ c = {"penalty", 4, 2, {S2(5, 3), S1(5), S2(4, 3), S2(1, 5)}, .loss = l_penalty};
+    CHECK(c);
+}
+
 /* Second order through a conv: the gradient penalty's path. */
 static int l_conv_second(struct ir *g, const int *p) {
     cur = (struct geom){2, 5, 5, 2, 3, 3, 2, 1, 0};

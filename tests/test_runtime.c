@@ -2,7 +2,9 @@
  *
  * The modules are tested directly (rng, data, images, ckpt, npy, image), and the
  * CLI end to end (cli) through the hand-written models of fake_model.c,
- * with genrt_main called in-process and its stdout/stderr captured. */
+ * with genrt_main called in-process and its stdout/stderr captured;
+ * conditional and multi-batch models (cond) partly through spies that
+ * stand in for a model's set_input or generate. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* mkdtemp, nftw, dup, fileno under -std=c11 */
 #endif
@@ -38,6 +40,8 @@
 extern const struct genrt_model fake_model, fake_model_f64;
 extern const struct genrt_model fake_image_model, fake_image_model_f64;
 extern const struct genrt_model fake_rgb_model, fake_rgb_model_f64;
+extern const struct genrt_model fake_cond_model, fake_cond_model_f64;
+extern const struct genrt_model fake_cond_rgb_model, fake_cond_rgb_model_f64;
 
 /* ------------------------------------------------------------- helpers */
 
@@ -1728,4 +1732,505 @@ Test(cli, rgb_images_gradcheck_and_errors)
     r = cli(&fake_rgb_model, NULL, "--help", NULL);
     cr_assert_eq(r->rc, 0);
     cr_assert_not_null(strstr(r->out, "--data (none) (images)"), "%s", r->out);
+}
+
+/* ------------------------------------------- conditional, multi-batch */
+
+/* n_classes subfolders c0, c1, .. of per_class images each; image i of
+ * class k is the solid color (80 k, 10 i, 7). */
+static const char *class_dir(const char *name, int n_classes, int per_class)
+{
+    const char *dir = mkdir_t("%s", name);
+    for (int k = 0; k < n_classes; k++) {
+        mkdir_t("%s/c%d", name, k);
+        for (int i = 0; i < per_class; i++) {
+            unsigned char col[3] = {(unsigned char)(80 * k), (unsigned char)(10 * i), 7};
+            write_solid(tpath("%s/c%d/%02d.png", name, k, i), 8, 6, 3, col);
+        }
+    }
+    return dir;
+}
+
+Test(cond, data_classes_must_match_the_model)
+{
+    struct genrt_data d;
+    struct genrt_err err;
+    /* fashion_mnist: 10 classes, even where a subset shows fewer */
+    struct genrt_model m = image_model(FMNIST_DIR, 0);
+    m.n_classes = 10;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.n_classes, 10);
+    genrt_data_close(&d);
+    m.n_classes = 5;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), -1);
+    cr_assert_str_eq(err.msg, FMNIST_DIR ": the fashion_mnist data have 10 classes, but the model "
+                              "has 5 classes");
+    cr_assert_null(d.images);
+    const char *small = mkdir_t("small10");
+    write_idx(small, "train", 5, 28, 28, 5, 1); /* every label 0 */
+    m = image_model(small, 1);
+    m.n_classes = 10;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), 0, "%s", err.msg);
+    genrt_data_close(&d);
+
+    /* ring8: one class per mode */
+    m = fake_cond_model;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), 0, "%s", err.msg);
+    genrt_data_close(&d);
+    m.n_classes = 1;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), -1);
+    cr_assert_str_eq(err.msg, "ring8 has 8 classes (one per mode), but the model has 1 class");
+
+    /* images: the class subfolders, or one class */
+    const char *dir = class_dir("three", 3, 2);
+    m = rgb_model(dir, 3);
+    m.n_classes = 3;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), 0, "%s", err.msg);
+    genrt_data_close(&d);
+    m.n_classes = 5;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), -1);
+    char want[600];
+    snprintf(want, sizeof want, "%s: 3 class subfolders, but the model has 5 classes", dir);
+    cr_assert_str_eq(err.msg, want);
+    cr_assert_null(d.images);
+    cr_assert_null(d.class_names);
+    const char *flat = color_dir("flat", 3);
+    m = rgb_model(flat, 3);
+    m.n_classes = 1;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), 0, "%s", err.msg);
+    genrt_data_close(&d);
+    m.n_classes = 2;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), -1);
+    snprintf(want, sizeof want, "%s: no class subfolders (all images are one class), but the "
+             "model has 2 classes", flat);
+    cr_assert_str_eq(err.msg, want);
+}
+
+Test(cond, model_check_rejects_bad_class_and_batch_counts)
+{
+    struct genrt_model m = fake_cond_model;
+    m.n_classes = 257;
+    assert_one_error(cli(&m, NULL, "bench", NULL), "model error: n_classes 257 (must be 0 to 256)");
+    m.n_classes = -1;
+    assert_one_error(cli(&m, NULL, "bench", NULL), "model error: n_classes -1");
+    m = fake_cond_rgb_model;
+    m.real_batches = 0;
+    assert_one_error(cli(&m, NULL, "bench", NULL),
+                     "model error: real_batches 0, latent_batches 4 (each must be at least 1)");
+    m = fake_cond_rgb_model;
+    m.latent_batches = -2;
+    assert_one_error(cli(&fake_cond_rgb_model, &m, "bench", NULL),
+                     "double-precision model error: real_batches 3, latent_batches -2");
+}
+
+/* A spy stands in for the model's set_input and train_step and checks,
+ * step by step, that the slots hold what an independent loader and latent
+ * stream give: real_batches consecutive batches, their labels, and
+ * latent_batches batches of latents.  Failures are kept in spy_msg (an
+ * assert inside genrt_main would leave stdout redirected). */
+static struct {
+    const struct genrt_model *m; /* the model spied on */
+    struct genrt_data data;
+    struct genrt_rng latent;
+    float *real, *z, *y;         /* what set_input got for this step */
+    float *want_real, *want_z;
+    int *want_labels;
+    unsigned slots;              /* bit s: slot s was set for this step */
+    long steps;
+    char msg[512];
+} spy;
+
+static void spy_fail(const char *fmt, ...)
+{
+    if (spy.msg[0])
+        return; /* the first failure tells most */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(spy.msg, sizeof spy.msg, fmt, ap);
+    va_end(ap);
+}
+
+static long spy_n_real(void)
+{
+    return (long)spy.m->real_batches * spy.m->batch;
+}
+
+static long spy_n_z(void)
+{
+    return (long)spy.m->latent_batches * spy.m->batch * spy.m->latent_dim;
+}
+
+static void spy_set_input(int slot, const float *src)
+{
+    /* copies exactly the promised sizes: ASan catches a shorter buffer */
+    if (slot == 0)
+        memcpy(spy.real, src, (size_t)(spy_n_real() * spy.m->sample_size) * sizeof *src);
+    else if (slot == 1)
+        memcpy(spy.z, src, (size_t)spy_n_z() * sizeof *src);
+    else if (slot == 2)
+        memcpy(spy.y, src, (size_t)spy_n_real() * sizeof *src);
+    else
+        spy_fail("set_input slot %d", slot);
+    spy.slots |= 1u << slot;
+    spy.m->set_input(slot, src);
+}
+
+static void spy_train_step(long t, double *metrics)
+{
+    const struct genrt_model *m = spy.m;
+    long n = spy_n_real(), S = m->sample_size;
+    unsigned want_slots = m->n_classes > 0 ? 7u : 3u;
+    if (spy.slots != want_slots)
+        spy_fail("step %ld: slots 0x%x set, not 0x%x", t, spy.slots, want_slots);
+    spy.slots = 0;
+    for (int r = 0; r < m->real_batches; r++)
+        genrt_data_next_batch_labels(&spy.data, spy.want_real + r * m->batch * S,
+                                     spy.want_labels + r * m->batch, m->batch);
+    genrt_rng_fill_normal(&spy.latent, spy.want_z, spy_n_z());
+    if (memcmp(spy.real, spy.want_real, (size_t)(n * S) * sizeof *spy.real))
+        spy_fail("step %ld: slot 0 is not the next %d batches", t, m->real_batches);
+    if (memcmp(spy.z, spy.want_z, (size_t)spy_n_z() * sizeof *spy.z))
+        spy_fail("step %ld: slot 1 is not the next %d latent batches", t, m->latent_batches);
+    for (long i = 0; i < n && m->n_classes > 0; i++) {
+        if (spy.y[i] != (float)spy.want_labels[i])
+            spy_fail("step %ld: label %ld is %g, not %d", t, i, spy.y[i], spy.want_labels[i]);
+        /* class_dir's images: red is 80 * class, here in [-1, 1] */
+        int k = (int)lroundf((spy.real[i * S] + 1.0f) * 127.5f / 80.0f);
+        if (k != spy.want_labels[i])
+            spy_fail("step %ld: example %ld looks like class %d, labelled %d", t, i, k,
+                     spy.want_labels[i]);
+    }
+    spy.steps++;
+    m->train_step(t, metrics);
+}
+
+/* A copy of m that trains through the spy, on dir with the given seed. */
+static struct genrt_model spy_on(const struct genrt_model *m, const char *dir, uint64_t seed)
+{
+    struct genrt_err err;
+    memset(&spy, 0, sizeof spy);
+    spy.m = m;
+    cr_assert_eq(genrt_data_open(&spy.data, m, dir, seed, &err), 0, "%s", err.msg);
+    genrt_rng_seed(&spy.latent, genrt_rng_derive(seed, GENRT_STREAM_LATENT));
+    long n = spy_n_real();
+    spy.real = malloc((size_t)(n * m->sample_size) * sizeof *spy.real);
+    spy.want_real = malloc((size_t)(n * m->sample_size) * sizeof *spy.want_real);
+    spy.z = malloc((size_t)spy_n_z() * sizeof *spy.z);
+    spy.want_z = malloc((size_t)spy_n_z() * sizeof *spy.want_z);
+    spy.y = calloc((size_t)n, sizeof *spy.y);
+    spy.want_labels = calloc((size_t)n, sizeof *spy.want_labels);
+    struct genrt_model s = *m;
+    s.set_input = spy_set_input;
+    s.train_step = spy_train_step;
+    return s;
+}
+
+static void spy_end(void)
+{
+    genrt_data_close(&spy.data);
+    free(spy.real);
+    free(spy.want_real);
+    free(spy.z);
+    free(spy.want_z);
+    free(spy.y);
+    free(spy.want_labels);
+}
+
+Test(cond, a_step_takes_its_real_and_latent_batches_and_labels)
+{
+    /* 21 images, 12 a step (3 batches of 4): epochs end mid-step */
+    const char *dir = class_dir("spydata", 3, 7);
+    struct genrt_model m = spy_on(&fake_cond_rgb_model, dir, 42);
+    struct run *r = cli(&m, NULL, "train", "--steps", "9", "--data", dir, "--out", tpath("spy"),
+                        "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_eq(spy.steps, 9);
+    cr_assert_eq(spy.msg[0], 0, "%s", spy.msg);
+    cr_assert_eq(spy.data.st.epoch, 5, "9 steps x 3 batches at 5 batches an epoch");
+    spy_end();
+
+    /* the unconditional ring8 model: slots 0 and 1 only, as before */
+    m = spy_on(&fake_model, NULL, 7);
+    r = cli(&m, NULL, "train", "--steps", "5", "--seed", "7", "--out", tpath("spy1"), "--quiet",
+            NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_eq(spy.steps, 5);
+    cr_assert_eq(spy.msg[0], 0, "%s", spy.msg);
+    spy_end();
+}
+
+Test(cond, multi_batch_resume_equals_uninterrupted_run)
+{
+    const char *dir = class_dir("resdata", 3, 7);
+    const char *a = tpath("ma"), *b = tpath("mb");
+    struct run *r = cli(&fake_cond_rgb_model, NULL, "train", "--steps", "8", "--data", dir,
+                        "--out", a, "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    r = cli(&fake_cond_rgb_model, NULL, "train", "--steps", "3", "--data", dir, "--out", b,
+            "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    /* step 3 ends 4 batches into epoch 1 (5 batches an epoch): mid-epoch */
+    r = cli(&fake_cond_rgb_model, NULL, "train", "--steps", "8", "--data", dir, "--out", b,
+            "--resume", tpath("mb/checkpoint.ckpt"), "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert(same_file(tpath("ma/checkpoint.ckpt"), tpath("mb/checkpoint.ckpt")));
+    char *ma = metrics_sans_seconds(tpath("ma/metrics.csv"));
+    char *mb = metrics_sans_seconds(tpath("mb/metrics.csv"));
+    cr_assert_str_eq(ma, mb);
+    cr_assert_eq(count_lines(ma), 9);
+    free(ma);
+    free(mb);
+    cr_assert(same_file(tpath("ma/samples/step-000008.png"), tpath("mb/samples/step-000008.png")));
+}
+
+/* A generate() that draws each sample as a flat image of its class:
+ * value -1 + 2 (y + 1) / (K + 1), in the fake's range [-1, 1]. */
+static const struct genrt_model *label_model;
+static char label_msg[256];
+
+static void label_generate(const float *z, const float *y, float *out)
+{
+    (void)z;
+    const struct genrt_model *m = label_model;
+    for (int b = 0; b < m->batch; b++) {
+        if (!(y[b] >= 0 && y[b] < m->n_classes && y[b] == floorf(y[b])) && !label_msg[0])
+            snprintf(label_msg, sizeof label_msg, "generate: label %g", y[b]);
+        for (long i = 0; i < m->sample_size; i++)
+            out[b * m->sample_size + i] = -1.0f + 2.0f * (y[b] + 1) / (m->n_classes + 1);
+    }
+}
+
+static int label_byte(int k, int n_classes)
+{
+    float v = -1.0f + 2.0f * (float)(k + 1) / (float)(n_classes + 1);
+    return (int)((v + 1.0f) * 127.5f + 0.5f);
+}
+
+/* The PNG is a grid of rows x cols images of 6 x 8 pixels whose cell
+ * (r, c) shows class label_of(r, c); -1: an empty cell. */
+static void assert_class_grid(const char *path, int rows, int cols, int n_classes,
+                              int (*label_of)(int r, int c, int cols))
+{
+    int gw, gh, comp;
+    unsigned char *px = stbi_load(path, &gw, &gh, &comp, 3);
+    cr_assert_not_null(px, "%s: %s", path, stbi_failure_reason());
+    cr_assert_eq(gw, cols * (8 + 2) + 2, "%s: width %d", path, gw);
+    cr_assert_eq(gh, rows * (6 + 2) + 2, "%s: height %d, not %d rows", path, gh, rows);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) {
+            int k = label_of(r, c, cols);
+            int want = k < 0 ? 255 : label_byte(k, n_classes);
+            int got = px[((2 + r * 8 + 3) * gw + 2 + c * 10 + 4) * 3]; /* the cell's middle */
+            cr_assert(abs(got - want) <= 1, "%s: cell (%d, %d) is %d, want class %d (%d)", path,
+                      r, c, got, k, want);
+        }
+    stbi_image_free(px);
+}
+
+static int row_is_class(int r, int c, int cols)
+{
+    (void)c;
+    (void)cols;
+    return r;
+}
+
+static int all_class_1(int r, int c, int cols)
+{
+    return r * cols + c < 5 ? 1 : -1; /* 5 samples in a 3 x 2 grid */
+}
+
+Test(cond, grids_have_a_row_per_class)
+{
+    const char *dir = class_dir("griddata", 3, 4);
+    struct genrt_model m = fake_cond_rgb_model;
+    m.generate = label_generate;
+    label_model = &m;
+    label_msg[0] = 0;
+    /* the training previews: 3 rows of 8 */
+    struct run *r = cli(&m, NULL, "train", "--steps", "2", "--data", dir, "--out", tpath("g"),
+                        "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    assert_class_grid(tpath("g/samples/step-000002.png"), 3, 8, 3, row_is_class);
+
+    const char *ck = tpath("g/checkpoint.ckpt");
+    r = cli(&m, NULL, "sample", "--checkpoint", ck, "-o", tpath("g8.png"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    assert_class_grid(tpath("g8.png"), 3, 8, 3, row_is_class);
+    /* -n 10: rows per class of ceil(10 / 3) = 4 */
+    r = cli(&m, NULL, "sample", "--checkpoint", ck, "-n", "10", "-o", tpath("g4.png"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    assert_class_grid(tpath("g4.png"), 3, 4, 3, row_is_class);
+    r = cli(&m, NULL, "sample", "--checkpoint", ck, "-n", "2", "-o", tpath("g1.png"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    assert_class_grid(tpath("g1.png"), 3, 1, 3, row_is_class);
+    /* --label: every sample of that class, in the usual square grid */
+    r = cli(&m, NULL, "sample", "--checkpoint", ck, "-n", "5", "--label", "1", "-o",
+            tpath("l1.png"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    assert_class_grid(tpath("l1.png"), 2, 3, 3, all_class_1);
+    /* arrays: n samples as asked, sample i of class i % 3, or all --label */
+    r = cli(&m, NULL, "sample", "--checkpoint", ck, "-n", "7", "-o", tpath("c.npy"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    float *x = npy_data(tpath("c.npy"), "'shape': (7, 3, 6, 8), }", 7 * 144);
+    for (int i = 0; i < 7; i++)
+        cr_assert_eq(x[i * 144 + 100], -1.0f + 2.0f * (float)(i % 3 + 1) / 4, "sample %d", i);
+    free(x);
+    r = cli(&m, NULL, "sample", "--checkpoint", ck, "-n", "7", "--label", "2", "-o",
+            tpath("c2.npy"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    x = npy_data(tpath("c2.npy"), "'shape': (7, 3, 6, 8), }", 7 * 144);
+    for (int i = 0; i < 7; i++)
+        cr_assert_eq(x[i * 144], 0.5f, "sample %d", i);
+    free(x);
+    cr_assert_eq(label_msg[0], 0, "%s", label_msg);
+
+    /* the real model draws the same geometry */
+    r = cli(&fake_cond_rgb_model, NULL, "sample", "--checkpoint", ck, "-o", tpath("real.png"),
+            NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    int w, h, color;
+    png_info(tpath("real.png"), &w, &h, &color);
+    cr_assert(w == 82 && h == 26 && color == 2, "%dx%d", w, h);
+}
+
+Test(cond, label_and_class_errors_are_one_line)
+{
+    const char *dir = class_dir("errdata", 3, 4);
+    struct run *r = cli(&fake_cond_rgb_model, NULL, "train", "--steps", "1", "--data", dir,
+                        "--out", tpath("e"), "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    const char *ck = tpath("e/checkpoint.ckpt");
+    r = cli(&fake_cond_rgb_model, NULL, "sample", "--checkpoint", ck, "--label", "3", "-o",
+            tpath("x.png"), NULL);
+    assert_one_error(r, "sample: --label 3 is out of range: the model has 3 classes (0 to 2)");
+    r = cli(&fake_cond_rgb_model, NULL, "sample", "--checkpoint", ck, "--label", "-1", "-o",
+            tpath("x.png"), NULL);
+    assert_one_error(r, "sample: --label expects an integer");
+    r = cli(&fake_cond_rgb_model, NULL, "sample", "--checkpoint", ck, "--label", "1", "--label",
+            "2", "-o", tpath("x.png"), NULL);
+    assert_one_error(r, "--label given twice");
+    r = cli(&fake_cond_rgb_model, NULL, "train", "--label", "1", NULL);
+    assert_one_error(r, "train: unknown flag '--label'");
+
+    r = cli(&fake_model, NULL, "train", "--steps", "1", "--out", tpath("u"), "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    r = cli(&fake_model, NULL, "sample", "--checkpoint", tpath("u/checkpoint.ckpt"), "--label",
+            "0", "-o", tpath("x.csv"), NULL);
+    assert_one_error(r, "sample: --label 0: this model is unconditional (it has no classes)");
+    cr_assert(!file_exists(tpath("x.png")) && !file_exists(tpath("x.csv")));
+
+    /* the data's classes against the model's, before anything is written */
+    const char *five = class_dir("five", 5, 4);
+    char want[600];
+    snprintf(want, sizeof want, "%s: 5 class subfolders, but the model has 3 classes", five);
+    r = cli(&fake_cond_rgb_model, NULL, "train", "--data", five, "--out", tpath("never"), NULL);
+    assert_one_error(r, want);
+    cr_assert(!file_exists(tpath("never")));
+    r = cli(&fake_cond_rgb_model, &fake_cond_rgb_model_f64, "gradcheck", "--data", five, NULL);
+    assert_one_error(r, want);
+    r = cli(&fake_cond_rgb_model, NULL, "train", "--data", color_dir("flatdata", 20), "--out",
+            tpath("never"), NULL);
+    assert_one_error(r, "flatdata: no class subfolders (all images are one class), but the model "
+                        "has 3 classes");
+    struct genrt_model m = fake_cond_model;
+    m.n_classes = 5;
+    r = cli(&m, NULL, "train", "--out", tpath("never"), NULL);
+    assert_one_error(r, "ring8 has 8 classes (one per mode), but the model has 5 classes");
+    cr_assert(!file_exists(tpath("never")));
+}
+
+/* The spy on gc_set_input: slot 2 must hold the gc batch's labels. */
+static void (*true_gc_set_input)(int slot, const float *src);
+static float gc_labels[64];
+static unsigned gc_slots;
+
+static void spy_gc_set_input(int slot, const float *src)
+{
+    if (slot == 2)
+        memcpy(gc_labels, src, (size_t)fake_cond_rgb_model_f64.gc_batch * sizeof *src);
+    gc_slots |= 1u << slot;
+    true_gc_set_input(slot, src);
+}
+
+Test(cond, gradcheck_bench_and_help)
+{
+    struct run *r = cli(&fake_cond_model, &fake_cond_model_f64, "gradcheck", NULL);
+    cr_assert_eq(r->rc, 0, "%s%s", r->out, r->err);
+    cr_assert_not_null(strstr(r->out, "(tolerance 1e-06): ok\n"), "%s", r->out);
+    /* the class embeddings are checked too */
+    cr_assert_not_null(strstr(r->out, "gradcheck: loss_D: 97 entries of 5 tensors"), "%s", r->out);
+    cr_assert_not_null(strstr(r->out, "gradcheck: loss_G: 28 entries of 4 tensors"), "%s", r->out);
+
+    const char *dir = class_dir("gcdata", 3, 3);
+    struct genrt_model g = fake_cond_rgb_model_f64;
+    true_gc_set_input = g.gc_set_input;
+    g.gc_set_input = spy_gc_set_input;
+    gc_slots = 0;
+    r = cli(&fake_cond_rgb_model, &g, "gradcheck", "--data", dir, "--seed", "3", NULL);
+    cr_assert_eq(r->rc, 0, "%s%s", r->out, r->err);
+    cr_assert_not_null(strstr(r->out, "(tolerance 1e-06): ok\n"), "%s", r->out);
+    cr_assert_eq(gc_slots, 7);
+    struct genrt_data d;
+    struct genrt_err err;
+    float x[4 * 144];
+    int lab[4];
+    cr_assert_eq(genrt_data_open(&d, &g, dir, 3, &err), 0, "%s", err.msg);
+    genrt_data_next_batch_labels(&d, x, lab, g.gc_batch);
+    genrt_data_close(&d);
+    for (int i = 0; i < g.gc_batch; i++)
+        cr_assert_eq(gc_labels[i], (float)lab[i], "gc label %d", i);
+
+    r = cli(&fake_cond_rgb_model, NULL, "bench", "--steps", "3", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_not_null(strstr(r->out, "ms/step over 3 steps"), "%s", r->out);
+
+    r = cli(&fake_cond_rgb_model, NULL, "sample", "--help", NULL);
+    cr_assert_eq(r->rc, 0);
+    cr_assert_not_null(strstr(r->out, "[--label K]"), "%s", r->out);
+    cr_assert_not_null(strstr(r->out, "conditional on 3 classes"), "%s", r->out);
+}
+
+Test(cond, conditional_ring_puts_each_class_on_its_mode)
+{
+    /* G's class embedding can carry each class to its mode; a run whose
+     * labels were wrong, shuffled or unused could not. */
+    struct run *r = cli(&fake_cond_model, NULL, "train", "--steps", "2000", "--out",
+                        tpath("cr"), "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    const char *ck = tpath("cr/checkpoint.ckpt");
+    for (int k = 0; k < 8; k += 3) {
+        char lab[16];
+        snprintf(lab, sizeof lab, "%d", k);
+        r = cli(&fake_cond_model, NULL, "sample", "--checkpoint", ck, "-n", "500", "--label",
+                lab, "-o", tpath("cr%d.csv", k), NULL);
+        cr_assert_eq(r->rc, 0, "%s", r->err);
+        FILE *f = fopen(tpath("cr%d.csv", k), "r");
+        double x, y, sx = 0, sy = 0;
+        int n = 0;
+        while (fscanf(f, "%lf,%lf", &x, &y) == 2) {
+            sx += x, sy += y;
+            n++;
+        }
+        fclose(f);
+        cr_assert_eq(n, 500);
+        double cx = 2 * cos(2 * M_PI * k / 8), cy = 2 * sin(2 * M_PI * k / 8);
+        cr_assert_lt(hypot(sx / n - cx, sy / n - cy), 0.3, "class %d: mean (%g, %g), mode (%g, %g)",
+                     k, sx / n, sy / n, cx, cy);
+    }
+    /* without --label, sample i is of class i % 8 */
+    r = cli(&fake_cond_model, NULL, "sample", "--checkpoint", ck, "-n", "800", "-o",
+            tpath("crall.csv"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    FILE *f = fopen(tpath("crall.csv"), "r");
+    double x, y, sx[8] = {0}, sy[8] = {0};
+    for (int i = 0; fscanf(f, "%lf,%lf", &x, &y) == 2; i++) {
+        sx[i % 8] += x / 100;
+        sy[i % 8] += y / 100;
+    }
+    fclose(f);
+    for (int k = 0; k < 8; k++)
+        cr_assert_lt(hypot(sx[k] - 2 * cos(2 * M_PI * k / 8), sy[k] - 2 * sin(2 * M_PI * k / 8)),
+                     0.3, "class %d: mean (%g, %g)", k, sx[k], sy[k]);
+    r = cli(&fake_cond_model, NULL, "sample", "--checkpoint", ck, "-o", tpath("cr.png"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err); /* a scatter plot: no grid */
 }

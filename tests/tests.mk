@@ -49,3 +49,10 @@ test: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/
 	@echo "all test suites passed"
 
 .PHONY: test
+
+# The slow quality bars (minutes, not part of make test): prints the numbers.
+QUALITY_MODELS := gan_ring wgan_gp_ring wgan wgan_gp cgan
+quality: all $(QUALITY_MODELS)
+	bash tests/quality.sh
+
+.PHONY: quality

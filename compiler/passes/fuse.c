@@ -49,12 +49,13 @@ void pass_fuse(struct program *p) {
             continue;
         if (shape_size(cn->shape) != shape_size(nd->shape) && ck != K_REDUCE)
             continue;
-        bool per_channel = cn->op == OP_ADD_BIAS || cn->op == OP_MUL_CHANNEL;
-        if (per_channel && cn->in[1] == v)
-            continue; /* a per-channel operand is indexed by channel, not by element */
+        bool broadcast = cn->op == OP_ADD_BIAS || cn->op == OP_MUL_CHANNEL || cn->op == OP_ADD_ROW ||
+                         cn->op == OP_MUL_ROW;
+        if (broadcast && cn->in[1] == v)
+            continue; /* a per-channel or per-example operand is not indexed by element */
         if (ck == K_ELEM && !shape_eq(cn->shape, nd->shape))
             continue; /* one loop, one shape: channels must line up */
-        if (ck == K_REDUCE && cn->op == OP_SUM_CHANNEL && !shape_eq(nd->shape, g->nodes.data[cn->in[0]].shape))
+        if (ck == K_REDUCE && !shape_eq(nd->shape, g->nodes.data[cn->in[0]].shape))
             continue;
         if (barriers_before[c] != barriers_before[v + 1])
             continue;

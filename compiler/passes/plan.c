@@ -34,6 +34,60 @@ static int by_size_desc(const void *a, const void *b) {
     return *(const int *)a - *(const int *)b;
 }
 
+static long aligned(long n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
+
+static int by_first(const void *a, const void *b) {
+    const struct buffer *x = &sort_bufs[*(const int *)a], *y = &sort_bufs[*(const int *)b];
+    if (x->first != y->first)
+        return x->first - y->first;
+    return x->size != y->size ? (x->size > y->size ? -1 : 1) : *(const int *)a - *(const int *)b;
+}
+
+static int by_last_desc(const void *a, const void *b) {
+    const struct buffer *x = &sort_bufs[*(const int *)a], *y = &sort_bufs[*(const int *)b];
+    if (x->last != y->last)
+        return y->last - x->last;
+    return x->size != y->size ? (x->size > y->size ? -1 : 1) : *(const int *)a - *(const int *)b;
+}
+
+static int by_area(const void *a, const void *b) {
+    const struct buffer *x = &sort_bufs[*(const int *)a], *y = &sort_bufs[*(const int *)b];
+    double ax = (double)x->size * (x->last - x->first + 1), ay = (double)y->size * (y->last - y->first + 1);
+    if (ax != ay)
+        return ax > ay ? -1 : 1;
+    return *(const int *)a - *(const int *)b;
+}
+
+/* First fit in the given order: each buffer at the lowest offset that
+ * overlaps no placed buffer live at the same time.  Returns the arena. */
+static long place(struct program *p, const int *order, int nb) {
+    long arena = 0;
+    int *placed = xalloc(sizeof(int) * (size_t)(nb + 1));
+    int n_placed = 0;
+    for (int k = 0; k < nb; k++) {
+        struct buffer *b = &p->bufs.data[order[k]];
+        long size = aligned(b->size);
+        long off = 0;
+        for (bool moved = true; moved;) {
+            moved = false;
+            for (int j = 0; j < n_placed; j++) {
+                struct buffer *o = &p->bufs.data[placed[j]];
+                if (o->last < b->first || b->last < o->first)
+                    continue;
+                if (off < o->offset + aligned(o->size) && o->offset < off + size) {
+                    off = o->offset + aligned(o->size);
+                    moved = true;
+                }
+            }
+        }
+        b->offset = off;
+        placed[n_placed++] = order[k];
+        if (off + size > arena)
+            arena = off + size;
+    }
+    return arena;
+}
+
 void pass_plan(struct program *p) {
     struct ir *g = &p->ir;
     int n = g->nodes.len;
@@ -74,7 +128,8 @@ void pass_plan(struct program *p) {
                     int b = g->nodes.data[s].buf;
                     if (b >= 0 && p->bufs.data[b].last == v && p->bufs.data[b].size == size &&
                         shape_size(g->nodes.data[mem->in[i]].shape) == size &&
-                        !((mem->op == OP_ADD_BIAS || mem->op == OP_MUL_CHANNEL) && i == 1)) {
+                        !((mem->op == OP_ADD_BIAS || mem->op == OP_MUL_CHANNEL || mem->op == OP_ADD_ROW ||
+                           mem->op == OP_MUL_ROW) && i == 1)) {
                         nd->buf = b;
                         p->bufs.data[b].last = end;
                         break;
@@ -100,38 +155,31 @@ void pass_plan(struct program *p) {
             p->peak_live = live;
     }
 
+    /* Offsets: first fit over live ranges, trying a few orders (biggest
+     * first, earliest first, largest size x lifetime, latest-dying first) and keeping the smallest
+     * arena; the peak of live tensors is the bound none can beat. */
     int nb = p->bufs.len;
     int *order = xalloc(sizeof(int) * (size_t)(nb + 1));
-    for (int b = 0; b < nb; b++)
-        order[b] = b;
-    sort_bufs = p->bufs.data;
-    qsort(order, (size_t)nb, sizeof *order, by_size_desc);
-    int *placed = xalloc(sizeof(int) * (size_t)(nb + 1));
-    int n_placed = 0;
-    p->arena = 0;
-    for (int k = 0; k < nb; k++) {
-        struct buffer *b = &p->bufs.data[order[k]];
-        long size = (b->size + ALIGN - 1) / ALIGN * ALIGN;
-        long off = 0;
-        /* lowest offset that overlaps no placed buffer live at the same time */
-        for (bool moved = true; moved;) {
-            moved = false;
-            for (int j = 0; j < n_placed; j++) {
-                struct buffer *o = &p->bufs.data[placed[j]];
-                long osize = (o->size + ALIGN - 1) / ALIGN * ALIGN;
-                if (o->last < b->first || b->last < o->first)
-                    continue;
-                if (off < o->offset + osize && o->offset < off + size) {
-                    off = o->offset + osize;
-                    moved = true;
-                }
-            }
+    long *best = xalloc(sizeof(long) * (size_t)(nb + 1));
+    long best_arena = -1;
+    int (*const orders[])(const void *, const void *) = {by_size_desc, by_first, by_area, by_last_desc};
+    for (int heuristic = 0; heuristic < 4; heuristic++) {
+        for (int b = 0; b < nb; b++)
+            order[b] = b;
+        sort_bufs = p->bufs.data;
+        qsort(order, (size_t)nb, sizeof *order, orders[heuristic]);
+        long arena = place(p, order, nb);
+        if (best_arena < 0 || arena < best_arena) {
+            best_arena = arena;
+            for (int b = 0; b < nb; b++)
+                best[b] = p->bufs.data[b].offset;
         }
-        b->offset = off;
-        placed[n_placed++] = order[k];
-        if (off + size > p->arena)
-            p->arena = off + size;
+        if (arena <= p->peak_live)
+            break;
     }
+    for (int b = 0; b < nb; b++)
+        p->bufs.data[b].offset = best[b];
+    p->arena = best_arena < 0 ? 0 : best_arena;
 }
 
 void run_passes(struct lowered *lo) {
