@@ -309,3 +309,36 @@ Test(e2e, fused_kernels_match_unfused_reference, .timeout = 300) {
                   "%s: fused and unfused checkpoints differ", spec);
     }
 }
+
+/* ---- the adversarial family ------------------------------------------------------ */
+
+/* WGAN-GP on the ring: five critic steps per step, each on its own batches,
+ * and a penalty built by double backprop; resuming must still be exact. */
+Test(e2e, wgan_gp_ring_multi_batch_steps_resume_exactly, .timeout = 120) {
+    const char *dir = test_tmpdir();
+    const char *t = trainer("wgan_gp_ring");
+    int n = quick() ? 6 : 60, half = n / 2;
+    cr_assert_eq(run("cd %s && %s/%s train --steps %d --quiet --out a", dir, cwd(), t, n), 0);
+    cr_assert_eq(run("cd %s && %s/%s train --steps %d --quiet --out c && cp c/checkpoint.ckpt half.ckpt && "
+                     "%s/%s train --steps %d --quiet --out c --resume half.ckpt", dir, cwd(), t, half, cwd(), t, n), 0);
+    cr_expect(same_file(path("a/checkpoint.ckpt"), path("c/checkpoint.ckpt")), "resumed run differs");
+    cr_expect_str_eq(metrics_sans_time(path("a/metrics.csv")), metrics_sans_time(path("c/metrics.csv")));
+    char *head = read_whole(path("a/metrics.csv"), NULL);
+    cr_expect(!strncmp(head, "step,loss_D,loss_G,D_x,D_G_z,W,seconds", 38), "header: %.60s", head);
+    cr_expect_eq(run("%s gradcheck > /dev/null", t), 0, "wgan_gp_ring gradcheck failed");
+}
+
+Test(e2e, cgan_samples_by_label, .timeout = 300) {
+    const char *dir = test_tmpdir();
+    const char *t = trainer("cgan");
+    cr_assert_eq(run("%s train --steps 3 --quiet --out %s/cg", t, dir), 0);
+    cr_expect_eq(run("%s sample --checkpoint %s/cg/checkpoint.ckpt --label 7 -n 16 -o %s/boots.png", t, dir, dir), 0);
+    cr_expect_eq(run("%s sample --checkpoint %s/cg/checkpoint.ckpt -o %s/grid.png", t, dir, dir), 0);
+    cr_expect_eq(run("test -s %s/boots.png && test -s %s/grid.png", dir, dir), 0);
+    char full[1024];
+    snprintf(full, sizeof full, "%s sample --checkpoint %s/cg/checkpoint.ckpt --label 10 -o %s/x.png", t, dir, dir);
+    expect_error("label out of range", full, "error:");
+    snprintf(full, sizeof full, "%s sample --checkpoint %s/ok.ckpt --label 1 -o %s/x.png", trainer("gan_ring"), dir,
+             dir);
+    expect_error("label on an unconditional model", full, "error:");
+}
