@@ -55,8 +55,11 @@ COMPILER_OBJ := $(patsubst compiler/%.c,$(B)/%.o,$(filter compiler/%.c,$(filter-
 $(B)/libgenc.a: $(COMPILER_OBJ)
 	ar rcs $@ $^
 
-$(B)/genc: compiler/main.c $(B)/libgenc.a
-	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgenc.a -lm -o $@
+# genc reads checkpoints (for --sampler) with the runtime's own reader.
+CKPT_OBJ := $(B)/rt_genrt_ckpt.o $(B)/rt_genrt_file.o $(B)/rt_genrt_err.o
+
+$(B)/genc: compiler/main.c $(B)/libgenc.a $(CKPT_OBJ)
+	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgenc.a $(CKPT_OBJ) -lz -lm -o $@
 
 # ---- the runtime -----------------------------------------------------------
 

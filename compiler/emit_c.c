@@ -14,7 +14,21 @@ struct emit {
     int indent;
     const char *path; /* the spec, for comments */
     const struct lowered *lo;
+    const char *const *const_names; /* samplers: PARAM i[0] names a constant array */
 };
+
+struct emit *emit_new(const char *path, const struct lowered *lo, const char *const *const_names) {
+    struct emit *e = xalloc(sizeof *e);
+    e->path = path;
+    e->lo = lo;
+    e->const_names = const_names;
+    return e;
+}
+
+char *emit_text(struct emit *e, size_t *len) {
+    *len = e->len;
+    return e->buf ? e->buf : xstrdup("");
+}
 
 static void put(struct emit *e, const char *s, size_t n) {
     if (e->len + n + 1 > e->cap) {
@@ -97,7 +111,7 @@ const char *emit_ref(struct emit *e, const struct program *p, int id) {
         base = xprintf("%s_%s", is_gc(p) ? "gc" : "in", inputs[n->i[0]]);
         break;
     case OP_PARAM:
-        base = e->lo->tensors.data[n->i[0]].cname;
+        base = e->const_names ? e->const_names[n->i[0]] : e->lo->tensors.data[n->i[0]].cname;
         break;
     default:
         if (n->buf < 0)
@@ -240,27 +254,10 @@ static void emit_group(struct emit *e, const struct program *p, int r) {
     emit_close(e, NULL);
 }
 
-static void emit_program(struct emit *e, const struct program *p) {
+/* Every node's code, in order: one loop per fused group, one statement per
+ * kernel or effect. */
+void emit_body(struct emit *e, const struct program *p) {
     const struct ir *g = &p->ir;
-    switch (p->kind) {
-    case PROG_TRAIN:
-        emit_line(e, "/* One training step at batch %d. t counts steps from 1; out gets the metrics. */", p->batch);
-        emit_open(e, "static void %s(long t, double *out) {", p->name);
-        emit_line(e, "step_t = t;");
-        break;
-    case PROG_GENERATE:
-        emit_line(e, "/* The generator's forward pass at batch %d, from in_z. */", p->batch);
-        emit_open(e, "static const real *%s(void) {", p->name);
-        break;
-    case PROG_GC_LOSS:
-        emit_line(e, "/* Gradient check: %s at batch %d. */", e->lo->terms.data[p->term], p->batch);
-        emit_open(e, "static void %s(double *out) {", p->name);
-        break;
-    case PROG_GC_GRAD:
-        emit_line(e, "/* Gradient check: d %s / d parameters at batch %d, into g. */", e->lo->terms.data[p->term], p->batch);
-        emit_open(e, "static void %s(real *g) {", p->name);
-        break;
-    }
     for (int v = 0; v < g->nodes.len; v++) {
         const struct node *n = &g->nodes.data[v];
         if (n->dead || n->fused_into >= 0)
@@ -281,6 +278,31 @@ static void emit_program(struct emit *e, const struct program *p) {
             break;
         }
     }
+}
+
+static void emit_program(struct emit *e, const struct program *p) {
+    switch (p->kind) {
+    case PROG_TRAIN:
+        emit_line(e, "/* One training step at batch %d. t counts steps from 1; out gets the metrics. */", p->batch);
+        emit_open(e, "static void %s(long t, double *out) {", p->name);
+        emit_line(e, "step_t = t;");
+        break;
+    case PROG_GENERATE:
+        emit_line(e, "/* The generator's forward pass at batch %d, from in_z. */", p->batch);
+        emit_open(e, "static const real *%s(void) {", p->name);
+        break;
+    case PROG_GC_LOSS:
+        emit_line(e, "/* Gradient check: %s at batch %d. */", e->lo->terms.data[p->term], p->batch);
+        emit_open(e, "static void %s(double *out) {", p->name);
+        break;
+    case PROG_GC_GRAD:
+        emit_line(e, "/* Gradient check: d %s / d parameters at batch %d, into g. */", e->lo->terms.data[p->term], p->batch);
+        emit_open(e, "static void %s(real *g) {", p->name);
+        break;
+    case PROG_SAMPLE:
+        unreachable(); /* samplers are emitted by emit_sampler.c */
+    }
+    emit_body(e, p);
     if (p->kind == PROG_GENERATE)
         emit_line(e, "return %s;", emit_ref(e, p, p->result));
     emit_close(e, NULL);

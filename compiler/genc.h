@@ -261,7 +261,7 @@ struct ir {
 };
 
 /* One emitted function: a graph built for one purpose, planned on its own. */
-enum prog_kind { PROG_TRAIN, PROG_GENERATE, PROG_GC_LOSS, PROG_GC_GRAD };
+enum prog_kind { PROG_TRAIN, PROG_GENERATE, PROG_GC_LOSS, PROG_GC_GRAD, PROG_SAMPLE };
 
 struct buffer {
     long size;      /* scalars */
@@ -363,6 +363,8 @@ struct lowered {
 };
 
 void lower_model(const struct model *m, struct lowered *out);
+/* The generator's eval-mode forward pass at batch 1, for samplers. */
+struct program *lower_sampler(const struct model *m, struct lowered *lo);
 /* latent batches one training step draws: one, or one per critic step and
  * one for the generator's */
 int latent_batches(const struct model *m);
@@ -377,9 +379,25 @@ extern bool fuse_disabled; /* --no-fuse: every node its own loop, for testing fu
 void pass_plan(struct program *p);
 void run_passes(struct lowered *lo);
 
+/* ---- emit_sampler.c ------------------------------------------------------ */
+
+struct sampler_out {
+    char *c, *h;
+    size_t c_len, h_len;
+};
+
+/* NAME.c and NAME.h: the generator in eval mode with the weights of state
+ * (the checkpoint's, as floats) baked in. */
+bool emit_sampler(const struct model *m, struct lowered *lo, const float *state, long step, const char *ckpt,
+                  const char *name, struct sampler_out *out);
+
 /* ---- emit_c.c ----------------------------------------------------------- */
 
-/* The writer that op emitters print through. */
+/* The writer that op emitters print through.  Samplers make their own, with
+ * constant arrays standing for the parameters. */
+struct emit *emit_new(const char *path, const struct lowered *lo, const char *const *const_names);
+char *emit_text(struct emit *e, size_t *len);
+void emit_body(struct emit *e, const struct program *p);
 void emit_line(struct emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void emit_open(struct emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void emit_close(struct emit *e, const char *tail);

@@ -539,7 +539,7 @@ static unsigned gan_term_nets(const struct model *m, int term) {
 
 static struct program *new_program(struct builder *b, const char *name, enum prog_kind kind, int batch,
                                    int term) {
-    b->mode = kind == PROG_TRAIN ? MODE_TRAIN : kind == PROG_GENERATE ? MODE_EVAL : MODE_CHECK;
+    b->mode = kind == PROG_TRAIN ? MODE_TRAIN : kind == PROG_GENERATE || kind == PROG_SAMPLE ? MODE_EVAL : MODE_CHECK;
     b->salt = 0;
     struct program p = {.name = name, .kind = kind, .batch = batch, .term = term, .result = -1};
     vec_push(&b->lo->progs, p);
@@ -606,4 +606,15 @@ void lower_model(const struct model *m, struct lowered *lo) {
             ir_node(b.g, id)->i[1] = (int)lo->tensors.data[tensors[i]].offset;
         }
     }
+}
+
+struct program *lower_sampler(const struct model *m, struct lowered *lo) {
+    struct builder b = {.m = m, .lo = lo};
+    struct program *p = new_program(&b, "forward", PROG_SAMPLE, 1, -1);
+    b.g->cur_loc = m->objective.loc;
+    b.g->cur_what = "inputs";
+    int z = ir_input(b.g, 1, batched(1, (struct shape){1, {m->latent.dim}}));
+    int y = m->conditional ? ir_input(b.g, 2, (struct shape){1, {1}}) : -1;
+    p->result = forward(&b, m->objective.gen, z, y);
+    return p;
 }

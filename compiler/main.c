@@ -1,5 +1,6 @@
 /* main.c: the genc driver: read a spec, run the passes, write C. */
 #include "genc.h"
+#include "genrt_ckpt.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 static const char usage[] =
     "usage: genc SPEC.gm [-o OUT.c] [--summary] [--dump-tokens|--dump-ast|--dump-ir] [--no-fuse]\n"
+    "       genc SPEC.gm --sampler --weights CKPT -o NAME.c\n"
     "\n"
     "Compile a generative-model spec into standalone C that trains it on CPU.\n"
     "\n"
@@ -19,6 +21,8 @@ static const char usage[] =
     "  --dump-ast     print the syntax tree and exit\n"
     "  --dump-ir      print the IR of every program after the passes and exit\n"
     "  --no-fuse      emit every elementwise op as its own loop (to test fusion)\n"
+    "  --sampler      emit a dependency-free sampler, NAME.c and NAME.h, with the\n"
+    "                 weights of --weights CKPT (a checkpoint of this spec) baked in\n"
     "  --help         print this help\n"
     "  --version      print the version\n"
     "\n"
@@ -79,9 +83,45 @@ static bool write_if_changed(const char *path, const char *data, size_t len) {
     return true;
 }
 
+/* genc --sampler: read the checkpoint, emit NAME.c and NAME.h. */
+static int write_sampler(const struct model *m, struct lowered *lo, const char *ckpt_path, const char *out) {
+    struct genrt_ckpt ck;
+    struct genrt_err err = {0};
+    if (genrt_ckpt_read(ckpt_path, &ck, &err) ||
+        genrt_ckpt_match(&ck, ckpt_path, lo->shape_hash, ck.real_size, (uint64_t)lo->n_state, &err)) {
+        fprintf(stderr, "genc: error: %s\n", err.msg);
+        return 1;
+    }
+    float *state = xalloc(sizeof(float) * (size_t)(lo->n_state + 1));
+    for (long i = 0; i < lo->n_state; i++)
+        state[i] = ck.real_size == 8 ? (float)((const double *)ck.state)[i] : ((const float *)ck.state)[i];
+    long step = (long)ck.step;
+    genrt_ckpt_free(&ck);
+    size_t len = strlen(out);
+    if (len < 3 || strcmp(out + len - 2, ".c")) {
+        fprintf(stderr, "genc: error: the sampler's output must be NAME.c, got '%s'\n", out);
+        return 1;
+    }
+    const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
+    char *name = xstrndup(base, strlen(base) - 2);
+    for (char *p = name; *p; p++) {
+        bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' || (p > name && *p >= '0' && *p <= '9');
+        if (!ok) {
+            fprintf(stderr, "genc: error: '%s' is not a C identifier, so it cannot prefix the sampler's API\n", name);
+            return 1;
+        }
+    }
+    struct sampler_out so;
+    if (!emit_sampler(m, lo, state, step, ckpt_path, name, &so))
+        return 1;
+    char *h_path = xprintf("%.*s.h", (int)(len - 2), out);
+    return write_if_changed(out, so.c, so.c_len) && write_if_changed(h_path, so.h, so.h_len) ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     const char *spec = NULL, *out = NULL;
-    bool summary = false, dump_tokens_f = false, dump_ast = false, dump_ir = false;
+    bool summary = false, dump_tokens_f = false, dump_ast = false, dump_ir = false, sampler = false;
+    const char *weights = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -106,6 +146,14 @@ int main(int argc, char **argv) {
             dump_ir = true;
         } else if (!strcmp(a, "--no-fuse")) {
             fuse_disabled = true;
+        } else if (!strcmp(a, "--sampler")) {
+            sampler = true;
+        } else if (!strcmp(a, "--weights")) {
+            if (++i == argc) {
+                fprintf(stderr, "genc: error: --weights needs a checkpoint\n");
+                return 1;
+            }
+            weights = argv[i];
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "genc: error: unknown option '%s' (see genc --help)\n", a);
             return 1;
@@ -118,6 +166,14 @@ int main(int argc, char **argv) {
     }
     if (!spec) {
         fprintf(stderr, "genc: error: no spec given\n%s", usage);
+        return 1;
+    }
+    if (sampler && (!weights || !out)) {
+        fprintf(stderr, "genc: error: --sampler needs --weights CKPT and -o NAME.c\n");
+        return 1;
+    }
+    if (weights && !sampler) {
+        fprintf(stderr, "genc: error: --weights goes with --sampler\n");
         return 1;
     }
     struct source src = {.path = spec};
@@ -147,6 +203,8 @@ int main(int argc, char **argv) {
             error_plain("the model needs %ld + %ld scalars of memory; at most 2^31 each are supported", arena,
                         lo.n_state);
             rc = 1;
+        } else if (sampler) {
+            rc = write_sampler(&m, &lo, weights, out);
         } else if (dump_ir) {
             for (int i = 0; i < lo.progs.len; i++)
                 ir_dump(stdout, &lo.progs.data[i], lo.tensors.data);

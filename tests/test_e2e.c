@@ -14,6 +14,7 @@
 #include "helpers.h"
 
 TestSuite(e2e, .fini = genc_free_all);
+TestSuite(sampler, .fini = genc_free_all);
 
 static const char *trainer(const char *name) {
     static char buf[4][256];
@@ -342,3 +343,36 @@ Test(e2e, cgan_samples_by_label, .timeout = 300) {
              dir);
     expect_error("label on an unconditional model", full, "error:");
 }
+
+/* ---- samplers ------------------------------------------------------------------- */
+
+/* genc --sampler on a checkpoint of `model`: strict C99 with gcc and clang
+ * at -O0, -Os and -O2, libc and libm symbols only, and the same numbers as
+ * the trainer's eval-mode generator. */
+static void check_sampler(const char *model, int steps) {
+    const char *dir = test_tmpdir();
+    const char *genc = getenv("GENC_BIN") ? getenv("GENC_BIN") : "build/genc";
+    cr_assert_eq(run("%s train --steps %d --quiet --out %s/%s_run", trainer(model), steps, dir, model), 0);
+    cr_assert_eq(run("%s specs/%s.gm --sampler --weights %s/%s_run/checkpoint.ckpt -o %s/%s_s.c", genc, model, dir,
+                     model, dir, model), 0);
+    const char *ccs[] = {"gcc", "clang"}, *opts[] = {"-O0", "-Os", "-O2"};
+    for (int c = 0; c < 2; c++)
+        for (int o = quick() ? 2 : 0; o < 3; o++) /* the quick run builds -O2 only */
+            cr_expect_eq(run("%s -std=c99 -Wall -Wextra -Wpedantic -Werror %s -c %s/%s_s.c -o %s/%s_s%d%d.o", ccs[c],
+                             opts[o], dir, model, dir, model, c, o), 0, "%s %s rejects the %s sampler", ccs[c],
+                         opts[o], model);
+    cr_expect_eq(run("nm -u %s/%s_s02.o | grep -Ev ' (cos|sin|log|exp|sqrt|tanh|memset|memcpy)f?$' | "
+                     "grep -q .", dir, model), 1, "the %s sampler needs symbols beyond libc and libm", model);
+    cr_expect_eq(run("nm -u %s/%s_s02.o | grep -Eq 'malloc|printf|free|fopen|cblas|genrt'", dir, model), 1);
+    bool cond = !strcmp(model, "cgan");
+    cr_assert_eq(run("${CC:-cc} -std=c11 -O2 -Iruntime -I%s $(pkg-config --cflags openblas) -DGENC_NO_MAIN "
+                     "-DSAMPLER_H='\"%s_s.h\"' -DSAMPLE=%s_s_sample -DSAMPLER_CLASSES=%d tests/sampler_check.c "
+                     "%s/%s_s.c generated/%s.c build/libgenrt.a -lstb $(pkg-config --libs openblas) -lz -lm "
+                     "-o %s/%s_check 2>/dev/null", dir, model, model, cond, dir, model, model, dir, model), 0);
+    cr_expect_eq(run("%s/%s_check %s/%s_run/checkpoint.ckpt", dir, model, dir, model), 0,
+                 "the %s sampler differs from the trainer's generator", model);
+}
+
+Test(sampler, dcgan_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("dcgan", 30); }
+Test(sampler, cgan_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("cgan", 20); }
+Test(sampler, gan_ring_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("gan_ring", 100); }

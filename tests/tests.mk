@@ -15,8 +15,9 @@ $(B)/test_%: tests/test_%.c $(TEST_HELPERS) tests/helpers.h $(B)/libgenc.a $(B)/
 
 # The sanitized build compiles every source again, compiler and runtime.
 SAN_SRC := $(COMPILER_SRC) $(GEN_SRC)
-$(B)/san/genc: compiler/main.c $(COMPILER_SRC) $(GEN_SRC) | $(B)/san
-	$(CC) $(BASE) -O1 -g $(SAN) -Wno-sign-compare compiler/main.c $(SAN_SRC) -lm -o $@
+CKPT_SRC := runtime/genrt_ckpt.c runtime/genrt_file.c runtime/genrt_err.c
+$(B)/san/genc: compiler/main.c $(COMPILER_SRC) $(GEN_SRC) $(CKPT_SRC) | $(B)/san
+	$(CC) $(BASE) -O1 -g $(SAN) -Wno-sign-compare compiler/main.c $(SAN_SRC) $(CKPT_SRC) -lz -lm -o $@
 
 $(B)/san/test_runtime: tests/test_runtime.c tests/fake_model.c $(RUNTIME_SRC) | $(B)/san
 	$(CC) $(BASE) -O1 -g $(SAN) $(BLAS_CFLAGS) tests/test_runtime.c tests/fake_model.c $(RUNTIME_SRC) \

@@ -1,0 +1,384 @@
+/* emit_sampler.c: a dependency-free sampler, NAME.c and NAME.h, from a spec
+ * and a trained checkpoint.
+ *
+ * The generator's eval-mode forward pass at batch 1 is lowered as usual,
+ * then specialized to its weights: every value computed from parameters
+ * alone (batchnorm's scale and shift from the running statistics) is
+ * evaluated now, batchnorm's scale is folded into the preceding dense,
+ * conv or deconv weights, and weights used transposed are stored
+ * transposed, so every GEMM is a row-times-matrix loop the C compiler
+ * vectorizes.  The code needs libc's memcpy/memset and libm, nothing else:
+ * no BLAS, no runtime, no stdio, no malloc.  Scratch is static. */
+#include "genc.h"
+#include "genrt_model.h"
+
+#include <math.h>
+#include <string.h>
+
+struct consts {
+    VEC(double *) val;
+    VEC(long) size;
+    VEC(const char *) name;
+};
+
+static int add_const(struct consts *c, double *v, long n) {
+    vec_push(&c->val, v);
+    vec_push(&c->size, n);
+    vec_push(&c->name, xprintf("w%d", c->val.len - 1));
+    return c->val.len - 1;
+}
+
+/* ---- constant folding ----------------------------------------------------- */
+
+/* x[i] of a constant, with scalars broadcast */
+static double at(const double *x, long n, long i) { return x[n == 1 ? 0 : i % n]; }
+
+/* The value of an elementwise or reduction node whose inputs are all
+ * constants, or NULL when this evaluator does not know the op. */
+static double *fold(const struct node *n, double *const *in, const long *in_n) {
+    long size = shape_size(n->shape);
+    double *y = xalloc(sizeof(double) * (size_t)size);
+    double c = n->f[0];
+    for (long i = 0; i < size; i++) {
+        double a = n->n_in > 0 ? at(in[0], in_n[0], i) : 0, b = n->n_in > 1 ? at(in[1], in_n[1], i) : 0;
+        switch (n->op) {
+        case OP_FILL: y[i] = c; break;
+        case OP_ADD: case OP_ADD_BIAS: y[i] = a + b; break;
+        case OP_SUB: y[i] = a - b; break;
+        case OP_MUL: case OP_MUL_CHANNEL: y[i] = a * b; break;
+        case OP_NEG: y[i] = -a; break;
+        case OP_SCALE: y[i] = c * a; break;
+        case OP_ADDC: y[i] = a + c; break;
+        case OP_SQUARE: y[i] = a * a; break;
+        case OP_RSQRT: y[i] = 1 / sqrt(a); break;
+        case OP_SQRT: y[i] = sqrt(a); break;
+        case OP_TANH: y[i] = tanh(a); break;
+        case OP_SIGMOID: y[i] = 1 / (1 + exp(-a)); break;
+        case OP_LEAKY_RELU: y[i] = a > 0 ? a : c * a; break;
+        default: return NULL;
+        }
+    }
+    return y;
+}
+
+/* The matmul whose output columns are x's channels, through a reshape or a
+ * col2im, with its weight operand and how a column maps to a channel. */
+static int producing_matmul(const struct program *p, int x, int *co) {
+    const struct node *n = &p->ir.nodes.data[x];
+    *co = 0;
+    if (n->op == OP_RESHAPE)
+        return producing_matmul(p, n->in[0], co);
+    if (n->op == OP_COL2IM) {
+        *co = n->shape.d[3]; /* cols are (kh, kw, c) with c fastest */
+        return p->ir.nodes.data[n->in[0]].op == OP_MATMUL ? n->in[0] : -1;
+    }
+    return n->op == OP_MATMUL ? x : -1;
+}
+
+struct sampler {
+    const struct model *m;
+    struct lowered *lo;
+    struct program *p;
+    struct consts c;
+    int *cid; /* per node: its constant, or -1 */
+};
+
+/* Turn node v into a constant source. */
+static void make_const(struct sampler *s, int v, double *val) {
+    struct node *n = &s->p->ir.nodes.data[v];
+    s->cid[v] = add_const(&s->c, val, shape_size(n->shape));
+    n->op = OP_PARAM;
+    n->n_in = 0;
+    n->i[0] = s->cid[v];
+}
+
+static void fold_constants(struct sampler *s, const float *state) {
+    struct ir *g = &s->p->ir;
+    for (int v = 0; v < g->nodes.len; v++) {
+        struct node *n = &g->nodes.data[v];
+        if (n->dead)
+            continue;
+        if (n->op == OP_PARAM) {
+            const struct ptensor *t = &s->lo->tensors.data[n->i[0]];
+            long size = shape_size(t->shape);
+            double *val = xalloc(sizeof(double) * (size_t)size);
+            for (long i = 0; i < size; i++)
+                val[i] = state[t->offset + i];
+            make_const(s, v, val);
+            continue;
+        }
+        enum op_kind k = op_table[n->op].kind;
+        if ((k != K_ELEM && k != K_REDUCE) || (n->n_in == 0 && n->op != OP_FILL))
+            continue;
+        double *in[4];
+        long in_n[4];
+        bool all = true;
+        for (int i = 0; i < n->n_in; i++) {
+            int u = n->in[i];
+            all &= s->cid[u] >= 0;
+            if (s->cid[u] >= 0) {
+                in[i] = s->c.val.data[s->cid[u]];
+                in_n[i] = s->c.size.data[s->cid[u]];
+            }
+        }
+        if (!all)
+            continue;
+        double *val = fold(n, in, in_n);
+        if (val)
+            make_const(s, v, val);
+    }
+}
+
+/* y = x * s[c] right after a GEMM: scale the GEMM's weights instead. */
+static void fold_channel_scales(struct sampler *s) {
+    struct ir *g = &s->p->ir;
+    pass_dce(s->p);
+    for (int v = 0; v < g->nodes.len; v++) {
+        struct node *n = &g->nodes.data[v];
+        if (n->dead || n->op != OP_MUL_CHANNEL || s->cid[n->in[1]] < 0)
+            continue;
+        int co;
+        int mm = producing_matmul(s->p, n->in[0], &co);
+        if (mm < 0 || g->nodes.data[n->in[0]].n_users != 1 || g->nodes.data[mm].n_users != 1)
+            continue;
+        int w = g->nodes.data[mm].in[1], x = n->in[0];
+        bool transposed = g->nodes.data[mm].i[1];
+        if (s->cid[w] < 0)
+            continue;
+        const double *scale = s->c.val.data[s->cid[n->in[1]]];
+        struct shape ws = g->nodes.data[w].shape;
+        /* a copy: the same weights may serve elsewhere unscaled */
+        long size = shape_size(ws);
+        double *val = xalloc(sizeof(double) * (size_t)size);
+        memcpy(val, s->c.val.data[s->cid[w]], sizeof(double) * (size_t)size);
+        for (long i = 0; i < size; i++) {
+            long row = i / ws.d[1], col = i % ws.d[1];
+            /* output channel of this weight: its row when used transposed
+             * (dense, conv), else its column (deconv: column mod Co) */
+            long ch = transposed ? row : co ? col % co : col;
+            val[i] *= scale[ch];
+        }
+        int nw = ir_param(g, 0, ws); /* g->nodes may move: no node pointers below */
+        make_const(s, nw, val);
+        g->nodes.data[mm].in[1] = nw;
+        /* users of the scaled value now read the GEMM's (rescaled) output */
+        for (int u = v + 1; u < g->nodes.len; u++)
+            for (int i = 0; i < g->nodes.data[u].n_in; i++)
+                if (g->nodes.data[u].in[i] == v)
+                    g->nodes.data[u].in[i] = x;
+        if (s->p->result == v)
+            s->p->result = x;
+        pass_dce(s->p);
+    }
+}
+
+/* Store weights used transposed (dense, conv) transposed, so every GEMM
+ * runs rows of its input against rows of its weights. */
+static void transpose_weights(struct sampler *s) {
+    struct ir *g = &s->p->ir;
+    for (int v = 0; v < g->nodes.len; v++) {
+        struct node *n = &g->nodes.data[v];
+        if (n->dead || n->op != OP_MATMUL || !n->i[1] || n->i[0] || s->cid[n->in[1]] < 0)
+            continue;
+        struct shape ws = g->nodes.data[n->in[1]].shape;
+        const double *w = s->c.val.data[s->cid[n->in[1]]];
+        double *t = xalloc(sizeof(double) * (size_t)shape_size(ws));
+        for (int r = 0; r < ws.d[0]; r++)
+            for (int c = 0; c < ws.d[1]; c++)
+                t[(long)c * ws.d[0] + r] = w[(long)r * ws.d[1] + c];
+        int nt = ir_param(g, 0, (struct shape){2, {ws.d[1], ws.d[0]}});
+        make_const(s, nt, t);
+        n = &g->nodes.data[v];
+        n->in[1] = nt;
+        n->i[1] = 0;
+    }
+}
+
+/* ---- emission ----------------------------------------------------------------- */
+
+static void put_weights(struct emit *e, const struct sampler *s, int k, bool live) {
+    long n = s->c.size.data[k];
+    const double *v = s->c.val.data[k];
+    if (!live)
+        return;
+    emit_line(e, "static const real %s[%ld] = {", s->c.name.data[k], n);
+    char line[256];
+    size_t len = 0;
+    for (long i = 0; i < n; i++) {
+        len += (size_t)snprintf(line + len, sizeof line - len, "%.9g,", (double)(float)v[i]);
+        if (len > 100 || i == n - 1) {
+            emit_line(e, "    %s", line);
+            len = 0;
+        } else {
+            line[len++] = ' ';
+            line[len] = 0;
+        }
+    }
+    emit_line(e, "};");
+}
+
+static const char *upper(const char *s) {
+    char *u = xstrdup(s);
+    for (char *p = u; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    return u;
+}
+
+bool emit_sampler(const struct model *m, struct lowered *lo, const float *state, long step, const char *ckpt,
+                  const char *name, struct sampler_out *out) {
+    struct sampler s = {.m = m, .lo = lo};
+    s.p = lower_sampler(m, lo);
+    pass_dce(s.p);
+    s.cid = xalloc(sizeof(int) * (size_t)(s.p->ir.nodes.len * 2 + 64));
+    for (int v = 0; v < s.p->ir.nodes.len * 2 + 64; v++)
+        s.cid[v] = -1;
+    fold_constants(&s, state);
+    fold_channel_scales(&s);
+    transpose_weights(&s);
+    pass_dce(s.p);
+    pass_fuse(s.p);
+    pass_plan(s.p);
+
+    const struct program *p = s.p;
+    const struct node *res = &p->ir.nodes.data[p->result];
+    struct shape os = m->nets.data[m->objective.gen].out;
+    long out_size = shape_size(os);
+    bool live[4096] = {false};
+    if (s.c.val.len > 4096)
+        unreachable();
+    for (int v = 0; v < p->ir.nodes.len; v++) {
+        const struct node *n = &p->ir.nodes.data[v];
+        if (!n->dead && n->op == OP_PARAM)
+            live[n->i[0]] = true;
+    }
+    long weights = 0;
+    for (int k = 0; k < s.c.val.len; k++)
+        weights += live[k] ? s.c.size.data[k] : 0;
+    const char *N = upper(name);
+    int oc = os.n == 3 ? os.d[0] : 1, oh = os.n == 3 ? os.d[1] : 1, ow = os.n == 3 ? os.d[2] : (int)out_size;
+    int classes = m->conditional ? m->n_classes : 0;
+
+    /* ---- NAME.h ---- */
+    struct emit *h = emit_new(m->path, lo, NULL);
+    emit_line(h, "/* %s.h: a sampler of model %s, generated by genc %s from %s and %s (step %ld). */", name,
+              m->name, GENC_VERSION, m->path, ckpt, step);
+    emit_line(h, "#ifndef %s_H", N);
+    emit_line(h, "#define %s_H", N);
+    emit_line(h, "%s", "");
+    emit_line(h, "#include <stdint.h>");
+    emit_line(h, "%s", "");
+    emit_line(h, "/* The generator of %s in eval mode (batchnorm's running statistics folded", m->name);
+    emit_line(h, " * into the weights), %ld weights baked in.  C99, libm only: no allocation,", weights);
+    emit_line(h, " * no I/O.  Scratch space is static and fixed at %ld floats, so the calls", p->arena);
+    emit_line(h, " * below are not re-entrant: serialize them if threads share this sampler. */");
+    emit_line(h, "#define %s_LATENT_DIM %d", N, m->latent.dim);
+    emit_line(h, "#define %s_OUT_C %d", N, oc);
+    emit_line(h, "#define %s_OUT_H %d", N, oh);
+    emit_line(h, "#define %s_OUT_W %d", N, ow);
+    emit_line(h, "#define %s_OUT_SIZE %ld /* floats per sample: C x H x W, channel-major */", N, out_size);
+    emit_line(h, "#define %s_N_CLASSES %d", N, classes);
+    emit_line(h, "#define %s_RANGE_LO %.9gf /* the data range the model was trained on */", N, m->data.lo);
+    emit_line(h, "#define %s_RANGE_HI %.9gf", N, m->data.hi);
+    emit_line(h, "%s", "");
+    const char *lab = classes ? "int label, " : "";
+    emit_line(h, "/* One sample from latent vector z (%s_LATENT_DIM floats, N(0, 1)%s) into out", N,
+              m->latent.kind == LATENT_NORMAL ? "" : " or U(-1, 1)");
+    emit_line(h, " * (%s_OUT_SIZE floats, [C][H][W]).%s */", N, classes ? " label: 0 .. N_CLASSES-1." : "");
+    emit_line(h, "void %s_sample(const float *z, %sfloat *out);", name, lab);
+    emit_line(h, "%s", "");
+    emit_line(h, "/* The same, with z drawn from the built-in generator seeded by seed. */");
+    emit_line(h, "void %s_sample_seed(uint64_t seed, %sfloat *out);", name, lab);
+    emit_line(h, "%s", "");
+    emit_line(h, "#endif");
+
+    /* ---- NAME.c ---- */
+    const char **names = xalloc(sizeof(char *) * (size_t)(s.c.val.len + 1));
+    for (int k = 0; k < s.c.val.len; k++)
+        names[k] = s.c.name.data[k];
+    struct emit *e = emit_new(m->path, lo, names);
+    emit_line(e, "/* generated by genc %s from %s and %s (step %ld); do not edit */", GENC_VERSION, m->path, ckpt,
+              step);
+    emit_line(e, "/* %s: the generator of model %s, dependency-free (see %s.h). */", name, m->name, name);
+    emit_line(e, "#include \"%s.h\"", name);
+    emit_line(e, "%s", "");
+    emit_line(e, "#include <math.h>");
+    emit_line(e, "#include <string.h>");
+    emit_line(e, "%s", "");
+    emit_line(e, "typedef float real;");
+    emit_line(e, "enum { CblasNoTrans = 111, CblasTrans = 112 };");
+    emit_line(e, "%s", "");
+    emit_line(e, "/* C = op(A) op(B), row-major.  The sampler stores weights so that every");
+    emit_line(e, " * call is NoTrans x NoTrans: rows of C accumulate scaled rows of B. */");
+    emit_line(e, "static void gemm(int ta, int tb, int m, int n, int k, const real *a, int lda, const real *b,");
+    emit_line(e, "                 int ldb, real *c, int ldc) {");
+    emit_line(e, "    for (int i = 0; i < m; i++) {");
+    emit_line(e, "        real *ci = c + (long)i * ldc;");
+    emit_line(e, "        for (int j = 0; j < n; j++)");
+    emit_line(e, "            ci[j] = 0;");
+    emit_line(e, "        for (int p = 0; p < k; p++) {");
+    emit_line(e, "            real aip = ta == CblasTrans ? a[(long)p * lda + i] : a[(long)i * lda + p];");
+    emit_line(e, "            if (tb == CblasTrans)");
+    emit_line(e, "                for (int j = 0; j < n; j++)");
+    emit_line(e, "                    ci[j] += aip * b[(long)j * ldb + p];");
+    emit_line(e, "            else");
+    emit_line(e, "                for (int j = 0; j < n; j++)");
+    emit_line(e, "                    ci[j] += aip * b[(long)p * ldb + j];");
+    emit_line(e, "        }");
+    emit_line(e, "    }");
+    emit_line(e, "}");
+    emit_line(e, "%s", "");
+    emit_line(e, "/* weights, batchnorm folded in */");
+    for (int k = 0; k < s.c.val.len; k++)
+        put_weights(e, &s, k, live[k]);
+    emit_line(e, "%s", "");
+    emit_line(e, "/* scratch: activations, planned at compile time */");
+    emit_line(e, "static real arena[%ld];", p->arena > 0 ? p->arena : 1);
+    emit_line(e, "static real in_z[%d], in_y[1];", m->latent.dim);
+    emit_line(e, "%s", "");
+    emit_open(e, "static void forward(void) {");
+    emit_body(e, p);
+    emit_line(e, "(void)in_y;");
+    emit_close(e, NULL);
+    emit_line(e, "%s", "");
+    const char *labarg = classes ? "int label, " : "";
+    emit_open(e, "void %s_sample(const float *z, %sfloat *out) {", name, labarg);
+    emit_line(e, "memcpy(in_z, z, sizeof in_z);");
+    if (classes)
+        emit_line(e, "in_y[0] = (real)(label < 0 ? 0 : label >= %d ? %d : label);", classes, classes - 1);
+    emit_line(e, "forward();");
+    /* the result is channels-last; the API is channel-major */
+    (void)res;
+    emit_line(e, "const real *y = %s;", emit_ref(e, p, p->result));
+    if (oc > 1)
+        emit_line(e, "for (int c = 0; c < %d; c++) for (int i = 0; i < %d; i++) out[c * %d + i] = y[i * %d + c];", oc,
+                  oh * ow, oh * ow, oc);
+    else
+        emit_line(e, "memcpy(out, y, %ld * sizeof(float));", out_size);
+    emit_close(e, NULL);
+    emit_line(e, "%s", "");
+    emit_line(e, "/* splitmix64, then Box-Muller: the built-in normal generator */");
+    emit_open(e, "static uint64_t next(uint64_t *s) {");
+    emit_line(e, "uint64_t z = (*s += 0x9e3779b97f4a7c15u);");
+    emit_line(e, "z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;");
+    emit_line(e, "z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;");
+    emit_line(e, "return z ^ (z >> 31);");
+    emit_close(e, NULL);
+    emit_line(e, "%s", "");
+    emit_open(e, "void %s_sample_seed(uint64_t seed, %sfloat *out) {", name, labarg);
+    emit_line(e, "float z[%d];", m->latent.dim);
+    emit_line(e, "uint64_t s = seed;");
+    emit_open(e, "for (int i = 0; i < %d; i++) {", m->latent.dim);
+    emit_line(e, "double u1 = ((double)(next(&s) >> 11) + 1) / 9007199254740993.0;");
+    emit_line(e, "double u2 = (double)(next(&s) >> 11) / 9007199254740992.0;");
+    if (m->latent.kind == LATENT_NORMAL)
+        emit_line(e, "z[i] = (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));");
+    else
+        emit_line(e, "z[i] = (float)(2 * u2 - 1); (void)u1;");
+    emit_close(e, NULL);
+    emit_line(e, "%s_sample(z, %sout);", name, classes ? "label, " : "");
+    emit_close(e, NULL);
+    out->c = emit_text(e, &out->c_len);
+    out->h = emit_text(h, &out->h_len);
+    return true;
+}
