@@ -225,8 +225,41 @@ static const char *upper(const char *s) {
     return u;
 }
 
+/* The --weights-file blob: "GENCWTS1", u32 count of arrays, u32 floats per
+ * array, then each array's float32 values, every array 64-byte aligned. */
+static char *weights_blob(const struct sampler *s, const bool *live, long *offsets, size_t *len) {
+    int n_live = 0;
+    for (int k = 0; k < s->c.val.len; k++)
+        n_live += live[k];
+    size_t pos = 8 + 4 + 4 * (size_t)n_live;
+    pos = (pos + 63) / 64 * 64;
+    for (int k = 0; k < s->c.val.len; k++) {
+        if (!live[k])
+            continue;
+        offsets[k] = (long)pos;
+        pos += ((size_t)s->c.size.data[k] * 4 + 63) / 64 * 64;
+    }
+    unsigned char *b = xalloc(pos);
+    memcpy(b, "GENCWTS1", 8);
+    uint32_t u = (uint32_t)n_live;
+    memcpy(b + 8, &u, 4);
+    int j = 0;
+    for (int k = 0; k < s->c.val.len; k++) {
+        if (!live[k])
+            continue;
+        u = (uint32_t)s->c.size.data[k];
+        memcpy(b + 12 + 4 * j++, &u, 4);
+        for (long i = 0; i < s->c.size.data[k]; i++) {
+            float f = (float)s->c.val.data[k][i];
+            memcpy(b + offsets[k] + 4 * i, &f, 4);
+        }
+    }
+    *len = pos;
+    return (char *)b;
+}
+
 bool emit_sampler(const struct model *m, struct lowered *lo, const float *state, long step, const char *ckpt,
-                  const char *name, struct sampler_out *out) {
+                  const char *name, bool weights_file, struct sampler_out *out) {
     struct sampler s = {.m = m, .lo = lo};
     s.p = lower_sampler(m, lo);
     pass_dce(s.p);
@@ -269,7 +302,10 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
     emit_line(h, "#include <stdint.h>");
     emit_line(h, "%s", "");
     emit_line(h, "/* The generator of %s in eval mode (batchnorm's running statistics folded", m->name);
-    emit_line(h, " * into the weights), %ld weights baked in.  C99, libm only: no allocation,", weights);
+    if (weights_file)
+        emit_line(h, " * into the weights), %ld weights in %s.bin.  C99, libm only: no allocation,", weights, name);
+    else
+        emit_line(h, " * into the weights), %ld weights baked in.  C99, libm only: no allocation,", weights);
     emit_line(h, " * no I/O.  Scratch space is static and fixed at %ld floats, so the calls", p->arena);
     emit_line(h, " * below are not re-entrant: serialize them if threads share this sampler. */");
     emit_line(h, "#define %s_LATENT_DIM %d", N, m->latent.dim);
@@ -281,6 +317,13 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
     emit_line(h, "#define %s_RANGE_LO %.9gf /* the data range the model was trained on */", N, m->data.lo);
     emit_line(h, "#define %s_RANGE_HI %.9gf", N, m->data.hi);
     emit_line(h, "%s", "");
+    if (weights_file) {
+        emit_line(h, "/* Hand the weights to the sampler before sampling: blob is %s.bin's bytes,", name);
+        emit_line(h, " * read by the caller, 4-byte aligned, kept alive while sampling.  Returns 0,");
+        emit_line(h, " * or -1 when the blob is not this sampler's. */");
+        emit_line(h, "int %s_init(const void *blob, unsigned long size);", name);
+        emit_line(h, "%s", "");
+    }
     const char *lab = classes ? "int label, " : "";
     emit_line(h, "/* One sample from latent vector z (%s_LATENT_DIM floats, N(0, 1)%s) into out", N,
               m->latent.kind == LATENT_NORMAL ? "" : " or U(-1, 1)");
@@ -328,9 +371,39 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
     emit_line(e, "    }");
     emit_line(e, "}");
     emit_line(e, "%s", "");
-    emit_line(e, "/* weights, batchnorm folded in */");
-    for (int k = 0; k < s.c.val.len; k++)
-        put_weights(e, &s, k, live[k]);
+    if (weights_file) {
+        long *offsets = xalloc(sizeof(long) * (size_t)(s.c.val.len + 1));
+        out->blob = weights_blob(&s, live, offsets, &out->blob_len);
+        emit_line(e, "/* weights, batchnorm folded in: views of the blob %s_init checks */", name);
+        for (int k = 0; k < s.c.val.len; k++)
+            if (live[k])
+                emit_line(e, "static const real *%s; /* %ld floats at byte %ld */", s.c.name.data[k], s.c.size.data[k],
+                          offsets[k]);
+        emit_line(e, "%s", "");
+        emit_open(e, "int %s_init(const void *blob, unsigned long size) {", name);
+        emit_line(e, "const unsigned char *b = blob;");
+        emit_line(e, "if (size != %zuu || memcmp(b, \"GENCWTS1\", 8))", out->blob_len);
+        emit_line(e, "    return -1;");
+        int j = 0;
+        for (int k = 0; k < s.c.val.len; k++) {
+            if (!live[k])
+                continue;
+            emit_open(e, "{");
+            emit_line(e, "unsigned long n = (unsigned long)b[%d] | (unsigned long)b[%d] << 8 | (unsigned long)b[%d] << 16 | "
+                         "(unsigned long)b[%d] << 24;", 12 + 4 * j, 13 + 4 * j, 14 + 4 * j, 15 + 4 * j);
+            emit_line(e, "if (n != %ldu)", s.c.size.data[k]);
+            emit_line(e, "    return -1;");
+            emit_line(e, "%s = (const real *)(const void *)(b + %ld);", s.c.name.data[k], offsets[k]);
+            emit_close(e, NULL);
+            j++;
+        }
+        emit_line(e, "return 0;");
+        emit_close(e, NULL);
+    } else {
+        emit_line(e, "/* weights, batchnorm folded in */");
+        for (int k = 0; k < s.c.val.len; k++)
+            put_weights(e, &s, k, live[k]);
+    }
     emit_line(e, "%s", "");
     emit_line(e, "/* scratch: activations, planned at compile time */");
     emit_line(e, "static real arena[%ld];", p->arena > 0 ? p->arena : 1);

@@ -382,14 +382,15 @@ void run_passes(struct lowered *lo);
 /* ---- emit_sampler.c ------------------------------------------------------ */
 
 struct sampler_out {
-    char *c, *h;
-    size_t c_len, h_len;
+    char *c, *h, *blob; /* blob: the weights, with --weights-file */
+    size_t c_len, h_len, blob_len;
 };
 
 /* NAME.c and NAME.h: the generator in eval mode with the weights of state
- * (the checkpoint's, as floats) baked in. */
+ * (the checkpoint's, as floats) baked in, or, with weights_file, in a blob
+ * the caller hands to NAME_init. */
 bool emit_sampler(const struct model *m, struct lowered *lo, const float *state, long step, const char *ckpt,
-                  const char *name, struct sampler_out *out);
+                  const char *name, bool weights_file, struct sampler_out *out);
 
 /* ---- emit_c.c ----------------------------------------------------------- */
 

@@ -10,7 +10,7 @@
 
 static const char usage[] =
     "usage: genc SPEC.gm [-o OUT.c] [--summary] [--dump-tokens|--dump-ast|--dump-ir] [--no-fuse]\n"
-    "       genc SPEC.gm --sampler --weights CKPT -o NAME.c\n"
+    "       genc SPEC.gm --sampler --weights CKPT [--weights-file] -o NAME.c\n"
     "\n"
     "Compile a generative-model spec into standalone C that trains it on CPU.\n"
     "\n"
@@ -23,6 +23,8 @@ static const char usage[] =
     "  --no-fuse      emit every elementwise op as its own loop (to test fusion)\n"
     "  --sampler      emit a dependency-free sampler, NAME.c and NAME.h, with the\n"
     "                 weights of --weights CKPT (a checkpoint of this spec) baked in\n"
+    "  --weights-file with --sampler: the weights go to NAME.bin, which the\n"
+    "                 caller reads and hands to NAME_init, instead of into NAME.c\n"
     "  --help         print this help\n"
     "  --version      print the version\n"
     "\n"
@@ -84,7 +86,8 @@ static bool write_if_changed(const char *path, const char *data, size_t len) {
 }
 
 /* genc --sampler: read the checkpoint, emit NAME.c and NAME.h. */
-static int write_sampler(const struct model *m, struct lowered *lo, const char *ckpt_path, const char *out) {
+static int write_sampler(const struct model *m, struct lowered *lo, const char *ckpt_path, const char *out,
+                         bool weights_file) {
     struct genrt_ckpt ck;
     struct genrt_err err = {0};
     if (genrt_ckpt_read(ckpt_path, &ck, &err) ||
@@ -112,9 +115,11 @@ static int write_sampler(const struct model *m, struct lowered *lo, const char *
         }
     }
     struct sampler_out so;
-    if (!emit_sampler(m, lo, state, step, ckpt_path, name, &so))
+    if (!emit_sampler(m, lo, state, step, ckpt_path, name, weights_file, &so))
         return 1;
     char *h_path = xprintf("%.*s.h", (int)(len - 2), out);
+    if (weights_file && !write_if_changed(xprintf("%.*s.bin", (int)(len - 2), out), so.blob, so.blob_len))
+        return 1;
     return write_if_changed(out, so.c, so.c_len) && write_if_changed(h_path, so.h, so.h_len) ? 0 : 1;
 }
 
@@ -122,6 +127,7 @@ int main(int argc, char **argv) {
     const char *spec = NULL, *out = NULL;
     bool summary = false, dump_tokens_f = false, dump_ast = false, dump_ir = false, sampler = false;
     const char *weights = NULL;
+    bool weights_file = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -148,6 +154,8 @@ int main(int argc, char **argv) {
             fuse_disabled = true;
         } else if (!strcmp(a, "--sampler")) {
             sampler = true;
+        } else if (!strcmp(a, "--weights-file")) {
+            weights_file = true;
         } else if (!strcmp(a, "--weights")) {
             if (++i == argc) {
                 fprintf(stderr, "genc: error: --weights needs a checkpoint\n");
@@ -204,7 +212,7 @@ int main(int argc, char **argv) {
                         lo.n_state);
             rc = 1;
         } else if (sampler) {
-            rc = write_sampler(&m, &lo, weights, out);
+            rc = write_sampler(&m, &lo, weights, out, weights_file);
         } else if (dump_ir) {
             for (int i = 0; i < lo.progs.len; i++)
                 ir_dump(stdout, &lo.progs.data[i], lo.tensors.data);

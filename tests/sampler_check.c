@@ -23,6 +23,18 @@ int main(int argc, char **argv) {
     const struct genrt_model *m = &genc_model;
     struct genrt_ckpt ck;
     struct genrt_err err = {0};
+#ifdef SAMPLER_INIT
+    /* --weights-file: the caller reads NAME.bin and hands it over */
+    FILE *f = argc == 3 ? fopen(argv[2], "rb") : NULL;
+    static float blob[1 << 24];
+    size_t size = f ? fread(blob, 1, sizeof blob, f) : 0;
+    if (!f || SAMPLER_INIT(blob, size) != 0 || SAMPLER_INIT(blob, size - 4) != -1) {
+        fprintf(stderr, "sampler_check: the weights blob was not accepted, or a short one was\n");
+        return 2;
+    }
+    fclose(f);
+    argc--;
+#endif
     if (argc != 2 || genrt_ckpt_read(argv[1], &ck, &err) ||
         genrt_ckpt_match(&ck, argv[1], m->shape_hash, 4, (uint64_t)m->n_state, &err)) {
         fprintf(stderr, "sampler_check: %s\n", argc == 2 ? err.msg : "usage: sampler_check CKPT");

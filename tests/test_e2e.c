@@ -374,5 +374,20 @@ static void check_sampler(const char *model, int steps) {
 }
 
 Test(sampler, dcgan_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("dcgan", 30); }
+
+/* --weights-file: the same numbers from weights in a blob the caller loads */
+Test(sampler, weights_file_blob, .timeout = 300) {
+    const char *dir = test_tmpdir();
+    const char *genc = getenv("GENC_BIN") ? getenv("GENC_BIN") : "build/genc";
+    cr_assert_eq(run("%s train --steps 20 --quiet --out %s/run", trainer("dcgan"), dir), 0);
+    cr_assert_eq(run("%s specs/dcgan.gm --sampler --weights %s/run/checkpoint.ckpt --weights-file -o %s/blobbed.c",
+                     genc, dir, dir), 0);
+    cr_expect_eq(run("test $(stat -c %%s %s/blobbed.c) -lt 100000", dir), 0, "weights went into the C anyway");
+    cr_assert_eq(run("${CC:-cc} -std=c11 -O2 -Iruntime -I%s $(pkg-config --cflags openblas) -DGENC_NO_MAIN "
+                     "-DSAMPLER_H='\"blobbed.h\"' -DSAMPLE=blobbed_sample -DSAMPLER_INIT=blobbed_init "
+                     "-DSAMPLER_CLASSES=0 tests/sampler_check.c %s/blobbed.c generated/dcgan.c build/libgenrt.a -lstb "
+                     "$(pkg-config --libs openblas) -lz -lm -o %s/blob_check 2>/dev/null", dir, dir, dir), 0);
+    cr_expect_eq(run("%s/blob_check %s/run/checkpoint.ckpt %s/blobbed.bin", dir, dir, dir), 0);
+}
 Test(sampler, cgan_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("cgan", 20); }
 Test(sampler, gan_ring_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("gan_ring", 100); }
