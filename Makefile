@@ -104,6 +104,7 @@ demo: deps all $(DEMO)
 
 include tests/tests.mk
 include bench/bench.mk
+include examples/examples.mk
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/genrt \

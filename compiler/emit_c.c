@@ -299,11 +299,19 @@ static void emit_program(struct emit *e, const struct program *p) {
         emit_line(e, "/* Gradient check: d %s / d parameters at batch %d, into g. */", e->lo->terms.data[p->term], p->batch);
         emit_open(e, "static void %s(real *g) {", p->name);
         break;
+    case PROG_ELBO:
+        emit_line(e, "/* Per example of in_x: -ELBO, reconstruction, KL into out[3 i + 0..2]. */");
+        emit_open(e, "static void %s(double *out) {", p->name);
+        break;
+    case PROG_RECONSTRUCT:
+        emit_line(e, "/* The decoder at the encoder's posterior mean of in_x. */");
+        emit_open(e, "static const real *%s(void) {", p->name);
+        break;
     case PROG_SAMPLE:
         unreachable(); /* samplers are emitted by emit_sampler.c */
     }
     emit_body(e, p);
-    if (p->kind == PROG_GENERATE)
+    if (p->kind == PROG_GENERATE || p->kind == PROG_RECONSTRUCT)
         emit_line(e, "return %s;", emit_ref(e, p, p->result));
     emit_close(e, NULL);
     emit_line(e, "%s", "");
@@ -408,8 +416,9 @@ char *emit_c(const struct model *m, const struct lowered *lo, size_t *len) {
     struct emit e = {.path = m->path, .lo = lo};
     const struct network *G = &m->nets.data[m->objective.gen];
     const struct network *D = &m->nets.data[m->objective.disc];
-    emit_programs(&e, xprintf("/* model %s: G %s -> %s, D %s -> %s, batch %d. */", m->name, shape_str(G->in),
-                              shape_str(G->out), shape_str(D->in), shape_str(D->out), m->train.batch),
+    emit_programs(&e, xprintf("/* model %s: %s %s -> %s, %s %s -> %s, batch %d. */", m->name, G->name,
+                              shape_str(G->in), shape_str(G->out), D->name, shape_str(D->in), shape_str(D->out),
+                              m->train.batch),
                   m->train.batch, lo->gc_batch, shape_size(m->data.shape), m->latent.dim, m->objective.critic_steps,
                   latent_batches(m));
 
@@ -439,6 +448,25 @@ char *emit_c(const struct model *m, const struct lowered *lo, size_t *len) {
     emit_line(&e, "    out[i] = (float)x[i];");
     emit_close(&e, NULL);
     emit_line(&e, "%s", "");
+    bool vae = m->objective.kind == OBJ_VAE;
+    if (vae) {
+        emit_open(&e, "static void elbo_batch(const float *x, double *out) {");
+        emit_line(&e, "static long calls; /* a fixed sequence of noise, one draw per batch */");
+        emit_line(&e, "for (long i = 0; i < (long)BATCH * SAMPLE; i++)");
+        emit_line(&e, "    in_x[i] = (real)x[i];");
+        emit_line(&e, "step_t = -1 - calls++;");
+        emit_line(&e, "elbo(out);");
+        emit_close(&e, NULL);
+        emit_line(&e, "%s", "");
+        emit_open(&e, "static void reconstruct(const float *x, float *out) {");
+        emit_line(&e, "for (long i = 0; i < (long)BATCH * SAMPLE; i++)");
+        emit_line(&e, "    in_x[i] = (real)x[i];");
+        emit_line(&e, "const real *r = reconstruct_fwd();");
+        emit_line(&e, "for (long i = 0; i < (long)BATCH * SAMPLE; i++)");
+        emit_line(&e, "    out[i] = (float)r[i];");
+        emit_close(&e, NULL);
+        emit_line(&e, "%s", "");
+    }
     emit_open(&e, "static double gc_loss(int k) {");
     emit_line(&e, "double out[1] = {0};");
     emit_open(&e, "switch (k) {");
@@ -468,6 +496,7 @@ char *emit_c(const struct model *m, const struct lowered *lo, size_t *len) {
     emit_line(&e, "%s", "");
     emit_open(&e, "const struct genrt_model GENC_MODEL_SYM = {");
     emit_line(&e, ".abi = GENRT_ABI,");
+    emit_line(&e, ".objective = %s,", vae ? "GENRT_OBJ_VAE" : "GENRT_OBJ_GAN");
     emit_line(&e, ".name = \"%s\",", m->name);
     emit_line(&e, ".spec = \"%s\",", m->path);
     emit_line(&e, ".shape_hash = 0x%016llxull,", (unsigned long long)lo->shape_hash);
@@ -502,6 +531,10 @@ char *emit_c(const struct model *m, const struct lowered *lo, size_t *len) {
     emit_line(&e, ".set_input = set_input,");
     emit_line(&e, ".train_step = train_step,");
     emit_line(&e, ".generate = generate_batch,");
+    if (vae) {
+        emit_line(&e, ".elbo_batch = elbo_batch,");
+        emit_line(&e, ".reconstruct = reconstruct,");
+    }
     emit_line(&e, ".gc_batch = GC_BATCH,");
     emit_line(&e, ".n_terms = %d,", lo->terms.len);
     emit_line(&e, ".terms = terms,");

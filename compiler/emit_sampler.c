@@ -217,6 +217,12 @@ static void put_weights(struct emit *e, const struct sampler *s, int k, bool liv
     emit_line(e, "};");
 }
 
+/* a float constant C accepts: 1 -> "1.0f", 0.25 -> "0.25f" */
+static const char *float_literal(double v) {
+    char *s = xprintf("%.9g", v);
+    return strpbrk(s, ".eEn") ? xprintf("%sf", s) : xprintf("%s.0f", s);
+}
+
 static const char *upper(const char *s) {
     char *u = xstrdup(s);
     for (char *p = u; *p; p++)
@@ -314,8 +320,8 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
     emit_line(h, "#define %s_OUT_W %d", N, ow);
     emit_line(h, "#define %s_OUT_SIZE %ld /* floats per sample: C x H x W, channel-major */", N, out_size);
     emit_line(h, "#define %s_N_CLASSES %d", N, classes);
-    emit_line(h, "#define %s_RANGE_LO %.9gf /* the data range the model was trained on */", N, m->data.lo);
-    emit_line(h, "#define %s_RANGE_HI %.9gf", N, m->data.hi);
+    emit_line(h, "#define %s_RANGE_LO %s /* the data range the model was trained on */", N, float_literal(m->data.lo));
+    emit_line(h, "#define %s_RANGE_HI %s", N, float_literal(m->data.hi));
     emit_line(h, "%s", "");
     if (weights_file) {
         emit_line(h, "/* Hand the weights to the sampler before sampling: blob is %s.bin's bytes,", name);

@@ -152,7 +152,8 @@ struct network {
 
 enum data_kind { DATA_FASHION_MNIST, DATA_RING8, DATA_IMAGES };
 enum latent_kind { LATENT_NORMAL, LATENT_UNIFORM };
-enum objective_kind { OBJ_GAN };
+enum objective_kind { OBJ_GAN, OBJ_VAE };
+enum likelihood { LIK_BERNOULLI, LIK_GAUSSIAN };
 enum gan_form { FORM_MINIMAX, FORM_NONSATURATING, FORM_LSGAN, FORM_HINGE, FORM_WGAN, FORM_WGAN_GP };
 enum opt_kind { OPT_SGD, OPT_ADAM, OPT_RMSPROP };
 
@@ -191,6 +192,9 @@ struct model {
         double clip;          /* wgan: weight clipping, 0 for none */
         int critic_steps;     /* critic updates per generator update */
         double lambda;        /* wgan_gp: the penalty's weight */
+        int enc, dec;         /* vae: network indices */
+        enum likelihood likelihood;
+        double sigma2;        /* vae, gaussian: the fixed variance; 0 when learned */
     } objective;
     int n_classes;            /* labels of the data; 0 when it has none */
     bool conditional;         /* some network has a cond layer */
@@ -261,7 +265,7 @@ struct ir {
 };
 
 /* One emitted function: a graph built for one purpose, planned on its own. */
-enum prog_kind { PROG_TRAIN, PROG_GENERATE, PROG_GC_LOSS, PROG_GC_GRAD, PROG_SAMPLE };
+enum prog_kind { PROG_TRAIN, PROG_GENERATE, PROG_GC_LOSS, PROG_GC_GRAD, PROG_SAMPLE, PROG_ELBO, PROG_RECONSTRUCT };
 
 struct buffer {
     long size;      /* scalars */
@@ -326,6 +330,7 @@ int ir_slice(struct ir *g, int x, int off, int len);
 int ir_pad(struct ir *g, int x, int before, int after);
 int ir_dropout(struct ir *g, int x, double p, int salt);
 int ir_uniform(struct ir *g, struct shape s, int salt);
+int ir_normal(struct ir *g, struct shape s, int salt);
 /* ADD_ROW or MUL_ROW: r[N] broadcast over each example of x[N, ...] */
 int ir_row_op(struct ir *g, enum op op, int x, int r);
 int ir_sum_row(struct ir *g, int x);

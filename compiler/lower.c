@@ -9,6 +9,7 @@
 #include "genc.h"
 #include "genrt_model.h"
 
+#include <math.h>
 #include <string.h>
 
 enum { ALIGN = 16 }; /* scalars: 64-byte alignment for float */
@@ -36,6 +37,7 @@ struct net_params {
 };
 
 static struct net_params *params_of;
+static int vae_logvar; /* tensor of a learned gaussian log-variance, or -1 */
 
 static void layout_state(const struct model *m, struct lowered *lo) {
     params_of = xalloc(sizeof(struct net_params) * (size_t)m->nets.len);
@@ -92,6 +94,11 @@ static void layout_state(const struct model *m, struct lowered *lo) {
                                          (struct shape){1, {units}});
         }
     }
+    /* a VAE's learned gaussian log-variance, the decoder's */
+    vae_logvar = -1;
+    if (m->objective.kind == OBJ_VAE && m->objective.likelihood == LIK_GAUSSIAN && m->objective.sigma2 == 0)
+        vae_logvar = add_tensor(lo, xprintf("%s.logvar", m->nets.data[m->objective.dec].name), GENRT_PARAM,
+                                m->objective.dec, GENRT_INIT_ZERO, 0, (struct shape){1, {1}});
     /* Optimizer state after all parameters, in the same order. */
     int n_params = lo->tensors.len;
     for (int t = 0; t < n_params; t++) {
@@ -535,11 +542,97 @@ static unsigned gan_term_nets(const struct model *m, int term) {
     return net_bit(term == TERM_D ? m->objective.disc : m->objective.gen);
 }
 
+/* ---- the VAE objective -------------------------------------------------- */
+
+/* examples as rows: [N, ...] -> [N, values] */
+static int flat(struct builder *b, int x) {
+    struct shape s = ir_node(b->g, x)->shape;
+    return ir_reshape(b->g, x, (struct shape){2, {s.d[0], (int)(shape_size(s) / s.d[0])}});
+}
+
+/* The decoder's output as the data's mean: sigmoid of Bernoulli logits. */
+static int decode_mean(struct builder *b, int z, int y) {
+    int out = forward(b, b->m->objective.gen, z, y);
+    if (b->m->objective.kind == OBJ_VAE && b->m->objective.likelihood == LIK_BERNOULLI) {
+        b->g->cur_what = "bernoulli mean";
+        out = ir_unary(b->g, OP_SIGMOID, out);
+    }
+    return out;
+}
+
+/* Per example: the reconstruction term -log p(x|z) and the closed-form KL
+ * of N(mu, exp(logvar)) to N(0, I), for z = mu + exp(logvar / 2) eps with
+ * eps ~ N(0, I) drawn inside the IR (or z = mu without sampling). */
+static void vae_terms(struct builder *b, int x, bool sample, int salt, int *rec, int *kl, int *mu_out) {
+    const struct model *m = b->m;
+    struct ir *g = b->g;
+    int L = m->latent.dim, n = b->p->batch;
+    int h = forward(b, m->objective.enc, x, -1);
+    g->cur_loc = m->objective.loc;
+    g->cur_what = "reparameterization";
+    int mu = ir_slice(g, h, 0, L), lv = ir_slice(g, h, L, L);
+    int z = mu;
+    if (sample)
+        z = add(b, mu, ir_binary(g, OP_MUL, ir_unary(g, OP_EXP, ir_scale(g, lv, 0.5)),
+                                  ir_normal(g, (struct shape){2, {n, L}}, salt)));
+    int out = flat(b, forward(b, m->objective.dec, z, -1));
+    g->cur_loc = m->objective.loc;
+    g->cur_what = "negative ELBO";
+    int xf = flat(b, x);
+    double d = (double)ir_node(g, xf)->shape.d[1];
+    if (m->objective.likelihood == LIK_BERNOULLI) {
+        /* -log p(x|z) = sum softplus(l) - x l, binary cross-entropy with logits */
+        *rec = ir_sum_row(g, ir_binary(g, OP_SUB, softplus(b, out), ir_binary(g, OP_MUL, xf, out)));
+    } else {
+        int se = ir_sum_row(g, sq(b, ir_binary(g, OP_SUB, xf, out)));
+        if (m->objective.sigma2 > 0) { /* sum (x - mean)^2 / 2 s2 + d/2 log(2 pi s2) */
+            *rec = ir_addc(g, ir_scale(g, se, 0.5 / m->objective.sigma2),
+                           0.5 * d * log(2 * M_PI * m->objective.sigma2));
+        } else { /* learned log-variance s: sum (x - mean)^2 e^-s / 2 + d/2 (s + log 2 pi) */
+            int lvar = param(b, vae_logvar);
+            int inv = ir_scale(g, ir_unary(g, OP_EXP, neg(b, lvar)), 0.5);
+            *rec = add(b, ir_binary(g, OP_MUL, se, inv), ir_addc(g, ir_scale(g, lvar, 0.5 * d), 0.5 * d * log(2 * M_PI)));
+        }
+    }
+    /* KL = -1/2 sum (1 + logvar - mu^2 - exp(logvar)) */
+    int inner = ir_binary(g, OP_SUB, ir_binary(g, OP_SUB, ir_addc(g, lv, 1), sq(b, mu)), ir_unary(g, OP_EXP, lv));
+    *kl = ir_scale(g, ir_sum_row(g, inner), -0.5);
+    if (mu_out)
+        *mu_out = mu;
+}
+
+static int vae_input(struct builder *b) {
+    const struct model *m = b->m;
+    b->g->cur_loc = m->objective.loc;
+    b->g->cur_what = "inputs";
+    return ir_input(b->g, 0, batched(b->p->batch, m->nets.data[m->objective.enc].in));
+}
+
+static int vae_loss(struct builder *b, int x, int *rec, int *kl) {
+    vae_terms(b, x, true, 1, rec, kl, NULL);
+    return mean(b, add(b, *rec, *kl));
+}
+
+static unsigned vae_nets(const struct model *m) { return net_bit(m->objective.enc) | net_bit(m->objective.dec); }
+
+/* One training step on the negative ELBO per example, averaged over the
+ * batch: both networks, one optimizer step each. */
+static void vae_train(struct builder *b) {
+    int rec, kl;
+    int loss = vae_loss(b, vae_input(b), &rec, &kl);
+    b->g->cur_what = "metrics";
+    output(b, loss, 0);
+    output(b, mean(b, rec), 1);
+    output(b, mean(b, kl), 2);
+    optimizer_step(b, vae_nets(b->m), loss, 1, 0);
+}
+
 /* ---- programs ----------------------------------------------------------- */
 
 static struct program *new_program(struct builder *b, const char *name, enum prog_kind kind, int batch,
                                    int term) {
-    b->mode = kind == PROG_TRAIN ? MODE_TRAIN : kind == PROG_GENERATE || kind == PROG_SAMPLE ? MODE_EVAL : MODE_CHECK;
+    b->mode = kind == PROG_TRAIN ? MODE_TRAIN
+            : kind == PROG_GC_LOSS || kind == PROG_GC_GRAD ? MODE_CHECK : MODE_EVAL;
     b->salt = 0;
     struct program p = {.name = name, .kind = kind, .batch = batch, .term = term, .result = -1};
     vec_push(&b->lo->progs, p);
@@ -568,31 +661,60 @@ void lower_model(const struct model *m, struct lowered *lo) {
         h = fnv(h, &pt->shape, sizeof pt->shape);
     }
     lo->shape_hash = h;
+    bool vae = m->objective.kind == OBJ_VAE;
     static const char *const metrics[] = {"loss_D", "loss_G", "D_x", "D_G_z", "W"};
-    for (int i = 0; i < (is_wgan(m) ? 5 : 4); i++)
-        vec_push(&lo->metrics, metrics[i]);
-    vec_push(&lo->terms, "loss_D");
-    vec_push(&lo->term_nets, gan_term_nets(m, TERM_D));
-    vec_push(&lo->terms, "loss_G");
-    vec_push(&lo->term_nets, gan_term_nets(m, TERM_G));
+    static const char *const vae_metrics[] = {"loss", "rec", "kl"};
+    for (int i = 0; i < (vae ? 3 : is_wgan(m) ? 5 : 4); i++)
+        vec_push(&lo->metrics, vae ? vae_metrics[i] : metrics[i]);
+    if (vae) {
+        vec_push(&lo->terms, "loss");
+        vec_push(&lo->term_nets, vae_nets(m));
+    } else {
+        vec_push(&lo->terms, "loss_D");
+        vec_push(&lo->term_nets, gan_term_nets(m, TERM_D));
+        vec_push(&lo->terms, "loss_G");
+        vec_push(&lo->term_nets, gan_term_nets(m, TERM_G));
+    }
     lo->gc_batch = m->train.batch < 4 ? m->train.batch : 4;
 
     struct builder b = {.m = m, .lo = lo};
     new_program(&b, "train_step", PROG_TRAIN, m->train.batch, -1);
-    gan_train(&b);
+    if (vae)
+        vae_train(&b);
+    else
+        gan_train(&b);
 
     struct program *p = new_program(&b, "generate", PROG_GENERATE, m->train.batch, -1);
     b.g->cur_loc = m->objective.loc;
     b.g->cur_what = "inputs";
     int z = ir_input(b.g, 1, batched(p->batch, (struct shape){1, {m->latent.dim}}));
     int y = m->conditional ? ir_input(b.g, 2, (struct shape){1, {p->batch}}) : -1;
-    p->result = forward(&b, m->objective.gen, z, y);
+    p->result = decode_mean(&b, z, y);
+
+    if (vae) {
+        /* per-example -ELBO, reconstruction and KL, for ./X eval */
+        new_program(&b, "elbo", PROG_ELBO, m->train.batch, -1);
+        int rec, kl;
+        vae_terms(&b, vae_input(&b), true, 7, &rec, &kl, NULL);
+        int parts[3] = {add(&b, rec, kl), rec, kl};
+        for (int i = 0; i < 3; i++) {
+            int id = ir_effect(b.g, OP_OUTPUT, &parts[i], 1);
+            ir_node(b.g, id)->i[0] = i;
+            ir_node(b.g, id)->i[1] = 3;
+        }
+        /* the decoder at the posterior mean, for ./X reconstruct */
+        p = new_program(&b, "reconstruct_fwd", PROG_RECONSTRUCT, m->train.batch, -1);
+        int mu;
+        vae_terms(&b, vae_input(&b), false, 0, &rec, &kl, &mu);
+        p->result = decode_mean(&b, mu, -1);
+    }
 
     for (int k = 0; k < lo->terms.len; k++) {
         p = new_program(&b, xprintf("gc_loss_%d", k), PROG_GC_LOSS, lo->gc_batch, k);
-        output(&b, gan_term_loss(&b, k), 0);
+        int rec, kl;
+        output(&b, vae ? vae_loss(&b, vae_input(&b), &rec, &kl) : gan_term_loss(&b, k), 0);
         p = new_program(&b, xprintf("gc_grad_%d", k), PROG_GC_GRAD, lo->gc_batch, k);
-        int loss = gan_term_loss(&b, k);
+        int loss = vae ? vae_loss(&b, vae_input(&b), &rec, &kl) : gan_term_loss(&b, k);
         int *tensors = xalloc(sizeof(int) * (size_t)lo->tensors.len);
         int *nodes = xalloc(sizeof(int) * (size_t)lo->tensors.len);
         int *grads = xalloc(sizeof(int) * (size_t)lo->tensors.len);
@@ -615,6 +737,6 @@ struct program *lower_sampler(const struct model *m, struct lowered *lo) {
     b.g->cur_what = "inputs";
     int z = ir_input(b.g, 1, batched(1, (struct shape){1, {m->latent.dim}}));
     int y = m->conditional ? ir_input(b.g, 2, (struct shape){1, {1}}) : -1;
-    p->result = forward(&b, m->objective.gen, z, y);
+    p->result = decode_mean(&b, z, y);
     return p;
 }

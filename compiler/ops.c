@@ -200,6 +200,28 @@ static const char *elem_uniform(const struct node *n, const char *const *a) {
     return xprintf("(real)hash_uniform(step_t, %d, i)", n->i[0]);
 }
 
+/* N(0, 1) per element, the same way: the VAE's reparameterization noise */
+int ir_normal(struct ir *g, struct shape s, int salt) {
+    int id = ir_add(g, OP_NORMAL, NULL, 0, s);
+    ir_node(g, id)->i[0] = salt;
+    return id;
+}
+
+static const char *elem_normal(const struct node *n, const char *const *a) {
+    (void)a;
+    return xprintf("(real)hash_normal(step_t, %d, i)", n->i[0]);
+}
+
+static const char *elem_exp(const struct node *n, const char *const *a) {
+    (void)n;
+    return xprintf("exp(%s)", a[0]);
+}
+
+static void vjp_exp(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    if (need[0])
+        dx[0] = ir_binary(g, OP_MUL, dy, node);
+}
+
 /* ---- row broadcasts: r[N] over x[N, ...] ---------------------------------- */
 
 static int rows_of(struct shape s) { return s.d[0]; }
@@ -902,10 +924,16 @@ static void emit_sgd(struct emit *e, const struct program *p, int id) {
               emit_real(n->f[0]), emit_real(n->f[1]), emit_real(n->f[2]), n->i[0]);
 }
 
-/* output(x): out[slot] = x[0], a metric or a loss */
+/* output(x): out[slot] = x[0], a metric or a loss; a vector x[N] goes to
+ * out[i * stride + slot] (i[1] = stride), per-example values */
 static void emit_output(struct emit *e, const struct program *p, int id) {
     const struct node *n = &p->ir.nodes.data[id];
-    emit_line(e, "out[%d] = (double)*(%s);", n->i[0], emit_ref(e, p, n->in[0]));
+    long size = shape_size(p->ir.nodes.data[n->in[0]].shape);
+    if (size == 1)
+        emit_line(e, "out[%d] = (double)*(%s);", n->i[0], emit_ref(e, p, n->in[0]));
+    else
+        emit_line(e, "for (int i = 0; i < %ld; i++) out[i * %d + %d] = (double)(%s)[i];", size, n->i[1], n->i[0],
+                  emit_ref(e, p, n->in[0]));
 }
 
 /* store_grad(x): a parameter gradient into the caller's g, at the

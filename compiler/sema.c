@@ -543,12 +543,104 @@ static int resolve_network(const struct model *m, const struct arg *a) {
     return n;
 }
 
-static const char *const objectives[] = {"gan"};
+static const char *const objectives[] = {"gan", "vae"};
+
+/* objective vae(E, Dec) { likelihood bernoulli | gaussian [S2 | learned] } */
+static void check_vae(const struct decl *d, struct model *m) {
+    m->objective.kind = OBJ_VAE;
+    m->objective.enc = m->objective.dec = m->objective.gen = m->objective.disc = -1;
+    if (d->args.len != 2) {
+        error_at(d->kind_loc, "vae takes 2 networks, the encoder and the decoder, got %d%s", d->args.len,
+                 d->args.len == 1 ? " (a VAE without an encoder?)" : "");
+        return;
+    }
+    m->objective.enc = resolve_network(m, &d->args.data[0]);
+    m->objective.dec = resolve_network(m, &d->args.data[1]);
+    if (m->objective.enc >= 0 && m->objective.enc == m->objective.dec)
+        error_at(d->args.data[1].loc, "the encoder and the decoder must be different networks");
+    /* the decoder is what samples, as a GAN's generator */
+    m->objective.gen = m->objective.dec;
+    m->objective.disc = m->objective.enc;
+    static const char *const keys[] = {"likelihood"};
+    const struct stmt *s[1];
+    settings(&d->body, "vae objective", keys, 1, s);
+    m->objective.likelihood = LIK_BERNOULLI;
+    if (s[0] && want_args(s[0], 1, 2)) {
+        const char *lik;
+        static const char *const liks[] = {"bernoulli", "gaussian"};
+        if (!arg_ident(&s[0]->args.data[0], "likelihood", &lik))
+            return;
+        if (!strcmp(lik, "bernoulli") && s[0]->args.len == 1) {
+            m->objective.likelihood = LIK_BERNOULLI;
+        } else if (!strcmp(lik, "gaussian")) {
+            m->objective.likelihood = LIK_GAUSSIAN;
+            m->objective.sigma2 = 1;
+            if (s[0]->args.len == 2) {
+                const struct arg *a = &s[0]->args.data[1];
+                if (a->kind == ARG_IDENT && !strcmp(a->text, "learned"))
+                    m->objective.sigma2 = 0;
+                else if (arg_range(a, "the gaussian variance", 0, 1e6, false, &m->objective.sigma2) &&
+                         m->objective.sigma2 <= 0)
+                    error_at(a->loc, "the gaussian variance must be positive (or 'learned')");
+            }
+        } else if (strcmp(lik, "bernoulli")) {
+            unknown(s[0]->args.data[0].loc, "likelihood", lik, liks, 2);
+        } else {
+            error_at(s[0]->args.data[1].loc, "bernoulli takes no parameter");
+        }
+    }
+}
+
+/* The VAE's networks must chain: data -> E -> [2 L] = (mu, logvar), [L] -> Dec -> data. */
+static void check_vae_shapes(struct model *m) {
+    if (m->objective.enc < 0 || m->objective.dec < 0)
+        return;
+    const struct network *e = &m->nets.data[m->objective.enc];
+    const struct network *d = &m->nets.data[m->objective.dec];
+    int L = m->latent.dim;
+    if (shape_size(e->in) != shape_size(m->data.shape)) {
+        error_at(e->loc, "encoder '%s' takes %s, but %s examples are %s", e->name, shape_str(e->in),
+                 data_kinds[m->data.kind], shape_str(m->data.shape));
+        note_at(m->data.loc, "data declared here");
+    }
+    if (e->out.n != 1 || e->out.d[0] != 2 * L) {
+        error_at(e->loc, "encoder '%s' outputs %s, which cannot split into mu and logvar of latent '%s' [%d]: "
+                 "it must output [%d]", e->name, shape_str(e->out), m->latent.name, L, 2 * L);
+        note_at(m->latent.loc, "latent declared here");
+    }
+    struct shape z = {1, {L}};
+    if (!shape_eq(d->in, z)) {
+        error_at(d->loc, "decoder '%s' takes %s, but latent '%s' is %s", d->name, shape_str(d->in), m->latent.name,
+                 shape_str(z));
+        note_at(m->latent.loc, "latent declared here");
+    }
+    if (shape_size(d->out) != shape_size(m->data.shape)) {
+        error_at(d->loc, "decoder '%s' makes %s, but %s examples are %s", d->name, shape_str(d->out),
+                 data_kinds[m->data.kind], shape_str(m->data.shape));
+        note_at(m->data.loc, "data declared here");
+    }
+    if (m->objective.likelihood == LIK_BERNOULLI && (m->data.lo != 0 || m->data.hi != 1))
+        error_at(m->objective.loc, "a bernoulli likelihood needs data in [0, 1]: set 'range 0 1' in the data block");
+    if (m->conditional)
+        error_at(m->objective.loc, "conditional VAEs are not supported: remove the cond layers");
+    const int trained[2] = {m->objective.enc, m->objective.dec};
+    for (int k = 0; k < 2; k++) {
+        const struct network *n = &m->nets.data[trained[k]];
+        if (n->opt < 0)
+            error_at(n->loc, "network '%s' is trained by the objective but has no 'optimize %s with ...'",
+                     n->name, n->name);
+    }
+}
 static const char *const forms[] = {"minimax", "nonsaturating", "lsgan", "hinge", "wgan", "wgan_gp"};
 
 static void check_objective(const struct decl *d, struct model *m) {
     m->objective.loc = d->kind_loc;
     m->objective.gen = m->objective.disc = -1;
+    m->objective.critic_steps = 1;
+    if (!strcmp(d->kind_name, "vae")) {
+        check_vae(d, m);
+        return;
+    }
     if (strcmp(d->kind_name, "gan")) {
         unknown(d->kind_loc, "objective", d->kind_name, objectives, N_OF(objectives));
         return;
@@ -714,6 +806,27 @@ static void check_train(const struct decl *d, struct model *m) {
 
 /* ---- the whole model ---------------------------------------------------- */
 
+/* Every tensor, batch included, must be indexable by the emitted C. */
+static bool check_sizes(struct model *m) {
+    for (int n = 0; n < m->nets.len; n++) {
+        const struct network *net = &m->nets.data[n];
+        for (int i = 0; i < net->layers.len; i++) {
+            const struct layer *l = &net->layers.data[i];
+            double biggest = (double)shape_size(l->out) * m->train.batch;
+            if (l->kind == L_CONV)
+                biggest = (double)m->train.batch * l->out.d[1] * l->out.d[2] * l->k * l->k * l->in.d[0];
+            else if (l->kind == L_DECONV)
+                biggest = (double)m->train.batch * l->in.d[1] * l->in.d[2] * l->k * l->k * l->units;
+            if (biggest > 2147483647.0) {
+                error_at(l->loc, "%s: this layer needs %.3g values at batch %d; at most 2^31 per tensor are supported",
+                         net->name, biggest, m->train.batch);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 /* The GAN's networks must chain: latent -> G -> D -> [1], data -> D. */
 static void check_gan_shapes(struct model *m) {
     if (m->objective.gen < 0 || m->objective.disc < 0)
@@ -753,23 +866,6 @@ static void check_gan_shapes(struct model *m) {
                 warning_at(d->layers.data[i].loc, "batchnorm couples the examples of a batch, so the gradient "
                            "penalty no longer sees each example's own gradient; use 'layernorm'");
                 break;
-            }
-        }
-    }
-    /* Every tensor, batch included, must be indexable by the emitted C. */
-    for (int n = 0; n < m->nets.len; n++) {
-        const struct network *net = &m->nets.data[n];
-        for (int i = 0; i < net->layers.len; i++) {
-            const struct layer *l = &net->layers.data[i];
-            double biggest = (double)shape_size(l->out) * m->train.batch;
-            if (l->kind == L_CONV)
-                biggest = (double)m->train.batch * l->out.d[1] * l->out.d[2] * l->k * l->k * l->in.d[0];
-            else if (l->kind == L_DECONV)
-                biggest = (double)m->train.batch * l->in.d[1] * l->in.d[2] * l->k * l->k * l->units;
-            if (biggest > 2147483647.0) {
-                error_at(l->loc, "%s: this layer needs %.3g values at batch %d; at most 2^31 per tensor are supported",
-                         net->name, biggest, m->train.batch);
-                return;
             }
         }
     }
@@ -840,6 +936,8 @@ bool sema(const struct ast *ast, const struct source *src, struct model *m) {
                 error_at(eof, "the spec has no '%s' declaration", names[k]);
     }
     if (diag_error_count() == before)
-        check_gan_shapes(m);
+        m->objective.kind == OBJ_VAE ? check_vae_shapes(m) : check_gan_shapes(m);
+    if (diag_error_count() == before)
+        check_sizes(m);
     return diag_error_count() == before;
 }

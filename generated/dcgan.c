@@ -5550,6 +5550,7 @@ static const struct genrt_term terms[] = {
 
 const struct genrt_model GENC_MODEL_SYM = {
     .abi = GENRT_ABI,
+    .objective = GENRT_OBJ_GAN,
     .name = "dcgan",
     .spec = "specs/dcgan.gm",
     .shape_hash = 0xb724f5c3d00116c7ull,

@@ -10453,6 +10453,7 @@ static const struct genrt_term terms[] = {
 
 const struct genrt_model GENC_MODEL_SYM = {
     .abi = GENRT_ABI,
+    .objective = GENRT_OBJ_GAN,
     .name = "wgan",
     .spec = "specs/wgan.gm",
     .shape_hash = 0x4e1bfede6319d8a5ull,

@@ -4552,6 +4552,7 @@ static const struct genrt_term terms[] = {
 
 const struct genrt_model GENC_MODEL_SYM = {
     .abi = GENRT_ABI,
+    .objective = GENRT_OBJ_GAN,
     .name = "wgan_gp_ring",
     .spec = "specs/wgan_gp_ring.gm",
     .shape_hash = 0xa95a091bf2da71b3ull,

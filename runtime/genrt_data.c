@@ -160,9 +160,9 @@ fail:
 }
 
 static int load_idx(struct genrt_data *d, const struct genrt_model *m, const char *dir,
-                    struct genrt_err *err)
+                    int train, struct genrt_err *err)
 {
-    const char *split = m->data_train ? "train" : "t10k";
+    const char *split = train ? "train" : "t10k";
     char base[64];
     char *ipath = NULL, *lpath = NULL;
     uint32_t idims[3], ldims[1];
@@ -486,10 +486,39 @@ static int check_classes(const struct genrt_data *d, const struct genrt_model *m
     }
 }
 
+int genrt_data_has_split(int kind, int split)
+{
+    switch (split) {
+    case GENRT_SPLIT_MODEL:
+        return 1;
+    case GENRT_SPLIT_TRAIN:
+        return kind == GENRT_DATA_FASHION_MNIST || kind == GENRT_DATA_IMAGES;
+    case GENRT_SPLIT_TEST:
+        return kind == GENRT_DATA_FASHION_MNIST;
+    default:
+        return 0;
+    }
+}
+
 int genrt_data_open(struct genrt_data *d, const struct genrt_model *m, const char *path,
                     uint64_t seed, struct genrt_err *err)
 {
+    return genrt_data_open_split(d, m, path, GENRT_SPLIT_MODEL, seed, err);
+}
+
+int genrt_data_open_split(struct genrt_data *d, const struct genrt_model *m, const char *path,
+                          int split, uint64_t seed, struct genrt_err *err)
+{
     memset(d, 0, sizeof *d);
+    if (split != GENRT_SPLIT_MODEL && split != GENRT_SPLIT_TRAIN && split != GENRT_SPLIT_TEST)
+        return genrt_err_set(err, "unknown data split %d", split);
+    if (m->data_kind == GENRT_DATA_IMAGES && split == GENRT_SPLIT_TEST)
+        return genrt_err_set(err, "images data have no test split (the whole directory is the "
+                             "train split)");
+    if (m->data_kind == GENRT_DATA_RING8 && split != GENRT_SPLIT_MODEL)
+        return genrt_err_set(err, "ring8 data have no %s split (they are an endless generated "
+                             "stream)", split == GENRT_SPLIT_TEST ? "test" : "train");
+    int train = split == GENRT_SPLIT_MODEL ? m->data_train != 0 : split == GENRT_SPLIT_TRAIN;
     d->kind = m->data_kind;
     d->seed = seed;
     d->sample_size = m->sample_size;
@@ -509,7 +538,7 @@ int genrt_data_open(struct genrt_data *d, const struct genrt_model *m, const cha
             return genrt_err_set(err, "model error: images of %dx%dx%d (C must be 1 or 3)",
                                  m->img_c, m->img_h, m->img_w);
         int r = m->data_kind == GENRT_DATA_IMAGES ? load_images(d, m, path, err)
-                                                  : load_idx(d, m, path, err);
+                                                  : load_idx(d, m, path, train, err);
         if (r || check_classes(d, m, path, err)) {
             genrt_data_close(d);
             return -1;
@@ -584,6 +613,24 @@ int genrt_data_next_batch_labels(struct genrt_data *d, float *out, int *labels, 
             labels[b] = d->labels[k];
     }
     d->st.cursor += (uint64_t)batch;
+    return 0;
+}
+
+int genrt_data_read(const struct genrt_data *d, long first, long count, float *out,
+                    int *labels)
+{
+    if (d->kind == GENRT_DATA_RING8 || !d->images || first < 0 || count < 0 ||
+        count > d->n - first)
+        return -1;
+    long px = (long)d->c * d->h * d->w;
+    for (long b = 0; b < count; b++) {
+        const uint8_t *img = d->images + (size_t)(first + b) * px;
+        float *o = out + (size_t)b * px;
+        for (long i = 0; i < px; i++)
+            o[i] = d->lut[img[i]];
+        if (labels)
+            labels[b] = d->labels[first + b];
+    }
     return 0;
 }
 

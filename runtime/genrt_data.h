@@ -22,7 +22,13 @@
  * Classes: fashion_mnist has 10 (more if a label file holds larger labels),
  * images 1 or one per class subfolder, ring8 8 (one per mode).  For a
  * conditional model (m->n_classes > 0) genrt_data_open checks that the data
- * have exactly the model's classes, so every label is below n_classes. */
+ * have exactly the model's classes, so every label is below n_classes.
+ *
+ * Splits: fashion_mnist has a train split (train-* files) and a test split
+ * (t10k-* files); a spec picks one (m->data_train) and training reads only
+ * that, but `X eval` and `X reconstruct` open either by name.  An images
+ * directory is one set with no test split: it is the train split.  ring8
+ * is an endless stream with no split and no fixed examples. */
 #ifndef GENRT_DATA_H
 #define GENRT_DATA_H
 
@@ -60,12 +66,24 @@ struct genrt_data {
     struct genrt_data_state st;
 };
 
+enum genrt_data_split {
+    GENRT_SPLIT_MODEL, /* the spec's: m->data_train */
+    GENRT_SPLIT_TRAIN,
+    GENRT_SPLIT_TEST,  /* fashion_mnist only */
+};
+
 /* Opens the model's data source.  path overrides m->data_path (NULL: use
  * the model's).  Checks the files against the model's image shape and, for
  * a conditional model, the classes against m->n_classes.  On failure d is
  * left empty (safe to close) and err says which file and why. */
 int genrt_data_open(struct genrt_data *d, const struct genrt_model *m, const char *path,
                     uint64_t seed, struct genrt_err *err);
+/* The same, for a split (enum genrt_data_split): a split the source does
+ * not have is an error that says so. */
+int genrt_data_open_split(struct genrt_data *d, const struct genrt_model *m, const char *path,
+                          int split, uint64_t seed, struct genrt_err *err);
+/* 1 if a source of this kind has the split (GENRT_SPLIT_MODEL: always). */
+int genrt_data_has_split(int kind, int split);
 void genrt_data_close(struct genrt_data *d);
 
 /* Writes batch * sample_size floats.  Returns -1 (and writes nothing) if
@@ -75,6 +93,13 @@ int genrt_data_next_batch(struct genrt_data *d, float *out, int batch);
  * class of each example, in [0, n_classes).  Serves the same batches as
  * genrt_data_next_batch, so the two can be mixed freely. */
 int genrt_data_next_batch_labels(struct genrt_data *d, float *out, int *labels, int batch);
+
+/* Examples first .. first + count - 1 in the order of the files, not the
+ * epoch's shuffle, and without moving the loader: count * sample_size
+ * floats into out and, if labels is not NULL, their classes.  Returns -1
+ * (and writes nothing) if they are not all in [0, n), or for ring8. */
+int genrt_data_read(const struct genrt_data *d, long first, long count, float *out,
+                    int *labels);
 
 /* "fashion_mnist", "ring8", "images" (as in a spec), or "unknown". */
 const char *genrt_data_kind_name(int kind);

@@ -22,10 +22,11 @@ static inline void gemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m,
                     0.0f, (float *)c, ldc);
 }
 
-/* log(1 + e^x) without overflow */
+/* log(1 + e^x) without overflow; in real's precision when the includer
+ * has <tgmath.h>, as emitted code does */
 static inline real softplus(real x) {
     real ax = x < 0 ? -x : x;
-    return (x > 0 ? x : 0) + (real)log1p(exp((double)-ax));
+    return (x > 0 ? x : 0) + log1p(exp(-ax));
 }
 
 /* Adam as PyTorch's torch.optim.Adam (L2 weight decay added to the
@@ -79,6 +80,12 @@ static inline double hash_uniform(long t, int salt, long i) {
     h *= 0x94d049bb133111ebull;
     h ^= h >> 31;
     return (double)(h >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* N(0, 1) for element i at step t, by Box-Muller on two hash uniforms. */
+static inline double hash_normal(long t, int salt, long i) {
+    double u1 = hash_uniform(t, salt, 2 * i) + 1.0 / 9007199254740992.0, u2 = hash_uniform(t, salt, 2 * i + 1);
+    return sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
 /* RMSprop as torch.optim.RMSprop: gavg (centered) and buf (momentum > 0)

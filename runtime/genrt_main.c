@@ -1,6 +1,7 @@
 /* genrt_main.c: the command line of every trainer genc emits.
  *
  *     X train | sample | gradcheck | bench | help | --help | --version
+ *     X eval | reconstruct                        (VAEs only)
  *
  * Flags and subcommands are declared once, in the two tables below; the
  * parser and the usage text are driven by them.  Every failure is one line
@@ -46,6 +47,8 @@
 #define CLASS_COLS 8        /* conditional image grids: a row of 8 per class */
 #define GC_ENTRIES 24       /* entries probed per tensor */
 #define GC_NOISE_ULPS 64.0  /* rounding noise in a loss, in units of epsilon */
+#define DEFAULT_RECONSTRUCT 32
+#define RECON_PAIRS_PER_ROW 8 /* input | reconstruction pairs: 16 images a row */
 
 /* ---------------------------------------------------------------- flags */
 
@@ -72,6 +75,7 @@ struct flag_def {
     const char *arg; /* placeholder in the usage text */
     long min, max;   /* FK_LONG */
     const char *help;
+    const char *vae_help; /* appended to help for a VAE, whose commands take it too */
 };
 
 static const struct flag_def flag_defs[F_COUNT] = {
@@ -83,10 +87,13 @@ static const struct flag_def flag_defs[F_COUNT] = {
     [F_RESUME] = {"--resume", FK_STRING, "CKPT", 0, 0, "continue the run saved in CKPT"},
     [F_THREADS] = {"--threads", FK_LONG, "N", 1, 1024, "BLAS threads (default 2)"},
     [F_QUIET] = {"--quiet", FK_BOOL, NULL, 0, 0, "no progress output"},
-    [F_CHECKPOINT] = {"--checkpoint", FK_STRING, "CKPT", 0, 0, "checkpoint to sample from"},
+    [F_CHECKPOINT] = {"--checkpoint", FK_STRING, "CKPT", 0, 0, "checkpoint to sample from",
+                      " or evaluate"},
     [F_N] = {"-n", FK_LONG, "N", 1, 10000000,
-             "number of samples (default 64; a conditional model's .png: a row per class)"},
-    [F_OUTPUT] = {"-o", FK_STRING, "FILE", 0, 0, "output file: .png, .npy or .csv"},
+             "number of samples (default 64; a conditional model's .png: a row per class)",
+             "; reconstruct: default 32"},
+    [F_OUTPUT] = {"-o", FK_STRING, "FILE", 0, 0, "output file: .png, .npy or .csv",
+                  " (reconstruct: .png)"},
     /* the bound is the model's: cmd_sample checks it, with a clearer message */
     [F_LABEL] = {"--label", FK_LONG, "K", 0, 1000000000L,
                  "conditional models: every sample of class K (default: all classes)"},
@@ -111,6 +118,8 @@ static int cmd_train(const struct cli *c, const struct opts *o);
 static int cmd_sample(const struct cli *c, const struct opts *o);
 static int cmd_gradcheck(const struct cli *c, const struct opts *o);
 static int cmd_bench(const struct cli *c, const struct opts *o);
+static int cmd_eval(const struct cli *c, const struct opts *o);
+static int cmd_reconstruct(const struct cli *c, const struct opts *o);
 
 #define BIT(f) (1u << (f))
 
@@ -120,6 +129,7 @@ struct command {
     unsigned required; /* ... and of those it needs */
     const char *summary;
     int (*run)(const struct cli *c, const struct opts *o);
+    int vae_only;      /* listed and run for VAE models only */
 };
 
 static const struct command commands[] = {
@@ -127,14 +137,22 @@ static const struct command commands[] = {
      BIT(F_STEPS) | BIT(F_SEED) | BIT(F_DATA) | BIT(F_OUT) | BIT(F_RESUME) | BIT(F_THREADS) |
          BIT(F_QUIET),
      0, "train; write metrics.csv, samples/ and checkpoint.ckpt to the output directory",
-     cmd_train},
+     cmd_train, 0},
     {"sample",
      BIT(F_CHECKPOINT) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_LABEL) | BIT(F_SEED) | BIT(F_THREADS),
-     BIT(F_CHECKPOINT) | BIT(F_OUTPUT), "generate samples from a checkpoint", cmd_sample},
+     BIT(F_CHECKPOINT) | BIT(F_OUTPUT), "generate samples from a checkpoint", cmd_sample, 0},
     {"gradcheck", BIT(F_SEED) | BIT(F_DATA),
-     0, "check every gradient against central differences", cmd_gradcheck},
+     0, "check every gradient against central differences", cmd_gradcheck, 0},
     {"bench", BIT(F_STEPS) | BIT(F_THREADS) | BIT(F_SEED),
-     0, "time training steps on random inputs, without I/O", cmd_bench},
+     0, "time training steps on random inputs, without I/O", cmd_bench, 0},
+    {"eval", BIT(F_CHECKPOINT) | BIT(F_DATA) | BIT(F_THREADS), BIT(F_CHECKPOINT),
+     "the negative ELBO per example on the train and the test split (images: one set, train)",
+     cmd_eval, 1},
+    {"reconstruct",
+     BIT(F_CHECKPOINT) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_DATA) | BIT(F_THREADS),
+     BIT(F_CHECKPOINT) | BIT(F_OUTPUT),
+     "a .png of the first N test examples (images: train), each beside its reconstruction",
+     cmd_reconstruct, 1},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
@@ -158,14 +176,22 @@ static int fail_err(const struct cli *c, const struct genrt_err *err)
     return fail(c, "%s", err->msg);
 }
 
+static int is_vae(const struct genrt_model *m)
+{
+    return m->objective == GENRT_OBJ_VAE;
+}
+
 static void usage(const struct cli *c, FILE *f)
 {
     const struct genrt_model *m = c->m;
     fprintf(f, "usage: %s <command> [flags]\n\n", c->prog);
-    fprintf(f, "Trains the GAN \"%s\" compiled by genc from %s.\n\n", m->name, m->spec);
+    fprintf(f, "Trains the %s \"%s\" compiled by genc from %s.\n\n", is_vae(m) ? "VAE" : "GAN",
+            m->name, m->spec);
     fprintf(f, "commands:\n");
     for (int i = 0; i < N_COMMANDS; i++) {
         const struct command *cmd = &commands[i];
+        if (cmd->vae_only && !is_vae(m))
+            continue;
         fprintf(f, "  %-9s", cmd->name);
         for (int k = 0; k < F_COUNT; k++) {
             if (!(cmd->flags & BIT(k)))
@@ -184,7 +210,8 @@ static void usage(const struct cli *c, FILE *f)
         const struct flag_def *fd = &flag_defs[k];
         char lhs[32];
         snprintf(lhs, sizeof lhs, "%s%s%s", fd->name, fd->arg ? " " : "", fd->arg ? fd->arg : "");
-        fprintf(f, "  %-18s %s\n", lhs, fd->help);
+        fprintf(f, "  %-18s %s%s\n", lhs, fd->help,
+                is_vae(m) && fd->vae_help ? fd->vae_help : "");
     }
     fprintf(f, "\nspec defaults: --steps %ld --seed %" PRIu64, m->steps, m->seed);
     if (m->data_kind == GENRT_DATA_RING8)
@@ -295,6 +322,17 @@ static int check_model(const struct cli *c, const struct genrt_model *m)
                     GENRT_ABI);
     if (m->real_size != 4 && m->real_size != 8)
         return fail(c, "%s error: real_size %d", what, m->real_size);
+    if (m->objective != GENRT_OBJ_GAN && m->objective != GENRT_OBJ_VAE)
+        return fail(c, "%s error: unknown objective %d", what, m->objective);
+    if (m->objective == GENRT_OBJ_VAE && (!m->elbo_batch || !m->reconstruct))
+        return fail(c, "%s error: a VAE without elbo_batch or reconstruct", what);
+    if (m->objective == GENRT_OBJ_GAN && (m->elbo_batch || m->reconstruct))
+        return fail(c, "%s error: a GAN with elbo_batch or reconstruct (is objective set?)",
+                    what);
+    /* elbo_batch and reconstruct take no labels */
+    if (m->objective == GENRT_OBJ_VAE && m->n_classes != 0)
+        return fail(c, "%s error: a VAE with %d classes (VAEs cannot be conditional)", what,
+                    m->n_classes);
     if (m->batch <= 0 || m->latent_dim <= 0 || m->sample_size <= 0)
         return fail(c, "%s error: batch %d, latent_dim %d, sample_size %ld", what, m->batch,
                     m->latent_dim, m->sample_size);
@@ -918,6 +956,146 @@ static int cmd_sample(const struct cli *c, const struct opts *o)
     return rcw ? fail_err(c, &err) : 0;
 }
 
+/* ------------------------------------------------------ eval, reconstruct */
+
+/* Loads a checkpoint that must fit m into m->state. */
+static int load_state(const struct genrt_model *m, const char *path, struct genrt_err *err)
+{
+    struct genrt_ckpt ck;
+    if (read_checkpoint(m, path, &ck, err))
+        return -1;
+    memcpy(m->state, ck.state, state_bytes(m));
+    genrt_ckpt_free(&ck);
+    return 0;
+}
+
+/* Fills xb (batch * sample_size floats) with examples first .. of d, in
+ * file order: as many as are left, at most one batch, the rest of the
+ * batch padded with copies of the last one, so the model sees only real
+ * data.  Returns how many are real. */
+static long fill_batch(const struct genrt_model *m, const struct genrt_data *d, long first,
+                       float *xb)
+{
+    long k = d->n - first < m->batch ? d->n - first : m->batch;
+    long S = m->sample_size;
+    genrt_data_read(d, first, k, xb, NULL); /* in range: 0 < k <= n - first */
+    for (long i = k; i < m->batch; i++)
+        memcpy(xb + i * S, xb + (k - 1) * S, (size_t)S * sizeof *xb);
+    return k;
+}
+
+static const char *split_name(int split)
+{
+    return split == GENRT_SPLIT_TEST ? "test" : "train";
+}
+
+/* The mean negative ELBO, reconstruction and KL terms over every example
+ * of a split, summed in file order, so the numbers are deterministic. */
+static int eval_split(const struct cli *c, const struct opts *o, int split)
+{
+    const struct genrt_model *m = c->m;
+    struct genrt_data d;
+    struct genrt_err err;
+    if (genrt_data_open_split(&d, m, o->data, split, m->seed, &err))
+        return fail(c, "eval: %s", err.msg);
+    float *xb = genrt_file_xmalloc((size_t)m->batch * (size_t)m->sample_size * sizeof *xb);
+    double *ob = genrt_file_xmalloc((size_t)m->batch * 3 * sizeof *ob);
+    double sum[3] = {0.0, 0.0, 0.0};
+    for (long i = 0; i < d.n;) {
+        long k = fill_batch(m, &d, i, xb);
+        m->elbo_batch(xb, ob);
+        for (long b = 0; b < k; b++)
+            for (int t = 0; t < 3; t++)
+                sum[t] += ob[3 * b + t];
+        i += k;
+    }
+    printf("%s: -ELBO %.2f nats per example (reconstruction %.2f, KL %.2f) over %ld examples\n",
+           split_name(split), sum[0] / d.n, sum[1] / d.n, sum[2] / d.n, d.n);
+    fflush(stdout);
+    free(xb);
+    free(ob);
+    genrt_data_close(&d);
+    return 0;
+}
+
+/* One line per split: train, then test.  An images directory has no test
+ * split, so it gets the train line only; ring8 has no fixed examples. */
+static int cmd_eval(const struct cli *c, const struct opts *o)
+{
+    const struct genrt_model *m = c->m;
+    struct genrt_err err;
+    if (!genrt_data_has_split(m->data_kind, GENRT_SPLIT_TRAIN))
+        return fail(c, "eval: %s data are generated, not a set of examples to evaluate on",
+                    genrt_data_kind_name(m->data_kind));
+    if (load_state(m, o->checkpoint, &err))
+        return fail_err(c, &err);
+    set_ftz();
+    openblas_set_num_threads(o->has[F_THREADS] ? (int)o->threads : DEFAULT_THREADS);
+    if (eval_split(c, o, GENRT_SPLIT_TRAIN))
+        return 1;
+    if (genrt_data_has_split(m->data_kind, GENRT_SPLIT_TEST) &&
+        eval_split(c, o, GENRT_SPLIT_TEST))
+        return 1;
+    return 0;
+}
+
+/* A grid of input | reconstruction pairs: image 2i is test example i and
+ * image 2i+1 its reconstruction, RECON_PAIRS_PER_ROW pairs a row. */
+static int cmd_reconstruct(const struct cli *c, const struct opts *o)
+{
+    const struct genrt_model *m = c->m;
+    struct genrt_err err;
+    struct genrt_data d;
+    const char *ext = strrchr(o->output, '.');
+    const char *slash = strrchr(o->output, '/');
+    if (!ext || (slash && ext < slash) || strcmp(ext, ".png"))
+        return fail(c, "reconstruct: -o %s: unknown format (the name must end in .png)",
+                    o->output);
+    if (!is_image(m))
+        return fail(c, "reconstruct: draws images, and this model's examples are "
+                    "%ld-dimensional vectors", m->sample_size);
+    int split = genrt_data_has_split(m->data_kind, GENRT_SPLIT_TEST) ? GENRT_SPLIT_TEST
+                                                                     : GENRT_SPLIT_TRAIN;
+    if (!genrt_data_has_split(m->data_kind, split))
+        return fail(c, "reconstruct: %s data are generated, not a set of examples",
+                    genrt_data_kind_name(m->data_kind));
+    if (load_state(m, o->checkpoint, &err))
+        return fail_err(c, &err);
+    if (genrt_data_open_split(&d, m, o->data, split, m->seed, &err))
+        return fail(c, "reconstruct: %s", err.msg);
+    long n = o->has[F_N] ? o->n : DEFAULT_RECONSTRUCT;
+    if (n > d.n && o->has[F_N]) {
+        long have = d.n;
+        genrt_data_close(&d);
+        return fail(c, "reconstruct: -n %ld, but the %s split has only %ld examples", n,
+                    split_name(split), have);
+    }
+    n = n < d.n ? n : d.n;
+
+    set_ftz();
+    openblas_set_num_threads(o->has[F_THREADS] ? (int)o->threads : DEFAULT_THREADS);
+    long B = m->batch, S = m->sample_size;
+    float *xb = genrt_file_xmalloc((size_t)(B * S) * sizeof *xb);
+    float *rb = genrt_file_xmalloc((size_t)(B * S) * sizeof *rb);
+    float *pairs = genrt_file_xmalloc((size_t)(2 * n * S) * sizeof *pairs);
+    for (long i = 0; i < n;) {
+        long k = fill_batch(m, &d, i, xb);
+        k = k < n - i ? k : n - i;
+        m->reconstruct(xb, rb);
+        for (long b = 0; b < k; b++) {
+            memcpy(pairs + (2 * (i + b)) * S, xb + b * S, (size_t)S * sizeof *xb);
+            memcpy(pairs + (2 * (i + b) + 1) * S, rb + b * S, (size_t)S * sizeof *rb);
+        }
+        i += k;
+    }
+    genrt_data_close(&d);
+    int rc = write_picture(m, o->output, pairs, 2 * n, 2 * RECON_PAIRS_PER_ROW, &err);
+    free(xb);
+    free(rb);
+    free(pairs);
+    return rc ? fail_err(c, &err) : 0;
+}
+
 /* ------------------------------------------------------------ gradcheck */
 
 /* Central differences on the gc_* functions, in double precision when the
@@ -1123,6 +1301,8 @@ int genrt_main(const struct genrt_model *m, const struct genrt_model *m64, int a
     for (int i = 0; i < N_COMMANDS; i++) {
         if (strcmp(name, commands[i].name))
             continue;
+        if (commands[i].vae_only && !is_vae(m))
+            return fail(&c, "%s: this model is a GAN; %s is for VAEs only", name, name);
         struct opts o;
         if (parse_flags(&c, &commands[i], argc, argv, &o))
             return 1;

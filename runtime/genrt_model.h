@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define GENRT_ABI 2
+#define GENRT_ABI 3
 
 enum genrt_data_kind {
     GENRT_DATA_FASHION_MNIST, /* IDX files in a directory, gzip'd or not */
@@ -59,8 +59,14 @@ struct genrt_term {
     unsigned net_mask;
 };
 
+enum genrt_objective_kind {
+    GENRT_OBJ_GAN, /* generator and discriminator */
+    GENRT_OBJ_VAE, /* encoder and decoder, trained on the negative ELBO */
+};
+
 struct genrt_model {
     int abi;            /* GENRT_ABI */
+    int objective;      /* enum genrt_objective_kind */
     const char *name;   /* the spec's model name */
     const char *spec;   /* the spec's path, as given to genc */
     uint64_t shape_hash;/* hash of every shape in the model; checkpoints must match */
@@ -120,6 +126,15 @@ struct genrt_model {
      * z: batch * latent_dim floats in; y: batch labels (as floats) for a
      * conditional model, NULL otherwise; out: batch * sample_size floats. */
     void (*generate)(const float *z, const float *y, float *out);
+
+    /* VAE only (NULL otherwise).
+     * elbo_batch: on exactly `batch` real examples x (sample_size floats
+     * each), writes each example's negative ELBO, reconstruction term and
+     * KL term (nats) to out[3*i + 0..2]; one posterior sample per example,
+     * from a fixed seed.
+     * reconstruct: x -> decoder(mean of the posterior), `batch` examples. */
+    void (*elbo_batch)(const float *x, double *out);
+    void (*reconstruct)(const float *x, float *out);
 
     /* Gradient checks, on a small batch of gc_batch examples.
      * gc_set_input takes the same slots as set_input, with gc_batch rows

@@ -14,7 +14,7 @@
  *
  * Like genc's output, the model body is written once over a `real` type and
  * compiled twice, float and double: this file includes itself once per
- * configuration (FAKE_BODY set), giving ten models (8 hidden units in D
+ * configuration (FAKE_BODY set), giving ten GANs (8 hidden units in D
  * unless said):
  *     fake_model, fake_model_f64              ring8, z(4) -> 2
  *     fake_image_model, fake_image_model_f64  fashion_mnist, z(8) -> 1x28x28
@@ -26,7 +26,19 @@
  *                                             z(4) -> 3x6x8, batch 4, 3 real
  *                                             and 4 latent batches a step
  * The body aborts on a label that is not a class, or on labels given to an
- * unconditional model: the runtime must never pass either. */
+ * unconditional model: the runtime must never pass either.
+ *
+ * A second body (FAKE_VAE set) is a linear VAE with a Gaussian decoder:
+ *     E: mu = W_e x + b_e, log sigma^2 = lv (a parameter, the same for all x)
+ *     D: x^ = W_d z + b_d, z = mu + exp(lv / 2) eps
+ *     rec = |x - x^|^2 / 2 (-log N(x; x^, 1) up to its constant),
+ *     kl = sum (mu^2 + exp(lv) - lv - 1) / 2,  loss = rec + kl
+ * trained with the same SGD, eps from slot 1 (latent batches).  elbo_batch
+ * takes its one posterior sample per row from a fixed hash of the row, as
+ * genc's fixed seed does, and reconstruct decodes mu.  Two more models:
+ *     fake_vae_model, fake_vae_model_f64      fashion_mnist, 1x28x28, z(2),
+ *                                             batch 64 (divides neither
+ *                                             60000 nor 10000) */
 #ifndef FAKE_BODY
 #define FAKE_BODY
 
@@ -42,6 +54,12 @@ static const char *const fake_metric_names[] = {"loss_D", "loss_G"};
 static const struct genrt_term fake_terms[] = {
     {"loss_D", 1u << 1}, /* trains D */
     {"loss_G", 1u << 0}, /* trains G */
+};
+
+static const char *const fake_vae_nets[] = {"E", "D"};
+static const char *const fake_vae_metric_names[] = {"loss", "rec", "kl"};
+static const struct genrt_term fake_vae_terms[] = {
+    {"loss", 3u}, /* trains E and D */
 };
 
 #define FAKE_MOMENTUM 0.5
@@ -191,6 +209,35 @@ static const struct genrt_term fake_terms[] = {
 #define FAKE_UNDEF
 #include "fake_model.c"
 
+/* a VAE on fashion_mnist (FAKE_HID is unused) */
+#define FAKE_VAE
+#define FAKE_NAME "fake_vae"
+#define FAKE_HASH 0x5641450000000001ULL
+#define FAKE_KIND GENRT_DATA_FASHION_MNIST
+#define FAKE_DATA "/usr/share/datasets/fashion-mnist"
+#define FAKE_LATENT GENRT_LATENT_NORMAL
+#define FAKE_S 784
+#define FAKE_C 1
+#define FAKE_IH 28
+#define FAKE_IW 28
+#define FAKE_Z 2
+#define FAKE_B 64
+#define FAKE_K 0
+#define FAKE_RB 1
+#define FAKE_LB 1
+#define FAKE_HID 0
+#define FAKE_LR 0.02
+#define real float
+#define FAKE_ID _vae_f32
+#define FAKE_SYM fake_vae_model
+#include "fake_model.c"
+#define real double
+#define FAKE_ID _vae_f64
+#define FAKE_SYM fake_vae_model_f64
+#include "fake_model.c"
+#define FAKE_UNDEF
+#include "fake_model.c"
+
 #elif defined(FAKE_UNDEF) /* the end of a configuration */
 
 #undef FAKE_UNDEF
@@ -210,8 +257,272 @@ static const struct genrt_term fake_terms[] = {
 #undef FAKE_LB
 #undef FAKE_HID
 #undef FAKE_LR
+#undef FAKE_VAE
 
-#else /* FAKE_BODY: one model, over `real` */
+#elif defined(FAKE_VAE) /* FAKE_BODY: one VAE, over `real` */
+
+#define FAKE_CAT_(a, b) a##b
+#define FAKE_CAT(a, b) FAKE_CAT_(a, b)
+#define N(x) FAKE_CAT(x, FAKE_ID)
+
+/* Parameters, then one momentum buffer per parameter. */
+#define VOFF_EW 0                             /* E.weight [Z, S] */
+#define VOFF_EB (VOFF_EW + FAKE_Z * FAKE_S)   /* E.bias [Z] */
+#define VOFF_ELV (VOFF_EB + FAKE_Z)           /* E.logvar [Z] */
+#define VOFF_DW (VOFF_ELV + FAKE_Z)           /* D.weight [S, Z] */
+#define VOFF_DB (VOFF_DW + FAKE_S * FAKE_Z)   /* D.bias [S] */
+#define V_PARAMS (VOFF_DB + FAKE_S)
+
+static real N(state)[2 * V_PARAMS];
+static real N(grad)[V_PARAMS];
+static float N(in_real)[FAKE_B * FAKE_S], N(in_z)[FAKE_B * FAKE_Z];
+static float N(gc_real)[FAKE_GC_BATCH * FAKE_S], N(gc_z)[FAKE_GC_BATCH * FAKE_Z];
+
+static void N(encode)(const real *p, const real *x, real *mu)
+{
+    for (int k = 0; k < FAKE_Z; k++) {
+        real a = p[VOFF_EB + k];
+        for (int j = 0; j < FAKE_S; j++)
+            a += p[VOFF_EW + k * FAKE_S + j] * x[j];
+        mu[k] = a;
+    }
+}
+
+static void N(decode)(const real *p, const real *z, real *xh)
+{
+    for (int j = 0; j < FAKE_S; j++) {
+        real a = p[VOFF_DB + j];
+        for (int k = 0; k < FAKE_Z; k++)
+            a += p[VOFF_DW + j * FAKE_Z + k] * z[k];
+        xh[j] = a;
+    }
+}
+
+/* One example's loss, rec and kl into terms[0..2] for noise eps; adds
+ * scale * d loss / d params into g if g. */
+static void N(example)(const real *p, const float *xf, const float *eps, real scale, real *g,
+                       real *terms)
+{
+    real x[FAKE_S], xh[FAKE_S], mu[FAKE_Z], sd[FAKE_Z], z[FAKE_Z], dz[FAKE_Z];
+    for (int j = 0; j < FAKE_S; j++)
+        x[j] = (real)xf[j];
+    N(encode)(p, x, mu);
+    real kl = 0;
+    for (int k = 0; k < FAKE_Z; k++) {
+        real lv = p[VOFF_ELV + k];
+        sd[k] = (real)exp(0.5 * (double)lv);
+        z[k] = mu[k] + sd[k] * (real)eps[k];
+        kl += (real)0.5 * (mu[k] * mu[k] + sd[k] * sd[k] - lv - 1);
+    }
+    N(decode)(p, z, xh);
+    real rec = 0;
+    for (int j = 0; j < FAKE_S; j++)
+        rec += (real)0.5 * (x[j] - xh[j]) * (x[j] - xh[j]);
+    terms[0] = rec + kl;
+    terms[1] = rec;
+    terms[2] = kl;
+    if (!g)
+        return;
+    memset(dz, 0, sizeof dz);
+    for (int j = 0; j < FAKE_S; j++) {
+        real dxh = scale * (xh[j] - x[j]);
+        g[VOFF_DB + j] += dxh;
+        for (int k = 0; k < FAKE_Z; k++) {
+            g[VOFF_DW + j * FAKE_Z + k] += dxh * z[k];
+            dz[k] += dxh * p[VOFF_DW + j * FAKE_Z + k];
+        }
+    }
+    for (int k = 0; k < FAKE_Z; k++) {
+        real dmu = dz[k] + scale * mu[k];
+        g[VOFF_ELV + k] += dz[k] * (real)eps[k] * sd[k] * (real)0.5 +
+                           scale * (real)0.5 * (sd[k] * sd[k] - 1);
+        g[VOFF_EB + k] += dmu;
+        for (int j = 0; j < FAKE_S; j++)
+            g[VOFF_EW + k * FAKE_S + j] += dmu * x[j];
+    }
+}
+
+/* The mean terms over n examples; adds the mean's gradient into g if g. */
+static void N(batch_loss)(const real *p, const float *x, const float *eps, int n, real *g,
+                          double *mean)
+{
+    real t[3];
+    mean[0] = mean[1] = mean[2] = 0;
+    for (int b = 0; b < n; b++) {
+        N(example)(p, x + b * FAKE_S, eps + b * FAKE_Z, (real)1 / n, g, t);
+        for (int i = 0; i < 3; i++)
+            mean[i] += (double)t[i] / n;
+    }
+}
+
+static void N(set_input)(int slot, const float *src)
+{
+    if (slot == 0)
+        memcpy(N(in_real), src, sizeof N(in_real));
+    else if (slot == 1)
+        memcpy(N(in_z), src, sizeof N(in_z));
+    else {
+        fprintf(stderr, "%s: set_input: no slot %d\n", FAKE_NAME, slot);
+        abort();
+    }
+}
+
+static void N(train_step)(long t, double *metrics)
+{
+    (void)t;
+    memset(N(grad), 0, sizeof N(grad));
+    N(batch_loss)(N(state), N(in_real), N(in_z), FAKE_B, N(grad), metrics);
+    /* E's gradients sum over S inputs: a rate S times smaller keeps it stable */
+    real *p = N(state), *v = N(state) + V_PARAMS;
+    for (int i = 0; i < V_PARAMS; i++) {
+        v[i] = (real)FAKE_MOMENTUM * v[i] + N(grad)[i];
+        p[i] -= (real)(i < VOFF_DW ? FAKE_LR / FAKE_S : FAKE_LR) * v[i];
+    }
+}
+
+static void N(generate)(const float *z, const float *y, float *out)
+{
+    real zr[FAKE_Z], xh[FAKE_S];
+    if (y) {
+        fprintf(stderr, "%s: labels given to a VAE\n", FAKE_NAME);
+        abort();
+    }
+    for (int b = 0; b < FAKE_B; b++) {
+        for (int k = 0; k < FAKE_Z; k++)
+            zr[k] = (real)z[b * FAKE_Z + k];
+        N(decode)(N(state), zr, xh);
+        for (int j = 0; j < FAKE_S; j++)
+            out[b * FAKE_S + j] = (float)xh[j];
+    }
+}
+
+/* The fixed posterior noise of row b: a hash of (b, k), uniform in [-1, 1). */
+static float N(fixed_eps)(int b, int k)
+{
+    uint32_t h = (uint32_t)(b * FAKE_Z + k + 1) * 2654435761u;
+    return (float)(h >> 8) / (float)(1u << 23) - 1.0f;
+}
+
+static void N(elbo_batch)(const float *x, double *out)
+{
+    float eps[FAKE_Z];
+    real t[3];
+    for (int b = 0; b < FAKE_B; b++) {
+        for (int k = 0; k < FAKE_Z; k++)
+            eps[k] = N(fixed_eps)(b, k);
+        N(example)(N(state), x + b * FAKE_S, eps, 1, NULL, t);
+        for (int i = 0; i < 3; i++)
+            out[3 * b + i] = (double)t[i];
+    }
+}
+
+static void N(reconstruct)(const float *x, float *out)
+{
+    real xr[FAKE_S], mu[FAKE_Z], xh[FAKE_S];
+    for (int b = 0; b < FAKE_B; b++) {
+        for (int j = 0; j < FAKE_S; j++)
+            xr[j] = (real)x[b * FAKE_S + j];
+        N(encode)(N(state), xr, mu);
+        N(decode)(N(state), mu, xh);
+        for (int j = 0; j < FAKE_S; j++)
+            out[b * FAKE_S + j] = (float)xh[j];
+    }
+}
+
+static void N(gc_set_input)(int slot, const float *src)
+{
+    if (slot == 0)
+        memcpy(N(gc_real), src, sizeof N(gc_real));
+    else if (slot == 1)
+        memcpy(N(gc_z), src, sizeof N(gc_z));
+    else {
+        fprintf(stderr, "%s: gc_set_input: no slot %d\n", FAKE_NAME, slot);
+        abort();
+    }
+}
+
+static double N(gc_loss)(int k)
+{
+    double mean[3];
+    (void)k;
+    N(batch_loss)(N(state), N(gc_real), N(gc_z), FAKE_GC_BATCH, NULL, mean);
+    return mean[0];
+}
+
+static void N(gc_grad)(int k, void *g)
+{
+    double mean[3];
+    (void)k;
+    N(batch_loss)(N(state), N(gc_real), N(gc_z), FAKE_GC_BATCH, g, mean);
+}
+
+#define VAE_T(name, role, net, init, fan_in, d0, d1, off, size) \
+    {name, role, net, init, fan_in, (d1) ? 2 : 1, {d0, d1}, off, size}
+#define VAE_P(name, net, init, fan_in, d0, d1, off) \
+    VAE_T(name, GENRT_PARAM, net, init, fan_in, d0, d1, off, (d0) * ((d1) ? (d1) : 1)), \
+    VAE_T(name ".momentum", GENRT_OPT_STATE, net, GENRT_INIT_ZERO, 0, d0, d1, \
+          V_PARAMS + (off), (d0) * ((d1) ? (d1) : 1))
+
+static const struct genrt_tensor N(tensors)[] = {
+    VAE_P("E.weight", 0, GENRT_INIT_FANIN_UNIFORM, FAKE_S, FAKE_Z, FAKE_S, VOFF_EW),
+    VAE_P("E.bias", 0, GENRT_INIT_FANIN_UNIFORM, FAKE_S, FAKE_Z, 0, VOFF_EB),
+    VAE_P("E.logvar", 0, GENRT_INIT_ZERO, 0, FAKE_Z, 0, VOFF_ELV),
+    VAE_P("D.weight", 1, GENRT_INIT_FANIN_UNIFORM, FAKE_Z, FAKE_S, FAKE_Z, VOFF_DW),
+    VAE_P("D.bias", 1, GENRT_INIT_ZERO, 0, FAKE_S, 0, VOFF_DB),
+};
+
+const struct genrt_model FAKE_SYM = {
+    .abi = GENRT_ABI,
+    .objective = GENRT_OBJ_VAE,
+    .name = FAKE_NAME,
+    .spec = "tests/fake_model.c",
+    .shape_hash = FAKE_HASH,
+    .real_size = (int)sizeof(real),
+    .data_kind = FAKE_KIND,
+    .data_path = FAKE_DATA,
+    .data_train = 1,
+    .range_lo = -1.0f,
+    .range_hi = 1.0f,
+    .img_c = FAKE_C,
+    .img_h = FAKE_IH,
+    .img_w = FAKE_IW,
+    .sample_size = FAKE_S,
+    .latent_kind = FAKE_LATENT,
+    .latent_dim = FAKE_Z,
+    .n_classes = FAKE_K,
+    .real_batches = FAKE_RB,
+    .latent_batches = FAKE_LB,
+    .batch = FAKE_B,
+    .steps = 200,
+    .seed = 42,
+    .sample_every = 100,
+    .checkpoint_every = 100,
+    .n_state = 2 * V_PARAMS,
+    .state = N(state),
+    .n_tensors = (int)(sizeof N(tensors) / sizeof N(tensors)[0]),
+    .tensors = N(tensors),
+    .n_nets = 2,
+    .nets = fake_vae_nets,
+    .n_metrics = 3,
+    .metric_names = fake_vae_metric_names,
+    .set_input = N(set_input),
+    .train_step = N(train_step),
+    .generate = N(generate),
+    .elbo_batch = N(elbo_batch),
+    .reconstruct = N(reconstruct),
+    .gc_batch = FAKE_GC_BATCH,
+    .n_terms = 1,
+    .terms = fake_vae_terms,
+    .gc_set_input = N(gc_set_input),
+    .gc_loss = N(gc_loss),
+    .gc_grad = N(gc_grad),
+};
+
+#undef real
+#undef FAKE_ID
+#undef FAKE_SYM
+
+#else /* FAKE_BODY: one GAN, over `real` */
 
 #define FAKE_CAT_(a, b) a##b
 #define FAKE_CAT(a, b) FAKE_CAT_(a, b)
@@ -485,6 +796,7 @@ static const struct genrt_tensor N(tensors)[] = {
 
 const struct genrt_model FAKE_SYM = {
     .abi = GENRT_ABI,
+    .objective = GENRT_OBJ_GAN,
     .name = FAKE_NAME,
     .spec = "tests/fake_model.c",
     .shape_hash = FAKE_HASH,
@@ -519,6 +831,8 @@ const struct genrt_model FAKE_SYM = {
     .set_input = N(set_input),
     .train_step = N(train_step),
     .generate = N(generate),
+    .elbo_batch = NULL,
+    .reconstruct = NULL,
     .gc_batch = FAKE_GC_BATCH,
     .n_terms = 2,
     .terms = fake_terms,

@@ -4,7 +4,8 @@
  * CLI end to end (cli) through the hand-written models of fake_model.c,
  * with genrt_main called in-process and its stdout/stderr captured;
  * conditional and multi-batch models (cond) partly through spies that
- * stand in for a model's set_input or generate. */
+ * stand in for a model's set_input or generate; VAEs' eval and reconstruct
+ * (vae) through the fake VAE and a spy for its elbo_batch. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* mkdtemp, nftw, dup, fileno under -std=c11 */
 #endif
@@ -42,6 +43,7 @@ extern const struct genrt_model fake_image_model, fake_image_model_f64;
 extern const struct genrt_model fake_rgb_model, fake_rgb_model_f64;
 extern const struct genrt_model fake_cond_model, fake_cond_model_f64;
 extern const struct genrt_model fake_cond_rgb_model, fake_cond_rgb_model_f64;
+extern const struct genrt_model fake_vae_model, fake_vae_model_f64;
 
 /* ------------------------------------------------------------- helpers */
 
@@ -530,6 +532,81 @@ Test(data, small_idx_epochs_drop_incomplete_batch)
     }
     cr_assert_eq(genrt_data_next_batch(&d, x, 11), -1);
     genrt_data_close(&d);
+}
+
+Test(data, opens_either_split_whatever_the_spec_says)
+{
+    /* the spec's split is train, the test split opens by name (and back) */
+    struct genrt_model m = image_model(FMNIST_DIR, 1);
+    struct genrt_data d;
+    struct genrt_err err;
+    cr_assert_eq(genrt_data_open_split(&d, &m, NULL, GENRT_SPLIT_TEST, 1, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(d.n, 10000);
+    cr_assert_eq(d.labels[0], 9); /* the first test image is an ankle boot too */
+    cr_assert_eq(d.labels[1], 2); /* and the second a pullover */
+    genrt_data_close(&d);
+    m.data_train = 0;
+    cr_assert_eq(genrt_data_open_split(&d, &m, NULL, GENRT_SPLIT_TRAIN, 1, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(d.n, 60000);
+    genrt_data_close(&d);
+    cr_assert_eq(genrt_data_open_split(&d, &m, NULL, GENRT_SPLIT_MODEL, 1, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(d.n, 10000);
+    genrt_data_close(&d);
+    cr_assert(genrt_data_has_split(GENRT_DATA_FASHION_MNIST, GENRT_SPLIT_TEST));
+    cr_assert(genrt_data_has_split(GENRT_DATA_IMAGES, GENRT_SPLIT_TRAIN));
+    cr_assert(!genrt_data_has_split(GENRT_DATA_IMAGES, GENRT_SPLIT_TEST));
+    cr_assert(!genrt_data_has_split(GENRT_DATA_RING8, GENRT_SPLIT_TRAIN));
+    cr_assert(genrt_data_has_split(GENRT_DATA_RING8, GENRT_SPLIT_MODEL));
+
+    /* images and ring8 have no test split; ring8 no train split either */
+    m = fake_rgb_model;
+    m.data_path = "/nonexistent";
+    cr_assert_eq(genrt_data_open_split(&d, &m, NULL, GENRT_SPLIT_TEST, 1, &err), -1);
+    cr_assert_str_eq(err.msg, "images data have no test split (the whole directory is the "
+                     "train split)");
+    genrt_data_close(&d);
+    cr_assert_eq(genrt_data_open_split(&d, &fake_model, NULL, GENRT_SPLIT_TRAIN, 1, &err), -1);
+    cr_assert_str_eq(err.msg, "ring8 data have no train split (they are an endless generated "
+                     "stream)");
+    genrt_data_close(&d);
+}
+
+Test(data, read_serves_examples_in_file_order)
+{
+    const char *dir = tpath("order");
+    mkdir(dir, 0777);
+    write_idx(dir, "t10k", 7, 28, 28, 7, 1);
+    struct genrt_model m = image_model(dir, 1);
+    m.range_lo = 0.0f;
+    m.range_hi = 255.0f; /* floats equal the pixel bytes: the image index */
+    struct genrt_data d;
+    struct genrt_err err;
+    cr_assert_eq(genrt_data_open_split(&d, &m, NULL, GENRT_SPLIT_TEST, 2, &err), 0, "%s",
+                 err.msg);
+    static float x[8 * 784];
+    int labels[8];
+    x[3 * 784] = -5.0f;
+    cr_assert_eq(genrt_data_read(&d, 4, 3, x, labels), 0);
+    for (int b = 0; b < 3; b++)
+        for (int i = 0; i < 784; i++)
+            cr_assert_eq(x[b * 784 + i], (float)(4 + b));
+    cr_assert_eq(x[3 * 784], -5.0f, "wrote past the examples asked for");
+    for (int b = 0; b < 3; b++)
+        cr_assert_eq(labels[b], 0); /* write_idx's labels */
+    /* the loader's stream is untouched */
+    cr_assert_eq(d.st.cursor, 0);
+    cr_assert_eq(genrt_data_read(&d, 0, 7, x, NULL), 0);
+    cr_assert_eq(genrt_data_read(&d, 5, 3, x, NULL), -1);
+    cr_assert_eq(genrt_data_read(&d, -1, 1, x, NULL), -1);
+    cr_assert_eq(genrt_data_read(&d, 7, 0, x, NULL), 0);
+    genrt_data_close(&d);
+    struct genrt_data ring;
+    cr_assert_eq(genrt_data_open(&ring, &fake_model, NULL, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(genrt_data_read(&ring, 0, 1, x, NULL), -1);
+    genrt_data_close(&ring);
 }
 
 Test(data, reads_plain_files_too)
@@ -2233,4 +2310,486 @@ Test(cond, conditional_ring_puts_each_class_on_its_mode)
                      0.3, "class %d: mean (%g, %g)", k, sx[k], sy[k]);
     r = cli(&fake_cond_model, NULL, "sample", "--checkpoint", ck, "-o", tpath("cr.png"), NULL);
     cr_assert_eq(r->rc, 0, "%s", r->err); /* a scatter plot: no grid */
+}
+
+/* -------------------------------------------------------------------- vae */
+
+/* One line of `X eval`. */
+struct eval_line {
+    char split[8]; /* "train:" or "test:", without the colon */
+    double elbo, rec, kl;
+    long n;
+};
+
+/* Parses eval's stdout into want_lines lines. */
+static void parse_eval(const char *out, struct eval_line *e, int want_lines)
+{
+    cr_assert_eq(count_lines(out), want_lines, "%s", out);
+    const char *p = out;
+    for (int i = 0; i < want_lines; i++) {
+        cr_assert_eq(sscanf(p, "%7[a-z]: -ELBO %lf nats per example (reconstruction %lf, KL %lf) "
+                            "over %ld examples", e[i].split, &e[i].elbo, &e[i].rec, &e[i].kl,
+                            &e[i].n), 5, "line %d of: %s", i, p);
+        p = strchr(p, '\n') + 1;
+    }
+}
+
+/* Loads a checkpoint into the fake VAE's state, as eval does. */
+static void load_vae_state(const char *path)
+{
+    struct genrt_ckpt ck;
+    struct genrt_err err;
+    cr_assert_eq(genrt_ckpt_read(path, &ck, &err), 0, "%s", err.msg);
+    cr_assert_eq(ck.n_state, (uint64_t)fake_vae_model.n_state);
+    memcpy(fake_vae_model.state, ck.state, (size_t)ck.n_state * sizeof(float));
+    genrt_ckpt_free(&ck);
+}
+
+/* The mean terms of the fake VAE's elbo_batch over a split, batched here
+ * from the raw pixels: batch b holds examples 64 b .., the last batch
+ * zero-padded (eval pads with copies: the pads must not count either way). */
+static void reference_elbo(int split, double *mean, long *n)
+{
+    const struct genrt_model *m = &fake_vae_model;
+    struct genrt_model mm = *m;
+    struct genrt_data d;
+    struct genrt_err err;
+    cr_assert_eq(genrt_data_open_split(&d, &mm, NULL, split, 1, &err), 0, "%s", err.msg);
+    long B = m->batch, S = m->sample_size;
+    float *x = malloc((size_t)(B * S) * sizeof *x);
+    double *o = malloc((size_t)(3 * B) * sizeof *o), sum[3] = {0, 0, 0};
+    for (long i = 0; i < d.n; i += B) {
+        long k = d.n - i < B ? d.n - i : B;
+        memset(x, 0, (size_t)(B * S) * sizeof *x);
+        for (long j = 0; j < k * S; j++)
+            x[j] = -1.0f + 2.0f * d.images[(size_t)(i * S + j)] / 255.0f;
+        m->elbo_batch(x, o);
+        for (long b = 0; b < k; b++)
+            for (int t = 0; t < 3; t++)
+                sum[t] += o[3 * b + t];
+    }
+    *n = d.n;
+    for (int t = 0; t < 3; t++)
+        mean[t] = sum[t] / d.n;
+    free(x);
+    free(o);
+    genrt_data_close(&d);
+}
+
+Test(vae, eval_averages_every_train_and_test_example)
+{
+    struct run *r = cli(&fake_vae_model, NULL, "train", "--steps", "20", "--out", tpath("ev"),
+                        "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    const char *ck = tpath("ev/checkpoint.ckpt");
+    r = cli(&fake_vae_model, NULL, "eval", "--checkpoint", ck, NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_str_empty(r->err);
+    char first[sizeof r->out];
+    strcpy(first, r->out);
+    struct eval_line e[2];
+    parse_eval(r->out, e, 2);
+    cr_assert_str_eq(e[0].split, "train");
+    cr_assert_str_eq(e[1].split, "test");
+    cr_assert_eq(e[0].n, 60000); /* 937 batches of 64 and 32 more */
+    cr_assert_eq(e[1].n, 10000); /* 156 batches of 64 and 16 more */
+    cr_assert(!strncmp(r->out, "train: -ELBO ", 13), "%s", r->out);
+
+    load_vae_state(ck);
+    for (int s = 0; s < 2; s++) {
+        double want[3];
+        long n;
+        reference_elbo(s == 0 ? GENRT_SPLIT_TRAIN : GENRT_SPLIT_TEST, want, &n);
+        cr_assert_eq(n, e[s].n);
+        /* printed with 2 decimals; the sums may round differently in the last bit */
+        cr_assert_float_eq(e[s].elbo, want[0], 0.0051, "%s: %.4f, want %.4f", e[s].split,
+                           e[s].elbo, want[0]);
+        cr_assert_float_eq(e[s].rec, want[1], 0.0051, "%s rec: %.4f, want %.4f", e[s].split,
+                           e[s].rec, want[1]);
+        cr_assert_float_eq(e[s].kl, want[2], 0.0051, "%s kl: %.4f, want %.4f", e[s].split,
+                           e[s].kl, want[2]);
+        cr_assert_float_eq(e[s].elbo, e[s].rec + e[s].kl, 0.0101);
+        cr_assert_gt(e[s].kl, 0.0);
+    }
+    /* deterministic, whatever the threads */
+    r = cli(&fake_vae_model, NULL, "eval", "--checkpoint", ck, "--threads", "1", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_str_eq(r->out, first);
+}
+
+/* A spy for elbo_batch: example i of write_idx's data is all pixels i (the
+ * range maps pixel p to p), and the spy returns rec = i, kl = 1, so the
+ * printed means tell which examples counted.  It records every row it sees
+ * (the pads too); failures are kept in elbo_spy.msg. */
+static struct {
+    int batch;
+    long sample_size;
+    int rows[256];
+    int n_rows;
+    char msg[256];
+} elbo_spy;
+
+static void spy_elbo_batch(const float *x, double *out)
+{
+    for (int b = 0; b < elbo_spy.batch; b++) {
+        const float *row = x + b * elbo_spy.sample_size;
+        for (long j = 1; j < elbo_spy.sample_size; j++)
+            if (row[j] != row[0] && !elbo_spy.msg[0])
+                snprintf(elbo_spy.msg, sizeof elbo_spy.msg, "row %d is not one example", b);
+        if (elbo_spy.n_rows < 256)
+            elbo_spy.rows[elbo_spy.n_rows++] = (int)row[0];
+        out[3 * b] = row[0] + 1.0;
+        out[3 * b + 1] = row[0];
+        out[3 * b + 2] = 1.0;
+    }
+}
+
+/* The fake VAE with batch 4, reading dir, pixel p as p, eval through the spy. */
+static struct genrt_model spy_vae(const char *dir)
+{
+    struct genrt_model m = fake_vae_model;
+    m.data_path = dir;
+    m.batch = 4;
+    m.range_lo = 0.0f;
+    m.range_hi = 255.0f;
+    m.elbo_batch = spy_elbo_batch;
+    memset(&elbo_spy, 0, sizeof elbo_spy);
+    elbo_spy.batch = m.batch;
+    elbo_spy.sample_size = m.sample_size;
+    return m;
+}
+
+/* A checkpoint that fits the fake VAE (zero state), for spy runs. */
+static const char *vae_ckpt(void)
+{
+    const char *path = tpath("vae0.ckpt");
+    static float zeros[1 << 14];
+    cr_assert_geq((long)(sizeof zeros / sizeof zeros[0]), fake_vae_model.n_state);
+    struct genrt_ckpt c = {
+        .shape_hash = fake_vae_model.shape_hash, .real_size = 4, .step = 1,
+        .n_state = (uint64_t)fake_vae_model.n_state, .state = zeros,
+        .blob_size = sizeof test_blob, .blob = test_blob,
+    };
+    struct genrt_err err;
+    cr_assert_eq(genrt_ckpt_save(path, &c, &err), 0, "%s", err.msg);
+    return path;
+}
+
+Test(vae, eval_pads_the_last_batch_and_counts_only_real_examples)
+{
+    const char *dir = tpath("pad");
+    mkdir(dir, 0777);
+    write_idx(dir, "train", 10, 28, 28, 10, 1);
+    write_idx(dir, "t10k", 5, 28, 28, 5, 0);
+    struct genrt_model m = spy_vae(dir);
+    m.data_train = 0; /* the spec reads the test split: eval reads both all the same */
+    const char *ck = vae_ckpt();
+    struct run *r = cli(&m, NULL, "eval", "--checkpoint", ck, NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_str_empty(elbo_spy.msg, "%s", elbo_spy.msg);
+    /* 10 = 4 + 4 + 2 (+ 2 copies of 9), then 5 = 4 + 1 (+ 3 copies of 4) */
+    static const int want_rows[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9,
+                                    0, 1, 2, 3, 4, 4, 4, 4};
+    cr_assert_eq(elbo_spy.n_rows, 20);
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq(elbo_spy.rows[i], want_rows[i], "row %d: example %d, not %d", i,
+                     elbo_spy.rows[i], want_rows[i]);
+    cr_assert_str_eq(r->out,
+                     "train: -ELBO 5.50 nats per example (reconstruction 4.50, KL 1.00) over 10 "
+                     "examples\n"
+                     "test: -ELBO 3.00 nats per example (reconstruction 2.00, KL 1.00) over 5 "
+                     "examples\n");
+
+    /* a split smaller than one batch, --data over the spec's directory */
+    const char *one = tpath("pad1");
+    mkdir(one, 0777);
+    write_idx(one, "train", 3, 28, 28, 3, 1);
+    write_idx(one, "t10k", 1, 28, 28, 1, 1);
+    m = spy_vae("/nonexistent");
+    r = cli(&m, NULL, "eval", "--checkpoint", ck, "--data", one, NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_eq(elbo_spy.n_rows, 8);
+    cr_assert_str_eq(r->out,
+                     "train: -ELBO 2.00 nats per example (reconstruction 1.00, KL 1.00) over 3 "
+                     "examples\n"
+                     "test: -ELBO 1.00 nats per example (reconstruction 0.00, KL 1.00) over 1 "
+                     "examples\n");
+}
+
+Test(vae, images_are_one_train_split)
+{
+    const char *dir = mkdir_t("vaeimg");
+    for (int i = 0; i < 6; i++) {
+        unsigned char v = (unsigned char)(10 * i);
+        write_solid(tpath("vaeimg/%02d.png", i), 28, 28, 1, &v);
+    }
+    struct genrt_model m = spy_vae(dir);
+    m.data_kind = GENRT_DATA_IMAGES;
+    const char *ck = vae_ckpt();
+    struct run *r = cli(&m, NULL, "eval", "--checkpoint", ck, NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_str_empty(elbo_spy.msg, "%s", elbo_spy.msg);
+    cr_assert_eq(elbo_spy.n_rows, 8);
+    cr_assert_str_eq(r->out,
+                     "train: -ELBO 26.00 nats per example (reconstruction 25.00, KL 1.00) over "
+                     "6 examples\n");
+
+    /* reconstruct takes the train split: 6 pairs (fewer than the default 32) */
+    m = fake_vae_model;
+    m.data_kind = GENRT_DATA_IMAGES;
+    m.data_path = dir;
+    r = cli(&m, NULL, "reconstruct", "--checkpoint", ck, "-o", tpath("vi.png"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    int w, h, comp;
+    unsigned char *px = stbi_load(tpath("vi.png"), &w, &h, &comp, 1);
+    cr_assert_not_null(px);
+    cr_assert_eq(w, 12 * 30 + 2);
+    cr_assert_eq(h, 30 + 2);
+    cr_assert_eq(comp, 1);
+    for (int i = 0; i < 6; i++) {
+        int in = px[(2 + 14) * w + 2 + 2 * i * 30 + 14];
+        int out = px[(2 + 14) * w + 2 + (2 * i + 1) * 30 + 14];
+        cr_assert(abs(in - 10 * i) <= 1, "input %d: %d", i, in);
+        cr_assert(abs(out - 128) <= 1, "a zero state reconstructs 0 (gray): %d", out);
+    }
+    stbi_image_free(px);
+    r = cli(&m, NULL, "reconstruct", "--checkpoint", ck, "-o", tpath("vi.png"), "-n", "7", NULL);
+    assert_one_error(r, "reconstruct: -n 7, but the train split has only 6 examples");
+}
+
+static int to_byte(float v)
+{
+    float t = (v + 1.0f) * 127.5f; /* range [-1, 1] */
+    return t <= 0 ? 0 : t >= 255 ? 255 : (int)(t + 0.5f);
+}
+
+/* The tile of image k in a grid of cols columns of 28 x 28 gray images. */
+static unsigned char tile_px(const unsigned char *px, int w, int cols, int k, int i, int j)
+{
+    int x0 = 2 + (k % cols) * 30, y0 = 2 + (k / cols) * 30;
+    return px[(y0 + i) * w + x0 + j];
+}
+
+/* Checks that a reconstruct grid (16 images a row) holds n pairs of x[k]
+ * and rec[k]; how many pixels differ between the two. */
+static long assert_pairs(const char *path, int n, const float *x, const float *rec)
+{
+    int w, h, comp;
+    unsigned char *px = stbi_load(path, &w, &h, &comp, 1);
+    cr_assert_not_null(px, "%s", path);
+    int cols = 2 * n < 16 ? 2 * n : 16;
+    cr_assert_eq(w, cols * 30 + 2);
+    cr_assert_eq(h, (2 * n + 15) / 16 * 30 + 2);
+    long differ = 0;
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < 28; i++)
+            for (int j = 0; j < 28; j++) {
+                int in = tile_px(px, w, cols, 2 * k, i, j);
+                int out = tile_px(px, w, cols, 2 * k + 1, i, j);
+                int want_in = to_byte(x[k * 784 + i * 28 + j]);
+                int want_out = to_byte(rec[k * 784 + i * 28 + j]);
+                cr_assert(abs(in - want_in) <= 1, "example %d (%d, %d): %d, not %d", k, i, j, in,
+                          want_in);
+                cr_assert(abs(out - want_out) <= 1, "reconstruction %d (%d, %d): %d, not %d", k,
+                          i, j, out, want_out);
+                differ += abs(in - out) > 8;
+            }
+    stbi_image_free(px);
+    return differ;
+}
+
+Test(vae, reconstruct_shows_test_examples_beside_their_reconstructions)
+{
+    struct run *r = cli(&fake_vae_model, NULL, "train", "--steps", "30", "--out", tpath("rc"),
+                        "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    const char *ck = tpath("rc/checkpoint.ckpt");
+    r = cli(&fake_vae_model, NULL, "reconstruct", "--checkpoint", ck, "-o", tpath("rc.png"),
+            NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_str_empty(r->out);
+
+    /* the reference: the first two batches of the test split, reconstructed here */
+    struct genrt_data d;
+    struct genrt_err err;
+    cr_assert_eq(genrt_data_open_split(&d, &fake_vae_model, NULL, GENRT_SPLIT_TEST, 1, &err), 0,
+                 "%s", err.msg);
+    static float x[128 * 784], rec[128 * 784];
+    for (long j = 0; j < 128 * 784; j++)
+        x[j] = -1.0f + 2.0f * d.images[j] / 255.0f;
+    genrt_data_close(&d);
+    load_vae_state(ck);
+    fake_vae_model.reconstruct(x, rec);
+    fake_vae_model.reconstruct(x + 64 * 784, rec + 64 * 784);
+
+    /* 32 pairs, 8 a row: 16 gray images of 28 x 28 a row, 4 rows */
+    int w, h, color;
+    png_info(tpath("rc.png"), &w, &h, &color);
+    cr_assert_eq(color, 0);
+    cr_assert_eq(w, 16 * 30 + 2);
+    cr_assert_eq(h, 4 * 30 + 2);
+    cr_assert_gt(assert_pairs(tpath("rc.png"), 32, x, rec), 1000,
+                 "the reconstructions should not be copies of the inputs");
+
+    /* fewer pairs than a row; more than a batch (two calls, the second padded) */
+    r = cli(&fake_vae_model, NULL, "reconstruct", "--checkpoint", ck, "-o", tpath("rc5.png"),
+            "-n", "5", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    png_info(tpath("rc5.png"), &w, &h, &color);
+    cr_assert_eq(w, 10 * 30 + 2);
+    cr_assert_eq(h, 30 + 2);
+    assert_pairs(tpath("rc5.png"), 5, x, rec);
+    r = cli(&fake_vae_model, NULL, "reconstruct", "--checkpoint", ck, "-o", tpath("rc70.png"),
+            "-n", "70", "--threads", "1", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    png_info(tpath("rc70.png"), &w, &h, &color);
+    cr_assert_eq(h, 9 * 30 + 2); /* 140 images: 8 full rows and 12 */
+    assert_pairs(tpath("rc70.png"), 70, x, rec);
+}
+
+Test(vae, trains_samples_gradchecks_and_learns)
+{
+    struct run *r = cli(&fake_vae_model, &fake_vae_model_f64, "gradcheck", NULL);
+    cr_assert_eq(r->rc, 0, "%s%s", r->out, r->err);
+    cr_assert_not_null(strstr(r->out, "gradcheck: loss: "), "%s", r->out);
+    cr_assert_not_null(strstr(r->out, "(tolerance 1e-06): ok\n"), "%s", r->out);
+    r = cli(&fake_vae_model, NULL, "gradcheck", NULL);
+    cr_assert_eq(r->rc, 0, "%s%s", r->out, r->err);
+
+    r = cli(&fake_vae_model, NULL, "train", "--steps", "1", "--out", tpath("l1"), "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    char *csv = metrics_sans_seconds(tpath("l1/metrics.csv"));
+    cr_assert(!strncmp(csv, "step,loss,rec,kl\n1,", 19), "%s", csv);
+    free(csv);
+    r = cli(&fake_vae_model, NULL, "train", "--steps", "300", "--out", tpath("l300"), "--quiet",
+            NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    struct eval_line e1[2], e300[2];
+    r = cli(&fake_vae_model, NULL, "eval", "--checkpoint", tpath("l1/checkpoint.ckpt"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    parse_eval(r->out, e1, 2);
+    r = cli(&fake_vae_model, NULL, "eval", "--checkpoint", tpath("l300/checkpoint.ckpt"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    parse_eval(r->out, e300, 2);
+    /* a linear VAE with 2 latents gets well under half its first loss */
+    for (int s = 0; s < 2; s++)
+        cr_assert_lt(e300[s].elbo, 0.5 * e1[s].elbo, "%s: %.2f after 300 steps, %.2f after 1",
+                     e300[s].split, e300[s].elbo, e1[s].elbo);
+
+    /* prior samples through generate(z, NULL, out) */
+    r = cli(&fake_vae_model, NULL, "sample", "--checkpoint", tpath("l300/checkpoint.ckpt"), "-n",
+            "10", "-o", tpath("vs.npy"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    float *s = npy_data(tpath("vs.npy"), "'shape': (10, 1, 28, 28), }", 10 * 784);
+    free(s);
+}
+
+Test(vae, help_lists_eval_and_reconstruct_for_vaes_only)
+{
+    struct run *r = cli(&fake_vae_model, NULL, "--help", NULL);
+    cr_assert_eq(r->rc, 0);
+    const char *want[] = {"Trains the VAE \"fake_vae\"", "\n  eval      --checkpoint CKPT",
+                          "\n  reconstruct --checkpoint CKPT", "-o FILE", "-n N", "train",
+                          "sample", "gradcheck", "bench"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_assert_not_null(strstr(r->out, want[i]), "'%s' not in help: %s", want[i], r->out);
+    r = cli(&fake_vae_model, NULL, "eval", "--help", NULL);
+    cr_assert_eq(r->rc, 0);
+    const struct genrt_model *gans[] = {&fake_model, &fake_image_model, &fake_cond_rgb_model};
+    for (int i = 0; i < 3; i++) {
+        r = cli(gans[i], NULL, "--help", NULL);
+        cr_assert_eq(r->rc, 0);
+        cr_assert_not_null(strstr(r->out, "Trains the GAN"), "%s", r->out);
+        cr_assert_null(strstr(r->out, "eval"), "%s", r->out);
+        cr_assert_null(strstr(r->out, "reconstruct"), "%s", r->out);
+        cr_assert_null(strstr(r->out, "ELBO"), "%s", r->out);
+    }
+}
+
+Test(vae, errors_are_one_line)
+{
+    /* GANs have no ELBO */
+    assert_one_error(cli(&fake_image_model, NULL, "eval", "--checkpoint", "x.ckpt", NULL),
+                     "eval: this model is a GAN; eval is for VAEs only");
+    assert_one_error(cli(&fake_image_model, NULL, "reconstruct", NULL),
+                     "reconstruct: this model is a GAN; reconstruct is for VAEs only");
+
+    const char *ck = vae_ckpt();
+    struct run *r = cli(&fake_vae_model, NULL, "reconstruct", "--checkpoint", ck, "-o",
+                        tpath("r.npy"), NULL);
+    assert_one_error(r, "reconstruct: -o ");
+    assert_one_error(r, "r.npy: unknown format (the name must end in .png)");
+    cr_assert(!file_exists(tpath("r.npy")));
+    assert_one_error(cli(&fake_vae_model, NULL, "reconstruct", "--checkpoint", ck, "-o",
+                         tpath("png"), NULL), "unknown format");
+    assert_one_error(cli(&fake_vae_model, NULL, "reconstruct", "--checkpoint", ck, NULL),
+                     "reconstruct: missing -o FILE");
+    assert_one_error(cli(&fake_vae_model, NULL, "eval", NULL), "eval: missing --checkpoint CKPT");
+    assert_one_error(cli(&fake_vae_model, NULL, "eval", "--checkpoint", ck, "-n", "3", NULL),
+                     "eval: unknown flag '-n'");
+    /* checkpoints: missing, or another model's */
+    r = cli(&fake_vae_model, NULL, "eval", "--checkpoint", tpath("none.ckpt"), NULL);
+    assert_one_error(r, "none.ckpt: no such file");
+    cr_assert_str_empty(r->out);
+    r = cli(&fake_vae_model, NULL, "reconstruct", "--checkpoint", tpath("none.ckpt"), "-o",
+            tpath("none.png"), NULL);
+    assert_one_error(r, "none.ckpt: no such file");
+    cr_assert(!file_exists(tpath("none.png")));
+    r = cli(&fake_image_model, NULL, "train", "--steps", "1", "--out", tpath("gan"), "--quiet",
+            NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    assert_one_error(cli(&fake_vae_model, NULL, "eval", "--checkpoint",
+                         tpath("gan/checkpoint.ckpt"), NULL), "was written for another spec");
+    /* data */
+    r = cli(&fake_vae_model, NULL, "eval", "--checkpoint", ck, "--data", tpath("nodata"), NULL);
+    assert_one_error(r, "eval: ");
+    assert_one_error(r, "nodata: no such directory");
+    r = cli(&fake_vae_model, NULL, "reconstruct", "--checkpoint", ck, "-o", tpath("nd.png"),
+            "--data", tpath("nodata"), NULL);
+    assert_one_error(r, "nodata: no such directory");
+    cr_assert(!file_exists(tpath("nd.png")));
+    r = cli(&fake_vae_model, NULL, "reconstruct", "--checkpoint", ck, "-o", tpath("big.png"),
+            "-n", "10001", NULL);
+    assert_one_error(r, "reconstruct: -n 10001, but the test split has only 10000 examples");
+    /* a VAE of 2-D points: no data set to evaluate, no images to draw */
+    struct genrt_model m = fake_vae_model;
+    m.data_kind = GENRT_DATA_RING8;
+    m.img_c = m.img_h = m.img_w = 0;
+    assert_one_error(cli(&m, NULL, "eval", "--checkpoint", ck, NULL),
+                     "eval: ring8 data are generated, not a set of examples to evaluate on");
+    assert_one_error(cli(&m, NULL, "reconstruct", "--checkpoint", ck, "-o", tpath("p.png"), NULL),
+                     "reconstruct: draws images, and this model's examples are 784-dimensional");
+}
+
+Test(vae, model_check_wants_an_objective_and_the_vae_functions)
+{
+    struct genrt_model m = fake_vae_model;
+    m.elbo_batch = NULL;
+    assert_one_error(cli(&m, NULL, "bench", NULL),
+                     "model error: a VAE without elbo_batch or reconstruct");
+    m = fake_vae_model;
+    m.reconstruct = NULL;
+    assert_one_error(cli(&fake_vae_model, &m, "bench", NULL),
+                     "double-precision model error: a VAE without elbo_batch or reconstruct");
+    m = fake_vae_model;
+    m.objective = 2;
+    assert_one_error(cli(&m, NULL, "bench", NULL), "model error: unknown objective 2");
+    m.objective = -1;
+    assert_one_error(cli(&m, NULL, "--help", NULL), "model error: unknown objective -1");
+    /* a VAE whose objective was left at 0 */
+    m = fake_vae_model;
+    m.objective = GENRT_OBJ_GAN;
+    assert_one_error(cli(&m, NULL, "bench", NULL),
+                     "model error: a GAN with elbo_batch or reconstruct (is objective set?)");
+    m = fake_image_model;
+    m.reconstruct = fake_vae_model.reconstruct;
+    assert_one_error(cli(&m, NULL, "bench", NULL), "a GAN with elbo_batch or reconstruct");
+    m = fake_vae_model;
+    m.n_classes = 10;
+    assert_one_error(cli(&m, NULL, "bench", NULL),
+                     "model error: a VAE with 10 classes (VAEs cannot be conditional)");
+    m = fake_vae_model;
+    m.abi = 2;
+    assert_one_error(cli(&m, NULL, "bench", NULL),
+                     "model was built for runtime ABI 2, this runtime has ABI 3");
 }
