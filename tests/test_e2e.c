@@ -391,3 +391,4 @@ Test(sampler, weights_file_blob, .timeout = 300) {
 }
 Test(sampler, cgan_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("cgan", 20); }
 Test(sampler, gan_ring_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("gan_ring", 100); }
+Test(sampler, vae_decoder_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("vae", 50); }
