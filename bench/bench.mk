@@ -1,17 +1,18 @@
 # bench.mk: `make bench` times every trainer in BENCH_MODELS against a
 # PyTorch 1.13 reference of the same model (bench/run.sh; bench/README.md).
 #
-#   make bench                         2,000 steps of each, about 5 minutes
+#   make bench                         2,000 steps of each, about 10 minutes
 #   make bench BENCH_STEPS=300         shorter runs
 #   make bench BENCH_MODELS=gan_mlp    one model
+#   make bench BENCH_REPEAT=3          best of 3 interleaved runs of each side
 #   make bench BENCH_UNSET_CORETYPE=1  also measure with OPENBLAS_CORETYPE unset
 
 BENCH_MODELS ?= gan_mlp dcgan
 BENCH_STEPS  ?= 2000
 
 bench: all $(BENCH_MODELS)
-	@dpkg -s python3-torch >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y python3-torch \
-	    || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-torch; }
+	@dpkg -s python3-torch time >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y python3-torch time \
+	    || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-torch time; }
 	BENCH_STEPS=$(BENCH_STEPS) bash bench/run.sh $(BENCH_MODELS)
 
 .PHONY: bench

@@ -71,6 +71,12 @@ for m in "${MODELS[@]}"; do
 done
 
 mkdir -p "$OUT"
+# One benchmark at a time: two would time each other (and share $OUT).
+exec 9>"$OUT/lock"
+if ! flock -n 9; then
+    echo "bench: another benchmark is running; waiting for it to finish" >&2
+    flock 9
+fi
 : >"$OUT/timing.log"
 SGEMM_PEAK=$OUT/sgemm_peak
 if [ ! -x "$SGEMM_PEAK" ] || [ bench/sgemm_peak.c -nt "$SGEMM_PEAK" ]; then

@@ -4,6 +4,8 @@
 #   wgan_gp_ring  10,000 steps, 5 critic steps: modes covered (>= 7 of 8)
 #   wgan, wgan_gp 3,000 steps: the critic's Wasserstein estimate W falls; sample grids
 #   cgan          3,000 steps: a sample grid with one row per class
+#   lsgan, hinge  QUALITY_STEPS steps: sample grids
+#   vae, conv_vae 3,000 steps: test -ELBO (vae <= 250 nats; conv_vae below vae)
 # QUALITY_STEPS scales the Fashion-MNIST runs (default 3000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,3 +56,18 @@ echo "== cgan: $steps steps on Fashion-MNIST"
 ./cgan sample --checkpoint $out/cgan/checkpoint.ckpt -n 80 -o $out/cgan.png
 echo "  one row per class (0 T-shirt, 1 trouser, 2 pullover, 3 dress, 4 coat, 5 sandal, 6 shirt,"
 echo "  7 sneaker, 8 bag, 9 ankle boot): $out/cgan.png"
+
+for m in lsgan hinge; do
+    echo "== $m: $steps steps on Fashion-MNIST"
+    ./$m train --steps "$steps" --seed 1 --quiet --out $out/$m
+    ./$m sample --checkpoint $out/$m/checkpoint.ckpt -n 64 -o $out/$m.png
+    echo "  samples: $out/$m.png"
+done
+
+for m in vae conv_vae; do
+    echo "== $m: 3,000 steps on Fashion-MNIST"
+    ./$m train --steps 3000 --seed 1 --quiet --out $out/$m
+    ./$m eval --checkpoint $out/$m/checkpoint.ckpt | sed 's/^/  /'
+    ./$m reconstruct --checkpoint $out/$m/checkpoint.ckpt -o $out/$m-reconstructions.png
+done
+echo "  (bars: vae test -ELBO <= 250 nats; conv_vae's below vae's)"

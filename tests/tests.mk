@@ -52,7 +52,7 @@ test: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/
 .PHONY: test
 
 # The slow quality bars (minutes, not part of make test): prints the numbers.
-QUALITY_MODELS := gan_ring wgan_gp_ring wgan wgan_gp cgan
+QUALITY_MODELS := gan_ring wgan_gp_ring wgan wgan_gp cgan lsgan hinge vae conv_vae
 quality: all $(QUALITY_MODELS)
 	bash tests/quality.sh
 
