@@ -86,6 +86,16 @@ static void dump_args(FILE *f, const arg_vec *args) {
     }
 }
 
+static void dump_body(FILE *f, const stmt_vec *body, int depth) {
+    for (int j = 0; j < body->len; j++) {
+        const struct stmt *s = &body->data[j];
+        fprintf(f, "\n%*s(%s @%d:%d", 2 * depth, "", s->name, s->loc.line, s->loc.col);
+        dump_args(f, &s->args);
+        dump_body(f, &s->body, depth + 1);
+        fprintf(f, ")");
+    }
+}
+
 void ast_dump(FILE *f, const struct ast *ast) {
     static const char *kinds[] = {"model", "data", "latent", "network", "objective", "optimize", "train"};
     for (int i = 0; i < ast->decls.len; i++) {
@@ -93,6 +103,8 @@ void ast_dump(FILE *f, const struct ast *ast) {
         fprintf(f, "(%s @%d:%d", kinds[d->kind], d->loc.line, d->loc.col);
         if (d->name)
             fprintf(f, " name=%s", d->name);
+        if (d->domain)
+            fprintf(f, " domain=%s", d->domain);
         if (d->kind_name)
             fprintf(f, " kind=%s", d->kind_name);
         if (d->kind == DECL_NETWORK)
@@ -102,12 +114,7 @@ void ast_dump(FILE *f, const struct ast *ast) {
             dump_args(f, &d->args);
             fprintf(f, " )");
         }
-        for (int j = 0; j < d->body.len; j++) {
-            const struct stmt *s = &d->body.data[j];
-            fprintf(f, "\n  (%s @%d:%d", s->name, s->loc.line, s->loc.col);
-            dump_args(f, &s->args);
-            fprintf(f, ")");
-        }
+        dump_body(f, &d->body, 1);
         fprintf(f, ")\n");
     }
 }

@@ -104,7 +104,7 @@ const char *emit_ref(struct emit *e, const struct program *p, int id) {
         if (p->ir.nodes.data[v].op == OP_ROWS)
             off += p->ir.nodes.data[v].i[0];
     const struct node *n = &p->ir.nodes.data[storage_of(p, id)];
-    static const char *const inputs[] = {"x", "z", "y"};
+    static const char *const inputs[] = {"x", "z", "y", "xb"};
     const char *base;
     switch (n->op) {
     case OP_INPUT:
@@ -307,12 +307,21 @@ static void emit_program(struct emit *e, const struct program *p) {
         emit_line(e, "/* The decoder at the encoder's posterior mean of in_x. */");
         emit_open(e, "static const real *%s(void) {", p->name);
         break;
+    case PROG_TRANSLATE:
+        emit_line(e, "/* Translation at batch %d of %s: a generator, then the other back. */", p->batch,
+                  p->ir.nodes.data[0].i[0] == 0 ? "in_x" : "in_xb");
+        emit_open(e, "static void %s(const real **out, const real **back) {", p->name);
+        break;
     case PROG_SAMPLE:
         unreachable(); /* samplers are emitted by emit_sampler.c */
     }
     emit_body(e, p);
     if (p->kind == PROG_GENERATE || p->kind == PROG_RECONSTRUCT)
         emit_line(e, "return %s;", emit_ref(e, p, p->result));
+    if (p->kind == PROG_TRANSLATE) {
+        emit_line(e, "*out = %s;", emit_ref(e, p, p->result));
+        emit_line(e, "*back = %s;", emit_ref(e, p, p->result2));
+    }
     emit_close(e, NULL);
     emit_line(e, "%s", "");
 }
@@ -345,7 +354,7 @@ static const char *names_list(const char *const *names, int n) {
 /* The part of the file every program needs: includes, the scalar type,
  * state and arena, and one function per program. */
 static void emit_programs(struct emit *e, const char *banner, int batch, int gc_batch, long sample, int latent,
-                          int real_batches, int latent_batches) {
+                          int real_batches, int latent_batches, long sample_b) {
     const struct lowered *lo = e->lo;
     long arena = 0;
     for (int i = 0; i < lo->progs.len; i++)
@@ -379,6 +388,8 @@ static void emit_programs(struct emit *e, const char *banner, int batch, int gc_
     emit_line(e, "enum {");
     emit_line(e, "    BATCH = %d, GC_BATCH = %d, SAMPLE = %ld, LATENT = %d,", batch, gc_batch, sample, latent);
     emit_line(e, "    REAL_BATCHES = %d, LATENT_BATCHES = %d,", real_batches, latent_batches);
+    if (sample_b)
+        emit_line(e, "    SAMPLE_B = %ld, /* domain B */", sample_b);
     emit_line(e, "    N_STATE = %ld, N_ARENA = %ld, N_TENSORS = %d,", lo->n_state, arena, lo->tensors.len);
     emit_line(e, "};");
     emit_line(e, "%s", "");
@@ -386,10 +397,16 @@ static void emit_programs(struct emit *e, const char *banner, int batch, int gc_
     emit_line(e, "static real state[N_STATE] __attribute__((aligned(64)));");
     emit_line(e, "/* activations, gradients and scratch: offsets planned at compile time */");
     emit_line(e, "static real arena[N_ARENA] __attribute__((aligned(64)));");
-    emit_line(e, "/* inputs: real examples, latent vectors, labels */");
-    emit_line(e, "static real in_x[REAL_BATCHES * BATCH * SAMPLE], in_z[LATENT_BATCHES * BATCH * LATENT];");
-    emit_line(e, "static real in_y[REAL_BATCHES * BATCH];");
-    emit_line(e, "static real gc_x[GC_BATCH * SAMPLE], gc_z[GC_BATCH * LATENT], gc_y[GC_BATCH];");
+    if (sample_b) {
+        emit_line(e, "/* inputs: real examples of domains A and B */");
+        emit_line(e, "static real in_x[REAL_BATCHES * BATCH * SAMPLE], in_xb[REAL_BATCHES * BATCH * SAMPLE_B];");
+        emit_line(e, "static real gc_x[GC_BATCH * SAMPLE], gc_xb[GC_BATCH * SAMPLE_B];");
+    } else {
+        emit_line(e, "/* inputs: real examples, latent vectors, labels */");
+        emit_line(e, "static real in_x[REAL_BATCHES * BATCH * SAMPLE], in_z[LATENT_BATCHES * BATCH * LATENT];");
+        emit_line(e, "static real in_y[REAL_BATCHES * BATCH];");
+        emit_line(e, "static real gc_x[GC_BATCH * SAMPLE], gc_z[GC_BATCH * LATENT], gc_y[GC_BATCH];");
+    }
     emit_line(e, "/* the training step being run: seeds dropout masks */");
     emit_line(e, "static long step_t;");
     emit_line(e, "%s", "");
@@ -407,66 +424,108 @@ static void emit_programs(struct emit *e, const char *banner, int batch, int gc_
 
 char *emit_c_programs(const struct lowered *lo, const char *path, size_t *len) {
     struct emit e = {.path = path, .lo = lo};
-    emit_programs(&e, "/* test programs */", 1, 1, 1, 1, 1, 1);
+    emit_programs(&e, "/* test programs */", 1, 1, 1, 1, 1, 1, 0);
     *len = e.len;
     return e.buf;
 }
 
+/* set_input and gc_set_input for slots 0-2, generate(), and a VAE's
+ * elbo_batch and reconstruct */
+static void emit_sampling_entries(struct emit *e, const struct model *m) {
+    emit_open(e, "static void set_input(int slot, const float *src) {");
+    emit_line(e, "real *dst = slot == 0 ? in_x : slot == 1 ? in_z : in_y;");
+    emit_line(e, "long n = slot == 0 ? (long)REAL_BATCHES * BATCH * SAMPLE : slot == 1 ? "
+                  "(long)LATENT_BATCHES * BATCH * LATENT : (long)REAL_BATCHES * BATCH;");
+    emit_line(e, "for (long i = 0; i < n; i++)");
+    emit_line(e, "    dst[i] = (real)src[i];");
+    emit_close(e, NULL);
+    emit_line(e, "%s", "");
+    emit_open(e, "static void gc_set_input(int slot, const float *src) {");
+    emit_line(e, "real *dst = slot == 0 ? gc_x : slot == 1 ? gc_z : gc_y;");
+    emit_line(e, "long n = slot == 0 ? (long)GC_BATCH * SAMPLE : slot == 1 ? (long)GC_BATCH * LATENT : GC_BATCH;");
+    emit_line(e, "for (long i = 0; i < n; i++)");
+    emit_line(e, "    dst[i] = (real)src[i];");
+    emit_close(e, NULL);
+    emit_line(e, "%s", "");
+    emit_open(e, "static void generate_batch(const float *z, const float *y, float *out) {");
+    emit_line(e, "for (long i = 0; i < (long)BATCH * LATENT; i++)");
+    emit_line(e, "    in_z[i] = (real)z[i];");
+    emit_line(e, "for (long i = 0; y && i < BATCH; i++)");
+    emit_line(e, "    in_y[i] = (real)y[i];");
+    emit_line(e, "const real *x = generate();");
+    emit_line(e, "for (long i = 0; i < (long)BATCH * SAMPLE; i++)");
+    emit_line(e, "    out[i] = (float)x[i];");
+    emit_close(e, NULL);
+    emit_line(e, "%s", "");
+    bool vae = m->objective.kind == OBJ_VAE;
+    if (vae) {
+        emit_open(e, "static void elbo_batch(const float *x, double *out) {");
+        emit_line(e, "static long calls; /* a fixed sequence of noise, one draw per batch */");
+        emit_line(e, "for (long i = 0; i < (long)BATCH * SAMPLE; i++)");
+        emit_line(e, "    in_x[i] = (real)x[i];");
+        emit_line(e, "step_t = -1 - calls++;");
+        emit_line(e, "elbo(out);");
+        emit_close(e, NULL);
+        emit_line(e, "%s", "");
+        emit_open(e, "static void reconstruct(const float *x, float *out) {");
+        emit_line(e, "for (long i = 0; i < (long)BATCH * SAMPLE; i++)");
+        emit_line(e, "    in_x[i] = (real)x[i];");
+        emit_line(e, "const real *r = reconstruct_fwd();");
+        emit_line(e, "for (long i = 0; i < (long)BATCH * SAMPLE; i++)");
+        emit_line(e, "    out[i] = (float)r[i];");
+        emit_close(e, NULL);
+        emit_line(e, "%s", "");
+    }
+}
+
+/* CycleGAN: set_input and gc_set_input for slots 0 and 3, and translate */
+static void emit_cycle_entries(struct emit *e) {
+    static const char *const pre[] = {"in", "gc"}, *const fn[] = {"set_input", "gc_set_input"};
+    static const char *const rows[] = {"(long)REAL_BATCHES * BATCH", "(long)GC_BATCH"};
+    for (int k = 0; k < 2; k++) {
+        emit_open(e, "static void %s(int slot, const float *src) {", fn[k]);
+        emit_line(e, "real *dst = slot == 0 ? %s_x : %s_xb;", pre[k], pre[k]);
+        emit_line(e, "long n = %s * (slot == 0 ? SAMPLE : SAMPLE_B);", rows[k]);
+        emit_line(e, "for (long i = 0; i < n; i++)");
+        emit_line(e, "    dst[i] = (real)src[i];");
+        emit_close(e, NULL);
+        emit_line(e, "%s", "");
+    }
+    emit_open(e, "static void translate(int dir, const float *x, float *out, float *back) {");
+    emit_line(e, "real *in = dir == 0 ? in_x : in_xb;");
+    emit_line(e, "long n_in = (long)BATCH * (dir == 0 ? SAMPLE : SAMPLE_B), n_out = (long)BATCH * (dir == 0 ? "
+                 "SAMPLE_B : SAMPLE);");
+    emit_line(e, "const real *o, *b;");
+    emit_line(e, "for (long i = 0; i < n_in; i++)");
+    emit_line(e, "    in[i] = (real)x[i];");
+    emit_line(e, "if (dir == 0)");
+    emit_line(e, "    translate_ab(&o, &b);");
+    emit_line(e, "else");
+    emit_line(e, "    translate_ba(&o, &b);");
+    emit_line(e, "for (long i = 0; i < n_out; i++)");
+    emit_line(e, "    out[i] = (float)o[i];");
+    emit_line(e, "for (long i = 0; i < n_in; i++)");
+    emit_line(e, "    back[i] = (float)b[i];");
+    emit_close(e, NULL);
+    emit_line(e, "%s", "");
+}
+
 char *emit_c(const struct model *m, const struct lowered *lo, size_t *len) {
     struct emit e = {.path = m->path, .lo = lo};
+    bool vae = m->objective.kind == OBJ_VAE, cyclegan = m->objective.kind == OBJ_CYCLEGAN;
     const struct network *G = &m->nets.data[m->objective.gen];
     const struct network *D = &m->nets.data[m->objective.disc];
     emit_programs(&e, xprintf("/* model %s: %s %s -> %s, %s %s -> %s, batch %d. */", m->name, G->name,
                               shape_str(G->in), shape_str(G->out), D->name, shape_str(D->in), shape_str(D->out),
                               m->train.batch),
                   m->train.batch, lo->gc_batch, shape_size(m->data.shape), m->latent.dim, m->objective.critic_steps,
-                  latent_batches(m));
+                  latent_batches(m), cyclegan ? shape_size(m->data_b.shape) : 0);
 
     /* the runtime's entry points */
-    emit_open(&e, "static void set_input(int slot, const float *src) {");
-    emit_line(&e, "real *dst = slot == 0 ? in_x : slot == 1 ? in_z : in_y;");
-    emit_line(&e, "long n = slot == 0 ? (long)REAL_BATCHES * BATCH * SAMPLE : slot == 1 ? "
-                  "(long)LATENT_BATCHES * BATCH * LATENT : (long)REAL_BATCHES * BATCH;");
-    emit_line(&e, "for (long i = 0; i < n; i++)");
-    emit_line(&e, "    dst[i] = (real)src[i];");
-    emit_close(&e, NULL);
-    emit_line(&e, "%s", "");
-    emit_open(&e, "static void gc_set_input(int slot, const float *src) {");
-    emit_line(&e, "real *dst = slot == 0 ? gc_x : slot == 1 ? gc_z : gc_y;");
-    emit_line(&e, "long n = slot == 0 ? (long)GC_BATCH * SAMPLE : slot == 1 ? (long)GC_BATCH * LATENT : GC_BATCH;");
-    emit_line(&e, "for (long i = 0; i < n; i++)");
-    emit_line(&e, "    dst[i] = (real)src[i];");
-    emit_close(&e, NULL);
-    emit_line(&e, "%s", "");
-    emit_open(&e, "static void generate_batch(const float *z, const float *y, float *out) {");
-    emit_line(&e, "for (long i = 0; i < (long)BATCH * LATENT; i++)");
-    emit_line(&e, "    in_z[i] = (real)z[i];");
-    emit_line(&e, "for (long i = 0; y && i < BATCH; i++)");
-    emit_line(&e, "    in_y[i] = (real)y[i];");
-    emit_line(&e, "const real *x = generate();");
-    emit_line(&e, "for (long i = 0; i < (long)BATCH * SAMPLE; i++)");
-    emit_line(&e, "    out[i] = (float)x[i];");
-    emit_close(&e, NULL);
-    emit_line(&e, "%s", "");
-    bool vae = m->objective.kind == OBJ_VAE;
-    if (vae) {
-        emit_open(&e, "static void elbo_batch(const float *x, double *out) {");
-        emit_line(&e, "static long calls; /* a fixed sequence of noise, one draw per batch */");
-        emit_line(&e, "for (long i = 0; i < (long)BATCH * SAMPLE; i++)");
-        emit_line(&e, "    in_x[i] = (real)x[i];");
-        emit_line(&e, "step_t = -1 - calls++;");
-        emit_line(&e, "elbo(out);");
-        emit_close(&e, NULL);
-        emit_line(&e, "%s", "");
-        emit_open(&e, "static void reconstruct(const float *x, float *out) {");
-        emit_line(&e, "for (long i = 0; i < (long)BATCH * SAMPLE; i++)");
-        emit_line(&e, "    in_x[i] = (real)x[i];");
-        emit_line(&e, "const real *r = reconstruct_fwd();");
-        emit_line(&e, "for (long i = 0; i < (long)BATCH * SAMPLE; i++)");
-        emit_line(&e, "    out[i] = (float)r[i];");
-        emit_close(&e, NULL);
-        emit_line(&e, "%s", "");
-    }
+    if (cyclegan)
+        emit_cycle_entries(&e);
+    else
+        emit_sampling_entries(&e, m);
     emit_open(&e, "static double gc_loss(int k) {");
     emit_line(&e, "double out[1] = {0};");
     emit_open(&e, "switch (k) {");
@@ -494,17 +553,32 @@ char *emit_c(const struct model *m, const struct lowered *lo, size_t *len) {
         emit_line(&e, "{\"%s\", %uu},", lo->terms.data[k], lo->term_nets.data[k]);
     emit_close(&e, ";");
     emit_line(&e, "%s", "");
+    static const char *const kinds[] = {"GENRT_DATA_FASHION_MNIST", "GENRT_DATA_RING8", "GENRT_DATA_IMAGES"};
+    if (cyclegan) {
+        const struct dataset *B = &m->data_b;
+        emit_open(&e, "static const struct genrt_domain domain_b = {");
+        emit_line(&e, ".name = \"%s\",", B->domain);
+        emit_line(&e, ".data_kind = %s,", kinds[B->kind]);
+        emit_line(&e, ".data_path = \"%s\",", B->path ? B->path : "");
+        emit_line(&e, ".data_train = %d,", B->train);
+        emit_line(&e, ".data_class = %d,", B->select);
+        emit_line(&e, ".range_lo = %.9g, .range_hi = %.9g,", B->lo, B->hi);
+        emit_line(&e, ".img_c = %d, .img_h = %d, .img_w = %d,", B->shape.d[0], B->shape.d[1], B->shape.d[2]);
+        emit_line(&e, ".sample_size = SAMPLE_B,");
+        emit_close(&e, ";");
+        emit_line(&e, "%s", "");
+    }
     emit_open(&e, "const struct genrt_model GENC_MODEL_SYM = {");
     emit_line(&e, ".abi = GENRT_ABI,");
-    emit_line(&e, ".objective = %s,", vae ? "GENRT_OBJ_VAE" : "GENRT_OBJ_GAN");
+    emit_line(&e, ".objective = %s,", vae ? "GENRT_OBJ_VAE" : cyclegan ? "GENRT_OBJ_CYCLEGAN" : "GENRT_OBJ_GAN");
     emit_line(&e, ".name = \"%s\",", m->name);
     emit_line(&e, ".spec = \"%s\",", m->path);
     emit_line(&e, ".shape_hash = 0x%016llxull,", (unsigned long long)lo->shape_hash);
     emit_line(&e, ".real_size = sizeof(real),");
-    static const char *const kinds[] = {"GENRT_DATA_FASHION_MNIST", "GENRT_DATA_RING8", "GENRT_DATA_IMAGES"};
     emit_line(&e, ".data_kind = %s,", kinds[m->data.kind]);
     emit_line(&e, ".data_path = \"%s\",", m->data.path ? m->data.path : "");
     emit_line(&e, ".data_train = %d,", m->data.train);
+    emit_line(&e, ".data_class = %d,", m->data.select);
     emit_line(&e, ".range_lo = %.9g, .range_hi = %.9g,", m->data.lo, m->data.hi);
     if (m->data.shape.n == 3)
         emit_line(&e, ".img_c = %d, .img_h = %d, .img_w = %d,", m->data.shape.d[0], m->data.shape.d[1],
@@ -512,6 +586,10 @@ char *emit_c(const struct model *m, const struct lowered *lo, size_t *len) {
     emit_line(&e, ".sample_size = SAMPLE,");
     emit_line(&e, ".latent_kind = %s,", m->latent.kind == LATENT_NORMAL ? "GENRT_LATENT_NORMAL" : "GENRT_LATENT_UNIFORM");
     emit_line(&e, ".latent_dim = LATENT,");
+    if (cyclegan) {
+        emit_line(&e, ".domain_a = \"%s\",", m->data.domain);
+        emit_line(&e, ".domain_b = &domain_b,");
+    }
     emit_line(&e, ".n_classes = %d,", m->conditional ? m->n_classes : 0);
     emit_line(&e, ".real_batches = REAL_BATCHES,");
     emit_line(&e, ".latent_batches = LATENT_BATCHES,");
@@ -530,7 +608,10 @@ char *emit_c(const struct model *m, const struct lowered *lo, size_t *len) {
     emit_line(&e, ".metric_names = metric_names,");
     emit_line(&e, ".set_input = set_input,");
     emit_line(&e, ".train_step = train_step,");
-    emit_line(&e, ".generate = generate_batch,");
+    if (cyclegan)
+        emit_line(&e, ".translate = translate,");
+    else
+        emit_line(&e, ".generate = generate_batch,");
     if (vae) {
         emit_line(&e, ".elbo_batch = elbo_batch,");
         emit_line(&e, ".reconstruct = reconstruct,");
@@ -559,7 +640,9 @@ char *emit_c(const struct model *m, const struct lowered *lo, size_t *len) {
 
 static const char *const layer_kind_names[] = {"dense", "relu",    "leaky_relu", "tanh",     "sigmoid",
                                                "reshape", "flatten", "conv", "deconv", "batchnorm",
-                                               "dropout", "upsample", "avgpool"};
+                                               "dropout", "upsample", "avgpool", "layernorm", "cond",
+                                               "instancenorm", "residual", "residual add"};
+_Static_assert(sizeof layer_kind_names / sizeof *layer_kind_names == L_ADD + 1, "a name per layer kind");
 
 void print_summary(FILE *f, const struct model *m, const struct lowered *lo) {
     fprintf(f, "model %s (%s), batch %d\n\n", m->name, m->path, m->train.batch);

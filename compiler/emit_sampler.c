@@ -264,32 +264,96 @@ static char *weights_blob(const struct sampler *s, const bool *live, long *offse
     return (char *)b;
 }
 
+/* ---- CycleGAN: the two translators -------------------------------------------- */
+
+static void translator_defs(struct emit *h, const struct model *m, const char *N) {
+    const struct dataset *ds[2] = {&m->data, &m->data_b};
+    const char *ab[2] = {"A", "B"};
+    for (int k = 0; k < 2; k++) {
+        struct shape sh = ds[k]->shape;
+        emit_line(h, "/* domain %s: '%s' in the spec */", ab[k], ds[k]->domain);
+        emit_line(h, "#define %s_%s_C %d", N, ab[k], sh.d[0]);
+        emit_line(h, "#define %s_%s_H %d", N, ab[k], sh.d[1]);
+        emit_line(h, "#define %s_%s_W %d", N, ab[k], sh.d[2]);
+        emit_line(h, "#define %s_%s_SIZE %ld /* floats per example: C x H x W, channel-major */", N, ab[k],
+                  shape_size(sh));
+        emit_line(h, "#define %s_%s_RANGE_LO %s", N, ab[k], float_literal(ds[k]->lo));
+        emit_line(h, "#define %s_%s_RANGE_HI %s", N, ab[k], float_literal(ds[k]->hi));
+    }
+    emit_line(h, "%s", "");
+}
+
+/* channel-major [C][H][W] <-> the programs' channels-last [H][W][C] */
+static void put_layout(struct emit *e, const char *dst, const char *src, struct shape sh, bool to_hwc) {
+    int c = sh.d[0], hw = sh.d[1] * sh.d[2];
+    if (c == 1)
+        emit_line(e, "memcpy(%s, %s, %d * sizeof(float));", dst, src, hw);
+    else if (to_hwc)
+        emit_line(e, "for (int c = 0; c < %d; c++) for (int i = 0; i < %d; i++) %s[i * %d + c] = %s[c * %d + i];", c,
+                  hw, dst, c, src, hw);
+    else
+        emit_line(e, "for (int c = 0; c < %d; c++) for (int i = 0; i < %d; i++) %s[c * %d + i] = %s[i * %d + c];", c,
+                  hw, dst, hw, src, c);
+}
+
+static void translator_api(struct emit *e, const struct model *m, struct program *const *progs, const char *name) {
+    const struct dataset *ds[2] = {&m->data, &m->data_b};
+    emit_line(e, "static real in_x[%ld], in_xb[%ld];", shape_size(ds[0]->shape), shape_size(ds[1]->shape));
+    emit_line(e, "%s", "");
+    static const char *const fn[] = {"ab", "ba"}, *const arg[] = {"a", "b"};
+    for (int d = 0; d < 2; d++) {
+        const struct program *p = progs[d];
+        emit_open(e, "static void forward_%s(void) {", fn[d]);
+        emit_body(e, p);
+        emit_close(e, NULL);
+        emit_line(e, "%s", "");
+        emit_open(e, "void %s_translate_%s(const float *%s, float *%s) {", name, fn[d], arg[d], arg[1 - d]);
+        put_layout(e, d == 0 ? "in_x" : "in_xb", arg[d], ds[d]->shape, true);
+        emit_line(e, "forward_%s();", fn[d]);
+        emit_line(e, "const real *y = %s;", emit_ref(e, p, p->result));
+        put_layout(e, arg[1 - d], "y", ds[1 - d]->shape, false);
+        emit_close(e, NULL);
+        emit_line(e, "%s", "");
+    }
+}
+
 bool emit_sampler(const struct model *m, struct lowered *lo, const float *state, long step, const char *ckpt,
                   const char *name, bool weights_file, struct sampler_out *out) {
     struct sampler s = {.m = m, .lo = lo};
-    s.p = lower_sampler(m, lo);
-    pass_dce(s.p);
-    s.cid = xalloc(sizeof(int) * (size_t)(s.p->ir.nodes.len * 2 + 64));
-    for (int v = 0; v < s.p->ir.nodes.len * 2 + 64; v++)
-        s.cid[v] = -1;
-    fold_constants(&s, state);
-    fold_channel_scales(&s);
-    transpose_weights(&s);
-    pass_dce(s.p);
-    pass_fuse(s.p);
-    pass_plan(s.p);
+    bool cyclegan = m->objective.kind == OBJ_CYCLEGAN;
+    int n_progs = cyclegan ? 2 : 1, first = lo->progs.len;
+    for (int d = 0; d < n_progs; d++) /* both first: lowering moves lo->progs */
+        lower_sampler(m, lo, d);
+    struct program *progs[2];
+    long arena = 0;
+    for (int d = 0; d < n_progs; d++) {
+        s.p = progs[d] = &lo->progs.data[first + d];
+        pass_dce(s.p);
+        s.cid = xalloc(sizeof(int) * (size_t)(s.p->ir.nodes.len * 2 + 64));
+        for (int v = 0; v < s.p->ir.nodes.len * 2 + 64; v++)
+            s.cid[v] = -1;
+        fold_constants(&s, state);
+        fold_channel_scales(&s);
+        transpose_weights(&s);
+        pass_dce(s.p);
+        pass_fuse(s.p);
+        pass_plan(s.p);
+        if (s.p->arena > arena)
+            arena = s.p->arena;
+    }
 
-    const struct program *p = s.p;
-    const struct node *res = &p->ir.nodes.data[p->result];
+    const struct program *p = progs[0];
     struct shape os = m->nets.data[m->objective.gen].out;
     long out_size = shape_size(os);
     bool live[4096] = {false};
     if (s.c.val.len > 4096)
         unreachable();
-    for (int v = 0; v < p->ir.nodes.len; v++) {
-        const struct node *n = &p->ir.nodes.data[v];
-        if (!n->dead && n->op == OP_PARAM)
-            live[n->i[0]] = true;
+    for (int d = 0; d < n_progs; d++) {
+        for (int v = 0; v < progs[d]->ir.nodes.len; v++) {
+            const struct node *n = &progs[d]->ir.nodes.data[v];
+            if (!n->dead && n->op == OP_PARAM)
+                live[n->i[0]] = true;
+        }
     }
     long weights = 0;
     for (int k = 0; k < s.c.val.len; k++)
@@ -307,22 +371,29 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
     emit_line(h, "%s", "");
     emit_line(h, "#include <stdint.h>");
     emit_line(h, "%s", "");
-    emit_line(h, "/* The generator of %s in eval mode (batchnorm's running statistics folded", m->name);
+    if (cyclegan)
+        emit_line(h, "/* The generators of CycleGAN %s in eval mode (batchnorm's running statistics folded", m->name);
+    else
+        emit_line(h, "/* The generator of %s in eval mode (batchnorm's running statistics folded", m->name);
     if (weights_file)
         emit_line(h, " * into the weights), %ld weights in %s.bin.  C99, libm only: no allocation,", weights, name);
     else
         emit_line(h, " * into the weights), %ld weights baked in.  C99, libm only: no allocation,", weights);
-    emit_line(h, " * no I/O.  Scratch space is static and fixed at %ld floats, so the calls", p->arena);
+    emit_line(h, " * no I/O.  Scratch space is static and fixed at %ld floats, so the calls", arena);
     emit_line(h, " * below are not re-entrant: serialize them if threads share this sampler. */");
-    emit_line(h, "#define %s_LATENT_DIM %d", N, m->latent.dim);
-    emit_line(h, "#define %s_OUT_C %d", N, oc);
-    emit_line(h, "#define %s_OUT_H %d", N, oh);
-    emit_line(h, "#define %s_OUT_W %d", N, ow);
-    emit_line(h, "#define %s_OUT_SIZE %ld /* floats per sample: C x H x W, channel-major */", N, out_size);
-    emit_line(h, "#define %s_N_CLASSES %d", N, classes);
-    emit_line(h, "#define %s_RANGE_LO %s /* the data range the model was trained on */", N, float_literal(m->data.lo));
-    emit_line(h, "#define %s_RANGE_HI %s", N, float_literal(m->data.hi));
-    emit_line(h, "%s", "");
+    if (cyclegan) {
+        translator_defs(h, m, N);
+    } else {
+        emit_line(h, "#define %s_LATENT_DIM %d", N, m->latent.dim);
+        emit_line(h, "#define %s_OUT_C %d", N, oc);
+        emit_line(h, "#define %s_OUT_H %d", N, oh);
+        emit_line(h, "#define %s_OUT_W %d", N, ow);
+        emit_line(h, "#define %s_OUT_SIZE %ld /* floats per sample: C x H x W, channel-major */", N, out_size);
+        emit_line(h, "#define %s_N_CLASSES %d", N, classes);
+        emit_line(h, "#define %s_RANGE_LO %s /* the data range the model was trained on */", N, float_literal(m->data.lo));
+        emit_line(h, "#define %s_RANGE_HI %s", N, float_literal(m->data.hi));
+        emit_line(h, "%s", "");
+    }
     if (weights_file) {
         emit_line(h, "/* Hand the weights to the sampler before sampling: blob is %s.bin's bytes,", name);
         emit_line(h, " * read by the caller, 4-byte aligned, kept alive while sampling.  Returns 0,");
@@ -330,15 +401,23 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
         emit_line(h, "int %s_init(const void *blob, unsigned long size);", name);
         emit_line(h, "%s", "");
     }
-    const char *lab = classes ? "int label, " : "";
-    emit_line(h, "/* One sample from latent vector z (%s_LATENT_DIM floats, N(0, 1)%s) into out", N,
-              m->latent.kind == LATENT_NORMAL ? "" : " or U(-1, 1)");
-    emit_line(h, " * (%s_OUT_SIZE floats, [C][H][W]).%s */", N, classes ? " label: 0 .. N_CLASSES-1." : "");
-    emit_line(h, "void %s_sample(const float *z, %sfloat *out);", name, lab);
-    emit_line(h, "%s", "");
-    emit_line(h, "/* The same, with z drawn from the built-in generator seeded by seed. */");
-    emit_line(h, "void %s_sample_seed(uint64_t seed, %sfloat *out);", name, lab);
-    emit_line(h, "%s", "");
+    if (cyclegan) {
+        emit_line(h, "/* Translate one example of domain %s (%s_A_SIZE floats, [C][H][W], in the data", m->data.domain, N);
+        emit_line(h, " * range) into domain %s (%s_B_SIZE floats): G.  And back: F. */", m->data_b.domain, N);
+        emit_line(h, "void %s_translate_ab(const float *a, float *b);", name);
+        emit_line(h, "void %s_translate_ba(const float *b, float *a);", name);
+        emit_line(h, "%s", "");
+    } else {
+        const char *lab = classes ? "int label, " : "";
+        emit_line(h, "/* One sample from latent vector z (%s_LATENT_DIM floats, N(0, 1)%s) into out", N,
+                  m->latent.kind == LATENT_NORMAL ? "" : " or U(-1, 1)");
+        emit_line(h, " * (%s_OUT_SIZE floats, [C][H][W]).%s */", N, classes ? " label: 0 .. N_CLASSES-1." : "");
+        emit_line(h, "void %s_sample(const float *z, %sfloat *out);", name, lab);
+        emit_line(h, "%s", "");
+        emit_line(h, "/* The same, with z drawn from the built-in generator seeded by seed. */");
+        emit_line(h, "void %s_sample_seed(uint64_t seed, %sfloat *out);", name, lab);
+        emit_line(h, "%s", "");
+    }
     emit_line(h, "#endif");
 
     /* ---- NAME.c ---- */
@@ -348,7 +427,8 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
     struct emit *e = emit_new(m->path, lo, names);
     emit_line(e, "/* generated by genc %s from %s and %s (step %ld); do not edit */", GENC_VERSION, m->path, ckpt,
               step);
-    emit_line(e, "/* %s: the generator of model %s, dependency-free (see %s.h). */", name, m->name, name);
+    emit_line(e, "/* %s: the %s of model %s, dependency-free (see %s.h). */", name,
+              cyclegan ? "generators" : "generator", m->name, name);
     emit_line(e, "#include \"%s.h\"", name);
     emit_line(e, "%s", "");
     emit_line(e, "#include <math.h>");
@@ -412,7 +492,13 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
     }
     emit_line(e, "%s", "");
     emit_line(e, "/* scratch: activations, planned at compile time */");
-    emit_line(e, "static real arena[%ld];", p->arena > 0 ? p->arena : 1);
+    emit_line(e, "static real arena[%ld];", arena > 0 ? arena : 1);
+    if (cyclegan) {
+        translator_api(e, m, progs, name);
+        out->c = emit_text(e, &out->c_len);
+        out->h = emit_text(h, &out->h_len);
+        return true;
+    }
     emit_line(e, "static real in_z[%d], in_y[1];", m->latent.dim);
     emit_line(e, "%s", "");
     emit_open(e, "static void forward(void) {");
@@ -427,7 +513,6 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
         emit_line(e, "in_y[0] = (real)(label < 0 ? 0 : label >= %d ? %d : label);", classes, classes - 1);
     emit_line(e, "forward();");
     /* the result is channels-last; the API is channel-major */
-    (void)res;
     emit_line(e, "const real *y = %s;", emit_ref(e, p, p->result));
     if (oc > 1)
         emit_line(e, "for (int c = 0; c < %d; c++) for (int i = 0; i < %d; i++) out[c * %d + i] = y[i * %d + c];", oc,

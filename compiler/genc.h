@@ -78,22 +78,31 @@ struct arg {
 
 typedef VEC(struct arg) arg_vec;
 
-/* `name arg arg ...`: a layer in a network, a setting in any other block. */
+struct stmt;
+typedef struct stmt_vec {
+    struct stmt *data;
+    int len, cap;
+} stmt_vec;
+
+/* `name arg arg ...`: a layer in a network, a setting in any other block;
+ * `name arg ... { ... }` nests a block (a residual block's layers). */
 struct stmt {
     const char *name;
     struct loc loc;
     arg_vec args;
+    bool has_body;
+    stmt_vec body;
 };
-
-typedef VEC(struct stmt) stmt_vec;
 
 enum decl_kind { DECL_MODEL, DECL_DATA, DECL_LATENT, DECL_NETWORK, DECL_OBJECTIVE, DECL_OPTIMIZE, DECL_TRAIN };
 
 struct decl {
     enum decl_kind kind;
     struct loc loc;       /* the keyword */
-    const char *name;     /* model/data/latent/network/objective name, optimized network */
+    const char *name;     /* model/data source/latent/network name, optimized network */
     struct loc name_loc;
+    const char *domain;   /* data: the domain's name in `data A fashion_mnist`, or NULL */
+    struct loc domain_loc;
     const char *kind_name;/* latent distribution, optimizer */
     struct loc kind_loc;
     arg_vec args;         /* latent distribution args, objective networks */
@@ -123,6 +132,9 @@ void dump_tokens(FILE *f, const struct source *src);
 enum layer_kind {
     L_DENSE, L_RELU, L_LEAKY_RELU, L_TANH, L_SIGMOID, L_RESHAPE, L_FLATTEN,
     L_CONV, L_DECONV, L_BATCHNORM, L_DROPOUT, L_UPSAMPLE, L_AVGPOOL, L_LAYERNORM, L_COND,
+    L_INSTANCENORM,
+    L_RESIDUAL,   /* opens a residual block: the layers up to its L_ADD ... */
+    L_ADD,        /* ... whose output is added to the block's input */
 };
 
 struct layer {
@@ -138,6 +150,7 @@ struct layer {
     double p;           /* dropout */
     int embed;          /* cond: 0 for one-hot, else the embedding width */
     int cond_width;     /* cond: features or channels added (classes or embed) */
+    int depth;          /* residual blocks this layer is in */
     struct shape in, out;
     long n_params, macs;
 };
@@ -152,7 +165,7 @@ struct network {
 
 enum data_kind { DATA_FASHION_MNIST, DATA_RING8, DATA_IMAGES };
 enum latent_kind { LATENT_NORMAL, LATENT_UNIFORM };
-enum objective_kind { OBJ_GAN, OBJ_VAE };
+enum objective_kind { OBJ_GAN, OBJ_VAE, OBJ_CYCLEGAN };
 enum likelihood { LIK_BERNOULLI, LIK_GAUSSIAN };
 enum gan_form { FORM_MINIMAX, FORM_NONSATURATING, FORM_LSGAN, FORM_HINGE, FORM_WGAN, FORM_WGAN_GP };
 enum opt_kind { OPT_SGD, OPT_ADAM, OPT_RMSPROP };
@@ -165,18 +178,24 @@ struct optim {
     bool nesterov, centered;
 };
 
+/* A data source: the model's, or one CycleGAN domain. */
+struct dataset {
+    enum data_kind kind;
+    const char *domain;   /* "A", or NULL when the source is not named */
+    const char *path;
+    bool train;
+    int select;           /* only examples of this class; -1 for all */
+    double lo, hi;
+    struct shape shape;   /* one example */
+    struct loc loc;
+};
+
 struct model {
     const char *path;
     const char *name;
-    struct {
-        enum data_kind kind;
-        const char *path;
-        bool train;
-        double lo, hi;
-        struct shape shape;   /* one example */
-        int classes;          /* images: the declared class count */
-        struct loc loc;
-    } data;
+    struct dataset data;      /* the data; CycleGAN's domain A */
+    struct dataset data_b;    /* CycleGAN's domain B */
+    int n_domains;            /* data declarations: 1, or 2 for CycleGAN */
     struct {
         const char *name;
         enum latent_kind kind;
@@ -195,6 +214,8 @@ struct model {
         int enc, dec;         /* vae: network indices */
         enum likelihood likelihood;
         double sigma2;        /* vae, gaussian: the fixed variance; 0 when learned */
+        int g_ab, g_ba, d_a, d_b; /* cyclegan: G: A -> B, F: B -> A, D_A, D_B */
+        double cycle, identity;   /* cyclegan: the L1 terms' weights */
     } objective;
     int n_classes;            /* labels of the data; 0 when it has none */
     bool conditional;         /* some network has a cond layer */
@@ -265,7 +286,10 @@ struct ir {
 };
 
 /* One emitted function: a graph built for one purpose, planned on its own. */
-enum prog_kind { PROG_TRAIN, PROG_GENERATE, PROG_GC_LOSS, PROG_GC_GRAD, PROG_SAMPLE, PROG_ELBO, PROG_RECONSTRUCT };
+enum prog_kind {
+    PROG_TRAIN, PROG_GENERATE, PROG_GC_LOSS, PROG_GC_GRAD, PROG_SAMPLE, PROG_ELBO, PROG_RECONSTRUCT,
+    PROG_TRANSLATE, /* CycleGAN: one generator, then the other back */
+};
 
 struct buffer {
     long size;      /* scalars */
@@ -278,7 +302,8 @@ struct program {
     enum prog_kind kind;
     int term;       /* gradient-check term */
     int batch;
-    int result;     /* PROG_GENERATE: the node whose value is returned */
+    int result;     /* PROG_GENERATE, _RECONSTRUCT, _TRANSLATE, _SAMPLE: the node whose value is returned */
+    int result2;    /* PROG_TRANSLATE: the translation back */
     struct ir ir;
     VEC(struct buffer) bufs;
     long arena;     /* scalars this program needs */
@@ -337,6 +362,7 @@ int ir_sum_row(struct ir *g, int x);
 int ir_onehot(struct ir *g, int y, int k);
 int ir_embed(struct ir *g, int y, int table);
 int ir_bcast_hw(struct ir *g, int v, int h, int w);
+int ir_sum_hw(struct ir *g, int x);
 /* a view of examples [off, off + len) of x */
 int ir_rows(struct ir *g, int x, int off, int len);
 int ir_effect(struct ir *g, enum op op, const int *in, int n_in);
@@ -368,8 +394,9 @@ struct lowered {
 };
 
 void lower_model(const struct model *m, struct lowered *out);
-/* The generator's eval-mode forward pass at batch 1, for samplers. */
-struct program *lower_sampler(const struct model *m, struct lowered *lo);
+/* The generator's eval-mode forward pass at batch 1, for samplers; for a
+ * CycleGAN, G's (dir 0) or F's (dir 1). */
+struct program *lower_sampler(const struct model *m, struct lowered *lo, int dir);
 /* latent batches one training step draws: one, or one per critic step and
  * one for the generator's */
 int latent_batches(const struct model *m);

@@ -63,7 +63,7 @@ static void layout_state(const struct model *m, struct lowered *lo) {
                 fan_in = l->units * l->k * l->k;
                 w = (struct shape){2, {l->in.d[0], fan_in}};
                 break;
-            case L_LAYERNORM: {
+            case L_LAYERNORM: case L_INSTANCENORM: {
                 struct shape c = {1, {l->in.d[0]}};
                 np->weight[i] = add_tensor(lo, xprintf("%s.gamma", pre), GENRT_PARAM, n, GENRT_INIT_ONE, 0, c);
                 np->bias[i] = add_tensor(lo, xprintf("%s.beta", pre), GENRT_PARAM, n, GENRT_INIT_ZERO, 0, c);
@@ -203,6 +203,21 @@ static int layernorm(struct builder *b, const struct layer *l, int x, int gamma,
     return ir_add_bias(g, ir_mul_channel(g, ir_row_op(g, OP_MUL_ROW, xc, inv), gamma), beta);
 }
 
+/* instancenorm: each channel of each example normalized over its pixels,
+ * then a learned scale and shift per channel; the same in every mode */
+static int instancenorm(struct builder *b, const struct layer *l, int x, int gamma, int beta) {
+    struct ir *g = b->g;
+    struct shape sx = ir_node(g, x)->shape;
+    int h = sx.d[1], w = sx.d[2];
+    double hw = (double)h * w;
+    int mean = ir_scale(g, ir_sum_hw(g, x), 1 / hw);
+    int xc = ir_binary(g, OP_SUB, x, ir_bcast_hw(g, mean, h, w));
+    int var = ir_scale(g, ir_sum_hw(g, ir_unary(g, OP_SQUARE, xc)), 1 / hw);
+    int inv = ir_unary(g, OP_RSQRT, ir_addc(g, var, l->eps));
+    int y = ir_binary(g, OP_MUL, xc, ir_bcast_hw(g, inv, h, w));
+    return ir_add_bias(g, ir_mul_channel(g, y, gamma), beta);
+}
+
 /* cond: the labels y, one-hot or embedded, joined to the features, or to
  * the channels of every pixel */
 static int cond(struct builder *b, const struct layer *l, int x, int y, int table) {
@@ -219,6 +234,7 @@ static int cond(struct builder *b, const struct layer *l, int x, int y, int tabl
 static int forward(struct builder *b, int n, int x, int y) {
     const struct network *net = &b->m->nets.data[n];
     struct ir *g = b->g;
+    int skip[256], depth = 0; /* the inputs of the open residual blocks */
     for (int i = 0; i < net->layers.len; i++) {
         const struct layer *l = &net->layers.data[i];
         g->cur_loc = l->loc;
@@ -295,6 +311,17 @@ static int forward(struct builder *b, int n, int x, int y) {
             g->cur_what = xprintf("%s avgpool %d", net->name, l->factor);
             x = ir_scale(g, ir_sumpool(g, x, l->factor), 1.0 / (l->factor * l->factor));
             break;
+        case L_INSTANCENORM:
+            g->cur_what = xprintf("%s instancenorm", net->name);
+            x = instancenorm(b, l, x, param(b, params_of[n].weight[i]), param(b, params_of[n].bias[i]));
+            break;
+        case L_RESIDUAL:
+            skip[depth++] = x;
+            break;
+        case L_ADD:
+            g->cur_what = xprintf("%s residual add", net->name);
+            x = ir_binary(g, OP_ADD, x, skip[--depth]);
+            break;
         }
     }
     return x;
@@ -316,12 +343,32 @@ static int trained_params(struct builder *b, unsigned mask, int *tensors, int *n
 /* One optimizer step of the networks in mask on loss.  `steps` and `k`: the
  * optimizer runs `steps` times per training step and this is run k (from 0),
  * so Adam's step count is (t - 1) * steps + k + 1. */
+struct grads {
+    int n;
+    int *tensors, *nodes, *grads;
+};
+
+/* The gradient of loss with respect to the parameters of the networks in mask. */
+static struct grads gradients(struct builder *b, unsigned mask, int loss) {
+    struct grads gr;
+    gr.tensors = xalloc(sizeof(int) * (size_t)b->lo->tensors.len);
+    gr.nodes = xalloc(sizeof(int) * (size_t)b->lo->tensors.len);
+    gr.grads = xalloc(sizeof(int) * (size_t)b->lo->tensors.len);
+    gr.n = trained_params(b, mask, gr.tensors, gr.nodes);
+    autodiff(b->g, loss, gr.nodes, gr.n, gr.grads);
+    return gr;
+}
+
+static void apply_gradients(struct builder *b, const struct grads *gr, int steps, int k);
+
 static void optimizer_step(struct builder *b, unsigned mask, int loss, int steps, int k) {
-    int *tensors = xalloc(sizeof(int) * (size_t)b->lo->tensors.len);
-    int *nodes = xalloc(sizeof(int) * (size_t)b->lo->tensors.len);
-    int *grads = xalloc(sizeof(int) * (size_t)b->lo->tensors.len);
-    int n = trained_params(b, mask, tensors, nodes);
-    autodiff(b->g, loss, nodes, n, grads);
+    struct grads gr = gradients(b, mask, loss);
+    apply_gradients(b, &gr, steps, k);
+}
+
+/* Each parameter's optimizer step, from its gradient. */
+static void apply_gradients(struct builder *b, const struct grads *gr, int steps, int k) {
+    int n = gr->n, *tensors = gr->tensors, *nodes = gr->nodes, *grads = gr->grads;
     static const char *const names[] = {"sgd", "adam", "rmsprop"};
     for (int j = 0; j < n; j++) {
         const struct ptensor *t = &b->lo->tensors.data[tensors[j]];
@@ -401,10 +448,10 @@ static int gradient_penalty(struct builder *b, int x, int fake, int y, int k) {
 
 /* The critic's (D's) loss on a real batch x and fakes, by form. lr and lf
  * return D's raw outputs for the metrics. */
-static int loss_d(struct builder *b, int x, int fake, int y, int k, int *lr, int *lf) {
+static int loss_d(struct builder *b, int disc, int x, int fake, int y, int k, int *lr, int *lf) {
     const struct model *m = b->m;
-    *lr = forward(b, m->objective.disc, x, y);
-    *lf = forward(b, m->objective.disc, fake, y);
+    *lr = forward(b, disc, x, y);
+    *lf = forward(b, disc, fake, y);
     struct ir *g = b->g;
     g->cur_loc = m->objective.loc;
     g->cur_what = "loss_D";
@@ -431,9 +478,9 @@ static int loss_d(struct builder *b, int x, int fake, int y, int k, int *lr, int
 }
 
 /* G's loss on fakes through D, by form. */
-static int loss_g(struct builder *b, int fake, int y) {
+static int loss_g(struct builder *b, int disc, int fake, int y) {
     const struct model *m = b->m;
-    int f = forward(b, m->objective.disc, fake, y);
+    int f = forward(b, disc, fake, y);
     struct ir *g = b->g;
     g->cur_loc = m->objective.loc;
     g->cur_what = "loss_G";
@@ -480,6 +527,8 @@ static int batch_of(struct builder *b, int x, int k) {
 }
 
 int latent_batches(const struct model *m) {
+    if (m->objective.kind == OBJ_CYCLEGAN)
+        return 0;
     return m->objective.critic_steps == 1 ? 1 : m->objective.critic_steps + 1;
 }
 
@@ -498,7 +547,7 @@ static void gan_train(struct builder *b) {
         y = batch_of(b, in.y, k);
         fake = forward(b, m->objective.gen, z, y);
         int lr, lf;
-        int loss = loss_d(b, x, fake, y, k, &lr, &lf);
+        int loss = loss_d(b, m->objective.disc, x, fake, y, k, &lr, &lf);
         if (k == steps - 1) {
             g->cur_what = "metrics";
             output(b, loss, 0);
@@ -524,7 +573,7 @@ static void gan_train(struct builder *b) {
     }
     if (steps > 1)
         fake = forward(b, m->objective.gen, batch_of(b, in.z, steps), y);
-    int loss = loss_g(b, fake, y);
+    int loss = loss_g(b, m->objective.disc, fake, y);
     g->cur_what = "metrics";
     output(b, loss, 1);
     optimizer_step(b, net_bit(m->objective.gen), loss, 1, 0);
@@ -535,7 +584,8 @@ static int gan_term_loss(struct builder *b, int term) {
     struct inputs in = inputs(b, 1, 1);
     int fake = forward(b, m->objective.gen, in.z, in.y);
     int lr, lf;
-    return term == TERM_D ? loss_d(b, in.x, fake, in.y, 0, &lr, &lf) : loss_g(b, fake, in.y);
+    return term == TERM_D ? loss_d(b, m->objective.disc, in.x, fake, in.y, 0, &lr, &lf)
+                          : loss_g(b, m->objective.disc, fake, in.y);
 }
 
 static unsigned gan_term_nets(const struct model *m, int term) {
@@ -627,6 +677,116 @@ static void vae_train(struct builder *b) {
     optimizer_step(b, vae_nets(b->m), loss, 1, 0);
 }
 
+/* ---- the CycleGAN objective --------------------------------------------- */
+
+enum { TERM_CYCLE_G, TERM_CYCLE_DA, TERM_CYCLE_DB };
+
+struct domains {
+    int a, b; /* a batch of each domain */
+};
+
+static struct domains domain_inputs(struct builder *b) {
+    const struct model *m = b->m;
+    b->g->cur_loc = m->objective.loc;
+    b->g->cur_what = "inputs";
+    return (struct domains){ir_input(b->g, 0, batched(b->p->batch, m->data.shape)),
+                            ir_input(b->g, 3, batched(b->p->batch, m->data_b.shape))};
+}
+
+/* mean |x - y| over every value, as PyTorch's L1Loss */
+static int l1(struct builder *b, int x, int y) { return mean(b, ir_unary(b->g, OP_ABS, ir_binary(b->g, OP_SUB, x, y))); }
+
+/* A generator's adversarial term.  LSGAN's is E[(D(G(a)) - 1)^2], without
+ * the 1/2 of the plain GAN's, as the CycleGAN paper weighs it against the
+ * cycle term. */
+static int cycle_adv(struct builder *b, int disc, int fake) {
+    int loss = loss_g(b, disc, fake, -1);
+    return b->m->objective.form == FORM_LSGAN ? ir_scale(b->g, loss, 2) : loss;
+}
+
+struct cycle_losses {
+    int g, da, db;  /* the generators' loss, and each discriminator's */
+    int cycle;      /* (|F(G(a)) - a|_1 + |G(F(b)) - b|_1) / 2, unweighted */
+    int identity;   /* (|G(b) - b|_1 + |F(a) - a|_1) / 2, or -1 */
+};
+
+/* G(a), F(G(a)), F(b), G(F(b)) and the losses:
+ *   loss_G  = adv(D_B, G(a)) + adv(D_A, F(b))
+ *           + cycle (|F(G(a)) - a|_1 + |G(F(b)) - b|_1)
+ *           + identity (|G(b) - b|_1 + |F(a) - a|_1)
+ *   loss_DA = the form's discriminator loss on a against F(b); loss_DB on b
+ *             against G(a), the fakes detached (only D's parameters train). */
+static struct cycle_losses cycle_losses(struct builder *b, struct domains in) {
+    const struct model *m = b->m;
+    struct ir *g = b->g;
+    int G = m->objective.g_ab, F = m->objective.g_ba;
+    int fake_b = forward(b, G, in.a, -1), rec_a = forward(b, F, fake_b, -1);
+    int fake_a = forward(b, F, in.b, -1), rec_b = forward(b, G, fake_a, -1);
+    struct cycle_losses c = {.identity = -1};
+    int adv = add(b, cycle_adv(b, m->objective.d_b, fake_b), cycle_adv(b, m->objective.d_a, fake_a));
+    g->cur_loc = m->objective.loc;
+    g->cur_what = "cycle consistency";
+    int cyc = add(b, l1(b, rec_a, in.a), l1(b, rec_b, in.b));
+    c.cycle = ir_scale(g, cyc, 0.5);
+    c.g = add(b, adv, ir_scale(g, cyc, m->objective.cycle));
+    if (m->objective.identity > 0) {
+        int id_b = forward(b, G, in.b, -1), id_a = forward(b, F, in.a, -1);
+        g->cur_loc = m->objective.loc;
+        g->cur_what = "identity";
+        int idt = add(b, l1(b, id_b, in.b), l1(b, id_a, in.a));
+        c.identity = ir_scale(g, idt, 0.5);
+        c.g = add(b, c.g, ir_scale(g, idt, m->objective.identity));
+    }
+    int lr, lf;
+    c.da = loss_d(b, m->objective.d_a, in.a, fake_a, -1, 0, &lr, &lf);
+    c.db = loss_d(b, m->objective.d_b, in.b, fake_b, -1, 0, &lr, &lf);
+    return c;
+}
+
+static unsigned cycle_term_nets(const struct model *m, int term) {
+    return term == TERM_CYCLE_G ? net_bit(m->objective.g_ab) | net_bit(m->objective.g_ba)
+         : term == TERM_CYCLE_DA ? net_bit(m->objective.d_a)
+                                 : net_bit(m->objective.d_b);
+}
+
+/* One step updates all four networks at once: the generators on loss_G
+ * through the discriminators as they were, the discriminators on the same
+ * fakes, as PyTorch's CycleGAN does (without its pool of past fakes). */
+static void cycle_train(struct builder *b) {
+    const struct model *m = b->m;
+    struct cycle_losses c = cycle_losses(b, domain_inputs(b));
+    b->g->cur_what = "metrics";
+    output(b, c.g, 0);
+    output(b, c.da, 1);
+    output(b, c.db, 2);
+    output(b, c.cycle, 3);
+    if (c.identity >= 0)
+        output(b, c.identity, 4);
+    struct grads gg = gradients(b, cycle_term_nets(m, TERM_CYCLE_G), c.g);
+    struct grads ga = gradients(b, cycle_term_nets(m, TERM_CYCLE_DA), c.da);
+    struct grads gb = gradients(b, cycle_term_nets(m, TERM_CYCLE_DB), c.db);
+    apply_gradients(b, &gg, 1, 0);
+    apply_gradients(b, &ga, 1, 0);
+    apply_gradients(b, &gb, 1, 0);
+}
+
+static int cycle_term_loss(struct builder *b, int term) {
+    struct cycle_losses c = cycle_losses(b, domain_inputs(b));
+    return term == TERM_CYCLE_G ? c.g : term == TERM_CYCLE_DA ? c.da : c.db;
+}
+
+/* translate_ab: x from A -> G(x) and F(G(x)); translate_ba the other way. */
+static void cycle_translate(struct builder *b, struct program *p, int dir) {
+    const struct model *m = b->m;
+    int there = dir == 0 ? m->objective.g_ab : m->objective.g_ba;
+    int back = dir == 0 ? m->objective.g_ba : m->objective.g_ab;
+    b->g->cur_loc = m->objective.loc;
+    b->g->cur_what = "inputs";
+    int x = ir_input(b->g, dir == 0 ? 0 : 3, batched(p->batch, dir == 0 ? m->data.shape : m->data_b.shape));
+    p->result = forward(b, there, x, -1);
+    p->result2 = forward(b, back, p->result, -1);
+}
+
 /* ---- programs ----------------------------------------------------------- */
 
 static struct program *new_program(struct builder *b, const char *name, enum prog_kind kind, int batch,
@@ -634,7 +794,7 @@ static struct program *new_program(struct builder *b, const char *name, enum pro
     b->mode = kind == PROG_TRAIN ? MODE_TRAIN
             : kind == PROG_GC_LOSS || kind == PROG_GC_GRAD ? MODE_CHECK : MODE_EVAL;
     b->salt = 0;
-    struct program p = {.name = name, .kind = kind, .batch = batch, .term = term, .result = -1};
+    struct program p = {.name = name, .kind = kind, .batch = batch, .term = term, .result = -1, .result2 = -1};
     vec_push(&b->lo->progs, p);
     b->p = &b->lo->progs.data[b->lo->progs.len - 1];
     b->g = &b->p->ir;
@@ -642,6 +802,17 @@ static struct program *new_program(struct builder *b, const char *name, enum pro
     for (int t = 0; t < b->lo->tensors.len; t++)
         b->param_node[t] = -1;
     return b->p;
+}
+
+/* gradient-check term k's loss, for any objective */
+static int term_loss(struct builder *b, int k) {
+    int rec, kl;
+    switch (b->m->objective.kind) {
+    case OBJ_VAE: return vae_loss(b, vae_input(b), &rec, &kl);
+    case OBJ_CYCLEGAN: return cycle_term_loss(b, k);
+    case OBJ_GAN: return gan_term_loss(b, k);
+    }
+    unreachable();
 }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n) {
@@ -661,12 +832,24 @@ void lower_model(const struct model *m, struct lowered *lo) {
         h = fnv(h, &pt->shape, sizeof pt->shape);
     }
     lo->shape_hash = h;
-    bool vae = m->objective.kind == OBJ_VAE;
+    bool vae = m->objective.kind == OBJ_VAE, cyclegan = m->objective.kind == OBJ_CYCLEGAN;
     static const char *const metrics[] = {"loss_D", "loss_G", "D_x", "D_G_z", "W"};
     static const char *const vae_metrics[] = {"loss", "rec", "kl"};
-    for (int i = 0; i < (vae ? 3 : is_wgan(m) ? 5 : 4); i++)
-        vec_push(&lo->metrics, vae ? vae_metrics[i] : metrics[i]);
-    if (vae) {
+    static const char *const cycle_metrics[] = {"loss_G", "loss_DA", "loss_DB", "cycle", "identity"};
+    if (cyclegan) {
+        for (int i = 0; i < (m->objective.identity > 0 ? 5 : 4); i++)
+            vec_push(&lo->metrics, cycle_metrics[i]);
+    } else {
+        for (int i = 0; i < (vae ? 3 : is_wgan(m) ? 5 : 4); i++)
+            vec_push(&lo->metrics, vae ? vae_metrics[i] : metrics[i]);
+    }
+    if (cyclegan) {
+        static const char *const terms[] = {"loss_G", "loss_DA", "loss_DB"};
+        for (int k = 0; k < 3; k++) {
+            vec_push(&lo->terms, terms[k]);
+            vec_push(&lo->term_nets, cycle_term_nets(m, k));
+        }
+    } else if (vae) {
         vec_push(&lo->terms, "loss");
         vec_push(&lo->term_nets, vae_nets(m));
     } else {
@@ -681,15 +864,23 @@ void lower_model(const struct model *m, struct lowered *lo) {
     new_program(&b, "train_step", PROG_TRAIN, m->train.batch, -1);
     if (vae)
         vae_train(&b);
+    else if (cyclegan)
+        cycle_train(&b);
     else
         gan_train(&b);
 
-    struct program *p = new_program(&b, "generate", PROG_GENERATE, m->train.batch, -1);
-    b.g->cur_loc = m->objective.loc;
-    b.g->cur_what = "inputs";
-    int z = ir_input(b.g, 1, batched(p->batch, (struct shape){1, {m->latent.dim}}));
-    int y = m->conditional ? ir_input(b.g, 2, (struct shape){1, {p->batch}}) : -1;
-    p->result = decode_mean(&b, z, y);
+    struct program *p;
+    if (cyclegan) {
+        cycle_translate(&b, new_program(&b, "translate_ab", PROG_TRANSLATE, m->train.batch, -1), 0);
+        cycle_translate(&b, new_program(&b, "translate_ba", PROG_TRANSLATE, m->train.batch, -1), 1);
+    } else {
+        p = new_program(&b, "generate", PROG_GENERATE, m->train.batch, -1);
+        b.g->cur_loc = m->objective.loc;
+        b.g->cur_what = "inputs";
+        int z = ir_input(b.g, 1, batched(p->batch, (struct shape){1, {m->latent.dim}}));
+        int y = m->conditional ? ir_input(b.g, 2, (struct shape){1, {p->batch}}) : -1;
+        p->result = decode_mean(&b, z, y);
+    }
 
     if (vae) {
         /* per-example -ELBO, reconstruction and KL, for ./X eval */
@@ -711,10 +902,9 @@ void lower_model(const struct model *m, struct lowered *lo) {
 
     for (int k = 0; k < lo->terms.len; k++) {
         p = new_program(&b, xprintf("gc_loss_%d", k), PROG_GC_LOSS, lo->gc_batch, k);
-        int rec, kl;
-        output(&b, vae ? vae_loss(&b, vae_input(&b), &rec, &kl) : gan_term_loss(&b, k), 0);
+        output(&b, term_loss(&b, k), 0);
         p = new_program(&b, xprintf("gc_grad_%d", k), PROG_GC_GRAD, lo->gc_batch, k);
-        int loss = vae ? vae_loss(&b, vae_input(&b), &rec, &kl) : gan_term_loss(&b, k);
+        int loss = term_loss(&b, k);
         int *tensors = xalloc(sizeof(int) * (size_t)lo->tensors.len);
         int *nodes = xalloc(sizeof(int) * (size_t)lo->tensors.len);
         int *grads = xalloc(sizeof(int) * (size_t)lo->tensors.len);
@@ -730,9 +920,16 @@ void lower_model(const struct model *m, struct lowered *lo) {
     }
 }
 
-struct program *lower_sampler(const struct model *m, struct lowered *lo) {
+struct program *lower_sampler(const struct model *m, struct lowered *lo, int dir) {
     struct builder b = {.m = m, .lo = lo};
     struct program *p = new_program(&b, "forward", PROG_SAMPLE, 1, -1);
+    if (m->objective.kind == OBJ_CYCLEGAN) { /* one generator: G (dir 0) or F */
+        b.g->cur_loc = m->objective.loc;
+        b.g->cur_what = "inputs";
+        int x = ir_input(b.g, dir == 0 ? 0 : 3, batched(1, dir == 0 ? m->data.shape : m->data_b.shape));
+        p->result = forward(&b, dir == 0 ? m->objective.g_ab : m->objective.g_ba, x, -1);
+        return p;
+    }
     b.g->cur_loc = m->objective.loc;
     b.g->cur_what = "inputs";
     int z = ir_input(b.g, 1, batched(1, (struct shape){1, {m->latent.dim}}));

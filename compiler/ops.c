@@ -336,7 +336,7 @@ int ir_bcast_hw(struct ir *g, int v, int h, int w) {
     return ir_add(g, OP_BCAST_HW, &v, 1, (struct shape){4, {s.d[0], h, w, s.d[1]}});
 }
 
-static int ir_sum_hw(struct ir *g, int x) {
+int ir_sum_hw(struct ir *g, int x) {
     struct shape s = shape_of(g, x);
     return ir_add(g, OP_SUM_HW, &x, 1, shape2(s.d[0], s.d[3]));
 }
@@ -768,6 +768,18 @@ static const char *elem_square(const struct node *n, const char *const *a) {
 static void vjp_square(struct ir *g, int node, int dy, const bool *need, int *dx) {
     if (need[0])
         dx[0] = ir_binary(g, OP_MUL, dy, ir_scale(g, ir_node(g, node)->in[0], 2));
+}
+
+/* |x|, for L1 losses: its VJP is lrelu_grad(x, dy) with slope -1, the sign
+ * of x times dy (0 counts as negative, a subgradient). */
+static const char *elem_abs(const struct node *n, const char *const *a) {
+    (void)n;
+    return xprintf("fabs(%s)", a[0]);
+}
+
+static void vjp_abs(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    if (need[0])
+        dx[0] = ir_leaky_relu_grad(g, ir_node(g, node)->in[0], dy, -1);
 }
 
 /* leaky_relu(x) = x > 0 ? x : a*x, with 0 <= a < 1.  Its VJP reads the

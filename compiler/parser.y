@@ -85,6 +85,11 @@ decl:
         struct decl *d = new_decl(ps, DECL_DATA, @1);
         d->name = $2; d->name_loc = L(@2); d->body = $3;
     }
+  | "data" IDENT IDENT block {
+        struct decl *d = new_decl(ps, DECL_DATA, @1);
+        d->domain = $2; d->domain_loc = L(@2);
+        d->name = $3; d->name_loc = L(@3); d->body = $4;
+    }
   | "latent" IDENT '~' IDENT '(' args ')' {
         struct decl *d = new_decl(ps, DECL_LATENT, @1);
         d->name = $2; d->name_loc = L(@2);
@@ -123,6 +128,10 @@ items:
   | items ';'           { $$ = $1; }
   | items stmt ';'      { $$ = $1; vec_push(&$$, $2); }
   | items error ';'     { $$ = $1; yyerrok; }
+  | items IDENT args block {
+        $$ = $1;
+        vec_push(&$$, ((struct stmt){.name = $2, .loc = L(@2), .args = $3, .has_body = true, .body = $4}));
+    }
   ;
 
 stmt:

@@ -116,35 +116,49 @@ static void settings(const stmt_vec *body, const char *block, const char *const 
 
 static const char *const data_kinds[] = {"fashion_mnist", "ring8", "images"};
 
-static void check_range(const struct stmt *s, struct model *m) {
+static void check_range(const struct stmt *s, struct dataset *ds) {
     if (!s || !want_args(s, 2, 2))
         return;
     double lo, hi;
     if (arg_num(&s->args.data[0], "range low", &lo) && arg_num(&s->args.data[1], "range high", &hi)) {
         if (!(lo < hi))
             error_at(s->loc, "range must be increasing, got %g to %g", lo, hi);
-        m->data.lo = lo;
-        m->data.hi = hi;
+        ds->lo = lo;
+        ds->hi = hi;
     }
+}
+
+/* `class K`: only the examples of class K, of `classes` (0 when unknown). */
+static void check_select(const struct stmt *s, struct dataset *ds, int classes) {
+    long k;
+    if (!s || !want_args(s, 1, 1) || !arg_int(&s->args.data[0], "class", 0, 255, &k))
+        return;
+    if (classes == 0)
+        error_at(s->loc, "'class' picks one class of labelled data, but these images have no 'classes N'");
+    else if (k >= classes)
+        error_at(s->args.data[0].loc, "class %ld does not exist: the classes are 0 to %d", k, classes - 1);
+    else
+        ds->select = (int)k;
 }
 
 /* images { dir "photos/"; shape [3, 64, 64]; range -1 1 }: a folder of PNG
  * or JPEG files, resized to the shape; one subfolder per class, if any. */
-static void check_images(const struct decl *d, struct model *m) {
-    static const char *const keys[] = {"dir", "shape", "range", "classes"};
-    const struct stmt *s[4];
-    settings(&d->body, "images", keys, 4, s);
-    long classes;
-    if (s[3] && want_args(s[3], 1, 1) && arg_int(&s[3]->args.data[0], "classes", 1, 256, &classes))
+static void check_images(const struct decl *d, struct model *m, struct dataset *ds) {
+    static const char *const keys[] = {"dir", "shape", "range", "classes", "class"};
+    const struct stmt *s[5];
+    settings(&d->body, "images", keys, 5, s);
+    long classes = 0;
+    if (s[3] && want_args(s[3], 1, 1) && arg_int(&s[3]->args.data[0], "classes", 1, 256, &classes) &&
+        ds == &m->data)
         m->n_classes = (int)classes;
-    m->data.shape = (struct shape){3, {3, 64, 64}};
+    ds->shape = (struct shape){3, {3, 64, 64}};
     if (!s[0])
         error_at(d->name_loc, "images needs 'dir \"path/\"', the folder of PNG or JPEG files");
     else if (want_args(s[0], 1, 1)) {
         if (s[0]->args.data[0].kind != ARG_STR)
             error_at(s[0]->args.data[0].loc, "dir must be a string in double quotes");
         else
-            m->data.path = s[0]->args.data[0].text;
+            ds->path = s[0]->args.data[0].text;
     }
     if (!s[1])
         error_at(d->name_loc, "images needs 'shape [C, H, W]', the size examples are resized to");
@@ -157,59 +171,68 @@ static void check_images(const struct decl *d, struct model *m) {
         else if (a->shape.d[1] > 4096 || a->shape.d[2] > 4096)
             error_at(a->loc, "images of at most 4096 x 4096 are supported");
         else
-            m->data.shape = a->shape;
+            ds->shape = a->shape;
     }
-    check_range(s[2], m);
+    check_range(s[2], ds);
+    check_select(s[4], ds, (int)classes);
 }
 
+/* `data fashion_mnist { ... }`, or a named domain of a CycleGAN:
+ * `data A fashion_mnist { class 7 }`. */
 static void check_data(const struct decl *d, struct model *m) {
-    m->data.loc = d->name_loc;
+    struct dataset *ds = m->n_domains == 0 ? &m->data : &m->data_b;
+    m->n_domains++;
+    ds->loc = d->domain ? d->domain_loc : d->name_loc;
+    ds->domain = d->domain;
+    ds->select = -1;
     int kind = 0;
     while (kind < N_OF(data_kinds) && strcmp(data_kinds[kind], d->name))
         kind++;
     if (kind == N_OF(data_kinds)) {
         unknown(d->name_loc, "data source", d->name, data_kinds, N_OF(data_kinds));
-        m->data.shape = (struct shape){1, {1}};
+        ds->shape = (struct shape){1, {1}};
         return;
     }
-    m->data.kind = kind;
-    m->data.train = true;
-    m->data.lo = -1;
-    m->data.hi = 1;
+    ds->kind = kind;
+    ds->train = true;
+    ds->lo = -1;
+    ds->hi = 1;
     if (kind == DATA_IMAGES) {
-        check_images(d, m);
+        check_images(d, m, ds);
         return;
     }
-    static const char *const keys[] = {"path", "split", "range"};
-    const struct stmt *s[3];
-    settings(&d->body, "data", keys, 3, s);
+    static const char *const keys[] = {"path", "split", "range", "class"};
+    const struct stmt *s[4];
+    settings(&d->body, "data", keys, 4, s);
     if (kind == DATA_RING8) {
-        m->data.shape = (struct shape){1, {2}};
-        for (int k = 0; k < 3; k++)
+        ds->shape = (struct shape){1, {2}};
+        for (int k = 0; k < 4; k++)
             if (s[k])
                 error_at(s[k]->loc, "ring8 is synthetic and takes no '%s'", keys[k]);
         return;
     }
-    m->data.shape = (struct shape){3, {1, 28, 28}};
-    m->data.path = "/usr/share/datasets/fashion-mnist";
-    m->n_classes = 10;
+    ds->shape = (struct shape){3, {1, 28, 28}};
+    ds->path = "/usr/share/datasets/fashion-mnist";
+    if (ds == &m->data)
+        m->n_classes = 10;
     if (s[0] && want_args(s[0], 1, 1)) {
         if (s[0]->args.data[0].kind != ARG_STR)
             error_at(s[0]->args.data[0].loc, "path must be a string in double quotes");
         else
-            m->data.path = s[0]->args.data[0].text;
+            ds->path = s[0]->args.data[0].text;
     }
     if (s[1] && want_args(s[1], 1, 1)) {
         const char *v;
         static const char *const splits[] = {"train", "test"};
         if (arg_ident(&s[1]->args.data[0], "split", &v)) {
             if (!strcmp(v, "train") || !strcmp(v, "test"))
-                m->data.train = !strcmp(v, "train");
+                ds->train = !strcmp(v, "train");
             else
                 unknown(s[1]->args.data[0].loc, "split", v, splits, 2);
         }
     }
-    check_range(s[2], m);
+    check_range(s[2], ds);
+    check_select(s[3], ds, 10);
 }
 
 static const char *const dists[] = {"normal", "uniform"};
@@ -238,7 +261,8 @@ static struct model *cur_model; /* the model being checked, for layers that need
 
 static const char *const layer_names[] = {"dense",   "relu",   "leaky_relu", "tanh",     "sigmoid",
                                           "reshape", "flatten", "conv",      "deconv",   "batchnorm",
-                                          "dropout", "upsample", "avgpool", "layernorm", "cond"};
+                                          "dropout", "upsample", "avgpool", "layernorm", "cond",
+                                          "instancenorm", "residual"};
 
 /* conv and deconv: `conv 64 k4 s2 p1 [op1] [nobias]`, stride 1 and
  * padding 0 by default; op (output padding) for deconv only. */
@@ -313,6 +337,14 @@ static bool check_layer(const struct stmt *s, const char *net, struct layer *l) 
     l->kind = kind;
     l->loc = s->loc;
     l->out = l->in;
+    if (s->has_body) {
+        error_at(s->loc, "%s: only 'residual' takes a block of layers, not %s", net, s->name);
+        return false;
+    }
+    if (kind == L_RESIDUAL) {
+        error_at(s->loc, "%s: residual takes a block of layers: 'residual { conv 64 k3 p1; relu }'", net);
+        return false;
+    }
     switch (l->kind) {
     case L_DENSE: {
         if (!want_args(s, 1, 2))
@@ -401,14 +433,14 @@ static bool check_layer(const struct stmt *s, const char *net, struct layer *l) 
         l->n_params = 2L * l->in.d[0];
         return true;
     }
-    case L_LAYERNORM:
+    case L_LAYERNORM: case L_INSTANCENORM:
         l->eps = 1e-5;
-        if (!want_args(s, 0, 2))
+        if (!want_args(s, 0, 2) || (l->kind == L_INSTANCENORM && !want_image(s, net, l)))
             return false;
         if (s->args.len) {
             const struct arg *a = &s->args.data[0];
             if (a->kind != ARG_IDENT || strcmp(a->text, "eps") || s->args.len != 2) {
-                error_at(a->loc, "layernorm takes 'eps E' or nothing");
+                error_at(a->loc, "%s takes 'eps E' or nothing", s->name);
                 return false;
             }
             if (!arg_range(&s->args.data[1], "eps", 0, 1, false, &l->eps))
@@ -416,6 +448,8 @@ static bool check_layer(const struct stmt *s, const char *net, struct layer *l) 
         }
         l->n_params = 2L * l->in.d[0];
         return true;
+    case L_RESIDUAL: case L_ADD:
+        unreachable(); /* check_layers handles blocks */
     case L_COND: {
         /* cond onehot | cond embed D: the example's label joins the features,
          * or the channels of every pixel */
@@ -488,6 +522,49 @@ static bool check_layer(const struct stmt *s, const char *net, struct layer *l) 
     unreachable();
 }
 
+/* The layers of body, from shape *cur, appended to net; false after an
+ * error.  `residual { ... }` becomes L_RESIDUAL, its layers, then L_ADD,
+ * which adds the block's input to its output: they must have one shape. */
+static bool check_layers(const stmt_vec *body, struct network *net, struct shape *cur, int depth) {
+    for (int i = 0; i < body->len; i++) {
+        const struct stmt *s = &body->data[i];
+        if (net->layers.len >= 256) {
+            error_at(s->loc, "network '%s' has more than 256 layers; at most 256 are supported", net->name);
+            return false;
+        }
+        struct layer l = {.in = *cur, .out = *cur, .index = net->layers.len + 1, .loc = s->loc, .depth = depth};
+        if (!strcmp(s->name, "residual") && s->has_body) {
+            if (s->args.len) {
+                error_at(s->args.data[0].loc, "%s: residual takes no arguments, only a block of layers", net->name);
+                return false;
+            }
+            if (s->body.len == 0) {
+                error_at(s->loc, "%s: this residual block has no layers", net->name);
+                return false;
+            }
+            l.kind = L_RESIDUAL;
+            vec_push(&net->layers, l);
+            struct shape in = *cur;
+            if (!check_layers(&s->body, net, cur, depth + 1))
+                return false;
+            if (!shape_eq(*cur, in)) {
+                error_at(s->loc, "%s: a residual block adds its input to its output, but it maps %s to %s", net->name,
+                         shape_str(in), shape_str(*cur));
+                return false;
+            }
+            l = (struct layer){.kind = L_ADD, .in = in, .out = in, .index = net->layers.len + 1, .loc = s->loc,
+                               .depth = depth};
+            vec_push(&net->layers, l);
+            continue;
+        }
+        if (!check_layer(s, net->name, &l))
+            return false;
+        vec_push(&net->layers, l);
+        *cur = l.out;
+    }
+    return true;
+}
+
 static void check_network(const struct decl *d, struct model *m) {
     for (int i = 0; i < m->nets.len; i++) {
         if (!strcmp(m->nets.data[i].name, d->name)) {
@@ -501,18 +578,7 @@ static void check_network(const struct decl *d, struct model *m) {
     bool ok = true;
     if (d->body.len == 0)
         error_at(d->name_loc, "network '%s' has no layers", d->name);
-    if (d->body.len > 256) {
-        error_at(d->name_loc, "network '%s' has %d layers; at most 256 are supported", d->name, d->body.len);
-        return;
-    }
-    for (int i = 0; i < d->body.len && ok; i++) {
-        struct layer l = {.in = cur, .index = i + 1};
-        ok = check_layer(&d->body.data[i], d->name, &l);
-        if (ok) {
-            vec_push(&net.layers, l);
-            cur = l.out;
-        }
-    }
+    ok = check_layers(&d->body, &net, &cur, 0);
     if (ok && d->body.len && !shape_eq(cur, d->out)) {
         const struct layer *last = &net.layers.data[net.layers.len - 1];
         error_at(last->loc, "network '%s' is declared to output %s, but its layers produce %s",
@@ -543,7 +609,7 @@ static int resolve_network(const struct model *m, const struct arg *a) {
     return n;
 }
 
-static const char *const objectives[] = {"gan", "vae"};
+static const char *const objectives[] = {"gan", "vae", "cyclegan"};
 
 /* objective vae(E, Dec) { likelihood bernoulli | gaussian [S2 | learned] } */
 static void check_vae(const struct decl *d, struct model *m) {
@@ -633,12 +699,117 @@ static void check_vae_shapes(struct model *m) {
 }
 static const char *const forms[] = {"minimax", "nonsaturating", "lsgan", "hinge", "wgan", "wgan_gp"};
 
+/* `form F`: F's index in forms, or -1 (after an error) or when s is NULL */
+static int form_of(const struct stmt *s) {
+    const char *f;
+    if (!s || !want_args(s, 1, 1) || !arg_ident(&s->args.data[0], "form", &f))
+        return -1;
+    for (int k = 0; k < N_OF(forms); k++)
+        if (!strcmp(forms[k], f))
+            return k;
+    unknown(s->args.data[0].loc, "gan form", f, forms, N_OF(forms));
+    return -1;
+}
+
+/* objective cyclegan(G, F, DA, DB) { form lsgan; cycle 10; identity 0 }:
+ * G maps domain A to B, F maps B to A, DA and DB judge each domain. */
+static void check_cyclegan(const struct decl *d, struct model *m) {
+    m->objective.kind = OBJ_CYCLEGAN;
+    m->objective.g_ab = m->objective.g_ba = m->objective.d_a = m->objective.d_b = -1;
+    if (d->args.len != 4) {
+        error_at(d->kind_loc, "cyclegan takes 4 networks: the generators G (A to B) and F (B to A), then the "
+                 "discriminators of A and of B; got %d", d->args.len);
+        return;
+    }
+    int n[4];
+    for (int i = 0; i < 4; i++) {
+        n[i] = resolve_network(m, &d->args.data[i]);
+        for (int j = 0; j < i; j++)
+            if (n[i] >= 0 && n[i] == n[j])
+                error_at(d->args.data[i].loc, "'%s' is named twice: the four networks must be different",
+                         d->args.data[i].text);
+    }
+    m->objective.g_ab = n[0], m->objective.g_ba = n[1], m->objective.d_a = n[2], m->objective.d_b = n[3];
+    /* the generator of a single-network view (summary, sampler) is G */
+    m->objective.gen = n[0], m->objective.disc = n[3];
+    static const char *const keys[] = {"form", "cycle", "identity"};
+    const struct stmt *s[3];
+    settings(&d->body, "cyclegan objective", keys, 3, s);
+    m->objective.form = FORM_LSGAN;
+    m->objective.cycle = 10;
+    m->objective.identity = 0;
+    int k = form_of(s[0]);
+    if (k == FORM_WGAN || k == FORM_WGAN_GP)
+        error_at(s[0]->args.data[0].loc, "cyclegan's adversarial terms support minimax, nonsaturating, lsgan and "
+                 "hinge, not %s", forms[k]);
+    else if (k >= 0)
+        m->objective.form = k;
+    if (s[1] && want_args(s[1], 1, 1))
+        arg_range(&s[1]->args.data[0], "the cycle weight", 0, 1e6, false, &m->objective.cycle);
+    if (s[2] && want_args(s[2], 1, 1))
+        arg_range(&s[2]->args.data[0], "the identity weight", 0, 1e6, false, &m->objective.identity);
+}
+
+/* CycleGAN's networks must map the domains: G A -> B, F B -> A, DA on A, DB on B. */
+static void check_cyclegan_shapes(struct model *m) {
+    if (m->n_domains < 2) {
+        error_at(m->objective.loc, "a CycleGAN translates between two data domains, but the spec declares %s",
+                 m->n_domains ? "one" : "none");
+        if (m->n_domains)
+            note_at(m->data.loc, "add the other, and name both: 'data A fashion_mnist { class 7 }' and "
+                    "'data B fashion_mnist { class 9 }'");
+        return;
+    }
+    if (m->latent.name)
+        error_at(m->latent.loc, "a CycleGAN translates data and draws no latent; remove this declaration");
+    int ids[4] = {m->objective.g_ab, m->objective.g_ba, m->objective.d_a, m->objective.d_b};
+    for (int k = 0; k < 4; k++)
+        if (ids[k] < 0)
+            return;
+    const struct dataset *A = &m->data, *B = &m->data_b;
+    const struct dataset *from[2] = {A, B}, *to[2] = {B, A};
+    for (int k = 0; k < 2; k++) {
+        const struct network *g = &m->nets.data[ids[k]];
+        if (!shape_eq(g->in, from[k]->shape) || !shape_eq(g->out, to[k]->shape)) {
+            error_at(g->loc, "generator '%s' maps %s to %s, but it must map domain %s %s to domain %s %s", g->name,
+                     shape_str(g->in), shape_str(g->out), from[k]->domain, shape_str(from[k]->shape), to[k]->domain,
+                     shape_str(to[k]->shape));
+            note_at(from[k]->loc, "domain %s declared here", from[k]->domain);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        const struct network *dn = &m->nets.data[ids[2 + k]];
+        if (!shape_eq(dn->in, from[k]->shape)) {
+            error_at(dn->loc, "discriminator '%s' judges domain %s, whose examples are %s, but it takes %s", dn->name,
+                     from[k]->domain, shape_str(from[k]->shape), shape_str(dn->in));
+            note_at(from[k]->loc, "domain %s declared here", from[k]->domain);
+        }
+    }
+    if (m->objective.identity > 0 && !shape_eq(A->shape, B->shape))
+        error_at(m->objective.loc, "the identity term compares G(b) with b, so it needs domains of one shape, "
+                 "not %s and %s", shape_str(A->shape), shape_str(B->shape));
+    if (A->kind == DATA_RING8 || B->kind == DATA_RING8)
+        error_at(A->kind == DATA_RING8 ? A->loc : B->loc, "a CycleGAN translates images; ring8 has none");
+    if (m->conditional)
+        error_at(m->objective.loc, "conditional CycleGANs are not supported: remove the cond layers");
+    for (int k = 0; k < 4; k++) {
+        const struct network *n = &m->nets.data[ids[k]];
+        if (n->opt < 0)
+            error_at(n->loc, "network '%s' is trained by the objective but has no 'optimize %s with ...'",
+                     n->name, n->name);
+    }
+}
+
 static void check_objective(const struct decl *d, struct model *m) {
     m->objective.loc = d->kind_loc;
     m->objective.gen = m->objective.disc = -1;
     m->objective.critic_steps = 1;
     if (!strcmp(d->kind_name, "vae")) {
         check_vae(d, m);
+        return;
+    }
+    if (!strcmp(d->kind_name, "cyclegan")) {
+        check_cyclegan(d, m);
         return;
     }
     if (strcmp(d->kind_name, "gan")) {
@@ -659,18 +830,11 @@ static void check_objective(const struct decl *d, struct model *m) {
     settings(&d->body, "gan objective", keys, 4, s);
     m->objective.form = FORM_NONSATURATING;
     m->objective.critic_steps = 1;
-    if (s[0] && want_args(s[0], 1, 1)) {
-        const char *f;
-        if (arg_ident(&s[0]->args.data[0], "form", &f)) {
-            int k = 0;
-            while (k < N_OF(forms) && strcmp(forms[k], f))
-                k++;
-            if (k == N_OF(forms)) {
-                unknown(s[0]->args.data[0].loc, "gan form", f, forms, N_OF(forms));
-                return; /* the other settings depend on the form */
-            }
-            m->objective.form = k;
-        }
+    if (s[0]) {
+        int k = form_of(s[0]);
+        if (k < 0)
+            return; /* the other settings depend on the form */
+        m->objective.form = k;
     }
     enum gan_form form = m->objective.form;
     if (s[1] && want_args(s[1], 1, 1)) {
@@ -878,6 +1042,25 @@ static void check_gan_shapes(struct model *m) {
     }
 }
 
+/* A second data declaration is CycleGAN's domain B: both must be named. */
+static bool second_data(const struct decl *first, const struct decl *d, struct model *m) {
+    if (m->n_domains >= 2) {
+        error_at(d->loc, "a model has at most two data domains");
+        return false;
+    }
+    if (!first->domain || !d->domain) {
+        error_at(d->loc, "more than one 'data' declaration");
+        note_at(first->loc, "first one here; two domains (for a CycleGAN) are named: 'data A fashion_mnist { ... }'");
+        return false;
+    }
+    if (!strcmp(first->domain, d->domain)) {
+        error_at(d->domain_loc, "domain '%s' is declared twice", d->domain);
+        note_at(first->domain_loc, "first declared here");
+        return false;
+    }
+    return true;
+}
+
 bool sema(const struct ast *ast, const struct source *src, struct model *m) {
     const char *path = src->path;
     struct loc eof = {1, 1, 1, 1};
@@ -907,7 +1090,9 @@ bool sema(const struct ast *ast, const struct source *src, struct model *m) {
             int want = d->kind == DECL_NETWORK ? 1 : d->kind == DECL_OPTIMIZE ? 2 : 0;
             if (want != pass)
                 continue;
-            if (d->kind != DECL_NETWORK && d->kind != DECL_OPTIMIZE) {
+            if (d->kind == DECL_DATA && first[DECL_DATA] && !second_data(first[DECL_DATA], d, m))
+                continue;
+            if (d->kind != DECL_NETWORK && d->kind != DECL_OPTIMIZE && !(d->kind == DECL_DATA && first[d->kind])) {
                 if (first[d->kind]) {
                     error_at(d->loc, "more than one '%s' declaration", names[d->kind]);
                     note_at(first[d->kind]->loc, "first one here");
@@ -930,13 +1115,22 @@ bool sema(const struct ast *ast, const struct source *src, struct model *m) {
         check_objective(first[DECL_OBJECTIVE], m);
     /* Missing declarations, unless an earlier error may explain them;
      * reported at the end of the file, where they could be added. */
+    bool cyclegan = first[DECL_OBJECTIVE] && m->objective.kind == OBJ_CYCLEGAN;
     if (diag_error_count() == before) {
         for (int k = 0; k <= DECL_TRAIN; k++)
-            if (k != DECL_NETWORK && k != DECL_OPTIMIZE && k != DECL_TRAIN && !first[k])
+            if (k != DECL_NETWORK && k != DECL_OPTIMIZE && k != DECL_TRAIN && !first[k] &&
+                !(k == DECL_LATENT && cyclegan) && !(k == DECL_DATA && cyclegan))
                 error_at(eof, "the spec has no '%s' declaration", names[k]);
     }
+    if (diag_error_count() == before && m->n_domains == 2 && !cyclegan) {
+        error_at(m->data_b.loc, "two data domains are for a CycleGAN, but the objective is %s",
+                 first[DECL_OBJECTIVE]->kind_name);
+        note_at(m->objective.loc, "the objective is here");
+    }
     if (diag_error_count() == before)
-        m->objective.kind == OBJ_VAE ? check_vae_shapes(m) : check_gan_shapes(m);
+        m->objective.kind == OBJ_VAE ? check_vae_shapes(m)
+        : cyclegan                   ? check_cyclegan_shapes(m)
+                                     : check_gan_shapes(m);
     if (diag_error_count() == before)
         check_sizes(m);
     return diag_error_count() == before;

@@ -11813,6 +11813,7 @@ const struct genrt_model GENC_MODEL_SYM = {
     .data_kind = GENRT_DATA_IMAGES,
     .data_path = "images/",
     .data_train = 1,
+    .data_class = -1,
     .range_lo = -1, .range_hi = 1,
     .img_c = 3, .img_h = 64, .img_w = 64,
     .sample_size = SAMPLE,

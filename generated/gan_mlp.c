@@ -1834,6 +1834,7 @@ const struct genrt_model GENC_MODEL_SYM = {
     .data_kind = GENRT_DATA_FASHION_MNIST,
     .data_path = "/usr/share/datasets/fashion-mnist",
     .data_train = 1,
+    .data_class = -1,
     .range_lo = -1, .range_hi = 1,
     .img_c = 1, .img_h = 28, .img_w = 28,
     .sample_size = SAMPLE,

@@ -1792,6 +1792,7 @@ const struct genrt_model GENC_MODEL_SYM = {
     .data_kind = GENRT_DATA_RING8,
     .data_path = "",
     .data_train = 1,
+    .data_class = -1,
     .range_lo = -1, .range_hi = 1,
     .sample_size = SAMPLE,
     .latent_kind = GENRT_LATENT_NORMAL,

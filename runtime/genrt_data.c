@@ -486,6 +486,58 @@ static int check_classes(const struct genrt_data *d, const struct genrt_model *m
     }
 }
 
+/* Keeps only the examples of class k, in file order (before the first
+ * shuffle, which would otherwise index the dropped ones). */
+static int keep_class(struct genrt_data *d, int k, const char *path, int train,
+                      struct genrt_err *err)
+{
+    size_t px = (size_t)d->c * d->h * d->w;
+    long kept = 0;
+    for (long i = 0; i < d->n; i++) {
+        if (d->labels[i] != k)
+            continue;
+        if (kept != i) { /* kept < i: the regions never overlap */
+            memcpy(d->images + (size_t)kept * px, d->images + (size_t)i * px, px);
+            d->labels[kept] = d->labels[i];
+        }
+        kept++;
+    }
+    if (kept == 0) {
+        if (d->kind == GENRT_DATA_FASHION_MNIST)
+            return genrt_err_set(err, "%s: no examples of class %d in the %s split (its classes "
+                                 "are 0 to %d)", path, k, train ? "train" : "test",
+                                 d->n_classes - 1);
+        if (!d->class_names)
+            return genrt_err_set(err, "%s: no examples of class %d (no class subfolders: every "
+                                 "image is class 0)", path, k);
+        return genrt_err_set(err, "%s: no examples of class %d (its %d class subfolders are "
+                             "classes 0 to %d)", path, k, d->n_classes, d->n_classes - 1);
+    }
+    d->n = kept;
+    d->images = genrt_file_xrealloc(d->images, (size_t)kept * px);
+    d->labels = genrt_file_xrealloc(d->labels, (size_t)kept);
+    return 0;
+}
+
+void genrt_data_domain_model(const struct genrt_model *m, int domain, struct genrt_model *out)
+{
+    *out = *m;
+    if (domain != GENRT_DOMAIN_B)
+        return;
+    const struct genrt_domain *b = m->domain_b;
+    out->data_kind = b->data_kind;
+    out->data_path = b->data_path;
+    out->data_train = b->data_train;
+    out->data_class = b->data_class;
+    out->range_lo = b->range_lo;
+    out->range_hi = b->range_hi;
+    out->img_c = b->img_c;
+    out->img_h = b->img_h;
+    out->img_w = b->img_w;
+    out->sample_size = b->sample_size;
+    out->n_classes = 0;
+}
+
 int genrt_data_has_split(int kind, int split)
 {
     switch (split) {
@@ -522,6 +574,7 @@ int genrt_data_open_split(struct genrt_data *d, const struct genrt_model *m, con
     d->kind = m->data_kind;
     d->seed = seed;
     d->sample_size = m->sample_size;
+    d->data_class = m->data_class >= 0 ? m->data_class : -1;
     if (!path)
         path = m->data_path;
 
@@ -539,7 +592,8 @@ int genrt_data_open_split(struct genrt_data *d, const struct genrt_model *m, con
                                  m->img_c, m->img_h, m->img_w);
         int r = m->data_kind == GENRT_DATA_IMAGES ? load_images(d, m, path, err)
                                                   : load_idx(d, m, path, train, err);
-        if (r || check_classes(d, m, path, err)) {
+        if (r || check_classes(d, m, path, err) ||
+            (d->data_class >= 0 && keep_class(d, d->data_class, path, train, err))) {
             genrt_data_close(d);
             return -1;
         }
@@ -550,6 +604,9 @@ int genrt_data_open_split(struct genrt_data *d, const struct genrt_model *m, con
         if (m->sample_size != 2)
             return genrt_err_set(err, "model error: ring8 examples are 2-D, sample_size is %ld",
                                  m->sample_size);
+        if (d->data_class >= 0)
+            return genrt_err_set(err, "model error: ring8 data have no class filter (data_class "
+                                 "%d)", d->data_class);
         d->n_classes = RING8_MODES;
         if (check_classes(d, m, path, err)) {
             genrt_data_close(d);

@@ -24,11 +24,23 @@
  * conditional model (m->n_classes > 0) genrt_data_open checks that the data
  * have exactly the model's classes, so every label is below n_classes.
  *
+ * Class filter: when m->data_class >= 0, only the examples whose label is
+ * that class are kept (fashion_mnist, images with class subfolders), in
+ * the order of the files, before the first shuffle; n counts them, and
+ * their labels stay as they are.  A class with no examples in the split
+ * is an error naming the directory and the class; ring8 has no filter.
+ *
  * Splits: fashion_mnist has a train split (train-* files) and a test split
  * (t10k-* files); a spec picks one (m->data_train) and training reads only
- * that, but `X eval` and `X reconstruct` open either by name.  An images
- * directory is one set with no test split: it is the train split.  ring8
- * is an endless stream with no split and no fixed examples. */
+ * that, but `X eval`, `X reconstruct` and `X translate` open either by
+ * name.  An images directory is one set with no test split: it is the
+ * train split.  ring8 is an endless stream with no split and no fixed
+ * examples.
+ *
+ * Domains: a CycleGAN reads two sources.  The model's own data fields
+ * describe domain A and m->domain_b domain B; genrt_data_domain_model
+ * gives the model as either domain's loader sees it, so that
+ * genrt_data_open reads domain B unchanged. */
 #ifndef GENRT_DATA_H
 #define GENRT_DATA_H
 
@@ -58,12 +70,19 @@ struct genrt_data {
     uint8_t *images;      /* n * h * w * c, channels-last */
     uint8_t *labels;      /* n, each < n_classes (ring8: NULL) */
     int n_classes;        /* fashion_mnist: 10, or max label + 1 if larger; images: 1 or the
-                           * subfolders; ring8: 8 */
+                           * subfolders; ring8: 8 (the source's, whatever the filter) */
+    int data_class;       /* the only class kept (m->data_class), or -1 for all */
     char **class_names;   /* images with class subfolders: their n_classes names; else NULL */
     uint32_t *order;      /* this epoch's permutation of [0, n) */
     float lut[256];       /* pixel value -> float */
 
     struct genrt_data_state st;
+};
+
+/* A CycleGAN's domains: translate()'s dir is the domain translated from. */
+enum genrt_data_domain {
+    GENRT_DOMAIN_A, /* the model's own data fields */
+    GENRT_DOMAIN_B, /* m->domain_b */
 };
 
 enum genrt_data_split {
@@ -82,6 +101,11 @@ int genrt_data_open(struct genrt_data *d, const struct genrt_model *m, const cha
  * not have is an error that says so. */
 int genrt_data_open_split(struct genrt_data *d, const struct genrt_model *m, const char *path,
                           int split, uint64_t seed, struct genrt_err *err);
+/* The model as domain `domain`'s loader sees it (enum genrt_data_domain):
+ * *m for domain A; for domain B, *m with the data fields of m->domain_b
+ * (kind, path, split, class, range, image shape, sample_size) and no
+ * classes.  m must have a domain_b for GENRT_DOMAIN_B. */
+void genrt_data_domain_model(const struct genrt_model *m, int domain, struct genrt_model *out);
 /* 1 if a source of this kind has the split (GENRT_SPLIT_MODEL: always). */
 int genrt_data_has_split(int kind, int split);
 void genrt_data_close(struct genrt_data *d);

@@ -81,6 +81,55 @@ int genrt_image_write_grid_cols(const char *path, const float *hwc, int n, int c
     return rc;
 }
 
+int genrt_image_write_cells(const char *path, const struct genrt_image_cell *cells, int rows,
+                            int cols, struct genrt_err *err)
+{
+    int ch = 1, h = 0, w = 0;
+    if (rows <= 0 || cols <= 0 || (long)rows * cols > 1L << 24)
+        return genrt_err_set(err, "%s: cannot draw a grid of %d x %d images", path, rows, cols);
+    for (long k = 0; k < (long)rows * cols; k++) {
+        const struct genrt_image_cell *e = &cells[k];
+        if (!e->hwc)
+            continue;
+        if (e->c != 1 && e->c != 3)
+            return genrt_err_set(err, "%s: cannot draw %d-channel images (only 1 or 3)", path,
+                                 e->c);
+        if (e->h <= 0 || e->w <= 0)
+            return genrt_err_set(err, "%s: nothing to draw (an image of %dx%d)", path, e->h, e->w);
+        if (!(e->hi > e->lo))
+            return genrt_err_set(err, "%s: empty value range [%g, %g]", path, e->lo, e->hi);
+        ch = e->c > ch ? e->c : ch;
+        h = e->h > h ? e->h : h;
+        w = e->w > w ? e->w : w;
+    }
+    if (h == 0)
+        return genrt_err_set(err, "%s: nothing to draw (no images)", path);
+    long W = (long)cols * (w + GENRT_IMAGE_PAD) + GENRT_IMAGE_PAD;
+    long H = (long)rows * (h + GENRT_IMAGE_PAD) + GENRT_IMAGE_PAD;
+    if (W * ch > 1L << 30 || H > 1L << 20)
+        return genrt_err_set(err, "%s: grid of %d x %d images is too large for a PNG", path, rows,
+                             cols);
+    unsigned char *px = genrt_file_xmalloc((size_t)(W * H * ch));
+    memset(px, GRID_PAD_VALUE, (size_t)(W * H * ch));
+    for (long k = 0; k < (long)rows * cols; k++) {
+        const struct genrt_image_cell *e = &cells[k];
+        if (!e->hwc)
+            continue;
+        long x0 = (k % cols) * (w + GENRT_IMAGE_PAD) + GENRT_IMAGE_PAD + (w - e->w) / 2;
+        long y0 = (k / cols) * (h + GENRT_IMAGE_PAD) + GENRT_IMAGE_PAD + (h - e->h) / 2;
+        float scale = 255.0f / (e->hi - e->lo);
+        for (int i = 0; i < e->h; i++)
+            for (int j = 0; j < e->w; j++)
+                for (int q = 0; q < ch; q++) {
+                    float v = e->hwc[((size_t)i * e->w + j) * e->c + (e->c == ch ? q : 0)];
+                    px[((y0 + i) * W + x0 + j) * ch + q] = to_byte(v, e->lo, scale);
+                }
+    }
+    int rc = write_png(path, (int)W, (int)H, ch, px, err);
+    free(px);
+    return rc;
+}
+
 static void set_px(unsigned char *px, int x, int y, const unsigned char rgb[3])
 {
     if (x < 0 || y < 0 || x >= GENRT_SCATTER_SIZE || y >= GENRT_SCATTER_SIZE)

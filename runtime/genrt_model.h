@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define GENRT_ABI 3
+#define GENRT_ABI 4
 
 enum genrt_data_kind {
     GENRT_DATA_FASHION_MNIST, /* IDX files in a directory, gzip'd or not */
@@ -62,6 +62,20 @@ struct genrt_term {
 enum genrt_objective_kind {
     GENRT_OBJ_GAN, /* generator and discriminator */
     GENRT_OBJ_VAE, /* encoder and decoder, trained on the negative ELBO */
+    GENRT_OBJ_CYCLEGAN, /* generators G: A -> B and F: B -> A, discriminators D_A and D_B */
+};
+
+/* A second data source (CycleGAN's domain B), described as the model's own
+ * fields describe the first (domain A). */
+struct genrt_domain {
+    const char *name;         /* the spec's domain name: "B" */
+    int data_kind;            /* enum genrt_data_kind; never ring8 */
+    const char *data_path;    /* --data-b overrides it */
+    int data_train;
+    int data_class;           /* only examples of this class; -1 for all */
+    float range_lo, range_hi;
+    int img_c, img_h, img_w;
+    long sample_size;
 };
 
 struct genrt_model {
@@ -79,6 +93,7 @@ struct genrt_model {
     int data_kind;      /* enum genrt_data_kind */
     const char *data_path; /* fashion_mnist, images: the directory (--data overrides it) */
     int data_train;     /* fashion_mnist: 1 the train split, 0 the test split */
+    int data_class;     /* only examples of this class (their labels); -1 for all */
     float range_lo, range_hi; /* pixel 0 maps to lo, 255 to hi */
     int img_c, img_h, img_w;  /* C is 1 or 3; all 0 when the data are not images (ring8) */
     long sample_size;
@@ -86,12 +101,18 @@ struct genrt_model {
     int latent_kind;    /* enum genrt_latent_kind */
     int latent_dim;
 
+    /* CycleGAN: the two domains' names ("A", "B") and domain B's source;
+     * the model's own data fields describe domain A.  NULL otherwise. */
+    const char *domain_a;
+    const struct genrt_domain *domain_b;
+
     /* Conditional models: 0 for none, else labels 0 .. n_classes-1 feed
      * slot 2 (as floats, one per example) and generate() takes them. */
     int n_classes;
 
     /* Batches one training step consumes: real_batches real batches (WGAN's
-     * critic steps each take one) and latent_batches latent batches. */
+     * critic steps each take one) and latent_batches latent batches (0 for
+     * CycleGAN, which has no latent: latent_dim is 0 too). */
     int real_batches;
     int latent_batches;
 
@@ -118,11 +139,13 @@ struct genrt_model {
      * slot 0: the real batches, real_batches * batch * sample_size floats;
      * slot 1: the latent batches, latent_batches * batch * latent_dim floats;
      * slot 2 (conditional models): the real examples' labels,
-     *         real_batches * batch floats; the fakes use the same labels. */
+     *         real_batches * batch floats; the fakes use the same labels;
+     * slot 3 (CycleGAN): the real batches of domain B, real_batches * batch
+     *         * domain_b->sample_size floats (slot 0 holds domain A's). */
     void (*set_input)(int slot, const float *src);
     void (*train_step)(long t, double *metrics);
 
-    /* Sampling: G on exactly `batch` latent vectors, eval mode.
+    /* Sampling (NULL for CycleGAN): G on exactly `batch` latent vectors, eval mode.
      * z: batch * latent_dim floats in; y: batch labels (as floats) for a
      * conditional model, NULL otherwise; out: batch * sample_size floats. */
     void (*generate)(const float *z, const float *y, float *out);
@@ -135,6 +158,12 @@ struct genrt_model {
      * reconstruct: x -> decoder(mean of the posterior), `batch` examples. */
     void (*elbo_batch)(const float *x, double *out);
     void (*reconstruct)(const float *x, float *out);
+
+    /* CycleGAN only (NULL otherwise): translation on exactly `batch`
+     * examples, eval mode.  dir 0: x from A; out = G(x) (B's sample_size
+     * each), back = F(G(x)) (A's).  dir 1: x from B; out = F(x), back =
+     * G(F(x)).  Values are in the data's range (channels-last). */
+    void (*translate)(int dir, const float *x, float *out, float *back);
 
     /* Gradient checks, on a small batch of gc_batch examples.
      * gc_set_input takes the same slots as set_input, with gc_batch rows

@@ -26,6 +26,7 @@ enum genrt_stream {
     GENRT_STREAM_SAMPLE,    /* `X sample` */
     GENRT_STREAM_GRADCHECK, /* inputs and probed entries of `X gradcheck` */
     GENRT_STREAM_BENCH,     /* random inputs of `X bench` */
+    GENRT_STREAM_DOMAIN_B,  /* a CycleGAN's domain B: its loader's seed (A's is the run's) */
 };
 
 /* A seed for an independent stream, from a base seed and a stream id. */

@@ -38,7 +38,28 @@
  * genc's fixed seed does, and reconstruct decodes mu.  Two more models:
  *     fake_vae_model, fake_vae_model_f64      fashion_mnist, 1x28x28, z(2),
  *                                             batch 64 (divides neither
- *                                             60000 nor 10000) */
+ *                                             60000 nor 10000)
+ *
+ * A third body (FAKE_CYCLE set) is a CycleGAN between domain A (S values
+ * an example) and domain B (SB values), with per-pixel generators and
+ * linear discriminators on FAKE_DP fixed pixels:
+ *     G: A -> B, G(a)_i = tanh(gw_i a_{i mod S} + gb_i)
+ *     F: B -> A, F(b)_j = tanh(fw_j b_{j mod SB} + fb_j)
+ *     D_A(x) = c_A + sum_k v_A,k x_{pix(k)},  D_B likewise on B
+ *     cycle = mean |F(G(a)) - a|^2 / S + |G(F(b)) - b|^2 / SB
+ *     loss_G = mean (D_B(G(a)) - 1)^2 + (D_A(F(b)) - 1)^2 + 10 cycle
+ *     loss_DA = mean (D_A(a) - 1)^2 + D_A(F(b))^2,  loss_DB likewise
+ * (least squares, and squared cycle errors so that every loss is smooth
+ * for gradcheck), trained with the same SGD: G and F first, then D_A and
+ * D_B against the updated generators.  It takes slots 0 and 3 only, and
+ * aborts on any other.  Two models:
+ *     fake_cycle_model, _f64                  fashion_mnist class 7
+ *                                             (sneakers) -> class 9 (ankle
+ *                                             boots), 1x28x28 both, batch 16
+ *     fake_cycle_mix_model, _f64              domains "shoes" (fashion_mnist
+ *                                             class 7, 1x28x28) and "colors"
+ *                                             (images, no default directory,
+ *                                             3x6x8), batch 4 */
 #ifndef FAKE_BODY
 #define FAKE_BODY
 
@@ -56,6 +77,14 @@ static const struct genrt_term fake_terms[] = {
     {"loss_G", 1u << 0}, /* trains G */
 };
 
+static const char *const fake_cycle_nets[] = {"G", "F", "D_A", "D_B"};
+static const char *const fake_cycle_metric_names[] = {"loss_G", "loss_DA", "loss_DB", "cycle"};
+static const struct genrt_term fake_cycle_terms[] = {
+    {"loss_G", 3u},       /* trains G and F */
+    {"loss_DA", 1u << 2}, /* trains D_A */
+    {"loss_DB", 1u << 3}, /* trains D_B */
+};
+
 static const char *const fake_vae_nets[] = {"E", "D"};
 static const char *const fake_vae_metric_names[] = {"loss", "rec", "kl"};
 static const struct genrt_term fake_vae_terms[] = {
@@ -64,6 +93,8 @@ static const struct genrt_term fake_vae_terms[] = {
 
 #define FAKE_MOMENTUM 0.5
 #define FAKE_GC_BATCH 4
+#define FAKE_DP 8        /* the pixels a CycleGAN discriminator sees */
+#define FAKE_CYCLE_W 10  /* the weight of the cycle term */
 
 /* Each configuration defines its FAKE_* sizes, includes the body as float
  * and as double (defining real, FAKE_ID and FAKE_SYM, which the body
@@ -238,6 +269,71 @@ static const struct genrt_term fake_vae_terms[] = {
 #define FAKE_UNDEF
 #include "fake_model.c"
 
+/* CycleGANs (FAKE_Z, FAKE_K, FAKE_LB, FAKE_HID are unused) */
+#define FAKE_CYCLE
+#define FAKE_NAME "fake_cycle"
+#define FAKE_HASH 0x4359434c45000001ULL
+#define FAKE_KIND GENRT_DATA_FASHION_MNIST
+#define FAKE_DATA "/usr/share/datasets/fashion-mnist"
+#define FAKE_CLASS 7
+#define FAKE_S 784
+#define FAKE_C 1
+#define FAKE_IH 28
+#define FAKE_IW 28
+#define FAKE_A_NAME "A"
+#define FAKE_B_NAME "B"
+#define FAKE_B_KIND GENRT_DATA_FASHION_MNIST
+#define FAKE_B_DATA "/usr/share/datasets/fashion-mnist"
+#define FAKE_B_CLASS 9
+#define FAKE_SB 784
+#define FAKE_B_C 1
+#define FAKE_B_IH 28
+#define FAKE_B_IW 28
+#define FAKE_B 16
+#define FAKE_LR 0.01
+#define real float
+#define FAKE_ID _cyc_f32
+#define FAKE_SYM fake_cycle_model
+#include "fake_model.c"
+#define real double
+#define FAKE_ID _cyc_f64
+#define FAKE_SYM fake_cycle_model_f64
+#include "fake_model.c"
+#define FAKE_UNDEF
+#include "fake_model.c"
+
+#define FAKE_CYCLE
+#define FAKE_NAME "fake_cycle_mix"
+#define FAKE_HASH 0x4d49580000000001ULL
+#define FAKE_KIND GENRT_DATA_FASHION_MNIST
+#define FAKE_DATA "/usr/share/datasets/fashion-mnist"
+#define FAKE_CLASS 7
+#define FAKE_S 784
+#define FAKE_C 1
+#define FAKE_IH 28
+#define FAKE_IW 28
+#define FAKE_A_NAME "shoes"
+#define FAKE_B_NAME "colors"
+#define FAKE_B_KIND GENRT_DATA_IMAGES
+#define FAKE_B_DATA ""
+#define FAKE_B_CLASS -1
+#define FAKE_SB (3 * 6 * 8)
+#define FAKE_B_C 3
+#define FAKE_B_IH 6
+#define FAKE_B_IW 8
+#define FAKE_B 4
+#define FAKE_LR 0.01
+#define real float
+#define FAKE_ID _mix_f32
+#define FAKE_SYM fake_cycle_mix_model
+#include "fake_model.c"
+#define real double
+#define FAKE_ID _mix_f64
+#define FAKE_SYM fake_cycle_mix_model_f64
+#include "fake_model.c"
+#define FAKE_UNDEF
+#include "fake_model.c"
+
 #elif defined(FAKE_UNDEF) /* the end of a configuration */
 
 #undef FAKE_UNDEF
@@ -258,6 +354,336 @@ static const struct genrt_term fake_vae_terms[] = {
 #undef FAKE_HID
 #undef FAKE_LR
 #undef FAKE_VAE
+#undef FAKE_CYCLE
+#undef FAKE_CLASS
+#undef FAKE_A_NAME
+#undef FAKE_B_NAME
+#undef FAKE_B_KIND
+#undef FAKE_B_DATA
+#undef FAKE_B_CLASS
+#undef FAKE_SB
+#undef FAKE_B_C
+#undef FAKE_B_IH
+#undef FAKE_B_IW
+
+#elif defined(FAKE_CYCLE) /* FAKE_BODY: one CycleGAN, over `real` */
+
+#define FAKE_CAT_(a, b) a##b
+#define FAKE_CAT(a, b) FAKE_CAT_(a, b)
+#define N(x) FAKE_CAT(x, FAKE_ID)
+
+/* Parameters, then one momentum buffer per parameter. */
+#define COFF_GW 0                     /* G.weight [SB] */
+#define COFF_GB (COFF_GW + FAKE_SB)   /* G.bias [SB] */
+#define COFF_FW (COFF_GB + FAKE_SB)   /* F.weight [S] */
+#define COFF_FB (COFF_FW + FAKE_S)    /* F.bias [S] */
+#define COFF_AW (COFF_FB + FAKE_S)    /* D_A.weight [DP] */
+#define COFF_AB (COFF_AW + FAKE_DP)   /* D_A.bias [1] */
+#define COFF_BW (COFF_AB + 1)         /* D_B.weight [DP] */
+#define COFF_BB (COFF_BW + FAKE_DP)   /* D_B.bias [1] */
+#define C_PARAMS (COFF_BB + 1)
+#define C_GEN_PARAMS COFF_AW          /* G's and F's are [0, COFF_AW) */
+
+static real N(state)[2 * C_PARAMS];
+static real N(grad)[C_PARAMS];
+static float N(in_a)[FAKE_B * FAKE_S], N(in_b)[FAKE_B * FAKE_SB];
+static float N(gc_a)[FAKE_GC_BATCH * FAKE_S], N(gc_b)[FAKE_GC_BATCH * FAKE_SB];
+
+/* y_i = tanh(w_i x_{i mod n_in} + b_i), i < n_out */
+static void N(map)(const real *w, const real *b, const real *x, int n_in, int n_out, real *y)
+{
+    for (int i = 0; i < n_out; i++)
+        y[i] = (real)tanh((double)(w[i] * x[i % n_in] + b[i]));
+}
+
+/* Adds d/dw, d/db into gw, gb (if gw) and d/dx into dx (if dx). */
+static void N(map_back)(const real *w, const real *x, const real *y, const real *dy, int n_in,
+                        int n_out, real *gw, real *gb, real *dx)
+{
+    for (int i = 0; i < n_out; i++) {
+        real t = dy[i] * (1 - y[i] * y[i]);
+        if (gw) {
+            gw[i] += t * x[i % n_in];
+            gb[i] += t;
+        }
+        if (dx)
+            dx[i % n_in] += t * w[i];
+    }
+}
+
+static int N(pix)(int k, int n)
+{
+    return (k * 97 + 13) % n;
+}
+
+/* A discriminator with weights at p[off], bias at p[off + FAKE_DP]. */
+static real N(disc)(const real *p, int off, const real *x, int n)
+{
+    real s = p[off + FAKE_DP];
+    for (int k = 0; k < FAKE_DP; k++)
+        s += p[off + k] * x[N(pix)(k, n)];
+    return s;
+}
+
+static void N(disc_back)(const real *p, int off, const real *x, int n, real ds, real *g,
+                         real *dx)
+{
+    for (int k = 0; k < FAKE_DP; k++) {
+        if (g)
+            g[off + k] += ds * x[N(pix)(k, n)];
+        if (dx)
+            dx[N(pix)(k, n)] += ds * p[off + k];
+    }
+    if (g)
+        g[off + FAKE_DP] += ds;
+}
+
+static void N(to_real)(const float *src, int n, real *dst)
+{
+    for (int i = 0; i < n; i++)
+        dst[i] = (real)src[i];
+}
+
+/* loss_G over n pairs (a, b); *cycle gets the cycle term; adds d loss_G /
+ * d (G, F params) into g if g. */
+static real N(loss_gen)(const real *p, const float *af, const float *bf, int n, real *g,
+                        real *cycle)
+{
+    real a[FAKE_S], b[FAKE_SB], ga[FAKE_SB], fga[FAKE_S], fb[FAKE_S], gfb[FAKE_SB];
+    real d_ga[FAKE_SB], d_fga[FAKE_S], d_fb[FAKE_S], d_gfb[FAKE_SB];
+    real adv = 0, cyc = 0;
+    for (int e = 0; e < n; e++) {
+        N(to_real)(af + e * FAKE_S, FAKE_S, a);
+        N(to_real)(bf + e * FAKE_SB, FAKE_SB, b);
+        N(map)(p + COFF_GW, p + COFF_GB, a, FAKE_S, FAKE_SB, ga);
+        N(map)(p + COFF_FW, p + COFF_FB, ga, FAKE_SB, FAKE_S, fga);
+        N(map)(p + COFF_FW, p + COFF_FB, b, FAKE_SB, FAKE_S, fb);
+        N(map)(p + COFF_GW, p + COFF_GB, fb, FAKE_S, FAKE_SB, gfb);
+        real sb = N(disc)(p, COFF_BW, ga, FAKE_SB), sa = N(disc)(p, COFF_AW, fb, FAKE_S);
+        adv += (sb - 1) * (sb - 1) + (sa - 1) * (sa - 1);
+        for (int j = 0; j < FAKE_S; j++)
+            cyc += (fga[j] - a[j]) * (fga[j] - a[j]) / FAKE_S;
+        for (int i = 0; i < FAKE_SB; i++)
+            cyc += (gfb[i] - b[i]) * (gfb[i] - b[i]) / FAKE_SB;
+        if (!g)
+            continue;
+        /* a -> G -> F, and G's output into D_B */
+        memset(d_ga, 0, sizeof d_ga);
+        for (int j = 0; j < FAKE_S; j++)
+            d_fga[j] = 2 * (real)FAKE_CYCLE_W * (fga[j] - a[j]) / FAKE_S / n;
+        N(map_back)(p + COFF_FW, ga, fga, d_fga, FAKE_SB, FAKE_S, g + COFF_FW, g + COFF_FB, d_ga);
+        N(disc_back)(p, COFF_BW, ga, FAKE_SB, 2 * (sb - 1) / n, NULL, d_ga);
+        N(map_back)(p + COFF_GW, a, ga, d_ga, FAKE_S, FAKE_SB, g + COFF_GW, g + COFF_GB, NULL);
+        /* b -> F -> G, and F's output into D_A */
+        memset(d_fb, 0, sizeof d_fb);
+        for (int i = 0; i < FAKE_SB; i++)
+            d_gfb[i] = 2 * (real)FAKE_CYCLE_W * (gfb[i] - b[i]) / FAKE_SB / n;
+        N(map_back)(p + COFF_GW, fb, gfb, d_gfb, FAKE_S, FAKE_SB, g + COFF_GW, g + COFF_GB, d_fb);
+        N(disc_back)(p, COFF_AW, fb, FAKE_S, 2 * (sa - 1) / n, NULL, d_fb);
+        N(map_back)(p + COFF_FW, b, fb, d_fb, FAKE_SB, FAKE_S, g + COFF_FW, g + COFF_FB, NULL);
+    }
+    *cycle = cyc / n;
+    return adv / n + (real)FAKE_CYCLE_W * cyc / n;
+}
+
+/* loss_DA and loss_DB over n pairs; adds the gradients of the losses in
+ * mask (bit 0: loss_DA, bit 1: loss_DB) into g if g, each into its own
+ * discriminator's parameters. */
+static void N(loss_disc)(const real *p, const float *af, const float *bf, int n, unsigned mask,
+                         real *g, real *la, real *lb)
+{
+    real a[FAKE_S], b[FAKE_SB], ga[FAKE_SB], fb[FAKE_S];
+    *la = *lb = 0;
+    for (int e = 0; e < n; e++) {
+        N(to_real)(af + e * FAKE_S, FAKE_S, a);
+        N(to_real)(bf + e * FAKE_SB, FAKE_SB, b);
+        N(map)(p + COFF_GW, p + COFF_GB, a, FAKE_S, FAKE_SB, ga);
+        N(map)(p + COFF_FW, p + COFF_FB, b, FAKE_SB, FAKE_S, fb);
+        real ra = N(disc)(p, COFF_AW, a, FAKE_S), fa = N(disc)(p, COFF_AW, fb, FAKE_S);
+        real rb = N(disc)(p, COFF_BW, b, FAKE_SB), fbs = N(disc)(p, COFF_BW, ga, FAKE_SB);
+        *la += ((ra - 1) * (ra - 1) + fa * fa) / n;
+        *lb += ((rb - 1) * (rb - 1) + fbs * fbs) / n;
+        if (g && (mask & 1u)) {
+            N(disc_back)(p, COFF_AW, a, FAKE_S, 2 * (ra - 1) / n, g, NULL);
+            N(disc_back)(p, COFF_AW, fb, FAKE_S, 2 * fa / n, g, NULL);
+        }
+        if (g && (mask & 2u)) {
+            N(disc_back)(p, COFF_BW, b, FAKE_SB, 2 * (rb - 1) / n, g, NULL);
+            N(disc_back)(p, COFF_BW, ga, FAKE_SB, 2 * fbs / n, g, NULL);
+        }
+    }
+}
+
+static void N(sgd)(int lo, int hi)
+{
+    real *p = N(state), *v = N(state) + C_PARAMS;
+    for (int i = lo; i < hi; i++) {
+        v[i] = (real)FAKE_MOMENTUM * v[i] + N(grad)[i];
+        p[i] -= (real)FAKE_LR * v[i];
+    }
+}
+
+static void N(set_input)(int slot, const float *src)
+{
+    if (slot == 0)
+        memcpy(N(in_a), src, sizeof N(in_a));
+    else if (slot == 3)
+        memcpy(N(in_b), src, sizeof N(in_b));
+    else {
+        fprintf(stderr, "%s: set_input: no slot %d\n", FAKE_NAME, slot);
+        abort();
+    }
+}
+
+static void N(train_step)(long t, double *metrics)
+{
+    real cyc, la, lb;
+    (void)t;
+    memset(N(grad), 0, sizeof N(grad));
+    metrics[0] = N(loss_gen)(N(state), N(in_a), N(in_b), FAKE_B, N(grad), &cyc);
+    metrics[3] = cyc;
+    N(sgd)(0, C_GEN_PARAMS);
+    memset(N(grad), 0, sizeof N(grad));
+    N(loss_disc)(N(state), N(in_a), N(in_b), FAKE_B, 3u, N(grad), &la, &lb);
+    metrics[1] = la;
+    metrics[2] = lb;
+    N(sgd)(C_GEN_PARAMS, C_PARAMS);
+}
+
+static void N(translate)(int dir, const float *x, float *out, float *back)
+{
+    real in[FAKE_S > FAKE_SB ? FAKE_S : FAKE_SB], mid[FAKE_S > FAKE_SB ? FAKE_S : FAKE_SB];
+    real bk[FAKE_S > FAKE_SB ? FAKE_S : FAKE_SB];
+    const real *p = N(state);
+    if (dir != 0 && dir != 1) {
+        fprintf(stderr, "%s: translate: no direction %d\n", FAKE_NAME, dir);
+        abort();
+    }
+    int s_in = dir ? FAKE_SB : FAKE_S, s_out = dir ? FAKE_S : FAKE_SB;
+    const real *w1 = p + (dir ? COFF_FW : COFF_GW), *b1 = p + (dir ? COFF_FB : COFF_GB);
+    const real *w2 = p + (dir ? COFF_GW : COFF_FW), *b2 = p + (dir ? COFF_GB : COFF_FB);
+    for (int e = 0; e < FAKE_B; e++) {
+        N(to_real)(x + e * s_in, s_in, in);
+        N(map)(w1, b1, in, s_in, s_out, mid);
+        N(map)(w2, b2, mid, s_out, s_in, bk);
+        for (int i = 0; i < s_out; i++)
+            out[e * s_out + i] = (float)mid[i];
+        for (int j = 0; j < s_in; j++)
+            back[e * s_in + j] = (float)bk[j];
+    }
+}
+
+static void N(gc_set_input)(int slot, const float *src)
+{
+    if (slot == 0)
+        memcpy(N(gc_a), src, sizeof N(gc_a));
+    else if (slot == 3)
+        memcpy(N(gc_b), src, sizeof N(gc_b));
+    else {
+        fprintf(stderr, "%s: gc_set_input: no slot %d\n", FAKE_NAME, slot);
+        abort();
+    }
+}
+
+static double N(gc_loss)(int k)
+{
+    real cyc, la, lb;
+    if (k == 0)
+        return N(loss_gen)(N(state), N(gc_a), N(gc_b), FAKE_GC_BATCH, NULL, &cyc);
+    N(loss_disc)(N(state), N(gc_a), N(gc_b), FAKE_GC_BATCH, 0u, NULL, &la, &lb);
+    return k == 1 ? la : lb;
+}
+
+static void N(gc_grad)(int k, void *g)
+{
+    real cyc, la, lb;
+    if (k == 0)
+        N(loss_gen)(N(state), N(gc_a), N(gc_b), FAKE_GC_BATCH, g, &cyc);
+    else
+        N(loss_disc)(N(state), N(gc_a), N(gc_b), FAKE_GC_BATCH, k == 1 ? 1u : 2u, g, &la, &lb);
+}
+
+#define CYC_P(name, net, init, fan_in, d0, off) \
+    {name, GENRT_PARAM, net, init, fan_in, 1, {d0}, off, d0}, \
+    {name ".momentum", GENRT_OPT_STATE, net, GENRT_INIT_ZERO, 0, 1, {d0}, C_PARAMS + (off), d0}
+
+static const struct genrt_tensor N(tensors)[] = {
+    CYC_P("G.weight", 0, GENRT_INIT_ONE, 0, FAKE_SB, COFF_GW),
+    CYC_P("G.bias", 0, GENRT_INIT_ZERO, 0, FAKE_SB, COFF_GB),
+    CYC_P("F.weight", 1, GENRT_INIT_ONE, 0, FAKE_S, COFF_FW),
+    CYC_P("F.bias", 1, GENRT_INIT_ZERO, 0, FAKE_S, COFF_FB),
+    CYC_P("D_A.weight", 2, GENRT_INIT_FANIN_UNIFORM, FAKE_DP, FAKE_DP, COFF_AW),
+    CYC_P("D_A.bias", 2, GENRT_INIT_FANIN_UNIFORM, FAKE_DP, 1, COFF_AB),
+    CYC_P("D_B.weight", 3, GENRT_INIT_FANIN_UNIFORM, FAKE_DP, FAKE_DP, COFF_BW),
+    CYC_P("D_B.bias", 3, GENRT_INIT_FANIN_UNIFORM, FAKE_DP, 1, COFF_BB),
+};
+
+static const struct genrt_domain N(domain_b) = {
+    .name = FAKE_B_NAME,
+    .data_kind = FAKE_B_KIND,
+    .data_path = FAKE_B_DATA,
+    .data_train = 1,
+    .data_class = FAKE_B_CLASS,
+    .range_lo = -1.0f,
+    .range_hi = 1.0f,
+    .img_c = FAKE_B_C,
+    .img_h = FAKE_B_IH,
+    .img_w = FAKE_B_IW,
+    .sample_size = FAKE_SB,
+};
+
+const struct genrt_model FAKE_SYM = {
+    .abi = GENRT_ABI,
+    .objective = GENRT_OBJ_CYCLEGAN,
+    .name = FAKE_NAME,
+    .spec = "tests/fake_model.c",
+    .shape_hash = FAKE_HASH,
+    .real_size = (int)sizeof(real),
+    .data_kind = FAKE_KIND,
+    .data_path = FAKE_DATA,
+    .data_train = 1,
+    .data_class = FAKE_CLASS,
+    .range_lo = -1.0f,
+    .range_hi = 1.0f,
+    .img_c = FAKE_C,
+    .img_h = FAKE_IH,
+    .img_w = FAKE_IW,
+    .sample_size = FAKE_S,
+    .latent_kind = GENRT_LATENT_NORMAL,
+    .latent_dim = 0,
+    .domain_a = FAKE_A_NAME,
+    .domain_b = &N(domain_b),
+    .n_classes = 0,
+    .real_batches = 1,
+    .latent_batches = 0,
+    .batch = FAKE_B,
+    .steps = 200,
+    .seed = 42,
+    .sample_every = 100,
+    .checkpoint_every = 100,
+    .n_state = 2 * C_PARAMS,
+    .state = N(state),
+    .n_tensors = (int)(sizeof N(tensors) / sizeof N(tensors)[0]),
+    .tensors = N(tensors),
+    .n_nets = 4,
+    .nets = fake_cycle_nets,
+    .n_metrics = 4,
+    .metric_names = fake_cycle_metric_names,
+    .set_input = N(set_input),
+    .train_step = N(train_step),
+    .generate = NULL,
+    .translate = N(translate),
+    .gc_batch = FAKE_GC_BATCH,
+    .n_terms = 3,
+    .terms = fake_cycle_terms,
+    .gc_set_input = N(gc_set_input),
+    .gc_loss = N(gc_loss),
+    .gc_grad = N(gc_grad),
+};
+
+#undef real
+#undef FAKE_ID
+#undef FAKE_SYM
 
 #elif defined(FAKE_VAE) /* FAKE_BODY: one VAE, over `real` */
 
@@ -481,6 +907,7 @@ const struct genrt_model FAKE_SYM = {
     .data_kind = FAKE_KIND,
     .data_path = FAKE_DATA,
     .data_train = 1,
+    .data_class = -1,
     .range_lo = -1.0f,
     .range_hi = 1.0f,
     .img_c = FAKE_C,
@@ -804,6 +1231,7 @@ const struct genrt_model FAKE_SYM = {
     .data_kind = FAKE_KIND,
     .data_path = FAKE_DATA,
     .data_train = 1,
+    .data_class = -1,
     .range_lo = -1.0f,
     .range_hi = 1.0f,
     .img_c = FAKE_C,

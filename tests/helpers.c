@@ -146,13 +146,23 @@ double model_gradcheck(const struct genrt_model *m, double h, int per_tensor) {
             st[tt->offset + i] = tt->init == GENRT_INIT_ONE ? 1 : b * (2 * test_uniform() - 1);
     }
     long nx = (long)m->gc_batch * m->sample_size, nz = (long)m->gc_batch * m->latent_dim;
-    float *x = malloc(sizeof *x * (size_t)nx), *z = malloc(sizeof *z * (size_t)nz);
+    float *x = malloc(sizeof *x * (size_t)nx), *z = malloc(sizeof *z * (size_t)(nz + 1));
     for (long i = 0; i < nx; i++)
         x[i] = (float)(m->range_lo + (m->range_hi - m->range_lo) * test_uniform());
     for (long i = 0; i < nz; i++)
         z[i] = (float)test_normal();
     m->gc_set_input(0, x);
-    m->gc_set_input(1, z);
+    if (nz)
+        m->gc_set_input(1, z);
+    if (m->domain_b) { /* CycleGAN: a batch of domain B */
+        const struct genrt_domain *b = m->domain_b;
+        long nb = (long)m->gc_batch * b->sample_size;
+        float *xb = malloc(sizeof *xb * (size_t)nb);
+        for (long i = 0; i < nb; i++)
+            xb[i] = (float)(b->range_lo + (b->range_hi - b->range_lo) * test_uniform());
+        m->gc_set_input(3, xb);
+        free(xb);
+    }
     if (m->n_classes > 0) {
         float y[4096];
         for (int i = 0; i < m->gc_batch && i < 4096; i++)

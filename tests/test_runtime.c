@@ -5,7 +5,9 @@
  * with genrt_main called in-process and its stdout/stderr captured;
  * conditional and multi-batch models (cond) partly through spies that
  * stand in for a model's set_input or generate; VAEs' eval and reconstruct
- * (vae) through the fake VAE and a spy for its elbo_batch. */
+ * (vae) through the fake VAE and a spy for its elbo_batch; CycleGANs
+ * (cycle: two domains, translate) through the fake CycleGANs, and the data
+ * loader's class filter with them. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* mkdtemp, nftw, dup, fileno under -std=c11 */
 #endif
@@ -44,6 +46,8 @@ extern const struct genrt_model fake_rgb_model, fake_rgb_model_f64;
 extern const struct genrt_model fake_cond_model, fake_cond_model_f64;
 extern const struct genrt_model fake_cond_rgb_model, fake_cond_rgb_model_f64;
 extern const struct genrt_model fake_vae_model, fake_vae_model_f64;
+extern const struct genrt_model fake_cycle_model, fake_cycle_model_f64;
+extern const struct genrt_model fake_cycle_mix_model, fake_cycle_mix_model_f64;
 
 /* ------------------------------------------------------------- helpers */
 
@@ -1395,6 +1399,64 @@ Test(image, grid_reads_channels_last)
         for (int j = 0; j < 4; j++)
             cr_assert_eq(px[(2 + i) * gw + 2 + j], (int)lroundf(x[i * 4 + j] * 255.0f));
     stbi_image_free(px);
+}
+
+Test(image, cells_center_mixed_shapes_and_show_gray_as_rgb)
+{
+    /* a 2x2 gray image in [0, 1], a 3x4 RGB one in [0, 255], an empty cell */
+    const float gray[4] = {0.0f, 0.2f, 0.6f, 1.0f};
+    float rgb[3 * 4 * 3];
+    for (int i = 0; i < 36; i++)
+        rgb[i] = (float)(7 * i);
+    const struct genrt_image_cell cells[3] = {
+        {gray, 1, 2, 2, 0.0f, 1.0f},
+        {rgb, 3, 3, 4, 0.0f, 255.0f},
+        {NULL, 0, 0, 0, 0.0f, 0.0f},
+    };
+    const char *p = tpath("cells.png");
+    struct genrt_err err;
+    cr_assert_eq(genrt_image_write_cells(p, cells, 1, 3, &err), 0, "%s", err.msg);
+    int gw, gh, comp;
+    unsigned char *px = stbi_load(p, &gw, &gh, &comp, 0);
+    cr_assert_not_null(px, "%s", stbi_failure_reason());
+    cr_assert_eq(comp, 3);
+    cr_assert_eq(gw, 3 * (4 + 2) + 2); /* cells of the largest image: 3 x 4 */
+    cr_assert_eq(gh, 1 * (3 + 2) + 2);
+    for (int y = 0; y < gh; y++)
+        for (int x = 0; x < gw; x++)
+            for (int ch = 0; ch < 3; ch++) {
+                int want = 255;
+                int gi = y - 2 - 0, gj = x - 2 - 1; /* gray, centered: (3-2)/2 = 0, (4-2)/2 = 1 */
+                int ri = y - 2, rj = x - 8;
+                if (gi >= 0 && gi < 2 && gj >= 0 && gj < 2)
+                    want = (int)lroundf(gray[gi * 2 + gj] * 255.0f); /* in all three channels */
+                else if (ri >= 0 && ri < 3 && rj >= 0 && rj < 4)
+                    want = 7 * ((ri * 4 + rj) * 3 + ch);
+                cr_assert_eq(px[(y * gw + x) * 3 + ch], want, "(%d, %d) channel %d", y, x, ch);
+            }
+    stbi_image_free(px);
+
+    /* one shape and range: the same bytes as the grid writer's */
+    static float x[5 * 28 * 28];
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        x[i] = (float)(i % 300) / 150.0f - 1.0f;
+    struct genrt_image_cell same[6];
+    for (int k = 0; k < 6; k++)
+        same[k] = (struct genrt_image_cell){k < 5 ? x + k * 784 : NULL, 1, 28, 28, -1.0f, 1.0f};
+    cr_assert_eq(genrt_image_write_cells(tpath("c1.png"), same, 2, 3, &err), 0, "%s", err.msg);
+    cr_assert_eq(genrt_image_write_grid_cols(tpath("c2.png"), x, 5, 3, 1, 28, 28, -1.0f, 1.0f,
+                                             &err), 0, "%s", err.msg);
+    cr_assert(same_file(tpath("c1.png"), tpath("c2.png")));
+
+    same[0].c = 2;
+    cr_assert_eq(genrt_image_write_cells(p, same, 2, 3, &err), -1);
+    cr_assert_not_null(strstr(err.msg, "cannot draw 2-channel images"), "%s", err.msg);
+    same[0].c = 1;
+    same[1].hi = -1.0f;
+    cr_assert_eq(genrt_image_write_cells(p, same, 2, 3, &err), -1);
+    cr_assert_not_null(strstr(err.msg, "empty value range"), "%s", err.msg);
+    cr_assert_eq(genrt_image_write_cells(p, same + 5, 1, 1, &err), -1);
+    cr_assert_not_null(strstr(err.msg, "nothing to draw"), "%s", err.msg);
 }
 
 /* -------------------------------------------------------------------- cli */
@@ -2772,8 +2834,8 @@ Test(vae, model_check_wants_an_objective_and_the_vae_functions)
     assert_one_error(cli(&fake_vae_model, &m, "bench", NULL),
                      "double-precision model error: a VAE without elbo_batch or reconstruct");
     m = fake_vae_model;
-    m.objective = 2;
-    assert_one_error(cli(&m, NULL, "bench", NULL), "model error: unknown objective 2");
+    m.objective = 3;
+    assert_one_error(cli(&m, NULL, "bench", NULL), "model error: unknown objective 3");
     m.objective = -1;
     assert_one_error(cli(&m, NULL, "--help", NULL), "model error: unknown objective -1");
     /* a VAE whose objective was left at 0 */
@@ -2791,5 +2853,718 @@ Test(vae, model_check_wants_an_objective_and_the_vae_functions)
     m = fake_vae_model;
     m.abi = 2;
     assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model was built for runtime ABI 2, this runtime has ABI 3");
+                     "model was built for runtime ABI 2, this runtime has ABI 4");
+}
+
+/* --------------------------------------------------------------- cycle */
+
+/* Fashion-MNIST's classes: 6000 train and 1000 test images each. */
+#define FMNIST_PER_CLASS 6000
+#define FMNIST_TEST_PER_CLASS 1000
+
+Test(data, class_filter_keeps_one_class_in_file_order)
+{
+    struct genrt_model m = image_model(FMNIST_DIR, 1);
+    struct genrt_data all, d;
+    struct genrt_err err;
+    cr_assert_eq(genrt_data_open(&all, &m, NULL, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(all.data_class, -1);
+    m.data_class = 7;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.n, FMNIST_PER_CLASS);
+    cr_assert_eq(d.data_class, 7);
+    cr_assert_eq(d.n_classes, 10); /* the source's classes; the labels stay as they are */
+    long k = 0;
+    for (long i = 0; i < all.n; i++) {
+        if (all.labels[i] != 7)
+            continue;
+        cr_assert_eq(d.labels[k], 7);
+        cr_assert(!memcmp(d.images + k * 784, all.images + i * 784, 784), "example %ld", k);
+        k++;
+    }
+    cr_assert_eq(k, d.n);
+    /* the epochs shuffle the kept examples only */
+    char *seen = calloc((size_t)d.n, 1);
+    for (long i = 0; i < d.n; i++) {
+        cr_assert_lt(d.order[i], (uint32_t)d.n);
+        cr_assert(!seen[d.order[i]]);
+        seen[d.order[i]] = 1;
+    }
+    free(seen);
+    static float x[16 * 784];
+    int lab[16];
+    for (int b = 0; b < 400; b++) { /* 375 batches an epoch */
+        cr_assert_eq(genrt_data_next_batch_labels(&d, x, lab, 16), 0);
+        for (int i = 0; i < 16; i++)
+            cr_assert_eq(lab[i], 7);
+    }
+    cr_assert_eq(d.st.epoch, 1);
+    genrt_data_close(&d);
+    genrt_data_close(&all);
+
+    m.data_class = 9;
+    cr_assert_eq(genrt_data_open_split(&d, &m, NULL, GENRT_SPLIT_TEST, 1, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(d.n, FMNIST_TEST_PER_CLASS);
+    cr_assert_eq(d.labels[0], 9);
+    genrt_data_close(&d);
+
+    /* images: the class subfolder's images (class_dir: red is 80 * class) */
+    const char *dir = class_dir("filtered", 3, 4);
+    struct genrt_model r = rgb_model(dir, 3);
+    r.data_class = 1;
+    cr_assert_eq(genrt_data_open(&d, &r, NULL, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.n, 4);
+    cr_assert_eq(d.n_classes, 3);
+    for (long i = 0; i < d.n; i++) {
+        cr_assert_eq(d.labels[i], 1);
+        cr_assert_eq(d.images[i * 144], 80);
+        cr_assert_eq(d.images[i * 144 + 1], 10 * i, "file order");
+    }
+    genrt_data_close(&d);
+    /* without class subfolders every image is class 0 */
+    r = rgb_model(color_dir("filtered0", 5), 3);
+    r.data_class = 0;
+    cr_assert_eq(genrt_data_open(&d, &r, NULL, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.n, 5);
+    genrt_data_close(&d);
+}
+
+Test(data, class_filter_errors_name_the_path_and_class)
+{
+    struct genrt_model m = image_model(FMNIST_DIR, 1);
+    struct genrt_data d;
+    struct genrt_err err;
+    m.data_class = 10;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), -1);
+    cr_assert_str_eq(err.msg, FMNIST_DIR ": no examples of class 10 in the train split (its "
+                              "classes are 0 to 9)");
+    cr_assert_null(d.images);
+    const char *small = mkdir_t("zeros");
+    write_idx(small, "t10k", 5, 28, 28, 5, 1); /* every label 0 */
+    m = image_model(small, 0);
+    m.data_class = 3;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), -1);
+    char want[600];
+    snprintf(want, sizeof want, "%s: no examples of class 3 in the test split (its classes are "
+             "0 to 9)", small);
+    cr_assert_str_eq(err.msg, want);
+
+    const char *dir = class_dir("filtered3", 3, 2);
+    struct genrt_model r = rgb_model(dir, 3);
+    r.data_class = 5;
+    cr_assert_eq(genrt_data_open(&d, &r, NULL, 1, &err), -1);
+    snprintf(want, sizeof want, "%s: no examples of class 5 (its 3 class subfolders are classes "
+             "0 to 2)", dir);
+    cr_assert_str_eq(err.msg, want);
+    cr_assert_null(d.class_names);
+    const char *flat = color_dir("flat1", 3);
+    r = rgb_model(flat, 3);
+    r.data_class = 1;
+    cr_assert_eq(genrt_data_open(&d, &r, NULL, 1, &err), -1);
+    snprintf(want, sizeof want, "%s: no examples of class 1 (no class subfolders: every image is "
+             "class 0)", flat);
+    cr_assert_str_eq(err.msg, want);
+
+    struct genrt_model ring = fake_model;
+    ring.data_class = 2;
+    cr_assert_eq(genrt_data_open(&d, &ring, NULL, 1, &err), -1);
+    cr_assert_str_eq(err.msg, "model error: ring8 data have no class filter (data_class 2)");
+
+    /* through the CLI: one line, before anything is written */
+    struct genrt_model c = fake_cycle_model;
+    c.data_class = 12;
+    struct run *run = cli(&c, NULL, "train", "--out", tpath("never"), NULL);
+    assert_one_error(run, FMNIST_DIR ": no examples of class 12 in the train split");
+    cr_assert(!file_exists(tpath("never")));
+}
+
+Test(data, domain_model_reads_domain_b)
+{
+    const struct genrt_model *m = &fake_cycle_mix_model;
+    struct genrt_model a, b;
+    genrt_data_domain_model(m, GENRT_DOMAIN_A, &a);
+    cr_assert(!memcmp(&a, m, sizeof a));
+    genrt_data_domain_model(m, GENRT_DOMAIN_B, &b);
+    cr_assert_eq(b.data_kind, GENRT_DATA_IMAGES);
+    cr_assert_str_eq(b.data_path, "");
+    cr_assert_eq(b.data_class, -1);
+    cr_assert(b.img_c == 3 && b.img_h == 6 && b.img_w == 8 && b.sample_size == 144);
+    cr_assert(b.range_lo == -1.0f && b.range_hi == 1.0f);
+    cr_assert_eq(b.batch, m->batch);
+    cr_assert_eq(b.shape_hash, m->shape_hash);
+    /* domain B of the fashion_mnist CycleGAN: the boots */
+    genrt_data_domain_model(&fake_cycle_model, GENRT_DOMAIN_B, &b);
+    struct genrt_data d;
+    struct genrt_err err;
+    cr_assert_eq(genrt_data_open(&d, &b, NULL, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.n, FMNIST_PER_CLASS);
+    cr_assert_eq(d.labels[0], 9);
+    genrt_data_close(&d);
+}
+
+/* Loads a checkpoint into a float model's state. */
+static void load_float_state(const struct genrt_model *m, const char *path)
+{
+    struct genrt_ckpt ck;
+    struct genrt_err err;
+    cr_assert_eq(genrt_ckpt_read(path, &ck, &err), 0, "%s", err.msg);
+    cr_assert_eq(ck.n_state, (uint64_t)m->n_state);
+    memcpy(m->state, ck.state, (size_t)ck.n_state * sizeof(float));
+    genrt_ckpt_free(&ck);
+}
+
+static uint64_t ckpt_blob_size(const char *path)
+{
+    struct genrt_ckpt ck;
+    struct genrt_err err;
+    cr_assert_eq(genrt_ckpt_read(path, &ck, &err), 0, "%s", err.msg);
+    uint64_t n = ck.blob_size;
+    genrt_ckpt_free(&ck);
+    return n;
+}
+
+/* Trains to `steps` straight, and to `mid` then resumed to `steps`: the
+ * two runs must end byte for byte alike.  data_b: --data-b, if not NULL
+ * (last, so that a NULL ends the arguments there). */
+static void assert_cycle_resume(const struct genrt_model *m, const char *data_b, const char *name,
+                                const char *steps, const char *mid)
+{
+    const char *a = tpath("%s_a", name), *b = tpath("%s_b", name);
+    const char *flag_b = data_b ? "--data-b" : NULL;
+    struct run *r = cli(m, NULL, "train", "--steps", steps, "--out", a, "--quiet", flag_b, data_b,
+                        NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    r = cli(m, NULL, "train", "--steps", mid, "--out", b, "--quiet", flag_b, data_b, NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    const char *ck = tpath("%s_b/checkpoint.ckpt", name), *ckmid = tpath("%s_mid.ckpt", name);
+    cr_assert_eq(rename(ck, ckmid), 0);
+    r = cli(m, NULL, "train", "--steps", steps, "--out", b, "--resume", ckmid, "--quiet", flag_b,
+            data_b, NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert(same_file(tpath("%s_a/checkpoint.ckpt", name), ck), "%s: checkpoints differ", name);
+    char *ma = metrics_sans_seconds(tpath("%s_a/metrics.csv", name));
+    char *mb = metrics_sans_seconds(tpath("%s_b/metrics.csv", name));
+    cr_assert_str_eq(ma, mb);
+    cr_assert_eq(count_lines(ma), atoi(steps) + 1);
+    cr_assert(!strncmp(ma, "step,loss_G,loss_DA,loss_DB,cycle\n1,", 35), "%s", ma);
+    free(ma);
+    free(mb);
+    char png[32];
+    snprintf(png, sizeof png, "samples/step-%06d.png", atoi(steps));
+    cr_assert(same_file(tpath("%s_a/%s", name, png), tpath("%s_b/%s", name, png)));
+    /* the run state holds domain B's loader after A's: 8 more words */
+    cr_assert_eq(ckpt_blob_size(ck), 8 * (15 + 8));
+}
+
+Test(cycle, resume_equals_uninterrupted_run)
+{
+    assert_cycle_resume(&fake_cycle_model, NULL, "fm", "12", "5");
+    /* domain B of 10 images, 2 batches of 4 an epoch: the resumed run
+     * starts mid-epoch in B, several epochs in */
+    const char *colors = color_dir("cyccolors", 10);
+    assert_cycle_resume(&fake_cycle_mix_model, colors, "mix", "9", "5");
+
+    /* the other models' run state keeps its size: their old checkpoints load */
+    struct run *r = cli(&fake_model, NULL, "train", "--steps", "2", "--out", tpath("old"),
+                        "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_eq(ckpt_blob_size(tpath("old/checkpoint.ckpt")), 8 * 15);
+    /* a GAN's checkpoint is not a CycleGAN's, whatever its blob */
+    r = cli(&fake_cycle_model, NULL, "train", "--steps", "20", "--out", tpath("fm_b"), "--resume",
+            tpath("old/checkpoint.ckpt"), NULL);
+    assert_one_error(r, "was written for another spec");
+}
+
+/* The spy on a CycleGAN's set_input: slot 0 must hold the next batch of
+ * domain A's loader (seeded with the run's seed) and slot 3 that of domain
+ * B's (seeded from GENRT_STREAM_DOMAIN_B); no other slot. */
+static struct {
+    const struct genrt_model *m;
+    struct genrt_data a, b;
+    float *got[2], *want[2];
+    unsigned slots;
+    long steps;
+    char msg[256];
+} cspy;
+
+static void cspy_set_input(int slot, const float *src)
+{
+    const struct genrt_model *m = cspy.m;
+    long n = (long)m->batch;
+    if (slot == 0)
+        memcpy(cspy.got[0], src, (size_t)(n * m->sample_size) * sizeof *src);
+    else if (slot == 3)
+        memcpy(cspy.got[1], src, (size_t)(n * m->domain_b->sample_size) * sizeof *src);
+    else if (!cspy.msg[0])
+        snprintf(cspy.msg, sizeof cspy.msg, "set_input slot %d", slot);
+    cspy.slots |= 1u << slot;
+    m->set_input(slot, src);
+}
+
+static void cspy_train_step(long t, double *metrics)
+{
+    const struct genrt_model *m = cspy.m;
+    if (cspy.slots != 9u && !cspy.msg[0])
+        snprintf(cspy.msg, sizeof cspy.msg, "step %ld: slots 0x%x set, not 0x9", t, cspy.slots);
+    cspy.slots = 0;
+    genrt_data_next_batch(&cspy.a, cspy.want[0], m->batch);
+    genrt_data_next_batch(&cspy.b, cspy.want[1], m->batch);
+    long size[2] = {m->sample_size, m->domain_b->sample_size};
+    for (int d = 0; d < 2; d++)
+        if (memcmp(cspy.got[d], cspy.want[d], (size_t)(m->batch * size[d]) * sizeof(float)) &&
+            !cspy.msg[0])
+            snprintf(cspy.msg, sizeof cspy.msg, "step %ld: slot %d is not domain %c's next batch",
+                     t, d ? 3 : 0, d ? 'B' : 'A');
+    cspy.steps++;
+    m->train_step(t, metrics);
+}
+
+Test(cycle, a_step_takes_a_batch_of_each_domain)
+{
+    const struct genrt_model *m = &fake_cycle_model;
+    struct genrt_model mb;
+    struct genrt_err err;
+    memset(&cspy, 0, sizeof cspy);
+    cspy.m = m;
+    genrt_data_domain_model(m, GENRT_DOMAIN_B, &mb);
+    cr_assert_eq(genrt_data_open(&cspy.a, m, NULL, 42, &err), 0, "%s", err.msg);
+    cr_assert_eq(genrt_data_open(&cspy.b, &mb, NULL, genrt_rng_derive(42, GENRT_STREAM_DOMAIN_B),
+                                 &err), 0, "%s", err.msg);
+    /* the two domains (6000 examples each) are not shuffled alike */
+    cr_assert_eq(cspy.a.n, cspy.b.n);
+    cr_assert(memcmp(cspy.a.order, cspy.b.order, (size_t)cspy.a.n * sizeof *cspy.a.order));
+    for (int d = 0; d < 2; d++) {
+        cspy.got[d] = malloc((size_t)m->batch * 784 * sizeof(float));
+        cspy.want[d] = malloc((size_t)m->batch * 784 * sizeof(float));
+    }
+    struct genrt_model s = *m;
+    s.set_input = cspy_set_input;
+    s.train_step = cspy_train_step;
+    struct run *r = cli(&s, NULL, "train", "--steps", "6", "--out", tpath("cspy"), "--quiet",
+                        NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_eq(cspy.steps, 6);
+    cr_assert_str_empty(cspy.msg, "%s", cspy.msg);
+    genrt_data_close(&cspy.a);
+    genrt_data_close(&cspy.b);
+    for (int d = 0; d < 2; d++) {
+        free(cspy.got[d]);
+        free(cspy.want[d]);
+    }
+}
+
+/* The first n examples of a domain's split, in file order (floats). */
+static float *domain_examples(const struct genrt_model *m, int dom, const char *path, int split,
+                              long n)
+{
+    struct genrt_model md;
+    struct genrt_data d;
+    struct genrt_err err;
+    genrt_data_domain_model(m, dom, &md);
+    cr_assert_eq(genrt_data_open_split(&d, &md, path, split, 1, &err), 0, "%s", err.msg);
+    float *x = malloc((size_t)(n * md.sample_size) * sizeof *x);
+    cr_assert_eq(genrt_data_read(&d, 0, n, x, NULL), 0);
+    genrt_data_close(&d);
+    return x;
+}
+
+/* m->translate on n examples x of domain dom (n a multiple of the batch). */
+static void reference_translate(const struct genrt_model *m, int dom, const float *x, long n,
+                                float *out, float *back)
+{
+    long S = dom ? m->domain_b->sample_size : m->sample_size;
+    long T = dom ? m->sample_size : m->domain_b->sample_size;
+    cr_assert_eq(n % m->batch, 0);
+    for (long i = 0; i < n; i += m->batch)
+        m->translate(dom, x + i * S, out + i * T, back + i * S);
+}
+
+/* Asserts that cell (r, c) of a grid of 28 x 28 cells holds the w x h x ch
+ * image x (range [-1, 1]), centered; gray images in RGB grids fill every
+ * channel. */
+static void assert_cell(const unsigned char *px, int gw, int comp, int r, int c, const float *x,
+                        int ch, int h, int w)
+{
+    int y0 = 2 + r * 30 + (28 - h) / 2, x0 = 2 + c * 30 + (28 - w) / 2;
+    for (int i = 0; i < h; i++)
+        for (int j = 0; j < w; j++)
+            for (int q = 0; q < comp; q++) {
+                int want = to_byte(x[(i * w + j) * ch + (ch == comp ? q : 0)]);
+                int got = px[((y0 + i) * gw + x0 + j) * comp + q];
+                cr_assert(abs(got - want) <= 1, "cell (%d, %d) pixel (%d, %d, %d): %d, not %d", r,
+                          c, i, j, q, got, want);
+            }
+}
+
+Test(cycle, previews_show_both_domains_both_ways)
+{
+    const struct genrt_model *m = &fake_cycle_model;
+    struct run *r = cli(m, NULL, "train", "--steps", "3", "--out", tpath("pv"), "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    const char *png = tpath("pv/samples/step-000003.png");
+    int gw, gh, comp;
+    unsigned char *px = stbi_load(png, &gw, &gh, &comp, 0);
+    cr_assert_not_null(px, "%s", stbi_failure_reason());
+    cr_assert_eq(comp, 1);
+    cr_assert_eq(gw, 6 * 30 + 2); /* a | G(a) | F(G(a)) | b | F(b) | G(F(b)) */
+    cr_assert_eq(gh, 8 * 30 + 2); /* the first 8 of each */
+    load_float_state(m, tpath("pv/checkpoint.ckpt"));
+    static float out[2][16 * 784], back[2][16 * 784];
+    float *x[2];
+    for (int d = 0; d < 2; d++) {
+        x[d] = domain_examples(m, d, NULL, GENRT_SPLIT_TRAIN, 16);
+        reference_translate(m, d, x[d], 16, out[d], back[d]);
+        for (int row = 0; row < 8; row++) {
+            assert_cell(px, gw, 1, row, 3 * d, x[d] + row * 784, 1, 28, 28);
+            assert_cell(px, gw, 1, row, 3 * d + 1, out[d] + row * 784, 1, 28, 28);
+            assert_cell(px, gw, 1, row, 3 * d + 2, back[d] + row * 784, 1, 28, 28);
+        }
+        free(x[d]);
+    }
+    stbi_image_free(px);
+
+    /* domains of other shapes and channels: RGB cells of 28 x 28, the 6 x 8
+     * colors in their middle, the gray shoes in all three channels */
+    const struct genrt_model *mix = &fake_cycle_mix_model;
+    const char *colors = color_dir("pvcolors", 6);
+    r = cli(mix, NULL, "train", "--steps", "2", "--out", tpath("pvm"), "--data-b", colors,
+            "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    px = stbi_load(tpath("pvm/samples/step-000002.png"), &gw, &gh, &comp, 0);
+    cr_assert_not_null(px, "%s", stbi_failure_reason());
+    cr_assert_eq(comp, 3);
+    cr_assert_eq(gw, 6 * 30 + 2);
+    cr_assert_eq(gh, 6 * 30 + 2, "as many rows as the smaller domain has examples");
+    load_float_state(mix, tpath("pvm/checkpoint.ckpt"));
+    float *a = domain_examples(mix, GENRT_DOMAIN_A, NULL, GENRT_SPLIT_TRAIN, 8);
+    float *b6 = domain_examples(mix, GENRT_DOMAIN_B, colors, GENRT_SPLIT_TRAIN, 6);
+    float *b = calloc(8 * 144, sizeof *b); /* two batches of 4 */
+    memcpy(b, b6, 6 * 144 * sizeof *b);
+    free(b6);
+    static float ga[8 * 144], fga[8 * 784], fb[8 * 784], gfb[8 * 144];
+    reference_translate(mix, GENRT_DOMAIN_A, a, 8, ga, fga);
+    reference_translate(mix, GENRT_DOMAIN_B, b, 8, fb, gfb);
+    for (int row = 0; row < 6; row++) {
+        assert_cell(px, gw, 3, row, 0, a + row * 784, 1, 28, 28);
+        assert_cell(px, gw, 3, row, 1, ga + row * 144, 3, 6, 8);
+        assert_cell(px, gw, 3, row, 2, fga + row * 784, 1, 28, 28);
+        assert_cell(px, gw, 3, row, 3, b + row * 144, 3, 6, 8);
+        assert_cell(px, gw, 3, row, 4, fb + row * 784, 1, 28, 28);
+        assert_cell(px, gw, 3, row, 5, gfb + row * 144, 3, 6, 8);
+    }
+    /* white around the small images */
+    cr_assert_eq(px[((2 + 1) * gw + 2 + 30 + 1) * 3], 255);
+    stbi_image_free(px);
+    free(a);
+    free(b);
+}
+
+Test(cycle, translate_writes_png_and_npy)
+{
+    const struct genrt_model *m = &fake_cycle_model;
+    struct run *r = cli(m, NULL, "train", "--steps", "4", "--out", tpath("tr"), "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    const char *ck = tpath("tr/checkpoint.ckpt");
+    load_float_state(m, ck);
+    static float out[2][16 * 784], back[2][16 * 784];
+    float *x[2];
+    for (int d = 0; d < 2; d++) { /* the first test images of class 7, and of 9 */
+        x[d] = domain_examples(m, d, NULL, GENRT_SPLIT_TEST, 16);
+        reference_translate(m, d, x[d], 16, out[d], back[d]);
+    }
+
+    /* .png: 8 rows of x | G(x) | F(G(x)) by default */
+    r = cli(m, NULL, "translate", "--checkpoint", ck, "-o", tpath("t.png"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_str_empty(r->out);
+    int gw, gh, comp;
+    unsigned char *px = stbi_load(tpath("t.png"), &gw, &gh, &comp, 0);
+    cr_assert_not_null(px, "%s", stbi_failure_reason());
+    cr_assert(gw == 3 * 30 + 2 && gh == 8 * 30 + 2 && comp == 1, "%dx%dx%d", gw, gh, comp);
+    for (int row = 0; row < 8; row++) {
+        assert_cell(px, gw, 1, row, 0, x[0] + row * 784, 1, 28, 28);
+        assert_cell(px, gw, 1, row, 1, out[0] + row * 784, 1, 28, 28);
+        assert_cell(px, gw, 1, row, 2, back[0] + row * 784, 1, 28, 28);
+    }
+    stbi_image_free(px);
+    /* --from B, -n 3: x | F(x) | G(F(x)) */
+    r = cli(m, NULL, "translate", "--checkpoint", ck, "--from", "B", "-n", "3", "-o",
+            tpath("tb.png"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    px = stbi_load(tpath("tb.png"), &gw, &gh, &comp, 0);
+    cr_assert_not_null(px);
+    cr_assert(gw == 3 * 30 + 2 && gh == 3 * 30 + 2, "%dx%d", gw, gh);
+    for (int row = 0; row < 3; row++) {
+        assert_cell(px, gw, 1, row, 0, x[1] + row * 784, 1, 28, 28);
+        assert_cell(px, gw, 1, row, 1, out[1] + row * 784, 1, 28, 28);
+        assert_cell(px, gw, 1, row, 2, back[1] + row * 784, 1, 28, 28);
+    }
+    stbi_image_free(px);
+
+    /* .npy: the translations alone, [N, C, H, W], in the data's range;
+     * 20 examples take two calls, the second padded */
+    r = cli(m, NULL, "translate", "--checkpoint", ck, "-n", "20", "-o", tpath("t.npy"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    float *y = npy_data(tpath("t.npy"), "'shape': (20, 1, 28, 28), }", 20 * 784);
+    for (long i = 0; i < 16 * 784; i++)
+        cr_assert_eq(y[i], out[0][i], "value %ld", i);
+    for (long i = 0; i < 20 * 784; i++)
+        cr_assert(y[i] >= -1.0f && y[i] <= 1.0f, "value %ld: %g", i, y[i]);
+    free(y);
+    r = cli(m, NULL, "translate", "--checkpoint", ck, "--from", "B", "-o", tpath("tb.npy"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    y = npy_data(tpath("tb.npy"), "'shape': (8, 1, 28, 28), }", 8 * 784);
+    cr_assert(!memcmp(y, out[1], 8 * 784 * sizeof *y));
+    free(y);
+    /* --data names domain A's directory, --data-b B's */
+    r = cli(m, NULL, "translate", "--checkpoint", ck, "--from", "B", "-o", tpath("tb2.npy"),
+            "--data", tpath("nodata"), "--data-b", FMNIST_DIR, "--threads", "1", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert(same_file(tpath("tb.npy"), tpath("tb2.npy")));
+    free(x[0]);
+    free(x[1]);
+
+    /* other shapes: shoes (gray 28 x 28) to colors (RGB 6 x 8) and back */
+    const struct genrt_model *mix = &fake_cycle_mix_model;
+    const char *colors = color_dir("trcolors", 5);
+    r = cli(mix, NULL, "train", "--steps", "2", "--out", tpath("trm"), "--data-b", colors,
+            "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    const char *mck = tpath("trm/checkpoint.ckpt");
+    load_float_state(mix, mck);
+    float *a = domain_examples(mix, GENRT_DOMAIN_A, NULL, GENRT_SPLIT_TEST, 8);
+    static float ga[8 * 144], fga[8 * 784];
+    reference_translate(mix, GENRT_DOMAIN_A, a, 8, ga, fga);
+    r = cli(mix, NULL, "translate", "--checkpoint", mck, "--from", "shoes", "-n", "6", "-o",
+            tpath("m.npy"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    y = npy_data(tpath("m.npy"), "'shape': (6, 3, 6, 8), }", 6 * 144);
+    for (int k = 0; k < 6; k++) /* CHW in the file, HWC in memory */
+        for (int ch = 0; ch < 3; ch++)
+            for (int p = 0; p < 48; p++)
+                cr_assert_eq(y[(k * 3 + ch) * 48 + p], ga[k * 144 + p * 3 + ch]);
+    free(y);
+    free(a);
+    r = cli(mix, NULL, "translate", "--checkpoint", mck, "--from", "colors", "--data-b", colors,
+            "-o", tpath("mc.npy"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err); /* 5 of the default 8: all there are */
+    y = npy_data(tpath("mc.npy"), "'shape': (5, 1, 28, 28), }", 5 * 784);
+    free(y);
+    r = cli(mix, NULL, "translate", "--checkpoint", mck, "--from", "colors", "--data-b", colors,
+            "-o", tpath("mc.png"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    png_info(tpath("mc.png"), &gw, &gh, &comp);
+    cr_assert(gw == 3 * 30 + 2 && gh == 5 * 30 + 2 && comp == 2, "%dx%d color %d", gw, gh, comp);
+}
+
+Test(cycle, translate_errors_are_one_line)
+{
+    const struct genrt_model *m = &fake_cycle_model;
+    struct run *r = cli(m, NULL, "train", "--steps", "1", "--out", tpath("te"), "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    const char *ck = tpath("te/checkpoint.ckpt");
+    const char *o = tpath("x.png");
+    assert_one_error(cli(m, NULL, "translate", "--checkpoint", ck, "--from", "C", "-o", o, NULL),
+                     "translate: --from C: no such domain (the model's domains are A and B)");
+    assert_one_error(cli(m, NULL, "translate", "--checkpoint", ck, "-o", tpath("x.csv"), NULL),
+                     "x.csv: unknown format (the name must end in .png or .npy)");
+    assert_one_error(cli(m, NULL, "translate", "--checkpoint", ck, "-o", tpath("png"), NULL),
+                     "unknown format");
+    assert_one_error(cli(m, NULL, "translate", "--checkpoint", ck, "-n", "1001", "-o", o, NULL),
+                     "translate: -n 1001, but the test split of domain A has only 1000 examples "
+                     "of class 7");
+    assert_one_error(cli(m, NULL, "translate", "--checkpoint", ck, "--from", "B", "-n", "1001",
+                         "-o", o, NULL),
+                     "the test split of domain B has only 1000 examples of class 9");
+    assert_one_error(cli(m, NULL, "translate", "-o", o, NULL), "translate: missing --checkpoint");
+    assert_one_error(cli(m, NULL, "translate", "--checkpoint", ck, NULL),
+                     "translate: missing -o FILE");
+    assert_one_error(cli(m, NULL, "translate", "--checkpoint", tpath("none.ckpt"), "-o", o, NULL),
+                     "none.ckpt: no such file");
+    assert_one_error(cli(m, NULL, "translate", "--checkpoint", ck, "--from", "B", "-o", o,
+                         "--data-b", tpath("nodata"), NULL),
+                     "translate: ");
+    assert_one_error(cli(m, NULL, "translate", "--checkpoint", ck, "--label", "1", "-o", o, NULL),
+                     "translate: unknown flag '--label'");
+    r = cli(&fake_model, NULL, "train", "--steps", "1", "--out", tpath("teg"), "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    assert_one_error(cli(m, NULL, "translate", "--checkpoint", tpath("teg/checkpoint.ckpt"), "-o",
+                         o, NULL), "was written for another spec");
+    cr_assert(!file_exists(o) && !file_exists(tpath("x.csv")));
+
+    /* the commands of other models */
+    assert_one_error(cli(m, NULL, "sample", "--checkpoint", ck, "-o", o, NULL),
+                     "sample: this model is a CycleGAN, which translates images and has no "
+                     "latent space to sample from; use translate --from A|B");
+    assert_one_error(cli(m, NULL, "eval", "--checkpoint", ck, NULL),
+                     "eval: this model is a CycleGAN; eval is for VAEs only");
+    assert_one_error(cli(m, NULL, "reconstruct", NULL),
+                     "reconstruct: this model is a CycleGAN; reconstruct is for VAEs only");
+    assert_one_error(cli(&fake_model, NULL, "translate", NULL),
+                     "translate: this model is a GAN; translate is for CycleGANs only");
+    assert_one_error(cli(&fake_vae_model, NULL, "translate", NULL),
+                     "translate: this model is a VAE; translate is for CycleGANs only");
+    assert_one_error(cli(&fake_model, NULL, "train", "--data-b", "x", NULL),
+                     "train: unknown flag '--data-b'");
+    cr_assert(!file_exists(o));
+
+    /* domain B's data: none given, too few, unreadable; nothing written */
+    const struct genrt_model *mix = &fake_cycle_mix_model;
+    assert_one_error(cli(mix, NULL, "train", "--out", tpath("never"), NULL),
+                     "no data directory given for domain colors (use --data-b DIR)");
+    assert_one_error(cli(mix, NULL, "gradcheck", NULL),
+                     "no data directory given for domain colors (use --data-b DIR)");
+    const char *three = color_dir("tecolors", 3);
+    assert_one_error(cli(mix, NULL, "train", "--out", tpath("never"), "--data-b", three, NULL),
+                     "train: the data set of domain colors has 3 examples, fewer than one batch "
+                     "of 4");
+    assert_one_error(cli(mix, NULL, "train", "--out", tpath("never"), "--data-b", tpath("nodir"),
+                         NULL), "nodir: no such directory");
+    struct genrt_model a = fake_cycle_mix_model;
+    a.data_path = three;
+    a.data_kind = GENRT_DATA_IMAGES;
+    a.data_class = -1;
+    assert_one_error(cli(&a, NULL, "train", "--out", tpath("never"), "--data-b", three, NULL),
+                     "/tecolors/000.png: 3 channels (RGB), but the spec wants 1 (gray)");
+    cr_assert(!file_exists(tpath("never")));
+}
+
+/* The spy on gc_set_input: which slots were set, and slot 3's rows. */
+static void (*cycle_gc_set_input)(int slot, const float *src);
+static float gc_rows_b[4 * 784];
+
+static void spy_cycle_gc_set_input(int slot, const float *src)
+{
+    if (slot == 3)
+        memcpy(gc_rows_b, src, sizeof gc_rows_b);
+    gc_slots |= 1u << slot;
+    cycle_gc_set_input(slot, src);
+}
+
+Test(cycle, gradcheck_bench_and_help)
+{
+    struct genrt_model g = fake_cycle_model_f64;
+    cycle_gc_set_input = g.gc_set_input;
+    g.gc_set_input = spy_cycle_gc_set_input;
+    gc_slots = 0;
+    struct run *r = cli(&fake_cycle_model, &g, "gradcheck", NULL);
+    cr_assert_eq(r->rc, 0, "%s%s", r->out, r->err);
+    cr_assert_not_null(strstr(r->out, "gradcheck: loss_G: 96 entries of 4 tensors"), "%s", r->out);
+    cr_assert_not_null(strstr(r->out, "gradcheck: loss_DA: 9 entries of 2 tensors"), "%s", r->out);
+    cr_assert_not_null(strstr(r->out, "gradcheck: loss_DB: 9 entries of 2 tensors"), "%s", r->out);
+    cr_assert_not_null(strstr(r->out, "(tolerance 1e-06): ok\n"), "%s", r->out);
+    cr_assert_eq(gc_slots, 9u, "slots 0x%x", gc_slots);
+    /* slot 3: the first gc batch of domain B's loader */
+    struct genrt_model mb;
+    struct genrt_data d;
+    struct genrt_err err;
+    static float want[4 * 784];
+    genrt_data_domain_model(&g, GENRT_DOMAIN_B, &mb);
+    cr_assert_eq(genrt_data_open(&d, &mb, NULL, genrt_rng_derive(42, GENRT_STREAM_DOMAIN_B),
+                                 &err), 0, "%s", err.msg);
+    genrt_data_next_batch(&d, want, 4);
+    genrt_data_close(&d);
+    cr_assert(!memcmp(gc_rows_b, want, sizeof want));
+    r = cli(&fake_cycle_model, NULL, "gradcheck", "--seed", "3", NULL);
+    cr_assert_eq(r->rc, 0, "%s%s", r->out, r->err);
+    cr_assert_not_null(strstr(r->out, "(tolerance 2e-02): ok\n"), "%s", r->out);
+    const char *colors = color_dir("gccolors", 4);
+    r = cli(&fake_cycle_mix_model, &fake_cycle_mix_model_f64, "gradcheck", "--data-b", colors,
+            NULL);
+    cr_assert_eq(r->rc, 0, "%s%s", r->out, r->err);
+    r = cli(&fake_cycle_mix_model, &fake_cycle_mix_model_f64, "gradcheck", "--data-b",
+            color_dir("gcfew", 3), NULL);
+    assert_one_error(r, "gradcheck: the data set of domain colors has fewer than 4 examples");
+
+    r = cli(&fake_cycle_model, NULL, "bench", "--steps", "3", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_not_null(strstr(r->out, "ms/step over 3 steps"), "%s", r->out);
+    r = cli(&fake_cycle_mix_model, NULL, "bench", "--steps", "2", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+
+    r = cli(&fake_cycle_model, NULL, "--help", NULL);
+    cr_assert_eq(r->rc, 0);
+    const char *want_help[] = {
+        "Trains the CycleGAN \"fake_cycle\"", "\n  translate --checkpoint CKPT [--from DOMAIN] "
+        "[-n N] -o FILE [--data PATH] [--data-b PATH]", "[--data-b PATH]", "\n  --data-b PATH ",
+        "\n  --from DOMAIN ", "(fashion_mnist, class 7)", "(fashion_mnist, class 9)",
+        "domains A (--data) and B (--data-b)", "train", "gradcheck", "bench"};
+    for (size_t i = 0; i < sizeof want_help / sizeof want_help[0]; i++)
+        cr_assert_not_null(strstr(r->out, want_help[i]), "'%s' not in help: %s", want_help[i],
+                           r->out);
+    const char *unwanted[] = {"\n  sample", "--label", "eval", "reconstruct", "latent"};
+    for (size_t i = 0; i < sizeof unwanted / sizeof unwanted[0]; i++)
+        cr_assert_null(strstr(r->out, unwanted[i]), "'%s' in help: %s", unwanted[i], r->out);
+    r = cli(&fake_cycle_model, NULL, "translate", "--help", NULL);
+    cr_assert_eq(r->rc, 0);
+    const struct genrt_model *others[] = {&fake_model, &fake_image_model, &fake_vae_model};
+    for (int i = 0; i < 3; i++) {
+        r = cli(others[i], NULL, "--help", NULL);
+        cr_assert_eq(r->rc, 0);
+        cr_assert_null(strstr(r->out, "translate"), "%s", r->out);
+        cr_assert_null(strstr(r->out, "--data-b"), "%s", r->out);
+        cr_assert_null(strstr(r->out, "--from"), "%s", r->out);
+        cr_assert_null(strstr(r->out, "domain"), "%s", r->out);
+    }
+}
+
+Test(cycle, model_check_wants_domains_and_translate)
+{
+    struct genrt_model m = fake_cycle_model;
+    m.translate = NULL;
+    assert_one_error(cli(&m, NULL, "bench", NULL),
+                     "model error: a CycleGAN without translate, domain_a or domain_b");
+    m = fake_cycle_model;
+    m.domain_b = NULL;
+    assert_one_error(cli(&fake_cycle_model, &m, "bench", NULL),
+                     "double-precision model error: a CycleGAN without translate, domain_a or "
+                     "domain_b");
+    m = fake_cycle_model;
+    m.domain_a = NULL;
+    assert_one_error(cli(&m, NULL, "--help", NULL), "a CycleGAN without translate");
+    m = fake_cycle_model;
+    m.generate = fake_model.generate;
+    assert_one_error(cli(&m, NULL, "bench", NULL),
+                     "model error: a CycleGAN with generate, elbo_batch or reconstruct");
+    m = fake_cycle_model;
+    m.latent_dim = 4;
+    assert_one_error(cli(&m, NULL, "bench", NULL),
+                     "model error: a CycleGAN with latent_dim 4, latent_batches 0 (it has no "
+                     "latent: both must be 0)");
+    m = fake_cycle_model;
+    m.n_classes = 10;
+    assert_one_error(cli(&m, NULL, "bench", NULL),
+                     "a CycleGAN with 10 classes (CycleGANs cannot be conditional)");
+    m = fake_cycle_model;
+    m.real_batches = 0;
+    assert_one_error(cli(&m, NULL, "bench", NULL),
+                     "model error: real_batches 0 (must be at least 1)");
+    struct genrt_domain b = *fake_cycle_model.domain_b;
+    b.sample_size = 100;
+    m = fake_cycle_model;
+    m.domain_b = &b;
+    assert_one_error(cli(&m, NULL, "bench", NULL),
+                     "model error: domain B has images 1x28x28 but sample_size 100");
+    b = *fake_cycle_model.domain_b;
+    b.data_kind = GENRT_DATA_RING8;
+    assert_one_error(cli(&m, NULL, "bench", NULL),
+                     "model error: domain B is ring8 data of 1x28x28, not images");
+    b = *fake_cycle_model.domain_b;
+    b.img_c = 2;
+    b.sample_size = 2 * 28 * 28;
+    assert_one_error(cli(&m, NULL, "bench", NULL),
+                     "model error: domain B is fashion_mnist data of 2x28x28, not images");
+    m = fake_cycle_model;
+    m.sample_size = 10;
+    assert_one_error(cli(&m, NULL, "bench", NULL),
+                     "model error: domain A has images 1x28x28 but sample_size 10");
+    /* a CycleGAN whose objective was left at 0, and the other way round */
+    m = fake_cycle_model;
+    m.objective = GENRT_OBJ_GAN;
+    assert_one_error(cli(&m, NULL, "bench", NULL),
+                     "model error: a GAN with translate (is objective set?)");
+    m = fake_image_model;
+    m.objective = GENRT_OBJ_CYCLEGAN;
+    assert_one_error(cli(&m, NULL, "bench", NULL), "a CycleGAN without translate");
 }

@@ -38,7 +38,8 @@ void pass_fuse(struct program *p) {
     for (int v = 0; v < n; v++) {
         struct node *nd = &g->nodes.data[v];
         nd->fused_into = -1;
-        if (fuse_disabled || nd->dead || op_table[nd->op].kind != K_ELEM || v == p->result)
+        if (fuse_disabled || nd->dead || op_table[nd->op].kind != K_ELEM || v == p->result ||
+            v == p->result2)
             continue;
         int c = user[v];
         if (c < 0)

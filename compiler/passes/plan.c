@@ -107,6 +107,8 @@ void pass_plan(struct program *p) {
     }
     if (p->result >= 0)
         last[storage_of(p, p->result)] = n;
+    if (p->result2 >= 0)
+        last[storage_of(p, p->result2)] = n;
 
     memset(&p->bufs, 0, sizeof p->bufs);
     for (int v = 0; v < n; v++) {
