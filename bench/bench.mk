@@ -1,13 +1,13 @@
 # bench.mk: `make bench` times every trainer in BENCH_MODELS against a
 # PyTorch 1.13 reference of the same model (bench/run.sh; bench/README.md).
 #
-#   make bench                         2,000 steps of each, about 10 minutes
+#   make bench                         2,000 steps of each, about 12 minutes
 #   make bench BENCH_STEPS=300         shorter runs
 #   make bench BENCH_MODELS=gan_mlp    one model
 #   make bench BENCH_REPEAT=3          best of 3 interleaved runs of each side
 #   make bench BENCH_UNSET_CORETYPE=1  also measure with OPENBLAS_CORETYPE unset
 
-BENCH_MODELS ?= gan_mlp dcgan
+BENCH_MODELS ?= gan_mlp dcgan vae
 BENCH_STEPS  ?= 2000
 
 bench: all $(BENCH_MODELS)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# bench/run.sh: genc's trainers against PyTorch 1.13 on the same GAN, batch,
+# bench/run.sh: genc's trainers against PyTorch 1.13 on the same model, batch,
 # optimizers, data and cores, measured side by side in one run.
 #
-#   bash bench/run.sh [MODEL...]          (default: gan_mlp dcgan)
+#   bash bench/run.sh [MODEL...]          (default: gan_mlp dcgan vae)
 #
 # For each model: ms/step over the first BENCH_STEPS steps of real training
 # on Fashion-MNIST, peak RSS, and genc's GFLOP/s against the OpenBLAS sgemm
@@ -32,16 +32,27 @@ OUT=${BENCH_OUT:-build/bench}
 GENC=${GENC:-build/genc}
 PYTHON=${PYTHON:-/usr/bin/python3}   # Debian's, with torch; not pyenv's python3
 SEED=1
-TAIL=200          # steps at the end whose mean losses show both sides train alike
+TAIL=200          # steps at the end whose mean metrics show both sides train alike
 BUSY_LIMIT=0.10   # share of the machine others may use before we call it busy
 MIB=1024          # /usr/bin/time %M and ru_maxrss are KiB
 
-# Targets: genc/PyTorch time, genc/PyTorch RSS, genc's share of sgemm peak.
+# Targets: genc/PyTorch time, genc/PyTorch RSS, genc's share of sgemm peak,
+# and genc's own ms/step.  The VAE's is absolute: PyTorch takes about 24
+# ms/step here and KANN 5.65 on a similar 784-400-20 VAE; 4 ms is about 70%
+# of the 2-core sgemm peak for its step FLOPs.
 declare -A TARGET_MS=([gan_mlp]=0.25 [dcgan]=0.5)
 declare -A TARGET_RSS=([gan_mlp]=0.1 [dcgan]=0.1)
 declare -A TARGET_PEAK=([dcgan]=0.60)
+declare -A TARGET_ABS_MS=([vae]=4)
 
-if [ $# -gt 0 ]; then MODELS=("$@"); else MODELS=(gan_mlp dcgan); fi
+# The metrics compared at the end of training, as genc's metrics.csv names
+# its columns and torch_gan.py its result keys; the models torch_gan.py knows.
+GAN_METRICS="loss_D loss_G D_x D_G_z"
+VAE_METRICS="loss rec kl"
+declare -A METRICS=([gan_mlp]=$GAN_METRICS [dcgan]=$GAN_METRICS [vae]=$VAE_METRICS)
+declare -A METRIC_LABEL=([D_x]='D(x)' [D_G_z]='D(G(z))')
+
+if [ $# -gt 0 ]; then MODELS=("$@"); else MODELS=(gan_mlp dcgan vae); fi
 WARNINGS=()
 
 die() { echo "bench: $*" >&2; exit 1; }
@@ -57,11 +68,17 @@ calc() { awk "BEGIN { printf \"%s\", $1 }"; }   # calc 'EXPR' -> number
     || die "$PYTHON cannot import torch and numpy; apt-get install python3-torch"
 command -v /usr/bin/time >/dev/null || die "/usr/bin/time not found; apt-get install time"
 
-declare -A FLOPS PARAMS
+declare -A FLOPS PARAMS BATCH
 for m in "${MODELS[@]}"; do
     [ -f "specs/$m.gm" ] || die "no spec specs/$m.gm"
+    [ -n "${METRICS[$m]:-}" ] \
+        || die "bench/torch_gan.py has no PyTorch reference for $m (it has: ${!METRICS[*]})"
     [ -x "./$m" ] || die "./$m not found; run 'make $m'"
     summary=$("$GENC" "specs/$m.gm" --summary) || die "'$GENC specs/$m.gm --summary' failed"
+    # first line: "model vae (specs/vae.gm), batch 128"
+    BATCH[$m]=$(awk 'NR == 1 && $1 == "model" { print $NF; exit }' <<<"$summary")
+    [[ "${BATCH[$m]}" =~ ^[1-9][0-9]*$ ]] \
+        || die "'$GENC specs/$m.gm --summary' does not start with 'model X (...), batch N'"
     # "step FLOPs   653787136 per training step (...)": GEMMs as 2*M*N*K.
     f=$(awk '/^step FLOPs/ { gsub(/,/, "", $3); print $3; exit }' <<<"$summary")
     [[ "$f" =~ ^[0-9]+$ ]] \
@@ -139,13 +156,22 @@ timed() {
 
 # ---- the two sides ---------------------------------------------------------
 
-# mean of the metric columns over the last TAIL steps: "loss_D loss_G D_x D_G_z"
+# tail_means CSV COLUMNS: the mean of each column over the last TAIL steps,
+# in the order of COLUMNS (e.g. "loss_D loss_G D_x D_G_z"); fails if the CSV
+# lacks one of them
 tail_means() {
-    awk -F, -v steps="$STEPS" -v tail="$TAIL" '
-        NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-        $1 > steps - tail && $1 <= steps {
-            n++; d += $col["loss_D"]; g += $col["loss_G"]; x += $col["D_x"]; z += $col["D_G_z"] }
-        END { if (n) printf "%.3f %.3f %.3f %.3f", d / n, g / n, x / n, z / n }' "$1"
+    awk -F, -v steps="$STEPS" -v tail="$TAIL" -v names="$2" '
+        NR == 1 {
+            for (i = 1; i <= NF; i++) col[$i] = i
+            k = split(names, name, " ")
+            for (j = 1; j <= k; j++) if (!(name[j] in col)) { bad = name[j]; exit 1 }
+            next
+        }
+        $1 > steps - tail && $1 <= steps { n++; for (j = 1; j <= k; j++) sum[j] += $col[name[j]] }
+        END {
+            if (bad != "") { print "no column " bad > "/dev/stderr"; exit 1 }
+            for (j = 1; n && j <= k; j++) printf "%s%.3f", (j > 1 ? " " : ""), sum[j] / n
+        }' "$1"
 }
 
 # genc_once MODEL ENV...: one run of the trainer; sets RUN_MS RUN_RSS RUN_TAIL
@@ -161,14 +187,15 @@ genc_once() {
     [ -n "$secs" ] || die "$dir/metrics.csv has no row for step $STEPS"
     RUN_MS=$(calc "1000 * $secs / $STEPS")
     RUN_RSS=$RSS_KIB
-    RUN_TAIL=$(tail_means "$dir/metrics.csv")
+    RUN_TAIL=$(tail_means "$dir/metrics.csv" "${METRICS[$m]}") \
+        || die "$dir/metrics.csv lacks a column of: ${METRICS[$m]}"
 }
 
 # torch_once MODEL TORCH_THREADS BLAS_THREADS ENV...: one run of the
 # reference; sets RUN_MS RUN_RSS RUN_TAIL
 torch_once() {
     local m=$1 tt=$2 ob=$3; shift 3
-    local log=$OUT/$m-torch-$tt-$ob.log res
+    local log=$OUT/$m-torch-$tt-$ob.log res k v
     timed "torch_gan.py $m ($tt:$ob)" "$log" "$@" OPENBLAS_NUM_THREADS="$ob" \
         "$PYTHON" bench/torch_gan.py "$m" "$STEPS" --seed "$SEED" --threads "$tt"
     res=$(tail -n 1 "$log")
@@ -178,7 +205,12 @@ torch_once() {
         || die "torch_gan.py $m has $(kv "$res" params) parameters, specs/$m.gm ${PARAMS[$m]}"
     RUN_MS=$(kv "$res" ms_per_step)
     RUN_RSS=$RSS_KIB
-    RUN_TAIL="$(kv "$res" loss_D) $(kv "$res" loss_G) $(kv "$res" D_x) $(kv "$res" D_G_z)"
+    RUN_TAIL=''
+    for k in ${METRICS[$m]}; do
+        v=$(kv "$res" "$k")
+        [ -n "$v" ] || die "torch_gan.py $m printed no $k= in its result line; log in $log"
+        RUN_TAIL+="${RUN_TAIL:+ }$v"
+    done
 }
 
 # measure MODEL ENV...: REPEAT rounds of genc and then every PyTorch setting,
@@ -226,11 +258,14 @@ report() {
     g_frac=$(calc "$g_gf / $peak")
     t_frac=$(calc "$t_gf / $peak")
     local tm=${TARGET_MS[$m]:-} tr=${TARGET_RSS[$m]:-} tp=${TARGET_PEAK[$m]:-}
+    local ta=${TARGET_ABS_MS[$m]:-}
 
     echo "  [$label]"
     row "" genc PyTorch genc/PyTorch target ""
     row "ms/step" "$(printf %.2f "$G_MS")" "$(printf %.2f "$T_MS")" "$(printf %.3f "$ms_ratio")" \
         "${tm:+<= $tm}" "${tm:+$(verdict "$ms_ratio" '<=' "$tm")}"
+    [ -z "$ta" ] || row "ms/step (genc)" "$(printf %.2f "$G_MS")" "" "" \
+        "<= $ta" "$(verdict "$G_MS" '<=' "$ta")"
     row "peak RSS (MiB)" "$(calc "sprintf(\"%.1f\", $G_RSS / $MIB)")" \
         "$(calc "sprintf(\"%.1f\", $T_RSS / $MIB)")" "$(printf %.3f "$rss_ratio")" \
         "${tr:+<= $tr}" "${tr:+$(verdict "$rss_ratio" '<=' "$tr")}"
@@ -242,11 +277,20 @@ report() {
          "parameters ${PARAMS[$m]:-?} (the same on both sides)"
     echo "  runs, ms/step: genc $G_ALL; PyTorch (threads:BLAS threads) $T_ALL"
     echo "  PyTorch's fastest setting: $T_CFG"
-    read -r gd gg gx gz <<<"$G_TAIL"
-    read -r td tg tx tz <<<"$T_TAIL"
     echo "  mean of steps $((STEPS > TAIL ? STEPS - TAIL + 1 : 1))-$STEPS:" \
-         "genc loss_D $gd loss_G $gg D(x) $gx D(G(z)) $gz;" \
-         "PyTorch loss_D $td loss_G $tg D(x) $tx D(G(z)) $tz"
+         "genc $(labelled "${METRICS[$m]}" "$G_TAIL"); PyTorch $(labelled "${METRICS[$m]}" "$T_TAIL")"
+}
+
+# labelled "NAME..." "VALUE..." -> "NAME VALUE NAME VALUE ...", D_x as D(x)
+labelled() {
+    local -a names values
+    local i out=''
+    read -r -a names <<<"$1"
+    read -r -a values <<<"$2"
+    for i in "${!names[@]}"; do
+        out+="${out:+ }${METRIC_LABEL[${names[$i]}]:-${names[$i]}} ${values[$i]:-?}"
+    done
+    echo "$out"
 }
 
 # sgemm_peak ENV... -> sets PEAK and CORE
@@ -284,7 +328,7 @@ done
 
 for m in "${MODELS[@]}"; do
     echo
-    echo "== $m: batch 64, first $STEPS steps =="
+    echo "== $m: batch ${BATCH[$m]}, first $STEPS steps =="
     for i in "${!ENVS[@]}"; do
         # shellcheck disable=SC2086  # ENVS entries are words to split
         measure "$m" ${ENVS[$i]}

@@ -6,12 +6,16 @@
 #   cgan          3,000 steps: a sample grid with one row per class
 #   lsgan, hinge  QUALITY_STEPS steps: sample grids
 #   vae, conv_vae 3,000 steps: test -ELBO (vae <= 250 nats; conv_vae below vae)
-# QUALITY_STEPS scales the Fashion-MNIST runs (default 3000).
+#   cyclegan      2,000 steps: the cycle L1 falls >= 5x from its start; G(a) nearer the boots' mean
+#                 image than the sneakers' (and F(b) the other way); translation grids; gradcheck
+# QUALITY_STEPS scales the Fashion-MNIST runs (default 3000); QUALITY_ONLY="vae cyclegan" runs only
+# the sections of those models.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build/quality
 mkdir -p "$out"
 steps=${QUALITY_STEPS:-3000}
+want() { [[ -z "${QUALITY_ONLY:-}" || " $QUALITY_ONLY " == *" $1 "* ]]; }
 
 # modes covered by a CSV of 2-D samples: a sample within 3 std (0.15) of one
 # of the 8 centres is high quality; a mode holding >= 1% of them is covered
@@ -31,19 +35,22 @@ trend() {
                printf "%s: %.4f over the first %d steps, %.4f over the last %d", col, a / t, t, b / t, t }' "$1"
 }
 
-echo "== gan_ring: 5,000 steps, seeds 0 1 2"
-for s in 0 1 2; do
+want gan_ring && for s in 0 1 2; do
+    [[ $s == 0 ]] && echo "== gan_ring: 5,000 steps, seeds 0 1 2"
     ./gan_ring train --steps 5000 --seed $s --quiet --out $out/gan_ring$s
     ./gan_ring sample --checkpoint $out/gan_ring$s/checkpoint.ckpt -n 2500 --seed 7 -o $out/gan_ring$s.csv
     echo "  seed $s: $(modes $out/gan_ring$s.csv)"
 done
 
-echo "== wgan_gp_ring: 10,000 steps, 5 critic steps, lambda 10"
-./wgan_gp_ring train --steps 10000 --seed 1 --quiet --out $out/wgan_gp_ring
-./wgan_gp_ring sample --checkpoint $out/wgan_gp_ring/checkpoint.ckpt -n 2500 --seed 7 -o $out/wgan_gp_ring.csv
-echo "  $(modes $out/wgan_gp_ring.csv)   (bar: >= 7 of 8)"
+if want wgan_gp_ring; then
+    echo "== wgan_gp_ring: 10,000 steps, 5 critic steps, lambda 10"
+    ./wgan_gp_ring train --steps 10000 --seed 1 --quiet --out $out/wgan_gp_ring
+    ./wgan_gp_ring sample --checkpoint $out/wgan_gp_ring/checkpoint.ckpt -n 2500 --seed 7 -o $out/wgan_gp_ring.csv
+    echo "  $(modes $out/wgan_gp_ring.csv)   (bar: >= 7 of 8)"
+fi
 
 for m in wgan wgan_gp; do
+    want $m || continue
     echo "== $m: $steps steps on Fashion-MNIST"
     ./$m train --steps "$steps" --seed 1 --quiet --out $out/$m
     ./$m sample --checkpoint $out/$m/checkpoint.ckpt -n 64 -o $out/$m.png
@@ -51,13 +58,16 @@ for m in wgan wgan_gp; do
     echo "  samples: $out/$m.png"
 done
 
-echo "== cgan: $steps steps on Fashion-MNIST"
-./cgan train --steps "$steps" --seed 1 --quiet --out $out/cgan
-./cgan sample --checkpoint $out/cgan/checkpoint.ckpt -n 80 -o $out/cgan.png
-echo "  one row per class (0 T-shirt, 1 trouser, 2 pullover, 3 dress, 4 coat, 5 sandal, 6 shirt,"
-echo "  7 sneaker, 8 bag, 9 ankle boot): $out/cgan.png"
+if want cgan; then
+    echo "== cgan: $steps steps on Fashion-MNIST"
+    ./cgan train --steps "$steps" --seed 1 --quiet --out $out/cgan
+    ./cgan sample --checkpoint $out/cgan/checkpoint.ckpt -n 80 -o $out/cgan.png
+    echo "  one row per class (0 T-shirt, 1 trouser, 2 pullover, 3 dress, 4 coat, 5 sandal, 6 shirt,"
+    echo "  7 sneaker, 8 bag, 9 ankle boot): $out/cgan.png"
+fi
 
 for m in lsgan hinge; do
+    want $m || continue
     echo "== $m: $steps steps on Fashion-MNIST"
     ./$m train --steps "$steps" --seed 1 --quiet --out $out/$m
     ./$m sample --checkpoint $out/$m/checkpoint.ckpt -n 64 -o $out/$m.png
@@ -65,9 +75,28 @@ for m in lsgan hinge; do
 done
 
 for m in vae conv_vae; do
+    want $m || continue
     echo "== $m: 3,000 steps on Fashion-MNIST"
     ./$m train --steps 3000 --seed 1 --quiet --out $out/$m
     ./$m eval --checkpoint $out/$m/checkpoint.ckpt | sed 's/^/  /'
     ./$m reconstruct --checkpoint $out/$m/checkpoint.ckpt -o $out/$m-reconstructions.png
 done
-echo "  (bars: vae test -ELBO <= 250 nats; conv_vae's below vae's)"
+{ want vae || want conv_vae; } && echo "  (bars: vae test -ELBO <= 250 nats; conv_vae's below vae's)"
+
+if want cyclegan; then
+    echo "== cyclegan: 2,000 steps, sneakers (class 7) <-> ankle boots (class 9)"
+    ./cyclegan train --steps 2000 --seed 1 --quiet --out $out/cyclegan
+    awk -F, 'NR == 2 { first = $5 } NR > 1 { v[NR - 1] = $5; n = NR - 1 }
+         END { t = int(n / 10); for (i = n - t + 1; i <= n; i++) s += v[i]; last = s / t;
+               printf "  cycle L1: %.4f at step 1, %.4f over the last %d steps: %.1fx lower   (bar: >= 5x)\n",
+                      first, last, t, first / last }' $out/cyclegan/metrics.csv
+    echo "  $(trend $out/cyclegan/metrics.csv cycle)"
+    for d in A B; do
+        ./cyclegan translate --checkpoint $out/cyclegan/checkpoint.ckpt --from $d -n 16 -o $out/cyclegan-$d.png
+        ./cyclegan translate --checkpoint $out/cyclegan/checkpoint.ckpt --from $d -n 1000 -o $out/cyclegan-$d.npy
+    done
+    echo "  G(a), 1000 test sneakers: $(python3 tests/nearest_mean.py $out/cyclegan-A.npy /usr/share/datasets/fashion-mnist 7 9)"
+    echo "  F(b), 1000 test boots:    $(python3 tests/nearest_mean.py $out/cyclegan-B.npy /usr/share/datasets/fashion-mnist 9 7)"
+    echo "  translation grids (a | G(a) | F(G(a)), b | F(b) | G(F(b))): $out/cyclegan-A.png $out/cyclegan-B.png"
+    echo "  $(./cyclegan gradcheck | tail -1)"
+fi

@@ -1,6 +1,7 @@
 /* sampler_check.c: a genc sampler against the trainer's eval-mode generator.
  *
- * Built by the tests with -DSAMPLER_H='"NAME.h"' -DSAMPLE=NAME_sample and
+ * Built by the tests with -DSAMPLER_H='"NAME.h"' -DSAMPLE=NAME_sample (a
+ * CycleGAN's: -DTRANSLATE_AB=NAME_translate_ab -DTRANSLATE_BA=...) and
  * linked with the sampler, the trainer's C (-DGENC_NO_MAIN) and libgenrt:
  *     sampler_check CKPT
  * loads the checkpoint into the trainer, draws a batch of latent vectors,
@@ -18,6 +19,45 @@
 #include "genrt_rng.h"
 
 extern const struct genrt_model genc_model;
+
+#ifdef TRANSLATE_AB
+/* A CycleGAN's sampler: NAME_translate_ab and _ba (channel-major, one
+ * example) against the trainer's translate (channels-last, a batch), on
+ * random examples of each domain. */
+static int check_translators(const struct genrt_model *m) {
+    const struct genrt_domain *d = m->domain_b;
+    long B = m->batch, S[2] = {m->sample_size, d->sample_size};
+    int C[2] = {m->img_c, d->img_c};
+    double lo[2] = {m->range_lo, d->range_lo}, hi[2] = {m->range_hi, d->range_hi}, worst = 0;
+    struct genrt_rng r;
+    genrt_rng_seed(&r, 12345);
+    for (int dir = 0; dir < 2; dir++) {
+        long si = S[dir], so = S[1 - dir];
+        int ci = C[dir], co = C[1 - dir];
+        float *x = malloc(sizeof *x * (size_t)(B * si)), *ref = malloc(sizeof *ref * (size_t)(B * so));
+        float *back = malloc(sizeof *back * (size_t)(B * si)), *in = malloc(sizeof *in * (size_t)si);
+        float *got = malloc(sizeof *got * (size_t)so);
+        for (long i = 0; i < B * si; i++)
+            x[i] = (float)(lo[dir] + (hi[dir] - lo[dir]) * genrt_rng_uniform(&r));
+        m->translate(dir, x, ref, back);
+        double scale = 0;
+        for (long i = 0; i < B * so; i++)
+            scale = fmax(scale, fabs(ref[i]));
+        for (long b = 0; b < B; b++) {
+            for (long q = 0; q < si / ci; q++)
+                for (int k = 0; k < ci; k++)
+                    in[k * (si / ci) + q] = x[b * si + q * ci + k];
+            (dir == 0 ? TRANSLATE_AB : TRANSLATE_BA)(in, got);
+            for (long q = 0; q < so / co; q++)
+                for (int k = 0; k < co; k++)
+                    worst = fmax(worst, fabs(ref[b * so + q * co + k] - got[k * (so / co) + q]) / scale);
+        }
+        free(x), free(ref), free(back), free(in), free(got);
+    }
+    printf("translators vs trainer: worst relative difference %.3g over %ld examples each way\n", worst, B);
+    return worst <= 1e-5 ? 0 : 1;
+}
+#endif
 
 int main(int argc, char **argv) {
     const struct genrt_model *m = &genc_model;
@@ -42,6 +82,9 @@ int main(int argc, char **argv) {
     }
     memcpy(m->state, ck.state, sizeof(float) * (size_t)m->n_state);
     genrt_ckpt_free(&ck);
+#ifdef TRANSLATE_AB
+    return check_translators(m);
+#endif
     long B = m->batch, L = m->latent_dim, S = m->sample_size;
     float *z = malloc(sizeof *z * (size_t)(B * L)), *y = malloc(sizeof *y * (size_t)B);
     float *ref = malloc(sizeof *ref * (size_t)(B * S)), *got = malloc(sizeof *got * (size_t)S);

@@ -336,6 +336,56 @@ Test(e2e, cgan_samples_by_label, .timeout = 300) {
     expect_error("label on an unconditional model", full, "error:");
 }
 
+/* ---- CycleGAN ------------------------------------------------------------------- */
+
+/* The cycle column of a CycleGAN's metrics.csv, row `step` (1-based). */
+static double cycle_at(const char *csv, int step) {
+    FILE *f = fopen(csv, "r");
+    cr_assert(f, "no %s", csv);
+    char line[512];
+    double v = NAN;
+    for (int row = 0; fgets(line, sizeof line, f); row++) {
+        double g, da, db, c;
+        if (row == step && sscanf(line, "%*d,%lf,%lf,%lf,%lf", &g, &da, &db, &c) == 4)
+            v = isfinite(g) && isfinite(da) && isfinite(db) ? c : NAN;
+    }
+    fclose(f);
+    return v;
+}
+
+/* Sneakers to boots and back: two loaders, four networks, the cycle term
+ * falling, a resumed run continuing bit for bit (both loaders included),
+ * and translate writing .npy and .png. */
+Test(e2e, cyclegan_trains_translates_and_resumes_exactly, .timeout = 300) {
+    const char *dir = test_tmpdir();
+    const char *t = trainer("cyclegan");
+    int n = quick() ? 4 : 40, half = n / 2;
+    cr_assert_eq(run("cd %s && %s/%s train --steps %d --quiet --out a", dir, cwd(), t, n), 0);
+    cr_assert_eq(run("cd %s && %s/%s train --steps %d --quiet --out c && cp c/checkpoint.ckpt half.ckpt && "
+                     "%s/%s train --steps %d --quiet --out c --resume half.ckpt", dir, cwd(), t, half, cwd(), t, n), 0);
+    cr_expect(same_file(path("a/checkpoint.ckpt"), path("c/checkpoint.ckpt")), "resumed run differs");
+    cr_expect_str_eq(metrics_sans_time(path("a/metrics.csv")), metrics_sans_time(path("c/metrics.csv")));
+    char *head = read_whole(path("a/metrics.csv"), NULL);
+    cr_expect(!strncmp(head, "step,loss_G,loss_DA,loss_DB,cycle,seconds", 41), "header: %.60s", head);
+    double first = cycle_at(path("a/metrics.csv"), 1), last = cycle_at(path("a/metrics.csv"), n);
+    cr_expect(isfinite(first) && isfinite(last), "metrics not finite");
+    if (!quick())
+        cr_expect(last < 0.5 * first, "the cycle L1 went from %g to %g in %d steps", first, last, n);
+    cr_assert_eq(run("%s translate --checkpoint %s/a/checkpoint.ckpt --from A -n 5 -o %s/g.npy", t, dir, dir), 0);
+    size_t len;
+    char *npy = read_whole(path("g.npy"), &len);
+    cr_assert(npy && len > 10 && !memcmp(npy, "\x93NUMPY", 6), "not an npy file");
+    cr_expect(strstr(npy + 10, "'shape': (5, 1, 28, 28)"), "header: %.80s", npy + 10);
+    size_t header = 10 + (size_t)(unsigned char)npy[8] + 256 * (size_t)(unsigned char)npy[9];
+    cr_assert_eq(len, header + 5 * 784 * 4);
+    const float *g = (const float *)(const void *)(npy + header);
+    for (int i = 0; i < 5 * 784; i++)
+        cr_assert(g[i] >= -1 && g[i] <= 1, "G(a)[%d] = %g is outside the data range", i, g[i]);
+    cr_assert_eq(run("%s translate --checkpoint %s/a/checkpoint.ckpt --from B -n 3 -o %s/f.png", t, dir, dir), 0);
+    char *png = read_whole(path("f.png"), &len);
+    cr_expect(png && len > 8 && !memcmp(png, "\x89PNG", 4), "not a PNG");
+}
+
 /* ---- samplers ------------------------------------------------------------------- */
 
 /* genc --sampler on a checkpoint of `model`: strict C99 with gcc and clang
@@ -357,10 +407,13 @@ static void check_sampler(const char *model, int steps) {
                      "grep -q .", dir, model), 1, "the %s sampler needs symbols beyond libc and libm", model);
     cr_expect_eq(run("nm -u %s/%s_s02.o | grep -Eq 'malloc|printf|free|fopen|cblas|genrt'", dir, model), 1);
     bool cond = !strcmp(model, "cgan");
+    const char *api = !strcmp(model, "cyclegan")
+        ? xprintf("-DTRANSLATE_AB=%s_s_translate_ab -DTRANSLATE_BA=%s_s_translate_ba", model, model)
+        : xprintf("-DSAMPLE=%s_s_sample -DSAMPLER_CLASSES=%d", model, cond);
     cr_assert_eq(run("${CC:-cc} -std=c11 -O2 -Iruntime -I%s $(pkg-config --cflags openblas) -DGENC_NO_MAIN "
-                     "-DSAMPLER_H='\"%s_s.h\"' -DSAMPLE=%s_s_sample -DSAMPLER_CLASSES=%d tests/sampler_check.c "
+                     "-DSAMPLER_H='\"%s_s.h\"' %s tests/sampler_check.c "
                      "%s/%s_s.c generated/%s.c build/libgenrt.a -lstb $(pkg-config --libs openblas) -lz -lm "
-                     "-o %s/%s_check 2>/dev/null", dir, model, model, cond, dir, model, model, dir, model), 0);
+                     "-o %s/%s_check 2>/dev/null", dir, model, api, dir, model, model, dir, model), 0);
     cr_expect_eq(run("%s/%s_check %s/%s_run/checkpoint.ckpt", dir, model, dir, model), 0,
                  "the %s sampler differs from the trainer's generator", model);
 }
@@ -384,3 +437,4 @@ Test(sampler, weights_file_blob, .timeout = 300) {
 Test(sampler, cgan_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("cgan", 20); }
 Test(sampler, gan_ring_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("gan_ring", 100); }
 Test(sampler, vae_decoder_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("vae", 50); }
+Test(sampler, cyclegan_translators_match_trainer_and_build_strictly, .timeout = 300) { check_sampler("cyclegan", 5); }

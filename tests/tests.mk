@@ -34,7 +34,7 @@ TEST_BINS := $(addprefix $(B)/test_,$(TEST_SUITES))
 SAN_BINS  := $(addprefix $(B)/san/test_,$(TEST_SUITES))
 
 # Trainers the end-to-end suite drives, plain and sanitized.
-E2E_MODELS := gan_ring gan_mlp dcgan wgan_gp_ring cgan vae
+E2E_MODELS := gan_ring gan_mlp dcgan wgan_gp_ring cgan vae cyclegan
 $(B)/san/%: %.c $(B)/%.f64.o $(RUNTIME_SRC) | $(B)/san
 	$(CC) -std=c11 -O1 -g $(SAN) -D_GNU_SOURCE -Iruntime $(BLAS_CFLAGS) $< $(B)/$*.f64.o $(RUNTIME_SRC) \
 	    -lstb $(BLAS_LIBS) -lz -lm -o $@
@@ -52,7 +52,7 @@ test: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/
 .PHONY: test
 
 # The slow quality bars (minutes, not part of make test): prints the numbers.
-QUALITY_MODELS := gan_ring wgan_gp_ring wgan wgan_gp cgan lsgan hinge vae conv_vae
+QUALITY_MODELS := gan_ring wgan_gp_ring wgan wgan_gp cgan lsgan hinge vae conv_vae cyclegan
 quality: all $(QUALITY_MODELS)
 	bash tests/quality.sh
 
