@@ -59,32 +59,10 @@ static int check_translators(const struct genrt_model *m) {
 }
 #endif
 
-int main(int argc, char **argv) {
-    const struct genrt_model *m = &genc_model;
-    struct genrt_ckpt ck;
-    struct genrt_err err = {0};
-#ifdef SAMPLER_INIT
-    /* --weights-file: the caller reads NAME.bin and hands it over */
-    FILE *f = argc == 3 ? fopen(argv[2], "rb") : NULL;
-    static float blob[1 << 24];
-    size_t size = f ? fread(blob, 1, sizeof blob, f) : 0;
-    if (!f || SAMPLER_INIT(blob, size) != 0 || SAMPLER_INIT(blob, size - 4) != -1) {
-        fprintf(stderr, "sampler_check: the weights blob was not accepted, or a short one was\n");
-        return 2;
-    }
-    fclose(f);
-    argc--;
-#endif
-    if (argc != 2 || genrt_ckpt_read(argv[1], &ck, &err) ||
-        genrt_ckpt_match(&ck, argv[1], m->shape_hash, 4, (uint64_t)m->n_state, &err)) {
-        fprintf(stderr, "sampler_check: %s\n", argc == 2 ? err.msg : "usage: sampler_check CKPT");
-        return 2;
-    }
-    memcpy(m->state, ck.state, sizeof(float) * (size_t)m->n_state);
-    genrt_ckpt_free(&ck);
-#ifdef TRANSLATE_AB
-    return check_translators(m);
-#endif
+#ifndef TRANSLATE_AB
+/* A generator's sampler: NAME_sample (channel-major, one sample) against
+ * the trainer's generate (channels-last, a batch). */
+static int check_generator(const struct genrt_model *m) {
     long B = m->batch, L = m->latent_dim, S = m->sample_size;
     float *z = malloc(sizeof *z * (size_t)(B * L)), *y = malloc(sizeof *y * (size_t)B);
     float *ref = malloc(sizeof *ref * (size_t)(B * S)), *got = malloc(sizeof *got * (size_t)S);
@@ -114,4 +92,35 @@ int main(int argc, char **argv) {
     printf("sampler vs trainer: worst relative difference %.3g over %ld samples\n", worst, B);
     free(z), free(y), free(ref), free(got);
     return worst <= 1e-5 ? 0 : 1;
+}
+#endif
+
+int main(int argc, char **argv) {
+    const struct genrt_model *m = &genc_model;
+    struct genrt_ckpt ck;
+    struct genrt_err err = {0};
+#ifdef SAMPLER_INIT
+    /* --weights-file: the caller reads NAME.bin and hands it over */
+    FILE *f = argc == 3 ? fopen(argv[2], "rb") : NULL;
+    static float blob[1 << 24];
+    size_t size = f ? fread(blob, 1, sizeof blob, f) : 0;
+    if (!f || SAMPLER_INIT(blob, size) != 0 || SAMPLER_INIT(blob, size - 4) != -1) {
+        fprintf(stderr, "sampler_check: the weights blob was not accepted, or a short one was\n");
+        return 2;
+    }
+    fclose(f);
+    argc--;
+#endif
+    if (argc != 2 || genrt_ckpt_read(argv[1], &ck, &err) ||
+        genrt_ckpt_match(&ck, argv[1], m->shape_hash, 4, (uint64_t)m->n_state, &err)) {
+        fprintf(stderr, "sampler_check: %s\n", argc == 2 ? err.msg : "usage: sampler_check CKPT");
+        return 2;
+    }
+    memcpy(m->state, ck.state, sizeof(float) * (size_t)m->n_state);
+    genrt_ckpt_free(&ck);
+#ifdef TRANSLATE_AB
+    return check_translators(m);
+#else
+    return check_generator(m);
+#endif
 }

@@ -386,6 +386,58 @@ Test(e2e, cyclegan_trains_translates_and_resumes_exactly, .timeout = 300) {
     cr_expect(png && len > 8 && !memcmp(png, "\x89PNG", 4), "not a PNG");
 }
 
+/* Writes n random RGB PNGs of 20x20 (any size: the loader resizes) into dir,
+ * with Python's zlib, so the test needs no image library of its own. */
+static void random_pngs(const char *dir, int n, int seed) {
+    cr_assert_eq(run("mkdir -p %s && python3 - %s %d %d <<'EOF'\n"
+                     "import random, struct, sys, zlib\n"
+                     "d, n, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])\n"
+                     "random.seed(seed)\n"
+                     "def chunk(t, c):\n"
+                     "    return struct.pack('>I', len(c)) + t + c + struct.pack('>I', zlib.crc32(t + c))\n"
+                     "for i in range(n):\n"
+                     "    rows = b''.join(b'\\0' + bytes(random.randrange(256) for _ in range(60)) for _ in range(20))\n"
+                     "    open(f'{d}/{i:02d}.png', 'wb').write(b'\\x89PNG\\r\\n\\x1a\\n'\n"
+                     "        + chunk(b'IHDR', struct.pack('>IIBBBBB', 20, 20, 8, 2, 0, 0, 0))\n"
+                     "        + chunk(b'IDAT', zlib.compress(rows)) + chunk(b'IEND', b''))\n"
+                     "EOF", dir, dir, n, seed), 0);
+}
+
+/* The same spec shape on two folders of RGB images, with an identity term
+ * and one optimizer of each kind: trains from --data and --data-b, resumes
+ * exactly, translates, and its sampler's translators (RGB, so the layout
+ * conversions run) match the trainer. */
+Test(e2e, cyclegan_on_two_image_folders, .timeout = 300) {
+    const char *dir = test_tmpdir();
+    const char *genc = getenv("GENC_BIN") ? getenv("GENC_BIN") : "build/genc";
+    random_pngs(xprintf("%s/horses", dir), 8, 1);
+    random_pngs(xprintf("%s/zebras", dir), 6, 2);
+    cr_assert_eq(run("%s tests/specs/cyclegan_images.gm -o %s/cgi.c", genc, dir), 0);
+    const char *cc = "${CC:-cc} -std=c11 -O2 -Iruntime $(pkg-config --cflags openblas)";
+    const char *libs = "build/libgenrt.a -lstb $(pkg-config --libs openblas) -lz -lm";
+    cr_assert_eq(run("%s %s/cgi.c %s -o %s/cgi", cc, dir, libs, dir), 0);
+    const char *t = xprintf("%s/cgi", dir), *data = xprintf("--data %s/horses --data-b %s/zebras", dir, dir);
+    cr_assert_eq(run("%s train --steps 6 --quiet %s --out %s/a", t, data, dir), 0);
+    cr_assert_eq(run("%s train --steps 3 --quiet %s --out %s/c && cp %s/c/checkpoint.ckpt %s/half.ckpt && "
+                     "%s train --steps 6 --quiet %s --out %s/c --resume %s/half.ckpt", t, data, dir, dir, dir, t, data,
+                     dir, dir), 0);
+    cr_expect(same_file(path("a/checkpoint.ckpt"), path("c/checkpoint.ckpt")), "resumed run differs");
+    char *head = read_whole(path("a/metrics.csv"), NULL);
+    cr_expect(!strncmp(head, "step,loss_G,loss_DA,loss_DB,cycle,identity,seconds", 50), "header: %.60s", head);
+    cr_expect_eq(run("test -s %s/a/samples/step-000005.png", dir), 0);
+    cr_assert_eq(run("%s translate --checkpoint %s/a/checkpoint.ckpt %s --from B -n 2 -o %s/f.npy", t, dir, data,
+                     dir), 0);
+    char *npy = read_whole(path("f.npy"), NULL);
+    cr_expect(npy && strstr(npy + 10, "'shape': (2, 3, 16, 16)"), "header: %.80s", npy ? npy + 10 : "");
+    /* the translators of its sampler */
+    cr_assert_eq(run("%s tests/specs/cyclegan_images.gm --sampler --weights %s/a/checkpoint.ckpt -o %s/cgi_s.c",
+                     genc, dir, dir), 0);
+    cr_assert_eq(run("%s -DGENC_NO_MAIN -I%s -DSAMPLER_H='\"cgi_s.h\"' -DTRANSLATE_AB=cgi_s_translate_ab "
+                     "-DTRANSLATE_BA=cgi_s_translate_ba tests/sampler_check.c %s/cgi_s.c %s/cgi.c %s -o %s/check",
+                     cc, dir, dir, dir, libs, dir), 0);
+    cr_expect_eq(run("%s/check %s/a/checkpoint.ckpt", dir, dir), 0, "the translators differ from the trainer's");
+}
+
 /* ---- samplers ------------------------------------------------------------------- */
 
 /* genc --sampler on a checkpoint of `model`: strict C99 with gcc and clang
