@@ -403,7 +403,8 @@ static void emit_programs(struct emit *e, const char *banner, int batch, int gc_
         emit_line(e, "static real gc_x[GC_BATCH * SAMPLE], gc_xb[GC_BATCH * SAMPLE_B];");
     } else {
         emit_line(e, "/* inputs: real examples, latent vectors, labels */");
-        emit_line(e, "static real in_x[REAL_BATCHES * BATCH * SAMPLE], in_z[LATENT_BATCHES * BATCH * LATENT];");
+        emit_line(e, "static real in_x[REAL_BATCHES * BATCH * SAMPLE], in_z[(LATENT_BATCHES ? LATENT_BATCHES : 1) * "
+                     "BATCH * LATENT];");
         emit_line(e, "static real in_y[REAL_BATCHES * BATCH];");
         emit_line(e, "static real gc_x[GC_BATCH * SAMPLE], gc_z[GC_BATCH * LATENT], gc_y[GC_BATCH];");
     }

@@ -527,7 +527,7 @@ static int batch_of(struct builder *b, int x, int k) {
 }
 
 int latent_batches(const struct model *m) {
-    if (m->objective.kind == OBJ_CYCLEGAN)
+    if (m->objective.kind != OBJ_GAN) /* a VAE draws its noise in the IR; a CycleGAN has none */
         return 0;
     return m->objective.critic_steps == 1 ? 1 : m->objective.critic_steps + 1;
 }

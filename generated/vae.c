@@ -24,7 +24,7 @@ typedef float real;
 
 enum {
     BATCH = 128, GC_BATCH = 4, SAMPLE = 784, LATENT = 20,
-    REAL_BATCHES = 1, LATENT_BATCHES = 1,
+    REAL_BATCHES = 1, LATENT_BATCHES = 0,
     N_STATE = 1958496, N_ARENA = 704032, N_TENSORS = 24,
 };
 
@@ -33,7 +33,7 @@ static real state[N_STATE] __attribute__((aligned(64)));
 /* activations, gradients and scratch: offsets planned at compile time */
 static real arena[N_ARENA] __attribute__((aligned(64)));
 /* inputs: real examples, latent vectors, labels */
-static real in_x[REAL_BATCHES * BATCH * SAMPLE], in_z[LATENT_BATCHES * BATCH * LATENT];
+static real in_x[REAL_BATCHES * BATCH * SAMPLE], in_z[(LATENT_BATCHES ? LATENT_BATCHES : 1) * BATCH * LATENT];
 static real in_y[REAL_BATCHES * BATCH];
 static real gc_x[GC_BATCH * SAMPLE], gc_z[GC_BATCH * LATENT], gc_y[GC_BATCH];
 /* the training step being run: seeds dropout masks */

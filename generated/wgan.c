@@ -33,7 +33,7 @@ static real state[N_STATE] __attribute__((aligned(64)));
 /* activations, gradients and scratch: offsets planned at compile time */
 static real arena[N_ARENA] __attribute__((aligned(64)));
 /* inputs: real examples, latent vectors, labels */
-static real in_x[REAL_BATCHES * BATCH * SAMPLE], in_z[LATENT_BATCHES * BATCH * LATENT];
+static real in_x[REAL_BATCHES * BATCH * SAMPLE], in_z[(LATENT_BATCHES ? LATENT_BATCHES : 1) * BATCH * LATENT];
 static real in_y[REAL_BATCHES * BATCH];
 static real gc_x[GC_BATCH * SAMPLE], gc_z[GC_BATCH * LATENT], gc_y[GC_BATCH];
 /* the training step being run: seeds dropout masks */

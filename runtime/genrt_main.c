@@ -458,9 +458,9 @@ static int check_model(const struct cli *c, const struct genrt_model *m)
                     GENRT_DATA_MAX_CLASSES);
     if (is_cycle(m) && m->real_batches < 1)
         return fail(c, "%s error: real_batches %d (must be at least 1)", what, m->real_batches);
-    if (!is_cycle(m) && (m->real_batches < 1 || m->latent_batches < 1))
-        return fail(c, "%s error: real_batches %d, latent_batches %d (each must be at least 1)",
-                    what, m->real_batches, m->latent_batches);
+    if (!is_cycle(m) && (m->real_batches < 1 || m->latent_batches < !is_vae(m)))
+        return fail(c, "%s error: real_batches %d, latent_batches %d (each must be at least 1%s)", what,
+                    m->real_batches, m->latent_batches, is_vae(m) ? "; a VAE's latent_batches may be 0" : "");
     if (m->latent_kind != GENRT_LATENT_NORMAL && m->latent_kind != GENRT_LATENT_UNIFORM)
         return fail(c, "%s error: unknown latent kind %d", what, m->latent_kind);
     if (m->img_c > 0 && (long)m->img_c * m->img_h * m->img_w != m->sample_size)

@@ -112,7 +112,8 @@ struct genrt_model {
 
     /* Batches one training step consumes: real_batches real batches (WGAN's
      * critic steps each take one) and latent_batches latent batches (0 for
-     * CycleGAN, which has no latent: latent_dim is 0 too). */
+     * CycleGAN, which has no latent: latent_dim is 0 too; 0 for a VAE, whose
+     * training noise is drawn inside train_step). */
     int real_batches;
     int latent_batches;
 
