@@ -303,6 +303,20 @@ Test(e2e, fused_kernels_match_unfused_reference, .timeout = 300) {
     }
 }
 
+/* `t train FLAGS` for n steps in dir/a, and for n/2 steps in dir/c resumed
+ * to n from a copy of its checkpoint: the two must end in the same bytes.
+ * t is the trainer's absolute path. */
+static void expect_resume_exact(const char *dir, const char *t, const char *flags, int n) {
+    cr_assert_eq(run("cd %s && %s train --steps %d --quiet %s --out a", dir, t, n, flags), 0);
+    cr_assert_eq(run("cd %s && %s train --steps %d --quiet %s --out c && cp c/checkpoint.ckpt half.ckpt && "
+                     "%s train --steps %d --quiet %s --out c --resume half.ckpt", dir, t, n / 2, flags, t, n, flags),
+                 0);
+    cr_expect(same_file(xprintf("%s/a/checkpoint.ckpt", dir), xprintf("%s/c/checkpoint.ckpt", dir)),
+              "resumed run differs");
+    cr_expect_str_eq(metrics_sans_time(xprintf("%s/a/metrics.csv", dir)),
+                     metrics_sans_time(xprintf("%s/c/metrics.csv", dir)));
+}
+
 /* ---- the adversarial family ------------------------------------------------------ */
 
 /* WGAN-GP on the ring: five critic steps per step, each on its own batches,
@@ -310,12 +324,7 @@ Test(e2e, fused_kernels_match_unfused_reference, .timeout = 300) {
 Test(e2e, wgan_gp_ring_multi_batch_steps_resume_exactly, .timeout = 120) {
     const char *dir = test_tmpdir();
     const char *t = trainer("wgan_gp_ring");
-    int n = quick() ? 6 : 60, half = n / 2;
-    cr_assert_eq(run("cd %s && %s/%s train --steps %d --quiet --out a", dir, cwd(), t, n), 0);
-    cr_assert_eq(run("cd %s && %s/%s train --steps %d --quiet --out c && cp c/checkpoint.ckpt half.ckpt && "
-                     "%s/%s train --steps %d --quiet --out c --resume half.ckpt", dir, cwd(), t, half, cwd(), t, n), 0);
-    cr_expect(same_file(path("a/checkpoint.ckpt"), path("c/checkpoint.ckpt")), "resumed run differs");
-    cr_expect_str_eq(metrics_sans_time(path("a/metrics.csv")), metrics_sans_time(path("c/metrics.csv")));
+    expect_resume_exact(dir, xprintf("%s/%s", cwd(), t), "", quick() ? 6 : 60);
     char *head = read_whole(path("a/metrics.csv"), NULL);
     cr_expect(!strncmp(head, "step,loss_D,loss_G,D_x,D_G_z,W,seconds", 38), "header: %.60s", head);
     cr_expect_eq(run("%s gradcheck > /dev/null", t), 0, "wgan_gp_ring gradcheck failed");
@@ -359,12 +368,8 @@ static double cycle_at(const char *csv, int step) {
 Test(e2e, cyclegan_trains_translates_and_resumes_exactly, .timeout = 300) {
     const char *dir = test_tmpdir();
     const char *t = trainer("cyclegan");
-    int n = quick() ? 4 : 40, half = n / 2;
-    cr_assert_eq(run("cd %s && %s/%s train --steps %d --quiet --out a", dir, cwd(), t, n), 0);
-    cr_assert_eq(run("cd %s && %s/%s train --steps %d --quiet --out c && cp c/checkpoint.ckpt half.ckpt && "
-                     "%s/%s train --steps %d --quiet --out c --resume half.ckpt", dir, cwd(), t, half, cwd(), t, n), 0);
-    cr_expect(same_file(path("a/checkpoint.ckpt"), path("c/checkpoint.ckpt")), "resumed run differs");
-    cr_expect_str_eq(metrics_sans_time(path("a/metrics.csv")), metrics_sans_time(path("c/metrics.csv")));
+    int n = quick() ? 4 : 40;
+    expect_resume_exact(dir, xprintf("%s/%s", cwd(), t), "", n);
     char *head = read_whole(path("a/metrics.csv"), NULL);
     cr_expect(!strncmp(head, "step,loss_G,loss_DA,loss_DB,cycle,seconds", 41), "header: %.60s", head);
     double first = cycle_at(path("a/metrics.csv"), 1), last = cycle_at(path("a/metrics.csv"), n);
@@ -417,11 +422,7 @@ Test(e2e, cyclegan_on_two_image_folders, .timeout = 300) {
     const char *libs = "build/libgenrt.a -lstb $(pkg-config --libs openblas) -lz -lm";
     cr_assert_eq(run("%s %s/cgi.c %s -o %s/cgi", cc, dir, libs, dir), 0);
     const char *t = xprintf("%s/cgi", dir), *data = xprintf("--data %s/horses --data-b %s/zebras", dir, dir);
-    cr_assert_eq(run("%s train --steps 6 --quiet %s --out %s/a", t, data, dir), 0);
-    cr_assert_eq(run("%s train --steps 3 --quiet %s --out %s/c && cp %s/c/checkpoint.ckpt %s/half.ckpt && "
-                     "%s train --steps 6 --quiet %s --out %s/c --resume %s/half.ckpt", t, data, dir, dir, dir, t, data,
-                     dir, dir), 0);
-    cr_expect(same_file(path("a/checkpoint.ckpt"), path("c/checkpoint.ckpt")), "resumed run differs");
+    expect_resume_exact(dir, t, data, 6);
     char *head = read_whole(path("a/metrics.csv"), NULL);
     cr_expect(!strncmp(head, "step,loss_G,loss_DA,loss_DB,cycle,identity,seconds", 50), "header: %.60s", head);
     cr_expect_eq(run("test -s %s/a/samples/step-000005.png", dir), 0);
