@@ -21,6 +21,16 @@ enum genrt_data_kind {
     GENRT_DATA_IMAGES,        /* PNG/JPEG files in a directory; class subfolders optional */
 };
 
+/* The input slots set_input and gc_set_input fill, and the IR's input
+ * nodes read: one number each, shared by the compiler and the runtime. */
+enum genrt_slot {
+    GENRT_SLOT_X,  /* the real batches (CycleGAN: domain A) */
+    GENRT_SLOT_Z,  /* the latent batches */
+    GENRT_SLOT_Y,  /* conditional models: the real examples' labels */
+    GENRT_SLOT_XB, /* CycleGAN: the real batches of domain B */
+    GENRT_N_SLOTS
+};
+
 enum genrt_latent_kind {
     GENRT_LATENT_NORMAL,  /* N(0, 1) per dimension */
     GENRT_LATENT_UNIFORM, /* U(-1, 1) per dimension */
