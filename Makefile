@@ -1,8 +1,10 @@
 # genc: a compiler from generative-model specs to standalone C trainers.
 #
 #   make demo      build, compile the flagship spec, train briefly, write samples
+#                  (THREADS=N: the trainer's --threads; DEMO_STEPS=N: shorter or longer)
 #   make test      the whole test suite, also under ASan+UBSan
-#   make NAME      compile specs/NAME.gm (or NAME.c, if you wrote it) into ./NAME
+#   make NAME      build the trainer ./NAME from specs/NAME.gm, ./NAME.gm or ./NAME.c
+#   make NAME SPEC=path/to/NAME.gm   ... from a spec (or a NAME.c) anywhere
 #   make install   genc, libgenrt, headers and genrt.pc under $(PREFIX)
 
 CC      ?= cc
@@ -73,16 +75,56 @@ $(B):
 	mkdir -p $(B)
 
 # ---- trainers: make NAME ---------------------------------------------------
-# NAME.c comes from specs/NAME.gm unless you wrote it yourself.  The trainer
-# links the same C twice: in float to train, and in double for `gradcheck`.
+# ./NAME is built from SPEC=path/to/NAME.gm (or a NAME.c there) when given,
+# else from specs/NAME.gm, ./NAME.gm or your own ./NAME.c, in that order; a
+# spec's C goes to ./NAME.c.  The trainer links the same C twice: in float to
+# train, and in double for `gradcheck`.
+
+# SPEC and THREADS count only on the command line: a variable of the same
+# name in the environment must not change what make builds.
+ifneq ($(filter environment%,$(origin SPEC)),)
+SPEC :=
+endif
+ifneq ($(filter environment%,$(origin THREADS)),)
+THREADS :=
+endif
+
+ifneq ($(SPEC),)
+SPEC_NAME := $(basename $(notdir $(SPEC)))
+ifeq ($(wildcard $(SPEC)),)
+$(error SPEC=$(SPEC): no such file)
+endif
+ifeq ($(filter %.gm %.c,$(SPEC)),)
+$(error SPEC=$(SPEC): expected a spec NAME.gm or the C genc made of one, NAME.c)
+endif
+ifneq ($(filter $(SPEC_NAME),all generated deps demo test quality bench examples examples-build \
+                install uninstall install-check clean),)
+$(error SPEC=$(SPEC): '$(SPEC_NAME)' is one of this Makefile's targets; rename the file)
+endif
+.DEFAULT_GOAL := $(SPEC_NAME)
+endif
+# goals naming a ./NAME.gm or ./NAME.c of yours
+USER_MODELS := $(foreach g,$(filter-out $(MODELS) $(SPEC_NAME),$(MAKECMDGOALS)),$(if $(wildcard $(g).gm $(g).c),$(g)))
+TRAINERS := $(sort $(MODELS) $(USER_MODELS) $(SPEC_NAME))
+# the C of trainer $(1): SPEC itself when that is NAME.c, else ./NAME.c
+trainer_c = $(if $(and $(filter $(1),$(SPEC_NAME)),$(filter %.c,$(SPEC))),$(SPEC),$(1).c)
 
 %.c: specs/%.gm $(B)/genc
 	$(B)/genc $< -o $@
 
-$(B)/%.f64.o: %.c runtime/genrt_model.h runtime/genrt_kernels.h | $(B)
+%.c: %.gm $(B)/genc
+	$(B)/genc $< -o $@
+
+ifneq ($(filter %.gm,$(SPEC)),)
+$(SPEC_NAME).c: $(SPEC) $(B)/genc
+	$(B)/genc $< -o $@
+endif
+
+.SECONDEXPANSION:
+$(B)/%.f64.o: $$(call trainer_c,$$*) runtime/genrt_model.h runtime/genrt_kernels.h | $(B)
 	$(CC) -std=c11 $(TRAIN_CFLAGS) -Iruntime $(BLAS_CFLAGS) -DGENC_DOUBLE -c $< -o $@
 
-$(MODELS): %: %.c $(B)/%.f64.o $(B)/libgenrt.a
+$(TRAINERS): %: $$(call trainer_c,$$*) $(B)/%.f64.o $(B)/libgenrt.a
 	$(CC) -std=c11 $(TRAIN_CFLAGS) -Iruntime $(BLAS_CFLAGS) $< $(B)/$*.f64.o $(RT_LIBS) -o $@
 
 # ---- generated/: the committed C for every spec ----------------------------
@@ -96,10 +138,13 @@ generated: $(B)/genc
 deps:
 	@bash .ci/deps.sh
 
-# About two minutes on two cores: recognisable Fashion-MNIST items.
+# About two minutes on two cores: recognisable Fashion-MNIST items.  THREADS=N
+# passes --threads N to the trainer (default: the trainer's own, 2).
+DEMO_STEPS ?= 2000
+DEMO_THREADS = $(if $(THREADS),--threads $(THREADS))
 demo: deps all $(DEMO)
-	./$(DEMO) train --steps 2000 --out runs/demo
-	./$(DEMO) sample --checkpoint runs/demo/checkpoint.ckpt -n 64 -o demo.png
+	./$(DEMO) train --steps $(DEMO_STEPS) --out runs/demo $(DEMO_THREADS)
+	./$(DEMO) sample --checkpoint runs/demo/checkpoint.ckpt -n 64 -o demo.png $(DEMO_THREADS)
 	@echo "demo: samples in demo.png, training samples in runs/demo/samples/, metrics in runs/demo/metrics.csv"
 
 include tests/tests.mk

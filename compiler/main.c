@@ -1,6 +1,7 @@
 /* main.c: the genc driver: read a spec, run the passes, write C. */
 #include "genc.h"
 #include "genrt_ckpt.h"
+#include "genrt_model.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -29,9 +30,12 @@ static const char usage[] =
     "  --help         print this help\n"
     "  --version      print the version\n"
     "\n"
-    "Then: make NAME (in the genc tree) or cc NAME.c $(pkg-config --cflags --libs genrt)\n"
-    "builds a trainer; ./NAME --help lists its subcommands.  The DSL is described in\n"
-    "docs/dsl.md.\n";
+    "Then: make NAME (in the genc tree) or, with genc installed, genc-build NAME.c\n"
+    "builds the trainer ./NAME, whose gradcheck runs in double.  By hand:\n"
+    "  cc -c -DGENC_DOUBLE NAME.c -o NAME.f64.o $(pkg-config --cflags genrt)\n"
+    "  cc NAME.c NAME.f64.o $(pkg-config --cflags --libs genrt) -o NAME\n"
+    "./NAME --help lists its subcommands (man genc-trainer).  The DSL is described\n"
+    "in docs/dsl.md.\n";
 
 static char *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -135,7 +139,7 @@ int main(int argc, char **argv) {
             fputs(usage, stdout);
             return 0;
         } else if (!strcmp(a, "--version")) {
-            printf("genc %s\n", GENC_VERSION);
+            printf("genc %s (runtime ABI %d)\n", GENC_VERSION, GENRT_ABI);
             return 0;
         } else if (!strcmp(a, "-o")) {
             if (++i == argc) {
