@@ -5,7 +5,8 @@
 #   make test      the whole test suite, also under ASan+UBSan
 #   make NAME      build the trainer ./NAME from specs/NAME.gm, ./NAME.gm or ./NAME.c
 #   make NAME SPEC=path/to/NAME.gm   ... from a spec (or a NAME.c) anywhere
-#   make install   genc, libgenrt, headers and genrt.pc under $(PREFIX)
+#   make install   genc, genc-build, libgenrt, headers, genrt.pc, man pages and
+#                  bash completion under $(DESTDIR)$(PREFIX); make uninstall removes them
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -151,16 +152,44 @@ include tests/tests.mk
 include bench/bench.mk
 include examples/examples.mk
 
+# ---- install ---------------------------------------------------------------
+# DESTDIR stages the tree for packaging; PREFIX is where it will live.
+
+VERSION  := $(shell sed -n 's/.*define GENC_VERSION "\(.*\)"/\1/p' compiler/genc.h)
+HEADERS  := $(notdir $(wildcard runtime/*.h))
+MANPAGES := $(notdir $(wildcard man/*.1))
+# every file install writes, relative to PREFIX: uninstall removes exactly these
+INSTALLED := bin/genc bin/genc-build lib/libgenrt.a lib/pkgconfig/genrt.pc \
+    $(addprefix include/genrt/,$(HEADERS)) $(addprefix share/man/man1/,$(MANPAGES)) \
+    share/bash-completion/completions/genc share/doc/genc/dsl.md
+INST := $(DESTDIR)$(PREFIX)
+
+# genrt.pc names no other .pc file, so pkg-config --define-prefix (and
+# genc-build) can relocate a staged tree without touching the system's.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/genrt \
-	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 755 $(B)/genc $(DESTDIR)$(PREFIX)/bin/genc
-	install -m 644 $(B)/libgenrt.a $(DESTDIR)$(PREFIX)/lib/libgenrt.a
-	install -m 644 runtime/*.h $(DESTDIR)$(PREFIX)/include/genrt/
-	sed -e 's|@PREFIX@|$(PREFIX)|' runtime/genrt.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/genrt.pc
+	install -d $(INST)/bin $(INST)/lib/pkgconfig $(INST)/include/genrt $(INST)/share/man/man1 \
+	    $(INST)/share/bash-completion/completions $(INST)/share/doc/genc
+	install -m 755 $(B)/genc $(INST)/bin/genc
+	install -m 755 tools/genc-build $(INST)/bin/genc-build
+	install -m 644 $(B)/libgenrt.a $(INST)/lib/libgenrt.a
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@BLAS_CFLAGS@|$(strip $(BLAS_CFLAGS))|' -e 's|@BLAS_LIBS@|$(strip $(BLAS_LIBS))|' \
+	    runtime/genrt.pc.in > $(B)/genrt.pc
+	install -m 644 $(B)/genrt.pc $(INST)/lib/pkgconfig/genrt.pc
+	install -m 644 $(addprefix runtime/,$(HEADERS)) $(INST)/include/genrt/
+	install -m 644 $(addprefix man/,$(MANPAGES)) $(INST)/share/man/man1/
+	install -m 644 completion/genc.bash $(INST)/share/bash-completion/completions/genc
+	install -m 644 docs/dsl.md $(INST)/share/doc/genc/dsl.md
+
+# Directories are shared with other software and stay; genc's own two go
+# when empty.
+uninstall:
+	rm -f $(addprefix $(INST)/,$(INSTALLED))
+	for d in $(INST)/include/genrt $(INST)/share/doc/genc; do \
+	    if [ -d $$d ]; then rmdir --ignore-fail-on-non-empty $$d; fi; done
 
 clean:
 	rm -rf $(B) $(MODELS) $(addsuffix .c,$(MODELS))
 
-.PHONY: all generated deps demo install clean
+.PHONY: all generated deps demo install uninstall clean
 .SECONDARY:

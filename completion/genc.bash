@@ -1,0 +1,36 @@
+# bash completion for genc, installed as share/bash-completion/completions/genc.
+# Flags after '-', a checkpoint after --weights, any file after -o, else
+# specs (*.gm) and directories.  The flag list is genc --help's;
+# tests/install_check.sh checks that the two agree.
+
+_genc_files() # PATTERN: files matching PATTERN, and directories to descend into
+{
+    local IFS=$'\n'
+    COMPREPLY=($(compgen -d -- "$cur") $(compgen -f -X "!$1" -- "$cur"))
+}
+
+_genc()
+{
+    local cur=${COMP_WORDS[COMP_CWORD]}
+    local prev=
+    ((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
+    local flags='-o --summary --dump-tokens --dump-ast --dump-ir --no-fuse
+        --sampler --weights --weights-file --help --version'
+
+    case $prev in
+        -o)
+            local IFS=$'\n'
+            COMPREPLY=($(compgen -f -- "$cur"))
+            return ;;
+        --weights)
+            _genc_files '*.ckpt'
+            return ;;
+    esac
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$flags" -- "$cur"))
+    else
+        _genc_files '*.gm'
+    fi
+}
+
+complete -o filenames -F _genc genc
