@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install genc's Debian dependencies when any is missing (needs root or sudo).
 set -euo pipefail
-pkgs="flex bison make gcc clang pkg-config binutils python3 libopenblas-dev libcriterion-dev zlib1g-dev libstb-dev dataset-fashion-mnist"
+pkgs="flex bison make gcc clang pkg-config binutils python3 libopenblas-dev libcriterion-dev zlib1g-dev libstb-dev dataset-fashion-mnist man-db"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

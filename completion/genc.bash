@@ -5,29 +5,27 @@
 
 _genc_files() # PATTERN: files matching PATTERN, and directories to descend into
 {
-    local IFS=$'\n'
-    COMPREPLY=($(compgen -d -- "$cur") $(compgen -f -X "!$1" -- "$cur"))
+    mapfile -t COMPREPLY < <(compgen -d -- "$cur"; compgen -f -X "!$1" -- "$cur")
 }
 
 _genc()
 {
     local cur=${COMP_WORDS[COMP_CWORD]}
     local prev=
-    ((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
+    if ((COMP_CWORD > 0)); then prev=${COMP_WORDS[COMP_CWORD - 1]}; fi
     local flags='-o --summary --dump-tokens --dump-ast --dump-ir --no-fuse
         --sampler --weights --weights-file --help --version'
 
     case $prev in
         -o)
-            local IFS=$'\n'
-            COMPREPLY=($(compgen -f -- "$cur"))
+            mapfile -t COMPREPLY < <(compgen -f -- "$cur")
             return ;;
         --weights)
             _genc_files '*.ckpt'
             return ;;
     esac
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "$flags" -- "$cur"))
+        mapfile -t COMPREPLY < <(compgen -W "$flags" -- "$cur")
     else
         _genc_files '*.gm'
     fi

@@ -47,9 +47,15 @@ test: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/
 	    GENC_BIN=$(B)/san/genc GENC_TRAINER_DIR=$(B)/san GENC_QUICK=1 \
 	    ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	    $$t $(CRITERION_FLAGS) || exit 1; done
+	@echo "== install, man pages, completion, make NAME, make demo THREADS=1"
+	@bash tests/install_check.sh
 	@echo "all test suites passed"
 
-.PHONY: test
+# tests/install_check.sh alone (make test runs it last).
+install-check: all gan_ring vae cyclegan $(DEMO)
+	bash tests/install_check.sh
+
+.PHONY: test install-check
 
 # The slow quality bars (minutes, not part of make test): prints the numbers.
 QUALITY_MODELS := gan_ring wgan_gp_ring wgan wgan_gp cgan lsgan hinge vae conv_vae cyclegan
