@@ -413,10 +413,7 @@ static int within(double d2, double r2, double t, const float *a, const float *b
     return exact_d2(a, b, d) <= r2;
 }
 
-/* One block of the real x generated distances.  Per real row, the least
- * d2 - radius2 over the block's generated columns decides recall; per
- * column, the least over the rows decides precision.  A least margin
- * within the block's error bound of 0 is settled pair by pair. */
+/* The state of one precision/recall pass over the blocks. */
 struct pr_pass {
     const struct genrt_score_manifold *r, *f;
     double tol, max_r, max_f;
@@ -425,6 +422,10 @@ struct pr_pass {
     double *col_min;
 };
 
+/* One block of the real x generated GEMM distances.  Per real row, the
+ * least d2 - radius2 over the block's generated columns decides recall;
+ * per column, the least over the rows decides precision.  A least margin
+ * within the error bound of 0 is settled pair by pair. */
 static void pr_block(struct pr_pass *p, long i0, long ni, long j0, long nj, const float *blk)
 {
     const struct genrt_score_manifold *r = p->r, *f = p->f;
