@@ -16,3 +16,12 @@ bench: all $(BENCH_MODELS)
 	BENCH_STEPS=$(BENCH_STEPS) bash bench/run.sh $(BENCH_MODELS)
 
 .PHONY: bench
+
+# genrt_score's FD and precision/recall at 10,000 vs 10,000 (bench/score_bench.c).
+$(B)/score_bench: bench/score_bench.c $(B)/libgenrt.a
+	$(CC) $(BASE) $(CFLAGS) $(BLAS_CFLAGS) $< -o $@ $(RT_LIBS)
+
+bench-score: $(B)/score_bench
+	$(B)/score_bench 10000 128 512
+
+.PHONY: bench-score

@@ -21,9 +21,6 @@
 #define GENRT_TWO_PI 6.283185307179586476925286766559
 #define IDX_IMAGES_MAGIC 0x00000803u
 #define IDX_LABELS_MAGIC 0x00000801u
-#define RING8_RADIUS 2.0
-#define RING8_STD 0.05
-#define RING8_MODES 8
 
 static uint32_t be32(const unsigned char *p)
 {
@@ -607,7 +604,7 @@ int genrt_data_open_split(struct genrt_data *d, const struct genrt_model *m, con
         if (d->data_class >= 0)
             return genrt_err_set(err, "model error: ring8 data have no class filter (data_class "
                                  "%d)", d->data_class);
-        d->n_classes = RING8_MODES;
+        d->n_classes = GENRT_DATA_RING8_MODES;
         if (check_classes(d, m, path, err)) {
             genrt_data_close(d);
             return -1;
@@ -640,10 +637,11 @@ int genrt_data_next_batch_labels(struct genrt_data *d, float *out, int *labels, 
 {
     if (d->kind == GENRT_DATA_RING8) {
         for (int b = 0; b < batch; b++) {
-            uint64_t k = genrt_rng_below(&d->st.rng, RING8_MODES);
-            double a = GENRT_TWO_PI * (double)k / RING8_MODES;
-            double x = RING8_RADIUS * cos(a) + RING8_STD * genrt_rng_normal(&d->st.rng);
-            double y = RING8_RADIUS * sin(a) + RING8_STD * genrt_rng_normal(&d->st.rng);
+            uint64_t k = genrt_rng_below(&d->st.rng, GENRT_DATA_RING8_MODES);
+            double x, y;
+            genrt_data_ring8_mode((int)k, &x, &y);
+            x += GENRT_DATA_RING8_STD * genrt_rng_normal(&d->st.rng);
+            y += GENRT_DATA_RING8_STD * genrt_rng_normal(&d->st.rng);
             out[2 * b] = (float)x;
             out[2 * b + 1] = (float)y;
             if (labels)
@@ -671,6 +669,13 @@ int genrt_data_next_batch_labels(struct genrt_data *d, float *out, int *labels, 
     }
     d->st.cursor += (uint64_t)batch;
     return 0;
+}
+
+void genrt_data_ring8_mode(int k, double *x, double *y)
+{
+    double a = GENRT_TWO_PI * (double)k / GENRT_DATA_RING8_MODES;
+    *x = GENRT_DATA_RING8_RADIUS * cos(a);
+    *y = GENRT_DATA_RING8_RADIUS * sin(a);
 }
 
 int genrt_data_read(const struct genrt_data *d, long first, long count, float *out,

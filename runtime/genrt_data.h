@@ -52,6 +52,9 @@
 
 #define GENRT_DATA_MAX_CLASSES 256  /* labels are uint8; also genrt_model's bound */
 #define GENRT_DATA_FMNIST_CLASSES 10
+#define GENRT_DATA_RING8_MODES 8
+#define GENRT_DATA_RING8_RADIUS 2.0
+#define GENRT_DATA_RING8_STD 0.05
 
 struct genrt_data_state {
     uint64_t epoch;       /* IDX: epochs started before the current one */
@@ -124,6 +127,10 @@ int genrt_data_next_batch_labels(struct genrt_data *d, float *out, int *labels, 
  * (and writes nothing) if they are not all in [0, n), or for ring8. */
 int genrt_data_read(const struct genrt_data *d, long first, long count, float *out,
                     int *labels);
+
+/* The center of ring8's mode k (label k), k in [0, GENRT_DATA_RING8_MODES):
+ * radius * (cos, sin)(2 pi k / modes).  genrt_score's ring8 metrics use it too. */
+void genrt_data_ring8_mode(int k, double *x, double *y);
 
 /* "fashion_mnist", "ring8", "images" (as in a spec), or "unknown". */
 const char *genrt_data_kind_name(int kind);

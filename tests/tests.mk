@@ -2,13 +2,16 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer, and runs both; then the
 # end-to-end checks with real trainers.
 
-TEST_SUITES := frontend grad optim runtime e2e
+TEST_SUITES := frontend grad optim runtime score e2e
 TEST_HELPERS := tests/helpers.c
 TEST_LIBS := -lcriterion -ldl $(RT_LIBS)
 CRITERION_FLAGS ?= --jobs 2
 
 $(B)/test_runtime: tests/test_runtime.c tests/fake_model.c $(B)/libgenrt.a
 	$(CC) $(BASE) $(CFLAGS) $(BLAS_CFLAGS) tests/test_runtime.c tests/fake_model.c -o $@ $(TEST_LIBS)
+
+$(B)/test_score: tests/test_score.c $(B)/libgenrt.a
+	$(CC) $(BASE) $(CFLAGS) $(BLAS_CFLAGS) tests/test_score.c -o $@ -lcriterion $(RT_LIBS)
 
 $(B)/test_%: tests/test_%.c $(TEST_HELPERS) tests/helpers.h $(B)/libgenc.a $(B)/libgenrt.a
 	$(CC) $(BASE) $(CFLAGS) $(BLAS_CFLAGS) $< $(TEST_HELPERS) $(B)/libgenc.a -o $@ $(TEST_LIBS)
@@ -21,6 +24,10 @@ $(B)/san/genc: compiler/main.c $(COMPILER_SRC) $(GEN_SRC) $(CKPT_SRC) | $(B)/san
 
 $(B)/san/test_runtime: tests/test_runtime.c tests/fake_model.c $(RUNTIME_SRC) | $(B)/san
 	$(CC) $(BASE) -O1 -g $(SAN) $(BLAS_CFLAGS) tests/test_runtime.c tests/fake_model.c $(RUNTIME_SRC) \
+	    -o $@ -lcriterion -lstb $(BLAS_LIBS) -lz -lm
+
+$(B)/san/test_score: tests/test_score.c $(RUNTIME_SRC) | $(B)/san
+	$(CC) $(BASE) -O1 -g $(SAN) $(BLAS_CFLAGS) tests/test_score.c $(RUNTIME_SRC) \
 	    -o $@ -lcriterion -lstb $(BLAS_LIBS) -lz -lm
 
 $(B)/san/test_%: tests/test_%.c $(TEST_HELPERS) $(SAN_SRC) $(RUNTIME_SRC) | $(B)/san
