@@ -64,7 +64,7 @@ int genrt_cmd_gradcheck(const struct genrt_cli *c, const struct genrt_opts *o)
     genrt_run_init_state(g, seed);
     /* one batch of gc_batch rows, whatever real_batches and latent_batches
      * are: slot 0 (and a CycleGAN's slot 3, domain B) from the data */
-    int n_dom = g->objective == GENRT_OBJ_CYCLEGAN ? 2 : 1;
+    int n_dom = g->domain_b ? 2 : 1;
     int *labels = genrt_file_xmalloc((size_t)g->gc_batch * sizeof *labels);
     for (int dom = 0; dom < n_dom; dom++) {
         struct genrt_model md;
@@ -81,12 +81,12 @@ int genrt_cmd_gradcheck(const struct genrt_cli *c, const struct genrt_opts *o)
         if (r) {
             free(real);
             free(labels);
-            if (g->objective == GENRT_OBJ_CYCLEGAN)
+            if (g->domain_b)
                 return genrt_cli_fail(c, "gradcheck: the data set of domain %s has fewer than %d examples",
                             genrt_run_domain_name(g, dom), g->gc_batch);
             return genrt_cli_fail(c, "gradcheck: the data set has fewer than %d examples", g->gc_batch);
         }
-        g->gc_set_input(dom == GENRT_DOMAIN_B ? 3 : 0, real);
+        g->gc_set_input(dom == GENRT_DOMAIN_B ? GENRT_SLOT_XB : GENRT_SLOT_X, real);
         free(real);
     }
     struct genrt_rng r;
@@ -94,14 +94,14 @@ int genrt_cmd_gradcheck(const struct genrt_cli *c, const struct genrt_opts *o)
     if (g->latent_batches > 0) {
         float *z = genrt_file_xmalloc((size_t)g->gc_batch * (size_t)g->latent_dim * sizeof *z);
         genrt_run_fill_latent(g, &r, z, (long)g->gc_batch * g->latent_dim);
-        g->gc_set_input(1, z);
+        g->gc_set_input(GENRT_SLOT_Z, z);
         free(z);
     }
     if (g->n_classes > 0) {
         float *y = genrt_file_xmalloc((size_t)g->gc_batch * sizeof *y);
         for (int i = 0; i < g->gc_batch; i++)
             y[i] = (float)labels[i];
-        g->gc_set_input(2, y);
+        g->gc_set_input(GENRT_SLOT_Y, y);
         free(y);
     }
     free(labels);
@@ -223,21 +223,21 @@ int genrt_cmd_bench(const struct genrt_cli *c, const struct genrt_opts *o)
         genrt_rng_fill_uniform(&r, real, nr, m->range_lo, m->range_hi);
     else
         genrt_rng_fill_normal(&r, real, nr);
-    m->set_input(0, real);
-    if (m->objective == GENRT_OBJ_CYCLEGAN) {
+    m->set_input(GENRT_SLOT_X, real);
+    if (m->domain_b) {
         const struct genrt_domain *b = m->domain_b;
         real_b = genrt_file_xmalloc((size_t)(ny * b->sample_size) * sizeof *real_b);
         genrt_rng_fill_uniform(&r, real_b, ny * b->sample_size, b->range_lo, b->range_hi);
-        m->set_input(3, real_b);
+        m->set_input(GENRT_SLOT_XB, real_b);
     }
     if (z) {
         genrt_run_fill_latent(m, &r, z, nz);
-        m->set_input(1, z);
+        m->set_input(GENRT_SLOT_Z, z);
     }
     if (y) {
         for (long i = 0; i < ny; i++)
             y[i] = (float)genrt_rng_below(&r, (uint64_t)m->n_classes);
-        m->set_input(2, y);
+        m->set_input(GENRT_SLOT_Y, y);
     }
     for (long t = 1; t <= BENCH_WARMUP; t++)
         m->train_step(t, metrics);

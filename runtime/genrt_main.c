@@ -1,11 +1,13 @@
 /* genrt_main.c: the command line of every trainer genc emits.
  *
- *     X train | sample | gradcheck | bench | help | --help | --version
- *     X eval | reconstruct                        (VAEs only)
- *     X translate                                 (CycleGANs only, which have no sample)
+ *     X train | gradcheck | bench | help | --help | --version
+ *     X sample                                    (models with generate: GANs, VAEs)
+ *     X eval | reconstruct                        (with elbo_batch and reconstruct: VAEs)
+ *     X translate                                 (with translate: CycleGANs)
  *
  * Flags and subcommands are declared once, in the two tables below; the
- * parser and the usage text are driven by them.  Every failure is one line
+ * parser and the usage text are driven by them, and which of them a model
+ * has follows from its entry points, never from its objective.  Every failure is one line
  * "X: error: ..." on stderr and exit status 1, and all input (flags, data,
  * checkpoints, old metrics) is checked before the first file is written. */
 #if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
@@ -26,7 +28,35 @@
 enum flag_kind { FK_BOOL, FK_LONG, FK_U64, FK_STRING };
 
 #define BIT(f) (1u << (f))
-#define OBJ_ALL (BIT(GENRT_OBJ_GAN) | BIT(GENRT_OBJ_VAE) | BIT(GENRT_OBJ_CYCLEGAN))
+
+/* What a model has, read from its entry points: which commands and flags
+ * it gets follows from these, never from its objective. */
+static int has_generate(const struct genrt_model *m)
+{
+    return m->generate != NULL;
+}
+
+static int has_elbo(const struct genrt_model *m)
+{
+    return m->elbo_batch != NULL; /* and reconstruct: check_model sees to it */
+}
+
+static int has_translate(const struct genrt_model *m)
+{
+    return m->translate != NULL;
+}
+
+static int has_domain_b(const struct genrt_model *m)
+{
+    return m->domain_b != NULL;
+}
+
+/* A model that translates and has nothing to sample: its sample flags are
+ * translate's. */
+static int translates_only(const struct genrt_model *m)
+{
+    return m->translate && !m->generate;
+}
 
 struct flag_def {
     const char *name;
@@ -34,9 +64,10 @@ struct flag_def {
     const char *arg; /* placeholder in the usage text */
     long min, max;   /* FK_LONG */
     const char *help;
-    const char *vae_help;   /* appended to help for a VAE, whose commands take it too */
-    const char *cycle_help; /* instead of help for a CycleGAN, if not NULL */
-    unsigned objectives;    /* BIT(GENRT_OBJ_...) of the models that have it; 0: all */
+    const char *elbo_help; /* appended to help for a model with eval and reconstruct */
+    const char *alt_help;  /* instead of help when alt_when(m) */
+    int (*alt_when)(const struct genrt_model *m);
+    int (*when)(const struct genrt_model *m); /* the models that have it; NULL: all */
 };
 
 static const struct flag_def flag_defs[F_COUNT] = {
@@ -44,27 +75,27 @@ static const struct flag_def flag_defs[F_COUNT] = {
                  "train: the step to train up to; bench: steps to time"},
     [F_SEED] = {"--seed", FK_U64, "S", 0, 0, "seed of every random stream (decimal or 0x hex)"},
     [F_DATA] = {"--data", FK_STRING, "PATH", 0, 0, "data directory (default: the spec's)", NULL,
-                "the first domain's data directory (default: the spec's)", 0},
-    [F_DATA_B] = {"--data-b", FK_STRING, "PATH", 0, 0, NULL, NULL,
-                  "the second domain's data directory (default: the spec's)",
-                  BIT(GENRT_OBJ_CYCLEGAN)},
+                "the first domain's data directory (default: the spec's)", has_domain_b},
+    [F_DATA_B] = {"--data-b", FK_STRING, "PATH", 0, 0,
+                  "the second domain's data directory (default: the spec's)", .when = has_domain_b},
     [F_OUT] = {"--out", FK_STRING, "DIR", 0, 0, "output directory (default: runs/<model>)"},
     [F_RESUME] = {"--resume", FK_STRING, "CKPT", 0, 0, "continue the run saved in CKPT"},
     [F_THREADS] = {"--threads", FK_LONG, "N", 1, 1024, "BLAS threads (default 2)"},
     [F_QUIET] = {"--quiet", FK_BOOL, NULL, 0, 0, "no progress output"},
     [F_CHECKPOINT] = {"--checkpoint", FK_STRING, "CKPT", 0, 0, "checkpoint to sample from",
-                      " or evaluate", "checkpoint to translate with", 0},
-    [F_FROM] = {"--from", FK_STRING, "DOMAIN", 0, 0, NULL, NULL,
+                      " or evaluate", "checkpoint to translate with", translates_only},
+    [F_FROM] = {"--from", FK_STRING, "DOMAIN", 0, 0,
                 "the domain to translate from, by its name (default: the first)",
-                BIT(GENRT_OBJ_CYCLEGAN)},
+                .when = has_translate},
     [F_N] = {"-n", FK_LONG, "N", 1, 10000000,
              "number of samples (default 64; a conditional model's .png: a row per class)",
-             "; reconstruct: default 32", "number of test examples to translate (default 8)", 0},
+             "; reconstruct: default 32", "number of test examples to translate (default 8)",
+             translates_only},
     [F_OUTPUT] = {"-o", FK_STRING, "FILE", 0, 0, "output file: .png, .npy or .csv",
                   " (reconstruct: .png)",
                   "output file: .png (rows of x | translated | back) or .npy (the translations)",
-                  0},
-    /* the bound is the model's: cmd_sample checks it, with a clearer message */
+                  translates_only},
+    /* the bound is the model's: genrt_cmd_sample checks it, with a clearer message */
     [F_LABEL] = {"--label", FK_LONG, "K", 0, 1000000000L,
                  "conditional models: every sample of class K (default: all classes)"},
 };
@@ -73,11 +104,12 @@ static const struct flag_def flag_defs[F_COUNT] = {
 
 struct command {
     const char *name;
-    unsigned flags;      /* BIT(F_...) of the flags it takes (those the model has) */
-    unsigned required;   /* ... and of those it needs */
+    unsigned flags;    /* BIT(F_...) of the flags it takes (those the model has) */
+    unsigned required; /* ... and of those it needs */
     const char *summary;
     int (*run)(const struct genrt_cli *c, const struct genrt_opts *o);
-    unsigned objectives; /* BIT(GENRT_OBJ_...) of the models it is listed and run for */
+    int (*when)(const struct genrt_model *m); /* the models it is listed and run for; NULL: all */
+    const char *who; /* those models, in the message to the others */
 };
 
 static const struct command commands[] = {
@@ -85,29 +117,29 @@ static const struct command commands[] = {
      BIT(F_STEPS) | BIT(F_SEED) | BIT(F_DATA) | BIT(F_DATA_B) | BIT(F_OUT) | BIT(F_RESUME) |
          BIT(F_THREADS) | BIT(F_QUIET),
      0, "train; write metrics.csv, samples/ and checkpoint.ckpt to the output directory",
-     genrt_cmd_train, OBJ_ALL},
+     genrt_cmd_train, NULL, NULL},
     {"sample",
      BIT(F_CHECKPOINT) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_LABEL) | BIT(F_SEED) | BIT(F_THREADS),
      BIT(F_CHECKPOINT) | BIT(F_OUTPUT), "generate samples from a checkpoint", genrt_cmd_sample,
-     BIT(GENRT_OBJ_GAN) | BIT(GENRT_OBJ_VAE)},
+     has_generate, "models with a generator"},
     {"gradcheck", BIT(F_SEED) | BIT(F_DATA) | BIT(F_DATA_B),
-     0, "check every gradient against central differences", genrt_cmd_gradcheck, OBJ_ALL},
+     0, "check every gradient against central differences", genrt_cmd_gradcheck, NULL, NULL},
     {"bench", BIT(F_STEPS) | BIT(F_THREADS) | BIT(F_SEED),
-     0, "time training steps on random inputs, without I/O", genrt_cmd_bench, OBJ_ALL},
+     0, "time training steps on random inputs, without I/O", genrt_cmd_bench, NULL, NULL},
     {"eval", BIT(F_CHECKPOINT) | BIT(F_DATA) | BIT(F_THREADS), BIT(F_CHECKPOINT),
      "the negative ELBO per example on the train and the test split (images: one set, train)",
-     genrt_cmd_eval, BIT(GENRT_OBJ_VAE)},
+     genrt_cmd_eval, has_elbo, "VAEs"},
     {"reconstruct",
      BIT(F_CHECKPOINT) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_DATA) | BIT(F_THREADS),
      BIT(F_CHECKPOINT) | BIT(F_OUTPUT),
      "a .png of the first N test examples (images: train), each beside its reconstruction",
-     genrt_cmd_reconstruct, BIT(GENRT_OBJ_VAE)},
+     genrt_cmd_reconstruct, has_elbo, "VAEs"},
     {"translate",
      BIT(F_CHECKPOINT) | BIT(F_FROM) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_DATA) | BIT(F_DATA_B) |
          BIT(F_THREADS),
      BIT(F_CHECKPOINT) | BIT(F_OUTPUT),
      "translate the first N test examples (images: train) of a domain into a .png or .npy",
-     genrt_cmd_translate, BIT(GENRT_OBJ_CYCLEGAN)},
+     genrt_cmd_translate, has_translate, "CycleGANs"},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
@@ -129,40 +161,23 @@ int genrt_cli_fail_err(const struct genrt_cli *c, const struct genrt_err *err)
     return genrt_cli_fail(c, "%s", err->msg);
 }
 
-static int is_vae(const struct genrt_model *m)
-{
-    return m->objective == GENRT_OBJ_VAE;
-}
-
-static int is_cycle(const struct genrt_model *m)
-{
-    return m->objective == GENRT_OBJ_CYCLEGAN;
-}
-
-/* "GAN", "VAE", "CycleGAN"; plural adds an s. */
-static const char *objective_name(int objective)
-{
-    return objective == GENRT_OBJ_VAE ? "VAE" : objective == GENRT_OBJ_CYCLEGAN ? "CycleGAN"
-                                                                                 : "GAN";
-}
-
 static int runs_for(const struct command *cmd, const struct genrt_model *m)
 {
-    return (cmd->objectives & BIT(m->objective)) != 0;
+    return !cmd->when || cmd->when(m);
 }
 
 /* Flag k, if the model has it, as command cmd takes it. */
 static int takes_flag(const struct command *cmd, const struct genrt_model *m, int k)
 {
-    unsigned objs = flag_defs[k].objectives;
-    return (cmd->flags & BIT(k)) && (!objs || (objs & BIT(m->objective)));
+    const struct flag_def *fd = &flag_defs[k];
+    return (cmd->flags & BIT(k)) && (!fd->when || fd->when(m));
 }
 
 static const char *flag_help(const struct genrt_model *m, int k, const char **suffix)
 {
     const struct flag_def *fd = &flag_defs[k];
-    *suffix = is_vae(m) && fd->vae_help ? fd->vae_help : "";
-    return is_cycle(m) && fd->cycle_help ? fd->cycle_help : fd->help;
+    *suffix = has_elbo(m) && fd->elbo_help ? fd->elbo_help : "";
+    return fd->alt_when && fd->alt_when(m) ? fd->alt_help : fd->help;
 }
 
 /* " (fashion_mnist)", " (images, class 3)": the source in the usage text. */
@@ -179,8 +194,8 @@ static void usage(const struct genrt_cli *c, FILE *f)
     const struct genrt_model *m = c->m;
     unsigned listed = 0; /* the flags of the commands listed */
     fprintf(f, "usage: %s <command> [flags]\n\n", c->prog);
-    fprintf(f, "Trains the %s \"%s\" compiled by genc from %s.\n\n",
-            objective_name(m->objective), m->name, m->spec);
+    fprintf(f, "Trains the %s \"%s\" compiled by genc from %s.\n\n", m->objective_name, m->name,
+            m->spec);
     fprintf(f, "commands:\n");
     for (int i = 0; i < N_COMMANDS; i++) {
         const struct command *cmd = &commands[i];
@@ -216,7 +231,7 @@ static void usage(const struct genrt_cli *c, FILE *f)
         fprintf(f, " (data: ring8, generated)");
     else
         print_source(f, "--data", m->data_path, m->data_kind, m->data_class);
-    if (is_cycle(m)) {
+    if (has_domain_b(m)) {
         const struct genrt_domain *b = m->domain_b;
         print_source(f, "--data-b", b->data_path, b->data_kind, b->data_class);
         fprintf(f, "; domains %s (--data) and %s (--data-b)", m->domain_a, b->name);
@@ -261,10 +276,10 @@ static int parse_flags(const struct genrt_cli *c, const struct command *cmd, int
             k++;
         if (k == F_COUNT || !takes_flag(cmd, c->m, k)) {
             if (arg[0] != '-')
-                return genrt_cli_fail(c, "%s: unexpected argument '%s' (try '%s --help')", cmd->name, arg,
-                            c->prog);
-            return genrt_cli_fail(c, "%s: unknown flag '%.*s' (try '%s --help')", cmd->name, (int)nlen,
-                        arg, c->prog);
+                return genrt_cli_fail(c, "%s: unexpected argument '%s' (try '%s --help')",
+                                      cmd->name, arg, c->prog);
+            return genrt_cli_fail(c, "%s: unknown flag '%.*s' (try '%s --help')", cmd->name,
+                                  (int)nlen, arg, c->prog);
         }
         const struct flag_def *fd = &flag_defs[k];
         if (o->has[k])
@@ -279,7 +294,8 @@ static int parse_flags(const struct genrt_cli *c, const struct command *cmd, int
         const char *val = eq ? eq + 1 : NULL;
         if (!val) {
             if (i + 1 >= argc)
-                return genrt_cli_fail(c, "%s: %s needs a value (%s)", cmd->name, fd->name, fd->arg);
+                return genrt_cli_fail(c, "%s: %s needs a value (%s)", cmd->name, fd->name,
+                                      fd->arg);
             val = argv[++i];
         }
         if (fd->kind == FK_STRING) {
@@ -292,13 +308,13 @@ static int parse_flags(const struct genrt_cli *c, const struct command *cmd, int
             *dst = val;
         } else if (fd->kind == FK_U64) {
             if (parse_u64(val, &o->seed))
-                return genrt_cli_fail(c, "%s: %s expects an unsigned 64-bit integer, got '%s'", cmd->name,
-                            fd->name, val);
+                return genrt_cli_fail(c, "%s: %s expects an unsigned 64-bit integer, got '%s'",
+                                      cmd->name, fd->name, val);
         } else {
             uint64_t x;
             if (parse_u64(val, &x) || x < (uint64_t)fd->min || x > (uint64_t)fd->max)
-                return genrt_cli_fail(c, "%s: %s expects an integer from %ld to %ld, got '%s'", cmd->name,
-                            fd->name, fd->min, fd->max, val);
+                return genrt_cli_fail(c, "%s: %s expects an integer from %ld to %ld, got '%s'",
+                                      cmd->name, fd->name, fd->min, fd->max, val);
             long *dst = k == F_STEPS ? &o->steps : k == F_THREADS ? &o->threads
                       : k == F_LABEL ? &o->label : &o->n;
             *dst = (long)x;
@@ -308,39 +324,60 @@ static int parse_flags(const struct genrt_cli *c, const struct command *cmd, int
         return 0;
     for (int k = 0; k < F_COUNT; k++)
         if ((cmd->required & BIT(k)) && !o->has[k])
-            return genrt_cli_fail(c, "%s: missing %s %s (try '%s --help')", cmd->name, flag_defs[k].name,
-                        flag_defs[k].arg, c->prog);
+            return genrt_cli_fail(c, "%s: missing %s %s (try '%s --help')", cmd->name,
+                                  flag_defs[k].name, flag_defs[k].arg, c->prog);
     return 0;
 }
 
 /* ------------------------------------------------------- model checking */
 
-/* A CycleGAN's two image sources, its translate and no latent. */
-static int check_cycle(const struct genrt_cli *c, const struct genrt_model *m, const char *what)
+/* A second domain: its name, domain A's, and both image sources. */
+static int check_domains(const struct genrt_cli *c, const struct genrt_model *m, const char *what)
 {
-    if (!m->translate || !m->domain_a || !m->domain_b || !m->domain_b->name)
-        return genrt_cli_fail(c, "%s error: a CycleGAN without translate, domain_a or domain_b", what);
-    if (m->generate || m->elbo_batch || m->reconstruct)
-        return genrt_cli_fail(c, "%s error: a CycleGAN with generate, elbo_batch or reconstruct", what);
-    /* translate takes no labels, and slot 2 is not fed */
-    if (m->n_classes != 0)
-        return genrt_cli_fail(c, "%s error: a CycleGAN with %d classes (CycleGANs cannot be conditional)",
-                    what, m->n_classes);
-    if (m->latent_dim != 0 || m->latent_batches != 0)
-        return genrt_cli_fail(c, "%s error: a CycleGAN with latent_dim %d, latent_batches %d (it has no "
-                    "latent: both must be 0)", what, m->latent_dim, m->latent_batches);
+    if (!m->domain_a || !m->domain_b->name)
+        return genrt_cli_fail(c, "%s error: a domain_b without domain_a or domain_b->name", what);
     for (int dom = GENRT_DOMAIN_A; dom <= GENRT_DOMAIN_B; dom++) {
         struct genrt_model md;
         genrt_data_domain_model(m, dom, &md);
         if ((md.data_kind != GENRT_DATA_FASHION_MNIST && md.data_kind != GENRT_DATA_IMAGES) ||
             (md.img_c != 1 && md.img_c != 3) || md.img_h <= 0 || md.img_w <= 0)
-            return genrt_cli_fail(c, "%s error: domain %s is %s data of %dx%dx%d, not images", what,
-                        genrt_run_domain_name(m, dom), genrt_data_kind_name(md.data_kind), md.img_c,
-                        md.img_h, md.img_w);
+            return genrt_cli_fail(c, "%s error: domain %s is %s data of %dx%dx%d, not images",
+                                  what, genrt_run_domain_name(m, dom),
+                                  genrt_data_kind_name(md.data_kind), md.img_c, md.img_h,
+                                  md.img_w);
         if ((long)md.img_c * md.img_h * md.img_w != md.sample_size)
-            return genrt_cli_fail(c, "%s error: domain %s has images %dx%dx%d but sample_size %ld", what,
-                        genrt_run_domain_name(m, dom), md.img_c, md.img_h, md.img_w, md.sample_size);
+            return genrt_cli_fail(c, "%s error: domain %s has images %dx%dx%d but sample_size %ld",
+                                  what, genrt_run_domain_name(m, dom), md.img_c, md.img_h,
+                                  md.img_w, md.sample_size);
     }
+    return 0;
+}
+
+/* The entry points come in groups, each with what it needs from the rest
+ * of the descriptor; which ones a model has is its own business. */
+static int check_entry_points(const struct genrt_cli *c, const struct genrt_model *m,
+                              const char *what)
+{
+    if (!m->set_input || !m->train_step)
+        return genrt_cli_fail(c, "%s error: missing step functions", what);
+    if (!m->generate && !m->translate)
+        return genrt_cli_fail(c, "%s error: neither generate nor translate (nothing to sample or "
+                              "preview with)", what);
+    if (!m->elbo_batch != !m->reconstruct)
+        return genrt_cli_fail(c, "%s error: %s without %s (the two come together)", what,
+                              m->elbo_batch ? "elbo_batch" : "reconstruct",
+                              m->elbo_batch ? "reconstruct" : "elbo_batch");
+    /* elbo_batch, reconstruct and translate take no labels */
+    if ((m->elbo_batch || m->translate) && m->n_classes != 0)
+        return genrt_cli_fail(c, "%s error: %s takes no labels, but the model has %d classes",
+                              what, m->elbo_batch ? "elbo_batch" : "translate", m->n_classes);
+    if (m->translate && !m->domain_b)
+        return genrt_cli_fail(c, "%s error: translate without domain_a or domain_b", what);
+    if (m->domain_b && check_domains(c, m, what))
+        return 1;
+    if (m->generate && m->latent_dim <= 0)
+        return genrt_cli_fail(c, "%s error: generate with latent_dim %d (it needs a latent)",
+                              what, m->latent_dim);
     return 0;
 }
 
@@ -350,78 +387,60 @@ static int check_model(const struct genrt_cli *c, const struct genrt_model *m)
 {
     const char *what = m == c->m64 ? "double-precision model" : "model";
     if (m->abi != GENRT_ABI)
-        return genrt_cli_fail(c, "%s was built for runtime ABI %d, this runtime has ABI %d", what, m->abi,
-                    GENRT_ABI);
+        return genrt_cli_fail(c, "%s was built for runtime ABI %d, this runtime has ABI %d", what,
+                              m->abi, GENRT_ABI);
     if (m->real_size != 4 && m->real_size != 8)
         return genrt_cli_fail(c, "%s error: real_size %d", what, m->real_size);
-    if (m->objective != GENRT_OBJ_GAN && m->objective != GENRT_OBJ_VAE &&
-        m->objective != GENRT_OBJ_CYCLEGAN)
-        return genrt_cli_fail(c, "%s error: unknown objective %d", what, m->objective);
-    if (m->objective == GENRT_OBJ_VAE && (!m->elbo_batch || !m->reconstruct))
-        return genrt_cli_fail(c, "%s error: a VAE without elbo_batch or reconstruct", what);
-    if (m->objective == GENRT_OBJ_GAN && (m->elbo_batch || m->reconstruct))
-        return genrt_cli_fail(c, "%s error: a GAN with elbo_batch or reconstruct (is objective set?)",
-                    what);
-    if (!is_cycle(m) && m->translate)
-        return genrt_cli_fail(c, "%s error: a %s with translate (is objective set?)", what,
-                    objective_name(m->objective));
-    /* elbo_batch and reconstruct take no labels */
-    if (m->objective == GENRT_OBJ_VAE && m->n_classes != 0)
-        return genrt_cli_fail(c, "%s error: a VAE with %d classes (VAEs cannot be conditional)", what,
-                    m->n_classes);
-    if (is_cycle(m) && check_cycle(c, m, what))
+    if (!m->objective_name || !m->objective_name[0])
+        return genrt_cli_fail(c, "%s error: no objective_name", what);
+    if (check_entry_points(c, m, what))
         return 1;
-    if (m->batch <= 0 || (!is_cycle(m) && m->latent_dim <= 0) || m->sample_size <= 0)
-        return genrt_cli_fail(c, "%s error: batch %d, latent_dim %d, sample_size %ld", what, m->batch,
-                    m->latent_dim, m->sample_size);
+    if (m->batch <= 0 || m->latent_dim < 0 || m->sample_size <= 0)
+        return genrt_cli_fail(c, "%s error: batch %d, latent_dim %d, sample_size %ld", what,
+                              m->batch, m->latent_dim, m->sample_size);
     if (m->n_classes < 0 || m->n_classes > GENRT_DATA_MAX_CLASSES)
         return genrt_cli_fail(c, "%s error: n_classes %d (must be 0 to %d)", what, m->n_classes,
-                    GENRT_DATA_MAX_CLASSES);
-    if (is_cycle(m) && m->real_batches < 1)
-        return genrt_cli_fail(c, "%s error: real_batches %d (must be at least 1)", what, m->real_batches);
-    if (!is_cycle(m) && (m->real_batches < 1 || m->latent_batches < !is_vae(m)))
-        return genrt_cli_fail(c, "%s error: real_batches %d, latent_batches %d (each must be at least 1%s)", what,
-                    m->real_batches, m->latent_batches, is_vae(m) ? "; a VAE's latent_batches may be 0" : "");
+                              GENRT_DATA_MAX_CLASSES);
+    if (m->real_batches < 1 || m->latent_batches < 0 ||
+        (m->latent_batches > 0 && m->latent_dim <= 0))
+        return genrt_cli_fail(c, "%s error: real_batches %d, latent_batches %d, latent_dim %d "
+                              "(real_batches must be at least 1, latent_batches at least 0, and "
+                              "latent batches need a latent)", what, m->real_batches,
+                              m->latent_batches, m->latent_dim);
     if (m->latent_kind != GENRT_LATENT_NORMAL && m->latent_kind != GENRT_LATENT_UNIFORM)
         return genrt_cli_fail(c, "%s error: unknown latent kind %d", what, m->latent_kind);
     if (m->img_c > 0 && (long)m->img_c * m->img_h * m->img_w != m->sample_size)
-        return genrt_cli_fail(c, "%s error: images %dx%dx%d but sample_size %ld", what, m->img_c, m->img_h,
-                    m->img_w, m->sample_size);
-    if (m->n_state < 0 || (m->n_state > 0 && !m->state) || m->n_metrics < 0)
+        return genrt_cli_fail(c, "%s error: images %dx%dx%d but sample_size %ld", what, m->img_c,
+                              m->img_h, m->img_w, m->sample_size);
+    if (m->n_state < 0 || (m->n_state > 0 && !m->state) || m->n_metrics < 0 ||
+        (m->n_metrics > 0 && !m->metric_names))
         return genrt_cli_fail(c, "%s error: bad state or metrics table", what);
-    if (!m->set_input || !m->train_step || (!is_cycle(m) && !m->generate))
-        return genrt_cli_fail(c, "%s error: missing step functions", what);
     for (int i = 0; i < m->n_tensors; i++) {
         const struct genrt_tensor *t = &m->tensors[i];
         if (t->offset < 0 || t->size < 0 || t->offset + t->size > m->n_state ||
             t->net < 0 || t->net >= m->n_nets)
             return genrt_cli_fail(c, "%s error: tensor %s lies outside the state or its net", what,
-                        t->name);
+                                  t->name);
         if (t->role == GENRT_PARAM && t->init == GENRT_INIT_FANIN_UNIFORM && t->fan_in <= 0)
-            return genrt_cli_fail(c, "%s error: tensor %s has fan_in %d", what, t->name, t->fan_in);
+            return genrt_cli_fail(c, "%s error: tensor %s has fan_in %d", what, t->name,
+                                  t->fan_in);
     }
     return 0;
 }
 
 /* ----------------------------------------------------------------- main */
 
-/* A command this kind of model does not have. */
+/* A command this model does not have. */
 static int refuse(const struct genrt_cli *c, const struct command *cmd)
 {
     const struct genrt_model *m = c->m;
-    if (is_cycle(m) && cmd->run == genrt_cmd_sample)
-        return genrt_cli_fail(c, "sample: this model is a CycleGAN, which translates images and has no "
-                    "latent space to sample from; use translate --from %s|%s", m->domain_a,
-                    genrt_run_domain_name(m, GENRT_DOMAIN_B));
-    char kinds[64] = "";
-    for (int k = GENRT_OBJ_GAN; k <= GENRT_OBJ_CYCLEGAN; k++) {
-        if (!(cmd->objectives & BIT(k)))
-            continue;
-        size_t n = strlen(kinds);
-        snprintf(kinds + n, sizeof kinds - n, "%s%ss", n ? " and " : "", objective_name(k));
-    }
+    if (cmd->run == genrt_cmd_sample && has_translate(m))
+        return genrt_cli_fail(c, "sample: this model is a %s, which translates images and has no "
+                              "latent space to sample from; use translate --from %s|%s",
+                              m->objective_name, m->domain_a,
+                              genrt_run_domain_name(m, GENRT_DOMAIN_B));
     return genrt_cli_fail(c, "%s: this model is a %s; %s is for %s only", cmd->name,
-                objective_name(m->objective), cmd->name, kinds);
+                          m->objective_name, cmd->name, cmd->who);
 }
 
 int genrt_main(const struct genrt_model *m, const struct genrt_model *m64, int argc, char **argv)

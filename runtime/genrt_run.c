@@ -93,7 +93,7 @@ int genrt_run_open_domain(const struct genrt_model *m, int dom, const char *path
 
 static uint64_t blob_size(const struct genrt_model *m)
 {
-    return 8 * (uint64_t)(BLOB_WORDS + (m->objective == GENRT_OBJ_CYCLEGAN ? DATA_WORDS : 0));
+    return 8 * (uint64_t)(BLOB_WORDS + (m->domain_b ? DATA_WORDS : 0));
 }
 
 static unsigned char *put_rng(unsigned char *p, const struct genrt_rng *r)
@@ -142,7 +142,7 @@ static void encode_run(const struct genrt_model *m, const struct genrt_run_state
     genrt_ckpt_put_u64(b, rs->seed);
     unsigned char *p = put_rng(b + 8, &rs->latent);
     p = put_data(p, &rs->data);
-    if (m->objective == GENRT_OBJ_CYCLEGAN)
+    if (m->domain_b)
         put_data(p, &rs->data_b);
 }
 
@@ -159,7 +159,7 @@ int genrt_run_decode(const struct genrt_model *m, const struct genrt_ckpt *ck, c
     rs->seed = genrt_ckpt_get_u64(b);
     const unsigned char *p = get_rng(b + 8, &rs->latent, &ok);
     p = get_data(p, &rs->data, &ok);
-    if (m->objective == GENRT_OBJ_CYCLEGAN)
+    if (m->domain_b)
         get_data(p, &rs->data_b, &ok);
     if (!ok)
         return genrt_err_set(err, "%s: corrupt (bad RNG state)", path);

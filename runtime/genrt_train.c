@@ -126,7 +126,7 @@ int genrt_cmd_train(const struct genrt_cli *c, const struct genrt_opts *o)
     int *labels = NULL;
     double *metrics = NULL;
     FILE *mf = NULL;
-    int rc = 1, progress_on = 0, cyc = m->objective == GENRT_OBJ_CYCLEGAN;
+    int rc = 1, progress_on = 0, two = m->domain_b != NULL;
     long steps = o->has[F_STEPS] ? o->steps : m->steps;
     long start = 0;
     double seconds0 = 0.0;
@@ -166,7 +166,7 @@ int genrt_cmd_train(const struct genrt_cli *c, const struct genrt_opts *o)
         goto out;
     }
     if (data.kind != GENRT_DATA_RING8 && m->batch > data.n) {
-        if (cyc)
+        if (two)
             rc = genrt_cli_fail(c, "train: the data set of domain %s has %ld examples, fewer than one "
                       "batch of %d", m->domain_a, data.n, m->batch);
         else
@@ -178,7 +178,7 @@ int genrt_cmd_train(const struct genrt_cli *c, const struct genrt_opts *o)
         rc = genrt_cli_fail(c, "checkpoint %s: %s", o->resume, err.msg);
         goto out;
     }
-    if (cyc) {
+    if (two) {
         genrt_data_domain_model(m, GENRT_DOMAIN_B, &mb);
         if (genrt_run_open_domain(m, GENRT_DOMAIN_B, o->data_b, GENRT_SPLIT_MODEL, rs.seed, &data_b,
                         &err)) {
@@ -234,14 +234,15 @@ int genrt_cmd_train(const struct genrt_cli *c, const struct genrt_opts *o)
 
     /* Fixed preview latents from their own stream: previews never shift
      * the training streams, and every preview shows the same z.  A
-     * conditional model's image grid has a row of GENRT_CLASS_COLS per class.
-     * A CycleGAN previews fixed examples instead. */
+     * conditional model's image grid has a row of GENRT_CLASS_COLS per
+     * class.  A model without generate previews translations of fixed
+     * examples instead. */
     long n_preview = genrt_run_is_image(m) ? PREVIEW_IMAGES : PREVIEW_POINTS, pcols = 0;
     if (genrt_run_is_image(m) && m->n_classes > 0) {
         pcols = GENRT_CLASS_COLS;
         n_preview = pcols * m->n_classes;
     }
-    if (cyc) {
+    if (!m->generate) {
         genrt_cycle_preview_init(&cp, m, &data, &data_b);
     } else {
         struct genrt_rng prng;
@@ -253,11 +254,11 @@ int genrt_cmd_train(const struct genrt_cli *c, const struct genrt_opts *o)
     }
 
     /* One step takes real_batches real and latent_batches latent batches
-     * (a CycleGAN: real_batches of each domain and no latent). */
+     * (two domains: real_batches of each). */
     long n_real = (long)m->real_batches * m->batch;
     long n_z = (long)m->latent_batches * m->batch * m->latent_dim;
     real = genrt_file_xmalloc((size_t)n_real * (size_t)m->sample_size * sizeof *real);
-    if (cyc)
+    if (two)
         real_b = genrt_file_xmalloc((size_t)n_real * (size_t)mb.sample_size * sizeof *real_b);
     if (n_z > 0)
         z = genrt_file_xmalloc((size_t)n_z * sizeof *z);
@@ -272,17 +273,17 @@ int genrt_cmd_train(const struct genrt_cli *c, const struct genrt_opts *o)
     double t0 = genrt_progress_now();
     for (long t = start + 1; t <= steps; t++) {
         next_real_batches(m, &data, real, y, labels, m->real_batches, m->batch);
-        m->set_input(0, real);
-        if (cyc) {
+        m->set_input(GENRT_SLOT_X, real);
+        if (two) {
             next_real_batches(&mb, &data_b, real_b, NULL, NULL, m->real_batches, m->batch);
-            m->set_input(3, real_b);
+            m->set_input(GENRT_SLOT_XB, real_b);
         }
         if (n_z > 0) {
             genrt_run_fill_latent(m, &rs.latent, z, n_z);
-            m->set_input(1, z);
+            m->set_input(GENRT_SLOT_Z, z);
         }
         if (y)
-            m->set_input(2, y);
+            m->set_input(GENRT_SLOT_Y, y);
         m->train_step(t, metrics);
 
         fprintf(mf, "%ld", t);
@@ -297,7 +298,7 @@ int genrt_cmd_train(const struct genrt_cli *c, const struct genrt_opts *o)
             snprintf(name, sizeof name, "step-%06ld.png", t);
             char *path = genrt_file_join(samples_dir, name);
             int r;
-            if (cyc) {
+            if (!m->generate) {
                 r = genrt_cycle_preview_write(&cp, m, path, &err);
             } else {
                 genrt_sample_generate_n(m, pz, py, n_preview, px);
@@ -318,7 +319,7 @@ int genrt_cmd_train(const struct genrt_cli *c, const struct genrt_opts *o)
                 goto out;
             }
             genrt_data_get_state(&data, &rs.data);
-            if (cyc)
+            if (two)
                 genrt_data_get_state(&data_b, &rs.data_b);
             if (genrt_run_save_checkpoint(m, ckpt_path, t, &rs, &err)) {
                 genrt_progress_end(&prog);

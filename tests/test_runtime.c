@@ -1955,7 +1955,8 @@ Test(cond, model_check_rejects_bad_class_and_batch_counts)
     m = fake_cond_rgb_model;
     m.real_batches = 0;
     assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model error: real_batches 0, latent_batches 4 (each must be at least 1)");
+                     "model error: real_batches 0, latent_batches 4, latent_dim 4 (real_batches "
+                     "must be at least 1");
     m = fake_cond_rgb_model;
     m.latent_batches = -2;
     assert_one_error(cli(&fake_cond_rgb_model, &m, "bench", NULL),
@@ -2823,37 +2824,47 @@ Test(vae, errors_are_one_line)
                      "reconstruct: draws images, and this model's examples are 784-dimensional");
 }
 
-Test(vae, model_check_wants_an_objective_and_the_vae_functions)
+Test(vae, model_check_wants_an_objective_name_and_both_elbo_functions)
 {
     struct genrt_model m = fake_vae_model;
     m.elbo_batch = NULL;
     assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model error: a VAE without elbo_batch or reconstruct");
+                     "model error: reconstruct without elbo_batch (the two come together)");
     m = fake_vae_model;
     m.reconstruct = NULL;
     assert_one_error(cli(&fake_vae_model, &m, "bench", NULL),
-                     "double-precision model error: a VAE without elbo_batch or reconstruct");
+                     "double-precision model error: elbo_batch without reconstruct");
     m = fake_vae_model;
-    m.objective = 3;
-    assert_one_error(cli(&m, NULL, "bench", NULL), "model error: unknown objective 3");
-    m.objective = -1;
-    assert_one_error(cli(&m, NULL, "--help", NULL), "model error: unknown objective -1");
-    /* a VAE whose objective was left at 0 */
+    m.objective_name = NULL;
+    assert_one_error(cli(&m, NULL, "bench", NULL), "model error: no objective_name");
+    m.objective_name = "";
+    assert_one_error(cli(&m, NULL, "--help", NULL), "model error: no objective_name");
+    /* the commands follow the entry points, whatever the objective says */
     m = fake_vae_model;
     m.objective = GENRT_OBJ_GAN;
-    assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model error: a GAN with elbo_batch or reconstruct (is objective set?)");
+    struct run *r = cli(&m, NULL, "--help", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_not_null(strstr(r->out, "\n  eval "), "%s", r->out);
     m = fake_image_model;
-    m.reconstruct = fake_vae_model.reconstruct;
-    assert_one_error(cli(&m, NULL, "bench", NULL), "a GAN with elbo_batch or reconstruct");
+    m.elbo_batch = fake_vae_model.elbo_batch;
+    assert_one_error(cli(&m, NULL, "bench", NULL), "elbo_batch without reconstruct");
     m = fake_vae_model;
     m.n_classes = 10;
     assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model error: a VAE with 10 classes (VAEs cannot be conditional)");
+                     "model error: elbo_batch takes no labels, but the model has 10 classes");
+    m = fake_vae_model;
+    m.generate = NULL;
+    assert_one_error(cli(&m, NULL, "bench", NULL),
+                     "model error: neither generate nor translate (nothing to sample or preview "
+                     "with)");
+    m = fake_vae_model;
+    m.latent_dim = 0;
+    assert_one_error(cli(&m, NULL, "bench", NULL),
+                     "model error: generate with latent_dim 0 (it needs a latent)");
     m = fake_vae_model;
     m.abi = 2;
     assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model was built for runtime ABI 2, this runtime has ABI 4");
+                     "model was built for runtime ABI 2, this runtime has ABI 5");
 }
 
 /* --------------------------------------------------------------- cycle */
@@ -3514,32 +3525,37 @@ Test(cycle, model_check_wants_domains_and_translate)
     struct genrt_model m = fake_cycle_model;
     m.translate = NULL;
     assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model error: a CycleGAN without translate, domain_a or domain_b");
+                     "model error: neither generate nor translate");
     m = fake_cycle_model;
     m.domain_b = NULL;
     assert_one_error(cli(&fake_cycle_model, &m, "bench", NULL),
-                     "double-precision model error: a CycleGAN without translate, domain_a or "
-                     "domain_b");
+                     "double-precision model error: translate without domain_a or domain_b");
     m = fake_cycle_model;
     m.domain_a = NULL;
-    assert_one_error(cli(&m, NULL, "--help", NULL), "a CycleGAN without translate");
-    m = fake_cycle_model;
-    m.generate = fake_model.generate;
-    assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model error: a CycleGAN with generate, elbo_batch or reconstruct");
+    assert_one_error(cli(&m, NULL, "--help", NULL),
+                     "model error: a domain_b without domain_a or domain_b->name");
+    /* a generator beside translate: sample and translate both, previews by generate */
     m = fake_cycle_model;
     m.latent_dim = 4;
+    m.generate = fake_model.generate;
+    struct run *r = cli(&m, NULL, "--help", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert(strstr(r->out, "\n  sample ") && strstr(r->out, "\n  translate "), "%s", r->out);
+    m.latent_dim = 0;
+    assert_one_error(cli(&m, NULL, "bench", NULL), "model error: generate with latent_dim 0");
+    m = fake_cycle_model;
+    m.latent_batches = 2;
     assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model error: a CycleGAN with latent_dim 4, latent_batches 0 (it has no "
-                     "latent: both must be 0)");
+                     "model error: real_batches 1, latent_batches 2, latent_dim 0 (real_batches "
+                     "must be at least 1, latent_batches at least 0, and latent batches need a "
+                     "latent)");
     m = fake_cycle_model;
     m.n_classes = 10;
     assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "a CycleGAN with 10 classes (CycleGANs cannot be conditional)");
+                     "model error: translate takes no labels, but the model has 10 classes");
     m = fake_cycle_model;
     m.real_batches = 0;
-    assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model error: real_batches 0 (must be at least 1)");
+    assert_one_error(cli(&m, NULL, "bench", NULL), "model error: real_batches 0, latent_batches 0");
     struct genrt_domain b = *fake_cycle_model.domain_b;
     b.sample_size = 100;
     m = fake_cycle_model;
@@ -3559,12 +3575,13 @@ Test(cycle, model_check_wants_domains_and_translate)
     m.sample_size = 10;
     assert_one_error(cli(&m, NULL, "bench", NULL),
                      "model error: domain A has images 1x28x28 but sample_size 10");
-    /* a CycleGAN whose objective was left at 0, and the other way round */
+    /* the objective field is not what the runtime goes by */
     m = fake_cycle_model;
     m.objective = GENRT_OBJ_GAN;
-    assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model error: a GAN with translate (is objective set?)");
+    r = cli(&m, NULL, "sample", NULL);
+    assert_one_error(r, "sample: this model is a CycleGAN, which translates images");
     m = fake_image_model;
     m.objective = GENRT_OBJ_CYCLEGAN;
-    assert_one_error(cli(&m, NULL, "bench", NULL), "a CycleGAN without translate");
+    r = cli(&m, NULL, "translate", NULL);
+    assert_one_error(r, "translate: this model is a GAN; translate is for CycleGANs only");
 }
