@@ -93,8 +93,9 @@ int genrt_ckpt_read(const char *path, struct genrt_ckpt *c, struct genrt_err *er
     }
     uint32_t version = get_u32(buf + 8);
     if (version != GENRT_CKPT_VERSION) {
-        genrt_err_set(err, "%s: unsupported checkpoint format version %u (this runtime reads %u)",
-                      path, version, GENRT_CKPT_VERSION);
+        genrt_err_set(err, "%s: checkpoint format version %u; this build of genc reads version "
+                      "%u (retrain, or use the genc that wrote it)", path, version,
+                      GENRT_CKPT_VERSION);
         goto fail;
     }
     c->shape_hash = genrt_ckpt_get_u64(buf + 12);

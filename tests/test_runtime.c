@@ -1184,7 +1184,7 @@ Test(ckpt, round_trip)
     size_t n;
     unsigned char *b = slurp(p, &n);
     cr_assert_eq(n, 8 + 4 + 8 + 4 + 8 + 8 + 400 + 8 + 5 + 4);
-    cr_assert(!memcmp(b, "GENCCKPT\x01\x00\x00\x00\x34\x12\0\0\0\0\0\0\x04\0\0\0\x4d", 21));
+    cr_assert(!memcmp(b, "GENCCKPT\x02\x00\x00\x00\x34\x12\0\0\0\0\0\0\x04\0\0\0\x4d", 21));
     uint32_t crc = (uint32_t)crc32(0, b, (uInt)(n - 4));
     cr_assert_eq(b[n - 4] | b[n - 3] << 8 | b[n - 2] << 16 | (uint32_t)b[n - 1] << 24, crc);
     free(b);
@@ -1220,6 +1220,49 @@ Test(ckpt, rejects_truncation_and_bad_magic)
     expect_read_error(p, "not a genc checkpoint (bad magic)");
     free(b);
     expect_read_error(tpath("missing.ckpt"), "missing.ckpt: no such file");
+}
+
+/* A file of an older (or newer) format gets an error naming both versions,
+ * whatever else is right with it (its CRC is recomputed here). */
+Test(ckpt, rejects_other_format_versions)
+{
+    float state[100] = {0};
+    const char *p = tpath("v.ckpt");
+    save_test_ckpt(p, state, 100);
+    size_t n;
+    unsigned char *b = slurp(p, &n);
+    uint32_t versions[] = {1, 3, 0xffffffffu};
+    for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+        for (int k = 0; k < 4; k++)
+            b[8 + k] = (unsigned char)(versions[i] >> (8 * k));
+        uint32_t crc = (uint32_t)crc32(0, b, (uInt)(n - 4));
+        for (int k = 0; k < 4; k++)
+            b[n - 4 + k] = (unsigned char)(crc >> (8 * k));
+        spit(p, b, n);
+        char want[256];
+        snprintf(want, sizeof want, "v.ckpt: checkpoint format version %u; this build of genc "
+                 "reads version 2 (retrain, or use the genc that wrote it)", versions[i]);
+        expect_read_error(p, want);
+    }
+    free(b);
+    /* through the trainer: one line, exit 1 */
+    struct run *r = cli(&fake_model, NULL, "train", "--steps", "2", "--out", tpath("v1"),
+                        "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    b = slurp(tpath("v1/checkpoint.ckpt"), &n);
+    b[8] = 1;
+    uint32_t crc = (uint32_t)crc32(0, b, (uInt)(n - 4));
+    for (int k = 0; k < 4; k++)
+        b[n - 4 + k] = (unsigned char)(crc >> (8 * k));
+    spit(tpath("old.ckpt"), b, n);
+    free(b);
+    assert_one_error(cli(&fake_model, NULL, "sample", "--checkpoint", tpath("old.ckpt"), "-o",
+                         tpath("old.png"), NULL),
+                     "old.ckpt: checkpoint format version 1; this build of genc reads version 2 "
+                     "(retrain, or use the genc that wrote it)");
+    assert_one_error(cli(&fake_model, NULL, "train", "--steps", "4", "--out", tpath("v1"),
+                         "--resume", tpath("old.ckpt"), NULL), "checkpoint format version 1");
+    cr_assert(!file_exists(tpath("old.png")));
 }
 
 Test(ckpt, rejects_other_spec)
