@@ -2570,11 +2570,12 @@ static const char *vae_ckpt(void)
 {
     const char *path = tpath("vae0.ckpt");
     static float zeros[1 << 14];
+    static unsigned char run_state[8 * 15]; /* a run state's size: eval does not read it */
     cr_assert_geq((long)(sizeof zeros / sizeof zeros[0]), fake_vae_model.n_state);
     struct genrt_ckpt c = {
         .shape_hash = fake_vae_model.shape_hash, .real_size = 4, .step = 1,
         .n_state = (uint64_t)fake_vae_model.n_state, .state = zeros,
-        .blob_size = sizeof test_blob, .blob = test_blob,
+        .blob_size = sizeof run_state, .blob = run_state,
     };
     struct genrt_err err;
     cr_assert_eq(genrt_ckpt_save(path, &c, &err), 0, "%s", err.msg);
@@ -3627,4 +3628,97 @@ Test(cycle, model_check_wants_domains_and_translate)
     m.objective = GENRT_OBJ_CYCLEGAN;
     r = cli(&m, NULL, "translate", NULL);
     assert_one_error(r, "translate: this model is a GAN; translate is for CycleGANs only");
+}
+
+/* ---------------------------------------------------- forged checkpoints */
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* The CRC of a checkpoint edited in memory, and the file. */
+static void spit_ckpt(const char *path, unsigned char *b, size_t n)
+{
+    uint32_t crc = (uint32_t)crc32(0, b, (uInt)(n - 4));
+    for (int k = 0; k < 4; k++)
+        b[n - 4 + k] = (unsigned char)(crc >> (8 * k));
+    spit(path, b, n);
+}
+
+Test(ckpt, forged_files_get_a_clear_error)
+{
+    struct run *r = cli(&fake_model, NULL, "train", "--steps", "4", "--out", tpath("f"), "--quiet",
+                        NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    size_t n;
+    unsigned char *b0 = slurp(tpath("f/checkpoint.ckpt"), &n), *b = malloc(n + 1000);
+    const char *p = tpath("forged.ckpt");
+    long state = 40, blob = state + 4 * fake_model.n_state + 8;
+#define FORGE() memcpy(b, b0, n)
+    /* a step beyond any run */
+    FORGE();
+    put_le64(b + 24, 1ull << 63);
+    spit_ckpt(p, b, n);
+    assert_one_error(cli(&fake_model, NULL, "train", "--steps", "20", "--resume", p, "--out",
+                         tpath("g"), NULL),
+                     "forged.ckpt: corrupt (step 9223372036854775808; no run is longer than "
+                     "1000000000000 steps)");
+    /* non-finite values, named with their index */
+    float v = NAN;
+    FORGE();
+    memcpy(b + state + 4 * 3, &v, 4);
+    spit_ckpt(p, b, n);
+    char want[300];
+    snprintf(want, sizeof want, "forged.ckpt: corrupt (state value 3 of %ld is nan; a genc "
+             "checkpoint holds finite values only)", fake_model.n_state);
+    assert_one_error(cli(&fake_model, NULL, "sample", "--checkpoint", p, "-o", tpath("x.csv"),
+                         NULL), want);
+    v = -INFINITY;
+    FORGE();
+    memcpy(b + state + 4 * 7, &v, 4);
+    spit_ckpt(p, b, n);
+    assert_one_error(cli(&fake_model, NULL, "sample", "--checkpoint", p, "-o", tpath("x.csv"),
+                         NULL), "state value 7 of");
+    assert_one_error(cli(&fake_model, NULL, "sample", "--checkpoint", p, "-o", tpath("x.csv"),
+                         NULL), "is -inf");
+    /* sizes: longer than the model's own checkpoint, or a run state of
+     * another size, before the file is read */
+    FORGE();
+    memset(b + n, 0, 1000);
+    spit_ckpt(p, b, n + 1000);
+    snprintf(want, sizeof want, "forged.ckpt: corrupt (%zu bytes, a checkpoint of this model has "
+             "%zu)", n + 1000, n);
+    assert_one_error(cli(&fake_model, NULL, "sample", "--checkpoint", p, "-o", tpath("x.csv"),
+                         NULL), want);
+    FORGE();
+    put_le64(b + blob - 8, 8 * 14);
+    spit_ckpt(p, b, n - 8);
+    assert_one_error(cli(&fake_model, NULL, "sample", "--checkpoint", p, "-o", tpath("x.csv"),
+                         NULL), "truncated");
+    /* run states that no run has: a zero latent stream, a zero ring8
+     * stream, a cached normal that is NaN */
+    FORGE();
+    memset(b + blob + 8, 0, 32);
+    spit_ckpt(p, b, n);
+    assert_one_error(cli(&fake_model, NULL, "train", "--steps", "20", "--resume", p, "--out",
+                         tpath("g"), NULL), "forged.ckpt: corrupt (bad RNG state)");
+    FORGE();
+    memset(b + blob + 8 + 48 + 16, 0, 32);
+    spit_ckpt(p, b, n);
+    assert_one_error(cli(&fake_model, NULL, "train", "--steps", "20", "--resume", p, "--out",
+                         tpath("g"), NULL),
+                     "the ring8 stream's state is all zeros, which no seed gives");
+    double dn = NAN;
+    FORGE();
+    put_le64(b + blob + 8 + 32, 1);
+    memcpy(b + blob + 8 + 40, &dn, 8);
+    spit_ckpt(p, b, n);
+    assert_one_error(cli(&fake_model, NULL, "train", "--steps", "20", "--resume", p, "--out",
+                         tpath("g"), NULL), "forged.ckpt: corrupt (bad RNG state)");
+    cr_assert(!file_exists(tpath("g")) && !file_exists(tpath("x.csv")));
+#undef FORGE
+    free(b);
+    free(b0);
 }
