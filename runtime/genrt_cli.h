@@ -40,9 +40,19 @@ enum genrt_flag { /* in the order the usage text lists them */
     F_DATA_B,
     F_OUT,
     F_RESUME,
+    F_FORCE,
+    F_ON_NONFINITE,
     F_THREADS,
     F_QUIET,
     F_COUNT
+};
+
+/* What train does about a NaN or an infinity in a metric or the state
+ * (--on-nonfinite). */
+enum genrt_nonfinite {
+    GENRT_NONFINITE_STOP,   /* say where, keep the last good checkpoint, exit 1 */
+    GENRT_NONFINITE_SKIP,   /* undo that step's update and go on */
+    GENRT_NONFINITE_IGNORE, /* train on; a non-finite state is still never saved */
 };
 
 /* The parsed flags of one command: has[k] says whether flag k was given. */
@@ -51,7 +61,8 @@ struct genrt_opts {
     long steps, threads, n, label;
     uint64_t seed;
     const char *data, *data_b, *from, *out, *resume, *checkpoint, *output;
-    int quiet, help;
+    int quiet, force, help;
+    int on_nonfinite; /* enum genrt_nonfinite */
 };
 
 struct genrt_cli {

@@ -25,7 +25,7 @@
 
 /* ---------------------------------------------------------------- flags */
 
-enum flag_kind { FK_BOOL, FK_LONG, FK_U64, FK_STRING };
+enum flag_kind { FK_BOOL, FK_LONG, FK_U64, FK_STRING, FK_CHOICE };
 
 #define BIT(f) (1u << (f))
 
@@ -64,34 +64,42 @@ struct flag_def {
     const char *arg; /* placeholder in the usage text */
     long min, max;   /* FK_LONG */
     const char *help;
+    const char *const *choices; /* FK_CHOICE: the values, NULL-terminated, in enum order */
     const char *elbo_help; /* appended to help for a model with eval and reconstruct */
     const char *alt_help;  /* instead of help when alt_when(m) */
     int (*alt_when)(const struct genrt_model *m);
     int (*when)(const struct genrt_model *m); /* the models that have it; NULL: all */
 };
 
+static const char *const nonfinite_choices[] = {"stop", "skip", "ignore", NULL};
+
 static const struct flag_def flag_defs[F_COUNT] = {
     [F_STEPS] = {"--steps", FK_LONG, "N", 1, 1000000000000L,
                  "train: the step to train up to; bench: steps to time"},
     [F_SEED] = {"--seed", FK_U64, "S", 0, 0, "seed of every random stream (decimal or 0x hex)"},
     [F_DATA] = {"--data", FK_STRING, "PATH", 0, 0, "data directory (default: the spec's)", NULL,
-                "the first domain's data directory (default: the spec's)", has_domain_b},
+                NULL, "the first domain's data directory (default: the spec's)", has_domain_b},
     [F_DATA_B] = {"--data-b", FK_STRING, "PATH", 0, 0,
                   "the second domain's data directory (default: the spec's)", .when = has_domain_b},
     [F_OUT] = {"--out", FK_STRING, "DIR", 0, 0, "output directory (default: runs/<model>)"},
     [F_RESUME] = {"--resume", FK_STRING, "CKPT", 0, 0, "continue the run saved in CKPT"},
+    [F_FORCE] = {"--force", FK_BOOL, NULL, 0, 0,
+                 "start afresh in a directory that holds a checkpoint, replacing that run"},
+    [F_ON_NONFINITE] = {"--on-nonfinite", FK_CHOICE, "MODE", 0, 0,
+                        "on a NaN or Inf: stop (default; exit 1), skip the step, or ignore",
+                        nonfinite_choices},
     [F_THREADS] = {"--threads", FK_LONG, "N", 1, 1024, "BLAS threads (default 2)"},
     [F_QUIET] = {"--quiet", FK_BOOL, NULL, 0, 0, "no progress output"},
     [F_CHECKPOINT] = {"--checkpoint", FK_STRING, "CKPT", 0, 0, "checkpoint to sample from",
-                      " or evaluate", "checkpoint to translate with", translates_only},
+                      NULL, " or evaluate", "checkpoint to translate with", translates_only},
     [F_FROM] = {"--from", FK_STRING, "DOMAIN", 0, 0,
                 "the domain to translate from, by its name (default: the first)",
                 .when = has_translate},
     [F_N] = {"-n", FK_LONG, "N", 1, 10000000,
-             "number of samples (default 64; a conditional model's .png: a row per class)",
+             "number of samples (default 64; a conditional model's .png: a row per class)", NULL,
              "; reconstruct: default 32", "number of test examples to translate (default 8)",
              translates_only},
-    [F_OUTPUT] = {"-o", FK_STRING, "FILE", 0, 0, "output file: .png, .npy or .csv",
+    [F_OUTPUT] = {"-o", FK_STRING, "FILE", 0, 0, "output file: .png, .npy or .csv", NULL,
                   " (reconstruct: .png)",
                   "output file: .png (rows of x | translated | back) or .npy (the translations)",
                   translates_only},
@@ -115,7 +123,7 @@ struct command {
 static const struct command commands[] = {
     {"train",
      BIT(F_STEPS) | BIT(F_SEED) | BIT(F_DATA) | BIT(F_DATA_B) | BIT(F_OUT) | BIT(F_RESUME) |
-         BIT(F_THREADS) | BIT(F_QUIET),
+         BIT(F_FORCE) | BIT(F_ON_NONFINITE) | BIT(F_THREADS) | BIT(F_QUIET),
      0, "train; write metrics.csv, samples/ and checkpoint.ckpt to the output directory",
      genrt_cmd_train, NULL, NULL},
     {"sample",
@@ -216,15 +224,21 @@ static void usage(const struct genrt_cli *c, FILE *f)
     fprintf(f, "  help       show this text (also --help, -h)\n");
     fprintf(f, "  --version  show the model and runtime versions\n\n");
     fprintf(f, "flags:\n");
+    char lhs[F_COUNT][32];
+    int width = 18; /* the widest flag, and at least this */
     for (int k = 0; k < F_COUNT; k++) {
         const struct flag_def *fd = &flag_defs[k];
+        snprintf(lhs[k], sizeof lhs[k], "%s%s%s", fd->name, fd->arg ? " " : "",
+                 fd->arg ? fd->arg : "");
+        if (listed & BIT(k) && (int)strlen(lhs[k]) > width)
+            width = (int)strlen(lhs[k]);
+    }
+    for (int k = 0; k < F_COUNT; k++) {
         if (!(listed & BIT(k)))
             continue;
-        char lhs[32];
         const char *suffix;
         const char *help = flag_help(m, k, &suffix);
-        snprintf(lhs, sizeof lhs, "%s%s%s", fd->name, fd->arg ? " " : "", fd->arg ? fd->arg : "");
-        fprintf(f, "  %-18s %s%s\n", lhs, help, suffix);
+        fprintf(f, "  %-*s %s%s\n", width, lhs[k], help, suffix);
     }
     fprintf(f, "\nspec defaults: --steps %ld --seed %" PRIu64, m->steps, m->seed);
     if (m->data_kind == GENRT_DATA_RING8)
@@ -288,7 +302,7 @@ static int parse_flags(const struct genrt_cli *c, const struct command *cmd, int
         if (fd->kind == FK_BOOL) {
             if (eq)
                 return genrt_cli_fail(c, "%s: %s takes no value", cmd->name, fd->name);
-            o->quiet = 1; /* the only boolean flag */
+            *(k == F_FORCE ? &o->force : &o->quiet) = 1;
             continue;
         }
         const char *val = eq ? eq + 1 : NULL;
@@ -298,7 +312,16 @@ static int parse_flags(const struct genrt_cli *c, const struct command *cmd, int
                                       fd->arg);
             val = argv[++i];
         }
-        if (fd->kind == FK_STRING) {
+        if (fd->kind == FK_CHOICE) {
+            int v = 0;
+            while (fd->choices[v] && strcmp(fd->choices[v], val))
+                v++;
+            if (!fd->choices[v])
+                return genrt_cli_fail(c, "%s: %s expects %s, %s or %s, got '%s'", cmd->name,
+                                      fd->name, fd->choices[0], fd->choices[1], fd->choices[2],
+                                      val);
+            o->on_nonfinite = v; /* the only choice flag */
+        } else if (fd->kind == FK_STRING) {
             if (!*val)
                 return genrt_cli_fail(c, "%s: %s needs a non-empty value", cmd->name, fd->name);
             const char **dst = k == F_DATA ? &o->data : k == F_DATA_B ? &o->data_b
@@ -452,6 +475,9 @@ int genrt_main(const struct genrt_model *m, const struct genrt_model *m64, int a
     }
     if (check_model(&c, m) || (m64 && check_model(&c, m64)))
         return 1;
+    /* A file over RLIMIT_FSIZE is then a write error (EFBIG) that names the
+     * file and leaves the old one, not a core dump. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2)
         return genrt_cli_fail(&c, "missing command (try '%s --help')", c.prog);
     const char *name = argv[1];
