@@ -156,7 +156,9 @@ struct genrt_model {
      * GENRT_SLOT_Y (conditional models): the real examples' labels,
      *         real_batches * batch floats; the fakes use the same labels;
      * GENRT_SLOT_XB (two domains): the real batches of domain B, real_batches
-     *         * batch * domain_b->sample_size floats (GENRT_SLOT_X holds A's). */
+     *         * batch * domain_b->sample_size floats (GENRT_SLOT_X holds A's).
+     * train_step writes the n_metrics metrics (losses among them) to
+     * metrics[]; the trainer checks each for NaN and Inf every step. */
     void (*set_input)(int slot, const float *src);
     void (*train_step)(long t, double *metrics);
 
