@@ -98,7 +98,7 @@ deps:
 
 # About two minutes on two cores: recognisable Fashion-MNIST items.
 demo: deps all $(DEMO)
-	./$(DEMO) train --steps 2000 --out runs/demo
+	./$(DEMO) train --steps 2000 --out runs/demo --force
 	./$(DEMO) sample --checkpoint runs/demo/checkpoint.ckpt -n 64 -o demo.png
 	@echo "demo: samples in demo.png, training samples in runs/demo/samples/, metrics in runs/demo/metrics.csv"
 
