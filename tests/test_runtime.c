@@ -1334,6 +1334,21 @@ Test(ckpt, rejects_truncation_and_bad_magic)
     expect_read_error(tpath("missing.ckpt"), "missing.ckpt: no such file");
 }
 
+static void put_le64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* The CRC of a checkpoint edited in memory, and the file. */
+static void spit_ckpt(const char *path, unsigned char *b, size_t n)
+{
+    uint32_t crc = (uint32_t)crc32(0, b, (uInt)(n - 4));
+    for (int k = 0; k < 4; k++)
+        b[n - 4 + k] = (unsigned char)(crc >> (8 * k));
+    spit(path, b, n);
+}
+
 /* A file of an older (or newer) format gets an error naming both versions,
  * whatever else is right with it (its CRC is recomputed here). */
 Test(ckpt, rejects_other_format_versions)
@@ -1347,10 +1362,7 @@ Test(ckpt, rejects_other_format_versions)
     for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
         for (int k = 0; k < 4; k++)
             b[8 + k] = (unsigned char)(versions[i] >> (8 * k));
-        uint32_t crc = (uint32_t)crc32(0, b, (uInt)(n - 4));
-        for (int k = 0; k < 4; k++)
-            b[n - 4 + k] = (unsigned char)(crc >> (8 * k));
-        spit(p, b, n);
+        spit_ckpt(p, b, n);
         char want[256];
         snprintf(want, sizeof want, "v.ckpt: checkpoint format version %u; this build of genc "
                  "reads version 2 (retrain, or use the genc that wrote it)", versions[i]);
@@ -1363,10 +1375,7 @@ Test(ckpt, rejects_other_format_versions)
     cr_assert_eq(r->rc, 0, "%s", r->err);
     b = slurp(tpath("v1/checkpoint.ckpt"), &n);
     b[8] = 1;
-    uint32_t crc = (uint32_t)crc32(0, b, (uInt)(n - 4));
-    for (int k = 0; k < 4; k++)
-        b[n - 4 + k] = (unsigned char)(crc >> (8 * k));
-    spit(tpath("old.ckpt"), b, n);
+    spit_ckpt(tpath("old.ckpt"), b, n);
     free(b);
     assert_one_error(cli(&fake_model, NULL, "sample", "--checkpoint", tpath("old.ckpt"), "-o",
                          tpath("old.png"), NULL),
@@ -4150,21 +4159,6 @@ Test(files, a_file_too_large_is_a_write_error_that_names_it)
 }
 
 /* ---------------------------------------------------- forged checkpoints */
-
-static void put_le64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-/* The CRC of a checkpoint edited in memory, and the file. */
-static void spit_ckpt(const char *path, unsigned char *b, size_t n)
-{
-    uint32_t crc = (uint32_t)crc32(0, b, (uInt)(n - 4));
-    for (int k = 0; k < 4; k++)
-        b[n - 4 + k] = (unsigned char)(crc >> (8 * k));
-    spit(path, b, n);
-}
 
 Test(ckpt, forged_files_get_a_clear_error)
 {
