@@ -144,7 +144,7 @@ deps:
 DEMO_STEPS ?= 2000
 DEMO_THREADS = $(if $(THREADS),--threads $(THREADS))
 demo: deps all $(DEMO)
-	./$(DEMO) train --steps $(DEMO_STEPS) --out runs/demo $(DEMO_THREADS)
+	./$(DEMO) train --steps $(DEMO_STEPS) --out runs/demo --force $(DEMO_THREADS)
 	./$(DEMO) sample --checkpoint runs/demo/checkpoint.ckpt -n 64 -o demo.png $(DEMO_THREADS)
 	@echo "demo: samples in demo.png, training samples in runs/demo/samples/, metrics in runs/demo/metrics.csv"
 

@@ -572,6 +572,7 @@ char *emit_c(const struct model *m, const struct lowered *lo, size_t *len) {
     emit_open(&e, "const struct genrt_model GENC_MODEL_SYM = {");
     emit_line(&e, ".abi = GENRT_ABI,");
     emit_line(&e, ".objective = %s,", vae ? "GENRT_OBJ_VAE" : cyclegan ? "GENRT_OBJ_CYCLEGAN" : "GENRT_OBJ_GAN");
+    emit_line(&e, ".objective_name = \"%s\",", vae ? "VAE" : cyclegan ? "CycleGAN" : "GAN");
     emit_line(&e, ".name = \"%s\",", m->name);
     emit_line(&e, ".spec = \"%s\",", m->path);
     emit_line(&e, ".shape_hash = 0x%016llxull,", (unsigned long long)lo->shape_hash);

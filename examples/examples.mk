@@ -16,7 +16,7 @@ EX_CKPT   := $(if $(wildcard $(EXAMPLES_CKPT)),$(EXAMPLES_CKPT),$(EX)/run/checkp
 
 $(EX)/run/checkpoint.ckpt: specs/dcgan.gm | dcgan $(EX)
 	@echo "examples: no $(EXAMPLES_CKPT) (make demo writes it); training dcgan for 50 steps instead"
-	./dcgan train --steps 50 --out $(EX)/run --quiet
+	./dcgan train --steps 50 --out $(EX)/run --quiet --force
 
 # genc leaves an unchanged file alone; touch both so make sees them as current.
 $(EX)/dcgan_sampler.c $(EX)/dcgan_sampler.h &: specs/dcgan.gm $(EX_CKPT) $(B)/genc | $(EX)

@@ -5663,6 +5663,7 @@ static const struct genrt_term terms[] = {
 const struct genrt_model GENC_MODEL_SYM = {
     .abi = GENRT_ABI,
     .objective = GENRT_OBJ_GAN,
+    .objective_name = "GAN",
     .name = "cgan",
     .spec = "specs/cgan.gm",
     .shape_hash = 0x47189771d4d1161cull,

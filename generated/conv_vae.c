@@ -2719,6 +2719,7 @@ static const struct genrt_term terms[] = {
 const struct genrt_model GENC_MODEL_SYM = {
     .abi = GENRT_ABI,
     .objective = GENRT_OBJ_VAE,
+    .objective_name = "VAE",
     .name = "conv_vae",
     .spec = "specs/conv_vae.gm",
     .shape_hash = 0xeca412d67f40e4faull,

@@ -32586,6 +32586,7 @@ static const struct genrt_domain domain_b = {
 const struct genrt_model GENC_MODEL_SYM = {
     .abi = GENRT_ABI,
     .objective = GENRT_OBJ_CYCLEGAN,
+    .objective_name = "CycleGAN",
     .name = "cyclegan",
     .spec = "specs/cyclegan.gm",
     .shape_hash = 0xa1e24bf363009ec3ull,

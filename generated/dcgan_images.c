@@ -11806,6 +11806,7 @@ static const struct genrt_term terms[] = {
 const struct genrt_model GENC_MODEL_SYM = {
     .abi = GENRT_ABI,
     .objective = GENRT_OBJ_GAN,
+    .objective_name = "GAN",
     .name = "dcgan_images",
     .spec = "specs/dcgan_images.gm",
     .shape_hash = 0x62416ba2c8337aaeull,

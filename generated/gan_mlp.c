@@ -1827,6 +1827,7 @@ static const struct genrt_term terms[] = {
 const struct genrt_model GENC_MODEL_SYM = {
     .abi = GENRT_ABI,
     .objective = GENRT_OBJ_GAN,
+    .objective_name = "GAN",
     .name = "gan_mlp",
     .spec = "specs/gan_mlp.gm",
     .shape_hash = 0xc1e0bc4c2fa4ea6aull,

@@ -5555,6 +5555,7 @@ static const struct genrt_term terms[] = {
 const struct genrt_model GENC_MODEL_SYM = {
     .abi = GENRT_ABI,
     .objective = GENRT_OBJ_GAN,
+    .objective_name = "GAN",
     .name = "lsgan",
     .spec = "specs/lsgan.gm",
     .shape_hash = 0xb724f5c3d00116c7ull,

@@ -1333,6 +1333,7 @@ static const struct genrt_term terms[] = {
 const struct genrt_model GENC_MODEL_SYM = {
     .abi = GENRT_ABI,
     .objective = GENRT_OBJ_VAE,
+    .objective_name = "VAE",
     .name = "vae",
     .spec = "specs/vae.gm",
     .shape_hash = 0x1e56056e5f98168eull,

@@ -10454,6 +10454,7 @@ static const struct genrt_term terms[] = {
 const struct genrt_model GENC_MODEL_SYM = {
     .abi = GENRT_ABI,
     .objective = GENRT_OBJ_GAN,
+    .objective_name = "GAN",
     .name = "wgan",
     .spec = "specs/wgan.gm",
     .shape_hash = 0x4e1bfede6319d8a5ull,

@@ -17011,6 +17011,7 @@ static const struct genrt_term terms[] = {
 const struct genrt_model GENC_MODEL_SYM = {
     .abi = GENRT_ABI,
     .objective = GENRT_OBJ_GAN,
+    .objective_name = "GAN",
     .name = "wgan_gp",
     .spec = "specs/wgan_gp.gm",
     .shape_hash = 0x1a855bde480e74a7ull,

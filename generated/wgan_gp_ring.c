@@ -4553,6 +4553,7 @@ static const struct genrt_term terms[] = {
 const struct genrt_model GENC_MODEL_SYM = {
     .abi = GENRT_ABI,
     .objective = GENRT_OBJ_GAN,
+    .objective_name = "GAN",
     .name = "wgan_gp_ring",
     .spec = "specs/wgan_gp_ring.gm",
     .shape_hash = 0xa95a091bf2da71b3ull,

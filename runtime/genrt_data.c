@@ -719,6 +719,8 @@ int genrt_data_set_state(struct genrt_data *d, const struct genrt_data_state *st
                          struct genrt_err *err)
 {
     if (d->kind == GENRT_DATA_RING8) {
+        if (genrt_rng_is_zero(&st->rng))
+            return genrt_err_set(err, "the ring8 stream's state is all zeros, which no seed gives");
         d->st = *st;
         return 0;
     }

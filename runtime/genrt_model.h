@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define GENRT_ABI 4
+#define GENRT_ABI 5
 
 enum genrt_data_kind {
     GENRT_DATA_FASHION_MNIST, /* IDX files in a directory, gzip'd or not */
@@ -90,7 +90,8 @@ struct genrt_domain {
 
 struct genrt_model {
     int abi;            /* GENRT_ABI */
-    int objective;      /* enum genrt_objective_kind */
+    int objective;      /* enum genrt_objective_kind: for tools; the runtime does not read it */
+    const char *objective_name; /* "GAN", "VAE", "CycleGAN": what the help and messages call it */
     const char *name;   /* the spec's model name */
     const char *spec;   /* the spec's path, as given to genc */
     uint64_t shape_hash;/* hash of every shape in the model; checkpoints must match */
@@ -111,13 +112,16 @@ struct genrt_model {
     int latent_kind;    /* enum genrt_latent_kind */
     int latent_dim;
 
-    /* CycleGAN: the two domains' names ("A", "B") and domain B's source;
-     * the model's own data fields describe domain A.  NULL otherwise. */
+    /* Two-domain models (CycleGAN): the two domains' names ("A", "B") and
+     * domain B's source, which gives the trainer --data-b and fills slot
+     * GENRT_SLOT_XB; the model's own data fields describe domain A.  NULL
+     * otherwise. */
     const char *domain_a;
     const struct genrt_domain *domain_b;
 
     /* Conditional models: 0 for none, else labels 0 .. n_classes-1 feed
-     * slot 2 (as floats, one per example) and generate() takes them. */
+     * slot GENRT_SLOT_Y (as floats, one per example) and generate() takes
+     * them. */
     int n_classes;
 
     /* Batches one training step consumes: real_batches real batches (WGAN's
@@ -147,21 +151,29 @@ struct genrt_model {
     const char *const *metric_names;
 
     /* Training: load inputs, then run one step (t counts from 1).
-     * slot 0: the real batches, real_batches * batch * sample_size floats;
-     * slot 1: the latent batches, latent_batches * batch * latent_dim floats;
-     * slot 2 (conditional models): the real examples' labels,
+     * GENRT_SLOT_X: the real batches, real_batches * batch * sample_size floats;
+     * GENRT_SLOT_Z: the latent batches, latent_batches * batch * latent_dim floats;
+     * GENRT_SLOT_Y (conditional models): the real examples' labels,
      *         real_batches * batch floats; the fakes use the same labels;
-     * slot 3 (CycleGAN): the real batches of domain B, real_batches * batch
-     *         * domain_b->sample_size floats (slot 0 holds domain A's). */
+     * GENRT_SLOT_XB (two domains): the real batches of domain B, real_batches
+     *         * batch * domain_b->sample_size floats (GENRT_SLOT_X holds A's).
+     * train_step writes the n_metrics metrics (losses among them) to
+     * metrics[]; the trainer checks each for NaN and Inf every step. */
     void (*set_input)(int slot, const float *src);
     void (*train_step)(long t, double *metrics);
 
-    /* Sampling (NULL for CycleGAN): G on exactly `batch` latent vectors, eval mode.
+    /* The entry points below say what the trainer can do: `X sample` exists
+     * when generate does, `X eval` and `X reconstruct` when elbo_batch and
+     * reconstruct do (both or neither), `X translate` when translate does;
+     * train previews with generate, else with translate.  A model has
+     * generate or translate, or both.
+     *
+     * Sampling (GANs, VAEs): G on exactly `batch` latent vectors, eval mode.
      * z: batch * latent_dim floats in; y: batch labels (as floats) for a
      * conditional model, NULL otherwise; out: batch * sample_size floats. */
     void (*generate)(const float *z, const float *y, float *out);
 
-    /* VAE only (NULL otherwise).
+    /* VAEs (NULL otherwise); they take no labels (n_classes is 0).
      * elbo_batch: on exactly `batch` real examples x (sample_size floats
      * each), writes each example's negative ELBO, reconstruction term and
      * KL term (nats) to out[3*i + 0..2]; one posterior sample per example,
@@ -170,7 +182,8 @@ struct genrt_model {
     void (*elbo_batch)(const float *x, double *out);
     void (*reconstruct)(const float *x, float *out);
 
-    /* CycleGAN only (NULL otherwise): translation on exactly `batch`
+    /* CycleGANs (NULL otherwise; needs domain_a and domain_b, and takes no
+     * labels): translation on exactly `batch`
      * examples, eval mode.  dir 0: x from A; out = G(x) (B's sample_size
      * each), back = F(G(x)) (A's).  dir 1: x from B; out = F(x), back =
      * G(F(x)).  Values are in the data's range (channels-last). */

@@ -36,6 +36,11 @@ void genrt_rng_seed(struct genrt_rng *r, uint64_t seed)
     r->has_spare = 0;
 }
 
+int genrt_rng_is_zero(const struct genrt_rng *r)
+{
+    return !(r->s[0] | r->s[1] | r->s[2] | r->s[3]);
+}
+
 uint64_t genrt_rng_next_u64(struct genrt_rng *r)
 {
     uint64_t *s = r->s;

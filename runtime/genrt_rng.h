@@ -33,6 +33,9 @@ enum genrt_stream {
 uint64_t genrt_rng_derive(uint64_t seed, uint64_t stream);
 
 void genrt_rng_seed(struct genrt_rng *r, uint64_t seed);
+/* 1 for the all-zero state, which seeding never gives and which only ever
+ * yields zeros (a forged checkpoint's). */
+int genrt_rng_is_zero(const struct genrt_rng *r);
 uint64_t genrt_rng_next_u64(struct genrt_rng *r);
 
 /* Uniform integer in [0, n), without modulo bias; n > 0. */

@@ -37,14 +37,14 @@ trend() {
 
 want gan_ring && for s in 0 1 2; do
     [[ $s == 0 ]] && echo "== gan_ring: 5,000 steps, seeds 0 1 2"
-    ./gan_ring train --steps 5000 --seed $s --quiet --out $out/gan_ring$s
+    ./gan_ring train --steps 5000 --seed $s --quiet --out $out/gan_ring$s --force
     ./gan_ring sample --checkpoint $out/gan_ring$s/checkpoint.ckpt -n 2500 --seed 7 -o $out/gan_ring$s.csv
     echo "  seed $s: $(modes $out/gan_ring$s.csv)"
 done
 
 if want wgan_gp_ring; then
     echo "== wgan_gp_ring: 10,000 steps, 5 critic steps, lambda 10"
-    ./wgan_gp_ring train --steps 10000 --seed 1 --quiet --out $out/wgan_gp_ring
+    ./wgan_gp_ring train --steps 10000 --seed 1 --quiet --out $out/wgan_gp_ring --force
     ./wgan_gp_ring sample --checkpoint $out/wgan_gp_ring/checkpoint.ckpt -n 2500 --seed 7 -o $out/wgan_gp_ring.csv
     echo "  $(modes $out/wgan_gp_ring.csv)   (bar: >= 7 of 8)"
 fi
@@ -52,7 +52,7 @@ fi
 for m in wgan wgan_gp; do
     want $m || continue
     echo "== $m: $steps steps on Fashion-MNIST"
-    ./$m train --steps "$steps" --seed 1 --quiet --out $out/$m
+    ./$m train --steps "$steps" --seed 1 --quiet --out $out/$m --force
     ./$m sample --checkpoint $out/$m/checkpoint.ckpt -n 64 -o $out/$m.png
     echo "  $(trend $out/$m/metrics.csv W)   (bar: W falls)"
     echo "  samples: $out/$m.png"
@@ -60,7 +60,7 @@ done
 
 if want cgan; then
     echo "== cgan: $steps steps on Fashion-MNIST"
-    ./cgan train --steps "$steps" --seed 1 --quiet --out $out/cgan
+    ./cgan train --steps "$steps" --seed 1 --quiet --out $out/cgan --force
     ./cgan sample --checkpoint $out/cgan/checkpoint.ckpt -n 80 -o $out/cgan.png
     echo "  one row per class (0 T-shirt, 1 trouser, 2 pullover, 3 dress, 4 coat, 5 sandal, 6 shirt,"
     echo "  7 sneaker, 8 bag, 9 ankle boot): $out/cgan.png"
@@ -69,7 +69,7 @@ fi
 for m in lsgan hinge; do
     want $m || continue
     echo "== $m: $steps steps on Fashion-MNIST"
-    ./$m train --steps "$steps" --seed 1 --quiet --out $out/$m
+    ./$m train --steps "$steps" --seed 1 --quiet --out $out/$m --force
     ./$m sample --checkpoint $out/$m/checkpoint.ckpt -n 64 -o $out/$m.png
     echo "  samples: $out/$m.png"
 done
@@ -77,7 +77,7 @@ done
 for m in vae conv_vae; do
     want $m || continue
     echo "== $m: 3,000 steps on Fashion-MNIST"
-    ./$m train --steps 3000 --seed 1 --quiet --out $out/$m
+    ./$m train --steps 3000 --seed 1 --quiet --out $out/$m --force
     ./$m eval --checkpoint $out/$m/checkpoint.ckpt | sed 's/^/  /'
     ./$m reconstruct --checkpoint $out/$m/checkpoint.ckpt -o $out/$m-reconstructions.png
 done
@@ -85,7 +85,7 @@ done
 
 if want cyclegan; then
     echo "== cyclegan: 2,000 steps, sneakers (class 7) <-> ankle boots (class 9)"
-    ./cyclegan train --steps 2000 --seed 1 --quiet --out $out/cyclegan
+    ./cyclegan train --steps 2000 --seed 1 --quiet --out $out/cyclegan --force
     awk -F, 'NR == 2 { first = $5 } NR > 1 { v[NR - 1] = $5; n = NR - 1 }
          END { t = int(n / 10); for (i = n - t + 1; i <= n; i++) s += v[i]; last = s / t;
                printf "  cycle L1: %.4f at step 1, %.4f over the last %d steps: %.1fx lower   (bar: >= 5x)\n",

@@ -7,7 +7,10 @@
  * stand in for a model's set_input or generate; VAEs' eval and reconstruct
  * (vae) through the fake VAE and a spy for its elbo_batch; CycleGANs
  * (cycle: two domains, translate) through the fake CycleGANs, and the data
- * loader's class filter with them. */
+ * loader's class filter with them.  Reliability (nonfinite, signals, files,
+ * forged checkpoints) through a fault injector that stands in for
+ * fake_model's train_step: NaN losses and parameters, signals raised in a
+ * step, a file size limit in a child process. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* mkdtemp, nftw, dup, fileno under -std=c11 */
 #endif
@@ -23,7 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -239,6 +246,111 @@ static void png_info(const char *path, int *w, int *h, int *color)
     *h = (int)be32(p + 20);
     *color = p[25];
     free(p);
+}
+
+/* ------------------------------------------------- the fault injector */
+
+/* A checkpoint's header fields (its pointers NULL). */
+static struct genrt_ckpt ckpt_fields(const char *path)
+{
+    struct genrt_ckpt ck;
+    struct genrt_err err;
+    cr_assert_eq(genrt_ckpt_read(path, &ck, &err), 0, "%s", err.msg);
+    struct genrt_ckpt f = ck;
+    f.state = f.blob = NULL;
+    f.buf = NULL;
+    genrt_ckpt_free(&ck);
+    return f;
+}
+
+/* A spy on fake_model's train_step that injects faults: a NaN metric, a
+ * poisoned parameter, a step not taken, a signal raised. */
+static struct {
+    const struct genrt_model *m;
+    long nan_metric_at;        /* this step's loss_D is NaN (0: never) */
+    long nan_metric_from;      /* ... and every step's from this one */
+    long poison_at;            /* after this step, G.weight[0] is NaN ... */
+    int poison_sticks;         /* ... and stays NaN, as a diverged run's would */
+    long no_step_at;           /* this step's update is not made at all */
+    long raise_at;             /* raise raise_sig during this step ... */
+    int raise_sig, raise_twice; /* ... once or twice */
+    long check_at;             /* during this step, check that check_path ... */
+    const char *check_path;    /* ... still holds check_bytes */
+    unsigned char *check_bytes;
+    size_t check_len;
+    char msg[256];
+} fault;
+
+/* Two runs' metrics.csv hold the same rows (the seconds aside). */
+static void assert_same_metrics(const char *a, const char *b)
+{
+    char *ma = metrics_sans_seconds(a), *mb = metrics_sans_seconds(b);
+    cr_assert_str_eq(ma, mb, "%s and %s differ", a, b);
+    free(ma);
+    free(mb);
+}
+
+static long tensor_offset(const struct genrt_model *m, const char *name)
+{
+    for (int i = 0; i < m->n_tensors; i++)
+        if (!strcmp(m->tensors[i].name, name))
+            return m->tensors[i].offset;
+    cr_assert_fail("no tensor %s", name);
+    return -1;
+}
+
+static void fault_train_step(long t, double *metrics)
+{
+    const struct genrt_model *m = fault.m;
+    float *state = m->state;
+    long gw = tensor_offset(m, "G.weight");
+    if (fault.check_at == t) {
+        size_t n;
+        unsigned char *b;
+        struct genrt_err err;
+        if (genrt_file_read_all(fault.check_path, &b, &n, &err) ||
+            n != fault.check_len || memcmp(b, fault.check_bytes, n))
+            snprintf(fault.msg, sizeof fault.msg, "step %ld: %s changed", t, fault.check_path);
+        free(b);
+    }
+    if (fault.no_step_at == t)
+        metrics[0] = metrics[1] = 0.5;
+    else
+        m->train_step(t, metrics);
+    if (fault.nan_metric_at == t || (fault.nan_metric_from && t >= fault.nan_metric_from))
+        metrics[0] = NAN;
+    if (fault.poison_at == t || (fault.poison_sticks && fault.poison_at && t > fault.poison_at))
+        state[gw] = NAN;
+    if (fault.raise_at == t) {
+        raise(fault.raise_sig);
+        if (fault.raise_twice)
+            raise(fault.raise_sig);
+    }
+}
+
+/* fake_model (or *base) with its steps through the spy, checkpointing every
+ * `every` steps. */
+static struct genrt_model faulty(const struct genrt_model *base, long every)
+{
+    memset(&fault, 0, sizeof fault);
+    fault.m = base;
+    struct genrt_model m = *base;
+    m.train_step = fault_train_step;
+    m.checkpoint_every = every;
+    return m;
+}
+
+static uint64_t ckpt_step(const char *path)
+{
+    return ckpt_fields(path).step;
+}
+
+/* The entries of dir whose names contain ".tmp.". */
+static int count_temps(const char *dir)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "exit $(find %s -name '*.tmp.*' | wc -l)", dir);
+    return WEXITSTATUS(system(cmd));
 }
 
 /* -------------------------------------------------------------------- rng */
@@ -1184,7 +1296,7 @@ Test(ckpt, round_trip)
     size_t n;
     unsigned char *b = slurp(p, &n);
     cr_assert_eq(n, 8 + 4 + 8 + 4 + 8 + 8 + 400 + 8 + 5 + 4);
-    cr_assert(!memcmp(b, "GENCCKPT\x01\x00\x00\x00\x34\x12\0\0\0\0\0\0\x04\0\0\0\x4d", 21));
+    cr_assert(!memcmp(b, "GENCCKPT\x02\x00\x00\x00\x34\x12\0\0\0\0\0\0\x04\0\0\0\x4d", 21));
     uint32_t crc = (uint32_t)crc32(0, b, (uInt)(n - 4));
     cr_assert_eq(b[n - 4] | b[n - 3] << 8 | b[n - 2] << 16 | (uint32_t)b[n - 1] << 24, crc);
     free(b);
@@ -1220,6 +1332,58 @@ Test(ckpt, rejects_truncation_and_bad_magic)
     expect_read_error(p, "not a genc checkpoint (bad magic)");
     free(b);
     expect_read_error(tpath("missing.ckpt"), "missing.ckpt: no such file");
+}
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* The CRC of a checkpoint edited in memory, and the file. */
+static void spit_ckpt(const char *path, unsigned char *b, size_t n)
+{
+    uint32_t crc = (uint32_t)crc32(0, b, (uInt)(n - 4));
+    for (int k = 0; k < 4; k++)
+        b[n - 4 + k] = (unsigned char)(crc >> (8 * k));
+    spit(path, b, n);
+}
+
+/* A file of an older (or newer) format gets an error naming both versions,
+ * whatever else is right with it (its CRC is recomputed here). */
+Test(ckpt, rejects_other_format_versions)
+{
+    float state[100] = {0};
+    const char *p = tpath("v.ckpt");
+    save_test_ckpt(p, state, 100);
+    size_t n;
+    unsigned char *b = slurp(p, &n);
+    uint32_t versions[] = {1, 3, 0xffffffffu};
+    for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+        for (int k = 0; k < 4; k++)
+            b[8 + k] = (unsigned char)(versions[i] >> (8 * k));
+        spit_ckpt(p, b, n);
+        char want[256];
+        snprintf(want, sizeof want, "v.ckpt: checkpoint format version %u; this build of genc "
+                 "reads version 2 (retrain, or use the genc that wrote it)", versions[i]);
+        expect_read_error(p, want);
+    }
+    free(b);
+    /* through the trainer: one line, exit 1 */
+    struct run *r = cli(&fake_model, NULL, "train", "--steps", "2", "--out", tpath("v1"),
+                        "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    b = slurp(tpath("v1/checkpoint.ckpt"), &n);
+    b[8] = 1;
+    spit_ckpt(tpath("old.ckpt"), b, n);
+    free(b);
+    assert_one_error(cli(&fake_model, NULL, "sample", "--checkpoint", tpath("old.ckpt"), "-o",
+                         tpath("old.png"), NULL),
+                     "old.ckpt: checkpoint format version 1; this build of genc reads version 2 "
+                     "(retrain, or use the genc that wrote it)");
+    assert_one_error(cli(&fake_model, NULL, "train", "--steps", "4", "--out", tpath("v1"),
+                         "--resume", tpath("old.ckpt"), NULL), "checkpoint format version 1");
+    cr_assert(!file_exists(tpath("old.png")));
 }
 
 Test(ckpt, rejects_other_spec)
@@ -1506,6 +1670,9 @@ Test(cli, resume_restores_fashion_mnist_loader)
     cr_assert_eq(h, 242);
 }
 
+/* A resumed run appends to metrics.csv in place, after the rows its
+ * checkpoint covers: those of a killed run's later steps are dropped, and
+ * every row is there once. */
 Test(cli, resume_drops_rows_after_checkpoint)
 {
     const char *a = tpath("a"), *b = tpath("b");
@@ -1513,18 +1680,33 @@ Test(cli, resume_drops_rows_after_checkpoint)
     cr_assert_eq(r->rc, 0, "%s", r->err);
     r = cli(&fake_model, NULL, "train", "--steps", "10", "--out", b, "--quiet", NULL);
     cr_assert_eq(r->rc, 0, "%s", r->err);
-    /* rows of steps the checkpoint does not cover, and a half-written line */
-    FILE *f = fopen(tpath("b/metrics.csv"), "a");
+    const char *mc = tpath("b/metrics.csv");
+    size_t n0;
+    unsigned char *m0 = slurp(mc, &n0);
+    struct stat st0, st1;
+    cr_assert_eq(stat(mc, &st0), 0);
+    /* a run killed after step 13, its checkpoint at 10 */
+    FILE *f = fopen(mc, "a");
     fputs("11,9,9,1.0\n12,9,9,1.1\n13,9", f);
     fclose(f);
-    r = cli(&fake_model, NULL, "train", "--steps", "20", "--out", b, "--resume",
+    /* during the resumed run, before its first checkpoint, the rows up to
+     * the checkpoint's step are all there */
+    struct genrt_model m = faulty(&fake_model, 100);
+    fault.check_at = 12;
+    fault.check_path = mc;
+    fault.check_bytes = m0;
+    fault.check_len = n0;
+    r = cli(&m, NULL, "train", "--steps", "20", "--out", b, "--resume",
             tpath("b/checkpoint.ckpt"), "--quiet", NULL);
     cr_assert_eq(r->rc, 0, "%s", r->err);
-    char *ma = metrics_sans_seconds(tpath("a/metrics.csv"));
-    char *mb = metrics_sans_seconds(tpath("b/metrics.csv"));
-    cr_assert_str_eq(ma, mb);
-    free(ma);
-    free(mb);
+    cr_assert_eq(stat(mc, &st1), 0);
+    cr_assert_eq(st0.st_ino, st1.st_ino, "metrics.csv was replaced, not appended to");
+    size_t n1;
+    unsigned char *m1 = slurp(mc, &n1);
+    cr_assert(n1 > n0 && !memcmp(m0, m1, n0), "the rows up to step 10 changed");
+    assert_same_metrics(tpath("a/metrics.csv"), mc);
+    free(m0);
+    free(m1);
 }
 
 Test(cli, same_seed_same_bytes)
@@ -1955,7 +2137,8 @@ Test(cond, model_check_rejects_bad_class_and_batch_counts)
     m = fake_cond_rgb_model;
     m.real_batches = 0;
     assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model error: real_batches 0, latent_batches 4 (each must be at least 1)");
+                     "model error: real_batches 0, latent_batches 4, latent_dim 4 (real_batches "
+                     "must be at least 1");
     m = fake_cond_rgb_model;
     m.latent_batches = -2;
     assert_one_error(cli(&fake_cond_rgb_model, &m, "bench", NULL),
@@ -2526,11 +2709,12 @@ static const char *vae_ckpt(void)
 {
     const char *path = tpath("vae0.ckpt");
     static float zeros[1 << 14];
+    static unsigned char run_state[8 * 15]; /* a run state's size: eval does not read it */
     cr_assert_geq((long)(sizeof zeros / sizeof zeros[0]), fake_vae_model.n_state);
     struct genrt_ckpt c = {
         .shape_hash = fake_vae_model.shape_hash, .real_size = 4, .step = 1,
         .n_state = (uint64_t)fake_vae_model.n_state, .state = zeros,
-        .blob_size = sizeof test_blob, .blob = test_blob,
+        .blob_size = sizeof run_state, .blob = run_state,
     };
     struct genrt_err err;
     cr_assert_eq(genrt_ckpt_save(path, &c, &err), 0, "%s", err.msg);
@@ -2823,37 +3007,47 @@ Test(vae, errors_are_one_line)
                      "reconstruct: draws images, and this model's examples are 784-dimensional");
 }
 
-Test(vae, model_check_wants_an_objective_and_the_vae_functions)
+Test(vae, model_check_wants_an_objective_name_and_both_elbo_functions)
 {
     struct genrt_model m = fake_vae_model;
     m.elbo_batch = NULL;
     assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model error: a VAE without elbo_batch or reconstruct");
+                     "model error: reconstruct without elbo_batch (the two come together)");
     m = fake_vae_model;
     m.reconstruct = NULL;
     assert_one_error(cli(&fake_vae_model, &m, "bench", NULL),
-                     "double-precision model error: a VAE without elbo_batch or reconstruct");
+                     "double-precision model error: elbo_batch without reconstruct");
     m = fake_vae_model;
-    m.objective = 3;
-    assert_one_error(cli(&m, NULL, "bench", NULL), "model error: unknown objective 3");
-    m.objective = -1;
-    assert_one_error(cli(&m, NULL, "--help", NULL), "model error: unknown objective -1");
-    /* a VAE whose objective was left at 0 */
+    m.objective_name = NULL;
+    assert_one_error(cli(&m, NULL, "bench", NULL), "model error: no objective_name");
+    m.objective_name = "";
+    assert_one_error(cli(&m, NULL, "--help", NULL), "model error: no objective_name");
+    /* the commands follow the entry points, whatever the objective says */
     m = fake_vae_model;
     m.objective = GENRT_OBJ_GAN;
-    assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model error: a GAN with elbo_batch or reconstruct (is objective set?)");
+    struct run *r = cli(&m, NULL, "--help", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_not_null(strstr(r->out, "\n  eval "), "%s", r->out);
     m = fake_image_model;
-    m.reconstruct = fake_vae_model.reconstruct;
-    assert_one_error(cli(&m, NULL, "bench", NULL), "a GAN with elbo_batch or reconstruct");
+    m.elbo_batch = fake_vae_model.elbo_batch;
+    assert_one_error(cli(&m, NULL, "bench", NULL), "elbo_batch without reconstruct");
     m = fake_vae_model;
     m.n_classes = 10;
     assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model error: a VAE with 10 classes (VAEs cannot be conditional)");
+                     "model error: elbo_batch takes no labels, but the model has 10 classes");
+    m = fake_vae_model;
+    m.generate = NULL;
+    assert_one_error(cli(&m, NULL, "bench", NULL),
+                     "model error: neither generate nor translate (nothing to sample or preview "
+                     "with)");
+    m = fake_vae_model;
+    m.latent_dim = 0;
+    assert_one_error(cli(&m, NULL, "bench", NULL),
+                     "model error: generate with latent_dim 0 (it needs a latent)");
     m = fake_vae_model;
     m.abi = 2;
     assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model was built for runtime ABI 2, this runtime has ABI 4");
+                     "model was built for runtime ABI 2, this runtime has ABI 5");
 }
 
 /* --------------------------------------------------------------- cycle */
@@ -3016,12 +3210,7 @@ static void load_float_state(const struct genrt_model *m, const char *path)
 
 static uint64_t ckpt_blob_size(const char *path)
 {
-    struct genrt_ckpt ck;
-    struct genrt_err err;
-    cr_assert_eq(genrt_ckpt_read(path, &ck, &err), 0, "%s", err.msg);
-    uint64_t n = ck.blob_size;
-    genrt_ckpt_free(&ck);
-    return n;
+    return ckpt_fields(path).blob_size;
 }
 
 /* Trains to `steps` straight, and to `mid` then resumed to `steps`: the
@@ -3514,32 +3703,37 @@ Test(cycle, model_check_wants_domains_and_translate)
     struct genrt_model m = fake_cycle_model;
     m.translate = NULL;
     assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model error: a CycleGAN without translate, domain_a or domain_b");
+                     "model error: neither generate nor translate");
     m = fake_cycle_model;
     m.domain_b = NULL;
     assert_one_error(cli(&fake_cycle_model, &m, "bench", NULL),
-                     "double-precision model error: a CycleGAN without translate, domain_a or "
-                     "domain_b");
+                     "double-precision model error: translate without domain_a or domain_b");
     m = fake_cycle_model;
     m.domain_a = NULL;
-    assert_one_error(cli(&m, NULL, "--help", NULL), "a CycleGAN without translate");
-    m = fake_cycle_model;
-    m.generate = fake_model.generate;
-    assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model error: a CycleGAN with generate, elbo_batch or reconstruct");
+    assert_one_error(cli(&m, NULL, "--help", NULL),
+                     "model error: a domain_b without domain_a or domain_b->name");
+    /* a generator beside translate: sample and translate both, previews by generate */
     m = fake_cycle_model;
     m.latent_dim = 4;
+    m.generate = fake_model.generate;
+    struct run *r = cli(&m, NULL, "--help", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert(strstr(r->out, "\n  sample ") && strstr(r->out, "\n  translate "), "%s", r->out);
+    m.latent_dim = 0;
+    assert_one_error(cli(&m, NULL, "bench", NULL), "model error: generate with latent_dim 0");
+    m = fake_cycle_model;
+    m.latent_batches = 2;
     assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model error: a CycleGAN with latent_dim 4, latent_batches 0 (it has no "
-                     "latent: both must be 0)");
+                     "model error: real_batches 1, latent_batches 2, latent_dim 0 (real_batches "
+                     "must be at least 1, latent_batches at least 0, and latent batches need a "
+                     "latent)");
     m = fake_cycle_model;
     m.n_classes = 10;
     assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "a CycleGAN with 10 classes (CycleGANs cannot be conditional)");
+                     "model error: translate takes no labels, but the model has 10 classes");
     m = fake_cycle_model;
     m.real_batches = 0;
-    assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model error: real_batches 0 (must be at least 1)");
+    assert_one_error(cli(&m, NULL, "bench", NULL), "model error: real_batches 0, latent_batches 0");
     struct genrt_domain b = *fake_cycle_model.domain_b;
     b.sample_size = 100;
     m = fake_cycle_model;
@@ -3559,12 +3753,485 @@ Test(cycle, model_check_wants_domains_and_translate)
     m.sample_size = 10;
     assert_one_error(cli(&m, NULL, "bench", NULL),
                      "model error: domain A has images 1x28x28 but sample_size 10");
-    /* a CycleGAN whose objective was left at 0, and the other way round */
+    /* the objective field is not what the runtime goes by */
     m = fake_cycle_model;
     m.objective = GENRT_OBJ_GAN;
-    assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model error: a GAN with translate (is objective set?)");
+    r = cli(&m, NULL, "sample", NULL);
+    assert_one_error(r, "sample: this model is a CycleGAN, which translates images");
     m = fake_image_model;
     m.objective = GENRT_OBJ_CYCLEGAN;
-    assert_one_error(cli(&m, NULL, "bench", NULL), "a CycleGAN without translate");
+    r = cli(&m, NULL, "translate", NULL);
+    assert_one_error(r, "translate: this model is a GAN; translate is for CycleGANs only");
+}
+
+/* ---------------------------------------------------------- reliability */
+
+Test(nonfinite, stop_says_where_and_keeps_the_last_good_checkpoint)
+{
+    struct run *r = cli(&fake_model, NULL, "train", "--steps", "5", "--out", tpath("ref5"),
+                        "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    r = cli(&fake_model, NULL, "train", "--steps", "10", "--out", tpath("ref10"), "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+
+    /* a loss: the run stops at once, step 5's checkpoint stays */
+    struct genrt_model m = faulty(&fake_model, 5);
+    fault.nan_metric_at = 7;
+    const char *ck = tpath("s/checkpoint.ckpt");
+    r = cli(&m, NULL, "train", "--steps", "20", "--out", tpath("s"), "--quiet", NULL);
+    char want[600];
+    snprintf(want, sizeof want, "train: step 7: loss_D is nan; stopped (%s keeps step 5, the last "
+             "good one; --on-nonfinite skip would undo such steps)", ck);
+    assert_one_error(r, want);
+    cr_assert(same_file(ck, tpath("ref5/checkpoint.ckpt")));
+    char *csv = metrics_sans_seconds(tpath("s/metrics.csv"));
+    cr_assert_eq(count_lines(csv), 7, "%s", csv); /* the header and steps 1-6 */
+    cr_assert_null(strstr(csv, "nan"), "%s", csv);
+    free(csv);
+
+    /* a parameter, found before the checkpoint that would have held it */
+    m = faulty(&fake_model, 5);
+    fault.poison_at = 10;
+    r = cli(&m, NULL, "train", "--steps", "20", "--out", tpath("p"), "--quiet", NULL);
+    snprintf(want, sizeof want, "train: step 10: G.weight[0] is nan; stopped (%s keeps step 5",
+             tpath("p/checkpoint.ckpt"));
+    assert_one_error(r, want);
+    cr_assert(same_file(tpath("p/checkpoint.ckpt"), tpath("ref5/checkpoint.ckpt")));
+    /* before any checkpoint: none is written, and a resumed run's own
+     * checkpoint stays as it was */
+    m = faulty(&fake_model, 100);
+    fault.nan_metric_at = 3;
+    r = cli(&m, NULL, "train", "--steps", "20", "--out", tpath("n"), "--quiet", NULL);
+    assert_one_error(r, "train: step 3: loss_D is nan; stopped before this run saved a checkpoint");
+    cr_assert(!file_exists(tpath("n/checkpoint.ckpt")));
+    fault.nan_metric_at = 12;
+    r = cli(&m, NULL, "train", "--steps", "20", "--out", tpath("ref10"), "--resume",
+            tpath("ref10/checkpoint.ckpt"), "--quiet", NULL);
+    assert_one_error(r, "train: step 12: loss_D is nan; stopped before this run saved");
+    cr_assert_eq(ckpt_step(tpath("ref10/checkpoint.ckpt")), 10);
+    /* inf counts too, and a state that the last step leaves NaN */
+    m = faulty(&fake_model, 100);
+    fault.poison_at = 8;
+    r = cli(&m, NULL, "train", "--steps", "8", "--out", tpath("l"), "--quiet", NULL);
+    assert_one_error(r, "train: step 8: G.weight[0] is nan; stopped before this run saved");
+    cr_assert(!file_exists(tpath("l/checkpoint.ckpt")));
+    assert_one_error(cli(&fake_model, NULL, "train", "--on-nonfinite", "drop", NULL),
+                     "train: --on-nonfinite expects stop, skip or ignore, got 'drop'");
+}
+
+Test(nonfinite, skip_undoes_the_step_and_goes_on)
+{
+    /* a run whose step 7 was never taken, and one whose step 7 went NaN and
+     * was skipped: the same bytes, but for the row of step 7 */
+    struct genrt_model m = faulty(&fake_model, 100);
+    fault.no_step_at = 7;
+    struct run *r = cli(&m, NULL, "train", "--steps", "20", "--out", tpath("none"), "--quiet",
+                        NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    m = faulty(&fake_model, 100);
+    fault.nan_metric_at = 7;
+    fault.poison_at = 7;
+    r = cli(&m, NULL, "train", "--steps", "20", "--out", tpath("skip"), "--quiet",
+            "--on-nonfinite", "skip", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_str_eq(r->err, "fake: warning: step 7: loss_D is nan; step skipped (its update "
+                             "undone)\n");
+    cr_assert(same_file(tpath("none/checkpoint.ckpt"), tpath("skip/checkpoint.ckpt")));
+    char *a = metrics_sans_seconds(tpath("none/metrics.csv"));
+    char *b = metrics_sans_seconds(tpath("skip/metrics.csv"));
+    char *row7 = strstr(a, "\n7,") + 1;
+    char *row8 = strstr(a, "\n8,") + 1;
+    memmove(row7, row8, strlen(row8) + 1);
+    cr_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    /* a parameter alone (the metrics finite) is caught after the step too */
+    m = faulty(&fake_model, 100);
+    fault.poison_at = 4;
+    r = cli(&m, NULL, "train", "--steps", "6", "--out", tpath("skip2"), "--quiet",
+            "--on-nonfinite", "skip", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_not_null(strstr(r->err, "warning: step 4: G.weight[0] is nan; step skipped"),
+                       "%s", r->err);
+    /* a run that cannot take a step any more stops */
+    m = faulty(&fake_model, 10);
+    fault.nan_metric_from = 13;
+    r = cli(&m, NULL, "train", "--steps", "1000", "--out", tpath("skip3"), "--quiet",
+            "--on-nonfinite", "skip", NULL);
+    cr_assert_eq(r->rc, 1);
+    cr_assert_not_null(strstr(r->err, "fake: error: train: step 112: loss_D is nan; stopped after "
+                              "100 steps in a row that were not finite (the last good checkpoint "
+                              "is kept)\n"), "%s", r->err);
+    cr_assert_not_null(strstr(r->err, "warning: step 22: loss_D is nan"), "%s", r->err);
+    cr_assert_null(strstr(r->err, "warning: step 23:"), "%s", r->err); /* ten warnings at most */
+    cr_assert_eq(ckpt_step(tpath("skip3/checkpoint.ckpt")), 110); /* skipped steps still count */
+}
+
+Test(nonfinite, ignore_trains_on_but_never_saves_a_non_finite_state)
+{
+    struct genrt_model m = faulty(&fake_model, 5);
+    fault.nan_metric_at = 3;
+    struct run *r = cli(&m, NULL, "train", "--steps", "6", "--out", tpath("i"), "--quiet",
+                        "--on-nonfinite", "ignore", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    char *csv = metrics_sans_seconds(tpath("i/metrics.csv"));
+    cr_assert_not_null(strstr(csv, "\n3,nan,"), "%s", csv);
+    free(csv);
+
+    m = faulty(&fake_model, 5);
+    fault.poison_at = 12;
+    fault.poison_sticks = 1;
+    r = cli(&m, NULL, "train", "--steps", "20", "--out", tpath("j"), "--quiet", "--on-nonfinite",
+            "ignore", NULL);
+    cr_assert_eq(r->rc, 1);
+    cr_assert_str_eq(r->err,
+                     "fake: warning: step 15: G.weight[0] is nan; checkpoint not saved (the last "
+                     "good one is kept)\n"
+                     "fake: error: train: step 20: G.weight[0] is nan; its checkpoint was not "
+                     "saved (the last good one is kept)\n");
+    cr_assert_eq(ckpt_step(tpath("j/checkpoint.ckpt")), 10);
+    /* and genrt_ckpt_save itself refuses */
+    float state[4] = {1, 2, NAN, 4};
+    struct genrt_ckpt c = {.shape_hash = 1, .real_size = 4, .step = 1, .n_state = 4,
+                           .state = state};
+    struct genrt_err err;
+    cr_assert_eq(genrt_ckpt_save(tpath("nan.ckpt"), &c, &err), -1);
+    cr_assert_not_null(strstr(err.msg, "nan.ckpt: not saved: state value 2 is nan"), "%s",
+                       err.msg);
+    cr_assert(!file_exists(tpath("nan.ckpt")));
+}
+
+Test(cli, fresh_train_refuses_a_directory_that_holds_a_checkpoint)
+{
+    const char *d = tpath("used"), *ck = tpath("used/checkpoint.ckpt");
+    const char *mc = tpath("used/metrics.csv");
+    struct run *r = cli(&fake_model, NULL, "train", "--steps", "10", "--out", d, "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    size_t nck, nm;
+    unsigned char *ck0 = slurp(ck, &nck), *m0 = slurp(mc, &nm);
+    char want[600];
+    snprintf(want, sizeof want, "train: %s already holds a checkpoint; continue that run with "
+             "--resume %s, or start afresh over it with --force", d, ck);
+    assert_one_error(cli(&fake_model, NULL, "train", "--steps", "5", "--out", d, NULL), want);
+    assert_one_error(cli(&fake_model, NULL, "train", "--steps", "20", "--out", d, "--force",
+                         "--resume", ck, NULL),
+                     "train: --resume continues a run and --force starts one afresh: give one of "
+                     "them");
+
+    /* --force: the old files stay until the new run's first checkpoint ... */
+    struct genrt_model m = faulty(&fake_model, 5);
+    fault.check_at = 4;
+    fault.check_path = mc;
+    fault.check_bytes = m0;
+    fault.check_len = nm;
+    r = cli(&m, NULL, "train", "--steps", "7", "--out", d, "--force", "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_str_empty(fault.msg, "%s", fault.msg);
+    cr_assert_eq(ckpt_step(ck), 7);
+    char *csv = metrics_sans_seconds(mc);
+    cr_assert_eq(count_lines(csv), 8, "%s", csv);
+    free(csv);
+    /* ... and a --force run that fails before it leaves them as they were */
+    spit(ck, ck0, nck);
+    spit(mc, m0, nm);
+    m = faulty(&fake_model, 5);
+    fault.nan_metric_at = 3;
+    r = cli(&m, NULL, "train", "--steps", "7", "--out", d, "--force", "--quiet", NULL);
+    assert_one_error(r, "step 3: loss_D is nan");
+    size_t n1, n2;
+    unsigned char *ck1 = slurp(ck, &n1), *m1 = slurp(mc, &n2);
+    cr_assert(n1 == nck && !memcmp(ck0, ck1, nck), "checkpoint.ckpt was replaced");
+    cr_assert(n2 == nm && !memcmp(m0, m1, nm), "metrics.csv was replaced");
+    cr_assert_eq(count_temps(d), 0);
+    free(ck0);
+    free(ck1);
+    free(m0);
+    free(m1);
+}
+
+/* ---------------------------------------------------------------- signals */
+
+static void assert_interrupted(int sig, int status, const char *name)
+{
+    const char *d = tpath("sig%d", sig);
+    const char *ck = tpath("sig%d/checkpoint.ckpt", sig);
+    struct genrt_model m = faulty(&fake_model, 100);
+    fault.raise_at = 7;
+    fault.raise_sig = sig;
+    struct run *r = cli(&m, NULL, "train", "--steps", "20", "--out", d, "--quiet", NULL);
+    cr_assert_eq(r->rc, status, "%s: exit %d: %s", name, r->rc, r->err);
+    char want[600];
+    snprintf(want, sizeof want, "fake: %s after step 7; checkpoint %s (continue with --resume "
+             "%s)\n", name, ck, ck);
+    cr_assert_str_eq(r->err, want);
+    cr_assert_eq(ckpt_step(ck), 7);
+    /* the handlers are the caller's again */
+    struct sigaction sa;
+    sigaction(sig, NULL, &sa);
+    cr_assert(sa.sa_handler == SIG_DFL, "%s is still caught", name);
+    /* and the run goes on as if never stopped */
+    r = cli(&fake_model, NULL, "train", "--steps", "20", "--out", d, "--resume", ck, "--quiet",
+            NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert(same_file(ck, tpath("ref/checkpoint.ckpt")), "%s: the resumed run differs", name);
+    assert_same_metrics(tpath("ref/metrics.csv"), tpath("sig%d/metrics.csv", sig));
+}
+
+Test(signals, end_the_step_save_and_exit_128_plus_the_signal)
+{
+    struct run *r = cli(&fake_model, NULL, "train", "--steps", "20", "--out", tpath("ref"),
+                        "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    assert_interrupted(SIGINT, 130, "SIGINT");
+    assert_interrupted(SIGTERM, 143, "SIGTERM");
+    assert_interrupted(SIGHUP, 129, "SIGHUP");
+    /* an ignored signal stays ignored (nohup) */
+    signal(SIGHUP, SIG_IGN);
+    struct genrt_model m = faulty(&fake_model, 100);
+    fault.raise_at = 3;
+    fault.raise_sig = SIGHUP;
+    r = cli(&m, NULL, "train", "--steps", "6", "--out", tpath("nohup"), "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_eq(ckpt_step(tpath("nohup/checkpoint.ckpt")), 6);
+    signal(SIGHUP, SIG_DFL);
+}
+
+Test(signals, a_second_sigint_exits_at_once_and_touches_no_checkpoint)
+{
+    const char *d = tpath("twice"), *ck = tpath("twice/checkpoint.ckpt");
+    struct genrt_model m = faulty(&fake_model, 4);
+    fault.raise_at = 6;
+    fault.raise_sig = SIGINT;
+    fault.raise_twice = 1;
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        cli(&m, NULL, "train", "--steps", "20", "--out", d, "--quiet", NULL);
+        _exit(0); /* not reached: the second SIGINT exits */
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 130, "status 0x%x", status);
+    cr_assert_eq(ckpt_step(ck), 4); /* step 6 was not saved */
+    cr_assert_eq(count_temps(d), 0);
+    /* the next run in the directory goes on from step 4 */
+    struct run *r = cli(&fake_model, NULL, "train", "--steps", "8", "--out", d, "--resume", ck,
+                        "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+}
+
+/* ------------------------------------------------------ files, leftovers */
+
+Test(files, a_killed_runs_temporaries_are_removed_by_the_next_run)
+{
+    const char *d = tpath("left");
+    struct run *r = cli(&fake_model, NULL, "train", "--steps", "3", "--out", d, "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    const char *stale[] = {"left/checkpoint.ckpt.tmp.a1B2c3", "left/metrics.csv.tmp.ZZZZZZ",
+                           "left/samples/step-000100.png.tmp.q0q0q0"};
+    const char *others[] = {"left/notes.tmp.abcdef", "left/checkpoint.ckpt.tmp.toolong",
+                            "left/checkpoint.ckpt.tmp.ab-cde", "left/samples/x.png.tmp.abcdef"};
+    for (size_t i = 0; i < 3; i++)
+        spit(tpath("%s", stale[i]), "x", 1);
+    for (size_t i = 0; i < 4; i++)
+        spit(tpath("%s", others[i]), "y", 1);
+    r = cli(&fake_model, NULL, "train", "--steps", "6", "--out", d, "--resume",
+            tpath("left/checkpoint.ckpt"), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    char want[600];
+    snprintf(want, sizeof want, "fake: removed 3 temporary files a killed run left in %s\n", d);
+    cr_assert(!strncmp(r->err, want, strlen(want)), "%s", r->err);
+    for (size_t i = 0; i < 3; i++)
+        cr_assert(!file_exists(tpath("%s", stale[i])), "%s is still there", stale[i]);
+    for (size_t i = 0; i < 4; i++)
+        cr_assert(file_exists(tpath("%s", others[i])), "%s was removed", others[i]);
+}
+
+Test(files, a_second_trainer_in_the_same_directory_is_refused)
+{
+    const char *d = tpath("busy");
+    cr_assert_eq(mkdir(d, 0777), 0);
+    int fd = open(d, O_RDONLY | O_DIRECTORY);
+    cr_assert_geq(fd, 0);
+    fflush(NULL);
+    pid_t pid = fork(); /* flock locks are per open file: another process holds this one */
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        flock(fd, LOCK_EX);
+        sleep(30);
+        _exit(0);
+    }
+    close(fd); /* the child's copy holds the lock, until it dies */
+    for (int i = 0; i < 1000; i++) { /* until the child holds it */
+        int probe = open(d, O_RDONLY | O_DIRECTORY);
+        int free_now = flock(probe, LOCK_EX | LOCK_NB) == 0;
+        close(probe);
+        if (!free_now)
+            break;
+        usleep(1000);
+    }
+    char want[600];
+    snprintf(want, sizeof want, "train: another trainer is writing to %s (wait for it to end, or "
+             "give another --out)", d);
+    assert_one_error(cli(&fake_model, NULL, "train", "--steps", "3", "--out", d, NULL), want);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    struct run *r = cli(&fake_model, NULL, "train", "--steps", "3", "--out", d, "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+}
+
+/* Runs `train ARGS` for m in a child whose files may not grow beyond
+ * limit bytes; its exit status, and its stderr in err. */
+static int train_limited(const struct genrt_model *m, rlim_t limit, char *err, size_t n,
+                         const char *steps, const char *dir, const char *resume)
+{
+    const char *errfile = tpath("limited.err");
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        dup2(fd, 2);
+        struct rlimit rl = {limit, limit};
+        setrlimit(RLIMIT_FSIZE, &rl);
+        char *argv[] = {"fake", "train", "--steps", (char *)steps, "--out", (char *)dir,
+                        "--quiet", resume ? "--resume" : NULL, (char *)resume, NULL};
+        _exit(genrt_main(m, NULL, resume ? 9 : 7, argv));
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    size_t len;
+    char *e = (char *)slurp(errfile, &len);
+    snprintf(err, n, "%s", e);
+    free(e);
+    cr_assert(WIFEXITED(status), "killed by signal %d", WTERMSIG(status));
+    return WEXITSTATUS(status);
+}
+
+Test(files, a_file_too_large_is_a_write_error_that_names_it)
+{
+    /* the fake image model's checkpoint is 50 KB */
+    const char *d = tpath("big"), *ck = tpath("big/checkpoint.ckpt");
+    struct run *r = cli(&fake_image_model, NULL, "train", "--steps", "2", "--out", d, "--quiet",
+                        NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    size_t n0;
+    unsigned char *ck0 = slurp(ck, &n0);
+    cr_assert_gt(n0, 40000);
+    char err[4096], want[600];
+    int rc = train_limited(&fake_image_model, 20000, err, sizeof err, "4", d, ck);
+    /* the last step's preview comes first, and it is the file that fails */
+    snprintf(want, sizeof want, "fake: error: %s/samples/step-000004.png: cannot write: File too "
+             "large\n", d);
+    cr_assert_eq(rc, 1, "%s", err);
+    cr_assert_str_eq(err, want);
+    /* the checkpoint, of step 3 of 4, when no preview is due */
+    struct genrt_model every = fake_image_model;
+    every.checkpoint_every = 1;
+    rc = train_limited(&every, 20000, err, sizeof err, "4", d, ck);
+    snprintf(want, sizeof want, "fake: error: %s: cannot write: File too large\n", ck);
+    cr_assert_eq(rc, 1, "%s", err);
+    cr_assert_str_eq(err, want);
+    size_t n1;
+    unsigned char *ck1 = slurp(ck, &n1);
+    cr_assert(n1 == n0 && !memcmp(ck0, ck1, n0), "the old checkpoint did not survive");
+    cr_assert_eq(count_temps(d), 0);
+    free(ck0);
+    free(ck1);
+    /* the library call alone */
+    static char big[30000];
+    struct genrt_err e;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {20000, 20000};
+        setrlimit(RLIMIT_FSIZE, &rl);
+        int bad = genrt_file_write_all(tpath("big/x.bin"), big, sizeof big, &e);
+        _exit(bad && strstr(e.msg, "x.bin: cannot write: File too large") ? 0 : 1);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x", status);
+    cr_assert(!file_exists(tpath("big/x.bin")));
+    cr_assert_eq(count_temps(d), 0);
+}
+
+/* ---------------------------------------------------- forged checkpoints */
+
+Test(ckpt, forged_files_get_a_clear_error)
+{
+    struct run *r = cli(&fake_model, NULL, "train", "--steps", "4", "--out", tpath("f"), "--quiet",
+                        NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    size_t n;
+    unsigned char *b0 = slurp(tpath("f/checkpoint.ckpt"), &n), *b = malloc(n + 1000);
+    const char *p = tpath("forged.ckpt");
+    long state = 40, blob = state + 4 * fake_model.n_state + 8;
+#define FORGE() memcpy(b, b0, n)
+    /* a step beyond any run */
+    FORGE();
+    put_le64(b + 24, 1ull << 63);
+    spit_ckpt(p, b, n);
+    assert_one_error(cli(&fake_model, NULL, "train", "--steps", "20", "--resume", p, "--out",
+                         tpath("g"), NULL),
+                     "forged.ckpt: corrupt (step 9223372036854775808; no run is longer than "
+                     "1000000000000 steps)");
+    /* non-finite values, named with their index */
+    float v = NAN;
+    FORGE();
+    memcpy(b + state + 4 * 3, &v, 4);
+    spit_ckpt(p, b, n);
+    char want[300];
+    snprintf(want, sizeof want, "forged.ckpt: corrupt (state value 3 of %ld is nan; a genc "
+             "checkpoint holds finite values only)", fake_model.n_state);
+    assert_one_error(cli(&fake_model, NULL, "sample", "--checkpoint", p, "-o", tpath("x.csv"),
+                         NULL), want);
+    v = -INFINITY;
+    FORGE();
+    memcpy(b + state + 4 * 7, &v, 4);
+    spit_ckpt(p, b, n);
+    assert_one_error(cli(&fake_model, NULL, "sample", "--checkpoint", p, "-o", tpath("x.csv"),
+                         NULL), "state value 7 of");
+    assert_one_error(cli(&fake_model, NULL, "sample", "--checkpoint", p, "-o", tpath("x.csv"),
+                         NULL), "is -inf");
+    /* sizes: longer than the model's own checkpoint, or a run state of
+     * another size, before the file is read */
+    FORGE();
+    memset(b + n, 0, 1000);
+    spit_ckpt(p, b, n + 1000);
+    snprintf(want, sizeof want, "forged.ckpt: corrupt (%zu bytes, a checkpoint of this model has "
+             "%zu)", n + 1000, n);
+    assert_one_error(cli(&fake_model, NULL, "sample", "--checkpoint", p, "-o", tpath("x.csv"),
+                         NULL), want);
+    FORGE();
+    put_le64(b + blob - 8, 8 * 14);
+    spit_ckpt(p, b, n - 8);
+    assert_one_error(cli(&fake_model, NULL, "sample", "--checkpoint", p, "-o", tpath("x.csv"),
+                         NULL), "truncated");
+    /* run states that no run has: a zero latent stream, a zero ring8
+     * stream, a cached normal that is NaN */
+    FORGE();
+    memset(b + blob + 8, 0, 32);
+    spit_ckpt(p, b, n);
+    assert_one_error(cli(&fake_model, NULL, "train", "--steps", "20", "--resume", p, "--out",
+                         tpath("g"), NULL), "forged.ckpt: corrupt (bad RNG state)");
+    FORGE();
+    memset(b + blob + 8 + 48 + 16, 0, 32);
+    spit_ckpt(p, b, n);
+    assert_one_error(cli(&fake_model, NULL, "train", "--steps", "20", "--resume", p, "--out",
+                         tpath("g"), NULL),
+                     "the ring8 stream's state is all zeros, which no seed gives");
+    double dn = NAN;
+    FORGE();
+    put_le64(b + blob + 8 + 32, 1);
+    memcpy(b + blob + 8 + 40, &dn, 8);
+    spit_ckpt(p, b, n);
+    assert_one_error(cli(&fake_model, NULL, "train", "--steps", "20", "--resume", p, "--out",
+                         tpath("g"), NULL), "forged.ckpt: corrupt (bad RNG state)");
+    cr_assert(!file_exists(tpath("g")) && !file_exists(tpath("x.csv")));
+#undef FORGE
+    free(b);
+    free(b0);
 }

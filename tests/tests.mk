@@ -1,6 +1,6 @@
 # tests.mk: `make test` builds every suite twice, plain and under
 # AddressSanitizer + UndefinedBehaviorSanitizer, and runs both; then the
-# end-to-end checks with real trainers.
+# fault injection (tests/faults.sh) on real trainers, plain and sanitized.
 
 TEST_SUITES := frontend grad optim runtime score e2e
 TEST_HELPERS := tests/helpers.c
@@ -46,7 +46,27 @@ $(B)/san/%: %.c $(B)/%.f64.o $(RUNTIME_SRC) | $(B)/san
 	$(CC) -std=c11 -O1 -g $(SAN) -D_GNU_SOURCE -Iruntime $(BLAS_CFLAGS) $< $(B)/$*.f64.o $(RUNTIME_SRC) \
 	    -lstb $(BLAS_LIBS) -lz -lm -o $@
 
-test: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/san/,$(E2E_MODELS)) examples-build
+# The trainers of tests/specs/ that tests/faults.sh kills, interrupts, fills
+# the disk under and lets diverge, plain and sanitized.
+FAULT_MODELS := fault_ring diverge_ring
+FAULT_BINS := $(addprefix $(B)/fault/,$(FAULT_MODELS))
+SAN_FAULT_BINS := $(addprefix $(B)/san/fault/,$(FAULT_MODELS))
+
+$(B)/fault/%.c: tests/specs/%.gm $(B)/genc | $(B)/fault
+	$(B)/genc $< -o $@
+
+$(FAULT_BINS): $(B)/fault/%: $(B)/fault/%.c $(B)/libgenrt.a
+	$(CC) -std=c11 $(TRAIN_CFLAGS) -Iruntime $(BLAS_CFLAGS) $< $(RT_LIBS) -o $@
+
+$(SAN_FAULT_BINS): $(B)/san/fault/%: $(B)/fault/%.c $(RUNTIME_SRC) | $(B)/san/fault
+	$(CC) -std=c11 -O1 -g $(SAN) -D_GNU_SOURCE -Iruntime $(BLAS_CFLAGS) $< $(RUNTIME_SRC) \
+	    -lstb $(BLAS_LIBS) -lz -lm -o $@
+
+$(B)/fault $(B)/san/fault:
+	mkdir -p $@
+
+test: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/san/,$(E2E_MODELS)) examples-build \
+      $(FAULT_BINS) $(SAN_FAULT_BINS)
 	@echo "== tests"
 	@for t in $(TEST_BINS); do echo "-- $$t"; $$t $(CRITERION_FLAGS) || exit 1; done
 	@echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"
@@ -54,6 +74,11 @@ test: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/
 	    GENC_BIN=$(B)/san/genc GENC_TRAINER_DIR=$(B)/san GENC_QUICK=1 \
 	    ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	    $$t $(CRITERION_FLAGS) || exit 1; done
+	@echo "== fault injection: kill -9, signals, a full disk, divergence"
+	@bash tests/faults.sh $(B)/fault
+	@echo "== fault injection under AddressSanitizer + UndefinedBehaviorSanitizer"
+	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	    bash tests/faults.sh $(B)/san/fault
 	@echo "== install, man pages, completion, make NAME, make demo THREADS=1"
 	@bash tests/install_check.sh
 	@echo "all test suites passed"
