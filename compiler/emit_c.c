@@ -90,28 +90,22 @@ const char *emit_real(double v) {
     return xprintf("(real)%.17g", v);
 }
 
-static int storage_of(const struct program *p, int n) {
-    while (op_table[p->ir.nodes.data[n].op].kind == K_VIEW)
-        n = p->ir.nodes.data[n].in[0];
-    return n;
-}
-
 static bool is_gc(const struct program *p) { return p->kind == PROG_GC_LOSS || p->kind == PROG_GC_GRAD; }
 
 const char *emit_ref(struct emit *e, const struct program *p, int id) {
     long off = 0; /* a rows view starts inside what it views */
-    for (int v = id; op_table[p->ir.nodes.data[v].op].kind == K_VIEW; v = p->ir.nodes.data[v].in[0])
+    for (int v = id; op_table[p->ir.nodes.data[v].op].sched == S_VIEW; v = p->ir.nodes.data[v].in[0])
         if (p->ir.nodes.data[v].op == OP_ROWS)
-            off += p->ir.nodes.data[v].i[0];
-    const struct node *n = &p->ir.nodes.data[storage_of(p, id)];
+            off += p->ir.nodes.data[v].a.rows.offset;
+    const struct node *n = &p->ir.nodes.data[ir_storage(&p->ir, id)];
     static const char *const inputs[] = {"x", "z", "y", "xb"};
     const char *base;
     switch (n->op) {
     case OP_INPUT:
-        base = xprintf("%s_%s", is_gc(p) ? "gc" : "in", inputs[n->i[0]]);
+        base = xprintf("%s_%s", is_gc(p) ? "gc" : "in", inputs[n->a.input.slot]);
         break;
     case OP_PARAM:
-        base = e->const_names ? e->const_names[n->i[0]] : e->lo->tensors.data[n->i[0]].cname;
+        base = e->const_names ? e->const_names[n->a.param.tensor] : e->lo->tensors.data[n->a.param.tensor].cname;
         break;
     default:
         if (n->buf < 0)
@@ -135,21 +129,27 @@ static void comment(struct emit *e, const struct node *n) {
 
 /* ---- fused elementwise loops -------------------------------------------- */
 
-/* One loop for root r and every node fused into it, in node order. */
+/* One loop for root r and every node fused into it, in node order.  The
+ * loop's structure comes from the operands' kinds and the reduction's:
+ * per-channel operands and sums need a channel index, per-example ones a
+ * row index. */
 static void emit_group(struct emit *e, const struct program *p, int r) {
     const struct ir *g = &p->ir;
     const struct node *root = &g->nodes.data[r];
-    bool reduce = op_table[root->op].kind == K_REDUCE;
+    enum reduce_kind red = op_table[root->op].reduce;
+    bool reduce = op_table[root->op].sched == S_REDUCE;
     VEC(int) members = {0};
-    bool channel = root->op == OP_SUM_CHANNEL, row = root->op == OP_SUM_ROW;
+    bool channel = red == RED_CHANNEL, row = red == RED_ROW;
     for (int v = 0; v <= r; v++) {
         if (g->nodes.data[v].dead || fuse_root(p, v) != r)
             continue;
         if (v != r || !reduce)
             vec_push(&members, v);
-        enum op o = g->nodes.data[v].op;
-        channel |= o == OP_ADD_BIAS || o == OP_MUL_CHANNEL;
-        row |= o == OP_ADD_ROW || o == OP_MUL_ROW;
+        const struct node *nd = &g->nodes.data[v];
+        for (int i = 0; i < nd->n_in; i++) {
+            channel |= op_table[nd->op].operand[i] == BC_CHANNEL;
+            row |= op_table[nd->op].operand[i] == BC_ROW;
+        }
     }
     /* the loop runs over the elementwise shape (a reduction's input); with
      * a per-channel operand it is rows x channels, channels last */
@@ -185,16 +185,16 @@ static void emit_group(struct emit *e, const struct program *p, int r) {
         emit_line(e, "const real *x%d = %s; /* %s */", srcs.data[j], emit_ref(e, p, srcs.data[j]),
                   shape_comment(g->nodes.data[srcs.data[j]].shape));
     emit_line(e, "real *y = %s;", emit_ref(e, p, r));
-    if (root->op == OP_SUM_ALL)
+    if (red == RED_ALL)
         emit_line(e, "double acc = 0;");
-    if (root->op == OP_SUM_CHANNEL)
+    if (red == RED_CHANNEL)
         emit_line(e, "double acc[%d] = {0};", nc);
     /* per-example operands: rows are examples, the rest pixels x channels */
     int n_ex = ls.d[0];
     long per_ex = size / n_ex;
     if (row) {
         emit_open(e, "for (long r = 0; r < %d; r++) {", n_ex);
-        if (root->op == OP_SUM_ROW)
+        if (red == RED_ROW)
             emit_line(e, "double acc = 0;");
         emit_open(e, "for (long q = 0; q < %ld; q++) {", per_ex);
         emit_line(e, "long i = r * %ld + q;", per_ex);
@@ -211,24 +211,25 @@ static void emit_group(struct emit *e, const struct program *p, int r) {
     for (int k = 0; k < members.len; k++) {
         int v = members.data[k];
         const struct node *nd = &g->nodes.data[v];
-        const char *a[4];
+        const char *a[OP_MAX_IN];
         for (int i = 0; i < nd->n_in; i++) {
             int u = nd->in[i];
             long us = shape_size(g->nodes.data[u].shape);
+            enum bcast_kind bk = op_table[nd->op].operand[i];
             if (fuse_root(p, u) == r && u != r)
                 a[i] = xprintf("v%d", u);
-            else if ((nd->op == OP_ADD_BIAS || nd->op == OP_MUL_CHANNEL) && i == 1)
+            else if (bk == BC_CHANNEL)
                 a[i] = xprintf("x%d[c]", u);
-            else if ((nd->op == OP_ADD_ROW || nd->op == OP_MUL_ROW) && i == 1)
+            else if (bk == BC_ROW)
                 a[i] = xprintf("x%d[r]", u);
             else if (us == size)
                 a[i] = xprintf("x%d[i]", u);
-            else if (us == 1)
+            else if (us == 1 && bk == BC_SCALAR)
                 a[i] = xprintf("x%d[0]", u);
             else
                 unreachable();
         }
-        const char *expr = op_table[nd->op].elem(nd, a);
+        const char *expr = op_c_expr(nd, a);
         if (v == r)
             emit_line(e, "y[i] = %s;", expr);
         else
@@ -237,19 +238,19 @@ static void emit_group(struct emit *e, const struct program *p, int r) {
     if (reduce) {
         int u = root->in[0];
         const char *val = fuse_root(p, u) == r ? xprintf("v%d", u) : xprintf("x%d[i]", u);
-        emit_line(e, root->op == OP_SUM_CHANNEL ? "acc[c] += %s;" : "acc += %s;", val);
+        emit_line(e, red == RED_CHANNEL ? "acc[c] += %s;" : "acc += %s;", val);
     }
     if (row) {
         emit_close(e, NULL);
-        if (root->op == OP_SUM_ROW)
+        if (red == RED_ROW)
             emit_line(e, "y[r] = (real)acc;");
     } else if (channel) {
         emit_close(e, NULL);
     }
     emit_close(e, NULL);
-    if (root->op == OP_SUM_ALL)
+    if (red == RED_ALL)
         emit_line(e, "y[0] = (real)acc;");
-    if (root->op == OP_SUM_CHANNEL)
+    if (red == RED_CHANNEL)
         emit_line(e, "for (int c = 0; c < %d; c++) y[c] = (real)acc[c];", nc);
     emit_close(e, NULL);
 }
@@ -262,19 +263,18 @@ void emit_body(struct emit *e, const struct program *p) {
         const struct node *n = &g->nodes.data[v];
         if (n->dead || n->fused_into >= 0)
             continue;
-        const struct op_info *info = &op_table[n->op];
-        switch (info->kind) {
-        case K_SOURCE:
-        case K_VIEW:
+        switch (op_table[n->op].sched) {
+        case S_SOURCE:
+        case S_VIEW:
             break;
-        case K_ELEM:
-        case K_REDUCE:
+        case S_ELEM:
+        case S_REDUCE:
             emit_group(e, p, v);
             break;
-        case K_KERNEL:
-        case K_EFFECT:
+        case S_KERNEL:
+        case S_EFFECT:
             comment(e, n);
-            info->stmt(e, p, v);
+            op_c_stmt(e, p, v);
             break;
         }
     }
@@ -309,7 +309,7 @@ static void emit_program(struct emit *e, const struct program *p) {
         break;
     case PROG_TRANSLATE:
         emit_line(e, "/* Translation at batch %d of %s: a generator, then the other back. */", p->batch,
-                  p->ir.nodes.data[0].i[0] == 0 ? "in_x" : "in_xb");
+                  p->ir.nodes.data[0].a.input.slot == GENRT_SLOT_X ? "in_x" : "in_xb");
         emit_open(e, "static void %s(const real **out, const real **back) {", p->name);
         break;
     case PROG_SAMPLE:
@@ -686,7 +686,7 @@ void print_summary(FILE *f, const struct model *m, const struct lowered *lo) {
         if (n->dead || n->op != OP_MATMUL)
             continue;
         const struct node *a = &train->ir.nodes.data[n->in[0]];
-        long k = n->i[0] ? a->shape.d[0] : a->shape.d[1];
+        long k = n->a.matmul.ta ? a->shape.d[0] : a->shape.d[1];
         flops += 2LL * n->shape.d[0] * n->shape.d[1] * k;
     }
     fprintf(f, "parameters        %12ld\n", total_params);

@@ -30,37 +30,6 @@ static int add_const(struct consts *c, double *v, long n) {
 
 /* ---- constant folding ----------------------------------------------------- */
 
-/* x[i] of a constant, with scalars broadcast */
-static double at(const double *x, long n, long i) { return x[n == 1 ? 0 : i % n]; }
-
-/* The value of an elementwise or reduction node whose inputs are all
- * constants, or NULL when this evaluator does not know the op. */
-static double *fold(const struct node *n, double *const *in, const long *in_n) {
-    long size = shape_size(n->shape);
-    double *y = xalloc(sizeof(double) * (size_t)size);
-    double c = n->f[0];
-    for (long i = 0; i < size; i++) {
-        double a = n->n_in > 0 ? at(in[0], in_n[0], i) : 0, b = n->n_in > 1 ? at(in[1], in_n[1], i) : 0;
-        switch (n->op) {
-        case OP_FILL: y[i] = c; break;
-        case OP_ADD: case OP_ADD_BIAS: y[i] = a + b; break;
-        case OP_SUB: y[i] = a - b; break;
-        case OP_MUL: case OP_MUL_CHANNEL: y[i] = a * b; break;
-        case OP_NEG: y[i] = -a; break;
-        case OP_SCALE: y[i] = c * a; break;
-        case OP_ADDC: y[i] = a + c; break;
-        case OP_SQUARE: y[i] = a * a; break;
-        case OP_RSQRT: y[i] = 1 / sqrt(a); break;
-        case OP_SQRT: y[i] = sqrt(a); break;
-        case OP_TANH: y[i] = tanh(a); break;
-        case OP_SIGMOID: y[i] = 1 / (1 + exp(-a)); break;
-        case OP_LEAKY_RELU: y[i] = a > 0 ? a : c * a; break;
-        default: return NULL;
-        }
-    }
-    return y;
-}
-
 /* The matmul whose output columns are x's channels, through a reshape or a
  * col2im, with its weight operand and how a column maps to a channel. */
 static int producing_matmul(const struct program *p, int x, int *co) {
@@ -89,7 +58,7 @@ static void make_const(struct sampler *s, int v, double *val) {
     s->cid[v] = add_const(&s->c, val, shape_size(n->shape));
     n->op = OP_PARAM;
     n->n_in = 0;
-    n->i[0] = s->cid[v];
+    n->a.param.tensor = s->cid[v];
 }
 
 static void fold_constants(struct sampler *s, const float *state) {
@@ -99,7 +68,7 @@ static void fold_constants(struct sampler *s, const float *state) {
         if (n->dead)
             continue;
         if (n->op == OP_PARAM) {
-            const struct ptensor *t = &s->lo->tensors.data[n->i[0]];
+            const struct ptensor *t = &s->lo->tensors.data[n->a.param.tensor];
             long size = shape_size(t->shape);
             double *val = xalloc(sizeof(double) * (size_t)size);
             for (long i = 0; i < size; i++)
@@ -107,25 +76,25 @@ static void fold_constants(struct sampler *s, const float *state) {
             make_const(s, v, val);
             continue;
         }
-        enum op_kind k = op_table[n->op].kind;
-        if ((k != K_ELEM && k != K_REDUCE) || (n->n_in == 0 && n->op != OP_FILL))
+        /* Elementwise ops and sums of constants are evaluated by the op's
+         * reference; kernels are left to run (folding one would bake its
+         * larger output into the sampler), and random draws stay draws. */
+        enum op_sched k = op_table[n->op].sched;
+        if ((k != S_ELEM && k != S_REDUCE) || (op_table[n->op].flags & F_RANDOM))
             continue;
-        double *in[4];
-        long in_n[4];
+        struct ref_io io = {.out = NULL};
         bool all = true;
         for (int i = 0; i < n->n_in; i++) {
             int u = n->in[i];
             all &= s->cid[u] >= 0;
-            if (s->cid[u] >= 0) {
-                in[i] = s->c.val.data[s->cid[u]];
-                in_n[i] = s->c.size.data[s->cid[u]];
-            }
+            if (s->cid[u] >= 0)
+                io.in[i] = s->c.val.data[s->cid[u]];
         }
         if (!all)
             continue;
-        double *val = fold(n, in, in_n);
-        if (val)
-            make_const(s, v, val);
+        io.out = xalloc(sizeof(double) * (size_t)shape_size(n->shape));
+        op_ref(g, v, &io);
+        make_const(s, v, io.out);
     }
 }
 
@@ -142,7 +111,7 @@ static void fold_channel_scales(struct sampler *s) {
         if (mm < 0 || g->nodes.data[n->in[0]].n_users != 1 || g->nodes.data[mm].n_users != 1)
             continue;
         int w = g->nodes.data[mm].in[1], x = n->in[0];
-        bool transposed = g->nodes.data[mm].i[1];
+        bool transposed = g->nodes.data[mm].a.matmul.tb;
         if (s->cid[w] < 0)
             continue;
         const double *scale = s->c.val.data[s->cid[n->in[1]]];
@@ -178,7 +147,7 @@ static void transpose_weights(struct sampler *s) {
     struct ir *g = &s->p->ir;
     for (int v = 0; v < g->nodes.len; v++) {
         struct node *n = &g->nodes.data[v];
-        if (n->dead || n->op != OP_MATMUL || !n->i[1] || n->i[0] || s->cid[n->in[1]] < 0)
+        if (n->dead || n->op != OP_MATMUL || !n->a.matmul.tb || n->a.matmul.ta || s->cid[n->in[1]] < 0)
             continue;
         struct shape ws = g->nodes.data[n->in[1]].shape;
         const double *w = s->c.val.data[s->cid[n->in[1]]];
@@ -190,7 +159,7 @@ static void transpose_weights(struct sampler *s) {
         make_const(s, nt, t);
         n = &g->nodes.data[v];
         n->in[1] = nt;
-        n->i[1] = 0;
+        n->a.matmul.tb = false;
     }
 }
 
@@ -345,14 +314,12 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
     const struct program *p = progs[0];
     struct shape os = m->nets.data[m->objective.gen].out;
     long out_size = shape_size(os);
-    bool live[4096] = {false};
-    if (s.c.val.len > 4096)
-        unreachable();
+    bool *live = xalloc((size_t)s.c.val.len + 1); /* per constant: read by a program */
     for (int d = 0; d < n_progs; d++) {
         for (int v = 0; v < progs[d]->ir.nodes.len; v++) {
             const struct node *n = &progs[d]->ir.nodes.data[v];
             if (!n->dead && n->op == OP_PARAM)
-                live[n->i[0]] = true;
+                live[n->a.param.tensor] = true;
         }
     }
     long weights = 0;

@@ -230,23 +230,54 @@ struct model {
 bool sema(const struct ast *ast, const struct source *src, struct model *m);
 int find_network(const struct model *m, const char *name);
 
-/* ---- ir.c + ops.c: the IR ----------------------------------------------- */
+/* ---- ops.c + ir.c: the IR ---------------------------------------------- */
 
 enum op {
-#define OP(name, str, arity, kind, elem, stmt, vjp) OP_##name,
+#define OP(name, str, min_in, max_in, sched, reduce, operands, writes, flags, vjp, eval) OP_##name,
 #include "ops.def"
 #undef OP
     OP_COUNT
 };
 
-/* How an op is emitted and scheduled. */
-enum op_kind {
-    K_SOURCE,   /* no computation: inputs, parameters, constants */
-    K_ELEM,     /* elementwise: may fuse into one loop with its neighbours */
-    K_REDUCE,   /* reduction: may absorb an elementwise producer */
-    K_VIEW,     /* same storage, new shape */
-    K_KERNEL,   /* its own statement (GEMM, ...) */
-    K_EFFECT,   /* side effect: parameter updates, outputs; never removed */
+/* The most inputs any op takes, from ops.def: a node's input array fits
+ * every row by construction. */
+union op_max_in_ {
+#define OP(name, str, min_in, max_in, sched, reduce, operands, writes, flags, vjp, eval) char name[max_in + 1];
+#include "ops.def"
+#undef OP
+};
+#define OP_MAX_IN ((int)sizeof(union op_max_in_) - 1)
+
+/* How an op is scheduled (ops.def). */
+enum op_sched {
+    S_SOURCE,   /* no computation: inputs, parameters */
+    S_ELEM,     /* one value per element: fuses into one loop with its neighbours */
+    S_REDUCE,   /* a sum over an elementwise loop: may absorb its producers */
+    S_VIEW,     /* same storage, new shape */
+    S_KERNEL,   /* its own statement (GEMM, ...) */
+    S_EFFECT,   /* changes state or the caller's buffers; never removed */
+};
+
+/* What a reduction sums (ops.def). */
+enum reduce_kind {
+    RED_NONE,
+    RED_ALL,     /* every element, to a scalar */
+    RED_CHANNEL, /* every axis but the last: x[..., C] -> [C] */
+    RED_ROW,     /* each example: x[N, ...] -> [N] */
+};
+
+/* How an elementwise op's operand is indexed in its loop (ops.def). */
+enum bcast_kind {
+    BC_NONE,     /* not an elementwise operand */
+    BC_SAME,     /* the loop's shape */
+    BC_SCALAR,   /* the loop's shape, or a scalar spread over it */
+    BC_CHANNEL,  /* [C], along the last axis */
+    BC_ROW,      /* [N], one per example */
+};
+
+enum op_flags {
+    F_RANDOM = 1, /* reads the step's hash (dropout, noise): never a constant */
+    F_EFFECT = 2, /* has effects: live in DCE, an ordering point */
 };
 
 /* Persistent tensors: parameters and optimizer state, in the model's state array. */
@@ -261,13 +292,45 @@ struct ptensor {
     long offset;
 };
 
+/* Each op's attributes, in union op_attr: the member named after the op
+ * (n->a.matmul.ta), or shared by an adjoint pair (n->a.geom, n->a.pool). */
+struct geom_attr { int k, stride, pad, ho, wo; }; /* im2col, col2im: the conv window and its output size */
+/* adam: hyper-parameters; the optimizer runs `runs` times per training step
+ * and this is run `run` (from 0), so its step count is (t - 1) * runs + run + 1 */
+struct adam_attr { double lr, beta1, beta2, eps, weight_decay; int runs, run; };
+struct sgd_attr { double lr, momentum, weight_decay; bool nesterov; };
+/* rmsprop: grad_avg and buf are operand indices (centered; momentum > 0), -1 for none */
+struct rmsprop_attr { double lr, alpha, eps, weight_decay, momentum; int grad_avg, buf; };
+
+union op_attr {
+    struct { int slot; } input;                   /* enum genrt_slot */
+    struct { int tensor; } param;                 /* index into lowered.tensors (samplers: a constant) */
+    struct { double value; } fill;
+    struct { bool ta, tb; } matmul;               /* C = op(A) op(B), op a transpose when set */
+    struct geom_attr geom;                        /* im2col, col2im */
+    struct { int factor; } pool;                  /* upsample, sumpool */
+    struct { int off; } slice;                    /* the first channel kept */
+    struct { int before; } pad;                   /* zero channels before the input's */
+    struct { int salt; } uniform, normal;         /* which draws of the step's hash */
+    struct { double p; int salt; } dropout;
+    struct { double c; } scale, addc;             /* c x; x + c */
+    struct { double alpha; } leaky_relu, lrelu_grad;
+    struct { long offset; } rows;                 /* scalars into what it views */
+    struct adam_attr adam;
+    struct sgd_attr sgd;
+    struct rmsprop_attr rmsprop;
+    struct { double c; } clip;                    /* to [-c, c] */
+    struct { double momentum, unbias; } bn_stats; /* unbias: R / (R - 1) for R values per channel */
+    struct { int slot, stride; } output;          /* out[slot], or out[i * stride + slot] per element */
+    struct { long offset; } store_grad;           /* into g at the parameter's state offset */
+};
+
 struct node {
     enum op op;
-    int in[4];
+    int in[OP_MAX_IN];
     int n_in;
     struct shape shape;  /* includes the batch dimension where there is one */
-    double f[5];         /* float attributes: alpha, scale, hyper-parameters */
-    int i[8];            /* int attributes: transposes, slots, tensor ids, geometry */
+    union op_attr a;
     struct loc loc;      /* spec location it came from */
     const char *what;    /* short description for comments: "G dense 256" */
     /* filled by passes */
@@ -310,20 +373,36 @@ struct program {
     long peak_live; /* most scalars simultaneously live */
 };
 
-struct emit;
-typedef const char *(*elem_fn)(const struct node *n, const char *const *a);
-typedef void (*stmt_fn)(struct emit *e, const struct program *p, int id);
+/* The reference evaluator's operands: in double, one array per input (in
+ * the input's shape) and the node's own value; effects update the inputs
+ * their row writes, OUTPUT the metrics and STORE_GRAD the gradients. */
+struct ref_io {
+    double *in[OP_MAX_IN];
+    double *out;
+    long step;        /* the training step t: the random ops' hash */
+    double *metrics;  /* OUTPUT */
+    double *grads;    /* STORE_GRAD */
+};
+
 typedef void (*vjp_fn)(struct ir *g, int node, int dy, const bool *need, int *dx);
+/* ELEM ops: element i's value from its operands' (a[k], indexed by the row's
+ * operand kinds) and the step */
+typedef double (*elem_fn)(const struct node *n, const double *a, long i, long step);
+typedef void (*ref_fn)(const struct ir *g, const struct node *n, const struct ref_io *io);
 
 struct op_info {
     const char *name;
-    int arity;
-    enum op_kind kind;
-    elem_fn elem;   /* K_ELEM: the scalar expression, given its operands' */
-    stmt_fn stmt;   /* K_KERNEL, K_EFFECT: print the statement */
-    vjp_fn vjp;     /* NULL: not differentiable */
+    int min_in, max_in;
+    enum op_sched sched;
+    enum reduce_kind reduce;
+    enum bcast_kind operand[OP_MAX_IN];
+    unsigned writes;     /* bit i: input i is updated in place */
+    unsigned flags;      /* enum op_flags */
+    vjp_fn vjp;          /* NULL: not differentiable */
+    elem_fn elem;        /* ELEM ops */
+    ref_fn ref;          /* the others */
 };
-extern const struct op_info op_table[OP_COUNT];
+extern const struct op_info op_table[];
 
 int ir_add(struct ir *g, enum op op, const int *in, int n_in, struct shape shape);
 struct node *ir_node(struct ir *g, int id);
@@ -345,8 +424,8 @@ int ir_mean_all(struct ir *g, int x);
 int ir_broadcast(struct ir *g, int s, struct shape shape);
 int ir_reshape(struct ir *g, int x, struct shape shape);
 /* channels-last geometry: x is [N, H, W, C] */
-int ir_im2col(struct ir *g, int x, int k, int s, int p, int ho, int wo);
-int ir_col2im(struct ir *g, int cols, int n, int h, int w, int c, int k, int s, int p, int ho, int wo);
+int ir_im2col(struct ir *g, int x, struct geom_attr geom);
+int ir_col2im(struct ir *g, int cols, struct shape img, struct geom_attr geom);
 int ir_mul_channel(struct ir *g, int x, int s);
 int ir_upsample(struct ir *g, int x, int f);
 int ir_sumpool(struct ir *g, int x, int f);
@@ -365,13 +444,27 @@ int ir_bcast_hw(struct ir *g, int v, int h, int w);
 int ir_sum_hw(struct ir *g, int x);
 /* a view of examples [off, off + len) of x */
 int ir_rows(struct ir *g, int x, int off, int len);
-int ir_effect(struct ir *g, enum op op, const int *in, int n_in);
+/* effects */
+int ir_adam(struct ir *g, int p, int grad, int m, int v, struct adam_attr a);
+/* buf: the momentum buffer, -1 for none */
+int ir_sgd(struct ir *g, int p, int grad, int buf, struct sgd_attr a);
+/* grad_avg (centered), buf (momentum): -1 for none */
+int ir_rmsprop(struct ir *g, int p, int grad, int square_avg, int grad_avg, int buf, struct rmsprop_attr a);
+int ir_clip(struct ir *g, int p, double c);
+int ir_bn_stats(struct ir *g, int mean, int var, int rmean, int rvar, double momentum, double unbias);
+/* out[slot] = x, or out[i * stride + slot] = x[i] for a vector */
+int ir_output(struct ir *g, int x, int slot, int stride);
+int ir_store_grad(struct ir *g, int x, long offset);
 void ir_dump(FILE *f, const struct program *p, const struct ptensor *pt);
 
 /* VJP: given the node's output gradient dy, append the nodes computing the
  * gradient of each input i with need[i] set, and store their ids in dx[i]
  * (-1 where there is none). */
 void op_vjp(struct ir *g, int node, int dy, const bool *need, int *dx);
+/* Node id's value by its op's reference, in double. */
+void op_ref(const struct ir *g, int id, const struct ref_io *io);
+/* The storage node id reads: views resolve to what they view. */
+int ir_storage(const struct ir *g, int id);
 
 /* ---- autodiff.c --------------------------------------------------------- */
 
@@ -438,6 +531,10 @@ void emit_close(struct emit *e, const char *tail);
 const char *emit_ref(struct emit *e, const struct program *p, int id);
 /* A real constant, exact in double: "(real)0.20000000000000001". */
 const char *emit_real(double v);
+/* emit/ops_c.c: an elementwise op's C expression from its operands', and a
+ * kernel's or effect's statements */
+const char *op_c_expr(const struct node *n, const char *const *a);
+void op_c_stmt(struct emit *e, const struct program *p, int id);
 
 char *emit_c(const struct model *m, const struct lowered *lo, size_t *len);
 /* Only the programs, with state and arena: for tests that build IR by hand. */

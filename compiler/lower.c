@@ -181,12 +181,8 @@ static int batchnorm(struct builder *b, const struct layer *l, int x, int gamma,
     int var = ir_scale(g, ir_sum_channel(g, ir_unary(g, OP_SQUARE, xc)), 1.0 / (double)rows);
     int inv = ir_unary(g, OP_RSQRT, ir_addc(g, var, l->eps));
     int y = ir_add_bias(g, ir_mul_channel(g, xc, ir_binary(g, OP_MUL, inv, gamma)), beta);
-    if (b->mode == MODE_TRAIN) {
-        int in[4] = {mean, var, rmean, rvar};
-        struct node *e = ir_node(g, ir_effect(g, OP_BN_STATS, in, 4));
-        e->f[0] = l->momentum;
-        e->f[1] = rows > 1 ? (double)rows / (double)(rows - 1) : 1;
-    }
+    if (b->mode == MODE_TRAIN)
+        ir_bn_stats(g, mean, var, rmean, rvar, l->momentum, rows > 1 ? (double)rows / (double)(rows - 1) : 1);
     return y;
 }
 
@@ -268,7 +264,7 @@ static int forward(struct builder *b, int n, int x, int y) {
         case L_CONV: {
             g->cur_what = xprintf("%s conv %d k%d s%d p%d", net->name, l->units, l->k, l->stride, l->pad);
             int n_ = b->p->batch, ho = l->out.d[1], wo = l->out.d[2];
-            int cols = ir_im2col(g, x, l->k, l->stride, l->pad, ho, wo);
+            int cols = ir_im2col(g, x, (struct geom_attr){l->k, l->stride, l->pad, ho, wo});
             x = ir_matmul(g, cols, param(b, params_of[n].weight[i]), false, true);
             if (l->bias)
                 x = ir_add_bias(g, x, param(b, params_of[n].bias[i]));
@@ -280,7 +276,8 @@ static int forward(struct builder *b, int n, int x, int y) {
             int n_ = b->p->batch, hi = l->in.d[1], wi = l->in.d[2], ci = l->in.d[0];
             int x2 = ir_reshape(g, x, (struct shape){2, {n_ * hi * wi, ci}});
             int cols = ir_matmul(g, x2, param(b, params_of[n].weight[i]), false, false);
-            x = ir_col2im(g, cols, n_, l->out.d[1], l->out.d[2], l->units, l->k, l->stride, l->pad, hi, wi);
+            x = ir_col2im(g, cols, (struct shape){4, {n_, l->out.d[1], l->out.d[2], l->units}},
+                          (struct geom_attr){l->k, l->stride, l->pad, hi, wi});
             if (l->bias)
                 x = ir_add_bias(g, x, param(b, params_of[n].bias[i]));
             break;
@@ -377,38 +374,23 @@ static void apply_gradients(struct builder *b, const struct grads *gr, int steps
             continue;
         b->g->cur_what = xprintf("%s step of %s", names[o->kind], t->name);
         b->g->cur_loc = o->loc;
-        struct node *e;
         if (o->kind == OPT_ADAM) {
-            int in[4] = {nodes[j], grads[j], param(b, find_tensor(b->lo, xprintf("%s.adam_m", t->name))),
-                         param(b, find_tensor(b->lo, xprintf("%s.adam_v", t->name)))};
-            e = ir_node(b->g, ir_effect(b->g, OP_ADAM, in, 4));
-            e->f[0] = o->lr, e->f[1] = o->beta1, e->f[2] = o->beta2, e->f[3] = o->eps, e->f[4] = o->weight_decay;
-            e->i[0] = steps, e->i[1] = k;
+            ir_adam(b->g, nodes[j], grads[j], param(b, find_tensor(b->lo, xprintf("%s.adam_m", t->name))),
+                    param(b, find_tensor(b->lo, xprintf("%s.adam_v", t->name))),
+                    (struct adam_attr){o->lr, o->beta1, o->beta2, o->eps, o->weight_decay, steps, k});
         } else if (o->kind == OPT_RMSPROP) {
-            int in[5] = {nodes[j], grads[j], param(b, find_tensor(b->lo, xprintf("%s.square_avg", t->name)))};
-            int n_in = 3;
-            if (o->centered)
-                in[n_in++] = param(b, find_tensor(b->lo, xprintf("%s.grad_avg", t->name)));
-            if (o->momentum > 0)
-                in[n_in++] = param(b, find_tensor(b->lo, xprintf("%s.momentum", t->name)));
-            e = ir_node(b->g, ir_effect(b->g, OP_RMSPROP, in, n_in));
-            e->f[0] = o->lr, e->f[1] = o->alpha, e->f[2] = o->eps, e->f[3] = o->weight_decay, e->f[4] = o->momentum;
-            e->i[0] = o->centered, e->i[1] = o->momentum > 0;
+            int gavg = o->centered ? param(b, find_tensor(b->lo, xprintf("%s.grad_avg", t->name))) : -1;
+            int buf = o->momentum > 0 ? param(b, find_tensor(b->lo, xprintf("%s.momentum", t->name))) : -1;
+            ir_rmsprop(b->g, nodes[j], grads[j], param(b, find_tensor(b->lo, xprintf("%s.square_avg", t->name))),
+                       gavg, buf, (struct rmsprop_attr){o->lr, o->alpha, o->eps, o->weight_decay, o->momentum, -1, -1});
         } else {
-            int in[3] = {nodes[j], grads[j], -1};
-            int n_in = 2;
-            if (o->momentum > 0)
-                in[n_in++] = param(b, find_tensor(b->lo, xprintf("%s.momentum", t->name)));
-            e = ir_node(b->g, ir_effect(b->g, OP_SGD, in, n_in));
-            e->f[0] = o->lr, e->f[1] = o->momentum, e->f[2] = o->weight_decay, e->i[0] = o->nesterov;
+            int buf = o->momentum > 0 ? param(b, find_tensor(b->lo, xprintf("%s.momentum", t->name))) : -1;
+            ir_sgd(b->g, nodes[j], grads[j], buf, (struct sgd_attr){o->lr, o->momentum, o->weight_decay, o->nesterov});
         }
     }
 }
 
-static void output(struct builder *b, int x, int slot) {
-    int id = ir_effect(b->g, OP_OUTPUT, &x, 1);
-    ir_node(b->g, id)->i[0] = slot;
-}
+static void output(struct builder *b, int x, int slot) { ir_output(b->g, x, slot, 0); }
 
 /* ---- the GAN objective -------------------------------------------------- */
 
@@ -566,8 +548,7 @@ static void gan_train(struct builder *b) {
                 if (pt->role != GENRT_PARAM || pt->net != m->objective.disc)
                     continue;
                 g->cur_what = xprintf("clip %s", pt->name);
-                int pn = param(b, t);
-                ir_node(g, ir_effect(g, OP_CLIP, &pn, 1))->f[0] = m->objective.clip;
+                ir_clip(g, param(b, t), m->objective.clip);
             }
         }
     }
@@ -888,11 +869,8 @@ void lower_model(const struct model *m, struct lowered *lo) {
         int rec, kl;
         vae_terms(&b, vae_input(&b), true, 7, &rec, &kl, NULL);
         int parts[3] = {add(&b, rec, kl), rec, kl};
-        for (int i = 0; i < 3; i++) {
-            int id = ir_effect(b.g, OP_OUTPUT, &parts[i], 1);
-            ir_node(b.g, id)->i[0] = i;
-            ir_node(b.g, id)->i[1] = 3;
-        }
+        for (int i = 0; i < 3; i++)
+            ir_output(b.g, parts[i], i, 3);
         /* the decoder at the posterior mean, for ./X reconstruct */
         p = new_program(&b, "reconstruct_fwd", PROG_RECONSTRUCT, m->train.batch, -1);
         int mu;
@@ -914,8 +892,7 @@ void lower_model(const struct model *m, struct lowered *lo) {
         for (int i = 0; i < n; i++) {
             if (grads[i] < 0)
                 continue;
-            int id = ir_effect(b.g, OP_STORE_GRAD, &grads[i], 1);
-            ir_node(b.g, id)->i[1] = (int)lo->tensors.data[tensors[i]].offset;
+            ir_store_grad(b.g, grads[i], lo->tensors.data[tensors[i]].offset);
         }
     }
 }

@@ -87,6 +87,21 @@ void *load_double_so(const char *c_path, const char *so_path) {
     return h;
 }
 
+const char *genc_path(void) {
+    const char *b = getenv("GENC_BIN");
+    return b ? b : "build/genc";
+}
+
+char *build_trainer(const char *spec, const char *name) {
+    char *dir = test_tmpdir(), *bin = xprintf("%s/%s", dir, name);
+    const char *cc = "${CC:-cc} -std=c11 -O1 -fno-math-errno -Iruntime $(pkg-config --cflags openblas)";
+    cr_assert_eq(run("%s '%s' -o '%s.c'", genc_path(), spec, bin), 0, "genc %s failed", spec);
+    cr_assert_eq(run("%s -DGENC_DOUBLE -c '%s.c' -o '%s.f64.o'", cc, bin, bin), 0, "compiling %s in double failed", name);
+    cr_assert_eq(run("%s '%s.c' '%s.f64.o' build/libgenrt.a -lstb $(pkg-config --libs openblas) -lz -lm -o '%s'", cc, bin,
+                     bin, bin), 0, "linking %s failed", name);
+    return bin;
+}
+
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 int list_specs(char ***names) {

@@ -216,24 +216,6 @@ Test(e2e, gradcheck_passes_in_every_trainer, .timeout = 120) {
     cr_expect_eq(run("%s gradcheck > /dev/null", trainer("gan_mlp")), 0);
 }
 
-Test(e2e, samples_as_png_npy_csv, .timeout = 120) {
-    const char *dir = test_tmpdir();
-    const char *ring = trainer("gan_ring");
-    cr_assert_eq(run("%s train --steps 30 --quiet --out %s/s", ring, dir), 0);
-    cr_assert_eq(run("%s sample --checkpoint %s/s/checkpoint.ckpt -n 100 -o %s/s.npy", ring, dir, dir), 0);
-    cr_assert_eq(run("%s sample --checkpoint %s/s/checkpoint.ckpt -n 100 -o %s/s.csv", ring, dir, dir), 0);
-    cr_assert_eq(run("%s sample --checkpoint %s/s/checkpoint.ckpt -n 100 -o %s/s.png", ring, dir, dir), 0);
-    size_t len;
-    char *npy = read_whole(path("s.npy"), &len);
-    cr_assert(npy && len > 10 && !memcmp(npy, "\x93NUMPY", 6), "not an npy file");
-    cr_expect(strstr(npy + 10, "'descr': '<f4'") && strstr(npy + 10, "'shape': (100, 2)"), "header: %.80s", npy + 10);
-    size_t header = 10 + (size_t)(unsigned char)npy[8] + 256 * (size_t)(unsigned char)npy[9];
-    cr_expect_eq(len, header + 100 * 2 * 4);
-    char *png = read_whole(path("s.png"), &len);
-    cr_expect(png && len > 8 && !memcmp(png, "\x89PNG", 4), "not a PNG");
-    cr_expect_eq(run("test $(wc -l < %s/s.csv) -eq 100", dir), 0);
-}
-
 /* A GAN's metrics.csv: the header, one row per step, every metric finite. */
 static void expect_gan_metrics(const char *csv, int steps) {
     FILE *f = fopen(csv, "r");
@@ -251,6 +233,48 @@ static void expect_gan_metrics(const char *csv, int steps) {
     }
     fclose(f);
     cr_expect_eq(rows, steps);
+}
+
+/* rmsprop with both documented settings has five operands (parameter,
+ * gradient, square_avg, grad_avg, momentum buffer): it crashed genc when
+ * nodes had four inputs.  Every other optimizer setting rides along on G. */
+Test(e2e, rmsprop_centered_with_momentum_trains_and_gradchecks, .timeout = 120) {
+    const char *dir = test_tmpdir();
+    char *spec = read_whole("specs/gan_ring.gm", NULL);
+    cr_assert(spec);
+    char *g = strstr(spec, "optimize G with adam"), *d = strstr(spec, "optimize D with adam");
+    cr_assert(g && d && g < d);
+    *g = 0;
+    char *text = xprintf("%soptimize G with sgd { lr 1e-2; momentum 0.9; nesterov; weight_decay 1e-4 }\n"
+                         "optimize D with rmsprop { lr 1e-3; alpha 0.9; eps 1e-6; centered; momentum 0.9; "
+                         "weight_decay 1e-4 }\n%s", spec, strchr(d, '\n') + 1);
+    char *file = path("rms.gm");
+    write_file(file, text, strlen(text));
+    char *bin = build_trainer(file, "rms");
+    char *c = read_whole(xprintf("%s.c", bin), NULL);
+    cr_expect(strstr(c, "rmsprop_update(D_l1_weight, ") && strstr(c, "D_l1_weight_grad_avg, D_l1_weight_momentum, "),
+              "D's step does not pass grad_avg and the momentum buffer");
+    cr_assert_eq(run("%s train --steps 20 --quiet --threads 1 --out %s/rms_run", bin, dir), 0);
+    expect_gan_metrics(path("rms_run/metrics.csv"), 20);
+    cr_expect_eq(run("%s gradcheck > %s/rms.gc", bin, dir), 0, "%s", read_whole(path("rms.gc"), NULL));
+}
+
+Test(e2e, samples_as_png_npy_csv, .timeout = 120) {
+    const char *dir = test_tmpdir();
+    const char *ring = trainer("gan_ring");
+    cr_assert_eq(run("%s train --steps 30 --quiet --out %s/s", ring, dir), 0);
+    cr_assert_eq(run("%s sample --checkpoint %s/s/checkpoint.ckpt -n 100 -o %s/s.npy", ring, dir, dir), 0);
+    cr_assert_eq(run("%s sample --checkpoint %s/s/checkpoint.ckpt -n 100 -o %s/s.csv", ring, dir, dir), 0);
+    cr_assert_eq(run("%s sample --checkpoint %s/s/checkpoint.ckpt -n 100 -o %s/s.png", ring, dir, dir), 0);
+    size_t len;
+    char *npy = read_whole(path("s.npy"), &len);
+    cr_assert(npy && len > 10 && !memcmp(npy, "\x93NUMPY", 6), "not an npy file");
+    cr_expect(strstr(npy + 10, "'descr': '<f4'") && strstr(npy + 10, "'shape': (100, 2)"), "header: %.80s", npy + 10);
+    size_t header = 10 + (size_t)(unsigned char)npy[8] + 256 * (size_t)(unsigned char)npy[9];
+    cr_expect_eq(len, header + 100 * 2 * 4);
+    char *png = read_whole(path("s.png"), &len);
+    cr_expect(png && len > 8 && !memcmp(png, "\x89PNG", 4), "not a PNG");
+    cr_expect_eq(run("test $(wc -l < %s/s.csv) -eq 100", dir), 0);
 }
 
 Test(e2e, gan_mlp_trains_on_fashion_mnist, .timeout = 120) {

@@ -53,8 +53,7 @@ static void build_program(struct lowered *lo, const struct case_ *c, bool grad) 
         nodes[t] = ir_param(g, t, c->shapes[t]);
     int loss = c->loss(g, nodes);
     if (!grad) {
-        int id = ir_effect(g, OP_OUTPUT, &loss, 1);
-        ir_node(g, id)->i[0] = 0;
+        ir_output(g, loss, 0, 0);
         return;
     }
     int grads[8];
@@ -64,8 +63,7 @@ static void build_program(struct lowered *lo, const struct case_ *c, bool grad) 
          * the finite differences must agree */
         if (grads[k] < 0)
             grads[k] = ir_fill(g, 0, c->shapes[k]);
-        int id = ir_effect(g, OP_STORE_GRAD, &grads[k], 1);
-        ir_node(g, id)->i[1] = (int)lo->tensors.data[k].offset;
+        ir_store_grad(g, grads[k], lo->tensors.data[k].offset);
     }
 }
 
@@ -375,14 +373,15 @@ static int out_size(int in, bool deconv) {
 /* conv as genc lowers it: y = im2col(x) W^T, loss = sum(y * r) */
 static int l_conv(struct ir *g, const int *p) {
     int ho = out_size(cur.h, false), wo = out_size(cur.w, false);
-    return weighted(g, ir_matmul(g, ir_im2col(g, p[0], cur.k, cur.s, cur.p, ho, wo), p[1], 0, 1), p[2]);
+    return weighted(g, ir_matmul(g, ir_im2col(g, p[0], (struct geom_attr){cur.k, cur.s, cur.p, ho, wo}), p[1], 0, 1), p[2]);
 }
 
 /* deconv as genc lowers it: y = col2im(x W) */
 static int l_deconv(struct ir *g, const int *p) {
     int ho = out_size(cur.h, true), wo = out_size(cur.w, true);
     int x2 = ir_reshape(g, p[0], S2(cur.n * cur.h * cur.w, cur.ci));
-    int y = ir_col2im(g, ir_matmul(g, x2, p[1], 0, 0), cur.n, ho, wo, cur.co, cur.k, cur.s, cur.p, cur.h, cur.w);
+    int y = ir_col2im(g, ir_matmul(g, x2, p[1], 0, 0), S4(cur.n, ho, wo, cur.co),
+                      (struct geom_attr){cur.k, cur.s, cur.p, cur.h, cur.w});
     return weighted(g, y, p[2]);
 }
 
@@ -532,7 +531,7 @@ Test(autodiff, gradient_penalty_second_order) {
 static int l_conv_second(struct ir *g, const int *p) {
     cur = (struct geom){2, 5, 5, 2, 3, 3, 2, 1, 0};
     int x = p[2];
-    int y = ir_matmul(g, ir_im2col(g, x, 3, 2, 1, 3, 3), p[0], 0, 1);
+    int y = ir_matmul(g, ir_im2col(g, x, (struct geom_attr){3, 2, 1, 3, 3}), p[0], 0, 1);
     int f = ir_sum_all(g, ir_binary(g, OP_MUL, ir_unary(g, OP_SOFTPLUS, y), p[1]));
     int gx;
     autodiff(g, f, &x, 1, &gx);
