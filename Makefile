@@ -58,7 +58,7 @@ COMPILER_OBJ := $(foreach f,$(patsubst compiler/%.c,%,$(COMPILER_SRC)),$(B)/$(su
                 $(B)/lexer.o $(B)/parser.o
 
 $(B)/libgenc.a: $(COMPILER_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 # genc reads checkpoints (for --sampler) with the runtime's own reader.
 CKPT_OBJ := $(B)/rt_genrt_ckpt.o $(B)/rt_genrt_file.o $(B)/rt_genrt_err.o

@@ -504,41 +504,8 @@ extern bool fuse_disabled; /* --no-fuse: every node its own loop, for testing fu
 void pass_plan(struct program *p);
 void run_passes(struct lowered *lo);
 
-/* ---- emit_sampler.c ------------------------------------------------------ */
+/* ---- summary.c: --summary ------------------------------------------------ */
 
-struct sampler_out {
-    char *c, *h, *blob; /* blob: the weights, with --weights-file */
-    size_t c_len, h_len, blob_len;
-};
-
-/* NAME.c and NAME.h: the generator in eval mode with the weights of state
- * (the checkpoint's, as floats) baked in, or, with weights_file, in a blob
- * the caller hands to NAME_init. */
-bool emit_sampler(const struct model *m, struct lowered *lo, const float *state, long step, const char *ckpt,
-                  const char *name, bool weights_file, struct sampler_out *out);
-
-/* ---- emit_c.c ----------------------------------------------------------- */
-
-/* The writer that op emitters print through.  Samplers make their own, with
- * constant arrays standing for the parameters. */
-struct emit *emit_new(const char *path, const struct lowered *lo, const char *const *const_names);
-char *emit_text(struct emit *e, size_t *len);
-void emit_body(struct emit *e, const struct program *p);
-void emit_line(struct emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void emit_open(struct emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void emit_close(struct emit *e, const char *tail);
-/* C expression for the first element of node id's storage: "arena + 64". */
-const char *emit_ref(struct emit *e, const struct program *p, int id);
-/* A real constant, exact in double: "(real)0.20000000000000001". */
-const char *emit_real(double v);
-/* emit/ops_c.c: an elementwise op's C expression from its operands', and a
- * kernel's or effect's statements */
-const char *op_c_expr(const struct node *n, const char *const *a);
-void op_c_stmt(struct emit *e, const struct program *p, int id);
-
-char *emit_c(const struct model *m, const struct lowered *lo, size_t *len);
-/* Only the programs, with state and arena: for tests that build IR by hand. */
-char *emit_c_programs(const struct lowered *lo, const char *path, size_t *len);
 void print_summary(FILE *f, const struct model *m, const struct lowered *lo);
 
 #endif

@@ -259,6 +259,22 @@ Test(e2e, rmsprop_centered_with_momentum_trains_and_gradchecks, .timeout = 120) 
     cr_expect_eq(run("%s gradcheck > %s/rms.gc", bin, dir), 0, "%s", read_whole(path("rms.gc"), NULL));
 }
 
+/* A bias gradient over 1.1M units is a per-channel sum of 8.8 MB of
+ * doubles: more than a stack holds (it was on the stack, and segfaulted). */
+Test(e2e, wide_dense_layer_trains, .timeout = 120) {
+    const char *dir = test_tmpdir();
+    const char *text = "model wide\ndata ring8 { }\nlatent z ~ normal(2)\n"
+                       "network G : [2] -> [2] { dense 1100000; relu; dense 2 }\n"
+                       "network D : [2] -> [1] { dense 8; relu; dense 1 }\n"
+                       "objective gan(G, D) { }\noptimize G with sgd { lr 1e-4 }\noptimize D with sgd { }\n"
+                       "train { batch 2 }\n";
+    char *file = path("wide.gm");
+    write_file(file, text, strlen(text));
+    char *bin = build_trainer(file, "wide");
+    cr_assert_eq(run("%s train --steps 2 --quiet --threads 1 --out %s/wide_run", bin, dir), 0);
+    expect_gan_metrics(path("wide_run/metrics.csv"), 2);
+}
+
 Test(e2e, samples_as_png_npy_csv, .timeout = 120) {
     const char *dir = test_tmpdir();
     const char *ring = trainer("gan_ring");

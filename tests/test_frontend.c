@@ -2,6 +2,7 @@
  * diagnostics against golden files, and generated/ against genc's output. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,4 +249,31 @@ Test(diagnostics, gradient_penalty_critic_with_batchnorm_warns) {
     cr_assert(compile_str(bn, &m, &d), "a warning is not an error: %s", d);
     cr_expect(strstr(d, "warning: batchnorm couples the examples of a batch"), "%s", d);
     cr_expect(strstr(d, "use 'layernorm'"), "%s", d);
+}
+
+/* Paths and names reach the emitted C as string literals and in comments:
+ * quotes, backslashes, trigraphs, a comment's end and bytes outside ASCII
+ * must neither break the file nor change the strings. */
+Test(emit, strings_and_comments_are_escaped) {
+    char *dir = xprintf("%s/we\"ird*", test_tmpdir());
+    cr_assert_eq(run("mkdir -p '%s'", dir), 0);
+    const char *data = "/tmp/x?\?=y\\\\z/*\xc3\xa9*/";
+    char *spec = xprintf("%s/s.gm", dir);
+    char *text = xprintf("model t\ndata fashion_mnist { path \"%s\" }\nlatent z ~ normal(4)\n"
+                         "network G : [4] -> [784] { dense 784 }\nnetwork D : [784] -> [1] { dense 1 }\n"
+                         "objective gan(G, D) { }\noptimize G with adam { }\noptimize D with adam { }\n"
+                         "train { batch 2 }\n", data);
+    write_file(spec, text, strlen(text));
+    char *c = xprintf("%s/s.c", test_tmpdir()), *so = xprintf("%s/s.so", test_tmpdir());
+    cr_assert_eq(run("%s '%s' -o %s", genc_bin(), spec, c), 0);
+    cr_assert_eq(run("${CC:-cc} -std=c11 -Wall -Wextra -Wtrigraphs -Werror -shared -fPIC -DGENC_DOUBLE -Iruntime "
+                     "$(pkg-config --cflags openblas) %s -o %s $(pkg-config --libs openblas) -lm", c, so), 0,
+                 "the emitted C does not compile cleanly");
+    void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    cr_assert(h, "%s", dlerror());
+    const struct genrt_model *m = dlsym(h, "genc_model_f64");
+    cr_assert(m);
+    cr_expect_str_eq(m->spec, spec);
+    cr_expect_str_eq(m->data_path, "/tmp/x?\?=y\\\\z/*\xc3\xa9*/");
+    dlclose(h);
 }

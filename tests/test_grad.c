@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "genc.h"
+#include "emit/emit.h"
 #include "genrt_model.h"
 #include "helpers.h"
 

@@ -4,7 +4,7 @@
  * and reductions have no row of their own: the loops around them are the
  * emitter's (emit_body).  A kernel's row is where the choice of its code
  * lives (a BLAS call or a loop nest), per op and per shape. */
-#include "../genc.h"
+#include "emit.h"
 
 #include <string.h>
 
@@ -454,12 +454,201 @@ static void check_table(void) {
     checked = true;
 }
 
-const char *op_c_expr(const struct node *n, const char *const *a) {
-    check_table();
-    return op_c_table[n->op].expr(n, a);
+
+/* ---- a program's body ------------------------------------------------------ */
+
+static bool is_gc(const struct program *p) { return p->kind == PROG_GC_LOSS || p->kind == PROG_GC_GRAD; }
+
+const char *emit_ref(struct emit *e, const struct program *p, int id) {
+    long off = 0; /* a rows view starts inside what it views */
+    for (int v = id; op_table[p->ir.nodes.data[v].op].sched == S_VIEW; v = p->ir.nodes.data[v].in[0])
+        if (p->ir.nodes.data[v].op == OP_ROWS)
+            off += p->ir.nodes.data[v].a.rows.offset;
+    const struct node *n = &p->ir.nodes.data[ir_storage(&p->ir, id)];
+    static const char *const inputs[] = {"x", "z", "y", "xb"};
+    const char *base;
+    switch (n->op) {
+    case OP_INPUT:
+        base = xprintf("%s_%s", is_gc(p) ? "gc" : "in", inputs[n->a.input.slot]);
+        break;
+    case OP_PARAM:
+        base = e->const_names ? e->const_names[n->a.param.tensor] : e->lo->tensors.data[n->a.param.tensor].cname;
+        break;
+    default:
+        if (n->buf < 0)
+            unreachable();
+        return xprintf("arena + %ld", p->bufs.data[n->buf].offset + off);
+    }
+    return off ? xprintf("%s + %ld", base, off) : base;
 }
 
-void op_c_stmt(struct emit *e, const struct program *p, int id) {
-    check_table();
-    op_c_table[p->ir.nodes.data[id].op].stmt(e, p, id);
+const char *shape_comment(struct shape s) {
+    char *p = xprintf("(");
+    for (int i = 0; i < s.n; i++)
+        p = xprintf("%s%s%d", p, i ? ", " : "", s.d[i]);
+    return xprintf("%s)", p);
 }
+
+static const char *what_of(const struct node *n) { return n->what ? n->what : op_table[n->op].name; }
+
+static void comment(struct emit *e, const struct node *n) {
+    emit_line(e, "/* %s:%d: %s %s */", c_comment(e->path), n->loc.line, c_comment(what_of(n)), shape_comment(n->shape));
+}
+
+/* ---- fused elementwise loops -------------------------------------------- */
+
+/* One loop for root r and every node fused into it, in node order.  The
+ * loop's structure comes from the operands' kinds and the reduction's:
+ * per-channel operands and sums need a channel index, per-example ones a
+ * row index. */
+static void emit_group(struct emit *e, const struct program *p, int r) {
+    const struct ir *g = &p->ir;
+    const struct node *root = &g->nodes.data[r];
+    enum reduce_kind red = op_table[root->op].reduce;
+    bool reduce = op_table[root->op].sched == S_REDUCE;
+    VEC(int) members = {0};
+    bool channel = red == RED_CHANNEL, row = red == RED_ROW;
+    for (int v = 0; v <= r; v++) {
+        if (g->nodes.data[v].dead || fuse_root(p, v) != r)
+            continue;
+        if (v != r || !reduce)
+            vec_push(&members, v);
+        const struct node *nd = &g->nodes.data[v];
+        for (int i = 0; i < nd->n_in; i++) {
+            channel |= op_table[nd->op].operand[i] == BC_CHANNEL;
+            row |= op_table[nd->op].operand[i] == BC_ROW;
+        }
+    }
+    /* the loop runs over the elementwise shape (a reduction's input); with
+     * a per-channel operand it is rows x channels, channels last */
+    struct shape ls = reduce ? g->nodes.data[root->in[0]].shape : root->shape;
+    long size = shape_size(ls);
+    int nc = ls.d[ls.n - 1];
+    long rows = size / nc;
+
+    comment(e, root);
+    for (int k = 0; k < members.len - (reduce ? 0 : 1); k++)
+        emit_line(e, "/*   with %s:%d: %s */", c_comment(e->path), g->nodes.data[members.data[k]].loc.line,
+                  c_comment(what_of(&g->nodes.data[members.data[k]])));
+    emit_open(e, "{");
+    /* operands read from memory, one pointer each */
+    VEC(int) srcs = {0};
+    for (int k = 0; k <= members.len; k++) {
+        const struct node *nd = &g->nodes.data[k < members.len ? members.data[k] : r];
+        if (k == members.len && !reduce)
+            break;
+        for (int i = 0; i < nd->n_in; i++) {
+            int u = nd->in[i];
+            if (fuse_root(p, u) == r && u != r)
+                continue;
+            bool seen = false;
+            for (int j = 0; j < srcs.len; j++)
+                seen |= srcs.data[j] == u;
+            if (!seen)
+                vec_push(&srcs, u);
+        }
+    }
+    for (int j = 0; j < srcs.len; j++)
+        emit_line(e, "const real *x%d = %s; /* %s */", srcs.data[j], emit_ref(e, p, srcs.data[j]),
+                  shape_comment(g->nodes.data[srcs.data[j]].shape));
+    emit_line(e, "real *y = %s;", emit_ref(e, p, r));
+    if (red == RED_ALL)
+        emit_line(e, "double acc = 0;");
+    if (red == RED_CHANNEL && nc <= EMIT_STACK_MAX)
+        emit_line(e, "double acc[%d] = {0};", nc);
+    else if (red == RED_CHANNEL) {
+        emit_line(e, "static double acc[%d];", nc);
+        emit_line(e, "memset(acc, 0, sizeof acc);");
+    }
+    /* per-example operands: rows are examples, the rest pixels x channels */
+    int n_ex = ls.d[0];
+    long per_ex = size / n_ex;
+    if (row) {
+        emit_open(e, "for (long r = 0; r < %d; r++) {", n_ex);
+        if (red == RED_ROW)
+            emit_line(e, "double acc = 0;");
+        emit_open(e, "for (long q = 0; q < %ld; q++) {", per_ex);
+        emit_line(e, "long i = r * %ld + q;", per_ex);
+        if (channel)
+            emit_line(e, "int c = (int)(q %% %d);", nc);
+    } else if (channel) {
+        emit_open(e, "for (long r = 0; r < %ld; r++) {", rows);
+        emit_open(e, "for (int c = 0; c < %d; c++) {", nc);
+        emit_line(e, "long i = r * %d + c;", nc);
+    } else {
+        emit_open(e, "for (long i = 0; i < %ld; i++) {", size);
+    }
+
+    for (int k = 0; k < members.len; k++) {
+        int v = members.data[k];
+        const struct node *nd = &g->nodes.data[v];
+        const char *a[OP_MAX_IN];
+        for (int i = 0; i < nd->n_in; i++) {
+            int u = nd->in[i];
+            long us = shape_size(g->nodes.data[u].shape);
+            enum bcast_kind bk = op_table[nd->op].operand[i];
+            if (fuse_root(p, u) == r && u != r)
+                a[i] = xprintf("v%d", u);
+            else if (bk == BC_CHANNEL)
+                a[i] = xprintf("x%d[c]", u);
+            else if (bk == BC_ROW)
+                a[i] = xprintf("x%d[r]", u);
+            else if (us == size)
+                a[i] = xprintf("x%d[i]", u);
+            else if (us == 1 && bk == BC_SCALAR)
+                a[i] = xprintf("x%d[0]", u);
+            else
+                unreachable();
+        }
+        const char *expr = op_c_table[nd->op].expr(nd, a);
+        if (v == r)
+            emit_line(e, "y[i] = %s;", expr);
+        else
+            emit_line(e, "real v%d = %s;", v, expr);
+    }
+    if (reduce) {
+        int u = root->in[0];
+        const char *val = fuse_root(p, u) == r ? xprintf("v%d", u) : xprintf("x%d[i]", u);
+        emit_line(e, red == RED_CHANNEL ? "acc[c] += %s;" : "acc += %s;", val);
+    }
+    if (row) {
+        emit_close(e, NULL);
+        if (red == RED_ROW)
+            emit_line(e, "y[r] = (real)acc;");
+    } else if (channel) {
+        emit_close(e, NULL);
+    }
+    emit_close(e, NULL);
+    if (red == RED_ALL)
+        emit_line(e, "y[0] = (real)acc;");
+    if (red == RED_CHANNEL)
+        emit_line(e, "for (int c = 0; c < %d; c++) y[c] = (real)acc[c];", nc);
+    emit_close(e, NULL);
+}
+
+/* Every node's code, in order: one loop per fused group, one statement per
+ * kernel or effect. */
+void emit_body(struct emit *e, const struct program *p) {
+    const struct ir *g = &p->ir;
+    check_table();
+    for (int v = 0; v < g->nodes.len; v++) {
+        const struct node *n = &g->nodes.data[v];
+        if (n->dead || n->fused_into >= 0)
+            continue;
+        switch (op_table[n->op].sched) {
+        case S_SOURCE:
+        case S_VIEW:
+            break;
+        case S_ELEM:
+        case S_REDUCE:
+            emit_group(e, p, v);
+            break;
+        case S_KERNEL:
+        case S_EFFECT:
+            comment(e, n);
+            op_c_table[n->op].stmt(e, p, v);
+            break;
+        }
+    }
+}
+
