@@ -130,11 +130,15 @@ void dump_tokens(FILE *f, const struct source *src);
 /* ---- sema.c: names and shapes ------------------------------------------- */
 
 enum layer_kind {
-    L_DENSE, L_RELU, L_LEAKY_RELU, L_TANH, L_SIGMOID, L_RESHAPE, L_FLATTEN,
-    L_CONV, L_DECONV, L_BATCHNORM, L_DROPOUT, L_UPSAMPLE, L_AVGPOOL, L_LAYERNORM, L_COND,
-    L_INSTANCENORM,
-    L_RESIDUAL,   /* opens a residual block: the layers up to its L_ADD ... */
-    L_ADD,        /* ... whose output is added to the block's input */
+#define LAYER(kind, name, label) L_##kind,
+#include "layers.def"
+#undef LAYER
+};
+enum {
+    L_COUNT = 0
+#define LAYER(kind, name, label) + 1
+#include "layers.def"
+#undef LAYER
 };
 
 struct layer {
@@ -228,6 +232,12 @@ struct model {
 };
 
 bool sema(const struct ast *ast, const struct source *src, struct model *m);
+
+/* layers.c: the DSL's word for a kind (NULL for L_ADD), and a layer's
+ * label with the arguments that set it apart: "dense 256 nobias",
+ * "cond embed 16" */
+const char *layer_name(enum layer_kind k);
+const char *layer_label(const struct layer *l);
 int find_network(const struct model *m, const char *name);
 
 /* ---- ops.c + ir.c: the IR ---------------------------------------------- */

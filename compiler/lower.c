@@ -234,35 +234,29 @@ static int forward(struct builder *b, int n, int x, int y) {
     for (int i = 0; i < net->layers.len; i++) {
         const struct layer *l = &net->layers.data[i];
         g->cur_loc = l->loc;
+        g->cur_what = xprintf("%s %s", net->name, layer_label(l));
         switch (l->kind) {
         case L_DENSE:
-            g->cur_what = xprintf("%s dense %d", net->name, l->units);
             x = ir_matmul(g, x, param(b, params_of[n].weight[i]), false, true);
             if (l->bias)
                 x = ir_add_bias(g, x, param(b, params_of[n].bias[i]));
             break;
         case L_RELU:
-            g->cur_what = xprintf("%s relu", net->name);
             x = ir_leaky_relu(g, x, 0);
             break;
         case L_LEAKY_RELU:
-            g->cur_what = xprintf("%s leaky_relu %g", net->name, l->alpha);
             x = ir_leaky_relu(g, x, l->alpha);
             break;
         case L_TANH:
-            g->cur_what = xprintf("%s tanh", net->name);
             x = ir_unary(g, OP_TANH, x);
             break;
         case L_SIGMOID:
-            g->cur_what = xprintf("%s sigmoid", net->name);
             x = ir_unary(g, OP_SIGMOID, x);
             break;
         case L_RESHAPE: case L_FLATTEN:
-            g->cur_what = xprintf("%s %s", net->name, l->kind == L_FLATTEN ? "flatten" : "reshape");
             x = ir_reshape(g, x, batched(b->p->batch, l->out));
             break;
         case L_CONV: {
-            g->cur_what = xprintf("%s conv %d k%d s%d p%d", net->name, l->units, l->k, l->stride, l->pad);
             int n_ = b->p->batch, ho = l->out.d[1], wo = l->out.d[2];
             int cols = ir_im2col(g, x, (struct geom_attr){l->k, l->stride, l->pad, ho, wo});
             x = ir_matmul(g, cols, param(b, params_of[n].weight[i]), false, true);
@@ -272,7 +266,6 @@ static int forward(struct builder *b, int n, int x, int y) {
             break;
         }
         case L_DECONV: {
-            g->cur_what = xprintf("%s deconv %d k%d s%d p%d", net->name, l->units, l->k, l->stride, l->pad);
             int n_ = b->p->batch, hi = l->in.d[1], wi = l->in.d[2], ci = l->in.d[0];
             int x2 = ir_reshape(g, x, (struct shape){2, {n_ * hi * wi, ci}});
             int cols = ir_matmul(g, x2, param(b, params_of[n].weight[i]), false, false);
@@ -283,40 +276,32 @@ static int forward(struct builder *b, int n, int x, int y) {
             break;
         }
         case L_BATCHNORM:
-            g->cur_what = xprintf("%s batchnorm", net->name);
             x = batchnorm(b, l, x, param(b, params_of[n].weight[i]), param(b, params_of[n].bias[i]),
                           param(b, params_of[n].run_mean[i]), param(b, params_of[n].run_var[i]));
             break;
         case L_DROPOUT:
-            g->cur_what = xprintf("%s dropout %g", net->name, l->p);
             if (b->mode != MODE_EVAL)
                 x = ir_dropout(g, x, l->p, ++b->salt);
             break;
         case L_LAYERNORM:
-            g->cur_what = xprintf("%s layernorm", net->name);
             x = layernorm(b, l, x, param(b, params_of[n].weight[i]), param(b, params_of[n].bias[i]));
             break;
         case L_COND:
-            g->cur_what = xprintf("%s cond %s", net->name, l->embed ? "embed" : "onehot");
             x = cond(b, l, x, y, l->embed ? param(b, params_of[n].weight[i]) : -1);
             break;
         case L_UPSAMPLE:
-            g->cur_what = xprintf("%s upsample %d", net->name, l->factor);
             x = ir_upsample(g, x, l->factor);
             break;
         case L_AVGPOOL:
-            g->cur_what = xprintf("%s avgpool %d", net->name, l->factor);
             x = ir_scale(g, ir_sumpool(g, x, l->factor), 1.0 / (l->factor * l->factor));
             break;
         case L_INSTANCENORM:
-            g->cur_what = xprintf("%s instancenorm", net->name);
             x = instancenorm(b, l, x, param(b, params_of[n].weight[i]), param(b, params_of[n].bias[i]));
             break;
         case L_RESIDUAL:
             skip[depth++] = x;
             break;
         case L_ADD:
-            g->cur_what = xprintf("%s residual add", net->name);
             x = ir_binary(g, OP_ADD, x, skip[--depth]);
             break;
         }

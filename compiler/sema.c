@@ -259,10 +259,16 @@ static void check_latent(const struct decl *d, struct model *m) {
 
 static struct model *cur_model; /* the model being checked, for layers that need it */
 
-static const char *const layer_names[] = {"dense",   "relu",   "leaky_relu", "tanh",     "sigmoid",
-                                          "reshape", "flatten", "conv",      "deconv",   "batchnorm",
-                                          "dropout", "upsample", "avgpool", "layernorm", "cond",
-                                          "instancenorm", "residual"};
+/* The layers a spec can name, from layers.def. */
+static int layer_words(const char **words, enum layer_kind *kinds) {
+    int n = 0;
+    for (int k = 0; k < L_COUNT; k++)
+        if (layer_name(k)) {
+            words[n] = layer_name(k);
+            kinds[n++] = k;
+        }
+    return n;
+}
 
 /* conv and deconv: `conv 64 k4 s2 p1 [op1] [nobias]`, stride 1 and
  * padding 0 by default; op (output padding) for deconv only. */
@@ -327,13 +333,16 @@ static bool want_image(const struct stmt *s, const char *net, const struct layer
 
 /* Parse one layer and apply its shape rule to `in`; false after an error. */
 static bool check_layer(const struct stmt *s, const char *net, struct layer *l) {
-    int kind = 0;
-    while (kind < N_OF(layer_names) && strcmp(layer_names[kind], s->name))
-        kind++;
-    if (kind == N_OF(layer_names)) {
-        unknown(s->loc, "layer", s->name, layer_names, N_OF(layer_names));
+    const char *words[L_COUNT];
+    enum layer_kind kinds[L_COUNT];
+    int n_words = layer_words(words, kinds), word = 0;
+    while (word < n_words && strcmp(words[word], s->name))
+        word++;
+    if (word == n_words) {
+        unknown(s->loc, "layer", s->name, words, n_words);
         return false;
     }
+    enum layer_kind kind = kinds[word];
     l->kind = kind;
     l->loc = s->loc;
     l->out = l->in;

@@ -4,12 +4,6 @@
 
 #include <stdio.h>
 
-static const char *const layer_kind_names[] = {"dense", "relu",    "leaky_relu", "tanh",     "sigmoid",
-                                               "reshape", "flatten", "conv", "deconv", "batchnorm",
-                                               "dropout", "upsample", "avgpool", "layernorm", "cond",
-                                               "instancenorm", "residual", "residual add"};
-_Static_assert(sizeof layer_kind_names / sizeof *layer_kind_names == L_ADD + 1, "a name per layer kind");
-
 void print_summary(FILE *f, const struct model *m, const struct lowered *lo) {
     fprintf(f, "model %s (%s), batch %d\n\n", m->name, m->path, m->train.batch);
     fprintf(f, "%-8s %-3s %-20s %-16s %12s %14s\n", "network", "#", "layer", "output", "params", "MACs/sample");
@@ -19,17 +13,7 @@ void print_summary(FILE *f, const struct model *m, const struct lowered *lo) {
         long np = 0, nm = 0;
         for (int i = 0; i < net->layers.len; i++) {
             const struct layer *l = &net->layers.data[i];
-            const char *what = layer_kind_names[l->kind];
-            if (l->kind == L_DENSE)
-                what = xprintf("dense %d%s", l->units, l->bias ? "" : " nobias");
-            else if (l->kind == L_LEAKY_RELU)
-                what = xprintf("leaky_relu %g", l->alpha);
-            else if (l->kind == L_CONV || l->kind == L_DECONV)
-                what = xprintf("%s %d k%d s%d p%d", what, l->units, l->k, l->stride, l->pad);
-            else if (l->kind == L_DROPOUT)
-                what = xprintf("dropout %g", l->p);
-            else if (l->kind == L_UPSAMPLE || l->kind == L_AVGPOOL)
-                what = xprintf("%s %d", what, l->factor);
+            const char *what = layer_label(l);
             fprintf(f, "%-8s %-3d %-20s %-16s %12ld %14ld\n", net->name, l->index, what, shape_str(l->out),
                     l->n_params, l->macs);
             np += l->n_params;

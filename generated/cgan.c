@@ -179,7 +179,7 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:8: G cond onehot (64, 110) */
     for (long r = 0; r < 64; r++) memcpy(arena + 12925952 + r * 110 + 0, in_z + r * 100 + 0, 100 * sizeof(real));
     for (long r = 0; r < 64; r++) memcpy(arena + 12925952 + r * 110 + 100, arena + 0 + r * 10 + 0, 10 * sizeof(real));
-    /* specs/cgan.gm:9: G dense 6272 (64, 6272) */
+    /* specs/cgan.gm:9: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 110, arena + 12925952, 110, G_l2_weight, 110, arena + 10737664, 6272);
     /* specs/cgan.gm:9: G batchnorm (6272) */
     {
@@ -2262,7 +2262,7 @@ static void train_step(long t, double *out) {
             }
         }
     }
-    /* specs/cgan.gm:9: backward of G dense 6272 (6272, 110) */
+    /* specs/cgan.gm:9: backward of G dense 6272 nobias (6272, 110) */
     gemm(CblasTrans, CblasNoTrans, 6272, 110, 64, arena + 11139072, 6272, arena + 12925952, 110, arena + 0, 110);
     /* specs/cgan.gm:20: adam step of G.l2.weight (1) */
     adam_update(G_l2_weight, arena + 0, G_l2_weight_adam_m, G_l2_weight_adam_v, 689920, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
@@ -2290,7 +2290,7 @@ static const real *generate(void) {
     /* specs/cgan.gm:8: G cond onehot (64, 110) */
     for (long r = 0; r < 64; r++) memcpy(arena + 0 + r * 110 + 0, in_z + r * 100 + 0, 100 * sizeof(real));
     for (long r = 0; r < 64; r++) memcpy(arena + 0 + r * 110 + 100, arena + 7040 + r * 10 + 0, 10 * sizeof(real));
-    /* specs/cgan.gm:9: G dense 6272 (64, 6272) */
+    /* specs/cgan.gm:9: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 110, arena + 0, 110, G_l2_weight, 110, arena + 3211264, 6272);
     /* specs/cgan.gm:9: G batchnorm (6272) */
     /*   with specs/cgan.gm:9: G batchnorm */
@@ -2449,7 +2449,7 @@ static void gc_loss_0(double *out) {
     /* specs/cgan.gm:8: G cond onehot (4, 110) */
     for (long r = 0; r < 4; r++) memcpy(arena + 0 + r * 110 + 0, gc_z + r * 100 + 0, 100 * sizeof(real));
     for (long r = 0; r < 4; r++) memcpy(arena + 0 + r * 110 + 100, arena + 448 + r * 10 + 0, 10 * sizeof(real));
-    /* specs/cgan.gm:9: G dense 6272 (4, 6272) */
+    /* specs/cgan.gm:9: G dense 6272 nobias (4, 6272) */
     gemm(CblasNoTrans, CblasTrans, 4, 6272, 110, arena + 0, 110, G_l2_weight, 110, arena + 200704, 6272);
     /* specs/cgan.gm:9: G batchnorm (6272) */
     {
@@ -3058,7 +3058,7 @@ static void gc_grad_0(real *g) {
     /* specs/cgan.gm:8: G cond onehot (4, 110) */
     for (long r = 0; r < 4; r++) memcpy(arena + 0 + r * 110 + 0, gc_z + r * 100 + 0, 100 * sizeof(real));
     for (long r = 0; r < 4; r++) memcpy(arena + 0 + r * 110 + 100, arena + 448 + r * 10 + 0, 10 * sizeof(real));
-    /* specs/cgan.gm:9: G dense 6272 (4, 6272) */
+    /* specs/cgan.gm:9: G dense 6272 nobias (4, 6272) */
     gemm(CblasNoTrans, CblasTrans, 4, 6272, 110, arena + 0, 110, G_l2_weight, 110, arena + 200704, 6272);
     /* specs/cgan.gm:9: G batchnorm (6272) */
     {
@@ -4234,7 +4234,7 @@ static void gc_loss_1(double *out) {
     /* specs/cgan.gm:8: G cond onehot (4, 110) */
     for (long r = 0; r < 4; r++) memcpy(arena + 0 + r * 110 + 0, gc_z + r * 100 + 0, 100 * sizeof(real));
     for (long r = 0; r < 4; r++) memcpy(arena + 0 + r * 110 + 100, arena + 448 + r * 10 + 0, 10 * sizeof(real));
-    /* specs/cgan.gm:9: G dense 6272 (4, 6272) */
+    /* specs/cgan.gm:9: G dense 6272 nobias (4, 6272) */
     gemm(CblasNoTrans, CblasTrans, 4, 6272, 110, arena + 0, 110, G_l2_weight, 110, arena + 200704, 6272);
     /* specs/cgan.gm:9: G batchnorm (6272) */
     {
@@ -4662,7 +4662,7 @@ static void gc_grad_1(real *g) {
     /* specs/cgan.gm:8: G cond onehot (4, 110) */
     for (long r = 0; r < 4; r++) memcpy(arena + 859648 + r * 110 + 0, gc_z + r * 100 + 0, 100 * sizeof(real));
     for (long r = 0; r < 4; r++) memcpy(arena + 859648 + r * 110 + 100, arena + 0 + r * 10 + 0, 10 * sizeof(real));
-    /* specs/cgan.gm:9: G dense 6272 (4, 6272) */
+    /* specs/cgan.gm:9: G dense 6272 nobias (4, 6272) */
     gemm(CblasNoTrans, CblasTrans, 4, 6272, 110, arena + 859648, 110, G_l2_weight, 110, arena + 401408, 6272);
     /* specs/cgan.gm:9: G batchnorm (6272) */
     {
@@ -5610,7 +5610,7 @@ static void gc_grad_1(real *g) {
             }
         }
     }
-    /* specs/cgan.gm:9: backward of G dense 6272 (6272, 110) */
+    /* specs/cgan.gm:9: backward of G dense 6272 nobias (6272, 110) */
     gemm(CblasTrans, CblasNoTrans, 6272, 110, 4, arena + 820992, 6272, arena + 859648, 110, arena + 0, 110);
     /* specs/cgan.gm:19: gradients out (1) */
     memcpy(g + 0, arena + 0, 689920 * sizeof(real));

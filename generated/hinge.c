@@ -173,7 +173,7 @@ static const struct genrt_tensor tensors[63] = {
 /* One training step at batch 64. t counts steps from 1; out gets the metrics. */
 static void train_step(long t, double *out) {
     step_t = t;
-    /* specs/hinge.gm:7: G dense 6272 (64, 6272) */
+    /* specs/hinge.gm:7: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 9633792, 6272);
     /* specs/hinge.gm:7: G batchnorm (6272) */
     {
@@ -2219,7 +2219,7 @@ static void train_step(long t, double *out) {
             }
         }
     }
-    /* specs/hinge.gm:7: backward of G dense 6272 (6272, 100) */
+    /* specs/hinge.gm:7: backward of G dense 6272 nobias (6272, 100) */
     gemm(CblasTrans, CblasNoTrans, 6272, 100, 64, arena + 10035200, 6272, in_z, 100, arena + 0, 100);
     /* specs/hinge.gm:17: adam step of G.l1.weight (1) */
     adam_update(G_l1_weight, arena + 0, G_l1_weight_adam_m, G_l1_weight_adam_v, 627200, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
@@ -2241,7 +2241,7 @@ static void train_step(long t, double *out) {
 
 /* The generator's forward pass at batch 64, from in_z. */
 static const real *generate(void) {
-    /* specs/hinge.gm:7: G dense 6272 (64, 6272) */
+    /* specs/hinge.gm:7: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 3211264, 6272);
     /* specs/hinge.gm:7: G batchnorm (6272) */
     /*   with specs/hinge.gm:7: G batchnorm */
@@ -2394,7 +2394,7 @@ static const real *generate(void) {
 
 /* Gradient check: loss_D at batch 4. */
 static void gc_loss_0(double *out) {
-    /* specs/hinge.gm:7: G dense 6272 (4, 6272) */
+    /* specs/hinge.gm:7: G dense 6272 nobias (4, 6272) */
     gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
     /* specs/hinge.gm:7: G batchnorm (6272) */
     {
@@ -2985,7 +2985,7 @@ static void gc_loss_0(double *out) {
 
 /* Gradient check: d loss_D / d parameters at batch 4, into g. */
 static void gc_grad_0(real *g) {
-    /* specs/hinge.gm:7: G dense 6272 (4, 6272) */
+    /* specs/hinge.gm:7: G dense 6272 nobias (4, 6272) */
     gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
     /* specs/hinge.gm:7: G batchnorm (6272) */
     {
@@ -4143,7 +4143,7 @@ static void gc_grad_0(real *g) {
 
 /* Gradient check: loss_G at batch 4. */
 static void gc_loss_1(double *out) {
-    /* specs/hinge.gm:7: G dense 6272 (4, 6272) */
+    /* specs/hinge.gm:7: G dense 6272 nobias (4, 6272) */
     gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
     /* specs/hinge.gm:7: G batchnorm (6272) */
     {
@@ -4555,7 +4555,7 @@ static void gc_loss_1(double *out) {
 
 /* Gradient check: d loss_G / d parameters at batch 4, into g. */
 static void gc_grad_1(real *g) {
-    /* specs/hinge.gm:7: G dense 6272 (4, 6272) */
+    /* specs/hinge.gm:7: G dense 6272 nobias (4, 6272) */
     gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 401408, 6272);
     /* specs/hinge.gm:7: G batchnorm (6272) */
     {
@@ -5472,7 +5472,7 @@ static void gc_grad_1(real *g) {
             }
         }
     }
-    /* specs/hinge.gm:7: backward of G dense 6272 (6272, 100) */
+    /* specs/hinge.gm:7: backward of G dense 6272 nobias (6272, 100) */
     gemm(CblasTrans, CblasNoTrans, 6272, 100, 4, arena + 758272, 6272, gc_z, 100, arena + 0, 100);
     /* specs/hinge.gm:16: gradients out (1) */
     memcpy(g + 0, arena + 0, 627200 * sizeof(real));

@@ -131,7 +131,7 @@ static const struct genrt_tensor tensors[42] = {
 /* One training step at batch 64. t counts steps from 1; out gets the metrics. */
 static void train_step(long t, double *out) {
     step_t = t;
-    /* specs/wgan.gm:8: G dense 6272 (64, 6272) */
+    /* specs/wgan.gm:8: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 3211264, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
@@ -1323,7 +1323,7 @@ static void train_step(long t, double *out) {
     clip_update(D_l7_weight, 6272, (real)0.01);
     /* specs/wgan.gm:19: clip D.l7.bias (1) */
     clip_update(D_l7_bias, 1, (real)0.01);
-    /* specs/wgan.gm:8: G dense 6272 (64, 6272) */
+    /* specs/wgan.gm:8: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 6400, 100, G_l1_weight, 100, arena + 3211264, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
@@ -2515,7 +2515,7 @@ static void train_step(long t, double *out) {
     clip_update(D_l7_weight, 6272, (real)0.01);
     /* specs/wgan.gm:19: clip D.l7.bias (1) */
     clip_update(D_l7_bias, 1, (real)0.01);
-    /* specs/wgan.gm:8: G dense 6272 (64, 6272) */
+    /* specs/wgan.gm:8: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 12800, 100, G_l1_weight, 100, arena + 3211264, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
@@ -3707,7 +3707,7 @@ static void train_step(long t, double *out) {
     clip_update(D_l7_weight, 6272, (real)0.01);
     /* specs/wgan.gm:19: clip D.l7.bias (1) */
     clip_update(D_l7_bias, 1, (real)0.01);
-    /* specs/wgan.gm:8: G dense 6272 (64, 6272) */
+    /* specs/wgan.gm:8: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 19200, 100, G_l1_weight, 100, arena + 3211264, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
@@ -4899,7 +4899,7 @@ static void train_step(long t, double *out) {
     clip_update(D_l7_weight, 6272, (real)0.01);
     /* specs/wgan.gm:19: clip D.l7.bias (1) */
     clip_update(D_l7_bias, 1, (real)0.01);
-    /* specs/wgan.gm:8: G dense 6272 (64, 6272) */
+    /* specs/wgan.gm:8: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 25600, 100, G_l1_weight, 100, arena + 3211264, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
@@ -6205,7 +6205,7 @@ static void train_step(long t, double *out) {
     clip_update(D_l7_weight, 6272, (real)0.01);
     /* specs/wgan.gm:19: clip D.l7.bias (1) */
     clip_update(D_l7_bias, 1, (real)0.01);
-    /* specs/wgan.gm:8: G dense 6272 (64, 6272) */
+    /* specs/wgan.gm:8: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 32000, 100, G_l1_weight, 100, arena + 6422528, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
@@ -7200,7 +7200,7 @@ static void train_step(long t, double *out) {
             }
         }
     }
-    /* specs/wgan.gm:8: backward of G dense 6272 (6272, 100) */
+    /* specs/wgan.gm:8: backward of G dense 6272 nobias (6272, 100) */
     gemm(CblasTrans, CblasNoTrans, 6272, 100, 64, arena + 6823936, 6272, in_z + 32000, 100, arena + 0, 100);
     /* specs/wgan.gm:18: rmsprop step of G.l1.weight (1) */
     rmsprop_update(G_l1_weight, arena + 0, G_l1_weight_square_avg, NULL, NULL, 627200, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
@@ -7222,7 +7222,7 @@ static void train_step(long t, double *out) {
 
 /* The generator's forward pass at batch 64, from in_z. */
 static const real *generate(void) {
-    /* specs/wgan.gm:8: G dense 6272 (64, 6272) */
+    /* specs/wgan.gm:8: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 3211264, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     /*   with specs/wgan.gm:8: G batchnorm */
@@ -7375,7 +7375,7 @@ static const real *generate(void) {
 
 /* Gradient check: loss_D at batch 4. */
 static void gc_loss_0(double *out) {
-    /* specs/wgan.gm:8: G dense 6272 (4, 6272) */
+    /* specs/wgan.gm:8: G dense 6272 nobias (4, 6272) */
     gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
@@ -7956,7 +7956,7 @@ static void gc_loss_0(double *out) {
 
 /* Gradient check: d loss_D / d parameters at batch 4, into g. */
 static void gc_grad_0(real *g) {
-    /* specs/wgan.gm:8: G dense 6272 (4, 6272) */
+    /* specs/wgan.gm:8: G dense 6272 nobias (4, 6272) */
     gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
@@ -9082,7 +9082,7 @@ static void gc_grad_0(real *g) {
 
 /* Gradient check: loss_G at batch 4. */
 static void gc_loss_1(double *out) {
-    /* specs/wgan.gm:8: G dense 6272 (4, 6272) */
+    /* specs/wgan.gm:8: G dense 6272 nobias (4, 6272) */
     gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
@@ -9494,7 +9494,7 @@ static void gc_loss_1(double *out) {
 
 /* Gradient check: d loss_G / d parameters at batch 4, into g. */
 static void gc_grad_1(real *g) {
-    /* specs/wgan.gm:8: G dense 6272 (4, 6272) */
+    /* specs/wgan.gm:8: G dense 6272 nobias (4, 6272) */
     gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 401408, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
@@ -10411,7 +10411,7 @@ static void gc_grad_1(real *g) {
             }
         }
     }
-    /* specs/wgan.gm:8: backward of G dense 6272 (6272, 100) */
+    /* specs/wgan.gm:8: backward of G dense 6272 nobias (6272, 100) */
     gemm(CblasTrans, CblasNoTrans, 6272, 100, 4, arena + 758272, 6272, gc_z, 100, arena + 0, 100);
     /* specs/wgan.gm:17: gradients out (1) */
     memcpy(g + 0, arena + 0, 627200 * sizeof(real));

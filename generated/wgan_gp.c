@@ -167,7 +167,7 @@ static const struct genrt_tensor tensors[60] = {
 /* One training step at batch 64. t counts steps from 1; out gets the metrics. */
 static void train_step(long t, double *out) {
     step_t = t;
-    /* specs/wgan_gp.gm:8: G dense 6272 (64, 6272) */
+    /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 3211264, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
@@ -2361,7 +2361,7 @@ static void train_step(long t, double *out) {
     adam_update(D_l7_weight, arena + 11640832, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp.gm:19: adam step of D.l7.bias (1) */
     adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
-    /* specs/wgan_gp.gm:8: G dense 6272 (64, 6272) */
+    /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 6400, 100, G_l1_weight, 100, arena + 3211264, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
@@ -4555,7 +4555,7 @@ static void train_step(long t, double *out) {
     adam_update(D_l7_weight, arena + 11640832, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp.gm:19: adam step of D.l7.bias (1) */
     adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
-    /* specs/wgan_gp.gm:8: G dense 6272 (64, 6272) */
+    /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 12800, 100, G_l1_weight, 100, arena + 3211264, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
@@ -6749,7 +6749,7 @@ static void train_step(long t, double *out) {
     adam_update(D_l7_weight, arena + 11640832, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp.gm:19: adam step of D.l7.bias (1) */
     adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
-    /* specs/wgan_gp.gm:8: G dense 6272 (64, 6272) */
+    /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 19200, 100, G_l1_weight, 100, arena + 3211264, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
@@ -8943,7 +8943,7 @@ static void train_step(long t, double *out) {
     adam_update(D_l7_weight, arena + 11640832, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp.gm:19: adam step of D.l7.bias (1) */
     adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
-    /* specs/wgan_gp.gm:8: G dense 6272 (64, 6272) */
+    /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 25600, 100, G_l1_weight, 100, arena + 3211264, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
@@ -11277,7 +11277,7 @@ static void train_step(long t, double *out) {
     adam_update(D_l7_weight, arena + 11640832, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp.gm:19: adam step of D.l7.bias (1) */
     adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
-    /* specs/wgan_gp.gm:8: G dense 6272 (64, 6272) */
+    /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 32000, 100, G_l1_weight, 100, arena + 6422528, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
@@ -12268,7 +12268,7 @@ static void train_step(long t, double *out) {
             }
         }
     }
-    /* specs/wgan_gp.gm:8: backward of G dense 6272 (6272, 100) */
+    /* specs/wgan_gp.gm:8: backward of G dense 6272 nobias (6272, 100) */
     gemm(CblasTrans, CblasNoTrans, 6272, 100, 64, arena + 6823936, 6272, in_z + 32000, 100, arena + 0, 100);
     /* specs/wgan_gp.gm:18: adam step of G.l1.weight (1) */
     adam_update(G_l1_weight, arena + 0, G_l1_weight_adam_m, G_l1_weight_adam_v, 627200, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
@@ -12290,7 +12290,7 @@ static void train_step(long t, double *out) {
 
 /* The generator's forward pass at batch 64, from in_z. */
 static const real *generate(void) {
-    /* specs/wgan_gp.gm:8: G dense 6272 (64, 6272) */
+    /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 3211264, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
@@ -12443,7 +12443,7 @@ static const real *generate(void) {
 
 /* Gradient check: loss_D at batch 4. */
 static void gc_loss_0(double *out) {
-    /* specs/wgan_gp.gm:8: G dense 6272 (4, 6272) */
+    /* specs/wgan_gp.gm:8: G dense 6272 nobias (4, 6272) */
     gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
@@ -13450,7 +13450,7 @@ static void gc_loss_0(double *out) {
 
 /* Gradient check: d loss_D / d parameters at batch 4, into g. */
 static void gc_grad_0(real *g) {
-    /* specs/wgan_gp.gm:8: G dense 6272 (4, 6272) */
+    /* specs/wgan_gp.gm:8: G dense 6272 nobias (4, 6272) */
     gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
@@ -15620,7 +15620,7 @@ static void gc_grad_0(real *g) {
 
 /* Gradient check: loss_G at batch 4. */
 static void gc_loss_1(double *out) {
-    /* specs/wgan_gp.gm:8: G dense 6272 (4, 6272) */
+    /* specs/wgan_gp.gm:8: G dense 6272 nobias (4, 6272) */
     gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
@@ -16045,7 +16045,7 @@ static void gc_loss_1(double *out) {
 
 /* Gradient check: d loss_G / d parameters at batch 4, into g. */
 static void gc_grad_1(real *g) {
-    /* specs/wgan_gp.gm:8: G dense 6272 (4, 6272) */
+    /* specs/wgan_gp.gm:8: G dense 6272 nobias (4, 6272) */
     gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 401408, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
@@ -16968,7 +16968,7 @@ static void gc_grad_1(real *g) {
             }
         }
     }
-    /* specs/wgan_gp.gm:8: backward of G dense 6272 (6272, 100) */
+    /* specs/wgan_gp.gm:8: backward of G dense 6272 nobias (6272, 100) */
     gemm(CblasTrans, CblasNoTrans, 6272, 100, 4, arena + 758272, 6272, gc_z, 100, arena + 0, 100);
     /* specs/wgan_gp.gm:17: gradients out (1) */
     memcpy(g + 0, arena + 0, 627200 * sizeof(real));

@@ -277,3 +277,21 @@ Test(emit, strings_and_comments_are_escaped) {
     cr_expect_str_eq(m->data_path, "/tmp/x?\?=y\\\\z/*\xc3\xa9*/");
     dlclose(h);
 }
+
+/* One label per layer, from layers.def, for --summary and the emitted
+ * comments: the two kinds of cond are told apart (they were both 'cond'). */
+Test(emit, summary_labels_tell_layers_apart) {
+    char *spec = xprintf("%s/cond.gm", test_tmpdir());
+    const char *text = "model c\ndata fashion_mnist { }\nlatent z ~ normal(8)\n"
+                       "network G : [8] -> [784] { cond onehot; dense 784 nobias; tanh }\n"
+                       "network D : [784] -> [1] { reshape [1, 28, 28]; cond embed 3; conv 2 k3 s2 p1; flatten;"
+                       " dropout 0.25; dense 1 }\n"
+                       "objective gan(G, D) { }\noptimize G with adam { }\noptimize D with adam { }\n";
+    write_file(spec, text, strlen(text));
+    char *out = xprintf("%s/cond.txt", test_tmpdir());
+    cr_assert_eq(run("%s %s --summary > %s", genc_bin(), spec, out), 0);
+    char *s = read_whole(out, NULL);
+    cr_expect(strstr(s, " cond onehot ") && strstr(s, " cond embed 3 "), "%s", s);
+    cr_expect(strstr(s, " dense 784 nobias ") && strstr(s, " dropout 0.25 ") && strstr(s, " conv 2 k3 s2 p1 "), "%s",
+              s);
+}
