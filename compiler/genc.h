@@ -167,11 +167,8 @@ struct network {
     int opt;            /* index into model.opts, -1 until an optimize names it */
 };
 
-enum data_kind { DATA_FASHION_MNIST, DATA_RING8, DATA_IMAGES };
+enum data_kind { DATA_FASHION_MNIST, DATA_RING8, DATA_IMAGES, N_DATA_KINDS };
 enum latent_kind { LATENT_NORMAL, LATENT_UNIFORM };
-enum objective_kind { OBJ_GAN, OBJ_VAE, OBJ_CYCLEGAN };
-enum likelihood { LIK_BERNOULLI, LIK_GAUSSIAN };
-enum gan_form { FORM_MINIMAX, FORM_NONSATURATING, FORM_LSGAN, FORM_HINGE, FORM_WGAN, FORM_WGAN_GP };
 enum opt_kind { OPT_SGD, OPT_ADAM, OPT_RMSPROP };
 
 struct optim {
@@ -207,19 +204,12 @@ struct model {
         struct loc loc;
     } latent;
     VEC(struct network) nets;
+    /* Tagged by its definition (one row of objectives/objectives.def); its
+     * settings are the objective module's own struct, private to it. */
     struct {
-        enum objective_kind kind;
-        enum gan_form form;
-        int gen, disc;        /* network indices */
-        struct loc loc;
-        double clip;          /* wgan: weight clipping, 0 for none */
-        int critic_steps;     /* critic updates per generator update */
-        double lambda;        /* wgan_gp: the penalty's weight */
-        int enc, dec;         /* vae: network indices */
-        enum likelihood likelihood;
-        double sigma2;        /* vae, gaussian: the fixed variance; 0 when learned */
-        int g_ab, g_ba, d_a, d_b; /* cyclegan: G: A -> B, F: B -> A, D_A, D_B */
-        double cycle, identity;   /* cyclegan: the L1 terms' weights */
+        const struct objective_def *def;
+        struct loc loc;       /* the objective's name in `objective gan(...)` */
+        void *settings;
     } objective;
     int n_classes;            /* labels of the data; 0 when it has none */
     bool conditional;         /* some network has a cond layer */
@@ -232,6 +222,28 @@ struct model {
 };
 
 bool sema(const struct ast *ast, const struct source *src, struct model *m);
+
+/* ---- settings.c: the checks sema and the objectives share ---------------- */
+
+extern const char *const data_kinds[N_DATA_KINDS]; /* the DSL's words */
+/* An unknown name, with the closest candidate or the list of them. */
+void unknown(struct loc at, const char *what, const char *name, const char *const *cands, int n);
+/* s has lo to hi arguments, else an error */
+bool want_args(const struct stmt *s, int lo, int hi);
+bool arg_num(const struct arg *a, const char *what, double *out);
+bool arg_int(const struct arg *a, const char *what, long lo, long hi, long *out);
+bool arg_range(const struct arg *a, const char *what, double lo, double hi, bool hi_open, double *out);
+bool arg_ident(const struct arg *a, const char *what, const char **out);
+/* Look up each statement's key in `keys`; report unknown and repeated
+ * ones.  found[k] is the statement for keys[k], or NULL. */
+void settings(const stmt_vec *body, const char *block, const char *const *keys, int n_keys,
+              const struct stmt **found);
+int find_network(const struct model *m, const char *name);
+const char **net_names(const struct model *m);
+/* the network an argument names, or -1 after an error */
+int resolve_network(const struct model *m, const struct arg *a);
+/* an error unless the network has an optimizer */
+void require_optimizer(const struct model *m, int net);
 
 /* layers.c: the DSL's word for a kind (NULL for L_ADD), and a layer's
  * label with the arguments that set it apart: "dense 256 nobias",
@@ -482,27 +494,66 @@ int ir_storage(const struct ir *g, int id);
  * to g; grads[k] is the node id (or -1 when loss does not depend on it). */
 void autodiff(struct ir *g, int loss, const int *wrt, int n, int *grads);
 
-/* ---- lower.c: the objective layer, from a model to programs ------------ */
+/* ---- lower.c: from a model to programs --------------------------------- */
 
 struct lowered {
     VEC(struct ptensor) tensors;
     long n_state;
     VEC(struct program) progs;
-    VEC(const char *) metrics;
+    VEC(const char *) metrics;    /* metrics.csv's columns: out[i] of the train step */
+    VEC(int) metric_slot;         /* per metric id of the objective: its column, -1 when not reported */
     VEC(const char *) terms;      /* gradient-check terms: "loss_D", ... */
-    long step_flops;              /* one training step's GEMM FLOPs, 2*M*N*K each */
     VEC(unsigned) term_nets;      /* net mask per term */
     int gc_batch;
+    int real_batches;             /* real batches one training step takes (the critic's steps) */
+    int latent_batches;           /* latent batches it draws: 0 when the noise is in the IR or there is none */
+    int n_samplers;               /* programs a sampler runs: lower_sampler(m, lo, 0 .. n_samplers - 1) */
+    int genrt_objective;          /* the descriptor's .objective, enum genrt_objective_kind */
+    void *objective;              /* the objective's own lowering state (its tensors) */
+    struct layer_tensors **layer_tensors; /* lower.c: per network and layer, its tensors */
     uint64_t shape_hash;
 };
 
 void lower_model(const struct model *m, struct lowered *out);
-/* The generator's eval-mode forward pass at batch 1, for samplers; for a
- * CycleGAN, G's (dir 0) or F's (dir 1). */
-struct program *lower_sampler(const struct model *m, struct lowered *lo, int dir);
-/* latent batches one training step draws: one, or one per critic step and
- * one for the generator's */
-int latent_batches(const struct model *m);
+/* Sampler program k: the objective's network(s) in eval mode at batch 1
+ * (a GAN's generator, a VAE's decoder, a CycleGAN's G for k = 0 and F
+ * for k = 1), its input an INPUT node whose slot says what it takes. */
+struct program *lower_sampler(const struct model *m, struct lowered *lo, int k);
+
+/* ---- objectives/: each objective behind one interface ------------------ */
+
+struct builder; /* lower.h */
+
+/* Everything genc asks an objective, in one table row (objectives.def):
+ * the checks, its state, the programs it needs, its metrics and terms. */
+struct objective_def {
+    const char *name;  /* the DSL's word: objective gan(G, D) */
+    int genrt_kind;    /* enum genrt_objective_kind, for the runtime */
+    int domains;       /* data declarations it takes: 1, or 2 (CycleGAN counts its own) */
+    bool latent;       /* it draws a latent, so the spec declares one */
+    /* `objective NAME(networks) { settings }`: sets m->objective.settings */
+    void (*check)(const struct decl *d, struct model *m);
+    /* after every declaration: the networks chain with the data and the
+     * latent, and every trained network has an optimizer */
+    void (*check_model)(struct model *m);
+    /* its persistent tensors beyond the networks' (NULL: none), laid out
+     * after theirs; may set lo->objective */
+    void (*layout)(const struct model *m, struct lowered *lo);
+    /* its metrics and gradient-check terms, batches per step, samplers */
+    void (*declare)(const struct model *m, struct lowered *lo);
+    /* the training step, in the builder's current program */
+    void (*train)(struct builder *b);
+    /* the other programs the runtime calls: generate, elbo, reconstruct, translate */
+    void (*programs)(struct builder *b);
+    /* gradient-check term k's loss, in the builder's current program */
+    int (*term_loss)(struct builder *b, int k);
+    /* sampler program k: its input and result */
+    void (*sampler)(struct builder *b, int k);
+};
+
+/* The objective named `name`, or NULL; and the names of them all. */
+const struct objective_def *objective_find(const char *name);
+int objective_names(const char **names, int max);
 
 /* ---- passes ------------------------------------------------------------- */
 

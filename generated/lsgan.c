@@ -33,10 +33,9 @@ enum {
 static real state[N_STATE] __attribute__((aligned(64)));
 /* activations, gradients and scratch: offsets planned at compile time */
 static real arena[N_ARENA] __attribute__((aligned(64)));
-/* inputs: real examples, latent vectors, labels */
-static real in_x[REAL_BATCHES * BATCH * SAMPLE], in_z[(LATENT_BATCHES ? LATENT_BATCHES : 1) * BATCH * LATENT];
-static real in_y[REAL_BATCHES * BATCH];
-static real gc_x[GC_BATCH * SAMPLE], gc_z[GC_BATCH * LATENT], gc_y[GC_BATCH];
+/* inputs, for the steps (in_) and the gradient checks (gc_) */
+static real in_x[REAL_BATCHES * BATCH * SAMPLE], gc_x[GC_BATCH * SAMPLE]; /* real examples */
+static real in_z[(LATENT_BATCHES ? LATENT_BATCHES : 1) * BATCH * LATENT], gc_z[GC_BATCH * LATENT]; /* latent vectors */
 /* the training step being run: seeds dropout masks */
 static long step_t;
 
@@ -5523,15 +5522,25 @@ static void gc_grad_1(real *g) {
 }
 
 static void set_input(int slot, const float *src) {
-    real *dst = slot == 0 ? in_x : slot == 1 ? in_z : in_y;
-    long n = slot == 0 ? (long)REAL_BATCHES * BATCH * SAMPLE : slot == 1 ? (long)LATENT_BATCHES * BATCH * LATENT : (long)REAL_BATCHES * BATCH;
+    real *dst;
+    long n;
+    switch (slot) {
+        case GENRT_SLOT_X: dst = in_x, n = (long)REAL_BATCHES * BATCH * SAMPLE; break;
+        case GENRT_SLOT_Z: dst = in_z, n = (long)LATENT_BATCHES * BATCH * LATENT; break;
+        default: return;
+    }
     for (long i = 0; i < n; i++)
         dst[i] = (real)src[i];
 }
 
 static void gc_set_input(int slot, const float *src) {
-    real *dst = slot == 0 ? gc_x : slot == 1 ? gc_z : gc_y;
-    long n = slot == 0 ? (long)GC_BATCH * SAMPLE : slot == 1 ? (long)GC_BATCH * LATENT : GC_BATCH;
+    real *dst;
+    long n;
+    switch (slot) {
+        case GENRT_SLOT_X: dst = gc_x, n = (long)GC_BATCH * SAMPLE; break;
+        case GENRT_SLOT_Z: dst = gc_z, n = (long)GC_BATCH * LATENT; break;
+        default: return;
+    }
     for (long i = 0; i < n; i++)
         dst[i] = (real)src[i];
 }
@@ -5539,8 +5548,7 @@ static void gc_set_input(int slot, const float *src) {
 static void generate_batch(const float *z, const float *y, float *out) {
     for (long i = 0; i < (long)BATCH * LATENT; i++)
         in_z[i] = (real)z[i];
-    for (long i = 0; y && i < BATCH; i++)
-        in_y[i] = (real)y[i];
+    (void)y; /* no labels */
     const real *x = generate();
     for (long i = 0; i < (long)BATCH * SAMPLE; i++)
         out[i] = (float)x[i];

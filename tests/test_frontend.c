@@ -9,6 +9,7 @@
 
 #include "genc.h"
 #include "helpers.h"
+#include "lower.h"
 
 TestSuite(lexer, .fini = genc_free_all);
 TestSuite(parser, .fini = genc_free_all);
@@ -61,7 +62,7 @@ Test(lexer, numbers_words_and_strings) {
     cr_expect_eq(m.latent.kind, LATENT_UNIFORM);
     cr_expect_float_eq(m.opts.data[0].lr, 2e-4, 1e-12);
     cr_expect_float_eq(m.opts.data[0].beta1, 0.5, 1e-12);
-    cr_expect_eq(m.objective.form, FORM_MINIMAX);
+    cr_expect_eq(gan_form(&m), FORM_MINIMAX);
     cr_expect_eq(m.train.batch, 8);
     cr_expect_eq(m.train.seed, 7);
 }

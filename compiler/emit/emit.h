@@ -36,6 +36,8 @@ const char *c_comment(const char *s);
 
 /* ---- ops_c.c: each op's C, and a program's body ------------------------- */
 
+/* The input buffers' names, per enum genrt_slot: in_x, gc_x, ... */
+extern const char *const slot_names[];
 /* C expression for the first element of node id's storage: "arena + 64". */
 const char *emit_ref(struct emit *e, const struct program *p, int id);
 /* A comment-safe shape: "(64, 7, 7, 128)". */

@@ -5,6 +5,7 @@
  * emitter's (emit_body).  A kernel's row is where the choice of its code
  * lives (a BLAS call or a loop nest), per op and per shape. */
 #include "emit.h"
+#include "genrt_model.h"
 
 #include <string.h>
 
@@ -459,17 +460,20 @@ static void check_table(void) {
 
 static bool is_gc(const struct program *p) { return p->kind == PROG_GC_LOSS || p->kind == PROG_GC_GRAD; }
 
+const char *const slot_names[GENRT_N_SLOTS] = {
+    [GENRT_SLOT_X] = "x", [GENRT_SLOT_Z] = "z", [GENRT_SLOT_Y] = "y", [GENRT_SLOT_XB] = "xb",
+};
+
 const char *emit_ref(struct emit *e, const struct program *p, int id) {
     long off = 0; /* a rows view starts inside what it views */
     for (int v = id; op_table[p->ir.nodes.data[v].op].sched == S_VIEW; v = p->ir.nodes.data[v].in[0])
         if (p->ir.nodes.data[v].op == OP_ROWS)
             off += p->ir.nodes.data[v].a.rows.offset;
     const struct node *n = &p->ir.nodes.data[ir_storage(&p->ir, id)];
-    static const char *const inputs[] = {"x", "z", "y", "xb"};
     const char *base;
     switch (n->op) {
     case OP_INPUT:
-        base = xprintf("%s_%s", is_gc(p) ? "gc" : "in", inputs[n->a.input.slot]);
+        base = xprintf("%s_%s", is_gc(p) ? "gc" : "in", slot_names[n->a.input.slot]);
         break;
     case OP_PARAM:
         base = e->const_names ? e->const_names[n->a.param.tensor] : e->lo->tensors.data[n->a.param.tensor].cname;

@@ -233,6 +233,14 @@ static char *weights_blob(const struct sampler *s, const bool *live, long *offse
     return (char *)b;
 }
 
+/* The slot a sampler program reads its example or latent from. */
+static int input_slot(const struct program *p) {
+    for (int v = 0; v < p->ir.nodes.len; v++)
+        if (p->ir.nodes.data[v].op == OP_INPUT && p->ir.nodes.data[v].a.input.slot != GENRT_SLOT_Y)
+            return p->ir.nodes.data[v].a.input.slot;
+    unreachable();
+}
+
 /* ---- CycleGAN: the two translators -------------------------------------------- */
 
 static void translator_defs(struct emit *h, const struct model *m, const char *N) {
@@ -289,11 +297,10 @@ static void translator_api(struct emit *e, const struct model *m, struct program
 bool emit_sampler(const struct model *m, struct lowered *lo, const float *state, long step, const char *ckpt,
                   const char *name, bool weights_file, struct sampler_out *out) {
     struct sampler s = {.m = m, .lo = lo};
-    bool cyclegan = m->objective.kind == OBJ_CYCLEGAN;
-    int n_progs = cyclegan ? 2 : 1, first = lo->progs.len;
-    for (int d = 0; d < n_progs; d++) /* both first: lowering moves lo->progs */
+    int n_progs = lo->n_samplers, first = lo->progs.len;
+    for (int d = 0; d < n_progs; d++) /* all first: lowering moves lo->progs */
         lower_sampler(m, lo, d);
-    struct program *progs[2];
+    struct program **progs = xalloc(sizeof *progs * (size_t)n_progs);
     long arena = 0;
     for (int d = 0; d < n_progs; d++) {
         s.p = progs[d] = &lo->progs.data[first + d];
@@ -311,8 +318,16 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
             arena = s.p->arena;
     }
 
+    /* A sampler from the latent (NAME_sample), or translators between the
+     * two domains (NAME_translate_ab and _ba), by what the programs read. */
     const struct program *p = progs[0];
-    struct shape os = m->nets.data[m->objective.gen].out;
+    bool cyclegan = input_slot(p) != GENRT_SLOT_Z;
+    if (cyclegan && (n_progs != 2 || input_slot(p) != GENRT_SLOT_X || input_slot(progs[1]) != GENRT_SLOT_XB))
+        unreachable();
+    if (!cyclegan && n_progs != 1)
+        unreachable();
+    /* the result is [1, H, W, C] channels-last, or [1, values] */
+    struct shape os = p->ir.nodes.data[p->result].shape;
     long out_size = shape_size(os);
     bool *live = xalloc((size_t)s.c.val.len + 1); /* per constant: read by a program */
     for (int d = 0; d < n_progs; d++) {
@@ -326,7 +341,7 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
     for (int k = 0; k < s.c.val.len; k++)
         weights += live[k] ? s.c.size.data[k] : 0;
     const char *N = upper(name);
-    int oc = os.n == 3 ? os.d[0] : 1, oh = os.n == 3 ? os.d[1] : 1, ow = os.n == 3 ? os.d[2] : (int)out_size;
+    int oc = os.n == 4 ? os.d[3] : 1, oh = os.n == 4 ? os.d[1] : 1, ow = os.n == 4 ? os.d[2] : (int)out_size;
     int classes = m->conditional ? m->n_classes : 0;
 
     /* ---- NAME.h ---- */
