@@ -159,6 +159,9 @@ struct layer {
     long n_params, macs;
 };
 
+/* Layers a network may have, residual blocks' markers included. */
+#define MAX_LAYERS 256
+
 struct network {
     const char *name;
     struct loc loc;
@@ -170,6 +173,16 @@ struct network {
 enum data_kind { DATA_FASHION_MNIST, DATA_RING8, DATA_IMAGES, N_DATA_KINDS };
 enum latent_kind { LATENT_NORMAL, LATENT_UNIFORM };
 enum opt_kind { OPT_SGD, OPT_ADAM, OPT_RMSPROP };
+
+/* A parameter's optimizer state tensors (ptensor.opt_state), by optimizer:
+ * Adam's moments; RMSprop's square average, its gradient average
+ * (centered) and momentum buffer; SGD's momentum buffer. */
+enum opt_state {
+    OPT_ADAM_M = 0, OPT_ADAM_V = 1,
+    OPT_RMS_SQUARE_AVG = 0, OPT_RMS_GRAD_AVG = 1, OPT_RMS_MOMENTUM = 2,
+    OPT_SGD_MOMENTUM = 0,
+    N_OPT_STATE = 3
+};
 
 struct optim {
     enum opt_kind kind;
@@ -312,6 +325,7 @@ struct ptensor {
     int fan_in;
     struct shape shape;
     long offset;
+    int opt_state[N_OPT_STATE]; /* a parameter's optimizer state tensors (enum opt_state), -1 for none */
 };
 
 /* Each op's attributes, in union op_attr: the member named after the op
@@ -553,7 +567,7 @@ struct objective_def {
 
 /* The objective named `name`, or NULL; and the names of them all. */
 const struct objective_def *objective_find(const char *name);
-int objective_names(const char **names, int max);
+const char *const *objective_names(int *n);
 
 /* ---- passes ------------------------------------------------------------- */
 

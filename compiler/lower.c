@@ -22,9 +22,29 @@ int add_tensor(struct lowered *lo, const char *name, int role, int net, int init
         if (*p == '.')
             *p = '_';
     t.cname = c;
+    for (int k = 0; k < N_OPT_STATE; k++)
+        t.opt_state[k] = -1;
     lo->n_state += align_up(shape_size(s));
     vec_push(&lo->tensors, t);
     return lo->tensors.len - 1;
+}
+
+/* Each optimizer's state tensors (enum opt_state), named after the
+ * parameter: "G.l1.weight.adam_m". */
+static const char *const opt_state_name[][N_OPT_STATE] = {
+    [OPT_SGD] = {[OPT_SGD_MOMENTUM] = "momentum"},
+    [OPT_ADAM] = {[OPT_ADAM_M] = "adam_m", [OPT_ADAM_V] = "adam_v"},
+    [OPT_RMSPROP] = {[OPT_RMS_SQUARE_AVG] = "square_avg", [OPT_RMS_GRAD_AVG] = "grad_avg", [OPT_RMS_MOMENTUM] = "momentum"},
+};
+
+/* whether optimizer o keeps state k */
+static bool has_opt_state(const struct optim *o, int k) {
+    switch (o->kind) {
+    case OPT_SGD: return o->momentum > 0;
+    case OPT_ADAM: return true;
+    case OPT_RMSPROP: return k == OPT_RMS_SQUARE_AVG || (k == OPT_RMS_GRAD_AVG ? o->centered : o->momentum > 0);
+    }
+    unreachable();
 }
 
 /* Per layer, its persistent tensors, -1 for none.  Batchnorm's gamma and
@@ -93,34 +113,23 @@ static void layout_state(const struct model *m, struct lowered *lo) {
     /* the objective's own (a VAE's learned log-variance) */
     if (m->objective.def->layout)
         m->objective.def->layout(m, lo);
-    /* Optimizer state after all parameters, in the same order. */
+    /* Optimizer state after all parameters, in the same order; running
+     * statistics are not trained and have none. */
     int n_params = lo->tensors.len;
     for (int t = 0; t < n_params; t++) {
         struct ptensor p = lo->tensors.data[t];
         const struct network *net = &m->nets.data[p.net];
-        if (net->opt < 0)
+        if (p.role != GENRT_PARAM || net->opt < 0)
             continue;
         const struct optim *o = &m->opts.data[net->opt];
-        if (o->kind == OPT_ADAM) {
-            add_tensor(lo, xprintf("%s.adam_m", p.name), GENRT_OPT_STATE, p.net, GENRT_INIT_ZERO, 0, p.shape);
-            add_tensor(lo, xprintf("%s.adam_v", p.name), GENRT_OPT_STATE, p.net, GENRT_INIT_ZERO, 0, p.shape);
-        } else if (o->kind == OPT_RMSPROP) {
-            add_tensor(lo, xprintf("%s.square_avg", p.name), GENRT_OPT_STATE, p.net, GENRT_INIT_ZERO, 0, p.shape);
-            if (o->centered)
-                add_tensor(lo, xprintf("%s.grad_avg", p.name), GENRT_OPT_STATE, p.net, GENRT_INIT_ZERO, 0, p.shape);
-            if (o->momentum > 0)
-                add_tensor(lo, xprintf("%s.momentum", p.name), GENRT_OPT_STATE, p.net, GENRT_INIT_ZERO, 0, p.shape);
-        } else if (o->momentum > 0) {
-            add_tensor(lo, xprintf("%s.momentum", p.name), GENRT_OPT_STATE, p.net, GENRT_INIT_ZERO, 0, p.shape);
+        for (int k = 0; k < N_OPT_STATE; k++) {
+            if (!opt_state_name[o->kind][k] || !has_opt_state(o, k))
+                continue;
+            int id = add_tensor(lo, xprintf("%s.%s", p.name, opt_state_name[o->kind][k]), GENRT_OPT_STATE, p.net,
+                                GENRT_INIT_ZERO, 0, p.shape);
+            lo->tensors.data[t].opt_state[k] = id; /* after add_tensor: the vector moves */
         }
     }
-}
-
-static int find_tensor(const struct lowered *lo, const char *name) {
-    for (int i = 0; i < lo->tensors.len; i++)
-        if (!strcmp(lo->tensors.data[i].name, name))
-            return i;
-    return -1;
 }
 
 /* ---- building programs -------------------------------------------------- */
@@ -343,17 +352,18 @@ void apply_gradients(struct builder *b, const struct grads *gr, int runs, int ru
             continue;
         b->g->cur_what = xprintf("%s step of %s", names[o->kind], t->name);
         b->g->cur_loc = o->loc;
+        /* the state's PARAM nodes in the layout's order */
+        int st[N_OPT_STATE];
+        for (int k = 0; k < N_OPT_STATE; k++)
+            st[k] = t->opt_state[k] >= 0 ? param(b, t->opt_state[k]) : -1;
         if (o->kind == OPT_ADAM) {
-            ir_adam(b->g, nodes[j], grads[j], param(b, find_tensor(b->lo, xprintf("%s.adam_m", t->name))),
-                    param(b, find_tensor(b->lo, xprintf("%s.adam_v", t->name))),
+            ir_adam(b->g, nodes[j], grads[j], st[OPT_ADAM_M], st[OPT_ADAM_V],
                     (struct adam_attr){o->lr, o->beta1, o->beta2, o->eps, o->weight_decay, runs, run});
         } else if (o->kind == OPT_RMSPROP) {
-            int gavg = o->centered ? param(b, find_tensor(b->lo, xprintf("%s.grad_avg", t->name))) : -1;
-            int buf = o->momentum > 0 ? param(b, find_tensor(b->lo, xprintf("%s.momentum", t->name))) : -1;
-            ir_rmsprop(b->g, nodes[j], grads[j], param(b, find_tensor(b->lo, xprintf("%s.square_avg", t->name))),
-                       gavg, buf, (struct rmsprop_attr){o->lr, o->alpha, o->eps, o->weight_decay, o->momentum, -1, -1});
+            ir_rmsprop(b->g, nodes[j], grads[j], st[OPT_RMS_SQUARE_AVG], st[OPT_RMS_GRAD_AVG], st[OPT_RMS_MOMENTUM],
+                       (struct rmsprop_attr){o->lr, o->alpha, o->eps, o->weight_decay, o->momentum, -1, -1});
         } else {
-            int buf = o->momentum > 0 ? param(b, find_tensor(b->lo, xprintf("%s.momentum", t->name))) : -1;
+            int buf = st[OPT_SGD_MOMENTUM];
             ir_sgd(b->g, nodes[j], grads[j], buf, (struct sgd_attr){o->lr, o->momentum, o->weight_decay, o->nesterov});
         }
     }

@@ -435,8 +435,9 @@ static bool check_layer(const struct stmt *s, const char *net, struct layer *l) 
 static bool check_layers(const stmt_vec *body, struct network *net, struct shape *cur, int depth) {
     for (int i = 0; i < body->len; i++) {
         const struct stmt *s = &body->data[i];
-        if (net->layers.len >= 256) {
-            error_at(s->loc, "network '%s' has more than 256 layers; at most 256 are supported", net->name);
+        if (net->layers.len >= MAX_LAYERS) {
+            error_at(s->loc, "network '%s' has more than %d layers; at most %d are supported", net->name, MAX_LAYERS,
+                     MAX_LAYERS);
             return false;
         }
         struct layer l = {.in = *cur, .out = *cur, .index = net->layers.len + 1, .loc = s->loc, .depth = depth};
@@ -499,8 +500,8 @@ static void check_objective(const struct decl *d, struct model *m) {
     m->objective.loc = d->kind_loc;
     const struct objective_def *def = objective_find(d->kind_name);
     if (!def) {
-        const char *names[16];
-        int n = objective_names(names, 16);
+        int n;
+        const char *const *names = objective_names(&n);
         unknown(d->kind_loc, "objective", d->kind_name, names, n);
         return;
     }

@@ -26,7 +26,7 @@ typedef float real;
 enum {
     BATCH = 64, GC_BATCH = 4, SAMPLE = 784, LATENT = 100,
     REAL_BATCHES = 1, LATENT_BATCHES = 1,
-    N_STATE = 2989728, N_ARENA = 12952656, N_TENSORS = 63,
+    N_STATE = 2963872, N_ARENA = 12952656, N_TENSORS = 51,
 };
 
 /* parameters and optimizer state, saved in checkpoints */
@@ -67,44 +67,32 @@ static real *const G_l3_gamma_adam_m = state + 2376416; /* (6272) */
 static real *const G_l3_gamma_adam_v = state + 2382688; /* (6272) */
 static real *const G_l3_beta_adam_m = state + 2388960; /* (6272) */
 static real *const G_l3_beta_adam_v = state + 2395232; /* (6272) */
-static real *const G_l3_running_mean_adam_m = state + 2401504; /* (6272) */
-static real *const G_l3_running_mean_adam_v = state + 2407776; /* (6272) */
-static real *const G_l3_running_var_adam_m = state + 2414048; /* (6272) */
-static real *const G_l3_running_var_adam_v = state + 2420320; /* (6272) */
-static real *const G_l6_weight_adam_m = state + 2426592; /* (128, 1024) */
-static real *const G_l6_weight_adam_v = state + 2557664; /* (128, 1024) */
-static real *const G_l7_gamma_adam_m = state + 2688736; /* (64) */
-static real *const G_l7_gamma_adam_v = state + 2688800; /* (64) */
-static real *const G_l7_beta_adam_m = state + 2688864; /* (64) */
-static real *const G_l7_beta_adam_v = state + 2688928; /* (64) */
-static real *const G_l7_running_mean_adam_m = state + 2688992; /* (64) */
-static real *const G_l7_running_mean_adam_v = state + 2689056; /* (64) */
-static real *const G_l7_running_var_adam_m = state + 2689120; /* (64) */
-static real *const G_l7_running_var_adam_v = state + 2689184; /* (64) */
-static real *const G_l9_weight_adam_m = state + 2689248; /* (64, 16) */
-static real *const G_l9_weight_adam_v = state + 2690272; /* (64, 16) */
-static real *const G_l9_bias_adam_m = state + 2691296; /* (1) */
-static real *const G_l9_bias_adam_v = state + 2691312; /* (1) */
-static real *const D_l2_weight_adam_m = state + 2691328; /* (64, 176) */
-static real *const D_l2_weight_adam_v = state + 2702592; /* (64, 176) */
-static real *const D_l2_bias_adam_m = state + 2713856; /* (64) */
-static real *const D_l2_bias_adam_v = state + 2713920; /* (64) */
-static real *const D_l4_weight_adam_m = state + 2713984; /* (128, 1024) */
-static real *const D_l4_weight_adam_v = state + 2845056; /* (128, 1024) */
-static real *const D_l5_gamma_adam_m = state + 2976128; /* (128) */
-static real *const D_l5_gamma_adam_v = state + 2976256; /* (128) */
-static real *const D_l5_beta_adam_m = state + 2976384; /* (128) */
-static real *const D_l5_beta_adam_v = state + 2976512; /* (128) */
-static real *const D_l5_running_mean_adam_m = state + 2976640; /* (128) */
-static real *const D_l5_running_mean_adam_v = state + 2976768; /* (128) */
-static real *const D_l5_running_var_adam_m = state + 2976896; /* (128) */
-static real *const D_l5_running_var_adam_v = state + 2977024; /* (128) */
-static real *const D_l8_weight_adam_m = state + 2977152; /* (1, 6272) */
-static real *const D_l8_weight_adam_v = state + 2983424; /* (1, 6272) */
-static real *const D_l8_bias_adam_m = state + 2989696; /* (1) */
-static real *const D_l8_bias_adam_v = state + 2989712; /* (1) */
+static real *const G_l6_weight_adam_m = state + 2401504; /* (128, 1024) */
+static real *const G_l6_weight_adam_v = state + 2532576; /* (128, 1024) */
+static real *const G_l7_gamma_adam_m = state + 2663648; /* (64) */
+static real *const G_l7_gamma_adam_v = state + 2663712; /* (64) */
+static real *const G_l7_beta_adam_m = state + 2663776; /* (64) */
+static real *const G_l7_beta_adam_v = state + 2663840; /* (64) */
+static real *const G_l9_weight_adam_m = state + 2663904; /* (64, 16) */
+static real *const G_l9_weight_adam_v = state + 2664928; /* (64, 16) */
+static real *const G_l9_bias_adam_m = state + 2665952; /* (1) */
+static real *const G_l9_bias_adam_v = state + 2665968; /* (1) */
+static real *const D_l2_weight_adam_m = state + 2665984; /* (64, 176) */
+static real *const D_l2_weight_adam_v = state + 2677248; /* (64, 176) */
+static real *const D_l2_bias_adam_m = state + 2688512; /* (64) */
+static real *const D_l2_bias_adam_v = state + 2688576; /* (64) */
+static real *const D_l4_weight_adam_m = state + 2688640; /* (128, 1024) */
+static real *const D_l4_weight_adam_v = state + 2819712; /* (128, 1024) */
+static real *const D_l5_gamma_adam_m = state + 2950784; /* (128) */
+static real *const D_l5_gamma_adam_v = state + 2950912; /* (128) */
+static real *const D_l5_beta_adam_m = state + 2951040; /* (128) */
+static real *const D_l5_beta_adam_v = state + 2951168; /* (128) */
+static real *const D_l8_weight_adam_m = state + 2951296; /* (1, 6272) */
+static real *const D_l8_weight_adam_v = state + 2957568; /* (1, 6272) */
+static real *const D_l8_bias_adam_m = state + 2963840; /* (1) */
+static real *const D_l8_bias_adam_v = state + 2963856; /* (1) */
 
-static const struct genrt_tensor tensors[63] = {
+static const struct genrt_tensor tensors[51] = {
     {"G.l2.weight", GENRT_PARAM, 0, GENRT_INIT_FANIN_UNIFORM, 110, 2, {6272, 110}, 0, 689920},
     {"G.l3.gamma", GENRT_PARAM, 0, GENRT_INIT_ONE, 0, 1, {6272}, 689920, 6272},
     {"G.l3.beta", GENRT_PARAM, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 696192, 6272},
@@ -132,42 +120,30 @@ static const struct genrt_tensor tensors[63] = {
     {"G.l3.gamma.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 2382688, 6272},
     {"G.l3.beta.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 2388960, 6272},
     {"G.l3.beta.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 2395232, 6272},
-    {"G.l3.running_mean.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 2401504, 6272},
-    {"G.l3.running_mean.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 2407776, 6272},
-    {"G.l3.running_var.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 2414048, 6272},
-    {"G.l3.running_var.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 2420320, 6272},
-    {"G.l6.weight.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2426592, 131072},
-    {"G.l6.weight.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2557664, 131072},
-    {"G.l7.gamma.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2688736, 64},
-    {"G.l7.gamma.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2688800, 64},
-    {"G.l7.beta.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2688864, 64},
-    {"G.l7.beta.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2688928, 64},
-    {"G.l7.running_mean.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2688992, 64},
-    {"G.l7.running_mean.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2689056, 64},
-    {"G.l7.running_var.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2689120, 64},
-    {"G.l7.running_var.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2689184, 64},
-    {"G.l9.weight.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {64, 16}, 2689248, 1024},
-    {"G.l9.weight.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {64, 16}, 2690272, 1024},
-    {"G.l9.bias.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {1}, 2691296, 1},
-    {"G.l9.bias.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {1}, 2691312, 1},
-    {"D.l2.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {64, 176}, 2691328, 11264},
-    {"D.l2.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {64, 176}, 2702592, 11264},
-    {"D.l2.bias.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {64}, 2713856, 64},
-    {"D.l2.bias.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {64}, 2713920, 64},
-    {"D.l4.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2713984, 131072},
-    {"D.l4.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2845056, 131072},
-    {"D.l5.gamma.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2976128, 128},
-    {"D.l5.gamma.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2976256, 128},
-    {"D.l5.beta.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2976384, 128},
-    {"D.l5.beta.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2976512, 128},
-    {"D.l5.running_mean.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2976640, 128},
-    {"D.l5.running_mean.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2976768, 128},
-    {"D.l5.running_var.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2976896, 128},
-    {"D.l5.running_var.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2977024, 128},
-    {"D.l8.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {1, 6272}, 2977152, 6272},
-    {"D.l8.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {1, 6272}, 2983424, 6272},
-    {"D.l8.bias.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {1}, 2989696, 1},
-    {"D.l8.bias.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {1}, 2989712, 1},
+    {"G.l6.weight.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2401504, 131072},
+    {"G.l6.weight.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2532576, 131072},
+    {"G.l7.gamma.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2663648, 64},
+    {"G.l7.gamma.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2663712, 64},
+    {"G.l7.beta.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2663776, 64},
+    {"G.l7.beta.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2663840, 64},
+    {"G.l9.weight.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {64, 16}, 2663904, 1024},
+    {"G.l9.weight.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {64, 16}, 2664928, 1024},
+    {"G.l9.bias.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {1}, 2665952, 1},
+    {"G.l9.bias.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {1}, 2665968, 1},
+    {"D.l2.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {64, 176}, 2665984, 11264},
+    {"D.l2.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {64, 176}, 2677248, 11264},
+    {"D.l2.bias.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {64}, 2688512, 64},
+    {"D.l2.bias.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {64}, 2688576, 64},
+    {"D.l4.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2688640, 131072},
+    {"D.l4.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2819712, 131072},
+    {"D.l5.gamma.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2950784, 128},
+    {"D.l5.gamma.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2950912, 128},
+    {"D.l5.beta.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2951040, 128},
+    {"D.l5.beta.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2951168, 128},
+    {"D.l8.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {1, 6272}, 2951296, 6272},
+    {"D.l8.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {1, 6272}, 2957568, 6272},
+    {"D.l8.bias.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {1}, 2963840, 1},
+    {"D.l8.bias.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {1}, 2963856, 1},
 };
 
 /* One training step at batch 64. t counts steps from 1; out gets the metrics. */
@@ -5694,7 +5670,7 @@ const struct genrt_model GENC_MODEL_SYM = {
     .objective = GENRT_OBJ_GAN,
     .name = "cgan",
     .spec = "specs/cgan.gm",
-    .shape_hash = 0x47189771d4d1161cull,
+    .shape_hash = 0xaa585aa65b286dc8ull,
     .real_size = sizeof(real),
     .data_kind = GENRT_DATA_FASHION_MNIST,
     .data_path = "/usr/share/datasets/fashion-mnist",

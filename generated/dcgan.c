@@ -26,7 +26,7 @@ typedef float real;
 enum {
     BATCH = 64, GC_BATCH = 4, SAMPLE = 784, LATENT = 100,
     REAL_BATCHES = 1, LATENT_BATCHES = 1,
-    N_STATE = 2770848, N_ARENA = 11841744, N_TENSORS = 63,
+    N_STATE = 2744992, N_ARENA = 11841744, N_TENSORS = 51,
 };
 
 /* parameters and optimizer state, saved in checkpoints */
@@ -66,44 +66,32 @@ static real *const G_l2_gamma_adam_m = state + 2178016; /* (6272) */
 static real *const G_l2_gamma_adam_v = state + 2184288; /* (6272) */
 static real *const G_l2_beta_adam_m = state + 2190560; /* (6272) */
 static real *const G_l2_beta_adam_v = state + 2196832; /* (6272) */
-static real *const G_l2_running_mean_adam_m = state + 2203104; /* (6272) */
-static real *const G_l2_running_mean_adam_v = state + 2209376; /* (6272) */
-static real *const G_l2_running_var_adam_m = state + 2215648; /* (6272) */
-static real *const G_l2_running_var_adam_v = state + 2221920; /* (6272) */
-static real *const G_l5_weight_adam_m = state + 2228192; /* (128, 1024) */
-static real *const G_l5_weight_adam_v = state + 2359264; /* (128, 1024) */
-static real *const G_l6_gamma_adam_m = state + 2490336; /* (64) */
-static real *const G_l6_gamma_adam_v = state + 2490400; /* (64) */
-static real *const G_l6_beta_adam_m = state + 2490464; /* (64) */
-static real *const G_l6_beta_adam_v = state + 2490528; /* (64) */
-static real *const G_l6_running_mean_adam_m = state + 2490592; /* (64) */
-static real *const G_l6_running_mean_adam_v = state + 2490656; /* (64) */
-static real *const G_l6_running_var_adam_m = state + 2490720; /* (64) */
-static real *const G_l6_running_var_adam_v = state + 2490784; /* (64) */
-static real *const G_l8_weight_adam_m = state + 2490848; /* (64, 16) */
-static real *const G_l8_weight_adam_v = state + 2491872; /* (64, 16) */
-static real *const G_l8_bias_adam_m = state + 2492896; /* (1) */
-static real *const G_l8_bias_adam_v = state + 2492912; /* (1) */
-static real *const D_l1_weight_adam_m = state + 2492928; /* (64, 16) */
-static real *const D_l1_weight_adam_v = state + 2493952; /* (64, 16) */
-static real *const D_l1_bias_adam_m = state + 2494976; /* (64) */
-static real *const D_l1_bias_adam_v = state + 2495040; /* (64) */
-static real *const D_l3_weight_adam_m = state + 2495104; /* (128, 1024) */
-static real *const D_l3_weight_adam_v = state + 2626176; /* (128, 1024) */
-static real *const D_l4_gamma_adam_m = state + 2757248; /* (128) */
-static real *const D_l4_gamma_adam_v = state + 2757376; /* (128) */
-static real *const D_l4_beta_adam_m = state + 2757504; /* (128) */
-static real *const D_l4_beta_adam_v = state + 2757632; /* (128) */
-static real *const D_l4_running_mean_adam_m = state + 2757760; /* (128) */
-static real *const D_l4_running_mean_adam_v = state + 2757888; /* (128) */
-static real *const D_l4_running_var_adam_m = state + 2758016; /* (128) */
-static real *const D_l4_running_var_adam_v = state + 2758144; /* (128) */
-static real *const D_l7_weight_adam_m = state + 2758272; /* (1, 6272) */
-static real *const D_l7_weight_adam_v = state + 2764544; /* (1, 6272) */
-static real *const D_l7_bias_adam_m = state + 2770816; /* (1) */
-static real *const D_l7_bias_adam_v = state + 2770832; /* (1) */
+static real *const G_l5_weight_adam_m = state + 2203104; /* (128, 1024) */
+static real *const G_l5_weight_adam_v = state + 2334176; /* (128, 1024) */
+static real *const G_l6_gamma_adam_m = state + 2465248; /* (64) */
+static real *const G_l6_gamma_adam_v = state + 2465312; /* (64) */
+static real *const G_l6_beta_adam_m = state + 2465376; /* (64) */
+static real *const G_l6_beta_adam_v = state + 2465440; /* (64) */
+static real *const G_l8_weight_adam_m = state + 2465504; /* (64, 16) */
+static real *const G_l8_weight_adam_v = state + 2466528; /* (64, 16) */
+static real *const G_l8_bias_adam_m = state + 2467552; /* (1) */
+static real *const G_l8_bias_adam_v = state + 2467568; /* (1) */
+static real *const D_l1_weight_adam_m = state + 2467584; /* (64, 16) */
+static real *const D_l1_weight_adam_v = state + 2468608; /* (64, 16) */
+static real *const D_l1_bias_adam_m = state + 2469632; /* (64) */
+static real *const D_l1_bias_adam_v = state + 2469696; /* (64) */
+static real *const D_l3_weight_adam_m = state + 2469760; /* (128, 1024) */
+static real *const D_l3_weight_adam_v = state + 2600832; /* (128, 1024) */
+static real *const D_l4_gamma_adam_m = state + 2731904; /* (128) */
+static real *const D_l4_gamma_adam_v = state + 2732032; /* (128) */
+static real *const D_l4_beta_adam_m = state + 2732160; /* (128) */
+static real *const D_l4_beta_adam_v = state + 2732288; /* (128) */
+static real *const D_l7_weight_adam_m = state + 2732416; /* (1, 6272) */
+static real *const D_l7_weight_adam_v = state + 2738688; /* (1, 6272) */
+static real *const D_l7_bias_adam_m = state + 2744960; /* (1) */
+static real *const D_l7_bias_adam_v = state + 2744976; /* (1) */
 
-static const struct genrt_tensor tensors[63] = {
+static const struct genrt_tensor tensors[51] = {
     {"G.l1.weight", GENRT_PARAM, 0, GENRT_INIT_FANIN_UNIFORM, 100, 2, {6272, 100}, 0, 627200},
     {"G.l2.gamma", GENRT_PARAM, 0, GENRT_INIT_ONE, 0, 1, {6272}, 627200, 6272},
     {"G.l2.beta", GENRT_PARAM, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 633472, 6272},
@@ -131,42 +119,30 @@ static const struct genrt_tensor tensors[63] = {
     {"G.l2.gamma.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 2184288, 6272},
     {"G.l2.beta.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 2190560, 6272},
     {"G.l2.beta.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 2196832, 6272},
-    {"G.l2.running_mean.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 2203104, 6272},
-    {"G.l2.running_mean.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 2209376, 6272},
-    {"G.l2.running_var.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 2215648, 6272},
-    {"G.l2.running_var.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 2221920, 6272},
-    {"G.l5.weight.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2228192, 131072},
-    {"G.l5.weight.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2359264, 131072},
-    {"G.l6.gamma.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2490336, 64},
-    {"G.l6.gamma.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2490400, 64},
-    {"G.l6.beta.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2490464, 64},
-    {"G.l6.beta.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2490528, 64},
-    {"G.l6.running_mean.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2490592, 64},
-    {"G.l6.running_mean.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2490656, 64},
-    {"G.l6.running_var.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2490720, 64},
-    {"G.l6.running_var.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2490784, 64},
-    {"G.l8.weight.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {64, 16}, 2490848, 1024},
-    {"G.l8.weight.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {64, 16}, 2491872, 1024},
-    {"G.l8.bias.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {1}, 2492896, 1},
-    {"G.l8.bias.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {1}, 2492912, 1},
-    {"D.l1.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {64, 16}, 2492928, 1024},
-    {"D.l1.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {64, 16}, 2493952, 1024},
-    {"D.l1.bias.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {64}, 2494976, 64},
-    {"D.l1.bias.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {64}, 2495040, 64},
-    {"D.l3.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2495104, 131072},
-    {"D.l3.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2626176, 131072},
-    {"D.l4.gamma.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2757248, 128},
-    {"D.l4.gamma.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2757376, 128},
-    {"D.l4.beta.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2757504, 128},
-    {"D.l4.beta.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2757632, 128},
-    {"D.l4.running_mean.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2757760, 128},
-    {"D.l4.running_mean.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2757888, 128},
-    {"D.l4.running_var.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2758016, 128},
-    {"D.l4.running_var.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2758144, 128},
-    {"D.l7.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {1, 6272}, 2758272, 6272},
-    {"D.l7.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {1, 6272}, 2764544, 6272},
-    {"D.l7.bias.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {1}, 2770816, 1},
-    {"D.l7.bias.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {1}, 2770832, 1},
+    {"G.l5.weight.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2203104, 131072},
+    {"G.l5.weight.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2334176, 131072},
+    {"G.l6.gamma.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2465248, 64},
+    {"G.l6.gamma.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2465312, 64},
+    {"G.l6.beta.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2465376, 64},
+    {"G.l6.beta.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2465440, 64},
+    {"G.l8.weight.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {64, 16}, 2465504, 1024},
+    {"G.l8.weight.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {64, 16}, 2466528, 1024},
+    {"G.l8.bias.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {1}, 2467552, 1},
+    {"G.l8.bias.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {1}, 2467568, 1},
+    {"D.l1.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {64, 16}, 2467584, 1024},
+    {"D.l1.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {64, 16}, 2468608, 1024},
+    {"D.l1.bias.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {64}, 2469632, 64},
+    {"D.l1.bias.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {64}, 2469696, 64},
+    {"D.l3.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2469760, 131072},
+    {"D.l3.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2600832, 131072},
+    {"D.l4.gamma.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2731904, 128},
+    {"D.l4.gamma.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2732032, 128},
+    {"D.l4.beta.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2732160, 128},
+    {"D.l4.beta.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2732288, 128},
+    {"D.l7.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {1, 6272}, 2732416, 6272},
+    {"D.l7.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {1, 6272}, 2738688, 6272},
+    {"D.l7.bias.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {1}, 2744960, 1},
+    {"D.l7.bias.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {1}, 2744976, 1},
 };
 
 /* One training step at batch 64. t counts steps from 1; out gets the metrics. */
@@ -5578,7 +5554,7 @@ const struct genrt_model GENC_MODEL_SYM = {
     .objective = GENRT_OBJ_GAN,
     .name = "dcgan",
     .spec = "specs/dcgan.gm",
-    .shape_hash = 0xb724f5c3d00116c7ull,
+    .shape_hash = 0xe8f29eee9492feb5ull,
     .real_size = sizeof(real),
     .data_kind = GENRT_DATA_FASHION_MNIST,
     .data_path = "/usr/share/datasets/fashion-mnist",

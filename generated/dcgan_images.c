@@ -26,7 +26,7 @@ typedef float real;
 enum {
     BATCH = 64, GC_BATCH = 4, SAMPLE = 12288, LATENT = 100,
     REAL_BATCHES = 1, LATENT_BATCHES = 1,
-    N_STATE = 19037952, N_ARENA = 70662464, N_TENSORS = 114,
+    N_STATE = 19030528, N_ARENA = 70662464, N_TENSORS = 86,
 };
 
 /* parameters and optimizer state, saved in checkpoints */
@@ -83,78 +83,50 @@ static real *const G_l3_gamma_adam_m = state + 7984384; /* (512) */
 static real *const G_l3_gamma_adam_v = state + 7984896; /* (512) */
 static real *const G_l3_beta_adam_m = state + 7985408; /* (512) */
 static real *const G_l3_beta_adam_v = state + 7985920; /* (512) */
-static real *const G_l3_running_mean_adam_m = state + 7986432; /* (512) */
-static real *const G_l3_running_mean_adam_v = state + 7986944; /* (512) */
-static real *const G_l3_running_var_adam_m = state + 7987456; /* (512) */
-static real *const G_l3_running_var_adam_v = state + 7987968; /* (512) */
-static real *const G_l5_weight_adam_m = state + 7988480; /* (512, 4096) */
-static real *const G_l5_weight_adam_v = state + 10085632; /* (512, 4096) */
-static real *const G_l6_gamma_adam_m = state + 12182784; /* (256) */
-static real *const G_l6_gamma_adam_v = state + 12183040; /* (256) */
-static real *const G_l6_beta_adam_m = state + 12183296; /* (256) */
-static real *const G_l6_beta_adam_v = state + 12183552; /* (256) */
-static real *const G_l6_running_mean_adam_m = state + 12183808; /* (256) */
-static real *const G_l6_running_mean_adam_v = state + 12184064; /* (256) */
-static real *const G_l6_running_var_adam_m = state + 12184320; /* (256) */
-static real *const G_l6_running_var_adam_v = state + 12184576; /* (256) */
-static real *const G_l8_weight_adam_m = state + 12184832; /* (256, 2048) */
-static real *const G_l8_weight_adam_v = state + 12709120; /* (256, 2048) */
-static real *const G_l9_gamma_adam_m = state + 13233408; /* (128) */
-static real *const G_l9_gamma_adam_v = state + 13233536; /* (128) */
-static real *const G_l9_beta_adam_m = state + 13233664; /* (128) */
-static real *const G_l9_beta_adam_v = state + 13233792; /* (128) */
-static real *const G_l9_running_mean_adam_m = state + 13233920; /* (128) */
-static real *const G_l9_running_mean_adam_v = state + 13234048; /* (128) */
-static real *const G_l9_running_var_adam_m = state + 13234176; /* (128) */
-static real *const G_l9_running_var_adam_v = state + 13234304; /* (128) */
-static real *const G_l11_weight_adam_m = state + 13234432; /* (128, 1024) */
-static real *const G_l11_weight_adam_v = state + 13365504; /* (128, 1024) */
-static real *const G_l12_gamma_adam_m = state + 13496576; /* (64) */
-static real *const G_l12_gamma_adam_v = state + 13496640; /* (64) */
-static real *const G_l12_beta_adam_m = state + 13496704; /* (64) */
-static real *const G_l12_beta_adam_v = state + 13496768; /* (64) */
-static real *const G_l12_running_mean_adam_m = state + 13496832; /* (64) */
-static real *const G_l12_running_mean_adam_v = state + 13496896; /* (64) */
-static real *const G_l12_running_var_adam_m = state + 13496960; /* (64) */
-static real *const G_l12_running_var_adam_v = state + 13497024; /* (64) */
-static real *const G_l14_weight_adam_m = state + 13497088; /* (64, 48) */
-static real *const G_l14_weight_adam_v = state + 13500160; /* (64, 48) */
-static real *const D_l1_weight_adam_m = state + 13503232; /* (64, 48) */
-static real *const D_l1_weight_adam_v = state + 13506304; /* (64, 48) */
-static real *const D_l3_weight_adam_m = state + 13509376; /* (128, 1024) */
-static real *const D_l3_weight_adam_v = state + 13640448; /* (128, 1024) */
-static real *const D_l4_gamma_adam_m = state + 13771520; /* (128) */
-static real *const D_l4_gamma_adam_v = state + 13771648; /* (128) */
-static real *const D_l4_beta_adam_m = state + 13771776; /* (128) */
-static real *const D_l4_beta_adam_v = state + 13771904; /* (128) */
-static real *const D_l4_running_mean_adam_m = state + 13772032; /* (128) */
-static real *const D_l4_running_mean_adam_v = state + 13772160; /* (128) */
-static real *const D_l4_running_var_adam_m = state + 13772288; /* (128) */
-static real *const D_l4_running_var_adam_v = state + 13772416; /* (128) */
-static real *const D_l6_weight_adam_m = state + 13772544; /* (256, 2048) */
-static real *const D_l6_weight_adam_v = state + 14296832; /* (256, 2048) */
-static real *const D_l7_gamma_adam_m = state + 14821120; /* (256) */
-static real *const D_l7_gamma_adam_v = state + 14821376; /* (256) */
-static real *const D_l7_beta_adam_m = state + 14821632; /* (256) */
-static real *const D_l7_beta_adam_v = state + 14821888; /* (256) */
-static real *const D_l7_running_mean_adam_m = state + 14822144; /* (256) */
-static real *const D_l7_running_mean_adam_v = state + 14822400; /* (256) */
-static real *const D_l7_running_var_adam_m = state + 14822656; /* (256) */
-static real *const D_l7_running_var_adam_v = state + 14822912; /* (256) */
-static real *const D_l9_weight_adam_m = state + 14823168; /* (512, 4096) */
-static real *const D_l9_weight_adam_v = state + 16920320; /* (512, 4096) */
-static real *const D_l10_gamma_adam_m = state + 19017472; /* (512) */
-static real *const D_l10_gamma_adam_v = state + 19017984; /* (512) */
-static real *const D_l10_beta_adam_m = state + 19018496; /* (512) */
-static real *const D_l10_beta_adam_v = state + 19019008; /* (512) */
-static real *const D_l10_running_mean_adam_m = state + 19019520; /* (512) */
-static real *const D_l10_running_mean_adam_v = state + 19020032; /* (512) */
-static real *const D_l10_running_var_adam_m = state + 19020544; /* (512) */
-static real *const D_l10_running_var_adam_v = state + 19021056; /* (512) */
-static real *const D_l12_weight_adam_m = state + 19021568; /* (1, 8192) */
-static real *const D_l12_weight_adam_v = state + 19029760; /* (1, 8192) */
+static real *const G_l5_weight_adam_m = state + 7986432; /* (512, 4096) */
+static real *const G_l5_weight_adam_v = state + 10083584; /* (512, 4096) */
+static real *const G_l6_gamma_adam_m = state + 12180736; /* (256) */
+static real *const G_l6_gamma_adam_v = state + 12180992; /* (256) */
+static real *const G_l6_beta_adam_m = state + 12181248; /* (256) */
+static real *const G_l6_beta_adam_v = state + 12181504; /* (256) */
+static real *const G_l8_weight_adam_m = state + 12181760; /* (256, 2048) */
+static real *const G_l8_weight_adam_v = state + 12706048; /* (256, 2048) */
+static real *const G_l9_gamma_adam_m = state + 13230336; /* (128) */
+static real *const G_l9_gamma_adam_v = state + 13230464; /* (128) */
+static real *const G_l9_beta_adam_m = state + 13230592; /* (128) */
+static real *const G_l9_beta_adam_v = state + 13230720; /* (128) */
+static real *const G_l11_weight_adam_m = state + 13230848; /* (128, 1024) */
+static real *const G_l11_weight_adam_v = state + 13361920; /* (128, 1024) */
+static real *const G_l12_gamma_adam_m = state + 13492992; /* (64) */
+static real *const G_l12_gamma_adam_v = state + 13493056; /* (64) */
+static real *const G_l12_beta_adam_m = state + 13493120; /* (64) */
+static real *const G_l12_beta_adam_v = state + 13493184; /* (64) */
+static real *const G_l14_weight_adam_m = state + 13493248; /* (64, 48) */
+static real *const G_l14_weight_adam_v = state + 13496320; /* (64, 48) */
+static real *const D_l1_weight_adam_m = state + 13499392; /* (64, 48) */
+static real *const D_l1_weight_adam_v = state + 13502464; /* (64, 48) */
+static real *const D_l3_weight_adam_m = state + 13505536; /* (128, 1024) */
+static real *const D_l3_weight_adam_v = state + 13636608; /* (128, 1024) */
+static real *const D_l4_gamma_adam_m = state + 13767680; /* (128) */
+static real *const D_l4_gamma_adam_v = state + 13767808; /* (128) */
+static real *const D_l4_beta_adam_m = state + 13767936; /* (128) */
+static real *const D_l4_beta_adam_v = state + 13768064; /* (128) */
+static real *const D_l6_weight_adam_m = state + 13768192; /* (256, 2048) */
+static real *const D_l6_weight_adam_v = state + 14292480; /* (256, 2048) */
+static real *const D_l7_gamma_adam_m = state + 14816768; /* (256) */
+static real *const D_l7_gamma_adam_v = state + 14817024; /* (256) */
+static real *const D_l7_beta_adam_m = state + 14817280; /* (256) */
+static real *const D_l7_beta_adam_v = state + 14817536; /* (256) */
+static real *const D_l9_weight_adam_m = state + 14817792; /* (512, 4096) */
+static real *const D_l9_weight_adam_v = state + 16914944; /* (512, 4096) */
+static real *const D_l10_gamma_adam_m = state + 19012096; /* (512) */
+static real *const D_l10_gamma_adam_v = state + 19012608; /* (512) */
+static real *const D_l10_beta_adam_m = state + 19013120; /* (512) */
+static real *const D_l10_beta_adam_v = state + 19013632; /* (512) */
+static real *const D_l12_weight_adam_m = state + 19014144; /* (1, 8192) */
+static real *const D_l12_weight_adam_v = state + 19022336; /* (1, 8192) */
 
-static const struct genrt_tensor tensors[114] = {
+static const struct genrt_tensor tensors[86] = {
     {"G.l2.weight", GENRT_PARAM, 0, GENRT_INIT_FANIN_UNIFORM, 8192, 2, {100, 8192}, 0, 819200},
     {"G.l3.gamma", GENRT_PARAM, 0, GENRT_INIT_ONE, 0, 1, {512}, 819200, 512},
     {"G.l3.beta", GENRT_PARAM, 0, GENRT_INIT_ZERO, 0, 1, {512}, 819712, 512},
@@ -199,76 +171,48 @@ static const struct genrt_tensor tensors[114] = {
     {"G.l3.gamma.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {512}, 7984896, 512},
     {"G.l3.beta.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {512}, 7985408, 512},
     {"G.l3.beta.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {512}, 7985920, 512},
-    {"G.l3.running_mean.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {512}, 7986432, 512},
-    {"G.l3.running_mean.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {512}, 7986944, 512},
-    {"G.l3.running_var.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {512}, 7987456, 512},
-    {"G.l3.running_var.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {512}, 7987968, 512},
-    {"G.l5.weight.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {512, 4096}, 7988480, 2097152},
-    {"G.l5.weight.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {512, 4096}, 10085632, 2097152},
-    {"G.l6.gamma.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {256}, 12182784, 256},
-    {"G.l6.gamma.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {256}, 12183040, 256},
-    {"G.l6.beta.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {256}, 12183296, 256},
-    {"G.l6.beta.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {256}, 12183552, 256},
-    {"G.l6.running_mean.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {256}, 12183808, 256},
-    {"G.l6.running_mean.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {256}, 12184064, 256},
-    {"G.l6.running_var.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {256}, 12184320, 256},
-    {"G.l6.running_var.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {256}, 12184576, 256},
-    {"G.l8.weight.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {256, 2048}, 12184832, 524288},
-    {"G.l8.weight.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {256, 2048}, 12709120, 524288},
-    {"G.l9.gamma.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {128}, 13233408, 128},
-    {"G.l9.gamma.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {128}, 13233536, 128},
-    {"G.l9.beta.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {128}, 13233664, 128},
-    {"G.l9.beta.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {128}, 13233792, 128},
-    {"G.l9.running_mean.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {128}, 13233920, 128},
-    {"G.l9.running_mean.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {128}, 13234048, 128},
-    {"G.l9.running_var.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {128}, 13234176, 128},
-    {"G.l9.running_var.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {128}, 13234304, 128},
-    {"G.l11.weight.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 13234432, 131072},
-    {"G.l11.weight.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 13365504, 131072},
-    {"G.l12.gamma.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 13496576, 64},
-    {"G.l12.gamma.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 13496640, 64},
-    {"G.l12.beta.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 13496704, 64},
-    {"G.l12.beta.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 13496768, 64},
-    {"G.l12.running_mean.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 13496832, 64},
-    {"G.l12.running_mean.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 13496896, 64},
-    {"G.l12.running_var.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 13496960, 64},
-    {"G.l12.running_var.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 13497024, 64},
-    {"G.l14.weight.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {64, 48}, 13497088, 3072},
-    {"G.l14.weight.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {64, 48}, 13500160, 3072},
-    {"D.l1.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {64, 48}, 13503232, 3072},
-    {"D.l1.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {64, 48}, 13506304, 3072},
-    {"D.l3.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 13509376, 131072},
-    {"D.l3.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 13640448, 131072},
-    {"D.l4.gamma.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 13771520, 128},
-    {"D.l4.gamma.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 13771648, 128},
-    {"D.l4.beta.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 13771776, 128},
-    {"D.l4.beta.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 13771904, 128},
-    {"D.l4.running_mean.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 13772032, 128},
-    {"D.l4.running_mean.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 13772160, 128},
-    {"D.l4.running_var.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 13772288, 128},
-    {"D.l4.running_var.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 13772416, 128},
-    {"D.l6.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {256, 2048}, 13772544, 524288},
-    {"D.l6.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {256, 2048}, 14296832, 524288},
-    {"D.l7.gamma.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {256}, 14821120, 256},
-    {"D.l7.gamma.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {256}, 14821376, 256},
-    {"D.l7.beta.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {256}, 14821632, 256},
-    {"D.l7.beta.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {256}, 14821888, 256},
-    {"D.l7.running_mean.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {256}, 14822144, 256},
-    {"D.l7.running_mean.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {256}, 14822400, 256},
-    {"D.l7.running_var.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {256}, 14822656, 256},
-    {"D.l7.running_var.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {256}, 14822912, 256},
-    {"D.l9.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {512, 4096}, 14823168, 2097152},
-    {"D.l9.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {512, 4096}, 16920320, 2097152},
-    {"D.l10.gamma.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {512}, 19017472, 512},
-    {"D.l10.gamma.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {512}, 19017984, 512},
-    {"D.l10.beta.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {512}, 19018496, 512},
-    {"D.l10.beta.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {512}, 19019008, 512},
-    {"D.l10.running_mean.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {512}, 19019520, 512},
-    {"D.l10.running_mean.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {512}, 19020032, 512},
-    {"D.l10.running_var.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {512}, 19020544, 512},
-    {"D.l10.running_var.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {512}, 19021056, 512},
-    {"D.l12.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {1, 8192}, 19021568, 8192},
-    {"D.l12.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {1, 8192}, 19029760, 8192},
+    {"G.l5.weight.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {512, 4096}, 7986432, 2097152},
+    {"G.l5.weight.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {512, 4096}, 10083584, 2097152},
+    {"G.l6.gamma.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {256}, 12180736, 256},
+    {"G.l6.gamma.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {256}, 12180992, 256},
+    {"G.l6.beta.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {256}, 12181248, 256},
+    {"G.l6.beta.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {256}, 12181504, 256},
+    {"G.l8.weight.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {256, 2048}, 12181760, 524288},
+    {"G.l8.weight.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {256, 2048}, 12706048, 524288},
+    {"G.l9.gamma.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {128}, 13230336, 128},
+    {"G.l9.gamma.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {128}, 13230464, 128},
+    {"G.l9.beta.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {128}, 13230592, 128},
+    {"G.l9.beta.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {128}, 13230720, 128},
+    {"G.l11.weight.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 13230848, 131072},
+    {"G.l11.weight.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 13361920, 131072},
+    {"G.l12.gamma.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 13492992, 64},
+    {"G.l12.gamma.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 13493056, 64},
+    {"G.l12.beta.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 13493120, 64},
+    {"G.l12.beta.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 13493184, 64},
+    {"G.l14.weight.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {64, 48}, 13493248, 3072},
+    {"G.l14.weight.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {64, 48}, 13496320, 3072},
+    {"D.l1.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {64, 48}, 13499392, 3072},
+    {"D.l1.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {64, 48}, 13502464, 3072},
+    {"D.l3.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 13505536, 131072},
+    {"D.l3.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 13636608, 131072},
+    {"D.l4.gamma.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 13767680, 128},
+    {"D.l4.gamma.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 13767808, 128},
+    {"D.l4.beta.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 13767936, 128},
+    {"D.l4.beta.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 13768064, 128},
+    {"D.l6.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {256, 2048}, 13768192, 524288},
+    {"D.l6.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {256, 2048}, 14292480, 524288},
+    {"D.l7.gamma.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {256}, 14816768, 256},
+    {"D.l7.gamma.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {256}, 14817024, 256},
+    {"D.l7.beta.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {256}, 14817280, 256},
+    {"D.l7.beta.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {256}, 14817536, 256},
+    {"D.l9.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {512, 4096}, 14817792, 2097152},
+    {"D.l9.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {512, 4096}, 16914944, 2097152},
+    {"D.l10.gamma.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {512}, 19012096, 512},
+    {"D.l10.gamma.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {512}, 19012608, 512},
+    {"D.l10.beta.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {512}, 19013120, 512},
+    {"D.l10.beta.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {512}, 19013632, 512},
+    {"D.l12.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {1, 8192}, 19014144, 8192},
+    {"D.l12.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {1, 8192}, 19022336, 8192},
 };
 
 /* One training step at batch 64. t counts steps from 1; out gets the metrics. */
@@ -11817,7 +11761,7 @@ const struct genrt_model GENC_MODEL_SYM = {
     .objective = GENRT_OBJ_GAN,
     .name = "dcgan_images",
     .spec = "specs/dcgan_images.gm",
-    .shape_hash = 0x62416ba2c8337aaeull,
+    .shape_hash = 0xf11fa91529c540b6ull,
     .real_size = sizeof(real),
     .data_kind = GENRT_DATA_IMAGES,
     .data_path = "images/",

@@ -26,7 +26,7 @@ typedef float real;
 enum {
     BATCH = 64, GC_BATCH = 4, SAMPLE = 784, LATENT = 100,
     REAL_BATCHES = 5, LATENT_BATCHES = 6,
-    N_STATE = 1847232, N_ARENA = 9420624, N_TENSORS = 42,
+    N_STATE = 1834304, N_ARENA = 9420624, N_TENSORS = 36,
 };
 
 /* parameters and optimizer state, saved in checkpoints */
@@ -63,26 +63,20 @@ static real *const D_l7_bias = state + 923600; /* (1) */
 static real *const G_l1_weight_square_avg = state + 923616; /* (6272, 100) */
 static real *const G_l2_gamma_square_avg = state + 1550816; /* (6272) */
 static real *const G_l2_beta_square_avg = state + 1557088; /* (6272) */
-static real *const G_l2_running_mean_square_avg = state + 1563360; /* (6272) */
-static real *const G_l2_running_var_square_avg = state + 1569632; /* (6272) */
-static real *const G_l5_weight_square_avg = state + 1575904; /* (128, 1024) */
-static real *const G_l6_gamma_square_avg = state + 1706976; /* (64) */
-static real *const G_l6_beta_square_avg = state + 1707040; /* (64) */
-static real *const G_l6_running_mean_square_avg = state + 1707104; /* (64) */
-static real *const G_l6_running_var_square_avg = state + 1707168; /* (64) */
-static real *const G_l8_weight_square_avg = state + 1707232; /* (64, 16) */
-static real *const G_l8_bias_square_avg = state + 1708256; /* (1) */
-static real *const D_l1_weight_square_avg = state + 1708272; /* (64, 16) */
-static real *const D_l1_bias_square_avg = state + 1709296; /* (64) */
-static real *const D_l3_weight_square_avg = state + 1709360; /* (128, 1024) */
-static real *const D_l4_gamma_square_avg = state + 1840432; /* (128) */
-static real *const D_l4_beta_square_avg = state + 1840560; /* (128) */
-static real *const D_l4_running_mean_square_avg = state + 1840688; /* (128) */
-static real *const D_l4_running_var_square_avg = state + 1840816; /* (128) */
-static real *const D_l7_weight_square_avg = state + 1840944; /* (1, 6272) */
-static real *const D_l7_bias_square_avg = state + 1847216; /* (1) */
+static real *const G_l5_weight_square_avg = state + 1563360; /* (128, 1024) */
+static real *const G_l6_gamma_square_avg = state + 1694432; /* (64) */
+static real *const G_l6_beta_square_avg = state + 1694496; /* (64) */
+static real *const G_l8_weight_square_avg = state + 1694560; /* (64, 16) */
+static real *const G_l8_bias_square_avg = state + 1695584; /* (1) */
+static real *const D_l1_weight_square_avg = state + 1695600; /* (64, 16) */
+static real *const D_l1_bias_square_avg = state + 1696624; /* (64) */
+static real *const D_l3_weight_square_avg = state + 1696688; /* (128, 1024) */
+static real *const D_l4_gamma_square_avg = state + 1827760; /* (128) */
+static real *const D_l4_beta_square_avg = state + 1827888; /* (128) */
+static real *const D_l7_weight_square_avg = state + 1828016; /* (1, 6272) */
+static real *const D_l7_bias_square_avg = state + 1834288; /* (1) */
 
-static const struct genrt_tensor tensors[42] = {
+static const struct genrt_tensor tensors[36] = {
     {"G.l1.weight", GENRT_PARAM, 0, GENRT_INIT_FANIN_UNIFORM, 100, 2, {6272, 100}, 0, 627200},
     {"G.l2.gamma", GENRT_PARAM, 0, GENRT_INIT_ONE, 0, 1, {6272}, 627200, 6272},
     {"G.l2.beta", GENRT_PARAM, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 633472, 6272},
@@ -107,24 +101,18 @@ static const struct genrt_tensor tensors[42] = {
     {"G.l1.weight.square_avg", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {6272, 100}, 923616, 627200},
     {"G.l2.gamma.square_avg", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 1550816, 6272},
     {"G.l2.beta.square_avg", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 1557088, 6272},
-    {"G.l2.running_mean.square_avg", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 1563360, 6272},
-    {"G.l2.running_var.square_avg", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 1569632, 6272},
-    {"G.l5.weight.square_avg", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 1575904, 131072},
-    {"G.l6.gamma.square_avg", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 1706976, 64},
-    {"G.l6.beta.square_avg", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 1707040, 64},
-    {"G.l6.running_mean.square_avg", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 1707104, 64},
-    {"G.l6.running_var.square_avg", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 1707168, 64},
-    {"G.l8.weight.square_avg", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {64, 16}, 1707232, 1024},
-    {"G.l8.bias.square_avg", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {1}, 1708256, 1},
-    {"D.l1.weight.square_avg", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {64, 16}, 1708272, 1024},
-    {"D.l1.bias.square_avg", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {64}, 1709296, 64},
-    {"D.l3.weight.square_avg", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 1709360, 131072},
-    {"D.l4.gamma.square_avg", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 1840432, 128},
-    {"D.l4.beta.square_avg", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 1840560, 128},
-    {"D.l4.running_mean.square_avg", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 1840688, 128},
-    {"D.l4.running_var.square_avg", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 1840816, 128},
-    {"D.l7.weight.square_avg", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {1, 6272}, 1840944, 6272},
-    {"D.l7.bias.square_avg", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {1}, 1847216, 1},
+    {"G.l5.weight.square_avg", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 1563360, 131072},
+    {"G.l6.gamma.square_avg", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 1694432, 64},
+    {"G.l6.beta.square_avg", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 1694496, 64},
+    {"G.l8.weight.square_avg", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {64, 16}, 1694560, 1024},
+    {"G.l8.bias.square_avg", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {1}, 1695584, 1},
+    {"D.l1.weight.square_avg", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {64, 16}, 1695600, 1024},
+    {"D.l1.bias.square_avg", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {64}, 1696624, 64},
+    {"D.l3.weight.square_avg", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 1696688, 131072},
+    {"D.l4.gamma.square_avg", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 1827760, 128},
+    {"D.l4.beta.square_avg", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 1827888, 128},
+    {"D.l7.weight.square_avg", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {1, 6272}, 1828016, 6272},
+    {"D.l7.bias.square_avg", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {1}, 1834288, 1},
 };
 
 /* One training step at batch 64. t counts steps from 1; out gets the metrics. */
@@ -10491,7 +10479,7 @@ const struct genrt_model GENC_MODEL_SYM = {
     .objective = GENRT_OBJ_GAN,
     .name = "wgan",
     .spec = "specs/wgan.gm",
-    .shape_hash = 0x4e1bfede6319d8a5ull,
+    .shape_hash = 0x14c06dcf73b6f36dull,
     .real_size = sizeof(real),
     .data_kind = GENRT_DATA_FASHION_MNIST,
     .data_path = "/usr/share/datasets/fashion-mnist",

@@ -26,7 +26,7 @@ typedef float real;
 enum {
     BATCH = 64, GC_BATCH = 4, SAMPLE = 784, LATENT = 100,
     REAL_BATCHES = 5, LATENT_BATCHES = 6,
-    N_STATE = 2770464, N_ARENA = 13077968, N_TENSORS = 60,
+    N_STATE = 2745120, N_ARENA = 13077968, N_TENSORS = 52,
 };
 
 /* parameters and optimizer state, saved in checkpoints */
@@ -65,42 +65,34 @@ static real *const G_l2_gamma_adam_m = state + 2177888; /* (6272) */
 static real *const G_l2_gamma_adam_v = state + 2184160; /* (6272) */
 static real *const G_l2_beta_adam_m = state + 2190432; /* (6272) */
 static real *const G_l2_beta_adam_v = state + 2196704; /* (6272) */
-static real *const G_l2_running_mean_adam_m = state + 2202976; /* (6272) */
-static real *const G_l2_running_mean_adam_v = state + 2209248; /* (6272) */
-static real *const G_l2_running_var_adam_m = state + 2215520; /* (6272) */
-static real *const G_l2_running_var_adam_v = state + 2221792; /* (6272) */
-static real *const G_l5_weight_adam_m = state + 2228064; /* (128, 1024) */
-static real *const G_l5_weight_adam_v = state + 2359136; /* (128, 1024) */
-static real *const G_l6_gamma_adam_m = state + 2490208; /* (64) */
-static real *const G_l6_gamma_adam_v = state + 2490272; /* (64) */
-static real *const G_l6_beta_adam_m = state + 2490336; /* (64) */
-static real *const G_l6_beta_adam_v = state + 2490400; /* (64) */
-static real *const G_l6_running_mean_adam_m = state + 2490464; /* (64) */
-static real *const G_l6_running_mean_adam_v = state + 2490528; /* (64) */
-static real *const G_l6_running_var_adam_m = state + 2490592; /* (64) */
-static real *const G_l6_running_var_adam_v = state + 2490656; /* (64) */
-static real *const G_l8_weight_adam_m = state + 2490720; /* (64, 16) */
-static real *const G_l8_weight_adam_v = state + 2491744; /* (64, 16) */
-static real *const G_l8_bias_adam_m = state + 2492768; /* (1) */
-static real *const G_l8_bias_adam_v = state + 2492784; /* (1) */
-static real *const D_l1_weight_adam_m = state + 2492800; /* (64, 16) */
-static real *const D_l1_weight_adam_v = state + 2493824; /* (64, 16) */
-static real *const D_l1_bias_adam_m = state + 2494848; /* (64) */
-static real *const D_l1_bias_adam_v = state + 2494912; /* (64) */
-static real *const D_l3_weight_adam_m = state + 2494976; /* (128, 1024) */
-static real *const D_l3_weight_adam_v = state + 2626048; /* (128, 1024) */
-static real *const D_l3_bias_adam_m = state + 2757120; /* (128) */
-static real *const D_l3_bias_adam_v = state + 2757248; /* (128) */
-static real *const D_l4_gamma_adam_m = state + 2757376; /* (128) */
-static real *const D_l4_gamma_adam_v = state + 2757504; /* (128) */
-static real *const D_l4_beta_adam_m = state + 2757632; /* (128) */
-static real *const D_l4_beta_adam_v = state + 2757760; /* (128) */
-static real *const D_l7_weight_adam_m = state + 2757888; /* (1, 6272) */
-static real *const D_l7_weight_adam_v = state + 2764160; /* (1, 6272) */
-static real *const D_l7_bias_adam_m = state + 2770432; /* (1) */
-static real *const D_l7_bias_adam_v = state + 2770448; /* (1) */
+static real *const G_l5_weight_adam_m = state + 2202976; /* (128, 1024) */
+static real *const G_l5_weight_adam_v = state + 2334048; /* (128, 1024) */
+static real *const G_l6_gamma_adam_m = state + 2465120; /* (64) */
+static real *const G_l6_gamma_adam_v = state + 2465184; /* (64) */
+static real *const G_l6_beta_adam_m = state + 2465248; /* (64) */
+static real *const G_l6_beta_adam_v = state + 2465312; /* (64) */
+static real *const G_l8_weight_adam_m = state + 2465376; /* (64, 16) */
+static real *const G_l8_weight_adam_v = state + 2466400; /* (64, 16) */
+static real *const G_l8_bias_adam_m = state + 2467424; /* (1) */
+static real *const G_l8_bias_adam_v = state + 2467440; /* (1) */
+static real *const D_l1_weight_adam_m = state + 2467456; /* (64, 16) */
+static real *const D_l1_weight_adam_v = state + 2468480; /* (64, 16) */
+static real *const D_l1_bias_adam_m = state + 2469504; /* (64) */
+static real *const D_l1_bias_adam_v = state + 2469568; /* (64) */
+static real *const D_l3_weight_adam_m = state + 2469632; /* (128, 1024) */
+static real *const D_l3_weight_adam_v = state + 2600704; /* (128, 1024) */
+static real *const D_l3_bias_adam_m = state + 2731776; /* (128) */
+static real *const D_l3_bias_adam_v = state + 2731904; /* (128) */
+static real *const D_l4_gamma_adam_m = state + 2732032; /* (128) */
+static real *const D_l4_gamma_adam_v = state + 2732160; /* (128) */
+static real *const D_l4_beta_adam_m = state + 2732288; /* (128) */
+static real *const D_l4_beta_adam_v = state + 2732416; /* (128) */
+static real *const D_l7_weight_adam_m = state + 2732544; /* (1, 6272) */
+static real *const D_l7_weight_adam_v = state + 2738816; /* (1, 6272) */
+static real *const D_l7_bias_adam_m = state + 2745088; /* (1) */
+static real *const D_l7_bias_adam_v = state + 2745104; /* (1) */
 
-static const struct genrt_tensor tensors[60] = {
+static const struct genrt_tensor tensors[52] = {
     {"G.l1.weight", GENRT_PARAM, 0, GENRT_INIT_FANIN_UNIFORM, 100, 2, {6272, 100}, 0, 627200},
     {"G.l2.gamma", GENRT_PARAM, 0, GENRT_INIT_ONE, 0, 1, {6272}, 627200, 6272},
     {"G.l2.beta", GENRT_PARAM, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 633472, 6272},
@@ -127,40 +119,32 @@ static const struct genrt_tensor tensors[60] = {
     {"G.l2.gamma.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 2184160, 6272},
     {"G.l2.beta.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 2190432, 6272},
     {"G.l2.beta.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 2196704, 6272},
-    {"G.l2.running_mean.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 2202976, 6272},
-    {"G.l2.running_mean.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 2209248, 6272},
-    {"G.l2.running_var.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 2215520, 6272},
-    {"G.l2.running_var.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {6272}, 2221792, 6272},
-    {"G.l5.weight.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2228064, 131072},
-    {"G.l5.weight.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2359136, 131072},
-    {"G.l6.gamma.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2490208, 64},
-    {"G.l6.gamma.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2490272, 64},
-    {"G.l6.beta.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2490336, 64},
-    {"G.l6.beta.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2490400, 64},
-    {"G.l6.running_mean.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2490464, 64},
-    {"G.l6.running_mean.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2490528, 64},
-    {"G.l6.running_var.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2490592, 64},
-    {"G.l6.running_var.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2490656, 64},
-    {"G.l8.weight.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {64, 16}, 2490720, 1024},
-    {"G.l8.weight.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {64, 16}, 2491744, 1024},
-    {"G.l8.bias.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {1}, 2492768, 1},
-    {"G.l8.bias.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {1}, 2492784, 1},
-    {"D.l1.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {64, 16}, 2492800, 1024},
-    {"D.l1.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {64, 16}, 2493824, 1024},
-    {"D.l1.bias.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {64}, 2494848, 64},
-    {"D.l1.bias.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {64}, 2494912, 64},
-    {"D.l3.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2494976, 131072},
-    {"D.l3.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2626048, 131072},
-    {"D.l3.bias.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2757120, 128},
-    {"D.l3.bias.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2757248, 128},
-    {"D.l4.gamma.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2757376, 128},
-    {"D.l4.gamma.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2757504, 128},
-    {"D.l4.beta.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2757632, 128},
-    {"D.l4.beta.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2757760, 128},
-    {"D.l7.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {1, 6272}, 2757888, 6272},
-    {"D.l7.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {1, 6272}, 2764160, 6272},
-    {"D.l7.bias.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {1}, 2770432, 1},
-    {"D.l7.bias.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {1}, 2770448, 1},
+    {"G.l5.weight.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2202976, 131072},
+    {"G.l5.weight.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2334048, 131072},
+    {"G.l6.gamma.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2465120, 64},
+    {"G.l6.gamma.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2465184, 64},
+    {"G.l6.beta.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2465248, 64},
+    {"G.l6.beta.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {64}, 2465312, 64},
+    {"G.l8.weight.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {64, 16}, 2465376, 1024},
+    {"G.l8.weight.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 2, {64, 16}, 2466400, 1024},
+    {"G.l8.bias.adam_m", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {1}, 2467424, 1},
+    {"G.l8.bias.adam_v", GENRT_OPT_STATE, 0, GENRT_INIT_ZERO, 0, 1, {1}, 2467440, 1},
+    {"D.l1.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {64, 16}, 2467456, 1024},
+    {"D.l1.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {64, 16}, 2468480, 1024},
+    {"D.l1.bias.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {64}, 2469504, 64},
+    {"D.l1.bias.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {64}, 2469568, 64},
+    {"D.l3.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2469632, 131072},
+    {"D.l3.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {128, 1024}, 2600704, 131072},
+    {"D.l3.bias.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2731776, 128},
+    {"D.l3.bias.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2731904, 128},
+    {"D.l4.gamma.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2732032, 128},
+    {"D.l4.gamma.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2732160, 128},
+    {"D.l4.beta.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2732288, 128},
+    {"D.l4.beta.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {128}, 2732416, 128},
+    {"D.l7.weight.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {1, 6272}, 2732544, 6272},
+    {"D.l7.weight.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 2, {1, 6272}, 2738816, 6272},
+    {"D.l7.bias.adam_m", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {1}, 2745088, 1},
+    {"D.l7.bias.adam_v", GENRT_OPT_STATE, 1, GENRT_INIT_ZERO, 0, 1, {1}, 2745104, 1},
 };
 
 /* One training step at batch 64. t counts steps from 1; out gets the metrics. */
@@ -17048,7 +17032,7 @@ const struct genrt_model GENC_MODEL_SYM = {
     .objective = GENRT_OBJ_GAN,
     .name = "wgan_gp",
     .spec = "specs/wgan_gp.gm",
-    .shape_hash = 0x1a855bde480e74a7ull,
+    .shape_hash = 0xe79ef7cc8310b063ull,
     .real_size = sizeof(real),
     .data_kind = GENRT_DATA_FASHION_MNIST,
     .data_path = "/usr/share/datasets/fashion-mnist",

@@ -296,3 +296,33 @@ Test(emit, summary_labels_tell_layers_apart) {
     cr_expect(strstr(s, " dense 784 nobias ") && strstr(s, " dropout 0.25 ") && strstr(s, " conv 2 k3 s2 p1 "), "%s",
               s);
 }
+
+/* The optimizer state is laid out once, per trained parameter: batchnorm's
+ * running statistics are not trained and get none (dcgan kept 12 tensors
+ * of zeros for them). */
+Test(emit, optimizer_state_only_for_parameters) {
+    struct model m;
+    char *d;
+    char *spec = read_whole("specs/dcgan.gm", NULL);
+    cr_assert(spec && compile_str(spec, &m, &d), "%s", d);
+    struct lowered lo;
+    lower_model(&m, &lo);
+    int params = 0, states = 0;
+    for (int t = 0; t < lo.tensors.len; t++) {
+        const struct ptensor *pt = &lo.tensors.data[t];
+        cr_expect(!(strstr(pt->name, "running_") && pt->role == GENRT_OPT_STATE), "%s", pt->name);
+        for (int k = 0; k < N_OPT_STATE; k++) {
+            int s = pt->opt_state[k];
+            cr_expect(s < 0 || pt->role == GENRT_PARAM, "%s has optimizer state", pt->name);
+            if (s >= 0) {
+                cr_expect_eq(lo.tensors.data[s].role, GENRT_OPT_STATE);
+                cr_expect(!strncmp(lo.tensors.data[s].name, pt->name, strlen(pt->name)), "%s of %s",
+                          lo.tensors.data[s].name, pt->name);
+                states++;
+            }
+        }
+        params += pt->role == GENRT_PARAM;
+    }
+    cr_expect_eq(states, 2 * params, "Adam keeps two moments per parameter: %d for %d", states, params);
+    cr_expect_eq(lo.tensors.len, 3 * params + 3 * 2, "parameters, their moments, and 3 batchnorms' running stats");
+}

@@ -22,9 +22,10 @@ const struct objective_def *objective_find(const char *name) {
     return NULL;
 }
 
-int objective_names(const char **names, int max) {
-    int n = 0;
-    for (int i = 0; i < N_OBJECTIVES && n < max; i++)
-        names[n++] = table[i]->name;
-    return n;
+const char *const *objective_names(int *n) {
+    static const char *names[N_OBJECTIVES];
+    for (int i = 0; i < N_OBJECTIVES; i++)
+        names[i] = table[i]->name;
+    *n = N_OBJECTIVES;
+    return names;
 }
