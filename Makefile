@@ -66,6 +66,13 @@ CKPT_OBJ := $(B)/rt_genrt_ckpt.o $(B)/rt_genrt_file.o $(B)/rt_genrt_err.o
 $(B)/genc: compiler/main.c $(B)/libgenc.a $(CKPT_OBJ)
 	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgenc.a $(CKPT_OBJ) -lz -lm -o $@
 
+# The compiler's layering: only compiler/emit/ knows C, and no include or
+# call cycle among compiler/ files (tests/check_layering.py, which also
+# plants each kind of violation in a copy to show it is caught).
+check-layering: $(COMPILER_OBJ) $(B)/main.o
+	@python3 tests/check_layering.py
+	@python3 tests/check_layering.py --selftest
+
 # ---- the runtime -----------------------------------------------------------
 
 $(B)/rt_%.o: runtime/%.c $(wildcard runtime/*.h) | $(B)
@@ -122,5 +129,5 @@ install: all
 clean:
 	rm -rf $(B) $(MODELS) $(addsuffix .c,$(MODELS))
 
-.PHONY: all generated deps demo install clean
+.PHONY: all generated deps demo install clean check-layering
 .SECONDARY:

@@ -40,6 +40,8 @@ $(B)/san/%: %.c $(B)/%.f64.o $(RUNTIME_SRC) | $(B)/san
 	    -lstb $(BLAS_LIBS) -lz -lm -o $@
 
 test: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/san/,$(E2E_MODELS)) examples-build
+	@echo "== the compiler's layering"
+	@$(MAKE) --no-print-directory check-layering
 	@echo "== tests"
 	@for t in $(TEST_BINS); do echo "-- $$t"; $$t $(CRITERION_FLAGS) || exit 1; done
 	@echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"
