@@ -476,6 +476,8 @@ int ir_row_op(struct ir *g, enum op op, int x, int r);
 int ir_sum_row(struct ir *g, int x);
 int ir_onehot(struct ir *g, int y, int k);
 int ir_embed(struct ir *g, int y, int table);
+/* embed's adjoint: dy[N, D] added into the rows [K, D] the labels pick */
+int ir_embed_grad(struct ir *g, int y, int dy, int k);
 int ir_bcast_hw(struct ir *g, int v, int h, int w);
 int ir_sum_hw(struct ir *g, int x);
 /* a view of examples [off, off + len) of x */

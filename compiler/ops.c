@@ -375,7 +375,7 @@ int ir_embed(struct ir *g, int y, int table) {
 }
 
 /* embed_grad(y, dy[N, D]) -> [K, D]: each row of dy added to its label's row */
-static int ir_embed_grad(struct ir *g, int y, int dy, int k) {
+int ir_embed_grad(struct ir *g, int y, int dy, int k) {
     int in[2] = {y, dy};
     return ir_add(g, OP_EMBED_GRAD, in, 2, shape2(k, shape_of(g, dy).d[1]));
 }

@@ -1,10 +1,11 @@
 /* test_grad.c: gradient checks in double precision, by central differences.
  *
- * Each op's VJP is checked on a tiny graph built by hand: the IR goes
- * through the real passes and emitter, the C is compiled with
- * -DGENC_DOUBLE into a shared object and loaded, so what is checked is the
- * code genc emits.  Second derivatives (a gradient of a gradient, as
- * WGAN-GP needs) and every spec's whole objective are checked the same way. */
+ * Graphs built by hand go through the real passes and emitter, the C is
+ * compiled with -DGENC_DOUBLE into a shared object and loaded, so what is
+ * checked is the code genc emits: composites, convolution geometry,
+ * second derivatives (a gradient of a gradient, as WGAN-GP and R1 need),
+ * and every spec's whole objective.  Each op's own VJP is in the op walk,
+ * tests/test_ops.c. */
 #include <criterion/criterion.h>
 #include <dlfcn.h>
 #include <math.h>
@@ -166,7 +167,6 @@ static long tensor_offset(const struct case_ *c, int t) {
  * different weight, so no VJP mistake can cancel out. */
 static int weighted(struct ir *g, int y, int w) { return ir_sum_all(g, ir_binary(g, OP_MUL, y, w)); }
 
-static int sq(struct ir *g, int x) { return ir_unary(g, OP_SQUARE, x); }
 
 static struct shape S1(int a) { return (struct shape){1, {a}}; }
 static struct shape S2(int a, int b) { return (struct shape){2, {a, b}}; }
@@ -178,106 +178,8 @@ static struct shape S4(int a, int b, int c, int d) { return (struct shape){4, {a
         cr_expect(worst_ <= TOL, "%s: worst relative error %.3g > %g", (c).name, worst_, TOL); \
     } while (0)
 
-/* ---- one test per op ------------------------------------------------------ */
-
-static int l_matmul_nn(struct ir *g, const int *p) { return weighted(g, ir_matmul(g, p[0], p[1], 0, 0), p[2]); }
-static int l_matmul_nt(struct ir *g, const int *p) { return weighted(g, ir_matmul(g, p[0], p[1], 0, 1), p[2]); }
-static int l_matmul_tn(struct ir *g, const int *p) { return weighted(g, ir_matmul(g, p[0], p[1], 1, 0), p[2]); }
-static int l_matmul_tt(struct ir *g, const int *p) { return weighted(g, ir_matmul(g, p[0], p[1], 1, 1), p[2]); }
-
-Test(vjp, matmul) {
-    struct case_ nn = {"matmul_nn", 3, 2, {S2(3, 4), S2(4, 5), S2(3, 5)}, .loss = l_matmul_nn};
-    struct case_ nt = {"matmul_nt", 3, 2, {S2(3, 4), S2(5, 4), S2(3, 5)}, .loss = l_matmul_nt};
-    struct case_ tn = {"matmul_tn", 3, 2, {S2(4, 3), S2(4, 5), S2(3, 5)}, .loss = l_matmul_tn};
-    struct case_ tt = {"matmul_tt", 3, 2, {S2(4, 3), S2(5, 4), S2(3, 5)}, .loss = l_matmul_tt};
-    CHECK(nn);
-    CHECK(nt);
-    CHECK(tn);
-    CHECK(tt);
-}
-
-static int l_bias(struct ir *g, const int *p) { return weighted(g, ir_add_bias(g, p[0], p[1]), p[2]); }
-static int l_sumch(struct ir *g, const int *p) { return weighted(g, ir_sum_channel(g, p[0]), p[1]); }
-
-Test(vjp, add_bias_and_sum_channel) {
-    struct case_ dense = {"add_bias_2d", 3, 2, {S2(3, 5), S1(5), S2(3, 5)}, .loss = l_bias};
-    struct case_ conv = {"add_bias_4d", 3, 2, {S4(2, 2, 2, 3), S1(3), S4(2, 2, 2, 3)}, .loss = l_bias};
-    struct case_ sum = {"sum_channel", 2, 1, {S4(2, 2, 2, 3), S1(3)}, .loss = l_sumch};
-    CHECK(dense);
-    CHECK(conv);
-    CHECK(sum);
-}
-
-static int l_add(struct ir *g, const int *p) { return weighted(g, ir_binary(g, OP_ADD, p[0], p[1]), p[2]); }
-static int l_sub(struct ir *g, const int *p) { return weighted(g, ir_binary(g, OP_SUB, p[0], p[1]), p[2]); }
-static int l_mul(struct ir *g, const int *p) { return weighted(g, ir_binary(g, OP_MUL, p[0], p[1]), p[2]); }
-
-Test(vjp, binary_and_scalar_broadcast) {
-    struct case_ add = {"add", 3, 2, {S2(3, 4), S2(3, 4), S2(3, 4)}, .loss = l_add};
-    struct case_ sub = {"sub", 3, 2, {S2(3, 4), S2(3, 4), S2(3, 4)}, .loss = l_sub};
-    struct case_ mul = {"mul", 3, 2, {S2(3, 4), S2(3, 4), S2(3, 4)}, .loss = l_mul};
-    struct case_ adds = {"add_scalar", 3, 2, {S2(3, 4), S1(1), S2(3, 4)}, .loss = l_add};
-    struct case_ subs = {"sub_scalar", 3, 2, {S1(1), S2(3, 4), S2(3, 4)}, .loss = l_sub};
-    struct case_ muls = {"mul_scalar", 3, 2, {S2(3, 4), S1(1), S2(3, 4)}, .loss = l_mul};
-    CHECK(add);
-    CHECK(sub);
-    CHECK(mul);
-    CHECK(adds);
-    CHECK(subs);
-    CHECK(muls);
-}
-
-static int l_neg(struct ir *g, const int *p) { return weighted(g, ir_unary(g, OP_NEG, p[0]), p[1]); }
-static int l_scale(struct ir *g, const int *p) { return weighted(g, ir_scale(g, p[0], -2.5), p[1]); }
-static int l_addc(struct ir *g, const int *p) { return weighted(g, sq(g, ir_addc(g, p[0], 0.75)), p[1]); }
-static int l_square(struct ir *g, const int *p) { return weighted(g, ir_unary(g, OP_SQUARE, p[0]), p[1]); }
-static int l_tanh(struct ir *g, const int *p) { return weighted(g, ir_unary(g, OP_TANH, p[0]), p[1]); }
-static int l_abs(struct ir *g, const int *p) { return weighted(g, ir_unary(g, OP_ABS, p[0]), p[1]); }
-static int l_sigmoid(struct ir *g, const int *p) { return weighted(g, ir_unary(g, OP_SIGMOID, p[0]), p[1]); }
-static int l_softplus(struct ir *g, const int *p) { return weighted(g, ir_unary(g, OP_SOFTPLUS, p[0]), p[1]); }
-static int l_relu(struct ir *g, const int *p) { return weighted(g, ir_leaky_relu(g, p[0], 0), p[1]); }
-static int l_lrelu(struct ir *g, const int *p) { return weighted(g, ir_leaky_relu(g, p[0], 0.2), p[1]); }
-static int l_lrelu_grad(struct ir *g, const int *p) {
-    return weighted(g, ir_leaky_relu_grad(g, p[2], p[0], 0.2), p[1]);
-}
-
-Test(vjp, unary) {
-    struct case_ cases[] = {
-        {"neg", 2, 1, {S2(3, 4), S2(3, 4)}, .loss = l_neg},
-        {"scale", 2, 1, {S2(3, 4), S2(3, 4)}, .loss = l_scale},
-        {"addc", 2, 1, {S2(3, 4), S2(3, 4)}, .loss = l_addc},
-        {"square", 2, 1, {S2(3, 4), S2(3, 4)}, .loss = l_square},
-        {"abs", 2, 1, {S2(3, 4), S2(3, 4)}, .loss = l_abs},
-        {"tanh", 2, 1, {S2(3, 4), S2(3, 4)}, {-3, 0}, {3, 0}, .loss = l_tanh},
-        {"sigmoid", 2, 1, {S2(3, 4), S2(3, 4)}, {-4, 0}, {4, 0}, .loss = l_sigmoid},
-        {"softplus", 2, 1, {S2(3, 4), S2(3, 4)}, {-30, 0}, {30, 0}, .loss = l_softplus},
-        {"relu", 2, 1, {S2(3, 4), S2(3, 4)}, .loss = l_relu},
-        {"leaky_relu", 2, 1, {S2(3, 4), S2(3, 4)}, .loss = l_lrelu},
-        {"lrelu_grad", 3, 1, {S2(3, 4), S2(3, 4), S2(3, 4)}, .loss = l_lrelu_grad},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        CHECK(cases[i]);
-}
-
-static int l_sum_all(struct ir *g, const int *p) {
-    return sq(g, ir_sum_all(g, ir_binary(g, OP_MUL, p[0], p[1])));
-}
-static int l_mean(struct ir *g, const int *p) { return sq(g, ir_mean_all(g, ir_binary(g, OP_MUL, p[0], p[1]))); }
-static int l_broadcast(struct ir *g, const int *p) { return weighted(g, ir_broadcast(g, p[0], S2(3, 4)), p[1]); }
-static int l_reshape(struct ir *g, const int *p) {
-    return weighted(g, ir_unary(g, OP_TANH, ir_reshape(g, p[0], S4(2, 3, 2, 1))), p[1]);
-}
-
-Test(vjp, reductions_and_views) {
-    struct case_ cases[] = {
-        {"sum_all", 2, 1, {S2(3, 4), S2(3, 4)}, .loss = l_sum_all},
-        {"mean_all", 2, 1, {S2(3, 4), S2(3, 4)}, .loss = l_mean},
-        {"broadcast", 2, 1, {S1(1), S2(3, 4)}, .loss = l_broadcast},
-        {"reshape", 2, 1, {S2(3, 4), S4(2, 3, 2, 1)}, .loss = l_reshape},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        CHECK(cases[i]);
-}
+/* ---- composites ------------------------------------------------------------ *
+ * Every op's own VJP is checked by the op walk (tests/test_ops.c). */
 
 /* Binary cross-entropy with logits as the GAN losses build it:
  * mean(softplus(-l_real)) + mean(softplus(l_fake)), at large logits too. */
@@ -455,58 +357,6 @@ Test(conv, conv_and_deconv_gradients) {
                                                    S4(cur.n, ho, wo, cur.co)}, .loss = l_deconv};
         CHECK(deconv);
     }
-}
-
-/* ---- the other new ops -------------------------------------------------------- */
-
-static int l_mulch(struct ir *g, const int *p) { return weighted(g, ir_mul_channel(g, p[0], p[1]), p[2]); }
-static int l_rsqrt(struct ir *g, const int *p) { return weighted(g, ir_unary(g, OP_RSQRT, p[0]), p[1]); }
-static int l_dropout(struct ir *g, const int *p) { return weighted(g, ir_dropout(g, p[0], 0.3, 7), p[1]); }
-static int l_upsample(struct ir *g, const int *p) { return weighted(g, ir_upsample(g, p[0], 2), p[1]); }
-static int l_sumpool(struct ir *g, const int *p) { return weighted(g, ir_sumpool(g, p[0], 2), p[1]); }
-static int l_concat(struct ir *g, const int *p) { return weighted(g, ir_concat(g, p[0], p[1]), p[2]); }
-static int l_slice(struct ir *g, const int *p) { return weighted(g, ir_slice(g, p[0], 1, 2), p[1]); }
-static int l_pad(struct ir *g, const int *p) { return weighted(g, ir_pad(g, p[0], 2, 1), p[1]); }
-
-Test(vjp, channel_pool_and_concat_ops) {
-    struct case_ cases[] = {
-        {"mul_channel", 3, 2, {S4(2, 3, 3, 4), S1(4), S4(2, 3, 3, 4)}, .loss = l_mulch},
-        {"rsqrt", 2, 1, {S2(3, 4), S2(3, 4)}, {0.2, 0}, {3, 0}, .loss = l_rsqrt},
-        {"dropout", 2, 1, {S2(8, 16), S2(8, 16)}, .loss = l_dropout},
-        {"upsample", 2, 1, {S4(2, 3, 2, 3), S4(2, 6, 4, 3)}, .loss = l_upsample},
-        {"sumpool", 2, 1, {S4(2, 4, 6, 3), S4(2, 2, 3, 3)}, .loss = l_sumpool},
-        {"concat_features", 3, 2, {S2(3, 4), S2(3, 2), S2(3, 6)}, .loss = l_concat},
-        {"concat_channels", 3, 2, {S4(2, 3, 3, 2), S4(2, 3, 3, 3), S4(2, 3, 3, 5)}, .loss = l_concat},
-        {"slice", 2, 1, {S4(2, 3, 3, 4), S4(2, 3, 3, 2)}, .loss = l_slice},
-        {"pad", 2, 1, {S2(3, 4), S2(3, 7)}, .loss = l_pad},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        CHECK(cases[i]);
-}
-
-static int l_sqrt(struct ir *g, const int *p) { return weighted(g, ir_unary(g, OP_SQRT, p[0]), p[1]); }
-static int l_add_row(struct ir *g, const int *p) { return weighted(g, ir_row_op(g, OP_ADD_ROW, p[0], p[1]), p[2]); }
-static int l_mul_row(struct ir *g, const int *p) { return weighted(g, ir_row_op(g, OP_MUL_ROW, p[0], p[1]), p[2]); }
-static int l_sum_row(struct ir *g, const int *p) { return weighted(g, ir_sum_row(g, p[0]), p[1]); }
-/* labels 0, 2, 1 as reals, built from constants */
-static int l_embed(struct ir *g, const int *p) {
-    int y01 = ir_concat(g, ir_fill(g, 0, S2(1, 1)), ir_fill(g, 2, S2(1, 1)));
-    int y = ir_reshape(g, ir_concat(g, y01, ir_fill(g, 1, S2(1, 1))), S1(3));
-    return weighted(g, ir_embed(g, y, p[0]), p[1]);
-}
-static int l_bcast_hw(struct ir *g, const int *p) { return weighted(g, ir_bcast_hw(g, p[0], 2, 3), p[1]); }
-
-Test(vjp, row_label_and_sqrt_ops) {
-    struct case_ cases[] = {
-        {"sqrt", 2, 1, {S2(3, 4), S2(3, 4)}, {0.1, 0}, {3, 0}, .loss = l_sqrt},
-        {"add_row", 3, 2, {S4(3, 2, 2, 2), S1(3), S4(3, 2, 2, 2)}, .loss = l_add_row},
-        {"mul_row", 3, 2, {S4(3, 2, 2, 2), S1(3), S4(3, 2, 2, 2)}, .loss = l_mul_row},
-        {"sum_row", 2, 1, {S2(3, 5), S1(3)}, .loss = l_sum_row},
-        {"embed", 2, 1, {S2(4, 3), S2(3, 3)}, .loss = l_embed},
-        {"bcast_hw", 2, 1, {S2(2, 3), S4(2, 2, 3, 3)}, .loss = l_bcast_hw},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        CHECK(cases[i]);
 }
 
 /* WGAN-GP's path: the gradient of a critic with layernorm-style row ops,

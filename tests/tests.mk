@@ -2,7 +2,7 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer, and runs both; then the
 # end-to-end checks with real trainers.
 
-TEST_SUITES := frontend grad optim runtime e2e
+TEST_SUITES := frontend grad ops optim runtime e2e
 TEST_HELPERS := tests/helpers.c
 TEST_LIBS := -lcriterion -ldl $(RT_LIBS)
 CRITERION_FLAGS ?= --jobs 2
