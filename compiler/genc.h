@@ -149,7 +149,7 @@ struct layer {
     bool bias;          /* dense, conv, deconv */
     int k, stride, pad, out_pad; /* conv, deconv */
     int factor;         /* upsample, avgpool */
-    double alpha;       /* leaky_relu */
+    double alpha;       /* leaky_relu, elu */
     double momentum, eps; /* batchnorm, layernorm */
     double p;           /* dropout */
     int embed;          /* cond: 0 for one-hot, else the embedding width */
@@ -351,6 +351,7 @@ union op_attr {
     struct { double p; int salt; } dropout;
     struct { double c; } scale, addc;             /* c x; x + c */
     struct { double alpha; } leaky_relu, lrelu_grad;
+    struct { double alpha; } elu, elu_grad;       /* alpha > 0 */
     struct { long offset; } rows;                 /* scalars into what it views */
     struct adam_attr adam;
     struct sgd_attr sgd;
@@ -455,6 +456,8 @@ int ir_scale(struct ir *g, int x, double c);
 int ir_addc(struct ir *g, int x, double c);
 int ir_leaky_relu(struct ir *g, int x, double alpha);
 int ir_leaky_relu_grad(struct ir *g, int y, int dy, double alpha);
+int ir_elu(struct ir *g, int x, double alpha);
+int ir_elu_grad(struct ir *g, int y, int dy, double alpha);
 int ir_sum_all(struct ir *g, int x);
 int ir_mean_all(struct ir *g, int x);
 int ir_broadcast(struct ir *g, int s, struct shape shape);

@@ -30,6 +30,8 @@ void ir_dump(FILE *f, const struct program *p, const struct ptensor *pt) {
         case OP_ADDC: fprintf(f, " %g", a->addc.c); break;
         case OP_LEAKY_RELU: fprintf(f, " %g", a->leaky_relu.alpha); break;
         case OP_LRELU_GRAD: fprintf(f, " %g", a->lrelu_grad.alpha); break;
+        case OP_ELU: fprintf(f, " %g", a->elu.alpha); break;
+        case OP_ELU_GRAD: fprintf(f, " %g", a->elu_grad.alpha); break;
         case OP_IM2COL: case OP_COL2IM:
             fprintf(f, " k=%d s=%d p=%d out=%dx%d", a->geom.k, a->geom.stride, a->geom.pad, a->geom.ho, a->geom.wo);
             break;

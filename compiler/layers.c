@@ -20,6 +20,7 @@ const char *layer_label(const struct layer *l) {
     case L_DENSE:
         return xprintf("%s %d%s", base, l->units, l->bias ? "" : " nobias");
     case L_LEAKY_RELU:
+    case L_ELU:
         return xprintf("%s %g", base, l->alpha);
     case L_CONV:
     case L_DECONV:

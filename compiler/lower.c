@@ -251,6 +251,9 @@ int forward(struct builder *b, int n, int x, int y) {
         case L_LEAKY_RELU:
             x = ir_leaky_relu(g, x, l->alpha);
             break;
+        case L_ELU:
+            x = ir_elu(g, x, l->alpha);
+            break;
         case L_TANH:
             x = ir_unary(g, OP_TANH, x);
             break;

@@ -856,6 +856,52 @@ static void vjp_lrelu_grad(struct ir *g, int node, int dy, const bool *need, int
         dx[1] = ir_leaky_relu_grad(g, n->in[0], dy, n->a.lrelu_grad.alpha);
 }
 
+/* elu(x) = x > 0 ? x : alpha (e^x - 1), alpha > 0 (Clevert et al. 2016;
+ * PyTorch's ELU).  As leaky_relu's, its VJP reads the output: y > 0 exactly
+ * when x > 0, and below, alpha e^x = y + alpha. */
+int ir_elu(struct ir *g, int x, double alpha) {
+    if (!(alpha > 0))
+        unreachable();
+    int id = ir_unary(g, OP_ELU, x);
+    ir_node(g, id)->a.elu.alpha = alpha;
+    return id;
+}
+
+static double elem_elu(const struct node *n, const double *a, long i, long step) {
+    (void)i, (void)step;
+    return a[0] > 0 ? a[0] : n->a.elu.alpha * expm1(a[0]);
+}
+
+static void vjp_elu(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    if (need[0])
+        dx[0] = ir_elu_grad(g, node, dy, ir_node(g, node)->a.elu.alpha);
+}
+
+/* elu_grad(y, dy) = y > 0 ? dy : (y + alpha) dy.  Linear in dy; in y its
+ * derivative is 0 above zero and dy below: dy - (y > 0 ? dy : 0), as
+ * lrelu_grad with slope 0 masks it, so the backward differentiates again. */
+int ir_elu_grad(struct ir *g, int y, int dy, double alpha) {
+    int in[2] = {y, dy};
+    int id = ir_add(g, OP_ELU_GRAD, in, 2, shape_of(g, dy));
+    ir_node(g, id)->a.elu_grad.alpha = alpha;
+    return id;
+}
+
+static double elem_elu_grad(const struct node *n, const double *a, long i, long step) {
+    (void)i, (void)step;
+    return a[0] > 0 ? a[1] : (a[0] + n->a.elu_grad.alpha) * a[1];
+}
+
+static void vjp_elu_grad(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    struct node n = *ir_node(g, node);
+    if (need[0]) {
+        int t = ir_binary(g, OP_MUL, dy, n.in[1]);
+        dx[0] = ir_binary(g, OP_SUB, t, ir_leaky_relu_grad(g, n.in[0], t, 0));
+    }
+    if (need[1])
+        dx[1] = ir_elu_grad(g, n.in[0], dy, n.a.elu_grad.alpha);
+}
+
 static double elem_tanh(const struct node *n, const double *a, long i, long step) {
     (void)n, (void)i, (void)step;
     return tanh(a[0]);

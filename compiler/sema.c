@@ -286,6 +286,17 @@ static bool check_layer(const struct stmt *s, const char *net, struct layer *l) 
         if (s->args.len == 1 && !arg_range(&s->args.data[0], "the leaky_relu slope", 0, 1, true, &l->alpha))
             return false;
         return true;
+    case L_ELU:
+        if (!want_args(s, 0, 1))
+            return false;
+        l->alpha = 1;
+        if (s->args.len == 1 && !arg_range(&s->args.data[0], "elu's alpha", 0, 1e3, false, &l->alpha))
+            return false;
+        if (!(l->alpha > 0)) {
+            error_at(s->args.data[0].loc, "elu's alpha must be positive");
+            return false;
+        }
+        return true;
     case L_RELU: case L_TANH: case L_SIGMOID:
         return want_args(s, 0, 0);
     case L_FLATTEN:

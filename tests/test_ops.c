@@ -92,6 +92,9 @@ static int b_abs(struct ir *g, const int *t) { return un(g, OP_ABS, t); }
 static int b_lrelu(struct ir *g, const int *t) { return ir_leaky_relu(g, t[0], 0.2); }
 static int b_relu(struct ir *g, const int *t) { return ir_leaky_relu(g, t[0], 0); }
 static int b_lrelu_grad(struct ir *g, const int *t) { return ir_leaky_relu_grad(g, t[1], t[0], 0.2); }
+static int b_elu(struct ir *g, const int *t) { return ir_elu(g, t[0], 1); }
+static int b_elu_half(struct ir *g, const int *t) { return ir_elu(g, t[0], 0.5); }
+static int b_elu_grad(struct ir *g, const int *t) { return ir_elu_grad(g, t[1], t[0], 0.7); }
 static int b_tanh(struct ir *g, const int *t) { return un(g, OP_TANH, t); }
 static int b_sigmoid(struct ir *g, const int *t) { return un(g, OP_SIGMOID, t); }
 static int b_softplus(struct ir *g, const int *t) { return un(g, OP_SOFTPLUS, t); }
@@ -188,6 +191,10 @@ static const struct op_case cases[] = {
     {"leaky_relu", OP_LEAKY_RELU, 1, 1, {S2(3, 4)}, .build = b_lrelu},
     {"relu", OP_LEAKY_RELU, 1, 1, {S2(3, 4)}, .build = b_relu},
     {"lrelu_grad", OP_LRELU_GRAD, 2, 1, {S2(3, 4), S2(3, 4)}, .build = b_lrelu_grad},
+    {"elu", OP_ELU, 1, 1, {S2(3, 4)}, {-3}, {2}, .build = b_elu},
+    {"elu_alpha", OP_ELU, 1, 1, {S2(3, 4)}, {-3}, {2}, .build = b_elu_half},
+    /* dy and y, both differentiated: y > -alpha as elu's outputs are */
+    {"elu_grad", OP_ELU_GRAD, 2, 2, {S2(3, 4), S2(3, 4)}, {0, -0.6}, {0, 1}, .build = b_elu_grad},
     {"tanh", OP_TANH, 1, 1, {S2(3, 4)}, {-3}, {3}, .build = b_tanh},
     {"sigmoid", OP_SIGMOID, 1, 1, {S2(3, 4)}, {-4}, {4}, .build = b_sigmoid},
     {"softplus", OP_SOFTPLUS, 1, 1, {S2(3, 4)}, {-30}, {30}, .build = b_softplus},

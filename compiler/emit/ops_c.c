@@ -117,6 +117,14 @@ static const char *c_lrelu_grad(const struct node *n, const char *const *a) {
     return c_slope(n->a.lrelu_grad.alpha, a[0], a[1]);
 }
 
+static const char *c_elu(const struct node *n, const char *const *a) {
+    return xprintf("%s > 0 ? %s : %s * expm1(%s)", a[0], a[0], emit_real(n->a.elu.alpha), a[0]);
+}
+
+static const char *c_elu_grad(const struct node *n, const char *const *a) {
+    return xprintf("%s > 0 ? %s : (%s + %s) * %s", a[0], a[1], a[0], emit_real(n->a.elu_grad.alpha), a[1]);
+}
+
 static const char *c_tanh(const struct node *n, const char *const *a) {
     (void)n;
     return xprintf("tanh(%s)", a[0]);
@@ -419,6 +427,8 @@ static const struct op_c op_c_table[] = {
     {OP_ABS, c_abs, NULL},
     {OP_LEAKY_RELU, c_leaky_relu, NULL},
     {OP_LRELU_GRAD, c_lrelu_grad, NULL},
+    {OP_ELU, c_elu, NULL},
+    {OP_ELU_GRAD, c_elu_grad, NULL},
     {OP_TANH, c_tanh, NULL},
     {OP_SIGMOID, c_sigmoid, NULL},
     {OP_SOFTPLUS, c_softplus, NULL},
