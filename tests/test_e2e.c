@@ -370,6 +370,35 @@ Test(e2e, wgan_gp_ring_multi_batch_steps_resume_exactly, .timeout = 120) {
     cr_expect_eq(run("%s gradcheck > /dev/null", t), 0, "wgan_gp_ring gradcheck failed");
 }
 
+/* R1 on the ring: the critic's gradient on real data, by double backprop,
+ * reported as a metric; resuming is exact and the trainer's gradcheck,
+ * in double, passes with the penalty in loss_D. */
+Test(e2e, r1_ring_trains_resumes_exactly_and_gradchecks, .timeout = 120) {
+    const char *dir = test_tmpdir();
+    char *spec = read_whole("specs/gan_ring.gm", NULL);
+    cr_assert(spec);
+    char *at = strstr(spec, "{ form nonsaturating }");
+    cr_assert(at);
+    *at = 0;
+    char *text = xprintf("%s{ form nonsaturating; r1 10 }%s", spec, at + strlen("{ form nonsaturating }"));
+    char *file = path("r1.gm");
+    write_file(file, text, strlen(text));
+    char *bin = build_trainer(file, "r1");
+    expect_resume_exact(dir, bin, "--threads 1", quick() ? 6 : 40);
+    char *head = read_whole(path("a/metrics.csv"), NULL);
+    cr_expect(!strncmp(head, "step,loss_D,loss_G,D_x,D_G_z,R1,seconds", 38), "header: %.60s", head);
+    /* the penalty is a positive number on every row */
+    int rows = 0;
+    for (char *line = strchr(head, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        double v[6];
+        cr_assert_eq(sscanf(line + 1, "%lf,%lf,%lf,%lf,%lf,%lf", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]), 6);
+        cr_expect(isfinite(v[5]) && v[5] > 0, "step %g: R1 is %g", v[0], v[5]);
+        rows++;
+    }
+    cr_expect_eq(rows, quick() ? 6 : 40);
+    cr_expect_eq(run("%s gradcheck > %s/r1.gc", bin, dir), 0, "%s", read_whole(path("r1.gc"), NULL));
+}
+
 Test(e2e, cgan_samples_by_label, .timeout = 300) {
     const char *dir = test_tmpdir();
     const char *t = trainer("cgan");

@@ -393,3 +393,98 @@ Test(autodiff, second_derivative_through_conv) {
     struct case_ c = {"second_conv", 3, 2, {S2(3, 18), S2(18, 3), S4(2, 5, 5, 2)}, .loss = l_conv_second};
     CHECK(c);
 }
+
+/* ---- the R1 penalty ------------------------------------------------------------ */
+
+/* A spec's C in double, with a harness that exports the gradient check's
+ * real batch (static in the emitted file) so it can be moved in double. */
+static const struct genrt_model *load_spec_text(const char *name, const char *text, double **gc_x, void **so) {
+    char *dir = test_tmpdir();
+    char *spec = xprintf("%s/%s.gm", dir, name), *c = xprintf("%s/%s.c", dir, name);
+    write_file(spec, text, strlen(text));
+    cr_assert_eq(run("%s %s -o %s", genc_path(), spec, c), 0, "genc %s failed", name);
+    char *harness = xprintf("%s/%s_h.c", dir, name);
+    char *h = xprintf("#include \"%s\"\nreal *h_gc_x(void) { return gc_x; }\n", c);
+    write_file(harness, h, strlen(h));
+    *so = load_double_so(harness, xprintf("%s/%s.so", dir, name));
+    double *(*x)(void) = (double *(*)(void))dlsym(*so, "h_gc_x");
+    const struct genrt_model *m = dlsym(*so, "genc_model_f64");
+    cr_assert(x && m);
+    *gc_x = x();
+    return m;
+}
+
+/* a ring GAN whose critic has elu and leaky_relu: R1's gradient of the
+ * critic, differentiated again, goes through both */
+static char *ring_spec(const char *objective) {
+    return xprintf("model r\ndata ring8 { }\nlatent z ~ normal(4)\n"
+                   "network G : [4] -> [2] { dense 16; relu; dense 2 }\n"
+                   "network D : [2] -> [1] { dense 16; elu; dense 16; leaky_relu 0.2; dense 1 }\n"
+                   "objective gan(G, D) { %s }\n"
+                   "optimize G with adam { }\noptimize D with adam { }\ntrain { batch 4 }\n", objective);
+}
+
+/* R1's value is gamma/2 E_x |grad_x D(x)|^2 on the real batch: the loss_D
+ * of a WGAN with 'r1 3' less the same model's without it, against the
+ * gradient of D by central differences.  For a WGAN, d loss_D / d x_i =
+ * -grad D(x_i) / N, so |grad D(x_i)|^2 = N^2 |d loss_D / d x_i|^2. */
+Test(objective, r1_is_half_gamma_times_the_mean_squared_gradient_of_d_on_real_data) {
+    void *so_a, *so_b;
+    double *xa, *xb;
+    const struct genrt_model *a = load_spec_text("r1_a", ring_spec("form wgan; clip 0.01; r1 3"), &xa, &so_a);
+    const struct genrt_model *b = load_spec_text("r1_b", ring_spec("form wgan; clip 0.01"), &xb, &so_b);
+    cr_assert_eq(a->n_state, b->n_state, "r1 adds no state");
+    cr_assert_eq(a->shape_hash, b->shape_hash);
+    double *sa = a->state, *sb = b->state;
+    for (long i = 0; i < a->n_state; i++)
+        sa[i] = sb[i] = test_uniform() - 0.5;
+    int n = a->gc_batch, d = (int)a->sample_size;
+    float z[64];
+    for (int i = 0; i < n * a->latent_dim; i++)
+        z[i] = (float)(2 * test_uniform() - 1);
+    a->gc_set_input(GENRT_SLOT_Z, z);
+    b->gc_set_input(GENRT_SLOT_Z, z);
+    for (int i = 0; i < n * d; i++)
+        xa[i] = xb[i] = 4 * test_uniform() - 2;
+    double penalty = a->gc_loss(0) - b->gc_loss(0), want = 0;
+    for (int i = 0; i < n * d; i++) {
+        double h = 1e-5, saved = xb[i];
+        xb[i] = saved + h;
+        double lp = b->gc_loss(0);
+        xb[i] = saved - h;
+        double lm = b->gc_loss(0);
+        xb[i] = saved;
+        double dldx = (lp - lm) / (2 * h);
+        want += (double)n * n * dldx * dldx;
+    }
+    want *= 3.0 / 2 / n;
+    cr_log_info("R1: %.12g, from central differences %.12g", penalty, want);
+    cr_expect(want > 1e-6, "a degenerate critic: its gradient is %g", want);
+    cr_expect(fabs(penalty - want) <= 1e-7 * fmax(want, 1e-6), "R1 is %.12g, gamma/2 E|grad D|^2 is %.12g", penalty,
+              want);
+    dlclose(so_a);
+    dlclose(so_b);
+}
+
+/* The whole objective with R1, in double, for a form with sigmoid
+ * probabilities, a hinge and a conditional conv critic. */
+Test(objective, r1_gradcheck_in_double, .timeout = 120) {
+    const char *specs[] = {
+        ring_spec("form nonsaturating; r1 10"),
+        ring_spec("form hinge; r1 0.5; critic_steps 2"),
+        "model c\ndata fashion_mnist { range -1 1 }\nlatent z ~ normal(8)\n"
+        "network G : [8] -> [1, 28, 28] { cond onehot; dense 784; tanh; reshape [1, 28, 28] }\n"
+        "network D : [1, 28, 28] -> [1] { cond embed 3; conv 2 k4 s4; elu 0.5; flatten; dense 1 }\n"
+        "objective gan(G, D) { form lsgan; r1 1 }\n"
+        "optimize G with adam { }\noptimize D with sgd { lr 0.01; momentum 0.9 }\ntrain { batch 4 }\n",
+    };
+    for (int k = 0; k < 3; k++) {
+        void *so;
+        double *x;
+        const struct genrt_model *m = load_spec_text(xprintf("r1_gc%d", k), specs[k], &x, &so);
+        double worst = model_gradcheck(m, 1e-6, 20);
+        cr_log_info("r1 spec %d: whole-objective worst relative error %.3g", k, worst);
+        cr_expect(worst <= TOL, "r1 spec %d: whole-objective gradient error %.3g > %g", k, worst, TOL);
+        dlclose(so);
+    }
+}

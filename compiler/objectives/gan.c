@@ -13,6 +13,7 @@ struct gan {
     double clip;       /* wgan: weight clipping, 0 for none */
     int critic_steps;  /* critic updates per generator update */
     double lambda;     /* wgan_gp: the penalty's weight */
+    double r1;         /* the R1 penalty's gamma on real data, 0 for none */
 };
 
 static const struct gan *gan_of(const struct model *m) { return m->objective.settings; }
@@ -51,9 +52,9 @@ static void check(const struct decl *d, struct model *m) {
     o->disc = resolve_network(m, &d->args.data[1]);
     if (o->gen >= 0 && o->gen == o->disc)
         error_at(d->args.data[1].loc, "the generator and the discriminator must be different networks");
-    static const char *const keys[] = {"form", "clip", "critic_steps", "lambda"};
-    const struct stmt *s[4];
-    settings(&d->body, "gan objective", keys, 4, s);
+    static const char *const keys[] = {"form", "clip", "critic_steps", "lambda", "r1"};
+    const struct stmt *s[5];
+    settings(&d->body, "gan objective", keys, 5, s);
     if (s[0]) {
         int k = gan_form_of(s[0]);
         if (k < 0)
@@ -85,6 +86,15 @@ static void check(const struct decl *d, struct model *m) {
                      gan_forms[form]);
         else
             arg_range(&s[3]->args.data[0], "lambda", 0, 1e6, false, &o->lambda);
+    }
+    if (s[4] && want_args(s[4], 1, 1)) {
+        if (form == FORM_WGAN_GP) {
+            error_at(s[4]->loc, "'r1' penalizes D's gradient on real data in place of a gradient penalty; "
+                     "'form wgan_gp' has one already (its 'lambda')");
+            note_at(s[0]->loc, "the form is set here");
+        } else if (arg_range(&s[4]->args.data[0], "r1", 0, 1e6, false, &o->r1) && !(o->r1 > 0)) {
+            error_at(s[4]->args.data[0].loc, "r1 must be positive");
+        }
     }
 }
 
@@ -122,7 +132,7 @@ static void check_model(struct model *m) {
             note_at(m->objective.loc, "the objective is %s here", form == FORM_WGAN ? "wgan" : "wgan_gp");
         }
     }
-    if (form == FORM_WGAN_GP) {
+    if (form == FORM_WGAN_GP || o->r1 > 0) {
         for (int i = 0; i < d->layers.len; i++) {
             if (d->layers.data[i].kind == L_BATCHNORM) {
                 warning_at(d->layers.data[i].loc, "batchnorm couples the examples of a batch, so the gradient "
@@ -194,23 +204,44 @@ static int gradient_penalty(struct builder *b, int x, int fake, int y, int k) {
     return ir_scale(g, mean(b, sq(b, ir_addc(g, norm, -1))), o->lambda);
 }
 
-/* D's loss with the form's penalty, at critic step k */
-static int loss_d(struct builder *b, int x, int fake, int y, int k, int *lr, int *lf) {
+/* R1 (Mescheder et al. 2018): gamma/2 E_x |grad_x D(x)|^2 on the real
+ * batch x, |.| the L2 norm of each example's gradient of D's logit.  The
+ * gradient is AD-built IR on the real batch's own forward pass (D(x) is
+ * the sum's only use of x), and D's step differentiates it again, as
+ * WGAN-GP's penalty. */
+static int r1_penalty(struct builder *b, int x, int real) {
+    const struct gan *o = gan_of(b->m);
+    struct ir *g = b->g;
+    at_objective(b, "R1 penalty");
+    int gx;
+    autodiff(g, ir_sum_all(g, real), &x, 1, &gx);
+    at_objective(b, "R1 penalty");
+    int rows = ir_node(g, x)->shape.d[0];
+    return ir_scale(g, ir_sum_all(g, sq(b, gx)), o->r1 / 2 / rows);
+}
+
+/* D's loss with the form's penalty and R1, at critic step k; r1 returns
+ * R1's term, or -1 */
+static int loss_d(struct builder *b, int x, int fake, int y, int k, int *lr, int *lf, int *r1) {
     const struct gan *o = gan_of(b->m);
     int loss = gan_loss_d(b, o->form, o->disc, x, fake, y, lr, lf);
     if (o->form == FORM_WGAN_GP)
         loss = add(b, loss, gradient_penalty(b, x, fake, y, k));
+    *r1 = -1;
+    if (o->r1 > 0)
+        loss = add(b, loss, *r1 = r1_penalty(b, x, *lr));
     return loss;
 }
 
 /* ---- metrics, terms, batches ---------------------------------------------- */
 
-enum { M_LOSS_D, M_LOSS_G, M_D_X, M_D_G_Z, M_W, N_METRICS };
+enum { M_LOSS_D, M_LOSS_G, M_D_X, M_D_G_Z, M_W, M_R1, N_METRICS };
 static const char *const metric_names[N_METRICS] = {
     [M_LOSS_D] = "loss_D", [M_LOSS_G] = "loss_G",
     [M_D_X] = "D_x",       /* D's mean output on real data: a probability, or the critic's score */
     [M_D_G_Z] = "D_G_z",   /* the same on the fakes */
     [M_W] = "W",           /* WGANs: the critic's estimate of the Wasserstein distance */
+    [M_R1] = "R1",         /* with r1: its term of loss_D, gamma/2 E|grad_x D(x)|^2 */
 };
 
 enum { TERM_D, TERM_G };
@@ -225,7 +256,7 @@ static int latent_batches(const struct gan *o) { return o->critic_steps == 1 ? 1
 
 static void declare(const struct model *m, struct lowered *lo) {
     const struct gan *o = gan_of(m);
-    bool present[N_METRICS] = {true, true, true, true, is_wgan(o->form)};
+    bool present[N_METRICS] = {true, true, true, true, is_wgan(o->form), o->r1 > 0};
     declare_metrics(lo, metric_names, present, N_METRICS);
     declare_term(lo, "loss_D", term_nets(m, TERM_D));
     declare_term(lo, "loss_G", term_nets(m, TERM_G));
@@ -275,8 +306,8 @@ static void train(struct builder *b) {
         int x = batch_of(b, in.x, k), z = batch_of(b, in.z, k);
         y = batch_of(b, in.y, k);
         fake = forward(b, o->gen, z, y);
-        int lr, lf;
-        int loss = loss_d(b, x, fake, y, k, &lr, &lf);
+        int lr, lf, r1;
+        int loss = loss_d(b, x, fake, y, k, &lr, &lf, &r1);
         if (k == steps - 1) {
             g->cur_what = "metrics";
             metric(b, M_LOSS_D, loss);
@@ -287,6 +318,8 @@ static void train(struct builder *b) {
             metric(b, M_D_G_Z, dgz);
             if (is_wgan(o->form))
                 metric(b, M_W, ir_binary(g, OP_SUB, dx, dgz));
+            if (r1 >= 0)
+                metric(b, M_R1, r1);
         }
         optimizer_step(b, net_bit(o->disc), loss, steps, k);
         if (o->clip > 0) {
@@ -311,8 +344,8 @@ static int term_loss(struct builder *b, int term) {
     const struct gan *o = gan_of(b->m);
     struct inputs in = inputs(b, 1, 1);
     int fake = forward(b, o->gen, in.z, in.y);
-    int lr, lf;
-    return term == TERM_D ? loss_d(b, in.x, fake, in.y, 0, &lr, &lf) : gan_loss_g(b, o->form, o->disc, fake, in.y);
+    int lr, lf, r1;
+    return term == TERM_D ? loss_d(b, in.x, fake, in.y, 0, &lr, &lf, &r1) : gan_loss_g(b, o->form, o->disc, fake, in.y);
 }
 
 /* G's forward pass from latent vectors (and labels), in eval mode */
