@@ -510,3 +510,18 @@ Test(ops, vjp_matches_central_differences, .timeout = 120) {
     }
     dlclose(so);
 }
+
+/* docs/architecture.md's op table names every op of ops.def */
+Test(ops, every_op_is_documented) {
+    char *doc = read_whole("docs/architecture.md", NULL);
+    cr_assert(doc, "run the tests from the repository root");
+    char *table = strstr(doc, "| op | schedule |");
+    cr_assert(table, "docs/architecture.md has no op table");
+    char *end = strstr(table, "\n\n");
+    *end = 0;
+    for (int op = 0; op < OP_COUNT; op++) {
+        const char *name = op_table[op].name;
+        bool found = strstr(table, xprintf("`%s`", name)) || strstr(table, xprintf("`%s ", name));
+        cr_expect(found, "op '%s' is missing from docs/architecture.md's op table", name);
+    }
+}
