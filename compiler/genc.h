@@ -424,7 +424,7 @@ struct ref_io {
 typedef void (*vjp_fn)(struct ir *g, int node, int dy, const bool *need, int *dx);
 /* ELEM ops: element i's value from its operands' (a[k], indexed by the row's
  * operand kinds) and the step */
-typedef double (*elem_fn)(const struct node *n, const double *a, long i, long step);
+typedef double (*ref_elem_fn)(const struct node *n, const double *a, long i, long step);
 typedef void (*ref_fn)(const struct ir *g, const struct node *n, const struct ref_io *io);
 
 struct op_info {
@@ -436,8 +436,8 @@ struct op_info {
     unsigned writes;     /* bit i: input i is updated in place */
     unsigned flags;      /* enum op_flags */
     vjp_fn vjp;          /* NULL: not differentiable */
-    elem_fn elem;        /* ELEM ops */
-    ref_fn ref;          /* the others */
+    ref_elem_fn ref_elem; /* the reference: ELEM ops, one element */
+    ref_fn ref;           /* the reference: the others, the whole op */
 };
 extern const struct op_info op_table[];
 

@@ -1182,7 +1182,7 @@ static double operand_at(const struct ir *g, const struct node *n, int k, const 
 void op_ref(const struct ir *g, int id, const struct ref_io *io) {
     const struct node *n = &g->nodes.data[id];
     const struct op_info *info = &op_table[n->op];
-    if (!info->elem) {
+    if (!info->ref_elem) {
         info->ref(g, n, io);
         return;
     }
@@ -1190,6 +1190,6 @@ void op_ref(const struct ir *g, int id, const struct ref_io *io) {
     for (long i = 0; i < shape_size(n->shape); i++) {
         for (int k = 0; k < n->n_in; k++)
             a[k] = operand_at(g, n, k, io->in[k], i);
-        io->out[i] = info->elem(n, a, i, io->step);
+        io->out[i] = info->ref_elem(n, a, i, io->step);
     }
 }
