@@ -87,27 +87,24 @@ static void layout_state(const struct model *m, struct lowered *lo) {
             }
             case L_COND:
                 if (l->embed) /* U(-1, 1), through a fan-in of 1 */
-                    np->weight = add_tensor(lo, xprintf("%s.embedding", pre), GENRT_PARAM, n,
-                                               GENRT_INIT_FANIN_UNIFORM, 1,
-                                               (struct shape){2, {m->n_classes, l->embed}});
+                    np->weight = add_tensor(lo, xprintf("%s.embedding", pre), GENRT_PARAM, n, GENRT_INIT_FANIN_UNIFORM,
+                                            1, (struct shape){2, {m->n_classes, l->embed}});
                 continue;
             case L_BATCHNORM: {
                 struct shape c = {1, {l->in.d[0]}};
                 np->weight = add_tensor(lo, xprintf("%s.gamma", pre), GENRT_PARAM, n, GENRT_INIT_ONE, 0, c);
                 np->bias = add_tensor(lo, xprintf("%s.beta", pre), GENRT_PARAM, n, GENRT_INIT_ZERO, 0, c);
-                np->run_mean = add_tensor(lo, xprintf("%s.running_mean", pre), GENRT_RUNNING, n, GENRT_INIT_ZERO,
-                                             0, c);
+                np->run_mean = add_tensor(lo, xprintf("%s.running_mean", pre), GENRT_RUNNING, n, GENRT_INIT_ZERO, 0, c);
                 np->run_var = add_tensor(lo, xprintf("%s.running_var", pre), GENRT_RUNNING, n, GENRT_INIT_ONE, 0, c);
                 continue;
             }
             default:
                 continue;
             }
-            np->weight = add_tensor(lo, xprintf("%s.weight", pre), GENRT_PARAM, n, GENRT_INIT_FANIN_UNIFORM,
-                                       fan_in, w);
+            np->weight = add_tensor(lo, xprintf("%s.weight", pre), GENRT_PARAM, n, GENRT_INIT_FANIN_UNIFORM, fan_in, w);
             if (l->bias)
                 np->bias = add_tensor(lo, xprintf("%s.bias", pre), GENRT_PARAM, n, GENRT_INIT_FANIN_UNIFORM, fan_in,
-                                         (struct shape){1, {units}});
+                                      (struct shape){1, {units}});
         }
     }
     /* the objective's own (a VAE's learned log-variance) */
