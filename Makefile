@@ -25,7 +25,9 @@ SPECS    := $(wildcard specs/*.gm)
 MODELS   := $(basename $(notdir $(SPECS)))
 DEMO     := dcgan
 
-COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c compiler/passes/*.c))
+COMPILER_DIRS := passes emit objectives
+COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c $(addsuffix /*.c,$(addprefix compiler/,$(COMPILER_DIRS)))))
+COMPILER_HDR := $(wildcard compiler/*.h compiler/*.def compiler/*/*.h compiler/*/*.def)
 RUNTIME_SRC  := $(wildcard runtime/*.c)
 GEN_SRC      := $(B)/lexer.c $(B)/parser.c
 
@@ -39,11 +41,15 @@ $(B)/parser.c $(B)/parser.h &: compiler/parser.y | $(B)
 $(B)/lexer.c $(B)/lexer.h &: compiler/lexer.l | $(B)
 	flex --header-file=$(B)/lexer.h -o $(B)/lexer.c $<
 
-$(B)/%.o: compiler/%.c $(B)/parser.h $(B)/lexer.h compiler/genc.h compiler/ops.def | $(B)
+$(B)/%.o: compiler/%.c $(B)/parser.h $(B)/lexer.h $(COMPILER_HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) -c $< -o $@
 
-$(B)/passes_%.o: compiler/passes/%.c compiler/genc.h compiler/ops.def | $(B)
-	$(CC) $(BASE) $(CFLAGS) -c $< -o $@
+# compiler/DIR/X.c -> build/DIR_X.o
+define compiler_subdir
+$(B)/$(1)_%.o: compiler/$(1)/%.c $(COMPILER_HDR) | $(B)
+	$$(CC) $$(BASE) $$(CFLAGS) -c $$< -o $$@
+endef
+$(foreach d,$(COMPILER_DIRS),$(eval $(call compiler_subdir,$(d))))
 
 $(B)/lexer.o: $(B)/lexer.c $(B)/parser.h
 	$(CC) $(BASE) $(CFLAGS) -Wno-sign-compare -c $< -o $@
@@ -51,18 +57,24 @@ $(B)/lexer.o: $(B)/lexer.c $(B)/parser.h
 $(B)/parser.o: $(B)/parser.c $(B)/lexer.h
 	$(CC) $(BASE) $(CFLAGS) -c $< -o $@
 
-COMPILER_OBJ := $(patsubst compiler/%.c,$(B)/%.o,$(filter compiler/%.c,$(filter-out compiler/passes/%,$(COMPILER_SRC)))) \
-                $(patsubst compiler/passes/%.c,$(B)/passes_%.o,$(filter compiler/passes/%,$(COMPILER_SRC))) \
+COMPILER_OBJ := $(foreach f,$(patsubst compiler/%.c,%,$(COMPILER_SRC)),$(B)/$(subst /,_,$(f)).o) \
                 $(B)/lexer.o $(B)/parser.o
 
 $(B)/libgenc.a: $(COMPILER_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 # genc reads checkpoints (for --sampler) with the runtime's own reader.
 CKPT_OBJ := $(B)/rt_genrt_ckpt.o $(B)/rt_genrt_file.o $(B)/rt_genrt_err.o
 
 $(B)/genc: compiler/main.c $(B)/libgenc.a $(CKPT_OBJ)
 	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgenc.a $(CKPT_OBJ) -lz -lm -o $@
+
+# The compiler's layering: only compiler/emit/ knows C, and no include or
+# call cycle among compiler/ files (tests/check_layering.py, which also
+# plants each kind of violation in a copy to show it is caught).
+check-layering: $(COMPILER_OBJ) $(B)/main.o
+	@python3 tests/check_layering.py
+	@python3 tests/check_layering.py --selftest
 
 # ---- the runtime -----------------------------------------------------------
 
@@ -191,5 +203,5 @@ uninstall:
 clean:
 	rm -rf $(B) $(MODELS) $(addsuffix .c,$(MODELS))
 
-.PHONY: all generated deps demo install uninstall clean
+.PHONY: all generated deps demo install uninstall clean check-layering
 .SECONDARY:

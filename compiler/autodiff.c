@@ -46,12 +46,12 @@ void autodiff(struct ir *g, int loss, const int *wrt, int n, int *grads) {
         struct node nd = *ir_node(g, v); /* copy: the vector may grow */
         if (op_table[nd.op].vjp == NULL)
             continue;
-        bool need[4] = {false};
+        bool need[OP_MAX_IN] = {false};
         for (int i = 0; i < nd.n_in; i++)
             need[i] = from[nd.in[i]] && to[nd.in[i]];
         g->cur_loc = nd.loc;
         g->cur_what = nd.what ? xprintf("backward of %s", nd.what) : "backward";
-        int dx[4];
+        int dx[OP_MAX_IN];
         op_vjp(g, v, adj[v], need, dx);
         for (int i = 0; i < nd.n_in; i++) {
             if (!need[i] || dx[i] < 0)

@@ -130,11 +130,15 @@ void dump_tokens(FILE *f, const struct source *src);
 /* ---- sema.c: names and shapes ------------------------------------------- */
 
 enum layer_kind {
-    L_DENSE, L_RELU, L_LEAKY_RELU, L_TANH, L_SIGMOID, L_RESHAPE, L_FLATTEN,
-    L_CONV, L_DECONV, L_BATCHNORM, L_DROPOUT, L_UPSAMPLE, L_AVGPOOL, L_LAYERNORM, L_COND,
-    L_INSTANCENORM,
-    L_RESIDUAL,   /* opens a residual block: the layers up to its L_ADD ... */
-    L_ADD,        /* ... whose output is added to the block's input */
+#define LAYER(kind, name, label) L_##kind,
+#include "layers.def"
+#undef LAYER
+};
+enum {
+    L_COUNT = 0
+#define LAYER(kind, name, label) + 1
+#include "layers.def"
+#undef LAYER
 };
 
 struct layer {
@@ -145,7 +149,7 @@ struct layer {
     bool bias;          /* dense, conv, deconv */
     int k, stride, pad, out_pad; /* conv, deconv */
     int factor;         /* upsample, avgpool */
-    double alpha;       /* leaky_relu */
+    double alpha;       /* leaky_relu, elu */
     double momentum, eps; /* batchnorm, layernorm */
     double p;           /* dropout */
     int embed;          /* cond: 0 for one-hot, else the embedding width */
@@ -155,6 +159,9 @@ struct layer {
     long n_params, macs;
 };
 
+/* Layers a network may have, residual blocks' markers included. */
+#define MAX_LAYERS 256
+
 struct network {
     const char *name;
     struct loc loc;
@@ -163,12 +170,19 @@ struct network {
     int opt;            /* index into model.opts, -1 until an optimize names it */
 };
 
-enum data_kind { DATA_FASHION_MNIST, DATA_RING8, DATA_IMAGES };
+enum data_kind { DATA_FASHION_MNIST, DATA_RING8, DATA_IMAGES, N_DATA_KINDS };
 enum latent_kind { LATENT_NORMAL, LATENT_UNIFORM };
-enum objective_kind { OBJ_GAN, OBJ_VAE, OBJ_CYCLEGAN };
-enum likelihood { LIK_BERNOULLI, LIK_GAUSSIAN };
-enum gan_form { FORM_MINIMAX, FORM_NONSATURATING, FORM_LSGAN, FORM_HINGE, FORM_WGAN, FORM_WGAN_GP };
 enum opt_kind { OPT_SGD, OPT_ADAM, OPT_RMSPROP };
+
+/* A parameter's optimizer state tensors (ptensor.opt_state), by optimizer:
+ * Adam's moments; RMSprop's square average, its gradient average
+ * (centered) and momentum buffer; SGD's momentum buffer. */
+enum opt_state {
+    OPT_ADAM_M = 0, OPT_ADAM_V = 1,
+    OPT_RMS_SQUARE_AVG = 0, OPT_RMS_GRAD_AVG = 1, OPT_RMS_MOMENTUM = 2,
+    OPT_SGD_MOMENTUM = 0,
+    N_OPT_STATE = 3
+};
 
 struct optim {
     enum opt_kind kind;
@@ -203,19 +217,12 @@ struct model {
         struct loc loc;
     } latent;
     VEC(struct network) nets;
+    /* Tagged by its definition (one row of objectives/objectives.def); its
+     * settings are the objective module's own struct, private to it. */
     struct {
-        enum objective_kind kind;
-        enum gan_form form;
-        int gen, disc;        /* network indices */
-        struct loc loc;
-        double clip;          /* wgan: weight clipping, 0 for none */
-        int critic_steps;     /* critic updates per generator update */
-        double lambda;        /* wgan_gp: the penalty's weight */
-        int enc, dec;         /* vae: network indices */
-        enum likelihood likelihood;
-        double sigma2;        /* vae, gaussian: the fixed variance; 0 when learned */
-        int g_ab, g_ba, d_a, d_b; /* cyclegan: G: A -> B, F: B -> A, D_A, D_B */
-        double cycle, identity;   /* cyclegan: the L1 terms' weights */
+        const struct objective_def *def;
+        struct loc loc;       /* the objective's name in `objective gan(...)` */
+        void *settings;
     } objective;
     int n_classes;            /* labels of the data; 0 when it has none */
     bool conditional;         /* some network has a cond layer */
@@ -228,25 +235,84 @@ struct model {
 };
 
 bool sema(const struct ast *ast, const struct source *src, struct model *m);
+
+/* ---- settings.c: the checks sema and the objectives share ---------------- */
+
+extern const char *const data_kinds[N_DATA_KINDS]; /* the DSL's words */
+/* An unknown name, with the closest candidate or the list of them. */
+void unknown(struct loc at, const char *what, const char *name, const char *const *cands, int n);
+/* s has lo to hi arguments, else an error */
+bool want_args(const struct stmt *s, int lo, int hi);
+bool arg_num(const struct arg *a, const char *what, double *out);
+bool arg_int(const struct arg *a, const char *what, long lo, long hi, long *out);
+bool arg_range(const struct arg *a, const char *what, double lo, double hi, bool hi_open, double *out);
+bool arg_ident(const struct arg *a, const char *what, const char **out);
+/* Look up each statement's key in `keys`; report unknown and repeated
+ * ones.  found[k] is the statement for keys[k], or NULL. */
+void settings(const stmt_vec *body, const char *block, const char *const *keys, int n_keys,
+              const struct stmt **found);
+int find_network(const struct model *m, const char *name);
+const char **net_names(const struct model *m);
+/* the network an argument names, or -1 after an error */
+int resolve_network(const struct model *m, const struct arg *a);
+/* an error unless the network has an optimizer */
+void require_optimizer(const struct model *m, int net);
+
+/* layers.c: the DSL's word for a kind (NULL for L_ADD), and a layer's
+ * label with the arguments that set it apart: "dense 256 nobias",
+ * "cond embed 16" */
+const char *layer_name(enum layer_kind k);
+const char *layer_label(const struct layer *l);
 int find_network(const struct model *m, const char *name);
 
-/* ---- ir.c + ops.c: the IR ----------------------------------------------- */
+/* ---- ops.c + ir.c: the IR ---------------------------------------------- */
 
 enum op {
-#define OP(name, str, arity, kind, elem, stmt, vjp) OP_##name,
+#define OP(name, str, min_in, max_in, sched, reduce, operands, writes, flags, vjp, eval) OP_##name,
 #include "ops.def"
 #undef OP
     OP_COUNT
 };
 
-/* How an op is emitted and scheduled. */
-enum op_kind {
-    K_SOURCE,   /* no computation: inputs, parameters, constants */
-    K_ELEM,     /* elementwise: may fuse into one loop with its neighbours */
-    K_REDUCE,   /* reduction: may absorb an elementwise producer */
-    K_VIEW,     /* same storage, new shape */
-    K_KERNEL,   /* its own statement (GEMM, ...) */
-    K_EFFECT,   /* side effect: parameter updates, outputs; never removed */
+/* The most inputs any op takes, from ops.def: a node's input array fits
+ * every row by construction. */
+union op_max_in_ {
+#define OP(name, str, min_in, max_in, sched, reduce, operands, writes, flags, vjp, eval) char name[max_in + 1];
+#include "ops.def"
+#undef OP
+};
+#define OP_MAX_IN ((int)sizeof(union op_max_in_) - 1)
+
+/* How an op is scheduled (ops.def). */
+enum op_sched {
+    S_SOURCE,   /* no computation: inputs, parameters */
+    S_ELEM,     /* one value per element: fuses into one loop with its neighbours */
+    S_REDUCE,   /* a sum over an elementwise loop: may absorb its producers */
+    S_VIEW,     /* same storage, new shape */
+    S_KERNEL,   /* its own statement (GEMM, ...) */
+    S_EFFECT,   /* changes state or the caller's buffers; never removed */
+};
+
+/* What a reduction sums (ops.def). */
+enum reduce_kind {
+    RED_NONE,
+    RED_ALL,     /* every element, to a scalar */
+    RED_CHANNEL, /* every axis but the last: x[..., C] -> [C] */
+    RED_ROW,     /* each example: x[N, ...] -> [N] */
+};
+
+/* How an elementwise op's operand is indexed in its loop (ops.def). */
+enum bcast_kind {
+    BC_NONE,     /* not an elementwise operand */
+    BC_SAME,     /* the loop's shape */
+    BC_SCALAR,   /* the loop's shape, or a scalar spread over it */
+    BC_CHANNEL,  /* [C], along the last axis */
+    BC_ROW,      /* [N], one per example */
+};
+
+enum op_flags {
+    F_RANDOM = 1, /* reads the step's hash (dropout, noise): never a constant */
+    F_EFFECT = 2, /* has effects: live in DCE, an ordering point */
 };
 
 /* Persistent tensors: parameters and optimizer state, in the model's state array. */
@@ -259,15 +325,49 @@ struct ptensor {
     int fan_in;
     struct shape shape;
     long offset;
+    int opt_state[N_OPT_STATE]; /* a parameter's optimizer state tensors (enum opt_state), -1 for none */
+};
+
+/* Each op's attributes, in union op_attr: the member named after the op
+ * (n->a.matmul.ta), or shared by an adjoint pair (n->a.geom, n->a.pool). */
+struct geom_attr { int k, stride, pad, ho, wo; }; /* im2col, col2im: the conv window and its output size */
+/* adam: hyper-parameters; the optimizer runs `runs` times per training step
+ * and this is run `run` (from 0), so its step count is (t - 1) * runs + run + 1 */
+struct adam_attr { double lr, beta1, beta2, eps, weight_decay; int runs, run; };
+struct sgd_attr { double lr, momentum, weight_decay; bool nesterov; };
+/* rmsprop: grad_avg and buf are operand indices (centered; momentum > 0), -1 for none */
+struct rmsprop_attr { double lr, alpha, eps, weight_decay, momentum; int grad_avg, buf; };
+
+union op_attr {
+    struct { int slot; } input;                   /* enum genrt_slot */
+    struct { int tensor; } param;                 /* index into lowered.tensors (samplers: a constant) */
+    struct { double value; } fill;
+    struct { bool ta, tb; } matmul;               /* C = op(A) op(B), op a transpose when set */
+    struct geom_attr geom;                        /* im2col, col2im */
+    struct { int factor; } pool;                  /* upsample, sumpool */
+    struct { int off; } slice;                    /* the first channel kept */
+    struct { int before; } pad;                   /* zero channels before the input's */
+    struct { int salt; } uniform, normal;         /* which draws of the step's hash */
+    struct { double p; int salt; } dropout;
+    struct { double c; } scale, addc;             /* c x; x + c */
+    struct { double alpha; } leaky_relu, lrelu_grad;
+    struct { double alpha; } elu, elu_grad;       /* alpha > 0 */
+    struct { long offset; } rows;                 /* scalars into what it views */
+    struct adam_attr adam;
+    struct sgd_attr sgd;
+    struct rmsprop_attr rmsprop;
+    struct { double c; } clip;                    /* to [-c, c] */
+    struct { double momentum, unbias; } bn_stats; /* unbias: R / (R - 1) for R values per channel */
+    struct { int slot, stride; } output;          /* out[slot], or out[i * stride + slot] per element */
+    struct { long offset; } store_grad;           /* into g at the parameter's state offset */
 };
 
 struct node {
     enum op op;
-    int in[4];
+    int in[OP_MAX_IN];
     int n_in;
     struct shape shape;  /* includes the batch dimension where there is one */
-    double f[5];         /* float attributes: alpha, scale, hyper-parameters */
-    int i[8];            /* int attributes: transposes, slots, tensor ids, geometry */
+    union op_attr a;
     struct loc loc;      /* spec location it came from */
     const char *what;    /* short description for comments: "G dense 256" */
     /* filled by passes */
@@ -310,20 +410,36 @@ struct program {
     long peak_live; /* most scalars simultaneously live */
 };
 
-struct emit;
-typedef const char *(*elem_fn)(const struct node *n, const char *const *a);
-typedef void (*stmt_fn)(struct emit *e, const struct program *p, int id);
+/* The reference evaluator's operands: in double, one array per input (in
+ * the input's shape) and the node's own value; effects update the inputs
+ * their row writes, OUTPUT the metrics and STORE_GRAD the gradients. */
+struct ref_io {
+    double *in[OP_MAX_IN];
+    double *out;
+    long step;        /* the training step t: the random ops' hash */
+    double *metrics;  /* OUTPUT */
+    double *grads;    /* STORE_GRAD */
+};
+
 typedef void (*vjp_fn)(struct ir *g, int node, int dy, const bool *need, int *dx);
+/* ELEM ops: element i's value from its operands' (a[k], indexed by the row's
+ * operand kinds) and the step */
+typedef double (*ref_elem_fn)(const struct node *n, const double *a, long i, long step);
+typedef void (*ref_fn)(const struct ir *g, const struct node *n, const struct ref_io *io);
 
 struct op_info {
     const char *name;
-    int arity;
-    enum op_kind kind;
-    elem_fn elem;   /* K_ELEM: the scalar expression, given its operands' */
-    stmt_fn stmt;   /* K_KERNEL, K_EFFECT: print the statement */
-    vjp_fn vjp;     /* NULL: not differentiable */
+    int min_in, max_in;
+    enum op_sched sched;
+    enum reduce_kind reduce;
+    enum bcast_kind operand[OP_MAX_IN];
+    unsigned writes;     /* bit i: input i is updated in place */
+    unsigned flags;      /* enum op_flags */
+    vjp_fn vjp;          /* NULL: not differentiable */
+    ref_elem_fn ref_elem; /* the reference: ELEM ops, one element */
+    ref_fn ref;           /* the reference: the others, the whole op */
 };
-extern const struct op_info op_table[OP_COUNT];
+extern const struct op_info op_table[];
 
 int ir_add(struct ir *g, enum op op, const int *in, int n_in, struct shape shape);
 struct node *ir_node(struct ir *g, int id);
@@ -340,13 +456,15 @@ int ir_scale(struct ir *g, int x, double c);
 int ir_addc(struct ir *g, int x, double c);
 int ir_leaky_relu(struct ir *g, int x, double alpha);
 int ir_leaky_relu_grad(struct ir *g, int y, int dy, double alpha);
+int ir_elu(struct ir *g, int x, double alpha);
+int ir_elu_grad(struct ir *g, int y, int dy, double alpha);
 int ir_sum_all(struct ir *g, int x);
 int ir_mean_all(struct ir *g, int x);
 int ir_broadcast(struct ir *g, int s, struct shape shape);
 int ir_reshape(struct ir *g, int x, struct shape shape);
 /* channels-last geometry: x is [N, H, W, C] */
-int ir_im2col(struct ir *g, int x, int k, int s, int p, int ho, int wo);
-int ir_col2im(struct ir *g, int cols, int n, int h, int w, int c, int k, int s, int p, int ho, int wo);
+int ir_im2col(struct ir *g, int x, struct geom_attr geom);
+int ir_col2im(struct ir *g, int cols, struct shape img, struct geom_attr geom);
 int ir_mul_channel(struct ir *g, int x, int s);
 int ir_upsample(struct ir *g, int x, int f);
 int ir_sumpool(struct ir *g, int x, int f);
@@ -361,17 +479,33 @@ int ir_row_op(struct ir *g, enum op op, int x, int r);
 int ir_sum_row(struct ir *g, int x);
 int ir_onehot(struct ir *g, int y, int k);
 int ir_embed(struct ir *g, int y, int table);
+/* embed's adjoint: dy[N, D] added into the rows [K, D] the labels pick */
+int ir_embed_grad(struct ir *g, int y, int dy, int k);
 int ir_bcast_hw(struct ir *g, int v, int h, int w);
 int ir_sum_hw(struct ir *g, int x);
 /* a view of examples [off, off + len) of x */
 int ir_rows(struct ir *g, int x, int off, int len);
-int ir_effect(struct ir *g, enum op op, const int *in, int n_in);
+/* effects */
+int ir_adam(struct ir *g, int p, int grad, int m, int v, struct adam_attr a);
+/* buf: the momentum buffer, -1 for none */
+int ir_sgd(struct ir *g, int p, int grad, int buf, struct sgd_attr a);
+/* grad_avg (centered), buf (momentum): -1 for none */
+int ir_rmsprop(struct ir *g, int p, int grad, int square_avg, int grad_avg, int buf, struct rmsprop_attr a);
+int ir_clip(struct ir *g, int p, double c);
+int ir_bn_stats(struct ir *g, int mean, int var, int rmean, int rvar, double momentum, double unbias);
+/* out[slot] = x, or out[i * stride + slot] = x[i] for a vector */
+int ir_output(struct ir *g, int x, int slot, int stride);
+int ir_store_grad(struct ir *g, int x, long offset);
 void ir_dump(FILE *f, const struct program *p, const struct ptensor *pt);
 
 /* VJP: given the node's output gradient dy, append the nodes computing the
  * gradient of each input i with need[i] set, and store their ids in dx[i]
  * (-1 where there is none). */
 void op_vjp(struct ir *g, int node, int dy, const bool *need, int *dx);
+/* Node id's value by its op's reference, in double. */
+void op_ref(const struct ir *g, int id, const struct ref_io *io);
+/* The storage node id reads: views resolve to what they view. */
+int ir_storage(const struct ir *g, int id);
 
 /* ---- autodiff.c --------------------------------------------------------- */
 
@@ -379,27 +513,68 @@ void op_vjp(struct ir *g, int node, int dy, const bool *need, int *dx);
  * to g; grads[k] is the node id (or -1 when loss does not depend on it). */
 void autodiff(struct ir *g, int loss, const int *wrt, int n, int *grads);
 
-/* ---- lower.c: the objective layer, from a model to programs ------------ */
+/* ---- lower.c: from a model to programs --------------------------------- */
 
 struct lowered {
     VEC(struct ptensor) tensors;
     long n_state;
     VEC(struct program) progs;
-    VEC(const char *) metrics;
+    VEC(const char *) metrics;    /* metrics.csv's columns: out[i] of the train step */
+    VEC(int) metric_slot;         /* per metric id of the objective: its column, -1 when not reported */
     VEC(const char *) terms;      /* gradient-check terms: "loss_D", ... */
-    long step_flops;              /* one training step's GEMM FLOPs, 2*M*N*K each */
     VEC(unsigned) term_nets;      /* net mask per term */
     int gc_batch;
+    int real_batches;             /* real batches one training step takes (the critic's steps) */
+    int latent_batches;           /* latent batches it draws: 0 when the noise is in the IR or there is none */
+    int n_samplers;               /* programs a sampler runs: lower_sampler(m, lo, 0 .. n_samplers - 1) */
+    int genrt_objective;          /* the descriptor's .objective, enum genrt_objective_kind */
+    const char *objective_title;  /* the descriptor's .objective_name: "GAN", "VAE", ... */
+    void *objective;              /* the objective's own lowering state (its tensors) */
+    struct layer_tensors **layer_tensors; /* lower.c: per network and layer, its tensors */
     uint64_t shape_hash;
 };
 
 void lower_model(const struct model *m, struct lowered *out);
-/* The generator's eval-mode forward pass at batch 1, for samplers; for a
- * CycleGAN, G's (dir 0) or F's (dir 1). */
-struct program *lower_sampler(const struct model *m, struct lowered *lo, int dir);
-/* latent batches one training step draws: one, or one per critic step and
- * one for the generator's */
-int latent_batches(const struct model *m);
+/* Sampler program k: the objective's network(s) in eval mode at batch 1
+ * (a GAN's generator, a VAE's decoder, a CycleGAN's G for k = 0 and F
+ * for k = 1), its input an INPUT node whose slot says what it takes. */
+struct program *lower_sampler(const struct model *m, struct lowered *lo, int k);
+
+/* ---- objectives/: each objective behind one interface ------------------ */
+
+struct builder; /* lower.h */
+
+/* Everything genc asks an objective, in one table row (objectives.def):
+ * the checks, its state, the programs it needs, its metrics and terms. */
+struct objective_def {
+    const char *name;  /* the DSL's word: objective gan(G, D) */
+    int genrt_kind;    /* enum genrt_objective_kind, for the runtime */
+    const char *title; /* how the runtime names it to users: "GAN" */
+    int domains;       /* data declarations it takes: 1, or 2 (CycleGAN counts its own) */
+    bool latent;       /* it draws a latent, so the spec declares one */
+    /* `objective NAME(networks) { settings }`: sets m->objective.settings */
+    void (*check)(const struct decl *d, struct model *m);
+    /* after every declaration: the networks chain with the data and the
+     * latent, and every trained network has an optimizer */
+    void (*check_model)(struct model *m);
+    /* its persistent tensors beyond the networks' (NULL: none), laid out
+     * after theirs; may set lo->objective */
+    void (*layout)(const struct model *m, struct lowered *lo);
+    /* its metrics and gradient-check terms, batches per step, samplers */
+    void (*declare)(const struct model *m, struct lowered *lo);
+    /* the training step, in the builder's current program */
+    void (*train)(struct builder *b);
+    /* the other programs the runtime calls: generate, elbo, reconstruct, translate */
+    void (*programs)(struct builder *b);
+    /* gradient-check term k's loss, in the builder's current program */
+    int (*term_loss)(struct builder *b, int k);
+    /* sampler program k: its input and result */
+    void (*sampler)(struct builder *b, int k);
+};
+
+/* The objective named `name`, or NULL; and the names of them all. */
+const struct objective_def *objective_find(const char *name);
+const char *const *objective_names(int *n);
 
 /* ---- passes ------------------------------------------------------------- */
 
@@ -411,37 +586,8 @@ extern bool fuse_disabled; /* --no-fuse: every node its own loop, for testing fu
 void pass_plan(struct program *p);
 void run_passes(struct lowered *lo);
 
-/* ---- emit_sampler.c ------------------------------------------------------ */
+/* ---- summary.c: --summary ------------------------------------------------ */
 
-struct sampler_out {
-    char *c, *h, *blob; /* blob: the weights, with --weights-file */
-    size_t c_len, h_len, blob_len;
-};
-
-/* NAME.c and NAME.h: the generator in eval mode with the weights of state
- * (the checkpoint's, as floats) baked in, or, with weights_file, in a blob
- * the caller hands to NAME_init. */
-bool emit_sampler(const struct model *m, struct lowered *lo, const float *state, long step, const char *ckpt,
-                  const char *name, bool weights_file, struct sampler_out *out);
-
-/* ---- emit_c.c ----------------------------------------------------------- */
-
-/* The writer that op emitters print through.  Samplers make their own, with
- * constant arrays standing for the parameters. */
-struct emit *emit_new(const char *path, const struct lowered *lo, const char *const *const_names);
-char *emit_text(struct emit *e, size_t *len);
-void emit_body(struct emit *e, const struct program *p);
-void emit_line(struct emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void emit_open(struct emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void emit_close(struct emit *e, const char *tail);
-/* C expression for the first element of node id's storage: "arena + 64". */
-const char *emit_ref(struct emit *e, const struct program *p, int id);
-/* A real constant, exact in double: "(real)0.20000000000000001". */
-const char *emit_real(double v);
-
-char *emit_c(const struct model *m, const struct lowered *lo, size_t *len);
-/* Only the programs, with state and arena: for tests that build IR by hand. */
-char *emit_c_programs(const struct lowered *lo, const char *path, size_t *len);
 void print_summary(FILE *f, const struct model *m, const struct lowered *lo);
 
 #endif

@@ -1,28 +1,7 @@
-/* ir.c: the IR graph: adding nodes and dumping a program. */
+/* ir.c: printing a program, for --dump-ir. */
 #include "genc.h"
 
 #include <string.h>
-
-struct node *ir_node(struct ir *g, int id) {
-    if (id < 0 || id >= g->nodes.len)
-        unreachable();
-    return &g->nodes.data[id];
-}
-
-int ir_add(struct ir *g, enum op op, const int *in, int n_in, struct shape shape) {
-    const struct op_info *info = &op_table[op];
-    if (n_in > 4 || (info->arity >= 0 && n_in != info->arity))
-        unreachable();
-    struct node n = {.op = op, .n_in = n_in, .shape = shape, .loc = g->cur_loc,
-                     .what = g->cur_what, .fused_into = -1, .buf = -1};
-    for (int i = 0; i < n_in; i++) {
-        if (in[i] < 0 || in[i] >= g->nodes.len)
-            unreachable();
-        n.in[i] = in[i];
-    }
-    vec_push(&g->nodes, n);
-    return g->nodes.len - 1;
-}
 
 static const char *shape_paren(struct shape s) {
     char *p = xprintf("(");
@@ -41,14 +20,30 @@ void ir_dump(FILE *f, const struct program *p, const struct ptensor *pt) {
         fprintf(f, "  %%%d = %s", id, op_table[n->op].name);
         for (int i = 0; i < n->n_in; i++)
             fprintf(f, "%s%%%d", i ? ", " : " ", n->in[i]);
+        const union op_attr *a = &n->a;
         switch (n->op) {
-        case OP_INPUT: fprintf(f, " slot=%d", n->i[0]); break;
-        case OP_PARAM: fprintf(f, " %s", pt[n->i[0]].name); break;
-        case OP_MATMUL: fprintf(f, " ta=%d tb=%d", n->i[0], n->i[1]); break;
-        case OP_FILL: case OP_SCALE: case OP_ADDC: case OP_LEAKY_RELU: case OP_LRELU_GRAD:
-            fprintf(f, " %g", n->f[0]);
+        case OP_INPUT: fprintf(f, " slot=%d", a->input.slot); break;
+        case OP_PARAM: fprintf(f, " %s", pt[a->param.tensor].name); break;
+        case OP_MATMUL: fprintf(f, " ta=%d tb=%d", a->matmul.ta, a->matmul.tb); break;
+        case OP_FILL: fprintf(f, " %g", a->fill.value); break;
+        case OP_SCALE: fprintf(f, " %g", a->scale.c); break;
+        case OP_ADDC: fprintf(f, " %g", a->addc.c); break;
+        case OP_LEAKY_RELU: fprintf(f, " %g", a->leaky_relu.alpha); break;
+        case OP_LRELU_GRAD: fprintf(f, " %g", a->lrelu_grad.alpha); break;
+        case OP_ELU: fprintf(f, " %g", a->elu.alpha); break;
+        case OP_ELU_GRAD: fprintf(f, " %g", a->elu_grad.alpha); break;
+        case OP_IM2COL: case OP_COL2IM:
+            fprintf(f, " k=%d s=%d p=%d out=%dx%d", a->geom.k, a->geom.stride, a->geom.pad, a->geom.ho, a->geom.wo);
             break;
-        case OP_OUTPUT: fprintf(f, " slot=%d", n->i[0]); break;
+        case OP_UPSAMPLE: case OP_SUMPOOL: fprintf(f, " factor=%d", a->pool.factor); break;
+        case OP_SLICE: fprintf(f, " off=%d", a->slice.off); break;
+        case OP_PAD: fprintf(f, " before=%d", a->pad.before); break;
+        case OP_DROPOUT: fprintf(f, " p=%g salt=%d", a->dropout.p, a->dropout.salt); break;
+        case OP_UNIFORM: fprintf(f, " salt=%d", a->uniform.salt); break;
+        case OP_NORMAL: fprintf(f, " salt=%d", a->normal.salt); break;
+        case OP_ROWS: fprintf(f, " offset=%ld", a->rows.offset); break;
+        case OP_CLIP: fprintf(f, " %g", a->clip.c); break;
+        case OP_OUTPUT: fprintf(f, " slot=%d", a->output.slot); break;
         default: break;
         }
         fprintf(f, " : %s", shape_paren(n->shape));

@@ -1,5 +1,6 @@
 /* main.c: the genc driver: read a spec, run the passes, write C. */
 #include "genc.h"
+#include "emit/emit.h"
 #include "genrt_ckpt.h"
 #include "genrt_model.h"
 

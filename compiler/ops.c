@@ -1,12 +1,45 @@
-/* ops.c: each IR op's shape rule (its builder), its C emitter and its VJP,
- * side by side.  The table itself is expanded from ops.def at the end.
+/* ops.c: the IR's nodes and, per op, side by side: its builder (the shape
+ * rule), its VJP and its double-precision reference.  The table itself is
+ * expanded from ops.def at the end.  The C an op becomes is the emitter's
+ * (emit/ops_c.c); nothing here knows C.
  *
  * VJPs build more IR from these same ops, so a backward graph can be
- * differentiated again (WGAN-GP's gradient penalty needs this). */
+ * differentiated again (WGAN-GP's gradient penalty and R1 need this).
+ * References evaluate an op in double, for constant folding and for the
+ * tests that hold the emitted C to them. */
 #include "genc.h"
 
 #include <math.h>
 #include <string.h>
+
+/* ---- nodes -------------------------------------------------------------- */
+
+struct node *ir_node(struct ir *g, int id) {
+    if (id < 0 || id >= g->nodes.len)
+        unreachable();
+    return &g->nodes.data[id];
+}
+
+int ir_add(struct ir *g, enum op op, const int *in, int n_in, struct shape shape) {
+    const struct op_info *info = &op_table[op];
+    if (n_in < info->min_in || n_in > info->max_in)
+        unreachable();
+    struct node n = {.op = op, .n_in = n_in, .shape = shape, .loc = g->cur_loc,
+                     .what = g->cur_what, .fused_into = -1, .buf = -1};
+    for (int i = 0; i < n_in; i++) {
+        if (in[i] < 0 || in[i] >= g->nodes.len)
+            unreachable();
+        n.in[i] = in[i];
+    }
+    vec_push(&g->nodes, n);
+    return g->nodes.len - 1;
+}
+
+int ir_storage(const struct ir *g, int id) {
+    while (op_table[g->nodes.data[id].op].sched == S_VIEW)
+        id = g->nodes.data[id].in[0];
+    return id;
+}
 
 static struct shape shape1(int a) { return (struct shape){1, {a}}; }
 static struct shape shape2(int a, int b) { return (struct shape){2, {a, b}}; }
@@ -15,29 +48,41 @@ static struct shape shape_of(struct ir *g, int id) { return ir_node(g, id)->shap
 
 static bool is_scalar(struct shape s) { return shape_size(s) == 1; }
 
+static int channels(struct shape s) { return s.d[s.n - 1]; }
+
+/* the shape of node n's input i */
+static struct shape in_shape(const struct ir *g, const struct node *n, int i) {
+    return g->nodes.data[n->in[i]].shape;
+}
+
 /* ---- sources ------------------------------------------------------------ */
 
 int ir_input(struct ir *g, int slot, struct shape s) {
     int id = ir_add(g, OP_INPUT, NULL, 0, s);
-    ir_node(g, id)->i[0] = slot;
+    ir_node(g, id)->a.input.slot = slot;
     return id;
 }
 
 int ir_param(struct ir *g, int tensor, struct shape s) {
     int id = ir_add(g, OP_PARAM, NULL, 0, s);
-    ir_node(g, id)->i[0] = tensor;
+    ir_node(g, id)->a.param.tensor = tensor;
     return id;
+}
+
+/* inputs and parameters hold what the caller put there */
+static void ref_source(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    (void)g, (void)n, (void)io;
 }
 
 int ir_fill(struct ir *g, double v, struct shape s) {
     int id = ir_add(g, OP_FILL, NULL, 0, s);
-    ir_node(g, id)->f[0] = v;
+    ir_node(g, id)->a.fill.value = v;
     return id;
 }
 
-static const char *elem_fill(const struct node *n, const char *const *a) {
-    (void)a;
-    return emit_real(n->f[0]);
+static double elem_fill(const struct node *n, const double *a, long i, long step) {
+    (void)a, (void)i, (void)step;
+    return n->a.fill.value;
 }
 
 /* ---- matmul: C = op(A) op(B), op = transpose when ta/tb ----------------- */
@@ -52,22 +97,9 @@ int ir_matmul(struct ir *g, int a, int b, bool ta, bool tb) {
         unreachable();
     int in[2] = {a, b};
     int id = ir_add(g, OP_MATMUL, in, 2, shape2(m, n));
-    ir_node(g, id)->i[0] = ta;
-    ir_node(g, id)->i[1] = tb;
+    ir_node(g, id)->a.matmul.ta = ta;
+    ir_node(g, id)->a.matmul.tb = tb;
     return id;
-}
-
-static void emit_matmul(struct emit *e, const struct program *p, int id) {
-    const struct node *n = &p->ir.nodes.data[id];
-    const struct node *a = &p->ir.nodes.data[n->in[0]];
-    bool ta = n->i[0], tb = n->i[1];
-    int m = n->shape.d[0], nn = n->shape.d[1];
-    int k = ta ? a->shape.d[0] : a->shape.d[1];
-    int lda = a->shape.d[1], ldb = p->ir.nodes.data[n->in[1]].shape.d[1];
-    emit_line(e, "gemm(%s, %s, %d, %d, %d, %s, %d, %s, %d, %s, %d);",
-              ta ? "CblasTrans" : "CblasNoTrans", tb ? "CblasTrans" : "CblasNoTrans",
-              m, nn, k, emit_ref(e, p, n->in[0]), lda, emit_ref(e, p, n->in[1]), ldb,
-              emit_ref(e, p, id), nn);
 }
 
 /* An im2col operand is cheap to rebuild and large to keep: the backward
@@ -76,13 +108,13 @@ static int remat(struct ir *g, int id) {
     struct node n = *ir_node(g, id);
     if (n.op != OP_IM2COL)
         return id;
-    return ir_im2col(g, n.in[0], n.i[0], n.i[1], n.i[2], n.i[3], n.i[4]);
+    return ir_im2col(g, n.in[0], n.a.geom);
 }
 
 static void vjp_matmul(struct ir *g, int node, int dy, const bool *need, int *dx) {
     struct node *n = ir_node(g, node);
     int a = n->in[0], b = n->in[1];
-    bool ta = n->i[0], tb = n->i[1];
+    bool ta = n->a.matmul.ta, tb = n->a.matmul.tb;
     if (need[1])
         a = remat(g, a);
     if (need[0])
@@ -101,9 +133,22 @@ static void vjp_matmul(struct ir *g, int node, int dy, const bool *need, int *dx
     }
 }
 
-/* ---- add_bias: x[..., C] + b[C], channels last -------------------------- */
+static void ref_matmul(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    struct shape sa = in_shape(g, n, 0), sb = in_shape(g, n, 1);
+    bool ta = n->a.matmul.ta, tb = n->a.matmul.tb;
+    int m = n->shape.d[0], nn = n->shape.d[1], k = ta ? sa.d[0] : sa.d[1];
+    const double *a = io->in[0], *b = io->in[1];
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < nn; j++) {
+            double s = 0;
+            for (int p = 0; p < k; p++)
+                s += (ta ? a[(long)p * sa.d[1] + i] : a[(long)i * sa.d[1] + p]) *
+                     (tb ? b[(long)j * sb.d[1] + p] : b[(long)p * sb.d[1] + j]);
+            io->out[(long)i * nn + j] = s;
+        }
+}
 
-static int channels(struct shape s) { return s.d[s.n - 1]; }
+/* ---- add_bias: x[..., C] + b[C], channels last -------------------------- */
 
 int ir_add_bias(struct ir *g, int x, int b) {
     struct shape sx = shape_of(g, x), sb = shape_of(g, b);
@@ -113,17 +158,23 @@ int ir_add_bias(struct ir *g, int x, int b) {
     return ir_add(g, OP_ADD_BIAS, in, 2, sx);
 }
 
-static const char *elem_add_bias(const struct node *n, const char *const *a) {
-    (void)n;
-    return xprintf("%s + %s", a[0], a[1]);
-}
-
 static void vjp_add_bias(struct ir *g, int node, int dy, const bool *need, int *dx) {
     (void)node;
     if (need[0])
         dx[0] = dy;
     if (need[1])
         dx[1] = ir_sum_channel(g, dy);
+}
+
+/* add, add_bias and add_row: the operands' kinds say which b an element meets */
+static double elem_add(const struct node *n, const double *a, long i, long step) {
+    (void)n, (void)i, (void)step;
+    return a[0] + a[1];
+}
+
+static double elem_mul(const struct node *n, const double *a, long i, long step) {
+    (void)n, (void)i, (void)step;
+    return a[0] * a[1];
 }
 
 /* ---- sum_channel: x[..., C] -> [C] ------------------------------------- */
@@ -135,6 +186,22 @@ int ir_sum_channel(struct ir *g, int x) {
     return ir_add(g, OP_SUM_CHANNEL, &x, 1, shape1(channels(sx)));
 }
 
+static void vjp_sum_channel(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    if (need[0]) {
+        struct shape sx = shape_of(g, ir_node(g, node)->in[0]);
+        dx[0] = ir_add_bias(g, ir_fill(g, 0, sx), dy);
+    }
+}
+
+static void ref_sum_channel(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    struct shape sx = in_shape(g, n, 0);
+    int c = channels(sx);
+    for (int j = 0; j < c; j++)
+        io->out[j] = 0;
+    for (long i = 0; i < shape_size(sx); i++)
+        io->out[i % c] += io->in[0][i];
+}
+
 /* ---- mul_channel: x[..., C] * s[C], as batchnorm scales -------------------- */
 
 int ir_mul_channel(struct ir *g, int x, int sc) {
@@ -143,11 +210,6 @@ int ir_mul_channel(struct ir *g, int x, int sc) {
         unreachable();
     int in[2] = {x, sc};
     return ir_add(g, OP_MUL_CHANNEL, in, 2, sx);
-}
-
-static const char *elem_mul_channel(const struct node *n, const char *const *a) {
-    (void)n;
-    return xprintf("(%s) * %s", a[0], a[1]);
 }
 
 static void vjp_mul_channel(struct ir *g, int node, int dy, const bool *need, int *dx) {
@@ -161,9 +223,9 @@ static void vjp_mul_channel(struct ir *g, int node, int dy, const bool *need, in
 
 /* ---- rsqrt: 1/sqrt(x), for batchnorm's 1/sqrt(var + eps) ------------------ */
 
-static const char *elem_rsqrt(const struct node *n, const char *const *a) {
-    (void)n;
-    return xprintf("1 / sqrt(%s)", a[0]);
+static double elem_rsqrt(const struct node *n, const double *a, long i, long step) {
+    (void)n, (void)i, (void)step;
+    return 1 / sqrt(a[0]);
 }
 
 /* d x^(-1/2) = -y^3 / 2, from the output */
@@ -176,9 +238,9 @@ static void vjp_rsqrt(struct ir *g, int node, int dy, const bool *need, int *dx)
 
 /* ---- sqrt, for gradient norms ---------------------------------------------- */
 
-static const char *elem_sqrt(const struct node *n, const char *const *a) {
-    (void)n;
-    return xprintf("sqrt(%s)", a[0]);
+static double elem_sqrt(const struct node *n, const double *a, long i, long step) {
+    (void)n, (void)i, (void)step;
+    return sqrt(a[0]);
 }
 
 /* d sqrt(x) = 1 / (2 y), with 1/y as rsqrt(y^2), from the output */
@@ -187,34 +249,50 @@ static void vjp_sqrt(struct ir *g, int node, int dy, const bool *need, int *dx) 
         dx[0] = ir_binary(g, OP_MUL, dy, ir_scale(g, ir_unary(g, OP_RSQRT, ir_unary(g, OP_SQUARE, node)), 0.5));
 }
 
-/* ---- uniform: U[0, 1) per element from a hash of (step, salt, element) ----- */
+/* ---- uniform: U[0, 1) per element from a hash of (step, salt, element) -----
+ * The reference computes the runtime's hash (hash_uniform and hash_normal in
+ * runtime/genrt_kernels.h) again; the op walk test holds the two together. */
+
+static double hash_uniform(long t, int salt, long i) {
+    unsigned long long h = (unsigned long long)t * 0x9e3779b97f4a7c15ull ^ (unsigned long long)salt * 0xbf58476d1ce4e5b9ull;
+    h ^= (unsigned long long)i + 0x94d049bb133111ebull + (h << 6) + (h >> 2);
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return (double)(h >> 11) * (1.0 / 9007199254740992.0);
+}
 
 int ir_uniform(struct ir *g, struct shape s, int salt) {
     int id = ir_add(g, OP_UNIFORM, NULL, 0, s);
-    ir_node(g, id)->i[0] = salt;
+    ir_node(g, id)->a.uniform.salt = salt;
     return id;
 }
 
-static const char *elem_uniform(const struct node *n, const char *const *a) {
+static double elem_uniform(const struct node *n, const double *a, long i, long step) {
     (void)a;
-    return xprintf("(real)hash_uniform(step_t, %d, i)", n->i[0]);
+    return hash_uniform(step, n->a.uniform.salt, i);
 }
 
-/* N(0, 1) per element, the same way: the VAE's reparameterization noise */
+/* N(0, 1) per element, the same way (Box-Muller on two of the hash's
+ * uniforms): the VAE's reparameterization noise */
 int ir_normal(struct ir *g, struct shape s, int salt) {
     int id = ir_add(g, OP_NORMAL, NULL, 0, s);
-    ir_node(g, id)->i[0] = salt;
+    ir_node(g, id)->a.normal.salt = salt;
     return id;
 }
 
-static const char *elem_normal(const struct node *n, const char *const *a) {
+static double elem_normal(const struct node *n, const double *a, long i, long step) {
     (void)a;
-    return xprintf("(real)hash_normal(step_t, %d, i)", n->i[0]);
+    int salt = n->a.normal.salt;
+    double u1 = hash_uniform(step, salt, 2 * i) + 1.0 / 9007199254740992.0, u2 = hash_uniform(step, salt, 2 * i + 1);
+    return sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
-static const char *elem_exp(const struct node *n, const char *const *a) {
-    (void)n;
-    return xprintf("exp(%s)", a[0]);
+static double elem_exp(const struct node *n, const double *a, long i, long step) {
+    (void)n, (void)i, (void)step;
+    return exp(a[0]);
 }
 
 static void vjp_exp(struct ir *g, int node, int dy, const bool *need, int *dx) {
@@ -241,16 +319,6 @@ int ir_sum_row(struct ir *g, int x) {
     return ir_add(g, OP_SUM_ROW, &x, 1, shape1(rows_of(sx)));
 }
 
-static const char *elem_add_row(const struct node *n, const char *const *a) {
-    (void)n;
-    return xprintf("%s + %s", a[0], a[1]);
-}
-
-static const char *elem_mul_row(const struct node *n, const char *const *a) {
-    (void)n;
-    return xprintf("(%s) * %s", a[0], a[1]);
-}
-
 static void vjp_add_row(struct ir *g, int node, int dy, const bool *need, int *dx) {
     (void)node;
     if (need[0])
@@ -275,19 +343,29 @@ static void vjp_sum_row(struct ir *g, int node, int dy, const bool *need, int *d
     }
 }
 
+static void ref_sum_row(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    struct shape sx = in_shape(g, n, 0);
+    long per_row = shape_size(sx) / rows_of(sx);
+    for (int r = 0; r < rows_of(sx); r++) {
+        double s = 0;
+        for (long q = 0; q < per_row; q++)
+            s += io->in[0][r * per_row + q];
+        io->out[r] = s;
+    }
+}
+
 /* ---- labels: one-hot, learned embeddings, and their spread over pixels ---- */
 
 int ir_onehot(struct ir *g, int y, int k) {
-    int id = ir_add(g, OP_ONEHOT, &y, 1, shape2(shape_of(g, y).d[0], k));
-    return id;
+    return ir_add(g, OP_ONEHOT, &y, 1, shape2(shape_of(g, y).d[0], k));
 }
 
-static void emit_onehot(struct emit *e, const struct program *p, int id) {
-    const struct node *n = &p->ir.nodes.data[id];
+static void ref_onehot(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    (void)g;
     int rows = n->shape.d[0], k = n->shape.d[1];
-    const char *y = emit_ref(e, p, n->in[0]), *o = emit_ref(e, p, id);
-    emit_line(e, "memset(%s, 0, %d * sizeof(real));", o, rows * k);
-    emit_line(e, "for (int r = 0; r < %d; r++) (%s)[r * %d + (int)(%s)[r]] = 1;", rows, o, k, y);
+    memset(io->out, 0, sizeof(double) * (size_t)rows * (size_t)k);
+    for (int r = 0; r < rows; r++)
+        io->out[(long)r * k + (int)io->in[0][r]] = 1;
 }
 
 /* embed(y, table[K, D]) = the rows of the table the labels pick */
@@ -297,25 +375,9 @@ int ir_embed(struct ir *g, int y, int table) {
 }
 
 /* embed_grad(y, dy[N, D]) -> [K, D]: each row of dy added to its label's row */
-static int ir_embed_grad(struct ir *g, int y, int dy, int k) {
+int ir_embed_grad(struct ir *g, int y, int dy, int k) {
     int in[2] = {y, dy};
     return ir_add(g, OP_EMBED_GRAD, in, 2, shape2(k, shape_of(g, dy).d[1]));
-}
-
-static void emit_embed(struct emit *e, const struct program *p, int id) {
-    const struct node *n = &p->ir.nodes.data[id];
-    int rows = n->shape.d[0], d = n->shape.d[1];
-    emit_line(e, "for (int r = 0; r < %d; r++) memcpy(%s + r * %d, %s + (int)(%s)[r] * %d, %d * sizeof(real));",
-              rows, emit_ref(e, p, id), d, emit_ref(e, p, n->in[1]), emit_ref(e, p, n->in[0]), d, d);
-}
-
-static void emit_embed_grad(struct emit *e, const struct program *p, int id) {
-    const struct node *n = &p->ir.nodes.data[id];
-    int k = n->shape.d[0], d = n->shape.d[1], rows = p->ir.nodes.data[n->in[1]].shape.d[0];
-    const char *o = emit_ref(e, p, id), *dy = emit_ref(e, p, n->in[1]), *y = emit_ref(e, p, n->in[0]);
-    emit_line(e, "memset(%s, 0, %d * sizeof(real));", o, k * d);
-    emit_line(e, "for (int r = 0; r < %d; r++) for (int j = 0; j < %d; j++) (%s)[(int)(%s)[r] * %d + j] += (%s)[r * %d + j];",
-              rows, d, o, y, d, dy, d);
 }
 
 static void vjp_embed(struct ir *g, int node, int dy, const bool *need, int *dx) {
@@ -330,6 +392,22 @@ static void vjp_embed_grad(struct ir *g, int node, int dy, const bool *need, int
         dx[1] = ir_embed(g, n->in[0], dy);
 }
 
+static void ref_embed(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    (void)g;
+    int rows = n->shape.d[0], d = n->shape.d[1];
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < d; j++)
+            io->out[(long)r * d + j] = io->in[1][(long)(int)io->in[0][r] * d + j];
+}
+
+static void ref_embed_grad(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    int k = n->shape.d[0], d = n->shape.d[1], rows = in_shape(g, n, 1).d[0];
+    memset(io->out, 0, sizeof(double) * (size_t)k * (size_t)d);
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < d; j++)
+            io->out[(long)(int)io->in[0][r] * d + j] += io->in[1][(long)r * d + j];
+}
+
 /* bcast_hw(v[N, C]) -> [N, H, W, C]: the same vector at every pixel */
 int ir_bcast_hw(struct ir *g, int v, int h, int w) {
     struct shape s = shape_of(g, v);
@@ -339,23 +417,6 @@ int ir_bcast_hw(struct ir *g, int v, int h, int w) {
 int ir_sum_hw(struct ir *g, int x) {
     struct shape s = shape_of(g, x);
     return ir_add(g, OP_SUM_HW, &x, 1, shape2(s.d[0], s.d[3]));
-}
-
-static void emit_bcast_hw(struct emit *e, const struct program *p, int id) {
-    const struct node *n = &p->ir.nodes.data[id];
-    int rows = n->shape.d[0], hw = n->shape.d[1] * n->shape.d[2], c = n->shape.d[3];
-    emit_line(e, "for (int r = 0; r < %d; r++) for (int q = 0; q < %d; q++) memcpy(%s + ((long)r * %d + q) * %d, "
-              "%s + r * %d, %d * sizeof(real));", rows, hw, emit_ref(e, p, id), hw, c, emit_ref(e, p, n->in[0]), c, c);
-}
-
-static void emit_sum_hw(struct emit *e, const struct program *p, int id) {
-    const struct node *n = &p->ir.nodes.data[id];
-    struct shape sx = p->ir.nodes.data[n->in[0]].shape;
-    int rows = sx.d[0], hw = sx.d[1] * sx.d[2], c = sx.d[3];
-    const char *o = emit_ref(e, p, id), *x = emit_ref(e, p, n->in[0]);
-    emit_line(e, "memset(%s, 0, %d * sizeof(real));", o, rows * c);
-    emit_line(e, "for (int r = 0; r < %d; r++) for (int q = 0; q < %d; q++) for (int j = 0; j < %d; j++) "
-              "(%s)[r * %d + j] += (%s)[((long)r * %d + q) * %d + j];", rows, hw, c, o, c, x, hw, c);
 }
 
 static void vjp_bcast_hw(struct ir *g, int node, int dy, const bool *need, int *dx) {
@@ -370,6 +431,27 @@ static void vjp_sum_hw(struct ir *g, int node, int dy, const bool *need, int *dx
         dx[0] = ir_bcast_hw(g, dy, s.d[1], s.d[2]);
 }
 
+static void ref_bcast_hw(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    (void)g;
+    long rows = n->shape.d[0], hw = (long)n->shape.d[1] * n->shape.d[2], c = n->shape.d[3];
+    for (long r = 0; r < rows; r++)
+        for (long q = 0; q < hw; q++)
+            for (long j = 0; j < c; j++)
+                io->out[(r * hw + q) * c + j] = io->in[0][r * c + j];
+}
+
+static void ref_sum_hw(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    struct shape sx = in_shape(g, n, 0);
+    long rows = sx.d[0], hw = (long)sx.d[1] * sx.d[2], c = sx.d[3];
+    for (long r = 0; r < rows; r++)
+        for (long j = 0; j < c; j++) {
+            double s = 0;
+            for (long q = 0; q < hw; q++)
+                s += io->in[0][(r * hw + q) * c + j];
+            io->out[r * c + j] = s;
+        }
+}
+
 /* ---- rows: a view of rows [off, off + len) of x, for multi-batch inputs ---- */
 
 int ir_rows(struct ir *g, int x, int off, int len) {
@@ -379,8 +461,15 @@ int ir_rows(struct ir *g, int x, int off, int len) {
     long per_row = shape_size(s) / s.d[0];
     s.d[0] = len;
     int id = ir_add(g, OP_ROWS, &x, 1, s);
-    ir_node(g, id)->i[0] = (int)(off * per_row);
+    ir_node(g, id)->a.rows.offset = off * per_row;
     return id;
+}
+
+/* reshape and rows: the values they view, from the view's first */
+static void ref_view(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    (void)g;
+    long off = n->op == OP_ROWS ? n->a.rows.offset : 0;
+    memcpy(io->out, io->in[0] + off, sizeof(double) * (size_t)shape_size(n->shape));
 }
 
 /* ---- dropout: a mask from a hash of (step, salt, element) ------------------
@@ -389,111 +478,90 @@ int ir_rows(struct ir *g, int x, int off, int len) {
 
 int ir_dropout(struct ir *g, int x, double p, int salt) {
     int id = ir_unary(g, OP_DROPOUT, x);
-    ir_node(g, id)->f[0] = p;
-    ir_node(g, id)->i[0] = salt;
+    ir_node(g, id)->a.dropout.p = p;
+    ir_node(g, id)->a.dropout.salt = salt;
     return id;
 }
 
-static const char *elem_dropout(const struct node *n, const char *const *a) {
-    return xprintf("hash_uniform(step_t, %d, i) >= %s ? %s * %s : 0", n->i[0], emit_real(n->f[0]), a[0],
-                   emit_real(1 / (1 - n->f[0])));
+static double elem_dropout(const struct node *n, const double *a, long i, long step) {
+    double p = n->a.dropout.p;
+    return hash_uniform(step, n->a.dropout.salt, i) >= p ? a[0] * (1 / (1 - p)) : 0;
 }
 
 static void vjp_dropout(struct ir *g, int node, int dy, const bool *need, int *dx) {
     struct node *n = ir_node(g, node);
     if (need[0])
-        dx[0] = ir_dropout(g, dy, n->f[0], n->i[0]);
+        dx[0] = ir_dropout(g, dy, n->a.dropout.p, n->a.dropout.salt);
 }
 
 /* ---- im2col / col2im: x[N, H, W, C] <-> cols[N*Ho*Wo, k*k*C] ---------------
  * Row (n, ho, wo) of cols holds the k x k x C patch under output pixel
  * (ho, wo), zero outside the image.  col2im scatters and adds a patch matrix
  * back; the two are each other's adjoint, so conv = matmul(im2col(x), W^T)
- * and deconv = col2im(matmul(x, W)) differentiate, twice, for free.
- * i = k, stride, pad, ho, wo; the image geometry is in the [N, H, W, C] side. */
+ * and deconv = col2im(matmul(x, W)) differentiate, twice, for free.  The
+ * image geometry is in the [N, H, W, C] side. */
 
-static void set_geom(struct node *n, int k, int s, int p, int ho, int wo) {
-    n->i[0] = k, n->i[1] = s, n->i[2] = p, n->i[3] = ho, n->i[4] = wo;
-}
-
-int ir_im2col(struct ir *g, int x, int k, int s, int p, int ho, int wo) {
+int ir_im2col(struct ir *g, int x, struct geom_attr geom) {
     struct shape sx = shape_of(g, x);
     if (sx.n != 4)
         unreachable();
-    int id = ir_add(g, OP_IM2COL, &x, 1, shape2(sx.d[0] * ho * wo, k * k * sx.d[3]));
-    set_geom(ir_node(g, id), k, s, p, ho, wo);
+    int id = ir_add(g, OP_IM2COL, &x, 1, shape2(sx.d[0] * geom.ho * geom.wo, geom.k * geom.k * sx.d[3]));
+    ir_node(g, id)->a.geom = geom;
     return id;
 }
 
-int ir_col2im(struct ir *g, int cols, int n, int h, int w, int c, int k, int s, int p, int ho, int wo) {
+int ir_col2im(struct ir *g, int cols, struct shape img, struct geom_attr geom) {
     struct shape sc = shape_of(g, cols);
-    if (sc.n != 2 || sc.d[0] != n * ho * wo || sc.d[1] != k * k * c)
+    if (img.n != 4 || sc.n != 2 || sc.d[0] != img.d[0] * geom.ho * geom.wo || sc.d[1] != geom.k * geom.k * img.d[3])
         unreachable();
-    int id = ir_add(g, OP_COL2IM, &cols, 1, (struct shape){4, {n, h, w, c}});
-    set_geom(ir_node(g, id), k, s, p, ho, wo);
+    int id = ir_add(g, OP_COL2IM, &cols, 1, img);
+    ir_node(g, id)->a.geom = geom;
     return id;
-}
-
-/* The loop nest both directions share: for each patch row and kernel tap
- * inside the image, `body` moves C contiguous values. */
-static void emit_patch_loops(struct emit *e, const struct node *n, struct shape img, bool read_cols, const char *body) {
-    int k = n->i[0], s = n->i[1], p = n->i[2], ho = n->i[3], wo = n->i[4];
-    int h = img.d[1], w = img.d[2], c = img.d[3];
-    emit_open(e, "for (int n = 0; n < %d; n++) {", img.d[0]);
-    emit_open(e, "for (int oh = 0; oh < %d; oh++) {", ho);
-    emit_open(e, "for (int ow = 0; ow < %d; ow++) {", wo);
-    emit_line(e, "long row = ((long)(n * %d + oh) * %d + ow) * %d;", ho, wo, k * k * c);
-    emit_open(e, "for (int kh = 0; kh < %d; kh++) {", k);
-    emit_line(e, "int ih = oh * %d - %d + kh;", s, p);
-    emit_open(e, "for (int kw = 0; kw < %d; kw++) {", k);
-    emit_line(e, "int iw = ow * %d - %d + kw;", s, p);
-    emit_line(e, "%sreal *col = cols + row + (kh * %d + kw) * %d;", read_cols ? "const " : "", k, c);
-    emit_line(e, "long pix = ((long)(n * %d + ih) * %d + iw) * %d;", h, w, c);
-    emit_line(e, "%s", body);
-    emit_close(e, NULL);
-    emit_close(e, NULL);
-    emit_close(e, NULL);
-    emit_close(e, NULL);
-    emit_close(e, NULL);
-}
-
-static void emit_im2col(struct emit *e, const struct program *p, int id) {
-    const struct node *n = &p->ir.nodes.data[id];
-    struct shape img = p->ir.nodes.data[n->in[0]].shape;
-    int c = img.d[3];
-    emit_open(e, "{");
-    emit_line(e, "const real *img = %s;", emit_ref(e, p, n->in[0]));
-    emit_line(e, "real *cols = %s;", emit_ref(e, p, id));
-    emit_patch_loops(e, n, img, false, xprintf("if (ih >= 0 && ih < %d && iw >= 0 && iw < %d) memcpy(col, img + pix, "
-                                        "%d * sizeof(real)); else memset(col, 0, %d * sizeof(real));",
-                                        img.d[1], img.d[2], c, c));
-    emit_close(e, NULL);
-}
-
-static void emit_col2im(struct emit *e, const struct program *p, int id) {
-    const struct node *n = &p->ir.nodes.data[id];
-    struct shape img = n->shape;
-    int c = img.d[3];
-    emit_open(e, "{");
-    emit_line(e, "const real *cols = %s;", emit_ref(e, p, n->in[0]));
-    emit_line(e, "real *img = %s;", emit_ref(e, p, id));
-    emit_line(e, "memset(img, 0, %ld * sizeof(real));", shape_size(img));
-    emit_patch_loops(e, n, img, true, xprintf("if (ih >= 0 && ih < %d && iw >= 0 && iw < %d) for (int c = 0; c < %d; "
-                                        "c++) img[pix + c] += col[c];", img.d[1], img.d[2], c));
-    emit_close(e, NULL);
 }
 
 static void vjp_im2col(struct ir *g, int node, int dy, const bool *need, int *dx) {
     struct node n = *ir_node(g, node);
-    struct shape img = shape_of(g, n.in[0]);
     if (need[0])
-        dx[0] = ir_col2im(g, dy, img.d[0], img.d[1], img.d[2], img.d[3], n.i[0], n.i[1], n.i[2], n.i[3], n.i[4]);
+        dx[0] = ir_col2im(g, dy, shape_of(g, n.in[0]), n.a.geom);
 }
 
 static void vjp_col2im(struct ir *g, int node, int dy, const bool *need, int *dx) {
     struct node n = *ir_node(g, node);
     if (need[0])
-        dx[0] = ir_im2col(g, dy, n.i[0], n.i[1], n.i[2], n.i[3], n.i[4]);
+        dx[0] = ir_im2col(g, dy, n.a.geom);
+}
+
+/* Both directions: for each patch entry inside the image, cols[] and img[]
+ * offsets; to_cols copies the image into the patches, else patches are
+ * added back into the image. */
+static void ref_patches(struct geom_attr ge, struct shape img, double *cols, double *im, bool to_cols) {
+    int h = img.d[1], w = img.d[2], c = img.d[3], k = ge.k;
+    for (int n = 0; n < img.d[0]; n++)
+        for (int oh = 0; oh < ge.ho; oh++)
+            for (int ow = 0; ow < ge.wo; ow++)
+                for (int kh = 0; kh < k; kh++)
+                    for (int kw = 0; kw < k; kw++) {
+                        long row = ((long)(n * ge.ho + oh) * ge.wo + ow) * k * k * c + (kh * k + kw) * c;
+                        int ih = oh * ge.stride - ge.pad + kh, iw = ow * ge.stride - ge.pad + kw;
+                        bool inside = ih >= 0 && ih < h && iw >= 0 && iw < w;
+                        long pix = ((long)(n * h + ih) * w + iw) * c;
+                        for (int j = 0; j < c; j++) {
+                            if (to_cols)
+                                cols[row + j] = inside ? im[pix + j] : 0;
+                            else if (inside)
+                                im[pix + j] += cols[row + j];
+                        }
+                    }
+}
+
+static void ref_im2col(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    ref_patches(n->a.geom, in_shape(g, n, 0), io->out, io->in[0], true);
+}
+
+static void ref_col2im(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    (void)g;
+    memset(io->out, 0, sizeof(double) * (size_t)shape_size(n->shape));
+    ref_patches(n->a.geom, n->shape, io->in[0], io->out, false);
 }
 
 /* ---- upsample (nearest) and sumpool: an adjoint pair; avgpool = sumpool / k^2 */
@@ -501,7 +569,7 @@ static void vjp_col2im(struct ir *g, int node, int dy, const bool *need, int *dx
 int ir_upsample(struct ir *g, int x, int f) {
     struct shape sx = shape_of(g, x);
     int id = ir_add(g, OP_UPSAMPLE, &x, 1, (struct shape){4, {sx.d[0], sx.d[1] * f, sx.d[2] * f, sx.d[3]}});
-    ir_node(g, id)->i[0] = f;
+    ir_node(g, id)->a.pool.factor = f;
     return id;
 }
 
@@ -510,50 +578,38 @@ int ir_sumpool(struct ir *g, int x, int f) {
     if (sx.n != 4 || sx.d[1] % f || sx.d[2] % f)
         unreachable();
     int id = ir_add(g, OP_SUMPOOL, &x, 1, (struct shape){4, {sx.d[0], sx.d[1] / f, sx.d[2] / f, sx.d[3]}});
-    ir_node(g, id)->i[0] = f;
+    ir_node(g, id)->a.pool.factor = f;
     return id;
-}
-
-/* for each big (upsampled) pixel: its small pixel; body moves C values */
-static void emit_pool_loops(struct emit *e, struct shape big, int f, const char *body) {
-    emit_open(e, "for (int n = 0; n < %d; n++) {", big.d[0]);
-    emit_open(e, "for (int h = 0; h < %d; h++) {", big.d[1]);
-    emit_open(e, "for (int w = 0; w < %d; w++) {", big.d[2]);
-    emit_line(e, "long b = ((long)(n * %d + h) * %d + w) * %d;", big.d[1], big.d[2], big.d[3]);
-    emit_line(e, "long s = ((long)(n * %d + h / %d) * %d + w / %d) * %d;", big.d[1] / f, f, big.d[2] / f, f, big.d[3]);
-    emit_line(e, "for (int c = 0; c < %d; c++) %s", big.d[3], body);
-    emit_close(e, NULL);
-    emit_close(e, NULL);
-    emit_close(e, NULL);
-}
-
-static void emit_upsample(struct emit *e, const struct program *p, int id) {
-    const struct node *n = &p->ir.nodes.data[id];
-    emit_open(e, "{");
-    emit_line(e, "const real *x = %s;", emit_ref(e, p, n->in[0]));
-    emit_line(e, "real *y = %s;", emit_ref(e, p, id));
-    emit_pool_loops(e, n->shape, n->i[0], "y[b + c] = x[s + c];");
-    emit_close(e, NULL);
-}
-
-static void emit_sumpool(struct emit *e, const struct program *p, int id) {
-    const struct node *n = &p->ir.nodes.data[id];
-    emit_open(e, "{");
-    emit_line(e, "const real *x = %s;", emit_ref(e, p, n->in[0]));
-    emit_line(e, "real *y = %s;", emit_ref(e, p, id));
-    emit_line(e, "memset(y, 0, %ld * sizeof(real));", shape_size(n->shape));
-    emit_pool_loops(e, p->ir.nodes.data[n->in[0]].shape, n->i[0], "y[s + c] += x[b + c];");
-    emit_close(e, NULL);
 }
 
 static void vjp_upsample(struct ir *g, int node, int dy, const bool *need, int *dx) {
     if (need[0])
-        dx[0] = ir_sumpool(g, dy, ir_node(g, node)->i[0]);
+        dx[0] = ir_sumpool(g, dy, ir_node(g, node)->a.pool.factor);
 }
 
 static void vjp_sumpool(struct ir *g, int node, int dy, const bool *need, int *dx) {
     if (need[0])
-        dx[0] = ir_upsample(g, dy, ir_node(g, node)->i[0]);
+        dx[0] = ir_upsample(g, dy, ir_node(g, node)->a.pool.factor);
+}
+
+/* for each value of the big (upsampled) image: the offset of its small pixel */
+static long small_of(struct shape big, int f, long i) {
+    long c = big.d[3], w = big.d[2], h = big.d[1];
+    long ch = i % c, x = i / c % w, y = i / c / w % h, n = i / c / w / h;
+    return ((n * (h / f) + y / f) * (w / f) + x / f) * c + ch;
+}
+
+static void ref_upsample(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    (void)g;
+    for (long i = 0; i < shape_size(n->shape); i++)
+        io->out[i] = io->in[0][small_of(n->shape, n->a.pool.factor, i)];
+}
+
+static void ref_sumpool(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    struct shape big = in_shape(g, n, 0);
+    memset(io->out, 0, sizeof(double) * (size_t)shape_size(n->shape));
+    for (long i = 0; i < shape_size(big); i++)
+        io->out[small_of(big, n->a.pool.factor, i)] += io->in[0][i];
 }
 
 /* ---- concat, slice, pad along the last (channel or feature) axis ------------ */
@@ -576,45 +632,15 @@ int ir_slice(struct ir *g, int x, int off, int len) {
     if (off < 0 || len < 1 || off + len > channels(sx))
         unreachable();
     int id = ir_add(g, OP_SLICE, &x, 1, with_channels(sx, len));
-    ir_node(g, id)->i[0] = off;
+    ir_node(g, id)->a.slice.off = off;
     return id;
 }
 
 int ir_pad(struct ir *g, int x, int before, int after) {
     struct shape sx = shape_of(g, x);
     int id = ir_add(g, OP_PAD, &x, 1, with_channels(sx, before + channels(sx) + after));
-    ir_node(g, id)->i[0] = before;
+    ir_node(g, id)->a.pad.before = before;
     return id;
-}
-
-/* y[r, off .. off+len) = x[r, 0 .. len), over rows r */
-static void emit_rows_copy(struct emit *e, long rows, const char *dst, int dst_c, int dst_off, const char *src,
-                           int src_c, int src_off, int len) {
-    emit_line(e, "for (long r = 0; r < %ld; r++) memcpy(%s + r * %d + %d, %s + r * %d + %d, %d * sizeof(real));",
-              rows, dst, dst_c, dst_off, src, src_c, src_off, len);
-}
-
-static void emit_concat(struct emit *e, const struct program *p, int id) {
-    const struct node *n = &p->ir.nodes.data[id];
-    int ca = channels(p->ir.nodes.data[n->in[0]].shape), cb = channels(p->ir.nodes.data[n->in[1]].shape);
-    long rows = shape_size(n->shape) / (ca + cb);
-    emit_rows_copy(e, rows, emit_ref(e, p, id), ca + cb, 0, emit_ref(e, p, n->in[0]), ca, 0, ca);
-    emit_rows_copy(e, rows, emit_ref(e, p, id), ca + cb, ca, emit_ref(e, p, n->in[1]), cb, 0, cb);
-}
-
-static void emit_slice(struct emit *e, const struct program *p, int id) {
-    const struct node *n = &p->ir.nodes.data[id];
-    int c = channels(p->ir.nodes.data[n->in[0]].shape), len = channels(n->shape);
-    emit_rows_copy(e, shape_size(n->shape) / len, emit_ref(e, p, id), len, 0, emit_ref(e, p, n->in[0]), c, n->i[0],
-                   len);
-}
-
-static void emit_pad(struct emit *e, const struct program *p, int id) {
-    const struct node *n = &p->ir.nodes.data[id];
-    int c = channels(p->ir.nodes.data[n->in[0]].shape), out = channels(n->shape);
-    emit_line(e, "memset(%s, 0, %ld * sizeof(real));", emit_ref(e, p, id), shape_size(n->shape));
-    emit_rows_copy(e, shape_size(n->shape) / out, emit_ref(e, p, id), out, n->i[0], emit_ref(e, p, n->in[0]), c, 0,
-                   c);
 }
 
 static void vjp_concat(struct ir *g, int node, int dy, const bool *need, int *dx) {
@@ -629,7 +655,7 @@ static void vjp_concat(struct ir *g, int node, int dy, const bool *need, int *dx
 
 static void vjp_slice(struct ir *g, int node, int dy, const bool *need, int *dx) {
     struct node *n = ir_node(g, node);
-    int c = channels(shape_of(g, n->in[0])), off = n->i[0], len = channels(n->shape);
+    int c = channels(shape_of(g, n->in[0])), off = n->a.slice.off, len = channels(n->shape);
     if (need[0])
         dx[0] = ir_pad(g, dy, off, c - off - len);
 }
@@ -637,14 +663,31 @@ static void vjp_slice(struct ir *g, int node, int dy, const bool *need, int *dx)
 static void vjp_pad(struct ir *g, int node, int dy, const bool *need, int *dx) {
     struct node *n = ir_node(g, node);
     if (need[0])
-        dx[0] = ir_slice(g, dy, n->i[0], channels(shape_of(g, n->in[0])));
+        dx[0] = ir_slice(g, dy, n->a.pad.before, channels(shape_of(g, n->in[0])));
 }
 
-static void vjp_sum_channel(struct ir *g, int node, int dy, const bool *need, int *dx) {
-    if (need[0]) {
-        struct shape sx = shape_of(g, ir_node(g, node)->in[0]);
-        dx[0] = ir_add_bias(g, ir_fill(g, 0, sx), dy);
-    }
+/* dst[r, off .. off+len) = src[r, soff .. soff+len), over every row r */
+static void ref_rows_copy(long rows, double *dst, int dst_c, int off, const double *src, int src_c, int soff, int len) {
+    for (long r = 0; r < rows; r++)
+        memcpy(dst + r * dst_c + off, src + r * src_c + soff, sizeof(double) * (size_t)len);
+}
+
+static void ref_concat(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    int ca = channels(in_shape(g, n, 0)), cb = channels(in_shape(g, n, 1));
+    long rows = shape_size(n->shape) / (ca + cb);
+    ref_rows_copy(rows, io->out, ca + cb, 0, io->in[0], ca, 0, ca);
+    ref_rows_copy(rows, io->out, ca + cb, ca, io->in[1], cb, 0, cb);
+}
+
+static void ref_slice(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    int c = channels(in_shape(g, n, 0)), len = channels(n->shape);
+    ref_rows_copy(shape_size(n->shape) / len, io->out, len, 0, io->in[0], c, n->a.slice.off, len);
+}
+
+static void ref_pad(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    int c = channels(in_shape(g, n, 0)), out = channels(n->shape);
+    memset(io->out, 0, sizeof(double) * (size_t)shape_size(n->shape));
+    ref_rows_copy(shape_size(n->shape) / out, io->out, out, n->a.pad.before, io->in[0], c, 0, c);
 }
 
 /* ---- binary elementwise: same shapes, or one side a scalar -------------- */
@@ -662,19 +705,9 @@ int ir_binary(struct ir *g, enum op op, int a, int b) {
     return ir_add(g, op, in, 2, s);
 }
 
-static const char *elem_add(const struct node *n, const char *const *a) {
-    (void)n;
-    return xprintf("%s + %s", a[0], a[1]);
-}
-
-static const char *elem_sub(const struct node *n, const char *const *a) {
-    (void)n;
-    return xprintf("%s - (%s)", a[0], a[1]);
-}
-
-static const char *elem_mul(const struct node *n, const char *const *a) {
-    (void)n;
-    return xprintf("(%s) * (%s)", a[0], a[1]);
+static double elem_sub(const struct node *n, const double *a, long i, long step) {
+    (void)n, (void)i, (void)step;
+    return a[0] - a[1];
 }
 
 /* The gradient reaching operand `x` of a broadcasting binary op: summed
@@ -720,19 +753,19 @@ int ir_unary(struct ir *g, enum op op, int x) {
 
 int ir_scale(struct ir *g, int x, double c) {
     int id = ir_unary(g, OP_SCALE, x);
-    ir_node(g, id)->f[0] = c;
+    ir_node(g, id)->a.scale.c = c;
     return id;
 }
 
 int ir_addc(struct ir *g, int x, double c) {
     int id = ir_unary(g, OP_ADDC, x);
-    ir_node(g, id)->f[0] = c;
+    ir_node(g, id)->a.addc.c = c;
     return id;
 }
 
-static const char *elem_neg(const struct node *n, const char *const *a) {
-    (void)n;
-    return xprintf("-(%s)", a[0]);
+static double elem_neg(const struct node *n, const double *a, long i, long step) {
+    (void)n, (void)i, (void)step;
+    return -a[0];
 }
 
 static void vjp_neg(struct ir *g, int node, int dy, const bool *need, int *dx) {
@@ -741,17 +774,19 @@ static void vjp_neg(struct ir *g, int node, int dy, const bool *need, int *dx) {
         dx[0] = ir_unary(g, OP_NEG, dy);
 }
 
-static const char *elem_scale(const struct node *n, const char *const *a) {
-    return xprintf("%s * (%s)", emit_real(n->f[0]), a[0]);
+static double elem_scale(const struct node *n, const double *a, long i, long step) {
+    (void)i, (void)step;
+    return n->a.scale.c * a[0];
 }
 
 static void vjp_scale(struct ir *g, int node, int dy, const bool *need, int *dx) {
     if (need[0])
-        dx[0] = ir_scale(g, dy, ir_node(g, node)->f[0]);
+        dx[0] = ir_scale(g, dy, ir_node(g, node)->a.scale.c);
 }
 
-static const char *elem_addc(const struct node *n, const char *const *a) {
-    return xprintf("%s + %s", a[0], emit_real(n->f[0]));
+static double elem_addc(const struct node *n, const double *a, long i, long step) {
+    (void)i, (void)step;
+    return a[0] + n->a.addc.c;
 }
 
 static void vjp_addc(struct ir *g, int node, int dy, const bool *need, int *dx) {
@@ -760,9 +795,9 @@ static void vjp_addc(struct ir *g, int node, int dy, const bool *need, int *dx) 
         dx[0] = dy;
 }
 
-static const char *elem_square(const struct node *n, const char *const *a) {
-    (void)n;
-    return xprintf("(%s) * (%s)", a[0], a[0]);
+static double elem_square(const struct node *n, const double *a, long i, long step) {
+    (void)n, (void)i, (void)step;
+    return a[0] * a[0];
 }
 
 static void vjp_square(struct ir *g, int node, int dy, const bool *need, int *dx) {
@@ -772,9 +807,9 @@ static void vjp_square(struct ir *g, int node, int dy, const bool *need, int *dx
 
 /* |x|, for L1 losses: its VJP is lrelu_grad(x, dy) with slope -1, the sign
  * of x times dy (0 counts as negative, a subgradient). */
-static const char *elem_abs(const struct node *n, const char *const *a) {
-    (void)n;
-    return xprintf("fabs(%s)", a[0]);
+static double elem_abs(const struct node *n, const double *a, long i, long step) {
+    (void)n, (void)i, (void)step;
+    return fabs(a[0]);
 }
 
 static void vjp_abs(struct ir *g, int node, int dy, const bool *need, int *dx) {
@@ -787,19 +822,18 @@ static void vjp_abs(struct ir *g, int node, int dy, const bool *need, int *dx) {
  * need not be kept and bias + activation fuse into one pass. */
 int ir_leaky_relu(struct ir *g, int x, double alpha) {
     int id = ir_unary(g, OP_LEAKY_RELU, x);
-    ir_node(g, id)->f[0] = alpha;
+    ir_node(g, id)->a.leaky_relu.alpha = alpha;
     return id;
 }
 
-static const char *elem_leaky_relu(const struct node *n, const char *const *a) {
-    if (n->f[0] == 0)
-        return xprintf("%s > 0 ? %s : 0", a[0], a[0]);
-    return xprintf("%s > 0 ? %s : %s * %s", a[0], a[0], emit_real(n->f[0]), a[0]);
+static double elem_leaky_relu(const struct node *n, const double *a, long i, long step) {
+    (void)i, (void)step;
+    return a[0] > 0 ? a[0] : n->a.leaky_relu.alpha * a[0];
 }
 
 static void vjp_leaky_relu(struct ir *g, int node, int dy, const bool *need, int *dx) {
     if (need[0])
-        dx[0] = ir_leaky_relu_grad(g, node, dy, ir_node(g, node)->f[0]);
+        dx[0] = ir_leaky_relu_grad(g, node, dy, ir_node(g, node)->a.leaky_relu.alpha);
 }
 
 /* lrelu_grad(y, dy) = y > 0 ? dy : a*dy.  Linear in dy; piecewise constant
@@ -807,25 +841,70 @@ static void vjp_leaky_relu(struct ir *g, int node, int dy, const bool *need, int
 int ir_leaky_relu_grad(struct ir *g, int y, int dy, double alpha) {
     int in[2] = {y, dy};
     int id = ir_add(g, OP_LRELU_GRAD, in, 2, shape_of(g, dy));
-    ir_node(g, id)->f[0] = alpha;
+    ir_node(g, id)->a.lrelu_grad.alpha = alpha;
     return id;
 }
 
-static const char *elem_lrelu_grad(const struct node *n, const char *const *a) {
-    if (n->f[0] == 0)
-        return xprintf("%s > 0 ? %s : 0", a[0], a[1]);
-    return xprintf("%s > 0 ? %s : %s * %s", a[0], a[1], emit_real(n->f[0]), a[1]);
+static double elem_lrelu_grad(const struct node *n, const double *a, long i, long step) {
+    (void)i, (void)step;
+    return a[0] > 0 ? a[1] : n->a.lrelu_grad.alpha * a[1];
 }
 
 static void vjp_lrelu_grad(struct ir *g, int node, int dy, const bool *need, int *dx) {
     struct node *n = ir_node(g, node);
     if (need[1])
-        dx[1] = ir_leaky_relu_grad(g, n->in[0], dy, n->f[0]);
+        dx[1] = ir_leaky_relu_grad(g, n->in[0], dy, n->a.lrelu_grad.alpha);
 }
 
-static const char *elem_tanh(const struct node *n, const char *const *a) {
-    (void)n;
-    return xprintf("tanh(%s)", a[0]);
+/* elu(x) = x > 0 ? x : alpha (e^x - 1), alpha > 0 (Clevert et al. 2016;
+ * PyTorch's ELU).  As leaky_relu's, its VJP reads the output: y > 0 exactly
+ * when x > 0, and below, alpha e^x = y + alpha. */
+int ir_elu(struct ir *g, int x, double alpha) {
+    if (!(alpha > 0))
+        unreachable();
+    int id = ir_unary(g, OP_ELU, x);
+    ir_node(g, id)->a.elu.alpha = alpha;
+    return id;
+}
+
+static double elem_elu(const struct node *n, const double *a, long i, long step) {
+    (void)i, (void)step;
+    return a[0] > 0 ? a[0] : n->a.elu.alpha * expm1(a[0]);
+}
+
+static void vjp_elu(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    if (need[0])
+        dx[0] = ir_elu_grad(g, node, dy, ir_node(g, node)->a.elu.alpha);
+}
+
+/* elu_grad(y, dy) = y > 0 ? dy : (y + alpha) dy.  Linear in dy; in y its
+ * derivative is 0 above zero and dy below: dy - (y > 0 ? dy : 0), as
+ * lrelu_grad with slope 0 masks it, so the backward differentiates again. */
+int ir_elu_grad(struct ir *g, int y, int dy, double alpha) {
+    int in[2] = {y, dy};
+    int id = ir_add(g, OP_ELU_GRAD, in, 2, shape_of(g, dy));
+    ir_node(g, id)->a.elu_grad.alpha = alpha;
+    return id;
+}
+
+static double elem_elu_grad(const struct node *n, const double *a, long i, long step) {
+    (void)i, (void)step;
+    return a[0] > 0 ? a[1] : (a[0] + n->a.elu_grad.alpha) * a[1];
+}
+
+static void vjp_elu_grad(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    struct node n = *ir_node(g, node);
+    if (need[0]) {
+        int t = ir_binary(g, OP_MUL, dy, n.in[1]);
+        dx[0] = ir_binary(g, OP_SUB, t, ir_leaky_relu_grad(g, n.in[0], t, 0));
+    }
+    if (need[1])
+        dx[1] = ir_elu_grad(g, n.in[0], dy, n.a.elu_grad.alpha);
+}
+
+static double elem_tanh(const struct node *n, const double *a, long i, long step) {
+    (void)n, (void)i, (void)step;
+    return tanh(a[0]);
 }
 
 /* d tanh = 1 - y^2, from the output */
@@ -836,9 +915,9 @@ static void vjp_tanh(struct ir *g, int node, int dy, const bool *need, int *dx) 
     }
 }
 
-static const char *elem_sigmoid(const struct node *n, const char *const *a) {
-    (void)n;
-    return xprintf("1 / (1 + exp(-(%s)))", a[0]);
+static double elem_sigmoid(const struct node *n, const double *a, long i, long step) {
+    (void)n, (void)i, (void)step;
+    return 1 / (1 + exp(-a[0]));
 }
 
 /* d sigmoid = y (1 - y), from the output */
@@ -852,9 +931,9 @@ static void vjp_sigmoid(struct ir *g, int node, int dy, const bool *need, int *d
 /* softplus(x) = log(1 + e^x), computed without overflow:
  * max(x, 0) + log1p(e^-|x|).  Binary cross-entropy with logits is built
  * from it: -log sigmoid(x) = softplus(-x), -log(1 - sigmoid(x)) = softplus(x). */
-static const char *elem_softplus(const struct node *n, const char *const *a) {
-    (void)n;
-    return xprintf("softplus(%s)", a[0]);
+static double elem_softplus(const struct node *n, const double *a, long i, long step) {
+    (void)n, (void)i, (void)step;
+    return (a[0] > 0 ? a[0] : 0) + log1p(exp(-fabs(a[0])));
 }
 
 static void vjp_softplus(struct ir *g, int node, int dy, const bool *need, int *dx) {
@@ -869,9 +948,9 @@ int ir_broadcast(struct ir *g, int s, struct shape shape) {
     return ir_add(g, OP_BROADCAST, &s, 1, shape);
 }
 
-static const char *elem_broadcast(const struct node *n, const char *const *a) {
-    (void)n;
-    return xstrdup(a[0]);
+static double elem_broadcast(const struct node *n, const double *a, long i, long step) {
+    (void)n, (void)i, (void)step;
+    return a[0];
 }
 
 static void vjp_broadcast(struct ir *g, int node, int dy, const bool *need, int *dx) {
@@ -895,6 +974,13 @@ static void vjp_sum_all(struct ir *g, int node, int dy, const bool *need, int *d
         dx[0] = ir_broadcast(g, dy, shape_of(g, ir_node(g, node)->in[0]));
 }
 
+static void ref_sum_all(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    double s = 0;
+    for (long i = 0; i < shape_size(in_shape(g, n, 0)); i++)
+        s += io->in[0][i];
+    io->out[0] = s;
+}
+
 /* ---- views -------------------------------------------------------------- */
 
 int ir_reshape(struct ir *g, int x, struct shape shape) {
@@ -908,86 +994,163 @@ static void vjp_reshape(struct ir *g, int node, int dy, const bool *need, int *d
         dx[0] = ir_reshape(g, dy, shape_of(g, ir_node(g, node)->in[0]));
 }
 
-/* ---- effects ------------------------------------------------------------ */
+/* ---- effects ------------------------------------------------------------ *
+ * Each updates, in place, the operands its row writes.  The references
+ * follow torch.optim's update rules. */
 
-int ir_effect(struct ir *g, enum op op, const int *in, int n_in) {
+static int effect(struct ir *g, enum op op, const int *in, int n_in) {
     return ir_add(g, op, in, n_in, shape1(1));
 }
 
-/* adam(param, grad, m, v): f = lr, beta1, beta2, eps, weight_decay */
-static void emit_adam(struct emit *e, const struct program *p, int id) {
-    const struct node *n = &p->ir.nodes.data[id];
-    const struct node *w = &p->ir.nodes.data[n->in[0]];
-    /* run k of `steps` per training step: Adam counts every run */
-    const char *t = n->i[0] > 1 ? xprintf("(t - 1) * %d + %d", n->i[0], n->i[1] + 1) : "t";
-    emit_line(e, "adam_update(%s, %s, %s, %s, %ld, %s, %s, %s, %s, %s, %s);",
-              emit_ref(e, p, n->in[0]), emit_ref(e, p, n->in[1]), emit_ref(e, p, n->in[2]),
-              emit_ref(e, p, n->in[3]), shape_size(w->shape), emit_real(n->f[0]),
-              emit_real(n->f[1]), emit_real(n->f[2]), emit_real(n->f[3]), emit_real(n->f[4]), t);
+static long size_of_in(const struct ir *g, const struct node *n, int i) { return shape_size(in_shape(g, n, i)); }
+
+/* adam(param, grad, m, v), with L2 weight decay added to the gradient */
+int ir_adam(struct ir *g, int p, int grad, int m, int v, struct adam_attr a) {
+    int in[4] = {p, grad, m, v};
+    int id = effect(g, OP_ADAM, in, 4);
+    ir_node(g, id)->a.adam = a;
+    return id;
 }
 
-/* sgd(param, grad[, momentum buffer]): f = lr, momentum, weight_decay; i[0] = nesterov */
-static void emit_sgd(struct emit *e, const struct program *p, int id) {
-    const struct node *n = &p->ir.nodes.data[id];
-    const struct node *w = &p->ir.nodes.data[n->in[0]];
-    emit_line(e, "sgd_update(%s, %s, %s, %ld, %s, %s, %s, %d);",
-              emit_ref(e, p, n->in[0]), emit_ref(e, p, n->in[1]),
-              n->n_in > 2 ? emit_ref(e, p, n->in[2]) : "NULL", shape_size(w->shape),
-              emit_real(n->f[0]), emit_real(n->f[1]), emit_real(n->f[2]), n->i[0]);
+static void ref_adam(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    const struct adam_attr *a = &n->a.adam;
+    double t = a->runs > 1 ? (double)((io->step - 1) * a->runs + a->run + 1) : (double)io->step;
+    double bc1 = 1 - pow(a->beta1, t), bc2 = 1 - pow(a->beta2, t);
+    double *p = io->in[0], *gr = io->in[1], *m = io->in[2], *v = io->in[3];
+    for (long i = 0; i < size_of_in(g, n, 0); i++) {
+        double gi = gr[i] + a->weight_decay * p[i];
+        m[i] = a->beta1 * m[i] + (1 - a->beta1) * gi;
+        v[i] = a->beta2 * v[i] + (1 - a->beta2) * gi * gi;
+        p[i] -= a->lr / bc1 * m[i] / (sqrt(v[i]) / sqrt(bc2) + a->eps);
+    }
 }
 
-/* output(x): out[slot] = x[0], a metric or a loss; a vector x[N] goes to
- * out[i * stride + slot] (i[1] = stride), per-example values */
-static void emit_output(struct emit *e, const struct program *p, int id) {
-    const struct node *n = &p->ir.nodes.data[id];
-    long size = shape_size(p->ir.nodes.data[n->in[0]].shape);
-    if (size == 1)
-        emit_line(e, "out[%d] = (double)*(%s);", n->i[0], emit_ref(e, p, n->in[0]));
-    else
-        emit_line(e, "for (int i = 0; i < %ld; i++) out[i * %d + %d] = (double)(%s)[i];", size, n->i[1], n->i[0],
-                  emit_ref(e, p, n->in[0]));
+/* sgd(param, grad[, momentum buffer]), dampening 0 */
+int ir_sgd(struct ir *g, int p, int grad, int buf, struct sgd_attr a) {
+    int in[3] = {p, grad, buf};
+    int id = effect(g, OP_SGD, in, buf >= 0 ? 3 : 2);
+    ir_node(g, id)->a.sgd = a;
+    return id;
 }
 
-/* store_grad(x): a parameter gradient into the caller's g, at the
- * parameter's offset in the state array */
-static void emit_store_grad(struct emit *e, const struct program *p, int id) {
-    const struct node *n = &p->ir.nodes.data[id];
-    emit_line(e, "memcpy(g + %ld, %s, %ld * sizeof(real));", (long)n->i[1],
-              emit_ref(e, p, n->in[0]), shape_size(p->ir.nodes.data[n->in[0]].shape));
+static void ref_sgd(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    const struct sgd_attr *a = &n->a.sgd;
+    double *p = io->in[0], *gr = io->in[1], *buf = n->n_in > 2 ? io->in[2] : NULL;
+    for (long i = 0; i < size_of_in(g, n, 0); i++) {
+        double d = gr[i] + a->weight_decay * p[i];
+        if (buf) {
+            buf[i] = a->momentum * buf[i] + d;
+            d = a->nesterov ? d + a->momentum * buf[i] : buf[i];
+        }
+        p[i] -= a->lr * d;
+    }
 }
 
-/* rmsprop(param, grad, square_avg[, grad_avg][, momentum]): f = lr, alpha,
- * eps, weight_decay, momentum; i[0] = centered, i[1] = has a momentum buffer */
-static void emit_rmsprop(struct emit *e, const struct program *p, int id) {
-    const struct node *n = &p->ir.nodes.data[id];
-    const char *gavg = n->i[0] ? emit_ref(e, p, n->in[3]) : "NULL";
-    const char *buf = n->i[1] ? emit_ref(e, p, n->in[3 + n->i[0]]) : "NULL";
-    emit_line(e, "rmsprop_update(%s, %s, %s, %s, %s, %ld, %s, %s, %s, %s, %s);", emit_ref(e, p, n->in[0]),
-              emit_ref(e, p, n->in[1]), emit_ref(e, p, n->in[2]), gavg, buf,
-              shape_size(p->ir.nodes.data[n->in[0]].shape), emit_real(n->f[0]), emit_real(n->f[1]),
-              emit_real(n->f[2]), emit_real(n->f[3]), emit_real(n->f[4]));
+/* rmsprop(param, grad, square_avg[, grad_avg][, momentum buffer]) */
+int ir_rmsprop(struct ir *g, int p, int grad, int square_avg, int grad_avg, int buf, struct rmsprop_attr a) {
+    int in[5] = {p, grad, square_avg};
+    int n_in = 3;
+    a.grad_avg = grad_avg >= 0 ? n_in : -1;
+    if (grad_avg >= 0)
+        in[n_in++] = grad_avg;
+    a.buf = buf >= 0 ? n_in : -1;
+    if (buf >= 0)
+        in[n_in++] = buf;
+    int id = effect(g, OP_RMSPROP, in, n_in);
+    ir_node(g, id)->a.rmsprop = a;
+    return id;
+}
+
+static void ref_rmsprop(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    const struct rmsprop_attr *a = &n->a.rmsprop;
+    double *p = io->in[0], *gr = io->in[1], *v = io->in[2];
+    double *gavg = a->grad_avg >= 0 ? io->in[a->grad_avg] : NULL, *buf = a->buf >= 0 ? io->in[a->buf] : NULL;
+    for (long i = 0; i < size_of_in(g, n, 0); i++) {
+        double gi = gr[i] + a->weight_decay * p[i];
+        v[i] = a->alpha * v[i] + (1 - a->alpha) * gi * gi;
+        double avg = v[i];
+        if (gavg) {
+            gavg[i] = a->alpha * gavg[i] + (1 - a->alpha) * gi;
+            avg -= gavg[i] * gavg[i];
+        }
+        avg = sqrt(avg) + a->eps;
+        if (buf) {
+            buf[i] = a->momentum * buf[i] + gi / avg;
+            p[i] -= a->lr * buf[i];
+        } else {
+            p[i] -= a->lr * gi / avg;
+        }
+    }
 }
 
 /* clip(param): WGAN's weight clipping to [-c, c], after the critic's step */
-static void emit_clip(struct emit *e, const struct program *p, int id) {
-    const struct node *n = &p->ir.nodes.data[id];
-    emit_line(e, "clip_update(%s, %ld, %s);", emit_ref(e, p, n->in[0]), shape_size(p->ir.nodes.data[n->in[0]].shape),
-              emit_real(n->f[0]));
+int ir_clip(struct ir *g, int p, double c) {
+    int id = effect(g, OP_CLIP, &p, 1);
+    ir_node(g, id)->a.clip.c = c;
+    return id;
+}
+
+static void ref_clip(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    double c = n->a.clip.c;
+    for (long i = 0; i < size_of_in(g, n, 0); i++)
+        io->in[0][i] = io->in[0][i] < -c ? -c : io->in[0][i] > c ? c : io->in[0][i];
 }
 
 /* bn_stats(mean, var, running_mean, running_var): the running statistics
- * batchnorm keeps for eval mode; f = momentum, the unbiased-variance factor */
-static void emit_bn_stats(struct emit *e, const struct program *p, int id) {
-    const struct node *n = &p->ir.nodes.data[id];
-    emit_line(e, "bn_running_update(%s, %s, %s, %s, %ld, %s, %s);", emit_ref(e, p, n->in[2]), emit_ref(e, p, n->in[3]),
-              emit_ref(e, p, n->in[0]), emit_ref(e, p, n->in[1]), shape_size(p->ir.nodes.data[n->in[0]].shape),
-              emit_real(n->f[0]), emit_real(n->f[1]));
+ * batchnorm keeps for eval mode, as torch.nn.BatchNorm (unbiased variance) */
+int ir_bn_stats(struct ir *g, int mean, int var, int rmean, int rvar, double momentum, double unbias) {
+    int in[4] = {mean, var, rmean, rvar};
+    int id = effect(g, OP_BN_STATS, in, 4);
+    ir_node(g, id)->a.bn_stats.momentum = momentum;
+    ir_node(g, id)->a.bn_stats.unbias = unbias;
+    return id;
+}
+
+static void ref_bn_stats(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    double m = n->a.bn_stats.momentum;
+    for (long i = 0; i < size_of_in(g, n, 0); i++) {
+        io->in[2][i] = (1 - m) * io->in[2][i] + m * io->in[0][i];
+        io->in[3][i] = (1 - m) * io->in[3][i] + m * io->in[1][i] * n->a.bn_stats.unbias;
+    }
+}
+
+/* output(x): a metric or a loss into the caller's out[] */
+int ir_output(struct ir *g, int x, int slot, int stride) {
+    int id = effect(g, OP_OUTPUT, &x, 1);
+    ir_node(g, id)->a.output.slot = slot;
+    ir_node(g, id)->a.output.stride = stride;
+    return id;
+}
+
+static void ref_output(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    long size = size_of_in(g, n, 0);
+    for (long i = 0; i < size; i++)
+        io->metrics[size == 1 ? n->a.output.slot : i * n->a.output.stride + n->a.output.slot] = io->in[0][i];
+}
+
+/* store_grad(x): a parameter gradient into the caller's g */
+int ir_store_grad(struct ir *g, int x, long offset) {
+    int id = effect(g, OP_STORE_GRAD, &x, 1);
+    ir_node(g, id)->a.store_grad.offset = offset;
+    return id;
+}
+
+static void ref_store_grad(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    memcpy(io->grads + n->a.store_grad.offset, io->in[0], sizeof(double) * (size_t)size_of_in(g, n, 0));
 }
 
 /* ---- the table ---------------------------------------------------------- */
 
-const struct op_info op_table[OP_COUNT] = {
-#define OP(name, str, arity, kind, elem, stmt, vjp) [OP_##name] = {str, arity, kind, elem, stmt, vjp},
+#define BC0 {BC_NONE}
+#define BC1(a) {BC_##a}
+#define BC2(a, b) {BC_##a, BC_##b}
+#define W(i) (1u << (i))
+#define ELEM(f) f, NULL
+#define REF(f) NULL, f
+
+const struct op_info op_table[] = {
+#define OP(name, str, min_in, max_in, sched, reduce, operands, writes, flags, vjp, eval) \
+    {str, min_in, max_in, S_##sched, RED_##reduce, operands, writes, flags, vjp, eval},
 #include "ops.def"
 #undef OP
 };
@@ -996,9 +1159,37 @@ _Static_assert(sizeof op_table / sizeof op_table[0] == OP_COUNT, "ops.def and op
 
 void op_vjp(struct ir *g, int node, int dy, const bool *need, int *dx) {
     const struct op_info *info = &op_table[ir_node(g, node)->op];
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < OP_MAX_IN; i++)
         dx[i] = -1;
     if (!info->vjp)
         unreachable();
     info->vjp(g, node, dy, need, dx);
+}
+
+/* operand k's value at element i of an elementwise op's loop */
+static double operand_at(const struct ir *g, const struct node *n, int k, const double *x, long i) {
+    struct shape s = in_shape(g, n, k);
+    switch (op_table[n->op].operand[k]) {
+    case BC_SAME: return x[i];
+    case BC_SCALAR: return shape_size(s) == 1 ? x[0] : x[i];
+    case BC_CHANNEL: return x[i % channels(n->shape)];
+    case BC_ROW: return x[i / (shape_size(n->shape) / rows_of(n->shape))];
+    case BC_NONE: break;
+    }
+    unreachable();
+}
+
+void op_ref(const struct ir *g, int id, const struct ref_io *io) {
+    const struct node *n = &g->nodes.data[id];
+    const struct op_info *info = &op_table[n->op];
+    if (!info->ref_elem) {
+        info->ref(g, n, io);
+        return;
+    }
+    double a[OP_MAX_IN];
+    for (long i = 0; i < shape_size(n->shape); i++) {
+        for (int k = 0; k < n->n_in; k++)
+            a[k] = operand_at(g, n, k, io->in[k], i);
+        io->out[i] = info->ref_elem(n, a, i, io->step);
+    }
 }

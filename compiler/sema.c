@@ -12,109 +12,7 @@
 
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-static const char *plural(int n) { return n == 1 ? "" : "s"; }
-
-static void unknown(struct loc at, const char *what, const char *name, const char *const *cands, int n) {
-    const char *best = closest_name(name, cands, n);
-    if (best) {
-        error_at(at, "unknown %s '%s'; did you mean '%s'?", what, name, best);
-        return;
-    }
-    char *list = xprintf("%s", "");
-    for (int i = 0; i < n; i++)
-        list = xprintf("%s%s'%s'", list, i ? ", " : "", cands[i]);
-    error_at(at, "unknown %s '%s' (expected %s)", what, name, list);
-}
-
-/* ---- argument helpers --------------------------------------------------- */
-
-static bool want_args(const struct stmt *s, int lo, int hi) {
-    int n = s->args.len;
-    if (n >= lo && n <= hi)
-        return true;
-    struct loc at = n > hi ? s->args.data[hi].loc : s->loc;
-    if (lo == hi)
-        error_at(at, "'%s' takes %d argument%s, got %d", s->name, lo, plural(lo), n);
-    else
-        error_at(at, "'%s' takes %d to %d arguments, got %d", s->name, lo, hi, n);
-    return false;
-}
-
-static bool arg_num(const struct arg *a, const char *what, double *out) {
-    if (a->kind != ARG_NUM) {
-        error_at(a->loc, "%s must be a number", what);
-        return false;
-    }
-    if (!isfinite(a->num)) {
-        error_at(a->loc, "%s must be finite", what);
-        return false;
-    }
-    *out = a->num;
-    return true;
-}
-
-static bool arg_int(const struct arg *a, const char *what, long lo, long hi, long *out) {
-    double v;
-    if (!arg_num(a, what, &v))
-        return false;
-    if (v != floor(v) || v < (double)lo || v > (double)hi) {
-        error_at(a->loc, "%s must be a whole number from %ld to %ld, got %s", what, lo, hi, a->text);
-        return false;
-    }
-    *out = (long)v;
-    return true;
-}
-
-static bool arg_range(const struct arg *a, const char *what, double lo, double hi, bool hi_open, double *out) {
-    double v;
-    if (!arg_num(a, what, &v))
-        return false;
-    if (v < lo || v > hi || (hi_open && v == hi)) {
-        error_at(a->loc, "%s must be in [%g, %g%c, got %s", what, lo, hi, hi_open ? ')' : ']', a->text);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-static bool arg_ident(const struct arg *a, const char *what, const char **out) {
-    if (a->kind != ARG_IDENT) {
-        error_at(a->loc, "%s must be a name", what);
-        return false;
-    }
-    *out = a->text;
-    return true;
-}
-
-/* ---- settings blocks ---------------------------------------------------- */
-
-/* Look up each statement's key in `keys`; report unknown and repeated
- * ones.  found[k] is the statement for keys[k], or NULL. */
-static void settings(const stmt_vec *body, const char *block, const char *const *keys, int n_keys,
-                     const struct stmt **found) {
-    for (int k = 0; k < n_keys; k++)
-        found[k] = NULL;
-    for (int i = 0; i < body->len; i++) {
-        const struct stmt *s = &body->data[i];
-        int k = 0;
-        while (k < n_keys && strcmp(keys[k], s->name))
-            k++;
-        if (k == n_keys) {
-            unknown(s->loc, xprintf("%s setting", block), s->name, keys, n_keys);
-            continue;
-        }
-        if (found[k]) {
-            error_at(s->loc, "'%s' is set twice", s->name);
-            note_at(found[k]->loc, "first set here");
-            continue;
-        }
-        found[k] = s;
-    }
-}
-
 /* ---- declarations ------------------------------------------------------- */
-
-static const char *const data_kinds[] = {"fashion_mnist", "ring8", "images"};
 
 static void check_range(const struct stmt *s, struct dataset *ds) {
     if (!s || !want_args(s, 2, 2))
@@ -259,10 +157,16 @@ static void check_latent(const struct decl *d, struct model *m) {
 
 static struct model *cur_model; /* the model being checked, for layers that need it */
 
-static const char *const layer_names[] = {"dense",   "relu",   "leaky_relu", "tanh",     "sigmoid",
-                                          "reshape", "flatten", "conv",      "deconv",   "batchnorm",
-                                          "dropout", "upsample", "avgpool", "layernorm", "cond",
-                                          "instancenorm", "residual"};
+/* The layers a spec can name, from layers.def. */
+static int layer_words(const char **words, enum layer_kind *kinds) {
+    int n = 0;
+    for (int k = 0; k < L_COUNT; k++)
+        if (layer_name(k)) {
+            words[n] = layer_name(k);
+            kinds[n++] = k;
+        }
+    return n;
+}
 
 /* conv and deconv: `conv 64 k4 s2 p1 [op1] [nobias]`, stride 1 and
  * padding 0 by default; op (output padding) for deconv only. */
@@ -327,13 +231,16 @@ static bool want_image(const struct stmt *s, const char *net, const struct layer
 
 /* Parse one layer and apply its shape rule to `in`; false after an error. */
 static bool check_layer(const struct stmt *s, const char *net, struct layer *l) {
-    int kind = 0;
-    while (kind < N_OF(layer_names) && strcmp(layer_names[kind], s->name))
-        kind++;
-    if (kind == N_OF(layer_names)) {
-        unknown(s->loc, "layer", s->name, layer_names, N_OF(layer_names));
+    const char *words[L_COUNT];
+    enum layer_kind kinds[L_COUNT];
+    int n_words = layer_words(words, kinds), word = 0;
+    while (word < n_words && strcmp(words[word], s->name))
+        word++;
+    if (word == n_words) {
+        unknown(s->loc, "layer", s->name, words, n_words);
         return false;
     }
+    enum layer_kind kind = kinds[word];
     l->kind = kind;
     l->loc = s->loc;
     l->out = l->in;
@@ -378,6 +285,17 @@ static bool check_layer(const struct stmt *s, const char *net, struct layer *l) 
         l->alpha = 0.01;
         if (s->args.len == 1 && !arg_range(&s->args.data[0], "the leaky_relu slope", 0, 1, true, &l->alpha))
             return false;
+        return true;
+    case L_ELU:
+        if (!want_args(s, 0, 1))
+            return false;
+        l->alpha = 1;
+        if (s->args.len == 1 && !arg_range(&s->args.data[0], "elu's alpha", 0, 1e3, false, &l->alpha))
+            return false;
+        if (!(l->alpha > 0)) {
+            error_at(s->args.data[0].loc, "elu's alpha must be positive");
+            return false;
+        }
         return true;
     case L_RELU: case L_TANH: case L_SIGMOID:
         return want_args(s, 0, 0);
@@ -528,8 +446,9 @@ static bool check_layer(const struct stmt *s, const char *net, struct layer *l) 
 static bool check_layers(const stmt_vec *body, struct network *net, struct shape *cur, int depth) {
     for (int i = 0; i < body->len; i++) {
         const struct stmt *s = &body->data[i];
-        if (net->layers.len >= 256) {
-            error_at(s->loc, "network '%s' has more than 256 layers; at most 256 are supported", net->name);
+        if (net->layers.len >= MAX_LAYERS) {
+            error_at(s->loc, "network '%s' has more than %d layers; at most %d are supported", net->name, MAX_LAYERS,
+                     MAX_LAYERS);
             return false;
         }
         struct layer l = {.in = *cur, .out = *cur, .index = net->layers.len + 1, .loc = s->loc, .depth = depth};
@@ -588,281 +507,17 @@ static void check_network(const struct decl *d, struct model *m) {
     vec_push(&m->nets, net);
 }
 
-int find_network(const struct model *m, const char *name) {
-    for (int i = 0; i < m->nets.len; i++)
-        if (!strcmp(m->nets.data[i].name, name))
-            return i;
-    return -1;
-}
-
-static const char **net_names(const struct model *m) {
-    const char **names = xalloc(sizeof(char *) * (size_t)(m->nets.len + 1));
-    for (int i = 0; i < m->nets.len; i++)
-        names[i] = m->nets.data[i].name;
-    return names;
-}
-
-static int resolve_network(const struct model *m, const struct arg *a) {
-    int n = find_network(m, a->text);
-    if (n < 0)
-        unknown(a->loc, "network", a->text, net_names(m), m->nets.len);
-    return n;
-}
-
-static const char *const objectives[] = {"gan", "vae", "cyclegan"};
-
-/* objective vae(E, Dec) { likelihood bernoulli | gaussian [S2 | learned] } */
-static void check_vae(const struct decl *d, struct model *m) {
-    m->objective.kind = OBJ_VAE;
-    m->objective.enc = m->objective.dec = m->objective.gen = m->objective.disc = -1;
-    if (d->args.len != 2) {
-        error_at(d->kind_loc, "vae takes 2 networks, the encoder and the decoder, got %d%s", d->args.len,
-                 d->args.len == 1 ? " (a VAE without an encoder?)" : "");
-        return;
-    }
-    m->objective.enc = resolve_network(m, &d->args.data[0]);
-    m->objective.dec = resolve_network(m, &d->args.data[1]);
-    if (m->objective.enc >= 0 && m->objective.enc == m->objective.dec)
-        error_at(d->args.data[1].loc, "the encoder and the decoder must be different networks");
-    /* the decoder is what samples, as a GAN's generator */
-    m->objective.gen = m->objective.dec;
-    m->objective.disc = m->objective.enc;
-    static const char *const keys[] = {"likelihood"};
-    const struct stmt *s[1];
-    settings(&d->body, "vae objective", keys, 1, s);
-    m->objective.likelihood = LIK_BERNOULLI;
-    if (s[0] && want_args(s[0], 1, 2)) {
-        const char *lik;
-        static const char *const liks[] = {"bernoulli", "gaussian"};
-        if (!arg_ident(&s[0]->args.data[0], "likelihood", &lik))
-            return;
-        if (!strcmp(lik, "bernoulli") && s[0]->args.len == 1) {
-            m->objective.likelihood = LIK_BERNOULLI;
-        } else if (!strcmp(lik, "gaussian")) {
-            m->objective.likelihood = LIK_GAUSSIAN;
-            m->objective.sigma2 = 1;
-            if (s[0]->args.len == 2) {
-                const struct arg *a = &s[0]->args.data[1];
-                if (a->kind == ARG_IDENT && !strcmp(a->text, "learned"))
-                    m->objective.sigma2 = 0;
-                else if (arg_range(a, "the gaussian variance", 0, 1e6, false, &m->objective.sigma2) &&
-                         m->objective.sigma2 <= 0)
-                    error_at(a->loc, "the gaussian variance must be positive (or 'learned')");
-            }
-        } else if (strcmp(lik, "bernoulli")) {
-            unknown(s[0]->args.data[0].loc, "likelihood", lik, liks, 2);
-        } else {
-            error_at(s[0]->args.data[1].loc, "bernoulli takes no parameter");
-        }
-    }
-}
-
-/* The VAE's networks must chain: data -> E -> [2 L] = (mu, logvar), [L] -> Dec -> data. */
-static void check_vae_shapes(struct model *m) {
-    if (m->objective.enc < 0 || m->objective.dec < 0)
-        return;
-    const struct network *e = &m->nets.data[m->objective.enc];
-    const struct network *d = &m->nets.data[m->objective.dec];
-    int L = m->latent.dim;
-    if (shape_size(e->in) != shape_size(m->data.shape)) {
-        error_at(e->loc, "encoder '%s' takes %s, but %s examples are %s", e->name, shape_str(e->in),
-                 data_kinds[m->data.kind], shape_str(m->data.shape));
-        note_at(m->data.loc, "data declared here");
-    }
-    if (e->out.n != 1 || e->out.d[0] != 2 * L) {
-        error_at(e->loc, "encoder '%s' outputs %s, which cannot split into mu and logvar of latent '%s' [%d]: "
-                 "it must output [%d]", e->name, shape_str(e->out), m->latent.name, L, 2 * L);
-        note_at(m->latent.loc, "latent declared here");
-    }
-    struct shape z = {1, {L}};
-    if (!shape_eq(d->in, z)) {
-        error_at(d->loc, "decoder '%s' takes %s, but latent '%s' is %s", d->name, shape_str(d->in), m->latent.name,
-                 shape_str(z));
-        note_at(m->latent.loc, "latent declared here");
-    }
-    if (shape_size(d->out) != shape_size(m->data.shape)) {
-        error_at(d->loc, "decoder '%s' makes %s, but %s examples are %s", d->name, shape_str(d->out),
-                 data_kinds[m->data.kind], shape_str(m->data.shape));
-        note_at(m->data.loc, "data declared here");
-    }
-    if (m->objective.likelihood == LIK_BERNOULLI && (m->data.lo != 0 || m->data.hi != 1))
-        error_at(m->objective.loc, "a bernoulli likelihood needs data in [0, 1]: set 'range 0 1' in the data block");
-    if (m->conditional)
-        error_at(m->objective.loc, "conditional VAEs are not supported: remove the cond layers");
-    const int trained[2] = {m->objective.enc, m->objective.dec};
-    for (int k = 0; k < 2; k++) {
-        const struct network *n = &m->nets.data[trained[k]];
-        if (n->opt < 0)
-            error_at(n->loc, "network '%s' is trained by the objective but has no 'optimize %s with ...'",
-                     n->name, n->name);
-    }
-}
-static const char *const forms[] = {"minimax", "nonsaturating", "lsgan", "hinge", "wgan", "wgan_gp"};
-
-/* `form F`: F's index in forms, or -1 (after an error) or when s is NULL */
-static int form_of(const struct stmt *s) {
-    const char *f;
-    if (!s || !want_args(s, 1, 1) || !arg_ident(&s->args.data[0], "form", &f))
-        return -1;
-    for (int k = 0; k < N_OF(forms); k++)
-        if (!strcmp(forms[k], f))
-            return k;
-    unknown(s->args.data[0].loc, "gan form", f, forms, N_OF(forms));
-    return -1;
-}
-
-/* objective cyclegan(G, F, DA, DB) { form lsgan; cycle 10; identity 0 }:
- * G maps domain A to B, F maps B to A, DA and DB judge each domain. */
-static void check_cyclegan(const struct decl *d, struct model *m) {
-    m->objective.kind = OBJ_CYCLEGAN;
-    m->objective.g_ab = m->objective.g_ba = m->objective.d_a = m->objective.d_b = -1;
-    if (d->args.len != 4) {
-        error_at(d->kind_loc, "cyclegan takes 4 networks: the generators G (A to B) and F (B to A), then the "
-                 "discriminators of A and of B; got %d", d->args.len);
-        return;
-    }
-    int n[4];
-    for (int i = 0; i < 4; i++) {
-        n[i] = resolve_network(m, &d->args.data[i]);
-        for (int j = 0; j < i; j++)
-            if (n[i] >= 0 && n[i] == n[j])
-                error_at(d->args.data[i].loc, "'%s' is named twice: the four networks must be different",
-                         d->args.data[i].text);
-    }
-    m->objective.g_ab = n[0], m->objective.g_ba = n[1], m->objective.d_a = n[2], m->objective.d_b = n[3];
-    /* the generator of a single-network view (summary, sampler) is G */
-    m->objective.gen = n[0], m->objective.disc = n[3];
-    static const char *const keys[] = {"form", "cycle", "identity"};
-    const struct stmt *s[3];
-    settings(&d->body, "cyclegan objective", keys, 3, s);
-    m->objective.form = FORM_LSGAN;
-    m->objective.cycle = 10;
-    m->objective.identity = 0;
-    int k = form_of(s[0]);
-    if (k == FORM_WGAN || k == FORM_WGAN_GP)
-        error_at(s[0]->args.data[0].loc, "cyclegan's adversarial terms support minimax, nonsaturating, lsgan and "
-                 "hinge, not %s", forms[k]);
-    else if (k >= 0)
-        m->objective.form = k;
-    if (s[1] && want_args(s[1], 1, 1))
-        arg_range(&s[1]->args.data[0], "the cycle weight", 0, 1e6, false, &m->objective.cycle);
-    if (s[2] && want_args(s[2], 1, 1))
-        arg_range(&s[2]->args.data[0], "the identity weight", 0, 1e6, false, &m->objective.identity);
-}
-
-/* CycleGAN's networks must map the domains: G A -> B, F B -> A, DA on A, DB on B. */
-static void check_cyclegan_shapes(struct model *m) {
-    if (m->n_domains < 2) {
-        error_at(m->objective.loc, "a CycleGAN translates between two data domains, but the spec declares %s",
-                 m->n_domains ? "one" : "none");
-        if (m->n_domains)
-            note_at(m->data.loc, "add the other, and name both: 'data A fashion_mnist { class 7 }' and "
-                    "'data B fashion_mnist { class 9 }'");
-        return;
-    }
-    if (m->latent.name)
-        error_at(m->latent.loc, "a CycleGAN translates data and draws no latent; remove this declaration");
-    int ids[4] = {m->objective.g_ab, m->objective.g_ba, m->objective.d_a, m->objective.d_b};
-    for (int k = 0; k < 4; k++)
-        if (ids[k] < 0)
-            return;
-    const struct dataset *A = &m->data, *B = &m->data_b;
-    const struct dataset *from[2] = {A, B}, *to[2] = {B, A};
-    for (int k = 0; k < 2; k++) {
-        const struct network *g = &m->nets.data[ids[k]];
-        if (!shape_eq(g->in, from[k]->shape) || !shape_eq(g->out, to[k]->shape)) {
-            error_at(g->loc, "generator '%s' maps %s to %s, but it must map domain %s %s to domain %s %s", g->name,
-                     shape_str(g->in), shape_str(g->out), from[k]->domain, shape_str(from[k]->shape), to[k]->domain,
-                     shape_str(to[k]->shape));
-            note_at(from[k]->loc, "domain %s declared here", from[k]->domain);
-        }
-    }
-    for (int k = 0; k < 2; k++) {
-        const struct network *dn = &m->nets.data[ids[2 + k]];
-        if (!shape_eq(dn->in, from[k]->shape)) {
-            error_at(dn->loc, "discriminator '%s' judges domain %s, whose examples are %s, but it takes %s", dn->name,
-                     from[k]->domain, shape_str(from[k]->shape), shape_str(dn->in));
-            note_at(from[k]->loc, "domain %s declared here", from[k]->domain);
-        }
-    }
-    if (m->objective.identity > 0 && !shape_eq(A->shape, B->shape))
-        error_at(m->objective.loc, "the identity term compares G(b) with b, so it needs domains of one shape, "
-                 "not %s and %s", shape_str(A->shape), shape_str(B->shape));
-    if (A->kind == DATA_RING8 || B->kind == DATA_RING8)
-        error_at(A->kind == DATA_RING8 ? A->loc : B->loc, "a CycleGAN translates images; ring8 has none");
-    if (m->conditional)
-        error_at(m->objective.loc, "conditional CycleGANs are not supported: remove the cond layers");
-    for (int k = 0; k < 4; k++) {
-        const struct network *n = &m->nets.data[ids[k]];
-        if (n->opt < 0)
-            error_at(n->loc, "network '%s' is trained by the objective but has no 'optimize %s with ...'",
-                     n->name, n->name);
-    }
-}
-
 static void check_objective(const struct decl *d, struct model *m) {
     m->objective.loc = d->kind_loc;
-    m->objective.gen = m->objective.disc = -1;
-    m->objective.critic_steps = 1;
-    if (!strcmp(d->kind_name, "vae")) {
-        check_vae(d, m);
+    const struct objective_def *def = objective_find(d->kind_name);
+    if (!def) {
+        int n;
+        const char *const *names = objective_names(&n);
+        unknown(d->kind_loc, "objective", d->kind_name, names, n);
         return;
     }
-    if (!strcmp(d->kind_name, "cyclegan")) {
-        check_cyclegan(d, m);
-        return;
-    }
-    if (strcmp(d->kind_name, "gan")) {
-        unknown(d->kind_loc, "objective", d->kind_name, objectives, N_OF(objectives));
-        return;
-    }
-    m->objective.kind = OBJ_GAN;
-    if (d->args.len != 2) {
-        error_at(d->kind_loc, "gan takes 2 networks, the generator and the discriminator, got %d", d->args.len);
-        return;
-    }
-    m->objective.gen = resolve_network(m, &d->args.data[0]);
-    m->objective.disc = resolve_network(m, &d->args.data[1]);
-    if (m->objective.gen >= 0 && m->objective.gen == m->objective.disc)
-        error_at(d->args.data[1].loc, "the generator and the discriminator must be different networks");
-    static const char *const keys[] = {"form", "clip", "critic_steps", "lambda"};
-    const struct stmt *s[4];
-    settings(&d->body, "gan objective", keys, 4, s);
-    m->objective.form = FORM_NONSATURATING;
-    m->objective.critic_steps = 1;
-    if (s[0]) {
-        int k = form_of(s[0]);
-        if (k < 0)
-            return; /* the other settings depend on the form */
-        m->objective.form = k;
-    }
-    enum gan_form form = m->objective.form;
-    if (s[1] && want_args(s[1], 1, 1)) {
-        if (form != FORM_WGAN)
-            error_at(s[1]->loc, "'clip' is WGAN's weight clipping; it needs 'form wgan', not '%s'", forms[form]);
-        else
-            arg_range(&s[1]->args.data[0], "clip", 0, 1e6, false, &m->objective.clip);
-        if (m->objective.clip <= 0 && form == FORM_WGAN)
-            error_at(s[1]->args.data[0].loc, "clip must be positive");
-    }
-    if (s[2] && want_args(s[2], 1, 1)) {
-        double v;
-        if (arg_num(&s[2]->args.data[0], "critic_steps", &v)) {
-            if (v != floor(v) || v < 1 || v > 100)
-                error_at(s[2]->args.data[0].loc, "critic_steps must be a whole number from 1 to 100, got %s",
-                         s[2]->args.data[0].text);
-            else
-                m->objective.critic_steps = (int)v;
-        }
-    }
-    m->objective.lambda = 10;
-    if (s[3] && want_args(s[3], 1, 1)) {
-        if (form != FORM_WGAN_GP)
-            error_at(s[3]->loc, "'lambda' weighs WGAN-GP's gradient penalty; it needs 'form wgan_gp', not '%s'",
-                     forms[form]);
-        else
-            arg_range(&s[3]->args.data[0], "lambda", 0, 1e6, false, &m->objective.lambda);
-    }
+    m->objective.def = def;
+    def->check(d, m);
 }
 
 static const char *const optimizers[] = {"sgd", "adam", "rmsprop"};
@@ -991,57 +646,6 @@ static bool check_sizes(struct model *m) {
     return true;
 }
 
-/* The GAN's networks must chain: latent -> G -> D -> [1], data -> D. */
-static void check_gan_shapes(struct model *m) {
-    if (m->objective.gen < 0 || m->objective.disc < 0)
-        return;
-    const struct network *g = &m->nets.data[m->objective.gen];
-    const struct network *d = &m->nets.data[m->objective.disc];
-    struct shape z = {1, {m->latent.dim}};
-    if (!shape_eq(g->in, z)) {
-        error_at(g->loc, "generator '%s' takes %s, but latent '%s' is %s", g->name, shape_str(g->in),
-                 m->latent.name, shape_str(z));
-        note_at(m->latent.loc, "latent declared here");
-    }
-    if (!shape_eq(g->out, d->in)) {
-        error_at(d->loc, "discriminator '%s' takes %s, but generator '%s' makes %s", d->name,
-                 shape_str(d->in), g->name, shape_str(g->out));
-        note_at(g->loc, "generator declared here");
-    }
-    if (shape_size(d->in) != shape_size(m->data.shape)) {
-        error_at(d->loc, "discriminator '%s' takes %s, but %s examples are %s", d->name,
-                 shape_str(d->in), data_kinds[m->data.kind], shape_str(m->data.shape));
-        note_at(m->data.loc, "data declared here");
-    }
-    if (shape_size(d->out) != 1)
-        error_at(d->loc, "discriminator '%s' must output one logit, [1], not %s", d->name, shape_str(d->out));
-    enum gan_form form = m->objective.form;
-    if ((form == FORM_WGAN || form == FORM_WGAN_GP) && d->layers.len) {
-        const struct layer *last = &d->layers.data[d->layers.len - 1];
-        if (last->kind == L_SIGMOID || last->kind == L_TANH) {
-            error_at(last->loc, "the critic of a %s must output an unbounded score; remove this %s",
-                     form == FORM_WGAN ? "WGAN" : "WGAN-GP", last->kind == L_SIGMOID ? "sigmoid" : "tanh");
-            note_at(m->objective.loc, "the objective is %s here", form == FORM_WGAN ? "wgan" : "wgan_gp");
-        }
-    }
-    if (form == FORM_WGAN_GP) {
-        for (int i = 0; i < d->layers.len; i++) {
-            if (d->layers.data[i].kind == L_BATCHNORM) {
-                warning_at(d->layers.data[i].loc, "batchnorm couples the examples of a batch, so the gradient "
-                           "penalty no longer sees each example's own gradient; use 'layernorm'");
-                break;
-            }
-        }
-    }
-    const int trained[2] = {m->objective.gen, m->objective.disc};
-    for (int k = 0; k < 2; k++) {
-        const struct network *n = &m->nets.data[trained[k]];
-        if (n->opt < 0)
-            error_at(n->loc, "network '%s' is trained by the objective but has no 'optimize %s with ...'",
-                     n->name, n->name);
-    }
-}
-
 /* A second data declaration is CycleGAN's domain B: both must be named. */
 static bool second_data(const struct decl *first, const struct decl *d, struct model *m) {
     if (m->n_domains >= 2) {
@@ -1078,7 +682,6 @@ bool sema(const struct ast *ast, const struct source *src, struct model *m) {
     m->train.seed = 1;
     m->train.sample_every = 1000;
     m->train.checkpoint_every = 1000;
-    m->objective.gen = m->objective.disc = -1;
     const struct decl *first[DECL_TRAIN + 1] = {0};
     static const char *const names[] = {"model", "data", "latent", "network", "objective", "optimize", "train"};
     /* Data, latent and settings first (a cond layer needs the class count),
@@ -1115,22 +718,22 @@ bool sema(const struct ast *ast, const struct source *src, struct model *m) {
         check_objective(first[DECL_OBJECTIVE], m);
     /* Missing declarations, unless an earlier error may explain them;
      * reported at the end of the file, where they could be added. */
-    bool cyclegan = first[DECL_OBJECTIVE] && m->objective.kind == OBJ_CYCLEGAN;
+    /* An objective of two domains counts them itself; one without a
+     * latent needs no latent declaration. */
+    const struct objective_def *def = m->objective.def;
     if (diag_error_count() == before) {
         for (int k = 0; k <= DECL_TRAIN; k++)
             if (k != DECL_NETWORK && k != DECL_OPTIMIZE && k != DECL_TRAIN && !first[k] &&
-                !(k == DECL_LATENT && cyclegan) && !(k == DECL_DATA && cyclegan))
+                !(k == DECL_LATENT && def && !def->latent) && !(k == DECL_DATA && def && def->domains > 1))
                 error_at(eof, "the spec has no '%s' declaration", names[k]);
     }
-    if (diag_error_count() == before && m->n_domains == 2 && !cyclegan) {
+    if (diag_error_count() == before && def && m->n_domains > def->domains) {
         error_at(m->data_b.loc, "two data domains are for a CycleGAN, but the objective is %s",
                  first[DECL_OBJECTIVE]->kind_name);
         note_at(m->objective.loc, "the objective is here");
     }
-    if (diag_error_count() == before)
-        m->objective.kind == OBJ_VAE ? check_vae_shapes(m)
-        : cyclegan                   ? check_cyclegan_shapes(m)
-                                     : check_gan_shapes(m);
+    if (diag_error_count() == before && def)
+        def->check_model(m);
     if (diag_error_count() == before)
         check_sizes(m);
     return diag_error_count() == before;

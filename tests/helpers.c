@@ -62,11 +62,6 @@ double test_uniform(void) {
     return (double)(lcg >> 11) / 9007199254740992.0;
 }
 
-static double test_normal(void) {
-    double u = test_uniform(), v = test_uniform();
-    return sqrt(-2 * log(u + 1e-300)) * cos(6.283185307179586 * v);
-}
-
 int run(const char *fmt, ...) {
     char cmd[4096];
     va_list ap;
@@ -85,6 +80,21 @@ void *load_double_so(const char *c_path, const char *so_path) {
     void *h = dlopen(so_path, RTLD_NOW | RTLD_LOCAL);
     cr_assert(h, "dlopen %s: %s", so_path, dlerror());
     return h;
+}
+
+const char *genc_path(void) {
+    const char *b = getenv("GENC_BIN");
+    return b ? b : "build/genc";
+}
+
+char *build_trainer(const char *spec, const char *name) {
+    char *dir = test_tmpdir(), *bin = xprintf("%s/%s", dir, name);
+    const char *cc = "${CC:-cc} -std=c11 -O1 -fno-math-errno -Iruntime $(pkg-config --cflags openblas)";
+    cr_assert_eq(run("%s '%s' -o '%s.c'", genc_path(), spec, bin), 0, "genc %s failed", spec);
+    cr_assert_eq(run("%s -DGENC_DOUBLE -c '%s.c' -o '%s.f64.o'", cc, bin, bin), 0, "compiling %s in double failed", name);
+    cr_assert_eq(run("%s '%s.c' '%s.f64.o' build/libgenrt.a -lstb $(pkg-config --libs openblas) -lz -lm -o '%s'", cc, bin,
+                     bin, bin), 0, "linking %s failed", name);
+    return bin;
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -135,6 +145,26 @@ static double central_error(const struct genrt_model *m, int k, double *st, long
     return fabs(num - ana) / scale;
 }
 
+/* A stream of uniforms in [0, 1) of its own per name: a tensor's values
+ * (and the entries checked) depend on its name, not on the tensors laid
+ * out before it or the models checked before this one. */
+static unsigned long long stream_of(const char *model, const char *name) {
+    unsigned long long h = 14695981039346656037ull;
+    for (const char *p = model; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    h = (h ^ '/') * 1099511628211ull;
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return h;
+}
+
+static double stream_uniform(unsigned long long *s) {
+    unsigned long long z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
+}
+
 double model_gradcheck(const struct genrt_model *m, double h, int per_tensor) {
     gradcheck_kinks = gradcheck_entries = 0;
     cr_assert(m->real_size == sizeof(double));
@@ -142,15 +172,19 @@ double model_gradcheck(const struct genrt_model *m, double h, int per_tensor) {
     for (int t = 0; t < m->n_tensors; t++) {
         const struct genrt_tensor *tt = &m->tensors[t];
         double b = tt->init == GENRT_INIT_FANIN_UNIFORM ? 1 / sqrt((double)tt->fan_in) : 0;
+        unsigned long long r = stream_of(m->name, tt->name);
         for (long i = 0; i < tt->size; i++)
-            st[tt->offset + i] = tt->init == GENRT_INIT_ONE ? 1 : b * (2 * test_uniform() - 1);
+            st[tt->offset + i] = tt->init == GENRT_INIT_ONE ? 1 : b * (2 * stream_uniform(&r) - 1);
     }
+    unsigned long long r = stream_of(m->name, "inputs");
     long nx = (long)m->gc_batch * m->sample_size, nz = (long)m->gc_batch * m->latent_dim;
     float *x = malloc(sizeof *x * (size_t)nx), *z = malloc(sizeof *z * (size_t)(nz + 1));
     for (long i = 0; i < nx; i++)
-        x[i] = (float)(m->range_lo + (m->range_hi - m->range_lo) * test_uniform());
-    for (long i = 0; i < nz; i++)
-        z[i] = (float)test_normal();
+        x[i] = (float)(m->range_lo + (m->range_hi - m->range_lo) * stream_uniform(&r));
+    for (long i = 0; i < nz; i++) {
+        double u = stream_uniform(&r), v = stream_uniform(&r);
+        z[i] = (float)(sqrt(-2 * log(u + 1e-300)) * cos(6.283185307179586 * v));
+    }
     m->gc_set_input(0, x);
     if (nz)
         m->gc_set_input(1, z);
@@ -159,14 +193,14 @@ double model_gradcheck(const struct genrt_model *m, double h, int per_tensor) {
         long nb = (long)m->gc_batch * b->sample_size;
         float *xb = malloc(sizeof *xb * (size_t)nb);
         for (long i = 0; i < nb; i++)
-            xb[i] = (float)(b->range_lo + (b->range_hi - b->range_lo) * test_uniform());
+            xb[i] = (float)(b->range_lo + (b->range_hi - b->range_lo) * stream_uniform(&r));
         m->gc_set_input(3, xb);
         free(xb);
     }
     if (m->n_classes > 0) {
         float y[4096];
         for (int i = 0; i < m->gc_batch && i < 4096; i++)
-            y[i] = (float)(int)(test_uniform() * m->n_classes);
+            y[i] = (float)(int)(stream_uniform(&r) * m->n_classes);
         m->gc_set_input(2, y);
     }
     double *g = calloc((size_t)m->n_state, sizeof *g);
@@ -178,8 +212,9 @@ double model_gradcheck(const struct genrt_model *m, double h, int per_tensor) {
             const struct genrt_tensor *tt = &m->tensors[t];
             if (tt->role != GENRT_PARAM || !(m->terms[k].net_mask >> tt->net & 1u))
                 continue;
+            unsigned long long pick = stream_of(m->name, xprintf("%s/entries/%d", tt->name, k));
             for (int j = 0; j < per_tensor && j < tt->size; j++) {
-                long i = tt->offset + (tt->size <= per_tensor ? j : (long)(test_uniform() * (double)tt->size));
+                long i = tt->offset + (tt->size <= per_tensor ? j : (long)(stream_uniform(&pick) * (double)tt->size));
                 gradcheck_entries++;
                 /* at h, and once more at h/10 when that disagrees: a wrong
                  * gradient fails at both, rounding or a kink rarely does */

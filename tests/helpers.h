@@ -25,6 +25,11 @@ int list_specs(char ***names);
 double model_gradcheck(const struct genrt_model *m, double h, int per_tensor);
 /* Entries the last model_gradcheck skipped: a relu kink lay within h. */
 extern int gradcheck_kinks, gradcheck_entries;
+/* The genc under test: $GENC_BIN, or build/genc. */
+const char *genc_path(void);
+/* Compile spec (a path) with genc and link a trainer, float and double as
+ * `make` links one, in the test's temporary directory; its path. */
+char *build_trainer(const char *spec, const char *name);
 /* Run a shell command; its exit status. */
 int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -216,24 +216,6 @@ Test(e2e, gradcheck_passes_in_every_trainer, .timeout = 120) {
     cr_expect_eq(run("%s gradcheck > /dev/null", trainer("gan_mlp")), 0);
 }
 
-Test(e2e, samples_as_png_npy_csv, .timeout = 120) {
-    const char *dir = test_tmpdir();
-    const char *ring = trainer("gan_ring");
-    cr_assert_eq(run("%s train --steps 30 --quiet --out %s/s", ring, dir), 0);
-    cr_assert_eq(run("%s sample --checkpoint %s/s/checkpoint.ckpt -n 100 -o %s/s.npy", ring, dir, dir), 0);
-    cr_assert_eq(run("%s sample --checkpoint %s/s/checkpoint.ckpt -n 100 -o %s/s.csv", ring, dir, dir), 0);
-    cr_assert_eq(run("%s sample --checkpoint %s/s/checkpoint.ckpt -n 100 -o %s/s.png", ring, dir, dir), 0);
-    size_t len;
-    char *npy = read_whole(path("s.npy"), &len);
-    cr_assert(npy && len > 10 && !memcmp(npy, "\x93NUMPY", 6), "not an npy file");
-    cr_expect(strstr(npy + 10, "'descr': '<f4'") && strstr(npy + 10, "'shape': (100, 2)"), "header: %.80s", npy + 10);
-    size_t header = 10 + (size_t)(unsigned char)npy[8] + 256 * (size_t)(unsigned char)npy[9];
-    cr_expect_eq(len, header + 100 * 2 * 4);
-    char *png = read_whole(path("s.png"), &len);
-    cr_expect(png && len > 8 && !memcmp(png, "\x89PNG", 4), "not a PNG");
-    cr_expect_eq(run("test $(wc -l < %s/s.csv) -eq 100", dir), 0);
-}
-
 /* A GAN's metrics.csv: the header, one row per step, every metric finite. */
 static void expect_gan_metrics(const char *csv, int steps) {
     FILE *f = fopen(csv, "r");
@@ -251,6 +233,64 @@ static void expect_gan_metrics(const char *csv, int steps) {
     }
     fclose(f);
     cr_expect_eq(rows, steps);
+}
+
+/* rmsprop with both documented settings has five operands (parameter,
+ * gradient, square_avg, grad_avg, momentum buffer): it crashed genc when
+ * nodes had four inputs.  Every other optimizer setting rides along on G. */
+Test(e2e, rmsprop_centered_with_momentum_trains_and_gradchecks, .timeout = 120) {
+    const char *dir = test_tmpdir();
+    char *spec = read_whole("specs/gan_ring.gm", NULL);
+    cr_assert(spec);
+    char *g = strstr(spec, "optimize G with adam"), *d = strstr(spec, "optimize D with adam");
+    cr_assert(g && d && g < d);
+    *g = 0;
+    char *text = xprintf("%soptimize G with sgd { lr 1e-2; momentum 0.9; nesterov; weight_decay 1e-4 }\n"
+                         "optimize D with rmsprop { lr 1e-3; alpha 0.9; eps 1e-6; centered; momentum 0.9; "
+                         "weight_decay 1e-4 }\n%s", spec, strchr(d, '\n') + 1);
+    char *file = path("rms.gm");
+    write_file(file, text, strlen(text));
+    char *bin = build_trainer(file, "rms");
+    char *c = read_whole(xprintf("%s.c", bin), NULL);
+    cr_expect(strstr(c, "rmsprop_update(D_l1_weight, ") && strstr(c, "D_l1_weight_grad_avg, D_l1_weight_momentum, "),
+              "D's step does not pass grad_avg and the momentum buffer");
+    cr_assert_eq(run("%s train --steps 20 --quiet --threads 1 --out %s/rms_run", bin, dir), 0);
+    expect_gan_metrics(path("rms_run/metrics.csv"), 20);
+    cr_expect_eq(run("%s gradcheck > %s/rms.gc", bin, dir), 0, "%s", read_whole(path("rms.gc"), NULL));
+}
+
+/* A bias gradient over 1.1M units is a per-channel sum of 8.8 MB of
+ * doubles: more than a stack holds (it was on the stack, and segfaulted). */
+Test(e2e, wide_dense_layer_trains, .timeout = 120) {
+    const char *dir = test_tmpdir();
+    const char *text = "model wide\ndata ring8 { }\nlatent z ~ normal(2)\n"
+                       "network G : [2] -> [2] { dense 1100000; relu; dense 2 }\n"
+                       "network D : [2] -> [1] { dense 8; relu; dense 1 }\n"
+                       "objective gan(G, D) { }\noptimize G with sgd { lr 1e-4 }\noptimize D with sgd { }\n"
+                       "train { batch 2 }\n";
+    char *file = path("wide.gm");
+    write_file(file, text, strlen(text));
+    char *bin = build_trainer(file, "wide");
+    cr_assert_eq(run("%s train --steps 2 --quiet --threads 1 --out %s/wide_run", bin, dir), 0);
+    expect_gan_metrics(path("wide_run/metrics.csv"), 2);
+}
+
+Test(e2e, samples_as_png_npy_csv, .timeout = 120) {
+    const char *dir = test_tmpdir();
+    const char *ring = trainer("gan_ring");
+    cr_assert_eq(run("%s train --steps 30 --quiet --out %s/s", ring, dir), 0);
+    cr_assert_eq(run("%s sample --checkpoint %s/s/checkpoint.ckpt -n 100 -o %s/s.npy", ring, dir, dir), 0);
+    cr_assert_eq(run("%s sample --checkpoint %s/s/checkpoint.ckpt -n 100 -o %s/s.csv", ring, dir, dir), 0);
+    cr_assert_eq(run("%s sample --checkpoint %s/s/checkpoint.ckpt -n 100 -o %s/s.png", ring, dir, dir), 0);
+    size_t len;
+    char *npy = read_whole(path("s.npy"), &len);
+    cr_assert(npy && len > 10 && !memcmp(npy, "\x93NUMPY", 6), "not an npy file");
+    cr_expect(strstr(npy + 10, "'descr': '<f4'") && strstr(npy + 10, "'shape': (100, 2)"), "header: %.80s", npy + 10);
+    size_t header = 10 + (size_t)(unsigned char)npy[8] + 256 * (size_t)(unsigned char)npy[9];
+    cr_expect_eq(len, header + 100 * 2 * 4);
+    char *png = read_whole(path("s.png"), &len);
+    cr_expect(png && len > 8 && !memcmp(png, "\x89PNG", 4), "not a PNG");
+    cr_expect_eq(run("test $(wc -l < %s/s.csv) -eq 100", dir), 0);
 }
 
 Test(e2e, gan_mlp_trains_on_fashion_mnist, .timeout = 120) {
@@ -328,6 +368,35 @@ Test(e2e, wgan_gp_ring_multi_batch_steps_resume_exactly, .timeout = 120) {
     char *head = read_whole(path("a/metrics.csv"), NULL);
     cr_expect(!strncmp(head, "step,loss_D,loss_G,D_x,D_G_z,W,seconds", 38), "header: %.60s", head);
     cr_expect_eq(run("%s gradcheck > /dev/null", t), 0, "wgan_gp_ring gradcheck failed");
+}
+
+/* R1 on the ring: the critic's gradient on real data, by double backprop,
+ * reported as a metric; resuming is exact and the trainer's gradcheck,
+ * in double, passes with the penalty in loss_D. */
+Test(e2e, r1_ring_trains_resumes_exactly_and_gradchecks, .timeout = 120) {
+    const char *dir = test_tmpdir();
+    char *spec = read_whole("specs/gan_ring.gm", NULL);
+    cr_assert(spec);
+    char *at = strstr(spec, "{ form nonsaturating }");
+    cr_assert(at);
+    *at = 0;
+    char *text = xprintf("%s{ form nonsaturating; r1 10 }%s", spec, at + strlen("{ form nonsaturating }"));
+    char *file = path("r1.gm");
+    write_file(file, text, strlen(text));
+    char *bin = build_trainer(file, "r1");
+    expect_resume_exact(dir, bin, "--threads 1", quick() ? 6 : 40);
+    char *head = read_whole(path("a/metrics.csv"), NULL);
+    cr_expect(!strncmp(head, "step,loss_D,loss_G,D_x,D_G_z,R1,seconds", 38), "header: %.60s", head);
+    /* the penalty is a positive number on every row */
+    int rows = 0;
+    for (char *line = strchr(head, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        double v[6];
+        cr_assert_eq(sscanf(line + 1, "%lf,%lf,%lf,%lf,%lf,%lf", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]), 6);
+        cr_expect(isfinite(v[5]) && v[5] > 0, "step %g: R1 is %g", v[0], v[5]);
+        rows++;
+    }
+    cr_expect_eq(rows, quick() ? 6 : 40);
+    cr_expect_eq(run("%s gradcheck > %s/r1.gc", bin, dir), 0, "%s", read_whole(path("r1.gc"), NULL));
 }
 
 Test(e2e, cgan_samples_by_label, .timeout = 300) {

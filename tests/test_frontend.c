@@ -2,12 +2,14 @@
  * diagnostics against golden files, and generated/ against genc's output. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "genc.h"
 #include "helpers.h"
+#include "lower.h"
 
 TestSuite(lexer, .fini = genc_free_all);
 TestSuite(parser, .fini = genc_free_all);
@@ -60,7 +62,7 @@ Test(lexer, numbers_words_and_strings) {
     cr_expect_eq(m.latent.kind, LATENT_UNIFORM);
     cr_expect_float_eq(m.opts.data[0].lr, 2e-4, 1e-12);
     cr_expect_float_eq(m.opts.data[0].beta1, 0.5, 1e-12);
-    cr_expect_eq(m.objective.form, FORM_MINIMAX);
+    cr_expect_eq(gan_form(&m), FORM_MINIMAX);
     cr_expect_eq(m.train.batch, 8);
     cr_expect_eq(m.train.seed, 7);
 }
@@ -248,4 +250,79 @@ Test(diagnostics, gradient_penalty_critic_with_batchnorm_warns) {
     cr_assert(compile_str(bn, &m, &d), "a warning is not an error: %s", d);
     cr_expect(strstr(d, "warning: batchnorm couples the examples of a batch"), "%s", d);
     cr_expect(strstr(d, "use 'layernorm'"), "%s", d);
+}
+
+/* Paths and names reach the emitted C as string literals and in comments:
+ * quotes, backslashes, trigraphs, a comment's end and bytes outside ASCII
+ * must neither break the file nor change the strings. */
+Test(emit, strings_and_comments_are_escaped) {
+    char *dir = xprintf("%s/we\"ird*", test_tmpdir());
+    cr_assert_eq(run("mkdir -p '%s'", dir), 0);
+    const char *data = "/tmp/x?\?=y\\\\z/*\xc3\xa9*/";
+    char *spec = xprintf("%s/s.gm", dir);
+    char *text = xprintf("model t\ndata fashion_mnist { path \"%s\" }\nlatent z ~ normal(4)\n"
+                         "network G : [4] -> [784] { dense 784 }\nnetwork D : [784] -> [1] { dense 1 }\n"
+                         "objective gan(G, D) { }\noptimize G with adam { }\noptimize D with adam { }\n"
+                         "train { batch 2 }\n", data);
+    write_file(spec, text, strlen(text));
+    char *c = xprintf("%s/s.c", test_tmpdir()), *so = xprintf("%s/s.so", test_tmpdir());
+    cr_assert_eq(run("%s '%s' -o %s", genc_bin(), spec, c), 0);
+    cr_assert_eq(run("${CC:-cc} -std=c11 -Wall -Wextra -Wtrigraphs -Werror -shared -fPIC -DGENC_DOUBLE -Iruntime "
+                     "$(pkg-config --cflags openblas) %s -o %s $(pkg-config --libs openblas) -lm", c, so), 0,
+                 "the emitted C does not compile cleanly");
+    void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    cr_assert(h, "%s", dlerror());
+    const struct genrt_model *m = dlsym(h, "genc_model_f64");
+    cr_assert(m);
+    cr_expect_str_eq(m->spec, spec);
+    cr_expect_str_eq(m->data_path, "/tmp/x?\?=y\\\\z/*\xc3\xa9*/");
+    dlclose(h);
+}
+
+/* One label per layer, from layers.def, for --summary and the emitted
+ * comments: the two kinds of cond are told apart (they were both 'cond'). */
+Test(emit, summary_labels_tell_layers_apart) {
+    char *spec = xprintf("%s/cond.gm", test_tmpdir());
+    const char *text = "model c\ndata fashion_mnist { }\nlatent z ~ normal(8)\n"
+                       "network G : [8] -> [784] { cond onehot; dense 784 nobias; tanh }\n"
+                       "network D : [784] -> [1] { reshape [1, 28, 28]; cond embed 3; conv 2 k3 s2 p1; flatten;"
+                       " dropout 0.25; dense 1 }\n"
+                       "objective gan(G, D) { }\noptimize G with adam { }\noptimize D with adam { }\n";
+    write_file(spec, text, strlen(text));
+    char *out = xprintf("%s/cond.txt", test_tmpdir());
+    cr_assert_eq(run("%s %s --summary > %s", genc_bin(), spec, out), 0);
+    char *s = read_whole(out, NULL);
+    cr_expect(strstr(s, " cond onehot ") && strstr(s, " cond embed 3 "), "%s", s);
+    cr_expect(strstr(s, " dense 784 nobias ") && strstr(s, " dropout 0.25 ") && strstr(s, " conv 2 k3 s2 p1 "), "%s",
+              s);
+}
+
+/* The optimizer state is laid out once, per trained parameter: batchnorm's
+ * running statistics are not trained and get none (dcgan kept 12 tensors
+ * of zeros for them). */
+Test(emit, optimizer_state_only_for_parameters) {
+    struct model m;
+    char *d;
+    char *spec = read_whole("specs/dcgan.gm", NULL);
+    cr_assert(spec && compile_str(spec, &m, &d), "%s", d);
+    struct lowered lo;
+    lower_model(&m, &lo);
+    int params = 0, states = 0;
+    for (int t = 0; t < lo.tensors.len; t++) {
+        const struct ptensor *pt = &lo.tensors.data[t];
+        cr_expect(!(strstr(pt->name, "running_") && pt->role == GENRT_OPT_STATE), "%s", pt->name);
+        for (int k = 0; k < N_OPT_STATE; k++) {
+            int s = pt->opt_state[k];
+            cr_expect(s < 0 || pt->role == GENRT_PARAM, "%s has optimizer state", pt->name);
+            if (s >= 0) {
+                cr_expect_eq(lo.tensors.data[s].role, GENRT_OPT_STATE);
+                cr_expect(!strncmp(lo.tensors.data[s].name, pt->name, strlen(pt->name)), "%s of %s",
+                          lo.tensors.data[s].name, pt->name);
+                states++;
+            }
+        }
+        params += pt->role == GENRT_PARAM;
+    }
+    cr_expect_eq(states, 2 * params, "Adam keeps two moments per parameter: %d for %d", states, params);
+    cr_expect_eq(lo.tensors.len, 3 * params + 3 * 2, "parameters, their moments, and 3 batchnorms' running stats");
 }

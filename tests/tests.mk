@@ -2,7 +2,7 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer, and runs both; then the
 # fault injection (tests/faults.sh) on real trainers, plain and sanitized.
 
-TEST_SUITES := frontend grad optim runtime score e2e
+TEST_SUITES := frontend grad ops optim runtime score e2e
 TEST_HELPERS := tests/helpers.c
 TEST_LIBS := -lcriterion -ldl $(RT_LIBS)
 CRITERION_FLAGS ?= --jobs 2
@@ -67,6 +67,9 @@ $(B)/fault $(B)/san/fault:
 
 test: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/san/,$(E2E_MODELS)) examples-build \
       $(FAULT_BINS) $(SAN_FAULT_BINS)
+	@echo "== the compiler's layering"
+	@$(MAKE) --no-print-directory check-layering
+	@bash tests/check_tracked.sh --selftest
 	@echo "== tests"
 	@for t in $(TEST_BINS); do echo "-- $$t"; $$t $(CRITERION_FLAGS) || exit 1; done
 	@echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"

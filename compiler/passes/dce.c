@@ -7,7 +7,7 @@ void pass_dce(struct program *p) {
     int n = g->nodes.len;
     bool *live = xalloc((size_t)n);
     for (int v = 0; v < n; v++)
-        live[v] = op_table[g->nodes.data[v].op].kind == K_EFFECT || v == p->result || v == p->result2;
+        live[v] = (op_table[g->nodes.data[v].op].flags & F_EFFECT) || v == p->result || v == p->result2;
     for (int v = n - 1; v >= 0; v--) {
         if (!live[v])
             continue;

@@ -4,8 +4,9 @@
  * the same size (or a reduction over it) is computed inside that
  * consumer's loop, in a local variable, and never stored.  So a GEMM is
  * followed by one loop doing bias + activation, and a loss is one loop
- * doing softplus and the mean.  A node is not moved across an effect (an
- * optimizer step), since the parameters it reads may change there. */
+ * doing softplus and the mean.  Fusing moves a computation to its
+ * consumer's place, so it never moves a read across an effect that writes
+ * what is read (an optimizer step and the parameters it updates). */
 #include "../genc.h"
 
 int fuse_root(const struct program *p, int n) {
@@ -16,20 +17,51 @@ int fuse_root(const struct program *p, int n) {
 
 bool fuse_disabled;
 
+/* a and b are the same persistent tensor or the same value */
+static bool same_storage(const struct ir *g, int a, int b) {
+    a = ir_storage(g, a), b = ir_storage(g, b);
+    const struct node *x = &g->nodes.data[a], *y = &g->nodes.data[b];
+    return a == b || (x->op == OP_PARAM && y->op == OP_PARAM && x->a.param.tensor == y->a.param.tensor);
+}
+
+/* Does the group rooted at v (v and what is fused into it) read storage
+ * that an effect between v and c writes?  Then it cannot run at c. */
+static bool read_written_between(const struct program *p, const int *writers, int n_writers, int v, int c) {
+    const struct ir *g = &p->ir;
+    for (int k = 0; k < n_writers; k++) {
+        int w = writers[k];
+        if (w <= v || w >= c)
+            continue;
+        const struct node *wn = &g->nodes.data[w];
+        for (int u = 0; u <= v; u++) {
+            const struct node *un = &g->nodes.data[u];
+            if (un->dead || fuse_root(p, u) != v)
+                continue;
+            for (int i = 0; i < un->n_in; i++)
+                for (int j = 0; j < wn->n_in; j++)
+                    if ((op_table[wn->op].writes >> j & 1u) && same_storage(g, un->in[i], wn->in[j]))
+                        return true;
+        }
+    }
+    return false;
+}
+
 void pass_fuse(struct program *p) {
     struct ir *g = &p->ir;
     int n = g->nodes.len;
     /* user[v]: v's only consumer, -1 for none, -2 for several */
     int *user = xalloc(sizeof(int) * (size_t)n);
-    /* optimizer steps change parameters: nothing moves across one */
-    int *barriers_before = xalloc(sizeof(int) * (size_t)(n + 1));
+    /* the effects that update their operands in place, in order */
+    int *writers = xalloc(sizeof(int) * (size_t)(n + 1));
+    int n_writers = 0;
     for (int v = 0; v < n; v++)
         user[v] = -1;
     for (int v = 0; v < n; v++) {
         struct node *nd = &g->nodes.data[v];
-        barriers_before[v + 1] = barriers_before[v] + (!nd->dead && (nd->op == OP_ADAM || nd->op == OP_SGD));
         if (nd->dead)
             continue;
+        if (op_table[nd->op].writes)
+            writers[n_writers++] = v;
         for (int i = 0; i < nd->n_in; i++) {
             int u = nd->in[i];
             user[u] = user[u] == -1 || user[u] == v ? v : -2;
@@ -38,27 +70,29 @@ void pass_fuse(struct program *p) {
     for (int v = 0; v < n; v++) {
         struct node *nd = &g->nodes.data[v];
         nd->fused_into = -1;
-        if (fuse_disabled || nd->dead || op_table[nd->op].kind != K_ELEM || v == p->result ||
+        if (fuse_disabled || nd->dead || op_table[nd->op].sched != S_ELEM || v == p->result ||
             v == p->result2)
             continue;
         int c = user[v];
         if (c < 0)
             continue;
         struct node *cn = &g->nodes.data[c];
-        enum op_kind ck = op_table[cn->op].kind;
-        if (ck != K_ELEM && ck != K_REDUCE)
+        enum op_sched cs = op_table[cn->op].sched;
+        if (cs != S_ELEM && cs != S_REDUCE)
             continue;
-        if (shape_size(cn->shape) != shape_size(nd->shape) && ck != K_REDUCE)
+        if (shape_size(cn->shape) != shape_size(nd->shape) && cs != S_REDUCE)
             continue;
-        bool broadcast = cn->op == OP_ADD_BIAS || cn->op == OP_MUL_CHANNEL || cn->op == OP_ADD_ROW ||
-                         cn->op == OP_MUL_ROW;
-        if (broadcast && cn->in[1] == v)
-            continue; /* a per-channel or per-example operand is not indexed by element */
-        if (ck == K_ELEM && !shape_eq(cn->shape, nd->shape))
+        bool indexed = true; /* a per-channel or per-example operand is not indexed by element */
+        for (int i = 0; i < cn->n_in; i++)
+            if (cn->in[i] == v && op_table[cn->op].operand[i] != BC_SAME && op_table[cn->op].operand[i] != BC_SCALAR)
+                indexed = false;
+        if (!indexed)
+            continue;
+        if (cs == S_ELEM && !shape_eq(cn->shape, nd->shape))
             continue; /* one loop, one shape: channels must line up */
-        if (ck == K_REDUCE && !shape_eq(nd->shape, g->nodes.data[cn->in[0]].shape))
+        if (cs == S_REDUCE && !shape_eq(nd->shape, g->nodes.data[cn->in[0]].shape))
             continue;
-        if (barriers_before[c] != barriers_before[v + 1])
+        if (read_written_between(p, writers, n_writers, v, c))
             continue;
         nd->fused_into = c;
     }

@@ -13,16 +13,16 @@
 
 enum { ALIGN = 16 }; /* scalars: 64 bytes of float */
 
-/* The node whose storage n uses: views resolve to what they view. */
-static int storage_of(const struct program *p, int n) {
-    while (op_table[p->ir.nodes.data[n].op].kind == K_VIEW)
-        n = p->ir.nodes.data[n].in[0];
-    return n;
+static bool has_arena_storage(const struct node *nd) {
+    enum op_sched k = op_table[nd->op].sched;
+    return !nd->dead && nd->fused_into < 0 && (k == S_ELEM || k == S_REDUCE || k == S_KERNEL);
 }
 
-static bool has_arena_storage(const struct node *nd) {
-    enum op_kind k = op_table[nd->op].kind;
-    return !nd->dead && nd->fused_into < 0 && (k == K_ELEM || k == K_REDUCE || k == K_KERNEL);
+/* operand i of elementwise node n is read at every element's index (not
+ * once per channel or example), so n's loop may overwrite it */
+static bool indexed_by_element(const struct node *n, int i) {
+    enum bcast_kind k = op_table[n->op].operand[i];
+    return k == BC_SAME || k == BC_SCALAR;
 }
 
 static const struct buffer *sort_bufs;
@@ -100,15 +100,15 @@ void pass_plan(struct program *p) {
             continue;
         int at = fuse_root(p, v);
         for (int i = 0; i < nd->n_in; i++) {
-            int s = storage_of(p, nd->in[i]);
+            int s = ir_storage(g, nd->in[i]);
             if (last[s] < at)
                 last[s] = at;
         }
     }
     if (p->result >= 0)
-        last[storage_of(p, p->result)] = n;
+        last[ir_storage(g, p->result)] = n;
     if (p->result2 >= 0)
-        last[storage_of(p, p->result2)] = n;
+        last[ir_storage(g, p->result2)] = n;
 
     memset(&p->bufs, 0, sizeof p->bufs);
     for (int v = 0; v < n; v++) {
@@ -120,18 +120,17 @@ void pass_plan(struct program *p) {
         int end = last[v] < v ? v : last[v];
         /* In place: an elementwise loop may overwrite a same-sized input
          * that nothing reads after it. */
-        if (op_table[nd->op].kind == K_ELEM) {
+        if (op_table[nd->op].sched == S_ELEM) {
             for (int m = 0; m <= v && nd->buf < 0; m++) {
                 struct node *mem = &g->nodes.data[m];
                 if (mem->dead || fuse_root(p, m) != v)
                     continue;
                 for (int i = 0; i < mem->n_in; i++) {
-                    int s = storage_of(p, mem->in[i]);
+                    int s = ir_storage(g, mem->in[i]);
                     int b = g->nodes.data[s].buf;
                     if (b >= 0 && p->bufs.data[b].last == v && p->bufs.data[b].size == size &&
                         shape_size(g->nodes.data[mem->in[i]].shape) == size &&
-                        !((mem->op == OP_ADD_BIAS || mem->op == OP_MUL_CHANNEL || mem->op == OP_ADD_ROW ||
-                           mem->op == OP_MUL_ROW) && i == 1)) {
+                        indexed_by_element(mem, i)) {
                         nd->buf = b;
                         p->bufs.data[b].last = end;
                         break;

@@ -9,7 +9,7 @@
  * transposed, so every GEMM is a row-times-matrix loop the C compiler
  * vectorizes.  The code needs libc's memcpy/memset and libm, nothing else:
  * no BLAS, no runtime, no stdio, no malloc.  Scratch is static. */
-#include "genc.h"
+#include "emit.h"
 #include "genrt_model.h"
 
 #include <math.h>
@@ -29,37 +29,6 @@ static int add_const(struct consts *c, double *v, long n) {
 }
 
 /* ---- constant folding ----------------------------------------------------- */
-
-/* x[i] of a constant, with scalars broadcast */
-static double at(const double *x, long n, long i) { return x[n == 1 ? 0 : i % n]; }
-
-/* The value of an elementwise or reduction node whose inputs are all
- * constants, or NULL when this evaluator does not know the op. */
-static double *fold(const struct node *n, double *const *in, const long *in_n) {
-    long size = shape_size(n->shape);
-    double *y = xalloc(sizeof(double) * (size_t)size);
-    double c = n->f[0];
-    for (long i = 0; i < size; i++) {
-        double a = n->n_in > 0 ? at(in[0], in_n[0], i) : 0, b = n->n_in > 1 ? at(in[1], in_n[1], i) : 0;
-        switch (n->op) {
-        case OP_FILL: y[i] = c; break;
-        case OP_ADD: case OP_ADD_BIAS: y[i] = a + b; break;
-        case OP_SUB: y[i] = a - b; break;
-        case OP_MUL: case OP_MUL_CHANNEL: y[i] = a * b; break;
-        case OP_NEG: y[i] = -a; break;
-        case OP_SCALE: y[i] = c * a; break;
-        case OP_ADDC: y[i] = a + c; break;
-        case OP_SQUARE: y[i] = a * a; break;
-        case OP_RSQRT: y[i] = 1 / sqrt(a); break;
-        case OP_SQRT: y[i] = sqrt(a); break;
-        case OP_TANH: y[i] = tanh(a); break;
-        case OP_SIGMOID: y[i] = 1 / (1 + exp(-a)); break;
-        case OP_LEAKY_RELU: y[i] = a > 0 ? a : c * a; break;
-        default: return NULL;
-        }
-    }
-    return y;
-}
 
 /* The matmul whose output columns are x's channels, through a reshape or a
  * col2im, with its weight operand and how a column maps to a channel. */
@@ -89,7 +58,7 @@ static void make_const(struct sampler *s, int v, double *val) {
     s->cid[v] = add_const(&s->c, val, shape_size(n->shape));
     n->op = OP_PARAM;
     n->n_in = 0;
-    n->i[0] = s->cid[v];
+    n->a.param.tensor = s->cid[v];
 }
 
 static void fold_constants(struct sampler *s, const float *state) {
@@ -99,7 +68,7 @@ static void fold_constants(struct sampler *s, const float *state) {
         if (n->dead)
             continue;
         if (n->op == OP_PARAM) {
-            const struct ptensor *t = &s->lo->tensors.data[n->i[0]];
+            const struct ptensor *t = &s->lo->tensors.data[n->a.param.tensor];
             long size = shape_size(t->shape);
             double *val = xalloc(sizeof(double) * (size_t)size);
             for (long i = 0; i < size; i++)
@@ -107,25 +76,25 @@ static void fold_constants(struct sampler *s, const float *state) {
             make_const(s, v, val);
             continue;
         }
-        enum op_kind k = op_table[n->op].kind;
-        if ((k != K_ELEM && k != K_REDUCE) || (n->n_in == 0 && n->op != OP_FILL))
+        /* Elementwise ops and sums of constants are evaluated by the op's
+         * reference; kernels are left to run (folding one would bake its
+         * larger output into the sampler), and random draws stay draws. */
+        enum op_sched k = op_table[n->op].sched;
+        if ((k != S_ELEM && k != S_REDUCE) || (op_table[n->op].flags & F_RANDOM))
             continue;
-        double *in[4];
-        long in_n[4];
+        struct ref_io io = {.out = NULL};
         bool all = true;
         for (int i = 0; i < n->n_in; i++) {
             int u = n->in[i];
             all &= s->cid[u] >= 0;
-            if (s->cid[u] >= 0) {
-                in[i] = s->c.val.data[s->cid[u]];
-                in_n[i] = s->c.size.data[s->cid[u]];
-            }
+            if (s->cid[u] >= 0)
+                io.in[i] = s->c.val.data[s->cid[u]];
         }
         if (!all)
             continue;
-        double *val = fold(n, in, in_n);
-        if (val)
-            make_const(s, v, val);
+        io.out = xalloc(sizeof(double) * (size_t)shape_size(n->shape));
+        op_ref(g, v, &io);
+        make_const(s, v, io.out);
     }
 }
 
@@ -142,7 +111,7 @@ static void fold_channel_scales(struct sampler *s) {
         if (mm < 0 || g->nodes.data[n->in[0]].n_users != 1 || g->nodes.data[mm].n_users != 1)
             continue;
         int w = g->nodes.data[mm].in[1], x = n->in[0];
-        bool transposed = g->nodes.data[mm].i[1];
+        bool transposed = g->nodes.data[mm].a.matmul.tb;
         if (s->cid[w] < 0)
             continue;
         const double *scale = s->c.val.data[s->cid[n->in[1]]];
@@ -178,7 +147,7 @@ static void transpose_weights(struct sampler *s) {
     struct ir *g = &s->p->ir;
     for (int v = 0; v < g->nodes.len; v++) {
         struct node *n = &g->nodes.data[v];
-        if (n->dead || n->op != OP_MATMUL || !n->i[1] || n->i[0] || s->cid[n->in[1]] < 0)
+        if (n->dead || n->op != OP_MATMUL || !n->a.matmul.tb || n->a.matmul.ta || s->cid[n->in[1]] < 0)
             continue;
         struct shape ws = g->nodes.data[n->in[1]].shape;
         const double *w = s->c.val.data[s->cid[n->in[1]]];
@@ -190,7 +159,7 @@ static void transpose_weights(struct sampler *s) {
         make_const(s, nt, t);
         n = &g->nodes.data[v];
         n->in[1] = nt;
-        n->i[1] = 0;
+        n->a.matmul.tb = false;
     }
 }
 
@@ -264,6 +233,14 @@ static char *weights_blob(const struct sampler *s, const bool *live, long *offse
     return (char *)b;
 }
 
+/* The slot a sampler program reads its example or latent from. */
+static int input_slot(const struct program *p) {
+    for (int v = 0; v < p->ir.nodes.len; v++)
+        if (p->ir.nodes.data[v].op == OP_INPUT && p->ir.nodes.data[v].a.input.slot != GENRT_SLOT_Y)
+            return p->ir.nodes.data[v].a.input.slot;
+    unreachable();
+}
+
 /* ---- CycleGAN: the two translators -------------------------------------------- */
 
 static void translator_defs(struct emit *h, const struct model *m, const char *N) {
@@ -271,7 +248,7 @@ static void translator_defs(struct emit *h, const struct model *m, const char *N
     const char *ab[2] = {"A", "B"};
     for (int k = 0; k < 2; k++) {
         struct shape sh = ds[k]->shape;
-        emit_line(h, "/* domain %s: '%s' in the spec */", ab[k], ds[k]->domain);
+        emit_line(h, "/* domain %s: '%s' in the spec */", ab[k], c_comment(ds[k]->domain));
         emit_line(h, "#define %s_%s_C %d", N, ab[k], sh.d[0]);
         emit_line(h, "#define %s_%s_H %d", N, ab[k], sh.d[1]);
         emit_line(h, "#define %s_%s_W %d", N, ab[k], sh.d[2]);
@@ -320,11 +297,10 @@ static void translator_api(struct emit *e, const struct model *m, struct program
 bool emit_sampler(const struct model *m, struct lowered *lo, const float *state, long step, const char *ckpt,
                   const char *name, bool weights_file, struct sampler_out *out) {
     struct sampler s = {.m = m, .lo = lo};
-    bool cyclegan = m->objective.kind == OBJ_CYCLEGAN;
-    int n_progs = cyclegan ? 2 : 1, first = lo->progs.len;
-    for (int d = 0; d < n_progs; d++) /* both first: lowering moves lo->progs */
+    int n_progs = lo->n_samplers, first = lo->progs.len;
+    for (int d = 0; d < n_progs; d++) /* all first: lowering moves lo->progs */
         lower_sampler(m, lo, d);
-    struct program *progs[2];
+    struct program **progs = xalloc(sizeof *progs * (size_t)n_progs);
     long arena = 0;
     for (int d = 0; d < n_progs; d++) {
         s.p = progs[d] = &lo->progs.data[first + d];
@@ -342,39 +318,45 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
             arena = s.p->arena;
     }
 
+    /* A sampler from the latent (NAME_sample), or translators between the
+     * two domains (NAME_translate_ab and _ba), by what the programs read. */
     const struct program *p = progs[0];
-    struct shape os = m->nets.data[m->objective.gen].out;
-    long out_size = shape_size(os);
-    bool live[4096] = {false};
-    if (s.c.val.len > 4096)
+    bool cyclegan = input_slot(p) != GENRT_SLOT_Z;
+    if (cyclegan && (n_progs != 2 || input_slot(p) != GENRT_SLOT_X || input_slot(progs[1]) != GENRT_SLOT_XB))
         unreachable();
+    if (!cyclegan && n_progs != 1)
+        unreachable();
+    /* the result is [1, H, W, C] channels-last, or [1, values] */
+    struct shape os = p->ir.nodes.data[p->result].shape;
+    long out_size = shape_size(os);
+    bool *live = xalloc((size_t)s.c.val.len + 1); /* per constant: read by a program */
     for (int d = 0; d < n_progs; d++) {
         for (int v = 0; v < progs[d]->ir.nodes.len; v++) {
             const struct node *n = &progs[d]->ir.nodes.data[v];
             if (!n->dead && n->op == OP_PARAM)
-                live[n->i[0]] = true;
+                live[n->a.param.tensor] = true;
         }
     }
     long weights = 0;
     for (int k = 0; k < s.c.val.len; k++)
         weights += live[k] ? s.c.size.data[k] : 0;
     const char *N = upper(name);
-    int oc = os.n == 3 ? os.d[0] : 1, oh = os.n == 3 ? os.d[1] : 1, ow = os.n == 3 ? os.d[2] : (int)out_size;
+    int oc = os.n == 4 ? os.d[3] : 1, oh = os.n == 4 ? os.d[1] : 1, ow = os.n == 4 ? os.d[2] : (int)out_size;
     int classes = m->conditional ? m->n_classes : 0;
 
     /* ---- NAME.h ---- */
     struct emit *h = emit_new(m->path, lo, NULL);
     emit_line(h, "/* %s.h: a sampler of model %s, generated by genc %s from %s and %s (step %ld). */", name,
-              m->name, GENC_VERSION, m->path, ckpt, step);
+              c_comment(m->name), GENC_VERSION, c_comment(m->path), c_comment(ckpt), step);
     emit_line(h, "#ifndef %s_H", N);
     emit_line(h, "#define %s_H", N);
     emit_line(h, "%s", "");
     emit_line(h, "#include <stdint.h>");
     emit_line(h, "%s", "");
     if (cyclegan)
-        emit_line(h, "/* The generators of CycleGAN %s in eval mode (batchnorm's running statistics folded", m->name);
+        emit_line(h, "/* The generators of CycleGAN %s in eval mode (batchnorm's running statistics folded", c_comment(m->name));
     else
-        emit_line(h, "/* The generator of %s in eval mode (batchnorm's running statistics folded", m->name);
+        emit_line(h, "/* The generator of %s in eval mode (batchnorm's running statistics folded", c_comment(m->name));
     if (weights_file)
         emit_line(h, " * into the weights), %ld weights in %s.bin.  C99, libm only: no allocation,", weights, name);
     else
@@ -402,8 +384,9 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
         emit_line(h, "%s", "");
     }
     if (cyclegan) {
-        emit_line(h, "/* Translate one example of domain %s (%s_A_SIZE floats, [C][H][W], in the data", m->data.domain, N);
-        emit_line(h, " * range) into domain %s (%s_B_SIZE floats): G.  And back: F. */", m->data_b.domain, N);
+        emit_line(h, "/* Translate one example of domain %s (%s_A_SIZE floats, [C][H][W], in the data", c_comment(m->data.domain),
+                  N);
+        emit_line(h, " * range) into domain %s (%s_B_SIZE floats): G.  And back: F. */", c_comment(m->data_b.domain), N);
         emit_line(h, "void %s_translate_ab(const float *a, float *b);", name);
         emit_line(h, "void %s_translate_ba(const float *b, float *a);", name);
         emit_line(h, "%s", "");
@@ -425,11 +408,11 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
     for (int k = 0; k < s.c.val.len; k++)
         names[k] = s.c.name.data[k];
     struct emit *e = emit_new(m->path, lo, names);
-    emit_line(e, "/* generated by genc %s from %s and %s (step %ld); do not edit */", GENC_VERSION, m->path, ckpt,
-              step);
+    emit_line(e, "/* generated by genc %s from %s and %s (step %ld); do not edit */", GENC_VERSION, c_comment(m->path),
+              c_comment(ckpt), step);
     emit_line(e, "/* %s: the %s of model %s, dependency-free (see %s.h). */", name,
-              cyclegan ? "generators" : "generator", m->name, name);
-    emit_line(e, "#include \"%s.h\"", name);
+              cyclegan ? "generators" : "generator", c_comment(m->name), name);
+    emit_line(e, "#include \"%s.h\"", c_str(name));
     emit_line(e, "%s", "");
     emit_line(e, "#include <math.h>");
     emit_line(e, "#include <string.h>");
@@ -530,7 +513,7 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
     emit_close(e, NULL);
     emit_line(e, "%s", "");
     emit_open(e, "void %s_sample_seed(uint64_t seed, %sfloat *out) {", name, labarg);
-    emit_line(e, "float z[%d];", m->latent.dim);
+    emit_line(e, "%sfloat z[%d];", m->latent.dim > EMIT_STACK_MAX ? "static " : "", m->latent.dim);
     emit_line(e, "uint64_t s = seed;");
     emit_open(e, "for (int i = 0; i < %d; i++) {", m->latent.dim);
     emit_line(e, "double u1 = ((double)(next(&s) >> 11) + 1) / 9007199254740993.0;");
