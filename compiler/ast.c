@@ -4,6 +4,7 @@
 #include "parser.h"
 #include "lexer.h"
 
+#include <limits.h>
 #include <string.h>
 
 const char *shape_str(struct shape s) {
@@ -16,7 +17,8 @@ const char *shape_str(struct shape s) {
 long shape_size(struct shape s) {
     long n = 1;
     for (int i = 0; i < s.n; i++)
-        n *= s.d[i];
+        if (__builtin_mul_overflow(n, (long)s.d[i], &n))
+            return LONG_MAX;
     return n;
 }
 

@@ -202,17 +202,8 @@ int main(int argc, char **argv) {
         dump_tokens(stdout, &src);
         rc = 0;
     } else if (parse_source(&src, &ast) && !(dump_ast && (ast_dump(stdout, &ast), 1)) &&
-               sema(&ast, &src, &m)) {
-        lower_model(&m, &lo);
-        run_passes(&lo);
-        long arena = 0;
-        for (int i = 0; i < lo.progs.len; i++)
-            arena = lo.progs.data[i].arena > arena ? lo.progs.data[i].arena : arena;
-        if (arena > 2147483647L || lo.n_state > 2147483647L) {
-            error_plain("the model needs %ld + %ld scalars of memory; at most 2^31 each are supported", arena,
-                        lo.n_state);
-            rc = 1;
-        } else if (sampler) {
+               genc_build(&ast, &src, &m, &lo)) {
+        if (sampler) {
             rc = write_sampler(&m, &lo, weights, out, weights_file);
         } else if (dump_ir) {
             for (int i = 0; i < lo.progs.len; i++)
