@@ -3,9 +3,13 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include "genc.h"
 #include "helpers.h"
@@ -16,6 +20,7 @@ TestSuite(shapes, .fini = genc_free_all);
 TestSuite(names, .fini = genc_free_all);
 TestSuite(diagnostics, .fini = genc_free_all);
 TestSuite(emit, .fini = genc_free_all);
+TestSuite(output, .fini = genc_free_all);
 
 static const char *genc_bin(void) {
     const char *b = getenv("GENC_BIN");
@@ -213,6 +218,198 @@ Test(diagnostics, binary_garbage_and_empty_files) {
     cr_expect_eq(run("%s %s/empty.gm -o %s/empty.c 2>/dev/null", genc_bin(), dir, dir), 1);
     cr_expect_eq(run("%s %s/missing.gm 2>/dev/null", genc_bin(), dir), 1);
     cr_expect_eq(run("%s --bogus 2>/dev/null", genc_bin()), 1);
+}
+
+Test(diagnostics, spec_that_is_a_directory) {
+    char *out = xprintf("%s/dir.out", test_tmpdir());
+    cr_expect_eq(run("%s %s 2> %s", genc_bin(), test_tmpdir(), out), 1);
+    char *d = read_whole(out, NULL);
+    cr_expect(strstr(d, "it is a directory, not a spec"), "%s", d);
+}
+
+Test(diagnostics, failed_stdout_write_is_an_error) {
+    /* /dev/full only as the shell's redirection target: writing fails with ENOSPC */
+    char *out = xprintf("%s/full.out", test_tmpdir());
+    cr_expect_eq(run("%s specs/gan_ring.gm > /dev/full 2> %s", genc_bin(), out), 1);
+    char *d = read_whole(out, NULL);
+    cr_expect(strstr(d, "cannot write to standard output: No space left on device"), "%s", d);
+    cr_expect_eq(run("%s --help > /dev/full 2> %s", genc_bin(), out), 1);
+}
+
+/* ---- -o: what genc writes, and what it never replaces ------------------------ */
+
+/* A new directory in the test's temp directory. */
+static char *fresh_dir(const char *name) {
+    char *dir = xprintf("%s/%s", test_tmpdir(), name);
+    cr_assert_eq(mkdir(dir, 0777), 0);
+    return dir;
+}
+
+static char *reference_c(size_t *len) {
+    char *path = xprintf("%s/ref.c", test_tmpdir());
+    cr_assert_eq(run("%s specs/gan_ring.gm > %s", genc_bin(), path), 0);
+    return read_whole(path, len);
+}
+
+static bool has_bytes(const char *path, const char *want, size_t want_len) {
+    size_t len;
+    char *got = read_whole(path, &len);
+    return got && len == want_len && !memcmp(got, want, len);
+}
+
+/* No temp file (X.tmp.*) is left next to the outputs in dir. */
+static int temp_files_in(const char *dir) {
+    return run("ls -a %s | grep -q '\\.tmp\\.'", dir) == 0;
+}
+
+Test(output, fifo_is_written_in_place) {
+    size_t len;
+    char *want = reference_c(&len);
+    char *dir = fresh_dir("fifo");
+    char *fifo = xprintf("%s/out.c", dir);
+    cr_assert_eq(mkfifo(fifo, 0666), 0);
+    cr_assert_eq(run("timeout 60 cat %s > %s/got.c & timeout 60 %s specs/gan_ring.gm -o %s; rc=$?; wait; exit $rc", fifo, dir,
+                     genc_bin(), fifo), 0);
+    struct stat st;
+    cr_assert_eq(stat(fifo, &st), 0);
+    cr_expect(S_ISFIFO(st.st_mode), "the FIFO was replaced");
+    cr_expect(has_bytes(xprintf("%s/got.c", dir), want, len));
+    cr_expect(!temp_files_in(dir));
+}
+
+Test(output, dev_stdout_through_a_pipe) {
+    size_t len;
+    char *want = reference_c(&len);
+    char *got = xprintf("%s/piped.c", test_tmpdir());
+    /* First through /dev/fd/1, which lives in /proc: a genc that renamed
+     * over its output could not replace it.  genc used to read its output
+     * first, and hung on the pipe. */
+    cr_assert_eq(run("timeout 60 %s specs/gan_ring.gm -o /dev/fd/1 | cat > %s", genc_bin(), got), 0);
+    cr_assert(has_bytes(got, want, len), "-o /dev/fd/1 | cat");
+    char *log = xprintf("%s/log", test_tmpdir());
+    write_file(log, "kept\n", 5);
+    cr_assert_eq(run("%s specs/gan_ring.gm -o /dev/fd/1 >> %s", genc_bin(), log), 0);
+    size_t n;
+    char *l = read_whole(log, &n);
+    cr_assert(n == 5 + len && !memcmp(l, "kept\n", 5) && !memcmp(l + 5, want, len), "-o /dev/fd/1 >> log");
+    /* Only then /dev/stdout itself, which a rename would replace for the
+     * whole machine. */
+    cr_assert_eq(run("timeout 60 %s specs/gan_ring.gm -o /dev/stdout | cat > %s", genc_bin(), got), 0);
+    cr_expect(has_bytes(got, want, len), "-o /dev/stdout | cat");
+    struct stat st;
+    cr_expect(lstat("/dev/stdout", &st) == 0 && S_ISLNK(st.st_mode), "/dev/stdout is no longer a symlink!");
+}
+
+Test(output, symlinks_are_followed) {
+    size_t len;
+    char *want = reference_c(&len);
+    char *dir = fresh_dir("links");
+    char *link = xprintf("%s/link.c", dir), *target = xprintf("%s/target.c", dir);
+    cr_assert_eq(symlink("target.c", link), 0);
+    cr_assert_eq(run("%s specs/gan_ring.gm -o %s", genc_bin(), link), 0); /* dangling: creates the target */
+    struct stat st;
+    cr_assert_eq(lstat(link, &st), 0);
+    cr_expect(S_ISLNK(st.st_mode), "the symlink was replaced");
+    cr_expect(has_bytes(target, want, len));
+    write_file(target, "old\n", 4);
+    cr_assert_eq(run("%s specs/gan_ring.gm -o %s", genc_bin(), link), 0);
+    cr_assert_eq(lstat(link, &st), 0);
+    cr_expect(S_ISLNK(st.st_mode), "the symlink was replaced");
+    cr_expect(has_bytes(target, want, len));
+    cr_expect(!temp_files_in(dir));
+}
+
+Test(output, regular_file_is_replaced_only_when_it_changes) {
+    size_t len;
+    char *want = reference_c(&len);
+    char *dir = fresh_dir("regular");
+    char *out = xprintf("%s/out.c", dir);
+    cr_assert_eq(run("%s specs/gan_ring.gm -o %s", genc_bin(), out), 0);
+    struct stat a, b;
+    cr_assert_eq(stat(out, &a), 0);
+    cr_assert_eq(run("%s specs/gan_ring.gm -o %s", genc_bin(), out), 0);
+    cr_assert_eq(stat(out, &b), 0);
+    cr_expect(a.st_ino == b.st_ino && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec, "an unchanged output was rewritten");
+    write_file(out, "old\n", 4);
+    cr_assert_eq(chmod(out, 0640), 0);
+    cr_assert_eq(run("%s specs/gan_ring.gm -o %s", genc_bin(), out), 0);
+    cr_assert_eq(stat(out, &b), 0);
+    cr_expect(has_bytes(out, want, len));
+    cr_expect_eq(b.st_mode & 0777, 0640, "the file's mode was not kept");
+    cr_expect(!temp_files_in(dir));
+}
+
+Test(output, never_the_input) {
+    char *dir = fresh_dir("same");
+    size_t len;
+    char *spec = read_whole("specs/gan_ring.gm", &len);
+    char *gm = xprintf("%s/x.gm", dir);
+    write_file(gm, spec, len);
+    cr_assert_eq(link(gm, xprintf("%s/hard.gm", dir)), 0);
+    cr_assert_eq(symlink("x.gm", xprintf("%s/soft.gm", dir)), 0);
+    char *err = xprintf("%s/err", dir);
+    cr_expect_eq(run("%s %s -o %s 2> %s", genc_bin(), gm, gm, err), 1);
+    cr_expect(strstr(read_whole(err, NULL), "is the spec"), "%s", read_whole(err, NULL));
+    cr_expect_eq(run("%s %s -o %s/hard.gm 2> /dev/null", genc_bin(), gm, dir), 1);
+    cr_expect_eq(run("%s %s/soft.gm -o %s 2> /dev/null", genc_bin(), dir, gm), 1);
+    cr_expect(has_bytes(gm, spec, len), "the spec was overwritten");
+}
+
+/* A checkpoint of gan_ring with the given state, written as the runtime
+ * does (genrt_ckpt.h): the sanitized suites do not link libgenrt. */
+static void write_ring_ckpt(const char *path, float bad) {
+    struct model m;
+    char *d;
+    cr_assert(compile_str(read_whole("specs/gan_ring.gm", NULL), &m, &d), "%s", d);
+    struct lowered lo;
+    lower_model(&m, &lo);
+    size_t n = (size_t)lo.n_state, len = 40 + 4 * n + 8 + 4;
+    unsigned char *b = xalloc(len);
+    memcpy(b, "GENCCKPT", 8);
+    uint64_t fields[] = {1, lo.shape_hash, 4, 0, n};
+    int at[] = {8, 12, 20, 24, 32}, size[] = {4, 8, 4, 8, 8};
+    for (int f = 0; f < 5; f++)
+        for (int i = 0; i < size[f]; i++)
+            b[at[f] + i] = (unsigned char)(fields[f] >> (8 * i));
+    float *state = (float *)(b + 40);
+    for (size_t i = 0; i < n; i++)
+        state[i] = 0.01f * (float)(i % 7);
+    state[n / 2] = bad;
+    uint32_t crc = (uint32_t)crc32(0, b, (uInt)(len - 4));
+    for (int i = 0; i < 4; i++)
+        b[len - 4 + i] = (unsigned char)(crc >> (8 * i));
+    write_file(path, b, len);
+}
+
+Test(output, sampler_refuses_non_finite_weights) {
+    char *dir = test_tmpdir(), *ck = xprintf("%s/nan.ckpt", dir), *err = xprintf("%s/nan.err", dir);
+    write_ring_ckpt(ck, NAN);
+    cr_expect_eq(run("%s specs/gan_ring.gm --sampler --weights %s -o %s/nan_s.c 2> %s", genc_bin(), ck, dir, err), 1);
+    char *e = read_whole(err, NULL);
+    cr_expect(strstr(e, "holds a non-finite weight (nan at state index"), "%s", e);
+    cr_expect(access(xprintf("%s/nan_s.c", dir), F_OK) != 0, "a sampler was written");
+    write_ring_ckpt(ck, INFINITY);
+    cr_expect_eq(run("%s specs/gan_ring.gm --sampler --weights %s -o %s/inf_s.c 2> /dev/null", genc_bin(), ck, dir), 1);
+    write_ring_ckpt(ck, 0.5f);
+    cr_expect_eq(run("%s specs/gan_ring.gm --sampler --weights %s -o %s/ok_s.c", genc_bin(), ck, dir), 0);
+}
+
+Test(output, sampler_never_overwrites_its_inputs) {
+    char *dir = fresh_dir("samp");
+    char *ck = xprintf("%s/s.bin", dir);
+    write_ring_ckpt(ck, 0.5f);
+    size_t len;
+    char *bytes = read_whole(ck, &len);
+    /* --weights-file writes s.bin: the checkpoint */
+    cr_expect_eq(run("%s specs/gan_ring.gm --sampler --weights %s --weights-file -o %s/s.c 2> /dev/null",
+                     genc_bin(), ck, dir), 1);
+    cr_assert_eq(rename(ck, xprintf("%s/s.h", dir)), 0);
+    cr_expect_eq(run("%s specs/gan_ring.gm --sampler --weights %s/s.h -o %s/s.c 2> /dev/null", genc_bin(), dir, dir),
+                 1);
+    cr_assert_eq(rename(xprintf("%s/s.h", dir), xprintf("%s/s.c", dir)), 0);
+    cr_expect_eq(run("%s specs/gan_ring.gm --sampler --weights %s/s.c -o %s/s.c 2> /dev/null", genc_bin(), dir, dir),
+                 1);
+    cr_expect(has_bytes(xprintf("%s/s.c", dir), bytes, len), "the checkpoint was overwritten");
 }
 
 /* ---- emitted C ------------------------------------------------------------- */
