@@ -1140,6 +1140,65 @@ Test(images, errors_are_one_line_naming_the_file)
     cr_assert_str_eq(err.msg, "no data directory given (use --data DIR)");
 }
 
+/* Appends a PNG chunk (length, type, data, CRC) at p; returns its end. */
+static unsigned char *png_chunk(unsigned char *p, const char type[4], const void *data, uint32_t n)
+{
+    unsigned char len[4] = {n >> 24, n >> 16, n >> 8, n};
+    memcpy(p, len, 4);
+    memcpy(p + 4, type, 4);
+    memcpy(p + 8, data, n);
+    uLong crc = crc32(crc32(0, NULL, 0), p + 4, n + 4);
+    unsigned char c[4] = {crc >> 24, crc >> 16, crc >> 8, crc};
+    memcpy(p + 8 + n, c, 4);
+    return p + 12 + n;
+}
+
+/* A PNG whose header says w x h pixels of PNG color type `color` (0 gray,
+ * 2 RGB), then a chunk of type `extra` (if not NULL) and an IDAT of a few
+ * bytes. */
+static size_t fake_png(unsigned char *buf, uint32_t w, uint32_t h, int color, const char *extra)
+{
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    unsigned char ihdr[13] = {w >> 24, w >> 16, w >> 8, w, h >> 24, h >> 16, h >> 8, h, 8, color, 0, 0, 0};
+    unsigned char idat[8] = {0x78, 0x9c, 0x63, 0, 0, 0, 1, 0};
+    memcpy(buf, sig, 8);
+    unsigned char *p = png_chunk(buf + 8, "IHDR", ihdr, 13);
+    if (extra)
+        p = png_chunk(p, extra, "", 0);
+    p = png_chunk(p, "IDAT", idat, sizeof idat);
+    p = png_chunk(p, "IEND", "", 0);
+    return (size_t)(p - buf);
+}
+
+Test(images, hostile_files_get_printable_errors_and_a_pixel_cap)
+{
+    /* 20000 x 20000 gray in a file of 80 bytes: refused before decoding (a
+     * real one of 431 KB used to decode to 786 MB) */
+    unsigned char png[256];
+    const char *huge = mkdir_t("huge");
+    spit(tpath("huge/h.png"), png, fake_png(png, 20000, 20000, 0, NULL));
+    expect_images_error(huge, 3, "h.png: 20000x20000 pixels, more than the 67108864 (8192x8192)");
+
+    /* stb_image names an unknown critical chunk by its four bytes: here an
+     * escape sequence that clears the terminal */
+    const char *esc = mkdir_t("esc");
+    spit(tpath("esc/e.png"), png, fake_png(png, 8, 6, 2, "\x1b[2J"));
+    struct genrt_model m = rgb_model(esc, 3);
+    struct genrt_data d;
+    struct genrt_err err;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), -1);
+    cr_expect_not_null(strstr(err.msg, "\\x1b[2J PNG chunk not known"), "%s", err.msg);
+    for (const char *q = err.msg; *q; q++)
+        cr_assert((unsigned char)*q >= 0x20 && *q != 0x7f, "byte 0x%02x in: %s", (unsigned char)*q, err.msg);
+    genrt_data_close(&d);
+
+    /* only PNG and JPEG reach the decoder: not a BMP under a .png name */
+    const char *bmp = mkdir_t("bmp");
+    unsigned char px[8 * 6 * 3] = {0};
+    cr_assert(stbi_write_bmp(tpath("bmp/b.png"), 8, 6, 3, px));
+    expect_images_error(bmp, 3, "b.png: not a readable PNG or JPEG image (no PNG or JPEG signature)");
+}
+
 /* ------------------------------------------------------------------- ckpt */
 
 static const unsigned char test_blob[5] = {1, 2, 3, 4, 5};
