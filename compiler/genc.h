@@ -273,7 +273,7 @@ struct ptensor {
 
 struct node {
     enum op op;
-    int in[4];
+    int in[5];           /* rmsprop, centered with momentum, takes 5 */
     int n_in;
     struct shape shape;  /* includes the batch dimension where there is one */
     double f[5];         /* float attributes: alpha, scale, hyper-parameters */

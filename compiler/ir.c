@@ -11,7 +11,7 @@ struct node *ir_node(struct ir *g, int id) {
 
 int ir_add(struct ir *g, enum op op, const int *in, int n_in, struct shape shape) {
     const struct op_info *info = &op_table[op];
-    if (n_in > 4 || (info->arity >= 0 && n_in != info->arity))
+    if (n_in > 5 || (info->arity >= 0 && n_in != info->arity))
         unreachable();
     struct node n = {.op = op, .n_in = n_in, .shape = shape, .loc = g->cur_loc,
                      .what = g->cur_what, .fused_into = -1, .buf = -1};

@@ -137,6 +137,19 @@ Test(shapes, deconv_output_padding) {
     cr_expect_str_eq(shape_str(l->out), "[2, 10, 10]"); /* (4 - 1) * 2 + 3 + 1 */
 }
 
+Test(shapes, rmsprop_centered_with_momentum_lowers) {
+    /* its step takes 5 inputs; genc stopped with an internal error */
+    struct model m;
+    char *d;
+    cr_assert(compile_str(read_whole("tests/fuzz/regress/compiler/rmsprop_centered_momentum.gm", NULL), &m, &d),
+              "%s", d);
+    struct lowered lo;
+    lower_model(&m, &lo);
+    run_passes(&lo);
+    size_t len;
+    cr_expect(strstr(emit_c(&m, &lo, &len), "rmsprop_update("));
+}
+
 Test(shapes, sizes_never_overflow) {
     cr_expect_eq(shape_size((struct shape){3, {100000000, 100000000, 100000000}}), LONG_MAX);
     cr_expect_eq(shape_size((struct shape){2, {50000, 50000}}), 2500000000L);
