@@ -315,6 +315,50 @@ static const char *channels_name(int c)
     return c >= 1 && c <= 4 ? names[c] : names[0];
 }
 
+/* What stb_image 2.27 (Debian 12's) must not see in a JPEG, or NULL:
+ * - a Huffman table whose 16 code counts sum past 256: stb_image writes
+ *   past the table (memory corruption).  Every DHT segment it could parse
+ *   begins right after the bytes FF C4, so each such place is read as
+ *   stb_image would read it;
+ * - more than JPEG_MAX_SCANS scans (FF DA): each decodes the whole image
+ *   again, so a small file could take hours. */
+#define JPEG_MAX_SCANS 100
+
+static const char *jpeg_refusal(FILE *f)
+{
+    int prev = 0, c, scans = 0;
+    if (fseek(f, 0, SEEK_SET) != 0)
+        return "cannot seek";
+    while ((c = getc(f)) != EOF) {
+        if (prev == 0xff && c == 0xda && ++scans > JPEG_MAX_SCANS)
+            return "more than 100 scans";
+        if (prev == 0xff && c == 0xc4) {
+            long at = ftell(f);
+            int hi = getc(f), lo = getc(f);
+            /* the length counts itself; past the end stb_image reads zeros */
+            long left = hi == EOF || lo == EOF ? 0 : (long)(hi << 8 | lo) - 2;
+            while (left > 0) {
+                int n = 0;
+                if (getc(f) == EOF)
+                    break;
+                for (int i = 0; i < 16; i++) {
+                    int k = getc(f);
+                    n += k == EOF ? 0 : k;
+                }
+                if (n > 256)
+                    return "a Huffman table holds more than 256 codes";
+                if (fseek(f, n, SEEK_CUR) != 0)
+                    break;
+                left -= 17 + n;
+            }
+            if (fseek(f, at, SEEK_SET) != 0)
+                return "cannot seek";
+        }
+        prev = c;
+    }
+    return ferror(f) ? "cannot read it" : NULL;
+}
+
 /* Decodes one image file, read from f, into out: h x w pixels of c
  * channels, channels-last.  Only PNG and JPEG get to stb_image (it knows
  * more formats, with less tested decoders), and only after the header's
@@ -329,6 +373,10 @@ static int decode_image(FILE *f, const char *path, int c, int h, int w, uint8_t 
         !(got >= 3 && magic[0] == 0xff && magic[1] == 0xd8 && magic[2] == 0xff))
         return genrt_err_set(err, "%s: not a readable PNG or JPEG image (no PNG or JPEG signature)",
                              path);
+    const char *why = magic[0] == 0xff ? jpeg_refusal(f) : NULL;
+    if (why)
+        return genrt_err_set(err, "%s: not a readable PNG or JPEG image (corrupt JPEG: %s)", path,
+                             why);
     if (fseek(f, 0, SEEK_SET) != 0)
         return genrt_err_set(err, "%s: cannot read: %s", path, strerror(errno));
     int fw, fh, fc;

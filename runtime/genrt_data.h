@@ -56,7 +56,9 @@
 
 #define GENRT_DATA_MAX_CLASSES 256  /* labels are uint8; also genrt_model's bound */
 #define GENRT_DATA_FMNIST_CLASSES 10
+#ifndef GENRT_DATA_MAX_IMAGE_PIXELS /* the fuzz harness lowers it, to stay fast */
 #define GENRT_DATA_MAX_IMAGE_PIXELS (1L << 26) /* 8192 x 8192: 192 MiB decoded as RGB */
+#endif
 
 struct genrt_data_state {
     uint64_t epoch;       /* IDX: epochs started before the current one */

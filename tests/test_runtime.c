@@ -1192,6 +1192,21 @@ Test(images, hostile_files_get_printable_errors_and_a_pixel_cap)
         cr_assert((unsigned char)*q >= 0x20 && *q != 0x7f, "byte 0x%02x in: %s", (unsigned char)*q, err.msg);
     genrt_data_close(&d);
 
+    /* stb_image 2.27 writes past a Huffman table whose code counts sum
+     * past 256 (found by tests/fuzz/fuzz_image) */
+    static const unsigned char dht[26] = {0xff, 0xd8, 0xff, 0xff, 0xff, 0xc4, 0x81, 0xa2, 0, 0, 1, 0, 0, 0,
+                                          0x10, 0, 0x44, 1, 0, 0xff, 0xd8, 0, 8, 0, 9, 0xff};
+    const char *jpg = mkdir_t("dht");
+    spit(tpath("dht/d.jpg"), dht, sizeof dht);
+    expect_images_error(jpg, 3, "d.jpg: not a readable PNG or JPEG image (corrupt JPEG: a Huffman table holds "
+                        "more than 256 codes)");
+    /* each scan decodes the whole image again */
+    unsigned char scans[2 + 101 * 4] = {0xff, 0xd8};
+    for (int k = 0; k < 101; k++)
+        memcpy(scans + 2 + 4 * k, "\xff\xda\x00\x02", 4);
+    spit(tpath("dht/d.jpg"), scans, sizeof scans);
+    expect_images_error(jpg, 3, "d.jpg: not a readable PNG or JPEG image (corrupt JPEG: more than 100 scans)");
+
     /* only PNG and JPEG reach the decoder: not a BMP under a .png name */
     const char *bmp = mkdir_t("bmp");
     unsigned char px[8 * 6 * 3] = {0};
