@@ -306,8 +306,9 @@ static int write_sampler(const struct model *m, struct lowered *lo, const char *
         double v = ck.real_size == 8 ? ((const double *)ck.state)[i] : ((const float *)ck.state)[i];
         state[i] = (float)v;
         if (!isfinite(state[i])) {
-            fprintf(stderr, "genc: error: checkpoint %s holds a non-finite weight (%g at state index %ld, in %s): "
-                    "the run diverged; use an earlier checkpoint\n", ckpt_path, v, i, tensor_at(lo, i));
+            fprintf(stderr, "genc: error: checkpoint %s holds a %s (%g at state index %ld, in %s): the run "
+                    "diverged; use an earlier checkpoint\n", ckpt_path,
+                    isfinite(v) ? "weight too large for a float" : "non-finite weight", v, i, tensor_at(lo, i));
             genrt_ckpt_free(&ck);
             return 1;
         }

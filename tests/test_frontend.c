@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "genc.h"
+#include "genrt_ckpt.h"
 #include "helpers.h"
 
 TestSuite(lexer, .fini = genc_free_all);
@@ -368,26 +369,28 @@ Test(output, never_the_input) {
     cr_expect(has_bytes(gm, spec, len), "the spec was overwritten");
 }
 
-/* A checkpoint of gan_ring with the given state, written as the runtime
- * does (genrt_ckpt.h): the sanitized suites do not link libgenrt. */
-static void write_ring_ckpt(const char *path, float bad) {
+/* A checkpoint of gan_ring in reals of real_size bytes, with state value
+ * n / 2 set to bad, laid out as genrt_ckpt.h says (the sanitized suites do
+ * not link libgenrt, and its writer refuses non-finite values). */
+static void write_ring_ckpt(const char *path, int real_size, double bad) {
     struct model m;
     char *d;
     cr_assert(compile_str(read_whole("specs/gan_ring.gm", NULL), &m, &d), "%s", d);
     struct lowered lo;
     lower_model(&m, &lo);
-    size_t n = (size_t)lo.n_state, len = 40 + 4 * n + 8 + 4;
+    size_t n = (size_t)lo.n_state, len = 40 + (size_t)real_size * n + 8 + 4;
     unsigned char *b = xalloc(len);
-    memcpy(b, "GENCCKPT", 8);
-    uint64_t fields[] = {1, lo.shape_hash, 4, 0, n};
+    memcpy(b, GENRT_CKPT_MAGIC, 8);
+    uint64_t fields[] = {GENRT_CKPT_VERSION, lo.shape_hash, (uint64_t)real_size, 0, n};
     int at[] = {8, 12, 20, 24, 32}, size[] = {4, 8, 4, 8, 8};
     for (int f = 0; f < 5; f++)
         for (int i = 0; i < size[f]; i++)
             b[at[f] + i] = (unsigned char)(fields[f] >> (8 * i));
-    float *state = (float *)(b + 40);
-    for (size_t i = 0; i < n; i++)
-        state[i] = 0.01f * (float)(i % 7);
-    state[n / 2] = bad;
+    for (size_t i = 0; i < n; i++) {
+        double v = i == n / 2 ? bad : 0.01 * (double)(i % 7);
+        float f = (float)v;
+        memcpy(b + 40 + (size_t)real_size * i, real_size == 8 ? (void *)&v : (void *)&f, (size_t)real_size);
+    }
     uint32_t crc = (uint32_t)crc32(0, b, (uInt)(len - 4));
     for (int i = 0; i < 4; i++)
         b[len - 4 + i] = (unsigned char)(crc >> (8 * i));
@@ -396,21 +399,29 @@ static void write_ring_ckpt(const char *path, float bad) {
 
 Test(output, sampler_refuses_non_finite_weights) {
     char *dir = test_tmpdir(), *ck = xprintf("%s/nan.ckpt", dir), *err = xprintf("%s/nan.err", dir);
-    write_ring_ckpt(ck, NAN);
+    write_ring_ckpt(ck, 4, NAN);
     cr_expect_eq(run("%s specs/gan_ring.gm --sampler --weights %s -o %s/nan_s.c 2> %s", genc_bin(), ck, dir, err), 1);
     char *e = read_whole(err, NULL);
-    cr_expect(strstr(e, "holds a non-finite weight (nan at state index"), "%s", e);
+    cr_expect(strstr(e, "nan") && strchr(e, '\n') && !strchr(strchr(e, '\n') + 1, '\n'), "not one line naming the NaN: %s",
+              e);
     cr_expect(access(xprintf("%s/nan_s.c", dir), F_OK) != 0, "a sampler was written");
-    write_ring_ckpt(ck, INFINITY);
+    write_ring_ckpt(ck, 4, -INFINITY);
     cr_expect_eq(run("%s specs/gan_ring.gm --sampler --weights %s -o %s/inf_s.c 2> /dev/null", genc_bin(), ck, dir), 1);
-    write_ring_ckpt(ck, 0.5f);
+    /* finite in double, but not as the sampler's float */
+    write_ring_ckpt(ck, 8, 1e300);
+    cr_expect_eq(run("%s specs/gan_ring.gm --sampler --weights %s -o %s/big_s.c 2> %s", genc_bin(), ck, dir, err), 1);
+    e = read_whole(err, NULL);
+    cr_expect(strstr(e, "holds a weight too large for a float (1e+300 at state index"), "%s", e);
+    write_ring_ckpt(ck, 4, 0.5);
+    cr_expect_eq(run("%s specs/gan_ring.gm --sampler --weights %s -o %s/ok_s.c", genc_bin(), ck, dir), 0);
+    write_ring_ckpt(ck, 8, 0.5);
     cr_expect_eq(run("%s specs/gan_ring.gm --sampler --weights %s -o %s/ok_s.c", genc_bin(), ck, dir), 0);
 }
 
 Test(output, sampler_never_overwrites_its_inputs) {
     char *dir = fresh_dir("samp");
     char *ck = xprintf("%s/s.bin", dir);
-    write_ring_ckpt(ck, 0.5f);
+    write_ring_ckpt(ck, 4, 0.5);
     size_t len;
     char *bytes = read_whole(ck, &len);
     /* --weights-file writes s.bin: the checkpoint */
