@@ -359,6 +359,28 @@ static const char *jpeg_refusal(FILE *f)
     return ferror(f) ? "cannot read it" : NULL;
 }
 
+/* What stb_image must not see in a PNG, or NULL: a chunk longer than the
+ * rest of the file.  stb_image grows its buffer to a chunk's announced
+ * length before reading it: 126 bytes could make it allocate 4 GB. */
+static const char *png_refusal(FILE *f)
+{
+    if (fseek(f, 0, SEEK_END) != 0)
+        return "cannot seek";
+    long size = ftell(f), at = 8;
+    while (at + 8 <= size) {
+        unsigned char hdr[8];
+        if (fseek(f, at, SEEK_SET) != 0 || fread(hdr, 1, 8, f) != 8)
+            return "cannot read it";
+        uint32_t len = be32(hdr);
+        if (len > (uint64_t)(size - at - 8))
+            return "a chunk runs past the end of the file";
+        if (!memcmp(hdr + 4, "IEND", 4))
+            break;
+        at += 12 + (long)len;
+    }
+    return NULL;
+}
+
 /* Decodes one image file, read from f, into out: h x w pixels of c
  * channels, channels-last.  Only PNG and JPEG get to stb_image (it knows
  * more formats, with less tested decoders), and only after the header's
@@ -373,10 +395,10 @@ static int decode_image(FILE *f, const char *path, int c, int h, int w, uint8_t 
         !(got >= 3 && magic[0] == 0xff && magic[1] == 0xd8 && magic[2] == 0xff))
         return genrt_err_set(err, "%s: not a readable PNG or JPEG image (no PNG or JPEG signature)",
                              path);
-    const char *why = magic[0] == 0xff ? jpeg_refusal(f) : NULL;
+    const char *why = magic[0] == 0xff ? jpeg_refusal(f) : png_refusal(f);
     if (why)
-        return genrt_err_set(err, "%s: not a readable PNG or JPEG image (corrupt JPEG: %s)", path,
-                             why);
+        return genrt_err_set(err, "%s: not a readable PNG or JPEG image (corrupt %s: %s)", path,
+                             magic[0] == 0xff ? "JPEG" : "PNG", why);
     if (fseek(f, 0, SEEK_SET) != 0)
         return genrt_err_set(err, "%s: cannot read: %s", path, strerror(errno));
     int fw, fh, fc;

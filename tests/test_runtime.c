@@ -1207,6 +1207,15 @@ Test(images, hostile_files_get_printable_errors_and_a_pixel_cap)
     spit(tpath("dht/d.jpg"), scans, sizeof scans);
     expect_images_error(jpg, 3, "d.jpg: not a readable PNG or JPEG image (corrupt JPEG: more than 100 scans)");
 
+    /* stb_image grows its buffer to a chunk's announced length first: 4 GB
+     * for these 60 bytes (found by tests/fuzz/fuzz_image) */
+    size_t n = fake_png(png, 8, 6, 2, NULL);
+    memcpy(png + 33, "\xff\xff\xff\xf0IDAT", 8); /* the IDAT after the 33 bytes of signature and IHDR */
+    const char *chunk = mkdir_t("chunk");
+    spit(tpath("chunk/c.png"), png, n);
+    expect_images_error(chunk, 3, "c.png: not a readable PNG or JPEG image (corrupt PNG: a chunk runs past the "
+                        "end of the file)");
+
     /* only PNG and JPEG reach the decoder: not a BMP under a .png name */
     const char *bmp = mkdir_t("bmp");
     unsigned char px[8 * 6 * 3] = {0};
