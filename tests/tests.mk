@@ -1,8 +1,11 @@
 # tests.mk: `make test` builds every suite twice, plain and under
 # AddressSanitizer + UndefinedBehaviorSanitizer, and runs both; then the
-# end-to-end checks with real trainers.
+# end-to-end checks with real trainers; then the fuzz harnesses, on their
+# regression inputs and briefly (tests/fuzz/fuzz.mk).
 
 TEST_SUITES := frontend grad optim runtime e2e
+
+include tests/fuzz/fuzz.mk
 TEST_HELPERS := tests/helpers.c
 TEST_LIBS := -lcriterion -ldl $(RT_LIBS)
 CRITERION_FLAGS ?= --jobs 2
@@ -39,7 +42,8 @@ $(B)/san/%: %.c $(B)/%.f64.o $(RUNTIME_SRC) | $(B)/san
 	$(CC) -std=c11 -O1 -g $(SAN) -D_GNU_SOURCE -Iruntime $(BLAS_CFLAGS) $< $(B)/$*.f64.o $(RUNTIME_SRC) \
 	    -lstb $(BLAS_LIBS) -lz -lm -o $@
 
-test: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/san/,$(E2E_MODELS)) examples-build
+test: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/san/,$(E2E_MODELS)) examples-build \
+      $(FUZZ_BINS)
 	@echo "== tests"
 	@for t in $(TEST_BINS); do echo "-- $$t"; $$t $(CRITERION_FLAGS) || exit 1; done
 	@echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"
@@ -47,6 +51,8 @@ test: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/
 	    GENC_BIN=$(B)/san/genc GENC_TRAINER_DIR=$(B)/san GENC_QUICK=1 \
 	    ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	    $$t $(CRITERION_FLAGS) || exit 1; done
+	@echo "== fuzzing: regression inputs, then $(FUZZ_TEST_SECONDS) s per harness"
+	@bash tests/fuzz/run.sh $(B)/fuzz $(FUZZ_TEST_SECONDS) $(FUZZ_HARNESSES)
 	@echo "all test suites passed"
 
 .PHONY: test
