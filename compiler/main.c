@@ -92,10 +92,11 @@ static bool same_file(const struct stat *a, const struct stat *b) {
 }
 
 /* An output must not be one of the inputs: `genc X.gm -o X.gm`, through a
- * symlink or a hard link too, would replace the spec with C. */
+ * symlink or a hard link too, would replace the spec with C.  (A terminal
+ * or a pipe may be both: nothing is replaced there.) */
 static bool check_not_input(const char *out, const char *in, const char *what) {
     struct stat so, si;
-    if (stat(out, &so) == 0 && stat(in, &si) == 0 && same_file(&so, &si)) {
+    if (stat(out, &so) == 0 && S_ISREG(so.st_mode) && stat(in, &si) == 0 && same_file(&so, &si)) {
         fprintf(stderr, "genc: error: the output '%s' is the %s '%s' itself; write to another file\n", out, what,
                 in);
         return false;
