@@ -317,44 +317,76 @@ static const char *channels_name(int c)
 
 /* What stb_image 2.27 (Debian 12's) must not see in a JPEG, or NULL:
  * - a Huffman table whose 16 code counts sum past 256: stb_image writes
- *   past the table (memory corruption).  Every DHT segment it could parse
- *   begins right after the bytes FF C4, so each such place is read as
- *   stb_image would read it;
- * - more than JPEG_MAX_SCANS scans (FF DA): each decodes the whole image
- *   again, so a small file could take hours. */
+ *   past the table (memory corruption; upstream checks since 2.28);
+ * - more than JPEG_MAX_SCANS scans: each decodes the whole image again, so
+ *   a small file could take hours.
+ * The file is walked as stb_image reads it: segments by their length,
+ * entropy-coded data up to the first marker that is not a restart.  Where
+ * stb_image would stop with an error the walk goes on, so it sees every
+ * table stb_image could read (and no bytes inside an EXIF block or after
+ * the end of the image, which may hold anything). */
 #define JPEG_MAX_SCANS 100
+
+/* stb_image's get16be: past the end of the file it reads zeros */
+static long jpeg_get16(FILE *f)
+{
+    int hi = getc(f), lo = getc(f);
+    return (long)(hi == EOF ? 0 : hi) << 8 | (lo == EOF ? 0 : lo);
+}
+
+/* The next marker's code: any bytes up to an FF, fill FFs, then the code;
+ * after a scan, also past stuffed FF 00 and restarts (FF D0-D7).  EOF at
+ * the end. */
+static int jpeg_next_marker(FILE *f, int in_scan)
+{
+    for (;;) {
+        int c;
+        while ((c = getc(f)) != EOF && c != 0xff)
+            ;
+        while (c == 0xff)
+            c = getc(f);
+        if (c == EOF || !in_scan || (c != 0 && !(c >= 0xd0 && c <= 0xd7)))
+            return c;
+    }
+}
+
+/* A DHT segment's tables, as stb_image reads them: 1 if one is too large. */
+static int jpeg_bad_huffman(FILE *f, long left)
+{
+    while (left > 0) {
+        int n = 0;
+        getc(f); /* table class and id */
+        for (int i = 0; i < 16; i++) {
+            int k = getc(f);
+            n += k == EOF ? 0 : k;
+        }
+        if (n > 256)
+            return 1;
+        if (fseek(f, n, SEEK_CUR) != 0)
+            return 0;
+        left -= 17 + n;
+    }
+    return 0;
+}
 
 static const char *jpeg_refusal(FILE *f)
 {
-    int prev = 0, c, scans = 0;
-    if (fseek(f, 0, SEEK_SET) != 0)
+    int scans = 0, m;
+    if (fseek(f, 2, SEEK_SET) != 0) /* after the SOI marker the caller checked */
         return "cannot seek";
-    while ((c = getc(f)) != EOF) {
-        if (prev == 0xff && c == 0xda && ++scans > JPEG_MAX_SCANS)
+    for (m = jpeg_next_marker(f, 0); m != EOF && m != 0xd9; ) { /* up to EOI */
+        if (m == 0 || m == 0x01 || m == 0xd8 || (m >= 0xd0 && m <= 0xd7))
+            return NULL; /* no length: stb_image stops there */
+        long at = ftell(f), len = jpeg_get16(f);
+        if (len < 2)
+            return NULL; /* so does it here */
+        if (m == 0xc4 && jpeg_bad_huffman(f, len - 2))
+            return "a Huffman table holds more than 256 codes";
+        if (m == 0xda && ++scans > JPEG_MAX_SCANS)
             return "more than 100 scans";
-        if (prev == 0xff && c == 0xc4) {
-            long at = ftell(f);
-            int hi = getc(f), lo = getc(f);
-            /* the length counts itself; past the end stb_image reads zeros */
-            long left = hi == EOF || lo == EOF ? 0 : (long)(hi << 8 | lo) - 2;
-            while (left > 0) {
-                int n = 0;
-                if (getc(f) == EOF)
-                    break;
-                for (int i = 0; i < 16; i++) {
-                    int k = getc(f);
-                    n += k == EOF ? 0 : k;
-                }
-                if (n > 256)
-                    return "a Huffman table holds more than 256 codes";
-                if (fseek(f, n, SEEK_CUR) != 0)
-                    break;
-                left -= 17 + n;
-            }
-            if (fseek(f, at, SEEK_SET) != 0)
-                return "cannot seek";
-        }
-        prev = c;
+        if (fseek(f, at + len, SEEK_SET) != 0)
+            return "cannot seek";
+        m = jpeg_next_marker(f, m == 0xda);
     }
     return ferror(f) ? "cannot read it" : NULL;
 }

@@ -1200,6 +1200,24 @@ Test(images, hostile_files_get_printable_errors_and_a_pixel_cap)
     spit(tpath("dht/d.jpg"), dht, sizeof dht);
     expect_images_error(jpg, 3, "d.jpg: not a readable PNG or JPEG image (corrupt JPEG: a Huffman table holds "
                         "more than 256 codes)");
+    /* the same bytes inside an EXIF-like block, or after the end of the
+     * image, are not a table: such a file loads */
+    write_pattern(tpath("dht/d.jpg"), 8, 6, 3, 1);
+    size_t jn;
+    unsigned char *j = slurp(tpath("dht/d.jpg"), &jn);
+    unsigned char *withapp = malloc(jn + 4 + 24 + sizeof dht);
+    memcpy(withapp, j, 2);
+    memcpy(withapp + 2, "\xff\xe1\x00\x1a", 4); /* APP1 of 24 bytes */
+    memcpy(withapp + 6, dht + 2, 24);
+    memcpy(withapp + 30, j + 2, jn - 2);
+    memcpy(withapp + 28 + jn, dht, sizeof dht); /* trailing data */
+    spit(tpath("dht/d.jpg"), withapp, jn + 28 + sizeof dht);
+    free(withapp);
+    free(j);
+    m = rgb_model(jpg, 3);
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), 0, "%s", err.msg);
+    genrt_data_close(&d);
+
     /* each scan decodes the whole image again */
     unsigned char scans[2 + 101 * 4] = {0xff, 0xd8};
     for (int k = 0; k < 101; k++)
