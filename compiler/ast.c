@@ -1,33 +1,10 @@
-/* ast.c: parsing driver, shapes and the AST dump. */
+/* ast.c: parsing driver and the AST dump. */
 #include "genc.h"
 #include "parse_state.h"
 #include "parser.h"
 #include "lexer.h"
 
 #include <string.h>
-
-const char *shape_str(struct shape s) {
-    char *p = xprintf("[");
-    for (int i = 0; i < s.n; i++)
-        p = xprintf("%s%s%d", p, i ? ", " : "", s.d[i]);
-    return xprintf("%s]", p);
-}
-
-long shape_size(struct shape s) {
-    long n = 1;
-    for (int i = 0; i < s.n; i++)
-        n *= s.d[i];
-    return n;
-}
-
-bool shape_eq(struct shape a, struct shape b) {
-    if (a.n != b.n)
-        return false;
-    for (int i = 0; i < a.n; i++)
-        if (a.d[i] != b.d[i])
-            return false;
-    return true;
-}
 
 bool parse_source(const struct source *src, struct ast *out) {
     struct lex_state lex = {.line = 1, .col = 1};

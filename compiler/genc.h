@@ -52,6 +52,8 @@ struct source {
 };
 
 void diag_init(const struct source *src);
+/* Where diagnostics go: stderr when f is NULL (the fuzzer discards them). */
+void diag_set_stream(FILE *f);
 void error_at(struct loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void warning_at(struct loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void note_at(struct loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -117,7 +119,15 @@ struct ast {
     decl_vec decls;
 };
 
+/* Bounds on sizes, so that no size computation can overflow and the
+ * emitted C can index every tensor with an int.  A dimension written in a
+ * spec is at most GENC_MAX_DIM; any tensor, batch included, holds at most
+ * GENC_MAX_VALUES values. */
+#define GENC_MAX_DIM 100000000
+#define GENC_MAX_VALUES 2147483647L
+
 const char *shape_str(struct shape s);
+/* The number of values; saturates at LONG_MAX (never overflows). */
 long shape_size(struct shape s);
 bool shape_eq(struct shape a, struct shape b);
 void ast_dump(FILE *f, const struct ast *ast);
@@ -575,6 +585,18 @@ struct objective_def {
 /* The objective named `name`, or NULL; and the names of them all. */
 const struct objective_def *objective_find(const char *name);
 const char *const *objective_names(int *n);
+
+/* ---- driver.c: one compile, for main.c and the fuzzer -------------------- */
+
+/* A trainer keeps its state, arena and input batches in static arrays, in
+ * float and again in double (for gradcheck): 12 bytes per value.  C's
+ * default code model links at most 2 GiB of static data and code, so genc
+ * refuses models that need more than this. */
+#define GENC_MAX_STATIC_BYTES ((size_t)3 << 29) /* 1.5 GiB */
+
+/* Names and shapes, lowering, passes, then the size bounds above; false
+ * after diagnostics.  Callers reset with genc_free_all() and diag_init(). */
+bool genc_build(const struct ast *ast, const struct source *src, struct model *m, struct lowered *lo);
 
 /* ---- passes ------------------------------------------------------------- */
 

@@ -5,6 +5,8 @@
 #include "genrt_model.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,7 +18,9 @@ static const char usage[] =
     "\n"
     "Compile a generative-model spec into standalone C that trains it on CPU.\n"
     "\n"
-    "  -o FILE        write the trainer's C to FILE (default: standard output)\n"
+    "  -o FILE        write the trainer's C to FILE (default: standard output): a\n"
+    "                 regular FILE is replaced atomically, and only when its bytes\n"
+    "                 change; a FIFO or device (/dev/stdout) is written in place\n"
     "  --summary      print one row per layer (output shape, parameters,\n"
     "                 MACs per sample), totals and the arena size, then exit\n"
     "  --dump-tokens  print the tokens and exit\n"
@@ -38,74 +42,243 @@ static const char usage[] =
     "./NAME --help lists its subcommands (man genc-trainer).  The DSL is described\n"
     "in docs/dsl.md.\n";
 
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+/* A spec is a small text file; anything larger is a mistake (a data file
+ * named .gm, /dev/zero). */
+#define MAX_SPEC_BYTES ((size_t)16 << 20)
+
+/* The spec's bytes, or NULL after printing why not. */
+static char *read_spec(const char *path, size_t *len) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        fprintf(stderr, "genc: error: cannot read '%s': %s\n", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return NULL;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "genc: error: cannot read '%s': it is a directory, not a spec\n", path);
+        close(fd);
+        return NULL;
+    }
     size_t cap = 1 << 16, n = 0;
     char *buf = xalloc(cap + 1);
-    size_t got;
-    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
+    for (;;) {
+        ssize_t got = read(fd, buf + n, cap - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            fprintf(stderr, "genc: error: cannot read '%s': %s\n", path, strerror(errno));
+            close(fd);
+            return NULL;
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
         if (n == cap) {
-            if (cap >= (size_t)1 << 28) {
-                fclose(f);
-                errno = EFBIG;
+            if (cap >= MAX_SPEC_BYTES) {
+                fprintf(stderr, "genc: error: '%s' is larger than %zu MiB, too large for a spec\n", path,
+                        MAX_SPEC_BYTES >> 20);
+                close(fd);
                 return NULL;
             }
             buf = xrealloc_arr(buf, n, cap * 2 + 1, 1);
             cap *= 2;
         }
     }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        errno = EIO;
-        return NULL;
-    }
+    close(fd);
     buf[n] = 0;
     *len = n;
     return buf;
 }
 
-/* Write atomically, and only when the bytes differ, so builds that depend
- * on the file do not rerun for nothing. */
-static bool write_if_changed(const char *path, const char *data, size_t len) {
-    size_t old_len;
-    char *old = read_file(path, &old_len);
-    if (old && old_len == len && !memcmp(old, data, len))
-        return true;
-    char *tmp = xprintf("%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        fprintf(stderr, "genc: error: cannot write '%s': %s\n", tmp, strerror(errno));
-        return false;
-    }
-    bool ok = fwrite(data, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        fprintf(stderr, "genc: error: cannot write '%s': %s\n", path, strerror(errno));
-        remove(tmp);
+static bool same_file(const struct stat *a, const struct stat *b) {
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* An output must not be one of the inputs: `genc X.gm -o X.gm`, through a
+ * symlink or a hard link too, would replace the spec with C.  (A terminal
+ * or a pipe may be both: nothing is replaced there.) */
+static bool check_not_input(const char *out, const char *in, const char *what) {
+    struct stat so, si;
+    if (stat(out, &so) == 0 && S_ISREG(so.st_mode) && stat(in, &si) == 0 && same_file(&so, &si)) {
+        fprintf(stderr, "genc: error: the output '%s' is the %s '%s' itself; write to another file\n", out, what,
+                in);
         return false;
     }
     return true;
 }
 
-/* genc --sampler: read the checkpoint, emit NAME.c and NAME.h. */
+static bool write_fd(int fd, const char *path, const char *data, size_t len) {
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            fprintf(stderr, "genc: error: cannot write '%s': %s\n", path, n < 0 ? strerror(errno) : "short write");
+            return false;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* Does the regular file at path hold exactly these bytes?  Opened without
+ * blocking, and checked to be the file stat saw. */
+static bool unchanged(const char *path, const struct stat *st, const char *data, size_t len) {
+    if ((size_t)st->st_size != len)
+        return false;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    struct stat now;
+    if (fd < 0)
+        return false;
+    bool same = fstat(fd, &now) == 0 && S_ISREG(now.st_mode) && same_file(&now, st);
+    char buf[1 << 16];
+    for (size_t off = 0; same && off < len;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        same = n > 0 && (size_t)n <= len - off && !memcmp(buf, data + off, (size_t)n);
+        off += n > 0 ? (size_t)n : 0;
+    }
+    close(fd);
+    return same;
+}
+
+/* Where path leads through symlinks that may dangle (realpath needs the
+ * target to exist): the file to create. */
+static char *follow_links(const char *path) {
+    char *p = xstrdup(path);
+    for (int hops = 0; hops < 40; hops++) {
+        struct stat ls;
+        char target[4096];
+        ssize_t n;
+        if (lstat(p, &ls) != 0 || !S_ISLNK(ls.st_mode) || (n = readlink(p, target, sizeof target - 1)) < 0)
+            return p;
+        target[n] = 0;
+        const char *slash = strrchr(p, '/');
+        p = target[0] == '/' || !slash ? xstrdup(target) : xprintf("%.*s/%s", (int)(slash - p), p, target);
+    }
+    errno = ELOOP;
+    return NULL;
+}
+
+/* Write a regular file atomically: a temp file created with O_EXCL next to
+ * it, fsync'd and renamed over it, then the directory fsync'd.  old is the
+ * file being replaced (its mode is kept), or NULL. */
+static bool replace_file(const char *shown, const char *path, const struct stat *old, const char *data, size_t len) {
+    static unsigned counter;
+    char *tmp = NULL;
+    int fd = -1;
+    for (int tries = 0; fd < 0 && tries < 100; tries++) {
+        tmp = xprintf("%s.tmp.%ld.%u", path, (long)getpid(), counter++);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
+    if (fd < 0) {
+        fprintf(stderr, "genc: error: cannot write '%s': cannot create '%s': %s\n", shown, tmp, strerror(errno));
+        return false;
+    }
+    if (old)
+        (void)fchmod(fd, old->st_mode & 07777); /* best effort, as a copy would */
+    bool ok = write_fd(fd, shown, data, len);
+    if (ok && fsync(fd) != 0) {
+        fprintf(stderr, "genc: error: cannot write '%s': %s\n", shown, strerror(errno));
+        ok = false;
+    }
+    if (close(fd) != 0 && ok) {
+        fprintf(stderr, "genc: error: cannot write '%s': %s\n", shown, strerror(errno));
+        ok = false;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        fprintf(stderr, "genc: error: cannot write '%s': %s\n", shown, strerror(errno));
+        ok = false;
+    }
+    if (!ok) {
+        unlink(tmp);
+        return false;
+    }
+    const char *slash = strrchr(path, '/');
+    char *dir = !slash ? xstrdup(".") : slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd); /* the rename is durable; some file systems cannot, which is fine */
+        close(dfd);
+    }
+    return true;
+}
+
+/* Write an output as a compiler does, never replacing what is not a file
+ * genc made: a device, FIFO or socket (or /dev/stdout) is opened and
+ * written in place; a symlink is followed and its target written; only a
+ * regular file is replaced, atomically, and only when its bytes change, so
+ * builds that depend on it do not rerun for nothing. */
+static bool write_output(const char *path, const char *data, size_t len) {
+    struct stat st, fs;
+    if (stat(path, &st) != 0) {
+        if (errno != ENOENT) {
+            fprintf(stderr, "genc: error: cannot write '%s': %s\n", path, strerror(errno));
+            return false;
+        }
+        char *target = follow_links(path);
+        if (!target) {
+            fprintf(stderr, "genc: error: cannot write '%s': %s\n", path, strerror(errno));
+            return false;
+        }
+        return replace_file(path, target, NULL, data, len);
+    }
+    if (S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "genc: error: cannot write '%s': it is a directory\n", path);
+        return false;
+    }
+    /* Our own standard output or error (-o /dev/stdout): write to it, in
+     * the mode the shell opened it with (> or >>). */
+    for (int fd = 1; fd <= 2; fd++) {
+        if (fstat(fd, &fs) == 0 && same_file(&fs, &st)) {
+            fflush(fd == 1 ? stdout : stderr);
+            return write_fd(fd, path, data, len);
+        }
+    }
+    if (!S_ISREG(st.st_mode)) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+            fprintf(stderr, "genc: error: cannot write '%s': %s\n", path, strerror(errno));
+            return false;
+        }
+        bool ok = write_fd(fd, path, data, len);
+        if (close(fd) != 0 && ok) {
+            fprintf(stderr, "genc: error: cannot write '%s': %s\n", path, strerror(errno));
+            ok = false;
+        }
+        return ok;
+    }
+    if (unchanged(path, &st, data, len))
+        return true;
+    char *real = realpath(path, NULL);
+    if (!real) {
+        fprintf(stderr, "genc: error: cannot write '%s': %s\n", path, strerror(errno));
+        return false;
+    }
+    char *target = xstrdup(real);
+    free(real);
+    return replace_file(path, target, &st, data, len);
+}
+
+/* The tensor that holds state index i, for messages. */
+static const char *tensor_at(const struct lowered *lo, long i) {
+    for (int t = 0; t < lo->tensors.len; t++) {
+        const struct ptensor *pt = &lo->tensors.data[t];
+        if (i >= pt->offset && i < pt->offset + shape_size(pt->shape))
+            return pt->name;
+    }
+    return "padding between tensors";
+}
+
+/* genc --sampler: read the checkpoint, emit NAME.c and NAME.h (and NAME.bin). */
 static int write_sampler(const struct model *m, struct lowered *lo, const char *ckpt_path, const char *out,
                          bool weights_file) {
-    struct genrt_ckpt ck;
-    struct genrt_err err = {0};
-    if (genrt_ckpt_read(ckpt_path, &ck, &err) ||
-        genrt_ckpt_match(&ck, ckpt_path, lo->shape_hash, ck.real_size, (uint64_t)lo->n_state, &err)) {
-        fprintf(stderr, "genc: error: %s\n", err.msg);
-        return 1;
-    }
-    float *state = xalloc(sizeof(float) * (size_t)(lo->n_state + 1));
-    for (long i = 0; i < lo->n_state; i++)
-        state[i] = ck.real_size == 8 ? (float)((const double *)ck.state)[i] : ((const float *)ck.state)[i];
-    long step = (long)ck.step;
-    genrt_ckpt_free(&ck);
     size_t len = strlen(out);
     if (len < 3 || strcmp(out + len - 2, ".c")) {
         fprintf(stderr, "genc: error: the sampler's output must be NAME.c, got '%s'\n", out);
@@ -120,13 +293,50 @@ static int write_sampler(const struct model *m, struct lowered *lo, const char *
             return 1;
         }
     }
+    char *h_path = xprintf("%.*s.h", (int)(len - 2), out), *bin_path = xprintf("%.*s.bin", (int)(len - 2), out);
+    const char *outs[] = {out, h_path, weights_file ? bin_path : NULL};
+    for (int k = 0; k < 3; k++)
+        if (outs[k] && (!check_not_input(outs[k], m->path, "spec") || !check_not_input(outs[k], ckpt_path, "checkpoint")))
+            return 1;
+    struct genrt_ckpt ck;
+    struct genrt_err err = {0};
+    if (genrt_ckpt_read(ckpt_path, &ck, &err) ||
+        genrt_ckpt_match(&ck, ckpt_path, lo->shape_hash, ck.real_size, (uint64_t)lo->n_state, &err)) {
+        fprintf(stderr, "genc: error: %s\n", err.msg);
+        return 1;
+    }
+    /* A diverged run's NaN or Inf (or a double too large for a float)
+     * would become C that does not compile, or a sampler that draws NaN. */
+    float *state = xalloc(sizeof(float) * (size_t)(lo->n_state + 1));
+    for (long i = 0; i < lo->n_state; i++) {
+        double v = ck.real_size == 8 ? ((const double *)ck.state)[i] : ((const float *)ck.state)[i];
+        state[i] = (float)v;
+        if (!isfinite(state[i])) {
+            fprintf(stderr, "genc: error: checkpoint %s holds a %s (%g at state index %ld, in %s): the run "
+                    "diverged; use an earlier checkpoint\n", ckpt_path,
+                    isfinite(v) ? "weight too large for a float" : "non-finite weight", v, i, tensor_at(lo, i));
+            genrt_ckpt_free(&ck);
+            return 1;
+        }
+    }
+    long step = (long)ck.step;
+    genrt_ckpt_free(&ck);
     struct sampler_out so;
     if (!emit_sampler(m, lo, state, step, ckpt_path, name, weights_file, &so))
         return 1;
-    char *h_path = xprintf("%.*s.h", (int)(len - 2), out);
-    if (weights_file && !write_if_changed(xprintf("%.*s.bin", (int)(len - 2), out), so.blob, so.blob_len))
+    if (weights_file && !write_output(bin_path, so.blob, so.blob_len))
         return 1;
-    return write_if_changed(out, so.c, so.c_len) && write_if_changed(h_path, so.h, so.h_len) ? 0 : 1;
+    return write_output(out, so.c, so.c_len) && write_output(h_path, so.h, so.h_len) ? 0 : 1;
+}
+
+/* Output to stdout is buffered: a full disk shows only at the flush. */
+static int finish(int rc) {
+    genc_free_all();
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "genc: error: cannot write to standard output: %s\n", strerror(errno));
+        return 1;
+    }
+    return rc;
 }
 
 int main(int argc, char **argv) {
@@ -138,10 +348,10 @@ int main(int argc, char **argv) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(usage, stdout);
-            return 0;
+            return finish(0);
         } else if (!strcmp(a, "--version")) {
             printf("genc %s (runtime ABI %d)\n", GENC_VERSION, GENRT_ABI);
-            return 0;
+            return finish(0);
         } else if (!strcmp(a, "-o")) {
             if (++i == argc) {
                 fprintf(stderr, "genc: error: -o needs a file name\n");
@@ -190,13 +400,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "genc: error: --weights goes with --sampler\n");
         return 1;
     }
-    struct source src = {.path = spec};
-    char *text = read_file(spec, &src.len);
-    if (!text) {
-        fprintf(stderr, "genc: error: cannot read '%s': %s\n", spec, strerror(errno));
-        genc_free_all();
+    if (out && !sampler && !check_not_input(out, spec, "spec"))
         return 1;
-    }
+    struct source src = {.path = spec};
+    char *text = read_spec(spec, &src.len);
+    if (!text)
+        return finish(1);
     src.text = text;
     diag_init(&src);
     int rc = 1;
@@ -207,17 +416,8 @@ int main(int argc, char **argv) {
         dump_tokens(stdout, &src);
         rc = 0;
     } else if (parse_source(&src, &ast) && !(dump_ast && (ast_dump(stdout, &ast), 1)) &&
-               sema(&ast, &src, &m)) {
-        lower_model(&m, &lo);
-        run_passes(&lo);
-        long arena = 0;
-        for (int i = 0; i < lo.progs.len; i++)
-            arena = lo.progs.data[i].arena > arena ? lo.progs.data[i].arena : arena;
-        if (arena > 2147483647L || lo.n_state > 2147483647L) {
-            error_plain("the model needs %ld + %ld scalars of memory; at most 2^31 each are supported", arena,
-                        lo.n_state);
-            rc = 1;
-        } else if (sampler) {
+               genc_build(&ast, &src, &m, &lo)) {
+        if (sampler) {
             rc = write_sampler(&m, &lo, weights, out, weights_file);
         } else if (dump_ir) {
             for (int i = 0; i < lo.progs.len; i++)
@@ -232,11 +432,10 @@ int main(int argc, char **argv) {
             if (!out)
                 rc = fwrite(c, 1, len, stdout) == len ? 0 : 1;
             else
-                rc = write_if_changed(out, c, len) ? 0 : 1;
+                rc = write_output(out, c, len) ? 0 : 1;
         }
     } else if (dump_ast && diag_error_count() == 0) {
         rc = 0;
     }
-    genc_free_all();
-    return rc;
+    return finish(rc);
 }

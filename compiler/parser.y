@@ -36,6 +36,16 @@ static struct loc span(YYLTYPE a, YYLTYPE b) {
     return (struct loc){a.first_line, a.first_column, b.last_line, b.last_column};
 }
 
+/* A dimension as written: a whole number in [1, GENC_MAX_DIM]; 1 after an
+ * error.  The range is checked before the cast, which would be undefined
+ * for 1e40. */
+static int dim(YYLTYPE at, double v, const char *text) {
+    if (v >= 1 && v <= GENC_MAX_DIM && v == (double)(int)v)
+        return (int)v;
+    error_at(L(at), "a dimension must be a whole number from 1 to %d, got %s", GENC_MAX_DIM, text);
+    return 1;
+}
+
 static struct decl *new_decl(struct parse_state *ps, enum decl_kind k, YYLTYPE at) {
     struct decl d = {.kind = k, .loc = L(at)};
     vec_push(&ps->ast->decls, d);
@@ -170,24 +180,30 @@ idents:
   ;
 
 shape:
-    '[' dims ']'        { $$ = $2; }
+    '[' dims ']' {
+        $$ = $2;
+        if (shape_size($$) > GENC_MAX_VALUES) {
+            double n = 1;
+            for (int i = 0; i < $$.n; i++)
+                n *= $$.d[i];
+            error_at(L(@$), "a shape holds at most %ld values, but this one holds %.4g", GENC_MAX_VALUES, n);
+            $$ = (struct shape){1, {1}};
+        }
+    }
   ;
 
 dims:
     NUMBER {
         $$ = (struct shape){0};
-        if ($1.v != (int)$1.v || $1.v < 1 || $1.v > 1e8)
-            error_at(L(@1), "a dimension must be a whole number from 1 to 100000000, got %s", $1.text);
-        $$.n = 1; $$.d[0] = ($1.v >= 1 && $1.v <= 1e8) ? (int)$1.v : 1;
+        $$.n = 1; $$.d[0] = dim(@1, $1.v, $1.text);
     }
   | dims ',' NUMBER {
         $$ = $1;
-        if ($3.v != (int)$3.v || $3.v < 1 || $3.v > 1e8)
-            error_at(L(@3), "a dimension must be a whole number from 1 to 100000000, got %s", $3.text);
+        int d = dim(@3, $3.v, $3.text);
         if ($$.n == MAX_DIMS)
             error_at(span(@1, @3), "a shape has at most %d dimensions", MAX_DIMS);
         else
-            $$.d[$$.n++] = ($3.v >= 1 && $3.v <= 1e8) ? (int)$3.v : 1;
+            $$.d[$$.n++] = d;
     }
   ;
 

@@ -188,13 +188,19 @@ static bool conv_args(const struct stmt *s, struct layer *l) {
             l->bias = false;
             continue;
         }
-        const char *t = a->kind == ARG_IDENT ? a->text : "";
-        int skip = !strncmp(t, "op", 2) ? 2 : 1;
-        char *end;
-        long v = strtol(t + skip, &end, 10);
-        if (a->kind != ARG_IDENT || *end || end == t + skip || !strchr("ksp", t[0]) || (skip == 2 && l->kind != L_DECONV)) {
+        /* kN, sN, pN or (deconv) opN, with N in decimal digits */
+        const char *t = a->kind == ARG_IDENT ? a->text : NULL;
+        int skip = t && !strncmp(t, "op", 2) ? 2 : 1;
+        bool ok = t && (skip == 2 ? l->kind == L_DECONV : (t[0] == 'k' || t[0] == 's' || t[0] == 'p'));
+        long v = 0;
+        for (const char *q = ok ? t + skip : ""; *q && ok; q++) {
+            ok = *q >= '0' && *q <= '9';
+            v = v > 1024 ? v : v * 10 + (*q - '0');
+        }
+        if (!ok || !t[skip]) {
             error_at(a->loc, "%s takes kN (kernel), sN (stride), pN (padding)%s and nobias, got '%s'", s->name,
-                     l->kind == L_DECONV ? ", opN (output padding)" : "", a->kind == ARG_NUM ? a->text : t);
+                     l->kind == L_DECONV ? ", opN (output padding)" : "",
+                     a->kind == ARG_SHAPE ? shape_str(a->shape) : a->text);
             return false;
         }
         if (v > 1024) {
@@ -274,6 +280,11 @@ static bool check_layer(const struct stmt *s, const char *net, struct layer *l) 
                      net, shape_str(l->in));
             return false;
         }
+        if (l->in.d[0] > GENC_MAX_VALUES / l->units) {
+            error_at(s->loc, "%s: dense %d on %s needs a weight of %ld values; at most %ld per tensor are supported",
+                     net, l->units, shape_str(l->in), (long)l->in.d[0] * l->units, GENC_MAX_VALUES);
+            return false;
+        }
         l->out = (struct shape){1, {l->units}};
         l->n_params = (long)l->in.d[0] * l->units + (l->bias ? l->units : 0);
         l->macs = (long)l->in.d[0] * l->units;
@@ -307,8 +318,9 @@ static bool check_layer(const struct stmt *s, const char *net, struct layer *l) 
     case L_CONV: case L_DECONV: {
         if (!conv_args(s, l) || !want_image(s, net, l))
             return false;
-        int c = l->in.d[0], h = l->in.d[1], w = l->in.d[2], k = l->k, st = l->stride, p = l->pad;
-        int ho, wo;
+        /* in long: dimensions are below 2^31 and k, s, p at most 1024 */
+        long c = l->in.d[0], h = l->in.d[1], w = l->in.d[2], k = l->k, st = l->stride, p = l->pad;
+        long ho, wo;
         if (l->kind == L_CONV) {
             ho = h + 2 * p >= k ? (h + 2 * p - k) / st + 1 : 0;
             wo = w + 2 * p >= k ? (w + 2 * p - k) / st + 1 : 0;
@@ -317,12 +329,21 @@ static bool check_layer(const struct stmt *s, const char *net, struct layer *l) 
             wo = (w - 1) * st - 2 * p + k + l->out_pad;
         }
         if (ho < 1 || wo < 1 || p >= k) {
-            error_at(s->loc, "%s: %s k%d s%d p%d does not fit input %s", net, s->name, k, st, p, shape_str(l->in));
+            error_at(s->loc, "%s: %s k%ld s%ld p%ld does not fit input %s", net, s->name, k, st, p, shape_str(l->in));
             return false;
         }
-        l->out = (struct shape){3, {l->units, ho, wo}};
-        l->n_params = (long)l->units * c * k * k + (l->bias ? l->units : 0);
-        l->macs = (long)k * k * c * l->units * (l->kind == L_CONV ? (long)ho * wo : (long)h * w);
+        /* ho, wo < 2^42 and units <= 2^16, so wo * units does not overflow */
+        long weights = c * k * k; /* per output channel: below 2^52 */
+        bool big_out = ho > GENC_MAX_VALUES / (wo * l->units);
+        if (big_out || weights > GENC_MAX_VALUES / l->units) {
+            error_at(s->loc, "%s: %s k%ld s%ld p%ld on %s needs %s of %.4g values; at most %ld per tensor are "
+                     "supported", net, s->name, k, st, p, shape_str(l->in), big_out ? "an output" : "a weight",
+                     (double)l->units * (big_out ? (double)ho * wo : weights), GENC_MAX_VALUES);
+            return false;
+        }
+        l->out = (struct shape){3, {l->units, (int)ho, (int)wo}};
+        l->n_params = l->units * weights + (l->bias ? l->units : 0);
+        l->macs = l->units * weights * (l->kind == L_CONV ? ho * wo : h * w);
         return true;
     }
     case L_BATCHNORM: {
@@ -396,6 +417,12 @@ static bool check_layer(const struct stmt *s, const char *net, struct layer *l) 
             return false;
         }
         l->cond_width = l->embed ? l->embed : cur_model->n_classes;
+        long per_channel = shape_size(l->in) / l->in.d[0], channels = (long)l->in.d[0] + l->cond_width;
+        if (channels > GENC_MAX_VALUES / per_channel) {
+            error_at(s->loc, "%s: cond on %s makes %.4g values; at most %ld per tensor are supported", net,
+                     shape_str(l->in), (double)channels * per_channel, GENC_MAX_VALUES);
+            return false;
+        }
         l->out = l->in;
         l->out.d[0] += l->cond_width;
         l->n_params = l->embed ? (long)cur_model->n_classes * l->embed : 0;
@@ -412,6 +439,12 @@ static bool check_layer(const struct stmt *s, const char *net, struct layer *l) 
             return false;
         l->factor = (int)f;
         if (l->kind == L_UPSAMPLE) {
+            if (shape_size(l->in) > GENC_MAX_VALUES / l->factor / l->factor) {
+                error_at(s->loc, "%s: upsample %d on %s makes %.4g values; at most %ld per tensor are supported", net,
+                         l->factor, shape_str(l->in), (double)shape_size(l->in) * l->factor * l->factor,
+                         GENC_MAX_VALUES);
+                return false;
+            }
             l->out = (struct shape){3, {l->in.d[0], l->in.d[1] * l->factor, l->in.d[2] * l->factor}};
         } else {
             if (l->in.d[1] % l->factor || l->in.d[2] % l->factor) {
@@ -629,6 +662,12 @@ static void check_train(const struct decl *d, struct model *m) {
 static bool check_sizes(struct model *m) {
     for (int n = 0; n < m->nets.len; n++) {
         const struct network *net = &m->nets.data[n];
+        if ((double)shape_size(net->in) * m->train.batch > 2147483647.0) {
+            error_at(net->loc, "network '%s' takes %s: a batch of %d is %.4g values; at most 2^31 per tensor are "
+                     "supported", net->name, shape_str(net->in), m->train.batch,
+                     (double)shape_size(net->in) * m->train.batch);
+            return false;
+        }
         for (int i = 0; i < net->layers.len; i++) {
             const struct layer *l = &net->layers.data[i];
             double biggest = (double)shape_size(l->out) * m->train.batch;
@@ -669,9 +708,12 @@ bool sema(const struct ast *ast, const struct source *src, struct model *m) {
     const char *path = src->path;
     struct loc eof = {1, 1, 1, 1};
     for (size_t i = 0; i < src->len; i++) {
-        if (src->text[i] == '\n' && i + 1 < src->len)
+        char c = src->text[i];
+        if (c == '\r' && i + 1 < src->len && src->text[i + 1] == '\n')
+            continue; /* CRLF ends the line at its LF */
+        if ((c == '\n' || c == '\r') && i + 1 < src->len)
             eof.line++, eof.col = 1;
-        else if (src->text[i] != '\n')
+        else if (c != '\n' && c != '\r')
             eof.col++;
     }
     eof.end_line = eof.line, eof.end_col = eof.col;

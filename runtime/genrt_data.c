@@ -156,51 +156,41 @@ fail:
     return -1;
 }
 
-static int load_idx(struct genrt_data *d, const struct genrt_model *m, const char *dir,
-                    int train, struct genrt_err *err)
+/* Reads an IDX image file and its label file into d. */
+static int load_idx_files(struct genrt_data *d, const struct genrt_model *m, const char *ipath,
+                          const char *lpath, struct genrt_err *err)
 {
-    const char *split = train ? "train" : "t10k";
-    char base[64];
-    char *ipath = NULL, *lpath = NULL;
     uint32_t idims[3], ldims[1];
     gzFile g;
-    int rc = -1;
-
-    snprintf(base, sizeof base, "%s-images-idx3-ubyte", split);
-    if (find_idx(dir, base, &ipath, err))
-        goto out;
-    snprintf(base, sizeof base, "%s-labels-idx1-ubyte", split);
-    if (find_idx(dir, base, &lpath, err))
-        goto out;
 
     if (idx_open(ipath, IDX_IMAGES_MAGIC, "image", 3, idims, &g, err))
-        goto out;
+        return -1;
     if (m->img_c != 1 || idims[1] != (uint32_t)m->img_h || idims[2] != (uint32_t)m->img_w) {
         genrt_err_set(err, "%s: images are 1x%ux%u but the model expects %dx%dx%d", ipath,
                       idims[1], idims[2], m->img_c, m->img_h, m->img_w);
         gzclose(g);
-        goto out;
+        return -1;
     }
     if (idims[0] == 0) {
         genrt_err_set(err, "%s: holds no images", ipath);
         gzclose(g);
-        goto out;
+        return -1;
     }
     /* img_h, img_w are ints, so this cannot overflow 64 bits */
     uint64_t isize = (uint64_t)idims[0] * idims[1] * idims[2];
     if (idx_read_payload(g, ipath, 16, isize, &d->images, err))
-        goto out;
+        return -1;
 
     if (idx_open(lpath, IDX_LABELS_MAGIC, "label", 1, ldims, &g, err))
-        goto out;
+        return -1;
     if (ldims[0] != idims[0]) {
         genrt_err_set(err, "%s: %u labels, but %s has %u images", lpath, ldims[0], ipath,
                       idims[0]);
         gzclose(g);
-        goto out;
+        return -1;
     }
     if (idx_read_payload(g, lpath, 8, ldims[0], &d->labels, err))
-        goto out;
+        return -1;
 
     d->n = (long)idims[0];
     d->c = 1;
@@ -210,7 +200,24 @@ static int load_idx(struct genrt_data *d, const struct genrt_model *m, const cha
     d->n_classes = GENRT_DATA_FMNIST_CLASSES;
     for (long i = 0; i < d->n; i++)
         d->n_classes = d->labels[i] >= d->n_classes ? d->labels[i] + 1 : d->n_classes;
-    rc = 0;
+    return 0;
+}
+
+static int load_idx(struct genrt_data *d, const struct genrt_model *m, const char *dir,
+                    int train, struct genrt_err *err)
+{
+    const char *split = train ? "train" : "t10k";
+    char base[64];
+    char *ipath = NULL, *lpath = NULL;
+    int rc = -1;
+
+    snprintf(base, sizeof base, "%s-images-idx3-ubyte", split);
+    if (find_idx(dir, base, &ipath, err))
+        goto out;
+    snprintf(base, sizeof base, "%s-labels-idx1-ubyte", split);
+    if (find_idx(dir, base, &lpath, err))
+        goto out;
+    rc = load_idx_files(d, m, ipath, lpath, err);
 out:
     free(ipath);
     free(lpath);
@@ -305,7 +312,154 @@ static const char *channels_name(int c)
     return c >= 1 && c <= 4 ? names[c] : names[0];
 }
 
-/* Decodes one file into out: h x w pixels of c channels, channels-last. */
+/* What stb_image 2.27 (Debian 12's) must not see in a JPEG, or NULL:
+ * - a Huffman table whose 16 code counts sum past 256: stb_image writes
+ *   past the table (memory corruption; upstream checks since 2.28);
+ * - more than JPEG_MAX_SCANS scans: each decodes the whole image again, so
+ *   a small file could take hours.
+ * The file is walked as stb_image reads it: segments by their length,
+ * entropy-coded data up to the first marker that is not a restart.  Where
+ * stb_image would stop with an error the walk goes on, so it sees every
+ * table stb_image could read (and no bytes inside an EXIF block or after
+ * the end of the image, which may hold anything). */
+#define JPEG_MAX_SCANS 100
+
+/* stb_image's get16be: past the end of the file it reads zeros */
+static long jpeg_get16(FILE *f)
+{
+    int hi = getc(f), lo = getc(f);
+    return (long)(hi == EOF ? 0 : hi) << 8 | (lo == EOF ? 0 : lo);
+}
+
+/* The next marker's code: any bytes up to an FF, fill FFs, then the code;
+ * after a scan, also past stuffed FF 00 and restarts (FF D0-D7).  EOF at
+ * the end. */
+static int jpeg_next_marker(FILE *f, int in_scan)
+{
+    for (;;) {
+        int c;
+        while ((c = getc(f)) != EOF && c != 0xff)
+            ;
+        while (c == 0xff)
+            c = getc(f);
+        if (c == EOF || !in_scan || (c != 0 && !(c >= 0xd0 && c <= 0xd7)))
+            return c;
+    }
+}
+
+/* A DHT segment's tables, as stb_image reads them: 1 if one is too large. */
+static int jpeg_bad_huffman(FILE *f, long left)
+{
+    while (left > 0) {
+        int n = 0;
+        getc(f); /* table class and id */
+        for (int i = 0; i < 16; i++) {
+            int k = getc(f);
+            n += k == EOF ? 0 : k;
+        }
+        if (n > 256)
+            return 1;
+        if (fseek(f, n, SEEK_CUR) != 0)
+            return 0;
+        left -= 17 + n;
+    }
+    return 0;
+}
+
+static const char *jpeg_refusal(FILE *f)
+{
+    int scans = 0, m;
+    if (fseek(f, 2, SEEK_SET) != 0) /* after the SOI marker the caller checked */
+        return "cannot seek";
+    for (m = jpeg_next_marker(f, 0); m != EOF && m != 0xd9; ) { /* up to EOI */
+        if (m == 0 || m == 0x01 || m == 0xd8 || (m >= 0xd0 && m <= 0xd7))
+            return NULL; /* no length: stb_image stops there */
+        long at = ftell(f), len = jpeg_get16(f);
+        if (len < 2)
+            return NULL; /* so does it here */
+        if (m == 0xc4 && jpeg_bad_huffman(f, len - 2))
+            return "a Huffman table holds more than 256 codes";
+        if (m == 0xda && ++scans > JPEG_MAX_SCANS)
+            return "more than 100 scans";
+        if (fseek(f, at + len, SEEK_SET) != 0)
+            return "cannot seek";
+        m = jpeg_next_marker(f, m == 0xda);
+    }
+    return ferror(f) ? "cannot read it" : NULL;
+}
+
+/* What stb_image must not see in a PNG, or NULL: a chunk longer than the
+ * rest of the file.  stb_image grows its buffer to a chunk's announced
+ * length before reading it: 126 bytes could make it allocate 4 GB. */
+static const char *png_refusal(FILE *f)
+{
+    if (fseek(f, 0, SEEK_END) != 0)
+        return "cannot seek";
+    long size = ftell(f), at = 8;
+    while (at + 8 <= size) {
+        unsigned char hdr[8];
+        if (fseek(f, at, SEEK_SET) != 0 || fread(hdr, 1, 8, f) != 8)
+            return "cannot read it";
+        uint32_t len = be32(hdr);
+        if (len > (uint64_t)(size - at - 8))
+            return "a chunk runs past the end of the file";
+        if (!memcmp(hdr + 4, "IEND", 4))
+            break;
+        at += 12 + (long)len;
+    }
+    return NULL;
+}
+
+/* Decodes one image file, read from f, into out: h x w pixels of c
+ * channels, channels-last.  Only PNG and JPEG get to stb_image (it knows
+ * more formats, with less tested decoders), and only after the header's
+ * size is checked against GENRT_DATA_MAX_IMAGE_PIXELS. */
+static int decode_image(FILE *f, const char *path, int c, int h, int w, uint8_t *out,
+                        struct genrt_err *err)
+{
+    static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    unsigned char magic[8];
+    size_t got = fread(magic, 1, sizeof magic, f);
+    if (!(got == 8 && !memcmp(magic, png_sig, 8)) &&
+        !(got >= 3 && magic[0] == 0xff && magic[1] == 0xd8 && magic[2] == 0xff))
+        return genrt_err_set(err, "%s: not a readable PNG or JPEG image (no PNG or JPEG signature)",
+                             path);
+    const char *why = magic[0] == 0xff ? jpeg_refusal(f) : png_refusal(f);
+    if (why)
+        return genrt_err_set(err, "%s: not a readable PNG or JPEG image (corrupt %s: %s)", path,
+                             magic[0] == 0xff ? "JPEG" : "PNG", why);
+    if (fseek(f, 0, SEEK_SET) != 0)
+        return genrt_err_set(err, "%s: cannot read: %s", path, strerror(errno));
+    int fw, fh, fc;
+    if (!stbi_info_from_file(f, &fw, &fh, &fc))
+        return genrt_err_set(err, "%s: not a readable PNG or JPEG image (%s)", path,
+                             stbi_failure_reason());
+    if ((long)fw * fh > GENRT_DATA_MAX_IMAGE_PIXELS)
+        return genrt_err_set(err, "%s: %dx%d pixels, more than the %ld (8192x8192) an input "
+                             "image may have; shrink it first", path, fw, fh,
+                             (long)GENRT_DATA_MAX_IMAGE_PIXELS);
+    /* Alpha may go, but color is not made up or thrown away. */
+    int file_gray = fc <= 2;
+    if (file_gray != (c == 1))
+        return genrt_err_set(err, "%s: %d channel%s (%s), but the spec wants %d (%s)", path, fc,
+                             fc == 1 ? "" : "s", channels_name(fc), c, channels_name(c));
+    int lw, lh, lc;
+    uint8_t *px = stbi_load_from_file(f, &lw, &lh, &lc, c);
+    if (!px)
+        return genrt_err_set(err, "%s: not a readable PNG or JPEG image (%s)", path,
+                             stbi_failure_reason());
+    int rc = 0;
+    if (lw != fw || lh != fh) /* one header, read twice: cannot differ */
+        rc = genrt_err_set(err, "%s: corrupt (its size changed while decoding)", path);
+    else if (fw == w && fh == h)
+        memcpy(out, px, (size_t)w * h * c);
+    else if (!stbir_resize_uint8(px, fw, fh, 0, out, w, h, 0, c))
+        rc = genrt_err_set(err, "%s: cannot resize %dx%d to %dx%d (out of memory?)", path, fw,
+                           fh, w, h);
+    stbi_image_free(px);
+    return rc;
+}
+
 static int load_image(const char *path, int c, int h, int w, uint8_t *out,
                       struct genrt_err *err)
 {
@@ -313,31 +467,8 @@ static int load_image(const char *path, int c, int h, int w, uint8_t *out,
     FILE *f = fopen(path, "rb");
     if (!f)
         return genrt_err_set(err, "%s: %s", path, errno ? strerror(errno) : "cannot open");
-    int fw, fh, fc;
-    if (!stbi_info_from_file(f, &fw, &fh, &fc)) {
-        fclose(f);
-        return genrt_err_set(err, "%s: not a readable PNG or JPEG image (%s)", path,
-                             stbi_failure_reason());
-    }
-    /* Alpha may go, but color is not made up or thrown away. */
-    int file_gray = fc <= 2;
-    if (file_gray != (c == 1)) {
-        fclose(f);
-        return genrt_err_set(err, "%s: %d channel%s (%s), but the spec wants %d (%s)", path, fc,
-                             fc == 1 ? "" : "s", channels_name(fc), c, channels_name(c));
-    }
-    uint8_t *px = stbi_load_from_file(f, &fw, &fh, &fc, c);
+    int rc = decode_image(f, path, c, h, w, out, err);
     fclose(f);
-    if (!px)
-        return genrt_err_set(err, "%s: not a readable PNG or JPEG image (%s)", path,
-                             stbi_failure_reason());
-    int rc = 0;
-    if (fw == w && fh == h)
-        memcpy(out, px, (size_t)w * h * c);
-    else if (!stbir_resize_uint8(px, fw, fh, 0, out, w, h, 0, c))
-        rc = genrt_err_set(err, "%s: cannot resize %dx%d to %dx%d (out of memory?)", path, fw,
-                           fh, w, h);
-    stbi_image_free(px);
     return rc;
 }
 

@@ -10,6 +10,10 @@
  *    gray+alpha -> gray (alpha dropped), and resized (stretched) to the
  *    model's w x h with stb_image_resize; a file with fewer or more color
  *    channels than the model's C is an error.  Kept as uint8, channels-last.
+ *    A file must start as a PNG or a JPEG does, and its header must
+ *    announce at most GENRT_DATA_MAX_IMAGE_PIXELS pixels: both are checked
+ *    before anything is decoded, so a small file cannot make the decoder
+ *    allocate gigabytes.
  *  - ring8: 8 Gaussians (std 0.05) on a circle of radius 2, centers at
  *    angles 2*pi*k/8 (label k); an endless stream from the loader's own RNG.
  * Images of both kinds become floats per batch, pixel 0 -> range_lo and
@@ -55,6 +59,9 @@
 #define GENRT_DATA_RING8_MODES 8
 #define GENRT_DATA_RING8_RADIUS 2.0
 #define GENRT_DATA_RING8_STD 0.05
+#ifndef GENRT_DATA_MAX_IMAGE_PIXELS /* the fuzz harness lowers it, to stay fast */
+#define GENRT_DATA_MAX_IMAGE_PIXELS (1L << 26) /* 8192 x 8192: 192 MiB decoded as RGB */
+#endif
 
 struct genrt_data_state {
     uint64_t epoch;       /* IDX: epochs started before the current one */

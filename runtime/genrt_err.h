@@ -17,7 +17,9 @@ struct genrt_err {
 };
 
 /* Formats the message into e (if e is not NULL) and returns -1, so a
- * failing function can `return genrt_err_set(err, ...)`. */
+ * failing function can `return genrt_err_set(err, ...)`.  Control bytes
+ * and invalid UTF-8 in the result are escaped as \xNN: a message quoting a
+ * hostile file name or file content stays one printable line. */
 int genrt_err_set(struct genrt_err *e, const char *fmt, ...) GENRT_PRINTF(2, 3);
 
 #endif

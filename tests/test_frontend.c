@@ -3,12 +3,19 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <dlfcn.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include "genc.h"
+#include "genrt_ckpt.h"
 #include "helpers.h"
+#include "emit/emit.h"
 #include "lower.h"
 
 TestSuite(lexer, .fini = genc_free_all);
@@ -17,6 +24,7 @@ TestSuite(shapes, .fini = genc_free_all);
 TestSuite(names, .fini = genc_free_all);
 TestSuite(diagnostics, .fini = genc_free_all);
 TestSuite(emit, .fini = genc_free_all);
+TestSuite(output, .fini = genc_free_all);
 
 static const char *genc_bin(void) {
     const char *b = getenv("GENC_BIN");
@@ -123,6 +131,34 @@ Test(parser, unterminated_block_points_at_its_start) {
 
 /* ---- shapes ---------------------------------------------------------------- */
 
+Test(shapes, deconv_output_padding) {
+    struct model m;
+    char *d;
+    cr_assert(compile_str(with_nets("network G : [16] -> [2] { reshape [1, 4, 4]; deconv 2 k3 s2 op1; flatten; "
+                                    "dense 2 }\nnetwork D : [2] -> [1] { dense 1 }\n"), &m, &d), "%s", d);
+    const struct layer *l = &m.nets.data[0].layers.data[1];
+    cr_expect_eq(l->out_pad, 1);
+    cr_expect_str_eq(shape_str(l->out), "[2, 10, 10]"); /* (4 - 1) * 2 + 3 + 1 */
+}
+
+Test(shapes, rmsprop_centered_with_momentum_lowers) {
+    /* its step takes 5 inputs; genc stopped with an internal error */
+    struct model m;
+    char *d;
+    cr_assert(compile_str(read_whole("tests/fuzz/regress/compiler/rmsprop_centered_momentum.gm", NULL), &m, &d),
+              "%s", d);
+    struct lowered lo;
+    lower_model(&m, &lo);
+    run_passes(&lo);
+    size_t len;
+    cr_expect(strstr(emit_c(&m, &lo, &len), "rmsprop_update("));
+}
+
+Test(shapes, sizes_never_overflow) {
+    cr_expect_eq(shape_size((struct shape){3, {100000000, 100000000, 100000000}}), LONG_MAX);
+    cr_expect_eq(shape_size((struct shape){2, {50000, 50000}}), 2500000000L);
+}
+
 Test(shapes, inferred_per_layer) {
     struct model m;
     char *d;
@@ -175,7 +211,8 @@ Test(diagnostics, golden_files) {
             continue;
         char *base = xstrndup(e->d_name, len - 3);
         char *out = xprintf("%s/%s.out", test_tmpdir(), base);
-        int rc = run("cd tests/bad && ../../%s %s.gm -o /dev/null 2> %s", genc_bin(), base, out);
+        /* a spec that compiles by mistake writes its C in the test's directory */
+        int rc = run("cd tests/bad && ../../%s %s.gm -o %s/%s.c 2> %s", genc_bin(), base, test_tmpdir(), base, out);
         cr_expect_eq(rc, 1, "%s: exit status %d, expected 1", base, rc);
         char *got = read_whole(out, NULL);
         char *want = read_whole(xprintf("tests/bad/%s.err", base), NULL);
@@ -198,6 +235,208 @@ Test(diagnostics, binary_garbage_and_empty_files) {
     cr_expect_eq(run("%s %s/empty.gm -o %s/empty.c 2>/dev/null", genc_bin(), dir, dir), 1);
     cr_expect_eq(run("%s %s/missing.gm 2>/dev/null", genc_bin(), dir), 1);
     cr_expect_eq(run("%s --bogus 2>/dev/null", genc_bin()), 1);
+}
+
+Test(diagnostics, spec_that_is_a_directory) {
+    char *out = xprintf("%s/dir.out", test_tmpdir());
+    cr_expect_eq(run("%s %s 2> %s", genc_bin(), test_tmpdir(), out), 1);
+    char *d = read_whole(out, NULL);
+    cr_expect(strstr(d, "it is a directory, not a spec"), "%s", d);
+}
+
+Test(diagnostics, failed_stdout_write_is_an_error) {
+    /* /dev/full only as the shell's redirection target: writing fails with ENOSPC */
+    char *out = xprintf("%s/full.out", test_tmpdir());
+    cr_expect_eq(run("%s specs/gan_ring.gm > /dev/full 2> %s", genc_bin(), out), 1);
+    char *d = read_whole(out, NULL);
+    cr_expect(strstr(d, "cannot write to standard output: No space left on device"), "%s", d);
+    cr_expect_eq(run("%s --help > /dev/full 2> %s", genc_bin(), out), 1);
+}
+
+/* ---- -o: what genc writes, and what it never replaces ------------------------ */
+
+/* A new directory in the test's temp directory. */
+static char *fresh_dir(const char *name) {
+    char *dir = xprintf("%s/%s", test_tmpdir(), name);
+    cr_assert_eq(mkdir(dir, 0777), 0);
+    return dir;
+}
+
+static char *reference_c(size_t *len) {
+    char *path = xprintf("%s/ref.c", test_tmpdir());
+    cr_assert_eq(run("%s specs/gan_ring.gm > %s", genc_bin(), path), 0);
+    return read_whole(path, len);
+}
+
+static bool has_bytes(const char *path, const char *want, size_t want_len) {
+    size_t len;
+    char *got = read_whole(path, &len);
+    return got && len == want_len && !memcmp(got, want, len);
+}
+
+/* No temp file (X.tmp.*) is left next to the outputs in dir. */
+static int temp_files_in(const char *dir) {
+    return run("ls -a %s | grep -q '\\.tmp\\.'", dir) == 0;
+}
+
+Test(output, fifo_is_written_in_place) {
+    size_t len;
+    char *want = reference_c(&len);
+    char *dir = fresh_dir("fifo");
+    char *fifo = xprintf("%s/out.c", dir);
+    cr_assert_eq(mkfifo(fifo, 0666), 0);
+    cr_assert_eq(run("timeout 60 cat %s > %s/got.c & timeout 60 %s specs/gan_ring.gm -o %s; rc=$?; wait; exit $rc", fifo, dir,
+                     genc_bin(), fifo), 0);
+    struct stat st;
+    cr_assert_eq(stat(fifo, &st), 0);
+    cr_expect(S_ISFIFO(st.st_mode), "the FIFO was replaced");
+    cr_expect(has_bytes(xprintf("%s/got.c", dir), want, len));
+    cr_expect(!temp_files_in(dir));
+}
+
+Test(output, dev_stdout_through_a_pipe) {
+    size_t len;
+    char *want = reference_c(&len);
+    char *got = xprintf("%s/piped.c", test_tmpdir());
+    /* First through /dev/fd/1, which lives in /proc: a genc that renamed
+     * over its output could not replace it.  genc used to read its output
+     * first, and hung on the pipe. */
+    cr_assert_eq(run("timeout 60 %s specs/gan_ring.gm -o /dev/fd/1 | cat > %s", genc_bin(), got), 0);
+    cr_assert(has_bytes(got, want, len), "-o /dev/fd/1 | cat");
+    char *log = xprintf("%s/log", test_tmpdir());
+    write_file(log, "kept\n", 5);
+    cr_assert_eq(run("%s specs/gan_ring.gm -o /dev/fd/1 >> %s", genc_bin(), log), 0);
+    size_t n;
+    char *l = read_whole(log, &n);
+    cr_assert(n == 5 + len && !memcmp(l, "kept\n", 5) && !memcmp(l + 5, want, len), "-o /dev/fd/1 >> log");
+    /* Only then /dev/stdout itself, which a rename would replace for the
+     * whole machine. */
+    cr_assert_eq(run("timeout 60 %s specs/gan_ring.gm -o /dev/stdout | cat > %s", genc_bin(), got), 0);
+    cr_expect(has_bytes(got, want, len), "-o /dev/stdout | cat");
+    struct stat st;
+    cr_expect(lstat("/dev/stdout", &st) == 0 && S_ISLNK(st.st_mode), "/dev/stdout is no longer a symlink!");
+}
+
+Test(output, symlinks_are_followed) {
+    size_t len;
+    char *want = reference_c(&len);
+    char *dir = fresh_dir("links");
+    char *link = xprintf("%s/link.c", dir), *target = xprintf("%s/target.c", dir);
+    cr_assert_eq(symlink("target.c", link), 0);
+    cr_assert_eq(run("%s specs/gan_ring.gm -o %s", genc_bin(), link), 0); /* dangling: creates the target */
+    struct stat st;
+    cr_assert_eq(lstat(link, &st), 0);
+    cr_expect(S_ISLNK(st.st_mode), "the symlink was replaced");
+    cr_expect(has_bytes(target, want, len));
+    write_file(target, "old\n", 4);
+    cr_assert_eq(run("%s specs/gan_ring.gm -o %s", genc_bin(), link), 0);
+    cr_assert_eq(lstat(link, &st), 0);
+    cr_expect(S_ISLNK(st.st_mode), "the symlink was replaced");
+    cr_expect(has_bytes(target, want, len));
+    cr_expect(!temp_files_in(dir));
+}
+
+Test(output, regular_file_is_replaced_only_when_it_changes) {
+    size_t len;
+    char *want = reference_c(&len);
+    char *dir = fresh_dir("regular");
+    char *out = xprintf("%s/out.c", dir);
+    cr_assert_eq(run("%s specs/gan_ring.gm -o %s", genc_bin(), out), 0);
+    struct stat a, b;
+    cr_assert_eq(stat(out, &a), 0);
+    cr_assert_eq(run("%s specs/gan_ring.gm -o %s", genc_bin(), out), 0);
+    cr_assert_eq(stat(out, &b), 0);
+    cr_expect(a.st_ino == b.st_ino && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec, "an unchanged output was rewritten");
+    write_file(out, "old\n", 4);
+    cr_assert_eq(chmod(out, 0640), 0);
+    cr_assert_eq(run("%s specs/gan_ring.gm -o %s", genc_bin(), out), 0);
+    cr_assert_eq(stat(out, &b), 0);
+    cr_expect(has_bytes(out, want, len));
+    cr_expect_eq(b.st_mode & 0777, 0640, "the file's mode was not kept");
+    cr_expect(!temp_files_in(dir));
+}
+
+Test(output, never_the_input) {
+    char *dir = fresh_dir("same");
+    size_t len;
+    char *spec = read_whole("specs/gan_ring.gm", &len);
+    char *gm = xprintf("%s/x.gm", dir);
+    write_file(gm, spec, len);
+    cr_assert_eq(link(gm, xprintf("%s/hard.gm", dir)), 0);
+    cr_assert_eq(symlink("x.gm", xprintf("%s/soft.gm", dir)), 0);
+    char *err = xprintf("%s/err", dir);
+    cr_expect_eq(run("%s %s -o %s 2> %s", genc_bin(), gm, gm, err), 1);
+    cr_expect(strstr(read_whole(err, NULL), "is the spec"), "%s", read_whole(err, NULL));
+    cr_expect_eq(run("%s %s -o %s/hard.gm 2> /dev/null", genc_bin(), gm, dir), 1);
+    cr_expect_eq(run("%s %s/soft.gm -o %s 2> /dev/null", genc_bin(), dir, gm), 1);
+    cr_expect(has_bytes(gm, spec, len), "the spec was overwritten");
+}
+
+/* A checkpoint of gan_ring in reals of real_size bytes, with state value
+ * n / 2 set to bad, laid out as genrt_ckpt.h says (the sanitized suites do
+ * not link libgenrt, and its writer refuses non-finite values). */
+static void write_ring_ckpt(const char *path, int real_size, double bad) {
+    struct model m;
+    char *d;
+    cr_assert(compile_str(read_whole("specs/gan_ring.gm", NULL), &m, &d), "%s", d);
+    struct lowered lo;
+    lower_model(&m, &lo);
+    size_t n = (size_t)lo.n_state, len = 40 + (size_t)real_size * n + 8 + 4;
+    unsigned char *b = xalloc(len);
+    memcpy(b, GENRT_CKPT_MAGIC, 8);
+    uint64_t fields[] = {GENRT_CKPT_VERSION, lo.shape_hash, (uint64_t)real_size, 0, n};
+    int at[] = {8, 12, 20, 24, 32}, size[] = {4, 8, 4, 8, 8};
+    for (int f = 0; f < 5; f++)
+        for (int i = 0; i < size[f]; i++)
+            b[at[f] + i] = (unsigned char)(fields[f] >> (8 * i));
+    for (size_t i = 0; i < n; i++) {
+        double v = i == n / 2 ? bad : 0.01 * (double)(i % 7);
+        float f = (float)v;
+        memcpy(b + 40 + (size_t)real_size * i, real_size == 8 ? (void *)&v : (void *)&f, (size_t)real_size);
+    }
+    uint32_t crc = (uint32_t)crc32(0, b, (uInt)(len - 4));
+    for (int i = 0; i < 4; i++)
+        b[len - 4 + i] = (unsigned char)(crc >> (8 * i));
+    write_file(path, b, len);
+}
+
+Test(output, sampler_refuses_non_finite_weights) {
+    char *dir = test_tmpdir(), *ck = xprintf("%s/nan.ckpt", dir), *err = xprintf("%s/nan.err", dir);
+    write_ring_ckpt(ck, 4, NAN);
+    cr_expect_eq(run("%s specs/gan_ring.gm --sampler --weights %s -o %s/nan_s.c 2> %s", genc_bin(), ck, dir, err), 1);
+    char *e = read_whole(err, NULL);
+    cr_expect(strstr(e, "nan") && strchr(e, '\n') && !strchr(strchr(e, '\n') + 1, '\n'), "not one line naming the NaN: %s",
+              e);
+    cr_expect(access(xprintf("%s/nan_s.c", dir), F_OK) != 0, "a sampler was written");
+    write_ring_ckpt(ck, 4, -INFINITY);
+    cr_expect_eq(run("%s specs/gan_ring.gm --sampler --weights %s -o %s/inf_s.c 2> /dev/null", genc_bin(), ck, dir), 1);
+    /* finite in double, but not as the sampler's float */
+    write_ring_ckpt(ck, 8, 1e300);
+    cr_expect_eq(run("%s specs/gan_ring.gm --sampler --weights %s -o %s/big_s.c 2> %s", genc_bin(), ck, dir, err), 1);
+    e = read_whole(err, NULL);
+    cr_expect(strstr(e, "holds a weight too large for a float (1e+300 at state index"), "%s", e);
+    write_ring_ckpt(ck, 4, 0.5);
+    cr_expect_eq(run("%s specs/gan_ring.gm --sampler --weights %s -o %s/ok_s.c", genc_bin(), ck, dir), 0);
+    write_ring_ckpt(ck, 8, 0.5);
+    cr_expect_eq(run("%s specs/gan_ring.gm --sampler --weights %s -o %s/ok_s.c", genc_bin(), ck, dir), 0);
+}
+
+Test(output, sampler_never_overwrites_its_inputs) {
+    char *dir = fresh_dir("samp");
+    char *ck = xprintf("%s/s.bin", dir);
+    write_ring_ckpt(ck, 4, 0.5);
+    size_t len;
+    char *bytes = read_whole(ck, &len);
+    /* --weights-file writes s.bin: the checkpoint */
+    cr_expect_eq(run("%s specs/gan_ring.gm --sampler --weights %s --weights-file -o %s/s.c 2> /dev/null",
+                     genc_bin(), ck, dir), 1);
+    cr_assert_eq(rename(ck, xprintf("%s/s.h", dir)), 0);
+    cr_expect_eq(run("%s specs/gan_ring.gm --sampler --weights %s/s.h -o %s/s.c 2> /dev/null", genc_bin(), dir, dir),
+                 1);
+    cr_assert_eq(rename(xprintf("%s/s.h", dir), xprintf("%s/s.c", dir)), 0);
+    cr_expect_eq(run("%s specs/gan_ring.gm --sampler --weights %s/s.c -o %s/s.c 2> /dev/null", genc_bin(), dir, dir),
+                 1);
+    cr_expect(has_bytes(xprintf("%s/s.c", dir), bytes, len), "the checkpoint was overwritten");
 }
 
 /* ---- emitted C ------------------------------------------------------------- */

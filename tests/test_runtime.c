@@ -1252,6 +1252,107 @@ Test(images, errors_are_one_line_naming_the_file)
     cr_assert_str_eq(err.msg, "no data directory given (use --data DIR)");
 }
 
+/* Appends a PNG chunk (length, type, data, CRC) at p; returns its end. */
+static unsigned char *png_chunk(unsigned char *p, const char type[4], const void *data, uint32_t n)
+{
+    unsigned char len[4] = {n >> 24, n >> 16, n >> 8, n};
+    memcpy(p, len, 4);
+    memcpy(p + 4, type, 4);
+    memcpy(p + 8, data, n);
+    uLong crc = crc32(crc32(0, NULL, 0), p + 4, n + 4);
+    unsigned char c[4] = {crc >> 24, crc >> 16, crc >> 8, crc};
+    memcpy(p + 8 + n, c, 4);
+    return p + 12 + n;
+}
+
+/* A PNG whose header says w x h pixels of PNG color type `color` (0 gray,
+ * 2 RGB), then a chunk of type `extra` (if not NULL) and an IDAT of a few
+ * bytes. */
+static size_t fake_png(unsigned char *buf, uint32_t w, uint32_t h, int color, const char *extra)
+{
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    unsigned char ihdr[13] = {w >> 24, w >> 16, w >> 8, w, h >> 24, h >> 16, h >> 8, h, 8, color, 0, 0, 0};
+    unsigned char idat[8] = {0x78, 0x9c, 0x63, 0, 0, 0, 1, 0};
+    memcpy(buf, sig, 8);
+    unsigned char *p = png_chunk(buf + 8, "IHDR", ihdr, 13);
+    if (extra)
+        p = png_chunk(p, extra, "", 0);
+    p = png_chunk(p, "IDAT", idat, sizeof idat);
+    p = png_chunk(p, "IEND", "", 0);
+    return (size_t)(p - buf);
+}
+
+Test(images, hostile_files_get_printable_errors_and_a_pixel_cap)
+{
+    /* 20000 x 20000 gray in a file of 80 bytes: refused before decoding (a
+     * real one of 431 KB used to decode to 786 MB) */
+    unsigned char png[256];
+    const char *huge = mkdir_t("huge");
+    spit(tpath("huge/h.png"), png, fake_png(png, 20000, 20000, 0, NULL));
+    expect_images_error(huge, 3, "h.png: 20000x20000 pixels, more than the 67108864 (8192x8192)");
+
+    /* stb_image names an unknown critical chunk by its four bytes: here an
+     * escape sequence that clears the terminal */
+    const char *esc = mkdir_t("esc");
+    spit(tpath("esc/e.png"), png, fake_png(png, 8, 6, 2, "\x1b[2J"));
+    struct genrt_model m = rgb_model(esc, 3);
+    struct genrt_data d;
+    struct genrt_err err;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), -1);
+    cr_expect_not_null(strstr(err.msg, "\\x1b[2J PNG chunk not known"), "%s", err.msg);
+    for (const char *q = err.msg; *q; q++)
+        cr_assert((unsigned char)*q >= 0x20 && *q != 0x7f, "byte 0x%02x in: %s", (unsigned char)*q, err.msg);
+    genrt_data_close(&d);
+
+    /* stb_image 2.27 writes past a Huffman table whose code counts sum
+     * past 256 (found by tests/fuzz/fuzz_image) */
+    static const unsigned char dht[26] = {0xff, 0xd8, 0xff, 0xff, 0xff, 0xc4, 0x81, 0xa2, 0, 0, 1, 0, 0, 0,
+                                          0x10, 0, 0x44, 1, 0, 0xff, 0xd8, 0, 8, 0, 9, 0xff};
+    const char *jpg = mkdir_t("dht");
+    spit(tpath("dht/d.jpg"), dht, sizeof dht);
+    expect_images_error(jpg, 3, "d.jpg: not a readable PNG or JPEG image (corrupt JPEG: a Huffman table holds "
+                        "more than 256 codes)");
+    /* the same bytes inside an EXIF-like block, or after the end of the
+     * image, are not a table: such a file loads */
+    write_pattern(tpath("dht/d.jpg"), 8, 6, 3, 1);
+    size_t jn;
+    unsigned char *j = slurp(tpath("dht/d.jpg"), &jn);
+    unsigned char *withapp = malloc(jn + 4 + 24 + sizeof dht);
+    memcpy(withapp, j, 2);
+    memcpy(withapp + 2, "\xff\xe1\x00\x1a", 4); /* APP1 of 24 bytes */
+    memcpy(withapp + 6, dht + 2, 24);
+    memcpy(withapp + 30, j + 2, jn - 2);
+    memcpy(withapp + 28 + jn, dht, sizeof dht); /* trailing data */
+    spit(tpath("dht/d.jpg"), withapp, jn + 28 + sizeof dht);
+    free(withapp);
+    free(j);
+    m = rgb_model(jpg, 3);
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), 0, "%s", err.msg);
+    genrt_data_close(&d);
+
+    /* each scan decodes the whole image again */
+    unsigned char scans[2 + 101 * 4] = {0xff, 0xd8};
+    for (int k = 0; k < 101; k++)
+        memcpy(scans + 2 + 4 * k, "\xff\xda\x00\x02", 4);
+    spit(tpath("dht/d.jpg"), scans, sizeof scans);
+    expect_images_error(jpg, 3, "d.jpg: not a readable PNG or JPEG image (corrupt JPEG: more than 100 scans)");
+
+    /* stb_image grows its buffer to a chunk's announced length first: 4 GB
+     * for these 60 bytes (found by tests/fuzz/fuzz_image) */
+    size_t n = fake_png(png, 8, 6, 2, NULL);
+    memcpy(png + 33, "\xff\xff\xff\xf0IDAT", 8); /* the IDAT after the 33 bytes of signature and IHDR */
+    const char *chunk = mkdir_t("chunk");
+    spit(tpath("chunk/c.png"), png, n);
+    expect_images_error(chunk, 3, "c.png: not a readable PNG or JPEG image (corrupt PNG: a chunk runs past the "
+                        "end of the file)");
+
+    /* only PNG and JPEG reach the decoder: not a BMP under a .png name */
+    const char *bmp = mkdir_t("bmp");
+    unsigned char px[8 * 6 * 3] = {0};
+    cr_assert(stbi_write_bmp(tpath("bmp/b.png"), 8, 6, 3, px));
+    expect_images_error(bmp, 3, "b.png: not a readable PNG or JPEG image (no PNG or JPEG signature)");
+}
+
 /* ------------------------------------------------------------------- ckpt */
 
 static const unsigned char test_blob[5] = {1, 2, 3, 4, 5};

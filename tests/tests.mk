@@ -1,8 +1,12 @@
 # tests.mk: `make test` builds every suite twice, plain and under
 # AddressSanitizer + UndefinedBehaviorSanitizer, and runs both; then the
-# fault injection (tests/faults.sh) on real trainers, plain and sanitized.
+# fault injection (tests/faults.sh) on real trainers, plain and sanitized;
+# then the fuzz harnesses, on their regression inputs and briefly
+# (tests/fuzz/fuzz.mk).
 
 TEST_SUITES := frontend grad ops optim runtime score e2e
+
+include tests/fuzz/fuzz.mk
 TEST_HELPERS := tests/helpers.c
 TEST_LIBS := -lcriterion -ldl $(RT_LIBS)
 CRITERION_FLAGS ?= --jobs 2
@@ -66,7 +70,7 @@ $(B)/fault $(B)/san/fault:
 	mkdir -p $@
 
 test: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/san/,$(E2E_MODELS)) examples-build \
-      $(FAULT_BINS) $(SAN_FAULT_BINS)
+      $(FAULT_BINS) $(SAN_FAULT_BINS) $(FUZZ_BINS)
 	@echo "== the compiler's layering"
 	@$(MAKE) --no-print-directory check-layering
 	@bash tests/check_tracked.sh --selftest
@@ -84,6 +88,8 @@ test: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/
 	    bash tests/faults.sh $(B)/san/fault
 	@echo "== install, man pages, completion, make NAME, make demo THREADS=1"
 	@bash tests/install_check.sh
+	@echo "== fuzzing: regression inputs, then $(FUZZ_TEST_SECONDS) s per harness"
+	@bash tests/fuzz/run.sh $(B)/fuzz $(FUZZ_TEST_SECONDS) $(FUZZ_HARNESSES)
 	@echo "all test suites passed"
 
 # tests/install_check.sh alone (make test runs it last).
