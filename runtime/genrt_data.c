@@ -315,6 +315,13 @@ static const char *channels_name(int c)
 /* What stb_image 2.27 (Debian 12's) must not see in a JPEG, or NULL:
  * - a Huffman table whose 16 code counts sum past 256: stb_image writes
  *   past the table (memory corruption; upstream checks since 2.28);
+ * - a scan that decodes with a Huffman table no DHT segment before it
+ *   defined: stb_image's decoder struct comes from malloc, not zeroed, so
+ *   such a table is stale heap bytes whose fast table, codes and offsets
+ *   disagree (an assertion in stbi__jpeg_huff_decode, or reads anywhere
+ *   through a garbage offset).  Encoders write every table a scan uses;
+ *   Motion-JPEG frames, which leave out the standard tables, never decoded
+ *   right with stb_image;
  * - more than JPEG_MAX_SCANS scans: each decodes the whole image again, so
  *   a small file could take hours.
  * The file is walked as stb_image reads it: segments by their length,
@@ -347,12 +354,15 @@ static int jpeg_next_marker(FILE *f, int in_scan)
     }
 }
 
-/* A DHT segment's tables, as stb_image reads them: 1 if one is too large. */
-static int jpeg_bad_huffman(FILE *f, long left)
+/* A DHT segment's tables, as stb_image reads them: 1 if one is too large.
+ * Sets bit 4 * class + id of *defined for each table it defines (class 0
+ * is DC, 1 AC; stb_image refuses a larger class or an id past 3). */
+static int jpeg_bad_huffman(FILE *f, long left, unsigned *defined)
 {
     while (left > 0) {
-        int n = 0;
-        getc(f); /* table class and id */
+        int n = 0, q = getc(f); /* table class and id */
+        if (q != EOF && q >> 4 <= 1 && (q & 15) <= 3)
+            *defined |= 1u << (4 * (q >> 4) + (q & 15));
         for (int i = 0; i < 16; i++) {
             int k = getc(f);
             n += k == EOF ? 0 : k;
@@ -366,9 +376,52 @@ static int jpeg_bad_huffman(FILE *f, long left)
     return 0;
 }
 
+/* A scan's header (after its length, len) against the Huffman tables
+ * defined so far: the first table it would decode with that is not among
+ * them, as 4 * class + id, or -1.  What stb_image decodes with: a baseline
+ * scan, each component's DC and AC tables; a progressive one, the DC table
+ * in a first DC scan (Ss 0, Ah 0), none in a DC refinement, the AC table in
+ * an AC scan.  A header stb_image refuses (its length or a table id) is
+ * not checked: the decoding stops there. */
+static int jpeg_scan_undefined(FILE *f, long len, int progressive, unsigned defined)
+{
+    int ns = getc(f), q[4];
+    if (ns < 1 || ns > 4 || len != 6 + 2 * ns)
+        return -1;
+    for (int i = 0; i < ns; i++) {
+        getc(f); /* component id */
+        q[i] = getc(f);
+        if (q[i] == EOF || q[i] >> 4 > 3 || (q[i] & 15) > 3)
+            return -1;
+    }
+    int ss = getc(f), se = getc(f), a = getc(f);
+    if (ss == EOF || se == EOF || a == EOF)
+        return -1;
+    for (int i = 0; i < ns; i++) {
+        int dc = q[i] >> 4, ac = 4 + (q[i] & 15);
+        int use_dc = !progressive || (ss == 0 && a >> 4 == 0), use_ac = !progressive || ss != 0;
+        if (use_dc && !(defined >> dc & 1))
+            return dc;
+        if (use_ac && !(defined >> ac & 1))
+            return ac;
+    }
+    return -1;
+}
+
 static const char *jpeg_refusal(FILE *f)
 {
-    int scans = 0, m;
+    static const char *const undefined_table[8] = {
+        "a scan uses the DC Huffman table 0, which no DHT before it defines",
+        "a scan uses the DC Huffman table 1, which no DHT before it defines",
+        "a scan uses the DC Huffman table 2, which no DHT before it defines",
+        "a scan uses the DC Huffman table 3, which no DHT before it defines",
+        "a scan uses the AC Huffman table 0, which no DHT before it defines",
+        "a scan uses the AC Huffman table 1, which no DHT before it defines",
+        "a scan uses the AC Huffman table 2, which no DHT before it defines",
+        "a scan uses the AC Huffman table 3, which no DHT before it defines",
+    };
+    int scans = 0, m, progressive = 0, undef;
+    unsigned defined = 0; /* bit 4 * class + id: the Huffman tables DHTs defined */
     if (fseek(f, 2, SEEK_SET) != 0) /* after the SOI marker the caller checked */
         return "cannot seek";
     for (m = jpeg_next_marker(f, 0); m != EOF && m != 0xd9; ) { /* up to EOI */
@@ -377,10 +430,14 @@ static const char *jpeg_refusal(FILE *f)
         long at = ftell(f), len = jpeg_get16(f);
         if (len < 2)
             return NULL; /* so does it here */
-        if (m == 0xc4 && jpeg_bad_huffman(f, len - 2))
+        if (m == 0xc4 && jpeg_bad_huffman(f, len - 2, &defined))
             return "a Huffman table holds more than 256 codes";
+        if (m >= 0xc0 && m <= 0xc2) /* the frames stb_image decodes */
+            progressive = m == 0xc2;
         if (m == 0xda && ++scans > JPEG_MAX_SCANS)
             return "more than 100 scans";
+        if (m == 0xda && (undef = jpeg_scan_undefined(f, len, progressive, defined)) >= 0)
+            return undefined_table[undef];
         if (fseek(f, at + len, SEEK_SET) != 0)
             return "cannot seek";
         m = jpeg_next_marker(f, m == 0xda);

@@ -12,7 +12,7 @@
  * fake_model's train_step: NaN losses and parameters, signals raised in a
  * step, a file size limit in a child process. */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* mkdtemp, nftw, dup, fileno under -std=c11 */
+#define _GNU_SOURCE /* mkdtemp, nftw, dup, fileno, memmem under -std=c11 */
 #endif
 
 #include <criterion/criterion.h>
@@ -1325,6 +1325,33 @@ Test(images, hostile_files_get_printable_errors_and_a_pixel_cap)
     memcpy(withapp + 28 + jn, dht, sizeof dht); /* trailing data */
     spit(tpath("dht/d.jpg"), withapp, jn + 28 + sizeof dht);
     free(withapp);
+    free(j);
+    m = rgb_model(jpg, 3);
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), 0, "%s", err.msg);
+    genrt_data_close(&d);
+
+    /* stb_image 2.27 decodes a scan with a Huffman table that no DHT
+     * defined out of uninitialized heap (an assertion in the fuzzer, found
+     * by tests/fuzz/fuzz_image): here component 1's AC table 0 */
+    j = slurp("tests/fuzz/regress/image/jpeg_huffman_table_never_defined.jpg", &jn);
+    spit(tpath("dht/d.jpg"), j, jn);
+    free(j);
+    expect_images_error(jpg, 3, "d.jpg: not a readable PNG or JPEG image (corrupt JPEG: a scan uses the AC "
+                        "Huffman table 0, which no DHT before it defines)");
+    /* a good JPEG whose scan names DC table 2 instead of 0 */
+    write_pattern(tpath("dht/d.jpg"), 8, 6, 3, 1);
+    j = slurp(tpath("dht/d.jpg"), &jn);
+    unsigned char *sos = memmem(j, jn, "\xff\xda\x00\x0c\x03", 5);
+    cr_assert_not_null(sos);
+    sos[6] = 0x20; /* component 1: DC 2, AC 0 */
+    spit(tpath("dht/d.jpg"), j, jn);
+    free(j);
+    expect_images_error(jpg, 3, "(corrupt JPEG: a scan uses the DC Huffman table 2, which no DHT before it "
+                        "defines)");
+    /* libjpeg's progressive JPEGs name AC table 0 in their DC scans before
+     * any DHT defines it: a DC scan does not decode with it */
+    j = slurp("tests/fuzz/seeds/image/rgb_progressive.jpg", &jn);
+    spit(tpath("dht/d.jpg"), j, jn);
     free(j);
     m = rgb_model(jpg, 3);
     cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), 0, "%s", err.msg);
