@@ -58,6 +58,12 @@ void error_at(struct loc loc, const char *fmt, ...) __attribute__((format(printf
 void warning_at(struct loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void note_at(struct loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void error_plain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Between diag_hold and diag_flush (sema), diagnostics are kept and then
+ * printed sorted by position, each error or warning with its notes. */
+void diag_hold(void);
+void diag_flush(void);
+/* A location of the whole file: diagnostics there have no line or caret. */
+#define WHOLE_FILE ((struct loc){0, 0, 0, 0})
 int diag_error_count(void);
 bool diag_too_many(void);
 
@@ -177,7 +183,9 @@ struct network {
     struct loc loc;
     struct shape in, out;
     VEC(struct layer) layers;
-    int opt;            /* index into model.opts, -1 until an optimize names it */
+    bool complete;      /* every layer checked: the last one is really the last */
+    int opt;            /* index into model.opts, -1 until an optimize names it,
+                         * OPT_FAILED when that optimize is in error */
 };
 
 enum data_kind { DATA_FASHION_MNIST, DATA_RING8, DATA_IMAGES, N_DATA_KINDS };
@@ -193,6 +201,8 @@ enum opt_state {
     OPT_SGD_MOMENTUM = 0,
     N_OPT_STATE = 3
 };
+
+#define OPT_FAILED (-2)
 
 struct optim {
     enum opt_kind kind;
@@ -212,6 +222,7 @@ struct dataset {
     double lo, hi;
     struct shape shape;   /* one example */
     struct loc loc;
+    bool ok;              /* declared without error: its shape can be checked against */
 };
 
 struct model {
@@ -225,6 +236,7 @@ struct model {
         enum latent_kind kind;
         int dim;
         struct loc loc;
+        bool ok;              /* declared, with a valid dimension */
     } latent;
     VEC(struct network) nets;
     /* Tagged by its definition (one row of objectives/objectives.def); its

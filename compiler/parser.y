@@ -227,6 +227,20 @@ static void yyerror(const YYLTYPE *loc, void *scanner, struct parse_state *ps, c
     error_at(L(*loc), "%s", msg);
 }
 
+/* Tokens that begin a declaration or belong to its header, never to a
+ * block: 'network' (also a word in argument position), ':', '~', '(', '->'. */
+static bool starts_decl(yysymbol_kind_t k) {
+    switch (k) {
+    case YYSYMBOL_MODEL: case YYSYMBOL_DATA: case YYSYMBOL_LATENT: case YYSYMBOL_NETWORK:
+    case YYSYMBOL_OBJECTIVE: case YYSYMBOL_OPTIMIZE: case YYSYMBOL_TRAIN: case YYSYMBOL_ARROW:
+        return true;
+    default: {
+        const char *n = yysymbol_name(k);
+        return !strcmp(n, "':'") || !strcmp(n, "'~'") || !strcmp(n, "'('");
+    }
+    }
+}
+
 static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, struct parse_state *ps) {
     (void)scanner;
     struct loc at = L(*yypcontext_location(ctx));
@@ -253,5 +267,12 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, struct 
             msg = xprintf("%s%s%s", msg, i == 0 ? "" : i == n - 1 ? " or " : ", ", tok_name(exp[i]));
     }
     error_at(at, "%s", msg);
+    /* A declaration's keyword or header inside a block opened on an earlier
+     * line: most likely that block's '}' is missing. */
+    if (ps->lex->open.len > 0 && starts_decl(got)) {
+        struct loc open = ps->lex->open.data[ps->lex->open.len - 1];
+        if (open.line < at.line)
+            note_at(open, "the block that began here is not closed; is a '}' missing?");
+    }
     return 0;
 }

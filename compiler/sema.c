@@ -50,6 +50,7 @@ static void check_images(const struct decl *d, struct model *m, struct dataset *
         ds == &m->data)
         m->n_classes = (int)classes;
     ds->shape = (struct shape){3, {3, 64, 64}};
+    int before = diag_error_count();
     if (!s[0])
         error_at(d->name_loc, "images needs 'dir \"path/\"', the folder of PNG or JPEG files");
     else if (want_args(s[0], 1, 1)) {
@@ -73,6 +74,8 @@ static void check_images(const struct decl *d, struct model *m, struct dataset *
     }
     check_range(s[2], ds);
     check_select(s[4], ds, (int)classes);
+    if (diag_error_count() != before)
+        ds->ok = false; /* its shape may be the default, not the one meant */
 }
 
 /* `data fashion_mnist { ... }`, or a named domain of a CycleGAN:
@@ -92,6 +95,7 @@ static void check_data(const struct decl *d, struct model *m) {
         return;
     }
     ds->kind = kind;
+    ds->ok = true;
     ds->train = true;
     ds->lo = -1;
     ds->hi = 1;
@@ -151,8 +155,10 @@ static void check_latent(const struct decl *d, struct model *m) {
         return;
     }
     long dim;
-    if (arg_int(&d->args.data[0], "the latent dimension", 1, 1 << 20, &dim))
+    if (arg_int(&d->args.data[0], "the latent dimension", 1, 1 << 20, &dim)) {
         m->latent.dim = (int)dim;
+        m->latent.ok = true;
+    }
 }
 
 static struct model *cur_model; /* the model being checked, for layers that need it */
@@ -245,6 +251,16 @@ static bool check_layer(const struct stmt *s, const char *net, struct layer *l) 
     if (word == n_words) {
         unknown(s->loc, "layer", s->name, words, n_words);
         return false;
+    }
+    /* `dense 256 relu`: a layer's name among the arguments is a missing ';' */
+    for (int i = 0; i < s->args.len; i++) {
+        const struct arg *a = &s->args.data[i];
+        for (int w = 0; a->kind == ARG_IDENT && w < n_words; w++) {
+            if (!strcmp(words[w], a->text)) {
+                error_at(a->loc, "%s: expected ';' between layers, before '%s'", net, a->text);
+                return false;
+            }
+        }
     }
     enum layer_kind kind = kinds[word];
     l->kind = kind;
@@ -411,6 +427,8 @@ static bool check_layer(const struct stmt *s, const char *net, struct layer *l) 
                      shape_str(l->in));
             return false;
         }
+        if (!cur_model->data.ok)
+            return false; /* the classes are unknown: the data's error says why */
         if (cur_model->n_classes == 0) {
             error_at(s->loc, "%s: cond needs labels, but %s data have none (labelled sources: fashion_mnist, "
                      "images with 'classes N')", net, data_kinds[cur_model->data.kind]);
@@ -531,6 +549,7 @@ static void check_network(const struct decl *d, struct model *m) {
     if (d->body.len == 0)
         error_at(d->name_loc, "network '%s' has no layers", d->name);
     ok = check_layers(&d->body, &net, &cur, 0);
+    net.complete = ok;
     if (ok && d->body.len && !shape_eq(cur, d->out)) {
         const struct layer *last = &net.layers.data[net.layers.len - 1];
         error_at(last->loc, "network '%s' is declared to output %s, but its layers produce %s",
@@ -627,6 +646,8 @@ static void check_optimize(const struct decl *d, struct model *m) {
         }
     } else {
         unknown(d->kind_loc, "optimizer", d->kind_name, optimizers, N_OF(optimizers));
+        if (m->nets.data[net].opt == -1)
+            m->nets.data[net].opt = OPT_FAILED; /* no "has no optimizer" on top */
         return;
     }
     struct network *nw = &m->nets.data[net];
@@ -704,19 +725,25 @@ static bool second_data(const struct decl *first, const struct decl *d, struct m
     return true;
 }
 
-bool sema(const struct ast *ast, const struct source *src, struct model *m) {
-    const char *path = src->path;
-    struct loc eof = {1, 1, 1, 1};
-    for (size_t i = 0; i < src->len; i++) {
-        char c = src->text[i];
-        if (c == '\r' && i + 1 < src->len && src->text[i + 1] == '\n')
-            continue; /* CRLF ends the line at its LF */
-        if ((c == '\n' || c == '\r') && i + 1 < src->len)
-            eof.line++, eof.col = 1;
-        else if (c != '\n' && c != '\r')
-            eof.col++;
+/* An optimizer for a network the objective does not name trains nothing. */
+static void check_unused_optimizers(const struct ast *ast, const struct decl *objective, const struct model *m) {
+    for (int i = 0; i < ast->decls.len; i++) {
+        const struct decl *d = &ast->decls.data[i];
+        if (d->kind != DECL_OPTIMIZE || find_network(m, d->name) < 0)
+            continue;
+        bool used = false;
+        for (int k = 0; k < objective->args.len; k++)
+            used |= !strcmp(objective->args.data[k].text, d->name);
+        if (!used) {
+            warning_at(d->name_loc, "network '%s' has an optimizer, but objective %s does not use it, so nothing "
+                       "trains it", d->name, objective->kind_name);
+            note_at(objective->kind_loc, "the objective names its networks here");
+        }
     }
-    eof.end_line = eof.line, eof.end_col = eof.col;
+}
+
+static bool check_all(const struct ast *ast, const struct source *src, struct model *m) {
+    const char *path = src->path;
     int before = diag_error_count();
     *m = (struct model){.path = path};
     m->train.batch = 64;
@@ -735,8 +762,12 @@ bool sema(const struct ast *ast, const struct source *src, struct model *m) {
             int want = d->kind == DECL_NETWORK ? 1 : d->kind == DECL_OPTIMIZE ? 2 : 0;
             if (want != pass)
                 continue;
-            if (d->kind == DECL_DATA && first[DECL_DATA] && !second_data(first[DECL_DATA], d, m))
+            if (d->kind == DECL_DATA && first[DECL_DATA] && !second_data(first[DECL_DATA], d, m)) {
+                /* still domain B, in error: checks that count the
+                 * domains count it, and those of its shape skip it */
+                m->n_domains = 2;
                 continue;
+            }
             if (d->kind != DECL_NETWORK && d->kind != DECL_OPTIMIZE && !(d->kind == DECL_DATA && first[d->kind])) {
                 if (first[d->kind]) {
                     error_at(d->loc, "more than one '%s' declaration", names[d->kind]);
@@ -756,27 +787,45 @@ bool sema(const struct ast *ast, const struct source *src, struct model *m) {
             }
         }
     }
+    int objective_errors = diag_error_count();
     if (first[DECL_OBJECTIVE])
         check_objective(first[DECL_OBJECTIVE], m);
-    /* Missing declarations, unless an earlier error may explain them;
-     * reported at the end of the file, where they could be added. */
-    /* An objective of two domains counts them itself; one without a
-     * latent needs no latent declaration. */
+    objective_errors = diag_error_count() - objective_errors;
+    /* Missing declarations are whole-file errors: there is no line to point
+     * at.  An objective of two domains counts them itself; one without a
+     * latent needs none; with no known objective, whether a latent is
+     * needed is unknown. */
     const struct objective_def *def = m->objective.def;
-    if (diag_error_count() == before) {
-        for (int k = 0; k <= DECL_TRAIN; k++)
-            if (k != DECL_NETWORK && k != DECL_OPTIMIZE && k != DECL_TRAIN && !first[k] &&
-                !(k == DECL_LATENT && def && !def->latent) && !(k == DECL_DATA && def && def->domains > 1))
-                error_at(eof, "the spec has no '%s' declaration", names[k]);
+    for (int k = 0; k <= DECL_TRAIN; k++) {
+        if (first[k] || k == DECL_NETWORK || k == DECL_OPTIMIZE || k == DECL_TRAIN)
+            continue;
+        if (k == DECL_LATENT && !(def && def->latent))
+            continue;
+        if (k == DECL_DATA && def && def->domains > 1)
+            continue;
+        error_at(WHOLE_FILE, "the spec has no '%s' declaration", names[k]);
     }
-    if (diag_error_count() == before && def && m->n_domains > def->domains) {
+    if (def && m->n_domains > def->domains && m->data_b.ok) {
         error_at(m->data_b.loc, "two data domains are for a CycleGAN, but the objective is %s",
                  first[DECL_OBJECTIVE]->kind_name);
         note_at(m->objective.loc, "the objective is here");
     }
-    if (diag_error_count() == before && def)
+    if (def) {
         def->check_model(m);
-    if (diag_error_count() == before)
-        check_sizes(m);
+        if (!objective_errors) /* else its list of networks may not be the one meant */
+            check_unused_optimizers(ast, first[DECL_OBJECTIVE], m);
+    }
+    check_sizes(m);
     return diag_error_count() == before;
+}
+
+/* Every check runs unless it depends on one that failed (an unknown
+ * network, a data source or latent in error, a network whose layers
+ * stopped short), so one run reports every independent mistake; the
+ * diagnostics come out sorted by position. */
+bool sema(const struct ast *ast, const struct source *src, struct model *m) {
+    diag_hold();
+    bool ok = check_all(ast, src, m);
+    diag_flush();
+    return ok;
 }

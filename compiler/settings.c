@@ -134,6 +134,6 @@ int resolve_network(const struct model *m, const struct arg *a) {
 
 void require_optimizer(const struct model *m, int net) {
     const struct network *n = &m->nets.data[net];
-    if (n->opt < 0)
+    if (n->opt == -1) /* not OPT_FAILED: that optimize has its own error */
         error_at(n->loc, "network '%s' is trained by the objective but has no 'optimize %s with ...'", n->name, n->name);
 }

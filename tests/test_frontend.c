@@ -491,6 +491,49 @@ Test(diagnostics, gradient_penalty_critic_with_batchnorm_warns) {
     cr_expect(strstr(d, "use 'layernorm'"), "%s", d);
 }
 
+/* An optimizer for a network the objective never names is a warning, in
+ * GNU form; genc still succeeds. */
+Test(diagnostics, unused_optimizer_warns) {
+    char *spec = xprintf("%s/unused.gm", test_tmpdir()), *err = xprintf("%s/unused.err", test_tmpdir());
+    char *text = with_nets("network G : [16] -> [2] { dense 2 }\nnetwork D : [2] -> [1] { dense 1 }\n"
+                           "network C : [2] -> [1] { dense 1 }\noptimize C with adam { }\n");
+    write_file(spec, text, strlen(text));
+    cr_assert_eq(run("%s %s -o %s/unused.c 2> %s", genc_bin(), spec, test_tmpdir(), err), 0,
+                 "a warning must not change the exit status");
+    char *d = read_whole(err, NULL);
+    cr_expect(strstr(d, "unused.gm:10:10: warning: network 'C' has an optimizer, but objective gan does not use "
+                        "it"), "%s", d);
+    cr_expect(!strstr(d, "error"), "%s", d);
+}
+
+/* Diagnostics come sorted by position, whatever order sema finds them in
+ * (optimizers are checked after networks), and the cap of 20 keeps the
+ * first 20 by position. */
+Test(diagnostics, sorted_by_position_with_the_cap) {
+    char *text = xprintf("%s", "model t\ndata ring8 { }\nlatent z ~ normal(16)\n");
+    for (int i = 0; i < 12; i++)
+        text = xprintf("%soptimize N%d with adam { lrr 1 }\n", text, i);
+    for (int i = 0; i < 12; i++)
+        text = xprintf("%snetwork N%d : [2] -> [2] { rleu }\n", text, i);
+    text = xprintf("%sobjective gan(N0, N1) { }\n", text);
+    struct model m;
+    char *d;
+    cr_assert(!compile_str(text, &m, &d));
+    int last = 0, n = 0;
+    for (char *p = d; (p = strstr(p, "t.gm:")); p++) {
+        int line;
+        if (sscanf(p, "t.gm:%d:", &line) != 1 || !strstr(p, ": error: ") || strchr(p, '\n') < strstr(p, "error"))
+            continue;
+        cr_expect_geq(line, last, "line %d after line %d:\n%s", line, last, d);
+        last = line;
+        n++;
+    }
+    cr_expect_eq(n, 20, "%d errors shown:\n%s", n, d);
+    cr_expect(strstr(d, "t.gm:4:25: error: unknown adam setting 'lrr'"), "%s", d);
+    cr_expect(strstr(d, "t.gm: too many errors, stopping\n"), "%s", d);
+    cr_expect(!strstr(d, "t.gm:24:"), "the 21st error by position is shown:\n%s", d);
+}
+
 /* Paths and names reach the emitted C as string literals and in comments:
  * quotes, backslashes, trigraphs, a comment's end and bytes outside ASCII
  * must neither break the file nor change the strings. */

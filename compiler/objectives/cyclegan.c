@@ -72,6 +72,11 @@ static void check_model(struct model *m) {
         if (ids[k] < 0)
             return;
     const struct dataset *A = &m->data, *B = &m->data_b;
+    if (!A->ok || !B->ok) { /* the domain in error has its own message */
+        for (int k = 0; k < 4; k++)
+            require_optimizer(m, ids[k]);
+        return;
+    }
     const struct dataset *from[2] = {A, B}, *to[2] = {B, A};
     for (int k = 0; k < 2; k++) {
         const struct network *g = &m->nets.data[ids[k]];

@@ -50,8 +50,10 @@ static void check(const struct decl *d, struct model *m) {
     }
     o->gen = resolve_network(m, &d->args.data[0]);
     o->disc = resolve_network(m, &d->args.data[1]);
-    if (o->gen >= 0 && o->gen == o->disc)
+    if (o->gen >= 0 && o->gen == o->disc) {
         error_at(d->args.data[1].loc, "the generator and the discriminator must be different networks");
+        o->disc = -1; /* the checks of a discriminator would only repeat this */
+    }
     static const char *const keys[] = {"form", "clip", "critic_steps", "lambda", "r1"};
     const struct stmt *s[5];
     settings(&d->body, "gan objective", keys, 5, s);
@@ -62,6 +64,11 @@ static void check(const struct decl *d, struct model *m) {
         o->form = k;
     }
     enum gan_form form = o->form;
+    if (form == FORM_WGAN && !s[1]) {
+        /* without clipping the critic is unconstrained, and W means nothing */
+        error_at(s[0]->loc, "'form wgan' needs 'clip C': WGAN keeps its critic Lipschitz by clipping its weights");
+        note_at(s[0]->loc, "the WGAN paper clips to 0.01: 'form wgan; clip 0.01' (or use 'form wgan_gp')");
+    }
     if (s[1] && want_args(s[1], 1, 1)) {
         if (form != FORM_WGAN)
             error_at(s[1]->loc, "'clip' is WGAN's weight clipping; it needs 'form wgan', not '%s'", gan_forms[form]);
@@ -98,25 +105,9 @@ static void check(const struct decl *d, struct model *m) {
     }
 }
 
-/* The networks must chain: latent -> G -> D -> [1], data -> D. */
-static void check_model(struct model *m) {
-    const struct gan *o = gan_of(m);
-    if (o->gen < 0 || o->disc < 0)
-        return;
-    const struct network *g = &m->nets.data[o->gen];
-    const struct network *d = &m->nets.data[o->disc];
-    struct shape z = {1, {m->latent.dim}};
-    if (!shape_eq(g->in, z)) {
-        error_at(g->loc, "generator '%s' takes %s, but latent '%s' is %s", g->name, shape_str(g->in),
-                 m->latent.name, shape_str(z));
-        note_at(m->latent.loc, "latent declared here");
-    }
-    if (!shape_eq(g->out, d->in)) {
-        error_at(d->loc, "discriminator '%s' takes %s, but generator '%s' makes %s", d->name,
-                 shape_str(d->in), g->name, shape_str(g->out));
-        note_at(g->loc, "generator declared here");
-    }
-    if (shape_size(d->in) != shape_size(m->data.shape)) {
+/* D against the data, its output, and what its form asks of it. */
+static void check_critic(const struct model *m, const struct gan *o, const struct network *d) {
+    if (m->data.ok && shape_size(d->in) != shape_size(m->data.shape)) {
         error_at(d->loc, "discriminator '%s' takes %s, but %s examples are %s", d->name,
                  shape_str(d->in), data_kinds[m->data.kind], shape_str(m->data.shape));
         note_at(m->data.loc, "data declared here");
@@ -124,7 +115,7 @@ static void check_model(struct model *m) {
     if (shape_size(d->out) != 1)
         error_at(d->loc, "discriminator '%s' must output one logit, [1], not %s", d->name, shape_str(d->out));
     enum gan_form form = o->form;
-    if (is_wgan(form) && d->layers.len) {
+    if (is_wgan(form) && d->complete && d->layers.len) {
         const struct layer *last = &d->layers.data[d->layers.len - 1];
         if (last->kind == L_SIGMOID || last->kind == L_TANH) {
             error_at(last->loc, "the critic of a %s must output an unbounded score; remove this %s",
@@ -141,8 +132,36 @@ static void check_model(struct model *m) {
             }
         }
     }
-    require_optimizer(m, o->gen);
-    require_optimizer(m, o->disc);
+}
+
+/* The networks must chain: latent -> G -> D -> [1], data -> D.  Each check
+ * needs only what it compares to have been checked without error. */
+static void check_model(struct model *m) {
+    const struct gan *o = gan_of(m);
+    const struct network *g = o->gen >= 0 ? &m->nets.data[o->gen] : NULL;
+    const struct network *d = o->disc >= 0 ? &m->nets.data[o->disc] : NULL;
+    struct shape z = {1, {m->latent.dim}};
+    if (g && m->latent.ok && !shape_eq(g->in, z)) {
+        error_at(g->loc, "generator '%s' takes %s, but latent '%s' is %s", g->name, shape_str(g->in),
+                 m->latent.name, shape_str(z));
+        note_at(m->latent.loc, "latent declared here");
+    }
+    /* G's output is D's input as it is: only the data are reshaped */
+    if (g && d && !shape_eq(g->out, d->in)) {
+        error_at(d->loc, "discriminator '%s' takes %s, but generator '%s' makes %s", d->name,
+                 shape_str(d->in), g->name, shape_str(g->out));
+        if (shape_size(g->out) == shape_size(d->in))
+            note_at(g->loc, "generator declared here; for the same values in D's shape, end it with 'reshape %s' "
+                    "and declare it '-> %s'", shape_str(d->in), shape_str(d->in));
+        else
+            note_at(g->loc, "generator declared here");
+    }
+    if (d)
+        check_critic(m, o, d);
+    if (g)
+        require_optimizer(m, o->gen);
+    if (d)
+        require_optimizer(m, o->disc);
 }
 
 /* ---- the losses, by form -------------------------------------------------- */

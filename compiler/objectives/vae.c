@@ -70,33 +70,38 @@ static void check(const struct decl *d, struct model *m) {
 /* The networks must chain: data -> E -> [2 L] = (mu, logvar), [L] -> Dec -> data. */
 static void check_model(struct model *m) {
     const struct vae *o = vae_of(m);
+    if (m->latent.ok && m->latent.kind != LATENT_NORMAL) {
+        error_at(m->latent.loc, "a VAE's KL term is against the prior N(0, I), so its latent must be normal: "
+                 "'latent %s ~ normal(%d)'", m->latent.name, m->latent.dim);
+        note_at(m->objective.loc, "the objective is vae here");
+    }
     if (o->enc < 0 || o->dec < 0)
         return;
     const struct network *e = &m->nets.data[o->enc];
     const struct network *d = &m->nets.data[o->dec];
     int L = m->latent.dim;
-    if (shape_size(e->in) != shape_size(m->data.shape)) {
+    if (m->data.ok && shape_size(e->in) != shape_size(m->data.shape)) {
         error_at(e->loc, "encoder '%s' takes %s, but %s examples are %s", e->name, shape_str(e->in),
                  data_kinds[m->data.kind], shape_str(m->data.shape));
         note_at(m->data.loc, "data declared here");
     }
-    if (e->out.n != 1 || e->out.d[0] != 2 * L) {
+    if (m->latent.ok && (e->out.n != 1 || e->out.d[0] != 2 * L)) {
         error_at(e->loc, "encoder '%s' outputs %s, which cannot split into mu and logvar of latent '%s' [%d]: "
                  "it must output [%d]", e->name, shape_str(e->out), m->latent.name, L, 2 * L);
         note_at(m->latent.loc, "latent declared here");
     }
     struct shape z = {1, {L}};
-    if (!shape_eq(d->in, z)) {
+    if (m->latent.ok && !shape_eq(d->in, z)) {
         error_at(d->loc, "decoder '%s' takes %s, but latent '%s' is %s", d->name, shape_str(d->in), m->latent.name,
                  shape_str(z));
         note_at(m->latent.loc, "latent declared here");
     }
-    if (shape_size(d->out) != shape_size(m->data.shape)) {
+    if (m->data.ok && shape_size(d->out) != shape_size(m->data.shape)) {
         error_at(d->loc, "decoder '%s' makes %s, but %s examples are %s", d->name, shape_str(d->out),
                  data_kinds[m->data.kind], shape_str(m->data.shape));
         note_at(m->data.loc, "data declared here");
     }
-    if (o->likelihood == LIK_BERNOULLI && (m->data.lo != 0 || m->data.hi != 1))
+    if (o->likelihood == LIK_BERNOULLI && m->data.ok && (m->data.lo != 0 || m->data.hi != 1))
         error_at(m->objective.loc, "a bernoulli likelihood needs data in [0, 1]: set 'range 0 1' in the data block");
     if (m->conditional)
         error_at(m->objective.loc, "conditional VAEs are not supported: remove the cond layers");
