@@ -17,7 +17,7 @@ BASE    := -std=c11 -D_GNU_SOURCE $(WARN) -Icompiler -Iruntime -I$(B)
 BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 # Trainers: every shape is constant, so let the C compiler vectorize for this CPU.
-TRAIN_CFLAGS ?= -O3 -march=native -fno-math-errno -g
+TRAIN_CFLAGS ?= -O3 -march=native -fno-math-errno -g1
 RT_LIBS := $(B)/libgenrt.a -lstb $(BLAS_LIBS) -lz -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 

@@ -47,7 +47,7 @@ SAN_BINS  := $(addprefix $(B)/san/test_,$(TEST_SUITES))
 # Trainers the end-to-end suite drives, plain and sanitized.
 E2E_MODELS := gan_ring gan_mlp dcgan wgan_gp_ring cgan vae cyclegan
 $(B)/san/%: %.c $(B)/%.f64.o $(RUNTIME_SRC) | $(B)/san
-	$(CC) -std=c11 -O1 -g $(SAN) -D_GNU_SOURCE -Iruntime $(BLAS_CFLAGS) $< $(B)/$*.f64.o $(RUNTIME_SRC) \
+	$(CC) -std=c11 -O1 -g1 $(SAN) -D_GNU_SOURCE -Iruntime $(BLAS_CFLAGS) $< $(B)/$*.f64.o $(RUNTIME_SRC) \
 	    -lstb $(BLAS_LIBS) -lz -lm -o $@
 
 # The trainers of tests/specs/ that tests/faults.sh kills, interrupts, fills
@@ -63,7 +63,7 @@ $(FAULT_BINS): $(B)/fault/%: $(B)/fault/%.c $(B)/libgenrt.a
 	$(CC) -std=c11 $(TRAIN_CFLAGS) -Iruntime $(BLAS_CFLAGS) $< $(RT_LIBS) -o $@
 
 $(SAN_FAULT_BINS): $(B)/san/fault/%: $(B)/fault/%.c $(RUNTIME_SRC) | $(B)/san/fault
-	$(CC) -std=c11 -O1 -g $(SAN) -D_GNU_SOURCE -Iruntime $(BLAS_CFLAGS) $< $(RUNTIME_SRC) \
+	$(CC) -std=c11 -O1 -g1 $(SAN) -D_GNU_SOURCE -Iruntime $(BLAS_CFLAGS) $< $(RUNTIME_SRC) \
 	    -lstb $(BLAS_LIBS) -lz -lm -o $@
 
 $(B)/fault $(B)/san/fault:
@@ -88,8 +88,8 @@ test: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/
 	    bash tests/faults.sh $(B)/san/fault
 	@echo "== install, man pages, completion, make NAME, make demo THREADS=1"
 	@bash tests/install_check.sh
-	@echo "== fuzzing: regression inputs, then $(FUZZ_TEST_SECONDS) s per harness"
-	@bash tests/fuzz/run.sh $(B)/fuzz $(FUZZ_TEST_SECONDS) $(FUZZ_HARNESSES)
+	@echo "== fuzzing: regression inputs, then $(FUZZ_TEST_RUNS) inputs per harness from seed 1"
+	@bash tests/fuzz/run.sh $(B)/fuzz runs=$(FUZZ_TEST_RUNS) $(FUZZ_HARNESSES)
 	@echo "all test suites passed"
 
 # tests/install_check.sh alone (make test runs it last).

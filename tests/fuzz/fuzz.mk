@@ -3,15 +3,16 @@
 #
 #   make fuzz FUZZ_SECONDS=N   each harness for N seconds (default 60), one
 #                              after the other, each in a temp directory
-#   make fuzz-check            the regression inputs, then each harness for
-#                              FUZZ_TEST_SECONDS (20): part of make test
+#   make fuzz-check            the regression inputs, then each harness on
+#                              FUZZ_TEST_RUNS inputs from seed 1 (the same
+#                              inputs every run): part of make test
 
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
                 -Wno-sign-compare -Wno-unused-function -Wno-unneeded-internal-declaration
 FUZZ_HARNESSES := compiler ckpt idx image
 FUZZ_SECONDS ?= 60
-FUZZ_TEST_SECONDS ?= 20
+FUZZ_TEST_RUNS ?= 20000
 FUZZ_BINS    := $(addprefix $(B)/fuzz/fuzz_,$(FUZZ_HARNESSES))
 FUZZ_RT_SRC  := runtime/genrt_data.c runtime/genrt_file.c runtime/genrt_err.c runtime/genrt_rng.c
 
@@ -55,6 +56,6 @@ fuzz: $(FUZZ_BINS)
 	bash tests/fuzz/run.sh $(B)/fuzz $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
 
 fuzz-check: $(FUZZ_BINS)
-	bash tests/fuzz/run.sh $(B)/fuzz $(FUZZ_TEST_SECONDS) $(FUZZ_HARNESSES)
+	bash tests/fuzz/run.sh $(B)/fuzz runs=$(FUZZ_TEST_RUNS) $(FUZZ_HARNESSES)
 
 .PHONY: fuzz fuzz-check

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # run.sh: replay the regression inputs, then fuzz, each harness in turn.
 #
-#   tests/fuzz/run.sh BIN_DIR SECONDS HARNESS...
+#   tests/fuzz/run.sh BIN_DIR BUDGET HARNESS...
+#
+# BUDGET is SECONDS of fuzzing per harness (random seeds: a search), or
+# runs=N for N inputs per harness from seed 1 (what make test runs: the same
+# inputs every time, so a pass does not depend on luck or the machine's load).
 #
 # One fuzz process at a time, nice'd (the machine is shared), each in a
 # temp directory of its own that is its working directory, its corpus and
@@ -13,8 +17,12 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin_dir=$(cd "$1" && pwd)
-secs=$2
+budget=$2
 shift 2
+case $budget in
+    runs=*) limit=(-runs="${budget#runs=}" -seed=1); what="${budget#runs=} inputs from seed 1" ;;
+    *) limit=(-max_total_time="$budget"); what="$budget s" ;;
+esac
 status=0
 for h in "$@"; do
     bin=$bin_dir/fuzz_$h
@@ -24,7 +32,7 @@ for h in "$@"; do
     if [ "$h" = compiler ]; then
         cp "$root"/specs/*.gm "$root"/tests/specs/*.gm "$root"/tests/bad/*.gm "$tmp/seeds/"
     fi
-    opts=(-max_total_time="$secs" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$tmp/")
+    opts=("${limit[@]}" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$tmp/")
     [ -f "$root/tests/fuzz/$h.dict" ] && opts+=(-dict="$root/tests/fuzz/$h.dict")
     [ "$h" = compiler ] && opts+=(-max_len=4096)
     regress=("$root"/tests/fuzz/regress/"$h"/*)
@@ -41,7 +49,7 @@ for h in "$@"; do
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$tmp/fuzz.log")
         rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$tmp/fuzz.log")
         found=$(sed -n 's/^stat::new_units_added: *//p' "$tmp/fuzz.log")
-        echo "fuzz_$h: ${runs:-?} runs in $secs s (${rate:-?}/s), $found new corpus inputs, no crash, leak or timeout"
+        echo "fuzz_$h: ${runs:-?} runs ($what, ${rate:-?}/s), $found new corpus inputs, no crash, leak or timeout"
         grep "^fuzz_$h: .* inputs" "$tmp/fuzz.log" || true
         if [ "$h" = compiler ] && ! grep -q "[1-9][0-9]* to a sampler" "$tmp/fuzz.log"; then
             echo "fuzz_compiler: no input reached the sampler emitter"
