@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "genc.h"
+#include "genrt_image.h"
 #include "helpers.h"
 
 TestSuite(e2e, .fini = genc_free_all);
@@ -414,6 +415,66 @@ Test(e2e, cgan_samples_by_label, .timeout = 300) {
     expect_error("label on an unconditional model", full, "error:");
 }
 
+/* ---- VAEs ------------------------------------------------------------------------ */
+
+/* A PNG's width and height, from its IHDR. */
+static void png_size(const char *file, long *w, long *h) {
+    size_t len;
+    const unsigned char *p = (const unsigned char *)read_whole(file, &len);
+    cr_assert(p && len > 24 && !memcmp(p, "\x89PNG", 4), "%s is not a PNG", file);
+    *w = (long)p[16] << 24 | (long)p[17] << 16 | (long)p[18] << 8 | p[19];
+    *h = (long)p[20] << 24 | (long)p[21] << 16 | (long)p[22] << 8 | p[23];
+}
+
+/* The -ELBO on a split's line of `X eval`'s output, or NAN. */
+static double eval_elbo(const char *text, const char *split, long *n) {
+    const char *at = strstr(text, xprintf("%s: -ELBO ", split));
+    double v = NAN, rec, kl;
+    if (!at || sscanf(at + strlen(split) + 8, "%lf nats per example (reconstruction %lf, KL %lf) over %ld examples",
+                      &v, &rec, &kl, n) != 4)
+        return NAN;
+    return fabs(rec + kl - v) < 0.02 ? v : NAN;
+}
+
+/* The conditional VAE: the label reaches the decoder (two labels, one
+ * latent, different samples), an unlabelled PNG is a grid of a row per
+ * class, eval prints the -ELBO of both splits, reconstruct and gradcheck
+ * run, and a resumed run continues exactly. */
+Test(e2e, cvae_samples_by_label_and_evaluates, .timeout = 300) {
+    const char *dir = test_tmpdir();
+    const char *t = trainer("cvae");
+    int n = quick() ? 4 : 40;
+    expect_resume_exact(dir, xprintf("%s/%s", cwd(), t), "--threads 1", n);
+    char *head = read_whole(path("a/metrics.csv"), NULL);
+    cr_expect(!strncmp(head, "step,loss,rec,kl,seconds", 24), "header: %.60s", head);
+    char *ck = path("a/checkpoint.ckpt");
+    cr_assert_eq(run("%s sample --checkpoint %s --label 7 -n 16 -o %s/sneakers.png", t, ck, dir), 0);
+    cr_assert_eq(run("%s sample --checkpoint %s -o %s/grid.png", t, ck, dir), 0);
+    long w, h, cell = 28 + GENRT_IMAGE_PAD;
+    png_size(path("grid.png"), &w, &h);
+    cr_expect(w == 8 * cell + GENRT_IMAGE_PAD && h == 10 * cell + GENRT_IMAGE_PAD,
+              "the grid is %ldx%ld, not 8 columns by 10 rows (one per class)", w, h);
+    cr_assert_eq(run("%s sample --checkpoint %s --label 0 -n 4 --seed 5 -o %s/l0.npy && "
+                     "%s sample --checkpoint %s --label 9 -n 4 --seed 5 -o %s/l9.npy", t, ck, dir, t, ck, dir), 0);
+    cr_expect(!same_file(path("l0.npy"), path("l9.npy")), "the label changed nothing");
+    char full[1024];
+    snprintf(full, sizeof full, "%s sample --checkpoint %s --label 10 -o %s/x.png", t, ck, dir);
+    expect_error("label out of range", full, "out of range");
+    cr_assert_eq(run("%s eval --checkpoint %s --threads 1 > %s/eval.txt", t, ck, dir), 0);
+    char *ev = read_whole(path("eval.txt"), NULL);
+    long ntrain = 0, ntest = 0;
+    double train = eval_elbo(ev, "train", &ntrain), test = eval_elbo(ev, "test", &ntest);
+    cr_expect(isfinite(train) && train > 0 && ntrain == 60000, "train line: %s", ev);
+    cr_expect(isfinite(test) && test > 0 && ntest == 10000, "test line: %s", ev);
+    cr_log_info("cvae after %d steps: test -ELBO %.2f nats", n, test);
+    /* the examples' own labels: nothing on stderr, for a split of test examples */
+    cr_assert_eq(run("%s reconstruct --checkpoint %s -n 8 -o %s/r.png 2> %s/r.err", t, ck, dir, dir), 0);
+    png_size(path("r.png"), &w, &h);
+    cr_expect(w == 16 * cell + GENRT_IMAGE_PAD && h == cell + GENRT_IMAGE_PAD, "reconstructions %ldx%ld", w, h);
+    cr_expect_eq(run("test ! -s %s/r.err", dir), 0, "reconstruct said: %s", read_whole(path("r.err"), NULL));
+    cr_expect_eq(run("%s gradcheck > %s/gc.txt", t, dir), 0, "%s", read_whole(path("gc.txt"), NULL));
+}
+
 /* ---- CycleGAN ------------------------------------------------------------------- */
 
 /* The cycle column of a CycleGAN's metrics.csv, row `step` (1-based). */
@@ -528,7 +589,7 @@ static void check_sampler(const char *model, int steps) {
     cr_expect_eq(run("nm -u %s/%s_s02.o | grep -Ev ' (cos|sin|log|exp|sqrt|tanh|memset|memcpy)f?$' | "
                      "grep -q .", dir, model), 1, "the %s sampler needs symbols beyond libc and libm", model);
     cr_expect_eq(run("nm -u %s/%s_s02.o | grep -Eq 'malloc|printf|free|fopen|cblas|genrt'", dir, model), 1);
-    bool cond = !strcmp(model, "cgan");
+    bool cond = !strcmp(model, "cgan") || !strcmp(model, "cvae");
     const char *api = !strcmp(model, "cyclegan")
         ? xprintf("-DTRANSLATE_AB=%s_s_translate_ab -DTRANSLATE_BA=%s_s_translate_ba", model, model)
         : xprintf("-DSAMPLE=%s_s_sample -DSAMPLER_CLASSES=%d", model, cond);
@@ -559,4 +620,5 @@ Test(sampler, weights_file_blob, .timeout = 300) {
 Test(sampler, cgan_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("cgan", 20); }
 Test(sampler, gan_ring_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("gan_ring", 100); }
 Test(sampler, vae_decoder_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("vae", 50); }
+Test(sampler, cvae_decoder_takes_a_label_and_matches_trainer, .timeout = 300) { check_sampler("cvae", 20); }
 Test(sampler, cyclegan_translators_match_trainer_and_build_strictly, .timeout = 300) { check_sampler("cyclegan", 5); }
