@@ -140,6 +140,7 @@ int genrt_cmd_reconstruct(const struct genrt_cli *c, const struct genrt_opts *o)
                               n, genrt_run_split_name(split), have);
     }
     n = n < d.n ? n : d.n;
+    genrt_run_note_examples(c, "reconstruct", split, o->data ? o->data : m->data_path, n);
 
     genrt_run_compute_setup(o);
     long B = m->batch, S = m->sample_size;

@@ -556,8 +556,13 @@ Test(e2e, cyclegan_on_two_image_folders, .timeout = 300) {
     char *head = read_whole(path("a/metrics.csv"), NULL);
     cr_expect(!strncmp(head, "step,loss_G,loss_DA,loss_DB,cycle,identity,seconds", 50), "header: %.60s", head);
     cr_expect_eq(run("test -s %s/a/samples/step-000005.png", dir), 0);
-    cr_assert_eq(run("%s translate --checkpoint %s/a/checkpoint.ckpt %s --from B -n 2 -o %s/f.npy", t, dir, data,
-                     dir), 0);
+    cr_assert_eq(run("%s translate --checkpoint %s/a/checkpoint.ckpt %s --from B -n 2 -o %s/f.npy 2> %s/f.err", t,
+                     dir, data, dir, dir), 0);
+    /* a folder has no test split: translate says which examples it took */
+    char *said = read_whole(path("f.err"), NULL);
+    char *want = xprintf("cgi: translate: %s/zebras has no test split, so the examples are its first 2 training "
+                         "images (in file order)\n", dir);
+    cr_expect(said && !strcmp(said, want), "stderr: %s", said ? said : "(nothing)");
     char *npy = read_whole(path("f.npy"), NULL);
     cr_expect(npy && strstr(npy + 10, "'shape': (2, 3, 16, 16)"), "header: %.80s", npy ? npy + 10 : "");
     /* the translators of its sampler */
@@ -567,6 +572,28 @@ Test(e2e, cyclegan_on_two_image_folders, .timeout = 300) {
                      "-DTRANSLATE_BA=cgi_s_translate_ba tests/sampler_check.c %s/cgi_s.c %s/cgi.c %s -o %s/check",
                      cc, dir, dir, dir, libs, dir), 0);
     cr_expect_eq(run("%s/check %s/a/checkpoint.ckpt", dir, dir), 0, "the translators differ from the trainer's");
+}
+
+/* A folder of images has no test split: reconstruct's examples are its
+ * first training images, and it says so on stderr. */
+Test(e2e, reconstruct_on_image_folder_names_its_examples, .timeout = 120) {
+    const char *dir = test_tmpdir();
+    random_pngs(xprintf("%s/pics", dir), 6, 3);
+    const char *text = "model vae_pics\ndata images { dir \"pics/\"; shape [3, 16, 16]; range -1 1 }\n"
+                       "latent z ~ normal(4)\nnetwork E : [3, 16, 16] -> [8] { flatten; dense 8 }\n"
+                       "network Dec : [4] -> [3, 16, 16] { dense 768; reshape [3, 16, 16]; tanh }\n"
+                       "objective vae(E, Dec) { likelihood gaussian }\noptimize E with adam { }\n"
+                       "optimize Dec with adam { }\ntrain { batch 4; seed 1 }\n";
+    char *file = path("vae_pics.gm");
+    write_file(file, text, strlen(text));
+    char *bin = build_trainer(file, "vae_pics");
+    cr_assert_eq(run("%s train --steps 2 --quiet --data %s/pics --out %s/vp", bin, dir, dir), 0);
+    cr_assert_eq(run("%s reconstruct --checkpoint %s/vp/checkpoint.ckpt --data %s/pics -n 5 -o %s/r.png 2> %s/r.err",
+                     bin, dir, dir, dir, dir), 0);
+    char *err = read_whole(path("r.err"), NULL);
+    char *want = xprintf("vae_pics: reconstruct: %s/pics has no test split, so the examples are its first 5 "
+                         "training images (in file order)\n", dir);
+    cr_expect(err && !strcmp(err, want), "stderr: %s", err ? err : "(nothing)");
 }
 
 /* ---- samplers ------------------------------------------------------------------- */

@@ -2936,6 +2936,11 @@ Test(vae, images_are_one_train_split)
     m.data_path = dir;
     r = cli(&m, NULL, "reconstruct", "--checkpoint", ck, "-o", tpath("vi.png"), NULL);
     cr_assert_eq(r->rc, 0, "%s", r->err);
+    /* one line says which examples stand in for test examples */
+    char want[512];
+    snprintf(want, sizeof want, "fake: reconstruct: %s has no test split, so the examples are its "
+             "first 6 training images (in file order)\n", dir);
+    cr_assert_str_eq(r->err, want);
     int w, h, comp;
     unsigned char *px = stbi_load(tpath("vi.png"), &w, &h, &comp, 1);
     cr_assert_not_null(px);
