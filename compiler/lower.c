@@ -161,6 +161,10 @@ int batch_input(struct builder *b, enum genrt_slot slot, int rows, struct shape 
     return ir_input(b->g, slot, batched(rows, example));
 }
 
+int label_input(struct builder *b, int rows) {
+    return b->m->conditional ? batch_input(b, GENRT_SLOT_Y, rows, (struct shape){0}) : -1;
+}
+
 int flat(struct builder *b, int x) {
     struct shape s = ir_node(b->g, x)->shape;
     return ir_reshape(b->g, x, (struct shape){2, {s.d[0], (int)(shape_size(s) / s.d[0])}});

@@ -53,6 +53,9 @@ void at_objective(struct builder *b, const char *what);
 /* An input of `rows` examples of shape `example` (labels: an empty shape,
  * one per row). */
 int batch_input(struct builder *b, enum genrt_slot slot, int rows, struct shape example);
+/* A conditional model's labels, one per row of `rows`; -1 for an
+ * unconditional model. */
+int label_input(struct builder *b, int rows);
 /* Network `net`'s forward pass on x (and labels y, or -1). */
 int forward(struct builder *b, int net, int x, int y);
 static inline unsigned net_bit(int net) { return 1u << net; }

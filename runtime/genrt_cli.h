@@ -125,6 +125,13 @@ const char *genrt_run_domain_name(const struct genrt_model *m, int domain);
 /* "train" or "test". */
 const char *genrt_run_split_name(int split);
 
+/* For reconstruct and translate, whose examples are the first n of the
+ * test split: when a source has none (a folder of images), one line on
+ * stderr saying that the first n training examples of dir, in file order,
+ * stand in for them; nothing otherwise. */
+void genrt_run_note_examples(const struct genrt_cli *c, const char *cmd, int split,
+                             const char *dir, long n);
+
 /* Opens a domain's data (domain A: the model's own, as
  * genrt_data_open_split; domain B through m->domain_b), path overriding
  * the spec's directory.  B's loader draws its shuffles from its own

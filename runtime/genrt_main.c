@@ -390,10 +390,11 @@ static int check_entry_points(const struct genrt_cli *c, const struct genrt_mode
         return genrt_cli_fail(c, "%s error: %s without %s (the two come together)", what,
                               m->elbo_batch ? "elbo_batch" : "reconstruct",
                               m->elbo_batch ? "reconstruct" : "elbo_batch");
-    /* elbo_batch, reconstruct and translate take no labels */
-    if ((m->elbo_batch || m->translate) && m->n_classes != 0)
-        return genrt_cli_fail(c, "%s error: %s takes no labels, but the model has %d classes",
-                              what, m->elbo_batch ? "elbo_batch" : "translate", m->n_classes);
+    /* translate takes no labels (a conditional VAE's elbo_batch and
+     * reconstruct read theirs from GENRT_SLOT_Y) */
+    if (m->translate && m->n_classes != 0)
+        return genrt_cli_fail(c, "%s error: translate takes no labels, but the model has %d "
+                              "classes", what, m->n_classes);
     if (m->translate && !m->domain_b)
         return genrt_cli_fail(c, "%s error: translate without domain_a or domain_b", what);
     if (m->domain_b && check_domains(c, m, what))

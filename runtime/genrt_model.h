@@ -173,12 +173,15 @@ struct genrt_model {
      * conditional model, NULL otherwise; out: batch * sample_size floats. */
     void (*generate)(const float *z, const float *y, float *out);
 
-    /* VAEs (NULL otherwise); they take no labels (n_classes is 0).
+    /* VAEs (NULL otherwise).
      * elbo_batch: on exactly `batch` real examples x (sample_size floats
      * each), writes each example's negative ELBO, reconstruction term and
      * KL term (nats) to out[3*i + 0..2]; one posterior sample per example,
      * from a fixed seed.
-     * reconstruct: x -> decoder(mean of the posterior), `batch` examples. */
+     * reconstruct: x -> decoder(mean of the posterior), `batch` examples.
+     * A conditional VAE (n_classes > 0) reads the examples' labels from
+     * slot GENRT_SLOT_Y: the caller passes them, `batch` floats, with
+     * set_input(GENRT_SLOT_Y, y) before each call. */
     void (*elbo_batch)(const float *x, double *out);
     void (*reconstruct)(const float *x, float *out);
 

@@ -7,6 +7,7 @@
 #include "genrt_cli.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cblas.h>
@@ -64,6 +65,15 @@ const char *genrt_run_domain_name(const struct genrt_model *m, int domain)
 const char *genrt_run_split_name(int split)
 {
     return split == GENRT_SPLIT_TEST ? "test" : "train";
+}
+
+void genrt_run_note_examples(const struct genrt_cli *c, const char *cmd, int split,
+                             const char *dir, long n)
+{
+    if (split != GENRT_SPLIT_TRAIN)
+        return;
+    fprintf(stderr, "%s: %s: %s has no test split, so the examples are its first %ld training "
+            "image%s (in file order)\n", c->prog, cmd, dir, n, n == 1 ? "" : "s");
 }
 
 int genrt_run_open_domain(const struct genrt_model *m, int dom, const char *path, int split,

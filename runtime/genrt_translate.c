@@ -150,6 +150,8 @@ int genrt_cmd_translate(const struct genrt_cli *c, const struct genrt_opts *o)
                               genrt_run_domain_name(m, dom), have, cls);
     }
     n = n < d.n ? n : d.n;
+    const char *dir = dom == GENRT_DOMAIN_B ? o->data_b : o->data;
+    genrt_run_note_examples(c, "translate", split, dir ? dir : md[dom].data_path, n);
 
     genrt_run_compute_setup(o);
     long S = md[dom].sample_size, T = md[1 - dom].sample_size;

@@ -14,16 +14,47 @@
 /* Fills xb (batch * sample_size floats) with examples first .. of d, in
  * file order: as many as are left, at most one batch, the rest of the
  * batch padded with copies of the last one, so the model sees only real
- * data.  Returns how many are real. */
+ * data.  A conditional VAE gets the examples' own labels too, through
+ * GENRT_SLOT_Y (yb, labels: batch each).  Returns how many are real. */
 static long fill_batch(const struct genrt_model *m, const struct genrt_data *d, long first,
-                       float *xb)
+                       float *xb, float *yb, int *labels)
 {
     long k = d->n - first < m->batch ? d->n - first : m->batch;
     long S = m->sample_size;
-    genrt_data_read(d, first, k, xb, NULL); /* in range: 0 < k <= n - first */
-    for (long i = k; i < m->batch; i++)
+    genrt_data_read(d, first, k, xb, yb ? labels : NULL); /* in range: 0 < k <= n - first */
+    for (long i = k; i < m->batch; i++) {
         memcpy(xb + i * S, xb + (k - 1) * S, (size_t)S * sizeof *xb);
+        if (yb)
+            labels[i] = labels[k - 1];
+    }
+    if (yb) {
+        for (long i = 0; i < m->batch; i++)
+            yb[i] = (float)labels[i];
+        m->set_input(GENRT_SLOT_Y, yb);
+    }
     return k;
+}
+
+/* A conditional VAE's label buffers for fill_batch (both NULL otherwise). */
+struct labels {
+    float *y;
+    int *k;
+};
+
+static struct labels labels_new(const struct genrt_model *m)
+{
+    struct labels l = {NULL, NULL};
+    if (m->n_classes > 0) {
+        l.y = genrt_file_xmalloc((size_t)m->batch * sizeof *l.y);
+        l.k = genrt_file_xmalloc((size_t)m->batch * sizeof *l.k);
+    }
+    return l;
+}
+
+static void labels_free(struct labels *l)
+{
+    free(l->y);
+    free(l->k);
 }
 
 /* The mean negative ELBO, reconstruction and KL terms over every example
@@ -37,9 +68,10 @@ static int eval_split(const struct genrt_cli *c, const struct genrt_opts *o, int
         return genrt_cli_fail(c, "eval: %s", err.msg);
     float *xb = genrt_file_xmalloc((size_t)m->batch * (size_t)m->sample_size * sizeof *xb);
     double *ob = genrt_file_xmalloc((size_t)m->batch * 3 * sizeof *ob);
+    struct labels lb = labels_new(m);
     double sum[3] = {0.0, 0.0, 0.0};
     for (long i = 0; i < d.n;) {
-        long k = fill_batch(m, &d, i, xb);
+        long k = fill_batch(m, &d, i, xb, lb.y, lb.k);
         m->elbo_batch(xb, ob);
         for (long b = 0; b < k; b++)
             for (int t = 0; t < 3; t++)
@@ -51,6 +83,7 @@ static int eval_split(const struct genrt_cli *c, const struct genrt_opts *o, int
     fflush(stdout);
     free(xb);
     free(ob);
+    labels_free(&lb);
     genrt_data_close(&d);
     return 0;
 }
@@ -107,14 +140,16 @@ int genrt_cmd_reconstruct(const struct genrt_cli *c, const struct genrt_opts *o)
                               n, genrt_run_split_name(split), have);
     }
     n = n < d.n ? n : d.n;
+    genrt_run_note_examples(c, "reconstruct", split, o->data ? o->data : m->data_path, n);
 
     genrt_run_compute_setup(o);
     long B = m->batch, S = m->sample_size;
     float *xb = genrt_file_xmalloc((size_t)(B * S) * sizeof *xb);
     float *rb = genrt_file_xmalloc((size_t)(B * S) * sizeof *rb);
     float *pairs = genrt_file_xmalloc((size_t)(2 * n * S) * sizeof *pairs);
+    struct labels lb = labels_new(m);
     for (long i = 0; i < n;) {
-        long k = fill_batch(m, &d, i, xb);
+        long k = fill_batch(m, &d, i, xb, lb.y, lb.k);
         k = k < n - i ? k : n - i;
         m->reconstruct(xb, rb);
         for (long b = 0; b < k; b++) {
@@ -128,5 +163,6 @@ int genrt_cmd_reconstruct(const struct genrt_cli *c, const struct genrt_opts *o)
     free(xb);
     free(rb);
     free(pairs);
+    labels_free(&lb);
     return rc ? genrt_cli_fail_err(c, &err) : 0;
 }

@@ -5,7 +5,8 @@
 #   wgan, wgan_gp 3,000 steps: the critic's Wasserstein estimate W falls; sample grids
 #   cgan          3,000 steps: a sample grid with one row per class
 #   lsgan, hinge  QUALITY_STEPS steps: sample grids
-#   vae, conv_vae 3,000 steps: test -ELBO (vae <= 250 nats; conv_vae below vae)
+#   vae, cvae, conv_vae  3,000 steps: test -ELBO (vae <= 250 nats; cvae's and conv_vae's below
+#                 vae's); cvae: a sample grid with one row per class
 #   cyclegan      2,000 steps: the cycle L1 falls >= 5x from its start; G(a) nearer the boots' mean
 #                 image than the sneakers' (and F(b) the other way); translation grids; gradcheck
 # QUALITY_STEPS scales the Fashion-MNIST runs (default 3000); QUALITY_ONLY="vae cyclegan" runs only
@@ -74,14 +75,18 @@ for m in lsgan hinge; do
     echo "  samples: $out/$m.png"
 done
 
-for m in vae conv_vae; do
+for m in vae cvae conv_vae; do
     want $m || continue
     echo "== $m: 3,000 steps on Fashion-MNIST"
     ./$m train --steps 3000 --seed 1 --quiet --out $out/$m --force
     ./$m eval --checkpoint $out/$m/checkpoint.ckpt | sed 's/^/  /'
     ./$m reconstruct --checkpoint $out/$m/checkpoint.ckpt -o $out/$m-reconstructions.png
+    if [[ $m == cvae ]]; then
+        ./cvae sample --checkpoint $out/cvae/checkpoint.ckpt -n 80 -o $out/cvae.png
+        echo "  one row per class: $out/cvae.png"
+    fi
 done
-{ want vae || want conv_vae; } && echo "  (bars: vae test -ELBO <= 250 nats; conv_vae's below vae's)"
+{ want vae || want cvae || want conv_vae; } && echo "  (bars: vae test -ELBO <= 250 nats; cvae's and conv_vae's below vae's)"
 
 if want cyclegan; then
     echo "== cyclegan: 2,000 steps, sneakers (class 7) <-> ankle boots (class 9)"

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "genc.h"
+#include "genrt_image.h"
 #include "helpers.h"
 
 TestSuite(e2e, .fini = genc_free_all);
@@ -414,6 +415,66 @@ Test(e2e, cgan_samples_by_label, .timeout = 300) {
     expect_error("label on an unconditional model", full, "error:");
 }
 
+/* ---- VAEs ------------------------------------------------------------------------ */
+
+/* A PNG's width and height, from its IHDR. */
+static void png_size(const char *file, long *w, long *h) {
+    size_t len;
+    const unsigned char *p = (const unsigned char *)read_whole(file, &len);
+    cr_assert(p && len > 24 && !memcmp(p, "\x89PNG", 4), "%s is not a PNG", file);
+    *w = (long)p[16] << 24 | (long)p[17] << 16 | (long)p[18] << 8 | p[19];
+    *h = (long)p[20] << 24 | (long)p[21] << 16 | (long)p[22] << 8 | p[23];
+}
+
+/* The -ELBO on a split's line of `X eval`'s output, or NAN. */
+static double eval_elbo(const char *text, const char *split, long *n) {
+    const char *at = strstr(text, xprintf("%s: -ELBO ", split));
+    double v = NAN, rec, kl;
+    if (!at || sscanf(at + strlen(split) + 8, "%lf nats per example (reconstruction %lf, KL %lf) over %ld examples",
+                      &v, &rec, &kl, n) != 4)
+        return NAN;
+    return fabs(rec + kl - v) < 0.02 ? v : NAN;
+}
+
+/* The conditional VAE: the label reaches the decoder (two labels, one
+ * latent, different samples), an unlabelled PNG is a grid of a row per
+ * class, eval prints the -ELBO of both splits, reconstruct and gradcheck
+ * run, and a resumed run continues exactly. */
+Test(e2e, cvae_samples_by_label_and_evaluates, .timeout = 300) {
+    const char *dir = test_tmpdir();
+    const char *t = trainer("cvae");
+    int n = quick() ? 4 : 40;
+    expect_resume_exact(dir, xprintf("%s/%s", cwd(), t), "--threads 1", n);
+    char *head = read_whole(path("a/metrics.csv"), NULL);
+    cr_expect(!strncmp(head, "step,loss,rec,kl,seconds", 24), "header: %.60s", head);
+    char *ck = path("a/checkpoint.ckpt");
+    cr_assert_eq(run("%s sample --checkpoint %s --label 7 -n 16 -o %s/sneakers.png", t, ck, dir), 0);
+    cr_assert_eq(run("%s sample --checkpoint %s -o %s/grid.png", t, ck, dir), 0);
+    long w, h, cell = 28 + GENRT_IMAGE_PAD;
+    png_size(path("grid.png"), &w, &h);
+    cr_expect(w == 8 * cell + GENRT_IMAGE_PAD && h == 10 * cell + GENRT_IMAGE_PAD,
+              "the grid is %ldx%ld, not 8 columns by 10 rows (one per class)", w, h);
+    cr_assert_eq(run("%s sample --checkpoint %s --label 0 -n 4 --seed 5 -o %s/l0.npy && "
+                     "%s sample --checkpoint %s --label 9 -n 4 --seed 5 -o %s/l9.npy", t, ck, dir, t, ck, dir), 0);
+    cr_expect(!same_file(path("l0.npy"), path("l9.npy")), "the label changed nothing");
+    char full[1024];
+    snprintf(full, sizeof full, "%s sample --checkpoint %s --label 10 -o %s/x.png", t, ck, dir);
+    expect_error("label out of range", full, "out of range");
+    cr_assert_eq(run("%s eval --checkpoint %s --threads 1 > %s/eval.txt", t, ck, dir), 0);
+    char *ev = read_whole(path("eval.txt"), NULL);
+    long ntrain = 0, ntest = 0;
+    double train = eval_elbo(ev, "train", &ntrain), test = eval_elbo(ev, "test", &ntest);
+    cr_expect(isfinite(train) && train > 0 && ntrain == 60000, "train line: %s", ev);
+    cr_expect(isfinite(test) && test > 0 && ntest == 10000, "test line: %s", ev);
+    cr_log_info("cvae after %d steps: test -ELBO %.2f nats", n, test);
+    /* the examples' own labels: nothing on stderr, for a split of test examples */
+    cr_assert_eq(run("%s reconstruct --checkpoint %s -n 8 -o %s/r.png 2> %s/r.err", t, ck, dir, dir), 0);
+    png_size(path("r.png"), &w, &h);
+    cr_expect(w == 16 * cell + GENRT_IMAGE_PAD && h == cell + GENRT_IMAGE_PAD, "reconstructions %ldx%ld", w, h);
+    cr_expect_eq(run("test ! -s %s/r.err", dir), 0, "reconstruct said: %s", read_whole(path("r.err"), NULL));
+    cr_expect_eq(run("%s gradcheck > %s/gc.txt", t, dir), 0, "%s", read_whole(path("gc.txt"), NULL));
+}
+
 /* ---- CycleGAN ------------------------------------------------------------------- */
 
 /* The cycle column of a CycleGAN's metrics.csv, row `step` (1-based). */
@@ -495,8 +556,13 @@ Test(e2e, cyclegan_on_two_image_folders, .timeout = 300) {
     char *head = read_whole(path("a/metrics.csv"), NULL);
     cr_expect(!strncmp(head, "step,loss_G,loss_DA,loss_DB,cycle,identity,seconds", 50), "header: %.60s", head);
     cr_expect_eq(run("test -s %s/a/samples/step-000005.png", dir), 0);
-    cr_assert_eq(run("%s translate --checkpoint %s/a/checkpoint.ckpt %s --from B -n 2 -o %s/f.npy", t, dir, data,
-                     dir), 0);
+    cr_assert_eq(run("%s translate --checkpoint %s/a/checkpoint.ckpt %s --from B -n 2 -o %s/f.npy 2> %s/f.err", t,
+                     dir, data, dir, dir), 0);
+    /* a folder has no test split: translate says which examples it took */
+    char *said = read_whole(path("f.err"), NULL);
+    char *want = xprintf("cgi: translate: %s/zebras has no test split, so the examples are its first 2 training "
+                         "images (in file order)\n", dir);
+    cr_expect(said && !strcmp(said, want), "stderr: %s", said ? said : "(nothing)");
     char *npy = read_whole(path("f.npy"), NULL);
     cr_expect(npy && strstr(npy + 10, "'shape': (2, 3, 16, 16)"), "header: %.80s", npy ? npy + 10 : "");
     /* the translators of its sampler */
@@ -506,6 +572,28 @@ Test(e2e, cyclegan_on_two_image_folders, .timeout = 300) {
                      "-DTRANSLATE_BA=cgi_s_translate_ba tests/sampler_check.c %s/cgi_s.c %s/cgi.c %s -o %s/check",
                      cc, dir, dir, dir, libs, dir), 0);
     cr_expect_eq(run("%s/check %s/a/checkpoint.ckpt", dir, dir), 0, "the translators differ from the trainer's");
+}
+
+/* A folder of images has no test split: reconstruct's examples are its
+ * first training images, and it says so on stderr. */
+Test(e2e, reconstruct_on_image_folder_names_its_examples, .timeout = 120) {
+    const char *dir = test_tmpdir();
+    random_pngs(xprintf("%s/pics", dir), 6, 3);
+    const char *text = "model vae_pics\ndata images { dir \"pics/\"; shape [3, 16, 16]; range -1 1 }\n"
+                       "latent z ~ normal(4)\nnetwork E : [3, 16, 16] -> [8] { flatten; dense 8 }\n"
+                       "network Dec : [4] -> [3, 16, 16] { dense 768; reshape [3, 16, 16]; tanh }\n"
+                       "objective vae(E, Dec) { likelihood gaussian }\noptimize E with adam { }\n"
+                       "optimize Dec with adam { }\ntrain { batch 4; seed 1 }\n";
+    char *file = path("vae_pics.gm");
+    write_file(file, text, strlen(text));
+    char *bin = build_trainer(file, "vae_pics");
+    cr_assert_eq(run("%s train --steps 2 --quiet --data %s/pics --out %s/vp", bin, dir, dir), 0);
+    cr_assert_eq(run("%s reconstruct --checkpoint %s/vp/checkpoint.ckpt --data %s/pics -n 5 -o %s/r.png 2> %s/r.err",
+                     bin, dir, dir, dir, dir), 0);
+    char *err = read_whole(path("r.err"), NULL);
+    char *want = xprintf("vae_pics: reconstruct: %s/pics has no test split, so the examples are its first 5 "
+                         "training images (in file order)\n", dir);
+    cr_expect(err && !strcmp(err, want), "stderr: %s", err ? err : "(nothing)");
 }
 
 /* ---- samplers ------------------------------------------------------------------- */
@@ -528,7 +616,7 @@ static void check_sampler(const char *model, int steps) {
     cr_expect_eq(run("nm -u %s/%s_s02.o | grep -Ev ' (cos|sin|log|exp|sqrt|tanh|memset|memcpy)f?$' | "
                      "grep -q .", dir, model), 1, "the %s sampler needs symbols beyond libc and libm", model);
     cr_expect_eq(run("nm -u %s/%s_s02.o | grep -Eq 'malloc|printf|free|fopen|cblas|genrt'", dir, model), 1);
-    bool cond = !strcmp(model, "cgan");
+    bool cond = !strcmp(model, "cgan") || !strcmp(model, "cvae");
     const char *api = !strcmp(model, "cyclegan")
         ? xprintf("-DTRANSLATE_AB=%s_s_translate_ab -DTRANSLATE_BA=%s_s_translate_ba", model, model)
         : xprintf("-DSAMPLE=%s_s_sample -DSAMPLER_CLASSES=%d", model, cond);
@@ -559,4 +647,5 @@ Test(sampler, weights_file_blob, .timeout = 300) {
 Test(sampler, cgan_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("cgan", 20); }
 Test(sampler, gan_ring_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("gan_ring", 100); }
 Test(sampler, vae_decoder_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("vae", 50); }
+Test(sampler, cvae_decoder_takes_a_label_and_matches_trainer, .timeout = 300) { check_sampler("cvae", 20); }
 Test(sampler, cyclegan_translators_match_trainer_and_build_strictly, .timeout = 300) { check_sampler("cyclegan", 5); }

@@ -2800,11 +2800,31 @@ static struct {
     int rows[256];
     int n_rows;
     char msg[256];
+    /* a conditional spy: the labels set_input last gave slot Y, how many
+     * times, and the label each recorded row came with */
+    float y[64];
+    int y_calls, calls;
+    int labels[256];
 } elbo_spy;
+
+/* A conditional spy's set_input: slot Y is the spy's (the fake VAE takes
+ * no labels), the rest the fake's. */
+static void elbo_spy_set_input(int slot, const float *src)
+{
+    if (slot == GENRT_SLOT_Y) {
+        memcpy(elbo_spy.y, src, (size_t)elbo_spy.batch * sizeof *src);
+        elbo_spy.y_calls++;
+    } else {
+        fake_vae_model.set_input(slot, src);
+    }
+}
 
 static void spy_elbo_batch(const float *x, double *out)
 {
+    elbo_spy.calls++;
     for (int b = 0; b < elbo_spy.batch; b++) {
+        if (elbo_spy.n_rows < 256)
+            elbo_spy.labels[elbo_spy.n_rows] = (int)elbo_spy.y[b];
         const float *row = x + b * elbo_spy.sample_size;
         for (long j = 1; j < elbo_spy.sample_size; j++)
             if (row[j] != row[0] && !elbo_spy.msg[0])
@@ -2890,6 +2910,35 @@ Test(vae, eval_pads_the_last_batch_and_counts_only_real_examples)
                      "examples\n");
 }
 
+/* A conditional VAE: before each elbo_batch (and reconstruct) the runtime
+ * gives slot Y the batch's own labels, the pads' those of the example they
+ * copy.  Example i of the train split is class (3 i + 1) mod 10. */
+Test(vae, a_conditional_vae_gets_each_examples_own_label)
+{
+    const char *dir = tpath("cond");
+    mkdir(dir, 0777);
+    write_idx(dir, "train", 10, 28, 28, 10, 0);
+    write_idx(dir, "t10k", 5, 28, 28, 5, 0);
+    unsigned char lab[8 + 10] = {0, 0, 8, 1, 0, 0, 0, 10};
+    for (int i = 0; i < 10; i++)
+        lab[8 + i] = (unsigned char)((3 * i + 1) % 10);
+    spit(tpath("cond/train-labels-idx1-ubyte"), lab, sizeof lab);
+    struct genrt_model m = spy_vae(dir);
+    m.n_classes = 10;
+    m.set_input = elbo_spy_set_input;
+    struct run *r = cli(&m, NULL, "eval", "--checkpoint", vae_ckpt(), NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_str_empty(elbo_spy.msg, "%s", elbo_spy.msg);
+    cr_assert_eq(elbo_spy.calls, 5); /* 3 batches of train, 2 of test */
+    cr_assert_eq(elbo_spy.y_calls, 5, "labels set %d times for 5 batches", elbo_spy.y_calls);
+    cr_assert_eq(elbo_spy.n_rows, 20);
+    for (int i = 0; i < 12; i++) /* the train split's rows: 0 .. 9, 9, 9 */
+        cr_assert_eq(elbo_spy.labels[i], (3 * elbo_spy.rows[i] + 1) % 10, "row %d (example %d): label %d", i,
+                     elbo_spy.rows[i], elbo_spy.labels[i]);
+    for (int i = 12; i < 20; i++) /* write_idx's labels: all 0 */
+        cr_assert_eq(elbo_spy.labels[i], 0, "test row %d: label %d", i, elbo_spy.labels[i]);
+}
+
 Test(vae, images_are_one_train_split)
 {
     const char *dir = mkdir_t("vaeimg");
@@ -2914,6 +2963,11 @@ Test(vae, images_are_one_train_split)
     m.data_path = dir;
     r = cli(&m, NULL, "reconstruct", "--checkpoint", ck, "-o", tpath("vi.png"), NULL);
     cr_assert_eq(r->rc, 0, "%s", r->err);
+    /* one line says which examples stand in for test examples */
+    char want[512];
+    snprintf(want, sizeof want, "fake: reconstruct: %s has no test split, so the examples are its "
+             "first 6 training images (in file order)\n", dir);
+    cr_assert_str_eq(r->err, want);
     int w, h, comp;
     unsigned char *px = stbi_load(tpath("vi.png"), &w, &h, &comp, 1);
     cr_assert_not_null(px);
@@ -3159,10 +3213,13 @@ Test(vae, model_check_wants_an_objective_name_and_both_elbo_functions)
     m = fake_image_model;
     m.elbo_batch = fake_vae_model.elbo_batch;
     assert_one_error(cli(&m, NULL, "bench", NULL), "elbo_batch without reconstruct");
+    /* a conditional VAE: eval and reconstruct pass labels through slot Y */
     m = fake_vae_model;
     m.n_classes = 10;
-    assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model error: elbo_batch takes no labels, but the model has 10 classes");
+    r = cli(&m, NULL, "--help", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_not_null(strstr(r->out, "conditional on 10 classes"), "%s", r->out);
+    cr_assert_not_null(strstr(r->out, "\n  eval "), "%s", r->out);
     m = fake_vae_model;
     m.generate = NULL;
     assert_one_error(cli(&m, NULL, "bench", NULL),

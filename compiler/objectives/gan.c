@@ -295,8 +295,7 @@ static struct inputs inputs(struct builder *b, int real_batches, int latent_batc
     struct inputs in = {.y = -1};
     in.x = batch_input(b, GENRT_SLOT_X, n * real_batches, m->nets.data[gan_of(m)->disc].in);
     in.z = batch_input(b, GENRT_SLOT_Z, n * latent_batches, (struct shape){1, {m->latent.dim}});
-    if (m->conditional)
-        in.y = batch_input(b, GENRT_SLOT_Y, n * real_batches, (struct shape){0});
+    in.y = label_input(b, n * real_batches);
     return in;
 }
 
@@ -372,7 +371,7 @@ static int generator(struct builder *b) {
     const struct model *m = b->m;
     int n = b->p->batch;
     int z = batch_input(b, GENRT_SLOT_Z, n, (struct shape){1, {m->latent.dim}});
-    int y = m->conditional ? batch_input(b, GENRT_SLOT_Y, n, (struct shape){0}) : -1;
+    int y = label_input(b, n);
     return forward(b, gan_of(m)->gen, z, y);
 }
 

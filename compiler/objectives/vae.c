@@ -1,7 +1,10 @@
 /* vae.c: the VAE objective, `objective vae(E, Dec) { likelihood ... }`: an
  * encoder E from the data to the posterior's mean and log-variance, a
  * decoder Dec from the latent back, trained on the negative ELBO (Kingma &
- * Welling 2014) with the reparameterization noise drawn inside the IR. */
+ * Welling 2014) with the reparameterization noise drawn inside the IR.
+ * With cond layers it is a conditional VAE (Sohn et al. 2015): the
+ * example's label joins the decoder's input (and the encoder's, if it has
+ * a cond layer), so the bound is on log p(x | y). */
 #include "../lower.h"
 
 #include <math.h>
@@ -67,6 +70,14 @@ static void check(const struct decl *d, struct model *m) {
     }
 }
 
+/* the first cond layer of network n, or NULL */
+static const struct layer *cond_layer(const struct network *n) {
+    for (int i = 0; i < n->layers.len; i++)
+        if (n->layers.data[i].kind == L_COND)
+            return &n->layers.data[i];
+    return NULL;
+}
+
 /* The networks must chain: data -> E -> [2 L] = (mu, logvar), [L] -> Dec -> data. */
 static void check_model(struct model *m) {
     const struct vae *o = vae_of(m);
@@ -103,8 +114,15 @@ static void check_model(struct model *m) {
     }
     if (o->likelihood == LIK_BERNOULLI && m->data.ok && (m->data.lo != 0 || m->data.hi != 1))
         error_at(m->objective.loc, "a bernoulli likelihood needs data in [0, 1]: set 'range 0 1' in the data block");
-    if (m->conditional)
-        error_at(m->objective.loc, "conditional VAEs are not supported: remove the cond layers");
+    /* A conditional VAE: the label must reach the decoder, or sampling by
+     * label means nothing; the encoder may see it too (q(z | x, y)). */
+    const struct layer *ec = cond_layer(e);
+    if (m->conditional && !cond_layer(d)) {
+        error_at(d->loc, "decoder '%s' does not take the label, so a conditional VAE cannot sample by class: "
+                 "add 'cond onehot' (or 'cond embed D') to it", d->name);
+        if (ec)
+            note_at(ec->loc, "the encoder takes it here");
+    }
     require_optimizer(m, o->enc);
     require_optimizer(m, o->dec);
 }
@@ -141,8 +159,8 @@ static void declare(const struct model *m, struct lowered *lo) {
 /* ---- the negative ELBO ---------------------------------------------------- */
 
 /* The decoder's output as the data's mean: sigmoid of Bernoulli logits. */
-static int decode_mean(struct builder *b, int z) {
-    int out = forward(b, vae_of(b->m)->dec, z, -1);
+static int decode_mean(struct builder *b, int z, int y) {
+    int out = forward(b, vae_of(b->m)->dec, z, y);
     if (vae_of(b->m)->likelihood == LIK_BERNOULLI) {
         b->g->cur_what = "bernoulli mean";
         out = ir_unary(b->g, OP_SIGMOID, out);
@@ -150,22 +168,23 @@ static int decode_mean(struct builder *b, int z) {
     return out;
 }
 
-/* Per example: the reconstruction term -log p(x|z) and the closed-form KL
- * of N(mu, exp(logvar)) to N(0, I), for z = mu + exp(logvar / 2) eps with
- * eps ~ N(0, I) drawn inside the IR (or z = mu without sampling). */
-static void terms(struct builder *b, int x, bool sample, int salt, int *rec, int *kl, int *mu_out) {
+/* Per example of x (labels y, or -1): the reconstruction term -log p(x|z)
+ * and the closed-form KL of N(mu, exp(logvar)) to N(0, I), for z = mu +
+ * exp(logvar / 2) eps with eps ~ N(0, I) drawn inside the IR (or z = mu
+ * without sampling). */
+static void terms(struct builder *b, int x, int y, bool sample, int salt, int *rec, int *kl, int *mu_out) {
     const struct model *m = b->m;
     const struct vae *o = vae_of(m);
     struct ir *g = b->g;
     int L = m->latent.dim, n = b->p->batch;
-    int h = forward(b, o->enc, x, -1);
+    int h = forward(b, o->enc, x, y);
     at_objective(b, "reparameterization");
     int mu = ir_slice(g, h, 0, L), lv = ir_slice(g, h, L, L);
     int z = mu;
     if (sample)
         z = add(b, mu, ir_binary(g, OP_MUL, ir_unary(g, OP_EXP, ir_scale(g, lv, 0.5)),
                                   ir_normal(g, (struct shape){2, {n, L}}, salt)));
-    int out = flat(b, forward(b, o->dec, z, -1));
+    int out = flat(b, forward(b, o->dec, z, y));
     at_objective(b, "negative ELBO");
     int xf = flat(b, x);
     double d = (double)ir_node(g, xf)->shape.d[1];
@@ -190,12 +209,16 @@ static void terms(struct builder *b, int x, bool sample, int salt, int *rec, int
         *mu_out = mu;
 }
 
-static int data_input(struct builder *b) {
-    return batch_input(b, GENRT_SLOT_X, b->p->batch, b->m->nets.data[vae_of(b->m)->enc].in);
+/* a batch of examples x and, for a conditional VAE, their labels y (else -1) */
+static void data_input(struct builder *b, int *x, int *y) {
+    *x = batch_input(b, GENRT_SLOT_X, b->p->batch, b->m->nets.data[vae_of(b->m)->enc].in);
+    *y = label_input(b, b->p->batch);
 }
 
-static int loss(struct builder *b, int x, int *rec, int *kl) {
-    terms(b, x, true, SALT_VAE_TRAIN, rec, kl, NULL);
+static int loss(struct builder *b, int *rec, int *kl) {
+    int x, y;
+    data_input(b, &x, &y);
+    terms(b, x, y, true, SALT_VAE_TRAIN, rec, kl, NULL);
     return mean(b, add(b, *rec, *kl));
 }
 
@@ -205,7 +228,7 @@ static int loss(struct builder *b, int x, int *rec, int *kl) {
  * batch: both networks, one optimizer step each. */
 static void train(struct builder *b) {
     int rec, kl;
-    int l = loss(b, data_input(b), &rec, &kl);
+    int l = loss(b, &rec, &kl);
     b->g->cur_what = "metrics";
     metric(b, M_LOSS, l);
     metric(b, M_REC, mean(b, rec));
@@ -216,31 +239,35 @@ static void train(struct builder *b) {
 static int term_loss(struct builder *b, int k) {
     (void)k;
     int rec, kl;
-    return loss(b, data_input(b), &rec, &kl);
+    return loss(b, &rec, &kl);
 }
 
-/* the decoder at latent vectors, in eval mode */
+/* the decoder at latent vectors (and labels), in eval mode */
 static int decoder(struct builder *b) {
-    return decode_mean(b, batch_input(b, GENRT_SLOT_Z, b->p->batch, (struct shape){1, {b->m->latent.dim}}));
+    int z = batch_input(b, GENRT_SLOT_Z, b->p->batch, (struct shape){1, {b->m->latent.dim}});
+    return decode_mean(b, z, label_input(b, b->p->batch));
 }
 
 /* generate(), and for ./X eval and ./X reconstruct: elbo(), the
  * per-example -ELBO, reconstruction and KL, and reconstruct_fwd(), the
- * decoder at the posterior mean */
+ * decoder at the posterior mean; a conditional VAE's take each example's
+ * own label */
 static void programs(struct builder *b) {
     int batch = b->m->train.batch;
     struct program *p = new_program(b, "generate", PROG_GENERATE, batch, -1);
     p->result = decoder(b);
     new_program(b, "elbo", PROG_ELBO, batch, -1);
-    int rec, kl;
-    terms(b, data_input(b), true, SALT_VAE_ELBO, &rec, &kl, NULL);
+    int x, y, rec, kl;
+    data_input(b, &x, &y);
+    terms(b, x, y, true, SALT_VAE_ELBO, &rec, &kl, NULL);
     int parts[3] = {add(b, rec, kl), rec, kl};
     for (int i = 0; i < 3; i++)
         ir_output(b->g, parts[i], i, 3);
     p = new_program(b, "reconstruct_fwd", PROG_RECONSTRUCT, batch, -1);
     int mu;
-    terms(b, data_input(b), false, 0, &rec, &kl, &mu);
-    p->result = decode_mean(b, mu);
+    data_input(b, &x, &y);
+    terms(b, x, y, false, 0, &rec, &kl, &mu);
+    p->result = decode_mean(b, mu, y);
 }
 
 static void sampler(struct builder *b, int k) {
