@@ -206,6 +206,12 @@ runs() {
     [ "$(wc -l <"$W/runs/$1/metrics.csv")" = 3 ] || fail "$2: metrics.csv has not 2 steps"
     [ -s "$W/runs/$1/checkpoint.ckpt" ] || fail "$2: no checkpoint"
 }
+# the build line of the file's own banner, word for word (X is the file's name)
+banner=$(sed -n 's|^/\* Build: \(.*\), this file as X\.c; \*/$|\1|p' "$W/ring.c")
+[ -n "$banner" ] || fail "ring.c: no 'Build:' line in the banner"
+cp "$W/ring.c" "$W/ring_banner.c"
+(cd "$W" && pkg-config() { $PC "$@"; } && eval "${banner//X/ring_banner}") || fail "the banner's build line: $banner"
+[ -x "$W/ring_banner" ] || fail "the banner's build line made no trainer: $banner"
 # the float object alone: the trainer works, gradcheck falls back to float
 (cd "$W" && cc -O3 -march=native ring.c $pcflags $pclibs -o ring_float) || fail "cc ring.c \$(pkg-config ...)"
 gradcheck_in float 2e-02 "$W/ring_float"
@@ -214,7 +220,7 @@ gradcheck_in float 2e-02 "$W/ring_float"
     cc -O3 -march=native ring.c ring.f64.o $pcflags $pclibs -o ring) || fail "the documented two-step cc build"
 gradcheck_in double 1e-06 "$W/ring"
 runs ring "$W/ring"
-ok "pkg-config from the DESTDIR: cc by hand builds a trainer; with the -DGENC_DOUBLE object it gradchecks in double"
+ok "pkg-config from the DESTDIR: the banner's build line and cc by hand build trainers; with the -DGENC_DOUBLE object it gradchecks in double"
 
 GB=$D$P/bin/genc-build
 "$GB" --version | grep -qF "genc $VERSION (runtime ABI $ABI)" || fail "genc-build --version: $("$GB" --version)"
