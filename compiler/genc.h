@@ -565,6 +565,7 @@ struct program *lower_sampler(const struct model *m, struct lowered *lo, int k);
 /* ---- objectives/: each objective behind one interface ------------------ */
 
 struct builder; /* lower.h */
+struct wiring;  /* dot.c's section */
 
 /* Everything genc asks an objective, in one table row (objectives.def):
  * the checks, its state, the programs it needs, its metrics and terms. */
@@ -592,6 +593,9 @@ struct objective_def {
     int (*term_loss)(struct builder *b, int k);
     /* sampler program k: its input and result */
     void (*sampler)(struct builder *b, int k);
+    /* --dot: the edges its programs draw between the networks, the data,
+     * the latent and its loss (dot.c adds the labels' edges to cond layers) */
+    void (*wiring)(const struct model *m, struct wiring *w);
 };
 
 /* The objective named `name`, or NULL; and the names of them all. */
@@ -623,5 +627,46 @@ void run_passes(struct lowered *lo);
 /* ---- summary.c: --summary ------------------------------------------------ */
 
 void print_summary(FILE *f, const struct model *m, const struct lowered *lo);
+
+/* ---- dot.c: --dot --------------------------------------------------------- */
+
+/* An end of an edge between the blocks of a --dot drawing. */
+enum wire_kind {
+    WIRE_NET,    /* network `index` (its input as a head, its output as a tail) */
+    WIRE_DATA,   /* data domain `index`: 0 the data or domain A, 1 domain B */
+    WIRE_LATENT, /* the latent */
+    WIRE_LOSS,   /* the objective's loss */
+};
+struct wire_end {
+    enum wire_kind kind;
+    int index;
+};
+#define AT_NET(i) ((struct wire_end){WIRE_NET, (i)})
+#define AT_DATA(i) ((struct wire_end){WIRE_DATA, (i)})
+#define AT_LATENT ((struct wire_end){WIRE_LATENT, 0})
+#define AT_LOSS ((struct wire_end){WIRE_LOSS, 0})
+
+enum wire_style {
+    WIRE_FLOW,  /* the forward pass */
+    WIRE_TERM,  /* into the loss */
+    WIRE_CYCLE, /* a reconstruction or translation back (drawn dashed, not ranked) */
+};
+
+struct wire {
+    struct wire_end from, to;
+    const char *label;
+    enum wire_style style;
+};
+
+struct wiring {
+    VEC(struct wire) wires;
+    const char *loss; /* the loss node's label: "GAN loss (nonsaturating)" */
+};
+
+void wire_add(struct wiring *w, struct wire_end from, struct wire_end to, const char *label, enum wire_style style);
+/* Graphviz DOT of the model: a cluster per network, a node per layer
+ * (label, output shape, parameters), the data, latent and loss, and the
+ * objective's wiring. */
+void print_dot(FILE *f, const struct model *m);
 
 #endif

@@ -14,6 +14,7 @@
 
 static const char usage[] =
     "usage: genc SPEC.gm [-o OUT.c] [--summary] [--dump-tokens|--dump-ast|--dump-ir] [--no-fuse]\n"
+    "       genc SPEC.gm --dot [-o OUT.dot]\n"
     "       genc SPEC.gm --sampler --weights CKPT [--weights-file] -o NAME.c\n"
     "\n"
     "Compile a generative-model spec into standalone C that trains it on CPU.\n"
@@ -23,6 +24,10 @@ static const char usage[] =
     "                 change; a FIFO or device (/dev/stdout) is written in place\n"
     "  --summary      print one row per layer (output shape, parameters,\n"
     "                 MACs per sample), totals and the arena size, then exit\n"
+    "  --dot          write the networks (a cluster each, a node per layer with its\n"
+    "                 output shape and parameters) and the objective's wiring as\n"
+    "                 Graphviz DOT (to -o FILE, as the C), then exit:\n"
+    "                 genc X.gm --dot | dot -Tpng -o X.png\n"
     "  --dump-tokens  print the tokens and exit\n"
     "  --dump-ast     print the syntax tree and exit\n"
     "  --dump-ir      print the IR of every program after the passes and exit\n"
@@ -329,6 +334,26 @@ static int write_sampler(const struct model *m, struct lowered *lo, const char *
     return write_output(out, so.c, so.c_len) && write_output(h_path, so.h, so.h_len) ? 0 : 1;
 }
 
+/* genc --dot: to standard output, or to -o FILE as any output. */
+static int write_dot(const struct model *m, const char *out) {
+    if (!out) {
+        print_dot(stdout, m);
+        return 0;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        fprintf(stderr, "genc: error: cannot write '%s': %s\n", out, strerror(errno));
+        return 1;
+    }
+    print_dot(f, m);
+    fclose(f);
+    int rc = write_output(out, buf, len) ? 0 : 1;
+    free(buf);
+    return rc;
+}
+
 /* Output to stdout is buffered: a full disk shows only at the flush. */
 static int finish(int rc) {
     genc_free_all();
@@ -341,7 +366,7 @@ static int finish(int rc) {
 
 int main(int argc, char **argv) {
     const char *spec = NULL, *out = NULL;
-    bool summary = false, dump_tokens_f = false, dump_ast = false, dump_ir = false, sampler = false;
+    bool summary = false, dot = false, dump_tokens_f = false, dump_ast = false, dump_ir = false, sampler = false;
     const char *weights = NULL;
     bool weights_file = false;
     for (int i = 1; i < argc; i++) {
@@ -360,6 +385,8 @@ int main(int argc, char **argv) {
             out = argv[i];
         } else if (!strcmp(a, "--summary")) {
             summary = true;
+        } else if (!strcmp(a, "--dot")) {
+            dot = true;
         } else if (!strcmp(a, "--dump-tokens")) {
             dump_tokens_f = true;
         } else if (!strcmp(a, "--dump-ast")) {
@@ -396,6 +423,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "genc: error: --sampler needs --weights CKPT and -o NAME.c\n");
         return 1;
     }
+    if (dot && sampler) {
+        fprintf(stderr, "genc: error: --dot draws the spec and writes no sampler; use one or the other\n");
+        return 1;
+    }
     if (weights && !sampler) {
         fprintf(stderr, "genc: error: --weights goes with --sampler\n");
         return 1;
@@ -423,6 +454,8 @@ int main(int argc, char **argv) {
             for (int i = 0; i < lo.progs.len; i++)
                 ir_dump(stdout, &lo.progs.data[i], lo.tensors.data);
             rc = 0;
+        } else if (dot) {
+            rc = write_dot(&m, out);
         } else if (summary) {
             print_summary(stdout, &m, &lo);
             rc = 0;

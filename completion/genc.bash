@@ -13,7 +13,7 @@ _genc()
     local cur=${COMP_WORDS[COMP_CWORD]}
     local prev=
     if ((COMP_CWORD > 0)); then prev=${COMP_WORDS[COMP_CWORD - 1]}; fi
-    local flags='-o --summary --dump-tokens --dump-ast --dump-ir --no-fuse
+    local flags='-o --summary --dot --dump-tokens --dump-ast --dump-ir --no-fuse
         --sampler --weights --weights-file --help --version'
 
     case $prev in

@@ -608,3 +608,155 @@ Test(emit, optimizer_state_only_for_parameters) {
     cr_expect_eq(states, 2 * params, "Adam keeps two moments per parameter: %d for %d", states, params);
     cr_expect_eq(lo.tensors.len, 3 * params + 3 * 2, "parameters, their moments, and 3 batchnorms' running stats");
 }
+
+/* ---- --dot ------------------------------------------------------------------ */
+
+TestSuite(dot, .fini = genc_free_all);
+
+/* genc SPEC --dot, in the test's temporary directory; its text. */
+static char *dot_of(const char *spec, const char *name) {
+    char *out = xprintf("%s/%s.dot", test_tmpdir(), name);
+    cr_assert_eq(run("%s '%s' --dot > %s", genc_bin(), spec, out), 0, "genc %s --dot failed", spec);
+    return read_whole(out, NULL);
+}
+
+/* Every network is a cluster whose input node names it with its
+ * parameters and input shape, and every layer a node labelled as
+ * --summary labels it, with its output shape and parameters. */
+static void expect_networks(const char *spec, const char *dot) {
+    struct model m;
+    char *d;
+    char *text = read_whole(spec, NULL);
+    cr_assert(text && compile_str(text, &m, &d), "%s", d);
+    for (int n = 0; n < m.nets.len; n++) {
+        const struct network *net = &m.nets.data[n];
+        long params = 0;
+        for (int i = 0; i < net->layers.len; i++) {
+            const struct layer *l = &net->layers.data[i];
+            params += l->n_params;
+            char *node = xprintf("n%d_l%d [label=\"%s\\n%s, %ld params\"", n, i, layer_label(l), shape_str(l->out),
+                                 l->n_params);
+            cr_expect(strstr(dot, node), "%s: no node %s", spec, node);
+        }
+        cr_expect(strstr(dot, xprintf("subgraph cluster_%d {", n)), "%s: no cluster for %s", spec, net->name);
+        char *in = xprintf("n%d_in [label=\"network %s, %ld params\\ninput %s\"", n, net->name, params,
+                           shape_str(net->in));
+        cr_expect(strstr(dot, in), "%s: no %s", spec, in);
+        char *out = xprintf("n%d_out [label=\"output %s\"", n, shape_str(net->out));
+        cr_expect(strstr(dot, out), "%s: no %s", spec, out);
+    }
+}
+
+static void expect_edges(const char *what, const char *dot, const char *const *edges, int n) {
+    for (int i = 0; i < n; i++)
+        cr_expect(strstr(dot, edges[i]), "%s: no edge '%s' in\n%s", what, edges[i], dot);
+}
+
+Test(dot, gan_latent_to_g_to_d_from_the_data) {
+    char *dot = dot_of("specs/dcgan.gm", "dcgan");
+    expect_networks("specs/dcgan.gm", dot);
+    cr_expect(strstr(dot, "digraph \"dcgan\" {") && strstr(dot, "latent [label=\"latent z ~ normal(100)\\n[100]\""));
+    cr_expect(strstr(dot, "n0_l0 [label=\"dense 6272 nobias\\n[6272], 627200 params\""), "%s", dot);
+    cr_expect(strstr(dot, "loss [label=\"GAN loss, nonsaturating\""), "%s", dot);
+    static const char *const edges[] = {
+        "latent -> n0_in [label=\"z\"", "n0_out -> n1_in [label=\"fake G(z)\"", "data0 -> n1_in [label=\"real x\"",
+        "n1_out -> loss [label=\"D(x), D(G(z))\"",
+        "n0_in -> n0_l0 -> n0_l1 -> n0_l2 -> n0_l3 -> n0_l4 -> n0_l5 -> n0_l6 -> n0_l7 -> n0_l8 -> n0_out;"};
+    expect_edges("dcgan", dot, edges, 5);
+    cr_expect(!strstr(dot, "labels"), "an unconditional GAN has no labels:\n%s", dot);
+}
+
+Test(dot, vae_data_to_e_to_z_to_dec) {
+    char *dot = dot_of("specs/vae.gm", "vae");
+    expect_networks("specs/vae.gm", dot);
+    cr_expect(strstr(dot, "loss [label=\"-ELBO\\nbernoulli likelihood\""), "%s", dot);
+    static const char *const edges[] = {
+        "data0 -> n0_in [label=\"x\"", "n0_out -> latent [label=\"mu, logvar;", "latent -> n1_in [label=\"z\"",
+        "n1_out -> loss [label=\"reconstruction p(x | z)\"", "n0_out -> loss [label=\"KL(q(z | x) || N(0, I))\""};
+    expect_edges("vae", dot, edges, 5);
+}
+
+Test(dot, cyclegan_generators_critics_and_cycles) {
+    char *dot = dot_of("specs/cyclegan.gm", "cyclegan");
+    expect_networks("specs/cyclegan.gm", dot);
+    cr_expect(strstr(dot, "data0 [label=\"data A: fashion_mnist, train split, class 7\\n") &&
+              strstr(dot, "data1 [label=\"data B: fashion_mnist, train split, class 9\\n"), "%s", dot);
+    /* G = n0, F = n1, DA = n2, DB = n3 */
+    static const char *const edges[] = {
+        "data0 -> n0_in [label=\"A\"", "n0_out -> n3_in [label=\"fake G(A)\"", "data1 -> n3_in [label=\"real B\"",
+        "data1 -> n1_in [label=\"B\"", "n1_out -> n2_in [label=\"fake F(B)\"", "data0 -> n2_in [label=\"real A\"",
+        "n0_out -> n1_in [label=\"cycle F(G(A))\", style=dashed", "n1_out -> n0_in [label=\"cycle G(F(B))\", style=dashed",
+        "n2_out -> loss [label=\"DA scores\"", "n3_out -> loss [label=\"DB scores\"",
+        "n1_out -> loss [label=\"|F(G(A)) - A|\"", "n0_out -> loss [label=\"|G(F(B)) - B|\"",
+        /* G's two residual blocks: each block's start skips to its add */
+        "n0_l6 -> n0_l12 [style=dashed, label=\"skip\"", "n0_l13 -> n0_l19 [style=dashed, label=\"skip\""};
+    expect_edges("cyclegan", dot, edges, 14);
+    cr_expect(strstr(dot, "loss [label=\"CycleGAN loss, lsgan\\ncycle weight 10\""), "%s", dot);
+    cr_expect(!strstr(dot, "identity"), "no identity term is weighed:\n%s", dot);
+}
+
+/* The labels reach each network at its cond layer. */
+Test(dot, labels_into_cond_layers) {
+    char *dot = dot_of("specs/cgan.gm", "cgan");
+    expect_networks("specs/cgan.gm", dot);
+    cr_expect(strstr(dot, "labels [label=\"labels y\\n10 classes\""), "%s", dot);
+    static const char *const edges[] = {"labels -> n0_l0 [label=\"y\"", "labels -> n1_l0 [label=\"y\""};
+    expect_edges("cgan", dot, edges, 2);
+    char *cvae = dot_of("specs/cvae.gm", "cvae");
+    expect_edges("cvae", cvae, edges, 2);
+}
+
+static bool have_dot(void) {
+    return run("command -v dot > %s/which-dot 2>&1", test_tmpdir()) == 0;
+}
+
+/* A path from the spec may hold what DOT or Graphviz would read as syntax:
+ * a quote is impossible in a spec string, but backslashes (\N is the
+ * node's name), entities, control bytes and invalid UTF-8 are not. */
+Test(dot, spec_strings_are_escaped) {
+    char *spec = xprintf("%s/esc.gm", test_tmpdir());
+    const char *path = "C:\\N\\&lt;\t\xff\xc3\xa9\\";
+    char *text = xprintf("model t\ndata fashion_mnist { path \"%s\" }\nlatent z ~ normal(4)\n"
+                         "network G : [4] -> [784] { dense 784 }\nnetwork D : [784] -> [1] { dense 1 }\n"
+                         "objective gan(G, D) { }\noptimize G with adam { }\noptimize D with adam { }\n", path);
+    write_file(spec, text, strlen(text));
+    char *dot = dot_of(spec, "esc");
+    const char *want = "\\nC:\\\\N\\\\&amp;lt;\xef\xbf\xbd\xef\xbf\xbd\xc3\xa9\\\\\\n[1, 28, 28]";
+    cr_expect(strstr(dot, want), "no '%s' in\n%s", want, dot);
+    if (!have_dot())
+        cr_skip_test("dot is not installed (Debian graphviz): the drawing is not checked");
+    char *svg = xprintf("%s/esc.svg", test_tmpdir()), *err = xprintf("%s/esc.err", test_tmpdir());
+    cr_assert_eq(run("dot -Tsvg %s/esc.dot -o %s 2> %s", test_tmpdir(), svg, err), 0, "%s", read_whole(err, NULL));
+    cr_expect_str_eq(read_whole(err, NULL), "");
+    /* as drawn: SVG escapes & once more */
+    cr_expect(strstr(read_whole(svg, NULL), ">C:\\N\\&amp;lt;\xef\xbf\xbd\xef\xbf\xbd\xc3\xa9\\<"), "%s",
+              read_whole(svg, NULL));
+}
+
+/* Same spec, same bytes; -o FILE gets what standard output does. */
+Test(dot, deterministic_and_written_with_o) {
+    char *a = dot_of("specs/cyclegan.gm", "one"), *b = dot_of("specs/cyclegan.gm", "two");
+    cr_expect_str_eq(a, b);
+    char *out = xprintf("%s/o.dot", test_tmpdir());
+    cr_assert_eq(run("%s specs/cyclegan.gm --dot -o %s", genc_bin(), out), 0);
+    cr_expect_str_eq(read_whole(out, NULL), a);
+}
+
+/* What every spec draws is a graph dot accepts, without a warning. */
+Test(dot, every_spec_draws) {
+    if (!have_dot())
+        cr_skip_test("dot is not installed (Debian graphviz; make deps installs it)");
+    char **specs;
+    int n = list_specs(&specs);
+    cr_assert_gt(n, 0);
+    for (int i = 0; i < n; i++) {
+        char *dot = xprintf("%s/%s.dot", test_tmpdir(), specs[i]), *svg = xprintf("%s/%s.svg", test_tmpdir(), specs[i]);
+        char *err = xprintf("%s/%s.err", test_tmpdir(), specs[i]);
+        cr_assert_eq(run("%s specs/%s.gm --dot -o %s", genc_bin(), specs[i], dot), 0, "%s", specs[i]);
+        cr_expect_eq(run("dot -Tsvg %s -o %s 2> %s", dot, svg, err), 0, "%s: %s", specs[i], read_whole(err, NULL));
+        cr_expect_str_eq(read_whole(err, NULL), "", "%s", specs[i]);
+        size_t len = 0;
+        char *s = read_whole(svg, &len);
+        cr_expect(s && strstr(s, "<svg") && strstr(s, "class=\"cluster\""), "%s: no clusters in the SVG", specs[i]);
+    }
+}

@@ -249,6 +249,34 @@ static void sampler(struct builder *b, int k) {
     b->p->result = forward(b, gen, x, -1);
 }
 
+/* A -> G -> DB <- B and B -> F -> DA <- A, the cycles back through the
+ * other generator (and the identity terms, when weighed) */
+static void wiring(const struct model *m, struct wiring *w) {
+    const struct cyclegan *o = cyclegan_of(m);
+    const int gen[2] = {o->g_ab, o->g_ba}, disc[2] = {o->d_b, o->d_a};
+    const char *dom[2] = {m->data.domain, m->data_b.domain};
+    for (int k = 0; k < 2; k++) {
+        const char *g = m->nets.data[gen[k]].name, *back = m->nets.data[gen[1 - k]].name;
+        wire_add(w, AT_DATA(k), AT_NET(gen[k]), dom[k], WIRE_FLOW);
+        wire_add(w, AT_NET(gen[k]), AT_NET(disc[k]), xprintf("fake %s(%s)", g, dom[k]), WIRE_FLOW);
+        wire_add(w, AT_DATA(1 - k), AT_NET(disc[k]), xprintf("real %s", dom[1 - k]), WIRE_FLOW);
+        wire_add(w, AT_NET(gen[k]), AT_NET(gen[1 - k]), xprintf("cycle %s(%s(%s))", back, g, dom[k]), WIRE_CYCLE);
+        if (o->identity > 0)
+            wire_add(w, AT_DATA(1 - k), AT_NET(gen[k]), xprintf("identity %s(%s)", g, dom[1 - k]), WIRE_CYCLE);
+    }
+    for (int k = 0; k < 2; k++)
+        wire_add(w, AT_NET(disc[1 - k]), AT_LOSS, xprintf("%s scores", m->nets.data[disc[1 - k]].name), WIRE_TERM);
+    for (int k = 0; k < 2; k++)
+        wire_add(w, AT_NET(gen[1 - k]), AT_LOSS,
+                 xprintf("|%s(%s(%s)) - %s|", m->nets.data[gen[1 - k]].name, m->nets.data[gen[k]].name, dom[k],
+                         dom[k]),
+                 WIRE_TERM);
+    const char *s = xprintf("CycleGAN loss, %s\ncycle weight %g", gan_forms[o->form], o->cycle);
+    if (o->identity > 0)
+        s = xprintf("%s, identity weight %g", s, o->identity);
+    w->loss = s;
+}
+
 
 const struct objective_def objective_cyclegan = {
     .name = "cyclegan",
@@ -263,4 +291,5 @@ const struct objective_def objective_cyclegan = {
     .programs = programs,
     .term_loss = term_loss,
     .sampler = sampler,
+    .wiring = wiring,
 };

@@ -385,6 +385,26 @@ static void sampler(struct builder *b, int k) {
     b->p->result = generator(b);
 }
 
+/* latent -> G -> D <- data, and D's scores into the loss */
+static void wiring(const struct model *m, struct wiring *w) {
+    const struct gan *o = gan_of(m);
+    const char *g = m->nets.data[o->gen].name, *d = m->nets.data[o->disc].name, *z = m->latent.name;
+    wire_add(w, AT_LATENT, AT_NET(o->gen), z, WIRE_FLOW);
+    wire_add(w, AT_NET(o->gen), AT_NET(o->disc), xprintf("fake %s(%s)", g, z), WIRE_FLOW);
+    wire_add(w, AT_DATA(0), AT_NET(o->disc), "real x", WIRE_FLOW);
+    wire_add(w, AT_NET(o->disc), AT_LOSS, xprintf("%s(x), %s(%s(%s))", d, d, g, z), WIRE_TERM);
+    const char *s = xprintf("GAN loss, %s", gan_forms[o->form]);
+    if (o->clip > 0)
+        s = xprintf("%s\nweights clipped to %g", s, o->clip);
+    if (o->form == FORM_WGAN_GP)
+        s = xprintf("%s\ngradient penalty, lambda %g", s, o->lambda);
+    if (o->r1 > 0)
+        s = xprintf("%s\nR1 penalty, gamma %g", s, o->r1);
+    if (o->critic_steps > 1)
+        s = xprintf("%s\n%d %s steps per %s step", s, o->critic_steps, d, g);
+    w->loss = s;
+}
+
 const struct objective_def objective_gan = {
     .name = "gan",
     .title = "GAN",
@@ -398,4 +418,5 @@ const struct objective_def objective_gan = {
     .programs = programs,
     .term_loss = term_loss,
     .sampler = sampler,
+    .wiring = wiring,
 };

@@ -275,6 +275,22 @@ static void sampler(struct builder *b, int k) {
     b->p->result = decoder(b);
 }
 
+/* data -> E -> z -> Dec, and the ELBO's two terms */
+static void wiring(const struct model *m, struct wiring *w) {
+    const struct vae *o = vae_of(m);
+    const char *e = m->nets.data[o->enc].name, *z = m->latent.name;
+    wire_add(w, AT_DATA(0), AT_NET(o->enc), "x", WIRE_FLOW);
+    wire_add(w, AT_NET(o->enc), AT_LATENT, xprintf("mu, logvar; %s = mu + exp(logvar / 2) eps", z), WIRE_FLOW);
+    wire_add(w, AT_LATENT, AT_NET(o->dec), z, WIRE_FLOW);
+    wire_add(w, AT_NET(o->dec), AT_LOSS, xprintf("reconstruction p(x | %s)", z), WIRE_TERM);
+    wire_add(w, AT_DATA(0), AT_LOSS, "x", WIRE_TERM);
+    wire_add(w, AT_NET(o->enc), AT_LOSS, xprintf("KL(q(%s | x) || N(0, I))", z), WIRE_TERM);
+    const char *lik = o->likelihood == LIK_BERNOULLI ? "bernoulli"
+                      : o->sigma2 > 0                ? xprintf("gaussian, variance %g", o->sigma2)
+                                                     : "gaussian, learned variance";
+    w->loss = xprintf("-ELBO\n%s likelihood", lik);
+}
+
 const struct objective_def objective_vae = {
     .name = "vae",
     .title = "VAE",
@@ -289,4 +305,5 @@ const struct objective_def objective_vae = {
     .programs = programs,
     .term_loss = term_loss,
     .sampler = sampler,
+    .wiring = wiring,
 };
