@@ -278,7 +278,7 @@ static void sampler(struct builder *b, int k) {
 /* data -> E -> z -> Dec, and the ELBO's two terms */
 static void wiring(const struct model *m, struct wiring *w) {
     const struct vae *o = vae_of(m);
-    const char *e = m->nets.data[o->enc].name, *z = m->latent.name;
+    const char *z = m->latent.name;
     wire_add(w, AT_DATA(0), AT_NET(o->enc), "x", WIRE_FLOW);
     wire_add(w, AT_NET(o->enc), AT_LATENT, xprintf("mu, logvar; %s = mu + exp(logvar / 2) eps", z), WIRE_FLOW);
     wire_add(w, AT_LATENT, AT_NET(o->dec), z, WIRE_FLOW);
