@@ -69,8 +69,15 @@ $(SAN_FAULT_BINS): $(B)/san/fault/%: $(B)/fault/%.c $(RUNTIME_SRC) | $(B)/san/fa
 $(B)/fault $(B)/san/fault:
 	mkdir -p $@
 
-test: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/san/,$(E2E_MODELS)) examples-build \
-      $(FAULT_BINS) $(SAN_FAULT_BINS) $(FUZZ_BINS)
+# What make test runs, built in parallel even under a plain `make test`
+# (the suites then run one after the other, each with its own --jobs).
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+test-build: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/san/,$(E2E_MODELS)) \
+            examples-build $(FAULT_BINS) $(SAN_FAULT_BINS) $(FUZZ_BINS)
+
+test:
+	@echo "== building the tests ($(TEST_JOBS) jobs)"
+	@$(MAKE) --no-print-directory -j$(TEST_JOBS) test-build
 	@echo "== the compiler's layering"
 	@$(MAKE) --no-print-directory check-layering
 	@bash tests/check_tracked.sh --selftest
@@ -96,7 +103,7 @@ test: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/
 install-check: all gan_ring vae cyclegan $(DEMO)
 	bash tests/install_check.sh
 
-.PHONY: test install-check
+.PHONY: test test-build install-check
 
 # The slow quality bars (minutes, not part of make test): prints the numbers.
 QUALITY_MODELS := gan_ring wgan_gp_ring wgan wgan_gp cgan lsgan hinge vae cvae conv_vae cyclegan
