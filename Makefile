@@ -27,7 +27,7 @@ DEMO     := dcgan
 
 COMPILER_DIRS := passes emit objectives
 COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c $(addsuffix /*.c,$(addprefix compiler/,$(COMPILER_DIRS)))))
-COMPILER_HDR := $(wildcard compiler/*.h compiler/*.def compiler/*/*.h compiler/*/*.def)
+COMPILER_HDR := $(wildcard compiler/*.h compiler/*.def compiler/*/*.h compiler/*/*.def) runtime/genrt_hash.h runtime/genrt_model.h
 RUNTIME_SRC  := $(wildcard runtime/*.c)
 GEN_SRC      := $(B)/lexer.c $(B)/parser.c
 
@@ -134,7 +134,7 @@ $(SPEC_NAME).c: $(SPEC) $(B)/genc
 endif
 
 .SECONDEXPANSION:
-$(B)/%.f64.o: $$(call trainer_c,$$*) runtime/genrt_model.h runtime/genrt_kernels.h | $(B)
+$(B)/%.f64.o: $$(call trainer_c,$$*) runtime/genrt_model.h runtime/genrt_kernels.h runtime/genrt_hash.h | $(B)
 	$(CC) -std=c11 $(TRAIN_CFLAGS) -Iruntime $(BLAS_CFLAGS) -DGENC_DOUBLE -c $< -o $@
 
 $(TRAINERS): %: $$(call trainer_c,$$*) $(B)/%.f64.o $(B)/libgenrt.a

@@ -8,6 +8,7 @@
  * References evaluate an op in double, for constant folding and for the
  * tests that hold the emitted C to them. */
 #include "genc.h"
+#include "genrt_hash.h"
 
 #include <math.h>
 #include <string.h>
@@ -250,19 +251,7 @@ static void vjp_sqrt(struct ir *g, int node, int dy, const bool *need, int *dx) 
 }
 
 /* ---- uniform: U[0, 1) per element from a hash of (step, salt, element) -----
- * The reference computes the runtime's hash (hash_uniform and hash_normal in
- * runtime/genrt_kernels.h) again; the op walk test holds the two together. */
-
-static double hash_uniform(long t, int salt, long i) {
-    unsigned long long h = (unsigned long long)t * 0x9e3779b97f4a7c15ull ^ (unsigned long long)salt * 0xbf58476d1ce4e5b9ull;
-    h ^= (unsigned long long)i + 0x94d049bb133111ebull + (h << 6) + (h >> 2);
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebull;
-    h ^= h >> 31;
-    return (double)(h >> 11) * (1.0 / 9007199254740992.0);
-}
+ * The reference draws through the runtime's own hash (runtime/genrt_hash.h). */
 
 int ir_uniform(struct ir *g, struct shape s, int salt) {
     int id = ir_add(g, OP_UNIFORM, NULL, 0, s);
@@ -285,9 +274,7 @@ int ir_normal(struct ir *g, struct shape s, int salt) {
 
 static double elem_normal(const struct node *n, const double *a, long i, long step) {
     (void)a;
-    int salt = n->a.normal.salt;
-    double u1 = hash_uniform(step, salt, 2 * i) + 1.0 / 9007199254740992.0, u2 = hash_uniform(step, salt, 2 * i + 1);
-    return sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
+    return hash_normal(step, n->a.normal.salt, i);
 }
 
 static double elem_exp(const struct node *n, const double *a, long i, long step) {
