@@ -46,6 +46,11 @@ static int has_translate(const struct genrt_model *m)
     return m->translate != NULL;
 }
 
+static int is_conditional(const struct genrt_model *m)
+{
+    return m->n_classes > 0;
+}
+
 static int has_domain_b(const struct genrt_model *m)
 {
     return m->domain_b != NULL;
@@ -69,6 +74,7 @@ struct flag_def {
     const char *alt_help;  /* instead of help when alt_when(m) */
     int (*alt_when)(const struct genrt_model *m);
     int (*when)(const struct genrt_model *m); /* the models that have it; NULL: all */
+    const char *who; /* those models, in the message to the others */
 };
 
 static const char *const nonfinite_choices[] = {"stop", "skip", "ignore", NULL};
@@ -80,7 +86,8 @@ static const struct flag_def flag_defs[F_COUNT] = {
     [F_DATA] = {"--data", FK_STRING, "PATH", 0, 0, "data directory (default: the spec's)", NULL,
                 NULL, "the first domain's data directory (default: the spec's)", has_domain_b},
     [F_DATA_B] = {"--data-b", FK_STRING, "PATH", 0, 0,
-                  "the second domain's data directory (default: the spec's)", .when = has_domain_b},
+                  "the second domain's data directory (default: the spec's)", .when = has_domain_b,
+                  .who = "models with two domains"},
     [F_OUT] = {"--out", FK_STRING, "DIR", 0, 0, "output directory (default: runs/<model>)"},
     [F_RESUME] = {"--resume", FK_STRING, "CKPT", 0, 0, "continue the run saved in CKPT"},
     [F_FORCE] = {"--force", FK_BOOL, NULL, 0, 0,
@@ -94,7 +101,7 @@ static const struct flag_def flag_defs[F_COUNT] = {
                       NULL, " or evaluate", "checkpoint to translate with", translates_only},
     [F_FROM] = {"--from", FK_STRING, "DOMAIN", 0, 0,
                 "the domain to translate from, by its name (default: the first)",
-                .when = has_translate},
+                .when = has_translate, .who = "CycleGANs"},
     [F_N] = {"-n", FK_LONG, "N", 1, 10000000,
              "number of samples (default 64; a conditional model's .png: a row per class)", NULL,
              "; reconstruct: default 32", "number of test examples to translate (default 8)",
@@ -105,7 +112,8 @@ static const struct flag_def flag_defs[F_COUNT] = {
                   translates_only},
     /* the bound is the model's: genrt_cmd_sample checks it, with a clearer message */
     [F_LABEL] = {"--label", FK_LONG, "K", 0, 1000000000L,
-                 "conditional models: every sample of class K (default: all classes)"},
+                 "every sample of class K (default: all classes)", .when = is_conditional,
+                 .who = "conditional models"},
 };
 
 /* ---------------------------------------------------------- subcommands */
@@ -288,6 +296,9 @@ static int parse_flags(const struct genrt_cli *c, const struct command *cmd, int
         while (k < F_COUNT &&
                !(strlen(flag_defs[k].name) == nlen && !strncmp(flag_defs[k].name, arg, nlen)))
             k++;
+        if (k < F_COUNT && (cmd->flags & BIT(k)) && flag_defs[k].who && !takes_flag(cmd, c->m, k))
+            return genrt_cli_fail(c, "%s: %s is for %s only, and this model is not one",
+                                  cmd->name, flag_defs[k].name, flag_defs[k].who);
         if (k == F_COUNT || !takes_flag(cmd, c->m, k)) {
             if (arg[0] != '-')
                 return genrt_cli_fail(c, "%s: unexpected argument '%s' (try '%s --help')",
