@@ -51,6 +51,11 @@ static int is_conditional(const struct genrt_model *m)
     return m->n_classes > 0;
 }
 
+static int has_ema(const struct genrt_model *m)
+{
+    return genrt_run_has_ema(m);
+}
+
 static int has_domain_b(const struct genrt_model *m)
 {
     return m->domain_b != NULL;
@@ -97,6 +102,9 @@ static const struct flag_def flag_defs[F_COUNT] = {
                         nonfinite_choices},
     [F_THREADS] = {"--threads", FK_LONG, "N", 1, 1024, "BLAS threads (default 2)"},
     [F_QUIET] = {"--quiet", FK_BOOL, NULL, 0, 0, "no progress output"},
+    [F_NO_EMA] = {"--no-ema", FK_BOOL, NULL, 0, 0,
+                  "the raw weights, not their moving average (ema), for what samples",
+                  .when = has_ema, .who = "models with an ema"},
     [F_CHECKPOINT] = {"--checkpoint", FK_STRING, "CKPT", 0, 0, "checkpoint to sample from",
                       NULL, " or evaluate", "checkpoint to translate with", translates_only},
     [F_FROM] = {"--from", FK_STRING, "DOMAIN", 0, 0,
@@ -131,11 +139,12 @@ struct command {
 static const struct command commands[] = {
     {"train",
      BIT(F_STEPS) | BIT(F_SEED) | BIT(F_DATA) | BIT(F_DATA_B) | BIT(F_OUT) | BIT(F_RESUME) |
-         BIT(F_FORCE) | BIT(F_ON_NONFINITE) | BIT(F_THREADS) | BIT(F_QUIET),
+         BIT(F_FORCE) | BIT(F_ON_NONFINITE) | BIT(F_THREADS) | BIT(F_QUIET) | BIT(F_NO_EMA),
      0, "train; write metrics.csv, samples/ and checkpoint.ckpt to the output directory",
      genrt_cmd_train, NULL, NULL},
     {"sample",
-     BIT(F_CHECKPOINT) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_LABEL) | BIT(F_SEED) | BIT(F_THREADS),
+     BIT(F_CHECKPOINT) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_LABEL) | BIT(F_SEED) | BIT(F_THREADS) |
+         BIT(F_NO_EMA),
      BIT(F_CHECKPOINT) | BIT(F_OUTPUT), "generate samples from a checkpoint", genrt_cmd_sample,
      has_generate, "models with a generator"},
     {"gradcheck", BIT(F_SEED) | BIT(F_DATA) | BIT(F_DATA_B),
@@ -146,12 +155,13 @@ static const struct command commands[] = {
      "the negative ELBO per example on the train and the test split (images: one set, train)",
      genrt_cmd_eval, has_elbo, "VAEs"},
     {"reconstruct",
-     BIT(F_CHECKPOINT) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_DATA) | BIT(F_THREADS),
+     BIT(F_CHECKPOINT) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_DATA) | BIT(F_THREADS) | BIT(F_NO_EMA),
      BIT(F_CHECKPOINT) | BIT(F_OUTPUT),
      "a .png of the first N test examples (images: train), each beside its reconstruction",
      genrt_cmd_reconstruct, has_elbo, "VAEs"},
     {"translate",
      BIT(F_CHECKPOINT) | BIT(F_FROM) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_DATA) | BIT(F_DATA_B) |
+         BIT(F_NO_EMA) |
          BIT(F_THREADS),
      BIT(F_CHECKPOINT) | BIT(F_OUTPUT),
      "translate the first N test examples (images: train) of a domain into a .png or .npy",
@@ -313,7 +323,7 @@ static int parse_flags(const struct genrt_cli *c, const struct command *cmd, int
         if (fd->kind == FK_BOOL) {
             if (eq)
                 return genrt_cli_fail(c, "%s: %s takes no value", cmd->name, fd->name);
-            *(k == F_FORCE ? &o->force : &o->quiet) = 1;
+            *(k == F_FORCE ? &o->force : k == F_NO_EMA ? &o->no_ema : &o->quiet) = 1;
             continue;
         }
         const char *val = eq ? eq + 1 : NULL;
@@ -459,6 +469,11 @@ static int check_model(const struct genrt_cli *c, const struct genrt_model *m)
         if (t->role == GENRT_PARAM && t->init == GENRT_INIT_FANIN_UNIFORM && t->fan_in <= 0)
             return genrt_cli_fail(c, "%s error: tensor %s has fan_in %d", what, t->name,
                                   t->fan_in);
+        if (t->role == GENRT_EMA &&
+            (t->source < 0 || t->source >= m->n_tensors || m->tensors[t->source].role != GENRT_PARAM ||
+             m->tensors[t->source].size != t->size))
+            return genrt_cli_fail(c, "%s error: moving average %s has no parameter of its size", what,
+                                  t->name);
     }
     return 0;
 }

@@ -88,7 +88,7 @@ int genrt_cmd_sample(const struct genrt_cli *c, const struct genrt_opts *o)
         cols = o->has[F_N] ? (n + m->n_classes - 1) / m->n_classes : GENRT_CLASS_COLS;
         n = cols * m->n_classes;
     }
-    if (genrt_run_load_state(m, o->checkpoint, &err))
+    if (genrt_run_load_sampling_state(m, o, &err))
         return genrt_cli_fail_err(c, &err);
     genrt_run_compute_setup(o);
 
