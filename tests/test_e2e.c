@@ -597,6 +597,16 @@ Test(e2e, reconstruct_on_image_folder_names_its_examples, .timeout = 120) {
 }
 
 /* ---- samplers ------------------------------------------------------------------- */
+/* The unconditional sampler dir/NAME.c gives what the trainer built from
+ * TRAINER.c computes on checkpoint ckpt (tests/sampler_check.c). */
+static void expect_sampler_matches(const char *dir, const char *name, const char *trainer_bin, const char *ckpt) {
+    cr_assert_eq(run("${CC:-cc} -std=c11 -O2 -Iruntime -I%s $(pkg-config --cflags openblas) -DGENC_NO_MAIN "
+                     "-DSAMPLER_H='\"%s.h\"' -DSAMPLE=%s_sample -DSAMPLER_CLASSES=0 tests/sampler_check.c "
+                     "%s/%s.c %s.c build/libgenrt.a -lstb $(pkg-config --libs openblas) -lz -lm "
+                     "-o %s/%s_check 2>/dev/null", dir, name, name, dir, name, trainer_bin, dir, name), 0);
+    cr_expect_eq(run("%s/%s_check %s", dir, name, ckpt), 0, "the %s sampler differs from its trainer", name);
+}
+
 /* `ema 0.9` on gan_ring's G: the averages follow their formula step by
  * step, resume exactly, and are what sample, the previews and the sampler
  * use (--no-ema: the raw weights). */
@@ -632,11 +642,7 @@ Test(e2e, ema_averages_the_generator_and_samples_with_it, .timeout = 180) {
                      "%s %s --sampler --no-ema --weights %s/a/checkpoint.ckpt -o %s/raw_s.c",
                      genc, file, dir, dir, genc, file, dir, dir), 0);
     cr_expect(!same_file(path("ema_s.c"), path("raw_s.c")), "the sampler ignored --no-ema");
-    cr_assert_eq(run("${CC:-cc} -std=c11 -O2 -Iruntime -I%s $(pkg-config --cflags openblas) -DGENC_NO_MAIN "
-                     "-DSAMPLER_H='\"ema_s.h\"' -DSAMPLE=ema_s_sample -DSAMPLER_CLASSES=0 tests/sampler_check.c "
-                     "%s/ema_s.c %s.c build/libgenrt.a -lstb $(pkg-config --libs openblas) -lz -lm "
-                     "-o %s/ema_check 2>/dev/null", dir, dir, bin, dir), 0);
-    cr_expect_eq(run("%s/ema_check %s/a/checkpoint.ckpt", dir, dir), 0, "the ema sampler differs from sample's weights");
+    expect_sampler_matches(dir, "ema_s", bin, path("a/checkpoint.ckpt"));
 }
 /* A copy of spec `from` with each `old` replaced by `new`, built as `name`. */
 static char *build_variant(const char *from, const char *name, const char *const *edits, int n) {
@@ -683,11 +689,7 @@ Test(e2e, spectral_norm_converges_resumes_and_folds_into_samplers, .timeout = 30
     const char *genc = getenv("GENC_BIN") ? getenv("GENC_BIN") : "build/genc";
     cr_assert_eq(run("%s %s/sng.gm --sampler --weights %s/a/checkpoint.ckpt -o %s/sng_s.c", genc, dir, dir, dir), 0);
     cr_expect_eq(run("grep -q 'sn_power\\|weight_u' %s/sng_s.c", dir), 1, "the sampler runs the power iteration");
-    cr_assert_eq(run("${CC:-cc} -std=c11 -O2 -Iruntime -I%s $(pkg-config --cflags openblas) -DGENC_NO_MAIN "
-                     "-DSAMPLER_H='\"sng_s.h\"' -DSAMPLE=sng_s_sample -DSAMPLER_CLASSES=0 tests/sampler_check.c "
-                     "%s/sng_s.c %s.c build/libgenrt.a -lstb $(pkg-config --libs openblas) -lz -lm "
-                     "-o %s/sng_check 2>/dev/null", dir, dir, bin, dir), 0);
-    cr_expect_eq(run("%s/sng_check %s/a/checkpoint.ckpt", dir, dir), 0, "the sampler differs from the trainer");
+    expect_sampler_matches(dir, "sng_s", bin, path("a/checkpoint.ckpt"));
 }
 
 /* genc --sampler on a checkpoint of `model`: strict C99 with gcc and clang
