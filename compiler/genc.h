@@ -163,6 +163,7 @@ struct layer {
     int index;          /* 1-based position in the network */
     int units;          /* dense; conv and deconv: output channels */
     bool bias;          /* dense, conv, deconv */
+    bool sn;            /* dense, conv, deconv: `spectral_norm`, the weight over its largest singular value */
     int k, stride, pad, out_pad; /* conv, deconv */
     int factor;         /* upsample, avgpool */
     double alpha;       /* leaky_relu, elu */
@@ -384,6 +385,7 @@ union op_attr {
     struct rmsprop_attr rmsprop;
     struct { double c; } clip;                    /* to [-c, c] */
     struct { double decay; } ema;                 /* avg = decay avg + (1 - decay) param */
+    struct { bool rows_first; } sn_power;         /* which vector the power iteration updates first */
     struct { double momentum, unbias; } bn_stats; /* unbias: R / (R - 1) for R values per channel */
     struct { int slot, stride; } output;          /* out[slot], or out[i * stride + slot] per element */
     struct { long offset; } store_grad;           /* into g at the parameter's state offset */
@@ -520,6 +522,7 @@ int ir_sgd(struct ir *g, int p, int grad, int buf, struct sgd_attr a);
 int ir_rmsprop(struct ir *g, int p, int grad, int square_avg, int grad_avg, int buf, struct rmsprop_attr a);
 int ir_clip(struct ir *g, int p, double c);
 int ir_ema(struct ir *g, int p, int avg, double decay);
+int ir_sn_power(struct ir *g, int w, int r, int c, bool rows_first);
 int ir_bn_stats(struct ir *g, int mean, int var, int rmean, int rvar, double momentum, double unbias);
 /* out[slot] = x, or out[i * stride + slot] = x[i] for a vector */
 int ir_output(struct ir *g, int x, int slot, int stride);

@@ -18,14 +18,14 @@ const char *layer_label(const struct layer *l) {
     const char *base = layer_table[l->kind].label;
     switch (l->kind) {
     case L_DENSE:
-        return xprintf("%s %d%s", base, l->units, l->bias ? "" : " nobias");
+        return xprintf("%s %d%s%s", base, l->units, l->bias ? "" : " nobias", l->sn ? " spectral_norm" : "");
     case L_LEAKY_RELU:
     case L_ELU:
         return xprintf("%s %g", base, l->alpha);
     case L_CONV:
     case L_DECONV:
-        return xprintf("%s %d k%d s%d p%d%s", base, l->units, l->k, l->stride, l->pad,
-                       l->out_pad ? xprintf(" op%d", l->out_pad) : "");
+        return xprintf("%s %d k%d s%d p%d%s%s", base, l->units, l->k, l->stride, l->pad,
+                       l->out_pad ? xprintf(" op%d", l->out_pad) : "", l->sn ? " spectral_norm" : "");
     case L_DROPOUT:
         return xprintf("%s %g", base, l->p);
     case L_UPSAMPLE:

@@ -52,7 +52,20 @@ static bool has_opt_state(const struct optim *o, int k) {
  * beta are its weight and bias. */
 struct layer_tensors {
     int weight, bias, run_mean, run_var;
+    int sn_u, sn_v; /* spectral_norm: the power iteration's vectors */
 };
+
+/* spectral_norm's matrix: the weight viewed as [rows, cols], and whether u
+ * (torch's: one per output channel) runs along its columns.  Dense and conv
+ * weights are [out, fan_in] (conv's columns ordered kh, kw, Ci, a column
+ * permutation of torch's, which leaves sigma and u as they are); deconv's
+ * [Ci, kh*kw*Co] is viewed [Ci*kh*kw, Co], the transpose of torch's
+ * [Co, Ci*kh*kw] up to a row permutation. */
+static void sn_matrix(const struct layer *l, struct shape w, int *rows, int *cols, bool *u_on_cols) {
+    *u_on_cols = l->kind == L_DECONV;
+    *cols = *u_on_cols ? l->units : w.d[1];
+    *rows = (int)(shape_size(w) / *cols);
+}
 
 static void layout_state(const struct model *m, struct lowered *lo) {
     lo->layer_tensors = xalloc(sizeof(struct layer_tensors *) * (size_t)m->nets.len);
@@ -63,7 +76,7 @@ static void layout_state(const struct model *m, struct lowered *lo) {
         for (int i = 0; i < net->layers.len; i++) {
             const struct layer *l = &net->layers.data[i];
             struct layer_tensors *np = &lt[i];
-            np->weight = np->bias = np->run_mean = np->run_var = -1;
+            np->weight = np->bias = np->run_mean = np->run_var = np->sn_u = np->sn_v = -1;
             const char *pre = xprintf("%s.l%d", net->name, l->index);
             int fan_in, units = l->units;
             struct shape w;
@@ -106,6 +119,15 @@ static void layout_state(const struct model *m, struct lowered *lo) {
             if (l->bias)
                 np->bias = add_tensor(lo, xprintf("%s.bias", pre), GENRT_PARAM, n, GENRT_INIT_FANIN_UNIFORM, fan_in,
                                       (struct shape){1, {units}});
+            if (l->sn) { /* torch's weight_u and weight_v: random unit vectors, then the iteration's */
+                int rows, cols;
+                bool u_on_cols;
+                sn_matrix(l, w, &rows, &cols, &u_on_cols);
+                np->sn_u = add_tensor(lo, xprintf("%s.weight_u", pre), GENRT_RUNNING, n, GENRT_INIT_UNIT_NORMAL, 0,
+                                      (struct shape){1, {u_on_cols ? cols : rows}});
+                np->sn_v = add_tensor(lo, xprintf("%s.weight_v", pre), GENRT_RUNNING, n, GENRT_INIT_UNIT_NORMAL, 0,
+                                      (struct shape){1, {u_on_cols ? rows : cols}});
+            }
         }
     }
     /* the objective's own (a VAE's learned log-variance) */
@@ -241,6 +263,31 @@ static int cond(struct builder *b, const struct layer *l, int x, int y, int tabl
     return ir_concat(g, x, v);
 }
 
+/* A dense, conv or deconv layer's weight as the layer uses it: the
+ * parameter, or with spectral_norm W / sigma(W) (Miyato et al. 2018), sigma
+ * = u^T W v from the power iteration's vectors, which are state and not
+ * differentiated (as torch.nn.utils.spectral_norm).  Training runs one
+ * iteration per forward pass first, as torch does in train mode; eval and
+ * gradient checks use the stored vectors.  sigma is a sum of elementwise
+ * products of parameters, so samplers fold W / sigma into a constant. */
+static int layer_weight(struct builder *b, const struct layer *l, const struct layer_tensors *lt) {
+    int w = param(b, lt->weight);
+    if (!l->sn)
+        return w;
+    struct ir *g = b->g;
+    int rows, cols;
+    bool u_on_cols;
+    sn_matrix(l, ir_node(g, w)->shape, &rows, &cols, &u_on_cols);
+    int m = ir_reshape(g, w, (struct shape){2, {rows, cols}});
+    int u = param(b, lt->sn_u), v = param(b, lt->sn_v);
+    int r = u_on_cols ? v : u, c = u_on_cols ? u : v; /* the vectors along rows and along columns */
+    if (b->mode == MODE_TRAIN)
+        ir_sn_power(g, m, r, c, u_on_cols);
+    int sigma = ir_sum_all(g, ir_mul_channel(g, ir_row_op(g, OP_MUL_ROW, m, r), c));
+    int inv = ir_unary(g, OP_RSQRT, ir_unary(g, OP_SQUARE, sigma)); /* 1 / sigma, sigma > 0 */
+    return ir_binary(g, OP_MUL, w, inv);
+}
+
 /* The forward pass of network `n` on x (and labels y, or -1), one IR node or
  * a few per layer. */
 int forward(struct builder *b, int n, int x, int y) {
@@ -254,7 +301,7 @@ int forward(struct builder *b, int n, int x, int y) {
         g->cur_what = xprintf("%s %s", net->name, layer_label(l));
         switch (l->kind) {
         case L_DENSE:
-            x = ir_matmul(g, x, param(b, lt[i].weight), false, true);
+            x = ir_matmul(g, x, layer_weight(b, l, &lt[i]), false, true);
             if (l->bias)
                 x = ir_add_bias(g, x, param(b, lt[i].bias));
             break;
@@ -279,7 +326,7 @@ int forward(struct builder *b, int n, int x, int y) {
         case L_CONV: {
             int n_ = b->p->batch, ho = l->out.d[1], wo = l->out.d[2];
             int cols = ir_im2col(g, x, (struct geom_attr){l->k, l->stride, l->pad, ho, wo});
-            x = ir_matmul(g, cols, param(b, lt[i].weight), false, true);
+            x = ir_matmul(g, cols, layer_weight(b, l, &lt[i]), false, true);
             if (l->bias)
                 x = ir_add_bias(g, x, param(b, lt[i].bias));
             x = ir_reshape(g, x, (struct shape){4, {n_, ho, wo, l->units}});
@@ -288,7 +335,7 @@ int forward(struct builder *b, int n, int x, int y) {
         case L_DECONV: {
             int n_ = b->p->batch, hi = l->in.d[1], wi = l->in.d[2], ci = l->in.d[0];
             int x2 = ir_reshape(g, x, (struct shape){2, {n_ * hi * wi, ci}});
-            int cols = ir_matmul(g, x2, param(b, lt[i].weight), false, false);
+            int cols = ir_matmul(g, x2, layer_weight(b, l, &lt[i]), false, false);
             x = ir_col2im(g, cols, (struct shape){4, {n_, l->out.d[1], l->out.d[2], l->units}},
                           (struct geom_attr){l->k, l->stride, l->pad, hi, wi});
             if (l->bias)

@@ -1098,6 +1098,55 @@ static void ref_ema(const struct ir *g, const struct node *n, const struct ref_i
         io->in[1][i] = d * io->in[1][i] + (1 - d) * io->in[0][i];
 }
 
+/* sn_power(W [R, C], r [R], c [C]): one step of the power iteration
+ * behind spectral_norm, as torch.nn.utils.spectral_norm's in train mode:
+ * c = normalize(W^T r), then r = normalize(W c); rows_first: r = normalize(W c),
+ * then c = normalize(W^T r).  normalize(x) = x / max(|x|, 1e-12). */
+int ir_sn_power(struct ir *g, int w, int r, int c, bool rows_first) {
+    struct shape sw = shape_of(g, w);
+    if (sw.n != 2 || shape_size(shape_of(g, r)) != sw.d[0] || shape_size(shape_of(g, c)) != sw.d[1])
+        unreachable();
+    int in[3] = {w, r, c};
+    int id = effect(g, OP_SN_POWER, in, 3);
+    ir_node(g, id)->a.sn_power.rows_first = rows_first;
+    return id;
+}
+
+static void sn_normalize(double *x, long n) {
+    double s = 0;
+    for (long i = 0; i < n; i++)
+        s += x[i] * x[i];
+    s = fmax(sqrt(s), 1e-12);
+    for (long i = 0; i < n; i++)
+        x[i] /= s;
+}
+
+static void ref_sn_power(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    struct shape sw = in_shape(g, n, 0);
+    long rows = sw.d[0], cols = sw.d[1];
+    const double *w = io->in[0];
+    double *r = io->in[1], *c = io->in[2];
+    for (int pass = 0; pass < 2; pass++) {
+        if ((pass == 0) != n->a.sn_power.rows_first) { /* c = W^T r */
+            for (long j = 0; j < cols; j++) {
+                double s = 0;
+                for (long i = 0; i < rows; i++)
+                    s += w[i * cols + j] * r[i];
+                c[j] = s;
+            }
+            sn_normalize(c, cols);
+        } else { /* r = W c */
+            for (long i = 0; i < rows; i++) {
+                double s = 0;
+                for (long j = 0; j < cols; j++)
+                    s += w[i * cols + j] * c[j];
+                r[i] = s;
+            }
+            sn_normalize(r, rows);
+        }
+    }
+}
+
 /* bn_stats(mean, var, running_mean, running_var): the running statistics
  * batchnorm keeps for eval mode, as torch.nn.BatchNorm (unbiased variance) */
 int ir_bn_stats(struct ir *g, int mean, int var, int rmean, int rvar, double momentum, double unbias) {

@@ -174,7 +174,7 @@ static int layer_words(const char **words, enum layer_kind *kinds) {
     return n;
 }
 
-/* conv and deconv: `conv 64 k4 s2 p1 [op1] [nobias]`, stride 1 and
+/* conv and deconv: `conv 64 k4 s2 p1 [op1] [nobias] [spectral_norm]`, stride 1 and
  * padding 0 by default; op (output padding) for deconv only. */
 static bool conv_args(const struct stmt *s, struct layer *l) {
     if (s->args.len < 2) {
@@ -194,6 +194,10 @@ static bool conv_args(const struct stmt *s, struct layer *l) {
             l->bias = false;
             continue;
         }
+        if (a->kind == ARG_IDENT && !strcmp(a->text, "spectral_norm")) {
+            l->sn = true;
+            continue;
+        }
         /* kN, sN, pN or (deconv) opN, with N in decimal digits */
         const char *t = a->kind == ARG_IDENT ? a->text : NULL;
         int skip = t && !strncmp(t, "op", 2) ? 2 : 1;
@@ -204,7 +208,7 @@ static bool conv_args(const struct stmt *s, struct layer *l) {
             v = v > 1024 ? v : v * 10 + (*q - '0');
         }
         if (!ok || !t[skip]) {
-            error_at(a->loc, "%s takes kN (kernel), sN (stride), pN (padding)%s and nobias, got '%s'", s->name,
+            error_at(a->loc, "%s takes kN (kernel), sN (stride), pN (padding)%s, nobias and spectral_norm, got '%s'", s->name,
                      l->kind == L_DECONV ? ", opN (output padding)" : "",
                      a->kind == ARG_SHAPE ? shape_str(a->shape) : a->text);
             return false;
@@ -276,20 +280,23 @@ static bool check_layer(const struct stmt *s, const char *net, struct layer *l) 
     }
     switch (l->kind) {
     case L_DENSE: {
-        if (!want_args(s, 1, 2))
+        if (!want_args(s, 1, 3))
             return false;
         long units;
         if (!arg_int(&s->args.data[0], "dense units", 1, 1 << 24, &units))
             return false;
         l->units = (int)units;
         l->bias = true;
-        if (s->args.len == 2) {
-            const struct arg *a = &s->args.data[1];
-            if (a->kind != ARG_IDENT || strcmp(a->text, "nobias")) {
-                error_at(a->loc, "dense takes its unit count and optionally 'nobias'");
+        for (int i = 1; i < s->args.len; i++) {
+            const struct arg *a = &s->args.data[i];
+            bool nobias = a->kind == ARG_IDENT && !strcmp(a->text, "nobias");
+            bool sn = a->kind == ARG_IDENT && !strcmp(a->text, "spectral_norm");
+            if ((!nobias && !sn) || (nobias && !l->bias) || (sn && l->sn)) {
+                error_at(a->loc, "dense takes its unit count and optionally 'nobias' and 'spectral_norm'");
                 return false;
             }
-            l->bias = false;
+            l->bias = l->bias && !nobias;
+            l->sn = l->sn || sn;
         }
         if (l->in.n != 1) {
             error_at(s->loc, "%s: dense expects [features] input, got %s; add 'flatten' before it",

@@ -99,6 +99,40 @@ static inline void clip_update(real *p, long n, real c) {
         p[i] = p[i] < -c ? -c : p[i] > c ? c : p[i];
 }
 
+/* spectral_norm's power iteration on W [rows, cols] (compiler/ops.c,
+ * ref_sn_power): c = normalize(W^T r), then r = normalize(W c), or the other
+ * way round; sums in double, as the vectors are short and the weights wide */
+static inline void sn_normalize(real *x, long n) {
+    double s = 0;
+    for (long i = 0; i < n; i++)
+        s += (double)x[i] * x[i];
+    s = sqrt(s);
+    s = s > 1e-12 ? s : 1e-12;
+    for (long i = 0; i < n; i++)
+        x[i] = (real)(x[i] / s);
+}
+
+static inline void sn_power_update(const real *w, real *r, real *c, long rows, long cols, int rows_first) {
+    for (int pass = 0; pass < 2; pass++) {
+        if ((pass == 0) != (rows_first != 0)) {
+            for (long j = 0; j < cols; j++)
+                c[j] = 0;
+            for (long i = 0; i < rows; i++)
+                for (long j = 0; j < cols; j++)
+                    c[j] += w[i * cols + j] * r[i];
+            sn_normalize(c, cols);
+        } else {
+            for (long i = 0; i < rows; i++) {
+                double s = 0;
+                for (long j = 0; j < cols; j++)
+                    s += (double)w[i * cols + j] * c[j];
+                r[i] = (real)s;
+            }
+            sn_normalize(r, rows);
+        }
+    }
+}
+
 /* a parameter's moving average, after its step: avg = d avg + (1 - d) p */
 static inline void ema_update(const real *p, real *avg, long n, real d) {
     for (long i = 0; i < n; i++)

@@ -48,6 +48,7 @@ enum genrt_init {
     GENRT_INIT_ZERO,
     GENRT_INIT_ONE,
     GENRT_INIT_FANIN_UNIFORM, /* U(-1/sqrt(fan_in), 1/sqrt(fan_in)), as PyTorch's Linear */
+    GENRT_INIT_UNIT_NORMAL,   /* N(0, 1) per value, then scaled to length 1 (spectral_norm's u, v) */
 };
 
 /* A persistent tensor, living in model->state at [offset, offset + size). */

@@ -27,15 +27,20 @@ void genrt_run_init_state(const struct genrt_model *m, uint64_t seed)
         const struct genrt_tensor *t = &m->tensors[i];
         if (t->role == GENRT_OPT_STATE || t->role == GENRT_EMA)
             continue;
-        double bound = t->fan_in > 0 ? 1.0 / sqrt((double)t->fan_in) : 0.0;
+        double bound = t->fan_in > 0 ? 1.0 / sqrt((double)t->fan_in) : 0.0, norm = 0.0;
         for (long j = 0; j < t->size; j++) {
             double v = 0.0;
             if (t->init == GENRT_INIT_ONE)
                 v = 1.0;
             else if (t->init == GENRT_INIT_FANIN_UNIFORM)
                 v = bound * (2.0 * genrt_rng_uniform(&r) - 1.0);
+            else if (t->init == GENRT_INIT_UNIT_NORMAL)
+                v = genrt_rng_normal(&r), norm += v * v;
             genrt_run_real_set(m, m->state, t->offset + j, v);
         }
+        for (long j = 0; j < t->size && t->init == GENRT_INIT_UNIT_NORMAL; j++) /* torch's eps: 1e-12 */
+            genrt_run_real_set(m, m->state, t->offset + j,
+                               genrt_run_real_get(m, m->state, t->offset + j) / fmax(sqrt(norm), 1e-12));
     }
     /* a moving average starts as its parameter */
     char *s = m->state;

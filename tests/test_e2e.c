@@ -597,6 +597,16 @@ Test(e2e, reconstruct_on_image_folder_names_its_examples, .timeout = 120) {
 }
 
 /* ---- samplers ------------------------------------------------------------------- */
+/* The unconditional sampler dir/NAME.c gives what the trainer built from
+ * TRAINER.c computes on checkpoint ckpt (tests/sampler_check.c). */
+static void expect_sampler_matches(const char *dir, const char *name, const char *trainer_bin, const char *ckpt) {
+    cr_assert_eq(run("${CC:-cc} -std=c11 -O2 -Iruntime -I%s $(pkg-config --cflags openblas) -DGENC_NO_MAIN "
+                     "-DSAMPLER_H='\"%s.h\"' -DSAMPLE=%s_sample -DSAMPLER_CLASSES=0 tests/sampler_check.c "
+                     "%s/%s.c %s.c build/libgenrt.a -lstb $(pkg-config --libs openblas) -lz -lm "
+                     "-o %s/%s_check 2>/dev/null", dir, name, name, dir, name, trainer_bin, dir, name), 0);
+    cr_expect_eq(run("%s/%s_check %s", dir, name, ckpt), 0, "the %s sampler differs from its trainer", name);
+}
+
 /* `ema 0.9` on gan_ring's G: the averages follow their formula step by
  * step, resume exactly, and are what sample, the previews and the sampler
  * use (--no-ema: the raw weights). */
@@ -632,11 +642,54 @@ Test(e2e, ema_averages_the_generator_and_samples_with_it, .timeout = 180) {
                      "%s %s --sampler --no-ema --weights %s/a/checkpoint.ckpt -o %s/raw_s.c",
                      genc, file, dir, dir, genc, file, dir, dir), 0);
     cr_expect(!same_file(path("ema_s.c"), path("raw_s.c")), "the sampler ignored --no-ema");
-    cr_assert_eq(run("${CC:-cc} -std=c11 -O2 -Iruntime -I%s $(pkg-config --cflags openblas) -DGENC_NO_MAIN "
-                     "-DSAMPLER_H='\"ema_s.h\"' -DSAMPLE=ema_s_sample -DSAMPLER_CLASSES=0 tests/sampler_check.c "
-                     "%s/ema_s.c %s.c build/libgenrt.a -lstb $(pkg-config --libs openblas) -lz -lm "
-                     "-o %s/ema_check 2>/dev/null", dir, dir, bin, dir), 0);
-    cr_expect_eq(run("%s/ema_check %s/a/checkpoint.ckpt", dir, dir), 0, "the ema sampler differs from sample's weights");
+    expect_sampler_matches(dir, "ema_s", bin, path("a/checkpoint.ckpt"));
+}
+/* A copy of spec `from` with each `old` replaced by `new`, built as `name`. */
+static char *build_variant(const char *from, const char *name, const char *const *edits, int n) {
+    char *text = read_whole(from, NULL);
+    cr_assert(text, "no %s", from);
+    for (int k = 0; k < n; k++) {
+        char *at = strstr(text, edits[2 * k]);
+        cr_assert(at, "'%s' is not in %s", edits[2 * k], from);
+        *at = 0;
+        text = xprintf("%s%s%s", text, edits[2 * k + 1], at + strlen(edits[2 * k]));
+    }
+    char *file = path(xprintf("%s.gm", name));
+    write_file(file, text, strlen(text));
+    return build_trainer(file, name);
+}
+
+/* spectral_norm.  On gan_ring's D (dense): after 300 steps of one power
+ * iteration each, sigma = u^T W v is W's largest singular value to 1e-3
+ * (tests/sn_check.py finds it independently).  On sngan with the
+ * generator's deconvs normalized too (their u runs along the columns):
+ * gradients check, runs resume exactly, the sampler folds W / sigma into
+ * its weights and matches the trainer, and after a few steps sigma is near
+ * the largest singular value of every layer, deconvs included. */
+Test(e2e, spectral_norm_converges_resumes_and_folds_into_samplers, .timeout = 300) {
+    const char *dir = test_tmpdir();
+    const char *ring_edits[] = {"network D : [2] -> [1]  { dense 128; relu; dense 128; relu; dense 1 }",
+                                "network D : [2] -> [1]  { dense 128 spectral_norm; relu; dense 128 spectral_norm; "
+                                "relu; dense 1 spectral_norm }",
+                                "{ form nonsaturating }", "{ form hinge }"};
+    char *ring = build_variant("specs/gan_ring.gm", "sn_ring", ring_edits, 2);
+    cr_assert_eq(run("%s train --steps 300 --quiet --threads 1 --out %s/ring", ring, dir), 0);
+    cr_expect_eq(run("python3 tests/sn_check.py %s/ring/checkpoint.ckpt %s.c 1e-3 > %s/ring.txt 2>&1", dir, ring, dir),
+                 0, "%s", read_whole(path("ring.txt"), NULL));
+
+    const char *gan_edits[] = {"deconv 64 k4 s2 p1 nobias;", "deconv 64 k4 s2 p1 nobias spectral_norm;",
+                               "deconv 1 k4 s2 p1;", "deconv 1 k4 s2 p1 spectral_norm;"};
+    char *bin = build_variant("specs/sngan.gm", "sng", gan_edits, 2);
+    cr_expect_eq(run("%s gradcheck > %s/sng.gc", bin, dir), 0, "%s", read_whole(path("sng.gc"), NULL));
+    expect_resume_exact(dir, bin, "--threads 1", 6);
+    /* 6 steps from random vectors: not converged, but a vector on the
+     * wrong side of a weight would be far off */
+    cr_expect_eq(run("python3 tests/sn_check.py %s/a/checkpoint.ckpt %s.c 0.15 > %s/sng.txt 2>&1", dir, bin, dir), 0,
+                 "%s", read_whole(path("sng.txt"), NULL));
+    const char *genc = getenv("GENC_BIN") ? getenv("GENC_BIN") : "build/genc";
+    cr_assert_eq(run("%s %s/sng.gm --sampler --weights %s/a/checkpoint.ckpt -o %s/sng_s.c", genc, dir, dir, dir), 0);
+    cr_expect_eq(run("grep -q 'sn_power\\|weight_u' %s/sng_s.c", dir), 1, "the sampler runs the power iteration");
+    expect_sampler_matches(dir, "sng_s", bin, path("a/checkpoint.ckpt"));
 }
 
 /* genc --sampler on a checkpoint of `model`: strict C99 with gcc and clang

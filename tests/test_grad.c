@@ -226,7 +226,7 @@ Test(autodiff, second_derivative_through_dense_network) {
 
 /* ---- whole objectives, for every spec ------------------------------------ */
 
-Test(objective, every_spec_gradcheck_in_double, .timeout = 900) {
+Test(objective, every_spec_gradcheck_in_double, .timeout = 1500) {
     char **specs;
     int n = list_specs(&specs);
     cr_assert(n >= 2, "no specs found");

@@ -144,6 +144,14 @@ static int b_ema(struct ir *g, const int *t) {
     ir_ema(g, t[0], t[1], 0.9);
     return -1;
 }
+static int b_sn_power(struct ir *g, const int *t) {
+    ir_sn_power(g, t[0], t[1], t[2], false);
+    return -1;
+}
+static int b_sn_power_rows(struct ir *g, const int *t) {
+    ir_sn_power(g, t[0], t[1], t[2], true);
+    return -1;
+}
 
 /* STORE_GRAD writes the caller's gradient buffer: its case is a gradient
  * program of its own (see compile_ref). */
@@ -222,6 +230,8 @@ static const struct op_case cases[] = {
     {"rmsprop", OP_RMSPROP, 3, 0, {S1(9), S1(9), S1(9)}, {0, 0, 0}, {0, 0, 2}, .build = b_rmsprop_plain},
     {"clip", OP_CLIP, 1, 0, {S2(3, 4)}, {-2}, {2}, .build = b_clip},
     {"ema", OP_EMA, 2, 0, {S2(3, 4), S2(3, 4)}, .build = b_ema},
+    {"sn_power", OP_SN_POWER, 3, 0, {S2(5, 7), S1(5), S1(7)}, .build = b_sn_power},
+    {"sn_power_rows_first", OP_SN_POWER, 3, 0, {S2(5, 7), S1(5), S1(7)}, .build = b_sn_power_rows},
 };
 
 enum { N_CASES = sizeof cases / sizeof cases[0] };

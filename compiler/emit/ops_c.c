@@ -388,6 +388,13 @@ static void c_ema(struct emit *e, const struct program *p, int id) {
               in_size(p, n, 0), emit_real(n->a.ema.decay));
 }
 
+static void c_sn_power(struct emit *e, const struct program *p, int id) {
+    const struct node *n = node_of(p, id);
+    struct shape sw = in_node(p, n, 0)->shape;
+    emit_line(e, "sn_power_update(%s, %s, %s, %d, %d, %d);", emit_ref(e, p, n->in[0]), emit_ref(e, p, n->in[1]),
+              emit_ref(e, p, n->in[2]), sw.d[0], sw.d[1], n->a.sn_power.rows_first);
+}
+
 /* ---- the table: one row per op, in ops.def's order ------------------------ */
 
 struct op_c {
@@ -452,6 +459,7 @@ static const struct op_c op_c_table[] = {
     {OP_RMSPROP, NULL, c_rmsprop},
     {OP_CLIP, NULL, c_clip},
     {OP_EMA, NULL, c_ema},
+    {OP_SN_POWER, NULL, c_sn_power},
 };
 
 _Static_assert(sizeof op_c_table / sizeof op_c_table[0] == OP_COUNT, "emit/ops_c.c needs one row per op in ops.def");

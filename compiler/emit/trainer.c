@@ -60,7 +60,8 @@ static void emit_program(struct emit *e, const struct program *p) {
 static void emit_tensor_table(struct emit *e) {
     const struct lowered *lo = e->lo;
     static const char *const roles[] = {"GENRT_PARAM", "GENRT_OPT_STATE", "GENRT_RUNNING", "GENRT_EMA"};
-    static const char *const inits[] = {"GENRT_INIT_ZERO", "GENRT_INIT_ONE", "GENRT_INIT_FANIN_UNIFORM"};
+    static const char *const inits[] = {"GENRT_INIT_ZERO", "GENRT_INIT_ONE", "GENRT_INIT_FANIN_UNIFORM",
+                                        "GENRT_INIT_UNIT_NORMAL"};
     emit_open(e, "static const struct genrt_tensor tensors[%d] = {", lo->tensors.len);
     for (int t = 0; t < lo->tensors.len; t++) {
         const struct ptensor *pt = &lo->tensors.data[t];
