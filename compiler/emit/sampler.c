@@ -517,29 +517,41 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
     emit_line(e, "typedef float real;");
     emit_line(e, "enum { CblasNoTrans = 111, CblasTrans = 112 };");
     emit_line(e, "%s", "");
-    emit_line(e, "/* C = op(A) op(B), row-major.  The sampler stores weights so that every");
-    emit_line(e, " * call is NoTrans x NoTrans: rows of C accumulate scaled rows of B. */");
-    emit_line(e, "static void gemm(int ta, int tb, int m, int n, int k, const real *a, int lda, const real *b,");
-    emit_line(e, "                 int ldb, real *c, int ldc) {");
-    emit_line(e, "    for (int i = 0; i < m; i++) {");
-    emit_line(e, "        real *ci = c + (long)i * ldc;");
-    emit_line(e, "        for (int j = 0; j < n; j++)");
-    emit_line(e, "            ci[j] = 0;");
-    emit_line(e, "        for (int p = 0; p < k; p++) {");
-    emit_line(e, "            real aip = ta == CblasTrans ? a[(long)p * lda + i] : a[(long)i * lda + p];");
-    emit_line(e, "            if (tb == CblasTrans)");
-    emit_line(e, "                for (int j = 0; j < n; j++)");
-    emit_line(e, "                    ci[j] += aip * b[(long)j * ldb + p];");
-    emit_line(e, "            else");
-    emit_line(e, "                for (int j = 0; j < n; j++)");
-    emit_line(e, "                    ci[j] += aip * b[(long)p * ldb + j];");
-    emit_line(e, "        }");
-    emit_line(e, "    }");
-    emit_line(e, "}");
-    emit_line(e, "%s", "");
+    /* int8 samplers: gemm only if a GEMM is left with float weights */
+    bool float_gemm = quant == QUANT_NONE;
+    for (int d = 0; d < n_progs; d++)
+        for (int v = 0; v < progs[d]->ir.nodes.len; v++) {
+            const struct node *n = &progs[d]->ir.nodes.data[v];
+            if (n->dead || n->op != OP_MATMUL)
+                continue;
+            const struct node *b = &progs[d]->ir.nodes.data[n->in[1]];
+            float_gemm |= !(b->op == OP_PARAM && s.c.int8.data[b->a.param.tensor]);
+        }
+    if (float_gemm) {
+        emit_line(e, "/* C = op(A) op(B), row-major.  The sampler stores weights so that every");
+        emit_line(e, " * call is NoTrans x NoTrans: rows of C accumulate scaled rows of B. */");
+        emit_line(e, "static void gemm(int ta, int tb, int m, int n, int k, const real *a, int lda, const real *b,");
+        emit_line(e, "                 int ldb, real *c, int ldc) {");
+        emit_line(e, "    for (int i = 0; i < m; i++) {");
+        emit_line(e, "        real *ci = c + (long)i * ldc;");
+        emit_line(e, "        for (int j = 0; j < n; j++)");
+        emit_line(e, "            ci[j] = 0;");
+        emit_line(e, "        for (int p = 0; p < k; p++) {");
+        emit_line(e, "            real aip = ta == CblasTrans ? a[(long)p * lda + i] : a[(long)i * lda + p];");
+        emit_line(e, "            if (tb == CblasTrans)");
+        emit_line(e, "                for (int j = 0; j < n; j++)");
+        emit_line(e, "                    ci[j] += aip * b[(long)j * ldb + p];");
+        emit_line(e, "            else");
+        emit_line(e, "                for (int j = 0; j < n; j++)");
+        emit_line(e, "                    ci[j] += aip * b[(long)p * ldb + j];");
+        emit_line(e, "        }");
+        emit_line(e, "    }");
+        emit_line(e, "}");
+        emit_line(e, "%s", "");
+    }
     if (quant == QUANT_INT8) {
-        emit_line(e, "/* The same with int8 weights q[k][n]: output column j is scaled by its");
-        emit_line(e, " * channel's scale[j %% nc] once, after accumulating a x q in float (a deconv's");
+        emit_line(e, "/* C = A Q with int8 weights Q[k][n], row-major: output column j is scaled by");
+        emit_line(e, " * its channel's scale[j %% nc] once, after accumulating a x q in float (a deconv's");
         emit_line(e, " * columns are (kh, kw, c), c fastest; dense and conv have nc = n).  restrict:");
         emit_line(e, " * q's char type may alias anything, and gcc -O2 vectorizes no loop that needs");
         emit_line(e, " * a runtime overlap check (5x slower without). */");
