@@ -745,6 +745,8 @@ static struct deviation int8_deviation(const char *f, const char *q, int out_c, 
  * bytes, and the samples stay near the float sampler's (tanh outputs, in
  * [-1, 1]).  Measured on this 30-step checkpoint: see the printed line. */
 Test(sampler, int8_dcgan_bytes_and_deviation, .timeout = 300) {
+    if (quick())
+        cr_skip_test("a minute of compiling: run in the plain suite (the other sampler tests emit int8 samplers)");
     const char *dir = test_tmpdir();
     const char *genc = getenv("GENC_BIN") ? getenv("GENC_BIN") : "build/genc";
     cr_assert_eq(run("%s train --steps 30 --quiet --out %s/run", trainer("dcgan"), dir), 0);
