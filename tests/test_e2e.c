@@ -875,3 +875,23 @@ Test(sampler, int8_deconv_scales_per_output_channel) {
     check_int8_axis("qdeconv", "[3, 8, 8]", "dense 64; relu; reshape [4, 4, 4]; deconv 3 k4 s2 p1 nobias", true, 3,
                     192);
 }
+
+/* --quantize: int8 only, and only with --sampler; nothing written */
+Test(sampler, quantize_flag_errors) {
+    const char *dir = test_tmpdir();
+    const char *genc = getenv("GENC_BIN") ? getenv("GENC_BIN") : "build/genc";
+    const char *cases[][2] = {
+        {"--sampler --weights x.ckpt --quantize int4 -o %s/q.c",
+         "genc: error: unknown --quantize mode 'int4'; the one mode is int8\n"},
+        {"--quantize int8 -o %s/q.c",
+         "genc: error: --quantize int8 quantizes a sampler's weights; it goes with --sampler\n"},
+        {"--sampler --weights x.ckpt -o %s/q.c --quantize", "genc: error: --quantize needs a mode: int8\n"},
+    };
+    for (int k = 0; k < 3; k++) {
+        const char *args = xprintf(cases[k][0], dir);
+        cr_expect_eq(run("%s specs/dcgan.gm %s 2> %s/err", genc, args, dir), 1, "genc %s", args);
+        char *err = read_whole(path("err"), NULL);
+        cr_expect(err && !strcmp(err, cases[k][1]), "genc %s: %s", args, err ? err : "(nothing)");
+        cr_expect_neq(run("test -e %s/q.c", dir), 0, "genc %s wrote q.c", args);
+    }
+}
