@@ -15,7 +15,7 @@
 static const char usage[] =
     "usage: genc SPEC.gm [-o OUT.c] [--summary] [--dump-tokens|--dump-ast|--dump-ir] [--no-fuse]\n"
     "       genc SPEC.gm --dot [-o OUT.dot]\n"
-    "       genc SPEC.gm --sampler --weights CKPT [--weights-file] -o NAME.c\n"
+    "       genc SPEC.gm --sampler --weights CKPT [--weights-file] [--quantize int8] -o NAME.c\n"
     "\n"
     "Compile a generative-model spec into standalone C that trains it on CPU.\n"
     "\n"
@@ -39,6 +39,10 @@ static const char usage[] =
     "                 caller reads and hands to NAME_init, instead of into NAME.c\n"
     "  --no-ema       with --sampler: bake the raw weights of a network with an\n"
     "                 `ema`, not their moving average\n"
+    "  --quantize int8\n"
+    "                 with --sampler: dense, conv and deconv weights as int8 with a\n"
+    "                 float scale per output channel (about a quarter of the bytes);\n"
+    "                 activations, biases and the rest stay float\n"
     "  --help         print this help\n"
     "  --version      print the version\n"
     "\n"
@@ -285,7 +289,7 @@ static const char *tensor_at(const struct lowered *lo, long i) {
 
 /* genc --sampler: read the checkpoint, emit NAME.c and NAME.h (and NAME.bin). */
 static int write_sampler(const struct model *m, struct lowered *lo, const char *ckpt_path, const char *out,
-                         bool weights_file, bool no_ema) {
+                         bool weights_file, bool no_ema, enum sampler_quant quant) {
     size_t len = strlen(out);
     if (len < 3 || strcmp(out + len - 2, ".c")) {
         fprintf(stderr, "genc: error: the sampler's output must be NAME.c, got '%s'\n", out);
@@ -336,7 +340,7 @@ static int write_sampler(const struct model *m, struct lowered *lo, const char *
                    sizeof(float) * (size_t)shape_size(pt->shape));
     }
     struct sampler_out so;
-    if (!emit_sampler(m, lo, state, step, ckpt_path, name, weights_file, &so))
+    if (!emit_sampler(m, lo, state, step, ckpt_path, name, weights_file, quant, &so))
         return 1;
     if (weights_file && !write_output(bin_path, so.blob, so.blob_len))
         return 1;
@@ -378,6 +382,7 @@ int main(int argc, char **argv) {
     bool summary = false, dot = false, dump_tokens_f = false, dump_ast = false, dump_ir = false, sampler = false;
     const char *weights = NULL;
     bool weights_file = false, no_ema = false;
+    const char *quantize = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -416,6 +421,12 @@ int main(int argc, char **argv) {
                 return 1;
             }
             weights = argv[i];
+        } else if (!strcmp(a, "--quantize")) {
+            if (++i == argc) {
+                fprintf(stderr, "genc: error: --quantize needs a mode: int8\n");
+                return 1;
+            }
+            quantize = argv[i];
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "genc: error: unknown option '%s' (see genc --help)\n", a);
             return 1;
@@ -446,6 +457,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "genc: error: --no-ema goes with --sampler\n");
         return 1;
     }
+    if (quantize && strcmp(quantize, "int8")) {
+        fprintf(stderr, "genc: error: unknown --quantize mode '%s'; the one mode is int8\n", quantize);
+        return 1;
+    }
+    if (quantize && !sampler) {
+        fprintf(stderr, "genc: error: --quantize int8 quantizes a sampler's weights; it goes with --sampler\n");
+        return 1;
+    }
     if (out && !sampler && !check_not_input(out, spec, "spec"))
         return 1;
     struct source src = {.path = spec};
@@ -464,7 +483,7 @@ int main(int argc, char **argv) {
     } else if (parse_source(&src, &ast) && !(dump_ast && (ast_dump(stdout, &ast), 1)) &&
                genc_build(&ast, &src, &m, &lo)) {
         if (sampler) {
-            rc = write_sampler(&m, &lo, weights, out, weights_file, no_ema);
+            rc = write_sampler(&m, &lo, weights, out, weights_file, no_ema, quantize ? QUANT_INT8 : QUANT_NONE);
         } else if (dump_ir) {
             for (int i = 0; i < lo.progs.len; i++)
                 ir_dump(stdout, &lo.progs.data[i], lo.tensors.data);

@@ -9,6 +9,8 @@
 #                 vae's); cvae: a sample grid with one row per class
 #   cyclegan      2,000 steps: the cycle L1 falls >= 5x from its start; G(a) nearer the boots' mean
 #                 image than the sneakers' (and F(b) the other way); translation grids; gradcheck
+#   int8          dcgan's sampler from the demo's checkpoint (runs/demo; else 2,000 steps), float
+#                 against --quantize int8: weight bytes (<= 0.3x), max and mean absolute deviation
 # QUALITY_STEPS scales the Fashion-MNIST runs (default 3000); QUALITY_ONLY="vae cyclegan" runs only
 # the sections of those models.
 set -euo pipefail
@@ -104,4 +106,27 @@ if want cyclegan; then
     echo "  F(b), 1000 test boots:    $(python3 tests/nearest_mean.py $out/cyclegan-B.npy /usr/share/datasets/fashion-mnist 9 7)"
     echo "  translation grids (a | G(a) | F(G(a)), b | F(b) | G(F(b))): $out/cyclegan-A.png $out/cyclegan-B.png"
     echo "  $(./cyclegan gradcheck | tail -1)"
+fi
+
+if want int8; then
+    # the demo's checkpoint (make demo: 2,000 steps), else a run like it
+    ckpt=runs/demo/checkpoint.ckpt
+    if [[ ! -f $ckpt ]]; then
+        ./dcgan train --steps 2000 --seed 1 --quiet --out $out/int8_dcgan --force
+        ckpt=$out/int8_dcgan/checkpoint.ckpt
+    fi
+    echo "== int8: dcgan's sampler from $ckpt, float against --quantize int8"
+    build/genc specs/dcgan.gm --sampler --weights "$ckpt" -o $out/dcgan_f.c
+    build/genc specs/dcgan.gm --sampler --weights "$ckpt" --quantize int8 -o $out/dcgan_q.c
+    bytes() { awk '/^static const real [a-z0-9_]*\[/ { split($4, a, /[][]/); b += 4 * a[2] }
+                   /^static const signed char [a-z0-9_]*\[/ { split($5, a, /[][]/); b += a[2] }
+                   END { print b }' "$1"; }
+    fb=$(bytes $out/dcgan_f.c) qb=$(bytes $out/dcgan_q.c)
+    gcc -std=c99 -O2 -I$out -DFLOAT_H='"dcgan_f.h"' -DFLOAT_SEED=dcgan_f_sample_seed -DINT8_H='"dcgan_q.h"' \
+        -DINT8_SEED=dcgan_q_sample_seed -DOUT_C=1 -DOUT_SIZE=784 tests/quant_check.c $out/dcgan_f.c $out/dcgan_q.c \
+        -lm -o $out/int8_check
+    read -r _ max _ rel _ mad _ <<<"$($out/int8_check 1000)"
+    awk -v f="$fb" -v q="$qb" -v max="$max" -v rel="$rel" -v mad="$mad" 'BEGIN {
+        printf "  weights: %d bytes int8 (with their scales and the float biases) against %d float: %.3f   (bar: <= 0.3)\n", q, f, q / f
+        printf "  over 1,000 samples (seeds 1-1000): max deviation %.4f (%.4f of the output range), mean absolute deviation %.5f\n", max, rel, mad }'
 fi

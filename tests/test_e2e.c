@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "emit/emit.h"
 #include "genc.h"
 #include "genrt_image.h"
 #include "helpers.h"
@@ -695,7 +696,14 @@ Test(e2e, spectral_norm_converges_resumes_and_folds_into_samplers, .timeout = 30
 /* genc --sampler on a checkpoint of `model`: strict C99 with gcc and clang
  * at -O0, -Os and -O2, libc and libm symbols only, and the same numbers as
  * the trainer's eval-mode generator. */
-static void check_sampler(const char *model, int steps) {
+static const char *upper_name(const char *s) {
+    char *u = xstrdup(s);
+    for (char *p = u; *p; p++)
+        *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+    return u;
+}
+
+static void check_sampler(const char *model, int steps, double int8_tol) {
     const char *dir = test_tmpdir();
     const char *genc = getenv("GENC_BIN") ? getenv("GENC_BIN") : "build/genc";
     cr_assert_eq(run("%s train --steps %d --quiet --out %s/%s_run", trainer(model), steps, dir, model), 0);
@@ -714,32 +722,270 @@ static void check_sampler(const char *model, int steps) {
     const char *api = !strcmp(model, "cyclegan")
         ? xprintf("-DTRANSLATE_AB=%s_s_translate_ab -DTRANSLATE_BA=%s_s_translate_ba", model, model)
         : xprintf("-DSAMPLE=%s_s_sample -DSAMPLER_CLASSES=%d", model, cond);
-    cr_assert_eq(run("${CC:-cc} -std=c11 -O2 -Iruntime -I%s $(pkg-config --cflags openblas) -DGENC_NO_MAIN "
+    /* the trainer's C once, for both checks */
+    cr_assert_eq(run("${CC:-cc} -std=c11 -O2 -Iruntime $(pkg-config --cflags openblas) -DGENC_NO_MAIN -c "
+                     "generated/%s.c -o %s/%s_trainer.o", model, dir, model), 0);
+    cr_assert_eq(run("${CC:-cc} -std=c11 -O2 -Iruntime -I%s $(pkg-config --cflags openblas) "
                      "-DSAMPLER_H='\"%s_s.h\"' %s tests/sampler_check.c "
-                     "%s/%s_s.c generated/%s.c build/libgenrt.a -lstb $(pkg-config --libs openblas) -lz -lm "
-                     "-o %s/%s_check 2>/dev/null", dir, model, api, dir, model, model, dir, model), 0);
+                     "%s/%s_s.c %s/%s_trainer.o build/libgenrt.a -lstb $(pkg-config --libs openblas) -lz -lm "
+                     "-o %s/%s_check 2>/dev/null", dir, model, api, dir, model, dir, model, dir, model), 0);
     cr_expect_eq(run("%s/%s_check %s/%s_run/checkpoint.ckpt", dir, model, dir, model), 0,
                  "the %s sampler differs from the trainer's generator", model);
+
+    /* --quantize int8 on the same checkpoint: strict C99 as well, says so in
+     * its header, and stays near the trainer (int8_tol of the output's
+     * scale; measured: well under half of it) */
+    cr_assert_eq(run("%s specs/%s.gm --sampler --weights %s/%s_run/checkpoint.ckpt --quantize int8 -o %s/%s_q.c", genc,
+                     model, dir, model, dir, model), 0);
+    for (int c = 0; c < 2; c++)
+        cr_expect_eq(run("%s -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -c %s/%s_q.c -o %s/%s_q%d.o", ccs[c], dir,
+                         model, dir, model, c), 0, "%s rejects the int8 %s sampler", ccs[c], model);
+    cr_expect_eq(run("nm -u %s/%s_q0.o | grep -Ev ' (cos|sin|log|exp|sqrt|tanh|memset|memcpy)f?$' | grep -q .", dir,
+                     model), 1, "the int8 %s sampler needs symbols beyond libc and libm", model);
+    cr_expect_eq(run("grep -q '^#define %s_Q_QUANTIZE \"int8\"$' %s/%s_q.h", upper_name(model), dir, model), 0);
+    cr_expect_eq(run("grep -q QUANTIZE %s/%s_s.h", dir, model), 1, "the float sampler's header names a quantization");
+    const char *qapi = !strcmp(model, "cyclegan")
+        ? xprintf("-DTRANSLATE_AB=%s_q_translate_ab -DTRANSLATE_BA=%s_q_translate_ba", model, model)
+        : xprintf("-DSAMPLE=%s_q_sample -DSAMPLER_CLASSES=%d", model, cond);
+    cr_assert_eq(run("${CC:-cc} -std=c11 -O2 -Iruntime -I%s $(pkg-config --cflags openblas) "
+                     "-DSAMPLER_H='\"%s_q.h\"' -DSAMPLER_TOLERANCE=%g %s tests/sampler_check.c "
+                     "%s/%s_q.c %s/%s_trainer.o build/libgenrt.a -lstb $(pkg-config --libs openblas) -lz -lm "
+                     "-o %s/%s_qcheck 2>/dev/null", dir, model, int8_tol, qapi, dir, model, dir, model, dir, model), 0);
+    cr_expect_eq(run("%s/%s_qcheck %s/%s_run/checkpoint.ckpt", dir, model, dir, model), 0,
+                 "the int8 %s sampler is further than %g from the trainer's generator", model, int8_tol);
 }
 
-Test(sampler, dcgan_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("dcgan", 30); }
+Test(sampler, dcgan_matches_trainer_and_builds_strictly, .timeout = 600) { check_sampler("dcgan", 30, 0.1); }
 
-/* --weights-file: the same numbers from weights in a blob the caller loads */
-Test(sampler, weights_file_blob, .timeout = 300) {
+/* --weights-file: the same numbers from weights in a blob the caller loads,
+ * float (NAME blobbed) and int8 (qblob, within 0.1 of the output's scale) */
+Test(sampler, weights_file_blob, .timeout = 600) {
     const char *dir = test_tmpdir();
     const char *genc = getenv("GENC_BIN") ? getenv("GENC_BIN") : "build/genc";
     cr_assert_eq(run("%s train --steps 20 --quiet --out %s/run", trainer("dcgan"), dir), 0);
-    cr_assert_eq(run("%s specs/dcgan.gm --sampler --weights %s/run/checkpoint.ckpt --weights-file -o %s/blobbed.c",
-                     genc, dir, dir), 0);
-    cr_expect_eq(run("test $(stat -c %%s %s/blobbed.c) -lt 100000", dir), 0, "weights went into the C anyway");
-    cr_assert_eq(run("${CC:-cc} -std=c11 -O2 -Iruntime -I%s $(pkg-config --cflags openblas) -DGENC_NO_MAIN "
-                     "-DSAMPLER_H='\"blobbed.h\"' -DSAMPLE=blobbed_sample -DSAMPLER_INIT=blobbed_init "
-                     "-DSAMPLER_CLASSES=0 tests/sampler_check.c %s/blobbed.c generated/dcgan.c build/libgenrt.a -lstb "
-                     "$(pkg-config --libs openblas) -lz -lm -o %s/blob_check 2>/dev/null", dir, dir, dir), 0);
-    cr_expect_eq(run("%s/blob_check %s/run/checkpoint.ckpt %s/blobbed.bin", dir, dir, dir), 0);
+    cr_assert_eq(run("${CC:-cc} -std=c11 -O2 -Iruntime $(pkg-config --cflags openblas) -DGENC_NO_MAIN -c "
+                     "generated/dcgan.c -o %s/trainer.o", dir), 0);
+    const char *names[] = {"blobbed", "qblob"}, *flags[] = {"", "--quantize int8"};
+    const double tol[] = {1e-5, 0.1};
+    const long max_c[] = {100000, 100000}, max_bin[] = {4000000, 1000000};
+    for (int k = 0; k < 2; k++) {
+        const char *n = names[k];
+        cr_assert_eq(run("%s specs/dcgan.gm --sampler --weights %s/run/checkpoint.ckpt --weights-file %s -o %s/%s.c",
+                         genc, dir, flags[k], dir, n), 0);
+        cr_expect_eq(run("test $(stat -c %%s %s/%s.c) -lt %ld", dir, n, max_c[k]), 0, "weights went into the C anyway");
+        cr_expect_eq(run("test $(stat -c %%s %s/%s.bin) -lt %ld", dir, n, max_bin[k]), 0, "%s.bin is too large", n);
+        cr_assert_eq(run("${CC:-cc} -std=c11 -O2 -Iruntime -I%s $(pkg-config --cflags openblas) "
+                         "-DSAMPLER_H='\"%s.h\"' -DSAMPLE=%s_sample -DSAMPLER_INIT=%s_init -DSAMPLER_CLASSES=0 "
+                         "-DSAMPLER_TOLERANCE=%g tests/sampler_check.c %s/%s.c %s/trainer.o build/libgenrt.a -lstb "
+                         "$(pkg-config --libs openblas) -lz -lm -o %s/%s_check 2>/dev/null", dir, n, n, n, tol[k], dir,
+                         n, dir, dir, n), 0);
+    }
+    for (int k = 0; k < 2; k++) {
+        const char *n = names[k];
+        cr_expect_eq(run("%s/%s_check %s/run/checkpoint.ckpt %s/%s.bin", dir, n, dir, dir, n), 0);
+        /* and the other one's blob is refused */
+        cr_expect_eq(run("%s/%s_check %s/run/checkpoint.ckpt %s/%s.bin", dir, n, dir, dir, names[1 - k]), 2,
+                     "%s took %s's blob", n, names[1 - k]);
+    }
 }
-Test(sampler, cgan_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("cgan", 20); }
-Test(sampler, gan_ring_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("gan_ring", 100); }
-Test(sampler, vae_decoder_matches_trainer_and_builds_strictly, .timeout = 300) { check_sampler("vae", 50); }
-Test(sampler, cvae_decoder_takes_a_label_and_matches_trainer, .timeout = 300) { check_sampler("cvae", 20); }
-Test(sampler, cyclegan_translators_match_trainer_and_build_strictly, .timeout = 300) { check_sampler("cyclegan", 5); }
+Test(sampler, cgan_matches_trainer_and_builds_strictly, .timeout = 600) { check_sampler("cgan", 20, 0.1); }
+Test(sampler, gan_ring_matches_trainer_and_builds_strictly, .timeout = 600) { check_sampler("gan_ring", 100, 0.02); }
+Test(sampler, vae_decoder_matches_trainer_and_builds_strictly, .timeout = 600) { check_sampler("vae", 50, 0.02); }
+Test(sampler, cvae_decoder_takes_a_label_and_matches_trainer, .timeout = 600) { check_sampler("cvae", 20, 0.02); }
+Test(sampler, cyclegan_translators_match_trainer_and_build_strictly, .timeout = 600) { check_sampler("cyclegan", 5, 0.1); }
+Test(sampler, gan_mlp_matches_trainer_and_builds_strictly, .timeout = 600) { check_sampler("gan_mlp", 20, 0.02); }
+
+/* ---- int8 samplers (--quantize int8) --------------------------------------------- */
+
+/* The bytes of a sampler's weight arrays, counted in its C: 4 per float
+ * (real) value, 1 per int8 (signed char) one. */
+static long weight_bytes(const char *c_path) {
+    char *s = read_whole(c_path, NULL);
+    cr_assert(s, "no %s", c_path);
+    long total = 0;
+    for (char *l = strtok(s, "\n"); l; l = strtok(NULL, "\n")) {
+        char name[64];
+        long n;
+        if (sscanf(l, "static const real %63[a-z0-9_][%ld] = {", name, &n) == 2)
+            total += 4 * n;
+        else if (sscanf(l, "static const signed char %63[a-z0-9_][%ld] = {", name, &n) == 2)
+            total += n;
+    }
+    return total;
+}
+
+struct deviation {
+    double max_dev, rel_range, mad, worst_channel;
+};
+
+/* tests/quant_check.c on the float sampler F and the int8 sampler Q of the
+ * same weights (DIR/F.c and DIR/Q.c): n samples from seeds 1 .. n. */
+static struct deviation int8_deviation(const char *f, const char *q, int out_c, long out_size, long n) {
+    const char *dir = test_tmpdir();
+    cr_assert_eq(run("gcc -std=c99 -O2 -I%s -DFLOAT_H='\"%s.h\"' -DFLOAT_SEED=%s_sample_seed -DINT8_H='\"%s.h\"' "
+                     "-DINT8_SEED=%s_sample_seed -DOUT_C=%d -DOUT_SIZE=%ld tests/quant_check.c %s/%s.c %s/%s.c -lm "
+                     "-o %s/%s_qc", dir, f, f, q, q, out_c, out_size, dir, f, dir, q, dir, q), 0);
+    cr_assert_eq(run("%s/%s_qc %ld > %s/%s_qc.txt", dir, q, n, dir, q), 0);
+    char *out = read_whole(xprintf("%s/%s_qc.txt", dir, q), NULL);
+    struct deviation d;
+    long got;
+    cr_assert(out && sscanf(out, "max_dev %lf rel_range %lf mad %lf worst_channel %lf samples %ld", &d.max_dev,
+                            &d.rel_range, &d.mad, &d.worst_channel, &got) == 5 && got == n,
+              "quant_check said: %s", out ? out : "(nothing)");
+    return d;
+}
+
+/* For dcgan: the int8 weights take at most 0.3 of the float weights'
+ * bytes, and the samples stay near the float sampler's (tanh outputs, in
+ * [-1, 1]).  Measured on this 30-step checkpoint: see the printed line. */
+Test(sampler, int8_dcgan_bytes_and_deviation, .timeout = 300) {
+    if (quick())
+        cr_skip_test("a minute of compiling: run in the plain suite (the other sampler tests emit int8 samplers)");
+    const char *dir = test_tmpdir();
+    const char *genc = getenv("GENC_BIN") ? getenv("GENC_BIN") : "build/genc";
+    cr_assert_eq(run("%s train --steps 30 --quiet --out %s/run", trainer("dcgan"), dir), 0);
+    cr_assert_eq(run("%s specs/dcgan.gm --sampler --weights %s/run/checkpoint.ckpt -o %s/dcgan_f.c", genc, dir, dir), 0);
+    cr_assert_eq(run("%s specs/dcgan.gm --sampler --weights %s/run/checkpoint.ckpt --quantize int8 -o %s/dcgan_q.c",
+                     genc, dir, dir), 0);
+    long fb = weight_bytes(path("dcgan_f.c")), qb = weight_bytes(path("dcgan_q.c"));
+    cr_assert_gt(fb, 3000000, "the float dcgan sampler's weights: %ld bytes", fb);
+    cr_expect_leq(qb, 0.3 * fb, "int8 weights %ld bytes against %ld as floats", qb, fb);
+    cr_expect_eq(run("grep -q '^#define DCGAN_Q_WEIGHT_BYTES %ld$' %s/dcgan_q.h", qb, dir), 0,
+                 "the header's weight bytes are not the %ld of the C's arrays", qb);
+    struct deviation d = int8_deviation("dcgan_f", "dcgan_q", 1, 784, 1000);
+    fprintf(stderr, "int8 dcgan sampler (30 steps): weights %ld bytes, %.3f of the float sampler's %ld; over 1,000 "
+            "samples, max deviation %.4f (%.4f of the output range), mean absolute deviation %.5f\n", qb,
+            (double)qb / (double)fb, fb, d.max_dev, d.rel_range, d.mad);
+    cr_expect_leq(d.rel_range, 0.1, "max deviation %.4f of the output range", d.rel_range);
+    cr_expect_leq(d.mad, 0.02, "mean absolute deviation %.5f", d.mad);
+}
+
+/* The quantizer alone: a scale per output channel, the channel of column j
+ * being j % n_ch, on channels whose magnitudes differ by 1000x. */
+Test(sampler, int8_quantizer_scales_each_output_channel) {
+    enum { ROWS = 5, COLS = 12 };
+    const int n_chs[] = {COLS, 3}; /* dense or conv; a deconv's (kh, kw, c) columns */
+    for (int t = 0; t < 2; t++) {
+        int n_ch = n_chs[t];
+        double w[ROWS * COLS];
+        signed char q[ROWS * COLS];
+        float scale[COLS], max[COLS] = {0};
+        for (int i = 0; i < ROWS * COLS; i++) {
+            int c = i % COLS % n_ch;
+            w[i] = c == 1 ? 0 : (2 * test_uniform() - 1) * pow(10, c % 4 - 2); /* channel 1: all zeros */
+            max[c] = fmaxf(max[c], fabsf((float)w[i]));
+        }
+        quantize_int8(w, ROWS, COLS, n_ch, q, scale);
+        for (int c = 0; c < n_ch; c++)
+            cr_expect_eq(scale[c], max[c] / 127, "channel %d of %d: scale %g, max %g", c, n_ch, scale[c], max[c]);
+        bool full[COLS] = {false};
+        for (int i = 0; i < ROWS * COLS; i++) {
+            int c = i % COLS % n_ch;
+            cr_expect(q[i] >= -127 && q[i] <= 127);
+            cr_expect_leq(fabs(q[i] * (double)scale[c] - (float)w[i]), 0.5 * scale[c] * (1 + 1e-6),
+                          "entry %d (channel %d of %d): %g quantized to %d x %g", i, c, n_ch, w[i], q[i], scale[c]);
+            full[c] |= q[i] == 127 || q[i] == -127;
+        }
+        for (int c = 0; c < n_ch; c++)
+            cr_expect(c == 1 ? scale[c] == 0 : full[c], "channel %d of %d does not use the int8 range", c, n_ch);
+    }
+}
+
+/* A compiled spec (data: a folder of images of shape out, or with data
+ * NULL Fashion-MNIST) and (unless *state holds it already) the state a
+ * checkpoint would hold, with the last layer's output channels scaled
+ * 0.001, 1, 1000, 0.001, ... */
+static void int8_axis_spec(const char *name, const char *out, const char *body, bool deconv, int out_c,
+                           struct model *m, struct lowered *lo, float **state) {
+    struct source *src = xalloc(sizeof *src);
+    src->path = xprintf("%s/%s.gm", test_tmpdir(), name);
+    const char *data = strcmp(out, "[1, 28, 28]") ? xprintf("images { dir \"%s/none/\"; shape %s }", test_tmpdir(), out)
+                                                  : "fashion_mnist { range -1 1 }";
+    src->text = xprintf("model %s\ndata %s\nlatent z ~ normal(8)\n"
+                        "network G : [8] -> %s { %s }\nnetwork D : %s -> [1] { flatten; dense 1 }\n"
+                        "objective gan(G, D) { form nonsaturating }\noptimize G with adam { lr 1e-3 }\n"
+                        "optimize D with adam { lr 1e-3 }\ntrain { batch 4 }\n",
+                        name, data, out, body, out);
+    src->len = strlen(src->text);
+    diag_init(src);
+    struct ast ast;
+    cr_assert(parse_source(src, &ast) && genc_build(&ast, src, m, lo), "%s", src->text);
+    if (*state)
+        return;
+    float *s = xalloc(sizeof(float) * (size_t)(lo->n_state + 1));
+    int last = -1;
+    for (int t = 0; t < lo->tensors.len; t++) {
+        const struct ptensor *pt = &lo->tensors.data[t];
+        float bound = pt->fan_in > 0 ? 1.0f / sqrtf((float)pt->fan_in) : 1.0f;
+        for (long i = 0; i < shape_size(pt->shape); i++)
+            s[pt->offset + i] = pt->init == GENRT_INIT_ONE ? 1 : pt->init == GENRT_INIT_ZERO ? 0
+                              : bound * (float)(2 * test_uniform() - 1);
+        size_t len = strlen(pt->name);
+        if (!strncmp(pt->name, "G.", 2) && len > 7 && !strcmp(pt->name + len - 7, ".weight"))
+            last = t;
+    }
+    cr_assert_geq(last, 0);
+    const struct ptensor *w = &lo->tensors.data[last];
+    long cols = w->shape.d[1];
+    for (long i = 0; i < shape_size(w->shape); i++) {
+        /* dense and conv weights are [out][in...]; a deconv's [in][(kh, kw, out)] */
+        long ch = deconv ? i % cols % out_c : i / cols;
+        s[w->offset + i] *= (float)pow(10, 3 * (ch % 3) - 3);
+    }
+    *state = s;
+}
+
+/* Each layer kind's int8 weights scaled along its output channels: with
+ * channel magnitudes 1000x apart, a scale taken along another axis leaves
+ * the small channels no levels (errors of 100% of the channel's size); per
+ * output channel they stay within a few percent.  out_c: the channels
+ * quant_check tells apart ([C][H][W]; a dense layer's every unit). */
+static void check_int8_axis(const char *name, const char *out, const char *body, bool deconv, int out_c,
+                            long out_size) {
+    const char *dir = test_tmpdir();
+    float *state = NULL; /* the same weights for both */
+    for (int k = 0; k < 2; k++) {
+        struct model m;
+        struct lowered lo;
+        int8_axis_spec(name, out, body, deconv, out_c, &m, &lo, &state);
+        const char *sname = xprintf("%s_%s", name, k ? "q" : "f");
+        struct sampler_out so;
+        cr_assert(emit_sampler(&m, &lo, state, 1, "crafted.ckpt", sname, false, k ? QUANT_INT8 : QUANT_NONE, &so));
+        write_file(xprintf("%s/%s.c", dir, sname), so.c, so.c_len);
+        write_file(xprintf("%s/%s.h", dir, sname), so.h, so.h_len);
+    }
+    struct deviation d = int8_deviation(xprintf("%s_f", name), xprintf("%s_q", name), out_c, out_size, 200);
+    fprintf(stderr, "int8 %s: worst output channel's deviation %.4f of its magnitude\n", name, d.worst_channel);
+    cr_expect_leq(d.worst_channel, 0.05, "%s: a channel's deviation is %.3f of its magnitude", name, d.worst_channel);
+}
+
+Test(sampler, int8_dense_scales_per_output_unit) {
+    check_int8_axis("qdense", "[1, 28, 28]", "dense 32; relu; dense 784 nobias; reshape [1, 28, 28]", false, 784, 784);
+}
+Test(sampler, int8_conv_scales_per_output_channel) {
+    check_int8_axis("qconv", "[3, 4, 4]", "dense 64; relu; reshape [4, 4, 4]; conv 3 k3 s1 p1 nobias", false, 3, 48);
+}
+Test(sampler, int8_deconv_scales_per_output_channel) {
+    check_int8_axis("qdeconv", "[3, 8, 8]", "dense 64; relu; reshape [4, 4, 4]; deconv 3 k4 s2 p1 nobias", true, 3,
+                    192);
+}
+
+/* --quantize: int8 only, and only with --sampler; nothing written */
+Test(sampler, quantize_flag_errors) {
+    const char *dir = test_tmpdir();
+    const char *genc = getenv("GENC_BIN") ? getenv("GENC_BIN") : "build/genc";
+    const char *cases[][2] = {
+        {"--sampler --weights x.ckpt --quantize int4 -o %s/q.c",
+         "genc: error: unknown --quantize mode 'int4'; the one mode is int8\n"},
+        {"--quantize int8 -o %s/q.c",
+         "genc: error: --quantize int8 quantizes a sampler's weights; it goes with --sampler\n"},
+        {"--sampler --weights x.ckpt -o %s/q.c --quantize", "genc: error: --quantize needs a mode: int8\n"},
+    };
+    for (int k = 0; k < 3; k++) {
+        const char *args = xprintf(cases[k][0], dir);
+        cr_expect_eq(run("%s specs/dcgan.gm %s 2> %s/err", genc, args, dir), 1, "genc %s", args);
+        char *err = read_whole(path("err"), NULL);
+        cr_expect(err && !strcmp(err, cases[k][1]), "genc %s: %s", args, err ? err : "(nothing)");
+        cr_expect_neq(run("test -e %s/q.c", dir), 0, "genc %s wrote q.c", args);
+    }
+}

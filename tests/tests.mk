@@ -107,7 +107,7 @@ install-check: all gan_ring vae cyclegan $(DEMO)
 
 # The slow quality bars (minutes, not part of make test): prints the numbers.
 QUALITY_MODELS := gan_ring wgan_gp_ring wgan wgan_gp cgan lsgan hinge vae cvae conv_vae cyclegan
-quality: all $(QUALITY_MODELS)
+quality: all $(QUALITY_MODELS) $(DEMO)
 	bash tests/quality.sh
 
 .PHONY: quality

@@ -15,6 +15,8 @@ struct emit {
     const char *path;               /* the spec, for comments */
     const struct lowered *lo;
     const char *const *const_names; /* samplers: a PARAM's tensor names a constant array */
+    const int *const_int8;          /* samplers: per constant, the output channels of its
+                                     * int8 scales (NAME_scale[]), or 0 for floats */
 };
 
 /* Scalars an emitted function may keep on its stack; larger buffers are
@@ -59,10 +61,22 @@ struct sampler_out {
     size_t c_len, h_len, blob_len;
 };
 
+/* How a sampler stores the weights its GEMMs read: floats, or per output
+ * channel symmetric int8 (genc --quantize int8). */
+enum sampler_quant { QUANT_NONE, QUANT_INT8 };
+
 /* NAME.c and NAME.h: the generator in eval mode with the weights of state
  * (the checkpoint's, as floats) baked in, or, with weights_file, in a blob
- * the caller hands to NAME_init. */
+ * the caller hands to NAME_init; quantized as quant says. */
 bool emit_sampler(const struct model *m, struct lowered *lo, const float *state, long step, const char *ckpt,
-                  const char *name, bool weights_file, struct sampler_out *out);
+                  const char *name, bool weights_file, enum sampler_quant quant, struct sampler_out *out);
+
+/* Per-output-channel symmetric int8 of a GEMM's weights w[rows][cols]
+ * (row-major, as the sampler stores them: rows meet the input, columns
+ * make the output), column j feeding output channel j % n_ch (a deconv's
+ * columns are (kh, kw, c), c fastest; dense and conv have n_ch = cols):
+ * scale[c] = max |w| over channel c / 127, q = round(w / scale[c]) within
+ * [-127, 127] (all zero, scale 0, for a channel of zeros). */
+void quantize_int8(const double *w, long rows, long cols, int n_ch, signed char *q, float *scale);
 
 #endif

@@ -153,6 +153,14 @@ static void c_matmul(struct emit *e, const struct program *p, int id) {
     int m = n->shape.d[0], nn = n->shape.d[1];
     int k = ta ? a->shape.d[0] : a->shape.d[1];
     int lda = a->shape.d[1], ldb = in_node(p, n, 1)->shape.d[1];
+    const struct node *b = in_node(p, n, 1);
+    if (e->const_int8 && b->op == OP_PARAM && e->const_int8[b->a.param.tensor]) {
+        /* a sampler's int8 weights (NoTrans: quantize_weights picks only those) */
+        const char *w = emit_ref(e, p, n->in[1]);
+        emit_line(e, "qgemm(%d, %d, %d, %s, %d, %s, %d, %s_scale, %d, %s, %d);", m, nn, k, emit_ref(e, p, n->in[0]), lda,
+                  w, ldb, w, e->const_int8[b->a.param.tensor], emit_ref(e, p, id), nn);
+        return;
+    }
     emit_line(e, "gemm(%s, %s, %d, %d, %d, %s, %d, %s, %d, %s, %d);",
               ta ? "CblasTrans" : "CblasNoTrans", tb ? "CblasTrans" : "CblasNoTrans",
               m, nn, k, emit_ref(e, p, n->in[0]), lda, emit_ref(e, p, n->in[1]), ldb,

@@ -19,12 +19,16 @@ struct consts {
     VEC(double *) val;
     VEC(long) size;
     VEC(const char *) name;
+    VEC(int) int8;        /* --quantize int8: the channels of its scales; 0: floats */
+    VEC(float *) scale;   /* int8 only: per output channel; val holds the q */
 };
 
 static int add_const(struct consts *c, double *v, long n) {
     vec_push(&c->val, v);
     vec_push(&c->size, n);
     vec_push(&c->name, xprintf("w%d", c->val.len - 1));
+    vec_push(&c->int8, 0);
+    vec_push(&c->scale, (float *)NULL);
     return c->val.len - 1;
 }
 
@@ -163,18 +167,96 @@ static void transpose_weights(struct sampler *s) {
     }
 }
 
+/* ---- --quantize int8 ---------------------------------------------------------- */
+
+void quantize_int8(const double *w, long rows, long cols, int n_ch, signed char *q, float *scale) {
+    for (int c = 0; c < n_ch; c++)
+        scale[c] = 0;
+    /* the float sampler's weights are these, rounded to float */
+    for (long i = 0; i < rows * cols; i++)
+        scale[i % cols % n_ch] = fmaxf(scale[i % cols % n_ch], fabsf((float)w[i]));
+    for (int c = 0; c < n_ch; c++)
+        scale[c] /= 127;
+    for (long i = 0; i < rows * cols; i++) {
+        float sc = scale[i % cols % n_ch];
+        double r = sc > 0 ? round((float)w[i] / (double)sc) : 0;
+        q[i] = (signed char)(r > 127 ? 127 : r < -127 ? -127 : r);
+    }
+}
+
+/* Every GEMM's weights (dense, conv, deconv; batchnorm already folded in,
+ * already transposed, so each is a NoTrans B[k][n]) become int8 with a
+ * float scale per output channel.  Biases, batchnorm's shifts, embedding
+ * tables and activations stay float. */
+static void quantize_weights(struct sampler *s) {
+    struct ir *g = &s->p->ir;
+    for (int v = 0; v < g->nodes.len; v++) {
+        const struct node *n = &g->nodes.data[v];
+        if (n->dead || n->op != OP_MATMUL || n->a.matmul.ta || n->a.matmul.tb || s->cid[n->in[1]] < 0)
+            continue;
+        /* a deconv's GEMM makes (kh, kw, c) columns that col2im sums into c */
+        int n_ch = n->shape.d[1];
+        for (int u = v + 1; u < g->nodes.len; u++)
+            if (!g->nodes.data[u].dead && g->nodes.data[u].op == OP_COL2IM && g->nodes.data[u].in[0] == v)
+                n_ch = g->nodes.data[u].shape.d[3];
+        struct shape ws = g->nodes.data[n->in[1]].shape;
+        long size = shape_size(ws);
+        signed char *q = xalloc((size_t)size);
+        float *scale = xalloc(sizeof(float) * (size_t)n_ch);
+        quantize_int8(s->c.val.data[s->cid[n->in[1]]], ws.d[0], ws.d[1], n_ch, q, scale);
+        double *val = xalloc(sizeof(double) * (size_t)size);
+        for (long i = 0; i < size; i++)
+            val[i] = q[i];
+        int nq = ir_param(g, 0, ws); /* g->nodes may move */
+        make_const(s, nq, val);
+        s->c.int8.data[s->cid[nq]] = n_ch;
+        s->c.scale.data[s->cid[nq]] = scale;
+        g->nodes.data[v].in[1] = nq;
+    }
+}
+
 /* ---- emission ----------------------------------------------------------------- */
 
-static void put_weights(struct emit *e, const struct sampler *s, int k, bool live) {
-    long n = s->c.size.data[k];
-    const double *v = s->c.val.data[k];
-    if (!live)
-        return;
-    emit_line(e, "static const real %s[%ld] = {", s->c.name.data[k], n);
+/* The weight arrays of NAME.c: each live constant, and after an int8 one
+ * its scales, NAME_scale. */
+struct warray {
+    const char *name;
+    bool int8;     /* signed char, else float */
+    bool quant;    /* an int8 array or its scales */
+    long n;
+    const double *v;
+};
+
+static int weight_arrays(const struct sampler *s, const bool *live, struct warray *a) {
+    int n = 0;
+    for (int k = 0; k < s->c.val.len; k++) {
+        if (!live[k])
+            continue;
+        int n_ch = s->c.int8.data[k];
+        a[n++] = (struct warray){s->c.name.data[k], n_ch > 0, n_ch > 0, s->c.size.data[k], s->c.val.data[k]};
+        if (n_ch) {
+            double *sc = xalloc(sizeof(double) * (size_t)n_ch);
+            for (int c = 0; c < n_ch; c++)
+                sc[c] = s->c.scale.data[k][c];
+            a[n++] = (struct warray){xprintf("%s_scale", s->c.name.data[k]), false, true, n_ch, sc};
+        }
+    }
+    return n;
+}
+
+static long array_bytes(const struct warray *a) { return a->n * (a->int8 ? 1 : 4); }
+
+static void put_weights(struct emit *e, const struct warray *a) {
+    long n = a->n;
+    const double *v = a->v;
+    emit_line(e, "static const %s %s[%ld] = {", a->int8 ? "signed char" : "real", a->name, n);
     char line[256];
     size_t len = 0;
     for (long i = 0; i < n; i++) {
-        len += (size_t)snprintf(line + len, sizeof line - len, "%.9g,", (double)(float)v[i]);
+        if (a->int8)
+            len += (size_t)snprintf(line + len, sizeof line - len, "%d,", (int)v[i]);
+        else
+            len += (size_t)snprintf(line + len, sizeof line - len, "%.9g,", (double)(float)v[i]);
         if (len > 100 || i == n - 1) {
             emit_line(e, "    %s", line);
             len = 0;
@@ -200,33 +282,30 @@ static const char *upper(const char *s) {
     return u;
 }
 
-/* The --weights-file blob: "GENCWTS1", u32 count of arrays, u32 floats per
- * array, then each array's float32 values, every array 64-byte aligned. */
-static char *weights_blob(const struct sampler *s, const bool *live, long *offsets, size_t *len) {
-    int n_live = 0;
-    for (int k = 0; k < s->c.val.len; k++)
-        n_live += live[k];
-    size_t pos = 8 + 4 + 4 * (size_t)n_live;
+/* The --weights-file blob: its magic ("GENCWTS1"; "GENCWTS8" when int8
+ * arrays are among them), u32 count of arrays, u32 values per array, then
+ * each array's values (float32, or int8), every array 64-byte aligned. */
+static char *weights_blob(const struct warray *a, int n_arrays, const char *magic, long *offsets, size_t *len) {
+    size_t pos = 8 + 4 + 4 * (size_t)n_arrays;
     pos = (pos + 63) / 64 * 64;
-    for (int k = 0; k < s->c.val.len; k++) {
-        if (!live[k])
-            continue;
+    for (int k = 0; k < n_arrays; k++) {
         offsets[k] = (long)pos;
-        pos += ((size_t)s->c.size.data[k] * 4 + 63) / 64 * 64;
+        pos += ((size_t)array_bytes(&a[k]) + 63) / 64 * 64;
     }
     unsigned char *b = xalloc(pos);
-    memcpy(b, "GENCWTS1", 8);
-    uint32_t u = (uint32_t)n_live;
+    memcpy(b, magic, 8);
+    uint32_t u = (uint32_t)n_arrays;
     memcpy(b + 8, &u, 4);
-    int j = 0;
-    for (int k = 0; k < s->c.val.len; k++) {
-        if (!live[k])
-            continue;
-        u = (uint32_t)s->c.size.data[k];
-        memcpy(b + 12 + 4 * j++, &u, 4);
-        for (long i = 0; i < s->c.size.data[k]; i++) {
-            float f = (float)s->c.val.data[k][i];
-            memcpy(b + offsets[k] + 4 * i, &f, 4);
+    for (int k = 0; k < n_arrays; k++) {
+        u = (uint32_t)a[k].n;
+        memcpy(b + 12 + 4 * k, &u, 4);
+        for (long i = 0; i < a[k].n; i++) {
+            if (a[k].int8) {
+                b[offsets[k] + i] = (unsigned char)(signed char)a[k].v[i];
+            } else {
+                float f = (float)a[k].v[i];
+                memcpy(b + offsets[k] + 4 * i, &f, 4);
+            }
         }
     }
     *len = pos;
@@ -295,7 +374,7 @@ static void translator_api(struct emit *e, const struct model *m, struct program
 }
 
 bool emit_sampler(const struct model *m, struct lowered *lo, const float *state, long step, const char *ckpt,
-                  const char *name, bool weights_file, struct sampler_out *out) {
+                  const char *name, bool weights_file, enum sampler_quant quant, struct sampler_out *out) {
     struct sampler s = {.m = m, .lo = lo};
     int n_progs = lo->n_samplers, first = lo->progs.len;
     for (int d = 0; d < n_progs; d++) /* all first: lowering moves lo->progs */
@@ -305,12 +384,14 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
     for (int d = 0; d < n_progs; d++) {
         s.p = progs[d] = &lo->progs.data[first + d];
         pass_dce(s.p);
-        s.cid = xalloc(sizeof(int) * (size_t)(s.p->ir.nodes.len * 2 + 64));
-        for (int v = 0; v < s.p->ir.nodes.len * 2 + 64; v++)
+        s.cid = xalloc(sizeof(int) * (size_t)(s.p->ir.nodes.len * 3 + 64)); /* the folds add nodes */
+        for (int v = 0; v < s.p->ir.nodes.len * 3 + 64; v++)
             s.cid[v] = -1;
         fold_constants(&s, state);
         fold_channel_scales(&s);
         transpose_weights(&s);
+        if (quant == QUANT_INT8)
+            quantize_weights(&s); /* after the folds: what is quantized is what runs */
         pass_dce(s.p);
         pass_fuse(s.p);
         pass_plan(s.p);
@@ -340,6 +421,11 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
     long weights = 0;
     for (int k = 0; k < s.c.val.len; k++)
         weights += live[k] ? s.c.size.data[k] : 0;
+    struct warray *arrays = xalloc(sizeof *arrays * (size_t)(2 * s.c.val.len + 1));
+    int n_arrays = weight_arrays(&s, live, arrays);
+    long int8_bytes = 0, float_bytes = 0; /* int8 arrays with their scales; the rest */
+    for (int k = 0; k < n_arrays; k++)
+        *(arrays[k].quant ? &int8_bytes : &float_bytes) += array_bytes(&arrays[k]);
     const char *N = upper(name);
     int oc = os.n == 4 ? os.d[3] : 1, oh = os.n == 4 ? os.d[1] : 1, ow = os.n == 4 ? os.d[2] : (int)out_size;
     int classes = m->conditional ? m->n_classes : 0;
@@ -363,6 +449,16 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
         emit_line(h, " * into the weights), %ld weights baked in.  C99, libm only: no allocation,", weights);
     emit_line(h, " * no I/O.  Scratch space is static and fixed at %ld floats, so the calls", arena);
     emit_line(h, " * below are not re-entrant: serialize them if threads share this sampler. */");
+    if (quant == QUANT_INT8) {
+        emit_line(h, "%s", "");
+        emit_line(h, "/* Quantized (genc --quantize int8): the dense, conv and deconv weights are");
+        emit_line(h, " * symmetric int8 with a float scale per output channel, %ld bytes with their", int8_bytes);
+        emit_line(h, " * scales; biases, batchnorm's shifts and the activations are float, %ld bytes.", float_bytes);
+        emit_line(h, " * Weight bytes: %ld, %.3f of the float sampler's %ld. */", int8_bytes + float_bytes,
+                  (double)(int8_bytes + float_bytes) / (double)(4 * weights), 4 * weights);
+        emit_line(h, "#define %s_QUANTIZE \"int8\"", N);
+        emit_line(h, "#define %s_WEIGHT_BYTES %ld", N, int8_bytes + float_bytes);
+    }
     if (cyclegan) {
         translator_defs(h, m, N);
     } else {
@@ -408,6 +504,7 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
     for (int k = 0; k < s.c.val.len; k++)
         names[k] = s.c.name.data[k];
     struct emit *e = emit_new(m->path, lo, names);
+    e->const_int8 = s.c.int8.data;
     emit_line(e, "/* generated by genc %s from %s and %s (step %ld); do not edit */", GENC_VERSION, c_comment(m->path),
               c_comment(ckpt), step);
     emit_line(e, "/* %s: the %s of model %s, dependency-free (see %s.h). */", name,
@@ -420,58 +517,92 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
     emit_line(e, "typedef float real;");
     emit_line(e, "enum { CblasNoTrans = 111, CblasTrans = 112 };");
     emit_line(e, "%s", "");
-    emit_line(e, "/* C = op(A) op(B), row-major.  The sampler stores weights so that every");
-    emit_line(e, " * call is NoTrans x NoTrans: rows of C accumulate scaled rows of B. */");
-    emit_line(e, "static void gemm(int ta, int tb, int m, int n, int k, const real *a, int lda, const real *b,");
-    emit_line(e, "                 int ldb, real *c, int ldc) {");
-    emit_line(e, "    for (int i = 0; i < m; i++) {");
-    emit_line(e, "        real *ci = c + (long)i * ldc;");
-    emit_line(e, "        for (int j = 0; j < n; j++)");
-    emit_line(e, "            ci[j] = 0;");
-    emit_line(e, "        for (int p = 0; p < k; p++) {");
-    emit_line(e, "            real aip = ta == CblasTrans ? a[(long)p * lda + i] : a[(long)i * lda + p];");
-    emit_line(e, "            if (tb == CblasTrans)");
-    emit_line(e, "                for (int j = 0; j < n; j++)");
-    emit_line(e, "                    ci[j] += aip * b[(long)j * ldb + p];");
-    emit_line(e, "            else");
-    emit_line(e, "                for (int j = 0; j < n; j++)");
-    emit_line(e, "                    ci[j] += aip * b[(long)p * ldb + j];");
-    emit_line(e, "        }");
-    emit_line(e, "    }");
-    emit_line(e, "}");
-    emit_line(e, "%s", "");
+    /* int8 samplers: gemm only if a GEMM is left with float weights */
+    bool float_gemm = quant == QUANT_NONE;
+    for (int d = 0; d < n_progs; d++)
+        for (int v = 0; v < progs[d]->ir.nodes.len; v++) {
+            const struct node *n = &progs[d]->ir.nodes.data[v];
+            if (n->dead || n->op != OP_MATMUL)
+                continue;
+            const struct node *b = &progs[d]->ir.nodes.data[n->in[1]];
+            float_gemm |= !(b->op == OP_PARAM && s.c.int8.data[b->a.param.tensor]);
+        }
+    if (float_gemm) {
+        emit_line(e, "/* C = op(A) op(B), row-major.  The sampler stores weights so that every");
+        emit_line(e, " * call is NoTrans x NoTrans: rows of C accumulate scaled rows of B. */");
+        emit_line(e, "static void gemm(int ta, int tb, int m, int n, int k, const real *a, int lda, const real *b,");
+        emit_line(e, "                 int ldb, real *c, int ldc) {");
+        emit_line(e, "    for (int i = 0; i < m; i++) {");
+        emit_line(e, "        real *ci = c + (long)i * ldc;");
+        emit_line(e, "        for (int j = 0; j < n; j++)");
+        emit_line(e, "            ci[j] = 0;");
+        emit_line(e, "        for (int p = 0; p < k; p++) {");
+        emit_line(e, "            real aip = ta == CblasTrans ? a[(long)p * lda + i] : a[(long)i * lda + p];");
+        emit_line(e, "            if (tb == CblasTrans)");
+        emit_line(e, "                for (int j = 0; j < n; j++)");
+        emit_line(e, "                    ci[j] += aip * b[(long)j * ldb + p];");
+        emit_line(e, "            else");
+        emit_line(e, "                for (int j = 0; j < n; j++)");
+        emit_line(e, "                    ci[j] += aip * b[(long)p * ldb + j];");
+        emit_line(e, "        }");
+        emit_line(e, "    }");
+        emit_line(e, "}");
+        emit_line(e, "%s", "");
+    }
+    if (quant == QUANT_INT8) {
+        emit_line(e, "/* C = A Q with int8 weights Q[k][n], row-major: output column j is scaled by");
+        emit_line(e, " * its channel's scale[j %% nc] once, after accumulating a x q in float (a deconv's");
+        emit_line(e, " * columns are (kh, kw, c), c fastest; dense and conv have nc = n).  restrict:");
+        emit_line(e, " * q's char type may alias anything, and gcc -O2 vectorizes no loop that needs");
+        emit_line(e, " * a runtime overlap check (5x slower without). */");
+        emit_line(e, "static void qgemm(int m, int n, int k, const real *restrict a, int lda, const signed char *restrict q,");
+        emit_line(e, "                  int ldq, const float *restrict scale, int nc, real *restrict c, int ldc) {");
+        emit_line(e, "    for (int i = 0; i < m; i++) {");
+        emit_line(e, "        real *ci = c + (long)i * ldc;");
+        emit_line(e, "        for (int j = 0; j < n; j++)");
+        emit_line(e, "            ci[j] = 0;");
+        emit_line(e, "        for (int p = 0; p < k; p++) {");
+        emit_line(e, "            real aip = a[(long)i * lda + p];");
+        emit_line(e, "            const signed char *qp = q + (long)p * ldq;");
+        emit_line(e, "            for (int j = 0; j < n; j++)");
+        emit_line(e, "                ci[j] += aip * (real)qp[j];");
+        emit_line(e, "        }");
+        emit_line(e, "        for (int j = 0; j < n; j += nc)");
+        emit_line(e, "            for (int ch = 0; ch < nc; ch++)");
+        emit_line(e, "                ci[j + ch] *= scale[ch];");
+        emit_line(e, "    }");
+        emit_line(e, "}");
+        emit_line(e, "%s", "");
+    }
     if (weights_file) {
-        long *offsets = xalloc(sizeof(long) * (size_t)(s.c.val.len + 1));
-        out->blob = weights_blob(&s, live, offsets, &out->blob_len);
+        long *offsets = xalloc(sizeof(long) * (size_t)(n_arrays + 1));
+        const char *magic = quant == QUANT_INT8 ? "GENCWTS8" : "GENCWTS1";
+        out->blob = weights_blob(arrays, n_arrays, magic, offsets, &out->blob_len);
         emit_line(e, "/* weights, batchnorm folded in: views of the blob %s_init checks */", name);
-        for (int k = 0; k < s.c.val.len; k++)
-            if (live[k])
-                emit_line(e, "static const real *%s; /* %ld floats at byte %ld */", s.c.name.data[k], s.c.size.data[k],
-                          offsets[k]);
+        for (int k = 0; k < n_arrays; k++)
+            emit_line(e, "static const %s *%s; /* %ld %s at byte %ld */", arrays[k].int8 ? "signed char" : "real",
+                      arrays[k].name, arrays[k].n, arrays[k].int8 ? "int8" : "floats", offsets[k]);
         emit_line(e, "%s", "");
         emit_open(e, "int %s_init(const void *blob, unsigned long size) {", name);
         emit_line(e, "const unsigned char *b = blob;");
-        emit_line(e, "if (size != %zuu || memcmp(b, \"GENCWTS1\", 8))", out->blob_len);
+        emit_line(e, "if (size != %zuu || memcmp(b, \"%s\", 8))", out->blob_len, magic);
         emit_line(e, "    return -1;");
-        int j = 0;
-        for (int k = 0; k < s.c.val.len; k++) {
-            if (!live[k])
-                continue;
+        for (int k = 0; k < n_arrays; k++) {
             emit_open(e, "{");
             emit_line(e, "unsigned long n = (unsigned long)b[%d] | (unsigned long)b[%d] << 8 | (unsigned long)b[%d] << 16 | "
-                         "(unsigned long)b[%d] << 24;", 12 + 4 * j, 13 + 4 * j, 14 + 4 * j, 15 + 4 * j);
-            emit_line(e, "if (n != %ldu)", s.c.size.data[k]);
+                         "(unsigned long)b[%d] << 24;", 12 + 4 * k, 13 + 4 * k, 14 + 4 * k, 15 + 4 * k);
+            emit_line(e, "if (n != %ldu)", arrays[k].n);
             emit_line(e, "    return -1;");
-            emit_line(e, "%s = (const real *)(const void *)(b + %ld);", s.c.name.data[k], offsets[k]);
+            emit_line(e, "%s = (const %s *)(const void *)(b + %ld);", arrays[k].name,
+                      arrays[k].int8 ? "signed char" : "real", offsets[k]);
             emit_close(e, NULL);
-            j++;
         }
         emit_line(e, "return 0;");
         emit_close(e, NULL);
     } else {
-        emit_line(e, "/* weights, batchnorm folded in */");
-        for (int k = 0; k < s.c.val.len; k++)
-            put_weights(e, &s, k, live[k]);
+        emit_line(e, "/* weights, batchnorm folded in%s */", quant == QUANT_INT8 ? "; int8 ones with their scales" : "");
+        for (int k = 0; k < n_arrays; k++)
+            put_weights(e, &arrays[k]);
     }
     emit_line(e, "%s", "");
     emit_line(e, "/* scratch: activations, planned at compile time */");

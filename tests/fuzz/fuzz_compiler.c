@@ -81,8 +81,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             n_trainers++;
             if (lo.n_state <= SAMPLER_MAX_STATE) {
                 struct sampler_out so;
-                /* both ways of shipping the weights: in the C, or in a blob */
-                if (emit_sampler(&m, &lo, fresh_state(&lo), 1, "fuzz.ckpt", "fuzz_s", size % 2, &so))
+                /* both ways of shipping the weights (in the C, or in a blob),
+                 * as floats or int8 */
+                if (emit_sampler(&m, &lo, fresh_state(&lo), 1, "fuzz.ckpt", "fuzz_s", size % 2,
+                                 size / 2 % 2 ? QUANT_INT8 : QUANT_NONE, &so))
                     n_samplers++;
                 else if (diag_error_count() == 0)
                     abort(); /* a refusal must say why */
