@@ -74,7 +74,7 @@ static void dump_body(FILE *f, const stmt_vec *body, int depth) {
 }
 
 void ast_dump(FILE *f, const struct ast *ast) {
-    static const char *kinds[] = {"model", "data", "latent", "network", "objective", "optimize", "train"};
+    static const char *kinds[] = {"model", "data", "latent", "network", "objective", "optimize", "train", "augment"};
     for (int i = 0; i < ast->decls.len; i++) {
         const struct decl *d = &ast->decls.data[i];
         fprintf(f, "(%s @%d:%d", kinds[d->kind], d->loc.line, d->loc.col);

@@ -102,7 +102,8 @@ struct stmt {
     stmt_vec body;
 };
 
-enum decl_kind { DECL_MODEL, DECL_DATA, DECL_LATENT, DECL_NETWORK, DECL_OBJECTIVE, DECL_OPTIMIZE, DECL_TRAIN };
+enum decl_kind { DECL_MODEL, DECL_DATA, DECL_LATENT, DECL_NETWORK, DECL_OBJECTIVE, DECL_OPTIMIZE, DECL_TRAIN,
+                 DECL_AUGMENT, DECL_COUNT };
 
 struct decl {
     enum decl_kind kind;
@@ -257,6 +258,13 @@ struct model {
         long steps, sample_every, checkpoint_every;
         uint64_t seed;
     } train;
+    /* `augment { translation R; cutout R; color }`: DiffAugment of every
+     * batch a GAN's discriminator sees; a ratio of 0 for none */
+    struct {
+        bool on, color;
+        double translation, cutout;
+        struct loc loc;
+    } augment;
 };
 
 bool sema(const struct ast *ast, const struct source *src, struct model *m);
@@ -376,6 +384,8 @@ union op_attr {
     struct { int before; } pad;                   /* zero channels before the input's */
     struct { int salt; } uniform, normal;         /* which draws of the step's hash */
     struct { double p; int salt; } dropout;
+    struct { int sh, sw, salt, sign; } translate; /* by up to sh rows, sw columns; sign -1: the adjoint */
+    struct { int sh, sw, salt; } cutout;          /* zero an sh x sw square per example */
     struct { double c; } scale, addc;             /* c x; x + c */
     struct { double alpha; } leaky_relu, lrelu_grad;
     struct { double alpha; } elu, elu_grad;       /* alpha > 0 */
@@ -523,6 +533,8 @@ int ir_rmsprop(struct ir *g, int p, int grad, int square_avg, int grad_avg, int 
 int ir_clip(struct ir *g, int p, double c);
 int ir_ema(struct ir *g, int p, int avg, double decay);
 int ir_sn_power(struct ir *g, int w, int r, int c, bool rows_first);
+int ir_translate(struct ir *g, int x, int sh, int sw, int salt, int sign);
+int ir_cutout(struct ir *g, int x, int sh, int sw, int salt);
 int ir_bn_stats(struct ir *g, int mean, int var, int rmean, int rvar, double momentum, double unbias);
 /* out[slot] = x, or out[i * stride + slot] = x[i] for a vector */
 int ir_output(struct ir *g, int x, int slot, int stride);

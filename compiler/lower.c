@@ -288,6 +288,53 @@ static int layer_weight(struct builder *b, const struct layer *l, const struct l
     return ir_binary(g, OP_MUL, w, inv);
 }
 
+/* DiffAugment (Zhao et al. 2020), its policy 'color,translation,cutout' as
+ * the paper's code (DiffAugment_pytorch.py) has it: each transform draws
+ * per example from the step's hash, under salts of its own per call, and
+ * all are differentiable, so G's gradient flows through them. */
+int augment(struct builder *b, int x) {
+    const struct model *m = b->m;
+    if (!m->augment.on || b->mode == MODE_EVAL)
+        return x;
+    struct ir *g = b->g;
+    struct shape s = ir_node(g, x)->shape;
+    if (s.n != 4)
+        unreachable();
+    int n = s.d[0], h = s.d[1], w = s.d[2], c = s.d[3];
+    int salt = SALT_AUG_BASE + 8 * b->augments++;
+    const char *saved = g->cur_what;
+    g->cur_what = "augment";
+    g->cur_loc = m->augment.loc;
+    struct shape rows = {1, {n}};
+    if (m->augment.color) {
+        /* brightness: x + (r - 0.5) */
+        x = ir_row_op(g, OP_ADD_ROW, x, ir_addc(g, ir_uniform(g, rows, salt), -0.5));
+        /* saturation: (x - mean_c) 2r + mean_c, the mean over each pixel's
+         * channels; a no-op on one channel, so left out there */
+        if (c > 1) {
+            int flat = ir_reshape(g, x, (struct shape){2, {n * h * w, c}});
+            int mean = ir_matmul(g, flat, ir_fill(g, 1.0 / c, (struct shape){2, {c, 1}}), false, false);
+            int spread = ir_reshape(g, ir_matmul(g, mean, ir_fill(g, 1, (struct shape){2, {1, c}}), false, false), s);
+            int r = ir_scale(g, ir_uniform(g, rows, salt + 1), 2);
+            x = ir_binary(g, OP_ADD, ir_row_op(g, OP_MUL_ROW, ir_binary(g, OP_SUB, x, spread), r), spread);
+        }
+        /* contrast: (x - mean) (r + 0.5) + mean, the mean over each example */
+        int mean = ir_scale(g, ir_sum_row(g, x), 1.0 / ((double)h * w * c));
+        int r = ir_addc(g, ir_uniform(g, rows, salt + 2), 0.5);
+        x = ir_row_op(g, OP_ADD_ROW, ir_row_op(g, OP_MUL_ROW, ir_row_op(g, OP_ADD_ROW, x, ir_unary(g, OP_NEG, mean)), r),
+                      mean);
+    }
+    /* translation by up to int(H ratio + 0.5) pixels, zero-filled */
+    if (m->augment.translation > 0)
+        x = ir_translate(g, x, (int)(h * m->augment.translation + 0.5), (int)(w * m->augment.translation + 0.5),
+                         salt + 3, 1);
+    /* cutout of an int(H ratio + 0.5) square */
+    if (m->augment.cutout > 0)
+        x = ir_cutout(g, x, (int)(h * m->augment.cutout + 0.5), (int)(w * m->augment.cutout + 0.5), salt + 4);
+    g->cur_what = saved;
+    return x;
+}
+
 /* The forward pass of network `n` on x (and labels y, or -1), one IR node or
  * a few per layer. */
 int forward(struct builder *b, int n, int x, int y) {
@@ -469,6 +516,7 @@ struct program *new_program(struct builder *b, const char *name, enum prog_kind 
     b->mode = kind == PROG_TRAIN ? MODE_TRAIN
             : kind == PROG_GC_LOSS || kind == PROG_GC_GRAD ? MODE_CHECK : MODE_EVAL;
     b->salt = 0;
+    b->augments = 0;
     struct program p = {.name = name, .kind = kind, .batch = batch, .term = term, .result = -1, .result2 = -1};
     vec_push(&b->lo->progs, p);
     b->p = &b->lo->progs.data[b->lo->progs.len - 1];

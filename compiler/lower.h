@@ -23,6 +23,7 @@ struct builder {
     enum mode mode;
     int *param_node; /* per tensor: its PARAM node in this program, or -1 */
     int salt;        /* numbers dropout layers apart, per forward pass */
+    int augments;    /* DiffAugment calls so far in this program */
 };
 
 /* Salts of the step's hash (UNIFORM, NORMAL, DROPOUT nodes), so no two
@@ -32,6 +33,7 @@ enum {
     SALT_VAE_TRAIN = 1,    /* the VAE's reparameterization noise, training */
     SALT_VAE_ELBO = 7,     /* the same, for ./X eval */
     SALT_GP_BASE = 1000,   /* WGAN-GP's interpolation weights, + the critic step */
+    SALT_AUG_BASE = 2000,  /* DiffAugment: + 8 per call in a program, + the transform */
 };
 
 /* ---- state -------------------------------------------------------------- */
@@ -58,6 +60,9 @@ int batch_input(struct builder *b, enum genrt_slot slot, int rows, struct shape 
 int label_input(struct builder *b, int rows);
 /* Network `net`'s forward pass on x (and labels y, or -1). */
 int forward(struct builder *b, int net, int x, int y);
+/* DiffAugment (`augment`) of a batch of images x [N, H, W, C] on its way
+ * into a discriminator: x itself without it, and in eval mode. */
+int augment(struct builder *b, int x);
 static inline unsigned net_bit(int net) { return 1u << net; }
 
 /* ---- gradients and optimizer steps ------------------------------------- */

@@ -481,6 +481,67 @@ static void vjp_dropout(struct ir *g, int node, int dy, const bool *need, int *d
         dx[0] = ir_dropout(g, dy, n->a.dropout.p, n->a.dropout.salt);
 }
 
+/* ---- DiffAugment (Zhao et al. 2020) on images x[N, H, W, C] ----------------
+ * Per-example draws of the step's hash (runtime/genrt_hash.h), so the
+ * backward, a gradient check and a resumed run see the same ones. */
+
+/* translate: y[b, i, j] = x[b, i + ti, j + tj], zero outside, with ti in
+ * [-sh, sh] and tj in [-sw, sw] drawn per example; its adjoint translates
+ * by the opposite offsets (sign -1) */
+int ir_translate(struct ir *g, int x, int sh, int sw, int salt, int sign) {
+    if (shape_of(g, x).n != 4)
+        unreachable();
+    int id = ir_unary(g, OP_TRANSLATE, x);
+    struct node *n = ir_node(g, id);
+    n->a.translate.sh = sh, n->a.translate.sw = sw, n->a.translate.salt = salt, n->a.translate.sign = sign;
+    return id;
+}
+
+static void ref_translate(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    (void)g;
+    struct shape s = n->shape;
+    long h = s.d[1], w = s.d[2], c = s.d[3];
+    for (long b = 0; b < s.d[0]; b++) {
+        long ti = n->a.translate.sign * hash_shift(io->step, n->a.translate.salt, b, 0, n->a.translate.sh);
+        long tj = n->a.translate.sign * hash_shift(io->step, n->a.translate.salt, b, 1, n->a.translate.sw);
+        for (long i = 0; i < h; i++)
+            for (long j = 0; j < w; j++)
+                for (long k = 0; k < c; k++) {
+                    long si = i + ti, sj = j + tj;
+                    bool in = si >= 0 && si < h && sj >= 0 && sj < w;
+                    io->out[((b * h + i) * w + j) * c + k] = in ? io->in[0][((b * h + si) * w + sj) * c + k] : 0;
+                }
+    }
+}
+
+static void vjp_translate(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    struct node n = *ir_node(g, node);
+    if (need[0])
+        dx[0] = ir_translate(g, dy, n.a.translate.sh, n.a.translate.sw, n.a.translate.salt, -n.a.translate.sign);
+}
+
+/* cutout: x times a per-example mask that zeroes an sh x sw square */
+int ir_cutout(struct ir *g, int x, int sh, int sw, int salt) {
+    if (shape_of(g, x).n != 4)
+        unreachable();
+    int id = ir_unary(g, OP_CUTOUT, x);
+    struct node *n = ir_node(g, id);
+    n->a.cutout.sh = sh, n->a.cutout.sw = sw, n->a.cutout.salt = salt;
+    return id;
+}
+
+static double elem_cutout(const struct node *n, const double *a, long i, long step) {
+    long h = n->shape.d[1], w = n->shape.d[2], c = n->shape.d[3];
+    long b = i / (h * w * c), row = i / (w * c) % h, col = i / c % w;
+    return hash_cutout_keeps(step, n->a.cutout.salt, b, row, col, h, w, n->a.cutout.sh, n->a.cutout.sw) ? a[0] : 0;
+}
+
+static void vjp_cutout(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    struct node n = *ir_node(g, node);
+    if (need[0])
+        dx[0] = ir_cutout(g, dy, n.a.cutout.sh, n.a.cutout.sw, n.a.cutout.salt);
+}
+
 /* ---- im2col / col2im: x[N, H, W, C] <-> cols[N*Ho*Wo, k*k*C] ---------------
  * Row (n, ho, wo) of cols holds the k x k x C patch under output pixel
  * (ho, wo), zero outside the image.  col2im scatters and adds a patch matrix

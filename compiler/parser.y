@@ -66,7 +66,7 @@ static struct decl *new_decl(struct parse_state *ps, enum decl_kind k, YYLTYPE a
 %destructor { } <*>
 
 %token MODEL "model" DATA "data" LATENT "latent" NETWORK "network"
-%token OBJECTIVE "objective" OPTIMIZE "optimize" WITH "with" TRAIN "train"
+%token OBJECTIVE "objective" OPTIMIZE "optimize" WITH "with" TRAIN "train" AUGMENT "augment"
 %token ARROW "->"
 %token <str> IDENT "identifier" STRING "string"
 %token <num> NUMBER "number"
@@ -124,6 +124,10 @@ decl:
         struct decl *d = new_decl(ps, DECL_TRAIN, @1);
         d->body = $2;
     }
+  | "augment" block {
+        struct decl *d = new_decl(ps, DECL_AUGMENT, @1);
+        d->body = $2;
+    }
   | error '}'
   ;
 
@@ -166,6 +170,7 @@ keyword:
     "model" { $$ = "model"; } | "data" { $$ = "data"; } | "latent" { $$ = "latent"; }
   | "network" { $$ = "network"; } | "objective" { $$ = "objective"; }
   | "optimize" { $$ = "optimize"; } | "with" { $$ = "with"; } | "train" { $$ = "train"; }
+  | "augment" { $$ = "augment"; }
   ;
 
 idents:

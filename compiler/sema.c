@@ -695,6 +695,29 @@ static void check_train(const struct decl *d, struct model *m) {
         m->train.checkpoint_every = v;
 }
 
+/* `augment { translation [R]; cutout [R]; color }` (DiffAugment, Zhao et
+ * al. 2020): ratios of the image's size, 0.125 and 0.5 by default as the
+ * paper's; the objective checks that it is a GAN's on images. */
+static void check_augment(const struct decl *d, struct model *m) {
+    static const char *const keys[] = {"translation", "cutout", "color"};
+    const struct stmt *s[3];
+    settings(&d->body, "augment", keys, 3, s);
+    m->augment.loc = d->loc;
+    m->augment.on = true;
+    double dflt[2] = {0.125, 0.5}, *dst[2] = {&m->augment.translation, &m->augment.cutout};
+    for (int k = 0; k < 2; k++) {
+        if (!s[k] || !want_args(s[k], 0, 1))
+            continue;
+        *dst[k] = dflt[k];
+        if (s[k]->args.len == 1 && arg_range(&s[k]->args.data[0], keys[k], 0, 1, false, dst[k]) && *dst[k] == 0)
+            error_at(s[k]->args.data[0].loc, "%s 0 does nothing; leave it out", keys[k]);
+    }
+    if (s[2] && want_args(s[2], 0, 0))
+        m->augment.color = true;
+    if (!s[0] && !s[1] && !s[2])
+        error_at(d->loc, "augment needs at least one of translation, cutout and color");
+}
+
 /* ---- the whole model ---------------------------------------------------- */
 
 /* Every tensor, batch included, must be indexable by the emitted C. */
@@ -769,8 +792,9 @@ static bool check_all(const struct ast *ast, const struct source *src, struct mo
     m->train.seed = 1;
     m->train.sample_every = 1000;
     m->train.checkpoint_every = 1000;
-    const struct decl *first[DECL_TRAIN + 1] = {0};
-    static const char *const names[] = {"model", "data", "latent", "network", "objective", "optimize", "train"};
+    const struct decl *first[DECL_COUNT] = {0};
+    static const char *const names[] = {"model", "data", "latent", "network", "objective", "optimize", "train",
+                                        "augment"};
     /* Data, latent and settings first (a cond layer needs the class count),
      * then networks, then what names them, so declarations come in any order. */
     cur_model = m;
@@ -802,6 +826,8 @@ static bool check_all(const struct ast *ast, const struct source *src, struct mo
             case DECL_OBJECTIVE: break; /* after the optimizers */
             case DECL_OPTIMIZE: check_optimize(d, m); break;
             case DECL_TRAIN: check_train(d, m); break;
+            case DECL_AUGMENT: check_augment(d, m); break;
+            case DECL_COUNT: unreachable();
             }
         }
     }
@@ -814,14 +840,18 @@ static bool check_all(const struct ast *ast, const struct source *src, struct mo
      * latent needs none; with no known objective, whether a latent is
      * needed is unknown. */
     const struct objective_def *def = m->objective.def;
-    for (int k = 0; k <= DECL_TRAIN; k++) {
-        if (first[k] || k == DECL_NETWORK || k == DECL_OPTIMIZE || k == DECL_TRAIN)
+    for (int k = 0; k < DECL_COUNT; k++) {
+        if (first[k] || k == DECL_NETWORK || k == DECL_OPTIMIZE || k == DECL_TRAIN || k == DECL_AUGMENT)
             continue;
         if (k == DECL_LATENT && !(def && def->latent))
             continue;
         if (k == DECL_DATA && def && def->domains > 1)
             continue;
         error_at(WHOLE_FILE, "the spec has no '%s' declaration", names[k]);
+    }
+    if (def && m->augment.on && strcmp(def->name, "gan")) {
+        error_at(m->augment.loc, "augment is for objective gan's discriminator, not %s's", def->name);
+        note_at(m->objective.loc, "the objective is here");
     }
     if (def && m->n_domains > def->domains && m->data_b.ok) {
         error_at(m->data_b.loc, "two data domains are for a CycleGAN, but the objective is %s",

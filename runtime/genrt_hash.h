@@ -28,4 +28,26 @@ static inline double hash_normal(long t, int salt, long i) {
     return sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+/* An integer in [0, n) for example b, draw k, as torch.randint(0, n) gives
+ * one: DiffAugment's per-example offsets (rows k = 0, columns k = 1). */
+static inline long hash_below(long t, int salt, long b, int k, long n) {
+    long v = (long)(hash_uniform(t, salt, 2 * b + k) * (double)n);
+    return v < n ? v : n - 1;
+}
+
+/* DiffAugment's translation of example b by up to s rows (k = 0) or
+ * columns (k = 1) either way: the offset in [-s, s]. */
+static inline long hash_shift(long t, int salt, long b, int k, long s) {
+    return hash_below(t, salt, b, k, 2 * s + 1) - s;
+}
+
+/* DiffAugment's cutout: whether pixel (i, j) of example b, of an h x w
+ * image, survives the square of sh x sw it zeroes (its centre drawn in
+ * [0, h + 1 - sh % 2) as the paper's code draws it, clipped to the image). */
+static inline int hash_cutout_keeps(long t, int salt, long b, long i, long j, long h, long w, long sh, long sw) {
+    long i0 = hash_below(t, salt, b, 0, h + 1 - sh % 2) - sh / 2;
+    long j0 = hash_below(t, salt, b, 1, w + 1 - sw % 2) - sw / 2;
+    return !(i >= i0 && i < i0 + sh && j >= j0 && j < j0 + sw);
+}
+
 #endif

@@ -93,6 +93,29 @@ static inline void rmsprop_update(real *p, const real *g, real *v, real *gavg, r
     }
 }
 
+/* DiffAugment's translation of images x[n, h, w, c] (compiler/ops.c,
+ * ref_translate): each example by its own offsets, zero where they leave
+ * the image; sign -1 moves back (the adjoint) */
+static inline void translate_images(const real *x, real *y, long n, long h, long w, long c, long sh, long sw, long t,
+                                    int salt, int sign) {
+    for (long b = 0; b < n; b++) {
+        long ti = sign * hash_shift(t, salt, b, 0, sh), tj = sign * hash_shift(t, salt, b, 1, sw);
+        for (long i = 0; i < h; i++)
+            for (long j = 0; j < w; j++) {
+                long si = i + ti, sj = j + tj;
+                real *yo = y + ((b * h + i) * w + j) * c;
+                if (si < 0 || si >= h || sj < 0 || sj >= w) {
+                    for (long k = 0; k < c; k++)
+                        yo[k] = 0;
+                } else {
+                    const real *xi = x + ((b * h + si) * w + sj) * c;
+                    for (long k = 0; k < c; k++)
+                        yo[k] = xi[k];
+                }
+            }
+    }
+}
+
 /* WGAN's weight clipping */
 static inline void clip_update(real *p, long n, real c) {
     for (long i = 0; i < n; i++)

@@ -692,6 +692,24 @@ Test(e2e, spectral_norm_converges_resumes_and_folds_into_samplers, .timeout = 30
     cr_expect_eq(run("grep -q 'sn_power\\|weight_u' %s/sng_s.c", dir), 1, "the sampler runs the power iteration");
     expect_sampler_matches(dir, "sng_s", bin, path("a/checkpoint.ckpt"));
 }
+/* augment (DiffAugment) on tests/specs/zoo.gm, a small image GAN: its
+ * draws come from the step's hash, so a run resumes exactly; and they
+ * change what D sees (the run without them differs from step 1).  The
+ * transforms' semantics and gradients are checked in test_ops and
+ * test_grad (zoo's whole-objective gradcheck runs through them). */
+Test(e2e, augment_resumes_exactly_and_changes_what_d_sees, .timeout = 300) {
+    const char *dir = test_tmpdir();
+    char *bin = build_trainer("tests/specs/zoo.gm", "zoo");
+    expect_resume_exact(dir, bin, "--threads 1", quick() ? 4 : 10);
+    const char *edits[] = {"augment { translation; cutout 0.3; color }\n", ""};
+    char *plain = build_variant("tests/specs/zoo.gm", "zoo_plain", edits, 1);
+    cr_assert_eq(run("cd %s && %s train --steps 1 --quiet --threads 1 --out p", dir, plain), 0);
+    char *with = metrics_sans_time(path("a/metrics.csv")), *without = metrics_sans_time(path("p/metrics.csv"));
+    char *row1 = strchr(with, '\n'), *row1p = strchr(without, '\n');
+    cr_assert(row1 && row1p);
+    cr_expect(strncmp(row1, row1p, (size_t)(strchr(row1 + 1, '\n') - row1)), "step 1 is the same without augment: %s",
+              row1);
+}
 
 /* genc --sampler on a checkpoint of `model`: strict C99 with gcc and clang
  * at -O0, -Os and -O2, libc and libm symbols only, and the same numbers as

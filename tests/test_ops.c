@@ -20,6 +20,7 @@
 
 #include "emit/emit.h"
 #include "genc.h"
+#include "genrt_hash.h"
 #include "genrt_model.h"
 #include "helpers.h"
 
@@ -81,6 +82,9 @@ static int b_exp(struct ir *g, const int *t) { return un(g, OP_EXP, t); }
 static int b_add_row(struct ir *g, const int *t) { return ir_row_op(g, OP_ADD_ROW, t[0], t[1]); }
 static int b_mul_row(struct ir *g, const int *t) { return ir_row_op(g, OP_MUL_ROW, t[0], t[1]); }
 static int b_dropout(struct ir *g, const int *t) { return ir_dropout(g, t[0], 0.3, 7); }
+static int b_translate(struct ir *g, const int *t) { return ir_translate(g, t[0], 2, 1, 11, 1); }
+static int b_translate_back(struct ir *g, const int *t) { return ir_translate(g, t[0], 1, 2, 12, -1); }
+static int b_cutout(struct ir *g, const int *t) { return ir_cutout(g, t[0], 3, 2, 13); }
 static int b_add(struct ir *g, const int *t) { return bin(g, OP_ADD, t); }
 static int b_sub(struct ir *g, const int *t) { return bin(g, OP_SUB, t); }
 static int b_mul(struct ir *g, const int *t) { return bin(g, OP_MUL, t); }
@@ -189,6 +193,9 @@ static const struct op_case cases[] = {
     {"add_row", OP_ADD_ROW, 2, 2, {S4(3, 2, 2, 2), S1(3)}, .build = b_add_row},
     {"mul_row", OP_MUL_ROW, 2, 2, {S4(3, 2, 2, 2), S1(3)}, .build = b_mul_row},
     {"dropout", OP_DROPOUT, 1, 1, {S2(8, 16)}, .build = b_dropout},
+    {"translate", OP_TRANSLATE, 1, 1, {S4(4, 5, 6, 2)}, .build = b_translate},
+    {"translate_back", OP_TRANSLATE, 1, 1, {S4(4, 5, 6, 2)}, .build = b_translate_back},
+    {"cutout", OP_CUTOUT, 1, 1, {S4(4, 6, 5, 2)}, .build = b_cutout},
     {"add", OP_ADD, 2, 2, {S2(3, 4), S2(3, 4)}, .build = b_add},
     {"add_scalar", OP_ADD, 2, 2, {S2(3, 4), S1(1)}, .build = b_add},
     {"sub", OP_SUB, 2, 2, {S2(3, 4), S2(3, 4)}, .build = b_sub},
@@ -527,6 +534,41 @@ Test(ops, vjp_matches_central_differences, .timeout = 120) {
 }
 
 /* docs/architecture.md's op table names every op of ops.def */
+/* DiffAugment's draws (runtime/genrt_hash.h), which the emitted C and the
+ * reference share: translations cover [-s, s] evenly, and a cutout zeroes
+ * exactly its square, clipped to the image, somewhere over it. */
+Test(ops, diffaugment_draws_are_the_papers) {
+    int seen[7] = {0};
+    for (long t = 1; t <= 200; t++)
+        for (long b = 0; b < 16; b++) {
+            long v = hash_shift(t, 5, b, (int)(t & 1), 3);
+            cr_assert(v >= -3 && v <= 3, "shift %ld", v);
+            seen[v + 3]++;
+        }
+    for (int k = 0; k < 7; k++) /* 3200 draws: 457 each on average */
+        cr_expect(seen[k] > 380 && seen[k] < 540, "shift %d drawn %d times of 3200", k - 3, seen[k]);
+    long h = 28, w = 28, sh = 14, sw = 14, full = 0, clipped = 0;
+    for (long t = 1; t <= 50; t++)
+        for (long b = 0; b < 8; b++) {
+            long zeros = 0, r0 = h, r1 = -1, c0 = w, c1 = -1;
+            for (long i = 0; i < h; i++)
+                for (long j = 0; j < w; j++)
+                    if (!hash_cutout_keeps(t, 9, b, i, j, h, w, sh, sw)) {
+                        zeros++;
+                        r0 = i < r0 ? i : r0, r1 = i > r1 ? i : r1, c0 = j < c0 ? j : c0, c1 = j > c1 ? j : c1;
+                    }
+            cr_assert(zeros > 0 && zeros == (r1 - r0 + 1) * (c1 - c0 + 1), "not one rectangle: %ld zeros", zeros);
+            cr_assert(r1 - r0 < sh && c1 - c0 < sw);
+            if (zeros == sh * sw) {
+                full++;
+            } else {
+                clipped++;
+                cr_assert(r0 == 0 || c0 == 0 || r1 == h - 1 || c1 == w - 1, "cut short inside the image");
+            }
+        }
+    cr_expect(full > 0 && clipped > 0, "%ld whole squares, %ld clipped", full, clipped);
+}
+
 Test(ops, every_op_is_documented) {
     char *doc = read_whole("docs/architecture.md", NULL);
     cr_assert(doc, "run the tests from the repository root");

@@ -63,6 +63,12 @@ static const char *c_exp(const struct node *n, const char *const *a) {
     return xprintf("exp(%s)", a[0]);
 }
 
+static const char *c_cutout(const struct node *n, const char *const *a) {
+    long h = n->shape.d[1], w = n->shape.d[2], c = n->shape.d[3];
+    return xprintf("hash_cutout_keeps(step_t, %d, i / %ld, i / %ld %% %ld, i / %ld %% %ld, %ld, %ld, %d, %d) ? %s : 0",
+                   n->a.cutout.salt, h * w * c, w * c, h, c, w, h, w, n->a.cutout.sh, n->a.cutout.sw, a[0]);
+}
+
 static const char *c_dropout(const struct node *n, const char *const *a) {
     double p = n->a.dropout.p;
     return xprintf("hash_uniform(step_t, %d, i) >= %s ? %s * %s : 0", n->a.dropout.salt, emit_real(p), a[0],
@@ -237,6 +243,14 @@ static void c_upsample(struct emit *e, const struct program *p, int id) {
     emit_line(e, "real *y = %s;", emit_ref(e, p, id));
     pool_loops(e, n->shape, n->a.pool.factor, "y[b + c] = x[s + c];");
     emit_close(e, NULL);
+}
+
+static void c_translate(struct emit *e, const struct program *p, int id) {
+    const struct node *n = node_of(p, id);
+    struct shape s = n->shape;
+    emit_line(e, "translate_images(%s, %s, %d, %d, %d, %d, %d, %d, step_t, %d, %d);", emit_ref(e, p, n->in[0]),
+              emit_ref(e, p, id), s.d[0], s.d[1], s.d[2], s.d[3], n->a.translate.sh, n->a.translate.sw,
+              n->a.translate.salt, n->a.translate.sign);
 }
 
 static void c_sumpool(struct emit *e, const struct program *p, int id) {
@@ -419,6 +433,7 @@ static const struct op_c op_c_table[] = {
     {OP_IM2COL, NULL, c_im2col},
     {OP_COL2IM, NULL, c_col2im},
     {OP_UPSAMPLE, NULL, c_upsample},
+    {OP_TRANSLATE, NULL, c_translate},
     {OP_SUMPOOL, NULL, c_sumpool},
     {OP_CONCAT, NULL, c_concat},
     {OP_SLICE, NULL, c_slice},
@@ -438,6 +453,7 @@ static const struct op_c op_c_table[] = {
     {OP_ADD_ROW, c_add, NULL},
     {OP_MUL_ROW, c_mul_bcast, NULL},
     {OP_DROPOUT, c_dropout, NULL},
+    {OP_CUTOUT, c_cutout, NULL},
     {OP_ADD, c_add, NULL},
     {OP_SUB, c_sub, NULL},
     {OP_MUL, c_mul, NULL},

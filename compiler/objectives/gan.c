@@ -114,6 +114,11 @@ static void check_critic(const struct model *m, const struct gan *o, const struc
     }
     if (shape_size(d->out) != 1)
         error_at(d->loc, "discriminator '%s' must output one logit, [1], not %s", d->name, shape_str(d->out));
+    if (m->augment.on && d->in.n != 3) {
+        error_at(m->augment.loc, "augment transforms images, but discriminator '%s' takes %s", d->name,
+                 shape_str(d->in));
+        note_at(d->loc, "the discriminator is declared here");
+    }
     enum gan_form form = o->form;
     if (is_wgan(form) && d->complete && d->layers.len) {
         const struct layer *last = &d->layers.data[d->layers.len - 1];
@@ -166,9 +171,15 @@ static void check_model(struct model *m) {
 
 /* ---- the losses, by form -------------------------------------------------- */
 
+/* D on a batch: through `augment` first (DiffAugment: every real and fake
+ * batch D sees, in every term, each with draws of its own) */
+static int disc_forward(struct builder *b, int disc, int x, int y) {
+    return forward(b, disc, augment(b, x), y);
+}
+
 int gan_loss_d(struct builder *b, enum gan_form form, int disc, int x, int fake, int y, int *lr, int *lf) {
-    *lr = forward(b, disc, x, y);
-    *lf = forward(b, disc, fake, y);
+    *lr = disc_forward(b, disc, x, y);
+    *lf = disc_forward(b, disc, fake, y);
     struct ir *g = b->g;
     at_objective(b, "loss_D");
     int r = *lr, f = *lf;
@@ -190,7 +201,7 @@ int gan_loss_d(struct builder *b, enum gan_form form, int disc, int x, int fake,
 }
 
 int gan_loss_g(struct builder *b, enum gan_form form, int disc, int fake, int y) {
-    int f = forward(b, disc, fake, y);
+    int f = disc_forward(b, disc, fake, y);
     struct ir *g = b->g;
     at_objective(b, "loss_G");
     switch (form) {
@@ -215,7 +226,7 @@ static int gradient_penalty(struct builder *b, int x, int fake, int y, int k) {
     int rows = ir_node(g, x)->shape.d[0];
     int eps = ir_uniform(g, (struct shape){1, {rows}}, SALT_GP_BASE + k);
     int xh = add(b, ir_row_op(g, OP_MUL_ROW, ir_binary(g, OP_SUB, x, fake), eps), fake);
-    int score = ir_sum_all(g, forward(b, o->disc, xh, y));
+    int score = ir_sum_all(g, disc_forward(b, o->disc, xh, y));
     at_objective(b, "gradient penalty");
     int gx;
     autodiff(g, score, &xh, 1, &gx);
