@@ -3232,7 +3232,7 @@ Test(vae, model_check_wants_an_objective_name_and_both_elbo_functions)
     m = fake_vae_model;
     m.abi = 2;
     assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model was built for runtime ABI 2, this runtime has ABI 5");
+                     "model was built for runtime ABI 2, this runtime has ABI 6");
 }
 
 /* --------------------------------------------------------------- cycle */
