@@ -4681,3 +4681,31 @@ Test(report, report_refuses_what_is_not_a_run)
     spit_str(tpath("empty/sessions.csv"), "first_step,last_step,threads,started,cpu\n1,x\n");
     assert_one_error(cli(&fake_model, NULL, "report", e, NULL), "sessions.csv:2: malformed row");
 }
+
+Test(report, draws_the_networks_with_dot_or_says_why_not)
+{
+    struct genrt_model m = fake_model;
+    m.spec_dot = "digraph fake { G -> D }\n";
+    m.spec_text = "model fake # <b>&</b>\n";
+    m.spec_summary = "network  #   layer\n";
+    const char *d = tpath("dot");
+    cr_assert_eq(mkdir(d, 0755), 0);
+    spit_str(tpath("dot/metrics.csv"), "step,loss_D,loss_G,seconds\n1,1,2,0.5\n2,1,2,1\n");
+    struct run *r = cli(&m, NULL, "report", d, NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    size_t n;
+    char *page = (char *)slurp(tpath("dot/report.html"), &n);
+    cr_assert(page_has(page, "<div class=\"diagram\"><svg"), "no diagram (is dot installed?)");
+    cr_assert(page_has(page, "<title>G&#45;&gt;D</title>"), "not the model's graph");
+    cr_assert(page_has(page, "model fake # &lt;b&gt;&amp;&lt;/b&gt;"), "the spec, escaped");
+    cr_assert(page_has(page, "<pre>network  #   layer\n</pre>"));
+    cr_assert(page_has(page, "steps per second</th><td>2.00"), "2 steps in 1 s");
+    free(page);
+    cr_assert_eq(setenv("PATH", "/nonexistent", 1), 0);
+    r = cli(&m, NULL, "report", d, NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    page = (char *)slurp(tpath("dot/report.html"), &n);
+    cr_assert_null(strstr(page, "class=\"diagram\""));
+    cr_assert(page_has(page, "dot is not installed (not on PATH)"), "no note");
+    free(page);
+}
