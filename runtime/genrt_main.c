@@ -128,7 +128,9 @@ static const struct command commands[] = {
     {"train",
      BIT(F_STEPS) | BIT(F_SEED) | BIT(F_DATA) | BIT(F_DATA_B) | BIT(F_OUT) | BIT(F_RESUME) |
          BIT(F_FORCE) | BIT(F_ON_NONFINITE) | BIT(F_THREADS) | BIT(F_QUIET),
-     0, "train; write metrics.csv, samples/ and checkpoint.ckpt to the output directory",
+     0,
+     "train; write metrics.csv, samples/, checkpoint.ckpt and report.html to the output "
+     "directory",
      genrt_cmd_train, NULL, NULL, NULL},
     {"sample",
      BIT(F_CHECKPOINT) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_LABEL) | BIT(F_SEED) | BIT(F_THREADS),
