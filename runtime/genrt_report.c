@@ -912,7 +912,8 @@ int genrt_report_write(struct genrt_report *r, const char *dir, const char *out,
     put_run(f, &t, sc, ss, n_ss);
     put_charts(f, m, &t, sc, ss, n_ss);
     long last = t.n_rows ? (long)t.v[(t.n_rows - 1) * t.n_cols] : 0;
-    rc = put_grids(f, dir, last, n_ss ? ss[0].started : 0, err);
+    /* grids older than the run's first session are a replaced run's */
+    rc = put_grids(f, dir, last, n_ss && ss[0].first == 1 ? ss[0].started : 0, err);
     if (!rc) {
         fprintf(f, "<h2 id=\"networks\">Networks</h2>\n");
         if (r->diagram)
