@@ -93,7 +93,10 @@ int genrt_report_read_csv(const char *path, struct genrt_report_csv *t, struct g
             int last = c == t->n_cols - 1;
             if (end == q || (last ? end != eol && !(*end == '\r' && end + 1 == eol)
                                   : *end != ',')) {
-                if (!last && (*end == '\n' || end == eol))
+                if (last && *end == ',')
+                    genrt_err_set(err, "%s:%d: more fields than the header's %d", path, line,
+                                  t->n_cols);
+                else if (!last && (*end == '\n' || end == eol))
                     genrt_err_set(err, "%s:%d: %d fields, the header has %d", path, line, c + 1,
                                   t->n_cols);
                 else
@@ -153,6 +156,8 @@ static void put_base64(FILE *f, const unsigned char *p, size_t n)
 static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
                                       "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
 #define N_COLORS ((int)(sizeof palette / sizeof palette[0]))
+
+#define MAX_TICKS 20 /* per axis: nice_step makes 5 to 12 */
 
 /* Chart geometry, in SVG user units. */
 enum { CW = 580, CH = 320, CL = 70, CR = 16, CT = 34, CB = 78 };
@@ -245,11 +250,11 @@ void genrt_report_chart_svg(FILE *f, const struct genrt_report_chart *c)
         y0 = 0;
         y1 = 1;
     }
-    if (x1 <= x0) { /* one step */
+    if (x1 - x0 <= 1e-9 * fmax(fabs(x0), fabs(x1))) { /* one step */
         x0 -= 1;
         x1 += 1;
     }
-    if (y1 <= y0) { /* a constant */
+    if (y1 - y0 <= 1e-9 * fmax(fabs(y0), fabs(y1))) { /* a constant, up to rounding */
         double pad = fabs(y0) > 0 ? fabs(y0) * 0.1 : 1;
         y0 -= pad;
         y1 += pad;
@@ -279,8 +284,8 @@ void genrt_report_chart_svg(FILE *f, const struct genrt_report_chart *c)
 
     /* grid, ticks and their labels */
     fprintf(f, "<g class=\"axis y\" font-size=\"11\" text-anchor=\"end\">\n");
-    for (double v = y0; v <= y1 + ys * 1e-6; v += ys) {
-        double y = PY(v);
+    for (int k = 0; k <= MAX_TICKS && y0 + k * ys <= y1 + ys * 1e-6; k++) {
+        double v = y0 + k * ys, y = PY(v);
         fprintf(f, "<line x1=\"%d\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>"
                 "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>"
                 "<text class=\"tick\" x=\"%d\" y=\"%.1f\">", CL, CL + pw, y, y, CL - 5, CL, y, y,
@@ -289,8 +294,8 @@ void genrt_report_chart_svg(FILE *f, const struct genrt_report_chart *c)
         fprintf(f, "</text>\n");
     }
     fprintf(f, "</g>\n<g class=\"axis x\" font-size=\"11\" text-anchor=\"middle\">\n");
-    for (double v = ceil(x0 / xs) * xs; v <= x1 + xs * 1e-6; v += xs) {
-        double x = PX(v);
+    for (int k = 0; k <= MAX_TICKS && ceil(x0 / xs) * xs + k * xs <= x1 + xs * 1e-6; k++) {
+        double v = ceil(x0 / xs) * xs + k * xs, x = PX(v);
         fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>"
                 "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\">", x, x, CT + ph, CT + ph + 5, x,
                 CT + ph + 18);

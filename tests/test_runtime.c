@@ -4533,6 +4533,12 @@ Test(report, chart_of_no_rows_and_of_one_row)
     cr_assert_not_null(strstr(svg, "</svg>"));
     cr_assert_null(strstr(svg, "nan"), "%s", svg);
     free(svg);
+    /* a range within rounding: drawn as a constant, in finitely many ticks */
+    double x2[2] = {1, 2}, y2[2] = {1.0, nextafter(1.0, 2.0)};
+    svg = chart_of(2, x2, y2, 1, 0, NULL);
+    cr_assert_lt(count_of(svg, "<text class=\"tick\""), 30, "%s", svg);
+    cr_assert_null(strstr(svg, "nan"), "%s", svg);
+    free(svg);
     double x = 7, y[2] = {0.5, 0.5};
     svg = chart_of(1, &x, y, 2, 0, NULL);
     cr_assert_eq(count_of(svg, "<circle class=\"point\""), 2, "%s", svg);
@@ -4586,6 +4592,9 @@ Test(report, csv_reads_numbers_and_refuses_malformed_rows)
     spit(p, "step,a,b\n1,2,3\n2,3\n", 20);
     cr_assert_eq(genrt_report_read_csv(p, &t, &err), -1);
     cr_assert_not_null(strstr(err.msg, "m.csv:3: 2 fields, the header has 3"), "%s", err.msg);
+    spit(p, "step,a\n1,2,3\n", 14);
+    cr_assert_eq(genrt_report_read_csv(p, &t, &err), -1);
+    cr_assert_not_null(strstr(err.msg, "m.csv:2: more fields than the header's 2"), "%s", err.msg);
     spit(p, "step,a\n1,x\n", 12);
     cr_assert_eq(genrt_report_read_csv(p, &t, &err), -1);
     cr_assert_not_null(strstr(err.msg, "m.csv:2: field 2 is not a number"), "%s", err.msg);
