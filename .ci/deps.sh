@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install genc's Debian dependencies when any is missing (needs root or sudo).
 set -euo pipefail
-# graphviz: dot, which tests/test_frontend.c runs on genc --dot's output
+# graphviz: dot, which tests/test_frontend.c runs on genc --dot's output and the run report draws with
+# chromium: make report-check renders a run's report.html headless and checks its pixels
 # libclang-rt-14-dev: the libFuzzer and sanitizer runtimes for tests/fuzz/ (clang only recommends it)
-pkgs="flex bison make gcc clang libclang-rt-14-dev pkg-config binutils python3 libopenblas-dev libcriterion-dev zlib1g-dev libstb-dev dataset-fashion-mnist man-db graphviz"
+pkgs="flex bison make gcc clang libclang-rt-14-dev pkg-config binutils python3 libopenblas-dev libcriterion-dev zlib1g-dev libstb-dev dataset-fashion-mnist man-db graphviz chromium"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -495,7 +495,7 @@ int main(int argc, char **argv) {
             rc = 0;
         } else {
             size_t len;
-            char *c = emit_c(&m, &lo, &len);
+            char *c = emit_c(&m, &lo, &src, &len);
             if (!out)
                 rc = fwrite(c, 1, len, stdout) == len ? 0 : 1;
             else

@@ -7,6 +7,7 @@
  *     genrt_gradcheck.c  gradcheck, bench
  *     genrt_vae.c        eval, reconstruct
  *     genrt_translate.c  translate (and the translation previews of train)
+ *     genrt_report.c     report (the page itself: genrt_report.h)
  * genrt_run.c sets up what they all need: the parameters, the run state a
  * checkpoint carries beside them, checkpoints and the data sources. */
 #ifndef GENRT_CLI_H
@@ -62,6 +63,7 @@ struct genrt_opts {
     long steps, threads, n, label;
     uint64_t seed;
     const char *data, *data_b, *from, *out, *resume, *checkpoint, *output;
+    const char *operand; /* a command's positional argument (report: RUN_DIR) */
     int quiet, force, help, no_ema;
     int on_nonfinite; /* enum genrt_nonfinite */
 };
@@ -83,6 +85,7 @@ int genrt_cmd_bench(const struct genrt_cli *c, const struct genrt_opts *o);
 int genrt_cmd_eval(const struct genrt_cli *c, const struct genrt_opts *o);
 int genrt_cmd_reconstruct(const struct genrt_cli *c, const struct genrt_opts *o);
 int genrt_cmd_translate(const struct genrt_cli *c, const struct genrt_opts *o);
+int genrt_cmd_report(const struct genrt_cli *c, const struct genrt_opts *o);
 
 /* ---------------------------------------------------------- genrt_run.c */
 
@@ -119,6 +122,9 @@ void genrt_run_fill_latent(const struct genrt_model *m, struct genrt_rng *r, flo
 /* Flush-to-zero and the BLAS threads (--threads, or the default), before
  * a command runs the model. */
 void genrt_run_compute_setup(const struct genrt_opts *o);
+
+/* metrics.csv's header: "step,<the metrics>,seconds", malloc'd. */
+char *genrt_run_metrics_header(const struct genrt_model *m);
 
 /* A two-domain model's domain names: index GENRT_DOMAIN_A or GENRT_DOMAIN_B. */
 const char *genrt_run_domain_name(const struct genrt_model *m, int domain);

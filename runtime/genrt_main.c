@@ -4,6 +4,7 @@
  *     X sample                                    (models with generate: GANs, VAEs)
  *     X eval | reconstruct                        (with elbo_batch and reconstruct: VAEs)
  *     X translate                                 (with translate: CycleGANs)
+ *     X report RUN_DIR                            (all: the run's report.html)
  *
  * Flags and subcommands are declared once, in the two tables below; the
  * parser and the usage text are driven by them, and which of them a model
@@ -114,9 +115,11 @@ static const struct flag_def flag_defs[F_COUNT] = {
              "number of samples (default 64; a conditional model's .png: a row per class)", NULL,
              "; reconstruct: default 32", "number of test examples to translate (default 8)",
              translates_only},
-    [F_OUTPUT] = {"-o", FK_STRING, "FILE", 0, 0, "output file: .png, .npy or .csv", NULL,
-                  " (reconstruct: .png)",
-                  "output file: .png (rows of x | translated | back) or .npy (the translations)",
+    [F_OUTPUT] = {"-o", FK_STRING, "FILE", 0, 0,
+                  "output file: .png, .npy or .csv; report: .html (default RUN_DIR/report.html)",
+                  NULL, "; reconstruct: .png",
+                  "output file: .png (rows of x | translated | back) or .npy (the translations); "
+                  "report: .html (default RUN_DIR/report.html)",
                   translates_only},
     /* the bound is the model's: genrt_cmd_sample checks it, with a clearer message */
     [F_LABEL] = {"--label", FK_LONG, "K", 0, 1000000000L,
@@ -134,38 +137,44 @@ struct command {
     int (*run)(const struct genrt_cli *c, const struct genrt_opts *o);
     int (*when)(const struct genrt_model *m); /* the models it is listed and run for; NULL: all */
     const char *who; /* those models, in the message to the others */
+    const char *operand; /* the placeholder of a positional argument it needs, or NULL */
 };
 
 static const struct command commands[] = {
     {"train",
      BIT(F_STEPS) | BIT(F_SEED) | BIT(F_DATA) | BIT(F_DATA_B) | BIT(F_OUT) | BIT(F_RESUME) |
          BIT(F_FORCE) | BIT(F_ON_NONFINITE) | BIT(F_THREADS) | BIT(F_QUIET) | BIT(F_NO_EMA),
-     0, "train; write metrics.csv, samples/ and checkpoint.ckpt to the output directory",
-     genrt_cmd_train, NULL, NULL},
+     0,
+     "train; write metrics.csv, samples/, checkpoint.ckpt and report.html to the output "
+     "directory",
+     genrt_cmd_train, NULL, NULL, NULL},
     {"sample",
      BIT(F_CHECKPOINT) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_LABEL) | BIT(F_SEED) | BIT(F_THREADS) |
          BIT(F_NO_EMA),
      BIT(F_CHECKPOINT) | BIT(F_OUTPUT), "generate samples from a checkpoint", genrt_cmd_sample,
-     has_generate, "models with a generator"},
+     has_generate, "models with a generator", NULL},
     {"gradcheck", BIT(F_SEED) | BIT(F_DATA) | BIT(F_DATA_B),
-     0, "check every gradient against central differences", genrt_cmd_gradcheck, NULL, NULL},
+     0, "check every gradient against central differences", genrt_cmd_gradcheck, NULL, NULL, NULL},
     {"bench", BIT(F_STEPS) | BIT(F_THREADS) | BIT(F_SEED),
-     0, "time training steps on random inputs, without I/O", genrt_cmd_bench, NULL, NULL},
+     0, "time training steps on random inputs, without I/O", genrt_cmd_bench, NULL, NULL, NULL},
     {"eval", BIT(F_CHECKPOINT) | BIT(F_DATA) | BIT(F_THREADS), BIT(F_CHECKPOINT),
      "the negative ELBO per example on the train and the test split (images: one set, train)",
-     genrt_cmd_eval, has_elbo, "VAEs"},
+     genrt_cmd_eval, has_elbo, "VAEs", NULL},
     {"reconstruct",
      BIT(F_CHECKPOINT) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_DATA) | BIT(F_THREADS) | BIT(F_NO_EMA),
      BIT(F_CHECKPOINT) | BIT(F_OUTPUT),
      "a .png of the first N test examples (images: train), each beside its reconstruction",
-     genrt_cmd_reconstruct, has_elbo, "VAEs"},
+     genrt_cmd_reconstruct, has_elbo, "VAEs", NULL},
     {"translate",
      BIT(F_CHECKPOINT) | BIT(F_FROM) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_DATA) | BIT(F_DATA_B) |
          BIT(F_NO_EMA) |
          BIT(F_THREADS),
      BIT(F_CHECKPOINT) | BIT(F_OUTPUT),
      "translate the first N test examples (images: train) of a domain into a .png or .npy",
-     genrt_cmd_translate, has_translate, "CycleGANs"},
+     genrt_cmd_translate, has_translate, "CycleGANs", NULL},
+    {"report", BIT(F_OUTPUT), 0,
+     "rebuild the report page of a train run's directory (train writes RUN_DIR/report.html)",
+     genrt_cmd_report, NULL, NULL, "RUN_DIR"},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
@@ -228,6 +237,8 @@ static void usage(const struct genrt_cli *c, FILE *f)
         if (!runs_for(cmd, m))
             continue;
         fprintf(f, "  %-9s", cmd->name);
+        if (cmd->operand)
+            fprintf(f, " %s", cmd->operand);
         for (int k = 0; k < F_COUNT; k++) {
             if (!takes_flag(cmd, m, k))
                 continue;
@@ -309,6 +320,10 @@ static int parse_flags(const struct genrt_cli *c, const struct command *cmd, int
         if (k < F_COUNT && (cmd->flags & BIT(k)) && flag_defs[k].who && !takes_flag(cmd, c->m, k))
             return genrt_cli_fail(c, "%s: %s is for %s only, and this model is not one",
                                   cmd->name, flag_defs[k].name, flag_defs[k].who);
+        if (k == F_COUNT && arg[0] != '-' && cmd->operand && !o->operand) {
+            o->operand = arg;
+            continue;
+        }
         if (k == F_COUNT || !takes_flag(cmd, c->m, k)) {
             if (arg[0] != '-')
                 return genrt_cli_fail(c, "%s: unexpected argument '%s' (try '%s --help')",
@@ -366,6 +381,9 @@ static int parse_flags(const struct genrt_cli *c, const struct command *cmd, int
     }
     if (o->help)
         return 0;
+    if (cmd->operand && !o->operand)
+        return genrt_cli_fail(c, "%s: missing %s (try '%s --help')", cmd->name, cmd->operand,
+                              c->prog);
     for (int k = 0; k < F_COUNT; k++)
         if ((cmd->required & BIT(k)) && !o->has[k])
             return genrt_cli_fail(c, "%s: missing %s %s (try '%s --help')", cmd->name,

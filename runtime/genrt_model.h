@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define GENRT_ABI 6
+#define GENRT_ABI 7
 
 enum genrt_data_kind {
     GENRT_DATA_FASHION_MNIST, /* IDX files in a directory, gzip'd or not */
@@ -97,6 +97,11 @@ struct genrt_model {
     const char *objective_name; /* "GAN", "VAE", "CycleGAN": what the help and messages call it */
     const char *name;   /* the spec's model name */
     const char *spec;   /* the spec's path, as given to genc */
+    /* For the run report (X report): the spec's text, genc --summary's
+     * table and genc --dot's graph of it; NULL when not known. */
+    const char *spec_text;
+    const char *spec_summary;
+    const char *spec_dot;
     uint64_t shape_hash;/* hash of every shape in the model; checkpoints must match */
     int real_size;      /* sizeof(real) in this build: 4 or 8 */
 

@@ -6,6 +6,8 @@
 #endif
 #include "genrt_cli.h"
 
+#include "genrt_file.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -104,6 +106,21 @@ void genrt_run_compute_setup(const struct genrt_opts *o)
     _MM_SET_DENORMALS_ZERO_MODE(_MM_DENORMALS_ZERO_ON);
 #endif
     openblas_set_num_threads(o->has[F_THREADS] ? (int)o->threads : GENRT_DEFAULT_THREADS);
+}
+
+char *genrt_run_metrics_header(const struct genrt_model *m)
+{
+    size_t n = 32;
+    for (int i = 0; i < m->n_metrics; i++)
+        n += strlen(m->metric_names[i]) + 1;
+    char *h = genrt_file_xmalloc(n);
+    strcpy(h, "step");
+    for (int i = 0; i < m->n_metrics; i++) {
+        strcat(h, ",");
+        strcat(h, m->metric_names[i]);
+    }
+    strcat(h, ",seconds");
+    return h;
 }
 
 const char *genrt_run_domain_name(const struct genrt_model *m, int domain)

@@ -13,7 +13,12 @@
  *    non-finite is ever saved;
  *  - SIGINT, SIGTERM and SIGHUP end the run after the current step, with a
  *    checkpoint, and exit 128 + the signal; a second one exits at once,
- *    removing the temporaries being written and touching nothing else. */
+ *    removing the temporaries being written and touching nothing else;
+ *  - sessions.csv and report.html (genrt_report.h) follow each checkpoint:
+ *    the sessions every time, the report at the first, at the last and,
+ *    between them, when it costs at most REPORT_SHARE of the time since
+ *    the last one.  A report that cannot be written is a warning: the
+ *    checkpoint is what a run must not lose. */
 #if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -32,11 +37,13 @@
 
 #include "genrt_file.h"
 #include "genrt_progress.h"
+#include "genrt_report.h"
 
 #define PREVIEW_IMAGES 64      /* an 8x8 grid */
 #define PREVIEW_POINTS 1024    /* a scatter plot of 2-D samples */
 #define MAX_SKIPS_IN_A_ROW 100 /* --on-nonfinite skip: a run that cannot take a step stops */
 #define MAX_SKIP_WARNINGS 10   /* skipped steps or unsaved checkpoints; then a count at the end */
+#define REPORT_SHARE 0.05      /* of the run's time, at most, goes to rewriting report.html */
 
 /* -------------------------------------------------------------- signals */
 
@@ -84,21 +91,6 @@ static void restore_stop_signals(const struct sigaction old[N_STOP_SIGNALS])
 }
 
 /* -------------------------------------------------------------- metrics */
-
-static char *metrics_header(const struct genrt_model *m)
-{
-    size_t n = 32;
-    for (int i = 0; i < m->n_metrics; i++)
-        n += strlen(m->metric_names[i]) + 1;
-    char *h = genrt_file_xmalloc(n);
-    strcpy(h, "step");
-    for (int i = 0; i < m->n_metrics; i++) {
-        strcat(h, ",");
-        strcat(h, m->metric_names[i]);
-    }
-    strcat(h, ",seconds");
-    return h;
-}
 
 /* The metrics.csv of a run being resumed from `step`: *keep gets the
  * length of its header and the rows up to `step` (later rows belong to
@@ -167,6 +159,13 @@ struct trainer {
     struct genrt_data data, data_b;
 
     char *default_dir, *metrics_path, *ckpt_path, *samples_dir, *header;
+    char *sessions_path, *report_path;
+    struct genrt_report_session *ss; /* sessions.csv's rows, this run's last */
+    int n_ss;
+    struct genrt_report report;
+    long report_step;     /* the step of the last report.html this run wrote, or -1 */
+    double report_at;     /* ... and when */
+    int report_off;       /* a report failed: warned once, not tried again */
     const char *dir;
     int lock_fd;
     struct genrt_file mf; /* metrics.csv */
@@ -234,6 +233,38 @@ static void next_real_batches(const struct genrt_model *m, struct genrt_data *da
             y[i] = (float)labels[i];
 }
 
+/* This run's row of sessions.csv after the rows a resumed run keeps (those
+ * of the steps up to its checkpoint's); a fresh run's replaces the file. */
+static int prepare_sessions(struct trainer *tr)
+{
+    struct genrt_err err;
+    tr->sessions_path = genrt_file_join(tr->dir, "sessions.csv");
+    tr->report_path = genrt_file_join(tr->dir, "report.html");
+    if (tr->o->resume) {
+        if (genrt_report_read_sessions(tr->sessions_path, &tr->ss, &tr->n_ss, &err))
+            return genrt_cli_fail(tr->c, "train: %s (remove the file to resume without the "
+                                  "record of the earlier sessions)", err.msg);
+        int n = 0;
+        for (int i = 0; i < tr->n_ss; i++) {
+            if (tr->ss[i].first > tr->start)
+                continue;
+            if (tr->ss[i].last > tr->start)
+                tr->ss[i].last = tr->start;
+            tr->ss[n++] = tr->ss[i];
+        }
+        tr->n_ss = n;
+    }
+    tr->ss = genrt_file_xrealloc(tr->ss, (size_t)(tr->n_ss + 1) * sizeof *tr->ss);
+    struct genrt_report_session *me = &tr->ss[tr->n_ss++];
+    memset(me, 0, sizeof *me);
+    me->first = tr->start + 1;
+    me->last = tr->start;
+    me->threads = tr->o->has[F_THREADS] ? (int)tr->o->threads : GENRT_DEFAULT_THREADS;
+    me->started = time(NULL);
+    genrt_report_cpu(me->cpu, sizeof me->cpu);
+    return 0;
+}
+
 /* The checks before anything is written: flags, the checkpoint to resume,
  * the data, the output directory.  Returns the exit status (0: go on). */
 static int prepare(struct trainer *tr)
@@ -289,7 +320,7 @@ static int prepare(struct trainer *tr)
     tr->metrics_path = genrt_file_join(tr->dir, "metrics.csv");
     tr->ckpt_path = genrt_file_join(tr->dir, "checkpoint.ckpt");
     tr->samples_dir = genrt_file_join(tr->dir, "samples");
-    tr->header = metrics_header(m);
+    tr->header = genrt_run_metrics_header(m);
     /* a 300-step run is not replaced by a 5-step one by accident */
     if (!o->resume && !o->force && access(tr->ckpt_path, F_OK) == 0)
         return genrt_cli_fail(c, "train: %s already holds a checkpoint; continue that run with "
@@ -299,12 +330,13 @@ static int prepare(struct trainer *tr)
     if (o->resume && tr->had_metrics &&
         metrics_keep(tr->metrics_path, tr->header, tr->start, &tr->keep, &tr->seconds0, &err))
         return genrt_cli_fail_err(c, &err);
-    return 0;
+    return prepare_sessions(tr);
 }
 
 static int ours_in_dir(const char *name)
 {
-    return !strcmp(name, "checkpoint.ckpt") || !strcmp(name, "metrics.csv");
+    return !strcmp(name, "checkpoint.ckpt") || !strcmp(name, "metrics.csv") ||
+           !strcmp(name, "sessions.csv") || !strcmp(name, "report.html");
 }
 
 static int ours_in_samples(const char *name)
@@ -464,6 +496,29 @@ static int stop_nonfinite(struct trainer *tr, long t, const char *what)
                           "checkpoint (--on-nonfinite skip would undo such steps)", t, what);
 }
 
+/* sessions.csv and report.html after the checkpoint of step saved_step;
+ * the report only when forced or cheap enough (REPORT_SHARE). */
+static void write_report(struct trainer *tr, int force)
+{
+    struct genrt_err err;
+    if (tr->report_off || tr->saved_step < 0)
+        return;
+    double now = genrt_progress_now();
+    if (!force && tr->report_step >= 0 &&
+        now - tr->report_at < tr->report.last_cost / REPORT_SHARE)
+        return;
+    tr->ss[tr->n_ss - 1].last = tr->saved_step;
+    if (genrt_report_write_sessions(tr->sessions_path, tr->ss, tr->n_ss, &err) ||
+        genrt_report_write(&tr->report, tr->dir, tr->report_path, &err)) {
+        warn(tr, "%s; no more reports this run (training goes on; '%s report %s' writes one)",
+             err.msg, tr->c->prog, tr->dir);
+        tr->report_off = 1;
+        return;
+    }
+    tr->report_step = tr->saved_step;
+    tr->report_at = genrt_progress_now();
+}
+
 /* Saves step t: metrics.csv first (it holds every row the checkpoint
  * covers), then the checkpoint.  Returns 0, 1 on an error (reported), or
  * 2 when the state is not finite and --on-nonfinite ignore goes on
@@ -494,6 +549,7 @@ static int save(struct trainer *tr, long t)
     if (genrt_run_save_checkpoint(tr->m, tr->ckpt_path, t, &tr->rs, &err))
         return fail_err(tr, &err);
     tr->saved_step = t;
+    write_report(tr, t == tr->steps || stop_signal);
     return 0;
 }
 
@@ -657,6 +713,10 @@ static void free_trainer(struct trainer *tr)
     free(tr->px);
     free(tr->metrics);
     free(tr->snapshot);
+    free(tr->sessions_path);
+    free(tr->report_path);
+    free(tr->ss);
+    genrt_report_free(&tr->report);
 }
 
 int genrt_cmd_train(const struct genrt_cli *c, const struct genrt_opts *o)
@@ -674,6 +734,8 @@ int genrt_cmd_train(const struct genrt_cli *c, const struct genrt_opts *o)
     tr.rs.seed = o->has[F_SEED] ? o->seed : m->seed;
     tr.lock_fd = -1;
     tr.saved_step = -1;
+    tr.report_step = -1;
+    genrt_report_init(&tr.report, m);
 
     /* Everything is checked before the first file is written. */
     int rc = prepare(&tr);
@@ -688,6 +750,9 @@ int genrt_cmd_train(const struct genrt_cli *c, const struct genrt_opts *o)
         stop_signal = 0;
         if (close_metrics(&tr, rc == 0) && rc == 0)
             rc = 1;
+        /* a run that stopped: the page of its last checkpoint */
+        if (tr.report_step != tr.saved_step)
+            write_report(&tr, 1);
         if (!rc && !o->quiet)
             fprintf(stderr, "%s: trained steps %ld-%ld in %.1f s; checkpoint %s\n", c->prog,
                     tr.start + 1, tr.steps, genrt_progress_now() - tr.t0, tr.ckpt_path);

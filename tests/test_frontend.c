@@ -151,7 +151,7 @@ Test(shapes, rmsprop_centered_with_momentum_lowers) {
     lower_model(&m, &lo);
     run_passes(&lo);
     size_t len;
-    cr_expect(strstr(emit_c(&m, &lo, &len), "rmsprop_update("));
+    cr_expect(strstr(emit_c(&m, &lo, NULL, &len), "rmsprop_update("));
 }
 
 Test(shapes, sizes_never_overflow) {

@@ -10,7 +10,9 @@
  * loader's class filter with them.  Reliability (nonfinite, signals, files,
  * forged checkpoints) through a fault injector that stands in for
  * fake_model's train_step: NaN losses and parameters, signals raised in a
- * step, a file size limit in a child process. */
+ * step, a file size limit in a child process.  The run report (report):
+ * its SVG charts and CSV reader directly, the page and sessions.csv
+ * through train and report. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* mkdtemp, nftw, dup, fileno, memmem under -std=c11 */
 #endif
@@ -43,6 +45,7 @@
 #include "genrt_image.h"
 #include "genrt_model.h"
 #include "genrt_npy.h"
+#include "genrt_report.h"
 #include "genrt_rng.h"
 
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist"
@@ -3235,7 +3238,7 @@ Test(vae, model_check_wants_an_objective_name_and_both_elbo_functions)
     m = fake_vae_model;
     m.abi = 2;
     assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model was built for runtime ABI 2, this runtime has ABI 6");
+                     "model was built for runtime ABI 2, this runtime has ABI 7");
 }
 
 /* --------------------------------------------------------------- cycle */
@@ -4422,4 +4425,299 @@ Test(ckpt, forged_files_get_a_clear_error)
 #undef FORGE
     free(b);
     free(b0);
+}
+
+/* ----------------------------------------------------------------- report */
+
+/* A chart of n points of ns series, as SVG text (malloc'd). */
+static char *chart_of(long n, const double *x, const double *y, int ns, int n_marks,
+                      const double *marks)
+{
+    static const char *const names[] = {"loss_D", "loss_G", "third"};
+    struct genrt_report_series se[3];
+    for (int s = 0; s < ns; s++)
+        se[s] = (struct genrt_report_series){names[s], y + s, ns};
+    struct genrt_report_chart c = {"Losses", "step", "loss", n, x, 1, ns, se, n_marks, marks};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_not_null(f);
+    genrt_report_chart_svg(f, &c);
+    fclose(f);
+    return buf;
+}
+
+static int count_of(const char *s, const char *what)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, what)); p += strlen(what))
+        n++;
+    return n;
+}
+
+/* The d attribute of the k-th series path. */
+static char *series_path(const char *svg, int k)
+{
+    const char *p = svg;
+    for (int i = 0; i <= k; i++) {
+        p = strstr(p, "<path class=\"series\"");
+        cr_assert_not_null(p, "no series path %d in %s", k, svg);
+        p++;
+    }
+    p = strstr(p, " d=\"") + 4;
+    size_t n = strcspn(p, "\"");
+    char *d = malloc(n + 1);
+    memcpy(d, p, n);
+    d[n] = 0;
+    return d;
+}
+
+Test(report, chart_has_axes_ticks_labels_legend_and_marks)
+{
+    double x[50], y[100], mark = 25;
+    for (int i = 0; i < 50; i++) {
+        x[i] = i + 1;
+        y[2 * i] = 1.0 + 0.01 * i;
+        y[2 * i + 1] = 2.0 - 0.02 * i;
+    }
+    char *svg = chart_of(50, x, y, 2, 1, &mark);
+    cr_assert(!strncmp(svg, "<svg class=\"chart\"", 18), "%.80s", svg);
+    cr_assert_not_null(strstr(svg, "</svg>\n"));
+    cr_assert_not_null(strstr(svg, "<g class=\"axis x\""));
+    cr_assert_not_null(strstr(svg, "<g class=\"axis y\""));
+    cr_assert_not_null(strstr(svg, ">step</text>"), "no x label");
+    cr_assert_not_null(strstr(svg, ">loss</text>"), "no y label");
+    cr_assert_geq(count_of(svg, "<text class=\"tick\""), 6, "%s", svg);
+    /* y from 0.98 to 2: ticks at round values */
+    cr_assert_not_null(strstr(svg, ">1</text>"), "%s", svg);
+    cr_assert_not_null(strstr(svg, ">2</text>"), "%s", svg);
+    cr_assert_not_null(strstr(svg, "<g class=\"legend\""));
+    cr_assert_not_null(strstr(svg, ">loss_D</text>"));
+    cr_assert_not_null(strstr(svg, ">loss_G</text>"));
+    cr_assert_not_null(strstr(svg, ">resumed run joined</text>"));
+    cr_assert_eq(count_of(svg, "<line class=\"resume\""), 1);
+    for (int k = 0; k < 2; k++) {
+        char *d = series_path(svg, k);
+        cr_assert_eq(count_of(d, "M"), 1, "%s", d);
+        cr_assert_eq(count_of(d, " L"), 49, "%s", d);
+        free(d);
+    }
+    cr_assert_null(strstr(svg, "no finite values"));
+    free(svg);
+}
+
+Test(report, chart_breaks_at_nonfinite_values)
+{
+    double x[6] = {1, 2, 3, 4, 5, 6};
+    double y[6] = {1, 2, NAN, 3, INFINITY, 4};
+    char *svg = chart_of(6, x, y, 1, 0, NULL);
+    char *d = series_path(svg, 0);
+    /* 1-2, then 4 alone (a dot), then 6 alone */
+    cr_assert_eq(count_of(d, "M"), 3, "%s", d);
+    cr_assert_eq(count_of(d, " L"), 1, "%s", d);
+    cr_assert_eq(count_of(svg, "<circle class=\"point\""), 2, "%s", svg);
+    cr_assert_null(strstr(svg, "nan"), "%s", svg);
+    cr_assert_null(strstr(svg, "inf"), "%s", svg);
+    cr_assert_null(strstr(svg, ">resumed run joined<"), "a legend entry without marks");
+    free(d);
+    free(svg);
+    double z[3] = {NAN, -INFINITY, NAN};
+    svg = chart_of(3, x, z, 1, 0, NULL);
+    cr_assert_not_null(strstr(svg, "no finite values"), "%s", svg);
+    cr_assert_null(strstr(svg, "nan"), "%s", svg);
+    free(svg);
+}
+
+Test(report, chart_of_no_rows_and_of_one_row)
+{
+    char *svg = chart_of(0, NULL, NULL, 2, 0, NULL);
+    cr_assert_not_null(strstr(svg, "no rows yet"), "%s", svg);
+    cr_assert_not_null(strstr(svg, "<g class=\"axis x\""));
+    cr_assert_not_null(strstr(svg, "</svg>"));
+    cr_assert_null(strstr(svg, "nan"), "%s", svg);
+    free(svg);
+    /* a range within rounding: drawn as a constant, in finitely many ticks */
+    double x2[2] = {1, 2}, y2[2] = {1.0, nextafter(1.0, 2.0)};
+    svg = chart_of(2, x2, y2, 1, 0, NULL);
+    cr_assert_lt(count_of(svg, "<text class=\"tick\""), 30, "%s", svg);
+    cr_assert_null(strstr(svg, "nan"), "%s", svg);
+    free(svg);
+    double x = 7, y[2] = {0.5, 0.5};
+    svg = chart_of(1, &x, y, 2, 0, NULL);
+    cr_assert_eq(count_of(svg, "<circle class=\"point\""), 2, "%s", svg);
+    cr_assert_not_null(strstr(svg, ">7</text>"), "the step is a tick: %s", svg);
+    cr_assert_null(strstr(svg, "nan"), "%s", svg);
+    cr_assert_null(strstr(svg, "inf"), "%s", svg);
+    free(svg);
+}
+
+Test(report, chart_averages_long_runs)
+{
+    long n = 5000;
+    double *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+    for (long i = 0; i < n; i++) {
+        x[i] = (double)(i + 1);
+        y[i] = (double)(i % 2); /* the means of 7 are near 0.5 */
+    }
+    char *svg = chart_of(n, x, y, 1, 0, NULL);
+    cr_assert_not_null(strstr(svg, "data-points=\"715\""), "%.300s", svg);
+    cr_assert_not_null(strstr(svg, "(means of 7 steps)"));
+    char *d = series_path(svg, 0);
+    cr_assert_eq(count_of(d, " L"), 714);
+    /* the last step is on the axis */
+    cr_assert_not_null(strstr(svg, ">5000</text>"), "%s", svg);
+    free(d);
+    free(svg);
+    free(x);
+    free(y);
+}
+
+Test(report, csv_reads_numbers_and_refuses_malformed_rows)
+{
+    struct genrt_report_csv t;
+    struct genrt_err err;
+    const char *p = tpath("m.csv");
+    const char ok[] = "step,loss_D,seconds\n1,0.5,0.1\n2,nan,0.2\n3,-inf,0.3\n4,1";
+    spit(p, ok, sizeof ok - 1);
+    cr_assert_eq(genrt_report_read_csv(p, &t, &err), 0, "%s", err.msg);
+    cr_assert_eq(t.n_cols, 3);
+    cr_assert_str_eq(t.names[1], "loss_D");
+    cr_assert_eq(t.n_rows, 3, "the torn last line is left out");
+    cr_assert(isnan(t.v[4]) && isinf(t.v[7]) && t.v[7] < 0);
+    genrt_report_csv_free(&t);
+    spit(p, "step,loss\n", 10);
+    cr_assert_eq(genrt_report_read_csv(p, &t, &err), 0, "%s", err.msg);
+    cr_assert_eq(t.n_rows, 0);
+    genrt_report_csv_free(&t);
+    spit(p, "", 0);
+    cr_assert_eq(genrt_report_read_csv(p, &t, &err), -1);
+    cr_assert_not_null(strstr(err.msg, "no header"), "%s", err.msg);
+    spit(p, "step,a,b\n1,2,3\n2,3\n", 20);
+    cr_assert_eq(genrt_report_read_csv(p, &t, &err), -1);
+    cr_assert_not_null(strstr(err.msg, "m.csv:3: 2 fields, the header has 3"), "%s", err.msg);
+    spit(p, "step,a\n1,2,3\n", 14);
+    cr_assert_eq(genrt_report_read_csv(p, &t, &err), -1);
+    cr_assert_not_null(strstr(err.msg, "m.csv:2: more fields than the header's 2"), "%s", err.msg);
+    spit(p, "step,a\n1,x\n", 12);
+    cr_assert_eq(genrt_report_read_csv(p, &t, &err), -1);
+    cr_assert_not_null(strstr(err.msg, "m.csv:2: field 2 is not a number"), "%s", err.msg);
+}
+
+static void spit_str(const char *path, const char *text)
+{
+    spit(path, text, strlen(text));
+}
+
+/* The page holds what. */
+static int page_has(const char *page, const char *what)
+{
+    return strstr(page, what) != NULL;
+}
+
+Test(report, train_writes_the_page_and_sessions_and_report_rebuilds_it)
+{
+    const char *d = tpath("rep");
+    struct genrt_model m = fake_image_model;
+    m.sample_every = 5;
+    m.checkpoint_every = 5;
+    struct run *r = cli(&m, NULL, "train", "--steps", "10", "--out", d, "--quiet", "--threads",
+                        "1", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_str_empty(r->err);
+    r = cli(&m, NULL, "train", "--steps", "20", "--out", d, "--resume",
+            tpath("rep/checkpoint.ckpt"), "--quiet", NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    size_t n;
+    char *ss = (char *)slurp(tpath("rep/sessions.csv"), &n);
+    cr_assert(!strncmp(ss, "first_step,last_step,threads,started,cpu\n1,10,1,", 48), "%s", ss);
+    cr_assert_not_null(strstr(ss, "\n11,20,2,"), "%s", ss);
+    cr_assert_eq(count_lines(ss), 3, "%s", ss);
+    free(ss);
+    char *page = (char *)slurp(tpath("rep/report.html"), &n);
+    cr_assert(!strncmp(page, "<!DOCTYPE html>", 15));
+    cr_assert(page_has(page, "<h2 id=\"metrics\">") && page_has(page, "<h2 id=\"samples\">") &&
+              page_has(page, "<h2 id=\"run\">"), "headings");
+    cr_assert_eq(count_of(page, "<svg class=\"chart\""), 1, "one chart, the losses");
+    cr_assert_eq(count_of(page, "<line class=\"resume\""), 1, "the resume at step 11");
+    cr_assert_eq(count_of(page, "<img alt=\"samples at step "), 4, "steps 5, 10, 15, 20");
+    cr_assert(page_has(page, "src=\"data:image/png;base64,iVBORw0KGgo"), "a PNG data URI");
+    cr_assert(page_has(page, "11 to 20 (resumed)"));
+    cr_assert(page_has(page, "no genc --dot graph"), "fake models have no DOT text");
+    cr_assert_null(strstr(page, "<script"));
+    cr_assert_eq(count_of(page, "http"), count_of(page, "http://www.w3.org/"),
+                 "nothing off the page but XML namespaces");
+    free(page);
+
+    /* rebuilt where asked, from the same files */
+    const char *o = tpath("rep/again.html");
+    r = cli(&m, NULL, "report", d, "-o", o, NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    cr_assert_not_null(strstr(r->out, "again.html"), "%s", r->out);
+    page = (char *)slurp(o, &n);
+    cr_assert_eq(count_of(page, "<img alt=\"samples at step "), 4);
+    free(page);
+    cr_assert_eq(count_temps(d), 0);
+}
+
+Test(report, report_refuses_what_is_not_a_run)
+{
+    assert_one_error(cli(&fake_model, NULL, "report", NULL), "report: missing RUN_DIR");
+    assert_one_error(cli(&fake_model, NULL, "report", tpath("nowhere"), NULL),
+                     "nowhere: No such file or directory");
+    const char *e = tpath("empty");
+    cr_assert_eq(mkdir(e, 0755), 0);
+    assert_one_error(cli(&fake_model, NULL, "report", e, NULL), "has no metrics.csv");
+    assert_one_error(cli(&fake_model, NULL, "report", e, "x", NULL), "unexpected argument 'x'");
+    spit_str(tpath("empty/metrics.csv"), "step,W,seconds\n");
+    assert_one_error(cli(&fake_model, NULL, "report", e, NULL),
+                     "columns 'step,W,seconds' are not this model's 'step,loss_D,loss_G,seconds'");
+    spit_str(tpath("empty/metrics.csv"), "step,loss_D,loss_G,seconds\n1,2\n");
+    assert_one_error(cli(&fake_model, NULL, "report", e, NULL), "metrics.csv:2: 2 fields");
+    assert_one_error(cli(&fake_model, NULL, "report", e, "-o", tpath("r.txt"), NULL),
+                     "name it FILE.html");
+    cr_assert_eq(mkdir(tpath("d.html"), 0755), 0);
+    assert_one_error(cli(&fake_model, NULL, "report", e, "-o", tpath("d.html"), NULL),
+                     "is not a regular file");
+    assert_one_error(cli(&fake_model, NULL, "report", tpath("empty/metrics.csv"), NULL),
+                     "is not a directory");
+    cr_assert(!file_exists(tpath("empty/report.html")) && !file_exists(tpath("r.txt")));
+    /* a header alone: a page that says there is nothing yet */
+    spit_str(tpath("empty/metrics.csv"), "step,loss_D,loss_G,seconds\n");
+    struct run *r = cli(&fake_model, NULL, "report", e, NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    size_t n;
+    char *page = (char *)slurp(tpath("empty/report.html"), &n);
+    cr_assert(page_has(page, "no rows yet") && page_has(page, "No sample grids yet"));
+    free(page);
+    /* a malformed sessions.csv: report says where */
+    spit_str(tpath("empty/sessions.csv"), "first_step,last_step,threads,started,cpu\n1,x\n");
+    assert_one_error(cli(&fake_model, NULL, "report", e, NULL), "sessions.csv:2: malformed row");
+}
+
+Test(report, draws_the_networks_with_dot_or_says_why_not)
+{
+    struct genrt_model m = fake_model;
+    m.spec_dot = "digraph fake { G -> D }\n";
+    m.spec_text = "model fake # <b>&</b>\n";
+    m.spec_summary = "network  #   layer\n";
+    const char *d = tpath("dot");
+    cr_assert_eq(mkdir(d, 0755), 0);
+    spit_str(tpath("dot/metrics.csv"), "step,loss_D,loss_G,seconds\n1,1,2,0.5\n2,1,2,1\n");
+    struct run *r = cli(&m, NULL, "report", d, NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    size_t n;
+    char *page = (char *)slurp(tpath("dot/report.html"), &n);
+    cr_assert(page_has(page, "<div class=\"diagram\"><svg"), "no diagram (is dot installed?)");
+    cr_assert(page_has(page, "<title>G&#45;&gt;D</title>"), "not the model's graph");
+    cr_assert(page_has(page, "model fake # &lt;b&gt;&amp;&lt;/b&gt;"), "the spec, escaped");
+    cr_assert(page_has(page, "<pre>network  #   layer\n</pre>"));
+    cr_assert(page_has(page, "steps per second</th><td>2.00"), "2 steps in 1 s");
+    free(page);
+    cr_assert_eq(setenv("PATH", "/nonexistent", 1), 0);
+    r = cli(&m, NULL, "report", d, NULL);
+    cr_assert_eq(r->rc, 0, "%s", r->err);
+    page = (char *)slurp(tpath("dot/report.html"), &n);
+    cr_assert_null(strstr(page, "class=\"diagram\""));
+    cr_assert(page_has(page, "dot is not installed (not on PATH)"), "no note");
+    free(page);
 }

@@ -1,8 +1,8 @@
 # tests.mk: `make test` builds every suite twice, plain and under
 # AddressSanitizer + UndefinedBehaviorSanitizer, and runs both; then the
 # fault injection (tests/faults.sh) on real trainers, plain and sanitized;
-# then the fuzz harnesses, on their regression inputs and briefly
-# (tests/fuzz/fuzz.mk).
+# then the run report in headless Chromium (tests/report_check.py); then the
+# fuzz harnesses, on their regression inputs and briefly (tests/fuzz/fuzz.mk).
 
 TEST_SUITES := frontend grad ops optim runtime score e2e
 
@@ -73,7 +73,7 @@ $(B)/fault $(B)/san/fault:
 # (the suites then run one after the other, each with its own --jobs).
 TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test-build: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/san/,$(E2E_MODELS)) \
-            examples-build $(FAULT_BINS) $(SAN_FAULT_BINS) $(FUZZ_BINS)
+            examples-build $(FAULT_BINS) $(SAN_FAULT_BINS) $(FUZZ_BINS) $(REPORT_BINS)
 
 test:
 	@echo "== building the tests ($(TEST_JOBS) jobs)"
@@ -93,6 +93,8 @@ test:
 	@echo "== fault injection under AddressSanitizer + UndefinedBehaviorSanitizer"
 	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	    bash tests/faults.sh $(B)/san/fault
+	@echo "== the run report in headless Chromium"
+	@python3 tests/report_check.py $(REPORT_BINS)
 	@echo "== install, man pages, completion, make NAME, make demo THREADS=1"
 	@bash tests/install_check.sh
 	@echo "== fuzzing: regression inputs, then $(FUZZ_TEST_RUNS) inputs per harness from seed 1"
@@ -111,3 +113,24 @@ quality: all $(QUALITY_MODELS) $(DEMO)
 	bash tests/quality.sh
 
 .PHONY: quality
+
+# The run report in a browser (tests/report_check.py): a short real run of
+# tests/specs/report_gan.gm, its report.html rendered by headless Chromium,
+# the charts, grids and diagram checked in the DOM and in the screenshot.
+$(B)/report/report_gan.c: tests/specs/report_gan.gm $(B)/genc | $(B)/report
+	$(B)/genc $< -o $@
+
+$(B)/report/report_gan: $(B)/report/report_gan.c $(B)/libgenrt.a
+	$(CC) -std=c11 $(TRAIN_CFLAGS) -Iruntime $(BLAS_CFLAGS) $< $(RT_LIBS) -o $@
+
+$(B)/report/png_to_ppm: tests/png_to_ppm.c | $(B)/report
+	$(CC) $(BASE) $(CFLAGS) $< -lstb -lm -o $@
+
+$(B)/report:
+	mkdir -p $@
+
+REPORT_BINS := $(B)/report/report_gan $(B)/report/png_to_ppm
+report-check: $(REPORT_BINS)
+	@python3 tests/report_check.py $(REPORT_BINS)
+
+.PHONY: report-check

@@ -50,7 +50,9 @@ void emit_body(struct emit *e, const struct program *p);
 
 /* ---- trainer.c ----------------------------------------------------------- */
 
-char *emit_c(const struct model *m, const struct lowered *lo, size_t *len);
+/* The trainer's C; src (or NULL) is the spec's text, which the trainer
+ * keeps for its run report beside the spec's --summary and --dot. */
+char *emit_c(const struct model *m, const struct lowered *lo, const struct source *src, size_t *len);
 /* Only the programs, with state and arena: for tests that build IR by hand. */
 char *emit_c_programs(const struct lowered *lo, const char *path, size_t *len);
 

@@ -317,7 +317,58 @@ static void emit_data_fields(struct emit *e, const struct dataset *d) {
         emit_line(e, ".img_c = %d, .img_h = %d, .img_w = %d,", d->shape.d[0], d->shape.d[1], d->shape.d[2]);
 }
 
-char *emit_c(const struct model *m, const struct lowered *lo, size_t *len) {
+/* A text as a C string, a literal per line: the spec's and genc's own
+ * outputs, which the run report shows. */
+static void emit_text_const(struct emit *e, const char *name, const char *text) {
+    if (!*text) {
+        emit_line(e, "static const char %s[] = \"\";", name);
+        return;
+    }
+    emit_line(e, "static const char %s[] =", name);
+    e->indent++;
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) + 1 : strlen(p);
+        char *line = xprintf("%.*s", (int)n, p);
+        p += n;
+        emit_line(e, "\"%s\"%s", c_str(line), *p ? "" : ";");
+    }
+    e->indent--;
+}
+
+/* What a memstream printer writes, as a string. */
+static char *printed(void (*print)(FILE *, const struct model *, const struct lowered *), const struct model *m,
+                     const struct lowered *lo) {
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    if (!f) {
+        fprintf(stderr, "genc: out of memory\n");
+        exit(1);
+    }
+    print(f, m, lo);
+    fclose(f);
+    char *s = xprintf("%s", buf);
+    free(buf);
+    return s;
+}
+
+static void print_dot_of(FILE *f, const struct model *m, const struct lowered *lo) {
+    (void)lo;
+    print_dot(f, m);
+}
+
+/* The spec's text, --summary and --dot, for the run report. */
+static void emit_report_texts(struct emit *e, const struct model *m, const struct lowered *lo,
+                              const struct source *src) {
+    emit_line(e, "/* For the run report (X report): the spec, genc --summary and genc --dot. */");
+    emit_text_const(e, "spec_text", src ? xprintf("%.*s", (int)src->len, src->text) : "");
+    emit_text_const(e, "spec_summary", printed(print_summary, m, lo));
+    emit_text_const(e, "spec_dot", printed(print_dot_of, m, lo));
+    emit_line(e, "%s", "");
+}
+
+char *emit_c(const struct model *m, const struct lowered *lo, const struct source *src, size_t *len) {
     struct emit e = {.path = m->path, .lo = lo};
     bool two = m->n_domains == 2;
     char *nets = xprintf("%s", "");
@@ -370,12 +421,16 @@ char *emit_c(const struct model *m, const struct lowered *lo, size_t *len) {
     }
     static const char *const objectives[] = {[GENRT_OBJ_GAN] = "GENRT_OBJ_GAN", [GENRT_OBJ_VAE] = "GENRT_OBJ_VAE",
                                              [GENRT_OBJ_CYCLEGAN] = "GENRT_OBJ_CYCLEGAN"};
+    emit_report_texts(&e, m, lo, src);
     emit_open(&e, "const struct genrt_model GENC_MODEL_SYM = {");
     emit_line(&e, ".abi = GENRT_ABI,");
     emit_line(&e, ".objective = %s,", objectives[lo->genrt_objective]);
     emit_line(&e, ".objective_name = \"%s\",", c_str(lo->objective_title));
     emit_line(&e, ".name = \"%s\",", c_str(m->name));
     emit_line(&e, ".spec = \"%s\",", c_str(m->path));
+    emit_line(&e, ".spec_text = spec_text,");
+    emit_line(&e, ".spec_summary = spec_summary,");
+    emit_line(&e, ".spec_dot = spec_dot,");
     emit_line(&e, ".shape_hash = 0x%016llxull,", (unsigned long long)lo->shape_hash);
     emit_line(&e, ".real_size = sizeof(real),");
     emit_data_fields(&e, &m->data);

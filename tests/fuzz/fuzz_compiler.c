@@ -74,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ast_dump(sink, &ast);
         if (genc_build(&ast, &src, &m, &lo)) {
             size_t len;
-            emit_c(&m, &lo, &len);
+            emit_c(&m, &lo, &src, &len);
             print_summary(sink, &m, &lo);
             for (int i = 0; i < lo.progs.len; i++)
                 ir_dump(sink, &lo.progs.data[i], lo.tensors.data);
