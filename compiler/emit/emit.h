@@ -65,4 +65,15 @@ struct sampler_out {
 bool emit_sampler(const struct model *m, struct lowered *lo, const float *state, long step, const char *ckpt,
                   const char *name, bool weights_file, struct sampler_out *out);
 
+/* ---- wasm.c: --target wasm ------------------------------------------------- */
+
+struct wasm_out {
+    char *wasm, *js, *html;
+    size_t wasm_len, js_len, html_len;
+};
+
+/* NAME.wasm (the sampler so, weights baked in, and its exports, compiled
+ * by clang for wasm32), its loader NAME.js and the page NAME.html. */
+bool emit_wasm(const struct model *m, const char *name, const struct sampler_out *so, struct wasm_out *out);
+
 #endif
