@@ -5,7 +5,8 @@
 
 Trains dcgan, gan_ring, cgan and cyclegan for a few steps in a temporary
 directory, builds each one's wasm sampler (NAME.wasm, NAME.js, NAME.html)
-and the native sampler of the same checkpoint (gcc, tests/wasm_native.c),
+and the native sampler of the same checkpoint (gcc, tests/wasm_native.c;
+its weights in NAME.bin, which compiles far faster than baked in),
 serves the pages on 127.0.0.1 (Python's http.server on a free port) and
 loads each in headless Chromium, which prints the page's DOM once it has
 drawn.  The page writes what it drew into <pre id=genc-values>: the raw
@@ -153,6 +154,7 @@ def check(args, browser, tmp):
         run([os.path.join(args.trainers, model), "train", "--steps", str(steps), "--quiet", "--threads", "1",
              "--out", os.path.join(tmp, model + "_run")])
     ckpt = lambda model: os.path.join(tmp, model + "_run", "checkpoint.ckpt")
+    t0 = time.time()
     check_errors(genc, tmp, ckpt("gan_ring"))
 
     # the wasm and native samplers of each checkpoint, two builds at a time
@@ -161,7 +163,7 @@ def check(args, browser, tmp):
         run([genc, "specs/%s.gm" % model, "--sampler", "--weights", ckpt(model), "--target", "wasm",
              "-o", os.path.join(www, name)])
         c = os.path.join(native, name + ".c")
-        run([genc, "specs/%s.gm" % model, "--sampler", "--weights", ckpt(model), "-o", c])
+        run([genc, "specs/%s.gm" % model, "--sampler", "--weights", ckpt(model), "--weights-file", "-o", c])
         run(["gcc", "-std=c99", "-O2", "-I" + native, "-DNAME=" + name, "-DUNAME=" + name.upper(),
              "-DSAMPLER_H=\"%s.h\"" % name] + (["-DTRANSLATORS"] if model == "cyclegan" else []) +
             ["tests/wasm_native.c", c, "-lm", "-o", os.path.join(native, name)])
@@ -174,6 +176,7 @@ def check(args, browser, tmp):
             if not os.path.isfile(os.path.join(www, model + "_w" + suffix)):
                 fail("genc --target wasm wrote no %s_w%s" % (model, suffix))
 
+    print("wasm_check: trained and built 4 wasm and 4 native samplers in %.0f s" % (time.time() - t0))
     handler = functools.partial(QuietHandler, directory=www)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -187,7 +190,7 @@ def check(args, browser, tmp):
 
 
 def native_out(exe, *argv):
-    return [float(v) for v in run([exe] + [str(a) for a in argv]).split()]
+    return [float(v) for v in run([exe, exe + ".bin"] + [str(a) for a in argv]).split()]
 
 
 def check_page(model, got, exe, tmp):

@@ -1,10 +1,11 @@
 /* wasm_native.c: the native sampler's numbers, which tests/wasm_check.py
  * holds a wasm sampler's (as its page shows them) to.  Built with gcc, with
- * the sampler genc --sampler emits for the same checkpoint:
+ * the sampler genc --sampler --weights-file emits for the same checkpoint
+ * (the same numbers as baked-in weights, and far quicker to compile):
  *     cc -DNAME=x -DUNAME=X -DSAMPLER_H='"x.h"' [-DTRANSLATORS] tests/wasm_native.c x.c -lm
- *     wasm_native sample SEED LABEL   one sample, as NAME_sample_seed draws it
- *     wasm_native ab FILE             G of the example in FILE (A_SIZE numbers)
- *     wasm_native ba FILE             F of the example in FILE (B_SIZE numbers)
+ *     wasm_native x.bin sample SEED LABEL   one sample, as NAME_sample_seed draws it
+ *     wasm_native x.bin ab FILE             G of the example in FILE (A_SIZE numbers)
+ *     wasm_native x.bin ba FILE             F of the example in FILE (B_SIZE numbers)
  * Each prints the output's floats, one per line, exactly (%.9g). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +23,27 @@ static void print(const float *v, long n) {
         printf("%.9g\n", v[i]);
 }
 
+/* NAME.bin's bytes, handed to NAME_init (malloc's alignment suits it) */
+static int load_weights(const char *path) {
+    FILE *f = fopen(path, "rb");
+    long n = f && !fseek(f, 0, SEEK_END) ? ftell(f) : -1;
+    char *blob = n > 0 ? malloc((size_t)n) : NULL;
+    if (!blob || fseek(f, 0, SEEK_SET) || fread(blob, 1, (size_t)n, f) != (size_t)n || API(init)(blob, (unsigned long)n)) {
+        fprintf(stderr, "wasm_native: cannot load the weights %s\n", path);
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 3 && argc != 4) {
-        fprintf(stderr, "usage: wasm_native sample SEED LABEL | ab FILE | ba FILE\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: wasm_native NAME.bin (sample SEED LABEL | ab FILE | ba FILE)\n");
         return 2;
     }
+    if (load_weights(argv[1]))
+        return 2;
+    argv++;
 #ifdef TRANSLATORS
     static float in[DEF(A_SIZE) > DEF(B_SIZE) ? DEF(A_SIZE) : DEF(B_SIZE)], out[sizeof in / sizeof *in];
     int ab = !strcmp(argv[1], "ab");
