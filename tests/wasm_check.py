@@ -53,8 +53,8 @@ def chromium():
     fail("headless Chromium is needed and none was found (Debian: apt-get install chromium; make deps does)")
 
 
-def page_values(browser, profile, url):
-    """The JSON the page wrote into #genc-values, after it drew."""
+def dump_dom(browser, profile, url):
+    """The DOM of url once its scripts are done, as headless Chromium prints it."""
     cmd = [browser, "--headless", "--disable-gpu", "--no-first-run", "--user-data-dir=" + profile,
            "--virtual-time-budget=30000", "--dump-dom", url]
     if os.geteuid() == 0:
@@ -65,6 +65,12 @@ def page_values(browser, profile, url):
         fail("Chromium did not finish loading %s in 90 s" % url)
     if r.returncode != 0 or "<html" not in r.stdout:
         fail("Chromium could not start or load %s (exit %d):\n%s" % (url, r.returncode, r.stderr[-2000:]))
+    return r
+
+
+def page_values(browser, profile, url):
+    """The JSON the page wrote into #genc-values, after it drew."""
+    r = dump_dom(browser, profile, url)
     state = re.search(r'<body[^>]*data-state="([a-z]*)"', r.stdout)
     status = re.search(r'<p id="status"[^>]*>(.*?)</p>', r.stdout, re.S)
     status = html.unescape(status.group(1)) if status else "(no status)"
@@ -109,6 +115,10 @@ def main():
     browser = chromium()
     tmp = tempfile.mkdtemp(prefix="genc-wasm-check.")
     try:
+        # first of all, that Chromium starts and runs a script
+        if "ran" not in dump_dom(browser, os.path.join(tmp, "profile"),
+                                 "data:text/html,<p id=x></p><script>x.textContent='ran'</script>").stdout:
+            fail("headless Chromium starts but runs no script")
         check(args, browser, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
