@@ -11,7 +11,8 @@ serves the pages on 127.0.0.1 (Python's http.server on a free port) and
 loads each in headless Chromium, which prints the page's DOM once it has
 drawn.  The page writes what it drew into <pre id=genc-values>: the raw
 outputs of its first sample and the pixels the canvas shows for it (for a
-CycleGAN, both translations of seeded noise).  They must match the native
+CycleGAN, its translation A -> B of seeded noise and B -> A of a PNG it
+fetches and reads as an upload).  They must match the native
 sampler's outputs for the same seed (or input) within 1e-5 of the output's
 scale, and the pixels the outputs mapped to 0..255 within 1.  Also: genc's
 errors for --target (no clang, a failing clang, bad flags) leave existing
@@ -24,11 +25,13 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import zlib
 
 TOL = 1e-5
 
@@ -159,7 +162,7 @@ def check(args, browser, tmp):
     os.makedirs(native)
     # model, training steps, URL query of its page
     models = [("dcgan", 2, "seed=3"), ("gan_ring", 20, "seed=2"), ("cgan", 1, "seed=2&label=7"),
-              ("cyclegan", 1, "noise=5")]
+              ("cyclegan", 1, "noise=5&b=upload.png")]
     for model, steps, _ in models:
         run([os.path.join(args.trainers, model), "train", "--steps", str(steps), "--quiet", "--threads", "1",
              "--out", os.path.join(tmp, model + "_run")])
@@ -187,6 +190,7 @@ def check(args, browser, tmp):
                 fail("genc --target wasm wrote no %s_w%s" % (model, suffix))
 
     print("wasm_check: trained and built 4 wasm and 4 native samplers in %.0f s" % (time.time() - t0))
+    upload = write_upload(os.path.join(www, "upload.png"), os.path.join(native, "cyclegan_w.h"))
     handler = functools.partial(QuietHandler, directory=www)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -194,7 +198,7 @@ def check(args, browser, tmp):
         for model, _, query in models:
             url = "http://127.0.0.1:%d/%s_w.html?%s" % (server.server_address[1], model, query)
             got = page_values(browser, os.path.join(tmp, "profile"), url)
-            check_page(model, got, os.path.join(native, model + "_w"), tmp)
+            check_page(model, got, os.path.join(native, model + "_w"), tmp, upload)
     finally:
         server.shutdown()
 
@@ -203,10 +207,30 @@ def native_out(exe, *argv):
     return [float(v) for v in run([exe, exe + ".bin"] + [str(a) for a in argv]).split()]
 
 
-def check_page(model, got, exe, tmp):
+def write_upload(path, header):
+    """A gray PNG of domain B's size for the page's ?b= (an upload, as the
+    page reads one): its pixels, from which the page's input must follow."""
+    dims = dict(re.findall(r"#define CYCLEGAN_W_B_([CHW]) (\d+)", open(header).read()))
+    c, h, w = int(dims["C"]), int(dims["H"]), int(dims["W"])
+    pixels = [[(7 * x + 13 * y + (x * y) % 17) % 256 for x in range(w)] for y in range(h)]
+    raw = b"".join(b"\0" + bytes(row) for row in pixels)
+    chunk = lambda kind, data: (struct.pack(">I", len(data)) + kind + data +
+                                struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)) +
+                chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return [p for row in pixels for p in row] * c
+
+
+def check_page(model, got, exe, tmp, upload):
     if model == "cyclegan":
         if got.get("kind") != "translator" or not got.get("ab") or not got.get("ba"):
             fail("cyclegan's page translated nothing: %s" % str(got)[:300])
+        lo, hi = got["rangeB"]
+        want_in = [lo + (hi - lo) * p / 255 for p in upload]
+        if len(got["ba"]["input"]) != len(want_in) or \
+                max(abs(a - b) for a, b in zip(got["ba"]["input"], want_in)) > 1e-6 * (hi - lo):
+            fail("cyclegan: the page read upload.png as other values than its pixels")
         for d, out in (("ab", "B"), ("ba", "A")):
             src = os.path.join(tmp, "in_" + d)
             with open(src, "w") as f:
