@@ -47,10 +47,39 @@ static bool check_bounds(const struct lowered *lo) {
     return true;
 }
 
+/* `ema` averages the weights that sampling reads: a network no program
+ * that generates (sample, translate, reconstruct) reads has no use for one. */
+static bool check_ema(const struct model *m, const struct lowered *lo) {
+    bool ok = true;
+    for (int k = 0; k < m->opts.len; k++) {
+        const struct optim *o = &m->opts.data[k];
+        if (o->ema == 0)
+            continue;
+        bool read = false;
+        for (int i = 0; i < lo->progs.len && !read; i++) {
+            const struct program *p = &lo->progs.data[i];
+            if (p->kind != PROG_GENERATE && p->kind != PROG_TRANSLATE && p->kind != PROG_RECONSTRUCT)
+                continue;
+            for (int v = 0; v < p->ir.nodes.len && !read; v++) {
+                const struct node *n = &p->ir.nodes.data[v];
+                read = n->op == OP_PARAM && lo->tensors.data[n->a.param.tensor].net == o->net;
+            }
+        }
+        if (!read) {
+            error_at(o->ema_loc, "ema on '%s', which does not generate: the moving average is of the weights "
+                     "that sample with (a generator's, a decoder's)", m->nets.data[o->net].name);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
 bool genc_build(const struct ast *ast, const struct source *src, struct model *m, struct lowered *lo) {
     if (!sema(ast, src, m))
         return false;
     lower_model(m, lo);
+    if (!check_ema(m, lo))
+        return false;
     run_passes(lo);
     return check_bounds(lo);
 }

@@ -210,6 +210,8 @@ struct optim {
     struct loc loc;
     double lr, beta1, beta2, eps, weight_decay, momentum, alpha;
     bool nesterov, centered;
+    double ema;        /* `ema D`: decay of the weights' moving average, 0 for none */
+    struct loc ema_loc;
 };
 
 /* A data source: the model's, or one CycleGAN domain. */
@@ -348,6 +350,8 @@ struct ptensor {
     struct shape shape;
     long offset;
     int opt_state[N_OPT_STATE]; /* a parameter's optimizer state tensors (enum opt_state), -1 for none */
+    int ema;           /* a parameter's moving average (GENRT_EMA), -1 for none */
+    int source;        /* a GENRT_EMA tensor: the parameter it averages; -1 otherwise */
 };
 
 /* Each op's attributes, in union op_attr: the member named after the op
@@ -379,6 +383,7 @@ union op_attr {
     struct sgd_attr sgd;
     struct rmsprop_attr rmsprop;
     struct { double c; } clip;                    /* to [-c, c] */
+    struct { double decay; } ema;                 /* avg = decay avg + (1 - decay) param */
     struct { double momentum, unbias; } bn_stats; /* unbias: R / (R - 1) for R values per channel */
     struct { int slot, stride; } output;          /* out[slot], or out[i * stride + slot] per element */
     struct { long offset; } store_grad;           /* into g at the parameter's state offset */
@@ -514,6 +519,7 @@ int ir_sgd(struct ir *g, int p, int grad, int buf, struct sgd_attr a);
 /* grad_avg (centered), buf (momentum): -1 for none */
 int ir_rmsprop(struct ir *g, int p, int grad, int square_avg, int grad_avg, int buf, struct rmsprop_attr a);
 int ir_clip(struct ir *g, int p, double c);
+int ir_ema(struct ir *g, int p, int avg, double decay);
 int ir_bn_stats(struct ir *g, int mean, int var, int rmean, int rvar, double momentum, double unbias);
 /* out[slot] = x, or out[i * stride + slot] = x[i] for a vector */
 int ir_output(struct ir *g, int x, int slot, int stride);

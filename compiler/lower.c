@@ -24,6 +24,7 @@ int add_tensor(struct lowered *lo, const char *name, int role, int net, int init
     t.cname = c;
     for (int k = 0; k < N_OPT_STATE; k++)
         t.opt_state[k] = -1;
+    t.ema = t.source = -1;
     lo->n_state += align_up(shape_size(s));
     vec_push(&lo->tensors, t);
     return lo->tensors.len - 1;
@@ -126,6 +127,17 @@ static void layout_state(const struct model *m, struct lowered *lo) {
                                 GENRT_INIT_ZERO, 0, p.shape);
             lo->tensors.data[t].opt_state[k] = id; /* after add_tensor: the vector moves */
         }
+    }
+    /* Moving averages last, one per parameter of a network whose optimizer
+     * has `ema`: "G.l1.weight.ema".  It starts equal to its parameter. */
+    for (int t = 0; t < n_params; t++) {
+        struct ptensor p = lo->tensors.data[t];
+        const struct network *net = &m->nets.data[p.net];
+        if (p.role != GENRT_PARAM || net->opt < 0 || m->opts.data[net->opt].ema == 0)
+            continue;
+        int id = add_tensor(lo, xprintf("%s.ema", p.name), GENRT_EMA, p.net, p.init, p.fan_in, p.shape);
+        lo->tensors.data[id].source = t;
+        lo->tensors.data[t].ema = id;
     }
 }
 
@@ -370,6 +382,16 @@ void apply_gradients(struct builder *b, const struct grads *gr, int runs, int ru
             int buf = st[OPT_SGD_MOMENTUM];
             ir_sgd(b->g, nodes[j], grads[j], buf, (struct sgd_attr){o->lr, o->momentum, o->weight_decay, o->nesterov});
         }
+    }
+    /* then the moving averages, from the updated parameters */
+    for (int j = 0; j < n; j++) {
+        const struct ptensor *t = &b->lo->tensors.data[tensors[j]];
+        if (grads[j] < 0 || t->ema < 0)
+            continue;
+        const struct optim *o = &b->m->opts.data[b->m->nets.data[t->net].opt];
+        b->g->cur_what = xprintf("moving average of %s", t->name);
+        b->g->cur_loc = o->ema_loc;
+        ir_ema(b->g, nodes[j], param(b, t->ema), o->ema);
     }
 }
 

@@ -38,6 +38,8 @@ static const char usage[] =
     "                 NAME_sample (a CycleGAN's: NAME_translate_ab and _ba)\n"
     "  --weights-file with --sampler: the weights go to NAME.bin, which the\n"
     "                 caller reads and hands to NAME_init, instead of into NAME.c\n"
+    "  --no-ema       with --sampler: bake the raw weights of a network with an\n"
+    "                 `ema`, not their moving average\n"
     "  --target T     with --sampler: c (the default) or wasm: NAME.wasm (the\n"
     "                 sampler and its weights, built by clang for wasm32), its\n"
     "                 loader NAME.js and NAME.html, a page that draws samples\n"
@@ -288,7 +290,7 @@ static const char *tensor_at(const struct lowered *lo, long i) {
 /* genc --sampler: read the checkpoint, emit NAME.c and NAME.h (and NAME.bin),
  * or, for --target wasm, NAME.wasm, NAME.js and NAME.html. */
 static int write_sampler(const struct model *m, struct lowered *lo, const char *ckpt_path, const char *out,
-                         bool weights_file, bool wasm) {
+                         bool weights_file, bool no_ema, bool wasm) {
     size_t len = strlen(out), stem = len; /* the outputs' path, up to their suffix */
     if (wasm && len > 5 && !strcmp(out + len - 5, ".wasm"))
         stem = len - 5;
@@ -345,6 +347,13 @@ static int write_sampler(const struct model *m, struct lowered *lo, const char *
     }
     long step = (long)ck.step;
     genrt_ckpt_free(&ck);
+    /* the moving averages (`ema`) in their parameters' place, as sample does */
+    for (int t = 0; t < lo->tensors.len && !no_ema; t++) {
+        const struct ptensor *pt = &lo->tensors.data[t];
+        if (pt->source >= 0)
+            memcpy(state + lo->tensors.data[pt->source].offset, state + pt->offset,
+                   sizeof(float) * (size_t)shape_size(pt->shape));
+    }
     struct sampler_out so;
     if (!emit_sampler(m, lo, state, step, ckpt_path, name, weights_file, &so))
         return 1;
@@ -395,7 +404,7 @@ int main(int argc, char **argv) {
     const char *spec = NULL, *out = NULL;
     bool summary = false, dot = false, dump_tokens_f = false, dump_ast = false, dump_ir = false, sampler = false;
     const char *weights = NULL;
-    bool weights_file = false, wasm = false;
+    bool weights_file = false, no_ema = false, wasm = false;
     const char *target = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -427,6 +436,8 @@ int main(int argc, char **argv) {
             sampler = true;
         } else if (!strcmp(a, "--weights-file")) {
             weights_file = true;
+        } else if (!strcmp(a, "--no-ema")) {
+            no_ema = true;
         } else if (!strcmp(a, "--target")) {
             if (++i == argc) {
                 fprintf(stderr, "genc: error: --target needs c or wasm\n");
@@ -479,6 +490,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "genc: error: --weights goes with --sampler\n");
         return 1;
     }
+    if (no_ema && !sampler) {
+        fprintf(stderr, "genc: error: --no-ema goes with --sampler\n");
+        return 1;
+    }
     if (out && !sampler && !check_not_input(out, spec, "spec"))
         return 1;
     struct source src = {.path = spec};
@@ -497,7 +512,7 @@ int main(int argc, char **argv) {
     } else if (parse_source(&src, &ast) && !(dump_ast && (ast_dump(stdout, &ast), 1)) &&
                genc_build(&ast, &src, &m, &lo)) {
         if (sampler) {
-            rc = write_sampler(&m, &lo, weights, out, weights_file, wasm);
+            rc = write_sampler(&m, &lo, weights, out, weights_file, no_ema, wasm);
         } else if (dump_ir) {
             for (int i = 0; i < lo.progs.len; i++)
                 ir_dump(stdout, &lo.progs.data[i], lo.tensors.data);

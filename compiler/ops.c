@@ -1083,6 +1083,21 @@ static void ref_clip(const struct ir *g, const struct node *n, const struct ref_
         io->in[0][i] = io->in[0][i] < -c ? -c : io->in[0][i] > c ? c : io->in[0][i];
 }
 
+/* ema(param, average): the exponential moving average of a parameter,
+ * after its optimizer step (a generator's `ema`, Yazici et al. 2019) */
+int ir_ema(struct ir *g, int p, int avg, double decay) {
+    int in[2] = {p, avg};
+    int id = effect(g, OP_EMA, in, 2);
+    ir_node(g, id)->a.ema.decay = decay;
+    return id;
+}
+
+static void ref_ema(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    double d = n->a.ema.decay;
+    for (long i = 0; i < size_of_in(g, n, 0); i++)
+        io->in[1][i] = d * io->in[1][i] + (1 - d) * io->in[0][i];
+}
+
 /* bn_stats(mean, var, running_mean, running_var): the running statistics
  * batchnorm keeps for eval mode, as torch.nn.BatchNorm (unbiased variance) */
 int ir_bn_stats(struct ir *g, int mean, int var, int rmean, int rvar, double momentum, double unbias) {

@@ -581,12 +581,14 @@ static void check_optimize(const struct decl *d, struct model *m) {
         return;
     }
     struct optim o = {.net = net, .loc = d->loc};
+    const struct stmt *ema = NULL;
     if (!strcmp(d->kind_name, "adam")) {
         o.kind = OPT_ADAM;
         o.lr = 1e-3, o.beta1 = 0.9, o.beta2 = 0.999, o.eps = 1e-8;
-        static const char *const keys[] = {"lr", "beta1", "beta2", "eps", "weight_decay"};
-        const struct stmt *s[5];
-        settings(&d->body, "adam", keys, 5, s);
+        static const char *const keys[] = {"lr", "beta1", "beta2", "eps", "weight_decay", "ema"};
+        const struct stmt *s[6];
+        settings(&d->body, "adam", keys, 6, s);
+        ema = s[5];
         double *dst[] = {&o.lr, &o.beta1, &o.beta2, &o.eps, &o.weight_decay};
         double hi[] = {1e6, 1, 1, 1, 1e6};
         for (int k = 0; k < 5; k++)
@@ -597,9 +599,10 @@ static void check_optimize(const struct decl *d, struct model *m) {
     } else if (!strcmp(d->kind_name, "sgd")) {
         o.kind = OPT_SGD;
         o.lr = 1e-2;
-        static const char *const keys[] = {"lr", "momentum", "nesterov", "weight_decay"};
-        const struct stmt *s[4];
-        settings(&d->body, "sgd", keys, 4, s);
+        static const char *const keys[] = {"lr", "momentum", "nesterov", "weight_decay", "ema"};
+        const struct stmt *s[5];
+        settings(&d->body, "sgd", keys, 5, s);
+        ema = s[4];
         if (s[0] && want_args(s[0], 1, 1) && arg_range(&s[0]->args.data[0], "lr", 0, 1e6, false, &o.lr) && o.lr <= 0)
             error_at(s[0]->args.data[0].loc, "lr must be positive");
         if (s[1] && want_args(s[1], 1, 1))
@@ -622,9 +625,10 @@ static void check_optimize(const struct decl *d, struct model *m) {
     } else if (!strcmp(d->kind_name, "rmsprop")) {
         o.kind = OPT_RMSPROP;
         o.lr = 1e-2, o.alpha = 0.99, o.eps = 1e-8;
-        static const char *const keys[] = {"lr", "alpha", "eps", "momentum", "centered", "weight_decay"};
-        const struct stmt *s[6];
-        settings(&d->body, "rmsprop", keys, 6, s);
+        static const char *const keys[] = {"lr", "alpha", "eps", "momentum", "centered", "weight_decay", "ema"};
+        const struct stmt *s[7];
+        settings(&d->body, "rmsprop", keys, 7, s);
+        ema = s[6];
         double *dst[] = {&o.lr, &o.alpha, &o.eps, &o.momentum, NULL, &o.weight_decay};
         double hi[] = {1e6, 1, 1, 1, 0, 1e6};
         for (int k = 0; k < 6; k++) {
@@ -649,6 +653,13 @@ static void check_optimize(const struct decl *d, struct model *m) {
         if (m->nets.data[net].opt == -1)
             m->nets.data[net].opt = OPT_FAILED; /* no "has no optimizer" on top */
         return;
+    }
+    /* every optimizer's: a moving average of the weights it trains, for
+     * sampling (lower.c checks that the network generates) */
+    if (ema && want_args(ema, 1, 1) && arg_range(&ema->args.data[0], "ema", 0, 1, true, &o.ema)) {
+        o.ema_loc = ema->loc;
+        if (o.ema == 0)
+            error_at(ema->args.data[0].loc, "ema must be above 0 (0.999 is usual); leave it out for none");
     }
     struct network *nw = &m->nets.data[net];
     if (nw->opt >= 0) {

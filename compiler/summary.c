@@ -41,7 +41,7 @@ void print_summary(FILE *f, const struct model *m, const struct lowered *lo) {
     fprintf(f, "parameters        %12ld\n", total_params);
     fprintf(f, "forward MACs      %12ld per sample, all networks once\n", total_macs);
     fprintf(f, "step FLOPs        %12lld per training step (GEMMs, forward and backward)\n", flops);
-    fprintf(f, "state             %12ld bytes (parameters and optimizer state)\n", lo->n_state * 4);
+    fprintf(f, "state             %12ld bytes (parameters, optimizer state, moving averages)\n", lo->n_state * 4);
     fprintf(f, "arena             %12ld bytes (train step: %ld; peak of live tensors: %ld)\n", arena * 4,
             train->arena * 4, train->peak_live * 4);
 }

@@ -14,7 +14,7 @@ _genc()
     local prev=
     if ((COMP_CWORD > 0)); then prev=${COMP_WORDS[COMP_CWORD - 1]}; fi
     local flags='-o --summary --dot --dump-tokens --dump-ast --dump-ir --no-fuse
-        --sampler --weights --weights-file --target --help --version'
+        --sampler --weights --weights-file --no-ema --target --help --version'
 
     case $prev in
         -o)

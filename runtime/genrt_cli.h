@@ -44,6 +44,7 @@ enum genrt_flag { /* in the order the usage text lists them */
     F_ON_NONFINITE,
     F_THREADS,
     F_QUIET,
+    F_NO_EMA,
     F_COUNT
 };
 
@@ -61,7 +62,7 @@ struct genrt_opts {
     long steps, threads, n, label;
     uint64_t seed;
     const char *data, *data_b, *from, *out, *resume, *checkpoint, *output;
-    int quiet, force, help;
+    int quiet, force, help, no_ema;
     int on_nonfinite; /* enum genrt_nonfinite */
 };
 
@@ -159,6 +160,17 @@ int genrt_run_decode(const struct genrt_model *m, const struct genrt_ckpt *ck, c
                      struct genrt_run_state *rs, struct genrt_err *err);
 /* Loads a checkpoint that must fit m into m->state. */
 int genrt_run_load_state(const struct genrt_model *m, const char *path, struct genrt_err *err);
+
+/* Whether the model keeps moving averages of weights (`ema`). */
+int genrt_run_has_ema(const struct genrt_model *m);
+/* Swaps every moving average with the parameter it averages, so that what
+ * samples runs on the averaged weights; a second call swaps them back,
+ * exactly (it only moves bytes). */
+void genrt_run_swap_ema(const struct genrt_model *m);
+/* genrt_run_load_state, then the moving averages in the parameters' place
+ * unless --no-ema: for the commands that sample. */
+int genrt_run_load_sampling_state(const struct genrt_model *m, const struct genrt_opts *o,
+                                  struct genrt_err *err);
 
 /* ------------------------------------------------------- genrt_sample.c */
 

@@ -99,4 +99,10 @@ static inline void clip_update(real *p, long n, real c) {
         p[i] = p[i] < -c ? -c : p[i] > c ? c : p[i];
 }
 
+/* a parameter's moving average, after its step: avg = d avg + (1 - d) p */
+static inline void ema_update(const real *p, real *avg, long n, real d) {
+    for (long i = 0; i < n; i++)
+        avg[i] = d * avg[i] + ((real)1 - d) * p[i];
+}
+
 #endif

@@ -46,6 +46,16 @@ static int has_translate(const struct genrt_model *m)
     return m->translate != NULL;
 }
 
+static int is_conditional(const struct genrt_model *m)
+{
+    return m->n_classes > 0;
+}
+
+static int has_ema(const struct genrt_model *m)
+{
+    return genrt_run_has_ema(m);
+}
+
 static int has_domain_b(const struct genrt_model *m)
 {
     return m->domain_b != NULL;
@@ -69,6 +79,7 @@ struct flag_def {
     const char *alt_help;  /* instead of help when alt_when(m) */
     int (*alt_when)(const struct genrt_model *m);
     int (*when)(const struct genrt_model *m); /* the models that have it; NULL: all */
+    const char *who; /* those models, in the message to the others */
 };
 
 static const char *const nonfinite_choices[] = {"stop", "skip", "ignore", NULL};
@@ -80,7 +91,8 @@ static const struct flag_def flag_defs[F_COUNT] = {
     [F_DATA] = {"--data", FK_STRING, "PATH", 0, 0, "data directory (default: the spec's)", NULL,
                 NULL, "the first domain's data directory (default: the spec's)", has_domain_b},
     [F_DATA_B] = {"--data-b", FK_STRING, "PATH", 0, 0,
-                  "the second domain's data directory (default: the spec's)", .when = has_domain_b},
+                  "the second domain's data directory (default: the spec's)", .when = has_domain_b,
+                  .who = "models with two domains"},
     [F_OUT] = {"--out", FK_STRING, "DIR", 0, 0, "output directory (default: runs/<model>)"},
     [F_RESUME] = {"--resume", FK_STRING, "CKPT", 0, 0, "continue the run saved in CKPT"},
     [F_FORCE] = {"--force", FK_BOOL, NULL, 0, 0,
@@ -90,11 +102,14 @@ static const struct flag_def flag_defs[F_COUNT] = {
                         nonfinite_choices},
     [F_THREADS] = {"--threads", FK_LONG, "N", 1, 1024, "BLAS threads (default 2)"},
     [F_QUIET] = {"--quiet", FK_BOOL, NULL, 0, 0, "no progress output"},
+    [F_NO_EMA] = {"--no-ema", FK_BOOL, NULL, 0, 0,
+                  "the raw weights, not their moving average (ema), for what samples",
+                  .when = has_ema, .who = "models with an ema"},
     [F_CHECKPOINT] = {"--checkpoint", FK_STRING, "CKPT", 0, 0, "checkpoint to sample from",
                       NULL, " or evaluate", "checkpoint to translate with", translates_only},
     [F_FROM] = {"--from", FK_STRING, "DOMAIN", 0, 0,
                 "the domain to translate from, by its name (default: the first)",
-                .when = has_translate},
+                .when = has_translate, .who = "CycleGANs"},
     [F_N] = {"-n", FK_LONG, "N", 1, 10000000,
              "number of samples (default 64; a conditional model's .png: a row per class)", NULL,
              "; reconstruct: default 32", "number of test examples to translate (default 8)",
@@ -105,7 +120,8 @@ static const struct flag_def flag_defs[F_COUNT] = {
                   translates_only},
     /* the bound is the model's: genrt_cmd_sample checks it, with a clearer message */
     [F_LABEL] = {"--label", FK_LONG, "K", 0, 1000000000L,
-                 "conditional models: every sample of class K (default: all classes)"},
+                 "every sample of class K (default: all classes)", .when = is_conditional,
+                 .who = "conditional models"},
 };
 
 /* ---------------------------------------------------------- subcommands */
@@ -123,11 +139,12 @@ struct command {
 static const struct command commands[] = {
     {"train",
      BIT(F_STEPS) | BIT(F_SEED) | BIT(F_DATA) | BIT(F_DATA_B) | BIT(F_OUT) | BIT(F_RESUME) |
-         BIT(F_FORCE) | BIT(F_ON_NONFINITE) | BIT(F_THREADS) | BIT(F_QUIET),
+         BIT(F_FORCE) | BIT(F_ON_NONFINITE) | BIT(F_THREADS) | BIT(F_QUIET) | BIT(F_NO_EMA),
      0, "train; write metrics.csv, samples/ and checkpoint.ckpt to the output directory",
      genrt_cmd_train, NULL, NULL},
     {"sample",
-     BIT(F_CHECKPOINT) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_LABEL) | BIT(F_SEED) | BIT(F_THREADS),
+     BIT(F_CHECKPOINT) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_LABEL) | BIT(F_SEED) | BIT(F_THREADS) |
+         BIT(F_NO_EMA),
      BIT(F_CHECKPOINT) | BIT(F_OUTPUT), "generate samples from a checkpoint", genrt_cmd_sample,
      has_generate, "models with a generator"},
     {"gradcheck", BIT(F_SEED) | BIT(F_DATA) | BIT(F_DATA_B),
@@ -138,12 +155,13 @@ static const struct command commands[] = {
      "the negative ELBO per example on the train and the test split (images: one set, train)",
      genrt_cmd_eval, has_elbo, "VAEs"},
     {"reconstruct",
-     BIT(F_CHECKPOINT) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_DATA) | BIT(F_THREADS),
+     BIT(F_CHECKPOINT) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_DATA) | BIT(F_THREADS) | BIT(F_NO_EMA),
      BIT(F_CHECKPOINT) | BIT(F_OUTPUT),
      "a .png of the first N test examples (images: train), each beside its reconstruction",
      genrt_cmd_reconstruct, has_elbo, "VAEs"},
     {"translate",
      BIT(F_CHECKPOINT) | BIT(F_FROM) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_DATA) | BIT(F_DATA_B) |
+         BIT(F_NO_EMA) |
          BIT(F_THREADS),
      BIT(F_CHECKPOINT) | BIT(F_OUTPUT),
      "translate the first N test examples (images: train) of a domain into a .png or .npy",
@@ -288,6 +306,9 @@ static int parse_flags(const struct genrt_cli *c, const struct command *cmd, int
         while (k < F_COUNT &&
                !(strlen(flag_defs[k].name) == nlen && !strncmp(flag_defs[k].name, arg, nlen)))
             k++;
+        if (k < F_COUNT && (cmd->flags & BIT(k)) && flag_defs[k].who && !takes_flag(cmd, c->m, k))
+            return genrt_cli_fail(c, "%s: %s is for %s only, and this model is not one",
+                                  cmd->name, flag_defs[k].name, flag_defs[k].who);
         if (k == F_COUNT || !takes_flag(cmd, c->m, k)) {
             if (arg[0] != '-')
                 return genrt_cli_fail(c, "%s: unexpected argument '%s' (try '%s --help')",
@@ -302,7 +323,7 @@ static int parse_flags(const struct genrt_cli *c, const struct command *cmd, int
         if (fd->kind == FK_BOOL) {
             if (eq)
                 return genrt_cli_fail(c, "%s: %s takes no value", cmd->name, fd->name);
-            *(k == F_FORCE ? &o->force : &o->quiet) = 1;
+            *(k == F_FORCE ? &o->force : k == F_NO_EMA ? &o->no_ema : &o->quiet) = 1;
             continue;
         }
         const char *val = eq ? eq + 1 : NULL;
@@ -448,6 +469,11 @@ static int check_model(const struct genrt_cli *c, const struct genrt_model *m)
         if (t->role == GENRT_PARAM && t->init == GENRT_INIT_FANIN_UNIFORM && t->fan_in <= 0)
             return genrt_cli_fail(c, "%s error: tensor %s has fan_in %d", what, t->name,
                                   t->fan_in);
+        if (t->role == GENRT_EMA &&
+            (t->source < 0 || t->source >= m->n_tensors || m->tensors[t->source].role != GENRT_PARAM ||
+             m->tensors[t->source].size != t->size))
+            return genrt_cli_fail(c, "%s error: moving average %s has no parameter of its size", what,
+                                  t->name);
     }
     return 0;
 }

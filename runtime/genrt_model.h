@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define GENRT_ABI 5
+#define GENRT_ABI 6
 
 enum genrt_data_kind {
     GENRT_DATA_FASHION_MNIST, /* IDX files in a directory, gzip'd or not */
@@ -41,6 +41,7 @@ enum genrt_role {
     GENRT_PARAM,     /* a trained parameter */
     GENRT_OPT_STATE, /* optimizer state (momentum, Adam moments): starts at 0 */
     GENRT_RUNNING,   /* running statistics (batchnorm): starts at its init, not trained */
+    GENRT_EMA,       /* a parameter's moving average (`ema`): starts equal to it, see source */
 };
 
 enum genrt_init {
@@ -60,6 +61,7 @@ struct genrt_tensor {
     int dims[4];
     long offset;
     long size;
+    int source;       /* GENRT_EMA: the index of the parameter it averages; -1 otherwise */
 };
 
 /* One objective term, for gradient checks: a scalar loss and the networks

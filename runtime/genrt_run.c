@@ -25,7 +25,7 @@ void genrt_run_init_state(const struct genrt_model *m, uint64_t seed)
     memset(m->state, 0, genrt_run_state_bytes(m)); /* optimizer state and anything untabled */
     for (int i = 0; i < m->n_tensors; i++) {
         const struct genrt_tensor *t = &m->tensors[i];
-        if (t->role == GENRT_OPT_STATE)
+        if (t->role == GENRT_OPT_STATE || t->role == GENRT_EMA)
             continue;
         double bound = t->fan_in > 0 ? 1.0 / sqrt((double)t->fan_in) : 0.0;
         for (long j = 0; j < t->size; j++) {
@@ -37,6 +37,50 @@ void genrt_run_init_state(const struct genrt_model *m, uint64_t seed)
             genrt_run_real_set(m, m->state, t->offset + j, v);
         }
     }
+    /* a moving average starts as its parameter */
+    char *s = m->state;
+    size_t rs = (size_t)m->real_size;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const struct genrt_tensor *t = &m->tensors[i];
+        if (t->role == GENRT_EMA)
+            memcpy(s + (size_t)t->offset * rs, s + (size_t)m->tensors[t->source].offset * rs,
+                   (size_t)t->size * rs);
+    }
+}
+
+int genrt_run_has_ema(const struct genrt_model *m)
+{
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].role == GENRT_EMA)
+            return 1;
+    return 0;
+}
+
+void genrt_run_swap_ema(const struct genrt_model *m)
+{
+    char *s = m->state;
+    size_t rs = (size_t)m->real_size;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const struct genrt_tensor *t = &m->tensors[i];
+        if (t->role != GENRT_EMA)
+            continue;
+        char *a = s + (size_t)t->offset * rs, *b = s + (size_t)m->tensors[t->source].offset * rs;
+        for (size_t j = 0; j < (size_t)t->size * rs; j++) {
+            char x = a[j];
+            a[j] = b[j];
+            b[j] = x;
+        }
+    }
+}
+
+int genrt_run_load_sampling_state(const struct genrt_model *m, const struct genrt_opts *o,
+                                  struct genrt_err *err)
+{
+    if (genrt_run_load_state(m, o->checkpoint, err))
+        return 1;
+    if (!o->no_ema)
+        genrt_run_swap_ema(m);
+    return 0;
 }
 
 void genrt_run_fill_latent(const struct genrt_model *m, struct genrt_rng *r, float *z, long n)

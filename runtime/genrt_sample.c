@@ -77,10 +77,7 @@ int genrt_cmd_sample(const struct genrt_cli *c, const struct genrt_opts *o)
         return genrt_cli_fail(c, "sample: -o %s: cannot draw %ld-dimensional samples (use .npy "
                               "or .csv)", o->output, m->sample_size);
     long label = -1, cols = 0;
-    if (o->has[F_LABEL]) {
-        if (m->n_classes <= 0)
-            return genrt_cli_fail(c, "sample: --label %ld: this model is unconditional (it has "
-                                  "no classes)", o->label);
+    if (o->has[F_LABEL]) { /* the flag parser took it: the model is conditional */
         if (o->label >= m->n_classes)
             return genrt_cli_fail(c, "sample: --label %ld is out of range: the model has %d "
                                   "class%s (0 to %d)", o->label, m->n_classes,
@@ -91,7 +88,7 @@ int genrt_cmd_sample(const struct genrt_cli *c, const struct genrt_opts *o)
         cols = o->has[F_N] ? (n + m->n_classes - 1) / m->n_classes : GENRT_CLASS_COLS;
         n = cols * m->n_classes;
     }
-    if (genrt_run_load_state(m, o->checkpoint, &err))
+    if (genrt_run_load_sampling_state(m, o, &err))
         return genrt_cli_fail_err(c, &err);
     genrt_run_compute_setup(o);
 

@@ -505,12 +505,16 @@ static int write_preview(struct trainer *tr, long t)
     snprintf(name, sizeof name, "step-%06ld.png", t);
     char *path = genrt_file_join(tr->samples_dir, name);
     int r;
+    if (!tr->o->no_ema) /* previews show what sample will: the moving averages */
+        genrt_run_swap_ema(m);
     if (!m->generate) {
         r = genrt_cycle_preview_write(&tr->cp, m, path, &err);
     } else {
         genrt_sample_generate_n(m, tr->pz, tr->py, tr->n_preview, tr->px);
         r = genrt_sample_write_picture(m, path, tr->px, tr->n_preview, tr->pcols, &err);
     }
+    if (!tr->o->no_ema)
+        genrt_run_swap_ema(m);
     free(path);
     return r ? fail_err(tr, &err) : 0;
 }

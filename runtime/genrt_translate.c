@@ -133,7 +133,7 @@ int genrt_cmd_translate(const struct genrt_cli *c, const struct genrt_opts *o)
         genrt_data_domain_model(m, k, &md[k]);
     int split = genrt_data_has_split(md[dom].data_kind, GENRT_SPLIT_TEST) ? GENRT_SPLIT_TEST
                                                                           : GENRT_SPLIT_TRAIN;
-    if (genrt_run_load_state(m, o->checkpoint, &err))
+    if (genrt_run_load_sampling_state(m, o, &err))
         return genrt_cli_fail_err(c, &err);
     if (genrt_run_open_domain(m, dom, dom == GENRT_DOMAIN_B ? o->data_b : o->data, split,
                               m->seed, &d, &err))

@@ -128,7 +128,7 @@ int genrt_cmd_reconstruct(const struct genrt_cli *c, const struct genrt_opts *o)
     if (!genrt_data_has_split(m->data_kind, split))
         return genrt_cli_fail(c, "reconstruct: %s data are generated, not a set of examples",
                               genrt_data_kind_name(m->data_kind));
-    if (genrt_run_load_state(m, o->checkpoint, &err))
+    if (genrt_run_load_sampling_state(m, o, &err))
         return genrt_cli_fail_err(c, &err);
     if (genrt_data_open_split(&d, m, o->data, split, m->seed, &err))
         return genrt_cli_fail(c, "reconstruct: %s", err.msg);

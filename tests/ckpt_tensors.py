@@ -32,7 +32,7 @@ def read_ckpt(path):
     return {"version": version, "hash": shape_hash, "real": real_size, "step": step, "state": state, "blob": blob}
 
 
-TENSOR = re.compile(r'^\s*\{"((?:[^"\\]|\\.)*)", (GENRT_\w+), (\d+), (GENRT_\w+), (\d+), (\d+), \{([\d, ]*)\}, (\d+), (\d+)\},$')
+TENSOR = re.compile(r'^\s*\{"((?:[^"\\]|\\.)*)", (GENRT_\w+), (\d+), (GENRT_\w+), (\d+), (\d+), \{([\d, ]*)\}, (\d+), (\d+), -?\d+\},$')
 
 
 def read_tensors(c_path):

@@ -604,8 +604,8 @@ static void N(gc_grad)(int k, void *g)
 }
 
 #define CYC_P(name, net, init, fan_in, d0, off) \
-    {name, GENRT_PARAM, net, init, fan_in, 1, {d0}, off, d0}, \
-    {name ".momentum", GENRT_OPT_STATE, net, GENRT_INIT_ZERO, 0, 1, {d0}, C_PARAMS + (off), d0}
+    {name, GENRT_PARAM, net, init, fan_in, 1, {d0}, off, d0, -1}, \
+    {name ".momentum", GENRT_OPT_STATE, net, GENRT_INIT_ZERO, 0, 1, {d0}, C_PARAMS + (off), d0, -1}
 
 static const struct genrt_tensor N(tensors)[] = {
     CYC_P("G.weight", 0, GENRT_INIT_ONE, 0, FAKE_SB, COFF_GW),
@@ -884,7 +884,7 @@ static void N(gc_grad)(int k, void *g)
 }
 
 #define VAE_T(name, role, net, init, fan_in, d0, d1, off, size) \
-    {name, role, net, init, fan_in, (d1) ? 2 : 1, {d0, d1}, off, size}
+    {name, role, net, init, fan_in, (d1) ? 2 : 1, {d0, d1}, off, size, -1}
 #define VAE_P(name, net, init, fan_in, d0, d1, off) \
     VAE_T(name, GENRT_PARAM, net, init, fan_in, d0, d1, off, (d0) * ((d1) ? (d1) : 1)), \
     VAE_T(name ".momentum", GENRT_OPT_STATE, net, GENRT_INIT_ZERO, 0, d0, d1, \
@@ -1201,7 +1201,7 @@ static void N(gc_grad)(int k, void *g)
 }
 
 #define FAKE_T(name, role, net, init, fan_in, d0, d1, off, size) \
-    {name, role, net, init, fan_in, (d1) ? 2 : 1, {d0, d1}, off, size}
+    {name, role, net, init, fan_in, (d1) ? 2 : 1, {d0, d1}, off, size, -1}
 #define FAKE_P(name, net, init, fan_in, d0, d1, off) \
     FAKE_T(name, GENRT_PARAM, net, init, fan_in, d0, d1, off, (d0) * ((d1) ? (d1) : 1)), \
     FAKE_T(name ".momentum", GENRT_OPT_STATE, net, GENRT_INIT_ZERO, 0, d0, d1, \

@@ -15,6 +15,7 @@
 
 #include SAMPLER_H
 #include "genrt_ckpt.h"
+#include "genrt_cli.h"
 #include "genrt_model.h"
 #include "genrt_rng.h"
 
@@ -118,6 +119,7 @@ int main(int argc, char **argv) {
     }
     memcpy(m->state, ck.state, sizeof(float) * (size_t)m->n_state);
     genrt_ckpt_free(&ck);
+    genrt_run_swap_ema(m); /* the sampler bakes the moving averages, as sample uses them */
 #ifdef TRANSLATE_AB
     return check_translators(m);
 #else

@@ -597,6 +597,47 @@ Test(e2e, reconstruct_on_image_folder_names_its_examples, .timeout = 120) {
 }
 
 /* ---- samplers ------------------------------------------------------------------- */
+/* `ema 0.9` on gan_ring's G: the averages follow their formula step by
+ * step, resume exactly, and are what sample, the previews and the sampler
+ * use (--no-ema: the raw weights). */
+Test(e2e, ema_averages_the_generator_and_samples_with_it, .timeout = 180) {
+    const char *dir = test_tmpdir();
+    char *spec = read_whole("specs/gan_ring.gm", NULL);
+    cr_assert(spec);
+    const char *g = "optimize G with adam { lr 1e-3; beta1 0.5; beta2 0.999 }";
+    char *at = strstr(spec, g);
+    cr_assert(at);
+    *at = 0;
+    char *text = xprintf("%soptimize G with adam { lr 1e-3; beta1 0.5; beta2 0.999; ema 0.9 }%s", spec, at + strlen(g));
+    char *file = path("ema.gm");
+    write_file(file, text, strlen(text));
+    char *bin = build_trainer(file, "ema");
+    expect_resume_exact(dir, bin, "--threads 1", quick() ? 6 : 20);
+    /* step by step: after step t, avg_t = 0.9 avg_{t-1} + 0.1 p_t, avg_0 = p_0 */
+    cr_assert_eq(run("cd %s && %s train --steps 1 --quiet --threads 1 --out e && cp e/checkpoint.ckpt e1.ckpt && "
+                     "%s train --steps 2 --quiet --threads 1 --out e --resume e1.ckpt && cp e/checkpoint.ckpt e2.ckpt",
+                     dir, bin, bin), 0);
+    cr_expect_eq(run("python3 tests/ema_check.py %s/e1.ckpt %s/e2.ckpt %s.c 0.9 > %s/ema.txt 2>&1", dir, dir, bin, dir),
+                 0, "%s", read_whole(path("ema.txt"), NULL));
+    /* sample: the averages unless --no-ema; a model without ema refuses the flag */
+    cr_assert_eq(run("cd %s && %s sample --checkpoint a/checkpoint.ckpt -n 50 -o avg.npy && "
+                     "%s sample --checkpoint a/checkpoint.ckpt -n 50 --no-ema -o raw.npy", dir, bin, bin), 0);
+    cr_expect(!same_file(path("avg.npy"), path("raw.npy")), "--no-ema changed nothing");
+    expect_error("--no-ema without an ema", xprintf("%s sample --checkpoint %s/a/checkpoint.ckpt --no-ema -o %%s/x.npy",
+                 trainer("gan_ring"), dir), "is for models with an ema only");
+    /* the sampler bakes the averages: the same numbers as the trainer's
+     * generator on them (sampler_check swaps them in) */
+    const char *genc = getenv("GENC_BIN") ? getenv("GENC_BIN") : "build/genc";
+    cr_assert_eq(run("%s %s --sampler --weights %s/a/checkpoint.ckpt -o %s/ema_s.c && "
+                     "%s %s --sampler --no-ema --weights %s/a/checkpoint.ckpt -o %s/raw_s.c",
+                     genc, file, dir, dir, genc, file, dir, dir), 0);
+    cr_expect(!same_file(path("ema_s.c"), path("raw_s.c")), "the sampler ignored --no-ema");
+    cr_assert_eq(run("${CC:-cc} -std=c11 -O2 -Iruntime -I%s $(pkg-config --cflags openblas) -DGENC_NO_MAIN "
+                     "-DSAMPLER_H='\"ema_s.h\"' -DSAMPLE=ema_s_sample -DSAMPLER_CLASSES=0 tests/sampler_check.c "
+                     "%s/ema_s.c %s.c build/libgenrt.a -lstb $(pkg-config --libs openblas) -lz -lm "
+                     "-o %s/ema_check 2>/dev/null", dir, dir, bin, dir), 0);
+    cr_expect_eq(run("%s/ema_check %s/a/checkpoint.ckpt", dir, dir), 0, "the ema sampler differs from sample's weights");
+}
 
 /* genc --sampler on a checkpoint of `model`: strict C99 with gcc and clang
  * at -O0, -Os and -O2, libc and libm symbols only, and the same numbers as

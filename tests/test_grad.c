@@ -37,7 +37,8 @@ struct case_ {
 };
 
 static int add_tensor(struct lowered *lo, const char *name, struct shape s) {
-    struct ptensor t = {.name = name, .cname = name, .role = GENRT_PARAM, .shape = s, .offset = lo->n_state};
+    struct ptensor t = {.name = name, .cname = name, .role = GENRT_PARAM, .shape = s, .offset = lo->n_state,
+                        .ema = -1, .source = -1};
     lo->n_state += (shape_size(s) + 15) / 16 * 16;
     vec_push(&lo->tensors, t);
     return lo->tensors.len - 1;

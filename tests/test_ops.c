@@ -140,6 +140,10 @@ static int b_clip(struct ir *g, const int *t) {
     ir_clip(g, t[0], 0.5);
     return -1;
 }
+static int b_ema(struct ir *g, const int *t) {
+    ir_ema(g, t[0], t[1], 0.9);
+    return -1;
+}
 
 /* STORE_GRAD writes the caller's gradient buffer: its case is a gradient
  * program of its own (see compile_ref). */
@@ -217,6 +221,7 @@ static const struct op_case cases[] = {
      {0, 0, 0.5, 0, 0}, {0, 0, 2, 0.1, 0}, .build = b_rmsprop},
     {"rmsprop", OP_RMSPROP, 3, 0, {S1(9), S1(9), S1(9)}, {0, 0, 0}, {0, 0, 2}, .build = b_rmsprop_plain},
     {"clip", OP_CLIP, 1, 0, {S2(3, 4)}, {-2}, {2}, .build = b_clip},
+    {"ema", OP_EMA, 2, 0, {S2(3, 4), S2(3, 4)}, .build = b_ema},
 };
 
 enum { N_CASES = sizeof cases / sizeof cases[0] };
@@ -230,7 +235,7 @@ static int add_tensors(struct lowered *lo, int c) {
     int first = lo->tensors.len;
     for (int t = 0; t < cases[c].n_tensors; t++) {
         struct ptensor pt = {.name = tensor_name(c, t), .cname = tensor_name(c, t), .role = GENRT_PARAM,
-                             .shape = cases[c].shapes[t], .offset = lo->n_state};
+                             .shape = cases[c].shapes[t], .offset = lo->n_state, .ema = -1, .source = -1};
         lo->n_state += (shape_size(pt.shape) + 15) / 16 * 16;
         vec_push(&lo->tensors, pt);
     }
@@ -441,7 +446,7 @@ Test(ops, vjp_matches_central_differences, .timeout = 120) {
         params(&scratch, &lo, c, first[c], t);
         struct shape s = scratch.nodes.data[cases[c].build(&scratch, t)].shape;
         struct ptensor pt = {.name = xprintf("c%d_w", c), .cname = xprintf("c%d_w", c), .role = GENRT_PARAM,
-                             .shape = s, .offset = lo.n_state};
+                             .shape = s, .offset = lo.n_state, .ema = -1, .source = -1};
         lo.n_state += (shape_size(s) + 15) / 16 * 16;
         vec_push(&lo.tensors, pt);
         wfirst[c] = lo.tensors.len - 1;

@@ -382,6 +382,12 @@ static void c_clip(struct emit *e, const struct program *p, int id) {
     emit_line(e, "clip_update(%s, %ld, %s);", emit_ref(e, p, n->in[0]), in_size(p, n, 0), emit_real(n->a.clip.c));
 }
 
+static void c_ema(struct emit *e, const struct program *p, int id) {
+    const struct node *n = node_of(p, id);
+    emit_line(e, "ema_update(%s, %s, %ld, %s);", emit_ref(e, p, n->in[0]), emit_ref(e, p, n->in[1]),
+              in_size(p, n, 0), emit_real(n->a.ema.decay));
+}
+
 /* ---- the table: one row per op, in ops.def's order ------------------------ */
 
 struct op_c {
@@ -445,6 +451,7 @@ static const struct op_c op_c_table[] = {
     {OP_BN_STATS, NULL, c_bn_stats},
     {OP_RMSPROP, NULL, c_rmsprop},
     {OP_CLIP, NULL, c_clip},
+    {OP_EMA, NULL, c_ema},
 };
 
 _Static_assert(sizeof op_c_table / sizeof op_c_table[0] == OP_COUNT, "emit/ops_c.c needs one row per op in ops.def");

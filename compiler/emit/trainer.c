@@ -59,7 +59,7 @@ static void emit_program(struct emit *e, const struct program *p) {
 
 static void emit_tensor_table(struct emit *e) {
     const struct lowered *lo = e->lo;
-    static const char *const roles[] = {"GENRT_PARAM", "GENRT_OPT_STATE", "GENRT_RUNNING"};
+    static const char *const roles[] = {"GENRT_PARAM", "GENRT_OPT_STATE", "GENRT_RUNNING", "GENRT_EMA"};
     static const char *const inits[] = {"GENRT_INIT_ZERO", "GENRT_INIT_ONE", "GENRT_INIT_FANIN_UNIFORM"};
     emit_open(e, "static const struct genrt_tensor tensors[%d] = {", lo->tensors.len);
     for (int t = 0; t < lo->tensors.len; t++) {
@@ -67,8 +67,8 @@ static void emit_tensor_table(struct emit *e) {
         char *dims = xprintf("%s", "");
         for (int i = 0; i < pt->shape.n; i++)
             dims = xprintf("%s%s%d", dims, i ? ", " : "", pt->shape.d[i]);
-        emit_line(e, "{\"%s\", %s, %d, %s, %d, %d, {%s}, %ld, %ld},", c_str(pt->name), roles[pt->role], pt->net,
-                  inits[pt->init], pt->fan_in, pt->shape.n, dims, pt->offset, shape_size(pt->shape));
+        emit_line(e, "{\"%s\", %s, %d, %s, %d, %d, {%s}, %ld, %ld, %d},", c_str(pt->name), roles[pt->role], pt->net,
+                  inits[pt->init], pt->fan_in, pt->shape.n, dims, pt->offset, shape_size(pt->shape), pt->source);
     }
     emit_close(e, ";");
 }
