@@ -111,7 +111,7 @@ ifeq ($(filter %.gm %.c,$(SPEC)),)
 $(error SPEC=$(SPEC): expected a spec NAME.gm or the C genc made of one, NAME.c)
 endif
 ifneq ($(filter $(SPEC_NAME),all generated deps demo test quality bench examples examples-build \
-                install uninstall install-check clean),)
+                install uninstall install-check wasm-check clean),)
 $(error SPEC=$(SPEC): '$(SPEC_NAME)' is one of this Makefile's targets; rename the file)
 endif
 .DEFAULT_GOAL := $(SPEC_NAME)

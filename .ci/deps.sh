@@ -4,7 +4,9 @@ set -euo pipefail
 # graphviz: dot, which tests/test_frontend.c runs on genc --dot's output and the run report draws with
 # chromium: make report-check renders a run's report.html headless and checks its pixels
 # libclang-rt-14-dev: the libFuzzer and sanitizer runtimes for tests/fuzz/ (clang only recommends it)
-pkgs="flex bison make gcc clang libclang-rt-14-dev pkg-config binutils python3 libopenblas-dev libcriterion-dev zlib1g-dev libstb-dev dataset-fashion-mnist man-db graphviz chromium"
+# lld-14, wasi-libc: genc --target wasm (wasm-ld; libm and memcpy for wasm32; no compiler-rt builtins
+#   are needed: the sampler links without them); chromium: tests/wasm_check.py draws the page headless
+pkgs="flex bison make gcc clang libclang-rt-14-dev pkg-config binutils python3 libopenblas-dev libcriterion-dev zlib1g-dev libstb-dev dataset-fashion-mnist man-db graphviz lld-14 wasi-libc chromium"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -16,6 +16,7 @@ static const char usage[] =
     "usage: genc SPEC.gm [-o OUT.c] [--summary] [--dump-tokens|--dump-ast|--dump-ir] [--no-fuse]\n"
     "       genc SPEC.gm --dot [-o OUT.dot]\n"
     "       genc SPEC.gm --sampler --weights CKPT [--weights-file] [--quantize int8] -o NAME.c\n"
+    "       genc SPEC.gm --sampler --weights CKPT [--quantize int8] --target wasm -o NAME\n"
     "\n"
     "Compile a generative-model spec into standalone C that trains it on CPU.\n"
     "\n"
@@ -43,6 +44,9 @@ static const char usage[] =
     "                 with --sampler: dense, conv and deconv weights as int8 with a\n"
     "                 float scale per output channel (about a quarter of the bytes);\n"
     "                 activations, biases and the rest stay float\n"
+    "  --target T     with --sampler: c (the default) or wasm: NAME.wasm (the\n"
+    "                 sampler and its weights, built by clang for wasm32), its\n"
+    "                 loader NAME.js and NAME.html, a page that draws samples\n"
     "  --help         print this help\n"
     "  --version      print the version\n"
     "\n"
@@ -287,16 +291,27 @@ static const char *tensor_at(const struct lowered *lo, long i) {
     return "padding between tensors";
 }
 
-/* genc --sampler: read the checkpoint, emit NAME.c and NAME.h (and NAME.bin). */
+/* genc --sampler: read the checkpoint, emit NAME.c and NAME.h (and NAME.bin),
+ * or, for --target wasm, NAME.wasm, NAME.js and NAME.html. */
 static int write_sampler(const struct model *m, struct lowered *lo, const char *ckpt_path, const char *out,
-                         bool weights_file, bool no_ema, enum sampler_quant quant) {
-    size_t len = strlen(out);
-    if (len < 3 || strcmp(out + len - 2, ".c")) {
+                         bool weights_file, bool no_ema, enum sampler_quant quant, bool wasm) {
+    size_t len = strlen(out), stem = len; /* the outputs' path, up to their suffix */
+    if (wasm && len > 5 && !strcmp(out + len - 5, ".wasm"))
+        stem = len - 5;
+    if (!wasm && (len < 3 || strcmp(out + len - 2, ".c"))) {
         fprintf(stderr, "genc: error: the sampler's output must be NAME.c, got '%s'\n", out);
         return 1;
     }
-    const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
-    char *name = xstrndup(base, strlen(base) - 2);
+    if (!wasm)
+        stem = len - 2;
+    const char *base = out;
+    for (size_t i = 0; i < stem; i++)
+        base = out[i] == '/' ? out + i + 1 : base;
+    char *name = xstrndup(base, stem - (size_t)(base - out));
+    if (!*name) {
+        fprintf(stderr, "genc: error: the sampler's output '%s' has no name: -o DIR/NAME%s\n", out, wasm ? "" : ".c");
+        return 1;
+    }
     for (char *p = name; *p; p++) {
         bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' || (p > name && *p >= '0' && *p <= '9');
         if (!ok) {
@@ -304,8 +319,12 @@ static int write_sampler(const struct model *m, struct lowered *lo, const char *
             return 1;
         }
     }
-    char *h_path = xprintf("%.*s.h", (int)(len - 2), out), *bin_path = xprintf("%.*s.bin", (int)(len - 2), out);
-    const char *outs[] = {out, h_path, weights_file ? bin_path : NULL};
+    const char *suffix[2][3] = {{".c", ".h", ".bin"}, {".wasm", ".js", ".html"}};
+    char *outs[3];
+    for (int k = 0; k < 3; k++)
+        outs[k] = xprintf("%.*s%s", (int)stem, out, suffix[wasm][k]);
+    if (!wasm && !weights_file)
+        outs[2] = NULL;
     for (int k = 0; k < 3; k++)
         if (outs[k] && (!check_not_input(outs[k], m->path, "spec") || !check_not_input(outs[k], ckpt_path, "checkpoint")))
             return 1;
@@ -342,9 +361,17 @@ static int write_sampler(const struct model *m, struct lowered *lo, const char *
     struct sampler_out so;
     if (!emit_sampler(m, lo, state, step, ckpt_path, name, weights_file, quant, &so))
         return 1;
-    if (weights_file && !write_output(bin_path, so.blob, so.blob_len))
+    if (wasm) {
+        struct wasm_out wo;
+        if (!emit_wasm(m, name, &so, &wo))
+            return 1;
+        /* the page last: it loads the other two */
+        return write_output(outs[0], wo.wasm, wo.wasm_len) && write_output(outs[1], wo.js, wo.js_len) &&
+               write_output(outs[2], wo.html, wo.html_len) ? 0 : 1;
+    }
+    if (weights_file && !write_output(outs[2], so.blob, so.blob_len))
         return 1;
-    return write_output(out, so.c, so.c_len) && write_output(h_path, so.h, so.h_len) ? 0 : 1;
+    return write_output(outs[0], so.c, so.c_len) && write_output(outs[1], so.h, so.h_len) ? 0 : 1;
 }
 
 /* genc --dot: to standard output, or to -o FILE as any output. */
@@ -381,7 +408,8 @@ int main(int argc, char **argv) {
     const char *spec = NULL, *out = NULL;
     bool summary = false, dot = false, dump_tokens_f = false, dump_ast = false, dump_ir = false, sampler = false;
     const char *weights = NULL;
-    bool weights_file = false, no_ema = false;
+    bool weights_file = false, no_ema = false, wasm = false;
+    const char *target = NULL;
     const char *quantize = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -415,6 +443,17 @@ int main(int argc, char **argv) {
             weights_file = true;
         } else if (!strcmp(a, "--no-ema")) {
             no_ema = true;
+        } else if (!strcmp(a, "--target")) {
+            if (++i == argc) {
+                fprintf(stderr, "genc: error: --target needs c or wasm\n");
+                return 1;
+            }
+            target = argv[i];
+            if (strcmp(target, "c") && strcmp(target, "wasm")) {
+                fprintf(stderr, "genc: error: unknown target '%s' (--target takes c or wasm)\n", target);
+                return 1;
+            }
+            wasm = !strcmp(target, "wasm");
         } else if (!strcmp(a, "--weights")) {
             if (++i == argc) {
                 fprintf(stderr, "genc: error: --weights needs a checkpoint\n");
@@ -442,7 +481,16 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (sampler && (!weights || !out)) {
-        fprintf(stderr, "genc: error: --sampler needs --weights CKPT and -o NAME.c\n");
+        fprintf(stderr, "genc: error: --sampler needs --weights CKPT and -o %s\n", wasm ? "NAME" : "NAME.c");
+        return 1;
+    }
+    if (target && !sampler) {
+        fprintf(stderr, "genc: error: --target goes with --sampler\n");
+        return 1;
+    }
+    if (wasm && weights_file) {
+        fprintf(stderr, "genc: error: --weights-file goes with --target c: a wasm sampler has its weights inside "
+                "NAME.wasm\n");
         return 1;
     }
     if (dot && sampler) {
@@ -483,7 +531,7 @@ int main(int argc, char **argv) {
     } else if (parse_source(&src, &ast) && !(dump_ast && (ast_dump(stdout, &ast), 1)) &&
                genc_build(&ast, &src, &m, &lo)) {
         if (sampler) {
-            rc = write_sampler(&m, &lo, weights, out, weights_file, no_ema, quantize ? QUANT_INT8 : QUANT_NONE);
+            rc = write_sampler(&m, &lo, weights, out, weights_file, no_ema, quantize ? QUANT_INT8 : QUANT_NONE, wasm);
         } else if (dump_ir) {
             for (int i = 0; i < lo.progs.len; i++)
                 ir_dump(stdout, &lo.progs.data[i], lo.tensors.data);

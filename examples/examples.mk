@@ -1,7 +1,8 @@
 # examples/: programs that use a sampler made by `genc --sampler` (included by
 # the top-level Makefile, whose B, CC and `dcgan` target this uses).
 #
-#   make examples-build   build the three examples into $(B)/examples/
+#   make examples-build   build the three examples into $(B)/examples/, and the
+#                         sampler for the browser into $(B)/examples/web/
 #   make examples         build them and run each one
 #
 # The sampler's weights come from EXAMPLES_CKPT, which `make demo` writes.
@@ -35,15 +36,27 @@ $(EX)/terminal_art: examples/terminal_art/main.c $(EX)/dcgan_sampler.o
 $(EX)/libdcgan_sampler.so: $(EX)/dcgan_sampler.c $(EX)/dcgan_sampler.h
 	$(CC) $(EX_CFLAGS) -shared -fPIC $< -lm -o $@
 
-$(EX):
+# The same sampler for a web page: genc --target wasm writes the module, its
+# loader and a page that draws samples; embed.html is the smallest page of your own.
+WEB := $(EX)/web/dcgan_sampler.wasm $(EX)/web/dcgan_sampler.js $(EX)/web/dcgan_sampler.html
+$(WEB) &: specs/dcgan.gm $(EX_CKPT) $(B)/genc | $(EX)/web
+	$(B)/genc specs/dcgan.gm --sampler --weights $(EX_CKPT) --target wasm -o $(EX)/web/dcgan_sampler
+	touch $(WEB)
+
+$(EX)/web/embed.html: examples/web/embed.html | $(EX)/web
+	cp $< $@
+
+$(EX) $(EX)/web:
 	mkdir -p $@
 
-examples-build: $(EX)/sampler_png $(EX)/terminal_art $(EX)/libdcgan_sampler.so
+examples-build: $(EX)/sampler_png $(EX)/terminal_art $(EX)/libdcgan_sampler.so $(WEB) $(EX)/web/embed.html
 
 examples: examples-build
 	$(EX)/sampler_png 1 $(EX)/grid.png
 	@echo "examples: an 8x8 grid of samples in $(EX)/grid.png"
 	$(EX)/terminal_art 1
 	/usr/bin/python3 examples/python_ctypes/sample.py --lib $(EX)/libdcgan_sampler.so --seed 1
+	@echo "examples: the sampler in a page: python3 -m http.server -b 127.0.0.1 -d $(EX)/web 8000, then open"
+	@echo "          http://127.0.0.1:8000/dcgan_sampler.html (or /embed.html, the smallest page of your own)"
 
 .PHONY: examples examples-build

@@ -179,8 +179,9 @@ complete_words() {
 expect_same "completed flags ('genc -<TAB>') and genc --help's flags" "$GENC_FLAGS" "$(complete_words genc -)"
 expect_same "'genc <TAB>'" "$(printf '%s\n' a.gm sub)" "$(complete_words genc '')"
 expect_same "'genc a.gm --weights <TAB>'" "$(printf '%s\n' r.ckpt sub)" "$(complete_words genc a.gm --weights '')"
+expect_same "'genc a.gm --target <TAB>'" "$(printf '%s\n' c wasm)" "$(complete_words genc a.gm --target '')"
 expect_same "'genc a.gm -o <TAB>'" "$(printf '%s\n' a.gm b.txt r.ckpt sub)" "$(complete_words genc a.gm -o '')"
-ok "bash completion: sources cleanly; --sa -> --sampler; flags, specs, checkpoints, files"
+ok "bash completion: sources cleanly; --sa -> --sampler; flags, specs, checkpoints, targets, files"
 
 # ---- trainers from the staged tree -------------------------------------------
 W=$T/work

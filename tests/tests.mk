@@ -95,6 +95,8 @@ test:
 	    bash tests/faults.sh $(B)/san/fault
 	@echo "== the run report in headless Chromium"
 	@python3 tests/report_check.py $(REPORT_BINS)
+	@echo "== the sampler in the browser: genc --target wasm, drawn by headless Chromium"
+	@python3 tests/wasm_check.py
 	@echo "== install, man pages, completion, make NAME, make demo THREADS=1"
 	@bash tests/install_check.sh
 	@echo "== fuzzing: regression inputs, then $(FUZZ_TEST_RUNS) inputs per harness from seed 1"
@@ -105,7 +107,12 @@ test:
 install-check: all gan_ring vae cyclegan $(DEMO)
 	bash tests/install_check.sh
 
-.PHONY: test test-build install-check
+# tests/wasm_check.py alone: wasm samplers of dcgan, gan_ring, cgan and
+# cyclegan in headless Chromium against the native samplers.
+wasm-check: all dcgan gan_ring cgan cyclegan
+	python3 tests/wasm_check.py
+
+.PHONY: test test-build install-check wasm-check
 
 # The slow quality bars (minutes, not part of make test): prints the numbers.
 QUALITY_MODELS := gan_ring wgan_gp_ring wgan wgan_gp cgan lsgan hinge vae cvae conv_vae cyclegan

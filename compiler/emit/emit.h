@@ -81,4 +81,15 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
  * [-127, 127] (all zero, scale 0, for a channel of zeros). */
 void quantize_int8(const double *w, long rows, long cols, int n_ch, signed char *q, float *scale);
 
+/* ---- wasm.c: --target wasm ------------------------------------------------- */
+
+struct wasm_out {
+    char *wasm, *js, *html;
+    size_t wasm_len, js_len, html_len;
+};
+
+/* NAME.wasm (the sampler so, weights baked in, and its exports, compiled
+ * by clang for wasm32), its loader NAME.js and the page NAME.html. */
+bool emit_wasm(const struct model *m, const char *name, const struct sampler_out *so, struct wasm_out *out);
+
 #endif
