@@ -58,6 +58,8 @@ int batch_input(struct builder *b, enum genrt_slot slot, int rows, struct shape 
 int label_input(struct builder *b, int rows);
 /* Network `net`'s forward pass on x (and labels y, or -1). */
 int forward(struct builder *b, int net, int x, int y);
+/* Its layers [from, to) only (no residual block may straddle either end). */
+int forward_layers(struct builder *b, int net, int x, int y, int from, int to);
 static inline unsigned net_bit(int net) { return 1u << net; }
 
 /* ---- gradients and optimizer steps ------------------------------------- */

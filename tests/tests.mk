@@ -45,7 +45,7 @@ TEST_BINS := $(addprefix $(B)/test_,$(TEST_SUITES))
 SAN_BINS  := $(addprefix $(B)/san/test_,$(TEST_SUITES))
 
 # Trainers the end-to-end suite drives, plain and sanitized.
-E2E_MODELS := gan_ring gan_mlp dcgan wgan_gp_ring cgan vae cvae cyclegan
+E2E_MODELS := gan_ring gan_mlp dcgan wgan_gp_ring cgan vae cvae cyclegan fmnist_classifier
 $(B)/san/%: %.c $(B)/%.f64.o $(RUNTIME_SRC) | $(B)/san
 	$(CC) -std=c11 -O1 -g1 $(SAN) -D_GNU_SOURCE -Iruntime $(BLAS_CFLAGS) $< $(B)/$*.f64.o $(RUNTIME_SRC) \
 	    -lstb $(BLAS_LIBS) -lz -lm -o $@
