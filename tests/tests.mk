@@ -106,7 +106,8 @@ install-check: all gan_ring vae cyclegan $(DEMO)
 .PHONY: test test-build install-check
 
 # The slow quality bars (minutes, not part of make test): prints the numbers.
-QUALITY_MODELS := gan_ring wgan_gp_ring wgan wgan_gp cgan lsgan hinge vae cvae conv_vae cyclegan
+QUALITY_MODELS := gan_ring wgan_gp_ring wgan wgan_gp cgan lsgan hinge vae cvae conv_vae cyclegan \
+    fmnist_classifier dcgan
 quality: all $(QUALITY_MODELS)
 	bash tests/quality.sh
 
