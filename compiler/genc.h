@@ -257,6 +257,9 @@ struct model {
         int batch;
         long steps, sample_every, checkpoint_every;
         uint64_t seed;
+        long score_every;            /* `score_every K`: 0 for none */
+        const char *classifier;      /* `classifier "PATH"`: its checkpoint, or NULL */
+        struct loc score_loc, classifier_loc;
     } train;
     /* `augment { translation R; cutout R; color }`: DiffAugment of every
      * batch a GAN's discriminator sees; a ratio of 0 for none */
@@ -428,6 +431,7 @@ struct ir {
 enum prog_kind {
     PROG_TRAIN, PROG_GENERATE, PROG_GC_LOSS, PROG_GC_GRAD, PROG_SAMPLE, PROG_ELBO, PROG_RECONSTRUCT,
     PROG_TRANSLATE, /* CycleGAN: one generator, then the other back */
+    PROG_CLASSIFY,  /* classifier: the features (result) and the logits (result2) */
 };
 
 struct buffer {
@@ -442,7 +446,7 @@ struct program {
     int term;       /* gradient-check term */
     int batch;
     int result;     /* PROG_GENERATE, _RECONSTRUCT, _TRANSLATE, _SAMPLE: the node whose value is returned */
-    int result2;    /* PROG_TRANSLATE: the translation back */
+    int result2;    /* PROG_TRANSLATE: the translation back; PROG_CLASSIFY: the logits */
     struct ir ir;
     VEC(struct buffer) bufs;
     long arena;     /* scalars this program needs */
@@ -522,6 +526,10 @@ int ir_embed(struct ir *g, int y, int table);
 int ir_embed_grad(struct ir *g, int y, int dy, int k);
 int ir_bcast_hw(struct ir *g, int v, int h, int w);
 int ir_sum_hw(struct ir *g, int x);
+/* per example (row) of x[N, ...]: log sum exp of its values, stable, and
+ * the index of its largest value (the first, on a tie), both [N] */
+int ir_logsumexp(struct ir *g, int x);
+int ir_argmax(struct ir *g, int x);
 /* a view of examples [off, off + len) of x */
 int ir_rows(struct ir *g, int x, int off, int len);
 /* effects */
@@ -570,6 +578,8 @@ struct lowered {
     int real_batches;             /* real batches one training step takes (the critic's steps) */
     int latent_batches;           /* latent batches it draws: 0 when the noise is in the IR or there is none */
     int n_samplers;               /* programs a sampler runs: lower_sampler(m, lo, 0 .. n_samplers - 1) */
+    int n_classes;                /* the descriptor's classes: a conditional model's labels, or a classifier's */
+    int n_features;               /* a classifier: the features classify() gives per example */
     int genrt_objective;          /* the descriptor's .objective, enum genrt_objective_kind */
     const char *objective_title;  /* the descriptor's .objective_name: "GAN", "VAE", ... */
     void *objective;              /* the objective's own lowering state (its tensors) */

@@ -338,11 +338,17 @@ int augment(struct builder *b, int x) {
 /* The forward pass of network `n` on x (and labels y, or -1), one IR node or
  * a few per layer. */
 int forward(struct builder *b, int n, int x, int y) {
+    return forward_layers(b, n, x, y, 0, b->m->nets.data[n].layers.len);
+}
+
+/* Layers [from, to) of network `n` on x (and labels y, or -1), one IR node
+ * or a few per layer. */
+int forward_layers(struct builder *b, int n, int x, int y, int from, int to) {
     const struct network *net = &b->m->nets.data[n];
     struct ir *g = b->g;
     const struct layer_tensors *lt = b->lo->layer_tensors[n];
     int *skip = xalloc(sizeof(int) * (size_t)(net->layers.len + 1)), depth = 0; /* the open residual blocks' inputs */
-    for (int i = 0; i < net->layers.len; i++) {
+    for (int i = from; i < to; i++) {
         const struct layer *l = &net->layers.data[i];
         g->cur_loc = l->loc;
         g->cur_what = xprintf("%s %s", net->name, layer_label(l));
@@ -549,6 +555,7 @@ void lower_model(const struct model *m, struct lowered *lo) {
     lo->shape_hash = h;
     lo->real_batches = 1;
     lo->n_samplers = 1;
+    lo->n_classes = m->conditional ? m->n_classes : 0;
     def->declare(m, lo);
     lo->gc_batch = m->train.batch < 4 ? m->train.batch : 4;
 

@@ -63,6 +63,8 @@ int forward(struct builder *b, int net, int x, int y);
 /* DiffAugment (`augment`) of a batch of images x [N, H, W, C] on its way
  * into a discriminator: x itself without it, and in eval mode. */
 int augment(struct builder *b, int x);
+/* Its layers [from, to) only (no residual block may straddle either end). */
+int forward_layers(struct builder *b, int net, int x, int y, int from, int to);
 static inline unsigned net_bit(int net) { return 1u << net; }
 
 /* ---- gradients and optimizer steps ------------------------------------- */

@@ -328,6 +328,10 @@ static int write_sampler(const struct model *m, struct lowered *lo, const char *
     for (int k = 0; k < 3; k++)
         if (outs[k] && (!check_not_input(outs[k], m->path, "spec") || !check_not_input(outs[k], ckpt_path, "checkpoint")))
             return 1;
+    if (lo->n_samplers == 0) {
+        fprintf(stderr, "genc: error: --sampler: a %s generates nothing, so it has no sampler\n", lo->objective_title);
+        return 1;
+    }
     struct genrt_ckpt ck;
     struct genrt_err err = {0};
     if (genrt_ckpt_read(ckpt_path, &ck, &err) ||

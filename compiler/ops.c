@@ -439,6 +439,59 @@ static void ref_sum_hw(const struct ir *g, const struct node *n, const struct re
         }
 }
 
+/* logsumexp(x)[r] = m + log sum_j exp(x[r, j] - m), m = max_j x[r, j]: the
+ * softmax's log-normalizer, so log_softmax(x) = x - logsumexp(x) */
+int ir_logsumexp(struct ir *g, int x) {
+    struct shape sx = shape_of(g, x);
+    if (sx.n < 2)
+        unreachable();
+    return ir_add(g, OP_LOGSUMEXP, &x, 1, shape1(rows_of(sx)));
+}
+
+/* d logsumexp / dx = softmax(x) = exp(x - y), per row; built from exp,
+ * add_row and mul_row, so it differentiates again */
+static void vjp_logsumexp(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    int x = ir_node(g, node)->in[0];
+    if (need[0])
+        dx[0] = ir_row_op(g, OP_MUL_ROW, ir_unary(g, OP_EXP, ir_row_op(g, OP_ADD_ROW, x, ir_unary(g, OP_NEG, node))),
+                          dy);
+}
+
+static void ref_logsumexp(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    struct shape sx = in_shape(g, n, 0);
+    long k = shape_size(sx) / rows_of(sx);
+    for (int r = 0; r < rows_of(sx); r++) {
+        const double *x = io->in[0] + r * k;
+        double mx = x[0], s = 0;
+        for (long j = 1; j < k; j++)
+            mx = x[j] > mx ? x[j] : mx;
+        for (long j = 0; j < k; j++)
+            s += exp(x[j] - mx);
+        io->out[r] = mx + log(s);
+    }
+}
+
+int ir_argmax(struct ir *g, int x) {
+    struct shape sx = shape_of(g, x);
+    if (sx.n < 2)
+        unreachable();
+    return ir_add(g, OP_ARGMAX, &x, 1, shape1(rows_of(sx)));
+}
+
+static void ref_argmax(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    struct shape sx = in_shape(g, n, 0);
+    long k = shape_size(sx) / rows_of(sx);
+    for (int r = 0; r < rows_of(sx); r++) {
+        const double *x = io->in[0] + r * k;
+        long best = 0;
+        for (long j = 1; j < k; j++)
+            if (x[j] > x[best])
+                best = j;
+        io->out[r] = (double)best;
+    }
+}
+
+
 /* ---- rows: a view of rows [off, off + len) of x, for multi-batch inputs ---- */
 
 int ir_rows(struct ir *g, int x, int off, int len) {

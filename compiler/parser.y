@@ -115,6 +115,11 @@ decl:
         struct decl *d = new_decl(ps, DECL_OBJECTIVE, @1);
         d->kind_name = $2; d->kind_loc = L(@2); d->args = $4; d->body = $6;
     }
+  | "objective" IDENT '(' idents ')' {
+        /* without settings: `objective classifier(C)` */
+        struct decl *d = new_decl(ps, DECL_OBJECTIVE, @1);
+        d->kind_name = $2; d->kind_loc = L(@2); d->args = $4;
+    }
   | "optimize" IDENT "with" IDENT block {
         struct decl *d = new_decl(ps, DECL_OPTIMIZE, @1);
         d->name = $2; d->name_loc = L(@2); d->kind_name = $4; d->kind_loc = L(@4);

@@ -679,9 +679,10 @@ static void check_optimize(const struct decl *d, struct model *m) {
 }
 
 static void check_train(const struct decl *d, struct model *m) {
-    static const char *const keys[] = {"batch", "steps", "seed", "sample_every", "checkpoint_every"};
-    const struct stmt *s[5];
-    settings(&d->body, "train", keys, 5, s);
+    static const char *const keys[] = {"batch", "steps", "seed", "sample_every", "checkpoint_every",
+                                       "score_every", "classifier"};
+    const struct stmt *s[7];
+    settings(&d->body, "train", keys, 7, s);
     long v;
     if (s[0] && want_args(s[0], 1, 1) && arg_int(&s[0]->args.data[0], "batch", 1, 65536, &v))
         m->train.batch = (int)v;
@@ -693,6 +694,38 @@ static void check_train(const struct decl *d, struct model *m) {
         m->train.sample_every = v;
     if (s[4] && want_args(s[4], 1, 1) && arg_int(&s[4]->args.data[0], "checkpoint_every", 1, 1000000000, &v))
         m->train.checkpoint_every = v;
+    if (s[5] && want_args(s[5], 1, 1) && arg_int(&s[5]->args.data[0], "score_every", 1, 1000000000, &v)) {
+        m->train.score_every = v;
+        m->train.score_loc = s[5]->loc;
+    }
+    if (s[6] && want_args(s[6], 1, 1)) {
+        if (s[6]->args.data[0].kind != ARG_STR)
+            error_at(s[6]->args.data[0].loc, "classifier must be a string in double quotes: its checkpoint");
+        else
+            m->train.classifier = s[6]->args.data[0].text;
+        m->train.classifier_loc = s[6]->loc;
+    }
+}
+
+/* score_every K scores samples during training: images need a classifier
+ * (`classifier "PATH"`), ring8 none; a classifier itself samples nothing. */
+static void check_scoring(struct model *m) {
+    const struct loc at = m->train.score_every ? m->train.score_loc : m->train.classifier_loc;
+    if (!m->train.score_every && !m->train.classifier_loc.line)
+        return;
+    if (m->objective.def && !strcmp(m->objective.def->name, "classifier")) {
+        error_at(at, "a classifier draws no samples to score: '%s' is for the models that do",
+                 m->train.score_every ? "score_every" : "classifier");
+        return;
+    }
+    bool ring8 = m->data.ok && m->data.kind == DATA_RING8;
+    if (!m->train.score_every)
+        error_at(at, "'classifier' names the classifier of 'score_every K', which is missing");
+    else if (ring8 && m->train.classifier_loc.line)
+        error_at(m->train.classifier_loc, "ring8 samples are scored by the modes they cover, without a classifier");
+    else if (!ring8 && m->data.ok && !m->train.classifier_loc.line)
+        error_at(at, "score_every needs 'classifier \"PATH\"', the checkpoint of a classifier of the data "
+                 "(specs/fmnist_classifier.gm)");
 }
 
 /* `augment { translation [R]; cutout [R]; color }` (DiffAugment, Zhao et
@@ -858,6 +891,7 @@ static bool check_all(const struct ast *ast, const struct source *src, struct mo
                  first[DECL_OBJECTIVE]->kind_name);
         note_at(m->objective.loc, "the objective is here");
     }
+    check_scoring(m);
     if (def) {
         def->check_model(m);
         if (!objective_errors) /* else its list of networks may not be the one meant */

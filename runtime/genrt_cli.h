@@ -8,6 +8,8 @@
  *     genrt_vae.c        eval, reconstruct
  *     genrt_translate.c  translate (and the translation previews of train)
  *     genrt_report.c     report (the page itself: genrt_report.h)
+ *     genrt_classify.c   a classifier's eval and features
+ *     genrt_scoring.c    score: a classifier's features of samples, and the metrics
  * genrt_run.c sets up what they all need: the parameters, the run state a
  * checkpoint carries beside them, checkpoints and the data sources. */
 #ifndef GENRT_CLI_H
@@ -46,6 +48,10 @@ enum genrt_flag { /* in the order the usage text lists them */
     F_THREADS,
     F_QUIET,
     F_NO_EMA,
+    F_INPUT,
+    F_CLASSIFIER,
+    F_SPEC,
+    F_REFERENCE,
     F_COUNT
 };
 
@@ -64,7 +70,8 @@ struct genrt_opts {
     uint64_t seed;
     const char *data, *data_b, *from, *out, *resume, *checkpoint, *output;
     const char *operand; /* a command's positional argument (report: RUN_DIR) */
-    int quiet, force, help, no_ema;
+    const char *input, *classifier, *spec;
+    int quiet, force, help, no_ema, reference;
     int on_nonfinite; /* enum genrt_nonfinite */
 };
 
@@ -86,6 +93,8 @@ int genrt_cmd_eval(const struct genrt_cli *c, const struct genrt_opts *o);
 int genrt_cmd_reconstruct(const struct genrt_cli *c, const struct genrt_opts *o);
 int genrt_cmd_translate(const struct genrt_cli *c, const struct genrt_opts *o);
 int genrt_cmd_report(const struct genrt_cli *c, const struct genrt_opts *o);
+int genrt_cmd_features(const struct genrt_cli *c, const struct genrt_opts *o);
+int genrt_cmd_score(const struct genrt_cli *c, const struct genrt_opts *o);
 
 /* ---------------------------------------------------------- genrt_run.c */
 
@@ -177,6 +186,38 @@ void genrt_run_swap_ema(const struct genrt_model *m);
  * unless --no-ema: for the commands that sample. */
 int genrt_run_load_sampling_state(const struct genrt_model *m, const struct genrt_opts *o,
                                   struct genrt_err *err);
+
+/* ----------------------------------------------------- genrt_classify.c */
+
+/* DIR/trainer: a symlink to this trainer's executable, replaced atomically,
+ * so that `X score --classifier DIR/checkpoint.ckpt` finds the program
+ * that reads the checkpoint. */
+int genrt_classify_record_trainer(const char *dir, struct genrt_err *err);
+/* eval's line for one split: the accuracy and the mean cross-entropy. */
+int genrt_classify_eval_split(const struct genrt_cli *c, const struct genrt_opts *o, int split);
+
+/* ------------------------------------------------------ genrt_scoring.c */
+
+#define GENRT_SCORES_MAX 12
+#define GENRT_SCORE_DEFAULT_N 10000
+
+/* score's metrics, in the order it prints them */
+struct genrt_scores {
+    int n;
+    const char *names[GENRT_SCORES_MAX];
+    double values[GENRT_SCORES_MAX];
+};
+
+/* The names score gives for model m, into names[GENRT_SCORES_MAX]; how many. */
+int genrt_scoring_names(const struct genrt_model *m, const char **names);
+/* What score checks before it samples (the model's data, --classifier and
+ * its trainer); 0, or 1 after the message. */
+int genrt_scoring_check(const struct genrt_cli *c, const struct genrt_opts *o);
+/* score's metrics of n samples drawn from seed with the state as it is in
+ * m->state (the caller swaps the moving averages in), or of the reference
+ * with o->reference; 0, or 1 after the message. */
+int genrt_scoring_measure(const struct genrt_cli *c, const struct genrt_opts *o, long n,
+                          uint64_t seed, struct genrt_scores *s);
 
 /* ------------------------------------------------------- genrt_sample.c */
 

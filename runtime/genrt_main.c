@@ -5,6 +5,8 @@
  *     X eval | reconstruct                        (with elbo_batch and reconstruct: VAEs)
  *     X translate                                 (with translate: CycleGANs)
  *     X report RUN_DIR                            (all: the run's report.html)
+ *     X eval | features                           (with classify: classifiers)
+ *     X score                                     (with generate or translate)
  *
  * Flags and subcommands are declared once, in the two tables below; the
  * parser and the usage text are driven by them, and which of them a model
@@ -47,9 +49,26 @@ static int has_translate(const struct genrt_model *m)
     return m->translate != NULL;
 }
 
+static int has_classify(const struct genrt_model *m)
+{
+    return m->classify != NULL;
+}
+
+/* eval: a VAE's ELBO or a classifier's accuracy */
+static int has_eval(const struct genrt_model *m)
+{
+    return has_elbo(m) || has_classify(m);
+}
+
+/* score: what samples (a generator, translators) */
+static int has_samples(const struct genrt_model *m)
+{
+    return has_generate(m) || has_translate(m);
+}
+
 static int is_conditional(const struct genrt_model *m)
 {
-    return m->n_classes > 0;
+    return m->n_classes > 0 && !m->classify;
 }
 
 static int has_ema(const struct genrt_model *m)
@@ -106,13 +125,16 @@ static const struct flag_def flag_defs[F_COUNT] = {
     [F_NO_EMA] = {"--no-ema", FK_BOOL, NULL, 0, 0,
                   "the raw weights, not their moving average (ema), for what samples",
                   .when = has_ema, .who = "models with an ema"},
-    [F_CHECKPOINT] = {"--checkpoint", FK_STRING, "CKPT", 0, 0, "checkpoint to sample from",
-                      NULL, " or evaluate", "checkpoint to translate with", translates_only},
+    [F_CHECKPOINT] = {"--checkpoint", FK_STRING, "CKPT", 0, 0,
+                      "the checkpoint to load (score: default runs/<model>/checkpoint.ckpt)",
+                      NULL, NULL, "checkpoint to translate with (score: default "
+                      "runs/<model>/checkpoint.ckpt)", translates_only},
     [F_FROM] = {"--from", FK_STRING, "DOMAIN", 0, 0,
                 "the domain to translate from, by its name (default: the first)",
                 .when = has_translate, .who = "CycleGANs"},
     [F_N] = {"-n", FK_LONG, "N", 1, 10000000,
-             "number of samples (default 64; a conditional model's .png: a row per class)", NULL,
+             "number of samples (default 64; a conditional model's .png: a row per class; score: "
+             "10000)", NULL,
              "; reconstruct: default 32", "number of test examples to translate (default 8)",
              translates_only},
     [F_OUTPUT] = {"-o", FK_STRING, "FILE", 0, 0,
@@ -125,6 +147,19 @@ static const struct flag_def flag_defs[F_COUNT] = {
     [F_LABEL] = {"--label", FK_LONG, "K", 0, 1000000000L,
                  "every sample of class K (default: all classes)", .when = is_conditional,
                  .who = "conditional models"},
+    [F_INPUT] = {"--input", FK_STRING, "FILE", 0, 0,
+                 "examples to classify: .npy, N x C x H x W, float32 in the data's range or "
+                 "uint8 pixels", .when = has_classify, .who = "classifiers"},
+    [F_CLASSIFIER] = {"--classifier", FK_STRING, "CKPT", 0, 0,
+                      "the checkpoint of the classifier whose features score images",
+                      .when = has_samples, .who = "models that sample"},
+    [F_SPEC] = {"--spec", FK_STRING, "SPEC", 0, 0,
+                "the classifier's spec: its trainer is the NAME built beside it or here "
+                "(default: the trainer its run recorded)", .when = has_samples,
+                .who = "models that sample"},
+    [F_REFERENCE] = {"--reference", FK_BOOL, NULL, 0, 0,
+                     "score the real test set against the real training set (the floor)",
+                     .when = has_samples, .who = "models that sample"},
 };
 
 /* ---------------------------------------------------------- subcommands */
@@ -158,8 +193,9 @@ static const struct command commands[] = {
     {"bench", BIT(F_STEPS) | BIT(F_THREADS) | BIT(F_SEED),
      0, "time training steps on random inputs, without I/O", genrt_cmd_bench, NULL, NULL, NULL},
     {"eval", BIT(F_CHECKPOINT) | BIT(F_DATA) | BIT(F_THREADS), BIT(F_CHECKPOINT),
-     "the negative ELBO per example on the train and the test split (images: one set, train)",
-     genrt_cmd_eval, has_elbo, "VAEs", NULL},
+     "VAEs: the negative ELBO per example, classifiers: the accuracy and cross-entropy, on "
+     "the train and the test split (images: one set, train)",
+     genrt_cmd_eval, has_eval, "VAEs and classifiers", NULL},
     {"reconstruct",
      BIT(F_CHECKPOINT) | BIT(F_N) | BIT(F_OUTPUT) | BIT(F_DATA) | BIT(F_THREADS) | BIT(F_NO_EMA),
      BIT(F_CHECKPOINT) | BIT(F_OUTPUT),
@@ -172,6 +208,16 @@ static const struct command commands[] = {
      BIT(F_CHECKPOINT) | BIT(F_OUTPUT),
      "translate the first N test examples (images: train) of a domain into a .png or .npy",
      genrt_cmd_translate, has_translate, "CycleGANs", NULL},
+    {"features", BIT(F_CHECKPOINT) | BIT(F_INPUT) | BIT(F_OUTPUT) | BIT(F_THREADS),
+     BIT(F_CHECKPOINT) | BIT(F_INPUT) | BIT(F_OUTPUT),
+     "the penultimate-layer features and the logits of the examples in a .npy, into a .npy",
+     genrt_cmd_features, has_classify, "classifiers", NULL},
+    {"score",
+     BIT(F_CHECKPOINT) | BIT(F_CLASSIFIER) | BIT(F_SPEC) | BIT(F_N) | BIT(F_SEED) |
+         BIT(F_OUTPUT) | BIT(F_REFERENCE) | BIT(F_DATA) | BIT(F_DATA_B) | BIT(F_NO_EMA) |
+         BIT(F_THREADS),
+     0, "sample quality: fd, precision, recall (and label_acc) in a classifier's features; "
+     "ring8: mode coverage", genrt_cmd_score, has_samples, "models that sample", NULL},
     {"report", BIT(F_OUTPUT), 0,
      "rebuild the report page of a train run's directory (train writes RUN_DIR/report.html)",
      genrt_cmd_report, NULL, NULL, "RUN_DIR"},
@@ -280,7 +326,8 @@ static void usage(const struct genrt_cli *c, FILE *f)
         fprintf(f, "; domains %s (--data) and %s (--data-b)", m->domain_a, b->name);
     }
     if (m->n_classes > 0)
-        fprintf(f, "; conditional on %d classes", m->n_classes);
+        fprintf(f, "; %s %d classes", m->classify ? "classifies" : "conditional on",
+                m->n_classes);
     fprintf(f, "; bench times %d steps by default\n", GENRT_DEFAULT_BENCH_STEPS);
 }
 
@@ -338,7 +385,8 @@ static int parse_flags(const struct genrt_cli *c, const struct command *cmd, int
         if (fd->kind == FK_BOOL) {
             if (eq)
                 return genrt_cli_fail(c, "%s: %s takes no value", cmd->name, fd->name);
-            *(k == F_FORCE ? &o->force : k == F_NO_EMA ? &o->no_ema : &o->quiet) = 1;
+            *(k == F_FORCE ? &o->force : k == F_NO_EMA ? &o->no_ema
+              : k == F_REFERENCE ? &o->reference : &o->quiet) = 1;
             continue;
         }
         const char *val = eq ? eq + 1 : NULL;
@@ -363,7 +411,8 @@ static int parse_flags(const struct genrt_cli *c, const struct command *cmd, int
             const char **dst = k == F_DATA ? &o->data : k == F_DATA_B ? &o->data_b
                              : k == F_FROM ? &o->from : k == F_OUT ? &o->out
                              : k == F_RESUME ? &o->resume : k == F_CHECKPOINT ? &o->checkpoint
-                             : &o->output;
+                             : k == F_INPUT ? &o->input : k == F_CLASSIFIER ? &o->classifier
+                             : k == F_SPEC ? &o->spec : &o->output;
             *dst = val;
         } else if (fd->kind == FK_U64) {
             if (parse_u64(val, &o->seed))
@@ -422,9 +471,11 @@ static int check_entry_points(const struct genrt_cli *c, const struct genrt_mode
 {
     if (!m->set_input || !m->train_step)
         return genrt_cli_fail(c, "%s error: missing step functions", what);
-    if (!m->generate && !m->translate)
-        return genrt_cli_fail(c, "%s error: neither generate nor translate (nothing to sample or "
-                              "preview with)", what);
+    if (!m->generate && !m->translate && !m->classify)
+        return genrt_cli_fail(c, "%s error: neither generate, translate nor classify", what);
+    if (m->classify && (m->n_classes < 1 || m->n_features < 1 || m->generate || m->translate))
+        return genrt_cli_fail(c, "%s error: classify with %d classes and %d features (and "
+                              "nothing else to run)", what, m->n_classes, m->n_features);
     if (!m->elbo_batch != !m->reconstruct)
         return genrt_cli_fail(c, "%s error: %s without %s (the two come together)", what,
                               m->elbo_batch ? "elbo_batch" : "reconstruct",

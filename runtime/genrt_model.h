@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define GENRT_ABI 7
+#define GENRT_ABI 8
 
 enum genrt_data_kind {
     GENRT_DATA_FASHION_MNIST, /* IDX files in a directory, gzip'd or not */
@@ -76,6 +76,7 @@ enum genrt_objective_kind {
     GENRT_OBJ_GAN, /* generator and discriminator */
     GENRT_OBJ_VAE, /* encoder and decoder, trained on the negative ELBO */
     GENRT_OBJ_CYCLEGAN, /* generators G: A -> B and F: B -> A, discriminators D_A and D_B */
+    GENRT_OBJ_CLASSIFIER, /* one network from an example to a logit per class */
 };
 
 /* A second data source (CycleGAN's domain B), described as the model's own
@@ -127,9 +128,9 @@ struct genrt_model {
     const char *domain_a;
     const struct genrt_domain *domain_b;
 
-    /* Conditional models: 0 for none, else labels 0 .. n_classes-1 feed
-     * slot GENRT_SLOT_Y (as floats, one per example) and generate() takes
-     * them. */
+    /* Conditional models and classifiers: 0 for none, else labels 0 ..
+     * n_classes-1 feed slot GENRT_SLOT_Y (as floats, one per example) in
+     * training, and generate() takes them. */
     int n_classes;
 
     /* Batches one training step consumes: real_batches real batches (WGAN's
@@ -145,6 +146,11 @@ struct genrt_model {
     uint64_t seed;
     long sample_every;
     long checkpoint_every;
+    /* `score_every K`: train scores every K steps (0: never) into extra
+     * metrics.csv columns, with the classifier whose checkpoint is
+     * score_classifier (NULL: none, as ring8 needs) */
+    long score_every;
+    const char *score_classifier;
 
     /* persistent state: parameters and optimizer state, real[n_state] */
     long n_state;
@@ -199,6 +205,15 @@ struct genrt_model {
      * each), back = F(G(x)) (A's).  dir 1: x from B; out = F(x), back =
      * G(F(x)).  Values are in the data's range (channels-last). */
     void (*translate)(int dir, const float *x, float *out, float *back);
+
+    /* Classifiers (NULL otherwise; needs n_classes > 0): on exactly `batch`
+     * examples x, eval mode, the n_features features of each (the input of
+     * the classifier's last dense layer, its penultimate layer) into
+     * features and its n_classes logits into logits, row by row.  `X eval`
+     * and `X features` exist when it does; `X score` of other trainers runs
+     * it through `X features`. */
+    int n_features;
+    void (*classify)(const float *x, float *features, float *logits);
 
     /* Gradient checks, on a small batch of gc_batch examples.
      * gc_set_input takes the same slots as set_input, with gc_batch rows

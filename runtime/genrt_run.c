@@ -110,14 +110,22 @@ void genrt_run_compute_setup(const struct genrt_opts *o)
 
 char *genrt_run_metrics_header(const struct genrt_model *m)
 {
+    const char *scores[GENRT_SCORES_MAX];
+    int n_scores = m->score_every ? genrt_scoring_names(m, scores) : 0;
     size_t n = 32;
     for (int i = 0; i < m->n_metrics; i++)
         n += strlen(m->metric_names[i]) + 1;
+    for (int i = 0; i < n_scores; i++)
+        n += strlen(scores[i]) + 1;
     char *h = genrt_file_xmalloc(n);
     strcpy(h, "step");
     for (int i = 0; i < m->n_metrics; i++) {
         strcat(h, ",");
         strcat(h, m->metric_names[i]);
+    }
+    for (int i = 0; i < n_scores; i++) {
+        strcat(h, ",");
+        strcat(h, scores[i]);
     }
     strcat(h, ",seconds");
     return h;

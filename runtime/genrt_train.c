@@ -186,6 +186,7 @@ struct trainer {
     int progress_on;
     double t0;
     long saved_step; /* the step of the last checkpoint this run wrote, or -1 */
+    struct genrt_opts score_o; /* score_every: score's request */
     long skipped, skips_in_a_row;
     long unsaved; /* --on-nonfinite ignore: checkpoints not saved for a non-finite state */
     char unsaved_what[256]; /* ... and the last one's first non-finite value */
@@ -321,6 +322,15 @@ static int prepare(struct trainer *tr)
     tr->ckpt_path = genrt_file_join(tr->dir, "checkpoint.ckpt");
     tr->samples_dir = genrt_file_join(tr->dir, "samples");
     tr->header = genrt_run_metrics_header(m);
+    /* score_every: the classifier and its trainer are there before a step runs */
+    if (m->score_every) {
+        tr->score_o = *o;
+        tr->score_o.classifier = m->score_classifier;
+        tr->score_o.spec = NULL;
+        tr->score_o.reference = 0;
+        if (genrt_scoring_check(c, &tr->score_o))
+            return 1;
+    }
     /* a 300-step run is not replaced by a 5-step one by accident */
     if (!o->resume && !o->force && access(tr->ckpt_path, F_OK) == 0)
         return genrt_cli_fail(c, "train: %s already holds a checkpoint; continue that run with "
@@ -400,9 +410,9 @@ static void set_up_state(struct trainer *tr)
         tr->pcols = GENRT_CLASS_COLS;
         tr->n_preview = tr->pcols * m->n_classes;
     }
-    if (!m->generate) {
+    if (m->translate && !m->generate) {
         genrt_cycle_preview_init(&tr->cp, m, &tr->data, &tr->data_b);
-    } else {
+    } else if (m->generate) {
         struct genrt_rng prng;
         genrt_rng_seed(&prng, genrt_rng_derive(tr->rs.seed, GENRT_STREAM_PREVIEW));
         tr->pz = genrt_file_xmalloc((size_t)(tr->n_preview * m->latent_dim) * sizeof *tr->pz);
@@ -548,6 +558,9 @@ static int save(struct trainer *tr, long t)
         genrt_data_get_state(&tr->data_b, &tr->rs.data_b);
     if (genrt_run_save_checkpoint(tr->m, tr->ckpt_path, t, &tr->rs, &err))
         return fail_err(tr, &err);
+    /* a classifier's run names its trainer, which `X score` of others runs */
+    if (tr->m->classify && tr->saved_step < 0 && genrt_classify_record_trainer(tr->dir, &err))
+        return fail_err(tr, &err);
     tr->saved_step = t;
     write_report(tr, t == tr->steps || stop_signal);
     return 0;
@@ -558,6 +571,8 @@ static int write_preview(struct trainer *tr, long t)
     const struct genrt_model *m = tr->m;
     struct genrt_err err;
     char name[64];
+    if (!m->generate && !m->translate)
+        return 0; /* a classifier draws nothing */
     snprintf(name, sizeof name, "step-%06ld.png", t);
     char *path = genrt_file_join(tr->samples_dir, name);
     int r;
@@ -607,12 +622,36 @@ static int take_step(struct trainer *tr, long t)
     return 2;
 }
 
-static void write_row(struct trainer *tr, long t)
+/* score_every: the scores of step t's state, what samples as sample would
+ * (the moving averages unless --no-ema), from the run's seed */
+static int score_step(struct trainer *tr, struct genrt_scores *s)
+{
+    const struct genrt_model *m = tr->m;
+    if (!tr->o->no_ema)
+        genrt_run_swap_ema(m);
+    int rc = genrt_scoring_measure(tr->c, &tr->score_o, GENRT_SCORE_DEFAULT_N, tr->rs.seed, s);
+    if (!tr->o->no_ema)
+        genrt_run_swap_ema(m);
+    return rc;
+}
+
+/* A row; a model with score_every has its score cells, blank but every
+ * score_every steps (s NULL). */
+static void write_row(struct trainer *tr, long t, const struct genrt_scores *s)
 {
     FILE *f = tr->mf.f;
     fprintf(f, "%ld", t);
     for (int i = 0; i < tr->m->n_metrics; i++)
         fprintf(f, ",%.9g", tr->metrics[i]);
+    if (tr->m->score_every) {
+        const char *names[GENRT_SCORES_MAX];
+        int n = genrt_scoring_names(tr->m, names);
+        for (int i = 0; i < n; i++)
+            if (s && i < s->n)
+                fprintf(f, ",%.9g", s->values[i]);
+            else
+                fputs(",", f);
+    }
     fprintf(f, ",%.3f\n", tr->seconds0 + genrt_progress_now() - tr->t0);
 }
 
@@ -630,7 +669,11 @@ static int run_steps(struct trainer *tr)
         if (r == 1)
             return 1;
         if (r == 0) {
-            write_row(tr, t);
+            struct genrt_scores sc;
+            int scored = m->score_every > 0 && t % m->score_every == 0;
+            if (scored && score_step(tr, &sc))
+                return 1;
+            write_row(tr, t, scored ? &sc : NULL);
             genrt_progress_update(&tr->prog, t, tr->metrics);
         }
         int last = t == tr->steps;

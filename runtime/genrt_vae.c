@@ -1,5 +1,5 @@
 /* genrt_vae.c: `X eval` and `X reconstruct`, for models with elbo_batch
- * and reconstruct. */
+ * and reconstruct (a classifier's eval lines are genrt_classify.c's). */
 #include "genrt_cli.h"
 
 #include <stdio.h>
@@ -94,16 +94,19 @@ int genrt_cmd_eval(const struct genrt_cli *c, const struct genrt_opts *o)
 {
     const struct genrt_model *m = c->m;
     struct genrt_err err;
+    /* a VAE's ELBO, or a classifier's accuracy */
+    int (*split_line)(const struct genrt_cli *, const struct genrt_opts *, int) =
+        m->classify ? genrt_classify_eval_split : eval_split;
     if (!genrt_data_has_split(m->data_kind, GENRT_SPLIT_TRAIN))
         return genrt_cli_fail(c, "eval: %s data are generated, not a set of examples to evaluate "
                               "on", genrt_data_kind_name(m->data_kind));
     if (genrt_run_load_state(m, o->checkpoint, &err))
         return genrt_cli_fail_err(c, &err);
     genrt_run_compute_setup(o);
-    if (eval_split(c, o, GENRT_SPLIT_TRAIN))
+    if (split_line(c, o, GENRT_SPLIT_TRAIN))
         return 1;
     if (genrt_data_has_split(m->data_kind, GENRT_SPLIT_TEST) &&
-        eval_split(c, o, GENRT_SPLIT_TEST))
+        split_line(c, o, GENRT_SPLIT_TEST))
         return 1;
     return 0;
 }

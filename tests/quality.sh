@@ -3,7 +3,8 @@
 #   gan_ring      5,000 steps, seeds 0 1 2: modes covered (>= 7 median, >= 6 each), % within 3 std (>= 80%)
 #   wgan_gp_ring  10,000 steps, 5 critic steps: modes covered (>= 7 of 8)
 #   wgan, wgan_gp 3,000 steps: the critic's Wasserstein estimate W falls; sample grids
-#   cgan          3,000 steps: a sample grid with one row per class
+#   fmnist_classifier  5,000 steps: test accuracy (>= 90%); score --reference (real test vs train)
+#   cgan          3,000 steps: a sample grid with one row per class; score's label_acc (>= 0.85)
 #   lsgan, hinge  QUALITY_STEPS steps: sample grids
 #   vae, cvae, conv_vae  3,000 steps: test -ELBO (vae <= 250 nats; cvae's and conv_vae's below
 #                 vae's); cvae: a sample grid with one row per class
@@ -38,6 +39,18 @@ trend() {
                printf "%s: %.4f over the first %d steps, %.4f over the last %d", col, a / t, t, b / t, t }' "$1"
 }
 
+cls=$out/fmnist_classifier/checkpoint.ckpt
+if want fmnist_classifier || want cgan; then
+    echo "== fmnist_classifier: 5,000 steps on Fashion-MNIST"
+    SECONDS=0
+    ./fmnist_classifier train --seed 1 --quiet --out $out/fmnist_classifier --force
+    echo "  trained in ${SECONDS} s"
+    ./fmnist_classifier eval --checkpoint $cls | tee $out/fmnist_classifier.txt | sed 's/^/  /'
+    acc=$(sed -n 's/^test: accuracy \([0-9.]*\).*/\1/p' $out/fmnist_classifier.txt)
+    awk -v a="$acc" 'BEGIN { exit !(a >= 0.90) }' || echo "  BELOW THE BAR: test accuracy $acc < 0.90"
+    echo "  real test vs real train (the floor of score): $(./dcgan score --classifier $cls --reference)"
+fi
+
 want gan_ring && for s in 0 1 2; do
     [[ $s == 0 ]] && echo "== gan_ring: 5,000 steps, seeds 0 1 2"
     ./gan_ring train --steps 5000 --seed $s --quiet --out $out/gan_ring$s --force
@@ -67,6 +80,10 @@ if want cgan; then
     ./cgan sample --checkpoint $out/cgan/checkpoint.ckpt -n 80 -o $out/cgan.png
     echo "  one row per class (0 T-shirt, 1 trouser, 2 pullover, 3 dress, 4 coat, 5 sandal, 6 shirt,"
     echo "  7 sneaker, 8 bag, 9 ankle boot): $out/cgan.png"
+    s=$(./cgan score --classifier $cls --checkpoint $out/cgan/checkpoint.ckpt)
+    echo "  score: $s   (bar: label_acc >= 0.85)"
+    la=$(printf '%s\n' "$s" | sed -n 's/.*label_acc=\([0-9.]*\).*/\1/p')
+    awk -v a="$la" 'BEGIN { exit !(a >= 0.85) }' || echo "  BELOW THE BAR: label_acc $la < 0.85"
 fi
 
 for m in lsgan hinge; do

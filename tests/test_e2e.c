@@ -522,22 +522,25 @@ Test(e2e, cyclegan_trains_translates_and_resumes_exactly, .timeout = 300) {
     cr_expect(png && len > 8 && !memcmp(png, "\x89PNG", 4), "not a PNG");
 }
 
-/* Writes n random RGB PNGs of 20x20 (any size: the loader resizes) into dir,
- * with Python's zlib, so the test needs no image library of its own. */
-static void random_pngs(const char *dir, int n, int seed) {
-    cr_assert_eq(run("mkdir -p %s && python3 - %s %d %d <<'EOF'\n"
+/* Writes n random PNGs of 20x20 (any size: the loader resizes), RGB or
+ * gray (channels 3 or 1), into dir, with Python's zlib, so the test needs
+ * no image library of its own. */
+static void random_pngs_of(const char *dir, int n, int seed, int channels) {
+    cr_assert_eq(run("mkdir -p %s && python3 - %s %d %d %d <<'EOF'\n"
                      "import random, struct, sys, zlib\n"
-                     "d, n, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])\n"
+                     "d, n, seed, c = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])\n"
                      "random.seed(seed)\n"
                      "def chunk(t, c):\n"
                      "    return struct.pack('>I', len(c)) + t + c + struct.pack('>I', zlib.crc32(t + c))\n"
                      "for i in range(n):\n"
-                     "    rows = b''.join(b'\\0' + bytes(random.randrange(256) for _ in range(60)) for _ in range(20))\n"
+                     "    rows = b''.join(b'\\0' + bytes(random.randrange(256) for _ in range(20 * c)) for _ in range(20))\n"
                      "    open(f'{d}/{i:02d}.png', 'wb').write(b'\\x89PNG\\r\\n\\x1a\\n'\n"
-                     "        + chunk(b'IHDR', struct.pack('>IIBBBBB', 20, 20, 8, 2, 0, 0, 0))\n"
+                     "        + chunk(b'IHDR', struct.pack('>IIBBBBB', 20, 20, 8, 2 if c == 3 else 0, 0, 0, 0))\n"
                      "        + chunk(b'IDAT', zlib.compress(rows)) + chunk(b'IEND', b''))\n"
-                     "EOF", dir, dir, n, seed), 0);
+                     "EOF", dir, dir, n, seed, channels), 0);
 }
+
+static void random_pngs(const char *dir, int n, int seed) { random_pngs_of(dir, n, seed, 3); }
 
 /* The same spec shape on two folders of RGB images, with an identity term
  * and one optimizer of each kind: trains from --data and --data-b, resumes
@@ -1006,4 +1009,142 @@ Test(sampler, quantize_flag_errors) {
         cr_expect(err && !strcmp(err, cases[k][1]), "genc %s: %s", args, err ? err : "(nothing)");
         cr_expect_neq(run("test -e %s/q.c", dir), 0, "genc %s wrote q.c", args);
     }
+}
+
+/* ---- the classifier and score --------------------------------------------------- */
+
+static double score_value(const char *line, const char *name) {
+    const char *p = line ? strstr(line, xprintf("%s=", name)) : NULL;
+    cr_assert(p, "no %s= in: %s", name, line ? line : "(nothing)");
+    return strtod(p + strlen(name) + 1, NULL);
+}
+
+/* specs/fmnist_classifier.gm trains, evaluates, and scores a briefly
+ * trained dcgan and gan_ring end to end: the metrics of samples, and the
+ * real test set against the real training set, which must be closer. */
+Test(e2e, classifier_trains_evaluates_and_scores_samples, .timeout = 300) {
+    const char *dir = test_tmpdir();
+    const char *cls = trainer("fmnist_classifier"), *dc = trainer("dcgan"), *ring = trainer("gan_ring");
+    int steps = quick() ? 10 : 100, n = quick() ? 100 : 500;
+    cr_assert_eq(run("%s train --steps %d --quiet --out %s/cls", cls, steps, dir), 0);
+    char *head = read_whole(path("cls/metrics.csv"), NULL);
+    cr_expect(head && !strncmp(head, "step,loss,acc,seconds\n", 22), "header: %.40s", head ? head : "");
+    cr_expect_eq(run("test -x %s/cls/trainer", dir), 0, "the classifier's run names no trainer");
+    if (!quick()) { /* eval reads all 70,000 examples */
+        cr_assert_eq(run("%s eval --checkpoint %s/cls/checkpoint.ckpt > %s/eval.txt", cls, dir, dir), 0);
+        char *ev = read_whole(path("eval.txt"), NULL);
+        const char *t = ev ? strstr(ev, "test: accuracy ") : NULL;
+        cr_assert(t, "eval: %s", ev ? ev : "(nothing)");
+        double acc = strtod(t + 15, NULL);
+        cr_expect(acc > 0.6 && acc <= 1, "test accuracy %g after %d steps", acc, steps);
+    }
+    cr_assert_eq(run("%s train --steps %d --quiet --out %s/dc", dc, quick() ? 2 : 20, dir), 0);
+    const char *ck = xprintf("--classifier %s/cls/checkpoint.ckpt -n %d", dir, n);
+    cr_assert_eq(run("%s score %s --checkpoint %s/dc/checkpoint.ckpt -o %s/s.csv > %s/s.txt", dc, ck, dir, dir, dir),
+                 0);
+    cr_assert_eq(run("%s score %s --reference > %s/r.txt", dc, ck, dir), 0);
+    char *s = read_whole(path("s.txt"), NULL), *r = read_whole(path("r.txt"), NULL);
+    double fd = score_value(s, "fd"), fd_ref = score_value(r, "fd");
+    printf("score: dcgan after a few steps fd %.3f precision %.3f recall %.3f; real test vs train fd %.3f\n", fd,
+           score_value(s, "precision"), score_value(s, "recall"), fd_ref);
+    cr_expect(fd > 0 && isfinite(fd), "fd %g", fd);
+    cr_expect(fd_ref < fd / 5, "the reference fd %g is not well below the samples' %g", fd_ref, fd);
+    cr_expect(score_value(r, "precision") > 0.5 && score_value(r, "recall") > 0.5, "reference: %s", r);
+    char *csv = read_whole(path("s.csv"), NULL);
+    cr_expect(csv && !strncmp(csv, "fd,precision,recall\n", 20), "csv: %s", csv ? csv : "(nothing)");
+    /* the same again: the same numbers */
+    cr_assert_eq(run("%s score %s --checkpoint %s/dc/checkpoint.ckpt > %s/s2.txt", dc, ck, dir, dir), 0);
+    cr_expect(same_file(path("s.txt"), path("s2.txt")), "score is not deterministic");
+    /* ring8: modes and high quality, without a classifier */
+    cr_assert_eq(run("%s train --steps 20 --quiet --out %s/ring && %s score --checkpoint %s/ring/checkpoint.ckpt "
+                     "-n 1000 > %s/ring.txt && %s score --reference -n 1000 > %s/ringref.txt", ring, dir, ring, dir,
+                     dir, ring, dir), 0);
+    char *rr = read_whole(path("ringref.txt"), NULL);
+    score_value(read_whole(path("ring.txt"), NULL), "high_quality");
+    cr_expect_eq(score_value(rr, "modes"), 8, "the real ring: %s", rr);
+    cr_expect_gt(score_value(rr, "high_quality"), 0.97, "the real ring: %s", rr);
+}
+
+/* step's row of a metrics.csv, or NULL */
+static char *row_of(const char *csv, int step) {
+    const char *p = csv ? strstr(csv, xprintf("\n%d,", step)) : NULL;
+    if (!p)
+        return NULL;
+    const char *end = strchr(p + 1, '\n');
+    return xstrndup(p + 1, end ? (size_t)(end - p - 1) : strlen(p + 1));
+}
+
+/* A trainer of a test spec, built with genc and the plain runtime. */
+static const char *build_test_spec(const char *dir, const char *name) {
+    const char *genc = getenv("GENC_BIN") ? getenv("GENC_BIN") : "build/genc";
+    cr_assert_eq(run("%s tests/specs/%s.gm -o %s/%s.c && ${CC:-cc} -std=c11 -O1 -Iruntime "
+                     "$(pkg-config --cflags openblas) %s/%s.c build/libgenrt.a -lstb $(pkg-config --libs openblas) "
+                     "-lz -lm -o %s/%s", genc, name, dir, name, dir, name, dir, name), 0);
+    return xprintf("%s/%s", dir, name);
+}
+
+/* train { score_every K; classifier "PATH" }: score's columns in
+ * metrics.csv every K steps (blank cells between), and a resumed run's
+ * rows, scores included, are the uninterrupted run's */
+Test(e2e, score_every_adds_columns_and_resumes_exactly, .timeout = 300) {
+    const char *dir = test_tmpdir();
+    const char *ring = build_test_spec(dir, "scored_ring");
+    expect_resume_exact(dir, ring, "", 30);
+    char *m = read_whole(path("a/metrics.csv"), NULL);
+    cr_assert(m && !strncmp(m, "step,loss_D,loss_G,D_x,D_G_z,modes,high_quality,seconds\n", 55), "%.80s", m);
+    char *four = row_of(m, 4), *five = row_of(m, 5);
+    cr_expect(four && strstr(four, ",,,"), "step 4 is not blank: %s", four);
+    cr_expect(five && !strstr(five, ",,"), "step 5 has no scores: %s", five);
+    if (quick()) /* 10,000 samples a score: the plain suite's */
+        return;
+    cr_assert_eq(run("%s train --steps 5 --quiet --out %s/cls", trainer("fmnist_classifier"), dir), 0);
+    const char *mlp = build_test_spec(dir, "scored_mlp");
+    cr_assert_eq(run("cd %s && rm -r a c half.ckpt", dir), 0);
+    expect_resume_exact(dir, mlp, "", 20);
+    m = read_whole(path("a/metrics.csv"), NULL);
+    cr_expect(m && !strncmp(m, "step,loss_D,loss_G,D_x,D_G_z,fd,precision,recall,seconds\n", 56), "%.80s", m);
+    char *ten = row_of(m, 10);
+    cr_expect(ten && !strstr(ten, ",,"), "step 10 has no scores: %s", ten);
+    expect_error("score_every without its classifier", xprintf("cd %s && rm -r cls && %s train --out b --quiet",
+                 dir, mlp), "no classifier trainer beside cls/checkpoint.ckpt");
+}
+
+/* score's bad input: one clear line, exit 1 */
+Test(e2e, score_refuses_bad_input, .timeout = 300) {
+    const char *dir = test_tmpdir();
+    const char *cls = trainer("fmnist_classifier"), *dc = trainer("dcgan"), *cg = trainer("cgan");
+    cr_assert_eq(run("%s train --steps 2 --quiet --out %s/cls && %s train --steps 2 --quiet --out %s/dc && "
+                     "%s train --steps 2 --quiet --out %s/cg", cls, dir, dc, dir, cg, dir), 0);
+    char *ck = xprintf("%s/cls/checkpoint.ckpt", dir);
+    expect_error("no classifier", xprintf("%s score --checkpoint %s/dc/checkpoint.ckpt", dc, dir),
+                 "missing --classifier");
+    expect_error("no checkpoint", xprintf("cd %s && %s/%s score --classifier %s", dir, cwd(), dc, ck),
+                 "runs/dcgan/checkpoint.ckpt does not exist");
+    /* a dcgan checkpoint is no classifier's: its own directory names no
+     * trainer, and the classifier's trainer refuses it */
+    expect_error("no trainer beside", xprintf("%s score --checkpoint %s/dc/checkpoint.ckpt --classifier "
+                 "%s/dc/checkpoint.ckpt", dc, dir, dir), "no classifier trainer beside");
+    expect_error("classifier of another spec", xprintf("cp %s specs/fmnist_classifier.gm %s/ && %s score --checkpoint %s/dc/checkpoint.ckpt "
+                 "--classifier %s/dc/checkpoint.ckpt --spec %s/fmnist_classifier.gm", cls, dir, dc, dir, dir, dir),
+                 "another spec");
+    expect_error("no trainer for the spec", xprintf("touch %s/nothing.gm && %s score --checkpoint %s/dc/checkpoint.ckpt "
+                 "--classifier %s --spec %s/nothing.gm", dir, dc, dir, ck, dir), "no trainer built from it");
+    expect_error("ring8 with a classifier", xprintf("%s score --classifier %s", trainer("gan_ring"), ck),
+                 "without a classifier");
+    expect_error("a .png", xprintf("%s score --classifier %s --checkpoint %s/dc/checkpoint.ckpt -o %s/x.png", dc, ck,
+                 dir, dir), "must end in .csv");
+    /* a two-class classifier of a folder: not the cgan's 10 classes */
+    const char *genc = getenv("GENC_BIN") ? getenv("GENC_BIN") : "build/genc";
+    random_pngs_of(xprintf("%s/cls2/a", dir), 4, 1, 1);
+    random_pngs_of(xprintf("%s/cls2/b", dir), 4, 2, 1);
+    cr_assert_eq(run("%s tests/specs/classifier2.gm -o %s/classifier2.c && ${CC:-cc} -std=c11 -O1 -Iruntime "
+                     "$(pkg-config --cflags openblas) %s/classifier2.c build/libgenrt.a -lstb "
+                     "$(pkg-config --libs openblas) -lz -lm -o %s/classifier2 && cd %s && ./classifier2 train "
+                     "--quiet --out c2", genc, dir, dir, dir, dir), 0);
+    expect_error("classes that do not match", xprintf("%s score --checkpoint %s/cg/checkpoint.ckpt --classifier "
+                 "%s/c2/checkpoint.ckpt -n 50", cg, dir, dir), "the classifier has 2 classes, but the model is "
+                 "conditional on 10");
+    /* features of something that is no .npy */
+    expect_error("features of a checkpoint", xprintf("%s features --checkpoint %s --input "
+                 "%s/cls/checkpoint.ckpt -o %s/f.npy", cls, ck, dir, dir), "not a NumPy .npy file");
 }

@@ -101,6 +101,8 @@ static int b_elu_half(struct ir *g, const int *t) { return ir_elu(g, t[0], 0.5);
 static int b_elu_grad(struct ir *g, const int *t) { return ir_elu_grad(g, t[1], t[0], 0.7); }
 static int b_tanh(struct ir *g, const int *t) { return un(g, OP_TANH, t); }
 static int b_sigmoid(struct ir *g, const int *t) { return un(g, OP_SIGMOID, t); }
+static int b_logsumexp(struct ir *g, const int *t) { return ir_logsumexp(g, t[0]); }
+static int b_argmax(struct ir *g, const int *t) { return ir_argmax(g, t[0]); }
 static int b_softplus(struct ir *g, const int *t) { return un(g, OP_SOFTPLUS, t); }
 static int b_broadcast(struct ir *g, const int *t) { return ir_broadcast(g, t[0], SHAPE(S2(3, 4))); }
 static int b_sum_all(struct ir *g, const int *t) { return ir_sum_all(g, t[0]); }
@@ -182,6 +184,10 @@ static const struct op_case cases[] = {
     {"embed_grad", OP_EMBED_GRAD, 2, 1, {S2(5, 3), S1(5)}, {0, 0}, {0, 4}, .labels = 2, .build = b_embed_grad},
     {"bcast_hw", OP_BCAST_HW, 1, 1, {S2(2, 3)}, .build = b_bcast_hw},
     {"sum_hw", OP_SUM_HW, 1, 1, {S4(2, 2, 3, 3)}, .build = b_sum_hw},
+    {"logsumexp", OP_LOGSUMEXP, 1, 1, {S2(3, 5)}, {-20}, {20}, .build = b_logsumexp},
+    {"logsumexp_4d", OP_LOGSUMEXP, 1, 1, {S4(2, 2, 2, 3)}, .build = b_logsumexp},
+    /* distinct values: the walk's random draws tie with probability 0 */
+    {"argmax", OP_ARGMAX, 1, 0, {S2(4, 6)}, .build = b_argmax},
     {"add_bias", OP_ADD_BIAS, 2, 2, {S2(3, 5), S1(5)}, .build = b_add_bias},
     {"add_bias_4d", OP_ADD_BIAS, 2, 2, {S4(2, 2, 2, 3), S1(3)}, .build = b_add_bias},
     {"mul_channel", OP_MUL_CHANNEL, 2, 2, {S4(2, 3, 3, 4), S1(4)}, .build = b_mul_channel},

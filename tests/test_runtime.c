@@ -3144,7 +3144,7 @@ Test(vae, errors_are_one_line)
 {
     /* GANs have no ELBO */
     assert_one_error(cli(&fake_image_model, NULL, "eval", "--checkpoint", "x.ckpt", NULL),
-                     "eval: this model is a GAN; eval is for VAEs only");
+                     "eval: this model is a GAN; eval is for VAEs and classifiers only");
     assert_one_error(cli(&fake_image_model, NULL, "reconstruct", NULL),
                      "reconstruct: this model is a GAN; reconstruct is for VAEs only");
 
@@ -3229,8 +3229,7 @@ Test(vae, model_check_wants_an_objective_name_and_both_elbo_functions)
     m = fake_vae_model;
     m.generate = NULL;
     assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model error: neither generate nor translate (nothing to sample or preview "
-                     "with)");
+                     "model error: neither generate, translate nor classify");
     m = fake_vae_model;
     m.latent_dim = 0;
     assert_one_error(cli(&m, NULL, "bench", NULL),
@@ -3238,7 +3237,7 @@ Test(vae, model_check_wants_an_objective_name_and_both_elbo_functions)
     m = fake_vae_model;
     m.abi = 2;
     assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model was built for runtime ABI 2, this runtime has ABI 7");
+                     "model was built for runtime ABI 2, this runtime has ABI 8");
 }
 
 /* --------------------------------------------------------------- cycle */
@@ -3778,7 +3777,7 @@ Test(cycle, translate_errors_are_one_line)
                      "sample: this model is a CycleGAN, which translates images and has no "
                      "latent space to sample from; use translate --from A|B");
     assert_one_error(cli(m, NULL, "eval", "--checkpoint", ck, NULL),
-                     "eval: this model is a CycleGAN; eval is for VAEs only");
+                     "eval: this model is a CycleGAN; eval is for VAEs and classifiers only");
     assert_one_error(cli(m, NULL, "reconstruct", NULL),
                      "reconstruct: this model is a CycleGAN; reconstruct is for VAEs only");
     assert_one_error(cli(&fake_model, NULL, "translate", NULL),
@@ -3894,7 +3893,7 @@ Test(cycle, model_check_wants_domains_and_translate)
     struct genrt_model m = fake_cycle_model;
     m.translate = NULL;
     assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model error: neither generate nor translate");
+                     "model error: neither generate, translate nor classify");
     m = fake_cycle_model;
     m.domain_b = NULL;
     assert_one_error(cli(&fake_cycle_model, &m, "bench", NULL),

@@ -17,8 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "genrt_data.h"
+#include "genrt_npy.h"
 #include "genrt_rng.h"
 #include "genrt_score.h"
 
@@ -782,16 +784,29 @@ static float *project(const float *x, long n)
     return f;
 }
 
-Test(selfcheck, fashion_mnist_fd_orders_real_blur_and_noise, .timeout = 120)
+static const char *const set_names[5] = {"real test", "blur r=1", "blur r=2", "blur r=3",
+                                         "uniform noise"};
+
+/* The self-check's sets: NSELF real test images, blurred by 1, 2 and 3,
+ * and uniform noise, all in [0, 1]. */
+static void selfcheck_sets(float *sets[5])
 {
-    float *test = fmnist(GENRT_SPLIT_TEST, 0, NSELF), *train = fmnist(GENRT_SPLIT_TRAIN, 0, NSELF);
+    float *test = fmnist(GENRT_SPLIT_TEST, 0, NSELF);
     float *noise = malloc(sizeof(float) * NSELF * PX);
     struct genrt_rng r;
     genrt_rng_seed(&r, 98);
     genrt_rng_fill_uniform(&r, noise, (long)NSELF * PX, 0, 1);
-    float *sets[5] = {test, box_blur(test, NSELF, 1), box_blur(test, NSELF, 2),
-                      box_blur(test, NSELF, 3), noise};
-    const char *names[5] = {"real test", "blur r=1", "blur r=2", "blur r=3", "uniform noise"};
+    sets[0] = test;
+    for (int b = 1; b <= 3; b++)
+        sets[b] = box_blur(test, NSELF, b);
+    sets[4] = noise;
+}
+
+Test(selfcheck, fashion_mnist_fd_orders_real_blur_and_noise, .timeout = 120)
+{
+    float *train = fmnist(GENRT_SPLIT_TRAIN, 0, NSELF), *sets[5];
+    selfcheck_sets(sets);
+    const char *const *names = set_names;
 
     /* two feature spaces: raw pixels, and the random projection */
     struct genrt_score_stats ref_px, ref_pj;
@@ -842,4 +857,84 @@ Test(selfcheck, fashion_mnist_fd_orders_real_blur_and_noise, .timeout = 120)
         free(sets[s]);
     free(train);
     free(train_pj);
+}
+
+/* ---------------------------------------- the classifier's own features */
+
+/* The same self-check in the feature space `X score` uses: a briefly
+ * trained specs/fmnist_classifier.gm (GENC_TRAINER_DIR, default the
+ * repository root), its features of each set through its `features`
+ * command, as uint8 pixels, as score hands them over.  Skipped in the
+ * sanitized run (GENC_QUICK): training there takes too long. */
+static float *classifier_features(const char *bin, const char *dir, const float *x, long n,
+                                  int *d_out)
+{
+    uint8_t *px = malloc((size_t)n * PX);
+    for (long i = 0; i < n * PX; i++)
+        px[i] = (uint8_t)lrint(fmin(fmax(x[i], 0.0), 1.0) * 255);
+    char in[512], out[512], cmd[2048];
+    snprintf(in, sizeof in, "%s/in.npy", dir);
+    snprintf(out, sizeof out, "%s/out.npy", dir);
+    long dims[4] = {n, 1, SIDE, SIDE};
+    struct genrt_err err;
+    cr_assert_eq(genrt_npy_write_u8(in, px, 4, dims, &err), 0, "%s", err.msg);
+    free(px);
+    snprintf(cmd, sizeof cmd, "%s features --checkpoint %s/cls/checkpoint.ckpt --input %s -o %s > %s/answer.txt",
+             bin, dir, in, out, dir);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    struct genrt_npy a;
+    cr_assert_eq(genrt_npy_read(out, &a, &err), 0, "%s", err.msg);
+    cr_assert_eq(a.n_dims, 2);
+    cr_assert_eq(a.dims[0], n);
+    int d = (int)a.dims[1] - 10; /* then the 10 logits */
+    float *f = malloc(sizeof(float) * n * d);
+    for (long i = 0; i < n; i++)
+        memcpy(f + i * d, a.x + i * a.dims[1], sizeof(float) * d);
+    genrt_npy_free(&a);
+    *d_out = d;
+    return f;
+}
+
+Test(selfcheck, classifier_features_order_real_blur_and_noise, .timeout = 300)
+{
+    if (getenv("GENC_QUICK"))
+        cr_skip_test("trains a classifier: run in the plain suite");
+    const char *tdir = getenv("GENC_TRAINER_DIR");
+    char bin[1024], dir[] = "/tmp/genc-selfcheck.XXXXXX", cmd[2048];
+    char cwd[512];
+    cr_assert(getcwd(cwd, sizeof cwd));
+    if (!tdir)
+        snprintf(bin, sizeof bin, "%s/fmnist_classifier", cwd);
+    else if (tdir[0] == '/')
+        snprintf(bin, sizeof bin, "%s/fmnist_classifier", tdir);
+    else
+        snprintf(bin, sizeof bin, "%s/%s/fmnist_classifier", cwd, tdir);
+    cr_assert(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "%s train --steps 300 --quiet --out %s/cls", bin, dir);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    float *train = fmnist(GENRT_SPLIT_TRAIN, 0, NSELF), *sets[5];
+    selfcheck_sets(sets);
+    const char *const *names = set_names;
+    int d;
+    float *ref = classifier_features(bin, dir, train, NSELF, &d);
+    double fd[5];
+    struct genrt_err err;
+    for (int s = 0; s < 5; s++) {
+        float *f = classifier_features(bin, dir, sets[s], NSELF, &d);
+        cr_assert_eq(genrt_score_fd(f, NSELF, ref, NSELF, d, &fd[s], &err), 0, "%s", err.msg);
+        printf("selfcheck: %-13s vs %d real train: fd(classifier, %d features) %9.4f\n", names[s],
+               NSELF, d, fd[s]);
+        free(f);
+    }
+    for (int s = 1; s < 4; s++)
+        cr_expect_gt(fd[s], fd[s - 1], "FD(%s) %g <= FD(%s) %g", names[s], fd[s], names[s - 1],
+                     fd[s - 1]);
+    cr_expect_gt(fd[1], 2 * fd[0], "real %g is not well below blur 1 %g", fd[0], fd[1]);
+    cr_expect_gt(fd[4], 20 * fd[0], "noise %g, real %g", fd[4], fd[0]);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+    for (int s = 0; s < 5; s++)
+        free(sets[s]);
+    free(train);
+    free(ref);
 }

@@ -45,7 +45,7 @@ TEST_BINS := $(addprefix $(B)/test_,$(TEST_SUITES))
 SAN_BINS  := $(addprefix $(B)/san/test_,$(TEST_SUITES))
 
 # Trainers the end-to-end suite drives, plain and sanitized.
-E2E_MODELS := gan_ring gan_mlp dcgan wgan_gp_ring cgan vae cvae cyclegan
+E2E_MODELS := gan_ring gan_mlp dcgan wgan_gp_ring cgan vae cvae cyclegan fmnist_classifier
 $(B)/san/%: %.c $(B)/%.f64.o $(RUNTIME_SRC) | $(B)/san
 	$(CC) -std=c11 -O1 -g1 $(SAN) -D_GNU_SOURCE -Iruntime $(BLAS_CFLAGS) $< $(B)/$*.f64.o $(RUNTIME_SRC) \
 	    -lstb $(BLAS_LIBS) -lz -lm -o $@
@@ -115,7 +115,8 @@ wasm-check: all dcgan gan_ring cgan cyclegan
 .PHONY: test test-build install-check wasm-check
 
 # The slow quality bars (minutes, not part of make test): prints the numbers.
-QUALITY_MODELS := gan_ring wgan_gp_ring wgan wgan_gp cgan lsgan hinge vae cvae conv_vae cyclegan
+QUALITY_MODELS := gan_ring wgan_gp_ring wgan wgan_gp cgan lsgan hinge vae cvae conv_vae cyclegan \
+    fmnist_classifier dcgan
 quality: all $(QUALITY_MODELS) $(DEMO)
 	bash tests/quality.sh
 

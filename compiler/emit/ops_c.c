@@ -338,6 +338,33 @@ static void c_sum_hw(struct emit *e, const struct program *p, int id) {
               "(%s)[r * %d + j] += (%s)[((long)r * %d + q) * %d + j];", rows, hw, c, o, c, x, hw, c);
 }
 
+/* per row: the max, then the sum of exp(x - max) in double */
+static void c_logsumexp(struct emit *e, const struct program *p, int id) {
+    const struct node *n = node_of(p, id);
+    long rows = n->shape.d[0], k = shape_size(in_node(p, n, 0)->shape) / rows;
+    const char *x = emit_ref(e, p, n->in[0]), *o = emit_ref(e, p, id);
+    emit_open(e, "for (long r = 0; r < %ld; r++) {", rows);
+    emit_line(e, "const real *xr = %s + r * %ld;", x, k);
+    emit_line(e, "real mx = xr[0];");
+    emit_line(e, "double s = 0;");
+    emit_line(e, "for (long j = 1; j < %ld; j++) mx = xr[j] > mx ? xr[j] : mx;", k);
+    emit_line(e, "for (long j = 0; j < %ld; j++) s += exp((double)(xr[j] - mx));", k);
+    emit_line(e, "(%s)[r] = mx + (real)log(s);", o);
+    emit_close(e, NULL);
+}
+
+static void c_argmax(struct emit *e, const struct program *p, int id) {
+    const struct node *n = node_of(p, id);
+    long rows = n->shape.d[0], k = shape_size(in_node(p, n, 0)->shape) / rows;
+    const char *x = emit_ref(e, p, n->in[0]), *o = emit_ref(e, p, id);
+    emit_open(e, "for (long r = 0; r < %ld; r++) {", rows);
+    emit_line(e, "const real *xr = %s + r * %ld;", x, k);
+    emit_line(e, "long best = 0;");
+    emit_line(e, "for (long j = 1; j < %ld; j++) best = xr[j] > xr[best] ? j : best;", k);
+    emit_line(e, "(%s)[r] = (real)best;", o);
+    emit_close(e, NULL);
+}
+
 /* ---- effects -------------------------------------------------------------- */
 
 static long in_size(const struct program *p, const struct node *n, int i) { return shape_size(in_node(p, n, i)->shape); }
@@ -443,6 +470,8 @@ static const struct op_c op_c_table[] = {
     {OP_EMBED_GRAD, NULL, c_embed_grad},
     {OP_BCAST_HW, NULL, c_bcast_hw},
     {OP_SUM_HW, NULL, c_sum_hw},
+    {OP_LOGSUMEXP, NULL, c_logsumexp},
+    {OP_ARGMAX, NULL, c_argmax},
     {OP_ADD_BIAS, c_add, NULL},
     {OP_MUL_CHANNEL, c_mul_bcast, NULL},
     {OP_RSQRT, c_rsqrt, NULL},

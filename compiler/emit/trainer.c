@@ -41,12 +41,20 @@ static void emit_program(struct emit *e, const struct program *p) {
                   slot_names[p->ir.nodes.data[0].a.input.slot]);
         emit_open(e, "static void %s(const real **out, const real **back) {", p->name);
         break;
+    case PROG_CLASSIFY:
+        emit_line(e, "/* The classifier at batch %d of in_x, eval mode: its features and its logits. */", p->batch);
+        emit_open(e, "static void %s(const real **features, const real **logits) {", p->name);
+        break;
     case PROG_SAMPLE:
         unreachable(); /* samplers are emitted by sampler.c */
     }
     emit_body(e, p);
     if (p->kind == PROG_GENERATE || p->kind == PROG_RECONSTRUCT)
         emit_line(e, "return %s;", emit_ref(e, p, p->result));
+    if (p->kind == PROG_CLASSIFY) {
+        emit_line(e, "*features = %s;", emit_ref(e, p, p->result));
+        emit_line(e, "*logits = %s;", emit_ref(e, p, p->result2));
+    }
     if (p->kind == PROG_TRANSLATE) {
         emit_line(e, "*out = %s;", emit_ref(e, p, p->result));
         emit_line(e, "*back = %s;", emit_ref(e, p, p->result2));
@@ -300,6 +308,17 @@ static const char *emit_entries(struct emit *e) {
         emit_line(e, "%s", "");
         fields = xprintf("%s.translate = translate,\n", fields);
     }
+    if ((p = program_of(lo, PROG_CLASSIFY, 0))) {
+        emit_open(e, "static void classify(const float *x, float *features, float *logits) {");
+        emit_line(e, "const real *f, *l;");
+        copy_in(e, "in_x", "x", "(long)BATCH * SAMPLE");
+        emit_line(e, "%s(&f, &l);", p->name);
+        copy_out(e, "features", "f", xprintf("(long)BATCH * %d", lo->n_features));
+        copy_out(e, "logits", "l", xprintf("(long)BATCH * %d", lo->n_classes));
+        emit_close(e, NULL);
+        emit_line(e, "%s", "");
+        fields = xprintf("%s.n_features = %d,\n.classify = classify,\n", fields, lo->n_features);
+    }
     return fields;
 }
 
@@ -420,7 +439,8 @@ char *emit_c(const struct model *m, const struct lowered *lo, const struct sourc
         emit_line(&e, "%s", "");
     }
     static const char *const objectives[] = {[GENRT_OBJ_GAN] = "GENRT_OBJ_GAN", [GENRT_OBJ_VAE] = "GENRT_OBJ_VAE",
-                                             [GENRT_OBJ_CYCLEGAN] = "GENRT_OBJ_CYCLEGAN"};
+                                             [GENRT_OBJ_CYCLEGAN] = "GENRT_OBJ_CYCLEGAN",
+                                             [GENRT_OBJ_CLASSIFIER] = "GENRT_OBJ_CLASSIFIER"};
     emit_report_texts(&e, m, lo, src);
     emit_open(&e, "const struct genrt_model GENC_MODEL_SYM = {");
     emit_line(&e, ".abi = GENRT_ABI,");
@@ -441,7 +461,7 @@ char *emit_c(const struct model *m, const struct lowered *lo, const struct sourc
         emit_line(&e, ".domain_a = \"%s\",", c_str(m->data.domain));
         emit_line(&e, ".domain_b = &domain_b,");
     }
-    emit_line(&e, ".n_classes = %d,", m->conditional ? m->n_classes : 0);
+    emit_line(&e, ".n_classes = %d,", lo->n_classes);
     emit_line(&e, ".real_batches = REAL_BATCHES,");
     emit_line(&e, ".latent_batches = LATENT_BATCHES,");
     emit_line(&e, ".batch = BATCH,");
@@ -449,6 +469,11 @@ char *emit_c(const struct model *m, const struct lowered *lo, const struct sourc
     emit_line(&e, ".seed = %lluu,", (unsigned long long)m->train.seed);
     emit_line(&e, ".sample_every = %ld,", m->train.sample_every);
     emit_line(&e, ".checkpoint_every = %ld,", m->train.checkpoint_every);
+    if (m->train.score_every) {
+        emit_line(&e, ".score_every = %ld,", m->train.score_every);
+        if (m->train.classifier)
+            emit_line(&e, ".score_classifier = \"%s\",", c_str(m->train.classifier));
+    }
     emit_line(&e, ".n_state = N_STATE,");
     emit_line(&e, ".state = state,");
     emit_line(&e, ".n_tensors = N_TENSORS,");
