@@ -173,8 +173,15 @@ double model_gradcheck(const struct genrt_model *m, double h, int per_tensor) {
         const struct genrt_tensor *tt = &m->tensors[t];
         double b = tt->init == GENRT_INIT_FANIN_UNIFORM ? 1 / sqrt((double)tt->fan_in) : 0;
         unsigned long long r = stream_of(m->name, tt->name);
-        for (long i = 0; i < tt->size; i++)
-            st[tt->offset + i] = tt->init == GENRT_INIT_ONE ? 1 : b * (2 * stream_uniform(&r) - 1);
+        double norm = 0;
+        for (long i = 0; i < tt->size; i++) {
+            double u = 2 * stream_uniform(&r) - 1;
+            st[tt->offset + i] = tt->init == GENRT_INIT_ONE ? 1 : tt->init == GENRT_INIT_UNIT_NORMAL ? u : b * u;
+            norm += u * u;
+        }
+        /* spectral_norm's vectors are unit vectors, as the runtime starts them */
+        for (long i = 0; i < tt->size && tt->init == GENRT_INIT_UNIT_NORMAL; i++)
+            st[tt->offset + i] /= sqrt(norm);
     }
     unsigned long long r = stream_of(m->name, "inputs");
     long nx = (long)m->gc_batch * m->sample_size, nz = (long)m->gc_batch * m->latent_dim;
@@ -221,6 +228,10 @@ double model_gradcheck(const struct genrt_model *m, double h, int per_tensor) {
                 double err = -1;
                 for (double step = h; step >= h / 10 && (err < 0 || err > 1e-6); step /= 10) {
                     double e1 = central_error(m, k, st, i, g[i], step);
+                    if (isnan(e1)) { /* a NaN loss or gradient is no pass, and no kink */
+                        err = INFINITY;
+                        break;
+                    }
                     if (e1 >= 0 && (err < 0 || e1 < err))
                         err = e1;
                 }
