@@ -72,6 +72,8 @@ $(B)/fault $(B)/san/fault:
 # What make test runs, built in parallel even under a plain `make test`
 # (the suites then run one after the other, each with its own --jobs).
 TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# make report-check's trainer and PNG reader (defined before test-build names them)
+REPORT_BINS := $(B)/report/report_gan $(B)/report/png_to_ppm
 test-build: all $(TEST_BINS) $(SAN_BINS) $(B)/san/genc $(E2E_MODELS) $(addprefix $(B)/san/,$(E2E_MODELS)) \
             examples-build $(FAULT_BINS) $(SAN_FAULT_BINS) $(FUZZ_BINS) $(REPORT_BINS)
 
@@ -137,7 +139,6 @@ $(B)/report/png_to_ppm: tests/png_to_ppm.c | $(B)/report
 $(B)/report:
 	mkdir -p $@
 
-REPORT_BINS := $(B)/report/report_gan $(B)/report/png_to_ppm
 report-check: $(REPORT_BINS)
 	@python3 tests/report_check.py $(REPORT_BINS)
 
