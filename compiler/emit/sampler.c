@@ -377,6 +377,10 @@ bool emit_sampler(const struct model *m, struct lowered *lo, const float *state,
                   const char *name, bool weights_file, enum sampler_quant quant, struct sampler_out *out) {
     struct sampler s = {.m = m, .lo = lo};
     int n_progs = lo->n_samplers, first = lo->progs.len;
+    if (n_progs == 0) { /* a classifier generates nothing (main.c says so first) */
+        error_plain("a %s generates nothing, so it has no sampler", lo->objective_title);
+        return false;
+    }
     for (int d = 0; d < n_progs; d++) /* all first: lowering moves lo->progs */
         lower_sampler(m, lo, d);
     struct program **progs = xalloc(sizeof *progs * (size_t)n_progs);
