@@ -56,10 +56,10 @@ def chromium():
     fail("headless Chromium is needed and none was found (Debian: apt-get install chromium; make deps does)")
 
 
-def dump_dom(browser, profile, url):
+def dump_dom(browser, profile, url, budget=30000):
     """The DOM of url once its scripts are done, as headless Chromium prints it."""
     cmd = [browser, "--headless", "--disable-gpu", "--no-first-run", "--user-data-dir=" + profile,
-           "--virtual-time-budget=30000", "--dump-dom", url]
+           "--virtual-time-budget=%d" % budget, "--dump-dom", url]
     if os.geteuid() == 0:
         cmd.insert(1, "--no-sandbox")  # Chromium's sandbox refuses to run as root
     try:
@@ -73,8 +73,13 @@ def dump_dom(browser, profile, url):
 
 def page_values(browser, profile, url):
     """The JSON the page wrote into #genc-values, after it drew."""
-    r = dump_dom(browser, profile, url)
-    state = re.search(r'<body[^>]*data-state="([a-z]*)"', r.stdout)
+    # Virtual time can run out while the module is still being fetched and
+    # compiled on a loaded machine: a page still loading gets a longer budget.
+    for budget in (30000, 90000, 240000):
+        r = dump_dom(browser, profile, url, budget)
+        state = re.search(r'<body[^>]*data-state="([a-z]*)"', r.stdout)
+        if not state or state.group(1) != "loading":
+            break
     status = re.search(r'<p id="status"[^>]*>(.*?)</p>', r.stdout, re.S)
     status = html.unescape(status.group(1)) if status else "(no status)"
     if not state or state.group(1) != "ready":
