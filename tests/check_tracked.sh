@@ -1,7 +1,9 @@
 #!/bin/bash
 # check_tracked.sh [--selftest]: nothing built is tracked. Fails if a file
 # in `git ls-files` is an ELF (an executable, an object, a shared library),
-# an ar archive, or named like an object. Outside a git checkout it says so
+# an ar archive, or named like an object, or if a file outside tests/fuzz/
+# is named like a libFuzzer corpus entry (40 hex digits, its SHA-1: a fuzz
+# run that wrote into a seed directory, as one did into specs/). Outside a git checkout it says so
 # and passes, since there is no index to check. --selftest first checks
 # that a planted tracked ELF is caught.
 set -u
@@ -16,6 +18,9 @@ check() # DIR: 0 when nothing built is tracked in the git checkout DIR
             *.o | *.a | *.so | *.so.* | *.obj | *.wasm)
                 echo "check_tracked: $f is tracked, but built files never are"; bad=1; continue ;;
         esac
+        if [[ $f != tests/fuzz/* && ${f##*/} =~ ^[0-9a-f]{40}$ ]]; then
+            echo "check_tracked: $f is tracked, but it is a fuzzer's corpus entry"; bad=1; continue
+        fi
         magic=$(head -c 7 -- "$1/$f" | od -An -c | tr -d ' \n')
         case $magic in
             177ELF* | '!<arch>'*)
@@ -34,7 +39,12 @@ if [ "${1:-}" = --selftest ]; then
     if check "$d" >/dev/null; then
         echo "check_tracked: selftest: a tracked ELF went unnoticed"; exit 1
     fi
-    echo "check_tracked: selftest: a planted tracked ELF is caught"
+    git -C "$d" rm -q --cached zoo && mkdir "$d/specs" && echo x >"$d/specs/00d6b5c3fc98982957cff803a016df37ed396c3e" &&
+        git -C "$d" add specs
+    if check "$d" >/dev/null; then
+        echo "check_tracked: selftest: a tracked corpus entry went unnoticed"; exit 1
+    fi
+    echo "check_tracked: selftest: a planted tracked ELF and corpus entry are caught"
 fi
 if ! git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     echo "check_tracked: not a git checkout; nothing to check"
