@@ -223,6 +223,7 @@ struct dataset {
     const char *path;
     bool train;
     int select;           /* only examples of this class; -1 for all */
+    long limit;           /* `limit N`: only the first N examples (after select); 0 for all */
     double lo, hi;
     struct shape shape;   /* one example */
     struct loc loc;

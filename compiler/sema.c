@@ -39,12 +39,19 @@ static void check_select(const struct stmt *s, struct dataset *ds, int classes) 
         ds->select = (int)k;
 }
 
+/* `limit N`: train on the first N examples only (a small data set). */
+static void check_limit(const struct stmt *s, struct dataset *ds) {
+    long n;
+    if (s && want_args(s, 1, 1) && arg_int(&s->args.data[0], "limit", 1, 1L << 30, &n))
+        ds->limit = n;
+}
+
 /* images { dir "photos/"; shape [3, 64, 64]; range -1 1 }: a folder of PNG
  * or JPEG files, resized to the shape; one subfolder per class, if any. */
 static void check_images(const struct decl *d, struct model *m, struct dataset *ds) {
-    static const char *const keys[] = {"dir", "shape", "range", "classes", "class"};
-    const struct stmt *s[5];
-    settings(&d->body, "images", keys, 5, s);
+    static const char *const keys[] = {"dir", "shape", "range", "classes", "class", "limit"};
+    const struct stmt *s[6];
+    settings(&d->body, "images", keys, 6, s);
     long classes = 0;
     if (s[3] && want_args(s[3], 1, 1) && arg_int(&s[3]->args.data[0], "classes", 1, 256, &classes) &&
         ds == &m->data)
@@ -74,6 +81,7 @@ static void check_images(const struct decl *d, struct model *m, struct dataset *
     }
     check_range(s[2], ds);
     check_select(s[4], ds, (int)classes);
+    check_limit(s[5], ds);
     if (diag_error_count() != before)
         ds->ok = false; /* its shape may be the default, not the one meant */
 }
@@ -103,12 +111,12 @@ static void check_data(const struct decl *d, struct model *m) {
         check_images(d, m, ds);
         return;
     }
-    static const char *const keys[] = {"path", "split", "range", "class"};
-    const struct stmt *s[4];
-    settings(&d->body, "data", keys, 4, s);
+    static const char *const keys[] = {"path", "split", "range", "class", "limit"};
+    const struct stmt *s[5];
+    settings(&d->body, "data", keys, 5, s);
     if (kind == DATA_RING8) {
         ds->shape = (struct shape){1, {2}};
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < 5; k++)
             if (s[k])
                 error_at(s[k]->loc, "ring8 is synthetic and takes no '%s'", keys[k]);
         return;
@@ -135,6 +143,7 @@ static void check_data(const struct decl *d, struct model *m) {
     }
     check_range(s[2], ds);
     check_select(s[3], ds, 10);
+    check_limit(s[4], ds);
 }
 
 static const char *const dists[] = {"normal", "uniform"};

@@ -704,6 +704,14 @@ static int keep_class(struct genrt_data *d, int k, const char *path, int train,
     return 0;
 }
 
+/* The spec's `limit N`: only the first n examples, in file order. */
+static void keep_first(struct genrt_data *d, long n)
+{
+    d->n = n;
+    d->images = genrt_file_xrealloc(d->images, (size_t)n * d->c * d->h * d->w);
+    d->labels = genrt_file_xrealloc(d->labels, (size_t)n);
+}
+
 void genrt_data_domain_model(const struct genrt_model *m, int domain, struct genrt_model *out)
 {
     *out = *m;
@@ -714,6 +722,7 @@ void genrt_data_domain_model(const struct genrt_model *m, int domain, struct gen
     out->data_path = b->data_path;
     out->data_train = b->data_train;
     out->data_class = b->data_class;
+    out->data_limit = b->data_limit;
     out->range_lo = b->range_lo;
     out->range_hi = b->range_hi;
     out->img_c = b->img_c;
@@ -782,6 +791,8 @@ int genrt_data_open_split(struct genrt_data *d, const struct genrt_model *m, con
             genrt_data_close(d);
             return -1;
         }
+        if (split == GENRT_SPLIT_MODEL && m->data_limit > 0 && d->n > m->data_limit)
+            keep_first(d, m->data_limit);
         start_epochs(d, m);
         return 0;
     }

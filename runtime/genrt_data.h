@@ -34,6 +34,11 @@
  * their labels stay as they are.  A class with no examples in the split
  * is an error naming the directory and the class; ring8 has no filter.
  *
+ * Limit: when m->data_limit > 0 (the spec's `limit N`), the model's own
+ * split keeps only its first N examples, in file order, after the class
+ * filter; fewer examples than N keep them all.  A split opened by name
+ * (GENRT_SPLIT_TRAIN or _TEST: eval, score's real features) is whole.
+ *
  * Splits: fashion_mnist has a train split (train-* files) and a test split
  * (t10k-* files); a spec picks one (m->data_train) and training reads only
  * that, but `X eval`, `X reconstruct` and `X translate` open either by

@@ -262,11 +262,14 @@ static const char *flag_help(const struct genrt_model *m, int k, const char **su
 }
 
 /* " (fashion_mnist)", " (images, class 3)": the source in the usage text. */
-static void print_source(FILE *f, const char *flag, const char *path, int kind, int cls)
+static void print_source(FILE *f, const char *flag, const char *path, int kind, int cls,
+                         long limit)
 {
     fprintf(f, " %s %s (%s", flag, path && path[0] ? path : "(none)", genrt_data_kind_name(kind));
     if (cls >= 0)
         fprintf(f, ", class %d", cls);
+    if (limit > 0)
+        fprintf(f, ", the first %ld examples", limit);
     fprintf(f, ")");
 }
 
@@ -319,10 +322,10 @@ static void usage(const struct genrt_cli *c, FILE *f)
     if (m->data_kind == GENRT_DATA_RING8)
         fprintf(f, " (data: ring8, generated)");
     else
-        print_source(f, "--data", m->data_path, m->data_kind, m->data_class);
+        print_source(f, "--data", m->data_path, m->data_kind, m->data_class, m->data_limit);
     if (has_domain_b(m)) {
         const struct genrt_domain *b = m->domain_b;
-        print_source(f, "--data-b", b->data_path, b->data_kind, b->data_class);
+        print_source(f, "--data-b", b->data_path, b->data_kind, b->data_class, b->data_limit);
         fprintf(f, "; domains %s (--data) and %s (--data-b)", m->domain_a, b->name);
     }
     if (m->n_classes > 0)

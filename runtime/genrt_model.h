@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define GENRT_ABI 8
+#define GENRT_ABI 9
 
 enum genrt_data_kind {
     GENRT_DATA_FASHION_MNIST, /* IDX files in a directory, gzip'd or not */
@@ -87,6 +87,7 @@ struct genrt_domain {
     const char *data_path;    /* --data-b overrides it */
     int data_train;
     int data_class;           /* only examples of this class; -1 for all */
+    long data_limit;          /* only the first N examples (after the class filter); 0 for all */
     float range_lo, range_hi;
     int img_c, img_h, img_w;
     long sample_size;
@@ -114,6 +115,8 @@ struct genrt_model {
     const char *data_path; /* fashion_mnist, images: the directory (--data overrides it) */
     int data_train;     /* fashion_mnist: 1 the train split, 0 the test split */
     int data_class;     /* only examples of this class (their labels); -1 for all */
+    long data_limit;    /* the spec's `limit N`: only the first N examples of the model's split
+                         * (in file order, after the class filter); 0 for all */
     float range_lo, range_hi; /* pixel 0 maps to lo, 255 to hi */
     int img_c, img_h, img_w;  /* C is 1 or 3; all 0 when the data are not images (ring8) */
     long sample_size;

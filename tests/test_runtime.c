@@ -49,6 +49,9 @@
 #include "genrt_rng.h"
 
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist"
+/* a macro's value as a string literal: STR(GENRT_ABI) is "9" */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 extern const struct genrt_model fake_model, fake_model_f64;
 extern const struct genrt_model fake_image_model, fake_image_model_f64;
@@ -3237,7 +3240,7 @@ Test(vae, model_check_wants_an_objective_name_and_both_elbo_functions)
     m = fake_vae_model;
     m.abi = 2;
     assert_one_error(cli(&m, NULL, "bench", NULL),
-                     "model was built for runtime ABI 2, this runtime has ABI 8");
+                     "model was built for runtime ABI 2, this runtime has ABI " STR(GENRT_ABI));
 }
 
 /* --------------------------------------------------------------- cycle */
@@ -3312,6 +3315,51 @@ Test(data, class_filter_keeps_one_class_in_file_order)
     cr_assert_eq(genrt_data_open(&d, &r, NULL, 1, &err), 0, "%s", err.msg);
     cr_assert_eq(d.n, 5);
     genrt_data_close(&d);
+}
+
+/* `limit N`: the first N examples of the model's split, after the class
+ * filter, in file order; a split opened by name is whole. */
+Test(data, limit_keeps_the_first_examples_of_the_models_split)
+{
+    struct genrt_model m = image_model(FMNIST_DIR, 1);
+    struct genrt_data all, d;
+    struct genrt_err err;
+    cr_assert_eq(genrt_data_open(&all, &m, NULL, 1, &err), 0, "%s", err.msg);
+    m.data_limit = 100;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.n, 100);
+    cr_assert(!memcmp(d.images, all.images, 100 * 784));
+    cr_assert(!memcmp(d.labels, all.labels, 100));
+    static float x[64 * 784];
+    for (int b = 0; b < 4; b++) /* an epoch is one batch of 64 (the last 36 dropped) */
+        cr_assert_eq(genrt_data_next_batch(&d, x, 64), 0);
+    cr_assert_eq(d.st.epoch, 3);
+    for (long i = 0; i < d.n; i++)
+        cr_assert_lt(d.order[i], 100u);
+    genrt_data_close(&d);
+    /* after the class filter: the first 10 sneakers */
+    m.data_class = 7;
+    m.data_limit = 10;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.n, 10);
+    long k = 0;
+    for (long i = 0; i < all.n && k < 10; i++)
+        if (all.labels[i] == 7) {
+            cr_assert_eq(d.labels[k], 7);
+            cr_assert(!memcmp(d.images + k * 784, all.images + i * 784, 784), "example %ld", k);
+            k++;
+        }
+    genrt_data_close(&d);
+    /* the splits eval and score open by name are whole; a limit above n keeps all */
+    m.data_class = -1;
+    cr_assert_eq(genrt_data_open_split(&d, &m, NULL, GENRT_SPLIT_TEST, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.n, 10 * FMNIST_TEST_PER_CLASS);
+    genrt_data_close(&d);
+    m.data_limit = 1000000;
+    cr_assert_eq(genrt_data_open(&d, &m, NULL, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(d.n, all.n);
+    genrt_data_close(&d);
+    genrt_data_close(&all);
 }
 
 Test(data, class_filter_errors_name_the_path_and_class)

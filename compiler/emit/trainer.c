@@ -331,6 +331,8 @@ static void emit_data_fields(struct emit *e, const struct dataset *d) {
     emit_line(e, ".data_path = \"%s\",", c_str(d->path ? d->path : ""));
     emit_line(e, ".data_train = %d,", d->train);
     emit_line(e, ".data_class = %d,", d->select);
+    if (d->limit)
+        emit_line(e, ".data_limit = %ld,", d->limit);
     emit_line(e, ".range_lo = %.9g, .range_hi = %.9g,", d->lo, d->hi);
     if (d->shape.n == 3)
         emit_line(e, ".img_c = %d, .img_h = %d, .img_w = %d,", d->shape.d[0], d->shape.d[1], d->shape.d[2]);
