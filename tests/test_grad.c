@@ -226,11 +226,13 @@ Test(autodiff, second_derivative_through_dense_network) {
 
 /* ---- whole objectives, for every spec ------------------------------------ */
 
-Test(objective, every_spec_gradcheck_in_double, .timeout = 1500) {
+/* Every spec's whole objective, in four tests of every fourth spec (in
+ * name order), so that --jobs runs them side by side. */
+static void gradcheck_specs(int part) {
     char **specs;
     int n = list_specs(&specs);
     cr_assert(n >= 2, "no specs found");
-    for (int s = 0; s < n; s++) {
+    for (int s = part; s < n; s += 4) {
         /* The sanitized run (GENC_QUICK) loads the same unsanitized .so, so
          * only the checker itself is under the sanitizers there: three small
          * specs of three objectives exercise all of it. */
@@ -253,6 +255,11 @@ Test(objective, every_spec_gradcheck_in_double, .timeout = 1500) {
         dlclose(h);
     }
 }
+
+Test(objective, every_spec_gradcheck_in_double_part1, .timeout = 900) { gradcheck_specs(0); }
+Test(objective, every_spec_gradcheck_in_double_part2, .timeout = 900) { gradcheck_specs(1); }
+Test(objective, every_spec_gradcheck_in_double_part3, .timeout = 900) { gradcheck_specs(2); }
+Test(objective, every_spec_gradcheck_in_double_part4, .timeout = 900) { gradcheck_specs(3); }
 
 /* Every layer kind, lowered by genc from tests/specs/zoo.gm. */
 Test(objective, every_layer_kind_gradcheck_in_double, .timeout = 120) {
