@@ -1063,6 +1063,28 @@ Test(e2e, classifier_trains_evaluates_and_scores_samples, .timeout = 300) {
     score_value(read_whole(path("ring.txt"), NULL), "high_quality");
     cr_expect_eq(score_value(rr, "modes"), 8, "the real ring: %s", rr);
     cr_expect_gt(score_value(rr, "high_quality"), 0.97, "the real ring: %s", rr);
+    /* a CycleGAN (sneakers, class 7 <-> ankle boots, class 9): each
+     * direction's fd, precision, recall and the share of translations the
+     * classifier calls the other domain's class; the reference compares
+     * each domain's test examples with the other's training examples */
+    const char *cg = trainer("cyclegan");
+    cr_assert_eq(run("%s train --steps 2 --quiet --out %s/cg && %s score %s --checkpoint %s/cg/checkpoint.ckpt "
+                     "> %s/cg.txt && %s score %s --reference > %s/cgref.txt", cg, dir, cg, ck, dir, dir, cg, ck, dir),
+                 0);
+    char *cs = read_whole(path("cg.txt"), NULL), *cr = read_whole(path("cgref.txt"), NULL);
+    printf("score: cyclegan after 2 steps %s", cs ? cs : "(nothing)\n");
+    static const char *const names[] = {"fd_A", "precision_A", "recall_A", "class_A",
+                                        "fd_B", "precision_B", "recall_B", "class_B"};
+    for (int i = 0; i < 8; i++) {
+        double v = score_value(cs, names[i]), ref = score_value(cr, names[i]);
+        cr_expect(isfinite(v) && v >= 0 && (i % 4 == 0 || v <= 1), "%s=%g: %s", names[i], v, cs);
+        cr_expect(isfinite(ref) && ref >= 0, "reference %s=%g: %s", names[i], ref, cr);
+    }
+    if (!quick()) { /* a 100-step classifier tells a real sneaker from a real boot */
+        cr_expect_gt(score_value(cr, "class_A"), 0.8, "reference: %s", cr);
+        cr_expect_gt(score_value(cr, "class_B"), 0.8, "reference: %s", cr);
+        cr_expect_lt(score_value(cr, "fd_A"), score_value(cs, "fd_A"), "reference: %s; samples: %s", cr, cs);
+    }
 }
 
 /* step's row of a metrics.csv, or NULL */
