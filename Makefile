@@ -116,8 +116,8 @@ $(error SPEC=$(SPEC): '$(SPEC_NAME)' is one of this Makefile's targets; rename t
 endif
 .DEFAULT_GOAL := $(SPEC_NAME)
 endif
-# goals naming a ./NAME.gm or ./NAME.c of yours
-USER_MODELS := $(foreach g,$(filter-out $(MODELS) $(SPEC_NAME),$(MAKECMDGOALS)),$(if $(wildcard $(g).gm $(g).c),$(g)))
+# goals naming a ./NAME.gm or ./NAME.c of yours (not a path: build/quality/X has rules of its own)
+USER_MODELS := $(foreach g,$(filter-out $(MODELS) $(SPEC_NAME),$(MAKECMDGOALS)),$(if $(findstring /,$(g)),,$(if $(wildcard $(g).gm $(g).c),$(g))))
 TRAINERS := $(sort $(MODELS) $(USER_MODELS) $(SPEC_NAME))
 # the C of trainer $(1): SPEC itself when that is NAME.c, else ./NAME.c
 trainer_c = $(if $(and $(filter $(1),$(SPEC_NAME)),$(filter %.c,$(SPEC))),$(SPEC),$(1).c)

@@ -4,7 +4,12 @@
 #   wgan_gp_ring  10,000 steps, 5 critic steps: modes covered (>= 7 of 8)
 #   wgan, wgan_gp 3,000 steps: the critic's Wasserstein estimate W falls; sample grids
 #   fmnist_classifier  5,000 steps: test accuracy (>= 90%); score --reference (real test vs train)
-#   cgan          3,000 steps: a sample grid with one row per class; score's label_acc (>= 0.85)
+#   cgan          2,000 steps, seeds 1 2 3: score's label_acc (mean >= 0.85); a grid, a row per class
+#   ema           dcgan with `ema 0.999` on G, 3,000 steps, seeds 1 2 3: score's fd of the moving
+#                 average against the same run's raw weights (--no-ema): >= 15% lower
+#   augment       dcgan on the first 2,000 Fashion-MNIST images (`limit 2000`), 3,000 steps, seeds
+#                 1 2 3, with `augment { translation; cutout }` and without: fd >= 20% lower with
+#   sngan         specs/sngan.gm, 3,000 steps, seeds 1 2 3: fd no worse than dcgan's (ema's raw runs)
 #   lsgan, hinge  QUALITY_STEPS steps: sample grids
 #   vae, cvae, conv_vae  3,000 steps: test -ELBO (vae <= 250 nats; cvae's and conv_vae's below
 #                 vae's); cvae: a sample grid with one row per class
@@ -13,12 +18,15 @@
 #   int8          dcgan's sampler from the demo's checkpoint (runs/demo; else 2,000 steps), float
 #                 against --quantize int8: weight bytes (<= 0.3x), max and mean absolute deviation
 # QUALITY_STEPS scales the Fashion-MNIST runs (default 3000); QUALITY_ONLY="vae cyclegan" runs only
-# the sections of those models.
+# the sections of those models; QUALITY_SEEDS (default "1 2 3") the seeds of the three-seed bars;
+# QUALITY_THREADS=N passes --threads N to their train and score (two sections side by side).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build/quality
 mkdir -p "$out"
 steps=${QUALITY_STEPS:-3000}
+seeds=${QUALITY_SEEDS:-1 2 3}
+thr=(${QUALITY_THREADS:+--threads "$QUALITY_THREADS"})
 want() { [[ -z "${QUALITY_ONLY:-}" || " $QUALITY_ONLY " == *" $1 "* ]]; }
 
 # modes covered by a CSV of 2-D samples: a sample within 3 std (0.15) of one
@@ -39,8 +47,37 @@ trend() {
                printf "%s: %.4f over the first %d steps, %.4f over the last %d", col, a / t, t, b / t, t }' "$1"
 }
 
+# one metric of a score line: metric "fd=1.2 precision=0.7" fd -> 1.2
+metric() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+# mean and spread of numbers: "m (sd s, lo to hi)"
+stats() {
+    printf '%s\n' "$@" | awk '{ v[NR] = $1; s += $1 } END { m = s / NR; for (i = 1; i <= NR; i++) d += (v[i] - m) ^ 2
+        lo = hi = v[1]; for (i = 2; i <= NR; i++) { if (v[i] < lo) lo = v[i]; if (v[i] > hi) hi = v[i] }
+        printf "%.4g (sd %.2g, %.4g to %.4g)", m, (NR > 1 ? sqrt(d / (NR - 1)) : 0), lo, hi }'
+}
+mean() { printf '%s\n' "$@" | awk '{ s += $1 } END { print s / NR }'; }
+
+# variant NAME SED CHECK: specs/dcgan.gm changed by the sed script SED
+# (which must give a spec holding CHECK), built as build/quality/NAME
+variant() {
+    sed -e "s/^model dcgan$/model $1/" -e "$2" specs/dcgan.gm > $out/$1.gm.new
+    grep -qF "$3" $out/$1.gm.new || { echo "quality: specs/dcgan.gm changed: no '$3' in $1's variant" >&2; exit 1; }
+    if cmp -s $out/$1.gm.new $out/$1.gm; then rm $out/$1.gm.new; else mv $out/$1.gm.new $out/$1.gm; fi
+    make -s --no-print-directory $out/$1
+}
+
+# fd, the whole score line and a grid of a run: train_scored TRAINER RUN SEED STEPS [SCORE FLAGS]
+# leaves the score line in $scored
+train_scored() {
+    local t=$1 run=$2 seed=$3 n=$4
+    shift 4
+    "$t" train --steps "$n" --seed "$seed" --quiet --out "$run" --force "${thr[@]}"
+    scored=$("$t" score --classifier $cls --checkpoint "$run/checkpoint.ckpt" "${thr[@]}" "$@")
+}
+
 cls=$out/fmnist_classifier/checkpoint.ckpt
-if want fmnist_classifier || want cgan; then
+if want fmnist_classifier || { [[ ! -f $cls ]] && { want cgan || want ema || want augment || want sngan; }; }; then
     echo "== fmnist_classifier: 5,000 steps on Fashion-MNIST"
     SECONDS=0
     ./fmnist_classifier train --seed 1 --quiet --out $out/fmnist_classifier --force
@@ -75,15 +112,91 @@ for m in wgan wgan_gp; do
 done
 
 if want cgan; then
-    echo "== cgan: $steps steps on Fashion-MNIST"
-    ./cgan train --steps "$steps" --seed 1 --quiet --out $out/cgan --force
-    ./cgan sample --checkpoint $out/cgan/checkpoint.ckpt -n 80 -o $out/cgan.png
+    echo "== cgan: 2,000 steps on Fashion-MNIST, seeds $seeds"
+    acc=()
+    for s in $seeds; do
+        train_scored ./cgan $out/cgan$s $s 2000
+        echo "  seed $s: $scored"
+        acc+=("$(metric "$scored" label_acc)")
+    done
+    ./cgan sample --checkpoint $out/cgan${seeds%% *}/checkpoint.ckpt -n 80 -o $out/cgan.png
+    echo "  label_acc: $(stats "${acc[@]}")   (bar: mean >= 0.85)"
+    awk -v a="$(mean "${acc[@]}")" 'BEGIN { exit !(a >= 0.85) }' || echo "  BELOW THE BAR: mean label_acc < 0.85"
     echo "  one row per class (0 T-shirt, 1 trouser, 2 pullover, 3 dress, 4 coat, 5 sandal, 6 shirt,"
     echo "  7 sneaker, 8 bag, 9 ankle boot): $out/cgan.png"
-    s=$(./cgan score --classifier $cls --checkpoint $out/cgan/checkpoint.ckpt)
-    echo "  score: $s   (bar: label_acc >= 0.85)"
-    la=$(printf '%s\n' "$s" | sed -n 's/.*label_acc=\([0-9.]*\).*/\1/p')
-    awk -v a="$la" 'BEGIN { exit !(a >= 0.85) }' || echo "  BELOW THE BAR: label_acc $la < 0.85"
+fi
+
+# ema: one run gives both sides, since the moving average never changes
+# training: its raw weights (--no-ema) are the run without ema, which
+# the first lines check on a short run (the samples of ./dcgan's own run
+# and of the variant's raw weights are the same bytes).
+dcgan_fd=()
+if want ema || want sngan; then
+    echo "== ema: dcgan with 'ema 0.999' on G, $steps steps, seeds $seeds"
+    variant dcgan_ema 's/^\(optimize G with adam { .*\) }$/\1; ema 0.999 }/' "ema 0.999"
+    ./dcgan train --steps 50 --seed 1 --quiet --out $out/ema_same_a --force "${thr[@]}"
+    $out/dcgan_ema train --steps 50 --seed 1 --quiet --out $out/ema_same_b --force "${thr[@]}"
+    ./dcgan sample --checkpoint $out/ema_same_a/checkpoint.ckpt -n 64 -o $out/ema_same_a.npy
+    $out/dcgan_ema sample --checkpoint $out/ema_same_b/checkpoint.ckpt --no-ema -n 64 -o $out/ema_same_b.npy
+    if cmp -s $out/ema_same_a.npy $out/ema_same_b.npy; then
+        echo "  after 50 steps, dcgan's samples and the ema variant's raw ones are the same bytes"
+    else
+        echo "  NOT THE SAME RUN: dcgan's samples differ from the ema variant's raw ones after 50 steps"
+    fi
+    with=()
+    for s in $seeds; do
+        train_scored $out/dcgan_ema $out/dcgan_ema$s $s "$steps"
+        with+=("$(metric "$scored" fd)")
+        raw=$($out/dcgan_ema score --classifier $cls --checkpoint $out/dcgan_ema$s/checkpoint.ckpt --no-ema "${thr[@]}")
+        dcgan_fd+=("$(metric "$raw" fd)")
+        echo "  seed $s: ema: $scored"
+        echo "          raw: $raw"
+    done
+    r=$(awk -v a="$(mean "${with[@]}")" -v b="$(mean "${dcgan_fd[@]}")" 'BEGIN { printf "%.3f", a / b }')
+    echo "  fd with ema $(stats "${with[@]}"), raw $(stats "${dcgan_fd[@]}"): ratio $r   (bar: <= 0.85)"
+    awk -v r="$r" 'BEGIN { exit !(r <= 0.85) }' || echo "  BELOW THE BAR: ema lowers fd by less than 15%"
+    s=${seeds%% *}
+    $out/dcgan_ema sample --checkpoint $out/dcgan_ema$s/checkpoint.ckpt -n 64 --seed 7 -o $out/ema.png
+    $out/dcgan_ema sample --checkpoint $out/dcgan_ema$s/checkpoint.ckpt -n 64 --seed 7 --no-ema -o $out/ema-raw.png
+    echo "  the same latents through the average and the raw weights: $out/ema.png $out/ema-raw.png"
+fi
+
+if want sngan; then
+    echo "== sngan: $steps steps, seeds $seeds, against dcgan's fd (the raw runs above)"
+    sn=()
+    for s in $seeds; do
+        train_scored ./sngan $out/sngan$s $s "$steps"
+        echo "  seed $s: $scored"
+        sn+=("$(metric "$scored" fd)")
+    done
+    echo "  fd: sngan $(stats "${sn[@]}"), dcgan $(stats "${dcgan_fd[@]}")   (bar: sngan's mean <= dcgan's)"
+    awk -v a="$(mean "${sn[@]}")" -v b="$(mean "${dcgan_fd[@]}")" 'BEGIN { exit !(a <= b) }' ||
+        echo "  BELOW THE BAR: sngan's fd is above dcgan's"
+    ./sngan sample --checkpoint $out/sngan${seeds%% *}/checkpoint.ckpt -n 64 --seed 7 -o $out/sngan.png
+    echo "  samples: $out/sngan.png"
+fi
+
+if want augment; then
+    echo "== augment: dcgan on the first 2,000 training images, $steps steps, seeds $seeds"
+    lim='s/^\(data fashion_mnist { .*\) }$/\1 limit 2000; }/'
+    variant dcgan_small "$lim" "limit 2000"
+    variant dcgan_small_aug "$lim; /^latent /i augment { translation; cutout }" "augment { translation; cutout }"
+    plain=() aug=()
+    for s in $seeds; do
+        train_scored $out/dcgan_small $out/dcgan_small$s $s "$steps"
+        echo "  seed $s: without: $scored"
+        plain+=("$(metric "$scored" fd)")
+        train_scored $out/dcgan_small_aug $out/dcgan_small_aug$s $s "$steps"
+        echo "          with:    $scored"
+        aug+=("$(metric "$scored" fd)")
+    done
+    r=$(awk -v a="$(mean "${aug[@]}")" -v b="$(mean "${plain[@]}")" 'BEGIN { printf "%.3f", a / b }')
+    echo "  fd with augment $(stats "${aug[@]}"), without $(stats "${plain[@]}"): ratio $r   (bar: <= 0.80)"
+    awk -v r="$r" 'BEGIN { exit !(r <= 0.80) }' || echo "  BELOW THE BAR: augment lowers fd by less than 20%"
+    s=${seeds%% *}
+    $out/dcgan_small sample --checkpoint $out/dcgan_small$s/checkpoint.ckpt -n 64 --seed 7 -o $out/augment-without.png
+    $out/dcgan_small_aug sample --checkpoint $out/dcgan_small_aug$s/checkpoint.ckpt -n 64 --seed 7 -o $out/augment.png
+    echo "  samples: $out/augment.png (without: $out/augment-without.png)"
 fi
 
 for m in lsgan hinge; do
