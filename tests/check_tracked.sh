@@ -27,7 +27,14 @@ check() # DIR: 0 when nothing built is tracked in the git checkout DIR
                 echo "check_tracked: $f is tracked, but it is a binary"; bad=1 ;;
         esac
     done < <(git -C "$1" ls-files -z)
-    [ $bad = 0 ] && echo "check_tracked: ok: none of the $n tracked files is built"
+    # make NAME writes ./NAME and ./NAME.c for every specs/NAME.gm: .gitignore must name both
+    for f in "$1"/specs/*.gm; do
+        [ -e "$f" ] || continue
+        f=${f##*/}
+        { git -C "$1" check-ignore -q "${f%.gm}" && git -C "$1" check-ignore -q "${f%.gm}.c"; } ||
+            { echo "check_tracked: .gitignore lacks /${f%.gm} or /${f%.gm}.c, which make ${f%.gm} writes"; bad=1; }
+    done
+    [ $bad = 0 ] && echo "check_tracked: ok: none of the $n tracked files is built; .gitignore names every trainer"
     return $bad
 }
 
