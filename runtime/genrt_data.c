@@ -673,6 +673,15 @@ static int check_classes(const struct genrt_data *d, const struct genrt_model *m
 
 /* Keeps only the examples of class k, in file order (before the first
  * shuffle, which would otherwise index the dropped ones). */
+/* Keeps the first n examples (those a class filter kept, or the spec's
+ * `limit N`), in file order. */
+static void keep_first(struct genrt_data *d, long n)
+{
+    d->n = n;
+    d->images = genrt_file_xrealloc(d->images, (size_t)n * d->c * d->h * d->w);
+    d->labels = genrt_file_xrealloc(d->labels, (size_t)n);
+}
+
 static int keep_class(struct genrt_data *d, int k, const char *path, int train,
                       struct genrt_err *err)
 {
@@ -698,18 +707,8 @@ static int keep_class(struct genrt_data *d, int k, const char *path, int train,
         return genrt_err_set(err, "%s: no examples of class %d (its %d class subfolders are "
                              "classes 0 to %d)", path, k, d->n_classes, d->n_classes - 1);
     }
-    d->n = kept;
-    d->images = genrt_file_xrealloc(d->images, (size_t)kept * px);
-    d->labels = genrt_file_xrealloc(d->labels, (size_t)kept);
+    keep_first(d, kept);
     return 0;
-}
-
-/* The spec's `limit N`: only the first n examples, in file order. */
-static void keep_first(struct genrt_data *d, long n)
-{
-    d->n = n;
-    d->images = genrt_file_xrealloc(d->images, (size_t)n * d->c * d->h * d->w);
-    d->labels = genrt_file_xrealloc(d->labels, (size_t)n);
 }
 
 void genrt_data_domain_model(const struct genrt_model *m, int domain, struct genrt_model *out)

@@ -58,6 +58,20 @@ stats() {
 }
 mean() { printf '%s\n' "$@" | awk '{ s += $1 } END { print s / NR }'; }
 
+# bar WHAT MAX A... -- B...: the ratio of the means of the fds A and B,
+# printed with both sides' stats, and a BELOW THE BAR line above MAX
+bar() {
+    local what=$1 max=$2 a=() b=()
+    shift 2
+    while [[ $1 != -- ]]; do a+=("$1"); shift; done
+    shift
+    b=("$@")
+    local r
+    r=$(awk -v a="$(mean "${a[@]}")" -v b="$(mean "${b[@]}")" 'BEGIN { printf "%.3f", a / b }')
+    echo "  fd $what $(stats "${a[@]}") against $(stats "${b[@]}"): ratio $r   (bar: <= $max)"
+    awk -v r="$r" -v m="$max" 'BEGIN { exit !(r <= m) }' || echo "  BELOW THE BAR: ratio $r > $max"
+}
+
 # variant NAME SED CHECK: specs/dcgan.gm changed by the sed script SED
 # (which must give a spec holding CHECK), built as build/quality/NAME
 variant() {
@@ -67,8 +81,7 @@ variant() {
     make -s --no-print-directory $out/$1
 }
 
-# fd, the whole score line and a grid of a run: train_scored TRAINER RUN SEED STEPS [SCORE FLAGS]
-# leaves the score line in $scored
+# train_scored TRAINER RUN SEED STEPS [SCORE FLAGS]: trains a run, leaves its score line in $scored
 train_scored() {
     local t=$1 run=$2 seed=$3 n=$4
     shift 4
@@ -152,9 +165,7 @@ if want ema || want sngan; then
         echo "  seed $s: ema: $scored"
         echo "          raw: $raw"
     done
-    r=$(awk -v a="$(mean "${with[@]}")" -v b="$(mean "${dcgan_fd[@]}")" 'BEGIN { printf "%.3f", a / b }')
-    echo "  fd with ema $(stats "${with[@]}"), raw $(stats "${dcgan_fd[@]}"): ratio $r   (bar: <= 0.85)"
-    awk -v r="$r" 'BEGIN { exit !(r <= 0.85) }' || echo "  BELOW THE BAR: ema lowers fd by less than 15%"
+    bar "with ema (against the raw weights)" 0.85 "${with[@]}" -- "${dcgan_fd[@]}"
     s=${seeds%% *}
     $out/dcgan_ema sample --checkpoint $out/dcgan_ema$s/checkpoint.ckpt -n 64 --seed 7 -o $out/ema.png
     $out/dcgan_ema sample --checkpoint $out/dcgan_ema$s/checkpoint.ckpt -n 64 --seed 7 --no-ema -o $out/ema-raw.png
@@ -169,9 +180,7 @@ if want sngan; then
         echo "  seed $s: $scored"
         sn+=("$(metric "$scored" fd)")
     done
-    echo "  fd: sngan $(stats "${sn[@]}"), dcgan $(stats "${dcgan_fd[@]}")   (bar: sngan's mean <= dcgan's)"
-    awk -v a="$(mean "${sn[@]}")" -v b="$(mean "${dcgan_fd[@]}")" 'BEGIN { exit !(a <= b) }' ||
-        echo "  BELOW THE BAR: sngan's fd is above dcgan's"
+    bar "of sngan (against dcgan's)" 1.0 "${sn[@]}" -- "${dcgan_fd[@]}"
     ./sngan sample --checkpoint $out/sngan${seeds%% *}/checkpoint.ckpt -n 64 --seed 7 -o $out/sngan.png
     echo "  samples: $out/sngan.png"
 fi
@@ -190,9 +199,7 @@ if want augment; then
         echo "          with:    $scored"
         aug+=("$(metric "$scored" fd)")
     done
-    r=$(awk -v a="$(mean "${aug[@]}")" -v b="$(mean "${plain[@]}")" 'BEGIN { printf "%.3f", a / b }')
-    echo "  fd with augment $(stats "${aug[@]}"), without $(stats "${plain[@]}"): ratio $r   (bar: <= 0.80)"
-    awk -v r="$r" 'BEGIN { exit !(r <= 0.80) }' || echo "  BELOW THE BAR: augment lowers fd by less than 20%"
+    bar "with augment (against without)" 0.80 "${aug[@]}" -- "${plain[@]}"
     s=${seeds%% *}
     $out/dcgan_small sample --checkpoint $out/dcgan_small$s/checkpoint.ckpt -n 64 --seed 7 -o $out/augment-without.png
     $out/dcgan_small_aug sample --checkpoint $out/dcgan_small_aug$s/checkpoint.ckpt -n 64 --seed 7 -o $out/augment.png

@@ -23,8 +23,8 @@ $(B)/test_%: tests/test_%.c $(TEST_HELPERS) tests/helpers.h $(B)/libgenc.a $(B)/
 
 # The sanitized build compiles every source again, compiler and runtime,
 # once, into build/san/libgenc.a and build/san/libgenrt.a, which every
-# sanitized binary links (each compiled them all itself before: 9 minutes
-# of the build's 10).
+# sanitized binary links (each compiled them itself before; make test's
+# build took 620 s on 2 cores then, 400 s now).
 SAN_CFLAGS := $(BASE) -O1 -g $(SAN) -Wno-sign-compare
 SAN_GENC_OBJ := $(patsubst compiler/%.c,$(B)/san/c/%.o,$(COMPILER_SRC)) $(B)/san/c/lexer.o $(B)/san/c/parser.o
 SAN_RT_OBJ := $(patsubst runtime/%.c,$(B)/san/rt/%.o,$(RUNTIME_SRC))
