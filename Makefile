@@ -5,6 +5,7 @@
 #   make test      the whole test suite, also under ASan+UBSan
 #   make NAME      build the trainer ./NAME from specs/NAME.gm, ./NAME.gm or ./NAME.c
 #   make NAME SPEC=path/to/NAME.gm   ... from a spec (or a NAME.c) anywhere
+#   make NAME MPI=1 the trainer of data-parallel training: mpirun -np R ./NAME train
 #   make install   genc, genc-build, libgenrt, headers, genrt.pc, man pages and
 #                  bash completion under $(DESTDIR)$(PREFIX); make uninstall removes them
 
@@ -137,8 +138,45 @@ endif
 $(B)/%.f64.o: $$(call trainer_c,$$*) runtime/genrt_model.h runtime/genrt_kernels.h runtime/genrt_hash.h | $(B)
 	$(CC) -std=c11 $(TRAIN_CFLAGS) -Iruntime $(BLAS_CFLAGS) -DGENC_DOUBLE -c $< -o $@
 
-$(TRAINERS): %: $$(call trainer_c,$$*) $(B)/%.f64.o $(B)/libgenrt.a
+# A trainer is rebuilt when MPI= changes (build/trainer-mode holds the last).
+TRAINER_MODE := $(if $(filter 1,$(MPI)),mpi,plain)
+$(shell mkdir -p $(B) && { [ "$$(cat $(B)/trainer-mode 2>/dev/null)" = $(TRAINER_MODE) ] || echo $(TRAINER_MODE) > $(B)/trainer-mode; })
+
+ifeq ($(MPI),1)
+# MPI=1: the spec's C with the data-parallel steps (genc --mpi) in build/mpi/,
+# and genrt_mpi.c built on Open MPI in place of libgenrt's one-rank stand-in.
+$(TRAINERS): %: $(B)/mpi/%.c $(B)/mpi/%.f64.o $(B)/mpi/genrt_mpi.o $(B)/libgenrt.a $(B)/trainer-mode
+	$(CC) -std=c11 $(TRAIN_CFLAGS) -Iruntime $(BLAS_CFLAGS) $< $(B)/mpi/$*.f64.o $(MPI_RT_LIBS) -o $@
+else
+$(TRAINERS): %: $$(call trainer_c,$$*) $(B)/%.f64.o $(B)/libgenrt.a $(B)/trainer-mode
 	$(CC) -std=c11 $(TRAIN_CFLAGS) -Iruntime $(BLAS_CFLAGS) $< $(B)/$*.f64.o $(RT_LIBS) -o $@
+endif
+
+# ---- data-parallel trainers (MPI=1, and the MPI tests) ----------------------
+
+MPI_CFLAGS = $(shell mpicc --showme:compile 2>/dev/null)
+MPI_LIBS = $(shell mpicc --showme:link 2>/dev/null || echo -lmpi)
+MPI_RT_LIBS = $(B)/mpi/genrt_mpi.o $(RT_LIBS) $(MPI_LIBS)
+
+$(B)/mpi/genrt_mpi.o: runtime/genrt_mpi.c runtime/genrt_mpi.h runtime/genrt_model.h | $(B)/mpi
+	$(CC) $(BASE) $(CFLAGS) $(MPI_CFLAGS) -DGENC_MPI -c $< -o $@
+
+$(B)/mpi/%.c: specs/%.gm $(B)/genc | $(B)/mpi
+	$(B)/genc $< --mpi -o $@
+
+$(B)/mpi/%.c: %.gm $(B)/genc | $(B)/mpi
+	$(B)/genc $< --mpi -o $@
+
+ifneq ($(filter %.gm,$(SPEC)),)
+$(B)/mpi/$(SPEC_NAME).c: $(SPEC) $(B)/genc | $(B)/mpi
+	$(B)/genc $< --mpi -o $@
+endif
+
+$(B)/mpi/%.f64.o: $(B)/mpi/%.c runtime/genrt_model.h runtime/genrt_kernels.h runtime/genrt_hash.h
+	$(CC) -std=c11 $(TRAIN_CFLAGS) -Iruntime $(BLAS_CFLAGS) -DGENC_DOUBLE -c $< -o $@
+
+$(B)/mpi:
+	mkdir -p $@
 
 # ---- generated/: the committed C for every spec ----------------------------
 

@@ -25,3 +25,10 @@ bench-score: $(B)/score_bench
 	$(B)/score_bench 10000 128 512
 
 .PHONY: bench-score
+
+# Data-parallel training: 1 rank x 2 threads against 2 ranks x 1 thread, and
+# the scaling model for many machines (bench/mpi.sh; bench/README.md).
+bench-mpi: all $(B)/mpi2/dcgan.f32 $(B)/mpi2/gan_mlp.f32 $(B)/mpi2/dcgan_images.f32 $(B)/mpi2/cyclegan.f32
+	bash bench/mpi.sh
+
+.PHONY: bench-mpi

@@ -74,10 +74,19 @@ static bool check_ema(const struct model *m, const struct lowered *lo) {
     return ok;
 }
 
-bool genc_build(const struct ast *ast, const struct source *src, struct model *m, struct lowered *lo) {
+bool genc_build(const struct ast *ast, const struct source *src, struct model *m, struct lowered *lo,
+                uint64_t mpi_ranks) {
     if (!sema(ast, src, m))
         return false;
     lower_model(m, lo);
+    if (mpi_ranks != ~0ull) /* --mpi-ranks: each must split the batch */
+        for (int r = 2; r <= GENC_MPI_MAX_RANKS; r++)
+            if ((mpi_ranks >> (r - 1) & 1u) && m->train.batch % r != 0) {
+                error_plain("--mpi-ranks %d: the batch of %d does not split among %d ranks", r, m->train.batch, r);
+                return false;
+            }
+    if (mpi_ranks)
+        lower_mpi_steps(m, lo, mpi_ranks);
     if (!check_ema(m, lo))
         return false;
     run_passes(lo);

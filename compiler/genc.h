@@ -132,6 +132,9 @@ struct ast {
  * GENC_MAX_VALUES values. */
 #define GENC_MAX_DIM 100000000
 #define GENC_MAX_VALUES 2147483647L
+/* genc --mpi emits a train step for each R up to this many ranks that
+ * divides the batch (more ranks: --per-rank-batch) */
+#define GENC_MPI_MAX_RANKS 64
 
 const char *shape_str(struct shape s);
 /* The number of values; saturates at LONG_MAX (never overflows). */
@@ -259,6 +262,7 @@ struct model {
         long steps, sample_every, checkpoint_every;
         uint64_t seed;
         long score_every;            /* `score_every K`: 0 for none */
+        bool sync_batchnorm;         /* `sync_batchnorm`: --mpi steps normalize over the global batch */
         const char *classifier;      /* `classifier "PATH"`: its checkpoint, or NULL */
         struct loc score_loc, classifier_loc;
     } train;
@@ -413,6 +417,8 @@ struct node {
     union op_attr a;
     struct loc loc;      /* spec location it came from */
     const char *what;    /* short description for comments: "G dense 256" */
+    int per_rank;        /* a random op of a --mpi step: the step's batch, of which each rank's rows
+                          * are its share of the global batch (0: not such a step) */
     /* filled by passes */
     bool dead;
     int n_users;
@@ -446,6 +452,8 @@ struct program {
     enum prog_kind kind;
     int term;       /* gradient-check term */
     int batch;
+    int ranks;      /* a --mpi train step: R ranks share the global batch, each computes batch = B / R
+                     * of it; -1: any number of ranks, each with a whole batch; 0: not a --mpi step */
     int result;     /* PROG_GENERATE, _RECONSTRUCT, _TRANSLATE, _SAMPLE: the node whose value is returned */
     int result2;    /* PROG_TRANSLATE: the translation back; PROG_CLASSIFY: the logits */
     struct ir ir;
@@ -540,6 +548,8 @@ int ir_sgd(struct ir *g, int p, int grad, int buf, struct sgd_attr a);
 /* grad_avg (centered), buf (momentum): -1 for none */
 int ir_rmsprop(struct ir *g, int p, int grad, int square_avg, int grad_avg, int buf, struct rmsprop_attr a);
 int ir_clip(struct ir *g, int p, double c);
+int ir_rank_mean(struct ir *g, int x);
+int ir_allreduce(struct ir *g, int grad);
 int ir_ema(struct ir *g, int p, int avg, double decay);
 int ir_sn_power(struct ir *g, int w, int r, int c, bool rows_first);
 int ir_translate(struct ir *g, int x, int sh, int sw, int salt, int sign);
@@ -589,6 +599,8 @@ struct lowered {
 };
 
 void lower_model(const struct model *m, struct lowered *out);
+/* ranks: bit R - 1 for a step of R ranks sharing the batch (those that divide it) */
+void lower_mpi_steps(const struct model *m, struct lowered *lo, uint64_t ranks);
 /* Sampler program k: the objective's network(s) in eval mode at batch 1
  * (a GAN's generator, a VAE's decoder, a CycleGAN's G for k = 0 and F
  * for k = 1), its input an INPUT node whose slot says what it takes. */
@@ -644,7 +656,9 @@ const char *const *objective_names(int *n);
 
 /* Names and shapes, lowering, passes, then the size bounds above; false
  * after diagnostics.  Callers reset with genc_free_all() and diag_init(). */
-bool genc_build(const struct ast *ast, const struct source *src, struct model *m, struct lowered *lo);
+/* mpi_ranks: 0, or genc --mpi's rank counts (lower_mpi_steps) */
+bool genc_build(const struct ast *ast, const struct source *src, struct model *m, struct lowered *lo,
+                uint64_t mpi_ranks);
 
 /* ---- passes ------------------------------------------------------------- */
 

@@ -214,13 +214,23 @@ static int batchnorm(struct builder *b, const struct layer *l, int x, int gamma,
         int shift = ir_binary(g, OP_SUB, beta, ir_binary(g, OP_MUL, rmean, scale));
         return ir_add_bias(g, ir_mul_channel(g, x, scale), shift);
     }
+    /* sync_batchnorm in a --mpi step: the global batch's statistics, the
+     * mean over the ranks of each one's (every rank has as many rows) */
+    bool sync = b->p->ranks != 0 && b->m->train.sync_batchnorm;
     int mean = ir_scale(g, ir_sum_channel(g, x), 1.0 / (double)rows);
+    if (sync)
+        mean = ir_rank_mean(g, mean);
     int xc = ir_add_bias(g, x, ir_unary(g, OP_NEG, mean));
     int var = ir_scale(g, ir_sum_channel(g, ir_unary(g, OP_SQUARE, xc)), 1.0 / (double)rows);
+    if (sync)
+        var = ir_rank_mean(g, var);
     int inv = ir_unary(g, OP_RSQRT, ir_addc(g, var, l->eps));
     int y = ir_add_bias(g, ir_mul_channel(g, xc, ir_binary(g, OP_MUL, inv, gamma)), beta);
+    /* the running variance is unbiased over the values the statistics are of
+     * (a --per-rank-batch step does not know how many ranks there are: its own) */
+    long n = sync && b->p->ranks > 0 ? rows * b->p->ranks : rows;
     if (b->mode == MODE_TRAIN)
-        ir_bn_stats(g, mean, var, rmean, rvar, l->momentum, rows > 1 ? (double)rows / (double)(rows - 1) : 1);
+        ir_bn_stats(g, mean, var, rmean, rvar, l->momentum, n > 1 ? (double)n / (double)(n - 1) : 1);
     return y;
 }
 
@@ -461,6 +471,13 @@ void optimizer_step(struct builder *b, unsigned mask, int loss, int runs, int ru
 void apply_gradients(struct builder *b, const struct grads *gr, int runs, int run) {
     int n = gr->n, *tensors = gr->tensors, *nodes = gr->nodes, *grads = gr->grads;
     static const char *const names[] = {"sgd", "adam", "rmsprop"};
+    /* a --mpi step: every rank steps with the mean of the ranks' gradients */
+    for (int j = 0; j < n && b->p->ranks != 0; j++) {
+        if (grads[j] < 0)
+            continue;
+        b->g->cur_what = xprintf("the ranks' mean gradient of %s", b->lo->tensors.data[tensors[j]].name);
+        ir_allreduce(b->g, grads[j]);
+    }
     for (int j = 0; j < n; j++) {
         const struct ptensor *t = &b->lo->tensors.data[tensors[j]];
         const struct optim *o = &b->m->opts.data[b->m->nets.data[t->net].opt];
@@ -575,6 +592,35 @@ void lower_model(const struct model *m, struct lowered *lo) {
             if (gr.grads[i] >= 0)
                 ir_store_grad(b.g, gr.grads[i], lo->tensors.data[gr.tensors[i]].offset);
     }
+}
+
+/* genc --mpi: the train step again, for data-parallel training.  For each
+ * R > 1 that divides the batch B (up to GENC_MPI_MAX_RANKS), a step at batch
+ * B / R: R ranks share the global batch B; and one at batch B for any number
+ * of ranks (--per-rank-batch: the global batch is R B).  Each averages its
+ * gradients over the ranks before every optimizer step, and its random ops
+ * draw, for each of its rows, what one rank would for that row of the
+ * global batch, so R ranks compute what one does. */
+/* One --mpi step: for `ranks` ranks at batch B / ranks, or -1: any, at B. */
+static void lower_mpi_step(struct builder *b, int ranks) {
+    int B = b->m->train.batch;
+    struct program *p = new_program(b, ranks > 0 ? xprintf("train_step_r%d", ranks) : "train_step_any", PROG_TRAIN,
+                                    ranks > 0 ? B / ranks : B, -1);
+    p->ranks = ranks;
+    b->m->objective.def->train(b);
+    for (int v = 0; v < p->ir.nodes.len; v++) {
+        struct node *n = &p->ir.nodes.data[v];
+        if (op_table[n->op].flags & F_RANDOM)
+            n->per_rank = p->batch;
+    }
+}
+
+void lower_mpi_steps(const struct model *m, struct lowered *lo, uint64_t ranks) {
+    struct builder b = {.m = m, .lo = lo};
+    for (int r = 2; r <= m->train.batch && r <= GENC_MPI_MAX_RANKS; r++)
+        if (m->train.batch % r == 0 && (ranks >> (r - 1) & 1u))
+            lower_mpi_step(&b, r);
+    lower_mpi_step(&b, -1);
 }
 
 struct program *lower_sampler(const struct model *m, struct lowered *lo, int k) {

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: genc SPEC.gm [-o OUT.c] [--summary] [--dump-tokens|--dump-ast|--dump-ir] [--no-fuse]\n"
+    "usage: genc SPEC.gm [-o OUT.c] [--mpi|--mpi-ranks R,...] [--summary] [--dump-tokens|--dump-ast|--dump-ir] [--no-fuse]\n"
     "       genc SPEC.gm --dot [-o OUT.dot]\n"
     "       genc SPEC.gm --sampler --weights CKPT [--weights-file] [--quantize int8] -o NAME.c\n"
     "       genc SPEC.gm --sampler --weights CKPT [--quantize int8] --target wasm -o NAME\n"
@@ -23,6 +23,12 @@ static const char usage[] =
     "  -o FILE        write the trainer's C to FILE (default: standard output): a\n"
     "                 regular FILE is replaced atomically, and only when its bytes\n"
     "                 change; a FIFO or device (/dev/stdout) is written in place\n"
+    "  --mpi          also emit the train steps of data-parallel training over MPI\n"
+    "                 (a step per rank count that divides the batch, and one for\n"
+    "                 --per-rank-batch), for a trainer built with make NAME MPI=1\n"
+    "  --mpi-ranks R,...\n"
+    "                 --mpi with the steps of these rank counts only (2 to 64, each\n"
+    "                 dividing the batch), and --per-rank-batch's: a smaller file\n"
     "  --summary      print one row per layer (output shape, parameters,\n"
     "                 MACs per sample), totals and the arena size, then exit\n"
     "  --dot          write the networks (a cluster each, a node per layer with its\n"
@@ -408,11 +414,31 @@ static int finish(int rc) {
     return rc;
 }
 
+/* --mpi-ranks 2,4: a bit per rank count, or 0 after an error message */
+static uint64_t parse_ranks(const char *list) {
+    uint64_t set = 1; /* one rank: train_step itself */
+    for (const char *p = list;;) {
+        char *end;
+        errno = 0;
+        long r = strtol(p, &end, 10);
+        if (end == p || errno || r < 2 || r > GENC_MPI_MAX_RANKS || (*end && *end != ',')) {
+            fprintf(stderr, "genc: error: --mpi-ranks takes rank counts from 2 to %d, comma-separated, "
+                    "like 2,4; got '%s'\n", GENC_MPI_MAX_RANKS, list);
+            return 0;
+        }
+        set |= 1ull << (r - 1);
+        if (!*end)
+            return set;
+        p = end + 1;
+    }
+}
+
 int main(int argc, char **argv) {
     const char *spec = NULL, *out = NULL;
     bool summary = false, dot = false, dump_tokens_f = false, dump_ast = false, dump_ir = false, sampler = false;
     const char *weights = NULL;
     bool weights_file = false, no_ema = false, wasm = false;
+    uint64_t mpi = 0; /* --mpi: bit R - 1 for a step of R ranks */
     const char *target = NULL;
     const char *quantize = NULL;
     for (int i = 1; i < argc; i++) {
@@ -443,6 +469,15 @@ int main(int argc, char **argv) {
             fuse_disabled = true;
         } else if (!strcmp(a, "--sampler")) {
             sampler = true;
+        } else if (!strcmp(a, "--mpi")) {
+            mpi = ~0ull;
+        } else if (!strcmp(a, "--mpi-ranks")) {
+            if (++i == argc) {
+                fprintf(stderr, "genc: error: --mpi-ranks needs rank counts, like 2,4\n");
+                return 1;
+            }
+            if (!(mpi = parse_ranks(argv[i])))
+                return 1;
         } else if (!strcmp(a, "--weights-file")) {
             weights_file = true;
         } else if (!strcmp(a, "--no-ema")) {
@@ -513,6 +548,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "genc: error: unknown --quantize mode '%s'; the one mode is int8\n", quantize);
         return 1;
     }
+    if (mpi && (sampler || dot)) {
+        fprintf(stderr, "genc: error: --mpi adds train steps to a trainer; it goes with neither --sampler nor --dot\n");
+        return 1;
+    }
     if (quantize && !sampler) {
         fprintf(stderr, "genc: error: --quantize int8 quantizes a sampler's weights; it goes with --sampler\n");
         return 1;
@@ -533,7 +572,7 @@ int main(int argc, char **argv) {
         dump_tokens(stdout, &src);
         rc = 0;
     } else if (parse_source(&src, &ast) && !(dump_ast && (ast_dump(stdout, &ast), 1)) &&
-               genc_build(&ast, &src, &m, &lo)) {
+               genc_build(&ast, &src, &m, &lo, mpi)) {
         if (sampler) {
             rc = write_sampler(&m, &lo, weights, out, weights_file, no_ema, quantize ? QUANT_INT8 : QUANT_NONE, wasm);
         } else if (dump_ir) {

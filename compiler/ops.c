@@ -512,6 +512,26 @@ static void ref_view(const struct ir *g, const struct node *n, const struct ref_
     memcpy(io->out, io->in[0] + off, sizeof(double) * (size_t)shape_size(n->shape));
 }
 
+/* ---- data-parallel training (genc --mpi) ----------------------------------
+ * rank_mean: the mean over the ranks of a value each computes from its own
+ * rows; each rank's adjoint is the mean of every rank's, so its VJP is
+ * itself.  allreduce: a gradient averaged over the ranks in place.  With
+ * one process, what the references evaluate, both are the identity. */
+
+int ir_rank_mean(struct ir *g, int x) {
+    return ir_add(g, OP_RANK_MEAN, &x, 1, shape_of(g, x));
+}
+
+static void vjp_rank_mean(struct ir *g, int node, int dy, const bool *need, int *dx) {
+    (void)node;
+    if (need[0])
+        dx[0] = ir_rank_mean(g, dy);
+}
+
+static void ref_nothing(const struct ir *g, const struct node *n, const struct ref_io *io) {
+    (void)g, (void)n, (void)io;
+}
+
 /* ---- dropout: a mask from a hash of (step, salt, element) ------------------
  * Stateless, so the backward, a resumed run and a gradient check all see
  * the mask the forward saw.  Linear in x, so its VJP is itself. */
@@ -1104,6 +1124,10 @@ static int effect(struct ir *g, enum op op, const int *in, int n_in) {
 }
 
 static long size_of_in(const struct ir *g, const struct node *n, int i) { return shape_size(in_shape(g, n, i)); }
+
+int ir_allreduce(struct ir *g, int grad) {
+    return effect(g, OP_ALLREDUCE, &grad, 1);
+}
 
 /* adam(param, grad, m, v), with L2 weight decay added to the gradient */
 int ir_adam(struct ir *g, int p, int grad, int m, int v, struct adam_attr a) {

@@ -689,9 +689,9 @@ static void check_optimize(const struct decl *d, struct model *m) {
 
 static void check_train(const struct decl *d, struct model *m) {
     static const char *const keys[] = {"batch", "steps", "seed", "sample_every", "checkpoint_every",
-                                       "score_every", "classifier"};
-    const struct stmt *s[7];
-    settings(&d->body, "train", keys, 7, s);
+                                       "score_every", "classifier", "sync_batchnorm"};
+    const struct stmt *s[8];
+    settings(&d->body, "train", keys, 8, s);
     long v;
     if (s[0] && want_args(s[0], 1, 1) && arg_int(&s[0]->args.data[0], "batch", 1, 65536, &v))
         m->train.batch = (int)v;
@@ -714,6 +714,8 @@ static void check_train(const struct decl *d, struct model *m) {
             m->train.classifier = s[6]->args.data[0].text;
         m->train.classifier_loc = s[6]->loc;
     }
+    if (s[7] && want_args(s[7], 0, 0))
+        m->train.sync_batchnorm = true;
 }
 
 /* score_every K scores samples during training: images need a classifier

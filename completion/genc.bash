@@ -1,6 +1,7 @@
 # bash completion for genc, installed as share/bash-completion/completions/genc.
 # Flags after '-', a checkpoint after --weights, int8 after --quantize, c or
-# wasm after --target, any file after -o, else specs (*.gm) and directories.
+# wasm after --target, rank counts after --mpi-ranks, any file after -o,
+# else specs (*.gm) and directories.
 # The flag list is genc --help's; tests/install_check.sh checks that the two agree.
 
 _genc_files() # PATTERN: files matching PATTERN, and directories to descend into
@@ -13,7 +14,7 @@ _genc()
     local cur=${COMP_WORDS[COMP_CWORD]}
     local prev=
     if ((COMP_CWORD > 0)); then prev=${COMP_WORDS[COMP_CWORD - 1]}; fi
-    local flags='-o --summary --dot --dump-tokens --dump-ast --dump-ir --no-fuse
+    local flags='-o --mpi --mpi-ranks --summary --dot --dump-tokens --dump-ast --dump-ir --no-fuse
         --sampler --weights --weights-file --no-ema --quantize --target --help --version'
 
     case $prev in
@@ -28,6 +29,9 @@ _genc()
             return ;;
         --target)
             mapfile -t COMPREPLY < <(compgen -W 'c wasm' -- "$cur")
+            return ;;
+        --mpi-ranks)
+            mapfile -t COMPREPLY < <(compgen -W '2 4 8 16' -- "$cur")
             return ;;
     esac
     if [[ $cur == -* ]]; then

@@ -48,6 +48,7 @@ enum genrt_flag { /* in the order the usage text lists them */
     F_THREADS,
     F_QUIET,
     F_NO_EMA,
+    F_PER_RANK_BATCH,
     F_INPUT,
     F_CLASSIFIER,
     F_SPEC,
@@ -71,7 +72,7 @@ struct genrt_opts {
     const char *data, *data_b, *from, *out, *resume, *checkpoint, *output;
     const char *operand; /* a command's positional argument (report: RUN_DIR) */
     const char *input, *classifier, *spec;
-    int quiet, force, help, no_ema, reference;
+    int quiet, force, help, no_ema, reference, per_rank_batch;
     int on_nonfinite; /* enum genrt_nonfinite */
 };
 

@@ -28,6 +28,13 @@ static inline double hash_normal(long t, int salt, long i) {
     return sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+/* Row l of a step's batch of `per` rows per sub-batch, as a row of the
+ * global batch of `total` rows per sub-batch, of which this rank's start at
+ * row0 (genc --mpi: every rank draws what one rank would for those rows). */
+static inline long rank_row(long l, long per, long total, long row0) {
+    return l / per * total + row0 + l % per;
+}
+
 /* An integer in [0, n) for example b, draw k, as torch.randint(0, n) gives
  * one: DiffAugment's per-example offsets (rows k = 0, columns k = 1). */
 static inline long hash_below(long t, int salt, long b, int k, long n) {

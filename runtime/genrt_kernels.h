@@ -95,11 +95,13 @@ static inline void rmsprop_update(real *p, const real *g, real *v, real *gavg, r
 
 /* DiffAugment's translation of images x[n, h, w, c] (compiler/ops.c,
  * ref_translate): each example by its own offsets, zero where they leave
- * the image; sign -1 moves back (the adjoint) */
+ * the image; sign -1 moves back (the adjoint).  Example b draws as example
+ * rank_row(b, per, total, row0) (genrt_hash.h): b itself but in a --mpi step. */
 static inline void translate_images(const real *x, real *y, long n, long h, long w, long c, long sh, long sw, long t,
-                                    int salt, int sign) {
+                                    int salt, int sign, long row0, long per, long total) {
     for (long b = 0; b < n; b++) {
-        long ti = sign * hash_shift(t, salt, b, 0, sh), tj = sign * hash_shift(t, salt, b, 1, sw);
+        long g = rank_row(b, per, total, row0);
+        long ti = sign * hash_shift(t, salt, g, 0, sh), tj = sign * hash_shift(t, salt, g, 1, sw);
         for (long i = 0; i < h; i++)
             for (long j = 0; j < w; j++) {
                 long si = i + ti, sj = j + tj;

@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "genrt_mpi.h"
+
 /* ---------------------------------------------------------------- flags */
 
 enum flag_kind { FK_BOOL, FK_LONG, FK_U64, FK_STRING, FK_CHOICE };
@@ -69,6 +71,11 @@ static int has_samples(const struct genrt_model *m)
 static int is_conditional(const struct genrt_model *m)
 {
     return m->n_classes > 0 && !m->classify;
+}
+
+static int has_mpi_steps(const struct genrt_model *m)
+{
+    return m->n_mpi_steps > 0;
 }
 
 static int has_ema(const struct genrt_model *m)
@@ -125,6 +132,10 @@ static const struct flag_def flag_defs[F_COUNT] = {
     [F_NO_EMA] = {"--no-ema", FK_BOOL, NULL, 0, 0,
                   "the raw weights, not their moving average (ema), for what samples",
                   .when = has_ema, .who = "models with an ema"},
+    [F_PER_RANK_BATCH] = {"--per-rank-batch", FK_BOOL, NULL, 0, 0,
+                          "under mpirun: every rank trains on a whole batch (R ranks: R times "
+                          "the spec's batch in all) instead of its share of one",
+                          .when = has_mpi_steps, .who = "trainers built with MPI=1"},
     [F_CHECKPOINT] = {"--checkpoint", FK_STRING, "CKPT", 0, 0,
                       "the checkpoint to load (score: default runs/<model>/checkpoint.ckpt)",
                       NULL, NULL, "checkpoint to translate with (score: default "
@@ -178,7 +189,8 @@ struct command {
 static const struct command commands[] = {
     {"train",
      BIT(F_STEPS) | BIT(F_SEED) | BIT(F_DATA) | BIT(F_DATA_B) | BIT(F_OUT) | BIT(F_RESUME) |
-         BIT(F_FORCE) | BIT(F_ON_NONFINITE) | BIT(F_THREADS) | BIT(F_QUIET) | BIT(F_NO_EMA),
+         BIT(F_FORCE) | BIT(F_ON_NONFINITE) | BIT(F_THREADS) | BIT(F_QUIET) | BIT(F_NO_EMA) |
+         BIT(F_PER_RANK_BATCH),
      0,
      "train; write metrics.csv, samples/, checkpoint.ckpt and report.html to the output "
      "directory",
@@ -389,7 +401,8 @@ static int parse_flags(const struct genrt_cli *c, const struct command *cmd, int
             if (eq)
                 return genrt_cli_fail(c, "%s: %s takes no value", cmd->name, fd->name);
             *(k == F_FORCE ? &o->force : k == F_NO_EMA ? &o->no_ema
-              : k == F_REFERENCE ? &o->reference : &o->quiet) = 1;
+              : k == F_REFERENCE ? &o->reference : k == F_PER_RANK_BATCH ? &o->per_rank_batch
+              : &o->quiet) = 1;
             continue;
         }
         const char *val = eq ? eq + 1 : NULL;
@@ -565,13 +578,31 @@ static int refuse(const struct genrt_cli *c, const struct command *cmd)
                           m->objective_name, cmd->name, cmd->who);
 }
 
+static int run_main(struct genrt_cli *c, const struct genrt_model *m, const struct genrt_model *m64,
+                    int argc, char **argv);
+
 int genrt_main(const struct genrt_model *m, const struct genrt_model *m64, int argc, char **argv)
 {
     struct genrt_cli c = {"trainer", m, m64};
+    char prog[300];
+    genrt_mpi_init(&argc, &argv);
     if (argc > 0 && argv[0] && argv[0][0]) {
         const char *slash = strrchr(argv[0], '/');
         c.prog = slash && slash[1] ? slash + 1 : argv[0];
     }
+    if (genrt_mpi_size() > 1 && genrt_mpi_rank() > 0) { /* "dcgan (rank 3)" */
+        snprintf(prog, sizeof prog, "%.200s (rank %d)", c.prog, genrt_mpi_rank());
+        c.prog = prog;
+    }
+    int rc = run_main(&c, m, m64, argc, argv);
+    genrt_mpi_finalize();
+    return rc;
+}
+
+static int run_main(struct genrt_cli *cp, const struct genrt_model *m, const struct genrt_model *m64,
+                    int argc, char **argv)
+{
+    struct genrt_cli c = *cp;
     if (check_model(&c, m) || (m64 && check_model(&c, m64)))
         return 1;
     /* A file over RLIMIT_FSIZE is then a write error (EFBIG) that names the
@@ -598,6 +629,10 @@ int genrt_main(const struct genrt_model *m, const struct genrt_model *m64, int a
             continue;
         if (!runs_for(&commands[i], m))
             return refuse(&c, &commands[i]);
+        if (genrt_mpi_size() > 1 && commands[i].run != genrt_cmd_train)
+            return genrt_mpi_rank() > 0 ? 1 /* rank 0 says why */
+                   : genrt_cli_fail(&c, "%s runs as one process; of the subcommands only "
+                                    "train runs on %d ranks", name, genrt_mpi_size());
         struct genrt_opts o;
         if (parse_flags(&c, &commands[i], argc, argv, &o))
             return 1;

@@ -11,9 +11,10 @@
 #ifndef GENRT_MODEL_H
 #define GENRT_MODEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#define GENRT_ABI 9
+#define GENRT_ABI 10
 
 enum genrt_data_kind {
     GENRT_DATA_FASHION_MNIST, /* IDX files in a directory, gzip'd or not */
@@ -230,7 +231,35 @@ struct genrt_model {
     void (*gc_set_input)(int slot, const float *src);
     double (*gc_loss)(int k);
     void (*gc_grad)(int k, void *g);
+
+    /* Data-parallel training (genc --mpi; 0 and NULL without): the train
+     * steps of ranks that share a global batch, and set_input_rows, which
+     * fills their inputs with rows [row0, row0 + rows) of every sub-batch
+     * of `global` rows in src (src laid out as set_input's, at that batch). */
+    int n_mpi_steps;
+    const struct genrt_mpi_step *mpi_steps;
+    void (*set_input_rows)(int slot, const float *src, long global, long row0, long rows);
 };
+
+/* A train step of data-parallel training.  `ranks` ranks share the global
+ * batch, each computing `batch` rows of it; ranks -1: any number of ranks,
+ * each computing a whole batch (--per-rank-batch).  row0 is the rank's
+ * first row of the global batch: its random draws are those rows'. */
+struct genrt_mpi_step {
+    int ranks;
+    int batch;
+    void (*train_step)(long t, double *metrics, long row0);
+};
+
+/* The mean over every rank of x[n] (float, or double when real_size is 8),
+ * in place: what a --mpi step calls for its gradients and sync_batchnorm's
+ * statistics.  In one process (a trainer built without MPI=1), nothing. */
+void genrt_mpi_mean(void *x, long n, size_t real_size);
+/* The same, started (slot k, from 0) as soon as x is computed and finished
+ * by genrt_mpi_wait(k) before x is read: a --mpi step's gradients, so the
+ * all-reduce overlaps the rest of the backward. */
+void genrt_mpi_start(int k, void *x, long n, size_t real_size);
+void genrt_mpi_wait(int k);
 
 /* The runtime's entry point: parse argv, run a subcommand, return the exit
  * status.  m64 is the double-precision build of the same model, or NULL. */

@@ -18,7 +18,11 @@
  *    the sessions every time, the report at the first, at the last and,
  *    between them, when it costs at most REPORT_SHARE of the time since
  *    the last one.  A report that cannot be written is a warning: the
- *    checkpoint is what a run must not lose. */
+ *    checkpoint is what a run must not lose.
+ *  - data parallel (a trainer built with MPI=1, genrt_mpi.h): every rank
+ *    runs this loop on the same global batches, each computing its rows of
+ *    them; rank 0 alone writes files and prints progress, and tells the
+ *    others how each of its writes went, so all stop together. */
 #if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -36,6 +40,7 @@
 #include <unistd.h>
 
 #include "genrt_file.h"
+#include "genrt_mpi.h"
 #include "genrt_progress.h"
 #include "genrt_report.h"
 
@@ -190,7 +195,106 @@ struct trainer {
     long skipped, skips_in_a_row;
     long unsaved; /* --on-nonfinite ignore: checkpoints not saved for a non-finite state */
     char unsaved_what[256]; /* ... and the last one's first non-finite value */
+
+    int rank, ranks;        /* data parallel: this process's rank of how many (else 0 of 1) */
+    const struct genrt_mpi_step *mstep; /* ... the step each rank runs, or NULL for train_step */
+    long global, row0;      /* the global batch (m->batch but with --per-rank-batch), and
+                             * this rank's first row of it */
 };
+
+/* What rank 0 returned, on every rank (a status of a write only it does). */
+static int from_rank0(const struct trainer *tr, int r)
+{
+    return tr->ranks > 1 ? genrt_mpi_bcast(r) : r;
+}
+
+/* Ranks other than 0 hold their messages while they start (stderr into
+ * memory), and print them only when rank 0 did not fail too: a failure
+ * every rank has is said once, by rank 0. */
+static FILE *held_stderr;
+static char *held_buf;
+static size_t held_len;
+
+static void hold_messages(const struct trainer *tr)
+{
+#ifdef __GLIBC__ /* where stderr may be assigned */
+    FILE *f;
+    if (tr->rank == 0 || held_stderr || !(f = open_memstream(&held_buf, &held_len)))
+        return;
+    held_stderr = stderr;
+    stderr = f;
+#else
+    (void)tr;
+#endif
+}
+
+static void release_messages(int show)
+{
+    if (!held_stderr)
+        return;
+    fclose(stderr);
+    stderr = held_stderr;
+    held_stderr = NULL;
+    if (show)
+        fwrite(held_buf, 1, held_len, stderr);
+    free(held_buf);
+    held_buf = NULL;
+}
+
+/* A status every rank had: the worst of them.  Rank 0 names a failure that
+ * was another rank's alone (that rank printed why). */
+static int all_ranks(const struct trainer *tr, int rc)
+{
+    if (tr->ranks == 1)
+        return rc;
+    int rc0 = genrt_mpi_bcast(rc), worst = genrt_mpi_max(rc);
+    release_messages(rc && !rc0);
+    if (worst && !rc && tr->rank == 0)
+        genrt_cli_fail(tr->c, "train: another rank failed to start (its message says why); "
+                       "stopped");
+    return worst;
+}
+
+/* Data parallel: the step of this trainer's ranks, and their rows. */
+static int choose_mpi_step(struct trainer *tr)
+{
+    const struct genrt_model *m = tr->m;
+    int R = tr->ranks, any = tr->o->per_rank_batch;
+    tr->global = any ? (long)R * m->batch : m->batch;
+    if (R == 1)
+        return 0; /* train_step itself */
+    if (m->n_mpi_steps == 0)
+        return genrt_cli_fail(tr->c, "train: %d ranks, but this trainer has no data-parallel "
+                              "steps (build it with make %s MPI=1)", R, m->name);
+    if (!any && m->batch % R != 0)
+        return genrt_cli_fail(tr->c, "train: the batch of %d does not split among %d ranks: "
+                              "run a number of ranks that divides it, or give "
+                              "--per-rank-batch (a batch of %d on every rank, %ld in all)",
+                              m->batch, R, m->batch, (long)R * m->batch);
+    for (int i = 0; i < m->n_mpi_steps; i++)
+        if (m->mpi_steps[i].ranks == (any ? -1 : R))
+            tr->mstep = &m->mpi_steps[i];
+    if (!tr->mstep)
+        return genrt_cli_fail(tr->c, "train: this trainer has no step for %d ranks sharing a "
+                              "batch (genc emits them up to 64 ranks); give --per-rank-batch", R);
+    tr->row0 = (long)tr->rank * tr->mstep->batch;
+    return 0;
+}
+
+/* FNV-1a of the state, the seed and the first step: what every rank must
+ * agree on before the first step (the data's order follows from them). */
+static uint64_t state_hash(const struct trainer *tr)
+{
+    uint64_t h = 14695981039346656037ull;
+    const unsigned char *p = tr->m->state;
+    for (size_t i = 0; i < genrt_run_state_bytes(tr->m); i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    uint64_t more[2] = {tr->rs.seed, (uint64_t)tr->start};
+    p = (const unsigned char *)more;
+    for (size_t i = 0; i < sizeof more; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
 
 /* Ends the live progress line, so that a message gets a line of its own. */
 static void break_progress(struct trainer *tr)
@@ -209,6 +313,8 @@ static void warn(struct trainer *tr, const char *fmt, ...) GENRT_PRINTF(2, 3);
 
 static void warn(struct trainer *tr, const char *fmt, ...)
 {
+    if (tr->rank > 0)
+        return;
     break_progress(tr);
     va_list ap;
     va_start(ap, fmt);
@@ -276,6 +382,8 @@ static int prepare(struct trainer *tr)
     struct genrt_err err;
     if (tr->steps < 1)
         return genrt_cli_fail(c, "train: the spec asks for %ld steps; give --steps N", tr->steps);
+    if (choose_mpi_step(tr))
+        return 1;
     if (o->resume && o->force)
         return genrt_cli_fail(c, "train: --resume continues a run and --force starts one afresh: "
                               "give one of them");
@@ -293,12 +401,12 @@ static int prepare(struct trainer *tr)
     }
     if (genrt_data_open(&tr->data, m, o->data, tr->rs.seed, &err))
         return genrt_cli_fail_err(c, &err);
-    if (tr->data.kind != GENRT_DATA_RING8 && m->batch > tr->data.n) {
+    if (tr->data.kind != GENRT_DATA_RING8 && tr->global > tr->data.n) {
         if (tr->two)
             return genrt_cli_fail(c, "train: the data set of domain %s has %ld examples, fewer "
-                                  "than one batch of %d", m->domain_a, tr->data.n, m->batch);
+                                  "than one batch of %ld", m->domain_a, tr->data.n, tr->global);
         return genrt_cli_fail(c, "train: the data set has %ld examples, fewer than one batch of "
-                              "%d", tr->data.n, m->batch);
+                              "%ld", tr->data.n, tr->global);
     }
     if (o->resume && genrt_data_set_state(&tr->data, &tr->rs.data, &err))
         return genrt_cli_fail(c, "checkpoint %s: %s", o->resume, err.msg);
@@ -307,11 +415,11 @@ static int prepare(struct trainer *tr)
         if (genrt_run_open_domain(m, GENRT_DOMAIN_B, o->data_b, GENRT_SPLIT_MODEL, tr->rs.seed,
                                   &tr->data_b, &err))
             return genrt_cli_fail_err(c, &err);
-        if (m->batch > tr->data_b.n)
+        if (tr->global > tr->data_b.n)
             return genrt_cli_fail(c, "train: the data set of domain %s has %ld examples, fewer "
-                                  "than one batch of %d",
+                                  "than one batch of %ld",
                                   genrt_run_domain_name(m, GENRT_DOMAIN_B), tr->data_b.n,
-                                  m->batch);
+                                  tr->global);
         if (o->resume && genrt_data_set_state(&tr->data_b, &tr->rs.data_b, &err))
             return genrt_cli_fail(c, "checkpoint %s: %s", o->resume, err.msg);
     }
@@ -423,8 +531,8 @@ static void set_up_state(struct trainer *tr)
 
     /* One step takes real_batches real and latent_batches latent batches
      * (two domains: real_batches of each). */
-    tr->n_real = (long)m->real_batches * m->batch;
-    tr->n_z = (long)m->latent_batches * m->batch * m->latent_dim;
+    tr->n_real = (long)m->real_batches * tr->global;
+    tr->n_z = (long)m->latent_batches * tr->global * m->latent_dim;
     tr->real = genrt_file_xmalloc((size_t)tr->n_real * (size_t)m->sample_size * sizeof(float));
     if (tr->two)
         tr->real_b = genrt_file_xmalloc((size_t)tr->n_real * (size_t)tr->mb.sample_size *
@@ -440,22 +548,31 @@ static void set_up_state(struct trainer *tr)
         tr->snapshot = genrt_file_xmalloc(genrt_run_state_bytes(m));
 }
 
+/* slot's global batch, or this rank's rows of it */
+static void set_input(const struct trainer *tr, int slot, const float *src)
+{
+    if (tr->mstep)
+        tr->m->set_input_rows(slot, src, tr->global, tr->row0, tr->mstep->batch);
+    else
+        tr->m->set_input(slot, src);
+}
+
 static void load_inputs(struct trainer *tr)
 {
     const struct genrt_model *m = tr->m;
-    next_real_batches(m, &tr->data, tr->real, tr->y, tr->labels, m->real_batches, m->batch);
-    m->set_input(GENRT_SLOT_X, tr->real);
+    int batch = (int)tr->global; /* at most the data set's size */
+    next_real_batches(m, &tr->data, tr->real, tr->y, tr->labels, m->real_batches, batch);
+    set_input(tr, GENRT_SLOT_X, tr->real);
     if (tr->two) {
-        next_real_batches(&tr->mb, &tr->data_b, tr->real_b, NULL, NULL, m->real_batches,
-                          m->batch);
-        m->set_input(GENRT_SLOT_XB, tr->real_b);
+        next_real_batches(&tr->mb, &tr->data_b, tr->real_b, NULL, NULL, m->real_batches, batch);
+        set_input(tr, GENRT_SLOT_XB, tr->real_b);
     }
     if (tr->n_z > 0) {
         genrt_run_fill_latent(m, &tr->rs.latent, tr->z, tr->n_z);
-        m->set_input(GENRT_SLOT_Z, tr->z);
+        set_input(tr, GENRT_SLOT_Z, tr->z);
     }
     if (tr->y)
-        m->set_input(GENRT_SLOT_Y, tr->y);
+        set_input(tr, GENRT_SLOT_Y, tr->y);
 }
 
 /* "loss_D is nan": the first metric that is not finite, into what; 0 if
@@ -599,7 +716,15 @@ static int take_step(struct trainer *tr, long t)
     load_inputs(tr);
     if (tr->snapshot)
         memcpy(tr->snapshot, m->state, genrt_run_state_bytes(m));
-    m->train_step(t, tr->metrics);
+    if (tr->mstep) {
+        /* the step's metrics: the mean of the ranks' (each a mean over its rows) */
+        tr->mstep->train_step(t, tr->metrics, tr->row0);
+        genrt_mpi_sum(tr->metrics, m->n_metrics);
+        for (int i = 0; i < m->n_metrics; i++)
+            tr->metrics[i] /= tr->ranks;
+    } else {
+        m->train_step(t, tr->metrics);
+    }
     if (tr->mode == GENRT_NONFINITE_IGNORE)
         return 0;
     if (!bad_metric(tr, what, sizeof what) && !(tr->snapshot && bad_state(tr, what, sizeof what))) {
@@ -660,7 +785,7 @@ static int run_steps(struct trainer *tr)
 {
     const struct genrt_model *m = tr->m;
     genrt_progress_begin(&tr->prog, tr->start + 1, tr->steps, m->n_metrics, m->metric_names,
-                         tr->o->quiet);
+                         tr->o->quiet || tr->rank > 0);
     tr->progress_on = 1;
     tr->t0 = genrt_progress_now();
     int unsaved = 0; /* --on-nonfinite ignore: the last checkpoint due was not saved */
@@ -668,25 +793,33 @@ static int run_steps(struct trainer *tr)
         int r = take_step(tr, t);
         if (r == 1)
             return 1;
+        if (tr->ranks > 1) /* a signal one rank got stops them all after this step */
+            stop_signal = genrt_mpi_max(stop_signal);
+        int rank0 = tr->rank == 0;
         if (r == 0) {
             struct genrt_scores sc;
             int scored = m->score_every > 0 && t % m->score_every == 0;
-            if (scored && score_step(tr, &sc))
+            if (scored && from_rank0(tr, rank0 && score_step(tr, &sc)))
                 return 1;
-            write_row(tr, t, scored ? &sc : NULL);
-            genrt_progress_update(&tr->prog, t, tr->metrics);
+            if (rank0) {
+                write_row(tr, t, scored ? &sc : NULL);
+                genrt_progress_update(&tr->prog, t, tr->metrics);
+            }
         }
         int last = t == tr->steps;
-        if ((last || (m->sample_every > 0 && t % m->sample_every == 0)) && write_preview(tr, t))
+        if ((last || (m->sample_every > 0 && t % m->sample_every == 0)) &&
+            from_rank0(tr, rank0 && write_preview(tr, t)))
             return 1;
         int due = last || (m->checkpoint_every > 0 && t % m->checkpoint_every == 0);
         if (due || stop_signal) {
-            r = save(tr, t);
+            r = from_rank0(tr, rank0 ? save(tr, t) : 0);
             if (r == 1)
                 return 1;
             unsaved = r == 2;
         }
-        if (stop_signal) {
+        if (stop_signal && !rank0) {
+            return 128 + stop_signal;
+        } else if (stop_signal) {
             int sig = stop_signal;
             break_progress(tr);
             if (unsaved)
@@ -777,15 +910,29 @@ int genrt_cmd_train(const struct genrt_cli *c, const struct genrt_opts *o)
     tr.rs.seed = o->has[F_SEED] ? o->seed : m->seed;
     tr.lock_fd = -1;
     tr.saved_step = -1;
+    tr.rank = genrt_mpi_rank();
+    tr.ranks = genrt_mpi_size();
+    tr.report_off = tr.rank > 0; /* rank 0 writes every file */
     tr.report_step = -1;
     genrt_report_init(&tr.report, m);
 
     /* Everything is checked before the first file is written. */
-    int rc = prepare(&tr);
+    hold_messages(&tr);
+    int rc = all_ranks(&tr, prepare(&tr));
     if (!rc)
-        rc = open_outputs(&tr);
+        rc = all_ranks(&tr, tr.rank == 0 ? open_outputs(&tr) : 0);
     if (!rc) {
         set_up_state(&tr);
+        if (!genrt_mpi_same(state_hash(&tr))) {
+            if (tr.rank == 0)
+                genrt_cli_fail(c, "train: the ranks start from different states: each must read "
+                               "the same checkpoint (%s) and the same data", o->resume ? o->resume
+                               : "none: a fresh run");
+            free_trainer(&tr);
+            return 1;
+        }
+    }
+    if (!rc) {
         struct sigaction old[N_STOP_SIGNALS];
         catch_stop_signals(old);
         rc = run_steps(&tr);
@@ -796,9 +943,15 @@ int genrt_cmd_train(const struct genrt_cli *c, const struct genrt_opts *o)
         /* a run that stopped: the page of its last checkpoint */
         if (tr.report_step != tr.saved_step)
             write_report(&tr, 1);
-        if (!rc && !o->quiet)
+        double took = genrt_progress_now() - tr.t0;
+        if (!rc && !o->quiet && tr.rank == 0 && tr.ranks > 1)
+            fprintf(stderr, "%s: trained steps %ld-%ld in %.1f s on %d ranks (%.1f%% of it in "
+                    "all-reduce on rank 0); checkpoint %s\n", c->prog, tr.start + 1, tr.steps,
+                    took, tr.ranks, 100 * genrt_mpi_comm_seconds() / (took > 0 ? took : 1),
+                    tr.ckpt_path);
+        else if (!rc && !o->quiet && tr.rank == 0)
             fprintf(stderr, "%s: trained steps %ld-%ld in %.1f s; checkpoint %s\n", c->prog,
-                    tr.start + 1, tr.steps, genrt_progress_now() - tr.t0, tr.ckpt_path);
+                    tr.start + 1, tr.steps, took, tr.ckpt_path);
     } else {
         close_metrics(&tr, 0);
     }

@@ -930,7 +930,7 @@ static void int8_axis_spec(const char *name, const char *out, const char *body, 
     src->len = strlen(src->text);
     diag_init(src);
     struct ast ast;
-    cr_assert(parse_source(src, &ast) && genc_build(&ast, src, m, lo), "%s", src->text);
+    cr_assert(parse_source(src, &ast) && genc_build(&ast, src, m, lo, 0), "%s", src->text);
     if (*state)
         return;
     float *s = xalloc(sizeof(float) * (size_t)(lo->n_state + 1));

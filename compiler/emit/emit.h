@@ -17,6 +17,8 @@ struct emit {
     const char *const *const_names; /* samplers: a PARAM's tensor names a constant array */
     const int *const_int8;          /* samplers: per constant, the output channels of its
                                      * int8 scales (NAME_scale[]), or 0 for floats */
+    const int *ar_slot;             /* emit_body: per allreduce node, the slot of its
+                                     * all-reduce started early, or -1 */
 };
 
 /* Scalars an emitted function may keep on its stack; larger buffers are

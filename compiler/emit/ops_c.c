@@ -48,14 +48,30 @@ static const char *c_sqrt(const struct node *n, const char *const *a) {
     return xprintf("sqrt(%s)", a[0]);
 }
 
+/* The element index a random op hashes: i, or, in a --mpi step, i's index
+ * in the global batch (this rank's rows start at row0 of it). */
+static const char *hash_index(const struct node *n) {
+    long rs = shape_size(n->shape) / n->shape.d[0];
+    if (!n->per_rank)
+        return "i";
+    if (n->shape.d[0] == n->per_rank)
+        return xprintf("(i + row0 * %ld)", rs);
+    return xprintf("(rank_row(i / %ld, %d, BATCH, row0) * %ld + i %% %ld)", rs, n->per_rank, rs, rs);
+}
+
+/* ... and the example index of a per-example draw, b */
+static const char *hash_example(const struct node *n, const char *b) {
+    return n->per_rank ? xprintf("rank_row(%s, %d, BATCH, row0)", b, n->per_rank) : b;
+}
+
 static const char *c_uniform(const struct node *n, const char *const *a) {
     (void)a;
-    return xprintf("(real)hash_uniform(step_t, %d, i)", n->a.uniform.salt);
+    return xprintf("(real)hash_uniform(step_t, %d, %s)", n->a.uniform.salt, hash_index(n));
 }
 
 static const char *c_normal(const struct node *n, const char *const *a) {
     (void)a;
-    return xprintf("(real)hash_normal(step_t, %d, i)", n->a.normal.salt);
+    return xprintf("(real)hash_normal(step_t, %d, %s)", n->a.normal.salt, hash_index(n));
 }
 
 static const char *c_exp(const struct node *n, const char *const *a) {
@@ -65,13 +81,14 @@ static const char *c_exp(const struct node *n, const char *const *a) {
 
 static const char *c_cutout(const struct node *n, const char *const *a) {
     long h = n->shape.d[1], w = n->shape.d[2], c = n->shape.d[3];
-    return xprintf("hash_cutout_keeps(step_t, %d, i / %ld, i / %ld %% %ld, i / %ld %% %ld, %ld, %ld, %d, %d) ? %s : 0",
-                   n->a.cutout.salt, h * w * c, w * c, h, c, w, h, w, n->a.cutout.sh, n->a.cutout.sw, a[0]);
+    return xprintf("hash_cutout_keeps(step_t, %d, %s, i / %ld %% %ld, i / %ld %% %ld, %ld, %ld, %d, %d) ? %s : 0",
+                   n->a.cutout.salt, hash_example(n, xprintf("i / %ld", h * w * c)), w * c, h, c, w, h, w,
+                   n->a.cutout.sh, n->a.cutout.sw, a[0]);
 }
 
 static const char *c_dropout(const struct node *n, const char *const *a) {
     double p = n->a.dropout.p;
-    return xprintf("hash_uniform(step_t, %d, i) >= %s ? %s * %s : 0", n->a.dropout.salt, emit_real(p), a[0],
+    return xprintf("hash_uniform(step_t, %d, %s) >= %s ? %s * %s : 0", n->a.dropout.salt, hash_index(n), emit_real(p), a[0],
                    emit_real(1 / (1 - p)));
 }
 
@@ -248,9 +265,11 @@ static void c_upsample(struct emit *e, const struct program *p, int id) {
 static void c_translate(struct emit *e, const struct program *p, int id) {
     const struct node *n = node_of(p, id);
     struct shape s = n->shape;
-    emit_line(e, "translate_images(%s, %s, %d, %d, %d, %d, %d, %d, step_t, %d, %d);", emit_ref(e, p, n->in[0]),
+    /* a --mpi step's examples are its rank's of the global batch */
+    const char *rows = n->per_rank ? xprintf("row0, %d, BATCH", n->per_rank) : xprintf("0, %d, %d", s.d[0], s.d[0]);
+    emit_line(e, "translate_images(%s, %s, %d, %d, %d, %d, %d, %d, step_t, %d, %d, %s);", emit_ref(e, p, n->in[0]),
               emit_ref(e, p, id), s.d[0], s.d[1], s.d[2], s.d[3], n->a.translate.sh, n->a.translate.sw,
-              n->a.translate.salt, n->a.translate.sign);
+              n->a.translate.salt, n->a.translate.sign, rows);
 }
 
 static void c_sumpool(struct emit *e, const struct program *p, int id) {
@@ -444,6 +463,23 @@ static void c_sn_power(struct emit *e, const struct program *p, int id) {
               emit_ref(e, p, n->in[2]), sw.d[0], sw.d[1], n->a.sn_power.rows_first);
 }
 
+/* genc --mpi: the mean over the ranks (genrt_model.h, genrt_mpi_mean) */
+static void c_rank_mean(struct emit *e, const struct program *p, int id) {
+    const struct node *n = node_of(p, id);
+    const char *x = emit_ref(e, p, n->in[0]), *y = emit_ref(e, p, id);
+    if (strcmp(x, y) != 0)
+        emit_line(e, "memcpy(%s, %s, %ld * sizeof(real));", y, x, shape_size(n->shape));
+    emit_line(e, "genrt_mpi_mean(%s, %ld, sizeof(real));", y, shape_size(n->shape));
+}
+
+static void c_allreduce(struct emit *e, const struct program *p, int id) {
+    const struct node *n = node_of(p, id);
+    if (e->ar_slot && e->ar_slot[id] >= 0)
+        emit_line(e, "genrt_mpi_wait(%d); /* started after the gradient was computed */", e->ar_slot[id]);
+    else
+        emit_line(e, "genrt_mpi_mean(%s, %ld, sizeof(real));", emit_ref(e, p, n->in[0]), in_size(p, n, 0));
+}
+
 /* ---- the table: one row per op, in ops.def's order ------------------------ */
 
 struct op_c {
@@ -472,6 +508,7 @@ static const struct op_c op_c_table[] = {
     {OP_SUM_HW, NULL, c_sum_hw},
     {OP_LOGSUMEXP, NULL, c_logsumexp},
     {OP_ARGMAX, NULL, c_argmax},
+    {OP_RANK_MEAN, NULL, c_rank_mean},
     {OP_ADD_BIAS, c_add, NULL},
     {OP_MUL_CHANNEL, c_mul_bcast, NULL},
     {OP_RSQRT, c_rsqrt, NULL},
@@ -513,6 +550,7 @@ static const struct op_c op_c_table[] = {
     {OP_CLIP, NULL, c_clip},
     {OP_EMA, NULL, c_ema},
     {OP_SN_POWER, NULL, c_sn_power},
+    {OP_ALLREDUCE, NULL, c_allreduce},
 };
 
 _Static_assert(sizeof op_c_table / sizeof op_c_table[0] == OP_COUNT, "emit/ops_c.c needs one row per op in ops.def");
@@ -710,9 +748,48 @@ static void emit_group(struct emit *e, const struct program *p, int r) {
 
 /* Every node's code, in order: one loop per fused group, one statement per
  * kernel or effect. */
+/* Where node v's statement is: its own, or its fused group's. */
+static int emitted_at(const struct program *p, int v) {
+    return p->ir.nodes.data[v].fused_into >= 0 ? fuse_root(p, v) : v;
+}
+
+/* A --mpi step's gradients: each one's all-reduce starts right after the
+ * statement that computes it (genrt_mpi_start) and is waited for at its
+ * allreduce node, before the optimizer step (genrt_mpi_wait), so it
+ * overlaps the rest of the backward, as PyTorch DDP's buckets do.  A
+ * gradient something reads before its allreduce is reduced there instead
+ * (genrt_mpi_mean).  Fills slot[v] for each allreduce node v and after[k],
+ * the statement slot k starts after; returns the number of slots. */
+static int plan_overlap(const struct program *p, int *slot, int *after) {
+    const struct ir *g = &p->ir;
+    int k = 0;
+    for (int a = 0; a < g->nodes.len; a++) {
+        slot[a] = -1;
+        if (g->nodes.data[a].op != OP_ALLREDUCE || g->nodes.data[a].dead)
+            continue;
+        int s = ir_storage(g, g->nodes.data[a].in[0]), at = emitted_at(p, s);
+        bool read = false;
+        for (int u = s + 1; u < a && !read; u++) {
+            const struct node *n = &g->nodes.data[u];
+            if (n->dead || op_table[n->op].sched == S_VIEW || emitted_at(p, u) <= at)
+                continue;
+            for (int i = 0; i < n->n_in; i++)
+                read |= ir_storage(g, n->in[i]) == s;
+        }
+        if (!read && op_table[g->nodes.data[s].op].sched != S_SOURCE) {
+            slot[a] = k;
+            after[k++] = at;
+        }
+    }
+    return k;
+}
+
 void emit_body(struct emit *e, const struct program *p) {
     const struct ir *g = &p->ir;
     check_table();
+    int *slot = xalloc(sizeof(int) * (size_t)(g->nodes.len + 1)), *after = xalloc(sizeof(int) * (size_t)(g->nodes.len + 1));
+    int n_slots = plan_overlap(p, slot, after);
+    e->ar_slot = slot;
     for (int v = 0; v < g->nodes.len; v++) {
         const struct node *n = &g->nodes.data[v];
         if (n->dead || n->fused_into >= 0)
@@ -731,6 +808,13 @@ void emit_body(struct emit *e, const struct program *p) {
             op_c_table[n->op].stmt(e, p, v);
             break;
         }
+        for (int k = 0; k < n_slots; k++)
+            if (after[k] == v)
+                for (int a = 0; a < g->nodes.len; a++)
+                    if (slot[a] == k)
+                        emit_line(e, "genrt_mpi_start(%d, %s, %ld, sizeof(real)); /* the ranks' mean of this gradient */",
+                                  k, emit_ref(e, p, g->nodes.data[a].in[0]), shape_size(g->nodes.data[g->nodes.data[a].in[0]].shape));
     }
+    e->ar_slot = NULL;
 }
 

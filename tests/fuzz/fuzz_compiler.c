@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct lowered lo;
     if (parse_source(&src, &ast)) {
         ast_dump(sink, &ast);
-        if (genc_build(&ast, &src, &m, &lo)) {
+        if (genc_build(&ast, &src, &m, &lo, 0)) {
             size_t len;
             emit_c(&m, &lo, &src, &len);
             print_summary(sink, &m, &lo);
