@@ -151,6 +151,27 @@ int genrt_mpi_max(int v)
     return v;
 }
 
+int genrt_mpi_max_within(int v, double seconds, int *late)
+{
+    *late = 0;
+    if (size == 1)
+        return v;
+    MPI_Request req;
+    int done = 0;
+    check(MPI_Iallreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &req),
+          "MPI_Iallreduce");
+    for (double end = now() + seconds; !done;) {
+        check(MPI_Test(&req, &done, MPI_STATUS_IGNORE), "MPI_Test");
+        if (!done && now() > end) {
+            *late = 1;
+            return v;
+        }
+        if (!done)
+            nanosleep(&(struct timespec){0, 1000000}, NULL); /* 1 ms */
+    }
+    return v;
+}
+
 int genrt_mpi_bcast(int v)
 {
     if (size > 1)
@@ -191,6 +212,7 @@ void genrt_mpi_sum(double *x, int n) { (void)x, (void)n; }
 int genrt_mpi_max(int v) { return v; }
 int genrt_mpi_bcast(int v) { return v; }
 int genrt_mpi_same(uint64_t h) { (void)h; return 1; }
+int genrt_mpi_max_within(int v, double seconds, int *late) { (void)seconds; *late = 0; return v; }
 double genrt_mpi_comm_seconds(void) { return 0; }
 void genrt_mpi_abort(int code) { exit(code); }
 

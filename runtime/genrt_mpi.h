@@ -34,6 +34,9 @@ void genrt_mpi_sum(double *x, int n);
 int genrt_mpi_max(int v);
 int genrt_mpi_bcast(int v);
 int genrt_mpi_same(uint64_t h);
+/* genrt_mpi_max, waiting at most `seconds` for the other ranks: on a
+ * timeout, *late is set (the job must then end: genrt_mpi_abort). */
+int genrt_mpi_max_within(int v, double seconds, int *late);
 
 /* Seconds this rank has spent in genrt_mpi_mean (the gradients' and
  * sync_batchnorm's all-reduce, waits for slower ranks included). */

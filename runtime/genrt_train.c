@@ -241,12 +241,37 @@ static void release_messages(int show)
     held_buf = NULL;
 }
 
+/* How long the ranks wait for each other to start (GENC_MPI_TIMEOUT
+ * seconds, default 600): a rank stuck on its data or its checkpoint ends
+ * the job instead of hanging it. */
+static double start_timeout(void)
+{
+    const char *s = getenv("GENC_MPI_TIMEOUT");
+    char *end;
+    double v = s ? strtod(s, &end) : 0;
+    return s && *s && !*end && v > 0 ? v : 600;
+}
+
 /* A status every rank had: the worst of them.  Rank 0 names a failure that
- * was another rank's alone (that rank printed why). */
+ * was another rank's alone (that rank printed why).  The first call waits
+ * start_timeout() at most. */
 static int all_ranks(const struct trainer *tr, int rc)
 {
+    static int started;
     if (tr->ranks == 1)
         return rc;
+    if (!started++) {
+        int late;
+        double limit = start_timeout();
+        genrt_mpi_max_within(rc, limit, &late);
+        if (late) {
+            release_messages(1);
+            fprintf(stderr, "%s: error: train: the other ranks did not start within %.0f s "
+                    "(a rank stuck reading its data or checkpoint?; GENC_MPI_TIMEOUT sets the "
+                    "limit); ending the job\n", tr->c->prog, limit);
+            genrt_mpi_abort(1);
+        }
+    }
     int rc0 = genrt_mpi_bcast(rc), worst = genrt_mpi_max(rc);
     release_messages(rc && !rc0);
     if (worst && !rc && tr->rank == 0)

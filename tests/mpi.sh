@@ -14,7 +14,8 @@
 #     stream (the run state) bit for bit;
 #  2. resume: 2 ranks to step 20, then 1 rank to 40, is 1 rank to 40;
 #  3. failures end the job with a message, within seconds: a bad flag on
-#     one rank, a rank killed mid-run, a batch that does not split;
+#     one rank, a rank killed mid-run, a rank stuck at start-up, a batch
+#     that does not split; SIGTERM stops every rank after the same step;
 #  4. without sync_batchnorm, each rank normalizes its own rows (so dcgan's
 #     2 ranks differ from 1 rank), and --per-rank-batch runs.
 set -uo pipefail
@@ -121,6 +122,34 @@ if [ $rc != 0 ] && [ $rc != 124 ] && [ $took -lt 30 ]; then
     ok "rank 1 killed (SIGKILL) after 3 s: the job ended in $took s, exit $rc: $(grep -m1 -i "exited\|killed\|signal" killed.log)"
 else
     fail "rank 1 killed: exit $rc after $took s: $(tail -5 killed.log)"
+fi
+# a rank stuck at start-up (its data file is a FIFO nothing writes): the
+# others give up after GENC_MPI_TIMEOUT seconds and end the job
+mkdir -p fifo && mkfifo fifo/train-images-idx3-ubyte &&
+    ln -s /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz fifo/
+t0=$SECONDS
+GENC_MPI_TIMEOUT=3 timeout 60 "${MPIRUN[@]}" -x GENC_MPI_TIMEOUT -np 1 "$X" train --steps 5 --out stuck --quiet : \
+    -np 1 "$X" train --steps 5 --out stuck --quiet --data fifo > stuck.log 2>&1
+rc=$?
+took=$((SECONDS - t0))
+if [ $rc != 0 ] && [ $rc != 124 ] && grep -q "did not start within 3 s" stuck.log && [ $took -lt 30 ]; then
+    ok "a rank stuck reading a FIFO: the job ended in $took s, exit $rc: $(grep -m1 "did not start" stuck.log)"
+else
+    fail "a rank stuck at start-up: exit $rc after $took s: $(tail -n 5 stuck.log)"
+fi
+# SIGTERM to mpirun (which forwards it to every rank): all ranks stop after
+# the same step, rank 0 saves it, and the run resumes from it on 1 rank
+"${MPIRUN[@]}" -np 2 "$X" train --steps 1000000 --out term --threads 1 --quiet > term.log 2>&1 &
+mp=$!
+for _ in $(seq 200); do [ -s term/metrics.csv ] && [ "$(wc -l < term/metrics.csv)" -gt 20 ] && break; sleep 0.05; done
+kill -TERM $mp
+wait $mp
+step=$(sed -n 's/.*SIGTERM after step \([0-9]*\);.*/\1/p' term.log)
+if [ -n "$step" ] && [ "$(tail -n 1 term/metrics.csv | cut -d, -f1)" = "$step" ] &&
+    train "$X" train --steps $((step + 5)) --out term --resume term/checkpoint.ckpt 2> term.err; then
+    ok "SIGTERM to mpirun: both ranks stopped after step $step, its checkpoint resumed on 1 rank"
+else
+    fail "SIGTERM to mpirun: $(cat term.log term.err 2>/dev/null)"
 fi
 # a batch that does not split among the ranks, and a rank count with no step
 for np in 3 4; do
