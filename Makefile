@@ -172,6 +172,10 @@ $(B)/mpi/$(SPEC_NAME).c: $(SPEC) $(B)/genc | $(B)/mpi
 	$(B)/genc $< --mpi -o $@
 endif
 
+# make bench-mpi's trainers: MPI=1's, without the double build
+$(B)/mpi/%.f32: $(B)/mpi/%.c $(B)/mpi/genrt_mpi.o $(B)/libgenrt.a
+	$(CC) -std=c11 $(TRAIN_CFLAGS) -Iruntime $(BLAS_CFLAGS) $< $(MPI_RT_LIBS) -o $@
+
 $(B)/mpi/%.f64.o: $(B)/mpi/%.c runtime/genrt_model.h runtime/genrt_kernels.h runtime/genrt_hash.h
 	$(CC) -std=c11 $(TRAIN_CFLAGS) -Iruntime $(BLAS_CFLAGS) -DGENC_DOUBLE -c $< -o $@
 

@@ -28,7 +28,7 @@ bench-score: $(B)/score_bench
 
 # Data-parallel training: 1 rank x 2 threads against 2 ranks x 1 thread, and
 # the scaling model for many machines (bench/mpi.sh; bench/README.md).
-bench-mpi: all $(B)/mpi2/dcgan.f32 $(B)/mpi2/gan_mlp.f32 $(B)/mpi2/dcgan_images.f32 $(B)/mpi2/cyclegan.f32
+bench-mpi: all $(B)/mpi/dcgan.f32 $(B)/mpi/gan_mlp.f32 $(B)/mpi/dcgan_images.f32 $(B)/mpi/cyclegan.f32
 	bash bench/mpi.sh
 
 .PHONY: bench-mpi

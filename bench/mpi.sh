@@ -11,7 +11,7 @@
 #    other rank included), from the trainer's last line.
 # 2. The scaling model (bench/README.md, "Many machines"): for dcgan,
 #    dcgan_images and cyclegan, the bytes all-reduced per step (every
-#    genrt_mpi_mean of the 2-rank step in build/mpi2/NAME.c, 4 bytes a value)
+#    all-reduce of the 2-rank step in build/mpi/NAME.c, 4 bytes a value)
 #    and the compute per example (`NAME bench --threads 1`, the step on one
 #    core at the spec's batch), through bench/mpi_model.py.
 #
@@ -20,17 +20,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${BENCH_MPI_STEPS:-500}
 OUT=${BENCH_OUT:-build/bench}/mpi
-BIN=build/mpi2
+BIN=build/mpi
 MPIRUN=(mpirun --oversubscribe --allow-run-as-root --bind-to none)
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
 # ms/step of run directory $1 over $STEPS steps
 ms_per_step() { awk -F, -v n="$STEPS" 'NR > 1 && $1 == n { printf "%.2f", 1000 * $NF / n }' "$1/metrics.csv"; }
-# values all-reduced per step: the sizes genrt_mpi_mean takes in train_step_r2
+# values all-reduced per step: the sizes of every all-reduce of train_step_r2
+# (genrt_mpi_start's gradients, genrt_mpi_mean's blocking ones)
 reduced() {
-    awk '/^static void train_step_r2\(/ { on = 1 } on && /genrt_mpi_mean\(/ { n = $0;
-         sub(/, sizeof\(real\)\);.*/, "", n); sub(/.*, /, "", n); t += n } on && /^}/ { on = 0 } END { print t }' "$1"
+    awk '/^static void train_step_r2\(/ { on = 1 } on && /genrt_mpi_(start|mean)\(/ { n = $0;
+         sub(/, sizeof\(real\)\);.*/, "", n); sub(/.*, /, "", n); t += n } on && /^}/ { on = 0 } END { print t + 0 }' "$1"
 }
 
 echo "== 1 rank x 2 threads against 2 ranks x 1 thread, $STEPS steps each"
@@ -49,7 +50,7 @@ echo
 echo "== the scaling model: ring all-reduce against the compute per example (one core)"
 for m in dcgan dcgan_images cyclegan; do
     batch=$(build/genc "specs/$m.gm" --summary | sed -n '1s/.*batch \([0-9]*\).*/\1/p')
-    ms=$(build/mpi2/$m.f32 bench --steps 20 --threads 1 2>&1 | sed -n 's/^bench: \([0-9.]*\) ms\/step.*/\1/p')
+    ms=$("$BIN/$m.f32" bench --steps 20 --threads 1 2>&1 | sed -n 's/^bench: \([0-9.]*\) ms\/step.*/\1/p')
     echo "$m $(reduced "$BIN/$m.c") $batch $ms"
 done > "$OUT/model.in"
 python3 bench/mpi_model.py "$OUT/model.in"
