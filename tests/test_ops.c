@@ -150,6 +150,14 @@ static int b_ema(struct ir *g, const int *t) {
     ir_ema(g, t[0], t[1], 0.9);
     return -1;
 }
+static int b_rank_mean(struct ir *g, const int *t) { return ir_rank_mean(g, t[0]); }
+/* a value computed, reduced over the ranks (here: one), then read: the
+ * emitted C starts the all-reduce after the value's loop, waits at the node */
+static int b_allreduce(struct ir *g, const int *t) {
+    int y = ir_scale(g, t[0], 2);
+    ir_allreduce(g, y);
+    return ir_unary(g, OP_NEG, y);
+}
 static int b_sn_power(struct ir *g, const int *t) {
     ir_sn_power(g, t[0], t[1], t[2], false);
     return -1;
@@ -188,6 +196,8 @@ static const struct op_case cases[] = {
     {"logsumexp_4d", OP_LOGSUMEXP, 1, 1, {S4(2, 2, 2, 3)}, .build = b_logsumexp},
     /* distinct values: the walk's random draws tie with probability 0 */
     {"argmax", OP_ARGMAX, 1, 0, {S2(4, 6)}, .build = b_argmax},
+    /* one process, as the references and these programs run: the identity */
+    {"rank_mean", OP_RANK_MEAN, 1, 1, {S2(3, 4)}, .build = b_rank_mean},
     {"add_bias", OP_ADD_BIAS, 2, 2, {S2(3, 5), S1(5)}, .build = b_add_bias},
     {"add_bias_4d", OP_ADD_BIAS, 2, 2, {S4(2, 2, 2, 3), S1(3)}, .build = b_add_bias},
     {"mul_channel", OP_MUL_CHANNEL, 2, 2, {S4(2, 3, 3, 4), S1(4)}, .build = b_mul_channel},
@@ -243,6 +253,7 @@ static const struct op_case cases[] = {
     {"rmsprop", OP_RMSPROP, 3, 0, {S1(9), S1(9), S1(9)}, {0, 0, 0}, {0, 0, 2}, .build = b_rmsprop_plain},
     {"clip", OP_CLIP, 1, 0, {S2(3, 4)}, {-2}, {2}, .build = b_clip},
     {"ema", OP_EMA, 2, 0, {S2(3, 4), S2(3, 4)}, .build = b_ema},
+    {"allreduce", OP_ALLREDUCE, 1, 0, {S2(3, 4)}, .build = b_allreduce},
     {"sn_power", OP_SN_POWER, 3, 0, {S2(5, 7), S1(5), S1(7)}, .build = b_sn_power},
     {"sn_power_rows_first", OP_SN_POWER, 3, 0, {S2(5, 7), S1(5), S1(7)}, .build = b_sn_power_rows},
 };
@@ -308,7 +319,11 @@ static void *compile(struct lowered *lo, const char *name) {
     char *dir = test_tmpdir();
     char *src = xprintf("%s/%s.c", dir, name), *harness = xprintf("%s/%s_h.c", dir, name);
     write_file(src, code, len);
-    char *h = xprintf("#include \"%s\"\nreal *h_state(void) { return state; }\n", src);
+    char *h = xprintf("#include \"%s\"\nreal *h_state(void) { return state; }\n"
+                      "/* one process: the ranks' mean is the identity (runtime/genrt_mpi.c's stand-in) */\n"
+                      "void genrt_mpi_mean(void *x, long n, size_t r) { (void)x, (void)n, (void)r; }\n"
+                      "void genrt_mpi_start(int k, void *x, long n, size_t r) { (void)k, (void)x, (void)n, (void)r; }\n"
+                      "void genrt_mpi_wait(int k) { (void)k; }\n", src);
     bool has_x = false;
     for (int i = 0; i < lo->progs.len; i++)
         for (int v = 0; v < lo->progs.data[i].ir.nodes.len; v++)
