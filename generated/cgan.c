@@ -1477,19 +1477,19 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:21: adam step of D.l2.weight (1) */
-    adam_update(D_l2_weight, arena + 10185728, D_l2_weight_adam_m, D_l2_weight_adam_v, 11264, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l2_weight, arena + 10185728, D_l2_weight_adam_m, D_l2_weight_adam_v, 11264, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:21: adam step of D.l2.bias (1) */
-    adam_update(D_l2_bias, arena + 12343296, D_l2_bias_adam_m, D_l2_bias_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l2_bias, arena + 12343296, D_l2_bias_adam_m, D_l2_bias_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:21: adam step of D.l4.weight (1) */
-    adam_update(D_l4_weight, arena + 12744704, D_l4_weight_adam_m, D_l4_weight_adam_v, 131072, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l4_weight, arena + 12744704, D_l4_weight_adam_m, D_l4_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:21: adam step of D.l5.gamma (1) */
-    adam_update(D_l5_gamma, arena + 12952320, D_l5_gamma_adam_m, D_l5_gamma_adam_v, 128, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l5_gamma, arena + 12952320, D_l5_gamma_adam_m, D_l5_gamma_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:21: adam step of D.l5.beta (1) */
-    adam_update(D_l5_beta, arena + 12952192, D_l5_beta_adam_m, D_l5_beta_adam_v, 128, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l5_beta, arena + 12952192, D_l5_beta_adam_m, D_l5_beta_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:21: adam step of D.l8.weight (1) */
-    adam_update(D_l8_weight, arena + 12945536, D_l8_weight_adam_m, D_l8_weight_adam_v, 6272, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l8_weight, arena + 12945536, D_l8_weight_adam_m, D_l8_weight_adam_v, 6272, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:21: adam step of D.l8.bias (1) */
-    adam_update(D_l8_bias, arena + 12952640, D_l8_bias_adam_m, D_l8_bias_adam_v, 1, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l8_bias, arena + 12952640, D_l8_bias_adam_m, D_l8_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:14: D cond onehot (64, 10) */
     memset(arena + 501760, 0, 640 * sizeof(real));
     for (int r = 0; r < 64; r++) (arena + 501760)[r * 10 + (int)(in_y)[r]] = 1;
@@ -2241,21 +2241,21 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:9: backward of G dense 6272 nobias (6272, 110) */
     gemm(CblasTrans, CblasNoTrans, 6272, 110, 64, arena + 11139072, 6272, arena + 12925952, 110, arena + 0, 110);
     /* specs/cgan.gm:20: adam step of G.l2.weight (1) */
-    adam_update(G_l2_weight, arena + 0, G_l2_weight_adam_m, G_l2_weight_adam_v, 689920, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l2_weight, arena + 0, G_l2_weight_adam_m, G_l2_weight_adam_v, 689920, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:20: adam step of G.l3.gamma (1) */
-    adam_update(G_l3_gamma, arena + 696192, G_l3_gamma_adam_m, G_l3_gamma_adam_v, 6272, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l3_gamma, arena + 696192, G_l3_gamma_adam_m, G_l3_gamma_adam_v, 6272, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:20: adam step of G.l3.beta (1) */
-    adam_update(G_l3_beta, arena + 689920, G_l3_beta_adam_m, G_l3_beta_adam_v, 6272, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l3_beta, arena + 689920, G_l3_beta_adam_m, G_l3_beta_adam_v, 6272, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:20: adam step of G.l6.weight (1) */
-    adam_update(G_l6_weight, arena + 3612672, G_l6_weight_adam_m, G_l6_weight_adam_v, 131072, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l6_weight, arena + 3612672, G_l6_weight_adam_m, G_l6_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:20: adam step of G.l7.gamma (1) */
-    adam_update(G_l7_gamma, arena + 3744832, G_l7_gamma_adam_m, G_l7_gamma_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l7_gamma, arena + 3744832, G_l7_gamma_adam_m, G_l7_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:20: adam step of G.l7.beta (1) */
-    adam_update(G_l7_beta, arena + 3744768, G_l7_beta_adam_m, G_l7_beta_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l7_beta, arena + 3744768, G_l7_beta_adam_m, G_l7_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:20: adam step of G.l9.weight (1) */
-    adam_update(G_l9_weight, arena + 3743744, G_l9_weight_adam_m, G_l9_weight_adam_v, 1024, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l9_weight, arena + 3743744, G_l9_weight_adam_m, G_l9_weight_adam_v, 1024, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:20: adam step of G.l9.bias (1) */
-    adam_update(G_l9_bias, arena + 3744896, G_l9_bias_adam_m, G_l9_bias_adam_v, 1, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l9_bias, arena + 3744896, G_l9_bias_adam_m, G_l9_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
 }
 
 /* The generator's forward pass at batch 64, from in_z. */

@@ -939,37 +939,37 @@ static void train_step(long t, double *out) {
     /* specs/conv_vae.gm:7: backward of E conv 32 k4 s2 p1 (32, 16) */
     gemm(CblasTrans, CblasNoTrans, 32, 16, 25088, arena + 6422528, 32, arena + 0, 16, arena + 401408, 16);
     /* specs/conv_vae.gm:17: adam step of E.l1.weight (1) */
-    adam_update(E_l1_weight, arena + 401408, E_l1_weight_adam_m, E_l1_weight_adam_v, 512, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(E_l1_weight, arena + 401408, E_l1_weight_adam_m, E_l1_weight_adam_v, 512, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/conv_vae.gm:17: adam step of E.l1.bias (1) */
-    adam_update(E_l1_bias, arena + 401920, E_l1_bias_adam_m, E_l1_bias_adam_v, 32, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(E_l1_bias, arena + 401920, E_l1_bias_adam_m, E_l1_bias_adam_v, 32, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/conv_vae.gm:17: adam step of E.l3.weight (1) */
-    adam_update(E_l3_weight, arena + 9265152, E_l3_weight_adam_m, E_l3_weight_adam_v, 32768, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(E_l3_weight, arena + 9265152, E_l3_weight_adam_m, E_l3_weight_adam_v, 32768, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/conv_vae.gm:17: adam step of E.l3.bias (1) */
-    adam_update(E_l3_bias, arena + 9317440, E_l3_bias_adam_m, E_l3_bias_adam_v, 64, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(E_l3_bias, arena + 9317440, E_l3_bias_adam_m, E_l3_bias_adam_v, 64, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/conv_vae.gm:17: adam step of E.l6.weight (1) */
-    adam_update(E_l6_weight, arena + 8028160, E_l6_weight_adam_m, E_l6_weight_adam_v, 802816, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(E_l6_weight, arena + 8028160, E_l6_weight_adam_m, E_l6_weight_adam_v, 802816, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/conv_vae.gm:17: adam step of E.l6.bias (1) */
-    adam_update(E_l6_bias, arena + 9317184, E_l6_bias_adam_m, E_l6_bias_adam_v, 256, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(E_l6_bias, arena + 9317184, E_l6_bias_adam_m, E_l6_bias_adam_v, 256, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/conv_vae.gm:17: adam step of E.l8.weight (1) */
-    adam_update(E_l8_weight, arena + 9297920, E_l8_weight_adam_m, E_l8_weight_adam_v, 10240, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(E_l8_weight, arena + 9297920, E_l8_weight_adam_m, E_l8_weight_adam_v, 10240, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/conv_vae.gm:17: adam step of E.l8.bias (1) */
-    adam_update(E_l8_bias, arena + 9317504, E_l8_bias_adam_m, E_l8_bias_adam_v, 40, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(E_l8_bias, arena + 9317504, E_l8_bias_adam_m, E_l8_bias_adam_v, 40, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/conv_vae.gm:18: adam step of Dec.l1.weight (1) */
-    adam_update(Dec_l1_weight, arena + 9308160, Dec_l1_weight_adam_m, Dec_l1_weight_adam_v, 5120, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(Dec_l1_weight, arena + 9308160, Dec_l1_weight_adam_m, Dec_l1_weight_adam_v, 5120, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/conv_vae.gm:18: adam step of Dec.l1.bias (1) */
-    adam_update(Dec_l1_bias, arena + 9316928, Dec_l1_bias_adam_m, Dec_l1_bias_adam_v, 256, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(Dec_l1_bias, arena + 9316928, Dec_l1_bias_adam_m, Dec_l1_bias_adam_v, 256, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/conv_vae.gm:18: adam step of Dec.l3.weight (1) */
-    adam_update(Dec_l3_weight, arena + 7225344, Dec_l3_weight_adam_m, Dec_l3_weight_adam_v, 802816, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(Dec_l3_weight, arena + 7225344, Dec_l3_weight_adam_m, Dec_l3_weight_adam_v, 802816, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/conv_vae.gm:18: adam step of Dec.l3.bias (1) */
-    adam_update(Dec_l3_bias, arena + 9313280, Dec_l3_bias_adam_m, Dec_l3_bias_adam_v, 3136, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(Dec_l3_bias, arena + 9313280, Dec_l3_bias_adam_m, Dec_l3_bias_adam_v, 3136, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/conv_vae.gm:18: adam step of Dec.l6.weight (1) */
-    adam_update(Dec_l6_weight, arena + 9232384, Dec_l6_weight_adam_m, Dec_l6_weight_adam_v, 32768, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(Dec_l6_weight, arena + 9232384, Dec_l6_weight_adam_m, Dec_l6_weight_adam_v, 32768, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/conv_vae.gm:18: adam step of Dec.l6.bias (1) */
-    adam_update(Dec_l6_bias, arena + 9317552, Dec_l6_bias_adam_m, Dec_l6_bias_adam_v, 32, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(Dec_l6_bias, arena + 9317552, Dec_l6_bias_adam_m, Dec_l6_bias_adam_v, 32, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/conv_vae.gm:18: adam step of Dec.l8.weight (1) */
-    adam_update(Dec_l8_weight, arena + 9316416, Dec_l8_weight_adam_m, Dec_l8_weight_adam_v, 512, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(Dec_l8_weight, arena + 9316416, Dec_l8_weight_adam_m, Dec_l8_weight_adam_v, 512, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/conv_vae.gm:18: adam step of Dec.l8.bias (1) */
-    adam_update(Dec_l8_bias, arena + 9317584, Dec_l8_bias_adam_m, Dec_l8_bias_adam_v, 1, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(Dec_l8_bias, arena + 9317584, Dec_l8_bias_adam_m, Dec_l8_bias_adam_v, 1, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
 }
 
 /* The generator's forward pass at batch 128, from in_z. */

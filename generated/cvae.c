@@ -533,21 +533,21 @@ static void train_step(long t, double *out) {
     /* specs/cvae.gm:8: backward of E dense 400 (400, 794) */
     gemm(CblasTrans, CblasNoTrans, 400, 794, 128, arena + 732832, 400, arena + 631200, 794, arena + 0, 794);
     /* specs/cvae.gm:11: adam step of E.l2.weight (1) */
-    adam_update(E_l2_weight, arena + 0, E_l2_weight_adam_m, E_l2_weight_adam_v, 317600, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(E_l2_weight, arena + 0, E_l2_weight_adam_m, E_l2_weight_adam_v, 317600, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/cvae.gm:11: adam step of E.l2.bias (1) */
-    adam_update(E_l2_bias, arena + 813216, E_l2_bias_adam_m, E_l2_bias_adam_v, 400, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(E_l2_bias, arena + 813216, E_l2_bias_adam_m, E_l2_bias_adam_v, 400, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/cvae.gm:11: adam step of E.l4.weight (1) */
-    adam_update(E_l4_weight, arena + 784032, E_l4_weight_adam_m, E_l4_weight_adam_v, 16000, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(E_l4_weight, arena + 784032, E_l4_weight_adam_m, E_l4_weight_adam_v, 16000, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/cvae.gm:11: adam step of E.l4.bias (1) */
-    adam_update(E_l4_bias, arena + 813616, E_l4_bias_adam_m, E_l4_bias_adam_v, 40, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(E_l4_bias, arena + 813616, E_l4_bias_adam_m, E_l4_bias_adam_v, 40, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/cvae.gm:12: adam step of Dec.l2.weight (1) */
-    adam_update(Dec_l2_weight, arena + 800032, Dec_l2_weight_adam_m, Dec_l2_weight_adam_v, 12000, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(Dec_l2_weight, arena + 800032, Dec_l2_weight_adam_m, Dec_l2_weight_adam_v, 12000, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/cvae.gm:12: adam step of Dec.l2.bias (1) */
-    adam_update(Dec_l2_bias, arena + 812816, Dec_l2_bias_adam_m, Dec_l2_bias_adam_v, 400, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(Dec_l2_bias, arena + 812816, Dec_l2_bias_adam_m, Dec_l2_bias_adam_v, 400, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/cvae.gm:12: adam step of Dec.l4.weight (1) */
-    adam_update(Dec_l4_weight, arena + 317600, Dec_l4_weight_adam_m, Dec_l4_weight_adam_v, 313600, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(Dec_l4_weight, arena + 317600, Dec_l4_weight_adam_m, Dec_l4_weight_adam_v, 313600, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/cvae.gm:12: adam step of Dec.l4.bias (1) */
-    adam_update(Dec_l4_bias, arena + 812032, Dec_l4_bias_adam_m, Dec_l4_bias_adam_v, 784, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(Dec_l4_bias, arena + 812032, Dec_l4_bias_adam_m, Dec_l4_bias_adam_v, 784, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
 }
 
 /* The generator's forward pass at batch 128, from in_z. */

@@ -11790,125 +11790,125 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:35: adam step of G.l1.weight (1) */
-    adam_update(G_l1_weight, arena + 24485888, G_l1_weight_adam_m, G_l1_weight_adam_v, 1568, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l1_weight, arena + 24485888, G_l1_weight_adam_m, G_l1_weight_adam_v, 1568, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l2.gamma (1) */
-    adam_update(G_l2_gamma, arena + 25502368, G_l2_gamma_adam_m, G_l2_gamma_adam_v, 32, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l2_gamma, arena + 25502368, G_l2_gamma_adam_m, G_l2_gamma_adam_v, 32, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l2.beta (1) */
-    adam_update(G_l2_beta, arena + 25502336, G_l2_beta_adam_m, G_l2_beta_adam_v, 32, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l2_beta, arena + 25502336, G_l2_beta_adam_m, G_l2_beta_adam_v, 32, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l4.weight (1) */
-    adam_update(G_l4_weight, arena + 25468928, G_l4_weight_adam_m, G_l4_weight_adam_v, 32768, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l4_weight, arena + 25468928, G_l4_weight_adam_m, G_l4_weight_adam_v, 32768, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l5.gamma (1) */
-    adam_update(G_l5_gamma, arena + 25502272, G_l5_gamma_adam_m, G_l5_gamma_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l5_gamma, arena + 25502272, G_l5_gamma_adam_m, G_l5_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l5.beta (1) */
-    adam_update(G_l5_beta, arena + 25502208, G_l5_beta_adam_m, G_l5_beta_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l5_beta, arena + 25502208, G_l5_beta_adam_m, G_l5_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l8.weight (1) */
-    adam_update(G_l8_weight, arena + 25399296, G_l8_weight_adam_m, G_l8_weight_adam_v, 36864, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l8_weight, arena + 25399296, G_l8_weight_adam_m, G_l8_weight_adam_v, 36864, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l9.gamma (1) */
-    adam_update(G_l9_gamma, arena + 25502144, G_l9_gamma_adam_m, G_l9_gamma_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l9_gamma, arena + 25502144, G_l9_gamma_adam_m, G_l9_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l9.beta (1) */
-    adam_update(G_l9_beta, arena + 25502080, G_l9_beta_adam_m, G_l9_beta_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l9_beta, arena + 25502080, G_l9_beta_adam_m, G_l9_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l11.weight (1) */
-    adam_update(G_l11_weight, arena + 25362432, G_l11_weight_adam_m, G_l11_weight_adam_v, 36864, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l11_weight, arena + 25362432, G_l11_weight_adam_m, G_l11_weight_adam_v, 36864, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l12.gamma (1) */
-    adam_update(G_l12_gamma, arena + 25502016, G_l12_gamma_adam_m, G_l12_gamma_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l12_gamma, arena + 25502016, G_l12_gamma_adam_m, G_l12_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l12.beta (1) */
-    adam_update(G_l12_beta, arena + 25501952, G_l12_beta_adam_m, G_l12_beta_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l12_beta, arena + 25501952, G_l12_beta_adam_m, G_l12_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l15.weight (1) */
-    adam_update(G_l15_weight, arena + 25325568, G_l15_weight_adam_m, G_l15_weight_adam_v, 36864, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l15_weight, arena + 25325568, G_l15_weight_adam_m, G_l15_weight_adam_v, 36864, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l16.gamma (1) */
-    adam_update(G_l16_gamma, arena + 25501888, G_l16_gamma_adam_m, G_l16_gamma_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l16_gamma, arena + 25501888, G_l16_gamma_adam_m, G_l16_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l16.beta (1) */
-    adam_update(G_l16_beta, arena + 25501824, G_l16_beta_adam_m, G_l16_beta_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l16_beta, arena + 25501824, G_l16_beta_adam_m, G_l16_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l18.weight (1) */
-    adam_update(G_l18_weight, arena + 25288704, G_l18_weight_adam_m, G_l18_weight_adam_v, 36864, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l18_weight, arena + 25288704, G_l18_weight_adam_m, G_l18_weight_adam_v, 36864, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l19.gamma (1) */
-    adam_update(G_l19_gamma, arena + 25501760, G_l19_gamma_adam_m, G_l19_gamma_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l19_gamma, arena + 25501760, G_l19_gamma_adam_m, G_l19_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l19.beta (1) */
-    adam_update(G_l19_beta, arena + 25501696, G_l19_beta_adam_m, G_l19_beta_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l19_beta, arena + 25501696, G_l19_beta_adam_m, G_l19_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l21.weight (1) */
-    adam_update(G_l21_weight, arena + 25436160, G_l21_weight_adam_m, G_l21_weight_adam_v, 32768, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l21_weight, arena + 25436160, G_l21_weight_adam_m, G_l21_weight_adam_v, 32768, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l22.gamma (1) */
-    adam_update(G_l22_gamma, arena + 34740640, G_l22_gamma_adam_m, G_l22_gamma_adam_v, 32, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l22_gamma, arena + 34740640, G_l22_gamma_adam_m, G_l22_gamma_adam_v, 32, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l22.beta (1) */
-    adam_update(G_l22_beta, arena + 34740608, G_l22_beta_adam_m, G_l22_beta_adam_v, 32, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l22_beta, arena + 34740608, G_l22_beta_adam_m, G_l22_beta_adam_v, 32, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l24.weight (1) */
-    adam_update(G_l24_weight, arena + 34765696, G_l24_weight_adam_m, G_l24_weight_adam_v, 1568, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l24_weight, arena + 34765696, G_l24_weight_adam_m, G_l24_weight_adam_v, 1568, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:35: adam step of G.l24.bias (1) */
-    adam_update(G_l24_bias, arena + 34783216, G_l24_bias_adam_m, G_l24_bias_adam_v, 1, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l24_bias, arena + 34783216, G_l24_bias_adam_m, G_l24_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l1.weight (1) */
-    adam_update(F_l1_weight, arena + 22880256, F_l1_weight_adam_m, F_l1_weight_adam_v, 1568, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l1_weight, arena + 22880256, F_l1_weight_adam_m, F_l1_weight_adam_v, 1568, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l2.gamma (1) */
-    adam_update(F_l2_gamma, arena + 23896736, F_l2_gamma_adam_m, F_l2_gamma_adam_v, 32, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l2_gamma, arena + 23896736, F_l2_gamma_adam_m, F_l2_gamma_adam_v, 32, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l2.beta (1) */
-    adam_update(F_l2_beta, arena + 23896704, F_l2_beta_adam_m, F_l2_beta_adam_v, 32, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l2_beta, arena + 23896704, F_l2_beta_adam_m, F_l2_beta_adam_v, 32, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l4.weight (1) */
-    adam_update(F_l4_weight, arena + 23863296, F_l4_weight_adam_m, F_l4_weight_adam_v, 32768, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l4_weight, arena + 23863296, F_l4_weight_adam_m, F_l4_weight_adam_v, 32768, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l5.gamma (1) */
-    adam_update(F_l5_gamma, arena + 23896640, F_l5_gamma_adam_m, F_l5_gamma_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l5_gamma, arena + 23896640, F_l5_gamma_adam_m, F_l5_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l5.beta (1) */
-    adam_update(F_l5_beta, arena + 23896576, F_l5_beta_adam_m, F_l5_beta_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l5_beta, arena + 23896576, F_l5_beta_adam_m, F_l5_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l8.weight (1) */
-    adam_update(F_l8_weight, arena + 23793664, F_l8_weight_adam_m, F_l8_weight_adam_v, 36864, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l8_weight, arena + 23793664, F_l8_weight_adam_m, F_l8_weight_adam_v, 36864, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l9.gamma (1) */
-    adam_update(F_l9_gamma, arena + 23896512, F_l9_gamma_adam_m, F_l9_gamma_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l9_gamma, arena + 23896512, F_l9_gamma_adam_m, F_l9_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l9.beta (1) */
-    adam_update(F_l9_beta, arena + 23896448, F_l9_beta_adam_m, F_l9_beta_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l9_beta, arena + 23896448, F_l9_beta_adam_m, F_l9_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l11.weight (1) */
-    adam_update(F_l11_weight, arena + 23756800, F_l11_weight_adam_m, F_l11_weight_adam_v, 36864, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l11_weight, arena + 23756800, F_l11_weight_adam_m, F_l11_weight_adam_v, 36864, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l12.gamma (1) */
-    adam_update(F_l12_gamma, arena + 23896384, F_l12_gamma_adam_m, F_l12_gamma_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l12_gamma, arena + 23896384, F_l12_gamma_adam_m, F_l12_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l12.beta (1) */
-    adam_update(F_l12_beta, arena + 23896320, F_l12_beta_adam_m, F_l12_beta_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l12_beta, arena + 23896320, F_l12_beta_adam_m, F_l12_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l15.weight (1) */
-    adam_update(F_l15_weight, arena + 23719936, F_l15_weight_adam_m, F_l15_weight_adam_v, 36864, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l15_weight, arena + 23719936, F_l15_weight_adam_m, F_l15_weight_adam_v, 36864, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l16.gamma (1) */
-    adam_update(F_l16_gamma, arena + 23896256, F_l16_gamma_adam_m, F_l16_gamma_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l16_gamma, arena + 23896256, F_l16_gamma_adam_m, F_l16_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l16.beta (1) */
-    adam_update(F_l16_beta, arena + 23896192, F_l16_beta_adam_m, F_l16_beta_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l16_beta, arena + 23896192, F_l16_beta_adam_m, F_l16_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l18.weight (1) */
-    adam_update(F_l18_weight, arena + 23683072, F_l18_weight_adam_m, F_l18_weight_adam_v, 36864, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l18_weight, arena + 23683072, F_l18_weight_adam_m, F_l18_weight_adam_v, 36864, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l19.gamma (1) */
-    adam_update(F_l19_gamma, arena + 23896128, F_l19_gamma_adam_m, F_l19_gamma_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l19_gamma, arena + 23896128, F_l19_gamma_adam_m, F_l19_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l19.beta (1) */
-    adam_update(F_l19_beta, arena + 23896064, F_l19_beta_adam_m, F_l19_beta_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l19_beta, arena + 23896064, F_l19_beta_adam_m, F_l19_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l21.weight (1) */
-    adam_update(F_l21_weight, arena + 23830528, F_l21_weight_adam_m, F_l21_weight_adam_v, 32768, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l21_weight, arena + 23830528, F_l21_weight_adam_m, F_l21_weight_adam_v, 32768, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l22.gamma (1) */
-    adam_update(F_l22_gamma, arena + 24489056, F_l22_gamma_adam_m, F_l22_gamma_adam_v, 32, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l22_gamma, arena + 24489056, F_l22_gamma_adam_m, F_l22_gamma_adam_v, 32, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l22.beta (1) */
-    adam_update(F_l22_beta, arena + 24489024, F_l22_beta_adam_m, F_l22_beta_adam_v, 32, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l22_beta, arena + 24489024, F_l22_beta_adam_m, F_l22_beta_adam_v, 32, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l24.weight (1) */
-    adam_update(F_l24_weight, arena + 24487456, F_l24_weight_adam_m, F_l24_weight_adam_v, 1568, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l24_weight, arena + 24487456, F_l24_weight_adam_m, F_l24_weight_adam_v, 1568, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:36: adam step of F.l24.bias (1) */
-    adam_update(F_l24_bias, arena + 24489088, F_l24_bias_adam_m, F_l24_bias_adam_v, 1, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(F_l24_bias, arena + 24489088, F_l24_bias_adam_m, F_l24_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:37: adam step of DA.l1.weight (1) */
-    adam_update(DA_l1_weight, arena + 543360, DA_l1_weight_adam_m, DA_l1_weight_adam_v, 512, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(DA_l1_weight, arena + 543360, DA_l1_weight_adam_m, DA_l1_weight_adam_v, 512, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:37: adam step of DA.l1.bias (1) */
-    adam_update(DA_l1_bias, arena + 544640, DA_l1_bias_adam_m, DA_l1_bias_adam_v, 32, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(DA_l1_bias, arena + 544640, DA_l1_bias_adam_m, DA_l1_bias_adam_v, 32, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:37: adam step of DA.l3.weight (1) */
-    adam_update(DA_l3_weight, arena + 451584, DA_l3_weight_adam_m, DA_l3_weight_adam_v, 32768, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(DA_l3_weight, arena + 451584, DA_l3_weight_adam_m, DA_l3_weight_adam_v, 32768, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:37: adam step of DA.l4.gamma (1) */
-    adam_update(DA_l4_gamma, arena + 544448, DA_l4_gamma_adam_m, DA_l4_gamma_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(DA_l4_gamma, arena + 544448, DA_l4_gamma_adam_m, DA_l4_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:37: adam step of DA.l4.beta (1) */
-    adam_update(DA_l4_beta, arena + 544384, DA_l4_beta_adam_m, DA_l4_beta_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(DA_l4_beta, arena + 544384, DA_l4_beta_adam_m, DA_l4_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:37: adam step of DA.l6.weight (1) */
-    adam_update(DA_l6_weight, arena + 542208, DA_l6_weight_adam_m, DA_l6_weight_adam_v, 576, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(DA_l6_weight, arena + 542208, DA_l6_weight_adam_m, DA_l6_weight_adam_v, 576, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:37: adam step of DA.l6.bias (1) */
-    adam_update(DA_l6_bias, arena + 544704, DA_l6_bias_adam_m, DA_l6_bias_adam_v, 1, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(DA_l6_bias, arena + 544704, DA_l6_bias_adam_m, DA_l6_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:38: adam step of DB.l1.weight (1) */
-    adam_update(DB_l1_weight, arena + 543872, DB_l1_weight_adam_m, DB_l1_weight_adam_v, 512, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(DB_l1_weight, arena + 543872, DB_l1_weight_adam_m, DB_l1_weight_adam_v, 512, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:38: adam step of DB.l1.bias (1) */
-    adam_update(DB_l1_bias, arena + 544672, DB_l1_bias_adam_m, DB_l1_bias_adam_v, 32, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(DB_l1_bias, arena + 544672, DB_l1_bias_adam_m, DB_l1_bias_adam_v, 32, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:38: adam step of DB.l3.weight (1) */
-    adam_update(DB_l3_weight, arena + 484352, DB_l3_weight_adam_m, DB_l3_weight_adam_v, 32768, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(DB_l3_weight, arena + 484352, DB_l3_weight_adam_m, DB_l3_weight_adam_v, 32768, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:38: adam step of DB.l4.gamma (1) */
-    adam_update(DB_l4_gamma, arena + 544576, DB_l4_gamma_adam_m, DB_l4_gamma_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(DB_l4_gamma, arena + 544576, DB_l4_gamma_adam_m, DB_l4_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:38: adam step of DB.l4.beta (1) */
-    adam_update(DB_l4_beta, arena + 544512, DB_l4_beta_adam_m, DB_l4_beta_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(DB_l4_beta, arena + 544512, DB_l4_beta_adam_m, DB_l4_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:38: adam step of DB.l6.weight (1) */
-    adam_update(DB_l6_weight, arena + 542784, DB_l6_weight_adam_m, DB_l6_weight_adam_v, 576, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(DB_l6_weight, arena + 542784, DB_l6_weight_adam_m, DB_l6_weight_adam_v, 576, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cyclegan.gm:38: adam step of DB.l6.bias (1) */
-    adam_update(DB_l6_bias, arena + 544720, DB_l6_bias_adam_m, DB_l6_bias_adam_v, 1, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(DB_l6_bias, arena + 544720, DB_l6_bias_adam_m, DB_l6_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
 }
 
 /* Translation at batch 8 of in_x: a generator, then the other back. */

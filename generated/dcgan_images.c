@@ -3038,27 +3038,27 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:24: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 58720256, D_l1_weight_adam_m, D_l1_weight_adam_v, 3072, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l1_weight, arena + 58720256, D_l1_weight_adam_m, D_l1_weight_adam_v, 3072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:24: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 70516736, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l3_weight, arena + 70516736, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:24: adam step of D.l4.gamma (1) */
-    adam_update(D_l4_gamma, arena + 70662144, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l4_gamma, arena + 70662144, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:24: adam step of D.l4.beta (1) */
-    adam_update(D_l4_beta, arena + 70662016, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l4_beta, arena + 70662016, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:24: adam step of D.l6.weight (1) */
-    adam_update(D_l6_weight, arena + 69992448, D_l6_weight_adam_m, D_l6_weight_adam_v, 524288, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l6_weight, arena + 69992448, D_l6_weight_adam_m, D_l6_weight_adam_v, 524288, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:24: adam step of D.l7.gamma (1) */
-    adam_update(D_l7_gamma, arena + 70661120, D_l7_gamma_adam_m, D_l7_gamma_adam_v, 256, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l7_gamma, arena + 70661120, D_l7_gamma_adam_m, D_l7_gamma_adam_v, 256, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:24: adam step of D.l7.beta (1) */
-    adam_update(D_l7_beta, arena + 70660864, D_l7_beta_adam_m, D_l7_beta_adam_v, 256, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l7_beta, arena + 70660864, D_l7_beta_adam_m, D_l7_beta_adam_v, 256, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:24: adam step of D.l9.weight (1) */
-    adam_update(D_l9_weight, arena + 60817408, D_l9_weight_adam_m, D_l9_weight_adam_v, 2097152, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l9_weight, arena + 60817408, D_l9_weight_adam_m, D_l9_weight_adam_v, 2097152, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:24: adam step of D.l10.gamma (1) */
-    adam_update(D_l10_gamma, arena + 70659072, D_l10_gamma_adam_m, D_l10_gamma_adam_v, 512, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l10_gamma, arena + 70659072, D_l10_gamma_adam_m, D_l10_gamma_adam_v, 512, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:24: adam step of D.l10.beta (1) */
-    adam_update(D_l10_beta, arena + 70658560, D_l10_beta_adam_m, D_l10_beta_adam_v, 512, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l10_beta, arena + 70658560, D_l10_beta_adam_m, D_l10_beta_adam_v, 512, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:24: adam step of D.l12.weight (1) */
-    adam_update(D_l12_weight, arena + 70647808, D_l12_weight_adam_m, D_l12_weight_adam_v, 8192, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l12_weight, arena + 70647808, D_l12_weight_adam_m, D_l12_weight_adam_v, 8192, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (65536, 48) */
     {
         const real *img = arena + 67108864;
@@ -4654,31 +4654,31 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:9: backward of G deconv 512 k4 s1 p0 (100, 8192) */
     gemm(CblasTrans, CblasNoTrans, 100, 8192, 64, in_z, 100, arena + 819200, 8192, arena + 0, 8192);
     /* specs/dcgan_images.gm:23: adam step of G.l2.weight (1) */
-    adam_update(G_l2_weight, arena + 0, G_l2_weight_adam_m, G_l2_weight_adam_v, 819200, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l2_weight, arena + 0, G_l2_weight_adam_m, G_l2_weight_adam_v, 819200, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l3.gamma (1) */
-    adam_update(G_l3_gamma, arena + 1344000, G_l3_gamma_adam_m, G_l3_gamma_adam_v, 512, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l3_gamma, arena + 1344000, G_l3_gamma_adam_m, G_l3_gamma_adam_v, 512, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l3.beta (1) */
-    adam_update(G_l3_beta, arena + 1343488, G_l3_beta_adam_m, G_l3_beta_adam_v, 512, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l3_beta, arena + 1343488, G_l3_beta_adam_m, G_l3_beta_adam_v, 512, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l5.weight (1) */
-    adam_update(G_l5_weight, arena + 4194304, G_l5_weight_adam_m, G_l5_weight_adam_v, 2097152, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l5_weight, arena + 4194304, G_l5_weight_adam_m, G_l5_weight_adam_v, 2097152, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l6.gamma (1) */
-    adam_update(G_l6_gamma, arena + 6816000, G_l6_gamma_adam_m, G_l6_gamma_adam_v, 256, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l6_gamma, arena + 6816000, G_l6_gamma_adam_m, G_l6_gamma_adam_v, 256, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l6.beta (1) */
-    adam_update(G_l6_beta, arena + 6815744, G_l6_beta_adam_m, G_l6_beta_adam_v, 256, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l6_beta, arena + 6815744, G_l6_beta_adam_m, G_l6_beta_adam_v, 256, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l8.weight (1) */
-    adam_update(G_l8_weight, arena + 9437184, G_l8_weight_adam_m, G_l8_weight_adam_v, 524288, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l8_weight, arena + 9437184, G_l8_weight_adam_m, G_l8_weight_adam_v, 524288, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l9.gamma (1) */
-    adam_update(G_l9_gamma, arena + 9961600, G_l9_gamma_adam_m, G_l9_gamma_adam_v, 128, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l9_gamma, arena + 9961600, G_l9_gamma_adam_m, G_l9_gamma_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l9.beta (1) */
-    adam_update(G_l9_beta, arena + 9961472, G_l9_beta_adam_m, G_l9_beta_adam_v, 128, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l9_beta, arena + 9961472, G_l9_beta_adam_m, G_l9_beta_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l11.weight (1) */
-    adam_update(G_l11_weight, arena + 18874368, G_l11_weight_adam_m, G_l11_weight_adam_v, 131072, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l11_weight, arena + 18874368, G_l11_weight_adam_m, G_l11_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l12.gamma (1) */
-    adam_update(G_l12_gamma, arena + 19008576, G_l12_gamma_adam_m, G_l12_gamma_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l12_gamma, arena + 19008576, G_l12_gamma_adam_m, G_l12_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l12.beta (1) */
-    adam_update(G_l12_beta, arena + 19008512, G_l12_beta_adam_m, G_l12_beta_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l12_beta, arena + 19008512, G_l12_beta_adam_m, G_l12_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l14.weight (1) */
-    adam_update(G_l14_weight, arena + 19005440, G_l14_weight_adam_m, G_l14_weight_adam_v, 3072, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l14_weight, arena + 19005440, G_l14_weight_adam_m, G_l14_weight_adam_v, 3072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
 }
 
 /* The generator's forward pass at batch 64, from in_z. */

@@ -1028,25 +1028,25 @@ static void train_step(long t, double *out) {
     /* specs/fmnist_classifier.gm:7: backward of C conv 16 k3 s1 p1 (16, 9) */
     gemm(CblasTrans, CblasNoTrans, 16, 9, 50176, arena + 4415488, 16, arena + 0, 9, arena + 451584, 9);
     /* specs/fmnist_classifier.gm:13: adam step of C.l1.weight (1) */
-    adam_update(C_l1_weight, arena + 451584, C_l1_weight_adam_m, C_l1_weight_adam_v, 144, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(C_l1_weight, arena + 451584, C_l1_weight_adam_m, C_l1_weight_adam_v, 144, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/fmnist_classifier.gm:13: adam step of C.l2.gamma (1) */
-    adam_update(C_l2_gamma, arena + 451744, C_l2_gamma_adam_m, C_l2_gamma_adam_v, 16, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(C_l2_gamma, arena + 451744, C_l2_gamma_adam_m, C_l2_gamma_adam_v, 16, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/fmnist_classifier.gm:13: adam step of C.l2.beta (1) */
-    adam_update(C_l2_beta, arena + 451728, C_l2_beta_adam_m, C_l2_beta_adam_v, 16, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(C_l2_beta, arena + 451728, C_l2_beta_adam_m, C_l2_beta_adam_v, 16, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/fmnist_classifier.gm:13: adam step of C.l5.weight (1) */
-    adam_update(C_l5_weight, arena + 5820416, C_l5_weight_adam_m, C_l5_weight_adam_v, 4608, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(C_l5_weight, arena + 5820416, C_l5_weight_adam_m, C_l5_weight_adam_v, 4608, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/fmnist_classifier.gm:13: adam step of C.l6.gamma (1) */
-    adam_update(C_l6_gamma, arena + 5826464, C_l6_gamma_adam_m, C_l6_gamma_adam_v, 32, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(C_l6_gamma, arena + 5826464, C_l6_gamma_adam_m, C_l6_gamma_adam_v, 32, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/fmnist_classifier.gm:13: adam step of C.l6.beta (1) */
-    adam_update(C_l6_beta, arena + 5826432, C_l6_beta_adam_m, C_l6_beta_adam_v, 32, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(C_l6_beta, arena + 5826432, C_l6_beta_adam_m, C_l6_beta_adam_v, 32, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/fmnist_classifier.gm:13: adam step of C.l10.weight (1) */
-    adam_update(C_l10_weight, arena + 5619712, C_l10_weight_adam_m, C_l10_weight_adam_v, 200704, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(C_l10_weight, arena + 5619712, C_l10_weight_adam_m, C_l10_weight_adam_v, 200704, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/fmnist_classifier.gm:13: adam step of C.l10.bias (1) */
-    adam_update(C_l10_bias, arena + 5826304, C_l10_bias_adam_m, C_l10_bias_adam_v, 128, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(C_l10_bias, arena + 5826304, C_l10_bias_adam_m, C_l10_bias_adam_v, 128, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/fmnist_classifier.gm:13: adam step of C.l13.weight (1) */
-    adam_update(C_l13_weight, arena + 5825024, C_l13_weight_adam_m, C_l13_weight_adam_v, 1280, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(C_l13_weight, arena + 5825024, C_l13_weight_adam_m, C_l13_weight_adam_v, 1280, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/fmnist_classifier.gm:13: adam step of C.l13.bias (1) */
-    adam_update(C_l13_bias, arena + 5826528, C_l13_bias_adam_m, C_l13_bias_adam_v, 10, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(C_l13_bias, arena + 5826528, C_l13_bias_adam_m, C_l13_bias_adam_v, 10, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
 }
 
 /* The classifier at batch 64 of in_x, eval mode: its features and its logits. */

@@ -589,17 +589,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/gan_mlp.gm:10: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 0, D_l1_weight_adam_m, D_l1_weight_adam_v, 401408, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l1_weight, arena + 0, D_l1_weight_adam_m, D_l1_weight_adam_v, 401408, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_mlp.gm:10: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 1065984, D_l1_bias_adam_m, D_l1_bias_adam_v, 512, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l1_bias, arena + 1065984, D_l1_bias_adam_m, D_l1_bias_adam_v, 512, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_mlp.gm:10: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 802816, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l3_weight, arena + 802816, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_mlp.gm:10: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 1066752, D_l3_bias_adam_m, D_l3_bias_adam_v, 256, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l3_bias, arena + 1066752, D_l3_bias_adam_m, D_l3_bias_adam_v, 256, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_mlp.gm:10: adam step of D.l5.weight (1) */
-    adam_update(D_l5_weight, arena + 1066496, D_l5_weight_adam_m, D_l5_weight_adam_v, 256, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l5_weight, arena + 1066496, D_l5_weight_adam_m, D_l5_weight_adam_v, 256, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_mlp.gm:10: adam step of D.l5.bias (1) */
-    adam_update(D_l5_bias, arena + 1067008, D_l5_bias_adam_m, D_l5_bias_adam_v, 1, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l5_bias, arena + 1067008, D_l5_bias_adam_m, D_l5_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_mlp.gm:7: D dense 512 (64, 512) */
     gemm(CblasNoTrans, CblasTrans, 64, 512, 784, arena + 933888, 784, D_l1_weight, 784, arena + 50176, 512);
     /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (64, 512) */
@@ -801,17 +801,17 @@ static void train_step(long t, double *out) {
     /* specs/gan_mlp.gm:6: backward of G dense 256 (256, 100) */
     gemm(CblasTrans, CblasNoTrans, 256, 100, 64, arena + 1049600, 256, in_z, 100, arena + 532480, 100);
     /* specs/gan_mlp.gm:9: adam step of G.l1.weight (1) */
-    adam_update(G_l1_weight, arena + 532480, G_l1_weight_adam_m, G_l1_weight_adam_v, 25600, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l1_weight, arena + 532480, G_l1_weight_adam_m, G_l1_weight_adam_v, 25600, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_mlp.gm:9: adam step of G.l1.bias (1) */
-    adam_update(G_l1_bias, arena + 559376, G_l1_bias_adam_m, G_l1_bias_adam_v, 256, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l1_bias, arena + 559376, G_l1_bias_adam_m, G_l1_bias_adam_v, 256, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_mlp.gm:9: adam step of G.l3.weight (1) */
-    adam_update(G_l3_weight, arena + 401408, G_l3_weight_adam_m, G_l3_weight_adam_v, 131072, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l3_weight, arena + 401408, G_l3_weight_adam_m, G_l3_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_mlp.gm:9: adam step of G.l3.bias (1) */
-    adam_update(G_l3_bias, arena + 558864, G_l3_bias_adam_m, G_l3_bias_adam_v, 512, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l3_bias, arena + 558864, G_l3_bias_adam_m, G_l3_bias_adam_v, 512, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_mlp.gm:9: adam step of G.l5.weight (1) */
-    adam_update(G_l5_weight, arena + 0, G_l5_weight_adam_m, G_l5_weight_adam_v, 401408, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l5_weight, arena + 0, G_l5_weight_adam_m, G_l5_weight_adam_v, 401408, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_mlp.gm:9: adam step of G.l5.bias (1) */
-    adam_update(G_l5_bias, arena + 558080, G_l5_bias_adam_m, G_l5_bias_adam_v, 784, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l5_bias, arena + 558080, G_l5_bias_adam_m, G_l5_bias_adam_v, 784, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
 }
 
 /* The generator's forward pass at batch 64, from in_z. */

@@ -587,17 +587,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/gan_ring.gm:10: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 180224, D_l1_weight_adam_m, D_l1_weight_adam_v, 256, 0.001, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l1_weight, arena + 180224, D_l1_weight_adam_m, D_l1_weight_adam_v, 256, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:10: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 180480, D_l1_bias_adam_m, D_l1_bias_adam_v, 128, 0.001, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l1_bias, arena + 180480, D_l1_bias_adam_m, D_l1_bias_adam_v, 128, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:10: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 229376, D_l3_weight_adam_m, D_l3_weight_adam_v, 16384, 0.001, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l3_weight, arena + 229376, D_l3_weight_adam_m, D_l3_weight_adam_v, 16384, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:10: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 246656, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, 0.001, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l3_bias, arena + 246656, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:10: adam step of D.l5.weight (1) */
-    adam_update(D_l5_weight, arena + 246528, D_l5_weight_adam_m, D_l5_weight_adam_v, 128, 0.001, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l5_weight, arena + 246528, D_l5_weight_adam_m, D_l5_weight_adam_v, 128, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:10: adam step of D.l5.bias (1) */
-    adam_update(D_l5_bias, arena + 246784, D_l5_bias_adam_m, D_l5_bias_adam_v, 1, 0.001, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l5_bias, arena + 246784, D_l5_bias_adam_m, D_l5_bias_adam_v, 1, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:7: D dense 128 (256, 128) */
     gemm(CblasNoTrans, CblasTrans, 256, 128, 2, arena + 245760, 2, D_l1_weight, 2, arena + 65536, 128);
     /* specs/gan_ring.gm:7: D relu (256, 128) */
@@ -784,17 +784,17 @@ static void train_step(long t, double *out) {
     /* specs/gan_ring.gm:6: backward of G dense 128 (128, 16) */
     gemm(CblasTrans, CblasNoTrans, 128, 16, 256, arena + 0, 128, in_z, 16, arena + 32768, 16);
     /* specs/gan_ring.gm:9: adam step of G.l1.weight (1) */
-    adam_update(G_l1_weight, arena + 32768, G_l1_weight_adam_m, G_l1_weight_adam_v, 2048, 0.001, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l1_weight, arena + 32768, G_l1_weight_adam_m, G_l1_weight_adam_v, 2048, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:9: adam step of G.l1.bias (1) */
-    adam_update(G_l1_bias, arena + 34816, G_l1_bias_adam_m, G_l1_bias_adam_v, 128, 0.001, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l1_bias, arena + 34816, G_l1_bias_adam_m, G_l1_bias_adam_v, 128, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:9: adam step of G.l3.weight (1) */
-    adam_update(G_l3_weight, arena + 98304, G_l3_weight_adam_m, G_l3_weight_adam_v, 16384, 0.001, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l3_weight, arena + 98304, G_l3_weight_adam_m, G_l3_weight_adam_v, 16384, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:9: adam step of G.l3.bias (1) */
-    adam_update(G_l3_bias, arena + 114944, G_l3_bias_adam_m, G_l3_bias_adam_v, 128, 0.001, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l3_bias, arena + 114944, G_l3_bias_adam_m, G_l3_bias_adam_v, 128, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:9: adam step of G.l5.weight (1) */
-    adam_update(G_l5_weight, arena + 114688, G_l5_weight_adam_m, G_l5_weight_adam_v, 256, 0.001, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l5_weight, arena + 114688, G_l5_weight_adam_m, G_l5_weight_adam_v, 256, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:9: adam step of G.l5.bias (1) */
-    adam_update(G_l5_bias, arena + 115072, G_l5_bias_adam_m, G_l5_bias_adam_v, 2, 0.001, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l5_bias, arena + 115072, G_l5_bias_adam_m, G_l5_bias_adam_v, 2, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
 }
 
 /* The generator's forward pass at batch 256, from in_z. */

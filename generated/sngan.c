@@ -1669,17 +1669,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/sngan.gm:19: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 10969088, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l1_weight, arena + 10969088, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:19: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 10970112, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l1_bias, arena + 10970112, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:19: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 11370496, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l3_weight, arena + 11370496, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:19: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 11583104, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l3_bias, arena + 11583104, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:19: adam step of D.l6.weight (1) */
-    adam_update(D_l6_weight, arena + 11570560, D_l6_weight_adam_m, D_l6_weight_adam_v, 6272, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l6_weight, arena + 11570560, D_l6_weight_adam_m, D_l6_weight_adam_v, 6272, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:19: adam step of D.l6.bias (1) */
-    adam_update(D_l6_bias, arena + 11583600, D_l6_bias_adam_m, D_l6_bias_adam_v, 1, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(D_l6_bias, arena + 11583600, D_l6_bias_adam_m, D_l6_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (12544, 16) */
     {
         const real *img = arena + 11501568;
@@ -2350,21 +2350,21 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:8: backward of G dense 6272 nobias (6272, 100) */
     gemm(CblasTrans, CblasNoTrans, 6272, 100, 64, arena + 10035200, 6272, in_z, 100, arena + 0, 100);
     /* specs/sngan.gm:18: adam step of G.l1.weight (1) */
-    adam_update(G_l1_weight, arena + 0, G_l1_weight_adam_m, G_l1_weight_adam_v, 627200, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l1_weight, arena + 0, G_l1_weight_adam_m, G_l1_weight_adam_v, 627200, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:18: adam step of G.l2.gamma (1) */
-    adam_update(G_l2_gamma, arena + 633472, G_l2_gamma_adam_m, G_l2_gamma_adam_v, 6272, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l2_gamma, arena + 633472, G_l2_gamma_adam_m, G_l2_gamma_adam_v, 6272, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:18: adam step of G.l2.beta (1) */
-    adam_update(G_l2_beta, arena + 627200, G_l2_beta_adam_m, G_l2_beta_adam_v, 6272, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l2_beta, arena + 627200, G_l2_beta_adam_m, G_l2_beta_adam_v, 6272, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:18: adam step of G.l5.weight (1) */
-    adam_update(G_l5_weight, arena + 3612672, G_l5_weight_adam_m, G_l5_weight_adam_v, 131072, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l5_weight, arena + 3612672, G_l5_weight_adam_m, G_l5_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:18: adam step of G.l6.gamma (1) */
-    adam_update(G_l6_gamma, arena + 3744832, G_l6_gamma_adam_m, G_l6_gamma_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l6_gamma, arena + 3744832, G_l6_gamma_adam_m, G_l6_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:18: adam step of G.l6.beta (1) */
-    adam_update(G_l6_beta, arena + 3744768, G_l6_beta_adam_m, G_l6_beta_adam_v, 64, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l6_beta, arena + 3744768, G_l6_beta_adam_m, G_l6_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:18: adam step of G.l8.weight (1) */
-    adam_update(G_l8_weight, arena + 3743744, G_l8_weight_adam_m, G_l8_weight_adam_v, 1024, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l8_weight, arena + 3743744, G_l8_weight_adam_m, G_l8_weight_adam_v, 1024, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:18: adam step of G.l8.bias (1) */
-    adam_update(G_l8_bias, arena + 3744896, G_l8_bias_adam_m, G_l8_bias_adam_v, 1, 0.0002, 0.5, 0.999, 1e-08, 0, t);
+    adam_update(G_l8_bias, arena + 3744896, G_l8_bias_adam_m, G_l8_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
 }
 
 /* The generator's forward pass at batch 64, from in_z. */

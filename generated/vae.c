@@ -518,21 +518,21 @@ static void train_step(long t, double *out) {
     /* specs/vae.gm:8: backward of E dense 400 (400, 784) */
     gemm(CblasTrans, CblasNoTrans, 400, 784, 128, arena + 627200, 400, in_x, 784, arena + 313600, 784);
     /* specs/vae.gm:11: adam step of E.l1.weight (1) */
-    adam_update(E_l1_weight, arena + 313600, E_l1_weight_adam_m, E_l1_weight_adam_v, 313600, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(E_l1_weight, arena + 313600, E_l1_weight_adam_m, E_l1_weight_adam_v, 313600, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/vae.gm:11: adam step of E.l1.bias (1) */
-    adam_update(E_l1_bias, arena + 703584, E_l1_bias_adam_m, E_l1_bias_adam_v, 400, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(E_l1_bias, arena + 703584, E_l1_bias_adam_m, E_l1_bias_adam_v, 400, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/vae.gm:11: adam step of E.l3.weight (1) */
-    adam_update(E_l3_weight, arena + 678400, E_l3_weight_adam_m, E_l3_weight_adam_v, 16000, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(E_l3_weight, arena + 678400, E_l3_weight_adam_m, E_l3_weight_adam_v, 16000, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/vae.gm:11: adam step of E.l3.bias (1) */
-    adam_update(E_l3_bias, arena + 703984, E_l3_bias_adam_m, E_l3_bias_adam_v, 40, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(E_l3_bias, arena + 703984, E_l3_bias_adam_m, E_l3_bias_adam_v, 40, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/vae.gm:12: adam step of Dec.l1.weight (1) */
-    adam_update(Dec_l1_weight, arena + 694400, Dec_l1_weight_adam_m, Dec_l1_weight_adam_v, 8000, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(Dec_l1_weight, arena + 694400, Dec_l1_weight_adam_m, Dec_l1_weight_adam_v, 8000, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/vae.gm:12: adam step of Dec.l1.bias (1) */
-    adam_update(Dec_l1_bias, arena + 703184, Dec_l1_bias_adam_m, Dec_l1_bias_adam_v, 400, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(Dec_l1_bias, arena + 703184, Dec_l1_bias_adam_m, Dec_l1_bias_adam_v, 400, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/vae.gm:12: adam step of Dec.l3.weight (1) */
-    adam_update(Dec_l3_weight, arena + 0, Dec_l3_weight_adam_m, Dec_l3_weight_adam_v, 313600, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(Dec_l3_weight, arena + 0, Dec_l3_weight_adam_m, Dec_l3_weight_adam_v, 313600, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
     /* specs/vae.gm:12: adam step of Dec.l3.bias (1) */
-    adam_update(Dec_l3_bias, arena + 702400, Dec_l3_bias_adam_m, Dec_l3_bias_adam_v, 784, 0.001, 0.9, 0.999, 1e-08, 0, t);
+    adam_update(Dec_l3_bias, arena + 702400, Dec_l3_bias_adam_m, Dec_l3_bias_adam_v, 784, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
 }
 
 /* The generator's forward pass at batch 128, from in_z. */

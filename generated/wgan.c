@@ -1283,19 +1283,19 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:19: rmsprop step of D.l1.weight (1) */
-    rmsprop_update(D_l1_weight, arena + 8830976, D_l1_weight_square_avg, NULL, NULL, 1024, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l1_weight, arena + 8830976, D_l1_weight_square_avg, NULL, NULL, 1024, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l1.bias (1) */
-    rmsprop_update(D_l1_bias, arena + 8832000, D_l1_bias_square_avg, NULL, NULL, 64, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l1_bias, arena + 8832000, D_l1_bias_square_avg, NULL, NULL, 64, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l3.weight (1) */
-    rmsprop_update(D_l3_weight, arena + 9232384, D_l3_weight_square_avg, NULL, NULL, 131072, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l3_weight, arena + 9232384, D_l3_weight_square_avg, NULL, NULL, 131072, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l4.gamma (1) */
-    rmsprop_update(D_l4_gamma, arena + 9420416, D_l4_gamma_square_avg, NULL, NULL, 128, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l4_gamma, arena + 9420416, D_l4_gamma_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l4.beta (1) */
-    rmsprop_update(D_l4_beta, arena + 9420288, D_l4_beta_square_avg, NULL, NULL, 128, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l4_beta, arena + 9420288, D_l4_beta_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l7.weight (1) */
-    rmsprop_update(D_l7_weight, arena + 9413632, D_l7_weight_square_avg, NULL, NULL, 6272, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l7_weight, arena + 9413632, D_l7_weight_square_avg, NULL, NULL, 6272, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l7.bias (1) */
-    rmsprop_update(D_l7_bias, arena + 9420608, D_l7_bias_square_avg, NULL, NULL, 1, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l7_bias, arena + 9420608, D_l7_bias_square_avg, NULL, NULL, 1, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: clip D.l1.weight (1) */
     clip_update(D_l1_weight, 1024, (real)0.01);
     /* specs/wgan.gm:19: clip D.l1.bias (1) */
@@ -2475,19 +2475,19 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:19: rmsprop step of D.l1.weight (1) */
-    rmsprop_update(D_l1_weight, arena + 8830976, D_l1_weight_square_avg, NULL, NULL, 1024, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l1_weight, arena + 8830976, D_l1_weight_square_avg, NULL, NULL, 1024, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l1.bias (1) */
-    rmsprop_update(D_l1_bias, arena + 8832000, D_l1_bias_square_avg, NULL, NULL, 64, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l1_bias, arena + 8832000, D_l1_bias_square_avg, NULL, NULL, 64, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l3.weight (1) */
-    rmsprop_update(D_l3_weight, arena + 9232384, D_l3_weight_square_avg, NULL, NULL, 131072, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l3_weight, arena + 9232384, D_l3_weight_square_avg, NULL, NULL, 131072, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l4.gamma (1) */
-    rmsprop_update(D_l4_gamma, arena + 9420416, D_l4_gamma_square_avg, NULL, NULL, 128, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l4_gamma, arena + 9420416, D_l4_gamma_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l4.beta (1) */
-    rmsprop_update(D_l4_beta, arena + 9420288, D_l4_beta_square_avg, NULL, NULL, 128, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l4_beta, arena + 9420288, D_l4_beta_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l7.weight (1) */
-    rmsprop_update(D_l7_weight, arena + 9413632, D_l7_weight_square_avg, NULL, NULL, 6272, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l7_weight, arena + 9413632, D_l7_weight_square_avg, NULL, NULL, 6272, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l7.bias (1) */
-    rmsprop_update(D_l7_bias, arena + 9420608, D_l7_bias_square_avg, NULL, NULL, 1, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l7_bias, arena + 9420608, D_l7_bias_square_avg, NULL, NULL, 1, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: clip D.l1.weight (1) */
     clip_update(D_l1_weight, 1024, (real)0.01);
     /* specs/wgan.gm:19: clip D.l1.bias (1) */
@@ -3667,19 +3667,19 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:19: rmsprop step of D.l1.weight (1) */
-    rmsprop_update(D_l1_weight, arena + 8830976, D_l1_weight_square_avg, NULL, NULL, 1024, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l1_weight, arena + 8830976, D_l1_weight_square_avg, NULL, NULL, 1024, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l1.bias (1) */
-    rmsprop_update(D_l1_bias, arena + 8832000, D_l1_bias_square_avg, NULL, NULL, 64, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l1_bias, arena + 8832000, D_l1_bias_square_avg, NULL, NULL, 64, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l3.weight (1) */
-    rmsprop_update(D_l3_weight, arena + 9232384, D_l3_weight_square_avg, NULL, NULL, 131072, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l3_weight, arena + 9232384, D_l3_weight_square_avg, NULL, NULL, 131072, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l4.gamma (1) */
-    rmsprop_update(D_l4_gamma, arena + 9420416, D_l4_gamma_square_avg, NULL, NULL, 128, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l4_gamma, arena + 9420416, D_l4_gamma_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l4.beta (1) */
-    rmsprop_update(D_l4_beta, arena + 9420288, D_l4_beta_square_avg, NULL, NULL, 128, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l4_beta, arena + 9420288, D_l4_beta_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l7.weight (1) */
-    rmsprop_update(D_l7_weight, arena + 9413632, D_l7_weight_square_avg, NULL, NULL, 6272, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l7_weight, arena + 9413632, D_l7_weight_square_avg, NULL, NULL, 6272, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l7.bias (1) */
-    rmsprop_update(D_l7_bias, arena + 9420608, D_l7_bias_square_avg, NULL, NULL, 1, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l7_bias, arena + 9420608, D_l7_bias_square_avg, NULL, NULL, 1, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: clip D.l1.weight (1) */
     clip_update(D_l1_weight, 1024, (real)0.01);
     /* specs/wgan.gm:19: clip D.l1.bias (1) */
@@ -4859,19 +4859,19 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:19: rmsprop step of D.l1.weight (1) */
-    rmsprop_update(D_l1_weight, arena + 8830976, D_l1_weight_square_avg, NULL, NULL, 1024, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l1_weight, arena + 8830976, D_l1_weight_square_avg, NULL, NULL, 1024, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l1.bias (1) */
-    rmsprop_update(D_l1_bias, arena + 8832000, D_l1_bias_square_avg, NULL, NULL, 64, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l1_bias, arena + 8832000, D_l1_bias_square_avg, NULL, NULL, 64, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l3.weight (1) */
-    rmsprop_update(D_l3_weight, arena + 9232384, D_l3_weight_square_avg, NULL, NULL, 131072, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l3_weight, arena + 9232384, D_l3_weight_square_avg, NULL, NULL, 131072, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l4.gamma (1) */
-    rmsprop_update(D_l4_gamma, arena + 9420416, D_l4_gamma_square_avg, NULL, NULL, 128, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l4_gamma, arena + 9420416, D_l4_gamma_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l4.beta (1) */
-    rmsprop_update(D_l4_beta, arena + 9420288, D_l4_beta_square_avg, NULL, NULL, 128, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l4_beta, arena + 9420288, D_l4_beta_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l7.weight (1) */
-    rmsprop_update(D_l7_weight, arena + 9413632, D_l7_weight_square_avg, NULL, NULL, 6272, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l7_weight, arena + 9413632, D_l7_weight_square_avg, NULL, NULL, 6272, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l7.bias (1) */
-    rmsprop_update(D_l7_bias, arena + 9420608, D_l7_bias_square_avg, NULL, NULL, 1, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l7_bias, arena + 9420608, D_l7_bias_square_avg, NULL, NULL, 1, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: clip D.l1.weight (1) */
     clip_update(D_l1_weight, 1024, (real)0.01);
     /* specs/wgan.gm:19: clip D.l1.bias (1) */
@@ -6165,19 +6165,19 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:19: rmsprop step of D.l1.weight (1) */
-    rmsprop_update(D_l1_weight, arena + 8830976, D_l1_weight_square_avg, NULL, NULL, 1024, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l1_weight, arena + 8830976, D_l1_weight_square_avg, NULL, NULL, 1024, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l1.bias (1) */
-    rmsprop_update(D_l1_bias, arena + 8832000, D_l1_bias_square_avg, NULL, NULL, 64, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l1_bias, arena + 8832000, D_l1_bias_square_avg, NULL, NULL, 64, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l3.weight (1) */
-    rmsprop_update(D_l3_weight, arena + 9232384, D_l3_weight_square_avg, NULL, NULL, 131072, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l3_weight, arena + 9232384, D_l3_weight_square_avg, NULL, NULL, 131072, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l4.gamma (1) */
-    rmsprop_update(D_l4_gamma, arena + 9420416, D_l4_gamma_square_avg, NULL, NULL, 128, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l4_gamma, arena + 9420416, D_l4_gamma_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l4.beta (1) */
-    rmsprop_update(D_l4_beta, arena + 9420288, D_l4_beta_square_avg, NULL, NULL, 128, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l4_beta, arena + 9420288, D_l4_beta_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l7.weight (1) */
-    rmsprop_update(D_l7_weight, arena + 9413632, D_l7_weight_square_avg, NULL, NULL, 6272, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l7_weight, arena + 9413632, D_l7_weight_square_avg, NULL, NULL, 6272, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l7.bias (1) */
-    rmsprop_update(D_l7_bias, arena + 9420608, D_l7_bias_square_avg, NULL, NULL, 1, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(D_l7_bias, arena + 9420608, D_l7_bias_square_avg, NULL, NULL, 1, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: clip D.l1.weight (1) */
     clip_update(D_l1_weight, 1024, (real)0.01);
     /* specs/wgan.gm:19: clip D.l1.bias (1) */
@@ -7190,21 +7190,21 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:8: backward of G dense 6272 nobias (6272, 100) */
     gemm(CblasTrans, CblasNoTrans, 6272, 100, 64, arena + 6823936, 6272, in_z + 32000, 100, arena + 0, 100);
     /* specs/wgan.gm:18: rmsprop step of G.l1.weight (1) */
-    rmsprop_update(G_l1_weight, arena + 0, G_l1_weight_square_avg, NULL, NULL, 627200, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(G_l1_weight, arena + 0, G_l1_weight_square_avg, NULL, NULL, 627200, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:18: rmsprop step of G.l2.gamma (1) */
-    rmsprop_update(G_l2_gamma, arena + 633472, G_l2_gamma_square_avg, NULL, NULL, 6272, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(G_l2_gamma, arena + 633472, G_l2_gamma_square_avg, NULL, NULL, 6272, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:18: rmsprop step of G.l2.beta (1) */
-    rmsprop_update(G_l2_beta, arena + 627200, G_l2_beta_square_avg, NULL, NULL, 6272, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(G_l2_beta, arena + 627200, G_l2_beta_square_avg, NULL, NULL, 6272, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:18: rmsprop step of G.l5.weight (1) */
-    rmsprop_update(G_l5_weight, arena + 3612672, G_l5_weight_square_avg, NULL, NULL, 131072, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(G_l5_weight, arena + 3612672, G_l5_weight_square_avg, NULL, NULL, 131072, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:18: rmsprop step of G.l6.gamma (1) */
-    rmsprop_update(G_l6_gamma, arena + 4817984, G_l6_gamma_square_avg, NULL, NULL, 64, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(G_l6_gamma, arena + 4817984, G_l6_gamma_square_avg, NULL, NULL, 64, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:18: rmsprop step of G.l6.beta (1) */
-    rmsprop_update(G_l6_beta, arena + 4817920, G_l6_beta_square_avg, NULL, NULL, 64, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(G_l6_beta, arena + 4817920, G_l6_beta_square_avg, NULL, NULL, 64, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:18: rmsprop step of G.l8.weight (1) */
-    rmsprop_update(G_l8_weight, arena + 4816896, G_l8_weight_square_avg, NULL, NULL, 1024, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(G_l8_weight, arena + 4816896, G_l8_weight_square_avg, NULL, NULL, 1024, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:18: rmsprop step of G.l8.bias (1) */
-    rmsprop_update(G_l8_bias, arena + 4818048, G_l8_bias_square_avg, NULL, NULL, 1, 5e-05, 0.99, 1e-08, 0, 0);
+    rmsprop_update(G_l8_bias, arena + 4818048, G_l8_bias_square_avg, NULL, NULL, 1, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
 }
 
 /* The generator's forward pass at batch 64, from in_z. */

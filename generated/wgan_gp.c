@@ -2329,21 +2329,21 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:19: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 13076480, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l1_weight, arena + 13076480, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp.gm:19: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 11371648, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l1_bias, arena + 11371648, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp.gm:19: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 12845056, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l3_weight, arena + 12845056, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp.gm:19: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 11371520, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l3_bias, arena + 11371520, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp.gm:19: adam step of D.l4.gamma (1) */
-    adam_update(D_l4_gamma, arena + 11647104, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l4_gamma, arena + 11647104, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp.gm:19: adam step of D.l4.beta (1) */
-    adam_update(D_l4_beta, arena + 8566912, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l4_beta, arena + 8566912, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp.gm:19: adam step of D.l7.weight (1) */
-    adam_update(D_l7_weight, arena + 11640832, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l7_weight, arena + 11640832, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp.gm:19: adam step of D.l7.bias (1) */
-    adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 6400, 100, G_l1_weight, 100, arena + 3211264, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
@@ -4523,21 +4523,21 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:19: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 13076480, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l1_weight, arena + 13076480, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp.gm:19: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 11371648, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l1_bias, arena + 11371648, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp.gm:19: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 12845056, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l3_weight, arena + 12845056, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp.gm:19: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 11371520, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l3_bias, arena + 11371520, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp.gm:19: adam step of D.l4.gamma (1) */
-    adam_update(D_l4_gamma, arena + 11647104, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l4_gamma, arena + 11647104, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp.gm:19: adam step of D.l4.beta (1) */
-    adam_update(D_l4_beta, arena + 8566912, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l4_beta, arena + 8566912, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp.gm:19: adam step of D.l7.weight (1) */
-    adam_update(D_l7_weight, arena + 11640832, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l7_weight, arena + 11640832, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp.gm:19: adam step of D.l7.bias (1) */
-    adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 12800, 100, G_l1_weight, 100, arena + 3211264, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
@@ -6717,21 +6717,21 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:19: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 13076480, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l1_weight, arena + 13076480, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp.gm:19: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 11371648, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l1_bias, arena + 11371648, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp.gm:19: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 12845056, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l3_weight, arena + 12845056, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp.gm:19: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 11371520, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l3_bias, arena + 11371520, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp.gm:19: adam step of D.l4.gamma (1) */
-    adam_update(D_l4_gamma, arena + 11647104, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l4_gamma, arena + 11647104, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp.gm:19: adam step of D.l4.beta (1) */
-    adam_update(D_l4_beta, arena + 8566912, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l4_beta, arena + 8566912, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp.gm:19: adam step of D.l7.weight (1) */
-    adam_update(D_l7_weight, arena + 11640832, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l7_weight, arena + 11640832, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp.gm:19: adam step of D.l7.bias (1) */
-    adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 19200, 100, G_l1_weight, 100, arena + 3211264, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
@@ -8911,21 +8911,21 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:19: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 13076480, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l1_weight, arena + 13076480, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp.gm:19: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 11371648, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l1_bias, arena + 11371648, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp.gm:19: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 12845056, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l3_weight, arena + 12845056, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp.gm:19: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 11371520, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l3_bias, arena + 11371520, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp.gm:19: adam step of D.l4.gamma (1) */
-    adam_update(D_l4_gamma, arena + 11647104, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l4_gamma, arena + 11647104, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp.gm:19: adam step of D.l4.beta (1) */
-    adam_update(D_l4_beta, arena + 8566912, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l4_beta, arena + 8566912, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp.gm:19: adam step of D.l7.weight (1) */
-    adam_update(D_l7_weight, arena + 11640832, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l7_weight, arena + 11640832, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp.gm:19: adam step of D.l7.bias (1) */
-    adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 25600, 100, G_l1_weight, 100, arena + 3211264, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
@@ -11245,21 +11245,21 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:19: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 13076480, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l1_weight, arena + 13076480, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp.gm:19: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 11371648, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l1_bias, arena + 11371648, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp.gm:19: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 12845056, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l3_weight, arena + 12845056, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp.gm:19: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 11371520, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l3_bias, arena + 11371520, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp.gm:19: adam step of D.l4.gamma (1) */
-    adam_update(D_l4_gamma, arena + 11647104, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l4_gamma, arena + 11647104, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp.gm:19: adam step of D.l4.beta (1) */
-    adam_update(D_l4_beta, arena + 8566912, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l4_beta, arena + 8566912, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp.gm:19: adam step of D.l7.weight (1) */
-    adam_update(D_l7_weight, arena + 11640832, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l7_weight, arena + 11640832, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp.gm:19: adam step of D.l7.bias (1) */
-    adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
     gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 32000, 100, G_l1_weight, 100, arena + 6422528, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
@@ -12254,21 +12254,21 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:8: backward of G dense 6272 nobias (6272, 100) */
     gemm(CblasTrans, CblasNoTrans, 6272, 100, 64, arena + 6823936, 6272, in_z + 32000, 100, arena + 0, 100);
     /* specs/wgan_gp.gm:18: adam step of G.l1.weight (1) */
-    adam_update(G_l1_weight, arena + 0, G_l1_weight_adam_m, G_l1_weight_adam_v, 627200, 0.0001, 0.5, 0.9, 1e-08, 0, t);
+    adam_update(G_l1_weight, arena + 0, G_l1_weight_adam_m, G_l1_weight_adam_v, 627200, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
     /* specs/wgan_gp.gm:18: adam step of G.l2.gamma (1) */
-    adam_update(G_l2_gamma, arena + 633472, G_l2_gamma_adam_m, G_l2_gamma_adam_v, 6272, 0.0001, 0.5, 0.9, 1e-08, 0, t);
+    adam_update(G_l2_gamma, arena + 633472, G_l2_gamma_adam_m, G_l2_gamma_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
     /* specs/wgan_gp.gm:18: adam step of G.l2.beta (1) */
-    adam_update(G_l2_beta, arena + 627200, G_l2_beta_adam_m, G_l2_beta_adam_v, 6272, 0.0001, 0.5, 0.9, 1e-08, 0, t);
+    adam_update(G_l2_beta, arena + 627200, G_l2_beta_adam_m, G_l2_beta_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
     /* specs/wgan_gp.gm:18: adam step of G.l5.weight (1) */
-    adam_update(G_l5_weight, arena + 3612672, G_l5_weight_adam_m, G_l5_weight_adam_v, 131072, 0.0001, 0.5, 0.9, 1e-08, 0, t);
+    adam_update(G_l5_weight, arena + 3612672, G_l5_weight_adam_m, G_l5_weight_adam_v, 131072, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
     /* specs/wgan_gp.gm:18: adam step of G.l6.gamma (1) */
-    adam_update(G_l6_gamma, arena + 4817984, G_l6_gamma_adam_m, G_l6_gamma_adam_v, 64, 0.0001, 0.5, 0.9, 1e-08, 0, t);
+    adam_update(G_l6_gamma, arena + 4817984, G_l6_gamma_adam_m, G_l6_gamma_adam_v, 64, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
     /* specs/wgan_gp.gm:18: adam step of G.l6.beta (1) */
-    adam_update(G_l6_beta, arena + 4817920, G_l6_beta_adam_m, G_l6_beta_adam_v, 64, 0.0001, 0.5, 0.9, 1e-08, 0, t);
+    adam_update(G_l6_beta, arena + 4817920, G_l6_beta_adam_m, G_l6_beta_adam_v, 64, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
     /* specs/wgan_gp.gm:18: adam step of G.l8.weight (1) */
-    adam_update(G_l8_weight, arena + 4816896, G_l8_weight_adam_m, G_l8_weight_adam_v, 1024, 0.0001, 0.5, 0.9, 1e-08, 0, t);
+    adam_update(G_l8_weight, arena + 4816896, G_l8_weight_adam_m, G_l8_weight_adam_v, 1024, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
     /* specs/wgan_gp.gm:18: adam step of G.l8.bias (1) */
-    adam_update(G_l8_bias, arena + 4818048, G_l8_bias_adam_m, G_l8_bias_adam_v, 1, 0.0001, 0.5, 0.9, 1e-08, 0, t);
+    adam_update(G_l8_bias, arena + 4818048, G_l8_bias_adam_m, G_l8_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
 }
 
 /* The generator's forward pass at batch 64, from in_z. */

@@ -666,17 +666,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp_ring.gm:10: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 296192, D_l1_weight_adam_m, D_l1_weight_adam_v, 256, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l1_weight, arena + 296192, D_l1_weight_adam_m, D_l1_weight_adam_v, 256, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 114944, D_l1_bias_adam_m, D_l1_bias_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l1_bias, arena + 114944, D_l1_bias_adam_m, D_l1_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 262144, D_l3_weight_adam_m, D_l3_weight_adam_v, 16384, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l3_weight, arena + 262144, D_l3_weight_adam_m, D_l3_weight_adam_v, 16384, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 180608, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l3_bias, arena + 180608, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l5.weight (1) */
-    adam_update(D_l5_weight, arena + 196608, D_l5_weight_adam_m, D_l5_weight_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l5_weight, arena + 196608, D_l5_weight_adam_m, D_l5_weight_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l5.bias (1) */
-    adam_update(D_l5_bias, arena + 180736, D_l5_bias_adam_m, D_l5_bias_adam_v, 1, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l5_bias, arena + 180736, D_l5_bias_adam_m, D_l5_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp_ring.gm:6: G dense 128 (256, 128) */
     gemm(CblasNoTrans, CblasTrans, 256, 128, 16, in_z + 4096, 16, G_l1_weight, 16, arena + 0, 128);
     /* specs/wgan_gp_ring.gm:6: G relu (256, 128) */
@@ -1225,17 +1225,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp_ring.gm:10: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 296192, D_l1_weight_adam_m, D_l1_weight_adam_v, 256, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l1_weight, arena + 296192, D_l1_weight_adam_m, D_l1_weight_adam_v, 256, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 114944, D_l1_bias_adam_m, D_l1_bias_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l1_bias, arena + 114944, D_l1_bias_adam_m, D_l1_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 262144, D_l3_weight_adam_m, D_l3_weight_adam_v, 16384, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l3_weight, arena + 262144, D_l3_weight_adam_m, D_l3_weight_adam_v, 16384, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 180608, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l3_bias, arena + 180608, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l5.weight (1) */
-    adam_update(D_l5_weight, arena + 196608, D_l5_weight_adam_m, D_l5_weight_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l5_weight, arena + 196608, D_l5_weight_adam_m, D_l5_weight_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l5.bias (1) */
-    adam_update(D_l5_bias, arena + 180736, D_l5_bias_adam_m, D_l5_bias_adam_v, 1, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l5_bias, arena + 180736, D_l5_bias_adam_m, D_l5_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp_ring.gm:6: G dense 128 (256, 128) */
     gemm(CblasNoTrans, CblasTrans, 256, 128, 16, in_z + 8192, 16, G_l1_weight, 16, arena + 0, 128);
     /* specs/wgan_gp_ring.gm:6: G relu (256, 128) */
@@ -1784,17 +1784,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp_ring.gm:10: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 296192, D_l1_weight_adam_m, D_l1_weight_adam_v, 256, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l1_weight, arena + 296192, D_l1_weight_adam_m, D_l1_weight_adam_v, 256, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 114944, D_l1_bias_adam_m, D_l1_bias_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l1_bias, arena + 114944, D_l1_bias_adam_m, D_l1_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 262144, D_l3_weight_adam_m, D_l3_weight_adam_v, 16384, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l3_weight, arena + 262144, D_l3_weight_adam_m, D_l3_weight_adam_v, 16384, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 180608, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l3_bias, arena + 180608, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l5.weight (1) */
-    adam_update(D_l5_weight, arena + 196608, D_l5_weight_adam_m, D_l5_weight_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l5_weight, arena + 196608, D_l5_weight_adam_m, D_l5_weight_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l5.bias (1) */
-    adam_update(D_l5_bias, arena + 180736, D_l5_bias_adam_m, D_l5_bias_adam_v, 1, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l5_bias, arena + 180736, D_l5_bias_adam_m, D_l5_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp_ring.gm:6: G dense 128 (256, 128) */
     gemm(CblasNoTrans, CblasTrans, 256, 128, 16, in_z + 12288, 16, G_l1_weight, 16, arena + 0, 128);
     /* specs/wgan_gp_ring.gm:6: G relu (256, 128) */
@@ -2343,17 +2343,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp_ring.gm:10: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 296192, D_l1_weight_adam_m, D_l1_weight_adam_v, 256, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l1_weight, arena + 296192, D_l1_weight_adam_m, D_l1_weight_adam_v, 256, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 114944, D_l1_bias_adam_m, D_l1_bias_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l1_bias, arena + 114944, D_l1_bias_adam_m, D_l1_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 262144, D_l3_weight_adam_m, D_l3_weight_adam_v, 16384, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l3_weight, arena + 262144, D_l3_weight_adam_m, D_l3_weight_adam_v, 16384, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 180608, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l3_bias, arena + 180608, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l5.weight (1) */
-    adam_update(D_l5_weight, arena + 196608, D_l5_weight_adam_m, D_l5_weight_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l5_weight, arena + 196608, D_l5_weight_adam_m, D_l5_weight_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l5.bias (1) */
-    adam_update(D_l5_bias, arena + 180736, D_l5_bias_adam_m, D_l5_bias_adam_v, 1, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l5_bias, arena + 180736, D_l5_bias_adam_m, D_l5_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp_ring.gm:6: G dense 128 (256, 128) */
     gemm(CblasNoTrans, CblasTrans, 256, 128, 16, in_z + 16384, 16, G_l1_weight, 16, arena + 0, 128);
     /* specs/wgan_gp_ring.gm:6: G relu (256, 128) */
@@ -3042,17 +3042,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp_ring.gm:10: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 296192, D_l1_weight_adam_m, D_l1_weight_adam_v, 256, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l1_weight, arena + 296192, D_l1_weight_adam_m, D_l1_weight_adam_v, 256, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 114944, D_l1_bias_adam_m, D_l1_bias_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l1_bias, arena + 114944, D_l1_bias_adam_m, D_l1_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 262144, D_l3_weight_adam_m, D_l3_weight_adam_v, 16384, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l3_weight, arena + 262144, D_l3_weight_adam_m, D_l3_weight_adam_v, 16384, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 180608, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l3_bias, arena + 180608, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l5.weight (1) */
-    adam_update(D_l5_weight, arena + 196608, D_l5_weight_adam_m, D_l5_weight_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l5_weight, arena + 196608, D_l5_weight_adam_m, D_l5_weight_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp_ring.gm:10: adam step of D.l5.bias (1) */
-    adam_update(D_l5_bias, arena + 180736, D_l5_bias_adam_m, D_l5_bias_adam_v, 1, 0.0001, 0.5, 0.9, 1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l5_bias, arena + 180736, D_l5_bias_adam_m, D_l5_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp_ring.gm:6: G dense 128 (256, 128) */
     gemm(CblasNoTrans, CblasTrans, 256, 128, 16, in_z + 20480, 16, G_l1_weight, 16, arena + 0, 128);
     /* specs/wgan_gp_ring.gm:6: G relu (256, 128) */
@@ -3272,17 +3272,17 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp_ring.gm:6: backward of G dense 128 (128, 16) */
     gemm(CblasTrans, CblasNoTrans, 128, 16, 256, arena + 0, 128, in_z + 20480, 16, arena + 32768, 16);
     /* specs/wgan_gp_ring.gm:9: adam step of G.l1.weight (1) */
-    adam_update(G_l1_weight, arena + 32768, G_l1_weight_adam_m, G_l1_weight_adam_v, 2048, 0.0001, 0.5, 0.9, 1e-08, 0, t);
+    adam_update(G_l1_weight, arena + 32768, G_l1_weight_adam_m, G_l1_weight_adam_v, 2048, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
     /* specs/wgan_gp_ring.gm:9: adam step of G.l1.bias (1) */
-    adam_update(G_l1_bias, arena + 34816, G_l1_bias_adam_m, G_l1_bias_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, t);
+    adam_update(G_l1_bias, arena + 34816, G_l1_bias_adam_m, G_l1_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
     /* specs/wgan_gp_ring.gm:9: adam step of G.l3.weight (1) */
-    adam_update(G_l3_weight, arena + 98304, G_l3_weight_adam_m, G_l3_weight_adam_v, 16384, 0.0001, 0.5, 0.9, 1e-08, 0, t);
+    adam_update(G_l3_weight, arena + 98304, G_l3_weight_adam_m, G_l3_weight_adam_v, 16384, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
     /* specs/wgan_gp_ring.gm:9: adam step of G.l3.bias (1) */
-    adam_update(G_l3_bias, arena + 114944, G_l3_bias_adam_m, G_l3_bias_adam_v, 128, 0.0001, 0.5, 0.9, 1e-08, 0, t);
+    adam_update(G_l3_bias, arena + 114944, G_l3_bias_adam_m, G_l3_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
     /* specs/wgan_gp_ring.gm:9: adam step of G.l5.weight (1) */
-    adam_update(G_l5_weight, arena + 114688, G_l5_weight_adam_m, G_l5_weight_adam_v, 256, 0.0001, 0.5, 0.9, 1e-08, 0, t);
+    adam_update(G_l5_weight, arena + 114688, G_l5_weight_adam_m, G_l5_weight_adam_v, 256, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
     /* specs/wgan_gp_ring.gm:9: adam step of G.l5.bias (1) */
-    adam_update(G_l5_bias, arena + 115072, G_l5_bias_adam_m, G_l5_bias_adam_v, 2, 0.0001, 0.5, 0.9, 1e-08, 0, t);
+    adam_update(G_l5_bias, arena + 115072, G_l5_bias_adam_m, G_l5_bias_adam_v, 2, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
 }
 
 /* The generator's forward pass at batch 256, from in_z. */

@@ -32,22 +32,18 @@ static inline real softplus(real x) {
 }
 
 /* Adam as PyTorch's torch.optim.Adam (L2 weight decay added to the
- * gradient); t is this parameter's step count, from 1.  The
- * hyper-parameters are doubles, and what is made of them (1 - beta, the
- * bias corrections, lr over the first) is computed in double and rounded
- * once, as PyTorch's Python floats are: in float, 1 - (float)0.999 would be
- * 1.3e-5 below 0.001. */
-static inline void adam_update(real *p, const real *g, real *m, real *v, long n, double lr, double beta1,
-                               double beta2, double eps, double weight_decay, long t) {
-    const real b1 = (real)beta1, c1 = (real)(1 - beta1), b2 = (real)beta2, c2 = (real)(1 - beta2);
-    const real wd = (real)weight_decay, e = (real)eps;
-    const real step = (real)(lr / (1 - pow(beta1, (double)t)));
-    const real sbc2 = (real)sqrt(1 - pow(beta2, (double)t));
+ * gradient); t is this parameter's step count, from 1. */
+static inline void adam_update(real *p, const real *g, real *m, real *v, long n, real lr, real beta1,
+                               real beta2, real eps, real weight_decay, long t) {
+    real bc1 = (real)(1 - pow((double)beta1, (double)t));
+    real bc2 = (real)(1 - pow((double)beta2, (double)t));
+    real step = lr / bc1;
+    real sbc2 = (real)sqrt((double)bc2);
     for (long i = 0; i < n; i++) {
-        real gi = g[i] + wd * p[i];
-        m[i] = b1 * m[i] + c1 * gi;
-        v[i] = b2 * v[i] + c2 * gi * gi;
-        p[i] -= step * m[i] / (sqrt(v[i]) / sbc2 + e);
+        real gi = g[i] + weight_decay * p[i];
+        m[i] = beta1 * m[i] + (1 - beta1) * gi;
+        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+        p[i] -= step * m[i] / (sqrt(v[i]) / sbc2 + eps);
     }
 }
 
@@ -76,17 +72,14 @@ static inline void bn_running_update(real *rmean, real *rvar, const real *mean, 
 
 /* RMSprop as torch.optim.RMSprop: gavg (centered) and buf (momentum > 0)
  * may be NULL. */
-static inline void rmsprop_update(real *p, const real *g, real *v, real *gavg, real *buf, long n, double lr_,
-                                  double alpha_, double eps_, double weight_decay_, double momentum_) {
-    /* hyper-parameters as adam_update's: 1 - alpha in double, rounded once */
-    const real lr = (real)lr_, alpha = (real)alpha_, c = (real)(1 - alpha_), eps = (real)eps_;
-    const real weight_decay = (real)weight_decay_, momentum = (real)momentum_;
+static inline void rmsprop_update(real *p, const real *g, real *v, real *gavg, real *buf, long n, real lr,
+                                  real alpha, real eps, real weight_decay, real momentum) {
     for (long i = 0; i < n; i++) {
         real gi = g[i] + weight_decay * p[i];
-        v[i] = alpha * v[i] + c * gi * gi;
+        v[i] = alpha * v[i] + (1 - alpha) * gi * gi;
         real avg;
         if (gavg) {
-            gavg[i] = alpha * gavg[i] + c * gi;
+            gavg[i] = alpha * gavg[i] + (1 - alpha) * gi;
             avg = (real)sqrt(v[i] - gavg[i] * gavg[i]) + eps;
         } else {
             avg = (real)sqrt(v[i]) + eps;
@@ -166,10 +159,9 @@ static inline void sn_power_update(const real *w, real *r, real *c, long rows, l
 }
 
 /* a parameter's moving average, after its step: avg = d avg + (1 - d) p */
-static inline void ema_update(const real *p, real *avg, long n, double d) {
-    const real a = (real)d, b = (real)(1 - d); /* 1 - d in double, as adam_update's */
+static inline void ema_update(const real *p, real *avg, long n, real d) {
     for (long i = 0; i < n; i++)
-        avg[i] = a * avg[i] + b * p[i];
+        avg[i] = d * avg[i] + ((real)1 - d) * p[i];
 }
 
 #endif

@@ -33,8 +33,6 @@ void emit_open(struct emit *e, const char *fmt, ...) __attribute__((format(print
 void emit_close(struct emit *e, const char *tail);
 /* A real constant, exact in double: "(real)0.20000000000000001". */
 const char *emit_real(double v);
-/* the same as a double constant: a hyper-parameter the kernel folds in double */
-const char *emit_double(double v);
 /* Any string genc did not make, for the inside of a C string literal or of
  * a comment: every path, name and label goes through one of these. */
 const char *c_str(const char *s);

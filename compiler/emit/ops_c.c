@@ -395,8 +395,8 @@ static void c_adam(struct emit *e, const struct program *p, int id) {
     const char *t = a->runs > 1 ? xprintf("(t - 1) * %d + %d", a->runs, a->run + 1) : "t";
     emit_line(e, "adam_update(%s, %s, %s, %s, %ld, %s, %s, %s, %s, %s, %s);",
               emit_ref(e, p, n->in[0]), emit_ref(e, p, n->in[1]), emit_ref(e, p, n->in[2]),
-              emit_ref(e, p, n->in[3]), in_size(p, n, 0), emit_double(a->lr),
-              emit_double(a->beta1), emit_double(a->beta2), emit_double(a->eps), emit_double(a->weight_decay), t);
+              emit_ref(e, p, n->in[3]), in_size(p, n, 0), emit_real(a->lr),
+              emit_real(a->beta1), emit_real(a->beta2), emit_real(a->eps), emit_real(a->weight_decay), t);
 }
 
 static void c_sgd(struct emit *e, const struct program *p, int id) {
@@ -441,8 +441,8 @@ static void c_rmsprop(struct emit *e, const struct program *p, int id) {
     const char *gavg = a->grad_avg >= 0 ? emit_ref(e, p, n->in[a->grad_avg]) : "NULL";
     const char *buf = a->buf >= 0 ? emit_ref(e, p, n->in[a->buf]) : "NULL";
     emit_line(e, "rmsprop_update(%s, %s, %s, %s, %s, %ld, %s, %s, %s, %s, %s);", emit_ref(e, p, n->in[0]),
-              emit_ref(e, p, n->in[1]), emit_ref(e, p, n->in[2]), gavg, buf, in_size(p, n, 0), emit_double(a->lr),
-              emit_double(a->alpha), emit_double(a->eps), emit_double(a->weight_decay), emit_double(a->momentum));
+              emit_ref(e, p, n->in[1]), emit_ref(e, p, n->in[2]), gavg, buf, in_size(p, n, 0), emit_real(a->lr),
+              emit_real(a->alpha), emit_real(a->eps), emit_real(a->weight_decay), emit_real(a->momentum));
 }
 
 static void c_clip(struct emit *e, const struct program *p, int id) {
@@ -453,7 +453,7 @@ static void c_clip(struct emit *e, const struct program *p, int id) {
 static void c_ema(struct emit *e, const struct program *p, int id) {
     const struct node *n = node_of(p, id);
     emit_line(e, "ema_update(%s, %s, %ld, %s);", emit_ref(e, p, n->in[0]), emit_ref(e, p, n->in[1]),
-              in_size(p, n, 0), emit_double(n->a.ema.decay));
+              in_size(p, n, 0), emit_real(n->a.ema.decay));
 }
 
 static void c_sn_power(struct emit *e, const struct program *p, int id) {

@@ -68,21 +68,16 @@ void emit_close(struct emit *e, const char *tail) {
     emit_line(e, "}%s", tail ? tail : "");
 }
 
-const char *emit_double(double v) {
+const char *emit_real(double v) {
     if (v == floor(v) && fabs(v) < 1e15)
         return xprintf("%s%.0f", v < 0 ? "-" : "", fabs(v));
     /* the shortest decimal that reads back as the same double */
     for (int prec = 6; prec < 17; prec++) {
         char *s = xprintf("%.*g", prec, v);
         if (strtod(s, NULL) == v)
-            return s;
+            return xprintf("(real)%s", s);
     }
-    return xprintf("%.17g", v);
-}
-
-const char *emit_real(double v) {
-    const char *s = emit_double(v);
-    return v == floor(v) && fabs(v) < 1e15 ? s : xprintf("(real)%s", s);
+    return xprintf("(real)%.17g", v);
 }
 
 
