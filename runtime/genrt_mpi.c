@@ -56,7 +56,6 @@ void genrt_mpi_finalize(void)
     up = 0;
 }
 
-int genrt_mpi_enabled(void) { return 1; }
 int genrt_mpi_rank(void) { return rank; }
 int genrt_mpi_size(void) { return size; }
 
@@ -202,7 +201,6 @@ void genrt_mpi_abort(int code)
 
 void genrt_mpi_init(int *argc, char ***argv) { (void)argc, (void)argv; }
 void genrt_mpi_finalize(void) {}
-int genrt_mpi_enabled(void) { return 0; }
 int genrt_mpi_rank(void) { return 0; }
 int genrt_mpi_size(void) { return 1; }
 void genrt_mpi_mean(void *x, long n, size_t real_size) { (void)x, (void)n, (void)real_size; }

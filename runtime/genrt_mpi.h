@@ -24,8 +24,6 @@ void genrt_mpi_init(int *argc, char ***argv);
 void genrt_mpi_finalize(void);
 int genrt_mpi_rank(void);
 int genrt_mpi_size(void);
-/* 1 when this is the MPI build (whatever the size) */
-int genrt_mpi_enabled(void);
 
 /* Collectives over every rank; each rank calls each of them, in the same
  * order.  sum: x[n] summed in place.  max: the largest v.  bcast: rank

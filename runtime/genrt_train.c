@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "genrt_file.h"
 #include "genrt_mpi.h"
@@ -260,19 +261,17 @@ static int all_ranks(const struct trainer *tr, int rc)
     static int started;
     if (tr->ranks == 1)
         return rc;
-    if (!started++) {
-        int late;
-        double limit = start_timeout();
-        genrt_mpi_max_within(rc, limit, &late);
-        if (late) {
-            release_messages(1);
-            fprintf(stderr, "%s: error: train: the other ranks did not start within %.0f s "
-                    "(a rank stuck reading its data or checkpoint?; GENC_MPI_TIMEOUT sets the "
-                    "limit); ending the job\n", tr->c->prog, limit);
-            genrt_mpi_abort(1);
-        }
+    int worst, late = 0;
+    double limit = start_timeout();
+    worst = started++ ? genrt_mpi_max(rc) : genrt_mpi_max_within(rc, limit, &late);
+    if (late) {
+        release_messages(1);
+        fprintf(stderr, "%s: error: train: the other ranks did not start within %.0f s "
+                "(a rank stuck reading its data or checkpoint?; GENC_MPI_TIMEOUT sets the "
+                "limit); ending the job\n", tr->c->prog, limit);
+        genrt_mpi_abort(1);
     }
-    int rc0 = genrt_mpi_bcast(rc), worst = genrt_mpi_max(rc);
+    int rc0 = genrt_mpi_bcast(rc);
     release_messages(rc && !rc0);
     if (worst && !rc && tr->rank == 0)
         genrt_cli_fail(tr->c, "train: another rank failed to start (its message says why); "
@@ -306,19 +305,13 @@ static int choose_mpi_step(struct trainer *tr)
     return 0;
 }
 
-/* FNV-1a of the state, the seed and the first step: what every rank must
- * agree on before the first step (the data's order follows from them). */
+/* zlib's CRC of the state, the seed and the first step: what every rank
+ * must agree on before the first step (the data's order follows from them). */
 static uint64_t state_hash(const struct trainer *tr)
 {
-    uint64_t h = 14695981039346656037ull;
-    const unsigned char *p = tr->m->state;
-    for (size_t i = 0; i < genrt_run_state_bytes(tr->m); i++)
-        h = (h ^ p[i]) * 1099511628211ull;
     uint64_t more[2] = {tr->rs.seed, (uint64_t)tr->start};
-    p = (const unsigned char *)more;
-    for (size_t i = 0; i < sizeof more; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return h;
+    uLong h = crc32(0L, tr->m->state, (uInt)genrt_run_state_bytes(tr->m));
+    return crc32(h, (const Bytef *)more, sizeof more);
 }
 
 /* Ends the live progress line, so that a message gets a line of its own. */

@@ -758,9 +758,10 @@ static int emitted_at(const struct program *p, int v) {
  * allreduce node, before the optimizer step (genrt_mpi_wait), so it
  * overlaps the rest of the backward, as PyTorch DDP's buckets do.  A
  * gradient something reads before its allreduce is reduced there instead
- * (genrt_mpi_mean).  Fills slot[v] for each allreduce node v and after[k],
- * the statement slot k starts after; returns the number of slots. */
-static int plan_overlap(const struct program *p, int *slot, int *after) {
+ * (genrt_mpi_mean).  Fills slot[v] for each allreduce node v, and for
+ * slot k after[k], the statement it starts after, and node[k], its
+ * allreduce node; returns the number of slots. */
+static int plan_overlap(const struct program *p, int *slot, int *after, int *node) {
     const struct ir *g = &p->ir;
     int k = 0;
     for (int a = 0; a < g->nodes.len; a++) {
@@ -778,6 +779,7 @@ static int plan_overlap(const struct program *p, int *slot, int *after) {
         }
         if (!read && op_table[g->nodes.data[s].op].sched != S_SOURCE) {
             slot[a] = k;
+            node[k] = a;
             after[k++] = at;
         }
     }
@@ -787,8 +789,9 @@ static int plan_overlap(const struct program *p, int *slot, int *after) {
 void emit_body(struct emit *e, const struct program *p) {
     const struct ir *g = &p->ir;
     check_table();
-    int *slot = xalloc(sizeof(int) * (size_t)(g->nodes.len + 1)), *after = xalloc(sizeof(int) * (size_t)(g->nodes.len + 1));
-    int n_slots = plan_overlap(p, slot, after);
+    size_t bytes = sizeof(int) * (size_t)(g->nodes.len + 1);
+    int *slot = xalloc(bytes), *after = xalloc(bytes), *node = xalloc(bytes);
+    int n_slots = plan_overlap(p, slot, after, node);
     e->ar_slot = slot;
     for (int v = 0; v < g->nodes.len; v++) {
         const struct node *n = &g->nodes.data[v];
@@ -808,12 +811,12 @@ void emit_body(struct emit *e, const struct program *p) {
             op_c_table[n->op].stmt(e, p, v);
             break;
         }
-        for (int k = 0; k < n_slots; k++)
+        for (int k = 0; k < n_slots; k++) {
+            int grad = g->nodes.data[node[k]].in[0];
             if (after[k] == v)
-                for (int a = 0; a < g->nodes.len; a++)
-                    if (slot[a] == k)
-                        emit_line(e, "genrt_mpi_start(%d, %s, %ld, sizeof(real)); /* the ranks' mean of this gradient */",
-                                  k, emit_ref(e, p, g->nodes.data[a].in[0]), shape_size(g->nodes.data[g->nodes.data[a].in[0]].shape));
+                emit_line(e, "genrt_mpi_start(%d, %s, %ld, sizeof(real)); /* the ranks' mean of this gradient */", k,
+                          emit_ref(e, p, grad), shape_size(g->nodes.data[grad].shape));
+        }
     }
     e->ar_slot = NULL;
 }
