@@ -97,9 +97,10 @@ fi
 : >"$OUT/timing.log"
 SGEMM_PEAK=$OUT/sgemm_peak
 if [ ! -x "$SGEMM_PEAK" ] || [ bench/sgemm_peak.c -nt "$SGEMM_PEAK" ]; then
+    # on the OpenBLAS the trainers load: its OpenMP build (Makefile, OMP)
     # shellcheck disable=SC2046  # pkg-config prints several words on purpose
     cc -std=c11 -O2 -Wall -Wextra bench/sgemm_peak.c $(pkg-config --cflags --libs openblas) \
-        -o "$SGEMM_PEAK"
+        -fopenmp -Wl,-rpath,"/usr/lib/$(cc -print-multiarch)/openblas-openmp" -o "$SGEMM_PEAK"
 fi
 
 # ---- other load on the machine ---------------------------------------------

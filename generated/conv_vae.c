@@ -146,6 +146,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 128; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -170,6 +171,7 @@ static void train_step(long t, double *out) {
         const real *x3 = arena + 6422528; /* (25088, 32) */
         const real *x4 = E_l1_bias; /* (32) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long r = 0; r < 25088; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -181,6 +183,7 @@ static void train_step(long t, double *out) {
     {
         const real *x6 = arena + 6422528; /* (128, 14, 14, 32) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x6[i] > 0 ? x6[i] : 0;
         }
@@ -189,6 +192,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 128; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -213,6 +217,7 @@ static void train_step(long t, double *out) {
         const real *x10 = arena + 8830976; /* (6272, 64) */
         const real *x11 = E_l3_bias; /* (64) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -224,6 +229,7 @@ static void train_step(long t, double *out) {
     {
         const real *x13 = arena + 8830976; /* (128, 7, 7, 64) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x13[i] > 0 ? x13[i] : 0;
         }
@@ -236,6 +242,7 @@ static void train_step(long t, double *out) {
         const real *x17 = arena + 4415488; /* (128, 256) */
         const real *x18 = E_l6_bias; /* (256) */
         real *y = arena + 4415488;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -299,6 +306,7 @@ static void train_step(long t, double *out) {
         const real *x33 = arena + 4448256; /* (128, 256) */
         const real *x34 = Dec_l1_bias; /* (256) */
         real *y = arena + 4448256;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -315,6 +323,7 @@ static void train_step(long t, double *out) {
         const real *x38 = arena + 4014080; /* (128, 3136) */
         const real *x39 = Dec_l3_bias; /* (3136) */
         real *y = arena + 4014080;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 3136; c++) {
                 long i = r * 3136 + c;
@@ -329,8 +338,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 128; n++) {
+            memset(img + (long)n * 6272, 0, 6272 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 512;
@@ -353,6 +363,7 @@ static void train_step(long t, double *out) {
         const real *x46 = arena + 3211264; /* (128, 14, 14, 32) */
         const real *x47 = Dec_l6_bias; /* (32) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 25088; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -367,8 +378,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 401408;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 128; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -390,6 +402,7 @@ static void train_step(long t, double *out) {
         const real *x53 = arena + 401408; /* (128, 28, 28, 1) */
         const real *x54 = Dec_l8_bias; /* (1) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 100352; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -405,6 +418,7 @@ static void train_step(long t, double *out) {
         const real *x57 = in_x; /* (128, 784) */
         const real *x56 = arena + 401408; /* (128, 784) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             double acc = 0;
             for (long q = 0; q < 784; q++) {
@@ -562,6 +576,7 @@ static void train_step(long t, double *out) {
     {
         const real *x81 = arena + 100352; /* (128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 784; q++) {
                 long i = r * 784 + q;
@@ -580,6 +595,7 @@ static void train_step(long t, double *out) {
         const real *x56 = arena + 401408; /* (128, 784) */
         const real *x57 = in_x; /* (128, 784) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v93 = -(x92[i]);
             real v94 = 1 / (1 + exp(-(x56[i])));
@@ -605,6 +621,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 0;
         real *cols = arena + 802816;
+        PARALLEL_FOR
         for (int n = 0; n < 128; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -631,6 +648,7 @@ static void train_step(long t, double *out) {
         const real *x49 = arena + 3211264; /* (128, 14, 14, 32) */
         const real *x103 = arena + 0; /* (128, 14, 14, 32) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x49[i] > 0 ? x103[i] : 0;
         }
@@ -640,10 +658,14 @@ static void train_step(long t, double *out) {
         const real *x104 = arena + 3211264; /* (128, 14, 14, 32) */
         real *y = arena + 9317552;
         double acc[32] = {0};
-        for (long r = 0; r < 25088; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x104[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 25088; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x104[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -652,6 +674,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 3211264;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 128; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -678,6 +701,7 @@ static void train_step(long t, double *out) {
         const real *x41 = arena + 4014080; /* (128, 3136) */
         const real *x110 = arena + 3211264; /* (128, 3136) */
         real *y = arena + 4014080;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x41[i] > 0 ? x110[i] : 0;
         }
@@ -688,10 +712,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 9313280;
         static double acc[3136];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 128; r++) {
-            for (int c = 0; c < 3136; c++) {
-                long i = r * 3136 + c;
-                acc[c] += x111[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 28; cb++) {
+            int c1 = cb * 112 + 112 < 3136 ? cb * 112 + 112 : 3136;
+            for (long r = 0; r < 128; r++) {
+                for (int c = cb * 112; c < c1; c++) {
+                    long i = r * 3136 + c;
+                    acc[c] += x111[i];
+                }
             }
         }
         for (int c = 0; c < 3136; c++) y[c] = (real)acc[c];
@@ -705,6 +733,7 @@ static void train_step(long t, double *out) {
         const real *x36 = arena + 4448256; /* (128, 256) */
         const real *x113 = arena + 0; /* (128, 256) */
         real *y = arena + 4448256;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x36[i] > 0 ? x113[i] : 0;
         }
@@ -714,10 +743,14 @@ static void train_step(long t, double *out) {
         const real *x115 = arena + 4448256; /* (128, 256) */
         real *y = arena + 9316928;
         double acc[256] = {0};
-        for (long r = 0; r < 128; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x115[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 128; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x115[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -803,6 +836,7 @@ static void train_step(long t, double *out) {
         const real *x20 = arena + 4415488; /* (128, 256) */
         const real *x128 = arena + 0; /* (128, 256) */
         real *y = arena + 4415488;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x20[i] > 0 ? x128[i] : 0;
         }
@@ -812,10 +846,14 @@ static void train_step(long t, double *out) {
         const real *x130 = arena + 4415488; /* (128, 256) */
         real *y = arena + 9317184;
         double acc[256] = {0};
-        for (long r = 0; r < 128; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x130[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 128; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x130[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -829,6 +867,7 @@ static void train_step(long t, double *out) {
         const real *x14 = arena + 8830976; /* (128, 7, 7, 64) */
         const real *x134 = arena + 0; /* (128, 7, 7, 64) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x14[i] > 0 ? x134[i] : 0;
         }
@@ -838,10 +877,14 @@ static void train_step(long t, double *out) {
         const real *x136 = arena + 8830976; /* (6272, 64) */
         real *y = arena + 9317440;
         double acc[64] = {0};
-        for (long r = 0; r < 6272; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x136[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 6272; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x136[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -850,6 +893,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 128; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -875,8 +919,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 128; n++) {
+            memset(img + (long)n * 6272, 0, 6272 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 512;
@@ -898,6 +943,7 @@ static void train_step(long t, double *out) {
         const real *x7 = arena + 6422528; /* (128, 14, 14, 32) */
         const real *x141 = arena + 0; /* (128, 14, 14, 32) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x7[i] > 0 ? x141[i] : 0;
         }
@@ -907,10 +953,14 @@ static void train_step(long t, double *out) {
         const real *x143 = arena + 6422528; /* (25088, 32) */
         real *y = arena + 401920;
         double acc[32] = {0};
-        for (long r = 0; r < 25088; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x143[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 25088; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x143[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -919,6 +969,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 128; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -982,6 +1033,7 @@ static const real *generate(void) {
         const real *x2 = arena + 0; /* (128, 256) */
         const real *x3 = Dec_l1_bias; /* (256) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -998,6 +1050,7 @@ static const real *generate(void) {
         const real *x7 = arena + 3211264; /* (128, 3136) */
         const real *x8 = Dec_l3_bias; /* (3136) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 3136; c++) {
                 long i = r * 3136 + c;
@@ -1012,8 +1065,9 @@ static const real *generate(void) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 128; n++) {
+            memset(img + (long)n * 6272, 0, 6272 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 512;
@@ -1036,6 +1090,7 @@ static const real *generate(void) {
         const real *x15 = arena + 3211264; /* (128, 14, 14, 32) */
         const real *x16 = Dec_l6_bias; /* (32) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 25088; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -1050,8 +1105,9 @@ static const real *generate(void) {
     {
         const real *cols = arena + 0;
         real *img = arena + 401408;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 128; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -1074,6 +1130,7 @@ static const real *generate(void) {
         const real *x22 = arena + 401408; /* (128, 28, 28, 1) */
         const real *x23 = Dec_l8_bias; /* (1) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 100352; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -1091,6 +1148,7 @@ static void elbo(double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 128; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1115,6 +1173,7 @@ static void elbo(double *out) {
         const real *x3 = arena + 3211264; /* (25088, 32) */
         const real *x4 = E_l1_bias; /* (32) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 25088; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -1126,6 +1185,7 @@ static void elbo(double *out) {
     {
         const real *x6 = arena + 3211264; /* (128, 14, 14, 32) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x6[i] > 0 ? x6[i] : 0;
         }
@@ -1134,6 +1194,7 @@ static void elbo(double *out) {
     {
         const real *img = arena + 3211264;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 128; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -1158,6 +1219,7 @@ static void elbo(double *out) {
         const real *x10 = arena + 3211264; /* (6272, 64) */
         const real *x11 = E_l3_bias; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -1169,6 +1231,7 @@ static void elbo(double *out) {
     {
         const real *x13 = arena + 3211264; /* (128, 7, 7, 64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x13[i] > 0 ? x13[i] : 0;
         }
@@ -1181,6 +1244,7 @@ static void elbo(double *out) {
         const real *x17 = arena + 0; /* (128, 256) */
         const real *x18 = E_l6_bias; /* (256) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -1232,6 +1296,7 @@ static void elbo(double *out) {
         const real *x33 = arena + 0; /* (128, 256) */
         const real *x34 = Dec_l1_bias; /* (256) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -1248,6 +1313,7 @@ static void elbo(double *out) {
         const real *x38 = arena + 3211264; /* (128, 3136) */
         const real *x39 = Dec_l3_bias; /* (3136) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 3136; c++) {
                 long i = r * 3136 + c;
@@ -1262,8 +1328,9 @@ static void elbo(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 128; n++) {
+            memset(img + (long)n * 6272, 0, 6272 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 512;
@@ -1286,6 +1353,7 @@ static void elbo(double *out) {
         const real *x46 = arena + 3211264; /* (128, 14, 14, 32) */
         const real *x47 = Dec_l6_bias; /* (32) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 25088; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -1300,8 +1368,9 @@ static void elbo(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 401408;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 128; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -1323,6 +1392,7 @@ static void elbo(double *out) {
         const real *x53 = arena + 401408; /* (128, 28, 28, 1) */
         const real *x54 = Dec_l8_bias; /* (1) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 100352; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -1338,6 +1408,7 @@ static void elbo(double *out) {
         const real *x57 = in_x; /* (128, 784) */
         const real *x56 = arena + 401408; /* (128, 784) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             double acc = 0;
             for (long q = 0; q < 784; q++) {
@@ -1405,6 +1476,7 @@ static const real *reconstruct_fwd(void) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 128; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1429,6 +1501,7 @@ static const real *reconstruct_fwd(void) {
         const real *x3 = arena + 3211264; /* (25088, 32) */
         const real *x4 = E_l1_bias; /* (32) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 25088; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -1440,6 +1513,7 @@ static const real *reconstruct_fwd(void) {
     {
         const real *x6 = arena + 3211264; /* (128, 14, 14, 32) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x6[i] > 0 ? x6[i] : 0;
         }
@@ -1448,6 +1522,7 @@ static const real *reconstruct_fwd(void) {
     {
         const real *img = arena + 3211264;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 128; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -1472,6 +1547,7 @@ static const real *reconstruct_fwd(void) {
         const real *x10 = arena + 3211264; /* (6272, 64) */
         const real *x11 = E_l3_bias; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -1483,6 +1559,7 @@ static const real *reconstruct_fwd(void) {
     {
         const real *x13 = arena + 3211264; /* (128, 7, 7, 64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x13[i] > 0 ? x13[i] : 0;
         }
@@ -1495,6 +1572,7 @@ static const real *reconstruct_fwd(void) {
         const real *x17 = arena + 0; /* (128, 256) */
         const real *x18 = E_l6_bias; /* (256) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -1527,6 +1605,7 @@ static const real *reconstruct_fwd(void) {
         const real *x64 = arena + 0; /* (128, 256) */
         const real *x29 = Dec_l1_bias; /* (256) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -1543,6 +1622,7 @@ static const real *reconstruct_fwd(void) {
         const real *x67 = arena + 3211264; /* (128, 3136) */
         const real *x34 = Dec_l3_bias; /* (3136) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 3136; c++) {
                 long i = r * 3136 + c;
@@ -1557,8 +1637,9 @@ static const real *reconstruct_fwd(void) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 128; n++) {
+            memset(img + (long)n * 6272, 0, 6272 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 512;
@@ -1581,6 +1662,7 @@ static const real *reconstruct_fwd(void) {
         const real *x73 = arena + 3211264; /* (128, 14, 14, 32) */
         const real *x42 = Dec_l6_bias; /* (32) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 25088; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -1595,8 +1677,9 @@ static const real *reconstruct_fwd(void) {
     {
         const real *cols = arena + 0;
         real *img = arena + 401408;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 128; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -1619,6 +1702,7 @@ static const real *reconstruct_fwd(void) {
         const real *x78 = arena + 401408; /* (128, 28, 28, 1) */
         const real *x49 = Dec_l8_bias; /* (1) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 100352; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -1660,6 +1744,7 @@ static void gc_loss_0(double *out) {
         const real *x3 = arena + 100352; /* (784, 32) */
         const real *x4 = E_l1_bias; /* (32) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -1671,6 +1756,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x6 = arena + 100352; /* (4, 14, 14, 32) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x6[i] > 0 ? x6[i] : 0;
         }
@@ -1679,6 +1765,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 100352;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -1807,8 +1894,9 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 100352;
-        memset(img, 0, 25088 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 6272, 0, 6272 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 512;
@@ -1831,6 +1919,7 @@ static void gc_loss_0(double *out) {
         const real *x46 = arena + 100352; /* (4, 14, 14, 32) */
         const real *x47 = Dec_l6_bias; /* (32) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -1845,8 +1934,8 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12544;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -1976,6 +2065,7 @@ static void gc_grad_0(real *g) {
         const real *x3 = arena + 1871872; /* (784, 32) */
         const real *x4 = E_l1_bias; /* (32) */
         real *y = arena + 1871872;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -1987,6 +2077,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x6 = arena + 1871872; /* (4, 14, 14, 32) */
         real *y = arena + 1871872;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x6[i] > 0 ? x6[i] : 0;
         }
@@ -1995,6 +2086,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 1871872;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -2135,8 +2227,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 100352;
-        memset(img, 0, 25088 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 6272, 0, 6272 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 512;
@@ -2159,6 +2252,7 @@ static void gc_grad_0(real *g) {
         const real *x46 = arena + 100352; /* (4, 14, 14, 32) */
         const real *x47 = Dec_l6_bias; /* (32) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -2173,8 +2267,8 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12544;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -2315,6 +2409,7 @@ static void gc_grad_0(real *g) {
         const real *x49 = arena + 100352; /* (4, 14, 14, 32) */
         const real *x96 = arena + 0; /* (4, 14, 14, 32) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x49[i] > 0 ? x96[i] : 0;
         }
@@ -2324,10 +2419,14 @@ static void gc_grad_0(real *g) {
         const real *x97 = arena + 100352; /* (4, 14, 14, 32) */
         real *y = arena + 1929136;
         double acc[32] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x97[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x97[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -2336,6 +2435,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 100352;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -2536,6 +2636,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 1871872;
         real *cols = arena + 1605632;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -2561,8 +2662,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 1705984;
         real *img = arena + 1605632;
-        memset(img, 0, 25088 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 6272, 0, 6272 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 512;
@@ -2584,6 +2686,7 @@ static void gc_grad_0(real *g) {
         const real *x7 = arena + 1871872; /* (4, 14, 14, 32) */
         const real *x134 = arena + 1605632; /* (4, 14, 14, 32) */
         real *y = arena + 1871872;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x7[i] > 0 ? x134[i] : 0;
         }
@@ -2593,10 +2696,14 @@ static void gc_grad_0(real *g) {
         const real *x136 = arena + 1871872; /* (784, 32) */
         real *y = arena + 1618688;
         double acc[32] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x136[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x136[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];

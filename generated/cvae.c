@@ -109,6 +109,7 @@ static void train_step(long t, double *out) {
         const real *x5 = arena + 732832; /* (128, 400) */
         const real *x6 = E_l2_bias; /* (400) */
         real *y = arena + 732832;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 400; c++) {
                 long i = r * 400 + c;
@@ -178,6 +179,7 @@ static void train_step(long t, double *out) {
         const real *x23 = arena + 200704; /* (128, 400) */
         const real *x24 = Dec_l2_bias; /* (400) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 400; c++) {
                 long i = r * 400 + c;
@@ -193,6 +195,7 @@ static void train_step(long t, double *out) {
         const real *x28 = arena + 0; /* (128, 784) */
         const real *x29 = Dec_l4_bias; /* (784) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 784; c++) {
                 long i = r * 784 + c;
@@ -208,6 +211,7 @@ static void train_step(long t, double *out) {
         const real *x32 = in_x; /* (128, 784) */
         const real *x31 = arena + 0; /* (128, 784) */
         real *y = arena + 102912;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             double acc = 0;
             for (long q = 0; q < 784; q++) {
@@ -365,6 +369,7 @@ static void train_step(long t, double *out) {
     {
         const real *x56 = arena + 268544; /* (128) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 784; q++) {
                 long i = r * 784 + q;
@@ -383,6 +388,7 @@ static void train_step(long t, double *out) {
         const real *x31 = arena + 0; /* (128, 784) */
         const real *x32 = in_x; /* (128, 784) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v68 = -(x67[i]);
             real v69 = 1 / (1 + exp(-(x31[i])));
@@ -396,10 +402,14 @@ static void train_step(long t, double *out) {
         const real *x73 = arena + 100352; /* (128, 784) */
         real *y = arena + 812032;
         double acc[784] = {0};
-        for (long r = 0; r < 128; r++) {
-            for (int c = 0; c < 784; c++) {
-                long i = r * 784 + c;
-                acc[c] += x73[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 25; cb++) {
+            int c1 = cb * 32 + 32 < 784 ? cb * 32 + 32 : 784;
+            for (long r = 0; r < 128; r++) {
+                for (int c = cb * 32; c < c1; c++) {
+                    long i = r * 784 + c;
+                    acc[c] += x73[i];
+                }
             }
         }
         for (int c = 0; c < 784; c++) y[c] = (real)acc[c];
@@ -413,6 +423,7 @@ static void train_step(long t, double *out) {
         const real *x26 = arena + 200704; /* (128, 400) */
         const real *x75 = arena + 0; /* (128, 400) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 51200; i++) {
             y[i] = x26[i] > 0 ? x75[i] : 0;
         }
@@ -422,10 +433,14 @@ static void train_step(long t, double *out) {
         const real *x77 = arena + 200704; /* (128, 400) */
         real *y = arena + 812816;
         double acc[400] = {0};
-        for (long r = 0; r < 128; r++) {
-            for (int c = 0; c < 400; c++) {
-                long i = r * 400 + c;
-                acc[c] += x77[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 25; cb++) {
+            int c1 = cb * 16 + 16 < 400 ? cb * 16 + 16 : 400;
+            for (long r = 0; r < 128; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 400 + c;
+                    acc[c] += x77[i];
+                }
             }
         }
         for (int c = 0; c < 400; c++) y[c] = (real)acc[c];
@@ -513,6 +528,7 @@ static void train_step(long t, double *out) {
         const real *x8 = arena + 732832; /* (128, 400) */
         const real *x91 = arena + 0; /* (128, 400) */
         real *y = arena + 732832;
+        PARALLEL_FOR
         for (long i = 0; i < 51200; i++) {
             y[i] = x8[i] > 0 ? x91[i] : 0;
         }
@@ -522,10 +538,14 @@ static void train_step(long t, double *out) {
         const real *x93 = arena + 732832; /* (128, 400) */
         real *y = arena + 813216;
         double acc[400] = {0};
-        for (long r = 0; r < 128; r++) {
-            for (int c = 0; c < 400; c++) {
-                long i = r * 400 + c;
-                acc[c] += x93[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 25; cb++) {
+            int c1 = cb * 16 + 16 < 400 ? cb * 16 + 16 : 400;
+            for (long r = 0; r < 128; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 400 + c;
+                    acc[c] += x93[i];
+                }
             }
         }
         for (int c = 0; c < 400; c++) y[c] = (real)acc[c];
@@ -566,6 +586,7 @@ static const real *generate(void) {
         const real *x5 = arena + 100352; /* (128, 400) */
         const real *x6 = Dec_l2_bias; /* (400) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 400; c++) {
                 long i = r * 400 + c;
@@ -582,6 +603,7 @@ static const real *generate(void) {
         const real *x10 = arena + 0; /* (128, 784) */
         const real *x11 = Dec_l4_bias; /* (784) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 784; c++) {
                 long i = r * 784 + c;
@@ -609,6 +631,7 @@ static void elbo(double *out) {
         const real *x5 = arena + 101632; /* (128, 400) */
         const real *x6 = E_l2_bias; /* (400) */
         real *y = arena + 101632;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 400; c++) {
                 long i = r * 400 + c;
@@ -666,6 +689,7 @@ static void elbo(double *out) {
         const real *x23 = arena + 100352; /* (128, 400) */
         const real *x24 = Dec_l2_bias; /* (400) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 400; c++) {
                 long i = r * 400 + c;
@@ -681,6 +705,7 @@ static void elbo(double *out) {
         const real *x28 = arena + 0; /* (128, 784) */
         const real *x29 = Dec_l4_bias; /* (784) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 784; c++) {
                 long i = r * 784 + c;
@@ -696,6 +721,7 @@ static void elbo(double *out) {
         const real *x32 = in_x; /* (128, 784) */
         const real *x31 = arena + 0; /* (128, 784) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             double acc = 0;
             for (long q = 0; q < 784; q++) {
@@ -773,6 +799,7 @@ static const real *reconstruct_fwd(void) {
         const real *x5 = arena + 101632; /* (128, 400) */
         const real *x6 = E_l2_bias; /* (400) */
         real *y = arena + 101632;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 400; c++) {
                 long i = r * 400 + c;
@@ -811,6 +838,7 @@ static const real *reconstruct_fwd(void) {
         const real *x41 = arena + 100352; /* (128, 400) */
         const real *x19 = Dec_l2_bias; /* (400) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 400; c++) {
                 long i = r * 400 + c;
@@ -827,6 +855,7 @@ static const real *reconstruct_fwd(void) {
         const real *x44 = arena + 0; /* (128, 784) */
         const real *x24 = Dec_l4_bias; /* (784) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 784; c++) {
                 long i = r * 784 + c;

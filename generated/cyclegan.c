@@ -411,6 +411,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -448,6 +449,7 @@ static void train_step(long t, double *out) {
         const real *x5 = arena + 19668992; /* (8, 28, 28, 32) */
         const real *x10 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 19668992;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x5[i] - (x10[i]);
         }
@@ -456,6 +458,7 @@ static void train_step(long t, double *out) {
     {
         const real *x11 = arena + 19668992; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x11[i]) * (x11[i]);
         }
@@ -482,6 +485,7 @@ static void train_step(long t, double *out) {
         const real *x11 = arena + 19668992; /* (8, 28, 28, 32) */
         const real *x17 = arena + 19869696; /* (8, 28, 28, 32) */
         real *y = arena + 20070400;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x11[i]) * (x17[i]);
         }
@@ -494,6 +498,7 @@ static void train_step(long t, double *out) {
         const real *x7 = G_l2_gamma; /* (32) */
         const real *x6 = G_l2_beta; /* (32) */
         real *y = arena + 20271104;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -507,6 +512,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 20271104;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -544,6 +550,7 @@ static void train_step(long t, double *out) {
         const real *x25 = arena + 26091520; /* (8, 14, 14, 64) */
         const real *x30 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 26091520;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x25[i] - (x30[i]);
         }
@@ -552,6 +559,7 @@ static void train_step(long t, double *out) {
     {
         const real *x31 = arena + 26091520; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x31[i]) * (x31[i]);
         }
@@ -578,6 +586,7 @@ static void train_step(long t, double *out) {
         const real *x31 = arena + 26091520; /* (8, 14, 14, 64) */
         const real *x37 = arena + 26191872; /* (8, 14, 14, 64) */
         real *y = arena + 26292224;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x31[i]) * (x37[i]);
         }
@@ -590,6 +599,7 @@ static void train_step(long t, double *out) {
         const real *x27 = G_l5_gamma; /* (64) */
         const real *x26 = G_l5_beta; /* (64) */
         real *y = arena + 26392576;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -603,6 +613,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 26392576;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -640,6 +651,7 @@ static void train_step(long t, double *out) {
         const real *x45 = arena + 26492928; /* (8, 14, 14, 64) */
         const real *x50 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 26492928;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x45[i] - (x50[i]);
         }
@@ -648,6 +660,7 @@ static void train_step(long t, double *out) {
     {
         const real *x51 = arena + 26492928; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x51[i]) * (x51[i]);
         }
@@ -674,6 +687,7 @@ static void train_step(long t, double *out) {
         const real *x51 = arena + 26492928; /* (8, 14, 14, 64) */
         const real *x57 = arena + 26593280; /* (8, 14, 14, 64) */
         real *y = arena + 26693632;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x51[i]) * (x57[i]);
         }
@@ -686,6 +700,7 @@ static void train_step(long t, double *out) {
         const real *x47 = G_l9_gamma; /* (64) */
         const real *x46 = G_l9_beta; /* (64) */
         real *y = arena + 26793984;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -699,6 +714,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 26793984;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -736,6 +752,7 @@ static void train_step(long t, double *out) {
         const real *x65 = arena + 26894336; /* (8, 14, 14, 64) */
         const real *x70 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 26894336;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x65[i] - (x70[i]);
         }
@@ -744,6 +761,7 @@ static void train_step(long t, double *out) {
     {
         const real *x71 = arena + 26894336; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x71[i]) * (x71[i]);
         }
@@ -770,6 +788,7 @@ static void train_step(long t, double *out) {
         const real *x71 = arena + 26894336; /* (8, 14, 14, 64) */
         const real *x77 = arena + 26994688; /* (8, 14, 14, 64) */
         real *y = arena + 27095040;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x71[i]) * (x77[i]);
         }
@@ -783,6 +802,7 @@ static void train_step(long t, double *out) {
         const real *x66 = G_l12_beta; /* (64) */
         const real *x41 = arena + 26392576; /* (8, 14, 14, 64) */
         real *y = arena + 27195392;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -796,6 +816,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 27195392;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -833,6 +854,7 @@ static void train_step(long t, double *out) {
         const real *x85 = arena + 27295744; /* (8, 14, 14, 64) */
         const real *x90 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 27295744;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x85[i] - (x90[i]);
         }
@@ -841,6 +863,7 @@ static void train_step(long t, double *out) {
     {
         const real *x91 = arena + 27295744; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x91[i]) * (x91[i]);
         }
@@ -867,6 +890,7 @@ static void train_step(long t, double *out) {
         const real *x91 = arena + 27295744; /* (8, 14, 14, 64) */
         const real *x97 = arena + 27396096; /* (8, 14, 14, 64) */
         real *y = arena + 27496448;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x91[i]) * (x97[i]);
         }
@@ -879,6 +903,7 @@ static void train_step(long t, double *out) {
         const real *x87 = G_l16_gamma; /* (64) */
         const real *x86 = G_l16_beta; /* (64) */
         real *y = arena + 27596800;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -892,6 +917,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 27596800;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -929,6 +955,7 @@ static void train_step(long t, double *out) {
         const real *x105 = arena + 27697152; /* (8, 14, 14, 64) */
         const real *x110 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 27697152;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x105[i] - (x110[i]);
         }
@@ -937,6 +964,7 @@ static void train_step(long t, double *out) {
     {
         const real *x111 = arena + 27697152; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x111[i]) * (x111[i]);
         }
@@ -963,6 +991,7 @@ static void train_step(long t, double *out) {
         const real *x111 = arena + 27697152; /* (8, 14, 14, 64) */
         const real *x117 = arena + 27797504; /* (8, 14, 14, 64) */
         real *y = arena + 27897856;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x111[i]) * (x117[i]);
         }
@@ -976,6 +1005,7 @@ static void train_step(long t, double *out) {
         const real *x106 = G_l19_beta; /* (64) */
         const real *x81 = arena + 27195392; /* (8, 14, 14, 64) */
         real *y = arena + 27998208;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -991,8 +1021,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 20471808;
-        memset(img, 0, 200704 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -1027,6 +1058,7 @@ static void train_step(long t, double *out) {
         const real *x125 = arena + 20471808; /* (8, 28, 28, 32) */
         const real *x130 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 20471808;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x125[i] - (x130[i]);
         }
@@ -1035,6 +1067,7 @@ static void train_step(long t, double *out) {
     {
         const real *x131 = arena + 20471808; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x131[i]) * (x131[i]);
         }
@@ -1061,6 +1094,7 @@ static void train_step(long t, double *out) {
         const real *x131 = arena + 20471808; /* (8, 28, 28, 32) */
         const real *x137 = arena + 20672512; /* (8, 28, 28, 32) */
         real *y = arena + 20873216;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x131[i]) * (x137[i]);
         }
@@ -1073,6 +1107,7 @@ static void train_step(long t, double *out) {
         const real *x127 = G_l22_gamma; /* (32) */
         const real *x126 = G_l22_beta; /* (32) */
         real *y = arena + 21073920;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -1086,6 +1121,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 21073920;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -1129,6 +1165,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34721792;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -1166,6 +1203,7 @@ static void train_step(long t, double *out) {
         const real *x152 = arena + 21274624; /* (8, 28, 28, 32) */
         const real *x157 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 21274624;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x152[i] - (x157[i]);
         }
@@ -1174,6 +1212,7 @@ static void train_step(long t, double *out) {
     {
         const real *x158 = arena + 21274624; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x158[i]) * (x158[i]);
         }
@@ -1200,6 +1239,7 @@ static void train_step(long t, double *out) {
         const real *x158 = arena + 21274624; /* (8, 28, 28, 32) */
         const real *x164 = arena + 21475328; /* (8, 28, 28, 32) */
         real *y = arena + 21676032;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x158[i]) * (x164[i]);
         }
@@ -1212,6 +1252,7 @@ static void train_step(long t, double *out) {
         const real *x154 = F_l2_gamma; /* (32) */
         const real *x153 = F_l2_beta; /* (32) */
         real *y = arena + 21876736;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -1225,6 +1266,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 21876736;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1262,6 +1304,7 @@ static void train_step(long t, double *out) {
         const real *x172 = arena + 28098560; /* (8, 14, 14, 64) */
         const real *x177 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 28098560;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x172[i] - (x177[i]);
         }
@@ -1270,6 +1313,7 @@ static void train_step(long t, double *out) {
     {
         const real *x178 = arena + 28098560; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x178[i]) * (x178[i]);
         }
@@ -1296,6 +1340,7 @@ static void train_step(long t, double *out) {
         const real *x178 = arena + 28098560; /* (8, 14, 14, 64) */
         const real *x184 = arena + 28198912; /* (8, 14, 14, 64) */
         real *y = arena + 28299264;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x178[i]) * (x184[i]);
         }
@@ -1308,6 +1353,7 @@ static void train_step(long t, double *out) {
         const real *x174 = F_l5_gamma; /* (64) */
         const real *x173 = F_l5_beta; /* (64) */
         real *y = arena + 28399616;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -1321,6 +1367,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 28399616;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1358,6 +1405,7 @@ static void train_step(long t, double *out) {
         const real *x192 = arena + 28499968; /* (8, 14, 14, 64) */
         const real *x197 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 28499968;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x192[i] - (x197[i]);
         }
@@ -1366,6 +1414,7 @@ static void train_step(long t, double *out) {
     {
         const real *x198 = arena + 28499968; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x198[i]) * (x198[i]);
         }
@@ -1392,6 +1441,7 @@ static void train_step(long t, double *out) {
         const real *x198 = arena + 28499968; /* (8, 14, 14, 64) */
         const real *x204 = arena + 28600320; /* (8, 14, 14, 64) */
         real *y = arena + 28700672;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x198[i]) * (x204[i]);
         }
@@ -1404,6 +1454,7 @@ static void train_step(long t, double *out) {
         const real *x194 = F_l9_gamma; /* (64) */
         const real *x193 = F_l9_beta; /* (64) */
         real *y = arena + 28801024;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -1417,6 +1468,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 28801024;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1454,6 +1506,7 @@ static void train_step(long t, double *out) {
         const real *x212 = arena + 28901376; /* (8, 14, 14, 64) */
         const real *x217 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 28901376;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x212[i] - (x217[i]);
         }
@@ -1462,6 +1515,7 @@ static void train_step(long t, double *out) {
     {
         const real *x218 = arena + 28901376; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x218[i]) * (x218[i]);
         }
@@ -1488,6 +1542,7 @@ static void train_step(long t, double *out) {
         const real *x218 = arena + 28901376; /* (8, 14, 14, 64) */
         const real *x224 = arena + 29001728; /* (8, 14, 14, 64) */
         real *y = arena + 29102080;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x218[i]) * (x224[i]);
         }
@@ -1501,6 +1556,7 @@ static void train_step(long t, double *out) {
         const real *x213 = F_l12_beta; /* (64) */
         const real *x188 = arena + 28399616; /* (8, 14, 14, 64) */
         real *y = arena + 29202432;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -1514,6 +1570,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 29202432;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1551,6 +1608,7 @@ static void train_step(long t, double *out) {
         const real *x232 = arena + 29302784; /* (8, 14, 14, 64) */
         const real *x237 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 29302784;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x232[i] - (x237[i]);
         }
@@ -1559,6 +1617,7 @@ static void train_step(long t, double *out) {
     {
         const real *x238 = arena + 29302784; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x238[i]) * (x238[i]);
         }
@@ -1585,6 +1644,7 @@ static void train_step(long t, double *out) {
         const real *x238 = arena + 29302784; /* (8, 14, 14, 64) */
         const real *x244 = arena + 29403136; /* (8, 14, 14, 64) */
         real *y = arena + 29503488;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x238[i]) * (x244[i]);
         }
@@ -1597,6 +1657,7 @@ static void train_step(long t, double *out) {
         const real *x234 = F_l16_gamma; /* (64) */
         const real *x233 = F_l16_beta; /* (64) */
         real *y = arena + 29603840;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -1610,6 +1671,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 29603840;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1647,6 +1709,7 @@ static void train_step(long t, double *out) {
         const real *x252 = arena + 29704192; /* (8, 14, 14, 64) */
         const real *x257 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 29704192;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x252[i] - (x257[i]);
         }
@@ -1655,6 +1718,7 @@ static void train_step(long t, double *out) {
     {
         const real *x258 = arena + 29704192; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x258[i]) * (x258[i]);
         }
@@ -1681,6 +1745,7 @@ static void train_step(long t, double *out) {
         const real *x258 = arena + 29704192; /* (8, 14, 14, 64) */
         const real *x264 = arena + 29804544; /* (8, 14, 14, 64) */
         real *y = arena + 29904896;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x258[i]) * (x264[i]);
         }
@@ -1694,6 +1759,7 @@ static void train_step(long t, double *out) {
         const real *x253 = F_l19_beta; /* (64) */
         const real *x228 = arena + 29202432; /* (8, 14, 14, 64) */
         real *y = arena + 30005248;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -1709,8 +1775,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 22077440;
-        memset(img, 0, 200704 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -1745,6 +1812,7 @@ static void train_step(long t, double *out) {
         const real *x272 = arena + 22077440; /* (8, 28, 28, 32) */
         const real *x277 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 22077440;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x272[i] - (x277[i]);
         }
@@ -1753,6 +1821,7 @@ static void train_step(long t, double *out) {
     {
         const real *x278 = arena + 22077440; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x278[i]) * (x278[i]);
         }
@@ -1779,6 +1848,7 @@ static void train_step(long t, double *out) {
         const real *x278 = arena + 22077440; /* (8, 28, 28, 32) */
         const real *x284 = arena + 22278144; /* (8, 28, 28, 32) */
         real *y = arena + 22478848;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x278[i]) * (x284[i]);
         }
@@ -1791,6 +1861,7 @@ static void train_step(long t, double *out) {
         const real *x274 = F_l22_gamma; /* (32) */
         const real *x273 = F_l22_beta; /* (32) */
         real *y = arena + 22679552;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -1804,6 +1875,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 22679552;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -1847,6 +1919,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_xb;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -1884,6 +1957,7 @@ static void train_step(long t, double *out) {
         const real *x298 = arena + 22880256; /* (8, 28, 28, 32) */
         const real *x301 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 22880256;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x298[i] - (x301[i]);
         }
@@ -1892,6 +1966,7 @@ static void train_step(long t, double *out) {
     {
         const real *x302 = arena + 22880256; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x302[i]) * (x302[i]);
         }
@@ -1918,6 +1993,7 @@ static void train_step(long t, double *out) {
         const real *x302 = arena + 22880256; /* (8, 28, 28, 32) */
         const real *x308 = arena + 23080960; /* (8, 28, 28, 32) */
         real *y = arena + 23281664;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x302[i]) * (x308[i]);
         }
@@ -1930,6 +2006,7 @@ static void train_step(long t, double *out) {
         const real *x154 = F_l2_gamma; /* (32) */
         const real *x153 = F_l2_beta; /* (32) */
         real *y = arena + 23482368;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -1943,6 +2020,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 23482368;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1980,6 +2058,7 @@ static void train_step(long t, double *out) {
         const real *x315 = arena + 30105600; /* (8, 14, 14, 64) */
         const real *x318 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 30105600;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x315[i] - (x318[i]);
         }
@@ -1988,6 +2067,7 @@ static void train_step(long t, double *out) {
     {
         const real *x319 = arena + 30105600; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x319[i]) * (x319[i]);
         }
@@ -2014,6 +2094,7 @@ static void train_step(long t, double *out) {
         const real *x319 = arena + 30105600; /* (8, 14, 14, 64) */
         const real *x325 = arena + 30205952; /* (8, 14, 14, 64) */
         real *y = arena + 30306304;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x319[i]) * (x325[i]);
         }
@@ -2026,6 +2107,7 @@ static void train_step(long t, double *out) {
         const real *x174 = F_l5_gamma; /* (64) */
         const real *x173 = F_l5_beta; /* (64) */
         real *y = arena + 30406656;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2039,6 +2121,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 30406656;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -2076,6 +2159,7 @@ static void train_step(long t, double *out) {
         const real *x332 = arena + 30507008; /* (8, 14, 14, 64) */
         const real *x335 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 30507008;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x332[i] - (x335[i]);
         }
@@ -2084,6 +2168,7 @@ static void train_step(long t, double *out) {
     {
         const real *x336 = arena + 30507008; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x336[i]) * (x336[i]);
         }
@@ -2110,6 +2195,7 @@ static void train_step(long t, double *out) {
         const real *x336 = arena + 30507008; /* (8, 14, 14, 64) */
         const real *x342 = arena + 30607360; /* (8, 14, 14, 64) */
         real *y = arena + 30707712;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x336[i]) * (x342[i]);
         }
@@ -2122,6 +2208,7 @@ static void train_step(long t, double *out) {
         const real *x194 = F_l9_gamma; /* (64) */
         const real *x193 = F_l9_beta; /* (64) */
         real *y = arena + 30808064;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2135,6 +2222,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 30808064;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -2172,6 +2260,7 @@ static void train_step(long t, double *out) {
         const real *x349 = arena + 30908416; /* (8, 14, 14, 64) */
         const real *x352 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 30908416;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x349[i] - (x352[i]);
         }
@@ -2180,6 +2269,7 @@ static void train_step(long t, double *out) {
     {
         const real *x353 = arena + 30908416; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x353[i]) * (x353[i]);
         }
@@ -2206,6 +2296,7 @@ static void train_step(long t, double *out) {
         const real *x353 = arena + 30908416; /* (8, 14, 14, 64) */
         const real *x359 = arena + 31008768; /* (8, 14, 14, 64) */
         real *y = arena + 31109120;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x353[i]) * (x359[i]);
         }
@@ -2219,6 +2310,7 @@ static void train_step(long t, double *out) {
         const real *x213 = F_l12_beta; /* (64) */
         const real *x329 = arena + 30406656; /* (8, 14, 14, 64) */
         real *y = arena + 31209472;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2232,6 +2324,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 31209472;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -2269,6 +2362,7 @@ static void train_step(long t, double *out) {
         const real *x366 = arena + 31309824; /* (8, 14, 14, 64) */
         const real *x369 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 31309824;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x366[i] - (x369[i]);
         }
@@ -2277,6 +2371,7 @@ static void train_step(long t, double *out) {
     {
         const real *x370 = arena + 31309824; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x370[i]) * (x370[i]);
         }
@@ -2303,6 +2398,7 @@ static void train_step(long t, double *out) {
         const real *x370 = arena + 31309824; /* (8, 14, 14, 64) */
         const real *x376 = arena + 31410176; /* (8, 14, 14, 64) */
         real *y = arena + 31510528;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x370[i]) * (x376[i]);
         }
@@ -2315,6 +2411,7 @@ static void train_step(long t, double *out) {
         const real *x234 = F_l16_gamma; /* (64) */
         const real *x233 = F_l16_beta; /* (64) */
         real *y = arena + 31610880;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2328,6 +2425,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 31610880;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -2365,6 +2463,7 @@ static void train_step(long t, double *out) {
         const real *x383 = arena + 31711232; /* (8, 14, 14, 64) */
         const real *x386 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 31711232;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x383[i] - (x386[i]);
         }
@@ -2373,6 +2472,7 @@ static void train_step(long t, double *out) {
     {
         const real *x387 = arena + 31711232; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x387[i]) * (x387[i]);
         }
@@ -2399,6 +2499,7 @@ static void train_step(long t, double *out) {
         const real *x387 = arena + 31711232; /* (8, 14, 14, 64) */
         const real *x393 = arena + 31811584; /* (8, 14, 14, 64) */
         real *y = arena + 31911936;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x387[i]) * (x393[i]);
         }
@@ -2412,6 +2513,7 @@ static void train_step(long t, double *out) {
         const real *x253 = F_l19_beta; /* (64) */
         const real *x363 = arena + 31209472; /* (8, 14, 14, 64) */
         real *y = arena + 32012288;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2427,8 +2529,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 23683072;
-        memset(img, 0, 200704 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -2463,6 +2566,7 @@ static void train_step(long t, double *out) {
         const real *x400 = arena + 23683072; /* (8, 28, 28, 32) */
         const real *x403 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 23683072;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x400[i] - (x403[i]);
         }
@@ -2471,6 +2575,7 @@ static void train_step(long t, double *out) {
     {
         const real *x404 = arena + 23683072; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x404[i]) * (x404[i]);
         }
@@ -2497,6 +2602,7 @@ static void train_step(long t, double *out) {
         const real *x404 = arena + 23683072; /* (8, 28, 28, 32) */
         const real *x410 = arena + 23883776; /* (8, 28, 28, 32) */
         real *y = arena + 24084480;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x404[i]) * (x410[i]);
         }
@@ -2509,6 +2615,7 @@ static void train_step(long t, double *out) {
         const real *x274 = F_l22_gamma; /* (32) */
         const real *x273 = F_l22_beta; /* (32) */
         real *y = arena + 24285184;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -2522,6 +2629,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 24285184;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -2565,6 +2673,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34734336;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -2602,6 +2711,7 @@ static void train_step(long t, double *out) {
         const real *x422 = arena + 24485888; /* (8, 28, 28, 32) */
         const real *x425 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 24485888;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x422[i] - (x425[i]);
         }
@@ -2610,6 +2720,7 @@ static void train_step(long t, double *out) {
     {
         const real *x426 = arena + 24485888; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x426[i]) * (x426[i]);
         }
@@ -2636,6 +2747,7 @@ static void train_step(long t, double *out) {
         const real *x426 = arena + 24485888; /* (8, 28, 28, 32) */
         const real *x432 = arena + 24686592; /* (8, 28, 28, 32) */
         real *y = arena + 24887296;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x426[i]) * (x432[i]);
         }
@@ -2648,6 +2760,7 @@ static void train_step(long t, double *out) {
         const real *x7 = G_l2_gamma; /* (32) */
         const real *x6 = G_l2_beta; /* (32) */
         real *y = arena + 25088000;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -2661,6 +2774,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 25088000;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -2698,6 +2812,7 @@ static void train_step(long t, double *out) {
         const real *x439 = arena + 32112640; /* (8, 14, 14, 64) */
         const real *x442 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 32112640;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x439[i] - (x442[i]);
         }
@@ -2706,6 +2821,7 @@ static void train_step(long t, double *out) {
     {
         const real *x443 = arena + 32112640; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x443[i]) * (x443[i]);
         }
@@ -2732,6 +2848,7 @@ static void train_step(long t, double *out) {
         const real *x443 = arena + 32112640; /* (8, 14, 14, 64) */
         const real *x449 = arena + 32212992; /* (8, 14, 14, 64) */
         real *y = arena + 32313344;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x443[i]) * (x449[i]);
         }
@@ -2744,6 +2861,7 @@ static void train_step(long t, double *out) {
         const real *x27 = G_l5_gamma; /* (64) */
         const real *x26 = G_l5_beta; /* (64) */
         real *y = arena + 32413696;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2757,6 +2875,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 32413696;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -2794,6 +2913,7 @@ static void train_step(long t, double *out) {
         const real *x456 = arena + 32514048; /* (8, 14, 14, 64) */
         const real *x459 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 32514048;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x456[i] - (x459[i]);
         }
@@ -2802,6 +2922,7 @@ static void train_step(long t, double *out) {
     {
         const real *x460 = arena + 32514048; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x460[i]) * (x460[i]);
         }
@@ -2828,6 +2949,7 @@ static void train_step(long t, double *out) {
         const real *x460 = arena + 32514048; /* (8, 14, 14, 64) */
         const real *x466 = arena + 32614400; /* (8, 14, 14, 64) */
         real *y = arena + 32714752;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x460[i]) * (x466[i]);
         }
@@ -2840,6 +2962,7 @@ static void train_step(long t, double *out) {
         const real *x47 = G_l9_gamma; /* (64) */
         const real *x46 = G_l9_beta; /* (64) */
         real *y = arena + 32815104;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2853,6 +2976,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 32815104;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -2890,6 +3014,7 @@ static void train_step(long t, double *out) {
         const real *x473 = arena + 32915456; /* (8, 14, 14, 64) */
         const real *x476 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 32915456;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x473[i] - (x476[i]);
         }
@@ -2898,6 +3023,7 @@ static void train_step(long t, double *out) {
     {
         const real *x477 = arena + 32915456; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x477[i]) * (x477[i]);
         }
@@ -2924,6 +3050,7 @@ static void train_step(long t, double *out) {
         const real *x477 = arena + 32915456; /* (8, 14, 14, 64) */
         const real *x483 = arena + 33015808; /* (8, 14, 14, 64) */
         real *y = arena + 33116160;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x477[i]) * (x483[i]);
         }
@@ -2937,6 +3064,7 @@ static void train_step(long t, double *out) {
         const real *x66 = G_l12_beta; /* (64) */
         const real *x453 = arena + 32413696; /* (8, 14, 14, 64) */
         real *y = arena + 33216512;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2950,6 +3078,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 33216512;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -2987,6 +3116,7 @@ static void train_step(long t, double *out) {
         const real *x490 = arena + 33316864; /* (8, 14, 14, 64) */
         const real *x493 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 33316864;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x490[i] - (x493[i]);
         }
@@ -2995,6 +3125,7 @@ static void train_step(long t, double *out) {
     {
         const real *x494 = arena + 33316864; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x494[i]) * (x494[i]);
         }
@@ -3021,6 +3152,7 @@ static void train_step(long t, double *out) {
         const real *x494 = arena + 33316864; /* (8, 14, 14, 64) */
         const real *x500 = arena + 33417216; /* (8, 14, 14, 64) */
         real *y = arena + 33517568;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x494[i]) * (x500[i]);
         }
@@ -3033,6 +3165,7 @@ static void train_step(long t, double *out) {
         const real *x87 = G_l16_gamma; /* (64) */
         const real *x86 = G_l16_beta; /* (64) */
         real *y = arena + 33617920;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3046,6 +3179,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 33617920;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -3083,6 +3217,7 @@ static void train_step(long t, double *out) {
         const real *x507 = arena + 33718272; /* (8, 14, 14, 64) */
         const real *x510 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 33718272;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x507[i] - (x510[i]);
         }
@@ -3091,6 +3226,7 @@ static void train_step(long t, double *out) {
     {
         const real *x511 = arena + 33718272; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x511[i]) * (x511[i]);
         }
@@ -3117,6 +3253,7 @@ static void train_step(long t, double *out) {
         const real *x511 = arena + 33718272; /* (8, 14, 14, 64) */
         const real *x517 = arena + 33818624; /* (8, 14, 14, 64) */
         real *y = arena + 33918976;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x511[i]) * (x517[i]);
         }
@@ -3130,6 +3267,7 @@ static void train_step(long t, double *out) {
         const real *x106 = G_l19_beta; /* (64) */
         const real *x487 = arena + 33216512; /* (8, 14, 14, 64) */
         real *y = arena + 34019328;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3145,8 +3283,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 25288704;
-        memset(img, 0, 200704 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -3181,6 +3320,7 @@ static void train_step(long t, double *out) {
         const real *x524 = arena + 25288704; /* (8, 28, 28, 32) */
         const real *x527 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 25288704;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x524[i] - (x527[i]);
         }
@@ -3189,6 +3329,7 @@ static void train_step(long t, double *out) {
     {
         const real *x528 = arena + 25288704; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x528[i]) * (x528[i]);
         }
@@ -3215,6 +3356,7 @@ static void train_step(long t, double *out) {
         const real *x528 = arena + 25288704; /* (8, 28, 28, 32) */
         const real *x534 = arena + 25489408; /* (8, 28, 28, 32) */
         real *y = arena + 25690112;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x528[i]) * (x534[i]);
         }
@@ -3227,6 +3369,7 @@ static void train_step(long t, double *out) {
         const real *x127 = G_l22_gamma; /* (32) */
         const real *x126 = G_l22_beta; /* (32) */
         real *y = arena + 25890816;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -3240,6 +3383,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 25890816;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -3283,6 +3427,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34734336;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -3307,6 +3452,7 @@ static void train_step(long t, double *out) {
         const real *x546 = arena + 225792; /* (1568, 32) */
         const real *x547 = DA_l1_bias; /* (32) */
         real *y = arena + 225792;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -3318,6 +3464,7 @@ static void train_step(long t, double *out) {
     {
         const real *x549 = arena + 225792; /* (8, 14, 14, 32) */
         real *y = arena + 225792;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x549[i] > 0 ? x549[i] : (real)0.2 * x549[i];
         }
@@ -3326,6 +3473,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 225792;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3363,6 +3511,7 @@ static void train_step(long t, double *out) {
         const real *x554 = arena + 376320; /* (8, 7, 7, 64) */
         const real *x559 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 376320;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x554[i] - (x559[i]);
         }
@@ -3371,6 +3520,7 @@ static void train_step(long t, double *out) {
     {
         const real *x560 = arena + 376320; /* (8, 7, 7, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = (x560[i]) * (x560[i]);
         }
@@ -3402,6 +3552,7 @@ static void train_step(long t, double *out) {
         const real *x556 = DA_l4_gamma; /* (64) */
         const real *x555 = DA_l4_beta; /* (64) */
         real *y = arena + 426496;
+        PARALLEL_FOR
         for (long r = 0; r < 392; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3416,6 +3567,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 426496;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3471,6 +3623,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34721792;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -3495,6 +3648,7 @@ static void train_step(long t, double *out) {
         const real *x585 = arena + 275968; /* (1568, 32) */
         const real *x586 = DB_l1_bias; /* (32) */
         real *y = arena + 275968;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -3506,6 +3660,7 @@ static void train_step(long t, double *out) {
     {
         const real *x588 = arena + 275968; /* (8, 14, 14, 32) */
         real *y = arena + 275968;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x588[i] > 0 ? x588[i] : (real)0.2 * x588[i];
         }
@@ -3514,6 +3669,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 275968;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3551,6 +3707,7 @@ static void train_step(long t, double *out) {
         const real *x593 = arena + 326144; /* (8, 7, 7, 64) */
         const real *x598 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 326144;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x593[i] - (x598[i]);
         }
@@ -3559,6 +3716,7 @@ static void train_step(long t, double *out) {
     {
         const real *x599 = arena + 326144; /* (8, 7, 7, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = (x599[i]) * (x599[i]);
         }
@@ -3590,6 +3748,7 @@ static void train_step(long t, double *out) {
         const real *x595 = DB_l4_gamma; /* (64) */
         const real *x594 = DB_l4_beta; /* (64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 392; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3604,6 +3763,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3748,6 +3908,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -3772,6 +3933,7 @@ static void train_step(long t, double *out) {
         const real *x636 = arena + 34119680; /* (1568, 32) */
         const real *x547 = DA_l1_bias; /* (32) */
         real *y = arena + 34119680;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -3783,6 +3945,7 @@ static void train_step(long t, double *out) {
     {
         const real *x638 = arena + 34119680; /* (8, 14, 14, 32) */
         real *y = arena + 34119680;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x638[i] > 0 ? x638[i] : (real)0.2 * x638[i];
         }
@@ -3791,6 +3954,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34119680;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3828,6 +3992,7 @@ static void train_step(long t, double *out) {
         const real *x642 = arena + 34320384; /* (8, 7, 7, 64) */
         const real *x645 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 34320384;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x642[i] - (x645[i]);
         }
@@ -3836,6 +4001,7 @@ static void train_step(long t, double *out) {
     {
         const real *x646 = arena + 34320384; /* (8, 7, 7, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = (x646[i]) * (x646[i]);
         }
@@ -3862,6 +4028,7 @@ static void train_step(long t, double *out) {
         const real *x646 = arena + 34320384; /* (8, 7, 7, 64) */
         const real *x652 = arena + 34345472; /* (8, 7, 7, 64) */
         real *y = arena + 34370560;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = (x646[i]) * (x652[i]);
         }
@@ -3874,6 +4041,7 @@ static void train_step(long t, double *out) {
         const real *x556 = DA_l4_gamma; /* (64) */
         const real *x555 = DA_l4_beta; /* (64) */
         real *y = arena + 34395648;
+        PARALLEL_FOR
         for (long r = 0; r < 392; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3887,6 +4055,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34395648;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3922,6 +4091,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34734336;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -3946,6 +4116,7 @@ static void train_step(long t, double *out) {
         const real *x662 = arena + 34169856; /* (1568, 32) */
         const real *x547 = DA_l1_bias; /* (32) */
         real *y = arena + 34169856;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -3957,6 +4128,7 @@ static void train_step(long t, double *out) {
     {
         const real *x664 = arena + 34169856; /* (8, 14, 14, 32) */
         real *y = arena + 34169856;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x664[i] > 0 ? x664[i] : (real)0.2 * x664[i];
         }
@@ -3965,6 +4137,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34169856;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4002,6 +4175,7 @@ static void train_step(long t, double *out) {
         const real *x668 = arena + 34420736; /* (8, 7, 7, 64) */
         const real *x671 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 34420736;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x668[i] - (x671[i]);
         }
@@ -4010,6 +4184,7 @@ static void train_step(long t, double *out) {
     {
         const real *x672 = arena + 34420736; /* (8, 7, 7, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = (x672[i]) * (x672[i]);
         }
@@ -4036,6 +4211,7 @@ static void train_step(long t, double *out) {
         const real *x672 = arena + 34420736; /* (8, 7, 7, 64) */
         const real *x678 = arena + 34445824; /* (8, 7, 7, 64) */
         real *y = arena + 34470912;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = (x672[i]) * (x678[i]);
         }
@@ -4048,6 +4224,7 @@ static void train_step(long t, double *out) {
         const real *x556 = DA_l4_gamma; /* (64) */
         const real *x555 = DA_l4_beta; /* (64) */
         real *y = arena + 34496000;
+        PARALLEL_FOR
         for (long r = 0; r < 392; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4061,6 +4238,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34496000;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4143,6 +4321,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_xb;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -4167,6 +4346,7 @@ static void train_step(long t, double *out) {
         const real *x697 = arena + 34220032; /* (1568, 32) */
         const real *x586 = DB_l1_bias; /* (32) */
         real *y = arena + 34220032;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -4178,6 +4358,7 @@ static void train_step(long t, double *out) {
     {
         const real *x699 = arena + 34220032; /* (8, 14, 14, 32) */
         real *y = arena + 34220032;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x699[i] > 0 ? x699[i] : (real)0.2 * x699[i];
         }
@@ -4186,6 +4367,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34220032;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4223,6 +4405,7 @@ static void train_step(long t, double *out) {
         const real *x703 = arena + 34521088; /* (8, 7, 7, 64) */
         const real *x706 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 34521088;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x703[i] - (x706[i]);
         }
@@ -4231,6 +4414,7 @@ static void train_step(long t, double *out) {
     {
         const real *x707 = arena + 34521088; /* (8, 7, 7, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = (x707[i]) * (x707[i]);
         }
@@ -4257,6 +4441,7 @@ static void train_step(long t, double *out) {
         const real *x707 = arena + 34521088; /* (8, 7, 7, 64) */
         const real *x713 = arena + 34546176; /* (8, 7, 7, 64) */
         real *y = arena + 34571264;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = (x707[i]) * (x713[i]);
         }
@@ -4269,6 +4454,7 @@ static void train_step(long t, double *out) {
         const real *x595 = DB_l4_gamma; /* (64) */
         const real *x594 = DB_l4_beta; /* (64) */
         real *y = arena + 34596352;
+        PARALLEL_FOR
         for (long r = 0; r < 392; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4282,6 +4468,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34596352;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4317,6 +4504,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34721792;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -4341,6 +4529,7 @@ static void train_step(long t, double *out) {
         const real *x723 = arena + 34270208; /* (1568, 32) */
         const real *x586 = DB_l1_bias; /* (32) */
         real *y = arena + 34270208;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -4352,6 +4541,7 @@ static void train_step(long t, double *out) {
     {
         const real *x725 = arena + 34270208; /* (8, 14, 14, 32) */
         real *y = arena + 34270208;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x725[i] > 0 ? x725[i] : (real)0.2 * x725[i];
         }
@@ -4360,6 +4550,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34270208;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4397,6 +4588,7 @@ static void train_step(long t, double *out) {
         const real *x729 = arena + 34621440; /* (8, 7, 7, 64) */
         const real *x732 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 34621440;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x729[i] - (x732[i]);
         }
@@ -4405,6 +4597,7 @@ static void train_step(long t, double *out) {
     {
         const real *x733 = arena + 34621440; /* (8, 7, 7, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = (x733[i]) * (x733[i]);
         }
@@ -4431,6 +4624,7 @@ static void train_step(long t, double *out) {
         const real *x733 = arena + 34621440; /* (8, 7, 7, 64) */
         const real *x739 = arena + 34646528; /* (8, 7, 7, 64) */
         real *y = arena + 34671616;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = (x733[i]) * (x739[i]);
         }
@@ -4443,6 +4637,7 @@ static void train_step(long t, double *out) {
         const real *x595 = DB_l4_gamma; /* (64) */
         const real *x594 = DB_l4_beta; /* (64) */
         real *y = arena + 34696704;
+        PARALLEL_FOR
         for (long r = 0; r < 392; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4456,6 +4651,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34696704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4604,8 +4800,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 476672;
-        memset(img, 0, 25088 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 3136, 0, 3136 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 576;
@@ -4629,6 +4826,7 @@ static void train_step(long t, double *out) {
         const real *x777 = arena + 476672; /* (8, 7, 7, 64) */
         const real *x595 = DB_l4_gamma; /* (64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 392; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4642,6 +4840,7 @@ static void train_step(long t, double *out) {
         const real *x779 = arena + 451584; /* (8, 7, 7, 64) */
         const real *x599 = arena + 326144; /* (8, 7, 7, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = (x779[i]) * (x599[i]);
         }
@@ -4678,6 +4877,7 @@ static void train_step(long t, double *out) {
         const real *x599 = arena + 326144; /* (8, 7, 7, 64) */
         const real *x788 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             real v780 = (x779[i]) * (x605[i]);
             real v789 = 2 * (x599[i]);
@@ -4689,6 +4889,7 @@ static void train_step(long t, double *out) {
     {
         const real *x791 = arena + 451584; /* (8, 7, 7, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = -(x791[i]);
         }
@@ -4711,6 +4912,7 @@ static void train_step(long t, double *out) {
         const real *x791 = arena + 451584; /* (8, 7, 7, 64) */
         const real *x795 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x791[i] + x795[i];
         }
@@ -4721,8 +4923,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 326144;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 6272, 0, 6272 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 512;
@@ -4744,6 +4947,7 @@ static void train_step(long t, double *out) {
         const real *x589 = arena + 275968; /* (8, 14, 14, 32) */
         const real *x799 = arena + 326144; /* (8, 14, 14, 32) */
         real *y = arena + 275968;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x589[i] > 0 ? x799[i] : (real)0.2 * x799[i];
         }
@@ -4754,8 +4958,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 34753152;
-        memset(img, 0, 6272 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -4803,8 +5008,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 275968;
-        memset(img, 0, 25088 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 3136, 0, 3136 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 576;
@@ -4828,6 +5034,7 @@ static void train_step(long t, double *out) {
         const real *x812 = arena + 275968; /* (8, 7, 7, 64) */
         const real *x556 = DA_l4_gamma; /* (64) */
         real *y = arena + 426496;
+        PARALLEL_FOR
         for (long r = 0; r < 392; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4841,6 +5048,7 @@ static void train_step(long t, double *out) {
         const real *x814 = arena + 426496; /* (8, 7, 7, 64) */
         const real *x560 = arena + 376320; /* (8, 7, 7, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = (x814[i]) * (x560[i]);
         }
@@ -4877,6 +5085,7 @@ static void train_step(long t, double *out) {
         const real *x560 = arena + 376320; /* (8, 7, 7, 64) */
         const real *x823 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 426496;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             real v815 = (x814[i]) * (x566[i]);
             real v824 = 2 * (x560[i]);
@@ -4888,6 +5097,7 @@ static void train_step(long t, double *out) {
     {
         const real *x826 = arena + 426496; /* (8, 7, 7, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = -(x826[i]);
         }
@@ -4910,6 +5120,7 @@ static void train_step(long t, double *out) {
         const real *x826 = arena + 426496; /* (8, 7, 7, 64) */
         const real *x830 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 426496;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x826[i] + x830[i];
         }
@@ -4920,8 +5131,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 275968;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 6272, 0, 6272 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 512;
@@ -4943,6 +5155,7 @@ static void train_step(long t, double *out) {
         const real *x550 = arena + 225792; /* (8, 14, 14, 32) */
         const real *x834 = arena + 275968; /* (8, 14, 14, 32) */
         real *y = arena + 225792;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x550[i] > 0 ? x834[i] : (real)0.2 * x834[i];
         }
@@ -4953,8 +5166,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 34759424;
-        memset(img, 0, 6272 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -5008,6 +5222,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 25890816;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -5033,8 +5248,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 9834496;
         real *img = arena + 0;
-        memset(img, 0, 200704 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
                     long row = ((long)(n * 28 + oh) * 28 + ow) * 1568;
@@ -5056,6 +5272,7 @@ static void train_step(long t, double *out) {
         const real *x538 = arena + 25890816; /* (8, 28, 28, 32) */
         const real *x848 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 25890816;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x538[i] > 0 ? x848[i] : 0;
         }
@@ -5065,10 +5282,14 @@ static void train_step(long t, double *out) {
         const real *x849 = arena + 25890816; /* (8, 28, 28, 32) */
         real *y = arena + 34740608;
         double acc[32] = {0};
-        for (long r = 0; r < 6272; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x849[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 6272; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x849[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -5078,6 +5299,7 @@ static void train_step(long t, double *out) {
         const real *x849 = arena + 25890816; /* (8, 28, 28, 32) */
         const real *x127 = G_l22_gamma; /* (32) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -5092,11 +5314,15 @@ static void train_step(long t, double *out) {
         const real *x535 = arena + 25690112; /* (8, 28, 28, 32) */
         real *y = arena + 34740640;
         double acc[32] = {0};
-        for (long r = 0; r < 6272; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                real v852 = (x849[i]) * (x535[i]);
-                acc[c] += v852;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 6272; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    real v852 = (x849[i]) * (x535[i]);
+                    acc[c] += v852;
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -5106,6 +5332,7 @@ static void train_step(long t, double *out) {
         const real *x851 = arena + 802816; /* (8, 28, 28, 32) */
         const real *x528 = arena + 25288704; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x851[i]) * (x528[i]);
         }
@@ -5142,6 +5369,7 @@ static void train_step(long t, double *out) {
         const real *x528 = arena + 25288704; /* (8, 28, 28, 32) */
         const real *x862 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             real v854 = (x851[i]) * (x534[i]);
             real v863 = 2 * (x528[i]);
@@ -5153,6 +5381,7 @@ static void train_step(long t, double *out) {
     {
         const real *x865 = arena + 802816; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = -(x865[i]);
         }
@@ -5175,6 +5404,7 @@ static void train_step(long t, double *out) {
         const real *x865 = arena + 802816; /* (8, 28, 28, 32) */
         const real *x869 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x865[i] + x869[i];
         }
@@ -5183,6 +5413,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 802816;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -5209,10 +5440,14 @@ static void train_step(long t, double *out) {
         const real *x874 = arena + 1806336; /* (8, 14, 14, 64) */
         real *y = arena + 25501696;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x874[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x874[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5222,6 +5457,7 @@ static void train_step(long t, double *out) {
         const real *x874 = arena + 1806336; /* (8, 14, 14, 64) */
         const real *x107 = G_l19_gamma; /* (64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5236,11 +5472,15 @@ static void train_step(long t, double *out) {
         const real *x518 = arena + 33918976; /* (8, 14, 14, 64) */
         real *y = arena + 25501760;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v877 = (x874[i]) * (x518[i]);
-                acc[c] += v877;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v877 = (x874[i]) * (x518[i]);
+                    acc[c] += v877;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5250,6 +5490,7 @@ static void train_step(long t, double *out) {
         const real *x876 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x511 = arena + 33718272; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x876[i]) * (x511[i]);
         }
@@ -5286,6 +5527,7 @@ static void train_step(long t, double *out) {
         const real *x511 = arena + 33718272; /* (8, 14, 14, 64) */
         const real *x887 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v879 = (x876[i]) * (x517[i]);
             real v888 = 2 * (x511[i]);
@@ -5297,6 +5539,7 @@ static void train_step(long t, double *out) {
     {
         const real *x890 = arena + 1906688; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x890[i]);
         }
@@ -5319,6 +5562,7 @@ static void train_step(long t, double *out) {
         const real *x890 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x894 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x890[i] + x894[i];
         }
@@ -5327,6 +5571,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 33617920;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -5352,8 +5597,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -5375,6 +5621,7 @@ static void train_step(long t, double *out) {
         const real *x504 = arena + 33617920; /* (8, 14, 14, 64) */
         const real *x900 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 33617920;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x504[i] > 0 ? x900[i] : 0;
         }
@@ -5384,10 +5631,14 @@ static void train_step(long t, double *out) {
         const real *x901 = arena + 33617920; /* (8, 14, 14, 64) */
         real *y = arena + 25501824;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x901[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x901[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5397,6 +5648,7 @@ static void train_step(long t, double *out) {
         const real *x901 = arena + 33617920; /* (8, 14, 14, 64) */
         const real *x87 = G_l16_gamma; /* (64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5411,11 +5663,15 @@ static void train_step(long t, double *out) {
         const real *x501 = arena + 33517568; /* (8, 14, 14, 64) */
         real *y = arena + 25501888;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v904 = (x901[i]) * (x501[i]);
-                acc[c] += v904;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v904 = (x901[i]) * (x501[i]);
+                    acc[c] += v904;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5425,6 +5681,7 @@ static void train_step(long t, double *out) {
         const real *x903 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x494 = arena + 33316864; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x903[i]) * (x494[i]);
         }
@@ -5461,6 +5718,7 @@ static void train_step(long t, double *out) {
         const real *x494 = arena + 33316864; /* (8, 14, 14, 64) */
         const real *x914 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v906 = (x903[i]) * (x500[i]);
             real v915 = 2 * (x494[i]);
@@ -5472,6 +5730,7 @@ static void train_step(long t, double *out) {
     {
         const real *x917 = arena + 1906688; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x917[i]);
         }
@@ -5494,6 +5753,7 @@ static void train_step(long t, double *out) {
         const real *x917 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x921 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x917[i] + x921[i];
         }
@@ -5502,6 +5762,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 33216512;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -5527,8 +5788,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -5550,6 +5812,7 @@ static void train_step(long t, double *out) {
         const real *x874 = arena + 1806336; /* (8, 14, 14, 64) */
         const real *x927 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1806336;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x874[i] + x927[i];
         }
@@ -5559,10 +5822,14 @@ static void train_step(long t, double *out) {
         const real *x928 = arena + 1806336; /* (8, 14, 14, 64) */
         real *y = arena + 25501952;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x928[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x928[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5572,6 +5839,7 @@ static void train_step(long t, double *out) {
         const real *x928 = arena + 1806336; /* (8, 14, 14, 64) */
         const real *x67 = G_l12_gamma; /* (64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5586,11 +5854,15 @@ static void train_step(long t, double *out) {
         const real *x484 = arena + 33116160; /* (8, 14, 14, 64) */
         real *y = arena + 25502016;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v931 = (x928[i]) * (x484[i]);
-                acc[c] += v931;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v931 = (x928[i]) * (x484[i]);
+                    acc[c] += v931;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5600,6 +5872,7 @@ static void train_step(long t, double *out) {
         const real *x930 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x477 = arena + 32915456; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x930[i]) * (x477[i]);
         }
@@ -5636,6 +5909,7 @@ static void train_step(long t, double *out) {
         const real *x477 = arena + 32915456; /* (8, 14, 14, 64) */
         const real *x941 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v933 = (x930[i]) * (x483[i]);
             real v942 = 2 * (x477[i]);
@@ -5647,6 +5921,7 @@ static void train_step(long t, double *out) {
     {
         const real *x944 = arena + 1906688; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x944[i]);
         }
@@ -5669,6 +5944,7 @@ static void train_step(long t, double *out) {
         const real *x944 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x948 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x944[i] + x948[i];
         }
@@ -5677,6 +5953,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 32815104;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -5702,8 +5979,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -5725,6 +6003,7 @@ static void train_step(long t, double *out) {
         const real *x470 = arena + 32815104; /* (8, 14, 14, 64) */
         const real *x954 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 32815104;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x470[i] > 0 ? x954[i] : 0;
         }
@@ -5734,10 +6013,14 @@ static void train_step(long t, double *out) {
         const real *x955 = arena + 32815104; /* (8, 14, 14, 64) */
         real *y = arena + 25502080;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x955[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x955[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5747,6 +6030,7 @@ static void train_step(long t, double *out) {
         const real *x955 = arena + 32815104; /* (8, 14, 14, 64) */
         const real *x47 = G_l9_gamma; /* (64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5761,11 +6045,15 @@ static void train_step(long t, double *out) {
         const real *x467 = arena + 32714752; /* (8, 14, 14, 64) */
         real *y = arena + 25502144;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v958 = (x955[i]) * (x467[i]);
-                acc[c] += v958;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v958 = (x955[i]) * (x467[i]);
+                    acc[c] += v958;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5775,6 +6063,7 @@ static void train_step(long t, double *out) {
         const real *x957 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x460 = arena + 32514048; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x957[i]) * (x460[i]);
         }
@@ -5811,6 +6100,7 @@ static void train_step(long t, double *out) {
         const real *x460 = arena + 32514048; /* (8, 14, 14, 64) */
         const real *x968 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v960 = (x957[i]) * (x466[i]);
             real v969 = 2 * (x460[i]);
@@ -5822,6 +6112,7 @@ static void train_step(long t, double *out) {
     {
         const real *x971 = arena + 1906688; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x971[i]);
         }
@@ -5844,6 +6135,7 @@ static void train_step(long t, double *out) {
         const real *x971 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x975 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x971[i] + x975[i];
         }
@@ -5852,6 +6144,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 32413696;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -5877,8 +6170,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -5902,6 +6196,7 @@ static void train_step(long t, double *out) {
         const real *x981 = arena + 0; /* (8, 14, 14, 64) */
         const real *x453 = arena + 32413696; /* (8, 14, 14, 64) */
         real *y = arena + 1806336;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v982 = x928[i] + x981[i];
             y[i] = x453[i] > 0 ? v982 : 0;
@@ -5912,10 +6207,14 @@ static void train_step(long t, double *out) {
         const real *x983 = arena + 1806336; /* (8, 14, 14, 64) */
         real *y = arena + 25502208;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x983[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x983[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5925,6 +6224,7 @@ static void train_step(long t, double *out) {
         const real *x983 = arena + 1806336; /* (8, 14, 14, 64) */
         const real *x27 = G_l5_gamma; /* (64) */
         real *y = arena + 1605632;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5939,11 +6239,15 @@ static void train_step(long t, double *out) {
         const real *x450 = arena + 32313344; /* (8, 14, 14, 64) */
         real *y = arena + 25502272;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v986 = (x983[i]) * (x450[i]);
-                acc[c] += v986;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v986 = (x983[i]) * (x450[i]);
+                    acc[c] += v986;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5953,6 +6257,7 @@ static void train_step(long t, double *out) {
         const real *x985 = arena + 1605632; /* (8, 14, 14, 64) */
         const real *x443 = arena + 32112640; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x985[i]) * (x443[i]);
         }
@@ -5989,6 +6294,7 @@ static void train_step(long t, double *out) {
         const real *x443 = arena + 32112640; /* (8, 14, 14, 64) */
         const real *x996 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1605632;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v988 = (x985[i]) * (x449[i]);
             real v997 = 2 * (x443[i]);
@@ -6000,6 +6306,7 @@ static void train_step(long t, double *out) {
     {
         const real *x999 = arena + 1605632; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x999[i]);
         }
@@ -6022,6 +6329,7 @@ static void train_step(long t, double *out) {
         const real *x999 = arena + 1605632; /* (8, 14, 14, 64) */
         const real *x1003 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1605632;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x999[i] + x1003[i];
         }
@@ -6030,6 +6338,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 25088000;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -6055,8 +6364,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 802816;
         real *img = arena + 0;
-        memset(img, 0, 200704 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -6078,6 +6388,7 @@ static void train_step(long t, double *out) {
         const real *x436 = arena + 25088000; /* (8, 28, 28, 32) */
         const real *x1009 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 25088000;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x436[i] > 0 ? x1009[i] : 0;
         }
@@ -6087,10 +6398,14 @@ static void train_step(long t, double *out) {
         const real *x1010 = arena + 25088000; /* (8, 28, 28, 32) */
         real *y = arena + 25502336;
         double acc[32] = {0};
-        for (long r = 0; r < 6272; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x1010[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 6272; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x1010[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -6100,6 +6415,7 @@ static void train_step(long t, double *out) {
         const real *x1010 = arena + 25088000; /* (8, 28, 28, 32) */
         const real *x7 = G_l2_gamma; /* (32) */
         real *y = arena + 614656;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -6114,11 +6430,15 @@ static void train_step(long t, double *out) {
         const real *x433 = arena + 24887296; /* (8, 28, 28, 32) */
         real *y = arena + 25502368;
         double acc[32] = {0};
-        for (long r = 0; r < 6272; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                real v1013 = (x1010[i]) * (x433[i]);
-                acc[c] += v1013;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 6272; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    real v1013 = (x1010[i]) * (x433[i]);
+                    acc[c] += v1013;
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -6128,6 +6448,7 @@ static void train_step(long t, double *out) {
         const real *x1012 = arena + 614656; /* (8, 28, 28, 32) */
         const real *x426 = arena + 24485888; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x1012[i]) * (x426[i]);
         }
@@ -6164,6 +6485,7 @@ static void train_step(long t, double *out) {
         const real *x426 = arena + 24485888; /* (8, 28, 28, 32) */
         const real *x1023 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 614656;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             real v1015 = (x1012[i]) * (x432[i]);
             real v1024 = 2 * (x426[i]);
@@ -6175,6 +6497,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1026 = arena + 614656; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = -(x1026[i]);
         }
@@ -6197,6 +6520,7 @@ static void train_step(long t, double *out) {
         const real *x1026 = arena + 614656; /* (8, 28, 28, 32) */
         const real *x1030 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 614656;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x1026[i] + x1030[i];
         }
@@ -6205,6 +6529,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34734336;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -6230,8 +6555,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 307328;
         real *img = arena + 0;
-        memset(img, 0, 6272 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
                     long row = ((long)(n * 28 + oh) * 28 + ow) * 49;
@@ -6283,6 +6609,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 24285184;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -6308,8 +6635,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 9834496;
         real *img = arena + 0;
-        memset(img, 0, 200704 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
                     long row = ((long)(n * 28 + oh) * 28 + ow) * 1568;
@@ -6331,6 +6659,7 @@ static void train_step(long t, double *out) {
         const real *x414 = arena + 24285184; /* (8, 28, 28, 32) */
         const real *x1047 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 24285184;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x414[i] > 0 ? x1047[i] : 0;
         }
@@ -6340,10 +6669,14 @@ static void train_step(long t, double *out) {
         const real *x1048 = arena + 24285184; /* (8, 28, 28, 32) */
         real *y = arena + 24489024;
         double acc[32] = {0};
-        for (long r = 0; r < 6272; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x1048[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 6272; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x1048[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -6353,6 +6686,7 @@ static void train_step(long t, double *out) {
         const real *x1048 = arena + 24285184; /* (8, 28, 28, 32) */
         const real *x274 = F_l22_gamma; /* (32) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -6367,11 +6701,15 @@ static void train_step(long t, double *out) {
         const real *x411 = arena + 24084480; /* (8, 28, 28, 32) */
         real *y = arena + 24489056;
         double acc[32] = {0};
-        for (long r = 0; r < 6272; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                real v1051 = (x1048[i]) * (x411[i]);
-                acc[c] += v1051;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 6272; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    real v1051 = (x1048[i]) * (x411[i]);
+                    acc[c] += v1051;
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -6381,6 +6719,7 @@ static void train_step(long t, double *out) {
         const real *x1050 = arena + 802816; /* (8, 28, 28, 32) */
         const real *x404 = arena + 23683072; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x1050[i]) * (x404[i]);
         }
@@ -6417,6 +6756,7 @@ static void train_step(long t, double *out) {
         const real *x404 = arena + 23683072; /* (8, 28, 28, 32) */
         const real *x1061 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             real v1053 = (x1050[i]) * (x410[i]);
             real v1062 = 2 * (x404[i]);
@@ -6428,6 +6768,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1064 = arena + 802816; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = -(x1064[i]);
         }
@@ -6450,6 +6791,7 @@ static void train_step(long t, double *out) {
         const real *x1064 = arena + 802816; /* (8, 28, 28, 32) */
         const real *x1068 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x1064[i] + x1068[i];
         }
@@ -6458,6 +6800,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 802816;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -6484,10 +6827,14 @@ static void train_step(long t, double *out) {
         const real *x1073 = arena + 1806336; /* (8, 14, 14, 64) */
         real *y = arena + 23896064;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1073[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1073[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -6497,6 +6844,7 @@ static void train_step(long t, double *out) {
         const real *x1073 = arena + 1806336; /* (8, 14, 14, 64) */
         const real *x254 = F_l19_gamma; /* (64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -6511,11 +6859,15 @@ static void train_step(long t, double *out) {
         const real *x394 = arena + 31911936; /* (8, 14, 14, 64) */
         real *y = arena + 23896128;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1076 = (x1073[i]) * (x394[i]);
-                acc[c] += v1076;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1076 = (x1073[i]) * (x394[i]);
+                    acc[c] += v1076;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -6525,6 +6877,7 @@ static void train_step(long t, double *out) {
         const real *x1075 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x387 = arena + 31711232; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1075[i]) * (x387[i]);
         }
@@ -6561,6 +6914,7 @@ static void train_step(long t, double *out) {
         const real *x387 = arena + 31711232; /* (8, 14, 14, 64) */
         const real *x1086 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1078 = (x1075[i]) * (x393[i]);
             real v1087 = 2 * (x387[i]);
@@ -6572,6 +6926,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1089 = arena + 1906688; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1089[i]);
         }
@@ -6594,6 +6949,7 @@ static void train_step(long t, double *out) {
         const real *x1089 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x1093 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1089[i] + x1093[i];
         }
@@ -6602,6 +6958,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 31610880;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -6627,8 +6984,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -6650,6 +7008,7 @@ static void train_step(long t, double *out) {
         const real *x380 = arena + 31610880; /* (8, 14, 14, 64) */
         const real *x1099 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 31610880;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x380[i] > 0 ? x1099[i] : 0;
         }
@@ -6659,10 +7018,14 @@ static void train_step(long t, double *out) {
         const real *x1100 = arena + 31610880; /* (8, 14, 14, 64) */
         real *y = arena + 23896192;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1100[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1100[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -6672,6 +7035,7 @@ static void train_step(long t, double *out) {
         const real *x1100 = arena + 31610880; /* (8, 14, 14, 64) */
         const real *x234 = F_l16_gamma; /* (64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -6686,11 +7050,15 @@ static void train_step(long t, double *out) {
         const real *x377 = arena + 31510528; /* (8, 14, 14, 64) */
         real *y = arena + 23896256;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1103 = (x1100[i]) * (x377[i]);
-                acc[c] += v1103;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1103 = (x1100[i]) * (x377[i]);
+                    acc[c] += v1103;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -6700,6 +7068,7 @@ static void train_step(long t, double *out) {
         const real *x1102 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x370 = arena + 31309824; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1102[i]) * (x370[i]);
         }
@@ -6736,6 +7105,7 @@ static void train_step(long t, double *out) {
         const real *x370 = arena + 31309824; /* (8, 14, 14, 64) */
         const real *x1113 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1105 = (x1102[i]) * (x376[i]);
             real v1114 = 2 * (x370[i]);
@@ -6747,6 +7117,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1116 = arena + 1906688; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1116[i]);
         }
@@ -6769,6 +7140,7 @@ static void train_step(long t, double *out) {
         const real *x1116 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x1120 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1116[i] + x1120[i];
         }
@@ -6777,6 +7149,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 31209472;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -6802,8 +7175,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -6825,6 +7199,7 @@ static void train_step(long t, double *out) {
         const real *x1073 = arena + 1806336; /* (8, 14, 14, 64) */
         const real *x1126 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1806336;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1073[i] + x1126[i];
         }
@@ -6834,10 +7209,14 @@ static void train_step(long t, double *out) {
         const real *x1127 = arena + 1806336; /* (8, 14, 14, 64) */
         real *y = arena + 23896320;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1127[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1127[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -6847,6 +7226,7 @@ static void train_step(long t, double *out) {
         const real *x1127 = arena + 1806336; /* (8, 14, 14, 64) */
         const real *x214 = F_l12_gamma; /* (64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -6861,11 +7241,15 @@ static void train_step(long t, double *out) {
         const real *x360 = arena + 31109120; /* (8, 14, 14, 64) */
         real *y = arena + 23896384;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1130 = (x1127[i]) * (x360[i]);
-                acc[c] += v1130;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1130 = (x1127[i]) * (x360[i]);
+                    acc[c] += v1130;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -6875,6 +7259,7 @@ static void train_step(long t, double *out) {
         const real *x1129 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x353 = arena + 30908416; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1129[i]) * (x353[i]);
         }
@@ -6911,6 +7296,7 @@ static void train_step(long t, double *out) {
         const real *x353 = arena + 30908416; /* (8, 14, 14, 64) */
         const real *x1140 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1132 = (x1129[i]) * (x359[i]);
             real v1141 = 2 * (x353[i]);
@@ -6922,6 +7308,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1143 = arena + 1906688; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1143[i]);
         }
@@ -6944,6 +7331,7 @@ static void train_step(long t, double *out) {
         const real *x1143 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x1147 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1143[i] + x1147[i];
         }
@@ -6952,6 +7340,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 30808064;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -6977,8 +7366,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -7000,6 +7390,7 @@ static void train_step(long t, double *out) {
         const real *x346 = arena + 30808064; /* (8, 14, 14, 64) */
         const real *x1153 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 30808064;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x346[i] > 0 ? x1153[i] : 0;
         }
@@ -7009,10 +7400,14 @@ static void train_step(long t, double *out) {
         const real *x1154 = arena + 30808064; /* (8, 14, 14, 64) */
         real *y = arena + 23896448;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1154[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1154[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -7022,6 +7417,7 @@ static void train_step(long t, double *out) {
         const real *x1154 = arena + 30808064; /* (8, 14, 14, 64) */
         const real *x194 = F_l9_gamma; /* (64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -7036,11 +7432,15 @@ static void train_step(long t, double *out) {
         const real *x343 = arena + 30707712; /* (8, 14, 14, 64) */
         real *y = arena + 23896512;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1157 = (x1154[i]) * (x343[i]);
-                acc[c] += v1157;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1157 = (x1154[i]) * (x343[i]);
+                    acc[c] += v1157;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -7050,6 +7450,7 @@ static void train_step(long t, double *out) {
         const real *x1156 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x336 = arena + 30507008; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1156[i]) * (x336[i]);
         }
@@ -7086,6 +7487,7 @@ static void train_step(long t, double *out) {
         const real *x336 = arena + 30507008; /* (8, 14, 14, 64) */
         const real *x1167 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1159 = (x1156[i]) * (x342[i]);
             real v1168 = 2 * (x336[i]);
@@ -7097,6 +7499,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1170 = arena + 1906688; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1170[i]);
         }
@@ -7119,6 +7522,7 @@ static void train_step(long t, double *out) {
         const real *x1170 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x1174 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1170[i] + x1174[i];
         }
@@ -7127,6 +7531,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 30406656;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -7152,8 +7557,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -7177,6 +7583,7 @@ static void train_step(long t, double *out) {
         const real *x1180 = arena + 0; /* (8, 14, 14, 64) */
         const real *x329 = arena + 30406656; /* (8, 14, 14, 64) */
         real *y = arena + 1806336;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1181 = x1127[i] + x1180[i];
             y[i] = x329[i] > 0 ? v1181 : 0;
@@ -7187,10 +7594,14 @@ static void train_step(long t, double *out) {
         const real *x1182 = arena + 1806336; /* (8, 14, 14, 64) */
         real *y = arena + 23896576;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1182[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1182[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -7200,6 +7611,7 @@ static void train_step(long t, double *out) {
         const real *x1182 = arena + 1806336; /* (8, 14, 14, 64) */
         const real *x174 = F_l5_gamma; /* (64) */
         real *y = arena + 1605632;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -7214,11 +7626,15 @@ static void train_step(long t, double *out) {
         const real *x326 = arena + 30306304; /* (8, 14, 14, 64) */
         real *y = arena + 23896640;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1185 = (x1182[i]) * (x326[i]);
-                acc[c] += v1185;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1185 = (x1182[i]) * (x326[i]);
+                    acc[c] += v1185;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -7228,6 +7644,7 @@ static void train_step(long t, double *out) {
         const real *x1184 = arena + 1605632; /* (8, 14, 14, 64) */
         const real *x319 = arena + 30105600; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1184[i]) * (x319[i]);
         }
@@ -7264,6 +7681,7 @@ static void train_step(long t, double *out) {
         const real *x319 = arena + 30105600; /* (8, 14, 14, 64) */
         const real *x1195 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1605632;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1187 = (x1184[i]) * (x325[i]);
             real v1196 = 2 * (x319[i]);
@@ -7275,6 +7693,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1198 = arena + 1605632; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1198[i]);
         }
@@ -7297,6 +7716,7 @@ static void train_step(long t, double *out) {
         const real *x1198 = arena + 1605632; /* (8, 14, 14, 64) */
         const real *x1202 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1605632;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1198[i] + x1202[i];
         }
@@ -7305,6 +7725,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 23482368;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -7330,8 +7751,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 802816;
         real *img = arena + 0;
-        memset(img, 0, 200704 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -7353,6 +7775,7 @@ static void train_step(long t, double *out) {
         const real *x312 = arena + 23482368; /* (8, 28, 28, 32) */
         const real *x1208 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 23482368;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x312[i] > 0 ? x1208[i] : 0;
         }
@@ -7362,10 +7785,14 @@ static void train_step(long t, double *out) {
         const real *x1209 = arena + 23482368; /* (8, 28, 28, 32) */
         real *y = arena + 23896704;
         double acc[32] = {0};
-        for (long r = 0; r < 6272; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x1209[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 6272; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x1209[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -7375,6 +7802,7 @@ static void train_step(long t, double *out) {
         const real *x1209 = arena + 23482368; /* (8, 28, 28, 32) */
         const real *x154 = F_l2_gamma; /* (32) */
         real *y = arena + 307328;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -7389,11 +7817,15 @@ static void train_step(long t, double *out) {
         const real *x309 = arena + 23281664; /* (8, 28, 28, 32) */
         real *y = arena + 23896736;
         double acc[32] = {0};
-        for (long r = 0; r < 6272; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                real v1212 = (x1209[i]) * (x309[i]);
-                acc[c] += v1212;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 6272; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    real v1212 = (x1209[i]) * (x309[i]);
+                    acc[c] += v1212;
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -7403,6 +7835,7 @@ static void train_step(long t, double *out) {
         const real *x1211 = arena + 307328; /* (8, 28, 28, 32) */
         const real *x302 = arena + 22880256; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x1211[i]) * (x302[i]);
         }
@@ -7439,6 +7872,7 @@ static void train_step(long t, double *out) {
         const real *x302 = arena + 22880256; /* (8, 28, 28, 32) */
         const real *x1222 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 307328;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             real v1214 = (x1211[i]) * (x308[i]);
             real v1223 = 2 * (x302[i]);
@@ -7450,6 +7884,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1225 = arena + 307328; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = -(x1225[i]);
         }
@@ -7472,6 +7907,7 @@ static void train_step(long t, double *out) {
         const real *x1225 = arena + 307328; /* (8, 28, 28, 32) */
         const real *x1229 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 307328;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x1225[i] + x1229[i];
         }
@@ -7480,6 +7916,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_xb;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -7545,6 +7982,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 22679552;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -7579,8 +8017,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 9834496;
         real *img = arena + 0;
-        memset(img, 0, 200704 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
                     long row = ((long)(n * 28 + oh) * 28 + ow) * 1568;
@@ -7602,6 +8041,7 @@ static void train_step(long t, double *out) {
         const real *x288 = arena + 22679552; /* (8, 28, 28, 32) */
         const real *x1245 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 22679552;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x288[i] > 0 ? x1245[i] : 0;
         }
@@ -7611,10 +8051,14 @@ static void train_step(long t, double *out) {
         const real *x1246 = arena + 22679552; /* (8, 28, 28, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 6272; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x1246[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 6272; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x1246[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -7633,6 +8077,7 @@ static void train_step(long t, double *out) {
         const real *x1246 = arena + 22679552; /* (8, 28, 28, 32) */
         const real *x274 = F_l22_gamma; /* (32) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -7647,11 +8092,15 @@ static void train_step(long t, double *out) {
         const real *x285 = arena + 22478848; /* (8, 28, 28, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 6272; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                real v1250 = (x1246[i]) * (x285[i]);
-                acc[c] += v1250;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 6272; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    real v1250 = (x1246[i]) * (x285[i]);
+                    acc[c] += v1250;
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -7670,6 +8119,7 @@ static void train_step(long t, double *out) {
         const real *x1249 = arena + 802816; /* (8, 28, 28, 32) */
         const real *x278 = arena + 22077440; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x1249[i]) * (x278[i]);
         }
@@ -7706,6 +8156,7 @@ static void train_step(long t, double *out) {
         const real *x278 = arena + 22077440; /* (8, 28, 28, 32) */
         const real *x1261 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             real v1253 = (x1249[i]) * (x284[i]);
             real v1262 = 2 * (x278[i]);
@@ -7717,6 +8168,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1264 = arena + 802816; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = -(x1264[i]);
         }
@@ -7739,6 +8191,7 @@ static void train_step(long t, double *out) {
         const real *x1264 = arena + 802816; /* (8, 28, 28, 32) */
         const real *x1268 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x1264[i] + x1268[i];
         }
@@ -7747,6 +8200,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 802816;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -7773,6 +8227,7 @@ static void train_step(long t, double *out) {
         const real *x1072 = arena + 23830528; /* (64, 512) */
         const real *x1272 = arena + 802816; /* (64, 512) */
         real *y = arena + 23830528;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x1072[i] + x1272[i];
         }
@@ -7782,10 +8237,14 @@ static void train_step(long t, double *out) {
         const real *x1274 = arena + 1806336; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1274[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1274[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -7804,6 +8263,7 @@ static void train_step(long t, double *out) {
         const real *x1274 = arena + 1806336; /* (8, 14, 14, 64) */
         const real *x254 = F_l19_gamma; /* (64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -7818,11 +8278,15 @@ static void train_step(long t, double *out) {
         const real *x265 = arena + 29904896; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1278 = (x1274[i]) * (x265[i]);
-                acc[c] += v1278;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1278 = (x1274[i]) * (x265[i]);
+                    acc[c] += v1278;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -7841,6 +8305,7 @@ static void train_step(long t, double *out) {
         const real *x1277 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x258 = arena + 29704192; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1277[i]) * (x258[i]);
         }
@@ -7877,6 +8342,7 @@ static void train_step(long t, double *out) {
         const real *x258 = arena + 29704192; /* (8, 14, 14, 64) */
         const real *x1289 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1281 = (x1277[i]) * (x264[i]);
             real v1290 = 2 * (x258[i]);
@@ -7888,6 +8354,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1292 = arena + 1906688; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1292[i]);
         }
@@ -7910,6 +8377,7 @@ static void train_step(long t, double *out) {
         const real *x1292 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x1296 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1292[i] + x1296[i];
         }
@@ -7918,6 +8386,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 29603840;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -7944,6 +8413,7 @@ static void train_step(long t, double *out) {
         const real *x1098 = arena + 23683072; /* (64, 576) */
         const real *x1301 = arena + 2007040; /* (64, 576) */
         real *y = arena + 23683072;
+        PARALLEL_FOR
         for (long i = 0; i < 36864; i++) {
             y[i] = x1098[i] + x1301[i];
         }
@@ -7952,8 +8422,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -7975,6 +8446,7 @@ static void train_step(long t, double *out) {
         const real *x248 = arena + 29603840; /* (8, 14, 14, 64) */
         const real *x1303 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 29603840;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x248[i] > 0 ? x1303[i] : 0;
         }
@@ -7984,10 +8456,14 @@ static void train_step(long t, double *out) {
         const real *x1304 = arena + 29603840; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1304[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1304[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -8006,6 +8482,7 @@ static void train_step(long t, double *out) {
         const real *x1304 = arena + 29603840; /* (8, 14, 14, 64) */
         const real *x234 = F_l16_gamma; /* (64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -8020,11 +8497,15 @@ static void train_step(long t, double *out) {
         const real *x245 = arena + 29503488; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1308 = (x1304[i]) * (x245[i]);
-                acc[c] += v1308;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1308 = (x1304[i]) * (x245[i]);
+                    acc[c] += v1308;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -8043,6 +8524,7 @@ static void train_step(long t, double *out) {
         const real *x1307 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x238 = arena + 29302784; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1307[i]) * (x238[i]);
         }
@@ -8079,6 +8561,7 @@ static void train_step(long t, double *out) {
         const real *x238 = arena + 29302784; /* (8, 14, 14, 64) */
         const real *x1319 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1311 = (x1307[i]) * (x244[i]);
             real v1320 = 2 * (x238[i]);
@@ -8090,6 +8573,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1322 = arena + 1906688; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1322[i]);
         }
@@ -8112,6 +8596,7 @@ static void train_step(long t, double *out) {
         const real *x1322 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x1326 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1322[i] + x1326[i];
         }
@@ -8120,6 +8605,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 29202432;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -8146,6 +8632,7 @@ static void train_step(long t, double *out) {
         const real *x1125 = arena + 23719936; /* (64, 576) */
         const real *x1331 = arena + 2007040; /* (64, 576) */
         real *y = arena + 23719936;
+        PARALLEL_FOR
         for (long i = 0; i < 36864; i++) {
             y[i] = x1125[i] + x1331[i];
         }
@@ -8154,8 +8641,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -8177,6 +8665,7 @@ static void train_step(long t, double *out) {
         const real *x1274 = arena + 1806336; /* (8, 14, 14, 64) */
         const real *x1333 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1806336;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1274[i] + x1333[i];
         }
@@ -8186,10 +8675,14 @@ static void train_step(long t, double *out) {
         const real *x1334 = arena + 1806336; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1334[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1334[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -8208,6 +8701,7 @@ static void train_step(long t, double *out) {
         const real *x1334 = arena + 1806336; /* (8, 14, 14, 64) */
         const real *x214 = F_l12_gamma; /* (64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -8222,11 +8716,15 @@ static void train_step(long t, double *out) {
         const real *x225 = arena + 29102080; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1338 = (x1334[i]) * (x225[i]);
-                acc[c] += v1338;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1338 = (x1334[i]) * (x225[i]);
+                    acc[c] += v1338;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -8245,6 +8743,7 @@ static void train_step(long t, double *out) {
         const real *x1337 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x218 = arena + 28901376; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1337[i]) * (x218[i]);
         }
@@ -8281,6 +8780,7 @@ static void train_step(long t, double *out) {
         const real *x218 = arena + 28901376; /* (8, 14, 14, 64) */
         const real *x1349 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1341 = (x1337[i]) * (x224[i]);
             real v1350 = 2 * (x218[i]);
@@ -8292,6 +8792,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1352 = arena + 1906688; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1352[i]);
         }
@@ -8314,6 +8815,7 @@ static void train_step(long t, double *out) {
         const real *x1352 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x1356 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1352[i] + x1356[i];
         }
@@ -8322,6 +8824,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 28801024;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -8348,6 +8851,7 @@ static void train_step(long t, double *out) {
         const real *x1152 = arena + 23756800; /* (64, 576) */
         const real *x1361 = arena + 2007040; /* (64, 576) */
         real *y = arena + 23756800;
+        PARALLEL_FOR
         for (long i = 0; i < 36864; i++) {
             y[i] = x1152[i] + x1361[i];
         }
@@ -8356,8 +8860,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -8379,6 +8884,7 @@ static void train_step(long t, double *out) {
         const real *x208 = arena + 28801024; /* (8, 14, 14, 64) */
         const real *x1363 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 28801024;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x208[i] > 0 ? x1363[i] : 0;
         }
@@ -8388,10 +8894,14 @@ static void train_step(long t, double *out) {
         const real *x1364 = arena + 28801024; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1364[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1364[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -8410,6 +8920,7 @@ static void train_step(long t, double *out) {
         const real *x1364 = arena + 28801024; /* (8, 14, 14, 64) */
         const real *x194 = F_l9_gamma; /* (64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -8424,11 +8935,15 @@ static void train_step(long t, double *out) {
         const real *x205 = arena + 28700672; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1368 = (x1364[i]) * (x205[i]);
-                acc[c] += v1368;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1368 = (x1364[i]) * (x205[i]);
+                    acc[c] += v1368;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -8447,6 +8962,7 @@ static void train_step(long t, double *out) {
         const real *x1367 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x198 = arena + 28499968; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1367[i]) * (x198[i]);
         }
@@ -8483,6 +8999,7 @@ static void train_step(long t, double *out) {
         const real *x198 = arena + 28499968; /* (8, 14, 14, 64) */
         const real *x1379 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1371 = (x1367[i]) * (x204[i]);
             real v1380 = 2 * (x198[i]);
@@ -8494,6 +9011,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1382 = arena + 1906688; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1382[i]);
         }
@@ -8516,6 +9034,7 @@ static void train_step(long t, double *out) {
         const real *x1382 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x1386 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1382[i] + x1386[i];
         }
@@ -8524,6 +9043,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 28399616;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -8550,6 +9070,7 @@ static void train_step(long t, double *out) {
         const real *x1179 = arena + 23793664; /* (64, 576) */
         const real *x1391 = arena + 2007040; /* (64, 576) */
         real *y = arena + 23793664;
+        PARALLEL_FOR
         for (long i = 0; i < 36864; i++) {
             y[i] = x1179[i] + x1391[i];
         }
@@ -8558,8 +9079,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -8583,6 +9105,7 @@ static void train_step(long t, double *out) {
         const real *x1393 = arena + 0; /* (8, 14, 14, 64) */
         const real *x188 = arena + 28399616; /* (8, 14, 14, 64) */
         real *y = arena + 1806336;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1394 = x1334[i] + x1393[i];
             y[i] = x188[i] > 0 ? v1394 : 0;
@@ -8593,10 +9116,14 @@ static void train_step(long t, double *out) {
         const real *x1395 = arena + 1806336; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1395[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1395[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -8615,6 +9142,7 @@ static void train_step(long t, double *out) {
         const real *x1395 = arena + 1806336; /* (8, 14, 14, 64) */
         const real *x174 = F_l5_gamma; /* (64) */
         real *y = arena + 1605632;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -8629,11 +9157,15 @@ static void train_step(long t, double *out) {
         const real *x185 = arena + 28299264; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1399 = (x1395[i]) * (x185[i]);
-                acc[c] += v1399;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1399 = (x1395[i]) * (x185[i]);
+                    acc[c] += v1399;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -8652,6 +9184,7 @@ static void train_step(long t, double *out) {
         const real *x1398 = arena + 1605632; /* (8, 14, 14, 64) */
         const real *x178 = arena + 28098560; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1398[i]) * (x178[i]);
         }
@@ -8688,6 +9221,7 @@ static void train_step(long t, double *out) {
         const real *x178 = arena + 28098560; /* (8, 14, 14, 64) */
         const real *x1410 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1605632;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1402 = (x1398[i]) * (x184[i]);
             real v1411 = 2 * (x178[i]);
@@ -8699,6 +9233,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1413 = arena + 1605632; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1413[i]);
         }
@@ -8721,6 +9256,7 @@ static void train_step(long t, double *out) {
         const real *x1413 = arena + 1605632; /* (8, 14, 14, 64) */
         const real *x1417 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1605632;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1413[i] + x1417[i];
         }
@@ -8729,6 +9265,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 21876736;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -8755,6 +9292,7 @@ static void train_step(long t, double *out) {
         const real *x1207 = arena + 23863296; /* (64, 512) */
         const real *x1422 = arena + 1705984; /* (64, 512) */
         real *y = arena + 23863296;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x1207[i] + x1422[i];
         }
@@ -8763,8 +9301,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 802816;
         real *img = arena + 0;
-        memset(img, 0, 200704 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -8786,6 +9325,7 @@ static void train_step(long t, double *out) {
         const real *x168 = arena + 21876736; /* (8, 28, 28, 32) */
         const real *x1424 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 21876736;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x168[i] > 0 ? x1424[i] : 0;
         }
@@ -8795,10 +9335,14 @@ static void train_step(long t, double *out) {
         const real *x1425 = arena + 21876736; /* (8, 28, 28, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 6272; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x1425[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 6272; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x1425[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -8817,6 +9361,7 @@ static void train_step(long t, double *out) {
         const real *x1425 = arena + 21876736; /* (8, 28, 28, 32) */
         const real *x154 = F_l2_gamma; /* (32) */
         real *y = arena + 614656;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -8831,11 +9376,15 @@ static void train_step(long t, double *out) {
         const real *x165 = arena + 21676032; /* (8, 28, 28, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 6272; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                real v1429 = (x1425[i]) * (x165[i]);
-                acc[c] += v1429;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 6272; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    real v1429 = (x1425[i]) * (x165[i]);
+                    acc[c] += v1429;
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -8854,6 +9403,7 @@ static void train_step(long t, double *out) {
         const real *x1428 = arena + 614656; /* (8, 28, 28, 32) */
         const real *x158 = arena + 21274624; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x1428[i]) * (x158[i]);
         }
@@ -8890,6 +9440,7 @@ static void train_step(long t, double *out) {
         const real *x158 = arena + 21274624; /* (8, 28, 28, 32) */
         const real *x1440 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 614656;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             real v1432 = (x1428[i]) * (x164[i]);
             real v1441 = 2 * (x158[i]);
@@ -8901,6 +9452,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1443 = arena + 614656; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = -(x1443[i]);
         }
@@ -8923,6 +9475,7 @@ static void train_step(long t, double *out) {
         const real *x1443 = arena + 614656; /* (8, 28, 28, 32) */
         const real *x1447 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 614656;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x1443[i] + x1447[i];
         }
@@ -8931,6 +9484,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34721792;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -8965,8 +9519,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 307328;
         real *img = arena + 0;
-        memset(img, 0, 6272 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
                     long row = ((long)(n * 28 + oh) * 28 + ow) * 49;
@@ -9027,6 +9582,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 21073920;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -9061,8 +9617,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 9834496;
         real *img = arena + 0;
-        memset(img, 0, 200704 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
                     long row = ((long)(n * 28 + oh) * 28 + ow) * 1568;
@@ -9084,6 +9641,7 @@ static void train_step(long t, double *out) {
         const real *x141 = arena + 21073920; /* (8, 28, 28, 32) */
         const real *x1467 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 21073920;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x141[i] > 0 ? x1467[i] : 0;
         }
@@ -9093,10 +9651,14 @@ static void train_step(long t, double *out) {
         const real *x1468 = arena + 21073920; /* (8, 28, 28, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 6272; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x1468[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 6272; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x1468[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -9115,6 +9677,7 @@ static void train_step(long t, double *out) {
         const real *x1468 = arena + 21073920; /* (8, 28, 28, 32) */
         const real *x127 = G_l22_gamma; /* (32) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -9129,11 +9692,15 @@ static void train_step(long t, double *out) {
         const real *x138 = arena + 20873216; /* (8, 28, 28, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 6272; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                real v1472 = (x1468[i]) * (x138[i]);
-                acc[c] += v1472;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 6272; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    real v1472 = (x1468[i]) * (x138[i]);
+                    acc[c] += v1472;
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -9152,6 +9719,7 @@ static void train_step(long t, double *out) {
         const real *x1471 = arena + 802816; /* (8, 28, 28, 32) */
         const real *x131 = arena + 20471808; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x1471[i]) * (x131[i]);
         }
@@ -9188,6 +9756,7 @@ static void train_step(long t, double *out) {
         const real *x131 = arena + 20471808; /* (8, 28, 28, 32) */
         const real *x1483 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             real v1475 = (x1471[i]) * (x137[i]);
             real v1484 = 2 * (x131[i]);
@@ -9199,6 +9768,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1486 = arena + 802816; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = -(x1486[i]);
         }
@@ -9221,6 +9791,7 @@ static void train_step(long t, double *out) {
         const real *x1486 = arena + 802816; /* (8, 28, 28, 32) */
         const real *x1490 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x1486[i] + x1490[i];
         }
@@ -9229,6 +9800,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 802816;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -9255,6 +9827,7 @@ static void train_step(long t, double *out) {
         const real *x873 = arena + 25436160; /* (64, 512) */
         const real *x1494 = arena + 802816; /* (64, 512) */
         real *y = arena + 25436160;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x873[i] + x1494[i];
         }
@@ -9264,10 +9837,14 @@ static void train_step(long t, double *out) {
         const real *x1496 = arena + 1806336; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1496[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1496[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -9286,6 +9863,7 @@ static void train_step(long t, double *out) {
         const real *x1496 = arena + 1806336; /* (8, 14, 14, 64) */
         const real *x107 = G_l19_gamma; /* (64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -9300,11 +9878,15 @@ static void train_step(long t, double *out) {
         const real *x118 = arena + 27897856; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1500 = (x1496[i]) * (x118[i]);
-                acc[c] += v1500;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1500 = (x1496[i]) * (x118[i]);
+                    acc[c] += v1500;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -9323,6 +9905,7 @@ static void train_step(long t, double *out) {
         const real *x1499 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x111 = arena + 27697152; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1499[i]) * (x111[i]);
         }
@@ -9359,6 +9942,7 @@ static void train_step(long t, double *out) {
         const real *x111 = arena + 27697152; /* (8, 14, 14, 64) */
         const real *x1511 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1503 = (x1499[i]) * (x117[i]);
             real v1512 = 2 * (x111[i]);
@@ -9370,6 +9954,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1514 = arena + 1906688; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1514[i]);
         }
@@ -9392,6 +9977,7 @@ static void train_step(long t, double *out) {
         const real *x1514 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x1518 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1514[i] + x1518[i];
         }
@@ -9400,6 +9986,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 27596800;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -9426,6 +10013,7 @@ static void train_step(long t, double *out) {
         const real *x899 = arena + 25288704; /* (64, 576) */
         const real *x1523 = arena + 2007040; /* (64, 576) */
         real *y = arena + 25288704;
+        PARALLEL_FOR
         for (long i = 0; i < 36864; i++) {
             y[i] = x899[i] + x1523[i];
         }
@@ -9434,8 +10022,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -9457,6 +10046,7 @@ static void train_step(long t, double *out) {
         const real *x101 = arena + 27596800; /* (8, 14, 14, 64) */
         const real *x1525 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 27596800;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x101[i] > 0 ? x1525[i] : 0;
         }
@@ -9466,10 +10056,14 @@ static void train_step(long t, double *out) {
         const real *x1526 = arena + 27596800; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1526[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1526[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -9488,6 +10082,7 @@ static void train_step(long t, double *out) {
         const real *x1526 = arena + 27596800; /* (8, 14, 14, 64) */
         const real *x87 = G_l16_gamma; /* (64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -9502,11 +10097,15 @@ static void train_step(long t, double *out) {
         const real *x98 = arena + 27496448; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1530 = (x1526[i]) * (x98[i]);
-                acc[c] += v1530;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1530 = (x1526[i]) * (x98[i]);
+                    acc[c] += v1530;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -9525,6 +10124,7 @@ static void train_step(long t, double *out) {
         const real *x1529 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x91 = arena + 27295744; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1529[i]) * (x91[i]);
         }
@@ -9561,6 +10161,7 @@ static void train_step(long t, double *out) {
         const real *x91 = arena + 27295744; /* (8, 14, 14, 64) */
         const real *x1541 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1533 = (x1529[i]) * (x97[i]);
             real v1542 = 2 * (x91[i]);
@@ -9572,6 +10173,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1544 = arena + 1906688; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1544[i]);
         }
@@ -9594,6 +10196,7 @@ static void train_step(long t, double *out) {
         const real *x1544 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x1548 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1544[i] + x1548[i];
         }
@@ -9602,6 +10205,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 27195392;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -9628,6 +10232,7 @@ static void train_step(long t, double *out) {
         const real *x926 = arena + 25325568; /* (64, 576) */
         const real *x1553 = arena + 2007040; /* (64, 576) */
         real *y = arena + 25325568;
+        PARALLEL_FOR
         for (long i = 0; i < 36864; i++) {
             y[i] = x926[i] + x1553[i];
         }
@@ -9636,8 +10241,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -9659,6 +10265,7 @@ static void train_step(long t, double *out) {
         const real *x1496 = arena + 1806336; /* (8, 14, 14, 64) */
         const real *x1555 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1806336;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1496[i] + x1555[i];
         }
@@ -9668,10 +10275,14 @@ static void train_step(long t, double *out) {
         const real *x1556 = arena + 1806336; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1556[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1556[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -9690,6 +10301,7 @@ static void train_step(long t, double *out) {
         const real *x1556 = arena + 1806336; /* (8, 14, 14, 64) */
         const real *x67 = G_l12_gamma; /* (64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -9704,11 +10316,15 @@ static void train_step(long t, double *out) {
         const real *x78 = arena + 27095040; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1560 = (x1556[i]) * (x78[i]);
-                acc[c] += v1560;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1560 = (x1556[i]) * (x78[i]);
+                    acc[c] += v1560;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -9727,6 +10343,7 @@ static void train_step(long t, double *out) {
         const real *x1559 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x71 = arena + 26894336; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1559[i]) * (x71[i]);
         }
@@ -9763,6 +10380,7 @@ static void train_step(long t, double *out) {
         const real *x71 = arena + 26894336; /* (8, 14, 14, 64) */
         const real *x1571 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1563 = (x1559[i]) * (x77[i]);
             real v1572 = 2 * (x71[i]);
@@ -9774,6 +10392,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1574 = arena + 1906688; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1574[i]);
         }
@@ -9796,6 +10415,7 @@ static void train_step(long t, double *out) {
         const real *x1574 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x1578 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1574[i] + x1578[i];
         }
@@ -9804,6 +10424,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 26793984;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -9830,6 +10451,7 @@ static void train_step(long t, double *out) {
         const real *x953 = arena + 25362432; /* (64, 576) */
         const real *x1583 = arena + 2007040; /* (64, 576) */
         real *y = arena + 25362432;
+        PARALLEL_FOR
         for (long i = 0; i < 36864; i++) {
             y[i] = x953[i] + x1583[i];
         }
@@ -9838,8 +10460,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -9861,6 +10484,7 @@ static void train_step(long t, double *out) {
         const real *x61 = arena + 26793984; /* (8, 14, 14, 64) */
         const real *x1585 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 26793984;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x61[i] > 0 ? x1585[i] : 0;
         }
@@ -9870,10 +10494,14 @@ static void train_step(long t, double *out) {
         const real *x1586 = arena + 26793984; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1586[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1586[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -9892,6 +10520,7 @@ static void train_step(long t, double *out) {
         const real *x1586 = arena + 26793984; /* (8, 14, 14, 64) */
         const real *x47 = G_l9_gamma; /* (64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -9906,11 +10535,15 @@ static void train_step(long t, double *out) {
         const real *x58 = arena + 26693632; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1590 = (x1586[i]) * (x58[i]);
-                acc[c] += v1590;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1590 = (x1586[i]) * (x58[i]);
+                    acc[c] += v1590;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -9929,6 +10562,7 @@ static void train_step(long t, double *out) {
         const real *x1589 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x51 = arena + 26492928; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1589[i]) * (x51[i]);
         }
@@ -9965,6 +10599,7 @@ static void train_step(long t, double *out) {
         const real *x51 = arena + 26492928; /* (8, 14, 14, 64) */
         const real *x1601 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1593 = (x1589[i]) * (x57[i]);
             real v1602 = 2 * (x51[i]);
@@ -9976,6 +10611,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1604 = arena + 1906688; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1604[i]);
         }
@@ -9998,6 +10634,7 @@ static void train_step(long t, double *out) {
         const real *x1604 = arena + 1906688; /* (8, 14, 14, 64) */
         const real *x1608 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1906688;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1604[i] + x1608[i];
         }
@@ -10006,6 +10643,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 26392576;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -10032,6 +10670,7 @@ static void train_step(long t, double *out) {
         const real *x980 = arena + 25399296; /* (64, 576) */
         const real *x1613 = arena + 2007040; /* (64, 576) */
         real *y = arena + 25399296;
+        PARALLEL_FOR
         for (long i = 0; i < 36864; i++) {
             y[i] = x980[i] + x1613[i];
         }
@@ -10040,8 +10679,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -10065,6 +10705,7 @@ static void train_step(long t, double *out) {
         const real *x1615 = arena + 0; /* (8, 14, 14, 64) */
         const real *x41 = arena + 26392576; /* (8, 14, 14, 64) */
         real *y = arena + 1806336;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1616 = x1556[i] + x1615[i];
             y[i] = x41[i] > 0 ? v1616 : 0;
@@ -10075,10 +10716,14 @@ static void train_step(long t, double *out) {
         const real *x1617 = arena + 1806336; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1617[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1617[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -10097,6 +10742,7 @@ static void train_step(long t, double *out) {
         const real *x1617 = arena + 1806336; /* (8, 14, 14, 64) */
         const real *x27 = G_l5_gamma; /* (64) */
         real *y = arena + 1605632;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -10111,11 +10757,15 @@ static void train_step(long t, double *out) {
         const real *x38 = arena + 26292224; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1621 = (x1617[i]) * (x38[i]);
-                acc[c] += v1621;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1621 = (x1617[i]) * (x38[i]);
+                    acc[c] += v1621;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -10134,6 +10784,7 @@ static void train_step(long t, double *out) {
         const real *x1620 = arena + 1605632; /* (8, 14, 14, 64) */
         const real *x31 = arena + 26091520; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1620[i]) * (x31[i]);
         }
@@ -10170,6 +10821,7 @@ static void train_step(long t, double *out) {
         const real *x31 = arena + 26091520; /* (8, 14, 14, 64) */
         const real *x1632 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1605632;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1624 = (x1620[i]) * (x37[i]);
             real v1633 = 2 * (x31[i]);
@@ -10181,6 +10833,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1635 = arena + 1605632; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1635[i]);
         }
@@ -10203,6 +10856,7 @@ static void train_step(long t, double *out) {
         const real *x1635 = arena + 1605632; /* (8, 14, 14, 64) */
         const real *x1639 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1605632;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1635[i] + x1639[i];
         }
@@ -10211,6 +10865,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 20271104;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -10237,6 +10892,7 @@ static void train_step(long t, double *out) {
         const real *x1008 = arena + 25468928; /* (64, 512) */
         const real *x1644 = arena + 1705984; /* (64, 512) */
         real *y = arena + 25468928;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x1008[i] + x1644[i];
         }
@@ -10245,8 +10901,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 802816;
         real *img = arena + 0;
-        memset(img, 0, 200704 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -10268,6 +10925,7 @@ static void train_step(long t, double *out) {
         const real *x21 = arena + 20271104; /* (8, 28, 28, 32) */
         const real *x1646 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 20271104;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x21[i] > 0 ? x1646[i] : 0;
         }
@@ -10277,10 +10935,14 @@ static void train_step(long t, double *out) {
         const real *x1647 = arena + 20271104; /* (8, 28, 28, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 6272; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x1647[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 6272; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x1647[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -10299,6 +10961,7 @@ static void train_step(long t, double *out) {
         const real *x1647 = arena + 20271104; /* (8, 28, 28, 32) */
         const real *x7 = G_l2_gamma; /* (32) */
         real *y = arena + 307328;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -10313,11 +10976,15 @@ static void train_step(long t, double *out) {
         const real *x18 = arena + 20070400; /* (8, 28, 28, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 6272; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                real v1651 = (x1647[i]) * (x18[i]);
-                acc[c] += v1651;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 6272; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    real v1651 = (x1647[i]) * (x18[i]);
+                    acc[c] += v1651;
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -10336,6 +11003,7 @@ static void train_step(long t, double *out) {
         const real *x1650 = arena + 307328; /* (8, 28, 28, 32) */
         const real *x11 = arena + 19668992; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x1650[i]) * (x11[i]);
         }
@@ -10372,6 +11040,7 @@ static void train_step(long t, double *out) {
         const real *x11 = arena + 19668992; /* (8, 28, 28, 32) */
         const real *x1662 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 307328;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             real v1654 = (x1650[i]) * (x17[i]);
             real v1663 = 2 * (x11[i]);
@@ -10383,6 +11052,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1665 = arena + 307328; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = -(x1665[i]);
         }
@@ -10405,6 +11075,7 @@ static void train_step(long t, double *out) {
         const real *x1665 = arena + 307328; /* (8, 28, 28, 32) */
         const real *x1669 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 307328;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x1665[i] + x1669[i];
         }
@@ -10413,6 +11084,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -10509,6 +11181,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34496000;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -10534,8 +11207,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 225792;
         real *img = arena + 0;
-        memset(img, 0, 25088 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 3136, 0, 3136 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 576;
@@ -10557,6 +11231,7 @@ static void train_step(long t, double *out) {
         const real *x682 = arena + 34496000; /* (8, 7, 7, 64) */
         const real *x1690 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 34496000;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x682[i] > 0 ? x1690[i] : (real)0.2 * x1690[i];
         }
@@ -10566,10 +11241,14 @@ static void train_step(long t, double *out) {
         const real *x1691 = arena + 34496000; /* (8, 7, 7, 64) */
         real *y = arena + 544384;
         double acc[64] = {0};
-        for (long r = 0; r < 392; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1691[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 392; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1691[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -10579,6 +11258,7 @@ static void train_step(long t, double *out) {
         const real *x1691 = arena + 34496000; /* (8, 7, 7, 64) */
         const real *x556 = DA_l4_gamma; /* (64) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 392; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -10593,11 +11273,15 @@ static void train_step(long t, double *out) {
         const real *x679 = arena + 34470912; /* (8, 7, 7, 64) */
         real *y = arena + 544448;
         double acc[64] = {0};
-        for (long r = 0; r < 392; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1694 = (x1691[i]) * (x679[i]);
-                acc[c] += v1694;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 392; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1694 = (x1691[i]) * (x679[i]);
+                    acc[c] += v1694;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -10607,6 +11291,7 @@ static void train_step(long t, double *out) {
         const real *x1693 = arena + 401408; /* (8, 7, 7, 64) */
         const real *x672 = arena + 34420736; /* (8, 7, 7, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = (x1693[i]) * (x672[i]);
         }
@@ -10643,6 +11328,7 @@ static void train_step(long t, double *out) {
         const real *x672 = arena + 34420736; /* (8, 7, 7, 64) */
         const real *x1704 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             real v1696 = (x1693[i]) * (x678[i]);
             real v1705 = 2 * (x672[i]);
@@ -10654,6 +11340,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1707 = arena + 401408; /* (8, 7, 7, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = -(x1707[i]);
         }
@@ -10676,6 +11363,7 @@ static void train_step(long t, double *out) {
         const real *x1707 = arena + 401408; /* (8, 7, 7, 64) */
         const real *x1711 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x1707[i] + x1711[i];
         }
@@ -10684,6 +11372,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34169856;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -10709,8 +11398,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 6272, 0, 6272 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 512;
@@ -10732,6 +11422,7 @@ static void train_step(long t, double *out) {
         const real *x665 = arena + 34169856; /* (8, 14, 14, 32) */
         const real *x1717 = arena + 0; /* (8, 14, 14, 32) */
         real *y = arena + 34169856;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x665[i] > 0 ? x1717[i] : (real)0.2 * x1717[i];
         }
@@ -10741,10 +11432,14 @@ static void train_step(long t, double *out) {
         const real *x1719 = arena + 34169856; /* (1568, 32) */
         real *y = arena + 544640;
         double acc[32] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x1719[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x1719[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -10753,6 +11448,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34734336;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -10798,6 +11494,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34395648;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -10832,8 +11529,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 225792;
         real *img = arena + 0;
-        memset(img, 0, 25088 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 3136, 0, 3136 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 576;
@@ -10855,6 +11553,7 @@ static void train_step(long t, double *out) {
         const real *x656 = arena + 34395648; /* (8, 7, 7, 64) */
         const real *x1730 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 34395648;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x656[i] > 0 ? x1730[i] : (real)0.2 * x1730[i];
         }
@@ -10864,10 +11563,14 @@ static void train_step(long t, double *out) {
         const real *x1731 = arena + 34395648; /* (8, 7, 7, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 392; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1731[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 392; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1731[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -10886,6 +11589,7 @@ static void train_step(long t, double *out) {
         const real *x1731 = arena + 34395648; /* (8, 7, 7, 64) */
         const real *x556 = DA_l4_gamma; /* (64) */
         real *y = arena + 484352;
+        PARALLEL_FOR
         for (long r = 0; r < 392; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -10900,11 +11604,15 @@ static void train_step(long t, double *out) {
         const real *x653 = arena + 34370560; /* (8, 7, 7, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 392; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1735 = (x1731[i]) * (x653[i]);
-                acc[c] += v1735;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 392; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1735 = (x1731[i]) * (x653[i]);
+                    acc[c] += v1735;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -10923,6 +11631,7 @@ static void train_step(long t, double *out) {
         const real *x1734 = arena + 484352; /* (8, 7, 7, 64) */
         const real *x646 = arena + 34320384; /* (8, 7, 7, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = (x1734[i]) * (x646[i]);
         }
@@ -10959,6 +11668,7 @@ static void train_step(long t, double *out) {
         const real *x646 = arena + 34320384; /* (8, 7, 7, 64) */
         const real *x1746 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 484352;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             real v1738 = (x1734[i]) * (x652[i]);
             real v1747 = 2 * (x646[i]);
@@ -10970,6 +11680,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1749 = arena + 484352; /* (8, 7, 7, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = -(x1749[i]);
         }
@@ -10992,6 +11703,7 @@ static void train_step(long t, double *out) {
         const real *x1749 = arena + 484352; /* (8, 7, 7, 64) */
         const real *x1753 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 484352;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x1749[i] + x1753[i];
         }
@@ -11000,6 +11712,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34119680;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -11026,6 +11739,7 @@ static void train_step(long t, double *out) {
         const real *x1716 = arena + 451584; /* (64, 512) */
         const real *x1758 = arena + 401408; /* (64, 512) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x1716[i] + x1758[i];
         }
@@ -11034,8 +11748,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 6272, 0, 6272 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 512;
@@ -11057,6 +11772,7 @@ static void train_step(long t, double *out) {
         const real *x639 = arena + 34119680; /* (8, 14, 14, 32) */
         const real *x1760 = arena + 0; /* (8, 14, 14, 32) */
         real *y = arena + 34119680;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x639[i] > 0 ? x1760[i] : (real)0.2 * x1760[i];
         }
@@ -11066,10 +11782,14 @@ static void train_step(long t, double *out) {
         const real *x1762 = arena + 34119680; /* (1568, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x1762[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x1762[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -11087,6 +11807,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -11183,6 +11904,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34696704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -11208,8 +11930,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 225792;
         real *img = arena + 0;
-        memset(img, 0, 25088 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 3136, 0, 3136 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 576;
@@ -11231,6 +11954,7 @@ static void train_step(long t, double *out) {
         const real *x743 = arena + 34696704; /* (8, 7, 7, 64) */
         const real *x1783 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 34696704;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x743[i] > 0 ? x1783[i] : (real)0.2 * x1783[i];
         }
@@ -11240,10 +11964,14 @@ static void train_step(long t, double *out) {
         const real *x1784 = arena + 34696704; /* (8, 7, 7, 64) */
         real *y = arena + 544512;
         double acc[64] = {0};
-        for (long r = 0; r < 392; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1784[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 392; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1784[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -11253,6 +11981,7 @@ static void train_step(long t, double *out) {
         const real *x1784 = arena + 34696704; /* (8, 7, 7, 64) */
         const real *x595 = DB_l4_gamma; /* (64) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 392; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -11267,11 +11996,15 @@ static void train_step(long t, double *out) {
         const real *x740 = arena + 34671616; /* (8, 7, 7, 64) */
         real *y = arena + 544576;
         double acc[64] = {0};
-        for (long r = 0; r < 392; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1787 = (x1784[i]) * (x740[i]);
-                acc[c] += v1787;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 392; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1787 = (x1784[i]) * (x740[i]);
+                    acc[c] += v1787;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -11281,6 +12014,7 @@ static void train_step(long t, double *out) {
         const real *x1786 = arena + 401408; /* (8, 7, 7, 64) */
         const real *x733 = arena + 34621440; /* (8, 7, 7, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = (x1786[i]) * (x733[i]);
         }
@@ -11317,6 +12051,7 @@ static void train_step(long t, double *out) {
         const real *x733 = arena + 34621440; /* (8, 7, 7, 64) */
         const real *x1797 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             real v1789 = (x1786[i]) * (x739[i]);
             real v1798 = 2 * (x733[i]);
@@ -11328,6 +12063,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1800 = arena + 401408; /* (8, 7, 7, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = -(x1800[i]);
         }
@@ -11350,6 +12086,7 @@ static void train_step(long t, double *out) {
         const real *x1800 = arena + 401408; /* (8, 7, 7, 64) */
         const real *x1804 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x1800[i] + x1804[i];
         }
@@ -11358,6 +12095,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34270208;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -11383,8 +12121,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 6272, 0, 6272 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 512;
@@ -11406,6 +12145,7 @@ static void train_step(long t, double *out) {
         const real *x726 = arena + 34270208; /* (8, 14, 14, 32) */
         const real *x1810 = arena + 0; /* (8, 14, 14, 32) */
         real *y = arena + 34270208;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x726[i] > 0 ? x1810[i] : (real)0.2 * x1810[i];
         }
@@ -11415,10 +12155,14 @@ static void train_step(long t, double *out) {
         const real *x1812 = arena + 34270208; /* (1568, 32) */
         real *y = arena + 544672;
         double acc[32] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x1812[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x1812[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -11427,6 +12171,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34721792;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -11472,6 +12217,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34596352;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -11506,8 +12252,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 225792;
         real *img = arena + 0;
-        memset(img, 0, 25088 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 3136, 0, 3136 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 576;
@@ -11529,6 +12276,7 @@ static void train_step(long t, double *out) {
         const real *x717 = arena + 34596352; /* (8, 7, 7, 64) */
         const real *x1823 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 34596352;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x717[i] > 0 ? x1823[i] : (real)0.2 * x1823[i];
         }
@@ -11538,10 +12286,14 @@ static void train_step(long t, double *out) {
         const real *x1824 = arena + 34596352; /* (8, 7, 7, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 392; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1824[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 392; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1824[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -11560,6 +12312,7 @@ static void train_step(long t, double *out) {
         const real *x1824 = arena + 34596352; /* (8, 7, 7, 64) */
         const real *x595 = DB_l4_gamma; /* (64) */
         real *y = arena + 517120;
+        PARALLEL_FOR
         for (long r = 0; r < 392; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -11574,11 +12327,15 @@ static void train_step(long t, double *out) {
         const real *x714 = arena + 34571264; /* (8, 7, 7, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 392; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1828 = (x1824[i]) * (x714[i]);
-                acc[c] += v1828;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 392; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1828 = (x1824[i]) * (x714[i]);
+                    acc[c] += v1828;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -11597,6 +12354,7 @@ static void train_step(long t, double *out) {
         const real *x1827 = arena + 517120; /* (8, 7, 7, 64) */
         const real *x707 = arena + 34521088; /* (8, 7, 7, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = (x1827[i]) * (x707[i]);
         }
@@ -11633,6 +12391,7 @@ static void train_step(long t, double *out) {
         const real *x707 = arena + 34521088; /* (8, 7, 7, 64) */
         const real *x1839 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 517120;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             real v1831 = (x1827[i]) * (x713[i]);
             real v1840 = 2 * (x707[i]);
@@ -11644,6 +12403,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1842 = arena + 517120; /* (8, 7, 7, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = -(x1842[i]);
         }
@@ -11666,6 +12426,7 @@ static void train_step(long t, double *out) {
         const real *x1842 = arena + 517120; /* (8, 7, 7, 64) */
         const real *x1846 = arena + 0; /* (8, 7, 7, 64) */
         real *y = arena + 517120;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x1842[i] + x1846[i];
         }
@@ -11674,6 +12435,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 34220032;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -11700,6 +12462,7 @@ static void train_step(long t, double *out) {
         const real *x1809 = arena + 484352; /* (64, 512) */
         const real *x1851 = arena + 401408; /* (64, 512) */
         real *y = arena + 484352;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x1809[i] + x1851[i];
         }
@@ -11708,8 +12471,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 6272, 0, 6272 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 512;
@@ -11731,6 +12495,7 @@ static void train_step(long t, double *out) {
         const real *x700 = arena + 34220032; /* (8, 14, 14, 32) */
         const real *x1853 = arena + 0; /* (8, 14, 14, 32) */
         real *y = arena + 34220032;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x700[i] > 0 ? x1853[i] : (real)0.2 * x1853[i];
         }
@@ -11740,10 +12505,14 @@ static void train_step(long t, double *out) {
         const real *x1855 = arena + 34220032; /* (1568, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 1568; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x1855[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 1568; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x1855[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -11761,6 +12530,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_xb;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -11917,6 +12687,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -11954,6 +12725,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x4 = arena + 802816; /* (8, 28, 28, 32) */
         const real *x9 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x4[i] - (x9[i]);
         }
@@ -11962,6 +12734,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *x10 = arena + 802816; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x10[i]) * (x10[i]);
         }
@@ -11993,6 +12766,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x6 = G_l2_gamma; /* (32) */
         const real *x5 = G_l2_beta; /* (32) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -12007,6 +12781,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *img = arena + 802816;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -12044,6 +12819,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x24 = arena + 903168; /* (8, 14, 14, 64) */
         const real *x29 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x24[i] - (x29[i]);
         }
@@ -12052,6 +12828,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *x30 = arena + 903168; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x30[i]) * (x30[i]);
         }
@@ -12083,6 +12860,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x26 = G_l5_gamma; /* (64) */
         const real *x25 = G_l5_beta; /* (64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -12097,6 +12875,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *img = arena + 903168;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -12134,6 +12913,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x44 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x49 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1003520;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x44[i] - (x49[i]);
         }
@@ -12142,6 +12922,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *x50 = arena + 1003520; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x50[i]) * (x50[i]);
         }
@@ -12173,6 +12954,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x46 = G_l9_gamma; /* (64) */
         const real *x45 = G_l9_beta; /* (64) */
         real *y = arena + 1003520;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -12187,6 +12969,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *img = arena + 1003520;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -12224,6 +13007,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x64 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x69 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1003520;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x64[i] - (x69[i]);
         }
@@ -12232,6 +13016,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *x70 = arena + 1003520; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x70[i]) * (x70[i]);
         }
@@ -12264,6 +13049,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x65 = G_l12_beta; /* (64) */
         const real *x40 = arena + 903168; /* (8, 14, 14, 64) */
         real *y = arena + 1003520;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -12278,6 +13064,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *img = arena + 1003520;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -12315,6 +13102,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x84 = arena + 903168; /* (8, 14, 14, 64) */
         const real *x89 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x84[i] - (x89[i]);
         }
@@ -12323,6 +13111,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *x90 = arena + 903168; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x90[i]) * (x90[i]);
         }
@@ -12354,6 +13143,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x86 = G_l16_gamma; /* (64) */
         const real *x85 = G_l16_beta; /* (64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -12368,6 +13158,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *img = arena + 903168;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -12405,6 +13196,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x104 = arena + 903168; /* (8, 14, 14, 64) */
         const real *x109 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x104[i] - (x109[i]);
         }
@@ -12413,6 +13205,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *x110 = arena + 903168; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x110[i]) * (x110[i]);
         }
@@ -12445,6 +13238,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x105 = G_l19_beta; /* (64) */
         const real *x80 = arena + 1003520; /* (8, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -12461,8 +13255,9 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *cols = arena + 0;
         real *img = arena + 9834496;
-        memset(img, 0, 200704 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -12497,6 +13292,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x124 = arena + 9834496; /* (8, 28, 28, 32) */
         const real *x129 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 9834496;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x124[i] - (x129[i]);
         }
@@ -12505,6 +13301,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *x130 = arena + 9834496; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x130[i]) * (x130[i]);
         }
@@ -12536,6 +13333,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x126 = G_l22_gamma; /* (32) */
         const real *x125 = G_l22_beta; /* (32) */
         real *y = arena + 9834496;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -12550,6 +13348,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *img = arena + 9834496;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -12593,6 +13392,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *img = arena + 10035200;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -12630,6 +13430,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x151 = arena + 802816; /* (8, 28, 28, 32) */
         const real *x156 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x151[i] - (x156[i]);
         }
@@ -12638,6 +13439,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *x157 = arena + 802816; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x157[i]) * (x157[i]);
         }
@@ -12669,6 +13471,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x153 = F_l2_gamma; /* (32) */
         const real *x152 = F_l2_beta; /* (32) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -12683,6 +13486,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *img = arena + 802816;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -12720,6 +13524,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x171 = arena + 903168; /* (8, 14, 14, 64) */
         const real *x176 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x171[i] - (x176[i]);
         }
@@ -12728,6 +13533,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *x177 = arena + 903168; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x177[i]) * (x177[i]);
         }
@@ -12759,6 +13565,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x173 = F_l5_gamma; /* (64) */
         const real *x172 = F_l5_beta; /* (64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -12773,6 +13580,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *img = arena + 903168;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -12810,6 +13618,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x191 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x196 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1003520;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x191[i] - (x196[i]);
         }
@@ -12818,6 +13627,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *x197 = arena + 1003520; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x197[i]) * (x197[i]);
         }
@@ -12849,6 +13659,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x193 = F_l9_gamma; /* (64) */
         const real *x192 = F_l9_beta; /* (64) */
         real *y = arena + 1003520;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -12863,6 +13674,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *img = arena + 1003520;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -12900,6 +13712,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x211 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x216 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1003520;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x211[i] - (x216[i]);
         }
@@ -12908,6 +13721,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *x217 = arena + 1003520; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x217[i]) * (x217[i]);
         }
@@ -12940,6 +13754,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x212 = F_l12_beta; /* (64) */
         const real *x187 = arena + 903168; /* (8, 14, 14, 64) */
         real *y = arena + 1003520;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -12954,6 +13769,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *img = arena + 1003520;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -12991,6 +13807,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x231 = arena + 903168; /* (8, 14, 14, 64) */
         const real *x236 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x231[i] - (x236[i]);
         }
@@ -12999,6 +13816,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *x237 = arena + 903168; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x237[i]) * (x237[i]);
         }
@@ -13030,6 +13848,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x233 = F_l16_gamma; /* (64) */
         const real *x232 = F_l16_beta; /* (64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -13044,6 +13863,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *img = arena + 903168;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -13081,6 +13901,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x251 = arena + 903168; /* (8, 14, 14, 64) */
         const real *x256 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x251[i] - (x256[i]);
         }
@@ -13089,6 +13910,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *x257 = arena + 903168; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x257[i]) * (x257[i]);
         }
@@ -13121,6 +13943,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x252 = F_l19_beta; /* (64) */
         const real *x227 = arena + 1003520; /* (8, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -13137,8 +13960,9 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *cols = arena + 0;
         real *img = arena + 9834496;
-        memset(img, 0, 200704 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -13173,6 +13997,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x271 = arena + 9834496; /* (8, 28, 28, 32) */
         const real *x276 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 9834496;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x271[i] - (x276[i]);
         }
@@ -13181,6 +14006,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *x277 = arena + 9834496; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x277[i]) * (x277[i]);
         }
@@ -13212,6 +14038,7 @@ static void translate_ab(const real **out, const real **back) {
         const real *x273 = F_l22_gamma; /* (32) */
         const real *x272 = F_l22_beta; /* (32) */
         real *y = arena + 9834496;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -13226,6 +14053,7 @@ static void translate_ab(const real **out, const real **back) {
     {
         const real *img = arena + 9834496;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -13275,6 +14103,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *img = in_xb;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -13312,6 +14141,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x4 = arena + 802816; /* (8, 28, 28, 32) */
         const real *x9 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x4[i] - (x9[i]);
         }
@@ -13320,6 +14150,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *x10 = arena + 802816; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x10[i]) * (x10[i]);
         }
@@ -13351,6 +14182,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x6 = F_l2_gamma; /* (32) */
         const real *x5 = F_l2_beta; /* (32) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -13365,6 +14197,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *img = arena + 802816;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -13402,6 +14235,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x24 = arena + 903168; /* (8, 14, 14, 64) */
         const real *x29 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x24[i] - (x29[i]);
         }
@@ -13410,6 +14244,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *x30 = arena + 903168; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x30[i]) * (x30[i]);
         }
@@ -13441,6 +14276,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x26 = F_l5_gamma; /* (64) */
         const real *x25 = F_l5_beta; /* (64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -13455,6 +14291,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *img = arena + 903168;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -13492,6 +14329,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x44 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x49 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1003520;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x44[i] - (x49[i]);
         }
@@ -13500,6 +14338,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *x50 = arena + 1003520; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x50[i]) * (x50[i]);
         }
@@ -13531,6 +14370,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x46 = F_l9_gamma; /* (64) */
         const real *x45 = F_l9_beta; /* (64) */
         real *y = arena + 1003520;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -13545,6 +14385,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *img = arena + 1003520;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -13582,6 +14423,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x64 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x69 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1003520;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x64[i] - (x69[i]);
         }
@@ -13590,6 +14432,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *x70 = arena + 1003520; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x70[i]) * (x70[i]);
         }
@@ -13622,6 +14465,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x65 = F_l12_beta; /* (64) */
         const real *x40 = arena + 903168; /* (8, 14, 14, 64) */
         real *y = arena + 1003520;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -13636,6 +14480,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *img = arena + 1003520;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -13673,6 +14518,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x84 = arena + 903168; /* (8, 14, 14, 64) */
         const real *x89 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x84[i] - (x89[i]);
         }
@@ -13681,6 +14527,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *x90 = arena + 903168; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x90[i]) * (x90[i]);
         }
@@ -13712,6 +14559,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x86 = F_l16_gamma; /* (64) */
         const real *x85 = F_l16_beta; /* (64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -13726,6 +14574,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *img = arena + 903168;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -13763,6 +14612,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x104 = arena + 903168; /* (8, 14, 14, 64) */
         const real *x109 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x104[i] - (x109[i]);
         }
@@ -13771,6 +14621,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *x110 = arena + 903168; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x110[i]) * (x110[i]);
         }
@@ -13803,6 +14654,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x105 = F_l19_beta; /* (64) */
         const real *x80 = arena + 1003520; /* (8, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -13819,8 +14671,9 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *cols = arena + 0;
         real *img = arena + 9834496;
-        memset(img, 0, 200704 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -13855,6 +14708,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x124 = arena + 9834496; /* (8, 28, 28, 32) */
         const real *x129 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 9834496;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x124[i] - (x129[i]);
         }
@@ -13863,6 +14717,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *x130 = arena + 9834496; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x130[i]) * (x130[i]);
         }
@@ -13894,6 +14749,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x126 = F_l22_gamma; /* (32) */
         const real *x125 = F_l22_beta; /* (32) */
         real *y = arena + 9834496;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -13908,6 +14764,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *img = arena + 9834496;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -13951,6 +14808,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *img = arena + 10035200;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -13988,6 +14846,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x151 = arena + 802816; /* (8, 28, 28, 32) */
         const real *x156 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x151[i] - (x156[i]);
         }
@@ -13996,6 +14855,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *x157 = arena + 802816; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x157[i]) * (x157[i]);
         }
@@ -14027,6 +14887,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x153 = G_l2_gamma; /* (32) */
         const real *x152 = G_l2_beta; /* (32) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -14041,6 +14902,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *img = arena + 802816;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -14078,6 +14940,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x171 = arena + 903168; /* (8, 14, 14, 64) */
         const real *x176 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x171[i] - (x176[i]);
         }
@@ -14086,6 +14949,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *x177 = arena + 903168; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x177[i]) * (x177[i]);
         }
@@ -14117,6 +14981,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x173 = G_l5_gamma; /* (64) */
         const real *x172 = G_l5_beta; /* (64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -14131,6 +14996,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *img = arena + 903168;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -14168,6 +15034,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x191 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x196 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1003520;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x191[i] - (x196[i]);
         }
@@ -14176,6 +15043,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *x197 = arena + 1003520; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x197[i]) * (x197[i]);
         }
@@ -14207,6 +15075,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x193 = G_l9_gamma; /* (64) */
         const real *x192 = G_l9_beta; /* (64) */
         real *y = arena + 1003520;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -14221,6 +15090,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *img = arena + 1003520;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -14258,6 +15128,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x211 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x216 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 1003520;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x211[i] - (x216[i]);
         }
@@ -14266,6 +15137,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *x217 = arena + 1003520; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x217[i]) * (x217[i]);
         }
@@ -14298,6 +15170,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x212 = G_l12_beta; /* (64) */
         const real *x187 = arena + 903168; /* (8, 14, 14, 64) */
         real *y = arena + 1003520;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -14312,6 +15185,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *img = arena + 1003520;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -14349,6 +15223,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x231 = arena + 903168; /* (8, 14, 14, 64) */
         const real *x236 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x231[i] - (x236[i]);
         }
@@ -14357,6 +15232,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *x237 = arena + 903168; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x237[i]) * (x237[i]);
         }
@@ -14388,6 +15264,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x233 = G_l16_gamma; /* (64) */
         const real *x232 = G_l16_beta; /* (64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -14402,6 +15279,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *img = arena + 903168;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -14439,6 +15317,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x251 = arena + 903168; /* (8, 14, 14, 64) */
         const real *x256 = arena + 0; /* (8, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x251[i] - (x256[i]);
         }
@@ -14447,6 +15326,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *x257 = arena + 903168; /* (8, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x257[i]) * (x257[i]);
         }
@@ -14479,6 +15359,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x252 = G_l19_beta; /* (64) */
         const real *x227 = arena + 1003520; /* (8, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -14495,8 +15376,9 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *cols = arena + 0;
         real *img = arena + 9834496;
-        memset(img, 0, 200704 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -14531,6 +15413,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x271 = arena + 9834496; /* (8, 28, 28, 32) */
         const real *x276 = arena + 0; /* (8, 28, 28, 32) */
         real *y = arena + 9834496;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = x271[i] - (x276[i]);
         }
@@ -14539,6 +15422,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *x277 = arena + 9834496; /* (8, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (x277[i]) * (x277[i]);
         }
@@ -14570,6 +15454,7 @@ static void translate_ba(const real **out, const real **back) {
         const real *x273 = G_l22_gamma; /* (32) */
         const real *x272 = G_l22_beta; /* (32) */
         real *y = arena + 9834496;
+        PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -14584,6 +15469,7 @@ static void translate_ba(const real **out, const real **back) {
     {
         const real *img = arena + 9834496;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -14633,6 +15519,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = gc_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -14670,6 +15557,7 @@ static void gc_loss_0(double *out) {
         const real *x5 = arena + 401408; /* (4, 28, 28, 32) */
         const real *x10 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x5[i] - (x10[i]);
         }
@@ -14678,6 +15566,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x11 = arena + 401408; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x11[i]) * (x11[i]);
         }
@@ -14709,6 +15598,7 @@ static void gc_loss_0(double *out) {
         const real *x7 = G_l2_gamma; /* (32) */
         const real *x6 = G_l2_beta; /* (32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -14723,6 +15613,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -14760,6 +15651,7 @@ static void gc_loss_0(double *out) {
         const real *x25 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x30 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x25[i] - (x30[i]);
         }
@@ -14768,6 +15660,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x31 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x31[i]) * (x31[i]);
         }
@@ -14799,6 +15692,7 @@ static void gc_loss_0(double *out) {
         const real *x27 = G_l5_gamma; /* (64) */
         const real *x26 = G_l5_beta; /* (64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -14813,6 +15707,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -14850,6 +15745,7 @@ static void gc_loss_0(double *out) {
         const real *x45 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x50 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x45[i] - (x50[i]);
         }
@@ -14858,6 +15754,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x51 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x51[i]) * (x51[i]);
         }
@@ -14889,6 +15786,7 @@ static void gc_loss_0(double *out) {
         const real *x47 = G_l9_gamma; /* (64) */
         const real *x46 = G_l9_beta; /* (64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -14903,6 +15801,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 501760;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -14940,6 +15839,7 @@ static void gc_loss_0(double *out) {
         const real *x65 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x70 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x65[i] - (x70[i]);
         }
@@ -14948,6 +15848,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x71 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x71[i]) * (x71[i]);
         }
@@ -14980,6 +15881,7 @@ static void gc_loss_0(double *out) {
         const real *x66 = G_l12_beta; /* (64) */
         const real *x41 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -14994,6 +15896,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 501760;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -15031,6 +15934,7 @@ static void gc_loss_0(double *out) {
         const real *x85 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x90 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x85[i] - (x90[i]);
         }
@@ -15039,6 +15943,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x91 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x91[i]) * (x91[i]);
         }
@@ -15070,6 +15975,7 @@ static void gc_loss_0(double *out) {
         const real *x87 = G_l16_gamma; /* (64) */
         const real *x86 = G_l16_beta; /* (64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -15084,6 +15990,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -15121,6 +16028,7 @@ static void gc_loss_0(double *out) {
         const real *x105 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x110 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x105[i] - (x110[i]);
         }
@@ -15129,6 +16037,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x111 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x111[i]) * (x111[i]);
         }
@@ -15161,6 +16070,7 @@ static void gc_loss_0(double *out) {
         const real *x106 = G_l19_beta; /* (64) */
         const real *x81 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -15177,8 +16087,9 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 4917248;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -15213,6 +16124,7 @@ static void gc_loss_0(double *out) {
         const real *x125 = arena + 4917248; /* (4, 28, 28, 32) */
         const real *x130 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 4917248;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x125[i] - (x130[i]);
         }
@@ -15221,6 +16133,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x131 = arena + 4917248; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x131[i]) * (x131[i]);
         }
@@ -15252,6 +16165,7 @@ static void gc_loss_0(double *out) {
         const real *x127 = G_l22_gamma; /* (32) */
         const real *x126 = G_l22_beta; /* (32) */
         real *y = arena + 4917248;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -15266,6 +16180,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 4917248;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -15309,6 +16224,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 5017600;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -15346,6 +16262,7 @@ static void gc_loss_0(double *out) {
         const real *x152 = arena + 401408; /* (4, 28, 28, 32) */
         const real *x157 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x152[i] - (x157[i]);
         }
@@ -15354,6 +16271,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x158 = arena + 401408; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x158[i]) * (x158[i]);
         }
@@ -15385,6 +16303,7 @@ static void gc_loss_0(double *out) {
         const real *x154 = F_l2_gamma; /* (32) */
         const real *x153 = F_l2_beta; /* (32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -15399,6 +16318,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -15436,6 +16356,7 @@ static void gc_loss_0(double *out) {
         const real *x172 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x177 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x172[i] - (x177[i]);
         }
@@ -15444,6 +16365,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x178 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x178[i]) * (x178[i]);
         }
@@ -15475,6 +16397,7 @@ static void gc_loss_0(double *out) {
         const real *x174 = F_l5_gamma; /* (64) */
         const real *x173 = F_l5_beta; /* (64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -15489,6 +16412,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -15526,6 +16450,7 @@ static void gc_loss_0(double *out) {
         const real *x192 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x197 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x192[i] - (x197[i]);
         }
@@ -15534,6 +16459,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x198 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x198[i]) * (x198[i]);
         }
@@ -15565,6 +16491,7 @@ static void gc_loss_0(double *out) {
         const real *x194 = F_l9_gamma; /* (64) */
         const real *x193 = F_l9_beta; /* (64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -15579,6 +16506,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 501760;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -15616,6 +16544,7 @@ static void gc_loss_0(double *out) {
         const real *x212 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x217 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x212[i] - (x217[i]);
         }
@@ -15624,6 +16553,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x218 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x218[i]) * (x218[i]);
         }
@@ -15656,6 +16586,7 @@ static void gc_loss_0(double *out) {
         const real *x213 = F_l12_beta; /* (64) */
         const real *x188 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -15670,6 +16601,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 501760;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -15707,6 +16639,7 @@ static void gc_loss_0(double *out) {
         const real *x232 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x237 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x232[i] - (x237[i]);
         }
@@ -15715,6 +16648,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x238 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x238[i]) * (x238[i]);
         }
@@ -15746,6 +16680,7 @@ static void gc_loss_0(double *out) {
         const real *x234 = F_l16_gamma; /* (64) */
         const real *x233 = F_l16_beta; /* (64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -15760,6 +16695,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -15797,6 +16733,7 @@ static void gc_loss_0(double *out) {
         const real *x252 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x257 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x252[i] - (x257[i]);
         }
@@ -15805,6 +16742,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x258 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x258[i]) * (x258[i]);
         }
@@ -15837,6 +16775,7 @@ static void gc_loss_0(double *out) {
         const real *x253 = F_l19_beta; /* (64) */
         const real *x228 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -15853,8 +16792,9 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 4917248;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -15889,6 +16829,7 @@ static void gc_loss_0(double *out) {
         const real *x272 = arena + 4917248; /* (4, 28, 28, 32) */
         const real *x277 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 4917248;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x272[i] - (x277[i]);
         }
@@ -15897,6 +16838,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x278 = arena + 4917248; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x278[i]) * (x278[i]);
         }
@@ -15928,6 +16870,7 @@ static void gc_loss_0(double *out) {
         const real *x274 = F_l22_gamma; /* (32) */
         const real *x273 = F_l22_beta; /* (32) */
         real *y = arena + 4917248;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -15942,6 +16885,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 4917248;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -15977,6 +16921,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = gc_xb;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -16014,6 +16959,7 @@ static void gc_loss_0(double *out) {
         const real *x298 = arena + 401408; /* (4, 28, 28, 32) */
         const real *x301 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x298[i] - (x301[i]);
         }
@@ -16022,6 +16968,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x302 = arena + 401408; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x302[i]) * (x302[i]);
         }
@@ -16053,6 +17000,7 @@ static void gc_loss_0(double *out) {
         const real *x154 = F_l2_gamma; /* (32) */
         const real *x153 = F_l2_beta; /* (32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -16067,6 +17015,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -16104,6 +17053,7 @@ static void gc_loss_0(double *out) {
         const real *x315 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x318 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x315[i] - (x318[i]);
         }
@@ -16112,6 +17062,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x319 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x319[i]) * (x319[i]);
         }
@@ -16143,6 +17094,7 @@ static void gc_loss_0(double *out) {
         const real *x174 = F_l5_gamma; /* (64) */
         const real *x173 = F_l5_beta; /* (64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -16157,6 +17109,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -16194,6 +17147,7 @@ static void gc_loss_0(double *out) {
         const real *x332 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x335 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x332[i] - (x335[i]);
         }
@@ -16202,6 +17156,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x336 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x336[i]) * (x336[i]);
         }
@@ -16233,6 +17188,7 @@ static void gc_loss_0(double *out) {
         const real *x194 = F_l9_gamma; /* (64) */
         const real *x193 = F_l9_beta; /* (64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -16247,6 +17203,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 501760;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -16284,6 +17241,7 @@ static void gc_loss_0(double *out) {
         const real *x349 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x352 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x349[i] - (x352[i]);
         }
@@ -16292,6 +17250,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x353 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x353[i]) * (x353[i]);
         }
@@ -16324,6 +17283,7 @@ static void gc_loss_0(double *out) {
         const real *x213 = F_l12_beta; /* (64) */
         const real *x329 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -16338,6 +17298,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 501760;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -16375,6 +17336,7 @@ static void gc_loss_0(double *out) {
         const real *x366 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x369 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x366[i] - (x369[i]);
         }
@@ -16383,6 +17345,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x370 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x370[i]) * (x370[i]);
         }
@@ -16414,6 +17377,7 @@ static void gc_loss_0(double *out) {
         const real *x234 = F_l16_gamma; /* (64) */
         const real *x233 = F_l16_beta; /* (64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -16428,6 +17392,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -16465,6 +17430,7 @@ static void gc_loss_0(double *out) {
         const real *x383 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x386 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x383[i] - (x386[i]);
         }
@@ -16473,6 +17439,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x387 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x387[i]) * (x387[i]);
         }
@@ -16505,6 +17472,7 @@ static void gc_loss_0(double *out) {
         const real *x253 = F_l19_beta; /* (64) */
         const real *x363 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -16521,8 +17489,9 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 4917248;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -16557,6 +17526,7 @@ static void gc_loss_0(double *out) {
         const real *x400 = arena + 4917248; /* (4, 28, 28, 32) */
         const real *x403 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 4917248;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x400[i] - (x403[i]);
         }
@@ -16565,6 +17535,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x404 = arena + 4917248; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x404[i]) * (x404[i]);
         }
@@ -16596,6 +17567,7 @@ static void gc_loss_0(double *out) {
         const real *x274 = F_l22_gamma; /* (32) */
         const real *x273 = F_l22_beta; /* (32) */
         real *y = arena + 4917248;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -16610,6 +17582,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 4917248;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -16653,6 +17626,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 5023872;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -16690,6 +17664,7 @@ static void gc_loss_0(double *out) {
         const real *x422 = arena + 401408; /* (4, 28, 28, 32) */
         const real *x425 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x422[i] - (x425[i]);
         }
@@ -16698,6 +17673,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x426 = arena + 401408; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x426[i]) * (x426[i]);
         }
@@ -16729,6 +17705,7 @@ static void gc_loss_0(double *out) {
         const real *x7 = G_l2_gamma; /* (32) */
         const real *x6 = G_l2_beta; /* (32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -16743,6 +17720,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -16780,6 +17758,7 @@ static void gc_loss_0(double *out) {
         const real *x439 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x442 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x439[i] - (x442[i]);
         }
@@ -16788,6 +17767,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x443 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x443[i]) * (x443[i]);
         }
@@ -16819,6 +17799,7 @@ static void gc_loss_0(double *out) {
         const real *x27 = G_l5_gamma; /* (64) */
         const real *x26 = G_l5_beta; /* (64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -16833,6 +17814,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -16870,6 +17852,7 @@ static void gc_loss_0(double *out) {
         const real *x456 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x459 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x456[i] - (x459[i]);
         }
@@ -16878,6 +17861,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x460 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x460[i]) * (x460[i]);
         }
@@ -16909,6 +17893,7 @@ static void gc_loss_0(double *out) {
         const real *x47 = G_l9_gamma; /* (64) */
         const real *x46 = G_l9_beta; /* (64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -16923,6 +17908,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 501760;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -16960,6 +17946,7 @@ static void gc_loss_0(double *out) {
         const real *x473 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x476 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x473[i] - (x476[i]);
         }
@@ -16968,6 +17955,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x477 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x477[i]) * (x477[i]);
         }
@@ -17000,6 +17988,7 @@ static void gc_loss_0(double *out) {
         const real *x66 = G_l12_beta; /* (64) */
         const real *x453 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -17014,6 +18003,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 501760;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -17051,6 +18041,7 @@ static void gc_loss_0(double *out) {
         const real *x490 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x493 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x490[i] - (x493[i]);
         }
@@ -17059,6 +18050,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x494 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x494[i]) * (x494[i]);
         }
@@ -17090,6 +18082,7 @@ static void gc_loss_0(double *out) {
         const real *x87 = G_l16_gamma; /* (64) */
         const real *x86 = G_l16_beta; /* (64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -17104,6 +18097,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -17141,6 +18135,7 @@ static void gc_loss_0(double *out) {
         const real *x507 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x510 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x507[i] - (x510[i]);
         }
@@ -17149,6 +18144,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x511 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x511[i]) * (x511[i]);
         }
@@ -17181,6 +18177,7 @@ static void gc_loss_0(double *out) {
         const real *x106 = G_l19_beta; /* (64) */
         const real *x487 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -17197,8 +18194,9 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 4917248;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -17233,6 +18231,7 @@ static void gc_loss_0(double *out) {
         const real *x524 = arena + 4917248; /* (4, 28, 28, 32) */
         const real *x527 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 4917248;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x524[i] - (x527[i]);
         }
@@ -17241,6 +18240,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x528 = arena + 4917248; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x528[i]) * (x528[i]);
         }
@@ -17272,6 +18272,7 @@ static void gc_loss_0(double *out) {
         const real *x127 = G_l22_gamma; /* (32) */
         const real *x126 = G_l22_beta; /* (32) */
         real *y = arena + 4917248;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -17286,6 +18287,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 4917248;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -17345,6 +18347,7 @@ static void gc_loss_0(double *out) {
         const real *x546 = arena + 100352; /* (784, 32) */
         const real *x547 = DA_l1_bias; /* (32) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -17356,6 +18359,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x549 = arena + 100352; /* (4, 14, 14, 32) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x549[i] > 0 ? x549[i] : (real)0.2 * x549[i];
         }
@@ -17364,6 +18368,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 100352;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -17454,6 +18459,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 112896;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -17527,6 +18533,7 @@ static void gc_loss_0(double *out) {
         const real *x585 = arena + 100352; /* (784, 32) */
         const real *x586 = DB_l1_bias; /* (32) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -17538,6 +18545,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x588 = arena + 100352; /* (4, 14, 14, 32) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x588[i] > 0 ? x588[i] : (real)0.2 * x588[i];
         }
@@ -17546,6 +18554,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 100352;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -17636,6 +18645,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 112896;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -17758,6 +18768,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = gc_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -17795,6 +18806,7 @@ static void gc_grad_0(real *g) {
         const real *x5 = arena + 9834496; /* (4, 28, 28, 32) */
         const real *x10 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 9834496;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x5[i] - (x10[i]);
         }
@@ -17803,6 +18815,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x11 = arena + 9834496; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x11[i]) * (x11[i]);
         }
@@ -17829,6 +18842,7 @@ static void gc_grad_0(real *g) {
         const real *x11 = arena + 9834496; /* (4, 28, 28, 32) */
         const real *x17 = arena + 9934848; /* (4, 28, 28, 32) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x11[i]) * (x17[i]);
         }
@@ -17841,6 +18855,7 @@ static void gc_grad_0(real *g) {
         const real *x7 = G_l2_gamma; /* (32) */
         const real *x6 = G_l2_beta; /* (32) */
         real *y = arena + 10135552;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -17854,6 +18869,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 10135552;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -17891,6 +18907,7 @@ static void gc_grad_0(real *g) {
         const real *x25 = arena + 13045760; /* (4, 14, 14, 64) */
         const real *x30 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 13045760;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x25[i] - (x30[i]);
         }
@@ -17899,6 +18916,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x31 = arena + 13045760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x31[i]) * (x31[i]);
         }
@@ -17925,6 +18943,7 @@ static void gc_grad_0(real *g) {
         const real *x31 = arena + 13045760; /* (4, 14, 14, 64) */
         const real *x37 = arena + 13095936; /* (4, 14, 14, 64) */
         real *y = arena + 13146112;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x31[i]) * (x37[i]);
         }
@@ -17937,6 +18956,7 @@ static void gc_grad_0(real *g) {
         const real *x27 = G_l5_gamma; /* (64) */
         const real *x26 = G_l5_beta; /* (64) */
         real *y = arena + 13196288;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -17950,6 +18970,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 13196288;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -17987,6 +19008,7 @@ static void gc_grad_0(real *g) {
         const real *x45 = arena + 13246464; /* (4, 14, 14, 64) */
         const real *x50 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 13246464;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x45[i] - (x50[i]);
         }
@@ -17995,6 +19017,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x51 = arena + 13246464; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x51[i]) * (x51[i]);
         }
@@ -18021,6 +19044,7 @@ static void gc_grad_0(real *g) {
         const real *x51 = arena + 13246464; /* (4, 14, 14, 64) */
         const real *x57 = arena + 13296640; /* (4, 14, 14, 64) */
         real *y = arena + 13346816;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x51[i]) * (x57[i]);
         }
@@ -18033,6 +19057,7 @@ static void gc_grad_0(real *g) {
         const real *x47 = G_l9_gamma; /* (64) */
         const real *x46 = G_l9_beta; /* (64) */
         real *y = arena + 13396992;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -18046,6 +19071,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 13396992;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -18083,6 +19109,7 @@ static void gc_grad_0(real *g) {
         const real *x65 = arena + 13447168; /* (4, 14, 14, 64) */
         const real *x70 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 13447168;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x65[i] - (x70[i]);
         }
@@ -18091,6 +19118,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x71 = arena + 13447168; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x71[i]) * (x71[i]);
         }
@@ -18117,6 +19145,7 @@ static void gc_grad_0(real *g) {
         const real *x71 = arena + 13447168; /* (4, 14, 14, 64) */
         const real *x77 = arena + 13497344; /* (4, 14, 14, 64) */
         real *y = arena + 13547520;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x71[i]) * (x77[i]);
         }
@@ -18130,6 +19159,7 @@ static void gc_grad_0(real *g) {
         const real *x66 = G_l12_beta; /* (64) */
         const real *x41 = arena + 13196288; /* (4, 14, 14, 64) */
         real *y = arena + 13597696;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -18143,6 +19173,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 13597696;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -18180,6 +19211,7 @@ static void gc_grad_0(real *g) {
         const real *x85 = arena + 13647872; /* (4, 14, 14, 64) */
         const real *x90 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 13647872;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x85[i] - (x90[i]);
         }
@@ -18188,6 +19220,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x91 = arena + 13647872; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x91[i]) * (x91[i]);
         }
@@ -18214,6 +19247,7 @@ static void gc_grad_0(real *g) {
         const real *x91 = arena + 13647872; /* (4, 14, 14, 64) */
         const real *x97 = arena + 13698048; /* (4, 14, 14, 64) */
         real *y = arena + 13748224;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x91[i]) * (x97[i]);
         }
@@ -18226,6 +19260,7 @@ static void gc_grad_0(real *g) {
         const real *x87 = G_l16_gamma; /* (64) */
         const real *x86 = G_l16_beta; /* (64) */
         real *y = arena + 13798400;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -18239,6 +19274,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 13798400;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -18276,6 +19312,7 @@ static void gc_grad_0(real *g) {
         const real *x105 = arena + 13848576; /* (4, 14, 14, 64) */
         const real *x110 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 13848576;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x105[i] - (x110[i]);
         }
@@ -18284,6 +19321,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x111 = arena + 13848576; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x111[i]) * (x111[i]);
         }
@@ -18310,6 +19348,7 @@ static void gc_grad_0(real *g) {
         const real *x111 = arena + 13848576; /* (4, 14, 14, 64) */
         const real *x117 = arena + 13898752; /* (4, 14, 14, 64) */
         real *y = arena + 13948928;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x111[i]) * (x117[i]);
         }
@@ -18323,6 +19362,7 @@ static void gc_grad_0(real *g) {
         const real *x106 = G_l19_beta; /* (64) */
         const real *x81 = arena + 13597696; /* (4, 14, 14, 64) */
         real *y = arena + 13999104;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -18338,8 +19378,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 10235904;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -18374,6 +19415,7 @@ static void gc_grad_0(real *g) {
         const real *x125 = arena + 10235904; /* (4, 28, 28, 32) */
         const real *x130 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 10235904;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x125[i] - (x130[i]);
         }
@@ -18382,6 +19424,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x131 = arena + 10235904; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x131[i]) * (x131[i]);
         }
@@ -18408,6 +19451,7 @@ static void gc_grad_0(real *g) {
         const real *x131 = arena + 10235904; /* (4, 28, 28, 32) */
         const real *x137 = arena + 10336256; /* (4, 28, 28, 32) */
         real *y = arena + 10436608;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x131[i]) * (x137[i]);
         }
@@ -18420,6 +19464,7 @@ static void gc_grad_0(real *g) {
         const real *x127 = G_l22_gamma; /* (32) */
         const real *x126 = G_l22_beta; /* (32) */
         real *y = arena + 10536960;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -18433,6 +19478,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 10536960;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -18476,6 +19522,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 17059840;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -18513,6 +19560,7 @@ static void gc_grad_0(real *g) {
         const real *x152 = arena + 10637312; /* (4, 28, 28, 32) */
         const real *x157 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 10637312;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x152[i] - (x157[i]);
         }
@@ -18521,6 +19569,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x158 = arena + 10637312; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x158[i]) * (x158[i]);
         }
@@ -18547,6 +19596,7 @@ static void gc_grad_0(real *g) {
         const real *x158 = arena + 10637312; /* (4, 28, 28, 32) */
         const real *x164 = arena + 10737664; /* (4, 28, 28, 32) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x158[i]) * (x164[i]);
         }
@@ -18559,6 +19609,7 @@ static void gc_grad_0(real *g) {
         const real *x154 = F_l2_gamma; /* (32) */
         const real *x153 = F_l2_beta; /* (32) */
         real *y = arena + 10938368;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -18572,6 +19623,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 10938368;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -18609,6 +19661,7 @@ static void gc_grad_0(real *g) {
         const real *x172 = arena + 14049280; /* (4, 14, 14, 64) */
         const real *x177 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 14049280;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x172[i] - (x177[i]);
         }
@@ -18617,6 +19670,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x178 = arena + 14049280; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x178[i]) * (x178[i]);
         }
@@ -18643,6 +19697,7 @@ static void gc_grad_0(real *g) {
         const real *x178 = arena + 14049280; /* (4, 14, 14, 64) */
         const real *x184 = arena + 14099456; /* (4, 14, 14, 64) */
         real *y = arena + 14149632;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x178[i]) * (x184[i]);
         }
@@ -18655,6 +19710,7 @@ static void gc_grad_0(real *g) {
         const real *x174 = F_l5_gamma; /* (64) */
         const real *x173 = F_l5_beta; /* (64) */
         real *y = arena + 14199808;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -18668,6 +19724,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 14199808;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -18705,6 +19762,7 @@ static void gc_grad_0(real *g) {
         const real *x192 = arena + 14249984; /* (4, 14, 14, 64) */
         const real *x197 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 14249984;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x192[i] - (x197[i]);
         }
@@ -18713,6 +19771,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x198 = arena + 14249984; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x198[i]) * (x198[i]);
         }
@@ -18739,6 +19798,7 @@ static void gc_grad_0(real *g) {
         const real *x198 = arena + 14249984; /* (4, 14, 14, 64) */
         const real *x204 = arena + 14300160; /* (4, 14, 14, 64) */
         real *y = arena + 14350336;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x198[i]) * (x204[i]);
         }
@@ -18751,6 +19811,7 @@ static void gc_grad_0(real *g) {
         const real *x194 = F_l9_gamma; /* (64) */
         const real *x193 = F_l9_beta; /* (64) */
         real *y = arena + 14400512;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -18764,6 +19825,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 14400512;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -18801,6 +19863,7 @@ static void gc_grad_0(real *g) {
         const real *x212 = arena + 14450688; /* (4, 14, 14, 64) */
         const real *x217 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 14450688;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x212[i] - (x217[i]);
         }
@@ -18809,6 +19872,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x218 = arena + 14450688; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x218[i]) * (x218[i]);
         }
@@ -18835,6 +19899,7 @@ static void gc_grad_0(real *g) {
         const real *x218 = arena + 14450688; /* (4, 14, 14, 64) */
         const real *x224 = arena + 14500864; /* (4, 14, 14, 64) */
         real *y = arena + 14551040;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x218[i]) * (x224[i]);
         }
@@ -18848,6 +19913,7 @@ static void gc_grad_0(real *g) {
         const real *x213 = F_l12_beta; /* (64) */
         const real *x188 = arena + 14199808; /* (4, 14, 14, 64) */
         real *y = arena + 14601216;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -18861,6 +19927,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 14601216;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -18898,6 +19965,7 @@ static void gc_grad_0(real *g) {
         const real *x232 = arena + 14651392; /* (4, 14, 14, 64) */
         const real *x237 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 14651392;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x232[i] - (x237[i]);
         }
@@ -18906,6 +19974,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x238 = arena + 14651392; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x238[i]) * (x238[i]);
         }
@@ -18932,6 +20001,7 @@ static void gc_grad_0(real *g) {
         const real *x238 = arena + 14651392; /* (4, 14, 14, 64) */
         const real *x244 = arena + 14701568; /* (4, 14, 14, 64) */
         real *y = arena + 14751744;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x238[i]) * (x244[i]);
         }
@@ -18944,6 +20014,7 @@ static void gc_grad_0(real *g) {
         const real *x234 = F_l16_gamma; /* (64) */
         const real *x233 = F_l16_beta; /* (64) */
         real *y = arena + 14801920;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -18957,6 +20028,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 14801920;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -18994,6 +20066,7 @@ static void gc_grad_0(real *g) {
         const real *x252 = arena + 14852096; /* (4, 14, 14, 64) */
         const real *x257 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 14852096;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x252[i] - (x257[i]);
         }
@@ -19002,6 +20075,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x258 = arena + 14852096; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x258[i]) * (x258[i]);
         }
@@ -19028,6 +20102,7 @@ static void gc_grad_0(real *g) {
         const real *x258 = arena + 14852096; /* (4, 14, 14, 64) */
         const real *x264 = arena + 14902272; /* (4, 14, 14, 64) */
         real *y = arena + 14952448;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x258[i]) * (x264[i]);
         }
@@ -19041,6 +20116,7 @@ static void gc_grad_0(real *g) {
         const real *x253 = F_l19_beta; /* (64) */
         const real *x228 = arena + 14601216; /* (4, 14, 14, 64) */
         real *y = arena + 15002624;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -19056,8 +20132,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 11038720;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -19092,6 +20169,7 @@ static void gc_grad_0(real *g) {
         const real *x272 = arena + 11038720; /* (4, 28, 28, 32) */
         const real *x277 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 11038720;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x272[i] - (x277[i]);
         }
@@ -19100,6 +20178,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x278 = arena + 11038720; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x278[i]) * (x278[i]);
         }
@@ -19126,6 +20205,7 @@ static void gc_grad_0(real *g) {
         const real *x278 = arena + 11038720; /* (4, 28, 28, 32) */
         const real *x284 = arena + 11139072; /* (4, 28, 28, 32) */
         real *y = arena + 11239424;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x278[i]) * (x284[i]);
         }
@@ -19138,6 +20218,7 @@ static void gc_grad_0(real *g) {
         const real *x274 = F_l22_gamma; /* (32) */
         const real *x273 = F_l22_beta; /* (32) */
         real *y = arena + 11339776;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -19151,6 +20232,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 11339776;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -19194,6 +20276,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = gc_xb;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -19231,6 +20314,7 @@ static void gc_grad_0(real *g) {
         const real *x298 = arena + 11440128; /* (4, 28, 28, 32) */
         const real *x301 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 11440128;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x298[i] - (x301[i]);
         }
@@ -19239,6 +20323,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x302 = arena + 11440128; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x302[i]) * (x302[i]);
         }
@@ -19265,6 +20350,7 @@ static void gc_grad_0(real *g) {
         const real *x302 = arena + 11440128; /* (4, 28, 28, 32) */
         const real *x308 = arena + 11540480; /* (4, 28, 28, 32) */
         real *y = arena + 11640832;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x302[i]) * (x308[i]);
         }
@@ -19277,6 +20363,7 @@ static void gc_grad_0(real *g) {
         const real *x154 = F_l2_gamma; /* (32) */
         const real *x153 = F_l2_beta; /* (32) */
         real *y = arena + 11741184;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -19290,6 +20377,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 11741184;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -19327,6 +20415,7 @@ static void gc_grad_0(real *g) {
         const real *x315 = arena + 15052800; /* (4, 14, 14, 64) */
         const real *x318 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 15052800;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x315[i] - (x318[i]);
         }
@@ -19335,6 +20424,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x319 = arena + 15052800; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x319[i]) * (x319[i]);
         }
@@ -19361,6 +20451,7 @@ static void gc_grad_0(real *g) {
         const real *x319 = arena + 15052800; /* (4, 14, 14, 64) */
         const real *x325 = arena + 15102976; /* (4, 14, 14, 64) */
         real *y = arena + 15153152;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x319[i]) * (x325[i]);
         }
@@ -19373,6 +20464,7 @@ static void gc_grad_0(real *g) {
         const real *x174 = F_l5_gamma; /* (64) */
         const real *x173 = F_l5_beta; /* (64) */
         real *y = arena + 15203328;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -19386,6 +20478,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 15203328;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -19423,6 +20516,7 @@ static void gc_grad_0(real *g) {
         const real *x332 = arena + 15253504; /* (4, 14, 14, 64) */
         const real *x335 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 15253504;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x332[i] - (x335[i]);
         }
@@ -19431,6 +20525,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x336 = arena + 15253504; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x336[i]) * (x336[i]);
         }
@@ -19457,6 +20552,7 @@ static void gc_grad_0(real *g) {
         const real *x336 = arena + 15253504; /* (4, 14, 14, 64) */
         const real *x342 = arena + 15303680; /* (4, 14, 14, 64) */
         real *y = arena + 15353856;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x336[i]) * (x342[i]);
         }
@@ -19469,6 +20565,7 @@ static void gc_grad_0(real *g) {
         const real *x194 = F_l9_gamma; /* (64) */
         const real *x193 = F_l9_beta; /* (64) */
         real *y = arena + 15404032;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -19482,6 +20579,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 15404032;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -19519,6 +20617,7 @@ static void gc_grad_0(real *g) {
         const real *x349 = arena + 15454208; /* (4, 14, 14, 64) */
         const real *x352 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 15454208;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x349[i] - (x352[i]);
         }
@@ -19527,6 +20626,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x353 = arena + 15454208; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x353[i]) * (x353[i]);
         }
@@ -19553,6 +20653,7 @@ static void gc_grad_0(real *g) {
         const real *x353 = arena + 15454208; /* (4, 14, 14, 64) */
         const real *x359 = arena + 15504384; /* (4, 14, 14, 64) */
         real *y = arena + 15554560;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x353[i]) * (x359[i]);
         }
@@ -19566,6 +20667,7 @@ static void gc_grad_0(real *g) {
         const real *x213 = F_l12_beta; /* (64) */
         const real *x329 = arena + 15203328; /* (4, 14, 14, 64) */
         real *y = arena + 15604736;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -19579,6 +20681,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 15604736;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -19616,6 +20719,7 @@ static void gc_grad_0(real *g) {
         const real *x366 = arena + 15654912; /* (4, 14, 14, 64) */
         const real *x369 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 15654912;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x366[i] - (x369[i]);
         }
@@ -19624,6 +20728,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x370 = arena + 15654912; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x370[i]) * (x370[i]);
         }
@@ -19650,6 +20755,7 @@ static void gc_grad_0(real *g) {
         const real *x370 = arena + 15654912; /* (4, 14, 14, 64) */
         const real *x376 = arena + 15705088; /* (4, 14, 14, 64) */
         real *y = arena + 15755264;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x370[i]) * (x376[i]);
         }
@@ -19662,6 +20768,7 @@ static void gc_grad_0(real *g) {
         const real *x234 = F_l16_gamma; /* (64) */
         const real *x233 = F_l16_beta; /* (64) */
         real *y = arena + 15805440;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -19675,6 +20782,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 15805440;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -19712,6 +20820,7 @@ static void gc_grad_0(real *g) {
         const real *x383 = arena + 15855616; /* (4, 14, 14, 64) */
         const real *x386 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 15855616;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x383[i] - (x386[i]);
         }
@@ -19720,6 +20829,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x387 = arena + 15855616; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x387[i]) * (x387[i]);
         }
@@ -19746,6 +20856,7 @@ static void gc_grad_0(real *g) {
         const real *x387 = arena + 15855616; /* (4, 14, 14, 64) */
         const real *x393 = arena + 15905792; /* (4, 14, 14, 64) */
         real *y = arena + 15955968;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x387[i]) * (x393[i]);
         }
@@ -19759,6 +20870,7 @@ static void gc_grad_0(real *g) {
         const real *x253 = F_l19_beta; /* (64) */
         const real *x363 = arena + 15604736; /* (4, 14, 14, 64) */
         real *y = arena + 16006144;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -19774,8 +20886,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 11841536;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -19810,6 +20923,7 @@ static void gc_grad_0(real *g) {
         const real *x400 = arena + 11841536; /* (4, 28, 28, 32) */
         const real *x403 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 11841536;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x400[i] - (x403[i]);
         }
@@ -19818,6 +20932,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x404 = arena + 11841536; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x404[i]) * (x404[i]);
         }
@@ -19844,6 +20959,7 @@ static void gc_grad_0(real *g) {
         const real *x404 = arena + 11841536; /* (4, 28, 28, 32) */
         const real *x410 = arena + 11941888; /* (4, 28, 28, 32) */
         real *y = arena + 12042240;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x404[i]) * (x410[i]);
         }
@@ -19856,6 +20972,7 @@ static void gc_grad_0(real *g) {
         const real *x274 = F_l22_gamma; /* (32) */
         const real *x273 = F_l22_beta; /* (32) */
         real *y = arena + 12142592;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -19869,6 +20986,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 12142592;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -19912,6 +21030,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 17066112;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -19949,6 +21068,7 @@ static void gc_grad_0(real *g) {
         const real *x422 = arena + 12242944; /* (4, 28, 28, 32) */
         const real *x425 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 12242944;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x422[i] - (x425[i]);
         }
@@ -19957,6 +21077,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x426 = arena + 12242944; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x426[i]) * (x426[i]);
         }
@@ -19983,6 +21104,7 @@ static void gc_grad_0(real *g) {
         const real *x426 = arena + 12242944; /* (4, 28, 28, 32) */
         const real *x432 = arena + 12343296; /* (4, 28, 28, 32) */
         real *y = arena + 12443648;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x426[i]) * (x432[i]);
         }
@@ -19995,6 +21117,7 @@ static void gc_grad_0(real *g) {
         const real *x7 = G_l2_gamma; /* (32) */
         const real *x6 = G_l2_beta; /* (32) */
         real *y = arena + 12544000;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -20008,6 +21131,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 12544000;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -20045,6 +21169,7 @@ static void gc_grad_0(real *g) {
         const real *x439 = arena + 16056320; /* (4, 14, 14, 64) */
         const real *x442 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 16056320;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x439[i] - (x442[i]);
         }
@@ -20053,6 +21178,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x443 = arena + 16056320; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x443[i]) * (x443[i]);
         }
@@ -20079,6 +21205,7 @@ static void gc_grad_0(real *g) {
         const real *x443 = arena + 16056320; /* (4, 14, 14, 64) */
         const real *x449 = arena + 16106496; /* (4, 14, 14, 64) */
         real *y = arena + 16156672;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x443[i]) * (x449[i]);
         }
@@ -20091,6 +21218,7 @@ static void gc_grad_0(real *g) {
         const real *x27 = G_l5_gamma; /* (64) */
         const real *x26 = G_l5_beta; /* (64) */
         real *y = arena + 16206848;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -20104,6 +21232,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 16206848;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -20141,6 +21270,7 @@ static void gc_grad_0(real *g) {
         const real *x456 = arena + 16257024; /* (4, 14, 14, 64) */
         const real *x459 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 16257024;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x456[i] - (x459[i]);
         }
@@ -20149,6 +21279,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x460 = arena + 16257024; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x460[i]) * (x460[i]);
         }
@@ -20175,6 +21306,7 @@ static void gc_grad_0(real *g) {
         const real *x460 = arena + 16257024; /* (4, 14, 14, 64) */
         const real *x466 = arena + 16307200; /* (4, 14, 14, 64) */
         real *y = arena + 16357376;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x460[i]) * (x466[i]);
         }
@@ -20187,6 +21319,7 @@ static void gc_grad_0(real *g) {
         const real *x47 = G_l9_gamma; /* (64) */
         const real *x46 = G_l9_beta; /* (64) */
         real *y = arena + 16407552;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -20200,6 +21333,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 16407552;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -20237,6 +21371,7 @@ static void gc_grad_0(real *g) {
         const real *x473 = arena + 16457728; /* (4, 14, 14, 64) */
         const real *x476 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 16457728;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x473[i] - (x476[i]);
         }
@@ -20245,6 +21380,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x477 = arena + 16457728; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x477[i]) * (x477[i]);
         }
@@ -20271,6 +21407,7 @@ static void gc_grad_0(real *g) {
         const real *x477 = arena + 16457728; /* (4, 14, 14, 64) */
         const real *x483 = arena + 16507904; /* (4, 14, 14, 64) */
         real *y = arena + 16558080;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x477[i]) * (x483[i]);
         }
@@ -20284,6 +21421,7 @@ static void gc_grad_0(real *g) {
         const real *x66 = G_l12_beta; /* (64) */
         const real *x453 = arena + 16206848; /* (4, 14, 14, 64) */
         real *y = arena + 16608256;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -20297,6 +21435,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 16608256;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -20334,6 +21473,7 @@ static void gc_grad_0(real *g) {
         const real *x490 = arena + 16658432; /* (4, 14, 14, 64) */
         const real *x493 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 16658432;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x490[i] - (x493[i]);
         }
@@ -20342,6 +21482,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x494 = arena + 16658432; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x494[i]) * (x494[i]);
         }
@@ -20368,6 +21509,7 @@ static void gc_grad_0(real *g) {
         const real *x494 = arena + 16658432; /* (4, 14, 14, 64) */
         const real *x500 = arena + 16708608; /* (4, 14, 14, 64) */
         real *y = arena + 16758784;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x494[i]) * (x500[i]);
         }
@@ -20380,6 +21522,7 @@ static void gc_grad_0(real *g) {
         const real *x87 = G_l16_gamma; /* (64) */
         const real *x86 = G_l16_beta; /* (64) */
         real *y = arena + 16808960;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -20393,6 +21536,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 16808960;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -20430,6 +21574,7 @@ static void gc_grad_0(real *g) {
         const real *x507 = arena + 16859136; /* (4, 14, 14, 64) */
         const real *x510 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 16859136;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x507[i] - (x510[i]);
         }
@@ -20438,6 +21583,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x511 = arena + 16859136; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x511[i]) * (x511[i]);
         }
@@ -20464,6 +21610,7 @@ static void gc_grad_0(real *g) {
         const real *x511 = arena + 16859136; /* (4, 14, 14, 64) */
         const real *x517 = arena + 16909312; /* (4, 14, 14, 64) */
         real *y = arena + 16959488;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x511[i]) * (x517[i]);
         }
@@ -20477,6 +21624,7 @@ static void gc_grad_0(real *g) {
         const real *x106 = G_l19_beta; /* (64) */
         const real *x487 = arena + 16608256; /* (4, 14, 14, 64) */
         real *y = arena + 17009664;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -20492,8 +21640,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12644352;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -20528,6 +21677,7 @@ static void gc_grad_0(real *g) {
         const real *x524 = arena + 12644352; /* (4, 28, 28, 32) */
         const real *x527 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 12644352;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x524[i] - (x527[i]);
         }
@@ -20536,6 +21686,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x528 = arena + 12644352; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x528[i]) * (x528[i]);
         }
@@ -20562,6 +21713,7 @@ static void gc_grad_0(real *g) {
         const real *x528 = arena + 12644352; /* (4, 28, 28, 32) */
         const real *x534 = arena + 12744704; /* (4, 28, 28, 32) */
         real *y = arena + 12845056;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x528[i]) * (x534[i]);
         }
@@ -20574,6 +21726,7 @@ static void gc_grad_0(real *g) {
         const real *x127 = G_l22_gamma; /* (32) */
         const real *x126 = G_l22_beta; /* (32) */
         real *y = arena + 12945408;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -20587,6 +21740,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 12945408;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -20654,6 +21808,7 @@ static void gc_grad_0(real *g) {
         const real *x546 = arena + 112896; /* (784, 32) */
         const real *x547 = DA_l1_bias; /* (32) */
         real *y = arena + 112896;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -20665,6 +21820,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x549 = arena + 112896; /* (4, 14, 14, 32) */
         real *y = arena + 112896;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x549[i] > 0 ? x549[i] : (real)0.2 * x549[i];
         }
@@ -20673,6 +21829,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 112896;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -20763,6 +21920,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 213248;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -20822,6 +21980,7 @@ static void gc_grad_0(real *g) {
         const real *x585 = arena + 137984; /* (784, 32) */
         const real *x586 = DB_l1_bias; /* (32) */
         real *y = arena + 137984;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -20833,6 +21992,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x588 = arena + 137984; /* (4, 14, 14, 32) */
         real *y = arena + 137984;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x588[i] > 0 ? x588[i] : (real)0.2 * x588[i];
         }
@@ -20841,6 +22001,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 137984;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -20931,6 +22092,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 225792;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -21026,8 +22188,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 238336;
-        memset(img, 0, 12544 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 3136, 0, 3136 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 576;
@@ -21143,8 +22306,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 163072;
-        memset(img, 0, 25088 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 6272, 0, 6272 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 512;
@@ -21166,6 +22330,7 @@ static void gc_grad_0(real *g) {
         const real *x589 = arena + 137984; /* (4, 14, 14, 32) */
         const real *x795 = arena + 163072; /* (4, 14, 14, 32) */
         real *y = arena + 137984;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x589[i] > 0 ? x795[i] : (real)0.2 * x795[i];
         }
@@ -21176,8 +22341,8 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 17072384;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -21227,8 +22392,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 137984;
-        memset(img, 0, 12544 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 3136, 0, 3136 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 576;
@@ -21344,8 +22510,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 137984;
-        memset(img, 0, 25088 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 6272, 0, 6272 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 512;
@@ -21367,6 +22534,7 @@ static void gc_grad_0(real *g) {
         const real *x550 = arena + 112896; /* (4, 14, 14, 32) */
         const real *x830 = arena + 137984; /* (4, 14, 14, 32) */
         real *y = arena + 112896;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x550[i] > 0 ? x830[i] : (real)0.2 * x830[i];
         }
@@ -21377,8 +22545,8 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 17075520;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -21434,6 +22602,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 12945408;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -21459,8 +22628,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 4917248;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
                     long row = ((long)(n * 28 + oh) * 28 + ow) * 1568;
@@ -21482,6 +22652,7 @@ static void gc_grad_0(real *g) {
         const real *x538 = arena + 12945408; /* (4, 28, 28, 32) */
         const real *x844 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 12945408;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x538[i] > 0 ? x844[i] : 0;
         }
@@ -21491,10 +22662,14 @@ static void gc_grad_0(real *g) {
         const real *x845 = arena + 12945408; /* (4, 28, 28, 32) */
         real *y = arena + 17069248;
         double acc[32] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x845[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x845[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -21504,6 +22679,7 @@ static void gc_grad_0(real *g) {
         const real *x845 = arena + 12945408; /* (4, 28, 28, 32) */
         const real *x127 = G_l22_gamma; /* (32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -21518,11 +22694,15 @@ static void gc_grad_0(real *g) {
         const real *x535 = arena + 12845056; /* (4, 28, 28, 32) */
         real *y = arena + 17069280;
         double acc[32] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                real v848 = (x845[i]) * (x535[i]);
-                acc[c] += v848;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    real v848 = (x845[i]) * (x535[i]);
+                    acc[c] += v848;
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -21532,6 +22712,7 @@ static void gc_grad_0(real *g) {
         const real *x847 = arena + 401408; /* (4, 28, 28, 32) */
         const real *x528 = arena + 12644352; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x847[i]) * (x528[i]);
         }
@@ -21568,6 +22749,7 @@ static void gc_grad_0(real *g) {
         const real *x528 = arena + 12644352; /* (4, 28, 28, 32) */
         const real *x858 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v850 = (x847[i]) * (x534[i]);
             real v859 = 2 * (x528[i]);
@@ -21579,6 +22761,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x861 = arena + 401408; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x861[i]);
         }
@@ -21601,6 +22784,7 @@ static void gc_grad_0(real *g) {
         const real *x861 = arena + 401408; /* (4, 28, 28, 32) */
         const real *x865 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x861[i] + x865[i];
         }
@@ -21609,6 +22793,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -21635,10 +22820,14 @@ static void gc_grad_0(real *g) {
         const real *x870 = arena + 903168; /* (4, 14, 14, 64) */
         real *y = arena + 12857344;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x870[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x870[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -21648,6 +22837,7 @@ static void gc_grad_0(real *g) {
         const real *x870 = arena + 903168; /* (4, 14, 14, 64) */
         const real *x107 = G_l19_gamma; /* (64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -21662,11 +22852,15 @@ static void gc_grad_0(real *g) {
         const real *x518 = arena + 16959488; /* (4, 14, 14, 64) */
         real *y = arena + 12857408;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v873 = (x870[i]) * (x518[i]);
-                acc[c] += v873;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v873 = (x870[i]) * (x518[i]);
+                    acc[c] += v873;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -21676,6 +22870,7 @@ static void gc_grad_0(real *g) {
         const real *x872 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x511 = arena + 16859136; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x872[i]) * (x511[i]);
         }
@@ -21712,6 +22907,7 @@ static void gc_grad_0(real *g) {
         const real *x511 = arena + 16859136; /* (4, 14, 14, 64) */
         const real *x883 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v875 = (x872[i]) * (x517[i]);
             real v884 = 2 * (x511[i]);
@@ -21723,6 +22919,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x886 = arena + 953344; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = -(x886[i]);
         }
@@ -21745,6 +22942,7 @@ static void gc_grad_0(real *g) {
         const real *x886 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x890 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x886[i] + x890[i];
         }
@@ -21753,6 +22951,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 16808960;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -21778,8 +22977,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -21801,6 +23001,7 @@ static void gc_grad_0(real *g) {
         const real *x504 = arena + 16808960; /* (4, 14, 14, 64) */
         const real *x896 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 16808960;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x504[i] > 0 ? x896[i] : 0;
         }
@@ -21810,10 +23011,14 @@ static void gc_grad_0(real *g) {
         const real *x897 = arena + 16808960; /* (4, 14, 14, 64) */
         real *y = arena + 12857472;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x897[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x897[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -21823,6 +23028,7 @@ static void gc_grad_0(real *g) {
         const real *x897 = arena + 16808960; /* (4, 14, 14, 64) */
         const real *x87 = G_l16_gamma; /* (64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -21837,11 +23043,15 @@ static void gc_grad_0(real *g) {
         const real *x501 = arena + 16758784; /* (4, 14, 14, 64) */
         real *y = arena + 12857536;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v900 = (x897[i]) * (x501[i]);
-                acc[c] += v900;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v900 = (x897[i]) * (x501[i]);
+                    acc[c] += v900;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -21851,6 +23061,7 @@ static void gc_grad_0(real *g) {
         const real *x899 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x494 = arena + 16658432; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x899[i]) * (x494[i]);
         }
@@ -21887,6 +23098,7 @@ static void gc_grad_0(real *g) {
         const real *x494 = arena + 16658432; /* (4, 14, 14, 64) */
         const real *x910 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v902 = (x899[i]) * (x500[i]);
             real v911 = 2 * (x494[i]);
@@ -21898,6 +23110,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x913 = arena + 953344; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = -(x913[i]);
         }
@@ -21920,6 +23133,7 @@ static void gc_grad_0(real *g) {
         const real *x913 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x917 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x913[i] + x917[i];
         }
@@ -21928,6 +23142,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 16608256;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -21953,8 +23168,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -21976,6 +23192,7 @@ static void gc_grad_0(real *g) {
         const real *x870 = arena + 903168; /* (4, 14, 14, 64) */
         const real *x923 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x870[i] + x923[i];
         }
@@ -21985,10 +23202,14 @@ static void gc_grad_0(real *g) {
         const real *x924 = arena + 903168; /* (4, 14, 14, 64) */
         real *y = arena + 12857600;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x924[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x924[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -21998,6 +23219,7 @@ static void gc_grad_0(real *g) {
         const real *x924 = arena + 903168; /* (4, 14, 14, 64) */
         const real *x67 = G_l12_gamma; /* (64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -22012,11 +23234,15 @@ static void gc_grad_0(real *g) {
         const real *x484 = arena + 16558080; /* (4, 14, 14, 64) */
         real *y = arena + 12857664;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v927 = (x924[i]) * (x484[i]);
-                acc[c] += v927;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v927 = (x924[i]) * (x484[i]);
+                    acc[c] += v927;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -22026,6 +23252,7 @@ static void gc_grad_0(real *g) {
         const real *x926 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x477 = arena + 16457728; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x926[i]) * (x477[i]);
         }
@@ -22062,6 +23289,7 @@ static void gc_grad_0(real *g) {
         const real *x477 = arena + 16457728; /* (4, 14, 14, 64) */
         const real *x937 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v929 = (x926[i]) * (x483[i]);
             real v938 = 2 * (x477[i]);
@@ -22073,6 +23301,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x940 = arena + 953344; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = -(x940[i]);
         }
@@ -22095,6 +23324,7 @@ static void gc_grad_0(real *g) {
         const real *x940 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x944 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x940[i] + x944[i];
         }
@@ -22103,6 +23333,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 16407552;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -22128,8 +23359,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -22151,6 +23383,7 @@ static void gc_grad_0(real *g) {
         const real *x470 = arena + 16407552; /* (4, 14, 14, 64) */
         const real *x950 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 16407552;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x470[i] > 0 ? x950[i] : 0;
         }
@@ -22160,10 +23393,14 @@ static void gc_grad_0(real *g) {
         const real *x951 = arena + 16407552; /* (4, 14, 14, 64) */
         real *y = arena + 12857728;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x951[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x951[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -22173,6 +23410,7 @@ static void gc_grad_0(real *g) {
         const real *x951 = arena + 16407552; /* (4, 14, 14, 64) */
         const real *x47 = G_l9_gamma; /* (64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -22187,11 +23425,15 @@ static void gc_grad_0(real *g) {
         const real *x467 = arena + 16357376; /* (4, 14, 14, 64) */
         real *y = arena + 12857792;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v954 = (x951[i]) * (x467[i]);
-                acc[c] += v954;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v954 = (x951[i]) * (x467[i]);
+                    acc[c] += v954;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -22201,6 +23443,7 @@ static void gc_grad_0(real *g) {
         const real *x953 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x460 = arena + 16257024; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x953[i]) * (x460[i]);
         }
@@ -22237,6 +23480,7 @@ static void gc_grad_0(real *g) {
         const real *x460 = arena + 16257024; /* (4, 14, 14, 64) */
         const real *x964 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v956 = (x953[i]) * (x466[i]);
             real v965 = 2 * (x460[i]);
@@ -22248,6 +23492,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x967 = arena + 953344; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = -(x967[i]);
         }
@@ -22270,6 +23515,7 @@ static void gc_grad_0(real *g) {
         const real *x967 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x971 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x967[i] + x971[i];
         }
@@ -22278,6 +23524,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 16206848;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -22303,8 +23550,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -22328,6 +23576,7 @@ static void gc_grad_0(real *g) {
         const real *x977 = arena + 0; /* (4, 14, 14, 64) */
         const real *x453 = arena + 16206848; /* (4, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v978 = x924[i] + x977[i];
             y[i] = x453[i] > 0 ? v978 : 0;
@@ -22338,10 +23587,14 @@ static void gc_grad_0(real *g) {
         const real *x979 = arena + 903168; /* (4, 14, 14, 64) */
         real *y = arena + 12857856;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x979[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x979[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -22351,6 +23604,7 @@ static void gc_grad_0(real *g) {
         const real *x979 = arena + 903168; /* (4, 14, 14, 64) */
         const real *x27 = G_l5_gamma; /* (64) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -22365,11 +23619,15 @@ static void gc_grad_0(real *g) {
         const real *x450 = arena + 16156672; /* (4, 14, 14, 64) */
         real *y = arena + 12857920;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v982 = (x979[i]) * (x450[i]);
-                acc[c] += v982;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v982 = (x979[i]) * (x450[i]);
+                    acc[c] += v982;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -22379,6 +23637,7 @@ static void gc_grad_0(real *g) {
         const real *x981 = arena + 802816; /* (4, 14, 14, 64) */
         const real *x443 = arena + 16056320; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x981[i]) * (x443[i]);
         }
@@ -22415,6 +23674,7 @@ static void gc_grad_0(real *g) {
         const real *x443 = arena + 16056320; /* (4, 14, 14, 64) */
         const real *x992 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v984 = (x981[i]) * (x449[i]);
             real v993 = 2 * (x443[i]);
@@ -22426,6 +23686,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x995 = arena + 802816; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = -(x995[i]);
         }
@@ -22448,6 +23709,7 @@ static void gc_grad_0(real *g) {
         const real *x995 = arena + 802816; /* (4, 14, 14, 64) */
         const real *x999 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x995[i] + x999[i];
         }
@@ -22456,6 +23718,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 12544000;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -22481,8 +23744,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 401408;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -22504,6 +23768,7 @@ static void gc_grad_0(real *g) {
         const real *x436 = arena + 12544000; /* (4, 28, 28, 32) */
         const real *x1005 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 12544000;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x436[i] > 0 ? x1005[i] : 0;
         }
@@ -22513,10 +23778,14 @@ static void gc_grad_0(real *g) {
         const real *x1006 = arena + 12544000; /* (4, 28, 28, 32) */
         real *y = arena + 12857984;
         double acc[32] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x1006[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x1006[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -22526,6 +23795,7 @@ static void gc_grad_0(real *g) {
         const real *x1006 = arena + 12544000; /* (4, 28, 28, 32) */
         const real *x7 = G_l2_gamma; /* (32) */
         real *y = arena + 307328;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -22540,11 +23810,15 @@ static void gc_grad_0(real *g) {
         const real *x433 = arena + 12443648; /* (4, 28, 28, 32) */
         real *y = arena + 12858016;
         double acc[32] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                real v1009 = (x1006[i]) * (x433[i]);
-                acc[c] += v1009;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    real v1009 = (x1006[i]) * (x433[i]);
+                    acc[c] += v1009;
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -22554,6 +23828,7 @@ static void gc_grad_0(real *g) {
         const real *x1008 = arena + 307328; /* (4, 28, 28, 32) */
         const real *x426 = arena + 12242944; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1008[i]) * (x426[i]);
         }
@@ -22590,6 +23865,7 @@ static void gc_grad_0(real *g) {
         const real *x426 = arena + 12242944; /* (4, 28, 28, 32) */
         const real *x1019 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 307328;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1011 = (x1008[i]) * (x432[i]);
             real v1020 = 2 * (x426[i]);
@@ -22601,6 +23877,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1022 = arena + 307328; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1022[i]);
         }
@@ -22623,6 +23900,7 @@ static void gc_grad_0(real *g) {
         const real *x1022 = arena + 307328; /* (4, 28, 28, 32) */
         const real *x1026 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 307328;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1022[i] + x1026[i];
         }
@@ -22631,6 +23909,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 17066112;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -22656,8 +23935,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 153664;
         real *img = arena + 0;
-        memset(img, 0, 3136 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
                     long row = ((long)(n * 28 + oh) * 28 + ow) * 49;
@@ -22709,6 +23989,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 12142592;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -22734,8 +24015,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 4917248;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
                     long row = ((long)(n * 28 + oh) * 28 + ow) * 1568;
@@ -22757,6 +24039,7 @@ static void gc_grad_0(real *g) {
         const real *x414 = arena + 12142592; /* (4, 28, 28, 32) */
         const real *x1043 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 12142592;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x414[i] > 0 ? x1043[i] : 0;
         }
@@ -22766,10 +24049,14 @@ static void gc_grad_0(real *g) {
         const real *x1044 = arena + 12142592; /* (4, 28, 28, 32) */
         real *y = arena + 12246080;
         double acc[32] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x1044[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x1044[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -22779,6 +24066,7 @@ static void gc_grad_0(real *g) {
         const real *x1044 = arena + 12142592; /* (4, 28, 28, 32) */
         const real *x274 = F_l22_gamma; /* (32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -22793,11 +24081,15 @@ static void gc_grad_0(real *g) {
         const real *x411 = arena + 12042240; /* (4, 28, 28, 32) */
         real *y = arena + 12246112;
         double acc[32] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                real v1047 = (x1044[i]) * (x411[i]);
-                acc[c] += v1047;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    real v1047 = (x1044[i]) * (x411[i]);
+                    acc[c] += v1047;
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -22807,6 +24099,7 @@ static void gc_grad_0(real *g) {
         const real *x1046 = arena + 401408; /* (4, 28, 28, 32) */
         const real *x404 = arena + 11841536; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1046[i]) * (x404[i]);
         }
@@ -22843,6 +24136,7 @@ static void gc_grad_0(real *g) {
         const real *x404 = arena + 11841536; /* (4, 28, 28, 32) */
         const real *x1057 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1049 = (x1046[i]) * (x410[i]);
             real v1058 = 2 * (x404[i]);
@@ -22854,6 +24148,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1060 = arena + 401408; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1060[i]);
         }
@@ -22876,6 +24171,7 @@ static void gc_grad_0(real *g) {
         const real *x1060 = arena + 401408; /* (4, 28, 28, 32) */
         const real *x1064 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1060[i] + x1064[i];
         }
@@ -22884,6 +24180,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -22910,10 +24207,14 @@ static void gc_grad_0(real *g) {
         const real *x1069 = arena + 903168; /* (4, 14, 14, 64) */
         real *y = arena + 12054528;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1069[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1069[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -22923,6 +24224,7 @@ static void gc_grad_0(real *g) {
         const real *x1069 = arena + 903168; /* (4, 14, 14, 64) */
         const real *x254 = F_l19_gamma; /* (64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -22937,11 +24239,15 @@ static void gc_grad_0(real *g) {
         const real *x394 = arena + 15955968; /* (4, 14, 14, 64) */
         real *y = arena + 12054592;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1072 = (x1069[i]) * (x394[i]);
-                acc[c] += v1072;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1072 = (x1069[i]) * (x394[i]);
+                    acc[c] += v1072;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -22951,6 +24257,7 @@ static void gc_grad_0(real *g) {
         const real *x1071 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x387 = arena + 15855616; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x1071[i]) * (x387[i]);
         }
@@ -22987,6 +24294,7 @@ static void gc_grad_0(real *g) {
         const real *x387 = arena + 15855616; /* (4, 14, 14, 64) */
         const real *x1082 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1074 = (x1071[i]) * (x393[i]);
             real v1083 = 2 * (x387[i]);
@@ -22998,6 +24306,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1085 = arena + 953344; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = -(x1085[i]);
         }
@@ -23020,6 +24329,7 @@ static void gc_grad_0(real *g) {
         const real *x1085 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x1089 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x1085[i] + x1089[i];
         }
@@ -23028,6 +24338,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 15805440;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -23053,8 +24364,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -23076,6 +24388,7 @@ static void gc_grad_0(real *g) {
         const real *x380 = arena + 15805440; /* (4, 14, 14, 64) */
         const real *x1095 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 15805440;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x380[i] > 0 ? x1095[i] : 0;
         }
@@ -23085,10 +24398,14 @@ static void gc_grad_0(real *g) {
         const real *x1096 = arena + 15805440; /* (4, 14, 14, 64) */
         real *y = arena + 12054656;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1096[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1096[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -23098,6 +24415,7 @@ static void gc_grad_0(real *g) {
         const real *x1096 = arena + 15805440; /* (4, 14, 14, 64) */
         const real *x234 = F_l16_gamma; /* (64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -23112,11 +24430,15 @@ static void gc_grad_0(real *g) {
         const real *x377 = arena + 15755264; /* (4, 14, 14, 64) */
         real *y = arena + 12054720;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1099 = (x1096[i]) * (x377[i]);
-                acc[c] += v1099;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1099 = (x1096[i]) * (x377[i]);
+                    acc[c] += v1099;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -23126,6 +24448,7 @@ static void gc_grad_0(real *g) {
         const real *x1098 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x370 = arena + 15654912; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x1098[i]) * (x370[i]);
         }
@@ -23162,6 +24485,7 @@ static void gc_grad_0(real *g) {
         const real *x370 = arena + 15654912; /* (4, 14, 14, 64) */
         const real *x1109 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1101 = (x1098[i]) * (x376[i]);
             real v1110 = 2 * (x370[i]);
@@ -23173,6 +24497,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1112 = arena + 953344; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = -(x1112[i]);
         }
@@ -23195,6 +24520,7 @@ static void gc_grad_0(real *g) {
         const real *x1112 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x1116 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x1112[i] + x1116[i];
         }
@@ -23203,6 +24529,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 15604736;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -23228,8 +24555,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -23251,6 +24579,7 @@ static void gc_grad_0(real *g) {
         const real *x1069 = arena + 903168; /* (4, 14, 14, 64) */
         const real *x1122 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x1069[i] + x1122[i];
         }
@@ -23260,10 +24589,14 @@ static void gc_grad_0(real *g) {
         const real *x1123 = arena + 903168; /* (4, 14, 14, 64) */
         real *y = arena + 12054784;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1123[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1123[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -23273,6 +24606,7 @@ static void gc_grad_0(real *g) {
         const real *x1123 = arena + 903168; /* (4, 14, 14, 64) */
         const real *x214 = F_l12_gamma; /* (64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -23287,11 +24621,15 @@ static void gc_grad_0(real *g) {
         const real *x360 = arena + 15554560; /* (4, 14, 14, 64) */
         real *y = arena + 12054848;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1126 = (x1123[i]) * (x360[i]);
-                acc[c] += v1126;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1126 = (x1123[i]) * (x360[i]);
+                    acc[c] += v1126;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -23301,6 +24639,7 @@ static void gc_grad_0(real *g) {
         const real *x1125 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x353 = arena + 15454208; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x1125[i]) * (x353[i]);
         }
@@ -23337,6 +24676,7 @@ static void gc_grad_0(real *g) {
         const real *x353 = arena + 15454208; /* (4, 14, 14, 64) */
         const real *x1136 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1128 = (x1125[i]) * (x359[i]);
             real v1137 = 2 * (x353[i]);
@@ -23348,6 +24688,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1139 = arena + 953344; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = -(x1139[i]);
         }
@@ -23370,6 +24711,7 @@ static void gc_grad_0(real *g) {
         const real *x1139 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x1143 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x1139[i] + x1143[i];
         }
@@ -23378,6 +24720,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 15404032;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -23403,8 +24746,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -23426,6 +24770,7 @@ static void gc_grad_0(real *g) {
         const real *x346 = arena + 15404032; /* (4, 14, 14, 64) */
         const real *x1149 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 15404032;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x346[i] > 0 ? x1149[i] : 0;
         }
@@ -23435,10 +24780,14 @@ static void gc_grad_0(real *g) {
         const real *x1150 = arena + 15404032; /* (4, 14, 14, 64) */
         real *y = arena + 12054912;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1150[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1150[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -23448,6 +24797,7 @@ static void gc_grad_0(real *g) {
         const real *x1150 = arena + 15404032; /* (4, 14, 14, 64) */
         const real *x194 = F_l9_gamma; /* (64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -23462,11 +24812,15 @@ static void gc_grad_0(real *g) {
         const real *x343 = arena + 15353856; /* (4, 14, 14, 64) */
         real *y = arena + 12054976;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1153 = (x1150[i]) * (x343[i]);
-                acc[c] += v1153;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1153 = (x1150[i]) * (x343[i]);
+                    acc[c] += v1153;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -23476,6 +24830,7 @@ static void gc_grad_0(real *g) {
         const real *x1152 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x336 = arena + 15253504; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x1152[i]) * (x336[i]);
         }
@@ -23512,6 +24867,7 @@ static void gc_grad_0(real *g) {
         const real *x336 = arena + 15253504; /* (4, 14, 14, 64) */
         const real *x1163 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1155 = (x1152[i]) * (x342[i]);
             real v1164 = 2 * (x336[i]);
@@ -23523,6 +24879,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1166 = arena + 953344; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = -(x1166[i]);
         }
@@ -23545,6 +24902,7 @@ static void gc_grad_0(real *g) {
         const real *x1166 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x1170 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x1166[i] + x1170[i];
         }
@@ -23553,6 +24911,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 15203328;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -23578,8 +24937,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -23603,6 +24963,7 @@ static void gc_grad_0(real *g) {
         const real *x1176 = arena + 0; /* (4, 14, 14, 64) */
         const real *x329 = arena + 15203328; /* (4, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1177 = x1123[i] + x1176[i];
             y[i] = x329[i] > 0 ? v1177 : 0;
@@ -23613,10 +24974,14 @@ static void gc_grad_0(real *g) {
         const real *x1178 = arena + 903168; /* (4, 14, 14, 64) */
         real *y = arena + 12055040;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1178[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1178[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -23626,6 +24991,7 @@ static void gc_grad_0(real *g) {
         const real *x1178 = arena + 903168; /* (4, 14, 14, 64) */
         const real *x174 = F_l5_gamma; /* (64) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -23640,11 +25006,15 @@ static void gc_grad_0(real *g) {
         const real *x326 = arena + 15153152; /* (4, 14, 14, 64) */
         real *y = arena + 12055104;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1181 = (x1178[i]) * (x326[i]);
-                acc[c] += v1181;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1181 = (x1178[i]) * (x326[i]);
+                    acc[c] += v1181;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -23654,6 +25024,7 @@ static void gc_grad_0(real *g) {
         const real *x1180 = arena + 802816; /* (4, 14, 14, 64) */
         const real *x319 = arena + 15052800; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x1180[i]) * (x319[i]);
         }
@@ -23690,6 +25061,7 @@ static void gc_grad_0(real *g) {
         const real *x319 = arena + 15052800; /* (4, 14, 14, 64) */
         const real *x1191 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1183 = (x1180[i]) * (x325[i]);
             real v1192 = 2 * (x319[i]);
@@ -23701,6 +25073,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1194 = arena + 802816; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = -(x1194[i]);
         }
@@ -23723,6 +25096,7 @@ static void gc_grad_0(real *g) {
         const real *x1194 = arena + 802816; /* (4, 14, 14, 64) */
         const real *x1198 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x1194[i] + x1198[i];
         }
@@ -23731,6 +25105,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 11741184;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -23756,8 +25131,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 401408;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -23779,6 +25155,7 @@ static void gc_grad_0(real *g) {
         const real *x312 = arena + 11741184; /* (4, 28, 28, 32) */
         const real *x1204 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 11741184;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x312[i] > 0 ? x1204[i] : 0;
         }
@@ -23788,10 +25165,14 @@ static void gc_grad_0(real *g) {
         const real *x1205 = arena + 11741184; /* (4, 28, 28, 32) */
         real *y = arena + 12055168;
         double acc[32] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x1205[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x1205[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -23801,6 +25182,7 @@ static void gc_grad_0(real *g) {
         const real *x1205 = arena + 11741184; /* (4, 28, 28, 32) */
         const real *x154 = F_l2_gamma; /* (32) */
         real *y = arena + 153664;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -23815,11 +25197,15 @@ static void gc_grad_0(real *g) {
         const real *x309 = arena + 11640832; /* (4, 28, 28, 32) */
         real *y = arena + 12055200;
         double acc[32] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                real v1208 = (x1205[i]) * (x309[i]);
-                acc[c] += v1208;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    real v1208 = (x1205[i]) * (x309[i]);
+                    acc[c] += v1208;
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -23829,6 +25215,7 @@ static void gc_grad_0(real *g) {
         const real *x1207 = arena + 153664; /* (4, 28, 28, 32) */
         const real *x302 = arena + 11440128; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1207[i]) * (x302[i]);
         }
@@ -23865,6 +25252,7 @@ static void gc_grad_0(real *g) {
         const real *x302 = arena + 11440128; /* (4, 28, 28, 32) */
         const real *x1218 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 153664;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1210 = (x1207[i]) * (x308[i]);
             real v1219 = 2 * (x302[i]);
@@ -23876,6 +25264,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1221 = arena + 153664; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1221[i]);
         }
@@ -23898,6 +25287,7 @@ static void gc_grad_0(real *g) {
         const real *x1221 = arena + 153664; /* (4, 28, 28, 32) */
         const real *x1225 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 153664;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1221[i] + x1225[i];
         }
@@ -23906,6 +25296,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = gc_xb;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -23973,6 +25364,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 11339776;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -24007,8 +25399,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 4917248;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
                     long row = ((long)(n * 28 + oh) * 28 + ow) * 1568;
@@ -24030,6 +25423,7 @@ static void gc_grad_0(real *g) {
         const real *x288 = arena + 11339776; /* (4, 28, 28, 32) */
         const real *x1241 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 11339776;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x288[i] > 0 ? x1241[i] : 0;
         }
@@ -24039,10 +25433,14 @@ static void gc_grad_0(real *g) {
         const real *x1242 = arena + 11339776; /* (4, 28, 28, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x1242[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x1242[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -24061,6 +25459,7 @@ static void gc_grad_0(real *g) {
         const real *x1242 = arena + 11339776; /* (4, 28, 28, 32) */
         const real *x274 = F_l22_gamma; /* (32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -24075,11 +25474,15 @@ static void gc_grad_0(real *g) {
         const real *x285 = arena + 11239424; /* (4, 28, 28, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                real v1246 = (x1242[i]) * (x285[i]);
-                acc[c] += v1246;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    real v1246 = (x1242[i]) * (x285[i]);
+                    acc[c] += v1246;
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -24098,6 +25501,7 @@ static void gc_grad_0(real *g) {
         const real *x1245 = arena + 401408; /* (4, 28, 28, 32) */
         const real *x278 = arena + 11038720; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1245[i]) * (x278[i]);
         }
@@ -24134,6 +25538,7 @@ static void gc_grad_0(real *g) {
         const real *x278 = arena + 11038720; /* (4, 28, 28, 32) */
         const real *x1257 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1249 = (x1245[i]) * (x284[i]);
             real v1258 = 2 * (x278[i]);
@@ -24145,6 +25550,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1260 = arena + 401408; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1260[i]);
         }
@@ -24167,6 +25573,7 @@ static void gc_grad_0(real *g) {
         const real *x1260 = arena + 401408; /* (4, 28, 28, 32) */
         const real *x1264 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1260[i] + x1264[i];
         }
@@ -24175,6 +25582,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -24201,6 +25609,7 @@ static void gc_grad_0(real *g) {
         const real *x1068 = arena + 11988992; /* (64, 512) */
         const real *x1268 = arena + 401408; /* (64, 512) */
         real *y = arena + 11988992;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x1068[i] + x1268[i];
         }
@@ -24210,10 +25619,14 @@ static void gc_grad_0(real *g) {
         const real *x1270 = arena + 903168; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1270[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1270[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -24232,6 +25645,7 @@ static void gc_grad_0(real *g) {
         const real *x1270 = arena + 903168; /* (4, 14, 14, 64) */
         const real *x254 = F_l19_gamma; /* (64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -24246,11 +25660,15 @@ static void gc_grad_0(real *g) {
         const real *x265 = arena + 14952448; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1274 = (x1270[i]) * (x265[i]);
-                acc[c] += v1274;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1274 = (x1270[i]) * (x265[i]);
+                    acc[c] += v1274;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -24269,6 +25687,7 @@ static void gc_grad_0(real *g) {
         const real *x1273 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x258 = arena + 14852096; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x1273[i]) * (x258[i]);
         }
@@ -24305,6 +25724,7 @@ static void gc_grad_0(real *g) {
         const real *x258 = arena + 14852096; /* (4, 14, 14, 64) */
         const real *x1285 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1277 = (x1273[i]) * (x264[i]);
             real v1286 = 2 * (x258[i]);
@@ -24316,6 +25736,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1288 = arena + 953344; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = -(x1288[i]);
         }
@@ -24338,6 +25759,7 @@ static void gc_grad_0(real *g) {
         const real *x1288 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x1292 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x1288[i] + x1292[i];
         }
@@ -24346,6 +25768,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 14801920;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -24372,6 +25795,7 @@ static void gc_grad_0(real *g) {
         const real *x1094 = arena + 11841536; /* (64, 576) */
         const real *x1297 = arena + 1003520; /* (64, 576) */
         real *y = arena + 11841536;
+        PARALLEL_FOR
         for (long i = 0; i < 36864; i++) {
             y[i] = x1094[i] + x1297[i];
         }
@@ -24380,8 +25804,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -24403,6 +25828,7 @@ static void gc_grad_0(real *g) {
         const real *x248 = arena + 14801920; /* (4, 14, 14, 64) */
         const real *x1299 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 14801920;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x248[i] > 0 ? x1299[i] : 0;
         }
@@ -24412,10 +25838,14 @@ static void gc_grad_0(real *g) {
         const real *x1300 = arena + 14801920; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1300[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1300[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -24434,6 +25864,7 @@ static void gc_grad_0(real *g) {
         const real *x1300 = arena + 14801920; /* (4, 14, 14, 64) */
         const real *x234 = F_l16_gamma; /* (64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -24448,11 +25879,15 @@ static void gc_grad_0(real *g) {
         const real *x245 = arena + 14751744; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1304 = (x1300[i]) * (x245[i]);
-                acc[c] += v1304;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1304 = (x1300[i]) * (x245[i]);
+                    acc[c] += v1304;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -24471,6 +25906,7 @@ static void gc_grad_0(real *g) {
         const real *x1303 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x238 = arena + 14651392; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x1303[i]) * (x238[i]);
         }
@@ -24507,6 +25943,7 @@ static void gc_grad_0(real *g) {
         const real *x238 = arena + 14651392; /* (4, 14, 14, 64) */
         const real *x1315 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1307 = (x1303[i]) * (x244[i]);
             real v1316 = 2 * (x238[i]);
@@ -24518,6 +25955,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1318 = arena + 953344; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = -(x1318[i]);
         }
@@ -24540,6 +25978,7 @@ static void gc_grad_0(real *g) {
         const real *x1318 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x1322 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x1318[i] + x1322[i];
         }
@@ -24548,6 +25987,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 14601216;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -24574,6 +26014,7 @@ static void gc_grad_0(real *g) {
         const real *x1121 = arena + 11878400; /* (64, 576) */
         const real *x1327 = arena + 1003520; /* (64, 576) */
         real *y = arena + 11878400;
+        PARALLEL_FOR
         for (long i = 0; i < 36864; i++) {
             y[i] = x1121[i] + x1327[i];
         }
@@ -24582,8 +26023,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -24605,6 +26047,7 @@ static void gc_grad_0(real *g) {
         const real *x1270 = arena + 903168; /* (4, 14, 14, 64) */
         const real *x1329 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x1270[i] + x1329[i];
         }
@@ -24614,10 +26057,14 @@ static void gc_grad_0(real *g) {
         const real *x1330 = arena + 903168; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1330[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1330[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -24636,6 +26083,7 @@ static void gc_grad_0(real *g) {
         const real *x1330 = arena + 903168; /* (4, 14, 14, 64) */
         const real *x214 = F_l12_gamma; /* (64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -24650,11 +26098,15 @@ static void gc_grad_0(real *g) {
         const real *x225 = arena + 14551040; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1334 = (x1330[i]) * (x225[i]);
-                acc[c] += v1334;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1334 = (x1330[i]) * (x225[i]);
+                    acc[c] += v1334;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -24673,6 +26125,7 @@ static void gc_grad_0(real *g) {
         const real *x1333 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x218 = arena + 14450688; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x1333[i]) * (x218[i]);
         }
@@ -24709,6 +26162,7 @@ static void gc_grad_0(real *g) {
         const real *x218 = arena + 14450688; /* (4, 14, 14, 64) */
         const real *x1345 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1337 = (x1333[i]) * (x224[i]);
             real v1346 = 2 * (x218[i]);
@@ -24720,6 +26174,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1348 = arena + 953344; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = -(x1348[i]);
         }
@@ -24742,6 +26197,7 @@ static void gc_grad_0(real *g) {
         const real *x1348 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x1352 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x1348[i] + x1352[i];
         }
@@ -24750,6 +26206,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 14400512;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -24776,6 +26233,7 @@ static void gc_grad_0(real *g) {
         const real *x1148 = arena + 11915264; /* (64, 576) */
         const real *x1357 = arena + 1003520; /* (64, 576) */
         real *y = arena + 11915264;
+        PARALLEL_FOR
         for (long i = 0; i < 36864; i++) {
             y[i] = x1148[i] + x1357[i];
         }
@@ -24784,8 +26242,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -24807,6 +26266,7 @@ static void gc_grad_0(real *g) {
         const real *x208 = arena + 14400512; /* (4, 14, 14, 64) */
         const real *x1359 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 14400512;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x208[i] > 0 ? x1359[i] : 0;
         }
@@ -24816,10 +26276,14 @@ static void gc_grad_0(real *g) {
         const real *x1360 = arena + 14400512; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1360[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1360[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -24838,6 +26302,7 @@ static void gc_grad_0(real *g) {
         const real *x1360 = arena + 14400512; /* (4, 14, 14, 64) */
         const real *x194 = F_l9_gamma; /* (64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -24852,11 +26317,15 @@ static void gc_grad_0(real *g) {
         const real *x205 = arena + 14350336; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1364 = (x1360[i]) * (x205[i]);
-                acc[c] += v1364;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1364 = (x1360[i]) * (x205[i]);
+                    acc[c] += v1364;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -24875,6 +26344,7 @@ static void gc_grad_0(real *g) {
         const real *x1363 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x198 = arena + 14249984; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x1363[i]) * (x198[i]);
         }
@@ -24911,6 +26381,7 @@ static void gc_grad_0(real *g) {
         const real *x198 = arena + 14249984; /* (4, 14, 14, 64) */
         const real *x1375 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1367 = (x1363[i]) * (x204[i]);
             real v1376 = 2 * (x198[i]);
@@ -24922,6 +26393,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1378 = arena + 953344; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = -(x1378[i]);
         }
@@ -24944,6 +26416,7 @@ static void gc_grad_0(real *g) {
         const real *x1378 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x1382 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x1378[i] + x1382[i];
         }
@@ -24952,6 +26425,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 14199808;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -24978,6 +26452,7 @@ static void gc_grad_0(real *g) {
         const real *x1175 = arena + 11952128; /* (64, 576) */
         const real *x1387 = arena + 1003520; /* (64, 576) */
         real *y = arena + 11952128;
+        PARALLEL_FOR
         for (long i = 0; i < 36864; i++) {
             y[i] = x1175[i] + x1387[i];
         }
@@ -24986,8 +26461,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -25011,6 +26487,7 @@ static void gc_grad_0(real *g) {
         const real *x1389 = arena + 0; /* (4, 14, 14, 64) */
         const real *x188 = arena + 14199808; /* (4, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1390 = x1330[i] + x1389[i];
             y[i] = x188[i] > 0 ? v1390 : 0;
@@ -25021,10 +26498,14 @@ static void gc_grad_0(real *g) {
         const real *x1391 = arena + 903168; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1391[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1391[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -25043,6 +26524,7 @@ static void gc_grad_0(real *g) {
         const real *x1391 = arena + 903168; /* (4, 14, 14, 64) */
         const real *x174 = F_l5_gamma; /* (64) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -25057,11 +26539,15 @@ static void gc_grad_0(real *g) {
         const real *x185 = arena + 14149632; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1395 = (x1391[i]) * (x185[i]);
-                acc[c] += v1395;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1395 = (x1391[i]) * (x185[i]);
+                    acc[c] += v1395;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -25080,6 +26566,7 @@ static void gc_grad_0(real *g) {
         const real *x1394 = arena + 802816; /* (4, 14, 14, 64) */
         const real *x178 = arena + 14049280; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x1394[i]) * (x178[i]);
         }
@@ -25116,6 +26603,7 @@ static void gc_grad_0(real *g) {
         const real *x178 = arena + 14049280; /* (4, 14, 14, 64) */
         const real *x1406 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1398 = (x1394[i]) * (x184[i]);
             real v1407 = 2 * (x178[i]);
@@ -25127,6 +26615,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1409 = arena + 802816; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = -(x1409[i]);
         }
@@ -25149,6 +26638,7 @@ static void gc_grad_0(real *g) {
         const real *x1409 = arena + 802816; /* (4, 14, 14, 64) */
         const real *x1413 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x1409[i] + x1413[i];
         }
@@ -25157,6 +26647,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 10938368;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -25183,6 +26674,7 @@ static void gc_grad_0(real *g) {
         const real *x1203 = arena + 12021760; /* (64, 512) */
         const real *x1418 = arena + 852992; /* (64, 512) */
         real *y = arena + 12021760;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x1203[i] + x1418[i];
         }
@@ -25191,8 +26683,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 401408;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -25214,6 +26707,7 @@ static void gc_grad_0(real *g) {
         const real *x168 = arena + 10938368; /* (4, 28, 28, 32) */
         const real *x1420 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 10938368;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x168[i] > 0 ? x1420[i] : 0;
         }
@@ -25223,10 +26717,14 @@ static void gc_grad_0(real *g) {
         const real *x1421 = arena + 10938368; /* (4, 28, 28, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x1421[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x1421[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -25245,6 +26743,7 @@ static void gc_grad_0(real *g) {
         const real *x1421 = arena + 10938368; /* (4, 28, 28, 32) */
         const real *x154 = F_l2_gamma; /* (32) */
         real *y = arena + 307328;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -25259,11 +26758,15 @@ static void gc_grad_0(real *g) {
         const real *x165 = arena + 10838016; /* (4, 28, 28, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                real v1425 = (x1421[i]) * (x165[i]);
-                acc[c] += v1425;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    real v1425 = (x1421[i]) * (x165[i]);
+                    acc[c] += v1425;
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -25282,6 +26785,7 @@ static void gc_grad_0(real *g) {
         const real *x1424 = arena + 307328; /* (4, 28, 28, 32) */
         const real *x158 = arena + 10637312; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1424[i]) * (x158[i]);
         }
@@ -25318,6 +26822,7 @@ static void gc_grad_0(real *g) {
         const real *x158 = arena + 10637312; /* (4, 28, 28, 32) */
         const real *x1436 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 307328;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1428 = (x1424[i]) * (x164[i]);
             real v1437 = 2 * (x158[i]);
@@ -25329,6 +26834,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1439 = arena + 307328; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1439[i]);
         }
@@ -25351,6 +26857,7 @@ static void gc_grad_0(real *g) {
         const real *x1439 = arena + 307328; /* (4, 28, 28, 32) */
         const real *x1443 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 307328;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1439[i] + x1443[i];
         }
@@ -25359,6 +26866,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 17059840;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -25393,8 +26901,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 153664;
         real *img = arena + 0;
-        memset(img, 0, 3136 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
                     long row = ((long)(n * 28 + oh) * 28 + ow) * 49;
@@ -25455,6 +26964,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 10536960;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -25489,8 +26999,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 4917248;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
                     long row = ((long)(n * 28 + oh) * 28 + ow) * 1568;
@@ -25512,6 +27023,7 @@ static void gc_grad_0(real *g) {
         const real *x141 = arena + 10536960; /* (4, 28, 28, 32) */
         const real *x1463 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 10536960;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x141[i] > 0 ? x1463[i] : 0;
         }
@@ -25521,10 +27033,14 @@ static void gc_grad_0(real *g) {
         const real *x1464 = arena + 10536960; /* (4, 28, 28, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x1464[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x1464[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -25543,6 +27059,7 @@ static void gc_grad_0(real *g) {
         const real *x1464 = arena + 10536960; /* (4, 28, 28, 32) */
         const real *x127 = G_l22_gamma; /* (32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -25557,11 +27074,15 @@ static void gc_grad_0(real *g) {
         const real *x138 = arena + 10436608; /* (4, 28, 28, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                real v1468 = (x1464[i]) * (x138[i]);
-                acc[c] += v1468;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    real v1468 = (x1464[i]) * (x138[i]);
+                    acc[c] += v1468;
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -25580,6 +27101,7 @@ static void gc_grad_0(real *g) {
         const real *x1467 = arena + 401408; /* (4, 28, 28, 32) */
         const real *x131 = arena + 10235904; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1467[i]) * (x131[i]);
         }
@@ -25616,6 +27138,7 @@ static void gc_grad_0(real *g) {
         const real *x131 = arena + 10235904; /* (4, 28, 28, 32) */
         const real *x1479 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1471 = (x1467[i]) * (x137[i]);
             real v1480 = 2 * (x131[i]);
@@ -25627,6 +27150,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1482 = arena + 401408; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1482[i]);
         }
@@ -25649,6 +27173,7 @@ static void gc_grad_0(real *g) {
         const real *x1482 = arena + 401408; /* (4, 28, 28, 32) */
         const real *x1486 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1482[i] + x1486[i];
         }
@@ -25657,6 +27182,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -25683,6 +27209,7 @@ static void gc_grad_0(real *g) {
         const real *x869 = arena + 12791808; /* (64, 512) */
         const real *x1490 = arena + 401408; /* (64, 512) */
         real *y = arena + 12791808;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x869[i] + x1490[i];
         }
@@ -25692,10 +27219,14 @@ static void gc_grad_0(real *g) {
         const real *x1492 = arena + 903168; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1492[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1492[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -25714,6 +27245,7 @@ static void gc_grad_0(real *g) {
         const real *x1492 = arena + 903168; /* (4, 14, 14, 64) */
         const real *x107 = G_l19_gamma; /* (64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -25728,11 +27260,15 @@ static void gc_grad_0(real *g) {
         const real *x118 = arena + 13948928; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1496 = (x1492[i]) * (x118[i]);
-                acc[c] += v1496;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1496 = (x1492[i]) * (x118[i]);
+                    acc[c] += v1496;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -25751,6 +27287,7 @@ static void gc_grad_0(real *g) {
         const real *x1495 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x111 = arena + 13848576; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x1495[i]) * (x111[i]);
         }
@@ -25787,6 +27324,7 @@ static void gc_grad_0(real *g) {
         const real *x111 = arena + 13848576; /* (4, 14, 14, 64) */
         const real *x1507 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1499 = (x1495[i]) * (x117[i]);
             real v1508 = 2 * (x111[i]);
@@ -25798,6 +27336,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1510 = arena + 953344; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = -(x1510[i]);
         }
@@ -25820,6 +27359,7 @@ static void gc_grad_0(real *g) {
         const real *x1510 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x1514 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x1510[i] + x1514[i];
         }
@@ -25828,6 +27368,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 13798400;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -25854,6 +27395,7 @@ static void gc_grad_0(real *g) {
         const real *x895 = arena + 12644352; /* (64, 576) */
         const real *x1519 = arena + 1003520; /* (64, 576) */
         real *y = arena + 12644352;
+        PARALLEL_FOR
         for (long i = 0; i < 36864; i++) {
             y[i] = x895[i] + x1519[i];
         }
@@ -25862,8 +27404,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -25885,6 +27428,7 @@ static void gc_grad_0(real *g) {
         const real *x101 = arena + 13798400; /* (4, 14, 14, 64) */
         const real *x1521 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 13798400;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x101[i] > 0 ? x1521[i] : 0;
         }
@@ -25894,10 +27438,14 @@ static void gc_grad_0(real *g) {
         const real *x1522 = arena + 13798400; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1522[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1522[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -25916,6 +27464,7 @@ static void gc_grad_0(real *g) {
         const real *x1522 = arena + 13798400; /* (4, 14, 14, 64) */
         const real *x87 = G_l16_gamma; /* (64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -25930,11 +27479,15 @@ static void gc_grad_0(real *g) {
         const real *x98 = arena + 13748224; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1526 = (x1522[i]) * (x98[i]);
-                acc[c] += v1526;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1526 = (x1522[i]) * (x98[i]);
+                    acc[c] += v1526;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -25953,6 +27506,7 @@ static void gc_grad_0(real *g) {
         const real *x1525 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x91 = arena + 13647872; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x1525[i]) * (x91[i]);
         }
@@ -25989,6 +27543,7 @@ static void gc_grad_0(real *g) {
         const real *x91 = arena + 13647872; /* (4, 14, 14, 64) */
         const real *x1537 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1529 = (x1525[i]) * (x97[i]);
             real v1538 = 2 * (x91[i]);
@@ -26000,6 +27555,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1540 = arena + 953344; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = -(x1540[i]);
         }
@@ -26022,6 +27578,7 @@ static void gc_grad_0(real *g) {
         const real *x1540 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x1544 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x1540[i] + x1544[i];
         }
@@ -26030,6 +27587,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 13597696;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -26056,6 +27614,7 @@ static void gc_grad_0(real *g) {
         const real *x922 = arena + 12681216; /* (64, 576) */
         const real *x1549 = arena + 1003520; /* (64, 576) */
         real *y = arena + 12681216;
+        PARALLEL_FOR
         for (long i = 0; i < 36864; i++) {
             y[i] = x922[i] + x1549[i];
         }
@@ -26064,8 +27623,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -26087,6 +27647,7 @@ static void gc_grad_0(real *g) {
         const real *x1492 = arena + 903168; /* (4, 14, 14, 64) */
         const real *x1551 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x1492[i] + x1551[i];
         }
@@ -26096,10 +27657,14 @@ static void gc_grad_0(real *g) {
         const real *x1552 = arena + 903168; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1552[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1552[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -26118,6 +27683,7 @@ static void gc_grad_0(real *g) {
         const real *x1552 = arena + 903168; /* (4, 14, 14, 64) */
         const real *x67 = G_l12_gamma; /* (64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -26132,11 +27698,15 @@ static void gc_grad_0(real *g) {
         const real *x78 = arena + 13547520; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1556 = (x1552[i]) * (x78[i]);
-                acc[c] += v1556;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1556 = (x1552[i]) * (x78[i]);
+                    acc[c] += v1556;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -26155,6 +27725,7 @@ static void gc_grad_0(real *g) {
         const real *x1555 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x71 = arena + 13447168; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x1555[i]) * (x71[i]);
         }
@@ -26191,6 +27762,7 @@ static void gc_grad_0(real *g) {
         const real *x71 = arena + 13447168; /* (4, 14, 14, 64) */
         const real *x1567 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1559 = (x1555[i]) * (x77[i]);
             real v1568 = 2 * (x71[i]);
@@ -26202,6 +27774,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1570 = arena + 953344; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = -(x1570[i]);
         }
@@ -26224,6 +27797,7 @@ static void gc_grad_0(real *g) {
         const real *x1570 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x1574 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x1570[i] + x1574[i];
         }
@@ -26232,6 +27806,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 13396992;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -26258,6 +27833,7 @@ static void gc_grad_0(real *g) {
         const real *x949 = arena + 12718080; /* (64, 576) */
         const real *x1579 = arena + 1003520; /* (64, 576) */
         real *y = arena + 12718080;
+        PARALLEL_FOR
         for (long i = 0; i < 36864; i++) {
             y[i] = x949[i] + x1579[i];
         }
@@ -26266,8 +27842,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -26289,6 +27866,7 @@ static void gc_grad_0(real *g) {
         const real *x61 = arena + 13396992; /* (4, 14, 14, 64) */
         const real *x1581 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 13396992;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x61[i] > 0 ? x1581[i] : 0;
         }
@@ -26298,10 +27876,14 @@ static void gc_grad_0(real *g) {
         const real *x1582 = arena + 13396992; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1582[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1582[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -26320,6 +27902,7 @@ static void gc_grad_0(real *g) {
         const real *x1582 = arena + 13396992; /* (4, 14, 14, 64) */
         const real *x47 = G_l9_gamma; /* (64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -26334,11 +27917,15 @@ static void gc_grad_0(real *g) {
         const real *x58 = arena + 13346816; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1586 = (x1582[i]) * (x58[i]);
-                acc[c] += v1586;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1586 = (x1582[i]) * (x58[i]);
+                    acc[c] += v1586;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -26357,6 +27944,7 @@ static void gc_grad_0(real *g) {
         const real *x1585 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x51 = arena + 13246464; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x1585[i]) * (x51[i]);
         }
@@ -26393,6 +27981,7 @@ static void gc_grad_0(real *g) {
         const real *x51 = arena + 13246464; /* (4, 14, 14, 64) */
         const real *x1597 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1589 = (x1585[i]) * (x57[i]);
             real v1598 = 2 * (x51[i]);
@@ -26404,6 +27993,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1600 = arena + 953344; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = -(x1600[i]);
         }
@@ -26426,6 +28016,7 @@ static void gc_grad_0(real *g) {
         const real *x1600 = arena + 953344; /* (4, 14, 14, 64) */
         const real *x1604 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 953344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x1600[i] + x1604[i];
         }
@@ -26434,6 +28025,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 13196288;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -26460,6 +28052,7 @@ static void gc_grad_0(real *g) {
         const real *x976 = arena + 12754944; /* (64, 576) */
         const real *x1609 = arena + 1003520; /* (64, 576) */
         real *y = arena + 12754944;
+        PARALLEL_FOR
         for (long i = 0; i < 36864; i++) {
             y[i] = x976[i] + x1609[i];
         }
@@ -26468,8 +28061,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 576;
@@ -26493,6 +28087,7 @@ static void gc_grad_0(real *g) {
         const real *x1611 = arena + 0; /* (4, 14, 14, 64) */
         const real *x41 = arena + 13196288; /* (4, 14, 14, 64) */
         real *y = arena + 903168;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1612 = x1552[i] + x1611[i];
             y[i] = x41[i] > 0 ? v1612 : 0;
@@ -26503,10 +28098,14 @@ static void gc_grad_0(real *g) {
         const real *x1613 = arena + 903168; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1613[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1613[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -26525,6 +28124,7 @@ static void gc_grad_0(real *g) {
         const real *x1613 = arena + 903168; /* (4, 14, 14, 64) */
         const real *x27 = G_l5_gamma; /* (64) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -26539,11 +28139,15 @@ static void gc_grad_0(real *g) {
         const real *x38 = arena + 13146112; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1617 = (x1613[i]) * (x38[i]);
-                acc[c] += v1617;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1617 = (x1613[i]) * (x38[i]);
+                    acc[c] += v1617;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -26562,6 +28166,7 @@ static void gc_grad_0(real *g) {
         const real *x1616 = arena + 802816; /* (4, 14, 14, 64) */
         const real *x31 = arena + 13045760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x1616[i]) * (x31[i]);
         }
@@ -26598,6 +28203,7 @@ static void gc_grad_0(real *g) {
         const real *x31 = arena + 13045760; /* (4, 14, 14, 64) */
         const real *x1628 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1620 = (x1616[i]) * (x37[i]);
             real v1629 = 2 * (x31[i]);
@@ -26609,6 +28215,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1631 = arena + 802816; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = -(x1631[i]);
         }
@@ -26631,6 +28238,7 @@ static void gc_grad_0(real *g) {
         const real *x1631 = arena + 802816; /* (4, 14, 14, 64) */
         const real *x1635 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x1631[i] + x1635[i];
         }
@@ -26639,6 +28247,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 10135552;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -26665,6 +28274,7 @@ static void gc_grad_0(real *g) {
         const real *x1004 = arena + 12824576; /* (64, 512) */
         const real *x1640 = arena + 852992; /* (64, 512) */
         real *y = arena + 12824576;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x1004[i] + x1640[i];
         }
@@ -26673,8 +28283,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 401408;
         real *img = arena + 0;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -26696,6 +28307,7 @@ static void gc_grad_0(real *g) {
         const real *x21 = arena + 10135552; /* (4, 28, 28, 32) */
         const real *x1642 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 10135552;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x21[i] > 0 ? x1642[i] : 0;
         }
@@ -26705,10 +28317,14 @@ static void gc_grad_0(real *g) {
         const real *x1643 = arena + 10135552; /* (4, 28, 28, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x1643[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x1643[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -26727,6 +28343,7 @@ static void gc_grad_0(real *g) {
         const real *x1643 = arena + 10135552; /* (4, 28, 28, 32) */
         const real *x7 = G_l2_gamma; /* (32) */
         real *y = arena + 153664;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -26741,11 +28358,15 @@ static void gc_grad_0(real *g) {
         const real *x18 = arena + 10035200; /* (4, 28, 28, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                real v1647 = (x1643[i]) * (x18[i]);
-                acc[c] += v1647;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    real v1647 = (x1643[i]) * (x18[i]);
+                    acc[c] += v1647;
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -26764,6 +28385,7 @@ static void gc_grad_0(real *g) {
         const real *x1646 = arena + 153664; /* (4, 28, 28, 32) */
         const real *x11 = arena + 9834496; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x1646[i]) * (x11[i]);
         }
@@ -26800,6 +28422,7 @@ static void gc_grad_0(real *g) {
         const real *x11 = arena + 9834496; /* (4, 28, 28, 32) */
         const real *x1658 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 153664;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v1650 = (x1646[i]) * (x17[i]);
             real v1659 = 2 * (x11[i]);
@@ -26811,6 +28434,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x1661 = arena + 153664; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = -(x1661[i]);
         }
@@ -26833,6 +28457,7 @@ static void gc_grad_0(real *g) {
         const real *x1661 = arena + 153664; /* (4, 28, 28, 32) */
         const real *x1665 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 153664;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x1661[i] + x1665[i];
         }
@@ -26841,6 +28466,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = gc_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -26969,6 +28595,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = gc_xb;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -27006,6 +28633,7 @@ static void gc_loss_1(double *out) {
         const real *x298 = arena + 401408; /* (4, 28, 28, 32) */
         const real *x301 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x298[i] - (x301[i]);
         }
@@ -27014,6 +28642,7 @@ static void gc_loss_1(double *out) {
     {
         const real *x302 = arena + 401408; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x302[i]) * (x302[i]);
         }
@@ -27045,6 +28674,7 @@ static void gc_loss_1(double *out) {
         const real *x154 = F_l2_gamma; /* (32) */
         const real *x153 = F_l2_beta; /* (32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -27059,6 +28689,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -27096,6 +28727,7 @@ static void gc_loss_1(double *out) {
         const real *x315 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x318 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x315[i] - (x318[i]);
         }
@@ -27104,6 +28736,7 @@ static void gc_loss_1(double *out) {
     {
         const real *x319 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x319[i]) * (x319[i]);
         }
@@ -27135,6 +28768,7 @@ static void gc_loss_1(double *out) {
         const real *x174 = F_l5_gamma; /* (64) */
         const real *x173 = F_l5_beta; /* (64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -27149,6 +28783,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -27186,6 +28821,7 @@ static void gc_loss_1(double *out) {
         const real *x332 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x335 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x332[i] - (x335[i]);
         }
@@ -27194,6 +28830,7 @@ static void gc_loss_1(double *out) {
     {
         const real *x336 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x336[i]) * (x336[i]);
         }
@@ -27225,6 +28862,7 @@ static void gc_loss_1(double *out) {
         const real *x194 = F_l9_gamma; /* (64) */
         const real *x193 = F_l9_beta; /* (64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -27239,6 +28877,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = arena + 501760;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -27276,6 +28915,7 @@ static void gc_loss_1(double *out) {
         const real *x349 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x352 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x349[i] - (x352[i]);
         }
@@ -27284,6 +28924,7 @@ static void gc_loss_1(double *out) {
     {
         const real *x353 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x353[i]) * (x353[i]);
         }
@@ -27316,6 +28957,7 @@ static void gc_loss_1(double *out) {
         const real *x213 = F_l12_beta; /* (64) */
         const real *x329 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -27330,6 +28972,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = arena + 501760;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -27367,6 +29010,7 @@ static void gc_loss_1(double *out) {
         const real *x366 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x369 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x366[i] - (x369[i]);
         }
@@ -27375,6 +29019,7 @@ static void gc_loss_1(double *out) {
     {
         const real *x370 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x370[i]) * (x370[i]);
         }
@@ -27406,6 +29051,7 @@ static void gc_loss_1(double *out) {
         const real *x234 = F_l16_gamma; /* (64) */
         const real *x233 = F_l16_beta; /* (64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -27420,6 +29066,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -27457,6 +29104,7 @@ static void gc_loss_1(double *out) {
         const real *x383 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x386 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x383[i] - (x386[i]);
         }
@@ -27465,6 +29113,7 @@ static void gc_loss_1(double *out) {
     {
         const real *x387 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x387[i]) * (x387[i]);
         }
@@ -27497,6 +29146,7 @@ static void gc_loss_1(double *out) {
         const real *x253 = F_l19_beta; /* (64) */
         const real *x363 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -27513,8 +29163,9 @@ static void gc_loss_1(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 4917248;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -27549,6 +29200,7 @@ static void gc_loss_1(double *out) {
         const real *x400 = arena + 4917248; /* (4, 28, 28, 32) */
         const real *x403 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 4917248;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x400[i] - (x403[i]);
         }
@@ -27557,6 +29209,7 @@ static void gc_loss_1(double *out) {
     {
         const real *x404 = arena + 4917248; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x404[i]) * (x404[i]);
         }
@@ -27588,6 +29241,7 @@ static void gc_loss_1(double *out) {
         const real *x274 = F_l22_gamma; /* (32) */
         const real *x273 = F_l22_beta; /* (32) */
         real *y = arena + 4917248;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -27602,6 +29256,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = arena + 4917248;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -27669,6 +29324,7 @@ static void gc_loss_1(double *out) {
         const real *x636 = arena + 100352; /* (784, 32) */
         const real *x547 = DA_l1_bias; /* (32) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -27680,6 +29336,7 @@ static void gc_loss_1(double *out) {
     {
         const real *x638 = arena + 100352; /* (4, 14, 14, 32) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x638[i] > 0 ? x638[i] : (real)0.2 * x638[i];
         }
@@ -27688,6 +29345,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = arena + 100352;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -27778,6 +29436,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = arena + 112896;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -27837,6 +29496,7 @@ static void gc_loss_1(double *out) {
         const real *x662 = arena + 100352; /* (784, 32) */
         const real *x547 = DA_l1_bias; /* (32) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -27848,6 +29508,7 @@ static void gc_loss_1(double *out) {
     {
         const real *x664 = arena + 100352; /* (4, 14, 14, 32) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x664[i] > 0 ? x664[i] : (real)0.2 * x664[i];
         }
@@ -27856,6 +29517,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = arena + 100352;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -27946,6 +29608,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = arena + 112896;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -28028,6 +29691,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = gc_xb;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -28065,6 +29729,7 @@ static void gc_grad_1(real *g) {
         const real *x298 = arena + 401408; /* (4, 28, 28, 32) */
         const real *x301 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x298[i] - (x301[i]);
         }
@@ -28073,6 +29738,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x302 = arena + 401408; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x302[i]) * (x302[i]);
         }
@@ -28104,6 +29770,7 @@ static void gc_grad_1(real *g) {
         const real *x154 = F_l2_gamma; /* (32) */
         const real *x153 = F_l2_beta; /* (32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -28118,6 +29785,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -28155,6 +29823,7 @@ static void gc_grad_1(real *g) {
         const real *x315 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x318 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x315[i] - (x318[i]);
         }
@@ -28163,6 +29832,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x319 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x319[i]) * (x319[i]);
         }
@@ -28194,6 +29864,7 @@ static void gc_grad_1(real *g) {
         const real *x174 = F_l5_gamma; /* (64) */
         const real *x173 = F_l5_beta; /* (64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -28208,6 +29879,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -28245,6 +29917,7 @@ static void gc_grad_1(real *g) {
         const real *x332 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x335 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x332[i] - (x335[i]);
         }
@@ -28253,6 +29926,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x336 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x336[i]) * (x336[i]);
         }
@@ -28284,6 +29958,7 @@ static void gc_grad_1(real *g) {
         const real *x194 = F_l9_gamma; /* (64) */
         const real *x193 = F_l9_beta; /* (64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -28298,6 +29973,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 501760;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -28335,6 +30011,7 @@ static void gc_grad_1(real *g) {
         const real *x349 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x352 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x349[i] - (x352[i]);
         }
@@ -28343,6 +30020,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x353 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x353[i]) * (x353[i]);
         }
@@ -28375,6 +30053,7 @@ static void gc_grad_1(real *g) {
         const real *x213 = F_l12_beta; /* (64) */
         const real *x329 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -28389,6 +30068,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 501760;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -28426,6 +30106,7 @@ static void gc_grad_1(real *g) {
         const real *x366 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x369 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x366[i] - (x369[i]);
         }
@@ -28434,6 +30115,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x370 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x370[i]) * (x370[i]);
         }
@@ -28465,6 +30147,7 @@ static void gc_grad_1(real *g) {
         const real *x234 = F_l16_gamma; /* (64) */
         const real *x233 = F_l16_beta; /* (64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -28479,6 +30162,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -28516,6 +30200,7 @@ static void gc_grad_1(real *g) {
         const real *x383 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x386 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x383[i] - (x386[i]);
         }
@@ -28524,6 +30209,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x387 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x387[i]) * (x387[i]);
         }
@@ -28556,6 +30242,7 @@ static void gc_grad_1(real *g) {
         const real *x253 = F_l19_beta; /* (64) */
         const real *x363 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -28572,8 +30259,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 4917248;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -28608,6 +30296,7 @@ static void gc_grad_1(real *g) {
         const real *x400 = arena + 4917248; /* (4, 28, 28, 32) */
         const real *x403 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 4917248;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x400[i] - (x403[i]);
         }
@@ -28616,6 +30305,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x404 = arena + 4917248; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x404[i]) * (x404[i]);
         }
@@ -28647,6 +30337,7 @@ static void gc_grad_1(real *g) {
         const real *x274 = F_l22_gamma; /* (32) */
         const real *x273 = F_l22_beta; /* (32) */
         real *y = arena + 4917248;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -28661,6 +30352,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 4917248;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -28728,6 +30420,7 @@ static void gc_grad_1(real *g) {
         const real *x636 = arena + 291328; /* (784, 32) */
         const real *x547 = DA_l1_bias; /* (32) */
         real *y = arena + 291328;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -28739,6 +30432,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x638 = arena + 291328; /* (4, 14, 14, 32) */
         real *y = arena + 291328;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x638[i] > 0 ? x638[i] : (real)0.2 * x638[i];
         }
@@ -28747,6 +30441,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 291328;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -28843,6 +30538,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 354048;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -28902,6 +30598,7 @@ static void gc_grad_1(real *g) {
         const real *x662 = arena + 258560; /* (784, 32) */
         const real *x547 = DA_l1_bias; /* (32) */
         real *y = arena + 258560;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -28913,6 +30610,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x664 = arena + 258560; /* (4, 14, 14, 32) */
         real *y = arena + 258560;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x664[i] > 0 ? x664[i] : (real)0.2 * x664[i];
         }
@@ -28921,6 +30619,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 258560;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -29017,6 +30716,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 379136;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -29118,6 +30818,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 379136;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -29143,8 +30844,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 112896;
         real *img = arena + 0;
-        memset(img, 0, 12544 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 3136, 0, 3136 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 576;
@@ -29293,6 +30995,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 258560;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -29318,8 +31021,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 100352;
         real *img = arena + 0;
-        memset(img, 0, 25088 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 6272, 0, 6272 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 512;
@@ -29341,6 +31045,7 @@ static void gc_grad_1(real *g) {
         const real *x665 = arena + 258560; /* (4, 14, 14, 32) */
         const real *x799 = arena + 0; /* (4, 14, 14, 32) */
         real *y = arena + 258560;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x665[i] > 0 ? x799[i] : (real)0.2 * x799[i];
         }
@@ -29350,10 +31055,14 @@ static void gc_grad_1(real *g) {
         const real *x801 = arena + 258560; /* (784, 32) */
         real *y = arena + 367104;
         double acc[32] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x801[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x801[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -29407,6 +31116,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 354048;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -29441,8 +31151,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 112896;
         real *img = arena + 0;
-        memset(img, 0, 12544 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 3136, 0, 3136 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 576;
@@ -29609,6 +31320,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 291328;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -29635,6 +31347,7 @@ static void gc_grad_1(real *g) {
         const real *x798 = arena + 225792; /* (64, 512) */
         const real *x840 = arena + 258560; /* (64, 512) */
         real *y = arena + 225792;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x798[i] + x840[i];
         }
@@ -29643,8 +31356,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 100352;
         real *img = arena + 0;
-        memset(img, 0, 25088 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 6272, 0, 6272 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 512;
@@ -29666,6 +31380,7 @@ static void gc_grad_1(real *g) {
         const real *x639 = arena + 291328; /* (4, 14, 14, 32) */
         const real *x842 = arena + 0; /* (4, 14, 14, 32) */
         real *y = arena + 291328;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x639[i] > 0 ? x842[i] : (real)0.2 * x842[i];
         }
@@ -29675,10 +31390,14 @@ static void gc_grad_1(real *g) {
         const real *x844 = arena + 291328; /* (784, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x844[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x844[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -29746,6 +31465,7 @@ static void gc_loss_2(double *out) {
     {
         const real *img = gc_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -29783,6 +31503,7 @@ static void gc_loss_2(double *out) {
         const real *x5 = arena + 401408; /* (4, 28, 28, 32) */
         const real *x10 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x5[i] - (x10[i]);
         }
@@ -29791,6 +31512,7 @@ static void gc_loss_2(double *out) {
     {
         const real *x11 = arena + 401408; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x11[i]) * (x11[i]);
         }
@@ -29822,6 +31544,7 @@ static void gc_loss_2(double *out) {
         const real *x7 = G_l2_gamma; /* (32) */
         const real *x6 = G_l2_beta; /* (32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -29836,6 +31559,7 @@ static void gc_loss_2(double *out) {
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -29873,6 +31597,7 @@ static void gc_loss_2(double *out) {
         const real *x25 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x30 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x25[i] - (x30[i]);
         }
@@ -29881,6 +31606,7 @@ static void gc_loss_2(double *out) {
     {
         const real *x31 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x31[i]) * (x31[i]);
         }
@@ -29912,6 +31638,7 @@ static void gc_loss_2(double *out) {
         const real *x27 = G_l5_gamma; /* (64) */
         const real *x26 = G_l5_beta; /* (64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -29926,6 +31653,7 @@ static void gc_loss_2(double *out) {
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -29963,6 +31691,7 @@ static void gc_loss_2(double *out) {
         const real *x45 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x50 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x45[i] - (x50[i]);
         }
@@ -29971,6 +31700,7 @@ static void gc_loss_2(double *out) {
     {
         const real *x51 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x51[i]) * (x51[i]);
         }
@@ -30002,6 +31732,7 @@ static void gc_loss_2(double *out) {
         const real *x47 = G_l9_gamma; /* (64) */
         const real *x46 = G_l9_beta; /* (64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -30016,6 +31747,7 @@ static void gc_loss_2(double *out) {
     {
         const real *img = arena + 501760;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -30053,6 +31785,7 @@ static void gc_loss_2(double *out) {
         const real *x65 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x70 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x65[i] - (x70[i]);
         }
@@ -30061,6 +31794,7 @@ static void gc_loss_2(double *out) {
     {
         const real *x71 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x71[i]) * (x71[i]);
         }
@@ -30093,6 +31827,7 @@ static void gc_loss_2(double *out) {
         const real *x66 = G_l12_beta; /* (64) */
         const real *x41 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -30107,6 +31842,7 @@ static void gc_loss_2(double *out) {
     {
         const real *img = arena + 501760;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -30144,6 +31880,7 @@ static void gc_loss_2(double *out) {
         const real *x85 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x90 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x85[i] - (x90[i]);
         }
@@ -30152,6 +31889,7 @@ static void gc_loss_2(double *out) {
     {
         const real *x91 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x91[i]) * (x91[i]);
         }
@@ -30183,6 +31921,7 @@ static void gc_loss_2(double *out) {
         const real *x87 = G_l16_gamma; /* (64) */
         const real *x86 = G_l16_beta; /* (64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -30197,6 +31936,7 @@ static void gc_loss_2(double *out) {
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -30234,6 +31974,7 @@ static void gc_loss_2(double *out) {
         const real *x105 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x110 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x105[i] - (x110[i]);
         }
@@ -30242,6 +31983,7 @@ static void gc_loss_2(double *out) {
     {
         const real *x111 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x111[i]) * (x111[i]);
         }
@@ -30274,6 +32016,7 @@ static void gc_loss_2(double *out) {
         const real *x106 = G_l19_beta; /* (64) */
         const real *x81 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -30290,8 +32033,9 @@ static void gc_loss_2(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 4917248;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -30326,6 +32070,7 @@ static void gc_loss_2(double *out) {
         const real *x125 = arena + 4917248; /* (4, 28, 28, 32) */
         const real *x130 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 4917248;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x125[i] - (x130[i]);
         }
@@ -30334,6 +32079,7 @@ static void gc_loss_2(double *out) {
     {
         const real *x131 = arena + 4917248; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x131[i]) * (x131[i]);
         }
@@ -30365,6 +32111,7 @@ static void gc_loss_2(double *out) {
         const real *x127 = G_l22_gamma; /* (32) */
         const real *x126 = G_l22_beta; /* (32) */
         real *y = arena + 4917248;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -30379,6 +32126,7 @@ static void gc_loss_2(double *out) {
     {
         const real *img = arena + 4917248;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -30446,6 +32194,7 @@ static void gc_loss_2(double *out) {
         const real *x697 = arena + 100352; /* (784, 32) */
         const real *x586 = DB_l1_bias; /* (32) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -30457,6 +32206,7 @@ static void gc_loss_2(double *out) {
     {
         const real *x699 = arena + 100352; /* (4, 14, 14, 32) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x699[i] > 0 ? x699[i] : (real)0.2 * x699[i];
         }
@@ -30465,6 +32215,7 @@ static void gc_loss_2(double *out) {
     {
         const real *img = arena + 100352;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -30555,6 +32306,7 @@ static void gc_loss_2(double *out) {
     {
         const real *img = arena + 112896;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -30614,6 +32366,7 @@ static void gc_loss_2(double *out) {
         const real *x723 = arena + 100352; /* (784, 32) */
         const real *x586 = DB_l1_bias; /* (32) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -30625,6 +32378,7 @@ static void gc_loss_2(double *out) {
     {
         const real *x725 = arena + 100352; /* (4, 14, 14, 32) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x725[i] > 0 ? x725[i] : (real)0.2 * x725[i];
         }
@@ -30633,6 +32387,7 @@ static void gc_loss_2(double *out) {
     {
         const real *img = arena + 100352;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -30723,6 +32478,7 @@ static void gc_loss_2(double *out) {
     {
         const real *img = arena + 112896;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -30805,6 +32561,7 @@ static void gc_grad_2(real *g) {
     {
         const real *img = gc_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -30842,6 +32599,7 @@ static void gc_grad_2(real *g) {
         const real *x5 = arena + 401408; /* (4, 28, 28, 32) */
         const real *x10 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x5[i] - (x10[i]);
         }
@@ -30850,6 +32608,7 @@ static void gc_grad_2(real *g) {
     {
         const real *x11 = arena + 401408; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x11[i]) * (x11[i]);
         }
@@ -30881,6 +32640,7 @@ static void gc_grad_2(real *g) {
         const real *x7 = G_l2_gamma; /* (32) */
         const real *x6 = G_l2_beta; /* (32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -30895,6 +32655,7 @@ static void gc_grad_2(real *g) {
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -30932,6 +32693,7 @@ static void gc_grad_2(real *g) {
         const real *x25 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x30 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x25[i] - (x30[i]);
         }
@@ -30940,6 +32702,7 @@ static void gc_grad_2(real *g) {
     {
         const real *x31 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x31[i]) * (x31[i]);
         }
@@ -30971,6 +32734,7 @@ static void gc_grad_2(real *g) {
         const real *x27 = G_l5_gamma; /* (64) */
         const real *x26 = G_l5_beta; /* (64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -30985,6 +32749,7 @@ static void gc_grad_2(real *g) {
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -31022,6 +32787,7 @@ static void gc_grad_2(real *g) {
         const real *x45 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x50 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x45[i] - (x50[i]);
         }
@@ -31030,6 +32796,7 @@ static void gc_grad_2(real *g) {
     {
         const real *x51 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x51[i]) * (x51[i]);
         }
@@ -31061,6 +32828,7 @@ static void gc_grad_2(real *g) {
         const real *x47 = G_l9_gamma; /* (64) */
         const real *x46 = G_l9_beta; /* (64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -31075,6 +32843,7 @@ static void gc_grad_2(real *g) {
     {
         const real *img = arena + 501760;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -31112,6 +32881,7 @@ static void gc_grad_2(real *g) {
         const real *x65 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x70 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x65[i] - (x70[i]);
         }
@@ -31120,6 +32890,7 @@ static void gc_grad_2(real *g) {
     {
         const real *x71 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x71[i]) * (x71[i]);
         }
@@ -31152,6 +32923,7 @@ static void gc_grad_2(real *g) {
         const real *x66 = G_l12_beta; /* (64) */
         const real *x41 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 501760;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -31166,6 +32938,7 @@ static void gc_grad_2(real *g) {
     {
         const real *img = arena + 501760;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -31203,6 +32976,7 @@ static void gc_grad_2(real *g) {
         const real *x85 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x90 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x85[i] - (x90[i]);
         }
@@ -31211,6 +32985,7 @@ static void gc_grad_2(real *g) {
     {
         const real *x91 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x91[i]) * (x91[i]);
         }
@@ -31242,6 +33017,7 @@ static void gc_grad_2(real *g) {
         const real *x87 = G_l16_gamma; /* (64) */
         const real *x86 = G_l16_beta; /* (64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -31256,6 +33032,7 @@ static void gc_grad_2(real *g) {
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -31293,6 +33070,7 @@ static void gc_grad_2(real *g) {
         const real *x105 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x110 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x105[i] - (x110[i]);
         }
@@ -31301,6 +33079,7 @@ static void gc_grad_2(real *g) {
     {
         const real *x111 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = (x111[i]) * (x111[i]);
         }
@@ -31333,6 +33112,7 @@ static void gc_grad_2(real *g) {
         const real *x106 = G_l19_beta; /* (64) */
         const real *x81 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 451584;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -31349,8 +33129,9 @@ static void gc_grad_2(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 4917248;
-        memset(img, 0, 100352 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 25088, 0, 25088 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 512;
@@ -31385,6 +33166,7 @@ static void gc_grad_2(real *g) {
         const real *x125 = arena + 4917248; /* (4, 28, 28, 32) */
         const real *x130 = arena + 0; /* (4, 28, 28, 32) */
         real *y = arena + 4917248;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x125[i] - (x130[i]);
         }
@@ -31393,6 +33175,7 @@ static void gc_grad_2(real *g) {
     {
         const real *x131 = arena + 4917248; /* (4, 28, 28, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (x131[i]) * (x131[i]);
         }
@@ -31424,6 +33207,7 @@ static void gc_grad_2(real *g) {
         const real *x127 = G_l22_gamma; /* (32) */
         const real *x126 = G_l22_beta; /* (32) */
         real *y = arena + 4917248;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -31438,6 +33222,7 @@ static void gc_grad_2(real *g) {
     {
         const real *img = arena + 4917248;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -31505,6 +33290,7 @@ static void gc_grad_2(real *g) {
         const real *x697 = arena + 291328; /* (784, 32) */
         const real *x586 = DB_l1_bias; /* (32) */
         real *y = arena + 291328;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -31516,6 +33302,7 @@ static void gc_grad_2(real *g) {
     {
         const real *x699 = arena + 291328; /* (4, 14, 14, 32) */
         real *y = arena + 291328;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x699[i] > 0 ? x699[i] : (real)0.2 * x699[i];
         }
@@ -31524,6 +33311,7 @@ static void gc_grad_2(real *g) {
     {
         const real *img = arena + 291328;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -31620,6 +33408,7 @@ static void gc_grad_2(real *g) {
     {
         const real *img = arena + 354048;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -31679,6 +33468,7 @@ static void gc_grad_2(real *g) {
         const real *x723 = arena + 258560; /* (784, 32) */
         const real *x586 = DB_l1_bias; /* (32) */
         real *y = arena + 258560;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -31690,6 +33480,7 @@ static void gc_grad_2(real *g) {
     {
         const real *x725 = arena + 258560; /* (4, 14, 14, 32) */
         real *y = arena + 258560;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x725[i] > 0 ? x725[i] : (real)0.2 * x725[i];
         }
@@ -31698,6 +33489,7 @@ static void gc_grad_2(real *g) {
     {
         const real *img = arena + 258560;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -31794,6 +33586,7 @@ static void gc_grad_2(real *g) {
     {
         const real *img = arena + 379136;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -31895,6 +33688,7 @@ static void gc_grad_2(real *g) {
     {
         const real *img = arena + 379136;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -31920,8 +33714,9 @@ static void gc_grad_2(real *g) {
     {
         const real *cols = arena + 112896;
         real *img = arena + 0;
-        memset(img, 0, 12544 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 3136, 0, 3136 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 576;
@@ -32070,6 +33865,7 @@ static void gc_grad_2(real *g) {
     {
         const real *img = arena + 258560;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -32095,8 +33891,9 @@ static void gc_grad_2(real *g) {
     {
         const real *cols = arena + 100352;
         real *img = arena + 0;
-        memset(img, 0, 25088 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 6272, 0, 6272 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 512;
@@ -32118,6 +33915,7 @@ static void gc_grad_2(real *g) {
         const real *x726 = arena + 258560; /* (4, 14, 14, 32) */
         const real *x799 = arena + 0; /* (4, 14, 14, 32) */
         real *y = arena + 258560;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x726[i] > 0 ? x799[i] : (real)0.2 * x799[i];
         }
@@ -32127,10 +33925,14 @@ static void gc_grad_2(real *g) {
         const real *x801 = arena + 258560; /* (784, 32) */
         real *y = arena + 367104;
         double acc[32] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x801[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x801[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -32184,6 +33986,7 @@ static void gc_grad_2(real *g) {
     {
         const real *img = arena + 354048;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -32218,8 +34021,9 @@ static void gc_grad_2(real *g) {
     {
         const real *cols = arena + 112896;
         real *img = arena + 0;
-        memset(img, 0, 12544 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 3136, 0, 3136 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 576;
@@ -32386,6 +34190,7 @@ static void gc_grad_2(real *g) {
     {
         const real *img = arena + 291328;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -32412,6 +34217,7 @@ static void gc_grad_2(real *g) {
         const real *x798 = arena + 225792; /* (64, 512) */
         const real *x840 = arena + 258560; /* (64, 512) */
         real *y = arena + 225792;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x798[i] + x840[i];
         }
@@ -32420,8 +34226,9 @@ static void gc_grad_2(real *g) {
     {
         const real *cols = arena + 100352;
         real *img = arena + 0;
-        memset(img, 0, 25088 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 6272, 0, 6272 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 512;
@@ -32443,6 +34250,7 @@ static void gc_grad_2(real *g) {
         const real *x700 = arena + 291328; /* (4, 14, 14, 32) */
         const real *x842 = arena + 0; /* (4, 14, 14, 32) */
         real *y = arena + 291328;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x700[i] > 0 ? x842[i] : (real)0.2 * x842[i];
         }
@@ -32452,10 +34260,14 @@ static void gc_grad_2(real *g) {
         const real *x844 = arena + 291328; /* (784, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x844[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x844[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];

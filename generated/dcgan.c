@@ -156,10 +156,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -185,6 +189,7 @@ static void train_step(long t, double *out) {
         const real *x3 = arena + 9633792; /* (64, 6272) */
         const real *x10 = arena + 6272; /* (6272) */
         real *y = arena + 9633792;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -199,11 +204,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -245,6 +254,7 @@ static void train_step(long t, double *out) {
         const real *x17 = arena + 11828352; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -260,8 +270,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 6422528;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -283,10 +294,14 @@ static void train_step(long t, double *out) {
         const real *x26 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x26[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x26[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -312,6 +327,7 @@ static void train_step(long t, double *out) {
         const real *x26 = arena + 6422528; /* (64, 14, 14, 64) */
         const real *x33 = arena + 64; /* (64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -325,11 +341,15 @@ static void train_step(long t, double *out) {
         const real *x34 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 64;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v35 = (x34[i]) * (x34[i]);
-                acc[c] += v35;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v35 = (x34[i]) * (x34[i]);
+                    acc[c] += v35;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -371,6 +391,7 @@ static void train_step(long t, double *out) {
         const real *x40 = arena + 11841600; /* (64) */
         const real *x29 = G_l6_beta; /* (64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -386,8 +407,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 11771904;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -410,6 +432,7 @@ static void train_step(long t, double *out) {
         const real *x48 = arena + 11771904; /* (64, 28, 28, 1) */
         const real *x49 = G_l8_bias; /* (1) */
         real *y = arena + 11771904;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -422,6 +445,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -446,6 +470,7 @@ static void train_step(long t, double *out) {
         const real *x54 = arena + 8028160; /* (12544, 64) */
         const real *x55 = D_l1_bias; /* (64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -457,6 +482,7 @@ static void train_step(long t, double *out) {
     {
         const real *x57 = arena + 8028160; /* (64, 14, 14, 64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x57[i] > 0 ? x57[i] : (real)0.2 * x57[i];
         }
@@ -465,6 +491,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -489,10 +516,14 @@ static void train_step(long t, double *out) {
         const real *x62 = arena + 10436608; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x62[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x62[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -518,6 +549,7 @@ static void train_step(long t, double *out) {
         const real *x62 = arena + 10436608; /* (64, 7, 7, 128) */
         const real *x69 = arena + 128; /* (128) */
         real *y = arena + 10436608;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -531,11 +563,15 @@ static void train_step(long t, double *out) {
         const real *x70 = arena + 10436608; /* (64, 7, 7, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v71 = (x70[i]) * (x70[i]);
-                acc[c] += v71;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v71 = (x70[i]) * (x70[i]);
+                    acc[c] += v71;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -577,6 +613,7 @@ static void train_step(long t, double *out) {
         const real *x76 = arena + 11841024; /* (128) */
         const real *x65 = D_l4_beta; /* (128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -604,6 +641,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 11771904;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -628,6 +666,7 @@ static void train_step(long t, double *out) {
         const real *x87 = arena + 8830976; /* (12544, 64) */
         const real *x55 = D_l1_bias; /* (64) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -639,6 +678,7 @@ static void train_step(long t, double *out) {
     {
         const real *x89 = arena + 8830976; /* (64, 14, 14, 64) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x89[i] > 0 ? x89[i] : (real)0.2 * x89[i];
         }
@@ -647,6 +687,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8830976;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -671,10 +712,14 @@ static void train_step(long t, double *out) {
         const real *x93 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x93[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x93[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -700,6 +745,7 @@ static void train_step(long t, double *out) {
         const real *x93 = arena + 3211264; /* (64, 7, 7, 128) */
         const real *x96 = arena + 128; /* (128) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -713,11 +759,15 @@ static void train_step(long t, double *out) {
         const real *x97 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v98 = (x97[i]) * (x97[i]);
-                acc[c] += v98;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v98 = (x97[i]) * (x97[i]);
+                    acc[c] += v98;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -759,6 +809,7 @@ static void train_step(long t, double *out) {
         const real *x103 = arena + 401408; /* (128) */
         const real *x65 = D_l4_beta; /* (128) */
         real *y = arena + 11239424;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -946,6 +997,7 @@ static void train_step(long t, double *out) {
         const real *x107 = arena + 11239424; /* (64, 7, 7, 128) */
         const real *x141 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 11239424;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x107[i] > 0 ? x141[i] : (real)0.2 * x141[i];
         }
@@ -955,10 +1007,14 @@ static void train_step(long t, double *out) {
         const real *x142 = arena + 11239424; /* (64, 7, 7, 128) */
         real *y = arena + 11841280;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x142[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x142[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -970,11 +1026,15 @@ static void train_step(long t, double *out) {
         const real *x97 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 11841408;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v145 = (x142[i]) * (x97[i]);
-                acc[c] += v145;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v145 = (x142[i]) * (x97[i]);
+                    acc[c] += v145;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1011,6 +1071,7 @@ static void train_step(long t, double *out) {
         const real *x153 = arena + 0; /* (128) */
         const real *x97 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 11239424;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1028,10 +1089,14 @@ static void train_step(long t, double *out) {
         const real *x158 = arena + 11239424; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x158[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x158[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1053,6 +1118,7 @@ static void train_step(long t, double *out) {
         const real *x161 = arena + 0; /* (128) */
         const real *x158 = arena + 11239424; /* (64, 7, 7, 128) */
         real *y = arena + 11239424;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1066,6 +1132,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8830976;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -1091,8 +1158,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -1114,6 +1182,7 @@ static void train_step(long t, double *out) {
         const real *x90 = arena + 8830976; /* (64, 14, 14, 64) */
         const real *x169 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x90[i] > 0 ? x169[i] : (real)0.2 * x169[i];
         }
@@ -1123,10 +1192,14 @@ static void train_step(long t, double *out) {
         const real *x171 = arena + 8830976; /* (12544, 64) */
         real *y = arena + 11240448;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x171[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x171[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -1135,6 +1208,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 11771904;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1194,6 +1268,7 @@ static void train_step(long t, double *out) {
         const real *x80 = arena + 10838016; /* (64, 7, 7, 128) */
         const real *x180 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x80[i] > 0 ? x180[i] : (real)0.2 * x180[i];
         }
@@ -1203,10 +1278,14 @@ static void train_step(long t, double *out) {
         const real *x181 = arena + 10838016; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x181[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x181[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1227,11 +1306,15 @@ static void train_step(long t, double *out) {
         const real *x70 = arena + 10436608; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v185 = (x181[i]) * (x70[i]);
-                acc[c] += v185;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v185 = (x181[i]) * (x70[i]);
+                    acc[c] += v185;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1283,6 +1366,7 @@ static void train_step(long t, double *out) {
         const real *x194 = arena + 0; /* (128) */
         const real *x70 = arena + 10436608; /* (64, 7, 7, 128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1300,10 +1384,14 @@ static void train_step(long t, double *out) {
         const real *x199 = arena + 10838016; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x199[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x199[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1325,6 +1413,7 @@ static void train_step(long t, double *out) {
         const real *x202 = arena + 0; /* (128) */
         const real *x199 = arena + 10838016; /* (64, 7, 7, 128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1338,6 +1427,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -1364,6 +1454,7 @@ static void train_step(long t, double *out) {
         const real *x168 = arena + 11640832; /* (128, 1024) */
         const real *x209 = arena + 8830976; /* (128, 1024) */
         real *y = arena + 11640832;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x168[i] + x209[i];
         }
@@ -1372,8 +1463,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -1395,6 +1487,7 @@ static void train_step(long t, double *out) {
         const real *x58 = arena + 8028160; /* (64, 14, 14, 64) */
         const real *x211 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x58[i] > 0 ? x211[i] : (real)0.2 * x211[i];
         }
@@ -1404,10 +1497,14 @@ static void train_step(long t, double *out) {
         const real *x213 = arena + 8028160; /* (12544, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x213[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x213[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -1425,6 +1522,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1471,6 +1569,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 11771904;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1495,6 +1594,7 @@ static void train_step(long t, double *out) {
         const real *x241 = arena + 3211264; /* (12544, 64) */
         const real *x55 = D_l1_bias; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -1506,6 +1606,7 @@ static void train_step(long t, double *out) {
     {
         const real *x243 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x243[i] > 0 ? x243[i] : (real)0.2 * x243[i];
         }
@@ -1514,6 +1615,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 3211264;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -1538,10 +1640,14 @@ static void train_step(long t, double *out) {
         const real *x247 = arena + 4014080; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x247[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x247[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1567,6 +1673,7 @@ static void train_step(long t, double *out) {
         const real *x247 = arena + 4014080; /* (64, 7, 7, 128) */
         const real *x250 = arena + 128; /* (128) */
         real *y = arena + 4014080;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1580,11 +1687,15 @@ static void train_step(long t, double *out) {
         const real *x251 = arena + 4014080; /* (64, 7, 7, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v252 = (x251[i]) * (x251[i]);
-                acc[c] += v252;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v252 = (x251[i]) * (x251[i]);
+                    acc[c] += v252;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1626,6 +1737,7 @@ static void train_step(long t, double *out) {
         const real *x257 = arena + 401536; /* (128) */
         const real *x65 = D_l4_beta; /* (128) */
         real *y = arena + 4415488;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1704,6 +1816,7 @@ static void train_step(long t, double *out) {
         const real *x261 = arena + 4415488; /* (64, 7, 7, 128) */
         const real *x277 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 4415488;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x261[i] > 0 ? x277[i] : (real)0.2 * x277[i];
         }
@@ -1715,11 +1828,15 @@ static void train_step(long t, double *out) {
         const real *x251 = arena + 4014080; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v280 = (x278[i]) * (x251[i]);
-                acc[c] += v280;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v280 = (x278[i]) * (x251[i]);
+                    acc[c] += v280;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1756,6 +1873,7 @@ static void train_step(long t, double *out) {
         const real *x287 = arena + 0; /* (128) */
         const real *x251 = arena + 4014080; /* (64, 7, 7, 128) */
         real *y = arena + 4415488;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1773,10 +1891,14 @@ static void train_step(long t, double *out) {
         const real *x292 = arena + 4415488; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x292[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x292[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1798,6 +1920,7 @@ static void train_step(long t, double *out) {
         const real *x295 = arena + 0; /* (128) */
         const real *x292 = arena + 4415488; /* (64, 7, 7, 128) */
         real *y = arena + 4415488;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1813,8 +1936,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 4014080;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -1836,6 +1960,7 @@ static void train_step(long t, double *out) {
         const real *x244 = arena + 3211264; /* (64, 14, 14, 64) */
         const real *x301 = arena + 4014080; /* (64, 14, 14, 64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x244[i] > 0 ? x301[i] : (real)0.2 * x301[i];
         }
@@ -1846,8 +1971,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -1872,6 +1998,7 @@ static void train_step(long t, double *out) {
         const real *x51 = arena + 11771904; /* (64, 28, 28, 1) */
         const real *x305 = arena + 200704; /* (64, 28, 28, 1) */
         real *y = arena + 11771904;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v306 = (x51[i]) * (x51[i]);
             real v307 = -(v306);
@@ -1896,6 +2023,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 11771904;
         real *cols = arena + 802816;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1922,6 +2050,7 @@ static void train_step(long t, double *out) {
         const real *x44 = arena + 7225344; /* (64, 14, 14, 64) */
         const real *x314 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x44[i] > 0 ? x314[i] : 0;
         }
@@ -1931,10 +2060,14 @@ static void train_step(long t, double *out) {
         const real *x315 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 3744768;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x315[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x315[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -1946,11 +2079,15 @@ static void train_step(long t, double *out) {
         const real *x34 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v318 = (x315[i]) * (x34[i]);
-                acc[c] += v318;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v318 = (x315[i]) * (x34[i]);
+                    acc[c] += v318;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -1996,6 +2133,7 @@ static void train_step(long t, double *out) {
         const real *x326 = arena + 0; /* (64) */
         const real *x34 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2013,10 +2151,14 @@ static void train_step(long t, double *out) {
         const real *x331 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x331[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x331[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -2038,6 +2180,7 @@ static void train_step(long t, double *out) {
         const real *x334 = arena + 0; /* (64) */
         const real *x331 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2051,6 +2194,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -2077,6 +2221,7 @@ static void train_step(long t, double *out) {
         const real *x21 = arena + 10035200; /* (64, 6272) */
         const real *x342 = arena + 3211264; /* (64, 6272) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x21[i] > 0 ? x342[i] : 0;
         }
@@ -2087,10 +2232,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 627200;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x343[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x343[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2103,11 +2252,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v346 = (x343[i]) * (x11[i]);
-                acc[c] += v346;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v346 = (x343[i]) * (x11[i]);
+                    acc[c] += v346;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2153,6 +2306,7 @@ static void train_step(long t, double *out) {
         const real *x354 = arena + 0; /* (6272) */
         const real *x11 = arena + 9633792; /* (64, 6272) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2171,10 +2325,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x359[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x359[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2196,6 +2354,7 @@ static void train_step(long t, double *out) {
         const real *x362 = arena + 0; /* (6272) */
         const real *x359 = arena + 10035200; /* (64, 6272) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2262,6 +2421,7 @@ static const real *generate(void) {
         const real *x9 = arena + 0; /* (6272) */
         const real *x11 = arena + 6272; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2277,8 +2437,9 @@ static const real *generate(void) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -2328,6 +2489,7 @@ static const real *generate(void) {
         const real *x26 = arena + 0; /* (64) */
         const real *x28 = arena + 64; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2343,8 +2505,9 @@ static const real *generate(void) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -2367,6 +2530,7 @@ static const real *generate(void) {
         const real *x35 = arena + 200704; /* (64, 28, 28, 1) */
         const real *x36 = G_l8_bias; /* (1) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -2388,10 +2552,14 @@ static void gc_loss_0(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2411,6 +2579,7 @@ static void gc_loss_0(double *out) {
         const real *x3 = arena + 200704; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2425,11 +2594,15 @@ static void gc_loss_0(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2457,6 +2630,7 @@ static void gc_loss_0(double *out) {
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2472,8 +2646,9 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -2495,10 +2670,14 @@ static void gc_loss_0(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -2518,6 +2697,7 @@ static void gc_loss_0(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2531,11 +2711,15 @@ static void gc_loss_0(double *out) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -2563,6 +2747,7 @@ static void gc_loss_0(double *out) {
         const real *x39 = arena + 0; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2578,8 +2763,8 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 250880;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -2638,6 +2823,7 @@ static void gc_loss_0(double *out) {
         const real *x52 = arena + 200704; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2649,6 +2835,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x55 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
         }
@@ -2657,6 +2844,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -2681,10 +2869,14 @@ static void gc_loss_0(double *out) {
         const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x60[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x60[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2704,6 +2896,7 @@ static void gc_loss_0(double *out) {
         const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2717,11 +2910,15 @@ static void gc_loss_0(double *out) {
         const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v69 = (x68[i]) * (x68[i]);
-                acc[c] += v69;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v69 = (x68[i]) * (x68[i]);
+                    acc[c] += v69;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2749,6 +2946,7 @@ static void gc_loss_0(double *out) {
         const real *x74 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2788,6 +2986,7 @@ static void gc_loss_0(double *out) {
         const real *x84 = arena + 200704; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2799,6 +2998,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x86 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x86[i] > 0 ? x86[i] : (real)0.2 * x86[i];
         }
@@ -2807,6 +3007,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -2831,10 +3032,14 @@ static void gc_loss_0(double *out) {
         const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x90[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x90[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2854,6 +3059,7 @@ static void gc_loss_0(double *out) {
         const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
         const real *x93 = arena + 0; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2867,11 +3073,15 @@ static void gc_loss_0(double *out) {
         const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v95 = (x94[i]) * (x94[i]);
-                acc[c] += v95;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v95 = (x94[i]) * (x94[i]);
+                    acc[c] += v95;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2899,6 +3109,7 @@ static void gc_loss_0(double *out) {
         const real *x100 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2975,10 +3186,14 @@ static void gc_grad_0(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2998,6 +3213,7 @@ static void gc_grad_0(real *g) {
         const real *x3 = arena + 200704; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -3012,11 +3228,15 @@ static void gc_grad_0(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -3044,6 +3264,7 @@ static void gc_grad_0(real *g) {
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -3059,8 +3280,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -3082,10 +3304,14 @@ static void gc_grad_0(real *g) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -3105,6 +3331,7 @@ static void gc_grad_0(real *g) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3118,11 +3345,15 @@ static void gc_grad_0(real *g) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -3150,6 +3381,7 @@ static void gc_grad_0(real *g) {
         const real *x39 = arena + 0; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3165,8 +3397,8 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 632832;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -3225,6 +3457,7 @@ static void gc_grad_0(real *g) {
         const real *x52 = arena + 663552; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 663552;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3236,6 +3469,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x55 = arena + 663552; /* (4, 14, 14, 64) */
         real *y = arena + 663552;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
         }
@@ -3244,6 +3478,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 663552;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3268,10 +3503,14 @@ static void gc_grad_0(real *g) {
         const real *x60 = arena + 582656; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x60[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x60[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3291,6 +3530,7 @@ static void gc_grad_0(real *g) {
         const real *x60 = arena + 582656; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
         real *y = arena + 582656;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3304,11 +3544,15 @@ static void gc_grad_0(real *g) {
         const real *x68 = arena + 582656; /* (4, 7, 7, 128) */
         real *y = arena + 635968;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v69 = (x68[i]) * (x68[i]);
-                acc[c] += v69;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v69 = (x68[i]) * (x68[i]);
+                    acc[c] += v69;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3342,6 +3586,7 @@ static void gc_grad_0(real *g) {
         const real *x74 = arena + 636096; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 713728;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3381,6 +3626,7 @@ static void gc_grad_0(real *g) {
         const real *x84 = arena + 532480; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 532480;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3392,6 +3638,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x86 = arena + 532480; /* (4, 14, 14, 64) */
         real *y = arena + 532480;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x86[i] > 0 ? x86[i] : (real)0.2 * x86[i];
         }
@@ -3400,6 +3647,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 532480;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3424,10 +3672,14 @@ static void gc_grad_0(real *g) {
         const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x90[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x90[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3447,6 +3699,7 @@ static void gc_grad_0(real *g) {
         const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
         const real *x93 = arena + 0; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3460,11 +3713,15 @@ static void gc_grad_0(real *g) {
         const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 636224;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v95 = (x94[i]) * (x94[i]);
-                acc[c] += v95;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v95 = (x94[i]) * (x94[i]);
+                    acc[c] += v95;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3498,6 +3755,7 @@ static void gc_grad_0(real *g) {
         const real *x100 = arena + 25088; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 607744;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3596,6 +3854,7 @@ static void gc_grad_0(real *g) {
         const real *x103 = arena + 607744; /* (4, 7, 7, 128) */
         const real *x128 = arena + 0; /* (4, 7, 7, 128) */
         real *y = arena + 607744;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x103[i] > 0 ? x128[i] : (real)0.2 * x128[i];
         }
@@ -3605,10 +3864,14 @@ static void gc_grad_0(real *g) {
         const real *x129 = arena + 607744; /* (4, 7, 7, 128) */
         real *y = arena + 746112;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x129[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x129[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3620,11 +3883,15 @@ static void gc_grad_0(real *g) {
         const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 746240;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v132 = (x129[i]) * (x94[i]);
-                acc[c] += v132;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v132 = (x129[i]) * (x94[i]);
+                    acc[c] += v132;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3661,6 +3928,7 @@ static void gc_grad_0(real *g) {
         const real *x140 = arena + 0; /* (128) */
         const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 607744;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3678,10 +3946,14 @@ static void gc_grad_0(real *g) {
         const real *x145 = arena + 607744; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x145[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x145[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3703,6 +3975,7 @@ static void gc_grad_0(real *g) {
         const real *x148 = arena + 0; /* (128) */
         const real *x145 = arena + 607744; /* (4, 7, 7, 128) */
         real *y = arena + 607744;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3716,6 +3989,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 532480;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3741,8 +4015,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -3764,6 +4039,7 @@ static void gc_grad_0(real *g) {
         const real *x87 = arena + 532480; /* (4, 14, 14, 64) */
         const real *x156 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 532480;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x87[i] > 0 ? x156[i] : (real)0.2 * x156[i];
         }
@@ -3773,10 +4049,14 @@ static void gc_grad_0(real *g) {
         const real *x158 = arena + 532480; /* (784, 64) */
         real *y = arena + 746368;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x158[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x158[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -3844,6 +4124,7 @@ static void gc_grad_0(real *g) {
         const real *x77 = arena + 713728; /* (4, 7, 7, 128) */
         const real *x167 = arena + 0; /* (4, 7, 7, 128) */
         real *y = arena + 713728;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x77[i] > 0 ? x167[i] : (real)0.2 * x167[i];
         }
@@ -3853,10 +4134,14 @@ static void gc_grad_0(real *g) {
         const real *x168 = arena + 713728; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x168[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x168[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3877,11 +4162,15 @@ static void gc_grad_0(real *g) {
         const real *x68 = arena + 582656; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v172 = (x168[i]) * (x68[i]);
-                acc[c] += v172;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v172 = (x168[i]) * (x68[i]);
+                    acc[c] += v172;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3933,6 +4222,7 @@ static void gc_grad_0(real *g) {
         const real *x181 = arena + 0; /* (128) */
         const real *x68 = arena + 582656; /* (4, 7, 7, 128) */
         real *y = arena + 713728;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3950,10 +4240,14 @@ static void gc_grad_0(real *g) {
         const real *x186 = arena + 713728; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x186[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x186[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3975,6 +4269,7 @@ static void gc_grad_0(real *g) {
         const real *x189 = arena + 0; /* (128) */
         const real *x186 = arena + 713728; /* (4, 7, 7, 128) */
         real *y = arena + 713728;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3988,6 +4283,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 663552;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4014,6 +4310,7 @@ static void gc_grad_0(real *g) {
         const real *x155 = arena + 401408; /* (128, 1024) */
         const real *x196 = arena + 532480; /* (128, 1024) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x155[i] + x196[i];
         }
@@ -4022,8 +4319,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -4045,6 +4343,7 @@ static void gc_grad_0(real *g) {
         const real *x56 = arena + 663552; /* (4, 14, 14, 64) */
         const real *x198 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 663552;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x56[i] > 0 ? x198[i] : (real)0.2 * x198[i];
         }
@@ -4054,10 +4353,14 @@ static void gc_grad_0(real *g) {
         const real *x200 = arena + 663552; /* (784, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x200[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x200[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4129,10 +4432,14 @@ static void gc_loss_1(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -4152,6 +4459,7 @@ static void gc_loss_1(double *out) {
         const real *x3 = arena + 200704; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -4166,11 +4474,15 @@ static void gc_loss_1(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -4198,6 +4510,7 @@ static void gc_loss_1(double *out) {
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -4213,8 +4526,9 @@ static void gc_loss_1(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -4236,10 +4550,14 @@ static void gc_loss_1(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4259,6 +4577,7 @@ static void gc_loss_1(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4272,11 +4591,15 @@ static void gc_loss_1(double *out) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4304,6 +4627,7 @@ static void gc_loss_1(double *out) {
         const real *x39 = arena + 0; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4319,8 +4643,8 @@ static void gc_loss_1(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12544;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -4379,6 +4703,7 @@ static void gc_loss_1(double *out) {
         const real *x52 = arena + 200704; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4390,6 +4715,7 @@ static void gc_loss_1(double *out) {
     {
         const real *x55 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
         }
@@ -4398,6 +4724,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4422,10 +4749,14 @@ static void gc_loss_1(double *out) {
         const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x60[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x60[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4445,6 +4776,7 @@ static void gc_loss_1(double *out) {
         const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4458,11 +4790,15 @@ static void gc_loss_1(double *out) {
         const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v69 = (x68[i]) * (x68[i]);
-                acc[c] += v69;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v69 = (x68[i]) * (x68[i]);
+                    acc[c] += v69;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4490,6 +4826,7 @@ static void gc_loss_1(double *out) {
         const real *x74 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4543,10 +4880,14 @@ static void gc_grad_1(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -4566,6 +4907,7 @@ static void gc_grad_1(real *g) {
         const real *x3 = arena + 401408; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -4580,11 +4922,15 @@ static void gc_grad_1(real *g) {
         real *y = arena + 426496;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -4618,6 +4964,7 @@ static void gc_grad_1(real *g) {
         const real *x17 = arena + 432768; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -4633,8 +4980,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -4656,10 +5004,14 @@ static void gc_grad_1(real *g) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4679,6 +5031,7 @@ static void gc_grad_1(real *g) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4692,11 +5045,15 @@ static void gc_grad_1(real *g) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 442176;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4730,6 +5087,7 @@ static void gc_grad_1(real *g) {
         const real *x39 = arena + 442240; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4745,8 +5103,8 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 439040;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -4805,6 +5163,7 @@ static void gc_grad_1(real *g) {
         const real *x52 = arena + 301056; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 301056;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4816,6 +5175,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x55 = arena + 301056; /* (4, 14, 14, 64) */
         real *y = arena + 301056;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
         }
@@ -4824,6 +5184,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 301056;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4848,10 +5209,14 @@ static void gc_grad_1(real *g) {
         const real *x60 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x60[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x60[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4871,6 +5236,7 @@ static void gc_grad_1(real *g) {
         const real *x60 = arena + 351232; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
         real *y = arena + 351232;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4884,11 +5250,15 @@ static void gc_grad_1(real *g) {
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 25088;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v69 = (x68[i]) * (x68[i]);
-                acc[c] += v69;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v69 = (x68[i]) * (x68[i]);
+                    acc[c] += v69;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4922,6 +5292,7 @@ static void gc_grad_1(real *g) {
         const real *x74 = arena + 25216; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 376320;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4972,6 +5343,7 @@ static void gc_grad_1(real *g) {
         const real *x77 = arena + 376320; /* (4, 7, 7, 128) */
         const real *x94 = arena + 0; /* (4, 7, 7, 128) */
         real *y = arena + 376320;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x77[i] > 0 ? x94[i] : (real)0.2 * x94[i];
         }
@@ -4983,11 +5355,15 @@ static void gc_grad_1(real *g) {
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v97 = (x95[i]) * (x68[i]);
-                acc[c] += v97;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v97 = (x95[i]) * (x68[i]);
+                    acc[c] += v97;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5024,6 +5400,7 @@ static void gc_grad_1(real *g) {
         const real *x104 = arena + 0; /* (128) */
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 376320;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5041,10 +5418,14 @@ static void gc_grad_1(real *g) {
         const real *x109 = arena + 376320; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x109[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x109[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5066,6 +5447,7 @@ static void gc_grad_1(real *g) {
         const real *x112 = arena + 0; /* (128) */
         const real *x109 = arena + 376320; /* (4, 7, 7, 128) */
         real *y = arena + 376320;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5081,8 +5463,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 351232;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -5104,6 +5487,7 @@ static void gc_grad_1(real *g) {
         const real *x56 = arena + 301056; /* (4, 14, 14, 64) */
         const real *x118 = arena + 351232; /* (4, 14, 14, 64) */
         real *y = arena + 301056;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x56[i] > 0 ? x118[i] : (real)0.2 * x118[i];
         }
@@ -5114,8 +5498,8 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12544;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -5190,6 +5574,7 @@ static void gc_grad_1(real *g) {
         const real *x42 = arena + 250880; /* (4, 14, 14, 64) */
         const real *x131 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x42[i] > 0 ? x131[i] : 0;
         }
@@ -5199,10 +5584,14 @@ static void gc_grad_1(real *g) {
         const real *x132 = arena + 250880; /* (4, 14, 14, 64) */
         real *y = arena + 796928;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x132[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x132[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5214,11 +5603,15 @@ static void gc_grad_1(real *g) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v135 = (x132[i]) * (x33[i]);
-                acc[c] += v135;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v135 = (x132[i]) * (x33[i]);
+                    acc[c] += v135;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5264,6 +5657,7 @@ static void gc_grad_1(real *g) {
         const real *x143 = arena + 0; /* (64) */
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5281,10 +5675,14 @@ static void gc_grad_1(real *g) {
         const real *x148 = arena + 250880; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x148[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x148[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5306,6 +5704,7 @@ static void gc_grad_1(real *g) {
         const real *x151 = arena + 0; /* (64) */
         const real *x148 = arena + 250880; /* (4, 14, 14, 64) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5319,6 +5718,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 250880;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -5345,6 +5745,7 @@ static void gc_grad_1(real *g) {
         const real *x20 = arena + 758272; /* (4, 6272) */
         const real *x159 = arena + 200704; /* (4, 6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x20[i] > 0 ? x159[i] : 0;
         }
@@ -5355,10 +5756,14 @@ static void gc_grad_1(real *g) {
         real *y = arena + 783360;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x160[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x160[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -5371,11 +5776,15 @@ static void gc_grad_1(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v163 = (x160[i]) * (x11[i]);
-                acc[c] += v163;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v163 = (x160[i]) * (x11[i]);
+                    acc[c] += v163;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -5421,6 +5830,7 @@ static void gc_grad_1(real *g) {
         const real *x171 = arena + 0; /* (6272) */
         const real *x11 = arena + 401408; /* (4, 6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -5439,10 +5849,14 @@ static void gc_grad_1(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x176[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x176[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -5464,6 +5878,7 @@ static void gc_grad_1(real *g) {
         const real *x179 = arena + 0; /* (6272) */
         const real *x176 = arena + 758272; /* (4, 6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;

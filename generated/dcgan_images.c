@@ -224,8 +224,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 67895296;
-        memset(img, 0, 524288 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
                     long row = ((long)(n * 1 + oh) * 1 + ow) * 8192;
@@ -247,10 +248,14 @@ static void train_step(long t, double *out) {
         const real *x6 = arena + 67895296; /* (64, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x6[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x6[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -276,6 +281,7 @@ static void train_step(long t, double *out) {
         const real *x6 = arena + 67895296; /* (64, 4, 4, 512) */
         const real *x13 = arena + 512; /* (512) */
         real *y = arena + 67895296;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -289,11 +295,15 @@ static void train_step(long t, double *out) {
         const real *x14 = arena + 67895296; /* (64, 4, 4, 512) */
         real *y = arena + 512;
         double acc[512] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v15 = (x14[i]) * (x14[i]);
-                acc[c] += v15;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v15 = (x14[i]) * (x14[i]);
+                    acc[c] += v15;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -335,6 +345,7 @@ static void train_step(long t, double *out) {
         const real *x20 = arena + 70656512; /* (512) */
         const real *x9 = G_l3_beta; /* (512) */
         real *y = arena + 68419584;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -350,8 +361,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 62914560;
-        memset(img, 0, 1048576 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
                     long row = ((long)(n * 4 + oh) * 4 + ow) * 4096;
@@ -373,10 +385,14 @@ static void train_step(long t, double *out) {
         const real *x28 = arena + 62914560; /* (64, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x28[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x28[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -402,6 +418,7 @@ static void train_step(long t, double *out) {
         const real *x28 = arena + 62914560; /* (64, 8, 8, 256) */
         const real *x35 = arena + 256; /* (256) */
         real *y = arena + 62914560;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -415,11 +432,15 @@ static void train_step(long t, double *out) {
         const real *x36 = arena + 62914560; /* (64, 8, 8, 256) */
         real *y = arena + 256;
         double acc[256] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v37 = (x36[i]) * (x36[i]);
-                acc[c] += v37;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v37 = (x36[i]) * (x36[i]);
+                    acc[c] += v37;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -461,6 +482,7 @@ static void train_step(long t, double *out) {
         const real *x42 = arena + 70659840; /* (256) */
         const real *x31 = G_l6_beta; /* (256) */
         real *y = arena + 63963136;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -476,8 +498,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 50331648;
-        memset(img, 0, 2097152 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
                     long row = ((long)(n * 8 + oh) * 8 + ow) * 2048;
@@ -499,10 +522,14 @@ static void train_step(long t, double *out) {
         const real *x50 = arena + 50331648; /* (64, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 16384; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x50[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 16384; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x50[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -528,6 +555,7 @@ static void train_step(long t, double *out) {
         const real *x50 = arena + 50331648; /* (64, 16, 16, 128) */
         const real *x57 = arena + 128; /* (128) */
         real *y = arena + 50331648;
+        PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -541,11 +569,15 @@ static void train_step(long t, double *out) {
         const real *x58 = arena + 50331648; /* (64, 16, 16, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 16384; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v59 = (x58[i]) * (x58[i]);
-                acc[c] += v59;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 16384; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v59 = (x58[i]) * (x58[i]);
+                    acc[c] += v59;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -587,6 +619,7 @@ static void train_step(long t, double *out) {
         const real *x64 = arena + 70661504; /* (128) */
         const real *x53 = G_l9_beta; /* (128) */
         real *y = arena + 52428800;
+        PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -602,8 +635,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 33554432;
-        memset(img, 0, 4194304 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
                     long row = ((long)(n * 16 + oh) * 16 + ow) * 1024;
@@ -625,10 +659,14 @@ static void train_step(long t, double *out) {
         const real *x72 = arena + 33554432; /* (64, 32, 32, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 65536; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x72[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 65536; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x72[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -654,6 +692,7 @@ static void train_step(long t, double *out) {
         const real *x72 = arena + 33554432; /* (64, 32, 32, 64) */
         const real *x79 = arena + 64; /* (64) */
         real *y = arena + 33554432;
+        PARALLEL_FOR
         for (long r = 0; r < 65536; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -667,11 +706,15 @@ static void train_step(long t, double *out) {
         const real *x80 = arena + 33554432; /* (64, 32, 32, 64) */
         real *y = arena + 64;
         double acc[64] = {0};
-        for (long r = 0; r < 65536; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v81 = (x80[i]) * (x80[i]);
-                acc[c] += v81;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 65536; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v81 = (x80[i]) * (x80[i]);
+                    acc[c] += v81;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -713,6 +756,7 @@ static void train_step(long t, double *out) {
         const real *x86 = arena + 70662336; /* (64) */
         const real *x75 = G_l12_beta; /* (64) */
         real *y = arena + 37748736;
+        PARALLEL_FOR
         for (long r = 0; r < 65536; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -728,8 +772,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 67108864;
-        memset(img, 0, 786432 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12288, 0, 12288 * sizeof(real));
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
                     long row = ((long)(n * 32 + oh) * 32 + ow) * 48;
@@ -750,6 +795,7 @@ static void train_step(long t, double *out) {
     {
         const real *x94 = arena + 67108864; /* (64, 64, 64, 3) */
         real *y = arena + 67108864;
+        PARALLEL_FOR
         for (long i = 0; i < 786432; i++) {
             y[i] = tanh(x94[i]);
         }
@@ -758,6 +804,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
@@ -781,6 +828,7 @@ static void train_step(long t, double *out) {
     {
         const real *x99 = arena + 41943040; /* (64, 32, 32, 64) */
         real *y = arena + 41943040;
+        PARALLEL_FOR
         for (long i = 0; i < 4194304; i++) {
             y[i] = x99[i] > 0 ? x99[i] : (real)0.2 * x99[i];
         }
@@ -789,6 +837,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 41943040;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
@@ -813,10 +862,14 @@ static void train_step(long t, double *out) {
         const real *x104 = arena + 54525952; /* (64, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 16384; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x104[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 16384; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x104[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -842,6 +895,7 @@ static void train_step(long t, double *out) {
         const real *x104 = arena + 54525952; /* (64, 16, 16, 128) */
         const real *x111 = arena + 128; /* (128) */
         real *y = arena + 54525952;
+        PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -855,11 +909,15 @@ static void train_step(long t, double *out) {
         const real *x112 = arena + 54525952; /* (64, 16, 16, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 16384; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v113 = (x112[i]) * (x112[i]);
-                acc[c] += v113;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 16384; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v113 = (x112[i]) * (x112[i]);
+                    acc[c] += v113;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -901,6 +959,7 @@ static void train_step(long t, double *out) {
         const real *x118 = arena + 70661760; /* (128) */
         const real *x107 = D_l4_beta; /* (128) */
         real *y = arena + 56623104;
+        PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -914,6 +973,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 56623104;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
@@ -938,10 +998,14 @@ static void train_step(long t, double *out) {
         const real *x126 = arena + 65011712; /* (64, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x126[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x126[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -967,6 +1031,7 @@ static void train_step(long t, double *out) {
         const real *x126 = arena + 65011712; /* (64, 8, 8, 256) */
         const real *x133 = arena + 256; /* (256) */
         real *y = arena + 65011712;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -980,11 +1045,15 @@ static void train_step(long t, double *out) {
         const real *x134 = arena + 65011712; /* (64, 8, 8, 256) */
         real *y = arena + 256;
         double acc[256] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v135 = (x134[i]) * (x134[i]);
-                acc[c] += v135;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v135 = (x134[i]) * (x134[i]);
+                    acc[c] += v135;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -1026,6 +1095,7 @@ static void train_step(long t, double *out) {
         const real *x140 = arena + 70660352; /* (256) */
         const real *x129 = D_l7_beta; /* (256) */
         real *y = arena + 66060288;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -1039,6 +1109,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 66060288;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
@@ -1063,10 +1134,14 @@ static void train_step(long t, double *out) {
         const real *x148 = arena + 68943872; /* (64, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x148[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x148[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -1092,6 +1167,7 @@ static void train_step(long t, double *out) {
         const real *x148 = arena + 68943872; /* (64, 4, 4, 512) */
         const real *x155 = arena + 512; /* (512) */
         real *y = arena + 68943872;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -1105,11 +1181,15 @@ static void train_step(long t, double *out) {
         const real *x156 = arena + 68943872; /* (64, 4, 4, 512) */
         real *y = arena + 512;
         double acc[512] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v157 = (x156[i]) * (x156[i]);
-                acc[c] += v157;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v157 = (x156[i]) * (x156[i]);
+                    acc[c] += v157;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -1151,6 +1231,7 @@ static void train_step(long t, double *out) {
         const real *x162 = arena + 70657536; /* (512) */
         const real *x151 = D_l10_beta; /* (512) */
         real *y = arena + 69468160;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -1164,6 +1245,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 69468160;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
@@ -1187,6 +1269,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 67108864;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
@@ -1210,6 +1293,7 @@ static void train_step(long t, double *out) {
     {
         const real *x174 = arena + 46137344; /* (64, 32, 32, 64) */
         real *y = arena + 46137344;
+        PARALLEL_FOR
         for (long i = 0; i < 4194304; i++) {
             y[i] = x174[i] > 0 ? x174[i] : (real)0.2 * x174[i];
         }
@@ -1218,6 +1302,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 46137344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
@@ -1242,10 +1327,14 @@ static void train_step(long t, double *out) {
         const real *x178 = arena + 16777216; /* (64, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 16384; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x178[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 16384; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x178[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1271,6 +1360,7 @@ static void train_step(long t, double *out) {
         const real *x178 = arena + 16777216; /* (64, 16, 16, 128) */
         const real *x181 = arena + 128; /* (128) */
         real *y = arena + 16777216;
+        PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1284,11 +1374,15 @@ static void train_step(long t, double *out) {
         const real *x182 = arena + 16777216; /* (64, 16, 16, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 16384; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v183 = (x182[i]) * (x182[i]);
-                acc[c] += v183;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 16384; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v183 = (x182[i]) * (x182[i]);
+                    acc[c] += v183;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1330,6 +1424,7 @@ static void train_step(long t, double *out) {
         const real *x188 = arena + 19922944; /* (128) */
         const real *x107 = D_l4_beta; /* (128) */
         real *y = arena + 58720256;
+        PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1343,6 +1438,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 58720256;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
@@ -1367,10 +1463,14 @@ static void train_step(long t, double *out) {
         const real *x195 = arena + 8388608; /* (64, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x195[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x195[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -1396,6 +1496,7 @@ static void train_step(long t, double *out) {
         const real *x195 = arena + 8388608; /* (64, 8, 8, 256) */
         const real *x198 = arena + 256; /* (256) */
         real *y = arena + 8388608;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -1409,11 +1510,15 @@ static void train_step(long t, double *out) {
         const real *x199 = arena + 8388608; /* (64, 8, 8, 256) */
         real *y = arena + 256;
         double acc[256] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v200 = (x199[i]) * (x199[i]);
-                acc[c] += v200;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v200 = (x199[i]) * (x199[i]);
+                    acc[c] += v200;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -1455,6 +1560,7 @@ static void train_step(long t, double *out) {
         const real *x205 = arena + 9961472; /* (256) */
         const real *x129 = D_l7_beta; /* (256) */
         real *y = arena + 18874368;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -1468,6 +1574,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 18874368;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
@@ -1492,10 +1599,14 @@ static void train_step(long t, double *out) {
         const real *x212 = arena + 4194304; /* (64, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x212[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x212[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -1521,6 +1632,7 @@ static void train_step(long t, double *out) {
         const real *x212 = arena + 4194304; /* (64, 4, 4, 512) */
         const real *x215 = arena + 512; /* (512) */
         real *y = arena + 4194304;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -1534,11 +1646,15 @@ static void train_step(long t, double *out) {
         const real *x216 = arena + 4194304; /* (64, 4, 4, 512) */
         real *y = arena + 512;
         double acc[512] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v217 = (x216[i]) * (x216[i]);
-                acc[c] += v217;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v217 = (x216[i]) * (x216[i]);
+                    acc[c] += v217;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -1580,6 +1696,7 @@ static void train_step(long t, double *out) {
         const real *x222 = arena + 1048576; /* (512) */
         const real *x151 = D_l10_beta; /* (512) */
         real *y = arena + 9437184;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -1593,6 +1710,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 9437184;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
@@ -1758,6 +1876,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 9437184;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
@@ -1783,8 +1902,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 524288;
         real *img = arena + 0;
-        memset(img, 0, 524288 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
                     long row = ((long)(n * 1 + oh) * 1 + ow) * 8192;
@@ -1806,6 +1926,7 @@ static void train_step(long t, double *out) {
         const real *x226 = arena + 9437184; /* (64, 4, 4, 512) */
         const real *x263 = arena + 0; /* (64, 4, 4, 512) */
         real *y = arena + 9437184;
+        PARALLEL_FOR
         for (long i = 0; i < 524288; i++) {
             y[i] = x226[i] > 0 ? x263[i] : (real)0.2 * x263[i];
         }
@@ -1815,10 +1936,14 @@ static void train_step(long t, double *out) {
         const real *x264 = arena + 9437184; /* (64, 4, 4, 512) */
         real *y = arena + 70658560;
         double acc[512] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x264[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x264[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -1830,11 +1955,15 @@ static void train_step(long t, double *out) {
         const real *x216 = arena + 4194304; /* (64, 4, 4, 512) */
         real *y = arena + 70659072;
         double acc[512] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v267 = (x264[i]) * (x216[i]);
-                acc[c] += v267;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v267 = (x264[i]) * (x216[i]);
+                    acc[c] += v267;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -1871,6 +2000,7 @@ static void train_step(long t, double *out) {
         const real *x275 = arena + 0; /* (512) */
         const real *x216 = arena + 4194304; /* (64, 4, 4, 512) */
         real *y = arena + 9437184;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -1888,10 +2018,14 @@ static void train_step(long t, double *out) {
         const real *x280 = arena + 9437184; /* (64, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x280[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x280[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -1913,6 +2047,7 @@ static void train_step(long t, double *out) {
         const real *x283 = arena + 0; /* (512) */
         const real *x280 = arena + 9437184; /* (64, 4, 4, 512) */
         real *y = arena + 9437184;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -1926,6 +2061,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 18874368;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
@@ -1951,8 +2087,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 4194304;
         real *img = arena + 0;
-        memset(img, 0, 1048576 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
                     long row = ((long)(n * 4 + oh) * 4 + ow) * 4096;
@@ -1974,6 +2111,7 @@ static void train_step(long t, double *out) {
         const real *x209 = arena + 18874368; /* (64, 8, 8, 256) */
         const real *x291 = arena + 0; /* (64, 8, 8, 256) */
         real *y = arena + 18874368;
+        PARALLEL_FOR
         for (long i = 0; i < 1048576; i++) {
             y[i] = x209[i] > 0 ? x291[i] : (real)0.2 * x291[i];
         }
@@ -1983,10 +2121,14 @@ static void train_step(long t, double *out) {
         const real *x292 = arena + 18874368; /* (64, 8, 8, 256) */
         real *y = arena + 70660864;
         double acc[256] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x292[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x292[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -1998,11 +2140,15 @@ static void train_step(long t, double *out) {
         const real *x199 = arena + 8388608; /* (64, 8, 8, 256) */
         real *y = arena + 70661120;
         double acc[256] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v295 = (x292[i]) * (x199[i]);
-                acc[c] += v295;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v295 = (x292[i]) * (x199[i]);
+                    acc[c] += v295;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -2039,6 +2185,7 @@ static void train_step(long t, double *out) {
         const real *x303 = arena + 0; /* (256) */
         const real *x199 = arena + 8388608; /* (64, 8, 8, 256) */
         real *y = arena + 18874368;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -2056,10 +2203,14 @@ static void train_step(long t, double *out) {
         const real *x308 = arena + 18874368; /* (64, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x308[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x308[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -2081,6 +2232,7 @@ static void train_step(long t, double *out) {
         const real *x311 = arena + 0; /* (256) */
         const real *x308 = arena + 18874368; /* (64, 8, 8, 256) */
         real *y = arena + 18874368;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -2094,6 +2246,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 58720256;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
@@ -2119,8 +2272,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 8388608;
         real *img = arena + 0;
-        memset(img, 0, 2097152 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
                     long row = ((long)(n * 8 + oh) * 8 + ow) * 2048;
@@ -2142,6 +2296,7 @@ static void train_step(long t, double *out) {
         const real *x192 = arena + 58720256; /* (64, 16, 16, 128) */
         const real *x319 = arena + 0; /* (64, 16, 16, 128) */
         real *y = arena + 58720256;
+        PARALLEL_FOR
         for (long i = 0; i < 2097152; i++) {
             y[i] = x192[i] > 0 ? x319[i] : (real)0.2 * x319[i];
         }
@@ -2151,10 +2306,14 @@ static void train_step(long t, double *out) {
         const real *x320 = arena + 58720256; /* (64, 16, 16, 128) */
         real *y = arena + 70662016;
         double acc[128] = {0};
-        for (long r = 0; r < 16384; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x320[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 16384; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x320[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2166,11 +2325,15 @@ static void train_step(long t, double *out) {
         const real *x182 = arena + 16777216; /* (64, 16, 16, 128) */
         real *y = arena + 70662144;
         double acc[128] = {0};
-        for (long r = 0; r < 16384; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v323 = (x320[i]) * (x182[i]);
-                acc[c] += v323;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 16384; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v323 = (x320[i]) * (x182[i]);
+                    acc[c] += v323;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2207,6 +2370,7 @@ static void train_step(long t, double *out) {
         const real *x331 = arena + 0; /* (128) */
         const real *x182 = arena + 16777216; /* (64, 16, 16, 128) */
         real *y = arena + 58720256;
+        PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2224,10 +2388,14 @@ static void train_step(long t, double *out) {
         const real *x336 = arena + 58720256; /* (64, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 16384; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x336[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 16384; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x336[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2249,6 +2417,7 @@ static void train_step(long t, double *out) {
         const real *x339 = arena + 0; /* (128) */
         const real *x336 = arena + 58720256; /* (64, 16, 16, 128) */
         real *y = arena + 58720256;
+        PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2262,6 +2431,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 46137344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
@@ -2287,8 +2457,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 16777216;
         real *img = arena + 0;
-        memset(img, 0, 4194304 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
                     long row = ((long)(n * 16 + oh) * 16 + ow) * 1024;
@@ -2310,6 +2481,7 @@ static void train_step(long t, double *out) {
         const real *x175 = arena + 46137344; /* (64, 32, 32, 64) */
         const real *x347 = arena + 0; /* (64, 32, 32, 64) */
         real *y = arena + 46137344;
+        PARALLEL_FOR
         for (long i = 0; i < 4194304; i++) {
             y[i] = x175[i] > 0 ? x347[i] : (real)0.2 * x347[i];
         }
@@ -2318,6 +2490,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 67108864;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
@@ -2341,6 +2514,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 69468160;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
@@ -2375,8 +2549,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 524288;
         real *img = arena + 0;
-        memset(img, 0, 524288 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
                     long row = ((long)(n * 1 + oh) * 1 + ow) * 8192;
@@ -2398,6 +2573,7 @@ static void train_step(long t, double *out) {
         const real *x166 = arena + 69468160; /* (64, 4, 4, 512) */
         const real *x358 = arena + 0; /* (64, 4, 4, 512) */
         real *y = arena + 69468160;
+        PARALLEL_FOR
         for (long i = 0; i < 524288; i++) {
             y[i] = x166[i] > 0 ? x358[i] : (real)0.2 * x358[i];
         }
@@ -2407,10 +2583,14 @@ static void train_step(long t, double *out) {
         const real *x359 = arena + 69468160; /* (64, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x359[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x359[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -2431,11 +2611,15 @@ static void train_step(long t, double *out) {
         const real *x156 = arena + 68943872; /* (64, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v363 = (x359[i]) * (x156[i]);
-                acc[c] += v363;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v363 = (x359[i]) * (x156[i]);
+                    acc[c] += v363;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -2487,6 +2671,7 @@ static void train_step(long t, double *out) {
         const real *x372 = arena + 0; /* (512) */
         const real *x156 = arena + 68943872; /* (64, 4, 4, 512) */
         real *y = arena + 69468160;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -2504,10 +2689,14 @@ static void train_step(long t, double *out) {
         const real *x377 = arena + 69468160; /* (64, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x377[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x377[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -2529,6 +2718,7 @@ static void train_step(long t, double *out) {
         const real *x380 = arena + 0; /* (512) */
         const real *x377 = arena + 69468160; /* (64, 4, 4, 512) */
         real *y = arena + 69468160;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -2542,6 +2732,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 66060288;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
@@ -2568,6 +2759,7 @@ static void train_step(long t, double *out) {
         const real *x290 = arena + 60817408; /* (512, 4096) */
         const real *x387 = arena + 8388608; /* (512, 4096) */
         real *y = arena + 60817408;
+        PARALLEL_FOR
         for (long i = 0; i < 2097152; i++) {
             y[i] = x290[i] + x387[i];
         }
@@ -2576,8 +2768,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 4194304;
         real *img = arena + 0;
-        memset(img, 0, 1048576 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
                     long row = ((long)(n * 4 + oh) * 4 + ow) * 4096;
@@ -2599,6 +2792,7 @@ static void train_step(long t, double *out) {
         const real *x144 = arena + 66060288; /* (64, 8, 8, 256) */
         const real *x389 = arena + 0; /* (64, 8, 8, 256) */
         real *y = arena + 66060288;
+        PARALLEL_FOR
         for (long i = 0; i < 1048576; i++) {
             y[i] = x144[i] > 0 ? x389[i] : (real)0.2 * x389[i];
         }
@@ -2608,10 +2802,14 @@ static void train_step(long t, double *out) {
         const real *x390 = arena + 66060288; /* (64, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x390[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x390[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -2632,11 +2830,15 @@ static void train_step(long t, double *out) {
         const real *x134 = arena + 65011712; /* (64, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v394 = (x390[i]) * (x134[i]);
-                acc[c] += v394;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v394 = (x390[i]) * (x134[i]);
+                    acc[c] += v394;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -2688,6 +2890,7 @@ static void train_step(long t, double *out) {
         const real *x403 = arena + 0; /* (256) */
         const real *x134 = arena + 65011712; /* (64, 8, 8, 256) */
         real *y = arena + 66060288;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -2705,10 +2908,14 @@ static void train_step(long t, double *out) {
         const real *x408 = arena + 66060288; /* (64, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x408[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x408[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -2730,6 +2937,7 @@ static void train_step(long t, double *out) {
         const real *x411 = arena + 0; /* (256) */
         const real *x408 = arena + 66060288; /* (64, 8, 8, 256) */
         real *y = arena + 66060288;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -2743,6 +2951,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 56623104;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
@@ -2769,6 +2978,7 @@ static void train_step(long t, double *out) {
         const real *x318 = arena + 69992448; /* (256, 2048) */
         const real *x418 = arena + 16777216; /* (256, 2048) */
         real *y = arena + 69992448;
+        PARALLEL_FOR
         for (long i = 0; i < 524288; i++) {
             y[i] = x318[i] + x418[i];
         }
@@ -2777,8 +2987,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 8388608;
         real *img = arena + 0;
-        memset(img, 0, 2097152 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
                     long row = ((long)(n * 8 + oh) * 8 + ow) * 2048;
@@ -2800,6 +3011,7 @@ static void train_step(long t, double *out) {
         const real *x122 = arena + 56623104; /* (64, 16, 16, 128) */
         const real *x420 = arena + 0; /* (64, 16, 16, 128) */
         real *y = arena + 56623104;
+        PARALLEL_FOR
         for (long i = 0; i < 2097152; i++) {
             y[i] = x122[i] > 0 ? x420[i] : (real)0.2 * x420[i];
         }
@@ -2809,10 +3021,14 @@ static void train_step(long t, double *out) {
         const real *x421 = arena + 56623104; /* (64, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 16384; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x421[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 16384; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x421[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2833,11 +3049,15 @@ static void train_step(long t, double *out) {
         const real *x112 = arena + 54525952; /* (64, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 16384; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v425 = (x421[i]) * (x112[i]);
-                acc[c] += v425;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 16384; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v425 = (x421[i]) * (x112[i]);
+                    acc[c] += v425;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2889,6 +3109,7 @@ static void train_step(long t, double *out) {
         const real *x434 = arena + 0; /* (128) */
         const real *x112 = arena + 54525952; /* (64, 16, 16, 128) */
         real *y = arena + 56623104;
+        PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2906,10 +3127,14 @@ static void train_step(long t, double *out) {
         const real *x439 = arena + 56623104; /* (64, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 16384; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x439[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 16384; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x439[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2931,6 +3156,7 @@ static void train_step(long t, double *out) {
         const real *x442 = arena + 0; /* (128) */
         const real *x439 = arena + 56623104; /* (64, 16, 16, 128) */
         real *y = arena + 56623104;
+        PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2944,6 +3170,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 41943040;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
@@ -2970,6 +3197,7 @@ static void train_step(long t, double *out) {
         const real *x346 = arena + 70516736; /* (128, 1024) */
         const real *x449 = arena + 46137344; /* (128, 1024) */
         real *y = arena + 70516736;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x346[i] + x449[i];
         }
@@ -2978,8 +3206,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 16777216;
         real *img = arena + 0;
-        memset(img, 0, 4194304 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
                     long row = ((long)(n * 16 + oh) * 16 + ow) * 1024;
@@ -3001,6 +3230,7 @@ static void train_step(long t, double *out) {
         const real *x100 = arena + 41943040; /* (64, 32, 32, 64) */
         const real *x451 = arena + 0; /* (64, 32, 32, 64) */
         real *y = arena + 41943040;
+        PARALLEL_FOR
         for (long i = 0; i < 4194304; i++) {
             y[i] = x100[i] > 0 ? x451[i] : (real)0.2 * x451[i];
         }
@@ -3009,6 +3239,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
@@ -3063,6 +3294,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 67108864;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
@@ -3086,6 +3318,7 @@ static void train_step(long t, double *out) {
     {
         const real *x492 = arena + 16777216; /* (64, 32, 32, 64) */
         real *y = arena + 16777216;
+        PARALLEL_FOR
         for (long i = 0; i < 4194304; i++) {
             y[i] = x492[i] > 0 ? x492[i] : (real)0.2 * x492[i];
         }
@@ -3094,6 +3327,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 16777216;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
@@ -3118,10 +3352,14 @@ static void train_step(long t, double *out) {
         const real *x496 = arena + 20971520; /* (64, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 16384; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x496[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 16384; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x496[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3147,6 +3385,7 @@ static void train_step(long t, double *out) {
         const real *x496 = arena + 20971520; /* (64, 16, 16, 128) */
         const real *x499 = arena + 128; /* (128) */
         real *y = arena + 20971520;
+        PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3160,11 +3399,15 @@ static void train_step(long t, double *out) {
         const real *x500 = arena + 20971520; /* (64, 16, 16, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 16384; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v501 = (x500[i]) * (x500[i]);
-                acc[c] += v501;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 16384; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v501 = (x500[i]) * (x500[i]);
+                    acc[c] += v501;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3206,6 +3449,7 @@ static void train_step(long t, double *out) {
         const real *x506 = arena + 10485888; /* (128) */
         const real *x107 = D_l4_beta; /* (128) */
         real *y = arena + 23068672;
+        PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3219,6 +3463,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 23068672;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
@@ -3243,10 +3488,14 @@ static void train_step(long t, double *out) {
         const real *x513 = arena + 8388608; /* (64, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x513[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x513[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -3272,6 +3521,7 @@ static void train_step(long t, double *out) {
         const real *x513 = arena + 8388608; /* (64, 8, 8, 256) */
         const real *x516 = arena + 256; /* (256) */
         real *y = arena + 8388608;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -3285,11 +3535,15 @@ static void train_step(long t, double *out) {
         const real *x517 = arena + 8388608; /* (64, 8, 8, 256) */
         real *y = arena + 256;
         double acc[256] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v518 = (x517[i]) * (x517[i]);
-                acc[c] += v518;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v518 = (x517[i]) * (x517[i]);
+                    acc[c] += v518;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -3331,6 +3585,7 @@ static void train_step(long t, double *out) {
         const real *x523 = arena + 5243136; /* (256) */
         const real *x129 = D_l7_beta; /* (256) */
         real *y = arena + 9437184;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -3344,6 +3599,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 9437184;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
@@ -3368,10 +3624,14 @@ static void train_step(long t, double *out) {
         const real *x530 = arena + 4194304; /* (64, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x530[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x530[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -3397,6 +3657,7 @@ static void train_step(long t, double *out) {
         const real *x530 = arena + 4194304; /* (64, 4, 4, 512) */
         const real *x533 = arena + 512; /* (512) */
         real *y = arena + 4194304;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -3410,11 +3671,15 @@ static void train_step(long t, double *out) {
         const real *x534 = arena + 4194304; /* (64, 4, 4, 512) */
         real *y = arena + 512;
         double acc[512] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v535 = (x534[i]) * (x534[i]);
-                acc[c] += v535;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v535 = (x534[i]) * (x534[i]);
+                    acc[c] += v535;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -3456,6 +3721,7 @@ static void train_step(long t, double *out) {
         const real *x540 = arena + 1049088; /* (512) */
         const real *x151 = D_l10_beta; /* (512) */
         real *y = arena + 4718592;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -3469,6 +3735,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 4718592;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
@@ -3548,8 +3815,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 524288;
-        memset(img, 0, 524288 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
                     long row = ((long)(n * 1 + oh) * 1 + ow) * 8192;
@@ -3571,6 +3839,7 @@ static void train_step(long t, double *out) {
         const real *x544 = arena + 4718592; /* (64, 4, 4, 512) */
         const real *x563 = arena + 524288; /* (64, 4, 4, 512) */
         real *y = arena + 4718592;
+        PARALLEL_FOR
         for (long i = 0; i < 524288; i++) {
             y[i] = x544[i] > 0 ? x563[i] : (real)0.2 * x563[i];
         }
@@ -3582,11 +3851,15 @@ static void train_step(long t, double *out) {
         const real *x534 = arena + 4194304; /* (64, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v566 = (x564[i]) * (x534[i]);
-                acc[c] += v566;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v566 = (x564[i]) * (x534[i]);
+                    acc[c] += v566;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -3623,6 +3896,7 @@ static void train_step(long t, double *out) {
         const real *x573 = arena + 0; /* (512) */
         const real *x534 = arena + 4194304; /* (64, 4, 4, 512) */
         real *y = arena + 4718592;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -3640,10 +3914,14 @@ static void train_step(long t, double *out) {
         const real *x578 = arena + 4718592; /* (64, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x578[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x578[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -3665,6 +3943,7 @@ static void train_step(long t, double *out) {
         const real *x581 = arena + 0; /* (512) */
         const real *x578 = arena + 4718592; /* (64, 4, 4, 512) */
         real *y = arena + 4718592;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -3680,8 +3959,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 4194304;
-        memset(img, 0, 1048576 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
                     long row = ((long)(n * 4 + oh) * 4 + ow) * 4096;
@@ -3703,6 +3983,7 @@ static void train_step(long t, double *out) {
         const real *x527 = arena + 9437184; /* (64, 8, 8, 256) */
         const real *x587 = arena + 4194304; /* (64, 8, 8, 256) */
         real *y = arena + 9437184;
+        PARALLEL_FOR
         for (long i = 0; i < 1048576; i++) {
             y[i] = x527[i] > 0 ? x587[i] : (real)0.2 * x587[i];
         }
@@ -3714,11 +3995,15 @@ static void train_step(long t, double *out) {
         const real *x517 = arena + 8388608; /* (64, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v590 = (x588[i]) * (x517[i]);
-                acc[c] += v590;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v590 = (x588[i]) * (x517[i]);
+                    acc[c] += v590;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -3755,6 +4040,7 @@ static void train_step(long t, double *out) {
         const real *x597 = arena + 0; /* (256) */
         const real *x517 = arena + 8388608; /* (64, 8, 8, 256) */
         real *y = arena + 9437184;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -3772,10 +4058,14 @@ static void train_step(long t, double *out) {
         const real *x602 = arena + 9437184; /* (64, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x602[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x602[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -3797,6 +4087,7 @@ static void train_step(long t, double *out) {
         const real *x605 = arena + 0; /* (256) */
         const real *x602 = arena + 9437184; /* (64, 8, 8, 256) */
         real *y = arena + 9437184;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -3812,8 +4103,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 8388608;
-        memset(img, 0, 2097152 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
                     long row = ((long)(n * 8 + oh) * 8 + ow) * 2048;
@@ -3835,6 +4127,7 @@ static void train_step(long t, double *out) {
         const real *x510 = arena + 23068672; /* (64, 16, 16, 128) */
         const real *x611 = arena + 8388608; /* (64, 16, 16, 128) */
         real *y = arena + 23068672;
+        PARALLEL_FOR
         for (long i = 0; i < 2097152; i++) {
             y[i] = x510[i] > 0 ? x611[i] : (real)0.2 * x611[i];
         }
@@ -3846,11 +4139,15 @@ static void train_step(long t, double *out) {
         const real *x500 = arena + 20971520; /* (64, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 16384; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v614 = (x612[i]) * (x500[i]);
-                acc[c] += v614;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 16384; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v614 = (x612[i]) * (x500[i]);
+                    acc[c] += v614;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3887,6 +4184,7 @@ static void train_step(long t, double *out) {
         const real *x621 = arena + 0; /* (128) */
         const real *x500 = arena + 20971520; /* (64, 16, 16, 128) */
         real *y = arena + 23068672;
+        PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3904,10 +4202,14 @@ static void train_step(long t, double *out) {
         const real *x626 = arena + 23068672; /* (64, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 16384; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x626[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 16384; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x626[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3929,6 +4231,7 @@ static void train_step(long t, double *out) {
         const real *x629 = arena + 0; /* (128) */
         const real *x626 = arena + 23068672; /* (64, 16, 16, 128) */
         real *y = arena + 23068672;
+        PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3944,8 +4247,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 20971520;
-        memset(img, 0, 4194304 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
                     long row = ((long)(n * 16 + oh) * 16 + ow) * 1024;
@@ -3967,6 +4271,7 @@ static void train_step(long t, double *out) {
         const real *x493 = arena + 16777216; /* (64, 32, 32, 64) */
         const real *x635 = arena + 20971520; /* (64, 32, 32, 64) */
         real *y = arena + 16777216;
+        PARALLEL_FOR
         for (long i = 0; i < 4194304; i++) {
             y[i] = x493[i] > 0 ? x635[i] : (real)0.2 * x635[i];
         }
@@ -3977,8 +4282,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3145728;
-        memset(img, 0, 786432 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12288, 0, 12288 * sizeof(real));
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
                     long row = ((long)(n * 32 + oh) * 32 + ow) * 48;
@@ -4003,6 +4309,7 @@ static void train_step(long t, double *out) {
         const real *x95 = arena + 67108864; /* (64, 64, 64, 3) */
         const real *x639 = arena + 3145728; /* (64, 64, 64, 3) */
         real *y = arena + 67108864;
+        PARALLEL_FOR
         for (long i = 0; i < 786432; i++) {
             real v640 = (x95[i]) * (x95[i]);
             real v641 = -(v640);
@@ -4014,6 +4321,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 67108864;
         real *cols = arena + 4194304;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
@@ -4040,6 +4348,7 @@ static void train_step(long t, double *out) {
         const real *x90 = arena + 37748736; /* (64, 32, 32, 64) */
         const real *x647 = arena + 0; /* (64, 32, 32, 64) */
         real *y = arena + 37748736;
+        PARALLEL_FOR
         for (long i = 0; i < 4194304; i++) {
             y[i] = x90[i] > 0 ? x647[i] : 0;
         }
@@ -4049,10 +4358,14 @@ static void train_step(long t, double *out) {
         const real *x648 = arena + 37748736; /* (64, 32, 32, 64) */
         real *y = arena + 19008512;
         double acc[64] = {0};
-        for (long r = 0; r < 65536; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x648[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 65536; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x648[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4064,11 +4377,15 @@ static void train_step(long t, double *out) {
         const real *x80 = arena + 33554432; /* (64, 32, 32, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 65536; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v651 = (x648[i]) * (x80[i]);
-                acc[c] += v651;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 65536; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v651 = (x648[i]) * (x80[i]);
+                    acc[c] += v651;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4114,6 +4431,7 @@ static void train_step(long t, double *out) {
         const real *x659 = arena + 0; /* (64) */
         const real *x80 = arena + 33554432; /* (64, 32, 32, 64) */
         real *y = arena + 37748736;
+        PARALLEL_FOR
         for (long r = 0; r < 65536; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4131,10 +4449,14 @@ static void train_step(long t, double *out) {
         const real *x664 = arena + 37748736; /* (64, 32, 32, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 65536; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x664[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 65536; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x664[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4156,6 +4478,7 @@ static void train_step(long t, double *out) {
         const real *x667 = arena + 0; /* (64) */
         const real *x664 = arena + 37748736; /* (64, 32, 32, 64) */
         real *y = arena + 37748736;
+        PARALLEL_FOR
         for (long r = 0; r < 65536; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4169,6 +4492,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 37748736;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
@@ -4195,6 +4519,7 @@ static void train_step(long t, double *out) {
         const real *x68 = arena + 52428800; /* (64, 16, 16, 128) */
         const real *x674 = arena + 16777216; /* (64, 16, 16, 128) */
         real *y = arena + 52428800;
+        PARALLEL_FOR
         for (long i = 0; i < 2097152; i++) {
             y[i] = x68[i] > 0 ? x674[i] : 0;
         }
@@ -4204,10 +4529,14 @@ static void train_step(long t, double *out) {
         const real *x675 = arena + 52428800; /* (64, 16, 16, 128) */
         real *y = arena + 9961472;
         double acc[128] = {0};
-        for (long r = 0; r < 16384; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x675[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 16384; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x675[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4219,11 +4548,15 @@ static void train_step(long t, double *out) {
         const real *x58 = arena + 50331648; /* (64, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 16384; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v678 = (x675[i]) * (x58[i]);
-                acc[c] += v678;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 16384; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v678 = (x675[i]) * (x58[i]);
+                    acc[c] += v678;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4269,6 +4602,7 @@ static void train_step(long t, double *out) {
         const real *x686 = arena + 0; /* (128) */
         const real *x58 = arena + 50331648; /* (64, 16, 16, 128) */
         real *y = arena + 52428800;
+        PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4286,10 +4620,14 @@ static void train_step(long t, double *out) {
         const real *x691 = arena + 52428800; /* (64, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 16384; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x691[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 16384; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x691[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4311,6 +4649,7 @@ static void train_step(long t, double *out) {
         const real *x694 = arena + 0; /* (128) */
         const real *x691 = arena + 52428800; /* (64, 16, 16, 128) */
         real *y = arena + 52428800;
+        PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4324,6 +4663,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 52428800;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
@@ -4350,6 +4690,7 @@ static void train_step(long t, double *out) {
         const real *x46 = arena + 63963136; /* (64, 8, 8, 256) */
         const real *x701 = arena + 8388608; /* (64, 8, 8, 256) */
         real *y = arena + 63963136;
+        PARALLEL_FOR
         for (long i = 0; i < 1048576; i++) {
             y[i] = x46[i] > 0 ? x701[i] : 0;
         }
@@ -4359,10 +4700,14 @@ static void train_step(long t, double *out) {
         const real *x702 = arena + 63963136; /* (64, 8, 8, 256) */
         real *y = arena + 6815744;
         double acc[256] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x702[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x702[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -4374,11 +4719,15 @@ static void train_step(long t, double *out) {
         const real *x36 = arena + 62914560; /* (64, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v705 = (x702[i]) * (x36[i]);
-                acc[c] += v705;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v705 = (x702[i]) * (x36[i]);
+                    acc[c] += v705;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -4424,6 +4773,7 @@ static void train_step(long t, double *out) {
         const real *x713 = arena + 0; /* (256) */
         const real *x36 = arena + 62914560; /* (64, 8, 8, 256) */
         real *y = arena + 63963136;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -4441,10 +4791,14 @@ static void train_step(long t, double *out) {
         const real *x718 = arena + 63963136; /* (64, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x718[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x718[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -4466,6 +4820,7 @@ static void train_step(long t, double *out) {
         const real *x721 = arena + 0; /* (256) */
         const real *x718 = arena + 63963136; /* (64, 8, 8, 256) */
         real *y = arena + 63963136;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -4479,6 +4834,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 63963136;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
@@ -4505,6 +4861,7 @@ static void train_step(long t, double *out) {
         const real *x24 = arena + 68419584; /* (64, 4, 4, 512) */
         const real *x728 = arena + 6291456; /* (64, 4, 4, 512) */
         real *y = arena + 68419584;
+        PARALLEL_FOR
         for (long i = 0; i < 524288; i++) {
             y[i] = x24[i] > 0 ? x728[i] : 0;
         }
@@ -4514,10 +4871,14 @@ static void train_step(long t, double *out) {
         const real *x729 = arena + 68419584; /* (64, 4, 4, 512) */
         real *y = arena + 1343488;
         double acc[512] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x729[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x729[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -4529,11 +4890,15 @@ static void train_step(long t, double *out) {
         const real *x14 = arena + 67895296; /* (64, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v732 = (x729[i]) * (x14[i]);
-                acc[c] += v732;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v732 = (x729[i]) * (x14[i]);
+                    acc[c] += v732;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -4579,6 +4944,7 @@ static void train_step(long t, double *out) {
         const real *x740 = arena + 0; /* (512) */
         const real *x14 = arena + 67895296; /* (64, 4, 4, 512) */
         real *y = arena + 68419584;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -4596,10 +4962,14 @@ static void train_step(long t, double *out) {
         const real *x745 = arena + 68419584; /* (64, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x745[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x745[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -4621,6 +4991,7 @@ static void train_step(long t, double *out) {
         const real *x748 = arena + 0; /* (512) */
         const real *x745 = arena + 68419584; /* (64, 4, 4, 512) */
         real *y = arena + 68419584;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -4634,6 +5005,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 68419584;
         real *cols = arena + 819200;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
@@ -4689,8 +5061,9 @@ static const real *generate(void) {
     {
         const real *cols = arena + 0;
         real *img = arena + 4194304;
-        memset(img, 0, 524288 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
                     long row = ((long)(n * 1 + oh) * 1 + ow) * 8192;
@@ -4740,6 +5113,7 @@ static const real *generate(void) {
         const real *x12 = arena + 0; /* (512) */
         const real *x14 = arena + 512; /* (512) */
         real *y = arena + 4194304;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -4755,8 +5129,9 @@ static const real *generate(void) {
     {
         const real *cols = arena + 0;
         real *img = arena + 8388608;
-        memset(img, 0, 1048576 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
                     long row = ((long)(n * 4 + oh) * 4 + ow) * 4096;
@@ -4806,6 +5181,7 @@ static const real *generate(void) {
         const real *x28 = arena + 0; /* (256) */
         const real *x30 = arena + 256; /* (256) */
         real *y = arena + 8388608;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -4821,8 +5197,9 @@ static const real *generate(void) {
     {
         const real *cols = arena + 0;
         real *img = arena + 16777216;
-        memset(img, 0, 2097152 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
                     long row = ((long)(n * 8 + oh) * 8 + ow) * 2048;
@@ -4872,6 +5249,7 @@ static const real *generate(void) {
         const real *x44 = arena + 0; /* (128) */
         const real *x46 = arena + 128; /* (128) */
         real *y = arena + 16777216;
+        PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4887,8 +5265,9 @@ static const real *generate(void) {
     {
         const real *cols = arena + 0;
         real *img = arena + 16777216;
-        memset(img, 0, 4194304 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
                     long row = ((long)(n * 16 + oh) * 16 + ow) * 1024;
@@ -4938,6 +5317,7 @@ static const real *generate(void) {
         const real *x60 = arena + 0; /* (64) */
         const real *x62 = arena + 64; /* (64) */
         real *y = arena + 16777216;
+        PARALLEL_FOR
         for (long r = 0; r < 65536; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4953,8 +5333,9 @@ static const real *generate(void) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3145728;
-        memset(img, 0, 786432 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12288, 0, 12288 * sizeof(real));
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
                     long row = ((long)(n * 32 + oh) * 32 + ow) * 48;
@@ -4975,6 +5356,7 @@ static const real *generate(void) {
     {
         const real *x69 = arena + 3145728; /* (64, 64, 64, 3) */
         real *y = arena + 3145728;
+        PARALLEL_FOR
         for (long i = 0; i < 786432; i++) {
             y[i] = tanh(x69[i]);
         }
@@ -4990,8 +5372,9 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 32768;
         real *img = arena + 0;
-        memset(img, 0, 32768 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
                     long row = ((long)(n * 1 + oh) * 1 + ow) * 8192;
@@ -5013,10 +5396,14 @@ static void gc_loss_0(double *out) {
         const real *x6 = arena + 0; /* (4, 4, 4, 512) */
         real *y = arena + 32768;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x6[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x6[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -5036,6 +5423,7 @@ static void gc_loss_0(double *out) {
         const real *x6 = arena + 0; /* (4, 4, 4, 512) */
         const real *x13 = arena + 32768; /* (512) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -5049,11 +5437,15 @@ static void gc_loss_0(double *out) {
         const real *x14 = arena + 0; /* (4, 4, 4, 512) */
         real *y = arena + 32768;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v15 = (x14[i]) * (x14[i]);
-                acc[c] += v15;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v15 = (x14[i]) * (x14[i]);
+                    acc[c] += v15;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -5081,6 +5473,7 @@ static void gc_loss_0(double *out) {
         const real *x20 = arena + 32768; /* (512) */
         const real *x9 = G_l3_beta; /* (512) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -5096,8 +5489,9 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 65536;
         real *img = arena + 0;
-        memset(img, 0, 65536 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
                     long row = ((long)(n * 4 + oh) * 4 + ow) * 4096;
@@ -5119,10 +5513,14 @@ static void gc_loss_0(double *out) {
         const real *x27 = arena + 0; /* (4, 8, 8, 256) */
         real *y = arena + 65536;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x27[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x27[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -5142,6 +5540,7 @@ static void gc_loss_0(double *out) {
         const real *x27 = arena + 0; /* (4, 8, 8, 256) */
         const real *x34 = arena + 65536; /* (256) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -5155,11 +5554,15 @@ static void gc_loss_0(double *out) {
         const real *x35 = arena + 0; /* (4, 8, 8, 256) */
         real *y = arena + 65536;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v36 = (x35[i]) * (x35[i]);
-                acc[c] += v36;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v36 = (x35[i]) * (x35[i]);
+                    acc[c] += v36;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -5187,6 +5590,7 @@ static void gc_loss_0(double *out) {
         const real *x41 = arena + 65536; /* (256) */
         const real *x30 = G_l6_beta; /* (256) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -5202,8 +5606,9 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 131072;
         real *img = arena + 0;
-        memset(img, 0, 131072 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
                     long row = ((long)(n * 8 + oh) * 8 + ow) * 2048;
@@ -5225,10 +5630,14 @@ static void gc_loss_0(double *out) {
         const real *x48 = arena + 0; /* (4, 16, 16, 128) */
         real *y = arena + 131072;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x48[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x48[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5248,6 +5657,7 @@ static void gc_loss_0(double *out) {
         const real *x48 = arena + 0; /* (4, 16, 16, 128) */
         const real *x55 = arena + 131072; /* (128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5261,11 +5671,15 @@ static void gc_loss_0(double *out) {
         const real *x56 = arena + 0; /* (4, 16, 16, 128) */
         real *y = arena + 131072;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v57 = (x56[i]) * (x56[i]);
-                acc[c] += v57;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v57 = (x56[i]) * (x56[i]);
+                    acc[c] += v57;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5293,6 +5707,7 @@ static void gc_loss_0(double *out) {
         const real *x62 = arena + 131072; /* (128) */
         const real *x51 = G_l9_beta; /* (128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5308,8 +5723,9 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 262144;
         real *img = arena + 0;
-        memset(img, 0, 262144 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
                     long row = ((long)(n * 16 + oh) * 16 + ow) * 1024;
@@ -5331,10 +5747,14 @@ static void gc_loss_0(double *out) {
         const real *x69 = arena + 0; /* (4, 32, 32, 64) */
         real *y = arena + 262144;
         double acc[64] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x69[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x69[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5354,6 +5774,7 @@ static void gc_loss_0(double *out) {
         const real *x69 = arena + 0; /* (4, 32, 32, 64) */
         const real *x76 = arena + 262144; /* (64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5367,11 +5788,15 @@ static void gc_loss_0(double *out) {
         const real *x77 = arena + 0; /* (4, 32, 32, 64) */
         real *y = arena + 262144;
         double acc[64] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v78 = (x77[i]) * (x77[i]);
-                acc[c] += v78;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v78 = (x77[i]) * (x77[i]);
+                    acc[c] += v78;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5399,6 +5824,7 @@ static void gc_loss_0(double *out) {
         const real *x83 = arena + 262144; /* (64) */
         const real *x72 = G_l12_beta; /* (64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5414,8 +5840,9 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 262144;
         real *img = arena + 0;
-        memset(img, 0, 49152 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12288, 0, 12288 * sizeof(real));
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
                     long row = ((long)(n * 32 + oh) * 32 + ow) * 48;
@@ -5436,6 +5863,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x90 = arena + 0; /* (4, 64, 64, 3) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 49152; i++) {
             y[i] = tanh(x90[i]);
         }
@@ -5444,6 +5872,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = gc_x;
         real *cols = arena + 49152;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
@@ -5467,6 +5896,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x95 = arena + 1097728; /* (4, 32, 32, 64) */
         real *y = arena + 1097728;
+        PARALLEL_FOR
         for (long i = 0; i < 262144; i++) {
             y[i] = x95[i] > 0 ? x95[i] : (real)0.2 * x95[i];
         }
@@ -5475,6 +5905,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 1097728;
         real *cols = arena + 49152;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
@@ -5499,10 +5930,14 @@ static void gc_loss_0(double *out) {
         const real *x100 = arena + 1097728; /* (4, 16, 16, 128) */
         real *y = arena + 49152;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x100[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x100[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5522,6 +5957,7 @@ static void gc_loss_0(double *out) {
         const real *x100 = arena + 1097728; /* (4, 16, 16, 128) */
         const real *x107 = arena + 49152; /* (128) */
         real *y = arena + 1097728;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5535,11 +5971,15 @@ static void gc_loss_0(double *out) {
         const real *x108 = arena + 1097728; /* (4, 16, 16, 128) */
         real *y = arena + 49152;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v109 = (x108[i]) * (x108[i]);
-                acc[c] += v109;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v109 = (x108[i]) * (x108[i]);
+                    acc[c] += v109;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5567,6 +6007,7 @@ static void gc_loss_0(double *out) {
         const real *x114 = arena + 49152; /* (128) */
         const real *x103 = D_l4_beta; /* (128) */
         real *y = arena + 1097728;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5580,6 +6021,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 1097728;
         real *cols = arena + 49152;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
@@ -5604,10 +6046,14 @@ static void gc_loss_0(double *out) {
         const real *x121 = arena + 573440; /* (4, 8, 8, 256) */
         real *y = arena + 49152;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x121[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x121[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -5627,6 +6073,7 @@ static void gc_loss_0(double *out) {
         const real *x121 = arena + 573440; /* (4, 8, 8, 256) */
         const real *x128 = arena + 49152; /* (256) */
         real *y = arena + 573440;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -5640,11 +6087,15 @@ static void gc_loss_0(double *out) {
         const real *x129 = arena + 573440; /* (4, 8, 8, 256) */
         real *y = arena + 49152;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v130 = (x129[i]) * (x129[i]);
-                acc[c] += v130;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v130 = (x129[i]) * (x129[i]);
+                    acc[c] += v130;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -5672,6 +6123,7 @@ static void gc_loss_0(double *out) {
         const real *x135 = arena + 49152; /* (256) */
         const real *x124 = D_l7_beta; /* (256) */
         real *y = arena + 573440;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -5685,6 +6137,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 573440;
         real *cols = arena + 49152;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
@@ -5709,10 +6162,14 @@ static void gc_loss_0(double *out) {
         const real *x142 = arena + 311296; /* (4, 4, 4, 512) */
         real *y = arena + 49152;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x142[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x142[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -5732,6 +6189,7 @@ static void gc_loss_0(double *out) {
         const real *x142 = arena + 311296; /* (4, 4, 4, 512) */
         const real *x149 = arena + 49152; /* (512) */
         real *y = arena + 311296;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -5745,11 +6203,15 @@ static void gc_loss_0(double *out) {
         const real *x150 = arena + 311296; /* (4, 4, 4, 512) */
         real *y = arena + 49152;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v151 = (x150[i]) * (x150[i]);
-                acc[c] += v151;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v151 = (x150[i]) * (x150[i]);
+                    acc[c] += v151;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -5777,6 +6239,7 @@ static void gc_loss_0(double *out) {
         const real *x156 = arena + 49152; /* (512) */
         const real *x145 = D_l10_beta; /* (512) */
         real *y = arena + 311296;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -5790,6 +6253,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 311296;
         real *cols = arena + 49152;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
@@ -5813,6 +6277,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 0;
         real *cols = arena + 49152;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
@@ -5836,6 +6301,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x167 = arena + 1048576; /* (4, 32, 32, 64) */
         real *y = arena + 1048576;
+        PARALLEL_FOR
         for (long i = 0; i < 262144; i++) {
             y[i] = x167[i] > 0 ? x167[i] : (real)0.2 * x167[i];
         }
@@ -5844,6 +6310,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 1048576;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
@@ -5868,10 +6335,14 @@ static void gc_loss_0(double *out) {
         const real *x171 = arena + 1048576; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x171[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x171[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5891,6 +6362,7 @@ static void gc_loss_0(double *out) {
         const real *x171 = arena + 1048576; /* (4, 16, 16, 128) */
         const real *x174 = arena + 0; /* (128) */
         real *y = arena + 1048576;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5904,11 +6376,15 @@ static void gc_loss_0(double *out) {
         const real *x175 = arena + 1048576; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v176 = (x175[i]) * (x175[i]);
-                acc[c] += v176;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v176 = (x175[i]) * (x175[i]);
+                    acc[c] += v176;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5936,6 +6412,7 @@ static void gc_loss_0(double *out) {
         const real *x181 = arena + 0; /* (128) */
         const real *x103 = D_l4_beta; /* (128) */
         real *y = arena + 1048576;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5949,6 +6426,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 1048576;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
@@ -5973,10 +6451,14 @@ static void gc_loss_0(double *out) {
         const real *x187 = arena + 524288; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x187[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x187[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -5996,6 +6478,7 @@ static void gc_loss_0(double *out) {
         const real *x187 = arena + 524288; /* (4, 8, 8, 256) */
         const real *x190 = arena + 0; /* (256) */
         real *y = arena + 524288;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -6009,11 +6492,15 @@ static void gc_loss_0(double *out) {
         const real *x191 = arena + 524288; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v192 = (x191[i]) * (x191[i]);
-                acc[c] += v192;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v192 = (x191[i]) * (x191[i]);
+                    acc[c] += v192;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -6041,6 +6528,7 @@ static void gc_loss_0(double *out) {
         const real *x197 = arena + 0; /* (256) */
         const real *x124 = D_l7_beta; /* (256) */
         real *y = arena + 524288;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -6054,6 +6542,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 524288;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
@@ -6078,10 +6567,14 @@ static void gc_loss_0(double *out) {
         const real *x203 = arena + 262144; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x203[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x203[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -6101,6 +6594,7 @@ static void gc_loss_0(double *out) {
         const real *x203 = arena + 262144; /* (4, 4, 4, 512) */
         const real *x206 = arena + 0; /* (512) */
         real *y = arena + 262144;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -6114,11 +6608,15 @@ static void gc_loss_0(double *out) {
         const real *x207 = arena + 262144; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v208 = (x207[i]) * (x207[i]);
-                acc[c] += v208;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v208 = (x207[i]) * (x207[i]);
+                    acc[c] += v208;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -6146,6 +6644,7 @@ static void gc_loss_0(double *out) {
         const real *x213 = arena + 0; /* (512) */
         const real *x145 = D_l10_beta; /* (512) */
         real *y = arena + 262144;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -6159,6 +6658,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 262144;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
@@ -6229,8 +6729,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 262144;
-        memset(img, 0, 32768 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
                     long row = ((long)(n * 1 + oh) * 1 + ow) * 8192;
@@ -6252,10 +6753,14 @@ static void gc_grad_0(real *g) {
         const real *x6 = arena + 262144; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x6[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x6[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -6275,6 +6780,7 @@ static void gc_grad_0(real *g) {
         const real *x6 = arena + 262144; /* (4, 4, 4, 512) */
         const real *x13 = arena + 0; /* (512) */
         real *y = arena + 262144;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -6288,11 +6794,15 @@ static void gc_grad_0(real *g) {
         const real *x14 = arena + 262144; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v15 = (x14[i]) * (x14[i]);
-                acc[c] += v15;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v15 = (x14[i]) * (x14[i]);
+                    acc[c] += v15;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -6320,6 +6830,7 @@ static void gc_grad_0(real *g) {
         const real *x20 = arena + 0; /* (512) */
         const real *x9 = G_l3_beta; /* (512) */
         real *y = arena + 262144;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -6335,8 +6846,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 524288;
-        memset(img, 0, 65536 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
                     long row = ((long)(n * 4 + oh) * 4 + ow) * 4096;
@@ -6358,10 +6870,14 @@ static void gc_grad_0(real *g) {
         const real *x27 = arena + 524288; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x27[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x27[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -6381,6 +6897,7 @@ static void gc_grad_0(real *g) {
         const real *x27 = arena + 524288; /* (4, 8, 8, 256) */
         const real *x34 = arena + 0; /* (256) */
         real *y = arena + 524288;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -6394,11 +6911,15 @@ static void gc_grad_0(real *g) {
         const real *x35 = arena + 524288; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v36 = (x35[i]) * (x35[i]);
-                acc[c] += v36;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v36 = (x35[i]) * (x35[i]);
+                    acc[c] += v36;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -6426,6 +6947,7 @@ static void gc_grad_0(real *g) {
         const real *x41 = arena + 0; /* (256) */
         const real *x30 = G_l6_beta; /* (256) */
         real *y = arena + 524288;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -6441,8 +6963,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 1048576;
-        memset(img, 0, 131072 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
                     long row = ((long)(n * 8 + oh) * 8 + ow) * 2048;
@@ -6464,10 +6987,14 @@ static void gc_grad_0(real *g) {
         const real *x48 = arena + 1048576; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x48[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x48[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -6487,6 +7014,7 @@ static void gc_grad_0(real *g) {
         const real *x48 = arena + 1048576; /* (4, 16, 16, 128) */
         const real *x55 = arena + 0; /* (128) */
         real *y = arena + 1048576;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -6500,11 +7028,15 @@ static void gc_grad_0(real *g) {
         const real *x56 = arena + 1048576; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v57 = (x56[i]) * (x56[i]);
-                acc[c] += v57;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v57 = (x56[i]) * (x56[i]);
+                    acc[c] += v57;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -6532,6 +7064,7 @@ static void gc_grad_0(real *g) {
         const real *x62 = arena + 0; /* (128) */
         const real *x51 = G_l9_beta; /* (128) */
         real *y = arena + 1048576;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -6547,8 +7080,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 1048576;
-        memset(img, 0, 262144 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
                     long row = ((long)(n * 16 + oh) * 16 + ow) * 1024;
@@ -6570,10 +7104,14 @@ static void gc_grad_0(real *g) {
         const real *x69 = arena + 1048576; /* (4, 32, 32, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x69[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x69[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -6593,6 +7131,7 @@ static void gc_grad_0(real *g) {
         const real *x69 = arena + 1048576; /* (4, 32, 32, 64) */
         const real *x76 = arena + 0; /* (64) */
         real *y = arena + 1048576;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -6606,11 +7145,15 @@ static void gc_grad_0(real *g) {
         const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v78 = (x77[i]) * (x77[i]);
-                acc[c] += v78;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v78 = (x77[i]) * (x77[i]);
+                    acc[c] += v78;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -6638,6 +7181,7 @@ static void gc_grad_0(real *g) {
         const real *x83 = arena + 0; /* (64) */
         const real *x72 = G_l12_beta; /* (64) */
         real *y = arena + 1048576;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -6653,8 +7197,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 5373952;
-        memset(img, 0, 49152 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12288, 0, 12288 * sizeof(real));
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
                     long row = ((long)(n * 32 + oh) * 32 + ow) * 48;
@@ -6675,6 +7220,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x90 = arena + 5373952; /* (4, 64, 64, 3) */
         real *y = arena + 5373952;
+        PARALLEL_FOR
         for (long i = 0; i < 49152; i++) {
             y[i] = tanh(x90[i]);
         }
@@ -6683,6 +7229,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = gc_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
@@ -6706,6 +7253,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x95 = arena + 4718592; /* (4, 32, 32, 64) */
         real *y = arena + 4718592;
+        PARALLEL_FOR
         for (long i = 0; i < 262144; i++) {
             y[i] = x95[i] > 0 ? x95[i] : (real)0.2 * x95[i];
         }
@@ -6714,6 +7262,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 4718592;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
@@ -6738,10 +7287,14 @@ static void gc_grad_0(real *g) {
         const real *x100 = arena + 5505024; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x100[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x100[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -6761,6 +7314,7 @@ static void gc_grad_0(real *g) {
         const real *x100 = arena + 5505024; /* (4, 16, 16, 128) */
         const real *x107 = arena + 0; /* (128) */
         real *y = arena + 5505024;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -6774,11 +7328,15 @@ static void gc_grad_0(real *g) {
         const real *x108 = arena + 5505024; /* (4, 16, 16, 128) */
         real *y = arena + 6075648;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v109 = (x108[i]) * (x108[i]);
-                acc[c] += v109;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v109 = (x108[i]) * (x108[i]);
+                    acc[c] += v109;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -6812,6 +7370,7 @@ static void gc_grad_0(real *g) {
         const real *x114 = arena + 6075776; /* (128) */
         const real *x103 = D_l4_beta; /* (128) */
         real *y = arena + 5636096;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -6825,6 +7384,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 5636096;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
@@ -6849,10 +7409,14 @@ static void gc_grad_0(real *g) {
         const real *x121 = arena + 5898240; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x121[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x121[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -6872,6 +7436,7 @@ static void gc_grad_0(real *g) {
         const real *x121 = arena + 5898240; /* (4, 8, 8, 256) */
         const real *x128 = arena + 0; /* (256) */
         real *y = arena + 5898240;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -6885,11 +7450,15 @@ static void gc_grad_0(real *g) {
         const real *x129 = arena + 5898240; /* (4, 8, 8, 256) */
         real *y = arena + 6074368;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v130 = (x129[i]) * (x129[i]);
-                acc[c] += v130;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v130 = (x129[i]) * (x129[i]);
+                    acc[c] += v130;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -6923,6 +7492,7 @@ static void gc_grad_0(real *g) {
         const real *x135 = arena + 6074624; /* (256) */
         const real *x124 = D_l7_beta; /* (256) */
         real *y = arena + 5963776;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -6936,6 +7506,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 5963776;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
@@ -6960,10 +7531,14 @@ static void gc_grad_0(real *g) {
         const real *x142 = arena + 5423104; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x142[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x142[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -6983,6 +7558,7 @@ static void gc_grad_0(real *g) {
         const real *x142 = arena + 5423104; /* (4, 4, 4, 512) */
         const real *x149 = arena + 0; /* (512) */
         real *y = arena + 5423104;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -6996,11 +7572,15 @@ static void gc_grad_0(real *g) {
         const real *x150 = arena + 5423104; /* (4, 4, 4, 512) */
         real *y = arena + 5455872;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v151 = (x150[i]) * (x150[i]);
-                acc[c] += v151;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v151 = (x150[i]) * (x150[i]);
+                    acc[c] += v151;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -7034,6 +7614,7 @@ static void gc_grad_0(real *g) {
         const real *x156 = arena + 5456384; /* (512) */
         const real *x145 = D_l10_beta; /* (512) */
         real *y = arena + 6029312;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -7047,6 +7628,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 6029312;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
@@ -7070,6 +7652,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 5373952;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
@@ -7093,6 +7676,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x167 = arena + 4980736; /* (4, 32, 32, 64) */
         real *y = arena + 4980736;
+        PARALLEL_FOR
         for (long i = 0; i < 262144; i++) {
             y[i] = x167[i] > 0 ? x167[i] : (real)0.2 * x167[i];
         }
@@ -7101,6 +7685,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 4980736;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
@@ -7125,10 +7710,14 @@ static void gc_grad_0(real *g) {
         const real *x171 = arena + 3145728; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x171[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x171[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -7148,6 +7737,7 @@ static void gc_grad_0(real *g) {
         const real *x171 = arena + 3145728; /* (4, 16, 16, 128) */
         const real *x174 = arena + 0; /* (128) */
         real *y = arena + 3145728;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -7161,11 +7751,15 @@ static void gc_grad_0(real *g) {
         const real *x175 = arena + 3145728; /* (4, 16, 16, 128) */
         real *y = arena + 6075904;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v176 = (x175[i]) * (x175[i]);
-                acc[c] += v176;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v176 = (x175[i]) * (x175[i]);
+                    acc[c] += v176;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -7199,6 +7793,7 @@ static void gc_grad_0(real *g) {
         const real *x181 = arena + 3342336; /* (128) */
         const real *x103 = D_l4_beta; /* (128) */
         real *y = arena + 5242880;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -7212,6 +7807,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 5242880;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
@@ -7236,10 +7832,14 @@ static void gc_grad_0(real *g) {
         const real *x187 = arena + 2621440; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x187[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x187[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -7259,6 +7859,7 @@ static void gc_grad_0(real *g) {
         const real *x187 = arena + 2621440; /* (4, 8, 8, 256) */
         const real *x190 = arena + 0; /* (256) */
         real *y = arena + 2621440;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -7272,11 +7873,15 @@ static void gc_grad_0(real *g) {
         const real *x191 = arena + 2621440; /* (4, 8, 8, 256) */
         real *y = arena + 6074880;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v192 = (x191[i]) * (x191[i]);
-                acc[c] += v192;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v192 = (x191[i]) * (x191[i]);
+                    acc[c] += v192;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -7310,6 +7915,7 @@ static void gc_grad_0(real *g) {
         const real *x197 = arena + 2719744; /* (256) */
         const real *x124 = D_l7_beta; /* (256) */
         real *y = arena + 3276800;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -7323,6 +7929,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 3276800;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
@@ -7347,10 +7954,14 @@ static void gc_grad_0(real *g) {
         const real *x203 = arena + 262144; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x203[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x203[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -7370,6 +7981,7 @@ static void gc_grad_0(real *g) {
         const real *x203 = arena + 262144; /* (4, 4, 4, 512) */
         const real *x206 = arena + 0; /* (512) */
         real *y = arena + 262144;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -7383,11 +7995,15 @@ static void gc_grad_0(real *g) {
         const real *x207 = arena + 262144; /* (4, 4, 4, 512) */
         real *y = arena + 5456896;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v208 = (x207[i]) * (x207[i]);
-                acc[c] += v208;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v208 = (x207[i]) * (x207[i]);
+                    acc[c] += v208;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -7421,6 +8037,7 @@ static void gc_grad_0(real *g) {
         const real *x213 = arena + 65536; /* (512) */
         const real *x145 = D_l10_beta; /* (512) */
         real *y = arena + 2686976;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -7434,6 +8051,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 2686976;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
@@ -7510,6 +8128,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 2686976;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
@@ -7535,8 +8154,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 32768;
         real *img = arena + 0;
-        memset(img, 0, 32768 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
                     long row = ((long)(n * 1 + oh) * 1 + ow) * 8192;
@@ -7558,6 +8178,7 @@ static void gc_grad_0(real *g) {
         const real *x216 = arena + 2686976; /* (4, 4, 4, 512) */
         const real *x244 = arena + 0; /* (4, 4, 4, 512) */
         real *y = arena + 2686976;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x216[i] > 0 ? x244[i] : (real)0.2 * x244[i];
         }
@@ -7567,10 +8188,14 @@ static void gc_grad_0(real *g) {
         const real *x245 = arena + 2686976; /* (4, 4, 4, 512) */
         real *y = arena + 6073344;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x245[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x245[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -7582,11 +8207,15 @@ static void gc_grad_0(real *g) {
         const real *x207 = arena + 262144; /* (4, 4, 4, 512) */
         real *y = arena + 6073856;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v248 = (x245[i]) * (x207[i]);
-                acc[c] += v248;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v248 = (x245[i]) * (x207[i]);
+                    acc[c] += v248;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -7623,6 +8252,7 @@ static void gc_grad_0(real *g) {
         const real *x256 = arena + 0; /* (512) */
         const real *x207 = arena + 262144; /* (4, 4, 4, 512) */
         real *y = arena + 2686976;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -7640,10 +8270,14 @@ static void gc_grad_0(real *g) {
         const real *x261 = arena + 2686976; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x261[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x261[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -7665,6 +8299,7 @@ static void gc_grad_0(real *g) {
         const real *x264 = arena + 0; /* (512) */
         const real *x261 = arena + 2686976; /* (4, 4, 4, 512) */
         real *y = arena + 2686976;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -7678,6 +8313,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 3276800;
         real *cols = arena + 2097152;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
@@ -7703,8 +8339,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 2359296;
         real *img = arena + 2097152;
-        memset(img, 0, 65536 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
                     long row = ((long)(n * 4 + oh) * 4 + ow) * 4096;
@@ -7726,6 +8363,7 @@ static void gc_grad_0(real *g) {
         const real *x200 = arena + 3276800; /* (4, 8, 8, 256) */
         const real *x272 = arena + 2097152; /* (4, 8, 8, 256) */
         real *y = arena + 3276800;
+        PARALLEL_FOR
         for (long i = 0; i < 65536; i++) {
             y[i] = x200[i] > 0 ? x272[i] : (real)0.2 * x272[i];
         }
@@ -7735,10 +8373,14 @@ static void gc_grad_0(real *g) {
         const real *x273 = arena + 3276800; /* (4, 8, 8, 256) */
         real *y = arena + 6075136;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x273[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x273[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -7750,11 +8392,15 @@ static void gc_grad_0(real *g) {
         const real *x191 = arena + 2621440; /* (4, 8, 8, 256) */
         real *y = arena + 6075392;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v276 = (x273[i]) * (x191[i]);
-                acc[c] += v276;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v276 = (x273[i]) * (x191[i]);
+                    acc[c] += v276;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -7791,6 +8437,7 @@ static void gc_grad_0(real *g) {
         const real *x284 = arena + 2097152; /* (256) */
         const real *x191 = arena + 2621440; /* (4, 8, 8, 256) */
         real *y = arena + 3276800;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -7808,10 +8455,14 @@ static void gc_grad_0(real *g) {
         const real *x289 = arena + 3276800; /* (4, 8, 8, 256) */
         real *y = arena + 2097152;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x289[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x289[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -7833,6 +8484,7 @@ static void gc_grad_0(real *g) {
         const real *x292 = arena + 2097152; /* (256) */
         const real *x289 = arena + 3276800; /* (4, 8, 8, 256) */
         real *y = arena + 3276800;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -7846,6 +8498,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 5242880;
         real *cols = arena + 2097152;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
@@ -7871,8 +8524,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 2621440;
         real *img = arena + 2097152;
-        memset(img, 0, 131072 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
                     long row = ((long)(n * 8 + oh) * 8 + ow) * 2048;
@@ -7894,6 +8548,7 @@ static void gc_grad_0(real *g) {
         const real *x184 = arena + 5242880; /* (4, 16, 16, 128) */
         const real *x300 = arena + 2097152; /* (4, 16, 16, 128) */
         real *y = arena + 5242880;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x184[i] > 0 ? x300[i] : (real)0.2 * x300[i];
         }
@@ -7903,10 +8558,14 @@ static void gc_grad_0(real *g) {
         const real *x301 = arena + 5242880; /* (4, 16, 16, 128) */
         real *y = arena + 6076032;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x301[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x301[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -7918,11 +8577,15 @@ static void gc_grad_0(real *g) {
         const real *x175 = arena + 3145728; /* (4, 16, 16, 128) */
         real *y = arena + 6076160;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v304 = (x301[i]) * (x175[i]);
-                acc[c] += v304;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v304 = (x301[i]) * (x175[i]);
+                    acc[c] += v304;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -7959,6 +8622,7 @@ static void gc_grad_0(real *g) {
         const real *x312 = arena + 2097152; /* (128) */
         const real *x175 = arena + 3145728; /* (4, 16, 16, 128) */
         real *y = arena + 5242880;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -7976,10 +8640,14 @@ static void gc_grad_0(real *g) {
         const real *x317 = arena + 5242880; /* (4, 16, 16, 128) */
         real *y = arena + 2097152;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x317[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x317[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8001,6 +8669,7 @@ static void gc_grad_0(real *g) {
         const real *x320 = arena + 2097152; /* (128) */
         const real *x317 = arena + 5242880; /* (4, 16, 16, 128) */
         real *y = arena + 5242880;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -8014,6 +8683,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 4980736;
         real *cols = arena + 2097152;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
@@ -8039,8 +8709,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 3145728;
         real *img = arena + 2097152;
-        memset(img, 0, 262144 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
                     long row = ((long)(n * 16 + oh) * 16 + ow) * 1024;
@@ -8062,6 +8733,7 @@ static void gc_grad_0(real *g) {
         const real *x168 = arena + 4980736; /* (4, 32, 32, 64) */
         const real *x328 = arena + 2097152; /* (4, 32, 32, 64) */
         real *y = arena + 4980736;
+        PARALLEL_FOR
         for (long i = 0; i < 262144; i++) {
             y[i] = x168[i] > 0 ? x328[i] : (real)0.2 * x328[i];
         }
@@ -8070,6 +8742,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 5373952;
         real *cols = arena + 2097152;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
@@ -8093,6 +8766,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 6029312;
         real *cols = arena + 2097152;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
@@ -8127,8 +8801,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 2129920;
         real *img = arena + 2097152;
-        memset(img, 0, 32768 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
                     long row = ((long)(n * 1 + oh) * 1 + ow) * 8192;
@@ -8150,6 +8825,7 @@ static void gc_grad_0(real *g) {
         const real *x159 = arena + 6029312; /* (4, 4, 4, 512) */
         const real *x339 = arena + 2097152; /* (4, 4, 4, 512) */
         real *y = arena + 6029312;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x159[i] > 0 ? x339[i] : (real)0.2 * x339[i];
         }
@@ -8159,10 +8835,14 @@ static void gc_grad_0(real *g) {
         const real *x340 = arena + 6029312; /* (4, 4, 4, 512) */
         real *y = arena + 2097152;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x340[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x340[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -8183,11 +8863,15 @@ static void gc_grad_0(real *g) {
         const real *x150 = arena + 5423104; /* (4, 4, 4, 512) */
         real *y = arena + 2097152;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v344 = (x340[i]) * (x150[i]);
-                acc[c] += v344;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v344 = (x340[i]) * (x150[i]);
+                    acc[c] += v344;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -8239,6 +8923,7 @@ static void gc_grad_0(real *g) {
         const real *x353 = arena + 2097152; /* (512) */
         const real *x150 = arena + 5423104; /* (4, 4, 4, 512) */
         real *y = arena + 6029312;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -8256,10 +8941,14 @@ static void gc_grad_0(real *g) {
         const real *x358 = arena + 6029312; /* (4, 4, 4, 512) */
         real *y = arena + 2097152;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x358[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x358[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -8281,6 +8970,7 @@ static void gc_grad_0(real *g) {
         const real *x361 = arena + 2097152; /* (512) */
         const real *x358 = arena + 6029312; /* (4, 4, 4, 512) */
         real *y = arena + 6029312;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -8294,6 +8984,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 5963776;
         real *cols = arena + 4980736;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
@@ -8320,6 +9011,7 @@ static void gc_grad_0(real *g) {
         const real *x271 = arena + 0; /* (512, 4096) */
         const real *x368 = arena + 2097152; /* (512, 4096) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 2097152; i++) {
             y[i] = x271[i] + x368[i];
         }
@@ -8328,8 +9020,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 5242880;
         real *img = arena + 2097152;
-        memset(img, 0, 65536 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
                     long row = ((long)(n * 4 + oh) * 4 + ow) * 4096;
@@ -8351,6 +9044,7 @@ static void gc_grad_0(real *g) {
         const real *x138 = arena + 5963776; /* (4, 8, 8, 256) */
         const real *x370 = arena + 2097152; /* (4, 8, 8, 256) */
         real *y = arena + 5963776;
+        PARALLEL_FOR
         for (long i = 0; i < 65536; i++) {
             y[i] = x138[i] > 0 ? x370[i] : (real)0.2 * x370[i];
         }
@@ -8360,10 +9054,14 @@ static void gc_grad_0(real *g) {
         const real *x371 = arena + 5963776; /* (4, 8, 8, 256) */
         real *y = arena + 2097152;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x371[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x371[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -8384,11 +9082,15 @@ static void gc_grad_0(real *g) {
         const real *x129 = arena + 5898240; /* (4, 8, 8, 256) */
         real *y = arena + 2097152;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v375 = (x371[i]) * (x129[i]);
-                acc[c] += v375;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v375 = (x371[i]) * (x129[i]);
+                    acc[c] += v375;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -8440,6 +9142,7 @@ static void gc_grad_0(real *g) {
         const real *x384 = arena + 2097152; /* (256) */
         const real *x129 = arena + 5898240; /* (4, 8, 8, 256) */
         real *y = arena + 5963776;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -8457,10 +9160,14 @@ static void gc_grad_0(real *g) {
         const real *x389 = arena + 5963776; /* (4, 8, 8, 256) */
         real *y = arena + 2097152;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x389[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x389[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -8482,6 +9189,7 @@ static void gc_grad_0(real *g) {
         const real *x392 = arena + 2097152; /* (256) */
         const real *x389 = arena + 5963776; /* (4, 8, 8, 256) */
         real *y = arena + 5963776;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -8495,6 +9203,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 5636096;
         real *cols = arena + 2097152;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
@@ -8521,6 +9230,7 @@ static void gc_grad_0(real *g) {
         const real *x299 = arena + 4194304; /* (256, 2048) */
         const real *x399 = arena + 3145728; /* (256, 2048) */
         real *y = arena + 4194304;
+        PARALLEL_FOR
         for (long i = 0; i < 524288; i++) {
             y[i] = x299[i] + x399[i];
         }
@@ -8529,8 +9239,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 2621440;
         real *img = arena + 2097152;
-        memset(img, 0, 131072 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
                     long row = ((long)(n * 8 + oh) * 8 + ow) * 2048;
@@ -8552,6 +9263,7 @@ static void gc_grad_0(real *g) {
         const real *x117 = arena + 5636096; /* (4, 16, 16, 128) */
         const real *x401 = arena + 2097152; /* (4, 16, 16, 128) */
         real *y = arena + 5636096;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x117[i] > 0 ? x401[i] : (real)0.2 * x401[i];
         }
@@ -8561,10 +9273,14 @@ static void gc_grad_0(real *g) {
         const real *x402 = arena + 5636096; /* (4, 16, 16, 128) */
         real *y = arena + 2097152;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x402[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x402[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8585,11 +9301,15 @@ static void gc_grad_0(real *g) {
         const real *x108 = arena + 5505024; /* (4, 16, 16, 128) */
         real *y = arena + 2097152;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v406 = (x402[i]) * (x108[i]);
-                acc[c] += v406;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v406 = (x402[i]) * (x108[i]);
+                    acc[c] += v406;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8641,6 +9361,7 @@ static void gc_grad_0(real *g) {
         const real *x415 = arena + 2097152; /* (128) */
         const real *x108 = arena + 5505024; /* (4, 16, 16, 128) */
         real *y = arena + 5636096;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -8658,10 +9379,14 @@ static void gc_grad_0(real *g) {
         const real *x420 = arena + 5636096; /* (4, 16, 16, 128) */
         real *y = arena + 2097152;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x420[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x420[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8683,6 +9408,7 @@ static void gc_grad_0(real *g) {
         const real *x423 = arena + 2097152; /* (128) */
         const real *x420 = arena + 5636096; /* (4, 16, 16, 128) */
         real *y = arena + 5636096;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -8696,6 +9422,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 4718592;
         real *cols = arena + 2097152;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
@@ -8722,6 +9449,7 @@ static void gc_grad_0(real *g) {
         const real *x327 = arena + 5767168; /* (128, 1024) */
         const real *x430 = arena + 4980736; /* (128, 1024) */
         real *y = arena + 5767168;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x327[i] + x430[i];
         }
@@ -8730,8 +9458,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 3145728;
         real *img = arena + 2097152;
-        memset(img, 0, 262144 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
                     long row = ((long)(n * 16 + oh) * 16 + ow) * 1024;
@@ -8753,6 +9482,7 @@ static void gc_grad_0(real *g) {
         const real *x96 = arena + 4718592; /* (4, 32, 32, 64) */
         const real *x432 = arena + 2097152; /* (4, 32, 32, 64) */
         real *y = arena + 4718592;
+        PARALLEL_FOR
         for (long i = 0; i < 262144; i++) {
             y[i] = x96[i] > 0 ? x432[i] : (real)0.2 * x432[i];
         }
@@ -8761,6 +9491,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = gc_x;
         real *cols = arena + 2097152;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
@@ -8821,8 +9552,9 @@ static void gc_loss_1(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 262144;
-        memset(img, 0, 32768 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
                     long row = ((long)(n * 1 + oh) * 1 + ow) * 8192;
@@ -8844,10 +9576,14 @@ static void gc_loss_1(double *out) {
         const real *x6 = arena + 262144; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x6[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x6[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -8867,6 +9603,7 @@ static void gc_loss_1(double *out) {
         const real *x6 = arena + 262144; /* (4, 4, 4, 512) */
         const real *x13 = arena + 0; /* (512) */
         real *y = arena + 262144;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -8880,11 +9617,15 @@ static void gc_loss_1(double *out) {
         const real *x14 = arena + 262144; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v15 = (x14[i]) * (x14[i]);
-                acc[c] += v15;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v15 = (x14[i]) * (x14[i]);
+                    acc[c] += v15;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -8912,6 +9653,7 @@ static void gc_loss_1(double *out) {
         const real *x20 = arena + 0; /* (512) */
         const real *x9 = G_l3_beta; /* (512) */
         real *y = arena + 262144;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -8927,8 +9669,9 @@ static void gc_loss_1(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 524288;
-        memset(img, 0, 65536 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
                     long row = ((long)(n * 4 + oh) * 4 + ow) * 4096;
@@ -8950,10 +9693,14 @@ static void gc_loss_1(double *out) {
         const real *x27 = arena + 524288; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x27[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x27[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -8973,6 +9720,7 @@ static void gc_loss_1(double *out) {
         const real *x27 = arena + 524288; /* (4, 8, 8, 256) */
         const real *x34 = arena + 0; /* (256) */
         real *y = arena + 524288;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -8986,11 +9734,15 @@ static void gc_loss_1(double *out) {
         const real *x35 = arena + 524288; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v36 = (x35[i]) * (x35[i]);
-                acc[c] += v36;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v36 = (x35[i]) * (x35[i]);
+                    acc[c] += v36;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -9018,6 +9770,7 @@ static void gc_loss_1(double *out) {
         const real *x41 = arena + 0; /* (256) */
         const real *x30 = G_l6_beta; /* (256) */
         real *y = arena + 524288;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -9033,8 +9786,9 @@ static void gc_loss_1(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 1048576;
-        memset(img, 0, 131072 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
                     long row = ((long)(n * 8 + oh) * 8 + ow) * 2048;
@@ -9056,10 +9810,14 @@ static void gc_loss_1(double *out) {
         const real *x48 = arena + 1048576; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x48[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x48[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -9079,6 +9837,7 @@ static void gc_loss_1(double *out) {
         const real *x48 = arena + 1048576; /* (4, 16, 16, 128) */
         const real *x55 = arena + 0; /* (128) */
         real *y = arena + 1048576;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -9092,11 +9851,15 @@ static void gc_loss_1(double *out) {
         const real *x56 = arena + 1048576; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v57 = (x56[i]) * (x56[i]);
-                acc[c] += v57;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v57 = (x56[i]) * (x56[i]);
+                    acc[c] += v57;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -9124,6 +9887,7 @@ static void gc_loss_1(double *out) {
         const real *x62 = arena + 0; /* (128) */
         const real *x51 = G_l9_beta; /* (128) */
         real *y = arena + 1048576;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -9139,8 +9903,9 @@ static void gc_loss_1(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 1048576;
-        memset(img, 0, 262144 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
                     long row = ((long)(n * 16 + oh) * 16 + ow) * 1024;
@@ -9162,10 +9927,14 @@ static void gc_loss_1(double *out) {
         const real *x69 = arena + 1048576; /* (4, 32, 32, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x69[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x69[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -9185,6 +9954,7 @@ static void gc_loss_1(double *out) {
         const real *x69 = arena + 1048576; /* (4, 32, 32, 64) */
         const real *x76 = arena + 0; /* (64) */
         real *y = arena + 1048576;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -9198,11 +9968,15 @@ static void gc_loss_1(double *out) {
         const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v78 = (x77[i]) * (x77[i]);
-                acc[c] += v78;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v78 = (x77[i]) * (x77[i]);
+                    acc[c] += v78;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -9230,6 +10004,7 @@ static void gc_loss_1(double *out) {
         const real *x83 = arena + 0; /* (64) */
         const real *x72 = G_l12_beta; /* (64) */
         real *y = arena + 1048576;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -9245,8 +10020,9 @@ static void gc_loss_1(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 196608;
-        memset(img, 0, 49152 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12288, 0, 12288 * sizeof(real));
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
                     long row = ((long)(n * 32 + oh) * 32 + ow) * 48;
@@ -9267,6 +10043,7 @@ static void gc_loss_1(double *out) {
     {
         const real *x90 = arena + 196608; /* (4, 64, 64, 3) */
         real *y = arena + 196608;
+        PARALLEL_FOR
         for (long i = 0; i < 49152; i++) {
             y[i] = tanh(x90[i]);
         }
@@ -9275,6 +10052,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = arena + 196608;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
@@ -9298,6 +10076,7 @@ static void gc_loss_1(double *out) {
     {
         const real *x95 = arena + 1048576; /* (4, 32, 32, 64) */
         real *y = arena + 1048576;
+        PARALLEL_FOR
         for (long i = 0; i < 262144; i++) {
             y[i] = x95[i] > 0 ? x95[i] : (real)0.2 * x95[i];
         }
@@ -9306,6 +10085,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = arena + 1048576;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
@@ -9330,10 +10110,14 @@ static void gc_loss_1(double *out) {
         const real *x100 = arena + 1048576; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x100[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x100[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -9353,6 +10137,7 @@ static void gc_loss_1(double *out) {
         const real *x100 = arena + 1048576; /* (4, 16, 16, 128) */
         const real *x107 = arena + 0; /* (128) */
         real *y = arena + 1048576;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -9366,11 +10151,15 @@ static void gc_loss_1(double *out) {
         const real *x108 = arena + 1048576; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v109 = (x108[i]) * (x108[i]);
-                acc[c] += v109;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v109 = (x108[i]) * (x108[i]);
+                    acc[c] += v109;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -9398,6 +10187,7 @@ static void gc_loss_1(double *out) {
         const real *x114 = arena + 0; /* (128) */
         const real *x103 = D_l4_beta; /* (128) */
         real *y = arena + 1048576;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -9411,6 +10201,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = arena + 1048576;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
@@ -9435,10 +10226,14 @@ static void gc_loss_1(double *out) {
         const real *x121 = arena + 524288; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x121[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x121[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -9458,6 +10253,7 @@ static void gc_loss_1(double *out) {
         const real *x121 = arena + 524288; /* (4, 8, 8, 256) */
         const real *x128 = arena + 0; /* (256) */
         real *y = arena + 524288;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -9471,11 +10267,15 @@ static void gc_loss_1(double *out) {
         const real *x129 = arena + 524288; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v130 = (x129[i]) * (x129[i]);
-                acc[c] += v130;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v130 = (x129[i]) * (x129[i]);
+                    acc[c] += v130;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -9503,6 +10303,7 @@ static void gc_loss_1(double *out) {
         const real *x135 = arena + 0; /* (256) */
         const real *x124 = D_l7_beta; /* (256) */
         real *y = arena + 524288;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -9516,6 +10317,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = arena + 524288;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
@@ -9540,10 +10342,14 @@ static void gc_loss_1(double *out) {
         const real *x142 = arena + 262144; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x142[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x142[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -9563,6 +10369,7 @@ static void gc_loss_1(double *out) {
         const real *x142 = arena + 262144; /* (4, 4, 4, 512) */
         const real *x149 = arena + 0; /* (512) */
         real *y = arena + 262144;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -9576,11 +10383,15 @@ static void gc_loss_1(double *out) {
         const real *x150 = arena + 262144; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v151 = (x150[i]) * (x150[i]);
-                acc[c] += v151;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v151 = (x150[i]) * (x150[i]);
+                    acc[c] += v151;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -9608,6 +10419,7 @@ static void gc_loss_1(double *out) {
         const real *x156 = arena + 0; /* (512) */
         const real *x145 = D_l10_beta; /* (512) */
         real *y = arena + 262144;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -9621,6 +10433,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = arena + 262144;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
@@ -9674,8 +10487,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 2539520;
-        memset(img, 0, 32768 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
                     long row = ((long)(n * 1 + oh) * 1 + ow) * 8192;
@@ -9697,10 +10511,14 @@ static void gc_grad_1(real *g) {
         const real *x6 = arena + 2539520; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x6[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x6[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -9720,6 +10538,7 @@ static void gc_grad_1(real *g) {
         const real *x6 = arena + 2539520; /* (4, 4, 4, 512) */
         const real *x13 = arena + 0; /* (512) */
         real *y = arena + 2539520;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -9733,11 +10552,15 @@ static void gc_grad_1(real *g) {
         const real *x14 = arena + 2539520; /* (4, 4, 4, 512) */
         real *y = arena + 2605056;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v15 = (x14[i]) * (x14[i]);
-                acc[c] += v15;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v15 = (x14[i]) * (x14[i]);
+                    acc[c] += v15;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -9771,6 +10594,7 @@ static void gc_grad_1(real *g) {
         const real *x20 = arena + 2605568; /* (512) */
         const real *x9 = G_l3_beta; /* (512) */
         real *y = arena + 2572288;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -9786,8 +10610,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 2359296;
-        memset(img, 0, 65536 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
                     long row = ((long)(n * 4 + oh) * 4 + ow) * 4096;
@@ -9809,10 +10634,14 @@ static void gc_grad_1(real *g) {
         const real *x27 = arena + 2359296; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x27[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x27[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -9832,6 +10661,7 @@ static void gc_grad_1(real *g) {
         const real *x27 = arena + 2359296; /* (4, 8, 8, 256) */
         const real *x34 = arena + 0; /* (256) */
         real *y = arena + 2359296;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -9845,11 +10675,15 @@ static void gc_grad_1(real *g) {
         const real *x35 = arena + 2359296; /* (4, 8, 8, 256) */
         real *y = arena + 2606080;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v36 = (x35[i]) * (x35[i]);
-                acc[c] += v36;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v36 = (x35[i]) * (x35[i]);
+                    acc[c] += v36;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -9883,6 +10717,7 @@ static void gc_grad_1(real *g) {
         const real *x41 = arena + 2606336; /* (256) */
         const real *x30 = G_l6_beta; /* (256) */
         real *y = arena + 2424832;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -9898,8 +10733,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 2097152;
-        memset(img, 0, 131072 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
                     long row = ((long)(n * 8 + oh) * 8 + ow) * 2048;
@@ -9921,10 +10757,14 @@ static void gc_grad_1(real *g) {
         const real *x48 = arena + 2097152; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x48[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x48[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -9944,6 +10784,7 @@ static void gc_grad_1(real *g) {
         const real *x48 = arena + 2097152; /* (4, 16, 16, 128) */
         const real *x55 = arena + 0; /* (128) */
         real *y = arena + 2097152;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -9957,11 +10798,15 @@ static void gc_grad_1(real *g) {
         const real *x56 = arena + 2097152; /* (4, 16, 16, 128) */
         real *y = arena + 2606592;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v57 = (x56[i]) * (x56[i]);
-                acc[c] += v57;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v57 = (x56[i]) * (x56[i]);
+                    acc[c] += v57;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -9995,6 +10840,7 @@ static void gc_grad_1(real *g) {
         const real *x62 = arena + 2606720; /* (128) */
         const real *x51 = G_l9_beta; /* (128) */
         real *y = arena + 2228224;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -10010,8 +10856,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 1048576;
-        memset(img, 0, 262144 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
                     long row = ((long)(n * 16 + oh) * 16 + ow) * 1024;
@@ -10033,10 +10880,14 @@ static void gc_grad_1(real *g) {
         const real *x69 = arena + 1048576; /* (4, 32, 32, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x69[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x69[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -10056,6 +10907,7 @@ static void gc_grad_1(real *g) {
         const real *x69 = arena + 1048576; /* (4, 32, 32, 64) */
         const real *x76 = arena + 0; /* (64) */
         real *y = arena + 1048576;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -10069,11 +10921,15 @@ static void gc_grad_1(real *g) {
         const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
         real *y = arena + 2606848;
         double acc[64] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v78 = (x77[i]) * (x77[i]);
-                acc[c] += v78;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v78 = (x77[i]) * (x77[i]);
+                    acc[c] += v78;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -10107,6 +10963,7 @@ static void gc_grad_1(real *g) {
         const real *x83 = arena + 2606912; /* (64) */
         const real *x72 = G_l12_beta; /* (64) */
         real *y = arena + 1310720;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -10122,8 +10979,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 2490368;
-        memset(img, 0, 49152 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12288, 0, 12288 * sizeof(real));
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
                     long row = ((long)(n * 32 + oh) * 32 + ow) * 48;
@@ -10144,6 +11002,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x90 = arena + 2490368; /* (4, 64, 64, 3) */
         real *y = arena + 2490368;
+        PARALLEL_FOR
         for (long i = 0; i < 49152; i++) {
             y[i] = tanh(x90[i]);
         }
@@ -10152,6 +11011,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 2490368;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
@@ -10175,6 +11035,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x95 = arena + 1572864; /* (4, 32, 32, 64) */
         real *y = arena + 1572864;
+        PARALLEL_FOR
         for (long i = 0; i < 262144; i++) {
             y[i] = x95[i] > 0 ? x95[i] : (real)0.2 * x95[i];
         }
@@ -10183,6 +11044,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 1572864;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
@@ -10207,10 +11069,14 @@ static void gc_grad_1(real *g) {
         const real *x100 = arena + 1835008; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x100[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x100[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -10230,6 +11096,7 @@ static void gc_grad_1(real *g) {
         const real *x100 = arena + 1835008; /* (4, 16, 16, 128) */
         const real *x107 = arena + 0; /* (128) */
         real *y = arena + 1835008;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -10243,11 +11110,15 @@ static void gc_grad_1(real *g) {
         const real *x108 = arena + 1835008; /* (4, 16, 16, 128) */
         real *y = arena + 655360;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v109 = (x108[i]) * (x108[i]);
-                acc[c] += v109;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v109 = (x108[i]) * (x108[i]);
+                    acc[c] += v109;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -10281,6 +11152,7 @@ static void gc_grad_1(real *g) {
         const real *x114 = arena + 655488; /* (128) */
         const real *x103 = D_l4_beta; /* (128) */
         real *y = arena + 1966080;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -10294,6 +11166,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 1966080;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
@@ -10318,10 +11191,14 @@ static void gc_grad_1(real *g) {
         const real *x121 = arena + 524288; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x121[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x121[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -10341,6 +11218,7 @@ static void gc_grad_1(real *g) {
         const real *x121 = arena + 524288; /* (4, 8, 8, 256) */
         const real *x128 = arena + 0; /* (256) */
         real *y = arena + 524288;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -10354,11 +11232,15 @@ static void gc_grad_1(real *g) {
         const real *x129 = arena + 524288; /* (4, 8, 8, 256) */
         real *y = arena + 327680;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v130 = (x129[i]) * (x129[i]);
-                acc[c] += v130;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v130 = (x129[i]) * (x129[i]);
+                    acc[c] += v130;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -10392,6 +11274,7 @@ static void gc_grad_1(real *g) {
         const real *x135 = arena + 327936; /* (256) */
         const real *x124 = D_l7_beta; /* (256) */
         real *y = arena + 589824;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -10405,6 +11288,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 589824;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
@@ -10429,10 +11313,14 @@ static void gc_grad_1(real *g) {
         const real *x142 = arena + 262144; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x142[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x142[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -10452,6 +11340,7 @@ static void gc_grad_1(real *g) {
         const real *x142 = arena + 262144; /* (4, 4, 4, 512) */
         const real *x149 = arena + 0; /* (512) */
         real *y = arena + 262144;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -10465,11 +11354,15 @@ static void gc_grad_1(real *g) {
         const real *x150 = arena + 262144; /* (4, 4, 4, 512) */
         real *y = arena + 65536;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v151 = (x150[i]) * (x150[i]);
-                acc[c] += v151;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v151 = (x150[i]) * (x150[i]);
+                    acc[c] += v151;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -10503,6 +11396,7 @@ static void gc_grad_1(real *g) {
         const real *x156 = arena + 66048; /* (512) */
         const real *x145 = D_l10_beta; /* (512) */
         real *y = arena + 294912;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -10516,6 +11410,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 294912;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
@@ -10567,8 +11462,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 32768;
-        memset(img, 0, 32768 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {
                     long row = ((long)(n * 1 + oh) * 1 + ow) * 8192;
@@ -10590,6 +11486,7 @@ static void gc_grad_1(real *g) {
         const real *x159 = arena + 294912; /* (4, 4, 4, 512) */
         const real *x178 = arena + 32768; /* (4, 4, 4, 512) */
         real *y = arena + 294912;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x159[i] > 0 ? x178[i] : (real)0.2 * x178[i];
         }
@@ -10601,11 +11498,15 @@ static void gc_grad_1(real *g) {
         const real *x150 = arena + 262144; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v181 = (x179[i]) * (x150[i]);
-                acc[c] += v181;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v181 = (x179[i]) * (x150[i]);
+                    acc[c] += v181;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -10642,6 +11543,7 @@ static void gc_grad_1(real *g) {
         const real *x188 = arena + 0; /* (512) */
         const real *x150 = arena + 262144; /* (4, 4, 4, 512) */
         real *y = arena + 294912;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -10659,10 +11561,14 @@ static void gc_grad_1(real *g) {
         const real *x193 = arena + 294912; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x193[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x193[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -10684,6 +11590,7 @@ static void gc_grad_1(real *g) {
         const real *x196 = arena + 0; /* (512) */
         const real *x193 = arena + 294912; /* (4, 4, 4, 512) */
         real *y = arena + 294912;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -10699,8 +11606,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 262144;
-        memset(img, 0, 65536 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
                     long row = ((long)(n * 4 + oh) * 4 + ow) * 4096;
@@ -10722,6 +11630,7 @@ static void gc_grad_1(real *g) {
         const real *x138 = arena + 589824; /* (4, 8, 8, 256) */
         const real *x202 = arena + 262144; /* (4, 8, 8, 256) */
         real *y = arena + 589824;
+        PARALLEL_FOR
         for (long i = 0; i < 65536; i++) {
             y[i] = x138[i] > 0 ? x202[i] : (real)0.2 * x202[i];
         }
@@ -10733,11 +11642,15 @@ static void gc_grad_1(real *g) {
         const real *x129 = arena + 524288; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v205 = (x203[i]) * (x129[i]);
-                acc[c] += v205;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v205 = (x203[i]) * (x129[i]);
+                    acc[c] += v205;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -10774,6 +11687,7 @@ static void gc_grad_1(real *g) {
         const real *x212 = arena + 0; /* (256) */
         const real *x129 = arena + 524288; /* (4, 8, 8, 256) */
         real *y = arena + 589824;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -10791,10 +11705,14 @@ static void gc_grad_1(real *g) {
         const real *x217 = arena + 589824; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x217[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x217[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -10816,6 +11734,7 @@ static void gc_grad_1(real *g) {
         const real *x220 = arena + 0; /* (256) */
         const real *x217 = arena + 589824; /* (4, 8, 8, 256) */
         real *y = arena + 589824;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -10831,8 +11750,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 524288;
-        memset(img, 0, 131072 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
                     long row = ((long)(n * 8 + oh) * 8 + ow) * 2048;
@@ -10854,6 +11774,7 @@ static void gc_grad_1(real *g) {
         const real *x117 = arena + 1966080; /* (4, 16, 16, 128) */
         const real *x226 = arena + 524288; /* (4, 16, 16, 128) */
         real *y = arena + 1966080;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x117[i] > 0 ? x226[i] : (real)0.2 * x226[i];
         }
@@ -10865,11 +11786,15 @@ static void gc_grad_1(real *g) {
         const real *x108 = arena + 1835008; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v229 = (x227[i]) * (x108[i]);
-                acc[c] += v229;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v229 = (x227[i]) * (x108[i]);
+                    acc[c] += v229;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -10906,6 +11831,7 @@ static void gc_grad_1(real *g) {
         const real *x236 = arena + 0; /* (128) */
         const real *x108 = arena + 1835008; /* (4, 16, 16, 128) */
         real *y = arena + 1966080;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -10923,10 +11849,14 @@ static void gc_grad_1(real *g) {
         const real *x241 = arena + 1966080; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x241[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x241[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -10948,6 +11878,7 @@ static void gc_grad_1(real *g) {
         const real *x244 = arena + 0; /* (128) */
         const real *x241 = arena + 1966080; /* (4, 16, 16, 128) */
         real *y = arena + 1966080;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -10963,8 +11894,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 1835008;
-        memset(img, 0, 262144 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
                     long row = ((long)(n * 16 + oh) * 16 + ow) * 1024;
@@ -10986,6 +11918,7 @@ static void gc_grad_1(real *g) {
         const real *x96 = arena + 1572864; /* (4, 32, 32, 64) */
         const real *x250 = arena + 1835008; /* (4, 32, 32, 64) */
         real *y = arena + 1572864;
+        PARALLEL_FOR
         for (long i = 0; i < 262144; i++) {
             y[i] = x96[i] > 0 ? x250[i] : (real)0.2 * x250[i];
         }
@@ -10996,8 +11929,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 196608;
-        memset(img, 0, 49152 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12288, 0, 12288 * sizeof(real));
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
                     long row = ((long)(n * 32 + oh) * 32 + ow) * 48;
@@ -11022,6 +11956,7 @@ static void gc_grad_1(real *g) {
         const real *x91 = arena + 2490368; /* (4, 64, 64, 3) */
         const real *x254 = arena + 196608; /* (4, 64, 64, 3) */
         real *y = arena + 2490368;
+        PARALLEL_FOR
         for (long i = 0; i < 49152; i++) {
             real v255 = (x91[i]) * (x91[i]);
             real v256 = -(v255);
@@ -11033,6 +11968,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 2490368;
         real *cols = arena + 262144;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 32; oh++) {
                 for (int ow = 0; ow < 32; ow++) {
@@ -11059,6 +11995,7 @@ static void gc_grad_1(real *g) {
         const real *x86 = arena + 1310720; /* (4, 32, 32, 64) */
         const real *x262 = arena + 0; /* (4, 32, 32, 64) */
         real *y = arena + 1310720;
+        PARALLEL_FOR
         for (long i = 0; i < 262144; i++) {
             y[i] = x86[i] > 0 ? x262[i] : 0;
         }
@@ -11068,10 +12005,14 @@ static void gc_grad_1(real *g) {
         const real *x263 = arena + 1310720; /* (4, 32, 32, 64) */
         real *y = arena + 3609344;
         double acc[64] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x263[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x263[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -11083,11 +12024,15 @@ static void gc_grad_1(real *g) {
         const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v266 = (x263[i]) * (x77[i]);
-                acc[c] += v266;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v266 = (x263[i]) * (x77[i]);
+                    acc[c] += v266;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -11133,6 +12078,7 @@ static void gc_grad_1(real *g) {
         const real *x274 = arena + 0; /* (64) */
         const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
         real *y = arena + 1310720;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -11150,10 +12096,14 @@ static void gc_grad_1(real *g) {
         const real *x279 = arena + 1310720; /* (4, 32, 32, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x279[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x279[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -11175,6 +12125,7 @@ static void gc_grad_1(real *g) {
         const real *x282 = arena + 0; /* (64) */
         const real *x279 = arena + 1310720; /* (4, 32, 32, 64) */
         real *y = arena + 1310720;
+        PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -11188,6 +12139,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 1310720;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 16; oh++) {
                 for (int ow = 0; ow < 16; ow++) {
@@ -11214,6 +12166,7 @@ static void gc_grad_1(real *g) {
         const real *x65 = arena + 2228224; /* (4, 16, 16, 128) */
         const real *x289 = arena + 1048576; /* (4, 16, 16, 128) */
         real *y = arena + 2228224;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x65[i] > 0 ? x289[i] : 0;
         }
@@ -11223,10 +12176,14 @@ static void gc_grad_1(real *g) {
         const real *x290 = arena + 2228224; /* (4, 16, 16, 128) */
         real *y = arena + 3609088;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x290[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x290[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -11238,11 +12195,15 @@ static void gc_grad_1(real *g) {
         const real *x56 = arena + 2097152; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v293 = (x290[i]) * (x56[i]);
-                acc[c] += v293;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v293 = (x290[i]) * (x56[i]);
+                    acc[c] += v293;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -11288,6 +12249,7 @@ static void gc_grad_1(real *g) {
         const real *x301 = arena + 0; /* (128) */
         const real *x56 = arena + 2097152; /* (4, 16, 16, 128) */
         real *y = arena + 2228224;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -11305,10 +12267,14 @@ static void gc_grad_1(real *g) {
         const real *x306 = arena + 2228224; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x306[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x306[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -11330,6 +12296,7 @@ static void gc_grad_1(real *g) {
         const real *x309 = arena + 0; /* (128) */
         const real *x306 = arena + 2228224; /* (4, 16, 16, 128) */
         real *y = arena + 2228224;
+        PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -11343,6 +12310,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 2228224;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 8; oh++) {
                 for (int ow = 0; ow < 8; ow++) {
@@ -11369,6 +12337,7 @@ static void gc_grad_1(real *g) {
         const real *x44 = arena + 2424832; /* (4, 8, 8, 256) */
         const real *x316 = arena + 524288; /* (4, 8, 8, 256) */
         real *y = arena + 2424832;
+        PARALLEL_FOR
         for (long i = 0; i < 65536; i++) {
             y[i] = x44[i] > 0 ? x316[i] : 0;
         }
@@ -11378,10 +12347,14 @@ static void gc_grad_1(real *g) {
         const real *x317 = arena + 2424832; /* (4, 8, 8, 256) */
         real *y = arena + 3608576;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x317[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x317[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -11393,11 +12366,15 @@ static void gc_grad_1(real *g) {
         const real *x35 = arena + 2359296; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v320 = (x317[i]) * (x35[i]);
-                acc[c] += v320;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v320 = (x317[i]) * (x35[i]);
+                    acc[c] += v320;
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -11443,6 +12420,7 @@ static void gc_grad_1(real *g) {
         const real *x328 = arena + 0; /* (256) */
         const real *x35 = arena + 2359296; /* (4, 8, 8, 256) */
         real *y = arena + 2424832;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -11460,10 +12438,14 @@ static void gc_grad_1(real *g) {
         const real *x333 = arena + 2424832; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x333[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x333[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -11485,6 +12467,7 @@ static void gc_grad_1(real *g) {
         const real *x336 = arena + 0; /* (256) */
         const real *x333 = arena + 2424832; /* (4, 8, 8, 256) */
         real *y = arena + 2424832;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -11498,6 +12481,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 2424832;
         real *cols = arena + 2097152;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 4; oh++) {
                 for (int ow = 0; ow < 4; ow++) {
@@ -11524,6 +12508,7 @@ static void gc_grad_1(real *g) {
         const real *x23 = arena + 2572288; /* (4, 4, 4, 512) */
         const real *x343 = arena + 2359296; /* (4, 4, 4, 512) */
         real *y = arena + 2572288;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x23[i] > 0 ? x343[i] : 0;
         }
@@ -11533,10 +12518,14 @@ static void gc_grad_1(real *g) {
         const real *x344 = arena + 2572288; /* (4, 4, 4, 512) */
         real *y = arena + 3607552;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x344[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x344[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -11548,11 +12537,15 @@ static void gc_grad_1(real *g) {
         const real *x14 = arena + 2539520; /* (4, 4, 4, 512) */
         real *y = arena + 2097152;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v347 = (x344[i]) * (x14[i]);
-                acc[c] += v347;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v347 = (x344[i]) * (x14[i]);
+                    acc[c] += v347;
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -11598,6 +12591,7 @@ static void gc_grad_1(real *g) {
         const real *x355 = arena + 2097152; /* (512) */
         const real *x14 = arena + 2539520; /* (4, 4, 4, 512) */
         real *y = arena + 2572288;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -11615,10 +12609,14 @@ static void gc_grad_1(real *g) {
         const real *x360 = arena + 2572288; /* (4, 4, 4, 512) */
         real *y = arena + 2097152;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x360[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x360[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -11640,6 +12638,7 @@ static void gc_grad_1(real *g) {
         const real *x363 = arena + 2097152; /* (512) */
         const real *x360 = arena + 2572288; /* (4, 4, 4, 512) */
         real *y = arena + 2572288;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -11653,6 +12652,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 2572288;
         real *cols = arena + 3571712;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 1; oh++) {
                 for (int ow = 0; ow < 1; ow++) {

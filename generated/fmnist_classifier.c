@@ -118,6 +118,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -171,6 +172,7 @@ static void train_step(long t, double *out) {
         const real *x5 = arena + 3612672; /* (64, 28, 28, 16) */
         const real *x12 = arena + 16; /* (16) */
         real *y = arena + 3612672;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 16; c++) {
                 long i = r * 16 + c;
@@ -230,6 +232,7 @@ static void train_step(long t, double *out) {
         const real *x19 = arena + 5826512; /* (16) */
         const real *x8 = C_l2_beta; /* (16) */
         real *y = arena + 4415488;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 16; c++) {
                 long i = r * 16 + c;
@@ -258,6 +261,7 @@ static void train_step(long t, double *out) {
     {
         const real *x24 = arena + 2207744; /* (64, 14, 14, 16) */
         real *y = arena + 2207744;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (real)0.25 * (x24[i]);
         }
@@ -266,6 +270,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 2207744;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -290,10 +295,14 @@ static void train_step(long t, double *out) {
         const real *x29 = arena + 1806336; /* (64, 14, 14, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x29[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x29[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -319,6 +328,7 @@ static void train_step(long t, double *out) {
         const real *x29 = arena + 1806336; /* (64, 14, 14, 32) */
         const real *x36 = arena + 32; /* (32) */
         real *y = arena + 1806336;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -332,11 +342,15 @@ static void train_step(long t, double *out) {
         const real *x37 = arena + 1806336; /* (64, 14, 14, 32) */
         real *y = arena + 32;
         double acc[32] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                real v38 = (x37[i]) * (x37[i]);
-                acc[c] += v38;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    real v38 = (x37[i]) * (x37[i]);
+                    acc[c] += v38;
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -378,6 +392,7 @@ static void train_step(long t, double *out) {
         const real *x43 = arena + 501792; /* (32) */
         const real *x32 = C_l6_beta; /* (32) */
         real *y = arena + 5218304;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -406,6 +421,7 @@ static void train_step(long t, double *out) {
     {
         const real *x48 = arena + 0; /* (64, 7, 7, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (real)0.25 * (x48[i]);
         }
@@ -657,6 +673,7 @@ static void train_step(long t, double *out) {
     {
         const real *x97 = arena + 401408; /* (64, 7, 7, 32) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (real)0.25 * (x97[i]);
         }
@@ -680,6 +697,7 @@ static void train_step(long t, double *out) {
         const real *x47 = arena + 5218304; /* (64, 14, 14, 32) */
         const real *x99 = arena + 0; /* (64, 14, 14, 32) */
         real *y = arena + 5218304;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x47[i] > 0 ? x99[i] : 0;
         }
@@ -689,10 +707,14 @@ static void train_step(long t, double *out) {
         const real *x100 = arena + 5218304; /* (64, 14, 14, 32) */
         real *y = arena + 5826432;
         double acc[32] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x100[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x100[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -704,11 +726,15 @@ static void train_step(long t, double *out) {
         const real *x37 = arena + 1806336; /* (64, 14, 14, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                real v103 = (x100[i]) * (x37[i]);
-                acc[c] += v103;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    real v103 = (x100[i]) * (x37[i]);
+                    acc[c] += v103;
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -754,6 +780,7 @@ static void train_step(long t, double *out) {
         const real *x111 = arena + 0; /* (32) */
         const real *x37 = arena + 1806336; /* (64, 14, 14, 32) */
         real *y = arena + 5218304;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -771,10 +798,14 @@ static void train_step(long t, double *out) {
         const real *x116 = arena + 5218304; /* (64, 14, 14, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x116[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x116[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -796,6 +827,7 @@ static void train_step(long t, double *out) {
         const real *x119 = arena + 0; /* (32) */
         const real *x116 = arena + 5218304; /* (64, 14, 14, 32) */
         real *y = arena + 5218304;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -809,6 +841,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 2207744;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -834,8 +867,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 1806336;
         real *img = arena + 802816;
-        memset(img, 0, 200704 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 3136, 0, 3136 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 144;
@@ -856,6 +890,7 @@ static void train_step(long t, double *out) {
     {
         const real *x127 = arena + 802816; /* (64, 14, 14, 16) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (real)0.25 * (x127[i]);
         }
@@ -879,6 +914,7 @@ static void train_step(long t, double *out) {
         const real *x23 = arena + 4415488; /* (64, 28, 28, 16) */
         const real *x129 = arena + 0; /* (64, 28, 28, 16) */
         real *y = arena + 4415488;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x23[i] > 0 ? x129[i] : 0;
         }
@@ -953,6 +989,7 @@ static void train_step(long t, double *out) {
         const real *x141 = arena + 0; /* (16) */
         const real *x13 = arena + 3612672; /* (64, 28, 28, 16) */
         real *y = arena + 4415488;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 16; c++) {
                 long i = r * 16 + c;
@@ -995,6 +1032,7 @@ static void train_step(long t, double *out) {
         const real *x149 = arena + 0; /* (16) */
         const real *x146 = arena + 4415488; /* (64, 28, 28, 16) */
         real *y = arena + 4415488;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 16; c++) {
                 long i = r * 16 + c;
@@ -1008,6 +1046,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -1055,6 +1094,7 @@ static void classify_fwd(const real **features, const real **logits) {
     {
         const real *img = in_x;
         real *cols = arena + 802816;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -1107,6 +1147,7 @@ static void classify_fwd(const real **features, const real **logits) {
         const real *x11 = arena + 802816; /* (16) */
         const real *x13 = arena + 802832; /* (16) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 16; c++) {
                 long i = r * 16 + c;
@@ -1135,6 +1176,7 @@ static void classify_fwd(const real **features, const real **logits) {
     {
         const real *x17 = arena + 1806336; /* (64, 14, 14, 16) */
         real *y = arena + 1806336;
+        PARALLEL_FOR
         for (long i = 0; i < 200704; i++) {
             y[i] = (real)0.25 * (x17[i]);
         }
@@ -1143,6 +1185,7 @@ static void classify_fwd(const real **features, const real **logits) {
     {
         const real *img = arena + 1806336;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1195,6 +1238,7 @@ static void classify_fwd(const real **features, const real **logits) {
         const real *x29 = arena + 0; /* (32) */
         const real *x31 = arena + 32; /* (32) */
         real *y = arena + 1806336;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -1223,6 +1267,7 @@ static void classify_fwd(const real **features, const real **logits) {
     {
         const real *x35 = arena + 0; /* (64, 7, 7, 32) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = (real)0.25 * (x35[i]);
         }
@@ -1267,6 +1312,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = gc_x;
         real *cols = arena + 50176;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -1314,6 +1360,7 @@ static void gc_loss_0(double *out) {
         const real *x5 = arena + 0; /* (4, 28, 28, 16) */
         const real *x12 = arena + 50176; /* (16) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 16; c++) {
                 long i = r * 16 + c;
@@ -1359,6 +1406,7 @@ static void gc_loss_0(double *out) {
         const real *x19 = arena + 50176; /* (16) */
         const real *x8 = C_l2_beta; /* (16) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 16; c++) {
                 long i = r * 16 + c;
@@ -1395,6 +1443,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 112896;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1419,10 +1468,14 @@ static void gc_loss_0(double *out) {
         const real *x28 = arena + 112896; /* (4, 14, 14, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x28[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x28[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -1442,6 +1495,7 @@ static void gc_loss_0(double *out) {
         const real *x28 = arena + 112896; /* (4, 14, 14, 32) */
         const real *x35 = arena + 0; /* (32) */
         real *y = arena + 112896;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -1455,11 +1509,15 @@ static void gc_loss_0(double *out) {
         const real *x36 = arena + 112896; /* (4, 14, 14, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                real v37 = (x36[i]) * (x36[i]);
-                acc[c] += v37;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    real v37 = (x36[i]) * (x36[i]);
+                    acc[c] += v37;
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -1487,6 +1545,7 @@ static void gc_loss_0(double *out) {
         const real *x42 = arena + 0; /* (32) */
         const real *x31 = C_l6_beta; /* (32) */
         real *y = arena + 112896;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -1610,6 +1669,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = gc_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {
@@ -1657,6 +1717,7 @@ static void gc_grad_0(real *g) {
         const real *x5 = arena + 426496; /* (4, 28, 28, 16) */
         const real *x12 = arena + 0; /* (16) */
         real *y = arena + 426496;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 16; c++) {
                 long i = r * 16 + c;
@@ -1708,6 +1769,7 @@ static void gc_grad_0(real *g) {
         const real *x19 = arena + 558032; /* (16) */
         const real *x8 = C_l2_beta; /* (16) */
         real *y = arena + 476672;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 16; c++) {
                 long i = r * 16 + c;
@@ -1744,6 +1806,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 313600;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1768,10 +1831,14 @@ static void gc_grad_0(real *g) {
         const real *x28 = arena + 200704; /* (4, 14, 14, 32) */
         real *y = arena + 0;
         double acc[32] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x28[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x28[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -1791,6 +1858,7 @@ static void gc_grad_0(real *g) {
         const real *x28 = arena + 200704; /* (4, 14, 14, 32) */
         const real *x35 = arena + 0; /* (32) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -1804,11 +1872,15 @@ static void gc_grad_0(real *g) {
         const real *x36 = arena + 200704; /* (4, 14, 14, 32) */
         real *y = arena + 257152;
         double acc[32] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                real v37 = (x36[i]) * (x36[i]);
-                acc[c] += v37;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    real v37 = (x36[i]) * (x36[i]);
+                    acc[c] += v37;
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -1842,6 +1914,7 @@ static void gc_grad_0(real *g) {
         const real *x42 = arena + 257184; /* (32) */
         const real *x31 = C_l6_beta; /* (32) */
         real *y = arena + 526848;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -2056,6 +2129,7 @@ static void gc_grad_0(real *g) {
         const real *x45 = arena + 526848; /* (4, 14, 14, 32) */
         const real *x88 = arena + 225792; /* (4, 14, 14, 32) */
         real *y = arena + 526848;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x45[i] > 0 ? x88[i] : 0;
         }
@@ -2065,10 +2139,14 @@ static void gc_grad_0(real *g) {
         const real *x89 = arena + 526848; /* (4, 14, 14, 32) */
         real *y = arena + 557952;
         double acc[32] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x89[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x89[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -2080,11 +2158,15 @@ static void gc_grad_0(real *g) {
         const real *x36 = arena + 200704; /* (4, 14, 14, 32) */
         real *y = arena + 225792;
         double acc[32] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                real v92 = (x89[i]) * (x36[i]);
-                acc[c] += v92;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    real v92 = (x89[i]) * (x36[i]);
+                    acc[c] += v92;
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -2130,6 +2212,7 @@ static void gc_grad_0(real *g) {
         const real *x100 = arena + 225792; /* (32) */
         const real *x36 = arena + 200704; /* (4, 14, 14, 32) */
         real *y = arena + 526848;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -2147,10 +2230,14 @@ static void gc_grad_0(real *g) {
         const real *x105 = arena + 526848; /* (4, 14, 14, 32) */
         real *y = arena + 200704;
         double acc[32] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 32; c++) {
-                long i = r * 32 + c;
-                acc[c] += x105[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 2; cb++) {
+            int c1 = cb * 16 + 16 < 32 ? cb * 16 + 16 : 32;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 32 + c;
+                    acc[c] += x105[i];
+                }
             }
         }
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
@@ -2172,6 +2259,7 @@ static void gc_grad_0(real *g) {
         const real *x108 = arena + 200704; /* (32) */
         const real *x105 = arena + 526848; /* (4, 14, 14, 32) */
         real *y = arena + 526848;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 32; c++) {
                 long i = r * 32 + c;
@@ -2185,6 +2273,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 313600;
         real *cols = arena + 200704;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -2210,8 +2299,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 313600;
         real *img = arena + 250880;
-        memset(img, 0, 12544 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 3136, 0, 3136 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 144;
@@ -2255,6 +2345,7 @@ static void gc_grad_0(real *g) {
         const real *x22 = arena + 476672; /* (4, 28, 28, 16) */
         const real *x118 = arena + 200704; /* (4, 28, 28, 16) */
         real *y = arena + 476672;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x22[i] > 0 ? x118[i] : 0;
         }
@@ -2329,6 +2420,7 @@ static void gc_grad_0(real *g) {
         const real *x130 = arena + 200704; /* (16) */
         const real *x13 = arena + 426496; /* (4, 28, 28, 16) */
         real *y = arena + 476672;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 16; c++) {
                 long i = r * 16 + c;
@@ -2371,6 +2463,7 @@ static void gc_grad_0(real *g) {
         const real *x138 = arena + 200704; /* (16) */
         const real *x135 = arena + 476672; /* (4, 28, 28, 16) */
         real *y = arena + 476672;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 16; c++) {
                 long i = r * 16 + c;
@@ -2384,6 +2477,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = gc_x;
         real *cols = arena + 200704;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 28; oh++) {
                 for (int ow = 0; ow < 28; ow++) {

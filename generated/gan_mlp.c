@@ -126,6 +126,7 @@ static void train_step(long t, double *out) {
         const real *x3 = arena + 1049600; /* (64, 256) */
         const real *x4 = G_l1_bias; /* (256) */
         real *y = arena + 1049600;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -142,6 +143,7 @@ static void train_step(long t, double *out) {
         const real *x8 = arena + 984064; /* (64, 512) */
         const real *x9 = G_l3_bias; /* (512) */
         real *y = arena + 984064;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -158,6 +160,7 @@ static void train_step(long t, double *out) {
         const real *x13 = arena + 933888; /* (64, 784) */
         const real *x14 = G_l5_bias; /* (784) */
         real *y = arena + 933888;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 784; c++) {
                 long i = r * 784 + c;
@@ -174,6 +177,7 @@ static void train_step(long t, double *out) {
         const real *x18 = arena + 1016832; /* (64, 512) */
         const real *x19 = D_l1_bias; /* (512) */
         real *y = arena + 1016832;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -190,6 +194,7 @@ static void train_step(long t, double *out) {
         const real *x23 = arena + 565248; /* (64, 256) */
         const real *x24 = D_l3_bias; /* (256) */
         real *y = arena + 565248;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -220,6 +225,7 @@ static void train_step(long t, double *out) {
         const real *x31 = arena + 401408; /* (64, 512) */
         const real *x19 = D_l1_bias; /* (512) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -236,6 +242,7 @@ static void train_step(long t, double *out) {
         const real *x34 = arena + 32768; /* (64, 256) */
         const real *x24 = D_l3_bias; /* (256) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -422,6 +429,7 @@ static void train_step(long t, double *out) {
         const real *x36 = arena + 32768; /* (64, 256) */
         const real *x67 = arena + 0; /* (64, 256) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long i = 0; i < 16384; i++) {
             y[i] = x36[i] > 0 ? x67[i] : (real)0.2 * x67[i];
         }
@@ -431,10 +439,14 @@ static void train_step(long t, double *out) {
         const real *x69 = arena + 32768; /* (64, 256) */
         real *y = arena + 1066752;
         double acc[256] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x69[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x69[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -448,6 +460,7 @@ static void train_step(long t, double *out) {
         const real *x33 = arena + 401408; /* (64, 512) */
         const real *x71 = arena + 0; /* (64, 512) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x33[i] > 0 ? x71[i] : (real)0.2 * x71[i];
         }
@@ -457,10 +470,14 @@ static void train_step(long t, double *out) {
         const real *x73 = arena + 401408; /* (64, 512) */
         real *y = arena + 1065984;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x73[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x73[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -507,6 +524,7 @@ static void train_step(long t, double *out) {
         const real *x26 = arena + 565248; /* (64, 256) */
         const real *x78 = arena + 401408; /* (64, 256) */
         real *y = arena + 565248;
+        PARALLEL_FOR
         for (long i = 0; i < 16384; i++) {
             y[i] = x26[i] > 0 ? x78[i] : (real)0.2 * x78[i];
         }
@@ -516,10 +534,14 @@ static void train_step(long t, double *out) {
         const real *x81 = arena + 565248; /* (64, 256) */
         real *y = arena + 401408;
         double acc[256] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x81[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x81[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -542,6 +564,7 @@ static void train_step(long t, double *out) {
         const real *x72 = arena + 802816; /* (256, 512) */
         const real *x85 = arena + 401408; /* (256, 512) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x72[i] + x85[i];
         }
@@ -551,6 +574,7 @@ static void train_step(long t, double *out) {
         const real *x21 = arena + 1016832; /* (64, 512) */
         const real *x84 = arena + 532480; /* (64, 512) */
         real *y = arena + 1016832;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x21[i] > 0 ? x84[i] : (real)0.2 * x84[i];
         }
@@ -560,10 +584,14 @@ static void train_step(long t, double *out) {
         const real *x87 = arena + 1016832; /* (64, 512) */
         real *y = arena + 401408;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x87[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x87[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -584,6 +612,7 @@ static void train_step(long t, double *out) {
         const real *x75 = arena + 0; /* (512, 784) */
         const real *x90 = arena + 401408; /* (512, 784) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x75[i] + x90[i];
         }
@@ -608,6 +637,7 @@ static void train_step(long t, double *out) {
         const real *x110 = arena + 50176; /* (64, 512) */
         const real *x19 = D_l1_bias; /* (512) */
         real *y = arena + 50176;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -624,6 +654,7 @@ static void train_step(long t, double *out) {
         const real *x113 = arena + 32768; /* (64, 256) */
         const real *x24 = D_l3_bias; /* (256) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -701,6 +732,7 @@ static void train_step(long t, double *out) {
         const real *x115 = arena + 32768; /* (64, 256) */
         const real *x129 = arena + 0; /* (64, 256) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long i = 0; i < 16384; i++) {
             y[i] = x115[i] > 0 ? x129[i] : (real)0.2 * x129[i];
         }
@@ -712,6 +744,7 @@ static void train_step(long t, double *out) {
         const real *x112 = arena + 50176; /* (64, 512) */
         const real *x131 = arena + 0; /* (64, 512) */
         real *y = arena + 50176;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x112[i] > 0 ? x131[i] : (real)0.2 * x131[i];
         }
@@ -726,6 +759,7 @@ static void train_step(long t, double *out) {
         const real *x16 = arena + 933888; /* (64, 784) */
         const real *x133 = arena + 0; /* (64, 784) */
         real *y = arena + 933888;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v134 = (x16[i]) * (x16[i]);
             real v135 = -(v134);
@@ -738,10 +772,14 @@ static void train_step(long t, double *out) {
         const real *x137 = arena + 933888; /* (64, 784) */
         real *y = arena + 558080;
         double acc[784] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 784; c++) {
-                long i = r * 784 + c;
-                acc[c] += x137[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 25; cb++) {
+            int c1 = cb * 32 + 32 < 784 ? cb * 32 + 32 : 784;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 32; c < c1; c++) {
+                    long i = r * 784 + c;
+                    acc[c] += x137[i];
+                }
             }
         }
         for (int c = 0; c < 784; c++) y[c] = (real)acc[c];
@@ -755,6 +793,7 @@ static void train_step(long t, double *out) {
         const real *x11 = arena + 984064; /* (64, 512) */
         const real *x139 = arena + 401408; /* (64, 512) */
         real *y = arena + 984064;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x11[i] > 0 ? x139[i] : (real)0.2 * x139[i];
         }
@@ -764,10 +803,14 @@ static void train_step(long t, double *out) {
         const real *x141 = arena + 984064; /* (64, 512) */
         real *y = arena + 558864;
         double acc[512] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x141[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x141[i];
+                }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
@@ -781,6 +824,7 @@ static void train_step(long t, double *out) {
         const real *x6 = arena + 1049600; /* (64, 256) */
         const real *x143 = arena + 532480; /* (64, 256) */
         real *y = arena + 1049600;
+        PARALLEL_FOR
         for (long i = 0; i < 16384; i++) {
             y[i] = x6[i] > 0 ? x143[i] : (real)0.2 * x143[i];
         }
@@ -790,10 +834,14 @@ static void train_step(long t, double *out) {
         const real *x145 = arena + 1049600; /* (64, 256) */
         real *y = arena + 559376;
         double acc[256] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x145[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x145[i];
+                }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
@@ -824,6 +872,7 @@ static const real *generate(void) {
         const real *x2 = arena + 0; /* (64, 256) */
         const real *x3 = G_l1_bias; /* (256) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
@@ -840,6 +889,7 @@ static const real *generate(void) {
         const real *x7 = arena + 50176; /* (64, 512) */
         const real *x8 = G_l3_bias; /* (512) */
         real *y = arena + 50176;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
@@ -856,6 +906,7 @@ static const real *generate(void) {
         const real *x12 = arena + 0; /* (64, 784) */
         const real *x13 = G_l5_bias; /* (784) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 784; c++) {
                 long i = r * 784 + c;
@@ -1365,6 +1416,7 @@ static void gc_grad_0(real *g) {
         const real *x63 = arena + 802816; /* (256, 512) */
         const real *x76 = arena + 401408; /* (256, 512) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x63[i] + x76[i];
         }
@@ -1407,6 +1459,7 @@ static void gc_grad_0(real *g) {
         const real *x66 = arena + 0; /* (512, 784) */
         const real *x81 = arena + 401408; /* (512, 784) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x66[i] + x81[i];
         }

@@ -126,6 +126,7 @@ static void train_step(long t, double *out) {
         const real *x3 = arena + 0; /* (256, 128) */
         const real *x4 = G_l1_bias; /* (128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -142,6 +143,7 @@ static void train_step(long t, double *out) {
         const real *x8 = arena + 32768; /* (256, 128) */
         const real *x9 = G_l3_bias; /* (128) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -172,6 +174,7 @@ static void train_step(long t, double *out) {
         const real *x17 = arena + 65536; /* (256, 128) */
         const real *x18 = D_l1_bias; /* (128) */
         real *y = arena + 65536;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -188,6 +191,7 @@ static void train_step(long t, double *out) {
         const real *x22 = arena + 98304; /* (256, 128) */
         const real *x23 = D_l3_bias; /* (128) */
         real *y = arena + 98304;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -218,6 +222,7 @@ static void train_step(long t, double *out) {
         const real *x30 = arena + 131072; /* (256, 128) */
         const real *x18 = D_l1_bias; /* (128) */
         real *y = arena + 131072;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -234,6 +239,7 @@ static void train_step(long t, double *out) {
         const real *x33 = arena + 163840; /* (256, 128) */
         const real *x23 = D_l3_bias; /* (128) */
         real *y = arena + 163840;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -420,6 +426,7 @@ static void train_step(long t, double *out) {
         const real *x35 = arena + 163840; /* (256, 128) */
         const real *x66 = arena + 196608; /* (256, 128) */
         real *y = arena + 163840;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x35[i] > 0 ? x66[i] : 0;
         }
@@ -429,10 +436,14 @@ static void train_step(long t, double *out) {
         const real *x68 = arena + 163840; /* (256, 128) */
         real *y = arena + 246656;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x68[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x68[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -446,6 +457,7 @@ static void train_step(long t, double *out) {
         const real *x32 = arena + 131072; /* (256, 128) */
         const real *x70 = arena + 196608; /* (256, 128) */
         real *y = arena + 131072;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x32[i] > 0 ? x70[i] : 0;
         }
@@ -455,10 +467,14 @@ static void train_step(long t, double *out) {
         const real *x72 = arena + 131072; /* (256, 128) */
         real *y = arena + 180480;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x72[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x72[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -505,6 +521,7 @@ static void train_step(long t, double *out) {
         const real *x25 = arena + 98304; /* (256, 128) */
         const real *x77 = arena + 131072; /* (256, 128) */
         real *y = arena + 98304;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x25[i] > 0 ? x77[i] : 0;
         }
@@ -514,10 +531,14 @@ static void train_step(long t, double *out) {
         const real *x80 = arena + 98304; /* (256, 128) */
         real *y = arena + 131072;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x80[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x80[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -540,6 +561,7 @@ static void train_step(long t, double *out) {
         const real *x71 = arena + 229376; /* (128, 128) */
         const real *x84 = arena + 163840; /* (128, 128) */
         real *y = arena + 229376;
+        PARALLEL_FOR
         for (long i = 0; i < 16384; i++) {
             y[i] = x71[i] + x84[i];
         }
@@ -549,6 +571,7 @@ static void train_step(long t, double *out) {
         const real *x20 = arena + 65536; /* (256, 128) */
         const real *x83 = arena + 131072; /* (256, 128) */
         real *y = arena + 65536;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x20[i] > 0 ? x83[i] : 0;
         }
@@ -558,10 +581,14 @@ static void train_step(long t, double *out) {
         const real *x86 = arena + 65536; /* (256, 128) */
         real *y = arena + 98304;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x86[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x86[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -606,6 +633,7 @@ static void train_step(long t, double *out) {
         const real *x109 = arena + 65536; /* (256, 128) */
         const real *x18 = D_l1_bias; /* (128) */
         real *y = arena + 65536;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -622,6 +650,7 @@ static void train_step(long t, double *out) {
         const real *x112 = arena + 98304; /* (256, 128) */
         const real *x23 = D_l3_bias; /* (128) */
         real *y = arena + 98304;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -699,6 +728,7 @@ static void train_step(long t, double *out) {
         const real *x114 = arena + 98304; /* (256, 128) */
         const real *x128 = arena + 131072; /* (256, 128) */
         real *y = arena + 98304;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x114[i] > 0 ? x128[i] : 0;
         }
@@ -710,6 +740,7 @@ static void train_step(long t, double *out) {
         const real *x111 = arena + 65536; /* (256, 128) */
         const real *x130 = arena + 131072; /* (256, 128) */
         real *y = arena + 65536;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x111[i] > 0 ? x130[i] : 0;
         }
@@ -738,6 +769,7 @@ static void train_step(long t, double *out) {
         const real *x11 = arena + 32768; /* (256, 128) */
         const real *x134 = arena + 65536; /* (256, 128) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x11[i] > 0 ? x134[i] : 0;
         }
@@ -747,10 +779,14 @@ static void train_step(long t, double *out) {
         const real *x136 = arena + 32768; /* (256, 128) */
         real *y = arena + 114944;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x136[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x136[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -764,6 +800,7 @@ static void train_step(long t, double *out) {
         const real *x6 = arena + 0; /* (256, 128) */
         const real *x138 = arena + 65536; /* (256, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x6[i] > 0 ? x138[i] : 0;
         }
@@ -773,10 +810,14 @@ static void train_step(long t, double *out) {
         const real *x140 = arena + 0; /* (256, 128) */
         real *y = arena + 34816;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x140[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x140[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -807,6 +848,7 @@ static const real *generate(void) {
         const real *x2 = arena + 0; /* (256, 128) */
         const real *x3 = G_l1_bias; /* (128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -823,6 +865,7 @@ static const real *generate(void) {
         const real *x7 = arena + 32768; /* (256, 128) */
         const real *x8 = G_l3_bias; /* (128) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1342,6 +1385,7 @@ static void gc_grad_0(real *g) {
         const real *x62 = arena + 0; /* (128, 128) */
         const real *x75 = arena + 16384; /* (128, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 16384; i++) {
             y[i] = x62[i] + x75[i];
         }

@@ -156,10 +156,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -185,6 +189,7 @@ static void train_step(long t, double *out) {
         const real *x3 = arena + 9633792; /* (64, 6272) */
         const real *x10 = arena + 6272; /* (6272) */
         real *y = arena + 9633792;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -199,11 +204,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -245,6 +254,7 @@ static void train_step(long t, double *out) {
         const real *x17 = arena + 11828352; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -260,8 +270,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 6422528;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -283,10 +294,14 @@ static void train_step(long t, double *out) {
         const real *x26 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x26[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x26[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -312,6 +327,7 @@ static void train_step(long t, double *out) {
         const real *x26 = arena + 6422528; /* (64, 14, 14, 64) */
         const real *x33 = arena + 64; /* (64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -325,11 +341,15 @@ static void train_step(long t, double *out) {
         const real *x34 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 64;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v35 = (x34[i]) * (x34[i]);
-                acc[c] += v35;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v35 = (x34[i]) * (x34[i]);
+                    acc[c] += v35;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -371,6 +391,7 @@ static void train_step(long t, double *out) {
         const real *x40 = arena + 11841600; /* (64) */
         const real *x29 = G_l6_beta; /* (64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -386,8 +407,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 11771904;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -410,6 +432,7 @@ static void train_step(long t, double *out) {
         const real *x48 = arena + 11771904; /* (64, 28, 28, 1) */
         const real *x49 = G_l8_bias; /* (1) */
         real *y = arena + 11771904;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -422,6 +445,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -446,6 +470,7 @@ static void train_step(long t, double *out) {
         const real *x54 = arena + 8028160; /* (12544, 64) */
         const real *x55 = D_l1_bias; /* (64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -457,6 +482,7 @@ static void train_step(long t, double *out) {
     {
         const real *x57 = arena + 8028160; /* (64, 14, 14, 64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x57[i] > 0 ? x57[i] : (real)0.2 * x57[i];
         }
@@ -465,6 +491,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -489,10 +516,14 @@ static void train_step(long t, double *out) {
         const real *x62 = arena + 10436608; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x62[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x62[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -518,6 +549,7 @@ static void train_step(long t, double *out) {
         const real *x62 = arena + 10436608; /* (64, 7, 7, 128) */
         const real *x69 = arena + 128; /* (128) */
         real *y = arena + 10436608;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -531,11 +563,15 @@ static void train_step(long t, double *out) {
         const real *x70 = arena + 10436608; /* (64, 7, 7, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v71 = (x70[i]) * (x70[i]);
-                acc[c] += v71;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v71 = (x70[i]) * (x70[i]);
+                    acc[c] += v71;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -577,6 +613,7 @@ static void train_step(long t, double *out) {
         const real *x76 = arena + 11841024; /* (128) */
         const real *x65 = D_l4_beta; /* (128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -604,6 +641,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 11771904;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -628,6 +666,7 @@ static void train_step(long t, double *out) {
         const real *x87 = arena + 8830976; /* (12544, 64) */
         const real *x55 = D_l1_bias; /* (64) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -639,6 +678,7 @@ static void train_step(long t, double *out) {
     {
         const real *x89 = arena + 8830976; /* (64, 14, 14, 64) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x89[i] > 0 ? x89[i] : (real)0.2 * x89[i];
         }
@@ -647,6 +687,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8830976;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -671,10 +712,14 @@ static void train_step(long t, double *out) {
         const real *x93 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x93[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x93[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -700,6 +745,7 @@ static void train_step(long t, double *out) {
         const real *x93 = arena + 3211264; /* (64, 7, 7, 128) */
         const real *x96 = arena + 128; /* (128) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -713,11 +759,15 @@ static void train_step(long t, double *out) {
         const real *x97 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v98 = (x97[i]) * (x97[i]);
-                acc[c] += v98;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v98 = (x97[i]) * (x97[i]);
+                    acc[c] += v98;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -759,6 +809,7 @@ static void train_step(long t, double *out) {
         const real *x103 = arena + 401408; /* (128) */
         const real *x65 = D_l4_beta; /* (128) */
         real *y = arena + 11239424;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -948,6 +999,7 @@ static void train_step(long t, double *out) {
         const real *x107 = arena + 11239424; /* (64, 7, 7, 128) */
         const real *x139 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 11239424;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x107[i] > 0 ? x139[i] : (real)0.2 * x139[i];
         }
@@ -957,10 +1009,14 @@ static void train_step(long t, double *out) {
         const real *x140 = arena + 11239424; /* (64, 7, 7, 128) */
         real *y = arena + 11841280;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x140[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x140[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -972,11 +1028,15 @@ static void train_step(long t, double *out) {
         const real *x97 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 11841408;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v143 = (x140[i]) * (x97[i]);
-                acc[c] += v143;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v143 = (x140[i]) * (x97[i]);
+                    acc[c] += v143;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1013,6 +1073,7 @@ static void train_step(long t, double *out) {
         const real *x151 = arena + 0; /* (128) */
         const real *x97 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 11239424;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1030,10 +1091,14 @@ static void train_step(long t, double *out) {
         const real *x156 = arena + 11239424; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x156[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x156[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1055,6 +1120,7 @@ static void train_step(long t, double *out) {
         const real *x159 = arena + 0; /* (128) */
         const real *x156 = arena + 11239424; /* (64, 7, 7, 128) */
         real *y = arena + 11239424;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1068,6 +1134,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8830976;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -1093,8 +1160,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -1116,6 +1184,7 @@ static void train_step(long t, double *out) {
         const real *x90 = arena + 8830976; /* (64, 14, 14, 64) */
         const real *x167 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x90[i] > 0 ? x167[i] : (real)0.2 * x167[i];
         }
@@ -1125,10 +1194,14 @@ static void train_step(long t, double *out) {
         const real *x169 = arena + 8830976; /* (12544, 64) */
         real *y = arena + 11240448;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x169[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x169[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -1137,6 +1210,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 11771904;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1196,6 +1270,7 @@ static void train_step(long t, double *out) {
         const real *x80 = arena + 10838016; /* (64, 7, 7, 128) */
         const real *x178 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x80[i] > 0 ? x178[i] : (real)0.2 * x178[i];
         }
@@ -1205,10 +1280,14 @@ static void train_step(long t, double *out) {
         const real *x179 = arena + 10838016; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x179[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x179[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1229,11 +1308,15 @@ static void train_step(long t, double *out) {
         const real *x70 = arena + 10436608; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v183 = (x179[i]) * (x70[i]);
-                acc[c] += v183;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v183 = (x179[i]) * (x70[i]);
+                    acc[c] += v183;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1285,6 +1368,7 @@ static void train_step(long t, double *out) {
         const real *x192 = arena + 0; /* (128) */
         const real *x70 = arena + 10436608; /* (64, 7, 7, 128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1302,10 +1386,14 @@ static void train_step(long t, double *out) {
         const real *x197 = arena + 10838016; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x197[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x197[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1327,6 +1415,7 @@ static void train_step(long t, double *out) {
         const real *x200 = arena + 0; /* (128) */
         const real *x197 = arena + 10838016; /* (64, 7, 7, 128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1340,6 +1429,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -1366,6 +1456,7 @@ static void train_step(long t, double *out) {
         const real *x166 = arena + 11640832; /* (128, 1024) */
         const real *x207 = arena + 8830976; /* (128, 1024) */
         real *y = arena + 11640832;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x166[i] + x207[i];
         }
@@ -1374,8 +1465,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -1397,6 +1489,7 @@ static void train_step(long t, double *out) {
         const real *x58 = arena + 8028160; /* (64, 14, 14, 64) */
         const real *x209 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x58[i] > 0 ? x209[i] : (real)0.2 * x209[i];
         }
@@ -1406,10 +1499,14 @@ static void train_step(long t, double *out) {
         const real *x211 = arena + 8028160; /* (12544, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x211[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x211[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -1427,6 +1524,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1473,6 +1571,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 11771904;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1497,6 +1596,7 @@ static void train_step(long t, double *out) {
         const real *x239 = arena + 3211264; /* (12544, 64) */
         const real *x55 = D_l1_bias; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -1508,6 +1608,7 @@ static void train_step(long t, double *out) {
     {
         const real *x241 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x241[i] > 0 ? x241[i] : (real)0.2 * x241[i];
         }
@@ -1516,6 +1617,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 3211264;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -1540,10 +1642,14 @@ static void train_step(long t, double *out) {
         const real *x245 = arena + 4014080; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x245[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x245[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1569,6 +1675,7 @@ static void train_step(long t, double *out) {
         const real *x245 = arena + 4014080; /* (64, 7, 7, 128) */
         const real *x248 = arena + 128; /* (128) */
         real *y = arena + 4014080;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1582,11 +1689,15 @@ static void train_step(long t, double *out) {
         const real *x249 = arena + 4014080; /* (64, 7, 7, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v250 = (x249[i]) * (x249[i]);
-                acc[c] += v250;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v250 = (x249[i]) * (x249[i]);
+                    acc[c] += v250;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1628,6 +1739,7 @@ static void train_step(long t, double *out) {
         const real *x255 = arena + 401536; /* (128) */
         const real *x65 = D_l4_beta; /* (128) */
         real *y = arena + 4415488;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1693,6 +1805,7 @@ static void train_step(long t, double *out) {
         const real *x259 = arena + 4415488; /* (64, 7, 7, 128) */
         const real *x272 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 4415488;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x259[i] > 0 ? x272[i] : (real)0.2 * x272[i];
         }
@@ -1704,11 +1817,15 @@ static void train_step(long t, double *out) {
         const real *x249 = arena + 4014080; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v275 = (x273[i]) * (x249[i]);
-                acc[c] += v275;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v275 = (x273[i]) * (x249[i]);
+                    acc[c] += v275;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1745,6 +1862,7 @@ static void train_step(long t, double *out) {
         const real *x282 = arena + 0; /* (128) */
         const real *x249 = arena + 4014080; /* (64, 7, 7, 128) */
         real *y = arena + 4415488;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1762,10 +1880,14 @@ static void train_step(long t, double *out) {
         const real *x287 = arena + 4415488; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x287[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x287[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1787,6 +1909,7 @@ static void train_step(long t, double *out) {
         const real *x290 = arena + 0; /* (128) */
         const real *x287 = arena + 4415488; /* (64, 7, 7, 128) */
         real *y = arena + 4415488;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1802,8 +1925,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 4014080;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -1825,6 +1949,7 @@ static void train_step(long t, double *out) {
         const real *x242 = arena + 3211264; /* (64, 14, 14, 64) */
         const real *x296 = arena + 4014080; /* (64, 14, 14, 64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x242[i] > 0 ? x296[i] : (real)0.2 * x296[i];
         }
@@ -1835,8 +1960,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -1861,6 +1987,7 @@ static void train_step(long t, double *out) {
         const real *x51 = arena + 11771904; /* (64, 28, 28, 1) */
         const real *x300 = arena + 200704; /* (64, 28, 28, 1) */
         real *y = arena + 11771904;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v301 = (x51[i]) * (x51[i]);
             real v302 = -(v301);
@@ -1885,6 +2012,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 11771904;
         real *cols = arena + 802816;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1911,6 +2039,7 @@ static void train_step(long t, double *out) {
         const real *x44 = arena + 7225344; /* (64, 14, 14, 64) */
         const real *x309 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x44[i] > 0 ? x309[i] : 0;
         }
@@ -1920,10 +2049,14 @@ static void train_step(long t, double *out) {
         const real *x310 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 3744768;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x310[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x310[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -1935,11 +2068,15 @@ static void train_step(long t, double *out) {
         const real *x34 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v313 = (x310[i]) * (x34[i]);
-                acc[c] += v313;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v313 = (x310[i]) * (x34[i]);
+                    acc[c] += v313;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -1985,6 +2122,7 @@ static void train_step(long t, double *out) {
         const real *x321 = arena + 0; /* (64) */
         const real *x34 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2002,10 +2140,14 @@ static void train_step(long t, double *out) {
         const real *x326 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x326[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x326[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -2027,6 +2169,7 @@ static void train_step(long t, double *out) {
         const real *x329 = arena + 0; /* (64) */
         const real *x326 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2040,6 +2183,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -2066,6 +2210,7 @@ static void train_step(long t, double *out) {
         const real *x21 = arena + 10035200; /* (64, 6272) */
         const real *x337 = arena + 3211264; /* (64, 6272) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x21[i] > 0 ? x337[i] : 0;
         }
@@ -2076,10 +2221,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 627200;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x338[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x338[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2092,11 +2241,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v341 = (x338[i]) * (x11[i]);
-                acc[c] += v341;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v341 = (x338[i]) * (x11[i]);
+                    acc[c] += v341;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2142,6 +2295,7 @@ static void train_step(long t, double *out) {
         const real *x349 = arena + 0; /* (6272) */
         const real *x11 = arena + 9633792; /* (64, 6272) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2160,10 +2314,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x354[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x354[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2185,6 +2343,7 @@ static void train_step(long t, double *out) {
         const real *x357 = arena + 0; /* (6272) */
         const real *x354 = arena + 10035200; /* (64, 6272) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2251,6 +2410,7 @@ static const real *generate(void) {
         const real *x9 = arena + 0; /* (6272) */
         const real *x11 = arena + 6272; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2266,8 +2426,9 @@ static const real *generate(void) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -2317,6 +2478,7 @@ static const real *generate(void) {
         const real *x26 = arena + 0; /* (64) */
         const real *x28 = arena + 64; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2332,8 +2494,9 @@ static const real *generate(void) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -2356,6 +2519,7 @@ static const real *generate(void) {
         const real *x35 = arena + 200704; /* (64, 28, 28, 1) */
         const real *x36 = G_l8_bias; /* (1) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -2377,10 +2541,14 @@ static void gc_loss_0(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2400,6 +2568,7 @@ static void gc_loss_0(double *out) {
         const real *x3 = arena + 200704; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2414,11 +2583,15 @@ static void gc_loss_0(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2446,6 +2619,7 @@ static void gc_loss_0(double *out) {
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2461,8 +2635,9 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -2484,10 +2659,14 @@ static void gc_loss_0(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -2507,6 +2686,7 @@ static void gc_loss_0(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2520,11 +2700,15 @@ static void gc_loss_0(double *out) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -2552,6 +2736,7 @@ static void gc_loss_0(double *out) {
         const real *x39 = arena + 0; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2567,8 +2752,8 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 250880;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -2627,6 +2812,7 @@ static void gc_loss_0(double *out) {
         const real *x52 = arena + 200704; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2638,6 +2824,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x55 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
         }
@@ -2646,6 +2833,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -2670,10 +2858,14 @@ static void gc_loss_0(double *out) {
         const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x60[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x60[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2693,6 +2885,7 @@ static void gc_loss_0(double *out) {
         const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2706,11 +2899,15 @@ static void gc_loss_0(double *out) {
         const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v69 = (x68[i]) * (x68[i]);
-                acc[c] += v69;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v69 = (x68[i]) * (x68[i]);
+                    acc[c] += v69;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2738,6 +2935,7 @@ static void gc_loss_0(double *out) {
         const real *x74 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2777,6 +2975,7 @@ static void gc_loss_0(double *out) {
         const real *x84 = arena + 200704; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2788,6 +2987,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x86 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x86[i] > 0 ? x86[i] : (real)0.2 * x86[i];
         }
@@ -2796,6 +2996,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -2820,10 +3021,14 @@ static void gc_loss_0(double *out) {
         const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x90[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x90[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2843,6 +3048,7 @@ static void gc_loss_0(double *out) {
         const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
         const real *x93 = arena + 0; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2856,11 +3062,15 @@ static void gc_loss_0(double *out) {
         const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v95 = (x94[i]) * (x94[i]);
-                acc[c] += v95;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v95 = (x94[i]) * (x94[i]);
+                    acc[c] += v95;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2888,6 +3098,7 @@ static void gc_loss_0(double *out) {
         const real *x100 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2968,10 +3179,14 @@ static void gc_grad_0(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2991,6 +3206,7 @@ static void gc_grad_0(real *g) {
         const real *x3 = arena + 200704; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -3005,11 +3221,15 @@ static void gc_grad_0(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -3037,6 +3257,7 @@ static void gc_grad_0(real *g) {
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -3052,8 +3273,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -3075,10 +3297,14 @@ static void gc_grad_0(real *g) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -3098,6 +3324,7 @@ static void gc_grad_0(real *g) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3111,11 +3338,15 @@ static void gc_grad_0(real *g) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -3143,6 +3374,7 @@ static void gc_grad_0(real *g) {
         const real *x39 = arena + 0; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3158,8 +3390,8 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 632832;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -3218,6 +3450,7 @@ static void gc_grad_0(real *g) {
         const real *x52 = arena + 663552; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 663552;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3229,6 +3462,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x55 = arena + 663552; /* (4, 14, 14, 64) */
         real *y = arena + 663552;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
         }
@@ -3237,6 +3471,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 663552;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3261,10 +3496,14 @@ static void gc_grad_0(real *g) {
         const real *x60 = arena + 582656; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x60[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x60[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3284,6 +3523,7 @@ static void gc_grad_0(real *g) {
         const real *x60 = arena + 582656; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
         real *y = arena + 582656;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3297,11 +3537,15 @@ static void gc_grad_0(real *g) {
         const real *x68 = arena + 582656; /* (4, 7, 7, 128) */
         real *y = arena + 635968;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v69 = (x68[i]) * (x68[i]);
-                acc[c] += v69;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v69 = (x68[i]) * (x68[i]);
+                    acc[c] += v69;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3335,6 +3579,7 @@ static void gc_grad_0(real *g) {
         const real *x74 = arena + 636096; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 713728;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3374,6 +3619,7 @@ static void gc_grad_0(real *g) {
         const real *x84 = arena + 532480; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 532480;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3385,6 +3631,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x86 = arena + 532480; /* (4, 14, 14, 64) */
         real *y = arena + 532480;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x86[i] > 0 ? x86[i] : (real)0.2 * x86[i];
         }
@@ -3393,6 +3640,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 532480;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3417,10 +3665,14 @@ static void gc_grad_0(real *g) {
         const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x90[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x90[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3440,6 +3692,7 @@ static void gc_grad_0(real *g) {
         const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
         const real *x93 = arena + 0; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3453,11 +3706,15 @@ static void gc_grad_0(real *g) {
         const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 636224;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v95 = (x94[i]) * (x94[i]);
-                acc[c] += v95;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v95 = (x94[i]) * (x94[i]);
+                    acc[c] += v95;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3491,6 +3748,7 @@ static void gc_grad_0(real *g) {
         const real *x100 = arena + 25088; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 607744;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3593,6 +3851,7 @@ static void gc_grad_0(real *g) {
         const real *x103 = arena + 607744; /* (4, 7, 7, 128) */
         const real *x128 = arena + 0; /* (4, 7, 7, 128) */
         real *y = arena + 607744;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x103[i] > 0 ? x128[i] : (real)0.2 * x128[i];
         }
@@ -3602,10 +3861,14 @@ static void gc_grad_0(real *g) {
         const real *x129 = arena + 607744; /* (4, 7, 7, 128) */
         real *y = arena + 746112;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x129[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x129[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3617,11 +3880,15 @@ static void gc_grad_0(real *g) {
         const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 746240;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v132 = (x129[i]) * (x94[i]);
-                acc[c] += v132;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v132 = (x129[i]) * (x94[i]);
+                    acc[c] += v132;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3658,6 +3925,7 @@ static void gc_grad_0(real *g) {
         const real *x140 = arena + 0; /* (128) */
         const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 607744;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3675,10 +3943,14 @@ static void gc_grad_0(real *g) {
         const real *x145 = arena + 607744; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x145[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x145[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3700,6 +3972,7 @@ static void gc_grad_0(real *g) {
         const real *x148 = arena + 0; /* (128) */
         const real *x145 = arena + 607744; /* (4, 7, 7, 128) */
         real *y = arena + 607744;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3713,6 +3986,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 532480;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3738,8 +4012,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -3761,6 +4036,7 @@ static void gc_grad_0(real *g) {
         const real *x87 = arena + 532480; /* (4, 14, 14, 64) */
         const real *x156 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 532480;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x87[i] > 0 ? x156[i] : (real)0.2 * x156[i];
         }
@@ -3770,10 +4046,14 @@ static void gc_grad_0(real *g) {
         const real *x158 = arena + 532480; /* (784, 64) */
         real *y = arena + 746368;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x158[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x158[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -3841,6 +4121,7 @@ static void gc_grad_0(real *g) {
         const real *x77 = arena + 713728; /* (4, 7, 7, 128) */
         const real *x167 = arena + 0; /* (4, 7, 7, 128) */
         real *y = arena + 713728;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x77[i] > 0 ? x167[i] : (real)0.2 * x167[i];
         }
@@ -3850,10 +4131,14 @@ static void gc_grad_0(real *g) {
         const real *x168 = arena + 713728; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x168[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x168[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3874,11 +4159,15 @@ static void gc_grad_0(real *g) {
         const real *x68 = arena + 582656; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v172 = (x168[i]) * (x68[i]);
-                acc[c] += v172;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v172 = (x168[i]) * (x68[i]);
+                    acc[c] += v172;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3930,6 +4219,7 @@ static void gc_grad_0(real *g) {
         const real *x181 = arena + 0; /* (128) */
         const real *x68 = arena + 582656; /* (4, 7, 7, 128) */
         real *y = arena + 713728;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3947,10 +4237,14 @@ static void gc_grad_0(real *g) {
         const real *x186 = arena + 713728; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x186[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x186[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3972,6 +4266,7 @@ static void gc_grad_0(real *g) {
         const real *x189 = arena + 0; /* (128) */
         const real *x186 = arena + 713728; /* (4, 7, 7, 128) */
         real *y = arena + 713728;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3985,6 +4280,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 663552;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4011,6 +4307,7 @@ static void gc_grad_0(real *g) {
         const real *x155 = arena + 401408; /* (128, 1024) */
         const real *x196 = arena + 532480; /* (128, 1024) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x155[i] + x196[i];
         }
@@ -4019,8 +4316,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -4042,6 +4340,7 @@ static void gc_grad_0(real *g) {
         const real *x56 = arena + 663552; /* (4, 14, 14, 64) */
         const real *x198 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 663552;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x56[i] > 0 ? x198[i] : (real)0.2 * x198[i];
         }
@@ -4051,10 +4350,14 @@ static void gc_grad_0(real *g) {
         const real *x200 = arena + 663552; /* (784, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x200[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x200[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4126,10 +4429,14 @@ static void gc_loss_1(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -4149,6 +4456,7 @@ static void gc_loss_1(double *out) {
         const real *x3 = arena + 200704; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -4163,11 +4471,15 @@ static void gc_loss_1(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -4195,6 +4507,7 @@ static void gc_loss_1(double *out) {
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -4210,8 +4523,9 @@ static void gc_loss_1(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -4233,10 +4547,14 @@ static void gc_loss_1(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4256,6 +4574,7 @@ static void gc_loss_1(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4269,11 +4588,15 @@ static void gc_loss_1(double *out) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4301,6 +4624,7 @@ static void gc_loss_1(double *out) {
         const real *x39 = arena + 0; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4316,8 +4640,8 @@ static void gc_loss_1(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12544;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -4376,6 +4700,7 @@ static void gc_loss_1(double *out) {
         const real *x52 = arena + 200704; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4387,6 +4712,7 @@ static void gc_loss_1(double *out) {
     {
         const real *x55 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
         }
@@ -4395,6 +4721,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4419,10 +4746,14 @@ static void gc_loss_1(double *out) {
         const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x60[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x60[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4442,6 +4773,7 @@ static void gc_loss_1(double *out) {
         const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4455,11 +4787,15 @@ static void gc_loss_1(double *out) {
         const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v69 = (x68[i]) * (x68[i]);
-                acc[c] += v69;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v69 = (x68[i]) * (x68[i]);
+                    acc[c] += v69;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4487,6 +4823,7 @@ static void gc_loss_1(double *out) {
         const real *x74 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4538,10 +4875,14 @@ static void gc_grad_1(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -4561,6 +4902,7 @@ static void gc_grad_1(real *g) {
         const real *x3 = arena + 401408; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -4575,11 +4917,15 @@ static void gc_grad_1(real *g) {
         real *y = arena + 426496;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -4613,6 +4959,7 @@ static void gc_grad_1(real *g) {
         const real *x17 = arena + 432768; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -4628,8 +4975,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -4651,10 +4999,14 @@ static void gc_grad_1(real *g) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4674,6 +5026,7 @@ static void gc_grad_1(real *g) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4687,11 +5040,15 @@ static void gc_grad_1(real *g) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 442176;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4725,6 +5082,7 @@ static void gc_grad_1(real *g) {
         const real *x39 = arena + 442240; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4740,8 +5098,8 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 439040;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -4800,6 +5158,7 @@ static void gc_grad_1(real *g) {
         const real *x52 = arena + 301056; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 301056;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4811,6 +5170,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x55 = arena + 301056; /* (4, 14, 14, 64) */
         real *y = arena + 301056;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
         }
@@ -4819,6 +5179,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 301056;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4843,10 +5204,14 @@ static void gc_grad_1(real *g) {
         const real *x60 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x60[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x60[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4866,6 +5231,7 @@ static void gc_grad_1(real *g) {
         const real *x60 = arena + 351232; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
         real *y = arena + 351232;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4879,11 +5245,15 @@ static void gc_grad_1(real *g) {
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v69 = (x68[i]) * (x68[i]);
-                acc[c] += v69;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v69 = (x68[i]) * (x68[i]);
+                    acc[c] += v69;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4940,6 +5310,7 @@ static void gc_grad_1(real *g) {
         const real *x63 = D_l4_beta; /* (128) */
         const real *x91 = arena + 376320; /* (4, 7, 7, 128) */
         real *y = arena + 376320;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4957,11 +5328,15 @@ static void gc_grad_1(real *g) {
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 256;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v94 = (x92[i]) * (x68[i]);
-                acc[c] += v94;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v94 = (x92[i]) * (x68[i]);
+                    acc[c] += v94;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4998,6 +5373,7 @@ static void gc_grad_1(real *g) {
         const real *x101 = arena + 256; /* (128) */
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 376320;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5015,10 +5391,14 @@ static void gc_grad_1(real *g) {
         const real *x106 = arena + 376320; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x106[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x106[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5040,6 +5420,7 @@ static void gc_grad_1(real *g) {
         const real *x109 = arena + 0; /* (128) */
         const real *x106 = arena + 376320; /* (4, 7, 7, 128) */
         real *y = arena + 376320;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5055,8 +5436,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 351232;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -5078,6 +5460,7 @@ static void gc_grad_1(real *g) {
         const real *x56 = arena + 301056; /* (4, 14, 14, 64) */
         const real *x115 = arena + 351232; /* (4, 14, 14, 64) */
         real *y = arena + 301056;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x56[i] > 0 ? x115[i] : (real)0.2 * x115[i];
         }
@@ -5088,8 +5471,8 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12544;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -5164,6 +5547,7 @@ static void gc_grad_1(real *g) {
         const real *x42 = arena + 250880; /* (4, 14, 14, 64) */
         const real *x128 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x42[i] > 0 ? x128[i] : 0;
         }
@@ -5173,10 +5557,14 @@ static void gc_grad_1(real *g) {
         const real *x129 = arena + 250880; /* (4, 14, 14, 64) */
         real *y = arena + 796928;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x129[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x129[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5188,11 +5576,15 @@ static void gc_grad_1(real *g) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v132 = (x129[i]) * (x33[i]);
-                acc[c] += v132;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v132 = (x129[i]) * (x33[i]);
+                    acc[c] += v132;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5238,6 +5630,7 @@ static void gc_grad_1(real *g) {
         const real *x140 = arena + 0; /* (64) */
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5255,10 +5648,14 @@ static void gc_grad_1(real *g) {
         const real *x145 = arena + 250880; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x145[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x145[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5280,6 +5677,7 @@ static void gc_grad_1(real *g) {
         const real *x148 = arena + 0; /* (64) */
         const real *x145 = arena + 250880; /* (4, 14, 14, 64) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5293,6 +5691,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 250880;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -5319,6 +5718,7 @@ static void gc_grad_1(real *g) {
         const real *x20 = arena + 758272; /* (4, 6272) */
         const real *x156 = arena + 200704; /* (4, 6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x20[i] > 0 ? x156[i] : 0;
         }
@@ -5329,10 +5729,14 @@ static void gc_grad_1(real *g) {
         real *y = arena + 783360;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x157[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x157[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -5345,11 +5749,15 @@ static void gc_grad_1(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v160 = (x157[i]) * (x11[i]);
-                acc[c] += v160;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v160 = (x157[i]) * (x11[i]);
+                    acc[c] += v160;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -5395,6 +5803,7 @@ static void gc_grad_1(real *g) {
         const real *x168 = arena + 0; /* (6272) */
         const real *x11 = arena + 401408; /* (4, 6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -5413,10 +5822,14 @@ static void gc_grad_1(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x173[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x173[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -5438,6 +5851,7 @@ static void gc_grad_1(real *g) {
         const real *x176 = arena + 0; /* (6272) */
         const real *x173 = arena + 758272; /* (4, 6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;

@@ -156,10 +156,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -185,6 +189,7 @@ static void train_step(long t, double *out) {
         const real *x3 = arena + 9633792; /* (64, 6272) */
         const real *x10 = arena + 6272; /* (6272) */
         real *y = arena + 9633792;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -199,11 +204,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -245,6 +254,7 @@ static void train_step(long t, double *out) {
         const real *x17 = arena + 11828352; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -260,8 +270,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 6422528;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -283,10 +294,14 @@ static void train_step(long t, double *out) {
         const real *x26 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x26[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x26[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -312,6 +327,7 @@ static void train_step(long t, double *out) {
         const real *x26 = arena + 6422528; /* (64, 14, 14, 64) */
         const real *x33 = arena + 64; /* (64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -325,11 +341,15 @@ static void train_step(long t, double *out) {
         const real *x34 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 64;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v35 = (x34[i]) * (x34[i]);
-                acc[c] += v35;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v35 = (x34[i]) * (x34[i]);
+                    acc[c] += v35;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -371,6 +391,7 @@ static void train_step(long t, double *out) {
         const real *x40 = arena + 11841600; /* (64) */
         const real *x29 = G_l6_beta; /* (64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -386,8 +407,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 11771904;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -410,6 +432,7 @@ static void train_step(long t, double *out) {
         const real *x48 = arena + 11771904; /* (64, 28, 28, 1) */
         const real *x49 = G_l8_bias; /* (1) */
         real *y = arena + 11771904;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -422,6 +445,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -446,6 +470,7 @@ static void train_step(long t, double *out) {
         const real *x54 = arena + 8028160; /* (12544, 64) */
         const real *x55 = D_l1_bias; /* (64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -457,6 +482,7 @@ static void train_step(long t, double *out) {
     {
         const real *x57 = arena + 8028160; /* (64, 14, 14, 64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x57[i] > 0 ? x57[i] : (real)0.2 * x57[i];
         }
@@ -465,6 +491,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -489,10 +516,14 @@ static void train_step(long t, double *out) {
         const real *x62 = arena + 10436608; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x62[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x62[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -518,6 +549,7 @@ static void train_step(long t, double *out) {
         const real *x62 = arena + 10436608; /* (64, 7, 7, 128) */
         const real *x69 = arena + 128; /* (128) */
         real *y = arena + 10436608;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -531,11 +563,15 @@ static void train_step(long t, double *out) {
         const real *x70 = arena + 10436608; /* (64, 7, 7, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v71 = (x70[i]) * (x70[i]);
-                acc[c] += v71;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v71 = (x70[i]) * (x70[i]);
+                    acc[c] += v71;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -577,6 +613,7 @@ static void train_step(long t, double *out) {
         const real *x76 = arena + 11841024; /* (128) */
         const real *x65 = D_l4_beta; /* (128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -604,6 +641,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 11771904;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -628,6 +666,7 @@ static void train_step(long t, double *out) {
         const real *x87 = arena + 8830976; /* (12544, 64) */
         const real *x55 = D_l1_bias; /* (64) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -639,6 +678,7 @@ static void train_step(long t, double *out) {
     {
         const real *x89 = arena + 8830976; /* (64, 14, 14, 64) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x89[i] > 0 ? x89[i] : (real)0.2 * x89[i];
         }
@@ -647,6 +687,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8830976;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -671,10 +712,14 @@ static void train_step(long t, double *out) {
         const real *x93 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x93[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x93[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -700,6 +745,7 @@ static void train_step(long t, double *out) {
         const real *x93 = arena + 3211264; /* (64, 7, 7, 128) */
         const real *x96 = arena + 128; /* (128) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -713,11 +759,15 @@ static void train_step(long t, double *out) {
         const real *x97 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v98 = (x97[i]) * (x97[i]);
-                acc[c] += v98;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v98 = (x97[i]) * (x97[i]);
+                    acc[c] += v98;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -759,6 +809,7 @@ static void train_step(long t, double *out) {
         const real *x103 = arena + 401408; /* (128) */
         const real *x65 = D_l4_beta; /* (128) */
         real *y = arena + 11239424;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -944,6 +995,7 @@ static void train_step(long t, double *out) {
         const real *x107 = arena + 11239424; /* (64, 7, 7, 128) */
         const real *x140 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 11239424;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x107[i] > 0 ? x140[i] : (real)0.2 * x140[i];
         }
@@ -953,10 +1005,14 @@ static void train_step(long t, double *out) {
         const real *x141 = arena + 11239424; /* (64, 7, 7, 128) */
         real *y = arena + 11841280;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x141[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x141[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -968,11 +1024,15 @@ static void train_step(long t, double *out) {
         const real *x97 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 11841408;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v144 = (x141[i]) * (x97[i]);
-                acc[c] += v144;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v144 = (x141[i]) * (x97[i]);
+                    acc[c] += v144;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1009,6 +1069,7 @@ static void train_step(long t, double *out) {
         const real *x152 = arena + 0; /* (128) */
         const real *x97 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 11239424;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1026,10 +1087,14 @@ static void train_step(long t, double *out) {
         const real *x157 = arena + 11239424; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x157[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x157[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1051,6 +1116,7 @@ static void train_step(long t, double *out) {
         const real *x160 = arena + 0; /* (128) */
         const real *x157 = arena + 11239424; /* (64, 7, 7, 128) */
         real *y = arena + 11239424;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1064,6 +1130,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8830976;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -1089,8 +1156,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -1112,6 +1180,7 @@ static void train_step(long t, double *out) {
         const real *x90 = arena + 8830976; /* (64, 14, 14, 64) */
         const real *x168 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x90[i] > 0 ? x168[i] : (real)0.2 * x168[i];
         }
@@ -1121,10 +1190,14 @@ static void train_step(long t, double *out) {
         const real *x170 = arena + 8830976; /* (12544, 64) */
         real *y = arena + 11240448;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x170[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x170[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -1133,6 +1206,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 11771904;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1192,6 +1266,7 @@ static void train_step(long t, double *out) {
         const real *x80 = arena + 10838016; /* (64, 7, 7, 128) */
         const real *x179 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x80[i] > 0 ? x179[i] : (real)0.2 * x179[i];
         }
@@ -1201,10 +1276,14 @@ static void train_step(long t, double *out) {
         const real *x180 = arena + 10838016; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x180[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x180[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1225,11 +1304,15 @@ static void train_step(long t, double *out) {
         const real *x70 = arena + 10436608; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v184 = (x180[i]) * (x70[i]);
-                acc[c] += v184;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v184 = (x180[i]) * (x70[i]);
+                    acc[c] += v184;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1281,6 +1364,7 @@ static void train_step(long t, double *out) {
         const real *x193 = arena + 0; /* (128) */
         const real *x70 = arena + 10436608; /* (64, 7, 7, 128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1298,10 +1382,14 @@ static void train_step(long t, double *out) {
         const real *x198 = arena + 10838016; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x198[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x198[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1323,6 +1411,7 @@ static void train_step(long t, double *out) {
         const real *x201 = arena + 0; /* (128) */
         const real *x198 = arena + 10838016; /* (64, 7, 7, 128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1336,6 +1425,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -1362,6 +1452,7 @@ static void train_step(long t, double *out) {
         const real *x167 = arena + 11640832; /* (128, 1024) */
         const real *x208 = arena + 8830976; /* (128, 1024) */
         real *y = arena + 11640832;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x167[i] + x208[i];
         }
@@ -1370,8 +1461,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -1393,6 +1485,7 @@ static void train_step(long t, double *out) {
         const real *x58 = arena + 8028160; /* (64, 14, 14, 64) */
         const real *x210 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x58[i] > 0 ? x210[i] : (real)0.2 * x210[i];
         }
@@ -1402,10 +1495,14 @@ static void train_step(long t, double *out) {
         const real *x212 = arena + 8028160; /* (12544, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x212[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x212[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -1423,6 +1520,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1469,6 +1567,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 11771904;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1493,6 +1592,7 @@ static void train_step(long t, double *out) {
         const real *x240 = arena + 3211264; /* (12544, 64) */
         const real *x55 = D_l1_bias; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -1504,6 +1604,7 @@ static void train_step(long t, double *out) {
     {
         const real *x242 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x242[i] > 0 ? x242[i] : (real)0.2 * x242[i];
         }
@@ -1512,6 +1613,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 3211264;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -1536,10 +1638,14 @@ static void train_step(long t, double *out) {
         const real *x246 = arena + 4014080; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x246[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x246[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1565,6 +1671,7 @@ static void train_step(long t, double *out) {
         const real *x246 = arena + 4014080; /* (64, 7, 7, 128) */
         const real *x249 = arena + 128; /* (128) */
         real *y = arena + 4014080;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1578,11 +1685,15 @@ static void train_step(long t, double *out) {
         const real *x250 = arena + 4014080; /* (64, 7, 7, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v251 = (x250[i]) * (x250[i]);
-                acc[c] += v251;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v251 = (x250[i]) * (x250[i]);
+                    acc[c] += v251;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1624,6 +1735,7 @@ static void train_step(long t, double *out) {
         const real *x256 = arena + 401536; /* (128) */
         const real *x65 = D_l4_beta; /* (128) */
         real *y = arena + 4415488;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1704,6 +1816,7 @@ static void train_step(long t, double *out) {
         const real *x260 = arena + 4415488; /* (64, 7, 7, 128) */
         const real *x277 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 4415488;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x260[i] > 0 ? x277[i] : (real)0.2 * x277[i];
         }
@@ -1715,11 +1828,15 @@ static void train_step(long t, double *out) {
         const real *x250 = arena + 4014080; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v280 = (x278[i]) * (x250[i]);
-                acc[c] += v280;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v280 = (x278[i]) * (x250[i]);
+                    acc[c] += v280;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1756,6 +1873,7 @@ static void train_step(long t, double *out) {
         const real *x287 = arena + 0; /* (128) */
         const real *x250 = arena + 4014080; /* (64, 7, 7, 128) */
         real *y = arena + 4415488;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1773,10 +1891,14 @@ static void train_step(long t, double *out) {
         const real *x292 = arena + 4415488; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x292[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x292[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1798,6 +1920,7 @@ static void train_step(long t, double *out) {
         const real *x295 = arena + 0; /* (128) */
         const real *x292 = arena + 4415488; /* (64, 7, 7, 128) */
         real *y = arena + 4415488;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1813,8 +1936,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 4014080;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -1836,6 +1960,7 @@ static void train_step(long t, double *out) {
         const real *x243 = arena + 3211264; /* (64, 14, 14, 64) */
         const real *x301 = arena + 4014080; /* (64, 14, 14, 64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x243[i] > 0 ? x301[i] : (real)0.2 * x301[i];
         }
@@ -1846,8 +1971,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -1872,6 +1998,7 @@ static void train_step(long t, double *out) {
         const real *x51 = arena + 11771904; /* (64, 28, 28, 1) */
         const real *x305 = arena + 200704; /* (64, 28, 28, 1) */
         real *y = arena + 11771904;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v306 = (x51[i]) * (x51[i]);
             real v307 = -(v306);
@@ -1896,6 +2023,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 11771904;
         real *cols = arena + 802816;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1922,6 +2050,7 @@ static void train_step(long t, double *out) {
         const real *x44 = arena + 7225344; /* (64, 14, 14, 64) */
         const real *x314 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x44[i] > 0 ? x314[i] : 0;
         }
@@ -1931,10 +2060,14 @@ static void train_step(long t, double *out) {
         const real *x315 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 3744768;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x315[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x315[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -1946,11 +2079,15 @@ static void train_step(long t, double *out) {
         const real *x34 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v318 = (x315[i]) * (x34[i]);
-                acc[c] += v318;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v318 = (x315[i]) * (x34[i]);
+                    acc[c] += v318;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -1996,6 +2133,7 @@ static void train_step(long t, double *out) {
         const real *x326 = arena + 0; /* (64) */
         const real *x34 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2013,10 +2151,14 @@ static void train_step(long t, double *out) {
         const real *x331 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x331[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x331[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -2038,6 +2180,7 @@ static void train_step(long t, double *out) {
         const real *x334 = arena + 0; /* (64) */
         const real *x331 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2051,6 +2194,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -2077,6 +2221,7 @@ static void train_step(long t, double *out) {
         const real *x21 = arena + 10035200; /* (64, 6272) */
         const real *x342 = arena + 3211264; /* (64, 6272) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x21[i] > 0 ? x342[i] : 0;
         }
@@ -2087,10 +2232,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 627200;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x343[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x343[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2103,11 +2252,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v346 = (x343[i]) * (x11[i]);
-                acc[c] += v346;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v346 = (x343[i]) * (x11[i]);
+                    acc[c] += v346;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2153,6 +2306,7 @@ static void train_step(long t, double *out) {
         const real *x354 = arena + 0; /* (6272) */
         const real *x11 = arena + 9633792; /* (64, 6272) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2171,10 +2325,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x359[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x359[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2196,6 +2354,7 @@ static void train_step(long t, double *out) {
         const real *x362 = arena + 0; /* (6272) */
         const real *x359 = arena + 10035200; /* (64, 6272) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2262,6 +2421,7 @@ static const real *generate(void) {
         const real *x9 = arena + 0; /* (6272) */
         const real *x11 = arena + 6272; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2277,8 +2437,9 @@ static const real *generate(void) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -2328,6 +2489,7 @@ static const real *generate(void) {
         const real *x26 = arena + 0; /* (64) */
         const real *x28 = arena + 64; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2343,8 +2505,9 @@ static const real *generate(void) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -2367,6 +2530,7 @@ static const real *generate(void) {
         const real *x35 = arena + 200704; /* (64, 28, 28, 1) */
         const real *x36 = G_l8_bias; /* (1) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -2388,10 +2552,14 @@ static void gc_loss_0(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2411,6 +2579,7 @@ static void gc_loss_0(double *out) {
         const real *x3 = arena + 200704; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2425,11 +2594,15 @@ static void gc_loss_0(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2457,6 +2630,7 @@ static void gc_loss_0(double *out) {
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2472,8 +2646,9 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -2495,10 +2670,14 @@ static void gc_loss_0(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -2518,6 +2697,7 @@ static void gc_loss_0(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2531,11 +2711,15 @@ static void gc_loss_0(double *out) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -2563,6 +2747,7 @@ static void gc_loss_0(double *out) {
         const real *x39 = arena + 0; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2578,8 +2763,8 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 250880;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -2638,6 +2823,7 @@ static void gc_loss_0(double *out) {
         const real *x52 = arena + 200704; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2649,6 +2835,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x55 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
         }
@@ -2657,6 +2844,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -2681,10 +2869,14 @@ static void gc_loss_0(double *out) {
         const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x60[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x60[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2704,6 +2896,7 @@ static void gc_loss_0(double *out) {
         const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2717,11 +2910,15 @@ static void gc_loss_0(double *out) {
         const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v69 = (x68[i]) * (x68[i]);
-                acc[c] += v69;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v69 = (x68[i]) * (x68[i]);
+                    acc[c] += v69;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2749,6 +2946,7 @@ static void gc_loss_0(double *out) {
         const real *x74 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2788,6 +2986,7 @@ static void gc_loss_0(double *out) {
         const real *x84 = arena + 200704; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2799,6 +2998,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x86 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x86[i] > 0 ? x86[i] : (real)0.2 * x86[i];
         }
@@ -2807,6 +3007,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -2831,10 +3032,14 @@ static void gc_loss_0(double *out) {
         const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x90[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x90[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2854,6 +3059,7 @@ static void gc_loss_0(double *out) {
         const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
         const real *x93 = arena + 0; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2867,11 +3073,15 @@ static void gc_loss_0(double *out) {
         const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v95 = (x94[i]) * (x94[i]);
-                acc[c] += v95;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v95 = (x94[i]) * (x94[i]);
+                    acc[c] += v95;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2899,6 +3109,7 @@ static void gc_loss_0(double *out) {
         const real *x100 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2977,10 +3188,14 @@ static void gc_grad_0(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -3000,6 +3215,7 @@ static void gc_grad_0(real *g) {
         const real *x3 = arena + 200704; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -3014,11 +3230,15 @@ static void gc_grad_0(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -3046,6 +3266,7 @@ static void gc_grad_0(real *g) {
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -3061,8 +3282,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -3084,10 +3306,14 @@ static void gc_grad_0(real *g) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -3107,6 +3333,7 @@ static void gc_grad_0(real *g) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3120,11 +3347,15 @@ static void gc_grad_0(real *g) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -3152,6 +3383,7 @@ static void gc_grad_0(real *g) {
         const real *x39 = arena + 0; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3167,8 +3399,8 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 632832;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -3227,6 +3459,7 @@ static void gc_grad_0(real *g) {
         const real *x52 = arena + 663552; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 663552;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3238,6 +3471,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x55 = arena + 663552; /* (4, 14, 14, 64) */
         real *y = arena + 663552;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
         }
@@ -3246,6 +3480,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 663552;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3270,10 +3505,14 @@ static void gc_grad_0(real *g) {
         const real *x60 = arena + 582656; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x60[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x60[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3293,6 +3532,7 @@ static void gc_grad_0(real *g) {
         const real *x60 = arena + 582656; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
         real *y = arena + 582656;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3306,11 +3546,15 @@ static void gc_grad_0(real *g) {
         const real *x68 = arena + 582656; /* (4, 7, 7, 128) */
         real *y = arena + 635968;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v69 = (x68[i]) * (x68[i]);
-                acc[c] += v69;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v69 = (x68[i]) * (x68[i]);
+                    acc[c] += v69;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3344,6 +3588,7 @@ static void gc_grad_0(real *g) {
         const real *x74 = arena + 636096; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 713728;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3383,6 +3628,7 @@ static void gc_grad_0(real *g) {
         const real *x84 = arena + 532480; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 532480;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3394,6 +3640,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x86 = arena + 532480; /* (4, 14, 14, 64) */
         real *y = arena + 532480;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x86[i] > 0 ? x86[i] : (real)0.2 * x86[i];
         }
@@ -3402,6 +3649,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 532480;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3426,10 +3674,14 @@ static void gc_grad_0(real *g) {
         const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x90[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x90[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3449,6 +3701,7 @@ static void gc_grad_0(real *g) {
         const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
         const real *x93 = arena + 0; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3462,11 +3715,15 @@ static void gc_grad_0(real *g) {
         const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 636224;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v95 = (x94[i]) * (x94[i]);
-                acc[c] += v95;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v95 = (x94[i]) * (x94[i]);
+                    acc[c] += v95;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3500,6 +3757,7 @@ static void gc_grad_0(real *g) {
         const real *x100 = arena + 25088; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 607744;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3598,6 +3856,7 @@ static void gc_grad_0(real *g) {
         const real *x103 = arena + 607744; /* (4, 7, 7, 128) */
         const real *x129 = arena + 0; /* (4, 7, 7, 128) */
         real *y = arena + 607744;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x103[i] > 0 ? x129[i] : (real)0.2 * x129[i];
         }
@@ -3607,10 +3866,14 @@ static void gc_grad_0(real *g) {
         const real *x130 = arena + 607744; /* (4, 7, 7, 128) */
         real *y = arena + 746112;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x130[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x130[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3622,11 +3885,15 @@ static void gc_grad_0(real *g) {
         const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 746240;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v133 = (x130[i]) * (x94[i]);
-                acc[c] += v133;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v133 = (x130[i]) * (x94[i]);
+                    acc[c] += v133;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3663,6 +3930,7 @@ static void gc_grad_0(real *g) {
         const real *x141 = arena + 0; /* (128) */
         const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 607744;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3680,10 +3948,14 @@ static void gc_grad_0(real *g) {
         const real *x146 = arena + 607744; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x146[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x146[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3705,6 +3977,7 @@ static void gc_grad_0(real *g) {
         const real *x149 = arena + 0; /* (128) */
         const real *x146 = arena + 607744; /* (4, 7, 7, 128) */
         real *y = arena + 607744;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3718,6 +3991,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 532480;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3743,8 +4017,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -3766,6 +4041,7 @@ static void gc_grad_0(real *g) {
         const real *x87 = arena + 532480; /* (4, 14, 14, 64) */
         const real *x157 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 532480;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x87[i] > 0 ? x157[i] : (real)0.2 * x157[i];
         }
@@ -3775,10 +4051,14 @@ static void gc_grad_0(real *g) {
         const real *x159 = arena + 532480; /* (784, 64) */
         real *y = arena + 746368;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x159[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x159[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -3846,6 +4126,7 @@ static void gc_grad_0(real *g) {
         const real *x77 = arena + 713728; /* (4, 7, 7, 128) */
         const real *x168 = arena + 0; /* (4, 7, 7, 128) */
         real *y = arena + 713728;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x77[i] > 0 ? x168[i] : (real)0.2 * x168[i];
         }
@@ -3855,10 +4136,14 @@ static void gc_grad_0(real *g) {
         const real *x169 = arena + 713728; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x169[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x169[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3879,11 +4164,15 @@ static void gc_grad_0(real *g) {
         const real *x68 = arena + 582656; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v173 = (x169[i]) * (x68[i]);
-                acc[c] += v173;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v173 = (x169[i]) * (x68[i]);
+                    acc[c] += v173;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3935,6 +4224,7 @@ static void gc_grad_0(real *g) {
         const real *x182 = arena + 0; /* (128) */
         const real *x68 = arena + 582656; /* (4, 7, 7, 128) */
         real *y = arena + 713728;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3952,10 +4242,14 @@ static void gc_grad_0(real *g) {
         const real *x187 = arena + 713728; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x187[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x187[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3977,6 +4271,7 @@ static void gc_grad_0(real *g) {
         const real *x190 = arena + 0; /* (128) */
         const real *x187 = arena + 713728; /* (4, 7, 7, 128) */
         real *y = arena + 713728;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3990,6 +4285,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 663552;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4016,6 +4312,7 @@ static void gc_grad_0(real *g) {
         const real *x156 = arena + 401408; /* (128, 1024) */
         const real *x197 = arena + 532480; /* (128, 1024) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x156[i] + x197[i];
         }
@@ -4024,8 +4321,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -4047,6 +4345,7 @@ static void gc_grad_0(real *g) {
         const real *x56 = arena + 663552; /* (4, 14, 14, 64) */
         const real *x199 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 663552;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x56[i] > 0 ? x199[i] : (real)0.2 * x199[i];
         }
@@ -4056,10 +4355,14 @@ static void gc_grad_0(real *g) {
         const real *x201 = arena + 663552; /* (784, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x201[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x201[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4131,10 +4434,14 @@ static void gc_loss_1(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -4154,6 +4461,7 @@ static void gc_loss_1(double *out) {
         const real *x3 = arena + 200704; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -4168,11 +4476,15 @@ static void gc_loss_1(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -4200,6 +4512,7 @@ static void gc_loss_1(double *out) {
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -4215,8 +4528,9 @@ static void gc_loss_1(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -4238,10 +4552,14 @@ static void gc_loss_1(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4261,6 +4579,7 @@ static void gc_loss_1(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4274,11 +4593,15 @@ static void gc_loss_1(double *out) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4306,6 +4629,7 @@ static void gc_loss_1(double *out) {
         const real *x39 = arena + 0; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4321,8 +4645,8 @@ static void gc_loss_1(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12544;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -4381,6 +4705,7 @@ static void gc_loss_1(double *out) {
         const real *x52 = arena + 200704; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4392,6 +4717,7 @@ static void gc_loss_1(double *out) {
     {
         const real *x55 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
         }
@@ -4400,6 +4726,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4424,10 +4751,14 @@ static void gc_loss_1(double *out) {
         const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x60[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x60[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4447,6 +4778,7 @@ static void gc_loss_1(double *out) {
         const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4460,11 +4792,15 @@ static void gc_loss_1(double *out) {
         const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v69 = (x68[i]) * (x68[i]);
-                acc[c] += v69;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v69 = (x68[i]) * (x68[i]);
+                    acc[c] += v69;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4492,6 +4828,7 @@ static void gc_loss_1(double *out) {
         const real *x74 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4547,10 +4884,14 @@ static void gc_grad_1(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -4570,6 +4911,7 @@ static void gc_grad_1(real *g) {
         const real *x3 = arena + 401408; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -4584,11 +4926,15 @@ static void gc_grad_1(real *g) {
         real *y = arena + 426496;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -4622,6 +4968,7 @@ static void gc_grad_1(real *g) {
         const real *x17 = arena + 432768; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -4637,8 +4984,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -4660,10 +5008,14 @@ static void gc_grad_1(real *g) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4683,6 +5035,7 @@ static void gc_grad_1(real *g) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4696,11 +5049,15 @@ static void gc_grad_1(real *g) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 442176;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4734,6 +5091,7 @@ static void gc_grad_1(real *g) {
         const real *x39 = arena + 442240; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4749,8 +5107,8 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 439040;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -4809,6 +5167,7 @@ static void gc_grad_1(real *g) {
         const real *x52 = arena + 301056; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 301056;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4820,6 +5179,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x55 = arena + 301056; /* (4, 14, 14, 64) */
         real *y = arena + 301056;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
         }
@@ -4828,6 +5188,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 301056;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4852,10 +5213,14 @@ static void gc_grad_1(real *g) {
         const real *x60 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x60[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x60[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4875,6 +5240,7 @@ static void gc_grad_1(real *g) {
         const real *x60 = arena + 351232; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
         real *y = arena + 351232;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4888,11 +5254,15 @@ static void gc_grad_1(real *g) {
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 25088;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v69 = (x68[i]) * (x68[i]);
-                acc[c] += v69;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v69 = (x68[i]) * (x68[i]);
+                    acc[c] += v69;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4926,6 +5296,7 @@ static void gc_grad_1(real *g) {
         const real *x74 = arena + 25216; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 376320;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4976,6 +5347,7 @@ static void gc_grad_1(real *g) {
         const real *x77 = arena + 376320; /* (4, 7, 7, 128) */
         const real *x95 = arena + 0; /* (4, 7, 7, 128) */
         real *y = arena + 376320;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x77[i] > 0 ? x95[i] : (real)0.2 * x95[i];
         }
@@ -4987,11 +5359,15 @@ static void gc_grad_1(real *g) {
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v98 = (x96[i]) * (x68[i]);
-                acc[c] += v98;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v98 = (x96[i]) * (x68[i]);
+                    acc[c] += v98;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5028,6 +5404,7 @@ static void gc_grad_1(real *g) {
         const real *x105 = arena + 0; /* (128) */
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 376320;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5045,10 +5422,14 @@ static void gc_grad_1(real *g) {
         const real *x110 = arena + 376320; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x110[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x110[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5070,6 +5451,7 @@ static void gc_grad_1(real *g) {
         const real *x113 = arena + 0; /* (128) */
         const real *x110 = arena + 376320; /* (4, 7, 7, 128) */
         real *y = arena + 376320;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5085,8 +5467,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 351232;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -5108,6 +5491,7 @@ static void gc_grad_1(real *g) {
         const real *x56 = arena + 301056; /* (4, 14, 14, 64) */
         const real *x119 = arena + 351232; /* (4, 14, 14, 64) */
         real *y = arena + 301056;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x56[i] > 0 ? x119[i] : (real)0.2 * x119[i];
         }
@@ -5118,8 +5502,8 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12544;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -5194,6 +5578,7 @@ static void gc_grad_1(real *g) {
         const real *x42 = arena + 250880; /* (4, 14, 14, 64) */
         const real *x132 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x42[i] > 0 ? x132[i] : 0;
         }
@@ -5203,10 +5588,14 @@ static void gc_grad_1(real *g) {
         const real *x133 = arena + 250880; /* (4, 14, 14, 64) */
         real *y = arena + 796928;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x133[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x133[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5218,11 +5607,15 @@ static void gc_grad_1(real *g) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v136 = (x133[i]) * (x33[i]);
-                acc[c] += v136;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v136 = (x133[i]) * (x33[i]);
+                    acc[c] += v136;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5268,6 +5661,7 @@ static void gc_grad_1(real *g) {
         const real *x144 = arena + 0; /* (64) */
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5285,10 +5679,14 @@ static void gc_grad_1(real *g) {
         const real *x149 = arena + 250880; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x149[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x149[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5310,6 +5708,7 @@ static void gc_grad_1(real *g) {
         const real *x152 = arena + 0; /* (64) */
         const real *x149 = arena + 250880; /* (4, 14, 14, 64) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5323,6 +5722,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 250880;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -5349,6 +5749,7 @@ static void gc_grad_1(real *g) {
         const real *x20 = arena + 758272; /* (4, 6272) */
         const real *x160 = arena + 200704; /* (4, 6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x20[i] > 0 ? x160[i] : 0;
         }
@@ -5359,10 +5760,14 @@ static void gc_grad_1(real *g) {
         real *y = arena + 783360;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x161[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x161[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -5375,11 +5780,15 @@ static void gc_grad_1(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v164 = (x161[i]) * (x11[i]);
-                acc[c] += v164;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v164 = (x161[i]) * (x11[i]);
+                    acc[c] += v164;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -5425,6 +5834,7 @@ static void gc_grad_1(real *g) {
         const real *x172 = arena + 0; /* (6272) */
         const real *x11 = arena + 401408; /* (4, 6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -5443,10 +5853,14 @@ static void gc_grad_1(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x177[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x177[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -5468,6 +5882,7 @@ static void gc_grad_1(real *g) {
         const real *x180 = arena + 0; /* (6272) */
         const real *x177 = arena + 758272; /* (4, 6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;

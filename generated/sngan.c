@@ -158,10 +158,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -187,6 +191,7 @@ static void train_step(long t, double *out) {
         const real *x3 = arena + 9633792; /* (64, 6272) */
         const real *x10 = arena + 6272; /* (6272) */
         real *y = arena + 9633792;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -201,11 +206,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -247,6 +256,7 @@ static void train_step(long t, double *out) {
         const real *x17 = arena + 11558016; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -262,8 +272,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 6422528;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -285,10 +296,14 @@ static void train_step(long t, double *out) {
         const real *x26 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x26[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x26[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -314,6 +329,7 @@ static void train_step(long t, double *out) {
         const real *x26 = arena + 6422528; /* (64, 14, 14, 64) */
         const real *x33 = arena + 64; /* (64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -327,11 +343,15 @@ static void train_step(long t, double *out) {
         const real *x34 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 64;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v35 = (x34[i]) * (x34[i]);
-                acc[c] += v35;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v35 = (x34[i]) * (x34[i]);
+                    acc[c] += v35;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -373,6 +393,7 @@ static void train_step(long t, double *out) {
         const real *x40 = arena + 11583296; /* (64) */
         const real *x29 = G_l6_beta; /* (64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -388,8 +409,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 11501568;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -412,6 +434,7 @@ static void train_step(long t, double *out) {
         const real *x48 = arena + 11501568; /* (64, 28, 28, 1) */
         const real *x49 = G_l8_bias; /* (1) */
         real *y = arena + 11501568;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -424,6 +447,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -489,6 +513,7 @@ static void train_step(long t, double *out) {
         const real *x64 = arena + 8028160; /* (12544, 64) */
         const real *x65 = D_l1_bias; /* (64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -500,6 +525,7 @@ static void train_step(long t, double *out) {
     {
         const real *x67 = arena + 8028160; /* (64, 14, 14, 64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x67[i] > 0 ? x67[i] : (real)0.1 * x67[i];
         }
@@ -508,6 +534,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -562,6 +589,7 @@ static void train_step(long t, double *out) {
         const real *x70 = D_l3_weight; /* (128, 1024) */
         const real *x79 = arena + 11583472; /* (1) */
         real *y = arena + 11239424;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = (x70[i]) * (x79[0]);
         }
@@ -573,6 +601,7 @@ static void train_step(long t, double *out) {
         const real *x81 = arena + 10436608; /* (3136, 128) */
         const real *x82 = D_l3_bias; /* (128) */
         real *y = arena + 10436608;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -584,6 +613,7 @@ static void train_step(long t, double *out) {
     {
         const real *x84 = arena + 10436608; /* (64, 7, 7, 128) */
         real *y = arena + 10436608;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x84[i] > 0 ? x84[i] : (real)0.1 * x84[i];
         }
@@ -647,6 +677,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 11501568;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -712,6 +743,7 @@ static void train_step(long t, double *out) {
         const real *x110 = arena + 8830976; /* (12544, 64) */
         const real *x65 = D_l1_bias; /* (64) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -723,6 +755,7 @@ static void train_step(long t, double *out) {
     {
         const real *x112 = arena + 8830976; /* (64, 14, 14, 64) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x112[i] > 0 ? x112[i] : (real)0.1 * x112[i];
         }
@@ -731,6 +764,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8830976;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -785,6 +819,7 @@ static void train_step(long t, double *out) {
         const real *x70 = D_l3_weight; /* (128, 1024) */
         const real *x121 = arena + 11583568; /* (1) */
         real *y = arena + 11370496;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = (x70[i]) * (x121[0]);
         }
@@ -796,6 +831,7 @@ static void train_step(long t, double *out) {
         const real *x123 = arena + 10838016; /* (3136, 128) */
         const real *x82 = D_l3_bias; /* (128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -807,6 +843,7 @@ static void train_step(long t, double *out) {
     {
         const real *x125 = arena + 10838016; /* (64, 7, 7, 128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x125[i] > 0 ? x125[i] : (real)0.1 * x125[i];
         }
@@ -1083,6 +1120,7 @@ static void train_step(long t, double *out) {
         const real *x126 = arena + 10838016; /* (64, 7, 7, 128) */
         const real *x180 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x126[i] > 0 ? x180[i] : (real)0.1 * x180[i];
         }
@@ -1092,10 +1130,14 @@ static void train_step(long t, double *out) {
         const real *x182 = arena + 10838016; /* (3136, 128) */
         real *y = arena + 11583104;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x182[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x182[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1104,6 +1146,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8830976;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -1166,6 +1209,7 @@ static void train_step(long t, double *out) {
         const real *x73 = D_l3_weight_v; /* (1024) */
         const real *x72 = D_l3_weight_u; /* (128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
                 long i = r * 1024 + q;
@@ -1180,8 +1224,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -1203,6 +1248,7 @@ static void train_step(long t, double *out) {
         const real *x113 = arena + 8830976; /* (64, 14, 14, 64) */
         const real *x201 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x113[i] > 0 ? x201[i] : (real)0.1 * x201[i];
         }
@@ -1212,10 +1258,14 @@ static void train_step(long t, double *out) {
         const real *x203 = arena + 8830976; /* (12544, 64) */
         real *y = arena + 10970112;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x203[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x203[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -1224,6 +1274,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 11501568;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1397,6 +1448,7 @@ static void train_step(long t, double *out) {
         const real *x85 = arena + 10436608; /* (64, 7, 7, 128) */
         const real *x240 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 10436608;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x85[i] > 0 ? x240[i] : (real)0.1 * x240[i];
         }
@@ -1406,10 +1458,14 @@ static void train_step(long t, double *out) {
         const real *x242 = arena + 10436608; /* (3136, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x242[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x242[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1427,6 +1483,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -1489,6 +1546,7 @@ static void train_step(long t, double *out) {
         const real *x73 = D_l3_weight_v; /* (1024) */
         const real *x72 = D_l3_weight_u; /* (128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
                 long i = r * 1024 + q;
@@ -1512,6 +1570,7 @@ static void train_step(long t, double *out) {
         const real *x79 = arena + 11583472; /* (1) */
         const real *x261 = arena + 0; /* (128, 1024) */
         real *y = arena + 11370496;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             real v187 = (x186[i]) * (x121[0]);
             real v200 = v187 + x199[i];
@@ -1524,8 +1583,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -1547,6 +1607,7 @@ static void train_step(long t, double *out) {
         const real *x68 = arena + 8028160; /* (64, 14, 14, 64) */
         const real *x263 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x68[i] > 0 ? x263[i] : (real)0.1 * x263[i];
         }
@@ -1556,10 +1617,14 @@ static void train_step(long t, double *out) {
         const real *x265 = arena + 8028160; /* (12544, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x265[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x265[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -1577,6 +1642,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1684,6 +1750,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 11501568;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1749,6 +1816,7 @@ static void train_step(long t, double *out) {
         const real *x312 = arena + 3211264; /* (12544, 64) */
         const real *x65 = D_l1_bias; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -1760,6 +1828,7 @@ static void train_step(long t, double *out) {
     {
         const real *x314 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x314[i] > 0 ? x314[i] : (real)0.1 * x314[i];
         }
@@ -1768,6 +1837,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 3211264;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -1822,6 +1892,7 @@ static void train_step(long t, double *out) {
         const real *x70 = D_l3_weight; /* (128, 1024) */
         const real *x323 = arena + 4014080; /* (1) */
         real *y = arena + 4415488;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = (x70[i]) * (x323[0]);
         }
@@ -1833,6 +1904,7 @@ static void train_step(long t, double *out) {
         const real *x325 = arena + 4014080; /* (3136, 128) */
         const real *x82 = D_l3_bias; /* (128) */
         real *y = arena + 4014080;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1844,6 +1916,7 @@ static void train_step(long t, double *out) {
     {
         const real *x327 = arena + 4014080; /* (64, 7, 7, 128) */
         real *y = arena + 4014080;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x327[i] > 0 ? x327[i] : (real)0.1 * x327[i];
         }
@@ -1945,6 +2018,7 @@ static void train_step(long t, double *out) {
         const real *x328 = arena + 4014080; /* (64, 7, 7, 128) */
         const real *x349 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 4014080;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x328[i] > 0 ? x349[i] : (real)0.1 * x349[i];
         }
@@ -1955,8 +2029,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 4014080;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -1978,6 +2053,7 @@ static void train_step(long t, double *out) {
         const real *x315 = arena + 3211264; /* (64, 14, 14, 64) */
         const real *x353 = arena + 4014080; /* (64, 14, 14, 64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x315[i] > 0 ? x353[i] : (real)0.1 * x353[i];
         }
@@ -1988,8 +2064,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -2014,6 +2091,7 @@ static void train_step(long t, double *out) {
         const real *x51 = arena + 11501568; /* (64, 28, 28, 1) */
         const real *x357 = arena + 200704; /* (64, 28, 28, 1) */
         real *y = arena + 11501568;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v358 = (x51[i]) * (x51[i]);
             real v359 = -(v358);
@@ -2038,6 +2116,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 11501568;
         real *cols = arena + 802816;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -2064,6 +2143,7 @@ static void train_step(long t, double *out) {
         const real *x44 = arena + 7225344; /* (64, 14, 14, 64) */
         const real *x366 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x44[i] > 0 ? x366[i] : 0;
         }
@@ -2073,10 +2153,14 @@ static void train_step(long t, double *out) {
         const real *x367 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 3744768;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x367[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x367[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -2088,11 +2172,15 @@ static void train_step(long t, double *out) {
         const real *x34 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v370 = (x367[i]) * (x34[i]);
-                acc[c] += v370;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v370 = (x367[i]) * (x34[i]);
+                    acc[c] += v370;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -2138,6 +2226,7 @@ static void train_step(long t, double *out) {
         const real *x378 = arena + 0; /* (64) */
         const real *x34 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2155,10 +2244,14 @@ static void train_step(long t, double *out) {
         const real *x383 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x383[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x383[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -2180,6 +2273,7 @@ static void train_step(long t, double *out) {
         const real *x386 = arena + 0; /* (64) */
         const real *x383 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2193,6 +2287,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -2219,6 +2314,7 @@ static void train_step(long t, double *out) {
         const real *x21 = arena + 10035200; /* (64, 6272) */
         const real *x394 = arena + 3211264; /* (64, 6272) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x21[i] > 0 ? x394[i] : 0;
         }
@@ -2229,10 +2325,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 627200;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x395[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x395[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2245,11 +2345,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v398 = (x395[i]) * (x11[i]);
-                acc[c] += v398;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v398 = (x395[i]) * (x11[i]);
+                    acc[c] += v398;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2295,6 +2399,7 @@ static void train_step(long t, double *out) {
         const real *x406 = arena + 0; /* (6272) */
         const real *x11 = arena + 9633792; /* (64, 6272) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2313,10 +2418,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x411[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x411[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2338,6 +2447,7 @@ static void train_step(long t, double *out) {
         const real *x414 = arena + 0; /* (6272) */
         const real *x411 = arena + 10035200; /* (64, 6272) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2404,6 +2514,7 @@ static const real *generate(void) {
         const real *x9 = arena + 0; /* (6272) */
         const real *x11 = arena + 6272; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2419,8 +2530,9 @@ static const real *generate(void) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -2470,6 +2582,7 @@ static const real *generate(void) {
         const real *x26 = arena + 0; /* (64) */
         const real *x28 = arena + 64; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2485,8 +2598,9 @@ static const real *generate(void) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -2509,6 +2623,7 @@ static const real *generate(void) {
         const real *x35 = arena + 200704; /* (64, 28, 28, 1) */
         const real *x36 = G_l8_bias; /* (1) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -2530,10 +2645,14 @@ static void gc_loss_0(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2553,6 +2672,7 @@ static void gc_loss_0(double *out) {
         const real *x3 = arena + 200704; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2567,11 +2687,15 @@ static void gc_loss_0(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2599,6 +2723,7 @@ static void gc_loss_0(double *out) {
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2614,8 +2739,9 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -2637,10 +2763,14 @@ static void gc_loss_0(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -2660,6 +2790,7 @@ static void gc_loss_0(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2673,11 +2804,15 @@ static void gc_loss_0(double *out) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -2705,6 +2840,7 @@ static void gc_loss_0(double *out) {
         const real *x39 = arena + 0; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2720,8 +2856,8 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 356864;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -2819,6 +2955,7 @@ static void gc_loss_0(double *out) {
         const real *x61 = arena + 200704; /* (784, 64) */
         const real *x62 = D_l1_bias; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2830,6 +2967,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x64 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x64[i] > 0 ? x64[i] : (real)0.1 * x64[i];
         }
@@ -2838,6 +2976,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -2890,6 +3029,7 @@ static void gc_loss_0(double *out) {
         const real *x67 = D_l3_weight; /* (128, 1024) */
         const real *x75 = arena + 331776; /* (1) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = (x67[i]) * (x75[0]);
         }
@@ -2901,6 +3041,7 @@ static void gc_loss_0(double *out) {
         const real *x77 = arena + 331776; /* (196, 128) */
         const real *x78 = D_l3_bias; /* (128) */
         real *y = arena + 331776;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2912,6 +3053,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x80 = arena + 331776; /* (4, 7, 7, 128) */
         real *y = arena + 331776;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x80[i] > 0 ? x80[i] : (real)0.1 * x80[i];
         }
@@ -3024,6 +3166,7 @@ static void gc_loss_0(double *out) {
         const real *x104 = arena + 200704; /* (784, 64) */
         const real *x62 = D_l1_bias; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3035,6 +3178,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x106 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x106[i] > 0 ? x106[i] : (real)0.1 * x106[i];
         }
@@ -3043,6 +3187,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3095,6 +3240,7 @@ static void gc_loss_0(double *out) {
         const real *x67 = D_l3_weight; /* (128, 1024) */
         const real *x114 = arena + 331776; /* (1) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = (x67[i]) * (x114[0]);
         }
@@ -3106,6 +3252,7 @@ static void gc_loss_0(double *out) {
         const real *x116 = arena + 331776; /* (196, 128) */
         const real *x78 = D_l3_bias; /* (128) */
         real *y = arena + 331776;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3117,6 +3264,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x118 = arena + 331776; /* (4, 7, 7, 128) */
         real *y = arena + 331776;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x118[i] > 0 ? x118[i] : (real)0.1 * x118[i];
         }
@@ -3231,10 +3379,14 @@ static void gc_grad_0(real *g) {
         real *y = arena + 25088;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -3254,6 +3406,7 @@ static void gc_grad_0(real *g) {
         const real *x3 = arena + 0; /* (4, 6272) */
         const real *x10 = arena + 25088; /* (6272) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -3268,11 +3421,15 @@ static void gc_grad_0(real *g) {
         real *y = arena + 25088;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -3300,6 +3457,7 @@ static void gc_grad_0(real *g) {
         const real *x17 = arena + 25088; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -3315,8 +3473,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 62720;
         real *img = arena + 12544;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -3338,10 +3497,14 @@ static void gc_grad_0(real *g) {
         const real *x25 = arena + 12544; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -3361,6 +3524,7 @@ static void gc_grad_0(real *g) {
         const real *x25 = arena + 12544; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 12544;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3374,11 +3538,15 @@ static void gc_grad_0(real *g) {
         const real *x33 = arena + 12544; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -3406,6 +3574,7 @@ static void gc_grad_0(real *g) {
         const real *x39 = arena + 0; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 12544;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3421,8 +3590,8 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 229488;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -3520,6 +3689,7 @@ static void gc_grad_0(real *g) {
         const real *x61 = arena + 141680; /* (784, 64) */
         const real *x62 = D_l1_bias; /* (64) */
         real *y = arena + 141680;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3531,6 +3701,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x64 = arena + 141680; /* (4, 14, 14, 64) */
         real *y = arena + 141680;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x64[i] > 0 ? x64[i] : (real)0.1 * x64[i];
         }
@@ -3539,6 +3710,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 141680;
         real *cols = arena + 232624;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3591,6 +3763,7 @@ static void gc_grad_0(real *g) {
         const real *x67 = D_l3_weight; /* (128, 1024) */
         const real *x75 = arena + 139600; /* (1) */
         real *y = arena + 573808;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = (x67[i]) * (x75[0]);
         }
@@ -3602,6 +3775,7 @@ static void gc_grad_0(real *g) {
         const real *x77 = arena + 191856; /* (196, 128) */
         const real *x78 = D_l3_bias; /* (128) */
         real *y = arena + 191856;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3613,6 +3787,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x80 = arena + 191856; /* (4, 7, 7, 128) */
         real *y = arena + 191856;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x80[i] > 0 ? x80[i] : (real)0.1 * x80[i];
         }
@@ -3725,6 +3900,7 @@ static void gc_grad_0(real *g) {
         const real *x104 = arena + 254576; /* (784, 64) */
         const real *x62 = D_l1_bias; /* (64) */
         real *y = arena + 254576;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3736,6 +3912,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x106 = arena + 254576; /* (4, 14, 14, 64) */
         real *y = arena + 254576;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x106[i] > 0 ? x106[i] : (real)0.1 * x106[i];
         }
@@ -3744,6 +3921,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 254576;
         real *cols = arena + 304752;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3796,6 +3974,7 @@ static void gc_grad_0(real *g) {
         const real *x67 = D_l3_weight; /* (128, 1024) */
         const real *x114 = arena + 139616; /* (1) */
         real *y = arena + 6416;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = (x67[i]) * (x114[0]);
         }
@@ -3807,6 +3986,7 @@ static void gc_grad_0(real *g) {
         const real *x116 = arena + 505456; /* (196, 128) */
         const real *x78 = D_l3_bias; /* (128) */
         real *y = arena + 505456;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3818,6 +3998,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x118 = arena + 505456; /* (4, 7, 7, 128) */
         real *y = arena + 505456;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x118[i] > 0 ? x118[i] : (real)0.1 * x118[i];
         }
@@ -4005,6 +4186,7 @@ static void gc_grad_0(real *g) {
         const real *x119 = arena + 505456; /* (4, 7, 7, 128) */
         const real *x165 = arena + 304752; /* (4, 7, 7, 128) */
         real *y = arena + 505456;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x119[i] > 0 ? x165[i] : (real)0.1 * x165[i];
         }
@@ -4014,10 +4196,14 @@ static void gc_grad_0(real *g) {
         const real *x167 = arena + 505456; /* (196, 128) */
         real *y = arena + 6288;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x167[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x167[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4026,6 +4212,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 254576;
         real *cols = arena + 304752;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4088,6 +4275,7 @@ static void gc_grad_0(real *g) {
         const real *x70 = D_l3_weight_v; /* (1024) */
         const real *x69 = D_l3_weight_u; /* (128) */
         real *y = arena + 442736;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
                 long i = r * 1024 + q;
@@ -4102,8 +4290,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 704880;
         real *img = arena + 304752;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -4125,6 +4314,7 @@ static void gc_grad_0(real *g) {
         const real *x107 = arena + 254576; /* (4, 14, 14, 64) */
         const real *x186 = arena + 304752; /* (4, 14, 14, 64) */
         real *y = arena + 254576;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x107[i] > 0 ? x186[i] : (real)0.1 * x186[i];
         }
@@ -4134,10 +4324,14 @@ static void gc_grad_0(real *g) {
         const real *x188 = arena + 254576; /* (784, 64) */
         real *y = arena + 137488;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x188[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x188[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4319,6 +4513,7 @@ static void gc_grad_0(real *g) {
         const real *x81 = arena + 191856; /* (4, 7, 7, 128) */
         const real *x225 = arena + 216944; /* (4, 7, 7, 128) */
         real *y = arena + 191856;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x81[i] > 0 ? x225[i] : (real)0.1 * x225[i];
         }
@@ -4328,10 +4523,14 @@ static void gc_grad_0(real *g) {
         const real *x227 = arena + 191856; /* (196, 128) */
         real *y = arena + 139664;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x227[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x227[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4349,6 +4548,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 141680;
         real *cols = arena + 704880;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4411,6 +4611,7 @@ static void gc_grad_0(real *g) {
         const real *x70 = D_l3_weight_v; /* (1024) */
         const real *x69 = D_l3_weight_u; /* (128) */
         real *y = arena + 704880;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
                 long i = r * 1024 + q;
@@ -4434,6 +4635,7 @@ static void gc_grad_0(real *g) {
         const real *x75 = arena + 139600; /* (1) */
         const real *x246 = arena + 704880; /* (128, 1024) */
         real *y = arena + 6416;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             real v172 = (x171[i]) * (x114[0]);
             real v185 = v172 + x184[i];
@@ -4446,8 +4648,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 242032;
         real *img = arena + 191856;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -4469,6 +4672,7 @@ static void gc_grad_0(real *g) {
         const real *x65 = arena + 141680; /* (4, 14, 14, 64) */
         const real *x248 = arena + 191856; /* (4, 14, 14, 64) */
         real *y = arena + 141680;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x65[i] > 0 ? x248[i] : (real)0.1 * x248[i];
         }
@@ -4478,10 +4682,14 @@ static void gc_grad_0(real *g) {
         const real *x250 = arena + 141680; /* (784, 64) */
         real *y = arena + 139600;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x250[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x250[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4614,10 +4822,14 @@ static void gc_loss_1(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -4637,6 +4849,7 @@ static void gc_loss_1(double *out) {
         const real *x3 = arena + 200704; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -4651,11 +4864,15 @@ static void gc_loss_1(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -4683,6 +4900,7 @@ static void gc_loss_1(double *out) {
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -4698,8 +4916,9 @@ static void gc_loss_1(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -4721,10 +4940,14 @@ static void gc_loss_1(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4744,6 +4967,7 @@ static void gc_loss_1(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4757,11 +4981,15 @@ static void gc_loss_1(double *out) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4789,6 +5017,7 @@ static void gc_loss_1(double *out) {
         const real *x39 = arena + 0; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4804,8 +5033,8 @@ static void gc_loss_1(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12544;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -4903,6 +5132,7 @@ static void gc_loss_1(double *out) {
         const real *x61 = arena + 200704; /* (784, 64) */
         const real *x62 = D_l1_bias; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4914,6 +5144,7 @@ static void gc_loss_1(double *out) {
     {
         const real *x64 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x64[i] > 0 ? x64[i] : (real)0.1 * x64[i];
         }
@@ -4922,6 +5153,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4974,6 +5206,7 @@ static void gc_loss_1(double *out) {
         const real *x67 = D_l3_weight; /* (128, 1024) */
         const real *x75 = arena + 331776; /* (1) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = (x67[i]) * (x75[0]);
         }
@@ -4985,6 +5218,7 @@ static void gc_loss_1(double *out) {
         const real *x77 = arena + 331776; /* (196, 128) */
         const real *x78 = D_l3_bias; /* (128) */
         real *y = arena + 331776;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4996,6 +5230,7 @@ static void gc_loss_1(double *out) {
     {
         const real *x80 = arena + 331776; /* (4, 7, 7, 128) */
         real *y = arena + 331776;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x80[i] > 0 ? x80[i] : (real)0.1 * x80[i];
         }
@@ -5081,10 +5316,14 @@ static void gc_grad_1(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -5104,6 +5343,7 @@ static void gc_grad_1(real *g) {
         const real *x3 = arena + 482304; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 482304;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -5118,11 +5358,15 @@ static void gc_grad_1(real *g) {
         real *y = arena + 532480;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -5156,6 +5400,7 @@ static void gc_grad_1(real *g) {
         const real *x17 = arena + 538752; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -5171,8 +5416,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 331776;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -5194,10 +5440,14 @@ static void gc_grad_1(real *g) {
         const real *x25 = arena + 331776; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5217,6 +5467,7 @@ static void gc_grad_1(real *g) {
         const real *x25 = arena + 331776; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 331776;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5230,11 +5481,15 @@ static void gc_grad_1(real *g) {
         const real *x33 = arena + 331776; /* (4, 14, 14, 64) */
         real *y = arena + 549184;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5268,6 +5523,7 @@ static void gc_grad_1(real *g) {
         const real *x39 = arena + 549248; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 381952;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5283,8 +5539,8 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 545024;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -5382,6 +5638,7 @@ static void gc_grad_1(real *g) {
         const real *x61 = arena + 432128; /* (784, 64) */
         const real *x62 = D_l1_bias; /* (64) */
         real *y = arena + 432128;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5393,6 +5650,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x64 = arena + 432128; /* (4, 14, 14, 64) */
         real *y = arena + 432128;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x64[i] > 0 ? x64[i] : (real)0.1 * x64[i];
         }
@@ -5401,6 +5659,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 432128;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -5453,6 +5712,7 @@ static void gc_grad_1(real *g) {
         const real *x67 = D_l3_weight; /* (128, 1024) */
         const real *x75 = arena + 507392; /* (1) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = (x67[i]) * (x75[0]);
         }
@@ -5464,6 +5724,7 @@ static void gc_grad_1(real *g) {
         const real *x77 = arena + 507392; /* (196, 128) */
         const real *x78 = D_l3_bias; /* (128) */
         real *y = arena + 507392;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5537,6 +5798,7 @@ static void gc_grad_1(real *g) {
         const real *x80 = arena + 507392; /* (4, 7, 7, 128) */
         const real *x104 = arena + 0; /* (4, 7, 7, 128) */
         real *y = arena + 507392;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             real v81 = x80[i] > 0 ? x80[i] : (real)0.1 * x80[i];
             y[i] = v81 > 0 ? x104[i] : (real)0.1 * x104[i];
@@ -5548,8 +5810,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -5571,6 +5834,7 @@ static void gc_grad_1(real *g) {
         const real *x65 = arena + 432128; /* (4, 14, 14, 64) */
         const real *x108 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 432128;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x65[i] > 0 ? x108[i] : (real)0.1 * x108[i];
         }
@@ -5581,8 +5845,8 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12544;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -5657,6 +5921,7 @@ static void gc_grad_1(real *g) {
         const real *x42 = arena + 381952; /* (4, 14, 14, 64) */
         const real *x121 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 381952;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x42[i] > 0 ? x121[i] : 0;
         }
@@ -5666,10 +5931,14 @@ static void gc_grad_1(real *g) {
         const real *x122 = arena + 381952; /* (4, 14, 14, 64) */
         real *y = arena + 796928;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x122[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x122[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5681,11 +5950,15 @@ static void gc_grad_1(real *g) {
         const real *x33 = arena + 331776; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v125 = (x122[i]) * (x33[i]);
-                acc[c] += v125;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v125 = (x122[i]) * (x33[i]);
+                    acc[c] += v125;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5731,6 +6004,7 @@ static void gc_grad_1(real *g) {
         const real *x133 = arena + 0; /* (64) */
         const real *x33 = arena + 331776; /* (4, 14, 14, 64) */
         real *y = arena + 381952;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5748,10 +6022,14 @@ static void gc_grad_1(real *g) {
         const real *x138 = arena + 381952; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x138[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x138[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5773,6 +6051,7 @@ static void gc_grad_1(real *g) {
         const real *x141 = arena + 0; /* (64) */
         const real *x138 = arena + 381952; /* (4, 14, 14, 64) */
         real *y = arena + 381952;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5786,6 +6065,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 381952;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -5812,6 +6092,7 @@ static void gc_grad_1(real *g) {
         const real *x20 = arena + 758272; /* (4, 6272) */
         const real *x149 = arena + 200704; /* (4, 6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x20[i] > 0 ? x149[i] : 0;
         }
@@ -5822,10 +6103,14 @@ static void gc_grad_1(real *g) {
         real *y = arena + 783360;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x150[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x150[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -5838,11 +6123,15 @@ static void gc_grad_1(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v153 = (x150[i]) * (x11[i]);
-                acc[c] += v153;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v153 = (x150[i]) * (x11[i]);
+                    acc[c] += v153;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -5888,6 +6177,7 @@ static void gc_grad_1(real *g) {
         const real *x161 = arena + 0; /* (6272) */
         const real *x11 = arena + 482304; /* (4, 6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -5906,10 +6196,14 @@ static void gc_grad_1(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x166[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x166[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -5931,6 +6225,7 @@ static void gc_grad_1(real *g) {
         const real *x169 = arena + 0; /* (6272) */
         const real *x166 = arena + 758272; /* (4, 6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;

@@ -102,6 +102,7 @@ static void train_step(long t, double *out) {
         const real *x2 = arena + 627200; /* (128, 400) */
         const real *x3 = E_l1_bias; /* (400) */
         real *y = arena + 627200;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 400; c++) {
                 long i = r * 400 + c;
@@ -165,6 +166,7 @@ static void train_step(long t, double *out) {
         const real *x18 = arena + 413952; /* (128, 400) */
         const real *x19 = Dec_l1_bias; /* (400) */
         real *y = arena + 413952;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 400; c++) {
                 long i = r * 400 + c;
@@ -180,6 +182,7 @@ static void train_step(long t, double *out) {
         const real *x23 = arena + 0; /* (128, 784) */
         const real *x24 = Dec_l3_bias; /* (784) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 784; c++) {
                 long i = r * 784 + c;
@@ -195,6 +198,7 @@ static void train_step(long t, double *out) {
         const real *x27 = in_x; /* (128, 784) */
         const real *x26 = arena + 0; /* (128, 784) */
         real *y = arena + 102912;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             double acc = 0;
             for (long q = 0; q < 784; q++) {
@@ -352,6 +356,7 @@ static void train_step(long t, double *out) {
     {
         const real *x51 = arena + 100352; /* (128) */
         real *y = arena + 313600;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 784; q++) {
                 long i = r * 784 + q;
@@ -370,6 +375,7 @@ static void train_step(long t, double *out) {
         const real *x26 = arena + 0; /* (128, 784) */
         const real *x27 = in_x; /* (128, 784) */
         real *y = arena + 313600;
+        PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v63 = -(x62[i]);
             real v64 = 1 / (1 + exp(-(x26[i])));
@@ -383,10 +389,14 @@ static void train_step(long t, double *out) {
         const real *x68 = arena + 313600; /* (128, 784) */
         real *y = arena + 702400;
         double acc[784] = {0};
-        for (long r = 0; r < 128; r++) {
-            for (int c = 0; c < 784; c++) {
-                long i = r * 784 + c;
-                acc[c] += x68[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 25; cb++) {
+            int c1 = cb * 32 + 32 < 784 ? cb * 32 + 32 : 784;
+            for (long r = 0; r < 128; r++) {
+                for (int c = cb * 32; c < c1; c++) {
+                    long i = r * 784 + c;
+                    acc[c] += x68[i];
+                }
             }
         }
         for (int c = 0; c < 784; c++) y[c] = (real)acc[c];
@@ -400,6 +410,7 @@ static void train_step(long t, double *out) {
         const real *x21 = arena + 413952; /* (128, 400) */
         const real *x70 = arena + 465152; /* (128, 400) */
         real *y = arena + 413952;
+        PARALLEL_FOR
         for (long i = 0; i < 51200; i++) {
             y[i] = x21[i] > 0 ? x70[i] : 0;
         }
@@ -409,10 +420,14 @@ static void train_step(long t, double *out) {
         const real *x72 = arena + 413952; /* (128, 400) */
         real *y = arena + 703184;
         double acc[400] = {0};
-        for (long r = 0; r < 128; r++) {
-            for (int c = 0; c < 400; c++) {
-                long i = r * 400 + c;
-                acc[c] += x72[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 25; cb++) {
+            int c1 = cb * 16 + 16 < 400 ? cb * 16 + 16 : 400;
+            for (long r = 0; r < 128; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 400 + c;
+                    acc[c] += x72[i];
+                }
             }
         }
         for (int c = 0; c < 400; c++) y[c] = (real)acc[c];
@@ -498,6 +513,7 @@ static void train_step(long t, double *out) {
         const real *x5 = arena + 627200; /* (128, 400) */
         const real *x85 = arena + 313600; /* (128, 400) */
         real *y = arena + 627200;
+        PARALLEL_FOR
         for (long i = 0; i < 51200; i++) {
             y[i] = x5[i] > 0 ? x85[i] : 0;
         }
@@ -507,10 +523,14 @@ static void train_step(long t, double *out) {
         const real *x87 = arena + 627200; /* (128, 400) */
         real *y = arena + 703584;
         double acc[400] = {0};
-        for (long r = 0; r < 128; r++) {
-            for (int c = 0; c < 400; c++) {
-                long i = r * 400 + c;
-                acc[c] += x87[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 25; cb++) {
+            int c1 = cb * 16 + 16 < 400 ? cb * 16 + 16 : 400;
+            for (long r = 0; r < 128; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 400 + c;
+                    acc[c] += x87[i];
+                }
             }
         }
         for (int c = 0; c < 400; c++) y[c] = (real)acc[c];
@@ -545,6 +565,7 @@ static const real *generate(void) {
         const real *x2 = arena + 100352; /* (128, 400) */
         const real *x3 = Dec_l1_bias; /* (400) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 400; c++) {
                 long i = r * 400 + c;
@@ -561,6 +582,7 @@ static const real *generate(void) {
         const real *x7 = arena + 0; /* (128, 784) */
         const real *x8 = Dec_l3_bias; /* (784) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 784; c++) {
                 long i = r * 784 + c;
@@ -582,6 +604,7 @@ static void elbo(double *out) {
         const real *x2 = arena + 0; /* (128, 400) */
         const real *x3 = E_l1_bias; /* (400) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 400; c++) {
                 long i = r * 400 + c;
@@ -633,6 +656,7 @@ static void elbo(double *out) {
         const real *x18 = arena + 100352; /* (128, 400) */
         const real *x19 = Dec_l1_bias; /* (400) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 400; c++) {
                 long i = r * 400 + c;
@@ -648,6 +672,7 @@ static void elbo(double *out) {
         const real *x23 = arena + 0; /* (128, 784) */
         const real *x24 = Dec_l3_bias; /* (784) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 784; c++) {
                 long i = r * 784 + c;
@@ -663,6 +688,7 @@ static void elbo(double *out) {
         const real *x27 = in_x; /* (128, 784) */
         const real *x26 = arena + 0; /* (128, 784) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             double acc = 0;
             for (long q = 0; q < 784; q++) {
@@ -734,6 +760,7 @@ static const real *reconstruct_fwd(void) {
         const real *x2 = arena + 0; /* (128, 400) */
         const real *x3 = E_l1_bias; /* (400) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 400; c++) {
                 long i = r * 400 + c;
@@ -766,6 +793,7 @@ static const real *reconstruct_fwd(void) {
         const real *x34 = arena + 100352; /* (128, 400) */
         const real *x14 = Dec_l1_bias; /* (400) */
         real *y = arena + 100352;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 400; c++) {
                 long i = r * 400 + c;
@@ -782,6 +810,7 @@ static const real *reconstruct_fwd(void) {
         const real *x37 = arena + 0; /* (128, 784) */
         const real *x19 = Dec_l3_bias; /* (784) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 784; c++) {
                 long i = r * 784 + c;

@@ -126,10 +126,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x5[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x5[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -155,6 +159,7 @@ static void train_step(long t, double *out) {
         const real *x5 = arena + 3211264; /* (64, 6272) */
         const real *x12 = arena + 6272; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -169,11 +174,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v14 = (x13[i]) * (x13[i]);
-                acc[c] += v14;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v14 = (x13[i]) * (x13[i]);
+                    acc[c] += v14;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -209,6 +218,7 @@ static void train_step(long t, double *out) {
         const real *x19 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -224,8 +234,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -247,10 +258,14 @@ static void train_step(long t, double *out) {
         const real *x28 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x28[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x28[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -276,6 +291,7 @@ static void train_step(long t, double *out) {
         const real *x28 = arena + 3211264; /* (64, 14, 14, 64) */
         const real *x35 = arena + 64; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -289,11 +305,15 @@ static void train_step(long t, double *out) {
         const real *x36 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 64;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v37 = (x36[i]) * (x36[i]);
-                acc[c] += v37;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v37 = (x36[i]) * (x36[i]);
+                    acc[c] += v37;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -329,6 +349,7 @@ static void train_step(long t, double *out) {
         const real *x42 = arena + 128; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -344,8 +365,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 9363456;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -368,6 +390,7 @@ static void train_step(long t, double *out) {
         const real *x50 = arena + 9363456; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
         real *y = arena + 9363456;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -380,6 +403,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -404,6 +428,7 @@ static void train_step(long t, double *out) {
         const real *x56 = arena + 6422528; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -415,6 +440,7 @@ static void train_step(long t, double *out) {
     {
         const real *x59 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x59[i] > 0 ? x59[i] : (real)0.2 * x59[i];
         }
@@ -423,6 +449,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -447,10 +474,14 @@ static void train_step(long t, double *out) {
         const real *x64 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x64[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x64[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -476,6 +507,7 @@ static void train_step(long t, double *out) {
         const real *x64 = arena + 8028160; /* (64, 7, 7, 128) */
         const real *x71 = arena + 128; /* (128) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -489,11 +521,15 @@ static void train_step(long t, double *out) {
         const real *x72 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v73 = (x72[i]) * (x72[i]);
-                acc[c] += v73;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v73 = (x72[i]) * (x72[i]);
+                    acc[c] += v73;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -535,6 +571,7 @@ static void train_step(long t, double *out) {
         const real *x78 = arena + 9420032; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 8429568;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -548,6 +585,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 9363456;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -572,6 +610,7 @@ static void train_step(long t, double *out) {
         const real *x89 = arena + 7225344; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -583,6 +622,7 @@ static void train_step(long t, double *out) {
     {
         const real *x91 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x91[i] > 0 ? x91[i] : (real)0.2 * x91[i];
         }
@@ -591,6 +631,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -615,10 +656,14 @@ static void train_step(long t, double *out) {
         const real *x95 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x95[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x95[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -644,6 +689,7 @@ static void train_step(long t, double *out) {
         const real *x95 = arena + 3211264; /* (64, 7, 7, 128) */
         const real *x98 = arena + 128; /* (128) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -657,11 +703,15 @@ static void train_step(long t, double *out) {
         const real *x99 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v100 = (x99[i]) * (x99[i]);
-                acc[c] += v100;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v100 = (x99[i]) * (x99[i]);
+                    acc[c] += v100;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -703,6 +753,7 @@ static void train_step(long t, double *out) {
         const real *x105 = arena + 401408; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -775,6 +826,7 @@ static void train_step(long t, double *out) {
         const real *x109 = arena + 8830976; /* (64, 7, 7, 128) */
         const real *x127 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x109[i] > 0 ? x127[i] : (real)0.2 * x127[i];
         }
@@ -784,10 +836,14 @@ static void train_step(long t, double *out) {
         const real *x128 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 9420288;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x128[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x128[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -799,11 +855,15 @@ static void train_step(long t, double *out) {
         const real *x99 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 9420416;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v131 = (x128[i]) * (x99[i]);
-                acc[c] += v131;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v131 = (x128[i]) * (x99[i]);
+                    acc[c] += v131;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -840,6 +900,7 @@ static void train_step(long t, double *out) {
         const real *x139 = arena + 0; /* (128) */
         const real *x99 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -857,10 +918,14 @@ static void train_step(long t, double *out) {
         const real *x144 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x144[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x144[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -882,6 +947,7 @@ static void train_step(long t, double *out) {
         const real *x147 = arena + 0; /* (128) */
         const real *x144 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -895,6 +961,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -920,8 +987,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -943,6 +1011,7 @@ static void train_step(long t, double *out) {
         const real *x92 = arena + 7225344; /* (64, 14, 14, 64) */
         const real *x155 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x92[i] > 0 ? x155[i] : (real)0.2 * x155[i];
         }
@@ -952,10 +1021,14 @@ static void train_step(long t, double *out) {
         const real *x157 = arena + 7225344; /* (12544, 64) */
         real *y = arena + 8832000;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x157[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x157[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -964,6 +1037,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 9363456;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1023,6 +1097,7 @@ static void train_step(long t, double *out) {
         const real *x82 = arena + 8429568; /* (64, 7, 7, 128) */
         const real *x166 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 8429568;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x82[i] > 0 ? x166[i] : (real)0.2 * x166[i];
         }
@@ -1032,10 +1107,14 @@ static void train_step(long t, double *out) {
         const real *x167 = arena + 8429568; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x167[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x167[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1056,11 +1135,15 @@ static void train_step(long t, double *out) {
         const real *x72 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v171 = (x167[i]) * (x72[i]);
-                acc[c] += v171;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v171 = (x167[i]) * (x72[i]);
+                    acc[c] += v171;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1112,6 +1195,7 @@ static void train_step(long t, double *out) {
         const real *x180 = arena + 0; /* (128) */
         const real *x72 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 8429568;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1129,10 +1213,14 @@ static void train_step(long t, double *out) {
         const real *x185 = arena + 8429568; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x185[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x185[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1154,6 +1242,7 @@ static void train_step(long t, double *out) {
         const real *x188 = arena + 0; /* (128) */
         const real *x185 = arena + 8429568; /* (64, 7, 7, 128) */
         real *y = arena + 8429568;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1167,6 +1256,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -1193,6 +1283,7 @@ static void train_step(long t, double *out) {
         const real *x154 = arena + 9232384; /* (128, 1024) */
         const real *x195 = arena + 7225344; /* (128, 1024) */
         real *y = arena + 9232384;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x154[i] + x195[i];
         }
@@ -1201,8 +1292,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -1224,6 +1316,7 @@ static void train_step(long t, double *out) {
         const real *x60 = arena + 6422528; /* (64, 14, 14, 64) */
         const real *x197 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x60[i] > 0 ? x197[i] : (real)0.2 * x197[i];
         }
@@ -1233,10 +1326,14 @@ static void train_step(long t, double *out) {
         const real *x199 = arena + 6422528; /* (12544, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x199[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x199[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -1254,6 +1351,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1318,10 +1416,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x228[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x228[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -1347,6 +1449,7 @@ static void train_step(long t, double *out) {
         const real *x228 = arena + 3211264; /* (64, 6272) */
         const real *x231 = arena + 6272; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -1361,11 +1464,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v233 = (x232[i]) * (x232[i]);
-                acc[c] += v233;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v233 = (x232[i]) * (x232[i]);
+                    acc[c] += v233;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -1401,6 +1508,7 @@ static void train_step(long t, double *out) {
         const real *x238 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -1416,8 +1524,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -1439,10 +1548,14 @@ static void train_step(long t, double *out) {
         const real *x246 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x246[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x246[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -1468,6 +1581,7 @@ static void train_step(long t, double *out) {
         const real *x246 = arena + 3211264; /* (64, 14, 14, 64) */
         const real *x249 = arena + 64; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -1481,11 +1595,15 @@ static void train_step(long t, double *out) {
         const real *x250 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 64;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v251 = (x250[i]) * (x250[i]);
-                acc[c] += v251;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v251 = (x250[i]) * (x250[i]);
+                    acc[c] += v251;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -1521,6 +1639,7 @@ static void train_step(long t, double *out) {
         const real *x256 = arena + 128; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -1536,8 +1655,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 9363456;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -1560,6 +1680,7 @@ static void train_step(long t, double *out) {
         const real *x263 = arena + 9363456; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
         real *y = arena + 9363456;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -1572,6 +1693,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x + 50176;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1596,6 +1718,7 @@ static void train_step(long t, double *out) {
         const real *x267 = arena + 6422528; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -1607,6 +1730,7 @@ static void train_step(long t, double *out) {
     {
         const real *x269 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x269[i] > 0 ? x269[i] : (real)0.2 * x269[i];
         }
@@ -1615,6 +1739,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -1639,10 +1764,14 @@ static void train_step(long t, double *out) {
         const real *x273 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x273[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x273[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1668,6 +1797,7 @@ static void train_step(long t, double *out) {
         const real *x273 = arena + 8028160; /* (64, 7, 7, 128) */
         const real *x276 = arena + 128; /* (128) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1681,11 +1811,15 @@ static void train_step(long t, double *out) {
         const real *x277 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v278 = (x277[i]) * (x277[i]);
-                acc[c] += v278;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v278 = (x277[i]) * (x277[i]);
+                    acc[c] += v278;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1727,6 +1861,7 @@ static void train_step(long t, double *out) {
         const real *x283 = arena + 9420032; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 8429568;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1740,6 +1875,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 9363456;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1764,6 +1900,7 @@ static void train_step(long t, double *out) {
         const real *x292 = arena + 7225344; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -1775,6 +1912,7 @@ static void train_step(long t, double *out) {
     {
         const real *x294 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x294[i] > 0 ? x294[i] : (real)0.2 * x294[i];
         }
@@ -1783,6 +1921,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -1807,10 +1946,14 @@ static void train_step(long t, double *out) {
         const real *x298 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x298[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x298[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1836,6 +1979,7 @@ static void train_step(long t, double *out) {
         const real *x298 = arena + 3211264; /* (64, 7, 7, 128) */
         const real *x301 = arena + 128; /* (128) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1849,11 +1993,15 @@ static void train_step(long t, double *out) {
         const real *x302 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v303 = (x302[i]) * (x302[i]);
-                acc[c] += v303;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v303 = (x302[i]) * (x302[i]);
+                    acc[c] += v303;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1895,6 +2043,7 @@ static void train_step(long t, double *out) {
         const real *x308 = arena + 401408; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1967,6 +2116,7 @@ static void train_step(long t, double *out) {
         const real *x312 = arena + 8830976; /* (64, 7, 7, 128) */
         const real *x330 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x312[i] > 0 ? x330[i] : (real)0.2 * x330[i];
         }
@@ -1976,10 +2126,14 @@ static void train_step(long t, double *out) {
         const real *x331 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 9420288;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x331[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x331[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1991,11 +2145,15 @@ static void train_step(long t, double *out) {
         const real *x302 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 9420416;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v334 = (x331[i]) * (x302[i]);
-                acc[c] += v334;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v334 = (x331[i]) * (x302[i]);
+                    acc[c] += v334;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2032,6 +2190,7 @@ static void train_step(long t, double *out) {
         const real *x342 = arena + 0; /* (128) */
         const real *x302 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2049,10 +2208,14 @@ static void train_step(long t, double *out) {
         const real *x347 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x347[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x347[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2074,6 +2237,7 @@ static void train_step(long t, double *out) {
         const real *x350 = arena + 0; /* (128) */
         const real *x347 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2087,6 +2251,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -2112,8 +2277,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -2135,6 +2301,7 @@ static void train_step(long t, double *out) {
         const real *x295 = arena + 7225344; /* (64, 14, 14, 64) */
         const real *x358 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x295[i] > 0 ? x358[i] : (real)0.2 * x358[i];
         }
@@ -2144,10 +2311,14 @@ static void train_step(long t, double *out) {
         const real *x360 = arena + 7225344; /* (12544, 64) */
         real *y = arena + 8832000;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x360[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x360[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -2156,6 +2327,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 9363456;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -2215,6 +2387,7 @@ static void train_step(long t, double *out) {
         const real *x287 = arena + 8429568; /* (64, 7, 7, 128) */
         const real *x369 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 8429568;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x287[i] > 0 ? x369[i] : (real)0.2 * x369[i];
         }
@@ -2224,10 +2397,14 @@ static void train_step(long t, double *out) {
         const real *x370 = arena + 8429568; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x370[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x370[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2248,11 +2425,15 @@ static void train_step(long t, double *out) {
         const real *x277 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v374 = (x370[i]) * (x277[i]);
-                acc[c] += v374;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v374 = (x370[i]) * (x277[i]);
+                    acc[c] += v374;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2304,6 +2485,7 @@ static void train_step(long t, double *out) {
         const real *x383 = arena + 0; /* (128) */
         const real *x277 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 8429568;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2321,10 +2503,14 @@ static void train_step(long t, double *out) {
         const real *x388 = arena + 8429568; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x388[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x388[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2346,6 +2532,7 @@ static void train_step(long t, double *out) {
         const real *x391 = arena + 0; /* (128) */
         const real *x388 = arena + 8429568; /* (64, 7, 7, 128) */
         real *y = arena + 8429568;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2359,6 +2546,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -2385,6 +2573,7 @@ static void train_step(long t, double *out) {
         const real *x357 = arena + 9232384; /* (128, 1024) */
         const real *x398 = arena + 7225344; /* (128, 1024) */
         real *y = arena + 9232384;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x357[i] + x398[i];
         }
@@ -2393,8 +2582,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -2416,6 +2606,7 @@ static void train_step(long t, double *out) {
         const real *x270 = arena + 6422528; /* (64, 14, 14, 64) */
         const real *x400 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x270[i] > 0 ? x400[i] : (real)0.2 * x400[i];
         }
@@ -2425,10 +2616,14 @@ static void train_step(long t, double *out) {
         const real *x402 = arena + 6422528; /* (12544, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x402[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x402[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -2446,6 +2641,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x + 50176;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -2510,10 +2706,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x424[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x424[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2539,6 +2739,7 @@ static void train_step(long t, double *out) {
         const real *x424 = arena + 3211264; /* (64, 6272) */
         const real *x427 = arena + 6272; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2553,11 +2754,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v429 = (x428[i]) * (x428[i]);
-                acc[c] += v429;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v429 = (x428[i]) * (x428[i]);
+                    acc[c] += v429;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2593,6 +2798,7 @@ static void train_step(long t, double *out) {
         const real *x434 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2608,8 +2814,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -2631,10 +2838,14 @@ static void train_step(long t, double *out) {
         const real *x442 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x442[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x442[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -2660,6 +2871,7 @@ static void train_step(long t, double *out) {
         const real *x442 = arena + 3211264; /* (64, 14, 14, 64) */
         const real *x445 = arena + 64; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2673,11 +2885,15 @@ static void train_step(long t, double *out) {
         const real *x446 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 64;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v447 = (x446[i]) * (x446[i]);
-                acc[c] += v447;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v447 = (x446[i]) * (x446[i]);
+                    acc[c] += v447;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -2713,6 +2929,7 @@ static void train_step(long t, double *out) {
         const real *x452 = arena + 128; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2728,8 +2945,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 9363456;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -2752,6 +2970,7 @@ static void train_step(long t, double *out) {
         const real *x459 = arena + 9363456; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
         real *y = arena + 9363456;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -2764,6 +2983,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x + 100352;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -2788,6 +3008,7 @@ static void train_step(long t, double *out) {
         const real *x463 = arena + 6422528; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2799,6 +3020,7 @@ static void train_step(long t, double *out) {
     {
         const real *x465 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x465[i] > 0 ? x465[i] : (real)0.2 * x465[i];
         }
@@ -2807,6 +3029,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -2831,10 +3054,14 @@ static void train_step(long t, double *out) {
         const real *x469 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x469[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x469[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2860,6 +3087,7 @@ static void train_step(long t, double *out) {
         const real *x469 = arena + 8028160; /* (64, 7, 7, 128) */
         const real *x472 = arena + 128; /* (128) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2873,11 +3101,15 @@ static void train_step(long t, double *out) {
         const real *x473 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v474 = (x473[i]) * (x473[i]);
-                acc[c] += v474;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v474 = (x473[i]) * (x473[i]);
+                    acc[c] += v474;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2919,6 +3151,7 @@ static void train_step(long t, double *out) {
         const real *x479 = arena + 9420032; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 8429568;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2932,6 +3165,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 9363456;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -2956,6 +3190,7 @@ static void train_step(long t, double *out) {
         const real *x488 = arena + 7225344; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2967,6 +3202,7 @@ static void train_step(long t, double *out) {
     {
         const real *x490 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x490[i] > 0 ? x490[i] : (real)0.2 * x490[i];
         }
@@ -2975,6 +3211,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -2999,10 +3236,14 @@ static void train_step(long t, double *out) {
         const real *x494 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x494[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x494[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3028,6 +3269,7 @@ static void train_step(long t, double *out) {
         const real *x494 = arena + 3211264; /* (64, 7, 7, 128) */
         const real *x497 = arena + 128; /* (128) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3041,11 +3283,15 @@ static void train_step(long t, double *out) {
         const real *x498 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v499 = (x498[i]) * (x498[i]);
-                acc[c] += v499;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v499 = (x498[i]) * (x498[i]);
+                    acc[c] += v499;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3087,6 +3333,7 @@ static void train_step(long t, double *out) {
         const real *x504 = arena + 401408; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3159,6 +3406,7 @@ static void train_step(long t, double *out) {
         const real *x508 = arena + 8830976; /* (64, 7, 7, 128) */
         const real *x526 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x508[i] > 0 ? x526[i] : (real)0.2 * x526[i];
         }
@@ -3168,10 +3416,14 @@ static void train_step(long t, double *out) {
         const real *x527 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 9420288;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x527[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x527[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3183,11 +3435,15 @@ static void train_step(long t, double *out) {
         const real *x498 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 9420416;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v530 = (x527[i]) * (x498[i]);
-                acc[c] += v530;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v530 = (x527[i]) * (x498[i]);
+                    acc[c] += v530;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3224,6 +3480,7 @@ static void train_step(long t, double *out) {
         const real *x538 = arena + 0; /* (128) */
         const real *x498 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3241,10 +3498,14 @@ static void train_step(long t, double *out) {
         const real *x543 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x543[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x543[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3266,6 +3527,7 @@ static void train_step(long t, double *out) {
         const real *x546 = arena + 0; /* (128) */
         const real *x543 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3279,6 +3541,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3304,8 +3567,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -3327,6 +3591,7 @@ static void train_step(long t, double *out) {
         const real *x491 = arena + 7225344; /* (64, 14, 14, 64) */
         const real *x554 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x491[i] > 0 ? x554[i] : (real)0.2 * x554[i];
         }
@@ -3336,10 +3601,14 @@ static void train_step(long t, double *out) {
         const real *x556 = arena + 7225344; /* (12544, 64) */
         real *y = arena + 8832000;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x556[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x556[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -3348,6 +3617,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 9363456;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -3407,6 +3677,7 @@ static void train_step(long t, double *out) {
         const real *x483 = arena + 8429568; /* (64, 7, 7, 128) */
         const real *x565 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 8429568;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x483[i] > 0 ? x565[i] : (real)0.2 * x565[i];
         }
@@ -3416,10 +3687,14 @@ static void train_step(long t, double *out) {
         const real *x566 = arena + 8429568; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x566[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x566[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3440,11 +3715,15 @@ static void train_step(long t, double *out) {
         const real *x473 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v570 = (x566[i]) * (x473[i]);
-                acc[c] += v570;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v570 = (x566[i]) * (x473[i]);
+                    acc[c] += v570;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3496,6 +3775,7 @@ static void train_step(long t, double *out) {
         const real *x579 = arena + 0; /* (128) */
         const real *x473 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 8429568;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3513,10 +3793,14 @@ static void train_step(long t, double *out) {
         const real *x584 = arena + 8429568; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x584[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x584[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3538,6 +3822,7 @@ static void train_step(long t, double *out) {
         const real *x587 = arena + 0; /* (128) */
         const real *x584 = arena + 8429568; /* (64, 7, 7, 128) */
         real *y = arena + 8429568;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3551,6 +3836,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3577,6 +3863,7 @@ static void train_step(long t, double *out) {
         const real *x553 = arena + 9232384; /* (128, 1024) */
         const real *x594 = arena + 7225344; /* (128, 1024) */
         real *y = arena + 9232384;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x553[i] + x594[i];
         }
@@ -3585,8 +3872,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -3608,6 +3896,7 @@ static void train_step(long t, double *out) {
         const real *x466 = arena + 6422528; /* (64, 14, 14, 64) */
         const real *x596 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x466[i] > 0 ? x596[i] : (real)0.2 * x596[i];
         }
@@ -3617,10 +3906,14 @@ static void train_step(long t, double *out) {
         const real *x598 = arena + 6422528; /* (12544, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x598[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x598[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -3638,6 +3931,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x + 100352;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -3702,10 +3996,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x620[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x620[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -3731,6 +4029,7 @@ static void train_step(long t, double *out) {
         const real *x620 = arena + 3211264; /* (64, 6272) */
         const real *x623 = arena + 6272; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -3745,11 +4044,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v625 = (x624[i]) * (x624[i]);
-                acc[c] += v625;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v625 = (x624[i]) * (x624[i]);
+                    acc[c] += v625;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -3785,6 +4088,7 @@ static void train_step(long t, double *out) {
         const real *x630 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -3800,8 +4104,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -3823,10 +4128,14 @@ static void train_step(long t, double *out) {
         const real *x638 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x638[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x638[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -3852,6 +4161,7 @@ static void train_step(long t, double *out) {
         const real *x638 = arena + 3211264; /* (64, 14, 14, 64) */
         const real *x641 = arena + 64; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3865,11 +4175,15 @@ static void train_step(long t, double *out) {
         const real *x642 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 64;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v643 = (x642[i]) * (x642[i]);
-                acc[c] += v643;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v643 = (x642[i]) * (x642[i]);
+                    acc[c] += v643;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -3905,6 +4219,7 @@ static void train_step(long t, double *out) {
         const real *x648 = arena + 128; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3920,8 +4235,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 9363456;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -3944,6 +4260,7 @@ static void train_step(long t, double *out) {
         const real *x655 = arena + 9363456; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
         real *y = arena + 9363456;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -3956,6 +4273,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x + 150528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -3980,6 +4298,7 @@ static void train_step(long t, double *out) {
         const real *x659 = arena + 6422528; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3991,6 +4310,7 @@ static void train_step(long t, double *out) {
     {
         const real *x661 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x661[i] > 0 ? x661[i] : (real)0.2 * x661[i];
         }
@@ -3999,6 +4319,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4023,10 +4344,14 @@ static void train_step(long t, double *out) {
         const real *x665 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x665[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x665[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4052,6 +4377,7 @@ static void train_step(long t, double *out) {
         const real *x665 = arena + 8028160; /* (64, 7, 7, 128) */
         const real *x668 = arena + 128; /* (128) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4065,11 +4391,15 @@ static void train_step(long t, double *out) {
         const real *x669 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v670 = (x669[i]) * (x669[i]);
-                acc[c] += v670;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v670 = (x669[i]) * (x669[i]);
+                    acc[c] += v670;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4111,6 +4441,7 @@ static void train_step(long t, double *out) {
         const real *x675 = arena + 9420032; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 8429568;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4124,6 +4455,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 9363456;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -4148,6 +4480,7 @@ static void train_step(long t, double *out) {
         const real *x684 = arena + 7225344; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4159,6 +4492,7 @@ static void train_step(long t, double *out) {
     {
         const real *x686 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x686[i] > 0 ? x686[i] : (real)0.2 * x686[i];
         }
@@ -4167,6 +4501,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4191,10 +4526,14 @@ static void train_step(long t, double *out) {
         const real *x690 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x690[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x690[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4220,6 +4559,7 @@ static void train_step(long t, double *out) {
         const real *x690 = arena + 3211264; /* (64, 7, 7, 128) */
         const real *x693 = arena + 128; /* (128) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4233,11 +4573,15 @@ static void train_step(long t, double *out) {
         const real *x694 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v695 = (x694[i]) * (x694[i]);
-                acc[c] += v695;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v695 = (x694[i]) * (x694[i]);
+                    acc[c] += v695;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4279,6 +4623,7 @@ static void train_step(long t, double *out) {
         const real *x700 = arena + 401408; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4351,6 +4696,7 @@ static void train_step(long t, double *out) {
         const real *x704 = arena + 8830976; /* (64, 7, 7, 128) */
         const real *x722 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x704[i] > 0 ? x722[i] : (real)0.2 * x722[i];
         }
@@ -4360,10 +4706,14 @@ static void train_step(long t, double *out) {
         const real *x723 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 9420288;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x723[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x723[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4375,11 +4725,15 @@ static void train_step(long t, double *out) {
         const real *x694 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 9420416;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v726 = (x723[i]) * (x694[i]);
-                acc[c] += v726;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v726 = (x723[i]) * (x694[i]);
+                    acc[c] += v726;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4416,6 +4770,7 @@ static void train_step(long t, double *out) {
         const real *x734 = arena + 0; /* (128) */
         const real *x694 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4433,10 +4788,14 @@ static void train_step(long t, double *out) {
         const real *x739 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x739[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x739[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4458,6 +4817,7 @@ static void train_step(long t, double *out) {
         const real *x742 = arena + 0; /* (128) */
         const real *x739 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4471,6 +4831,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4496,8 +4857,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -4519,6 +4881,7 @@ static void train_step(long t, double *out) {
         const real *x687 = arena + 7225344; /* (64, 14, 14, 64) */
         const real *x750 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x687[i] > 0 ? x750[i] : (real)0.2 * x750[i];
         }
@@ -4528,10 +4891,14 @@ static void train_step(long t, double *out) {
         const real *x752 = arena + 7225344; /* (12544, 64) */
         real *y = arena + 8832000;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x752[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x752[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4540,6 +4907,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 9363456;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -4599,6 +4967,7 @@ static void train_step(long t, double *out) {
         const real *x679 = arena + 8429568; /* (64, 7, 7, 128) */
         const real *x761 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 8429568;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x679[i] > 0 ? x761[i] : (real)0.2 * x761[i];
         }
@@ -4608,10 +4977,14 @@ static void train_step(long t, double *out) {
         const real *x762 = arena + 8429568; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x762[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x762[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4632,11 +5005,15 @@ static void train_step(long t, double *out) {
         const real *x669 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v766 = (x762[i]) * (x669[i]);
-                acc[c] += v766;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v766 = (x762[i]) * (x669[i]);
+                    acc[c] += v766;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4688,6 +5065,7 @@ static void train_step(long t, double *out) {
         const real *x775 = arena + 0; /* (128) */
         const real *x669 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 8429568;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4705,10 +5083,14 @@ static void train_step(long t, double *out) {
         const real *x780 = arena + 8429568; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x780[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x780[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4730,6 +5112,7 @@ static void train_step(long t, double *out) {
         const real *x783 = arena + 0; /* (128) */
         const real *x780 = arena + 8429568; /* (64, 7, 7, 128) */
         real *y = arena + 8429568;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4743,6 +5126,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4769,6 +5153,7 @@ static void train_step(long t, double *out) {
         const real *x749 = arena + 9232384; /* (128, 1024) */
         const real *x790 = arena + 7225344; /* (128, 1024) */
         real *y = arena + 9232384;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x749[i] + x790[i];
         }
@@ -4777,8 +5162,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -4800,6 +5186,7 @@ static void train_step(long t, double *out) {
         const real *x662 = arena + 6422528; /* (64, 14, 14, 64) */
         const real *x792 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x662[i] > 0 ? x792[i] : (real)0.2 * x792[i];
         }
@@ -4809,10 +5196,14 @@ static void train_step(long t, double *out) {
         const real *x794 = arena + 6422528; /* (12544, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x794[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x794[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4830,6 +5221,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x + 150528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -4894,10 +5286,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x816[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x816[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -4923,6 +5319,7 @@ static void train_step(long t, double *out) {
         const real *x816 = arena + 3211264; /* (64, 6272) */
         const real *x819 = arena + 6272; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -4937,11 +5334,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v821 = (x820[i]) * (x820[i]);
-                acc[c] += v821;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v821 = (x820[i]) * (x820[i]);
+                    acc[c] += v821;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -4977,6 +5378,7 @@ static void train_step(long t, double *out) {
         const real *x826 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -4992,8 +5394,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -5015,10 +5418,14 @@ static void train_step(long t, double *out) {
         const real *x834 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x834[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x834[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5044,6 +5451,7 @@ static void train_step(long t, double *out) {
         const real *x834 = arena + 3211264; /* (64, 14, 14, 64) */
         const real *x837 = arena + 64; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5057,11 +5465,15 @@ static void train_step(long t, double *out) {
         const real *x838 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 64;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v839 = (x838[i]) * (x838[i]);
-                acc[c] += v839;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v839 = (x838[i]) * (x838[i]);
+                    acc[c] += v839;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5097,6 +5509,7 @@ static void train_step(long t, double *out) {
         const real *x844 = arena + 128; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5112,8 +5525,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 9363456;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -5136,6 +5550,7 @@ static void train_step(long t, double *out) {
         const real *x851 = arena + 9363456; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
         real *y = arena + 9363456;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -5148,6 +5563,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -5172,6 +5588,7 @@ static void train_step(long t, double *out) {
         const real *x855 = arena + 6422528; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5183,6 +5600,7 @@ static void train_step(long t, double *out) {
     {
         const real *x857 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x857[i] > 0 ? x857[i] : (real)0.2 * x857[i];
         }
@@ -5191,6 +5609,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -5215,10 +5634,14 @@ static void train_step(long t, double *out) {
         const real *x861 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x861[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x861[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5244,6 +5667,7 @@ static void train_step(long t, double *out) {
         const real *x861 = arena + 8028160; /* (64, 7, 7, 128) */
         const real *x864 = arena + 128; /* (128) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5257,11 +5681,15 @@ static void train_step(long t, double *out) {
         const real *x865 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v866 = (x865[i]) * (x865[i]);
-                acc[c] += v866;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v866 = (x865[i]) * (x865[i]);
+                    acc[c] += v866;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5303,6 +5731,7 @@ static void train_step(long t, double *out) {
         const real *x871 = arena + 9420032; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 8429568;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5330,6 +5759,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 9363456;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -5354,6 +5784,7 @@ static void train_step(long t, double *out) {
         const real *x880 = arena + 7225344; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5365,6 +5796,7 @@ static void train_step(long t, double *out) {
     {
         const real *x882 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x882[i] > 0 ? x882[i] : (real)0.2 * x882[i];
         }
@@ -5373,6 +5805,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -5397,10 +5830,14 @@ static void train_step(long t, double *out) {
         const real *x886 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x886[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x886[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5426,6 +5863,7 @@ static void train_step(long t, double *out) {
         const real *x886 = arena + 3211264; /* (64, 7, 7, 128) */
         const real *x889 = arena + 128; /* (128) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5439,11 +5877,15 @@ static void train_step(long t, double *out) {
         const real *x890 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v891 = (x890[i]) * (x890[i]);
-                acc[c] += v891;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v891 = (x890[i]) * (x890[i]);
+                    acc[c] += v891;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5485,6 +5927,7 @@ static void train_step(long t, double *out) {
         const real *x896 = arena + 401408; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5657,6 +6100,7 @@ static void train_step(long t, double *out) {
         const real *x900 = arena + 8830976; /* (64, 7, 7, 128) */
         const real *x927 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x900[i] > 0 ? x927[i] : (real)0.2 * x927[i];
         }
@@ -5666,10 +6110,14 @@ static void train_step(long t, double *out) {
         const real *x928 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 9420288;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x928[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x928[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5681,11 +6129,15 @@ static void train_step(long t, double *out) {
         const real *x890 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 9420416;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v931 = (x928[i]) * (x890[i]);
-                acc[c] += v931;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v931 = (x928[i]) * (x890[i]);
+                    acc[c] += v931;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5722,6 +6174,7 @@ static void train_step(long t, double *out) {
         const real *x939 = arena + 0; /* (128) */
         const real *x890 = arena + 3211264; /* (64, 7, 7, 128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5739,10 +6192,14 @@ static void train_step(long t, double *out) {
         const real *x944 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x944[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x944[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5764,6 +6221,7 @@ static void train_step(long t, double *out) {
         const real *x947 = arena + 0; /* (128) */
         const real *x944 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5777,6 +6235,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -5802,8 +6261,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -5825,6 +6285,7 @@ static void train_step(long t, double *out) {
         const real *x883 = arena + 7225344; /* (64, 14, 14, 64) */
         const real *x955 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x883[i] > 0 ? x955[i] : (real)0.2 * x955[i];
         }
@@ -5834,10 +6295,14 @@ static void train_step(long t, double *out) {
         const real *x957 = arena + 7225344; /* (12544, 64) */
         real *y = arena + 8832000;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x957[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x957[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -5846,6 +6311,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 9363456;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -5905,6 +6371,7 @@ static void train_step(long t, double *out) {
         const real *x875 = arena + 8429568; /* (64, 7, 7, 128) */
         const real *x966 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 8429568;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x875[i] > 0 ? x966[i] : (real)0.2 * x966[i];
         }
@@ -5914,10 +6381,14 @@ static void train_step(long t, double *out) {
         const real *x967 = arena + 8429568; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x967[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x967[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5938,11 +6409,15 @@ static void train_step(long t, double *out) {
         const real *x865 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v971 = (x967[i]) * (x865[i]);
-                acc[c] += v971;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v971 = (x967[i]) * (x865[i]);
+                    acc[c] += v971;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5994,6 +6469,7 @@ static void train_step(long t, double *out) {
         const real *x980 = arena + 0; /* (128) */
         const real *x865 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 8429568;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -6011,10 +6487,14 @@ static void train_step(long t, double *out) {
         const real *x985 = arena + 8429568; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x985[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x985[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -6036,6 +6516,7 @@ static void train_step(long t, double *out) {
         const real *x988 = arena + 0; /* (128) */
         const real *x985 = arena + 8429568; /* (64, 7, 7, 128) */
         real *y = arena + 8429568;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -6049,6 +6530,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -6075,6 +6557,7 @@ static void train_step(long t, double *out) {
         const real *x954 = arena + 9232384; /* (128, 1024) */
         const real *x995 = arena + 7225344; /* (128, 1024) */
         real *y = arena + 9232384;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x954[i] + x995[i];
         }
@@ -6083,8 +6566,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -6106,6 +6590,7 @@ static void train_step(long t, double *out) {
         const real *x858 = arena + 6422528; /* (64, 14, 14, 64) */
         const real *x997 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x858[i] > 0 ? x997[i] : (real)0.2 * x997[i];
         }
@@ -6115,10 +6600,14 @@ static void train_step(long t, double *out) {
         const real *x999 = arena + 6422528; /* (12544, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x999[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x999[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -6136,6 +6625,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -6200,10 +6690,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x1020[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x1020[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -6229,6 +6723,7 @@ static void train_step(long t, double *out) {
         const real *x1020 = arena + 6422528; /* (64, 6272) */
         const real *x1023 = arena + 6272; /* (6272) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -6243,11 +6738,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v1025 = (x1024[i]) * (x1024[i]);
-                acc[c] += v1025;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v1025 = (x1024[i]) * (x1024[i]);
+                    acc[c] += v1025;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -6289,6 +6788,7 @@ static void train_step(long t, double *out) {
         const real *x1030 = arena + 7281792; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
         real *y = arena + 6823936;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -6304,8 +6804,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -6327,10 +6828,14 @@ static void train_step(long t, double *out) {
         const real *x1038 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1038[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1038[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -6356,6 +6861,7 @@ static void train_step(long t, double *out) {
         const real *x1038 = arena + 3211264; /* (64, 14, 14, 64) */
         const real *x1041 = arena + 64; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -6369,11 +6875,15 @@ static void train_step(long t, double *out) {
         const real *x1042 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 64;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1043 = (x1042[i]) * (x1042[i]);
-                acc[c] += v1043;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1043 = (x1042[i]) * (x1042[i]);
+                    acc[c] += v1043;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -6415,6 +6925,7 @@ static void train_step(long t, double *out) {
         const real *x1048 = arena + 7288128; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
         real *y = arena + 4014080;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -6430,8 +6941,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 7225344;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -6454,6 +6966,7 @@ static void train_step(long t, double *out) {
         const real *x1055 = arena + 7225344; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -6466,6 +6979,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -6490,6 +7004,7 @@ static void train_step(long t, double *out) {
         const real *x1059 = arena + 4816896; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 4816896;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -6501,6 +7016,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1061 = arena + 4816896; /* (64, 14, 14, 64) */
         real *y = arena + 4816896;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1061[i] > 0 ? x1061[i] : (real)0.2 * x1061[i];
         }
@@ -6509,6 +7025,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 4816896;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -6533,10 +7050,14 @@ static void train_step(long t, double *out) {
         const real *x1065 = arena + 5619712; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x1065[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x1065[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -6562,6 +7083,7 @@ static void train_step(long t, double *out) {
         const real *x1065 = arena + 5619712; /* (64, 7, 7, 128) */
         const real *x1068 = arena + 128; /* (128) */
         real *y = arena + 5619712;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -6575,11 +7097,15 @@ static void train_step(long t, double *out) {
         const real *x1069 = arena + 5619712; /* (64, 7, 7, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v1070 = (x1069[i]) * (x1069[i]);
-                acc[c] += v1070;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v1070 = (x1069[i]) * (x1069[i]);
+                    acc[c] += v1070;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -6621,6 +7147,7 @@ static void train_step(long t, double *out) {
         const real *x1075 = arena + 401536; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 6021120;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -6686,6 +7213,7 @@ static void train_step(long t, double *out) {
         const real *x1079 = arena + 6021120; /* (64, 7, 7, 128) */
         const real *x1092 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 6021120;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x1079[i] > 0 ? x1092[i] : (real)0.2 * x1092[i];
         }
@@ -6697,11 +7225,15 @@ static void train_step(long t, double *out) {
         const real *x1069 = arena + 5619712; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v1095 = (x1093[i]) * (x1069[i]);
-                acc[c] += v1095;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v1095 = (x1093[i]) * (x1069[i]);
+                    acc[c] += v1095;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -6738,6 +7270,7 @@ static void train_step(long t, double *out) {
         const real *x1102 = arena + 0; /* (128) */
         const real *x1069 = arena + 5619712; /* (64, 7, 7, 128) */
         real *y = arena + 6021120;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -6755,10 +7288,14 @@ static void train_step(long t, double *out) {
         const real *x1107 = arena + 6021120; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x1107[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x1107[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -6780,6 +7317,7 @@ static void train_step(long t, double *out) {
         const real *x1110 = arena + 0; /* (128) */
         const real *x1107 = arena + 6021120; /* (64, 7, 7, 128) */
         real *y = arena + 6021120;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -6795,8 +7333,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 5619712;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -6818,6 +7357,7 @@ static void train_step(long t, double *out) {
         const real *x1062 = arena + 4816896; /* (64, 14, 14, 64) */
         const real *x1116 = arena + 5619712; /* (64, 14, 14, 64) */
         real *y = arena + 4816896;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1062[i] > 0 ? x1116[i] : (real)0.2 * x1116[i];
         }
@@ -6828,8 +7368,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -6854,6 +7395,7 @@ static void train_step(long t, double *out) {
         const real *x1057 = arena + 7225344; /* (64, 28, 28, 1) */
         const real *x1120 = arena + 200704; /* (64, 28, 28, 1) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1121 = (x1057[i]) * (x1057[i]);
             real v1122 = -(v1121);
@@ -6878,6 +7420,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 802816;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -6904,6 +7447,7 @@ static void train_step(long t, double *out) {
         const real *x1052 = arena + 4014080; /* (64, 14, 14, 64) */
         const real *x1129 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 4014080;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1052[i] > 0 ? x1129[i] : 0;
         }
@@ -6913,10 +7457,14 @@ static void train_step(long t, double *out) {
         const real *x1130 = arena + 4014080; /* (64, 14, 14, 64) */
         real *y = arena + 4817920;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1130[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1130[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -6928,11 +7476,15 @@ static void train_step(long t, double *out) {
         const real *x1042 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1133 = (x1130[i]) * (x1042[i]);
-                acc[c] += v1133;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1133 = (x1130[i]) * (x1042[i]);
+                    acc[c] += v1133;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -6978,6 +7530,7 @@ static void train_step(long t, double *out) {
         const real *x1141 = arena + 0; /* (64) */
         const real *x1042 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 4014080;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -6995,10 +7548,14 @@ static void train_step(long t, double *out) {
         const real *x1146 = arena + 4014080; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1146[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1146[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -7020,6 +7577,7 @@ static void train_step(long t, double *out) {
         const real *x1149 = arena + 0; /* (64) */
         const real *x1146 = arena + 4014080; /* (64, 14, 14, 64) */
         real *y = arena + 4014080;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -7033,6 +7591,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 4014080;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -7059,6 +7618,7 @@ static void train_step(long t, double *out) {
         const real *x1034 = arena + 6823936; /* (64, 6272) */
         const real *x1157 = arena + 3211264; /* (64, 6272) */
         real *y = arena + 6823936;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x1034[i] > 0 ? x1157[i] : 0;
         }
@@ -7069,10 +7629,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 627200;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x1158[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x1158[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -7085,11 +7649,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v1161 = (x1158[i]) * (x1024[i]);
-                acc[c] += v1161;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v1161 = (x1158[i]) * (x1024[i]);
+                    acc[c] += v1161;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -7135,6 +7703,7 @@ static void train_step(long t, double *out) {
         const real *x1169 = arena + 0; /* (6272) */
         const real *x1024 = arena + 6422528; /* (64, 6272) */
         real *y = arena + 6823936;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -7153,10 +7722,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x1174[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x1174[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -7178,6 +7751,7 @@ static void train_step(long t, double *out) {
         const real *x1177 = arena + 0; /* (6272) */
         const real *x1174 = arena + 6823936; /* (64, 6272) */
         real *y = arena + 6823936;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -7244,6 +7818,7 @@ static const real *generate(void) {
         const real *x9 = arena + 0; /* (6272) */
         const real *x11 = arena + 6272; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -7259,8 +7834,9 @@ static const real *generate(void) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -7310,6 +7886,7 @@ static const real *generate(void) {
         const real *x26 = arena + 0; /* (64) */
         const real *x28 = arena + 64; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -7325,8 +7902,9 @@ static const real *generate(void) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -7349,6 +7927,7 @@ static const real *generate(void) {
         const real *x35 = arena + 200704; /* (64, 28, 28, 1) */
         const real *x36 = G_l8_bias; /* (1) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -7370,10 +7949,14 @@ static void gc_loss_0(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -7393,6 +7976,7 @@ static void gc_loss_0(double *out) {
         const real *x3 = arena + 200704; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -7407,11 +7991,15 @@ static void gc_loss_0(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -7439,6 +8027,7 @@ static void gc_loss_0(double *out) {
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -7454,8 +8043,9 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -7477,10 +8067,14 @@ static void gc_loss_0(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -7500,6 +8094,7 @@ static void gc_loss_0(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -7513,11 +8108,15 @@ static void gc_loss_0(double *out) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -7545,6 +8144,7 @@ static void gc_loss_0(double *out) {
         const real *x39 = arena + 0; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -7560,8 +8160,8 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 250880;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -7620,6 +8220,7 @@ static void gc_loss_0(double *out) {
         const real *x52 = arena + 200704; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -7631,6 +8232,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x55 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
         }
@@ -7639,6 +8241,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -7663,10 +8266,14 @@ static void gc_loss_0(double *out) {
         const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x60[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x60[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -7686,6 +8293,7 @@ static void gc_loss_0(double *out) {
         const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -7699,11 +8307,15 @@ static void gc_loss_0(double *out) {
         const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v69 = (x68[i]) * (x68[i]);
-                acc[c] += v69;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v69 = (x68[i]) * (x68[i]);
+                    acc[c] += v69;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -7731,6 +8343,7 @@ static void gc_loss_0(double *out) {
         const real *x74 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -7770,6 +8383,7 @@ static void gc_loss_0(double *out) {
         const real *x84 = arena + 200704; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -7781,6 +8395,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x86 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x86[i] > 0 ? x86[i] : (real)0.2 * x86[i];
         }
@@ -7789,6 +8404,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -7813,10 +8429,14 @@ static void gc_loss_0(double *out) {
         const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x90[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x90[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -7836,6 +8456,7 @@ static void gc_loss_0(double *out) {
         const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
         const real *x93 = arena + 0; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -7849,11 +8470,15 @@ static void gc_loss_0(double *out) {
         const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v95 = (x94[i]) * (x94[i]);
-                acc[c] += v95;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v95 = (x94[i]) * (x94[i]);
+                    acc[c] += v95;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -7881,6 +8506,7 @@ static void gc_loss_0(double *out) {
         const real *x100 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -7951,10 +8577,14 @@ static void gc_grad_0(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -7974,6 +8604,7 @@ static void gc_grad_0(real *g) {
         const real *x3 = arena + 200704; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -7988,11 +8619,15 @@ static void gc_grad_0(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -8020,6 +8655,7 @@ static void gc_grad_0(real *g) {
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -8035,8 +8671,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -8058,10 +8695,14 @@ static void gc_grad_0(real *g) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -8081,6 +8722,7 @@ static void gc_grad_0(real *g) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -8094,11 +8736,15 @@ static void gc_grad_0(real *g) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -8126,6 +8772,7 @@ static void gc_grad_0(real *g) {
         const real *x39 = arena + 0; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -8141,8 +8788,8 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 632832;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -8201,6 +8848,7 @@ static void gc_grad_0(real *g) {
         const real *x52 = arena + 663552; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 663552;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -8212,6 +8860,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x55 = arena + 663552; /* (4, 14, 14, 64) */
         real *y = arena + 663552;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
         }
@@ -8220,6 +8869,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 663552;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -8244,10 +8894,14 @@ static void gc_grad_0(real *g) {
         const real *x60 = arena + 582656; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x60[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x60[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8267,6 +8921,7 @@ static void gc_grad_0(real *g) {
         const real *x60 = arena + 582656; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
         real *y = arena + 582656;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -8280,11 +8935,15 @@ static void gc_grad_0(real *g) {
         const real *x68 = arena + 582656; /* (4, 7, 7, 128) */
         real *y = arena + 635968;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v69 = (x68[i]) * (x68[i]);
-                acc[c] += v69;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v69 = (x68[i]) * (x68[i]);
+                    acc[c] += v69;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8318,6 +8977,7 @@ static void gc_grad_0(real *g) {
         const real *x74 = arena + 636096; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 713728;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -8355,6 +9015,7 @@ static void gc_grad_0(real *g) {
         const real *x84 = arena + 532480; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 532480;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -8366,6 +9027,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x86 = arena + 532480; /* (4, 14, 14, 64) */
         real *y = arena + 532480;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x86[i] > 0 ? x86[i] : (real)0.2 * x86[i];
         }
@@ -8374,6 +9036,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 532480;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -8398,10 +9061,14 @@ static void gc_grad_0(real *g) {
         const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x90[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x90[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8421,6 +9088,7 @@ static void gc_grad_0(real *g) {
         const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
         const real *x93 = arena + 0; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -8434,11 +9102,15 @@ static void gc_grad_0(real *g) {
         const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 636224;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v95 = (x94[i]) * (x94[i]);
-                acc[c] += v95;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v95 = (x94[i]) * (x94[i]);
+                    acc[c] += v95;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8472,6 +9144,7 @@ static void gc_grad_0(real *g) {
         const real *x100 = arena + 25088; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 607744;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -8544,6 +9217,7 @@ static void gc_grad_0(real *g) {
         const real *x103 = arena + 607744; /* (4, 7, 7, 128) */
         const real *x121 = arena + 0; /* (4, 7, 7, 128) */
         real *y = arena + 607744;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x103[i] > 0 ? x121[i] : (real)0.2 * x121[i];
         }
@@ -8553,10 +9227,14 @@ static void gc_grad_0(real *g) {
         const real *x122 = arena + 607744; /* (4, 7, 7, 128) */
         real *y = arena + 746112;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x122[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x122[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8568,11 +9246,15 @@ static void gc_grad_0(real *g) {
         const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 746240;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v125 = (x122[i]) * (x94[i]);
-                acc[c] += v125;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v125 = (x122[i]) * (x94[i]);
+                    acc[c] += v125;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8609,6 +9291,7 @@ static void gc_grad_0(real *g) {
         const real *x133 = arena + 0; /* (128) */
         const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 607744;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -8626,10 +9309,14 @@ static void gc_grad_0(real *g) {
         const real *x138 = arena + 607744; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x138[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x138[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8651,6 +9338,7 @@ static void gc_grad_0(real *g) {
         const real *x141 = arena + 0; /* (128) */
         const real *x138 = arena + 607744; /* (4, 7, 7, 128) */
         real *y = arena + 607744;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -8664,6 +9352,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 532480;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -8689,8 +9378,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -8712,6 +9402,7 @@ static void gc_grad_0(real *g) {
         const real *x87 = arena + 532480; /* (4, 14, 14, 64) */
         const real *x149 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 532480;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x87[i] > 0 ? x149[i] : (real)0.2 * x149[i];
         }
@@ -8721,10 +9412,14 @@ static void gc_grad_0(real *g) {
         const real *x151 = arena + 532480; /* (784, 64) */
         real *y = arena + 746368;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x151[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x151[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -8792,6 +9487,7 @@ static void gc_grad_0(real *g) {
         const real *x77 = arena + 713728; /* (4, 7, 7, 128) */
         const real *x160 = arena + 0; /* (4, 7, 7, 128) */
         real *y = arena + 713728;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x77[i] > 0 ? x160[i] : (real)0.2 * x160[i];
         }
@@ -8801,10 +9497,14 @@ static void gc_grad_0(real *g) {
         const real *x161 = arena + 713728; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x161[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x161[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8825,11 +9525,15 @@ static void gc_grad_0(real *g) {
         const real *x68 = arena + 582656; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v165 = (x161[i]) * (x68[i]);
-                acc[c] += v165;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v165 = (x161[i]) * (x68[i]);
+                    acc[c] += v165;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8881,6 +9585,7 @@ static void gc_grad_0(real *g) {
         const real *x174 = arena + 0; /* (128) */
         const real *x68 = arena + 582656; /* (4, 7, 7, 128) */
         real *y = arena + 713728;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -8898,10 +9603,14 @@ static void gc_grad_0(real *g) {
         const real *x179 = arena + 713728; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x179[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x179[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8923,6 +9632,7 @@ static void gc_grad_0(real *g) {
         const real *x182 = arena + 0; /* (128) */
         const real *x179 = arena + 713728; /* (4, 7, 7, 128) */
         real *y = arena + 713728;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -8936,6 +9646,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 663552;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -8962,6 +9673,7 @@ static void gc_grad_0(real *g) {
         const real *x148 = arena + 401408; /* (128, 1024) */
         const real *x189 = arena + 532480; /* (128, 1024) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x148[i] + x189[i];
         }
@@ -8970,8 +9682,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -8993,6 +9706,7 @@ static void gc_grad_0(real *g) {
         const real *x56 = arena + 663552; /* (4, 14, 14, 64) */
         const real *x191 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 663552;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x56[i] > 0 ? x191[i] : (real)0.2 * x191[i];
         }
@@ -9002,10 +9716,14 @@ static void gc_grad_0(real *g) {
         const real *x193 = arena + 663552; /* (784, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x193[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x193[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -9077,10 +9795,14 @@ static void gc_loss_1(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -9100,6 +9822,7 @@ static void gc_loss_1(double *out) {
         const real *x3 = arena + 200704; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -9114,11 +9837,15 @@ static void gc_loss_1(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -9146,6 +9873,7 @@ static void gc_loss_1(double *out) {
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -9161,8 +9889,9 @@ static void gc_loss_1(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -9184,10 +9913,14 @@ static void gc_loss_1(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -9207,6 +9940,7 @@ static void gc_loss_1(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -9220,11 +9954,15 @@ static void gc_loss_1(double *out) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -9252,6 +9990,7 @@ static void gc_loss_1(double *out) {
         const real *x39 = arena + 0; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -9267,8 +10006,8 @@ static void gc_loss_1(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12544;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -9327,6 +10066,7 @@ static void gc_loss_1(double *out) {
         const real *x52 = arena + 200704; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -9338,6 +10078,7 @@ static void gc_loss_1(double *out) {
     {
         const real *x55 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
         }
@@ -9346,6 +10087,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -9370,10 +10112,14 @@ static void gc_loss_1(double *out) {
         const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x60[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x60[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -9393,6 +10139,7 @@ static void gc_loss_1(double *out) {
         const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -9406,11 +10153,15 @@ static void gc_loss_1(double *out) {
         const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v69 = (x68[i]) * (x68[i]);
-                acc[c] += v69;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v69 = (x68[i]) * (x68[i]);
+                    acc[c] += v69;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -9438,6 +10189,7 @@ static void gc_loss_1(double *out) {
         const real *x74 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -9489,10 +10241,14 @@ static void gc_grad_1(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -9512,6 +10268,7 @@ static void gc_grad_1(real *g) {
         const real *x3 = arena + 401408; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -9526,11 +10283,15 @@ static void gc_grad_1(real *g) {
         real *y = arena + 426496;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -9564,6 +10325,7 @@ static void gc_grad_1(real *g) {
         const real *x17 = arena + 432768; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -9579,8 +10341,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -9602,10 +10365,14 @@ static void gc_grad_1(real *g) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -9625,6 +10392,7 @@ static void gc_grad_1(real *g) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -9638,11 +10406,15 @@ static void gc_grad_1(real *g) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 442176;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -9676,6 +10448,7 @@ static void gc_grad_1(real *g) {
         const real *x39 = arena + 442240; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -9691,8 +10464,8 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 439040;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -9751,6 +10524,7 @@ static void gc_grad_1(real *g) {
         const real *x52 = arena + 301056; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 301056;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -9762,6 +10536,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x55 = arena + 301056; /* (4, 14, 14, 64) */
         real *y = arena + 301056;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
         }
@@ -9770,6 +10545,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 301056;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -9794,10 +10570,14 @@ static void gc_grad_1(real *g) {
         const real *x60 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x60[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x60[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -9817,6 +10597,7 @@ static void gc_grad_1(real *g) {
         const real *x60 = arena + 351232; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
         real *y = arena + 351232;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -9830,11 +10611,15 @@ static void gc_grad_1(real *g) {
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v69 = (x68[i]) * (x68[i]);
-                acc[c] += v69;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v69 = (x68[i]) * (x68[i]);
+                    acc[c] += v69;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -9891,6 +10676,7 @@ static void gc_grad_1(real *g) {
         const real *x63 = D_l4_beta; /* (128) */
         const real *x91 = arena + 376320; /* (4, 7, 7, 128) */
         real *y = arena + 376320;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -9908,11 +10694,15 @@ static void gc_grad_1(real *g) {
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 256;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v94 = (x92[i]) * (x68[i]);
-                acc[c] += v94;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v94 = (x92[i]) * (x68[i]);
+                    acc[c] += v94;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -9949,6 +10739,7 @@ static void gc_grad_1(real *g) {
         const real *x101 = arena + 256; /* (128) */
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 376320;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -9966,10 +10757,14 @@ static void gc_grad_1(real *g) {
         const real *x106 = arena + 376320; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x106[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x106[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -9991,6 +10786,7 @@ static void gc_grad_1(real *g) {
         const real *x109 = arena + 0; /* (128) */
         const real *x106 = arena + 376320; /* (4, 7, 7, 128) */
         real *y = arena + 376320;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -10006,8 +10802,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 351232;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -10029,6 +10826,7 @@ static void gc_grad_1(real *g) {
         const real *x56 = arena + 301056; /* (4, 14, 14, 64) */
         const real *x115 = arena + 351232; /* (4, 14, 14, 64) */
         real *y = arena + 301056;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x56[i] > 0 ? x115[i] : (real)0.2 * x115[i];
         }
@@ -10039,8 +10837,8 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12544;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -10115,6 +10913,7 @@ static void gc_grad_1(real *g) {
         const real *x42 = arena + 250880; /* (4, 14, 14, 64) */
         const real *x128 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x42[i] > 0 ? x128[i] : 0;
         }
@@ -10124,10 +10923,14 @@ static void gc_grad_1(real *g) {
         const real *x129 = arena + 250880; /* (4, 14, 14, 64) */
         real *y = arena + 796928;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x129[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x129[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -10139,11 +10942,15 @@ static void gc_grad_1(real *g) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v132 = (x129[i]) * (x33[i]);
-                acc[c] += v132;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v132 = (x129[i]) * (x33[i]);
+                    acc[c] += v132;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -10189,6 +10996,7 @@ static void gc_grad_1(real *g) {
         const real *x140 = arena + 0; /* (64) */
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -10206,10 +11014,14 @@ static void gc_grad_1(real *g) {
         const real *x145 = arena + 250880; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x145[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x145[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -10231,6 +11043,7 @@ static void gc_grad_1(real *g) {
         const real *x148 = arena + 0; /* (64) */
         const real *x145 = arena + 250880; /* (4, 14, 14, 64) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -10244,6 +11057,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 250880;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -10270,6 +11084,7 @@ static void gc_grad_1(real *g) {
         const real *x20 = arena + 758272; /* (4, 6272) */
         const real *x156 = arena + 200704; /* (4, 6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x20[i] > 0 ? x156[i] : 0;
         }
@@ -10280,10 +11095,14 @@ static void gc_grad_1(real *g) {
         real *y = arena + 783360;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x157[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x157[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -10296,11 +11115,15 @@ static void gc_grad_1(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v160 = (x157[i]) * (x11[i]);
-                acc[c] += v160;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v160 = (x157[i]) * (x11[i]);
+                    acc[c] += v160;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -10346,6 +11169,7 @@ static void gc_grad_1(real *g) {
         const real *x168 = arena + 0; /* (6272) */
         const real *x11 = arena + 401408; /* (4, 6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -10364,10 +11188,14 @@ static void gc_grad_1(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x173[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x173[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -10389,6 +11217,7 @@ static void gc_grad_1(real *g) {
         const real *x176 = arena + 0; /* (6272) */
         const real *x173 = arena + 758272; /* (4, 6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;

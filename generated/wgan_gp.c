@@ -158,10 +158,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x5[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x5[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -187,6 +191,7 @@ static void train_step(long t, double *out) {
         const real *x5 = arena + 3211264; /* (64, 6272) */
         const real *x12 = arena + 6272; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -201,11 +206,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v14 = (x13[i]) * (x13[i]);
-                acc[c] += v14;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v14 = (x13[i]) * (x13[i]);
+                    acc[c] += v14;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -241,6 +250,7 @@ static void train_step(long t, double *out) {
         const real *x19 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -256,8 +266,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -279,10 +290,14 @@ static void train_step(long t, double *out) {
         const real *x28 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x28[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x28[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -308,6 +323,7 @@ static void train_step(long t, double *out) {
         const real *x28 = arena + 3211264; /* (64, 14, 14, 64) */
         const real *x35 = arena + 64; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -321,11 +337,15 @@ static void train_step(long t, double *out) {
         const real *x36 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 64;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v37 = (x36[i]) * (x36[i]);
-                acc[c] += v37;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v37 = (x36[i]) * (x36[i]);
+                    acc[c] += v37;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -361,6 +381,7 @@ static void train_step(long t, double *out) {
         const real *x42 = arena + 128; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -376,8 +397,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12976128;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -400,6 +422,7 @@ static void train_step(long t, double *out) {
         const real *x50 = arena + 12976128; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
         real *y = arena + 12976128;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -412,6 +435,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -436,6 +460,7 @@ static void train_step(long t, double *out) {
         const real *x56 = arena + 6422528; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -447,6 +472,7 @@ static void train_step(long t, double *out) {
     {
         const real *x59 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x59[i] > 0 ? x59[i] : (real)0.2 * x59[i];
         }
@@ -455,6 +481,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -479,6 +506,7 @@ static void train_step(long t, double *out) {
         const real *x63 = arena + 8830976; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -490,6 +518,7 @@ static void train_step(long t, double *out) {
     {
         const real *x66 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -514,6 +543,7 @@ static void train_step(long t, double *out) {
         const real *x66 = arena + 8830976; /* (64, 7, 7, 128) */
         const real *x71 = arena + 0; /* (64) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -526,6 +556,7 @@ static void train_step(long t, double *out) {
     {
         const real *x72 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 13077504;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -553,6 +584,7 @@ static void train_step(long t, double *out) {
         const real *x72 = arena + 8830976; /* (64, 7, 7, 128) */
         const real *x77 = arena + 13077504; /* (64) */
         real *y = arena + 9232384;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -568,6 +600,7 @@ static void train_step(long t, double *out) {
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 9633792;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -581,6 +614,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 12976128;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -605,6 +639,7 @@ static void train_step(long t, double *out) {
         const real *x88 = arena + 7225344; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -616,6 +651,7 @@ static void train_step(long t, double *out) {
     {
         const real *x90 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x90[i] > 0 ? x90[i] : (real)0.2 * x90[i];
         }
@@ -624,6 +660,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -648,6 +685,7 @@ static void train_step(long t, double *out) {
         const real *x93 = arena + 10035200; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -659,6 +697,7 @@ static void train_step(long t, double *out) {
     {
         const real *x95 = arena + 10035200; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -683,6 +722,7 @@ static void train_step(long t, double *out) {
         const real *x95 = arena + 10035200; /* (64, 7, 7, 128) */
         const real *x98 = arena + 0; /* (64) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -695,6 +735,7 @@ static void train_step(long t, double *out) {
     {
         const real *x99 = arena + 10035200; /* (64, 7, 7, 128) */
         real *y = arena + 13077568;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -722,6 +763,7 @@ static void train_step(long t, double *out) {
         const real *x99 = arena + 10035200; /* (64, 7, 7, 128) */
         const real *x104 = arena + 13077568; /* (64) */
         real *y = arena + 10436608;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -737,6 +779,7 @@ static void train_step(long t, double *out) {
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -761,6 +804,7 @@ static void train_step(long t, double *out) {
         const real *x53 = arena + 12976128; /* (64, 28, 28, 1) */
         const real *x117 = arena + 0; /* (64) */
         real *y = arena + 13026304;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 784; q++) {
                 long i = r * 784 + q;
@@ -774,6 +818,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 13026304;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -798,6 +843,7 @@ static void train_step(long t, double *out) {
         const real *x122 = arena + 8028160; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -809,6 +855,7 @@ static void train_step(long t, double *out) {
     {
         const real *x124 = arena + 8028160; /* (64, 14, 14, 64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x124[i] > 0 ? x124[i] : (real)0.2 * x124[i];
         }
@@ -817,6 +864,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -841,6 +889,7 @@ static void train_step(long t, double *out) {
         const real *x127 = arena + 4816896; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
         real *y = arena + 4816896;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -852,6 +901,7 @@ static void train_step(long t, double *out) {
     {
         const real *x129 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -876,6 +926,7 @@ static void train_step(long t, double *out) {
         const real *x129 = arena + 4816896; /* (64, 7, 7, 128) */
         const real *x132 = arena + 0; /* (64) */
         real *y = arena + 4816896;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -888,6 +939,7 @@ static void train_step(long t, double *out) {
     {
         const real *x133 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 13077632;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -920,6 +972,7 @@ static void train_step(long t, double *out) {
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 5218304;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -953,6 +1006,7 @@ static void train_step(long t, double *out) {
         const real *x142 = arena + 5218304; /* (64, 7, 7, 128) */
         const real *x150 = arena + 5619712; /* (64, 7, 7, 128) */
         real *y = arena + 5619712;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x142[i] > 0 ? x150[i] : (real)0.2 * x150[i];
         }
@@ -962,6 +1016,7 @@ static void train_step(long t, double *out) {
         const real *x151 = arena + 5619712; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         real *y = arena + 6021120;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -975,6 +1030,7 @@ static void train_step(long t, double *out) {
         const real *x152 = arena + 6021120; /* (64, 7, 7, 128) */
         const real *x133 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 13077760;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -1020,6 +1076,7 @@ static void train_step(long t, double *out) {
     {
         const real *x160 = arena + 0; /* (64) */
         real *y = arena + 11239424;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -1032,6 +1089,7 @@ static void train_step(long t, double *out) {
     {
         const real *x133 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 11640832;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = 2 * (x133[i]);
         }
@@ -1045,6 +1103,7 @@ static void train_step(long t, double *out) {
         const real *x162 = arena + 11239424; /* (64, 7, 7, 128) */
         const real *x163 = arena + 11640832; /* (64, 7, 7, 128) */
         real *y = arena + 12042240;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -1058,6 +1117,7 @@ static void train_step(long t, double *out) {
     {
         const real *x165 = arena + 12042240; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -1084,6 +1144,7 @@ static void train_step(long t, double *out) {
         const real *x168 = arena + 0; /* (64) */
         const real *x165 = arena + 12042240; /* (64, 7, 7, 128) */
         real *y = arena + 12042240;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -1099,8 +1160,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -1122,6 +1184,7 @@ static void train_step(long t, double *out) {
         const real *x125 = arena + 8028160; /* (64, 14, 14, 64) */
         const real *x174 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x125[i] > 0 ? x174[i] : (real)0.2 * x174[i];
         }
@@ -1132,8 +1195,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -1155,6 +1219,7 @@ static void train_step(long t, double *out) {
     {
         const real *x178 = arena + 200704; /* (64, 28, 28, 1) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 784; q++) {
@@ -1223,6 +1288,7 @@ static void train_step(long t, double *out) {
         const real *x198 = arena + 0; /* (64) */
         const real *x178 = arena + 200704; /* (64, 28, 28, 1) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 784; q++) {
                 long i = r * 784 + q;
@@ -1237,6 +1303,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1263,6 +1330,7 @@ static void train_step(long t, double *out) {
         const real *x125 = arena + 8028160; /* (64, 14, 14, 64) */
         const real *x206 = arena + 4014080; /* (64, 14, 14, 64) */
         real *y = arena + 4014080;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x125[i] > 0 ? x206[i] : (real)0.2 * x206[i];
         }
@@ -1271,6 +1339,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 4014080;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -1296,6 +1365,7 @@ static void train_step(long t, double *out) {
     {
         const real *x211 = arena + 12443648; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -1322,6 +1392,7 @@ static void train_step(long t, double *out) {
         const real *x214 = arena + 0; /* (64) */
         const real *x211 = arena + 12443648; /* (64, 7, 7, 128) */
         real *y = arena + 12443648;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -1337,6 +1408,7 @@ static void train_step(long t, double *out) {
         const real *x217 = arena + 12443648; /* (64, 7, 7, 128) */
         const real *x163 = arena + 11640832; /* (64, 7, 7, 128) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -1380,6 +1452,7 @@ static void train_step(long t, double *out) {
     {
         const real *x223 = arena + 13077888; /* (64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -1394,6 +1467,7 @@ static void train_step(long t, double *out) {
         const real *x217 = arena + 12443648; /* (64, 7, 7, 128) */
         const real *x152 = arena + 6021120; /* (64, 7, 7, 128) */
         real *y = arena + 802880;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -1413,6 +1487,7 @@ static void train_step(long t, double *out) {
         const real *x217 = arena + 12443648; /* (64, 7, 7, 128) */
         const real *x138 = arena + 13077632; /* (64) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -1429,11 +1504,15 @@ static void train_step(long t, double *out) {
         const real *x151 = arena + 5619712; /* (64, 7, 7, 128) */
         real *y = arena + 11647104;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v242 = (x239[i]) * (x151[i]);
-                acc[c] += v242;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v242 = (x239[i]) * (x151[i]);
+                    acc[c] += v242;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1445,6 +1524,7 @@ static void train_step(long t, double *out) {
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x142 = arena + 5218304; /* (64, 7, 7, 128) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1503,6 +1583,7 @@ static void train_step(long t, double *out) {
         const real *x251 = arena + 802816; /* (64) */
         const real *x133 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 12443648;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -1522,6 +1603,7 @@ static void train_step(long t, double *out) {
     {
         const real *x256 = arena + 12443648; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -1548,6 +1630,7 @@ static void train_step(long t, double *out) {
         const real *x259 = arena + 0; /* (64) */
         const real *x256 = arena + 12443648; /* (64, 7, 7, 128) */
         real *y = arena + 12443648;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -1562,10 +1645,14 @@ static void train_step(long t, double *out) {
         const real *x263 = arena + 12443648; /* (3136, 128) */
         real *y = arena + 11371520;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x263[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x263[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1574,6 +1661,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -1599,8 +1687,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -1622,6 +1711,7 @@ static void train_step(long t, double *out) {
         const real *x125 = arena + 8028160; /* (64, 14, 14, 64) */
         const real *x269 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x125[i] > 0 ? x269[i] : (real)0.2 * x269[i];
         }
@@ -1631,10 +1721,14 @@ static void train_step(long t, double *out) {
         const real *x271 = arena + 8028160; /* (12544, 64) */
         real *y = arena + 11371648;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x271[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x271[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -1643,6 +1737,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 13026304;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -1718,6 +1813,7 @@ static void train_step(long t, double *out) {
         const real *x108 = arena + 10838016; /* (64, 7, 7, 128) */
         const real *x285 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x108[i] > 0 ? x285[i] : (real)0.2 * x285[i];
         }
@@ -1727,10 +1823,14 @@ static void train_step(long t, double *out) {
         const real *x286 = arena + 10838016; /* (64, 7, 7, 128) */
         real *y = arena + 8566912;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x286[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x286[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1740,6 +1840,7 @@ static void train_step(long t, double *out) {
         const real *x286 = arena + 10838016; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1754,11 +1855,15 @@ static void train_step(long t, double *out) {
         const real *x105 = arena + 10436608; /* (64, 7, 7, 128) */
         real *y = arena + 8567040;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v289 = (x286[i]) * (x105[i]);
-                acc[c] += v289;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v289 = (x286[i]) * (x105[i]);
+                    acc[c] += v289;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1769,6 +1874,7 @@ static void train_step(long t, double *out) {
         const real *x288 = arena + 8028160; /* (64, 7, 7, 128) */
         const real *x99 = arena + 10035200; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -1808,6 +1914,7 @@ static void train_step(long t, double *out) {
         const real *x299 = arena + 0; /* (64) */
         const real *x99 = arena + 10035200; /* (64, 7, 7, 128) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -1824,6 +1931,7 @@ static void train_step(long t, double *out) {
     {
         const real *x304 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -1850,6 +1958,7 @@ static void train_step(long t, double *out) {
         const real *x307 = arena + 0; /* (64) */
         const real *x304 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -1864,10 +1973,14 @@ static void train_step(long t, double *out) {
         const real *x311 = arena + 8028160; /* (3136, 128) */
         real *y = arena + 8567168;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x311[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x311[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1876,6 +1989,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -1901,8 +2015,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -1924,6 +2039,7 @@ static void train_step(long t, double *out) {
         const real *x91 = arena + 7225344; /* (64, 14, 14, 64) */
         const real *x318 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x91[i] > 0 ? x318[i] : (real)0.2 * x318[i];
         }
@@ -1933,10 +2049,14 @@ static void train_step(long t, double *out) {
         const real *x320 = arena + 7225344; /* (12544, 64) */
         real *y = arena + 8029184;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x320[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x320[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -1945,6 +2065,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 12976128;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -2007,6 +2128,7 @@ static void train_step(long t, double *out) {
         const real *x81 = arena + 9633792; /* (64, 7, 7, 128) */
         const real *x331 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 9633792;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x81[i] > 0 ? x331[i] : (real)0.2 * x331[i];
         }
@@ -2016,10 +2138,14 @@ static void train_step(long t, double *out) {
         const real *x332 = arena + 9633792; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x332[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x332[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2038,6 +2164,7 @@ static void train_step(long t, double *out) {
         const real *x332 = arena + 9633792; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2052,11 +2179,15 @@ static void train_step(long t, double *out) {
         const real *x78 = arena + 9232384; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v336 = (x332[i]) * (x78[i]);
-                acc[c] += v336;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v336 = (x332[i]) * (x78[i]);
+                    acc[c] += v336;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2079,6 +2210,7 @@ static void train_step(long t, double *out) {
         const real *x335 = arena + 7225344; /* (64, 7, 7, 128) */
         const real *x72 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -2118,6 +2250,7 @@ static void train_step(long t, double *out) {
         const real *x346 = arena + 0; /* (64) */
         const real *x72 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -2134,6 +2267,7 @@ static void train_step(long t, double *out) {
     {
         const real *x351 = arena + 7225344; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -2160,6 +2294,7 @@ static void train_step(long t, double *out) {
         const real *x354 = arena + 0; /* (64) */
         const real *x351 = arena + 7225344; /* (64, 7, 7, 128) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -2174,10 +2309,14 @@ static void train_step(long t, double *out) {
         const real *x358 = arena + 7225344; /* (3136, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x358[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x358[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2198,6 +2337,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -2228,6 +2368,7 @@ static void train_step(long t, double *out) {
         const real *x316 = arena + 8429568; /* (128, 1024) */
         const real *x363 = arena + 7626752; /* (128, 1024) */
         real *y = arena + 12845056;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             real v268 = x210[i] + x267[i];
             real v317 = v268 + x316[i];
@@ -2238,8 +2379,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -2261,6 +2403,7 @@ static void train_step(long t, double *out) {
         const real *x60 = arena + 6422528; /* (64, 14, 14, 64) */
         const real *x365 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x60[i] > 0 ? x365[i] : (real)0.2 * x365[i];
         }
@@ -2270,10 +2413,14 @@ static void train_step(long t, double *out) {
         const real *x367 = arena + 6422528; /* (12544, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x367[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x367[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -2294,6 +2441,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -2352,10 +2500,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x399[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x399[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2381,6 +2533,7 @@ static void train_step(long t, double *out) {
         const real *x399 = arena + 3211264; /* (64, 6272) */
         const real *x402 = arena + 6272; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2395,11 +2548,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v404 = (x403[i]) * (x403[i]);
-                acc[c] += v404;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v404 = (x403[i]) * (x403[i]);
+                    acc[c] += v404;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -2435,6 +2592,7 @@ static void train_step(long t, double *out) {
         const real *x409 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -2450,8 +2608,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -2473,10 +2632,14 @@ static void train_step(long t, double *out) {
         const real *x417 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x417[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x417[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -2502,6 +2665,7 @@ static void train_step(long t, double *out) {
         const real *x417 = arena + 3211264; /* (64, 14, 14, 64) */
         const real *x420 = arena + 64; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2515,11 +2679,15 @@ static void train_step(long t, double *out) {
         const real *x421 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 64;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v422 = (x421[i]) * (x421[i]);
-                acc[c] += v422;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v422 = (x421[i]) * (x421[i]);
+                    acc[c] += v422;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -2555,6 +2723,7 @@ static void train_step(long t, double *out) {
         const real *x427 = arena + 128; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2570,8 +2739,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12976128;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -2594,6 +2764,7 @@ static void train_step(long t, double *out) {
         const real *x434 = arena + 12976128; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
         real *y = arena + 12976128;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -2606,6 +2777,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x + 50176;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -2630,6 +2802,7 @@ static void train_step(long t, double *out) {
         const real *x438 = arena + 6422528; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2641,6 +2814,7 @@ static void train_step(long t, double *out) {
     {
         const real *x440 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x440[i] > 0 ? x440[i] : (real)0.2 * x440[i];
         }
@@ -2649,6 +2823,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -2673,6 +2848,7 @@ static void train_step(long t, double *out) {
         const real *x443 = arena + 8830976; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2684,6 +2860,7 @@ static void train_step(long t, double *out) {
     {
         const real *x445 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -2708,6 +2885,7 @@ static void train_step(long t, double *out) {
         const real *x445 = arena + 8830976; /* (64, 7, 7, 128) */
         const real *x448 = arena + 0; /* (64) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -2720,6 +2898,7 @@ static void train_step(long t, double *out) {
     {
         const real *x449 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 13077504;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -2747,6 +2926,7 @@ static void train_step(long t, double *out) {
         const real *x449 = arena + 8830976; /* (64, 7, 7, 128) */
         const real *x454 = arena + 13077504; /* (64) */
         real *y = arena + 9232384;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -2762,6 +2942,7 @@ static void train_step(long t, double *out) {
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 9633792;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2775,6 +2956,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 12976128;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -2799,6 +2981,7 @@ static void train_step(long t, double *out) {
         const real *x463 = arena + 7225344; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -2810,6 +2993,7 @@ static void train_step(long t, double *out) {
     {
         const real *x465 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x465[i] > 0 ? x465[i] : (real)0.2 * x465[i];
         }
@@ -2818,6 +3002,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -2842,6 +3027,7 @@ static void train_step(long t, double *out) {
         const real *x468 = arena + 10035200; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2853,6 +3039,7 @@ static void train_step(long t, double *out) {
     {
         const real *x470 = arena + 10035200; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -2877,6 +3064,7 @@ static void train_step(long t, double *out) {
         const real *x470 = arena + 10035200; /* (64, 7, 7, 128) */
         const real *x473 = arena + 0; /* (64) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -2889,6 +3077,7 @@ static void train_step(long t, double *out) {
     {
         const real *x474 = arena + 10035200; /* (64, 7, 7, 128) */
         real *y = arena + 13077568;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -2916,6 +3105,7 @@ static void train_step(long t, double *out) {
         const real *x474 = arena + 10035200; /* (64, 7, 7, 128) */
         const real *x479 = arena + 13077568; /* (64) */
         real *y = arena + 10436608;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -2931,6 +3121,7 @@ static void train_step(long t, double *out) {
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2955,6 +3146,7 @@ static void train_step(long t, double *out) {
         const real *x436 = arena + 12976128; /* (64, 28, 28, 1) */
         const real *x492 = arena + 0; /* (64) */
         real *y = arena + 13026304;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 784; q++) {
                 long i = r * 784 + q;
@@ -2968,6 +3160,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 13026304;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -2992,6 +3185,7 @@ static void train_step(long t, double *out) {
         const real *x497 = arena + 8028160; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -3003,6 +3197,7 @@ static void train_step(long t, double *out) {
     {
         const real *x499 = arena + 8028160; /* (64, 14, 14, 64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x499[i] > 0 ? x499[i] : (real)0.2 * x499[i];
         }
@@ -3011,6 +3206,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3035,6 +3231,7 @@ static void train_step(long t, double *out) {
         const real *x502 = arena + 4816896; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
         real *y = arena + 4816896;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3046,6 +3243,7 @@ static void train_step(long t, double *out) {
     {
         const real *x504 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -3070,6 +3268,7 @@ static void train_step(long t, double *out) {
         const real *x504 = arena + 4816896; /* (64, 7, 7, 128) */
         const real *x507 = arena + 0; /* (64) */
         real *y = arena + 4816896;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -3082,6 +3281,7 @@ static void train_step(long t, double *out) {
     {
         const real *x508 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 13077632;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -3114,6 +3314,7 @@ static void train_step(long t, double *out) {
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 5218304;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -3147,6 +3348,7 @@ static void train_step(long t, double *out) {
         const real *x517 = arena + 5218304; /* (64, 7, 7, 128) */
         const real *x525 = arena + 5619712; /* (64, 7, 7, 128) */
         real *y = arena + 5619712;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x517[i] > 0 ? x525[i] : (real)0.2 * x525[i];
         }
@@ -3156,6 +3358,7 @@ static void train_step(long t, double *out) {
         const real *x526 = arena + 5619712; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         real *y = arena + 6021120;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3169,6 +3372,7 @@ static void train_step(long t, double *out) {
         const real *x527 = arena + 6021120; /* (64, 7, 7, 128) */
         const real *x508 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 13077760;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -3214,6 +3418,7 @@ static void train_step(long t, double *out) {
     {
         const real *x535 = arena + 0; /* (64) */
         real *y = arena + 11239424;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -3226,6 +3431,7 @@ static void train_step(long t, double *out) {
     {
         const real *x508 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 11640832;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = 2 * (x508[i]);
         }
@@ -3239,6 +3445,7 @@ static void train_step(long t, double *out) {
         const real *x537 = arena + 11239424; /* (64, 7, 7, 128) */
         const real *x538 = arena + 11640832; /* (64, 7, 7, 128) */
         real *y = arena + 12042240;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -3252,6 +3459,7 @@ static void train_step(long t, double *out) {
     {
         const real *x540 = arena + 12042240; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -3278,6 +3486,7 @@ static void train_step(long t, double *out) {
         const real *x543 = arena + 0; /* (64) */
         const real *x540 = arena + 12042240; /* (64, 7, 7, 128) */
         real *y = arena + 12042240;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -3293,8 +3502,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -3316,6 +3526,7 @@ static void train_step(long t, double *out) {
         const real *x500 = arena + 8028160; /* (64, 14, 14, 64) */
         const real *x549 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x500[i] > 0 ? x549[i] : (real)0.2 * x549[i];
         }
@@ -3326,8 +3537,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -3349,6 +3561,7 @@ static void train_step(long t, double *out) {
     {
         const real *x553 = arena + 200704; /* (64, 28, 28, 1) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 784; q++) {
@@ -3417,6 +3630,7 @@ static void train_step(long t, double *out) {
         const real *x573 = arena + 0; /* (64) */
         const real *x553 = arena + 200704; /* (64, 28, 28, 1) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 784; q++) {
                 long i = r * 784 + q;
@@ -3431,6 +3645,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -3457,6 +3672,7 @@ static void train_step(long t, double *out) {
         const real *x500 = arena + 8028160; /* (64, 14, 14, 64) */
         const real *x581 = arena + 4014080; /* (64, 14, 14, 64) */
         real *y = arena + 4014080;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x500[i] > 0 ? x581[i] : (real)0.2 * x581[i];
         }
@@ -3465,6 +3681,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 4014080;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3490,6 +3707,7 @@ static void train_step(long t, double *out) {
     {
         const real *x586 = arena + 12443648; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -3516,6 +3734,7 @@ static void train_step(long t, double *out) {
         const real *x589 = arena + 0; /* (64) */
         const real *x586 = arena + 12443648; /* (64, 7, 7, 128) */
         real *y = arena + 12443648;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -3531,6 +3750,7 @@ static void train_step(long t, double *out) {
         const real *x592 = arena + 12443648; /* (64, 7, 7, 128) */
         const real *x538 = arena + 11640832; /* (64, 7, 7, 128) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -3574,6 +3794,7 @@ static void train_step(long t, double *out) {
     {
         const real *x598 = arena + 13077888; /* (64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -3588,6 +3809,7 @@ static void train_step(long t, double *out) {
         const real *x592 = arena + 12443648; /* (64, 7, 7, 128) */
         const real *x527 = arena + 6021120; /* (64, 7, 7, 128) */
         real *y = arena + 802880;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -3607,6 +3829,7 @@ static void train_step(long t, double *out) {
         const real *x592 = arena + 12443648; /* (64, 7, 7, 128) */
         const real *x513 = arena + 13077632; /* (64) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -3623,11 +3846,15 @@ static void train_step(long t, double *out) {
         const real *x526 = arena + 5619712; /* (64, 7, 7, 128) */
         real *y = arena + 11647104;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v617 = (x614[i]) * (x526[i]);
-                acc[c] += v617;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v617 = (x614[i]) * (x526[i]);
+                    acc[c] += v617;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3639,6 +3866,7 @@ static void train_step(long t, double *out) {
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x517 = arena + 5218304; /* (64, 7, 7, 128) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3697,6 +3925,7 @@ static void train_step(long t, double *out) {
         const real *x626 = arena + 802816; /* (64) */
         const real *x508 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 12443648;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -3716,6 +3945,7 @@ static void train_step(long t, double *out) {
     {
         const real *x631 = arena + 12443648; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -3742,6 +3972,7 @@ static void train_step(long t, double *out) {
         const real *x634 = arena + 0; /* (64) */
         const real *x631 = arena + 12443648; /* (64, 7, 7, 128) */
         real *y = arena + 12443648;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -3756,10 +3987,14 @@ static void train_step(long t, double *out) {
         const real *x638 = arena + 12443648; /* (3136, 128) */
         real *y = arena + 11371520;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x638[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x638[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3768,6 +4003,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -3793,8 +4029,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -3816,6 +4053,7 @@ static void train_step(long t, double *out) {
         const real *x500 = arena + 8028160; /* (64, 14, 14, 64) */
         const real *x644 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x500[i] > 0 ? x644[i] : (real)0.2 * x644[i];
         }
@@ -3825,10 +4063,14 @@ static void train_step(long t, double *out) {
         const real *x646 = arena + 8028160; /* (12544, 64) */
         real *y = arena + 11371648;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x646[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x646[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -3837,6 +4079,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 13026304;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -3912,6 +4155,7 @@ static void train_step(long t, double *out) {
         const real *x483 = arena + 10838016; /* (64, 7, 7, 128) */
         const real *x660 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x483[i] > 0 ? x660[i] : (real)0.2 * x660[i];
         }
@@ -3921,10 +4165,14 @@ static void train_step(long t, double *out) {
         const real *x661 = arena + 10838016; /* (64, 7, 7, 128) */
         real *y = arena + 8566912;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x661[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x661[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3934,6 +4182,7 @@ static void train_step(long t, double *out) {
         const real *x661 = arena + 10838016; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3948,11 +4197,15 @@ static void train_step(long t, double *out) {
         const real *x480 = arena + 10436608; /* (64, 7, 7, 128) */
         real *y = arena + 8567040;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v664 = (x661[i]) * (x480[i]);
-                acc[c] += v664;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v664 = (x661[i]) * (x480[i]);
+                    acc[c] += v664;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3963,6 +4216,7 @@ static void train_step(long t, double *out) {
         const real *x663 = arena + 8028160; /* (64, 7, 7, 128) */
         const real *x474 = arena + 10035200; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -4002,6 +4256,7 @@ static void train_step(long t, double *out) {
         const real *x674 = arena + 0; /* (64) */
         const real *x474 = arena + 10035200; /* (64, 7, 7, 128) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -4018,6 +4273,7 @@ static void train_step(long t, double *out) {
     {
         const real *x679 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -4044,6 +4300,7 @@ static void train_step(long t, double *out) {
         const real *x682 = arena + 0; /* (64) */
         const real *x679 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -4058,10 +4315,14 @@ static void train_step(long t, double *out) {
         const real *x686 = arena + 8028160; /* (3136, 128) */
         real *y = arena + 8567168;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x686[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x686[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4070,6 +4331,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4095,8 +4357,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -4118,6 +4381,7 @@ static void train_step(long t, double *out) {
         const real *x466 = arena + 7225344; /* (64, 14, 14, 64) */
         const real *x693 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x466[i] > 0 ? x693[i] : (real)0.2 * x693[i];
         }
@@ -4127,10 +4391,14 @@ static void train_step(long t, double *out) {
         const real *x695 = arena + 7225344; /* (12544, 64) */
         real *y = arena + 8029184;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x695[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x695[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4139,6 +4407,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 12976128;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -4201,6 +4470,7 @@ static void train_step(long t, double *out) {
         const real *x458 = arena + 9633792; /* (64, 7, 7, 128) */
         const real *x706 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 9633792;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x458[i] > 0 ? x706[i] : (real)0.2 * x706[i];
         }
@@ -4210,10 +4480,14 @@ static void train_step(long t, double *out) {
         const real *x707 = arena + 9633792; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x707[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x707[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4232,6 +4506,7 @@ static void train_step(long t, double *out) {
         const real *x707 = arena + 9633792; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4246,11 +4521,15 @@ static void train_step(long t, double *out) {
         const real *x455 = arena + 9232384; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v711 = (x707[i]) * (x455[i]);
-                acc[c] += v711;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v711 = (x707[i]) * (x455[i]);
+                    acc[c] += v711;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4273,6 +4552,7 @@ static void train_step(long t, double *out) {
         const real *x710 = arena + 7225344; /* (64, 7, 7, 128) */
         const real *x449 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -4312,6 +4592,7 @@ static void train_step(long t, double *out) {
         const real *x721 = arena + 0; /* (64) */
         const real *x449 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -4328,6 +4609,7 @@ static void train_step(long t, double *out) {
     {
         const real *x726 = arena + 7225344; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -4354,6 +4636,7 @@ static void train_step(long t, double *out) {
         const real *x729 = arena + 0; /* (64) */
         const real *x726 = arena + 7225344; /* (64, 7, 7, 128) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -4368,10 +4651,14 @@ static void train_step(long t, double *out) {
         const real *x733 = arena + 7225344; /* (3136, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x733[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x733[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -4392,6 +4679,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4422,6 +4710,7 @@ static void train_step(long t, double *out) {
         const real *x691 = arena + 8429568; /* (128, 1024) */
         const real *x738 = arena + 7626752; /* (128, 1024) */
         real *y = arena + 12845056;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             real v643 = x585[i] + x642[i];
             real v692 = v643 + x691[i];
@@ -4432,8 +4721,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -4455,6 +4745,7 @@ static void train_step(long t, double *out) {
         const real *x441 = arena + 6422528; /* (64, 14, 14, 64) */
         const real *x740 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x441[i] > 0 ? x740[i] : (real)0.2 * x740[i];
         }
@@ -4464,10 +4755,14 @@ static void train_step(long t, double *out) {
         const real *x742 = arena + 6422528; /* (12544, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x742[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x742[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4488,6 +4783,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x + 50176;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -4546,10 +4842,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x758[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x758[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -4575,6 +4875,7 @@ static void train_step(long t, double *out) {
         const real *x758 = arena + 3211264; /* (64, 6272) */
         const real *x761 = arena + 6272; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -4589,11 +4890,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v763 = (x762[i]) * (x762[i]);
-                acc[c] += v763;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v763 = (x762[i]) * (x762[i]);
+                    acc[c] += v763;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -4629,6 +4934,7 @@ static void train_step(long t, double *out) {
         const real *x768 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -4644,8 +4950,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -4667,10 +4974,14 @@ static void train_step(long t, double *out) {
         const real *x776 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x776[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x776[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4696,6 +5007,7 @@ static void train_step(long t, double *out) {
         const real *x776 = arena + 3211264; /* (64, 14, 14, 64) */
         const real *x779 = arena + 64; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4709,11 +5021,15 @@ static void train_step(long t, double *out) {
         const real *x780 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 64;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v781 = (x780[i]) * (x780[i]);
-                acc[c] += v781;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v781 = (x780[i]) * (x780[i]);
+                    acc[c] += v781;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -4749,6 +5065,7 @@ static void train_step(long t, double *out) {
         const real *x786 = arena + 128; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4764,8 +5081,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12976128;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -4788,6 +5106,7 @@ static void train_step(long t, double *out) {
         const real *x793 = arena + 12976128; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
         real *y = arena + 12976128;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -4800,6 +5119,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x + 100352;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -4824,6 +5144,7 @@ static void train_step(long t, double *out) {
         const real *x797 = arena + 6422528; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -4835,6 +5156,7 @@ static void train_step(long t, double *out) {
     {
         const real *x799 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x799[i] > 0 ? x799[i] : (real)0.2 * x799[i];
         }
@@ -4843,6 +5165,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -4867,6 +5190,7 @@ static void train_step(long t, double *out) {
         const real *x802 = arena + 8830976; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4878,6 +5202,7 @@ static void train_step(long t, double *out) {
     {
         const real *x804 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -4902,6 +5227,7 @@ static void train_step(long t, double *out) {
         const real *x804 = arena + 8830976; /* (64, 7, 7, 128) */
         const real *x807 = arena + 0; /* (64) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -4914,6 +5240,7 @@ static void train_step(long t, double *out) {
     {
         const real *x808 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 13077504;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -4941,6 +5268,7 @@ static void train_step(long t, double *out) {
         const real *x808 = arena + 8830976; /* (64, 7, 7, 128) */
         const real *x813 = arena + 13077504; /* (64) */
         real *y = arena + 9232384;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -4956,6 +5284,7 @@ static void train_step(long t, double *out) {
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 9633792;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4969,6 +5298,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 12976128;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -4993,6 +5323,7 @@ static void train_step(long t, double *out) {
         const real *x822 = arena + 7225344; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5004,6 +5335,7 @@ static void train_step(long t, double *out) {
     {
         const real *x824 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x824[i] > 0 ? x824[i] : (real)0.2 * x824[i];
         }
@@ -5012,6 +5344,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -5036,6 +5369,7 @@ static void train_step(long t, double *out) {
         const real *x827 = arena + 10035200; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5047,6 +5381,7 @@ static void train_step(long t, double *out) {
     {
         const real *x829 = arena + 10035200; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -5071,6 +5406,7 @@ static void train_step(long t, double *out) {
         const real *x829 = arena + 10035200; /* (64, 7, 7, 128) */
         const real *x832 = arena + 0; /* (64) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -5083,6 +5419,7 @@ static void train_step(long t, double *out) {
     {
         const real *x833 = arena + 10035200; /* (64, 7, 7, 128) */
         real *y = arena + 13077568;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -5110,6 +5447,7 @@ static void train_step(long t, double *out) {
         const real *x833 = arena + 10035200; /* (64, 7, 7, 128) */
         const real *x838 = arena + 13077568; /* (64) */
         real *y = arena + 10436608;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -5125,6 +5463,7 @@ static void train_step(long t, double *out) {
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5149,6 +5488,7 @@ static void train_step(long t, double *out) {
         const real *x795 = arena + 12976128; /* (64, 28, 28, 1) */
         const real *x851 = arena + 0; /* (64) */
         real *y = arena + 13026304;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 784; q++) {
                 long i = r * 784 + q;
@@ -5162,6 +5502,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 13026304;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -5186,6 +5527,7 @@ static void train_step(long t, double *out) {
         const real *x856 = arena + 8028160; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -5197,6 +5539,7 @@ static void train_step(long t, double *out) {
     {
         const real *x858 = arena + 8028160; /* (64, 14, 14, 64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x858[i] > 0 ? x858[i] : (real)0.2 * x858[i];
         }
@@ -5205,6 +5548,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -5229,6 +5573,7 @@ static void train_step(long t, double *out) {
         const real *x861 = arena + 4816896; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
         real *y = arena + 4816896;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5240,6 +5585,7 @@ static void train_step(long t, double *out) {
     {
         const real *x863 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -5264,6 +5610,7 @@ static void train_step(long t, double *out) {
         const real *x863 = arena + 4816896; /* (64, 7, 7, 128) */
         const real *x866 = arena + 0; /* (64) */
         real *y = arena + 4816896;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -5276,6 +5623,7 @@ static void train_step(long t, double *out) {
     {
         const real *x867 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 13077632;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -5308,6 +5656,7 @@ static void train_step(long t, double *out) {
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 5218304;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -5341,6 +5690,7 @@ static void train_step(long t, double *out) {
         const real *x876 = arena + 5218304; /* (64, 7, 7, 128) */
         const real *x884 = arena + 5619712; /* (64, 7, 7, 128) */
         real *y = arena + 5619712;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x876[i] > 0 ? x884[i] : (real)0.2 * x884[i];
         }
@@ -5350,6 +5700,7 @@ static void train_step(long t, double *out) {
         const real *x885 = arena + 5619712; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         real *y = arena + 6021120;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5363,6 +5714,7 @@ static void train_step(long t, double *out) {
         const real *x886 = arena + 6021120; /* (64, 7, 7, 128) */
         const real *x867 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 13077760;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -5408,6 +5760,7 @@ static void train_step(long t, double *out) {
     {
         const real *x894 = arena + 0; /* (64) */
         real *y = arena + 11239424;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -5420,6 +5773,7 @@ static void train_step(long t, double *out) {
     {
         const real *x867 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 11640832;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = 2 * (x867[i]);
         }
@@ -5433,6 +5787,7 @@ static void train_step(long t, double *out) {
         const real *x896 = arena + 11239424; /* (64, 7, 7, 128) */
         const real *x897 = arena + 11640832; /* (64, 7, 7, 128) */
         real *y = arena + 12042240;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -5446,6 +5801,7 @@ static void train_step(long t, double *out) {
     {
         const real *x899 = arena + 12042240; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -5472,6 +5828,7 @@ static void train_step(long t, double *out) {
         const real *x902 = arena + 0; /* (64) */
         const real *x899 = arena + 12042240; /* (64, 7, 7, 128) */
         real *y = arena + 12042240;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -5487,8 +5844,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -5510,6 +5868,7 @@ static void train_step(long t, double *out) {
         const real *x859 = arena + 8028160; /* (64, 14, 14, 64) */
         const real *x908 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x859[i] > 0 ? x908[i] : (real)0.2 * x908[i];
         }
@@ -5520,8 +5879,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -5543,6 +5903,7 @@ static void train_step(long t, double *out) {
     {
         const real *x912 = arena + 200704; /* (64, 28, 28, 1) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 784; q++) {
@@ -5611,6 +5972,7 @@ static void train_step(long t, double *out) {
         const real *x932 = arena + 0; /* (64) */
         const real *x912 = arena + 200704; /* (64, 28, 28, 1) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 784; q++) {
                 long i = r * 784 + q;
@@ -5625,6 +5987,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -5651,6 +6014,7 @@ static void train_step(long t, double *out) {
         const real *x859 = arena + 8028160; /* (64, 14, 14, 64) */
         const real *x940 = arena + 4014080; /* (64, 14, 14, 64) */
         real *y = arena + 4014080;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x859[i] > 0 ? x940[i] : (real)0.2 * x940[i];
         }
@@ -5659,6 +6023,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 4014080;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -5684,6 +6049,7 @@ static void train_step(long t, double *out) {
     {
         const real *x945 = arena + 12443648; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -5710,6 +6076,7 @@ static void train_step(long t, double *out) {
         const real *x948 = arena + 0; /* (64) */
         const real *x945 = arena + 12443648; /* (64, 7, 7, 128) */
         real *y = arena + 12443648;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -5725,6 +6092,7 @@ static void train_step(long t, double *out) {
         const real *x951 = arena + 12443648; /* (64, 7, 7, 128) */
         const real *x897 = arena + 11640832; /* (64, 7, 7, 128) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -5768,6 +6136,7 @@ static void train_step(long t, double *out) {
     {
         const real *x957 = arena + 13077888; /* (64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -5782,6 +6151,7 @@ static void train_step(long t, double *out) {
         const real *x951 = arena + 12443648; /* (64, 7, 7, 128) */
         const real *x886 = arena + 6021120; /* (64, 7, 7, 128) */
         real *y = arena + 802880;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -5801,6 +6171,7 @@ static void train_step(long t, double *out) {
         const real *x951 = arena + 12443648; /* (64, 7, 7, 128) */
         const real *x872 = arena + 13077632; /* (64) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -5817,11 +6188,15 @@ static void train_step(long t, double *out) {
         const real *x885 = arena + 5619712; /* (64, 7, 7, 128) */
         real *y = arena + 11647104;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v976 = (x973[i]) * (x885[i]);
-                acc[c] += v976;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v976 = (x973[i]) * (x885[i]);
+                    acc[c] += v976;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5833,6 +6208,7 @@ static void train_step(long t, double *out) {
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x876 = arena + 5218304; /* (64, 7, 7, 128) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -5891,6 +6267,7 @@ static void train_step(long t, double *out) {
         const real *x985 = arena + 802816; /* (64) */
         const real *x867 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 12443648;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -5910,6 +6287,7 @@ static void train_step(long t, double *out) {
     {
         const real *x990 = arena + 12443648; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -5936,6 +6314,7 @@ static void train_step(long t, double *out) {
         const real *x993 = arena + 0; /* (64) */
         const real *x990 = arena + 12443648; /* (64, 7, 7, 128) */
         real *y = arena + 12443648;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -5950,10 +6329,14 @@ static void train_step(long t, double *out) {
         const real *x997 = arena + 12443648; /* (3136, 128) */
         real *y = arena + 11371520;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x997[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x997[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -5962,6 +6345,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -5987,8 +6371,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -6010,6 +6395,7 @@ static void train_step(long t, double *out) {
         const real *x859 = arena + 8028160; /* (64, 14, 14, 64) */
         const real *x1003 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x859[i] > 0 ? x1003[i] : (real)0.2 * x1003[i];
         }
@@ -6019,10 +6405,14 @@ static void train_step(long t, double *out) {
         const real *x1005 = arena + 8028160; /* (12544, 64) */
         real *y = arena + 11371648;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1005[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1005[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -6031,6 +6421,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 13026304;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -6106,6 +6497,7 @@ static void train_step(long t, double *out) {
         const real *x842 = arena + 10838016; /* (64, 7, 7, 128) */
         const real *x1019 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x842[i] > 0 ? x1019[i] : (real)0.2 * x1019[i];
         }
@@ -6115,10 +6507,14 @@ static void train_step(long t, double *out) {
         const real *x1020 = arena + 10838016; /* (64, 7, 7, 128) */
         real *y = arena + 8566912;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x1020[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x1020[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -6128,6 +6524,7 @@ static void train_step(long t, double *out) {
         const real *x1020 = arena + 10838016; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -6142,11 +6539,15 @@ static void train_step(long t, double *out) {
         const real *x839 = arena + 10436608; /* (64, 7, 7, 128) */
         real *y = arena + 8567040;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v1023 = (x1020[i]) * (x839[i]);
-                acc[c] += v1023;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v1023 = (x1020[i]) * (x839[i]);
+                    acc[c] += v1023;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -6157,6 +6558,7 @@ static void train_step(long t, double *out) {
         const real *x1022 = arena + 8028160; /* (64, 7, 7, 128) */
         const real *x833 = arena + 10035200; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -6196,6 +6598,7 @@ static void train_step(long t, double *out) {
         const real *x1033 = arena + 0; /* (64) */
         const real *x833 = arena + 10035200; /* (64, 7, 7, 128) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -6212,6 +6615,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1038 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -6238,6 +6642,7 @@ static void train_step(long t, double *out) {
         const real *x1041 = arena + 0; /* (64) */
         const real *x1038 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -6252,10 +6657,14 @@ static void train_step(long t, double *out) {
         const real *x1045 = arena + 8028160; /* (3136, 128) */
         real *y = arena + 8567168;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x1045[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x1045[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -6264,6 +6673,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -6289,8 +6699,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -6312,6 +6723,7 @@ static void train_step(long t, double *out) {
         const real *x825 = arena + 7225344; /* (64, 14, 14, 64) */
         const real *x1052 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x825[i] > 0 ? x1052[i] : (real)0.2 * x1052[i];
         }
@@ -6321,10 +6733,14 @@ static void train_step(long t, double *out) {
         const real *x1054 = arena + 7225344; /* (12544, 64) */
         real *y = arena + 8029184;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1054[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1054[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -6333,6 +6749,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 12976128;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -6395,6 +6812,7 @@ static void train_step(long t, double *out) {
         const real *x817 = arena + 9633792; /* (64, 7, 7, 128) */
         const real *x1065 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 9633792;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x817[i] > 0 ? x1065[i] : (real)0.2 * x1065[i];
         }
@@ -6404,10 +6822,14 @@ static void train_step(long t, double *out) {
         const real *x1066 = arena + 9633792; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x1066[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x1066[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -6426,6 +6848,7 @@ static void train_step(long t, double *out) {
         const real *x1066 = arena + 9633792; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -6440,11 +6863,15 @@ static void train_step(long t, double *out) {
         const real *x814 = arena + 9232384; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v1070 = (x1066[i]) * (x814[i]);
-                acc[c] += v1070;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v1070 = (x1066[i]) * (x814[i]);
+                    acc[c] += v1070;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -6467,6 +6894,7 @@ static void train_step(long t, double *out) {
         const real *x1069 = arena + 7225344; /* (64, 7, 7, 128) */
         const real *x808 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -6506,6 +6934,7 @@ static void train_step(long t, double *out) {
         const real *x1080 = arena + 0; /* (64) */
         const real *x808 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -6522,6 +6951,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1085 = arena + 7225344; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -6548,6 +6978,7 @@ static void train_step(long t, double *out) {
         const real *x1088 = arena + 0; /* (64) */
         const real *x1085 = arena + 7225344; /* (64, 7, 7, 128) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -6562,10 +6993,14 @@ static void train_step(long t, double *out) {
         const real *x1092 = arena + 7225344; /* (3136, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x1092[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x1092[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -6586,6 +7021,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -6616,6 +7052,7 @@ static void train_step(long t, double *out) {
         const real *x1050 = arena + 8429568; /* (128, 1024) */
         const real *x1097 = arena + 7626752; /* (128, 1024) */
         real *y = arena + 12845056;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             real v1002 = x944[i] + x1001[i];
             real v1051 = v1002 + x1050[i];
@@ -6626,8 +7063,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -6649,6 +7087,7 @@ static void train_step(long t, double *out) {
         const real *x800 = arena + 6422528; /* (64, 14, 14, 64) */
         const real *x1099 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x800[i] > 0 ? x1099[i] : (real)0.2 * x1099[i];
         }
@@ -6658,10 +7097,14 @@ static void train_step(long t, double *out) {
         const real *x1101 = arena + 6422528; /* (12544, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1101[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1101[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -6682,6 +7125,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x + 100352;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -6740,10 +7184,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x1117[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x1117[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -6769,6 +7217,7 @@ static void train_step(long t, double *out) {
         const real *x1117 = arena + 3211264; /* (64, 6272) */
         const real *x1120 = arena + 6272; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -6783,11 +7232,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v1122 = (x1121[i]) * (x1121[i]);
-                acc[c] += v1122;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v1122 = (x1121[i]) * (x1121[i]);
+                    acc[c] += v1122;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -6823,6 +7276,7 @@ static void train_step(long t, double *out) {
         const real *x1127 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -6838,8 +7292,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -6861,10 +7316,14 @@ static void train_step(long t, double *out) {
         const real *x1135 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1135[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1135[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -6890,6 +7349,7 @@ static void train_step(long t, double *out) {
         const real *x1135 = arena + 3211264; /* (64, 14, 14, 64) */
         const real *x1138 = arena + 64; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -6903,11 +7363,15 @@ static void train_step(long t, double *out) {
         const real *x1139 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 64;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1140 = (x1139[i]) * (x1139[i]);
-                acc[c] += v1140;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1140 = (x1139[i]) * (x1139[i]);
+                    acc[c] += v1140;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -6943,6 +7407,7 @@ static void train_step(long t, double *out) {
         const real *x1145 = arena + 128; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -6958,8 +7423,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12976128;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -6982,6 +7448,7 @@ static void train_step(long t, double *out) {
         const real *x1152 = arena + 12976128; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
         real *y = arena + 12976128;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -6994,6 +7461,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x + 150528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -7018,6 +7486,7 @@ static void train_step(long t, double *out) {
         const real *x1156 = arena + 6422528; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -7029,6 +7498,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1158 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1158[i] > 0 ? x1158[i] : (real)0.2 * x1158[i];
         }
@@ -7037,6 +7507,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -7061,6 +7532,7 @@ static void train_step(long t, double *out) {
         const real *x1161 = arena + 8830976; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -7072,6 +7544,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1163 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -7096,6 +7569,7 @@ static void train_step(long t, double *out) {
         const real *x1163 = arena + 8830976; /* (64, 7, 7, 128) */
         const real *x1166 = arena + 0; /* (64) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -7108,6 +7582,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1167 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 13077504;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -7135,6 +7610,7 @@ static void train_step(long t, double *out) {
         const real *x1167 = arena + 8830976; /* (64, 7, 7, 128) */
         const real *x1172 = arena + 13077504; /* (64) */
         real *y = arena + 9232384;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -7150,6 +7626,7 @@ static void train_step(long t, double *out) {
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 9633792;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -7163,6 +7640,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 12976128;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -7187,6 +7665,7 @@ static void train_step(long t, double *out) {
         const real *x1181 = arena + 7225344; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -7198,6 +7677,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1183 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1183[i] > 0 ? x1183[i] : (real)0.2 * x1183[i];
         }
@@ -7206,6 +7686,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -7230,6 +7711,7 @@ static void train_step(long t, double *out) {
         const real *x1186 = arena + 10035200; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -7241,6 +7723,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1188 = arena + 10035200; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -7265,6 +7748,7 @@ static void train_step(long t, double *out) {
         const real *x1188 = arena + 10035200; /* (64, 7, 7, 128) */
         const real *x1191 = arena + 0; /* (64) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -7277,6 +7761,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1192 = arena + 10035200; /* (64, 7, 7, 128) */
         real *y = arena + 13077568;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -7304,6 +7789,7 @@ static void train_step(long t, double *out) {
         const real *x1192 = arena + 10035200; /* (64, 7, 7, 128) */
         const real *x1197 = arena + 13077568; /* (64) */
         real *y = arena + 10436608;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -7319,6 +7805,7 @@ static void train_step(long t, double *out) {
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -7343,6 +7830,7 @@ static void train_step(long t, double *out) {
         const real *x1154 = arena + 12976128; /* (64, 28, 28, 1) */
         const real *x1210 = arena + 0; /* (64) */
         real *y = arena + 13026304;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 784; q++) {
                 long i = r * 784 + q;
@@ -7356,6 +7844,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 13026304;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -7380,6 +7869,7 @@ static void train_step(long t, double *out) {
         const real *x1215 = arena + 8028160; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -7391,6 +7881,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1217 = arena + 8028160; /* (64, 14, 14, 64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1217[i] > 0 ? x1217[i] : (real)0.2 * x1217[i];
         }
@@ -7399,6 +7890,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -7423,6 +7915,7 @@ static void train_step(long t, double *out) {
         const real *x1220 = arena + 4816896; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
         real *y = arena + 4816896;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -7434,6 +7927,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1222 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -7458,6 +7952,7 @@ static void train_step(long t, double *out) {
         const real *x1222 = arena + 4816896; /* (64, 7, 7, 128) */
         const real *x1225 = arena + 0; /* (64) */
         real *y = arena + 4816896;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -7470,6 +7965,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1226 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 13077632;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -7502,6 +7998,7 @@ static void train_step(long t, double *out) {
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 5218304;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -7535,6 +8032,7 @@ static void train_step(long t, double *out) {
         const real *x1235 = arena + 5218304; /* (64, 7, 7, 128) */
         const real *x1243 = arena + 5619712; /* (64, 7, 7, 128) */
         real *y = arena + 5619712;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x1235[i] > 0 ? x1243[i] : (real)0.2 * x1243[i];
         }
@@ -7544,6 +8042,7 @@ static void train_step(long t, double *out) {
         const real *x1244 = arena + 5619712; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         real *y = arena + 6021120;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -7557,6 +8056,7 @@ static void train_step(long t, double *out) {
         const real *x1245 = arena + 6021120; /* (64, 7, 7, 128) */
         const real *x1226 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 13077760;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -7602,6 +8102,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1253 = arena + 0; /* (64) */
         real *y = arena + 11239424;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -7614,6 +8115,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1226 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 11640832;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = 2 * (x1226[i]);
         }
@@ -7627,6 +8129,7 @@ static void train_step(long t, double *out) {
         const real *x1255 = arena + 11239424; /* (64, 7, 7, 128) */
         const real *x1256 = arena + 11640832; /* (64, 7, 7, 128) */
         real *y = arena + 12042240;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -7640,6 +8143,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1258 = arena + 12042240; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -7666,6 +8170,7 @@ static void train_step(long t, double *out) {
         const real *x1261 = arena + 0; /* (64) */
         const real *x1258 = arena + 12042240; /* (64, 7, 7, 128) */
         real *y = arena + 12042240;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -7681,8 +8186,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -7704,6 +8210,7 @@ static void train_step(long t, double *out) {
         const real *x1218 = arena + 8028160; /* (64, 14, 14, 64) */
         const real *x1267 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1218[i] > 0 ? x1267[i] : (real)0.2 * x1267[i];
         }
@@ -7714,8 +8221,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -7737,6 +8245,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1271 = arena + 200704; /* (64, 28, 28, 1) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 784; q++) {
@@ -7805,6 +8314,7 @@ static void train_step(long t, double *out) {
         const real *x1291 = arena + 0; /* (64) */
         const real *x1271 = arena + 200704; /* (64, 28, 28, 1) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 784; q++) {
                 long i = r * 784 + q;
@@ -7819,6 +8329,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -7845,6 +8356,7 @@ static void train_step(long t, double *out) {
         const real *x1218 = arena + 8028160; /* (64, 14, 14, 64) */
         const real *x1299 = arena + 4014080; /* (64, 14, 14, 64) */
         real *y = arena + 4014080;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1218[i] > 0 ? x1299[i] : (real)0.2 * x1299[i];
         }
@@ -7853,6 +8365,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 4014080;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -7878,6 +8391,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1304 = arena + 12443648; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -7904,6 +8418,7 @@ static void train_step(long t, double *out) {
         const real *x1307 = arena + 0; /* (64) */
         const real *x1304 = arena + 12443648; /* (64, 7, 7, 128) */
         real *y = arena + 12443648;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -7919,6 +8434,7 @@ static void train_step(long t, double *out) {
         const real *x1310 = arena + 12443648; /* (64, 7, 7, 128) */
         const real *x1256 = arena + 11640832; /* (64, 7, 7, 128) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -7962,6 +8478,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1316 = arena + 13077888; /* (64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -7976,6 +8493,7 @@ static void train_step(long t, double *out) {
         const real *x1310 = arena + 12443648; /* (64, 7, 7, 128) */
         const real *x1245 = arena + 6021120; /* (64, 7, 7, 128) */
         real *y = arena + 802880;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -7995,6 +8513,7 @@ static void train_step(long t, double *out) {
         const real *x1310 = arena + 12443648; /* (64, 7, 7, 128) */
         const real *x1231 = arena + 13077632; /* (64) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -8011,11 +8530,15 @@ static void train_step(long t, double *out) {
         const real *x1244 = arena + 5619712; /* (64, 7, 7, 128) */
         real *y = arena + 11647104;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v1335 = (x1332[i]) * (x1244[i]);
-                acc[c] += v1335;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v1335 = (x1332[i]) * (x1244[i]);
+                    acc[c] += v1335;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8027,6 +8550,7 @@ static void train_step(long t, double *out) {
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x1235 = arena + 5218304; /* (64, 7, 7, 128) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -8085,6 +8609,7 @@ static void train_step(long t, double *out) {
         const real *x1344 = arena + 802816; /* (64) */
         const real *x1226 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 12443648;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -8104,6 +8629,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1349 = arena + 12443648; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -8130,6 +8656,7 @@ static void train_step(long t, double *out) {
         const real *x1352 = arena + 0; /* (64) */
         const real *x1349 = arena + 12443648; /* (64, 7, 7, 128) */
         real *y = arena + 12443648;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -8144,10 +8671,14 @@ static void train_step(long t, double *out) {
         const real *x1356 = arena + 12443648; /* (3136, 128) */
         real *y = arena + 11371520;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x1356[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x1356[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8156,6 +8687,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -8181,8 +8713,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -8204,6 +8737,7 @@ static void train_step(long t, double *out) {
         const real *x1218 = arena + 8028160; /* (64, 14, 14, 64) */
         const real *x1362 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1218[i] > 0 ? x1362[i] : (real)0.2 * x1362[i];
         }
@@ -8213,10 +8747,14 @@ static void train_step(long t, double *out) {
         const real *x1364 = arena + 8028160; /* (12544, 64) */
         real *y = arena + 11371648;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1364[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1364[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -8225,6 +8763,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 13026304;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -8300,6 +8839,7 @@ static void train_step(long t, double *out) {
         const real *x1201 = arena + 10838016; /* (64, 7, 7, 128) */
         const real *x1378 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x1201[i] > 0 ? x1378[i] : (real)0.2 * x1378[i];
         }
@@ -8309,10 +8849,14 @@ static void train_step(long t, double *out) {
         const real *x1379 = arena + 10838016; /* (64, 7, 7, 128) */
         real *y = arena + 8566912;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x1379[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x1379[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8322,6 +8866,7 @@ static void train_step(long t, double *out) {
         const real *x1379 = arena + 10838016; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -8336,11 +8881,15 @@ static void train_step(long t, double *out) {
         const real *x1198 = arena + 10436608; /* (64, 7, 7, 128) */
         real *y = arena + 8567040;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v1382 = (x1379[i]) * (x1198[i]);
-                acc[c] += v1382;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v1382 = (x1379[i]) * (x1198[i]);
+                    acc[c] += v1382;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8351,6 +8900,7 @@ static void train_step(long t, double *out) {
         const real *x1381 = arena + 8028160; /* (64, 7, 7, 128) */
         const real *x1192 = arena + 10035200; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -8390,6 +8940,7 @@ static void train_step(long t, double *out) {
         const real *x1392 = arena + 0; /* (64) */
         const real *x1192 = arena + 10035200; /* (64, 7, 7, 128) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -8406,6 +8957,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1397 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -8432,6 +8984,7 @@ static void train_step(long t, double *out) {
         const real *x1400 = arena + 0; /* (64) */
         const real *x1397 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -8446,10 +8999,14 @@ static void train_step(long t, double *out) {
         const real *x1404 = arena + 8028160; /* (3136, 128) */
         real *y = arena + 8567168;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x1404[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x1404[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8458,6 +9015,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -8483,8 +9041,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -8506,6 +9065,7 @@ static void train_step(long t, double *out) {
         const real *x1184 = arena + 7225344; /* (64, 14, 14, 64) */
         const real *x1411 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1184[i] > 0 ? x1411[i] : (real)0.2 * x1411[i];
         }
@@ -8515,10 +9075,14 @@ static void train_step(long t, double *out) {
         const real *x1413 = arena + 7225344; /* (12544, 64) */
         real *y = arena + 8029184;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1413[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1413[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -8527,6 +9091,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 12976128;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -8589,6 +9154,7 @@ static void train_step(long t, double *out) {
         const real *x1176 = arena + 9633792; /* (64, 7, 7, 128) */
         const real *x1424 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 9633792;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x1176[i] > 0 ? x1424[i] : (real)0.2 * x1424[i];
         }
@@ -8598,10 +9164,14 @@ static void train_step(long t, double *out) {
         const real *x1425 = arena + 9633792; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x1425[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x1425[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8620,6 +9190,7 @@ static void train_step(long t, double *out) {
         const real *x1425 = arena + 9633792; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -8634,11 +9205,15 @@ static void train_step(long t, double *out) {
         const real *x1173 = arena + 9232384; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v1429 = (x1425[i]) * (x1173[i]);
-                acc[c] += v1429;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v1429 = (x1425[i]) * (x1173[i]);
+                    acc[c] += v1429;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8661,6 +9236,7 @@ static void train_step(long t, double *out) {
         const real *x1428 = arena + 7225344; /* (64, 7, 7, 128) */
         const real *x1167 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -8700,6 +9276,7 @@ static void train_step(long t, double *out) {
         const real *x1439 = arena + 0; /* (64) */
         const real *x1167 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -8716,6 +9293,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1444 = arena + 7225344; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -8742,6 +9320,7 @@ static void train_step(long t, double *out) {
         const real *x1447 = arena + 0; /* (64) */
         const real *x1444 = arena + 7225344; /* (64, 7, 7, 128) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -8756,10 +9335,14 @@ static void train_step(long t, double *out) {
         const real *x1451 = arena + 7225344; /* (3136, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x1451[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x1451[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -8780,6 +9363,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -8810,6 +9394,7 @@ static void train_step(long t, double *out) {
         const real *x1409 = arena + 8429568; /* (128, 1024) */
         const real *x1456 = arena + 7626752; /* (128, 1024) */
         real *y = arena + 12845056;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             real v1361 = x1303[i] + x1360[i];
             real v1410 = v1361 + x1409[i];
@@ -8820,8 +9405,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -8843,6 +9429,7 @@ static void train_step(long t, double *out) {
         const real *x1159 = arena + 6422528; /* (64, 14, 14, 64) */
         const real *x1458 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1159[i] > 0 ? x1458[i] : (real)0.2 * x1458[i];
         }
@@ -8852,10 +9439,14 @@ static void train_step(long t, double *out) {
         const real *x1460 = arena + 6422528; /* (12544, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1460[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1460[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -8876,6 +9467,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x + 150528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -8934,10 +9526,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x1476[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x1476[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -8963,6 +9559,7 @@ static void train_step(long t, double *out) {
         const real *x1476 = arena + 3211264; /* (64, 6272) */
         const real *x1479 = arena + 6272; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -8977,11 +9574,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v1481 = (x1480[i]) * (x1480[i]);
-                acc[c] += v1481;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v1481 = (x1480[i]) * (x1480[i]);
+                    acc[c] += v1481;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -9017,6 +9618,7 @@ static void train_step(long t, double *out) {
         const real *x1486 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -9032,8 +9634,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -9055,10 +9658,14 @@ static void train_step(long t, double *out) {
         const real *x1494 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1494[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1494[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -9084,6 +9691,7 @@ static void train_step(long t, double *out) {
         const real *x1494 = arena + 3211264; /* (64, 14, 14, 64) */
         const real *x1497 = arena + 64; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -9097,11 +9705,15 @@ static void train_step(long t, double *out) {
         const real *x1498 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 64;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1499 = (x1498[i]) * (x1498[i]);
-                acc[c] += v1499;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1499 = (x1498[i]) * (x1498[i]);
+                    acc[c] += v1499;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -9137,6 +9749,7 @@ static void train_step(long t, double *out) {
         const real *x1504 = arena + 128; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -9152,8 +9765,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12976128;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -9176,6 +9790,7 @@ static void train_step(long t, double *out) {
         const real *x1511 = arena + 12976128; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
         real *y = arena + 12976128;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -9188,6 +9803,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -9212,6 +9828,7 @@ static void train_step(long t, double *out) {
         const real *x1515 = arena + 6422528; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -9223,6 +9840,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1517 = arena + 6422528; /* (64, 14, 14, 64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1517[i] > 0 ? x1517[i] : (real)0.2 * x1517[i];
         }
@@ -9231,6 +9849,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -9255,6 +9874,7 @@ static void train_step(long t, double *out) {
         const real *x1520 = arena + 8830976; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -9266,6 +9886,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1522 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -9290,6 +9911,7 @@ static void train_step(long t, double *out) {
         const real *x1522 = arena + 8830976; /* (64, 7, 7, 128) */
         const real *x1525 = arena + 0; /* (64) */
         real *y = arena + 8830976;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -9302,6 +9924,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1526 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 13077504;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -9329,6 +9952,7 @@ static void train_step(long t, double *out) {
         const real *x1526 = arena + 8830976; /* (64, 7, 7, 128) */
         const real *x1531 = arena + 13077504; /* (64) */
         real *y = arena + 9232384;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -9344,6 +9968,7 @@ static void train_step(long t, double *out) {
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 9633792;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -9371,6 +9996,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 12976128;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -9395,6 +10021,7 @@ static void train_step(long t, double *out) {
         const real *x1540 = arena + 7225344; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -9406,6 +10033,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1542 = arena + 7225344; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1542[i] > 0 ? x1542[i] : (real)0.2 * x1542[i];
         }
@@ -9414,6 +10042,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -9438,6 +10067,7 @@ static void train_step(long t, double *out) {
         const real *x1545 = arena + 10035200; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -9449,6 +10079,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1547 = arena + 10035200; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -9473,6 +10104,7 @@ static void train_step(long t, double *out) {
         const real *x1547 = arena + 10035200; /* (64, 7, 7, 128) */
         const real *x1550 = arena + 0; /* (64) */
         real *y = arena + 10035200;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -9485,6 +10117,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1551 = arena + 10035200; /* (64, 7, 7, 128) */
         real *y = arena + 13077568;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -9512,6 +10145,7 @@ static void train_step(long t, double *out) {
         const real *x1551 = arena + 10035200; /* (64, 7, 7, 128) */
         const real *x1556 = arena + 13077568; /* (64) */
         real *y = arena + 10436608;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -9527,6 +10161,7 @@ static void train_step(long t, double *out) {
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -9585,6 +10220,7 @@ static void train_step(long t, double *out) {
         const real *x1513 = arena + 12976128; /* (64, 28, 28, 1) */
         const real *x1569 = arena + 0; /* (64) */
         real *y = arena + 13026304;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 784; q++) {
                 long i = r * 784 + q;
@@ -9598,6 +10234,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 13026304;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -9622,6 +10259,7 @@ static void train_step(long t, double *out) {
         const real *x1574 = arena + 8028160; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -9633,6 +10271,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1576 = arena + 8028160; /* (64, 14, 14, 64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1576[i] > 0 ? x1576[i] : (real)0.2 * x1576[i];
         }
@@ -9641,6 +10280,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -9665,6 +10305,7 @@ static void train_step(long t, double *out) {
         const real *x1579 = arena + 4816896; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
         real *y = arena + 4816896;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -9676,6 +10317,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1581 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -9700,6 +10342,7 @@ static void train_step(long t, double *out) {
         const real *x1581 = arena + 4816896; /* (64, 7, 7, 128) */
         const real *x1584 = arena + 0; /* (64) */
         real *y = arena + 4816896;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -9712,6 +10355,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1585 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 13077632;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -9744,6 +10388,7 @@ static void train_step(long t, double *out) {
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 5218304;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -9777,6 +10422,7 @@ static void train_step(long t, double *out) {
         const real *x1594 = arena + 5218304; /* (64, 7, 7, 128) */
         const real *x1602 = arena + 5619712; /* (64, 7, 7, 128) */
         real *y = arena + 5619712;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x1594[i] > 0 ? x1602[i] : (real)0.2 * x1602[i];
         }
@@ -9786,6 +10432,7 @@ static void train_step(long t, double *out) {
         const real *x1603 = arena + 5619712; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         real *y = arena + 6021120;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -9799,6 +10446,7 @@ static void train_step(long t, double *out) {
         const real *x1604 = arena + 6021120; /* (64, 7, 7, 128) */
         const real *x1585 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 13077760;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -9844,6 +10492,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1612 = arena + 0; /* (64) */
         real *y = arena + 11239424;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -9856,6 +10505,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1585 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 11640832;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = 2 * (x1585[i]);
         }
@@ -9869,6 +10519,7 @@ static void train_step(long t, double *out) {
         const real *x1614 = arena + 11239424; /* (64, 7, 7, 128) */
         const real *x1615 = arena + 11640832; /* (64, 7, 7, 128) */
         real *y = arena + 12042240;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -9882,6 +10533,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1617 = arena + 12042240; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -9908,6 +10560,7 @@ static void train_step(long t, double *out) {
         const real *x1620 = arena + 0; /* (64) */
         const real *x1617 = arena + 12042240; /* (64, 7, 7, 128) */
         real *y = arena + 12042240;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -9923,8 +10576,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -9946,6 +10600,7 @@ static void train_step(long t, double *out) {
         const real *x1577 = arena + 8028160; /* (64, 14, 14, 64) */
         const real *x1626 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1577[i] > 0 ? x1626[i] : (real)0.2 * x1626[i];
         }
@@ -9956,8 +10611,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -9979,6 +10635,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1630 = arena + 200704; /* (64, 28, 28, 1) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 784; q++) {
@@ -10139,6 +10796,7 @@ static void train_step(long t, double *out) {
         const real *x1659 = arena + 64; /* (64) */
         const real *x1630 = arena + 200704; /* (64, 28, 28, 1) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 784; q++) {
                 long i = r * 784 + q;
@@ -10153,6 +10811,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -10179,6 +10838,7 @@ static void train_step(long t, double *out) {
         const real *x1577 = arena + 8028160; /* (64, 14, 14, 64) */
         const real *x1667 = arena + 4014080; /* (64, 14, 14, 64) */
         real *y = arena + 4014080;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1577[i] > 0 ? x1667[i] : (real)0.2 * x1667[i];
         }
@@ -10187,6 +10847,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 4014080;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -10212,6 +10873,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1672 = arena + 12443648; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -10238,6 +10900,7 @@ static void train_step(long t, double *out) {
         const real *x1675 = arena + 0; /* (64) */
         const real *x1672 = arena + 12443648; /* (64, 7, 7, 128) */
         real *y = arena + 12443648;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -10253,6 +10916,7 @@ static void train_step(long t, double *out) {
         const real *x1678 = arena + 12443648; /* (64, 7, 7, 128) */
         const real *x1615 = arena + 11640832; /* (64, 7, 7, 128) */
         real *y = arena + 802816;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -10296,6 +10960,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1684 = arena + 13077888; /* (64) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -10310,6 +10975,7 @@ static void train_step(long t, double *out) {
         const real *x1678 = arena + 12443648; /* (64, 7, 7, 128) */
         const real *x1604 = arena + 6021120; /* (64, 7, 7, 128) */
         real *y = arena + 802880;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -10329,6 +10995,7 @@ static void train_step(long t, double *out) {
         const real *x1678 = arena + 12443648; /* (64, 7, 7, 128) */
         const real *x1590 = arena + 13077632; /* (64) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -10345,11 +11012,15 @@ static void train_step(long t, double *out) {
         const real *x1603 = arena + 5619712; /* (64, 7, 7, 128) */
         real *y = arena + 11647104;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v1703 = (x1700[i]) * (x1603[i]);
-                acc[c] += v1703;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v1703 = (x1700[i]) * (x1603[i]);
+                    acc[c] += v1703;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -10361,6 +11032,7 @@ static void train_step(long t, double *out) {
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x1594 = arena + 5218304; /* (64, 7, 7, 128) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -10419,6 +11091,7 @@ static void train_step(long t, double *out) {
         const real *x1712 = arena + 802816; /* (64) */
         const real *x1585 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 12443648;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -10438,6 +11111,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1717 = arena + 12443648; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -10464,6 +11138,7 @@ static void train_step(long t, double *out) {
         const real *x1720 = arena + 0; /* (64) */
         const real *x1717 = arena + 12443648; /* (64, 7, 7, 128) */
         real *y = arena + 12443648;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -10478,10 +11153,14 @@ static void train_step(long t, double *out) {
         const real *x1724 = arena + 12443648; /* (3136, 128) */
         real *y = arena + 11371520;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x1724[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x1724[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -10490,6 +11169,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -10515,8 +11195,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -10538,6 +11219,7 @@ static void train_step(long t, double *out) {
         const real *x1577 = arena + 8028160; /* (64, 14, 14, 64) */
         const real *x1730 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1577[i] > 0 ? x1730[i] : (real)0.2 * x1730[i];
         }
@@ -10547,10 +11229,14 @@ static void train_step(long t, double *out) {
         const real *x1732 = arena + 8028160; /* (12544, 64) */
         real *y = arena + 11371648;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1732[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1732[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -10559,6 +11245,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 13026304;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -10634,6 +11321,7 @@ static void train_step(long t, double *out) {
         const real *x1560 = arena + 10838016; /* (64, 7, 7, 128) */
         const real *x1746 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 10838016;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x1560[i] > 0 ? x1746[i] : (real)0.2 * x1746[i];
         }
@@ -10643,10 +11331,14 @@ static void train_step(long t, double *out) {
         const real *x1747 = arena + 10838016; /* (64, 7, 7, 128) */
         real *y = arena + 8566912;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x1747[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x1747[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -10656,6 +11348,7 @@ static void train_step(long t, double *out) {
         const real *x1747 = arena + 10838016; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -10670,11 +11363,15 @@ static void train_step(long t, double *out) {
         const real *x1557 = arena + 10436608; /* (64, 7, 7, 128) */
         real *y = arena + 8567040;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v1750 = (x1747[i]) * (x1557[i]);
-                acc[c] += v1750;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v1750 = (x1747[i]) * (x1557[i]);
+                    acc[c] += v1750;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -10685,6 +11382,7 @@ static void train_step(long t, double *out) {
         const real *x1749 = arena + 8028160; /* (64, 7, 7, 128) */
         const real *x1551 = arena + 10035200; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -10724,6 +11422,7 @@ static void train_step(long t, double *out) {
         const real *x1760 = arena + 0; /* (64) */
         const real *x1551 = arena + 10035200; /* (64, 7, 7, 128) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -10740,6 +11439,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1765 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -10766,6 +11466,7 @@ static void train_step(long t, double *out) {
         const real *x1768 = arena + 0; /* (64) */
         const real *x1765 = arena + 8028160; /* (64, 7, 7, 128) */
         real *y = arena + 8028160;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -10780,10 +11481,14 @@ static void train_step(long t, double *out) {
         const real *x1772 = arena + 8028160; /* (3136, 128) */
         real *y = arena + 8567168;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x1772[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x1772[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -10792,6 +11497,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -10817,8 +11523,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -10840,6 +11547,7 @@ static void train_step(long t, double *out) {
         const real *x1543 = arena + 7225344; /* (64, 14, 14, 64) */
         const real *x1779 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1543[i] > 0 ? x1779[i] : (real)0.2 * x1779[i];
         }
@@ -10849,10 +11557,14 @@ static void train_step(long t, double *out) {
         const real *x1781 = arena + 7225344; /* (12544, 64) */
         real *y = arena + 8029184;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1781[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1781[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -10861,6 +11573,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 12976128;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -10923,6 +11636,7 @@ static void train_step(long t, double *out) {
         const real *x1535 = arena + 9633792; /* (64, 7, 7, 128) */
         const real *x1792 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 9633792;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x1535[i] > 0 ? x1792[i] : (real)0.2 * x1792[i];
         }
@@ -10932,10 +11646,14 @@ static void train_step(long t, double *out) {
         const real *x1793 = arena + 9633792; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x1793[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x1793[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -10954,6 +11672,7 @@ static void train_step(long t, double *out) {
         const real *x1793 = arena + 9633792; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -10968,11 +11687,15 @@ static void train_step(long t, double *out) {
         const real *x1532 = arena + 9232384; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v1797 = (x1793[i]) * (x1532[i]);
-                acc[c] += v1797;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v1797 = (x1793[i]) * (x1532[i]);
+                    acc[c] += v1797;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -10995,6 +11718,7 @@ static void train_step(long t, double *out) {
         const real *x1796 = arena + 7225344; /* (64, 7, 7, 128) */
         const real *x1526 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -11034,6 +11758,7 @@ static void train_step(long t, double *out) {
         const real *x1807 = arena + 0; /* (64) */
         const real *x1526 = arena + 8830976; /* (64, 7, 7, 128) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -11050,6 +11775,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1812 = arena + 7225344; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -11076,6 +11802,7 @@ static void train_step(long t, double *out) {
         const real *x1815 = arena + 0; /* (64) */
         const real *x1812 = arena + 7225344; /* (64, 7, 7, 128) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -11090,10 +11817,14 @@ static void train_step(long t, double *out) {
         const real *x1819 = arena + 7225344; /* (3136, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x1819[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 3136; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x1819[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -11114,6 +11845,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -11144,6 +11876,7 @@ static void train_step(long t, double *out) {
         const real *x1777 = arena + 8429568; /* (128, 1024) */
         const real *x1824 = arena + 7626752; /* (128, 1024) */
         real *y = arena + 12845056;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             real v1729 = x1671[i] + x1728[i];
             real v1778 = v1729 + x1777[i];
@@ -11154,8 +11887,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -11177,6 +11911,7 @@ static void train_step(long t, double *out) {
         const real *x1518 = arena + 6422528; /* (64, 14, 14, 64) */
         const real *x1826 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1518[i] > 0 ? x1826[i] : (real)0.2 * x1826[i];
         }
@@ -11186,10 +11921,14 @@ static void train_step(long t, double *out) {
         const real *x1828 = arena + 6422528; /* (12544, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1828[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1828[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -11210,6 +11949,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = in_x + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -11268,10 +12008,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x1843[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x1843[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -11297,6 +12041,7 @@ static void train_step(long t, double *out) {
         const real *x1843 = arena + 6422528; /* (64, 6272) */
         const real *x1846 = arena + 6272; /* (6272) */
         real *y = arena + 6422528;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -11311,11 +12056,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v1848 = (x1847[i]) * (x1847[i]);
-                acc[c] += v1848;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v1848 = (x1847[i]) * (x1847[i]);
+                    acc[c] += v1848;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -11357,6 +12106,7 @@ static void train_step(long t, double *out) {
         const real *x1853 = arena + 7281792; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
         real *y = arena + 6823936;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -11372,8 +12122,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -11395,10 +12146,14 @@ static void train_step(long t, double *out) {
         const real *x1861 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1861[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1861[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -11424,6 +12179,7 @@ static void train_step(long t, double *out) {
         const real *x1861 = arena + 3211264; /* (64, 14, 14, 64) */
         const real *x1864 = arena + 64; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -11437,11 +12193,15 @@ static void train_step(long t, double *out) {
         const real *x1865 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 64;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1866 = (x1865[i]) * (x1865[i]);
-                acc[c] += v1866;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1866 = (x1865[i]) * (x1865[i]);
+                    acc[c] += v1866;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -11483,6 +12243,7 @@ static void train_step(long t, double *out) {
         const real *x1871 = arena + 7288128; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
         real *y = arena + 4014080;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -11498,8 +12259,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 7225344;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -11522,6 +12284,7 @@ static void train_step(long t, double *out) {
         const real *x1878 = arena + 7225344; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -11534,6 +12297,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -11558,6 +12322,7 @@ static void train_step(long t, double *out) {
         const real *x1882 = arena + 4816896; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
         real *y = arena + 4816896;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -11569,6 +12334,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1884 = arena + 4816896; /* (64, 14, 14, 64) */
         real *y = arena + 4816896;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1884[i] > 0 ? x1884[i] : (real)0.2 * x1884[i];
         }
@@ -11577,6 +12343,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 4816896;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -11601,6 +12368,7 @@ static void train_step(long t, double *out) {
         const real *x1887 = arena + 5619712; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
         real *y = arena + 5619712;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -11612,6 +12380,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1889 = arena + 5619712; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -11636,6 +12405,7 @@ static void train_step(long t, double *out) {
         const real *x1889 = arena + 5619712; /* (64, 7, 7, 128) */
         const real *x1892 = arena + 0; /* (64) */
         real *y = arena + 5619712;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -11648,6 +12418,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1893 = arena + 5619712; /* (64, 7, 7, 128) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -11680,6 +12451,7 @@ static void train_step(long t, double *out) {
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
         real *y = arena + 6021120;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -11749,6 +12521,7 @@ static void train_step(long t, double *out) {
         const real *x1915 = arena + 0; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         real *y = arena + 6021120;
+        PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -11763,6 +12536,7 @@ static void train_step(long t, double *out) {
         const real *x1917 = arena + 6021120; /* (64, 7, 7, 128) */
         const real *x1893 = arena + 5619712; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -11802,6 +12576,7 @@ static void train_step(long t, double *out) {
         const real *x1925 = arena + 0; /* (64) */
         const real *x1893 = arena + 5619712; /* (64, 7, 7, 128) */
         real *y = arena + 6021120;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -11818,6 +12593,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1930 = arena + 6021120; /* (64, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -11844,6 +12620,7 @@ static void train_step(long t, double *out) {
         const real *x1933 = arena + 0; /* (64) */
         const real *x1930 = arena + 6021120; /* (64, 7, 7, 128) */
         real *y = arena + 6021120;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -11859,8 +12636,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 5619712;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -11882,6 +12660,7 @@ static void train_step(long t, double *out) {
         const real *x1885 = arena + 4816896; /* (64, 14, 14, 64) */
         const real *x1939 = arena + 5619712; /* (64, 14, 14, 64) */
         real *y = arena + 4816896;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1885[i] > 0 ? x1939[i] : (real)0.2 * x1939[i];
         }
@@ -11892,8 +12671,9 @@ static void train_step(long t, double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -11918,6 +12698,7 @@ static void train_step(long t, double *out) {
         const real *x1880 = arena + 7225344; /* (64, 28, 28, 1) */
         const real *x1943 = arena + 200704; /* (64, 28, 28, 1) */
         real *y = arena + 7225344;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1944 = (x1880[i]) * (x1880[i]);
             real v1945 = -(v1944);
@@ -11942,6 +12723,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 7225344;
         real *cols = arena + 802816;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -11968,6 +12750,7 @@ static void train_step(long t, double *out) {
         const real *x1875 = arena + 4014080; /* (64, 14, 14, 64) */
         const real *x1952 = arena + 0; /* (64, 14, 14, 64) */
         real *y = arena + 4014080;
+        PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1875[i] > 0 ? x1952[i] : 0;
         }
@@ -11977,10 +12760,14 @@ static void train_step(long t, double *out) {
         const real *x1953 = arena + 4014080; /* (64, 14, 14, 64) */
         real *y = arena + 4817920;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1953[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1953[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -11992,11 +12779,15 @@ static void train_step(long t, double *out) {
         const real *x1865 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v1956 = (x1953[i]) * (x1865[i]);
-                acc[c] += v1956;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v1956 = (x1953[i]) * (x1865[i]);
+                    acc[c] += v1956;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -12042,6 +12833,7 @@ static void train_step(long t, double *out) {
         const real *x1964 = arena + 0; /* (64) */
         const real *x1865 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 4014080;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -12059,10 +12851,14 @@ static void train_step(long t, double *out) {
         const real *x1969 = arena + 4014080; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 12544; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x1969[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 12544; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x1969[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -12084,6 +12880,7 @@ static void train_step(long t, double *out) {
         const real *x1972 = arena + 0; /* (64) */
         const real *x1969 = arena + 4014080; /* (64, 14, 14, 64) */
         real *y = arena + 4014080;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -12097,6 +12894,7 @@ static void train_step(long t, double *out) {
     {
         const real *img = arena + 4014080;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -12123,6 +12921,7 @@ static void train_step(long t, double *out) {
         const real *x1857 = arena + 6823936; /* (64, 6272) */
         const real *x1980 = arena + 3211264; /* (64, 6272) */
         real *y = arena + 6823936;
+        PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x1857[i] > 0 ? x1980[i] : 0;
         }
@@ -12133,10 +12932,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 627200;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x1981[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x1981[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -12149,11 +12952,15 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v1984 = (x1981[i]) * (x1847[i]);
-                acc[c] += v1984;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v1984 = (x1981[i]) * (x1847[i]);
+                    acc[c] += v1984;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -12199,6 +13006,7 @@ static void train_step(long t, double *out) {
         const real *x1992 = arena + 0; /* (6272) */
         const real *x1847 = arena + 6422528; /* (64, 6272) */
         real *y = arena + 6823936;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -12217,10 +13025,14 @@ static void train_step(long t, double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x1997[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x1997[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -12242,6 +13054,7 @@ static void train_step(long t, double *out) {
         const real *x2000 = arena + 0; /* (6272) */
         const real *x1997 = arena + 6823936; /* (64, 6272) */
         real *y = arena + 6823936;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -12308,6 +13121,7 @@ static const real *generate(void) {
         const real *x9 = arena + 0; /* (6272) */
         const real *x11 = arena + 6272; /* (6272) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -12323,8 +13137,9 @@ static const real *generate(void) {
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
-        memset(img, 0, 802816 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -12374,6 +13189,7 @@ static const real *generate(void) {
         const real *x26 = arena + 0; /* (64) */
         const real *x28 = arena + 64; /* (64) */
         real *y = arena + 3211264;
+        PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -12389,8 +13205,9 @@ static const real *generate(void) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -12413,6 +13230,7 @@ static const real *generate(void) {
         const real *x35 = arena + 200704; /* (64, 28, 28, 1) */
         const real *x36 = G_l8_bias; /* (1) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -12434,10 +13252,14 @@ static void gc_loss_0(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -12457,6 +13279,7 @@ static void gc_loss_0(double *out) {
         const real *x3 = arena + 200704; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -12471,11 +13294,15 @@ static void gc_loss_0(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -12503,6 +13330,7 @@ static void gc_loss_0(double *out) {
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -12518,8 +13346,9 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -12541,10 +13370,14 @@ static void gc_loss_0(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -12564,6 +13397,7 @@ static void gc_loss_0(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -12577,11 +13411,15 @@ static void gc_loss_0(double *out) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -12609,6 +13447,7 @@ static void gc_loss_0(double *out) {
         const real *x39 = arena + 0; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -12624,8 +13463,8 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 250880;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -12684,6 +13523,7 @@ static void gc_loss_0(double *out) {
         const real *x52 = arena + 200704; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -12695,6 +13535,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x55 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
         }
@@ -12703,6 +13544,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -12727,6 +13569,7 @@ static void gc_loss_0(double *out) {
         const real *x59 = arena + 200704; /* (196, 128) */
         const real *x60 = D_l3_bias; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -12738,6 +13581,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x62 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -12762,6 +13606,7 @@ static void gc_loss_0(double *out) {
         const real *x62 = arena + 200704; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (4) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -12774,6 +13619,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -12806,6 +13652,7 @@ static void gc_loss_0(double *out) {
         const real *x64 = D_l4_gamma; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -12847,6 +13694,7 @@ static void gc_loss_0(double *out) {
         const real *x84 = arena + 200704; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -12858,6 +13706,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x86 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x86[i] > 0 ? x86[i] : (real)0.2 * x86[i];
         }
@@ -12866,6 +13715,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -12890,6 +13740,7 @@ static void gc_loss_0(double *out) {
         const real *x89 = arena + 200704; /* (196, 128) */
         const real *x60 = D_l3_bias; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -12901,6 +13752,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x91 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -12925,6 +13777,7 @@ static void gc_loss_0(double *out) {
         const real *x91 = arena + 200704; /* (4, 7, 7, 128) */
         const real *x94 = arena + 0; /* (4) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -12937,6 +13790,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x95 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -12969,6 +13823,7 @@ static void gc_loss_0(double *out) {
         const real *x64 = D_l4_gamma; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -13066,6 +13921,7 @@ static void gc_loss_0(double *out) {
         const real *x118 = arena + 200704; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -13077,6 +13933,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x120 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x120[i] > 0 ? x120[i] : (real)0.2 * x120[i];
         }
@@ -13085,6 +13942,7 @@ static void gc_loss_0(double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -13109,6 +13967,7 @@ static void gc_loss_0(double *out) {
         const real *x123 = arena + 250880; /* (196, 128) */
         const real *x60 = D_l3_bias; /* (128) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -13120,6 +13979,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x125 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -13144,6 +14004,7 @@ static void gc_loss_0(double *out) {
         const real *x125 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x128 = arena + 0; /* (4) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -13156,6 +14017,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x129 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -13208,6 +14070,7 @@ static void gc_loss_0(double *out) {
         const real *x63 = D_l4_beta; /* (128) */
         const real *x146 = arena + 275968; /* (4, 7, 7, 128) */
         real *y = arena + 275968;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -13227,6 +14090,7 @@ static void gc_loss_0(double *out) {
         const real *x148 = arena + 275968; /* (4, 7, 7, 128) */
         const real *x129 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 16;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -13266,6 +14130,7 @@ static void gc_loss_0(double *out) {
         const real *x156 = arena + 16; /* (4) */
         const real *x129 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 275968;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -13282,6 +14147,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x161 = arena + 275968; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -13308,6 +14174,7 @@ static void gc_loss_0(double *out) {
         const real *x164 = arena + 0; /* (4) */
         const real *x161 = arena + 275968; /* (4, 7, 7, 128) */
         real *y = arena + 275968;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -13323,8 +14190,9 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 250880;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -13346,6 +14214,7 @@ static void gc_loss_0(double *out) {
         const real *x121 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x170 = arena + 250880; /* (4, 14, 14, 64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x121[i] > 0 ? x170[i] : (real)0.2 * x170[i];
         }
@@ -13356,8 +14225,8 @@ static void gc_loss_0(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12544;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -13441,10 +14310,14 @@ static void gc_grad_0(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -13464,6 +14337,7 @@ static void gc_grad_0(real *g) {
         const real *x3 = arena + 200704; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -13478,11 +14352,15 @@ static void gc_grad_0(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -13510,6 +14388,7 @@ static void gc_grad_0(real *g) {
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -13525,8 +14404,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -13548,10 +14428,14 @@ static void gc_grad_0(real *g) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -13571,6 +14455,7 @@ static void gc_grad_0(real *g) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -13584,11 +14469,15 @@ static void gc_grad_0(real *g) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -13616,6 +14505,7 @@ static void gc_grad_0(real *g) {
         const real *x39 = arena + 0; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -13631,8 +14521,8 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 920064;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -13691,6 +14581,7 @@ static void gc_grad_0(real *g) {
         const real *x52 = arena + 925696; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 925696;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -13702,6 +14593,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x55 = arena + 925696; /* (4, 14, 14, 64) */
         real *y = arena + 925696;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
         }
@@ -13710,6 +14602,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 925696;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -13734,6 +14627,7 @@ static void gc_grad_0(real *g) {
         const real *x59 = arena + 844800; /* (196, 128) */
         const real *x60 = D_l3_bias; /* (128) */
         real *y = arena + 844800;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -13745,6 +14639,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x62 = arena + 844800; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -13769,6 +14664,7 @@ static void gc_grad_0(real *g) {
         const real *x62 = arena + 844800; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (4) */
         real *y = arena + 844800;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -13781,6 +14677,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x68 = arena + 844800; /* (4, 7, 7, 128) */
         real *y = arena + 923456;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -13808,6 +14705,7 @@ static void gc_grad_0(real *g) {
         const real *x68 = arena + 844800; /* (4, 7, 7, 128) */
         const real *x73 = arena + 923456; /* (4) */
         real *y = arena + 869888;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -13823,6 +14721,7 @@ static void gc_grad_0(real *g) {
         const real *x64 = D_l4_gamma; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 894976;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -13860,6 +14759,7 @@ static void gc_grad_0(real *g) {
         const real *x84 = arena + 794624; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 794624;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -13871,6 +14771,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x86 = arena + 794624; /* (4, 14, 14, 64) */
         real *y = arena + 794624;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x86[i] > 0 ? x86[i] : (real)0.2 * x86[i];
         }
@@ -13879,6 +14780,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 794624;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -13903,6 +14805,7 @@ static void gc_grad_0(real *g) {
         const real *x89 = arena + 713728; /* (196, 128) */
         const real *x60 = D_l3_bias; /* (128) */
         real *y = arena + 713728;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -13914,6 +14817,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x91 = arena + 713728; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -13938,6 +14842,7 @@ static void gc_grad_0(real *g) {
         const real *x91 = arena + 713728; /* (4, 7, 7, 128) */
         const real *x94 = arena + 0; /* (4) */
         real *y = arena + 713728;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -13950,6 +14855,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x95 = arena + 713728; /* (4, 7, 7, 128) */
         real *y = arena + 792128;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -13977,6 +14883,7 @@ static void gc_grad_0(real *g) {
         const real *x95 = arena + 713728; /* (4, 7, 7, 128) */
         const real *x100 = arena + 792128; /* (4) */
         real *y = arena + 738816;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -13992,6 +14899,7 @@ static void gc_grad_0(real *g) {
         const real *x64 = D_l4_gamma; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 763904;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -14053,6 +14961,7 @@ static void gc_grad_0(real *g) {
         const real *x118 = arena + 663552; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 663552;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -14064,6 +14973,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x120 = arena + 663552; /* (4, 14, 14, 64) */
         real *y = arena + 663552;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x120[i] > 0 ? x120[i] : (real)0.2 * x120[i];
         }
@@ -14072,6 +14982,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 663552;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -14096,6 +15007,7 @@ static void gc_grad_0(real *g) {
         const real *x123 = arena + 301056; /* (196, 128) */
         const real *x60 = D_l3_bias; /* (128) */
         real *y = arena + 301056;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -14107,6 +15019,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x125 = arena + 301056; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -14131,6 +15044,7 @@ static void gc_grad_0(real *g) {
         const real *x125 = arena + 301056; /* (4, 7, 7, 128) */
         const real *x128 = arena + 0; /* (4) */
         real *y = arena + 301056;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -14143,6 +15057,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x129 = arena + 301056; /* (4, 7, 7, 128) */
         real *y = arena + 607744;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -14175,6 +15090,7 @@ static void gc_grad_0(real *g) {
         const real *x64 = D_l4_gamma; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 326144;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -14208,6 +15124,7 @@ static void gc_grad_0(real *g) {
         const real *x138 = arena + 326144; /* (4, 7, 7, 128) */
         const real *x146 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 351232;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x138[i] > 0 ? x146[i] : (real)0.2 * x146[i];
         }
@@ -14217,6 +15134,7 @@ static void gc_grad_0(real *g) {
         const real *x147 = arena + 351232; /* (4, 7, 7, 128) */
         const real *x64 = D_l4_gamma; /* (128) */
         real *y = arena + 376320;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -14230,6 +15148,7 @@ static void gc_grad_0(real *g) {
         const real *x148 = arena + 376320; /* (4, 7, 7, 128) */
         const real *x129 = arena + 301056; /* (4, 7, 7, 128) */
         real *y = arena + 607776;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -14275,6 +15194,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x156 = arena + 0; /* (4) */
         real *y = arena + 532480;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -14287,6 +15207,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x129 = arena + 301056; /* (4, 7, 7, 128) */
         real *y = arena + 557568;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = 2 * (x129[i]);
         }
@@ -14300,6 +15221,7 @@ static void gc_grad_0(real *g) {
         const real *x158 = arena + 532480; /* (4, 7, 7, 128) */
         const real *x159 = arena + 557568; /* (4, 7, 7, 128) */
         real *y = arena + 582656;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -14313,6 +15235,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x161 = arena + 582656; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -14339,6 +15262,7 @@ static void gc_grad_0(real *g) {
         const real *x164 = arena + 0; /* (4) */
         const real *x161 = arena + 582656; /* (4, 7, 7, 128) */
         real *y = arena + 582656;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -14354,8 +15278,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -14377,6 +15302,7 @@ static void gc_grad_0(real *g) {
         const real *x121 = arena + 663552; /* (4, 14, 14, 64) */
         const real *x170 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x121[i] > 0 ? x170[i] : (real)0.2 * x170[i];
         }
@@ -14387,8 +15313,8 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12544;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -14518,6 +15444,7 @@ static void gc_grad_0(real *g) {
         const real *x121 = arena + 663552; /* (4, 14, 14, 64) */
         const real *x202 = arena + 250880; /* (4, 14, 14, 64) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x121[i] > 0 ? x202[i] : (real)0.2 * x202[i];
         }
@@ -14526,6 +15453,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 250880;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -14551,6 +15479,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x207 = arena + 975872; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -14577,6 +15506,7 @@ static void gc_grad_0(real *g) {
         const real *x210 = arena + 0; /* (4) */
         const real *x207 = arena + 975872; /* (4, 7, 7, 128) */
         real *y = arena + 975872;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -14592,6 +15522,7 @@ static void gc_grad_0(real *g) {
         const real *x213 = arena + 975872; /* (4, 7, 7, 128) */
         const real *x159 = arena + 557568; /* (4, 7, 7, 128) */
         real *y = arena + 50176;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -14635,6 +15566,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x219 = arena + 607808; /* (4) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -14649,6 +15581,7 @@ static void gc_grad_0(real *g) {
         const real *x213 = arena + 975872; /* (4, 7, 7, 128) */
         const real *x148 = arena + 376320; /* (4, 7, 7, 128) */
         real *y = arena + 50192;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -14668,6 +15601,7 @@ static void gc_grad_0(real *g) {
         const real *x213 = arena + 975872; /* (4, 7, 7, 128) */
         const real *x134 = arena + 607744; /* (4) */
         real *y = arena + 25088;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -14684,11 +15618,15 @@ static void gc_grad_0(real *g) {
         const real *x147 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 1016576;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v238 = (x235[i]) * (x147[i]);
-                acc[c] += v238;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v238 = (x235[i]) * (x147[i]);
+                    acc[c] += v238;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -14700,6 +15638,7 @@ static void gc_grad_0(real *g) {
         const real *x64 = D_l4_gamma; /* (128) */
         const real *x138 = arena + 326144; /* (4, 7, 7, 128) */
         real *y = arena + 25088;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -14758,6 +15697,7 @@ static void gc_grad_0(real *g) {
         const real *x247 = arena + 50176; /* (4) */
         const real *x129 = arena + 301056; /* (4, 7, 7, 128) */
         real *y = arena + 975872;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -14777,6 +15717,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x252 = arena + 975872; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -14803,6 +15744,7 @@ static void gc_grad_0(real *g) {
         const real *x255 = arena + 0; /* (4) */
         const real *x252 = arena + 975872; /* (4, 7, 7, 128) */
         real *y = arena + 975872;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -14817,10 +15759,14 @@ static void gc_grad_0(real *g) {
         const real *x259 = arena + 975872; /* (196, 128) */
         real *y = arena + 1016704;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x259[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x259[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -14829,6 +15775,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 663552;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -14854,8 +15801,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -14877,6 +15825,7 @@ static void gc_grad_0(real *g) {
         const real *x121 = arena + 663552; /* (4, 14, 14, 64) */
         const real *x265 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 663552;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x121[i] > 0 ? x265[i] : (real)0.2 * x265[i];
         }
@@ -14886,10 +15835,14 @@ static void gc_grad_0(real *g) {
         const real *x267 = arena + 663552; /* (784, 64) */
         real *y = arena + 1016960;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x267[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x267[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -14973,6 +15926,7 @@ static void gc_grad_0(real *g) {
         const real *x104 = arena + 763904; /* (4, 7, 7, 128) */
         const real *x281 = arena + 0; /* (4, 7, 7, 128) */
         real *y = arena + 763904;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x104[i] > 0 ? x281[i] : (real)0.2 * x281[i];
         }
@@ -14982,10 +15936,14 @@ static void gc_grad_0(real *g) {
         const real *x282 = arena + 763904; /* (4, 7, 7, 128) */
         real *y = arena + 1016832;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x282[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x282[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -14995,6 +15953,7 @@ static void gc_grad_0(real *g) {
         const real *x282 = arena + 763904; /* (4, 7, 7, 128) */
         const real *x64 = D_l4_gamma; /* (128) */
         real *y = arena + 975872;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -15009,11 +15968,15 @@ static void gc_grad_0(real *g) {
         const real *x101 = arena + 738816; /* (4, 7, 7, 128) */
         real *y = arena + 923200;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v285 = (x282[i]) * (x101[i]);
-                acc[c] += v285;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v285 = (x282[i]) * (x101[i]);
+                    acc[c] += v285;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -15024,6 +15987,7 @@ static void gc_grad_0(real *g) {
         const real *x284 = arena + 975872; /* (4, 7, 7, 128) */
         const real *x95 = arena + 713728; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -15063,6 +16027,7 @@ static void gc_grad_0(real *g) {
         const real *x295 = arena + 0; /* (4) */
         const real *x95 = arena + 713728; /* (4, 7, 7, 128) */
         real *y = arena + 975872;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -15079,6 +16044,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x300 = arena + 975872; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -15105,6 +16071,7 @@ static void gc_grad_0(real *g) {
         const real *x303 = arena + 0; /* (4) */
         const real *x300 = arena + 975872; /* (4, 7, 7, 128) */
         real *y = arena + 975872;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -15119,10 +16086,14 @@ static void gc_grad_0(real *g) {
         const real *x307 = arena + 975872; /* (196, 128) */
         real *y = arena + 923328;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x307[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x307[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -15131,6 +16102,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 794624;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -15156,8 +16128,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -15179,6 +16152,7 @@ static void gc_grad_0(real *g) {
         const real *x87 = arena + 794624; /* (4, 14, 14, 64) */
         const real *x314 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 794624;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x87[i] > 0 ? x314[i] : (real)0.2 * x314[i];
         }
@@ -15188,10 +16162,14 @@ static void gc_grad_0(real *g) {
         const real *x316 = arena + 794624; /* (784, 64) */
         real *y = arena + 1017024;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x316[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x316[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -15262,6 +16240,7 @@ static void gc_grad_0(real *g) {
         const real *x77 = arena + 894976; /* (4, 7, 7, 128) */
         const real *x327 = arena + 0; /* (4, 7, 7, 128) */
         real *y = arena + 894976;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x77[i] > 0 ? x327[i] : (real)0.2 * x327[i];
         }
@@ -15271,10 +16250,14 @@ static void gc_grad_0(real *g) {
         const real *x328 = arena + 894976; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x328[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x328[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -15293,6 +16276,7 @@ static void gc_grad_0(real *g) {
         const real *x328 = arena + 894976; /* (4, 7, 7, 128) */
         const real *x64 = D_l4_gamma; /* (128) */
         real *y = arena + 975872;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -15307,11 +16291,15 @@ static void gc_grad_0(real *g) {
         const real *x74 = arena + 869888; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v332 = (x328[i]) * (x74[i]);
-                acc[c] += v332;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v332 = (x328[i]) * (x74[i]);
+                    acc[c] += v332;
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -15334,6 +16322,7 @@ static void gc_grad_0(real *g) {
         const real *x331 = arena + 975872; /* (4, 7, 7, 128) */
         const real *x68 = arena + 844800; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -15373,6 +16362,7 @@ static void gc_grad_0(real *g) {
         const real *x342 = arena + 0; /* (4) */
         const real *x68 = arena + 844800; /* (4, 7, 7, 128) */
         real *y = arena + 975872;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -15389,6 +16379,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x347 = arena + 975872; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -15415,6 +16406,7 @@ static void gc_grad_0(real *g) {
         const real *x350 = arena + 0; /* (4) */
         const real *x347 = arena + 975872; /* (4, 7, 7, 128) */
         real *y = arena + 975872;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -15429,10 +16421,14 @@ static void gc_grad_0(real *g) {
         const real *x354 = arena + 975872; /* (196, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x354[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x354[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -15453,6 +16449,7 @@ static void gc_grad_0(real *g) {
     {
         const real *img = arena + 925696;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -15483,6 +16480,7 @@ static void gc_grad_0(real *g) {
         const real *x312 = arena + 663552; /* (128, 1024) */
         const real *x359 = arena + 794624; /* (128, 1024) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             real v264 = x206[i] + x263[i];
             real v313 = v264 + x312[i];
@@ -15493,8 +16491,9 @@ static void gc_grad_0(real *g) {
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -15516,6 +16515,7 @@ static void gc_grad_0(real *g) {
         const real *x56 = arena + 925696; /* (4, 14, 14, 64) */
         const real *x361 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 925696;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x56[i] > 0 ? x361[i] : (real)0.2 * x361[i];
         }
@@ -15525,10 +16525,14 @@ static void gc_grad_0(real *g) {
         const real *x363 = arena + 925696; /* (784, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x363[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x363[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -15611,10 +16615,14 @@ static void gc_loss_1(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -15634,6 +16642,7 @@ static void gc_loss_1(double *out) {
         const real *x3 = arena + 200704; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -15648,11 +16657,15 @@ static void gc_loss_1(double *out) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -15680,6 +16693,7 @@ static void gc_loss_1(double *out) {
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -15695,8 +16709,9 @@ static void gc_loss_1(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -15718,10 +16733,14 @@ static void gc_loss_1(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -15741,6 +16760,7 @@ static void gc_loss_1(double *out) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -15754,11 +16774,15 @@ static void gc_loss_1(double *out) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -15786,6 +16810,7 @@ static void gc_loss_1(double *out) {
         const real *x39 = arena + 0; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -15801,8 +16826,8 @@ static void gc_loss_1(double *out) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12544;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -15861,6 +16886,7 @@ static void gc_loss_1(double *out) {
         const real *x52 = arena + 200704; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -15872,6 +16898,7 @@ static void gc_loss_1(double *out) {
     {
         const real *x55 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
         }
@@ -15880,6 +16907,7 @@ static void gc_loss_1(double *out) {
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -15904,6 +16932,7 @@ static void gc_loss_1(double *out) {
         const real *x59 = arena + 200704; /* (196, 128) */
         const real *x60 = D_l3_bias; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -15915,6 +16944,7 @@ static void gc_loss_1(double *out) {
     {
         const real *x62 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -15939,6 +16969,7 @@ static void gc_loss_1(double *out) {
         const real *x62 = arena + 200704; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (4) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -15951,6 +16982,7 @@ static void gc_loss_1(double *out) {
     {
         const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -15983,6 +17015,7 @@ static void gc_loss_1(double *out) {
         const real *x64 = D_l4_gamma; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -16036,10 +17069,14 @@ static void gc_grad_1(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x3[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -16059,6 +17096,7 @@ static void gc_grad_1(real *g) {
         const real *x3 = arena + 401408; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
         real *y = arena + 401408;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -16073,11 +17111,15 @@ static void gc_grad_1(real *g) {
         real *y = arena + 426496;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v12 = (x11[i]) * (x11[i]);
-                acc[c] += v12;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -16111,6 +17153,7 @@ static void gc_grad_1(real *g) {
         const real *x17 = arena + 432768; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -16126,8 +17169,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -16149,10 +17193,14 @@ static void gc_grad_1(real *g) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x25[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -16172,6 +17220,7 @@ static void gc_grad_1(real *g) {
         const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
         real *y = arena + 200704;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -16185,11 +17234,15 @@ static void gc_grad_1(real *g) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 442176;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v34 = (x33[i]) * (x33[i]);
-                acc[c] += v34;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -16223,6 +17276,7 @@ static void gc_grad_1(real *g) {
         const real *x39 = arena + 442240; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -16238,8 +17292,8 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 439040;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -16298,6 +17352,7 @@ static void gc_grad_1(real *g) {
         const real *x52 = arena + 301056; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
         real *y = arena + 301056;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -16309,6 +17364,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x55 = arena + 301056; /* (4, 14, 14, 64) */
         real *y = arena + 301056;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
         }
@@ -16317,6 +17373,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 301056;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -16341,6 +17398,7 @@ static void gc_grad_1(real *g) {
         const real *x59 = arena + 351232; /* (196, 128) */
         const real *x60 = D_l3_bias; /* (128) */
         real *y = arena + 351232;
+        PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -16352,6 +17410,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x62 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -16376,6 +17435,7 @@ static void gc_grad_1(real *g) {
         const real *x62 = arena + 351232; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (4) */
         real *y = arena + 351232;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -16388,6 +17448,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -16444,6 +17505,7 @@ static void gc_grad_1(real *g) {
         const real *x63 = D_l4_beta; /* (128) */
         const real *x91 = arena + 376320; /* (4, 7, 7, 128) */
         real *y = arena + 376320;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -16463,6 +17525,7 @@ static void gc_grad_1(real *g) {
         const real *x93 = arena + 376320; /* (4, 7, 7, 128) */
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 16;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -16502,6 +17565,7 @@ static void gc_grad_1(real *g) {
         const real *x101 = arena + 16; /* (4) */
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 376320;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -16518,6 +17582,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x106 = arena + 376320; /* (4, 7, 7, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 6272; q++) {
@@ -16544,6 +17609,7 @@ static void gc_grad_1(real *g) {
         const real *x109 = arena + 0; /* (4) */
         const real *x106 = arena + 376320; /* (4, 7, 7, 128) */
         real *y = arena + 376320;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -16559,8 +17625,9 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 351232;
-        memset(img, 0, 50176 * sizeof(real));
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
                     long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
@@ -16582,6 +17649,7 @@ static void gc_grad_1(real *g) {
         const real *x56 = arena + 301056; /* (4, 14, 14, 64) */
         const real *x115 = arena + 351232; /* (4, 14, 14, 64) */
         real *y = arena + 301056;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x56[i] > 0 ? x115[i] : (real)0.2 * x115[i];
         }
@@ -16592,8 +17660,8 @@ static void gc_grad_1(real *g) {
     {
         const real *cols = arena + 0;
         real *img = arena + 12544;
-        memset(img, 0, 3136 * sizeof(real));
         for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
                     long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
@@ -16668,6 +17736,7 @@ static void gc_grad_1(real *g) {
         const real *x42 = arena + 250880; /* (4, 14, 14, 64) */
         const real *x128 = arena + 0; /* (4, 14, 14, 64) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x42[i] > 0 ? x128[i] : 0;
         }
@@ -16677,10 +17746,14 @@ static void gc_grad_1(real *g) {
         const real *x129 = arena + 250880; /* (4, 14, 14, 64) */
         real *y = arena + 796928;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x129[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x129[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -16692,11 +17765,15 @@ static void gc_grad_1(real *g) {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v132 = (x129[i]) * (x33[i]);
-                acc[c] += v132;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v132 = (x129[i]) * (x33[i]);
+                    acc[c] += v132;
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -16742,6 +17819,7 @@ static void gc_grad_1(real *g) {
         const real *x140 = arena + 0; /* (64) */
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -16759,10 +17837,14 @@ static void gc_grad_1(real *g) {
         const real *x145 = arena + 250880; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                acc[c] += x145[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x145[i];
+                }
             }
         }
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
@@ -16784,6 +17866,7 @@ static void gc_grad_1(real *g) {
         const real *x148 = arena + 0; /* (64) */
         const real *x145 = arena + 250880; /* (4, 14, 14, 64) */
         real *y = arena + 250880;
+        PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -16797,6 +17880,7 @@ static void gc_grad_1(real *g) {
     {
         const real *img = arena + 250880;
         real *cols = arena + 0;
+        PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
                 for (int ow = 0; ow < 7; ow++) {
@@ -16823,6 +17907,7 @@ static void gc_grad_1(real *g) {
         const real *x20 = arena + 758272; /* (4, 6272) */
         const real *x156 = arena + 200704; /* (4, 6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x20[i] > 0 ? x156[i] : 0;
         }
@@ -16833,10 +17918,14 @@ static void gc_grad_1(real *g) {
         real *y = arena + 783360;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x157[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x157[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -16849,11 +17938,15 @@ static void gc_grad_1(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v160 = (x157[i]) * (x11[i]);
-                acc[c] += v160;
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v160 = (x157[i]) * (x11[i]);
+                    acc[c] += v160;
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -16899,6 +17992,7 @@ static void gc_grad_1(real *g) {
         const real *x168 = arena + 0; /* (6272) */
         const real *x11 = arena + 401408; /* (4, 6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;
@@ -16917,10 +18011,14 @@ static void gc_grad_1(real *g) {
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                acc[c] += x173[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x173[i];
+                }
             }
         }
         for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
@@ -16942,6 +18040,7 @@ static void gc_grad_1(real *g) {
         const real *x176 = arena + 0; /* (6272) */
         const real *x173 = arena + 758272; /* (4, 6272) */
         real *y = arena + 758272;
+        PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
                 long i = r * 6272 + c;

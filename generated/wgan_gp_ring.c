@@ -126,6 +126,7 @@ static void train_step(long t, double *out) {
         const real *x5 = arena + 0; /* (256, 128) */
         const real *x6 = G_l1_bias; /* (128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -142,6 +143,7 @@ static void train_step(long t, double *out) {
         const real *x10 = arena + 32768; /* (256, 128) */
         const real *x11 = G_l3_bias; /* (128) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -172,6 +174,7 @@ static void train_step(long t, double *out) {
         const real *x19 = arena + 0; /* (256, 128) */
         const real *x20 = D_l1_bias; /* (128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -188,6 +191,7 @@ static void train_step(long t, double *out) {
         const real *x24 = arena + 32768; /* (256, 128) */
         const real *x25 = D_l3_bias; /* (128) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -204,6 +208,7 @@ static void train_step(long t, double *out) {
         const real *x32 = arena + 65536; /* (256, 128) */
         const real *x20 = D_l1_bias; /* (128) */
         real *y = arena + 65536;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -220,6 +225,7 @@ static void train_step(long t, double *out) {
         const real *x35 = arena + 98304; /* (256, 128) */
         const real *x25 = D_l3_bias; /* (128) */
         real *y = arena + 98304;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -260,6 +266,7 @@ static void train_step(long t, double *out) {
         const real *x49 = arena + 131072; /* (256, 128) */
         const real *x20 = D_l1_bias; /* (128) */
         real *y = arena + 131072;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -276,6 +283,7 @@ static void train_step(long t, double *out) {
         const real *x52 = arena + 163840; /* (256, 128) */
         const real *x25 = D_l3_bias; /* (128) */
         real *y = arena + 163840;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -306,6 +314,7 @@ static void train_step(long t, double *out) {
         const real *x54 = arena + 163840; /* (256, 128) */
         const real *x60 = arena + 196608; /* (256, 128) */
         real *y = arena + 196608;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x54[i] > 0 ? x60[i] : 0;
         }
@@ -317,6 +326,7 @@ static void train_step(long t, double *out) {
         const real *x51 = arena + 131072; /* (256, 128) */
         const real *x62 = arena + 229376; /* (256, 128) */
         real *y = arena + 229376;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x51[i] > 0 ? x62[i] : 0;
         }
@@ -415,6 +425,7 @@ static void train_step(long t, double *out) {
         const real *x51 = arena + 131072; /* (256, 128) */
         const real *x89 = arena + 262144; /* (256, 128) */
         real *y = arena + 131072;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x51[i] > 0 ? x89[i] : 0;
         }
@@ -428,6 +439,7 @@ static void train_step(long t, double *out) {
         const real *x54 = arena + 163840; /* (256, 128) */
         const real *x92 = arena + 229376; /* (256, 128) */
         real *y = arena + 163840;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x54[i] > 0 ? x92[i] : 0;
         }
@@ -490,6 +502,7 @@ static void train_step(long t, double *out) {
         const real *x37 = arena + 98304; /* (256, 128) */
         const real *x102 = arena + 131072; /* (256, 128) */
         real *y = arena + 98304;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x37[i] > 0 ? x102[i] : 0;
         }
@@ -499,10 +512,14 @@ static void train_step(long t, double *out) {
         const real *x105 = arena + 98304; /* (256, 128) */
         real *y = arena + 180608;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x105[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x105[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -516,6 +533,7 @@ static void train_step(long t, double *out) {
         const real *x34 = arena + 65536; /* (256, 128) */
         const real *x107 = arena + 131072; /* (256, 128) */
         real *y = arena + 65536;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x34[i] > 0 ? x107[i] : 0;
         }
@@ -525,10 +543,14 @@ static void train_step(long t, double *out) {
         const real *x110 = arena + 65536; /* (256, 128) */
         real *y = arena + 114944;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x110[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x110[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -578,6 +600,7 @@ static void train_step(long t, double *out) {
         const real *x27 = arena + 32768; /* (256, 128) */
         const real *x116 = arena + 65536; /* (256, 128) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x27[i] > 0 ? x116[i] : 0;
         }
@@ -587,10 +610,14 @@ static void train_step(long t, double *out) {
         const real *x119 = arena + 32768; /* (256, 128) */
         real *y = arena + 65536;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x119[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x119[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -615,6 +642,7 @@ static void train_step(long t, double *out) {
         const real *x108 = arena + 163840; /* (128, 128) */
         const real *x123 = arena + 98304; /* (128, 128) */
         real *y = arena + 262144;
+        PARALLEL_FOR
         for (long i = 0; i < 16384; i++) {
             real v109 = x93[i] + x108[i];
             y[i] = v109 + x123[i];
@@ -625,6 +653,7 @@ static void train_step(long t, double *out) {
         const real *x22 = arena + 0; /* (256, 128) */
         const real *x122 = arena + 65536; /* (256, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x22[i] > 0 ? x122[i] : 0;
         }
@@ -634,10 +663,14 @@ static void train_step(long t, double *out) {
         const real *x125 = arena + 0; /* (256, 128) */
         real *y = arena + 32768;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x125[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x125[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -685,6 +718,7 @@ static void train_step(long t, double *out) {
         const real *x150 = arena + 0; /* (256, 128) */
         const real *x6 = G_l1_bias; /* (128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -701,6 +735,7 @@ static void train_step(long t, double *out) {
         const real *x153 = arena + 32768; /* (256, 128) */
         const real *x11 = G_l3_bias; /* (128) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -731,6 +766,7 @@ static void train_step(long t, double *out) {
         const real *x158 = arena + 0; /* (256, 128) */
         const real *x20 = D_l1_bias; /* (128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -747,6 +783,7 @@ static void train_step(long t, double *out) {
         const real *x161 = arena + 32768; /* (256, 128) */
         const real *x25 = D_l3_bias; /* (128) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -763,6 +800,7 @@ static void train_step(long t, double *out) {
         const real *x166 = arena + 65536; /* (256, 128) */
         const real *x20 = D_l1_bias; /* (128) */
         real *y = arena + 65536;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -779,6 +817,7 @@ static void train_step(long t, double *out) {
         const real *x169 = arena + 98304; /* (256, 128) */
         const real *x25 = D_l3_bias; /* (128) */
         real *y = arena + 98304;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -819,6 +858,7 @@ static void train_step(long t, double *out) {
         const real *x183 = arena + 131072; /* (256, 128) */
         const real *x20 = D_l1_bias; /* (128) */
         real *y = arena + 131072;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -835,6 +875,7 @@ static void train_step(long t, double *out) {
         const real *x186 = arena + 163840; /* (256, 128) */
         const real *x25 = D_l3_bias; /* (128) */
         real *y = arena + 163840;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -865,6 +906,7 @@ static void train_step(long t, double *out) {
         const real *x188 = arena + 163840; /* (256, 128) */
         const real *x194 = arena + 196608; /* (256, 128) */
         real *y = arena + 196608;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x188[i] > 0 ? x194[i] : 0;
         }
@@ -876,6 +918,7 @@ static void train_step(long t, double *out) {
         const real *x185 = arena + 131072; /* (256, 128) */
         const real *x196 = arena + 229376; /* (256, 128) */
         real *y = arena + 229376;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x185[i] > 0 ? x196[i] : 0;
         }
@@ -974,6 +1017,7 @@ static void train_step(long t, double *out) {
         const real *x185 = arena + 131072; /* (256, 128) */
         const real *x223 = arena + 262144; /* (256, 128) */
         real *y = arena + 131072;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x185[i] > 0 ? x223[i] : 0;
         }
@@ -987,6 +1031,7 @@ static void train_step(long t, double *out) {
         const real *x188 = arena + 163840; /* (256, 128) */
         const real *x226 = arena + 229376; /* (256, 128) */
         real *y = arena + 163840;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x188[i] > 0 ? x226[i] : 0;
         }
@@ -1049,6 +1094,7 @@ static void train_step(long t, double *out) {
         const real *x171 = arena + 98304; /* (256, 128) */
         const real *x236 = arena + 131072; /* (256, 128) */
         real *y = arena + 98304;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x171[i] > 0 ? x236[i] : 0;
         }
@@ -1058,10 +1104,14 @@ static void train_step(long t, double *out) {
         const real *x239 = arena + 98304; /* (256, 128) */
         real *y = arena + 180608;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x239[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x239[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1075,6 +1125,7 @@ static void train_step(long t, double *out) {
         const real *x168 = arena + 65536; /* (256, 128) */
         const real *x241 = arena + 131072; /* (256, 128) */
         real *y = arena + 65536;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x168[i] > 0 ? x241[i] : 0;
         }
@@ -1084,10 +1135,14 @@ static void train_step(long t, double *out) {
         const real *x244 = arena + 65536; /* (256, 128) */
         real *y = arena + 114944;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x244[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x244[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1137,6 +1192,7 @@ static void train_step(long t, double *out) {
         const real *x163 = arena + 32768; /* (256, 128) */
         const real *x250 = arena + 65536; /* (256, 128) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x163[i] > 0 ? x250[i] : 0;
         }
@@ -1146,10 +1202,14 @@ static void train_step(long t, double *out) {
         const real *x253 = arena + 32768; /* (256, 128) */
         real *y = arena + 65536;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x253[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x253[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1174,6 +1234,7 @@ static void train_step(long t, double *out) {
         const real *x242 = arena + 163840; /* (128, 128) */
         const real *x257 = arena + 98304; /* (128, 128) */
         real *y = arena + 262144;
+        PARALLEL_FOR
         for (long i = 0; i < 16384; i++) {
             real v243 = x227[i] + x242[i];
             y[i] = v243 + x257[i];
@@ -1184,6 +1245,7 @@ static void train_step(long t, double *out) {
         const real *x160 = arena + 0; /* (256, 128) */
         const real *x256 = arena + 65536; /* (256, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x160[i] > 0 ? x256[i] : 0;
         }
@@ -1193,10 +1255,14 @@ static void train_step(long t, double *out) {
         const real *x259 = arena + 0; /* (256, 128) */
         real *y = arena + 32768;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x259[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x259[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1244,6 +1310,7 @@ static void train_step(long t, double *out) {
         const real *x272 = arena + 0; /* (256, 128) */
         const real *x6 = G_l1_bias; /* (128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1260,6 +1327,7 @@ static void train_step(long t, double *out) {
         const real *x275 = arena + 32768; /* (256, 128) */
         const real *x11 = G_l3_bias; /* (128) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1290,6 +1358,7 @@ static void train_step(long t, double *out) {
         const real *x280 = arena + 0; /* (256, 128) */
         const real *x20 = D_l1_bias; /* (128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1306,6 +1375,7 @@ static void train_step(long t, double *out) {
         const real *x283 = arena + 32768; /* (256, 128) */
         const real *x25 = D_l3_bias; /* (128) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1322,6 +1392,7 @@ static void train_step(long t, double *out) {
         const real *x288 = arena + 65536; /* (256, 128) */
         const real *x20 = D_l1_bias; /* (128) */
         real *y = arena + 65536;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1338,6 +1409,7 @@ static void train_step(long t, double *out) {
         const real *x291 = arena + 98304; /* (256, 128) */
         const real *x25 = D_l3_bias; /* (128) */
         real *y = arena + 98304;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1378,6 +1450,7 @@ static void train_step(long t, double *out) {
         const real *x305 = arena + 131072; /* (256, 128) */
         const real *x20 = D_l1_bias; /* (128) */
         real *y = arena + 131072;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1394,6 +1467,7 @@ static void train_step(long t, double *out) {
         const real *x308 = arena + 163840; /* (256, 128) */
         const real *x25 = D_l3_bias; /* (128) */
         real *y = arena + 163840;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1424,6 +1498,7 @@ static void train_step(long t, double *out) {
         const real *x310 = arena + 163840; /* (256, 128) */
         const real *x316 = arena + 196608; /* (256, 128) */
         real *y = arena + 196608;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x310[i] > 0 ? x316[i] : 0;
         }
@@ -1435,6 +1510,7 @@ static void train_step(long t, double *out) {
         const real *x307 = arena + 131072; /* (256, 128) */
         const real *x318 = arena + 229376; /* (256, 128) */
         real *y = arena + 229376;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x307[i] > 0 ? x318[i] : 0;
         }
@@ -1533,6 +1609,7 @@ static void train_step(long t, double *out) {
         const real *x307 = arena + 131072; /* (256, 128) */
         const real *x345 = arena + 262144; /* (256, 128) */
         real *y = arena + 131072;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x307[i] > 0 ? x345[i] : 0;
         }
@@ -1546,6 +1623,7 @@ static void train_step(long t, double *out) {
         const real *x310 = arena + 163840; /* (256, 128) */
         const real *x348 = arena + 229376; /* (256, 128) */
         real *y = arena + 163840;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x310[i] > 0 ? x348[i] : 0;
         }
@@ -1608,6 +1686,7 @@ static void train_step(long t, double *out) {
         const real *x293 = arena + 98304; /* (256, 128) */
         const real *x358 = arena + 131072; /* (256, 128) */
         real *y = arena + 98304;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x293[i] > 0 ? x358[i] : 0;
         }
@@ -1617,10 +1696,14 @@ static void train_step(long t, double *out) {
         const real *x361 = arena + 98304; /* (256, 128) */
         real *y = arena + 180608;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x361[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x361[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1634,6 +1717,7 @@ static void train_step(long t, double *out) {
         const real *x290 = arena + 65536; /* (256, 128) */
         const real *x363 = arena + 131072; /* (256, 128) */
         real *y = arena + 65536;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x290[i] > 0 ? x363[i] : 0;
         }
@@ -1643,10 +1727,14 @@ static void train_step(long t, double *out) {
         const real *x366 = arena + 65536; /* (256, 128) */
         real *y = arena + 114944;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x366[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x366[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1696,6 +1784,7 @@ static void train_step(long t, double *out) {
         const real *x285 = arena + 32768; /* (256, 128) */
         const real *x372 = arena + 65536; /* (256, 128) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x285[i] > 0 ? x372[i] : 0;
         }
@@ -1705,10 +1794,14 @@ static void train_step(long t, double *out) {
         const real *x375 = arena + 32768; /* (256, 128) */
         real *y = arena + 65536;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x375[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x375[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1733,6 +1826,7 @@ static void train_step(long t, double *out) {
         const real *x364 = arena + 163840; /* (128, 128) */
         const real *x379 = arena + 98304; /* (128, 128) */
         real *y = arena + 262144;
+        PARALLEL_FOR
         for (long i = 0; i < 16384; i++) {
             real v365 = x349[i] + x364[i];
             y[i] = v365 + x379[i];
@@ -1743,6 +1837,7 @@ static void train_step(long t, double *out) {
         const real *x282 = arena + 0; /* (256, 128) */
         const real *x378 = arena + 65536; /* (256, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x282[i] > 0 ? x378[i] : 0;
         }
@@ -1752,10 +1847,14 @@ static void train_step(long t, double *out) {
         const real *x381 = arena + 0; /* (256, 128) */
         real *y = arena + 32768;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x381[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x381[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -1803,6 +1902,7 @@ static void train_step(long t, double *out) {
         const real *x394 = arena + 0; /* (256, 128) */
         const real *x6 = G_l1_bias; /* (128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1819,6 +1919,7 @@ static void train_step(long t, double *out) {
         const real *x397 = arena + 32768; /* (256, 128) */
         const real *x11 = G_l3_bias; /* (128) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1849,6 +1950,7 @@ static void train_step(long t, double *out) {
         const real *x402 = arena + 0; /* (256, 128) */
         const real *x20 = D_l1_bias; /* (128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1865,6 +1967,7 @@ static void train_step(long t, double *out) {
         const real *x405 = arena + 32768; /* (256, 128) */
         const real *x25 = D_l3_bias; /* (128) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1881,6 +1984,7 @@ static void train_step(long t, double *out) {
         const real *x410 = arena + 65536; /* (256, 128) */
         const real *x20 = D_l1_bias; /* (128) */
         real *y = arena + 65536;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1897,6 +2001,7 @@ static void train_step(long t, double *out) {
         const real *x413 = arena + 98304; /* (256, 128) */
         const real *x25 = D_l3_bias; /* (128) */
         real *y = arena + 98304;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1937,6 +2042,7 @@ static void train_step(long t, double *out) {
         const real *x427 = arena + 131072; /* (256, 128) */
         const real *x20 = D_l1_bias; /* (128) */
         real *y = arena + 131072;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1953,6 +2059,7 @@ static void train_step(long t, double *out) {
         const real *x430 = arena + 163840; /* (256, 128) */
         const real *x25 = D_l3_bias; /* (128) */
         real *y = arena + 163840;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -1983,6 +2090,7 @@ static void train_step(long t, double *out) {
         const real *x432 = arena + 163840; /* (256, 128) */
         const real *x438 = arena + 196608; /* (256, 128) */
         real *y = arena + 196608;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x432[i] > 0 ? x438[i] : 0;
         }
@@ -1994,6 +2102,7 @@ static void train_step(long t, double *out) {
         const real *x429 = arena + 131072; /* (256, 128) */
         const real *x440 = arena + 229376; /* (256, 128) */
         real *y = arena + 229376;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x429[i] > 0 ? x440[i] : 0;
         }
@@ -2092,6 +2201,7 @@ static void train_step(long t, double *out) {
         const real *x429 = arena + 131072; /* (256, 128) */
         const real *x467 = arena + 262144; /* (256, 128) */
         real *y = arena + 131072;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x429[i] > 0 ? x467[i] : 0;
         }
@@ -2105,6 +2215,7 @@ static void train_step(long t, double *out) {
         const real *x432 = arena + 163840; /* (256, 128) */
         const real *x470 = arena + 229376; /* (256, 128) */
         real *y = arena + 163840;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x432[i] > 0 ? x470[i] : 0;
         }
@@ -2167,6 +2278,7 @@ static void train_step(long t, double *out) {
         const real *x415 = arena + 98304; /* (256, 128) */
         const real *x480 = arena + 131072; /* (256, 128) */
         real *y = arena + 98304;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x415[i] > 0 ? x480[i] : 0;
         }
@@ -2176,10 +2288,14 @@ static void train_step(long t, double *out) {
         const real *x483 = arena + 98304; /* (256, 128) */
         real *y = arena + 180608;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x483[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x483[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2193,6 +2309,7 @@ static void train_step(long t, double *out) {
         const real *x412 = arena + 65536; /* (256, 128) */
         const real *x485 = arena + 131072; /* (256, 128) */
         real *y = arena + 65536;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x412[i] > 0 ? x485[i] : 0;
         }
@@ -2202,10 +2319,14 @@ static void train_step(long t, double *out) {
         const real *x488 = arena + 65536; /* (256, 128) */
         real *y = arena + 114944;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x488[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x488[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2255,6 +2376,7 @@ static void train_step(long t, double *out) {
         const real *x407 = arena + 32768; /* (256, 128) */
         const real *x494 = arena + 65536; /* (256, 128) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x407[i] > 0 ? x494[i] : 0;
         }
@@ -2264,10 +2386,14 @@ static void train_step(long t, double *out) {
         const real *x497 = arena + 32768; /* (256, 128) */
         real *y = arena + 65536;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x497[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x497[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2292,6 +2418,7 @@ static void train_step(long t, double *out) {
         const real *x486 = arena + 163840; /* (128, 128) */
         const real *x501 = arena + 98304; /* (128, 128) */
         real *y = arena + 262144;
+        PARALLEL_FOR
         for (long i = 0; i < 16384; i++) {
             real v487 = x471[i] + x486[i];
             y[i] = v487 + x501[i];
@@ -2302,6 +2429,7 @@ static void train_step(long t, double *out) {
         const real *x404 = arena + 0; /* (256, 128) */
         const real *x500 = arena + 65536; /* (256, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x404[i] > 0 ? x500[i] : 0;
         }
@@ -2311,10 +2439,14 @@ static void train_step(long t, double *out) {
         const real *x503 = arena + 0; /* (256, 128) */
         real *y = arena + 32768;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x503[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x503[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2362,6 +2494,7 @@ static void train_step(long t, double *out) {
         const real *x516 = arena + 0; /* (256, 128) */
         const real *x6 = G_l1_bias; /* (128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2378,6 +2511,7 @@ static void train_step(long t, double *out) {
         const real *x519 = arena + 32768; /* (256, 128) */
         const real *x11 = G_l3_bias; /* (128) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2408,6 +2542,7 @@ static void train_step(long t, double *out) {
         const real *x524 = arena + 0; /* (256, 128) */
         const real *x20 = D_l1_bias; /* (128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2424,6 +2559,7 @@ static void train_step(long t, double *out) {
         const real *x527 = arena + 32768; /* (256, 128) */
         const real *x25 = D_l3_bias; /* (128) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2454,6 +2590,7 @@ static void train_step(long t, double *out) {
         const real *x532 = arena + 65536; /* (256, 128) */
         const real *x20 = D_l1_bias; /* (128) */
         real *y = arena + 65536;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2470,6 +2607,7 @@ static void train_step(long t, double *out) {
         const real *x535 = arena + 98304; /* (256, 128) */
         const real *x25 = D_l3_bias; /* (128) */
         real *y = arena + 98304;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2544,6 +2682,7 @@ static void train_step(long t, double *out) {
         const real *x549 = arena + 131072; /* (256, 128) */
         const real *x20 = D_l1_bias; /* (128) */
         real *y = arena + 131072;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2560,6 +2699,7 @@ static void train_step(long t, double *out) {
         const real *x552 = arena + 163840; /* (256, 128) */
         const real *x25 = D_l3_bias; /* (128) */
         real *y = arena + 163840;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -2590,6 +2730,7 @@ static void train_step(long t, double *out) {
         const real *x554 = arena + 163840; /* (256, 128) */
         const real *x560 = arena + 196608; /* (256, 128) */
         real *y = arena + 196608;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x554[i] > 0 ? x560[i] : 0;
         }
@@ -2601,6 +2742,7 @@ static void train_step(long t, double *out) {
         const real *x551 = arena + 131072; /* (256, 128) */
         const real *x562 = arena + 229376; /* (256, 128) */
         real *y = arena + 229376;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x551[i] > 0 ? x562[i] : 0;
         }
@@ -2791,6 +2933,7 @@ static void train_step(long t, double *out) {
         const real *x551 = arena + 131072; /* (256, 128) */
         const real *x598 = arena + 262144; /* (256, 128) */
         real *y = arena + 131072;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x551[i] > 0 ? x598[i] : 0;
         }
@@ -2804,6 +2947,7 @@ static void train_step(long t, double *out) {
         const real *x554 = arena + 163840; /* (256, 128) */
         const real *x601 = arena + 229376; /* (256, 128) */
         real *y = arena + 163840;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x554[i] > 0 ? x601[i] : 0;
         }
@@ -2866,6 +3010,7 @@ static void train_step(long t, double *out) {
         const real *x537 = arena + 98304; /* (256, 128) */
         const real *x611 = arena + 131072; /* (256, 128) */
         real *y = arena + 98304;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x537[i] > 0 ? x611[i] : 0;
         }
@@ -2875,10 +3020,14 @@ static void train_step(long t, double *out) {
         const real *x614 = arena + 98304; /* (256, 128) */
         real *y = arena + 180608;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x614[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x614[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2892,6 +3041,7 @@ static void train_step(long t, double *out) {
         const real *x534 = arena + 65536; /* (256, 128) */
         const real *x616 = arena + 131072; /* (256, 128) */
         real *y = arena + 65536;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x534[i] > 0 ? x616[i] : 0;
         }
@@ -2901,10 +3051,14 @@ static void train_step(long t, double *out) {
         const real *x619 = arena + 65536; /* (256, 128) */
         real *y = arena + 114944;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x619[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x619[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2954,6 +3108,7 @@ static void train_step(long t, double *out) {
         const real *x529 = arena + 32768; /* (256, 128) */
         const real *x625 = arena + 65536; /* (256, 128) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x529[i] > 0 ? x625[i] : 0;
         }
@@ -2963,10 +3118,14 @@ static void train_step(long t, double *out) {
         const real *x628 = arena + 32768; /* (256, 128) */
         real *y = arena + 65536;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x628[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x628[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -2991,6 +3150,7 @@ static void train_step(long t, double *out) {
         const real *x617 = arena + 163840; /* (128, 128) */
         const real *x632 = arena + 98304; /* (128, 128) */
         real *y = arena + 262144;
+        PARALLEL_FOR
         for (long i = 0; i < 16384; i++) {
             real v618 = x602[i] + x617[i];
             y[i] = v618 + x632[i];
@@ -3001,6 +3161,7 @@ static void train_step(long t, double *out) {
         const real *x526 = arena + 0; /* (256, 128) */
         const real *x631 = arena + 65536; /* (256, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x526[i] > 0 ? x631[i] : 0;
         }
@@ -3010,10 +3171,14 @@ static void train_step(long t, double *out) {
         const real *x634 = arena + 0; /* (256, 128) */
         real *y = arena + 32768;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x634[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x634[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3061,6 +3226,7 @@ static void train_step(long t, double *out) {
         const real *x646 = arena + 0; /* (256, 128) */
         const real *x6 = G_l1_bias; /* (128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3077,6 +3243,7 @@ static void train_step(long t, double *out) {
         const real *x649 = arena + 32768; /* (256, 128) */
         const real *x11 = G_l3_bias; /* (128) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3107,6 +3274,7 @@ static void train_step(long t, double *out) {
         const real *x654 = arena + 65536; /* (256, 128) */
         const real *x20 = D_l1_bias; /* (128) */
         real *y = arena + 65536;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3123,6 +3291,7 @@ static void train_step(long t, double *out) {
         const real *x657 = arena + 98304; /* (256, 128) */
         const real *x25 = D_l3_bias; /* (128) */
         real *y = arena + 98304;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3187,6 +3356,7 @@ static void train_step(long t, double *out) {
         const real *x659 = arena + 98304; /* (256, 128) */
         const real *x670 = arena + 131072; /* (256, 128) */
         real *y = arena + 98304;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x659[i] > 0 ? x670[i] : 0;
         }
@@ -3198,6 +3368,7 @@ static void train_step(long t, double *out) {
         const real *x656 = arena + 65536; /* (256, 128) */
         const real *x672 = arena + 131072; /* (256, 128) */
         real *y = arena + 65536;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x656[i] > 0 ? x672[i] : 0;
         }
@@ -3226,6 +3397,7 @@ static void train_step(long t, double *out) {
         const real *x651 = arena + 32768; /* (256, 128) */
         const real *x676 = arena + 65536; /* (256, 128) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x651[i] > 0 ? x676[i] : 0;
         }
@@ -3235,10 +3407,14 @@ static void train_step(long t, double *out) {
         const real *x678 = arena + 32768; /* (256, 128) */
         real *y = arena + 114944;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x678[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x678[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3252,6 +3428,7 @@ static void train_step(long t, double *out) {
         const real *x648 = arena + 0; /* (256, 128) */
         const real *x680 = arena + 65536; /* (256, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x648[i] > 0 ? x680[i] : 0;
         }
@@ -3261,10 +3438,14 @@ static void train_step(long t, double *out) {
         const real *x682 = arena + 0; /* (256, 128) */
         real *y = arena + 34816;
         double acc[128] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x682[i];
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x682[i];
+                }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
@@ -3295,6 +3476,7 @@ static const real *generate(void) {
         const real *x2 = arena + 0; /* (256, 128) */
         const real *x3 = G_l1_bias; /* (128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -3311,6 +3493,7 @@ static const real *generate(void) {
         const real *x7 = arena + 32768; /* (256, 128) */
         const real *x8 = G_l3_bias; /* (128) */
         real *y = arena + 32768;
+        PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
@@ -4129,6 +4312,7 @@ static void gc_grad_0(real *g) {
         const real *x106 = arena + 16384; /* (128, 128) */
         const real *x121 = arena + 32768; /* (128, 128) */
         real *y = arena + 0;
+        PARALLEL_FOR
         for (long i = 0; i < 16384; i++) {
             real v107 = x91[i] + x106[i];
             y[i] = v107 + x121[i];

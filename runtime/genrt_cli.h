@@ -132,6 +132,9 @@ void genrt_run_fill_latent(const struct genrt_model *m, struct genrt_rng *r, flo
 /* Flush-to-zero and the BLAS threads (--threads, or the default), before
  * a command runs the model. */
 void genrt_run_compute_setup(const struct genrt_opts *o);
+/* n threads for the BLAS and, in a trainer built with -fopenmp, for the
+ * emitted loops. */
+void genrt_run_set_threads(int n);
 
 /* metrics.csv's header: "step,<the metrics>,seconds", malloc'd. */
 char *genrt_run_metrics_header(const struct genrt_model *m);

@@ -60,7 +60,7 @@ int genrt_cmd_gradcheck(const struct genrt_cli *c, const struct genrt_opts *o)
 
     if (!g->gc_set_input || !g->gc_loss || !g->gc_grad || g->gc_batch <= 0 || g->n_terms <= 0)
         return genrt_cli_fail(c, "gradcheck: this model has no gradient-check functions");
-    openblas_set_num_threads(GENRT_DEFAULT_THREADS);
+    genrt_run_set_threads(GENRT_DEFAULT_THREADS);
     genrt_run_init_state(g, seed);
     /* one batch of gc_batch rows, whatever real_batches and latent_batches
      * are: slot 0 (and a CycleGAN's slot 3, domain B) from the data */

@@ -13,6 +13,19 @@
 
 #include "genrt_hash.h"
 
+/* The loops emitted code splits over the trainer's threads (--threads)
+ * when built with -fopenmp, as make builds trainers; without it they run
+ * on one.  Every split loop gives each thread whole rows, images or
+ * channels of its output, so results do not depend on the thread count. */
+#ifdef _OPENMP
+#define PARALLEL_FOR _Pragma("omp parallel for schedule(static)")
+/* in a kernel below, whose length is its parameter n */
+#define PARALLEL_FOR_N _Pragma("omp parallel for schedule(static) if (n >= 16384)")
+#else
+#define PARALLEL_FOR
+#define PARALLEL_FOR_N
+#endif
+
 /* C = op(A) op(B), row-major, through OpenBLAS. */
 static inline void gemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m, int n, int k,
                         const real *a, int lda, const real *b, int ldb, real *c, int ldc) {
@@ -39,6 +52,7 @@ static inline void adam_update(real *p, const real *g, real *m, real *v, long n,
     real bc2 = (real)(1 - pow((double)beta2, (double)t));
     real step = lr / bc1;
     real sbc2 = (real)sqrt((double)bc2);
+    PARALLEL_FOR_N
     for (long i = 0; i < n; i++) {
         real gi = g[i] + weight_decay * p[i];
         m[i] = beta1 * m[i] + (1 - beta1) * gi;
@@ -50,6 +64,7 @@ static inline void adam_update(real *p, const real *g, real *m, real *v, long n,
 /* SGD as torch.optim.SGD (dampening 0): buf may be NULL when momentum is 0. */
 static inline void sgd_update(real *p, const real *g, real *buf, long n, real lr, real momentum,
                               real weight_decay, int nesterov) {
+    PARALLEL_FOR_N
     for (long i = 0; i < n; i++) {
         real d = g[i] + weight_decay * p[i];
         if (buf) {
@@ -74,6 +89,7 @@ static inline void bn_running_update(real *rmean, real *rvar, const real *mean, 
  * may be NULL. */
 static inline void rmsprop_update(real *p, const real *g, real *v, real *gavg, real *buf, long n, real lr,
                                   real alpha, real eps, real weight_decay, real momentum) {
+    PARALLEL_FOR_N
     for (long i = 0; i < n; i++) {
         real gi = g[i] + weight_decay * p[i];
         v[i] = alpha * v[i] + (1 - alpha) * gi * gi;
@@ -120,6 +136,7 @@ static inline void translate_images(const real *x, real *y, long n, long h, long
 
 /* WGAN's weight clipping */
 static inline void clip_update(real *p, long n, real c) {
+    PARALLEL_FOR_N
     for (long i = 0; i < n; i++)
         p[i] = p[i] < -c ? -c : p[i] > c ? c : p[i];
 }
@@ -160,6 +177,7 @@ static inline void sn_power_update(const real *w, real *r, real *c, long rows, l
 
 /* a parameter's moving average, after its step: avg = d avg + (1 - d) p */
 static inline void ema_update(const real *p, real *avg, long n, real d) {
+    PARALLEL_FOR_N
     for (long i = 0; i < n; i++)
         avg[i] = d * avg[i] + ((real)1 - d) * p[i];
 }

@@ -105,7 +105,22 @@ void genrt_run_compute_setup(const struct genrt_opts *o)
     _MM_SET_FLUSH_ZERO_MODE(_MM_FLUSH_ZERO_ON);
     _MM_SET_DENORMALS_ZERO_MODE(_MM_DENORMALS_ZERO_ON);
 #endif
-    openblas_set_num_threads(o->has[F_THREADS] ? (int)o->threads : GENRT_DEFAULT_THREADS);
+    genrt_run_set_threads(o->has[F_THREADS] ? (int)o->threads : GENRT_DEFAULT_THREADS);
+}
+
+/* libgomp's, when the trainer is built with -fopenmp (its loops then split
+ * over threads, genrt_kernels.h); the runtime itself needs no OpenMP. */
+extern void omp_set_num_threads(int n) __attribute__((weak));
+
+void genrt_run_set_threads(int n)
+{
+    openblas_set_num_threads(n);
+    /* OpenBLAS's pthread build (1) keeps its own threads spinning between
+     * calls: loops split over libgomp's threads beside them fight them for
+     * the cores (dcgan 2.7x slower on 2), so they then stay on one thread.
+     * Its OpenMP build (2) shares libgomp's pool with them. */
+    if (omp_set_num_threads)
+        omp_set_num_threads(openblas_get_parallel() == 1 ? 1 : n);
 }
 
 char *genrt_run_metrics_header(const struct genrt_model *m)

@@ -10,7 +10,7 @@
 #  1. 1 rank and 2 ranks agree, tensor by tensor (tests/ckpt_close.py), on
 #     gan_mlp, dcgan with sync_batchnorm, wgan_gp_ring (critic steps and the
 #     gradient penalty's double backprop) and cyclegan (three networks): in
-#     double to 1e-9, in float to 1e-4, with the same data order and latent
+#     double to 1e-9, in float to 1e-4 (cyclegan 1e-3, below), with the same data order and latent
 #     stream (the run state) bit for bit;
 #  2. resume: 2 ranks to step 20, then 1 rank to 40, is 1 rank to 40;
 #  3. failures end the job with a message, within seconds: a bad flag on
@@ -52,8 +52,12 @@ same() {
 # part of a weight's gradient that batchnorm cancels) its sign is the
 # rounding's, so the two sums' orders then differ by 2 lr in that weight.
 # dcgan and cyclegan cross 1e-4 so in their second step (dcgan: 1.4e-2 at
-# step 2, 0.2 at step 10); gan_mlp after step 25.  Double shows the math is
-# the same: 1e-12 and below after every run here.
+# step 2, 0.2 at step 10); gan_mlp after step 25.  Where OpenBLAS picks its
+# Cooper Lake kernels (an AMD EPYC with avx512_bf16), cyclegan crosses it
+# in its first step: 1.96e-4, in one weight (F.l8.weight; the other 179
+# tensors at most 4.3e-6), the same before and after the trainers' loops were
+# split over threads; so its one float step is held to 1e-3.  Double shows
+# the math is the same: 1e-12 and below after every run here.
 # the emitted steps: every gradient's all-reduce starts as soon as it is
 # computed and is waited for before its optimizer step; one process has none
 starts=$(grep -c "genrt_mpi_start(" "$BIN/gan_mlp.c") waits=$(grep -c "genrt_mpi_wait(" "$BIN/gan_mlp.c")
@@ -72,7 +76,7 @@ same dcgan_sync f32 1 1e-4
 same wgan_gp_ring f64 10 1e-9
 same wgan_gp_ring f32 40 1e-4
 same cyclegan f64 10 1e-9
-same cyclegan f32 1 1e-4
+same cyclegan f32 1 1e-3
 
 # resume M P: 2 ranks to step 20, then 1 rank to 40; and 1 rank to 20, then
 # 2 to 40; each against 1 rank to 40 (from same's run of 40 steps, or its own)

@@ -19,11 +19,17 @@ struct emit {
                                      * int8 scales (NAME_scale[]), or 0 for floats */
     const int *ar_slot;             /* emit_body: per allreduce node, the slot of its
                                      * all-reduce started early, or -1 */
+    bool parallel;                  /* trainers: split long loops over the threads
+                                     * (PARALLEL_FOR, genrt_kernels.h) */
 };
 
 /* Scalars an emitted function may keep on its stack; larger buffers are
  * static (a dense layer may have millions of units). */
 enum { EMIT_STACK_MAX = 1024 };
+
+/* Loops of at least this many elements are split over a trainer's threads;
+ * shorter ones cost more to start on two cores than they save. */
+enum { EMIT_PAR_MIN = 16384 };
 
 /* A writer; samplers pass constant arrays standing for the parameters. */
 struct emit *emit_new(const char *path, const struct lowered *lo, const char *const *const_names);

@@ -197,7 +197,12 @@ static void c_matmul(struct emit *e, const struct program *p, int id) {
 static void patch_loops(struct emit *e, struct geom_attr ge, struct shape img, bool read_cols, const char *body) {
     int k = ge.k, s = ge.stride, p = ge.pad, ho = ge.ho, wo = ge.wo;
     int h = img.d[1], w = img.d[2], c = img.d[3];
+    /* each image's patches and pixels are its own: split over threads */
+    if (e->parallel && (long)img.d[0] * ho * wo * k * k * c >= EMIT_PAR_MIN)
+        emit_line(e, "PARALLEL_FOR");
     emit_open(e, "for (int n = 0; n < %d; n++) {", img.d[0]);
+    if (read_cols) /* col2im: this image's sums start at zero */
+        emit_line(e, "memset(img + (long)n * %ld, 0, %ld * sizeof(real));", (long)h * w * c, (long)h * w * c);
     emit_open(e, "for (int oh = 0; oh < %d; oh++) {", ho);
     emit_open(e, "for (int ow = 0; ow < %d; ow++) {", wo);
     emit_line(e, "long row = ((long)(n * %d + oh) * %d + ow) * %d;", ho, wo, k * k * c);
@@ -232,7 +237,6 @@ static void c_col2im(struct emit *e, const struct program *p, int id) {
     emit_open(e, "{");
     emit_line(e, "const real *cols = %s;", emit_ref(e, p, n->in[0]));
     emit_line(e, "real *img = %s;", emit_ref(e, p, id));
-    emit_line(e, "memset(img, 0, %ld * sizeof(real));", shape_size(img));
     patch_loops(e, n->a.geom, img, true, xprintf("if (ih >= 0 && ih < %d && iw >= 0 && iw < %d) for (int c = 0; c < %d; "
                                                  "c++) img[pix + c] += col[c];", img.d[1], img.d[2], c));
     emit_close(e, NULL);
@@ -683,6 +687,17 @@ static void emit_group(struct emit *e, const struct program *p, int r) {
     /* per-example operands: rows are examples, the rest pixels x channels */
     int n_ex = ls.d[0];
     long per_ex = size / n_ex;
+    /* Split over threads, each owning whole rows, or for a per-channel sum
+     * whole blocks of channels (each at most 32 blocks of a multiple of 16
+     * channels), so every sum runs in one order whatever the thread count:
+     * results are the same bits on 1 thread or 8.  A sum over everything
+     * stays on one thread. */
+    bool par = e->parallel && size >= EMIT_PAR_MIN && red != RED_ALL && !(row && red == RED_CHANNEL);
+    int cw = (nc + 32 * 16 - 1) / (32 * 16) * 16, n_cb = (nc + cw - 1) / cw;
+    if (par && red == RED_CHANNEL && n_cb < 2)
+        par = false;
+    if (par)
+        emit_line(e, "PARALLEL_FOR");
     if (row) {
         emit_open(e, "for (long r = 0; r < %d; r++) {", n_ex);
         if (red == RED_ROW)
@@ -691,6 +706,12 @@ static void emit_group(struct emit *e, const struct program *p, int r) {
         emit_line(e, "long i = r * %ld + q;", per_ex);
         if (channel)
             emit_line(e, "int c = (int)(q %% %d);", nc);
+    } else if (channel && par && red == RED_CHANNEL) {
+        emit_open(e, "for (int cb = 0; cb < %d; cb++) {", n_cb);
+        emit_line(e, "int c1 = cb * %d + %d < %d ? cb * %d + %d : %d;", cw, cw, nc, cw, cw, nc);
+        emit_open(e, "for (long r = 0; r < %ld; r++) {", rows);
+        emit_open(e, "for (int c = cb * %d; c < c1; c++) {", cw);
+        emit_line(e, "long i = r * %d + c;", nc);
     } else if (channel) {
         emit_open(e, "for (long r = 0; r < %ld; r++) {", rows);
         emit_open(e, "for (int c = 0; c < %d; c++) {", nc);
@@ -737,6 +758,8 @@ static void emit_group(struct emit *e, const struct program *p, int r) {
             emit_line(e, "y[r] = (real)acc;");
     } else if (channel) {
         emit_close(e, NULL);
+        if (par && red == RED_CHANNEL)
+            emit_close(e, NULL);
     }
     emit_close(e, NULL);
     if (red == RED_ALL)

@@ -225,7 +225,7 @@ static void emit_programs(struct emit *e, const char *banner, int batch, int gc_
 }
 
 char *emit_c_programs(const struct lowered *lo, const char *path, size_t *len) {
-    struct emit e = {.path = path, .lo = lo};
+    struct emit e = {.path = path, .lo = lo, .parallel = true};
     emit_programs(&e, "/* test programs */", 1, 1, 1, 1, 0);
     *len = e.len;
     return e.buf;
@@ -441,7 +441,7 @@ static void emit_report_texts(struct emit *e, const struct model *m, const struc
 }
 
 char *emit_c(const struct model *m, const struct lowered *lo, const struct source *src, size_t *len) {
-    struct emit e = {.path = m->path, .lo = lo};
+    struct emit e = {.path = m->path, .lo = lo, .parallel = true};
     bool two = m->n_domains == 2;
     char *nets = xprintf("%s", "");
     for (int i = 0; i < m->nets.len; i++) {
