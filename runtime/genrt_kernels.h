@@ -19,7 +19,8 @@
  * channels of its output, so results do not depend on the thread count. */
 #ifdef _OPENMP
 #define PARALLEL_FOR _Pragma("omp parallel for schedule(static)")
-/* in a kernel below, whose length is its parameter n */
+/* in a kernel below, whose length is its parameter n; 16384 is the
+ * emitter's EMIT_PAR_MIN (compiler/emit/emit.h) */
 #define PARALLEL_FOR_N _Pragma("omp parallel for schedule(static) if (n >= 16384)")
 #else
 #define PARALLEL_FOR

@@ -10,8 +10,8 @@
 #  1. 1 rank and 2 ranks agree, tensor by tensor (tests/ckpt_close.py), on
 #     gan_mlp, dcgan with sync_batchnorm, wgan_gp_ring (critic steps and the
 #     gradient penalty's double backprop) and cyclegan (three networks): in
-#     double to 1e-9, in float to 1e-4 (cyclegan 1e-3, below), with the same data order and latent
-#     stream (the run state) bit for bit;
+#     double to 1e-9, in float to 1e-4 (cyclegan 1e-3, below), with the
+#     same data order and latent stream (the run state) bit for bit;
 #  2. resume: 2 ranks to step 20, then 1 rank to 40, is 1 rank to 40;
 #  3. failures end the job with a message, within seconds: a bad flag on
 #     one rank, a rank killed mid-run, a rank stuck at start-up, a batch

@@ -28,7 +28,8 @@ struct emit {
 enum { EMIT_STACK_MAX = 1024 };
 
 /* Loops of at least this many elements are split over a trainer's threads;
- * shorter ones cost more to start on two cores than they save. */
+ * shorter ones cost more to start on two cores than they save (the
+ * runtime's kernels use the same bound: PARALLEL_FOR_N, genrt_kernels.h). */
 enum { EMIT_PAR_MIN = 16384 };
 
 /* A writer; samplers pass constant arrays standing for the parameters. */

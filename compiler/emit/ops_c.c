@@ -694,8 +694,9 @@ static void emit_group(struct emit *e, const struct program *p, int r) {
      * stays on one thread. */
     bool par = e->parallel && size >= EMIT_PAR_MIN && red != RED_ALL && !(row && red == RED_CHANNEL);
     int cw = (nc + 32 * 16 - 1) / (32 * 16) * 16, n_cb = (nc + cw - 1) / cw;
-    if (par && red == RED_CHANNEL && n_cb < 2)
-        par = false;
+    bool cblocks = par && red == RED_CHANNEL; /* the loops over channel blocks */
+    if (cblocks && n_cb < 2)
+        par = cblocks = false;
     if (par)
         emit_line(e, "PARALLEL_FOR");
     if (row) {
@@ -706,7 +707,7 @@ static void emit_group(struct emit *e, const struct program *p, int r) {
         emit_line(e, "long i = r * %ld + q;", per_ex);
         if (channel)
             emit_line(e, "int c = (int)(q %% %d);", nc);
-    } else if (channel && par && red == RED_CHANNEL) {
+    } else if (cblocks) {
         emit_open(e, "for (int cb = 0; cb < %d; cb++) {", n_cb);
         emit_line(e, "int c1 = cb * %d + %d < %d ? cb * %d + %d : %d;", cw, cw, nc, cw, cw, nc);
         emit_open(e, "for (long r = 0; r < %ld; r++) {", rows);
@@ -758,7 +759,7 @@ static void emit_group(struct emit *e, const struct program *p, int r) {
             emit_line(e, "y[r] = (real)acc;");
     } else if (channel) {
         emit_close(e, NULL);
-        if (par && red == RED_CHANNEL)
+        if (cblocks)
             emit_close(e, NULL);
     }
     emit_close(e, NULL);
