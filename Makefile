@@ -24,9 +24,11 @@ TRAIN_CFLAGS ?= -O3 -march=native -fno-math-errno -g1
 # loops share libgomp's one pool of threads: beside the default pthread build's
 # own spinning threads the loops would fight them for the cores, and the trainer
 # then keeps its loops on one thread (genrt_run_set_threads).
+# Their convolutions run on oneDNN (libdnnl-dev, also on libgomp; GENC_DNNL,
+# runtime/genrt_dnnl.h), which picks its kernels for the CPU it runs on.
 OMP_BLAS_DIR := /usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)/openblas-openmp
-OMP     := -fopenmp -Wl,-rpath,$(OMP_BLAS_DIR)
-RT_LIBS := $(B)/libgenrt.a -lstb $(BLAS_LIBS) -lz -lm
+KERNELS := -fopenmp -Wl,-rpath,$(OMP_BLAS_DIR) -DGENC_DNNL=1
+RT_LIBS := $(B)/libgenrt.a -lstb $(BLAS_LIBS) -ldnnl -lz -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 SPECS    := $(wildcard specs/*.gm)
@@ -143,7 +145,7 @@ endif
 
 .SECONDEXPANSION:
 $(B)/%.f64.o: $$(call trainer_c,$$*) runtime/genrt_model.h runtime/genrt_kernels.h runtime/genrt_hash.h | $(B)
-	$(CC) -std=c11 $(TRAIN_CFLAGS) $(OMP) -Iruntime $(BLAS_CFLAGS) -DGENC_DOUBLE -c $< -o $@
+	$(CC) -std=c11 $(TRAIN_CFLAGS) $(KERNELS) -Iruntime $(BLAS_CFLAGS) -DGENC_DOUBLE -c $< -o $@
 
 # A trainer is rebuilt when MPI= changes (build/trainer-mode holds the last).
 TRAINER_MODE := $(if $(filter 1,$(MPI)),mpi,plain)
@@ -153,10 +155,10 @@ ifeq ($(MPI),1)
 # MPI=1: the spec's C with the data-parallel steps (genc --mpi) in build/mpi/,
 # and genrt_mpi.c built on Open MPI in place of libgenrt's one-rank stand-in.
 $(TRAINERS): %: $(B)/mpi/%.c $(B)/mpi/%.f64.o $(B)/mpi/genrt_mpi.o $(B)/libgenrt.a $(B)/trainer-mode
-	$(CC) -std=c11 $(TRAIN_CFLAGS) $(OMP) -Iruntime $(BLAS_CFLAGS) $< $(B)/mpi/$*.f64.o $(MPI_RT_LIBS) -o $@
+	$(CC) -std=c11 $(TRAIN_CFLAGS) $(KERNELS) -Iruntime $(BLAS_CFLAGS) $< $(B)/mpi/$*.f64.o $(MPI_RT_LIBS) -o $@
 else
 $(TRAINERS): %: $$(call trainer_c,$$*) $(B)/%.f64.o $(B)/libgenrt.a $(B)/trainer-mode
-	$(CC) -std=c11 $(TRAIN_CFLAGS) $(OMP) -Iruntime $(BLAS_CFLAGS) $< $(B)/$*.f64.o $(RT_LIBS) -o $@
+	$(CC) -std=c11 $(TRAIN_CFLAGS) $(KERNELS) -Iruntime $(BLAS_CFLAGS) $< $(B)/$*.f64.o $(RT_LIBS) -o $@
 endif
 
 # ---- data-parallel trainers (MPI=1, and the MPI tests) ----------------------
@@ -181,10 +183,10 @@ endif
 
 # make bench-mpi's trainers: MPI=1's, without the double build
 $(B)/mpi/%.f32: $(B)/mpi/%.c $(B)/mpi/genrt_mpi.o $(B)/libgenrt.a
-	$(CC) -std=c11 $(TRAIN_CFLAGS) $(OMP) -Iruntime $(BLAS_CFLAGS) $< $(MPI_RT_LIBS) -o $@
+	$(CC) -std=c11 $(TRAIN_CFLAGS) $(KERNELS) -Iruntime $(BLAS_CFLAGS) $< $(MPI_RT_LIBS) -o $@
 
 $(B)/mpi/%.f64.o: $(B)/mpi/%.c runtime/genrt_model.h runtime/genrt_kernels.h runtime/genrt_hash.h
-	$(CC) -std=c11 $(TRAIN_CFLAGS) $(OMP) -Iruntime $(BLAS_CFLAGS) -DGENC_DOUBLE -c $< -o $@
+	$(CC) -std=c11 $(TRAIN_CFLAGS) $(KERNELS) -Iruntime $(BLAS_CFLAGS) -DGENC_DOUBLE -c $< -o $@
 
 $(B)/mpi:
 	mkdir -p $@

@@ -6,9 +6,10 @@ set -euo pipefail
 # libclang-rt-14-dev: the libFuzzer and sanitizer runtimes for tests/fuzz/ (clang only recommends it)
 # lld-14, wasi-libc: genc --target wasm (wasm-ld; libm and memcpy for wasm32; no compiler-rt builtins
 #   are needed: the sampler links without them); chromium: tests/wasm_check.py draws the page headless
-# libopenblas0-openmp: OpenBLAS on libgomp's threads, which trainers load (Makefile, OMP)
+# libopenblas0-openmp: OpenBLAS on libgomp's threads, which trainers load (Makefile, KERNELS)
+# libdnnl-dev: oneDNN, which runs trainers' convolutions (runtime/genrt_dnnl.c, Makefile KERNELS)
 # libopenmpi-dev, openmpi-bin: data-parallel trainers (make NAME MPI=1; mpicc, mpirun) and their tests
-pkgs="flex bison make gcc clang libclang-rt-14-dev pkg-config binutils python3 libopenblas-dev libopenblas0-openmp libcriterion-dev zlib1g-dev libstb-dev dataset-fashion-mnist man-db graphviz lld-14 wasi-libc chromium libopenmpi-dev openmpi-bin"
+pkgs="flex bison make gcc clang libclang-rt-14-dev pkg-config binutils python3 libopenblas-dev libopenblas0-openmp libdnnl-dev libcriterion-dev zlib1g-dev libstb-dev dataset-fashion-mnist man-db graphviz lld-14 wasi-libc chromium libopenmpi-dev openmpi-bin"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -35,11 +35,9 @@ bench-mpi: all $(B)/mpi/dcgan.f32 $(B)/mpi/gan_mlp.f32 $(B)/mpi/dcgan_images.f32
 
 # dcgan's four convolution layers, each pass, genc's im2col + sgemm against
 # oneDNN's (bench/conv_kernels.c; bench/README.md, Levers): the measurement
-# that picks each conv's kernel. Needs libdnnl-dev, installed here if missing.
+# that picked which passes trainers hand to oneDNN (compiler/passes/conv.c).
 $(B)/conv_kernels: bench/conv_kernels.c | $(B)
-	@dpkg -s libdnnl-dev >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y libdnnl-dev \
-	    || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y libdnnl-dev; }
-	$(CC) -std=c11 -O2 -march=native $(OMP) -Wall -Wextra $< $(BLAS_CFLAGS) $(BLAS_LIBS) -ldnnl -o $@
+	$(CC) -std=c11 -O2 -march=native $(KERNELS) -Wall -Wextra $< $(BLAS_CFLAGS) $(BLAS_LIBS) -ldnnl -o $@
 
 bench-kernels: $(B)/conv_kernels
 	$(B)/conv_kernels $(or $(THREADS),2)

@@ -97,7 +97,7 @@ fi
 : >"$OUT/timing.log"
 SGEMM_PEAK=$OUT/sgemm_peak
 if [ ! -x "$SGEMM_PEAK" ] || [ bench/sgemm_peak.c -nt "$SGEMM_PEAK" ]; then
-    # on the OpenBLAS the trainers load: its OpenMP build (Makefile, OMP)
+    # on the OpenBLAS the trainers load: its OpenMP build (Makefile, KERNELS)
     # shellcheck disable=SC2046  # pkg-config prints several words on purpose
     cc -std=c11 -O2 -Wall -Wextra bench/sgemm_peak.c $(pkg-config --cflags --libs openblas) \
         -fopenmp -Wl,-rpath,"/usr/lib/$(cc -print-multiarch)/openblas-openmp" -o "$SGEMM_PEAK"

@@ -409,6 +409,10 @@ union op_attr {
     struct { long offset; } store_grad;           /* into g at the parameter's state offset */
 };
 
+/* The convolution passes pass_conv finds (compiler/passes/conv.c), as
+ * runtime/genrt_dnnl.h numbers them, plus one. */
+enum conv_pass { CONV_NONE, CONV_FWD, CONV_BWD_DATA, CONV_BWD_W };
+
 struct node {
     enum op op;
     int in[OP_MAX_IN];
@@ -423,6 +427,10 @@ struct node {
     bool dead;
     int n_users;
     int fused_into;      /* -1, or the node whose loop computes this one */
+    int conv;            /* pass_conv: the convolution pass this node is (enum conv_pass), which
+                          * the emitter may hand to oneDNN; CONV_NONE: none */
+    bool conv_guest;     /* pass_conv: computed only when that convolution is not handed over
+                          * (its im2col, or the GEMM before its col2im) */
     int buf;             /* memory plan: buffer id, -1 for none */
 };
 
@@ -666,6 +674,9 @@ bool genc_build(const struct ast *ast, const struct source *src, struct model *m
 int fuse_root(const struct program *p, int n);
 void pass_dce(struct program *p);
 void pass_fuse(struct program *p);
+void pass_conv(struct program *p);
+/* a convolution node's guest (its im2col or GEMM), or -1 */
+int conv_guest_of(const struct program *p, int v);
 extern bool fuse_disabled; /* --no-fuse: every node its own loop, for testing fusion */
 void pass_plan(struct program *p);
 void run_passes(struct lowered *lo);

@@ -272,8 +272,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:10: G deconv 64 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 11139072, 128, G_l6_weight, 1024, arena + 0, 1024);
     /* specs/cgan.gm:10: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 11139072, G_l6_weight, arena + 6422528);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 6422528;
@@ -457,6 +466,9 @@ static void train_step(long t, double *out) {
     for (long r = 0; r < 50176; r++) memcpy(arena + 9633792 + r * 11 + 0, in_x + r * 1 + 0, 1 * sizeof(real));
     for (long r = 0; r < 50176; r++) memcpy(arena + 9633792 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (12544, 176) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 9633792;
         real *cols = arena + 0;
@@ -479,6 +491,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 9633792, D_l2_weight, arena + 8028160);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 176, arena + 0, 176, D_l2_weight, 176, arena + 8028160, 64);
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -503,6 +521,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
@@ -525,6 +546,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8028160, D_l4_weight, arena + 11540480);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l4_weight, 1024, arena + 11540480, 128);
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
@@ -661,6 +688,9 @@ static void train_step(long t, double *out) {
     for (long r = 0; r < 50176; r++) memcpy(arena + 10185728 + r * 11 + 0, arena + 12875776 + r * 1 + 0, 1 * sizeof(real));
     for (long r = 0; r < 50176; r++) memcpy(arena + 10185728 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (12544, 176) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 10185728;
         real *cols = arena + 0;
@@ -683,6 +713,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 10185728, D_l2_weight, arena + 8830976);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 176, arena + 0, 176, D_l2_weight, 176, arena + 8830976, 64);
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -707,6 +743,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8830976;
         real *cols = arena + 0;
@@ -729,6 +768,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8830976, D_l4_weight, arena + 3211264);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l4_weight, 1024, arena + 3211264, 128);
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
@@ -1152,6 +1197,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8830976;
         real *cols = arena + 0;
@@ -1174,10 +1222,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12343296, 128, D_l4_weight, 1024, arena + 3211264, 1024);
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8830976, arena + 12343296, arena + 12744704);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12343296, 128, arena + 0, 1024, arena + 12744704, 1024);
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 12343296, D_l4_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -1213,7 +1276,7 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64) */
     {
         const real *x180 = arena + 8830976; /* (12544, 64) */
-        real *y = arena + 12343296;
+        real *y = arena + 12354560;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -1228,6 +1291,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (12544, 176) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 10185728;
         real *cols = arena + 0;
@@ -1250,7 +1316,13 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64, 176) */
-    gemm(CblasTrans, CblasNoTrans, 64, 176, 12544, arena + 8830976, 64, arena + 0, 176, arena + 10185728, 176);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 10185728, arena + 8830976, arena + 12343296);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 64, 176, 12544, arena + 8830976, 64, arena + 0, 176, arena + 12343296, 176);
     /* specs/cgan.gm:17: backward of D dense 1 (1) */
     {
         const real *x142 = arena + 12952576; /* (64, 1) */
@@ -1447,6 +1519,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
@@ -1469,8 +1544,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 11941888, 128, D_l4_weight, 1024, arena + 3211264, 1024);
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8028160, arena + 11941888, arena + 8830976);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 11941888, 128, arena + 0, 1024, arena + 8830976, 1024);
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
@@ -1483,6 +1567,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 11941888, D_l4_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -1534,14 +1624,17 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x181 = arena + 12343296; /* (64) */
+        const real *x181 = arena + 12354560; /* (64) */
         const real *x223 = arena + 0; /* (64) */
-        real *y = arena + 12343296;
+        real *y = arena + 12354560;
         for (long i = 0; i < 64; i++) {
             y[i] = x181[i] + x223[i];
         }
     }
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (12544, 176) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 9633792;
         real *cols = arena + 0;
@@ -1564,20 +1657,26 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64, 176) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 9633792, arena + 8028160, arena + 2207744);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 176, 12544, arena + 8028160, 64, arena + 0, 176, arena + 2207744, 176);
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64, 176) */
     {
-        const real *x183 = arena + 10185728; /* (64, 176) */
+        const real *x183 = arena + 12343296; /* (64, 176) */
         const real *x226 = arena + 2207744; /* (64, 176) */
-        real *y = arena + 10185728;
+        real *y = arena + 12343296;
         for (long i = 0; i < 11264; i++) {
             y[i] = x183[i] + x226[i];
         }
     }
     /* specs/cgan.gm:21: adam step of D.l2.weight (1) */
-    adam_update(D_l2_weight, arena + 10185728, D_l2_weight_adam_m, D_l2_weight_adam_v, 11264, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l2_weight, arena + 12343296, D_l2_weight_adam_m, D_l2_weight_adam_v, 11264, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:21: adam step of D.l2.bias (1) */
-    adam_update(D_l2_bias, arena + 12343296, D_l2_bias_adam_m, D_l2_bias_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l2_bias, arena + 12354560, D_l2_bias_adam_m, D_l2_bias_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:21: adam step of D.l4.weight (1) */
     adam_update(D_l4_weight, arena + 12744704, D_l4_weight_adam_m, D_l4_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:21: adam step of D.l5.gamma (1) */
@@ -1597,6 +1696,9 @@ static void train_step(long t, double *out) {
     for (long r = 0; r < 50176; r++) memcpy(arena + 2207744 + r * 11 + 0, arena + 12875776 + r * 1 + 0, 1 * sizeof(real));
     for (long r = 0; r < 50176; r++) memcpy(arena + 2207744 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (12544, 176) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 2207744;
         real *cols = arena + 0;
@@ -1619,6 +1721,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 2207744, D_l2_weight, arena + 3211264);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 176, arena + 0, 176, D_l2_weight, 176, arena + 3211264, 64);
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -1643,6 +1751,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 3211264;
         real *cols = arena + 0;
@@ -1665,6 +1776,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 3211264, D_l4_weight, arena + 4014080);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l4_weight, 1024, arena + 4014080, 128);
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
@@ -1767,7 +1884,7 @@ static void train_step(long t, double *out) {
         const real *x263 = arena + 4014080; /* (64, 7, 7, 128) */
         const real *x269 = arena + 401536; /* (128) */
         const real *x71 = D_l5_beta; /* (128) */
-        real *y = arena + 4415488;
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1779,7 +1896,7 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:17: D dense 1 (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 4415488, 6272, D_l8_weight, 6272, arena + 401664, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 4816896, 6272, D_l8_weight, 6272, arena + 401664, 1);
     /* specs/cgan.gm:19: loss_G (64, 1) */
     /*   with specs/cgan.gm:17: D dense 1 */
     {
@@ -1844,9 +1961,9 @@ static void train_step(long t, double *out) {
     gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 401664, 1, D_l8_weight, 6272, arena + 0, 6272);
     /* specs/cgan.gm:16: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x273 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x273 = arena + 4816896; /* (64, 7, 7, 128) */
         const real *x289 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 4415488;
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x273[i] > 0 ? x289[i] : (real)0.2 * x289[i];
@@ -1855,7 +1972,7 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:16: backward of D batchnorm (128) */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x290 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x290 = arena + 4816896; /* (64, 7, 7, 128) */
         const real *x263 = arena + 4014080; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
@@ -1899,11 +2016,11 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x290 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x290 = arena + 4816896; /* (64, 7, 7, 128) */
         const real *x269 = arena + 401536; /* (128) */
         const real *x299 = arena + 0; /* (128) */
         const real *x263 = arena + 4014080; /* (64, 7, 7, 128) */
-        real *y = arena + 4415488;
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1919,7 +2036,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:16: backward of D batchnorm (128) */
     {
-        const real *x304 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x304 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -1949,8 +2066,8 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
         const real *x307 = arena + 0; /* (128) */
-        const real *x304 = arena + 4415488; /* (64, 7, 7, 128) */
-        real *y = arena + 4415488;
+        const real *x304 = arena + 4816896; /* (64, 7, 7, 128) */
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1962,8 +2079,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4415488, 128, D_l4_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4816896, 128, D_l4_weight, 1024, arena + 0, 1024);
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4816896, D_l4_weight, arena + 4014080);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 4014080;
@@ -1997,8 +2123,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (12544, 176) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 12544, 176, 64, arena + 3211264, 64, D_l2_weight, 176, arena + 0, 176);
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64, 28, 28, 11) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 3211264, D_l2_weight, arena + 2207744);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 2207744;
@@ -2053,6 +2188,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/cgan.gm:11: backward of G deconv 1 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12875776;
         real *cols = arena + 802816;
@@ -2075,8 +2213,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:11: backward of G deconv 1 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 12875776, G_l9_weight, arena + 0);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 802816, 16, G_l9_weight, 16, arena + 0, 64);
     /* specs/cgan.gm:11: backward of G deconv 1 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 12875776, arena + 7225344, arena + 3743744);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 802816, 16, arena + 3743744, 16);
     /* specs/cgan.gm:10: backward of G relu (64, 14, 14, 64) */
     {
@@ -2224,6 +2374,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:10: backward of G deconv 64 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -2246,8 +2399,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:10: backward of G deconv 64 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, G_l6_weight, arena + 3211264);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, G_l6_weight, 1024, arena + 3211264, 128);
     /* specs/cgan.gm:10: backward of G deconv 64 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, arena + 11139072, arena + 3612672);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 11139072, 128, arena + 0, 1024, arena + 3612672, 1024);
     /* specs/cgan.gm:9: backward of G relu (64, 6272) */
     {
@@ -2426,7 +2591,7 @@ static const real *generate(void) {
     for (long r = 0; r < 64; r++) memcpy(arena + 0 + r * 110 + 0, in_z + r * 100 + 0, 100 * sizeof(real));
     for (long r = 0; r < 64; r++) memcpy(arena + 0 + r * 110 + 100, arena + 7040 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:9: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 110, arena + 0, 110, G_l2_weight, 110, arena + 3211264, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 110, arena + 0, 110, G_l2_weight, 110, arena + 4014080, 6272);
     /* specs/cgan.gm:9: G batchnorm (6272) */
     /*   with specs/cgan.gm:9: G batchnorm */
     /*   with specs/cgan.gm:9: G batchnorm */
@@ -2456,10 +2621,10 @@ static const real *generate(void) {
     /*   with specs/cgan.gm:9: G batchnorm */
     /*   with specs/cgan.gm:9: G batchnorm */
     {
-        const real *x5 = arena + 3211264; /* (64, 6272) */
+        const real *x5 = arena + 4014080; /* (64, 6272) */
         const real *x12 = arena + 0; /* (6272) */
         const real *x14 = arena + 6272; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2471,8 +2636,17 @@ static const real *generate(void) {
         }
     }
     /* specs/cgan.gm:10: G deconv 64 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, G_l6_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l6_weight, 1024, arena + 0, 1024);
     /* specs/cgan.gm:10: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, G_l6_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -2590,10 +2764,10 @@ static void gc_loss_0(double *out) {
     for (long r = 0; r < 4; r++) memcpy(arena + 0 + r * 110 + 0, gc_z + r * 100 + 0, 100 * sizeof(real));
     for (long r = 0; r < 4; r++) memcpy(arena + 0 + r * 110 + 100, arena + 448 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:9: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 110, arena + 0, 110, G_l2_weight, 110, arena + 200704, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 110, arena + 0, 110, G_l2_weight, 110, arena + 250880, 6272);
     /* specs/cgan.gm:9: G batchnorm (6272) */
     {
-        const real *x6 = arena + 200704; /* (4, 6272) */
+        const real *x6 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2621,9 +2795,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cgan.gm:9: G batchnorm (4, 6272) */
     {
-        const real *x6 = arena + 200704; /* (4, 6272) */
+        const real *x6 = arena + 250880; /* (4, 6272) */
         const real *x13 = arena + 0; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2635,7 +2809,7 @@ static void gc_loss_0(double *out) {
     /* specs/cgan.gm:9: G batchnorm (6272) */
     /*   with specs/cgan.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 200704; /* (4, 6272) */
+        const real *x14 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2671,10 +2845,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/cgan.gm:9: G batchnorm */
     /*   with specs/cgan.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 200704; /* (4, 6272) */
+        const real *x14 = arena + 250880; /* (4, 6272) */
         const real *x20 = arena + 0; /* (6272) */
         const real *x9 = G_l3_beta; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2686,8 +2860,17 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cgan.gm:10: G deconv 64 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 200704, 128, G_l6_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l6_weight, 1024, arena + 0, 1024);
     /* specs/cgan.gm:10: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l6_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -2807,7 +2990,7 @@ static void gc_loss_0(double *out) {
     /* specs/cgan.gm:11: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
         const real *cols = arena + 0;
-        real *img = arena + 250880;
+        real *img = arena + 275968;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -2829,9 +3012,9 @@ static void gc_loss_0(double *out) {
     /* specs/cgan.gm:11: G tanh (4, 28, 28, 1) */
     /*   with specs/cgan.gm:11: G deconv 1 k4 s2 p1 */
     {
-        const real *x49 = arena + 250880; /* (4, 28, 28, 1) */
+        const real *x49 = arena + 275968; /* (4, 28, 28, 1) */
         const real *x50 = G_l9_bias; /* (1) */
-        real *y = arena + 250880;
+        real *y = arena + 275968;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -2849,6 +3032,9 @@ static void gc_loss_0(double *out) {
     for (long r = 0; r < 3136; r++) memcpy(arena + 137984 + r * 11 + 0, gc_x + r * 1 + 0, 1 * sizeof(real));
     for (long r = 0; r < 3136; r++) memcpy(arena + 137984 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 176) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 137984;
         real *cols = arena + 0;
@@ -2871,6 +3057,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 137984, D_l2_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 176, arena + 0, 176, D_l2_weight, 176, arena + 200704, 64);
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -2895,6 +3087,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
@@ -2917,10 +3112,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l4_weight, 1024, arena + 200704, 128);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 200704, D_l4_weight, arena + 250880);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l4_weight, 1024, arena + 250880, 128);
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x66 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x66 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -2947,9 +3148,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cgan.gm:16: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x66 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x66 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x73 = arena + 0; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -2961,7 +3162,7 @@ static void gc_loss_0(double *out) {
     /* specs/cgan.gm:16: D batchnorm (128) */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x74 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x74 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -2996,10 +3197,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/cgan.gm:16: D batchnorm */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x74 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x74 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x80 = arena + 0; /* (128) */
         const real *x69 = D_l5_beta; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3011,16 +3212,19 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cgan.gm:17: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 200704, 6272, D_l8_weight, 6272, arena + 254016, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l8_weight, 6272, arena + 279104, 1);
     /* specs/cgan.gm:14: D cond onehot (4, 10) */
     memset(arena + 31360, 0, 40 * sizeof(real));
     for (int r = 0; r < 4; r++) (arena + 31360)[r * 10 + (int)(gc_y)[r]] = 1;
     /* specs/cgan.gm:14: D cond onehot (4, 28, 28, 10) */
     for (int r = 0; r < 4; r++) for (int q = 0; q < 784; q++) memcpy(arena + 0 + ((long)r * 784 + q) * 10, arena + 31360 + r * 10, 10 * sizeof(real));
     /* specs/cgan.gm:14: D cond onehot (4, 28, 28, 11) */
-    for (long r = 0; r < 3136; r++) memcpy(arena + 137984 + r * 11 + 0, arena + 250880 + r * 1 + 0, 1 * sizeof(real));
+    for (long r = 0; r < 3136; r++) memcpy(arena + 137984 + r * 11 + 0, arena + 275968 + r * 1 + 0, 1 * sizeof(real));
     for (long r = 0; r < 3136; r++) memcpy(arena + 137984 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 176) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 137984;
         real *cols = arena + 0;
@@ -3043,6 +3247,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 137984, D_l2_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 176, arena + 0, 176, D_l2_weight, 176, arena + 200704, 64);
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -3067,6 +3277,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
@@ -3089,10 +3302,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l4_weight, 1024, arena + 200704, 128);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 200704, D_l4_weight, arena + 250880);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l4_weight, 1024, arena + 250880, 128);
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x99 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x99 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -3119,9 +3338,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cgan.gm:16: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x99 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x99 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x102 = arena + 0; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3133,7 +3352,7 @@ static void gc_loss_0(double *out) {
     /* specs/cgan.gm:16: D batchnorm (128) */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x103 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x103 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -3168,10 +3387,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/cgan.gm:16: D batchnorm */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x103 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x103 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x109 = arena + 0; /* (128) */
         const real *x69 = D_l5_beta; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3183,7 +3402,7 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cgan.gm:17: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 200704, 6272, D_l8_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l8_weight, 6272, arena + 0, 1);
     /* specs/cgan.gm:19: loss_D (1) */
     /*   with specs/cgan.gm:17: D dense 1 */
     /*   with specs/cgan.gm:19: loss_D */
@@ -3207,7 +3426,7 @@ static void gc_loss_0(double *out) {
     /*   with specs/cgan.gm:19: loss_D */
     /*   with specs/cgan.gm:19: loss_D */
     {
-        const real *x86 = arena + 254016; /* (4, 1) */
+        const real *x86 = arena + 279104; /* (4, 1) */
         const real *x87 = D_l8_bias; /* (1) */
         real *y = arena + 0;
         double acc = 0;
@@ -3248,10 +3467,10 @@ static void gc_grad_0(real *g) {
     for (long r = 0; r < 4; r++) memcpy(arena + 0 + r * 110 + 0, gc_z + r * 100 + 0, 100 * sizeof(real));
     for (long r = 0; r < 4; r++) memcpy(arena + 0 + r * 110 + 100, arena + 448 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:9: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 110, arena + 0, 110, G_l2_weight, 110, arena + 200704, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 110, arena + 0, 110, G_l2_weight, 110, arena + 250880, 6272);
     /* specs/cgan.gm:9: G batchnorm (6272) */
     {
-        const real *x6 = arena + 200704; /* (4, 6272) */
+        const real *x6 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -3279,9 +3498,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/cgan.gm:9: G batchnorm (4, 6272) */
     {
-        const real *x6 = arena + 200704; /* (4, 6272) */
+        const real *x6 = arena + 250880; /* (4, 6272) */
         const real *x13 = arena + 0; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -3293,7 +3512,7 @@ static void gc_grad_0(real *g) {
     /* specs/cgan.gm:9: G batchnorm (6272) */
     /*   with specs/cgan.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 200704; /* (4, 6272) */
+        const real *x14 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -3329,10 +3548,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/cgan.gm:9: G batchnorm */
     /*   with specs/cgan.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 200704; /* (4, 6272) */
+        const real *x14 = arena + 250880; /* (4, 6272) */
         const real *x20 = arena + 0; /* (6272) */
         const real *x9 = G_l3_beta; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -3344,8 +3563,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cgan.gm:10: G deconv 64 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 200704, 128, G_l6_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l6_weight, 1024, arena + 0, 1024);
     /* specs/cgan.gm:10: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l6_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -3507,6 +3735,9 @@ static void gc_grad_0(real *g) {
     for (long r = 0; r < 3136; r++) memcpy(arena + 713728 + r * 11 + 0, gc_x + r * 1 + 0, 1 * sizeof(real));
     for (long r = 0; r < 3136; r++) memcpy(arena + 713728 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 176) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 713728;
         real *cols = arena + 0;
@@ -3529,6 +3760,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 713728, D_l2_weight, arena + 663552);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 176, arena + 0, 176, D_l2_weight, 176, arena + 663552, 64);
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -3553,6 +3790,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 663552;
         real *cols = arena + 0;
@@ -3575,6 +3815,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 663552, D_l4_weight, arena + 617152);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l4_weight, 1024, arena + 617152, 128);
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
@@ -3685,6 +3931,9 @@ static void gc_grad_0(real *g) {
     for (long r = 0; r < 3136; r++) memcpy(arena + 582656 + r * 11 + 0, arena + 200704 + r * 1 + 0, 1 * sizeof(real));
     for (long r = 0; r < 3136; r++) memcpy(arena + 582656 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 176) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 582656;
         real *cols = arena + 0;
@@ -3707,6 +3956,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 582656, D_l2_weight, arena + 532480);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 176, arena + 0, 176, D_l2_weight, 176, arena + 532480, 64);
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -3731,6 +3986,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 532480;
         real *cols = arena + 0;
@@ -3753,6 +4011,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 532480, D_l4_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l4_weight, 1024, arena + 200704, 128);
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
@@ -4073,6 +4337,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 532480;
         real *cols = arena + 0;
@@ -4095,10 +4362,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 773312, 128, D_l4_weight, 1024, arena + 200704, 1024);
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 532480, arena + 773312, arena + 401408);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 773312, 128, arena + 0, 1024, arena + 401408, 1024);
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 773312, D_l4_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
@@ -4149,6 +4431,9 @@ static void gc_grad_0(real *g) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (784, 176) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 582656;
         real *cols = arena + 0;
@@ -4171,6 +4456,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64, 176) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 582656, arena + 532480, arena + 773312);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 176, 784, arena + 532480, 64, arena + 0, 176, arena + 773312, 176);
     /* specs/cgan.gm:17: backward of D dense 1 (1) */
     {
@@ -4368,6 +4659,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 663552;
         real *cols = arena + 0;
@@ -4390,8 +4684,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 748224, 128, D_l4_weight, 1024, arena + 200704, 1024);
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 663552, arena + 748224, arena + 532480);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 748224, 128, arena + 0, 1024, arena + 532480, 1024);
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
@@ -4404,6 +4707,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 748224, D_l4_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
@@ -4463,6 +4772,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (784, 176) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 713728;
         real *cols = arena + 0;
@@ -4485,6 +4797,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64, 176) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 713728, arena + 663552, arena + 137984);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 176, 784, arena + 663552, 64, arena + 0, 176, arena + 137984, 176);
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64, 176) */
     {
@@ -4520,10 +4838,10 @@ static void gc_loss_1(double *out) {
     for (long r = 0; r < 4; r++) memcpy(arena + 0 + r * 110 + 0, gc_z + r * 100 + 0, 100 * sizeof(real));
     for (long r = 0; r < 4; r++) memcpy(arena + 0 + r * 110 + 100, arena + 448 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:9: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 110, arena + 0, 110, G_l2_weight, 110, arena + 200704, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 110, arena + 0, 110, G_l2_weight, 110, arena + 250880, 6272);
     /* specs/cgan.gm:9: G batchnorm (6272) */
     {
-        const real *x6 = arena + 200704; /* (4, 6272) */
+        const real *x6 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -4551,9 +4869,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/cgan.gm:9: G batchnorm (4, 6272) */
     {
-        const real *x6 = arena + 200704; /* (4, 6272) */
+        const real *x6 = arena + 250880; /* (4, 6272) */
         const real *x13 = arena + 0; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -4565,7 +4883,7 @@ static void gc_loss_1(double *out) {
     /* specs/cgan.gm:9: G batchnorm (6272) */
     /*   with specs/cgan.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 200704; /* (4, 6272) */
+        const real *x14 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -4601,10 +4919,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/cgan.gm:9: G batchnorm */
     /*   with specs/cgan.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 200704; /* (4, 6272) */
+        const real *x14 = arena + 250880; /* (4, 6272) */
         const real *x20 = arena + 0; /* (6272) */
         const real *x9 = G_l3_beta; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -4616,8 +4934,17 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cgan.gm:10: G deconv 64 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 200704, 128, G_l6_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l6_weight, 1024, arena + 0, 1024);
     /* specs/cgan.gm:10: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l6_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -4779,6 +5106,9 @@ static void gc_loss_1(double *out) {
     for (long r = 0; r < 3136; r++) memcpy(arena + 137984 + r * 11 + 0, arena + 31360 + r * 1 + 0, 1 * sizeof(real));
     for (long r = 0; r < 3136; r++) memcpy(arena + 137984 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 176) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 137984;
         real *cols = arena + 0;
@@ -4801,6 +5131,12 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 137984, D_l2_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 176, arena + 0, 176, D_l2_weight, 176, arena + 200704, 64);
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -4825,6 +5161,9 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
@@ -4847,10 +5186,16 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l4_weight, 1024, arena + 200704, 128);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 200704, D_l4_weight, arena + 250880);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l4_weight, 1024, arena + 250880, 128);
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x66 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x66 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -4877,9 +5222,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/cgan.gm:16: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x66 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x66 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x73 = arena + 0; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -4891,7 +5236,7 @@ static void gc_loss_1(double *out) {
     /* specs/cgan.gm:16: D batchnorm (128) */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x74 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x74 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -4926,10 +5271,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/cgan.gm:16: D batchnorm */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x74 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x74 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x80 = arena + 0; /* (128) */
         const real *x69 = D_l5_beta; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -4941,7 +5286,7 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cgan.gm:17: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 200704, 6272, D_l8_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l8_weight, 6272, arena + 0, 1);
     /* specs/cgan.gm:19: loss_G (1) */
     /*   with specs/cgan.gm:17: D dense 1 */
     /*   with specs/cgan.gm:19: loss_G */
@@ -5029,7 +5374,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:9: G batchnorm */
     {
         const real *x14 = arena + 401408; /* (4, 6272) */
-        real *y = arena + 426496;
+        real *y = arena + 451584;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
         PARALLEL_FOR
@@ -5049,8 +5394,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:9: G batchnorm */
     /*   with specs/cgan.gm:9: G batchnorm */
     {
-        const real *x16 = arena + 426496; /* (6272) */
-        real *y = arena + 426496;
+        const real *x16 = arena + 451584; /* (6272) */
+        real *y = arena + 451584;
         for (long i = 0; i < 6272; i++) {
             real v17 = (real)0.25 * (x16[i]);
             real v18 = v17 + (real)1e-05;
@@ -5059,9 +5404,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cgan.gm:9: G batchnorm (6272) */
     {
-        const real *x19 = arena + 426496; /* (6272) */
+        const real *x19 = arena + 451584; /* (6272) */
         const real *x10 = G_l3_gamma; /* (6272) */
-        real *y = arena + 432768;
+        real *y = arena + 457856;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x19[i]) * (x10[i]);
         }
@@ -5071,7 +5416,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:9: G batchnorm */
     {
         const real *x14 = arena + 401408; /* (4, 6272) */
-        const real *x20 = arena + 432768; /* (6272) */
+        const real *x20 = arena + 457856; /* (6272) */
         const real *x9 = G_l3_beta; /* (6272) */
         real *y = arena + 820992;
         PARALLEL_FOR
@@ -5085,8 +5430,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cgan.gm:10: G deconv 64 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 820992, 128, G_l6_weight, 1024, arena + 0, 1024);
     /* specs/cgan.gm:10: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 820992, G_l6_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -5153,7 +5507,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:10: G batchnorm */
     {
         const real *x36 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 442176;
+        real *y = arena + 467264;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -5172,8 +5526,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:10: G batchnorm */
     /*   with specs/cgan.gm:10: G batchnorm */
     {
-        const real *x38 = arena + 442176; /* (64) */
-        real *y = arena + 442176;
+        const real *x38 = arena + 467264; /* (64) */
+        real *y = arena + 467264;
         for (long i = 0; i < 64; i++) {
             real v39 = (real)0.0012755102040816326 * (x38[i]);
             real v40 = v39 + (real)1e-05;
@@ -5182,9 +5536,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cgan.gm:10: G batchnorm (64) */
     {
-        const real *x41 = arena + 442176; /* (64) */
+        const real *x41 = arena + 467264; /* (64) */
         const real *x32 = G_l7_gamma; /* (64) */
-        real *y = arena + 442240;
+        real *y = arena + 467328;
         for (long i = 0; i < 64; i++) {
             y[i] = (x41[i]) * (x32[i]);
         }
@@ -5194,7 +5548,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:10: G batchnorm */
     {
         const real *x36 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x42 = arena + 442240; /* (64) */
+        const real *x42 = arena + 467328; /* (64) */
         const real *x31 = G_l7_beta; /* (64) */
         real *y = arena + 250880;
         PARALLEL_FOR
@@ -5212,7 +5566,7 @@ static void gc_grad_1(real *g) {
     /* specs/cgan.gm:11: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
         const real *cols = arena + 0;
-        real *img = arena + 439040;
+        real *img = arena + 464128;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -5234,9 +5588,9 @@ static void gc_grad_1(real *g) {
     /* specs/cgan.gm:11: G tanh (4, 28, 28, 1) */
     /*   with specs/cgan.gm:11: G deconv 1 k4 s2 p1 */
     {
-        const real *x49 = arena + 439040; /* (4, 28, 28, 1) */
+        const real *x49 = arena + 464128; /* (4, 28, 28, 1) */
         const real *x50 = G_l9_bias; /* (1) */
-        real *y = arena + 439040;
+        real *y = arena + 464128;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -5251,9 +5605,12 @@ static void gc_grad_1(real *g) {
     /* specs/cgan.gm:14: D cond onehot (4, 28, 28, 10) */
     for (int r = 0; r < 4; r++) for (int q = 0; q < 784; q++) memcpy(arena + 0 + ((long)r * 784 + q) * 10, arena + 31360 + r * 10, 10 * sizeof(real));
     /* specs/cgan.gm:14: D cond onehot (4, 28, 28, 11) */
-    for (long r = 0; r < 3136; r++) memcpy(arena + 137984 + r * 11 + 0, arena + 439040 + r * 1 + 0, 1 * sizeof(real));
+    for (long r = 0; r < 3136; r++) memcpy(arena + 137984 + r * 11 + 0, arena + 464128 + r * 1 + 0, 1 * sizeof(real));
     for (long r = 0; r < 3136; r++) memcpy(arena + 137984 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 176) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 137984;
         real *cols = arena + 0;
@@ -5276,6 +5633,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 137984, D_l2_weight, arena + 301056);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 176, arena + 0, 176, D_l2_weight, 176, arena + 301056, 64);
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -5300,6 +5663,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 301056;
         real *cols = arena + 0;
@@ -5322,6 +5688,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 301056, D_l4_weight, arena + 351232);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l4_weight, 1024, arena + 351232, 128);
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
@@ -5410,7 +5782,7 @@ static void gc_grad_1(real *g) {
         const real *x74 = arena + 351232; /* (4, 7, 7, 128) */
         const real *x80 = arena + 25216; /* (128) */
         const real *x69 = D_l5_beta; /* (128) */
-        real *y = arena + 376320;
+        real *y = arena + 426496;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5422,7 +5794,7 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cgan.gm:17: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 376320, 6272, D_l8_weight, 6272, arena + 25344, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 426496, 6272, D_l8_weight, 6272, arena + 25344, 1);
     /* specs/cgan.gm:19: backward of loss_G (1) */
     /*   with specs/cgan.gm:19: loss_G */
     {
@@ -5459,9 +5831,9 @@ static void gc_grad_1(real *g) {
     gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 25344, 1, D_l8_weight, 6272, arena + 0, 6272);
     /* specs/cgan.gm:16: backward of D leaky_relu 0.2 (4, 7, 7, 128) */
     {
-        const real *x83 = arena + 376320; /* (4, 7, 7, 128) */
+        const real *x83 = arena + 426496; /* (4, 7, 7, 128) */
         const real *x100 = arena + 0; /* (4, 7, 7, 128) */
-        real *y = arena + 376320;
+        real *y = arena + 426496;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x83[i] > 0 ? x100[i] : (real)0.2 * x100[i];
@@ -5470,7 +5842,7 @@ static void gc_grad_1(real *g) {
     /* specs/cgan.gm:16: backward of D batchnorm (128) */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x101 = arena + 376320; /* (4, 7, 7, 128) */
+        const real *x101 = arena + 426496; /* (4, 7, 7, 128) */
         const real *x74 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
@@ -5514,11 +5886,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x101 = arena + 376320; /* (4, 7, 7, 128) */
+        const real *x101 = arena + 426496; /* (4, 7, 7, 128) */
         const real *x80 = arena + 25216; /* (128) */
         const real *x110 = arena + 0; /* (128) */
         const real *x74 = arena + 351232; /* (4, 7, 7, 128) */
-        real *y = arena + 376320;
+        real *y = arena + 426496;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5534,7 +5906,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cgan.gm:16: backward of D batchnorm (128) */
     {
-        const real *x115 = arena + 376320; /* (4, 7, 7, 128) */
+        const real *x115 = arena + 426496; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -5564,8 +5936,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
         const real *x118 = arena + 0; /* (128) */
-        const real *x115 = arena + 376320; /* (4, 7, 7, 128) */
-        real *y = arena + 376320;
+        const real *x115 = arena + 426496; /* (4, 7, 7, 128) */
+        real *y = arena + 426496;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5577,8 +5949,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 376320, 128, D_l4_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 426496, 128, D_l4_weight, 1024, arena + 0, 1024);
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 426496, D_l4_weight, arena + 351232);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 351232;
@@ -5612,8 +5993,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (784, 176) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 176, 64, arena + 301056, 64, D_l2_weight, 176, arena + 0, 176);
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (4, 28, 28, 11) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 301056, D_l2_weight, arena + 137984);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 137984;
@@ -5643,9 +6033,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:11: backward of G tanh */
     /*   with specs/cgan.gm:11: backward of G tanh */
     {
-        const real *x52 = arena + 439040; /* (4, 28, 28, 1) */
+        const real *x52 = arena + 464128; /* (4, 28, 28, 1) */
         const real *x129 = arena + 0; /* (4, 28, 28, 1) */
-        real *y = arena + 439040;
+        real *y = arena + 464128;
         for (long i = 0; i < 3136; i++) {
             real v130 = (x52[i]) * (x52[i]);
             real v131 = -(v130);
@@ -5655,7 +6045,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cgan.gm:11: backward of G deconv 1 k4 s2 p1 (1) */
     {
-        const real *x133 = arena + 439040; /* (4, 28, 28, 1) */
+        const real *x133 = arena + 464128; /* (4, 28, 28, 1) */
         real *y = arena + 860224;
         double acc[1] = {0};
         for (long r = 0; r < 3136; r++) {
@@ -5667,8 +6057,11 @@ static void gc_grad_1(real *g) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/cgan.gm:11: backward of G deconv 1 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 439040;
+        const real *img = arena + 464128;
         real *cols = arena + 50176;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -5688,8 +6081,20 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cgan.gm:11: backward of G deconv 1 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 464128, G_l9_weight, arena + 0);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 50176, 16, G_l9_weight, 16, arena + 0, 64);
     /* specs/cgan.gm:11: backward of G deconv 1 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 464128, arena + 250880, arena + 858624);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 250880, 64, arena + 50176, 16, arena + 858624, 16);
     /* specs/cgan.gm:10: backward of G relu (4, 14, 14, 64) */
     {
@@ -5741,7 +6146,7 @@ static void gc_grad_1(real *g) {
     /* specs/cgan.gm:10: backward of G batchnorm (64) */
     {
         const real *x143 = arena + 0; /* (64) */
-        const real *x41 = arena + 442176; /* (64) */
+        const real *x41 = arena + 467264; /* (64) */
         real *y = arena + 860160;
         for (long i = 0; i < 64; i++) {
             y[i] = (x143[i]) * (x41[i]);
@@ -5756,7 +6161,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x143 = arena + 0; /* (64) */
         const real *x32 = G_l7_gamma; /* (64) */
-        const real *x41 = arena + 442176; /* (64) */
+        const real *x41 = arena + 467264; /* (64) */
         real *y = arena + 0;
         for (long i = 0; i < 64; i++) {
             real v144 = (x143[i]) * (x32[i]);
@@ -5775,7 +6180,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:10: backward of G batchnorm */
     {
         const real *x139 = arena + 250880; /* (4, 14, 14, 64) */
-        const real *x42 = arena + 442240; /* (64) */
+        const real *x42 = arena + 467328; /* (64) */
         const real *x150 = arena + 0; /* (64) */
         const real *x36 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 250880;
@@ -5837,6 +6242,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cgan.gm:10: backward of G deconv 64 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 250880;
         real *cols = arena + 0;
@@ -5859,8 +6267,20 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cgan.gm:10: backward of G deconv 64 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l6_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, G_l6_weight, 1024, arena + 200704, 128);
     /* specs/cgan.gm:10: backward of G deconv 64 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, arena + 820992, arena + 689920);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 820992, 128, arena + 0, 1024, arena + 689920, 1024);
     /* specs/cgan.gm:9: backward of G relu (4, 6272) */
     {
@@ -5914,7 +6334,7 @@ static void gc_grad_1(real *g) {
     /* specs/cgan.gm:9: backward of G batchnorm (6272) */
     {
         const real *x171 = arena + 0; /* (6272) */
-        const real *x19 = arena + 426496; /* (6272) */
+        const real *x19 = arena + 451584; /* (6272) */
         real *y = arena + 852352;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x171[i]) * (x19[i]);
@@ -5929,7 +6349,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x171 = arena + 0; /* (6272) */
         const real *x10 = G_l3_gamma; /* (6272) */
-        const real *x19 = arena + 426496; /* (6272) */
+        const real *x19 = arena + 451584; /* (6272) */
         real *y = arena + 0;
         for (long i = 0; i < 6272; i++) {
             real v172 = (x171[i]) * (x10[i]);
@@ -5948,7 +6368,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:9: backward of G batchnorm */
     {
         const real *x167 = arena + 820992; /* (4, 6272) */
-        const real *x20 = arena + 432768; /* (6272) */
+        const real *x20 = arena + 457856; /* (6272) */
         const real *x178 = arena + 0; /* (6272) */
         const real *x14 = arena + 401408; /* (4, 6272) */
         real *y = arena + 820992;

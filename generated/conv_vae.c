@@ -143,6 +143,9 @@ static const struct genrt_tensor tensors[48] = {
 static void train_step(long t, double *out) {
     step_t = t;
     /* specs/conv_vae.gm:7: E conv 32 k4 s2 p1 (25088, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x;
         real *cols = arena + 0;
@@ -165,6 +168,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/conv_vae.gm:7: E conv 32 k4 s2 p1 (25088, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 128, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x, E_l1_weight, arena + 6422528);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 25088, 32, 16, arena + 0, 16, E_l1_weight, 16, arena + 6422528, 32);
     /* specs/conv_vae.gm:7: E conv 32 k4 s2 p1 (25088, 32) */
     {
@@ -189,6 +198,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/conv_vae.gm:8: E conv 64 k4 s2 p1 (6272, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -211,6 +223,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/conv_vae.gm:8: E conv 64 k4 s2 p1 (6272, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 128, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, E_l3_weight, arena + 8830976);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 6272, 64, 512, arena + 0, 512, E_l3_weight, 512, arena + 8830976, 64);
     /* specs/conv_vae.gm:8: E conv 64 k4 s2 p1 (6272, 64) */
     {
@@ -235,13 +253,13 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/conv_vae.gm:9: E dense 256 (128, 256) */
-    gemm(CblasNoTrans, CblasTrans, 128, 256, 3136, arena + 8830976, 3136, E_l6_weight, 3136, arena + 4415488, 256);
+    gemm(CblasNoTrans, CblasTrans, 128, 256, 3136, arena + 8830976, 3136, E_l6_weight, 3136, arena + 4816896, 256);
     /* specs/conv_vae.gm:9: E relu (128, 256) */
     /*   with specs/conv_vae.gm:9: E dense 256 */
     {
-        const real *x17 = arena + 4415488; /* (128, 256) */
+        const real *x17 = arena + 4816896; /* (128, 256) */
         const real *x18 = E_l6_bias; /* (256) */
-        real *y = arena + 4415488;
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 256; c++) {
@@ -252,7 +270,7 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/conv_vae.gm:9: E dense 40 (128, 40) */
-    gemm(CblasNoTrans, CblasTrans, 128, 40, 256, arena + 4415488, 256, E_l8_weight, 256, arena + 0, 40);
+    gemm(CblasNoTrans, CblasTrans, 128, 40, 256, arena + 4816896, 256, E_l8_weight, 256, arena + 0, 40);
     /* specs/conv_vae.gm:9: E dense 40 (128, 40) */
     {
         const real *x22 = arena + 0; /* (128, 40) */
@@ -266,12 +284,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/conv_vae.gm:16: reparameterization (128, 20) */
-    for (long r = 0; r < 128; r++) memcpy(arena + 4481024 + r * 20 + 0, arena + 0 + r * 40 + 0, 20 * sizeof(real));
+    for (long r = 0; r < 128; r++) memcpy(arena + 4882432 + r * 20 + 0, arena + 0 + r * 40 + 0, 20 * sizeof(real));
     /* specs/conv_vae.gm:16: reparameterization (128, 20) */
-    for (long r = 0; r < 128; r++) memcpy(arena + 4483584 + r * 20 + 0, arena + 0 + r * 40 + 20, 20 * sizeof(real));
+    for (long r = 0; r < 128; r++) memcpy(arena + 4415488 + r * 20 + 0, arena + 0 + r * 40 + 20, 20 * sizeof(real));
     /* specs/conv_vae.gm:16: reparameterization (128, 20) */
     {
-        real *y = arena + 4486144;
+        real *y = arena + 4884992;
         for (long i = 0; i < 2560; i++) {
             y[i] = (real)hash_normal(step_t, 1, i);
         }
@@ -279,8 +297,8 @@ static void train_step(long t, double *out) {
     /* specs/conv_vae.gm:16: reparameterization (128, 20) */
     /*   with specs/conv_vae.gm:16: reparameterization */
     {
-        const real *x26 = arena + 4483584; /* (128, 20) */
-        real *y = arena + 4488704;
+        const real *x26 = arena + 4415488; /* (128, 20) */
+        real *y = arena + 4887552;
         for (long i = 0; i < 2560; i++) {
             real v28 = (real)0.5 * (x26[i]);
             y[i] = exp(v28);
@@ -289,23 +307,23 @@ static void train_step(long t, double *out) {
     /* specs/conv_vae.gm:16: reparameterization (128, 20) */
     /*   with specs/conv_vae.gm:16: reparameterization */
     {
-        const real *x29 = arena + 4488704; /* (128, 20) */
-        const real *x27 = arena + 4486144; /* (128, 20) */
-        const real *x25 = arena + 4481024; /* (128, 20) */
-        real *y = arena + 4491264;
+        const real *x29 = arena + 4887552; /* (128, 20) */
+        const real *x27 = arena + 4884992; /* (128, 20) */
+        const real *x25 = arena + 4882432; /* (128, 20) */
+        real *y = arena + 4890112;
         for (long i = 0; i < 2560; i++) {
             real v30 = (x29[i]) * (x27[i]);
             y[i] = x25[i] + v30;
         }
     }
     /* specs/conv_vae.gm:12: Dec dense 256 (128, 256) */
-    gemm(CblasNoTrans, CblasTrans, 128, 256, 20, arena + 4491264, 20, Dec_l1_weight, 20, arena + 4448256, 256);
+    gemm(CblasNoTrans, CblasTrans, 128, 256, 20, arena + 4890112, 20, Dec_l1_weight, 20, arena + 4849664, 256);
     /* specs/conv_vae.gm:12: Dec relu (128, 256) */
     /*   with specs/conv_vae.gm:12: Dec dense 256 */
     {
-        const real *x33 = arena + 4448256; /* (128, 256) */
+        const real *x33 = arena + 4849664; /* (128, 256) */
         const real *x34 = Dec_l1_bias; /* (256) */
-        real *y = arena + 4448256;
+        real *y = arena + 4849664;
         PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 256; c++) {
@@ -316,7 +334,7 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/conv_vae.gm:12: Dec dense 3136 (128, 3136) */
-    gemm(CblasNoTrans, CblasTrans, 128, 3136, 256, arena + 4448256, 256, Dec_l3_weight, 256, arena + 4014080, 3136);
+    gemm(CblasNoTrans, CblasTrans, 128, 3136, 256, arena + 4849664, 256, Dec_l3_weight, 256, arena + 4014080, 3136);
     /* specs/conv_vae.gm:12: Dec relu (128, 3136) */
     /*   with specs/conv_vae.gm:12: Dec dense 3136 */
     {
@@ -333,8 +351,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/conv_vae.gm:13: Dec deconv 32 k4 s2 p1 (6272, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 6272, 512, 64, arena + 4014080, 64, Dec_l6_weight, 512, arena + 0, 512);
     /* specs/conv_vae.gm:13: Dec deconv 32 k4 s2 p1 (128, 14, 14, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 128, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, Dec_l6_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -433,8 +460,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/conv_vae.gm:16: negative ELBO (128, 20) */
     {
-        const real *x26 = arena + 4483584; /* (128, 20) */
-        real *y = arena + 4493824;
+        const real *x26 = arena + 4415488; /* (128, 20) */
+        real *y = arena + 4892672;
         for (long i = 0; i < 2560; i++) {
             y[i] = exp(x26[i]);
         }
@@ -445,9 +472,9 @@ static void train_step(long t, double *out) {
     /*   with specs/conv_vae.gm:16: negative ELBO */
     /*   with specs/conv_vae.gm:16: negative ELBO */
     {
-        const real *x25 = arena + 4481024; /* (128, 20) */
-        const real *x26 = arena + 4483584; /* (128, 20) */
-        const real *x62 = arena + 4493824; /* (128, 20) */
+        const real *x25 = arena + 4882432; /* (128, 20) */
+        const real *x26 = arena + 4415488; /* (128, 20) */
+        const real *x62 = arena + 4892672; /* (128, 20) */
         real *y = arena + 128;
         for (long r = 0; r < 128; r++) {
             double acc = 0;
@@ -536,7 +563,7 @@ static void train_step(long t, double *out) {
     /* specs/conv_vae.gm:16: backward of negative ELBO (1) */
     /*   with specs/conv_vae.gm:16: metrics */
     {
-        real *y = arena + 0;
+        real *y = arena + 128;
         for (long i = 0; i < 1; i++) {
             real v79 = 1;
             y[i] = (real)0.0078125 * (v79);
@@ -544,16 +571,16 @@ static void train_step(long t, double *out) {
     }
     /* specs/conv_vae.gm:16: backward of negative ELBO (128) */
     {
-        const real *x80 = arena + 0; /* (1) */
-        real *y = arena + 100352;
+        const real *x80 = arena + 128; /* (1) */
+        real *y = arena + 0;
         for (long i = 0; i < 128; i++) {
             y[i] = x80[0];
         }
     }
     /* specs/conv_vae.gm:16: backward of negative ELBO (128) */
     {
-        const real *x81 = arena + 100352; /* (128) */
-        real *y = arena + 0;
+        const real *x81 = arena + 0; /* (128) */
+        real *y = arena + 128;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)-0.5 * (x81[i]);
         }
@@ -561,8 +588,8 @@ static void train_step(long t, double *out) {
     /* specs/conv_vae.gm:16: backward of negative ELBO (128, 20) */
     /*   with specs/conv_vae.gm:16: backward of negative ELBO */
     {
-        const real *x82 = arena + 0; /* (128) */
-        real *y = arena + 4483584;
+        const real *x82 = arena + 128; /* (128) */
+        real *y = arena + 4895232;
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 20; q++) {
                 long i = r * 20 + q;
@@ -574,8 +601,8 @@ static void train_step(long t, double *out) {
     /* specs/conv_vae.gm:16: backward of negative ELBO (128, 784) */
     /*   with specs/conv_vae.gm:16: backward of negative ELBO */
     {
-        const real *x81 = arena + 100352; /* (128) */
-        real *y = arena + 0;
+        const real *x81 = arena + 0; /* (128) */
+        real *y = arena + 1204224;
         PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 784; q++) {
@@ -591,10 +618,10 @@ static void train_step(long t, double *out) {
     /*   with specs/conv_vae.gm:16: backward of negative ELBO */
     /*   with specs/conv_vae.gm:16: backward of negative ELBO */
     {
-        const real *x92 = arena + 0; /* (128, 784) */
+        const real *x92 = arena + 1204224; /* (128, 784) */
         const real *x56 = arena + 401408; /* (128, 784) */
         const real *x57 = in_x; /* (128, 784) */
-        real *y = arena + 0;
+        real *y = arena + 1204224;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             real v93 = -(x92[i]);
@@ -606,7 +633,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/conv_vae.gm:14: backward of Dec deconv 1 k4 s2 p1 (1) */
     {
-        const real *x98 = arena + 0; /* (128, 28, 28, 1) */
+        const real *x98 = arena + 1204224; /* (128, 28, 28, 1) */
         real *y = arena + 9317584;
         double acc[1] = {0};
         for (long r = 0; r < 100352; r++) {
@@ -618,8 +645,11 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/conv_vae.gm:14: backward of Dec deconv 1 k4 s2 p1 (25088, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 0;
+        const real *img = arena + 1204224;
         real *cols = arena + 802816;
         PARALLEL_FOR
         for (int n = 0; n < 128; n++) {
@@ -640,8 +670,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/conv_vae.gm:14: backward of Dec deconv 1 k4 s2 p1 (25088, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 128, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1204224, Dec_l8_weight, arena + 0);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 25088, 32, 16, arena + 802816, 16, Dec_l8_weight, 16, arena + 0, 32);
     /* specs/conv_vae.gm:14: backward of Dec deconv 1 k4 s2 p1 (32, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 128, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1204224, arena + 3211264, arena + 9316416);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 32, 16, 25088, arena + 3211264, 32, arena + 802816, 16, arena + 9316416, 16);
     /* specs/conv_vae.gm:13: backward of Dec relu (128, 14, 14, 32) */
     {
@@ -671,6 +713,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
     }
     /* specs/conv_vae.gm:13: backward of Dec deconv 32 k4 s2 p1 (6272, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 3211264;
         real *cols = arena + 0;
@@ -693,13 +738,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/conv_vae.gm:13: backward of Dec deconv 32 k4 s2 p1 (6272, 64) */
-    gemm(CblasNoTrans, CblasTrans, 6272, 64, 512, arena + 0, 512, Dec_l6_weight, 512, arena + 3211264, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 128, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 3211264, Dec_l6_weight, arena + 4415488);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 6272, 64, 512, arena + 0, 512, Dec_l6_weight, 512, arena + 4415488, 64);
     /* specs/conv_vae.gm:13: backward of Dec deconv 32 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 128, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 3211264, arena + 4014080, arena + 9232384);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 6272, arena + 4014080, 64, arena + 0, 512, arena + 9232384, 512);
     /* specs/conv_vae.gm:12: backward of Dec relu (128, 3136) */
     {
         const real *x41 = arena + 4014080; /* (128, 3136) */
-        const real *x110 = arena + 3211264; /* (128, 3136) */
+        const real *x110 = arena + 4415488; /* (128, 3136) */
         real *y = arena + 4014080;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
@@ -727,12 +784,12 @@ static void train_step(long t, double *out) {
     /* specs/conv_vae.gm:12: backward of Dec dense 3136 (128, 256) */
     gemm(CblasNoTrans, CblasNoTrans, 128, 256, 3136, arena + 4014080, 3136, Dec_l3_weight, 256, arena + 0, 256);
     /* specs/conv_vae.gm:12: backward of Dec dense 3136 (3136, 256) */
-    gemm(CblasTrans, CblasNoTrans, 3136, 256, 128, arena + 4014080, 3136, arena + 4448256, 256, arena + 7225344, 256);
+    gemm(CblasTrans, CblasNoTrans, 3136, 256, 128, arena + 4014080, 3136, arena + 4849664, 256, arena + 7225344, 256);
     /* specs/conv_vae.gm:12: backward of Dec relu (128, 256) */
     {
-        const real *x36 = arena + 4448256; /* (128, 256) */
+        const real *x36 = arena + 4849664; /* (128, 256) */
         const real *x113 = arena + 0; /* (128, 256) */
-        real *y = arena + 4448256;
+        real *y = arena + 4849664;
         PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x36[i] > 0 ? x113[i] : 0;
@@ -740,7 +797,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/conv_vae.gm:12: backward of Dec dense 256 (256) */
     {
-        const real *x115 = arena + 4448256; /* (128, 256) */
+        const real *x115 = arena + 4849664; /* (128, 256) */
         real *y = arena + 9316928;
         double acc[256] = {0};
         PARALLEL_FOR
@@ -756,18 +813,18 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
     }
     /* specs/conv_vae.gm:12: backward of Dec dense 256 (128, 20) */
-    gemm(CblasNoTrans, CblasNoTrans, 128, 20, 256, arena + 4448256, 256, Dec_l1_weight, 20, arena + 0, 20);
+    gemm(CblasNoTrans, CblasNoTrans, 128, 20, 256, arena + 4849664, 256, Dec_l1_weight, 20, arena + 0, 20);
     /* specs/conv_vae.gm:12: backward of Dec dense 256 (256, 20) */
-    gemm(CblasTrans, CblasNoTrans, 256, 20, 128, arena + 4448256, 256, arena + 4491264, 20, arena + 9308160, 20);
+    gemm(CblasTrans, CblasNoTrans, 256, 20, 128, arena + 4849664, 256, arena + 4890112, 20, arena + 9308160, 20);
     /* specs/conv_vae.gm:16: backward of reparameterization (128, 20) */
     /*   with specs/conv_vae.gm:16: backward of negative ELBO */
     /*   with specs/conv_vae.gm:16: backward of negative ELBO */
     /*   with specs/conv_vae.gm:16: backward of negative ELBO */
     {
-        const real *x84 = arena + 4483584; /* (128, 20) */
-        const real *x25 = arena + 4481024; /* (128, 20) */
+        const real *x84 = arena + 4895232; /* (128, 20) */
+        const real *x25 = arena + 4882432; /* (128, 20) */
         const real *x117 = arena + 0; /* (128, 20) */
-        real *y = arena + 4481024;
+        real *y = arena + 4882432;
         for (long i = 0; i < 2560; i++) {
             real v86 = -(x84[i]);
             real v87 = 2 * (x25[i]);
@@ -783,12 +840,12 @@ static void train_step(long t, double *out) {
     /*   with specs/conv_vae.gm:16: backward of reparameterization */
     /*   with specs/conv_vae.gm:16: backward of reparameterization */
     {
-        const real *x84 = arena + 4483584; /* (128, 20) */
-        const real *x62 = arena + 4493824; /* (128, 20) */
+        const real *x84 = arena + 4895232; /* (128, 20) */
+        const real *x62 = arena + 4892672; /* (128, 20) */
         const real *x117 = arena + 0; /* (128, 20) */
-        const real *x27 = arena + 4486144; /* (128, 20) */
-        const real *x29 = arena + 4488704; /* (128, 20) */
-        real *y = arena + 4483584;
+        const real *x27 = arena + 4884992; /* (128, 20) */
+        const real *x29 = arena + 4887552; /* (128, 20) */
+        real *y = arena + 4895232;
         for (long i = 0; i < 2560; i++) {
             real v85 = -(x84[i]);
             real v89 = (v85) * (x62[i]);
@@ -801,10 +858,10 @@ static void train_step(long t, double *out) {
     }
     /* specs/conv_vae.gm:16: backward of reparameterization (128, 40) */
     memset(arena + 32768, 0, 5120 * sizeof(real));
-    for (long r = 0; r < 128; r++) memcpy(arena + 32768 + r * 40 + 20, arena + 4483584 + r * 20 + 0, 20 * sizeof(real));
+    for (long r = 0; r < 128; r++) memcpy(arena + 32768 + r * 40 + 20, arena + 4895232 + r * 20 + 0, 20 * sizeof(real));
     /* specs/conv_vae.gm:16: backward of reparameterization (128, 40) */
     memset(arena + 0, 0, 5120 * sizeof(real));
-    for (long r = 0; r < 128; r++) memcpy(arena + 0 + r * 40 + 0, arena + 4481024 + r * 20 + 0, 20 * sizeof(real));
+    for (long r = 0; r < 128; r++) memcpy(arena + 0 + r * 40 + 0, arena + 4882432 + r * 20 + 0, 20 * sizeof(real));
     /* specs/conv_vae.gm:16: backward of reparameterization (128, 40) */
     {
         const real *x124 = arena + 32768; /* (128, 40) */
@@ -830,12 +887,12 @@ static void train_step(long t, double *out) {
     /* specs/conv_vae.gm:9: backward of E dense 40 (128, 256) */
     gemm(CblasNoTrans, CblasNoTrans, 128, 256, 40, arena + 32768, 40, E_l8_weight, 256, arena + 0, 256);
     /* specs/conv_vae.gm:9: backward of E dense 40 (40, 256) */
-    gemm(CblasTrans, CblasNoTrans, 40, 256, 128, arena + 32768, 40, arena + 4415488, 256, arena + 9297920, 256);
+    gemm(CblasTrans, CblasNoTrans, 40, 256, 128, arena + 32768, 40, arena + 4816896, 256, arena + 9297920, 256);
     /* specs/conv_vae.gm:9: backward of E relu (128, 256) */
     {
-        const real *x20 = arena + 4415488; /* (128, 256) */
+        const real *x20 = arena + 4816896; /* (128, 256) */
         const real *x128 = arena + 0; /* (128, 256) */
-        real *y = arena + 4415488;
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x20[i] > 0 ? x128[i] : 0;
@@ -843,7 +900,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/conv_vae.gm:9: backward of E dense 256 (256) */
     {
-        const real *x130 = arena + 4415488; /* (128, 256) */
+        const real *x130 = arena + 4816896; /* (128, 256) */
         real *y = arena + 9317184;
         double acc[256] = {0};
         PARALLEL_FOR
@@ -859,9 +916,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
     }
     /* specs/conv_vae.gm:9: backward of E dense 256 (128, 3136) */
-    gemm(CblasNoTrans, CblasNoTrans, 128, 3136, 256, arena + 4415488, 256, E_l6_weight, 3136, arena + 0, 3136);
+    gemm(CblasNoTrans, CblasNoTrans, 128, 3136, 256, arena + 4816896, 256, E_l6_weight, 3136, arena + 0, 3136);
     /* specs/conv_vae.gm:9: backward of E dense 256 (256, 3136) */
-    gemm(CblasTrans, CblasNoTrans, 256, 3136, 128, arena + 4415488, 256, arena + 8830976, 3136, arena + 8028160, 3136);
+    gemm(CblasTrans, CblasNoTrans, 256, 3136, 128, arena + 4816896, 256, arena + 8830976, 3136, arena + 8028160, 3136);
     /* specs/conv_vae.gm:8: backward of E relu (128, 7, 7, 64) */
     {
         const real *x14 = arena + 8830976; /* (128, 7, 7, 64) */
@@ -890,6 +947,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/conv_vae.gm:8: backward of E conv 64 k4 s2 p1 (6272, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -912,10 +972,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/conv_vae.gm:8: backward of E conv 64 k4 s2 p1 (6272, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 6272, 512, 64, arena + 8830976, 64, E_l3_weight, 512, arena + 3211264, 512);
     /* specs/conv_vae.gm:8: backward of E conv 64 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 128, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, arena + 8830976, arena + 9265152);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 6272, arena + 8830976, 64, arena + 0, 512, arena + 9265152, 512);
     /* specs/conv_vae.gm:8: backward of E conv 64 k4 s2 p1 (128, 14, 14, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 128, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8830976, E_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -966,6 +1041,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
     }
     /* specs/conv_vae.gm:7: backward of E conv 32 k4 s2 p1 (25088, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x;
         real *cols = arena + 0;
@@ -988,6 +1066,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/conv_vae.gm:7: backward of E conv 32 k4 s2 p1 (32, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 128, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x, arena + 6422528, arena + 401408);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 32, 16, 25088, arena + 6422528, 32, arena + 0, 16, arena + 401408, 16);
     /* specs/conv_vae.gm:17: adam step of E.l1.weight (1) */
     adam_update(E_l1_weight, arena + 401408, E_l1_weight_adam_m, E_l1_weight_adam_v, 512, (real)0.001, (real)0.9, (real)0.999, (real)1e-08, 0, t);
@@ -1043,13 +1127,13 @@ static const real *generate(void) {
         }
     }
     /* specs/conv_vae.gm:12: Dec dense 3136 (128, 3136) */
-    gemm(CblasNoTrans, CblasTrans, 128, 3136, 256, arena + 0, 256, Dec_l3_weight, 256, arena + 3211264, 3136);
+    gemm(CblasNoTrans, CblasTrans, 128, 3136, 256, arena + 0, 256, Dec_l3_weight, 256, arena + 4014080, 3136);
     /* specs/conv_vae.gm:12: Dec relu (128, 3136) */
     /*   with specs/conv_vae.gm:12: Dec dense 3136 */
     {
-        const real *x7 = arena + 3211264; /* (128, 3136) */
+        const real *x7 = arena + 4014080; /* (128, 3136) */
         const real *x8 = Dec_l3_bias; /* (3136) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 3136; c++) {
@@ -1060,8 +1144,17 @@ static const real *generate(void) {
         }
     }
     /* specs/conv_vae.gm:13: Dec deconv 32 k4 s2 p1 (6272, 512) */
-    gemm(CblasNoTrans, CblasNoTrans, 6272, 512, 64, arena + 3211264, 64, Dec_l6_weight, 512, arena + 0, 512);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 6272, 512, 64, arena + 4014080, 64, Dec_l6_weight, 512, arena + 0, 512);
     /* specs/conv_vae.gm:13: Dec deconv 32 k4 s2 p1 (128, 14, 14, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 128, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, Dec_l6_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -1145,6 +1238,9 @@ static const real *generate(void) {
 /* Per example of in_x: -ELBO, reconstruction, KL into out[3 i + 0..2]. */
 static void elbo(double *out) {
     /* specs/conv_vae.gm:7: E conv 32 k4 s2 p1 (25088, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x;
         real *cols = arena + 0;
@@ -1167,6 +1263,12 @@ static void elbo(double *out) {
         }
     }
     /* specs/conv_vae.gm:7: E conv 32 k4 s2 p1 (25088, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 128, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x, E_l1_weight, arena + 3211264);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 25088, 32, 16, arena + 0, 16, E_l1_weight, 16, arena + 3211264, 32);
     /* specs/conv_vae.gm:7: E conv 32 k4 s2 p1 (25088, 32) */
     {
@@ -1191,6 +1293,9 @@ static void elbo(double *out) {
         }
     }
     /* specs/conv_vae.gm:8: E conv 64 k4 s2 p1 (6272, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 3211264;
         real *cols = arena + 0;
@@ -1213,12 +1318,18 @@ static void elbo(double *out) {
         }
     }
     /* specs/conv_vae.gm:8: E conv 64 k4 s2 p1 (6272, 64) */
-    gemm(CblasNoTrans, CblasTrans, 6272, 64, 512, arena + 0, 512, E_l3_weight, 512, arena + 3211264, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 128, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 3211264, E_l3_weight, arena + 4014080);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 6272, 64, 512, arena + 0, 512, E_l3_weight, 512, arena + 4014080, 64);
     /* specs/conv_vae.gm:8: E conv 64 k4 s2 p1 (6272, 64) */
     {
-        const real *x10 = arena + 3211264; /* (6272, 64) */
+        const real *x10 = arena + 4014080; /* (6272, 64) */
         const real *x11 = E_l3_bias; /* (64) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 64; c++) {
@@ -1229,15 +1340,15 @@ static void elbo(double *out) {
     }
     /* specs/conv_vae.gm:8: E relu (128, 7, 7, 64) */
     {
-        const real *x13 = arena + 3211264; /* (128, 7, 7, 64) */
-        real *y = arena + 3211264;
+        const real *x13 = arena + 4014080; /* (128, 7, 7, 64) */
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x13[i] > 0 ? x13[i] : 0;
         }
     }
     /* specs/conv_vae.gm:9: E dense 256 (128, 256) */
-    gemm(CblasNoTrans, CblasTrans, 128, 256, 3136, arena + 3211264, 3136, E_l6_weight, 3136, arena + 0, 256);
+    gemm(CblasNoTrans, CblasTrans, 128, 256, 3136, arena + 4014080, 3136, E_l6_weight, 3136, arena + 0, 256);
     /* specs/conv_vae.gm:9: E relu (128, 256) */
     /*   with specs/conv_vae.gm:9: E dense 256 */
     {
@@ -1268,17 +1379,17 @@ static void elbo(double *out) {
         }
     }
     /* specs/conv_vae.gm:16: reparameterization (128, 20) */
-    for (long r = 0; r < 128; r++) memcpy(arena + 4014080 + r * 20 + 0, arena + 32768 + r * 40 + 0, 20 * sizeof(real));
+    for (long r = 0; r < 128; r++) memcpy(arena + 4415488 + r * 20 + 0, arena + 32768 + r * 40 + 0, 20 * sizeof(real));
     /* specs/conv_vae.gm:16: reparameterization (128, 20) */
-    for (long r = 0; r < 128; r++) memcpy(arena + 4016640 + r * 20 + 0, arena + 32768 + r * 40 + 20, 20 * sizeof(real));
+    for (long r = 0; r < 128; r++) memcpy(arena + 4418048 + r * 20 + 0, arena + 32768 + r * 40 + 20, 20 * sizeof(real));
     /* specs/conv_vae.gm:16: reparameterization (128, 20) */
     /*   with specs/conv_vae.gm:16: reparameterization */
     /*   with specs/conv_vae.gm:16: reparameterization */
     /*   with specs/conv_vae.gm:16: reparameterization */
     /*   with specs/conv_vae.gm:16: reparameterization */
     {
-        const real *x26 = arena + 4016640; /* (128, 20) */
-        const real *x25 = arena + 4014080; /* (128, 20) */
+        const real *x26 = arena + 4418048; /* (128, 20) */
+        const real *x25 = arena + 4415488; /* (128, 20) */
         real *y = arena + 32768;
         for (long i = 0; i < 2560; i++) {
             real v27 = (real)hash_normal(step_t, 7, i);
@@ -1306,13 +1417,13 @@ static void elbo(double *out) {
         }
     }
     /* specs/conv_vae.gm:12: Dec dense 3136 (128, 3136) */
-    gemm(CblasNoTrans, CblasTrans, 128, 3136, 256, arena + 0, 256, Dec_l3_weight, 256, arena + 3211264, 3136);
+    gemm(CblasNoTrans, CblasTrans, 128, 3136, 256, arena + 0, 256, Dec_l3_weight, 256, arena + 4014080, 3136);
     /* specs/conv_vae.gm:12: Dec relu (128, 3136) */
     /*   with specs/conv_vae.gm:12: Dec dense 3136 */
     {
-        const real *x38 = arena + 3211264; /* (128, 3136) */
+        const real *x38 = arena + 4014080; /* (128, 3136) */
         const real *x39 = Dec_l3_bias; /* (3136) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 3136; c++) {
@@ -1323,8 +1434,17 @@ static void elbo(double *out) {
         }
     }
     /* specs/conv_vae.gm:13: Dec deconv 32 k4 s2 p1 (6272, 512) */
-    gemm(CblasNoTrans, CblasNoTrans, 6272, 512, 64, arena + 3211264, 64, Dec_l6_weight, 512, arena + 0, 512);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 6272, 512, 64, arena + 4014080, 64, Dec_l6_weight, 512, arena + 0, 512);
     /* specs/conv_vae.gm:13: Dec deconv 32 k4 s2 p1 (128, 14, 14, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 128, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, Dec_l6_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -1428,8 +1548,8 @@ static void elbo(double *out) {
     /*   with specs/conv_vae.gm:16: negative ELBO */
     /*   with specs/conv_vae.gm:16: negative ELBO */
     {
-        const real *x26 = arena + 4016640; /* (128, 20) */
-        const real *x25 = arena + 4014080; /* (128, 20) */
+        const real *x26 = arena + 4418048; /* (128, 20) */
+        const real *x25 = arena + 4415488; /* (128, 20) */
         real *y = arena + 128;
         for (long r = 0; r < 128; r++) {
             double acc = 0;
@@ -1473,6 +1593,9 @@ static void elbo(double *out) {
 /* The decoder at the encoder's posterior mean of in_x. */
 static const real *reconstruct_fwd(void) {
     /* specs/conv_vae.gm:7: E conv 32 k4 s2 p1 (25088, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x;
         real *cols = arena + 0;
@@ -1495,6 +1618,12 @@ static const real *reconstruct_fwd(void) {
         }
     }
     /* specs/conv_vae.gm:7: E conv 32 k4 s2 p1 (25088, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 128, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x, E_l1_weight, arena + 3211264);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 25088, 32, 16, arena + 0, 16, E_l1_weight, 16, arena + 3211264, 32);
     /* specs/conv_vae.gm:7: E conv 32 k4 s2 p1 (25088, 32) */
     {
@@ -1519,6 +1648,9 @@ static const real *reconstruct_fwd(void) {
         }
     }
     /* specs/conv_vae.gm:8: E conv 64 k4 s2 p1 (6272, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 3211264;
         real *cols = arena + 0;
@@ -1541,12 +1673,18 @@ static const real *reconstruct_fwd(void) {
         }
     }
     /* specs/conv_vae.gm:8: E conv 64 k4 s2 p1 (6272, 64) */
-    gemm(CblasNoTrans, CblasTrans, 6272, 64, 512, arena + 0, 512, E_l3_weight, 512, arena + 3211264, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 128, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 3211264, E_l3_weight, arena + 4014080);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 6272, 64, 512, arena + 0, 512, E_l3_weight, 512, arena + 4014080, 64);
     /* specs/conv_vae.gm:8: E conv 64 k4 s2 p1 (6272, 64) */
     {
-        const real *x10 = arena + 3211264; /* (6272, 64) */
+        const real *x10 = arena + 4014080; /* (6272, 64) */
         const real *x11 = E_l3_bias; /* (64) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 64; c++) {
@@ -1557,15 +1695,15 @@ static const real *reconstruct_fwd(void) {
     }
     /* specs/conv_vae.gm:8: E relu (128, 7, 7, 64) */
     {
-        const real *x13 = arena + 3211264; /* (128, 7, 7, 64) */
-        real *y = arena + 3211264;
+        const real *x13 = arena + 4014080; /* (128, 7, 7, 64) */
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x13[i] > 0 ? x13[i] : 0;
         }
     }
     /* specs/conv_vae.gm:9: E dense 256 (128, 256) */
-    gemm(CblasNoTrans, CblasTrans, 128, 256, 3136, arena + 3211264, 3136, E_l6_weight, 3136, arena + 0, 256);
+    gemm(CblasNoTrans, CblasTrans, 128, 256, 3136, arena + 4014080, 3136, E_l6_weight, 3136, arena + 0, 256);
     /* specs/conv_vae.gm:9: E relu (128, 256) */
     /*   with specs/conv_vae.gm:9: E dense 256 */
     {
@@ -1615,13 +1753,13 @@ static const real *reconstruct_fwd(void) {
         }
     }
     /* specs/conv_vae.gm:12: Dec dense 3136 (128, 3136) */
-    gemm(CblasNoTrans, CblasTrans, 128, 3136, 256, arena + 0, 256, Dec_l3_weight, 256, arena + 3211264, 3136);
+    gemm(CblasNoTrans, CblasTrans, 128, 3136, 256, arena + 0, 256, Dec_l3_weight, 256, arena + 4014080, 3136);
     /* specs/conv_vae.gm:12: Dec relu (128, 3136) */
     /*   with specs/conv_vae.gm:12: Dec dense 3136 */
     {
-        const real *x67 = arena + 3211264; /* (128, 3136) */
+        const real *x67 = arena + 4014080; /* (128, 3136) */
         const real *x34 = Dec_l3_bias; /* (3136) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 3136; c++) {
@@ -1632,8 +1770,17 @@ static const real *reconstruct_fwd(void) {
         }
     }
     /* specs/conv_vae.gm:13: Dec deconv 32 k4 s2 p1 (6272, 512) */
-    gemm(CblasNoTrans, CblasNoTrans, 6272, 512, 64, arena + 3211264, 64, Dec_l6_weight, 512, arena + 0, 512);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 6272, 512, 64, arena + 4014080, 64, Dec_l6_weight, 512, arena + 0, 512);
     /* specs/conv_vae.gm:13: Dec deconv 32 k4 s2 p1 (128, 14, 14, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 128, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, Dec_l6_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -1717,6 +1864,9 @@ static const real *reconstruct_fwd(void) {
 /* Gradient check: loss at batch 4. */
 static void gc_loss_0(double *out) {
     /* specs/conv_vae.gm:7: E conv 32 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -1738,6 +1888,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/conv_vae.gm:7: E conv 32 k4 s2 p1 (784, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_x, E_l1_weight, arena + 100352);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 32, 16, arena + 0, 16, E_l1_weight, 16, arena + 100352, 32);
     /* specs/conv_vae.gm:7: E conv 32 k4 s2 p1 (784, 32) */
     {
@@ -1762,6 +1918,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/conv_vae.gm:8: E conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 100352;
         real *cols = arena + 0;
@@ -1784,12 +1943,18 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/conv_vae.gm:8: E conv 64 k4 s2 p1 (196, 64) */
-    gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, E_l3_weight, 512, arena + 100352, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 100352, E_l3_weight, arena + 125440);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, E_l3_weight, 512, arena + 125440, 64);
     /* specs/conv_vae.gm:8: E conv 64 k4 s2 p1 (196, 64) */
     {
-        const real *x10 = arena + 100352; /* (196, 64) */
+        const real *x10 = arena + 125440; /* (196, 64) */
         const real *x11 = E_l3_bias; /* (64) */
-        real *y = arena + 100352;
+        real *y = arena + 125440;
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -1799,14 +1964,14 @@ static void gc_loss_0(double *out) {
     }
     /* specs/conv_vae.gm:8: E relu (4, 7, 7, 64) */
     {
-        const real *x13 = arena + 100352; /* (4, 7, 7, 64) */
-        real *y = arena + 100352;
+        const real *x13 = arena + 125440; /* (4, 7, 7, 64) */
+        real *y = arena + 125440;
         for (long i = 0; i < 12544; i++) {
             y[i] = x13[i] > 0 ? x13[i] : 0;
         }
     }
     /* specs/conv_vae.gm:9: E dense 256 (4, 256) */
-    gemm(CblasNoTrans, CblasTrans, 4, 256, 3136, arena + 100352, 3136, E_l6_weight, 3136, arena + 0, 256);
+    gemm(CblasNoTrans, CblasTrans, 4, 256, 3136, arena + 125440, 3136, E_l6_weight, 3136, arena + 0, 256);
     /* specs/conv_vae.gm:9: E relu (4, 256) */
     /*   with specs/conv_vae.gm:9: E dense 256 */
     {
@@ -1836,17 +2001,17 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/conv_vae.gm:16: reparameterization (4, 20) */
-    for (long r = 0; r < 4; r++) memcpy(arena + 125440 + r * 20 + 0, arena + 1024 + r * 40 + 0, 20 * sizeof(real));
+    for (long r = 0; r < 4; r++) memcpy(arena + 137984 + r * 20 + 0, arena + 1024 + r * 40 + 0, 20 * sizeof(real));
     /* specs/conv_vae.gm:16: reparameterization (4, 20) */
-    for (long r = 0; r < 4; r++) memcpy(arena + 125520 + r * 20 + 0, arena + 1024 + r * 40 + 20, 20 * sizeof(real));
+    for (long r = 0; r < 4; r++) memcpy(arena + 138064 + r * 20 + 0, arena + 1024 + r * 40 + 20, 20 * sizeof(real));
     /* specs/conv_vae.gm:16: reparameterization (4, 20) */
     /*   with specs/conv_vae.gm:16: reparameterization */
     /*   with specs/conv_vae.gm:16: reparameterization */
     /*   with specs/conv_vae.gm:16: reparameterization */
     /*   with specs/conv_vae.gm:16: reparameterization */
     {
-        const real *x26 = arena + 125520; /* (4, 20) */
-        const real *x25 = arena + 125440; /* (4, 20) */
+        const real *x26 = arena + 138064; /* (4, 20) */
+        const real *x25 = arena + 137984; /* (4, 20) */
         real *y = arena + 1024;
         for (long i = 0; i < 80; i++) {
             real v27 = (real)hash_normal(step_t, 1, i);
@@ -1873,13 +2038,13 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/conv_vae.gm:12: Dec dense 3136 (4, 3136) */
-    gemm(CblasNoTrans, CblasTrans, 4, 3136, 256, arena + 0, 256, Dec_l3_weight, 256, arena + 100352, 3136);
+    gemm(CblasNoTrans, CblasTrans, 4, 3136, 256, arena + 0, 256, Dec_l3_weight, 256, arena + 125440, 3136);
     /* specs/conv_vae.gm:12: Dec relu (4, 3136) */
     /*   with specs/conv_vae.gm:12: Dec dense 3136 */
     {
-        const real *x38 = arena + 100352; /* (4, 3136) */
+        const real *x38 = arena + 125440; /* (4, 3136) */
         const real *x39 = Dec_l3_bias; /* (3136) */
-        real *y = arena + 100352;
+        real *y = arena + 125440;
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 3136; c++) {
                 long i = r * 3136 + c;
@@ -1889,8 +2054,17 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/conv_vae.gm:13: Dec deconv 32 k4 s2 p1 (196, 512) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 512, 64, arena + 100352, 64, Dec_l6_weight, 512, arena + 0, 512);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 512, 64, arena + 125440, 64, Dec_l6_weight, 512, arena + 0, 512);
     /* specs/conv_vae.gm:13: Dec deconv 32 k4 s2 p1 (4, 14, 14, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 125440, Dec_l6_weight, arena + 100352);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 100352;
@@ -1991,8 +2165,8 @@ static void gc_loss_0(double *out) {
     /*   with specs/conv_vae.gm:16: negative ELBO */
     /*   with specs/conv_vae.gm:16: negative ELBO */
     {
-        const real *x26 = arena + 125520; /* (4, 20) */
-        const real *x25 = arena + 125440; /* (4, 20) */
+        const real *x26 = arena + 138064; /* (4, 20) */
+        const real *x25 = arena + 137984; /* (4, 20) */
         real *y = arena + 16;
         for (long r = 0; r < 4; r++) {
             double acc = 0;
@@ -2038,6 +2212,9 @@ static void gc_loss_0(double *out) {
 /* Gradient check: d loss / d parameters at batch 4, into g. */
 static void gc_grad_0(real *g) {
     /* specs/conv_vae.gm:7: E conv 32 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -2059,6 +2236,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/conv_vae.gm:7: E conv 32 k4 s2 p1 (784, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_x, E_l1_weight, arena + 1871872);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 32, 16, arena + 0, 16, E_l1_weight, 16, arena + 1871872, 32);
     /* specs/conv_vae.gm:7: E conv 32 k4 s2 p1 (784, 32) */
     {
@@ -2083,6 +2266,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/conv_vae.gm:8: E conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 1871872;
         real *cols = arena + 0;
@@ -2105,6 +2291,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/conv_vae.gm:8: E conv 64 k4 s2 p1 (196, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 1871872, E_l3_weight, arena + 1896960);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, E_l3_weight, 512, arena + 1896960, 64);
     /* specs/conv_vae.gm:8: E conv 64 k4 s2 p1 (196, 64) */
     {
@@ -2222,8 +2414,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/conv_vae.gm:13: Dec deconv 32 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 512, 64, arena + 802816, 64, Dec_l6_weight, 512, arena + 0, 512);
     /* specs/conv_vae.gm:13: Dec deconv 32 k4 s2 p1 (4, 14, 14, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 802816, Dec_l6_weight, arena + 100352);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 100352;
@@ -2300,7 +2501,7 @@ static void gc_grad_0(real *g) {
     /* specs/conv_vae.gm:16: backward of negative ELBO (1) */
     /*   with specs/conv_vae.gm:16: negative ELBO */
     {
-        real *y = arena + 0;
+        real *y = arena + 16;
         for (long i = 0; i < 1; i++) {
             real v72 = 1;
             y[i] = (real)0.25 * (v72);
@@ -2308,16 +2509,16 @@ static void gc_grad_0(real *g) {
     }
     /* specs/conv_vae.gm:16: backward of negative ELBO (4) */
     {
-        const real *x73 = arena + 0; /* (1) */
-        real *y = arena + 3136;
+        const real *x73 = arena + 16; /* (1) */
+        real *y = arena + 0;
         for (long i = 0; i < 4; i++) {
             y[i] = x73[0];
         }
     }
     /* specs/conv_vae.gm:16: backward of negative ELBO (4) */
     {
-        const real *x74 = arena + 3136; /* (4) */
-        real *y = arena + 0;
+        const real *x74 = arena + 0; /* (4) */
+        real *y = arena + 16;
         for (long i = 0; i < 4; i++) {
             y[i] = (real)-0.5 * (x74[i]);
         }
@@ -2325,7 +2526,7 @@ static void gc_grad_0(real *g) {
     /* specs/conv_vae.gm:16: backward of negative ELBO (4, 20) */
     /*   with specs/conv_vae.gm:16: backward of negative ELBO */
     {
-        const real *x75 = arena + 0; /* (4) */
+        const real *x75 = arena + 16; /* (4) */
         real *y = arena + 817808;
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 20; q++) {
@@ -2338,8 +2539,8 @@ static void gc_grad_0(real *g) {
     /* specs/conv_vae.gm:16: backward of negative ELBO (4, 784) */
     /*   with specs/conv_vae.gm:16: backward of negative ELBO */
     {
-        const real *x74 = arena + 3136; /* (4) */
-        real *y = arena + 0;
+        const real *x74 = arena + 0; /* (4) */
+        real *y = arena + 37632;
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 784; q++) {
                 long i = r * 784 + q;
@@ -2354,10 +2555,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/conv_vae.gm:16: backward of negative ELBO */
     /*   with specs/conv_vae.gm:16: backward of negative ELBO */
     {
-        const real *x85 = arena + 0; /* (4, 784) */
+        const real *x85 = arena + 37632; /* (4, 784) */
         const real *x56 = arena + 12544; /* (4, 784) */
         const real *x57 = gc_x; /* (4, 784) */
-        real *y = arena + 0;
+        real *y = arena + 37632;
         for (long i = 0; i < 3136; i++) {
             real v86 = -(x85[i]);
             real v87 = 1 / (1 + exp(-(x56[i])));
@@ -2368,7 +2569,7 @@ static void gc_grad_0(real *g) {
     }
     /* specs/conv_vae.gm:14: backward of Dec deconv 1 k4 s2 p1 (1) */
     {
-        const real *x91 = arena + 0; /* (4, 28, 28, 1) */
+        const real *x91 = arena + 37632; /* (4, 28, 28, 1) */
         real *y = arena + 1929168;
         double acc[1] = {0};
         for (long r = 0; r < 3136; r++) {
@@ -2380,8 +2581,11 @@ static void gc_grad_0(real *g) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/conv_vae.gm:14: backward of Dec deconv 1 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 0;
+        const real *img = arena + 37632;
         real *cols = arena + 25088;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -2401,8 +2605,20 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/conv_vae.gm:14: backward of Dec deconv 1 k4 s2 p1 (784, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 37632, Dec_l8_weight, arena + 0);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 32, 16, arena + 25088, 16, Dec_l8_weight, 16, arena + 0, 32);
     /* specs/conv_vae.gm:14: backward of Dec deconv 1 k4 s2 p1 (32, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 37632, arena + 100352, arena + 1928000);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 32, 16, 784, arena + 100352, 32, arena + 25088, 16, arena + 1928000, 16);
     /* specs/conv_vae.gm:13: backward of Dec relu (4, 14, 14, 32) */
     {
@@ -2432,6 +2648,9 @@ static void gc_grad_0(real *g) {
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
     }
     /* specs/conv_vae.gm:13: backward of Dec deconv 32 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 100352;
         real *cols = arena + 0;
@@ -2454,13 +2673,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/conv_vae.gm:13: backward of Dec deconv 32 k4 s2 p1 (196, 64) */
-    gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, Dec_l6_weight, 512, arena + 100352, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 100352, Dec_l6_weight, arena + 125440);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, Dec_l6_weight, 512, arena + 125440, 64);
     /* specs/conv_vae.gm:13: backward of Dec deconv 32 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 100352, arena + 802816, arena + 1806336);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 196, arena + 802816, 64, arena + 0, 512, arena + 1806336, 512);
     /* specs/conv_vae.gm:12: backward of Dec relu (4, 3136) */
     {
         const real *x41 = arena + 802816; /* (4, 3136) */
-        const real *x103 = arena + 100352; /* (4, 3136) */
+        const real *x103 = arena + 125440; /* (4, 3136) */
         real *y = arena + 802816;
         for (long i = 0; i < 12544; i++) {
             y[i] = x41[i] > 0 ? x103[i] : 0;
@@ -2633,6 +2864,9 @@ static void gc_grad_0(real *g) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/conv_vae.gm:8: backward of E conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 1871872;
         real *cols = arena + 1605632;
@@ -2655,10 +2889,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/conv_vae.gm:8: backward of E conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 512, 64, arena + 1896960, 64, E_l3_weight, 512, arena + 1705984, 512);
     /* specs/conv_vae.gm:8: backward of E conv 64 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 1871872, arena + 1896960, arena + 1839104);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 196, arena + 1896960, 64, arena + 1605632, 512, arena + 1839104, 512);
     /* specs/conv_vae.gm:8: backward of E conv 64 k4 s2 p1 (4, 14, 14, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 1896960, E_l3_weight, arena + 1605632);
+    } else
+    #endif
     {
         const real *cols = arena + 1705984;
         real *img = arena + 1605632;
@@ -2709,6 +2958,9 @@ static void gc_grad_0(real *g) {
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
     }
     /* specs/conv_vae.gm:7: backward of E conv 32 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 1605632;
@@ -2730,6 +2982,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/conv_vae.gm:7: backward of E conv 32 k4 s2 p1 (32, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_x, arena + 1871872, arena + 1618176);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 32, 16, 784, arena + 1871872, 32, arena + 1605632, 16, arena + 1618176, 16);
     /* specs/conv_vae.gm:16: gradients out (1) */
     memcpy(g + 0, arena + 1618176, 512 * sizeof(real));

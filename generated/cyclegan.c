@@ -408,6 +408,9 @@ static const struct genrt_tensor tensors[180] = {
 static void train_step(long t, double *out) {
     step_t = t;
     /* specs/cyclegan.gm:9: G conv 32 k7 s1 p3 (6272, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x;
         real *cols = arena + 0;
@@ -430,6 +433,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:9: G conv 32 k7 s1 p3 (6272, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, in_x, G_l1_weight, arena + 19668992);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 6272, 32, 49, arena + 0, 49, G_l1_weight, 49, arena + 19668992, 32);
     /* specs/cyclegan.gm:9: G instancenorm (8, 32) */
     memset(arena + 200704, 0, 256 * sizeof(real));
@@ -509,6 +518,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:10: G conv 64 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 20271104;
         real *cols = arena + 0;
@@ -531,6 +543,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:10: G conv 64 k4 s2 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 20271104, G_l4_weight, arena + 26091520);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 512, arena + 0, 512, G_l4_weight, 512, arena + 26091520, 64);
     /* specs/cyclegan.gm:10: G instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -610,6 +628,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 26392576;
         real *cols = arena + 0;
@@ -632,6 +653,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 26392576, G_l8_weight, arena + 26492928);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l8_weight, 576, arena + 26492928, 64);
     /* specs/cyclegan.gm:11: G instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -711,6 +738,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 26793984;
         real *cols = arena + 0;
@@ -733,6 +763,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 26793984, G_l11_weight, arena + 26894336);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l11_weight, 576, arena + 26894336, 64);
     /* specs/cyclegan.gm:11: G instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -813,6 +849,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 27195392;
         real *cols = arena + 0;
@@ -835,6 +874,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 27195392, G_l15_weight, arena + 27295744);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l15_weight, 576, arena + 27295744, 64);
     /* specs/cyclegan.gm:12: G instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -914,6 +959,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 27596800;
         real *cols = arena + 0;
@@ -936,6 +984,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 27596800, G_l18_weight, arena + 27697152);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l18_weight, 576, arena + 27697152, 64);
     /* specs/cyclegan.gm:12: G instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -1016,8 +1070,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:13: G deconv 32 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 512, 64, arena + 27998208, 64, G_l21_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:13: G deconv 32 k4 s2 p1 (8, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 27998208, G_l21_weight, arena + 20471808);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 20471808;
@@ -1118,6 +1181,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (6272, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 21073920;
         real *cols = arena + 0;
@@ -1140,6 +1206,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (6272, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 21073920, G_l24_weight, arena + 34721792);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 6272, 1, 1568, arena + 0, 1568, G_l24_weight, 1568, arena + 34721792, 1);
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (6272, 1) */
     {
@@ -1162,6 +1234,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:17: F conv 32 k7 s1 p3 (6272, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34721792;
         real *cols = arena + 0;
@@ -1184,6 +1259,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:17: F conv 32 k7 s1 p3 (6272, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 34721792, F_l1_weight, arena + 21274624);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 6272, 32, 49, arena + 0, 49, F_l1_weight, 49, arena + 21274624, 32);
     /* specs/cyclegan.gm:17: F instancenorm (8, 32) */
     memset(arena + 200704, 0, 256 * sizeof(real));
@@ -1263,6 +1344,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:18: F conv 64 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 21876736;
         real *cols = arena + 0;
@@ -1285,6 +1369,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:18: F conv 64 k4 s2 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 21876736, F_l4_weight, arena + 28098560);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 512, arena + 0, 512, F_l4_weight, 512, arena + 28098560, 64);
     /* specs/cyclegan.gm:18: F instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -1364,6 +1454,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 28399616;
         real *cols = arena + 0;
@@ -1386,6 +1479,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 28399616, F_l8_weight, arena + 28499968);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l8_weight, 576, arena + 28499968, 64);
     /* specs/cyclegan.gm:19: F instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -1465,6 +1564,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 28801024;
         real *cols = arena + 0;
@@ -1487,6 +1589,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 28801024, F_l11_weight, arena + 28901376);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l11_weight, 576, arena + 28901376, 64);
     /* specs/cyclegan.gm:19: F instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -1567,6 +1675,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 29202432;
         real *cols = arena + 0;
@@ -1589,6 +1700,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 29202432, F_l15_weight, arena + 29302784);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l15_weight, 576, arena + 29302784, 64);
     /* specs/cyclegan.gm:20: F instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -1668,6 +1785,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 29603840;
         real *cols = arena + 0;
@@ -1690,6 +1810,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 29603840, F_l18_weight, arena + 29704192);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l18_weight, 576, arena + 29704192, 64);
     /* specs/cyclegan.gm:20: F instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -1770,8 +1896,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:21: F deconv 32 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 512, 64, arena + 30005248, 64, F_l21_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:21: F deconv 32 k4 s2 p1 (8, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 30005248, F_l21_weight, arena + 22077440);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 22077440;
@@ -1872,6 +2007,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (6272, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 22679552;
         real *cols = arena + 0;
@@ -1894,6 +2032,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (6272, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 22679552, F_l24_weight, arena + 34728064);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 6272, 1, 1568, arena + 0, 1568, F_l24_weight, 1568, arena + 34728064, 1);
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (6272, 1) */
     {
@@ -1916,6 +2060,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:17: F conv 32 k7 s1 p3 (6272, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_xb;
         real *cols = arena + 0;
@@ -1938,6 +2085,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:17: F conv 32 k7 s1 p3 (6272, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, in_xb, F_l1_weight, arena + 22880256);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 6272, 32, 49, arena + 0, 49, F_l1_weight, 49, arena + 22880256, 32);
     /* specs/cyclegan.gm:17: F instancenorm (8, 32) */
     memset(arena + 200704, 0, 256 * sizeof(real));
@@ -2017,6 +2170,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:18: F conv 64 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 23482368;
         real *cols = arena + 0;
@@ -2039,6 +2195,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:18: F conv 64 k4 s2 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 23482368, F_l4_weight, arena + 30105600);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 512, arena + 0, 512, F_l4_weight, 512, arena + 30105600, 64);
     /* specs/cyclegan.gm:18: F instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -2118,6 +2280,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 30406656;
         real *cols = arena + 0;
@@ -2140,6 +2305,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 30406656, F_l8_weight, arena + 30507008);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l8_weight, 576, arena + 30507008, 64);
     /* specs/cyclegan.gm:19: F instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -2219,6 +2390,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 30808064;
         real *cols = arena + 0;
@@ -2241,6 +2415,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 30808064, F_l11_weight, arena + 30908416);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l11_weight, 576, arena + 30908416, 64);
     /* specs/cyclegan.gm:19: F instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -2321,6 +2501,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 31209472;
         real *cols = arena + 0;
@@ -2343,6 +2526,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 31209472, F_l15_weight, arena + 31309824);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l15_weight, 576, arena + 31309824, 64);
     /* specs/cyclegan.gm:20: F instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -2422,6 +2611,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 31610880;
         real *cols = arena + 0;
@@ -2444,6 +2636,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 31610880, F_l18_weight, arena + 31711232);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l18_weight, 576, arena + 31711232, 64);
     /* specs/cyclegan.gm:20: F instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -2524,8 +2722,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:21: F deconv 32 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 512, 64, arena + 32012288, 64, F_l21_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:21: F deconv 32 k4 s2 p1 (8, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 32012288, F_l21_weight, arena + 23683072);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 23683072;
@@ -2626,6 +2833,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (6272, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 24285184;
         real *cols = arena + 0;
@@ -2648,6 +2858,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (6272, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 24285184, F_l24_weight, arena + 34734336);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 6272, 1, 1568, arena + 0, 1568, F_l24_weight, 1568, arena + 34734336, 1);
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (6272, 1) */
     {
@@ -2670,6 +2886,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:9: G conv 32 k7 s1 p3 (6272, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34734336;
         real *cols = arena + 0;
@@ -2692,6 +2911,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:9: G conv 32 k7 s1 p3 (6272, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 34734336, G_l1_weight, arena + 24485888);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 6272, 32, 49, arena + 0, 49, G_l1_weight, 49, arena + 24485888, 32);
     /* specs/cyclegan.gm:9: G instancenorm (8, 32) */
     memset(arena + 200704, 0, 256 * sizeof(real));
@@ -2771,6 +2996,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:10: G conv 64 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 25088000;
         real *cols = arena + 0;
@@ -2793,6 +3021,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:10: G conv 64 k4 s2 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 25088000, G_l4_weight, arena + 32112640);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 512, arena + 0, 512, G_l4_weight, 512, arena + 32112640, 64);
     /* specs/cyclegan.gm:10: G instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -2872,6 +3106,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 32413696;
         real *cols = arena + 0;
@@ -2894,6 +3131,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 32413696, G_l8_weight, arena + 32514048);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l8_weight, 576, arena + 32514048, 64);
     /* specs/cyclegan.gm:11: G instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -2973,6 +3216,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 32815104;
         real *cols = arena + 0;
@@ -2995,6 +3241,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 32815104, G_l11_weight, arena + 32915456);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l11_weight, 576, arena + 32915456, 64);
     /* specs/cyclegan.gm:11: G instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -3075,6 +3327,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 33216512;
         real *cols = arena + 0;
@@ -3097,6 +3352,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 33216512, G_l15_weight, arena + 33316864);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l15_weight, 576, arena + 33316864, 64);
     /* specs/cyclegan.gm:12: G instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -3176,6 +3437,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 33617920;
         real *cols = arena + 0;
@@ -3198,6 +3462,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 33617920, G_l18_weight, arena + 33718272);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l18_weight, 576, arena + 33718272, 64);
     /* specs/cyclegan.gm:12: G instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -3278,8 +3548,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:13: G deconv 32 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 512, 64, arena + 34019328, 64, G_l21_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:13: G deconv 32 k4 s2 p1 (8, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 34019328, G_l21_weight, arena + 25288704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 25288704;
@@ -3380,6 +3659,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (6272, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 25890816;
         real *cols = arena + 0;
@@ -3402,6 +3684,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (6272, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 25890816, G_l24_weight, arena + 9834496);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 6272, 1, 1568, arena + 0, 1568, G_l24_weight, 1568, arena + 9834496, 1);
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (6272, 1) */
     {
@@ -3424,6 +3712,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (1568, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34734336;
         real *cols = arena + 0;
@@ -3446,6 +3737,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (1568, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 34734336, DA_l1_weight, arena + 225792);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 32, 16, arena + 0, 16, DA_l1_weight, 16, arena + 225792, 32);
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (1568, 32) */
     {
@@ -3470,6 +3767,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:26: DA conv 64 k4 s2 p1 (392, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 225792;
         real *cols = arena + 0;
@@ -3492,6 +3792,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:26: DA conv 64 k4 s2 p1 (392, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 225792, DA_l3_weight, arena + 376320);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 392, 64, 512, arena + 0, 512, DA_l3_weight, 512, arena + 376320, 64);
     /* specs/cyclegan.gm:26: DA instancenorm (8, 64) */
     memset(arena + 25088, 0, 512 * sizeof(real));
@@ -3564,6 +3870,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (392, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 426496;
         real *cols = arena + 0;
@@ -3586,6 +3895,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (392, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 426496, DA_l6_weight, arena + 502784);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 392, 1, 576, arena + 0, 576, DA_l6_weight, 576, arena + 502784, 1);
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (392, 1) */
     {
@@ -3611,7 +3926,7 @@ static void train_step(long t, double *out) {
     /*   with specs/cyclegan.gm:34: loss_G */
     {
         const real *x577 = arena + 502784; /* (8, 7, 7, 1) */
-        real *y = arena + 477072;
+        real *y = arena + 476672;
         double acc = 0;
         for (long i = 0; i < 392; i++) {
             real v578 = (x577[i]) * (x577[i]);
@@ -3620,6 +3935,9 @@ static void train_step(long t, double *out) {
         y[0] = (real)acc;
     }
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (1568, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34721792;
         real *cols = arena + 0;
@@ -3642,6 +3960,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (1568, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 34721792, DB_l1_weight, arena + 275968);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 32, 16, arena + 0, 16, DB_l1_weight, 16, arena + 275968, 32);
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (1568, 32) */
     {
@@ -3666,6 +3990,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:31: DB conv 64 k4 s2 p1 (392, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 275968;
         real *cols = arena + 0;
@@ -3688,6 +4015,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:31: DB conv 64 k4 s2 p1 (392, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 275968, DB_l3_weight, arena + 326144);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 392, 64, 512, arena + 0, 512, DB_l3_weight, 512, arena + 326144, 64);
     /* specs/cyclegan.gm:31: DB instancenorm (8, 64) */
     memset(arena + 25088, 0, 512 * sizeof(real));
@@ -3760,6 +4093,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (392, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
@@ -3782,12 +4118,18 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (392, 1) */
-    gemm(CblasNoTrans, CblasTrans, 392, 1, 576, arena + 0, 576, DB_l6_weight, 576, arena + 476672, 1);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 451584, DB_l6_weight, arena + 503184);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 392, 1, 576, arena + 0, 576, DB_l6_weight, 576, arena + 503184, 1);
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (392, 1) */
     {
-        const real *x612 = arena + 476672; /* (392, 1) */
+        const real *x612 = arena + 503184; /* (392, 1) */
         const real *x613 = DB_l6_bias; /* (1) */
-        real *y = arena + 476672;
+        real *y = arena + 503184;
         for (long r = 0; r < 392; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -3797,8 +4139,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cyclegan.gm:34: loss_G (8, 7, 7, 1) */
     {
-        const real *x615 = arena + 476672; /* (8, 7, 7, 1) */
-        real *y = arena + 476672;
+        const real *x615 = arena + 503184; /* (8, 7, 7, 1) */
+        real *y = arena + 503184;
         for (long i = 0; i < 392; i++) {
             y[i] = x615[i] + -1;
         }
@@ -3806,7 +4148,7 @@ static void train_step(long t, double *out) {
     /* specs/cyclegan.gm:34: loss_G (1) */
     /*   with specs/cyclegan.gm:34: loss_G */
     {
-        const real *x616 = arena + 476672; /* (8, 7, 7, 1) */
+        const real *x616 = arena + 503184; /* (8, 7, 7, 1) */
         real *y = arena + 0;
         double acc = 0;
         for (long i = 0; i < 392; i++) {
@@ -3873,7 +4215,7 @@ static void train_step(long t, double *out) {
     /* specs/cyclegan.gm:34: cycle consistency (1) */
     {
         const real *x631 = arena + 16; /* (1) */
-        real *y = arena + 477088;
+        real *y = arena + 476688;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.5 * (x631[i]);
         }
@@ -3888,10 +4230,10 @@ static void train_step(long t, double *out) {
     /*   with specs/cyclegan.gm:34: loss_G */
     /*   with specs/cyclegan.gm:34: cycle consistency */
     {
-        const real *x579 = arena + 477072; /* (1) */
+        const real *x579 = arena + 476672; /* (1) */
         const real *x618 = arena + 0; /* (1) */
         const real *x631 = arena + 16; /* (1) */
-        real *y = arena + 477072;
+        real *y = arena + 476672;
         for (long i = 0; i < 1; i++) {
             real v580 = (real)0.002551020408163265 * (x579[i]);
             real v581 = (real)0.5 * (v580);
@@ -3905,6 +4247,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (1568, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x;
         real *cols = arena + 0;
@@ -3927,6 +4272,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (1568, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x, DA_l1_weight, arena + 34119680);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 32, 16, arena + 0, 16, DA_l1_weight, 16, arena + 34119680, 32);
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (1568, 32) */
     {
@@ -3951,6 +4302,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:26: DA conv 64 k4 s2 p1 (392, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34119680;
         real *cols = arena + 0;
@@ -3973,6 +4327,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:26: DA conv 64 k4 s2 p1 (392, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 34119680, DA_l3_weight, arena + 34320384);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 392, 64, 512, arena + 0, 512, DA_l3_weight, 512, arena + 34320384, 64);
     /* specs/cyclegan.gm:26: DA instancenorm (8, 64) */
     memset(arena + 25088, 0, 512 * sizeof(real));
@@ -4052,6 +4412,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (392, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34395648;
         real *cols = arena + 0;
@@ -4074,6 +4437,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (392, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 34395648, DA_l6_weight, arena + 34779552);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 392, 1, 576, arena + 0, 576, DA_l6_weight, 576, arena + 34779552, 1);
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (392, 1) */
     {
@@ -4088,6 +4457,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (1568, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34734336;
         real *cols = arena + 0;
@@ -4110,6 +4482,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (1568, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 34734336, DA_l1_weight, arena + 34169856);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 32, 16, arena + 0, 16, DA_l1_weight, 16, arena + 34169856, 32);
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (1568, 32) */
     {
@@ -4134,6 +4512,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:26: DA conv 64 k4 s2 p1 (392, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34169856;
         real *cols = arena + 0;
@@ -4156,6 +4537,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:26: DA conv 64 k4 s2 p1 (392, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 34169856, DA_l3_weight, arena + 34420736);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 392, 64, 512, arena + 0, 512, DA_l3_weight, 512, arena + 34420736, 64);
     /* specs/cyclegan.gm:26: DA instancenorm (8, 64) */
     memset(arena + 25088, 0, 512 * sizeof(real));
@@ -4235,6 +4622,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (392, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34496000;
         real *cols = arena + 0;
@@ -4257,6 +4647,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (392, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 34496000, DA_l6_weight, arena + 34779952);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 392, 1, 576, arena + 0, 576, DA_l6_weight, 576, arena + 34779952, 1);
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (392, 1) */
     {
@@ -4274,7 +4670,7 @@ static void train_step(long t, double *out) {
     /*   with specs/cyclegan.gm:34: loss_D */
     {
         const real *x686 = arena + 34779952; /* (8, 7, 7, 1) */
-        real *y = arena + 477104;
+        real *y = arena + 476704;
         double acc = 0;
         for (long i = 0; i < 392; i++) {
             real v687 = (x686[i]) * (x686[i]);
@@ -4307,9 +4703,9 @@ static void train_step(long t, double *out) {
     /*   with specs/cyclegan.gm:34: loss_D */
     /*   with specs/cyclegan.gm:34: loss_D */
     {
-        const real *x688 = arena + 477104; /* (1) */
+        const real *x688 = arena + 476704; /* (1) */
         const real *x692 = arena + 0; /* (1) */
-        real *y = arena + 477104;
+        real *y = arena + 476704;
         for (long i = 0; i < 1; i++) {
             real v689 = (real)0.002551020408163265 * (x688[i]);
             real v693 = (real)0.002551020408163265 * (x692[i]);
@@ -4318,6 +4714,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (1568, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_xb;
         real *cols = arena + 0;
@@ -4340,6 +4739,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (1568, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_xb, DB_l1_weight, arena + 34220032);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 32, 16, arena + 0, 16, DB_l1_weight, 16, arena + 34220032, 32);
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (1568, 32) */
     {
@@ -4364,6 +4769,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:31: DB conv 64 k4 s2 p1 (392, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34220032;
         real *cols = arena + 0;
@@ -4386,6 +4794,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:31: DB conv 64 k4 s2 p1 (392, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 34220032, DB_l3_weight, arena + 34521088);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 392, 64, 512, arena + 0, 512, DB_l3_weight, 512, arena + 34521088, 64);
     /* specs/cyclegan.gm:31: DB instancenorm (8, 64) */
     memset(arena + 25088, 0, 512 * sizeof(real));
@@ -4465,6 +4879,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (392, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34596352;
         real *cols = arena + 0;
@@ -4487,6 +4904,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (392, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 34596352, DB_l6_weight, arena + 34780352);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 392, 1, 576, arena + 0, 576, DB_l6_weight, 576, arena + 34780352, 1);
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (392, 1) */
     {
@@ -4501,6 +4924,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (1568, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34721792;
         real *cols = arena + 0;
@@ -4523,6 +4949,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (1568, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 34721792, DB_l1_weight, arena + 34270208);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 32, 16, arena + 0, 16, DB_l1_weight, 16, arena + 34270208, 32);
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (1568, 32) */
     {
@@ -4547,6 +4979,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:31: DB conv 64 k4 s2 p1 (392, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34270208;
         real *cols = arena + 0;
@@ -4569,6 +5004,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:31: DB conv 64 k4 s2 p1 (392, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 34270208, DB_l3_weight, arena + 34621440);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 392, 64, 512, arena + 0, 512, DB_l3_weight, 512, arena + 34621440, 64);
     /* specs/cyclegan.gm:31: DB instancenorm (8, 64) */
     memset(arena + 25088, 0, 512 * sizeof(real));
@@ -4648,6 +5089,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (392, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34696704;
         real *cols = arena + 0;
@@ -4670,6 +5114,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (392, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 34696704, DB_l6_weight, arena + 34780752);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 392, 1, 576, arena + 0, 576, DB_l6_weight, 576, arena + 34780752, 1);
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (392, 1) */
     {
@@ -4731,31 +5181,31 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:34: metrics (1) */
-    out[0] = (double)*(arena + 477072);
+    out[0] = (double)*(arena + 476672);
     /* specs/cyclegan.gm:34: metrics (1) */
-    out[1] = (double)*(arena + 477104);
+    out[1] = (double)*(arena + 476704);
     /* specs/cyclegan.gm:34: metrics (1) */
     out[2] = (double)*(arena + 0);
     /* specs/cyclegan.gm:34: metrics (1) */
-    out[3] = (double)*(arena + 477088);
+    out[3] = (double)*(arena + 476688);
     /* specs/cyclegan.gm:34: metrics (1) */
     {
-        real *y = arena + 503184;
+        real *y = arena + 503584;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/cyclegan.gm:34: backward of cycle consistency (1) */
     {
-        const real *x761 = arena + 503184; /* (1) */
-        real *y = arena + 503200;
+        const real *x761 = arena + 503584; /* (1) */
+        real *y = arena + 503600;
         for (long i = 0; i < 1; i++) {
             y[i] = 10 * (x761[i]);
         }
     }
     /* specs/cyclegan.gm:34: backward of cycle consistency (1) */
     {
-        const real *x762 = arena + 503200; /* (1) */
+        const real *x762 = arena + 503600; /* (1) */
         real *y = arena + 34783200;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.00015943877551020407 * (x762[i]);
@@ -4763,8 +5213,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cyclegan.gm:34: backward of cycle consistency (1) */
     {
-        const real *x762 = arena + 503200; /* (1) */
-        real *y = arena + 503200;
+        const real *x762 = arena + 503600; /* (1) */
+        real *y = arena + 503600;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.00015943877551020407 * (x762[i]);
         }
@@ -4773,7 +5223,7 @@ static void train_step(long t, double *out) {
     /*   with specs/cyclegan.gm:34: backward of loss_G */
     /*   with specs/cyclegan.gm:34: backward of loss_G */
     {
-        const real *x761 = arena + 503184; /* (1) */
+        const real *x761 = arena + 503584; /* (1) */
         real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
             real v769 = 2 * (x761[i]);
@@ -4786,8 +5236,8 @@ static void train_step(long t, double *out) {
     /*   with specs/cyclegan.gm:34: backward of loss_G */
     {
         const real *x771 = arena + 0; /* (1) */
-        const real *x616 = arena + 476672; /* (8, 7, 7, 1) */
-        real *y = arena + 476672;
+        const real *x616 = arena + 503184; /* (8, 7, 7, 1) */
+        real *y = arena + 503184;
         for (long i = 0; i < 392; i++) {
             real v772 = x771[0];
             real v773 = 2 * (x616[i]);
@@ -4795,8 +5245,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (392, 576) */
-    gemm(CblasNoTrans, CblasNoTrans, 392, 576, 1, arena + 476672, 1, DB_l6_weight, 576, arena + 0, 576);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 392, 576, 1, arena + 503184, 1, DB_l6_weight, 576, arena + 0, 576);
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (8, 7, 7, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 503184, DB_l6_weight, arena + 476672);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 476672;
@@ -4918,8 +5377,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (392, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 392, 512, 64, arena + 451584, 64, DB_l3_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (8, 14, 14, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 451584, DB_l3_weight, arena + 326144);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 326144;
@@ -4981,8 +5449,8 @@ static void train_step(long t, double *out) {
     /*   with specs/cyclegan.gm:34: backward of loss_G */
     /*   with specs/cyclegan.gm:34: backward of loss_G */
     {
-        const real *x761 = arena + 503184; /* (1) */
-        real *y = arena + 503184;
+        const real *x761 = arena + 503584; /* (1) */
+        real *y = arena + 503584;
         for (long i = 0; i < 1; i++) {
             real v804 = 2 * (x761[i]);
             real v805 = (real)0.5 * (v804);
@@ -4993,7 +5461,7 @@ static void train_step(long t, double *out) {
     /*   with specs/cyclegan.gm:34: backward of loss_G */
     /*   with specs/cyclegan.gm:34: backward of loss_G */
     {
-        const real *x806 = arena + 503184; /* (1) */
+        const real *x806 = arena + 503584; /* (1) */
         const real *x577 = arena + 502784; /* (8, 7, 7, 1) */
         real *y = arena + 502784;
         for (long i = 0; i < 392; i++) {
@@ -5003,8 +5471,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (392, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 392, 576, 1, arena + 502784, 1, DA_l6_weight, 576, arena + 0, 576);
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (8, 7, 7, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 502784, DA_l6_weight, arena + 275968);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 275968;
@@ -5126,8 +5603,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (392, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 392, 512, 64, arena + 426496, 64, DA_l3_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (8, 14, 14, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 426496, DA_l3_weight, arena + 275968);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 275968;
@@ -5192,7 +5678,7 @@ static void train_step(long t, double *out) {
     /*   with specs/cyclegan.gm:14: backward of G tanh */
     /*   with specs/cyclegan.gm:14: backward of G tanh */
     {
-        const real *x766 = arena + 503200; /* (1) */
+        const real *x766 = arena + 503600; /* (1) */
         const real *x623 = arena + 34740608; /* (8, 28, 28, 1) */
         const real *x543 = arena + 9834496; /* (8, 28, 28, 1) */
         real *y = arena + 34740608;
@@ -5219,6 +5705,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/cyclegan.gm:14: backward of G conv 1 k7 s1 p3 (6272, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 25890816;
         real *cols = arena + 0;
@@ -5241,10 +5730,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:14: backward of G conv 1 k7 s1 p3 (6272, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 6272, 1568, 1, arena + 34740608, 1, G_l24_weight, 1568, arena + 9834496, 1568);
     /* specs/cyclegan.gm:14: backward of G conv 1 k7 s1 p3 (1, 1568) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 25890816, arena + 34740608, arena + 34765696);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 1, 1568, 6272, arena + 34740608, 1, arena + 0, 1568, arena + 34765696, 1568);
     /* specs/cyclegan.gm:14: backward of G conv 1 k7 s1 p3 (8, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 34740608, G_l24_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 9834496;
         real *img = arena + 0;
@@ -5410,6 +5914,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:13: backward of G deconv 32 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 802816;
         real *cols = arena + 0;
@@ -5432,8 +5939,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:13: backward of G deconv 32 k4 s2 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 802816, G_l21_weight, arena + 1806336);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 512, arena + 0, 512, G_l21_weight, 512, arena + 1806336, 64);
     /* specs/cyclegan.gm:13: backward of G deconv 32 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 802816, arena + 34019328, arena + 25436160);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 1568, arena + 34019328, 64, arena + 0, 512, arena + 25436160, 512);
     /* specs/cyclegan.gm:12: backward of G instancenorm (64) */
     {
@@ -5568,6 +6087,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 33617920;
         real *cols = arena + 0;
@@ -5590,10 +6112,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 576, 64, arena + 1906688, 64, G_l18_weight, 576, arena + 903168, 576);
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 33617920, arena + 1906688, arena + 25288704);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 1568, arena + 1906688, 64, arena + 0, 576, arena + 25288704, 576);
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (8, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1906688, G_l18_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
@@ -5759,6 +6296,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 33216512;
         real *cols = arena + 0;
@@ -5781,10 +6321,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 576, 64, arena + 1906688, 64, G_l15_weight, 576, arena + 903168, 576);
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 33216512, arena + 1906688, arena + 25325568);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 1568, arena + 1906688, 64, arena + 0, 576, arena + 25325568, 576);
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (8, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1906688, G_l15_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
@@ -5950,6 +6505,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 32815104;
         real *cols = arena + 0;
@@ -5972,10 +6530,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 576, 64, arena + 1906688, 64, G_l11_weight, 576, arena + 903168, 576);
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 32815104, arena + 1906688, arena + 25362432);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 1568, arena + 1906688, 64, arena + 0, 576, arena + 25362432, 576);
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (8, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1906688, G_l11_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
@@ -6141,6 +6714,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 32413696;
         real *cols = arena + 0;
@@ -6163,10 +6739,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 576, 64, arena + 1906688, 64, G_l8_weight, 576, arena + 903168, 576);
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 32413696, arena + 1906688, arena + 25399296);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 1568, arena + 1906688, 64, arena + 0, 576, arena + 25399296, 576);
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (8, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1906688, G_l8_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
@@ -6335,6 +6926,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:10: backward of G conv 64 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 25088000;
         real *cols = arena + 0;
@@ -6357,10 +6951,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:10: backward of G conv 64 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 512, 64, arena + 1605632, 64, G_l4_weight, 512, arena + 802816, 512);
     /* specs/cyclegan.gm:10: backward of G conv 64 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 25088000, arena + 1605632, arena + 25468928);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 1568, arena + 1605632, 64, arena + 0, 512, arena + 25468928, 512);
     /* specs/cyclegan.gm:10: backward of G conv 64 k4 s2 p1 (8, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1605632, G_l4_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 802816;
         real *img = arena + 0;
@@ -6526,6 +7135,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:9: backward of G conv 32 k7 s1 p3 (6272, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34734336;
         real *cols = arena + 0;
@@ -6550,6 +7162,12 @@ static void train_step(long t, double *out) {
     /* specs/cyclegan.gm:9: backward of G conv 32 k7 s1 p3 (6272, 49) */
     gemm(CblasNoTrans, CblasNoTrans, 6272, 49, 32, arena + 614656, 32, G_l1_weight, 49, arena + 307328, 49);
     /* specs/cyclegan.gm:9: backward of G conv 32 k7 s1 p3 (32, 49) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 34734336, arena + 614656, arena + 24485888);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 32, 49, 6272, arena + 614656, 32, arena + 0, 49, arena + 24485888, 49);
     /* specs/cyclegan.gm:9: backward of G conv 32 k7 s1 p3 (8, 28, 28, 1) */
     {
@@ -6606,6 +7224,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/cyclegan.gm:22: backward of F conv 1 k7 s1 p3 (6272, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 24285184;
         real *cols = arena + 0;
@@ -6628,10 +7249,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:22: backward of F conv 1 k7 s1 p3 (6272, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 6272, 1568, 1, arena + 34759424, 1, F_l24_weight, 1568, arena + 9834496, 1568);
     /* specs/cyclegan.gm:22: backward of F conv 1 k7 s1 p3 (1, 1568) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 24285184, arena + 34759424, arena + 24487456);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 1, 1568, 6272, arena + 34759424, 1, arena + 0, 1568, arena + 24487456, 1568);
     /* specs/cyclegan.gm:22: backward of F conv 1 k7 s1 p3 (8, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 34759424, F_l24_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 9834496;
         real *img = arena + 0;
@@ -6797,6 +7433,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:21: backward of F deconv 32 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 802816;
         real *cols = arena + 0;
@@ -6819,8 +7458,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:21: backward of F deconv 32 k4 s2 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 802816, F_l21_weight, arena + 1806336);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 512, arena + 0, 512, F_l21_weight, 512, arena + 1806336, 64);
     /* specs/cyclegan.gm:21: backward of F deconv 32 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 802816, arena + 32012288, arena + 23830528);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 1568, arena + 32012288, 64, arena + 0, 512, arena + 23830528, 512);
     /* specs/cyclegan.gm:20: backward of F instancenorm (64) */
     {
@@ -6955,6 +7606,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 31610880;
         real *cols = arena + 0;
@@ -6977,10 +7631,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 576, 64, arena + 1906688, 64, F_l18_weight, 576, arena + 903168, 576);
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 31610880, arena + 1906688, arena + 23683072);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 1568, arena + 1906688, 64, arena + 0, 576, arena + 23683072, 576);
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (8, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1906688, F_l18_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
@@ -7146,6 +7815,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 31209472;
         real *cols = arena + 0;
@@ -7168,10 +7840,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 576, 64, arena + 1906688, 64, F_l15_weight, 576, arena + 903168, 576);
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 31209472, arena + 1906688, arena + 23719936);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 1568, arena + 1906688, 64, arena + 0, 576, arena + 23719936, 576);
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (8, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1906688, F_l15_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
@@ -7337,6 +8024,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 30808064;
         real *cols = arena + 0;
@@ -7359,10 +8049,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 576, 64, arena + 1906688, 64, F_l11_weight, 576, arena + 903168, 576);
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 30808064, arena + 1906688, arena + 23756800);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 1568, arena + 1906688, 64, arena + 0, 576, arena + 23756800, 576);
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (8, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1906688, F_l11_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
@@ -7528,6 +8233,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 30406656;
         real *cols = arena + 0;
@@ -7550,10 +8258,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 576, 64, arena + 1906688, 64, F_l8_weight, 576, arena + 903168, 576);
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 30406656, arena + 1906688, arena + 23793664);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 1568, arena + 1906688, 64, arena + 0, 576, arena + 23793664, 576);
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (8, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1906688, F_l8_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
@@ -7722,6 +8445,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:18: backward of F conv 64 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 23482368;
         real *cols = arena + 0;
@@ -7744,10 +8470,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:18: backward of F conv 64 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 512, 64, arena + 1605632, 64, F_l4_weight, 512, arena + 802816, 512);
     /* specs/cyclegan.gm:18: backward of F conv 64 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 23482368, arena + 1605632, arena + 23863296);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 1568, arena + 1605632, 64, arena + 0, 512, arena + 23863296, 512);
     /* specs/cyclegan.gm:18: backward of F conv 64 k4 s2 p1 (8, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1605632, F_l4_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 802816;
         real *img = arena + 0;
@@ -7913,6 +8654,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:17: backward of F conv 32 k7 s1 p3 (6272, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_xb;
         real *cols = arena + 0;
@@ -7935,6 +8679,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:17: backward of F conv 32 k7 s1 p3 (32, 49) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, in_xb, arena + 307328, arena + 22880256);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 32, 49, 6272, arena + 307328, 32, arena + 0, 49, arena + 22880256, 49);
     /* specs/cyclegan.gm:22: backward of F tanh (8, 28, 28, 1) */
     /*   with specs/cyclegan.gm:34: backward of cycle consistency */
@@ -7979,6 +8729,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:22: backward of F conv 1 k7 s1 p3 (6272, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 22679552;
         real *cols = arena + 0;
@@ -8001,8 +8754,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:22: backward of F conv 1 k7 s1 p3 (6272, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 6272, 1568, 1, arena + 34746880, 1, F_l24_weight, 1568, arena + 9834496, 1568);
     /* specs/cyclegan.gm:22: backward of F conv 1 k7 s1 p3 (1, 1568) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 22679552, arena + 34746880, arena + 22881824);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 1, 1568, 6272, arena + 34746880, 1, arena + 0, 1568, arena + 22881824, 1568);
     /* specs/cyclegan.gm:22: backward of F conv 1 k7 s1 p3 (1, 1568) */
     {
@@ -8014,6 +8776,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:22: backward of F conv 1 k7 s1 p3 (8, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 34746880, F_l24_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 9834496;
         real *img = arena + 0;
@@ -8197,6 +8965,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:21: backward of F deconv 32 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 802816;
         real *cols = arena + 0;
@@ -8219,13 +8990,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:21: backward of F deconv 32 k4 s2 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 802816, F_l21_weight, arena + 1806336);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 512, arena + 0, 512, F_l21_weight, 512, arena + 1806336, 64);
     /* specs/cyclegan.gm:21: backward of F deconv 32 k4 s2 p1 (64, 512) */
-    gemm(CblasTrans, CblasNoTrans, 64, 512, 1568, arena + 30005248, 64, arena + 0, 512, arena + 802816, 512);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 802816, arena + 30005248, arena + 1003520);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 64, 512, 1568, arena + 30005248, 64, arena + 0, 512, arena + 1003520, 512);
     /* specs/cyclegan.gm:21: backward of F deconv 32 k4 s2 p1 (64, 512) */
     {
         const real *x1072 = arena + 23830528; /* (64, 512) */
-        const real *x1272 = arena + 802816; /* (64, 512) */
+        const real *x1272 = arena + 1003520; /* (64, 512) */
         real *y = arena + 23830528;
         PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
@@ -8383,6 +9166,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 29603840;
         real *cols = arena + 0;
@@ -8405,8 +9191,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 576, 64, arena + 1906688, 64, F_l18_weight, 576, arena + 903168, 576);
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 29603840, arena + 1906688, arena + 2007040);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 1568, arena + 1906688, 64, arena + 0, 576, arena + 2007040, 576);
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (64, 576) */
     {
@@ -8419,6 +9214,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (8, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1906688, F_l18_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
@@ -8602,6 +9403,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 29202432;
         real *cols = arena + 0;
@@ -8624,8 +9428,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 576, 64, arena + 1906688, 64, F_l15_weight, 576, arena + 903168, 576);
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 29202432, arena + 1906688, arena + 2007040);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 1568, arena + 1906688, 64, arena + 0, 576, arena + 2007040, 576);
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (64, 576) */
     {
@@ -8638,6 +9451,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (8, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1906688, F_l15_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
@@ -8821,6 +9640,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 28801024;
         real *cols = arena + 0;
@@ -8843,8 +9665,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 576, 64, arena + 1906688, 64, F_l11_weight, 576, arena + 903168, 576);
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 28801024, arena + 1906688, arena + 2007040);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 1568, arena + 1906688, 64, arena + 0, 576, arena + 2007040, 576);
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (64, 576) */
     {
@@ -8857,6 +9688,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (8, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1906688, F_l11_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
@@ -9040,6 +9877,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 28399616;
         real *cols = arena + 0;
@@ -9062,8 +9902,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 576, 64, arena + 1906688, 64, F_l8_weight, 576, arena + 903168, 576);
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 28399616, arena + 1906688, arena + 2007040);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 1568, arena + 1906688, 64, arena + 0, 576, arena + 2007040, 576);
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (64, 576) */
     {
@@ -9076,6 +9925,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (8, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1906688, F_l8_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
@@ -9262,6 +10117,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:18: backward of F conv 64 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 21876736;
         real *cols = arena + 0;
@@ -9284,8 +10142,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:18: backward of F conv 64 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 512, 64, arena + 1605632, 64, F_l4_weight, 512, arena + 802816, 512);
     /* specs/cyclegan.gm:18: backward of F conv 64 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 21876736, arena + 1605632, arena + 1705984);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 1568, arena + 1605632, 64, arena + 0, 512, arena + 1705984, 512);
     /* specs/cyclegan.gm:18: backward of F conv 64 k4 s2 p1 (64, 512) */
     {
@@ -9298,6 +10165,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:18: backward of F conv 64 k4 s2 p1 (8, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1605632, F_l4_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 802816;
         real *img = arena + 0;
@@ -9481,6 +10354,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:17: backward of F conv 32 k7 s1 p3 (6272, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34721792;
         real *cols = arena + 0;
@@ -9505,6 +10381,12 @@ static void train_step(long t, double *out) {
     /* specs/cyclegan.gm:17: backward of F conv 32 k7 s1 p3 (6272, 49) */
     gemm(CblasNoTrans, CblasNoTrans, 6272, 49, 32, arena + 614656, 32, F_l1_weight, 49, arena + 307328, 49);
     /* specs/cyclegan.gm:17: backward of F conv 32 k7 s1 p3 (32, 49) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 34721792, arena + 614656, arena + 815360);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 32, 49, 6272, arena + 614656, 32, arena + 0, 49, arena + 815360, 49);
     /* specs/cyclegan.gm:17: backward of F conv 32 k7 s1 p3 (32, 49) */
     {
@@ -9579,6 +10461,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:14: backward of G conv 1 k7 s1 p3 (6272, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 21073920;
         real *cols = arena + 0;
@@ -9601,8 +10486,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:14: backward of G conv 1 k7 s1 p3 (6272, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 6272, 1568, 1, arena + 34753152, 1, G_l24_weight, 1568, arena + 9834496, 1568);
     /* specs/cyclegan.gm:14: backward of G conv 1 k7 s1 p3 (1, 1568) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 21073920, arena + 34753152, arena + 21274624);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 1, 1568, 6272, arena + 34753152, 1, arena + 0, 1568, arena + 21274624, 1568);
     /* specs/cyclegan.gm:14: backward of G conv 1 k7 s1 p3 (1, 1568) */
     {
@@ -9614,6 +10508,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:14: backward of G conv 1 k7 s1 p3 (8, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 34753152, G_l24_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 9834496;
         real *img = arena + 0;
@@ -9797,6 +10697,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:13: backward of G deconv 32 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 802816;
         real *cols = arena + 0;
@@ -9819,13 +10722,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:13: backward of G deconv 32 k4 s2 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 802816, G_l21_weight, arena + 1806336);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 512, arena + 0, 512, G_l21_weight, 512, arena + 1806336, 64);
     /* specs/cyclegan.gm:13: backward of G deconv 32 k4 s2 p1 (64, 512) */
-    gemm(CblasTrans, CblasNoTrans, 64, 512, 1568, arena + 27998208, 64, arena + 0, 512, arena + 802816, 512);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 802816, arena + 27998208, arena + 1003520);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 64, 512, 1568, arena + 27998208, 64, arena + 0, 512, arena + 1003520, 512);
     /* specs/cyclegan.gm:13: backward of G deconv 32 k4 s2 p1 (64, 512) */
     {
         const real *x873 = arena + 25436160; /* (64, 512) */
-        const real *x1494 = arena + 802816; /* (64, 512) */
+        const real *x1494 = arena + 1003520; /* (64, 512) */
         real *y = arena + 25436160;
         PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
@@ -9983,6 +10898,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 27596800;
         real *cols = arena + 0;
@@ -10005,8 +10923,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 576, 64, arena + 1906688, 64, G_l18_weight, 576, arena + 903168, 576);
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 27596800, arena + 1906688, arena + 2007040);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 1568, arena + 1906688, 64, arena + 0, 576, arena + 2007040, 576);
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (64, 576) */
     {
@@ -10019,6 +10946,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (8, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1906688, G_l18_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
@@ -10202,6 +11135,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 27195392;
         real *cols = arena + 0;
@@ -10224,8 +11160,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 576, 64, arena + 1906688, 64, G_l15_weight, 576, arena + 903168, 576);
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 27195392, arena + 1906688, arena + 2007040);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 1568, arena + 1906688, 64, arena + 0, 576, arena + 2007040, 576);
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (64, 576) */
     {
@@ -10238,6 +11183,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (8, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1906688, G_l15_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
@@ -10421,6 +11372,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 26793984;
         real *cols = arena + 0;
@@ -10443,8 +11397,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 576, 64, arena + 1906688, 64, G_l11_weight, 576, arena + 903168, 576);
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 26793984, arena + 1906688, arena + 2007040);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 1568, arena + 1906688, 64, arena + 0, 576, arena + 2007040, 576);
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (64, 576) */
     {
@@ -10457,6 +11420,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (8, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1906688, G_l11_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
@@ -10640,6 +11609,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 26392576;
         real *cols = arena + 0;
@@ -10662,8 +11634,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 576, 64, arena + 1906688, 64, G_l8_weight, 576, arena + 903168, 576);
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 26392576, arena + 1906688, arena + 2007040);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 1568, arena + 1906688, 64, arena + 0, 576, arena + 2007040, 576);
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (64, 576) */
     {
@@ -10676,6 +11657,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (8, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1906688, G_l8_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 903168;
         real *img = arena + 0;
@@ -10862,6 +11849,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:10: backward of G conv 64 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 20271104;
         real *cols = arena + 0;
@@ -10884,8 +11874,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:10: backward of G conv 64 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1568, 512, 64, arena + 1605632, 64, G_l4_weight, 512, arena + 802816, 512);
     /* specs/cyclegan.gm:10: backward of G conv 64 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 20271104, arena + 1605632, arena + 1705984);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 1568, arena + 1605632, 64, arena + 0, 512, arena + 1705984, 512);
     /* specs/cyclegan.gm:10: backward of G conv 64 k4 s2 p1 (64, 512) */
     {
@@ -10898,6 +11897,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:10: backward of G conv 64 k4 s2 p1 (8, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1605632, G_l4_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 802816;
         real *img = arena + 0;
@@ -11081,6 +12086,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:9: backward of G conv 32 k7 s1 p3 (6272, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x;
         real *cols = arena + 0;
@@ -11103,6 +12111,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:9: backward of G conv 32 k7 s1 p3 (32, 49) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, in_x, arena + 307328, arena + 508032);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 32, 49, 6272, arena + 307328, 32, arena + 0, 49, arena + 508032, 49);
     /* specs/cyclegan.gm:9: backward of G conv 32 k7 s1 p3 (32, 49) */
     {
@@ -11178,6 +12192,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (392, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34496000;
         real *cols = arena + 0;
@@ -11200,10 +12217,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (392, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 392, 576, 1, arena + 34779952, 1, DA_l6_weight, 576, arena + 225792, 576);
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (1, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 34496000, arena + 34779952, arena + 542208);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 1, 576, 392, arena + 34779952, 1, arena + 0, 576, arena + 542208, 576);
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (8, 7, 7, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 34779952, DA_l6_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 225792;
         real *img = arena + 0;
@@ -11369,6 +12401,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (392, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34169856;
         real *cols = arena + 0;
@@ -11391,10 +12426,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (392, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 392, 512, 64, arena + 401408, 64, DA_l3_weight, 512, arena + 200704, 512);
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 34169856, arena + 401408, arena + 451584);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 392, arena + 401408, 64, arena + 0, 512, arena + 451584, 512);
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (8, 14, 14, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 401408, DA_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
@@ -11445,6 +12495,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
     }
     /* specs/cyclegan.gm:25: backward of DA conv 32 k4 s2 p1 (1568, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34734336;
         real *cols = arena + 0;
@@ -11467,6 +12520,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:25: backward of DA conv 32 k4 s2 p1 (32, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 34734336, arena + 34169856, arena + 543360);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 32, 16, 1568, arena + 34169856, 32, arena + 0, 16, arena + 543360, 16);
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (1) */
     {
@@ -11491,6 +12550,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (392, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34395648;
         real *cols = arena + 0;
@@ -11513,8 +12575,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (392, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 392, 576, 1, arena + 34779552, 1, DA_l6_weight, 576, arena + 225792, 576);
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (1, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 34395648, arena + 34779552, arena + 484352);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 1, 576, 392, arena + 34779552, 1, arena + 0, 576, arena + 484352, 576);
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (1, 576) */
     {
@@ -11526,6 +12597,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (8, 7, 7, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 34779552, DA_l6_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 225792;
         real *img = arena + 0;
@@ -11709,6 +12786,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (392, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34119680;
         real *cols = arena + 0;
@@ -11731,8 +12811,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (392, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 392, 512, 64, arena + 484352, 64, DA_l3_weight, 512, arena + 200704, 512);
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 34119680, arena + 484352, arena + 401408);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 392, arena + 484352, 64, arena + 0, 512, arena + 401408, 512);
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (64, 512) */
     {
@@ -11745,6 +12834,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (8, 14, 14, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 484352, DA_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
@@ -11804,6 +12899,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:25: backward of DA conv 32 k4 s2 p1 (1568, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x;
         real *cols = arena + 0;
@@ -11826,6 +12924,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:25: backward of DA conv 32 k4 s2 p1 (32, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x, arena + 34119680, arena + 25088);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 32, 16, 1568, arena + 34119680, 32, arena + 0, 16, arena + 25088, 16);
     /* specs/cyclegan.gm:25: backward of DA conv 32 k4 s2 p1 (32, 16) */
     {
@@ -11901,6 +13005,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (392, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34696704;
         real *cols = arena + 0;
@@ -11923,10 +13030,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (392, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 392, 576, 1, arena + 34780752, 1, DB_l6_weight, 576, arena + 225792, 576);
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (1, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 34696704, arena + 34780752, arena + 542784);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 1, 576, 392, arena + 34780752, 1, arena + 0, 576, arena + 542784, 576);
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (8, 7, 7, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 34780752, DB_l6_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 225792;
         real *img = arena + 0;
@@ -12092,6 +13214,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (392, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34270208;
         real *cols = arena + 0;
@@ -12114,10 +13239,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (392, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 392, 512, 64, arena + 401408, 64, DB_l3_weight, 512, arena + 200704, 512);
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 34270208, arena + 401408, arena + 484352);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 392, arena + 401408, 64, arena + 0, 512, arena + 484352, 512);
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (8, 14, 14, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 401408, DB_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
@@ -12168,6 +13308,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
     }
     /* specs/cyclegan.gm:30: backward of DB conv 32 k4 s2 p1 (1568, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34721792;
         real *cols = arena + 0;
@@ -12190,6 +13333,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:30: backward of DB conv 32 k4 s2 p1 (32, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 34721792, arena + 34270208, arena + 543872);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 32, 16, 1568, arena + 34270208, 32, arena + 0, 16, arena + 543872, 16);
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (1) */
     {
@@ -12214,6 +13363,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (392, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34596352;
         real *cols = arena + 0;
@@ -12236,8 +13388,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (392, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 392, 576, 1, arena + 34780352, 1, DB_l6_weight, 576, arena + 225792, 576);
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (1, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 34596352, arena + 34780352, arena + 517120);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 1, 576, 392, arena + 34780352, 1, arena + 0, 576, arena + 517120, 576);
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (1, 576) */
     {
@@ -12249,6 +13410,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (8, 7, 7, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 34780352, DB_l6_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 225792;
         real *img = arena + 0;
@@ -12432,6 +13599,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (392, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 34220032;
         real *cols = arena + 0;
@@ -12454,8 +13624,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (392, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 392, 512, 64, arena + 517120, 64, DB_l3_weight, 512, arena + 200704, 512);
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 34220032, arena + 517120, arena + 401408);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 392, arena + 517120, 64, arena + 0, 512, arena + 401408, 512);
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (64, 512) */
     {
@@ -12468,6 +13647,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (8, 14, 14, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 517120, DB_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
@@ -12527,6 +13712,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:30: backward of DB conv 32 k4 s2 p1 (1568, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_xb;
         real *cols = arena + 0;
@@ -12549,6 +13737,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cyclegan.gm:30: backward of DB conv 32 k4 s2 p1 (32, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 8, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_xb, arena + 34220032, arena + 25088);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 32, 16, 1568, arena + 34220032, 32, arena + 0, 16, arena + 25088, 16);
     /* specs/cyclegan.gm:30: backward of DB conv 32 k4 s2 p1 (32, 16) */
     {
@@ -12684,6 +13878,9 @@ static void train_step(long t, double *out) {
 /* Translation at batch 8 of in_x: a generator, then the other back. */
 static void translate_ab(const real **out, const real **back) {
     /* specs/cyclegan.gm:9: G conv 32 k7 s1 p3 (6272, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x;
         real *cols = arena + 0;
@@ -12706,6 +13903,12 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:9: G conv 32 k7 s1 p3 (6272, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, in_x, G_l1_weight, arena + 802816);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 6272, 32, 49, arena + 0, 49, G_l1_weight, 49, arena + 802816, 32);
     /* specs/cyclegan.gm:9: G instancenorm (8, 32) */
     memset(arena + 200704, 0, 256 * sizeof(real));
@@ -12778,6 +13981,9 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:10: G conv 64 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 802816;
         real *cols = arena + 0;
@@ -12800,10 +14006,16 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:10: G conv 64 k4 s2 p1 (1568, 64) */
-    gemm(CblasNoTrans, CblasTrans, 1568, 64, 512, arena + 0, 512, G_l4_weight, 512, arena + 903168, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 802816, G_l4_weight, arena + 1003520);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 1568, 64, 512, arena + 0, 512, G_l4_weight, 512, arena + 1003520, 64);
     /* specs/cyclegan.gm:10: G instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
-    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 903168)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 1003520)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:10: G instancenorm (8, 64) */
     {
         const real *x27 = arena + 100352; /* (8, 64) */
@@ -12816,9 +14028,9 @@ static void translate_ab(const real **out, const real **back) {
     for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 100352 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:10: G instancenorm (8, 14, 14, 64) */
     {
-        const real *x24 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x24 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x29 = arena + 0; /* (8, 14, 14, 64) */
-        real *y = arena + 903168;
+        real *y = arena + 1003520;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x24[i] - (x29[i]);
@@ -12826,7 +14038,7 @@ static void translate_ab(const real **out, const real **back) {
     }
     /* specs/cyclegan.gm:10: G instancenorm (8, 14, 14, 64) */
     {
-        const real *x30 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x30 = arena + 1003520; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
@@ -12855,11 +14067,11 @@ static void translate_ab(const real **out, const real **back) {
     /*   with specs/cyclegan.gm:10: G instancenorm */
     /*   with specs/cyclegan.gm:10: G instancenorm */
     {
-        const real *x30 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x30 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x36 = arena + 0; /* (8, 14, 14, 64) */
         const real *x26 = G_l5_gamma; /* (64) */
         const real *x25 = G_l5_beta; /* (64) */
-        real *y = arena + 903168;
+        real *y = arena + 1003520;
         PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
@@ -12872,8 +14084,11 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 903168;
+        const real *img = arena + 1003520;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
@@ -12894,10 +14109,16 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (1568, 64) */
-    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l8_weight, 576, arena + 1003520, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1003520, G_l8_weight, arena + 903168);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l8_weight, 576, arena + 903168, 64);
     /* specs/cyclegan.gm:11: G instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
-    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 1003520)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 903168)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:11: G instancenorm (8, 64) */
     {
         const real *x47 = arena + 100352; /* (8, 64) */
@@ -12910,9 +14131,9 @@ static void translate_ab(const real **out, const real **back) {
     for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 100352 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:11: G instancenorm (8, 14, 14, 64) */
     {
-        const real *x44 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x44 = arena + 903168; /* (8, 14, 14, 64) */
         const real *x49 = arena + 0; /* (8, 14, 14, 64) */
-        real *y = arena + 1003520;
+        real *y = arena + 903168;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x44[i] - (x49[i]);
@@ -12920,7 +14141,7 @@ static void translate_ab(const real **out, const real **back) {
     }
     /* specs/cyclegan.gm:11: G instancenorm (8, 14, 14, 64) */
     {
-        const real *x50 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x50 = arena + 903168; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
@@ -12949,11 +14170,11 @@ static void translate_ab(const real **out, const real **back) {
     /*   with specs/cyclegan.gm:11: G instancenorm */
     /*   with specs/cyclegan.gm:11: G instancenorm */
     {
-        const real *x50 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x50 = arena + 903168; /* (8, 14, 14, 64) */
         const real *x56 = arena + 0; /* (8, 14, 14, 64) */
         const real *x46 = G_l9_gamma; /* (64) */
         const real *x45 = G_l9_beta; /* (64) */
-        real *y = arena + 1003520;
+        real *y = arena + 903168;
         PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
@@ -12966,8 +14187,11 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 1003520;
+        const real *img = arena + 903168;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
@@ -12988,10 +14212,16 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (1568, 64) */
-    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l11_weight, 576, arena + 1003520, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 903168, G_l11_weight, arena + 1103872);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l11_weight, 576, arena + 1103872, 64);
     /* specs/cyclegan.gm:11: G instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
-    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 1003520)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 1103872)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:11: G instancenorm (8, 64) */
     {
         const real *x67 = arena + 100352; /* (8, 64) */
@@ -13004,9 +14234,9 @@ static void translate_ab(const real **out, const real **back) {
     for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 100352 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:11: G instancenorm (8, 14, 14, 64) */
     {
-        const real *x64 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x64 = arena + 1103872; /* (8, 14, 14, 64) */
         const real *x69 = arena + 0; /* (8, 14, 14, 64) */
-        real *y = arena + 1003520;
+        real *y = arena + 1103872;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x64[i] - (x69[i]);
@@ -13014,7 +14244,7 @@ static void translate_ab(const real **out, const real **back) {
     }
     /* specs/cyclegan.gm:11: G instancenorm (8, 14, 14, 64) */
     {
-        const real *x70 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x70 = arena + 1103872; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
@@ -13043,12 +14273,12 @@ static void translate_ab(const real **out, const real **back) {
     /*   with specs/cyclegan.gm:11: G instancenorm */
     /*   with specs/cyclegan.gm:11: G instancenorm */
     {
-        const real *x70 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x70 = arena + 1103872; /* (8, 14, 14, 64) */
         const real *x76 = arena + 0; /* (8, 14, 14, 64) */
         const real *x66 = G_l12_gamma; /* (64) */
         const real *x65 = G_l12_beta; /* (64) */
-        const real *x40 = arena + 903168; /* (8, 14, 14, 64) */
-        real *y = arena + 1003520;
+        const real *x40 = arena + 1003520; /* (8, 14, 14, 64) */
+        real *y = arena + 1103872;
         PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
@@ -13061,8 +14291,11 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 1003520;
+        const real *img = arena + 1103872;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
@@ -13083,6 +14316,12 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1103872, G_l15_weight, arena + 903168);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l15_weight, 576, arena + 903168, 64);
     /* specs/cyclegan.gm:12: G instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -13155,6 +14394,9 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 903168;
         real *cols = arena + 0;
@@ -13177,10 +14419,16 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (1568, 64) */
-    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l18_weight, 576, arena + 903168, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 903168, G_l18_weight, arena + 1003520);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l18_weight, 576, arena + 1003520, 64);
     /* specs/cyclegan.gm:12: G instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
-    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 903168)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 1003520)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:12: G instancenorm (8, 64) */
     {
         const real *x107 = arena + 100352; /* (8, 64) */
@@ -13193,9 +14441,9 @@ static void translate_ab(const real **out, const real **back) {
     for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 100352 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:12: G instancenorm (8, 14, 14, 64) */
     {
-        const real *x104 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x104 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x109 = arena + 0; /* (8, 14, 14, 64) */
-        real *y = arena + 903168;
+        real *y = arena + 1003520;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x104[i] - (x109[i]);
@@ -13203,7 +14451,7 @@ static void translate_ab(const real **out, const real **back) {
     }
     /* specs/cyclegan.gm:12: G instancenorm (8, 14, 14, 64) */
     {
-        const real *x110 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x110 = arena + 1003520; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
@@ -13232,12 +14480,12 @@ static void translate_ab(const real **out, const real **back) {
     /*   with specs/cyclegan.gm:12: G instancenorm */
     /*   with specs/cyclegan.gm:12: G instancenorm */
     {
-        const real *x110 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x110 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x116 = arena + 0; /* (8, 14, 14, 64) */
         const real *x106 = G_l19_gamma; /* (64) */
         const real *x105 = G_l19_beta; /* (64) */
-        const real *x80 = arena + 1003520; /* (8, 14, 14, 64) */
-        real *y = arena + 903168;
+        const real *x80 = arena + 1103872; /* (8, 14, 14, 64) */
+        real *y = arena + 1003520;
         PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
@@ -13250,8 +14498,17 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:13: G deconv 32 k4 s2 p1 (1568, 512) */
-    gemm(CblasNoTrans, CblasNoTrans, 1568, 512, 64, arena + 903168, 64, G_l21_weight, 512, arena + 0, 512);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 1568, 512, 64, arena + 1003520, 64, G_l21_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:13: G deconv 32 k4 s2 p1 (8, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1003520, G_l21_weight, arena + 9834496);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 9834496;
@@ -13345,6 +14602,9 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (6272, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 9834496;
         real *cols = arena + 0;
@@ -13367,6 +14627,12 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (6272, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 9834496, G_l24_weight, arena + 10035200);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 6272, 1, 1568, arena + 0, 1568, G_l24_weight, 1568, arena + 10035200, 1);
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (6272, 1) */
     {
@@ -13389,6 +14655,9 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:17: F conv 32 k7 s1 p3 (6272, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 10035200;
         real *cols = arena + 0;
@@ -13411,6 +14680,12 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:17: F conv 32 k7 s1 p3 (6272, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 10035200, F_l1_weight, arena + 802816);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 6272, 32, 49, arena + 0, 49, F_l1_weight, 49, arena + 802816, 32);
     /* specs/cyclegan.gm:17: F instancenorm (8, 32) */
     memset(arena + 200704, 0, 256 * sizeof(real));
@@ -13483,6 +14758,9 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:18: F conv 64 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 802816;
         real *cols = arena + 0;
@@ -13505,10 +14783,16 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:18: F conv 64 k4 s2 p1 (1568, 64) */
-    gemm(CblasNoTrans, CblasTrans, 1568, 64, 512, arena + 0, 512, F_l4_weight, 512, arena + 903168, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 802816, F_l4_weight, arena + 1003520);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 1568, 64, 512, arena + 0, 512, F_l4_weight, 512, arena + 1003520, 64);
     /* specs/cyclegan.gm:18: F instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
-    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 903168)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 1003520)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:18: F instancenorm (8, 64) */
     {
         const real *x174 = arena + 100352; /* (8, 64) */
@@ -13521,9 +14805,9 @@ static void translate_ab(const real **out, const real **back) {
     for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 100352 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:18: F instancenorm (8, 14, 14, 64) */
     {
-        const real *x171 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x171 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x176 = arena + 0; /* (8, 14, 14, 64) */
-        real *y = arena + 903168;
+        real *y = arena + 1003520;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x171[i] - (x176[i]);
@@ -13531,7 +14815,7 @@ static void translate_ab(const real **out, const real **back) {
     }
     /* specs/cyclegan.gm:18: F instancenorm (8, 14, 14, 64) */
     {
-        const real *x177 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x177 = arena + 1003520; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
@@ -13560,11 +14844,11 @@ static void translate_ab(const real **out, const real **back) {
     /*   with specs/cyclegan.gm:18: F instancenorm */
     /*   with specs/cyclegan.gm:18: F instancenorm */
     {
-        const real *x177 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x177 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x183 = arena + 0; /* (8, 14, 14, 64) */
         const real *x173 = F_l5_gamma; /* (64) */
         const real *x172 = F_l5_beta; /* (64) */
-        real *y = arena + 903168;
+        real *y = arena + 1003520;
         PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
@@ -13577,8 +14861,11 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 903168;
+        const real *img = arena + 1003520;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
@@ -13599,10 +14886,16 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (1568, 64) */
-    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l8_weight, 576, arena + 1003520, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1003520, F_l8_weight, arena + 903168);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l8_weight, 576, arena + 903168, 64);
     /* specs/cyclegan.gm:19: F instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
-    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 1003520)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 903168)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:19: F instancenorm (8, 64) */
     {
         const real *x194 = arena + 100352; /* (8, 64) */
@@ -13615,9 +14908,9 @@ static void translate_ab(const real **out, const real **back) {
     for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 100352 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:19: F instancenorm (8, 14, 14, 64) */
     {
-        const real *x191 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x191 = arena + 903168; /* (8, 14, 14, 64) */
         const real *x196 = arena + 0; /* (8, 14, 14, 64) */
-        real *y = arena + 1003520;
+        real *y = arena + 903168;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x191[i] - (x196[i]);
@@ -13625,7 +14918,7 @@ static void translate_ab(const real **out, const real **back) {
     }
     /* specs/cyclegan.gm:19: F instancenorm (8, 14, 14, 64) */
     {
-        const real *x197 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x197 = arena + 903168; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
@@ -13654,11 +14947,11 @@ static void translate_ab(const real **out, const real **back) {
     /*   with specs/cyclegan.gm:19: F instancenorm */
     /*   with specs/cyclegan.gm:19: F instancenorm */
     {
-        const real *x197 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x197 = arena + 903168; /* (8, 14, 14, 64) */
         const real *x203 = arena + 0; /* (8, 14, 14, 64) */
         const real *x193 = F_l9_gamma; /* (64) */
         const real *x192 = F_l9_beta; /* (64) */
-        real *y = arena + 1003520;
+        real *y = arena + 903168;
         PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
@@ -13671,8 +14964,11 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 1003520;
+        const real *img = arena + 903168;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
@@ -13693,10 +14989,16 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (1568, 64) */
-    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l11_weight, 576, arena + 1003520, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 903168, F_l11_weight, arena + 1103872);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l11_weight, 576, arena + 1103872, 64);
     /* specs/cyclegan.gm:19: F instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
-    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 1003520)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 1103872)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:19: F instancenorm (8, 64) */
     {
         const real *x214 = arena + 100352; /* (8, 64) */
@@ -13709,9 +15011,9 @@ static void translate_ab(const real **out, const real **back) {
     for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 100352 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:19: F instancenorm (8, 14, 14, 64) */
     {
-        const real *x211 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x211 = arena + 1103872; /* (8, 14, 14, 64) */
         const real *x216 = arena + 0; /* (8, 14, 14, 64) */
-        real *y = arena + 1003520;
+        real *y = arena + 1103872;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x211[i] - (x216[i]);
@@ -13719,7 +15021,7 @@ static void translate_ab(const real **out, const real **back) {
     }
     /* specs/cyclegan.gm:19: F instancenorm (8, 14, 14, 64) */
     {
-        const real *x217 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x217 = arena + 1103872; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
@@ -13748,12 +15050,12 @@ static void translate_ab(const real **out, const real **back) {
     /*   with specs/cyclegan.gm:19: F instancenorm */
     /*   with specs/cyclegan.gm:19: F instancenorm */
     {
-        const real *x217 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x217 = arena + 1103872; /* (8, 14, 14, 64) */
         const real *x223 = arena + 0; /* (8, 14, 14, 64) */
         const real *x213 = F_l12_gamma; /* (64) */
         const real *x212 = F_l12_beta; /* (64) */
-        const real *x187 = arena + 903168; /* (8, 14, 14, 64) */
-        real *y = arena + 1003520;
+        const real *x187 = arena + 1003520; /* (8, 14, 14, 64) */
+        real *y = arena + 1103872;
         PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
@@ -13766,8 +15068,11 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 1003520;
+        const real *img = arena + 1103872;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
@@ -13788,6 +15093,12 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1103872, F_l15_weight, arena + 903168);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l15_weight, 576, arena + 903168, 64);
     /* specs/cyclegan.gm:20: F instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -13860,6 +15171,9 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 903168;
         real *cols = arena + 0;
@@ -13882,10 +15196,16 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (1568, 64) */
-    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l18_weight, 576, arena + 903168, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 903168, F_l18_weight, arena + 1003520);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l18_weight, 576, arena + 1003520, 64);
     /* specs/cyclegan.gm:20: F instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
-    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 903168)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 1003520)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:20: F instancenorm (8, 64) */
     {
         const real *x254 = arena + 100352; /* (8, 64) */
@@ -13898,9 +15218,9 @@ static void translate_ab(const real **out, const real **back) {
     for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 100352 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:20: F instancenorm (8, 14, 14, 64) */
     {
-        const real *x251 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x251 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x256 = arena + 0; /* (8, 14, 14, 64) */
-        real *y = arena + 903168;
+        real *y = arena + 1003520;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x251[i] - (x256[i]);
@@ -13908,7 +15228,7 @@ static void translate_ab(const real **out, const real **back) {
     }
     /* specs/cyclegan.gm:20: F instancenorm (8, 14, 14, 64) */
     {
-        const real *x257 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x257 = arena + 1003520; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
@@ -13937,12 +15257,12 @@ static void translate_ab(const real **out, const real **back) {
     /*   with specs/cyclegan.gm:20: F instancenorm */
     /*   with specs/cyclegan.gm:20: F instancenorm */
     {
-        const real *x257 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x257 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x263 = arena + 0; /* (8, 14, 14, 64) */
         const real *x253 = F_l19_gamma; /* (64) */
         const real *x252 = F_l19_beta; /* (64) */
-        const real *x227 = arena + 1003520; /* (8, 14, 14, 64) */
-        real *y = arena + 903168;
+        const real *x227 = arena + 1103872; /* (8, 14, 14, 64) */
+        real *y = arena + 1003520;
         PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
@@ -13955,8 +15275,17 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:21: F deconv 32 k4 s2 p1 (1568, 512) */
-    gemm(CblasNoTrans, CblasNoTrans, 1568, 512, 64, arena + 903168, 64, F_l21_weight, 512, arena + 0, 512);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 1568, 512, 64, arena + 1003520, 64, F_l21_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:21: F deconv 32 k4 s2 p1 (8, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1003520, F_l21_weight, arena + 9834496);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 9834496;
@@ -14050,6 +15379,9 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (6272, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 9834496;
         real *cols = arena + 0;
@@ -14072,12 +15404,18 @@ static void translate_ab(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (6272, 1) */
-    gemm(CblasNoTrans, CblasTrans, 6272, 1, 1568, arena + 0, 1568, F_l24_weight, 1568, arena + 9834496, 1);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 9834496, F_l24_weight, arena + 10041472);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 6272, 1, 1568, arena + 0, 1568, F_l24_weight, 1568, arena + 10041472, 1);
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (6272, 1) */
     {
-        const real *x290 = arena + 9834496; /* (6272, 1) */
+        const real *x290 = arena + 10041472; /* (6272, 1) */
         const real *x291 = F_l24_bias; /* (1) */
-        real *y = arena + 9834496;
+        real *y = arena + 10041472;
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -14087,19 +15425,22 @@ static void translate_ab(const real **out, const real **back) {
     }
     /* specs/cyclegan.gm:22: F tanh (8, 28, 28, 1) */
     {
-        const real *x293 = arena + 9834496; /* (8, 28, 28, 1) */
-        real *y = arena + 9834496;
+        const real *x293 = arena + 10041472; /* (8, 28, 28, 1) */
+        real *y = arena + 10041472;
         for (long i = 0; i < 6272; i++) {
             y[i] = tanh(x293[i]);
         }
     }
     *out = arena + 10035200;
-    *back = arena + 9834496;
+    *back = arena + 10041472;
 }
 
 /* Translation at batch 8 of in_xb: a generator, then the other back. */
 static void translate_ba(const real **out, const real **back) {
     /* specs/cyclegan.gm:17: F conv 32 k7 s1 p3 (6272, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_xb;
         real *cols = arena + 0;
@@ -14122,6 +15463,12 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:17: F conv 32 k7 s1 p3 (6272, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, in_xb, F_l1_weight, arena + 802816);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 6272, 32, 49, arena + 0, 49, F_l1_weight, 49, arena + 802816, 32);
     /* specs/cyclegan.gm:17: F instancenorm (8, 32) */
     memset(arena + 200704, 0, 256 * sizeof(real));
@@ -14194,6 +15541,9 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:18: F conv 64 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 802816;
         real *cols = arena + 0;
@@ -14216,10 +15566,16 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:18: F conv 64 k4 s2 p1 (1568, 64) */
-    gemm(CblasNoTrans, CblasTrans, 1568, 64, 512, arena + 0, 512, F_l4_weight, 512, arena + 903168, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 802816, F_l4_weight, arena + 1003520);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 1568, 64, 512, arena + 0, 512, F_l4_weight, 512, arena + 1003520, 64);
     /* specs/cyclegan.gm:18: F instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
-    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 903168)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 1003520)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:18: F instancenorm (8, 64) */
     {
         const real *x27 = arena + 100352; /* (8, 64) */
@@ -14232,9 +15588,9 @@ static void translate_ba(const real **out, const real **back) {
     for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 100352 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:18: F instancenorm (8, 14, 14, 64) */
     {
-        const real *x24 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x24 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x29 = arena + 0; /* (8, 14, 14, 64) */
-        real *y = arena + 903168;
+        real *y = arena + 1003520;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x24[i] - (x29[i]);
@@ -14242,7 +15598,7 @@ static void translate_ba(const real **out, const real **back) {
     }
     /* specs/cyclegan.gm:18: F instancenorm (8, 14, 14, 64) */
     {
-        const real *x30 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x30 = arena + 1003520; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
@@ -14271,11 +15627,11 @@ static void translate_ba(const real **out, const real **back) {
     /*   with specs/cyclegan.gm:18: F instancenorm */
     /*   with specs/cyclegan.gm:18: F instancenorm */
     {
-        const real *x30 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x30 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x36 = arena + 0; /* (8, 14, 14, 64) */
         const real *x26 = F_l5_gamma; /* (64) */
         const real *x25 = F_l5_beta; /* (64) */
-        real *y = arena + 903168;
+        real *y = arena + 1003520;
         PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
@@ -14288,8 +15644,11 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 903168;
+        const real *img = arena + 1003520;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
@@ -14310,10 +15669,16 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (1568, 64) */
-    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l8_weight, 576, arena + 1003520, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1003520, F_l8_weight, arena + 903168);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l8_weight, 576, arena + 903168, 64);
     /* specs/cyclegan.gm:19: F instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
-    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 1003520)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 903168)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:19: F instancenorm (8, 64) */
     {
         const real *x47 = arena + 100352; /* (8, 64) */
@@ -14326,9 +15691,9 @@ static void translate_ba(const real **out, const real **back) {
     for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 100352 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:19: F instancenorm (8, 14, 14, 64) */
     {
-        const real *x44 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x44 = arena + 903168; /* (8, 14, 14, 64) */
         const real *x49 = arena + 0; /* (8, 14, 14, 64) */
-        real *y = arena + 1003520;
+        real *y = arena + 903168;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x44[i] - (x49[i]);
@@ -14336,7 +15701,7 @@ static void translate_ba(const real **out, const real **back) {
     }
     /* specs/cyclegan.gm:19: F instancenorm (8, 14, 14, 64) */
     {
-        const real *x50 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x50 = arena + 903168; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
@@ -14365,11 +15730,11 @@ static void translate_ba(const real **out, const real **back) {
     /*   with specs/cyclegan.gm:19: F instancenorm */
     /*   with specs/cyclegan.gm:19: F instancenorm */
     {
-        const real *x50 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x50 = arena + 903168; /* (8, 14, 14, 64) */
         const real *x56 = arena + 0; /* (8, 14, 14, 64) */
         const real *x46 = F_l9_gamma; /* (64) */
         const real *x45 = F_l9_beta; /* (64) */
-        real *y = arena + 1003520;
+        real *y = arena + 903168;
         PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
@@ -14382,8 +15747,11 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 1003520;
+        const real *img = arena + 903168;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
@@ -14404,10 +15772,16 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (1568, 64) */
-    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l11_weight, 576, arena + 1003520, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 903168, F_l11_weight, arena + 1103872);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l11_weight, 576, arena + 1103872, 64);
     /* specs/cyclegan.gm:19: F instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
-    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 1003520)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 1103872)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:19: F instancenorm (8, 64) */
     {
         const real *x67 = arena + 100352; /* (8, 64) */
@@ -14420,9 +15794,9 @@ static void translate_ba(const real **out, const real **back) {
     for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 100352 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:19: F instancenorm (8, 14, 14, 64) */
     {
-        const real *x64 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x64 = arena + 1103872; /* (8, 14, 14, 64) */
         const real *x69 = arena + 0; /* (8, 14, 14, 64) */
-        real *y = arena + 1003520;
+        real *y = arena + 1103872;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x64[i] - (x69[i]);
@@ -14430,7 +15804,7 @@ static void translate_ba(const real **out, const real **back) {
     }
     /* specs/cyclegan.gm:19: F instancenorm (8, 14, 14, 64) */
     {
-        const real *x70 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x70 = arena + 1103872; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
@@ -14459,12 +15833,12 @@ static void translate_ba(const real **out, const real **back) {
     /*   with specs/cyclegan.gm:19: F instancenorm */
     /*   with specs/cyclegan.gm:19: F instancenorm */
     {
-        const real *x70 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x70 = arena + 1103872; /* (8, 14, 14, 64) */
         const real *x76 = arena + 0; /* (8, 14, 14, 64) */
         const real *x66 = F_l12_gamma; /* (64) */
         const real *x65 = F_l12_beta; /* (64) */
-        const real *x40 = arena + 903168; /* (8, 14, 14, 64) */
-        real *y = arena + 1003520;
+        const real *x40 = arena + 1003520; /* (8, 14, 14, 64) */
+        real *y = arena + 1103872;
         PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
@@ -14477,8 +15851,11 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 1003520;
+        const real *img = arena + 1103872;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
@@ -14499,6 +15876,12 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1103872, F_l15_weight, arena + 903168);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l15_weight, 576, arena + 903168, 64);
     /* specs/cyclegan.gm:20: F instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -14571,6 +15954,9 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 903168;
         real *cols = arena + 0;
@@ -14593,10 +15979,16 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (1568, 64) */
-    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l18_weight, 576, arena + 903168, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 903168, F_l18_weight, arena + 1003520);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, F_l18_weight, 576, arena + 1003520, 64);
     /* specs/cyclegan.gm:20: F instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
-    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 903168)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 1003520)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:20: F instancenorm (8, 64) */
     {
         const real *x107 = arena + 100352; /* (8, 64) */
@@ -14609,9 +16001,9 @@ static void translate_ba(const real **out, const real **back) {
     for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 100352 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:20: F instancenorm (8, 14, 14, 64) */
     {
-        const real *x104 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x104 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x109 = arena + 0; /* (8, 14, 14, 64) */
-        real *y = arena + 903168;
+        real *y = arena + 1003520;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x104[i] - (x109[i]);
@@ -14619,7 +16011,7 @@ static void translate_ba(const real **out, const real **back) {
     }
     /* specs/cyclegan.gm:20: F instancenorm (8, 14, 14, 64) */
     {
-        const real *x110 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x110 = arena + 1003520; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
@@ -14648,12 +16040,12 @@ static void translate_ba(const real **out, const real **back) {
     /*   with specs/cyclegan.gm:20: F instancenorm */
     /*   with specs/cyclegan.gm:20: F instancenorm */
     {
-        const real *x110 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x110 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x116 = arena + 0; /* (8, 14, 14, 64) */
         const real *x106 = F_l19_gamma; /* (64) */
         const real *x105 = F_l19_beta; /* (64) */
-        const real *x80 = arena + 1003520; /* (8, 14, 14, 64) */
-        real *y = arena + 903168;
+        const real *x80 = arena + 1103872; /* (8, 14, 14, 64) */
+        real *y = arena + 1003520;
         PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
@@ -14666,8 +16058,17 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:21: F deconv 32 k4 s2 p1 (1568, 512) */
-    gemm(CblasNoTrans, CblasNoTrans, 1568, 512, 64, arena + 903168, 64, F_l21_weight, 512, arena + 0, 512);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 1568, 512, 64, arena + 1003520, 64, F_l21_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:21: F deconv 32 k4 s2 p1 (8, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1003520, F_l21_weight, arena + 9834496);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 9834496;
@@ -14761,6 +16162,9 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (6272, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 9834496;
         real *cols = arena + 0;
@@ -14783,6 +16187,12 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (6272, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 9834496, F_l24_weight, arena + 10035200);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 6272, 1, 1568, arena + 0, 1568, F_l24_weight, 1568, arena + 10035200, 1);
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (6272, 1) */
     {
@@ -14805,6 +16215,9 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:9: G conv 32 k7 s1 p3 (6272, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 10035200;
         real *cols = arena + 0;
@@ -14827,6 +16240,12 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:9: G conv 32 k7 s1 p3 (6272, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 10035200, G_l1_weight, arena + 802816);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 6272, 32, 49, arena + 0, 49, G_l1_weight, 49, arena + 802816, 32);
     /* specs/cyclegan.gm:9: G instancenorm (8, 32) */
     memset(arena + 200704, 0, 256 * sizeof(real));
@@ -14899,6 +16318,9 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:10: G conv 64 k4 s2 p1 (1568, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 802816;
         real *cols = arena + 0;
@@ -14921,10 +16343,16 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:10: G conv 64 k4 s2 p1 (1568, 64) */
-    gemm(CblasNoTrans, CblasTrans, 1568, 64, 512, arena + 0, 512, G_l4_weight, 512, arena + 903168, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 802816, G_l4_weight, arena + 1003520);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 1568, 64, 512, arena + 0, 512, G_l4_weight, 512, arena + 1003520, 64);
     /* specs/cyclegan.gm:10: G instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
-    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 903168)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 1003520)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:10: G instancenorm (8, 64) */
     {
         const real *x174 = arena + 100352; /* (8, 64) */
@@ -14937,9 +16365,9 @@ static void translate_ba(const real **out, const real **back) {
     for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 100352 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:10: G instancenorm (8, 14, 14, 64) */
     {
-        const real *x171 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x171 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x176 = arena + 0; /* (8, 14, 14, 64) */
-        real *y = arena + 903168;
+        real *y = arena + 1003520;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x171[i] - (x176[i]);
@@ -14947,7 +16375,7 @@ static void translate_ba(const real **out, const real **back) {
     }
     /* specs/cyclegan.gm:10: G instancenorm (8, 14, 14, 64) */
     {
-        const real *x177 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x177 = arena + 1003520; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
@@ -14976,11 +16404,11 @@ static void translate_ba(const real **out, const real **back) {
     /*   with specs/cyclegan.gm:10: G instancenorm */
     /*   with specs/cyclegan.gm:10: G instancenorm */
     {
-        const real *x177 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x177 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x183 = arena + 0; /* (8, 14, 14, 64) */
         const real *x173 = G_l5_gamma; /* (64) */
         const real *x172 = G_l5_beta; /* (64) */
-        real *y = arena + 903168;
+        real *y = arena + 1003520;
         PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
@@ -14993,8 +16421,11 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 903168;
+        const real *img = arena + 1003520;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
@@ -15015,10 +16446,16 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (1568, 64) */
-    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l8_weight, 576, arena + 1003520, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1003520, G_l8_weight, arena + 903168);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l8_weight, 576, arena + 903168, 64);
     /* specs/cyclegan.gm:11: G instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
-    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 1003520)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 903168)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:11: G instancenorm (8, 64) */
     {
         const real *x194 = arena + 100352; /* (8, 64) */
@@ -15031,9 +16468,9 @@ static void translate_ba(const real **out, const real **back) {
     for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 100352 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:11: G instancenorm (8, 14, 14, 64) */
     {
-        const real *x191 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x191 = arena + 903168; /* (8, 14, 14, 64) */
         const real *x196 = arena + 0; /* (8, 14, 14, 64) */
-        real *y = arena + 1003520;
+        real *y = arena + 903168;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x191[i] - (x196[i]);
@@ -15041,7 +16478,7 @@ static void translate_ba(const real **out, const real **back) {
     }
     /* specs/cyclegan.gm:11: G instancenorm (8, 14, 14, 64) */
     {
-        const real *x197 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x197 = arena + 903168; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
@@ -15070,11 +16507,11 @@ static void translate_ba(const real **out, const real **back) {
     /*   with specs/cyclegan.gm:11: G instancenorm */
     /*   with specs/cyclegan.gm:11: G instancenorm */
     {
-        const real *x197 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x197 = arena + 903168; /* (8, 14, 14, 64) */
         const real *x203 = arena + 0; /* (8, 14, 14, 64) */
         const real *x193 = G_l9_gamma; /* (64) */
         const real *x192 = G_l9_beta; /* (64) */
-        real *y = arena + 1003520;
+        real *y = arena + 903168;
         PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
@@ -15087,8 +16524,11 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 1003520;
+        const real *img = arena + 903168;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
@@ -15109,10 +16549,16 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (1568, 64) */
-    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l11_weight, 576, arena + 1003520, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 903168, G_l11_weight, arena + 1103872);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l11_weight, 576, arena + 1103872, 64);
     /* specs/cyclegan.gm:11: G instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
-    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 1003520)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 1103872)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:11: G instancenorm (8, 64) */
     {
         const real *x214 = arena + 100352; /* (8, 64) */
@@ -15125,9 +16571,9 @@ static void translate_ba(const real **out, const real **back) {
     for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 100352 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:11: G instancenorm (8, 14, 14, 64) */
     {
-        const real *x211 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x211 = arena + 1103872; /* (8, 14, 14, 64) */
         const real *x216 = arena + 0; /* (8, 14, 14, 64) */
-        real *y = arena + 1003520;
+        real *y = arena + 1103872;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x211[i] - (x216[i]);
@@ -15135,7 +16581,7 @@ static void translate_ba(const real **out, const real **back) {
     }
     /* specs/cyclegan.gm:11: G instancenorm (8, 14, 14, 64) */
     {
-        const real *x217 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x217 = arena + 1103872; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
@@ -15164,12 +16610,12 @@ static void translate_ba(const real **out, const real **back) {
     /*   with specs/cyclegan.gm:11: G instancenorm */
     /*   with specs/cyclegan.gm:11: G instancenorm */
     {
-        const real *x217 = arena + 1003520; /* (8, 14, 14, 64) */
+        const real *x217 = arena + 1103872; /* (8, 14, 14, 64) */
         const real *x223 = arena + 0; /* (8, 14, 14, 64) */
         const real *x213 = G_l12_gamma; /* (64) */
         const real *x212 = G_l12_beta; /* (64) */
-        const real *x187 = arena + 903168; /* (8, 14, 14, 64) */
-        real *y = arena + 1003520;
+        const real *x187 = arena + 1003520; /* (8, 14, 14, 64) */
+        real *y = arena + 1103872;
         PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
@@ -15182,8 +16628,11 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 1003520;
+        const real *img = arena + 1103872;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 8; n++) {
@@ -15204,6 +16653,12 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (1568, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1103872, G_l15_weight, arena + 903168);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l15_weight, 576, arena + 903168, 64);
     /* specs/cyclegan.gm:12: G instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
@@ -15276,6 +16731,9 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (1568, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 903168;
         real *cols = arena + 0;
@@ -15298,10 +16756,16 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (1568, 64) */
-    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l18_weight, 576, arena + 903168, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 903168, G_l18_weight, arena + 1003520);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 1568, 64, 576, arena + 0, 576, G_l18_weight, 576, arena + 1003520, 64);
     /* specs/cyclegan.gm:12: G instancenorm (8, 64) */
     memset(arena + 100352, 0, 512 * sizeof(real));
-    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 903168)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 100352)[r * 64 + j] += (arena + 1003520)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:12: G instancenorm (8, 64) */
     {
         const real *x254 = arena + 100352; /* (8, 64) */
@@ -15314,9 +16778,9 @@ static void translate_ba(const real **out, const real **back) {
     for (int r = 0; r < 8; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 100352 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:12: G instancenorm (8, 14, 14, 64) */
     {
-        const real *x251 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x251 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x256 = arena + 0; /* (8, 14, 14, 64) */
-        real *y = arena + 903168;
+        real *y = arena + 1003520;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
             y[i] = x251[i] - (x256[i]);
@@ -15324,7 +16788,7 @@ static void translate_ba(const real **out, const real **back) {
     }
     /* specs/cyclegan.gm:12: G instancenorm (8, 14, 14, 64) */
     {
-        const real *x257 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x257 = arena + 1003520; /* (8, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 100352; i++) {
@@ -15353,12 +16817,12 @@ static void translate_ba(const real **out, const real **back) {
     /*   with specs/cyclegan.gm:12: G instancenorm */
     /*   with specs/cyclegan.gm:12: G instancenorm */
     {
-        const real *x257 = arena + 903168; /* (8, 14, 14, 64) */
+        const real *x257 = arena + 1003520; /* (8, 14, 14, 64) */
         const real *x263 = arena + 0; /* (8, 14, 14, 64) */
         const real *x253 = G_l19_gamma; /* (64) */
         const real *x252 = G_l19_beta; /* (64) */
-        const real *x227 = arena + 1003520; /* (8, 14, 14, 64) */
-        real *y = arena + 903168;
+        const real *x227 = arena + 1103872; /* (8, 14, 14, 64) */
+        real *y = arena + 1003520;
         PARALLEL_FOR
         for (long r = 0; r < 1568; r++) {
             for (int c = 0; c < 64; c++) {
@@ -15371,8 +16835,17 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:13: G deconv 32 k4 s2 p1 (1568, 512) */
-    gemm(CblasNoTrans, CblasNoTrans, 1568, 512, 64, arena + 903168, 64, G_l21_weight, 512, arena + 0, 512);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 1568, 512, 64, arena + 1003520, 64, G_l21_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:13: G deconv 32 k4 s2 p1 (8, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 8, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1003520, G_l21_weight, arena + 9834496);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 9834496;
@@ -15466,6 +16939,9 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (6272, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 9834496;
         real *cols = arena + 0;
@@ -15488,12 +16964,18 @@ static void translate_ba(const real **out, const real **back) {
         }
     }
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (6272, 1) */
-    gemm(CblasNoTrans, CblasTrans, 6272, 1, 1568, arena + 0, 1568, G_l24_weight, 1568, arena + 9834496, 1);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 8, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 9834496, G_l24_weight, arena + 10041472);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 6272, 1, 1568, arena + 0, 1568, G_l24_weight, 1568, arena + 10041472, 1);
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (6272, 1) */
     {
-        const real *x290 = arena + 9834496; /* (6272, 1) */
+        const real *x290 = arena + 10041472; /* (6272, 1) */
         const real *x291 = G_l24_bias; /* (1) */
-        real *y = arena + 9834496;
+        real *y = arena + 10041472;
         for (long r = 0; r < 6272; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -15503,19 +16985,22 @@ static void translate_ba(const real **out, const real **back) {
     }
     /* specs/cyclegan.gm:14: G tanh (8, 28, 28, 1) */
     {
-        const real *x293 = arena + 9834496; /* (8, 28, 28, 1) */
-        real *y = arena + 9834496;
+        const real *x293 = arena + 10041472; /* (8, 28, 28, 1) */
+        real *y = arena + 10041472;
         for (long i = 0; i < 6272; i++) {
             y[i] = tanh(x293[i]);
         }
     }
     *out = arena + 10035200;
-    *back = arena + 9834496;
+    *back = arena + 10041472;
 }
 
 /* Gradient check: loss_G at batch 4. */
 static void gc_loss_0(double *out) {
     /* specs/cyclegan.gm:9: G conv 32 k7 s1 p3 (3136, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -15538,6 +17023,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:9: G conv 32 k7 s1 p3 (3136, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, gc_x, G_l1_weight, arena + 401408);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 32, 49, arena + 0, 49, G_l1_weight, 49, arena + 401408, 32);
     /* specs/cyclegan.gm:9: G instancenorm (4, 32) */
     memset(arena + 100352, 0, 128 * sizeof(real));
@@ -15610,6 +17101,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:10: G conv 64 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
@@ -15632,10 +17126,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:10: G conv 64 k4 s2 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, G_l4_weight, 512, arena + 451584, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 401408, G_l4_weight, arena + 501760);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, G_l4_weight, 512, arena + 501760, 64);
     /* specs/cyclegan.gm:10: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:10: G instancenorm (4, 64) */
     {
         const real *x28 = arena + 50176; /* (4, 64) */
@@ -15648,9 +17148,9 @@ static void gc_loss_0(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:10: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x25 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x25 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x30 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x25[i] - (x30[i]);
@@ -15658,7 +17158,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cyclegan.gm:10: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x31 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x31 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -15687,11 +17187,11 @@ static void gc_loss_0(double *out) {
     /*   with specs/cyclegan.gm:10: G instancenorm */
     /*   with specs/cyclegan.gm:10: G instancenorm */
     {
-        const real *x31 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x31 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x37 = arena + 0; /* (4, 14, 14, 64) */
         const real *x27 = G_l5_gamma; /* (64) */
         const real *x26 = G_l5_beta; /* (64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -15704,8 +17204,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 451584;
+        const real *img = arena + 501760;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -15726,10 +17229,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l8_weight, 576, arena + 501760, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 501760, G_l8_weight, arena + 451584);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l8_weight, 576, arena + 451584, 64);
     /* specs/cyclegan.gm:11: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:11: G instancenorm (4, 64) */
     {
         const real *x48 = arena + 50176; /* (4, 64) */
@@ -15742,9 +17251,9 @@ static void gc_loss_0(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:11: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x45 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x45 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x50 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        real *y = arena + 451584;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x45[i] - (x50[i]);
@@ -15752,7 +17261,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cyclegan.gm:11: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x51 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x51 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -15781,11 +17290,11 @@ static void gc_loss_0(double *out) {
     /*   with specs/cyclegan.gm:11: G instancenorm */
     /*   with specs/cyclegan.gm:11: G instancenorm */
     {
-        const real *x51 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x51 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x57 = arena + 0; /* (4, 14, 14, 64) */
         const real *x47 = G_l9_gamma; /* (64) */
         const real *x46 = G_l9_beta; /* (64) */
-        real *y = arena + 501760;
+        real *y = arena + 451584;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -15798,8 +17307,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 501760;
+        const real *img = arena + 451584;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -15820,10 +17332,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l11_weight, 576, arena + 501760, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 451584, G_l11_weight, arena + 551936);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l11_weight, 576, arena + 551936, 64);
     /* specs/cyclegan.gm:11: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 551936)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:11: G instancenorm (4, 64) */
     {
         const real *x68 = arena + 50176; /* (4, 64) */
@@ -15836,9 +17354,9 @@ static void gc_loss_0(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:11: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x65 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x65 = arena + 551936; /* (4, 14, 14, 64) */
         const real *x70 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        real *y = arena + 551936;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x65[i] - (x70[i]);
@@ -15846,7 +17364,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cyclegan.gm:11: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x71 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x71 = arena + 551936; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -15875,12 +17393,12 @@ static void gc_loss_0(double *out) {
     /*   with specs/cyclegan.gm:11: G instancenorm */
     /*   with specs/cyclegan.gm:11: G instancenorm */
     {
-        const real *x71 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x71 = arena + 551936; /* (4, 14, 14, 64) */
         const real *x77 = arena + 0; /* (4, 14, 14, 64) */
         const real *x67 = G_l12_gamma; /* (64) */
         const real *x66 = G_l12_beta; /* (64) */
-        const real *x41 = arena + 451584; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        const real *x41 = arena + 501760; /* (4, 14, 14, 64) */
+        real *y = arena + 551936;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -15893,8 +17411,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 501760;
+        const real *img = arena + 551936;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -15915,6 +17436,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 551936, G_l15_weight, arena + 451584);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l15_weight, 576, arena + 451584, 64);
     /* specs/cyclegan.gm:12: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -15987,6 +17514,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
@@ -16009,10 +17539,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l18_weight, 576, arena + 451584, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 451584, G_l18_weight, arena + 501760);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l18_weight, 576, arena + 501760, 64);
     /* specs/cyclegan.gm:12: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:12: G instancenorm (4, 64) */
     {
         const real *x108 = arena + 50176; /* (4, 64) */
@@ -16025,9 +17561,9 @@ static void gc_loss_0(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:12: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x105 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x105 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x110 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x105[i] - (x110[i]);
@@ -16035,7 +17571,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cyclegan.gm:12: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x111 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x111 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -16064,12 +17600,12 @@ static void gc_loss_0(double *out) {
     /*   with specs/cyclegan.gm:12: G instancenorm */
     /*   with specs/cyclegan.gm:12: G instancenorm */
     {
-        const real *x111 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x111 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x117 = arena + 0; /* (4, 14, 14, 64) */
         const real *x107 = G_l19_gamma; /* (64) */
         const real *x106 = G_l19_beta; /* (64) */
-        const real *x81 = arena + 501760; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        const real *x81 = arena + 551936; /* (4, 14, 14, 64) */
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -16082,8 +17618,17 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:13: G deconv 32 k4 s2 p1 (784, 512) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 451584, 64, G_l21_weight, 512, arena + 0, 512);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 501760, 64, G_l21_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:13: G deconv 32 k4 s2 p1 (4, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 501760, G_l21_weight, arena + 4917248);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 4917248;
@@ -16177,6 +17722,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (3136, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 4917248;
         real *cols = arena + 0;
@@ -16199,6 +17747,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (3136, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 4917248, G_l24_weight, arena + 5017600);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 1, 1568, arena + 0, 1568, G_l24_weight, 1568, arena + 5017600, 1);
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (3136, 1) */
     {
@@ -16221,6 +17775,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:17: F conv 32 k7 s1 p3 (3136, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 5017600;
         real *cols = arena + 0;
@@ -16243,6 +17800,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:17: F conv 32 k7 s1 p3 (3136, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 5017600, F_l1_weight, arena + 401408);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 32, 49, arena + 0, 49, F_l1_weight, 49, arena + 401408, 32);
     /* specs/cyclegan.gm:17: F instancenorm (4, 32) */
     memset(arena + 100352, 0, 128 * sizeof(real));
@@ -16315,6 +17878,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:18: F conv 64 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
@@ -16337,10 +17903,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:18: F conv 64 k4 s2 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, F_l4_weight, 512, arena + 451584, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 401408, F_l4_weight, arena + 501760);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, F_l4_weight, 512, arena + 501760, 64);
     /* specs/cyclegan.gm:18: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:18: F instancenorm (4, 64) */
     {
         const real *x175 = arena + 50176; /* (4, 64) */
@@ -16353,9 +17925,9 @@ static void gc_loss_0(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:18: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x172 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x172 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x177 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x172[i] - (x177[i]);
@@ -16363,7 +17935,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cyclegan.gm:18: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x178 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x178 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -16392,11 +17964,11 @@ static void gc_loss_0(double *out) {
     /*   with specs/cyclegan.gm:18: F instancenorm */
     /*   with specs/cyclegan.gm:18: F instancenorm */
     {
-        const real *x178 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x178 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x184 = arena + 0; /* (4, 14, 14, 64) */
         const real *x174 = F_l5_gamma; /* (64) */
         const real *x173 = F_l5_beta; /* (64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -16409,8 +17981,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 451584;
+        const real *img = arena + 501760;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -16431,10 +18006,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l8_weight, 576, arena + 501760, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 501760, F_l8_weight, arena + 451584);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l8_weight, 576, arena + 451584, 64);
     /* specs/cyclegan.gm:19: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:19: F instancenorm (4, 64) */
     {
         const real *x195 = arena + 50176; /* (4, 64) */
@@ -16447,9 +18028,9 @@ static void gc_loss_0(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:19: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x192 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x192 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x197 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        real *y = arena + 451584;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x192[i] - (x197[i]);
@@ -16457,7 +18038,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cyclegan.gm:19: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x198 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x198 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -16486,11 +18067,11 @@ static void gc_loss_0(double *out) {
     /*   with specs/cyclegan.gm:19: F instancenorm */
     /*   with specs/cyclegan.gm:19: F instancenorm */
     {
-        const real *x198 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x198 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x204 = arena + 0; /* (4, 14, 14, 64) */
         const real *x194 = F_l9_gamma; /* (64) */
         const real *x193 = F_l9_beta; /* (64) */
-        real *y = arena + 501760;
+        real *y = arena + 451584;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -16503,8 +18084,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 501760;
+        const real *img = arena + 451584;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -16525,10 +18109,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l11_weight, 576, arena + 501760, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 451584, F_l11_weight, arena + 551936);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l11_weight, 576, arena + 551936, 64);
     /* specs/cyclegan.gm:19: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 551936)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:19: F instancenorm (4, 64) */
     {
         const real *x215 = arena + 50176; /* (4, 64) */
@@ -16541,9 +18131,9 @@ static void gc_loss_0(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:19: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x212 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x212 = arena + 551936; /* (4, 14, 14, 64) */
         const real *x217 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        real *y = arena + 551936;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x212[i] - (x217[i]);
@@ -16551,7 +18141,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cyclegan.gm:19: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x218 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x218 = arena + 551936; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -16580,12 +18170,12 @@ static void gc_loss_0(double *out) {
     /*   with specs/cyclegan.gm:19: F instancenorm */
     /*   with specs/cyclegan.gm:19: F instancenorm */
     {
-        const real *x218 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x218 = arena + 551936; /* (4, 14, 14, 64) */
         const real *x224 = arena + 0; /* (4, 14, 14, 64) */
         const real *x214 = F_l12_gamma; /* (64) */
         const real *x213 = F_l12_beta; /* (64) */
-        const real *x188 = arena + 451584; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        const real *x188 = arena + 501760; /* (4, 14, 14, 64) */
+        real *y = arena + 551936;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -16598,8 +18188,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 501760;
+        const real *img = arena + 551936;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -16620,6 +18213,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 551936, F_l15_weight, arena + 451584);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l15_weight, 576, arena + 451584, 64);
     /* specs/cyclegan.gm:20: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -16692,6 +18291,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
@@ -16714,10 +18316,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l18_weight, 576, arena + 451584, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 451584, F_l18_weight, arena + 501760);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l18_weight, 576, arena + 501760, 64);
     /* specs/cyclegan.gm:20: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:20: F instancenorm (4, 64) */
     {
         const real *x255 = arena + 50176; /* (4, 64) */
@@ -16730,9 +18338,9 @@ static void gc_loss_0(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:20: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x252 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x252 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x257 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x252[i] - (x257[i]);
@@ -16740,7 +18348,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cyclegan.gm:20: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x258 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x258 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -16769,12 +18377,12 @@ static void gc_loss_0(double *out) {
     /*   with specs/cyclegan.gm:20: F instancenorm */
     /*   with specs/cyclegan.gm:20: F instancenorm */
     {
-        const real *x258 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x258 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x264 = arena + 0; /* (4, 14, 14, 64) */
         const real *x254 = F_l19_gamma; /* (64) */
         const real *x253 = F_l19_beta; /* (64) */
-        const real *x228 = arena + 501760; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        const real *x228 = arena + 551936; /* (4, 14, 14, 64) */
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -16787,8 +18395,17 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:21: F deconv 32 k4 s2 p1 (784, 512) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 451584, 64, F_l21_weight, 512, arena + 0, 512);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 501760, 64, F_l21_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:21: F deconv 32 k4 s2 p1 (4, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 501760, F_l21_weight, arena + 4917248);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 4917248;
@@ -16882,6 +18499,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (3136, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 4917248;
         real *cols = arena + 0;
@@ -16904,6 +18524,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (3136, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 4917248, F_l24_weight, arena + 5020736);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 1, 1568, arena + 0, 1568, F_l24_weight, 1568, arena + 5020736, 1);
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (3136, 1) */
     {
@@ -16918,6 +18544,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:17: F conv 32 k7 s1 p3 (3136, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_xb;
         real *cols = arena + 0;
@@ -16940,6 +18569,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:17: F conv 32 k7 s1 p3 (3136, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, gc_xb, F_l1_weight, arena + 401408);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 32, 49, arena + 0, 49, F_l1_weight, 49, arena + 401408, 32);
     /* specs/cyclegan.gm:17: F instancenorm (4, 32) */
     memset(arena + 100352, 0, 128 * sizeof(real));
@@ -17012,6 +18647,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:18: F conv 64 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
@@ -17034,10 +18672,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:18: F conv 64 k4 s2 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, F_l4_weight, 512, arena + 451584, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 401408, F_l4_weight, arena + 501760);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, F_l4_weight, 512, arena + 501760, 64);
     /* specs/cyclegan.gm:18: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:18: F instancenorm (4, 64) */
     {
         const real *x316 = arena + 50176; /* (4, 64) */
@@ -17050,9 +18694,9 @@ static void gc_loss_0(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:18: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x315 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x315 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x318 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x315[i] - (x318[i]);
@@ -17060,7 +18704,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cyclegan.gm:18: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x319 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x319 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -17089,11 +18733,11 @@ static void gc_loss_0(double *out) {
     /*   with specs/cyclegan.gm:18: F instancenorm */
     /*   with specs/cyclegan.gm:18: F instancenorm */
     {
-        const real *x319 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x319 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x325 = arena + 0; /* (4, 14, 14, 64) */
         const real *x174 = F_l5_gamma; /* (64) */
         const real *x173 = F_l5_beta; /* (64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -17106,8 +18750,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 451584;
+        const real *img = arena + 501760;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -17128,10 +18775,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l8_weight, 576, arena + 501760, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 501760, F_l8_weight, arena + 451584);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l8_weight, 576, arena + 451584, 64);
     /* specs/cyclegan.gm:19: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:19: F instancenorm (4, 64) */
     {
         const real *x333 = arena + 50176; /* (4, 64) */
@@ -17144,9 +18797,9 @@ static void gc_loss_0(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:19: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x332 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x332 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x335 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        real *y = arena + 451584;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x332[i] - (x335[i]);
@@ -17154,7 +18807,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cyclegan.gm:19: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x336 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x336 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -17183,11 +18836,11 @@ static void gc_loss_0(double *out) {
     /*   with specs/cyclegan.gm:19: F instancenorm */
     /*   with specs/cyclegan.gm:19: F instancenorm */
     {
-        const real *x336 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x336 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x342 = arena + 0; /* (4, 14, 14, 64) */
         const real *x194 = F_l9_gamma; /* (64) */
         const real *x193 = F_l9_beta; /* (64) */
-        real *y = arena + 501760;
+        real *y = arena + 451584;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -17200,8 +18853,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 501760;
+        const real *img = arena + 451584;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -17222,10 +18878,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l11_weight, 576, arena + 501760, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 451584, F_l11_weight, arena + 551936);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l11_weight, 576, arena + 551936, 64);
     /* specs/cyclegan.gm:19: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 551936)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:19: F instancenorm (4, 64) */
     {
         const real *x350 = arena + 50176; /* (4, 64) */
@@ -17238,9 +18900,9 @@ static void gc_loss_0(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:19: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x349 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x349 = arena + 551936; /* (4, 14, 14, 64) */
         const real *x352 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        real *y = arena + 551936;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x349[i] - (x352[i]);
@@ -17248,7 +18910,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cyclegan.gm:19: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x353 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x353 = arena + 551936; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -17277,12 +18939,12 @@ static void gc_loss_0(double *out) {
     /*   with specs/cyclegan.gm:19: F instancenorm */
     /*   with specs/cyclegan.gm:19: F instancenorm */
     {
-        const real *x353 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x353 = arena + 551936; /* (4, 14, 14, 64) */
         const real *x359 = arena + 0; /* (4, 14, 14, 64) */
         const real *x214 = F_l12_gamma; /* (64) */
         const real *x213 = F_l12_beta; /* (64) */
-        const real *x329 = arena + 451584; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        const real *x329 = arena + 501760; /* (4, 14, 14, 64) */
+        real *y = arena + 551936;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -17295,8 +18957,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 501760;
+        const real *img = arena + 551936;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -17317,6 +18982,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 551936, F_l15_weight, arena + 451584);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l15_weight, 576, arena + 451584, 64);
     /* specs/cyclegan.gm:20: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -17389,6 +19060,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
@@ -17411,10 +19085,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l18_weight, 576, arena + 451584, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 451584, F_l18_weight, arena + 501760);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l18_weight, 576, arena + 501760, 64);
     /* specs/cyclegan.gm:20: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:20: F instancenorm (4, 64) */
     {
         const real *x384 = arena + 50176; /* (4, 64) */
@@ -17427,9 +19107,9 @@ static void gc_loss_0(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:20: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x383 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x383 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x386 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x383[i] - (x386[i]);
@@ -17437,7 +19117,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cyclegan.gm:20: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x387 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x387 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -17466,12 +19146,12 @@ static void gc_loss_0(double *out) {
     /*   with specs/cyclegan.gm:20: F instancenorm */
     /*   with specs/cyclegan.gm:20: F instancenorm */
     {
-        const real *x387 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x387 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x393 = arena + 0; /* (4, 14, 14, 64) */
         const real *x254 = F_l19_gamma; /* (64) */
         const real *x253 = F_l19_beta; /* (64) */
-        const real *x363 = arena + 501760; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        const real *x363 = arena + 551936; /* (4, 14, 14, 64) */
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -17484,8 +19164,17 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:21: F deconv 32 k4 s2 p1 (784, 512) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 451584, 64, F_l21_weight, 512, arena + 0, 512);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 501760, 64, F_l21_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:21: F deconv 32 k4 s2 p1 (4, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 501760, F_l21_weight, arena + 4917248);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 4917248;
@@ -17579,6 +19268,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (3136, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 4917248;
         real *cols = arena + 0;
@@ -17601,6 +19293,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (3136, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 4917248, F_l24_weight, arena + 5023872);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 1, 1568, arena + 0, 1568, F_l24_weight, 1568, arena + 5023872, 1);
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (3136, 1) */
     {
@@ -17623,6 +19321,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:9: G conv 32 k7 s1 p3 (3136, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 5023872;
         real *cols = arena + 0;
@@ -17645,6 +19346,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:9: G conv 32 k7 s1 p3 (3136, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 5023872, G_l1_weight, arena + 401408);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 32, 49, arena + 0, 49, G_l1_weight, 49, arena + 401408, 32);
     /* specs/cyclegan.gm:9: G instancenorm (4, 32) */
     memset(arena + 100352, 0, 128 * sizeof(real));
@@ -17717,6 +19424,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:10: G conv 64 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
@@ -17739,10 +19449,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:10: G conv 64 k4 s2 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, G_l4_weight, 512, arena + 451584, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 401408, G_l4_weight, arena + 501760);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, G_l4_weight, 512, arena + 501760, 64);
     /* specs/cyclegan.gm:10: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:10: G instancenorm (4, 64) */
     {
         const real *x440 = arena + 50176; /* (4, 64) */
@@ -17755,9 +19471,9 @@ static void gc_loss_0(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:10: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x439 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x439 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x442 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x439[i] - (x442[i]);
@@ -17765,7 +19481,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cyclegan.gm:10: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x443 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x443 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -17794,11 +19510,11 @@ static void gc_loss_0(double *out) {
     /*   with specs/cyclegan.gm:10: G instancenorm */
     /*   with specs/cyclegan.gm:10: G instancenorm */
     {
-        const real *x443 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x443 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x449 = arena + 0; /* (4, 14, 14, 64) */
         const real *x27 = G_l5_gamma; /* (64) */
         const real *x26 = G_l5_beta; /* (64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -17811,8 +19527,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 451584;
+        const real *img = arena + 501760;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -17833,10 +19552,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l8_weight, 576, arena + 501760, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 501760, G_l8_weight, arena + 451584);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l8_weight, 576, arena + 451584, 64);
     /* specs/cyclegan.gm:11: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:11: G instancenorm (4, 64) */
     {
         const real *x457 = arena + 50176; /* (4, 64) */
@@ -17849,9 +19574,9 @@ static void gc_loss_0(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:11: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x456 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x456 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x459 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        real *y = arena + 451584;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x456[i] - (x459[i]);
@@ -17859,7 +19584,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cyclegan.gm:11: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x460 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x460 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -17888,11 +19613,11 @@ static void gc_loss_0(double *out) {
     /*   with specs/cyclegan.gm:11: G instancenorm */
     /*   with specs/cyclegan.gm:11: G instancenorm */
     {
-        const real *x460 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x460 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x466 = arena + 0; /* (4, 14, 14, 64) */
         const real *x47 = G_l9_gamma; /* (64) */
         const real *x46 = G_l9_beta; /* (64) */
-        real *y = arena + 501760;
+        real *y = arena + 451584;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -17905,8 +19630,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 501760;
+        const real *img = arena + 451584;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -17927,10 +19655,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l11_weight, 576, arena + 501760, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 451584, G_l11_weight, arena + 551936);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l11_weight, 576, arena + 551936, 64);
     /* specs/cyclegan.gm:11: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 551936)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:11: G instancenorm (4, 64) */
     {
         const real *x474 = arena + 50176; /* (4, 64) */
@@ -17943,9 +19677,9 @@ static void gc_loss_0(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:11: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x473 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x473 = arena + 551936; /* (4, 14, 14, 64) */
         const real *x476 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        real *y = arena + 551936;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x473[i] - (x476[i]);
@@ -17953,7 +19687,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cyclegan.gm:11: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x477 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x477 = arena + 551936; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -17982,12 +19716,12 @@ static void gc_loss_0(double *out) {
     /*   with specs/cyclegan.gm:11: G instancenorm */
     /*   with specs/cyclegan.gm:11: G instancenorm */
     {
-        const real *x477 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x477 = arena + 551936; /* (4, 14, 14, 64) */
         const real *x483 = arena + 0; /* (4, 14, 14, 64) */
         const real *x67 = G_l12_gamma; /* (64) */
         const real *x66 = G_l12_beta; /* (64) */
-        const real *x453 = arena + 451584; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        const real *x453 = arena + 501760; /* (4, 14, 14, 64) */
+        real *y = arena + 551936;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -18000,8 +19734,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 501760;
+        const real *img = arena + 551936;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -18022,6 +19759,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 551936, G_l15_weight, arena + 451584);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l15_weight, 576, arena + 451584, 64);
     /* specs/cyclegan.gm:12: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -18094,6 +19837,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
@@ -18116,10 +19862,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l18_weight, 576, arena + 451584, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 451584, G_l18_weight, arena + 501760);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l18_weight, 576, arena + 501760, 64);
     /* specs/cyclegan.gm:12: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:12: G instancenorm (4, 64) */
     {
         const real *x508 = arena + 50176; /* (4, 64) */
@@ -18132,9 +19884,9 @@ static void gc_loss_0(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:12: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x507 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x507 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x510 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x507[i] - (x510[i]);
@@ -18142,7 +19894,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cyclegan.gm:12: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x511 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x511 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -18171,12 +19923,12 @@ static void gc_loss_0(double *out) {
     /*   with specs/cyclegan.gm:12: G instancenorm */
     /*   with specs/cyclegan.gm:12: G instancenorm */
     {
-        const real *x511 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x511 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x517 = arena + 0; /* (4, 14, 14, 64) */
         const real *x107 = G_l19_gamma; /* (64) */
         const real *x106 = G_l19_beta; /* (64) */
-        const real *x487 = arena + 501760; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        const real *x487 = arena + 551936; /* (4, 14, 14, 64) */
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -18189,8 +19941,17 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:13: G deconv 32 k4 s2 p1 (784, 512) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 451584, 64, G_l21_weight, 512, arena + 0, 512);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 501760, 64, G_l21_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:13: G deconv 32 k4 s2 p1 (4, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 501760, G_l21_weight, arena + 4917248);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 4917248;
@@ -18284,6 +20045,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (3136, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 4917248;
         real *cols = arena + 0;
@@ -18306,12 +20070,18 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (3136, 1) */
-    gemm(CblasNoTrans, CblasTrans, 3136, 1, 1568, arena + 0, 1568, G_l24_weight, 1568, arena + 4917248, 1);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 4917248, G_l24_weight, arena + 5027008);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 3136, 1, 1568, arena + 0, 1568, G_l24_weight, 1568, arena + 5027008, 1);
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (3136, 1) */
     {
-        const real *x540 = arena + 4917248; /* (3136, 1) */
+        const real *x540 = arena + 5027008; /* (3136, 1) */
         const real *x145 = G_l24_bias; /* (1) */
-        real *y = arena + 4917248;
+        real *y = arena + 5027008;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -18320,6 +20090,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 5023872;
         real *cols = arena + 0;
@@ -18341,6 +20114,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (784, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 5023872, DA_l1_weight, arena + 100352);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 32, 16, arena + 0, 16, DA_l1_weight, 16, arena + 100352, 32);
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (784, 32) */
     {
@@ -18365,6 +20144,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:26: DA conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 100352;
         real *cols = arena + 0;
@@ -18387,10 +20169,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:26: DA conv 64 k4 s2 p1 (196, 64) */
-    gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, DA_l3_weight, 512, arena + 112896, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 100352, DA_l3_weight, arena + 125440);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, DA_l3_weight, 512, arena + 125440, 64);
     /* specs/cyclegan.gm:26: DA instancenorm (4, 64) */
     memset(arena + 12544, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 49; q++) for (int j = 0; j < 64; j++) (arena + 12544)[r * 64 + j] += (arena + 112896)[((long)r * 49 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 49; q++) for (int j = 0; j < 64; j++) (arena + 12544)[r * 64 + j] += (arena + 125440)[((long)r * 49 + q) * 64 + j];
     /* specs/cyclegan.gm:26: DA instancenorm (4, 64) */
     {
         const real *x557 = arena + 12544; /* (4, 64) */
@@ -18403,16 +20191,16 @@ static void gc_loss_0(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 49; q++) memcpy(arena + 0 + ((long)r * 49 + q) * 64, arena + 12544 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:26: DA instancenorm (4, 7, 7, 64) */
     {
-        const real *x554 = arena + 112896; /* (4, 7, 7, 64) */
+        const real *x554 = arena + 125440; /* (4, 7, 7, 64) */
         const real *x559 = arena + 0; /* (4, 7, 7, 64) */
-        real *y = arena + 112896;
+        real *y = arena + 125440;
         for (long i = 0; i < 12544; i++) {
             y[i] = x554[i] - (x559[i]);
         }
     }
     /* specs/cyclegan.gm:26: DA instancenorm (4, 7, 7, 64) */
     {
-        const real *x560 = arena + 112896; /* (4, 7, 7, 64) */
+        const real *x560 = arena + 125440; /* (4, 7, 7, 64) */
         real *y = arena + 0;
         for (long i = 0; i < 12544; i++) {
             y[i] = (x560[i]) * (x560[i]);
@@ -18440,11 +20228,11 @@ static void gc_loss_0(double *out) {
     /*   with specs/cyclegan.gm:26: DA instancenorm */
     /*   with specs/cyclegan.gm:26: DA instancenorm */
     {
-        const real *x560 = arena + 112896; /* (4, 7, 7, 64) */
+        const real *x560 = arena + 125440; /* (4, 7, 7, 64) */
         const real *x566 = arena + 0; /* (4, 7, 7, 64) */
         const real *x556 = DA_l4_gamma; /* (64) */
         const real *x555 = DA_l4_beta; /* (64) */
-        real *y = arena + 112896;
+        real *y = arena + 125440;
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -18456,8 +20244,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (196, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 112896;
+        const real *img = arena + 125440;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -18478,6 +20269,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (196, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 125440, DA_l6_weight, arena + 112896);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 1, 576, arena + 0, 576, DA_l6_weight, 576, arena + 112896, 1);
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (196, 1) */
     {
@@ -18496,7 +20293,7 @@ static void gc_loss_0(double *out) {
     /*   with specs/cyclegan.gm:34: loss_G */
     {
         const real *x576 = arena + 112896; /* (4, 7, 7, 1) */
-        real *y = arena + 125440;
+        real *y = arena + 137984;
         double acc = 0;
         for (long i = 0; i < 196; i++) {
             real v577 = x576[i] + -1;
@@ -18506,6 +20303,9 @@ static void gc_loss_0(double *out) {
         y[0] = (real)acc;
     }
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 5017600;
         real *cols = arena + 0;
@@ -18527,6 +20327,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (784, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 5017600, DB_l1_weight, arena + 100352);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 32, 16, arena + 0, 16, DB_l1_weight, 16, arena + 100352, 32);
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (784, 32) */
     {
@@ -18551,6 +20357,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:31: DB conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 100352;
         real *cols = arena + 0;
@@ -18573,10 +20382,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:31: DB conv 64 k4 s2 p1 (196, 64) */
-    gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, DB_l3_weight, 512, arena + 112896, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 100352, DB_l3_weight, arena + 125440);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, DB_l3_weight, 512, arena + 125440, 64);
     /* specs/cyclegan.gm:31: DB instancenorm (4, 64) */
     memset(arena + 12544, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 49; q++) for (int j = 0; j < 64; j++) (arena + 12544)[r * 64 + j] += (arena + 112896)[((long)r * 49 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 49; q++) for (int j = 0; j < 64; j++) (arena + 12544)[r * 64 + j] += (arena + 125440)[((long)r * 49 + q) * 64 + j];
     /* specs/cyclegan.gm:31: DB instancenorm (4, 64) */
     {
         const real *x596 = arena + 12544; /* (4, 64) */
@@ -18589,16 +20404,16 @@ static void gc_loss_0(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 49; q++) memcpy(arena + 0 + ((long)r * 49 + q) * 64, arena + 12544 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:31: DB instancenorm (4, 7, 7, 64) */
     {
-        const real *x593 = arena + 112896; /* (4, 7, 7, 64) */
+        const real *x593 = arena + 125440; /* (4, 7, 7, 64) */
         const real *x598 = arena + 0; /* (4, 7, 7, 64) */
-        real *y = arena + 112896;
+        real *y = arena + 125440;
         for (long i = 0; i < 12544; i++) {
             y[i] = x593[i] - (x598[i]);
         }
     }
     /* specs/cyclegan.gm:31: DB instancenorm (4, 7, 7, 64) */
     {
-        const real *x599 = arena + 112896; /* (4, 7, 7, 64) */
+        const real *x599 = arena + 125440; /* (4, 7, 7, 64) */
         real *y = arena + 0;
         for (long i = 0; i < 12544; i++) {
             y[i] = (x599[i]) * (x599[i]);
@@ -18626,11 +20441,11 @@ static void gc_loss_0(double *out) {
     /*   with specs/cyclegan.gm:31: DB instancenorm */
     /*   with specs/cyclegan.gm:31: DB instancenorm */
     {
-        const real *x599 = arena + 112896; /* (4, 7, 7, 64) */
+        const real *x599 = arena + 125440; /* (4, 7, 7, 64) */
         const real *x605 = arena + 0; /* (4, 7, 7, 64) */
         const real *x595 = DB_l4_gamma; /* (64) */
         const real *x594 = DB_l4_beta; /* (64) */
-        real *y = arena + 112896;
+        real *y = arena + 125440;
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -18642,8 +20457,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (196, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 112896;
+        const real *img = arena + 125440;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -18664,6 +20482,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (196, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 125440, DB_l6_weight, arena + 112896);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 1, 576, arena + 0, 576, DB_l6_weight, 576, arena + 112896, 1);
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (196, 1) */
     {
@@ -18696,7 +20520,7 @@ static void gc_loss_0(double *out) {
     /*   with specs/cyclegan.gm:34: cycle consistency */
     /*   with specs/cyclegan.gm:34: cycle consistency */
     {
-        const real *x542 = arena + 4917248; /* (4, 28, 28, 1) */
+        const real *x542 = arena + 5027008; /* (4, 28, 28, 1) */
         const real *x1 = gc_xb; /* (4, 28, 28, 1) */
         real *y = arena + 16;
         double acc = 0;
@@ -18738,11 +20562,11 @@ static void gc_loss_0(double *out) {
     /*   with specs/cyclegan.gm:34: cycle consistency */
     /*   with specs/cyclegan.gm:34: cycle consistency */
     {
-        const real *x579 = arena + 125440; /* (1) */
+        const real *x579 = arena + 137984; /* (1) */
         const real *x618 = arena + 0; /* (1) */
         const real *x625 = arena + 16; /* (1) */
         const real *x629 = arena + 32; /* (1) */
-        real *y = arena + 125440;
+        real *y = arena + 137984;
         for (long i = 0; i < 1; i++) {
             real v580 = (real)0.00510204081632653 * (x579[i]);
             real v581 = (real)0.5 * (v580);
@@ -18759,12 +20583,15 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cyclegan.gm:34: loss_D (1) */
-    out[0] = (double)*(arena + 125440);
+    out[0] = (double)*(arena + 137984);
 }
 
 /* Gradient check: d loss_G / d parameters at batch 4, into g. */
 static void gc_grad_0(real *g) {
     /* specs/cyclegan.gm:9: G conv 32 k7 s1 p3 (3136, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -18787,6 +20614,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:9: G conv 32 k7 s1 p3 (3136, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, gc_x, G_l1_weight, arena + 9834496);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 32, 49, arena + 0, 49, G_l1_weight, 49, arena + 9834496, 32);
     /* specs/cyclegan.gm:9: G instancenorm (4, 32) */
     memset(arena + 100352, 0, 128 * sizeof(real));
@@ -18866,6 +20699,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:10: G conv 64 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 10135552;
         real *cols = arena + 0;
@@ -18888,6 +20724,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:10: G conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 10135552, G_l4_weight, arena + 13045760);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, G_l4_weight, 512, arena + 13045760, 64);
     /* specs/cyclegan.gm:10: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -18967,6 +20809,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 13196288;
         real *cols = arena + 0;
@@ -18989,6 +20834,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 13196288, G_l8_weight, arena + 13246464);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l8_weight, 576, arena + 13246464, 64);
     /* specs/cyclegan.gm:11: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -19068,6 +20919,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 13396992;
         real *cols = arena + 0;
@@ -19090,6 +20944,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 13396992, G_l11_weight, arena + 13447168);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l11_weight, 576, arena + 13447168, 64);
     /* specs/cyclegan.gm:11: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -19170,6 +21030,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 13597696;
         real *cols = arena + 0;
@@ -19192,6 +21055,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 13597696, G_l15_weight, arena + 13647872);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l15_weight, 576, arena + 13647872, 64);
     /* specs/cyclegan.gm:12: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -19271,6 +21140,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 13798400;
         real *cols = arena + 0;
@@ -19293,6 +21165,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 13798400, G_l18_weight, arena + 13848576);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l18_weight, 576, arena + 13848576, 64);
     /* specs/cyclegan.gm:12: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -19373,8 +21251,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:13: G deconv 32 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 13999104, 64, G_l21_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:13: G deconv 32 k4 s2 p1 (4, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 13999104, G_l21_weight, arena + 10235904);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 10235904;
@@ -19475,6 +21362,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (3136, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 10536960;
         real *cols = arena + 0;
@@ -19497,6 +21387,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (3136, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 10536960, G_l24_weight, arena + 17059840);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 1, 1568, arena + 0, 1568, G_l24_weight, 1568, arena + 17059840, 1);
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (3136, 1) */
     {
@@ -19519,6 +21415,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:17: F conv 32 k7 s1 p3 (3136, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 17059840;
         real *cols = arena + 0;
@@ -19541,6 +21440,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:17: F conv 32 k7 s1 p3 (3136, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 17059840, F_l1_weight, arena + 10637312);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 32, 49, arena + 0, 49, F_l1_weight, 49, arena + 10637312, 32);
     /* specs/cyclegan.gm:17: F instancenorm (4, 32) */
     memset(arena + 100352, 0, 128 * sizeof(real));
@@ -19620,6 +21525,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:18: F conv 64 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 10938368;
         real *cols = arena + 0;
@@ -19642,6 +21550,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:18: F conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 10938368, F_l4_weight, arena + 14049280);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, F_l4_weight, 512, arena + 14049280, 64);
     /* specs/cyclegan.gm:18: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -19721,6 +21635,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 14199808;
         real *cols = arena + 0;
@@ -19743,6 +21660,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 14199808, F_l8_weight, arena + 14249984);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l8_weight, 576, arena + 14249984, 64);
     /* specs/cyclegan.gm:19: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -19822,6 +21745,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 14400512;
         real *cols = arena + 0;
@@ -19844,6 +21770,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 14400512, F_l11_weight, arena + 14450688);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l11_weight, 576, arena + 14450688, 64);
     /* specs/cyclegan.gm:19: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -19924,6 +21856,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 14601216;
         real *cols = arena + 0;
@@ -19946,6 +21881,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 14601216, F_l15_weight, arena + 14651392);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l15_weight, 576, arena + 14651392, 64);
     /* specs/cyclegan.gm:20: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -20025,6 +21966,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 14801920;
         real *cols = arena + 0;
@@ -20047,6 +21991,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 14801920, F_l18_weight, arena + 14852096);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l18_weight, 576, arena + 14852096, 64);
     /* specs/cyclegan.gm:20: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -20127,8 +22077,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:21: F deconv 32 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 15002624, 64, F_l21_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:21: F deconv 32 k4 s2 p1 (4, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 15002624, F_l21_weight, arena + 11038720);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 11038720;
@@ -20229,6 +22188,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (3136, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 11339776;
         real *cols = arena + 0;
@@ -20251,6 +22213,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (3136, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 11339776, F_l24_weight, arena + 17062976);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 1, 1568, arena + 0, 1568, F_l24_weight, 1568, arena + 17062976, 1);
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (3136, 1) */
     {
@@ -20273,6 +22241,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:17: F conv 32 k7 s1 p3 (3136, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_xb;
         real *cols = arena + 0;
@@ -20295,6 +22266,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:17: F conv 32 k7 s1 p3 (3136, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, gc_xb, F_l1_weight, arena + 11440128);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 32, 49, arena + 0, 49, F_l1_weight, 49, arena + 11440128, 32);
     /* specs/cyclegan.gm:17: F instancenorm (4, 32) */
     memset(arena + 100352, 0, 128 * sizeof(real));
@@ -20374,6 +22351,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:18: F conv 64 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 11741184;
         real *cols = arena + 0;
@@ -20396,6 +22376,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:18: F conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 11741184, F_l4_weight, arena + 15052800);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, F_l4_weight, 512, arena + 15052800, 64);
     /* specs/cyclegan.gm:18: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -20475,6 +22461,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 15203328;
         real *cols = arena + 0;
@@ -20497,6 +22486,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 15203328, F_l8_weight, arena + 15253504);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l8_weight, 576, arena + 15253504, 64);
     /* specs/cyclegan.gm:19: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -20576,6 +22571,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 15404032;
         real *cols = arena + 0;
@@ -20598,6 +22596,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 15404032, F_l11_weight, arena + 15454208);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l11_weight, 576, arena + 15454208, 64);
     /* specs/cyclegan.gm:19: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -20678,6 +22682,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 15604736;
         real *cols = arena + 0;
@@ -20700,6 +22707,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 15604736, F_l15_weight, arena + 15654912);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l15_weight, 576, arena + 15654912, 64);
     /* specs/cyclegan.gm:20: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -20779,6 +22792,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 15805440;
         real *cols = arena + 0;
@@ -20801,6 +22817,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 15805440, F_l18_weight, arena + 15855616);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l18_weight, 576, arena + 15855616, 64);
     /* specs/cyclegan.gm:20: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -20881,8 +22903,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:21: F deconv 32 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 16006144, 64, F_l21_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:21: F deconv 32 k4 s2 p1 (4, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 16006144, F_l21_weight, arena + 11841536);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 11841536;
@@ -20983,6 +23014,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (3136, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12142592;
         real *cols = arena + 0;
@@ -21005,6 +23039,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (3136, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 12142592, F_l24_weight, arena + 17066112);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 1, 1568, arena + 0, 1568, F_l24_weight, 1568, arena + 17066112, 1);
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (3136, 1) */
     {
@@ -21027,6 +23067,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:9: G conv 32 k7 s1 p3 (3136, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 17066112;
         real *cols = arena + 0;
@@ -21049,6 +23092,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:9: G conv 32 k7 s1 p3 (3136, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 17066112, G_l1_weight, arena + 12242944);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 32, 49, arena + 0, 49, G_l1_weight, 49, arena + 12242944, 32);
     /* specs/cyclegan.gm:9: G instancenorm (4, 32) */
     memset(arena + 100352, 0, 128 * sizeof(real));
@@ -21128,6 +23177,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:10: G conv 64 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12544000;
         real *cols = arena + 0;
@@ -21150,6 +23202,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:10: G conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 12544000, G_l4_weight, arena + 16056320);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, G_l4_weight, 512, arena + 16056320, 64);
     /* specs/cyclegan.gm:10: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -21229,6 +23287,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 16206848;
         real *cols = arena + 0;
@@ -21251,6 +23312,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 16206848, G_l8_weight, arena + 16257024);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l8_weight, 576, arena + 16257024, 64);
     /* specs/cyclegan.gm:11: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -21330,6 +23397,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 16407552;
         real *cols = arena + 0;
@@ -21352,6 +23422,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 16407552, G_l11_weight, arena + 16457728);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l11_weight, 576, arena + 16457728, 64);
     /* specs/cyclegan.gm:11: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -21432,6 +23508,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 16608256;
         real *cols = arena + 0;
@@ -21454,6 +23533,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 16608256, G_l15_weight, arena + 16658432);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l15_weight, 576, arena + 16658432, 64);
     /* specs/cyclegan.gm:12: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -21533,6 +23618,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 16808960;
         real *cols = arena + 0;
@@ -21555,6 +23643,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 16808960, G_l18_weight, arena + 16859136);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l18_weight, 576, arena + 16859136, 64);
     /* specs/cyclegan.gm:12: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -21635,8 +23729,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:13: G deconv 32 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 17009664, 64, G_l21_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:13: G deconv 32 k4 s2 p1 (4, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 17009664, G_l21_weight, arena + 12644352);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 12644352;
@@ -21737,6 +23840,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (3136, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12945408;
         real *cols = arena + 0;
@@ -21759,6 +23865,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (3136, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 12945408, G_l24_weight, arena + 17069248);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 1, 1568, arena + 0, 1568, G_l24_weight, 1568, arena + 17069248, 1);
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (3136, 1) */
     {
@@ -21781,6 +23893,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 17066112;
         real *cols = arena + 0;
@@ -21802,6 +23917,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (784, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 17066112, DA_l1_weight, arena + 112896);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 32, 16, arena + 0, 16, DA_l1_weight, 16, arena + 112896, 32);
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (784, 32) */
     {
@@ -21826,6 +23947,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:26: DA conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 112896;
         real *cols = arena + 0;
@@ -21848,6 +23972,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:26: DA conv 64 k4 s2 p1 (196, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 112896, DA_l3_weight, arena + 188160);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, DA_l3_weight, 512, arena + 188160, 64);
     /* specs/cyclegan.gm:26: DA instancenorm (4, 64) */
     memset(arena + 12544, 0, 256 * sizeof(real));
@@ -21917,6 +24047,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (196, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 213248;
         real *cols = arena + 0;
@@ -21939,6 +24072,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (196, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 213248, DA_l6_weight, arena + 251392);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 1, 576, arena + 0, 576, DA_l6_weight, 576, arena + 251392, 1);
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (196, 1) */
     {
@@ -21953,6 +24092,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 17059840;
         real *cols = arena + 0;
@@ -21974,6 +24116,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (784, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 17059840, DB_l1_weight, arena + 137984);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 32, 16, arena + 0, 16, DB_l1_weight, 16, arena + 137984, 32);
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (784, 32) */
     {
@@ -21998,6 +24146,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:31: DB conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 137984;
         real *cols = arena + 0;
@@ -22020,6 +24171,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:31: DB conv 64 k4 s2 p1 (196, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 137984, DB_l3_weight, arena + 163072);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, DB_l3_weight, 512, arena + 163072, 64);
     /* specs/cyclegan.gm:31: DB instancenorm (4, 64) */
     memset(arena + 12544, 0, 256 * sizeof(real));
@@ -22089,6 +24246,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (196, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 225792;
         real *cols = arena + 0;
@@ -22111,12 +24271,18 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (196, 1) */
-    gemm(CblasNoTrans, CblasTrans, 196, 1, 576, arena + 0, 576, DB_l6_weight, 576, arena + 238336, 1);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 225792, DB_l6_weight, arena + 251600);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 1, 576, arena + 0, 576, DB_l6_weight, 576, arena + 251600, 1);
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (196, 1) */
     {
-        const real *x612 = arena + 238336; /* (196, 1) */
+        const real *x612 = arena + 251600; /* (196, 1) */
         const real *x613 = DB_l6_bias; /* (1) */
-        real *y = arena + 238336;
+        real *y = arena + 251600;
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -22126,22 +24292,22 @@ static void gc_grad_0(real *g) {
     }
     /* specs/cyclegan.gm:34: loss_D (1) */
     {
-        real *y = arena + 251600;
+        real *y = arena + 251808;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/cyclegan.gm:34: backward of cycle consistency (1) */
     {
-        const real *x757 = arena + 251600; /* (1) */
-        real *y = arena + 251616;
+        const real *x757 = arena + 251808; /* (1) */
+        real *y = arena + 251824;
         for (long i = 0; i < 1; i++) {
             y[i] = 10 * (x757[i]);
         }
     }
     /* specs/cyclegan.gm:34: backward of cycle consistency (1) */
     {
-        const real *x758 = arena + 251616; /* (1) */
+        const real *x758 = arena + 251824; /* (1) */
         real *y = arena + 17086368;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.00031887755102040814 * (x758[i]);
@@ -22149,8 +24315,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/cyclegan.gm:34: backward of cycle consistency (1) */
     {
-        const real *x758 = arena + 251616; /* (1) */
-        real *y = arena + 251616;
+        const real *x758 = arena + 251824; /* (1) */
+        real *y = arena + 251824;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.00031887755102040814 * (x758[i]);
         }
@@ -22159,7 +24325,7 @@ static void gc_grad_0(real *g) {
     /*   with specs/cyclegan.gm:34: backward of loss_G */
     /*   with specs/cyclegan.gm:34: backward of loss_G */
     {
-        const real *x757 = arena + 251600; /* (1) */
+        const real *x757 = arena + 251808; /* (1) */
         real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
             real v765 = 2 * (x757[i]);
@@ -22172,9 +24338,9 @@ static void gc_grad_0(real *g) {
     /*   with specs/cyclegan.gm:34: backward of loss_G */
     /*   with specs/cyclegan.gm:34: backward of loss_G */
     {
-        const real *x615 = arena + 238336; /* (4, 7, 7, 1) */
+        const real *x615 = arena + 251600; /* (4, 7, 7, 1) */
         const real *x767 = arena + 0; /* (1) */
-        real *y = arena + 238336;
+        real *y = arena + 251600;
         for (long i = 0; i < 196; i++) {
             real v616 = x615[i] + -1;
             real v768 = x767[0];
@@ -22183,8 +24349,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (196, 576) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 576, 1, arena + 238336, 1, DB_l6_weight, 576, arena + 0, 576);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 576, 1, arena + 251600, 1, DB_l6_weight, 576, arena + 0, 576);
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (4, 7, 7, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 251600, DB_l6_weight, arena + 238336);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 238336;
@@ -22301,8 +24476,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 512, 64, arena + 225792, 64, DB_l3_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (4, 14, 14, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 225792, DB_l3_weight, arena + 163072);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 163072;
@@ -22363,8 +24547,8 @@ static void gc_grad_0(real *g) {
     /*   with specs/cyclegan.gm:34: backward of loss_G */
     /*   with specs/cyclegan.gm:34: backward of loss_G */
     {
-        const real *x757 = arena + 251600; /* (1) */
-        real *y = arena + 251600;
+        const real *x757 = arena + 251808; /* (1) */
+        real *y = arena + 251808;
         for (long i = 0; i < 1; i++) {
             real v800 = 2 * (x757[i]);
             real v801 = (real)0.5 * (v800);
@@ -22377,7 +24561,7 @@ static void gc_grad_0(real *g) {
     /*   with specs/cyclegan.gm:34: backward of loss_G */
     {
         const real *x576 = arena + 251392; /* (4, 7, 7, 1) */
-        const real *x802 = arena + 251600; /* (1) */
+        const real *x802 = arena + 251808; /* (1) */
         real *y = arena + 251392;
         for (long i = 0; i < 196; i++) {
             real v577 = x576[i] + -1;
@@ -22387,8 +24571,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (196, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 576, 1, arena + 251392, 1, DA_l6_weight, 576, arena + 0, 576);
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (4, 7, 7, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 251392, DA_l6_weight, arena + 137984);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 137984;
@@ -22505,8 +24698,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 512, 64, arena + 213248, 64, DA_l3_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (4, 14, 14, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 213248, DA_l3_weight, arena + 137984);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 137984;
@@ -22573,7 +24775,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x543 = arena + 17069248; /* (4, 28, 28, 1) */
         const real *x1 = gc_xb; /* (4, 28, 28, 1) */
-        const real *x762 = arena + 251616; /* (1) */
+        const real *x762 = arena + 251824; /* (1) */
         real *y = arena + 17069248;
         for (long i = 0; i < 3136; i++) {
             real v623 = x543[i] - (x1[i]);
@@ -22599,6 +24801,9 @@ static void gc_grad_0(real *g) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/cyclegan.gm:14: backward of G conv 1 k7 s1 p3 (3136, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12945408;
         real *cols = arena + 0;
@@ -22621,10 +24826,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:14: backward of G conv 1 k7 s1 p3 (3136, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1568, 1, arena + 17069248, 1, G_l24_weight, 1568, arena + 4917248, 1568);
     /* specs/cyclegan.gm:14: backward of G conv 1 k7 s1 p3 (1, 1568) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 12945408, arena + 17069248, arena + 17078656);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 1, 1568, 3136, arena + 17069248, 1, arena + 0, 1568, arena + 17078656, 1568);
     /* specs/cyclegan.gm:14: backward of G conv 1 k7 s1 p3 (4, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 17069248, G_l24_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 4917248;
         real *img = arena + 0;
@@ -22790,6 +25010,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:13: backward of G deconv 32 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
@@ -22812,8 +25035,20 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:13: backward of G deconv 32 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 401408, G_l21_weight, arena + 903168);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, G_l21_weight, 512, arena + 903168, 64);
     /* specs/cyclegan.gm:13: backward of G deconv 32 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 401408, arena + 17009664, arena + 12791808);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 784, arena + 17009664, 64, arena + 0, 512, arena + 12791808, 512);
     /* specs/cyclegan.gm:12: backward of G instancenorm (64) */
     {
@@ -22948,6 +25183,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 16808960;
         real *cols = arena + 0;
@@ -22970,10 +25208,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 576, 64, arena + 953344, 64, G_l18_weight, 576, arena + 451584, 576);
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 16808960, arena + 953344, arena + 12644352);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 784, arena + 953344, 64, arena + 0, 576, arena + 12644352, 576);
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 953344, G_l18_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
@@ -23139,6 +25392,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 16608256;
         real *cols = arena + 0;
@@ -23161,10 +25417,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 576, 64, arena + 953344, 64, G_l15_weight, 576, arena + 451584, 576);
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 16608256, arena + 953344, arena + 12681216);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 784, arena + 953344, 64, arena + 0, 576, arena + 12681216, 576);
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 953344, G_l15_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
@@ -23330,6 +25601,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 16407552;
         real *cols = arena + 0;
@@ -23352,10 +25626,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 576, 64, arena + 953344, 64, G_l11_weight, 576, arena + 451584, 576);
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 16407552, arena + 953344, arena + 12718080);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 784, arena + 953344, 64, arena + 0, 576, arena + 12718080, 576);
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 953344, G_l11_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
@@ -23521,6 +25810,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 16206848;
         real *cols = arena + 0;
@@ -23543,10 +25835,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 576, 64, arena + 953344, 64, G_l8_weight, 576, arena + 451584, 576);
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 16206848, arena + 953344, arena + 12754944);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 784, arena + 953344, 64, arena + 0, 576, arena + 12754944, 576);
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 953344, G_l8_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
@@ -23715,6 +26022,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:10: backward of G conv 64 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12544000;
         real *cols = arena + 0;
@@ -23737,10 +26047,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:10: backward of G conv 64 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 802816, 64, G_l4_weight, 512, arena + 401408, 512);
     /* specs/cyclegan.gm:10: backward of G conv 64 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 12544000, arena + 802816, arena + 12824576);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 784, arena + 802816, 64, arena + 0, 512, arena + 12824576, 512);
     /* specs/cyclegan.gm:10: backward of G conv 64 k4 s2 p1 (4, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 802816, G_l4_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 401408;
         real *img = arena + 0;
@@ -23906,6 +26231,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:9: backward of G conv 32 k7 s1 p3 (3136, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 17066112;
         real *cols = arena + 0;
@@ -23930,6 +26258,12 @@ static void gc_grad_0(real *g) {
     /* specs/cyclegan.gm:9: backward of G conv 32 k7 s1 p3 (3136, 49) */
     gemm(CblasNoTrans, CblasNoTrans, 3136, 49, 32, arena + 307328, 32, G_l1_weight, 49, arena + 153664, 49);
     /* specs/cyclegan.gm:9: backward of G conv 32 k7 s1 p3 (32, 49) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 17066112, arena + 307328, arena + 12242944);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 32, 49, 3136, arena + 307328, 32, arena + 0, 49, arena + 12242944, 49);
     /* specs/cyclegan.gm:9: backward of G conv 32 k7 s1 p3 (4, 28, 28, 1) */
     {
@@ -23986,6 +26320,9 @@ static void gc_grad_0(real *g) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/cyclegan.gm:22: backward of F conv 1 k7 s1 p3 (3136, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12142592;
         real *cols = arena + 0;
@@ -24008,10 +26345,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:22: backward of F conv 1 k7 s1 p3 (3136, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1568, 1, arena + 17075520, 1, F_l24_weight, 1568, arena + 4917248, 1568);
     /* specs/cyclegan.gm:22: backward of F conv 1 k7 s1 p3 (1, 1568) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 12142592, arena + 17075520, arena + 12244512);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 1, 1568, 3136, arena + 17075520, 1, arena + 0, 1568, arena + 12244512, 1568);
     /* specs/cyclegan.gm:22: backward of F conv 1 k7 s1 p3 (4, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 17075520, F_l24_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 4917248;
         real *img = arena + 0;
@@ -24177,6 +26529,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:21: backward of F deconv 32 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
@@ -24199,8 +26554,20 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:21: backward of F deconv 32 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 401408, F_l21_weight, arena + 903168);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, F_l21_weight, 512, arena + 903168, 64);
     /* specs/cyclegan.gm:21: backward of F deconv 32 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 401408, arena + 16006144, arena + 11988992);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 784, arena + 16006144, 64, arena + 0, 512, arena + 11988992, 512);
     /* specs/cyclegan.gm:20: backward of F instancenorm (64) */
     {
@@ -24335,6 +26702,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 15805440;
         real *cols = arena + 0;
@@ -24357,10 +26727,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 576, 64, arena + 953344, 64, F_l18_weight, 576, arena + 451584, 576);
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 15805440, arena + 953344, arena + 11841536);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 784, arena + 953344, 64, arena + 0, 576, arena + 11841536, 576);
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 953344, F_l18_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
@@ -24526,6 +26911,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 15604736;
         real *cols = arena + 0;
@@ -24548,10 +26936,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 576, 64, arena + 953344, 64, F_l15_weight, 576, arena + 451584, 576);
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 15604736, arena + 953344, arena + 11878400);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 784, arena + 953344, 64, arena + 0, 576, arena + 11878400, 576);
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 953344, F_l15_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
@@ -24717,6 +27120,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 15404032;
         real *cols = arena + 0;
@@ -24739,10 +27145,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 576, 64, arena + 953344, 64, F_l11_weight, 576, arena + 451584, 576);
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 15404032, arena + 953344, arena + 11915264);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 784, arena + 953344, 64, arena + 0, 576, arena + 11915264, 576);
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 953344, F_l11_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
@@ -24908,6 +27329,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 15203328;
         real *cols = arena + 0;
@@ -24930,10 +27354,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 576, 64, arena + 953344, 64, F_l8_weight, 576, arena + 451584, 576);
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 15203328, arena + 953344, arena + 11952128);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 784, arena + 953344, 64, arena + 0, 576, arena + 11952128, 576);
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 953344, F_l8_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
@@ -25102,6 +27541,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:18: backward of F conv 64 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 11741184;
         real *cols = arena + 0;
@@ -25124,10 +27566,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:18: backward of F conv 64 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 802816, 64, F_l4_weight, 512, arena + 401408, 512);
     /* specs/cyclegan.gm:18: backward of F conv 64 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 11741184, arena + 802816, arena + 12021760);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 784, arena + 802816, 64, arena + 0, 512, arena + 12021760, 512);
     /* specs/cyclegan.gm:18: backward of F conv 64 k4 s2 p1 (4, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 802816, F_l4_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 401408;
         real *img = arena + 0;
@@ -25293,6 +27750,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:17: backward of F conv 32 k7 s1 p3 (3136, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_xb;
         real *cols = arena + 0;
@@ -25315,6 +27775,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:17: backward of F conv 32 k7 s1 p3 (32, 49) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, gc_xb, arena + 153664, arena + 11440128);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 32, 49, 3136, arena + 153664, 32, arena + 0, 49, arena + 11440128, 49);
     /* specs/cyclegan.gm:22: backward of F tanh (4, 28, 28, 1) */
     /*   with specs/cyclegan.gm:34: cycle consistency */
@@ -25361,6 +27827,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:22: backward of F conv 1 k7 s1 p3 (3136, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 11339776;
         real *cols = arena + 0;
@@ -25383,8 +27852,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:22: backward of F conv 1 k7 s1 p3 (3136, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1568, 1, arena + 17062976, 1, F_l24_weight, 1568, arena + 4917248, 1568);
     /* specs/cyclegan.gm:22: backward of F conv 1 k7 s1 p3 (1, 1568) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 11339776, arena + 17062976, arena + 11441696);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 1, 1568, 3136, arena + 17062976, 1, arena + 0, 1568, arena + 11441696, 1568);
     /* specs/cyclegan.gm:22: backward of F conv 1 k7 s1 p3 (1, 1568) */
     {
@@ -25396,6 +27874,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:22: backward of F conv 1 k7 s1 p3 (4, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 17062976, F_l24_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 4917248;
         real *img = arena + 0;
@@ -25579,6 +28063,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:21: backward of F deconv 32 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
@@ -25601,13 +28088,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:21: backward of F deconv 32 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 401408, F_l21_weight, arena + 903168);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, F_l21_weight, 512, arena + 903168, 64);
     /* specs/cyclegan.gm:21: backward of F deconv 32 k4 s2 p1 (64, 512) */
-    gemm(CblasTrans, CblasNoTrans, 64, 512, 784, arena + 15002624, 64, arena + 0, 512, arena + 401408, 512);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 401408, arena + 15002624, arena + 501760);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 64, 512, 784, arena + 15002624, 64, arena + 0, 512, arena + 501760, 512);
     /* specs/cyclegan.gm:21: backward of F deconv 32 k4 s2 p1 (64, 512) */
     {
         const real *x1068 = arena + 11988992; /* (64, 512) */
-        const real *x1268 = arena + 401408; /* (64, 512) */
+        const real *x1268 = arena + 501760; /* (64, 512) */
         real *y = arena + 11988992;
         PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
@@ -25765,6 +28264,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 14801920;
         real *cols = arena + 0;
@@ -25787,8 +28289,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 576, 64, arena + 953344, 64, F_l18_weight, 576, arena + 451584, 576);
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 14801920, arena + 953344, arena + 1003520);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 784, arena + 953344, 64, arena + 0, 576, arena + 1003520, 576);
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (64, 576) */
     {
@@ -25801,6 +28312,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 953344, F_l18_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
@@ -25984,6 +28501,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 14601216;
         real *cols = arena + 0;
@@ -26006,8 +28526,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 576, 64, arena + 953344, 64, F_l15_weight, 576, arena + 451584, 576);
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 14601216, arena + 953344, arena + 1003520);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 784, arena + 953344, 64, arena + 0, 576, arena + 1003520, 576);
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (64, 576) */
     {
@@ -26020,6 +28549,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: backward of F conv 64 k3 s1 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 953344, F_l15_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
@@ -26203,6 +28738,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 14400512;
         real *cols = arena + 0;
@@ -26225,8 +28763,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 576, 64, arena + 953344, 64, F_l11_weight, 576, arena + 451584, 576);
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 14400512, arena + 953344, arena + 1003520);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 784, arena + 953344, 64, arena + 0, 576, arena + 1003520, 576);
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (64, 576) */
     {
@@ -26239,6 +28786,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 953344, F_l11_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
@@ -26422,6 +28975,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 14199808;
         real *cols = arena + 0;
@@ -26444,8 +29000,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 576, 64, arena + 953344, 64, F_l8_weight, 576, arena + 451584, 576);
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 14199808, arena + 953344, arena + 1003520);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 784, arena + 953344, 64, arena + 0, 576, arena + 1003520, 576);
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (64, 576) */
     {
@@ -26458,6 +29023,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: backward of F conv 64 k3 s1 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 953344, F_l8_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
@@ -26644,6 +29215,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:18: backward of F conv 64 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 10938368;
         real *cols = arena + 0;
@@ -26666,8 +29240,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:18: backward of F conv 64 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 802816, 64, F_l4_weight, 512, arena + 401408, 512);
     /* specs/cyclegan.gm:18: backward of F conv 64 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 10938368, arena + 802816, arena + 852992);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 784, arena + 802816, 64, arena + 0, 512, arena + 852992, 512);
     /* specs/cyclegan.gm:18: backward of F conv 64 k4 s2 p1 (64, 512) */
     {
@@ -26680,6 +29263,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:18: backward of F conv 64 k4 s2 p1 (4, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 802816, F_l4_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 401408;
         real *img = arena + 0;
@@ -26863,6 +29452,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:17: backward of F conv 32 k7 s1 p3 (3136, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 17059840;
         real *cols = arena + 0;
@@ -26887,6 +29479,12 @@ static void gc_grad_0(real *g) {
     /* specs/cyclegan.gm:17: backward of F conv 32 k7 s1 p3 (3136, 49) */
     gemm(CblasNoTrans, CblasNoTrans, 3136, 49, 32, arena + 307328, 32, F_l1_weight, 49, arena + 153664, 49);
     /* specs/cyclegan.gm:17: backward of F conv 32 k7 s1 p3 (32, 49) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 17059840, arena + 307328, arena + 407680);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 32, 49, 3136, arena + 307328, 32, arena + 0, 49, arena + 407680, 49);
     /* specs/cyclegan.gm:17: backward of F conv 32 k7 s1 p3 (32, 49) */
     {
@@ -26961,6 +29559,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:14: backward of G conv 1 k7 s1 p3 (3136, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 10536960;
         real *cols = arena + 0;
@@ -26983,8 +29584,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:14: backward of G conv 1 k7 s1 p3 (3136, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1568, 1, arena + 17072384, 1, G_l24_weight, 1568, arena + 4917248, 1568);
     /* specs/cyclegan.gm:14: backward of G conv 1 k7 s1 p3 (1, 1568) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 10536960, arena + 17072384, arena + 10637312);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 1, 1568, 3136, arena + 17072384, 1, arena + 0, 1568, arena + 10637312, 1568);
     /* specs/cyclegan.gm:14: backward of G conv 1 k7 s1 p3 (1, 1568) */
     {
@@ -26996,6 +29606,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:14: backward of G conv 1 k7 s1 p3 (4, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 17072384, G_l24_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 4917248;
         real *img = arena + 0;
@@ -27179,6 +29795,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:13: backward of G deconv 32 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
@@ -27201,13 +29820,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:13: backward of G deconv 32 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 401408, G_l21_weight, arena + 903168);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, G_l21_weight, 512, arena + 903168, 64);
     /* specs/cyclegan.gm:13: backward of G deconv 32 k4 s2 p1 (64, 512) */
-    gemm(CblasTrans, CblasNoTrans, 64, 512, 784, arena + 13999104, 64, arena + 0, 512, arena + 401408, 512);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 401408, arena + 13999104, arena + 501760);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 64, 512, 784, arena + 13999104, 64, arena + 0, 512, arena + 501760, 512);
     /* specs/cyclegan.gm:13: backward of G deconv 32 k4 s2 p1 (64, 512) */
     {
         const real *x869 = arena + 12791808; /* (64, 512) */
-        const real *x1490 = arena + 401408; /* (64, 512) */
+        const real *x1490 = arena + 501760; /* (64, 512) */
         real *y = arena + 12791808;
         PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
@@ -27365,6 +29996,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 13798400;
         real *cols = arena + 0;
@@ -27387,8 +30021,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 576, 64, arena + 953344, 64, G_l18_weight, 576, arena + 451584, 576);
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 13798400, arena + 953344, arena + 1003520);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 784, arena + 953344, 64, arena + 0, 576, arena + 1003520, 576);
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (64, 576) */
     {
@@ -27401,6 +30044,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 953344, G_l18_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
@@ -27584,6 +30233,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 13597696;
         real *cols = arena + 0;
@@ -27606,8 +30258,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 576, 64, arena + 953344, 64, G_l15_weight, 576, arena + 451584, 576);
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 13597696, arena + 953344, arena + 1003520);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 784, arena + 953344, 64, arena + 0, 576, arena + 1003520, 576);
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (64, 576) */
     {
@@ -27620,6 +30281,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: backward of G conv 64 k3 s1 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 953344, G_l15_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
@@ -27803,6 +30470,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 13396992;
         real *cols = arena + 0;
@@ -27825,8 +30495,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 576, 64, arena + 953344, 64, G_l11_weight, 576, arena + 451584, 576);
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 13396992, arena + 953344, arena + 1003520);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 784, arena + 953344, 64, arena + 0, 576, arena + 1003520, 576);
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (64, 576) */
     {
@@ -27839,6 +30518,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 953344, G_l11_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
@@ -28022,6 +30707,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 13196288;
         real *cols = arena + 0;
@@ -28044,8 +30732,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 576, 64, arena + 953344, 64, G_l8_weight, 576, arena + 451584, 576);
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (64, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 13196288, arena + 953344, arena + 1003520);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 576, 784, arena + 953344, 64, arena + 0, 576, arena + 1003520, 576);
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (64, 576) */
     {
@@ -28058,6 +30755,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: backward of G conv 64 k3 s1 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 953344, G_l8_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 451584;
         real *img = arena + 0;
@@ -28244,6 +30947,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:10: backward of G conv 64 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 10135552;
         real *cols = arena + 0;
@@ -28266,8 +30972,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:10: backward of G conv 64 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 802816, 64, G_l4_weight, 512, arena + 401408, 512);
     /* specs/cyclegan.gm:10: backward of G conv 64 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 10135552, arena + 802816, arena + 852992);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 784, arena + 802816, 64, arena + 0, 512, arena + 852992, 512);
     /* specs/cyclegan.gm:10: backward of G conv 64 k4 s2 p1 (64, 512) */
     {
@@ -28280,6 +30995,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:10: backward of G conv 64 k4 s2 p1 (4, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 802816, G_l4_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 401408;
         real *img = arena + 0;
@@ -28463,6 +31184,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:9: backward of G conv 32 k7 s1 p3 (3136, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -28485,6 +31209,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/cyclegan.gm:9: backward of G conv 32 k7 s1 p3 (32, 49) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, gc_x, arena + 153664, arena + 254016);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 32, 49, 3136, arena + 153664, 32, arena + 0, 49, arena + 254016, 49);
     /* specs/cyclegan.gm:9: backward of G conv 32 k7 s1 p3 (32, 49) */
     {
@@ -28592,6 +31322,9 @@ static void gc_grad_0(real *g) {
 /* Gradient check: loss_DA at batch 4. */
 static void gc_loss_1(double *out) {
     /* specs/cyclegan.gm:17: F conv 32 k7 s1 p3 (3136, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_xb;
         real *cols = arena + 0;
@@ -28614,6 +31347,12 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:17: F conv 32 k7 s1 p3 (3136, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, gc_xb, F_l1_weight, arena + 401408);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 32, 49, arena + 0, 49, F_l1_weight, 49, arena + 401408, 32);
     /* specs/cyclegan.gm:17: F instancenorm (4, 32) */
     memset(arena + 100352, 0, 128 * sizeof(real));
@@ -28686,6 +31425,9 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:18: F conv 64 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
@@ -28708,10 +31450,16 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:18: F conv 64 k4 s2 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, F_l4_weight, 512, arena + 451584, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 401408, F_l4_weight, arena + 501760);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, F_l4_weight, 512, arena + 501760, 64);
     /* specs/cyclegan.gm:18: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:18: F instancenorm (4, 64) */
     {
         const real *x316 = arena + 50176; /* (4, 64) */
@@ -28724,9 +31472,9 @@ static void gc_loss_1(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:18: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x315 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x315 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x318 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x315[i] - (x318[i]);
@@ -28734,7 +31482,7 @@ static void gc_loss_1(double *out) {
     }
     /* specs/cyclegan.gm:18: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x319 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x319 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -28763,11 +31511,11 @@ static void gc_loss_1(double *out) {
     /*   with specs/cyclegan.gm:18: F instancenorm */
     /*   with specs/cyclegan.gm:18: F instancenorm */
     {
-        const real *x319 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x319 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x325 = arena + 0; /* (4, 14, 14, 64) */
         const real *x174 = F_l5_gamma; /* (64) */
         const real *x173 = F_l5_beta; /* (64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -28780,8 +31528,11 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 451584;
+        const real *img = arena + 501760;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -28802,10 +31553,16 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l8_weight, 576, arena + 501760, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 501760, F_l8_weight, arena + 451584);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l8_weight, 576, arena + 451584, 64);
     /* specs/cyclegan.gm:19: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:19: F instancenorm (4, 64) */
     {
         const real *x333 = arena + 50176; /* (4, 64) */
@@ -28818,9 +31575,9 @@ static void gc_loss_1(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:19: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x332 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x332 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x335 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        real *y = arena + 451584;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x332[i] - (x335[i]);
@@ -28828,7 +31585,7 @@ static void gc_loss_1(double *out) {
     }
     /* specs/cyclegan.gm:19: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x336 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x336 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -28857,11 +31614,11 @@ static void gc_loss_1(double *out) {
     /*   with specs/cyclegan.gm:19: F instancenorm */
     /*   with specs/cyclegan.gm:19: F instancenorm */
     {
-        const real *x336 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x336 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x342 = arena + 0; /* (4, 14, 14, 64) */
         const real *x194 = F_l9_gamma; /* (64) */
         const real *x193 = F_l9_beta; /* (64) */
-        real *y = arena + 501760;
+        real *y = arena + 451584;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -28874,8 +31631,11 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 501760;
+        const real *img = arena + 451584;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -28896,10 +31656,16 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l11_weight, 576, arena + 501760, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 451584, F_l11_weight, arena + 551936);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l11_weight, 576, arena + 551936, 64);
     /* specs/cyclegan.gm:19: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 551936)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:19: F instancenorm (4, 64) */
     {
         const real *x350 = arena + 50176; /* (4, 64) */
@@ -28912,9 +31678,9 @@ static void gc_loss_1(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:19: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x349 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x349 = arena + 551936; /* (4, 14, 14, 64) */
         const real *x352 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        real *y = arena + 551936;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x349[i] - (x352[i]);
@@ -28922,7 +31688,7 @@ static void gc_loss_1(double *out) {
     }
     /* specs/cyclegan.gm:19: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x353 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x353 = arena + 551936; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -28951,12 +31717,12 @@ static void gc_loss_1(double *out) {
     /*   with specs/cyclegan.gm:19: F instancenorm */
     /*   with specs/cyclegan.gm:19: F instancenorm */
     {
-        const real *x353 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x353 = arena + 551936; /* (4, 14, 14, 64) */
         const real *x359 = arena + 0; /* (4, 14, 14, 64) */
         const real *x214 = F_l12_gamma; /* (64) */
         const real *x213 = F_l12_beta; /* (64) */
-        const real *x329 = arena + 451584; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        const real *x329 = arena + 501760; /* (4, 14, 14, 64) */
+        real *y = arena + 551936;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -28969,8 +31735,11 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 501760;
+        const real *img = arena + 551936;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -28991,6 +31760,12 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 551936, F_l15_weight, arena + 451584);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l15_weight, 576, arena + 451584, 64);
     /* specs/cyclegan.gm:20: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -29063,6 +31838,9 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
@@ -29085,10 +31863,16 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l18_weight, 576, arena + 451584, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 451584, F_l18_weight, arena + 501760);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l18_weight, 576, arena + 501760, 64);
     /* specs/cyclegan.gm:20: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:20: F instancenorm (4, 64) */
     {
         const real *x384 = arena + 50176; /* (4, 64) */
@@ -29101,9 +31885,9 @@ static void gc_loss_1(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:20: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x383 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x383 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x386 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x383[i] - (x386[i]);
@@ -29111,7 +31895,7 @@ static void gc_loss_1(double *out) {
     }
     /* specs/cyclegan.gm:20: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x387 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x387 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -29140,12 +31924,12 @@ static void gc_loss_1(double *out) {
     /*   with specs/cyclegan.gm:20: F instancenorm */
     /*   with specs/cyclegan.gm:20: F instancenorm */
     {
-        const real *x387 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x387 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x393 = arena + 0; /* (4, 14, 14, 64) */
         const real *x254 = F_l19_gamma; /* (64) */
         const real *x253 = F_l19_beta; /* (64) */
-        const real *x363 = arena + 501760; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        const real *x363 = arena + 551936; /* (4, 14, 14, 64) */
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -29158,8 +31942,17 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:21: F deconv 32 k4 s2 p1 (784, 512) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 451584, 64, F_l21_weight, 512, arena + 0, 512);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 501760, 64, F_l21_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:21: F deconv 32 k4 s2 p1 (4, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 501760, F_l21_weight, arena + 4917248);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 4917248;
@@ -29253,6 +32046,9 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (3136, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 4917248;
         real *cols = arena + 0;
@@ -29275,12 +32071,18 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (3136, 1) */
-    gemm(CblasNoTrans, CblasTrans, 3136, 1, 1568, arena + 0, 1568, F_l24_weight, 1568, arena + 4917248, 1);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 4917248, F_l24_weight, arena + 5017600);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 3136, 1, 1568, arena + 0, 1568, F_l24_weight, 1568, arena + 5017600, 1);
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (3136, 1) */
     {
-        const real *x416 = arena + 4917248; /* (3136, 1) */
+        const real *x416 = arena + 5017600; /* (3136, 1) */
         const real *x292 = F_l24_bias; /* (1) */
-        real *y = arena + 4917248;
+        real *y = arena + 5017600;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -29290,13 +32092,16 @@ static void gc_loss_1(double *out) {
     }
     /* specs/cyclegan.gm:22: F tanh (4, 28, 28, 1) */
     {
-        const real *x418 = arena + 4917248; /* (4, 28, 28, 1) */
-        real *y = arena + 4917248;
+        const real *x418 = arena + 5017600; /* (4, 28, 28, 1) */
+        real *y = arena + 5017600;
         for (long i = 0; i < 3136; i++) {
             y[i] = tanh(x418[i]);
         }
     }
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -29318,6 +32123,12 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (784, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_x, DA_l1_weight, arena + 100352);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 32, 16, arena + 0, 16, DA_l1_weight, 16, arena + 100352, 32);
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (784, 32) */
     {
@@ -29342,6 +32153,9 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:26: DA conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 100352;
         real *cols = arena + 0;
@@ -29364,10 +32178,16 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:26: DA conv 64 k4 s2 p1 (196, 64) */
-    gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, DA_l3_weight, 512, arena + 112896, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 100352, DA_l3_weight, arena + 125440);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, DA_l3_weight, 512, arena + 125440, 64);
     /* specs/cyclegan.gm:26: DA instancenorm (4, 64) */
     memset(arena + 12544, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 49; q++) for (int j = 0; j < 64; j++) (arena + 12544)[r * 64 + j] += (arena + 112896)[((long)r * 49 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 49; q++) for (int j = 0; j < 64; j++) (arena + 12544)[r * 64 + j] += (arena + 125440)[((long)r * 49 + q) * 64 + j];
     /* specs/cyclegan.gm:26: DA instancenorm (4, 64) */
     {
         const real *x643 = arena + 12544; /* (4, 64) */
@@ -29380,16 +32200,16 @@ static void gc_loss_1(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 49; q++) memcpy(arena + 0 + ((long)r * 49 + q) * 64, arena + 12544 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:26: DA instancenorm (4, 7, 7, 64) */
     {
-        const real *x642 = arena + 112896; /* (4, 7, 7, 64) */
+        const real *x642 = arena + 125440; /* (4, 7, 7, 64) */
         const real *x645 = arena + 0; /* (4, 7, 7, 64) */
-        real *y = arena + 112896;
+        real *y = arena + 125440;
         for (long i = 0; i < 12544; i++) {
             y[i] = x642[i] - (x645[i]);
         }
     }
     /* specs/cyclegan.gm:26: DA instancenorm (4, 7, 7, 64) */
     {
-        const real *x646 = arena + 112896; /* (4, 7, 7, 64) */
+        const real *x646 = arena + 125440; /* (4, 7, 7, 64) */
         real *y = arena + 0;
         for (long i = 0; i < 12544; i++) {
             y[i] = (x646[i]) * (x646[i]);
@@ -29417,11 +32237,11 @@ static void gc_loss_1(double *out) {
     /*   with specs/cyclegan.gm:26: DA instancenorm */
     /*   with specs/cyclegan.gm:26: DA instancenorm */
     {
-        const real *x646 = arena + 112896; /* (4, 7, 7, 64) */
+        const real *x646 = arena + 125440; /* (4, 7, 7, 64) */
         const real *x652 = arena + 0; /* (4, 7, 7, 64) */
         const real *x556 = DA_l4_gamma; /* (64) */
         const real *x555 = DA_l4_beta; /* (64) */
-        real *y = arena + 112896;
+        real *y = arena + 125440;
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -29433,8 +32253,11 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (196, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 112896;
+        const real *img = arena + 125440;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -29455,12 +32278,18 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (196, 1) */
-    gemm(CblasNoTrans, CblasTrans, 196, 1, 576, arena + 0, 576, DA_l6_weight, 576, arena + 125440, 1);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 125440, DA_l6_weight, arena + 137984);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 1, 576, arena + 0, 576, DA_l6_weight, 576, arena + 137984, 1);
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (196, 1) */
     {
-        const real *x658 = arena + 125440; /* (196, 1) */
+        const real *x658 = arena + 137984; /* (196, 1) */
         const real *x574 = DA_l6_bias; /* (1) */
-        real *y = arena + 125440;
+        real *y = arena + 137984;
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -29469,8 +32298,11 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 4917248;
+        const real *img = arena + 5017600;
         real *cols = arena + 0;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -29490,6 +32322,12 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (784, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 5017600, DA_l1_weight, arena + 100352);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 32, 16, arena + 0, 16, DA_l1_weight, 16, arena + 100352, 32);
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (784, 32) */
     {
@@ -29514,6 +32352,9 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:26: DA conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 100352;
         real *cols = arena + 0;
@@ -29536,10 +32377,16 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:26: DA conv 64 k4 s2 p1 (196, 64) */
-    gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, DA_l3_weight, 512, arena + 112896, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 100352, DA_l3_weight, arena + 125440);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, DA_l3_weight, 512, arena + 125440, 64);
     /* specs/cyclegan.gm:26: DA instancenorm (4, 64) */
     memset(arena + 12544, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 49; q++) for (int j = 0; j < 64; j++) (arena + 12544)[r * 64 + j] += (arena + 112896)[((long)r * 49 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 49; q++) for (int j = 0; j < 64; j++) (arena + 12544)[r * 64 + j] += (arena + 125440)[((long)r * 49 + q) * 64 + j];
     /* specs/cyclegan.gm:26: DA instancenorm (4, 64) */
     {
         const real *x669 = arena + 12544; /* (4, 64) */
@@ -29552,16 +32399,16 @@ static void gc_loss_1(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 49; q++) memcpy(arena + 0 + ((long)r * 49 + q) * 64, arena + 12544 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:26: DA instancenorm (4, 7, 7, 64) */
     {
-        const real *x668 = arena + 112896; /* (4, 7, 7, 64) */
+        const real *x668 = arena + 125440; /* (4, 7, 7, 64) */
         const real *x671 = arena + 0; /* (4, 7, 7, 64) */
-        real *y = arena + 112896;
+        real *y = arena + 125440;
         for (long i = 0; i < 12544; i++) {
             y[i] = x668[i] - (x671[i]);
         }
     }
     /* specs/cyclegan.gm:26: DA instancenorm (4, 7, 7, 64) */
     {
-        const real *x672 = arena + 112896; /* (4, 7, 7, 64) */
+        const real *x672 = arena + 125440; /* (4, 7, 7, 64) */
         real *y = arena + 0;
         for (long i = 0; i < 12544; i++) {
             y[i] = (x672[i]) * (x672[i]);
@@ -29589,11 +32436,11 @@ static void gc_loss_1(double *out) {
     /*   with specs/cyclegan.gm:26: DA instancenorm */
     /*   with specs/cyclegan.gm:26: DA instancenorm */
     {
-        const real *x672 = arena + 112896; /* (4, 7, 7, 64) */
+        const real *x672 = arena + 125440; /* (4, 7, 7, 64) */
         const real *x678 = arena + 0; /* (4, 7, 7, 64) */
         const real *x556 = DA_l4_gamma; /* (64) */
         const real *x555 = DA_l4_beta; /* (64) */
-        real *y = arena + 112896;
+        real *y = arena + 125440;
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -29605,8 +32452,11 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (196, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 112896;
+        const real *img = arena + 125440;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -29627,6 +32477,12 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (196, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 125440, DA_l6_weight, arena + 112896);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 1, 576, arena + 0, 576, DA_l6_weight, 576, arena + 112896, 1);
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (196, 1) */
     {
@@ -29656,7 +32512,7 @@ static void gc_loss_1(double *out) {
     /*   with specs/cyclegan.gm:34: loss_D */
     /*   with specs/cyclegan.gm:34: loss_D */
     {
-        const real *x660 = arena + 125440; /* (4, 7, 7, 1) */
+        const real *x660 = arena + 137984; /* (4, 7, 7, 1) */
         real *y = arena + 16;
         double acc = 0;
         for (long i = 0; i < 196; i++) {
@@ -29688,6 +32544,9 @@ static void gc_loss_1(double *out) {
 /* Gradient check: d loss_DA / d parameters at batch 4, into g. */
 static void gc_grad_1(real *g) {
     /* specs/cyclegan.gm:17: F conv 32 k7 s1 p3 (3136, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_xb;
         real *cols = arena + 0;
@@ -29710,6 +32569,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:17: F conv 32 k7 s1 p3 (3136, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, gc_xb, F_l1_weight, arena + 401408);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 32, 49, arena + 0, 49, F_l1_weight, 49, arena + 401408, 32);
     /* specs/cyclegan.gm:17: F instancenorm (4, 32) */
     memset(arena + 100352, 0, 128 * sizeof(real));
@@ -29782,6 +32647,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:18: F conv 64 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
@@ -29804,10 +32672,16 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:18: F conv 64 k4 s2 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, F_l4_weight, 512, arena + 451584, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 401408, F_l4_weight, arena + 501760);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, F_l4_weight, 512, arena + 501760, 64);
     /* specs/cyclegan.gm:18: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:18: F instancenorm (4, 64) */
     {
         const real *x316 = arena + 50176; /* (4, 64) */
@@ -29820,9 +32694,9 @@ static void gc_grad_1(real *g) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:18: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x315 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x315 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x318 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x315[i] - (x318[i]);
@@ -29830,7 +32704,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cyclegan.gm:18: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x319 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x319 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -29859,11 +32733,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/cyclegan.gm:18: F instancenorm */
     /*   with specs/cyclegan.gm:18: F instancenorm */
     {
-        const real *x319 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x319 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x325 = arena + 0; /* (4, 14, 14, 64) */
         const real *x174 = F_l5_gamma; /* (64) */
         const real *x173 = F_l5_beta; /* (64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -29876,8 +32750,11 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 451584;
+        const real *img = arena + 501760;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -29898,10 +32775,16 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l8_weight, 576, arena + 501760, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 501760, F_l8_weight, arena + 451584);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l8_weight, 576, arena + 451584, 64);
     /* specs/cyclegan.gm:19: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:19: F instancenorm (4, 64) */
     {
         const real *x333 = arena + 50176; /* (4, 64) */
@@ -29914,9 +32797,9 @@ static void gc_grad_1(real *g) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:19: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x332 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x332 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x335 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        real *y = arena + 451584;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x332[i] - (x335[i]);
@@ -29924,7 +32807,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cyclegan.gm:19: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x336 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x336 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -29953,11 +32836,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/cyclegan.gm:19: F instancenorm */
     /*   with specs/cyclegan.gm:19: F instancenorm */
     {
-        const real *x336 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x336 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x342 = arena + 0; /* (4, 14, 14, 64) */
         const real *x194 = F_l9_gamma; /* (64) */
         const real *x193 = F_l9_beta; /* (64) */
-        real *y = arena + 501760;
+        real *y = arena + 451584;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -29970,8 +32853,11 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 501760;
+        const real *img = arena + 451584;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -29992,10 +32878,16 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:19: F conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l11_weight, 576, arena + 501760, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 451584, F_l11_weight, arena + 551936);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l11_weight, 576, arena + 551936, 64);
     /* specs/cyclegan.gm:19: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 551936)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:19: F instancenorm (4, 64) */
     {
         const real *x350 = arena + 50176; /* (4, 64) */
@@ -30008,9 +32900,9 @@ static void gc_grad_1(real *g) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:19: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x349 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x349 = arena + 551936; /* (4, 14, 14, 64) */
         const real *x352 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        real *y = arena + 551936;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x349[i] - (x352[i]);
@@ -30018,7 +32910,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cyclegan.gm:19: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x353 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x353 = arena + 551936; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -30047,12 +32939,12 @@ static void gc_grad_1(real *g) {
     /*   with specs/cyclegan.gm:19: F instancenorm */
     /*   with specs/cyclegan.gm:19: F instancenorm */
     {
-        const real *x353 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x353 = arena + 551936; /* (4, 14, 14, 64) */
         const real *x359 = arena + 0; /* (4, 14, 14, 64) */
         const real *x214 = F_l12_gamma; /* (64) */
         const real *x213 = F_l12_beta; /* (64) */
-        const real *x329 = arena + 451584; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        const real *x329 = arena + 501760; /* (4, 14, 14, 64) */
+        real *y = arena + 551936;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -30065,8 +32957,11 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 501760;
+        const real *img = arena + 551936;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -30087,6 +32982,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 551936, F_l15_weight, arena + 451584);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l15_weight, 576, arena + 451584, 64);
     /* specs/cyclegan.gm:20: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -30159,6 +33060,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
@@ -30181,10 +33085,16 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:20: F conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l18_weight, 576, arena + 451584, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 451584, F_l18_weight, arena + 501760);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, F_l18_weight, 576, arena + 501760, 64);
     /* specs/cyclegan.gm:20: F instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:20: F instancenorm (4, 64) */
     {
         const real *x384 = arena + 50176; /* (4, 64) */
@@ -30197,9 +33107,9 @@ static void gc_grad_1(real *g) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:20: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x383 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x383 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x386 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x383[i] - (x386[i]);
@@ -30207,7 +33117,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cyclegan.gm:20: F instancenorm (4, 14, 14, 64) */
     {
-        const real *x387 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x387 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -30236,12 +33146,12 @@ static void gc_grad_1(real *g) {
     /*   with specs/cyclegan.gm:20: F instancenorm */
     /*   with specs/cyclegan.gm:20: F instancenorm */
     {
-        const real *x387 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x387 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x393 = arena + 0; /* (4, 14, 14, 64) */
         const real *x254 = F_l19_gamma; /* (64) */
         const real *x253 = F_l19_beta; /* (64) */
-        const real *x363 = arena + 501760; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        const real *x363 = arena + 551936; /* (4, 14, 14, 64) */
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -30254,8 +33164,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:21: F deconv 32 k4 s2 p1 (784, 512) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 451584, 64, F_l21_weight, 512, arena + 0, 512);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 501760, 64, F_l21_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:21: F deconv 32 k4 s2 p1 (4, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 501760, F_l21_weight, arena + 4917248);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 4917248;
@@ -30349,6 +33268,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (3136, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 4917248;
         real *cols = arena + 0;
@@ -30371,12 +33293,18 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (3136, 1) */
-    gemm(CblasNoTrans, CblasTrans, 3136, 1, 1568, arena + 0, 1568, F_l24_weight, 1568, arena + 4917248, 1);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 4917248, F_l24_weight, arena + 5017600);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 3136, 1, 1568, arena + 0, 1568, F_l24_weight, 1568, arena + 5017600, 1);
     /* specs/cyclegan.gm:22: F conv 1 k7 s1 p3 (3136, 1) */
     {
-        const real *x416 = arena + 4917248; /* (3136, 1) */
+        const real *x416 = arena + 5017600; /* (3136, 1) */
         const real *x292 = F_l24_bias; /* (1) */
-        real *y = arena + 4917248;
+        real *y = arena + 5017600;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -30386,13 +33314,16 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cyclegan.gm:22: F tanh (4, 28, 28, 1) */
     {
-        const real *x418 = arena + 4917248; /* (4, 28, 28, 1) */
-        real *y = arena + 4917248;
+        const real *x418 = arena + 5017600; /* (4, 28, 28, 1) */
+        real *y = arena + 5017600;
         for (long i = 0; i < 3136; i++) {
             y[i] = tanh(x418[i]);
         }
     }
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -30414,6 +33345,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (784, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_x, DA_l1_weight, arena + 291328);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 32, 16, arena + 0, 16, DA_l1_weight, 16, arena + 291328, 32);
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (784, 32) */
     {
@@ -30438,6 +33375,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:26: DA conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 291328;
         real *cols = arena + 0;
@@ -30460,6 +33400,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:26: DA conv 64 k4 s2 p1 (196, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 291328, DA_l3_weight, arena + 316416);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, DA_l3_weight, 512, arena + 316416, 64);
     /* specs/cyclegan.gm:26: DA instancenorm (4, 64) */
     memset(arena + 12544, 0, 256 * sizeof(real));
@@ -30535,6 +33481,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (196, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 354048;
         real *cols = arena + 0;
@@ -30557,6 +33506,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (196, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 354048, DA_l6_weight, arena + 283904);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 1, 576, arena + 0, 576, DA_l6_weight, 576, arena + 283904, 1);
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (196, 1) */
     {
@@ -30571,8 +33526,11 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 4917248;
+        const real *img = arena + 5017600;
         real *cols = arena + 0;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -30592,6 +33550,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (784, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 5017600, DA_l1_weight, arena + 258560);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 32, 16, arena + 0, 16, DA_l1_weight, 16, arena + 258560, 32);
     /* specs/cyclegan.gm:25: DA conv 32 k4 s2 p1 (784, 32) */
     {
@@ -30616,6 +33580,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:26: DA conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 258560;
         real *cols = arena + 0;
@@ -30638,6 +33605,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:26: DA conv 64 k4 s2 p1 (196, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 258560, DA_l3_weight, arena + 225792);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, DA_l3_weight, 512, arena + 225792, 64);
     /* specs/cyclegan.gm:26: DA instancenorm (4, 64) */
     memset(arena + 12544, 0, 256 * sizeof(real));
@@ -30713,6 +33686,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (196, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 379136;
         real *cols = arena + 0;
@@ -30735,6 +33711,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (196, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 379136, DA_l6_weight, arena + 251136);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 1, 576, arena + 0, 576, DA_l6_weight, 576, arena + 251136, 1);
     /* specs/cyclegan.gm:27: DA conv 1 k3 s1 p1 (196, 1) */
     {
@@ -30815,6 +33797,9 @@ static void gc_grad_1(real *g) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (196, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 379136;
         real *cols = arena + 0;
@@ -30837,10 +33822,25 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (196, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 576, 1, arena + 251136, 1, DA_l6_weight, 576, arena + 112896, 576);
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (1, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 379136, arena + 251136, arena + 391680);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 1, 576, 196, arena + 251136, 1, arena + 0, 576, arena + 391680, 576);
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (4, 7, 7, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 251136, DA_l6_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 112896;
         real *img = arena + 0;
@@ -30992,6 +33992,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 258560;
         real *cols = arena + 0;
@@ -31014,10 +34017,25 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 512, 64, arena + 200704, 64, DA_l3_weight, 512, arena + 100352, 512);
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 258560, arena + 200704, arena + 225792);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 196, arena + 200704, 64, arena + 0, 512, arena + 225792, 512);
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (4, 14, 14, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 200704, DA_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 100352;
         real *img = arena + 0;
@@ -31068,8 +34086,11 @@ static void gc_grad_1(real *g) {
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
     }
     /* specs/cyclegan.gm:25: backward of DA conv 32 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 4917248;
+        const real *img = arena + 5017600;
         real *cols = arena + 0;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -31089,6 +34110,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:25: backward of DA conv 32 k4 s2 p1 (32, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 5017600, arena + 258560, arena + 366592);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 32, 16, 784, arena + 258560, 32, arena + 0, 16, arena + 366592, 16);
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (1) */
     {
@@ -31113,6 +34140,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (196, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 354048;
         real *cols = arena + 0;
@@ -31135,8 +34165,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (196, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 576, 1, arena + 283904, 1, DA_l6_weight, 576, arena + 112896, 576);
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (1, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 354048, arena + 283904, arena + 258560);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 1, 576, 196, arena + 283904, 1, arena + 0, 576, arena + 258560, 576);
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (1, 576) */
     {
@@ -31148,6 +34187,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:27: backward of DA conv 1 k3 s1 p1 (4, 7, 7, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 283904, DA_l6_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 112896;
         real *img = arena + 0;
@@ -31317,6 +34362,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 291328;
         real *cols = arena + 0;
@@ -31339,8 +34387,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 512, 64, arena + 200704, 64, DA_l3_weight, 512, arena + 100352, 512);
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 291328, arena + 200704, arena + 258560);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 196, arena + 200704, 64, arena + 0, 512, arena + 258560, 512);
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (64, 512) */
     {
@@ -31353,6 +34410,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:26: backward of DA conv 64 k4 s2 p1 (4, 14, 14, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 200704, DA_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 100352;
         real *img = arena + 0;
@@ -31412,6 +34475,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:25: backward of DA conv 32 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -31433,6 +34499,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cyclegan.gm:25: backward of DA conv 32 k4 s2 p1 (32, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_x, arena + 291328, arena + 12544);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 32, 16, 784, arena + 291328, 32, arena + 0, 16, arena + 12544, 16);
     /* specs/cyclegan.gm:25: backward of DA conv 32 k4 s2 p1 (32, 16) */
     {
@@ -31462,6 +34534,9 @@ static void gc_grad_1(real *g) {
 /* Gradient check: loss_DB at batch 4. */
 static void gc_loss_2(double *out) {
     /* specs/cyclegan.gm:9: G conv 32 k7 s1 p3 (3136, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -31484,6 +34559,12 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:9: G conv 32 k7 s1 p3 (3136, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, gc_x, G_l1_weight, arena + 401408);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 32, 49, arena + 0, 49, G_l1_weight, 49, arena + 401408, 32);
     /* specs/cyclegan.gm:9: G instancenorm (4, 32) */
     memset(arena + 100352, 0, 128 * sizeof(real));
@@ -31556,6 +34637,9 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:10: G conv 64 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
@@ -31578,10 +34662,16 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:10: G conv 64 k4 s2 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, G_l4_weight, 512, arena + 451584, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 401408, G_l4_weight, arena + 501760);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, G_l4_weight, 512, arena + 501760, 64);
     /* specs/cyclegan.gm:10: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:10: G instancenorm (4, 64) */
     {
         const real *x28 = arena + 50176; /* (4, 64) */
@@ -31594,9 +34684,9 @@ static void gc_loss_2(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:10: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x25 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x25 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x30 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x25[i] - (x30[i]);
@@ -31604,7 +34694,7 @@ static void gc_loss_2(double *out) {
     }
     /* specs/cyclegan.gm:10: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x31 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x31 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -31633,11 +34723,11 @@ static void gc_loss_2(double *out) {
     /*   with specs/cyclegan.gm:10: G instancenorm */
     /*   with specs/cyclegan.gm:10: G instancenorm */
     {
-        const real *x31 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x31 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x37 = arena + 0; /* (4, 14, 14, 64) */
         const real *x27 = G_l5_gamma; /* (64) */
         const real *x26 = G_l5_beta; /* (64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -31650,8 +34740,11 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 451584;
+        const real *img = arena + 501760;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -31672,10 +34765,16 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l8_weight, 576, arena + 501760, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 501760, G_l8_weight, arena + 451584);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l8_weight, 576, arena + 451584, 64);
     /* specs/cyclegan.gm:11: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:11: G instancenorm (4, 64) */
     {
         const real *x48 = arena + 50176; /* (4, 64) */
@@ -31688,9 +34787,9 @@ static void gc_loss_2(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:11: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x45 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x45 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x50 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        real *y = arena + 451584;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x45[i] - (x50[i]);
@@ -31698,7 +34797,7 @@ static void gc_loss_2(double *out) {
     }
     /* specs/cyclegan.gm:11: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x51 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x51 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -31727,11 +34826,11 @@ static void gc_loss_2(double *out) {
     /*   with specs/cyclegan.gm:11: G instancenorm */
     /*   with specs/cyclegan.gm:11: G instancenorm */
     {
-        const real *x51 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x51 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x57 = arena + 0; /* (4, 14, 14, 64) */
         const real *x47 = G_l9_gamma; /* (64) */
         const real *x46 = G_l9_beta; /* (64) */
-        real *y = arena + 501760;
+        real *y = arena + 451584;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -31744,8 +34843,11 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 501760;
+        const real *img = arena + 451584;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -31766,10 +34868,16 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l11_weight, 576, arena + 501760, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 451584, G_l11_weight, arena + 551936);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l11_weight, 576, arena + 551936, 64);
     /* specs/cyclegan.gm:11: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 551936)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:11: G instancenorm (4, 64) */
     {
         const real *x68 = arena + 50176; /* (4, 64) */
@@ -31782,9 +34890,9 @@ static void gc_loss_2(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:11: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x65 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x65 = arena + 551936; /* (4, 14, 14, 64) */
         const real *x70 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        real *y = arena + 551936;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x65[i] - (x70[i]);
@@ -31792,7 +34900,7 @@ static void gc_loss_2(double *out) {
     }
     /* specs/cyclegan.gm:11: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x71 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x71 = arena + 551936; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -31821,12 +34929,12 @@ static void gc_loss_2(double *out) {
     /*   with specs/cyclegan.gm:11: G instancenorm */
     /*   with specs/cyclegan.gm:11: G instancenorm */
     {
-        const real *x71 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x71 = arena + 551936; /* (4, 14, 14, 64) */
         const real *x77 = arena + 0; /* (4, 14, 14, 64) */
         const real *x67 = G_l12_gamma; /* (64) */
         const real *x66 = G_l12_beta; /* (64) */
-        const real *x41 = arena + 451584; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        const real *x41 = arena + 501760; /* (4, 14, 14, 64) */
+        real *y = arena + 551936;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -31839,8 +34947,11 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 501760;
+        const real *img = arena + 551936;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -31861,6 +34972,12 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 551936, G_l15_weight, arena + 451584);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l15_weight, 576, arena + 451584, 64);
     /* specs/cyclegan.gm:12: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -31933,6 +35050,9 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
@@ -31955,10 +35075,16 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l18_weight, 576, arena + 451584, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 451584, G_l18_weight, arena + 501760);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l18_weight, 576, arena + 501760, 64);
     /* specs/cyclegan.gm:12: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:12: G instancenorm (4, 64) */
     {
         const real *x108 = arena + 50176; /* (4, 64) */
@@ -31971,9 +35097,9 @@ static void gc_loss_2(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:12: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x105 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x105 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x110 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x105[i] - (x110[i]);
@@ -31981,7 +35107,7 @@ static void gc_loss_2(double *out) {
     }
     /* specs/cyclegan.gm:12: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x111 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x111 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -32010,12 +35136,12 @@ static void gc_loss_2(double *out) {
     /*   with specs/cyclegan.gm:12: G instancenorm */
     /*   with specs/cyclegan.gm:12: G instancenorm */
     {
-        const real *x111 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x111 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x117 = arena + 0; /* (4, 14, 14, 64) */
         const real *x107 = G_l19_gamma; /* (64) */
         const real *x106 = G_l19_beta; /* (64) */
-        const real *x81 = arena + 501760; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        const real *x81 = arena + 551936; /* (4, 14, 14, 64) */
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -32028,8 +35154,17 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:13: G deconv 32 k4 s2 p1 (784, 512) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 451584, 64, G_l21_weight, 512, arena + 0, 512);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 501760, 64, G_l21_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:13: G deconv 32 k4 s2 p1 (4, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 501760, G_l21_weight, arena + 4917248);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 4917248;
@@ -32123,6 +35258,9 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (3136, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 4917248;
         real *cols = arena + 0;
@@ -32145,12 +35283,18 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (3136, 1) */
-    gemm(CblasNoTrans, CblasTrans, 3136, 1, 1568, arena + 0, 1568, G_l24_weight, 1568, arena + 4917248, 1);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 4917248, G_l24_weight, arena + 5017600);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 3136, 1, 1568, arena + 0, 1568, G_l24_weight, 1568, arena + 5017600, 1);
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (3136, 1) */
     {
-        const real *x144 = arena + 4917248; /* (3136, 1) */
+        const real *x144 = arena + 5017600; /* (3136, 1) */
         const real *x145 = G_l24_bias; /* (1) */
-        real *y = arena + 4917248;
+        real *y = arena + 5017600;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -32160,13 +35304,16 @@ static void gc_loss_2(double *out) {
     }
     /* specs/cyclegan.gm:14: G tanh (4, 28, 28, 1) */
     {
-        const real *x147 = arena + 4917248; /* (4, 28, 28, 1) */
-        real *y = arena + 4917248;
+        const real *x147 = arena + 5017600; /* (4, 28, 28, 1) */
+        real *y = arena + 5017600;
         for (long i = 0; i < 3136; i++) {
             y[i] = tanh(x147[i]);
         }
     }
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_xb;
         real *cols = arena + 0;
@@ -32188,6 +35335,12 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (784, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_xb, DB_l1_weight, arena + 100352);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 32, 16, arena + 0, 16, DB_l1_weight, 16, arena + 100352, 32);
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (784, 32) */
     {
@@ -32212,6 +35365,9 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:31: DB conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 100352;
         real *cols = arena + 0;
@@ -32234,10 +35390,16 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:31: DB conv 64 k4 s2 p1 (196, 64) */
-    gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, DB_l3_weight, 512, arena + 112896, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 100352, DB_l3_weight, arena + 125440);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, DB_l3_weight, 512, arena + 125440, 64);
     /* specs/cyclegan.gm:31: DB instancenorm (4, 64) */
     memset(arena + 12544, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 49; q++) for (int j = 0; j < 64; j++) (arena + 12544)[r * 64 + j] += (arena + 112896)[((long)r * 49 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 49; q++) for (int j = 0; j < 64; j++) (arena + 12544)[r * 64 + j] += (arena + 125440)[((long)r * 49 + q) * 64 + j];
     /* specs/cyclegan.gm:31: DB instancenorm (4, 64) */
     {
         const real *x704 = arena + 12544; /* (4, 64) */
@@ -32250,16 +35412,16 @@ static void gc_loss_2(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 49; q++) memcpy(arena + 0 + ((long)r * 49 + q) * 64, arena + 12544 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:31: DB instancenorm (4, 7, 7, 64) */
     {
-        const real *x703 = arena + 112896; /* (4, 7, 7, 64) */
+        const real *x703 = arena + 125440; /* (4, 7, 7, 64) */
         const real *x706 = arena + 0; /* (4, 7, 7, 64) */
-        real *y = arena + 112896;
+        real *y = arena + 125440;
         for (long i = 0; i < 12544; i++) {
             y[i] = x703[i] - (x706[i]);
         }
     }
     /* specs/cyclegan.gm:31: DB instancenorm (4, 7, 7, 64) */
     {
-        const real *x707 = arena + 112896; /* (4, 7, 7, 64) */
+        const real *x707 = arena + 125440; /* (4, 7, 7, 64) */
         real *y = arena + 0;
         for (long i = 0; i < 12544; i++) {
             y[i] = (x707[i]) * (x707[i]);
@@ -32287,11 +35449,11 @@ static void gc_loss_2(double *out) {
     /*   with specs/cyclegan.gm:31: DB instancenorm */
     /*   with specs/cyclegan.gm:31: DB instancenorm */
     {
-        const real *x707 = arena + 112896; /* (4, 7, 7, 64) */
+        const real *x707 = arena + 125440; /* (4, 7, 7, 64) */
         const real *x713 = arena + 0; /* (4, 7, 7, 64) */
         const real *x595 = DB_l4_gamma; /* (64) */
         const real *x594 = DB_l4_beta; /* (64) */
-        real *y = arena + 112896;
+        real *y = arena + 125440;
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -32303,8 +35465,11 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (196, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 112896;
+        const real *img = arena + 125440;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -32325,12 +35490,18 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (196, 1) */
-    gemm(CblasNoTrans, CblasTrans, 196, 1, 576, arena + 0, 576, DB_l6_weight, 576, arena + 125440, 1);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 125440, DB_l6_weight, arena + 137984);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 1, 576, arena + 0, 576, DB_l6_weight, 576, arena + 137984, 1);
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (196, 1) */
     {
-        const real *x719 = arena + 125440; /* (196, 1) */
+        const real *x719 = arena + 137984; /* (196, 1) */
         const real *x613 = DB_l6_bias; /* (1) */
-        real *y = arena + 125440;
+        real *y = arena + 137984;
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -32339,8 +35510,11 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 4917248;
+        const real *img = arena + 5017600;
         real *cols = arena + 0;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -32360,6 +35534,12 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (784, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 5017600, DB_l1_weight, arena + 100352);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 32, 16, arena + 0, 16, DB_l1_weight, 16, arena + 100352, 32);
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (784, 32) */
     {
@@ -32384,6 +35564,9 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:31: DB conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 100352;
         real *cols = arena + 0;
@@ -32406,10 +35589,16 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:31: DB conv 64 k4 s2 p1 (196, 64) */
-    gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, DB_l3_weight, 512, arena + 112896, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 100352, DB_l3_weight, arena + 125440);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, DB_l3_weight, 512, arena + 125440, 64);
     /* specs/cyclegan.gm:31: DB instancenorm (4, 64) */
     memset(arena + 12544, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 49; q++) for (int j = 0; j < 64; j++) (arena + 12544)[r * 64 + j] += (arena + 112896)[((long)r * 49 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 49; q++) for (int j = 0; j < 64; j++) (arena + 12544)[r * 64 + j] += (arena + 125440)[((long)r * 49 + q) * 64 + j];
     /* specs/cyclegan.gm:31: DB instancenorm (4, 64) */
     {
         const real *x730 = arena + 12544; /* (4, 64) */
@@ -32422,16 +35611,16 @@ static void gc_loss_2(double *out) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 49; q++) memcpy(arena + 0 + ((long)r * 49 + q) * 64, arena + 12544 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:31: DB instancenorm (4, 7, 7, 64) */
     {
-        const real *x729 = arena + 112896; /* (4, 7, 7, 64) */
+        const real *x729 = arena + 125440; /* (4, 7, 7, 64) */
         const real *x732 = arena + 0; /* (4, 7, 7, 64) */
-        real *y = arena + 112896;
+        real *y = arena + 125440;
         for (long i = 0; i < 12544; i++) {
             y[i] = x729[i] - (x732[i]);
         }
     }
     /* specs/cyclegan.gm:31: DB instancenorm (4, 7, 7, 64) */
     {
-        const real *x733 = arena + 112896; /* (4, 7, 7, 64) */
+        const real *x733 = arena + 125440; /* (4, 7, 7, 64) */
         real *y = arena + 0;
         for (long i = 0; i < 12544; i++) {
             y[i] = (x733[i]) * (x733[i]);
@@ -32459,11 +35648,11 @@ static void gc_loss_2(double *out) {
     /*   with specs/cyclegan.gm:31: DB instancenorm */
     /*   with specs/cyclegan.gm:31: DB instancenorm */
     {
-        const real *x733 = arena + 112896; /* (4, 7, 7, 64) */
+        const real *x733 = arena + 125440; /* (4, 7, 7, 64) */
         const real *x739 = arena + 0; /* (4, 7, 7, 64) */
         const real *x595 = DB_l4_gamma; /* (64) */
         const real *x594 = DB_l4_beta; /* (64) */
-        real *y = arena + 112896;
+        real *y = arena + 125440;
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 64; c++) {
                 long i = r * 64 + c;
@@ -32475,8 +35664,11 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (196, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 112896;
+        const real *img = arena + 125440;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -32497,6 +35689,12 @@ static void gc_loss_2(double *out) {
         }
     }
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (196, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 125440, DB_l6_weight, arena + 112896);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 1, 576, arena + 0, 576, DB_l6_weight, 576, arena + 112896, 1);
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (196, 1) */
     {
@@ -32526,7 +35724,7 @@ static void gc_loss_2(double *out) {
     /*   with specs/cyclegan.gm:34: loss_D */
     /*   with specs/cyclegan.gm:34: loss_D */
     {
-        const real *x721 = arena + 125440; /* (4, 7, 7, 1) */
+        const real *x721 = arena + 137984; /* (4, 7, 7, 1) */
         real *y = arena + 16;
         double acc = 0;
         for (long i = 0; i < 196; i++) {
@@ -32558,6 +35756,9 @@ static void gc_loss_2(double *out) {
 /* Gradient check: d loss_DB / d parameters at batch 4, into g. */
 static void gc_grad_2(real *g) {
     /* specs/cyclegan.gm:9: G conv 32 k7 s1 p3 (3136, 49) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -32580,6 +35781,12 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:9: G conv 32 k7 s1 p3 (3136, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, gc_x, G_l1_weight, arena + 401408);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 32, 49, arena + 0, 49, G_l1_weight, 49, arena + 401408, 32);
     /* specs/cyclegan.gm:9: G instancenorm (4, 32) */
     memset(arena + 100352, 0, 128 * sizeof(real));
@@ -32652,6 +35859,9 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:10: G conv 64 k4 s2 p1 (784, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 401408;
         real *cols = arena + 0;
@@ -32674,10 +35884,16 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:10: G conv 64 k4 s2 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, G_l4_weight, 512, arena + 451584, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 401408, G_l4_weight, arena + 501760);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 512, arena + 0, 512, G_l4_weight, 512, arena + 501760, 64);
     /* specs/cyclegan.gm:10: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:10: G instancenorm (4, 64) */
     {
         const real *x28 = arena + 50176; /* (4, 64) */
@@ -32690,9 +35906,9 @@ static void gc_grad_2(real *g) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:10: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x25 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x25 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x30 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x25[i] - (x30[i]);
@@ -32700,7 +35916,7 @@ static void gc_grad_2(real *g) {
     }
     /* specs/cyclegan.gm:10: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x31 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x31 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -32729,11 +35945,11 @@ static void gc_grad_2(real *g) {
     /*   with specs/cyclegan.gm:10: G instancenorm */
     /*   with specs/cyclegan.gm:10: G instancenorm */
     {
-        const real *x31 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x31 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x37 = arena + 0; /* (4, 14, 14, 64) */
         const real *x27 = G_l5_gamma; /* (64) */
         const real *x26 = G_l5_beta; /* (64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -32746,8 +35962,11 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 451584;
+        const real *img = arena + 501760;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -32768,10 +35987,16 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l8_weight, 576, arena + 501760, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 501760, G_l8_weight, arena + 451584);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l8_weight, 576, arena + 451584, 64);
     /* specs/cyclegan.gm:11: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:11: G instancenorm (4, 64) */
     {
         const real *x48 = arena + 50176; /* (4, 64) */
@@ -32784,9 +36009,9 @@ static void gc_grad_2(real *g) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:11: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x45 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x45 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x50 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        real *y = arena + 451584;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x45[i] - (x50[i]);
@@ -32794,7 +36019,7 @@ static void gc_grad_2(real *g) {
     }
     /* specs/cyclegan.gm:11: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x51 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x51 = arena + 451584; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -32823,11 +36048,11 @@ static void gc_grad_2(real *g) {
     /*   with specs/cyclegan.gm:11: G instancenorm */
     /*   with specs/cyclegan.gm:11: G instancenorm */
     {
-        const real *x51 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x51 = arena + 451584; /* (4, 14, 14, 64) */
         const real *x57 = arena + 0; /* (4, 14, 14, 64) */
         const real *x47 = G_l9_gamma; /* (64) */
         const real *x46 = G_l9_beta; /* (64) */
-        real *y = arena + 501760;
+        real *y = arena + 451584;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -32840,8 +36065,11 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 501760;
+        const real *img = arena + 451584;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -32862,10 +36090,16 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:11: G conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l11_weight, 576, arena + 501760, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 451584, G_l11_weight, arena + 551936);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l11_weight, 576, arena + 551936, 64);
     /* specs/cyclegan.gm:11: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 551936)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:11: G instancenorm (4, 64) */
     {
         const real *x68 = arena + 50176; /* (4, 64) */
@@ -32878,9 +36112,9 @@ static void gc_grad_2(real *g) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:11: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x65 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x65 = arena + 551936; /* (4, 14, 14, 64) */
         const real *x70 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        real *y = arena + 551936;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x65[i] - (x70[i]);
@@ -32888,7 +36122,7 @@ static void gc_grad_2(real *g) {
     }
     /* specs/cyclegan.gm:11: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x71 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x71 = arena + 551936; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -32917,12 +36151,12 @@ static void gc_grad_2(real *g) {
     /*   with specs/cyclegan.gm:11: G instancenorm */
     /*   with specs/cyclegan.gm:11: G instancenorm */
     {
-        const real *x71 = arena + 501760; /* (4, 14, 14, 64) */
+        const real *x71 = arena + 551936; /* (4, 14, 14, 64) */
         const real *x77 = arena + 0; /* (4, 14, 14, 64) */
         const real *x67 = G_l12_gamma; /* (64) */
         const real *x66 = G_l12_beta; /* (64) */
-        const real *x41 = arena + 451584; /* (4, 14, 14, 64) */
-        real *y = arena + 501760;
+        const real *x41 = arena + 501760; /* (4, 14, 14, 64) */
+        real *y = arena + 551936;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -32935,8 +36169,11 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 501760;
+        const real *img = arena + 551936;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -32957,6 +36194,12 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 551936, G_l15_weight, arena + 451584);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l15_weight, 576, arena + 451584, 64);
     /* specs/cyclegan.gm:12: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
@@ -33029,6 +36272,9 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 451584;
         real *cols = arena + 0;
@@ -33051,10 +36297,16 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:12: G conv 64 k3 s1 p1 (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l18_weight, 576, arena + 451584, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 64, 3, 1, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 451584, G_l18_weight, arena + 501760);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 576, arena + 0, 576, G_l18_weight, 576, arena + 501760, 64);
     /* specs/cyclegan.gm:12: G instancenorm (4, 64) */
     memset(arena + 50176, 0, 256 * sizeof(real));
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 451584)[((long)r * 196 + q) * 64 + j];
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) for (int j = 0; j < 64; j++) (arena + 50176)[r * 64 + j] += (arena + 501760)[((long)r * 196 + q) * 64 + j];
     /* specs/cyclegan.gm:12: G instancenorm (4, 64) */
     {
         const real *x108 = arena + 50176; /* (4, 64) */
@@ -33067,9 +36319,9 @@ static void gc_grad_2(real *g) {
     for (int r = 0; r < 4; r++) for (int q = 0; q < 196; q++) memcpy(arena + 0 + ((long)r * 196 + q) * 64, arena + 50176 + r * 64, 64 * sizeof(real));
     /* specs/cyclegan.gm:12: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x105 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x105 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x110 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x105[i] - (x110[i]);
@@ -33077,7 +36329,7 @@ static void gc_grad_2(real *g) {
     }
     /* specs/cyclegan.gm:12: G instancenorm (4, 14, 14, 64) */
     {
-        const real *x111 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x111 = arena + 501760; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -33106,12 +36358,12 @@ static void gc_grad_2(real *g) {
     /*   with specs/cyclegan.gm:12: G instancenorm */
     /*   with specs/cyclegan.gm:12: G instancenorm */
     {
-        const real *x111 = arena + 451584; /* (4, 14, 14, 64) */
+        const real *x111 = arena + 501760; /* (4, 14, 14, 64) */
         const real *x117 = arena + 0; /* (4, 14, 14, 64) */
         const real *x107 = G_l19_gamma; /* (64) */
         const real *x106 = G_l19_beta; /* (64) */
-        const real *x81 = arena + 501760; /* (4, 14, 14, 64) */
-        real *y = arena + 451584;
+        const real *x81 = arena + 551936; /* (4, 14, 14, 64) */
+        real *y = arena + 501760;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -33124,8 +36376,17 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:13: G deconv 32 k4 s2 p1 (784, 512) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 451584, 64, G_l21_weight, 512, arena + 0, 512);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 784, 512, 64, arena + 501760, 64, G_l21_weight, 512, arena + 0, 512);
     /* specs/cyclegan.gm:13: G deconv 32 k4 s2 p1 (4, 28, 28, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 32, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 501760, G_l21_weight, arena + 4917248);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 4917248;
@@ -33219,6 +36480,9 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (3136, 1568) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 4917248;
         real *cols = arena + 0;
@@ -33241,12 +36505,18 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (3136, 1) */
-    gemm(CblasNoTrans, CblasTrans, 3136, 1, 1568, arena + 0, 1568, G_l24_weight, 1568, arena + 4917248, 1);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 32, 1, 7, 1, 3, 28, 28, NULL};
+        genrt_conv_run(&conv, arena + 4917248, G_l24_weight, arena + 5017600);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 3136, 1, 1568, arena + 0, 1568, G_l24_weight, 1568, arena + 5017600, 1);
     /* specs/cyclegan.gm:14: G conv 1 k7 s1 p3 (3136, 1) */
     {
-        const real *x144 = arena + 4917248; /* (3136, 1) */
+        const real *x144 = arena + 5017600; /* (3136, 1) */
         const real *x145 = G_l24_bias; /* (1) */
-        real *y = arena + 4917248;
+        real *y = arena + 5017600;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -33256,13 +36526,16 @@ static void gc_grad_2(real *g) {
     }
     /* specs/cyclegan.gm:14: G tanh (4, 28, 28, 1) */
     {
-        const real *x147 = arena + 4917248; /* (4, 28, 28, 1) */
-        real *y = arena + 4917248;
+        const real *x147 = arena + 5017600; /* (4, 28, 28, 1) */
+        real *y = arena + 5017600;
         for (long i = 0; i < 3136; i++) {
             y[i] = tanh(x147[i]);
         }
     }
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_xb;
         real *cols = arena + 0;
@@ -33284,6 +36557,12 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (784, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_xb, DB_l1_weight, arena + 291328);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 32, 16, arena + 0, 16, DB_l1_weight, 16, arena + 291328, 32);
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (784, 32) */
     {
@@ -33308,6 +36587,9 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:31: DB conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 291328;
         real *cols = arena + 0;
@@ -33330,6 +36612,12 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:31: DB conv 64 k4 s2 p1 (196, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 291328, DB_l3_weight, arena + 316416);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, DB_l3_weight, 512, arena + 316416, 64);
     /* specs/cyclegan.gm:31: DB instancenorm (4, 64) */
     memset(arena + 12544, 0, 256 * sizeof(real));
@@ -33405,6 +36693,9 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (196, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 354048;
         real *cols = arena + 0;
@@ -33427,6 +36718,12 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (196, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 354048, DB_l6_weight, arena + 283904);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 1, 576, arena + 0, 576, DB_l6_weight, 576, arena + 283904, 1);
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (196, 1) */
     {
@@ -33441,8 +36738,11 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 4917248;
+        const real *img = arena + 5017600;
         real *cols = arena + 0;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -33462,6 +36762,12 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (784, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 5017600, DB_l1_weight, arena + 258560);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 32, 16, arena + 0, 16, DB_l1_weight, 16, arena + 258560, 32);
     /* specs/cyclegan.gm:30: DB conv 32 k4 s2 p1 (784, 32) */
     {
@@ -33486,6 +36792,9 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:31: DB conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 258560;
         real *cols = arena + 0;
@@ -33508,6 +36817,12 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:31: DB conv 64 k4 s2 p1 (196, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 258560, DB_l3_weight, arena + 225792);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 64, 512, arena + 0, 512, DB_l3_weight, 512, arena + 225792, 64);
     /* specs/cyclegan.gm:31: DB instancenorm (4, 64) */
     memset(arena + 12544, 0, 256 * sizeof(real));
@@ -33583,6 +36898,9 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (196, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 379136;
         real *cols = arena + 0;
@@ -33605,6 +36923,12 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (196, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 379136, DB_l6_weight, arena + 251136);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 1, 576, arena + 0, 576, DB_l6_weight, 576, arena + 251136, 1);
     /* specs/cyclegan.gm:32: DB conv 1 k3 s1 p1 (196, 1) */
     {
@@ -33685,6 +37009,9 @@ static void gc_grad_2(real *g) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (196, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 379136;
         real *cols = arena + 0;
@@ -33707,10 +37034,25 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (196, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 576, 1, arena + 251136, 1, DB_l6_weight, 576, arena + 112896, 576);
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (1, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 379136, arena + 251136, arena + 391680);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 1, 576, 196, arena + 251136, 1, arena + 0, 576, arena + 391680, 576);
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (4, 7, 7, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 251136, DB_l6_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 112896;
         real *img = arena + 0;
@@ -33862,6 +37204,9 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 258560;
         real *cols = arena + 0;
@@ -33884,10 +37229,25 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 512, 64, arena + 200704, 64, DB_l3_weight, 512, arena + 100352, 512);
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 258560, arena + 200704, arena + 225792);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 196, arena + 200704, 64, arena + 0, 512, arena + 225792, 512);
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (4, 14, 14, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 200704, DB_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 100352;
         real *img = arena + 0;
@@ -33938,8 +37298,11 @@ static void gc_grad_2(real *g) {
         for (int c = 0; c < 32; c++) y[c] = (real)acc[c];
     }
     /* specs/cyclegan.gm:30: backward of DB conv 32 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 4917248;
+        const real *img = arena + 5017600;
         real *cols = arena + 0;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -33959,6 +37322,12 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:30: backward of DB conv 32 k4 s2 p1 (32, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 5017600, arena + 258560, arena + 366592);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 32, 16, 784, arena + 258560, 32, arena + 0, 16, arena + 366592, 16);
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (1) */
     {
@@ -33983,6 +37352,9 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (196, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 354048;
         real *cols = arena + 0;
@@ -34005,8 +37377,17 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (196, 576) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 576, 1, arena + 283904, 1, DB_l6_weight, 576, arena + 112896, 576);
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (1, 576) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 354048, arena + 283904, arena + 258560);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 1, 576, 196, arena + 283904, 1, arena + 0, 576, arena + 258560, 576);
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (1, 576) */
     {
@@ -34018,6 +37399,12 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:32: backward of DB conv 1 k3 s1 p1 (4, 7, 7, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 7, 7, 64, 1, 3, 1, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 283904, DB_l6_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 112896;
         real *img = arena + 0;
@@ -34187,6 +37574,9 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 291328;
         real *cols = arena + 0;
@@ -34209,8 +37599,17 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (196, 512) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 512, 64, arena + 200704, 64, DB_l3_weight, 512, arena + 100352, 512);
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 291328, arena + 200704, arena + 258560);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 512, 196, arena + 200704, 64, arena + 0, 512, arena + 258560, 512);
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (64, 512) */
     {
@@ -34223,6 +37622,12 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:31: backward of DB conv 64 k4 s2 p1 (4, 14, 14, 32) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 32, 64, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 200704, DB_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 100352;
         real *img = arena + 0;
@@ -34282,6 +37687,9 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:30: backward of DB conv 32 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_xb;
         real *cols = arena + 0;
@@ -34303,6 +37711,12 @@ static void gc_grad_2(real *g) {
         }
     }
     /* specs/cyclegan.gm:30: backward of DB conv 32 k4 s2 p1 (32, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 32, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_xb, arena + 291328, arena + 12544);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 32, 16, 784, arena + 291328, 32, arena + 0, 16, arena + 12544, 16);
     /* specs/cyclegan.gm:30: backward of DB conv 32 k4 s2 p1 (32, 16) */
     {

@@ -265,8 +265,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:9: G deconv 64 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 10035200, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/dcgan.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 10035200, G_l5_weight, arena + 6422528);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 6422528;
@@ -442,6 +451,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x;
         real *cols = arena + 0;
@@ -464,6 +476,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x, D_l1_weight, arena + 8028160);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 8028160, 64);
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -488,6 +506,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
@@ -510,6 +531,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 10436608);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 10436608, 128);
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
@@ -638,6 +665,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 11771904;
         real *cols = arena + 0;
@@ -660,6 +690,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 11771904, D_l1_weight, arena + 8830976);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 8830976, 64);
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -684,6 +720,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8830976;
         real *cols = arena + 0;
@@ -706,6 +745,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8830976, D_l3_weight, arena + 3211264);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 3211264, 128);
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
@@ -1129,6 +1174,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8830976;
         real *cols = arena + 0;
@@ -1151,10 +1199,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 11239424, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8830976, arena + 11239424, arena + 11640832);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 11239424, 128, arena + 0, 1024, arena + 11640832, 1024);
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 11239424, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -1205,6 +1268,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 11771904;
         real *cols = arena + 0;
@@ -1227,6 +1293,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 11771904, arena + 8830976, arena + 11239424);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 8830976, 64, arena + 0, 16, arena + 11239424, 16);
     /* specs/dcgan.gm:15: backward of D dense 1 (1) */
     {
@@ -1424,6 +1496,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
@@ -1446,8 +1521,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 10838016, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8028160, arena + 10838016, arena + 8830976);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 10838016, 128, arena + 0, 1024, arena + 8830976, 1024);
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
@@ -1460,6 +1544,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 10838016, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -1519,6 +1609,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x;
         real *cols = arena + 0;
@@ -1541,6 +1634,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x, arena + 8028160, arena + 200704);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 8028160, 64, arena + 0, 16, arena + 200704, 16);
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     {
@@ -1566,6 +1665,9 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:19: adam step of D.l7.bias (1) */
     adam_update(D_l7_bias, arena + 11841728, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 11771904;
         real *cols = arena + 0;
@@ -1588,6 +1690,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 11771904, D_l1_weight, arena + 3211264);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 3211264, 64);
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -1612,6 +1720,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 3211264;
         real *cols = arena + 0;
@@ -1634,6 +1745,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 3211264, D_l3_weight, arena + 4014080);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 4014080, 128);
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
@@ -1736,7 +1853,7 @@ static void train_step(long t, double *out) {
         const real *x251 = arena + 4014080; /* (64, 7, 7, 128) */
         const real *x257 = arena + 401536; /* (128) */
         const real *x65 = D_l4_beta; /* (128) */
-        real *y = arena + 4415488;
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1748,7 +1865,7 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:15: D dense 1 (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 4415488, 6272, D_l7_weight, 6272, arena + 401664, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 4816896, 6272, D_l7_weight, 6272, arena + 401664, 1);
     /* specs/dcgan.gm:17: loss_G (64, 1) */
     /*   with specs/dcgan.gm:15: D dense 1 */
     {
@@ -1813,9 +1930,9 @@ static void train_step(long t, double *out) {
     gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 401664, 1, D_l7_weight, 6272, arena + 0, 6272);
     /* specs/dcgan.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x261 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x261 = arena + 4816896; /* (64, 7, 7, 128) */
         const real *x277 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 4415488;
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x261[i] > 0 ? x277[i] : (real)0.2 * x277[i];
@@ -1824,7 +1941,7 @@ static void train_step(long t, double *out) {
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x278 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x278 = arena + 4816896; /* (64, 7, 7, 128) */
         const real *x251 = arena + 4014080; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
@@ -1868,11 +1985,11 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x278 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x278 = arena + 4816896; /* (64, 7, 7, 128) */
         const real *x257 = arena + 401536; /* (128) */
         const real *x287 = arena + 0; /* (128) */
         const real *x251 = arena + 4014080; /* (64, 7, 7, 128) */
-        real *y = arena + 4415488;
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1888,7 +2005,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x292 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x292 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -1918,8 +2035,8 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
         const real *x295 = arena + 0; /* (128) */
-        const real *x292 = arena + 4415488; /* (64, 7, 7, 128) */
-        real *y = arena + 4415488;
+        const real *x292 = arena + 4816896; /* (64, 7, 7, 128) */
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1931,8 +2048,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4415488, 128, D_l3_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4816896, 128, D_l3_weight, 1024, arena + 0, 1024);
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4816896, D_l3_weight, arena + 4014080);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 4014080;
@@ -2020,6 +2146,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/dcgan.gm:10: backward of G deconv 1 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 11771904;
         real *cols = arena + 802816;
@@ -2042,8 +2171,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:10: backward of G deconv 1 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 11771904, G_l8_weight, arena + 0);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 802816, 16, G_l8_weight, 16, arena + 0, 64);
     /* specs/dcgan.gm:10: backward of G deconv 1 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 11771904, arena + 7225344, arena + 3743744);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 802816, 16, arena + 3743744, 16);
     /* specs/dcgan.gm:9: backward of G relu (64, 14, 14, 64) */
     {
@@ -2191,6 +2332,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:9: backward of G deconv 64 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -2213,8 +2357,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan.gm:9: backward of G deconv 64 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, G_l5_weight, arena + 3211264);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, G_l5_weight, 1024, arena + 3211264, 128);
     /* specs/dcgan.gm:9: backward of G deconv 64 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, arena + 10035200, arena + 3612672);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 10035200, 128, arena + 0, 1024, arena + 3612672, 1024);
     /* specs/dcgan.gm:8: backward of G relu (64, 6272) */
     {
@@ -2387,7 +2543,7 @@ static void train_step(long t, double *out) {
 /* The generator's forward pass at batch 64, from in_z. */
 static const real *generate(void) {
     /* specs/dcgan.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 3211264, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 4014080, 6272);
     /* specs/dcgan.gm:8: G batchnorm (6272) */
     /*   with specs/dcgan.gm:8: G batchnorm */
     /*   with specs/dcgan.gm:8: G batchnorm */
@@ -2417,10 +2573,10 @@ static const real *generate(void) {
     /*   with specs/dcgan.gm:8: G batchnorm */
     /*   with specs/dcgan.gm:8: G batchnorm */
     {
-        const real *x2 = arena + 3211264; /* (64, 6272) */
+        const real *x2 = arena + 4014080; /* (64, 6272) */
         const real *x9 = arena + 0; /* (6272) */
         const real *x11 = arena + 6272; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2432,8 +2588,17 @@ static const real *generate(void) {
         }
     }
     /* specs/dcgan.gm:9: G deconv 64 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/dcgan.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -2545,10 +2710,10 @@ static const real *generate(void) {
 /* Gradient check: loss_D at batch 4. */
 static void gc_loss_0(double *out) {
     /* specs/dcgan.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
     /* specs/dcgan.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2576,9 +2741,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2590,7 +2755,7 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan.gm:8: G batchnorm (6272) */
     /*   with specs/dcgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2626,10 +2791,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan.gm:8: G batchnorm */
     /*   with specs/dcgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2641,8 +2806,17 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/dcgan.gm:9: G deconv 64 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 200704, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/dcgan.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -2762,7 +2936,7 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
         const real *cols = arena + 0;
-        real *img = arena + 250880;
+        real *img = arena + 275968;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -2784,9 +2958,9 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan.gm:10: G tanh (4, 28, 28, 1) */
     /*   with specs/dcgan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 250880; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 275968; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 250880;
+        real *y = arena + 275968;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -2796,6 +2970,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -2817,6 +2994,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_x, D_l1_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 200704, 64);
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -2841,6 +3024,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
@@ -2863,10 +3049,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 200704, 128);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 200704, D_l3_weight, arena + 250880);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 250880, 128);
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x60 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -2893,9 +3085,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan.gm:14: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x60 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -2907,7 +3099,7 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan.gm:14: D batchnorm (128) */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -2942,10 +3134,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan.gm:14: D batchnorm */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x74 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -2957,10 +3149,13 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/dcgan.gm:15: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 200704, 6272, D_l7_weight, 6272, arena + 254016, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l7_weight, 6272, arena + 279104, 1);
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 250880;
+        const real *img = arena + 275968;
         real *cols = arena + 0;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -2980,6 +3175,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 275968, D_l1_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 200704, 64);
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -3004,6 +3205,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
@@ -3026,10 +3230,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 200704, 128);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 200704, D_l3_weight, arena + 250880);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 250880, 128);
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x90 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -3056,9 +3266,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan.gm:14: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x90 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x93 = arena + 0; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3070,7 +3280,7 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan.gm:14: D batchnorm (128) */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x94 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -3105,10 +3315,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan.gm:14: D batchnorm */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x94 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x100 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3120,7 +3330,7 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/dcgan.gm:15: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 200704, 6272, D_l7_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l7_weight, 6272, arena + 0, 1);
     /* specs/dcgan.gm:17: loss_D (1) */
     /*   with specs/dcgan.gm:15: D dense 1 */
     /*   with specs/dcgan.gm:17: loss_D */
@@ -3144,7 +3354,7 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan.gm:17: loss_D */
     /*   with specs/dcgan.gm:17: loss_D */
     {
-        const real *x80 = arena + 254016; /* (4, 1) */
+        const real *x80 = arena + 279104; /* (4, 1) */
         const real *x81 = D_l7_bias; /* (1) */
         real *y = arena + 0;
         double acc = 0;
@@ -3179,10 +3389,10 @@ static void gc_loss_0(double *out) {
 /* Gradient check: d loss_D / d parameters at batch 4, into g. */
 static void gc_grad_0(real *g) {
     /* specs/dcgan.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
     /* specs/dcgan.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -3210,9 +3420,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -3224,7 +3434,7 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan.gm:8: G batchnorm (6272) */
     /*   with specs/dcgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -3260,10 +3470,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan.gm:8: G batchnorm */
     /*   with specs/dcgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -3275,8 +3485,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:9: G deconv 64 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 200704, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/dcgan.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -3430,6 +3649,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -3451,6 +3673,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_x, D_l1_weight, arena + 663552);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 663552, 64);
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -3475,6 +3703,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 663552;
         real *cols = arena + 0;
@@ -3497,6 +3728,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 663552, D_l3_weight, arena + 582656);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 582656, 128);
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
@@ -3599,6 +3836,9 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan.gm:15: D dense 1 (4, 1) */
     gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 713728, 6272, D_l7_weight, 6272, arena + 636352, 1);
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 632832;
         real *cols = arena + 0;
@@ -3620,6 +3860,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 632832, D_l1_weight, arena + 532480);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 532480, 64);
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -3644,6 +3890,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 532480;
         real *cols = arena + 0;
@@ -3666,6 +3915,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 532480, D_l3_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 200704, 128);
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
@@ -3986,6 +4241,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 532480;
         real *cols = arena + 0;
@@ -4008,10 +4266,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 607744, 128, D_l3_weight, 1024, arena + 200704, 1024);
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 532480, arena + 607744, arena + 401408);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 607744, 128, arena + 0, 1024, arena + 401408, 1024);
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 607744, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
@@ -4062,6 +4335,9 @@ static void gc_grad_0(real *g) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 632832;
         real *cols = arena + 0;
@@ -4083,6 +4359,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 632832, arena + 532480, arena + 745088);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 532480, 64, arena + 0, 16, arena + 745088, 16);
     /* specs/dcgan.gm:15: backward of D dense 1 (1) */
     {
@@ -4280,6 +4562,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 663552;
         real *cols = arena + 0;
@@ -4302,8 +4587,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 713728, 128, D_l3_weight, 1024, arena + 200704, 1024);
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 663552, arena + 713728, arena + 532480);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 713728, 128, arena + 0, 1024, arena + 532480, 1024);
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
@@ -4316,6 +4610,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 713728, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
@@ -4375,6 +4675,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -4396,6 +4699,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_x, arena + 663552, arena + 12544);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 663552, 64, arena + 0, 16, arena + 12544, 16);
     /* specs/dcgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     {
@@ -4425,10 +4734,10 @@ static void gc_grad_0(real *g) {
 /* Gradient check: loss_G at batch 4. */
 static void gc_loss_1(double *out) {
     /* specs/dcgan.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
     /* specs/dcgan.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -4456,9 +4765,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/dcgan.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -4470,7 +4779,7 @@ static void gc_loss_1(double *out) {
     /* specs/dcgan.gm:8: G batchnorm (6272) */
     /*   with specs/dcgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -4506,10 +4815,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/dcgan.gm:8: G batchnorm */
     /*   with specs/dcgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -4521,8 +4830,17 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/dcgan.gm:9: G deconv 64 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 200704, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/dcgan.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -4676,6 +4994,9 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12544;
         real *cols = arena + 0;
@@ -4697,6 +5018,12 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 12544, D_l1_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 200704, 64);
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -4721,6 +5048,9 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
@@ -4743,10 +5073,16 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 200704, 128);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 200704, D_l3_weight, arena + 250880);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 250880, 128);
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
-        const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x60 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -4773,9 +5109,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/dcgan.gm:14: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x60 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -4787,7 +5123,7 @@ static void gc_loss_1(double *out) {
     /* specs/dcgan.gm:14: D batchnorm (128) */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -4822,10 +5158,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/dcgan.gm:14: D batchnorm */
     /*   with specs/dcgan.gm:14: D batchnorm */
     {
-        const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x74 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -4837,7 +5173,7 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/dcgan.gm:15: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 200704, 6272, D_l7_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l7_weight, 6272, arena + 0, 1);
     /* specs/dcgan.gm:17: loss_G (1) */
     /*   with specs/dcgan.gm:15: D dense 1 */
     /*   with specs/dcgan.gm:17: loss_G */
@@ -4919,7 +5255,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan.gm:8: G batchnorm */
     {
         const real *x11 = arena + 401408; /* (4, 6272) */
-        real *y = arena + 426496;
+        real *y = arena + 451584;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
         PARALLEL_FOR
@@ -4939,8 +5275,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan.gm:8: G batchnorm */
     /*   with specs/dcgan.gm:8: G batchnorm */
     {
-        const real *x13 = arena + 426496; /* (6272) */
-        real *y = arena + 426496;
+        const real *x13 = arena + 451584; /* (6272) */
+        real *y = arena + 451584;
         for (long i = 0; i < 6272; i++) {
             real v14 = (real)0.25 * (x13[i]);
             real v15 = v14 + (real)1e-05;
@@ -4949,9 +5285,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan.gm:8: G batchnorm (6272) */
     {
-        const real *x16 = arena + 426496; /* (6272) */
+        const real *x16 = arena + 451584; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        real *y = arena + 432768;
+        real *y = arena + 457856;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x16[i]) * (x7[i]);
         }
@@ -4961,7 +5297,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan.gm:8: G batchnorm */
     {
         const real *x11 = arena + 401408; /* (4, 6272) */
-        const real *x17 = arena + 432768; /* (6272) */
+        const real *x17 = arena + 457856; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 758272;
         PARALLEL_FOR
@@ -4975,8 +5311,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan.gm:9: G deconv 64 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 758272, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/dcgan.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 758272, G_l5_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -5043,7 +5388,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan.gm:9: G batchnorm */
     {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 442176;
+        real *y = arena + 467264;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -5062,8 +5407,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan.gm:9: G batchnorm */
     /*   with specs/dcgan.gm:9: G batchnorm */
     {
-        const real *x35 = arena + 442176; /* (64) */
-        real *y = arena + 442176;
+        const real *x35 = arena + 467264; /* (64) */
+        real *y = arena + 467264;
         for (long i = 0; i < 64; i++) {
             real v36 = (real)0.0012755102040816326 * (x35[i]);
             real v37 = v36 + (real)1e-05;
@@ -5072,9 +5417,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan.gm:9: G batchnorm (64) */
     {
-        const real *x38 = arena + 442176; /* (64) */
+        const real *x38 = arena + 467264; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        real *y = arena + 442240;
+        real *y = arena + 467328;
         for (long i = 0; i < 64; i++) {
             y[i] = (x38[i]) * (x29[i]);
         }
@@ -5084,7 +5429,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan.gm:9: G batchnorm */
     {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 442240; /* (64) */
+        const real *x39 = arena + 467328; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 250880;
         PARALLEL_FOR
@@ -5102,7 +5447,7 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
         const real *cols = arena + 0;
-        real *img = arena + 439040;
+        real *img = arena + 464128;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -5124,9 +5469,9 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan.gm:10: G tanh (4, 28, 28, 1) */
     /*   with specs/dcgan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 439040; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 464128; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 439040;
+        real *y = arena + 464128;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -5136,8 +5481,11 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 439040;
+        const real *img = arena + 464128;
         real *cols = arena + 0;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -5157,6 +5505,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 464128, D_l1_weight, arena + 301056);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 301056, 64);
     /* specs/dcgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -5181,6 +5535,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 301056;
         real *cols = arena + 0;
@@ -5203,6 +5560,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan.gm:14: D conv 128 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 301056, D_l3_weight, arena + 351232);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 351232, 128);
     /* specs/dcgan.gm:14: D batchnorm (128) */
     {
@@ -5291,7 +5654,7 @@ static void gc_grad_1(real *g) {
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         const real *x74 = arena + 25216; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 376320;
+        real *y = arena + 426496;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5303,7 +5666,7 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan.gm:15: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 376320, 6272, D_l7_weight, 6272, arena + 25344, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 426496, 6272, D_l7_weight, 6272, arena + 25344, 1);
     /* specs/dcgan.gm:17: backward of loss_G (1) */
     /*   with specs/dcgan.gm:17: loss_G */
     {
@@ -5340,9 +5703,9 @@ static void gc_grad_1(real *g) {
     gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 25344, 1, D_l7_weight, 6272, arena + 0, 6272);
     /* specs/dcgan.gm:14: backward of D leaky_relu 0.2 (4, 7, 7, 128) */
     {
-        const real *x77 = arena + 376320; /* (4, 7, 7, 128) */
+        const real *x77 = arena + 426496; /* (4, 7, 7, 128) */
         const real *x94 = arena + 0; /* (4, 7, 7, 128) */
-        real *y = arena + 376320;
+        real *y = arena + 426496;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x77[i] > 0 ? x94[i] : (real)0.2 * x94[i];
@@ -5351,7 +5714,7 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x95 = arena + 376320; /* (4, 7, 7, 128) */
+        const real *x95 = arena + 426496; /* (4, 7, 7, 128) */
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
@@ -5395,11 +5758,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
-        const real *x95 = arena + 376320; /* (4, 7, 7, 128) */
+        const real *x95 = arena + 426496; /* (4, 7, 7, 128) */
         const real *x74 = arena + 25216; /* (128) */
         const real *x104 = arena + 0; /* (128) */
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
-        real *y = arena + 376320;
+        real *y = arena + 426496;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5415,7 +5778,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x109 = arena + 376320; /* (4, 7, 7, 128) */
+        const real *x109 = arena + 426496; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -5445,8 +5808,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan.gm:14: backward of D batchnorm */
     {
         const real *x112 = arena + 0; /* (128) */
-        const real *x109 = arena + 376320; /* (4, 7, 7, 128) */
-        real *y = arena + 376320;
+        const real *x109 = arena + 426496; /* (4, 7, 7, 128) */
+        real *y = arena + 426496;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5458,8 +5821,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 376320, 128, D_l3_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 426496, 128, D_l3_weight, 1024, arena + 0, 1024);
     /* specs/dcgan.gm:14: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 426496, D_l3_weight, arena + 351232);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 351232;
@@ -5521,9 +5893,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan.gm:10: backward of G tanh */
     /*   with specs/dcgan.gm:10: backward of G tanh */
     {
-        const real *x49 = arena + 439040; /* (4, 28, 28, 1) */
+        const real *x49 = arena + 464128; /* (4, 28, 28, 1) */
         const real *x122 = arena + 12544; /* (4, 28, 28, 1) */
-        real *y = arena + 439040;
+        real *y = arena + 464128;
         for (long i = 0; i < 3136; i++) {
             real v123 = (x49[i]) * (x49[i]);
             real v124 = -(v123);
@@ -5533,7 +5905,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan.gm:10: backward of G deconv 1 k4 s2 p1 (1) */
     {
-        const real *x126 = arena + 439040; /* (4, 28, 28, 1) */
+        const real *x126 = arena + 464128; /* (4, 28, 28, 1) */
         real *y = arena + 797056;
         double acc[1] = {0};
         for (long r = 0; r < 3136; r++) {
@@ -5545,8 +5917,11 @@ static void gc_grad_1(real *g) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/dcgan.gm:10: backward of G deconv 1 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 439040;
+        const real *img = arena + 464128;
         real *cols = arena + 50176;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -5566,8 +5941,20 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan.gm:10: backward of G deconv 1 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 464128, G_l8_weight, arena + 0);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 50176, 16, G_l8_weight, 16, arena + 0, 64);
     /* specs/dcgan.gm:10: backward of G deconv 1 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 464128, arena + 250880, arena + 795904);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 250880, 64, arena + 50176, 16, arena + 795904, 16);
     /* specs/dcgan.gm:9: backward of G relu (4, 14, 14, 64) */
     {
@@ -5619,7 +6006,7 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan.gm:9: backward of G batchnorm (64) */
     {
         const real *x136 = arena + 0; /* (64) */
-        const real *x38 = arena + 442176; /* (64) */
+        const real *x38 = arena + 467264; /* (64) */
         real *y = arena + 796992;
         for (long i = 0; i < 64; i++) {
             y[i] = (x136[i]) * (x38[i]);
@@ -5634,7 +6021,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x136 = arena + 0; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        const real *x38 = arena + 442176; /* (64) */
+        const real *x38 = arena + 467264; /* (64) */
         real *y = arena + 0;
         for (long i = 0; i < 64; i++) {
             real v137 = (x136[i]) * (x29[i]);
@@ -5653,7 +6040,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan.gm:9: backward of G batchnorm */
     {
         const real *x132 = arena + 250880; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 442240; /* (64) */
+        const real *x39 = arena + 467328; /* (64) */
         const real *x143 = arena + 0; /* (64) */
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 250880;
@@ -5715,6 +6102,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan.gm:9: backward of G deconv 64 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 250880;
         real *cols = arena + 0;
@@ -5737,8 +6127,20 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan.gm:9: backward of G deconv 64 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, G_l5_weight, 1024, arena + 200704, 128);
     /* specs/dcgan.gm:9: backward of G deconv 64 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, arena + 758272, arena + 627200);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 758272, 128, arena + 0, 1024, arena + 627200, 1024);
     /* specs/dcgan.gm:8: backward of G relu (4, 6272) */
     {
@@ -5792,7 +6194,7 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan.gm:8: backward of G batchnorm (6272) */
     {
         const real *x164 = arena + 0; /* (6272) */
-        const real *x16 = arena + 426496; /* (6272) */
+        const real *x16 = arena + 451584; /* (6272) */
         real *y = arena + 789632;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x164[i]) * (x16[i]);
@@ -5807,7 +6209,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x164 = arena + 0; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        const real *x16 = arena + 426496; /* (6272) */
+        const real *x16 = arena + 451584; /* (6272) */
         real *y = arena + 0;
         for (long i = 0; i < 6272; i++) {
             real v165 = (x164[i]) * (x7[i]);
@@ -5826,7 +6228,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan.gm:8: backward of G batchnorm */
     {
         const real *x160 = arena + 758272; /* (4, 6272) */
-        const real *x17 = arena + 432768; /* (6272) */
+        const real *x17 = arena + 457856; /* (6272) */
         const real *x171 = arena + 0; /* (6272) */
         const real *x11 = arena + 401408; /* (4, 6272) */
         real *y = arena + 758272;

@@ -219,8 +219,17 @@ static const struct genrt_tensor tensors[86] = {
 static void train_step(long t, double *out) {
     step_t = t;
     /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (64, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 64, 8192, 100, in_z, 100, G_l2_weight, 8192, arena + 0, 8192);
     /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (64, 4, 4, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 4, 4, 512, 100, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, in_z, G_l2_weight, arena + 67895296);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 67895296;
@@ -356,8 +365,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (1024, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1024, 4096, 512, arena + 68419584, 512, G_l5_weight, 4096, arena + 0, 4096);
     /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (64, 8, 8, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 68419584, G_l5_weight, arena + 62914560);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 62914560;
@@ -493,8 +511,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (4096, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 4096, 2048, 256, arena + 63963136, 256, G_l8_weight, 2048, arena + 0, 2048);
     /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (64, 16, 16, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 63963136, G_l8_weight, arena + 50331648);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 50331648;
@@ -630,8 +657,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (16384, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 16384, 1024, 128, arena + 52428800, 128, G_l11_weight, 1024, arena + 0, 1024);
     /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (64, 32, 32, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 52428800, G_l11_weight, arena + 33554432);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 33554432;
@@ -767,8 +803,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (65536, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 65536, 48, 64, arena + 37748736, 64, G_l14_weight, 48, arena + 0, 48);
     /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (64, 64, 64, 3) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, arena + 37748736, G_l14_weight, arena + 67108864);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 67108864;
@@ -801,6 +846,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (65536, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x;
         real *cols = arena + 0;
@@ -823,6 +871,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (65536, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, in_x, D_l1_weight, arena + 41943040);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 65536, 64, 48, arena + 0, 48, D_l1_weight, 48, arena + 41943040, 64);
     /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (64, 32, 32, 64) */
     {
@@ -834,6 +888,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (16384, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 41943040;
         real *cols = arena + 0;
@@ -856,6 +913,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (16384, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 41943040, D_l3_weight, arena + 54525952);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 16384, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 54525952, 128);
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
@@ -970,6 +1033,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (4096, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 56623104;
         real *cols = arena + 0;
@@ -992,6 +1058,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (4096, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 56623104, D_l6_weight, arena + 65011712);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 4096, 256, 2048, arena + 0, 2048, D_l6_weight, 2048, arena + 65011712, 256);
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
@@ -1106,6 +1178,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (1024, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 66060288;
         real *cols = arena + 0;
@@ -1128,6 +1203,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (1024, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 66060288, D_l9_weight, arena + 68943872);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1024, 512, 4096, arena + 0, 4096, D_l9_weight, 4096, arena + 68943872, 512);
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
@@ -1242,6 +1323,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (64, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 69468160;
         real *cols = arena + 0;
@@ -1264,8 +1348,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (64, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, arena + 69468160, D_l12_weight, arena + 19923072);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 64, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 19923072, 1);
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (65536, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 67108864;
         real *cols = arena + 0;
@@ -1288,6 +1381,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (65536, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, arena + 67108864, D_l1_weight, arena + 46137344);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 65536, 64, 48, arena + 0, 48, D_l1_weight, 48, arena + 46137344, 64);
     /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (64, 32, 32, 64) */
     {
@@ -1299,6 +1398,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (16384, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 46137344;
         real *cols = arena + 0;
@@ -1321,6 +1423,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (16384, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 46137344, D_l3_weight, arena + 16777216);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 16384, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 16777216, 128);
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
@@ -1435,6 +1543,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (4096, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 58720256;
         real *cols = arena + 0;
@@ -1457,6 +1568,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (4096, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 58720256, D_l6_weight, arena + 8388608);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 4096, 256, 2048, arena + 0, 2048, D_l6_weight, 2048, arena + 8388608, 256);
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
@@ -1571,6 +1688,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (1024, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 18874368;
         real *cols = arena + 0;
@@ -1593,6 +1713,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (1024, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 18874368, D_l9_weight, arena + 4194304);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1024, 512, 4096, arena + 0, 4096, D_l9_weight, 4096, arena + 4194304, 512);
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
@@ -1707,6 +1833,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (64, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 9437184;
         real *cols = arena + 0;
@@ -1729,6 +1858,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (64, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, arena + 9437184, D_l12_weight, arena + 1049088);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 64, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 1049088, 1);
     /* specs/dcgan_images.gm:22: loss_D (1) */
     /*   with specs/dcgan_images.gm:22: loss_D */
@@ -1873,6 +2008,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (64, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 9437184;
         real *cols = arena + 0;
@@ -1895,10 +2033,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (64, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 64, 8192, 1, arena + 1049088, 1, D_l12_weight, 8192, arena + 524288, 8192);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (1, 8192) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, arena + 9437184, arena + 1049088, arena + 70647808);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 1, 8192, 64, arena + 1049088, 1, arena + 0, 8192, arena + 70647808, 8192);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (64, 4, 4, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, arena + 1049088, D_l12_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 524288;
         real *img = arena + 0;
@@ -2058,6 +2211,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (1024, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 18874368;
         real *cols = arena + 0;
@@ -2080,10 +2236,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (1024, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1024, 4096, 512, arena + 9437184, 512, D_l9_weight, 4096, arena + 4194304, 4096);
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (512, 4096) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 18874368, arena + 9437184, arena + 60817408);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 512, 4096, 1024, arena + 9437184, 512, arena + 0, 4096, arena + 60817408, 4096);
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (64, 8, 8, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 9437184, D_l9_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 4194304;
         real *img = arena + 0;
@@ -2243,6 +2414,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (4096, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 58720256;
         real *cols = arena + 0;
@@ -2265,10 +2439,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (4096, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 4096, 2048, 256, arena + 18874368, 256, D_l6_weight, 2048, arena + 8388608, 2048);
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (256, 2048) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 58720256, arena + 18874368, arena + 69992448);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 256, 2048, 4096, arena + 18874368, 256, arena + 0, 2048, arena + 69992448, 2048);
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (64, 16, 16, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 18874368, D_l6_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 8388608;
         real *img = arena + 0;
@@ -2428,6 +2617,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (16384, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 46137344;
         real *cols = arena + 0;
@@ -2450,10 +2642,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (16384, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 16384, 1024, 128, arena + 58720256, 128, D_l3_weight, 1024, arena + 16777216, 1024);
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 46137344, arena + 58720256, arena + 70516736);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 16384, arena + 58720256, 128, arena + 0, 1024, arena + 70516736, 1024);
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (64, 32, 32, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 58720256, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 16777216;
         real *img = arena + 0;
@@ -2487,6 +2694,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:16: backward of D conv 64 k4 s2 p1 (65536, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 67108864;
         real *cols = arena + 0;
@@ -2509,8 +2719,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:16: backward of D conv 64 k4 s2 p1 (64, 48) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, arena + 67108864, arena + 46137344, arena + 58720256);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 48, 65536, arena + 46137344, 64, arena + 0, 48, arena + 58720256, 48);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (64, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 69468160;
         real *cols = arena + 0;
@@ -2533,8 +2752,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (64, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 64, 8192, 1, arena + 70662400, 1, D_l12_weight, 8192, arena + 524288, 8192);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (1, 8192) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, arena + 69468160, arena + 70662400, arena + 1048576);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 1, 8192, 64, arena + 70662400, 1, arena + 0, 8192, arena + 1048576, 8192);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (1, 8192) */
     {
@@ -2546,6 +2774,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (64, 4, 4, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, arena + 70662400, D_l12_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 524288;
         real *img = arena + 0;
@@ -2729,6 +2963,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (1024, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 66060288;
         real *cols = arena + 0;
@@ -2751,8 +2988,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (1024, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1024, 4096, 512, arena + 69468160, 512, D_l9_weight, 4096, arena + 4194304, 4096);
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (512, 4096) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 66060288, arena + 69468160, arena + 8388608);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 512, 4096, 1024, arena + 69468160, 512, arena + 0, 4096, arena + 8388608, 4096);
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (512, 4096) */
     {
@@ -2765,6 +3011,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (64, 8, 8, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 69468160, D_l9_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 4194304;
         real *img = arena + 0;
@@ -2948,6 +3200,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (4096, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 56623104;
         real *cols = arena + 0;
@@ -2970,8 +3225,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (4096, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 4096, 2048, 256, arena + 66060288, 256, D_l6_weight, 2048, arena + 8388608, 2048);
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (256, 2048) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 56623104, arena + 66060288, arena + 16777216);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 256, 2048, 4096, arena + 66060288, 256, arena + 0, 2048, arena + 16777216, 2048);
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (256, 2048) */
     {
@@ -2984,6 +3248,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (64, 16, 16, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 66060288, D_l6_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 8388608;
         real *img = arena + 0;
@@ -3167,6 +3437,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (16384, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 41943040;
         real *cols = arena + 0;
@@ -3189,8 +3462,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (16384, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 16384, 1024, 128, arena + 56623104, 128, D_l3_weight, 1024, arena + 16777216, 1024);
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 41943040, arena + 56623104, arena + 46137344);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 16384, arena + 56623104, 128, arena + 0, 1024, arena + 46137344, 1024);
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
@@ -3203,6 +3485,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (64, 32, 32, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 56623104, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 16777216;
         real *img = arena + 0;
@@ -3236,6 +3524,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:16: backward of D conv 64 k4 s2 p1 (65536, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x;
         real *cols = arena + 0;
@@ -3258,6 +3549,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:16: backward of D conv 64 k4 s2 p1 (64, 48) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, in_x, arena + 41943040, arena + 3145728);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 48, 65536, arena + 41943040, 64, arena + 0, 48, arena + 3145728, 48);
     /* specs/dcgan_images.gm:16: backward of D conv 64 k4 s2 p1 (64, 48) */
     {
@@ -3291,6 +3588,9 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:24: adam step of D.l12.weight (1) */
     adam_update(D_l12_weight, arena + 70647808, D_l12_weight_adam_m, D_l12_weight_adam_v, 8192, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (65536, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 67108864;
         real *cols = arena + 0;
@@ -3313,6 +3613,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (65536, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, arena + 67108864, D_l1_weight, arena + 16777216);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 65536, 64, 48, arena + 0, 48, D_l1_weight, 48, arena + 16777216, 64);
     /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (64, 32, 32, 64) */
     {
@@ -3324,6 +3630,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (16384, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 16777216;
         real *cols = arena + 0;
@@ -3346,6 +3655,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (16384, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 16777216, D_l3_weight, arena + 20971520);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 16384, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 20971520, 128);
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
@@ -3424,7 +3739,7 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
         const real *x503 = arena + 128; /* (128) */
-        real *y = arena + 10485760;
+        real *y = arena + 11534336;
         for (long i = 0; i < 128; i++) {
             real v504 = x503[i] + (real)1e-05;
             y[i] = 1 / sqrt(v504);
@@ -3432,9 +3747,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x505 = arena + 10485760; /* (128) */
+        const real *x505 = arena + 11534336; /* (128) */
         const real *x108 = D_l4_gamma; /* (128) */
-        real *y = arena + 10485888;
+        real *y = arena + 11534464;
         for (long i = 0; i < 128; i++) {
             y[i] = (x505[i]) * (x108[i]);
         }
@@ -3446,9 +3761,9 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
         const real *x500 = arena + 20971520; /* (64, 16, 16, 128) */
-        const real *x506 = arena + 10485888; /* (128) */
+        const real *x506 = arena + 11534464; /* (128) */
         const real *x107 = D_l4_beta; /* (128) */
-        real *y = arena + 23068672;
+        real *y = arena + 25165824;
         PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3460,8 +3775,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (4096, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 23068672;
+        const real *img = arena + 25165824;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
@@ -3482,6 +3800,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (4096, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 25165824, D_l6_weight, arena + 8388608);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 4096, 256, 2048, arena + 0, 2048, D_l6_weight, 2048, arena + 8388608, 256);
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
@@ -3560,7 +3884,7 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
         const real *x520 = arena + 256; /* (256) */
-        real *y = arena + 5242880;
+        real *y = arena + 5767168;
         for (long i = 0; i < 256; i++) {
             real v521 = x520[i] + (real)1e-05;
             y[i] = 1 / sqrt(v521);
@@ -3568,9 +3892,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x522 = arena + 5242880; /* (256) */
+        const real *x522 = arena + 5767168; /* (256) */
         const real *x130 = D_l7_gamma; /* (256) */
-        real *y = arena + 5243136;
+        real *y = arena + 5767424;
         for (long i = 0; i < 256; i++) {
             y[i] = (x522[i]) * (x130[i]);
         }
@@ -3582,9 +3906,9 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
         const real *x517 = arena + 8388608; /* (64, 8, 8, 256) */
-        const real *x523 = arena + 5243136; /* (256) */
+        const real *x523 = arena + 5767424; /* (256) */
         const real *x129 = D_l7_beta; /* (256) */
-        real *y = arena + 9437184;
+        real *y = arena + 10485760;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
@@ -3596,8 +3920,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (1024, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 9437184;
+        const real *img = arena + 10485760;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
@@ -3618,6 +3945,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (1024, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 10485760, D_l9_weight, arena + 4194304);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1024, 512, 4096, arena + 0, 4096, D_l9_weight, 4096, arena + 4194304, 512);
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
@@ -3720,7 +4053,7 @@ static void train_step(long t, double *out) {
         const real *x534 = arena + 4194304; /* (64, 4, 4, 512) */
         const real *x540 = arena + 1049088; /* (512) */
         const real *x151 = D_l10_beta; /* (512) */
-        real *y = arena + 4718592;
+        real *y = arena + 5242880;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
@@ -3732,8 +4065,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (64, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 4718592;
+        const real *img = arena + 5242880;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
@@ -3754,11 +4090,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 524288, 1);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, arena + 5242880, D_l12_weight, arena + 1049600);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 1049600, 1);
     /* specs/dcgan_images.gm:22: loss_G (64, 1) */
     {
-        const real *x548 = arena + 524288; /* (64, 1) */
-        real *y = arena + 524288;
+        const real *x548 = arena + 1049600; /* (64, 1) */
+        real *y = arena + 1049600;
         for (long i = 0; i < 64; i++) {
             y[i] = -(x548[i]);
         }
@@ -3766,7 +4108,7 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:22: loss_G (1) */
     /*   with specs/dcgan_images.gm:22: loss_G */
     {
-        const real *x549 = arena + 524288; /* (64, 1) */
+        const real *x549 = arena + 1049600; /* (64, 1) */
         real *y = arena + 0;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
@@ -3800,8 +4142,8 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:22: backward of loss_G */
     {
         const real *x555 = arena + 0; /* (1) */
-        const real *x549 = arena + 524288; /* (64, 1) */
-        real *y = arena + 524288;
+        const real *x549 = arena + 1049600; /* (64, 1) */
+        real *y = arena + 1049600;
         for (long i = 0; i < 64; i++) {
             real v556 = x555[0];
             real v557 = 1 / (1 + exp(-(x549[i])));
@@ -3810,8 +4152,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (64, 8192) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 8192, 1, arena + 524288, 1, D_l12_weight, 8192, arena + 0, 8192);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 64, 8192, 1, arena + 1049600, 1, D_l12_weight, 8192, arena + 0, 8192);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (64, 4, 4, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, arena + 1049600, D_l12_weight, arena + 524288);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 524288;
@@ -3836,9 +4187,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:19: backward of D leaky_relu 0.2 (64, 4, 4, 512) */
     {
-        const real *x544 = arena + 4718592; /* (64, 4, 4, 512) */
+        const real *x544 = arena + 5242880; /* (64, 4, 4, 512) */
         const real *x563 = arena + 524288; /* (64, 4, 4, 512) */
-        real *y = arena + 4718592;
+        real *y = arena + 5242880;
         PARALLEL_FOR
         for (long i = 0; i < 524288; i++) {
             y[i] = x544[i] > 0 ? x563[i] : (real)0.2 * x563[i];
@@ -3847,7 +4198,7 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x564 = arena + 4718592; /* (64, 4, 4, 512) */
+        const real *x564 = arena + 5242880; /* (64, 4, 4, 512) */
         const real *x534 = arena + 4194304; /* (64, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
@@ -3891,11 +4242,11 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x564 = arena + 4718592; /* (64, 4, 4, 512) */
+        const real *x564 = arena + 5242880; /* (64, 4, 4, 512) */
         const real *x540 = arena + 1049088; /* (512) */
         const real *x573 = arena + 0; /* (512) */
         const real *x534 = arena + 4194304; /* (64, 4, 4, 512) */
-        real *y = arena + 4718592;
+        real *y = arena + 5242880;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
@@ -3911,7 +4262,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     {
-        const real *x578 = arena + 4718592; /* (64, 4, 4, 512) */
+        const real *x578 = arena + 5242880; /* (64, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -3941,8 +4292,8 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
         const real *x581 = arena + 0; /* (512) */
-        const real *x578 = arena + 4718592; /* (64, 4, 4, 512) */
-        real *y = arena + 4718592;
+        const real *x578 = arena + 5242880; /* (64, 4, 4, 512) */
+        real *y = arena + 5242880;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
@@ -3954,8 +4305,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (1024, 4096) */
-    gemm(CblasNoTrans, CblasNoTrans, 1024, 4096, 512, arena + 4718592, 512, D_l9_weight, 4096, arena + 0, 4096);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 1024, 4096, 512, arena + 5242880, 512, D_l9_weight, 4096, arena + 0, 4096);
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (64, 8, 8, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 5242880, D_l9_weight, arena + 4194304);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 4194304;
@@ -3980,9 +4340,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:18: backward of D leaky_relu 0.2 (64, 8, 8, 256) */
     {
-        const real *x527 = arena + 9437184; /* (64, 8, 8, 256) */
+        const real *x527 = arena + 10485760; /* (64, 8, 8, 256) */
         const real *x587 = arena + 4194304; /* (64, 8, 8, 256) */
-        real *y = arena + 9437184;
+        real *y = arena + 10485760;
         PARALLEL_FOR
         for (long i = 0; i < 1048576; i++) {
             y[i] = x527[i] > 0 ? x587[i] : (real)0.2 * x587[i];
@@ -3991,7 +4351,7 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x588 = arena + 9437184; /* (64, 8, 8, 256) */
+        const real *x588 = arena + 10485760; /* (64, 8, 8, 256) */
         const real *x517 = arena + 8388608; /* (64, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
@@ -4017,7 +4377,7 @@ static void train_step(long t, double *out) {
     {
         const real *x591 = arena + 0; /* (256) */
         const real *x130 = D_l7_gamma; /* (256) */
-        const real *x522 = arena + 5242880; /* (256) */
+        const real *x522 = arena + 5767168; /* (256) */
         real *y = arena + 0;
         for (long i = 0; i < 256; i++) {
             real v592 = (x591[i]) * (x130[i]);
@@ -4035,11 +4395,11 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x588 = arena + 9437184; /* (64, 8, 8, 256) */
-        const real *x523 = arena + 5243136; /* (256) */
+        const real *x588 = arena + 10485760; /* (64, 8, 8, 256) */
+        const real *x523 = arena + 5767424; /* (256) */
         const real *x597 = arena + 0; /* (256) */
         const real *x517 = arena + 8388608; /* (64, 8, 8, 256) */
-        real *y = arena + 9437184;
+        real *y = arena + 10485760;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
@@ -4055,7 +4415,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     {
-        const real *x602 = arena + 9437184; /* (64, 8, 8, 256) */
+        const real *x602 = arena + 10485760; /* (64, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
         PARALLEL_FOR
@@ -4085,8 +4445,8 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
         const real *x605 = arena + 0; /* (256) */
-        const real *x602 = arena + 9437184; /* (64, 8, 8, 256) */
-        real *y = arena + 9437184;
+        const real *x602 = arena + 10485760; /* (64, 8, 8, 256) */
+        real *y = arena + 10485760;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
@@ -4098,8 +4458,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (4096, 2048) */
-    gemm(CblasNoTrans, CblasNoTrans, 4096, 2048, 256, arena + 9437184, 256, D_l6_weight, 2048, arena + 0, 2048);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 4096, 2048, 256, arena + 10485760, 256, D_l6_weight, 2048, arena + 0, 2048);
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (64, 16, 16, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 10485760, D_l6_weight, arena + 8388608);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 8388608;
@@ -4124,9 +4493,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:17: backward of D leaky_relu 0.2 (64, 16, 16, 128) */
     {
-        const real *x510 = arena + 23068672; /* (64, 16, 16, 128) */
+        const real *x510 = arena + 25165824; /* (64, 16, 16, 128) */
         const real *x611 = arena + 8388608; /* (64, 16, 16, 128) */
-        real *y = arena + 23068672;
+        real *y = arena + 25165824;
         PARALLEL_FOR
         for (long i = 0; i < 2097152; i++) {
             y[i] = x510[i] > 0 ? x611[i] : (real)0.2 * x611[i];
@@ -4135,7 +4504,7 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x612 = arena + 23068672; /* (64, 16, 16, 128) */
+        const real *x612 = arena + 25165824; /* (64, 16, 16, 128) */
         const real *x500 = arena + 20971520; /* (64, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
@@ -4161,7 +4530,7 @@ static void train_step(long t, double *out) {
     {
         const real *x615 = arena + 0; /* (128) */
         const real *x108 = D_l4_gamma; /* (128) */
-        const real *x505 = arena + 10485760; /* (128) */
+        const real *x505 = arena + 11534336; /* (128) */
         real *y = arena + 0;
         for (long i = 0; i < 128; i++) {
             real v616 = (x615[i]) * (x108[i]);
@@ -4179,11 +4548,11 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x612 = arena + 23068672; /* (64, 16, 16, 128) */
-        const real *x506 = arena + 10485888; /* (128) */
+        const real *x612 = arena + 25165824; /* (64, 16, 16, 128) */
+        const real *x506 = arena + 11534464; /* (128) */
         const real *x621 = arena + 0; /* (128) */
         const real *x500 = arena + 20971520; /* (64, 16, 16, 128) */
-        real *y = arena + 23068672;
+        real *y = arena + 25165824;
         PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
@@ -4199,7 +4568,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     {
-        const real *x626 = arena + 23068672; /* (64, 16, 16, 128) */
+        const real *x626 = arena + 25165824; /* (64, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -4229,8 +4598,8 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
         const real *x629 = arena + 0; /* (128) */
-        const real *x626 = arena + 23068672; /* (64, 16, 16, 128) */
-        real *y = arena + 23068672;
+        const real *x626 = arena + 25165824; /* (64, 16, 16, 128) */
+        real *y = arena + 25165824;
         PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
@@ -4242,8 +4611,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (16384, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 16384, 1024, 128, arena + 23068672, 128, D_l3_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 16384, 1024, 128, arena + 25165824, 128, D_l3_weight, 1024, arena + 0, 1024);
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (64, 32, 32, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 25165824, D_l3_weight, arena + 20971520);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 20971520;
@@ -4277,8 +4655,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:16: backward of D conv 64 k4 s2 p1 (65536, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 65536, 48, 64, arena + 16777216, 64, D_l1_weight, 48, arena + 0, 48);
     /* specs/dcgan_images.gm:16: backward of D conv 64 k4 s2 p1 (64, 64, 64, 3) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, arena + 16777216, D_l1_weight, arena + 3145728);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3145728;
@@ -4318,6 +4705,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:13: backward of G deconv 3 k4 s2 p1 (65536, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 67108864;
         real *cols = arena + 4194304;
@@ -4340,8 +4730,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:13: backward of G deconv 3 k4 s2 p1 (65536, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, arena + 67108864, G_l14_weight, arena + 0);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 65536, 64, 48, arena + 4194304, 48, G_l14_weight, 48, arena + 0, 64);
     /* specs/dcgan_images.gm:13: backward of G deconv 3 k4 s2 p1 (64, 48) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, arena + 67108864, arena + 37748736, arena + 19005440);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 48, 65536, arena + 37748736, 64, arena + 4194304, 48, arena + 19005440, 48);
     /* specs/dcgan_images.gm:12: backward of G relu (64, 32, 32, 64) */
     {
@@ -4489,6 +4891,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:12: backward of G deconv 64 k4 s2 p1 (16384, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 37748736;
         real *cols = arena + 0;
@@ -4511,8 +4916,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:12: backward of G deconv 64 k4 s2 p1 (16384, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 37748736, G_l11_weight, arena + 16777216);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 16384, 128, 1024, arena + 0, 1024, G_l11_weight, 1024, arena + 16777216, 128);
     /* specs/dcgan_images.gm:12: backward of G deconv 64 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 37748736, arena + 52428800, arena + 18874368);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 16384, arena + 52428800, 128, arena + 0, 1024, arena + 18874368, 1024);
     /* specs/dcgan_images.gm:11: backward of G relu (64, 16, 16, 128) */
     {
@@ -4660,6 +5077,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:11: backward of G deconv 128 k4 s2 p1 (4096, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 52428800;
         real *cols = arena + 0;
@@ -4682,8 +5102,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:11: backward of G deconv 128 k4 s2 p1 (4096, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 52428800, G_l8_weight, arena + 8388608);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 4096, 256, 2048, arena + 0, 2048, G_l8_weight, 2048, arena + 8388608, 256);
     /* specs/dcgan_images.gm:11: backward of G deconv 128 k4 s2 p1 (256, 2048) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 52428800, arena + 63963136, arena + 9437184);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 256, 2048, 4096, arena + 63963136, 256, arena + 0, 2048, arena + 9437184, 2048);
     /* specs/dcgan_images.gm:10: backward of G relu (64, 8, 8, 256) */
     {
@@ -4831,6 +5263,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:10: backward of G deconv 256 k4 s2 p1 (1024, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 63963136;
         real *cols = arena + 0;
@@ -4853,8 +5288,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:10: backward of G deconv 256 k4 s2 p1 (1024, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 63963136, G_l5_weight, arena + 6291456);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1024, 512, 4096, arena + 0, 4096, G_l5_weight, 4096, arena + 6291456, 512);
     /* specs/dcgan_images.gm:10: backward of G deconv 256 k4 s2 p1 (512, 4096) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 63963136, arena + 68419584, arena + 4194304);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 512, 4096, 1024, arena + 68419584, 512, arena + 0, 4096, arena + 4194304, 4096);
     /* specs/dcgan_images.gm:9: backward of G relu (64, 4, 4, 512) */
     {
@@ -5002,6 +5449,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:9: backward of G deconv 512 k4 s1 p0 (64, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 68419584;
         real *cols = arena + 819200;
@@ -5024,6 +5474,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:9: backward of G deconv 512 k4 s1 p0 (100, 8192) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 4, 4, 512, 100, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, arena + 68419584, in_z, arena + 0);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 100, 8192, 64, in_z, 100, arena + 819200, 8192, arena + 0, 8192);
     /* specs/dcgan_images.gm:23: adam step of G.l2.weight (1) */
     adam_update(G_l2_weight, arena + 0, G_l2_weight_adam_m, G_l2_weight_adam_v, 819200, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
@@ -5056,8 +5512,17 @@ static void train_step(long t, double *out) {
 /* The generator's forward pass at batch 64, from in_z. */
 static const real *generate(void) {
     /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (64, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 64, 8192, 100, in_z, 100, G_l2_weight, 8192, arena + 0, 8192);
     /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (64, 4, 4, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 4, 4, 512, 100, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, in_z, G_l2_weight, arena + 4194304);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 4194304;
@@ -5124,8 +5589,17 @@ static const real *generate(void) {
         }
     }
     /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (1024, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1024, 4096, 512, arena + 4194304, 512, G_l5_weight, 4096, arena + 0, 4096);
     /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (64, 8, 8, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 4194304, G_l5_weight, arena + 8388608);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 8388608;
@@ -5192,11 +5666,20 @@ static const real *generate(void) {
         }
     }
     /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (4096, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 4096, 2048, 256, arena + 8388608, 256, G_l8_weight, 2048, arena + 0, 2048);
     /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (64, 16, 16, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 8388608, G_l8_weight, arena + 20971520);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
-        real *img = arena + 16777216;
+        real *img = arena + 20971520;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
@@ -5245,10 +5728,10 @@ static const real *generate(void) {
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x37 = arena + 16777216; /* (64, 16, 16, 128) */
+        const real *x37 = arena + 20971520; /* (64, 16, 16, 128) */
         const real *x44 = arena + 0; /* (128) */
         const real *x46 = arena + 128; /* (128) */
-        real *y = arena + 16777216;
+        real *y = arena + 20971520;
         PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5260,8 +5743,17 @@ static const real *generate(void) {
         }
     }
     /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (16384, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 16384, 1024, 128, arena + 16777216, 128, G_l11_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 16384, 1024, 128, arena + 20971520, 128, G_l11_weight, 1024, arena + 0, 1024);
     /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (64, 32, 32, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 20971520, G_l11_weight, arena + 16777216);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 16777216;
@@ -5328,8 +5820,17 @@ static const real *generate(void) {
         }
     }
     /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (65536, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 65536, 48, 64, arena + 16777216, 64, G_l14_weight, 48, arena + 0, 48);
     /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (64, 64, 64, 3) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, arena + 16777216, G_l14_weight, arena + 3145728);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3145728;
@@ -5367,1365 +5868,17 @@ static const real *generate(void) {
 /* Gradient check: loss_D at batch 4. */
 static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (4, 8192) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 100, gc_z, 100, G_l2_weight, 8192, arena + 32768, 8192);
-    /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (4, 4, 4, 512) */
-    {
-        const real *cols = arena + 32768;
-        real *img = arena + 0;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
-            for (int oh = 0; oh < 1; oh++) {
-                for (int ow = 0; ow < 1; ow++) {
-                    long row = ((long)(n * 1 + oh) * 1 + ow) * 8192;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 1 - 0 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 1 - 0 + kw;
-                            const real *col = cols + row + (kh * 4 + kw) * 512;
-                            long pix = ((long)(n * 4 + ih) * 4 + iw) * 512;
-                            if (ih >= 0 && ih < 4 && iw >= 0 && iw < 4) for (int c = 0; c < 512; c++) img[pix + c] += col[c];
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:9: G batchnorm (512) */
-    {
-        const real *x6 = arena + 0; /* (4, 4, 4, 512) */
-        real *y = arena + 32768;
-        double acc[512] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 32; cb++) {
-            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
-            for (long r = 0; r < 64; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 512 + c;
-                    acc[c] += x6[i];
-                }
-            }
-        }
-        for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
-    }
-    /* specs/dcgan_images.gm:9: G batchnorm (512) */
-    /*   with specs/dcgan_images.gm:9: G batchnorm */
-    {
-        const real *x11 = arena + 32768; /* (512) */
-        real *y = arena + 32768;
-        for (long i = 0; i < 512; i++) {
-            real v12 = (real)0.015625 * (x11[i]);
-            y[i] = -(v12);
-        }
-    }
-    /* specs/dcgan_images.gm:9: G batchnorm (4, 4, 4, 512) */
-    {
-        const real *x6 = arena + 0; /* (4, 4, 4, 512) */
-        const real *x13 = arena + 32768; /* (512) */
-        real *y = arena + 0;
-        PARALLEL_FOR
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                y[i] = x6[i] + x13[c];
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:9: G batchnorm (512) */
-    /*   with specs/dcgan_images.gm:9: G batchnorm */
-    {
-        const real *x14 = arena + 0; /* (4, 4, 4, 512) */
-        real *y = arena + 32768;
-        double acc[512] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 32; cb++) {
-            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
-            for (long r = 0; r < 64; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 512 + c;
-                    real v15 = (x14[i]) * (x14[i]);
-                    acc[c] += v15;
-                }
-            }
-        }
-        for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
-    }
-    /* specs/dcgan_images.gm:9: G batchnorm (512) */
-    /*   with specs/dcgan_images.gm:9: G batchnorm */
-    /*   with specs/dcgan_images.gm:9: G batchnorm */
-    /*   with specs/dcgan_images.gm:9: G batchnorm */
-    {
-        const real *x16 = arena + 32768; /* (512) */
-        const real *x10 = G_l3_gamma; /* (512) */
-        real *y = arena + 32768;
-        for (long i = 0; i < 512; i++) {
-            real v17 = (real)0.015625 * (x16[i]);
-            real v18 = v17 + (real)1e-05;
-            real v19 = 1 / sqrt(v18);
-            y[i] = (v19) * (x10[i]);
-        }
-    }
-    /* specs/dcgan_images.gm:9: G relu (4, 4, 4, 512) */
-    /*   with specs/dcgan_images.gm:9: G batchnorm */
-    /*   with specs/dcgan_images.gm:9: G batchnorm */
-    {
-        const real *x14 = arena + 0; /* (4, 4, 4, 512) */
-        const real *x20 = arena + 32768; /* (512) */
-        const real *x9 = G_l3_beta; /* (512) */
-        real *y = arena + 0;
-        PARALLEL_FOR
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v21 = (x14[i]) * x20[c];
-                real v22 = v21 + x9[c];
-                y[i] = v22 > 0 ? v22 : 0;
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (64, 4096) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 0, 512, G_l5_weight, 4096, arena + 65536, 4096);
-    /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (4, 8, 8, 256) */
-    {
-        const real *cols = arena + 65536;
-        real *img = arena + 0;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
-            for (int oh = 0; oh < 4; oh++) {
-                for (int ow = 0; ow < 4; ow++) {
-                    long row = ((long)(n * 4 + oh) * 4 + ow) * 4096;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            const real *col = cols + row + (kh * 4 + kw) * 256;
-                            long pix = ((long)(n * 8 + ih) * 8 + iw) * 256;
-                            if (ih >= 0 && ih < 8 && iw >= 0 && iw < 8) for (int c = 0; c < 256; c++) img[pix + c] += col[c];
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:10: G batchnorm (256) */
-    {
-        const real *x27 = arena + 0; /* (4, 8, 8, 256) */
-        real *y = arena + 65536;
-        double acc[256] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 16; cb++) {
-            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
-            for (long r = 0; r < 256; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 256 + c;
-                    acc[c] += x27[i];
-                }
-            }
-        }
-        for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
-    }
-    /* specs/dcgan_images.gm:10: G batchnorm (256) */
-    /*   with specs/dcgan_images.gm:10: G batchnorm */
-    {
-        const real *x32 = arena + 65536; /* (256) */
-        real *y = arena + 65536;
-        for (long i = 0; i < 256; i++) {
-            real v33 = (real)0.00390625 * (x32[i]);
-            y[i] = -(v33);
-        }
-    }
-    /* specs/dcgan_images.gm:10: G batchnorm (4, 8, 8, 256) */
-    {
-        const real *x27 = arena + 0; /* (4, 8, 8, 256) */
-        const real *x34 = arena + 65536; /* (256) */
-        real *y = arena + 0;
-        PARALLEL_FOR
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                y[i] = x27[i] + x34[c];
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:10: G batchnorm (256) */
-    /*   with specs/dcgan_images.gm:10: G batchnorm */
-    {
-        const real *x35 = arena + 0; /* (4, 8, 8, 256) */
-        real *y = arena + 65536;
-        double acc[256] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 16; cb++) {
-            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
-            for (long r = 0; r < 256; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 256 + c;
-                    real v36 = (x35[i]) * (x35[i]);
-                    acc[c] += v36;
-                }
-            }
-        }
-        for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
-    }
-    /* specs/dcgan_images.gm:10: G batchnorm (256) */
-    /*   with specs/dcgan_images.gm:10: G batchnorm */
-    /*   with specs/dcgan_images.gm:10: G batchnorm */
-    /*   with specs/dcgan_images.gm:10: G batchnorm */
-    {
-        const real *x37 = arena + 65536; /* (256) */
-        const real *x31 = G_l6_gamma; /* (256) */
-        real *y = arena + 65536;
-        for (long i = 0; i < 256; i++) {
-            real v38 = (real)0.00390625 * (x37[i]);
-            real v39 = v38 + (real)1e-05;
-            real v40 = 1 / sqrt(v39);
-            y[i] = (v40) * (x31[i]);
-        }
-    }
-    /* specs/dcgan_images.gm:10: G relu (4, 8, 8, 256) */
-    /*   with specs/dcgan_images.gm:10: G batchnorm */
-    /*   with specs/dcgan_images.gm:10: G batchnorm */
-    {
-        const real *x35 = arena + 0; /* (4, 8, 8, 256) */
-        const real *x41 = arena + 65536; /* (256) */
-        const real *x30 = G_l6_beta; /* (256) */
-        real *y = arena + 0;
-        PARALLEL_FOR
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v42 = (x35[i]) * x41[c];
-                real v43 = v42 + x30[c];
-                y[i] = v43 > 0 ? v43 : 0;
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (256, 2048) */
-    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 0, 256, G_l8_weight, 2048, arena + 131072, 2048);
-    /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (4, 16, 16, 128) */
-    {
-        const real *cols = arena + 131072;
-        real *img = arena + 0;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
-            for (int oh = 0; oh < 8; oh++) {
-                for (int ow = 0; ow < 8; ow++) {
-                    long row = ((long)(n * 8 + oh) * 8 + ow) * 2048;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            const real *col = cols + row + (kh * 4 + kw) * 128;
-                            long pix = ((long)(n * 16 + ih) * 16 + iw) * 128;
-                            if (ih >= 0 && ih < 16 && iw >= 0 && iw < 16) for (int c = 0; c < 128; c++) img[pix + c] += col[c];
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:11: G batchnorm (128) */
-    {
-        const real *x48 = arena + 0; /* (4, 16, 16, 128) */
-        real *y = arena + 131072;
-        double acc[128] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 8; cb++) {
-            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 1024; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 128 + c;
-                    acc[c] += x48[i];
-                }
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/dcgan_images.gm:11: G batchnorm (128) */
-    /*   with specs/dcgan_images.gm:11: G batchnorm */
-    {
-        const real *x53 = arena + 131072; /* (128) */
-        real *y = arena + 131072;
-        for (long i = 0; i < 128; i++) {
-            real v54 = (real)0.0009765625 * (x53[i]);
-            y[i] = -(v54);
-        }
-    }
-    /* specs/dcgan_images.gm:11: G batchnorm (4, 16, 16, 128) */
-    {
-        const real *x48 = arena + 0; /* (4, 16, 16, 128) */
-        const real *x55 = arena + 131072; /* (128) */
-        real *y = arena + 0;
-        PARALLEL_FOR
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                y[i] = x48[i] + x55[c];
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:11: G batchnorm (128) */
-    /*   with specs/dcgan_images.gm:11: G batchnorm */
-    {
-        const real *x56 = arena + 0; /* (4, 16, 16, 128) */
-        real *y = arena + 131072;
-        double acc[128] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 8; cb++) {
-            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 1024; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 128 + c;
-                    real v57 = (x56[i]) * (x56[i]);
-                    acc[c] += v57;
-                }
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/dcgan_images.gm:11: G batchnorm (128) */
-    /*   with specs/dcgan_images.gm:11: G batchnorm */
-    /*   with specs/dcgan_images.gm:11: G batchnorm */
-    /*   with specs/dcgan_images.gm:11: G batchnorm */
-    {
-        const real *x58 = arena + 131072; /* (128) */
-        const real *x52 = G_l9_gamma; /* (128) */
-        real *y = arena + 131072;
-        for (long i = 0; i < 128; i++) {
-            real v59 = (real)0.0009765625 * (x58[i]);
-            real v60 = v59 + (real)1e-05;
-            real v61 = 1 / sqrt(v60);
-            y[i] = (v61) * (x52[i]);
-        }
-    }
-    /* specs/dcgan_images.gm:11: G relu (4, 16, 16, 128) */
-    /*   with specs/dcgan_images.gm:11: G batchnorm */
-    /*   with specs/dcgan_images.gm:11: G batchnorm */
-    {
-        const real *x56 = arena + 0; /* (4, 16, 16, 128) */
-        const real *x62 = arena + 131072; /* (128) */
-        const real *x51 = G_l9_beta; /* (128) */
-        real *y = arena + 0;
-        PARALLEL_FOR
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v63 = (x56[i]) * x62[c];
-                real v64 = v63 + x51[c];
-                y[i] = v64 > 0 ? v64 : 0;
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (1024, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 0, 128, G_l11_weight, 1024, arena + 262144, 1024);
-    /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (4, 32, 32, 64) */
-    {
-        const real *cols = arena + 262144;
-        real *img = arena + 0;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
-            for (int oh = 0; oh < 16; oh++) {
-                for (int ow = 0; ow < 16; ow++) {
-                    long row = ((long)(n * 16 + oh) * 16 + ow) * 1024;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            const real *col = cols + row + (kh * 4 + kw) * 64;
-                            long pix = ((long)(n * 32 + ih) * 32 + iw) * 64;
-                            if (ih >= 0 && ih < 32 && iw >= 0 && iw < 32) for (int c = 0; c < 64; c++) img[pix + c] += col[c];
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:12: G batchnorm (64) */
-    {
-        const real *x69 = arena + 0; /* (4, 32, 32, 64) */
-        real *y = arena + 262144;
-        double acc[64] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 4; cb++) {
-            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
-            for (long r = 0; r < 4096; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 64 + c;
-                    acc[c] += x69[i];
-                }
-            }
-        }
-        for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
-    }
-    /* specs/dcgan_images.gm:12: G batchnorm (64) */
-    /*   with specs/dcgan_images.gm:12: G batchnorm */
-    {
-        const real *x74 = arena + 262144; /* (64) */
-        real *y = arena + 262144;
-        for (long i = 0; i < 64; i++) {
-            real v75 = (real)0.000244140625 * (x74[i]);
-            y[i] = -(v75);
-        }
-    }
-    /* specs/dcgan_images.gm:12: G batchnorm (4, 32, 32, 64) */
-    {
-        const real *x69 = arena + 0; /* (4, 32, 32, 64) */
-        const real *x76 = arena + 262144; /* (64) */
-        real *y = arena + 0;
-        PARALLEL_FOR
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                y[i] = x69[i] + x76[c];
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:12: G batchnorm (64) */
-    /*   with specs/dcgan_images.gm:12: G batchnorm */
-    {
-        const real *x77 = arena + 0; /* (4, 32, 32, 64) */
-        real *y = arena + 262144;
-        double acc[64] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 4; cb++) {
-            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
-            for (long r = 0; r < 4096; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 64 + c;
-                    real v78 = (x77[i]) * (x77[i]);
-                    acc[c] += v78;
-                }
-            }
-        }
-        for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
-    }
-    /* specs/dcgan_images.gm:12: G batchnorm (64) */
-    /*   with specs/dcgan_images.gm:12: G batchnorm */
-    /*   with specs/dcgan_images.gm:12: G batchnorm */
-    /*   with specs/dcgan_images.gm:12: G batchnorm */
-    {
-        const real *x79 = arena + 262144; /* (64) */
-        const real *x73 = G_l12_gamma; /* (64) */
-        real *y = arena + 262144;
-        for (long i = 0; i < 64; i++) {
-            real v80 = (real)0.000244140625 * (x79[i]);
-            real v81 = v80 + (real)1e-05;
-            real v82 = 1 / sqrt(v81);
-            y[i] = (v82) * (x73[i]);
-        }
-    }
-    /* specs/dcgan_images.gm:12: G relu (4, 32, 32, 64) */
-    /*   with specs/dcgan_images.gm:12: G batchnorm */
-    /*   with specs/dcgan_images.gm:12: G batchnorm */
-    {
-        const real *x77 = arena + 0; /* (4, 32, 32, 64) */
-        const real *x83 = arena + 262144; /* (64) */
-        const real *x72 = G_l12_beta; /* (64) */
-        real *y = arena + 0;
-        PARALLEL_FOR
-        for (long r = 0; r < 4096; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v84 = (x77[i]) * x83[c];
-                real v85 = v84 + x72[c];
-                y[i] = v85 > 0 ? v85 : 0;
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (4096, 48) */
-    gemm(CblasNoTrans, CblasNoTrans, 4096, 48, 64, arena + 0, 64, G_l14_weight, 48, arena + 262144, 48);
-    /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (4, 64, 64, 3) */
-    {
-        const real *cols = arena + 262144;
-        real *img = arena + 0;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            memset(img + (long)n * 12288, 0, 12288 * sizeof(real));
-            for (int oh = 0; oh < 32; oh++) {
-                for (int ow = 0; ow < 32; ow++) {
-                    long row = ((long)(n * 32 + oh) * 32 + ow) * 48;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            const real *col = cols + row + (kh * 4 + kw) * 3;
-                            long pix = ((long)(n * 64 + ih) * 64 + iw) * 3;
-                            if (ih >= 0 && ih < 64 && iw >= 0 && iw < 64) for (int c = 0; c < 3; c++) img[pix + c] += col[c];
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:13: G tanh (4, 64, 64, 3) */
-    {
-        const real *x90 = arena + 0; /* (4, 64, 64, 3) */
-        real *y = arena + 0;
-        PARALLEL_FOR
-        for (long i = 0; i < 49152; i++) {
-            y[i] = tanh(x90[i]);
-        }
-    }
-    /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 48) */
-    {
-        const real *img = gc_x;
-        real *cols = arena + 49152;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 32; oh++) {
-                for (int ow = 0; ow < 32; ow++) {
-                    long row = ((long)(n * 32 + oh) * 32 + ow) * 48;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 3;
-                            long pix = ((long)(n * 64 + ih) * 64 + iw) * 3;
-                            if (ih >= 0 && ih < 64 && iw >= 0 && iw < 64) memcpy(col, img + pix, 3 * sizeof(real)); else memset(col, 0, 3 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 64) */
-    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 49152, 48, D_l1_weight, 48, arena + 1097728, 64);
-    /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (4, 32, 32, 64) */
-    {
-        const real *x95 = arena + 1097728; /* (4, 32, 32, 64) */
-        real *y = arena + 1097728;
-        PARALLEL_FOR
-        for (long i = 0; i < 262144; i++) {
-            y[i] = x95[i] > 0 ? x95[i] : (real)0.2 * x95[i];
-        }
-    }
-    /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (1024, 1024) */
-    {
-        const real *img = arena + 1097728;
-        real *cols = arena + 49152;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 16; oh++) {
-                for (int ow = 0; ow < 16; ow++) {
-                    long row = ((long)(n * 16 + oh) * 16 + ow) * 1024;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 64;
-                            long pix = ((long)(n * 32 + ih) * 32 + iw) * 64;
-                            if (ih >= 0 && ih < 32 && iw >= 0 && iw < 32) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (1024, 128) */
-    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 49152, 1024, D_l3_weight, 1024, arena + 1097728, 128);
-    /* specs/dcgan_images.gm:17: D batchnorm (128) */
-    {
-        const real *x100 = arena + 1097728; /* (4, 16, 16, 128) */
-        real *y = arena + 49152;
-        double acc[128] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 8; cb++) {
-            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 1024; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 128 + c;
-                    acc[c] += x100[i];
-                }
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/dcgan_images.gm:17: D batchnorm (128) */
-    /*   with specs/dcgan_images.gm:17: D batchnorm */
-    {
-        const real *x105 = arena + 49152; /* (128) */
-        real *y = arena + 49152;
-        for (long i = 0; i < 128; i++) {
-            real v106 = (real)0.0009765625 * (x105[i]);
-            y[i] = -(v106);
-        }
-    }
-    /* specs/dcgan_images.gm:17: D batchnorm (4, 16, 16, 128) */
-    {
-        const real *x100 = arena + 1097728; /* (4, 16, 16, 128) */
-        const real *x107 = arena + 49152; /* (128) */
-        real *y = arena + 1097728;
-        PARALLEL_FOR
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                y[i] = x100[i] + x107[c];
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:17: D batchnorm (128) */
-    /*   with specs/dcgan_images.gm:17: D batchnorm */
-    {
-        const real *x108 = arena + 1097728; /* (4, 16, 16, 128) */
-        real *y = arena + 49152;
-        double acc[128] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 8; cb++) {
-            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 1024; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 128 + c;
-                    real v109 = (x108[i]) * (x108[i]);
-                    acc[c] += v109;
-                }
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/dcgan_images.gm:17: D batchnorm (128) */
-    /*   with specs/dcgan_images.gm:17: D batchnorm */
-    /*   with specs/dcgan_images.gm:17: D batchnorm */
-    /*   with specs/dcgan_images.gm:17: D batchnorm */
-    {
-        const real *x110 = arena + 49152; /* (128) */
-        const real *x104 = D_l4_gamma; /* (128) */
-        real *y = arena + 49152;
-        for (long i = 0; i < 128; i++) {
-            real v111 = (real)0.0009765625 * (x110[i]);
-            real v112 = v111 + (real)1e-05;
-            real v113 = 1 / sqrt(v112);
-            y[i] = (v113) * (x104[i]);
-        }
-    }
-    /* specs/dcgan_images.gm:17: D leaky_relu 0.2 (4, 16, 16, 128) */
-    /*   with specs/dcgan_images.gm:17: D batchnorm */
-    /*   with specs/dcgan_images.gm:17: D batchnorm */
-    {
-        const real *x108 = arena + 1097728; /* (4, 16, 16, 128) */
-        const real *x114 = arena + 49152; /* (128) */
-        const real *x103 = D_l4_beta; /* (128) */
-        real *y = arena + 1097728;
-        PARALLEL_FOR
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v115 = (x108[i]) * x114[c];
-                real v116 = v115 + x103[c];
-                y[i] = v116 > 0 ? v116 : (real)0.2 * v116;
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (256, 2048) */
-    {
-        const real *img = arena + 1097728;
-        real *cols = arena + 49152;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 8; oh++) {
-                for (int ow = 0; ow < 8; ow++) {
-                    long row = ((long)(n * 8 + oh) * 8 + ow) * 2048;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 128;
-                            long pix = ((long)(n * 16 + ih) * 16 + iw) * 128;
-                            if (ih >= 0 && ih < 16 && iw >= 0 && iw < 16) memcpy(col, img + pix, 128 * sizeof(real)); else memset(col, 0, 128 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (256, 256) */
-    gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 49152, 2048, D_l6_weight, 2048, arena + 573440, 256);
-    /* specs/dcgan_images.gm:18: D batchnorm (256) */
-    {
-        const real *x121 = arena + 573440; /* (4, 8, 8, 256) */
-        real *y = arena + 49152;
-        double acc[256] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 16; cb++) {
-            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
-            for (long r = 0; r < 256; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 256 + c;
-                    acc[c] += x121[i];
-                }
-            }
-        }
-        for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
-    }
-    /* specs/dcgan_images.gm:18: D batchnorm (256) */
-    /*   with specs/dcgan_images.gm:18: D batchnorm */
-    {
-        const real *x126 = arena + 49152; /* (256) */
-        real *y = arena + 49152;
-        for (long i = 0; i < 256; i++) {
-            real v127 = (real)0.00390625 * (x126[i]);
-            y[i] = -(v127);
-        }
-    }
-    /* specs/dcgan_images.gm:18: D batchnorm (4, 8, 8, 256) */
-    {
-        const real *x121 = arena + 573440; /* (4, 8, 8, 256) */
-        const real *x128 = arena + 49152; /* (256) */
-        real *y = arena + 573440;
-        PARALLEL_FOR
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                y[i] = x121[i] + x128[c];
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:18: D batchnorm (256) */
-    /*   with specs/dcgan_images.gm:18: D batchnorm */
-    {
-        const real *x129 = arena + 573440; /* (4, 8, 8, 256) */
-        real *y = arena + 49152;
-        double acc[256] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 16; cb++) {
-            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
-            for (long r = 0; r < 256; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 256 + c;
-                    real v130 = (x129[i]) * (x129[i]);
-                    acc[c] += v130;
-                }
-            }
-        }
-        for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
-    }
-    /* specs/dcgan_images.gm:18: D batchnorm (256) */
-    /*   with specs/dcgan_images.gm:18: D batchnorm */
-    /*   with specs/dcgan_images.gm:18: D batchnorm */
-    /*   with specs/dcgan_images.gm:18: D batchnorm */
-    {
-        const real *x131 = arena + 49152; /* (256) */
-        const real *x125 = D_l7_gamma; /* (256) */
-        real *y = arena + 49152;
-        for (long i = 0; i < 256; i++) {
-            real v132 = (real)0.00390625 * (x131[i]);
-            real v133 = v132 + (real)1e-05;
-            real v134 = 1 / sqrt(v133);
-            y[i] = (v134) * (x125[i]);
-        }
-    }
-    /* specs/dcgan_images.gm:18: D leaky_relu 0.2 (4, 8, 8, 256) */
-    /*   with specs/dcgan_images.gm:18: D batchnorm */
-    /*   with specs/dcgan_images.gm:18: D batchnorm */
-    {
-        const real *x129 = arena + 573440; /* (4, 8, 8, 256) */
-        const real *x135 = arena + 49152; /* (256) */
-        const real *x124 = D_l7_beta; /* (256) */
-        real *y = arena + 573440;
-        PARALLEL_FOR
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v136 = (x129[i]) * x135[c];
-                real v137 = v136 + x124[c];
-                y[i] = v137 > 0 ? v137 : (real)0.2 * v137;
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (64, 4096) */
-    {
-        const real *img = arena + 573440;
-        real *cols = arena + 49152;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 4; oh++) {
-                for (int ow = 0; ow < 4; ow++) {
-                    long row = ((long)(n * 4 + oh) * 4 + ow) * 4096;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 256;
-                            long pix = ((long)(n * 8 + ih) * 8 + iw) * 256;
-                            if (ih >= 0 && ih < 8 && iw >= 0 && iw < 8) memcpy(col, img + pix, 256 * sizeof(real)); else memset(col, 0, 256 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (64, 512) */
-    gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 49152, 4096, D_l9_weight, 4096, arena + 311296, 512);
-    /* specs/dcgan_images.gm:19: D batchnorm (512) */
-    {
-        const real *x142 = arena + 311296; /* (4, 4, 4, 512) */
-        real *y = arena + 49152;
-        double acc[512] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 32; cb++) {
-            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
-            for (long r = 0; r < 64; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 512 + c;
-                    acc[c] += x142[i];
-                }
-            }
-        }
-        for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
-    }
-    /* specs/dcgan_images.gm:19: D batchnorm (512) */
-    /*   with specs/dcgan_images.gm:19: D batchnorm */
-    {
-        const real *x147 = arena + 49152; /* (512) */
-        real *y = arena + 49152;
-        for (long i = 0; i < 512; i++) {
-            real v148 = (real)0.015625 * (x147[i]);
-            y[i] = -(v148);
-        }
-    }
-    /* specs/dcgan_images.gm:19: D batchnorm (4, 4, 4, 512) */
-    {
-        const real *x142 = arena + 311296; /* (4, 4, 4, 512) */
-        const real *x149 = arena + 49152; /* (512) */
-        real *y = arena + 311296;
-        PARALLEL_FOR
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                y[i] = x142[i] + x149[c];
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:19: D batchnorm (512) */
-    /*   with specs/dcgan_images.gm:19: D batchnorm */
-    {
-        const real *x150 = arena + 311296; /* (4, 4, 4, 512) */
-        real *y = arena + 49152;
-        double acc[512] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 32; cb++) {
-            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
-            for (long r = 0; r < 64; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 512 + c;
-                    real v151 = (x150[i]) * (x150[i]);
-                    acc[c] += v151;
-                }
-            }
-        }
-        for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
-    }
-    /* specs/dcgan_images.gm:19: D batchnorm (512) */
-    /*   with specs/dcgan_images.gm:19: D batchnorm */
-    /*   with specs/dcgan_images.gm:19: D batchnorm */
-    /*   with specs/dcgan_images.gm:19: D batchnorm */
-    {
-        const real *x152 = arena + 49152; /* (512) */
-        const real *x146 = D_l10_gamma; /* (512) */
-        real *y = arena + 49152;
-        for (long i = 0; i < 512; i++) {
-            real v153 = (real)0.015625 * (x152[i]);
-            real v154 = v153 + (real)1e-05;
-            real v155 = 1 / sqrt(v154);
-            y[i] = (v155) * (x146[i]);
-        }
-    }
-    /* specs/dcgan_images.gm:19: D leaky_relu 0.2 (4, 4, 4, 512) */
-    /*   with specs/dcgan_images.gm:19: D batchnorm */
-    /*   with specs/dcgan_images.gm:19: D batchnorm */
-    {
-        const real *x150 = arena + 311296; /* (4, 4, 4, 512) */
-        const real *x156 = arena + 49152; /* (512) */
-        const real *x145 = D_l10_beta; /* (512) */
-        real *y = arena + 311296;
-        PARALLEL_FOR
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v157 = (x150[i]) * x156[c];
-                real v158 = v157 + x145[c];
-                y[i] = v158 > 0 ? v158 : (real)0.2 * v158;
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (4, 8192) */
-    {
-        const real *img = arena + 311296;
-        real *cols = arena + 49152;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 1; oh++) {
-                for (int ow = 0; ow < 1; ow++) {
-                    long row = ((long)(n * 1 + oh) * 1 + ow) * 8192;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 1 - 0 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 1 - 0 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 512;
-                            long pix = ((long)(n * 4 + ih) * 4 + iw) * 512;
-                            if (ih >= 0 && ih < 4 && iw >= 0 && iw < 4) memcpy(col, img + pix, 512 * sizeof(real)); else memset(col, 0, 512 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 49152, 8192, D_l12_weight, 8192, arena + 1310720, 1);
-    /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 48) */
-    {
-        const real *img = arena + 0;
-        real *cols = arena + 49152;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 32; oh++) {
-                for (int ow = 0; ow < 32; ow++) {
-                    long row = ((long)(n * 32 + oh) * 32 + ow) * 48;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 3;
-                            long pix = ((long)(n * 64 + ih) * 64 + iw) * 3;
-                            if (ih >= 0 && ih < 64 && iw >= 0 && iw < 64) memcpy(col, img + pix, 3 * sizeof(real)); else memset(col, 0, 3 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 64) */
-    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 49152, 48, D_l1_weight, 48, arena + 1048576, 64);
-    /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (4, 32, 32, 64) */
-    {
-        const real *x167 = arena + 1048576; /* (4, 32, 32, 64) */
-        real *y = arena + 1048576;
-        PARALLEL_FOR
-        for (long i = 0; i < 262144; i++) {
-            y[i] = x167[i] > 0 ? x167[i] : (real)0.2 * x167[i];
-        }
-    }
-    /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (1024, 1024) */
-    {
-        const real *img = arena + 1048576;
-        real *cols = arena + 0;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 16; oh++) {
-                for (int ow = 0; ow < 16; ow++) {
-                    long row = ((long)(n * 16 + oh) * 16 + ow) * 1024;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 64;
-                            long pix = ((long)(n * 32 + ih) * 32 + iw) * 64;
-                            if (ih >= 0 && ih < 32 && iw >= 0 && iw < 32) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (1024, 128) */
-    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 1048576, 128);
-    /* specs/dcgan_images.gm:17: D batchnorm (128) */
-    {
-        const real *x171 = arena + 1048576; /* (4, 16, 16, 128) */
-        real *y = arena + 0;
-        double acc[128] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 8; cb++) {
-            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 1024; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 128 + c;
-                    acc[c] += x171[i];
-                }
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/dcgan_images.gm:17: D batchnorm (128) */
-    /*   with specs/dcgan_images.gm:17: D batchnorm */
-    {
-        const real *x172 = arena + 0; /* (128) */
-        real *y = arena + 0;
-        for (long i = 0; i < 128; i++) {
-            real v173 = (real)0.0009765625 * (x172[i]);
-            y[i] = -(v173);
-        }
-    }
-    /* specs/dcgan_images.gm:17: D batchnorm (4, 16, 16, 128) */
-    {
-        const real *x171 = arena + 1048576; /* (4, 16, 16, 128) */
-        const real *x174 = arena + 0; /* (128) */
-        real *y = arena + 1048576;
-        PARALLEL_FOR
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                y[i] = x171[i] + x174[c];
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:17: D batchnorm (128) */
-    /*   with specs/dcgan_images.gm:17: D batchnorm */
-    {
-        const real *x175 = arena + 1048576; /* (4, 16, 16, 128) */
-        real *y = arena + 0;
-        double acc[128] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 8; cb++) {
-            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 1024; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 128 + c;
-                    real v176 = (x175[i]) * (x175[i]);
-                    acc[c] += v176;
-                }
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/dcgan_images.gm:17: D batchnorm (128) */
-    /*   with specs/dcgan_images.gm:17: D batchnorm */
-    /*   with specs/dcgan_images.gm:17: D batchnorm */
-    /*   with specs/dcgan_images.gm:17: D batchnorm */
-    {
-        const real *x177 = arena + 0; /* (128) */
-        const real *x104 = D_l4_gamma; /* (128) */
-        real *y = arena + 0;
-        for (long i = 0; i < 128; i++) {
-            real v178 = (real)0.0009765625 * (x177[i]);
-            real v179 = v178 + (real)1e-05;
-            real v180 = 1 / sqrt(v179);
-            y[i] = (v180) * (x104[i]);
-        }
-    }
-    /* specs/dcgan_images.gm:17: D leaky_relu 0.2 (4, 16, 16, 128) */
-    /*   with specs/dcgan_images.gm:17: D batchnorm */
-    /*   with specs/dcgan_images.gm:17: D batchnorm */
-    {
-        const real *x175 = arena + 1048576; /* (4, 16, 16, 128) */
-        const real *x181 = arena + 0; /* (128) */
-        const real *x103 = D_l4_beta; /* (128) */
-        real *y = arena + 1048576;
-        PARALLEL_FOR
-        for (long r = 0; r < 1024; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v182 = (x175[i]) * x181[c];
-                real v183 = v182 + x103[c];
-                y[i] = v183 > 0 ? v183 : (real)0.2 * v183;
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (256, 2048) */
-    {
-        const real *img = arena + 1048576;
-        real *cols = arena + 0;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 8; oh++) {
-                for (int ow = 0; ow < 8; ow++) {
-                    long row = ((long)(n * 8 + oh) * 8 + ow) * 2048;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 128;
-                            long pix = ((long)(n * 16 + ih) * 16 + iw) * 128;
-                            if (ih >= 0 && ih < 16 && iw >= 0 && iw < 16) memcpy(col, img + pix, 128 * sizeof(real)); else memset(col, 0, 128 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (256, 256) */
-    gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 0, 2048, D_l6_weight, 2048, arena + 524288, 256);
-    /* specs/dcgan_images.gm:18: D batchnorm (256) */
-    {
-        const real *x187 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 0;
-        double acc[256] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 16; cb++) {
-            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
-            for (long r = 0; r < 256; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 256 + c;
-                    acc[c] += x187[i];
-                }
-            }
-        }
-        for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
-    }
-    /* specs/dcgan_images.gm:18: D batchnorm (256) */
-    /*   with specs/dcgan_images.gm:18: D batchnorm */
-    {
-        const real *x188 = arena + 0; /* (256) */
-        real *y = arena + 0;
-        for (long i = 0; i < 256; i++) {
-            real v189 = (real)0.00390625 * (x188[i]);
-            y[i] = -(v189);
-        }
-    }
-    /* specs/dcgan_images.gm:18: D batchnorm (4, 8, 8, 256) */
-    {
-        const real *x187 = arena + 524288; /* (4, 8, 8, 256) */
-        const real *x190 = arena + 0; /* (256) */
-        real *y = arena + 524288;
-        PARALLEL_FOR
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                y[i] = x187[i] + x190[c];
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:18: D batchnorm (256) */
-    /*   with specs/dcgan_images.gm:18: D batchnorm */
-    {
-        const real *x191 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 0;
-        double acc[256] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 16; cb++) {
-            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
-            for (long r = 0; r < 256; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 256 + c;
-                    real v192 = (x191[i]) * (x191[i]);
-                    acc[c] += v192;
-                }
-            }
-        }
-        for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
-    }
-    /* specs/dcgan_images.gm:18: D batchnorm (256) */
-    /*   with specs/dcgan_images.gm:18: D batchnorm */
-    /*   with specs/dcgan_images.gm:18: D batchnorm */
-    /*   with specs/dcgan_images.gm:18: D batchnorm */
-    {
-        const real *x193 = arena + 0; /* (256) */
-        const real *x125 = D_l7_gamma; /* (256) */
-        real *y = arena + 0;
-        for (long i = 0; i < 256; i++) {
-            real v194 = (real)0.00390625 * (x193[i]);
-            real v195 = v194 + (real)1e-05;
-            real v196 = 1 / sqrt(v195);
-            y[i] = (v196) * (x125[i]);
-        }
-    }
-    /* specs/dcgan_images.gm:18: D leaky_relu 0.2 (4, 8, 8, 256) */
-    /*   with specs/dcgan_images.gm:18: D batchnorm */
-    /*   with specs/dcgan_images.gm:18: D batchnorm */
-    {
-        const real *x191 = arena + 524288; /* (4, 8, 8, 256) */
-        const real *x197 = arena + 0; /* (256) */
-        const real *x124 = D_l7_beta; /* (256) */
-        real *y = arena + 524288;
-        PARALLEL_FOR
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v198 = (x191[i]) * x197[c];
-                real v199 = v198 + x124[c];
-                y[i] = v199 > 0 ? v199 : (real)0.2 * v199;
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (64, 4096) */
-    {
-        const real *img = arena + 524288;
-        real *cols = arena + 0;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 4; oh++) {
-                for (int ow = 0; ow < 4; ow++) {
-                    long row = ((long)(n * 4 + oh) * 4 + ow) * 4096;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 256;
-                            long pix = ((long)(n * 8 + ih) * 8 + iw) * 256;
-                            if (ih >= 0 && ih < 8 && iw >= 0 && iw < 8) memcpy(col, img + pix, 256 * sizeof(real)); else memset(col, 0, 256 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (64, 512) */
-    gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 0, 4096, D_l9_weight, 4096, arena + 262144, 512);
-    /* specs/dcgan_images.gm:19: D batchnorm (512) */
-    {
-        const real *x203 = arena + 262144; /* (4, 4, 4, 512) */
-        real *y = arena + 0;
-        double acc[512] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 32; cb++) {
-            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
-            for (long r = 0; r < 64; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 512 + c;
-                    acc[c] += x203[i];
-                }
-            }
-        }
-        for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
-    }
-    /* specs/dcgan_images.gm:19: D batchnorm (512) */
-    /*   with specs/dcgan_images.gm:19: D batchnorm */
-    {
-        const real *x204 = arena + 0; /* (512) */
-        real *y = arena + 0;
-        for (long i = 0; i < 512; i++) {
-            real v205 = (real)0.015625 * (x204[i]);
-            y[i] = -(v205);
-        }
-    }
-    /* specs/dcgan_images.gm:19: D batchnorm (4, 4, 4, 512) */
-    {
-        const real *x203 = arena + 262144; /* (4, 4, 4, 512) */
-        const real *x206 = arena + 0; /* (512) */
-        real *y = arena + 262144;
-        PARALLEL_FOR
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                y[i] = x203[i] + x206[c];
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:19: D batchnorm (512) */
-    /*   with specs/dcgan_images.gm:19: D batchnorm */
-    {
-        const real *x207 = arena + 262144; /* (4, 4, 4, 512) */
-        real *y = arena + 0;
-        double acc[512] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 32; cb++) {
-            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
-            for (long r = 0; r < 64; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 512 + c;
-                    real v208 = (x207[i]) * (x207[i]);
-                    acc[c] += v208;
-                }
-            }
-        }
-        for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
-    }
-    /* specs/dcgan_images.gm:19: D batchnorm (512) */
-    /*   with specs/dcgan_images.gm:19: D batchnorm */
-    /*   with specs/dcgan_images.gm:19: D batchnorm */
-    /*   with specs/dcgan_images.gm:19: D batchnorm */
-    {
-        const real *x209 = arena + 0; /* (512) */
-        const real *x146 = D_l10_gamma; /* (512) */
-        real *y = arena + 0;
-        for (long i = 0; i < 512; i++) {
-            real v210 = (real)0.015625 * (x209[i]);
-            real v211 = v210 + (real)1e-05;
-            real v212 = 1 / sqrt(v211);
-            y[i] = (v212) * (x146[i]);
-        }
-    }
-    /* specs/dcgan_images.gm:19: D leaky_relu 0.2 (4, 4, 4, 512) */
-    /*   with specs/dcgan_images.gm:19: D batchnorm */
-    /*   with specs/dcgan_images.gm:19: D batchnorm */
-    {
-        const real *x207 = arena + 262144; /* (4, 4, 4, 512) */
-        const real *x213 = arena + 0; /* (512) */
-        const real *x145 = D_l10_beta; /* (512) */
-        real *y = arena + 262144;
-        PARALLEL_FOR
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v214 = (x207[i]) * x213[c];
-                real v215 = v214 + x145[c];
-                y[i] = v215 > 0 ? v215 : (real)0.2 * v215;
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (4, 8192) */
-    {
-        const real *img = arena + 262144;
-        real *cols = arena + 0;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 1; oh++) {
-                for (int ow = 0; ow < 1; ow++) {
-                    long row = ((long)(n * 1 + oh) * 1 + ow) * 8192;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 1 - 0 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 1 - 0 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 512;
-                            long pix = ((long)(n * 4 + ih) * 4 + iw) * 512;
-                            if (ih >= 0 && ih < 4 && iw >= 0 && iw < 4) memcpy(col, img + pix, 512 * sizeof(real)); else memset(col, 0, 512 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 32768, 1);
-    /* specs/dcgan_images.gm:22: loss_D (1) */
-    /*   with specs/dcgan_images.gm:22: loss_D */
-    {
-        const real *x220 = arena + 32768; /* (4, 1) */
-        real *y = arena + 0;
-        double acc = 0;
-        for (long i = 0; i < 4; i++) {
-            real v221 = softplus(x220[i]);
-            acc += v221;
-        }
-        y[0] = (real)acc;
-    }
-    /* specs/dcgan_images.gm:22: loss_D (1) */
-    /*   with specs/dcgan_images.gm:22: loss_D */
-    /*   with specs/dcgan_images.gm:22: loss_D */
-    {
-        const real *x164 = arena + 1310720; /* (4, 1) */
-        real *y = arena + 16;
-        double acc = 0;
-        for (long i = 0; i < 4; i++) {
-            real v224 = -(x164[i]);
-            real v225 = softplus(v224);
-            acc += v225;
-        }
-        y[0] = (real)acc;
-    }
-    /* specs/dcgan_images.gm:22: loss_D (1) */
-    /*   with specs/dcgan_images.gm:22: loss_D */
-    /*   with specs/dcgan_images.gm:22: loss_D */
-    {
-        const real *x222 = arena + 0; /* (1) */
-        const real *x226 = arena + 16; /* (1) */
-        real *y = arena + 0;
-        for (long i = 0; i < 1; i++) {
-            real v223 = (real)0.25 * (x222[i]);
-            real v227 = (real)0.25 * (x226[i]);
-            y[i] = v227 + v223;
-        }
-    }
-    /* specs/dcgan_images.gm:22: loss_D (1) */
-    out[0] = (double)*(arena + 0);
-}
-
-/* Gradient check: d loss_D / d parameters at batch 4, into g. */
-static void gc_grad_0(real *g) {
-    /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (4, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 100, gc_z, 100, G_l2_weight, 8192, arena + 0, 8192);
     /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (4, 4, 4, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 4, 4, 512, 100, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, gc_z, G_l2_weight, arena + 262144);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 262144;
@@ -6841,8 +5994,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (64, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 262144, 512, G_l5_weight, 4096, arena + 0, 4096);
     /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (4, 8, 8, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 262144, G_l5_weight, arena + 524288);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 524288;
@@ -6958,11 +6120,20 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (256, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 524288, 256, G_l8_weight, 2048, arena + 0, 2048);
     /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (4, 16, 16, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 524288, G_l8_weight, arena + 1310720);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
-        real *img = arena + 1048576;
+        real *img = arena + 1310720;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
@@ -6984,7 +6155,7 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:11: G batchnorm (128) */
     {
-        const real *x48 = arena + 1048576; /* (4, 16, 16, 128) */
+        const real *x48 = arena + 1310720; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -7011,9 +6182,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:11: G batchnorm (4, 16, 16, 128) */
     {
-        const real *x48 = arena + 1048576; /* (4, 16, 16, 128) */
+        const real *x48 = arena + 1310720; /* (4, 16, 16, 128) */
         const real *x55 = arena + 0; /* (128) */
-        real *y = arena + 1048576;
+        real *y = arena + 1310720;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -7025,7 +6196,7 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:11: G batchnorm (128) */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x56 = arena + 1048576; /* (4, 16, 16, 128) */
+        const real *x56 = arena + 1310720; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -7060,10 +6231,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x56 = arena + 1048576; /* (4, 16, 16, 128) */
+        const real *x56 = arena + 1310720; /* (4, 16, 16, 128) */
         const real *x62 = arena + 0; /* (128) */
         const real *x51 = G_l9_beta; /* (128) */
-        real *y = arena + 1048576;
+        real *y = arena + 1310720;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -7075,8 +6246,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (1024, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 1048576, 128, G_l11_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 1310720, 128, G_l11_weight, 1024, arena + 0, 1024);
     /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (4, 32, 32, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 1310720, G_l11_weight, arena + 1048576);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 1048576;
@@ -7192,8 +6372,1509 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (4096, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 4096, 48, 64, arena + 1048576, 64, G_l14_weight, 48, arena + 0, 48);
     /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (4, 64, 64, 3) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, arena + 1048576, G_l14_weight, arena + 1441792);
+    } else
+    #endif
+    {
+        const real *cols = arena + 0;
+        real *img = arena + 1441792;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12288, 0, 12288 * sizeof(real));
+            for (int oh = 0; oh < 32; oh++) {
+                for (int ow = 0; ow < 32; ow++) {
+                    long row = ((long)(n * 32 + oh) * 32 + ow) * 48;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            const real *col = cols + row + (kh * 4 + kw) * 3;
+                            long pix = ((long)(n * 64 + ih) * 64 + iw) * 3;
+                            if (ih >= 0 && ih < 64 && iw >= 0 && iw < 64) for (int c = 0; c < 3; c++) img[pix + c] += col[c];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:13: G tanh (4, 64, 64, 3) */
+    {
+        const real *x90 = arena + 1441792; /* (4, 64, 64, 3) */
+        real *y = arena + 1441792;
+        PARALLEL_FOR
+        for (long i = 0; i < 49152; i++) {
+            y[i] = tanh(x90[i]);
+        }
+    }
+    /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = gc_x;
+        real *cols = arena + 0;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 32; oh++) {
+                for (int ow = 0; ow < 32; ow++) {
+                    long row = ((long)(n * 32 + oh) * 32 + ow) * 48;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 3;
+                            long pix = ((long)(n * 64 + ih) * 64 + iw) * 3;
+                            if (ih >= 0 && ih < 64 && iw >= 0 && iw < 64) memcpy(col, img + pix, 3 * sizeof(real)); else memset(col, 0, 3 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, gc_x, D_l1_weight, arena + 1048576);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 0, 48, D_l1_weight, 48, arena + 1048576, 64);
+    /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (4, 32, 32, 64) */
+    {
+        const real *x95 = arena + 1048576; /* (4, 32, 32, 64) */
+        real *y = arena + 1048576;
+        PARALLEL_FOR
+        for (long i = 0; i < 262144; i++) {
+            y[i] = x95[i] > 0 ? x95[i] : (real)0.2 * x95[i];
+        }
+    }
+    /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (1024, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 1048576;
+        real *cols = arena + 0;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 16; oh++) {
+                for (int ow = 0; ow < 16; ow++) {
+                    long row = ((long)(n * 16 + oh) * 16 + ow) * 1024;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 64;
+                            long pix = ((long)(n * 32 + ih) * 32 + iw) * 64;
+                            if (ih >= 0 && ih < 32 && iw >= 0 && iw < 32) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (1024, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 1048576, D_l3_weight, arena + 1310720);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 1310720, 128);
+    /* specs/dcgan_images.gm:17: D batchnorm (128) */
+    {
+        const real *x100 = arena + 1310720; /* (4, 16, 16, 128) */
+        real *y = arena + 0;
+        double acc[128] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x100[i];
+                }
+            }
+        }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
+    }
+    /* specs/dcgan_images.gm:17: D batchnorm (128) */
+    /*   with specs/dcgan_images.gm:17: D batchnorm */
+    {
+        const real *x105 = arena + 0; /* (128) */
+        real *y = arena + 0;
+        for (long i = 0; i < 128; i++) {
+            real v106 = (real)0.0009765625 * (x105[i]);
+            y[i] = -(v106);
+        }
+    }
+    /* specs/dcgan_images.gm:17: D batchnorm (4, 16, 16, 128) */
+    {
+        const real *x100 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x107 = arena + 0; /* (128) */
+        real *y = arena + 1310720;
+        PARALLEL_FOR
+        for (long r = 0; r < 1024; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                y[i] = x100[i] + x107[c];
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:17: D batchnorm (128) */
+    /*   with specs/dcgan_images.gm:17: D batchnorm */
+    {
+        const real *x108 = arena + 1310720; /* (4, 16, 16, 128) */
+        real *y = arena + 0;
+        double acc[128] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v109 = (x108[i]) * (x108[i]);
+                    acc[c] += v109;
+                }
+            }
+        }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
+    }
+    /* specs/dcgan_images.gm:17: D batchnorm (128) */
+    /*   with specs/dcgan_images.gm:17: D batchnorm */
+    /*   with specs/dcgan_images.gm:17: D batchnorm */
+    /*   with specs/dcgan_images.gm:17: D batchnorm */
+    {
+        const real *x110 = arena + 0; /* (128) */
+        const real *x104 = D_l4_gamma; /* (128) */
+        real *y = arena + 0;
+        for (long i = 0; i < 128; i++) {
+            real v111 = (real)0.0009765625 * (x110[i]);
+            real v112 = v111 + (real)1e-05;
+            real v113 = 1 / sqrt(v112);
+            y[i] = (v113) * (x104[i]);
+        }
+    }
+    /* specs/dcgan_images.gm:17: D leaky_relu 0.2 (4, 16, 16, 128) */
+    /*   with specs/dcgan_images.gm:17: D batchnorm */
+    /*   with specs/dcgan_images.gm:17: D batchnorm */
+    {
+        const real *x108 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x114 = arena + 0; /* (128) */
+        const real *x103 = D_l4_beta; /* (128) */
+        real *y = arena + 1310720;
+        PARALLEL_FOR
+        for (long r = 0; r < 1024; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                real v115 = (x108[i]) * x114[c];
+                real v116 = v115 + x103[c];
+                y[i] = v116 > 0 ? v116 : (real)0.2 * v116;
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (256, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 1310720;
+        real *cols = arena + 0;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 8; oh++) {
+                for (int ow = 0; ow < 8; ow++) {
+                    long row = ((long)(n * 8 + oh) * 8 + ow) * 2048;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 128;
+                            long pix = ((long)(n * 16 + ih) * 16 + iw) * 128;
+                            if (ih >= 0 && ih < 16 && iw >= 0 && iw < 16) memcpy(col, img + pix, 128 * sizeof(real)); else memset(col, 0, 128 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (256, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 1310720, D_l6_weight, arena + 524288);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 0, 2048, D_l6_weight, 2048, arena + 524288, 256);
+    /* specs/dcgan_images.gm:18: D batchnorm (256) */
+    {
+        const real *x121 = arena + 524288; /* (4, 8, 8, 256) */
+        real *y = arena + 0;
+        double acc[256] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x121[i];
+                }
+            }
+        }
+        for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
+    }
+    /* specs/dcgan_images.gm:18: D batchnorm (256) */
+    /*   with specs/dcgan_images.gm:18: D batchnorm */
+    {
+        const real *x126 = arena + 0; /* (256) */
+        real *y = arena + 0;
+        for (long i = 0; i < 256; i++) {
+            real v127 = (real)0.00390625 * (x126[i]);
+            y[i] = -(v127);
+        }
+    }
+    /* specs/dcgan_images.gm:18: D batchnorm (4, 8, 8, 256) */
+    {
+        const real *x121 = arena + 524288; /* (4, 8, 8, 256) */
+        const real *x128 = arena + 0; /* (256) */
+        real *y = arena + 524288;
+        PARALLEL_FOR
+        for (long r = 0; r < 256; r++) {
+            for (int c = 0; c < 256; c++) {
+                long i = r * 256 + c;
+                y[i] = x121[i] + x128[c];
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:18: D batchnorm (256) */
+    /*   with specs/dcgan_images.gm:18: D batchnorm */
+    {
+        const real *x129 = arena + 524288; /* (4, 8, 8, 256) */
+        real *y = arena + 0;
+        double acc[256] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v130 = (x129[i]) * (x129[i]);
+                    acc[c] += v130;
+                }
+            }
+        }
+        for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
+    }
+    /* specs/dcgan_images.gm:18: D batchnorm (256) */
+    /*   with specs/dcgan_images.gm:18: D batchnorm */
+    /*   with specs/dcgan_images.gm:18: D batchnorm */
+    /*   with specs/dcgan_images.gm:18: D batchnorm */
+    {
+        const real *x131 = arena + 0; /* (256) */
+        const real *x125 = D_l7_gamma; /* (256) */
+        real *y = arena + 0;
+        for (long i = 0; i < 256; i++) {
+            real v132 = (real)0.00390625 * (x131[i]);
+            real v133 = v132 + (real)1e-05;
+            real v134 = 1 / sqrt(v133);
+            y[i] = (v134) * (x125[i]);
+        }
+    }
+    /* specs/dcgan_images.gm:18: D leaky_relu 0.2 (4, 8, 8, 256) */
+    /*   with specs/dcgan_images.gm:18: D batchnorm */
+    /*   with specs/dcgan_images.gm:18: D batchnorm */
+    {
+        const real *x129 = arena + 524288; /* (4, 8, 8, 256) */
+        const real *x135 = arena + 0; /* (256) */
+        const real *x124 = D_l7_beta; /* (256) */
+        real *y = arena + 524288;
+        PARALLEL_FOR
+        for (long r = 0; r < 256; r++) {
+            for (int c = 0; c < 256; c++) {
+                long i = r * 256 + c;
+                real v136 = (x129[i]) * x135[c];
+                real v137 = v136 + x124[c];
+                y[i] = v137 > 0 ? v137 : (real)0.2 * v137;
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (64, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 524288;
+        real *cols = arena + 0;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 4; oh++) {
+                for (int ow = 0; ow < 4; ow++) {
+                    long row = ((long)(n * 4 + oh) * 4 + ow) * 4096;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 256;
+                            long pix = ((long)(n * 8 + ih) * 8 + iw) * 256;
+                            if (ih >= 0 && ih < 8 && iw >= 0 && iw < 8) memcpy(col, img + pix, 256 * sizeof(real)); else memset(col, 0, 256 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 524288, D_l9_weight, arena + 262144);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 0, 4096, D_l9_weight, 4096, arena + 262144, 512);
+    /* specs/dcgan_images.gm:19: D batchnorm (512) */
+    {
+        const real *x142 = arena + 262144; /* (4, 4, 4, 512) */
+        real *y = arena + 0;
+        double acc[512] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x142[i];
+                }
+            }
+        }
+        for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
+    }
+    /* specs/dcgan_images.gm:19: D batchnorm (512) */
+    /*   with specs/dcgan_images.gm:19: D batchnorm */
+    {
+        const real *x147 = arena + 0; /* (512) */
+        real *y = arena + 0;
+        for (long i = 0; i < 512; i++) {
+            real v148 = (real)0.015625 * (x147[i]);
+            y[i] = -(v148);
+        }
+    }
+    /* specs/dcgan_images.gm:19: D batchnorm (4, 4, 4, 512) */
+    {
+        const real *x142 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x149 = arena + 0; /* (512) */
+        real *y = arena + 262144;
+        PARALLEL_FOR
+        for (long r = 0; r < 64; r++) {
+            for (int c = 0; c < 512; c++) {
+                long i = r * 512 + c;
+                y[i] = x142[i] + x149[c];
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:19: D batchnorm (512) */
+    /*   with specs/dcgan_images.gm:19: D batchnorm */
+    {
+        const real *x150 = arena + 262144; /* (4, 4, 4, 512) */
+        real *y = arena + 0;
+        double acc[512] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v151 = (x150[i]) * (x150[i]);
+                    acc[c] += v151;
+                }
+            }
+        }
+        for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
+    }
+    /* specs/dcgan_images.gm:19: D batchnorm (512) */
+    /*   with specs/dcgan_images.gm:19: D batchnorm */
+    /*   with specs/dcgan_images.gm:19: D batchnorm */
+    /*   with specs/dcgan_images.gm:19: D batchnorm */
+    {
+        const real *x152 = arena + 0; /* (512) */
+        const real *x146 = D_l10_gamma; /* (512) */
+        real *y = arena + 0;
+        for (long i = 0; i < 512; i++) {
+            real v153 = (real)0.015625 * (x152[i]);
+            real v154 = v153 + (real)1e-05;
+            real v155 = 1 / sqrt(v154);
+            y[i] = (v155) * (x146[i]);
+        }
+    }
+    /* specs/dcgan_images.gm:19: D leaky_relu 0.2 (4, 4, 4, 512) */
+    /*   with specs/dcgan_images.gm:19: D batchnorm */
+    /*   with specs/dcgan_images.gm:19: D batchnorm */
+    {
+        const real *x150 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x156 = arena + 0; /* (512) */
+        const real *x145 = D_l10_beta; /* (512) */
+        real *y = arena + 262144;
+        PARALLEL_FOR
+        for (long r = 0; r < 64; r++) {
+            for (int c = 0; c < 512; c++) {
+                long i = r * 512 + c;
+                real v157 = (x150[i]) * x156[c];
+                real v158 = v157 + x145[c];
+                y[i] = v158 > 0 ? v158 : (real)0.2 * v158;
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (4, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 262144;
+        real *cols = arena + 0;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 1; oh++) {
+                for (int ow = 0; ow < 1; ow++) {
+                    long row = ((long)(n * 1 + oh) * 1 + ow) * 8192;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 1 - 0 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 1 - 0 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 512;
+                            long pix = ((long)(n * 4 + ih) * 4 + iw) * 512;
+                            if (ih >= 0 && ih < 4 && iw >= 0 && iw < 4) memcpy(col, img + pix, 512 * sizeof(real)); else memset(col, 0, 512 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (4, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, arena + 262144, D_l12_weight, arena + 1490944);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 1490944, 1);
+    /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 1441792;
+        real *cols = arena + 0;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 32; oh++) {
+                for (int ow = 0; ow < 32; ow++) {
+                    long row = ((long)(n * 32 + oh) * 32 + ow) * 48;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 3;
+                            long pix = ((long)(n * 64 + ih) * 64 + iw) * 3;
+                            if (ih >= 0 && ih < 64 && iw >= 0 && iw < 64) memcpy(col, img + pix, 3 * sizeof(real)); else memset(col, 0, 3 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, arena + 1441792, D_l1_weight, arena + 1048576);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 0, 48, D_l1_weight, 48, arena + 1048576, 64);
+    /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (4, 32, 32, 64) */
+    {
+        const real *x167 = arena + 1048576; /* (4, 32, 32, 64) */
+        real *y = arena + 1048576;
+        PARALLEL_FOR
+        for (long i = 0; i < 262144; i++) {
+            y[i] = x167[i] > 0 ? x167[i] : (real)0.2 * x167[i];
+        }
+    }
+    /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (1024, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 1048576;
+        real *cols = arena + 0;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 16; oh++) {
+                for (int ow = 0; ow < 16; ow++) {
+                    long row = ((long)(n * 16 + oh) * 16 + ow) * 1024;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 64;
+                            long pix = ((long)(n * 32 + ih) * 32 + iw) * 64;
+                            if (ih >= 0 && ih < 32 && iw >= 0 && iw < 32) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (1024, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 1048576, D_l3_weight, arena + 1310720);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 1310720, 128);
+    /* specs/dcgan_images.gm:17: D batchnorm (128) */
+    {
+        const real *x171 = arena + 1310720; /* (4, 16, 16, 128) */
+        real *y = arena + 0;
+        double acc[128] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x171[i];
+                }
+            }
+        }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
+    }
+    /* specs/dcgan_images.gm:17: D batchnorm (128) */
+    /*   with specs/dcgan_images.gm:17: D batchnorm */
+    {
+        const real *x172 = arena + 0; /* (128) */
+        real *y = arena + 0;
+        for (long i = 0; i < 128; i++) {
+            real v173 = (real)0.0009765625 * (x172[i]);
+            y[i] = -(v173);
+        }
+    }
+    /* specs/dcgan_images.gm:17: D batchnorm (4, 16, 16, 128) */
+    {
+        const real *x171 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x174 = arena + 0; /* (128) */
+        real *y = arena + 1310720;
+        PARALLEL_FOR
+        for (long r = 0; r < 1024; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                y[i] = x171[i] + x174[c];
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:17: D batchnorm (128) */
+    /*   with specs/dcgan_images.gm:17: D batchnorm */
+    {
+        const real *x175 = arena + 1310720; /* (4, 16, 16, 128) */
+        real *y = arena + 0;
+        double acc[128] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v176 = (x175[i]) * (x175[i]);
+                    acc[c] += v176;
+                }
+            }
+        }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
+    }
+    /* specs/dcgan_images.gm:17: D batchnorm (128) */
+    /*   with specs/dcgan_images.gm:17: D batchnorm */
+    /*   with specs/dcgan_images.gm:17: D batchnorm */
+    /*   with specs/dcgan_images.gm:17: D batchnorm */
+    {
+        const real *x177 = arena + 0; /* (128) */
+        const real *x104 = D_l4_gamma; /* (128) */
+        real *y = arena + 0;
+        for (long i = 0; i < 128; i++) {
+            real v178 = (real)0.0009765625 * (x177[i]);
+            real v179 = v178 + (real)1e-05;
+            real v180 = 1 / sqrt(v179);
+            y[i] = (v180) * (x104[i]);
+        }
+    }
+    /* specs/dcgan_images.gm:17: D leaky_relu 0.2 (4, 16, 16, 128) */
+    /*   with specs/dcgan_images.gm:17: D batchnorm */
+    /*   with specs/dcgan_images.gm:17: D batchnorm */
+    {
+        const real *x175 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x181 = arena + 0; /* (128) */
+        const real *x103 = D_l4_beta; /* (128) */
+        real *y = arena + 1310720;
+        PARALLEL_FOR
+        for (long r = 0; r < 1024; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                real v182 = (x175[i]) * x181[c];
+                real v183 = v182 + x103[c];
+                y[i] = v183 > 0 ? v183 : (real)0.2 * v183;
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (256, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 1310720;
+        real *cols = arena + 0;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 8; oh++) {
+                for (int ow = 0; ow < 8; ow++) {
+                    long row = ((long)(n * 8 + oh) * 8 + ow) * 2048;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 128;
+                            long pix = ((long)(n * 16 + ih) * 16 + iw) * 128;
+                            if (ih >= 0 && ih < 16 && iw >= 0 && iw < 16) memcpy(col, img + pix, 128 * sizeof(real)); else memset(col, 0, 128 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (256, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 1310720, D_l6_weight, arena + 524288);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 0, 2048, D_l6_weight, 2048, arena + 524288, 256);
+    /* specs/dcgan_images.gm:18: D batchnorm (256) */
+    {
+        const real *x187 = arena + 524288; /* (4, 8, 8, 256) */
+        real *y = arena + 0;
+        double acc[256] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x187[i];
+                }
+            }
+        }
+        for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
+    }
+    /* specs/dcgan_images.gm:18: D batchnorm (256) */
+    /*   with specs/dcgan_images.gm:18: D batchnorm */
+    {
+        const real *x188 = arena + 0; /* (256) */
+        real *y = arena + 0;
+        for (long i = 0; i < 256; i++) {
+            real v189 = (real)0.00390625 * (x188[i]);
+            y[i] = -(v189);
+        }
+    }
+    /* specs/dcgan_images.gm:18: D batchnorm (4, 8, 8, 256) */
+    {
+        const real *x187 = arena + 524288; /* (4, 8, 8, 256) */
+        const real *x190 = arena + 0; /* (256) */
+        real *y = arena + 524288;
+        PARALLEL_FOR
+        for (long r = 0; r < 256; r++) {
+            for (int c = 0; c < 256; c++) {
+                long i = r * 256 + c;
+                y[i] = x187[i] + x190[c];
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:18: D batchnorm (256) */
+    /*   with specs/dcgan_images.gm:18: D batchnorm */
+    {
+        const real *x191 = arena + 524288; /* (4, 8, 8, 256) */
+        real *y = arena + 0;
+        double acc[256] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v192 = (x191[i]) * (x191[i]);
+                    acc[c] += v192;
+                }
+            }
+        }
+        for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
+    }
+    /* specs/dcgan_images.gm:18: D batchnorm (256) */
+    /*   with specs/dcgan_images.gm:18: D batchnorm */
+    /*   with specs/dcgan_images.gm:18: D batchnorm */
+    /*   with specs/dcgan_images.gm:18: D batchnorm */
+    {
+        const real *x193 = arena + 0; /* (256) */
+        const real *x125 = D_l7_gamma; /* (256) */
+        real *y = arena + 0;
+        for (long i = 0; i < 256; i++) {
+            real v194 = (real)0.00390625 * (x193[i]);
+            real v195 = v194 + (real)1e-05;
+            real v196 = 1 / sqrt(v195);
+            y[i] = (v196) * (x125[i]);
+        }
+    }
+    /* specs/dcgan_images.gm:18: D leaky_relu 0.2 (4, 8, 8, 256) */
+    /*   with specs/dcgan_images.gm:18: D batchnorm */
+    /*   with specs/dcgan_images.gm:18: D batchnorm */
+    {
+        const real *x191 = arena + 524288; /* (4, 8, 8, 256) */
+        const real *x197 = arena + 0; /* (256) */
+        const real *x124 = D_l7_beta; /* (256) */
+        real *y = arena + 524288;
+        PARALLEL_FOR
+        for (long r = 0; r < 256; r++) {
+            for (int c = 0; c < 256; c++) {
+                long i = r * 256 + c;
+                real v198 = (x191[i]) * x197[c];
+                real v199 = v198 + x124[c];
+                y[i] = v199 > 0 ? v199 : (real)0.2 * v199;
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (64, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 524288;
+        real *cols = arena + 0;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 4; oh++) {
+                for (int ow = 0; ow < 4; ow++) {
+                    long row = ((long)(n * 4 + oh) * 4 + ow) * 4096;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 256;
+                            long pix = ((long)(n * 8 + ih) * 8 + iw) * 256;
+                            if (ih >= 0 && ih < 8 && iw >= 0 && iw < 8) memcpy(col, img + pix, 256 * sizeof(real)); else memset(col, 0, 256 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 524288, D_l9_weight, arena + 262144);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 0, 4096, D_l9_weight, 4096, arena + 262144, 512);
+    /* specs/dcgan_images.gm:19: D batchnorm (512) */
+    {
+        const real *x203 = arena + 262144; /* (4, 4, 4, 512) */
+        real *y = arena + 0;
+        double acc[512] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x203[i];
+                }
+            }
+        }
+        for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
+    }
+    /* specs/dcgan_images.gm:19: D batchnorm (512) */
+    /*   with specs/dcgan_images.gm:19: D batchnorm */
+    {
+        const real *x204 = arena + 0; /* (512) */
+        real *y = arena + 0;
+        for (long i = 0; i < 512; i++) {
+            real v205 = (real)0.015625 * (x204[i]);
+            y[i] = -(v205);
+        }
+    }
+    /* specs/dcgan_images.gm:19: D batchnorm (4, 4, 4, 512) */
+    {
+        const real *x203 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x206 = arena + 0; /* (512) */
+        real *y = arena + 262144;
+        PARALLEL_FOR
+        for (long r = 0; r < 64; r++) {
+            for (int c = 0; c < 512; c++) {
+                long i = r * 512 + c;
+                y[i] = x203[i] + x206[c];
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:19: D batchnorm (512) */
+    /*   with specs/dcgan_images.gm:19: D batchnorm */
+    {
+        const real *x207 = arena + 262144; /* (4, 4, 4, 512) */
+        real *y = arena + 0;
+        double acc[512] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v208 = (x207[i]) * (x207[i]);
+                    acc[c] += v208;
+                }
+            }
+        }
+        for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
+    }
+    /* specs/dcgan_images.gm:19: D batchnorm (512) */
+    /*   with specs/dcgan_images.gm:19: D batchnorm */
+    /*   with specs/dcgan_images.gm:19: D batchnorm */
+    /*   with specs/dcgan_images.gm:19: D batchnorm */
+    {
+        const real *x209 = arena + 0; /* (512) */
+        const real *x146 = D_l10_gamma; /* (512) */
+        real *y = arena + 0;
+        for (long i = 0; i < 512; i++) {
+            real v210 = (real)0.015625 * (x209[i]);
+            real v211 = v210 + (real)1e-05;
+            real v212 = 1 / sqrt(v211);
+            y[i] = (v212) * (x146[i]);
+        }
+    }
+    /* specs/dcgan_images.gm:19: D leaky_relu 0.2 (4, 4, 4, 512) */
+    /*   with specs/dcgan_images.gm:19: D batchnorm */
+    /*   with specs/dcgan_images.gm:19: D batchnorm */
+    {
+        const real *x207 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x213 = arena + 0; /* (512) */
+        const real *x145 = D_l10_beta; /* (512) */
+        real *y = arena + 262144;
+        PARALLEL_FOR
+        for (long r = 0; r < 64; r++) {
+            for (int c = 0; c < 512; c++) {
+                long i = r * 512 + c;
+                real v214 = (x207[i]) * x213[c];
+                real v215 = v214 + x145[c];
+                y[i] = v215 > 0 ? v215 : (real)0.2 * v215;
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (4, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 262144;
+        real *cols = arena + 0;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 1; oh++) {
+                for (int ow = 0; ow < 1; ow++) {
+                    long row = ((long)(n * 1 + oh) * 1 + ow) * 8192;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 1 - 0 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 1 - 0 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 512;
+                            long pix = ((long)(n * 4 + ih) * 4 + iw) * 512;
+                            if (ih >= 0 && ih < 4 && iw >= 0 && iw < 4) memcpy(col, img + pix, 512 * sizeof(real)); else memset(col, 0, 512 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (4, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, arena + 262144, D_l12_weight, arena + 32768);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 32768, 1);
+    /* specs/dcgan_images.gm:22: loss_D (1) */
+    /*   with specs/dcgan_images.gm:22: loss_D */
+    {
+        const real *x220 = arena + 32768; /* (4, 1) */
+        real *y = arena + 0;
+        double acc = 0;
+        for (long i = 0; i < 4; i++) {
+            real v221 = softplus(x220[i]);
+            acc += v221;
+        }
+        y[0] = (real)acc;
+    }
+    /* specs/dcgan_images.gm:22: loss_D (1) */
+    /*   with specs/dcgan_images.gm:22: loss_D */
+    /*   with specs/dcgan_images.gm:22: loss_D */
+    {
+        const real *x164 = arena + 1490944; /* (4, 1) */
+        real *y = arena + 16;
+        double acc = 0;
+        for (long i = 0; i < 4; i++) {
+            real v224 = -(x164[i]);
+            real v225 = softplus(v224);
+            acc += v225;
+        }
+        y[0] = (real)acc;
+    }
+    /* specs/dcgan_images.gm:22: loss_D (1) */
+    /*   with specs/dcgan_images.gm:22: loss_D */
+    /*   with specs/dcgan_images.gm:22: loss_D */
+    {
+        const real *x222 = arena + 0; /* (1) */
+        const real *x226 = arena + 16; /* (1) */
+        real *y = arena + 0;
+        for (long i = 0; i < 1; i++) {
+            real v223 = (real)0.25 * (x222[i]);
+            real v227 = (real)0.25 * (x226[i]);
+            y[i] = v227 + v223;
+        }
+    }
+    /* specs/dcgan_images.gm:22: loss_D (1) */
+    out[0] = (double)*(arena + 0);
+}
+
+/* Gradient check: d loss_D / d parameters at batch 4, into g. */
+static void gc_grad_0(real *g) {
+    /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (4, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 100, gc_z, 100, G_l2_weight, 8192, arena + 0, 8192);
+    /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (4, 4, 4, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 4, 4, 512, 100, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, gc_z, G_l2_weight, arena + 262144);
+    } else
+    #endif
+    {
+        const real *cols = arena + 0;
+        real *img = arena + 262144;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
+            for (int oh = 0; oh < 1; oh++) {
+                for (int ow = 0; ow < 1; ow++) {
+                    long row = ((long)(n * 1 + oh) * 1 + ow) * 8192;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 1 - 0 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 1 - 0 + kw;
+                            const real *col = cols + row + (kh * 4 + kw) * 512;
+                            long pix = ((long)(n * 4 + ih) * 4 + iw) * 512;
+                            if (ih >= 0 && ih < 4 && iw >= 0 && iw < 4) for (int c = 0; c < 512; c++) img[pix + c] += col[c];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:9: G batchnorm (512) */
+    {
+        const real *x6 = arena + 262144; /* (4, 4, 4, 512) */
+        real *y = arena + 0;
+        double acc[512] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    acc[c] += x6[i];
+                }
+            }
+        }
+        for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
+    }
+    /* specs/dcgan_images.gm:9: G batchnorm (512) */
+    /*   with specs/dcgan_images.gm:9: G batchnorm */
+    {
+        const real *x11 = arena + 0; /* (512) */
+        real *y = arena + 0;
+        for (long i = 0; i < 512; i++) {
+            real v12 = (real)0.015625 * (x11[i]);
+            y[i] = -(v12);
+        }
+    }
+    /* specs/dcgan_images.gm:9: G batchnorm (4, 4, 4, 512) */
+    {
+        const real *x6 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x13 = arena + 0; /* (512) */
+        real *y = arena + 262144;
+        PARALLEL_FOR
+        for (long r = 0; r < 64; r++) {
+            for (int c = 0; c < 512; c++) {
+                long i = r * 512 + c;
+                y[i] = x6[i] + x13[c];
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:9: G batchnorm (512) */
+    /*   with specs/dcgan_images.gm:9: G batchnorm */
+    {
+        const real *x14 = arena + 262144; /* (4, 4, 4, 512) */
+        real *y = arena + 0;
+        double acc[512] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 32; cb++) {
+            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
+            for (long r = 0; r < 64; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 512 + c;
+                    real v15 = (x14[i]) * (x14[i]);
+                    acc[c] += v15;
+                }
+            }
+        }
+        for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
+    }
+    /* specs/dcgan_images.gm:9: G batchnorm (512) */
+    /*   with specs/dcgan_images.gm:9: G batchnorm */
+    /*   with specs/dcgan_images.gm:9: G batchnorm */
+    /*   with specs/dcgan_images.gm:9: G batchnorm */
+    {
+        const real *x16 = arena + 0; /* (512) */
+        const real *x10 = G_l3_gamma; /* (512) */
+        real *y = arena + 0;
+        for (long i = 0; i < 512; i++) {
+            real v17 = (real)0.015625 * (x16[i]);
+            real v18 = v17 + (real)1e-05;
+            real v19 = 1 / sqrt(v18);
+            y[i] = (v19) * (x10[i]);
+        }
+    }
+    /* specs/dcgan_images.gm:9: G relu (4, 4, 4, 512) */
+    /*   with specs/dcgan_images.gm:9: G batchnorm */
+    /*   with specs/dcgan_images.gm:9: G batchnorm */
+    {
+        const real *x14 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x20 = arena + 0; /* (512) */
+        const real *x9 = G_l3_beta; /* (512) */
+        real *y = arena + 262144;
+        PARALLEL_FOR
+        for (long r = 0; r < 64; r++) {
+            for (int c = 0; c < 512; c++) {
+                long i = r * 512 + c;
+                real v21 = (x14[i]) * x20[c];
+                real v22 = v21 + x9[c];
+                y[i] = v22 > 0 ? v22 : 0;
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (64, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 262144, 512, G_l5_weight, 4096, arena + 0, 4096);
+    /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (4, 8, 8, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 262144, G_l5_weight, arena + 524288);
+    } else
+    #endif
+    {
+        const real *cols = arena + 0;
+        real *img = arena + 524288;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
+            for (int oh = 0; oh < 4; oh++) {
+                for (int ow = 0; ow < 4; ow++) {
+                    long row = ((long)(n * 4 + oh) * 4 + ow) * 4096;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            const real *col = cols + row + (kh * 4 + kw) * 256;
+                            long pix = ((long)(n * 8 + ih) * 8 + iw) * 256;
+                            if (ih >= 0 && ih < 8 && iw >= 0 && iw < 8) for (int c = 0; c < 256; c++) img[pix + c] += col[c];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:10: G batchnorm (256) */
+    {
+        const real *x27 = arena + 524288; /* (4, 8, 8, 256) */
+        real *y = arena + 0;
+        double acc[256] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    acc[c] += x27[i];
+                }
+            }
+        }
+        for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
+    }
+    /* specs/dcgan_images.gm:10: G batchnorm (256) */
+    /*   with specs/dcgan_images.gm:10: G batchnorm */
+    {
+        const real *x32 = arena + 0; /* (256) */
+        real *y = arena + 0;
+        for (long i = 0; i < 256; i++) {
+            real v33 = (real)0.00390625 * (x32[i]);
+            y[i] = -(v33);
+        }
+    }
+    /* specs/dcgan_images.gm:10: G batchnorm (4, 8, 8, 256) */
+    {
+        const real *x27 = arena + 524288; /* (4, 8, 8, 256) */
+        const real *x34 = arena + 0; /* (256) */
+        real *y = arena + 524288;
+        PARALLEL_FOR
+        for (long r = 0; r < 256; r++) {
+            for (int c = 0; c < 256; c++) {
+                long i = r * 256 + c;
+                y[i] = x27[i] + x34[c];
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:10: G batchnorm (256) */
+    /*   with specs/dcgan_images.gm:10: G batchnorm */
+    {
+        const real *x35 = arena + 524288; /* (4, 8, 8, 256) */
+        real *y = arena + 0;
+        double acc[256] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 16; cb++) {
+            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
+            for (long r = 0; r < 256; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 256 + c;
+                    real v36 = (x35[i]) * (x35[i]);
+                    acc[c] += v36;
+                }
+            }
+        }
+        for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
+    }
+    /* specs/dcgan_images.gm:10: G batchnorm (256) */
+    /*   with specs/dcgan_images.gm:10: G batchnorm */
+    /*   with specs/dcgan_images.gm:10: G batchnorm */
+    /*   with specs/dcgan_images.gm:10: G batchnorm */
+    {
+        const real *x37 = arena + 0; /* (256) */
+        const real *x31 = G_l6_gamma; /* (256) */
+        real *y = arena + 0;
+        for (long i = 0; i < 256; i++) {
+            real v38 = (real)0.00390625 * (x37[i]);
+            real v39 = v38 + (real)1e-05;
+            real v40 = 1 / sqrt(v39);
+            y[i] = (v40) * (x31[i]);
+        }
+    }
+    /* specs/dcgan_images.gm:10: G relu (4, 8, 8, 256) */
+    /*   with specs/dcgan_images.gm:10: G batchnorm */
+    /*   with specs/dcgan_images.gm:10: G batchnorm */
+    {
+        const real *x35 = arena + 524288; /* (4, 8, 8, 256) */
+        const real *x41 = arena + 0; /* (256) */
+        const real *x30 = G_l6_beta; /* (256) */
+        real *y = arena + 524288;
+        PARALLEL_FOR
+        for (long r = 0; r < 256; r++) {
+            for (int c = 0; c < 256; c++) {
+                long i = r * 256 + c;
+                real v42 = (x35[i]) * x41[c];
+                real v43 = v42 + x30[c];
+                y[i] = v43 > 0 ? v43 : 0;
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (256, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 524288, 256, G_l8_weight, 2048, arena + 0, 2048);
+    /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (4, 16, 16, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 524288, G_l8_weight, arena + 1310720);
+    } else
+    #endif
+    {
+        const real *cols = arena + 0;
+        real *img = arena + 1310720;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
+            for (int oh = 0; oh < 8; oh++) {
+                for (int ow = 0; ow < 8; ow++) {
+                    long row = ((long)(n * 8 + oh) * 8 + ow) * 2048;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            const real *col = cols + row + (kh * 4 + kw) * 128;
+                            long pix = ((long)(n * 16 + ih) * 16 + iw) * 128;
+                            if (ih >= 0 && ih < 16 && iw >= 0 && iw < 16) for (int c = 0; c < 128; c++) img[pix + c] += col[c];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:11: G batchnorm (128) */
+    {
+        const real *x48 = arena + 1310720; /* (4, 16, 16, 128) */
+        real *y = arena + 0;
+        double acc[128] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x48[i];
+                }
+            }
+        }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
+    }
+    /* specs/dcgan_images.gm:11: G batchnorm (128) */
+    /*   with specs/dcgan_images.gm:11: G batchnorm */
+    {
+        const real *x53 = arena + 0; /* (128) */
+        real *y = arena + 0;
+        for (long i = 0; i < 128; i++) {
+            real v54 = (real)0.0009765625 * (x53[i]);
+            y[i] = -(v54);
+        }
+    }
+    /* specs/dcgan_images.gm:11: G batchnorm (4, 16, 16, 128) */
+    {
+        const real *x48 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x55 = arena + 0; /* (128) */
+        real *y = arena + 1310720;
+        PARALLEL_FOR
+        for (long r = 0; r < 1024; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                y[i] = x48[i] + x55[c];
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:11: G batchnorm (128) */
+    /*   with specs/dcgan_images.gm:11: G batchnorm */
+    {
+        const real *x56 = arena + 1310720; /* (4, 16, 16, 128) */
+        real *y = arena + 0;
+        double acc[128] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 1024; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v57 = (x56[i]) * (x56[i]);
+                    acc[c] += v57;
+                }
+            }
+        }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
+    }
+    /* specs/dcgan_images.gm:11: G batchnorm (128) */
+    /*   with specs/dcgan_images.gm:11: G batchnorm */
+    /*   with specs/dcgan_images.gm:11: G batchnorm */
+    /*   with specs/dcgan_images.gm:11: G batchnorm */
+    {
+        const real *x58 = arena + 0; /* (128) */
+        const real *x52 = G_l9_gamma; /* (128) */
+        real *y = arena + 0;
+        for (long i = 0; i < 128; i++) {
+            real v59 = (real)0.0009765625 * (x58[i]);
+            real v60 = v59 + (real)1e-05;
+            real v61 = 1 / sqrt(v60);
+            y[i] = (v61) * (x52[i]);
+        }
+    }
+    /* specs/dcgan_images.gm:11: G relu (4, 16, 16, 128) */
+    /*   with specs/dcgan_images.gm:11: G batchnorm */
+    /*   with specs/dcgan_images.gm:11: G batchnorm */
+    {
+        const real *x56 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x62 = arena + 0; /* (128) */
+        const real *x51 = G_l9_beta; /* (128) */
+        real *y = arena + 1310720;
+        PARALLEL_FOR
+        for (long r = 0; r < 1024; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                real v63 = (x56[i]) * x62[c];
+                real v64 = v63 + x51[c];
+                y[i] = v64 > 0 ? v64 : 0;
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (1024, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 1310720, 128, G_l11_weight, 1024, arena + 0, 1024);
+    /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (4, 32, 32, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 1310720, G_l11_weight, arena + 1048576);
+    } else
+    #endif
+    {
+        const real *cols = arena + 0;
+        real *img = arena + 1048576;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
+            for (int oh = 0; oh < 16; oh++) {
+                for (int ow = 0; ow < 16; ow++) {
+                    long row = ((long)(n * 16 + oh) * 16 + ow) * 1024;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            const real *col = cols + row + (kh * 4 + kw) * 64;
+                            long pix = ((long)(n * 32 + ih) * 32 + iw) * 64;
+                            if (ih >= 0 && ih < 32 && iw >= 0 && iw < 32) for (int c = 0; c < 64; c++) img[pix + c] += col[c];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:12: G batchnorm (64) */
+    {
+        const real *x69 = arena + 1048576; /* (4, 32, 32, 64) */
+        real *y = arena + 0;
+        double acc[64] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x69[i];
+                }
+            }
+        }
+        for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
+    }
+    /* specs/dcgan_images.gm:12: G batchnorm (64) */
+    /*   with specs/dcgan_images.gm:12: G batchnorm */
+    {
+        const real *x74 = arena + 0; /* (64) */
+        real *y = arena + 0;
+        for (long i = 0; i < 64; i++) {
+            real v75 = (real)0.000244140625 * (x74[i]);
+            y[i] = -(v75);
+        }
+    }
+    /* specs/dcgan_images.gm:12: G batchnorm (4, 32, 32, 64) */
+    {
+        const real *x69 = arena + 1048576; /* (4, 32, 32, 64) */
+        const real *x76 = arena + 0; /* (64) */
+        real *y = arena + 1048576;
+        PARALLEL_FOR
+        for (long r = 0; r < 4096; r++) {
+            for (int c = 0; c < 64; c++) {
+                long i = r * 64 + c;
+                y[i] = x69[i] + x76[c];
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:12: G batchnorm (64) */
+    /*   with specs/dcgan_images.gm:12: G batchnorm */
+    {
+        const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
+        real *y = arena + 0;
+        double acc[64] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 4096; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v78 = (x77[i]) * (x77[i]);
+                    acc[c] += v78;
+                }
+            }
+        }
+        for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
+    }
+    /* specs/dcgan_images.gm:12: G batchnorm (64) */
+    /*   with specs/dcgan_images.gm:12: G batchnorm */
+    /*   with specs/dcgan_images.gm:12: G batchnorm */
+    /*   with specs/dcgan_images.gm:12: G batchnorm */
+    {
+        const real *x79 = arena + 0; /* (64) */
+        const real *x73 = G_l12_gamma; /* (64) */
+        real *y = arena + 0;
+        for (long i = 0; i < 64; i++) {
+            real v80 = (real)0.000244140625 * (x79[i]);
+            real v81 = v80 + (real)1e-05;
+            real v82 = 1 / sqrt(v81);
+            y[i] = (v82) * (x73[i]);
+        }
+    }
+    /* specs/dcgan_images.gm:12: G relu (4, 32, 32, 64) */
+    /*   with specs/dcgan_images.gm:12: G batchnorm */
+    /*   with specs/dcgan_images.gm:12: G batchnorm */
+    {
+        const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
+        const real *x83 = arena + 0; /* (64) */
+        const real *x72 = G_l12_beta; /* (64) */
+        real *y = arena + 1048576;
+        PARALLEL_FOR
+        for (long r = 0; r < 4096; r++) {
+            for (int c = 0; c < 64; c++) {
+                long i = r * 64 + c;
+                real v84 = (x77[i]) * x83[c];
+                real v85 = v84 + x72[c];
+                y[i] = v85 > 0 ? v85 : 0;
+            }
+        }
+    }
+    /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (4096, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 4096, 48, 64, arena + 1048576, 64, G_l14_weight, 48, arena + 0, 48);
+    /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (4, 64, 64, 3) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, arena + 1048576, G_l14_weight, arena + 5373952);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 5373952;
@@ -7226,6 +7907,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -7248,6 +7932,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, gc_x, D_l1_weight, arena + 4718592);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 0, 48, D_l1_weight, 48, arena + 4718592, 64);
     /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (4, 32, 32, 64) */
     {
@@ -7259,6 +7949,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (1024, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 4718592;
         real *cols = arena + 0;
@@ -7281,6 +7974,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (1024, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 4718592, D_l3_weight, arena + 5505024);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 5505024, 128);
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
@@ -7381,6 +8080,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (256, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 5636096;
         real *cols = arena + 0;
@@ -7403,6 +8105,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (256, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 5636096, D_l6_weight, arena + 5898240);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 0, 2048, D_l6_weight, 2048, arena + 5898240, 256);
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
@@ -7503,6 +8211,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (64, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 5963776;
         real *cols = arena + 0;
@@ -7525,6 +8236,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 5963776, D_l9_weight, arena + 5423104);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 0, 4096, D_l9_weight, 4096, arena + 5423104, 512);
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
@@ -7625,6 +8342,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (4, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6029312;
         real *cols = arena + 0;
@@ -7647,8 +8367,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (4, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, arena + 6029312, D_l12_weight, arena + 5457408);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 5457408, 1);
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 5373952;
         real *cols = arena + 0;
@@ -7671,6 +8400,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, arena + 5373952, D_l1_weight, arena + 4980736);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 0, 48, D_l1_weight, 48, arena + 4980736, 64);
     /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (4, 32, 32, 64) */
     {
@@ -7682,6 +8417,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (1024, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 4980736;
         real *cols = arena + 0;
@@ -7704,6 +8442,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (1024, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 4980736, D_l3_weight, arena + 3145728);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 3145728, 128);
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
@@ -7804,6 +8548,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (256, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 5242880;
         real *cols = arena + 0;
@@ -7826,6 +8573,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (256, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 5242880, D_l6_weight, arena + 2621440);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 0, 2048, D_l6_weight, 2048, arena + 2621440, 256);
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
@@ -7926,6 +8679,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (64, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 3276800;
         real *cols = arena + 0;
@@ -7948,6 +8704,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 3276800, D_l9_weight, arena + 262144);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 0, 4096, D_l9_weight, 4096, arena + 262144, 512);
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
@@ -8048,6 +8810,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (4, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 2686976;
         real *cols = arena + 0;
@@ -8070,6 +8835,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (4, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, arena + 2686976, D_l12_weight, arena + 66048);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 66048, 1);
     /* specs/dcgan_images.gm:22: loss_D (1) */
     {
@@ -8125,6 +8896,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (4, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 2686976;
         real *cols = arena + 0;
@@ -8147,10 +8921,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (4, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 1, arena + 66048, 1, D_l12_weight, 8192, arena + 32768, 8192);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (1, 8192) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, arena + 2686976, arena + 66048, arena + 6062080);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 1, 8192, 4, arena + 66048, 1, arena + 0, 8192, arena + 6062080, 8192);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (4, 4, 4, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, arena + 66048, D_l12_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 32768;
         real *img = arena + 0;
@@ -8310,6 +9099,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (64, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 3276800;
         real *cols = arena + 2097152;
@@ -8332,10 +9124,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (64, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 2686976, 512, D_l9_weight, 4096, arena + 2359296, 4096);
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (512, 4096) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 3276800, arena + 2686976, arena + 0);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 512, 4096, 64, arena + 2686976, 512, arena + 2097152, 4096, arena + 0, 4096);
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (4, 8, 8, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 2686976, D_l9_weight, arena + 2097152);
+    } else
+    #endif
     {
         const real *cols = arena + 2359296;
         real *img = arena + 2097152;
@@ -8495,6 +9302,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (256, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 5242880;
         real *cols = arena + 2097152;
@@ -8517,10 +9327,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (256, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 3276800, 256, D_l6_weight, 2048, arena + 2621440, 2048);
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (256, 2048) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 5242880, arena + 3276800, arena + 4194304);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 256, 2048, 256, arena + 3276800, 256, arena + 2097152, 2048, arena + 4194304, 2048);
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (4, 16, 16, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 3276800, D_l6_weight, arena + 2097152);
+    } else
+    #endif
     {
         const real *cols = arena + 2621440;
         real *img = arena + 2097152;
@@ -8680,6 +9505,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (1024, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 4980736;
         real *cols = arena + 2097152;
@@ -8702,10 +9530,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (1024, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 5242880, 128, D_l3_weight, 1024, arena + 3145728, 1024);
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 4980736, arena + 5242880, arena + 5767168);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 1024, arena + 5242880, 128, arena + 2097152, 1024, arena + 5767168, 1024);
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (4, 32, 32, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 5242880, D_l3_weight, arena + 2097152);
+    } else
+    #endif
     {
         const real *cols = arena + 3145728;
         real *img = arena + 2097152;
@@ -8739,6 +9582,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:16: backward of D conv 64 k4 s2 p1 (4096, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 5373952;
         real *cols = arena + 2097152;
@@ -8761,8 +9607,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:16: backward of D conv 64 k4 s2 p1 (64, 48) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, arena + 5373952, arena + 4980736, arena + 6070272);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 48, 4096, arena + 4980736, 64, arena + 2097152, 48, arena + 6070272, 48);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (4, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6029312;
         real *cols = arena + 2097152;
@@ -8785,8 +9640,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (4, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 1, arena + 5457408, 1, D_l12_weight, 8192, arena + 2129920, 8192);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (1, 8192) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, arena + 6029312, arena + 5457408, arena + 2162688);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 1, 8192, 4, arena + 5457408, 1, arena + 2097152, 8192, arena + 2162688, 8192);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (1, 8192) */
     {
@@ -8798,6 +9662,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (4, 4, 4, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, arena + 5457408, D_l12_weight, arena + 2097152);
+    } else
+    #endif
     {
         const real *cols = arena + 2129920;
         real *img = arena + 2097152;
@@ -8981,6 +9851,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (64, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 5963776;
         real *cols = arena + 4980736;
@@ -9003,8 +9876,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (64, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 6029312, 512, D_l9_weight, 4096, arena + 5242880, 4096);
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (512, 4096) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 5963776, arena + 6029312, arena + 2097152);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 512, 4096, 64, arena + 6029312, 512, arena + 4980736, 4096, arena + 2097152, 4096);
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (512, 4096) */
     {
@@ -9017,6 +9899,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (4, 8, 8, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 6029312, D_l9_weight, arena + 2097152);
+    } else
+    #endif
     {
         const real *cols = arena + 5242880;
         real *img = arena + 2097152;
@@ -9200,6 +10088,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (256, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 5636096;
         real *cols = arena + 2097152;
@@ -9222,8 +10113,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (256, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 5963776, 256, D_l6_weight, 2048, arena + 2621440, 2048);
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (256, 2048) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 5636096, arena + 5963776, arena + 3145728);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 256, 2048, 256, arena + 5963776, 256, arena + 2097152, 2048, arena + 3145728, 2048);
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (256, 2048) */
     {
@@ -9236,6 +10136,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (4, 16, 16, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 5963776, D_l6_weight, arena + 2097152);
+    } else
+    #endif
     {
         const real *cols = arena + 2621440;
         real *img = arena + 2097152;
@@ -9419,6 +10325,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (1024, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 4718592;
         real *cols = arena + 2097152;
@@ -9441,8 +10350,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (1024, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 5636096, 128, D_l3_weight, 1024, arena + 3145728, 1024);
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 4718592, arena + 5636096, arena + 4980736);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 1024, arena + 5636096, 128, arena + 2097152, 1024, arena + 4980736, 1024);
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
@@ -9455,6 +10373,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (4, 32, 32, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 5636096, D_l3_weight, arena + 2097152);
+    } else
+    #endif
     {
         const real *cols = arena + 3145728;
         real *img = arena + 2097152;
@@ -9488,6 +10412,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:16: backward of D conv 64 k4 s2 p1 (4096, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 2097152;
@@ -9510,6 +10437,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/dcgan_images.gm:16: backward of D conv 64 k4 s2 p1 (64, 48) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, gc_x, arena + 4718592, arena + 2293760);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 48, 4096, arena + 4718592, 64, arena + 2097152, 48, arena + 2293760, 48);
     /* specs/dcgan_images.gm:16: backward of D conv 64 k4 s2 p1 (64, 48) */
     {
@@ -9547,8 +10480,17 @@ static void gc_grad_0(real *g) {
 /* Gradient check: loss_G at batch 4. */
 static void gc_loss_1(double *out) {
     /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (4, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 100, gc_z, 100, G_l2_weight, 8192, arena + 0, 8192);
     /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (4, 4, 4, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 4, 4, 512, 100, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, gc_z, G_l2_weight, arena + 262144);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 262144;
@@ -9664,8 +10606,17 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (64, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 262144, 512, G_l5_weight, 4096, arena + 0, 4096);
     /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (4, 8, 8, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 262144, G_l5_weight, arena + 524288);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 524288;
@@ -9781,11 +10732,20 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (256, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 524288, 256, G_l8_weight, 2048, arena + 0, 2048);
     /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (4, 16, 16, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 524288, G_l8_weight, arena + 1310720);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
-        real *img = arena + 1048576;
+        real *img = arena + 1310720;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
@@ -9807,7 +10767,7 @@ static void gc_loss_1(double *out) {
     }
     /* specs/dcgan_images.gm:11: G batchnorm (128) */
     {
-        const real *x48 = arena + 1048576; /* (4, 16, 16, 128) */
+        const real *x48 = arena + 1310720; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -9834,9 +10794,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/dcgan_images.gm:11: G batchnorm (4, 16, 16, 128) */
     {
-        const real *x48 = arena + 1048576; /* (4, 16, 16, 128) */
+        const real *x48 = arena + 1310720; /* (4, 16, 16, 128) */
         const real *x55 = arena + 0; /* (128) */
-        real *y = arena + 1048576;
+        real *y = arena + 1310720;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -9848,7 +10808,7 @@ static void gc_loss_1(double *out) {
     /* specs/dcgan_images.gm:11: G batchnorm (128) */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x56 = arena + 1048576; /* (4, 16, 16, 128) */
+        const real *x56 = arena + 1310720; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -9883,10 +10843,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x56 = arena + 1048576; /* (4, 16, 16, 128) */
+        const real *x56 = arena + 1310720; /* (4, 16, 16, 128) */
         const real *x62 = arena + 0; /* (128) */
         const real *x51 = G_l9_beta; /* (128) */
-        real *y = arena + 1048576;
+        real *y = arena + 1310720;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -9898,8 +10858,17 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (1024, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 1048576, 128, G_l11_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 1310720, 128, G_l11_weight, 1024, arena + 0, 1024);
     /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (4, 32, 32, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 1310720, G_l11_weight, arena + 1048576);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 1048576;
@@ -10015,8 +10984,17 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (4096, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 4096, 48, 64, arena + 1048576, 64, G_l14_weight, 48, arena + 0, 48);
     /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (4, 64, 64, 3) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, arena + 1048576, G_l14_weight, arena + 196608);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 196608;
@@ -10049,6 +11027,9 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 196608;
         real *cols = arena + 0;
@@ -10071,6 +11052,12 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, arena + 196608, D_l1_weight, arena + 1048576);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 0, 48, D_l1_weight, 48, arena + 1048576, 64);
     /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (4, 32, 32, 64) */
     {
@@ -10082,6 +11069,9 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (1024, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 1048576;
         real *cols = arena + 0;
@@ -10104,10 +11094,16 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (1024, 128) */
-    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 1048576, 128);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 1048576, D_l3_weight, arena + 1310720);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 1310720, 128);
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x100 = arena + 1048576; /* (4, 16, 16, 128) */
+        const real *x100 = arena + 1310720; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -10134,9 +11130,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (4, 16, 16, 128) */
     {
-        const real *x100 = arena + 1048576; /* (4, 16, 16, 128) */
+        const real *x100 = arena + 1310720; /* (4, 16, 16, 128) */
         const real *x107 = arena + 0; /* (128) */
-        real *y = arena + 1048576;
+        real *y = arena + 1310720;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -10148,7 +11144,7 @@ static void gc_loss_1(double *out) {
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x108 = arena + 1048576; /* (4, 16, 16, 128) */
+        const real *x108 = arena + 1310720; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -10183,10 +11179,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x108 = arena + 1048576; /* (4, 16, 16, 128) */
+        const real *x108 = arena + 1310720; /* (4, 16, 16, 128) */
         const real *x114 = arena + 0; /* (128) */
         const real *x103 = D_l4_beta; /* (128) */
-        real *y = arena + 1048576;
+        real *y = arena + 1310720;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -10198,8 +11194,11 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (256, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 1048576;
+        const real *img = arena + 1310720;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -10220,6 +11219,12 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (256, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 1310720, D_l6_weight, arena + 524288);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 0, 2048, D_l6_weight, 2048, arena + 524288, 256);
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
@@ -10314,6 +11319,9 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (64, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 524288;
         real *cols = arena + 0;
@@ -10336,6 +11344,12 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 524288, D_l9_weight, arena + 262144);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 0, 4096, D_l9_weight, 4096, arena + 262144, 512);
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
@@ -10430,6 +11444,9 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (4, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 262144;
         real *cols = arena + 0;
@@ -10452,6 +11469,12 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (4, 1) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, arena + 262144, D_l12_weight, arena + 32768);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 32768, 1);
     /* specs/dcgan_images.gm:22: loss_G (1) */
     /*   with specs/dcgan_images.gm:22: loss_G */
@@ -10482,11 +11505,20 @@ static void gc_loss_1(double *out) {
 /* Gradient check: d loss_G / d parameters at batch 4, into g. */
 static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (4, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 100, gc_z, 100, G_l2_weight, 8192, arena + 0, 8192);
     /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (4, 4, 4, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 4, 4, 512, 100, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, gc_z, G_l2_weight, arena + 2670592);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
-        real *img = arena + 2539520;
+        real *img = arena + 2670592;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
@@ -10508,7 +11540,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:9: G batchnorm (512) */
     {
-        const real *x6 = arena + 2539520; /* (4, 4, 4, 512) */
+        const real *x6 = arena + 2670592; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -10535,9 +11567,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:9: G batchnorm (4, 4, 4, 512) */
     {
-        const real *x6 = arena + 2539520; /* (4, 4, 4, 512) */
+        const real *x6 = arena + 2670592; /* (4, 4, 4, 512) */
         const real *x13 = arena + 0; /* (512) */
-        real *y = arena + 2539520;
+        real *y = arena + 2670592;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -10549,8 +11581,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:9: G batchnorm (512) */
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 2539520; /* (4, 4, 4, 512) */
-        real *y = arena + 2605056;
+        const real *x14 = arena + 2670592; /* (4, 4, 4, 512) */
+        real *y = arena + 2703360;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -10569,8 +11601,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     {
-        const real *x16 = arena + 2605056; /* (512) */
-        real *y = arena + 2605056;
+        const real *x16 = arena + 2703360; /* (512) */
+        real *y = arena + 2703360;
         for (long i = 0; i < 512; i++) {
             real v17 = (real)0.015625 * (x16[i]);
             real v18 = v17 + (real)1e-05;
@@ -10579,9 +11611,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:9: G batchnorm (512) */
     {
-        const real *x19 = arena + 2605056; /* (512) */
+        const real *x19 = arena + 2703360; /* (512) */
         const real *x10 = G_l3_gamma; /* (512) */
-        real *y = arena + 2605568;
+        real *y = arena + 2703872;
         for (long i = 0; i < 512; i++) {
             y[i] = (x19[i]) * (x10[i]);
         }
@@ -10590,10 +11622,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 2539520; /* (4, 4, 4, 512) */
-        const real *x20 = arena + 2605568; /* (512) */
+        const real *x14 = arena + 2670592; /* (4, 4, 4, 512) */
+        const real *x20 = arena + 2703872; /* (512) */
         const real *x9 = G_l3_beta; /* (512) */
-        real *y = arena + 2572288;
+        real *y = arena + 3571712;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -10605,11 +11637,20 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (64, 4096) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 2572288, 512, G_l5_weight, 4096, arena + 0, 4096);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 3571712, 512, G_l5_weight, 4096, arena + 0, 4096);
     /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (4, 8, 8, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 3571712, G_l5_weight, arena + 2490368);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
-        real *img = arena + 2359296;
+        real *img = arena + 2490368;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
@@ -10631,7 +11672,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:10: G batchnorm (256) */
     {
-        const real *x27 = arena + 2359296; /* (4, 8, 8, 256) */
+        const real *x27 = arena + 2490368; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
         PARALLEL_FOR
@@ -10658,9 +11699,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:10: G batchnorm (4, 8, 8, 256) */
     {
-        const real *x27 = arena + 2359296; /* (4, 8, 8, 256) */
+        const real *x27 = arena + 2490368; /* (4, 8, 8, 256) */
         const real *x34 = arena + 0; /* (256) */
-        real *y = arena + 2359296;
+        real *y = arena + 2490368;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -10672,8 +11713,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:10: G batchnorm (256) */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x35 = arena + 2359296; /* (4, 8, 8, 256) */
-        real *y = arena + 2606080;
+        const real *x35 = arena + 2490368; /* (4, 8, 8, 256) */
+        real *y = arena + 2704384;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -10692,8 +11733,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x37 = arena + 2606080; /* (256) */
-        real *y = arena + 2606080;
+        const real *x37 = arena + 2704384; /* (256) */
+        real *y = arena + 2704384;
         for (long i = 0; i < 256; i++) {
             real v38 = (real)0.00390625 * (x37[i]);
             real v39 = v38 + (real)1e-05;
@@ -10702,9 +11743,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:10: G batchnorm (256) */
     {
-        const real *x40 = arena + 2606080; /* (256) */
+        const real *x40 = arena + 2704384; /* (256) */
         const real *x31 = G_l6_gamma; /* (256) */
-        real *y = arena + 2606336;
+        real *y = arena + 2704640;
         for (long i = 0; i < 256; i++) {
             y[i] = (x40[i]) * (x31[i]);
         }
@@ -10713,10 +11754,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x35 = arena + 2359296; /* (4, 8, 8, 256) */
-        const real *x41 = arena + 2606336; /* (256) */
+        const real *x35 = arena + 2490368; /* (4, 8, 8, 256) */
+        const real *x41 = arena + 2704640; /* (256) */
         const real *x30 = G_l6_beta; /* (256) */
-        real *y = arena + 2424832;
+        real *y = arena + 2555904;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -10728,8 +11769,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (256, 2048) */
-    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 2424832, 256, G_l8_weight, 2048, arena + 0, 2048);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 2555904, 256, G_l8_weight, 2048, arena + 0, 2048);
     /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (4, 16, 16, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 2555904, G_l8_weight, arena + 2097152);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 2097152;
@@ -10796,7 +11846,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
         const real *x56 = arena + 2097152; /* (4, 16, 16, 128) */
-        real *y = arena + 2606592;
+        real *y = arena + 2704896;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -10815,8 +11865,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x58 = arena + 2606592; /* (128) */
-        real *y = arena + 2606592;
+        const real *x58 = arena + 2704896; /* (128) */
+        real *y = arena + 2704896;
         for (long i = 0; i < 128; i++) {
             real v59 = (real)0.0009765625 * (x58[i]);
             real v60 = v59 + (real)1e-05;
@@ -10825,9 +11875,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:11: G batchnorm (128) */
     {
-        const real *x61 = arena + 2606592; /* (128) */
+        const real *x61 = arena + 2704896; /* (128) */
         const real *x52 = G_l9_gamma; /* (128) */
-        real *y = arena + 2606720;
+        real *y = arena + 2705024;
         for (long i = 0; i < 128; i++) {
             y[i] = (x61[i]) * (x52[i]);
         }
@@ -10837,7 +11887,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
         const real *x56 = arena + 2097152; /* (4, 16, 16, 128) */
-        const real *x62 = arena + 2606720; /* (128) */
+        const real *x62 = arena + 2705024; /* (128) */
         const real *x51 = G_l9_beta; /* (128) */
         real *y = arena + 2228224;
         PARALLEL_FOR
@@ -10851,8 +11901,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (1024, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 2228224, 128, G_l11_weight, 1024, arena + 0, 1024);
     /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (4, 32, 32, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 2228224, G_l11_weight, arena + 1048576);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 1048576;
@@ -10919,7 +11978,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
         const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
-        real *y = arena + 2606848;
+        real *y = arena + 2705152;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -10938,8 +11997,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x79 = arena + 2606848; /* (64) */
-        real *y = arena + 2606848;
+        const real *x79 = arena + 2705152; /* (64) */
+        real *y = arena + 2705152;
         for (long i = 0; i < 64; i++) {
             real v80 = (real)0.000244140625 * (x79[i]);
             real v81 = v80 + (real)1e-05;
@@ -10948,9 +12007,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     {
-        const real *x82 = arena + 2606848; /* (64) */
+        const real *x82 = arena + 2705152; /* (64) */
         const real *x73 = G_l12_gamma; /* (64) */
-        real *y = arena + 2606912;
+        real *y = arena + 2705216;
         for (long i = 0; i < 64; i++) {
             y[i] = (x82[i]) * (x73[i]);
         }
@@ -10960,7 +12019,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
         const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
-        const real *x83 = arena + 2606912; /* (64) */
+        const real *x83 = arena + 2705216; /* (64) */
         const real *x72 = G_l12_beta; /* (64) */
         real *y = arena + 1310720;
         PARALLEL_FOR
@@ -10974,11 +12033,20 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (4096, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 4096, 48, 64, arena + 1310720, 64, G_l14_weight, 48, arena + 0, 48);
     /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (4, 64, 64, 3) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, arena + 1310720, G_l14_weight, arena + 2621440);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
-        real *img = arena + 2490368;
+        real *img = arena + 2621440;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12288, 0, 12288 * sizeof(real));
@@ -11000,16 +12068,19 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:13: G tanh (4, 64, 64, 3) */
     {
-        const real *x90 = arena + 2490368; /* (4, 64, 64, 3) */
-        real *y = arena + 2490368;
+        const real *x90 = arena + 2621440; /* (4, 64, 64, 3) */
+        real *y = arena + 2621440;
         PARALLEL_FOR
         for (long i = 0; i < 49152; i++) {
             y[i] = tanh(x90[i]);
         }
     }
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 2490368;
+        const real *img = arena + 2621440;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -11030,6 +12101,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, arena + 2621440, D_l1_weight, arena + 1572864);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 0, 48, D_l1_weight, 48, arena + 1572864, 64);
     /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (4, 32, 32, 64) */
     {
@@ -11041,6 +12118,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (1024, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 1572864;
         real *cols = arena + 0;
@@ -11063,6 +12143,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:17: D conv 128 k4 s2 p1 (1024, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 1572864, D_l3_weight, arena + 1835008);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 1835008, 128);
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
@@ -11108,7 +12194,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
         const real *x108 = arena + 1835008; /* (4, 16, 16, 128) */
-        real *y = arena + 655360;
+        real *y = arena + 720896;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -11127,8 +12213,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x110 = arena + 655360; /* (128) */
-        real *y = arena + 655360;
+        const real *x110 = arena + 720896; /* (128) */
+        real *y = arena + 720896;
         for (long i = 0; i < 128; i++) {
             real v111 = (real)0.0009765625 * (x110[i]);
             real v112 = v111 + (real)1e-05;
@@ -11137,9 +12223,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x113 = arena + 655360; /* (128) */
+        const real *x113 = arena + 720896; /* (128) */
         const real *x104 = D_l4_gamma; /* (128) */
-        real *y = arena + 655488;
+        real *y = arena + 721024;
         for (long i = 0; i < 128; i++) {
             y[i] = (x113[i]) * (x104[i]);
         }
@@ -11149,9 +12235,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
         const real *x108 = arena + 1835008; /* (4, 16, 16, 128) */
-        const real *x114 = arena + 655488; /* (128) */
+        const real *x114 = arena + 721024; /* (128) */
         const real *x103 = D_l4_beta; /* (128) */
-        real *y = arena + 1966080;
+        real *y = arena + 2359296;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -11163,8 +12249,11 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (256, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 1966080;
+        const real *img = arena + 2359296;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -11185,6 +12274,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:18: D conv 256 k4 s2 p1 (256, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 2359296, D_l6_weight, arena + 524288);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 0, 2048, D_l6_weight, 2048, arena + 524288, 256);
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
@@ -11230,7 +12325,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
         const real *x129 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 327680;
+        real *y = arena + 360448;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -11249,8 +12344,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x131 = arena + 327680; /* (256) */
-        real *y = arena + 327680;
+        const real *x131 = arena + 360448; /* (256) */
+        real *y = arena + 360448;
         for (long i = 0; i < 256; i++) {
             real v132 = (real)0.00390625 * (x131[i]);
             real v133 = v132 + (real)1e-05;
@@ -11259,9 +12354,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x134 = arena + 327680; /* (256) */
+        const real *x134 = arena + 360448; /* (256) */
         const real *x125 = D_l7_gamma; /* (256) */
-        real *y = arena + 327936;
+        real *y = arena + 360704;
         for (long i = 0; i < 256; i++) {
             y[i] = (x134[i]) * (x125[i]);
         }
@@ -11271,9 +12366,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
         const real *x129 = arena + 524288; /* (4, 8, 8, 256) */
-        const real *x135 = arena + 327936; /* (256) */
+        const real *x135 = arena + 360704; /* (256) */
         const real *x124 = D_l7_beta; /* (256) */
-        real *y = arena + 589824;
+        real *y = arena + 655360;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -11285,8 +12380,11 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (64, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 589824;
+        const real *img = arena + 655360;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -11307,6 +12405,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:19: D conv 512 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 655360, D_l9_weight, arena + 262144);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 0, 4096, D_l9_weight, 4096, arena + 262144, 512);
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
@@ -11395,7 +12499,7 @@ static void gc_grad_1(real *g) {
         const real *x150 = arena + 262144; /* (4, 4, 4, 512) */
         const real *x156 = arena + 66048; /* (512) */
         const real *x145 = D_l10_beta; /* (512) */
-        real *y = arena + 294912;
+        real *y = arena + 327680;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -11407,8 +12511,11 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (4, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 294912;
+        const real *img = arena + 327680;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -11429,7 +12536,13 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:20: D conv 1 k4 s1 p0 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 32768, 1);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, arena + 327680, D_l12_weight, arena + 66560);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 66560, 1);
     /* specs/dcgan_images.gm:22: backward of loss_G (1) */
     /*   with specs/dcgan_images.gm:22: loss_G */
     {
@@ -11445,9 +12558,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:22: backward of loss_G */
     /*   with specs/dcgan_images.gm:22: backward of loss_G */
     {
-        const real *x164 = arena + 32768; /* (4, 1) */
+        const real *x164 = arena + 66560; /* (4, 1) */
         const real *x170 = arena + 0; /* (1) */
-        real *y = arena + 32768;
+        real *y = arena + 66560;
         for (long i = 0; i < 4; i++) {
             real v165 = -(x164[i]);
             real v171 = x170[0];
@@ -11457,8 +12570,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (4, 8192) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 1, arena + 32768, 1, D_l12_weight, 8192, arena + 0, 8192);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 1, arena + 66560, 1, D_l12_weight, 8192, arena + 0, 8192);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (4, 4, 4, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, arena + 66560, D_l12_weight, arena + 32768);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 32768;
@@ -11483,9 +12605,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:19: backward of D leaky_relu 0.2 (4, 4, 4, 512) */
     {
-        const real *x159 = arena + 294912; /* (4, 4, 4, 512) */
+        const real *x159 = arena + 327680; /* (4, 4, 4, 512) */
         const real *x178 = arena + 32768; /* (4, 4, 4, 512) */
-        real *y = arena + 294912;
+        real *y = arena + 327680;
         PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x159[i] > 0 ? x178[i] : (real)0.2 * x178[i];
@@ -11494,7 +12616,7 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x179 = arena + 294912; /* (4, 4, 4, 512) */
+        const real *x179 = arena + 327680; /* (4, 4, 4, 512) */
         const real *x150 = arena + 262144; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
@@ -11538,11 +12660,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x179 = arena + 294912; /* (4, 4, 4, 512) */
+        const real *x179 = arena + 327680; /* (4, 4, 4, 512) */
         const real *x156 = arena + 66048; /* (512) */
         const real *x188 = arena + 0; /* (512) */
         const real *x150 = arena + 262144; /* (4, 4, 4, 512) */
-        real *y = arena + 294912;
+        real *y = arena + 327680;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -11558,7 +12680,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     {
-        const real *x193 = arena + 294912; /* (4, 4, 4, 512) */
+        const real *x193 = arena + 327680; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -11588,8 +12710,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
         const real *x196 = arena + 0; /* (512) */
-        const real *x193 = arena + 294912; /* (4, 4, 4, 512) */
-        real *y = arena + 294912;
+        const real *x193 = arena + 327680; /* (4, 4, 4, 512) */
+        real *y = arena + 327680;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -11601,8 +12723,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (64, 4096) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 294912, 512, D_l9_weight, 4096, arena + 0, 4096);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 327680, 512, D_l9_weight, 4096, arena + 0, 4096);
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (4, 8, 8, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 327680, D_l9_weight, arena + 262144);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 262144;
@@ -11627,9 +12758,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:18: backward of D leaky_relu 0.2 (4, 8, 8, 256) */
     {
-        const real *x138 = arena + 589824; /* (4, 8, 8, 256) */
+        const real *x138 = arena + 655360; /* (4, 8, 8, 256) */
         const real *x202 = arena + 262144; /* (4, 8, 8, 256) */
-        real *y = arena + 589824;
+        real *y = arena + 655360;
         PARALLEL_FOR
         for (long i = 0; i < 65536; i++) {
             y[i] = x138[i] > 0 ? x202[i] : (real)0.2 * x202[i];
@@ -11638,7 +12769,7 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x203 = arena + 589824; /* (4, 8, 8, 256) */
+        const real *x203 = arena + 655360; /* (4, 8, 8, 256) */
         const real *x129 = arena + 524288; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
@@ -11664,7 +12795,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x206 = arena + 0; /* (256) */
         const real *x125 = D_l7_gamma; /* (256) */
-        const real *x134 = arena + 327680; /* (256) */
+        const real *x134 = arena + 360448; /* (256) */
         real *y = arena + 0;
         for (long i = 0; i < 256; i++) {
             real v207 = (x206[i]) * (x125[i]);
@@ -11682,11 +12813,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x203 = arena + 589824; /* (4, 8, 8, 256) */
-        const real *x135 = arena + 327936; /* (256) */
+        const real *x203 = arena + 655360; /* (4, 8, 8, 256) */
+        const real *x135 = arena + 360704; /* (256) */
         const real *x212 = arena + 0; /* (256) */
         const real *x129 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 589824;
+        real *y = arena + 655360;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -11702,7 +12833,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     {
-        const real *x217 = arena + 589824; /* (4, 8, 8, 256) */
+        const real *x217 = arena + 655360; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
         PARALLEL_FOR
@@ -11732,8 +12863,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
         const real *x220 = arena + 0; /* (256) */
-        const real *x217 = arena + 589824; /* (4, 8, 8, 256) */
-        real *y = arena + 589824;
+        const real *x217 = arena + 655360; /* (4, 8, 8, 256) */
+        real *y = arena + 655360;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -11745,8 +12876,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (256, 2048) */
-    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 589824, 256, D_l6_weight, 2048, arena + 0, 2048);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 655360, 256, D_l6_weight, 2048, arena + 0, 2048);
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (4, 16, 16, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 655360, D_l6_weight, arena + 524288);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 524288;
@@ -11771,9 +12911,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:17: backward of D leaky_relu 0.2 (4, 16, 16, 128) */
     {
-        const real *x117 = arena + 1966080; /* (4, 16, 16, 128) */
+        const real *x117 = arena + 2359296; /* (4, 16, 16, 128) */
         const real *x226 = arena + 524288; /* (4, 16, 16, 128) */
-        real *y = arena + 1966080;
+        real *y = arena + 2359296;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x117[i] > 0 ? x226[i] : (real)0.2 * x226[i];
@@ -11782,7 +12922,7 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x227 = arena + 1966080; /* (4, 16, 16, 128) */
+        const real *x227 = arena + 2359296; /* (4, 16, 16, 128) */
         const real *x108 = arena + 1835008; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
@@ -11808,7 +12948,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x230 = arena + 0; /* (128) */
         const real *x104 = D_l4_gamma; /* (128) */
-        const real *x113 = arena + 655360; /* (128) */
+        const real *x113 = arena + 720896; /* (128) */
         real *y = arena + 0;
         for (long i = 0; i < 128; i++) {
             real v231 = (x230[i]) * (x104[i]);
@@ -11826,11 +12966,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x227 = arena + 1966080; /* (4, 16, 16, 128) */
-        const real *x114 = arena + 655488; /* (128) */
+        const real *x227 = arena + 2359296; /* (4, 16, 16, 128) */
+        const real *x114 = arena + 721024; /* (128) */
         const real *x236 = arena + 0; /* (128) */
         const real *x108 = arena + 1835008; /* (4, 16, 16, 128) */
-        real *y = arena + 1966080;
+        real *y = arena + 2359296;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -11846,7 +12986,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     {
-        const real *x241 = arena + 1966080; /* (4, 16, 16, 128) */
+        const real *x241 = arena + 2359296; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -11876,8 +13016,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
         const real *x244 = arena + 0; /* (128) */
-        const real *x241 = arena + 1966080; /* (4, 16, 16, 128) */
-        real *y = arena + 1966080;
+        const real *x241 = arena + 2359296; /* (4, 16, 16, 128) */
+        real *y = arena + 2359296;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -11889,8 +13029,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (1024, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 1966080, 128, D_l3_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 2359296, 128, D_l3_weight, 1024, arena + 0, 1024);
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (4, 32, 32, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 2359296, D_l3_weight, arena + 1835008);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 1835008;
@@ -11924,8 +13073,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:16: backward of D conv 64 k4 s2 p1 (4096, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 4096, 48, 64, arena + 1572864, 64, D_l1_weight, 48, arena + 0, 48);
     /* specs/dcgan_images.gm:16: backward of D conv 64 k4 s2 p1 (4, 64, 64, 3) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, arena + 1572864, D_l1_weight, arena + 196608);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 196608;
@@ -11953,9 +13111,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:13: backward of G tanh */
     /*   with specs/dcgan_images.gm:13: backward of G tanh */
     {
-        const real *x91 = arena + 2490368; /* (4, 64, 64, 3) */
+        const real *x91 = arena + 2621440; /* (4, 64, 64, 3) */
         const real *x254 = arena + 196608; /* (4, 64, 64, 3) */
-        real *y = arena + 2490368;
+        real *y = arena + 2621440;
         PARALLEL_FOR
         for (long i = 0; i < 49152; i++) {
             real v255 = (x91[i]) * (x91[i]);
@@ -11965,8 +13123,11 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:13: backward of G deconv 3 k4 s2 p1 (4096, 48) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 2490368;
+        const real *img = arena + 2621440;
         real *cols = arena + 262144;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -11987,9 +13148,21 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:13: backward of G deconv 3 k4 s2 p1 (4096, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, arena + 2621440, G_l14_weight, arena + 0);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 262144, 48, G_l14_weight, 48, arena + 0, 64);
     /* specs/dcgan_images.gm:13: backward of G deconv 3 k4 s2 p1 (64, 48) */
-    gemm(CblasTrans, CblasNoTrans, 64, 48, 4096, arena + 1310720, 64, arena + 262144, 48, arena + 3604480, 48);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
+        genrt_conv_run(&conv, arena + 2621440, arena + 1310720, arena + 3637248);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 64, 48, 4096, arena + 1310720, 64, arena + 262144, 48, arena + 3637248, 48);
     /* specs/dcgan_images.gm:12: backward of G relu (4, 32, 32, 64) */
     {
         const real *x86 = arena + 1310720; /* (4, 32, 32, 64) */
@@ -12003,7 +13176,7 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:12: backward of G batchnorm (64) */
     {
         const real *x263 = arena + 1310720; /* (4, 32, 32, 64) */
-        real *y = arena + 3609344;
+        real *y = arena + 3642112;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -12040,8 +13213,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:12: backward of G batchnorm (64) */
     {
         const real *x267 = arena + 0; /* (64) */
-        const real *x82 = arena + 2606848; /* (64) */
-        real *y = arena + 3609408;
+        const real *x82 = arena + 2705152; /* (64) */
+        real *y = arena + 3642176;
         for (long i = 0; i < 64; i++) {
             y[i] = (x267[i]) * (x82[i]);
         }
@@ -12055,7 +13228,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x267 = arena + 0; /* (64) */
         const real *x73 = G_l12_gamma; /* (64) */
-        const real *x82 = arena + 2606848; /* (64) */
+        const real *x82 = arena + 2705152; /* (64) */
         real *y = arena + 0;
         for (long i = 0; i < 64; i++) {
             real v268 = (x267[i]) * (x73[i]);
@@ -12074,7 +13247,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:12: backward of G batchnorm */
     {
         const real *x263 = arena + 1310720; /* (4, 32, 32, 64) */
-        const real *x83 = arena + 2606912; /* (64) */
+        const real *x83 = arena + 2705216; /* (64) */
         const real *x274 = arena + 0; /* (64) */
         const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
         real *y = arena + 1310720;
@@ -12136,6 +13309,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:12: backward of G deconv 64 k4 s2 p1 (1024, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 1310720;
         real *cols = arena + 0;
@@ -12158,8 +13334,20 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:12: backward of G deconv 64 k4 s2 p1 (1024, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 1310720, G_l11_weight, arena + 1048576);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 0, 1024, G_l11_weight, 1024, arena + 1048576, 128);
     /* specs/dcgan_images.gm:12: backward of G deconv 64 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
+        genrt_conv_run(&conv, arena + 1310720, arena + 2228224, arena + 3440640);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 1024, arena + 2228224, 128, arena + 0, 1024, arena + 3440640, 1024);
     /* specs/dcgan_images.gm:11: backward of G relu (4, 16, 16, 128) */
     {
@@ -12174,7 +13362,7 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:11: backward of G batchnorm (128) */
     {
         const real *x290 = arena + 2228224; /* (4, 16, 16, 128) */
-        real *y = arena + 3609088;
+        real *y = arena + 3641856;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -12211,8 +13399,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:11: backward of G batchnorm (128) */
     {
         const real *x294 = arena + 0; /* (128) */
-        const real *x61 = arena + 2606592; /* (128) */
-        real *y = arena + 3609216;
+        const real *x61 = arena + 2704896; /* (128) */
+        real *y = arena + 3641984;
         for (long i = 0; i < 128; i++) {
             y[i] = (x294[i]) * (x61[i]);
         }
@@ -12226,7 +13414,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x294 = arena + 0; /* (128) */
         const real *x52 = G_l9_gamma; /* (128) */
-        const real *x61 = arena + 2606592; /* (128) */
+        const real *x61 = arena + 2704896; /* (128) */
         real *y = arena + 0;
         for (long i = 0; i < 128; i++) {
             real v295 = (x294[i]) * (x52[i]);
@@ -12245,7 +13433,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:11: backward of G batchnorm */
     {
         const real *x290 = arena + 2228224; /* (4, 16, 16, 128) */
-        const real *x62 = arena + 2606720; /* (128) */
+        const real *x62 = arena + 2705024; /* (128) */
         const real *x301 = arena + 0; /* (128) */
         const real *x56 = arena + 2097152; /* (4, 16, 16, 128) */
         real *y = arena + 2228224;
@@ -12307,6 +13495,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:11: backward of G deconv 128 k4 s2 p1 (256, 2048) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 2228224;
         real *cols = arena + 0;
@@ -12329,14 +13520,26 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:11: backward of G deconv 128 k4 s2 p1 (256, 256) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 2228224, G_l8_weight, arena + 524288);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 0, 2048, G_l8_weight, 2048, arena + 524288, 256);
     /* specs/dcgan_images.gm:11: backward of G deconv 128 k4 s2 p1 (256, 2048) */
-    gemm(CblasTrans, CblasNoTrans, 256, 2048, 256, arena + 2424832, 256, arena + 0, 2048, arena + 2916352, 2048);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
+        genrt_conv_run(&conv, arena + 2228224, arena + 2555904, arena + 2916352);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 256, 2048, 256, arena + 2555904, 256, arena + 0, 2048, arena + 2916352, 2048);
     /* specs/dcgan_images.gm:10: backward of G relu (4, 8, 8, 256) */
     {
-        const real *x44 = arena + 2424832; /* (4, 8, 8, 256) */
+        const real *x44 = arena + 2555904; /* (4, 8, 8, 256) */
         const real *x316 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 2424832;
+        real *y = arena + 2555904;
         PARALLEL_FOR
         for (long i = 0; i < 65536; i++) {
             y[i] = x44[i] > 0 ? x316[i] : 0;
@@ -12344,8 +13547,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:10: backward of G batchnorm (256) */
     {
-        const real *x317 = arena + 2424832; /* (4, 8, 8, 256) */
-        real *y = arena + 3608576;
+        const real *x317 = arena + 2555904; /* (4, 8, 8, 256) */
+        real *y = arena + 3641344;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -12362,8 +13565,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:10: backward of G batchnorm (256) */
     /*   with specs/dcgan_images.gm:10: backward of G batchnorm */
     {
-        const real *x317 = arena + 2424832; /* (4, 8, 8, 256) */
-        const real *x35 = arena + 2359296; /* (4, 8, 8, 256) */
+        const real *x317 = arena + 2555904; /* (4, 8, 8, 256) */
+        const real *x35 = arena + 2490368; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
         PARALLEL_FOR
@@ -12382,8 +13585,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:10: backward of G batchnorm (256) */
     {
         const real *x321 = arena + 0; /* (256) */
-        const real *x40 = arena + 2606080; /* (256) */
-        real *y = arena + 3608832;
+        const real *x40 = arena + 2704384; /* (256) */
+        real *y = arena + 3641600;
         for (long i = 0; i < 256; i++) {
             y[i] = (x321[i]) * (x40[i]);
         }
@@ -12397,7 +13600,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x321 = arena + 0; /* (256) */
         const real *x31 = G_l6_gamma; /* (256) */
-        const real *x40 = arena + 2606080; /* (256) */
+        const real *x40 = arena + 2704384; /* (256) */
         real *y = arena + 0;
         for (long i = 0; i < 256; i++) {
             real v322 = (x321[i]) * (x31[i]);
@@ -12415,11 +13618,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:10: backward of G batchnorm */
     /*   with specs/dcgan_images.gm:10: backward of G batchnorm */
     {
-        const real *x317 = arena + 2424832; /* (4, 8, 8, 256) */
-        const real *x41 = arena + 2606336; /* (256) */
+        const real *x317 = arena + 2555904; /* (4, 8, 8, 256) */
+        const real *x41 = arena + 2704640; /* (256) */
         const real *x328 = arena + 0; /* (256) */
-        const real *x35 = arena + 2359296; /* (4, 8, 8, 256) */
-        real *y = arena + 2424832;
+        const real *x35 = arena + 2490368; /* (4, 8, 8, 256) */
+        real *y = arena + 2555904;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -12435,7 +13638,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:10: backward of G batchnorm (256) */
     {
-        const real *x333 = arena + 2424832; /* (4, 8, 8, 256) */
+        const real *x333 = arena + 2555904; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
         PARALLEL_FOR
@@ -12465,8 +13668,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:10: backward of G batchnorm */
     {
         const real *x336 = arena + 0; /* (256) */
-        const real *x333 = arena + 2424832; /* (4, 8, 8, 256) */
-        real *y = arena + 2424832;
+        const real *x333 = arena + 2555904; /* (4, 8, 8, 256) */
+        real *y = arena + 2555904;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -12478,8 +13681,11 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:10: backward of G deconv 256 k4 s2 p1 (64, 4096) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 2424832;
+        const real *img = arena + 2555904;
         real *cols = arena + 2097152;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -12500,14 +13706,26 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:10: backward of G deconv 256 k4 s2 p1 (64, 512) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 2555904, G_l5_weight, arena + 2359296);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 2097152, 4096, G_l5_weight, 4096, arena + 2359296, 512);
     /* specs/dcgan_images.gm:10: backward of G deconv 256 k4 s2 p1 (512, 4096) */
-    gemm(CblasTrans, CblasNoTrans, 512, 4096, 64, arena + 2572288, 512, arena + 2097152, 4096, arena + 0, 4096);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
+        genrt_conv_run(&conv, arena + 2555904, arena + 3571712, arena + 0);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 512, 4096, 64, arena + 3571712, 512, arena + 2097152, 4096, arena + 0, 4096);
     /* specs/dcgan_images.gm:9: backward of G relu (4, 4, 4, 512) */
     {
-        const real *x23 = arena + 2572288; /* (4, 4, 4, 512) */
+        const real *x23 = arena + 3571712; /* (4, 4, 4, 512) */
         const real *x343 = arena + 2359296; /* (4, 4, 4, 512) */
-        real *y = arena + 2572288;
+        real *y = arena + 3571712;
         PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x23[i] > 0 ? x343[i] : 0;
@@ -12515,8 +13733,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:9: backward of G batchnorm (512) */
     {
-        const real *x344 = arena + 2572288; /* (4, 4, 4, 512) */
-        real *y = arena + 3607552;
+        const real *x344 = arena + 3571712; /* (4, 4, 4, 512) */
+        real *y = arena + 3640320;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -12533,8 +13751,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:9: backward of G batchnorm (512) */
     /*   with specs/dcgan_images.gm:9: backward of G batchnorm */
     {
-        const real *x344 = arena + 2572288; /* (4, 4, 4, 512) */
-        const real *x14 = arena + 2539520; /* (4, 4, 4, 512) */
+        const real *x344 = arena + 3571712; /* (4, 4, 4, 512) */
+        const real *x14 = arena + 2670592; /* (4, 4, 4, 512) */
         real *y = arena + 2097152;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -12553,8 +13771,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:9: backward of G batchnorm (512) */
     {
         const real *x348 = arena + 2097152; /* (512) */
-        const real *x19 = arena + 2605056; /* (512) */
-        real *y = arena + 3608064;
+        const real *x19 = arena + 2703360; /* (512) */
+        real *y = arena + 3640832;
         for (long i = 0; i < 512; i++) {
             y[i] = (x348[i]) * (x19[i]);
         }
@@ -12568,7 +13786,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x348 = arena + 2097152; /* (512) */
         const real *x10 = G_l3_gamma; /* (512) */
-        const real *x19 = arena + 2605056; /* (512) */
+        const real *x19 = arena + 2703360; /* (512) */
         real *y = arena + 2097152;
         for (long i = 0; i < 512; i++) {
             real v349 = (x348[i]) * (x10[i]);
@@ -12586,11 +13804,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:9: backward of G batchnorm */
     /*   with specs/dcgan_images.gm:9: backward of G batchnorm */
     {
-        const real *x344 = arena + 2572288; /* (4, 4, 4, 512) */
-        const real *x20 = arena + 2605568; /* (512) */
+        const real *x344 = arena + 3571712; /* (4, 4, 4, 512) */
+        const real *x20 = arena + 2703872; /* (512) */
         const real *x355 = arena + 2097152; /* (512) */
-        const real *x14 = arena + 2539520; /* (4, 4, 4, 512) */
-        real *y = arena + 2572288;
+        const real *x14 = arena + 2670592; /* (4, 4, 4, 512) */
+        real *y = arena + 3571712;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -12606,7 +13824,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:9: backward of G batchnorm (512) */
     {
-        const real *x360 = arena + 2572288; /* (4, 4, 4, 512) */
+        const real *x360 = arena + 3571712; /* (4, 4, 4, 512) */
         real *y = arena + 2097152;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -12636,8 +13854,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:9: backward of G batchnorm */
     {
         const real *x363 = arena + 2097152; /* (512) */
-        const real *x360 = arena + 2572288; /* (4, 4, 4, 512) */
-        real *y = arena + 2572288;
+        const real *x360 = arena + 3571712; /* (4, 4, 4, 512) */
+        real *y = arena + 3571712;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -12649,9 +13867,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:9: backward of G deconv 512 k4 s1 p0 (4, 8192) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 2572288;
-        real *cols = arena + 3571712;
+        const real *img = arena + 3571712;
+        real *cols = arena + 3604480;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 1; oh++) {
@@ -12671,33 +13892,39 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/dcgan_images.gm:9: backward of G deconv 512 k4 s1 p0 (100, 8192) */
-    gemm(CblasTrans, CblasNoTrans, 100, 8192, 4, gc_z, 100, arena + 3571712, 8192, arena + 2097152, 8192);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 4, 4, 512, 100, 4, 1, 0, 1, 1, NULL};
+        genrt_conv_run(&conv, arena + 3571712, gc_z, arena + 2097152);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 100, 8192, 4, gc_z, 100, arena + 3604480, 8192, arena + 2097152, 8192);
     /* specs/dcgan_images.gm:22: gradients out (1) */
     memcpy(g + 0, arena + 2097152, 819200 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 819200, arena + 3608064, 512 * sizeof(real));
+    memcpy(g + 819200, arena + 3640832, 512 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 819712, arena + 3607552, 512 * sizeof(real));
+    memcpy(g + 819712, arena + 3640320, 512 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
     memcpy(g + 821248, arena + 0, 2097152 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 2918400, arena + 3608832, 256 * sizeof(real));
+    memcpy(g + 2918400, arena + 3641600, 256 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 2918656, arena + 3608576, 256 * sizeof(real));
+    memcpy(g + 2918656, arena + 3641344, 256 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
     memcpy(g + 2919424, arena + 2916352, 524288 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 3443712, arena + 3609216, 128 * sizeof(real));
+    memcpy(g + 3443712, arena + 3641984, 128 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 3443840, arena + 3609088, 128 * sizeof(real));
+    memcpy(g + 3443840, arena + 3641856, 128 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
     memcpy(g + 3444224, arena + 3440640, 131072 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 3575296, arena + 3609408, 64 * sizeof(real));
+    memcpy(g + 3575296, arena + 3642176, 64 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 3575360, arena + 3609344, 64 * sizeof(real));
+    memcpy(g + 3575360, arena + 3642112, 64 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 3575552, arena + 3604480, 3072 * sizeof(real));
+    memcpy(g + 3575552, arena + 3637248, 3072 * sizeof(real));
 }
 
 static void set_input(int slot, const float *src) {

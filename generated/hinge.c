@@ -265,8 +265,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:8: G deconv 64 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 10035200, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/hinge.gm:8: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 10035200, G_l5_weight, arena + 6422528);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 6422528;
@@ -442,6 +451,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x;
         real *cols = arena + 0;
@@ -464,6 +476,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x, D_l1_weight, arena + 8028160);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 8028160, 64);
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -488,6 +506,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:13: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
@@ -510,6 +531,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:13: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 10436608);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 10436608, 128);
     /* specs/hinge.gm:13: D batchnorm (128) */
     {
@@ -638,6 +665,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 11771904;
         real *cols = arena + 0;
@@ -660,6 +690,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 11771904, D_l1_weight, arena + 8830976);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 8830976, 64);
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -684,6 +720,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:13: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8830976;
         real *cols = arena + 0;
@@ -706,6 +745,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:13: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8830976, D_l3_weight, arena + 3211264);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 3211264, 128);
     /* specs/hinge.gm:13: D batchnorm (128) */
     {
@@ -1131,6 +1176,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8830976;
         real *cols = arena + 0;
@@ -1153,10 +1201,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 11239424, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8830976, arena + 11239424, arena + 11640832);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 11239424, 128, arena + 0, 1024, arena + 11640832, 1024);
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 11239424, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -1207,6 +1270,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/hinge.gm:12: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 11771904;
         real *cols = arena + 0;
@@ -1229,6 +1295,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:12: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 11771904, arena + 8830976, arena + 11239424);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 8830976, 64, arena + 0, 16, arena + 11239424, 16);
     /* specs/hinge.gm:14: backward of D dense 1 (1) */
     {
@@ -1426,6 +1498,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
@@ -1448,8 +1523,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 10838016, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8028160, arena + 10838016, arena + 8830976);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 10838016, 128, arena + 0, 1024, arena + 8830976, 1024);
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
@@ -1462,6 +1546,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 10838016, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -1521,6 +1611,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:12: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x;
         real *cols = arena + 0;
@@ -1543,6 +1636,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:12: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x, arena + 8028160, arena + 200704);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 8028160, 64, arena + 0, 16, arena + 200704, 16);
     /* specs/hinge.gm:12: backward of D conv 64 k4 s2 p1 (64, 16) */
     {
@@ -1568,6 +1667,9 @@ static void train_step(long t, double *out) {
     /* specs/hinge.gm:18: adam step of D.l7.bias (1) */
     adam_update(D_l7_bias, arena + 11841728, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 11771904;
         real *cols = arena + 0;
@@ -1590,6 +1692,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 11771904, D_l1_weight, arena + 3211264);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 3211264, 64);
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -1614,6 +1722,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:13: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 3211264;
         real *cols = arena + 0;
@@ -1636,6 +1747,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:13: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 3211264, D_l3_weight, arena + 4014080);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 4014080, 128);
     /* specs/hinge.gm:13: D batchnorm (128) */
     {
@@ -1738,7 +1855,7 @@ static void train_step(long t, double *out) {
         const real *x249 = arena + 4014080; /* (64, 7, 7, 128) */
         const real *x255 = arena + 401536; /* (128) */
         const real *x65 = D_l4_beta; /* (128) */
-        real *y = arena + 4415488;
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1750,7 +1867,7 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:14: D dense 1 (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 4415488, 6272, D_l7_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 4816896, 6272, D_l7_weight, 6272, arena + 0, 1);
     /* specs/hinge.gm:16: loss_G (1) */
     /*   with specs/hinge.gm:14: D dense 1 */
     {
@@ -1802,9 +1919,9 @@ static void train_step(long t, double *out) {
     gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 401664, 1, D_l7_weight, 6272, arena + 0, 6272);
     /* specs/hinge.gm:13: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x259 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x259 = arena + 4816896; /* (64, 7, 7, 128) */
         const real *x272 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 4415488;
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x259[i] > 0 ? x272[i] : (real)0.2 * x272[i];
@@ -1813,7 +1930,7 @@ static void train_step(long t, double *out) {
     /* specs/hinge.gm:13: backward of D batchnorm (128) */
     /*   with specs/hinge.gm:13: backward of D batchnorm */
     {
-        const real *x273 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x273 = arena + 4816896; /* (64, 7, 7, 128) */
         const real *x249 = arena + 4014080; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
@@ -1857,11 +1974,11 @@ static void train_step(long t, double *out) {
     /*   with specs/hinge.gm:13: backward of D batchnorm */
     /*   with specs/hinge.gm:13: backward of D batchnorm */
     {
-        const real *x273 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x273 = arena + 4816896; /* (64, 7, 7, 128) */
         const real *x255 = arena + 401536; /* (128) */
         const real *x282 = arena + 0; /* (128) */
         const real *x249 = arena + 4014080; /* (64, 7, 7, 128) */
-        real *y = arena + 4415488;
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1877,7 +1994,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/hinge.gm:13: backward of D batchnorm (128) */
     {
-        const real *x287 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x287 = arena + 4816896; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -1907,8 +2024,8 @@ static void train_step(long t, double *out) {
     /*   with specs/hinge.gm:13: backward of D batchnorm */
     {
         const real *x290 = arena + 0; /* (128) */
-        const real *x287 = arena + 4415488; /* (64, 7, 7, 128) */
-        real *y = arena + 4415488;
+        const real *x287 = arena + 4816896; /* (64, 7, 7, 128) */
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1920,8 +2037,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4415488, 128, D_l3_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4816896, 128, D_l3_weight, 1024, arena + 0, 1024);
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4816896, D_l3_weight, arena + 4014080);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 4014080;
@@ -2009,6 +2135,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/hinge.gm:9: backward of G deconv 1 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 11771904;
         real *cols = arena + 802816;
@@ -2031,8 +2160,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:9: backward of G deconv 1 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 11771904, G_l8_weight, arena + 0);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 802816, 16, G_l8_weight, 16, arena + 0, 64);
     /* specs/hinge.gm:9: backward of G deconv 1 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 11771904, arena + 7225344, arena + 3743744);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 802816, 16, arena + 3743744, 16);
     /* specs/hinge.gm:8: backward of G relu (64, 14, 14, 64) */
     {
@@ -2180,6 +2321,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:8: backward of G deconv 64 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -2202,8 +2346,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/hinge.gm:8: backward of G deconv 64 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, G_l5_weight, arena + 3211264);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, G_l5_weight, 1024, arena + 3211264, 128);
     /* specs/hinge.gm:8: backward of G deconv 64 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, arena + 10035200, arena + 3612672);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 10035200, 128, arena + 0, 1024, arena + 3612672, 1024);
     /* specs/hinge.gm:7: backward of G relu (64, 6272) */
     {
@@ -2376,7 +2532,7 @@ static void train_step(long t, double *out) {
 /* The generator's forward pass at batch 64, from in_z. */
 static const real *generate(void) {
     /* specs/hinge.gm:7: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 3211264, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 4014080, 6272);
     /* specs/hinge.gm:7: G batchnorm (6272) */
     /*   with specs/hinge.gm:7: G batchnorm */
     /*   with specs/hinge.gm:7: G batchnorm */
@@ -2406,10 +2562,10 @@ static const real *generate(void) {
     /*   with specs/hinge.gm:7: G batchnorm */
     /*   with specs/hinge.gm:7: G batchnorm */
     {
-        const real *x2 = arena + 3211264; /* (64, 6272) */
+        const real *x2 = arena + 4014080; /* (64, 6272) */
         const real *x9 = arena + 0; /* (6272) */
         const real *x11 = arena + 6272; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2421,8 +2577,17 @@ static const real *generate(void) {
         }
     }
     /* specs/hinge.gm:8: G deconv 64 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/hinge.gm:8: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -2534,10 +2699,10 @@ static const real *generate(void) {
 /* Gradient check: loss_D at batch 4. */
 static void gc_loss_0(double *out) {
     /* specs/hinge.gm:7: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
     /* specs/hinge.gm:7: G batchnorm (6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2565,9 +2730,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/hinge.gm:7: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2579,7 +2744,7 @@ static void gc_loss_0(double *out) {
     /* specs/hinge.gm:7: G batchnorm (6272) */
     /*   with specs/hinge.gm:7: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2615,10 +2780,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/hinge.gm:7: G batchnorm */
     /*   with specs/hinge.gm:7: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2630,8 +2795,17 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/hinge.gm:8: G deconv 64 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 200704, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/hinge.gm:8: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -2751,7 +2925,7 @@ static void gc_loss_0(double *out) {
     /* specs/hinge.gm:9: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
         const real *cols = arena + 0;
-        real *img = arena + 250880;
+        real *img = arena + 275968;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -2773,9 +2947,9 @@ static void gc_loss_0(double *out) {
     /* specs/hinge.gm:9: G tanh (4, 28, 28, 1) */
     /*   with specs/hinge.gm:9: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 250880; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 275968; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 250880;
+        real *y = arena + 275968;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -2785,6 +2959,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -2806,6 +2983,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_x, D_l1_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 200704, 64);
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -2830,6 +3013,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/hinge.gm:13: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
@@ -2852,10 +3038,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/hinge.gm:13: D conv 128 k4 s2 p1 (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 200704, 128);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 200704, D_l3_weight, arena + 250880);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 250880, 128);
     /* specs/hinge.gm:13: D batchnorm (128) */
     {
-        const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x60 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -2882,9 +3074,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/hinge.gm:13: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x60 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -2896,7 +3088,7 @@ static void gc_loss_0(double *out) {
     /* specs/hinge.gm:13: D batchnorm (128) */
     /*   with specs/hinge.gm:13: D batchnorm */
     {
-        const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -2931,10 +3123,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/hinge.gm:13: D batchnorm */
     /*   with specs/hinge.gm:13: D batchnorm */
     {
-        const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x74 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -2946,10 +3138,13 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/hinge.gm:14: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 200704, 6272, D_l7_weight, 6272, arena + 254016, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l7_weight, 6272, arena + 279104, 1);
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 250880;
+        const real *img = arena + 275968;
         real *cols = arena + 0;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -2969,6 +3164,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 275968, D_l1_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 200704, 64);
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -2993,6 +3194,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/hinge.gm:13: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
@@ -3015,10 +3219,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/hinge.gm:13: D conv 128 k4 s2 p1 (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 200704, 128);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 200704, D_l3_weight, arena + 250880);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 250880, 128);
     /* specs/hinge.gm:13: D batchnorm (128) */
     {
-        const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x90 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -3045,9 +3255,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/hinge.gm:13: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x90 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x93 = arena + 0; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3059,7 +3269,7 @@ static void gc_loss_0(double *out) {
     /* specs/hinge.gm:13: D batchnorm (128) */
     /*   with specs/hinge.gm:13: D batchnorm */
     {
-        const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x94 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -3094,10 +3304,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/hinge.gm:13: D batchnorm */
     /*   with specs/hinge.gm:13: D batchnorm */
     {
-        const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x94 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x100 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3109,7 +3319,7 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/hinge.gm:14: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 200704, 6272, D_l7_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l7_weight, 6272, arena + 0, 1);
     /* specs/hinge.gm:16: loss_D (1) */
     /*   with specs/hinge.gm:14: D dense 1 */
     /*   with specs/hinge.gm:16: loss_D */
@@ -3136,7 +3346,7 @@ static void gc_loss_0(double *out) {
     /*   with specs/hinge.gm:16: loss_D */
     /*   with specs/hinge.gm:16: loss_D */
     {
-        const real *x80 = arena + 254016; /* (4, 1) */
+        const real *x80 = arena + 279104; /* (4, 1) */
         const real *x81 = D_l7_bias; /* (1) */
         real *y = arena + 0;
         double acc = 0;
@@ -3172,10 +3382,10 @@ static void gc_loss_0(double *out) {
 /* Gradient check: d loss_D / d parameters at batch 4, into g. */
 static void gc_grad_0(real *g) {
     /* specs/hinge.gm:7: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
     /* specs/hinge.gm:7: G batchnorm (6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -3203,9 +3413,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/hinge.gm:7: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -3217,7 +3427,7 @@ static void gc_grad_0(real *g) {
     /* specs/hinge.gm:7: G batchnorm (6272) */
     /*   with specs/hinge.gm:7: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -3253,10 +3463,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/hinge.gm:7: G batchnorm */
     /*   with specs/hinge.gm:7: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -3268,8 +3478,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/hinge.gm:8: G deconv 64 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 200704, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/hinge.gm:8: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -3423,6 +3642,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -3444,6 +3666,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_x, D_l1_weight, arena + 663552);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 663552, 64);
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -3468,6 +3696,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/hinge.gm:13: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 663552;
         real *cols = arena + 0;
@@ -3490,6 +3721,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/hinge.gm:13: D conv 128 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 663552, D_l3_weight, arena + 582656);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 582656, 128);
     /* specs/hinge.gm:13: D batchnorm (128) */
     {
@@ -3592,6 +3829,9 @@ static void gc_grad_0(real *g) {
     /* specs/hinge.gm:14: D dense 1 (4, 1) */
     gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 713728, 6272, D_l7_weight, 6272, arena + 636352, 1);
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 632832;
         real *cols = arena + 0;
@@ -3613,6 +3853,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 632832, D_l1_weight, arena + 532480);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 532480, 64);
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -3637,6 +3883,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/hinge.gm:13: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 532480;
         real *cols = arena + 0;
@@ -3659,6 +3908,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/hinge.gm:13: D conv 128 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 532480, D_l3_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 200704, 128);
     /* specs/hinge.gm:13: D batchnorm (128) */
     {
@@ -3983,6 +4238,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 532480;
         real *cols = arena + 0;
@@ -4005,10 +4263,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 607744, 128, D_l3_weight, 1024, arena + 200704, 1024);
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 532480, arena + 607744, arena + 401408);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 607744, 128, arena + 0, 1024, arena + 401408, 1024);
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 607744, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
@@ -4059,6 +4332,9 @@ static void gc_grad_0(real *g) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/hinge.gm:12: backward of D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 632832;
         real *cols = arena + 0;
@@ -4080,6 +4356,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/hinge.gm:12: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 632832, arena + 532480, arena + 745088);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 532480, 64, arena + 0, 16, arena + 745088, 16);
     /* specs/hinge.gm:14: backward of D dense 1 (1) */
     {
@@ -4277,6 +4559,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 663552;
         real *cols = arena + 0;
@@ -4299,8 +4584,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 713728, 128, D_l3_weight, 1024, arena + 200704, 1024);
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 663552, arena + 713728, arena + 532480);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 713728, 128, arena + 0, 1024, arena + 532480, 1024);
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
@@ -4313,6 +4607,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 713728, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
@@ -4372,6 +4672,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/hinge.gm:12: backward of D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -4393,6 +4696,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/hinge.gm:12: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_x, arena + 663552, arena + 12544);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 663552, 64, arena + 0, 16, arena + 12544, 16);
     /* specs/hinge.gm:12: backward of D conv 64 k4 s2 p1 (64, 16) */
     {
@@ -4422,10 +4731,10 @@ static void gc_grad_0(real *g) {
 /* Gradient check: loss_G at batch 4. */
 static void gc_loss_1(double *out) {
     /* specs/hinge.gm:7: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
     /* specs/hinge.gm:7: G batchnorm (6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -4453,9 +4762,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/hinge.gm:7: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -4467,7 +4776,7 @@ static void gc_loss_1(double *out) {
     /* specs/hinge.gm:7: G batchnorm (6272) */
     /*   with specs/hinge.gm:7: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -4503,10 +4812,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/hinge.gm:7: G batchnorm */
     /*   with specs/hinge.gm:7: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -4518,8 +4827,17 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/hinge.gm:8: G deconv 64 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 200704, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/hinge.gm:8: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -4673,6 +4991,9 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12544;
         real *cols = arena + 0;
@@ -4694,6 +5015,12 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 12544, D_l1_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 200704, 64);
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -4718,6 +5045,9 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/hinge.gm:13: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
@@ -4740,10 +5070,16 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/hinge.gm:13: D conv 128 k4 s2 p1 (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 200704, 128);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 200704, D_l3_weight, arena + 250880);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 250880, 128);
     /* specs/hinge.gm:13: D batchnorm (128) */
     {
-        const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x60 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -4770,9 +5106,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/hinge.gm:13: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x60 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -4784,7 +5120,7 @@ static void gc_loss_1(double *out) {
     /* specs/hinge.gm:13: D batchnorm (128) */
     /*   with specs/hinge.gm:13: D batchnorm */
     {
-        const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -4819,10 +5155,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/hinge.gm:13: D batchnorm */
     /*   with specs/hinge.gm:13: D batchnorm */
     {
-        const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x74 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -4834,7 +5170,7 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/hinge.gm:14: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 200704, 6272, D_l7_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l7_weight, 6272, arena + 0, 1);
     /* specs/hinge.gm:16: loss_G (1) */
     /*   with specs/hinge.gm:14: D dense 1 */
     {
@@ -4914,7 +5250,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/hinge.gm:7: G batchnorm */
     {
         const real *x11 = arena + 401408; /* (4, 6272) */
-        real *y = arena + 426496;
+        real *y = arena + 451584;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
         PARALLEL_FOR
@@ -4934,8 +5270,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/hinge.gm:7: G batchnorm */
     /*   with specs/hinge.gm:7: G batchnorm */
     {
-        const real *x13 = arena + 426496; /* (6272) */
-        real *y = arena + 426496;
+        const real *x13 = arena + 451584; /* (6272) */
+        real *y = arena + 451584;
         for (long i = 0; i < 6272; i++) {
             real v14 = (real)0.25 * (x13[i]);
             real v15 = v14 + (real)1e-05;
@@ -4944,9 +5280,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/hinge.gm:7: G batchnorm (6272) */
     {
-        const real *x16 = arena + 426496; /* (6272) */
+        const real *x16 = arena + 451584; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        real *y = arena + 432768;
+        real *y = arena + 457856;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x16[i]) * (x7[i]);
         }
@@ -4956,7 +5292,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/hinge.gm:7: G batchnorm */
     {
         const real *x11 = arena + 401408; /* (4, 6272) */
-        const real *x17 = arena + 432768; /* (6272) */
+        const real *x17 = arena + 457856; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 758272;
         PARALLEL_FOR
@@ -4970,8 +5306,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/hinge.gm:8: G deconv 64 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 758272, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/hinge.gm:8: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 758272, G_l5_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -5038,7 +5383,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/hinge.gm:8: G batchnorm */
     {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 442176;
+        real *y = arena + 467264;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -5057,8 +5402,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/hinge.gm:8: G batchnorm */
     /*   with specs/hinge.gm:8: G batchnorm */
     {
-        const real *x35 = arena + 442176; /* (64) */
-        real *y = arena + 442176;
+        const real *x35 = arena + 467264; /* (64) */
+        real *y = arena + 467264;
         for (long i = 0; i < 64; i++) {
             real v36 = (real)0.0012755102040816326 * (x35[i]);
             real v37 = v36 + (real)1e-05;
@@ -5067,9 +5412,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/hinge.gm:8: G batchnorm (64) */
     {
-        const real *x38 = arena + 442176; /* (64) */
+        const real *x38 = arena + 467264; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        real *y = arena + 442240;
+        real *y = arena + 467328;
         for (long i = 0; i < 64; i++) {
             y[i] = (x38[i]) * (x29[i]);
         }
@@ -5079,7 +5424,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/hinge.gm:8: G batchnorm */
     {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 442240; /* (64) */
+        const real *x39 = arena + 467328; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 250880;
         PARALLEL_FOR
@@ -5097,7 +5442,7 @@ static void gc_grad_1(real *g) {
     /* specs/hinge.gm:9: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
         const real *cols = arena + 0;
-        real *img = arena + 439040;
+        real *img = arena + 464128;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -5119,9 +5464,9 @@ static void gc_grad_1(real *g) {
     /* specs/hinge.gm:9: G tanh (4, 28, 28, 1) */
     /*   with specs/hinge.gm:9: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 439040; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 464128; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 439040;
+        real *y = arena + 464128;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -5131,8 +5476,11 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 439040;
+        const real *img = arena + 464128;
         real *cols = arena + 0;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -5152,6 +5500,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 464128, D_l1_weight, arena + 301056);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 301056, 64);
     /* specs/hinge.gm:12: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -5176,6 +5530,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/hinge.gm:13: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 301056;
         real *cols = arena + 0;
@@ -5198,6 +5555,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/hinge.gm:13: D conv 128 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 301056, D_l3_weight, arena + 351232);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 351232, 128);
     /* specs/hinge.gm:13: D batchnorm (128) */
     {
@@ -5299,7 +5662,7 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/hinge.gm:14: backward of D dense 1 (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 256, 1, D_l7_weight, 6272, arena + 376320, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 256, 1, D_l7_weight, 6272, arena + 426496, 6272);
     /* specs/hinge.gm:13: backward of D leaky_relu 0.2 (4, 7, 7, 128) */
     /*   with specs/hinge.gm:13: D batchnorm */
     /*   with specs/hinge.gm:13: D batchnorm */
@@ -5308,8 +5671,8 @@ static void gc_grad_1(real *g) {
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         const real *x74 = arena + 128; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        const real *x91 = arena + 376320; /* (4, 7, 7, 128) */
-        real *y = arena + 376320;
+        const real *x91 = arena + 426496; /* (4, 7, 7, 128) */
+        real *y = arena + 426496;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5324,7 +5687,7 @@ static void gc_grad_1(real *g) {
     /* specs/hinge.gm:13: backward of D batchnorm (128) */
     /*   with specs/hinge.gm:13: backward of D batchnorm */
     {
-        const real *x92 = arena + 376320; /* (4, 7, 7, 128) */
+        const real *x92 = arena + 426496; /* (4, 7, 7, 128) */
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 256;
         double acc[128] = {0};
@@ -5368,11 +5731,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/hinge.gm:13: backward of D batchnorm */
     /*   with specs/hinge.gm:13: backward of D batchnorm */
     {
-        const real *x92 = arena + 376320; /* (4, 7, 7, 128) */
+        const real *x92 = arena + 426496; /* (4, 7, 7, 128) */
         const real *x74 = arena + 128; /* (128) */
         const real *x101 = arena + 256; /* (128) */
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
-        real *y = arena + 376320;
+        real *y = arena + 426496;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5388,7 +5751,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/hinge.gm:13: backward of D batchnorm (128) */
     {
-        const real *x106 = arena + 376320; /* (4, 7, 7, 128) */
+        const real *x106 = arena + 426496; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -5418,8 +5781,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/hinge.gm:13: backward of D batchnorm */
     {
         const real *x109 = arena + 0; /* (128) */
-        const real *x106 = arena + 376320; /* (4, 7, 7, 128) */
-        real *y = arena + 376320;
+        const real *x106 = arena + 426496; /* (4, 7, 7, 128) */
+        real *y = arena + 426496;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5431,8 +5794,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 376320, 128, D_l3_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 426496, 128, D_l3_weight, 1024, arena + 0, 1024);
     /* specs/hinge.gm:13: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 426496, D_l3_weight, arena + 351232);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 351232;
@@ -5494,9 +5866,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/hinge.gm:9: backward of G tanh */
     /*   with specs/hinge.gm:9: backward of G tanh */
     {
-        const real *x49 = arena + 439040; /* (4, 28, 28, 1) */
+        const real *x49 = arena + 464128; /* (4, 28, 28, 1) */
         const real *x119 = arena + 12544; /* (4, 28, 28, 1) */
-        real *y = arena + 439040;
+        real *y = arena + 464128;
         for (long i = 0; i < 3136; i++) {
             real v120 = (x49[i]) * (x49[i]);
             real v121 = -(v120);
@@ -5506,7 +5878,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/hinge.gm:9: backward of G deconv 1 k4 s2 p1 (1) */
     {
-        const real *x123 = arena + 439040; /* (4, 28, 28, 1) */
+        const real *x123 = arena + 464128; /* (4, 28, 28, 1) */
         real *y = arena + 797056;
         double acc[1] = {0};
         for (long r = 0; r < 3136; r++) {
@@ -5518,8 +5890,11 @@ static void gc_grad_1(real *g) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/hinge.gm:9: backward of G deconv 1 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 439040;
+        const real *img = arena + 464128;
         real *cols = arena + 50176;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -5539,8 +5914,20 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/hinge.gm:9: backward of G deconv 1 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 464128, G_l8_weight, arena + 0);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 50176, 16, G_l8_weight, 16, arena + 0, 64);
     /* specs/hinge.gm:9: backward of G deconv 1 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 464128, arena + 250880, arena + 795904);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 250880, 64, arena + 50176, 16, arena + 795904, 16);
     /* specs/hinge.gm:8: backward of G relu (4, 14, 14, 64) */
     {
@@ -5592,7 +5979,7 @@ static void gc_grad_1(real *g) {
     /* specs/hinge.gm:8: backward of G batchnorm (64) */
     {
         const real *x133 = arena + 0; /* (64) */
-        const real *x38 = arena + 442176; /* (64) */
+        const real *x38 = arena + 467264; /* (64) */
         real *y = arena + 796992;
         for (long i = 0; i < 64; i++) {
             y[i] = (x133[i]) * (x38[i]);
@@ -5607,7 +5994,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x133 = arena + 0; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        const real *x38 = arena + 442176; /* (64) */
+        const real *x38 = arena + 467264; /* (64) */
         real *y = arena + 0;
         for (long i = 0; i < 64; i++) {
             real v134 = (x133[i]) * (x29[i]);
@@ -5626,7 +6013,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/hinge.gm:8: backward of G batchnorm */
     {
         const real *x129 = arena + 250880; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 442240; /* (64) */
+        const real *x39 = arena + 467328; /* (64) */
         const real *x140 = arena + 0; /* (64) */
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 250880;
@@ -5688,6 +6075,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/hinge.gm:8: backward of G deconv 64 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 250880;
         real *cols = arena + 0;
@@ -5710,8 +6100,20 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/hinge.gm:8: backward of G deconv 64 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, G_l5_weight, 1024, arena + 200704, 128);
     /* specs/hinge.gm:8: backward of G deconv 64 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, arena + 758272, arena + 627200);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 758272, 128, arena + 0, 1024, arena + 627200, 1024);
     /* specs/hinge.gm:7: backward of G relu (4, 6272) */
     {
@@ -5765,7 +6167,7 @@ static void gc_grad_1(real *g) {
     /* specs/hinge.gm:7: backward of G batchnorm (6272) */
     {
         const real *x161 = arena + 0; /* (6272) */
-        const real *x16 = arena + 426496; /* (6272) */
+        const real *x16 = arena + 451584; /* (6272) */
         real *y = arena + 789632;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x161[i]) * (x16[i]);
@@ -5780,7 +6182,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x161 = arena + 0; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        const real *x16 = arena + 426496; /* (6272) */
+        const real *x16 = arena + 451584; /* (6272) */
         real *y = arena + 0;
         for (long i = 0; i < 6272; i++) {
             real v162 = (x161[i]) * (x7[i]);
@@ -5799,7 +6201,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/hinge.gm:7: backward of G batchnorm */
     {
         const real *x157 = arena + 758272; /* (4, 6272) */
-        const real *x17 = arena + 432768; /* (6272) */
+        const real *x17 = arena + 457856; /* (6272) */
         const real *x168 = arena + 0; /* (6272) */
         const real *x11 = arena + 401408; /* (4, 6272) */
         real *y = arena + 758272;

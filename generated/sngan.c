@@ -26,7 +26,7 @@ typedef float real;
 enum {
     BATCH = 64, GC_BATCH = 4, SAMPLE = 784, LATENT = 100,
     REAL_BATCHES = 1, LATENT_BATCHES = 1,
-    N_STATE = 2751872, N_ARENA = 11583616, N_TENSORS = 52,
+    N_STATE = 2751872, N_ARENA = 11714688, N_TENSORS = 52,
 };
 
 /* parameters and optimizer state, saved in checkpoints */
@@ -151,10 +151,10 @@ static const struct genrt_tensor tensors[52] = {
 static void train_step(long t, double *out) {
     step_t = t;
     /* specs/sngan.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 9633792, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 2408448, 6272);
     /* specs/sngan.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 9633792; /* (64, 6272) */
+        const real *x3 = arena + 2408448; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -188,9 +188,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x3 = arena + 9633792; /* (64, 6272) */
+        const real *x3 = arena + 2408448; /* (64, 6272) */
         const real *x10 = arena + 6272; /* (6272) */
-        real *y = arena + 9633792;
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -202,7 +202,7 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:8: G batchnorm (6272) */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 9633792; /* (64, 6272) */
+        const real *x11 = arena + 2408448; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -231,7 +231,7 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:8: G batchnorm */
     {
         const real *x14 = arena + 6272; /* (6272) */
-        real *y = arena + 11551744;
+        real *y = arena + 11689088;
         for (long i = 0; i < 6272; i++) {
             real v15 = x14[i] + (real)1e-05;
             y[i] = 1 / sqrt(v15);
@@ -239,9 +239,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:8: G batchnorm (6272) */
     {
-        const real *x16 = arena + 11551744; /* (6272) */
+        const real *x16 = arena + 11689088; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        real *y = arena + 11558016;
+        real *y = arena + 11682816;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x16[i]) * (x7[i]);
         }
@@ -252,10 +252,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:8: G batchnorm */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 9633792; /* (64, 6272) */
-        const real *x17 = arena + 11558016; /* (6272) */
+        const real *x11 = arena + 2408448; /* (64, 6272) */
+        const real *x17 = arena + 11682816; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 10035200;
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -267,11 +267,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/sngan.gm:9: G deconv 64 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 10035200, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 2809856, 128, G_l5_weight, 1024, arena + 3211264, 1024);
     /* specs/sngan.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 2809856, G_l5_weight, arena + 0);
+    } else
+    #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 6422528;
+        const real *cols = arena + 3211264;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -293,8 +302,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:9: G batchnorm (64) */
     {
-        const real *x26 = arena + 6422528; /* (64, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x26 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -310,25 +319,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:9: G batchnorm (64) */
     {
-        const real *x31 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x31 = arena + 802816; /* (64) */
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x31[i]);
         }
     }
     /* specs/sngan.gm:9: G batchnorm (64) */
     {
-        const real *x32 = arena + 0; /* (64) */
-        real *y = arena + 64;
+        const real *x32 = arena + 802816; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = -(x32[i]);
         }
     }
     /* specs/sngan.gm:9: G batchnorm (64, 14, 14, 64) */
     {
-        const real *x26 = arena + 6422528; /* (64, 14, 14, 64) */
-        const real *x33 = arena + 64; /* (64) */
-        real *y = arena + 6422528;
+        const real *x26 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x33 = arena + 802880; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -340,8 +349,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:9: G batchnorm (64) */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x34 = arena + 6422528; /* (64, 14, 14, 64) */
-        real *y = arena + 64;
+        const real *x34 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802880;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -358,8 +367,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:9: G batchnorm (64) */
     {
-        const real *x36 = arena + 64; /* (64) */
-        real *y = arena + 64;
+        const real *x36 = arena + 802880; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x36[i]);
         }
@@ -367,8 +376,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:9: G batchnorm (64) */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x37 = arena + 64; /* (64) */
-        real *y = arena + 11583232;
+        const real *x37 = arena + 802880; /* (64) */
+        real *y = arena + 11714240;
         for (long i = 0; i < 64; i++) {
             real v38 = x37[i] + (real)1e-05;
             y[i] = 1 / sqrt(v38);
@@ -376,23 +385,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:9: G batchnorm (64) */
     {
-        const real *x39 = arena + 11583232; /* (64) */
+        const real *x39 = arena + 11714240; /* (64) */
         const real *x30 = G_l6_gamma; /* (64) */
-        real *y = arena + 11583296;
+        real *y = arena + 11714176;
         for (long i = 0; i < 64; i++) {
             y[i] = (x39[i]) * (x30[i]);
         }
     }
     /* specs/sngan.gm:9: G batchnorm (1) */
-    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 0, arena + 64, 64, (real)0.1, (real)1.0000797257434426);
+    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 802816, arena + 802880, 64, (real)0.1, (real)1.0000797257434426);
     /* specs/sngan.gm:9: G relu (64, 14, 14, 64) */
     /*   with specs/sngan.gm:9: G batchnorm */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x34 = arena + 6422528; /* (64, 14, 14, 64) */
-        const real *x40 = arena + 11583296; /* (64) */
+        const real *x34 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x40 = arena + 11714176; /* (64) */
         const real *x29 = G_l6_beta; /* (64) */
-        real *y = arena + 7225344;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -404,11 +413,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/sngan.gm:10: G deconv 1 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 7225344, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 802816, 64, G_l8_weight, 16, arena + 1605632, 16);
     /* specs/sngan.gm:10: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 11501568;
+        const real *cols = arena + 1605632;
+        real *img = arena + 8159232;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -431,9 +440,9 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:10: G tanh (64, 28, 28, 1) */
     /*   with specs/sngan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x48 = arena + 11501568; /* (64, 28, 28, 1) */
+        const real *x48 = arena + 8159232; /* (64, 28, 28, 1) */
         const real *x49 = G_l8_bias; /* (1) */
-        real *y = arena + 11501568;
+        real *y = arena + 8159232;
         PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -446,7 +455,7 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (12544, 16) */
     {
         const real *img = in_x;
-        real *cols = arena + 0;
+        real *cols = arena + 3211264;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -474,7 +483,7 @@ static void train_step(long t, double *out) {
         const real *x54 = D_l1_weight; /* (64, 16) */
         const real *x55 = D_l1_weight_u; /* (64) */
         const real *x56 = D_l1_weight_v; /* (16) */
-        real *y = arena + 11583424;
+        real *y = arena + 11714512;
         double acc = 0;
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 16; q++) {
@@ -490,8 +499,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x60 = arena + 11583424; /* (1) */
-        real *y = arena + 11583440;
+        const real *x60 = arena + 11714512; /* (1) */
+        real *y = arena + 11714496;
         for (long i = 0; i < 1; i++) {
             real v61 = (x60[i]) * (x60[i]);
             y[i] = 1 / sqrt(v61);
@@ -500,19 +509,19 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (64, 16) */
     {
         const real *x53 = D_l1_weight; /* (64, 16) */
-        const real *x62 = arena + 11583440; /* (1) */
-        real *y = arena + 200704;
+        const real *x62 = arena + 11714496; /* (1) */
+        real *y = arena + 3411968;
         for (long i = 0; i < 1024; i++) {
             y[i] = (x53[i]) * (x62[0]);
         }
     }
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (12544, 64) */
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, arena + 200704, 16, arena + 8028160, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 3211264, 16, arena + 3411968, 16, arena + 1605632, 64);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (12544, 64) */
     {
-        const real *x64 = arena + 8028160; /* (12544, 64) */
+        const real *x64 = arena + 1605632; /* (12544, 64) */
         const real *x65 = D_l1_bias; /* (64) */
-        real *y = arena + 8028160;
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -523,8 +532,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:13: D leaky_relu 0.1 (64, 14, 14, 64) */
     {
-        const real *x67 = arena + 8028160; /* (64, 14, 14, 64) */
-        real *y = arena + 8028160;
+        const real *x67 = arena + 1605632; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x67[i] > 0 ? x67[i] : (real)0.1 * x67[i];
@@ -532,8 +541,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (3136, 1024) */
     {
-        const real *img = arena + 8028160;
-        real *cols = arena + 0;
+        const real *img = arena + 1605632;
+        real *cols = arena + 4415488;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -561,7 +570,7 @@ static void train_step(long t, double *out) {
         const real *x71 = D_l3_weight; /* (128, 1024) */
         const real *x72 = D_l3_weight_u; /* (128) */
         const real *x73 = D_l3_weight_v; /* (1024) */
-        real *y = arena + 11583456;
+        real *y = arena + 11714544;
         double acc = 0;
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -577,8 +586,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x77 = arena + 11583456; /* (1) */
-        real *y = arena + 11583472;
+        const real *x77 = arena + 11714544; /* (1) */
+        real *y = arena + 11714528;
         for (long i = 0; i < 1; i++) {
             real v78 = (x77[i]) * (x77[i]);
             y[i] = 1 / sqrt(v78);
@@ -587,20 +596,20 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
     {
         const real *x70 = D_l3_weight; /* (128, 1024) */
-        const real *x79 = arena + 11583472; /* (1) */
-        real *y = arena + 11239424;
+        const real *x79 = arena + 11714528; /* (1) */
+        real *y = arena + 8028160;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = (x70[i]) * (x79[0]);
         }
     }
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (3136, 128) */
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, arena + 11239424, 1024, arena + 10436608, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 4415488, 1024, arena + 8028160, 1024, arena + 4014080, 128);
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (3136, 128) */
     {
-        const real *x81 = arena + 10436608; /* (3136, 128) */
+        const real *x81 = arena + 4014080; /* (3136, 128) */
         const real *x82 = D_l3_bias; /* (128) */
-        real *y = arena + 10436608;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -611,8 +620,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:14: D leaky_relu 0.1 (64, 7, 7, 128) */
     {
-        const real *x84 = arena + 10436608; /* (64, 7, 7, 128) */
-        real *y = arena + 10436608;
+        const real *x84 = arena + 4014080; /* (64, 7, 7, 128) */
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x84[i] > 0 ? x84[i] : (real)0.1 * x84[i];
@@ -627,7 +636,7 @@ static void train_step(long t, double *out) {
         const real *x88 = D_l6_weight; /* (1, 6272) */
         const real *x89 = D_l6_weight_u; /* (1) */
         const real *x90 = D_l6_weight_v; /* (6272) */
-        real *y = arena + 11583488;
+        real *y = arena + 11714608;
         double acc = 0;
         for (long r = 0; r < 1; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -643,8 +652,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:15: D dense 1 spectral_norm (1) */
     /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
     {
-        const real *x94 = arena + 11583488; /* (1) */
-        real *y = arena + 11583504;
+        const real *x94 = arena + 11714608; /* (1) */
+        real *y = arena + 11714576;
         for (long i = 0; i < 1; i++) {
             real v95 = (x94[i]) * (x94[i]);
             y[i] = 1 / sqrt(v95);
@@ -653,19 +662,19 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:15: D dense 1 spectral_norm (1, 6272) */
     {
         const real *x87 = D_l6_weight; /* (1, 6272) */
-        const real *x96 = arena + 11583504; /* (1) */
-        real *y = arena + 11564288;
+        const real *x96 = arena + 11714576; /* (1) */
+        real *y = arena + 11701632;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x87[i]) * (x96[0]);
         }
     }
     /* specs/sngan.gm:15: D dense 1 spectral_norm (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 10436608, 6272, arena + 11564288, 6272, arena + 3211264, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 4014080, 6272, arena + 11701632, 6272, arena + 8209408, 1);
     /* specs/sngan.gm:15: D dense 1 spectral_norm (64, 1) */
     {
-        const real *x98 = arena + 3211264; /* (64, 1) */
+        const real *x98 = arena + 8209408; /* (64, 1) */
         const real *x99 = D_l6_bias; /* (1) */
-        real *y = arena + 3211264;
+        real *y = arena + 8209408;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -675,8 +684,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (12544, 16) */
     {
-        const real *img = arena + 11501568;
-        real *cols = arena + 0;
+        const real *img = arena + 8159232;
+        real *cols = arena + 4415488;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -704,7 +713,7 @@ static void train_step(long t, double *out) {
         const real *x102 = D_l1_weight; /* (64, 16) */
         const real *x55 = D_l1_weight_u; /* (64) */
         const real *x56 = D_l1_weight_v; /* (16) */
-        real *y = arena + 11583520;
+        real *y = arena + 11714640;
         double acc = 0;
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 16; q++) {
@@ -720,8 +729,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x106 = arena + 11583520; /* (1) */
-        real *y = arena + 11583536;
+        const real *x106 = arena + 11714640; /* (1) */
+        real *y = arena + 11714560;
         for (long i = 0; i < 1; i++) {
             real v107 = (x106[i]) * (x106[i]);
             y[i] = 1 / sqrt(v107);
@@ -730,19 +739,19 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (64, 16) */
     {
         const real *x53 = D_l1_weight; /* (64, 16) */
-        const real *x108 = arena + 11583536; /* (1) */
-        real *y = arena + 200704;
+        const real *x108 = arena + 11714560; /* (1) */
+        real *y = arena + 4616192;
         for (long i = 0; i < 1024; i++) {
             y[i] = (x53[i]) * (x108[0]);
         }
     }
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (12544, 64) */
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, arena + 200704, 16, arena + 8830976, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 4415488, 16, arena + 4616192, 16, arena + 3211264, 64);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (12544, 64) */
     {
-        const real *x110 = arena + 8830976; /* (12544, 64) */
+        const real *x110 = arena + 3211264; /* (12544, 64) */
         const real *x65 = D_l1_bias; /* (64) */
-        real *y = arena + 8830976;
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -753,8 +762,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:13: D leaky_relu 0.1 (64, 14, 14, 64) */
     {
-        const real *x112 = arena + 8830976; /* (64, 14, 14, 64) */
-        real *y = arena + 8830976;
+        const real *x112 = arena + 3211264; /* (64, 14, 14, 64) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x112[i] > 0 ? x112[i] : (real)0.1 * x112[i];
@@ -762,8 +771,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (3136, 1024) */
     {
-        const real *img = arena + 8830976;
-        real *cols = arena + 0;
+        const real *img = arena + 3211264;
+        real *cols = arena + 4415488;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -791,7 +800,7 @@ static void train_step(long t, double *out) {
         const real *x115 = D_l3_weight; /* (128, 1024) */
         const real *x72 = D_l3_weight_u; /* (128) */
         const real *x73 = D_l3_weight_v; /* (1024) */
-        real *y = arena + 11583552;
+        real *y = arena + 11714672;
         double acc = 0;
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -807,8 +816,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x119 = arena + 11583552; /* (1) */
-        real *y = arena + 11583568;
+        const real *x119 = arena + 11714672; /* (1) */
+        real *y = arena + 11714592;
         for (long i = 0; i < 1; i++) {
             real v120 = (x119[i]) * (x119[i]);
             y[i] = 1 / sqrt(v120);
@@ -817,20 +826,20 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
     {
         const real *x70 = D_l3_weight; /* (128, 1024) */
-        const real *x121 = arena + 11583568; /* (1) */
-        real *y = arena + 11370496;
+        const real *x121 = arena + 11714592; /* (1) */
+        real *y = arena + 8340480;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = (x70[i]) * (x121[0]);
         }
     }
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (3136, 128) */
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, arena + 11370496, 1024, arena + 10838016, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 4415488, 1024, arena + 8340480, 1024, arena + 7626752, 128);
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (3136, 128) */
     {
-        const real *x123 = arena + 10838016; /* (3136, 128) */
+        const real *x123 = arena + 7626752; /* (3136, 128) */
         const real *x82 = D_l3_bias; /* (128) */
-        real *y = arena + 10838016;
+        real *y = arena + 7626752;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -841,8 +850,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:14: D leaky_relu 0.1 (64, 7, 7, 128) */
     {
-        const real *x125 = arena + 10838016; /* (64, 7, 7, 128) */
-        real *y = arena + 10838016;
+        const real *x125 = arena + 7626752; /* (64, 7, 7, 128) */
+        real *y = arena + 7626752;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x125[i] > 0 ? x125[i] : (real)0.1 * x125[i];
@@ -857,7 +866,7 @@ static void train_step(long t, double *out) {
         const real *x128 = D_l6_weight; /* (1, 6272) */
         const real *x89 = D_l6_weight_u; /* (1) */
         const real *x90 = D_l6_weight_v; /* (6272) */
-        real *y = arena + 407744;
+        real *y = arena + 4823232;
         double acc = 0;
         for (long r = 0; r < 1; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -873,8 +882,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:15: D dense 1 spectral_norm (1) */
     /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
     {
-        const real *x132 = arena + 407744; /* (1) */
-        real *y = arena + 11583584;
+        const real *x132 = arena + 4823232; /* (1) */
+        real *y = arena + 11714656;
         for (long i = 0; i < 1; i++) {
             real v133 = (x132[i]) * (x132[i]);
             y[i] = 1 / sqrt(v133);
@@ -883,19 +892,19 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:15: D dense 1 spectral_norm (1, 6272) */
     {
         const real *x87 = D_l6_weight; /* (1, 6272) */
-        const real *x134 = arena + 11583584; /* (1) */
-        real *y = arena + 401408;
+        const real *x134 = arena + 11714656; /* (1) */
+        real *y = arena + 4816896;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x87[i]) * (x134[0]);
         }
     }
     /* specs/sngan.gm:15: D dense 1 spectral_norm (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 10838016, 6272, arena + 401408, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 7626752, 6272, arena + 4816896, 6272, arena + 4415488, 1);
     /* specs/sngan.gm:15: D dense 1 spectral_norm (64, 1) */
     {
-        const real *x136 = arena + 0; /* (64, 1) */
+        const real *x136 = arena + 4415488; /* (64, 1) */
         const real *x99 = D_l6_bias; /* (1) */
-        real *y = arena + 0;
+        real *y = arena + 4415488;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -906,8 +915,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:17: loss_D (64, 1) */
     /*   with specs/sngan.gm:17: loss_D */
     {
-        const real *x137 = arena + 0; /* (64, 1) */
-        real *y = arena + 407680;
+        const real *x137 = arena + 4415488; /* (64, 1) */
+        real *y = arena + 4823168;
         for (long i = 0; i < 64; i++) {
             real v138 = x137[i] + 1;
             y[i] = v138 > 0 ? v138 : 0;
@@ -915,8 +924,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:17: loss_D (1) */
     {
-        const real *x139 = arena + 407680; /* (64, 1) */
-        real *y = arena + 64;
+        const real *x139 = arena + 4823168; /* (64, 1) */
+        real *y = arena + 4415552;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             acc += x139[i];
@@ -927,8 +936,8 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:17: loss_D */
     /*   with specs/sngan.gm:17: loss_D */
     {
-        const real *x100 = arena + 3211264; /* (64, 1) */
-        real *y = arena + 11583360;
+        const real *x100 = arena + 8209408; /* (64, 1) */
+        real *y = arena + 11714432;
         for (long i = 0; i < 64; i++) {
             real v142 = -(x100[i]);
             real v143 = v142 + 1;
@@ -937,8 +946,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:17: loss_D (1) */
     {
-        const real *x144 = arena + 11583360; /* (64, 1) */
-        real *y = arena + 80;
+        const real *x144 = arena + 11714432; /* (64, 1) */
+        real *y = arena + 4415568;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             acc += x144[i];
@@ -949,9 +958,9 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:17: loss_D */
     /*   with specs/sngan.gm:17: loss_D */
     {
-        const real *x140 = arena + 64; /* (1) */
-        const real *x145 = arena + 80; /* (1) */
-        real *y = arena + 64;
+        const real *x140 = arena + 4415552; /* (1) */
+        const real *x145 = arena + 4415568; /* (1) */
+        real *y = arena + 4415552;
         for (long i = 0; i < 1; i++) {
             real v141 = (real)0.015625 * (x140[i]);
             real v146 = (real)0.015625 * (x145[i]);
@@ -959,11 +968,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/sngan.gm:17: metrics (1) */
-    out[0] = (double)*(arena + 64);
+    out[0] = (double)*(arena + 4415552);
     /* specs/sngan.gm:17: metrics (1) */
     {
-        const real *x100 = arena + 3211264; /* (64, 1) */
-        real *y = arena + 64;
+        const real *x100 = arena + 8209408; /* (64, 1) */
+        real *y = arena + 4415552;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             acc += x100[i];
@@ -972,16 +981,16 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:17: metrics (1) */
     {
-        const real *x149 = arena + 64; /* (1) */
-        real *y = arena + 64;
+        const real *x149 = arena + 4415552; /* (1) */
+        real *y = arena + 4415552;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x149[i]);
         }
     }
     /* specs/sngan.gm:17: metrics (1) */
     {
-        const real *x137 = arena + 0; /* (64, 1) */
-        real *y = arena + 80;
+        const real *x137 = arena + 4415488; /* (64, 1) */
+        real *y = arena + 4415568;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             acc += x137[i];
@@ -990,27 +999,27 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:17: metrics (1) */
     {
-        const real *x151 = arena + 80; /* (1) */
-        real *y = arena + 80;
+        const real *x151 = arena + 4415568; /* (1) */
+        real *y = arena + 4415568;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x151[i]);
         }
     }
     /* specs/sngan.gm:17: metrics (1) */
-    out[2] = (double)*(arena + 64);
+    out[2] = (double)*(arena + 4415552);
     /* specs/sngan.gm:17: metrics (1) */
-    out[3] = (double)*(arena + 80);
+    out[3] = (double)*(arena + 4415568);
     /* specs/sngan.gm:17: metrics (1) */
     {
-        real *y = arena + 0;
+        real *y = arena + 4415488;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/sngan.gm:17: backward of loss_D (1) */
     {
-        const real *x155 = arena + 0; /* (1) */
-        real *y = arena + 16;
+        const real *x155 = arena + 4415488; /* (1) */
+        real *y = arena + 4415504;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x155[i]);
         }
@@ -1019,9 +1028,9 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:17: backward of loss_D */
     /*   with specs/sngan.gm:17: backward of loss_D */
     {
-        const real *x156 = arena + 16; /* (1) */
-        const real *x144 = arena + 11583360; /* (64, 1) */
-        real *y = arena + 11583360;
+        const real *x156 = arena + 4415504; /* (1) */
+        const real *x144 = arena + 11714432; /* (64, 1) */
+        real *y = arena + 11714432;
         for (long i = 0; i < 64; i++) {
             real v157 = x156[0];
             real v158 = x144[i] > 0 ? v157 : 0;
@@ -1030,8 +1039,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:17: backward of loss_D (1) */
     {
-        const real *x155 = arena + 0; /* (1) */
-        real *y = arena + 0;
+        const real *x155 = arena + 4415488; /* (1) */
+        real *y = arena + 4415488;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x155[i]);
         }
@@ -1039,9 +1048,9 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:17: backward of loss_D (64, 1) */
     /*   with specs/sngan.gm:17: backward of loss_D */
     {
-        const real *x160 = arena + 0; /* (1) */
-        const real *x139 = arena + 407680; /* (64, 1) */
-        real *y = arena + 407680;
+        const real *x160 = arena + 4415488; /* (1) */
+        const real *x139 = arena + 4823168; /* (64, 1) */
+        real *y = arena + 4823168;
         for (long i = 0; i < 64; i++) {
             real v161 = x160[0];
             y[i] = x139[i] > 0 ? v161 : 0;
@@ -1049,8 +1058,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
     {
-        const real *x162 = arena + 407680; /* (64, 1) */
-        real *y = arena + 11583600;
+        const real *x162 = arena + 4823168; /* (64, 1) */
+        real *y = arena + 11714624;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -1061,15 +1070,15 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 407680, 1, arena + 401408, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 4823168, 1, arena + 4816896, 6272, arena + 4415488, 6272);
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 407680, 1, arena + 10838016, 6272, arena + 11570560, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 4823168, 1, arena + 7626752, 6272, arena + 11695360, 6272);
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     {
-        const real *x165 = arena + 11570560; /* (1, 6272) */
+        const real *x165 = arena + 11695360; /* (1, 6272) */
         const real *x87 = D_l6_weight; /* (1, 6272) */
-        real *y = arena + 401408;
+        real *y = arena + 4816896;
         double acc = 0;
         for (long i = 0; i < 6272; i++) {
             real v167 = (x165[i]) * (x87[i]);
@@ -1084,10 +1093,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     {
-        const real *x134 = arena + 11583584; /* (1) */
-        const real *x168 = arena + 401408; /* (1) */
-        const real *x132 = arena + 407744; /* (1) */
-        real *y = arena + 401408;
+        const real *x134 = arena + 11714656; /* (1) */
+        const real *x168 = arena + 4816896; /* (1) */
+        const real *x132 = arena + 4823232; /* (1) */
+        real *y = arena + 4816896;
         for (long i = 0; i < 1; i++) {
             real v169 = (x134[i]) * (x134[i]);
             real v170 = (x134[i]) * (v169);
@@ -1101,10 +1110,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     {
-        const real *x174 = arena + 401408; /* (1) */
+        const real *x174 = arena + 4816896; /* (1) */
         const real *x90 = D_l6_weight_v; /* (6272) */
         const real *x89 = D_l6_weight_u; /* (1) */
-        real *y = arena + 11576832;
+        real *y = arena + 11707904;
         for (long r = 0; r < 1; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -1117,9 +1126,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:14: backward of D leaky_relu 0.1 (64, 7, 7, 128) */
     {
-        const real *x126 = arena + 10838016; /* (64, 7, 7, 128) */
-        const real *x180 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 10838016;
+        const real *x126 = arena + 7626752; /* (64, 7, 7, 128) */
+        const real *x180 = arena + 4415488; /* (64, 7, 7, 128) */
+        real *y = arena + 7626752;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x126[i] > 0 ? x180[i] : (real)0.1 * x180[i];
@@ -1127,8 +1136,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128) */
     {
-        const real *x182 = arena + 10838016; /* (3136, 128) */
-        real *y = arena + 11583104;
+        const real *x182 = arena + 7626752; /* (3136, 128) */
+        real *y = arena + 11714304;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1143,9 +1152,12 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 8830976;
-        real *cols = arena + 0;
+        const real *img = arena + 3211264;
+        real *cols = arena + 8471552;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -1165,15 +1177,24 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 10838016, 128, arena + 11370496, 1024, arena + 3211264, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 7626752, 128, arena + 8340480, 1024, arena + 4415488, 1024);
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 10838016, 128, arena + 0, 1024, arena + 11370496, 1024);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 3211264, arena + 7626752, arena + 8209408);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 7626752, 128, arena + 8471552, 1024, arena + 8209408, 1024);
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x186 = arena + 11370496; /* (128, 1024) */
+        const real *x186 = arena + 8209408; /* (128, 1024) */
         const real *x70 = D_l3_weight; /* (128, 1024) */
-        real *y = arena + 0;
+        real *y = arena + 8471552;
         double acc = 0;
         for (long i = 0; i < 131072; i++) {
             real v188 = (x186[i]) * (x70[i]);
@@ -1188,10 +1209,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x121 = arena + 11583568; /* (1) */
-        const real *x189 = arena + 0; /* (1) */
-        const real *x119 = arena + 11583552; /* (1) */
-        real *y = arena + 0;
+        const real *x121 = arena + 11714592; /* (1) */
+        const real *x189 = arena + 8471552; /* (1) */
+        const real *x119 = arena + 11714672; /* (1) */
+        real *y = arena + 8471552;
         for (long i = 0; i < 1; i++) {
             real v190 = (x121[i]) * (x121[i]);
             real v191 = (x121[i]) * (v190);
@@ -1205,10 +1226,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x195 = arena + 0; /* (1) */
+        const real *x195 = arena + 8471552; /* (1) */
         const real *x73 = D_l3_weight_v; /* (1024) */
         const real *x72 = D_l3_weight_u; /* (128) */
-        real *y = arena + 10838016;
+        real *y = arena + 11551744;
         PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -1221,9 +1242,15 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7626752, arena + 8340480, arena + 8471552);
+    } else
+    #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 4415488;
+        real *img = arena + 8471552;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -1245,9 +1272,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:13: backward of D leaky_relu 0.1 (64, 14, 14, 64) */
     {
-        const real *x113 = arena + 8830976; /* (64, 14, 14, 64) */
-        const real *x201 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 8830976;
+        const real *x113 = arena + 3211264; /* (64, 14, 14, 64) */
+        const real *x201 = arena + 8471552; /* (64, 14, 14, 64) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x113[i] > 0 ? x201[i] : (real)0.1 * x201[i];
@@ -1255,8 +1282,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64) */
     {
-        const real *x203 = arena + 8830976; /* (12544, 64) */
-        real *y = arena + 10970112;
+        const real *x203 = arena + 3211264; /* (12544, 64) */
+        real *y = arena + 7628800;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -1271,9 +1298,12 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 11501568;
-        real *cols = arena + 0;
+        const real *img = arena + 8159232;
+        real *cols = arena + 4415488;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -1293,13 +1323,19 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64, 16) */
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 8830976, 64, arena + 0, 16, arena + 10969088, 16);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 8159232, arena + 3211264, arena + 7626752);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 3211264, 64, arena + 4415488, 16, arena + 7626752, 16);
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x206 = arena + 10969088; /* (64, 16) */
+        const real *x206 = arena + 7626752; /* (64, 16) */
         const real *x53 = D_l1_weight; /* (64, 16) */
-        real *y = arena + 0;
+        real *y = arena + 3211264;
         double acc = 0;
         for (long i = 0; i < 1024; i++) {
             real v208 = (x206[i]) * (x53[i]);
@@ -1314,10 +1350,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x108 = arena + 11583536; /* (1) */
-        const real *x209 = arena + 0; /* (1) */
-        const real *x106 = arena + 11583520; /* (1) */
-        real *y = arena + 0;
+        const real *x108 = arena + 11714560; /* (1) */
+        const real *x209 = arena + 3211264; /* (1) */
+        const real *x106 = arena + 11714640; /* (1) */
+        real *y = arena + 3211264;
         for (long i = 0; i < 1; i++) {
             real v210 = (x108[i]) * (x108[i]);
             real v211 = (x108[i]) * (v210);
@@ -1331,10 +1367,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x215 = arena + 0; /* (1) */
+        const real *x215 = arena + 3211264; /* (1) */
         const real *x56 = D_l1_weight_v; /* (16) */
         const real *x55 = D_l1_weight_u; /* (64) */
-        real *y = arena + 8962048;
+        real *y = arena + 7627776;
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 16; q++) {
                 long i = r * 16 + q;
@@ -1347,8 +1383,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
     {
-        const real *x159 = arena + 11583360; /* (64, 1) */
-        real *y = arena + 0;
+        const real *x159 = arena + 11714432; /* (64, 1) */
+        real *y = arena + 3211264;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -1360,23 +1396,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
     {
-        const real *x163 = arena + 11583600; /* (1) */
-        const real *x221 = arena + 0; /* (1) */
-        real *y = arena + 11583600;
+        const real *x163 = arena + 11714624; /* (1) */
+        const real *x221 = arena + 3211264; /* (1) */
+        real *y = arena + 11714624;
         for (long i = 0; i < 1; i++) {
             y[i] = x163[i] + x221[i];
         }
     }
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 11583360, 1, arena + 11564288, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 11714432, 1, arena + 11701632, 6272, arena + 3211264, 6272);
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 11583360, 1, arena + 10436608, 6272, arena + 401408, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 11714432, 1, arena + 4014080, 6272, arena + 3612672, 6272);
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     {
-        const real *x224 = arena + 401408; /* (1, 6272) */
+        const real *x224 = arena + 3612672; /* (1, 6272) */
         const real *x87 = D_l6_weight; /* (1, 6272) */
-        real *y = arena + 413952;
+        real *y = arena + 3625216;
         double acc = 0;
         for (long i = 0; i < 6272; i++) {
             real v226 = (x224[i]) * (x87[i]);
@@ -1391,10 +1427,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     {
-        const real *x96 = arena + 11583504; /* (1) */
-        const real *x227 = arena + 413952; /* (1) */
-        const real *x94 = arena + 11583488; /* (1) */
-        real *y = arena + 413952;
+        const real *x96 = arena + 11714576; /* (1) */
+        const real *x227 = arena + 3625216; /* (1) */
+        const real *x94 = arena + 11714608; /* (1) */
+        real *y = arena + 3625216;
         for (long i = 0; i < 1; i++) {
             real v229 = (x96[i]) * (x96[i]);
             real v230 = (x96[i]) * (v229);
@@ -1408,10 +1444,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     {
-        const real *x234 = arena + 413952; /* (1) */
+        const real *x234 = arena + 3625216; /* (1) */
         const real *x90 = D_l6_weight_v; /* (6272) */
         const real *x89 = D_l6_weight_u; /* (1) */
-        real *y = arena + 407680;
+        real *y = arena + 3618944;
         for (long r = 0; r < 1; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -1428,13 +1464,13 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     {
-        const real *x165 = arena + 11570560; /* (1, 6272) */
-        const real *x134 = arena + 11583584; /* (1) */
-        const real *x178 = arena + 11576832; /* (1, 6272) */
-        const real *x224 = arena + 401408; /* (1, 6272) */
-        const real *x96 = arena + 11583504; /* (1) */
-        const real *x238 = arena + 407680; /* (1, 6272) */
-        real *y = arena + 11570560;
+        const real *x165 = arena + 11695360; /* (1, 6272) */
+        const real *x134 = arena + 11714656; /* (1) */
+        const real *x178 = arena + 11707904; /* (1, 6272) */
+        const real *x224 = arena + 3612672; /* (1, 6272) */
+        const real *x96 = arena + 11714576; /* (1) */
+        const real *x238 = arena + 3618944; /* (1, 6272) */
+        real *y = arena + 11695360;
         for (long i = 0; i < 6272; i++) {
             real v166 = (x165[i]) * (x134[0]);
             real v179 = v166 + x178[i];
@@ -1445,9 +1481,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:14: backward of D leaky_relu 0.1 (64, 7, 7, 128) */
     {
-        const real *x85 = arena + 10436608; /* (64, 7, 7, 128) */
-        const real *x240 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 10436608;
+        const real *x85 = arena + 4014080; /* (64, 7, 7, 128) */
+        const real *x240 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x85[i] > 0 ? x240[i] : (real)0.1 * x240[i];
@@ -1455,8 +1491,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128) */
     {
-        const real *x242 = arena + 10436608; /* (3136, 128) */
-        real *y = arena + 0;
+        const real *x242 = arena + 4014080; /* (3136, 128) */
+        real *y = arena + 3211264;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1472,17 +1508,20 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128) */
     {
-        const real *x183 = arena + 11583104; /* (128) */
-        const real *x243 = arena + 0; /* (128) */
-        real *y = arena + 11583104;
+        const real *x183 = arena + 11714304; /* (128) */
+        const real *x243 = arena + 3211264; /* (128) */
+        real *y = arena + 11714304;
         for (long i = 0; i < 128; i++) {
             y[i] = x183[i] + x243[i];
         }
     }
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 8028160;
-        real *cols = arena + 0;
+        const real *img = arena + 1605632;
+        real *cols = arena + 8340480;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -1502,15 +1541,24 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 10436608, 128, arena + 11239424, 1024, arena + 3211264, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, arena + 8028160, 1024, arena + 4415488, 1024);
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 10436608, 128, arena + 0, 1024, arena + 8830976, 1024);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 1605632, arena + 4014080, arena + 3211264);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 4014080, 128, arena + 8340480, 1024, arena + 3211264, 1024);
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x247 = arena + 8830976; /* (128, 1024) */
+        const real *x247 = arena + 3211264; /* (128, 1024) */
         const real *x70 = D_l3_weight; /* (128, 1024) */
-        real *y = arena + 131072;
+        real *y = arena + 3473408;
         double acc = 0;
         for (long i = 0; i < 131072; i++) {
             real v249 = (x247[i]) * (x70[i]);
@@ -1525,10 +1573,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x79 = arena + 11583472; /* (1) */
-        const real *x250 = arena + 131072; /* (1) */
-        const real *x77 = arena + 11583456; /* (1) */
-        real *y = arena + 131072;
+        const real *x79 = arena + 11714528; /* (1) */
+        const real *x250 = arena + 3473408; /* (1) */
+        const real *x77 = arena + 11714544; /* (1) */
+        real *y = arena + 3473408;
         for (long i = 0; i < 1; i++) {
             real v252 = (x79[i]) * (x79[i]);
             real v253 = (x79[i]) * (v252);
@@ -1542,10 +1590,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x257 = arena + 131072; /* (1) */
+        const real *x257 = arena + 3473408; /* (1) */
         const real *x73 = D_l3_weight_v; /* (1024) */
         const real *x72 = D_l3_weight_u; /* (128) */
-        real *y = arena + 0;
+        real *y = arena + 3342336;
         PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -1563,13 +1611,13 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x186 = arena + 11370496; /* (128, 1024) */
-        const real *x121 = arena + 11583568; /* (1) */
-        const real *x199 = arena + 10838016; /* (128, 1024) */
-        const real *x247 = arena + 8830976; /* (128, 1024) */
-        const real *x79 = arena + 11583472; /* (1) */
-        const real *x261 = arena + 0; /* (128, 1024) */
-        real *y = arena + 11370496;
+        const real *x186 = arena + 8209408; /* (128, 1024) */
+        const real *x121 = arena + 11714592; /* (1) */
+        const real *x199 = arena + 11551744; /* (128, 1024) */
+        const real *x247 = arena + 3211264; /* (128, 1024) */
+        const real *x79 = arena + 11714528; /* (1) */
+        const real *x261 = arena + 3342336; /* (128, 1024) */
+        real *y = arena + 8209408;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             real v187 = (x186[i]) * (x121[0]);
@@ -1580,9 +1628,15 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, arena + 8028160, arena + 3211264);
+    } else
+    #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 4415488;
+        real *img = arena + 3211264;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -1604,9 +1658,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:13: backward of D leaky_relu 0.1 (64, 14, 14, 64) */
     {
-        const real *x68 = arena + 8028160; /* (64, 14, 14, 64) */
-        const real *x263 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 8028160;
+        const real *x68 = arena + 1605632; /* (64, 14, 14, 64) */
+        const real *x263 = arena + 3211264; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x68[i] > 0 ? x263[i] : (real)0.1 * x263[i];
@@ -1614,8 +1668,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64) */
     {
-        const real *x265 = arena + 8028160; /* (12544, 64) */
-        real *y = arena + 0;
+        const real *x265 = arena + 1605632; /* (12544, 64) */
+        real *y = arena + 3211264;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -1631,17 +1685,20 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64) */
     {
-        const real *x204 = arena + 10970112; /* (64) */
-        const real *x266 = arena + 0; /* (64) */
-        real *y = arena + 10970112;
+        const real *x204 = arena + 7628800; /* (64) */
+        const real *x266 = arena + 3211264; /* (64) */
+        real *y = arena + 7628800;
         for (long i = 0; i < 64; i++) {
             y[i] = x204[i] + x266[i];
         }
     }
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x;
-        real *cols = arena + 0;
+        real *cols = arena + 3211264;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -1661,13 +1718,19 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64, 16) */
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 8028160, 64, arena + 0, 16, arena + 200704, 16);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x, arena + 1605632, arena + 3411968);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 1605632, 64, arena + 3211264, 16, arena + 3411968, 16);
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x269 = arena + 200704; /* (64, 16) */
+        const real *x269 = arena + 3411968; /* (64, 16) */
         const real *x53 = D_l1_weight; /* (64, 16) */
-        real *y = arena + 1024;
+        real *y = arena + 1606656;
         double acc = 0;
         for (long i = 0; i < 1024; i++) {
             real v271 = (x269[i]) * (x53[i]);
@@ -1682,10 +1745,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x62 = arena + 11583440; /* (1) */
-        const real *x272 = arena + 1024; /* (1) */
-        const real *x60 = arena + 11583424; /* (1) */
-        real *y = arena + 1024;
+        const real *x62 = arena + 11714496; /* (1) */
+        const real *x272 = arena + 1606656; /* (1) */
+        const real *x60 = arena + 11714512; /* (1) */
+        real *y = arena + 1606656;
         for (long i = 0; i < 1; i++) {
             real v274 = (x62[i]) * (x62[i]);
             real v275 = (x62[i]) * (v274);
@@ -1699,10 +1762,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x279 = arena + 1024; /* (1) */
+        const real *x279 = arena + 1606656; /* (1) */
         const real *x56 = D_l1_weight_v; /* (16) */
         const real *x55 = D_l1_weight_u; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 1605632;
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 16; q++) {
                 long i = r * 16 + q;
@@ -1719,13 +1782,13 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x206 = arena + 10969088; /* (64, 16) */
-        const real *x108 = arena + 11583536; /* (1) */
-        const real *x219 = arena + 8962048; /* (64, 16) */
-        const real *x269 = arena + 200704; /* (64, 16) */
-        const real *x62 = arena + 11583440; /* (1) */
-        const real *x283 = arena + 0; /* (64, 16) */
-        real *y = arena + 10969088;
+        const real *x206 = arena + 7626752; /* (64, 16) */
+        const real *x108 = arena + 11714560; /* (1) */
+        const real *x219 = arena + 7627776; /* (64, 16) */
+        const real *x269 = arena + 3411968; /* (64, 16) */
+        const real *x62 = arena + 11714496; /* (1) */
+        const real *x283 = arena + 1605632; /* (64, 16) */
+        real *y = arena + 7626752;
         for (long i = 0; i < 1024; i++) {
             real v207 = (x206[i]) * (x108[0]);
             real v220 = v207 + x219[i];
@@ -1735,21 +1798,21 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/sngan.gm:19: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 10969088, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l1_weight, arena + 7626752, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:19: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 10970112, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l1_bias, arena + 7628800, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:19: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 11370496, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l3_weight, arena + 8209408, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:19: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 11583104, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l3_bias, arena + 11714304, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:19: adam step of D.l6.weight (1) */
-    adam_update(D_l6_weight, arena + 11570560, D_l6_weight_adam_m, D_l6_weight_adam_v, 6272, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l6_weight, arena + 11695360, D_l6_weight_adam_m, D_l6_weight_adam_v, 6272, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:19: adam step of D.l6.bias (1) */
-    adam_update(D_l6_bias, arena + 11583600, D_l6_bias_adam_m, D_l6_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l6_bias, arena + 11714624, D_l6_bias_adam_m, D_l6_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (12544, 16) */
     {
-        const real *img = arena + 11501568;
-        real *cols = arena + 0;
+        const real *img = arena + 8159232;
+        real *cols = arena + 3211264;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -1777,7 +1840,7 @@ static void train_step(long t, double *out) {
         const real *x304 = D_l1_weight; /* (64, 16) */
         const real *x55 = D_l1_weight_u; /* (64) */
         const real *x56 = D_l1_weight_v; /* (16) */
-        real *y = arena + 200704;
+        real *y = arena + 1605632;
         double acc = 0;
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 16; q++) {
@@ -1793,8 +1856,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x308 = arena + 200704; /* (1) */
-        real *y = arena + 200704;
+        const real *x308 = arena + 1605632; /* (1) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 1; i++) {
             real v309 = (x308[i]) * (x308[i]);
             y[i] = 1 / sqrt(v309);
@@ -1803,19 +1866,19 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (64, 16) */
     {
         const real *x53 = D_l1_weight; /* (64, 16) */
-        const real *x310 = arena + 200704; /* (1) */
-        real *y = arena + 4816896;
+        const real *x310 = arena + 1605632; /* (1) */
+        real *y = arena + 7757824;
         for (long i = 0; i < 1024; i++) {
             y[i] = (x53[i]) * (x310[0]);
         }
     }
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (12544, 64) */
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, arena + 4816896, 16, arena + 3211264, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 3211264, 16, arena + 7757824, 16, arena + 1605632, 64);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (12544, 64) */
     {
-        const real *x312 = arena + 3211264; /* (12544, 64) */
+        const real *x312 = arena + 1605632; /* (12544, 64) */
         const real *x65 = D_l1_bias; /* (64) */
-        real *y = arena + 3211264;
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -1826,8 +1889,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:13: D leaky_relu 0.1 (64, 14, 14, 64) */
     {
-        const real *x314 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 3211264;
+        const real *x314 = arena + 1605632; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x314[i] > 0 ? x314[i] : (real)0.1 * x314[i];
@@ -1835,8 +1898,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (3136, 1024) */
     {
-        const real *img = arena + 3211264;
-        real *cols = arena + 0;
+        const real *img = arena + 1605632;
+        real *cols = arena + 3211264;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -1864,7 +1927,7 @@ static void train_step(long t, double *out) {
         const real *x317 = D_l3_weight; /* (128, 1024) */
         const real *x72 = D_l3_weight_u; /* (128) */
         const real *x73 = D_l3_weight_v; /* (1024) */
-        real *y = arena + 4014080;
+        real *y = arena + 6422528;
         double acc = 0;
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -1880,8 +1943,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x321 = arena + 4014080; /* (1) */
-        real *y = arena + 4014080;
+        const real *x321 = arena + 6422528; /* (1) */
+        real *y = arena + 6422528;
         for (long i = 0; i < 1; i++) {
             real v322 = (x321[i]) * (x321[i]);
             y[i] = 1 / sqrt(v322);
@@ -1890,20 +1953,20 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
     {
         const real *x70 = D_l3_weight; /* (128, 1024) */
-        const real *x323 = arena + 4014080; /* (1) */
-        real *y = arena + 4415488;
+        const real *x323 = arena + 6422528; /* (1) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = (x70[i]) * (x323[0]);
         }
     }
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (3136, 128) */
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, arena + 4415488, 1024, arena + 4014080, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 3211264, 1024, arena + 6823936, 1024, arena + 6422528, 128);
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (3136, 128) */
     {
-        const real *x325 = arena + 4014080; /* (3136, 128) */
+        const real *x325 = arena + 6422528; /* (3136, 128) */
         const real *x82 = D_l3_bias; /* (128) */
-        real *y = arena + 4014080;
+        real *y = arena + 6422528;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1914,8 +1977,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:14: D leaky_relu 0.1 (64, 7, 7, 128) */
     {
-        const real *x327 = arena + 4014080; /* (64, 7, 7, 128) */
-        real *y = arena + 4014080;
+        const real *x327 = arena + 6422528; /* (64, 7, 7, 128) */
+        real *y = arena + 6422528;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x327[i] > 0 ? x327[i] : (real)0.1 * x327[i];
@@ -1930,7 +1993,7 @@ static void train_step(long t, double *out) {
         const real *x330 = D_l6_weight; /* (1, 6272) */
         const real *x89 = D_l6_weight_u; /* (1) */
         const real *x90 = D_l6_weight_v; /* (6272) */
-        real *y = arena + 0;
+        real *y = arena + 3211264;
         double acc = 0;
         for (long r = 0; r < 1; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -1946,8 +2009,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:15: D dense 1 spectral_norm (1) */
     /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
     {
-        const real *x334 = arena + 0; /* (1) */
-        real *y = arena + 0;
+        const real *x334 = arena + 3211264; /* (1) */
+        real *y = arena + 3211264;
         for (long i = 0; i < 1; i++) {
             real v335 = (x334[i]) * (x334[i]);
             y[i] = 1 / sqrt(v335);
@@ -1956,20 +2019,20 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:15: D dense 1 spectral_norm (1, 6272) */
     {
         const real *x87 = D_l6_weight; /* (1, 6272) */
-        const real *x336 = arena + 0; /* (1) */
-        real *y = arena + 401408;
+        const real *x336 = arena + 3211264; /* (1) */
+        real *y = arena + 3612672;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x87[i]) * (x336[0]);
         }
     }
     /* specs/sngan.gm:15: D dense 1 spectral_norm (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 4014080, 6272, arena + 401408, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 6422528, 6272, arena + 3612672, 6272, arena + 3211264, 1);
     /* specs/sngan.gm:17: loss_G (1) */
     /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
     {
-        const real *x338 = arena + 0; /* (64, 1) */
+        const real *x338 = arena + 3211264; /* (64, 1) */
         const real *x99 = D_l6_bias; /* (1) */
-        real *y = arena + 64;
+        real *y = arena + 3211328;
         double acc = 0;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -1983,20 +2046,20 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:17: loss_G (1) */
     /*   with specs/sngan.gm:17: loss_G */
     {
-        const real *x340 = arena + 64; /* (1) */
-        real *y = arena + 64;
+        const real *x340 = arena + 3211328; /* (1) */
+        real *y = arena + 3211328;
         for (long i = 0; i < 1; i++) {
             real v341 = (real)0.015625 * (x340[i]);
             y[i] = -(v341);
         }
     }
     /* specs/sngan.gm:17: metrics (1) */
-    out[1] = (double)*(arena + 64);
+    out[1] = (double)*(arena + 3211328);
     /* specs/sngan.gm:17: backward of loss_G (1) */
     /*   with specs/sngan.gm:17: metrics */
     /*   with specs/sngan.gm:17: backward of loss_G */
     {
-        real *y = arena + 0;
+        real *y = arena + 3211264;
         for (long i = 0; i < 1; i++) {
             real v344 = 1;
             real v345 = -(v344);
@@ -2005,30 +2068,39 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:17: backward of loss_G (64, 1) */
     {
-        const real *x346 = arena + 0; /* (1) */
-        real *y = arena + 407680;
+        const real *x346 = arena + 3211264; /* (1) */
+        real *y = arena + 3618944;
         for (long i = 0; i < 64; i++) {
             y[i] = x346[0];
         }
     }
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 407680, 1, arena + 401408, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 3618944, 1, arena + 3612672, 6272, arena + 3211264, 6272);
     /* specs/sngan.gm:14: backward of D leaky_relu 0.1 (64, 7, 7, 128) */
     {
-        const real *x328 = arena + 4014080; /* (64, 7, 7, 128) */
-        const real *x349 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 4014080;
+        const real *x328 = arena + 6422528; /* (64, 7, 7, 128) */
+        const real *x349 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 6422528;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x328[i] > 0 ? x349[i] : (real)0.1 * x349[i];
         }
     }
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, arena + 4415488, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 6422528, 128, arena + 6823936, 1024, arena + 3211264, 1024);
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, arena + 6823936, arena + 6955008);
+    } else
+    #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 4014080;
+        const real *cols = arena + 3211264;
+        real *img = arena + 6955008;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -2050,20 +2122,20 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:13: backward of D leaky_relu 0.1 (64, 14, 14, 64) */
     {
-        const real *x315 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x353 = arena + 4014080; /* (64, 14, 14, 64) */
-        real *y = arena + 3211264;
+        const real *x315 = arena + 1605632; /* (64, 14, 14, 64) */
+        const real *x353 = arena + 6955008; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x315[i] > 0 ? x353[i] : (real)0.1 * x353[i];
         }
     }
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 3211264, 64, arena + 4816896, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 1605632, 64, arena + 7757824, 16, arena + 3211264, 16);
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 3211264;
+        real *img = arena + 1605632;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -2088,9 +2160,9 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:10: backward of G tanh */
     /*   with specs/sngan.gm:10: backward of G tanh */
     {
-        const real *x51 = arena + 11501568; /* (64, 28, 28, 1) */
-        const real *x357 = arena + 200704; /* (64, 28, 28, 1) */
-        real *y = arena + 11501568;
+        const real *x51 = arena + 8159232; /* (64, 28, 28, 1) */
+        const real *x357 = arena + 1605632; /* (64, 28, 28, 1) */
+        real *y = arena + 8159232;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v358 = (x51[i]) * (x51[i]);
@@ -2101,8 +2173,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:10: backward of G deconv 1 k4 s2 p1 (1) */
     {
-        const real *x361 = arena + 11501568; /* (64, 28, 28, 1) */
-        real *y = arena + 3744896;
+        const real *x361 = arena + 8159232; /* (64, 28, 28, 1) */
+        real *y = arena + 6423552;
         double acc[1] = {0};
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -2113,9 +2185,12 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/sngan.gm:10: backward of G deconv 1 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 11501568;
-        real *cols = arena + 802816;
+        const real *img = arena + 8159232;
+        real *cols = arena + 3211264;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -2135,14 +2210,26 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/sngan.gm:10: backward of G deconv 1 k4 s2 p1 (12544, 64) */
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 802816, 16, G_l8_weight, 16, arena + 0, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 8159232, G_l8_weight, arena + 1605632);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 3211264, 16, G_l8_weight, 16, arena + 1605632, 64);
     /* specs/sngan.gm:10: backward of G deconv 1 k4 s2 p1 (64, 16) */
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 802816, 16, arena + 3743744, 16);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 8159232, arena + 802816, arena + 6422528);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 802816, 64, arena + 3211264, 16, arena + 6422528, 16);
     /* specs/sngan.gm:9: backward of G relu (64, 14, 14, 64) */
     {
-        const real *x44 = arena + 7225344; /* (64, 14, 14, 64) */
-        const real *x366 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x44 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x366 = arena + 1605632; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x44[i] > 0 ? x366[i] : 0;
@@ -2150,8 +2237,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:9: backward of G batchnorm (64) */
     {
-        const real *x367 = arena + 7225344; /* (64, 14, 14, 64) */
-        real *y = arena + 3744768;
+        const real *x367 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -2168,9 +2255,9 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:9: backward of G batchnorm (64) */
     /*   with specs/sngan.gm:9: backward of G batchnorm */
     {
-        const real *x367 = arena + 7225344; /* (64, 14, 14, 64) */
-        const real *x34 = arena + 6422528; /* (64, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x367 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x34 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 1605760;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -2187,9 +2274,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:9: backward of G batchnorm (64) */
     {
-        const real *x371 = arena + 0; /* (64) */
-        const real *x39 = arena + 11583232; /* (64) */
-        real *y = arena + 3744832;
+        const real *x371 = arena + 1605760; /* (64) */
+        const real *x39 = arena + 11714240; /* (64) */
+        real *y = arena + 1605696;
         for (long i = 0; i < 64; i++) {
             y[i] = (x371[i]) * (x39[i]);
         }
@@ -2201,10 +2288,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:9: backward of G batchnorm */
     /*   with specs/sngan.gm:9: backward of G batchnorm */
     {
-        const real *x371 = arena + 0; /* (64) */
+        const real *x371 = arena + 1605760; /* (64) */
         const real *x30 = G_l6_gamma; /* (64) */
-        const real *x39 = arena + 11583232; /* (64) */
-        real *y = arena + 0;
+        const real *x39 = arena + 11714240; /* (64) */
+        real *y = arena + 1605760;
         for (long i = 0; i < 64; i++) {
             real v372 = (x371[i]) * (x30[i]);
             real v374 = (x39[i]) * (x39[i]);
@@ -2221,11 +2308,11 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:9: backward of G batchnorm */
     /*   with specs/sngan.gm:9: backward of G batchnorm */
     {
-        const real *x367 = arena + 7225344; /* (64, 14, 14, 64) */
-        const real *x40 = arena + 11583296; /* (64) */
-        const real *x378 = arena + 0; /* (64) */
-        const real *x34 = arena + 6422528; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x367 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x40 = arena + 11714176; /* (64) */
+        const real *x378 = arena + 1605760; /* (64) */
+        const real *x34 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -2241,7 +2328,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:9: backward of G batchnorm (64) */
     {
-        const real *x383 = arena + 7225344; /* (64, 14, 14, 64) */
+        const real *x383 = arena + 802816; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
         PARALLEL_FOR
@@ -2271,8 +2358,8 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:9: backward of G batchnorm */
     {
         const real *x386 = arena + 0; /* (64) */
-        const real *x383 = arena + 7225344; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x383 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -2284,9 +2371,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/sngan.gm:9: backward of G deconv 64 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 3211264;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -2306,14 +2396,26 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/sngan.gm:9: backward of G deconv 64 k4 s2 p1 (3136, 128) */
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, G_l5_weight, 1024, arena + 3211264, 128);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 802816, G_l5_weight, arena + 131072);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 3211264, 1024, G_l5_weight, 1024, arena + 131072, 128);
     /* specs/sngan.gm:9: backward of G deconv 64 k4 s2 p1 (128, 1024) */
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 10035200, 128, arena + 0, 1024, arena + 3612672, 1024);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 802816, arena + 2809856, arena + 0);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 2809856, 128, arena + 3211264, 1024, arena + 0, 1024);
     /* specs/sngan.gm:8: backward of G relu (64, 6272) */
     {
-        const real *x21 = arena + 10035200; /* (64, 6272) */
-        const real *x394 = arena + 3211264; /* (64, 6272) */
-        real *y = arena + 10035200;
+        const real *x21 = arena + 2809856; /* (64, 6272) */
+        const real *x394 = arena + 131072; /* (64, 6272) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x21[i] > 0 ? x394[i] : 0;
@@ -2321,8 +2423,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:8: backward of G batchnorm (6272) */
     {
-        const real *x395 = arena + 10035200; /* (64, 6272) */
-        real *y = arena + 627200;
+        const real *x395 = arena + 2809856; /* (64, 6272) */
+        real *y = arena + 758272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
         PARALLEL_FOR
@@ -2340,9 +2442,9 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:8: backward of G batchnorm (6272) */
     /*   with specs/sngan.gm:8: backward of G batchnorm */
     {
-        const real *x395 = arena + 10035200; /* (64, 6272) */
-        const real *x11 = arena + 9633792; /* (64, 6272) */
-        real *y = arena + 0;
+        const real *x395 = arena + 2809856; /* (64, 6272) */
+        const real *x11 = arena + 2408448; /* (64, 6272) */
+        real *y = arena + 131072;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
         PARALLEL_FOR
@@ -2360,9 +2462,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:8: backward of G batchnorm (6272) */
     {
-        const real *x399 = arena + 0; /* (6272) */
-        const real *x16 = arena + 11551744; /* (6272) */
-        real *y = arena + 633472;
+        const real *x399 = arena + 131072; /* (6272) */
+        const real *x16 = arena + 11689088; /* (6272) */
+        real *y = arena + 764544;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x399[i]) * (x16[i]);
         }
@@ -2374,10 +2476,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:8: backward of G batchnorm */
     /*   with specs/sngan.gm:8: backward of G batchnorm */
     {
-        const real *x399 = arena + 0; /* (6272) */
+        const real *x399 = arena + 131072; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        const real *x16 = arena + 11551744; /* (6272) */
-        real *y = arena + 0;
+        const real *x16 = arena + 11689088; /* (6272) */
+        real *y = arena + 131072;
         for (long i = 0; i < 6272; i++) {
             real v400 = (x399[i]) * (x7[i]);
             real v402 = (x16[i]) * (x16[i]);
@@ -2394,11 +2496,11 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:8: backward of G batchnorm */
     /*   with specs/sngan.gm:8: backward of G batchnorm */
     {
-        const real *x395 = arena + 10035200; /* (64, 6272) */
-        const real *x17 = arena + 11558016; /* (6272) */
-        const real *x406 = arena + 0; /* (6272) */
-        const real *x11 = arena + 9633792; /* (64, 6272) */
-        real *y = arena + 10035200;
+        const real *x395 = arena + 2809856; /* (64, 6272) */
+        const real *x17 = arena + 11682816; /* (6272) */
+        const real *x406 = arena + 131072; /* (6272) */
+        const real *x11 = arena + 2408448; /* (64, 6272) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2414,8 +2516,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:8: backward of G batchnorm (6272) */
     {
-        const real *x411 = arena + 10035200; /* (64, 6272) */
-        real *y = arena + 0;
+        const real *x411 = arena + 2809856; /* (64, 6272) */
+        real *y = arena + 131072;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
         PARALLEL_FOR
@@ -2433,8 +2535,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:8: backward of G batchnorm (6272) */
     /*   with specs/sngan.gm:8: backward of G batchnorm */
     {
-        const real *x412 = arena + 0; /* (6272) */
-        real *y = arena + 0;
+        const real *x412 = arena + 131072; /* (6272) */
+        real *y = arena + 131072;
         for (long i = 0; i < 6272; i++) {
             real v413 = -(x412[i]);
             y[i] = (real)0.015625 * (v413);
@@ -2444,9 +2546,9 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:8: backward of G batchnorm */
     /*   with specs/sngan.gm:8: backward of G batchnorm */
     {
-        const real *x414 = arena + 0; /* (6272) */
-        const real *x411 = arena + 10035200; /* (64, 6272) */
-        real *y = arena + 10035200;
+        const real *x414 = arena + 131072; /* (6272) */
+        const real *x411 = arena + 2809856; /* (64, 6272) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2458,29 +2560,29 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/sngan.gm:8: backward of G dense 6272 nobias (6272, 100) */
-    gemm(CblasTrans, CblasNoTrans, 6272, 100, 64, arena + 10035200, 6272, in_z, 100, arena + 0, 100);
+    gemm(CblasTrans, CblasNoTrans, 6272, 100, 64, arena + 2809856, 6272, in_z, 100, arena + 131072, 100);
     /* specs/sngan.gm:18: adam step of G.l1.weight (1) */
-    adam_update(G_l1_weight, arena + 0, G_l1_weight_adam_m, G_l1_weight_adam_v, 627200, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l1_weight, arena + 131072, G_l1_weight_adam_m, G_l1_weight_adam_v, 627200, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:18: adam step of G.l2.gamma (1) */
-    adam_update(G_l2_gamma, arena + 633472, G_l2_gamma_adam_m, G_l2_gamma_adam_v, 6272, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l2_gamma, arena + 764544, G_l2_gamma_adam_m, G_l2_gamma_adam_v, 6272, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:18: adam step of G.l2.beta (1) */
-    adam_update(G_l2_beta, arena + 627200, G_l2_beta_adam_m, G_l2_beta_adam_v, 6272, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l2_beta, arena + 758272, G_l2_beta_adam_m, G_l2_beta_adam_v, 6272, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:18: adam step of G.l5.weight (1) */
-    adam_update(G_l5_weight, arena + 3612672, G_l5_weight_adam_m, G_l5_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l5_weight, arena + 0, G_l5_weight_adam_m, G_l5_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:18: adam step of G.l6.gamma (1) */
-    adam_update(G_l6_gamma, arena + 3744832, G_l6_gamma_adam_m, G_l6_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l6_gamma, arena + 1605696, G_l6_gamma_adam_m, G_l6_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:18: adam step of G.l6.beta (1) */
-    adam_update(G_l6_beta, arena + 3744768, G_l6_beta_adam_m, G_l6_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l6_beta, arena + 1605632, G_l6_beta_adam_m, G_l6_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:18: adam step of G.l8.weight (1) */
-    adam_update(G_l8_weight, arena + 3743744, G_l8_weight_adam_m, G_l8_weight_adam_v, 1024, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l8_weight, arena + 6422528, G_l8_weight_adam_m, G_l8_weight_adam_v, 1024, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:18: adam step of G.l8.bias (1) */
-    adam_update(G_l8_bias, arena + 3744896, G_l8_bias_adam_m, G_l8_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l8_bias, arena + 6423552, G_l8_bias_adam_m, G_l8_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
 }
 
 /* The generator's forward pass at batch 64, from in_z. */
 static const real *generate(void) {
     /* specs/sngan.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 3211264, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 4014080, 6272);
     /* specs/sngan.gm:8: G batchnorm (6272) */
     /*   with specs/sngan.gm:8: G batchnorm */
     /*   with specs/sngan.gm:8: G batchnorm */
@@ -2510,10 +2612,10 @@ static const real *generate(void) {
     /*   with specs/sngan.gm:8: G batchnorm */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x2 = arena + 3211264; /* (64, 6272) */
+        const real *x2 = arena + 4014080; /* (64, 6272) */
         const real *x9 = arena + 0; /* (6272) */
         const real *x11 = arena + 6272; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2525,8 +2627,17 @@ static const real *generate(void) {
         }
     }
     /* specs/sngan.gm:9: G deconv 64 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/sngan.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -2638,10 +2749,10 @@ static const real *generate(void) {
 /* Gradient check: loss_D at batch 4. */
 static void gc_loss_0(double *out) {
     /* specs/sngan.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
     /* specs/sngan.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2669,9 +2780,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/sngan.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2683,7 +2794,7 @@ static void gc_loss_0(double *out) {
     /* specs/sngan.gm:8: G batchnorm (6272) */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2719,10 +2830,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/sngan.gm:8: G batchnorm */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2734,8 +2845,17 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/sngan.gm:9: G deconv 64 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 200704, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/sngan.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -2855,7 +2975,7 @@ static void gc_loss_0(double *out) {
     /* specs/sngan.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
         const real *cols = arena + 0;
-        real *img = arena + 356864;
+        real *img = arena + 407040;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -2877,9 +2997,9 @@ static void gc_loss_0(double *out) {
     /* specs/sngan.gm:10: G tanh (4, 28, 28, 1) */
     /*   with specs/sngan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 356864; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 407040; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 356864;
+        real *y = arena + 407040;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -2889,6 +3009,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -2949,12 +3072,18 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, arena + 12544, 16, arena + 200704, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_x, arena + 12544, arena + 331776);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, arena + 12544, 16, arena + 331776, 64);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
     {
-        const real *x61 = arena + 200704; /* (784, 64) */
+        const real *x61 = arena + 331776; /* (784, 64) */
         const real *x62 = D_l1_bias; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 331776;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -2965,16 +3094,19 @@ static void gc_loss_0(double *out) {
     }
     /* specs/sngan.gm:13: D leaky_relu 0.1 (4, 14, 14, 64) */
     {
-        const real *x64 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 200704;
+        const real *x64 = arena + 331776; /* (4, 14, 14, 64) */
+        real *y = arena + 331776;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x64[i] > 0 ? x64[i] : (real)0.1 * x64[i];
         }
     }
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 200704;
+        const real *img = arena + 331776;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -3001,7 +3133,7 @@ static void gc_loss_0(double *out) {
         const real *x68 = D_l3_weight; /* (128, 1024) */
         const real *x69 = D_l3_weight_u; /* (128) */
         const real *x70 = D_l3_weight_v; /* (1024) */
-        real *y = arena + 331776;
+        real *y = arena + 381952;
         double acc = 0;
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -3017,8 +3149,8 @@ static void gc_loss_0(double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x73 = arena + 331776; /* (1) */
-        real *y = arena + 331776;
+        const real *x73 = arena + 381952; /* (1) */
+        real *y = arena + 381952;
         for (long i = 0; i < 1; i++) {
             real v74 = (x73[i]) * (x73[i]);
             y[i] = 1 / sqrt(v74);
@@ -3027,7 +3159,7 @@ static void gc_loss_0(double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
     {
         const real *x67 = D_l3_weight; /* (128, 1024) */
-        const real *x75 = arena + 331776; /* (1) */
+        const real *x75 = arena + 381952; /* (1) */
         real *y = arena + 200704;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
@@ -3035,12 +3167,18 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, arena + 200704, 1024, arena + 331776, 128);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 331776, arena + 200704, arena + 381952);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, arena + 200704, 1024, arena + 381952, 128);
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
     {
-        const real *x77 = arena + 331776; /* (196, 128) */
+        const real *x77 = arena + 381952; /* (196, 128) */
         const real *x78 = D_l3_bias; /* (128) */
-        real *y = arena + 331776;
+        real *y = arena + 381952;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3051,8 +3189,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/sngan.gm:14: D leaky_relu 0.1 (4, 7, 7, 128) */
     {
-        const real *x80 = arena + 331776; /* (4, 7, 7, 128) */
-        real *y = arena + 331776;
+        const real *x80 = arena + 381952; /* (4, 7, 7, 128) */
+        real *y = arena + 381952;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x80[i] > 0 ? x80[i] : (real)0.1 * x80[i];
@@ -3098,10 +3236,13 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/sngan.gm:15: D dense 1 spectral_norm (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 331776, 6272, arena + 0, 6272, arena + 360000, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 381952, 6272, arena + 0, 6272, arena + 410176, 1);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 356864;
+        const real *img = arena + 407040;
         real *cols = arena + 0;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -3160,12 +3301,18 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, arena + 12544, 16, arena + 200704, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 407040, arena + 12544, arena + 331776);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, arena + 12544, 16, arena + 331776, 64);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
     {
-        const real *x104 = arena + 200704; /* (784, 64) */
+        const real *x104 = arena + 331776; /* (784, 64) */
         const real *x62 = D_l1_bias; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 331776;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -3176,16 +3323,19 @@ static void gc_loss_0(double *out) {
     }
     /* specs/sngan.gm:13: D leaky_relu 0.1 (4, 14, 14, 64) */
     {
-        const real *x106 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 200704;
+        const real *x106 = arena + 331776; /* (4, 14, 14, 64) */
+        real *y = arena + 331776;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x106[i] > 0 ? x106[i] : (real)0.1 * x106[i];
         }
     }
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 200704;
+        const real *img = arena + 331776;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -3212,7 +3362,7 @@ static void gc_loss_0(double *out) {
         const real *x109 = D_l3_weight; /* (128, 1024) */
         const real *x69 = D_l3_weight_u; /* (128) */
         const real *x70 = D_l3_weight_v; /* (1024) */
-        real *y = arena + 331776;
+        real *y = arena + 381952;
         double acc = 0;
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -3228,8 +3378,8 @@ static void gc_loss_0(double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x112 = arena + 331776; /* (1) */
-        real *y = arena + 331776;
+        const real *x112 = arena + 381952; /* (1) */
+        real *y = arena + 381952;
         for (long i = 0; i < 1; i++) {
             real v113 = (x112[i]) * (x112[i]);
             y[i] = 1 / sqrt(v113);
@@ -3238,7 +3388,7 @@ static void gc_loss_0(double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
     {
         const real *x67 = D_l3_weight; /* (128, 1024) */
-        const real *x114 = arena + 331776; /* (1) */
+        const real *x114 = arena + 381952; /* (1) */
         real *y = arena + 200704;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
@@ -3246,12 +3396,18 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, arena + 200704, 1024, arena + 331776, 128);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 331776, arena + 200704, arena + 381952);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, arena + 200704, 1024, arena + 381952, 128);
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
     {
-        const real *x116 = arena + 331776; /* (196, 128) */
+        const real *x116 = arena + 381952; /* (196, 128) */
         const real *x78 = D_l3_bias; /* (128) */
-        real *y = arena + 331776;
+        real *y = arena + 381952;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3262,8 +3418,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/sngan.gm:14: D leaky_relu 0.1 (4, 7, 7, 128) */
     {
-        const real *x118 = arena + 331776; /* (4, 7, 7, 128) */
-        real *y = arena + 331776;
+        const real *x118 = arena + 381952; /* (4, 7, 7, 128) */
+        real *y = arena + 381952;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x118[i] > 0 ? x118[i] : (real)0.1 * x118[i];
@@ -3309,7 +3465,7 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/sngan.gm:15: D dense 1 spectral_norm (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 331776, 6272, arena + 0, 6272, arena + 6272, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 381952, 6272, arena + 0, 6272, arena + 6272, 1);
     /* specs/sngan.gm:17: loss_D (1) */
     /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
     /*   with specs/sngan.gm:17: loss_D */
@@ -3336,7 +3492,7 @@ static void gc_loss_0(double *out) {
     /*   with specs/sngan.gm:17: loss_D */
     /*   with specs/sngan.gm:17: loss_D */
     {
-        const real *x93 = arena + 360000; /* (4, 1) */
+        const real *x93 = arena + 410176; /* (4, 1) */
         const real *x94 = D_l6_bias; /* (1) */
         real *y = arena + 16;
         double acc = 0;
@@ -3372,1453 +3528,10 @@ static void gc_loss_0(double *out) {
 /* Gradient check: d loss_D / d parameters at batch 4, into g. */
 static void gc_grad_0(real *g) {
     /* specs/sngan.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
     /* specs/sngan.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 0; /* (4, 6272) */
-        real *y = arena + 25088;
-        static double acc[6272];
-        memset(acc, 0, sizeof acc);
-        PARALLEL_FOR
-        for (int cb = 0; cb < 31; cb++) {
-            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
-            for (long r = 0; r < 4; r++) {
-                for (int c = cb * 208; c < c1; c++) {
-                    long i = r * 6272 + c;
-                    acc[c] += x3[i];
-                }
-            }
-        }
-        for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
-    }
-    /* specs/sngan.gm:8: G batchnorm (6272) */
-    /*   with specs/sngan.gm:8: G batchnorm */
-    {
-        const real *x8 = arena + 25088; /* (6272) */
-        real *y = arena + 25088;
-        for (long i = 0; i < 6272; i++) {
-            real v9 = (real)0.25 * (x8[i]);
-            y[i] = -(v9);
-        }
-    }
-    /* specs/sngan.gm:8: G batchnorm (4, 6272) */
-    {
-        const real *x3 = arena + 0; /* (4, 6272) */
-        const real *x10 = arena + 25088; /* (6272) */
-        real *y = arena + 0;
-        PARALLEL_FOR
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                y[i] = x3[i] + x10[c];
-            }
-        }
-    }
-    /* specs/sngan.gm:8: G batchnorm (6272) */
-    /*   with specs/sngan.gm:8: G batchnorm */
-    {
-        const real *x11 = arena + 0; /* (4, 6272) */
-        real *y = arena + 25088;
-        static double acc[6272];
-        memset(acc, 0, sizeof acc);
-        PARALLEL_FOR
-        for (int cb = 0; cb < 31; cb++) {
-            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
-            for (long r = 0; r < 4; r++) {
-                for (int c = cb * 208; c < c1; c++) {
-                    long i = r * 6272 + c;
-                    real v12 = (x11[i]) * (x11[i]);
-                    acc[c] += v12;
-                }
-            }
-        }
-        for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
-    }
-    /* specs/sngan.gm:8: G batchnorm (6272) */
-    /*   with specs/sngan.gm:8: G batchnorm */
-    /*   with specs/sngan.gm:8: G batchnorm */
-    /*   with specs/sngan.gm:8: G batchnorm */
-    {
-        const real *x13 = arena + 25088; /* (6272) */
-        const real *x7 = G_l2_gamma; /* (6272) */
-        real *y = arena + 25088;
-        for (long i = 0; i < 6272; i++) {
-            real v14 = (real)0.25 * (x13[i]);
-            real v15 = v14 + (real)1e-05;
-            real v16 = 1 / sqrt(v15);
-            y[i] = (v16) * (x7[i]);
-        }
-    }
-    /* specs/sngan.gm:8: G relu (4, 6272) */
-    /*   with specs/sngan.gm:8: G batchnorm */
-    /*   with specs/sngan.gm:8: G batchnorm */
-    {
-        const real *x11 = arena + 0; /* (4, 6272) */
-        const real *x17 = arena + 25088; /* (6272) */
-        const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 0;
-        PARALLEL_FOR
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v18 = (x11[i]) * x17[c];
-                real v19 = v18 + x6[c];
-                y[i] = v19 > 0 ? v19 : 0;
-            }
-        }
-    }
-    /* specs/sngan.gm:9: G deconv 64 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 0, 128, G_l5_weight, 1024, arena + 62720, 1024);
-    /* specs/sngan.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
-    {
-        const real *cols = arena + 62720;
-        real *img = arena + 12544;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
-            for (int oh = 0; oh < 7; oh++) {
-                for (int ow = 0; ow < 7; ow++) {
-                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            const real *col = cols + row + (kh * 4 + kw) * 64;
-                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
-                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) for (int c = 0; c < 64; c++) img[pix + c] += col[c];
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/sngan.gm:9: G batchnorm (64) */
-    {
-        const real *x25 = arena + 12544; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
-        double acc[64] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 4; cb++) {
-            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
-            for (long r = 0; r < 784; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 64 + c;
-                    acc[c] += x25[i];
-                }
-            }
-        }
-        for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
-    }
-    /* specs/sngan.gm:9: G batchnorm (64) */
-    /*   with specs/sngan.gm:9: G batchnorm */
-    {
-        const real *x30 = arena + 0; /* (64) */
-        real *y = arena + 0;
-        for (long i = 0; i < 64; i++) {
-            real v31 = (real)0.0012755102040816326 * (x30[i]);
-            y[i] = -(v31);
-        }
-    }
-    /* specs/sngan.gm:9: G batchnorm (4, 14, 14, 64) */
-    {
-        const real *x25 = arena + 12544; /* (4, 14, 14, 64) */
-        const real *x32 = arena + 0; /* (64) */
-        real *y = arena + 12544;
-        PARALLEL_FOR
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                y[i] = x25[i] + x32[c];
-            }
-        }
-    }
-    /* specs/sngan.gm:9: G batchnorm (64) */
-    /*   with specs/sngan.gm:9: G batchnorm */
-    {
-        const real *x33 = arena + 12544; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
-        double acc[64] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 4; cb++) {
-            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
-            for (long r = 0; r < 784; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 64 + c;
-                    real v34 = (x33[i]) * (x33[i]);
-                    acc[c] += v34;
-                }
-            }
-        }
-        for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
-    }
-    /* specs/sngan.gm:9: G batchnorm (64) */
-    /*   with specs/sngan.gm:9: G batchnorm */
-    /*   with specs/sngan.gm:9: G batchnorm */
-    /*   with specs/sngan.gm:9: G batchnorm */
-    {
-        const real *x35 = arena + 0; /* (64) */
-        const real *x29 = G_l6_gamma; /* (64) */
-        real *y = arena + 0;
-        for (long i = 0; i < 64; i++) {
-            real v36 = (real)0.0012755102040816326 * (x35[i]);
-            real v37 = v36 + (real)1e-05;
-            real v38 = 1 / sqrt(v37);
-            y[i] = (v38) * (x29[i]);
-        }
-    }
-    /* specs/sngan.gm:9: G relu (4, 14, 14, 64) */
-    /*   with specs/sngan.gm:9: G batchnorm */
-    /*   with specs/sngan.gm:9: G batchnorm */
-    {
-        const real *x33 = arena + 12544; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 0; /* (64) */
-        const real *x28 = G_l6_beta; /* (64) */
-        real *y = arena + 12544;
-        PARALLEL_FOR
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v40 = (x33[i]) * x39[c];
-                real v41 = v40 + x28[c];
-                y[i] = v41 > 0 ? v41 : 0;
-            }
-        }
-    }
-    /* specs/sngan.gm:10: G deconv 1 k4 s2 p1 (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 12544, 64, G_l8_weight, 16, arena + 0, 16);
-    /* specs/sngan.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
-    {
-        const real *cols = arena + 0;
-        real *img = arena + 229488;
-        for (int n = 0; n < 4; n++) {
-            memset(img + (long)n * 784, 0, 784 * sizeof(real));
-            for (int oh = 0; oh < 14; oh++) {
-                for (int ow = 0; ow < 14; ow++) {
-                    long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            const real *col = cols + row + (kh * 4 + kw) * 1;
-                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 1;
-                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) for (int c = 0; c < 1; c++) img[pix + c] += col[c];
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/sngan.gm:10: G tanh (4, 28, 28, 1) */
-    /*   with specs/sngan.gm:10: G deconv 1 k4 s2 p1 */
-    {
-        const real *x46 = arena + 229488; /* (4, 28, 28, 1) */
-        const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 229488;
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                real v48 = x46[i] + x47[c];
-                y[i] = tanh(v48);
-            }
-        }
-    }
-    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 16) */
-    {
-        const real *img = gc_x;
-        real *cols = arena + 0;
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 14; oh++) {
-                for (int ow = 0; ow < 14; ow++) {
-                    long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 1;
-                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 1;
-                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) memcpy(col, img + pix, 1 * sizeof(real)); else memset(col, 0, 1 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (1) */
-    /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
-    {
-        const real *x52 = D_l1_weight; /* (64, 16) */
-        const real *x53 = D_l1_weight_u; /* (64) */
-        const real *x54 = D_l1_weight_v; /* (16) */
-        real *y = arena + 140624;
-        double acc = 0;
-        for (long r = 0; r < 64; r++) {
-            for (long q = 0; q < 16; q++) {
-                long i = r * 16 + q;
-                int c = (int)(q % 16);
-                real v55 = (x52[i]) * x53[r];
-                real v56 = (v55) * x54[c];
-                acc += v56;
-            }
-        }
-        y[0] = (real)acc;
-    }
-    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (1) */
-    /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
-    {
-        const real *x57 = arena + 140624; /* (1) */
-        real *y = arena + 141648;
-        for (long i = 0; i < 1; i++) {
-            real v58 = (x57[i]) * (x57[i]);
-            y[i] = 1 / sqrt(v58);
-        }
-    }
-    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (64, 16) */
-    {
-        const real *x51 = D_l1_weight; /* (64, 16) */
-        const real *x59 = arena + 141648; /* (1) */
-        real *y = arena + 12544;
-        for (long i = 0; i < 1024; i++) {
-            y[i] = (x51[i]) * (x59[0]);
-        }
-    }
-    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, arena + 12544, 16, arena + 141680, 64);
-    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
-    {
-        const real *x61 = arena + 141680; /* (784, 64) */
-        const real *x62 = D_l1_bias; /* (64) */
-        real *y = arena + 141680;
-        PARALLEL_FOR
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                y[i] = x61[i] + x62[c];
-            }
-        }
-    }
-    /* specs/sngan.gm:13: D leaky_relu 0.1 (4, 14, 14, 64) */
-    {
-        const real *x64 = arena + 141680; /* (4, 14, 14, 64) */
-        real *y = arena + 141680;
-        PARALLEL_FOR
-        for (long i = 0; i < 50176; i++) {
-            y[i] = x64[i] > 0 ? x64[i] : (real)0.1 * x64[i];
-        }
-    }
-    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 1024) */
-    {
-        const real *img = arena + 141680;
-        real *cols = arena + 232624;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 7; oh++) {
-                for (int ow = 0; ow < 7; ow++) {
-                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 64;
-                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
-                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
-    /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
-    {
-        const real *x68 = D_l3_weight; /* (128, 1024) */
-        const real *x69 = D_l3_weight_u; /* (128) */
-        const real *x70 = D_l3_weight_v; /* (1024) */
-        real *y = arena + 139648;
-        double acc = 0;
-        for (long r = 0; r < 128; r++) {
-            for (long q = 0; q < 1024; q++) {
-                long i = r * 1024 + q;
-                int c = (int)(q % 1024);
-                real v71 = (x68[i]) * x69[r];
-                real v72 = (v71) * x70[c];
-                acc += v72;
-            }
-        }
-        y[0] = (real)acc;
-    }
-    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
-    /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
-    {
-        const real *x73 = arena + 139648; /* (1) */
-        real *y = arena + 139600;
-        for (long i = 0; i < 1; i++) {
-            real v74 = (x73[i]) * (x73[i]);
-            y[i] = 1 / sqrt(v74);
-        }
-    }
-    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
-    {
-        const real *x67 = D_l3_weight; /* (128, 1024) */
-        const real *x75 = arena + 139600; /* (1) */
-        real *y = arena + 573808;
-        PARALLEL_FOR
-        for (long i = 0; i < 131072; i++) {
-            y[i] = (x67[i]) * (x75[0]);
-        }
-    }
-    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 232624, 1024, arena + 573808, 1024, arena + 191856, 128);
-    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
-    {
-        const real *x77 = arena + 191856; /* (196, 128) */
-        const real *x78 = D_l3_bias; /* (128) */
-        real *y = arena + 191856;
-        PARALLEL_FOR
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                y[i] = x77[i] + x78[c];
-            }
-        }
-    }
-    /* specs/sngan.gm:14: D leaky_relu 0.1 (4, 7, 7, 128) */
-    {
-        const real *x80 = arena + 191856; /* (4, 7, 7, 128) */
-        real *y = arena + 191856;
-        PARALLEL_FOR
-        for (long i = 0; i < 25088; i++) {
-            y[i] = x80[i] > 0 ? x80[i] : (real)0.1 * x80[i];
-        }
-    }
-    /* specs/sngan.gm:15: D dense 1 spectral_norm (1) */
-    /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
-    /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
-    {
-        const real *x84 = D_l6_weight; /* (1, 6272) */
-        const real *x85 = D_l6_weight_u; /* (1) */
-        const real *x86 = D_l6_weight_v; /* (6272) */
-        real *y = arena + 139696;
-        double acc = 0;
-        for (long r = 0; r < 1; r++) {
-            for (long q = 0; q < 6272; q++) {
-                long i = r * 6272 + q;
-                int c = (int)(q % 6272);
-                real v87 = (x84[i]) * x85[r];
-                real v88 = (v87) * x86[c];
-                acc += v88;
-            }
-        }
-        y[0] = (real)acc;
-    }
-    /* specs/sngan.gm:15: D dense 1 spectral_norm (1) */
-    /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
-    {
-        const real *x89 = arena + 139696; /* (1) */
-        real *y = arena + 139632;
-        for (long i = 0; i < 1; i++) {
-            real v90 = (x89[i]) * (x89[i]);
-            y[i] = 1 / sqrt(v90);
-        }
-    }
-    /* specs/sngan.gm:15: D dense 1 spectral_norm (1, 6272) */
-    {
-        const real *x83 = D_l6_weight; /* (1, 6272) */
-        const real *x91 = arena + 139632; /* (1) */
-        real *y = arena + 248304;
-        for (long i = 0; i < 6272; i++) {
-            y[i] = (x83[i]) * (x91[0]);
-        }
-    }
-    /* specs/sngan.gm:15: D dense 1 spectral_norm (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 191856, 6272, arena + 248304, 6272, arena + 139680, 1);
-    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 16) */
-    {
-        const real *img = arena + 229488;
-        real *cols = arena + 0;
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 14; oh++) {
-                for (int ow = 0; ow < 14; ow++) {
-                    long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 1;
-                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 1;
-                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) memcpy(col, img + pix, 1 * sizeof(real)); else memset(col, 0, 1 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (1) */
-    /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
-    {
-        const real *x97 = D_l1_weight; /* (64, 16) */
-        const real *x53 = D_l1_weight_u; /* (64) */
-        const real *x54 = D_l1_weight_v; /* (16) */
-        real *y = arena + 138576;
-        double acc = 0;
-        for (long r = 0; r < 64; r++) {
-            for (long q = 0; q < 16; q++) {
-                long i = r * 16 + q;
-                int c = (int)(q % 16);
-                real v98 = (x97[i]) * x53[r];
-                real v99 = (v98) * x54[c];
-                acc += v99;
-            }
-        }
-        y[0] = (real)acc;
-    }
-    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (1) */
-    /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
-    {
-        const real *x100 = arena + 138576; /* (1) */
-        real *y = arena + 141664;
-        for (long i = 0; i < 1; i++) {
-            real v101 = (x100[i]) * (x100[i]);
-            y[i] = 1 / sqrt(v101);
-        }
-    }
-    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (64, 16) */
-    {
-        const real *x51 = D_l1_weight; /* (64, 16) */
-        const real *x102 = arena + 141664; /* (1) */
-        real *y = arena + 12544;
-        for (long i = 0; i < 1024; i++) {
-            y[i] = (x51[i]) * (x102[0]);
-        }
-    }
-    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, arena + 12544, 16, arena + 254576, 64);
-    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
-    {
-        const real *x104 = arena + 254576; /* (784, 64) */
-        const real *x62 = D_l1_bias; /* (64) */
-        real *y = arena + 254576;
-        PARALLEL_FOR
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                y[i] = x104[i] + x62[c];
-            }
-        }
-    }
-    /* specs/sngan.gm:13: D leaky_relu 0.1 (4, 14, 14, 64) */
-    {
-        const real *x106 = arena + 254576; /* (4, 14, 14, 64) */
-        real *y = arena + 254576;
-        PARALLEL_FOR
-        for (long i = 0; i < 50176; i++) {
-            y[i] = x106[i] > 0 ? x106[i] : (real)0.1 * x106[i];
-        }
-    }
-    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 1024) */
-    {
-        const real *img = arena + 254576;
-        real *cols = arena + 304752;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 7; oh++) {
-                for (int ow = 0; ow < 7; ow++) {
-                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 64;
-                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
-                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
-    /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
-    {
-        const real *x109 = D_l3_weight; /* (128, 1024) */
-        const real *x69 = D_l3_weight_u; /* (128) */
-        const real *x70 = D_l3_weight_v; /* (1024) */
-        real *y = arena + 137504;
-        double acc = 0;
-        for (long r = 0; r < 128; r++) {
-            for (long q = 0; q < 1024; q++) {
-                long i = r * 1024 + q;
-                int c = (int)(q % 1024);
-                real v110 = (x109[i]) * x69[r];
-                real v111 = (v110) * x70[c];
-                acc += v111;
-            }
-        }
-        y[0] = (real)acc;
-    }
-    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
-    /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
-    {
-        const real *x112 = arena + 137504; /* (1) */
-        real *y = arena + 139616;
-        for (long i = 0; i < 1; i++) {
-            real v113 = (x112[i]) * (x112[i]);
-            y[i] = 1 / sqrt(v113);
-        }
-    }
-    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
-    {
-        const real *x67 = D_l3_weight; /* (128, 1024) */
-        const real *x114 = arena + 139616; /* (1) */
-        real *y = arena + 6416;
-        PARALLEL_FOR
-        for (long i = 0; i < 131072; i++) {
-            y[i] = (x67[i]) * (x114[0]);
-        }
-    }
-    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 304752, 1024, arena + 6416, 1024, arena + 505456, 128);
-    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
-    {
-        const real *x116 = arena + 505456; /* (196, 128) */
-        const real *x78 = D_l3_bias; /* (128) */
-        real *y = arena + 505456;
-        PARALLEL_FOR
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                y[i] = x116[i] + x78[c];
-            }
-        }
-    }
-    /* specs/sngan.gm:14: D leaky_relu 0.1 (4, 7, 7, 128) */
-    {
-        const real *x118 = arena + 505456; /* (4, 7, 7, 128) */
-        real *y = arena + 505456;
-        PARALLEL_FOR
-        for (long i = 0; i < 25088; i++) {
-            y[i] = x118[i] > 0 ? x118[i] : (real)0.1 * x118[i];
-        }
-    }
-    /* specs/sngan.gm:15: D dense 1 spectral_norm (1) */
-    /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
-    /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
-    {
-        const real *x121 = D_l6_weight; /* (1, 6272) */
-        const real *x85 = D_l6_weight_u; /* (1) */
-        const real *x86 = D_l6_weight_v; /* (6272) */
-        real *y = arena + 6304;
-        double acc = 0;
-        for (long r = 0; r < 1; r++) {
-            for (long q = 0; q < 6272; q++) {
-                long i = r * 6272 + q;
-                int c = (int)(q % 6272);
-                real v122 = (x121[i]) * x85[r];
-                real v123 = (v122) * x86[c];
-                acc += v123;
-            }
-        }
-        y[0] = (real)acc;
-    }
-    /* specs/sngan.gm:15: D dense 1 spectral_norm (1) */
-    /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
-    {
-        const real *x124 = arena + 6304; /* (1) */
-        real *y = arena + 139664;
-        for (long i = 0; i < 1; i++) {
-            real v125 = (x124[i]) * (x124[i]);
-            y[i] = 1 / sqrt(v125);
-        }
-    }
-    /* specs/sngan.gm:15: D dense 1 spectral_norm (1, 6272) */
-    {
-        const real *x83 = D_l6_weight; /* (1, 6272) */
-        const real *x126 = arena + 139664; /* (1) */
-        real *y = arena + 16;
-        for (long i = 0; i < 6272; i++) {
-            y[i] = (x83[i]) * (x126[0]);
-        }
-    }
-    /* specs/sngan.gm:15: D dense 1 spectral_norm (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 505456, 6272, arena + 16, 6272, arena + 6288, 1);
-    /* specs/sngan.gm:17: loss_D (1) */
-    {
-        real *y = arena + 0;
-        for (long i = 0; i < 1; i++) {
-            y[i] = 1;
-        }
-    }
-    /* specs/sngan.gm:17: backward of loss_D (1) */
-    {
-        const real *x140 = arena + 0; /* (1) */
-        real *y = arena + 6320;
-        for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.25 * (x140[i]);
-        }
-    }
-    /* specs/sngan.gm:17: backward of loss_D (4, 1) */
-    /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
-    /*   with specs/sngan.gm:17: loss_D */
-    /*   with specs/sngan.gm:17: loss_D */
-    /*   with specs/sngan.gm:17: loss_D */
-    /*   with specs/sngan.gm:17: backward of loss_D */
-    /*   with specs/sngan.gm:17: backward of loss_D */
-    {
-        const real *x93 = arena + 139680; /* (4, 1) */
-        const real *x94 = D_l6_bias; /* (1) */
-        const real *x141 = arena + 6320; /* (1) */
-        real *y = arena + 139680;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                real v95 = x93[i] + x94[c];
-                real v134 = -(v95);
-                real v135 = v134 + 1;
-                real v136 = v135 > 0 ? v135 : 0;
-                real v142 = x141[0];
-                real v143 = v136 > 0 ? v142 : 0;
-                y[i] = -(v143);
-            }
-        }
-    }
-    /* specs/sngan.gm:17: backward of loss_D (1) */
-    {
-        const real *x140 = arena + 0; /* (1) */
-        real *y = arena + 0;
-        for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.25 * (x140[i]);
-        }
-    }
-    /* specs/sngan.gm:17: backward of loss_D (4, 1) */
-    /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
-    /*   with specs/sngan.gm:17: loss_D */
-    /*   with specs/sngan.gm:17: loss_D */
-    /*   with specs/sngan.gm:17: backward of loss_D */
-    {
-        const real *x128 = arena + 6288; /* (4, 1) */
-        const real *x94 = D_l6_bias; /* (1) */
-        const real *x145 = arena + 0; /* (1) */
-        real *y = arena + 6288;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                real v129 = x128[i] + x94[c];
-                real v130 = v129 + 1;
-                real v131 = v130 > 0 ? v130 : 0;
-                real v146 = x145[0];
-                y[i] = v131 > 0 ? v146 : 0;
-            }
-        }
-    }
-    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
-    {
-        const real *x147 = arena + 6288; /* (4, 1) */
-        real *y = arena + 0;
-        double acc[1] = {0};
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                acc[c] += x147[i];
-            }
-        }
-        for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
-    }
-    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 6288, 1, arena + 16, 6272, arena + 304752, 6272);
-    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 6288, 1, arena + 505456, 6272, arena + 16, 6272);
-    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
-    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
-    {
-        const real *x150 = arena + 16; /* (1, 6272) */
-        const real *x83 = D_l6_weight; /* (1, 6272) */
-        real *y = arena + 6288;
-        double acc = 0;
-        for (long i = 0; i < 6272; i++) {
-            real v152 = (x150[i]) * (x83[i]);
-            acc += v152;
-        }
-        y[0] = (real)acc;
-    }
-    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
-    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
-    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
-    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
-    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
-    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
-    {
-        const real *x126 = arena + 139664; /* (1) */
-        const real *x153 = arena + 6288; /* (1) */
-        const real *x124 = arena + 6304; /* (1) */
-        real *y = arena + 6288;
-        for (long i = 0; i < 1; i++) {
-            real v154 = (x126[i]) * (x126[i]);
-            real v155 = (x126[i]) * (v154);
-            real v156 = (real)-0.5 * (v155);
-            real v157 = (x153[i]) * (v156);
-            real v158 = 2 * (x124[i]);
-            y[i] = (v157) * (v158);
-        }
-    }
-    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1, 6272) */
-    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
-    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
-    {
-        const real *x159 = arena + 6288; /* (1) */
-        const real *x86 = D_l6_weight_v; /* (6272) */
-        const real *x85 = D_l6_weight_u; /* (1) */
-        real *y = arena + 242032;
-        for (long r = 0; r < 1; r++) {
-            for (long q = 0; q < 6272; q++) {
-                long i = r * 6272 + q;
-                int c = (int)(q % 6272);
-                real v160 = x159[0];
-                real v161 = (v160) * x86[c];
-                y[i] = (v161) * x85[r];
-            }
-        }
-    }
-    /* specs/sngan.gm:14: backward of D leaky_relu 0.1 (4, 7, 7, 128) */
-    {
-        const real *x119 = arena + 505456; /* (4, 7, 7, 128) */
-        const real *x165 = arena + 304752; /* (4, 7, 7, 128) */
-        real *y = arena + 505456;
-        PARALLEL_FOR
-        for (long i = 0; i < 25088; i++) {
-            y[i] = x119[i] > 0 ? x165[i] : (real)0.1 * x165[i];
-        }
-    }
-    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128) */
-    {
-        const real *x167 = arena + 505456; /* (196, 128) */
-        real *y = arena + 6288;
-        double acc[128] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 8; cb++) {
-            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 196; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 128 + c;
-                    acc[c] += x167[i];
-                }
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (196, 1024) */
-    {
-        const real *img = arena + 254576;
-        real *cols = arena + 304752;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 7; oh++) {
-                for (int ow = 0; ow < 7; ow++) {
-                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 64;
-                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
-                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 505456, 128, arena + 6416, 1024, arena + 704880, 1024);
-    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 505456, 128, arena + 304752, 1024, arena + 6416, 1024);
-    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (1) */
-    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
-    {
-        const real *x171 = arena + 6416; /* (128, 1024) */
-        const real *x67 = D_l3_weight; /* (128, 1024) */
-        real *y = arena + 137488;
-        double acc = 0;
-        for (long i = 0; i < 131072; i++) {
-            real v173 = (x171[i]) * (x67[i]);
-            acc += v173;
-        }
-        y[0] = (real)acc;
-    }
-    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (1) */
-    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
-    {
-        const real *x114 = arena + 139616; /* (1) */
-        const real *x174 = arena + 137488; /* (1) */
-        const real *x112 = arena + 137504; /* (1) */
-        real *y = arena + 137488;
-        for (long i = 0; i < 1; i++) {
-            real v175 = (x114[i]) * (x114[i]);
-            real v176 = (x114[i]) * (v175);
-            real v177 = (real)-0.5 * (v176);
-            real v178 = (x174[i]) * (v177);
-            real v179 = 2 * (x112[i]);
-            y[i] = (v178) * (v179);
-        }
-    }
-    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
-    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
-    {
-        const real *x180 = arena + 137488; /* (1) */
-        const real *x70 = D_l3_weight_v; /* (1024) */
-        const real *x69 = D_l3_weight_u; /* (128) */
-        real *y = arena + 442736;
-        PARALLEL_FOR
-        for (long r = 0; r < 128; r++) {
-            for (long q = 0; q < 1024; q++) {
-                long i = r * 1024 + q;
-                int c = (int)(q % 1024);
-                real v181 = x180[0];
-                real v182 = (v181) * x70[c];
-                y[i] = (v182) * x69[r];
-            }
-        }
-    }
-    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (4, 14, 14, 64) */
-    {
-        const real *cols = arena + 704880;
-        real *img = arena + 304752;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
-            for (int oh = 0; oh < 7; oh++) {
-                for (int ow = 0; ow < 7; ow++) {
-                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            const real *col = cols + row + (kh * 4 + kw) * 64;
-                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
-                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) for (int c = 0; c < 64; c++) img[pix + c] += col[c];
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/sngan.gm:13: backward of D leaky_relu 0.1 (4, 14, 14, 64) */
-    {
-        const real *x107 = arena + 254576; /* (4, 14, 14, 64) */
-        const real *x186 = arena + 304752; /* (4, 14, 14, 64) */
-        real *y = arena + 254576;
-        PARALLEL_FOR
-        for (long i = 0; i < 50176; i++) {
-            y[i] = x107[i] > 0 ? x186[i] : (real)0.1 * x186[i];
-        }
-    }
-    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64) */
-    {
-        const real *x188 = arena + 254576; /* (784, 64) */
-        real *y = arena + 137488;
-        double acc[64] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 4; cb++) {
-            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
-            for (long r = 0; r < 784; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 64 + c;
-                    acc[c] += x188[i];
-                }
-            }
-        }
-        for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
-    }
-    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (784, 16) */
-    {
-        const real *img = arena + 229488;
-        real *cols = arena + 216944;
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 14; oh++) {
-                for (int ow = 0; ow < 14; ow++) {
-                    long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 1;
-                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 1;
-                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) memcpy(col, img + pix, 1 * sizeof(real)); else memset(col, 0, 1 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64, 16) */
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 254576, 64, arena + 216944, 16, arena + 137552, 16);
-    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (1) */
-    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
-    {
-        const real *x191 = arena + 137552; /* (64, 16) */
-        const real *x51 = D_l1_weight; /* (64, 16) */
-        real *y = arena + 139712;
-        double acc = 0;
-        for (long i = 0; i < 1024; i++) {
-            real v193 = (x191[i]) * (x51[i]);
-            acc += v193;
-        }
-        y[0] = (real)acc;
-    }
-    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (1) */
-    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
-    {
-        const real *x102 = arena + 141664; /* (1) */
-        const real *x194 = arena + 139712; /* (1) */
-        const real *x100 = arena + 138576; /* (1) */
-        real *y = arena + 139712;
-        for (long i = 0; i < 1; i++) {
-            real v195 = (x102[i]) * (x102[i]);
-            real v196 = (x102[i]) * (v195);
-            real v197 = (real)-0.5 * (v196);
-            real v198 = (x194[i]) * (v197);
-            real v199 = 2 * (x100[i]);
-            y[i] = (v198) * (v199);
-        }
-    }
-    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64, 16) */
-    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
-    {
-        const real *x200 = arena + 139712; /* (1) */
-        const real *x54 = D_l1_weight_v; /* (16) */
-        const real *x53 = D_l1_weight_u; /* (64) */
-        real *y = arena + 138576;
-        for (long r = 0; r < 64; r++) {
-            for (long q = 0; q < 16; q++) {
-                long i = r * 16 + q;
-                int c = (int)(q % 16);
-                real v201 = x200[0];
-                real v202 = (v201) * x54[c];
-                y[i] = (v202) * x53[r];
-            }
-        }
-    }
-    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
-    {
-        const real *x144 = arena + 139680; /* (4, 1) */
-        real *y = arena + 139712;
-        double acc[1] = {0};
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                acc[c] += x144[i];
-            }
-        }
-        for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
-    }
-    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
-    {
-        const real *x148 = arena + 0; /* (1) */
-        const real *x206 = arena + 139712; /* (1) */
-        real *y = arena + 0;
-        for (long i = 0; i < 1; i++) {
-            y[i] = x148[i] + x206[i];
-        }
-    }
-    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 139680, 1, arena + 248304, 6272, arena + 216944, 6272);
-    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 139680, 1, arena + 191856, 6272, arena + 248304, 6272);
-    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
-    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
-    {
-        const real *x209 = arena + 248304; /* (1, 6272) */
-        const real *x83 = D_l6_weight; /* (1, 6272) */
-        real *y = arena + 139680;
-        double acc = 0;
-        for (long i = 0; i < 6272; i++) {
-            real v211 = (x209[i]) * (x83[i]);
-            acc += v211;
-        }
-        y[0] = (real)acc;
-    }
-    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
-    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
-    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
-    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
-    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
-    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
-    {
-        const real *x91 = arena + 139632; /* (1) */
-        const real *x212 = arena + 139680; /* (1) */
-        const real *x89 = arena + 139696; /* (1) */
-        real *y = arena + 139680;
-        for (long i = 0; i < 1; i++) {
-            real v214 = (x91[i]) * (x91[i]);
-            real v215 = (x91[i]) * (v214);
-            real v216 = (real)-0.5 * (v215);
-            real v217 = (x212[i]) * (v216);
-            real v218 = 2 * (x89[i]);
-            y[i] = (v217) * (v218);
-        }
-    }
-    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1, 6272) */
-    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
-    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
-    {
-        const real *x219 = arena + 139680; /* (1) */
-        const real *x86 = D_l6_weight_v; /* (6272) */
-        const real *x85 = D_l6_weight_u; /* (1) */
-        real *y = arena + 254576;
-        for (long r = 0; r < 1; r++) {
-            for (long q = 0; q < 6272; q++) {
-                long i = r * 6272 + q;
-                int c = (int)(q % 6272);
-                real v220 = x219[0];
-                real v221 = (v220) * x86[c];
-                y[i] = (v221) * x85[r];
-            }
-        }
-    }
-    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1, 6272) */
-    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
-    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
-    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
-    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
-    {
-        const real *x150 = arena + 16; /* (1, 6272) */
-        const real *x126 = arena + 139664; /* (1) */
-        const real *x163 = arena + 242032; /* (1, 6272) */
-        const real *x209 = arena + 248304; /* (1, 6272) */
-        const real *x91 = arena + 139632; /* (1) */
-        const real *x223 = arena + 254576; /* (1, 6272) */
-        real *y = arena + 16;
-        for (long i = 0; i < 6272; i++) {
-            real v151 = (x150[i]) * (x126[0]);
-            real v164 = v151 + x163[i];
-            real v210 = (x209[i]) * (x91[0]);
-            real v213 = v164 + v210;
-            y[i] = v213 + x223[i];
-        }
-    }
-    /* specs/sngan.gm:14: backward of D leaky_relu 0.1 (4, 7, 7, 128) */
-    {
-        const real *x81 = arena + 191856; /* (4, 7, 7, 128) */
-        const real *x225 = arena + 216944; /* (4, 7, 7, 128) */
-        real *y = arena + 191856;
-        PARALLEL_FOR
-        for (long i = 0; i < 25088; i++) {
-            y[i] = x81[i] > 0 ? x225[i] : (real)0.1 * x225[i];
-        }
-    }
-    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128) */
-    {
-        const real *x227 = arena + 191856; /* (196, 128) */
-        real *y = arena + 139664;
-        double acc[128] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 8; cb++) {
-            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 196; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 128 + c;
-                    acc[c] += x227[i];
-                }
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128) */
-    {
-        const real *x168 = arena + 6288; /* (128) */
-        const real *x228 = arena + 139664; /* (128) */
-        real *y = arena + 6288;
-        for (long i = 0; i < 128; i++) {
-            y[i] = x168[i] + x228[i];
-        }
-    }
-    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (196, 1024) */
-    {
-        const real *img = arena + 141680;
-        real *cols = arena + 704880;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 7; oh++) {
-                for (int ow = 0; ow < 7; ow++) {
-                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 64;
-                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
-                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 191856, 128, arena + 573808, 1024, arena + 242032, 1024);
-    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 191856, 128, arena + 704880, 1024, arena + 573808, 1024);
-    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (1) */
-    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
-    {
-        const real *x232 = arena + 573808; /* (128, 1024) */
-        const real *x67 = D_l3_weight; /* (128, 1024) */
-        real *y = arena + 139632;
-        double acc = 0;
-        for (long i = 0; i < 131072; i++) {
-            real v234 = (x232[i]) * (x67[i]);
-            acc += v234;
-        }
-        y[0] = (real)acc;
-    }
-    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (1) */
-    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
-    {
-        const real *x75 = arena + 139600; /* (1) */
-        const real *x235 = arena + 139632; /* (1) */
-        const real *x73 = arena + 139648; /* (1) */
-        real *y = arena + 139632;
-        for (long i = 0; i < 1; i++) {
-            real v237 = (x75[i]) * (x75[i]);
-            real v238 = (x75[i]) * (v237);
-            real v239 = (real)-0.5 * (v238);
-            real v240 = (x235[i]) * (v239);
-            real v241 = 2 * (x73[i]);
-            y[i] = (v240) * (v241);
-        }
-    }
-    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
-    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
-    {
-        const real *x242 = arena + 139632; /* (1) */
-        const real *x70 = D_l3_weight_v; /* (1024) */
-        const real *x69 = D_l3_weight_u; /* (128) */
-        real *y = arena + 704880;
-        PARALLEL_FOR
-        for (long r = 0; r < 128; r++) {
-            for (long q = 0; q < 1024; q++) {
-                long i = r * 1024 + q;
-                int c = (int)(q % 1024);
-                real v243 = x242[0];
-                real v244 = (v243) * x70[c];
-                y[i] = (v244) * x69[r];
-            }
-        }
-    }
-    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
-    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
-    {
-        const real *x171 = arena + 6416; /* (128, 1024) */
-        const real *x114 = arena + 139616; /* (1) */
-        const real *x184 = arena + 442736; /* (128, 1024) */
-        const real *x232 = arena + 573808; /* (128, 1024) */
-        const real *x75 = arena + 139600; /* (1) */
-        const real *x246 = arena + 704880; /* (128, 1024) */
-        real *y = arena + 6416;
-        PARALLEL_FOR
-        for (long i = 0; i < 131072; i++) {
-            real v172 = (x171[i]) * (x114[0]);
-            real v185 = v172 + x184[i];
-            real v233 = (x232[i]) * (x75[0]);
-            real v236 = v185 + v233;
-            y[i] = v236 + x246[i];
-        }
-    }
-    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (4, 14, 14, 64) */
-    {
-        const real *cols = arena + 242032;
-        real *img = arena + 191856;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
-            for (int oh = 0; oh < 7; oh++) {
-                for (int ow = 0; ow < 7; ow++) {
-                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            const real *col = cols + row + (kh * 4 + kw) * 64;
-                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
-                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) for (int c = 0; c < 64; c++) img[pix + c] += col[c];
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/sngan.gm:13: backward of D leaky_relu 0.1 (4, 14, 14, 64) */
-    {
-        const real *x65 = arena + 141680; /* (4, 14, 14, 64) */
-        const real *x248 = arena + 191856; /* (4, 14, 14, 64) */
-        real *y = arena + 141680;
-        PARALLEL_FOR
-        for (long i = 0; i < 50176; i++) {
-            y[i] = x65[i] > 0 ? x248[i] : (real)0.1 * x248[i];
-        }
-    }
-    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64) */
-    {
-        const real *x250 = arena + 141680; /* (784, 64) */
-        real *y = arena + 139600;
-        double acc[64] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 4; cb++) {
-            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
-            for (long r = 0; r < 784; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 64 + c;
-                    acc[c] += x250[i];
-                }
-            }
-        }
-        for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
-    }
-    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64) */
-    {
-        const real *x189 = arena + 137488; /* (64) */
-        const real *x251 = arena + 139600; /* (64) */
-        real *y = arena + 137488;
-        for (long i = 0; i < 64; i++) {
-            y[i] = x189[i] + x251[i];
-        }
-    }
-    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (784, 16) */
-    {
-        const real *img = gc_x;
-        real *cols = arena + 191856;
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 14; oh++) {
-                for (int ow = 0; ow < 14; ow++) {
-                    long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 1;
-                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 1;
-                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) memcpy(col, img + pix, 1 * sizeof(real)); else memset(col, 0, 1 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64, 16) */
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 141680, 64, arena + 191856, 16, arena + 139600, 16);
-    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (1) */
-    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
-    {
-        const real *x254 = arena + 139600; /* (64, 16) */
-        const real *x51 = D_l1_weight; /* (64, 16) */
-        real *y = arena + 141680;
-        double acc = 0;
-        for (long i = 0; i < 1024; i++) {
-            real v256 = (x254[i]) * (x51[i]);
-            acc += v256;
-        }
-        y[0] = (real)acc;
-    }
-    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (1) */
-    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
-    {
-        const real *x59 = arena + 141648; /* (1) */
-        const real *x257 = arena + 141680; /* (1) */
-        const real *x57 = arena + 140624; /* (1) */
-        real *y = arena + 141680;
-        for (long i = 0; i < 1; i++) {
-            real v259 = (x59[i]) * (x59[i]);
-            real v260 = (x59[i]) * (v259);
-            real v261 = (real)-0.5 * (v260);
-            real v262 = (x257[i]) * (v261);
-            real v263 = 2 * (x57[i]);
-            y[i] = (v262) * (v263);
-        }
-    }
-    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64, 16) */
-    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
-    {
-        const real *x264 = arena + 141680; /* (1) */
-        const real *x54 = D_l1_weight_v; /* (16) */
-        const real *x53 = D_l1_weight_u; /* (64) */
-        real *y = arena + 140624;
-        for (long r = 0; r < 64; r++) {
-            for (long q = 0; q < 16; q++) {
-                long i = r * 16 + q;
-                int c = (int)(q % 16);
-                real v265 = x264[0];
-                real v266 = (v265) * x54[c];
-                y[i] = (v266) * x53[r];
-            }
-        }
-    }
-    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64, 16) */
-    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
-    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
-    {
-        const real *x191 = arena + 137552; /* (64, 16) */
-        const real *x102 = arena + 141664; /* (1) */
-        const real *x204 = arena + 138576; /* (64, 16) */
-        const real *x254 = arena + 139600; /* (64, 16) */
-        const real *x59 = arena + 141648; /* (1) */
-        const real *x268 = arena + 140624; /* (64, 16) */
-        real *y = arena + 137552;
-        for (long i = 0; i < 1024; i++) {
-            real v192 = (x191[i]) * (x102[0]);
-            real v205 = v192 + x204[i];
-            real v255 = (x254[i]) * (x59[0]);
-            real v258 = v205 + v255;
-            y[i] = v258 + x268[i];
-        }
-    }
-    /* specs/sngan.gm:17: gradients out (1) */
-    memcpy(g + 784656, arena + 137552, 1024 * sizeof(real));
-    /* specs/sngan.gm:17: gradients out (1) */
-    memcpy(g + 785680, arena + 137488, 64 * sizeof(real));
-    /* specs/sngan.gm:17: gradients out (1) */
-    memcpy(g + 785824, arena + 6416, 131072 * sizeof(real));
-    /* specs/sngan.gm:17: gradients out (1) */
-    memcpy(g + 916896, arena + 6288, 128 * sizeof(real));
-    /* specs/sngan.gm:17: gradients out (1) */
-    memcpy(g + 918176, arena + 16, 6272 * sizeof(real));
-    /* specs/sngan.gm:17: gradients out (1) */
-    memcpy(g + 924448, arena + 0, 1 * sizeof(real));
-}
-
-/* Gradient check: loss_G at batch 4. */
-static void gc_loss_1(double *out) {
-    /* specs/sngan.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
-    /* specs/sngan.gm:8: G batchnorm (6272) */
-    {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -4846,9 +3559,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/sngan.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -4860,7 +3573,7 @@ static void gc_loss_1(double *out) {
     /* specs/sngan.gm:8: G batchnorm (6272) */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -4896,10 +3609,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/sngan.gm:8: G batchnorm */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -4911,8 +3624,1559 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/sngan.gm:9: G deconv 64 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 200704, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/sngan.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+    } else
+    #endif
+    {
+        const real *cols = arena + 0;
+        real *img = arena + 200704;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
+            for (int oh = 0; oh < 7; oh++) {
+                for (int ow = 0; ow < 7; ow++) {
+                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            const real *col = cols + row + (kh * 4 + kw) * 64;
+                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
+                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) for (int c = 0; c < 64; c++) img[pix + c] += col[c];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/sngan.gm:9: G batchnorm (64) */
+    {
+        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
+        real *y = arena + 0;
+        double acc[64] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x25[i];
+                }
+            }
+        }
+        for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
+    }
+    /* specs/sngan.gm:9: G batchnorm (64) */
+    /*   with specs/sngan.gm:9: G batchnorm */
+    {
+        const real *x30 = arena + 0; /* (64) */
+        real *y = arena + 0;
+        for (long i = 0; i < 64; i++) {
+            real v31 = (real)0.0012755102040816326 * (x30[i]);
+            y[i] = -(v31);
+        }
+    }
+    /* specs/sngan.gm:9: G batchnorm (4, 14, 14, 64) */
+    {
+        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
+        const real *x32 = arena + 0; /* (64) */
+        real *y = arena + 200704;
+        PARALLEL_FOR
+        for (long r = 0; r < 784; r++) {
+            for (int c = 0; c < 64; c++) {
+                long i = r * 64 + c;
+                y[i] = x25[i] + x32[c];
+            }
+        }
+    }
+    /* specs/sngan.gm:9: G batchnorm (64) */
+    /*   with specs/sngan.gm:9: G batchnorm */
+    {
+        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
+        real *y = arena + 0;
+        double acc[64] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v34 = (x33[i]) * (x33[i]);
+                    acc[c] += v34;
+                }
+            }
+        }
+        for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
+    }
+    /* specs/sngan.gm:9: G batchnorm (64) */
+    /*   with specs/sngan.gm:9: G batchnorm */
+    /*   with specs/sngan.gm:9: G batchnorm */
+    /*   with specs/sngan.gm:9: G batchnorm */
+    {
+        const real *x35 = arena + 0; /* (64) */
+        const real *x29 = G_l6_gamma; /* (64) */
+        real *y = arena + 0;
+        for (long i = 0; i < 64; i++) {
+            real v36 = (real)0.0012755102040816326 * (x35[i]);
+            real v37 = v36 + (real)1e-05;
+            real v38 = 1 / sqrt(v37);
+            y[i] = (v38) * (x29[i]);
+        }
+    }
+    /* specs/sngan.gm:9: G relu (4, 14, 14, 64) */
+    /*   with specs/sngan.gm:9: G batchnorm */
+    /*   with specs/sngan.gm:9: G batchnorm */
+    {
+        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
+        const real *x39 = arena + 0; /* (64) */
+        const real *x28 = G_l6_beta; /* (64) */
+        real *y = arena + 200704;
+        PARALLEL_FOR
+        for (long r = 0; r < 784; r++) {
+            for (int c = 0; c < 64; c++) {
+                long i = r * 64 + c;
+                real v40 = (x33[i]) * x39[c];
+                real v41 = v40 + x28[c];
+                y[i] = v41 > 0 ? v41 : 0;
+            }
+        }
+    }
+    /* specs/sngan.gm:10: G deconv 1 k4 s2 p1 (784, 16) */
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 200704, 64, G_l8_weight, 16, arena + 0, 16);
+    /* specs/sngan.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
+    {
+        const real *cols = arena + 0;
+        real *img = arena + 1095040;
+        for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
+            for (int oh = 0; oh < 14; oh++) {
+                for (int ow = 0; ow < 14; ow++) {
+                    long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            const real *col = cols + row + (kh * 4 + kw) * 1;
+                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 1;
+                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) for (int c = 0; c < 1; c++) img[pix + c] += col[c];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/sngan.gm:10: G tanh (4, 28, 28, 1) */
+    /*   with specs/sngan.gm:10: G deconv 1 k4 s2 p1 */
+    {
+        const real *x46 = arena + 1095040; /* (4, 28, 28, 1) */
+        const real *x47 = G_l8_bias; /* (1) */
+        real *y = arena + 1095040;
+        for (long r = 0; r < 3136; r++) {
+            for (int c = 0; c < 1; c++) {
+                long i = r * 1 + c;
+                real v48 = x46[i] + x47[c];
+                y[i] = tanh(v48);
+            }
+        }
+    }
+    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = gc_x;
+        real *cols = arena + 0;
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 14; oh++) {
+                for (int ow = 0; ow < 14; ow++) {
+                    long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 1;
+                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 1;
+                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) memcpy(col, img + pix, 1 * sizeof(real)); else memset(col, 0, 1 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (1) */
+    /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
+    {
+        const real *x52 = D_l1_weight; /* (64, 16) */
+        const real *x53 = D_l1_weight_u; /* (64) */
+        const real *x54 = D_l1_weight_v; /* (16) */
+        real *y = arena + 1098320;
+        double acc = 0;
+        for (long r = 0; r < 64; r++) {
+            for (long q = 0; q < 16; q++) {
+                long i = r * 16 + q;
+                int c = (int)(q % 16);
+                real v55 = (x52[i]) * x53[r];
+                real v56 = (v55) * x54[c];
+                acc += v56;
+            }
+        }
+        y[0] = (real)acc;
+    }
+    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (1) */
+    /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
+    {
+        const real *x57 = arena + 1098320; /* (1) */
+        real *y = arena + 1098336;
+        for (long i = 0; i < 1; i++) {
+            real v58 = (x57[i]) * (x57[i]);
+            y[i] = 1 / sqrt(v58);
+        }
+    }
+    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (64, 16) */
+    {
+        const real *x51 = D_l1_weight; /* (64, 16) */
+        const real *x59 = arena + 1098336; /* (1) */
+        real *y = arena + 12544;
+        for (long i = 0; i < 1024; i++) {
+            y[i] = (x51[i]) * (x59[0]);
+        }
+    }
+    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_x, arena + 12544, arena + 925696);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, arena + 12544, 16, arena + 925696, 64);
+    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
+    {
+        const real *x61 = arena + 925696; /* (784, 64) */
+        const real *x62 = D_l1_bias; /* (64) */
+        real *y = arena + 925696;
+        PARALLEL_FOR
+        for (long r = 0; r < 784; r++) {
+            for (int c = 0; c < 64; c++) {
+                long i = r * 64 + c;
+                y[i] = x61[i] + x62[c];
+            }
+        }
+    }
+    /* specs/sngan.gm:13: D leaky_relu 0.1 (4, 14, 14, 64) */
+    {
+        const real *x64 = arena + 925696; /* (4, 14, 14, 64) */
+        real *y = arena + 925696;
+        PARALLEL_FOR
+        for (long i = 0; i < 50176; i++) {
+            y[i] = x64[i] > 0 ? x64[i] : (real)0.1 * x64[i];
+        }
+    }
+    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 925696;
+        real *cols = arena + 0;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 7; oh++) {
+                for (int ow = 0; ow < 7; ow++) {
+                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 64;
+                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
+                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
+    /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
+    {
+        const real *x68 = D_l3_weight; /* (128, 1024) */
+        const real *x69 = D_l3_weight_u; /* (128) */
+        const real *x70 = D_l3_weight_v; /* (1024) */
+        real *y = arena + 1098352;
+        double acc = 0;
+        for (long r = 0; r < 128; r++) {
+            for (long q = 0; q < 1024; q++) {
+                long i = r * 1024 + q;
+                int c = (int)(q % 1024);
+                real v71 = (x68[i]) * x69[r];
+                real v72 = (v71) * x70[c];
+                acc += v72;
+            }
+        }
+        y[0] = (real)acc;
+    }
+    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
+    /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
+    {
+        const real *x73 = arena + 1098352; /* (1) */
+        real *y = arena + 1098368;
+        for (long i = 0; i < 1; i++) {
+            real v74 = (x73[i]) * (x73[i]);
+            y[i] = 1 / sqrt(v74);
+        }
+    }
+    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
+    {
+        const real *x67 = D_l3_weight; /* (128, 1024) */
+        const real *x75 = arena + 1098368; /* (1) */
+        real *y = arena + 401408;
+        PARALLEL_FOR
+        for (long i = 0; i < 131072; i++) {
+            y[i] = (x67[i]) * (x75[0]);
+        }
+    }
+    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 925696, arena + 401408, arena + 1026048);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, arena + 401408, 1024, arena + 1026048, 128);
+    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
+    {
+        const real *x77 = arena + 1026048; /* (196, 128) */
+        const real *x78 = D_l3_bias; /* (128) */
+        real *y = arena + 1026048;
+        PARALLEL_FOR
+        for (long r = 0; r < 196; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                y[i] = x77[i] + x78[c];
+            }
+        }
+    }
+    /* specs/sngan.gm:14: D leaky_relu 0.1 (4, 7, 7, 128) */
+    {
+        const real *x80 = arena + 1026048; /* (4, 7, 7, 128) */
+        real *y = arena + 1026048;
+        PARALLEL_FOR
+        for (long i = 0; i < 25088; i++) {
+            y[i] = x80[i] > 0 ? x80[i] : (real)0.1 * x80[i];
+        }
+    }
+    /* specs/sngan.gm:15: D dense 1 spectral_norm (1) */
+    /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
+    /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
+    {
+        const real *x84 = D_l6_weight; /* (1, 6272) */
+        const real *x85 = D_l6_weight_u; /* (1) */
+        const real *x86 = D_l6_weight_v; /* (6272) */
+        real *y = arena + 1098384;
+        double acc = 0;
+        for (long r = 0; r < 1; r++) {
+            for (long q = 0; q < 6272; q++) {
+                long i = r * 6272 + q;
+                int c = (int)(q % 6272);
+                real v87 = (x84[i]) * x85[r];
+                real v88 = (v87) * x86[c];
+                acc += v88;
+            }
+        }
+        y[0] = (real)acc;
+    }
+    /* specs/sngan.gm:15: D dense 1 spectral_norm (1) */
+    /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
+    {
+        const real *x89 = arena + 1098384; /* (1) */
+        real *y = arena + 1098400;
+        for (long i = 0; i < 1; i++) {
+            real v90 = (x89[i]) * (x89[i]);
+            y[i] = 1 / sqrt(v90);
+        }
+    }
+    /* specs/sngan.gm:15: D dense 1 spectral_norm (1, 6272) */
+    {
+        const real *x83 = D_l6_weight; /* (1, 6272) */
+        const real *x91 = arena + 1098400; /* (1) */
+        real *y = arena + 1076224;
+        for (long i = 0; i < 6272; i++) {
+            y[i] = (x83[i]) * (x91[0]);
+        }
+    }
+    /* specs/sngan.gm:15: D dense 1 spectral_norm (4, 1) */
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 1026048, 6272, arena + 1076224, 6272, arena + 1098304, 1);
+    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 1095040;
+        real *cols = arena + 0;
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 14; oh++) {
+                for (int ow = 0; ow < 14; ow++) {
+                    long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 1;
+                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 1;
+                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) memcpy(col, img + pix, 1 * sizeof(real)); else memset(col, 0, 1 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (1) */
+    /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
+    {
+        const real *x97 = D_l1_weight; /* (64, 16) */
+        const real *x53 = D_l1_weight_u; /* (64) */
+        const real *x54 = D_l1_weight_v; /* (16) */
+        real *y = arena + 1098416;
+        double acc = 0;
+        for (long r = 0; r < 64; r++) {
+            for (long q = 0; q < 16; q++) {
+                long i = r * 16 + q;
+                int c = (int)(q % 16);
+                real v98 = (x97[i]) * x53[r];
+                real v99 = (v98) * x54[c];
+                acc += v99;
+            }
+        }
+        y[0] = (real)acc;
+    }
+    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (1) */
+    /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
+    {
+        const real *x100 = arena + 1098416; /* (1) */
+        real *y = arena + 1098432;
+        for (long i = 0; i < 1; i++) {
+            real v101 = (x100[i]) * (x100[i]);
+            y[i] = 1 / sqrt(v101);
+        }
+    }
+    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (64, 16) */
+    {
+        const real *x51 = D_l1_weight; /* (64, 16) */
+        const real *x102 = arena + 1098432; /* (1) */
+        real *y = arena + 12544;
+        for (long i = 0; i < 1024; i++) {
+            y[i] = (x51[i]) * (x102[0]);
+        }
+    }
+    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1095040, arena + 12544, arena + 975872);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, arena + 12544, 16, arena + 975872, 64);
+    /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
+    {
+        const real *x104 = arena + 975872; /* (784, 64) */
+        const real *x62 = D_l1_bias; /* (64) */
+        real *y = arena + 975872;
+        PARALLEL_FOR
+        for (long r = 0; r < 784; r++) {
+            for (int c = 0; c < 64; c++) {
+                long i = r * 64 + c;
+                y[i] = x104[i] + x62[c];
+            }
+        }
+    }
+    /* specs/sngan.gm:13: D leaky_relu 0.1 (4, 14, 14, 64) */
+    {
+        const real *x106 = arena + 975872; /* (4, 14, 14, 64) */
+        real *y = arena + 975872;
+        PARALLEL_FOR
+        for (long i = 0; i < 50176; i++) {
+            y[i] = x106[i] > 0 ? x106[i] : (real)0.1 * x106[i];
+        }
+    }
+    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 975872;
+        real *cols = arena + 0;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 7; oh++) {
+                for (int ow = 0; ow < 7; ow++) {
+                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 64;
+                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
+                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
+    /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
+    {
+        const real *x109 = D_l3_weight; /* (128, 1024) */
+        const real *x69 = D_l3_weight_u; /* (128) */
+        const real *x70 = D_l3_weight_v; /* (1024) */
+        real *y = arena + 794624;
+        double acc = 0;
+        for (long r = 0; r < 128; r++) {
+            for (long q = 0; q < 1024; q++) {
+                long i = r * 1024 + q;
+                int c = (int)(q % 1024);
+                real v110 = (x109[i]) * x69[r];
+                real v111 = (v110) * x70[c];
+                acc += v111;
+            }
+        }
+        y[0] = (real)acc;
+    }
+    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
+    /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
+    {
+        const real *x112 = arena + 794624; /* (1) */
+        real *y = arena + 1098448;
+        for (long i = 0; i < 1; i++) {
+            real v113 = (x112[i]) * (x112[i]);
+            y[i] = 1 / sqrt(v113);
+        }
+    }
+    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
+    {
+        const real *x67 = D_l3_weight; /* (128, 1024) */
+        const real *x114 = arena + 1098448; /* (1) */
+        real *y = arena + 532480;
+        PARALLEL_FOR
+        for (long i = 0; i < 131072; i++) {
+            y[i] = (x67[i]) * (x114[0]);
+        }
+    }
+    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 975872, arena + 532480, arena + 1051136);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, arena + 532480, 1024, arena + 1051136, 128);
+    /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
+    {
+        const real *x116 = arena + 1051136; /* (196, 128) */
+        const real *x78 = D_l3_bias; /* (128) */
+        real *y = arena + 1051136;
+        PARALLEL_FOR
+        for (long r = 0; r < 196; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                y[i] = x116[i] + x78[c];
+            }
+        }
+    }
+    /* specs/sngan.gm:14: D leaky_relu 0.1 (4, 7, 7, 128) */
+    {
+        const real *x118 = arena + 1051136; /* (4, 7, 7, 128) */
+        real *y = arena + 1051136;
+        PARALLEL_FOR
+        for (long i = 0; i < 25088; i++) {
+            y[i] = x118[i] > 0 ? x118[i] : (real)0.1 * x118[i];
+        }
+    }
+    /* specs/sngan.gm:15: D dense 1 spectral_norm (1) */
+    /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
+    /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
+    {
+        const real *x121 = D_l6_weight; /* (1, 6272) */
+        const real *x85 = D_l6_weight_u; /* (1) */
+        const real *x86 = D_l6_weight_v; /* (6272) */
+        real *y = arena + 31376;
+        double acc = 0;
+        for (long r = 0; r < 1; r++) {
+            for (long q = 0; q < 6272; q++) {
+                long i = r * 6272 + q;
+                int c = (int)(q % 6272);
+                real v122 = (x121[i]) * x85[r];
+                real v123 = (v122) * x86[c];
+                acc += v123;
+            }
+        }
+        y[0] = (real)acc;
+    }
+    /* specs/sngan.gm:15: D dense 1 spectral_norm (1) */
+    /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
+    {
+        const real *x124 = arena + 31376; /* (1) */
+        real *y = arena + 1098464;
+        for (long i = 0; i < 1; i++) {
+            real v125 = (x124[i]) * (x124[i]);
+            y[i] = 1 / sqrt(v125);
+        }
+    }
+    /* specs/sngan.gm:15: D dense 1 spectral_norm (1, 6272) */
+    {
+        const real *x83 = D_l6_weight; /* (1, 6272) */
+        const real *x126 = arena + 1098464; /* (1) */
+        real *y = arena + 25088;
+        for (long i = 0; i < 6272; i++) {
+            y[i] = (x83[i]) * (x126[0]);
+        }
+    }
+    /* specs/sngan.gm:15: D dense 1 spectral_norm (4, 1) */
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 1051136, 6272, arena + 25088, 6272, arena + 31360, 1);
+    /* specs/sngan.gm:17: loss_D (1) */
+    {
+        real *y = arena + 0;
+        for (long i = 0; i < 1; i++) {
+            y[i] = 1;
+        }
+    }
+    /* specs/sngan.gm:17: backward of loss_D (1) */
+    {
+        const real *x140 = arena + 0; /* (1) */
+        real *y = arena + 16;
+        for (long i = 0; i < 1; i++) {
+            y[i] = (real)0.25 * (x140[i]);
+        }
+    }
+    /* specs/sngan.gm:17: backward of loss_D (4, 1) */
+    /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
+    /*   with specs/sngan.gm:17: loss_D */
+    /*   with specs/sngan.gm:17: loss_D */
+    /*   with specs/sngan.gm:17: loss_D */
+    /*   with specs/sngan.gm:17: backward of loss_D */
+    /*   with specs/sngan.gm:17: backward of loss_D */
+    {
+        const real *x93 = arena + 1098304; /* (4, 1) */
+        const real *x94 = D_l6_bias; /* (1) */
+        const real *x141 = arena + 16; /* (1) */
+        real *y = arena + 1098304;
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 1; c++) {
+                long i = r * 1 + c;
+                real v95 = x93[i] + x94[c];
+                real v134 = -(v95);
+                real v135 = v134 + 1;
+                real v136 = v135 > 0 ? v135 : 0;
+                real v142 = x141[0];
+                real v143 = v136 > 0 ? v142 : 0;
+                y[i] = -(v143);
+            }
+        }
+    }
+    /* specs/sngan.gm:17: backward of loss_D (1) */
+    {
+        const real *x140 = arena + 0; /* (1) */
+        real *y = arena + 0;
+        for (long i = 0; i < 1; i++) {
+            y[i] = (real)0.25 * (x140[i]);
+        }
+    }
+    /* specs/sngan.gm:17: backward of loss_D (4, 1) */
+    /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
+    /*   with specs/sngan.gm:17: loss_D */
+    /*   with specs/sngan.gm:17: loss_D */
+    /*   with specs/sngan.gm:17: backward of loss_D */
+    {
+        const real *x128 = arena + 31360; /* (4, 1) */
+        const real *x94 = D_l6_bias; /* (1) */
+        const real *x145 = arena + 0; /* (1) */
+        real *y = arena + 31360;
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 1; c++) {
+                long i = r * 1 + c;
+                real v129 = x128[i] + x94[c];
+                real v130 = v129 + 1;
+                real v131 = v130 > 0 ? v130 : 0;
+                real v146 = x145[0];
+                y[i] = v131 > 0 ? v146 : 0;
+            }
+        }
+    }
+    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
+    {
+        const real *x147 = arena + 31360; /* (4, 1) */
+        real *y = arena + 1098480;
+        double acc[1] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 1; c++) {
+                long i = r * 1 + c;
+                acc[c] += x147[i];
+            }
+        }
+        for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
+    }
+    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (4, 6272) */
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 31360, 1, arena + 25088, 6272, arena + 0, 6272);
+    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1, 6272) */
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 31360, 1, arena + 1051136, 6272, arena + 1082496, 6272);
+    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
+    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
+    {
+        const real *x150 = arena + 1082496; /* (1, 6272) */
+        const real *x83 = D_l6_weight; /* (1, 6272) */
+        real *y = arena + 25088;
+        double acc = 0;
+        for (long i = 0; i < 6272; i++) {
+            real v152 = (x150[i]) * (x83[i]);
+            acc += v152;
+        }
+        y[0] = (real)acc;
+    }
+    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
+    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
+    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
+    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
+    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
+    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
+    {
+        const real *x126 = arena + 1098464; /* (1) */
+        const real *x153 = arena + 25088; /* (1) */
+        const real *x124 = arena + 31376; /* (1) */
+        real *y = arena + 25088;
+        for (long i = 0; i < 1; i++) {
+            real v154 = (x126[i]) * (x126[i]);
+            real v155 = (x126[i]) * (v154);
+            real v156 = (real)-0.5 * (v155);
+            real v157 = (x153[i]) * (v156);
+            real v158 = 2 * (x124[i]);
+            y[i] = (v157) * (v158);
+        }
+    }
+    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1, 6272) */
+    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
+    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
+    {
+        const real *x159 = arena + 25088; /* (1) */
+        const real *x86 = D_l6_weight_v; /* (6272) */
+        const real *x85 = D_l6_weight_u; /* (1) */
+        real *y = arena + 1088768;
+        for (long r = 0; r < 1; r++) {
+            for (long q = 0; q < 6272; q++) {
+                long i = r * 6272 + q;
+                int c = (int)(q % 6272);
+                real v160 = x159[0];
+                real v161 = (v160) * x86[c];
+                y[i] = (v161) * x85[r];
+            }
+        }
+    }
+    /* specs/sngan.gm:14: backward of D leaky_relu 0.1 (4, 7, 7, 128) */
+    {
+        const real *x119 = arena + 1051136; /* (4, 7, 7, 128) */
+        const real *x165 = arena + 0; /* (4, 7, 7, 128) */
+        real *y = arena + 1051136;
+        PARALLEL_FOR
+        for (long i = 0; i < 25088; i++) {
+            y[i] = x119[i] > 0 ? x165[i] : (real)0.1 * x165[i];
+        }
+    }
+    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128) */
+    {
+        const real *x167 = arena + 1051136; /* (196, 128) */
+        real *y = arena + 1098176;
+        double acc[128] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x167[i];
+                }
+            }
+        }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
+    }
+    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 975872;
+        real *cols = arena + 0;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 7; oh++) {
+                for (int ow = 0; ow < 7; ow++) {
+                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 64;
+                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
+                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 1051136, 128, arena + 532480, 1024, arena + 200704, 1024);
+    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 975872, arena + 1051136, arena + 663552);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 1051136, 128, arena + 0, 1024, arena + 663552, 1024);
+    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (1) */
+    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
+    {
+        const real *x171 = arena + 663552; /* (128, 1024) */
+        const real *x67 = D_l3_weight; /* (128, 1024) */
+        real *y = arena + 0;
+        double acc = 0;
+        for (long i = 0; i < 131072; i++) {
+            real v173 = (x171[i]) * (x67[i]);
+            acc += v173;
+        }
+        y[0] = (real)acc;
+    }
+    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (1) */
+    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
+    {
+        const real *x114 = arena + 1098448; /* (1) */
+        const real *x174 = arena + 0; /* (1) */
+        const real *x112 = arena + 794624; /* (1) */
+        real *y = arena + 0;
+        for (long i = 0; i < 1; i++) {
+            real v175 = (x114[i]) * (x114[i]);
+            real v176 = (x114[i]) * (v175);
+            real v177 = (real)-0.5 * (v176);
+            real v178 = (x174[i]) * (v177);
+            real v179 = 2 * (x112[i]);
+            y[i] = (v178) * (v179);
+        }
+    }
+    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
+    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
+    {
+        const real *x180 = arena + 0; /* (1) */
+        const real *x70 = D_l3_weight_v; /* (1024) */
+        const real *x69 = D_l3_weight_u; /* (128) */
+        real *y = arena + 794624;
+        PARALLEL_FOR
+        for (long r = 0; r < 128; r++) {
+            for (long q = 0; q < 1024; q++) {
+                long i = r * 1024 + q;
+                int c = (int)(q % 1024);
+                real v181 = x180[0];
+                real v182 = (v181) * x70[c];
+                y[i] = (v182) * x69[r];
+            }
+        }
+    }
+    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 1051136, arena + 532480, arena + 0);
+    } else
+    #endif
+    {
+        const real *cols = arena + 200704;
+        real *img = arena + 0;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
+            for (int oh = 0; oh < 7; oh++) {
+                for (int ow = 0; ow < 7; ow++) {
+                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            const real *col = cols + row + (kh * 4 + kw) * 64;
+                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
+                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) for (int c = 0; c < 64; c++) img[pix + c] += col[c];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/sngan.gm:13: backward of D leaky_relu 0.1 (4, 14, 14, 64) */
+    {
+        const real *x107 = arena + 975872; /* (4, 14, 14, 64) */
+        const real *x186 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 975872;
+        PARALLEL_FOR
+        for (long i = 0; i < 50176; i++) {
+            y[i] = x107[i] > 0 ? x186[i] : (real)0.1 * x186[i];
+        }
+    }
+    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64) */
+    {
+        const real *x188 = arena + 975872; /* (784, 64) */
+        real *y = arena + 1052160;
+        double acc[64] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x188[i];
+                }
+            }
+        }
+        for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
+    }
+    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 1095040;
+        real *cols = arena + 0;
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 14; oh++) {
+                for (int ow = 0; ow < 14; ow++) {
+                    long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 1;
+                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 1;
+                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) memcpy(col, img + pix, 1 * sizeof(real)); else memset(col, 0, 1 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 1095040, arena + 975872, arena + 1051136);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 975872, 64, arena + 0, 16, arena + 1051136, 16);
+    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (1) */
+    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
+    {
+        const real *x191 = arena + 1051136; /* (64, 16) */
+        const real *x51 = D_l1_weight; /* (64, 16) */
+        real *y = arena + 0;
+        double acc = 0;
+        for (long i = 0; i < 1024; i++) {
+            real v193 = (x191[i]) * (x51[i]);
+            acc += v193;
+        }
+        y[0] = (real)acc;
+    }
+    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (1) */
+    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
+    {
+        const real *x102 = arena + 1098432; /* (1) */
+        const real *x194 = arena + 0; /* (1) */
+        const real *x100 = arena + 1098416; /* (1) */
+        real *y = arena + 0;
+        for (long i = 0; i < 1; i++) {
+            real v195 = (x102[i]) * (x102[i]);
+            real v196 = (x102[i]) * (v195);
+            real v197 = (real)-0.5 * (v196);
+            real v198 = (x194[i]) * (v197);
+            real v199 = 2 * (x100[i]);
+            y[i] = (v198) * (v199);
+        }
+    }
+    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64, 16) */
+    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
+    {
+        const real *x200 = arena + 0; /* (1) */
+        const real *x54 = D_l1_weight_v; /* (16) */
+        const real *x53 = D_l1_weight_u; /* (64) */
+        real *y = arena + 975872;
+        for (long r = 0; r < 64; r++) {
+            for (long q = 0; q < 16; q++) {
+                long i = r * 16 + q;
+                int c = (int)(q % 16);
+                real v201 = x200[0];
+                real v202 = (v201) * x54[c];
+                y[i] = (v202) * x53[r];
+            }
+        }
+    }
+    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
+    {
+        const real *x144 = arena + 1098304; /* (4, 1) */
+        real *y = arena + 0;
+        double acc[1] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 1; c++) {
+                long i = r * 1 + c;
+                acc[c] += x144[i];
+            }
+        }
+        for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
+    }
+    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
+    {
+        const real *x148 = arena + 1098480; /* (1) */
+        const real *x206 = arena + 0; /* (1) */
+        real *y = arena + 1098480;
+        for (long i = 0; i < 1; i++) {
+            y[i] = x148[i] + x206[i];
+        }
+    }
+    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (4, 6272) */
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 1098304, 1, arena + 1076224, 6272, arena + 0, 6272);
+    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1, 6272) */
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 1098304, 1, arena + 1026048, 6272, arena + 25088, 6272);
+    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
+    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
+    {
+        const real *x209 = arena + 25088; /* (1, 6272) */
+        const real *x83 = D_l6_weight; /* (1, 6272) */
+        real *y = arena + 37632;
+        double acc = 0;
+        for (long i = 0; i < 6272; i++) {
+            real v211 = (x209[i]) * (x83[i]);
+            acc += v211;
+        }
+        y[0] = (real)acc;
+    }
+    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
+    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
+    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
+    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
+    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
+    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
+    {
+        const real *x91 = arena + 1098400; /* (1) */
+        const real *x212 = arena + 37632; /* (1) */
+        const real *x89 = arena + 1098384; /* (1) */
+        real *y = arena + 37632;
+        for (long i = 0; i < 1; i++) {
+            real v214 = (x91[i]) * (x91[i]);
+            real v215 = (x91[i]) * (v214);
+            real v216 = (real)-0.5 * (v215);
+            real v217 = (x212[i]) * (v216);
+            real v218 = 2 * (x89[i]);
+            y[i] = (v217) * (v218);
+        }
+    }
+    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1, 6272) */
+    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
+    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
+    {
+        const real *x219 = arena + 37632; /* (1) */
+        const real *x86 = D_l6_weight_v; /* (6272) */
+        const real *x85 = D_l6_weight_u; /* (1) */
+        real *y = arena + 31360;
+        for (long r = 0; r < 1; r++) {
+            for (long q = 0; q < 6272; q++) {
+                long i = r * 6272 + q;
+                int c = (int)(q % 6272);
+                real v220 = x219[0];
+                real v221 = (v220) * x86[c];
+                y[i] = (v221) * x85[r];
+            }
+        }
+    }
+    /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1, 6272) */
+    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
+    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
+    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
+    /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
+    {
+        const real *x150 = arena + 1082496; /* (1, 6272) */
+        const real *x126 = arena + 1098464; /* (1) */
+        const real *x163 = arena + 1088768; /* (1, 6272) */
+        const real *x209 = arena + 25088; /* (1, 6272) */
+        const real *x91 = arena + 1098400; /* (1) */
+        const real *x223 = arena + 31360; /* (1, 6272) */
+        real *y = arena + 1082496;
+        for (long i = 0; i < 6272; i++) {
+            real v151 = (x150[i]) * (x126[0]);
+            real v164 = v151 + x163[i];
+            real v210 = (x209[i]) * (x91[0]);
+            real v213 = v164 + v210;
+            y[i] = v213 + x223[i];
+        }
+    }
+    /* specs/sngan.gm:14: backward of D leaky_relu 0.1 (4, 7, 7, 128) */
+    {
+        const real *x81 = arena + 1026048; /* (4, 7, 7, 128) */
+        const real *x225 = arena + 0; /* (4, 7, 7, 128) */
+        real *y = arena + 1026048;
+        PARALLEL_FOR
+        for (long i = 0; i < 25088; i++) {
+            y[i] = x81[i] > 0 ? x225[i] : (real)0.1 * x225[i];
+        }
+    }
+    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128) */
+    {
+        const real *x227 = arena + 1026048; /* (196, 128) */
+        real *y = arena + 0;
+        double acc[128] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x227[i];
+                }
+            }
+        }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
+    }
+    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128) */
+    {
+        const real *x168 = arena + 1098176; /* (128) */
+        const real *x228 = arena + 0; /* (128) */
+        real *y = arena + 1098176;
+        for (long i = 0; i < 128; i++) {
+            y[i] = x168[i] + x228[i];
+        }
+    }
+    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 925696;
+        real *cols = arena + 0;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 7; oh++) {
+                for (int ow = 0; ow < 7; ow++) {
+                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 64;
+                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
+                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 1026048, 128, arena + 401408, 1024, arena + 200704, 1024);
+    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 925696, arena + 1026048, arena + 532480);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 1026048, 128, arena + 0, 1024, arena + 532480, 1024);
+    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (1) */
+    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
+    {
+        const real *x232 = arena + 532480; /* (128, 1024) */
+        const real *x67 = D_l3_weight; /* (128, 1024) */
+        real *y = arena + 131072;
+        double acc = 0;
+        for (long i = 0; i < 131072; i++) {
+            real v234 = (x232[i]) * (x67[i]);
+            acc += v234;
+        }
+        y[0] = (real)acc;
+    }
+    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (1) */
+    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
+    {
+        const real *x75 = arena + 1098368; /* (1) */
+        const real *x235 = arena + 131072; /* (1) */
+        const real *x73 = arena + 1098352; /* (1) */
+        real *y = arena + 131072;
+        for (long i = 0; i < 1; i++) {
+            real v237 = (x75[i]) * (x75[i]);
+            real v238 = (x75[i]) * (v237);
+            real v239 = (real)-0.5 * (v238);
+            real v240 = (x235[i]) * (v239);
+            real v241 = 2 * (x73[i]);
+            y[i] = (v240) * (v241);
+        }
+    }
+    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
+    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
+    {
+        const real *x242 = arena + 131072; /* (1) */
+        const real *x70 = D_l3_weight_v; /* (1024) */
+        const real *x69 = D_l3_weight_u; /* (128) */
+        real *y = arena + 0;
+        PARALLEL_FOR
+        for (long r = 0; r < 128; r++) {
+            for (long q = 0; q < 1024; q++) {
+                long i = r * 1024 + q;
+                int c = (int)(q % 1024);
+                real v243 = x242[0];
+                real v244 = (v243) * x70[c];
+                y[i] = (v244) * x69[r];
+            }
+        }
+    }
+    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
+    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
+    {
+        const real *x171 = arena + 663552; /* (128, 1024) */
+        const real *x114 = arena + 1098448; /* (1) */
+        const real *x184 = arena + 794624; /* (128, 1024) */
+        const real *x232 = arena + 532480; /* (128, 1024) */
+        const real *x75 = arena + 1098368; /* (1) */
+        const real *x246 = arena + 0; /* (128, 1024) */
+        real *y = arena + 663552;
+        PARALLEL_FOR
+        for (long i = 0; i < 131072; i++) {
+            real v172 = (x171[i]) * (x114[0]);
+            real v185 = v172 + x184[i];
+            real v233 = (x232[i]) * (x75[0]);
+            real v236 = v185 + v233;
+            y[i] = v236 + x246[i];
+        }
+    }
+    /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 1026048, arena + 401408, arena + 0);
+    } else
+    #endif
+    {
+        const real *cols = arena + 200704;
+        real *img = arena + 0;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
+            for (int oh = 0; oh < 7; oh++) {
+                for (int ow = 0; ow < 7; ow++) {
+                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            const real *col = cols + row + (kh * 4 + kw) * 64;
+                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
+                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) for (int c = 0; c < 64; c++) img[pix + c] += col[c];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/sngan.gm:13: backward of D leaky_relu 0.1 (4, 14, 14, 64) */
+    {
+        const real *x65 = arena + 925696; /* (4, 14, 14, 64) */
+        const real *x248 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 925696;
+        PARALLEL_FOR
+        for (long i = 0; i < 50176; i++) {
+            y[i] = x65[i] > 0 ? x248[i] : (real)0.1 * x248[i];
+        }
+    }
+    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64) */
+    {
+        const real *x250 = arena + 925696; /* (784, 64) */
+        real *y = arena + 0;
+        double acc[64] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x250[i];
+                }
+            }
+        }
+        for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
+    }
+    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64) */
+    {
+        const real *x189 = arena + 1052160; /* (64) */
+        const real *x251 = arena + 0; /* (64) */
+        real *y = arena + 1052160;
+        for (long i = 0; i < 64; i++) {
+            y[i] = x189[i] + x251[i];
+        }
+    }
+    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = gc_x;
+        real *cols = arena + 0;
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 14; oh++) {
+                for (int ow = 0; ow < 14; ow++) {
+                    long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 1;
+                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 1;
+                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) memcpy(col, img + pix, 1 * sizeof(real)); else memset(col, 0, 1 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_x, arena + 925696, arena + 12544);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 925696, 64, arena + 0, 16, arena + 12544, 16);
+    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (1) */
+    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
+    {
+        const real *x254 = arena + 12544; /* (64, 16) */
+        const real *x51 = D_l1_weight; /* (64, 16) */
+        real *y = arena + 1024;
+        double acc = 0;
+        for (long i = 0; i < 1024; i++) {
+            real v256 = (x254[i]) * (x51[i]);
+            acc += v256;
+        }
+        y[0] = (real)acc;
+    }
+    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (1) */
+    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
+    {
+        const real *x59 = arena + 1098336; /* (1) */
+        const real *x257 = arena + 1024; /* (1) */
+        const real *x57 = arena + 1098320; /* (1) */
+        real *y = arena + 1024;
+        for (long i = 0; i < 1; i++) {
+            real v259 = (x59[i]) * (x59[i]);
+            real v260 = (x59[i]) * (v259);
+            real v261 = (real)-0.5 * (v260);
+            real v262 = (x257[i]) * (v261);
+            real v263 = 2 * (x57[i]);
+            y[i] = (v262) * (v263);
+        }
+    }
+    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64, 16) */
+    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
+    {
+        const real *x264 = arena + 1024; /* (1) */
+        const real *x54 = D_l1_weight_v; /* (16) */
+        const real *x53 = D_l1_weight_u; /* (64) */
+        real *y = arena + 0;
+        for (long r = 0; r < 64; r++) {
+            for (long q = 0; q < 16; q++) {
+                long i = r * 16 + q;
+                int c = (int)(q % 16);
+                real v265 = x264[0];
+                real v266 = (v265) * x54[c];
+                y[i] = (v266) * x53[r];
+            }
+        }
+    }
+    /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64, 16) */
+    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
+    /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
+    {
+        const real *x191 = arena + 1051136; /* (64, 16) */
+        const real *x102 = arena + 1098432; /* (1) */
+        const real *x204 = arena + 975872; /* (64, 16) */
+        const real *x254 = arena + 12544; /* (64, 16) */
+        const real *x59 = arena + 1098336; /* (1) */
+        const real *x268 = arena + 0; /* (64, 16) */
+        real *y = arena + 1051136;
+        for (long i = 0; i < 1024; i++) {
+            real v192 = (x191[i]) * (x102[0]);
+            real v205 = v192 + x204[i];
+            real v255 = (x254[i]) * (x59[0]);
+            real v258 = v205 + v255;
+            y[i] = v258 + x268[i];
+        }
+    }
+    /* specs/sngan.gm:17: gradients out (1) */
+    memcpy(g + 784656, arena + 1051136, 1024 * sizeof(real));
+    /* specs/sngan.gm:17: gradients out (1) */
+    memcpy(g + 785680, arena + 1052160, 64 * sizeof(real));
+    /* specs/sngan.gm:17: gradients out (1) */
+    memcpy(g + 785824, arena + 663552, 131072 * sizeof(real));
+    /* specs/sngan.gm:17: gradients out (1) */
+    memcpy(g + 916896, arena + 1098176, 128 * sizeof(real));
+    /* specs/sngan.gm:17: gradients out (1) */
+    memcpy(g + 918176, arena + 1082496, 6272 * sizeof(real));
+    /* specs/sngan.gm:17: gradients out (1) */
+    memcpy(g + 924448, arena + 1098480, 1 * sizeof(real));
+}
+
+/* Gradient check: loss_G at batch 4. */
+static void gc_loss_1(double *out) {
+    /* specs/sngan.gm:8: G dense 6272 nobias (4, 6272) */
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
+    /* specs/sngan.gm:8: G batchnorm (6272) */
+    {
+        const real *x3 = arena + 250880; /* (4, 6272) */
+        real *y = arena + 0;
+        static double acc[6272];
+        memset(acc, 0, sizeof acc);
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x3[i];
+                }
+            }
+        }
+        for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
+    }
+    /* specs/sngan.gm:8: G batchnorm (6272) */
+    /*   with specs/sngan.gm:8: G batchnorm */
+    {
+        const real *x8 = arena + 0; /* (6272) */
+        real *y = arena + 0;
+        for (long i = 0; i < 6272; i++) {
+            real v9 = (real)0.25 * (x8[i]);
+            y[i] = -(v9);
+        }
+    }
+    /* specs/sngan.gm:8: G batchnorm (4, 6272) */
+    {
+        const real *x3 = arena + 250880; /* (4, 6272) */
+        const real *x10 = arena + 0; /* (6272) */
+        real *y = arena + 250880;
+        PARALLEL_FOR
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 6272; c++) {
+                long i = r * 6272 + c;
+                y[i] = x3[i] + x10[c];
+            }
+        }
+    }
+    /* specs/sngan.gm:8: G batchnorm (6272) */
+    /*   with specs/sngan.gm:8: G batchnorm */
+    {
+        const real *x11 = arena + 250880; /* (4, 6272) */
+        real *y = arena + 0;
+        static double acc[6272];
+        memset(acc, 0, sizeof acc);
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v12 = (x11[i]) * (x11[i]);
+                    acc[c] += v12;
+                }
+            }
+        }
+        for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
+    }
+    /* specs/sngan.gm:8: G batchnorm (6272) */
+    /*   with specs/sngan.gm:8: G batchnorm */
+    /*   with specs/sngan.gm:8: G batchnorm */
+    /*   with specs/sngan.gm:8: G batchnorm */
+    {
+        const real *x13 = arena + 0; /* (6272) */
+        const real *x7 = G_l2_gamma; /* (6272) */
+        real *y = arena + 0;
+        for (long i = 0; i < 6272; i++) {
+            real v14 = (real)0.25 * (x13[i]);
+            real v15 = v14 + (real)1e-05;
+            real v16 = 1 / sqrt(v15);
+            y[i] = (v16) * (x7[i]);
+        }
+    }
+    /* specs/sngan.gm:8: G relu (4, 6272) */
+    /*   with specs/sngan.gm:8: G batchnorm */
+    /*   with specs/sngan.gm:8: G batchnorm */
+    {
+        const real *x11 = arena + 250880; /* (4, 6272) */
+        const real *x17 = arena + 0; /* (6272) */
+        const real *x6 = G_l2_beta; /* (6272) */
+        real *y = arena + 250880;
+        PARALLEL_FOR
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 6272; c++) {
+                long i = r * 6272 + c;
+                real v18 = (x11[i]) * x17[c];
+                real v19 = v18 + x6[c];
+                y[i] = v19 > 0 ? v19 : 0;
+            }
+        }
+    }
+    /* specs/sngan.gm:9: G deconv 64 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
+    /* specs/sngan.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -5066,6 +5330,9 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12544;
         real *cols = arena + 0;
@@ -5093,7 +5360,7 @@ static void gc_loss_1(double *out) {
         const real *x52 = D_l1_weight; /* (64, 16) */
         const real *x53 = D_l1_weight_u; /* (64) */
         const real *x54 = D_l1_weight_v; /* (16) */
-        real *y = arena + 13568;
+        real *y = arena + 16704;
         double acc = 0;
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 16; q++) {
@@ -5109,8 +5376,8 @@ static void gc_loss_1(double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x57 = arena + 13568; /* (1) */
-        real *y = arena + 13568;
+        const real *x57 = arena + 16704; /* (1) */
+        real *y = arena + 16704;
         for (long i = 0; i < 1; i++) {
             real v58 = (x57[i]) * (x57[i]);
             y[i] = 1 / sqrt(v58);
@@ -5119,19 +5386,25 @@ static void gc_loss_1(double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (64, 16) */
     {
         const real *x51 = D_l1_weight; /* (64, 16) */
-        const real *x59 = arena + 13568; /* (1) */
-        real *y = arena + 12544;
+        const real *x59 = arena + 16704; /* (1) */
+        real *y = arena + 15680;
         for (long i = 0; i < 1024; i++) {
             y[i] = (x51[i]) * (x59[0]);
         }
     }
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, arena + 12544, 16, arena + 200704, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 12544, arena + 15680, arena + 331776);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, arena + 15680, 16, arena + 331776, 64);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
     {
-        const real *x61 = arena + 200704; /* (784, 64) */
+        const real *x61 = arena + 331776; /* (784, 64) */
         const real *x62 = D_l1_bias; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 331776;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5142,16 +5415,19 @@ static void gc_loss_1(double *out) {
     }
     /* specs/sngan.gm:13: D leaky_relu 0.1 (4, 14, 14, 64) */
     {
-        const real *x64 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 200704;
+        const real *x64 = arena + 331776; /* (4, 14, 14, 64) */
+        real *y = arena + 331776;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x64[i] > 0 ? x64[i] : (real)0.1 * x64[i];
         }
     }
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 200704;
+        const real *img = arena + 331776;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -5178,7 +5454,7 @@ static void gc_loss_1(double *out) {
         const real *x68 = D_l3_weight; /* (128, 1024) */
         const real *x69 = D_l3_weight_u; /* (128) */
         const real *x70 = D_l3_weight_v; /* (1024) */
-        real *y = arena + 331776;
+        real *y = arena + 381952;
         double acc = 0;
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -5194,8 +5470,8 @@ static void gc_loss_1(double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x73 = arena + 331776; /* (1) */
-        real *y = arena + 331776;
+        const real *x73 = arena + 381952; /* (1) */
+        real *y = arena + 381952;
         for (long i = 0; i < 1; i++) {
             real v74 = (x73[i]) * (x73[i]);
             y[i] = 1 / sqrt(v74);
@@ -5204,7 +5480,7 @@ static void gc_loss_1(double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
     {
         const real *x67 = D_l3_weight; /* (128, 1024) */
-        const real *x75 = arena + 331776; /* (1) */
+        const real *x75 = arena + 381952; /* (1) */
         real *y = arena + 200704;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
@@ -5212,12 +5488,18 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, arena + 200704, 1024, arena + 331776, 128);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 331776, arena + 200704, arena + 381952);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, arena + 200704, 1024, arena + 381952, 128);
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
     {
-        const real *x77 = arena + 331776; /* (196, 128) */
+        const real *x77 = arena + 381952; /* (196, 128) */
         const real *x78 = D_l3_bias; /* (128) */
-        real *y = arena + 331776;
+        real *y = arena + 381952;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5228,8 +5510,8 @@ static void gc_loss_1(double *out) {
     }
     /* specs/sngan.gm:14: D leaky_relu 0.1 (4, 7, 7, 128) */
     {
-        const real *x80 = arena + 331776; /* (4, 7, 7, 128) */
-        real *y = arena + 331776;
+        const real *x80 = arena + 381952; /* (4, 7, 7, 128) */
+        real *y = arena + 381952;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x80[i] > 0 ? x80[i] : (real)0.1 * x80[i];
@@ -5275,7 +5557,7 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/sngan.gm:15: D dense 1 spectral_norm (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 331776, 6272, arena + 0, 6272, arena + 6272, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 381952, 6272, arena + 0, 6272, arena + 6272, 1);
     /* specs/sngan.gm:17: loss_G (1) */
     /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
     {
@@ -5309,10 +5591,10 @@ static void gc_loss_1(double *out) {
 /* Gradient check: d loss_G / d parameters at batch 4, into g. */
 static void gc_grad_1(real *g) {
     /* specs/sngan.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 482304, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 532480, 6272);
     /* specs/sngan.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 482304; /* (4, 6272) */
+        const real *x3 = arena + 532480; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -5340,9 +5622,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/sngan.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 482304; /* (4, 6272) */
+        const real *x3 = arena + 532480; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 482304;
+        real *y = arena + 532480;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -5354,8 +5636,8 @@ static void gc_grad_1(real *g) {
     /* specs/sngan.gm:8: G batchnorm (6272) */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 482304; /* (4, 6272) */
-        real *y = arena + 532480;
+        const real *x11 = arena + 532480; /* (4, 6272) */
+        real *y = arena + 582656;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
         PARALLEL_FOR
@@ -5375,8 +5657,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/sngan.gm:8: G batchnorm */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x13 = arena + 532480; /* (6272) */
-        real *y = arena + 532480;
+        const real *x13 = arena + 582656; /* (6272) */
+        real *y = arena + 582656;
         for (long i = 0; i < 6272; i++) {
             real v14 = (real)0.25 * (x13[i]);
             real v15 = v14 + (real)1e-05;
@@ -5385,9 +5667,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/sngan.gm:8: G batchnorm (6272) */
     {
-        const real *x16 = arena + 532480; /* (6272) */
+        const real *x16 = arena + 582656; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        real *y = arena + 538752;
+        real *y = arena + 588928;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x16[i]) * (x7[i]);
         }
@@ -5396,8 +5678,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/sngan.gm:8: G batchnorm */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 482304; /* (4, 6272) */
-        const real *x17 = arena + 538752; /* (6272) */
+        const real *x11 = arena + 532480; /* (4, 6272) */
+        const real *x17 = arena + 588928; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 758272;
         PARALLEL_FOR
@@ -5411,8 +5693,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/sngan.gm:9: G deconv 64 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 758272, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/sngan.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 758272, G_l5_weight, arena + 331776);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 331776;
@@ -5479,7 +5770,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/sngan.gm:9: G batchnorm */
     {
         const real *x33 = arena + 331776; /* (4, 14, 14, 64) */
-        real *y = arena + 549184;
+        real *y = arena + 599360;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -5498,8 +5789,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/sngan.gm:9: G batchnorm */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x35 = arena + 549184; /* (64) */
-        real *y = arena + 549184;
+        const real *x35 = arena + 599360; /* (64) */
+        real *y = arena + 599360;
         for (long i = 0; i < 64; i++) {
             real v36 = (real)0.0012755102040816326 * (x35[i]);
             real v37 = v36 + (real)1e-05;
@@ -5508,9 +5799,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/sngan.gm:9: G batchnorm (64) */
     {
-        const real *x38 = arena + 549184; /* (64) */
+        const real *x38 = arena + 599360; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        real *y = arena + 549248;
+        real *y = arena + 599424;
         for (long i = 0; i < 64; i++) {
             y[i] = (x38[i]) * (x29[i]);
         }
@@ -5520,7 +5811,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/sngan.gm:9: G batchnorm */
     {
         const real *x33 = arena + 331776; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 549248; /* (64) */
+        const real *x39 = arena + 599424; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 381952;
         PARALLEL_FOR
@@ -5538,7 +5829,7 @@ static void gc_grad_1(real *g) {
     /* specs/sngan.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
         const real *cols = arena + 0;
-        real *img = arena + 545024;
+        real *img = arena + 595200;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -5560,9 +5851,9 @@ static void gc_grad_1(real *g) {
     /* specs/sngan.gm:10: G tanh (4, 28, 28, 1) */
     /*   with specs/sngan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 545024; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 595200; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 545024;
+        real *y = arena + 595200;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -5572,8 +5863,11 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 545024;
+        const real *img = arena + 595200;
         real *cols = arena + 0;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -5626,13 +5920,19 @@ static void gc_grad_1(real *g) {
     {
         const real *x51 = D_l1_weight; /* (64, 16) */
         const real *x59 = arena + 12544; /* (1) */
-        real *y = arena + 548160;
+        real *y = arena + 598336;
         for (long i = 0; i < 1024; i++) {
             y[i] = (x51[i]) * (x59[0]);
         }
     }
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, arena + 548160, 16, arena + 432128, 64);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 595200, arena + 598336, arena + 432128);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, arena + 598336, 16, arena + 432128, 64);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
     {
         const real *x61 = arena + 432128; /* (784, 64) */
@@ -5656,6 +5956,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 432128;
         real *cols = arena + 0;
@@ -5684,7 +5987,7 @@ static void gc_grad_1(real *g) {
         const real *x68 = D_l3_weight; /* (128, 1024) */
         const real *x69 = D_l3_weight_u; /* (128) */
         const real *x70 = D_l3_weight_v; /* (1024) */
-        real *y = arena + 507392;
+        real *y = arena + 482304;
         double acc = 0;
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -5700,8 +6003,8 @@ static void gc_grad_1(real *g) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x73 = arena + 507392; /* (1) */
-        real *y = arena + 507392;
+        const real *x73 = arena + 482304; /* (1) */
+        real *y = arena + 482304;
         for (long i = 0; i < 1; i++) {
             real v74 = (x73[i]) * (x73[i]);
             y[i] = 1 / sqrt(v74);
@@ -5710,7 +6013,7 @@ static void gc_grad_1(real *g) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
     {
         const real *x67 = D_l3_weight; /* (128, 1024) */
-        const real *x75 = arena + 507392; /* (1) */
+        const real *x75 = arena + 482304; /* (1) */
         real *y = arena + 200704;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
@@ -5718,12 +6021,18 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, arena + 200704, 1024, arena + 507392, 128);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 432128, arena + 200704, arena + 557568);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, arena + 200704, 1024, arena + 557568, 128);
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
     {
-        const real *x77 = arena + 507392; /* (196, 128) */
+        const real *x77 = arena + 557568; /* (196, 128) */
         const real *x78 = D_l3_bias; /* (128) */
-        real *y = arena + 507392;
+        real *y = arena + 557568;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5795,9 +6104,9 @@ static void gc_grad_1(real *g) {
     /* specs/sngan.gm:14: backward of D leaky_relu 0.1 (4, 7, 7, 128) */
     /*   with specs/sngan.gm:14: D leaky_relu 0.1 */
     {
-        const real *x80 = arena + 507392; /* (4, 7, 7, 128) */
+        const real *x80 = arena + 557568; /* (4, 7, 7, 128) */
         const real *x104 = arena + 0; /* (4, 7, 7, 128) */
-        real *y = arena + 507392;
+        real *y = arena + 557568;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             real v81 = x80[i] > 0 ? x80[i] : (real)0.1 * x80[i];
@@ -5805,11 +6114,20 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 507392, 128, arena + 200704, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 557568, 128, arena + 200704, 1024, arena + 0, 1024);
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 557568, arena + 200704, arena + 482304);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
-        real *img = arena + 200704;
+        real *img = arena + 482304;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -5832,7 +6150,7 @@ static void gc_grad_1(real *g) {
     /* specs/sngan.gm:13: backward of D leaky_relu 0.1 (4, 14, 14, 64) */
     {
         const real *x65 = arena + 432128; /* (4, 14, 14, 64) */
-        const real *x108 = arena + 200704; /* (4, 14, 14, 64) */
+        const real *x108 = arena + 482304; /* (4, 14, 14, 64) */
         real *y = arena + 432128;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
@@ -5840,7 +6158,7 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 432128, 64, arena + 548160, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 432128, 64, arena + 598336, 16, arena + 0, 16);
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (4, 28, 28, 1) */
     {
         const real *cols = arena + 0;
@@ -5868,9 +6186,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/sngan.gm:10: backward of G tanh */
     /*   with specs/sngan.gm:10: backward of G tanh */
     {
-        const real *x49 = arena + 545024; /* (4, 28, 28, 1) */
+        const real *x49 = arena + 595200; /* (4, 28, 28, 1) */
         const real *x112 = arena + 12544; /* (4, 28, 28, 1) */
-        real *y = arena + 545024;
+        real *y = arena + 595200;
         for (long i = 0; i < 3136; i++) {
             real v113 = (x49[i]) * (x49[i]);
             real v114 = -(v113);
@@ -5880,7 +6198,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/sngan.gm:10: backward of G deconv 1 k4 s2 p1 (1) */
     {
-        const real *x116 = arena + 545024; /* (4, 28, 28, 1) */
+        const real *x116 = arena + 595200; /* (4, 28, 28, 1) */
         real *y = arena + 797056;
         double acc[1] = {0};
         for (long r = 0; r < 3136; r++) {
@@ -5892,8 +6210,11 @@ static void gc_grad_1(real *g) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/sngan.gm:10: backward of G deconv 1 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 545024;
+        const real *img = arena + 595200;
         real *cols = arena + 50176;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -5913,8 +6234,20 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/sngan.gm:10: backward of G deconv 1 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 595200, G_l8_weight, arena + 0);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 50176, 16, G_l8_weight, 16, arena + 0, 64);
     /* specs/sngan.gm:10: backward of G deconv 1 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 595200, arena + 381952, arena + 795904);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 381952, 64, arena + 50176, 16, arena + 795904, 16);
     /* specs/sngan.gm:9: backward of G relu (4, 14, 14, 64) */
     {
@@ -5966,7 +6299,7 @@ static void gc_grad_1(real *g) {
     /* specs/sngan.gm:9: backward of G batchnorm (64) */
     {
         const real *x126 = arena + 0; /* (64) */
-        const real *x38 = arena + 549184; /* (64) */
+        const real *x38 = arena + 599360; /* (64) */
         real *y = arena + 796992;
         for (long i = 0; i < 64; i++) {
             y[i] = (x126[i]) * (x38[i]);
@@ -5981,7 +6314,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x126 = arena + 0; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        const real *x38 = arena + 549184; /* (64) */
+        const real *x38 = arena + 599360; /* (64) */
         real *y = arena + 0;
         for (long i = 0; i < 64; i++) {
             real v127 = (x126[i]) * (x29[i]);
@@ -6000,7 +6333,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/sngan.gm:9: backward of G batchnorm */
     {
         const real *x122 = arena + 381952; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 549248; /* (64) */
+        const real *x39 = arena + 599424; /* (64) */
         const real *x133 = arena + 0; /* (64) */
         const real *x33 = arena + 331776; /* (4, 14, 14, 64) */
         real *y = arena + 381952;
@@ -6062,6 +6395,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/sngan.gm:9: backward of G deconv 64 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 381952;
         real *cols = arena + 0;
@@ -6084,8 +6420,20 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/sngan.gm:9: backward of G deconv 64 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 381952, G_l5_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, G_l5_weight, 1024, arena + 200704, 128);
     /* specs/sngan.gm:9: backward of G deconv 64 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 381952, arena + 758272, arena + 627200);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 758272, 128, arena + 0, 1024, arena + 627200, 1024);
     /* specs/sngan.gm:8: backward of G relu (4, 6272) */
     {
@@ -6119,7 +6467,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/sngan.gm:8: backward of G batchnorm */
     {
         const real *x150 = arena + 758272; /* (4, 6272) */
-        const real *x11 = arena + 482304; /* (4, 6272) */
+        const real *x11 = arena + 532480; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -6139,7 +6487,7 @@ static void gc_grad_1(real *g) {
     /* specs/sngan.gm:8: backward of G batchnorm (6272) */
     {
         const real *x154 = arena + 0; /* (6272) */
-        const real *x16 = arena + 532480; /* (6272) */
+        const real *x16 = arena + 582656; /* (6272) */
         real *y = arena + 789632;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x154[i]) * (x16[i]);
@@ -6154,7 +6502,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x154 = arena + 0; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        const real *x16 = arena + 532480; /* (6272) */
+        const real *x16 = arena + 582656; /* (6272) */
         real *y = arena + 0;
         for (long i = 0; i < 6272; i++) {
             real v155 = (x154[i]) * (x7[i]);
@@ -6173,9 +6521,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/sngan.gm:8: backward of G batchnorm */
     {
         const real *x150 = arena + 758272; /* (4, 6272) */
-        const real *x17 = arena + 538752; /* (6272) */
+        const real *x17 = arena + 588928; /* (6272) */
         const real *x161 = arena + 0; /* (6272) */
-        const real *x11 = arena + 482304; /* (4, 6272) */
+        const real *x11 = arena + 532480; /* (4, 6272) */
         real *y = arena + 758272;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -6360,7 +6708,7 @@ static const char spec_summary[] =
     "forward MACs          13879936 per sample, all networks once\n"
     "step FLOPs          9441116160 per training step (GEMMs, forward and backward)\n"
     "state                 11007488 bytes (parameters, optimizer state, moving averages)\n"
-    "arena                 46334464 bytes (train step: 46334464; peak of live tensors: 46334464)\n";
+    "arena                 46858752 bytes (train step: 46858752; peak of live tensors: 46858752)\n";
 static const char spec_dot[] =
     "// generated by genc --dot from specs/sngan.gm; draw with: dot -Tpng -o sngan.png\n"
     "digraph \"sngan\" {\n"

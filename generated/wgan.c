@@ -119,10 +119,10 @@ static const struct genrt_tensor tensors[36] = {
 static void train_step(long t, double *out) {
     step_t = t;
     /* specs/wgan.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 3211264, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 4014080, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x5 = arena + 3211264; /* (64, 6272) */
+        const real *x5 = arena + 4014080; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -156,9 +156,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x5 = arena + 3211264; /* (64, 6272) */
+        const real *x5 = arena + 4014080; /* (64, 6272) */
         const real *x12 = arena + 6272; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -170,7 +170,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:8: G batchnorm (6272) */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x13 = arena + 3211264; /* (64, 6272) */
+        const real *x13 = arena + 4014080; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -214,10 +214,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x13 = arena + 3211264; /* (64, 6272) */
+        const real *x13 = arena + 4014080; /* (64, 6272) */
         const real *x19 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -229,8 +229,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -400,6 +409,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x;
         real *cols = arena + 0;
@@ -422,6 +434,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x, D_l1_weight, arena + 6422528);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 6422528, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -446,6 +464,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -468,6 +489,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, D_l3_weight, arena + 8028160);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 8028160, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
@@ -582,6 +609,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 9363456;
         real *cols = arena + 0;
@@ -604,6 +634,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 9363456, D_l1_weight, arena + 7225344);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 7225344, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -628,6 +664,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -650,6 +689,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 3211264);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 3211264, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
@@ -958,6 +1003,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -980,10 +1028,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8830976, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, arena + 8830976, arena + 9232384);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8830976, 128, arena + 0, 1024, arena + 9232384, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8830976, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -1034,6 +1097,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 9363456;
         real *cols = arena + 0;
@@ -1056,6 +1122,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 9363456, arena + 7225344, arena + 8830976);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 0, 16, arena + 8830976, 16);
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
@@ -1253,6 +1325,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -1275,8 +1350,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8429568, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, arena + 8429568, arena + 7225344);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8429568, 128, arena + 0, 1024, arena + 7225344, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
@@ -1289,6 +1373,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8429568, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -1348,6 +1438,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x;
         real *cols = arena + 0;
@@ -1370,6 +1463,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x, arena + 6422528, arena + 200704);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6422528, 64, arena + 0, 16, arena + 200704, 16);
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     {
@@ -1409,10 +1508,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:19: clip D.l7.bias (1) */
     clip_update(D_l7_bias, 1, (real)0.01);
     /* specs/wgan.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 6400, 100, G_l1_weight, 100, arena + 3211264, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 6400, 100, G_l1_weight, 100, arena + 4014080, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x228 = arena + 3211264; /* (64, 6272) */
+        const real *x228 = arena + 4014080; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -1446,9 +1545,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x228 = arena + 3211264; /* (64, 6272) */
+        const real *x228 = arena + 4014080; /* (64, 6272) */
         const real *x231 = arena + 6272; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -1460,7 +1559,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:8: G batchnorm (6272) */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x232 = arena + 3211264; /* (64, 6272) */
+        const real *x232 = arena + 4014080; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -1504,10 +1603,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x232 = arena + 3211264; /* (64, 6272) */
+        const real *x232 = arena + 4014080; /* (64, 6272) */
         const real *x238 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -1519,8 +1618,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -1690,6 +1798,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x + 50176;
         real *cols = arena + 0;
@@ -1712,6 +1823,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x + 50176, D_l1_weight, arena + 6422528);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 6422528, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -1736,6 +1853,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -1758,6 +1878,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, D_l3_weight, arena + 8028160);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 8028160, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
@@ -1872,6 +1998,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 9363456;
         real *cols = arena + 0;
@@ -1894,6 +2023,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 9363456, D_l1_weight, arena + 7225344);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 7225344, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -1918,6 +2053,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -1940,6 +2078,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 3211264);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 3211264, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
@@ -2248,6 +2392,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -2270,10 +2417,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8830976, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, arena + 8830976, arena + 9232384);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8830976, 128, arena + 0, 1024, arena + 9232384, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8830976, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -2324,6 +2486,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 9363456;
         real *cols = arena + 0;
@@ -2346,6 +2511,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 9363456, arena + 7225344, arena + 8830976);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 0, 16, arena + 8830976, 16);
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
@@ -2543,6 +2714,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -2565,8 +2739,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8429568, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, arena + 8429568, arena + 7225344);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8429568, 128, arena + 0, 1024, arena + 7225344, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
@@ -2579,6 +2762,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8429568, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -2638,6 +2827,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x + 50176;
         real *cols = arena + 0;
@@ -2660,6 +2852,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x + 50176, arena + 6422528, arena + 200704);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6422528, 64, arena + 0, 16, arena + 200704, 16);
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     {
@@ -2699,10 +2897,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:19: clip D.l7.bias (1) */
     clip_update(D_l7_bias, 1, (real)0.01);
     /* specs/wgan.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 12800, 100, G_l1_weight, 100, arena + 3211264, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 12800, 100, G_l1_weight, 100, arena + 4014080, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x424 = arena + 3211264; /* (64, 6272) */
+        const real *x424 = arena + 4014080; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2736,9 +2934,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x424 = arena + 3211264; /* (64, 6272) */
+        const real *x424 = arena + 4014080; /* (64, 6272) */
         const real *x427 = arena + 6272; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2750,7 +2948,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:8: G batchnorm (6272) */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x428 = arena + 3211264; /* (64, 6272) */
+        const real *x428 = arena + 4014080; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2794,10 +2992,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x428 = arena + 3211264; /* (64, 6272) */
+        const real *x428 = arena + 4014080; /* (64, 6272) */
         const real *x434 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2809,8 +3007,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -2980,6 +3187,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x + 100352;
         real *cols = arena + 0;
@@ -3002,6 +3212,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x + 100352, D_l1_weight, arena + 6422528);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 6422528, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -3026,6 +3242,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -3048,6 +3267,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, D_l3_weight, arena + 8028160);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 8028160, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
@@ -3162,6 +3387,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 9363456;
         real *cols = arena + 0;
@@ -3184,6 +3412,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 9363456, D_l1_weight, arena + 7225344);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 7225344, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -3208,6 +3442,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -3230,6 +3467,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 3211264);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 3211264, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
@@ -3538,6 +3781,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -3560,10 +3806,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8830976, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, arena + 8830976, arena + 9232384);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8830976, 128, arena + 0, 1024, arena + 9232384, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8830976, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -3614,6 +3875,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 9363456;
         real *cols = arena + 0;
@@ -3636,6 +3900,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 9363456, arena + 7225344, arena + 8830976);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 0, 16, arena + 8830976, 16);
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
@@ -3833,6 +4103,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -3855,8 +4128,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8429568, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, arena + 8429568, arena + 7225344);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8429568, 128, arena + 0, 1024, arena + 7225344, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
@@ -3869,6 +4151,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8429568, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -3928,6 +4216,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x + 100352;
         real *cols = arena + 0;
@@ -3950,6 +4241,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x + 100352, arena + 6422528, arena + 200704);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6422528, 64, arena + 0, 16, arena + 200704, 16);
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     {
@@ -3989,10 +4286,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:19: clip D.l7.bias (1) */
     clip_update(D_l7_bias, 1, (real)0.01);
     /* specs/wgan.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 19200, 100, G_l1_weight, 100, arena + 3211264, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 19200, 100, G_l1_weight, 100, arena + 4014080, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x620 = arena + 3211264; /* (64, 6272) */
+        const real *x620 = arena + 4014080; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -4026,9 +4323,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x620 = arena + 3211264; /* (64, 6272) */
+        const real *x620 = arena + 4014080; /* (64, 6272) */
         const real *x623 = arena + 6272; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -4040,7 +4337,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:8: G batchnorm (6272) */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x624 = arena + 3211264; /* (64, 6272) */
+        const real *x624 = arena + 4014080; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -4084,10 +4381,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x624 = arena + 3211264; /* (64, 6272) */
+        const real *x624 = arena + 4014080; /* (64, 6272) */
         const real *x630 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -4099,8 +4396,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -4270,6 +4576,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x + 150528;
         real *cols = arena + 0;
@@ -4292,6 +4601,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x + 150528, D_l1_weight, arena + 6422528);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 6422528, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -4316,6 +4631,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -4338,6 +4656,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, D_l3_weight, arena + 8028160);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 8028160, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
@@ -4452,6 +4776,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 9363456;
         real *cols = arena + 0;
@@ -4474,6 +4801,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 9363456, D_l1_weight, arena + 7225344);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 7225344, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -4498,6 +4831,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -4520,6 +4856,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 3211264);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 3211264, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
@@ -4828,6 +5170,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -4850,10 +5195,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8830976, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, arena + 8830976, arena + 9232384);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8830976, 128, arena + 0, 1024, arena + 9232384, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8830976, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -4904,6 +5264,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 9363456;
         real *cols = arena + 0;
@@ -4926,6 +5289,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 9363456, arena + 7225344, arena + 8830976);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 0, 16, arena + 8830976, 16);
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
@@ -5123,6 +5492,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -5145,8 +5517,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8429568, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, arena + 8429568, arena + 7225344);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8429568, 128, arena + 0, 1024, arena + 7225344, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
@@ -5159,6 +5540,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8429568, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -5218,6 +5605,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x + 150528;
         real *cols = arena + 0;
@@ -5240,6 +5630,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x + 150528, arena + 6422528, arena + 200704);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6422528, 64, arena + 0, 16, arena + 200704, 16);
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     {
@@ -5279,10 +5675,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:19: clip D.l7.bias (1) */
     clip_update(D_l7_bias, 1, (real)0.01);
     /* specs/wgan.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 25600, 100, G_l1_weight, 100, arena + 3211264, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 25600, 100, G_l1_weight, 100, arena + 4014080, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x816 = arena + 3211264; /* (64, 6272) */
+        const real *x816 = arena + 4014080; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -5316,9 +5712,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x816 = arena + 3211264; /* (64, 6272) */
+        const real *x816 = arena + 4014080; /* (64, 6272) */
         const real *x819 = arena + 6272; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -5330,7 +5726,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:8: G batchnorm (6272) */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x820 = arena + 3211264; /* (64, 6272) */
+        const real *x820 = arena + 4014080; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -5374,10 +5770,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x820 = arena + 3211264; /* (64, 6272) */
+        const real *x820 = arena + 4014080; /* (64, 6272) */
         const real *x826 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -5389,8 +5785,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -5560,6 +5965,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x + 200704;
         real *cols = arena + 0;
@@ -5582,6 +5990,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x + 200704, D_l1_weight, arena + 6422528);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 6422528, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -5606,6 +6020,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -5628,6 +6045,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, D_l3_weight, arena + 8028160);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 8028160, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
@@ -5756,6 +6179,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 9363456;
         real *cols = arena + 0;
@@ -5778,6 +6204,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 9363456, D_l1_weight, arena + 7225344);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 7225344, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -5802,6 +6234,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -5824,6 +6259,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 3211264);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 3211264, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
@@ -6232,6 +6673,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -6254,10 +6698,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8830976, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, arena + 8830976, arena + 9232384);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8830976, 128, arena + 0, 1024, arena + 9232384, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8830976, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -6308,6 +6767,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 9363456;
         real *cols = arena + 0;
@@ -6330,6 +6792,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 9363456, arena + 7225344, arena + 8830976);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 0, 16, arena + 8830976, 16);
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
@@ -6527,6 +6995,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -6549,8 +7020,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8429568, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, arena + 8429568, arena + 7225344);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8429568, 128, arena + 0, 1024, arena + 7225344, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
@@ -6563,6 +7043,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8429568, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -6622,6 +7108,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x + 200704;
         real *cols = arena + 0;
@@ -6644,6 +7133,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x + 200704, arena + 6422528, arena + 200704);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6422528, 64, arena + 0, 16, arena + 200704, 16);
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     {
@@ -6763,7 +7258,7 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:8: G batchnorm */
     {
         const real *x1027 = arena + 6272; /* (6272) */
-        real *y = arena + 7275520;
+        real *y = arena + 7676928;
         for (long i = 0; i < 6272; i++) {
             real v1028 = x1027[i] + (real)1e-05;
             y[i] = 1 / sqrt(v1028);
@@ -6771,9 +7266,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x1029 = arena + 7275520; /* (6272) */
+        const real *x1029 = arena + 7676928; /* (6272) */
         const real *x9 = G_l2_gamma; /* (6272) */
-        real *y = arena + 7281792;
+        real *y = arena + 7683200;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x1029[i]) * (x9[i]);
         }
@@ -6785,7 +7280,7 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:8: G batchnorm */
     {
         const real *x1024 = arena + 6422528; /* (64, 6272) */
-        const real *x1030 = arena + 7281792; /* (6272) */
+        const real *x1030 = arena + 7683200; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
         real *y = arena + 6823936;
         PARALLEL_FOR
@@ -6799,8 +7294,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 6823936, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6823936, G_l5_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -6900,7 +7404,7 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:9: G batchnorm */
     {
         const real *x1045 = arena + 64; /* (64) */
-        real *y = arena + 7288064;
+        real *y = arena + 7689472;
         for (long i = 0; i < 64; i++) {
             real v1046 = x1045[i] + (real)1e-05;
             y[i] = 1 / sqrt(v1046);
@@ -6908,9 +7412,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x1047 = arena + 7288064; /* (64) */
+        const real *x1047 = arena + 7689472; /* (64) */
         const real *x32 = G_l6_gamma; /* (64) */
-        real *y = arena + 7288128;
+        real *y = arena + 7689536;
         for (long i = 0; i < 64; i++) {
             y[i] = (x1047[i]) * (x32[i]);
         }
@@ -6922,7 +7426,7 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:9: G batchnorm */
     {
         const real *x1042 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x1048 = arena + 7288128; /* (64) */
+        const real *x1048 = arena + 7689536; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
         real *y = arena + 4014080;
         PARALLEL_FOR
@@ -6940,7 +7444,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
         const real *cols = arena + 0;
-        real *img = arena + 7225344;
+        real *img = arena + 7626752;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -6963,9 +7467,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:10: G tanh (64, 28, 28, 1) */
     /*   with specs/wgan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x1055 = arena + 7225344; /* (64, 28, 28, 1) */
+        const real *x1055 = arena + 7626752; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
-        real *y = arena + 7225344;
+        real *y = arena + 7626752;
         PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -6976,8 +7480,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 7225344;
+        const real *img = arena + 7626752;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
@@ -6998,6 +7505,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 7626752, D_l1_weight, arena + 4816896);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 4816896, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -7022,6 +7535,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 4816896;
         real *cols = arena + 0;
@@ -7044,6 +7560,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4816896, D_l3_weight, arena + 5619712);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 5619712, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
@@ -7146,7 +7668,7 @@ static void train_step(long t, double *out) {
         const real *x1069 = arena + 5619712; /* (64, 7, 7, 128) */
         const real *x1075 = arena + 401536; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 6021120;
+        real *y = arena + 7225344;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -7158,7 +7680,7 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:15: D dense 1 (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 6021120, 6272, D_l7_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 7225344, 6272, D_l7_weight, 6272, arena + 0, 1);
     /* specs/wgan.gm:17: loss_G (1) */
     /*   with specs/wgan.gm:15: D dense 1 */
     {
@@ -7210,9 +7732,9 @@ static void train_step(long t, double *out) {
     gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 401664, 1, D_l7_weight, 6272, arena + 0, 6272);
     /* specs/wgan.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x1079 = arena + 6021120; /* (64, 7, 7, 128) */
+        const real *x1079 = arena + 7225344; /* (64, 7, 7, 128) */
         const real *x1092 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 6021120;
+        real *y = arena + 7225344;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x1079[i] > 0 ? x1092[i] : (real)0.2 * x1092[i];
@@ -7221,7 +7743,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x1093 = arena + 6021120; /* (64, 7, 7, 128) */
+        const real *x1093 = arena + 7225344; /* (64, 7, 7, 128) */
         const real *x1069 = arena + 5619712; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
@@ -7265,11 +7787,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x1093 = arena + 6021120; /* (64, 7, 7, 128) */
+        const real *x1093 = arena + 7225344; /* (64, 7, 7, 128) */
         const real *x1075 = arena + 401536; /* (128) */
         const real *x1102 = arena + 0; /* (128) */
         const real *x1069 = arena + 5619712; /* (64, 7, 7, 128) */
-        real *y = arena + 6021120;
+        real *y = arena + 7225344;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -7285,7 +7807,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x1107 = arena + 6021120; /* (64, 7, 7, 128) */
+        const real *x1107 = arena + 7225344; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -7315,8 +7837,8 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
         const real *x1110 = arena + 0; /* (128) */
-        const real *x1107 = arena + 6021120; /* (64, 7, 7, 128) */
-        real *y = arena + 6021120;
+        const real *x1107 = arena + 7225344; /* (64, 7, 7, 128) */
+        real *y = arena + 7225344;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -7328,8 +7850,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 6021120, 128, D_l3_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 7225344, 128, D_l3_weight, 1024, arena + 0, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 5619712);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 5619712;
@@ -7392,9 +7923,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:10: backward of G tanh */
     /*   with specs/wgan.gm:10: backward of G tanh */
     {
-        const real *x1057 = arena + 7225344; /* (64, 28, 28, 1) */
+        const real *x1057 = arena + 7626752; /* (64, 28, 28, 1) */
         const real *x1120 = arena + 200704; /* (64, 28, 28, 1) */
-        real *y = arena + 7225344;
+        real *y = arena + 7626752;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1121 = (x1057[i]) * (x1057[i]);
@@ -7405,7 +7936,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:10: backward of G deconv 1 k4 s2 p1 (1) */
     {
-        const real *x1124 = arena + 7225344; /* (64, 28, 28, 1) */
+        const real *x1124 = arena + 7626752; /* (64, 28, 28, 1) */
         real *y = arena + 4818048;
         double acc[1] = {0};
         for (long r = 0; r < 50176; r++) {
@@ -7417,8 +7948,11 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan.gm:10: backward of G deconv 1 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 7225344;
+        const real *img = arena + 7626752;
         real *cols = arena + 802816;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
@@ -7439,8 +7973,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:10: backward of G deconv 1 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 7626752, G_l8_weight, arena + 0);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 802816, 16, G_l8_weight, 16, arena + 0, 64);
     /* specs/wgan.gm:10: backward of G deconv 1 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 7626752, arena + 4014080, arena + 4816896);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 4014080, 64, arena + 802816, 16, arena + 4816896, 16);
     /* specs/wgan.gm:9: backward of G relu (64, 14, 14, 64) */
     {
@@ -7492,7 +8038,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:9: backward of G batchnorm (64) */
     {
         const real *x1134 = arena + 0; /* (64) */
-        const real *x1047 = arena + 7288064; /* (64) */
+        const real *x1047 = arena + 7689472; /* (64) */
         real *y = arena + 4817984;
         for (long i = 0; i < 64; i++) {
             y[i] = (x1134[i]) * (x1047[i]);
@@ -7507,7 +8053,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1134 = arena + 0; /* (64) */
         const real *x32 = G_l6_gamma; /* (64) */
-        const real *x1047 = arena + 7288064; /* (64) */
+        const real *x1047 = arena + 7689472; /* (64) */
         real *y = arena + 0;
         for (long i = 0; i < 64; i++) {
             real v1135 = (x1134[i]) * (x32[i]);
@@ -7526,7 +8072,7 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:9: backward of G batchnorm */
     {
         const real *x1130 = arena + 4014080; /* (64, 14, 14, 64) */
-        const real *x1048 = arena + 7288128; /* (64) */
+        const real *x1048 = arena + 7689536; /* (64) */
         const real *x1141 = arena + 0; /* (64) */
         const real *x1042 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 4014080;
@@ -7588,6 +8134,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:9: backward of G deconv 64 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 4014080;
         real *cols = arena + 0;
@@ -7610,8 +8159,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:9: backward of G deconv 64 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, G_l5_weight, 1024, arena + 3211264, 128);
     /* specs/wgan.gm:9: backward of G deconv 64 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, arena + 6823936, arena + 3612672);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 6823936, 128, arena + 0, 1024, arena + 3612672, 1024);
     /* specs/wgan.gm:8: backward of G relu (64, 6272) */
     {
@@ -7665,7 +8226,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:8: backward of G batchnorm (6272) */
     {
         const real *x1162 = arena + 0; /* (6272) */
-        const real *x1029 = arena + 7275520; /* (6272) */
+        const real *x1029 = arena + 7676928; /* (6272) */
         real *y = arena + 633472;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x1162[i]) * (x1029[i]);
@@ -7680,7 +8241,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1162 = arena + 0; /* (6272) */
         const real *x9 = G_l2_gamma; /* (6272) */
-        const real *x1029 = arena + 7275520; /* (6272) */
+        const real *x1029 = arena + 7676928; /* (6272) */
         real *y = arena + 0;
         for (long i = 0; i < 6272; i++) {
             real v1163 = (x1162[i]) * (x9[i]);
@@ -7699,7 +8260,7 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:8: backward of G batchnorm */
     {
         const real *x1158 = arena + 6823936; /* (64, 6272) */
-        const real *x1030 = arena + 7281792; /* (6272) */
+        const real *x1030 = arena + 7683200; /* (6272) */
         const real *x1169 = arena + 0; /* (6272) */
         const real *x1024 = arena + 6422528; /* (64, 6272) */
         real *y = arena + 6823936;
@@ -7784,7 +8345,7 @@ static void train_step(long t, double *out) {
 /* The generator's forward pass at batch 64, from in_z. */
 static const real *generate(void) {
     /* specs/wgan.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 3211264, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 4014080, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
@@ -7814,10 +8375,10 @@ static const real *generate(void) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x2 = arena + 3211264; /* (64, 6272) */
+        const real *x2 = arena + 4014080; /* (64, 6272) */
         const real *x9 = arena + 0; /* (6272) */
         const real *x11 = arena + 6272; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -7829,8 +8390,17 @@ static const real *generate(void) {
         }
     }
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -7942,10 +8512,10 @@ static const real *generate(void) {
 /* Gradient check: loss_D at batch 4. */
 static void gc_loss_0(double *out) {
     /* specs/wgan.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -7973,9 +8543,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -7987,7 +8557,7 @@ static void gc_loss_0(double *out) {
     /* specs/wgan.gm:8: G batchnorm (6272) */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -8023,10 +8593,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -8038,8 +8608,17 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 200704, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -8159,7 +8738,7 @@ static void gc_loss_0(double *out) {
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
         const real *cols = arena + 0;
-        real *img = arena + 250880;
+        real *img = arena + 275968;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -8181,9 +8760,9 @@ static void gc_loss_0(double *out) {
     /* specs/wgan.gm:10: G tanh (4, 28, 28, 1) */
     /*   with specs/wgan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 250880; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 275968; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 250880;
+        real *y = arena + 275968;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -8193,6 +8772,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -8214,6 +8796,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_x, D_l1_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 200704, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -8238,6 +8826,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
@@ -8260,10 +8851,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 200704, 128);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 200704, D_l3_weight, arena + 250880);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 250880, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x60 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -8290,9 +8887,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x60 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -8304,7 +8901,7 @@ static void gc_loss_0(double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -8339,10 +8936,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x74 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -8354,10 +8951,13 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan.gm:15: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 200704, 6272, D_l7_weight, 6272, arena + 254016, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l7_weight, 6272, arena + 279104, 1);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 250880;
+        const real *img = arena + 275968;
         real *cols = arena + 0;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -8377,6 +8977,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 275968, D_l1_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 200704, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -8401,6 +9007,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
@@ -8423,10 +9032,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 200704, 128);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 200704, D_l3_weight, arena + 250880);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 250880, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x90 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -8453,9 +9068,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x90 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x93 = arena + 0; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -8467,7 +9082,7 @@ static void gc_loss_0(double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x94 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -8502,10 +9117,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x94 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x100 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -8517,11 +9132,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan.gm:15: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 200704, 6272, D_l7_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l7_weight, 6272, arena + 0, 1);
     /* specs/wgan.gm:17: loss_D (1) */
     /*   with specs/wgan.gm:15: D dense 1 */
     {
-        const real *x80 = arena + 254016; /* (4, 1) */
+        const real *x80 = arena + 279104; /* (4, 1) */
         const real *x81 = D_l7_bias; /* (1) */
         real *y = arena + 16;
         double acc = 0;
@@ -8570,10 +9185,10 @@ static void gc_loss_0(double *out) {
 /* Gradient check: d loss_D / d parameters at batch 4, into g. */
 static void gc_grad_0(real *g) {
     /* specs/wgan.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -8601,9 +9216,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -8615,7 +9230,7 @@ static void gc_grad_0(real *g) {
     /* specs/wgan.gm:8: G batchnorm (6272) */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -8651,10 +9266,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -8666,8 +9281,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 200704, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -8821,6 +9445,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -8842,6 +9469,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_x, D_l1_weight, arena + 663552);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 663552, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -8866,6 +9499,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 663552;
         real *cols = arena + 0;
@@ -8888,6 +9524,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 663552, D_l3_weight, arena + 582656);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 582656, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
@@ -8988,6 +9630,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 632832;
         real *cols = arena + 0;
@@ -9009,6 +9654,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 632832, D_l1_weight, arena + 532480);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 532480, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -9033,6 +9684,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 532480;
         real *cols = arena + 0;
@@ -9055,6 +9709,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 532480, D_l3_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 200704, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
@@ -9349,6 +10009,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 532480;
         real *cols = arena + 0;
@@ -9371,10 +10034,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 607744, 128, D_l3_weight, 1024, arena + 200704, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 532480, arena + 607744, arena + 401408);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 607744, 128, arena + 0, 1024, arena + 401408, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 607744, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
@@ -9425,6 +10103,9 @@ static void gc_grad_0(real *g) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 632832;
         real *cols = arena + 0;
@@ -9446,6 +10127,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 632832, arena + 532480, arena + 745088);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 532480, 64, arena + 0, 16, arena + 745088, 16);
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
@@ -9643,6 +10330,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 663552;
         real *cols = arena + 0;
@@ -9665,8 +10355,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 713728, 128, D_l3_weight, 1024, arena + 200704, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 663552, arena + 713728, arena + 532480);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 713728, 128, arena + 0, 1024, arena + 532480, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
@@ -9679,6 +10378,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 713728, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
@@ -9738,6 +10443,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -9759,6 +10467,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_x, arena + 663552, arena + 12544);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 663552, 64, arena + 0, 16, arena + 12544, 16);
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     {
@@ -9788,10 +10502,10 @@ static void gc_grad_0(real *g) {
 /* Gradient check: loss_G at batch 4. */
 static void gc_loss_1(double *out) {
     /* specs/wgan.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -9819,9 +10533,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/wgan.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -9833,7 +10547,7 @@ static void gc_loss_1(double *out) {
     /* specs/wgan.gm:8: G batchnorm (6272) */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -9869,10 +10583,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -9884,8 +10598,17 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 200704, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -10039,6 +10762,9 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12544;
         real *cols = arena + 0;
@@ -10060,6 +10786,12 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 12544, D_l1_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 200704, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -10084,6 +10816,9 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
@@ -10106,10 +10841,16 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 200704, 128);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 200704, D_l3_weight, arena + 250880);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 250880, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x60 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -10136,9 +10877,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x60 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x60 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -10150,7 +10891,7 @@ static void gc_loss_1(double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -10185,10 +10926,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x74 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -10200,7 +10941,7 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/wgan.gm:15: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 200704, 6272, D_l7_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l7_weight, 6272, arena + 0, 1);
     /* specs/wgan.gm:17: loss_G (1) */
     /*   with specs/wgan.gm:15: D dense 1 */
     {
@@ -10280,7 +11021,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:8: G batchnorm */
     {
         const real *x11 = arena + 401408; /* (4, 6272) */
-        real *y = arena + 426496;
+        real *y = arena + 451584;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
         PARALLEL_FOR
@@ -10300,8 +11041,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x13 = arena + 426496; /* (6272) */
-        real *y = arena + 426496;
+        const real *x13 = arena + 451584; /* (6272) */
+        real *y = arena + 451584;
         for (long i = 0; i < 6272; i++) {
             real v14 = (real)0.25 * (x13[i]);
             real v15 = v14 + (real)1e-05;
@@ -10310,9 +11051,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x16 = arena + 426496; /* (6272) */
+        const real *x16 = arena + 451584; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        real *y = arena + 432768;
+        real *y = arena + 457856;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x16[i]) * (x7[i]);
         }
@@ -10322,7 +11063,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:8: G batchnorm */
     {
         const real *x11 = arena + 401408; /* (4, 6272) */
-        const real *x17 = arena + 432768; /* (6272) */
+        const real *x17 = arena + 457856; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 758272;
         PARALLEL_FOR
@@ -10336,8 +11077,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 758272, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 758272, G_l5_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -10404,7 +11154,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:9: G batchnorm */
     {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 442176;
+        real *y = arena + 467264;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -10423,8 +11173,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:9: G batchnorm */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x35 = arena + 442176; /* (64) */
-        real *y = arena + 442176;
+        const real *x35 = arena + 467264; /* (64) */
+        real *y = arena + 467264;
         for (long i = 0; i < 64; i++) {
             real v36 = (real)0.0012755102040816326 * (x35[i]);
             real v37 = v36 + (real)1e-05;
@@ -10433,9 +11183,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x38 = arena + 442176; /* (64) */
+        const real *x38 = arena + 467264; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        real *y = arena + 442240;
+        real *y = arena + 467328;
         for (long i = 0; i < 64; i++) {
             y[i] = (x38[i]) * (x29[i]);
         }
@@ -10445,7 +11195,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:9: G batchnorm */
     {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 442240; /* (64) */
+        const real *x39 = arena + 467328; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 250880;
         PARALLEL_FOR
@@ -10463,7 +11213,7 @@ static void gc_grad_1(real *g) {
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
         const real *cols = arena + 0;
-        real *img = arena + 439040;
+        real *img = arena + 464128;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -10485,9 +11235,9 @@ static void gc_grad_1(real *g) {
     /* specs/wgan.gm:10: G tanh (4, 28, 28, 1) */
     /*   with specs/wgan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 439040; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 464128; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 439040;
+        real *y = arena + 464128;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -10497,8 +11247,11 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 439040;
+        const real *img = arena + 464128;
         real *cols = arena + 0;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -10518,6 +11271,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 464128, D_l1_weight, arena + 301056);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 301056, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -10542,6 +11301,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 301056;
         real *cols = arena + 0;
@@ -10564,6 +11326,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan.gm:14: D conv 128 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 301056, D_l3_weight, arena + 351232);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 351232, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
@@ -10665,7 +11433,7 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan.gm:15: backward of D dense 1 (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 256, 1, D_l7_weight, 6272, arena + 376320, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 256, 1, D_l7_weight, 6272, arena + 426496, 6272);
     /* specs/wgan.gm:14: backward of D leaky_relu 0.2 (4, 7, 7, 128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
@@ -10674,8 +11442,8 @@ static void gc_grad_1(real *g) {
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         const real *x74 = arena + 128; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        const real *x91 = arena + 376320; /* (4, 7, 7, 128) */
-        real *y = arena + 376320;
+        const real *x91 = arena + 426496; /* (4, 7, 7, 128) */
+        real *y = arena + 426496;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -10690,7 +11458,7 @@ static void gc_grad_1(real *g) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x92 = arena + 376320; /* (4, 7, 7, 128) */
+        const real *x92 = arena + 426496; /* (4, 7, 7, 128) */
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 256;
         double acc[128] = {0};
@@ -10734,11 +11502,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x92 = arena + 376320; /* (4, 7, 7, 128) */
+        const real *x92 = arena + 426496; /* (4, 7, 7, 128) */
         const real *x74 = arena + 128; /* (128) */
         const real *x101 = arena + 256; /* (128) */
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
-        real *y = arena + 376320;
+        real *y = arena + 426496;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -10754,7 +11522,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x106 = arena + 376320; /* (4, 7, 7, 128) */
+        const real *x106 = arena + 426496; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -10784,8 +11552,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
         const real *x109 = arena + 0; /* (128) */
-        const real *x106 = arena + 376320; /* (4, 7, 7, 128) */
-        real *y = arena + 376320;
+        const real *x106 = arena + 426496; /* (4, 7, 7, 128) */
+        real *y = arena + 426496;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -10797,8 +11565,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 376320, 128, D_l3_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 426496, 128, D_l3_weight, 1024, arena + 0, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 426496, D_l3_weight, arena + 351232);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 351232;
@@ -10860,9 +11637,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:10: backward of G tanh */
     /*   with specs/wgan.gm:10: backward of G tanh */
     {
-        const real *x49 = arena + 439040; /* (4, 28, 28, 1) */
+        const real *x49 = arena + 464128; /* (4, 28, 28, 1) */
         const real *x119 = arena + 12544; /* (4, 28, 28, 1) */
-        real *y = arena + 439040;
+        real *y = arena + 464128;
         for (long i = 0; i < 3136; i++) {
             real v120 = (x49[i]) * (x49[i]);
             real v121 = -(v120);
@@ -10872,7 +11649,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan.gm:10: backward of G deconv 1 k4 s2 p1 (1) */
     {
-        const real *x123 = arena + 439040; /* (4, 28, 28, 1) */
+        const real *x123 = arena + 464128; /* (4, 28, 28, 1) */
         real *y = arena + 797056;
         double acc[1] = {0};
         for (long r = 0; r < 3136; r++) {
@@ -10884,8 +11661,11 @@ static void gc_grad_1(real *g) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan.gm:10: backward of G deconv 1 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 439040;
+        const real *img = arena + 464128;
         real *cols = arena + 50176;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -10905,8 +11685,20 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan.gm:10: backward of G deconv 1 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 464128, G_l8_weight, arena + 0);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 50176, 16, G_l8_weight, 16, arena + 0, 64);
     /* specs/wgan.gm:10: backward of G deconv 1 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 464128, arena + 250880, arena + 795904);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 250880, 64, arena + 50176, 16, arena + 795904, 16);
     /* specs/wgan.gm:9: backward of G relu (4, 14, 14, 64) */
     {
@@ -10958,7 +11750,7 @@ static void gc_grad_1(real *g) {
     /* specs/wgan.gm:9: backward of G batchnorm (64) */
     {
         const real *x133 = arena + 0; /* (64) */
-        const real *x38 = arena + 442176; /* (64) */
+        const real *x38 = arena + 467264; /* (64) */
         real *y = arena + 796992;
         for (long i = 0; i < 64; i++) {
             y[i] = (x133[i]) * (x38[i]);
@@ -10973,7 +11765,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x133 = arena + 0; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        const real *x38 = arena + 442176; /* (64) */
+        const real *x38 = arena + 467264; /* (64) */
         real *y = arena + 0;
         for (long i = 0; i < 64; i++) {
             real v134 = (x133[i]) * (x29[i]);
@@ -10992,7 +11784,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:9: backward of G batchnorm */
     {
         const real *x129 = arena + 250880; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 442240; /* (64) */
+        const real *x39 = arena + 467328; /* (64) */
         const real *x140 = arena + 0; /* (64) */
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 250880;
@@ -11054,6 +11846,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan.gm:9: backward of G deconv 64 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 250880;
         real *cols = arena + 0;
@@ -11076,8 +11871,20 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan.gm:9: backward of G deconv 64 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, G_l5_weight, 1024, arena + 200704, 128);
     /* specs/wgan.gm:9: backward of G deconv 64 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, arena + 758272, arena + 627200);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 758272, 128, arena + 0, 1024, arena + 627200, 1024);
     /* specs/wgan.gm:8: backward of G relu (4, 6272) */
     {
@@ -11131,7 +11938,7 @@ static void gc_grad_1(real *g) {
     /* specs/wgan.gm:8: backward of G batchnorm (6272) */
     {
         const real *x161 = arena + 0; /* (6272) */
-        const real *x16 = arena + 426496; /* (6272) */
+        const real *x16 = arena + 451584; /* (6272) */
         real *y = arena + 789632;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x161[i]) * (x16[i]);
@@ -11146,7 +11953,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x161 = arena + 0; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        const real *x16 = arena + 426496; /* (6272) */
+        const real *x16 = arena + 451584; /* (6272) */
         real *y = arena + 0;
         for (long i = 0; i < 6272; i++) {
             real v162 = (x161[i]) * (x7[i]);
@@ -11165,7 +11972,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:8: backward of G batchnorm */
     {
         const real *x157 = arena + 758272; /* (4, 6272) */
-        const real *x17 = arena + 432768; /* (6272) */
+        const real *x17 = arena + 457856; /* (6272) */
         const real *x168 = arena + 0; /* (6272) */
         const real *x11 = arena + 401408; /* (4, 6272) */
         real *y = arena + 758272;

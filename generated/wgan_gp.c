@@ -151,10 +151,10 @@ static const struct genrt_tensor tensors[52] = {
 static void train_step(long t, double *out) {
     step_t = t;
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 3211264, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 4014080, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x5 = arena + 3211264; /* (64, 6272) */
+        const real *x5 = arena + 4014080; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -188,9 +188,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x5 = arena + 3211264; /* (64, 6272) */
+        const real *x5 = arena + 4014080; /* (64, 6272) */
         const real *x12 = arena + 6272; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -202,7 +202,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x13 = arena + 3211264; /* (64, 6272) */
+        const real *x13 = arena + 4014080; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -246,10 +246,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x13 = arena + 3211264; /* (64, 6272) */
+        const real *x13 = arena + 4014080; /* (64, 6272) */
         const real *x19 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -261,8 +261,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -432,6 +441,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x;
         real *cols = arena + 0;
@@ -454,6 +466,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x, D_l1_weight, arena + 6422528);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 6422528, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -478,6 +496,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -500,6 +521,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, D_l3_weight, arena + 8830976);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 8830976, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
@@ -611,6 +638,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12976128;
         real *cols = arena + 0;
@@ -633,6 +663,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 12976128, D_l1_weight, arena + 7225344);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 7225344, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -657,6 +693,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -679,6 +718,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 10035200);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 10035200, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
@@ -815,6 +860,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 13026304;
         real *cols = arena + 0;
@@ -837,6 +885,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 13026304, D_l1_weight, arena + 8028160);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 8028160, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -861,6 +915,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
@@ -883,6 +940,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 4816896);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 4816896, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
@@ -1155,8 +1218,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12042240, 128, D_l3_weight, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 12042240, D_l3_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -1300,6 +1372,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
@@ -1322,8 +1397,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 200704, D_l1_weight, arena + 4014080);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 4014080, 64);
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 200704, arena + 3211264, arena + 13076480);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 3211264, 64, arena + 0, 16, arena + 13076480, 16);
     /* specs/wgan_gp.gm:13: backward of backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
@@ -1336,6 +1423,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 4014080;
         real *cols = arena + 0;
@@ -1358,8 +1448,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, D_l3_weight, arena + 12443648);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 12443648, 128);
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, arena + 12042240, arena + 12845056);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12042240, 128, arena + 0, 1024, arena + 12845056, 1024);
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     {
@@ -1658,6 +1760,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
@@ -1680,10 +1785,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12443648, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8028160, arena + 12443648, arena + 11239424);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12443648, 128, arena + 0, 1024, arena + 11239424, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 12443648, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -1734,6 +1854,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 13026304;
         real *cols = arena + 0;
@@ -1756,6 +1879,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 13026304, arena + 8028160, arena + 11370496);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 8028160, 64, arena + 0, 16, arena + 11370496, 16);
     /* specs/wgan_gp.gm:17: backward of loss_D (1) */
     {
@@ -1986,6 +2115,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -2008,10 +2140,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8028160, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, arena + 8028160, arena + 8429568);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8028160, 128, arena + 0, 1024, arena + 8429568, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -2062,6 +2209,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12976128;
         real *cols = arena + 0;
@@ -2084,6 +2234,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 12976128, arena + 7225344, arena + 8028160);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 0, 16, arena + 8028160, 16);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
@@ -2334,6 +2490,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -2356,8 +2515,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 7225344, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, arena + 7225344, arena + 7626752);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 7225344, 128, arena + 0, 1024, arena + 7626752, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
@@ -2376,6 +2544,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -2438,6 +2612,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x;
         real *cols = arena + 0;
@@ -2460,6 +2637,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x, arena + 6422528, arena + 200704);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6422528, 64, arena + 0, 16, arena + 200704, 16);
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
@@ -2493,10 +2676,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:19: adam step of D.l7.bias (1) */
     adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 6400, 100, G_l1_weight, 100, arena + 3211264, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 6400, 100, G_l1_weight, 100, arena + 4014080, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x399 = arena + 3211264; /* (64, 6272) */
+        const real *x399 = arena + 4014080; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2530,9 +2713,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x399 = arena + 3211264; /* (64, 6272) */
+        const real *x399 = arena + 4014080; /* (64, 6272) */
         const real *x402 = arena + 6272; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2544,7 +2727,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x403 = arena + 3211264; /* (64, 6272) */
+        const real *x403 = arena + 4014080; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2588,10 +2771,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x403 = arena + 3211264; /* (64, 6272) */
+        const real *x403 = arena + 4014080; /* (64, 6272) */
         const real *x409 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2603,8 +2786,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -2774,6 +2966,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x + 50176;
         real *cols = arena + 0;
@@ -2796,6 +2991,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x + 50176, D_l1_weight, arena + 6422528);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 6422528, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -2820,6 +3021,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -2842,6 +3046,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, D_l3_weight, arena + 8830976);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 8830976, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
@@ -2953,6 +3163,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12976128;
         real *cols = arena + 0;
@@ -2975,6 +3188,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 12976128, D_l1_weight, arena + 7225344);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 7225344, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -2999,6 +3218,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -3021,6 +3243,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 10035200);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 10035200, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
@@ -3157,6 +3385,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 13026304;
         real *cols = arena + 0;
@@ -3179,6 +3410,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 13026304, D_l1_weight, arena + 8028160);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 8028160, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -3203,6 +3440,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
@@ -3225,6 +3465,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 4816896);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 4816896, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
@@ -3497,8 +3743,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12042240, 128, D_l3_weight, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 12042240, D_l3_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -3642,6 +3897,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
@@ -3664,8 +3922,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 200704, D_l1_weight, arena + 4014080);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 4014080, 64);
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 200704, arena + 3211264, arena + 13076480);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 3211264, 64, arena + 0, 16, arena + 13076480, 16);
     /* specs/wgan_gp.gm:13: backward of backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
@@ -3678,6 +3948,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 4014080;
         real *cols = arena + 0;
@@ -3700,8 +3973,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, D_l3_weight, arena + 12443648);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 12443648, 128);
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, arena + 12042240, arena + 12845056);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12042240, 128, arena + 0, 1024, arena + 12845056, 1024);
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     {
@@ -4000,6 +4285,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
@@ -4022,10 +4310,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12443648, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8028160, arena + 12443648, arena + 11239424);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12443648, 128, arena + 0, 1024, arena + 11239424, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 12443648, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -4076,6 +4379,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 13026304;
         real *cols = arena + 0;
@@ -4098,6 +4404,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 13026304, arena + 8028160, arena + 11370496);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 8028160, 64, arena + 0, 16, arena + 11370496, 16);
     /* specs/wgan_gp.gm:17: backward of loss_D (1) */
     {
@@ -4328,6 +4640,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -4350,10 +4665,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8028160, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, arena + 8028160, arena + 8429568);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8028160, 128, arena + 0, 1024, arena + 8429568, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -4404,6 +4734,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12976128;
         real *cols = arena + 0;
@@ -4426,6 +4759,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 12976128, arena + 7225344, arena + 8028160);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 0, 16, arena + 8028160, 16);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
@@ -4676,6 +5015,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -4698,8 +5040,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 7225344, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, arena + 7225344, arena + 7626752);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 7225344, 128, arena + 0, 1024, arena + 7626752, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
@@ -4718,6 +5069,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -4780,6 +5137,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x + 50176;
         real *cols = arena + 0;
@@ -4802,6 +5162,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x + 50176, arena + 6422528, arena + 200704);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6422528, 64, arena + 0, 16, arena + 200704, 16);
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
@@ -4835,10 +5201,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:19: adam step of D.l7.bias (1) */
     adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 12800, 100, G_l1_weight, 100, arena + 3211264, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 12800, 100, G_l1_weight, 100, arena + 4014080, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x758 = arena + 3211264; /* (64, 6272) */
+        const real *x758 = arena + 4014080; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -4872,9 +5238,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x758 = arena + 3211264; /* (64, 6272) */
+        const real *x758 = arena + 4014080; /* (64, 6272) */
         const real *x761 = arena + 6272; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -4886,7 +5252,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x762 = arena + 3211264; /* (64, 6272) */
+        const real *x762 = arena + 4014080; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -4930,10 +5296,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x762 = arena + 3211264; /* (64, 6272) */
+        const real *x762 = arena + 4014080; /* (64, 6272) */
         const real *x768 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -4945,8 +5311,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -5116,6 +5491,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x + 100352;
         real *cols = arena + 0;
@@ -5138,6 +5516,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x + 100352, D_l1_weight, arena + 6422528);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 6422528, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -5162,6 +5546,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -5184,6 +5571,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, D_l3_weight, arena + 8830976);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 8830976, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
@@ -5295,6 +5688,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12976128;
         real *cols = arena + 0;
@@ -5317,6 +5713,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 12976128, D_l1_weight, arena + 7225344);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 7225344, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -5341,6 +5743,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -5363,6 +5768,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 10035200);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 10035200, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
@@ -5499,6 +5910,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 13026304;
         real *cols = arena + 0;
@@ -5521,6 +5935,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 13026304, D_l1_weight, arena + 8028160);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 8028160, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -5545,6 +5965,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
@@ -5567,6 +5990,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 4816896);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 4816896, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
@@ -5839,8 +6268,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12042240, 128, D_l3_weight, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 12042240, D_l3_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -5984,6 +6422,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
@@ -6006,8 +6447,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 200704, D_l1_weight, arena + 4014080);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 4014080, 64);
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 200704, arena + 3211264, arena + 13076480);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 3211264, 64, arena + 0, 16, arena + 13076480, 16);
     /* specs/wgan_gp.gm:13: backward of backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
@@ -6020,6 +6473,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 4014080;
         real *cols = arena + 0;
@@ -6042,8 +6498,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, D_l3_weight, arena + 12443648);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 12443648, 128);
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, arena + 12042240, arena + 12845056);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12042240, 128, arena + 0, 1024, arena + 12845056, 1024);
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     {
@@ -6342,6 +6810,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
@@ -6364,10 +6835,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12443648, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8028160, arena + 12443648, arena + 11239424);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12443648, 128, arena + 0, 1024, arena + 11239424, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 12443648, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -6418,6 +6904,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 13026304;
         real *cols = arena + 0;
@@ -6440,6 +6929,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 13026304, arena + 8028160, arena + 11370496);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 8028160, 64, arena + 0, 16, arena + 11370496, 16);
     /* specs/wgan_gp.gm:17: backward of loss_D (1) */
     {
@@ -6670,6 +7165,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -6692,10 +7190,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8028160, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, arena + 8028160, arena + 8429568);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8028160, 128, arena + 0, 1024, arena + 8429568, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -6746,6 +7259,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12976128;
         real *cols = arena + 0;
@@ -6768,6 +7284,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 12976128, arena + 7225344, arena + 8028160);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 0, 16, arena + 8028160, 16);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
@@ -7018,6 +7540,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -7040,8 +7565,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 7225344, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, arena + 7225344, arena + 7626752);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 7225344, 128, arena + 0, 1024, arena + 7626752, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
@@ -7060,6 +7594,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -7122,6 +7662,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x + 100352;
         real *cols = arena + 0;
@@ -7144,6 +7687,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x + 100352, arena + 6422528, arena + 200704);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6422528, 64, arena + 0, 16, arena + 200704, 16);
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
@@ -7177,10 +7726,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:19: adam step of D.l7.bias (1) */
     adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 19200, 100, G_l1_weight, 100, arena + 3211264, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 19200, 100, G_l1_weight, 100, arena + 4014080, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x1117 = arena + 3211264; /* (64, 6272) */
+        const real *x1117 = arena + 4014080; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -7214,9 +7763,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x1117 = arena + 3211264; /* (64, 6272) */
+        const real *x1117 = arena + 4014080; /* (64, 6272) */
         const real *x1120 = arena + 6272; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -7228,7 +7777,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x1121 = arena + 3211264; /* (64, 6272) */
+        const real *x1121 = arena + 4014080; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -7272,10 +7821,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x1121 = arena + 3211264; /* (64, 6272) */
+        const real *x1121 = arena + 4014080; /* (64, 6272) */
         const real *x1127 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -7287,8 +7836,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -7458,6 +8016,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x + 150528;
         real *cols = arena + 0;
@@ -7480,6 +8041,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x + 150528, D_l1_weight, arena + 6422528);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 6422528, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -7504,6 +8071,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -7526,6 +8096,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, D_l3_weight, arena + 8830976);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 8830976, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
@@ -7637,6 +8213,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12976128;
         real *cols = arena + 0;
@@ -7659,6 +8238,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 12976128, D_l1_weight, arena + 7225344);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 7225344, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -7683,6 +8268,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -7705,6 +8293,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 10035200);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 10035200, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
@@ -7841,6 +8435,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 13026304;
         real *cols = arena + 0;
@@ -7863,6 +8460,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 13026304, D_l1_weight, arena + 8028160);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 8028160, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -7887,6 +8490,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
@@ -7909,6 +8515,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 4816896);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 4816896, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
@@ -8181,8 +8793,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12042240, 128, D_l3_weight, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 12042240, D_l3_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -8326,6 +8947,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
@@ -8348,8 +8972,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 200704, D_l1_weight, arena + 4014080);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 4014080, 64);
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 200704, arena + 3211264, arena + 13076480);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 3211264, 64, arena + 0, 16, arena + 13076480, 16);
     /* specs/wgan_gp.gm:13: backward of backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
@@ -8362,6 +8998,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 4014080;
         real *cols = arena + 0;
@@ -8384,8 +9023,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, D_l3_weight, arena + 12443648);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 12443648, 128);
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, arena + 12042240, arena + 12845056);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12042240, 128, arena + 0, 1024, arena + 12845056, 1024);
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     {
@@ -8684,6 +9335,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
@@ -8706,10 +9360,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12443648, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8028160, arena + 12443648, arena + 11239424);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12443648, 128, arena + 0, 1024, arena + 11239424, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 12443648, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -8760,6 +9429,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 13026304;
         real *cols = arena + 0;
@@ -8782,6 +9454,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 13026304, arena + 8028160, arena + 11370496);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 8028160, 64, arena + 0, 16, arena + 11370496, 16);
     /* specs/wgan_gp.gm:17: backward of loss_D (1) */
     {
@@ -9012,6 +9690,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -9034,10 +9715,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8028160, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, arena + 8028160, arena + 8429568);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8028160, 128, arena + 0, 1024, arena + 8429568, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -9088,6 +9784,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12976128;
         real *cols = arena + 0;
@@ -9110,6 +9809,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 12976128, arena + 7225344, arena + 8028160);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 0, 16, arena + 8028160, 16);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
@@ -9360,6 +10065,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -9382,8 +10090,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 7225344, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, arena + 7225344, arena + 7626752);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 7225344, 128, arena + 0, 1024, arena + 7626752, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
@@ -9402,6 +10119,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -9464,6 +10187,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x + 150528;
         real *cols = arena + 0;
@@ -9486,6 +10212,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x + 150528, arena + 6422528, arena + 200704);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6422528, 64, arena + 0, 16, arena + 200704, 16);
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
@@ -9519,10 +10251,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:19: adam step of D.l7.bias (1) */
     adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 25600, 100, G_l1_weight, 100, arena + 3211264, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 25600, 100, G_l1_weight, 100, arena + 4014080, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x1476 = arena + 3211264; /* (64, 6272) */
+        const real *x1476 = arena + 4014080; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -9556,9 +10288,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x1476 = arena + 3211264; /* (64, 6272) */
+        const real *x1476 = arena + 4014080; /* (64, 6272) */
         const real *x1479 = arena + 6272; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -9570,7 +10302,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x1480 = arena + 3211264; /* (64, 6272) */
+        const real *x1480 = arena + 4014080; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -9614,10 +10346,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x1480 = arena + 3211264; /* (64, 6272) */
+        const real *x1480 = arena + 4014080; /* (64, 6272) */
         const real *x1486 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -9629,8 +10361,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -9800,6 +10541,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x + 200704;
         real *cols = arena + 0;
@@ -9822,6 +10566,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x + 200704, D_l1_weight, arena + 6422528);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 6422528, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -9846,6 +10596,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -9868,6 +10621,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, D_l3_weight, arena + 8830976);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 8830976, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
@@ -9993,6 +10752,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12976128;
         real *cols = arena + 0;
@@ -10015,6 +10777,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 12976128, D_l1_weight, arena + 7225344);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 7225344, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -10039,6 +10807,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -10061,6 +10832,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 10035200);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 10035200, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
@@ -10231,6 +11008,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 13026304;
         real *cols = arena + 0;
@@ -10253,6 +11033,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 13026304, D_l1_weight, arena + 8028160);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 8028160, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -10277,6 +11063,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
@@ -10299,6 +11088,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 4816896);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 4816896, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
@@ -10571,8 +11366,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12042240, 128, D_l3_weight, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 12042240, D_l3_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -10808,6 +11612,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
@@ -10830,8 +11637,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 200704, D_l1_weight, arena + 4014080);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 4014080, 64);
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 200704, arena + 3211264, arena + 13076480);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 3211264, 64, arena + 0, 16, arena + 13076480, 16);
     /* specs/wgan_gp.gm:13: backward of backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
@@ -10844,6 +11663,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 4014080;
         real *cols = arena + 0;
@@ -10866,8 +11688,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, D_l3_weight, arena + 12443648);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 12443648, 128);
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, arena + 12042240, arena + 12845056);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12042240, 128, arena + 0, 1024, arena + 12845056, 1024);
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     {
@@ -11166,6 +12000,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 8028160;
         real *cols = arena + 0;
@@ -11188,10 +12025,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12443648, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8028160, arena + 12443648, arena + 11239424);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12443648, 128, arena + 0, 1024, arena + 11239424, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 12443648, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -11242,6 +12094,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 13026304;
         real *cols = arena + 0;
@@ -11264,6 +12119,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 13026304, arena + 8028160, arena + 11370496);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 8028160, 64, arena + 0, 16, arena + 11370496, 16);
     /* specs/wgan_gp.gm:17: backward of loss_D (1) */
     {
@@ -11494,6 +12355,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 7225344;
         real *cols = arena + 0;
@@ -11516,10 +12380,25 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8028160, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, arena + 8028160, arena + 8429568);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8028160, 128, arena + 0, 1024, arena + 8429568, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -11570,6 +12449,9 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12976128;
         real *cols = arena + 0;
@@ -11592,6 +12474,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 12976128, arena + 7225344, arena + 8028160);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 0, 16, arena + 8028160, 16);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
@@ -11842,6 +12730,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 6422528;
         real *cols = arena + 0;
@@ -11864,8 +12755,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 7225344, 128, D_l3_weight, 1024, arena + 3211264, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6422528, arena + 7225344, arena + 7626752);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 7225344, 128, arena + 0, 1024, arena + 7626752, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
@@ -11884,6 +12784,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 3211264;
         real *img = arena + 0;
@@ -11946,6 +12852,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = in_x + 200704;
         real *cols = arena + 0;
@@ -11968,6 +12877,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, in_x + 200704, arena + 6422528, arena + 200704);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6422528, 64, arena + 0, 16, arena + 200704, 16);
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
@@ -12081,7 +12996,7 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
         const real *x1850 = arena + 6272; /* (6272) */
-        real *y = arena + 7275520;
+        real *y = arena + 7676928;
         for (long i = 0; i < 6272; i++) {
             real v1851 = x1850[i] + (real)1e-05;
             y[i] = 1 / sqrt(v1851);
@@ -12089,9 +13004,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x1852 = arena + 7275520; /* (6272) */
+        const real *x1852 = arena + 7676928; /* (6272) */
         const real *x9 = G_l2_gamma; /* (6272) */
-        real *y = arena + 7281792;
+        real *y = arena + 7683200;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x1852[i]) * (x9[i]);
         }
@@ -12103,7 +13018,7 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
         const real *x1847 = arena + 6422528; /* (64, 6272) */
-        const real *x1853 = arena + 7281792; /* (6272) */
+        const real *x1853 = arena + 7683200; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
         real *y = arena + 6823936;
         PARALLEL_FOR
@@ -12117,8 +13032,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 6823936, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 6823936, G_l5_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -12218,7 +13142,7 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
         const real *x1868 = arena + 64; /* (64) */
-        real *y = arena + 7288064;
+        real *y = arena + 7689472;
         for (long i = 0; i < 64; i++) {
             real v1869 = x1868[i] + (real)1e-05;
             y[i] = 1 / sqrt(v1869);
@@ -12226,9 +13150,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x1870 = arena + 7288064; /* (64) */
+        const real *x1870 = arena + 7689472; /* (64) */
         const real *x32 = G_l6_gamma; /* (64) */
-        real *y = arena + 7288128;
+        real *y = arena + 7689536;
         for (long i = 0; i < 64; i++) {
             y[i] = (x1870[i]) * (x32[i]);
         }
@@ -12240,7 +13164,7 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
         const real *x1865 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x1871 = arena + 7288128; /* (64) */
+        const real *x1871 = arena + 7689536; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
         real *y = arena + 4014080;
         PARALLEL_FOR
@@ -12258,7 +13182,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
         const real *cols = arena + 0;
-        real *img = arena + 7225344;
+        real *img = arena + 7626752;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -12281,9 +13205,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:10: G tanh (64, 28, 28, 1) */
     /*   with specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x1878 = arena + 7225344; /* (64, 28, 28, 1) */
+        const real *x1878 = arena + 7626752; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
-        real *y = arena + 7225344;
+        real *y = arena + 7626752;
         PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -12294,8 +13218,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 7225344;
+        const real *img = arena + 7626752;
         real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
@@ -12316,6 +13243,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 7626752, D_l1_weight, arena + 4816896);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 4816896, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
@@ -12340,6 +13273,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 4816896;
         real *cols = arena + 0;
@@ -12362,6 +13298,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4816896, D_l3_weight, arena + 5619712);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 5619712, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
@@ -12450,7 +13392,7 @@ static void train_step(long t, double *out) {
         const real *x1898 = arena + 401408; /* (64) */
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 6021120;
+        real *y = arena + 7225344;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -12464,7 +13406,7 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:15: D dense 1 (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 6021120, 6272, D_l7_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 7225344, 6272, D_l7_weight, 6272, arena + 0, 1);
     /* specs/wgan_gp.gm:17: loss_G (1) */
     /*   with specs/wgan_gp.gm:15: D dense 1 */
     {
@@ -12517,10 +13459,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 */
     {
-        const real *x1902 = arena + 6021120; /* (64, 7, 7, 128) */
+        const real *x1902 = arena + 7225344; /* (64, 7, 7, 128) */
         const real *x1915 = arena + 0; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 6021120;
+        real *y = arena + 7225344;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -12533,7 +13475,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1917 = arena + 6021120; /* (64, 7, 7, 128) */
+        const real *x1917 = arena + 7225344; /* (64, 7, 7, 128) */
         const real *x1893 = arena + 5619712; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         PARALLEL_FOR
@@ -12571,11 +13513,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1917 = arena + 6021120; /* (64, 7, 7, 128) */
+        const real *x1917 = arena + 7225344; /* (64, 7, 7, 128) */
         const real *x1898 = arena + 401408; /* (64) */
         const real *x1925 = arena + 0; /* (64) */
         const real *x1893 = arena + 5619712; /* (64, 7, 7, 128) */
-        real *y = arena + 6021120;
+        real *y = arena + 7225344;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -12591,7 +13533,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x1930 = arena + 6021120; /* (64, 7, 7, 128) */
+        const real *x1930 = arena + 7225344; /* (64, 7, 7, 128) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
@@ -12618,8 +13560,8 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
         const real *x1933 = arena + 0; /* (64) */
-        const real *x1930 = arena + 6021120; /* (64, 7, 7, 128) */
-        real *y = arena + 6021120;
+        const real *x1930 = arena + 7225344; /* (64, 7, 7, 128) */
+        real *y = arena + 7225344;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -12631,8 +13573,17 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 6021120, 128, D_l3_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 7225344, 128, D_l3_weight, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 5619712);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 5619712;
@@ -12695,9 +13646,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:10: backward of G tanh */
     /*   with specs/wgan_gp.gm:10: backward of G tanh */
     {
-        const real *x1880 = arena + 7225344; /* (64, 28, 28, 1) */
+        const real *x1880 = arena + 7626752; /* (64, 28, 28, 1) */
         const real *x1943 = arena + 200704; /* (64, 28, 28, 1) */
-        real *y = arena + 7225344;
+        real *y = arena + 7626752;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1944 = (x1880[i]) * (x1880[i]);
@@ -12708,7 +13659,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:10: backward of G deconv 1 k4 s2 p1 (1) */
     {
-        const real *x1947 = arena + 7225344; /* (64, 28, 28, 1) */
+        const real *x1947 = arena + 7626752; /* (64, 28, 28, 1) */
         real *y = arena + 4818048;
         double acc[1] = {0};
         for (long r = 0; r < 50176; r++) {
@@ -12720,8 +13671,11 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:10: backward of G deconv 1 k4 s2 p1 (12544, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 7225344;
+        const real *img = arena + 7626752;
         real *cols = arena + 802816;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
@@ -12742,8 +13696,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:10: backward of G deconv 1 k4 s2 p1 (12544, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 7626752, G_l8_weight, arena + 0);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 802816, 16, G_l8_weight, 16, arena + 0, 64);
     /* specs/wgan_gp.gm:10: backward of G deconv 1 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 7626752, arena + 4014080, arena + 4816896);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 4014080, 64, arena + 802816, 16, arena + 4816896, 16);
     /* specs/wgan_gp.gm:9: backward of G relu (64, 14, 14, 64) */
     {
@@ -12795,7 +13761,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:9: backward of G batchnorm (64) */
     {
         const real *x1957 = arena + 0; /* (64) */
-        const real *x1870 = arena + 7288064; /* (64) */
+        const real *x1870 = arena + 7689472; /* (64) */
         real *y = arena + 4817984;
         for (long i = 0; i < 64; i++) {
             y[i] = (x1957[i]) * (x1870[i]);
@@ -12810,7 +13776,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1957 = arena + 0; /* (64) */
         const real *x32 = G_l6_gamma; /* (64) */
-        const real *x1870 = arena + 7288064; /* (64) */
+        const real *x1870 = arena + 7689472; /* (64) */
         real *y = arena + 0;
         for (long i = 0; i < 64; i++) {
             real v1958 = (x1957[i]) * (x32[i]);
@@ -12829,7 +13795,7 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:9: backward of G batchnorm */
     {
         const real *x1953 = arena + 4014080; /* (64, 14, 14, 64) */
-        const real *x1871 = arena + 7288128; /* (64) */
+        const real *x1871 = arena + 7689536; /* (64) */
         const real *x1964 = arena + 0; /* (64) */
         const real *x1865 = arena + 3211264; /* (64, 14, 14, 64) */
         real *y = arena + 4014080;
@@ -12891,6 +13857,9 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:9: backward of G deconv 64 k4 s2 p1 (3136, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 4014080;
         real *cols = arena + 0;
@@ -12913,8 +13882,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:9: backward of G deconv 64 k4 s2 p1 (3136, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, G_l5_weight, 1024, arena + 3211264, 128);
     /* specs/wgan_gp.gm:9: backward of G deconv 64 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, arena + 6823936, arena + 3612672);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 6823936, 128, arena + 0, 1024, arena + 3612672, 1024);
     /* specs/wgan_gp.gm:8: backward of G relu (64, 6272) */
     {
@@ -12968,7 +13949,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:8: backward of G batchnorm (6272) */
     {
         const real *x1985 = arena + 0; /* (6272) */
-        const real *x1852 = arena + 7275520; /* (6272) */
+        const real *x1852 = arena + 7676928; /* (6272) */
         real *y = arena + 633472;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x1985[i]) * (x1852[i]);
@@ -12983,7 +13964,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1985 = arena + 0; /* (6272) */
         const real *x9 = G_l2_gamma; /* (6272) */
-        const real *x1852 = arena + 7275520; /* (6272) */
+        const real *x1852 = arena + 7676928; /* (6272) */
         real *y = arena + 0;
         for (long i = 0; i < 6272; i++) {
             real v1986 = (x1985[i]) * (x9[i]);
@@ -13002,7 +13983,7 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:8: backward of G batchnorm */
     {
         const real *x1981 = arena + 6823936; /* (64, 6272) */
-        const real *x1853 = arena + 7281792; /* (6272) */
+        const real *x1853 = arena + 7683200; /* (6272) */
         const real *x1992 = arena + 0; /* (6272) */
         const real *x1847 = arena + 6422528; /* (64, 6272) */
         real *y = arena + 6823936;
@@ -13087,7 +14068,7 @@ static void train_step(long t, double *out) {
 /* The generator's forward pass at batch 64, from in_z. */
 static const real *generate(void) {
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 3211264, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 4014080, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
@@ -13117,10 +14098,10 @@ static const real *generate(void) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x2 = arena + 3211264; /* (64, 6272) */
+        const real *x2 = arena + 4014080; /* (64, 6272) */
         const real *x9 = arena + 0; /* (6272) */
         const real *x11 = arena + 6272; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -13132,8 +14113,17 @@ static const real *generate(void) {
         }
     }
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (3136, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 3211264;
@@ -13245,10 +14235,10 @@ static const real *generate(void) {
 /* Gradient check: loss_D at batch 4. */
 static void gc_loss_0(double *out) {
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -13276,9 +14266,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -13290,7 +14280,7 @@ static void gc_loss_0(double *out) {
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -13326,10 +14316,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -13341,8 +14331,17 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 200704, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -13462,7 +14461,7 @@ static void gc_loss_0(double *out) {
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
         const real *cols = arena + 0;
-        real *img = arena + 250880;
+        real *img = arena + 275968;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -13484,9 +14483,9 @@ static void gc_loss_0(double *out) {
     /* specs/wgan_gp.gm:10: G tanh (4, 28, 28, 1) */
     /*   with specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 250880; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 275968; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 250880;
+        real *y = arena + 275968;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -13496,6 +14495,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -13517,6 +14519,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_x, D_l1_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 200704, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -13541,6 +14549,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
@@ -13563,12 +14574,18 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 200704, 128);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 200704, D_l3_weight, arena + 250880);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 250880, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
     {
-        const real *x59 = arena + 200704; /* (196, 128) */
+        const real *x59 = arena + 250880; /* (196, 128) */
         const real *x60 = D_l3_bias; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -13579,7 +14596,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     {
-        const real *x62 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x62 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -13603,9 +14620,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4, 7, 7, 128) */
     {
-        const real *x62 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x62 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (4) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -13617,7 +14634,7 @@ static void gc_loss_0(double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -13647,11 +14664,11 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x73 = arena + 0; /* (4) */
         const real *x64 = D_l4_gamma; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -13665,10 +14682,13 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan_gp.gm:15: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 200704, 6272, D_l7_weight, 6272, arena + 254016, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l7_weight, 6272, arena + 279104, 1);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 250880;
+        const real *img = arena + 275968;
         real *cols = arena + 0;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -13688,6 +14708,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 275968, D_l1_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 200704, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -13712,6 +14738,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
@@ -13734,12 +14763,18 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 200704, 128);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 200704, D_l3_weight, arena + 250880);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 250880, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
     {
-        const real *x89 = arena + 200704; /* (196, 128) */
+        const real *x89 = arena + 250880; /* (196, 128) */
         const real *x60 = D_l3_bias; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -13750,7 +14785,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     {
-        const real *x91 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x91 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -13774,9 +14809,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4, 7, 7, 128) */
     {
-        const real *x91 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x91 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x94 = arena + 0; /* (4) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -13788,7 +14823,7 @@ static void gc_loss_0(double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x95 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x95 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -13818,11 +14853,11 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x95 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x95 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x100 = arena + 0; /* (4) */
         const real *x64 = D_l4_gamma; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -13836,13 +14871,13 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan_gp.gm:15: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 200704, 6272, D_l7_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l7_weight, 6272, arena + 0, 1);
     /* specs/wgan_gp.gm:17: loss_D (1) */
     /*   with specs/wgan_gp.gm:15: D dense 1 */
     {
-        const real *x80 = arena + 254016; /* (4, 1) */
+        const real *x80 = arena + 279104; /* (4, 1) */
         const real *x81 = D_l7_bias; /* (1) */
-        real *y = arena + 301056;
+        real *y = arena + 326144;
         double acc = 0;
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
@@ -13858,7 +14893,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x106 = arena + 0; /* (4, 1) */
         const real *x81 = D_l7_bias; /* (1) */
-        real *y = arena + 301072;
+        real *y = arena + 326160;
         double acc = 0;
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
@@ -13881,9 +14916,9 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
         const real *x0 = gc_x; /* (4, 28, 28, 1) */
-        const real *x49 = arena + 250880; /* (4, 28, 28, 1) */
+        const real *x49 = arena + 275968; /* (4, 28, 28, 1) */
         const real *x113 = arena + 0; /* (4) */
-        real *y = arena + 250880;
+        real *y = arena + 275968;
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 784; q++) {
                 long i = r * 784 + q;
@@ -13894,8 +14929,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 250880;
+        const real *img = arena + 275968;
         real *cols = arena + 0;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -13915,6 +14953,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 275968, D_l1_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 200704, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -13939,6 +14983,9 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
@@ -13961,6 +15008,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 200704, D_l3_weight, arena + 250880);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 250880, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
     {
@@ -14056,7 +15109,7 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 16, 1, D_l7_weight, 6272, arena + 275968, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 16, 1, D_l7_weight, 6272, arena + 301056, 6272);
     /* specs/wgan_gp.gm:14: backward of D layernorm (4, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
@@ -14068,8 +15121,8 @@ static void gc_loss_0(double *out) {
         const real *x134 = arena + 0; /* (4) */
         const real *x64 = D_l4_gamma; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        const real *x146 = arena + 275968; /* (4, 7, 7, 128) */
-        real *y = arena + 275968;
+        const real *x146 = arena + 301056; /* (4, 7, 7, 128) */
+        real *y = arena + 301056;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -14087,7 +15140,7 @@ static void gc_loss_0(double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x148 = arena + 275968; /* (4, 7, 7, 128) */
+        const real *x148 = arena + 301056; /* (4, 7, 7, 128) */
         const real *x129 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 16;
         PARALLEL_FOR
@@ -14125,11 +15178,11 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x148 = arena + 275968; /* (4, 7, 7, 128) */
+        const real *x148 = arena + 301056; /* (4, 7, 7, 128) */
         const real *x134 = arena + 0; /* (4) */
         const real *x156 = arena + 16; /* (4) */
         const real *x129 = arena + 250880; /* (4, 7, 7, 128) */
-        real *y = arena + 275968;
+        real *y = arena + 301056;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -14145,7 +15198,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     {
-        const real *x161 = arena + 275968; /* (4, 7, 7, 128) */
+        const real *x161 = arena + 301056; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -14172,8 +15225,8 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
         const real *x164 = arena + 0; /* (4) */
-        const real *x161 = arena + 275968; /* (4, 7, 7, 128) */
-        real *y = arena + 275968;
+        const real *x161 = arena + 301056; /* (4, 7, 7, 128) */
+        real *y = arena + 301056;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -14185,8 +15238,17 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 275968, 128, D_l3_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 301056, 128, D_l3_weight, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 301056, D_l3_weight, arena + 250880);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 250880;
@@ -14283,10 +15345,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
-        const real *x108 = arena + 301056; /* (1) */
-        const real *x110 = arena + 301072; /* (1) */
+        const real *x108 = arena + 326144; /* (1) */
+        const real *x110 = arena + 326160; /* (1) */
         const real *x181 = arena + 16; /* (1) */
-        real *y = arena + 301056;
+        real *y = arena + 326144;
         for (long i = 0; i < 1; i++) {
             real v109 = (real)0.25 * (x108[i]);
             real v111 = (real)0.25 * (x110[i]);
@@ -14297,16 +15359,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan_gp.gm:17: gradient penalty (1) */
-    out[0] = (double)*(arena + 301056);
+    out[0] = (double)*(arena + 326144);
 }
 
 /* Gradient check: d loss_D / d parameters at batch 4, into g. */
 static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -14334,9 +15396,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -14348,7 +15410,7 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -14384,10 +15446,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -14399,8 +15461,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 200704, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -14554,6 +15625,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -14575,6 +15649,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_x, D_l1_weight, arena + 925696);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 925696, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -14599,6 +15679,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 925696;
         real *cols = arena + 0;
@@ -14621,6 +15704,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 925696, D_l3_weight, arena + 844800);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 844800, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
     {
@@ -14732,6 +15821,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 920064;
         real *cols = arena + 0;
@@ -14753,6 +15845,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 920064, D_l1_weight, arena + 794624);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 794624, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -14777,6 +15875,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 794624;
         real *cols = arena + 0;
@@ -14799,6 +15900,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 794624, D_l3_weight, arena + 713728);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 713728, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
     {
@@ -14934,6 +16041,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 788992;
         real *cols = arena + 0;
@@ -14955,6 +16065,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 788992, D_l1_weight, arena + 663552);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 663552, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -14979,6 +16095,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 663552;
         real *cols = arena + 0;
@@ -15001,6 +16120,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 663552, D_l3_weight, arena + 301056);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 301056, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
     {
@@ -15273,8 +16398,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 582656, 128, D_l3_weight, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 582656, D_l3_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -15415,6 +16549,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12544;
         real *cols = arena + 0;
@@ -15436,8 +16573,20 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 12544, D_l1_weight, arena + 250880);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 250880, 64);
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 12544, arena + 200704, arena + 1013504);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 200704, 64, arena + 0, 16, arena + 1013504, 16);
     /* specs/wgan_gp.gm:13: backward of backward of D leaky_relu 0.2 (4, 14, 14, 64) */
     {
@@ -15450,6 +16599,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 250880;
         real *cols = arena + 0;
@@ -15472,8 +16624,20 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, D_l3_weight, arena + 975872);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 975872, 128);
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, arena + 582656, arena + 401408);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 582656, 128, arena + 0, 1024, arena + 401408, 1024);
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (4) */
     {
@@ -15772,6 +16936,9 @@ static void gc_grad_0(real *g) {
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 663552;
         real *cols = arena + 0;
@@ -15794,10 +16961,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 975872, 128, D_l3_weight, 1024, arena + 200704, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 663552, arena + 975872, arena + 532480);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 975872, 128, arena + 0, 1024, arena + 532480, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 975872, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
@@ -15848,6 +17030,9 @@ static void gc_grad_0(real *g) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 788992;
         real *cols = arena + 0;
@@ -15869,6 +17054,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 788992, arena + 663552, arena + 1014528);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 663552, 64, arena + 0, 16, arena + 1014528, 16);
     /* specs/wgan_gp.gm:17: backward of loss_D (1) */
     {
@@ -16099,6 +17290,9 @@ static void gc_grad_0(real *g) {
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 794624;
         real *cols = arena + 0;
@@ -16121,10 +17315,25 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 975872, 128, D_l3_weight, 1024, arena + 200704, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 794624, arena + 975872, arena + 663552);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 975872, 128, arena + 0, 1024, arena + 663552, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 975872, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
@@ -16175,6 +17384,9 @@ static void gc_grad_0(real *g) {
         for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 920064;
         real *cols = arena + 0;
@@ -16196,6 +17408,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 920064, arena + 794624, arena + 1015552);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 794624, 64, arena + 0, 16, arena + 1015552, 16);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
@@ -16446,6 +17664,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 925696;
         real *cols = arena + 0;
@@ -16468,8 +17689,17 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 975872, 128, D_l3_weight, 1024, arena + 200704, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 925696, arena + 975872, arena + 794624);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 975872, 128, arena + 0, 1024, arena + 794624, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
@@ -16488,6 +17718,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 975872, D_l3_weight, arena + 0);
+    } else
+    #endif
     {
         const real *cols = arena + 200704;
         real *img = arena + 0;
@@ -16550,6 +17786,9 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = gc_x;
         real *cols = arena + 0;
@@ -16571,6 +17810,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, gc_x, arena + 925696, arena + 12544);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 925696, 64, arena + 0, 16, arena + 12544, 16);
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
@@ -16608,10 +17853,10 @@ static void gc_grad_0(real *g) {
 /* Gradient check: loss_G at batch 4. */
 static void gc_loss_1(double *out) {
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -16639,9 +17884,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 200704; /* (4, 6272) */
+        const real *x3 = arena + 250880; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -16653,7 +17898,7 @@ static void gc_loss_1(double *out) {
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -16689,10 +17934,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x11 = arena + 250880; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -16704,8 +17949,17 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 200704, 128, G_l5_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -16859,6 +18113,9 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 12544;
         real *cols = arena + 0;
@@ -16880,6 +18137,12 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 12544, D_l1_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 200704, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -16904,6 +18167,9 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 200704;
         real *cols = arena + 0;
@@ -16926,12 +18192,18 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 200704, 128);
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 200704, D_l3_weight, arena + 250880);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 250880, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
     {
-        const real *x59 = arena + 200704; /* (196, 128) */
+        const real *x59 = arena + 250880; /* (196, 128) */
         const real *x60 = D_l3_bias; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -16942,7 +18214,7 @@ static void gc_loss_1(double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     {
-        const real *x62 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x62 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -16966,9 +18238,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4, 7, 7, 128) */
     {
-        const real *x62 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x62 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (4) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -16980,7 +18252,7 @@ static void gc_loss_1(double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -17010,11 +18282,11 @@ static void gc_loss_1(double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x68 = arena + 200704; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
         const real *x73 = arena + 0; /* (4) */
         const real *x64 = D_l4_gamma; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 200704;
+        real *y = arena + 250880;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -17028,7 +18300,7 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/wgan_gp.gm:15: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 200704, 6272, D_l7_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l7_weight, 6272, arena + 0, 1);
     /* specs/wgan_gp.gm:17: loss_G (1) */
     /*   with specs/wgan_gp.gm:15: D dense 1 */
     {
@@ -17108,7 +18380,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
         const real *x11 = arena + 401408; /* (4, 6272) */
-        real *y = arena + 426496;
+        real *y = arena + 451584;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
         PARALLEL_FOR
@@ -17128,8 +18400,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x13 = arena + 426496; /* (6272) */
-        real *y = arena + 426496;
+        const real *x13 = arena + 451584; /* (6272) */
+        real *y = arena + 451584;
         for (long i = 0; i < 6272; i++) {
             real v14 = (real)0.25 * (x13[i]);
             real v15 = v14 + (real)1e-05;
@@ -17138,9 +18410,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x16 = arena + 426496; /* (6272) */
+        const real *x16 = arena + 451584; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        real *y = arena + 432768;
+        real *y = arena + 457856;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x16[i]) * (x7[i]);
         }
@@ -17150,7 +18422,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
         const real *x11 = arena + 401408; /* (4, 6272) */
-        const real *x17 = arena + 432768; /* (6272) */
+        const real *x17 = arena + 457856; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 758272;
         PARALLEL_FOR
@@ -17164,8 +18436,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 758272, 128, G_l5_weight, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 758272, G_l5_weight, arena + 200704);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 200704;
@@ -17232,7 +18513,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 442176;
+        real *y = arena + 467264;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -17251,8 +18532,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x35 = arena + 442176; /* (64) */
-        real *y = arena + 442176;
+        const real *x35 = arena + 467264; /* (64) */
+        real *y = arena + 467264;
         for (long i = 0; i < 64; i++) {
             real v36 = (real)0.0012755102040816326 * (x35[i]);
             real v37 = v36 + (real)1e-05;
@@ -17261,9 +18542,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x38 = arena + 442176; /* (64) */
+        const real *x38 = arena + 467264; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        real *y = arena + 442240;
+        real *y = arena + 467328;
         for (long i = 0; i < 64; i++) {
             y[i] = (x38[i]) * (x29[i]);
         }
@@ -17273,7 +18554,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 442240; /* (64) */
+        const real *x39 = arena + 467328; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
         real *y = arena + 250880;
         PARALLEL_FOR
@@ -17291,7 +18572,7 @@ static void gc_grad_1(real *g) {
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
         const real *cols = arena + 0;
-        real *img = arena + 439040;
+        real *img = arena + 464128;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -17313,9 +18594,9 @@ static void gc_grad_1(real *g) {
     /* specs/wgan_gp.gm:10: G tanh (4, 28, 28, 1) */
     /*   with specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 439040; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 464128; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 439040;
+        real *y = arena + 464128;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -17325,8 +18606,11 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 439040;
+        const real *img = arena + 464128;
         real *cols = arena + 0;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -17346,6 +18630,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 464128, D_l1_weight, arena + 301056);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 301056, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
@@ -17370,6 +18660,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 301056;
         real *cols = arena + 0;
@@ -17392,6 +18685,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 301056, D_l3_weight, arena + 351232);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 351232, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
     {
@@ -17491,7 +18790,7 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 16, 1, D_l7_weight, 6272, arena + 376320, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 16, 1, D_l7_weight, 6272, arena + 426496, 6272);
     /* specs/wgan_gp.gm:14: backward of D layernorm (4, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
@@ -17503,8 +18802,8 @@ static void gc_grad_1(real *g) {
         const real *x73 = arena + 0; /* (4) */
         const real *x64 = D_l4_gamma; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        const real *x91 = arena + 376320; /* (4, 7, 7, 128) */
-        real *y = arena + 376320;
+        const real *x91 = arena + 426496; /* (4, 7, 7, 128) */
+        real *y = arena + 426496;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -17522,7 +18821,7 @@ static void gc_grad_1(real *g) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x93 = arena + 376320; /* (4, 7, 7, 128) */
+        const real *x93 = arena + 426496; /* (4, 7, 7, 128) */
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
         real *y = arena + 16;
         PARALLEL_FOR
@@ -17560,11 +18859,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x93 = arena + 376320; /* (4, 7, 7, 128) */
+        const real *x93 = arena + 426496; /* (4, 7, 7, 128) */
         const real *x73 = arena + 0; /* (4) */
         const real *x101 = arena + 16; /* (4) */
         const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
-        real *y = arena + 376320;
+        real *y = arena + 426496;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -17580,7 +18879,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     {
-        const real *x106 = arena + 376320; /* (4, 7, 7, 128) */
+        const real *x106 = arena + 426496; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -17607,8 +18906,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
         const real *x109 = arena + 0; /* (4) */
-        const real *x106 = arena + 376320; /* (4, 7, 7, 128) */
-        real *y = arena + 376320;
+        const real *x106 = arena + 426496; /* (4, 7, 7, 128) */
+        real *y = arena + 426496;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -17620,8 +18919,17 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (196, 1024) */
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 376320, 128, D_l3_weight, 1024, arena + 0, 1024);
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 426496, 128, D_l3_weight, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 426496, D_l3_weight, arena + 351232);
+    } else
+    #endif
     {
         const real *cols = arena + 0;
         real *img = arena + 351232;
@@ -17683,9 +18991,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:10: backward of G tanh */
     /*   with specs/wgan_gp.gm:10: backward of G tanh */
     {
-        const real *x49 = arena + 439040; /* (4, 28, 28, 1) */
+        const real *x49 = arena + 464128; /* (4, 28, 28, 1) */
         const real *x119 = arena + 12544; /* (4, 28, 28, 1) */
-        real *y = arena + 439040;
+        real *y = arena + 464128;
         for (long i = 0; i < 3136; i++) {
             real v120 = (x49[i]) * (x49[i]);
             real v121 = -(v120);
@@ -17695,7 +19003,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan_gp.gm:10: backward of G deconv 1 k4 s2 p1 (1) */
     {
-        const real *x123 = arena + 439040; /* (4, 28, 28, 1) */
+        const real *x123 = arena + 464128; /* (4, 28, 28, 1) */
         real *y = arena + 797056;
         double acc[1] = {0};
         for (long r = 0; r < 3136; r++) {
@@ -17707,8 +19015,11 @@ static void gc_grad_1(real *g) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:10: backward of G deconv 1 k4 s2 p1 (784, 16) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
-        const real *img = arena + 439040;
+        const real *img = arena + 464128;
         real *cols = arena + 50176;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -17728,8 +19039,20 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan_gp.gm:10: backward of G deconv 1 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 464128, G_l8_weight, arena + 0);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 50176, 16, G_l8_weight, 16, arena + 0, 64);
     /* specs/wgan_gp.gm:10: backward of G deconv 1 k4 s2 p1 (64, 16) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 464128, arena + 250880, arena + 795904);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 250880, 64, arena + 50176, 16, arena + 795904, 16);
     /* specs/wgan_gp.gm:9: backward of G relu (4, 14, 14, 64) */
     {
@@ -17781,7 +19104,7 @@ static void gc_grad_1(real *g) {
     /* specs/wgan_gp.gm:9: backward of G batchnorm (64) */
     {
         const real *x133 = arena + 0; /* (64) */
-        const real *x38 = arena + 442176; /* (64) */
+        const real *x38 = arena + 467264; /* (64) */
         real *y = arena + 796992;
         for (long i = 0; i < 64; i++) {
             y[i] = (x133[i]) * (x38[i]);
@@ -17796,7 +19119,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x133 = arena + 0; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        const real *x38 = arena + 442176; /* (64) */
+        const real *x38 = arena + 467264; /* (64) */
         real *y = arena + 0;
         for (long i = 0; i < 64; i++) {
             real v134 = (x133[i]) * (x29[i]);
@@ -17815,7 +19138,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:9: backward of G batchnorm */
     {
         const real *x129 = arena + 250880; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 442240; /* (64) */
+        const real *x39 = arena + 467328; /* (64) */
         const real *x140 = arena + 0; /* (64) */
         const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
         real *y = arena + 250880;
@@ -17877,6 +19200,9 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan_gp.gm:9: backward of G deconv 64 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
     {
         const real *img = arena + 250880;
         real *cols = arena + 0;
@@ -17899,8 +19225,20 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan_gp.gm:9: backward of G deconv 64 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+    } else
+    #endif
     gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, G_l5_weight, 1024, arena + 200704, 128);
     /* specs/wgan_gp.gm:9: backward of G deconv 64 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 250880, arena + 758272, arena + 627200);
+    } else
+    #endif
     gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 758272, 128, arena + 0, 1024, arena + 627200, 1024);
     /* specs/wgan_gp.gm:8: backward of G relu (4, 6272) */
     {
@@ -17954,7 +19292,7 @@ static void gc_grad_1(real *g) {
     /* specs/wgan_gp.gm:8: backward of G batchnorm (6272) */
     {
         const real *x161 = arena + 0; /* (6272) */
-        const real *x16 = arena + 426496; /* (6272) */
+        const real *x16 = arena + 451584; /* (6272) */
         real *y = arena + 789632;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x161[i]) * (x16[i]);
@@ -17969,7 +19307,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x161 = arena + 0; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        const real *x16 = arena + 426496; /* (6272) */
+        const real *x16 = arena + 451584; /* (6272) */
         real *y = arena + 0;
         for (long i = 0; i < 6272; i++) {
             real v162 = (x161[i]) * (x7[i]);
@@ -17988,7 +19326,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:8: backward of G batchnorm */
     {
         const real *x157 = arena + 758272; /* (4, 6272) */
-        const real *x17 = arena + 432768; /* (6272) */
+        const real *x17 = arena + 457856; /* (6272) */
         const real *x168 = arena + 0; /* (6272) */
         const real *x11 = arena + 401408; /* (4, 6272) */
         real *y = arena + 758272;
@@ -18176,7 +19514,7 @@ static const char spec_summary[] =
     "forward MACs          13879936 per sample, all networks once\n"
     "step FLOPs         59548073984 per training step (GEMMs, forward and backward)\n"
     "state                 10980480 bytes (parameters, optimizer state, moving averages)\n"
-    "arena                 52311872 bytes (train step: 52311872; peak of live tensors: 48044096)\n";
+    "arena                 52311872 bytes (train step: 52311872; peak of live tensors: 49100608)\n";
 static const char spec_dot[] =
     "// generated by genc --dot from specs/wgan_gp.gm; draw with: dot -Tpng -o wgan_gp.png\n"
     "digraph \"wgan_gp\" {\n"

@@ -53,6 +53,7 @@ enum genrt_flag { /* in the order the usage text lists them */
     F_CLASSIFIER,
     F_SPEC,
     F_REFERENCE,
+    F_FLOAT,
     F_COUNT
 };
 
@@ -72,7 +73,7 @@ struct genrt_opts {
     const char *data, *data_b, *from, *out, *resume, *checkpoint, *output;
     const char *operand; /* a command's positional argument (report: RUN_DIR) */
     const char *input, *classifier, *spec;
-    int quiet, force, help, no_ema, reference, per_rank_batch;
+    int quiet, force, help, no_ema, reference, per_rank_batch, use_float;
     int on_nonfinite; /* enum genrt_nonfinite */
 };
 

@@ -42,6 +42,123 @@ static int central_difference(const struct genrt_model *g, int k, long i, double
     return dbl && fabs(up - down) > 1e-4 * scale;
 }
 
+/* Model g's state from seed and its gradient-check inputs: one batch of
+ * gc_batch rows of the data (slot 0, and a CycleGAN's slot 3, domain B),
+ * whatever real_batches and latent_batches are, and the latent batch from
+ * r; 0, or 1 after the message. */
+static int gc_setup(const struct genrt_cli *c, const struct genrt_opts *o, const struct genrt_model *g,
+                    uint64_t seed, struct genrt_rng *r)
+{
+    struct genrt_err err;
+    struct genrt_data data;
+    genrt_run_set_threads(GENRT_DEFAULT_THREADS);
+    genrt_run_init_state(g, seed);
+    int n_dom = g->domain_b ? 2 : 1;
+    int *labels = genrt_file_xmalloc((size_t)g->gc_batch * sizeof *labels);
+    for (int dom = 0; dom < n_dom; dom++) {
+        struct genrt_model md;
+        genrt_data_domain_model(g, dom, &md);
+        if (genrt_run_open_domain(g, dom, dom == GENRT_DOMAIN_B ? o->data_b : o->data, GENRT_SPLIT_MODEL,
+                        seed, &data, &err)) {
+            free(labels);
+            return genrt_cli_fail_err(c, &err);
+        }
+        float *real = genrt_file_xmalloc((size_t)g->gc_batch * (size_t)md.sample_size *
+                                         sizeof *real);
+        int short_set = genrt_data_next_batch_labels(&data, real, labels, g->gc_batch);
+        genrt_data_close(&data);
+        if (short_set) {
+            free(real);
+            free(labels);
+            if (g->domain_b)
+                return genrt_cli_fail(c, "gradcheck: the data set of domain %s has fewer than %d examples",
+                            genrt_run_domain_name(g, dom), g->gc_batch);
+            return genrt_cli_fail(c, "gradcheck: the data set has fewer than %d examples", g->gc_batch);
+        }
+        g->gc_set_input(dom == GENRT_DOMAIN_B ? GENRT_SLOT_XB : GENRT_SLOT_X, real);
+        free(real);
+    }
+    if (g->latent_batches > 0) {
+        float *z = genrt_file_xmalloc((size_t)g->gc_batch * (size_t)g->latent_dim * sizeof *z);
+        genrt_run_fill_latent(g, r, z, (long)g->gc_batch * g->latent_dim);
+        g->gc_set_input(GENRT_SLOT_Z, z);
+        free(z);
+    }
+    if (g->n_classes > 0) {
+        float *y = genrt_file_xmalloc((size_t)g->gc_batch * sizeof *y);
+        for (int i = 0; i < g->gc_batch; i++)
+            y[i] = (float)labels[i];
+        g->gc_set_input(GENRT_SLOT_Y, y);
+        free(y);
+    }
+    free(labels);
+    return 0;
+}
+
+/* gradcheck --float: the float build's gradients, as train computes them
+ * (oneDNN's convolutions included, when it runs them), against the double
+ * build's at the same weights and inputs.  Per tensor, the largest
+ * difference over the tensor's largest double gradient. */
+#define FLOAT_TOL 1e-4
+static int float_vs_double(const struct genrt_cli *c, const struct genrt_opts *o, uint64_t seed)
+{
+    const struct genrt_model *f = c->m, *d = c->m64;
+    if (!d || f->real_size != 4)
+        return genrt_cli_fail(c, "gradcheck --float: this trainer has no double build to compare with");
+    struct genrt_rng rf, rd;
+    genrt_rng_seed(&rf, genrt_rng_derive(seed, GENRT_STREAM_GRADCHECK));
+    genrt_rng_seed(&rd, genrt_rng_derive(seed, GENRT_STREAM_GRADCHECK));
+    if (gc_setup(c, o, f, seed, &rf) || gc_setup(c, o, d, seed, &rd))
+        return 1;
+    for (long i = 0; i < f->n_state; i++) /* the float weights, exactly */
+        genrt_run_real_set(d, d->state, i, genrt_run_real_get(f, f->state, i));
+    printf("gradcheck --float: the float gradients against the double ones, %d examples, tolerance %.0e\n",
+           f->gc_batch, FLOAT_TOL);
+    void *gf = genrt_file_xcalloc((size_t)f->n_state, (size_t)f->real_size);
+    void *gd = genrt_file_xcalloc((size_t)d->n_state, (size_t)d->real_size);
+    double worst = 0.0;
+    for (int k = 0; k < f->n_terms; k++) {
+        const struct genrt_term *term = &f->terms[k];
+        memset(gf, 0, genrt_run_state_bytes(f));
+        memset(gd, 0, genrt_run_state_bytes(d));
+        f->gc_grad(k, gf);
+        d->gc_grad(k, gd);
+        double tworst = 0.0;
+        const char *wname = "-";
+        int n_tensors = 0;
+        for (int ti = 0; ti < f->n_tensors; ti++) {
+            const struct genrt_tensor *t = &f->tensors[ti];
+            if (t->role != GENRT_PARAM || !(term->net_mask >> t->net & 1u) || t->size == 0)
+                continue;
+            n_tensors++;
+            double scale = 0.0, diff = 0.0;
+            for (long j = t->offset; j < t->offset + t->size; j++) {
+                double a = genrt_run_real_get(f, gf, j), b = genrt_run_real_get(d, gd, j);
+                scale = fmax(scale, fabs(b));
+                diff = fmax(diff, fabs(a - b));
+                if (a != a)
+                    diff = INFINITY;
+            }
+            double rel = scale > 0 ? diff / scale : diff > 0 ? INFINITY : 0.0;
+            if (rel > tworst || n_tensors == 1) {
+                tworst = rel;
+                wname = t->name;
+            }
+        }
+        printf("gradcheck --float: %s: %d tensors, worst relative difference %.1e in %s\n", term->name, n_tensors,
+               tworst, wname);
+        if (tworst > worst)
+            worst = tworst;
+    }
+    free(gf);
+    free(gd);
+    int ok = worst <= FLOAT_TOL;
+    printf("gradcheck --float: worst relative difference %.1e (tolerance %.0e): %s\n", worst, FLOAT_TOL,
+           ok ? "ok" : "FAILED");
+    fflush(stdout);
+    return ok ? 0 : 1;
+}
+
 /* Central differences on the gc_* functions, in double precision when the
  * double build (m64) is linked in.  An entry's error is relative to the
  * larger of the two gradients, but never to less than the rounding noise of
@@ -55,57 +172,15 @@ int genrt_cmd_gradcheck(const struct genrt_cli *c, const struct genrt_opts *o)
     double h = dbl ? 1e-6 : 1e-2;
     double eps = dbl ? 2.220446049250313e-16 : 1.1920928955078125e-07;
     uint64_t seed = o->has[F_SEED] ? o->seed : g->seed;
-    struct genrt_err err;
-    struct genrt_data data;
 
     if (!g->gc_set_input || !g->gc_loss || !g->gc_grad || g->gc_batch <= 0 || g->n_terms <= 0)
         return genrt_cli_fail(c, "gradcheck: this model has no gradient-check functions");
-    genrt_run_set_threads(GENRT_DEFAULT_THREADS);
-    genrt_run_init_state(g, seed);
-    /* one batch of gc_batch rows, whatever real_batches and latent_batches
-     * are: slot 0 (and a CycleGAN's slot 3, domain B) from the data */
-    int n_dom = g->domain_b ? 2 : 1;
-    int *labels = genrt_file_xmalloc((size_t)g->gc_batch * sizeof *labels);
-    for (int dom = 0; dom < n_dom; dom++) {
-        struct genrt_model md;
-        genrt_data_domain_model(g, dom, &md);
-        if (genrt_run_open_domain(g, dom, dom == GENRT_DOMAIN_B ? o->data_b : o->data, GENRT_SPLIT_MODEL,
-                        seed, &data, &err)) {
-            free(labels);
-            return genrt_cli_fail_err(c, &err);
-        }
-        float *real = genrt_file_xmalloc((size_t)g->gc_batch * (size_t)md.sample_size *
-                                         sizeof *real);
-        int r = genrt_data_next_batch_labels(&data, real, labels, g->gc_batch);
-        genrt_data_close(&data);
-        if (r) {
-            free(real);
-            free(labels);
-            if (g->domain_b)
-                return genrt_cli_fail(c, "gradcheck: the data set of domain %s has fewer than %d examples",
-                            genrt_run_domain_name(g, dom), g->gc_batch);
-            return genrt_cli_fail(c, "gradcheck: the data set has fewer than %d examples", g->gc_batch);
-        }
-        g->gc_set_input(dom == GENRT_DOMAIN_B ? GENRT_SLOT_XB : GENRT_SLOT_X, real);
-        free(real);
-    }
+    if (o->use_float)
+        return float_vs_double(c, o, seed);
     struct genrt_rng r;
     genrt_rng_seed(&r, genrt_rng_derive(seed, GENRT_STREAM_GRADCHECK));
-    if (g->latent_batches > 0) {
-        float *z = genrt_file_xmalloc((size_t)g->gc_batch * (size_t)g->latent_dim * sizeof *z);
-        genrt_run_fill_latent(g, &r, z, (long)g->gc_batch * g->latent_dim);
-        g->gc_set_input(GENRT_SLOT_Z, z);
-        free(z);
-    }
-    if (g->n_classes > 0) {
-        float *y = genrt_file_xmalloc((size_t)g->gc_batch * sizeof *y);
-        for (int i = 0; i < g->gc_batch; i++)
-            y[i] = (float)labels[i];
-        g->gc_set_input(GENRT_SLOT_Y, y);
-        free(y);
-    }
-    free(labels);
-
+    if (gc_setup(c, o, g, seed, &r))
+        return 1;
     printf("gradcheck: %s precision, %d examples, h %.0e, tolerance %.0e\n",
            dbl ? "double" : "float", g->gc_batch, h, tol);
     void *grad = genrt_file_xcalloc((size_t)g->n_state, (size_t)g->real_size);

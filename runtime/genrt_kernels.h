@@ -27,6 +27,20 @@
 #define PARALLEL_FOR_N
 #endif
 
+/* GENC_DNNL=1 (make NAME sets it, and links -ldnnl): convolutions run on
+ * oneDNN when genrt_dnnl() is on, else, and in the double build, on
+ * im2col and gemm (genrt_dnnl.h). */
+#ifndef GENC_DNNL
+#define GENC_DNNL 0
+#endif
+#ifdef GENC_DOUBLE
+#undef GENC_DNNL
+#define GENC_DNNL 0
+#endif
+#if GENC_DNNL
+#include "genrt_dnnl.h"
+#endif
+
 /* C = op(A) op(B), row-major, through OpenBLAS. */
 static inline void gemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m, int n, int k,
                         const real *a, int lda, const real *b, int ldb, real *c, int ldc) {

@@ -171,6 +171,9 @@ static const struct flag_def flag_defs[F_COUNT] = {
     [F_REFERENCE] = {"--reference", FK_BOOL, NULL, 0, 0,
                      "score the real test set against the real training set (the floor)",
                      .when = has_samples, .who = "models that sample"},
+    [F_FLOAT] = {"--float", FK_BOOL, NULL, 0, 0,
+                 "gradcheck: the float build's gradients (train's, oneDNN's convolutions included) "
+                 "against the double build's, instead of central differences"},
 };
 
 /* ---------------------------------------------------------- subcommands */
@@ -200,7 +203,7 @@ static const struct command commands[] = {
          BIT(F_NO_EMA),
      BIT(F_CHECKPOINT) | BIT(F_OUTPUT), "generate samples from a checkpoint", genrt_cmd_sample,
      has_generate, "models with a generator", NULL},
-    {"gradcheck", BIT(F_SEED) | BIT(F_DATA) | BIT(F_DATA_B),
+    {"gradcheck", BIT(F_SEED) | BIT(F_DATA) | BIT(F_DATA_B) | BIT(F_FLOAT),
      0, "check every gradient against central differences", genrt_cmd_gradcheck, NULL, NULL, NULL},
     {"bench", BIT(F_STEPS) | BIT(F_THREADS) | BIT(F_SEED),
      0, "time training steps on random inputs, without I/O", genrt_cmd_bench, NULL, NULL, NULL},
@@ -402,6 +405,7 @@ static int parse_flags(const struct genrt_cli *c, const struct command *cmd, int
                 return genrt_cli_fail(c, "%s: %s takes no value", cmd->name, fd->name);
             *(k == F_FORCE ? &o->force : k == F_NO_EMA ? &o->no_ema
               : k == F_REFERENCE ? &o->reference : k == F_PER_RANK_BATCH ? &o->per_rank_batch
+              : k == F_FLOAT ? &o->use_float
               : &o->quiet) = 1;
             continue;
         }

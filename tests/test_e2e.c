@@ -317,6 +317,26 @@ Test(e2e, dcgan_smoke_losses_finite_and_samples_written, .timeout = 300) {
     cr_expect_eq(run("%s gradcheck > /dev/null", trainer("dcgan")), 0, "dcgan gradcheck failed");
 }
 
+/* Every convolution path against the double build: oneDNN with its kernels
+ * for this CPU, oneDNN capped at AVX2 (what a CPU without AVX-512 runs),
+ * and genc's own im2col and GEMM (GENC_DNNL=0) must each give the float
+ * gradients the double build gives (gradcheck --float), for convs,
+ * deconvs, a conditional model, a classifier and WGAN-GP's double
+ * backprop through convolutions; and oneDNN must be what ran. */
+Test(e2e, float_gradients_match_double_on_every_convolution_path, .timeout = 300) {
+    static const char *const models[] = {"dcgan", "cgan", "wgan_gp", "fmnist_classifier"};
+    static const char *const paths[] = {"", "ONEDNN_MAX_CPU_ISA=AVX2 ", "GENC_DNNL=0 "};
+    const char *dir = test_tmpdir();
+    for (size_t m = 0; m < sizeof models / sizeof *models; m++)
+        for (size_t k = 0; k < sizeof paths / sizeof *paths; k++)
+            cr_expect_eq(run("%s%s gradcheck --float > %s/gc.txt", paths[k], trainer(models[m]), dir), 0, "%s%s:\n%s",
+                         paths[k], models[m], read_whole(path("gc.txt"), NULL));
+    cr_expect_eq(run("ONEDNN_VERBOSE=1 %s gradcheck --float 2>&1 | grep -q 'exec,cpu,convolution'", trainer("dcgan")),
+                 0, "oneDNN ran no convolution in dcgan");
+    cr_expect_eq(run("ONEDNN_VERBOSE=1 GENC_DNNL=0 %s gradcheck --float 2>&1 | grep -q 'exec,cpu,convolution'",
+                     trainer("dcgan")), 1, "GENC_DNNL=0 still ran oneDNN");
+}
+
 /* The fused kernels against unfused references: the same spec compiled with
  * --no-fuse (every elementwise op its own loop, every value stored) must
  * train to the same numbers. */

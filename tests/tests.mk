@@ -30,7 +30,7 @@ SAN_GENC_OBJ := $(patsubst compiler/%.c,$(B)/san/c/%.o,$(COMPILER_SRC)) $(B)/san
 SAN_RT_OBJ := $(patsubst runtime/%.c,$(B)/san/rt/%.o,$(RUNTIME_SRC))
 SAN_GENC := $(B)/san/libgenc.a
 SAN_RT := $(B)/san/libgenrt.a
-SAN_RT_LIBS := $(SAN_RT) -lstb $(BLAS_LIBS) -lz -lm
+SAN_RT_LIBS := $(SAN_RT) -lstb $(BLAS_LIBS) -ldnnl -lz -lm
 
 $(B)/san/c/%.o: compiler/%.c $(B)/parser.h $(B)/lexer.h $(COMPILER_HDR)
 	@mkdir -p $(@D)
@@ -71,9 +71,9 @@ SAN_BINS  := $(addprefix $(B)/san/test_,$(TEST_SUITES))
 
 # Trainers the end-to-end suite drives, plain and sanitized (both with OpenMP,
 # so the sanitizers see the loops split over threads).
-E2E_MODELS := gan_ring gan_mlp dcgan wgan_gp_ring cgan vae cvae cyclegan fmnist_classifier
+E2E_MODELS := gan_ring gan_mlp dcgan wgan_gp_ring wgan_gp cgan vae cvae cyclegan fmnist_classifier
 $(B)/san/%: %.c $(B)/%.f64.o $(SAN_RT) | $(B)/san
-	$(CC) -std=c11 -O1 -g1 $(SAN) $(OMP) -D_GNU_SOURCE -Iruntime $(BLAS_CFLAGS) $< $(B)/$*.f64.o $(SAN_RT_LIBS) -o $@
+	$(CC) -std=c11 -O1 -g1 $(SAN) $(KERNELS) -D_GNU_SOURCE -Iruntime $(BLAS_CFLAGS) $< $(B)/$*.f64.o $(SAN_RT_LIBS) -o $@
 
 # The trainers of tests/specs/ that tests/faults.sh kills, interrupts, fills
 # the disk under and lets diverge, plain and sanitized.
@@ -85,7 +85,7 @@ $(B)/fault/%.c: tests/specs/%.gm $(B)/genc | $(B)/fault
 	$(B)/genc $< -o $@
 
 $(FAULT_BINS): $(B)/fault/%: $(B)/fault/%.c $(B)/libgenrt.a
-	$(CC) -std=c11 $(TRAIN_CFLAGS) $(OMP) -Iruntime $(BLAS_CFLAGS) $< $(RT_LIBS) -o $@
+	$(CC) -std=c11 $(TRAIN_CFLAGS) $(KERNELS) -Iruntime $(BLAS_CFLAGS) $< $(RT_LIBS) -o $@
 
 $(SAN_FAULT_BINS): $(B)/san/fault/%: $(B)/fault/%.c $(SAN_RT) | $(B)/san/fault
 	$(CC) -std=c11 -O1 -g1 $(SAN) -D_GNU_SOURCE -Iruntime $(BLAS_CFLAGS) $< $(SAN_RT_LIBS) -o $@
@@ -179,7 +179,7 @@ $(B)/quality/%.c: $(B)/quality/%.gm $(B)/genc
 	$(B)/genc $< -o $@
 
 $(B)/quality/%: $(B)/quality/%.c $(B)/libgenrt.a
-	$(CC) -std=c11 $(TRAIN_CFLAGS) $(OMP) -Iruntime $(BLAS_CFLAGS) $< $(RT_LIBS) -o $@
+	$(CC) -std=c11 $(TRAIN_CFLAGS) $(KERNELS) -Iruntime $(BLAS_CFLAGS) $< $(RT_LIBS) -o $@
 
 .PHONY: quality
 
@@ -190,7 +190,7 @@ $(B)/report/report_gan.c: tests/specs/report_gan.gm $(B)/genc | $(B)/report
 	$(B)/genc $< -o $@
 
 $(B)/report/report_gan: $(B)/report/report_gan.c $(B)/libgenrt.a
-	$(CC) -std=c11 $(TRAIN_CFLAGS) $(OMP) -Iruntime $(BLAS_CFLAGS) $< $(RT_LIBS) -o $@
+	$(CC) -std=c11 $(TRAIN_CFLAGS) $(KERNELS) -Iruntime $(BLAS_CFLAGS) $< $(RT_LIBS) -o $@
 
 $(B)/report/png_to_ppm: tests/png_to_ppm.c | $(B)/report
 	$(CC) $(BASE) $(CFLAGS) $< -lstb -lm -o $@

@@ -168,6 +168,42 @@ static const char *c_broadcast(const struct node *n, const char *const *a) {
     return xstrdup(a[0]);
 }
 
+/* ---- convolutions oneDNN may run (compiler/passes/conv.c) ----------------- */
+
+/* Before a guest's statement: it runs only when oneDNN does not run its
+ * convolution. */
+static void guest_open(struct emit *e, const struct node *n) {
+    if (!n->conv_guest)
+        return;
+    emit_line(e, "#if GENC_DNNL");
+    emit_line(e, "if (!genrt_dnnl())");
+    emit_line(e, "#endif");
+}
+
+/* Before a convolution node's own statement (genc's im2col and GEMM, which
+ * follows as the else branch): oneDNN's call of the same pass, when it is
+ * on (genrt_dnnl.h). */
+static void conv_open(struct emit *e, const struct program *p, int id) {
+    static const char *const pass[] = {[CONV_FWD] = "GENRT_CONV_FWD", [CONV_BWD_DATA] = "GENRT_CONV_BWD_DATA",
+                                       [CONV_BWD_W] = "GENRT_CONV_BWD_W"};
+    const struct node *n = node_of(p, id);
+    if (n->conv == CONV_NONE)
+        return;
+    const struct node *gn = node_of(p, conv_guest_of(p, id));
+    struct shape img = n->conv == CONV_BWD_DATA ? n->shape : in_node(p, gn, 0)->shape;
+    struct geom_attr ge = n->conv == CONV_BWD_DATA ? n->a.geom : gn->a.geom;
+    int co = n->conv == CONV_FWD ? n->shape.d[1] : n->conv == CONV_BWD_W ? n->shape.d[0] : in_node(p, gn, 1)->shape.d[0];
+    /* the inputs as genrt_conv_run takes them: x and W, dy and W, x and dy */
+    int a = gn->in[0], b = n->conv == CONV_FWD ? n->in[1] : n->conv == CONV_BWD_W ? n->in[0] : gn->in[1];
+    emit_line(e, "#if GENC_DNNL");
+    emit_open(e, "if (genrt_dnnl()) {");
+    emit_line(e, "static struct genrt_conv conv = {%s, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, NULL};", pass[n->conv],
+              img.d[0], img.d[1], img.d[2], img.d[3], co, ge.k, ge.stride, ge.pad, ge.ho, ge.wo);
+    emit_line(e, "genrt_conv_run(&conv, %s, %s, %s);", emit_ref(e, p, a), emit_ref(e, p, b), emit_ref(e, p, id));
+    emit_close(e, " else");
+    emit_line(e, "#endif");
+}
+
 /* ---- matmul -------------------------------------------------------------- */
 
 static void c_matmul(struct emit *e, const struct program *p, int id) {
@@ -184,6 +220,8 @@ static void c_matmul(struct emit *e, const struct program *p, int id) {
                   w, ldb, w, e->const_int8[b->a.param.tensor], emit_ref(e, p, id), nn);
         return;
     }
+    guest_open(e, n);
+    conv_open(e, p, id);
     emit_line(e, "gemm(%s, %s, %d, %d, %d, %s, %d, %s, %d, %s, %d);",
               ta ? "CblasTrans" : "CblasNoTrans", tb ? "CblasTrans" : "CblasNoTrans",
               m, nn, k, emit_ref(e, p, n->in[0]), lda, emit_ref(e, p, n->in[1]), ldb,
@@ -221,6 +259,7 @@ static void c_im2col(struct emit *e, const struct program *p, int id) {
     const struct node *n = node_of(p, id);
     struct shape img = in_node(p, n, 0)->shape;
     int c = img.d[3];
+    guest_open(e, n);
     emit_open(e, "{");
     emit_line(e, "const real *img = %s;", emit_ref(e, p, n->in[0]));
     emit_line(e, "real *cols = %s;", emit_ref(e, p, id));
@@ -234,6 +273,7 @@ static void c_col2im(struct emit *e, const struct program *p, int id) {
     const struct node *n = node_of(p, id);
     struct shape img = n->shape;
     int c = img.d[3];
+    conv_open(e, p, id);
     emit_open(e, "{");
     emit_line(e, "const real *cols = %s;", emit_ref(e, p, n->in[0]));
     emit_line(e, "real *img = %s;", emit_ref(e, p, id));

@@ -104,6 +104,13 @@ void pass_plan(struct program *p) {
             if (last[s] < at)
                 last[s] = at;
         }
+        /* a convolution handed to oneDNN reads its guest's inputs (conv.c) */
+        int guest = conv_guest_of(p, v);
+        for (int i = 0; guest >= 0 && i < g->nodes.data[guest].n_in; i++) {
+            int s = ir_storage(g, g->nodes.data[guest].in[i]);
+            if (last[s] < at)
+                last[s] = at;
+        }
     }
     if (p->result >= 0)
         last[ir_storage(g, p->result)] = n;
@@ -187,6 +194,7 @@ void run_passes(struct lowered *lo) {
     for (int i = 0; i < lo->progs.len; i++) {
         pass_dce(&lo->progs.data[i]);
         pass_fuse(&lo->progs.data[i]);
+        pass_conv(&lo->progs.data[i]);
         pass_plan(&lo->progs.data[i]);
     }
 }
