@@ -468,6 +468,7 @@ struct program {
     VEC(struct buffer) bufs;
     long arena;     /* scalars this program needs */
     long peak_live; /* most scalars simultaneously live */
+    long arena_main; /* the arena but its end, the buffers of convolution guests (passes/conv.c) */
 };
 
 /* The reference evaluator's operands: in double, one array per input (in

@@ -24,10 +24,13 @@ void print_summary(FILE *f, const struct model *m, const struct lowered *lo) {
         total_macs += nm;
     }
     const struct program *train = &lo->progs.data[0];
-    long arena = 0;
-    for (int i = 0; i < lo->progs.len; i++)
+    long arena = 0, arena_main = 0;
+    for (int i = 0; i < lo->progs.len; i++) {
         if (lo->progs.data[i].arena > arena)
             arena = lo->progs.data[i].arena;
+        if (lo->progs.data[i].arena_main > arena_main)
+            arena_main = lo->progs.data[i].arena_main;
+    }
     /* every GEMM of one whole training step, forward and backward */
     long long flops = 0;
     for (int v = 0; v < train->ir.nodes.len; v++) {
@@ -44,4 +47,7 @@ void print_summary(FILE *f, const struct model *m, const struct lowered *lo) {
     fprintf(f, "state             %12ld bytes (parameters, optimizer state, moving averages)\n", lo->n_state * 4);
     fprintf(f, "arena             %12ld bytes (train step: %ld; peak of live tensors: %ld)\n", arena * 4,
             train->arena * 4, train->peak_live * 4);
+    if (arena_main < arena)
+        fprintf(f, "oneDNN arena      %12ld bytes (what trainers running oneDNN's convolutions touch; the rest is "
+                "their im2col and GEMM buffers)\n", arena_main * 4);
 }

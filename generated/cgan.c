@@ -26,7 +26,7 @@ typedef float real;
 enum {
     BATCH = 64, GC_BATCH = 4, SAMPLE = 784, LATENT = 100,
     REAL_BATCHES = 1, LATENT_BATCHES = 1,
-    N_STATE = 2963872, N_ARENA = 12952656, N_TENSORS = 51,
+    N_STATE = 2963872, N_ARENA = 13755472, N_TENSORS = 51,
 };
 
 /* parameters and optimizer state, saved in checkpoints */
@@ -153,13 +153,13 @@ static void train_step(long t, double *out) {
     memset(arena + 0, 0, 640 * sizeof(real));
     for (int r = 0; r < 64; r++) (arena + 0)[r * 10 + (int)(in_y)[r]] = 1;
     /* specs/cgan.gm:8: G cond onehot (64, 110) */
-    for (long r = 0; r < 64; r++) memcpy(arena + 12925952 + r * 110 + 0, in_z + r * 100 + 0, 100 * sizeof(real));
-    for (long r = 0; r < 64; r++) memcpy(arena + 12925952 + r * 110 + 100, arena + 0 + r * 10 + 0, 10 * sizeof(real));
+    for (long r = 0; r < 64; r++) memcpy(arena + 7306240 + r * 110 + 0, in_z + r * 100 + 0, 100 * sizeof(real));
+    for (long r = 0; r < 64; r++) memcpy(arena + 7306240 + r * 110 + 100, arena + 0 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:9: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 110, arena + 12925952, 110, G_l2_weight, 110, arena + 10737664, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 110, arena + 7306240, 110, G_l2_weight, 110, arena + 5117952, 6272);
     /* specs/cgan.gm:9: G batchnorm (6272) */
     {
-        const real *x6 = arena + 10737664; /* (64, 6272) */
+        const real *x6 = arena + 5117952; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -193,9 +193,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:9: G batchnorm (64, 6272) */
     {
-        const real *x6 = arena + 10737664; /* (64, 6272) */
+        const real *x6 = arena + 5117952; /* (64, 6272) */
         const real *x13 = arena + 6272; /* (6272) */
-        real *y = arena + 10737664;
+        real *y = arena + 5117952;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -207,7 +207,7 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:9: G batchnorm (6272) */
     /*   with specs/cgan.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 10737664; /* (64, 6272) */
+        const real *x14 = arena + 5117952; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -236,7 +236,7 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:9: G batchnorm */
     {
         const real *x17 = arena + 6272; /* (6272) */
-        real *y = arena + 12932992;
+        real *y = arena + 7313280;
         for (long i = 0; i < 6272; i++) {
             real v18 = x17[i] + (real)1e-05;
             y[i] = 1 / sqrt(v18);
@@ -244,9 +244,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:9: G batchnorm (6272) */
     {
-        const real *x19 = arena + 12932992; /* (6272) */
+        const real *x19 = arena + 7313280; /* (6272) */
         const real *x10 = G_l3_gamma; /* (6272) */
-        real *y = arena + 12939264;
+        real *y = arena + 7319552;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x19[i]) * (x10[i]);
         }
@@ -257,10 +257,10 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:9: G batchnorm */
     /*   with specs/cgan.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 10737664; /* (64, 6272) */
-        const real *x20 = arena + 12939264; /* (6272) */
+        const real *x14 = arena + 5117952; /* (64, 6272) */
+        const real *x20 = arena + 7319552; /* (6272) */
         const real *x9 = G_l3_beta; /* (6272) */
-        real *y = arena + 11139072;
+        real *y = arena + 5519360;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -275,17 +275,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 11139072, 128, G_l6_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 5519360, 128, G_l6_weight, 1024, arena + 7332944, 1024);
     /* specs/cgan.gm:10: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 11139072, G_l6_weight, arena + 6422528);
+        genrt_conv_run(&conv, arena + 5519360, G_l6_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 6422528;
+        const real *cols = arena + 7332944;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -307,8 +307,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:10: G batchnorm (64) */
     {
-        const real *x29 = arena + 6422528; /* (64, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x29 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -324,25 +324,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:10: G batchnorm (64) */
     {
-        const real *x34 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x34 = arena + 802816; /* (64) */
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x34[i]);
         }
     }
     /* specs/cgan.gm:10: G batchnorm (64) */
     {
-        const real *x35 = arena + 0; /* (64) */
-        real *y = arena + 64;
+        const real *x35 = arena + 802816; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = -(x35[i]);
         }
     }
     /* specs/cgan.gm:10: G batchnorm (64, 14, 14, 64) */
     {
-        const real *x29 = arena + 6422528; /* (64, 14, 14, 64) */
-        const real *x36 = arena + 64; /* (64) */
-        real *y = arena + 6422528;
+        const real *x29 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x36 = arena + 802880; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -354,8 +354,8 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:10: G batchnorm (64) */
     /*   with specs/cgan.gm:10: G batchnorm */
     {
-        const real *x37 = arena + 6422528; /* (64, 14, 14, 64) */
-        real *y = arena + 64;
+        const real *x37 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802880;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -372,8 +372,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:10: G batchnorm (64) */
     {
-        const real *x39 = arena + 64; /* (64) */
-        real *y = arena + 64;
+        const real *x39 = arena + 802880; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x39[i]);
         }
@@ -381,8 +381,8 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:10: G batchnorm (64) */
     /*   with specs/cgan.gm:10: G batchnorm */
     {
-        const real *x40 = arena + 64; /* (64) */
-        real *y = arena + 12952448;
+        const real *x40 = arena + 802880; /* (64) */
+        real *y = arena + 7332736;
         for (long i = 0; i < 64; i++) {
             real v41 = x40[i] + (real)1e-05;
             y[i] = 1 / sqrt(v41);
@@ -390,23 +390,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:10: G batchnorm (64) */
     {
-        const real *x42 = arena + 12952448; /* (64) */
+        const real *x42 = arena + 7332736; /* (64) */
         const real *x33 = G_l7_gamma; /* (64) */
-        real *y = arena + 12952512;
+        real *y = arena + 7332800;
         for (long i = 0; i < 64; i++) {
             y[i] = (x42[i]) * (x33[i]);
         }
     }
     /* specs/cgan.gm:10: G batchnorm (1) */
-    bn_running_update(G_l7_running_mean, G_l7_running_var, arena + 0, arena + 64, 64, (real)0.1, (real)1.0000797257434426);
+    bn_running_update(G_l7_running_mean, G_l7_running_var, arena + 802816, arena + 802880, 64, (real)0.1, (real)1.0000797257434426);
     /* specs/cgan.gm:10: G relu (64, 14, 14, 64) */
     /*   with specs/cgan.gm:10: G batchnorm */
     /*   with specs/cgan.gm:10: G batchnorm */
     {
-        const real *x37 = arena + 6422528; /* (64, 14, 14, 64) */
-        const real *x43 = arena + 12952512; /* (64) */
+        const real *x37 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x43 = arena + 7332800; /* (64) */
         const real *x32 = G_l7_beta; /* (64) */
-        real *y = arena + 7225344;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -418,11 +418,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:11: G deconv 1 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 7225344, 64, G_l9_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 802816, 64, G_l9_weight, 16, arena + 1605632, 16);
     /* specs/cgan.gm:11: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 12875776;
+        const real *cols = arena + 1605632;
+        real *img = arena + 7256064;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -445,9 +445,9 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:11: G tanh (64, 28, 28, 1) */
     /*   with specs/cgan.gm:11: G deconv 1 k4 s2 p1 */
     {
-        const real *x51 = arena + 12875776; /* (64, 28, 28, 1) */
+        const real *x51 = arena + 7256064; /* (64, 28, 28, 1) */
         const real *x52 = G_l9_bias; /* (1) */
-        real *y = arena + 12875776;
+        real *y = arena + 7256064;
         PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -458,20 +458,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:14: D cond onehot (64, 10) */
-    memset(arena + 501760, 0, 640 * sizeof(real));
-    for (int r = 0; r < 64; r++) (arena + 501760)[r * 10 + (int)(in_y)[r]] = 1;
+    memset(arena + 2107392, 0, 640 * sizeof(real));
+    for (int r = 0; r < 64; r++) (arena + 2107392)[r * 10 + (int)(in_y)[r]] = 1;
     /* specs/cgan.gm:14: D cond onehot (64, 28, 28, 10) */
-    for (int r = 0; r < 64; r++) for (int q = 0; q < 784; q++) memcpy(arena + 0 + ((long)r * 784 + q) * 10, arena + 501760 + r * 10, 10 * sizeof(real));
+    for (int r = 0; r < 64; r++) for (int q = 0; q < 784; q++) memcpy(arena + 1605632 + ((long)r * 784 + q) * 10, arena + 2107392 + r * 10, 10 * sizeof(real));
     /* specs/cgan.gm:14: D cond onehot (64, 28, 28, 11) */
-    for (long r = 0; r < 50176; r++) memcpy(arena + 9633792 + r * 11 + 0, in_x + r * 1 + 0, 1 * sizeof(real));
-    for (long r = 0; r < 50176; r++) memcpy(arena + 9633792 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
+    for (long r = 0; r < 50176; r++) memcpy(arena + 4014080 + r * 11 + 0, in_x + r * 1 + 0, 1 * sizeof(real));
+    for (long r = 0; r < 50176; r++) memcpy(arena + 4014080 + r * 11 + 1, arena + 1605632 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (12544, 176) */
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 9633792;
-        real *cols = arena + 0;
+        const real *img = arena + 4014080;
+        real *cols = arena + 7332944;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -494,15 +494,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 9633792, D_l2_weight, arena + 8028160);
+        genrt_conv_run(&conv, arena + 4014080, D_l2_weight, arena + 1605632);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 176, arena + 0, 176, D_l2_weight, 176, arena + 8028160, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 176, arena + 7332944, 176, D_l2_weight, 176, arena + 1605632, 64);
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x60 = arena + 8028160; /* (12544, 64) */
+        const real *x60 = arena + 1605632; /* (12544, 64) */
         const real *x61 = D_l2_bias; /* (64) */
-        real *y = arena + 8028160;
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -513,8 +513,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:15: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x63 = arena + 8028160; /* (64, 14, 14, 64) */
-        real *y = arena + 8028160;
+        const real *x63 = arena + 1605632; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x63[i] > 0 ? x63[i] : (real)0.2 * x63[i];
@@ -525,8 +525,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 8028160;
-        real *cols = arena + 0;
+        const real *img = arena + 1605632;
+        real *cols = arena + 7332944;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -549,14 +549,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8028160, D_l4_weight, arena + 11540480);
+        genrt_conv_run(&conv, arena + 1605632, D_l4_weight, arena + 5920768);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l4_weight, 1024, arena + 11540480, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 7332944, 1024, D_l4_weight, 1024, arena + 5920768, 128);
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x68 = arena + 11540480; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x68 = arena + 5920768; /* (64, 7, 7, 128) */
+        real *y = arena + 2408448;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -572,25 +572,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x73 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x73 = arena + 2408448; /* (128) */
+        real *y = arena + 2408448;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x73[i]);
         }
     }
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x74 = arena + 0; /* (128) */
-        real *y = arena + 128;
+        const real *x74 = arena + 2408448; /* (128) */
+        real *y = arena + 2408576;
         for (long i = 0; i < 128; i++) {
             y[i] = -(x74[i]);
         }
     }
     /* specs/cgan.gm:16: D batchnorm (64, 7, 7, 128) */
     {
-        const real *x68 = arena + 11540480; /* (64, 7, 7, 128) */
-        const real *x75 = arena + 128; /* (128) */
-        real *y = arena + 11540480;
+        const real *x68 = arena + 5920768; /* (64, 7, 7, 128) */
+        const real *x75 = arena + 2408576; /* (128) */
+        real *y = arena + 5920768;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -602,8 +602,8 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:16: D batchnorm (128) */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x76 = arena + 11540480; /* (64, 7, 7, 128) */
-        real *y = arena + 128;
+        const real *x76 = arena + 5920768; /* (64, 7, 7, 128) */
+        real *y = arena + 2408576;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -620,8 +620,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x78 = arena + 128; /* (128) */
-        real *y = arena + 128;
+        const real *x78 = arena + 2408576; /* (128) */
+        real *y = arena + 2408576;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x78[i]);
         }
@@ -629,8 +629,8 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:16: D batchnorm (128) */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x79 = arena + 128; /* (128) */
-        real *y = arena + 12951808;
+        const real *x79 = arena + 2408576; /* (128) */
+        real *y = arena + 7332096;
         for (long i = 0; i < 128; i++) {
             real v80 = x79[i] + (real)1e-05;
             y[i] = 1 / sqrt(v80);
@@ -638,23 +638,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x81 = arena + 12951808; /* (128) */
+        const real *x81 = arena + 7332096; /* (128) */
         const real *x72 = D_l5_gamma; /* (128) */
-        real *y = arena + 12951936;
+        real *y = arena + 7332224;
         for (long i = 0; i < 128; i++) {
             y[i] = (x81[i]) * (x72[i]);
         }
     }
     /* specs/cgan.gm:16: D batchnorm (1) */
-    bn_running_update(D_l5_running_mean, D_l5_running_var, arena + 0, arena + 128, 128, (real)0.1, (real)1.0003189792663476);
+    bn_running_update(D_l5_running_mean, D_l5_running_var, arena + 2408448, arena + 2408576, 128, (real)0.1, (real)1.0003189792663476);
     /* specs/cgan.gm:16: D leaky_relu 0.2 (64, 7, 7, 128) */
     /*   with specs/cgan.gm:16: D batchnorm */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x76 = arena + 11540480; /* (64, 7, 7, 128) */
-        const real *x82 = arena + 12951936; /* (128) */
+        const real *x76 = arena + 5920768; /* (64, 7, 7, 128) */
+        const real *x82 = arena + 7332224; /* (128) */
         const real *x71 = D_l5_beta; /* (128) */
-        real *y = arena + 11941888;
+        real *y = arena + 6322176;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -666,12 +666,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:17: D dense 1 (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 11941888, 6272, D_l8_weight, 6272, arena + 3612672, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 6322176, 6272, D_l8_weight, 6272, arena + 3612928, 1);
     /* specs/cgan.gm:17: D dense 1 (64, 1) */
     {
-        const real *x89 = arena + 3612672; /* (64, 1) */
+        const real *x89 = arena + 3612928; /* (64, 1) */
         const real *x90 = D_l8_bias; /* (1) */
-        real *y = arena + 3612672;
+        real *y = arena + 3612928;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -680,20 +680,20 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:14: D cond onehot (64, 10) */
-    memset(arena + 501760, 0, 640 * sizeof(real));
-    for (int r = 0; r < 64; r++) (arena + 501760)[r * 10 + (int)(in_y)[r]] = 1;
+    memset(arena + 2910208, 0, 640 * sizeof(real));
+    for (int r = 0; r < 64; r++) (arena + 2910208)[r * 10 + (int)(in_y)[r]] = 1;
     /* specs/cgan.gm:14: D cond onehot (64, 28, 28, 10) */
-    for (int r = 0; r < 64; r++) for (int q = 0; q < 784; q++) memcpy(arena + 0 + ((long)r * 784 + q) * 10, arena + 501760 + r * 10, 10 * sizeof(real));
+    for (int r = 0; r < 64; r++) for (int q = 0; q < 784; q++) memcpy(arena + 2408448 + ((long)r * 784 + q) * 10, arena + 2910208 + r * 10, 10 * sizeof(real));
     /* specs/cgan.gm:14: D cond onehot (64, 28, 28, 11) */
-    for (long r = 0; r < 50176; r++) memcpy(arena + 10185728 + r * 11 + 0, arena + 12875776 + r * 1 + 0, 1 * sizeof(real));
-    for (long r = 0; r < 50176; r++) memcpy(arena + 10185728 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
+    for (long r = 0; r < 50176; r++) memcpy(arena + 4566016 + r * 11 + 0, arena + 7256064 + r * 1 + 0, 1 * sizeof(real));
+    for (long r = 0; r < 50176; r++) memcpy(arena + 4566016 + r * 11 + 1, arena + 2408448 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (12544, 176) */
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 10185728;
-        real *cols = arena + 0;
+        const real *img = arena + 4566016;
+        real *cols = arena + 7332944;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -716,15 +716,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 10185728, D_l2_weight, arena + 8830976);
+        genrt_conv_run(&conv, arena + 4566016, D_l2_weight, arena + 2408448);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 176, arena + 0, 176, D_l2_weight, 176, arena + 8830976, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 176, arena + 7332944, 176, D_l2_weight, 176, arena + 2408448, 64);
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x96 = arena + 8830976; /* (12544, 64) */
+        const real *x96 = arena + 2408448; /* (12544, 64) */
         const real *x61 = D_l2_bias; /* (64) */
-        real *y = arena + 8830976;
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -735,8 +735,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:15: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x98 = arena + 8830976; /* (64, 14, 14, 64) */
-        real *y = arena + 8830976;
+        const real *x98 = arena + 2408448; /* (64, 14, 14, 64) */
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x98[i] > 0 ? x98[i] : (real)0.2 * x98[i];
@@ -747,8 +747,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 8830976;
-        real *cols = arena + 0;
+        const real *img = arena + 2408448;
+        real *cols = arena + 7332944;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -771,14 +771,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8830976, D_l4_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 2408448, D_l4_weight, arena + 3211264);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l4_weight, 1024, arena + 3211264, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 7332944, 1024, D_l4_weight, 1024, arena + 3211264, 128);
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
         const real *x102 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        real *y = arena + 3612672;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -794,16 +794,16 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x103 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x103 = arena + 3612672; /* (128) */
+        real *y = arena + 3612672;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x103[i]);
         }
     }
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x104 = arena + 0; /* (128) */
-        real *y = arena + 128;
+        const real *x104 = arena + 3612672; /* (128) */
+        real *y = arena + 3612800;
         for (long i = 0; i < 128; i++) {
             y[i] = -(x104[i]);
         }
@@ -811,7 +811,7 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:16: D batchnorm (64, 7, 7, 128) */
     {
         const real *x102 = arena + 3211264; /* (64, 7, 7, 128) */
-        const real *x105 = arena + 128; /* (128) */
+        const real *x105 = arena + 3612800; /* (128) */
         real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
@@ -825,7 +825,7 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:16: D batchnorm */
     {
         const real *x106 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 128;
+        real *y = arena + 3612800;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -842,8 +842,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x108 = arena + 128; /* (128) */
-        real *y = arena + 128;
+        const real *x108 = arena + 3612800; /* (128) */
+        real *y = arena + 3612800;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x108[i]);
         }
@@ -851,8 +851,8 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:16: D batchnorm (128) */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x109 = arena + 128; /* (128) */
-        real *y = arena + 12952064;
+        const real *x109 = arena + 3612800; /* (128) */
+        real *y = arena + 7332352;
         for (long i = 0; i < 128; i++) {
             real v110 = x109[i] + (real)1e-05;
             y[i] = 1 / sqrt(v110);
@@ -860,23 +860,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x111 = arena + 12952064; /* (128) */
+        const real *x111 = arena + 7332352; /* (128) */
         const real *x72 = D_l5_gamma; /* (128) */
-        real *y = arena + 401408;
+        real *y = arena + 7124992;
         for (long i = 0; i < 128; i++) {
             y[i] = (x111[i]) * (x72[i]);
         }
     }
     /* specs/cgan.gm:16: D batchnorm (1) */
-    bn_running_update(D_l5_running_mean, D_l5_running_var, arena + 0, arena + 128, 128, (real)0.1, (real)1.0003189792663476);
+    bn_running_update(D_l5_running_mean, D_l5_running_var, arena + 3612672, arena + 3612800, 128, (real)0.1, (real)1.0003189792663476);
     /* specs/cgan.gm:16: D leaky_relu 0.2 (64, 7, 7, 128) */
     /*   with specs/cgan.gm:16: D batchnorm */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
         const real *x106 = arena + 3211264; /* (64, 7, 7, 128) */
-        const real *x112 = arena + 401408; /* (128) */
+        const real *x112 = arena + 7124992; /* (128) */
         const real *x71 = D_l5_beta; /* (128) */
-        real *y = arena + 12343296;
+        real *y = arena + 6723584;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -888,12 +888,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:17: D dense 1 (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 12343296, 6272, D_l8_weight, 6272, arena + 401536, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 6723584, 6272, D_l8_weight, 6272, arena + 7125120, 1);
     /* specs/cgan.gm:17: D dense 1 (64, 1) */
     {
-        const real *x118 = arena + 401536; /* (64, 1) */
+        const real *x118 = arena + 7125120; /* (64, 1) */
         const real *x90 = D_l8_bias; /* (1) */
-        real *y = arena + 401536;
+        real *y = arena + 7125120;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -904,8 +904,8 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:19: loss_D (1) */
     /*   with specs/cgan.gm:19: loss_D */
     {
-        const real *x119 = arena + 401536; /* (64, 1) */
-        real *y = arena + 0;
+        const real *x119 = arena + 7125120; /* (64, 1) */
+        real *y = arena + 3612672;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             real v120 = softplus(x119[i]);
@@ -915,8 +915,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:19: loss_D (64, 1) */
     {
-        const real *x91 = arena + 3612672; /* (64, 1) */
-        real *y = arena + 12952576;
+        const real *x91 = arena + 3612928; /* (64, 1) */
+        real *y = arena + 7332864;
         for (long i = 0; i < 64; i++) {
             y[i] = -(x91[i]);
         }
@@ -924,8 +924,8 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:19: loss_D (1) */
     /*   with specs/cgan.gm:19: loss_D */
     {
-        const real *x123 = arena + 12952576; /* (64, 1) */
-        real *y = arena + 16;
+        const real *x123 = arena + 7332864; /* (64, 1) */
+        real *y = arena + 3612688;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             real v124 = softplus(x123[i]);
@@ -937,9 +937,9 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:19: loss_D */
     /*   with specs/cgan.gm:19: loss_D */
     {
-        const real *x121 = arena + 0; /* (1) */
-        const real *x125 = arena + 16; /* (1) */
-        real *y = arena + 0;
+        const real *x121 = arena + 3612672; /* (1) */
+        const real *x125 = arena + 3612688; /* (1) */
+        real *y = arena + 3612672;
         for (long i = 0; i < 1; i++) {
             real v122 = (real)0.015625 * (x121[i]);
             real v126 = (real)0.015625 * (x125[i]);
@@ -947,12 +947,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:19: metrics (1) */
-    out[0] = (double)*(arena + 0);
+    out[0] = (double)*(arena + 3612672);
     /* specs/cgan.gm:19: metrics (1) */
     /*   with specs/cgan.gm:19: metrics */
     {
-        const real *x91 = arena + 3612672; /* (64, 1) */
-        real *y = arena + 0;
+        const real *x91 = arena + 3612928; /* (64, 1) */
+        real *y = arena + 3612672;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             real v129 = 1 / (1 + exp(-(x91[i])));
@@ -962,8 +962,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:19: metrics (1) */
     {
-        const real *x130 = arena + 0; /* (1) */
-        real *y = arena + 0;
+        const real *x130 = arena + 3612672; /* (1) */
+        real *y = arena + 3612672;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x130[i]);
         }
@@ -971,8 +971,8 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:19: metrics (1) */
     /*   with specs/cgan.gm:19: metrics */
     {
-        const real *x119 = arena + 401536; /* (64, 1) */
-        real *y = arena + 16;
+        const real *x119 = arena + 7125120; /* (64, 1) */
+        real *y = arena + 3612688;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             real v132 = 1 / (1 + exp(-(x119[i])));
@@ -982,27 +982,27 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:19: metrics (1) */
     {
-        const real *x133 = arena + 16; /* (1) */
-        real *y = arena + 16;
+        const real *x133 = arena + 3612688; /* (1) */
+        real *y = arena + 3612688;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x133[i]);
         }
     }
     /* specs/cgan.gm:19: metrics (1) */
-    out[2] = (double)*(arena + 0);
+    out[2] = (double)*(arena + 3612672);
     /* specs/cgan.gm:19: metrics (1) */
-    out[3] = (double)*(arena + 16);
+    out[3] = (double)*(arena + 3612688);
     /* specs/cgan.gm:19: metrics (1) */
     {
-        real *y = arena + 0;
+        real *y = arena + 3612672;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/cgan.gm:19: backward of loss_D (1) */
     {
-        const real *x137 = arena + 0; /* (1) */
-        real *y = arena + 16;
+        const real *x137 = arena + 3612672; /* (1) */
+        real *y = arena + 3612688;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x137[i]);
         }
@@ -1012,9 +1012,9 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:19: backward of loss_D */
     /*   with specs/cgan.gm:19: backward of loss_D */
     {
-        const real *x138 = arena + 16; /* (1) */
-        const real *x123 = arena + 12952576; /* (64, 1) */
-        real *y = arena + 12952576;
+        const real *x138 = arena + 3612688; /* (1) */
+        const real *x123 = arena + 7332864; /* (64, 1) */
+        real *y = arena + 7332864;
         for (long i = 0; i < 64; i++) {
             real v139 = x138[0];
             real v140 = 1 / (1 + exp(-(x123[i])));
@@ -1024,8 +1024,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:19: backward of loss_D (1) */
     {
-        const real *x137 = arena + 0; /* (1) */
-        real *y = arena + 0;
+        const real *x137 = arena + 3612672; /* (1) */
+        real *y = arena + 3612672;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x137[i]);
         }
@@ -1034,9 +1034,9 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:19: backward of loss_D */
     /*   with specs/cgan.gm:19: backward of loss_D */
     {
-        const real *x143 = arena + 0; /* (1) */
-        const real *x119 = arena + 401536; /* (64, 1) */
-        real *y = arena + 401536;
+        const real *x143 = arena + 3612672; /* (1) */
+        const real *x119 = arena + 7125120; /* (64, 1) */
+        real *y = arena + 7125120;
         for (long i = 0; i < 64; i++) {
             real v144 = x143[0];
             real v145 = 1 / (1 + exp(-(x119[i])));
@@ -1045,8 +1045,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:17: backward of D dense 1 (1) */
     {
-        const real *x146 = arena + 401536; /* (64, 1) */
-        real *y = arena + 12952640;
+        const real *x146 = arena + 7125120; /* (64, 1) */
+        real *y = arena + 7332928;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -1057,14 +1057,14 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/cgan.gm:17: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 401536, 1, D_l8_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 7125120, 1, D_l8_weight, 6272, arena + 3612672, 6272);
     /* specs/cgan.gm:17: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 401536, 1, arena + 12343296, 6272, arena + 12945536, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 7125120, 1, arena + 6723584, 6272, arena + 7325824, 6272);
     /* specs/cgan.gm:16: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x116 = arena + 12343296; /* (64, 7, 7, 128) */
-        const real *x150 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 12343296;
+        const real *x116 = arena + 6723584; /* (64, 7, 7, 128) */
+        const real *x150 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 6723584;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x116[i] > 0 ? x150[i] : (real)0.2 * x150[i];
@@ -1072,8 +1072,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:16: backward of D batchnorm (128) */
     {
-        const real *x151 = arena + 12343296; /* (64, 7, 7, 128) */
-        real *y = arena + 12952192;
+        const real *x151 = arena + 6723584; /* (64, 7, 7, 128) */
+        real *y = arena + 7332480;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1090,9 +1090,9 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:16: backward of D batchnorm (128) */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x151 = arena + 12343296; /* (64, 7, 7, 128) */
+        const real *x151 = arena + 6723584; /* (64, 7, 7, 128) */
         const real *x106 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 12952320;
+        real *y = arena + 7332608;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1114,10 +1114,10 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x155 = arena + 12952320; /* (128) */
+        const real *x155 = arena + 7332608; /* (128) */
         const real *x72 = D_l5_gamma; /* (128) */
-        const real *x111 = arena + 12952064; /* (128) */
-        real *y = arena + 0;
+        const real *x111 = arena + 7332352; /* (128) */
+        real *y = arena + 3612672;
         for (long i = 0; i < 128; i++) {
             real v156 = (x155[i]) * (x72[i]);
             real v158 = (x111[i]) * (x111[i]);
@@ -1134,11 +1134,11 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x151 = arena + 12343296; /* (64, 7, 7, 128) */
-        const real *x112 = arena + 401408; /* (128) */
-        const real *x162 = arena + 0; /* (128) */
+        const real *x151 = arena + 6723584; /* (64, 7, 7, 128) */
+        const real *x112 = arena + 7124992; /* (128) */
+        const real *x162 = arena + 3612672; /* (128) */
         const real *x106 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 12343296;
+        real *y = arena + 6723584;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1154,8 +1154,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:16: backward of D batchnorm (128) */
     {
-        const real *x167 = arena + 12343296; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x167 = arena + 6723584; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1172,8 +1172,8 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:16: backward of D batchnorm (128) */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x168 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x168 = arena + 3211264; /* (128) */
+        real *y = arena + 3211264;
         for (long i = 0; i < 128; i++) {
             real v169 = -(x168[i]);
             y[i] = (real)0.00031887755102040814 * (v169);
@@ -1183,9 +1183,9 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x170 = arena + 0; /* (128) */
-        const real *x167 = arena + 12343296; /* (64, 7, 7, 128) */
-        real *y = arena + 12343296;
+        const real *x170 = arena + 3211264; /* (128) */
+        const real *x167 = arena + 6723584; /* (64, 7, 7, 128) */
+        real *y = arena + 6723584;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1201,8 +1201,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 8830976;
-        real *cols = arena + 0;
+        const real *img = arena + 2408448;
+        real *cols = arena + 7332944;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -1225,25 +1225,25 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12343296, 128, D_l4_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 6723584, 128, D_l4_weight, 1024, arena + 10544208, 1024);
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8830976, arena + 12343296, arena + 12744704);
+        genrt_conv_run(&conv, arena + 2408448, arena + 6723584, arena + 7124992);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12343296, 128, arena + 0, 1024, arena + 12744704, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 6723584, 128, arena + 7332944, 1024, arena + 7124992, 1024);
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 12343296, D_l4_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 6723584, D_l4_weight, arena + 3211264);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 10544208;
+        real *img = arena + 3211264;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -1265,9 +1265,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:15: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x99 = arena + 8830976; /* (64, 14, 14, 64) */
-        const real *x178 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 8830976;
+        const real *x99 = arena + 2408448; /* (64, 14, 14, 64) */
+        const real *x178 = arena + 3211264; /* (64, 14, 14, 64) */
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x99[i] > 0 ? x178[i] : (real)0.2 * x178[i];
@@ -1275,8 +1275,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x180 = arena + 8830976; /* (12544, 64) */
-        real *y = arena + 12354560;
+        const real *x180 = arena + 2408448; /* (12544, 64) */
+        real *y = arena + 3222528;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -1295,8 +1295,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 10185728;
-        real *cols = arena + 0;
+        const real *img = arena + 4566016;
+        real *cols = arena + 7332944;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -1319,14 +1319,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 10185728, arena + 8830976, arena + 12343296);
+        genrt_conv_run(&conv, arena + 4566016, arena + 2408448, arena + 3211264);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 176, 12544, arena + 8830976, 64, arena + 0, 176, arena + 12343296, 176);
+    gemm(CblasTrans, CblasNoTrans, 64, 176, 12544, arena + 2408448, 64, arena + 7332944, 176, arena + 3211264, 176);
     /* specs/cgan.gm:17: backward of D dense 1 (1) */
     {
-        const real *x142 = arena + 12952576; /* (64, 1) */
-        real *y = arena + 0;
+        const real *x142 = arena + 7332864; /* (64, 1) */
+        real *y = arena + 2408448;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -1338,31 +1338,31 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:17: backward of D dense 1 (1) */
     {
-        const real *x147 = arena + 12952640; /* (1) */
-        const real *x184 = arena + 0; /* (1) */
-        real *y = arena + 12952640;
+        const real *x147 = arena + 7332928; /* (1) */
+        const real *x184 = arena + 2408448; /* (1) */
+        real *y = arena + 7332928;
         for (long i = 0; i < 1; i++) {
             y[i] = x147[i] + x184[i];
         }
     }
     /* specs/cgan.gm:17: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 12952576, 1, D_l8_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 7332864, 1, D_l8_weight, 6272, arena + 2408448, 6272);
     /* specs/cgan.gm:17: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 12952576, 1, arena + 11941888, 6272, arena + 401408, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 7332864, 1, arena + 6322176, 6272, arena + 2809856, 6272);
     /* specs/cgan.gm:17: backward of D dense 1 (1, 6272) */
     {
-        const real *x149 = arena + 12945536; /* (1, 6272) */
-        const real *x187 = arena + 401408; /* (1, 6272) */
-        real *y = arena + 12945536;
+        const real *x149 = arena + 7325824; /* (1, 6272) */
+        const real *x187 = arena + 2809856; /* (1, 6272) */
+        real *y = arena + 7325824;
         for (long i = 0; i < 6272; i++) {
             y[i] = x149[i] + x187[i];
         }
     }
     /* specs/cgan.gm:16: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x86 = arena + 11941888; /* (64, 7, 7, 128) */
-        const real *x189 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 11941888;
+        const real *x86 = arena + 6322176; /* (64, 7, 7, 128) */
+        const real *x189 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 6322176;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x86[i] > 0 ? x189[i] : (real)0.2 * x189[i];
@@ -1370,8 +1370,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:16: backward of D batchnorm (128) */
     {
-        const real *x190 = arena + 11941888; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x190 = arena + 6322176; /* (64, 7, 7, 128) */
+        real *y = arena + 2408448;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1387,9 +1387,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:16: backward of D batchnorm (128) */
     {
-        const real *x152 = arena + 12952192; /* (128) */
-        const real *x191 = arena + 0; /* (128) */
-        real *y = arena + 12952192;
+        const real *x152 = arena + 7332480; /* (128) */
+        const real *x191 = arena + 2408448; /* (128) */
+        real *y = arena + 7332480;
         for (long i = 0; i < 128; i++) {
             y[i] = x152[i] + x191[i];
         }
@@ -1397,9 +1397,9 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:16: backward of D batchnorm (128) */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x190 = arena + 11941888; /* (64, 7, 7, 128) */
-        const real *x76 = arena + 11540480; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x190 = arena + 6322176; /* (64, 7, 7, 128) */
+        const real *x76 = arena + 5920768; /* (64, 7, 7, 128) */
+        real *y = arena + 2408448;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1418,11 +1418,11 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x155 = arena + 12952320; /* (128) */
-        const real *x111 = arena + 12952064; /* (128) */
-        const real *x195 = arena + 0; /* (128) */
-        const real *x81 = arena + 12951808; /* (128) */
-        real *y = arena + 12952320;
+        const real *x155 = arena + 7332608; /* (128) */
+        const real *x111 = arena + 7332352; /* (128) */
+        const real *x195 = arena + 2408448; /* (128) */
+        const real *x81 = arena + 7332096; /* (128) */
+        real *y = arena + 7332608;
         for (long i = 0; i < 128; i++) {
             real v157 = (x155[i]) * (x111[i]);
             real v197 = (x195[i]) * (x81[i]);
@@ -1436,10 +1436,10 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x195 = arena + 0; /* (128) */
+        const real *x195 = arena + 2408448; /* (128) */
         const real *x72 = D_l5_gamma; /* (128) */
-        const real *x81 = arena + 12951808; /* (128) */
-        real *y = arena + 0;
+        const real *x81 = arena + 7332096; /* (128) */
+        real *y = arena + 2408448;
         for (long i = 0; i < 128; i++) {
             real v196 = (x195[i]) * (x72[i]);
             real v199 = (x81[i]) * (x81[i]);
@@ -1456,11 +1456,11 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x190 = arena + 11941888; /* (64, 7, 7, 128) */
-        const real *x82 = arena + 12951936; /* (128) */
-        const real *x203 = arena + 0; /* (128) */
-        const real *x76 = arena + 11540480; /* (64, 7, 7, 128) */
-        real *y = arena + 11941888;
+        const real *x190 = arena + 6322176; /* (64, 7, 7, 128) */
+        const real *x82 = arena + 7332224; /* (128) */
+        const real *x203 = arena + 2408448; /* (128) */
+        const real *x76 = arena + 5920768; /* (64, 7, 7, 128) */
+        real *y = arena + 6322176;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1476,8 +1476,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:16: backward of D batchnorm (128) */
     {
-        const real *x208 = arena + 11941888; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x208 = arena + 6322176; /* (64, 7, 7, 128) */
+        real *y = arena + 2408448;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1494,8 +1494,8 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:16: backward of D batchnorm (128) */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x209 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x209 = arena + 2408448; /* (128) */
+        real *y = arena + 2408448;
         for (long i = 0; i < 128; i++) {
             real v210 = -(x209[i]);
             y[i] = (real)0.00031887755102040814 * (v210);
@@ -1505,9 +1505,9 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x211 = arena + 0; /* (128) */
-        const real *x208 = arena + 11941888; /* (64, 7, 7, 128) */
-        real *y = arena + 11941888;
+        const real *x211 = arena + 2408448; /* (128) */
+        const real *x208 = arena + 6322176; /* (64, 7, 7, 128) */
+        real *y = arena + 6322176;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1523,8 +1523,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 8028160;
-        real *cols = arena + 0;
+        const real *img = arena + 1605632;
+        real *cols = arena + 7332944;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -1547,20 +1547,20 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 11941888, 128, D_l4_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 6322176, 128, D_l4_weight, 1024, arena + 10544208, 1024);
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8028160, arena + 11941888, arena + 8830976);
+        genrt_conv_run(&conv, arena + 1605632, arena + 6322176, arena + 2408448);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 11941888, 128, arena + 0, 1024, arena + 8830976, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 6322176, 128, arena + 7332944, 1024, arena + 2408448, 1024);
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
-        const real *x177 = arena + 12744704; /* (128, 1024) */
-        const real *x218 = arena + 8830976; /* (128, 1024) */
-        real *y = arena + 12744704;
+        const real *x177 = arena + 7124992; /* (128, 1024) */
+        const real *x218 = arena + 2408448; /* (128, 1024) */
+        real *y = arena + 7124992;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x177[i] + x218[i];
@@ -1570,12 +1570,12 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 11941888, D_l4_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 6322176, D_l4_weight, arena + 2408448);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 10544208;
+        real *img = arena + 2408448;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -1597,9 +1597,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:15: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x64 = arena + 8028160; /* (64, 14, 14, 64) */
-        const real *x220 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 8028160;
+        const real *x64 = arena + 1605632; /* (64, 14, 14, 64) */
+        const real *x220 = arena + 2408448; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x64[i] > 0 ? x220[i] : (real)0.2 * x220[i];
@@ -1607,8 +1607,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x222 = arena + 8028160; /* (12544, 64) */
-        real *y = arena + 0;
+        const real *x222 = arena + 1605632; /* (12544, 64) */
+        real *y = arena + 2408448;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -1624,9 +1624,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x181 = arena + 12354560; /* (64) */
-        const real *x223 = arena + 0; /* (64) */
-        real *y = arena + 12354560;
+        const real *x181 = arena + 3222528; /* (64) */
+        const real *x223 = arena + 2408448; /* (64) */
+        real *y = arena + 3222528;
         for (long i = 0; i < 64; i++) {
             y[i] = x181[i] + x223[i];
         }
@@ -1636,8 +1636,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 9633792;
-        real *cols = arena + 0;
+        const real *img = arena + 4014080;
+        real *cols = arena + 7332944;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -1660,48 +1660,48 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 9633792, arena + 8028160, arena + 2207744);
+        genrt_conv_run(&conv, arena + 4014080, arena + 1605632, arena + 2408448);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 176, 12544, arena + 8028160, 64, arena + 0, 176, arena + 2207744, 176);
+    gemm(CblasTrans, CblasNoTrans, 64, 176, 12544, arena + 1605632, 64, arena + 7332944, 176, arena + 2408448, 176);
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64, 176) */
     {
-        const real *x183 = arena + 12343296; /* (64, 176) */
-        const real *x226 = arena + 2207744; /* (64, 176) */
-        real *y = arena + 12343296;
+        const real *x183 = arena + 3211264; /* (64, 176) */
+        const real *x226 = arena + 2408448; /* (64, 176) */
+        real *y = arena + 3211264;
         for (long i = 0; i < 11264; i++) {
             y[i] = x183[i] + x226[i];
         }
     }
     /* specs/cgan.gm:21: adam step of D.l2.weight (1) */
-    adam_update(D_l2_weight, arena + 12343296, D_l2_weight_adam_m, D_l2_weight_adam_v, 11264, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l2_weight, arena + 3211264, D_l2_weight_adam_m, D_l2_weight_adam_v, 11264, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:21: adam step of D.l2.bias (1) */
-    adam_update(D_l2_bias, arena + 12354560, D_l2_bias_adam_m, D_l2_bias_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l2_bias, arena + 3222528, D_l2_bias_adam_m, D_l2_bias_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:21: adam step of D.l4.weight (1) */
-    adam_update(D_l4_weight, arena + 12744704, D_l4_weight_adam_m, D_l4_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l4_weight, arena + 7124992, D_l4_weight_adam_m, D_l4_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:21: adam step of D.l5.gamma (1) */
-    adam_update(D_l5_gamma, arena + 12952320, D_l5_gamma_adam_m, D_l5_gamma_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l5_gamma, arena + 7332608, D_l5_gamma_adam_m, D_l5_gamma_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:21: adam step of D.l5.beta (1) */
-    adam_update(D_l5_beta, arena + 12952192, D_l5_beta_adam_m, D_l5_beta_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l5_beta, arena + 7332480, D_l5_beta_adam_m, D_l5_beta_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:21: adam step of D.l8.weight (1) */
-    adam_update(D_l8_weight, arena + 12945536, D_l8_weight_adam_m, D_l8_weight_adam_v, 6272, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l8_weight, arena + 7325824, D_l8_weight_adam_m, D_l8_weight_adam_v, 6272, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:21: adam step of D.l8.bias (1) */
-    adam_update(D_l8_bias, arena + 12952640, D_l8_bias_adam_m, D_l8_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l8_bias, arena + 7332928, D_l8_bias_adam_m, D_l8_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:14: D cond onehot (64, 10) */
-    memset(arena + 501760, 0, 640 * sizeof(real));
-    for (int r = 0; r < 64; r++) (arena + 501760)[r * 10 + (int)(in_y)[r]] = 1;
+    memset(arena + 2107392, 0, 640 * sizeof(real));
+    for (int r = 0; r < 64; r++) (arena + 2107392)[r * 10 + (int)(in_y)[r]] = 1;
     /* specs/cgan.gm:14: D cond onehot (64, 28, 28, 10) */
-    for (int r = 0; r < 64; r++) for (int q = 0; q < 784; q++) memcpy(arena + 0 + ((long)r * 784 + q) * 10, arena + 501760 + r * 10, 10 * sizeof(real));
+    for (int r = 0; r < 64; r++) for (int q = 0; q < 784; q++) memcpy(arena + 1605632 + ((long)r * 784 + q) * 10, arena + 2107392 + r * 10, 10 * sizeof(real));
     /* specs/cgan.gm:14: D cond onehot (64, 28, 28, 11) */
-    for (long r = 0; r < 50176; r++) memcpy(arena + 2207744 + r * 11 + 0, arena + 12875776 + r * 1 + 0, 1 * sizeof(real));
-    for (long r = 0; r < 50176; r++) memcpy(arena + 2207744 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
+    for (long r = 0; r < 50176; r++) memcpy(arena + 2408448 + r * 11 + 0, arena + 7256064 + r * 1 + 0, 1 * sizeof(real));
+    for (long r = 0; r < 50176; r++) memcpy(arena + 2408448 + r * 11 + 1, arena + 1605632 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (12544, 176) */
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 2207744;
-        real *cols = arena + 0;
+        const real *img = arena + 2408448;
+        real *cols = arena + 7332944;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -1724,15 +1724,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 2207744, D_l2_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 2408448, D_l2_weight, arena + 1605632);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 176, arena + 0, 176, D_l2_weight, 176, arena + 3211264, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 176, arena + 7332944, 176, D_l2_weight, 176, arena + 1605632, 64);
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x253 = arena + 3211264; /* (12544, 64) */
+        const real *x253 = arena + 1605632; /* (12544, 64) */
         const real *x61 = D_l2_bias; /* (64) */
-        real *y = arena + 3211264;
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -1743,8 +1743,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:15: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x255 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 3211264;
+        const real *x255 = arena + 1605632; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x255[i] > 0 ? x255[i] : (real)0.2 * x255[i];
@@ -1755,8 +1755,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 3211264;
-        real *cols = arena + 0;
+        const real *img = arena + 1605632;
+        real *cols = arena + 7332944;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -1779,14 +1779,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 3211264, D_l4_weight, arena + 4014080);
+        genrt_conv_run(&conv, arena + 1605632, D_l4_weight, arena + 2408448);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l4_weight, 1024, arena + 4014080, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 7332944, 1024, D_l4_weight, 1024, arena + 2408448, 128);
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x259 = arena + 4014080; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x259 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 2809856;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1802,25 +1802,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x260 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x260 = arena + 2809856; /* (128) */
+        real *y = arena + 2809856;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x260[i]);
         }
     }
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x261 = arena + 0; /* (128) */
-        real *y = arena + 128;
+        const real *x261 = arena + 2809856; /* (128) */
+        real *y = arena + 2809984;
         for (long i = 0; i < 128; i++) {
             y[i] = -(x261[i]);
         }
     }
     /* specs/cgan.gm:16: D batchnorm (64, 7, 7, 128) */
     {
-        const real *x259 = arena + 4014080; /* (64, 7, 7, 128) */
-        const real *x262 = arena + 128; /* (128) */
-        real *y = arena + 4014080;
+        const real *x259 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x262 = arena + 2809984; /* (128) */
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1832,8 +1832,8 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:16: D batchnorm (128) */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x263 = arena + 4014080; /* (64, 7, 7, 128) */
-        real *y = arena + 128;
+        const real *x263 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 2809984;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1850,8 +1850,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x265 = arena + 128; /* (128) */
-        real *y = arena + 128;
+        const real *x265 = arena + 2809984; /* (128) */
+        real *y = arena + 2809984;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x265[i]);
         }
@@ -1859,8 +1859,8 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:16: D batchnorm (128) */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x266 = arena + 128; /* (128) */
-        real *y = arena + 401408;
+        const real *x266 = arena + 2809984; /* (128) */
+        real *y = arena + 3612672;
         for (long i = 0; i < 128; i++) {
             real v267 = x266[i] + (real)1e-05;
             y[i] = 1 / sqrt(v267);
@@ -1868,23 +1868,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x268 = arena + 401408; /* (128) */
+        const real *x268 = arena + 3612672; /* (128) */
         const real *x72 = D_l5_gamma; /* (128) */
-        real *y = arena + 401536;
+        real *y = arena + 3612800;
         for (long i = 0; i < 128; i++) {
             y[i] = (x268[i]) * (x72[i]);
         }
     }
     /* specs/cgan.gm:16: D batchnorm (1) */
-    bn_running_update(D_l5_running_mean, D_l5_running_var, arena + 0, arena + 128, 128, (real)0.1, (real)1.0003189792663476);
+    bn_running_update(D_l5_running_mean, D_l5_running_var, arena + 2809856, arena + 2809984, 128, (real)0.1, (real)1.0003189792663476);
     /* specs/cgan.gm:16: D leaky_relu 0.2 (64, 7, 7, 128) */
     /*   with specs/cgan.gm:16: D batchnorm */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x263 = arena + 4014080; /* (64, 7, 7, 128) */
-        const real *x269 = arena + 401536; /* (128) */
+        const real *x263 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x269 = arena + 3612800; /* (128) */
         const real *x71 = D_l5_beta; /* (128) */
-        real *y = arena + 4816896;
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1896,13 +1896,13 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:17: D dense 1 (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 4816896, 6272, D_l8_weight, 6272, arena + 401664, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 3211264, 6272, D_l8_weight, 6272, arena + 3612928, 1);
     /* specs/cgan.gm:19: loss_G (64, 1) */
     /*   with specs/cgan.gm:17: D dense 1 */
     {
-        const real *x275 = arena + 401664; /* (64, 1) */
+        const real *x275 = arena + 3612928; /* (64, 1) */
         const real *x90 = D_l8_bias; /* (1) */
-        real *y = arena + 401664;
+        real *y = arena + 3612928;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -1914,8 +1914,8 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:19: loss_G (1) */
     /*   with specs/cgan.gm:19: loss_G */
     {
-        const real *x277 = arena + 401664; /* (64, 1) */
-        real *y = arena + 0;
+        const real *x277 = arena + 3612928; /* (64, 1) */
+        real *y = arena + 2809856;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             real v278 = softplus(x277[i]);
@@ -1925,18 +1925,18 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:19: loss_G (1) */
     {
-        const real *x279 = arena + 0; /* (1) */
-        real *y = arena + 0;
+        const real *x279 = arena + 2809856; /* (1) */
+        real *y = arena + 2809856;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x279[i]);
         }
     }
     /* specs/cgan.gm:19: metrics (1) */
-    out[1] = (double)*(arena + 0);
+    out[1] = (double)*(arena + 2809856);
     /* specs/cgan.gm:19: backward of loss_G (1) */
     /*   with specs/cgan.gm:19: metrics */
     {
-        real *y = arena + 0;
+        real *y = arena + 2809856;
         for (long i = 0; i < 1; i++) {
             real v282 = 1;
             y[i] = (real)0.015625 * (v282);
@@ -1947,9 +1947,9 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:19: backward of loss_G */
     /*   with specs/cgan.gm:19: backward of loss_G */
     {
-        const real *x283 = arena + 0; /* (1) */
-        const real *x277 = arena + 401664; /* (64, 1) */
-        real *y = arena + 401664;
+        const real *x283 = arena + 2809856; /* (1) */
+        const real *x277 = arena + 3612928; /* (64, 1) */
+        real *y = arena + 3612928;
         for (long i = 0; i < 64; i++) {
             real v284 = x283[0];
             real v285 = 1 / (1 + exp(-(x277[i])));
@@ -1958,12 +1958,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:17: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 401664, 1, D_l8_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 3612928, 1, D_l8_weight, 6272, arena + 2809856, 6272);
     /* specs/cgan.gm:16: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x273 = arena + 4816896; /* (64, 7, 7, 128) */
-        const real *x289 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 4816896;
+        const real *x273 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x289 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x273[i] > 0 ? x289[i] : (real)0.2 * x289[i];
@@ -1972,9 +1972,9 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:16: backward of D batchnorm (128) */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x290 = arena + 4816896; /* (64, 7, 7, 128) */
-        const real *x263 = arena + 4014080; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x290 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x263 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 2809856;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1996,10 +1996,10 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x293 = arena + 0; /* (128) */
+        const real *x293 = arena + 2809856; /* (128) */
         const real *x72 = D_l5_gamma; /* (128) */
-        const real *x268 = arena + 401408; /* (128) */
-        real *y = arena + 0;
+        const real *x268 = arena + 3612672; /* (128) */
+        real *y = arena + 2809856;
         for (long i = 0; i < 128; i++) {
             real v294 = (x293[i]) * (x72[i]);
             real v295 = (x268[i]) * (x268[i]);
@@ -2016,11 +2016,11 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x290 = arena + 4816896; /* (64, 7, 7, 128) */
-        const real *x269 = arena + 401536; /* (128) */
-        const real *x299 = arena + 0; /* (128) */
-        const real *x263 = arena + 4014080; /* (64, 7, 7, 128) */
-        real *y = arena + 4816896;
+        const real *x290 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x269 = arena + 3612800; /* (128) */
+        const real *x299 = arena + 2809856; /* (128) */
+        const real *x263 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -2036,8 +2036,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:16: backward of D batchnorm (128) */
     {
-        const real *x304 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x304 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 2408448;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -2054,8 +2054,8 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:16: backward of D batchnorm (128) */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x305 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x305 = arena + 2408448; /* (128) */
+        real *y = arena + 2408448;
         for (long i = 0; i < 128; i++) {
             real v306 = -(x305[i]);
             y[i] = (real)0.00031887755102040814 * (v306);
@@ -2065,9 +2065,9 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x307 = arena + 0; /* (128) */
-        const real *x304 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 4816896;
+        const real *x307 = arena + 2408448; /* (128) */
+        const real *x304 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -2082,17 +2082,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4816896, 128, D_l4_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, D_l4_weight, 1024, arena + 7332944, 1024);
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4816896, D_l4_weight, arena + 4014080);
+        genrt_conv_run(&conv, arena + 3211264, D_l4_weight, arena + 2408448);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 4014080;
+        const real *cols = arena + 7332944;
+        real *img = arena + 2408448;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -2114,9 +2114,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:15: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x256 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x313 = arena + 4014080; /* (64, 14, 14, 64) */
-        real *y = arena + 3211264;
+        const real *x256 = arena + 1605632; /* (64, 14, 14, 64) */
+        const real *x313 = arena + 2408448; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x256[i] > 0 ? x313[i] : (real)0.2 * x313[i];
@@ -2126,17 +2126,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 176, 64, arena + 3211264, 64, D_l2_weight, 176, arena + 0, 176);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 176, 64, arena + 1605632, 64, D_l2_weight, 176, arena + 7332944, 176);
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64, 28, 28, 11) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 3211264, D_l2_weight, arena + 2207744);
+        genrt_conv_run(&conv, arena + 1605632, D_l2_weight, arena + 2408448);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 2207744;
+        const real *cols = arena + 7332944;
+        real *img = arena + 2408448;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 8624, 0, 8624 * sizeof(real));
@@ -2157,15 +2157,15 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:14: backward of D cond onehot (64, 28, 28, 1) */
-    for (long r = 0; r < 50176; r++) memcpy(arena + 0 + r * 1 + 0, arena + 2207744 + r * 11 + 0, 1 * sizeof(real));
+    for (long r = 0; r < 50176; r++) memcpy(arena + 1605632 + r * 1 + 0, arena + 2408448 + r * 11 + 0, 1 * sizeof(real));
     /* specs/cgan.gm:11: backward of G tanh (64, 28, 28, 1) */
     /*   with specs/cgan.gm:11: backward of G tanh */
     /*   with specs/cgan.gm:11: backward of G tanh */
     /*   with specs/cgan.gm:11: backward of G tanh */
     {
-        const real *x54 = arena + 12875776; /* (64, 28, 28, 1) */
-        const real *x318 = arena + 0; /* (64, 28, 28, 1) */
-        real *y = arena + 12875776;
+        const real *x54 = arena + 7256064; /* (64, 28, 28, 1) */
+        const real *x318 = arena + 1605632; /* (64, 28, 28, 1) */
+        real *y = arena + 7256064;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v319 = (x54[i]) * (x54[i]);
@@ -2176,8 +2176,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:11: backward of G deconv 1 k4 s2 p1 (1) */
     {
-        const real *x322 = arena + 12875776; /* (64, 28, 28, 1) */
-        real *y = arena + 3744896;
+        const real *x322 = arena + 7256064; /* (64, 28, 28, 1) */
+        real *y = arena + 2409472;
         double acc[1] = {0};
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -2192,8 +2192,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 12875776;
-        real *cols = arena + 802816;
+        const real *img = arena + 7256064;
+        real *cols = arena + 7332944;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -2216,23 +2216,23 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 12875776, G_l9_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 7256064, G_l9_weight, arena + 1605632);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 802816, 16, G_l9_weight, 16, arena + 0, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 7332944, 16, G_l9_weight, 16, arena + 1605632, 64);
     /* specs/cgan.gm:11: backward of G deconv 1 k4 s2 p1 (64, 16) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 12875776, arena + 7225344, arena + 3743744);
+        genrt_conv_run(&conv, arena + 7256064, arena + 802816, arena + 2408448);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 802816, 16, arena + 3743744, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 802816, 64, arena + 7332944, 16, arena + 2408448, 16);
     /* specs/cgan.gm:10: backward of G relu (64, 14, 14, 64) */
     {
-        const real *x47 = arena + 7225344; /* (64, 14, 14, 64) */
-        const real *x327 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x47 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x327 = arena + 1605632; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x47[i] > 0 ? x327[i] : 0;
@@ -2240,8 +2240,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:10: backward of G batchnorm (64) */
     {
-        const real *x328 = arena + 7225344; /* (64, 14, 14, 64) */
-        real *y = arena + 3744768;
+        const real *x328 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 1736704;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -2258,9 +2258,9 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:10: backward of G batchnorm (64) */
     /*   with specs/cgan.gm:10: backward of G batchnorm */
     {
-        const real *x328 = arena + 7225344; /* (64, 14, 14, 64) */
-        const real *x37 = arena + 6422528; /* (64, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x328 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x37 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -2277,9 +2277,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:10: backward of G batchnorm (64) */
     {
-        const real *x332 = arena + 0; /* (64) */
-        const real *x42 = arena + 12952448; /* (64) */
-        real *y = arena + 3744832;
+        const real *x332 = arena + 1605632; /* (64) */
+        const real *x42 = arena + 7332736; /* (64) */
+        real *y = arena + 1736768;
         for (long i = 0; i < 64; i++) {
             y[i] = (x332[i]) * (x42[i]);
         }
@@ -2291,10 +2291,10 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:10: backward of G batchnorm */
     /*   with specs/cgan.gm:10: backward of G batchnorm */
     {
-        const real *x332 = arena + 0; /* (64) */
+        const real *x332 = arena + 1605632; /* (64) */
         const real *x33 = G_l7_gamma; /* (64) */
-        const real *x42 = arena + 12952448; /* (64) */
-        real *y = arena + 0;
+        const real *x42 = arena + 7332736; /* (64) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 64; i++) {
             real v333 = (x332[i]) * (x33[i]);
             real v335 = (x42[i]) * (x42[i]);
@@ -2311,11 +2311,11 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:10: backward of G batchnorm */
     /*   with specs/cgan.gm:10: backward of G batchnorm */
     {
-        const real *x328 = arena + 7225344; /* (64, 14, 14, 64) */
-        const real *x43 = arena + 12952512; /* (64) */
-        const real *x339 = arena + 0; /* (64) */
-        const real *x37 = arena + 6422528; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x328 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x43 = arena + 7332800; /* (64) */
+        const real *x339 = arena + 1605632; /* (64) */
+        const real *x37 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -2331,7 +2331,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:10: backward of G batchnorm (64) */
     {
-        const real *x344 = arena + 7225344; /* (64, 14, 14, 64) */
+        const real *x344 = arena + 802816; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
         PARALLEL_FOR
@@ -2361,8 +2361,8 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:10: backward of G batchnorm */
     {
         const real *x347 = arena + 0; /* (64) */
-        const real *x344 = arena + 7225344; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x344 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -2378,8 +2378,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 7332944;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -2402,23 +2402,23 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, G_l6_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, G_l6_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, G_l6_weight, 1024, arena + 3211264, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 7332944, 1024, G_l6_weight, 1024, arena + 0, 128);
     /* specs/cgan.gm:10: backward of G deconv 64 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, arena + 11139072, arena + 3612672);
+        genrt_conv_run(&conv, arena + 802816, arena + 5519360, arena + 1605632);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 11139072, 128, arena + 0, 1024, arena + 3612672, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 5519360, 128, arena + 7332944, 1024, arena + 1605632, 1024);
     /* specs/cgan.gm:9: backward of G relu (64, 6272) */
     {
-        const real *x24 = arena + 11139072; /* (64, 6272) */
-        const real *x355 = arena + 3211264; /* (64, 6272) */
-        real *y = arena + 11139072;
+        const real *x24 = arena + 5519360; /* (64, 6272) */
+        const real *x355 = arena + 0; /* (64, 6272) */
+        real *y = arena + 5519360;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x24[i] > 0 ? x355[i] : 0;
@@ -2426,7 +2426,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:9: backward of G batchnorm (6272) */
     {
-        const real *x356 = arena + 11139072; /* (64, 6272) */
+        const real *x356 = arena + 5519360; /* (64, 6272) */
         real *y = arena + 689920;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2445,8 +2445,8 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:9: backward of G batchnorm (6272) */
     /*   with specs/cgan.gm:9: backward of G batchnorm */
     {
-        const real *x356 = arena + 11139072; /* (64, 6272) */
-        const real *x14 = arena + 10737664; /* (64, 6272) */
+        const real *x356 = arena + 5519360; /* (64, 6272) */
+        const real *x14 = arena + 5117952; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2466,7 +2466,7 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:9: backward of G batchnorm (6272) */
     {
         const real *x360 = arena + 0; /* (6272) */
-        const real *x19 = arena + 12932992; /* (6272) */
+        const real *x19 = arena + 7313280; /* (6272) */
         real *y = arena + 696192;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x360[i]) * (x19[i]);
@@ -2481,7 +2481,7 @@ static void train_step(long t, double *out) {
     {
         const real *x360 = arena + 0; /* (6272) */
         const real *x10 = G_l3_gamma; /* (6272) */
-        const real *x19 = arena + 12932992; /* (6272) */
+        const real *x19 = arena + 7313280; /* (6272) */
         real *y = arena + 0;
         for (long i = 0; i < 6272; i++) {
             real v361 = (x360[i]) * (x10[i]);
@@ -2499,11 +2499,11 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:9: backward of G batchnorm */
     /*   with specs/cgan.gm:9: backward of G batchnorm */
     {
-        const real *x356 = arena + 11139072; /* (64, 6272) */
-        const real *x20 = arena + 12939264; /* (6272) */
+        const real *x356 = arena + 5519360; /* (64, 6272) */
+        const real *x20 = arena + 7319552; /* (6272) */
         const real *x367 = arena + 0; /* (6272) */
-        const real *x14 = arena + 10737664; /* (64, 6272) */
-        real *y = arena + 11139072;
+        const real *x14 = arena + 5117952; /* (64, 6272) */
+        real *y = arena + 5519360;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2519,7 +2519,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/cgan.gm:9: backward of G batchnorm (6272) */
     {
-        const real *x372 = arena + 11139072; /* (64, 6272) */
+        const real *x372 = arena + 5519360; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2550,8 +2550,8 @@ static void train_step(long t, double *out) {
     /*   with specs/cgan.gm:9: backward of G batchnorm */
     {
         const real *x375 = arena + 0; /* (6272) */
-        const real *x372 = arena + 11139072; /* (64, 6272) */
-        real *y = arena + 11139072;
+        const real *x372 = arena + 5519360; /* (64, 6272) */
+        real *y = arena + 5519360;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2563,7 +2563,7 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/cgan.gm:9: backward of G dense 6272 nobias (6272, 110) */
-    gemm(CblasTrans, CblasNoTrans, 6272, 110, 64, arena + 11139072, 6272, arena + 12925952, 110, arena + 0, 110);
+    gemm(CblasTrans, CblasNoTrans, 6272, 110, 64, arena + 5519360, 6272, arena + 7306240, 110, arena + 0, 110);
     /* specs/cgan.gm:20: adam step of G.l2.weight (1) */
     adam_update(G_l2_weight, arena + 0, G_l2_weight_adam_m, G_l2_weight_adam_v, 689920, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:20: adam step of G.l3.gamma (1) */
@@ -2571,15 +2571,15 @@ static void train_step(long t, double *out) {
     /* specs/cgan.gm:20: adam step of G.l3.beta (1) */
     adam_update(G_l3_beta, arena + 689920, G_l3_beta_adam_m, G_l3_beta_adam_v, 6272, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:20: adam step of G.l6.weight (1) */
-    adam_update(G_l6_weight, arena + 3612672, G_l6_weight_adam_m, G_l6_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l6_weight, arena + 1605632, G_l6_weight_adam_m, G_l6_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:20: adam step of G.l7.gamma (1) */
-    adam_update(G_l7_gamma, arena + 3744832, G_l7_gamma_adam_m, G_l7_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l7_gamma, arena + 1736768, G_l7_gamma_adam_m, G_l7_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:20: adam step of G.l7.beta (1) */
-    adam_update(G_l7_beta, arena + 3744768, G_l7_beta_adam_m, G_l7_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l7_beta, arena + 1736704, G_l7_beta_adam_m, G_l7_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:20: adam step of G.l9.weight (1) */
-    adam_update(G_l9_weight, arena + 3743744, G_l9_weight_adam_m, G_l9_weight_adam_v, 1024, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l9_weight, arena + 2408448, G_l9_weight_adam_m, G_l9_weight_adam_v, 1024, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/cgan.gm:20: adam step of G.l9.bias (1) */
-    adam_update(G_l9_bias, arena + 3744896, G_l9_bias_adam_m, G_l9_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l9_bias, arena + 2409472, G_l9_bias_adam_m, G_l9_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
 }
 
 /* The generator's forward pass at batch 64, from in_z. */
@@ -2591,7 +2591,7 @@ static const real *generate(void) {
     for (long r = 0; r < 64; r++) memcpy(arena + 0 + r * 110 + 0, in_z + r * 100 + 0, 100 * sizeof(real));
     for (long r = 0; r < 64; r++) memcpy(arena + 0 + r * 110 + 100, arena + 7040 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:9: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 110, arena + 0, 110, G_l2_weight, 110, arena + 4014080, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 110, arena + 0, 110, G_l2_weight, 110, arena + 802816, 6272);
     /* specs/cgan.gm:9: G batchnorm (6272) */
     /*   with specs/cgan.gm:9: G batchnorm */
     /*   with specs/cgan.gm:9: G batchnorm */
@@ -2621,10 +2621,10 @@ static const real *generate(void) {
     /*   with specs/cgan.gm:9: G batchnorm */
     /*   with specs/cgan.gm:9: G batchnorm */
     {
-        const real *x5 = arena + 4014080; /* (64, 6272) */
+        const real *x5 = arena + 802816; /* (64, 6272) */
         const real *x12 = arena + 0; /* (6272) */
         const real *x14 = arena + 6272; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2639,17 +2639,17 @@ static const real *generate(void) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l6_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 802816, 128, G_l6_weight, 1024, arena + 1204224, 1024);
     /* specs/cgan.gm:10: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, G_l6_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, G_l6_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3211264;
+        const real *cols = arena + 1204224;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -2675,7 +2675,7 @@ static const real *generate(void) {
     {
         const real *x23 = G_l7_running_var; /* (64) */
         const real *x26 = G_l7_gamma; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             real v27 = x23[i] + (real)1e-05;
             real v28 = 1 / sqrt(v27);
@@ -2686,9 +2686,9 @@ static const real *generate(void) {
     /*   with specs/cgan.gm:10: G batchnorm */
     {
         const real *x24 = G_l7_running_mean; /* (64) */
-        const real *x29 = arena + 0; /* (64) */
+        const real *x29 = arena + 802816; /* (64) */
         const real *x25 = G_l7_beta; /* (64) */
-        real *y = arena + 64;
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             real v30 = (x24[i]) * (x29[i]);
             y[i] = x25[i] - (v30);
@@ -2698,10 +2698,10 @@ static const real *generate(void) {
     /*   with specs/cgan.gm:10: G batchnorm */
     /*   with specs/cgan.gm:10: G batchnorm */
     {
-        const real *x22 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x29 = arena + 0; /* (64) */
-        const real *x31 = arena + 64; /* (64) */
-        real *y = arena + 3211264;
+        const real *x22 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x29 = arena + 802816; /* (64) */
+        const real *x31 = arena + 802880; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -2713,11 +2713,11 @@ static const real *generate(void) {
         }
     }
     /* specs/cgan.gm:11: G deconv 1 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 3211264, 64, G_l9_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 0, 64, G_l9_weight, 16, arena + 802816, 16);
     /* specs/cgan.gm:11: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 802816;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -2740,9 +2740,9 @@ static const real *generate(void) {
     /* specs/cgan.gm:11: G tanh (64, 28, 28, 1) */
     /*   with specs/cgan.gm:11: G deconv 1 k4 s2 p1 */
     {
-        const real *x38 = arena + 200704; /* (64, 28, 28, 1) */
+        const real *x38 = arena + 0; /* (64, 28, 28, 1) */
         const real *x39 = G_l9_bias; /* (1) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -2752,7 +2752,7 @@ static const real *generate(void) {
             }
         }
     }
-    return arena + 200704;
+    return arena + 0;
 }
 
 /* Gradient check: loss_D at batch 4. */
@@ -2764,10 +2764,10 @@ static void gc_loss_0(double *out) {
     for (long r = 0; r < 4; r++) memcpy(arena + 0 + r * 110 + 0, gc_z + r * 100 + 0, 100 * sizeof(real));
     for (long r = 0; r < 4; r++) memcpy(arena + 0 + r * 110 + 100, arena + 448 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:9: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 110, arena + 0, 110, G_l2_weight, 110, arena + 250880, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 110, arena + 0, 110, G_l2_weight, 110, arena + 50176, 6272);
     /* specs/cgan.gm:9: G batchnorm (6272) */
     {
-        const real *x6 = arena + 250880; /* (4, 6272) */
+        const real *x6 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2795,9 +2795,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cgan.gm:9: G batchnorm (4, 6272) */
     {
-        const real *x6 = arena + 250880; /* (4, 6272) */
+        const real *x6 = arena + 50176; /* (4, 6272) */
         const real *x13 = arena + 0; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2809,7 +2809,7 @@ static void gc_loss_0(double *out) {
     /* specs/cgan.gm:9: G batchnorm (6272) */
     /*   with specs/cgan.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 250880; /* (4, 6272) */
+        const real *x14 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2845,10 +2845,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/cgan.gm:9: G batchnorm */
     /*   with specs/cgan.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 250880; /* (4, 6272) */
+        const real *x14 = arena + 50176; /* (4, 6272) */
         const real *x20 = arena + 0; /* (6272) */
         const real *x9 = G_l3_beta; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2863,17 +2863,17 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l6_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 50176, 128, G_l6_weight, 1024, arena + 87824, 1024);
     /* specs/cgan.gm:10: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 250880, G_l6_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 50176, G_l6_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 87824;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -2895,8 +2895,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cgan.gm:10: G batchnorm (64) */
     {
-        const real *x28 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x28 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -2913,8 +2913,8 @@ static void gc_loss_0(double *out) {
     /* specs/cgan.gm:10: G batchnorm (64) */
     /*   with specs/cgan.gm:10: G batchnorm */
     {
-        const real *x33 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x33 = arena + 50176; /* (64) */
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v34 = (real)0.0012755102040816326 * (x33[i]);
             y[i] = -(v34);
@@ -2922,9 +2922,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cgan.gm:10: G batchnorm (4, 14, 14, 64) */
     {
-        const real *x28 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x35 = arena + 0; /* (64) */
-        real *y = arena + 200704;
+        const real *x28 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x35 = arena + 50176; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -2936,8 +2936,8 @@ static void gc_loss_0(double *out) {
     /* specs/cgan.gm:10: G batchnorm (64) */
     /*   with specs/cgan.gm:10: G batchnorm */
     {
-        const real *x36 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x36 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -2957,9 +2957,9 @@ static void gc_loss_0(double *out) {
     /*   with specs/cgan.gm:10: G batchnorm */
     /*   with specs/cgan.gm:10: G batchnorm */
     {
-        const real *x38 = arena + 0; /* (64) */
+        const real *x38 = arena + 50176; /* (64) */
         const real *x32 = G_l7_gamma; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v39 = (real)0.0012755102040816326 * (x38[i]);
             real v40 = v39 + (real)1e-05;
@@ -2971,10 +2971,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/cgan.gm:10: G batchnorm */
     /*   with specs/cgan.gm:10: G batchnorm */
     {
-        const real *x36 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x42 = arena + 0; /* (64) */
+        const real *x36 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x42 = arena + 50176; /* (64) */
         const real *x31 = G_l7_beta; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -2986,11 +2986,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cgan.gm:11: G deconv 1 k4 s2 p1 (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 200704, 64, G_l9_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 0, 64, G_l9_weight, 16, arena + 50176, 16);
     /* specs/cgan.gm:11: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 275968;
+        const real *cols = arena + 50176;
+        real *img = arena + 84672;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -3012,9 +3012,9 @@ static void gc_loss_0(double *out) {
     /* specs/cgan.gm:11: G tanh (4, 28, 28, 1) */
     /*   with specs/cgan.gm:11: G deconv 1 k4 s2 p1 */
     {
-        const real *x49 = arena + 275968; /* (4, 28, 28, 1) */
+        const real *x49 = arena + 84672; /* (4, 28, 28, 1) */
         const real *x50 = G_l9_bias; /* (1) */
-        real *y = arena + 275968;
+        real *y = arena + 84672;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -3029,15 +3029,15 @@ static void gc_loss_0(double *out) {
     /* specs/cgan.gm:14: D cond onehot (4, 28, 28, 10) */
     for (int r = 0; r < 4; r++) for (int q = 0; q < 784; q++) memcpy(arena + 0 + ((long)r * 784 + q) * 10, arena + 31360 + r * 10, 10 * sizeof(real));
     /* specs/cgan.gm:14: D cond onehot (4, 28, 28, 11) */
-    for (long r = 0; r < 3136; r++) memcpy(arena + 137984 + r * 11 + 0, gc_x + r * 1 + 0, 1 * sizeof(real));
-    for (long r = 0; r < 3136; r++) memcpy(arena + 137984 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
+    for (long r = 0; r < 3136; r++) memcpy(arena + 50176 + r * 11 + 0, gc_x + r * 1 + 0, 1 * sizeof(real));
+    for (long r = 0; r < 3136; r++) memcpy(arena + 50176 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 176) */
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 137984;
-        real *cols = arena + 0;
+        const real *img = arena + 50176;
+        real *cols = arena + 87824;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -3060,15 +3060,15 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 137984, D_l2_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 50176, D_l2_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 176, arena + 0, 176, D_l2_weight, 176, arena + 200704, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 176, arena + 87824, 176, D_l2_weight, 176, arena + 0, 64);
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
     {
-        const real *x58 = arena + 200704; /* (784, 64) */
+        const real *x58 = arena + 0; /* (784, 64) */
         const real *x59 = D_l2_bias; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -3079,8 +3079,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cgan.gm:15: D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x61 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 200704;
+        const real *x61 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x61[i] > 0 ? x61[i] : (real)0.2 * x61[i];
@@ -3091,8 +3091,8 @@ static void gc_loss_0(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 200704;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 87824;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -3115,13 +3115,13 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 200704, D_l4_weight, arena + 250880);
+        genrt_conv_run(&conv, arena + 0, D_l4_weight, arena + 50176);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l4_weight, 1024, arena + 250880, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 87824, 1024, D_l4_weight, 1024, arena + 50176, 128);
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x66 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x66 = arena + 50176; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -3148,9 +3148,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cgan.gm:16: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x66 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x66 = arena + 50176; /* (4, 7, 7, 128) */
         const real *x73 = arena + 0; /* (128) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3162,7 +3162,7 @@ static void gc_loss_0(double *out) {
     /* specs/cgan.gm:16: D batchnorm (128) */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x74 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x74 = arena + 50176; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -3197,10 +3197,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/cgan.gm:16: D batchnorm */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x74 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x74 = arena + 50176; /* (4, 7, 7, 128) */
         const real *x80 = arena + 0; /* (128) */
         const real *x69 = D_l5_beta; /* (128) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3212,22 +3212,22 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cgan.gm:17: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l8_weight, 6272, arena + 279104, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 50176, 6272, D_l8_weight, 6272, arena + 87808, 1);
     /* specs/cgan.gm:14: D cond onehot (4, 10) */
     memset(arena + 31360, 0, 40 * sizeof(real));
     for (int r = 0; r < 4; r++) (arena + 31360)[r * 10 + (int)(gc_y)[r]] = 1;
     /* specs/cgan.gm:14: D cond onehot (4, 28, 28, 10) */
     for (int r = 0; r < 4; r++) for (int q = 0; q < 784; q++) memcpy(arena + 0 + ((long)r * 784 + q) * 10, arena + 31360 + r * 10, 10 * sizeof(real));
     /* specs/cgan.gm:14: D cond onehot (4, 28, 28, 11) */
-    for (long r = 0; r < 3136; r++) memcpy(arena + 137984 + r * 11 + 0, arena + 275968 + r * 1 + 0, 1 * sizeof(real));
-    for (long r = 0; r < 3136; r++) memcpy(arena + 137984 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
+    for (long r = 0; r < 3136; r++) memcpy(arena + 50176 + r * 11 + 0, arena + 84672 + r * 1 + 0, 1 * sizeof(real));
+    for (long r = 0; r < 3136; r++) memcpy(arena + 50176 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 176) */
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 137984;
-        real *cols = arena + 0;
+        const real *img = arena + 50176;
+        real *cols = arena + 87824;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -3250,15 +3250,15 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 137984, D_l2_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 50176, D_l2_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 176, arena + 0, 176, D_l2_weight, 176, arena + 200704, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 176, arena + 87824, 176, D_l2_weight, 176, arena + 0, 64);
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
     {
-        const real *x93 = arena + 200704; /* (784, 64) */
+        const real *x93 = arena + 0; /* (784, 64) */
         const real *x59 = D_l2_bias; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -3269,8 +3269,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cgan.gm:15: D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x95 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 200704;
+        const real *x95 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x95[i] > 0 ? x95[i] : (real)0.2 * x95[i];
@@ -3281,8 +3281,8 @@ static void gc_loss_0(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 200704;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 87824;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -3305,13 +3305,13 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 200704, D_l4_weight, arena + 250880);
+        genrt_conv_run(&conv, arena + 0, D_l4_weight, arena + 50176);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l4_weight, 1024, arena + 250880, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 87824, 1024, D_l4_weight, 1024, arena + 50176, 128);
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x99 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x99 = arena + 50176; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -3338,9 +3338,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/cgan.gm:16: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x99 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x99 = arena + 50176; /* (4, 7, 7, 128) */
         const real *x102 = arena + 0; /* (128) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3352,7 +3352,7 @@ static void gc_loss_0(double *out) {
     /* specs/cgan.gm:16: D batchnorm (128) */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x103 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x103 = arena + 50176; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -3387,10 +3387,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/cgan.gm:16: D batchnorm */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x103 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x103 = arena + 50176; /* (4, 7, 7, 128) */
         const real *x109 = arena + 0; /* (128) */
         const real *x69 = D_l5_beta; /* (128) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3402,7 +3402,7 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/cgan.gm:17: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l8_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 50176, 6272, D_l8_weight, 6272, arena + 0, 1);
     /* specs/cgan.gm:19: loss_D (1) */
     /*   with specs/cgan.gm:17: D dense 1 */
     /*   with specs/cgan.gm:19: loss_D */
@@ -3426,7 +3426,7 @@ static void gc_loss_0(double *out) {
     /*   with specs/cgan.gm:19: loss_D */
     /*   with specs/cgan.gm:19: loss_D */
     {
-        const real *x86 = arena + 279104; /* (4, 1) */
+        const real *x86 = arena + 87808; /* (4, 1) */
         const real *x87 = D_l8_bias; /* (1) */
         real *y = arena + 0;
         double acc = 0;
@@ -3467,10 +3467,10 @@ static void gc_grad_0(real *g) {
     for (long r = 0; r < 4; r++) memcpy(arena + 0 + r * 110 + 0, gc_z + r * 100 + 0, 100 * sizeof(real));
     for (long r = 0; r < 4; r++) memcpy(arena + 0 + r * 110 + 100, arena + 448 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:9: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 110, arena + 0, 110, G_l2_weight, 110, arena + 250880, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 110, arena + 0, 110, G_l2_weight, 110, arena + 50176, 6272);
     /* specs/cgan.gm:9: G batchnorm (6272) */
     {
-        const real *x6 = arena + 250880; /* (4, 6272) */
+        const real *x6 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -3498,9 +3498,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/cgan.gm:9: G batchnorm (4, 6272) */
     {
-        const real *x6 = arena + 250880; /* (4, 6272) */
+        const real *x6 = arena + 50176; /* (4, 6272) */
         const real *x13 = arena + 0; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -3512,7 +3512,7 @@ static void gc_grad_0(real *g) {
     /* specs/cgan.gm:9: G batchnorm (6272) */
     /*   with specs/cgan.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 250880; /* (4, 6272) */
+        const real *x14 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -3548,10 +3548,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/cgan.gm:9: G batchnorm */
     /*   with specs/cgan.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 250880; /* (4, 6272) */
+        const real *x14 = arena + 50176; /* (4, 6272) */
         const real *x20 = arena + 0; /* (6272) */
         const real *x9 = G_l3_beta; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -3566,823 +3566,16 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l6_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 50176, 128, G_l6_weight, 1024, arena + 438032, 1024);
     /* specs/cgan.gm:10: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 250880, G_l6_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 50176, G_l6_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
-            for (int oh = 0; oh < 7; oh++) {
-                for (int ow = 0; ow < 7; ow++) {
-                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            const real *col = cols + row + (kh * 4 + kw) * 64;
-                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
-                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) for (int c = 0; c < 64; c++) img[pix + c] += col[c];
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/cgan.gm:10: G batchnorm (64) */
-    {
-        const real *x28 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
-        double acc[64] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 4; cb++) {
-            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
-            for (long r = 0; r < 784; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 64 + c;
-                    acc[c] += x28[i];
-                }
-            }
-        }
-        for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
-    }
-    /* specs/cgan.gm:10: G batchnorm (64) */
-    /*   with specs/cgan.gm:10: G batchnorm */
-    {
-        const real *x33 = arena + 0; /* (64) */
-        real *y = arena + 0;
-        for (long i = 0; i < 64; i++) {
-            real v34 = (real)0.0012755102040816326 * (x33[i]);
-            y[i] = -(v34);
-        }
-    }
-    /* specs/cgan.gm:10: G batchnorm (4, 14, 14, 64) */
-    {
-        const real *x28 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x35 = arena + 0; /* (64) */
-        real *y = arena + 200704;
-        PARALLEL_FOR
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                y[i] = x28[i] + x35[c];
-            }
-        }
-    }
-    /* specs/cgan.gm:10: G batchnorm (64) */
-    /*   with specs/cgan.gm:10: G batchnorm */
-    {
-        const real *x36 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
-        double acc[64] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 4; cb++) {
-            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
-            for (long r = 0; r < 784; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 64 + c;
-                    real v37 = (x36[i]) * (x36[i]);
-                    acc[c] += v37;
-                }
-            }
-        }
-        for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
-    }
-    /* specs/cgan.gm:10: G batchnorm (64) */
-    /*   with specs/cgan.gm:10: G batchnorm */
-    /*   with specs/cgan.gm:10: G batchnorm */
-    /*   with specs/cgan.gm:10: G batchnorm */
-    {
-        const real *x38 = arena + 0; /* (64) */
-        const real *x32 = G_l7_gamma; /* (64) */
-        real *y = arena + 0;
-        for (long i = 0; i < 64; i++) {
-            real v39 = (real)0.0012755102040816326 * (x38[i]);
-            real v40 = v39 + (real)1e-05;
-            real v41 = 1 / sqrt(v40);
-            y[i] = (v41) * (x32[i]);
-        }
-    }
-    /* specs/cgan.gm:10: G relu (4, 14, 14, 64) */
-    /*   with specs/cgan.gm:10: G batchnorm */
-    /*   with specs/cgan.gm:10: G batchnorm */
-    {
-        const real *x36 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x42 = arena + 0; /* (64) */
-        const real *x31 = G_l7_beta; /* (64) */
-        real *y = arena + 200704;
-        PARALLEL_FOR
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                real v43 = (x36[i]) * x42[c];
-                real v44 = v43 + x31[c];
-                y[i] = v44 > 0 ? v44 : 0;
-            }
-        }
-    }
-    /* specs/cgan.gm:11: G deconv 1 k4 s2 p1 (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 200704, 64, G_l9_weight, 16, arena + 0, 16);
-    /* specs/cgan.gm:11: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
-    {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
-        for (int n = 0; n < 4; n++) {
-            memset(img + (long)n * 784, 0, 784 * sizeof(real));
-            for (int oh = 0; oh < 14; oh++) {
-                for (int ow = 0; ow < 14; ow++) {
-                    long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            const real *col = cols + row + (kh * 4 + kw) * 1;
-                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 1;
-                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) for (int c = 0; c < 1; c++) img[pix + c] += col[c];
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/cgan.gm:11: G tanh (4, 28, 28, 1) */
-    /*   with specs/cgan.gm:11: G deconv 1 k4 s2 p1 */
-    {
-        const real *x49 = arena + 200704; /* (4, 28, 28, 1) */
-        const real *x50 = G_l9_bias; /* (1) */
-        real *y = arena + 200704;
-        for (long r = 0; r < 3136; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                real v51 = x49[i] + x50[c];
-                y[i] = tanh(v51);
-            }
-        }
-    }
-    /* specs/cgan.gm:14: D cond onehot (4, 10) */
-    memset(arena + 31360, 0, 40 * sizeof(real));
-    for (int r = 0; r < 4; r++) (arena + 31360)[r * 10 + (int)(gc_y)[r]] = 1;
-    /* specs/cgan.gm:14: D cond onehot (4, 28, 28, 10) */
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 784; q++) memcpy(arena + 0 + ((long)r * 784 + q) * 10, arena + 31360 + r * 10, 10 * sizeof(real));
-    /* specs/cgan.gm:14: D cond onehot (4, 28, 28, 11) */
-    for (long r = 0; r < 3136; r++) memcpy(arena + 713728 + r * 11 + 0, gc_x + r * 1 + 0, 1 * sizeof(real));
-    for (long r = 0; r < 3136; r++) memcpy(arena + 713728 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
-    /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 176) */
-    #if GENC_DNNL
-    if (!genrt_dnnl())
-    #endif
-    {
-        const real *img = arena + 713728;
-        real *cols = arena + 0;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 14; oh++) {
-                for (int ow = 0; ow < 14; ow++) {
-                    long row = ((long)(n * 14 + oh) * 14 + ow) * 176;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 11;
-                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 11;
-                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) memcpy(col, img + pix, 11 * sizeof(real)); else memset(col, 0, 11 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
-    #if GENC_DNNL
-    if (genrt_dnnl()) {
-        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 713728, D_l2_weight, arena + 663552);
-    } else
-    #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 176, arena + 0, 176, D_l2_weight, 176, arena + 663552, 64);
-    /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
-    {
-        const real *x58 = arena + 663552; /* (784, 64) */
-        const real *x59 = D_l2_bias; /* (64) */
-        real *y = arena + 663552;
-        PARALLEL_FOR
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                y[i] = x58[i] + x59[c];
-            }
-        }
-    }
-    /* specs/cgan.gm:15: D leaky_relu 0.2 (4, 14, 14, 64) */
-    {
-        const real *x61 = arena + 663552; /* (4, 14, 14, 64) */
-        real *y = arena + 663552;
-        PARALLEL_FOR
-        for (long i = 0; i < 50176; i++) {
-            y[i] = x61[i] > 0 ? x61[i] : (real)0.2 * x61[i];
-        }
-    }
-    /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (196, 1024) */
-    #if GENC_DNNL
-    if (!genrt_dnnl())
-    #endif
-    {
-        const real *img = arena + 663552;
-        real *cols = arena + 0;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 7; oh++) {
-                for (int ow = 0; ow < 7; ow++) {
-                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 64;
-                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
-                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (196, 128) */
-    #if GENC_DNNL
-    if (genrt_dnnl()) {
-        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 663552, D_l4_weight, arena + 617152);
-    } else
-    #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l4_weight, 1024, arena + 617152, 128);
-    /* specs/cgan.gm:16: D batchnorm (128) */
-    {
-        const real *x66 = arena + 617152; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
-        double acc[128] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 8; cb++) {
-            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 196; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 128 + c;
-                    acc[c] += x66[i];
-                }
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/cgan.gm:16: D batchnorm (128) */
-    /*   with specs/cgan.gm:16: D batchnorm */
-    {
-        const real *x71 = arena + 0; /* (128) */
-        real *y = arena + 0;
-        for (long i = 0; i < 128; i++) {
-            real v72 = (real)0.00510204081632653 * (x71[i]);
-            y[i] = -(v72);
-        }
-    }
-    /* specs/cgan.gm:16: D batchnorm (4, 7, 7, 128) */
-    {
-        const real *x66 = arena + 617152; /* (4, 7, 7, 128) */
-        const real *x73 = arena + 0; /* (128) */
-        real *y = arena + 617152;
-        PARALLEL_FOR
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                y[i] = x66[i] + x73[c];
-            }
-        }
-    }
-    /* specs/cgan.gm:16: D batchnorm (128) */
-    /*   with specs/cgan.gm:16: D batchnorm */
-    {
-        const real *x74 = arena + 617152; /* (4, 7, 7, 128) */
-        real *y = arena + 642240;
-        double acc[128] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 8; cb++) {
-            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 196; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 128 + c;
-                    real v75 = (x74[i]) * (x74[i]);
-                    acc[c] += v75;
-                }
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/cgan.gm:16: D batchnorm (128) */
-    /*   with specs/cgan.gm:16: D batchnorm */
-    /*   with specs/cgan.gm:16: D batchnorm */
-    {
-        const real *x76 = arena + 642240; /* (128) */
-        real *y = arena + 642240;
-        for (long i = 0; i < 128; i++) {
-            real v77 = (real)0.00510204081632653 * (x76[i]);
-            real v78 = v77 + (real)1e-05;
-            y[i] = 1 / sqrt(v78);
-        }
-    }
-    /* specs/cgan.gm:16: D batchnorm (128) */
-    {
-        const real *x79 = arena + 642240; /* (128) */
-        const real *x70 = D_l5_gamma; /* (128) */
-        real *y = arena + 642368;
-        for (long i = 0; i < 128; i++) {
-            y[i] = (x79[i]) * (x70[i]);
-        }
-    }
-    /* specs/cgan.gm:16: D leaky_relu 0.2 (4, 7, 7, 128) */
-    /*   with specs/cgan.gm:16: D batchnorm */
-    /*   with specs/cgan.gm:16: D batchnorm */
-    {
-        const real *x74 = arena + 617152; /* (4, 7, 7, 128) */
-        const real *x80 = arena + 642368; /* (128) */
-        const real *x69 = D_l5_beta; /* (128) */
-        real *y = arena + 748224;
-        PARALLEL_FOR
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v81 = (x74[i]) * x80[c];
-                real v82 = v81 + x69[c];
-                y[i] = v82 > 0 ? v82 : (real)0.2 * v82;
-            }
-        }
-    }
-    /* specs/cgan.gm:17: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 748224, 6272, D_l8_weight, 6272, arena + 642624, 1);
-    /* specs/cgan.gm:14: D cond onehot (4, 10) */
-    memset(arena + 31360, 0, 40 * sizeof(real));
-    for (int r = 0; r < 4; r++) (arena + 31360)[r * 10 + (int)(gc_y)[r]] = 1;
-    /* specs/cgan.gm:14: D cond onehot (4, 28, 28, 10) */
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 784; q++) memcpy(arena + 0 + ((long)r * 784 + q) * 10, arena + 31360 + r * 10, 10 * sizeof(real));
-    /* specs/cgan.gm:14: D cond onehot (4, 28, 28, 11) */
-    for (long r = 0; r < 3136; r++) memcpy(arena + 582656 + r * 11 + 0, arena + 200704 + r * 1 + 0, 1 * sizeof(real));
-    for (long r = 0; r < 3136; r++) memcpy(arena + 582656 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
-    /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 176) */
-    #if GENC_DNNL
-    if (!genrt_dnnl())
-    #endif
-    {
-        const real *img = arena + 582656;
-        real *cols = arena + 0;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 14; oh++) {
-                for (int ow = 0; ow < 14; ow++) {
-                    long row = ((long)(n * 14 + oh) * 14 + ow) * 176;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 11;
-                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 11;
-                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) memcpy(col, img + pix, 11 * sizeof(real)); else memset(col, 0, 11 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
-    #if GENC_DNNL
-    if (genrt_dnnl()) {
-        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 582656, D_l2_weight, arena + 532480);
-    } else
-    #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 176, arena + 0, 176, D_l2_weight, 176, arena + 532480, 64);
-    /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
-    {
-        const real *x93 = arena + 532480; /* (784, 64) */
-        const real *x59 = D_l2_bias; /* (64) */
-        real *y = arena + 532480;
-        PARALLEL_FOR
-        for (long r = 0; r < 784; r++) {
-            for (int c = 0; c < 64; c++) {
-                long i = r * 64 + c;
-                y[i] = x93[i] + x59[c];
-            }
-        }
-    }
-    /* specs/cgan.gm:15: D leaky_relu 0.2 (4, 14, 14, 64) */
-    {
-        const real *x95 = arena + 532480; /* (4, 14, 14, 64) */
-        real *y = arena + 532480;
-        PARALLEL_FOR
-        for (long i = 0; i < 50176; i++) {
-            y[i] = x95[i] > 0 ? x95[i] : (real)0.2 * x95[i];
-        }
-    }
-    /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (196, 1024) */
-    #if GENC_DNNL
-    if (!genrt_dnnl())
-    #endif
-    {
-        const real *img = arena + 532480;
-        real *cols = arena + 0;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 7; oh++) {
-                for (int ow = 0; ow < 7; ow++) {
-                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 64;
-                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
-                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (196, 128) */
-    #if GENC_DNNL
-    if (genrt_dnnl()) {
-        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 532480, D_l4_weight, arena + 200704);
-    } else
-    #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l4_weight, 1024, arena + 200704, 128);
-    /* specs/cgan.gm:16: D batchnorm (128) */
-    {
-        const real *x99 = arena + 200704; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
-        double acc[128] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 8; cb++) {
-            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 196; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 128 + c;
-                    acc[c] += x99[i];
-                }
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/cgan.gm:16: D batchnorm (128) */
-    /*   with specs/cgan.gm:16: D batchnorm */
-    {
-        const real *x100 = arena + 0; /* (128) */
-        real *y = arena + 0;
-        for (long i = 0; i < 128; i++) {
-            real v101 = (real)0.00510204081632653 * (x100[i]);
-            y[i] = -(v101);
-        }
-    }
-    /* specs/cgan.gm:16: D batchnorm (4, 7, 7, 128) */
-    {
-        const real *x99 = arena + 200704; /* (4, 7, 7, 128) */
-        const real *x102 = arena + 0; /* (128) */
-        real *y = arena + 200704;
-        PARALLEL_FOR
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                y[i] = x99[i] + x102[c];
-            }
-        }
-    }
-    /* specs/cgan.gm:16: D batchnorm (128) */
-    /*   with specs/cgan.gm:16: D batchnorm */
-    {
-        const real *x103 = arena + 200704; /* (4, 7, 7, 128) */
-        real *y = arena + 642496;
-        double acc[128] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 8; cb++) {
-            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 196; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 128 + c;
-                    real v104 = (x103[i]) * (x103[i]);
-                    acc[c] += v104;
-                }
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/cgan.gm:16: D batchnorm (128) */
-    /*   with specs/cgan.gm:16: D batchnorm */
-    /*   with specs/cgan.gm:16: D batchnorm */
-    {
-        const real *x105 = arena + 642496; /* (128) */
-        real *y = arena + 642496;
-        for (long i = 0; i < 128; i++) {
-            real v106 = (real)0.00510204081632653 * (x105[i]);
-            real v107 = v106 + (real)1e-05;
-            y[i] = 1 / sqrt(v107);
-        }
-    }
-    /* specs/cgan.gm:16: D batchnorm (128) */
-    {
-        const real *x108 = arena + 642496; /* (128) */
-        const real *x70 = D_l5_gamma; /* (128) */
-        real *y = arena + 25088;
-        for (long i = 0; i < 128; i++) {
-            y[i] = (x108[i]) * (x70[i]);
-        }
-    }
-    /* specs/cgan.gm:16: D leaky_relu 0.2 (4, 7, 7, 128) */
-    /*   with specs/cgan.gm:16: D batchnorm */
-    /*   with specs/cgan.gm:16: D batchnorm */
-    {
-        const real *x103 = arena + 200704; /* (4, 7, 7, 128) */
-        const real *x109 = arena + 25088; /* (128) */
-        const real *x69 = D_l5_beta; /* (128) */
-        real *y = arena + 773312;
-        PARALLEL_FOR
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v110 = (x103[i]) * x109[c];
-                real v111 = v110 + x69[c];
-                y[i] = v111 > 0 ? v111 : (real)0.2 * v111;
-            }
-        }
-    }
-    /* specs/cgan.gm:17: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 773312, 6272, D_l8_weight, 6272, arena + 25216, 1);
-    /* specs/cgan.gm:19: loss_D (1) */
-    {
-        real *y = arena + 0;
-        for (long i = 0; i < 1; i++) {
-            y[i] = 1;
-        }
-    }
-    /* specs/cgan.gm:19: backward of loss_D (1) */
-    {
-        const real *x124 = arena + 0; /* (1) */
-        real *y = arena + 16;
-        for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.25 * (x124[i]);
-        }
-    }
-    /* specs/cgan.gm:19: backward of loss_D (4, 1) */
-    /*   with specs/cgan.gm:17: D dense 1 */
-    /*   with specs/cgan.gm:19: loss_D */
-    /*   with specs/cgan.gm:19: backward of loss_D */
-    /*   with specs/cgan.gm:19: backward of loss_D */
-    /*   with specs/cgan.gm:19: backward of loss_D */
-    {
-        const real *x86 = arena + 642624; /* (4, 1) */
-        const real *x87 = D_l8_bias; /* (1) */
-        const real *x125 = arena + 16; /* (1) */
-        real *y = arena + 642624;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                real v88 = x86[i] + x87[c];
-                real v119 = -(v88);
-                real v126 = x125[0];
-                real v127 = 1 / (1 + exp(-(v119)));
-                real v128 = (v126) * (v127);
-                y[i] = -(v128);
-            }
-        }
-    }
-    /* specs/cgan.gm:19: backward of loss_D (1) */
-    {
-        const real *x124 = arena + 0; /* (1) */
-        real *y = arena + 0;
-        for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.25 * (x124[i]);
-        }
-    }
-    /* specs/cgan.gm:19: backward of loss_D (4, 1) */
-    /*   with specs/cgan.gm:17: D dense 1 */
-    /*   with specs/cgan.gm:19: backward of loss_D */
-    /*   with specs/cgan.gm:19: backward of loss_D */
-    {
-        const real *x114 = arena + 25216; /* (4, 1) */
-        const real *x87 = D_l8_bias; /* (1) */
-        const real *x130 = arena + 0; /* (1) */
-        real *y = arena + 25216;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                real v115 = x114[i] + x87[c];
-                real v131 = x130[0];
-                real v132 = 1 / (1 + exp(-(v115)));
-                y[i] = (v131) * (v132);
-            }
-        }
-    }
-    /* specs/cgan.gm:17: backward of D dense 1 (1) */
-    {
-        const real *x133 = arena + 25216; /* (4, 1) */
-        real *y = arena + 804928;
-        double acc[1] = {0};
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                acc[c] += x133[i];
-            }
-        }
-        for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
-    }
-    /* specs/cgan.gm:17: backward of D dense 1 (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 25216, 1, D_l8_weight, 6272, arena + 0, 6272);
-    /* specs/cgan.gm:17: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 25216, 1, arena + 773312, 6272, arena + 798400, 6272);
-    /* specs/cgan.gm:16: backward of D leaky_relu 0.2 (4, 7, 7, 128) */
-    {
-        const real *x112 = arena + 773312; /* (4, 7, 7, 128) */
-        const real *x137 = arena + 0; /* (4, 7, 7, 128) */
-        real *y = arena + 773312;
-        PARALLEL_FOR
-        for (long i = 0; i < 25088; i++) {
-            y[i] = x112[i] > 0 ? x137[i] : (real)0.2 * x137[i];
-        }
-    }
-    /* specs/cgan.gm:16: backward of D batchnorm (128) */
-    {
-        const real *x138 = arena + 773312; /* (4, 7, 7, 128) */
-        real *y = arena + 804672;
-        double acc[128] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 8; cb++) {
-            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 196; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 128 + c;
-                    acc[c] += x138[i];
-                }
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/cgan.gm:16: backward of D batchnorm (128) */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    {
-        const real *x138 = arena + 773312; /* (4, 7, 7, 128) */
-        const real *x103 = arena + 200704; /* (4, 7, 7, 128) */
-        real *y = arena + 804800;
-        double acc[128] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 8; cb++) {
-            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 196; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 128 + c;
-                    real v141 = (x138[i]) * (x103[i]);
-                    acc[c] += v141;
-                }
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/cgan.gm:16: backward of D batchnorm (128) */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    {
-        const real *x142 = arena + 804800; /* (128) */
-        const real *x70 = D_l5_gamma; /* (128) */
-        const real *x108 = arena + 642496; /* (128) */
-        real *y = arena + 0;
-        for (long i = 0; i < 128; i++) {
-            real v143 = (x142[i]) * (x70[i]);
-            real v145 = (x108[i]) * (x108[i]);
-            real v146 = (x108[i]) * (v145);
-            real v147 = (real)-0.5 * (v146);
-            real v148 = (v143) * (v147);
-            y[i] = (real)0.00510204081632653 * (v148);
-        }
-    }
-    /* specs/cgan.gm:16: backward of D batchnorm (4, 7, 7, 128) */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    {
-        const real *x138 = arena + 773312; /* (4, 7, 7, 128) */
-        const real *x109 = arena + 25088; /* (128) */
-        const real *x149 = arena + 0; /* (128) */
-        const real *x103 = arena + 200704; /* (4, 7, 7, 128) */
-        real *y = arena + 773312;
-        PARALLEL_FOR
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v140 = (x138[i]) * x109[c];
-                real v150 = 0;
-                real v151 = v150 + x149[c];
-                real v152 = 2 * (x103[i]);
-                real v153 = (v151) * (v152);
-                y[i] = v140 + v153;
-            }
-        }
-    }
-    /* specs/cgan.gm:16: backward of D batchnorm (128) */
-    {
-        const real *x154 = arena + 773312; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
-        double acc[128] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 8; cb++) {
-            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 196; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 128 + c;
-                    acc[c] += x154[i];
-                }
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/cgan.gm:16: backward of D batchnorm (128) */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    {
-        const real *x155 = arena + 0; /* (128) */
-        real *y = arena + 0;
-        for (long i = 0; i < 128; i++) {
-            real v156 = -(x155[i]);
-            y[i] = (real)0.00510204081632653 * (v156);
-        }
-    }
-    /* specs/cgan.gm:16: backward of D batchnorm (4, 7, 7, 128) */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    {
-        const real *x157 = arena + 0; /* (128) */
-        const real *x154 = arena + 773312; /* (4, 7, 7, 128) */
-        real *y = arena + 773312;
-        PARALLEL_FOR
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v158 = 0;
-                real v159 = v158 + x157[c];
-                y[i] = x154[i] + v159;
-            }
-        }
-    }
-    /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (196, 1024) */
-    #if GENC_DNNL
-    if (!genrt_dnnl())
-    #endif
-    {
-        const real *img = arena + 532480;
-        real *cols = arena + 0;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 7; oh++) {
-                for (int ow = 0; ow < 7; ow++) {
-                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 64;
-                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
-                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (196, 1024) */
-    #if GENC_DNNL
-    if (!genrt_dnnl())
-    #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 773312, 128, D_l4_weight, 1024, arena + 200704, 1024);
-    /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (128, 1024) */
-    #if GENC_DNNL
-    if (genrt_dnnl()) {
-        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 532480, arena + 773312, arena + 401408);
-    } else
-    #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 773312, 128, arena + 0, 1024, arena + 401408, 1024);
-    /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
-    #if GENC_DNNL
-    if (genrt_dnnl()) {
-        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 773312, D_l4_weight, arena + 0);
-    } else
-    #endif
-    {
-        const real *cols = arena + 200704;
+        const real *cols = arena + 438032;
         real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -4403,574 +3596,10 @@ static void gc_grad_0(real *g) {
             }
         }
     }
-    /* specs/cgan.gm:15: backward of D leaky_relu 0.2 (4, 14, 14, 64) */
-    {
-        const real *x96 = arena + 532480; /* (4, 14, 14, 64) */
-        const real *x165 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 532480;
-        PARALLEL_FOR
-        for (long i = 0; i < 50176; i++) {
-            y[i] = x96[i] > 0 ? x165[i] : (real)0.2 * x165[i];
-        }
-    }
-    /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64) */
-    {
-        const real *x167 = arena + 532480; /* (784, 64) */
-        real *y = arena + 784576;
-        double acc[64] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 4; cb++) {
-            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
-            for (long r = 0; r < 784; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 64 + c;
-                    acc[c] += x167[i];
-                }
-            }
-        }
-        for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
-    }
-    /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (784, 176) */
-    #if GENC_DNNL
-    if (!genrt_dnnl())
-    #endif
-    {
-        const real *img = arena + 582656;
-        real *cols = arena + 0;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 14; oh++) {
-                for (int ow = 0; ow < 14; ow++) {
-                    long row = ((long)(n * 14 + oh) * 14 + ow) * 176;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 11;
-                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 11;
-                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) memcpy(col, img + pix, 11 * sizeof(real)); else memset(col, 0, 11 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64, 176) */
-    #if GENC_DNNL
-    if (genrt_dnnl()) {
-        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 582656, arena + 532480, arena + 773312);
-    } else
-    #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 176, 784, arena + 532480, 64, arena + 0, 176, arena + 773312, 176);
-    /* specs/cgan.gm:17: backward of D dense 1 (1) */
-    {
-        const real *x129 = arena + 642624; /* (4, 1) */
-        real *y = arena + 0;
-        double acc[1] = {0};
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                acc[c] += x129[i];
-            }
-        }
-        for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
-    }
-    /* specs/cgan.gm:17: backward of D dense 1 (1) */
-    {
-        const real *x134 = arena + 804928; /* (1) */
-        const real *x171 = arena + 0; /* (1) */
-        real *y = arena + 804928;
-        for (long i = 0; i < 1; i++) {
-            y[i] = x134[i] + x171[i];
-        }
-    }
-    /* specs/cgan.gm:17: backward of D dense 1 (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 642624, 1, D_l8_weight, 6272, arena + 0, 6272);
-    /* specs/cgan.gm:17: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 642624, 1, arena + 748224, 6272, arena + 25088, 6272);
-    /* specs/cgan.gm:17: backward of D dense 1 (1, 6272) */
-    {
-        const real *x136 = arena + 798400; /* (1, 6272) */
-        const real *x174 = arena + 25088; /* (1, 6272) */
-        real *y = arena + 798400;
-        for (long i = 0; i < 6272; i++) {
-            y[i] = x136[i] + x174[i];
-        }
-    }
-    /* specs/cgan.gm:16: backward of D leaky_relu 0.2 (4, 7, 7, 128) */
-    {
-        const real *x83 = arena + 748224; /* (4, 7, 7, 128) */
-        const real *x176 = arena + 0; /* (4, 7, 7, 128) */
-        real *y = arena + 748224;
-        PARALLEL_FOR
-        for (long i = 0; i < 25088; i++) {
-            y[i] = x83[i] > 0 ? x176[i] : (real)0.2 * x176[i];
-        }
-    }
-    /* specs/cgan.gm:16: backward of D batchnorm (128) */
-    {
-        const real *x177 = arena + 748224; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
-        double acc[128] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 8; cb++) {
-            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 196; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 128 + c;
-                    acc[c] += x177[i];
-                }
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/cgan.gm:16: backward of D batchnorm (128) */
-    {
-        const real *x139 = arena + 804672; /* (128) */
-        const real *x178 = arena + 0; /* (128) */
-        real *y = arena + 804672;
-        for (long i = 0; i < 128; i++) {
-            y[i] = x139[i] + x178[i];
-        }
-    }
-    /* specs/cgan.gm:16: backward of D batchnorm (128) */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    {
-        const real *x177 = arena + 748224; /* (4, 7, 7, 128) */
-        const real *x74 = arena + 617152; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
-        double acc[128] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 8; cb++) {
-            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 196; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 128 + c;
-                    real v181 = (x177[i]) * (x74[i]);
-                    acc[c] += v181;
-                }
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/cgan.gm:16: backward of D batchnorm (128) */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    {
-        const real *x142 = arena + 804800; /* (128) */
-        const real *x108 = arena + 642496; /* (128) */
-        const real *x182 = arena + 0; /* (128) */
-        const real *x79 = arena + 642240; /* (128) */
-        real *y = arena + 804800;
-        for (long i = 0; i < 128; i++) {
-            real v144 = (x142[i]) * (x108[i]);
-            real v184 = (x182[i]) * (x79[i]);
-            y[i] = v144 + v184;
-        }
-    }
-    /* specs/cgan.gm:16: backward of D batchnorm (128) */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    {
-        const real *x182 = arena + 0; /* (128) */
-        const real *x70 = D_l5_gamma; /* (128) */
-        const real *x79 = arena + 642240; /* (128) */
-        real *y = arena + 0;
-        for (long i = 0; i < 128; i++) {
-            real v183 = (x182[i]) * (x70[i]);
-            real v186 = (x79[i]) * (x79[i]);
-            real v187 = (x79[i]) * (v186);
-            real v188 = (real)-0.5 * (v187);
-            real v189 = (v183) * (v188);
-            y[i] = (real)0.00510204081632653 * (v189);
-        }
-    }
-    /* specs/cgan.gm:16: backward of D batchnorm (4, 7, 7, 128) */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    {
-        const real *x177 = arena + 748224; /* (4, 7, 7, 128) */
-        const real *x80 = arena + 642368; /* (128) */
-        const real *x190 = arena + 0; /* (128) */
-        const real *x74 = arena + 617152; /* (4, 7, 7, 128) */
-        real *y = arena + 748224;
-        PARALLEL_FOR
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v180 = (x177[i]) * x80[c];
-                real v191 = 0;
-                real v192 = v191 + x190[c];
-                real v193 = 2 * (x74[i]);
-                real v194 = (v192) * (v193);
-                y[i] = v180 + v194;
-            }
-        }
-    }
-    /* specs/cgan.gm:16: backward of D batchnorm (128) */
-    {
-        const real *x195 = arena + 748224; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
-        double acc[128] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 8; cb++) {
-            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 196; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 128 + c;
-                    acc[c] += x195[i];
-                }
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/cgan.gm:16: backward of D batchnorm (128) */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    {
-        const real *x196 = arena + 0; /* (128) */
-        real *y = arena + 0;
-        for (long i = 0; i < 128; i++) {
-            real v197 = -(x196[i]);
-            y[i] = (real)0.00510204081632653 * (v197);
-        }
-    }
-    /* specs/cgan.gm:16: backward of D batchnorm (4, 7, 7, 128) */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    /*   with specs/cgan.gm:16: backward of D batchnorm */
-    {
-        const real *x198 = arena + 0; /* (128) */
-        const real *x195 = arena + 748224; /* (4, 7, 7, 128) */
-        real *y = arena + 748224;
-        PARALLEL_FOR
-        for (long r = 0; r < 196; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v199 = 0;
-                real v200 = v199 + x198[c];
-                y[i] = x195[i] + v200;
-            }
-        }
-    }
-    /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (196, 1024) */
-    #if GENC_DNNL
-    if (!genrt_dnnl())
-    #endif
-    {
-        const real *img = arena + 663552;
-        real *cols = arena + 0;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 7; oh++) {
-                for (int ow = 0; ow < 7; ow++) {
-                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 64;
-                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
-                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (196, 1024) */
-    #if GENC_DNNL
-    if (!genrt_dnnl())
-    #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 748224, 128, D_l4_weight, 1024, arena + 200704, 1024);
-    /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (128, 1024) */
-    #if GENC_DNNL
-    if (genrt_dnnl()) {
-        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 663552, arena + 748224, arena + 532480);
-    } else
-    #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 748224, 128, arena + 0, 1024, arena + 532480, 1024);
-    /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (128, 1024) */
-    {
-        const real *x164 = arena + 401408; /* (128, 1024) */
-        const real *x205 = arena + 532480; /* (128, 1024) */
-        real *y = arena + 401408;
-        PARALLEL_FOR
-        for (long i = 0; i < 131072; i++) {
-            y[i] = x164[i] + x205[i];
-        }
-    }
-    /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
-    #if GENC_DNNL
-    if (genrt_dnnl()) {
-        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 748224, D_l4_weight, arena + 0);
-    } else
-    #endif
-    {
-        const real *cols = arena + 200704;
-        real *img = arena + 0;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
-            for (int oh = 0; oh < 7; oh++) {
-                for (int ow = 0; ow < 7; ow++) {
-                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            const real *col = cols + row + (kh * 4 + kw) * 64;
-                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
-                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) for (int c = 0; c < 64; c++) img[pix + c] += col[c];
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/cgan.gm:15: backward of D leaky_relu 0.2 (4, 14, 14, 64) */
-    {
-        const real *x62 = arena + 663552; /* (4, 14, 14, 64) */
-        const real *x207 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 663552;
-        PARALLEL_FOR
-        for (long i = 0; i < 50176; i++) {
-            y[i] = x62[i] > 0 ? x207[i] : (real)0.2 * x207[i];
-        }
-    }
-    /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64) */
-    {
-        const real *x209 = arena + 663552; /* (784, 64) */
-        real *y = arena + 0;
-        double acc[64] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 4; cb++) {
-            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
-            for (long r = 0; r < 784; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 64 + c;
-                    acc[c] += x209[i];
-                }
-            }
-        }
-        for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
-    }
-    /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64) */
-    {
-        const real *x168 = arena + 784576; /* (64) */
-        const real *x210 = arena + 0; /* (64) */
-        real *y = arena + 784576;
-        for (long i = 0; i < 64; i++) {
-            y[i] = x168[i] + x210[i];
-        }
-    }
-    /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (784, 176) */
-    #if GENC_DNNL
-    if (!genrt_dnnl())
-    #endif
-    {
-        const real *img = arena + 713728;
-        real *cols = arena + 0;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            for (int oh = 0; oh < 14; oh++) {
-                for (int ow = 0; ow < 14; ow++) {
-                    long row = ((long)(n * 14 + oh) * 14 + ow) * 176;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            real *col = cols + row + (kh * 4 + kw) * 11;
-                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 11;
-                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) memcpy(col, img + pix, 11 * sizeof(real)); else memset(col, 0, 11 * sizeof(real));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64, 176) */
-    #if GENC_DNNL
-    if (genrt_dnnl()) {
-        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 713728, arena + 663552, arena + 137984);
-    } else
-    #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 176, 784, arena + 663552, 64, arena + 0, 176, arena + 137984, 176);
-    /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64, 176) */
-    {
-        const real *x170 = arena + 773312; /* (64, 176) */
-        const real *x213 = arena + 137984; /* (64, 176) */
-        real *y = arena + 773312;
-        for (long i = 0; i < 11264; i++) {
-            y[i] = x170[i] + x213[i];
-        }
-    }
-    /* specs/cgan.gm:19: gradients out (1) */
-    memcpy(g + 847376, arena + 773312, 11264 * sizeof(real));
-    /* specs/cgan.gm:19: gradients out (1) */
-    memcpy(g + 858640, arena + 784576, 64 * sizeof(real));
-    /* specs/cgan.gm:19: gradients out (1) */
-    memcpy(g + 858704, arena + 401408, 131072 * sizeof(real));
-    /* specs/cgan.gm:19: gradients out (1) */
-    memcpy(g + 989776, arena + 804800, 128 * sizeof(real));
-    /* specs/cgan.gm:19: gradients out (1) */
-    memcpy(g + 989904, arena + 804672, 128 * sizeof(real));
-    /* specs/cgan.gm:19: gradients out (1) */
-    memcpy(g + 990288, arena + 798400, 6272 * sizeof(real));
-    /* specs/cgan.gm:19: gradients out (1) */
-    memcpy(g + 996560, arena + 804928, 1 * sizeof(real));
-}
-
-/* Gradient check: loss_G at batch 4. */
-static void gc_loss_1(double *out) {
-    /* specs/cgan.gm:8: G cond onehot (4, 10) */
-    memset(arena + 448, 0, 40 * sizeof(real));
-    for (int r = 0; r < 4; r++) (arena + 448)[r * 10 + (int)(gc_y)[r]] = 1;
-    /* specs/cgan.gm:8: G cond onehot (4, 110) */
-    for (long r = 0; r < 4; r++) memcpy(arena + 0 + r * 110 + 0, gc_z + r * 100 + 0, 100 * sizeof(real));
-    for (long r = 0; r < 4; r++) memcpy(arena + 0 + r * 110 + 100, arena + 448 + r * 10 + 0, 10 * sizeof(real));
-    /* specs/cgan.gm:9: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 110, arena + 0, 110, G_l2_weight, 110, arena + 250880, 6272);
-    /* specs/cgan.gm:9: G batchnorm (6272) */
-    {
-        const real *x6 = arena + 250880; /* (4, 6272) */
-        real *y = arena + 0;
-        static double acc[6272];
-        memset(acc, 0, sizeof acc);
-        PARALLEL_FOR
-        for (int cb = 0; cb < 31; cb++) {
-            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
-            for (long r = 0; r < 4; r++) {
-                for (int c = cb * 208; c < c1; c++) {
-                    long i = r * 6272 + c;
-                    acc[c] += x6[i];
-                }
-            }
-        }
-        for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
-    }
-    /* specs/cgan.gm:9: G batchnorm (6272) */
-    /*   with specs/cgan.gm:9: G batchnorm */
-    {
-        const real *x11 = arena + 0; /* (6272) */
-        real *y = arena + 0;
-        for (long i = 0; i < 6272; i++) {
-            real v12 = (real)0.25 * (x11[i]);
-            y[i] = -(v12);
-        }
-    }
-    /* specs/cgan.gm:9: G batchnorm (4, 6272) */
-    {
-        const real *x6 = arena + 250880; /* (4, 6272) */
-        const real *x13 = arena + 0; /* (6272) */
-        real *y = arena + 250880;
-        PARALLEL_FOR
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                y[i] = x6[i] + x13[c];
-            }
-        }
-    }
-    /* specs/cgan.gm:9: G batchnorm (6272) */
-    /*   with specs/cgan.gm:9: G batchnorm */
-    {
-        const real *x14 = arena + 250880; /* (4, 6272) */
-        real *y = arena + 0;
-        static double acc[6272];
-        memset(acc, 0, sizeof acc);
-        PARALLEL_FOR
-        for (int cb = 0; cb < 31; cb++) {
-            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
-            for (long r = 0; r < 4; r++) {
-                for (int c = cb * 208; c < c1; c++) {
-                    long i = r * 6272 + c;
-                    real v15 = (x14[i]) * (x14[i]);
-                    acc[c] += v15;
-                }
-            }
-        }
-        for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
-    }
-    /* specs/cgan.gm:9: G batchnorm (6272) */
-    /*   with specs/cgan.gm:9: G batchnorm */
-    /*   with specs/cgan.gm:9: G batchnorm */
-    /*   with specs/cgan.gm:9: G batchnorm */
-    {
-        const real *x16 = arena + 0; /* (6272) */
-        const real *x10 = G_l3_gamma; /* (6272) */
-        real *y = arena + 0;
-        for (long i = 0; i < 6272; i++) {
-            real v17 = (real)0.25 * (x16[i]);
-            real v18 = v17 + (real)1e-05;
-            real v19 = 1 / sqrt(v18);
-            y[i] = (v19) * (x10[i]);
-        }
-    }
-    /* specs/cgan.gm:9: G relu (4, 6272) */
-    /*   with specs/cgan.gm:9: G batchnorm */
-    /*   with specs/cgan.gm:9: G batchnorm */
-    {
-        const real *x14 = arena + 250880; /* (4, 6272) */
-        const real *x20 = arena + 0; /* (6272) */
-        const real *x9 = G_l3_beta; /* (6272) */
-        real *y = arena + 250880;
-        PARALLEL_FOR
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 6272; c++) {
-                long i = r * 6272 + c;
-                real v21 = (x14[i]) * x20[c];
-                real v22 = v21 + x9[c];
-                y[i] = v22 > 0 ? v22 : 0;
-            }
-        }
-    }
-    /* specs/cgan.gm:10: G deconv 64 k4 s2 p1 (196, 1024) */
-    #if GENC_DNNL
-    if (!genrt_dnnl())
-    #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l6_weight, 1024, arena + 0, 1024);
-    /* specs/cgan.gm:10: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
-    #if GENC_DNNL
-    if (genrt_dnnl()) {
-        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 250880, G_l6_weight, arena + 200704);
-    } else
-    #endif
-    {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
-        PARALLEL_FOR
-        for (int n = 0; n < 4; n++) {
-            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
-            for (int oh = 0; oh < 7; oh++) {
-                for (int ow = 0; ow < 7; ow++) {
-                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
-                    for (int kh = 0; kh < 4; kh++) {
-                        int ih = oh * 2 - 1 + kh;
-                        for (int kw = 0; kw < 4; kw++) {
-                            int iw = ow * 2 - 1 + kw;
-                            const real *col = cols + row + (kh * 4 + kw) * 64;
-                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
-                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) for (int c = 0; c < 64; c++) img[pix + c] += col[c];
-                        }
-                    }
-                }
-            }
-        }
-    }
     /* specs/cgan.gm:10: G batchnorm (64) */
     {
-        const real *x28 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x28 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -4987,8 +3616,8 @@ static void gc_loss_1(double *out) {
     /* specs/cgan.gm:10: G batchnorm (64) */
     /*   with specs/cgan.gm:10: G batchnorm */
     {
-        const real *x33 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x33 = arena + 50176; /* (64) */
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v34 = (real)0.0012755102040816326 * (x33[i]);
             y[i] = -(v34);
@@ -4996,9 +3625,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/cgan.gm:10: G batchnorm (4, 14, 14, 64) */
     {
-        const real *x28 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x35 = arena + 0; /* (64) */
-        real *y = arena + 200704;
+        const real *x28 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x35 = arena + 50176; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5010,8 +3639,8 @@ static void gc_loss_1(double *out) {
     /* specs/cgan.gm:10: G batchnorm (64) */
     /*   with specs/cgan.gm:10: G batchnorm */
     {
-        const real *x36 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x36 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -5031,9 +3660,9 @@ static void gc_loss_1(double *out) {
     /*   with specs/cgan.gm:10: G batchnorm */
     /*   with specs/cgan.gm:10: G batchnorm */
     {
-        const real *x38 = arena + 0; /* (64) */
+        const real *x38 = arena + 50176; /* (64) */
         const real *x32 = G_l7_gamma; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v39 = (real)0.0012755102040816326 * (x38[i]);
             real v40 = v39 + (real)1e-05;
@@ -5045,10 +3674,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/cgan.gm:10: G batchnorm */
     /*   with specs/cgan.gm:10: G batchnorm */
     {
-        const real *x36 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x42 = arena + 0; /* (64) */
+        const real *x36 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x42 = arena + 50176; /* (64) */
         const real *x31 = G_l7_beta; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5060,10 +3689,10 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cgan.gm:11: G deconv 1 k4 s2 p1 (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 200704, 64, G_l9_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 0, 64, G_l9_weight, 16, arena + 50176, 16);
     /* specs/cgan.gm:11: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
+        const real *cols = arena + 50176;
         real *img = arena + 31360;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -5103,15 +3732,15 @@ static void gc_loss_1(double *out) {
     /* specs/cgan.gm:14: D cond onehot (4, 28, 28, 10) */
     for (int r = 0; r < 4; r++) for (int q = 0; q < 784; q++) memcpy(arena + 0 + ((long)r * 784 + q) * 10, arena + 34496 + r * 10, 10 * sizeof(real));
     /* specs/cgan.gm:14: D cond onehot (4, 28, 28, 11) */
-    for (long r = 0; r < 3136; r++) memcpy(arena + 137984 + r * 11 + 0, arena + 31360 + r * 1 + 0, 1 * sizeof(real));
-    for (long r = 0; r < 3136; r++) memcpy(arena + 137984 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
+    for (long r = 0; r < 3136; r++) memcpy(arena + 312320 + r * 11 + 0, gc_x + r * 1 + 0, 1 * sizeof(real));
+    for (long r = 0; r < 3136; r++) memcpy(arena + 312320 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 176) */
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 137984;
-        real *cols = arena + 0;
+        const real *img = arena + 312320;
+        real *cols = arena + 438032;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -5134,15 +3763,15 @@ static void gc_loss_1(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 137984, D_l2_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 312320, D_l2_weight, arena + 262144);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 176, arena + 0, 176, D_l2_weight, 176, arena + 200704, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 176, arena + 438032, 176, D_l2_weight, 176, arena + 262144, 64);
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
     {
-        const real *x58 = arena + 200704; /* (784, 64) */
+        const real *x58 = arena + 262144; /* (784, 64) */
         const real *x59 = D_l2_bias; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5153,8 +3782,8 @@ static void gc_loss_1(double *out) {
     }
     /* specs/cgan.gm:15: D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x61 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 200704;
+        const real *x61 = arena + 262144; /* (4, 14, 14, 64) */
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x61[i] > 0 ? x61[i] : (real)0.2 * x61[i];
@@ -5165,8 +3794,8 @@ static void gc_loss_1(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 200704;
-        real *cols = arena + 0;
+        const real *img = arena + 262144;
+        real *cols = arena + 438032;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -5189,13 +3818,13 @@ static void gc_loss_1(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 200704, D_l4_weight, arena + 250880);
+        genrt_conv_run(&conv, arena + 262144, D_l4_weight, arena + 231424);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l4_weight, 1024, arena + 250880, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 438032, 1024, D_l4_weight, 1024, arena + 231424, 128);
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x66 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x66 = arena + 231424; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -5222,9 +3851,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/cgan.gm:16: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x66 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x66 = arena + 231424; /* (4, 7, 7, 128) */
         const real *x73 = arena + 0; /* (128) */
-        real *y = arena + 250880;
+        real *y = arena + 231424;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5236,7 +3865,1378 @@ static void gc_loss_1(double *out) {
     /* specs/cgan.gm:16: D batchnorm (128) */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x74 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x74 = arena + 231424; /* (4, 7, 7, 128) */
+        real *y = arena + 256512;
+        double acc[128] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v75 = (x74[i]) * (x74[i]);
+                    acc[c] += v75;
+                }
+            }
+        }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
+    }
+    /* specs/cgan.gm:16: D batchnorm (128) */
+    /*   with specs/cgan.gm:16: D batchnorm */
+    /*   with specs/cgan.gm:16: D batchnorm */
+    {
+        const real *x76 = arena + 256512; /* (128) */
+        real *y = arena + 256512;
+        for (long i = 0; i < 128; i++) {
+            real v77 = (real)0.00510204081632653 * (x76[i]);
+            real v78 = v77 + (real)1e-05;
+            y[i] = 1 / sqrt(v78);
+        }
+    }
+    /* specs/cgan.gm:16: D batchnorm (128) */
+    {
+        const real *x79 = arena + 256512; /* (128) */
+        const real *x70 = D_l5_gamma; /* (128) */
+        real *y = arena + 256640;
+        for (long i = 0; i < 128; i++) {
+            y[i] = (x79[i]) * (x70[i]);
+        }
+    }
+    /* specs/cgan.gm:16: D leaky_relu 0.2 (4, 7, 7, 128) */
+    /*   with specs/cgan.gm:16: D batchnorm */
+    /*   with specs/cgan.gm:16: D batchnorm */
+    {
+        const real *x74 = arena + 231424; /* (4, 7, 7, 128) */
+        const real *x80 = arena + 256640; /* (128) */
+        const real *x69 = D_l5_beta; /* (128) */
+        real *y = arena + 381312;
+        PARALLEL_FOR
+        for (long r = 0; r < 196; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                real v81 = (x74[i]) * x80[c];
+                real v82 = v81 + x69[c];
+                y[i] = v82 > 0 ? v82 : (real)0.2 * v82;
+            }
+        }
+    }
+    /* specs/cgan.gm:17: D dense 1 (4, 1) */
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 381312, 6272, D_l8_weight, 6272, arena + 256896, 1);
+    /* specs/cgan.gm:14: D cond onehot (4, 10) */
+    memset(arena + 34496, 0, 40 * sizeof(real));
+    for (int r = 0; r < 4; r++) (arena + 34496)[r * 10 + (int)(gc_y)[r]] = 1;
+    /* specs/cgan.gm:14: D cond onehot (4, 28, 28, 10) */
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 784; q++) memcpy(arena + 0 + ((long)r * 784 + q) * 10, arena + 34496 + r * 10, 10 * sizeof(real));
+    /* specs/cgan.gm:14: D cond onehot (4, 28, 28, 11) */
+    for (long r = 0; r < 3136; r++) memcpy(arena + 346816 + r * 11 + 0, arena + 31360 + r * 1 + 0, 1 * sizeof(real));
+    for (long r = 0; r < 3136; r++) memcpy(arena + 346816 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
+    /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 176) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 346816;
+        real *cols = arena + 438032;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 14; oh++) {
+                for (int ow = 0; ow < 14; ow++) {
+                    long row = ((long)(n * 14 + oh) * 14 + ow) * 176;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 11;
+                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 11;
+                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) memcpy(col, img + pix, 11 * sizeof(real)); else memset(col, 0, 11 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 346816, D_l2_weight, arena + 131072);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 176, arena + 438032, 176, D_l2_weight, 176, arena + 131072, 64);
+    /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
+    {
+        const real *x93 = arena + 131072; /* (784, 64) */
+        const real *x59 = D_l2_bias; /* (64) */
+        real *y = arena + 131072;
+        PARALLEL_FOR
+        for (long r = 0; r < 784; r++) {
+            for (int c = 0; c < 64; c++) {
+                long i = r * 64 + c;
+                y[i] = x93[i] + x59[c];
+            }
+        }
+    }
+    /* specs/cgan.gm:15: D leaky_relu 0.2 (4, 14, 14, 64) */
+    {
+        const real *x95 = arena + 131072; /* (4, 14, 14, 64) */
+        real *y = arena + 131072;
+        PARALLEL_FOR
+        for (long i = 0; i < 50176; i++) {
+            y[i] = x95[i] > 0 ? x95[i] : (real)0.2 * x95[i];
+        }
+    }
+    /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 131072;
+        real *cols = arena + 438032;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 7; oh++) {
+                for (int ow = 0; ow < 7; ow++) {
+                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 64;
+                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
+                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 131072, D_l4_weight, arena + 0);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 438032, 1024, D_l4_weight, 1024, arena + 0, 128);
+    /* specs/cgan.gm:16: D batchnorm (128) */
+    {
+        const real *x99 = arena + 0; /* (4, 7, 7, 128) */
+        real *y = arena + 25088;
+        double acc[128] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x99[i];
+                }
+            }
+        }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
+    }
+    /* specs/cgan.gm:16: D batchnorm (128) */
+    /*   with specs/cgan.gm:16: D batchnorm */
+    {
+        const real *x100 = arena + 25088; /* (128) */
+        real *y = arena + 25088;
+        for (long i = 0; i < 128; i++) {
+            real v101 = (real)0.00510204081632653 * (x100[i]);
+            y[i] = -(v101);
+        }
+    }
+    /* specs/cgan.gm:16: D batchnorm (4, 7, 7, 128) */
+    {
+        const real *x99 = arena + 0; /* (4, 7, 7, 128) */
+        const real *x102 = arena + 25088; /* (128) */
+        real *y = arena + 0;
+        PARALLEL_FOR
+        for (long r = 0; r < 196; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                y[i] = x99[i] + x102[c];
+            }
+        }
+    }
+    /* specs/cgan.gm:16: D batchnorm (128) */
+    /*   with specs/cgan.gm:16: D batchnorm */
+    {
+        const real *x103 = arena + 0; /* (4, 7, 7, 128) */
+        real *y = arena + 256768;
+        double acc[128] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v104 = (x103[i]) * (x103[i]);
+                    acc[c] += v104;
+                }
+            }
+        }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
+    }
+    /* specs/cgan.gm:16: D batchnorm (128) */
+    /*   with specs/cgan.gm:16: D batchnorm */
+    /*   with specs/cgan.gm:16: D batchnorm */
+    {
+        const real *x105 = arena + 256768; /* (128) */
+        real *y = arena + 256768;
+        for (long i = 0; i < 128; i++) {
+            real v106 = (real)0.00510204081632653 * (x105[i]);
+            real v107 = v106 + (real)1e-05;
+            y[i] = 1 / sqrt(v107);
+        }
+    }
+    /* specs/cgan.gm:16: D batchnorm (128) */
+    {
+        const real *x108 = arena + 256768; /* (128) */
+        const real *x70 = D_l5_gamma; /* (128) */
+        real *y = arena + 50176;
+        for (long i = 0; i < 128; i++) {
+            y[i] = (x108[i]) * (x70[i]);
+        }
+    }
+    /* specs/cgan.gm:16: D leaky_relu 0.2 (4, 7, 7, 128) */
+    /*   with specs/cgan.gm:16: D batchnorm */
+    /*   with specs/cgan.gm:16: D batchnorm */
+    {
+        const real *x103 = arena + 0; /* (4, 7, 7, 128) */
+        const real *x109 = arena + 50176; /* (128) */
+        const real *x69 = D_l5_beta; /* (128) */
+        real *y = arena + 406400;
+        PARALLEL_FOR
+        for (long r = 0; r < 196; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                real v110 = (x103[i]) * x109[c];
+                real v111 = v110 + x69[c];
+                y[i] = v111 > 0 ? v111 : (real)0.2 * v111;
+            }
+        }
+    }
+    /* specs/cgan.gm:17: D dense 1 (4, 1) */
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 406400, 6272, D_l8_weight, 6272, arena + 50304, 1);
+    /* specs/cgan.gm:19: loss_D (1) */
+    {
+        real *y = arena + 25088;
+        for (long i = 0; i < 1; i++) {
+            y[i] = 1;
+        }
+    }
+    /* specs/cgan.gm:19: backward of loss_D (1) */
+    {
+        const real *x124 = arena + 25088; /* (1) */
+        real *y = arena + 25104;
+        for (long i = 0; i < 1; i++) {
+            y[i] = (real)0.25 * (x124[i]);
+        }
+    }
+    /* specs/cgan.gm:19: backward of loss_D (4, 1) */
+    /*   with specs/cgan.gm:17: D dense 1 */
+    /*   with specs/cgan.gm:19: loss_D */
+    /*   with specs/cgan.gm:19: backward of loss_D */
+    /*   with specs/cgan.gm:19: backward of loss_D */
+    /*   with specs/cgan.gm:19: backward of loss_D */
+    {
+        const real *x86 = arena + 256896; /* (4, 1) */
+        const real *x87 = D_l8_bias; /* (1) */
+        const real *x125 = arena + 25104; /* (1) */
+        real *y = arena + 256896;
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 1; c++) {
+                long i = r * 1 + c;
+                real v88 = x86[i] + x87[c];
+                real v119 = -(v88);
+                real v126 = x125[0];
+                real v127 = 1 / (1 + exp(-(v119)));
+                real v128 = (v126) * (v127);
+                y[i] = -(v128);
+            }
+        }
+    }
+    /* specs/cgan.gm:19: backward of loss_D (1) */
+    {
+        const real *x124 = arena + 25088; /* (1) */
+        real *y = arena + 25088;
+        for (long i = 0; i < 1; i++) {
+            y[i] = (real)0.25 * (x124[i]);
+        }
+    }
+    /* specs/cgan.gm:19: backward of loss_D (4, 1) */
+    /*   with specs/cgan.gm:17: D dense 1 */
+    /*   with specs/cgan.gm:19: backward of loss_D */
+    /*   with specs/cgan.gm:19: backward of loss_D */
+    {
+        const real *x114 = arena + 50304; /* (4, 1) */
+        const real *x87 = D_l8_bias; /* (1) */
+        const real *x130 = arena + 25088; /* (1) */
+        real *y = arena + 50304;
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 1; c++) {
+                long i = r * 1 + c;
+                real v115 = x114[i] + x87[c];
+                real v131 = x130[0];
+                real v132 = 1 / (1 + exp(-(v115)));
+                y[i] = (v131) * (v132);
+            }
+        }
+    }
+    /* specs/cgan.gm:17: backward of D dense 1 (1) */
+    {
+        const real *x133 = arena + 50304; /* (4, 1) */
+        real *y = arena + 438016;
+        double acc[1] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 1; c++) {
+                long i = r * 1 + c;
+                acc[c] += x133[i];
+            }
+        }
+        for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
+    }
+    /* specs/cgan.gm:17: backward of D dense 1 (4, 6272) */
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 50304, 1, D_l8_weight, 6272, arena + 25088, 6272);
+    /* specs/cgan.gm:17: backward of D dense 1 (1, 6272) */
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 50304, 1, arena + 406400, 6272, arena + 431488, 6272);
+    /* specs/cgan.gm:16: backward of D leaky_relu 0.2 (4, 7, 7, 128) */
+    {
+        const real *x112 = arena + 406400; /* (4, 7, 7, 128) */
+        const real *x137 = arena + 25088; /* (4, 7, 7, 128) */
+        real *y = arena + 406400;
+        PARALLEL_FOR
+        for (long i = 0; i < 25088; i++) {
+            y[i] = x112[i] > 0 ? x137[i] : (real)0.2 * x137[i];
+        }
+    }
+    /* specs/cgan.gm:16: backward of D batchnorm (128) */
+    {
+        const real *x138 = arena + 406400; /* (4, 7, 7, 128) */
+        real *y = arena + 437760;
+        double acc[128] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x138[i];
+                }
+            }
+        }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
+    }
+    /* specs/cgan.gm:16: backward of D batchnorm (128) */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    {
+        const real *x138 = arena + 406400; /* (4, 7, 7, 128) */
+        const real *x103 = arena + 0; /* (4, 7, 7, 128) */
+        real *y = arena + 437888;
+        double acc[128] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v141 = (x138[i]) * (x103[i]);
+                    acc[c] += v141;
+                }
+            }
+        }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
+    }
+    /* specs/cgan.gm:16: backward of D batchnorm (128) */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    {
+        const real *x142 = arena + 437888; /* (128) */
+        const real *x70 = D_l5_gamma; /* (128) */
+        const real *x108 = arena + 256768; /* (128) */
+        real *y = arena + 25088;
+        for (long i = 0; i < 128; i++) {
+            real v143 = (x142[i]) * (x70[i]);
+            real v145 = (x108[i]) * (x108[i]);
+            real v146 = (x108[i]) * (v145);
+            real v147 = (real)-0.5 * (v146);
+            real v148 = (v143) * (v147);
+            y[i] = (real)0.00510204081632653 * (v148);
+        }
+    }
+    /* specs/cgan.gm:16: backward of D batchnorm (4, 7, 7, 128) */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    {
+        const real *x138 = arena + 406400; /* (4, 7, 7, 128) */
+        const real *x109 = arena + 50176; /* (128) */
+        const real *x149 = arena + 25088; /* (128) */
+        const real *x103 = arena + 0; /* (4, 7, 7, 128) */
+        real *y = arena + 406400;
+        PARALLEL_FOR
+        for (long r = 0; r < 196; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                real v140 = (x138[i]) * x109[c];
+                real v150 = 0;
+                real v151 = v150 + x149[c];
+                real v152 = 2 * (x103[i]);
+                real v153 = (v151) * (v152);
+                y[i] = v140 + v153;
+            }
+        }
+    }
+    /* specs/cgan.gm:16: backward of D batchnorm (128) */
+    {
+        const real *x154 = arena + 406400; /* (4, 7, 7, 128) */
+        real *y = arena + 0;
+        double acc[128] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x154[i];
+                }
+            }
+        }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
+    }
+    /* specs/cgan.gm:16: backward of D batchnorm (128) */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    {
+        const real *x155 = arena + 0; /* (128) */
+        real *y = arena + 0;
+        for (long i = 0; i < 128; i++) {
+            real v156 = -(x155[i]);
+            y[i] = (real)0.00510204081632653 * (v156);
+        }
+    }
+    /* specs/cgan.gm:16: backward of D batchnorm (4, 7, 7, 128) */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    {
+        const real *x157 = arena + 0; /* (128) */
+        const real *x154 = arena + 406400; /* (4, 7, 7, 128) */
+        real *y = arena + 406400;
+        PARALLEL_FOR
+        for (long r = 0; r < 196; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                real v158 = 0;
+                real v159 = v158 + x157[c];
+                y[i] = x154[i] + v159;
+            }
+        }
+    }
+    /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 131072;
+        real *cols = arena + 438032;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 7; oh++) {
+                for (int ow = 0; ow < 7; ow++) {
+                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 64;
+                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
+                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 406400, 128, D_l4_weight, 1024, arena + 638736, 1024);
+    /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 131072, arena + 406400, arena + 0);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 406400, 128, arena + 438032, 1024, arena + 0, 1024);
+    /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 406400, D_l4_weight, arena + 181248);
+    } else
+    #endif
+    {
+        const real *cols = arena + 638736;
+        real *img = arena + 181248;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
+            for (int oh = 0; oh < 7; oh++) {
+                for (int ow = 0; ow < 7; ow++) {
+                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            const real *col = cols + row + (kh * 4 + kw) * 64;
+                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
+                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) for (int c = 0; c < 64; c++) img[pix + c] += col[c];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/cgan.gm:15: backward of D leaky_relu 0.2 (4, 14, 14, 64) */
+    {
+        const real *x96 = arena + 131072; /* (4, 14, 14, 64) */
+        const real *x165 = arena + 181248; /* (4, 14, 14, 64) */
+        real *y = arena + 131072;
+        PARALLEL_FOR
+        for (long i = 0; i < 50176; i++) {
+            y[i] = x96[i] > 0 ? x165[i] : (real)0.2 * x165[i];
+        }
+    }
+    /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64) */
+    {
+        const real *x167 = arena + 131072; /* (784, 64) */
+        real *y = arena + 417664;
+        double acc[64] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x167[i];
+                }
+            }
+        }
+        for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
+    }
+    /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (784, 176) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 346816;
+        real *cols = arena + 438032;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 14; oh++) {
+                for (int ow = 0; ow < 14; ow++) {
+                    long row = ((long)(n * 14 + oh) * 14 + ow) * 176;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 11;
+                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 11;
+                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) memcpy(col, img + pix, 11 * sizeof(real)); else memset(col, 0, 11 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64, 176) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 346816, arena + 131072, arena + 406400);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 64, 176, 784, arena + 131072, 64, arena + 438032, 176, arena + 406400, 176);
+    /* specs/cgan.gm:17: backward of D dense 1 (1) */
+    {
+        const real *x129 = arena + 256896; /* (4, 1) */
+        real *y = arena + 131072;
+        double acc[1] = {0};
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 1; c++) {
+                long i = r * 1 + c;
+                acc[c] += x129[i];
+            }
+        }
+        for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
+    }
+    /* specs/cgan.gm:17: backward of D dense 1 (1) */
+    {
+        const real *x134 = arena + 438016; /* (1) */
+        const real *x171 = arena + 131072; /* (1) */
+        real *y = arena + 438016;
+        for (long i = 0; i < 1; i++) {
+            y[i] = x134[i] + x171[i];
+        }
+    }
+    /* specs/cgan.gm:17: backward of D dense 1 (4, 6272) */
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 256896, 1, D_l8_weight, 6272, arena + 131072, 6272);
+    /* specs/cgan.gm:17: backward of D dense 1 (1, 6272) */
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 256896, 1, arena + 381312, 6272, arena + 156160, 6272);
+    /* specs/cgan.gm:17: backward of D dense 1 (1, 6272) */
+    {
+        const real *x136 = arena + 431488; /* (1, 6272) */
+        const real *x174 = arena + 156160; /* (1, 6272) */
+        real *y = arena + 431488;
+        for (long i = 0; i < 6272; i++) {
+            y[i] = x136[i] + x174[i];
+        }
+    }
+    /* specs/cgan.gm:16: backward of D leaky_relu 0.2 (4, 7, 7, 128) */
+    {
+        const real *x83 = arena + 381312; /* (4, 7, 7, 128) */
+        const real *x176 = arena + 131072; /* (4, 7, 7, 128) */
+        real *y = arena + 381312;
+        PARALLEL_FOR
+        for (long i = 0; i < 25088; i++) {
+            y[i] = x83[i] > 0 ? x176[i] : (real)0.2 * x176[i];
+        }
+    }
+    /* specs/cgan.gm:16: backward of D batchnorm (128) */
+    {
+        const real *x177 = arena + 381312; /* (4, 7, 7, 128) */
+        real *y = arena + 131072;
+        double acc[128] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x177[i];
+                }
+            }
+        }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
+    }
+    /* specs/cgan.gm:16: backward of D batchnorm (128) */
+    {
+        const real *x139 = arena + 437760; /* (128) */
+        const real *x178 = arena + 131072; /* (128) */
+        real *y = arena + 437760;
+        for (long i = 0; i < 128; i++) {
+            y[i] = x139[i] + x178[i];
+        }
+    }
+    /* specs/cgan.gm:16: backward of D batchnorm (128) */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    {
+        const real *x177 = arena + 381312; /* (4, 7, 7, 128) */
+        const real *x74 = arena + 231424; /* (4, 7, 7, 128) */
+        real *y = arena + 131072;
+        double acc[128] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    real v181 = (x177[i]) * (x74[i]);
+                    acc[c] += v181;
+                }
+            }
+        }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
+    }
+    /* specs/cgan.gm:16: backward of D batchnorm (128) */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    {
+        const real *x142 = arena + 437888; /* (128) */
+        const real *x108 = arena + 256768; /* (128) */
+        const real *x182 = arena + 131072; /* (128) */
+        const real *x79 = arena + 256512; /* (128) */
+        real *y = arena + 437888;
+        for (long i = 0; i < 128; i++) {
+            real v144 = (x142[i]) * (x108[i]);
+            real v184 = (x182[i]) * (x79[i]);
+            y[i] = v144 + v184;
+        }
+    }
+    /* specs/cgan.gm:16: backward of D batchnorm (128) */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    {
+        const real *x182 = arena + 131072; /* (128) */
+        const real *x70 = D_l5_gamma; /* (128) */
+        const real *x79 = arena + 256512; /* (128) */
+        real *y = arena + 131072;
+        for (long i = 0; i < 128; i++) {
+            real v183 = (x182[i]) * (x70[i]);
+            real v186 = (x79[i]) * (x79[i]);
+            real v187 = (x79[i]) * (v186);
+            real v188 = (real)-0.5 * (v187);
+            real v189 = (v183) * (v188);
+            y[i] = (real)0.00510204081632653 * (v189);
+        }
+    }
+    /* specs/cgan.gm:16: backward of D batchnorm (4, 7, 7, 128) */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    {
+        const real *x177 = arena + 381312; /* (4, 7, 7, 128) */
+        const real *x80 = arena + 256640; /* (128) */
+        const real *x190 = arena + 131072; /* (128) */
+        const real *x74 = arena + 231424; /* (4, 7, 7, 128) */
+        real *y = arena + 381312;
+        PARALLEL_FOR
+        for (long r = 0; r < 196; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                real v180 = (x177[i]) * x80[c];
+                real v191 = 0;
+                real v192 = v191 + x190[c];
+                real v193 = 2 * (x74[i]);
+                real v194 = (v192) * (v193);
+                y[i] = v180 + v194;
+            }
+        }
+    }
+    /* specs/cgan.gm:16: backward of D batchnorm (128) */
+    {
+        const real *x195 = arena + 381312; /* (4, 7, 7, 128) */
+        real *y = arena + 131072;
+        double acc[128] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x195[i];
+                }
+            }
+        }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
+    }
+    /* specs/cgan.gm:16: backward of D batchnorm (128) */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    {
+        const real *x196 = arena + 131072; /* (128) */
+        real *y = arena + 131072;
+        for (long i = 0; i < 128; i++) {
+            real v197 = -(x196[i]);
+            y[i] = (real)0.00510204081632653 * (v197);
+        }
+    }
+    /* specs/cgan.gm:16: backward of D batchnorm (4, 7, 7, 128) */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    /*   with specs/cgan.gm:16: backward of D batchnorm */
+    {
+        const real *x198 = arena + 131072; /* (128) */
+        const real *x195 = arena + 381312; /* (4, 7, 7, 128) */
+        real *y = arena + 381312;
+        PARALLEL_FOR
+        for (long r = 0; r < 196; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                real v199 = 0;
+                real v200 = v199 + x198[c];
+                y[i] = x195[i] + v200;
+            }
+        }
+    }
+    /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 262144;
+        real *cols = arena + 438032;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 7; oh++) {
+                for (int ow = 0; ow < 7; ow++) {
+                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 64;
+                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
+                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 381312, 128, D_l4_weight, 1024, arena + 638736, 1024);
+    /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 262144, arena + 381312, arena + 131072);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 381312, 128, arena + 438032, 1024, arena + 131072, 1024);
+    /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (128, 1024) */
+    {
+        const real *x164 = arena + 0; /* (128, 1024) */
+        const real *x205 = arena + 131072; /* (128, 1024) */
+        real *y = arena + 0;
+        PARALLEL_FOR
+        for (long i = 0; i < 131072; i++) {
+            y[i] = x164[i] + x205[i];
+        }
+    }
+    /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 381312, D_l4_weight, arena + 131072);
+    } else
+    #endif
+    {
+        const real *cols = arena + 638736;
+        real *img = arena + 131072;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
+            for (int oh = 0; oh < 7; oh++) {
+                for (int ow = 0; ow < 7; ow++) {
+                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            const real *col = cols + row + (kh * 4 + kw) * 64;
+                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
+                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) for (int c = 0; c < 64; c++) img[pix + c] += col[c];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/cgan.gm:15: backward of D leaky_relu 0.2 (4, 14, 14, 64) */
+    {
+        const real *x62 = arena + 262144; /* (4, 14, 14, 64) */
+        const real *x207 = arena + 131072; /* (4, 14, 14, 64) */
+        real *y = arena + 262144;
+        PARALLEL_FOR
+        for (long i = 0; i < 50176; i++) {
+            y[i] = x62[i] > 0 ? x207[i] : (real)0.2 * x207[i];
+        }
+    }
+    /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64) */
+    {
+        const real *x209 = arena + 262144; /* (784, 64) */
+        real *y = arena + 131072;
+        double acc[64] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x209[i];
+                }
+            }
+        }
+        for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
+    }
+    /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64) */
+    {
+        const real *x168 = arena + 417664; /* (64) */
+        const real *x210 = arena + 131072; /* (64) */
+        real *y = arena + 417664;
+        for (long i = 0; i < 64; i++) {
+            y[i] = x168[i] + x210[i];
+        }
+    }
+    /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (784, 176) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 312320;
+        real *cols = arena + 438032;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 14; oh++) {
+                for (int ow = 0; ow < 14; ow++) {
+                    long row = ((long)(n * 14 + oh) * 14 + ow) * 176;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 11;
+                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 11;
+                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) memcpy(col, img + pix, 11 * sizeof(real)); else memset(col, 0, 11 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64, 176) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 312320, arena + 262144, arena + 131072);
+    } else
+    #endif
+    gemm(CblasTrans, CblasNoTrans, 64, 176, 784, arena + 262144, 64, arena + 438032, 176, arena + 131072, 176);
+    /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (64, 176) */
+    {
+        const real *x170 = arena + 406400; /* (64, 176) */
+        const real *x213 = arena + 131072; /* (64, 176) */
+        real *y = arena + 406400;
+        for (long i = 0; i < 11264; i++) {
+            y[i] = x170[i] + x213[i];
+        }
+    }
+    /* specs/cgan.gm:19: gradients out (1) */
+    memcpy(g + 847376, arena + 406400, 11264 * sizeof(real));
+    /* specs/cgan.gm:19: gradients out (1) */
+    memcpy(g + 858640, arena + 417664, 64 * sizeof(real));
+    /* specs/cgan.gm:19: gradients out (1) */
+    memcpy(g + 858704, arena + 0, 131072 * sizeof(real));
+    /* specs/cgan.gm:19: gradients out (1) */
+    memcpy(g + 989776, arena + 437888, 128 * sizeof(real));
+    /* specs/cgan.gm:19: gradients out (1) */
+    memcpy(g + 989904, arena + 437760, 128 * sizeof(real));
+    /* specs/cgan.gm:19: gradients out (1) */
+    memcpy(g + 990288, arena + 431488, 6272 * sizeof(real));
+    /* specs/cgan.gm:19: gradients out (1) */
+    memcpy(g + 996560, arena + 438016, 1 * sizeof(real));
+}
+
+/* Gradient check: loss_G at batch 4. */
+static void gc_loss_1(double *out) {
+    /* specs/cgan.gm:8: G cond onehot (4, 10) */
+    memset(arena + 448, 0, 40 * sizeof(real));
+    for (int r = 0; r < 4; r++) (arena + 448)[r * 10 + (int)(gc_y)[r]] = 1;
+    /* specs/cgan.gm:8: G cond onehot (4, 110) */
+    for (long r = 0; r < 4; r++) memcpy(arena + 0 + r * 110 + 0, gc_z + r * 100 + 0, 100 * sizeof(real));
+    for (long r = 0; r < 4; r++) memcpy(arena + 0 + r * 110 + 100, arena + 448 + r * 10 + 0, 10 * sizeof(real));
+    /* specs/cgan.gm:9: G dense 6272 nobias (4, 6272) */
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 110, arena + 0, 110, G_l2_weight, 110, arena + 50176, 6272);
+    /* specs/cgan.gm:9: G batchnorm (6272) */
+    {
+        const real *x6 = arena + 50176; /* (4, 6272) */
+        real *y = arena + 0;
+        static double acc[6272];
+        memset(acc, 0, sizeof acc);
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    acc[c] += x6[i];
+                }
+            }
+        }
+        for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
+    }
+    /* specs/cgan.gm:9: G batchnorm (6272) */
+    /*   with specs/cgan.gm:9: G batchnorm */
+    {
+        const real *x11 = arena + 0; /* (6272) */
+        real *y = arena + 0;
+        for (long i = 0; i < 6272; i++) {
+            real v12 = (real)0.25 * (x11[i]);
+            y[i] = -(v12);
+        }
+    }
+    /* specs/cgan.gm:9: G batchnorm (4, 6272) */
+    {
+        const real *x6 = arena + 50176; /* (4, 6272) */
+        const real *x13 = arena + 0; /* (6272) */
+        real *y = arena + 50176;
+        PARALLEL_FOR
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 6272; c++) {
+                long i = r * 6272 + c;
+                y[i] = x6[i] + x13[c];
+            }
+        }
+    }
+    /* specs/cgan.gm:9: G batchnorm (6272) */
+    /*   with specs/cgan.gm:9: G batchnorm */
+    {
+        const real *x14 = arena + 50176; /* (4, 6272) */
+        real *y = arena + 0;
+        static double acc[6272];
+        memset(acc, 0, sizeof acc);
+        PARALLEL_FOR
+        for (int cb = 0; cb < 31; cb++) {
+            int c1 = cb * 208 + 208 < 6272 ? cb * 208 + 208 : 6272;
+            for (long r = 0; r < 4; r++) {
+                for (int c = cb * 208; c < c1; c++) {
+                    long i = r * 6272 + c;
+                    real v15 = (x14[i]) * (x14[i]);
+                    acc[c] += v15;
+                }
+            }
+        }
+        for (int c = 0; c < 6272; c++) y[c] = (real)acc[c];
+    }
+    /* specs/cgan.gm:9: G batchnorm (6272) */
+    /*   with specs/cgan.gm:9: G batchnorm */
+    /*   with specs/cgan.gm:9: G batchnorm */
+    /*   with specs/cgan.gm:9: G batchnorm */
+    {
+        const real *x16 = arena + 0; /* (6272) */
+        const real *x10 = G_l3_gamma; /* (6272) */
+        real *y = arena + 0;
+        for (long i = 0; i < 6272; i++) {
+            real v17 = (real)0.25 * (x16[i]);
+            real v18 = v17 + (real)1e-05;
+            real v19 = 1 / sqrt(v18);
+            y[i] = (v19) * (x10[i]);
+        }
+    }
+    /* specs/cgan.gm:9: G relu (4, 6272) */
+    /*   with specs/cgan.gm:9: G batchnorm */
+    /*   with specs/cgan.gm:9: G batchnorm */
+    {
+        const real *x14 = arena + 50176; /* (4, 6272) */
+        const real *x20 = arena + 0; /* (6272) */
+        const real *x9 = G_l3_beta; /* (6272) */
+        real *y = arena + 50176;
+        PARALLEL_FOR
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 6272; c++) {
+                long i = r * 6272 + c;
+                real v21 = (x14[i]) * x20[c];
+                real v22 = v21 + x9[c];
+                y[i] = v22 > 0 ? v22 : 0;
+            }
+        }
+    }
+    /* specs/cgan.gm:10: G deconv 64 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 50176, 128, G_l6_weight, 1024, arena + 84672, 1024);
+    /* specs/cgan.gm:10: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 50176, G_l6_weight, arena + 0);
+    } else
+    #endif
+    {
+        const real *cols = arena + 84672;
+        real *img = arena + 0;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
+            for (int oh = 0; oh < 7; oh++) {
+                for (int ow = 0; ow < 7; ow++) {
+                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            const real *col = cols + row + (kh * 4 + kw) * 64;
+                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
+                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) for (int c = 0; c < 64; c++) img[pix + c] += col[c];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/cgan.gm:10: G batchnorm (64) */
+    {
+        const real *x28 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
+        double acc[64] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    acc[c] += x28[i];
+                }
+            }
+        }
+        for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
+    }
+    /* specs/cgan.gm:10: G batchnorm (64) */
+    /*   with specs/cgan.gm:10: G batchnorm */
+    {
+        const real *x33 = arena + 50176; /* (64) */
+        real *y = arena + 50176;
+        for (long i = 0; i < 64; i++) {
+            real v34 = (real)0.0012755102040816326 * (x33[i]);
+            y[i] = -(v34);
+        }
+    }
+    /* specs/cgan.gm:10: G batchnorm (4, 14, 14, 64) */
+    {
+        const real *x28 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x35 = arena + 50176; /* (64) */
+        real *y = arena + 0;
+        PARALLEL_FOR
+        for (long r = 0; r < 784; r++) {
+            for (int c = 0; c < 64; c++) {
+                long i = r * 64 + c;
+                y[i] = x28[i] + x35[c];
+            }
+        }
+    }
+    /* specs/cgan.gm:10: G batchnorm (64) */
+    /*   with specs/cgan.gm:10: G batchnorm */
+    {
+        const real *x36 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
+        double acc[64] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 4; cb++) {
+            int c1 = cb * 16 + 16 < 64 ? cb * 16 + 16 : 64;
+            for (long r = 0; r < 784; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 64 + c;
+                    real v37 = (x36[i]) * (x36[i]);
+                    acc[c] += v37;
+                }
+            }
+        }
+        for (int c = 0; c < 64; c++) y[c] = (real)acc[c];
+    }
+    /* specs/cgan.gm:10: G batchnorm (64) */
+    /*   with specs/cgan.gm:10: G batchnorm */
+    /*   with specs/cgan.gm:10: G batchnorm */
+    /*   with specs/cgan.gm:10: G batchnorm */
+    {
+        const real *x38 = arena + 50176; /* (64) */
+        const real *x32 = G_l7_gamma; /* (64) */
+        real *y = arena + 50176;
+        for (long i = 0; i < 64; i++) {
+            real v39 = (real)0.0012755102040816326 * (x38[i]);
+            real v40 = v39 + (real)1e-05;
+            real v41 = 1 / sqrt(v40);
+            y[i] = (v41) * (x32[i]);
+        }
+    }
+    /* specs/cgan.gm:10: G relu (4, 14, 14, 64) */
+    /*   with specs/cgan.gm:10: G batchnorm */
+    /*   with specs/cgan.gm:10: G batchnorm */
+    {
+        const real *x36 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x42 = arena + 50176; /* (64) */
+        const real *x31 = G_l7_beta; /* (64) */
+        real *y = arena + 0;
+        PARALLEL_FOR
+        for (long r = 0; r < 784; r++) {
+            for (int c = 0; c < 64; c++) {
+                long i = r * 64 + c;
+                real v43 = (x36[i]) * x42[c];
+                real v44 = v43 + x31[c];
+                y[i] = v44 > 0 ? v44 : 0;
+            }
+        }
+    }
+    /* specs/cgan.gm:11: G deconv 1 k4 s2 p1 (784, 16) */
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 0, 64, G_l9_weight, 16, arena + 50176, 16);
+    /* specs/cgan.gm:11: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
+    {
+        const real *cols = arena + 50176;
+        real *img = arena + 31360;
+        for (int n = 0; n < 4; n++) {
+            memset(img + (long)n * 784, 0, 784 * sizeof(real));
+            for (int oh = 0; oh < 14; oh++) {
+                for (int ow = 0; ow < 14; ow++) {
+                    long row = ((long)(n * 14 + oh) * 14 + ow) * 16;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            const real *col = cols + row + (kh * 4 + kw) * 1;
+                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 1;
+                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) for (int c = 0; c < 1; c++) img[pix + c] += col[c];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/cgan.gm:11: G tanh (4, 28, 28, 1) */
+    /*   with specs/cgan.gm:11: G deconv 1 k4 s2 p1 */
+    {
+        const real *x49 = arena + 31360; /* (4, 28, 28, 1) */
+        const real *x50 = G_l9_bias; /* (1) */
+        real *y = arena + 31360;
+        for (long r = 0; r < 3136; r++) {
+            for (int c = 0; c < 1; c++) {
+                long i = r * 1 + c;
+                real v51 = x49[i] + x50[c];
+                y[i] = tanh(v51);
+            }
+        }
+    }
+    /* specs/cgan.gm:14: D cond onehot (4, 10) */
+    memset(arena + 34496, 0, 40 * sizeof(real));
+    for (int r = 0; r < 4; r++) (arena + 34496)[r * 10 + (int)(gc_y)[r]] = 1;
+    /* specs/cgan.gm:14: D cond onehot (4, 28, 28, 10) */
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 784; q++) memcpy(arena + 0 + ((long)r * 784 + q) * 10, arena + 34496 + r * 10, 10 * sizeof(real));
+    /* specs/cgan.gm:14: D cond onehot (4, 28, 28, 11) */
+    for (long r = 0; r < 3136; r++) memcpy(arena + 50176 + r * 11 + 0, arena + 31360 + r * 1 + 0, 1 * sizeof(real));
+    for (long r = 0; r < 3136; r++) memcpy(arena + 50176 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
+    /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 176) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 50176;
+        real *cols = arena + 84672;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 14; oh++) {
+                for (int ow = 0; ow < 14; ow++) {
+                    long row = ((long)(n * 14 + oh) * 14 + ow) * 176;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 11;
+                            long pix = ((long)(n * 28 + ih) * 28 + iw) * 11;
+                            if (ih >= 0 && ih < 28 && iw >= 0 && iw < 28) memcpy(col, img + pix, 11 * sizeof(real)); else memset(col, 0, 11 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
+        genrt_conv_run(&conv, arena + 50176, D_l2_weight, arena + 0);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 176, arena + 84672, 176, D_l2_weight, 176, arena + 0, 64);
+    /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
+    {
+        const real *x58 = arena + 0; /* (784, 64) */
+        const real *x59 = D_l2_bias; /* (64) */
+        real *y = arena + 0;
+        PARALLEL_FOR
+        for (long r = 0; r < 784; r++) {
+            for (int c = 0; c < 64; c++) {
+                long i = r * 64 + c;
+                y[i] = x58[i] + x59[c];
+            }
+        }
+    }
+    /* specs/cgan.gm:15: D leaky_relu 0.2 (4, 14, 14, 64) */
+    {
+        const real *x61 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 0;
+        PARALLEL_FOR
+        for (long i = 0; i < 50176; i++) {
+            y[i] = x61[i] > 0 ? x61[i] : (real)0.2 * x61[i];
+        }
+    }
+    /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (196, 1024) */
+    #if GENC_DNNL
+    if (!genrt_dnnl())
+    #endif
+    {
+        const real *img = arena + 0;
+        real *cols = arena + 84672;
+        PARALLEL_FOR
+        for (int n = 0; n < 4; n++) {
+            for (int oh = 0; oh < 7; oh++) {
+                for (int ow = 0; ow < 7; ow++) {
+                    long row = ((long)(n * 7 + oh) * 7 + ow) * 1024;
+                    for (int kh = 0; kh < 4; kh++) {
+                        int ih = oh * 2 - 1 + kh;
+                        for (int kw = 0; kw < 4; kw++) {
+                            int iw = ow * 2 - 1 + kw;
+                            real *col = cols + row + (kh * 4 + kw) * 64;
+                            long pix = ((long)(n * 14 + ih) * 14 + iw) * 64;
+                            if (ih >= 0 && ih < 14 && iw >= 0 && iw < 14) memcpy(col, img + pix, 64 * sizeof(real)); else memset(col, 0, 64 * sizeof(real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /* specs/cgan.gm:16: D conv 128 k4 s2 p1 (196, 128) */
+    #if GENC_DNNL
+    if (genrt_dnnl()) {
+        static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
+        genrt_conv_run(&conv, arena + 0, D_l4_weight, arena + 50176);
+    } else
+    #endif
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 84672, 1024, D_l4_weight, 1024, arena + 50176, 128);
+    /* specs/cgan.gm:16: D batchnorm (128) */
+    {
+        const real *x66 = arena + 50176; /* (4, 7, 7, 128) */
+        real *y = arena + 0;
+        double acc[128] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 196; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x66[i];
+                }
+            }
+        }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
+    }
+    /* specs/cgan.gm:16: D batchnorm (128) */
+    /*   with specs/cgan.gm:16: D batchnorm */
+    {
+        const real *x71 = arena + 0; /* (128) */
+        real *y = arena + 0;
+        for (long i = 0; i < 128; i++) {
+            real v72 = (real)0.00510204081632653 * (x71[i]);
+            y[i] = -(v72);
+        }
+    }
+    /* specs/cgan.gm:16: D batchnorm (4, 7, 7, 128) */
+    {
+        const real *x66 = arena + 50176; /* (4, 7, 7, 128) */
+        const real *x73 = arena + 0; /* (128) */
+        real *y = arena + 50176;
+        PARALLEL_FOR
+        for (long r = 0; r < 196; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                y[i] = x66[i] + x73[c];
+            }
+        }
+    }
+    /* specs/cgan.gm:16: D batchnorm (128) */
+    /*   with specs/cgan.gm:16: D batchnorm */
+    {
+        const real *x74 = arena + 50176; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -5271,10 +5271,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/cgan.gm:16: D batchnorm */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x74 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x74 = arena + 50176; /* (4, 7, 7, 128) */
         const real *x80 = arena + 0; /* (128) */
         const real *x69 = D_l5_beta; /* (128) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5286,7 +5286,7 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/cgan.gm:17: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l8_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 50176, 6272, D_l8_weight, 6272, arena + 0, 1);
     /* specs/cgan.gm:19: loss_G (1) */
     /*   with specs/cgan.gm:17: D dense 1 */
     /*   with specs/cgan.gm:19: loss_G */
@@ -5328,10 +5328,10 @@ static void gc_grad_1(real *g) {
     for (long r = 0; r < 4; r++) memcpy(arena + 859648 + r * 110 + 0, gc_z + r * 100 + 0, 100 * sizeof(real));
     for (long r = 0; r < 4; r++) memcpy(arena + 859648 + r * 110 + 100, arena + 0 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:9: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 110, arena + 859648, 110, G_l2_weight, 110, arena + 401408, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 110, arena + 859648, 110, G_l2_weight, 110, arena + 200704, 6272);
     /* specs/cgan.gm:9: G batchnorm (6272) */
     {
-        const real *x6 = arena + 401408; /* (4, 6272) */
+        const real *x6 = arena + 200704; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -5359,9 +5359,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cgan.gm:9: G batchnorm (4, 6272) */
     {
-        const real *x6 = arena + 401408; /* (4, 6272) */
+        const real *x6 = arena + 200704; /* (4, 6272) */
         const real *x13 = arena + 0; /* (6272) */
-        real *y = arena + 401408;
+        real *y = arena + 200704;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -5373,8 +5373,8 @@ static void gc_grad_1(real *g) {
     /* specs/cgan.gm:9: G batchnorm (6272) */
     /*   with specs/cgan.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 401408; /* (4, 6272) */
-        real *y = arena + 451584;
+        const real *x14 = arena + 200704; /* (4, 6272) */
+        real *y = arena + 250880;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
         PARALLEL_FOR
@@ -5394,8 +5394,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:9: G batchnorm */
     /*   with specs/cgan.gm:9: G batchnorm */
     {
-        const real *x16 = arena + 451584; /* (6272) */
-        real *y = arena + 451584;
+        const real *x16 = arena + 250880; /* (6272) */
+        real *y = arena + 250880;
         for (long i = 0; i < 6272; i++) {
             real v17 = (real)0.25 * (x16[i]);
             real v18 = v17 + (real)1e-05;
@@ -5404,9 +5404,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cgan.gm:9: G batchnorm (6272) */
     {
-        const real *x19 = arena + 451584; /* (6272) */
+        const real *x19 = arena + 250880; /* (6272) */
         const real *x10 = G_l3_gamma; /* (6272) */
-        real *y = arena + 457856;
+        real *y = arena + 257152;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x19[i]) * (x10[i]);
         }
@@ -5415,8 +5415,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:9: G batchnorm */
     /*   with specs/cgan.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 401408; /* (4, 6272) */
-        const real *x20 = arena + 457856; /* (6272) */
+        const real *x14 = arena + 200704; /* (4, 6272) */
+        const real *x20 = arena + 257152; /* (6272) */
         const real *x9 = G_l3_beta; /* (6272) */
         real *y = arena + 820992;
         PARALLEL_FOR
@@ -5433,17 +5433,17 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 820992, 128, G_l6_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 820992, 128, G_l6_weight, 1024, arena + 860240, 1024);
     /* specs/cgan.gm:10: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 820992, G_l6_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 820992, G_l6_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 860240;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -5465,8 +5465,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cgan.gm:10: G batchnorm (64) */
     {
-        const real *x28 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x28 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -5483,8 +5483,8 @@ static void gc_grad_1(real *g) {
     /* specs/cgan.gm:10: G batchnorm (64) */
     /*   with specs/cgan.gm:10: G batchnorm */
     {
-        const real *x33 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x33 = arena + 50176; /* (64) */
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v34 = (real)0.0012755102040816326 * (x33[i]);
             y[i] = -(v34);
@@ -5492,9 +5492,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cgan.gm:10: G batchnorm (4, 14, 14, 64) */
     {
-        const real *x28 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x35 = arena + 0; /* (64) */
-        real *y = arena + 200704;
+        const real *x28 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x35 = arena + 50176; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5506,8 +5506,8 @@ static void gc_grad_1(real *g) {
     /* specs/cgan.gm:10: G batchnorm (64) */
     /*   with specs/cgan.gm:10: G batchnorm */
     {
-        const real *x36 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 467264;
+        const real *x36 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 266816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -5526,8 +5526,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:10: G batchnorm */
     /*   with specs/cgan.gm:10: G batchnorm */
     {
-        const real *x38 = arena + 467264; /* (64) */
-        real *y = arena + 467264;
+        const real *x38 = arena + 266816; /* (64) */
+        real *y = arena + 266816;
         for (long i = 0; i < 64; i++) {
             real v39 = (real)0.0012755102040816326 * (x38[i]);
             real v40 = v39 + (real)1e-05;
@@ -5536,9 +5536,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cgan.gm:10: G batchnorm (64) */
     {
-        const real *x41 = arena + 467264; /* (64) */
+        const real *x41 = arena + 266816; /* (64) */
         const real *x32 = G_l7_gamma; /* (64) */
-        real *y = arena + 467328;
+        real *y = arena + 266880;
         for (long i = 0; i < 64; i++) {
             y[i] = (x41[i]) * (x32[i]);
         }
@@ -5547,10 +5547,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:10: G batchnorm */
     /*   with specs/cgan.gm:10: G batchnorm */
     {
-        const real *x36 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x42 = arena + 467328; /* (64) */
+        const real *x36 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x42 = arena + 266880; /* (64) */
         const real *x31 = G_l7_beta; /* (64) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5562,11 +5562,11 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cgan.gm:11: G deconv 1 k4 s2 p1 (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 250880, 64, G_l9_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 50176, 64, G_l9_weight, 16, arena + 100352, 16);
     /* specs/cgan.gm:11: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 464128;
+        const real *cols = arena + 100352;
+        real *img = arena + 263424;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -5588,9 +5588,9 @@ static void gc_grad_1(real *g) {
     /* specs/cgan.gm:11: G tanh (4, 28, 28, 1) */
     /*   with specs/cgan.gm:11: G deconv 1 k4 s2 p1 */
     {
-        const real *x49 = arena + 464128; /* (4, 28, 28, 1) */
+        const real *x49 = arena + 263424; /* (4, 28, 28, 1) */
         const real *x50 = G_l9_bias; /* (1) */
-        real *y = arena + 464128;
+        real *y = arena + 263424;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -5600,20 +5600,20 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cgan.gm:14: D cond onehot (4, 10) */
-    memset(arena + 31360, 0, 40 * sizeof(real));
-    for (int r = 0; r < 4; r++) (arena + 31360)[r * 10 + (int)(gc_y)[r]] = 1;
+    memset(arena + 131712, 0, 40 * sizeof(real));
+    for (int r = 0; r < 4; r++) (arena + 131712)[r * 10 + (int)(gc_y)[r]] = 1;
     /* specs/cgan.gm:14: D cond onehot (4, 28, 28, 10) */
-    for (int r = 0; r < 4; r++) for (int q = 0; q < 784; q++) memcpy(arena + 0 + ((long)r * 784 + q) * 10, arena + 31360 + r * 10, 10 * sizeof(real));
+    for (int r = 0; r < 4; r++) for (int q = 0; q < 784; q++) memcpy(arena + 100352 + ((long)r * 784 + q) * 10, arena + 131712 + r * 10, 10 * sizeof(real));
     /* specs/cgan.gm:14: D cond onehot (4, 28, 28, 11) */
-    for (long r = 0; r < 3136; r++) memcpy(arena + 137984 + r * 11 + 0, arena + 464128 + r * 1 + 0, 1 * sizeof(real));
-    for (long r = 0; r < 3136; r++) memcpy(arena + 137984 + r * 11 + 1, arena + 0 + r * 10 + 0, 10 * sizeof(real));
+    for (long r = 0; r < 3136; r++) memcpy(arena + 150528 + r * 11 + 0, arena + 263424 + r * 1 + 0, 1 * sizeof(real));
+    for (long r = 0; r < 3136; r++) memcpy(arena + 150528 + r * 11 + 1, arena + 100352 + r * 10 + 0, 10 * sizeof(real));
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 176) */
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 137984;
-        real *cols = arena + 0;
+        const real *img = arena + 150528;
+        real *cols = arena + 860240;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -5636,15 +5636,15 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 137984, D_l2_weight, arena + 301056);
+        genrt_conv_run(&conv, arena + 150528, D_l2_weight, arena + 100352);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 176, arena + 0, 176, D_l2_weight, 176, arena + 301056, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 176, arena + 860240, 176, D_l2_weight, 176, arena + 100352, 64);
     /* specs/cgan.gm:15: D conv 64 k4 s2 p1 (784, 64) */
     {
-        const real *x58 = arena + 301056; /* (784, 64) */
+        const real *x58 = arena + 100352; /* (784, 64) */
         const real *x59 = D_l2_bias; /* (64) */
-        real *y = arena + 301056;
+        real *y = arena + 100352;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5655,8 +5655,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cgan.gm:15: D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x61 = arena + 301056; /* (4, 14, 14, 64) */
-        real *y = arena + 301056;
+        const real *x61 = arena + 100352; /* (4, 14, 14, 64) */
+        real *y = arena + 100352;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x61[i] > 0 ? x61[i] : (real)0.2 * x61[i];
@@ -5667,8 +5667,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 301056;
-        real *cols = arena + 0;
+        const real *img = arena + 100352;
+        real *cols = arena + 860240;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -5691,14 +5691,14 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 301056, D_l4_weight, arena + 351232);
+        genrt_conv_run(&conv, arena + 100352, D_l4_weight, arena + 150528);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l4_weight, 1024, arena + 351232, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 860240, 1024, D_l4_weight, 1024, arena + 150528, 128);
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x66 = arena + 351232; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x66 = arena + 150528; /* (4, 7, 7, 128) */
+        real *y = arena + 175616;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -5715,8 +5715,8 @@ static void gc_grad_1(real *g) {
     /* specs/cgan.gm:16: D batchnorm (128) */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x71 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x71 = arena + 175616; /* (128) */
+        real *y = arena + 175616;
         for (long i = 0; i < 128; i++) {
             real v72 = (real)0.00510204081632653 * (x71[i]);
             y[i] = -(v72);
@@ -5724,9 +5724,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cgan.gm:16: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x66 = arena + 351232; /* (4, 7, 7, 128) */
-        const real *x73 = arena + 0; /* (128) */
-        real *y = arena + 351232;
+        const real *x66 = arena + 150528; /* (4, 7, 7, 128) */
+        const real *x73 = arena + 175616; /* (128) */
+        real *y = arena + 150528;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5738,8 +5738,8 @@ static void gc_grad_1(real *g) {
     /* specs/cgan.gm:16: D batchnorm (128) */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x74 = arena + 351232; /* (4, 7, 7, 128) */
-        real *y = arena + 25088;
+        const real *x74 = arena + 150528; /* (4, 7, 7, 128) */
+        real *y = arena + 266560;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -5758,8 +5758,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:16: D batchnorm */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x76 = arena + 25088; /* (128) */
-        real *y = arena + 25088;
+        const real *x76 = arena + 266560; /* (128) */
+        real *y = arena + 266560;
         for (long i = 0; i < 128; i++) {
             real v77 = (real)0.00510204081632653 * (x76[i]);
             real v78 = v77 + (real)1e-05;
@@ -5768,9 +5768,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cgan.gm:16: D batchnorm (128) */
     {
-        const real *x79 = arena + 25088; /* (128) */
+        const real *x79 = arena + 266560; /* (128) */
         const real *x70 = D_l5_gamma; /* (128) */
-        real *y = arena + 25216;
+        real *y = arena + 266688;
         for (long i = 0; i < 128; i++) {
             y[i] = (x79[i]) * (x70[i]);
         }
@@ -5779,10 +5779,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:16: D batchnorm */
     /*   with specs/cgan.gm:16: D batchnorm */
     {
-        const real *x74 = arena + 351232; /* (4, 7, 7, 128) */
-        const real *x80 = arena + 25216; /* (128) */
+        const real *x74 = arena + 150528; /* (4, 7, 7, 128) */
+        const real *x80 = arena + 266688; /* (128) */
         const real *x69 = D_l5_beta; /* (128) */
-        real *y = arena + 426496;
+        real *y = arena + 225792;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5794,11 +5794,11 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cgan.gm:17: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 426496, 6272, D_l8_weight, 6272, arena + 25344, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 225792, 6272, D_l8_weight, 6272, arena + 266944, 1);
     /* specs/cgan.gm:19: backward of loss_G (1) */
     /*   with specs/cgan.gm:19: loss_G */
     {
-        real *y = arena + 0;
+        real *y = arena + 175616;
         for (long i = 0; i < 1; i++) {
             real v93 = 1;
             y[i] = (real)0.25 * (v93);
@@ -5811,10 +5811,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:19: backward of loss_G */
     /*   with specs/cgan.gm:19: backward of loss_G */
     {
-        const real *x86 = arena + 25344; /* (4, 1) */
+        const real *x86 = arena + 266944; /* (4, 1) */
         const real *x87 = D_l8_bias; /* (1) */
-        const real *x94 = arena + 0; /* (1) */
-        real *y = arena + 25344;
+        const real *x94 = arena + 175616; /* (1) */
+        real *y = arena + 266944;
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -5828,12 +5828,12 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cgan.gm:17: backward of D dense 1 (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 25344, 1, D_l8_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 266944, 1, D_l8_weight, 6272, arena + 175616, 6272);
     /* specs/cgan.gm:16: backward of D leaky_relu 0.2 (4, 7, 7, 128) */
     {
-        const real *x83 = arena + 426496; /* (4, 7, 7, 128) */
-        const real *x100 = arena + 0; /* (4, 7, 7, 128) */
-        real *y = arena + 426496;
+        const real *x83 = arena + 225792; /* (4, 7, 7, 128) */
+        const real *x100 = arena + 175616; /* (4, 7, 7, 128) */
+        real *y = arena + 225792;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x83[i] > 0 ? x100[i] : (real)0.2 * x100[i];
@@ -5842,9 +5842,9 @@ static void gc_grad_1(real *g) {
     /* specs/cgan.gm:16: backward of D batchnorm (128) */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x101 = arena + 426496; /* (4, 7, 7, 128) */
-        const real *x74 = arena + 351232; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x101 = arena + 225792; /* (4, 7, 7, 128) */
+        const real *x74 = arena + 150528; /* (4, 7, 7, 128) */
+        real *y = arena + 175616;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -5866,10 +5866,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x104 = arena + 0; /* (128) */
+        const real *x104 = arena + 175616; /* (128) */
         const real *x70 = D_l5_gamma; /* (128) */
-        const real *x79 = arena + 25088; /* (128) */
-        real *y = arena + 0;
+        const real *x79 = arena + 266560; /* (128) */
+        real *y = arena + 175616;
         for (long i = 0; i < 128; i++) {
             real v105 = (x104[i]) * (x70[i]);
             real v106 = (x79[i]) * (x79[i]);
@@ -5886,11 +5886,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x101 = arena + 426496; /* (4, 7, 7, 128) */
-        const real *x80 = arena + 25216; /* (128) */
-        const real *x110 = arena + 0; /* (128) */
-        const real *x74 = arena + 351232; /* (4, 7, 7, 128) */
-        real *y = arena + 426496;
+        const real *x101 = arena + 225792; /* (4, 7, 7, 128) */
+        const real *x80 = arena + 266688; /* (128) */
+        const real *x110 = arena + 175616; /* (128) */
+        const real *x74 = arena + 150528; /* (4, 7, 7, 128) */
+        real *y = arena + 225792;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5906,8 +5906,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cgan.gm:16: backward of D batchnorm (128) */
     {
-        const real *x115 = arena + 426496; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x115 = arena + 225792; /* (4, 7, 7, 128) */
+        real *y = arena + 150528;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -5924,8 +5924,8 @@ static void gc_grad_1(real *g) {
     /* specs/cgan.gm:16: backward of D batchnorm (128) */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x116 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x116 = arena + 150528; /* (128) */
+        real *y = arena + 150528;
         for (long i = 0; i < 128; i++) {
             real v117 = -(x116[i]);
             y[i] = (real)0.00510204081632653 * (v117);
@@ -5935,9 +5935,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     /*   with specs/cgan.gm:16: backward of D batchnorm */
     {
-        const real *x118 = arena + 0; /* (128) */
-        const real *x115 = arena + 426496; /* (4, 7, 7, 128) */
-        real *y = arena + 426496;
+        const real *x118 = arena + 150528; /* (128) */
+        const real *x115 = arena + 225792; /* (4, 7, 7, 128) */
+        real *y = arena + 225792;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5952,17 +5952,17 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 426496, 128, D_l4_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 225792, 128, D_l4_weight, 1024, arena + 860240, 1024);
     /* specs/cgan.gm:16: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 426496, D_l4_weight, arena + 351232);
+        genrt_conv_run(&conv, arena + 225792, D_l4_weight, arena + 150528);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 351232;
+        const real *cols = arena + 860240;
+        real *img = arena + 150528;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -5984,9 +5984,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cgan.gm:15: backward of D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x62 = arena + 301056; /* (4, 14, 14, 64) */
-        const real *x124 = arena + 351232; /* (4, 14, 14, 64) */
-        real *y = arena + 301056;
+        const real *x62 = arena + 100352; /* (4, 14, 14, 64) */
+        const real *x124 = arena + 150528; /* (4, 14, 14, 64) */
+        real *y = arena + 100352;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x62[i] > 0 ? x124[i] : (real)0.2 * x124[i];
@@ -5996,17 +5996,17 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 784, 176, 64, arena + 301056, 64, D_l2_weight, 176, arena + 0, 176);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 176, 64, arena + 100352, 64, D_l2_weight, 176, arena + 860240, 176);
     /* specs/cgan.gm:15: backward of D conv 64 k4 s2 p1 (4, 28, 28, 11) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 28, 28, 11, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 301056, D_l2_weight, arena + 137984);
+        genrt_conv_run(&conv, arena + 100352, D_l2_weight, arena + 150528);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 137984;
+        const real *cols = arena + 860240;
+        real *img = arena + 150528;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 8624, 0, 8624 * sizeof(real));
@@ -6027,15 +6027,15 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/cgan.gm:14: backward of D cond onehot (4, 28, 28, 1) */
-    for (long r = 0; r < 3136; r++) memcpy(arena + 0 + r * 1 + 0, arena + 137984 + r * 11 + 0, 1 * sizeof(real));
+    for (long r = 0; r < 3136; r++) memcpy(arena + 100352 + r * 1 + 0, arena + 150528 + r * 11 + 0, 1 * sizeof(real));
     /* specs/cgan.gm:11: backward of G tanh (4, 28, 28, 1) */
     /*   with specs/cgan.gm:11: backward of G tanh */
     /*   with specs/cgan.gm:11: backward of G tanh */
     /*   with specs/cgan.gm:11: backward of G tanh */
     {
-        const real *x52 = arena + 464128; /* (4, 28, 28, 1) */
-        const real *x129 = arena + 0; /* (4, 28, 28, 1) */
-        real *y = arena + 464128;
+        const real *x52 = arena + 263424; /* (4, 28, 28, 1) */
+        const real *x129 = arena + 100352; /* (4, 28, 28, 1) */
+        real *y = arena + 263424;
         for (long i = 0; i < 3136; i++) {
             real v130 = (x52[i]) * (x52[i]);
             real v131 = -(v130);
@@ -6045,7 +6045,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cgan.gm:11: backward of G deconv 1 k4 s2 p1 (1) */
     {
-        const real *x133 = arena + 464128; /* (4, 28, 28, 1) */
+        const real *x133 = arena + 263424; /* (4, 28, 28, 1) */
         real *y = arena + 860224;
         double acc[1] = {0};
         for (long r = 0; r < 3136; r++) {
@@ -6061,8 +6061,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 464128;
-        real *cols = arena + 50176;
+        const real *img = arena + 263424;
+        real *cols = arena + 860240;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -6084,23 +6084,23 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 464128, G_l9_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 263424, G_l9_weight, arena + 100352);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 50176, 16, G_l9_weight, 16, arena + 0, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 860240, 16, G_l9_weight, 16, arena + 100352, 64);
     /* specs/cgan.gm:11: backward of G deconv 1 k4 s2 p1 (64, 16) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 464128, arena + 250880, arena + 858624);
+        genrt_conv_run(&conv, arena + 263424, arena + 50176, arena + 858624);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 250880, 64, arena + 50176, 16, arena + 858624, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 50176, 64, arena + 860240, 16, arena + 858624, 16);
     /* specs/cgan.gm:10: backward of G relu (4, 14, 14, 64) */
     {
-        const real *x45 = arena + 250880; /* (4, 14, 14, 64) */
-        const real *x138 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 250880;
+        const real *x45 = arena + 50176; /* (4, 14, 14, 64) */
+        const real *x138 = arena + 100352; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x45[i] > 0 ? x138[i] : 0;
@@ -6108,7 +6108,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cgan.gm:10: backward of G batchnorm (64) */
     {
-        const real *x139 = arena + 250880; /* (4, 14, 14, 64) */
+        const real *x139 = arena + 50176; /* (4, 14, 14, 64) */
         real *y = arena + 860096;
         double acc[64] = {0};
         PARALLEL_FOR
@@ -6126,9 +6126,9 @@ static void gc_grad_1(real *g) {
     /* specs/cgan.gm:10: backward of G batchnorm (64) */
     /*   with specs/cgan.gm:10: backward of G batchnorm */
     {
-        const real *x139 = arena + 250880; /* (4, 14, 14, 64) */
-        const real *x36 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x139 = arena + 50176; /* (4, 14, 14, 64) */
+        const real *x36 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 100352;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -6145,8 +6145,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cgan.gm:10: backward of G batchnorm (64) */
     {
-        const real *x143 = arena + 0; /* (64) */
-        const real *x41 = arena + 467264; /* (64) */
+        const real *x143 = arena + 100352; /* (64) */
+        const real *x41 = arena + 266816; /* (64) */
         real *y = arena + 860160;
         for (long i = 0; i < 64; i++) {
             y[i] = (x143[i]) * (x41[i]);
@@ -6159,10 +6159,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:10: backward of G batchnorm */
     /*   with specs/cgan.gm:10: backward of G batchnorm */
     {
-        const real *x143 = arena + 0; /* (64) */
+        const real *x143 = arena + 100352; /* (64) */
         const real *x32 = G_l7_gamma; /* (64) */
-        const real *x41 = arena + 467264; /* (64) */
-        real *y = arena + 0;
+        const real *x41 = arena + 266816; /* (64) */
+        real *y = arena + 100352;
         for (long i = 0; i < 64; i++) {
             real v144 = (x143[i]) * (x32[i]);
             real v146 = (x41[i]) * (x41[i]);
@@ -6179,11 +6179,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:10: backward of G batchnorm */
     /*   with specs/cgan.gm:10: backward of G batchnorm */
     {
-        const real *x139 = arena + 250880; /* (4, 14, 14, 64) */
-        const real *x42 = arena + 467328; /* (64) */
-        const real *x150 = arena + 0; /* (64) */
-        const real *x36 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 250880;
+        const real *x139 = arena + 50176; /* (4, 14, 14, 64) */
+        const real *x42 = arena + 266880; /* (64) */
+        const real *x150 = arena + 100352; /* (64) */
+        const real *x36 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -6199,7 +6199,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/cgan.gm:10: backward of G batchnorm (64) */
     {
-        const real *x155 = arena + 250880; /* (4, 14, 14, 64) */
+        const real *x155 = arena + 50176; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
         PARALLEL_FOR
@@ -6229,8 +6229,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:10: backward of G batchnorm */
     {
         const real *x158 = arena + 0; /* (64) */
-        const real *x155 = arena + 250880; /* (4, 14, 14, 64) */
-        real *y = arena + 250880;
+        const real *x155 = arena + 50176; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -6246,8 +6246,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 250880;
-        real *cols = arena + 0;
+        const real *img = arena + 50176;
+        real *cols = arena + 860240;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -6270,22 +6270,22 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 250880, G_l6_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 50176, G_l6_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, G_l6_weight, 1024, arena + 200704, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 860240, 1024, G_l6_weight, 1024, arena + 0, 128);
     /* specs/cgan.gm:10: backward of G deconv 64 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 250880, arena + 820992, arena + 689920);
+        genrt_conv_run(&conv, arena + 50176, arena + 820992, arena + 689920);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 820992, 128, arena + 0, 1024, arena + 689920, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 820992, 128, arena + 860240, 1024, arena + 689920, 1024);
     /* specs/cgan.gm:9: backward of G relu (4, 6272) */
     {
         const real *x23 = arena + 820992; /* (4, 6272) */
-        const real *x166 = arena + 200704; /* (4, 6272) */
+        const real *x166 = arena + 0; /* (4, 6272) */
         real *y = arena + 820992;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
@@ -6314,7 +6314,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:9: backward of G batchnorm */
     {
         const real *x167 = arena + 820992; /* (4, 6272) */
-        const real *x14 = arena + 401408; /* (4, 6272) */
+        const real *x14 = arena + 200704; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -6334,7 +6334,7 @@ static void gc_grad_1(real *g) {
     /* specs/cgan.gm:9: backward of G batchnorm (6272) */
     {
         const real *x171 = arena + 0; /* (6272) */
-        const real *x19 = arena + 451584; /* (6272) */
+        const real *x19 = arena + 250880; /* (6272) */
         real *y = arena + 852352;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x171[i]) * (x19[i]);
@@ -6349,7 +6349,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x171 = arena + 0; /* (6272) */
         const real *x10 = G_l3_gamma; /* (6272) */
-        const real *x19 = arena + 451584; /* (6272) */
+        const real *x19 = arena + 250880; /* (6272) */
         real *y = arena + 0;
         for (long i = 0; i < 6272; i++) {
             real v172 = (x171[i]) * (x10[i]);
@@ -6368,9 +6368,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/cgan.gm:9: backward of G batchnorm */
     {
         const real *x167 = arena + 820992; /* (4, 6272) */
-        const real *x20 = arena + 457856; /* (6272) */
+        const real *x20 = arena + 257152; /* (6272) */
         const real *x178 = arena + 0; /* (6272) */
-        const real *x14 = arena + 401408; /* (4, 6272) */
+        const real *x14 = arena + 200704; /* (4, 6272) */
         real *y = arena + 820992;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -6563,7 +6563,8 @@ static const char spec_summary[] =
     "forward MACs          15949696 per sample, all networks once\n"
     "step FLOPs         10998579200 per training step (GEMMs, forward and backward)\n"
     "state                 11855488 bytes (parameters, optimizer state, moving averages)\n"
-    "arena                 51810624 bytes (train step: 51810624; peak of live tensors: 51810624)\n";
+    "arena                 55021888 bytes (train step: 55021888; peak of live tensors: 51810624)\n"
+    "oneDNN arena          29331776 bytes (what trainers running oneDNN's convolutions touch; the rest is their im2col and GEMM buffers)\n";
 static const char spec_dot[] =
     "// generated by genc --dot from specs/cgan.gm; draw with: dot -Tpng -o cgan.png\n"
     "digraph \"cgan\" {\n"

@@ -26,7 +26,7 @@ typedef float real;
 enum {
     BATCH = 64, GC_BATCH = 4, SAMPLE = 12288, LATENT = 100,
     REAL_BATCHES = 1, LATENT_BATCHES = 1,
-    N_STATE = 19030528, N_ARENA = 70662464, N_TENSORS = 86,
+    N_STATE = 19030528, N_ARENA = 75774400, N_TENSORS = 86,
 };
 
 /* parameters and optimizer state, saved in checkpoints */
@@ -222,17 +222,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 64, 8192, 100, in_z, 100, G_l2_weight, 8192, arena + 0, 8192);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 8192, 100, in_z, 100, G_l2_weight, 8192, arena + 42219968, 8192);
     /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (64, 4, 4, 512) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 4, 4, 512, 100, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, in_z, G_l2_weight, arena + 67895296);
+        genrt_conv_run(&conv, in_z, G_l2_weight, arena + 39583744);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 67895296;
+        const real *cols = arena + 42219968;
+        real *img = arena + 39583744;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
@@ -254,7 +254,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:9: G batchnorm (512) */
     {
-        const real *x6 = arena + 67895296; /* (64, 4, 4, 512) */
+        const real *x6 = arena + 39583744; /* (64, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -287,9 +287,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:9: G batchnorm (64, 4, 4, 512) */
     {
-        const real *x6 = arena + 67895296; /* (64, 4, 4, 512) */
+        const real *x6 = arena + 39583744; /* (64, 4, 4, 512) */
         const real *x13 = arena + 512; /* (512) */
-        real *y = arena + 67895296;
+        real *y = arena + 39583744;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
@@ -301,7 +301,7 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:9: G batchnorm (512) */
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 67895296; /* (64, 4, 4, 512) */
+        const real *x14 = arena + 39583744; /* (64, 4, 4, 512) */
         real *y = arena + 512;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -329,7 +329,7 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     {
         const real *x17 = arena + 512; /* (512) */
-        real *y = arena + 70656000;
+        real *y = arena + 42213376;
         for (long i = 0; i < 512; i++) {
             real v18 = x17[i] + (real)1e-05;
             y[i] = 1 / sqrt(v18);
@@ -337,9 +337,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:9: G batchnorm (512) */
     {
-        const real *x19 = arena + 70656000; /* (512) */
+        const real *x19 = arena + 42213376; /* (512) */
         const real *x10 = G_l3_gamma; /* (512) */
-        real *y = arena + 70656512;
+        real *y = arena + 42213888;
         for (long i = 0; i < 512; i++) {
             y[i] = (x19[i]) * (x10[i]);
         }
@@ -350,10 +350,10 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 67895296; /* (64, 4, 4, 512) */
-        const real *x20 = arena + 70656512; /* (512) */
+        const real *x14 = arena + 39583744; /* (64, 4, 4, 512) */
+        const real *x20 = arena + 42213888; /* (512) */
         const real *x9 = G_l3_beta; /* (512) */
-        real *y = arena + 68419584;
+        real *y = arena + 40108032;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
@@ -368,17 +368,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 1024, 4096, 512, arena + 68419584, 512, G_l5_weight, 4096, arena + 0, 4096);
+    gemm(CblasNoTrans, CblasNoTrans, 1024, 4096, 512, arena + 40108032, 512, G_l5_weight, 4096, arena + 42219968, 4096);
     /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (64, 8, 8, 256) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 68419584, G_l5_weight, arena + 62914560);
+        genrt_conv_run(&conv, arena + 40108032, G_l5_weight, arena + 33554432);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 62914560;
+        const real *cols = arena + 42219968;
+        real *img = arena + 33554432;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
@@ -400,7 +400,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:10: G batchnorm (256) */
     {
-        const real *x28 = arena + 62914560; /* (64, 8, 8, 256) */
+        const real *x28 = arena + 33554432; /* (64, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
         PARALLEL_FOR
@@ -433,9 +433,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:10: G batchnorm (64, 8, 8, 256) */
     {
-        const real *x28 = arena + 62914560; /* (64, 8, 8, 256) */
+        const real *x28 = arena + 33554432; /* (64, 8, 8, 256) */
         const real *x35 = arena + 256; /* (256) */
-        real *y = arena + 62914560;
+        real *y = arena + 33554432;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
@@ -447,7 +447,7 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:10: G batchnorm (256) */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x36 = arena + 62914560; /* (64, 8, 8, 256) */
+        const real *x36 = arena + 33554432; /* (64, 8, 8, 256) */
         real *y = arena + 256;
         double acc[256] = {0};
         PARALLEL_FOR
@@ -475,7 +475,7 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
         const real *x39 = arena + 256; /* (256) */
-        real *y = arena + 70659584;
+        real *y = arena + 42216960;
         for (long i = 0; i < 256; i++) {
             real v40 = x39[i] + (real)1e-05;
             y[i] = 1 / sqrt(v40);
@@ -483,9 +483,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:10: G batchnorm (256) */
     {
-        const real *x41 = arena + 70659584; /* (256) */
+        const real *x41 = arena + 42216960; /* (256) */
         const real *x32 = G_l6_gamma; /* (256) */
-        real *y = arena + 70659840;
+        real *y = arena + 42217216;
         for (long i = 0; i < 256; i++) {
             y[i] = (x41[i]) * (x32[i]);
         }
@@ -496,10 +496,10 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x36 = arena + 62914560; /* (64, 8, 8, 256) */
-        const real *x42 = arena + 70659840; /* (256) */
+        const real *x36 = arena + 33554432; /* (64, 8, 8, 256) */
+        const real *x42 = arena + 42217216; /* (256) */
         const real *x31 = G_l6_beta; /* (256) */
-        real *y = arena + 63963136;
+        real *y = arena + 34603008;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
@@ -514,17 +514,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 4096, 2048, 256, arena + 63963136, 256, G_l8_weight, 2048, arena + 0, 2048);
+    gemm(CblasNoTrans, CblasNoTrans, 4096, 2048, 256, arena + 34603008, 256, G_l8_weight, 2048, arena + 42219968, 2048);
     /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (64, 16, 16, 128) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 63963136, G_l8_weight, arena + 50331648);
+        genrt_conv_run(&conv, arena + 34603008, G_l8_weight, arena + 20971520);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 50331648;
+        const real *cols = arena + 42219968;
+        real *img = arena + 20971520;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
@@ -546,7 +546,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:11: G batchnorm (128) */
     {
-        const real *x50 = arena + 50331648; /* (64, 16, 16, 128) */
+        const real *x50 = arena + 20971520; /* (64, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -579,9 +579,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:11: G batchnorm (64, 16, 16, 128) */
     {
-        const real *x50 = arena + 50331648; /* (64, 16, 16, 128) */
+        const real *x50 = arena + 20971520; /* (64, 16, 16, 128) */
         const real *x57 = arena + 128; /* (128) */
-        real *y = arena + 50331648;
+        real *y = arena + 20971520;
         PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
@@ -593,7 +593,7 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:11: G batchnorm (128) */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x58 = arena + 50331648; /* (64, 16, 16, 128) */
+        const real *x58 = arena + 20971520; /* (64, 16, 16, 128) */
         real *y = arena + 128;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -621,7 +621,7 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
         const real *x61 = arena + 128; /* (128) */
-        real *y = arena + 70661376;
+        real *y = arena + 42219008;
         for (long i = 0; i < 128; i++) {
             real v62 = x61[i] + (real)1e-05;
             y[i] = 1 / sqrt(v62);
@@ -629,9 +629,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:11: G batchnorm (128) */
     {
-        const real *x63 = arena + 70661376; /* (128) */
+        const real *x63 = arena + 42219008; /* (128) */
         const real *x54 = G_l9_gamma; /* (128) */
-        real *y = arena + 70661504;
+        real *y = arena + 42219136;
         for (long i = 0; i < 128; i++) {
             y[i] = (x63[i]) * (x54[i]);
         }
@@ -642,10 +642,10 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x58 = arena + 50331648; /* (64, 16, 16, 128) */
-        const real *x64 = arena + 70661504; /* (128) */
+        const real *x58 = arena + 20971520; /* (64, 16, 16, 128) */
+        const real *x64 = arena + 42219136; /* (128) */
         const real *x53 = G_l9_beta; /* (128) */
-        real *y = arena + 52428800;
+        real *y = arena + 23068672;
         PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
@@ -660,17 +660,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 16384, 1024, 128, arena + 52428800, 128, G_l11_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 16384, 1024, 128, arena + 23068672, 128, G_l11_weight, 1024, arena + 42219968, 1024);
     /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (64, 32, 32, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 52428800, G_l11_weight, arena + 33554432);
+        genrt_conv_run(&conv, arena + 23068672, G_l11_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 33554432;
+        const real *cols = arena + 42219968;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
@@ -692,8 +692,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     {
-        const real *x72 = arena + 33554432; /* (64, 32, 32, 64) */
-        real *y = arena + 0;
+        const real *x72 = arena + 0; /* (64, 32, 32, 64) */
+        real *y = arena + 4194304;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -709,25 +709,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     {
-        const real *x77 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x77 = arena + 4194304; /* (64) */
+        real *y = arena + 4194304;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)1.52587890625e-05 * (x77[i]);
         }
     }
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     {
-        const real *x78 = arena + 0; /* (64) */
-        real *y = arena + 64;
+        const real *x78 = arena + 4194304; /* (64) */
+        real *y = arena + 4194368;
         for (long i = 0; i < 64; i++) {
             y[i] = -(x78[i]);
         }
     }
     /* specs/dcgan_images.gm:12: G batchnorm (64, 32, 32, 64) */
     {
-        const real *x72 = arena + 33554432; /* (64, 32, 32, 64) */
-        const real *x79 = arena + 64; /* (64) */
-        real *y = arena + 33554432;
+        const real *x72 = arena + 0; /* (64, 32, 32, 64) */
+        const real *x79 = arena + 4194368; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 65536; r++) {
             for (int c = 0; c < 64; c++) {
@@ -739,8 +739,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x80 = arena + 33554432; /* (64, 32, 32, 64) */
-        real *y = arena + 64;
+        const real *x80 = arena + 0; /* (64, 32, 32, 64) */
+        real *y = arena + 4194368;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -757,8 +757,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     {
-        const real *x82 = arena + 64; /* (64) */
-        real *y = arena + 64;
+        const real *x82 = arena + 4194368; /* (64) */
+        real *y = arena + 4194368;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)1.52587890625e-05 * (x82[i]);
         }
@@ -766,8 +766,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x83 = arena + 64; /* (64) */
-        real *y = arena + 70662272;
+        const real *x83 = arena + 4194368; /* (64) */
+        real *y = arena + 42219776;
         for (long i = 0; i < 64; i++) {
             real v84 = x83[i] + (real)1e-05;
             y[i] = 1 / sqrt(v84);
@@ -775,23 +775,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     {
-        const real *x85 = arena + 70662272; /* (64) */
+        const real *x85 = arena + 42219776; /* (64) */
         const real *x76 = G_l12_gamma; /* (64) */
-        real *y = arena + 70662336;
+        real *y = arena + 42219840;
         for (long i = 0; i < 64; i++) {
             y[i] = (x85[i]) * (x76[i]);
         }
     }
     /* specs/dcgan_images.gm:12: G batchnorm (1) */
-    bn_running_update(G_l12_running_mean, G_l12_running_var, arena + 0, arena + 64, 64, (real)0.1, (real)1.0000152590218967);
+    bn_running_update(G_l12_running_mean, G_l12_running_var, arena + 4194304, arena + 4194368, 64, (real)0.1, (real)1.0000152590218967);
     /* specs/dcgan_images.gm:12: G relu (64, 32, 32, 64) */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x80 = arena + 33554432; /* (64, 32, 32, 64) */
-        const real *x86 = arena + 70662336; /* (64) */
+        const real *x80 = arena + 0; /* (64, 32, 32, 64) */
+        const real *x86 = arena + 42219840; /* (64) */
         const real *x75 = G_l12_beta; /* (64) */
-        real *y = arena + 37748736;
+        real *y = arena + 4194304;
         PARALLEL_FOR
         for (long r = 0; r < 65536; r++) {
             for (int c = 0; c < 64; c++) {
@@ -806,17 +806,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 65536, 48, 64, arena + 37748736, 64, G_l14_weight, 48, arena + 0, 48);
+    gemm(CblasNoTrans, CblasNoTrans, 65536, 48, 64, arena + 4194304, 64, G_l14_weight, 48, arena + 42219968, 48);
     /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (64, 64, 64, 3) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, arena + 37748736, G_l14_weight, arena + 67108864);
+        genrt_conv_run(&conv, arena + 4194304, G_l14_weight, arena + 38797312);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 67108864;
+        const real *cols = arena + 42219968;
+        real *img = arena + 38797312;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12288, 0, 12288 * sizeof(real));
@@ -838,8 +838,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:13: G tanh (64, 64, 64, 3) */
     {
-        const real *x94 = arena + 67108864; /* (64, 64, 64, 3) */
-        real *y = arena + 67108864;
+        const real *x94 = arena + 38797312; /* (64, 64, 64, 3) */
+        real *y = arena + 38797312;
         PARALLEL_FOR
         for (long i = 0; i < 786432; i++) {
             y[i] = tanh(x94[i]);
@@ -851,7 +851,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x;
-        real *cols = arena + 0;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 32; oh++) {
@@ -874,14 +874,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, in_x, D_l1_weight, arena + 41943040);
+        genrt_conv_run(&conv, in_x, D_l1_weight, arena + 8388608);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 65536, 64, 48, arena + 0, 48, D_l1_weight, 48, arena + 41943040, 64);
+    gemm(CblasNoTrans, CblasTrans, 65536, 64, 48, arena + 42219968, 48, D_l1_weight, 48, arena + 8388608, 64);
     /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (64, 32, 32, 64) */
     {
-        const real *x99 = arena + 41943040; /* (64, 32, 32, 64) */
-        real *y = arena + 41943040;
+        const real *x99 = arena + 8388608; /* (64, 32, 32, 64) */
+        real *y = arena + 8388608;
         PARALLEL_FOR
         for (long i = 0; i < 4194304; i++) {
             y[i] = x99[i] > 0 ? x99[i] : (real)0.2 * x99[i];
@@ -892,8 +892,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 41943040;
-        real *cols = arena + 0;
+        const real *img = arena + 8388608;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 16; oh++) {
@@ -916,14 +916,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 41943040, D_l3_weight, arena + 54525952);
+        genrt_conv_run(&conv, arena + 8388608, D_l3_weight, arena + 25165824);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 16384, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 54525952, 128);
+    gemm(CblasNoTrans, CblasTrans, 16384, 128, 1024, arena + 42219968, 1024, D_l3_weight, 1024, arena + 25165824, 128);
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x104 = arena + 54525952; /* (64, 16, 16, 128) */
-        real *y = arena + 0;
+        const real *x104 = arena + 25165824; /* (64, 16, 16, 128) */
+        real *y = arena + 12582912;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -939,25 +939,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x109 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x109 = arena + 12582912; /* (128) */
+        real *y = arena + 12582912;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)6.103515625e-05 * (x109[i]);
         }
     }
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x110 = arena + 0; /* (128) */
-        real *y = arena + 128;
+        const real *x110 = arena + 12582912; /* (128) */
+        real *y = arena + 12583040;
         for (long i = 0; i < 128; i++) {
             y[i] = -(x110[i]);
         }
     }
     /* specs/dcgan_images.gm:17: D batchnorm (64, 16, 16, 128) */
     {
-        const real *x104 = arena + 54525952; /* (64, 16, 16, 128) */
-        const real *x111 = arena + 128; /* (128) */
-        real *y = arena + 54525952;
+        const real *x104 = arena + 25165824; /* (64, 16, 16, 128) */
+        const real *x111 = arena + 12583040; /* (128) */
+        real *y = arena + 25165824;
         PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
@@ -969,8 +969,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x112 = arena + 54525952; /* (64, 16, 16, 128) */
-        real *y = arena + 128;
+        const real *x112 = arena + 25165824; /* (64, 16, 16, 128) */
+        real *y = arena + 12583040;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -987,8 +987,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x114 = arena + 128; /* (128) */
-        real *y = arena + 128;
+        const real *x114 = arena + 12583040; /* (128) */
+        real *y = arena + 12583040;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)6.103515625e-05 * (x114[i]);
         }
@@ -996,8 +996,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x115 = arena + 128; /* (128) */
-        real *y = arena + 70661632;
+        const real *x115 = arena + 12583040; /* (128) */
+        real *y = arena + 42219264;
         for (long i = 0; i < 128; i++) {
             real v116 = x115[i] + (real)1e-05;
             y[i] = 1 / sqrt(v116);
@@ -1005,23 +1005,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x117 = arena + 70661632; /* (128) */
+        const real *x117 = arena + 42219264; /* (128) */
         const real *x108 = D_l4_gamma; /* (128) */
-        real *y = arena + 70661760;
+        real *y = arena + 42219392;
         for (long i = 0; i < 128; i++) {
             y[i] = (x117[i]) * (x108[i]);
         }
     }
     /* specs/dcgan_images.gm:17: D batchnorm (1) */
-    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 0, arena + 128, 128, (real)0.1, (real)1.0000610388817677);
+    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 12582912, arena + 12583040, 128, (real)0.1, (real)1.0000610388817677);
     /* specs/dcgan_images.gm:17: D leaky_relu 0.2 (64, 16, 16, 128) */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x112 = arena + 54525952; /* (64, 16, 16, 128) */
-        const real *x118 = arena + 70661760; /* (128) */
+        const real *x112 = arena + 25165824; /* (64, 16, 16, 128) */
+        const real *x118 = arena + 42219392; /* (128) */
         const real *x107 = D_l4_beta; /* (128) */
-        real *y = arena + 56623104;
+        real *y = arena + 27262976;
         PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1037,8 +1037,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 56623104;
-        real *cols = arena + 0;
+        const real *img = arena + 27262976;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 8; oh++) {
@@ -1061,14 +1061,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 56623104, D_l6_weight, arena + 65011712);
+        genrt_conv_run(&conv, arena + 27262976, D_l6_weight, arena + 35651584);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 4096, 256, 2048, arena + 0, 2048, D_l6_weight, 2048, arena + 65011712, 256);
+    gemm(CblasNoTrans, CblasTrans, 4096, 256, 2048, arena + 42219968, 2048, D_l6_weight, 2048, arena + 35651584, 256);
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x126 = arena + 65011712; /* (64, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x126 = arena + 35651584; /* (64, 8, 8, 256) */
+        real *y = arena + 12582912;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -1084,25 +1084,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x131 = arena + 0; /* (256) */
-        real *y = arena + 0;
+        const real *x131 = arena + 12582912; /* (256) */
+        real *y = arena + 12582912;
         for (long i = 0; i < 256; i++) {
             y[i] = (real)0.000244140625 * (x131[i]);
         }
     }
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x132 = arena + 0; /* (256) */
-        real *y = arena + 256;
+        const real *x132 = arena + 12582912; /* (256) */
+        real *y = arena + 12583168;
         for (long i = 0; i < 256; i++) {
             y[i] = -(x132[i]);
         }
     }
     /* specs/dcgan_images.gm:18: D batchnorm (64, 8, 8, 256) */
     {
-        const real *x126 = arena + 65011712; /* (64, 8, 8, 256) */
-        const real *x133 = arena + 256; /* (256) */
-        real *y = arena + 65011712;
+        const real *x126 = arena + 35651584; /* (64, 8, 8, 256) */
+        const real *x133 = arena + 12583168; /* (256) */
+        real *y = arena + 35651584;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
@@ -1114,8 +1114,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x134 = arena + 65011712; /* (64, 8, 8, 256) */
-        real *y = arena + 256;
+        const real *x134 = arena + 35651584; /* (64, 8, 8, 256) */
+        real *y = arena + 12583168;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -1132,8 +1132,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x136 = arena + 256; /* (256) */
-        real *y = arena + 256;
+        const real *x136 = arena + 12583168; /* (256) */
+        real *y = arena + 12583168;
         for (long i = 0; i < 256; i++) {
             y[i] = (real)0.000244140625 * (x136[i]);
         }
@@ -1141,8 +1141,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x137 = arena + 256; /* (256) */
-        real *y = arena + 70660096;
+        const real *x137 = arena + 12583168; /* (256) */
+        real *y = arena + 42217472;
         for (long i = 0; i < 256; i++) {
             real v138 = x137[i] + (real)1e-05;
             y[i] = 1 / sqrt(v138);
@@ -1150,23 +1150,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x139 = arena + 70660096; /* (256) */
+        const real *x139 = arena + 42217472; /* (256) */
         const real *x130 = D_l7_gamma; /* (256) */
-        real *y = arena + 70660352;
+        real *y = arena + 42217728;
         for (long i = 0; i < 256; i++) {
             y[i] = (x139[i]) * (x130[i]);
         }
     }
     /* specs/dcgan_images.gm:18: D batchnorm (1) */
-    bn_running_update(D_l7_running_mean, D_l7_running_var, arena + 0, arena + 256, 256, (real)0.1, (real)1.0002442002442002);
+    bn_running_update(D_l7_running_mean, D_l7_running_var, arena + 12582912, arena + 12583168, 256, (real)0.1, (real)1.0002442002442002);
     /* specs/dcgan_images.gm:18: D leaky_relu 0.2 (64, 8, 8, 256) */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x134 = arena + 65011712; /* (64, 8, 8, 256) */
-        const real *x140 = arena + 70660352; /* (256) */
+        const real *x134 = arena + 35651584; /* (64, 8, 8, 256) */
+        const real *x140 = arena + 42217728; /* (256) */
         const real *x129 = D_l7_beta; /* (256) */
-        real *y = arena + 66060288;
+        real *y = arena + 36700160;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
@@ -1182,8 +1182,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 66060288;
-        real *cols = arena + 0;
+        const real *img = arena + 36700160;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 4; oh++) {
@@ -1206,14 +1206,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 66060288, D_l9_weight, arena + 68943872);
+        genrt_conv_run(&conv, arena + 36700160, D_l9_weight, arena + 40632320);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 1024, 512, 4096, arena + 0, 4096, D_l9_weight, 4096, arena + 68943872, 512);
+    gemm(CblasNoTrans, CblasTrans, 1024, 512, 4096, arena + 42219968, 4096, D_l9_weight, 4096, arena + 40632320, 512);
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x148 = arena + 68943872; /* (64, 4, 4, 512) */
-        real *y = arena + 0;
+        const real *x148 = arena + 40632320; /* (64, 4, 4, 512) */
+        real *y = arena + 12582912;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -1229,25 +1229,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x153 = arena + 0; /* (512) */
-        real *y = arena + 0;
+        const real *x153 = arena + 12582912; /* (512) */
+        real *y = arena + 12582912;
         for (long i = 0; i < 512; i++) {
             y[i] = (real)0.0009765625 * (x153[i]);
         }
     }
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x154 = arena + 0; /* (512) */
-        real *y = arena + 512;
+        const real *x154 = arena + 12582912; /* (512) */
+        real *y = arena + 12583424;
         for (long i = 0; i < 512; i++) {
             y[i] = -(x154[i]);
         }
     }
     /* specs/dcgan_images.gm:19: D batchnorm (64, 4, 4, 512) */
     {
-        const real *x148 = arena + 68943872; /* (64, 4, 4, 512) */
-        const real *x155 = arena + 512; /* (512) */
-        real *y = arena + 68943872;
+        const real *x148 = arena + 40632320; /* (64, 4, 4, 512) */
+        const real *x155 = arena + 12583424; /* (512) */
+        real *y = arena + 40632320;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
@@ -1259,8 +1259,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x156 = arena + 68943872; /* (64, 4, 4, 512) */
-        real *y = arena + 512;
+        const real *x156 = arena + 40632320; /* (64, 4, 4, 512) */
+        real *y = arena + 12583424;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -1277,8 +1277,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x158 = arena + 512; /* (512) */
-        real *y = arena + 512;
+        const real *x158 = arena + 12583424; /* (512) */
+        real *y = arena + 12583424;
         for (long i = 0; i < 512; i++) {
             y[i] = (real)0.0009765625 * (x158[i]);
         }
@@ -1286,8 +1286,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x159 = arena + 512; /* (512) */
-        real *y = arena + 70657024;
+        const real *x159 = arena + 12583424; /* (512) */
+        real *y = arena + 42214400;
         for (long i = 0; i < 512; i++) {
             real v160 = x159[i] + (real)1e-05;
             y[i] = 1 / sqrt(v160);
@@ -1295,23 +1295,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x161 = arena + 70657024; /* (512) */
+        const real *x161 = arena + 42214400; /* (512) */
         const real *x152 = D_l10_gamma; /* (512) */
-        real *y = arena + 70657536;
+        real *y = arena + 42214912;
         for (long i = 0; i < 512; i++) {
             y[i] = (x161[i]) * (x152[i]);
         }
     }
     /* specs/dcgan_images.gm:19: D batchnorm (1) */
-    bn_running_update(D_l10_running_mean, D_l10_running_var, arena + 0, arena + 512, 512, (real)0.1, (real)1.0009775171065494);
+    bn_running_update(D_l10_running_mean, D_l10_running_var, arena + 12582912, arena + 12583424, 512, (real)0.1, (real)1.0009775171065494);
     /* specs/dcgan_images.gm:19: D leaky_relu 0.2 (64, 4, 4, 512) */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x156 = arena + 68943872; /* (64, 4, 4, 512) */
-        const real *x162 = arena + 70657536; /* (512) */
+        const real *x156 = arena + 40632320; /* (64, 4, 4, 512) */
+        const real *x162 = arena + 42214912; /* (512) */
         const real *x151 = D_l10_beta; /* (512) */
-        real *y = arena + 69468160;
+        real *y = arena + 41156608;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
@@ -1327,8 +1327,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 69468160;
-        real *cols = arena + 0;
+        const real *img = arena + 41156608;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 1; oh++) {
@@ -1351,17 +1351,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, arena + 69468160, D_l12_weight, arena + 19923072);
+        genrt_conv_run(&conv, arena + 41156608, D_l12_weight, arena + 20448256);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 19923072, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 8192, arena + 42219968, 8192, D_l12_weight, 8192, arena + 20448256, 1);
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (65536, 48) */
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 67108864;
-        real *cols = arena + 0;
+        const real *img = arena + 38797312;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 32; oh++) {
@@ -1384,14 +1384,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, arena + 67108864, D_l1_weight, arena + 46137344);
+        genrt_conv_run(&conv, arena + 38797312, D_l1_weight, arena + 12582912);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 65536, 64, 48, arena + 0, 48, D_l1_weight, 48, arena + 46137344, 64);
+    gemm(CblasNoTrans, CblasTrans, 65536, 64, 48, arena + 42219968, 48, D_l1_weight, 48, arena + 12582912, 64);
     /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (64, 32, 32, 64) */
     {
-        const real *x174 = arena + 46137344; /* (64, 32, 32, 64) */
-        real *y = arena + 46137344;
+        const real *x174 = arena + 12582912; /* (64, 32, 32, 64) */
+        real *y = arena + 12582912;
         PARALLEL_FOR
         for (long i = 0; i < 4194304; i++) {
             y[i] = x174[i] > 0 ? x174[i] : (real)0.2 * x174[i];
@@ -1402,8 +1402,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 46137344;
-        real *cols = arena + 0;
+        const real *img = arena + 12582912;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 16; oh++) {
@@ -1426,14 +1426,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 46137344, D_l3_weight, arena + 16777216);
+        genrt_conv_run(&conv, arena + 12582912, D_l3_weight, arena + 16777216);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 16384, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 16777216, 128);
+    gemm(CblasNoTrans, CblasTrans, 16384, 128, 1024, arena + 42219968, 1024, D_l3_weight, 1024, arena + 16777216, 128);
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
         const real *x178 = arena + 16777216; /* (64, 16, 16, 128) */
-        real *y = arena + 0;
+        real *y = arena + 18874368;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1449,16 +1449,16 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x179 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x179 = arena + 18874368; /* (128) */
+        real *y = arena + 18874368;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)6.103515625e-05 * (x179[i]);
         }
     }
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x180 = arena + 0; /* (128) */
-        real *y = arena + 128;
+        const real *x180 = arena + 18874368; /* (128) */
+        real *y = arena + 18874496;
         for (long i = 0; i < 128; i++) {
             y[i] = -(x180[i]);
         }
@@ -1466,7 +1466,7 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:17: D batchnorm (64, 16, 16, 128) */
     {
         const real *x178 = arena + 16777216; /* (64, 16, 16, 128) */
-        const real *x181 = arena + 128; /* (128) */
+        const real *x181 = arena + 18874496; /* (128) */
         real *y = arena + 16777216;
         PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
@@ -1480,7 +1480,7 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
         const real *x182 = arena + 16777216; /* (64, 16, 16, 128) */
-        real *y = arena + 128;
+        real *y = arena + 18874496;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1497,8 +1497,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x184 = arena + 128; /* (128) */
-        real *y = arena + 128;
+        const real *x184 = arena + 18874496; /* (128) */
+        real *y = arena + 18874496;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)6.103515625e-05 * (x184[i]);
         }
@@ -1506,8 +1506,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x185 = arena + 128; /* (128) */
-        real *y = arena + 70661888;
+        const real *x185 = arena + 18874496; /* (128) */
+        real *y = arena + 42219520;
         for (long i = 0; i < 128; i++) {
             real v186 = x185[i] + (real)1e-05;
             y[i] = 1 / sqrt(v186);
@@ -1515,23 +1515,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x187 = arena + 70661888; /* (128) */
+        const real *x187 = arena + 42219520; /* (128) */
         const real *x108 = D_l4_gamma; /* (128) */
-        real *y = arena + 19922944;
+        real *y = arena + 42219648;
         for (long i = 0; i < 128; i++) {
             y[i] = (x187[i]) * (x108[i]);
         }
     }
     /* specs/dcgan_images.gm:17: D batchnorm (1) */
-    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 0, arena + 128, 128, (real)0.1, (real)1.0000610388817677);
+    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 18874368, arena + 18874496, 128, (real)0.1, (real)1.0000610388817677);
     /* specs/dcgan_images.gm:17: D leaky_relu 0.2 (64, 16, 16, 128) */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
         const real *x182 = arena + 16777216; /* (64, 16, 16, 128) */
-        const real *x188 = arena + 19922944; /* (128) */
+        const real *x188 = arena + 42219648; /* (128) */
         const real *x107 = D_l4_beta; /* (128) */
-        real *y = arena + 58720256;
+        real *y = arena + 29360128;
         PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1547,8 +1547,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 58720256;
-        real *cols = arena + 0;
+        const real *img = arena + 29360128;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 8; oh++) {
@@ -1571,14 +1571,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 58720256, D_l6_weight, arena + 8388608);
+        genrt_conv_run(&conv, arena + 29360128, D_l6_weight, arena + 18874368);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 4096, 256, 2048, arena + 0, 2048, D_l6_weight, 2048, arena + 8388608, 256);
+    gemm(CblasNoTrans, CblasTrans, 4096, 256, 2048, arena + 42219968, 2048, D_l6_weight, 2048, arena + 18874368, 256);
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x195 = arena + 8388608; /* (64, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x195 = arena + 18874368; /* (64, 8, 8, 256) */
+        real *y = arena + 19922944;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -1594,25 +1594,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x196 = arena + 0; /* (256) */
-        real *y = arena + 0;
+        const real *x196 = arena + 19922944; /* (256) */
+        real *y = arena + 19922944;
         for (long i = 0; i < 256; i++) {
             y[i] = (real)0.000244140625 * (x196[i]);
         }
     }
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x197 = arena + 0; /* (256) */
-        real *y = arena + 256;
+        const real *x197 = arena + 19922944; /* (256) */
+        real *y = arena + 19923200;
         for (long i = 0; i < 256; i++) {
             y[i] = -(x197[i]);
         }
     }
     /* specs/dcgan_images.gm:18: D batchnorm (64, 8, 8, 256) */
     {
-        const real *x195 = arena + 8388608; /* (64, 8, 8, 256) */
-        const real *x198 = arena + 256; /* (256) */
-        real *y = arena + 8388608;
+        const real *x195 = arena + 18874368; /* (64, 8, 8, 256) */
+        const real *x198 = arena + 19923200; /* (256) */
+        real *y = arena + 18874368;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
@@ -1624,8 +1624,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x199 = arena + 8388608; /* (64, 8, 8, 256) */
-        real *y = arena + 256;
+        const real *x199 = arena + 18874368; /* (64, 8, 8, 256) */
+        real *y = arena + 19923200;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -1642,8 +1642,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x201 = arena + 256; /* (256) */
-        real *y = arena + 256;
+        const real *x201 = arena + 19923200; /* (256) */
+        real *y = arena + 19923200;
         for (long i = 0; i < 256; i++) {
             y[i] = (real)0.000244140625 * (x201[i]);
         }
@@ -1651,8 +1651,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x202 = arena + 256; /* (256) */
-        real *y = arena + 70660608;
+        const real *x202 = arena + 19923200; /* (256) */
+        real *y = arena + 42217984;
         for (long i = 0; i < 256; i++) {
             real v203 = x202[i] + (real)1e-05;
             y[i] = 1 / sqrt(v203);
@@ -1660,23 +1660,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x204 = arena + 70660608; /* (256) */
+        const real *x204 = arena + 42217984; /* (256) */
         const real *x130 = D_l7_gamma; /* (256) */
-        real *y = arena + 9961472;
+        real *y = arena + 42218240;
         for (long i = 0; i < 256; i++) {
             y[i] = (x204[i]) * (x130[i]);
         }
     }
     /* specs/dcgan_images.gm:18: D batchnorm (1) */
-    bn_running_update(D_l7_running_mean, D_l7_running_var, arena + 0, arena + 256, 256, (real)0.1, (real)1.0002442002442002);
+    bn_running_update(D_l7_running_mean, D_l7_running_var, arena + 19922944, arena + 19923200, 256, (real)0.1, (real)1.0002442002442002);
     /* specs/dcgan_images.gm:18: D leaky_relu 0.2 (64, 8, 8, 256) */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x199 = arena + 8388608; /* (64, 8, 8, 256) */
-        const real *x205 = arena + 9961472; /* (256) */
+        const real *x199 = arena + 18874368; /* (64, 8, 8, 256) */
+        const real *x205 = arena + 42218240; /* (256) */
         const real *x129 = D_l7_beta; /* (256) */
-        real *y = arena + 18874368;
+        real *y = arena + 37748736;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
@@ -1692,8 +1692,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 18874368;
-        real *cols = arena + 0;
+        const real *img = arena + 37748736;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 4; oh++) {
@@ -1716,14 +1716,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 18874368, D_l9_weight, arena + 4194304);
+        genrt_conv_run(&conv, arena + 37748736, D_l9_weight, arena + 19922944);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 1024, 512, 4096, arena + 0, 4096, D_l9_weight, 4096, arena + 4194304, 512);
+    gemm(CblasNoTrans, CblasTrans, 1024, 512, 4096, arena + 42219968, 4096, D_l9_weight, 4096, arena + 19922944, 512);
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x212 = arena + 4194304; /* (64, 4, 4, 512) */
-        real *y = arena + 0;
+        const real *x212 = arena + 19922944; /* (64, 4, 4, 512) */
+        real *y = arena + 20447232;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -1739,25 +1739,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x213 = arena + 0; /* (512) */
-        real *y = arena + 0;
+        const real *x213 = arena + 20447232; /* (512) */
+        real *y = arena + 20447232;
         for (long i = 0; i < 512; i++) {
             y[i] = (real)0.0009765625 * (x213[i]);
         }
     }
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x214 = arena + 0; /* (512) */
-        real *y = arena + 512;
+        const real *x214 = arena + 20447232; /* (512) */
+        real *y = arena + 20447744;
         for (long i = 0; i < 512; i++) {
             y[i] = -(x214[i]);
         }
     }
     /* specs/dcgan_images.gm:19: D batchnorm (64, 4, 4, 512) */
     {
-        const real *x212 = arena + 4194304; /* (64, 4, 4, 512) */
-        const real *x215 = arena + 512; /* (512) */
-        real *y = arena + 4194304;
+        const real *x212 = arena + 19922944; /* (64, 4, 4, 512) */
+        const real *x215 = arena + 20447744; /* (512) */
+        real *y = arena + 19922944;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
@@ -1769,8 +1769,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x216 = arena + 4194304; /* (64, 4, 4, 512) */
-        real *y = arena + 512;
+        const real *x216 = arena + 19922944; /* (64, 4, 4, 512) */
+        real *y = arena + 20447744;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -1787,8 +1787,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x218 = arena + 512; /* (512) */
-        real *y = arena + 512;
+        const real *x218 = arena + 20447744; /* (512) */
+        real *y = arena + 20447744;
         for (long i = 0; i < 512; i++) {
             y[i] = (real)0.0009765625 * (x218[i]);
         }
@@ -1796,8 +1796,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x219 = arena + 512; /* (512) */
-        real *y = arena + 70658048;
+        const real *x219 = arena + 20447744; /* (512) */
+        real *y = arena + 42215424;
         for (long i = 0; i < 512; i++) {
             real v220 = x219[i] + (real)1e-05;
             y[i] = 1 / sqrt(v220);
@@ -1805,23 +1805,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x221 = arena + 70658048; /* (512) */
+        const real *x221 = arena + 42215424; /* (512) */
         const real *x152 = D_l10_gamma; /* (512) */
-        real *y = arena + 1048576;
+        real *y = arena + 31457280;
         for (long i = 0; i < 512; i++) {
             y[i] = (x221[i]) * (x152[i]);
         }
     }
     /* specs/dcgan_images.gm:19: D batchnorm (1) */
-    bn_running_update(D_l10_running_mean, D_l10_running_var, arena + 0, arena + 512, 512, (real)0.1, (real)1.0009775171065494);
+    bn_running_update(D_l10_running_mean, D_l10_running_var, arena + 20447232, arena + 20447744, 512, (real)0.1, (real)1.0009775171065494);
     /* specs/dcgan_images.gm:19: D leaky_relu 0.2 (64, 4, 4, 512) */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x216 = arena + 4194304; /* (64, 4, 4, 512) */
-        const real *x222 = arena + 1048576; /* (512) */
+        const real *x216 = arena + 19922944; /* (64, 4, 4, 512) */
+        const real *x222 = arena + 31457280; /* (512) */
         const real *x151 = D_l10_beta; /* (512) */
-        real *y = arena + 9437184;
+        real *y = arena + 41680896;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
@@ -1837,8 +1837,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 9437184;
-        real *cols = arena + 0;
+        const real *img = arena + 41680896;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 1; oh++) {
@@ -1861,15 +1861,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, arena + 9437184, D_l12_weight, arena + 1049088);
+        genrt_conv_run(&conv, arena + 41680896, D_l12_weight, arena + 31457792);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 1049088, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 8192, arena + 42219968, 8192, D_l12_weight, 8192, arena + 31457792, 1);
     /* specs/dcgan_images.gm:22: loss_D (1) */
     /*   with specs/dcgan_images.gm:22: loss_D */
     {
-        const real *x230 = arena + 1049088; /* (64, 1) */
-        real *y = arena + 0;
+        const real *x230 = arena + 31457792; /* (64, 1) */
+        real *y = arena + 20447232;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             real v231 = softplus(x230[i]);
@@ -1879,8 +1879,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:22: loss_D (64, 1) */
     {
-        const real *x171 = arena + 19923072; /* (64, 1) */
-        real *y = arena + 70662400;
+        const real *x171 = arena + 20448256; /* (64, 1) */
+        real *y = arena + 42219904;
         for (long i = 0; i < 64; i++) {
             y[i] = -(x171[i]);
         }
@@ -1888,8 +1888,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:22: loss_D (1) */
     /*   with specs/dcgan_images.gm:22: loss_D */
     {
-        const real *x234 = arena + 70662400; /* (64, 1) */
-        real *y = arena + 16;
+        const real *x234 = arena + 42219904; /* (64, 1) */
+        real *y = arena + 20447248;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             real v235 = softplus(x234[i]);
@@ -1901,9 +1901,9 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:22: loss_D */
     /*   with specs/dcgan_images.gm:22: loss_D */
     {
-        const real *x232 = arena + 0; /* (1) */
-        const real *x236 = arena + 16; /* (1) */
-        real *y = arena + 0;
+        const real *x232 = arena + 20447232; /* (1) */
+        const real *x236 = arena + 20447248; /* (1) */
+        real *y = arena + 20447232;
         for (long i = 0; i < 1; i++) {
             real v233 = (real)0.015625 * (x232[i]);
             real v237 = (real)0.015625 * (x236[i]);
@@ -1911,12 +1911,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/dcgan_images.gm:22: metrics (1) */
-    out[0] = (double)*(arena + 0);
+    out[0] = (double)*(arena + 20447232);
     /* specs/dcgan_images.gm:22: metrics (1) */
     /*   with specs/dcgan_images.gm:22: metrics */
     {
-        const real *x171 = arena + 19923072; /* (64, 1) */
-        real *y = arena + 0;
+        const real *x171 = arena + 20448256; /* (64, 1) */
+        real *y = arena + 20447232;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             real v240 = 1 / (1 + exp(-(x171[i])));
@@ -1926,8 +1926,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:22: metrics (1) */
     {
-        const real *x241 = arena + 0; /* (1) */
-        real *y = arena + 0;
+        const real *x241 = arena + 20447232; /* (1) */
+        real *y = arena + 20447232;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x241[i]);
         }
@@ -1935,8 +1935,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:22: metrics (1) */
     /*   with specs/dcgan_images.gm:22: metrics */
     {
-        const real *x230 = arena + 1049088; /* (64, 1) */
-        real *y = arena + 16;
+        const real *x230 = arena + 31457792; /* (64, 1) */
+        real *y = arena + 20447248;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             real v243 = 1 / (1 + exp(-(x230[i])));
@@ -1946,27 +1946,27 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:22: metrics (1) */
     {
-        const real *x244 = arena + 16; /* (1) */
-        real *y = arena + 16;
+        const real *x244 = arena + 20447248; /* (1) */
+        real *y = arena + 20447248;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x244[i]);
         }
     }
     /* specs/dcgan_images.gm:22: metrics (1) */
-    out[2] = (double)*(arena + 0);
+    out[2] = (double)*(arena + 20447232);
     /* specs/dcgan_images.gm:22: metrics (1) */
-    out[3] = (double)*(arena + 16);
+    out[3] = (double)*(arena + 20447248);
     /* specs/dcgan_images.gm:22: metrics (1) */
     {
-        real *y = arena + 0;
+        real *y = arena + 20447232;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/dcgan_images.gm:22: backward of loss_D (1) */
     {
-        const real *x248 = arena + 0; /* (1) */
-        real *y = arena + 16;
+        const real *x248 = arena + 20447232; /* (1) */
+        real *y = arena + 20447248;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x248[i]);
         }
@@ -1976,9 +1976,9 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:22: backward of loss_D */
     /*   with specs/dcgan_images.gm:22: backward of loss_D */
     {
-        const real *x249 = arena + 16; /* (1) */
-        const real *x234 = arena + 70662400; /* (64, 1) */
-        real *y = arena + 70662400;
+        const real *x249 = arena + 20447248; /* (1) */
+        const real *x234 = arena + 42219904; /* (64, 1) */
+        real *y = arena + 42219904;
         for (long i = 0; i < 64; i++) {
             real v250 = x249[0];
             real v251 = 1 / (1 + exp(-(x234[i])));
@@ -1988,8 +1988,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:22: backward of loss_D (1) */
     {
-        const real *x248 = arena + 0; /* (1) */
-        real *y = arena + 0;
+        const real *x248 = arena + 20447232; /* (1) */
+        real *y = arena + 20447232;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x248[i]);
         }
@@ -1998,9 +1998,9 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:22: backward of loss_D */
     /*   with specs/dcgan_images.gm:22: backward of loss_D */
     {
-        const real *x254 = arena + 0; /* (1) */
-        const real *x230 = arena + 1049088; /* (64, 1) */
-        real *y = arena + 1049088;
+        const real *x254 = arena + 20447232; /* (1) */
+        const real *x230 = arena + 31457792; /* (64, 1) */
+        real *y = arena + 31457792;
         for (long i = 0; i < 64; i++) {
             real v255 = x254[0];
             real v256 = 1 / (1 + exp(-(x230[i])));
@@ -2012,8 +2012,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 9437184;
-        real *cols = arena + 0;
+        const real *img = arena + 41680896;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 1; oh++) {
@@ -2036,25 +2036,25 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 64, 8192, 1, arena + 1049088, 1, D_l12_weight, 8192, arena + 524288, 8192);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 8192, 1, arena + 31457792, 1, D_l12_weight, 8192, arena + 42744256, 8192);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (1, 8192) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, arena + 9437184, arena + 1049088, arena + 70647808);
+        genrt_conv_run(&conv, arena + 41680896, arena + 31457792, arena + 42205184);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 1, 8192, 64, arena + 1049088, 1, arena + 0, 8192, arena + 70647808, 8192);
+    gemm(CblasTrans, CblasNoTrans, 1, 8192, 64, arena + 31457792, 1, arena + 42219968, 8192, arena + 42205184, 8192);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (64, 4, 4, 512) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, arena + 1049088, D_l12_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 31457792, D_l12_weight, arena + 20447232);
     } else
     #endif
     {
-        const real *cols = arena + 524288;
-        real *img = arena + 0;
+        const real *cols = arena + 42744256;
+        real *img = arena + 20447232;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
@@ -2076,9 +2076,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:19: backward of D leaky_relu 0.2 (64, 4, 4, 512) */
     {
-        const real *x226 = arena + 9437184; /* (64, 4, 4, 512) */
-        const real *x263 = arena + 0; /* (64, 4, 4, 512) */
-        real *y = arena + 9437184;
+        const real *x226 = arena + 41680896; /* (64, 4, 4, 512) */
+        const real *x263 = arena + 20447232; /* (64, 4, 4, 512) */
+        real *y = arena + 41680896;
         PARALLEL_FOR
         for (long i = 0; i < 524288; i++) {
             y[i] = x226[i] > 0 ? x263[i] : (real)0.2 * x263[i];
@@ -2086,8 +2086,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     {
-        const real *x264 = arena + 9437184; /* (64, 4, 4, 512) */
-        real *y = arena + 70658560;
+        const real *x264 = arena + 41680896; /* (64, 4, 4, 512) */
+        real *y = arena + 42215936;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -2104,9 +2104,9 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x264 = arena + 9437184; /* (64, 4, 4, 512) */
-        const real *x216 = arena + 4194304; /* (64, 4, 4, 512) */
-        real *y = arena + 70659072;
+        const real *x264 = arena + 41680896; /* (64, 4, 4, 512) */
+        const real *x216 = arena + 19922944; /* (64, 4, 4, 512) */
+        real *y = arena + 42216448;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -2128,10 +2128,10 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x268 = arena + 70659072; /* (512) */
+        const real *x268 = arena + 42216448; /* (512) */
         const real *x152 = D_l10_gamma; /* (512) */
-        const real *x221 = arena + 70658048; /* (512) */
-        real *y = arena + 0;
+        const real *x221 = arena + 42215424; /* (512) */
+        real *y = arena + 20447232;
         for (long i = 0; i < 512; i++) {
             real v269 = (x268[i]) * (x152[i]);
             real v271 = (x221[i]) * (x221[i]);
@@ -2148,11 +2148,11 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x264 = arena + 9437184; /* (64, 4, 4, 512) */
-        const real *x222 = arena + 1048576; /* (512) */
-        const real *x275 = arena + 0; /* (512) */
-        const real *x216 = arena + 4194304; /* (64, 4, 4, 512) */
-        real *y = arena + 9437184;
+        const real *x264 = arena + 41680896; /* (64, 4, 4, 512) */
+        const real *x222 = arena + 31457280; /* (512) */
+        const real *x275 = arena + 20447232; /* (512) */
+        const real *x216 = arena + 19922944; /* (64, 4, 4, 512) */
+        real *y = arena + 41680896;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
@@ -2168,8 +2168,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     {
-        const real *x280 = arena + 9437184; /* (64, 4, 4, 512) */
-        real *y = arena + 0;
+        const real *x280 = arena + 41680896; /* (64, 4, 4, 512) */
+        real *y = arena + 19922944;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -2186,8 +2186,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x281 = arena + 0; /* (512) */
-        real *y = arena + 0;
+        const real *x281 = arena + 19922944; /* (512) */
+        real *y = arena + 19922944;
         for (long i = 0; i < 512; i++) {
             real v282 = -(x281[i]);
             y[i] = (real)0.0009765625 * (v282);
@@ -2197,9 +2197,9 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x283 = arena + 0; /* (512) */
-        const real *x280 = arena + 9437184; /* (64, 4, 4, 512) */
-        real *y = arena + 9437184;
+        const real *x283 = arena + 19922944; /* (512) */
+        const real *x280 = arena + 41680896; /* (64, 4, 4, 512) */
+        real *y = arena + 41680896;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
@@ -2215,8 +2215,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 18874368;
-        real *cols = arena + 0;
+        const real *img = arena + 37748736;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 4; oh++) {
@@ -2239,25 +2239,25 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 1024, 4096, 512, arena + 9437184, 512, D_l9_weight, 4096, arena + 4194304, 4096);
+    gemm(CblasNoTrans, CblasNoTrans, 1024, 4096, 512, arena + 41680896, 512, D_l9_weight, 4096, arena + 46414272, 4096);
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (512, 4096) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 18874368, arena + 9437184, arena + 60817408);
+        genrt_conv_run(&conv, arena + 37748736, arena + 41680896, arena + 31457280);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 512, 4096, 1024, arena + 9437184, 512, arena + 0, 4096, arena + 60817408, 4096);
+    gemm(CblasTrans, CblasNoTrans, 512, 4096, 1024, arena + 41680896, 512, arena + 42219968, 4096, arena + 31457280, 4096);
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (64, 8, 8, 256) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 9437184, D_l9_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 41680896, D_l9_weight, arena + 19922944);
     } else
     #endif
     {
-        const real *cols = arena + 4194304;
-        real *img = arena + 0;
+        const real *cols = arena + 46414272;
+        real *img = arena + 19922944;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
@@ -2279,9 +2279,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:18: backward of D leaky_relu 0.2 (64, 8, 8, 256) */
     {
-        const real *x209 = arena + 18874368; /* (64, 8, 8, 256) */
-        const real *x291 = arena + 0; /* (64, 8, 8, 256) */
-        real *y = arena + 18874368;
+        const real *x209 = arena + 37748736; /* (64, 8, 8, 256) */
+        const real *x291 = arena + 19922944; /* (64, 8, 8, 256) */
+        real *y = arena + 37748736;
         PARALLEL_FOR
         for (long i = 0; i < 1048576; i++) {
             y[i] = x209[i] > 0 ? x291[i] : (real)0.2 * x291[i];
@@ -2289,8 +2289,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     {
-        const real *x292 = arena + 18874368; /* (64, 8, 8, 256) */
-        real *y = arena + 70660864;
+        const real *x292 = arena + 37748736; /* (64, 8, 8, 256) */
+        real *y = arena + 42218496;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -2307,9 +2307,9 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x292 = arena + 18874368; /* (64, 8, 8, 256) */
-        const real *x199 = arena + 8388608; /* (64, 8, 8, 256) */
-        real *y = arena + 70661120;
+        const real *x292 = arena + 37748736; /* (64, 8, 8, 256) */
+        const real *x199 = arena + 18874368; /* (64, 8, 8, 256) */
+        real *y = arena + 42218752;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -2331,10 +2331,10 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x296 = arena + 70661120; /* (256) */
+        const real *x296 = arena + 42218752; /* (256) */
         const real *x130 = D_l7_gamma; /* (256) */
-        const real *x204 = arena + 70660608; /* (256) */
-        real *y = arena + 0;
+        const real *x204 = arena + 42217984; /* (256) */
+        real *y = arena + 19922944;
         for (long i = 0; i < 256; i++) {
             real v297 = (x296[i]) * (x130[i]);
             real v299 = (x204[i]) * (x204[i]);
@@ -2351,11 +2351,11 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x292 = arena + 18874368; /* (64, 8, 8, 256) */
-        const real *x205 = arena + 9961472; /* (256) */
-        const real *x303 = arena + 0; /* (256) */
-        const real *x199 = arena + 8388608; /* (64, 8, 8, 256) */
-        real *y = arena + 18874368;
+        const real *x292 = arena + 37748736; /* (64, 8, 8, 256) */
+        const real *x205 = arena + 42218240; /* (256) */
+        const real *x303 = arena + 19922944; /* (256) */
+        const real *x199 = arena + 18874368; /* (64, 8, 8, 256) */
+        real *y = arena + 37748736;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
@@ -2371,8 +2371,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     {
-        const real *x308 = arena + 18874368; /* (64, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x308 = arena + 37748736; /* (64, 8, 8, 256) */
+        real *y = arena + 18874368;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -2389,8 +2389,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x309 = arena + 0; /* (256) */
-        real *y = arena + 0;
+        const real *x309 = arena + 18874368; /* (256) */
+        real *y = arena + 18874368;
         for (long i = 0; i < 256; i++) {
             real v310 = -(x309[i]);
             y[i] = (real)0.000244140625 * (v310);
@@ -2400,9 +2400,9 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x311 = arena + 0; /* (256) */
-        const real *x308 = arena + 18874368; /* (64, 8, 8, 256) */
-        real *y = arena + 18874368;
+        const real *x311 = arena + 18874368; /* (256) */
+        const real *x308 = arena + 37748736; /* (64, 8, 8, 256) */
+        real *y = arena + 37748736;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
@@ -2418,8 +2418,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 58720256;
-        real *cols = arena + 0;
+        const real *img = arena + 29360128;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 8; oh++) {
@@ -2442,25 +2442,25 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 4096, 2048, 256, arena + 18874368, 256, D_l6_weight, 2048, arena + 8388608, 2048);
+    gemm(CblasNoTrans, CblasNoTrans, 4096, 2048, 256, arena + 37748736, 256, D_l6_weight, 2048, arena + 50608576, 2048);
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (256, 2048) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 58720256, arena + 18874368, arena + 69992448);
+        genrt_conv_run(&conv, arena + 29360128, arena + 37748736, arena + 41680896);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 256, 2048, 4096, arena + 18874368, 256, arena + 0, 2048, arena + 69992448, 2048);
+    gemm(CblasTrans, CblasNoTrans, 256, 2048, 4096, arena + 37748736, 256, arena + 42219968, 2048, arena + 41680896, 2048);
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (64, 16, 16, 128) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 18874368, D_l6_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 37748736, D_l6_weight, arena + 18874368);
     } else
     #endif
     {
-        const real *cols = arena + 8388608;
-        real *img = arena + 0;
+        const real *cols = arena + 50608576;
+        real *img = arena + 18874368;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
@@ -2482,9 +2482,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:17: backward of D leaky_relu 0.2 (64, 16, 16, 128) */
     {
-        const real *x192 = arena + 58720256; /* (64, 16, 16, 128) */
-        const real *x319 = arena + 0; /* (64, 16, 16, 128) */
-        real *y = arena + 58720256;
+        const real *x192 = arena + 29360128; /* (64, 16, 16, 128) */
+        const real *x319 = arena + 18874368; /* (64, 16, 16, 128) */
+        real *y = arena + 29360128;
         PARALLEL_FOR
         for (long i = 0; i < 2097152; i++) {
             y[i] = x192[i] > 0 ? x319[i] : (real)0.2 * x319[i];
@@ -2492,8 +2492,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     {
-        const real *x320 = arena + 58720256; /* (64, 16, 16, 128) */
-        real *y = arena + 70662016;
+        const real *x320 = arena + 29360128; /* (64, 16, 16, 128) */
+        real *y = arena + 37879808;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -2510,9 +2510,9 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x320 = arena + 58720256; /* (64, 16, 16, 128) */
+        const real *x320 = arena + 29360128; /* (64, 16, 16, 128) */
         const real *x182 = arena + 16777216; /* (64, 16, 16, 128) */
-        real *y = arena + 70662144;
+        real *y = arena + 37879936;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -2534,10 +2534,10 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x324 = arena + 70662144; /* (128) */
+        const real *x324 = arena + 37879936; /* (128) */
         const real *x108 = D_l4_gamma; /* (128) */
-        const real *x187 = arena + 70661888; /* (128) */
-        real *y = arena + 0;
+        const real *x187 = arena + 42219520; /* (128) */
+        real *y = arena + 18874368;
         for (long i = 0; i < 128; i++) {
             real v325 = (x324[i]) * (x108[i]);
             real v327 = (x187[i]) * (x187[i]);
@@ -2554,11 +2554,11 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x320 = arena + 58720256; /* (64, 16, 16, 128) */
-        const real *x188 = arena + 19922944; /* (128) */
-        const real *x331 = arena + 0; /* (128) */
+        const real *x320 = arena + 29360128; /* (64, 16, 16, 128) */
+        const real *x188 = arena + 42219648; /* (128) */
+        const real *x331 = arena + 18874368; /* (128) */
         const real *x182 = arena + 16777216; /* (64, 16, 16, 128) */
-        real *y = arena + 58720256;
+        real *y = arena + 29360128;
         PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
@@ -2574,8 +2574,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     {
-        const real *x336 = arena + 58720256; /* (64, 16, 16, 128) */
-        real *y = arena + 0;
+        const real *x336 = arena + 29360128; /* (64, 16, 16, 128) */
+        real *y = arena + 16777216;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -2592,8 +2592,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x337 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x337 = arena + 16777216; /* (128) */
+        real *y = arena + 16777216;
         for (long i = 0; i < 128; i++) {
             real v338 = -(x337[i]);
             y[i] = (real)6.103515625e-05 * (v338);
@@ -2603,9 +2603,9 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x339 = arena + 0; /* (128) */
-        const real *x336 = arena + 58720256; /* (64, 16, 16, 128) */
-        real *y = arena + 58720256;
+        const real *x339 = arena + 16777216; /* (128) */
+        const real *x336 = arena + 29360128; /* (64, 16, 16, 128) */
+        real *y = arena + 29360128;
         PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
@@ -2621,8 +2621,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 46137344;
-        real *cols = arena + 0;
+        const real *img = arena + 12582912;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 16; oh++) {
@@ -2645,25 +2645,25 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 16384, 1024, 128, arena + 58720256, 128, D_l3_weight, 1024, arena + 16777216, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 16384, 1024, 128, arena + 29360128, 128, D_l3_weight, 1024, arena + 58997184, 1024);
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 46137344, arena + 58720256, arena + 70516736);
+        genrt_conv_run(&conv, arena + 12582912, arena + 29360128, arena + 37748736);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 16384, arena + 58720256, 128, arena + 0, 1024, arena + 70516736, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 16384, arena + 29360128, 128, arena + 42219968, 1024, arena + 37748736, 1024);
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (64, 32, 32, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 58720256, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 29360128, D_l3_weight, arena + 16777216);
     } else
     #endif
     {
-        const real *cols = arena + 16777216;
-        real *img = arena + 0;
+        const real *cols = arena + 58997184;
+        real *img = arena + 16777216;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
@@ -2685,9 +2685,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:16: backward of D leaky_relu 0.2 (64, 32, 32, 64) */
     {
-        const real *x175 = arena + 46137344; /* (64, 32, 32, 64) */
-        const real *x347 = arena + 0; /* (64, 32, 32, 64) */
-        real *y = arena + 46137344;
+        const real *x175 = arena + 12582912; /* (64, 32, 32, 64) */
+        const real *x347 = arena + 16777216; /* (64, 32, 32, 64) */
+        real *y = arena + 12582912;
         PARALLEL_FOR
         for (long i = 0; i < 4194304; i++) {
             y[i] = x175[i] > 0 ? x347[i] : (real)0.2 * x347[i];
@@ -2698,8 +2698,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 67108864;
-        real *cols = arena + 0;
+        const real *img = arena + 38797312;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 32; oh++) {
@@ -2722,17 +2722,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, arena + 67108864, arena + 46137344, arena + 58720256);
+        genrt_conv_run(&conv, arena + 38797312, arena + 12582912, arena + 16777216);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 48, 65536, arena + 46137344, 64, arena + 0, 48, arena + 58720256, 48);
+    gemm(CblasTrans, CblasNoTrans, 64, 48, 65536, arena + 12582912, 64, arena + 42219968, 48, arena + 16777216, 48);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (64, 8192) */
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 69468160;
-        real *cols = arena + 0;
+        const real *img = arena + 41156608;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 1; oh++) {
@@ -2755,20 +2755,20 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 64, 8192, 1, arena + 70662400, 1, D_l12_weight, 8192, arena + 524288, 8192);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 8192, 1, arena + 42219904, 1, D_l12_weight, 8192, arena + 42744256, 8192);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (1, 8192) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, arena + 69468160, arena + 70662400, arena + 1048576);
+        genrt_conv_run(&conv, arena + 41156608, arena + 42219904, arena + 12582912);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 1, 8192, 64, arena + 70662400, 1, arena + 0, 8192, arena + 1048576, 8192);
+    gemm(CblasTrans, CblasNoTrans, 1, 8192, 64, arena + 42219904, 1, arena + 42219968, 8192, arena + 12582912, 8192);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (1, 8192) */
     {
-        const real *x262 = arena + 70647808; /* (1, 8192) */
-        const real *x356 = arena + 1048576; /* (1, 8192) */
-        real *y = arena + 70647808;
+        const real *x262 = arena + 42205184; /* (1, 8192) */
+        const real *x356 = arena + 12582912; /* (1, 8192) */
+        real *y = arena + 42205184;
         for (long i = 0; i < 8192; i++) {
             y[i] = x262[i] + x356[i];
         }
@@ -2777,12 +2777,12 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, arena + 70662400, D_l12_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 42219904, D_l12_weight, arena + 12582912);
     } else
     #endif
     {
-        const real *cols = arena + 524288;
-        real *img = arena + 0;
+        const real *cols = arena + 42744256;
+        real *img = arena + 12582912;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
@@ -2804,9 +2804,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:19: backward of D leaky_relu 0.2 (64, 4, 4, 512) */
     {
-        const real *x166 = arena + 69468160; /* (64, 4, 4, 512) */
-        const real *x358 = arena + 0; /* (64, 4, 4, 512) */
-        real *y = arena + 69468160;
+        const real *x166 = arena + 41156608; /* (64, 4, 4, 512) */
+        const real *x358 = arena + 12582912; /* (64, 4, 4, 512) */
+        real *y = arena + 41156608;
         PARALLEL_FOR
         for (long i = 0; i < 524288; i++) {
             y[i] = x166[i] > 0 ? x358[i] : (real)0.2 * x358[i];
@@ -2814,8 +2814,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     {
-        const real *x359 = arena + 69468160; /* (64, 4, 4, 512) */
-        real *y = arena + 0;
+        const real *x359 = arena + 41156608; /* (64, 4, 4, 512) */
+        real *y = arena + 12582912;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -2831,9 +2831,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     {
-        const real *x265 = arena + 70658560; /* (512) */
-        const real *x360 = arena + 0; /* (512) */
-        real *y = arena + 70658560;
+        const real *x265 = arena + 42215936; /* (512) */
+        const real *x360 = arena + 12582912; /* (512) */
+        real *y = arena + 42215936;
         for (long i = 0; i < 512; i++) {
             y[i] = x265[i] + x360[i];
         }
@@ -2841,9 +2841,9 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x359 = arena + 69468160; /* (64, 4, 4, 512) */
-        const real *x156 = arena + 68943872; /* (64, 4, 4, 512) */
-        real *y = arena + 0;
+        const real *x359 = arena + 41156608; /* (64, 4, 4, 512) */
+        const real *x156 = arena + 40632320; /* (64, 4, 4, 512) */
+        real *y = arena + 12582912;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -2862,11 +2862,11 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x268 = arena + 70659072; /* (512) */
-        const real *x221 = arena + 70658048; /* (512) */
-        const real *x364 = arena + 0; /* (512) */
-        const real *x161 = arena + 70657024; /* (512) */
-        real *y = arena + 70659072;
+        const real *x268 = arena + 42216448; /* (512) */
+        const real *x221 = arena + 42215424; /* (512) */
+        const real *x364 = arena + 12582912; /* (512) */
+        const real *x161 = arena + 42214400; /* (512) */
+        real *y = arena + 42216448;
         for (long i = 0; i < 512; i++) {
             real v270 = (x268[i]) * (x221[i]);
             real v366 = (x364[i]) * (x161[i]);
@@ -2880,10 +2880,10 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x364 = arena + 0; /* (512) */
+        const real *x364 = arena + 12582912; /* (512) */
         const real *x152 = D_l10_gamma; /* (512) */
-        const real *x161 = arena + 70657024; /* (512) */
-        real *y = arena + 0;
+        const real *x161 = arena + 42214400; /* (512) */
+        real *y = arena + 12582912;
         for (long i = 0; i < 512; i++) {
             real v365 = (x364[i]) * (x152[i]);
             real v368 = (x161[i]) * (x161[i]);
@@ -2900,11 +2900,11 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x359 = arena + 69468160; /* (64, 4, 4, 512) */
-        const real *x162 = arena + 70657536; /* (512) */
-        const real *x372 = arena + 0; /* (512) */
-        const real *x156 = arena + 68943872; /* (64, 4, 4, 512) */
-        real *y = arena + 69468160;
+        const real *x359 = arena + 41156608; /* (64, 4, 4, 512) */
+        const real *x162 = arena + 42214912; /* (512) */
+        const real *x372 = arena + 12582912; /* (512) */
+        const real *x156 = arena + 40632320; /* (64, 4, 4, 512) */
+        real *y = arena + 41156608;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
@@ -2920,8 +2920,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     {
-        const real *x377 = arena + 69468160; /* (64, 4, 4, 512) */
-        real *y = arena + 0;
+        const real *x377 = arena + 41156608; /* (64, 4, 4, 512) */
+        real *y = arena + 12582912;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -2938,8 +2938,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x378 = arena + 0; /* (512) */
-        real *y = arena + 0;
+        const real *x378 = arena + 12582912; /* (512) */
+        real *y = arena + 12582912;
         for (long i = 0; i < 512; i++) {
             real v379 = -(x378[i]);
             y[i] = (real)0.0009765625 * (v379);
@@ -2949,9 +2949,9 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x380 = arena + 0; /* (512) */
-        const real *x377 = arena + 69468160; /* (64, 4, 4, 512) */
-        real *y = arena + 69468160;
+        const real *x380 = arena + 12582912; /* (512) */
+        const real *x377 = arena + 41156608; /* (64, 4, 4, 512) */
+        real *y = arena + 41156608;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
@@ -2967,8 +2967,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 66060288;
-        real *cols = arena + 0;
+        const real *img = arena + 36700160;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 4; oh++) {
@@ -2991,20 +2991,20 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 1024, 4096, 512, arena + 69468160, 512, D_l9_weight, 4096, arena + 4194304, 4096);
+    gemm(CblasNoTrans, CblasNoTrans, 1024, 4096, 512, arena + 41156608, 512, D_l9_weight, 4096, arena + 46414272, 4096);
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (512, 4096) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 66060288, arena + 69468160, arena + 8388608);
+        genrt_conv_run(&conv, arena + 36700160, arena + 41156608, arena + 12582912);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 512, 4096, 1024, arena + 69468160, 512, arena + 0, 4096, arena + 8388608, 4096);
+    gemm(CblasTrans, CblasNoTrans, 512, 4096, 1024, arena + 41156608, 512, arena + 42219968, 4096, arena + 12582912, 4096);
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (512, 4096) */
     {
-        const real *x290 = arena + 60817408; /* (512, 4096) */
-        const real *x387 = arena + 8388608; /* (512, 4096) */
-        real *y = arena + 60817408;
+        const real *x290 = arena + 31457280; /* (512, 4096) */
+        const real *x387 = arena + 12582912; /* (512, 4096) */
+        real *y = arena + 31457280;
         PARALLEL_FOR
         for (long i = 0; i < 2097152; i++) {
             y[i] = x290[i] + x387[i];
@@ -3014,12 +3014,12 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 69468160, D_l9_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 41156608, D_l9_weight, arena + 12582912);
     } else
     #endif
     {
-        const real *cols = arena + 4194304;
-        real *img = arena + 0;
+        const real *cols = arena + 46414272;
+        real *img = arena + 12582912;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
@@ -3041,9 +3041,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:18: backward of D leaky_relu 0.2 (64, 8, 8, 256) */
     {
-        const real *x144 = arena + 66060288; /* (64, 8, 8, 256) */
-        const real *x389 = arena + 0; /* (64, 8, 8, 256) */
-        real *y = arena + 66060288;
+        const real *x144 = arena + 36700160; /* (64, 8, 8, 256) */
+        const real *x389 = arena + 12582912; /* (64, 8, 8, 256) */
+        real *y = arena + 36700160;
         PARALLEL_FOR
         for (long i = 0; i < 1048576; i++) {
             y[i] = x144[i] > 0 ? x389[i] : (real)0.2 * x389[i];
@@ -3051,8 +3051,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     {
-        const real *x390 = arena + 66060288; /* (64, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x390 = arena + 36700160; /* (64, 8, 8, 256) */
+        real *y = arena + 12582912;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -3068,9 +3068,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     {
-        const real *x293 = arena + 70660864; /* (256) */
-        const real *x391 = arena + 0; /* (256) */
-        real *y = arena + 70660864;
+        const real *x293 = arena + 42218496; /* (256) */
+        const real *x391 = arena + 12582912; /* (256) */
+        real *y = arena + 42218496;
         for (long i = 0; i < 256; i++) {
             y[i] = x293[i] + x391[i];
         }
@@ -3078,9 +3078,9 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x390 = arena + 66060288; /* (64, 8, 8, 256) */
-        const real *x134 = arena + 65011712; /* (64, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x390 = arena + 36700160; /* (64, 8, 8, 256) */
+        const real *x134 = arena + 35651584; /* (64, 8, 8, 256) */
+        real *y = arena + 12582912;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -3099,11 +3099,11 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x296 = arena + 70661120; /* (256) */
-        const real *x204 = arena + 70660608; /* (256) */
-        const real *x395 = arena + 0; /* (256) */
-        const real *x139 = arena + 70660096; /* (256) */
-        real *y = arena + 70661120;
+        const real *x296 = arena + 42218752; /* (256) */
+        const real *x204 = arena + 42217984; /* (256) */
+        const real *x395 = arena + 12582912; /* (256) */
+        const real *x139 = arena + 42217472; /* (256) */
+        real *y = arena + 42218752;
         for (long i = 0; i < 256; i++) {
             real v298 = (x296[i]) * (x204[i]);
             real v397 = (x395[i]) * (x139[i]);
@@ -3117,10 +3117,10 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x395 = arena + 0; /* (256) */
+        const real *x395 = arena + 12582912; /* (256) */
         const real *x130 = D_l7_gamma; /* (256) */
-        const real *x139 = arena + 70660096; /* (256) */
-        real *y = arena + 0;
+        const real *x139 = arena + 42217472; /* (256) */
+        real *y = arena + 12582912;
         for (long i = 0; i < 256; i++) {
             real v396 = (x395[i]) * (x130[i]);
             real v399 = (x139[i]) * (x139[i]);
@@ -3137,11 +3137,11 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x390 = arena + 66060288; /* (64, 8, 8, 256) */
-        const real *x140 = arena + 70660352; /* (256) */
-        const real *x403 = arena + 0; /* (256) */
-        const real *x134 = arena + 65011712; /* (64, 8, 8, 256) */
-        real *y = arena + 66060288;
+        const real *x390 = arena + 36700160; /* (64, 8, 8, 256) */
+        const real *x140 = arena + 42217728; /* (256) */
+        const real *x403 = arena + 12582912; /* (256) */
+        const real *x134 = arena + 35651584; /* (64, 8, 8, 256) */
+        real *y = arena + 36700160;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
@@ -3157,8 +3157,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     {
-        const real *x408 = arena + 66060288; /* (64, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x408 = arena + 36700160; /* (64, 8, 8, 256) */
+        real *y = arena + 12582912;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -3175,8 +3175,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x409 = arena + 0; /* (256) */
-        real *y = arena + 0;
+        const real *x409 = arena + 12582912; /* (256) */
+        real *y = arena + 12582912;
         for (long i = 0; i < 256; i++) {
             real v410 = -(x409[i]);
             y[i] = (real)0.000244140625 * (v410);
@@ -3186,9 +3186,9 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x411 = arena + 0; /* (256) */
-        const real *x408 = arena + 66060288; /* (64, 8, 8, 256) */
-        real *y = arena + 66060288;
+        const real *x411 = arena + 12582912; /* (256) */
+        const real *x408 = arena + 36700160; /* (64, 8, 8, 256) */
+        real *y = arena + 36700160;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
@@ -3204,8 +3204,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 56623104;
-        real *cols = arena + 0;
+        const real *img = arena + 27262976;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 8; oh++) {
@@ -3228,20 +3228,20 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 4096, 2048, 256, arena + 66060288, 256, D_l6_weight, 2048, arena + 8388608, 2048);
+    gemm(CblasNoTrans, CblasNoTrans, 4096, 2048, 256, arena + 36700160, 256, D_l6_weight, 2048, arena + 50608576, 2048);
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (256, 2048) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 56623104, arena + 66060288, arena + 16777216);
+        genrt_conv_run(&conv, arena + 27262976, arena + 36700160, arena + 12582912);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 256, 2048, 4096, arena + 66060288, 256, arena + 0, 2048, arena + 16777216, 2048);
+    gemm(CblasTrans, CblasNoTrans, 256, 2048, 4096, arena + 36700160, 256, arena + 42219968, 2048, arena + 12582912, 2048);
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (256, 2048) */
     {
-        const real *x318 = arena + 69992448; /* (256, 2048) */
-        const real *x418 = arena + 16777216; /* (256, 2048) */
-        real *y = arena + 69992448;
+        const real *x318 = arena + 41680896; /* (256, 2048) */
+        const real *x418 = arena + 12582912; /* (256, 2048) */
+        real *y = arena + 41680896;
         PARALLEL_FOR
         for (long i = 0; i < 524288; i++) {
             y[i] = x318[i] + x418[i];
@@ -3251,12 +3251,12 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 66060288, D_l6_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 36700160, D_l6_weight, arena + 12582912);
     } else
     #endif
     {
-        const real *cols = arena + 8388608;
-        real *img = arena + 0;
+        const real *cols = arena + 50608576;
+        real *img = arena + 12582912;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
@@ -3278,9 +3278,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:17: backward of D leaky_relu 0.2 (64, 16, 16, 128) */
     {
-        const real *x122 = arena + 56623104; /* (64, 16, 16, 128) */
-        const real *x420 = arena + 0; /* (64, 16, 16, 128) */
-        real *y = arena + 56623104;
+        const real *x122 = arena + 27262976; /* (64, 16, 16, 128) */
+        const real *x420 = arena + 12582912; /* (64, 16, 16, 128) */
+        real *y = arena + 27262976;
         PARALLEL_FOR
         for (long i = 0; i < 2097152; i++) {
             y[i] = x122[i] > 0 ? x420[i] : (real)0.2 * x420[i];
@@ -3288,8 +3288,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     {
-        const real *x421 = arena + 56623104; /* (64, 16, 16, 128) */
-        real *y = arena + 0;
+        const real *x421 = arena + 27262976; /* (64, 16, 16, 128) */
+        real *y = arena + 12582912;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -3305,9 +3305,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     {
-        const real *x321 = arena + 70662016; /* (128) */
-        const real *x422 = arena + 0; /* (128) */
-        real *y = arena + 70662016;
+        const real *x321 = arena + 37879808; /* (128) */
+        const real *x422 = arena + 12582912; /* (128) */
+        real *y = arena + 37879808;
         for (long i = 0; i < 128; i++) {
             y[i] = x321[i] + x422[i];
         }
@@ -3315,9 +3315,9 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x421 = arena + 56623104; /* (64, 16, 16, 128) */
-        const real *x112 = arena + 54525952; /* (64, 16, 16, 128) */
-        real *y = arena + 0;
+        const real *x421 = arena + 27262976; /* (64, 16, 16, 128) */
+        const real *x112 = arena + 25165824; /* (64, 16, 16, 128) */
+        real *y = arena + 12582912;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -3336,11 +3336,11 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x324 = arena + 70662144; /* (128) */
-        const real *x187 = arena + 70661888; /* (128) */
-        const real *x426 = arena + 0; /* (128) */
-        const real *x117 = arena + 70661632; /* (128) */
-        real *y = arena + 70662144;
+        const real *x324 = arena + 37879936; /* (128) */
+        const real *x187 = arena + 42219520; /* (128) */
+        const real *x426 = arena + 12582912; /* (128) */
+        const real *x117 = arena + 42219264; /* (128) */
+        real *y = arena + 37879936;
         for (long i = 0; i < 128; i++) {
             real v326 = (x324[i]) * (x187[i]);
             real v428 = (x426[i]) * (x117[i]);
@@ -3354,10 +3354,10 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x426 = arena + 0; /* (128) */
+        const real *x426 = arena + 12582912; /* (128) */
         const real *x108 = D_l4_gamma; /* (128) */
-        const real *x117 = arena + 70661632; /* (128) */
-        real *y = arena + 0;
+        const real *x117 = arena + 42219264; /* (128) */
+        real *y = arena + 12582912;
         for (long i = 0; i < 128; i++) {
             real v427 = (x426[i]) * (x108[i]);
             real v430 = (x117[i]) * (x117[i]);
@@ -3374,11 +3374,11 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x421 = arena + 56623104; /* (64, 16, 16, 128) */
-        const real *x118 = arena + 70661760; /* (128) */
-        const real *x434 = arena + 0; /* (128) */
-        const real *x112 = arena + 54525952; /* (64, 16, 16, 128) */
-        real *y = arena + 56623104;
+        const real *x421 = arena + 27262976; /* (64, 16, 16, 128) */
+        const real *x118 = arena + 42219392; /* (128) */
+        const real *x434 = arena + 12582912; /* (128) */
+        const real *x112 = arena + 25165824; /* (64, 16, 16, 128) */
+        real *y = arena + 27262976;
         PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3394,8 +3394,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     {
-        const real *x439 = arena + 56623104; /* (64, 16, 16, 128) */
-        real *y = arena + 0;
+        const real *x439 = arena + 27262976; /* (64, 16, 16, 128) */
+        real *y = arena + 12582912;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -3412,8 +3412,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x440 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x440 = arena + 12582912; /* (128) */
+        real *y = arena + 12582912;
         for (long i = 0; i < 128; i++) {
             real v441 = -(x440[i]);
             y[i] = (real)6.103515625e-05 * (v441);
@@ -3423,9 +3423,9 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x442 = arena + 0; /* (128) */
-        const real *x439 = arena + 56623104; /* (64, 16, 16, 128) */
-        real *y = arena + 56623104;
+        const real *x442 = arena + 12582912; /* (128) */
+        const real *x439 = arena + 27262976; /* (64, 16, 16, 128) */
+        real *y = arena + 27262976;
         PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3441,8 +3441,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 41943040;
-        real *cols = arena + 0;
+        const real *img = arena + 8388608;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 16; oh++) {
@@ -3465,20 +3465,20 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 16384, 1024, 128, arena + 56623104, 128, D_l3_weight, 1024, arena + 16777216, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 16384, 1024, 128, arena + 27262976, 128, D_l3_weight, 1024, arena + 58997184, 1024);
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 41943040, arena + 56623104, arena + 46137344);
+        genrt_conv_run(&conv, arena + 8388608, arena + 27262976, arena + 12582912);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 16384, arena + 56623104, 128, arena + 0, 1024, arena + 46137344, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 16384, arena + 27262976, 128, arena + 42219968, 1024, arena + 12582912, 1024);
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
-        const real *x346 = arena + 70516736; /* (128, 1024) */
-        const real *x449 = arena + 46137344; /* (128, 1024) */
-        real *y = arena + 70516736;
+        const real *x346 = arena + 37748736; /* (128, 1024) */
+        const real *x449 = arena + 12582912; /* (128, 1024) */
+        real *y = arena + 37748736;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x346[i] + x449[i];
@@ -3488,12 +3488,12 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 56623104, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 27262976, D_l3_weight, arena + 12582912);
     } else
     #endif
     {
-        const real *cols = arena + 16777216;
-        real *img = arena + 0;
+        const real *cols = arena + 58997184;
+        real *img = arena + 12582912;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
@@ -3515,9 +3515,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:16: backward of D leaky_relu 0.2 (64, 32, 32, 64) */
     {
-        const real *x100 = arena + 41943040; /* (64, 32, 32, 64) */
-        const real *x451 = arena + 0; /* (64, 32, 32, 64) */
-        real *y = arena + 41943040;
+        const real *x100 = arena + 8388608; /* (64, 32, 32, 64) */
+        const real *x451 = arena + 12582912; /* (64, 32, 32, 64) */
+        real *y = arena + 8388608;
         PARALLEL_FOR
         for (long i = 0; i < 4194304; i++) {
             y[i] = x100[i] > 0 ? x451[i] : (real)0.2 * x451[i];
@@ -3529,7 +3529,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x;
-        real *cols = arena + 0;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 32; oh++) {
@@ -3552,48 +3552,48 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, in_x, arena + 41943040, arena + 3145728);
+        genrt_conv_run(&conv, in_x, arena + 8388608, arena + 12582912);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 48, 65536, arena + 41943040, 64, arena + 0, 48, arena + 3145728, 48);
+    gemm(CblasTrans, CblasNoTrans, 64, 48, 65536, arena + 8388608, 64, arena + 42219968, 48, arena + 12582912, 48);
     /* specs/dcgan_images.gm:16: backward of D conv 64 k4 s2 p1 (64, 48) */
     {
-        const real *x351 = arena + 58720256; /* (64, 48) */
-        const real *x455 = arena + 3145728; /* (64, 48) */
-        real *y = arena + 58720256;
+        const real *x351 = arena + 16777216; /* (64, 48) */
+        const real *x455 = arena + 12582912; /* (64, 48) */
+        real *y = arena + 16777216;
         for (long i = 0; i < 3072; i++) {
             y[i] = x351[i] + x455[i];
         }
     }
     /* specs/dcgan_images.gm:24: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 58720256, D_l1_weight_adam_m, D_l1_weight_adam_v, 3072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l1_weight, arena + 16777216, D_l1_weight_adam_m, D_l1_weight_adam_v, 3072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:24: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 70516736, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l3_weight, arena + 37748736, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:24: adam step of D.l4.gamma (1) */
-    adam_update(D_l4_gamma, arena + 70662144, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l4_gamma, arena + 37879936, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:24: adam step of D.l4.beta (1) */
-    adam_update(D_l4_beta, arena + 70662016, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l4_beta, arena + 37879808, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:24: adam step of D.l6.weight (1) */
-    adam_update(D_l6_weight, arena + 69992448, D_l6_weight_adam_m, D_l6_weight_adam_v, 524288, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l6_weight, arena + 41680896, D_l6_weight_adam_m, D_l6_weight_adam_v, 524288, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:24: adam step of D.l7.gamma (1) */
-    adam_update(D_l7_gamma, arena + 70661120, D_l7_gamma_adam_m, D_l7_gamma_adam_v, 256, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l7_gamma, arena + 42218752, D_l7_gamma_adam_m, D_l7_gamma_adam_v, 256, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:24: adam step of D.l7.beta (1) */
-    adam_update(D_l7_beta, arena + 70660864, D_l7_beta_adam_m, D_l7_beta_adam_v, 256, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l7_beta, arena + 42218496, D_l7_beta_adam_m, D_l7_beta_adam_v, 256, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:24: adam step of D.l9.weight (1) */
-    adam_update(D_l9_weight, arena + 60817408, D_l9_weight_adam_m, D_l9_weight_adam_v, 2097152, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l9_weight, arena + 31457280, D_l9_weight_adam_m, D_l9_weight_adam_v, 2097152, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:24: adam step of D.l10.gamma (1) */
-    adam_update(D_l10_gamma, arena + 70659072, D_l10_gamma_adam_m, D_l10_gamma_adam_v, 512, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l10_gamma, arena + 42216448, D_l10_gamma_adam_m, D_l10_gamma_adam_v, 512, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:24: adam step of D.l10.beta (1) */
-    adam_update(D_l10_beta, arena + 70658560, D_l10_beta_adam_m, D_l10_beta_adam_v, 512, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l10_beta, arena + 42215936, D_l10_beta_adam_m, D_l10_beta_adam_v, 512, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:24: adam step of D.l12.weight (1) */
-    adam_update(D_l12_weight, arena + 70647808, D_l12_weight_adam_m, D_l12_weight_adam_v, 8192, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l12_weight, arena + 42205184, D_l12_weight_adam_m, D_l12_weight_adam_v, 8192, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (65536, 48) */
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 67108864;
-        real *cols = arena + 0;
+        const real *img = arena + 38797312;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 32; oh++) {
@@ -3616,14 +3616,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, arena + 67108864, D_l1_weight, arena + 16777216);
+        genrt_conv_run(&conv, arena + 38797312, D_l1_weight, arena + 8388608);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 65536, 64, 48, arena + 0, 48, D_l1_weight, 48, arena + 16777216, 64);
+    gemm(CblasNoTrans, CblasTrans, 65536, 64, 48, arena + 42219968, 48, D_l1_weight, 48, arena + 8388608, 64);
     /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (64, 32, 32, 64) */
     {
-        const real *x492 = arena + 16777216; /* (64, 32, 32, 64) */
-        real *y = arena + 16777216;
+        const real *x492 = arena + 8388608; /* (64, 32, 32, 64) */
+        real *y = arena + 8388608;
         PARALLEL_FOR
         for (long i = 0; i < 4194304; i++) {
             y[i] = x492[i] > 0 ? x492[i] : (real)0.2 * x492[i];
@@ -3634,8 +3634,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 16777216;
-        real *cols = arena + 0;
+        const real *img = arena + 8388608;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 16; oh++) {
@@ -3658,14 +3658,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 16777216, D_l3_weight, arena + 20971520);
+        genrt_conv_run(&conv, arena + 8388608, D_l3_weight, arena + 12582912);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 16384, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 20971520, 128);
+    gemm(CblasNoTrans, CblasTrans, 16384, 128, 1024, arena + 42219968, 1024, D_l3_weight, 1024, arena + 12582912, 128);
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x496 = arena + 20971520; /* (64, 16, 16, 128) */
-        real *y = arena + 0;
+        const real *x496 = arena + 12582912; /* (64, 16, 16, 128) */
+        real *y = arena + 14680064;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -3681,25 +3681,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x497 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x497 = arena + 14680064; /* (128) */
+        real *y = arena + 14680064;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)6.103515625e-05 * (x497[i]);
         }
     }
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x498 = arena + 0; /* (128) */
-        real *y = arena + 128;
+        const real *x498 = arena + 14680064; /* (128) */
+        real *y = arena + 14680192;
         for (long i = 0; i < 128; i++) {
             y[i] = -(x498[i]);
         }
     }
     /* specs/dcgan_images.gm:17: D batchnorm (64, 16, 16, 128) */
     {
-        const real *x496 = arena + 20971520; /* (64, 16, 16, 128) */
-        const real *x499 = arena + 128; /* (128) */
-        real *y = arena + 20971520;
+        const real *x496 = arena + 12582912; /* (64, 16, 16, 128) */
+        const real *x499 = arena + 14680192; /* (128) */
+        real *y = arena + 12582912;
         PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3711,8 +3711,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x500 = arena + 20971520; /* (64, 16, 16, 128) */
-        real *y = arena + 128;
+        const real *x500 = arena + 12582912; /* (64, 16, 16, 128) */
+        real *y = arena + 14680192;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -3729,8 +3729,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x502 = arena + 128; /* (128) */
-        real *y = arena + 128;
+        const real *x502 = arena + 14680192; /* (128) */
+        real *y = arena + 14680192;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)6.103515625e-05 * (x502[i]);
         }
@@ -3738,8 +3738,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x503 = arena + 128; /* (128) */
-        real *y = arena + 11534336;
+        const real *x503 = arena + 14680192; /* (128) */
+        real *y = arena + 20448768;
         for (long i = 0; i < 128; i++) {
             real v504 = x503[i] + (real)1e-05;
             y[i] = 1 / sqrt(v504);
@@ -3747,23 +3747,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x505 = arena + 11534336; /* (128) */
+        const real *x505 = arena + 20448768; /* (128) */
         const real *x108 = D_l4_gamma; /* (128) */
-        real *y = arena + 11534464;
+        real *y = arena + 20448896;
         for (long i = 0; i < 128; i++) {
             y[i] = (x505[i]) * (x108[i]);
         }
     }
     /* specs/dcgan_images.gm:17: D batchnorm (1) */
-    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 0, arena + 128, 128, (real)0.1, (real)1.0000610388817677);
+    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 14680064, arena + 14680192, 128, (real)0.1, (real)1.0000610388817677);
     /* specs/dcgan_images.gm:17: D leaky_relu 0.2 (64, 16, 16, 128) */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x500 = arena + 20971520; /* (64, 16, 16, 128) */
-        const real *x506 = arena + 11534464; /* (128) */
+        const real *x500 = arena + 12582912; /* (64, 16, 16, 128) */
+        const real *x506 = arena + 20448896; /* (128) */
         const real *x107 = D_l4_beta; /* (128) */
-        real *y = arena + 25165824;
+        real *y = arena + 16777216;
         PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3779,8 +3779,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 25165824;
-        real *cols = arena + 0;
+        const real *img = arena + 16777216;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 8; oh++) {
@@ -3803,14 +3803,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 25165824, D_l6_weight, arena + 8388608);
+        genrt_conv_run(&conv, arena + 16777216, D_l6_weight, arena + 14680064);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 4096, 256, 2048, arena + 0, 2048, D_l6_weight, 2048, arena + 8388608, 256);
+    gemm(CblasNoTrans, CblasTrans, 4096, 256, 2048, arena + 42219968, 2048, D_l6_weight, 2048, arena + 14680064, 256);
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x513 = arena + 8388608; /* (64, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x513 = arena + 14680064; /* (64, 8, 8, 256) */
+        real *y = arena + 15728640;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -3826,25 +3826,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x514 = arena + 0; /* (256) */
-        real *y = arena + 0;
+        const real *x514 = arena + 15728640; /* (256) */
+        real *y = arena + 15728640;
         for (long i = 0; i < 256; i++) {
             y[i] = (real)0.000244140625 * (x514[i]);
         }
     }
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x515 = arena + 0; /* (256) */
-        real *y = arena + 256;
+        const real *x515 = arena + 15728640; /* (256) */
+        real *y = arena + 15728896;
         for (long i = 0; i < 256; i++) {
             y[i] = -(x515[i]);
         }
     }
     /* specs/dcgan_images.gm:18: D batchnorm (64, 8, 8, 256) */
     {
-        const real *x513 = arena + 8388608; /* (64, 8, 8, 256) */
-        const real *x516 = arena + 256; /* (256) */
-        real *y = arena + 8388608;
+        const real *x513 = arena + 14680064; /* (64, 8, 8, 256) */
+        const real *x516 = arena + 15728896; /* (256) */
+        real *y = arena + 14680064;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
@@ -3856,8 +3856,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x517 = arena + 8388608; /* (64, 8, 8, 256) */
-        real *y = arena + 256;
+        const real *x517 = arena + 14680064; /* (64, 8, 8, 256) */
+        real *y = arena + 15728896;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -3874,8 +3874,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x519 = arena + 256; /* (256) */
-        real *y = arena + 256;
+        const real *x519 = arena + 15728896; /* (256) */
+        real *y = arena + 15728896;
         for (long i = 0; i < 256; i++) {
             y[i] = (real)0.000244140625 * (x519[i]);
         }
@@ -3883,8 +3883,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x520 = arena + 256; /* (256) */
-        real *y = arena + 5767168;
+        const real *x520 = arena + 15728896; /* (256) */
+        real *y = arena + 20448256;
         for (long i = 0; i < 256; i++) {
             real v521 = x520[i] + (real)1e-05;
             y[i] = 1 / sqrt(v521);
@@ -3892,23 +3892,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x522 = arena + 5767168; /* (256) */
+        const real *x522 = arena + 20448256; /* (256) */
         const real *x130 = D_l7_gamma; /* (256) */
-        real *y = arena + 5767424;
+        real *y = arena + 20448512;
         for (long i = 0; i < 256; i++) {
             y[i] = (x522[i]) * (x130[i]);
         }
     }
     /* specs/dcgan_images.gm:18: D batchnorm (1) */
-    bn_running_update(D_l7_running_mean, D_l7_running_var, arena + 0, arena + 256, 256, (real)0.1, (real)1.0002442002442002);
+    bn_running_update(D_l7_running_mean, D_l7_running_var, arena + 15728640, arena + 15728896, 256, (real)0.1, (real)1.0002442002442002);
     /* specs/dcgan_images.gm:18: D leaky_relu 0.2 (64, 8, 8, 256) */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x517 = arena + 8388608; /* (64, 8, 8, 256) */
-        const real *x523 = arena + 5767424; /* (256) */
+        const real *x517 = arena + 14680064; /* (64, 8, 8, 256) */
+        const real *x523 = arena + 20448512; /* (256) */
         const real *x129 = D_l7_beta; /* (256) */
-        real *y = arena + 10485760;
+        real *y = arena + 18874368;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
@@ -3924,8 +3924,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 10485760;
-        real *cols = arena + 0;
+        const real *img = arena + 18874368;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 4; oh++) {
@@ -3948,14 +3948,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 10485760, D_l9_weight, arena + 4194304);
+        genrt_conv_run(&conv, arena + 18874368, D_l9_weight, arena + 15728640);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 1024, 512, 4096, arena + 0, 4096, D_l9_weight, 4096, arena + 4194304, 512);
+    gemm(CblasNoTrans, CblasTrans, 1024, 512, 4096, arena + 42219968, 4096, D_l9_weight, 4096, arena + 15728640, 512);
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x530 = arena + 4194304; /* (64, 4, 4, 512) */
-        real *y = arena + 0;
+        const real *x530 = arena + 15728640; /* (64, 4, 4, 512) */
+        real *y = arena + 16252928;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -3971,25 +3971,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x531 = arena + 0; /* (512) */
-        real *y = arena + 0;
+        const real *x531 = arena + 16252928; /* (512) */
+        real *y = arena + 16252928;
         for (long i = 0; i < 512; i++) {
             y[i] = (real)0.0009765625 * (x531[i]);
         }
     }
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x532 = arena + 0; /* (512) */
-        real *y = arena + 512;
+        const real *x532 = arena + 16252928; /* (512) */
+        real *y = arena + 16253440;
         for (long i = 0; i < 512; i++) {
             y[i] = -(x532[i]);
         }
     }
     /* specs/dcgan_images.gm:19: D batchnorm (64, 4, 4, 512) */
     {
-        const real *x530 = arena + 4194304; /* (64, 4, 4, 512) */
-        const real *x533 = arena + 512; /* (512) */
-        real *y = arena + 4194304;
+        const real *x530 = arena + 15728640; /* (64, 4, 4, 512) */
+        const real *x533 = arena + 16253440; /* (512) */
+        real *y = arena + 15728640;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
@@ -4001,8 +4001,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x534 = arena + 4194304; /* (64, 4, 4, 512) */
-        real *y = arena + 512;
+        const real *x534 = arena + 15728640; /* (64, 4, 4, 512) */
+        real *y = arena + 16253440;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -4019,8 +4019,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x536 = arena + 512; /* (512) */
-        real *y = arena + 512;
+        const real *x536 = arena + 16253440; /* (512) */
+        real *y = arena + 16253440;
         for (long i = 0; i < 512; i++) {
             y[i] = (real)0.0009765625 * (x536[i]);
         }
@@ -4028,8 +4028,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x537 = arena + 512; /* (512) */
-        real *y = arena + 1048576;
+        const real *x537 = arena + 16253440; /* (512) */
+        real *y = arena + 20447232;
         for (long i = 0; i < 512; i++) {
             real v538 = x537[i] + (real)1e-05;
             y[i] = 1 / sqrt(v538);
@@ -4037,23 +4037,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x539 = arena + 1048576; /* (512) */
+        const real *x539 = arena + 20447232; /* (512) */
         const real *x152 = D_l10_gamma; /* (512) */
-        real *y = arena + 1049088;
+        real *y = arena + 20447744;
         for (long i = 0; i < 512; i++) {
             y[i] = (x539[i]) * (x152[i]);
         }
     }
     /* specs/dcgan_images.gm:19: D batchnorm (1) */
-    bn_running_update(D_l10_running_mean, D_l10_running_var, arena + 0, arena + 512, 512, (real)0.1, (real)1.0009775171065494);
+    bn_running_update(D_l10_running_mean, D_l10_running_var, arena + 16252928, arena + 16253440, 512, (real)0.1, (real)1.0009775171065494);
     /* specs/dcgan_images.gm:19: D leaky_relu 0.2 (64, 4, 4, 512) */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x534 = arena + 4194304; /* (64, 4, 4, 512) */
-        const real *x540 = arena + 1049088; /* (512) */
+        const real *x534 = arena + 15728640; /* (64, 4, 4, 512) */
+        const real *x540 = arena + 20447744; /* (512) */
         const real *x151 = D_l10_beta; /* (512) */
-        real *y = arena + 5242880;
+        real *y = arena + 19922944;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
@@ -4069,8 +4069,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 5242880;
-        real *cols = arena + 0;
+        const real *img = arena + 19922944;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 1; oh++) {
@@ -4093,14 +4093,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, arena + 5242880, D_l12_weight, arena + 1049600);
+        genrt_conv_run(&conv, arena + 19922944, D_l12_weight, arena + 20449024);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 1049600, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 8192, arena + 42219968, 8192, D_l12_weight, 8192, arena + 20449024, 1);
     /* specs/dcgan_images.gm:22: loss_G (64, 1) */
     {
-        const real *x548 = arena + 1049600; /* (64, 1) */
-        real *y = arena + 1049600;
+        const real *x548 = arena + 20449024; /* (64, 1) */
+        real *y = arena + 20449024;
         for (long i = 0; i < 64; i++) {
             y[i] = -(x548[i]);
         }
@@ -4108,8 +4108,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:22: loss_G (1) */
     /*   with specs/dcgan_images.gm:22: loss_G */
     {
-        const real *x549 = arena + 1049600; /* (64, 1) */
-        real *y = arena + 0;
+        const real *x549 = arena + 20449024; /* (64, 1) */
+        real *y = arena + 16252928;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             real v550 = softplus(x549[i]);
@@ -4119,18 +4119,18 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:22: loss_G (1) */
     {
-        const real *x551 = arena + 0; /* (1) */
-        real *y = arena + 0;
+        const real *x551 = arena + 16252928; /* (1) */
+        real *y = arena + 16252928;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x551[i]);
         }
     }
     /* specs/dcgan_images.gm:22: metrics (1) */
-    out[1] = (double)*(arena + 0);
+    out[1] = (double)*(arena + 16252928);
     /* specs/dcgan_images.gm:22: backward of loss_G (1) */
     /*   with specs/dcgan_images.gm:22: metrics */
     {
-        real *y = arena + 0;
+        real *y = arena + 16252928;
         for (long i = 0; i < 1; i++) {
             real v554 = 1;
             y[i] = (real)0.015625 * (v554);
@@ -4141,9 +4141,9 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:22: backward of loss_G */
     /*   with specs/dcgan_images.gm:22: backward of loss_G */
     {
-        const real *x555 = arena + 0; /* (1) */
-        const real *x549 = arena + 1049600; /* (64, 1) */
-        real *y = arena + 1049600;
+        const real *x555 = arena + 16252928; /* (1) */
+        const real *x549 = arena + 20449024; /* (64, 1) */
+        real *y = arena + 20449024;
         for (long i = 0; i < 64; i++) {
             real v556 = x555[0];
             real v557 = 1 / (1 + exp(-(x549[i])));
@@ -4155,17 +4155,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 64, 8192, 1, arena + 1049600, 1, D_l12_weight, 8192, arena + 0, 8192);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 8192, 1, arena + 20449024, 1, D_l12_weight, 8192, arena + 42219968, 8192);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (64, 4, 4, 512) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, arena + 1049600, D_l12_weight, arena + 524288);
+        genrt_conv_run(&conv, arena + 20449024, D_l12_weight, arena + 16252928);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 524288;
+        const real *cols = arena + 42219968;
+        real *img = arena + 16252928;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
@@ -4187,9 +4187,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:19: backward of D leaky_relu 0.2 (64, 4, 4, 512) */
     {
-        const real *x544 = arena + 5242880; /* (64, 4, 4, 512) */
-        const real *x563 = arena + 524288; /* (64, 4, 4, 512) */
-        real *y = arena + 5242880;
+        const real *x544 = arena + 19922944; /* (64, 4, 4, 512) */
+        const real *x563 = arena + 16252928; /* (64, 4, 4, 512) */
+        real *y = arena + 19922944;
         PARALLEL_FOR
         for (long i = 0; i < 524288; i++) {
             y[i] = x544[i] > 0 ? x563[i] : (real)0.2 * x563[i];
@@ -4198,9 +4198,9 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x564 = arena + 5242880; /* (64, 4, 4, 512) */
-        const real *x534 = arena + 4194304; /* (64, 4, 4, 512) */
-        real *y = arena + 0;
+        const real *x564 = arena + 19922944; /* (64, 4, 4, 512) */
+        const real *x534 = arena + 15728640; /* (64, 4, 4, 512) */
+        real *y = arena + 16252928;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -4222,10 +4222,10 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x567 = arena + 0; /* (512) */
+        const real *x567 = arena + 16252928; /* (512) */
         const real *x152 = D_l10_gamma; /* (512) */
-        const real *x539 = arena + 1048576; /* (512) */
-        real *y = arena + 0;
+        const real *x539 = arena + 20447232; /* (512) */
+        real *y = arena + 16252928;
         for (long i = 0; i < 512; i++) {
             real v568 = (x567[i]) * (x152[i]);
             real v569 = (x539[i]) * (x539[i]);
@@ -4242,11 +4242,11 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x564 = arena + 5242880; /* (64, 4, 4, 512) */
-        const real *x540 = arena + 1049088; /* (512) */
-        const real *x573 = arena + 0; /* (512) */
-        const real *x534 = arena + 4194304; /* (64, 4, 4, 512) */
-        real *y = arena + 5242880;
+        const real *x564 = arena + 19922944; /* (64, 4, 4, 512) */
+        const real *x540 = arena + 20447744; /* (512) */
+        const real *x573 = arena + 16252928; /* (512) */
+        const real *x534 = arena + 15728640; /* (64, 4, 4, 512) */
+        real *y = arena + 19922944;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
@@ -4262,8 +4262,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     {
-        const real *x578 = arena + 5242880; /* (64, 4, 4, 512) */
-        real *y = arena + 0;
+        const real *x578 = arena + 19922944; /* (64, 4, 4, 512) */
+        real *y = arena + 15728640;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -4280,8 +4280,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x579 = arena + 0; /* (512) */
-        real *y = arena + 0;
+        const real *x579 = arena + 15728640; /* (512) */
+        real *y = arena + 15728640;
         for (long i = 0; i < 512; i++) {
             real v580 = -(x579[i]);
             y[i] = (real)0.0009765625 * (v580);
@@ -4291,9 +4291,9 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x581 = arena + 0; /* (512) */
-        const real *x578 = arena + 5242880; /* (64, 4, 4, 512) */
-        real *y = arena + 5242880;
+        const real *x581 = arena + 15728640; /* (512) */
+        const real *x578 = arena + 19922944; /* (64, 4, 4, 512) */
+        real *y = arena + 19922944;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
@@ -4308,17 +4308,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 1024, 4096, 512, arena + 5242880, 512, D_l9_weight, 4096, arena + 0, 4096);
+    gemm(CblasNoTrans, CblasNoTrans, 1024, 4096, 512, arena + 19922944, 512, D_l9_weight, 4096, arena + 42219968, 4096);
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (64, 8, 8, 256) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 5242880, D_l9_weight, arena + 4194304);
+        genrt_conv_run(&conv, arena + 19922944, D_l9_weight, arena + 15728640);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 4194304;
+        const real *cols = arena + 42219968;
+        real *img = arena + 15728640;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
@@ -4340,9 +4340,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:18: backward of D leaky_relu 0.2 (64, 8, 8, 256) */
     {
-        const real *x527 = arena + 10485760; /* (64, 8, 8, 256) */
-        const real *x587 = arena + 4194304; /* (64, 8, 8, 256) */
-        real *y = arena + 10485760;
+        const real *x527 = arena + 18874368; /* (64, 8, 8, 256) */
+        const real *x587 = arena + 15728640; /* (64, 8, 8, 256) */
+        real *y = arena + 18874368;
         PARALLEL_FOR
         for (long i = 0; i < 1048576; i++) {
             y[i] = x527[i] > 0 ? x587[i] : (real)0.2 * x587[i];
@@ -4351,9 +4351,9 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x588 = arena + 10485760; /* (64, 8, 8, 256) */
-        const real *x517 = arena + 8388608; /* (64, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x588 = arena + 18874368; /* (64, 8, 8, 256) */
+        const real *x517 = arena + 14680064; /* (64, 8, 8, 256) */
+        real *y = arena + 15728640;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -4375,10 +4375,10 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x591 = arena + 0; /* (256) */
+        const real *x591 = arena + 15728640; /* (256) */
         const real *x130 = D_l7_gamma; /* (256) */
-        const real *x522 = arena + 5767168; /* (256) */
-        real *y = arena + 0;
+        const real *x522 = arena + 20448256; /* (256) */
+        real *y = arena + 15728640;
         for (long i = 0; i < 256; i++) {
             real v592 = (x591[i]) * (x130[i]);
             real v593 = (x522[i]) * (x522[i]);
@@ -4395,11 +4395,11 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x588 = arena + 10485760; /* (64, 8, 8, 256) */
-        const real *x523 = arena + 5767424; /* (256) */
-        const real *x597 = arena + 0; /* (256) */
-        const real *x517 = arena + 8388608; /* (64, 8, 8, 256) */
-        real *y = arena + 10485760;
+        const real *x588 = arena + 18874368; /* (64, 8, 8, 256) */
+        const real *x523 = arena + 20448512; /* (256) */
+        const real *x597 = arena + 15728640; /* (256) */
+        const real *x517 = arena + 14680064; /* (64, 8, 8, 256) */
+        real *y = arena + 18874368;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
@@ -4415,8 +4415,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     {
-        const real *x602 = arena + 10485760; /* (64, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x602 = arena + 18874368; /* (64, 8, 8, 256) */
+        real *y = arena + 14680064;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -4433,8 +4433,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x603 = arena + 0; /* (256) */
-        real *y = arena + 0;
+        const real *x603 = arena + 14680064; /* (256) */
+        real *y = arena + 14680064;
         for (long i = 0; i < 256; i++) {
             real v604 = -(x603[i]);
             y[i] = (real)0.000244140625 * (v604);
@@ -4444,9 +4444,9 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x605 = arena + 0; /* (256) */
-        const real *x602 = arena + 10485760; /* (64, 8, 8, 256) */
-        real *y = arena + 10485760;
+        const real *x605 = arena + 14680064; /* (256) */
+        const real *x602 = arena + 18874368; /* (64, 8, 8, 256) */
+        real *y = arena + 18874368;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
@@ -4461,17 +4461,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 4096, 2048, 256, arena + 10485760, 256, D_l6_weight, 2048, arena + 0, 2048);
+    gemm(CblasNoTrans, CblasNoTrans, 4096, 2048, 256, arena + 18874368, 256, D_l6_weight, 2048, arena + 42219968, 2048);
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (64, 16, 16, 128) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 10485760, D_l6_weight, arena + 8388608);
+        genrt_conv_run(&conv, arena + 18874368, D_l6_weight, arena + 14680064);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 8388608;
+        const real *cols = arena + 42219968;
+        real *img = arena + 14680064;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
@@ -4493,9 +4493,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:17: backward of D leaky_relu 0.2 (64, 16, 16, 128) */
     {
-        const real *x510 = arena + 25165824; /* (64, 16, 16, 128) */
-        const real *x611 = arena + 8388608; /* (64, 16, 16, 128) */
-        real *y = arena + 25165824;
+        const real *x510 = arena + 16777216; /* (64, 16, 16, 128) */
+        const real *x611 = arena + 14680064; /* (64, 16, 16, 128) */
+        real *y = arena + 16777216;
         PARALLEL_FOR
         for (long i = 0; i < 2097152; i++) {
             y[i] = x510[i] > 0 ? x611[i] : (real)0.2 * x611[i];
@@ -4504,9 +4504,9 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x612 = arena + 25165824; /* (64, 16, 16, 128) */
-        const real *x500 = arena + 20971520; /* (64, 16, 16, 128) */
-        real *y = arena + 0;
+        const real *x612 = arena + 16777216; /* (64, 16, 16, 128) */
+        const real *x500 = arena + 12582912; /* (64, 16, 16, 128) */
+        real *y = arena + 14680064;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -4528,10 +4528,10 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x615 = arena + 0; /* (128) */
+        const real *x615 = arena + 14680064; /* (128) */
         const real *x108 = D_l4_gamma; /* (128) */
-        const real *x505 = arena + 11534336; /* (128) */
-        real *y = arena + 0;
+        const real *x505 = arena + 20448768; /* (128) */
+        real *y = arena + 14680064;
         for (long i = 0; i < 128; i++) {
             real v616 = (x615[i]) * (x108[i]);
             real v617 = (x505[i]) * (x505[i]);
@@ -4548,11 +4548,11 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x612 = arena + 25165824; /* (64, 16, 16, 128) */
-        const real *x506 = arena + 11534464; /* (128) */
-        const real *x621 = arena + 0; /* (128) */
-        const real *x500 = arena + 20971520; /* (64, 16, 16, 128) */
-        real *y = arena + 25165824;
+        const real *x612 = arena + 16777216; /* (64, 16, 16, 128) */
+        const real *x506 = arena + 20448896; /* (128) */
+        const real *x621 = arena + 14680064; /* (128) */
+        const real *x500 = arena + 12582912; /* (64, 16, 16, 128) */
+        real *y = arena + 16777216;
         PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
@@ -4568,8 +4568,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     {
-        const real *x626 = arena + 25165824; /* (64, 16, 16, 128) */
-        real *y = arena + 0;
+        const real *x626 = arena + 16777216; /* (64, 16, 16, 128) */
+        real *y = arena + 12582912;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -4586,8 +4586,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x627 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x627 = arena + 12582912; /* (128) */
+        real *y = arena + 12582912;
         for (long i = 0; i < 128; i++) {
             real v628 = -(x627[i]);
             y[i] = (real)6.103515625e-05 * (v628);
@@ -4597,9 +4597,9 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x629 = arena + 0; /* (128) */
-        const real *x626 = arena + 25165824; /* (64, 16, 16, 128) */
-        real *y = arena + 25165824;
+        const real *x629 = arena + 12582912; /* (128) */
+        const real *x626 = arena + 16777216; /* (64, 16, 16, 128) */
+        real *y = arena + 16777216;
         PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
@@ -4614,17 +4614,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 16384, 1024, 128, arena + 25165824, 128, D_l3_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 16384, 1024, 128, arena + 16777216, 128, D_l3_weight, 1024, arena + 42219968, 1024);
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (64, 32, 32, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 25165824, D_l3_weight, arena + 20971520);
+        genrt_conv_run(&conv, arena + 16777216, D_l3_weight, arena + 12582912);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 20971520;
+        const real *cols = arena + 42219968;
+        real *img = arena + 12582912;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
@@ -4646,9 +4646,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:16: backward of D leaky_relu 0.2 (64, 32, 32, 64) */
     {
-        const real *x493 = arena + 16777216; /* (64, 32, 32, 64) */
-        const real *x635 = arena + 20971520; /* (64, 32, 32, 64) */
-        real *y = arena + 16777216;
+        const real *x493 = arena + 8388608; /* (64, 32, 32, 64) */
+        const real *x635 = arena + 12582912; /* (64, 32, 32, 64) */
+        real *y = arena + 8388608;
         PARALLEL_FOR
         for (long i = 0; i < 4194304; i++) {
             y[i] = x493[i] > 0 ? x635[i] : (real)0.2 * x635[i];
@@ -4658,17 +4658,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 65536, 48, 64, arena + 16777216, 64, D_l1_weight, 48, arena + 0, 48);
+    gemm(CblasNoTrans, CblasNoTrans, 65536, 48, 64, arena + 8388608, 64, D_l1_weight, 48, arena + 42219968, 48);
     /* specs/dcgan_images.gm:16: backward of D conv 64 k4 s2 p1 (64, 64, 64, 3) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, arena + 16777216, D_l1_weight, arena + 3145728);
+        genrt_conv_run(&conv, arena + 8388608, D_l1_weight, arena + 12582912);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3145728;
+        const real *cols = arena + 42219968;
+        real *img = arena + 12582912;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12288, 0, 12288 * sizeof(real));
@@ -4693,9 +4693,9 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:13: backward of G tanh */
     /*   with specs/dcgan_images.gm:13: backward of G tanh */
     {
-        const real *x95 = arena + 67108864; /* (64, 64, 64, 3) */
-        const real *x639 = arena + 3145728; /* (64, 64, 64, 3) */
-        real *y = arena + 67108864;
+        const real *x95 = arena + 38797312; /* (64, 64, 64, 3) */
+        const real *x639 = arena + 12582912; /* (64, 64, 64, 3) */
+        real *y = arena + 38797312;
         PARALLEL_FOR
         for (long i = 0; i < 786432; i++) {
             real v640 = (x95[i]) * (x95[i]);
@@ -4709,8 +4709,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 67108864;
-        real *cols = arena + 4194304;
+        const real *img = arena + 38797312;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 32; oh++) {
@@ -4733,23 +4733,23 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, arena + 67108864, G_l14_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 38797312, G_l14_weight, arena + 8388608);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 65536, 64, 48, arena + 4194304, 48, G_l14_weight, 48, arena + 0, 64);
+    gemm(CblasNoTrans, CblasTrans, 65536, 64, 48, arena + 42219968, 48, G_l14_weight, 48, arena + 8388608, 64);
     /* specs/dcgan_images.gm:13: backward of G deconv 3 k4 s2 p1 (64, 48) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, arena + 67108864, arena + 37748736, arena + 19005440);
+        genrt_conv_run(&conv, arena + 38797312, arena + 4194304, arena + 12582912);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 48, 65536, arena + 37748736, 64, arena + 4194304, 48, arena + 19005440, 48);
+    gemm(CblasTrans, CblasNoTrans, 64, 48, 65536, arena + 4194304, 64, arena + 42219968, 48, arena + 12582912, 48);
     /* specs/dcgan_images.gm:12: backward of G relu (64, 32, 32, 64) */
     {
-        const real *x90 = arena + 37748736; /* (64, 32, 32, 64) */
-        const real *x647 = arena + 0; /* (64, 32, 32, 64) */
-        real *y = arena + 37748736;
+        const real *x90 = arena + 4194304; /* (64, 32, 32, 64) */
+        const real *x647 = arena + 8388608; /* (64, 32, 32, 64) */
+        real *y = arena + 4194304;
         PARALLEL_FOR
         for (long i = 0; i < 4194304; i++) {
             y[i] = x90[i] > 0 ? x647[i] : 0;
@@ -4757,8 +4757,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:12: backward of G batchnorm (64) */
     {
-        const real *x648 = arena + 37748736; /* (64, 32, 32, 64) */
-        real *y = arena + 19008512;
+        const real *x648 = arena + 4194304; /* (64, 32, 32, 64) */
+        real *y = arena + 8388608;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -4775,9 +4775,9 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:12: backward of G batchnorm (64) */
     /*   with specs/dcgan_images.gm:12: backward of G batchnorm */
     {
-        const real *x648 = arena + 37748736; /* (64, 32, 32, 64) */
-        const real *x80 = arena + 33554432; /* (64, 32, 32, 64) */
-        real *y = arena + 0;
+        const real *x648 = arena + 4194304; /* (64, 32, 32, 64) */
+        const real *x80 = arena + 0; /* (64, 32, 32, 64) */
+        real *y = arena + 8388672;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -4794,9 +4794,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:12: backward of G batchnorm (64) */
     {
-        const real *x652 = arena + 0; /* (64) */
-        const real *x85 = arena + 70662272; /* (64) */
-        real *y = arena + 19008576;
+        const real *x652 = arena + 8388672; /* (64) */
+        const real *x85 = arena + 42219776; /* (64) */
+        real *y = arena + 8388736;
         for (long i = 0; i < 64; i++) {
             y[i] = (x652[i]) * (x85[i]);
         }
@@ -4808,10 +4808,10 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:12: backward of G batchnorm */
     /*   with specs/dcgan_images.gm:12: backward of G batchnorm */
     {
-        const real *x652 = arena + 0; /* (64) */
+        const real *x652 = arena + 8388672; /* (64) */
         const real *x76 = G_l12_gamma; /* (64) */
-        const real *x85 = arena + 70662272; /* (64) */
-        real *y = arena + 0;
+        const real *x85 = arena + 42219776; /* (64) */
+        real *y = arena + 8388672;
         for (long i = 0; i < 64; i++) {
             real v653 = (x652[i]) * (x76[i]);
             real v655 = (x85[i]) * (x85[i]);
@@ -4828,11 +4828,11 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:12: backward of G batchnorm */
     /*   with specs/dcgan_images.gm:12: backward of G batchnorm */
     {
-        const real *x648 = arena + 37748736; /* (64, 32, 32, 64) */
-        const real *x86 = arena + 70662336; /* (64) */
-        const real *x659 = arena + 0; /* (64) */
-        const real *x80 = arena + 33554432; /* (64, 32, 32, 64) */
-        real *y = arena + 37748736;
+        const real *x648 = arena + 4194304; /* (64, 32, 32, 64) */
+        const real *x86 = arena + 42219840; /* (64) */
+        const real *x659 = arena + 8388672; /* (64) */
+        const real *x80 = arena + 0; /* (64, 32, 32, 64) */
+        real *y = arena + 4194304;
         PARALLEL_FOR
         for (long r = 0; r < 65536; r++) {
             for (int c = 0; c < 64; c++) {
@@ -4848,7 +4848,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:12: backward of G batchnorm (64) */
     {
-        const real *x664 = arena + 37748736; /* (64, 32, 32, 64) */
+        const real *x664 = arena + 4194304; /* (64, 32, 32, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
         PARALLEL_FOR
@@ -4878,8 +4878,8 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:12: backward of G batchnorm */
     {
         const real *x667 = arena + 0; /* (64) */
-        const real *x664 = arena + 37748736; /* (64, 32, 32, 64) */
-        real *y = arena + 37748736;
+        const real *x664 = arena + 4194304; /* (64, 32, 32, 64) */
+        real *y = arena + 4194304;
         PARALLEL_FOR
         for (long r = 0; r < 65536; r++) {
             for (int c = 0; c < 64; c++) {
@@ -4895,8 +4895,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 37748736;
-        real *cols = arena + 0;
+        const real *img = arena + 4194304;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 16; oh++) {
@@ -4919,23 +4919,23 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 37748736, G_l11_weight, arena + 16777216);
+        genrt_conv_run(&conv, arena + 4194304, G_l11_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 16384, 128, 1024, arena + 0, 1024, G_l11_weight, 1024, arena + 16777216, 128);
+    gemm(CblasNoTrans, CblasTrans, 16384, 128, 1024, arena + 42219968, 1024, G_l11_weight, 1024, arena + 0, 128);
     /* specs/dcgan_images.gm:12: backward of G deconv 64 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 37748736, arena + 52428800, arena + 18874368);
+        genrt_conv_run(&conv, arena + 4194304, arena + 23068672, arena + 3440640);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 16384, arena + 52428800, 128, arena + 0, 1024, arena + 18874368, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 16384, arena + 23068672, 128, arena + 42219968, 1024, arena + 3440640, 1024);
     /* specs/dcgan_images.gm:11: backward of G relu (64, 16, 16, 128) */
     {
-        const real *x68 = arena + 52428800; /* (64, 16, 16, 128) */
-        const real *x674 = arena + 16777216; /* (64, 16, 16, 128) */
-        real *y = arena + 52428800;
+        const real *x68 = arena + 23068672; /* (64, 16, 16, 128) */
+        const real *x674 = arena + 0; /* (64, 16, 16, 128) */
+        real *y = arena + 23068672;
         PARALLEL_FOR
         for (long i = 0; i < 2097152; i++) {
             y[i] = x68[i] > 0 ? x674[i] : 0;
@@ -4943,8 +4943,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:11: backward of G batchnorm (128) */
     {
-        const real *x675 = arena + 52428800; /* (64, 16, 16, 128) */
-        real *y = arena + 9961472;
+        const real *x675 = arena + 23068672; /* (64, 16, 16, 128) */
+        real *y = arena + 3573248;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -4961,8 +4961,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:11: backward of G batchnorm (128) */
     /*   with specs/dcgan_images.gm:11: backward of G batchnorm */
     {
-        const real *x675 = arena + 52428800; /* (64, 16, 16, 128) */
-        const real *x58 = arena + 50331648; /* (64, 16, 16, 128) */
+        const real *x675 = arena + 23068672; /* (64, 16, 16, 128) */
+        const real *x58 = arena + 20971520; /* (64, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -4981,8 +4981,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:11: backward of G batchnorm (128) */
     {
         const real *x679 = arena + 0; /* (128) */
-        const real *x63 = arena + 70661376; /* (128) */
-        real *y = arena + 9961600;
+        const real *x63 = arena + 42219008; /* (128) */
+        real *y = arena + 3573376;
         for (long i = 0; i < 128; i++) {
             y[i] = (x679[i]) * (x63[i]);
         }
@@ -4996,7 +4996,7 @@ static void train_step(long t, double *out) {
     {
         const real *x679 = arena + 0; /* (128) */
         const real *x54 = G_l9_gamma; /* (128) */
-        const real *x63 = arena + 70661376; /* (128) */
+        const real *x63 = arena + 42219008; /* (128) */
         real *y = arena + 0;
         for (long i = 0; i < 128; i++) {
             real v680 = (x679[i]) * (x54[i]);
@@ -5014,11 +5014,11 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:11: backward of G batchnorm */
     /*   with specs/dcgan_images.gm:11: backward of G batchnorm */
     {
-        const real *x675 = arena + 52428800; /* (64, 16, 16, 128) */
-        const real *x64 = arena + 70661504; /* (128) */
+        const real *x675 = arena + 23068672; /* (64, 16, 16, 128) */
+        const real *x64 = arena + 42219136; /* (128) */
         const real *x686 = arena + 0; /* (128) */
-        const real *x58 = arena + 50331648; /* (64, 16, 16, 128) */
-        real *y = arena + 52428800;
+        const real *x58 = arena + 20971520; /* (64, 16, 16, 128) */
+        real *y = arena + 23068672;
         PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5034,7 +5034,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:11: backward of G batchnorm (128) */
     {
-        const real *x691 = arena + 52428800; /* (64, 16, 16, 128) */
+        const real *x691 = arena + 23068672; /* (64, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -5064,8 +5064,8 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:11: backward of G batchnorm */
     {
         const real *x694 = arena + 0; /* (128) */
-        const real *x691 = arena + 52428800; /* (64, 16, 16, 128) */
-        real *y = arena + 52428800;
+        const real *x691 = arena + 23068672; /* (64, 16, 16, 128) */
+        real *y = arena + 23068672;
         PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5081,8 +5081,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 52428800;
-        real *cols = arena + 0;
+        const real *img = arena + 23068672;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 8; oh++) {
@@ -5105,23 +5105,23 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 52428800, G_l8_weight, arena + 8388608);
+        genrt_conv_run(&conv, arena + 23068672, G_l8_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 4096, 256, 2048, arena + 0, 2048, G_l8_weight, 2048, arena + 8388608, 256);
+    gemm(CblasNoTrans, CblasTrans, 4096, 256, 2048, arena + 42219968, 2048, G_l8_weight, 2048, arena + 0, 256);
     /* specs/dcgan_images.gm:11: backward of G deconv 128 k4 s2 p1 (256, 2048) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 52428800, arena + 63963136, arena + 9437184);
+        genrt_conv_run(&conv, arena + 23068672, arena + 34603008, arena + 2916352);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 256, 2048, 4096, arena + 63963136, 256, arena + 0, 2048, arena + 9437184, 2048);
+    gemm(CblasTrans, CblasNoTrans, 256, 2048, 4096, arena + 34603008, 256, arena + 42219968, 2048, arena + 2916352, 2048);
     /* specs/dcgan_images.gm:10: backward of G relu (64, 8, 8, 256) */
     {
-        const real *x46 = arena + 63963136; /* (64, 8, 8, 256) */
-        const real *x701 = arena + 8388608; /* (64, 8, 8, 256) */
-        real *y = arena + 63963136;
+        const real *x46 = arena + 34603008; /* (64, 8, 8, 256) */
+        const real *x701 = arena + 0; /* (64, 8, 8, 256) */
+        real *y = arena + 34603008;
         PARALLEL_FOR
         for (long i = 0; i < 1048576; i++) {
             y[i] = x46[i] > 0 ? x701[i] : 0;
@@ -5129,8 +5129,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:10: backward of G batchnorm (256) */
     {
-        const real *x702 = arena + 63963136; /* (64, 8, 8, 256) */
-        real *y = arena + 6815744;
+        const real *x702 = arena + 34603008; /* (64, 8, 8, 256) */
+        real *y = arena + 3572736;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -5147,8 +5147,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:10: backward of G batchnorm (256) */
     /*   with specs/dcgan_images.gm:10: backward of G batchnorm */
     {
-        const real *x702 = arena + 63963136; /* (64, 8, 8, 256) */
-        const real *x36 = arena + 62914560; /* (64, 8, 8, 256) */
+        const real *x702 = arena + 34603008; /* (64, 8, 8, 256) */
+        const real *x36 = arena + 33554432; /* (64, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
         PARALLEL_FOR
@@ -5167,8 +5167,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:10: backward of G batchnorm (256) */
     {
         const real *x706 = arena + 0; /* (256) */
-        const real *x41 = arena + 70659584; /* (256) */
-        real *y = arena + 6816000;
+        const real *x41 = arena + 42216960; /* (256) */
+        real *y = arena + 3572992;
         for (long i = 0; i < 256; i++) {
             y[i] = (x706[i]) * (x41[i]);
         }
@@ -5182,7 +5182,7 @@ static void train_step(long t, double *out) {
     {
         const real *x706 = arena + 0; /* (256) */
         const real *x32 = G_l6_gamma; /* (256) */
-        const real *x41 = arena + 70659584; /* (256) */
+        const real *x41 = arena + 42216960; /* (256) */
         real *y = arena + 0;
         for (long i = 0; i < 256; i++) {
             real v707 = (x706[i]) * (x32[i]);
@@ -5200,11 +5200,11 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:10: backward of G batchnorm */
     /*   with specs/dcgan_images.gm:10: backward of G batchnorm */
     {
-        const real *x702 = arena + 63963136; /* (64, 8, 8, 256) */
-        const real *x42 = arena + 70659840; /* (256) */
+        const real *x702 = arena + 34603008; /* (64, 8, 8, 256) */
+        const real *x42 = arena + 42217216; /* (256) */
         const real *x713 = arena + 0; /* (256) */
-        const real *x36 = arena + 62914560; /* (64, 8, 8, 256) */
-        real *y = arena + 63963136;
+        const real *x36 = arena + 33554432; /* (64, 8, 8, 256) */
+        real *y = arena + 34603008;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
@@ -5220,7 +5220,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:10: backward of G batchnorm (256) */
     {
-        const real *x718 = arena + 63963136; /* (64, 8, 8, 256) */
+        const real *x718 = arena + 34603008; /* (64, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
         PARALLEL_FOR
@@ -5250,8 +5250,8 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:10: backward of G batchnorm */
     {
         const real *x721 = arena + 0; /* (256) */
-        const real *x718 = arena + 63963136; /* (64, 8, 8, 256) */
-        real *y = arena + 63963136;
+        const real *x718 = arena + 34603008; /* (64, 8, 8, 256) */
+        real *y = arena + 34603008;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
@@ -5267,8 +5267,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 63963136;
-        real *cols = arena + 0;
+        const real *img = arena + 34603008;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 4; oh++) {
@@ -5291,23 +5291,23 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 63963136, G_l5_weight, arena + 6291456);
+        genrt_conv_run(&conv, arena + 34603008, G_l5_weight, arena + 2097152);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 1024, 512, 4096, arena + 0, 4096, G_l5_weight, 4096, arena + 6291456, 512);
+    gemm(CblasNoTrans, CblasTrans, 1024, 512, 4096, arena + 42219968, 4096, G_l5_weight, 4096, arena + 2097152, 512);
     /* specs/dcgan_images.gm:10: backward of G deconv 256 k4 s2 p1 (512, 4096) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 63963136, arena + 68419584, arena + 4194304);
+        genrt_conv_run(&conv, arena + 34603008, arena + 40108032, arena + 0);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 512, 4096, 1024, arena + 68419584, 512, arena + 0, 4096, arena + 4194304, 4096);
+    gemm(CblasTrans, CblasNoTrans, 512, 4096, 1024, arena + 40108032, 512, arena + 42219968, 4096, arena + 0, 4096);
     /* specs/dcgan_images.gm:9: backward of G relu (64, 4, 4, 512) */
     {
-        const real *x24 = arena + 68419584; /* (64, 4, 4, 512) */
-        const real *x728 = arena + 6291456; /* (64, 4, 4, 512) */
-        real *y = arena + 68419584;
+        const real *x24 = arena + 40108032; /* (64, 4, 4, 512) */
+        const real *x728 = arena + 2097152; /* (64, 4, 4, 512) */
+        real *y = arena + 40108032;
         PARALLEL_FOR
         for (long i = 0; i < 524288; i++) {
             y[i] = x24[i] > 0 ? x728[i] : 0;
@@ -5315,8 +5315,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:9: backward of G batchnorm (512) */
     {
-        const real *x729 = arena + 68419584; /* (64, 4, 4, 512) */
-        real *y = arena + 1343488;
+        const real *x729 = arena + 40108032; /* (64, 4, 4, 512) */
+        real *y = arena + 3571712;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -5333,9 +5333,9 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:9: backward of G batchnorm (512) */
     /*   with specs/dcgan_images.gm:9: backward of G batchnorm */
     {
-        const real *x729 = arena + 68419584; /* (64, 4, 4, 512) */
-        const real *x14 = arena + 67895296; /* (64, 4, 4, 512) */
-        real *y = arena + 0;
+        const real *x729 = arena + 40108032; /* (64, 4, 4, 512) */
+        const real *x14 = arena + 39583744; /* (64, 4, 4, 512) */
+        real *y = arena + 2097152;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -5352,9 +5352,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:9: backward of G batchnorm (512) */
     {
-        const real *x733 = arena + 0; /* (512) */
-        const real *x19 = arena + 70656000; /* (512) */
-        real *y = arena + 1344000;
+        const real *x733 = arena + 2097152; /* (512) */
+        const real *x19 = arena + 42213376; /* (512) */
+        real *y = arena + 3572224;
         for (long i = 0; i < 512; i++) {
             y[i] = (x733[i]) * (x19[i]);
         }
@@ -5366,10 +5366,10 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:9: backward of G batchnorm */
     /*   with specs/dcgan_images.gm:9: backward of G batchnorm */
     {
-        const real *x733 = arena + 0; /* (512) */
+        const real *x733 = arena + 2097152; /* (512) */
         const real *x10 = G_l3_gamma; /* (512) */
-        const real *x19 = arena + 70656000; /* (512) */
-        real *y = arena + 0;
+        const real *x19 = arena + 42213376; /* (512) */
+        real *y = arena + 2097152;
         for (long i = 0; i < 512; i++) {
             real v734 = (x733[i]) * (x10[i]);
             real v736 = (x19[i]) * (x19[i]);
@@ -5386,11 +5386,11 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:9: backward of G batchnorm */
     /*   with specs/dcgan_images.gm:9: backward of G batchnorm */
     {
-        const real *x729 = arena + 68419584; /* (64, 4, 4, 512) */
-        const real *x20 = arena + 70656512; /* (512) */
-        const real *x740 = arena + 0; /* (512) */
-        const real *x14 = arena + 67895296; /* (64, 4, 4, 512) */
-        real *y = arena + 68419584;
+        const real *x729 = arena + 40108032; /* (64, 4, 4, 512) */
+        const real *x20 = arena + 42213888; /* (512) */
+        const real *x740 = arena + 2097152; /* (512) */
+        const real *x14 = arena + 39583744; /* (64, 4, 4, 512) */
+        real *y = arena + 40108032;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
@@ -5406,8 +5406,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/dcgan_images.gm:9: backward of G batchnorm (512) */
     {
-        const real *x745 = arena + 68419584; /* (64, 4, 4, 512) */
-        real *y = arena + 0;
+        const real *x745 = arena + 40108032; /* (64, 4, 4, 512) */
+        real *y = arena + 2097152;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -5424,8 +5424,8 @@ static void train_step(long t, double *out) {
     /* specs/dcgan_images.gm:9: backward of G batchnorm (512) */
     /*   with specs/dcgan_images.gm:9: backward of G batchnorm */
     {
-        const real *x746 = arena + 0; /* (512) */
-        real *y = arena + 0;
+        const real *x746 = arena + 2097152; /* (512) */
+        real *y = arena + 2097152;
         for (long i = 0; i < 512; i++) {
             real v747 = -(x746[i]);
             y[i] = (real)0.0009765625 * (v747);
@@ -5435,9 +5435,9 @@ static void train_step(long t, double *out) {
     /*   with specs/dcgan_images.gm:9: backward of G batchnorm */
     /*   with specs/dcgan_images.gm:9: backward of G batchnorm */
     {
-        const real *x748 = arena + 0; /* (512) */
-        const real *x745 = arena + 68419584; /* (64, 4, 4, 512) */
-        real *y = arena + 68419584;
+        const real *x748 = arena + 2097152; /* (512) */
+        const real *x745 = arena + 40108032; /* (64, 4, 4, 512) */
+        real *y = arena + 40108032;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
@@ -5453,8 +5453,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 68419584;
-        real *cols = arena + 819200;
+        const real *img = arena + 40108032;
+        real *cols = arena + 42219968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 1; oh++) {
@@ -5477,36 +5477,36 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 4, 4, 512, 100, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, arena + 68419584, in_z, arena + 0);
+        genrt_conv_run(&conv, arena + 40108032, in_z, arena + 2097152);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 100, 8192, 64, in_z, 100, arena + 819200, 8192, arena + 0, 8192);
+    gemm(CblasTrans, CblasNoTrans, 100, 8192, 64, in_z, 100, arena + 42219968, 8192, arena + 2097152, 8192);
     /* specs/dcgan_images.gm:23: adam step of G.l2.weight (1) */
-    adam_update(G_l2_weight, arena + 0, G_l2_weight_adam_m, G_l2_weight_adam_v, 819200, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l2_weight, arena + 2097152, G_l2_weight_adam_m, G_l2_weight_adam_v, 819200, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l3.gamma (1) */
-    adam_update(G_l3_gamma, arena + 1344000, G_l3_gamma_adam_m, G_l3_gamma_adam_v, 512, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l3_gamma, arena + 3572224, G_l3_gamma_adam_m, G_l3_gamma_adam_v, 512, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l3.beta (1) */
-    adam_update(G_l3_beta, arena + 1343488, G_l3_beta_adam_m, G_l3_beta_adam_v, 512, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l3_beta, arena + 3571712, G_l3_beta_adam_m, G_l3_beta_adam_v, 512, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l5.weight (1) */
-    adam_update(G_l5_weight, arena + 4194304, G_l5_weight_adam_m, G_l5_weight_adam_v, 2097152, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l5_weight, arena + 0, G_l5_weight_adam_m, G_l5_weight_adam_v, 2097152, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l6.gamma (1) */
-    adam_update(G_l6_gamma, arena + 6816000, G_l6_gamma_adam_m, G_l6_gamma_adam_v, 256, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l6_gamma, arena + 3572992, G_l6_gamma_adam_m, G_l6_gamma_adam_v, 256, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l6.beta (1) */
-    adam_update(G_l6_beta, arena + 6815744, G_l6_beta_adam_m, G_l6_beta_adam_v, 256, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l6_beta, arena + 3572736, G_l6_beta_adam_m, G_l6_beta_adam_v, 256, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l8.weight (1) */
-    adam_update(G_l8_weight, arena + 9437184, G_l8_weight_adam_m, G_l8_weight_adam_v, 524288, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l8_weight, arena + 2916352, G_l8_weight_adam_m, G_l8_weight_adam_v, 524288, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l9.gamma (1) */
-    adam_update(G_l9_gamma, arena + 9961600, G_l9_gamma_adam_m, G_l9_gamma_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l9_gamma, arena + 3573376, G_l9_gamma_adam_m, G_l9_gamma_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l9.beta (1) */
-    adam_update(G_l9_beta, arena + 9961472, G_l9_beta_adam_m, G_l9_beta_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l9_beta, arena + 3573248, G_l9_beta_adam_m, G_l9_beta_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l11.weight (1) */
-    adam_update(G_l11_weight, arena + 18874368, G_l11_weight_adam_m, G_l11_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l11_weight, arena + 3440640, G_l11_weight_adam_m, G_l11_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l12.gamma (1) */
-    adam_update(G_l12_gamma, arena + 19008576, G_l12_gamma_adam_m, G_l12_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l12_gamma, arena + 8388736, G_l12_gamma_adam_m, G_l12_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l12.beta (1) */
-    adam_update(G_l12_beta, arena + 19008512, G_l12_beta_adam_m, G_l12_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l12_beta, arena + 8388608, G_l12_beta_adam_m, G_l12_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/dcgan_images.gm:23: adam step of G.l14.weight (1) */
-    adam_update(G_l14_weight, arena + 19005440, G_l14_weight_adam_m, G_l14_weight_adam_v, 3072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l14_weight, arena + 12582912, G_l14_weight_adam_m, G_l14_weight_adam_v, 3072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
 }
 
 /* The generator's forward pass at batch 64, from in_z. */
@@ -5515,17 +5515,17 @@ static const real *generate(void) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 64, 8192, 100, in_z, 100, G_l2_weight, 8192, arena + 0, 8192);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 8192, 100, in_z, 100, G_l2_weight, 8192, arena + 6291456, 8192);
     /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (64, 4, 4, 512) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 4, 4, 512, 100, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, in_z, G_l2_weight, arena + 4194304);
+        genrt_conv_run(&conv, in_z, G_l2_weight, arena + 1048576);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 4194304;
+        const real *cols = arena + 6291456;
+        real *img = arena + 1048576;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
@@ -5574,10 +5574,10 @@ static const real *generate(void) {
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     {
-        const real *x5 = arena + 4194304; /* (64, 4, 4, 512) */
+        const real *x5 = arena + 1048576; /* (64, 4, 4, 512) */
         const real *x12 = arena + 0; /* (512) */
         const real *x14 = arena + 512; /* (512) */
-        real *y = arena + 4194304;
+        real *y = arena + 1048576;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 512; c++) {
@@ -5592,17 +5592,17 @@ static const real *generate(void) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 1024, 4096, 512, arena + 4194304, 512, G_l5_weight, 4096, arena + 0, 4096);
+    gemm(CblasNoTrans, CblasNoTrans, 1024, 4096, 512, arena + 1048576, 512, G_l5_weight, 4096, arena + 6291456, 4096);
     /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (64, 8, 8, 256) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 4194304, G_l5_weight, arena + 8388608);
+        genrt_conv_run(&conv, arena + 1048576, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 8388608;
+        const real *cols = arena + 6291456;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
@@ -5628,7 +5628,7 @@ static const real *generate(void) {
     {
         const real *x22 = G_l6_running_var; /* (256) */
         const real *x25 = G_l6_gamma; /* (256) */
-        real *y = arena + 0;
+        real *y = arena + 1048576;
         for (long i = 0; i < 256; i++) {
             real v26 = x22[i] + (real)1e-05;
             real v27 = 1 / sqrt(v26);
@@ -5639,9 +5639,9 @@ static const real *generate(void) {
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
         const real *x23 = G_l6_running_mean; /* (256) */
-        const real *x28 = arena + 0; /* (256) */
+        const real *x28 = arena + 1048576; /* (256) */
         const real *x24 = G_l6_beta; /* (256) */
-        real *y = arena + 256;
+        real *y = arena + 1048832;
         for (long i = 0; i < 256; i++) {
             real v29 = (x23[i]) * (x28[i]);
             y[i] = x24[i] - (v29);
@@ -5651,10 +5651,10 @@ static const real *generate(void) {
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x21 = arena + 8388608; /* (64, 8, 8, 256) */
-        const real *x28 = arena + 0; /* (256) */
-        const real *x30 = arena + 256; /* (256) */
-        real *y = arena + 8388608;
+        const real *x21 = arena + 0; /* (64, 8, 8, 256) */
+        const real *x28 = arena + 1048576; /* (256) */
+        const real *x30 = arena + 1048832; /* (256) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 256; c++) {
@@ -5669,17 +5669,17 @@ static const real *generate(void) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 4096, 2048, 256, arena + 8388608, 256, G_l8_weight, 2048, arena + 0, 2048);
+    gemm(CblasNoTrans, CblasNoTrans, 4096, 2048, 256, arena + 0, 256, G_l8_weight, 2048, arena + 6291456, 2048);
     /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (64, 16, 16, 128) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 8388608, G_l8_weight, arena + 20971520);
+        genrt_conv_run(&conv, arena + 0, G_l8_weight, arena + 4194304);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 20971520;
+        const real *cols = arena + 6291456;
+        real *img = arena + 4194304;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
@@ -5728,10 +5728,10 @@ static const real *generate(void) {
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x37 = arena + 20971520; /* (64, 16, 16, 128) */
+        const real *x37 = arena + 4194304; /* (64, 16, 16, 128) */
         const real *x44 = arena + 0; /* (128) */
         const real *x46 = arena + 128; /* (128) */
-        real *y = arena + 20971520;
+        real *y = arena + 4194304;
         PARALLEL_FOR
         for (long r = 0; r < 16384; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5746,17 +5746,17 @@ static const real *generate(void) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 16384, 1024, 128, arena + 20971520, 128, G_l11_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 16384, 1024, 128, arena + 4194304, 128, G_l11_weight, 1024, arena + 6291456, 1024);
     /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (64, 32, 32, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 20971520, G_l11_weight, arena + 16777216);
+        genrt_conv_run(&conv, arena + 4194304, G_l11_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 16777216;
+        const real *cols = arena + 6291456;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
@@ -5782,7 +5782,7 @@ static const real *generate(void) {
     {
         const real *x54 = G_l12_running_var; /* (64) */
         const real *x57 = G_l12_gamma; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 4194304;
         for (long i = 0; i < 64; i++) {
             real v58 = x54[i] + (real)1e-05;
             real v59 = 1 / sqrt(v58);
@@ -5793,9 +5793,9 @@ static const real *generate(void) {
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
         const real *x55 = G_l12_running_mean; /* (64) */
-        const real *x60 = arena + 0; /* (64) */
+        const real *x60 = arena + 4194304; /* (64) */
         const real *x56 = G_l12_beta; /* (64) */
-        real *y = arena + 64;
+        real *y = arena + 4194368;
         for (long i = 0; i < 64; i++) {
             real v61 = (x55[i]) * (x60[i]);
             y[i] = x56[i] - (v61);
@@ -5805,10 +5805,10 @@ static const real *generate(void) {
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x53 = arena + 16777216; /* (64, 32, 32, 64) */
-        const real *x60 = arena + 0; /* (64) */
-        const real *x62 = arena + 64; /* (64) */
-        real *y = arena + 16777216;
+        const real *x53 = arena + 0; /* (64, 32, 32, 64) */
+        const real *x60 = arena + 4194304; /* (64) */
+        const real *x62 = arena + 4194368; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 65536; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5823,17 +5823,17 @@ static const real *generate(void) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 65536, 48, 64, arena + 16777216, 64, G_l14_weight, 48, arena + 0, 48);
+    gemm(CblasNoTrans, CblasNoTrans, 65536, 48, 64, arena + 0, 64, G_l14_weight, 48, arena + 6291456, 48);
     /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (64, 64, 64, 3) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, arena + 16777216, G_l14_weight, arena + 3145728);
+        genrt_conv_run(&conv, arena + 0, G_l14_weight, arena + 4194304);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3145728;
+        const real *cols = arena + 6291456;
+        real *img = arena + 4194304;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12288, 0, 12288 * sizeof(real));
@@ -5855,14 +5855,14 @@ static const real *generate(void) {
     }
     /* specs/dcgan_images.gm:13: G tanh (64, 64, 64, 3) */
     {
-        const real *x69 = arena + 3145728; /* (64, 64, 64, 3) */
-        real *y = arena + 3145728;
+        const real *x69 = arena + 4194304; /* (64, 64, 64, 3) */
+        real *y = arena + 4194304;
         PARALLEL_FOR
         for (long i = 0; i < 786432; i++) {
             y[i] = tanh(x69[i]);
         }
     }
-    return arena + 3145728;
+    return arena + 4194304;
 }
 
 /* Gradient check: loss_D at batch 4. */
@@ -5871,17 +5871,17 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 100, gc_z, 100, G_l2_weight, 8192, arena + 0, 8192);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 100, gc_z, 100, G_l2_weight, 8192, arena + 442384, 8192);
     /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (4, 4, 4, 512) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 4, 4, 512, 100, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, gc_z, G_l2_weight, arena + 262144);
+        genrt_conv_run(&conv, gc_z, G_l2_weight, arena + 65536);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 262144;
+        const real *cols = arena + 442384;
+        real *img = arena + 65536;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
@@ -5903,7 +5903,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:9: G batchnorm (512) */
     {
-        const real *x6 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x6 = arena + 65536; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -5930,9 +5930,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:9: G batchnorm (4, 4, 4, 512) */
     {
-        const real *x6 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x6 = arena + 65536; /* (4, 4, 4, 512) */
         const real *x13 = arena + 0; /* (512) */
-        real *y = arena + 262144;
+        real *y = arena + 65536;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -5944,7 +5944,7 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:9: G batchnorm (512) */
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x14 = arena + 65536; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -5979,10 +5979,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x14 = arena + 65536; /* (4, 4, 4, 512) */
         const real *x20 = arena + 0; /* (512) */
         const real *x9 = G_l3_beta; /* (512) */
-        real *y = arena + 262144;
+        real *y = arena + 65536;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -5997,17 +5997,17 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 262144, 512, G_l5_weight, 4096, arena + 0, 4096);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 65536, 512, G_l5_weight, 4096, arena + 442384, 4096);
     /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (4, 8, 8, 256) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 262144, G_l5_weight, arena + 524288);
+        genrt_conv_run(&conv, arena + 65536, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 524288;
+        const real *cols = arena + 442384;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
@@ -6029,8 +6029,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:10: G batchnorm (256) */
     {
-        const real *x27 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x27 = arena + 0; /* (4, 8, 8, 256) */
+        real *y = arena + 65536;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -6047,8 +6047,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:10: G batchnorm (256) */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x32 = arena + 0; /* (256) */
-        real *y = arena + 0;
+        const real *x32 = arena + 65536; /* (256) */
+        real *y = arena + 65536;
         for (long i = 0; i < 256; i++) {
             real v33 = (real)0.00390625 * (x32[i]);
             y[i] = -(v33);
@@ -6056,9 +6056,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:10: G batchnorm (4, 8, 8, 256) */
     {
-        const real *x27 = arena + 524288; /* (4, 8, 8, 256) */
-        const real *x34 = arena + 0; /* (256) */
-        real *y = arena + 524288;
+        const real *x27 = arena + 0; /* (4, 8, 8, 256) */
+        const real *x34 = arena + 65536; /* (256) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -6070,8 +6070,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:10: G batchnorm (256) */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x35 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x35 = arena + 0; /* (4, 8, 8, 256) */
+        real *y = arena + 65536;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -6091,9 +6091,9 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x37 = arena + 0; /* (256) */
+        const real *x37 = arena + 65536; /* (256) */
         const real *x31 = G_l6_gamma; /* (256) */
-        real *y = arena + 0;
+        real *y = arena + 65536;
         for (long i = 0; i < 256; i++) {
             real v38 = (real)0.00390625 * (x37[i]);
             real v39 = v38 + (real)1e-05;
@@ -6105,10 +6105,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x35 = arena + 524288; /* (4, 8, 8, 256) */
-        const real *x41 = arena + 0; /* (256) */
+        const real *x35 = arena + 0; /* (4, 8, 8, 256) */
+        const real *x41 = arena + 65536; /* (256) */
         const real *x30 = G_l6_beta; /* (256) */
-        real *y = arena + 524288;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -6123,17 +6123,17 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 524288, 256, G_l8_weight, 2048, arena + 0, 2048);
+    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 0, 256, G_l8_weight, 2048, arena + 442384, 2048);
     /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (4, 16, 16, 128) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 524288, G_l8_weight, arena + 1310720);
+        genrt_conv_run(&conv, arena + 0, G_l8_weight, arena + 262144);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 1310720;
+        const real *cols = arena + 442384;
+        real *img = arena + 262144;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
@@ -6155,7 +6155,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:11: G batchnorm (128) */
     {
-        const real *x48 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x48 = arena + 262144; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -6182,9 +6182,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:11: G batchnorm (4, 16, 16, 128) */
     {
-        const real *x48 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x48 = arena + 262144; /* (4, 16, 16, 128) */
         const real *x55 = arena + 0; /* (128) */
-        real *y = arena + 1310720;
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -6196,7 +6196,7 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:11: G batchnorm (128) */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x56 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x56 = arena + 262144; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -6231,10 +6231,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x56 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x56 = arena + 262144; /* (4, 16, 16, 128) */
         const real *x62 = arena + 0; /* (128) */
         const real *x51 = G_l9_beta; /* (128) */
-        real *y = arena + 1310720;
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -6249,17 +6249,17 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 1310720, 128, G_l11_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 262144, 128, G_l11_weight, 1024, arena + 442384, 1024);
     /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (4, 32, 32, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 1310720, G_l11_weight, arena + 1048576);
+        genrt_conv_run(&conv, arena + 262144, G_l11_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 1048576;
+        const real *cols = arena + 442384;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
@@ -6281,8 +6281,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     {
-        const real *x69 = arena + 1048576; /* (4, 32, 32, 64) */
-        real *y = arena + 0;
+        const real *x69 = arena + 0; /* (4, 32, 32, 64) */
+        real *y = arena + 262144;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -6299,8 +6299,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x74 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x74 = arena + 262144; /* (64) */
+        real *y = arena + 262144;
         for (long i = 0; i < 64; i++) {
             real v75 = (real)0.000244140625 * (x74[i]);
             y[i] = -(v75);
@@ -6308,9 +6308,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:12: G batchnorm (4, 32, 32, 64) */
     {
-        const real *x69 = arena + 1048576; /* (4, 32, 32, 64) */
-        const real *x76 = arena + 0; /* (64) */
-        real *y = arena + 1048576;
+        const real *x69 = arena + 0; /* (4, 32, 32, 64) */
+        const real *x76 = arena + 262144; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
@@ -6322,8 +6322,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
-        real *y = arena + 0;
+        const real *x77 = arena + 0; /* (4, 32, 32, 64) */
+        real *y = arena + 262144;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -6343,9 +6343,9 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x79 = arena + 0; /* (64) */
+        const real *x79 = arena + 262144; /* (64) */
         const real *x73 = G_l12_gamma; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 262144;
         for (long i = 0; i < 64; i++) {
             real v80 = (real)0.000244140625 * (x79[i]);
             real v81 = v80 + (real)1e-05;
@@ -6357,10 +6357,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
-        const real *x83 = arena + 0; /* (64) */
+        const real *x77 = arena + 0; /* (4, 32, 32, 64) */
+        const real *x83 = arena + 262144; /* (64) */
         const real *x72 = G_l12_beta; /* (64) */
-        real *y = arena + 1048576;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
@@ -6375,17 +6375,17 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 4096, 48, 64, arena + 1048576, 64, G_l14_weight, 48, arena + 0, 48);
+    gemm(CblasNoTrans, CblasNoTrans, 4096, 48, 64, arena + 0, 64, G_l14_weight, 48, arena + 442384, 48);
     /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (4, 64, 64, 3) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, arena + 1048576, G_l14_weight, arena + 1441792);
+        genrt_conv_run(&conv, arena + 0, G_l14_weight, arena + 393216);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 1441792;
+        const real *cols = arena + 442384;
+        real *img = arena + 393216;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12288, 0, 12288 * sizeof(real));
@@ -6407,8 +6407,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:13: G tanh (4, 64, 64, 3) */
     {
-        const real *x90 = arena + 1441792; /* (4, 64, 64, 3) */
-        real *y = arena + 1441792;
+        const real *x90 = arena + 393216; /* (4, 64, 64, 3) */
+        real *y = arena + 393216;
         PARALLEL_FOR
         for (long i = 0; i < 49152; i++) {
             y[i] = tanh(x90[i]);
@@ -6420,7 +6420,7 @@ static void gc_loss_0(double *out) {
     #endif
     {
         const real *img = gc_x;
-        real *cols = arena + 0;
+        real *cols = arena + 442384;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 32; oh++) {
@@ -6443,14 +6443,14 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, gc_x, D_l1_weight, arena + 1048576);
+        genrt_conv_run(&conv, gc_x, D_l1_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 0, 48, D_l1_weight, 48, arena + 1048576, 64);
+    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 442384, 48, D_l1_weight, 48, arena + 0, 64);
     /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (4, 32, 32, 64) */
     {
-        const real *x95 = arena + 1048576; /* (4, 32, 32, 64) */
-        real *y = arena + 1048576;
+        const real *x95 = arena + 0; /* (4, 32, 32, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 262144; i++) {
             y[i] = x95[i] > 0 ? x95[i] : (real)0.2 * x95[i];
@@ -6461,8 +6461,8 @@ static void gc_loss_0(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 1048576;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 442384;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 16; oh++) {
@@ -6485,13 +6485,13 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 1048576, D_l3_weight, arena + 1310720);
+        genrt_conv_run(&conv, arena + 0, D_l3_weight, arena + 262144);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 1310720, 128);
+    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 442384, 1024, D_l3_weight, 1024, arena + 262144, 128);
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x100 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x100 = arena + 262144; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -6518,9 +6518,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (4, 16, 16, 128) */
     {
-        const real *x100 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x100 = arena + 262144; /* (4, 16, 16, 128) */
         const real *x107 = arena + 0; /* (128) */
-        real *y = arena + 1310720;
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -6532,7 +6532,7 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x108 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x108 = arena + 262144; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -6567,10 +6567,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x108 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x108 = arena + 262144; /* (4, 16, 16, 128) */
         const real *x114 = arena + 0; /* (128) */
         const real *x103 = D_l4_beta; /* (128) */
-        real *y = arena + 1310720;
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -6586,8 +6586,8 @@ static void gc_loss_0(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 1310720;
-        real *cols = arena + 0;
+        const real *img = arena + 262144;
+        real *cols = arena + 442384;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 8; oh++) {
@@ -6610,14 +6610,14 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 1310720, D_l6_weight, arena + 524288);
+        genrt_conv_run(&conv, arena + 262144, D_l6_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 0, 2048, D_l6_weight, 2048, arena + 524288, 256);
+    gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 442384, 2048, D_l6_weight, 2048, arena + 0, 256);
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x121 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x121 = arena + 0; /* (4, 8, 8, 256) */
+        real *y = arena + 65536;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -6634,8 +6634,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x126 = arena + 0; /* (256) */
-        real *y = arena + 0;
+        const real *x126 = arena + 65536; /* (256) */
+        real *y = arena + 65536;
         for (long i = 0; i < 256; i++) {
             real v127 = (real)0.00390625 * (x126[i]);
             y[i] = -(v127);
@@ -6643,9 +6643,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:18: D batchnorm (4, 8, 8, 256) */
     {
-        const real *x121 = arena + 524288; /* (4, 8, 8, 256) */
-        const real *x128 = arena + 0; /* (256) */
-        real *y = arena + 524288;
+        const real *x121 = arena + 0; /* (4, 8, 8, 256) */
+        const real *x128 = arena + 65536; /* (256) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -6657,8 +6657,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x129 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x129 = arena + 0; /* (4, 8, 8, 256) */
+        real *y = arena + 65536;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -6678,9 +6678,9 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x131 = arena + 0; /* (256) */
+        const real *x131 = arena + 65536; /* (256) */
         const real *x125 = D_l7_gamma; /* (256) */
-        real *y = arena + 0;
+        real *y = arena + 65536;
         for (long i = 0; i < 256; i++) {
             real v132 = (real)0.00390625 * (x131[i]);
             real v133 = v132 + (real)1e-05;
@@ -6692,10 +6692,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x129 = arena + 524288; /* (4, 8, 8, 256) */
-        const real *x135 = arena + 0; /* (256) */
+        const real *x129 = arena + 0; /* (4, 8, 8, 256) */
+        const real *x135 = arena + 65536; /* (256) */
         const real *x124 = D_l7_beta; /* (256) */
-        real *y = arena + 524288;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -6711,8 +6711,8 @@ static void gc_loss_0(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 524288;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 442384;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 4; oh++) {
@@ -6735,13 +6735,13 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 524288, D_l9_weight, arena + 262144);
+        genrt_conv_run(&conv, arena + 0, D_l9_weight, arena + 65536);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 0, 4096, D_l9_weight, 4096, arena + 262144, 512);
+    gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 442384, 4096, D_l9_weight, 4096, arena + 65536, 512);
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x142 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x142 = arena + 65536; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -6768,9 +6768,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:19: D batchnorm (4, 4, 4, 512) */
     {
-        const real *x142 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x142 = arena + 65536; /* (4, 4, 4, 512) */
         const real *x149 = arena + 0; /* (512) */
-        real *y = arena + 262144;
+        real *y = arena + 65536;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -6782,7 +6782,7 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x150 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x150 = arena + 65536; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -6817,10 +6817,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x150 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x150 = arena + 65536; /* (4, 4, 4, 512) */
         const real *x156 = arena + 0; /* (512) */
         const real *x145 = D_l10_beta; /* (512) */
-        real *y = arena + 262144;
+        real *y = arena + 65536;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -6836,8 +6836,8 @@ static void gc_loss_0(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 262144;
-        real *cols = arena + 0;
+        const real *img = arena + 65536;
+        real *cols = arena + 442384;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 1; oh++) {
@@ -6860,17 +6860,17 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, arena + 262144, D_l12_weight, arena + 1490944);
+        genrt_conv_run(&conv, arena + 65536, D_l12_weight, arena + 442368);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 1490944, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 442384, 8192, D_l12_weight, 8192, arena + 442368, 1);
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 48) */
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 1441792;
-        real *cols = arena + 0;
+        const real *img = arena + 393216;
+        real *cols = arena + 442384;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 32; oh++) {
@@ -6893,14 +6893,14 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, arena + 1441792, D_l1_weight, arena + 1048576);
+        genrt_conv_run(&conv, arena + 393216, D_l1_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 0, 48, D_l1_weight, 48, arena + 1048576, 64);
+    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 442384, 48, D_l1_weight, 48, arena + 0, 64);
     /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (4, 32, 32, 64) */
     {
-        const real *x167 = arena + 1048576; /* (4, 32, 32, 64) */
-        real *y = arena + 1048576;
+        const real *x167 = arena + 0; /* (4, 32, 32, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 262144; i++) {
             y[i] = x167[i] > 0 ? x167[i] : (real)0.2 * x167[i];
@@ -6911,8 +6911,8 @@ static void gc_loss_0(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 1048576;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 442384;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 16; oh++) {
@@ -6935,13 +6935,13 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 1048576, D_l3_weight, arena + 1310720);
+        genrt_conv_run(&conv, arena + 0, D_l3_weight, arena + 262144);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 1310720, 128);
+    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 442384, 1024, D_l3_weight, 1024, arena + 262144, 128);
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x171 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x171 = arena + 262144; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -6968,9 +6968,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (4, 16, 16, 128) */
     {
-        const real *x171 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x171 = arena + 262144; /* (4, 16, 16, 128) */
         const real *x174 = arena + 0; /* (128) */
-        real *y = arena + 1310720;
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -6982,7 +6982,7 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x175 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x175 = arena + 262144; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -7017,10 +7017,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x175 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x175 = arena + 262144; /* (4, 16, 16, 128) */
         const real *x181 = arena + 0; /* (128) */
         const real *x103 = D_l4_beta; /* (128) */
-        real *y = arena + 1310720;
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -7036,8 +7036,8 @@ static void gc_loss_0(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 1310720;
-        real *cols = arena + 0;
+        const real *img = arena + 262144;
+        real *cols = arena + 442384;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 8; oh++) {
@@ -7060,14 +7060,14 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 1310720, D_l6_weight, arena + 524288);
+        genrt_conv_run(&conv, arena + 262144, D_l6_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 0, 2048, D_l6_weight, 2048, arena + 524288, 256);
+    gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 442384, 2048, D_l6_weight, 2048, arena + 0, 256);
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x187 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x187 = arena + 0; /* (4, 8, 8, 256) */
+        real *y = arena + 65536;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -7084,8 +7084,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x188 = arena + 0; /* (256) */
-        real *y = arena + 0;
+        const real *x188 = arena + 65536; /* (256) */
+        real *y = arena + 65536;
         for (long i = 0; i < 256; i++) {
             real v189 = (real)0.00390625 * (x188[i]);
             y[i] = -(v189);
@@ -7093,9 +7093,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:18: D batchnorm (4, 8, 8, 256) */
     {
-        const real *x187 = arena + 524288; /* (4, 8, 8, 256) */
-        const real *x190 = arena + 0; /* (256) */
-        real *y = arena + 524288;
+        const real *x187 = arena + 0; /* (4, 8, 8, 256) */
+        const real *x190 = arena + 65536; /* (256) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -7107,8 +7107,8 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x191 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x191 = arena + 0; /* (4, 8, 8, 256) */
+        real *y = arena + 65536;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -7128,9 +7128,9 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x193 = arena + 0; /* (256) */
+        const real *x193 = arena + 65536; /* (256) */
         const real *x125 = D_l7_gamma; /* (256) */
-        real *y = arena + 0;
+        real *y = arena + 65536;
         for (long i = 0; i < 256; i++) {
             real v194 = (real)0.00390625 * (x193[i]);
             real v195 = v194 + (real)1e-05;
@@ -7142,10 +7142,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x191 = arena + 524288; /* (4, 8, 8, 256) */
-        const real *x197 = arena + 0; /* (256) */
+        const real *x191 = arena + 0; /* (4, 8, 8, 256) */
+        const real *x197 = arena + 65536; /* (256) */
         const real *x124 = D_l7_beta; /* (256) */
-        real *y = arena + 524288;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -7161,8 +7161,8 @@ static void gc_loss_0(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 524288;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 442384;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 4; oh++) {
@@ -7185,13 +7185,13 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 524288, D_l9_weight, arena + 262144);
+        genrt_conv_run(&conv, arena + 0, D_l9_weight, arena + 65536);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 0, 4096, D_l9_weight, 4096, arena + 262144, 512);
+    gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 442384, 4096, D_l9_weight, 4096, arena + 65536, 512);
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x203 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x203 = arena + 65536; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -7218,9 +7218,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/dcgan_images.gm:19: D batchnorm (4, 4, 4, 512) */
     {
-        const real *x203 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x203 = arena + 65536; /* (4, 4, 4, 512) */
         const real *x206 = arena + 0; /* (512) */
-        real *y = arena + 262144;
+        real *y = arena + 65536;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -7232,7 +7232,7 @@ static void gc_loss_0(double *out) {
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x207 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x207 = arena + 65536; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -7267,10 +7267,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x207 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x207 = arena + 65536; /* (4, 4, 4, 512) */
         const real *x213 = arena + 0; /* (512) */
         const real *x145 = D_l10_beta; /* (512) */
-        real *y = arena + 262144;
+        real *y = arena + 65536;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -7286,8 +7286,8 @@ static void gc_loss_0(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 262144;
-        real *cols = arena + 0;
+        const real *img = arena + 65536;
+        real *cols = arena + 442384;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 1; oh++) {
@@ -7310,15 +7310,15 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, arena + 262144, D_l12_weight, arena + 32768);
+        genrt_conv_run(&conv, arena + 65536, D_l12_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 32768, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 442384, 8192, D_l12_weight, 8192, arena + 0, 1);
     /* specs/dcgan_images.gm:22: loss_D (1) */
     /*   with specs/dcgan_images.gm:22: loss_D */
     {
-        const real *x220 = arena + 32768; /* (4, 1) */
-        real *y = arena + 0;
+        const real *x220 = arena + 0; /* (4, 1) */
+        real *y = arena + 16;
         double acc = 0;
         for (long i = 0; i < 4; i++) {
             real v221 = softplus(x220[i]);
@@ -7330,8 +7330,8 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:22: loss_D */
     /*   with specs/dcgan_images.gm:22: loss_D */
     {
-        const real *x164 = arena + 1490944; /* (4, 1) */
-        real *y = arena + 16;
+        const real *x164 = arena + 442368; /* (4, 1) */
+        real *y = arena + 0;
         double acc = 0;
         for (long i = 0; i < 4; i++) {
             real v224 = -(x164[i]);
@@ -7344,9 +7344,9 @@ static void gc_loss_0(double *out) {
     /*   with specs/dcgan_images.gm:22: loss_D */
     /*   with specs/dcgan_images.gm:22: loss_D */
     {
-        const real *x222 = arena + 0; /* (1) */
-        const real *x226 = arena + 16; /* (1) */
-        real *y = arena + 0;
+        const real *x222 = arena + 16; /* (1) */
+        const real *x226 = arena + 0; /* (1) */
+        real *y = arena + 16;
         for (long i = 0; i < 1; i++) {
             real v223 = (real)0.25 * (x222[i]);
             real v227 = (real)0.25 * (x226[i]);
@@ -7354,7 +7354,7 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/dcgan_images.gm:22: loss_D (1) */
-    out[0] = (double)*(arena + 0);
+    out[0] = (double)*(arena + 16);
 }
 
 /* Gradient check: d loss_D / d parameters at batch 4, into g. */
@@ -7363,17 +7363,17 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 100, gc_z, 100, G_l2_weight, 8192, arena + 0, 8192);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 100, gc_z, 100, G_l2_weight, 8192, arena + 5552000, 8192);
     /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (4, 4, 4, 512) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 4, 4, 512, 100, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, gc_z, G_l2_weight, arena + 262144);
+        genrt_conv_run(&conv, gc_z, G_l2_weight, arena + 65536);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 262144;
+        const real *cols = arena + 5552000;
+        real *img = arena + 65536;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
@@ -7395,7 +7395,7 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:9: G batchnorm (512) */
     {
-        const real *x6 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x6 = arena + 65536; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -7422,9 +7422,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:9: G batchnorm (4, 4, 4, 512) */
     {
-        const real *x6 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x6 = arena + 65536; /* (4, 4, 4, 512) */
         const real *x13 = arena + 0; /* (512) */
-        real *y = arena + 262144;
+        real *y = arena + 65536;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -7436,7 +7436,7 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:9: G batchnorm (512) */
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x14 = arena + 65536; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -7471,10 +7471,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x14 = arena + 65536; /* (4, 4, 4, 512) */
         const real *x20 = arena + 0; /* (512) */
         const real *x9 = G_l3_beta; /* (512) */
-        real *y = arena + 262144;
+        real *y = arena + 65536;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -7489,17 +7489,17 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 262144, 512, G_l5_weight, 4096, arena + 0, 4096);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 65536, 512, G_l5_weight, 4096, arena + 5552000, 4096);
     /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (4, 8, 8, 256) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 262144, G_l5_weight, arena + 524288);
+        genrt_conv_run(&conv, arena + 65536, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 524288;
+        const real *cols = arena + 5552000;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
@@ -7521,8 +7521,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:10: G batchnorm (256) */
     {
-        const real *x27 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x27 = arena + 0; /* (4, 8, 8, 256) */
+        real *y = arena + 65536;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -7539,8 +7539,8 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:10: G batchnorm (256) */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x32 = arena + 0; /* (256) */
-        real *y = arena + 0;
+        const real *x32 = arena + 65536; /* (256) */
+        real *y = arena + 65536;
         for (long i = 0; i < 256; i++) {
             real v33 = (real)0.00390625 * (x32[i]);
             y[i] = -(v33);
@@ -7548,9 +7548,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:10: G batchnorm (4, 8, 8, 256) */
     {
-        const real *x27 = arena + 524288; /* (4, 8, 8, 256) */
-        const real *x34 = arena + 0; /* (256) */
-        real *y = arena + 524288;
+        const real *x27 = arena + 0; /* (4, 8, 8, 256) */
+        const real *x34 = arena + 65536; /* (256) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -7562,8 +7562,8 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:10: G batchnorm (256) */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x35 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x35 = arena + 0; /* (4, 8, 8, 256) */
+        real *y = arena + 65536;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -7583,9 +7583,9 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x37 = arena + 0; /* (256) */
+        const real *x37 = arena + 65536; /* (256) */
         const real *x31 = G_l6_gamma; /* (256) */
-        real *y = arena + 0;
+        real *y = arena + 65536;
         for (long i = 0; i < 256; i++) {
             real v38 = (real)0.00390625 * (x37[i]);
             real v39 = v38 + (real)1e-05;
@@ -7597,10 +7597,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x35 = arena + 524288; /* (4, 8, 8, 256) */
-        const real *x41 = arena + 0; /* (256) */
+        const real *x35 = arena + 0; /* (4, 8, 8, 256) */
+        const real *x41 = arena + 65536; /* (256) */
         const real *x30 = G_l6_beta; /* (256) */
-        real *y = arena + 524288;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -7615,17 +7615,17 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 524288, 256, G_l8_weight, 2048, arena + 0, 2048);
+    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 0, 256, G_l8_weight, 2048, arena + 5552000, 2048);
     /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (4, 16, 16, 128) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 524288, G_l8_weight, arena + 1310720);
+        genrt_conv_run(&conv, arena + 0, G_l8_weight, arena + 262144);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 1310720;
+        const real *cols = arena + 5552000;
+        real *img = arena + 262144;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
@@ -7647,7 +7647,7 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:11: G batchnorm (128) */
     {
-        const real *x48 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x48 = arena + 262144; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -7674,9 +7674,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:11: G batchnorm (4, 16, 16, 128) */
     {
-        const real *x48 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x48 = arena + 262144; /* (4, 16, 16, 128) */
         const real *x55 = arena + 0; /* (128) */
-        real *y = arena + 1310720;
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -7688,7 +7688,7 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:11: G batchnorm (128) */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x56 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x56 = arena + 262144; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -7723,10 +7723,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x56 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x56 = arena + 262144; /* (4, 16, 16, 128) */
         const real *x62 = arena + 0; /* (128) */
         const real *x51 = G_l9_beta; /* (128) */
-        real *y = arena + 1310720;
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -7741,17 +7741,17 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 1310720, 128, G_l11_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 262144, 128, G_l11_weight, 1024, arena + 5552000, 1024);
     /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (4, 32, 32, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 1310720, G_l11_weight, arena + 1048576);
+        genrt_conv_run(&conv, arena + 262144, G_l11_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 1048576;
+        const real *cols = arena + 5552000;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
@@ -7773,8 +7773,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     {
-        const real *x69 = arena + 1048576; /* (4, 32, 32, 64) */
-        real *y = arena + 0;
+        const real *x69 = arena + 0; /* (4, 32, 32, 64) */
+        real *y = arena + 262144;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -7791,8 +7791,8 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x74 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x74 = arena + 262144; /* (64) */
+        real *y = arena + 262144;
         for (long i = 0; i < 64; i++) {
             real v75 = (real)0.000244140625 * (x74[i]);
             y[i] = -(v75);
@@ -7800,9 +7800,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:12: G batchnorm (4, 32, 32, 64) */
     {
-        const real *x69 = arena + 1048576; /* (4, 32, 32, 64) */
-        const real *x76 = arena + 0; /* (64) */
-        real *y = arena + 1048576;
+        const real *x69 = arena + 0; /* (4, 32, 32, 64) */
+        const real *x76 = arena + 262144; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
@@ -7814,8 +7814,8 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
-        real *y = arena + 0;
+        const real *x77 = arena + 0; /* (4, 32, 32, 64) */
+        real *y = arena + 262144;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -7835,9 +7835,9 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x79 = arena + 0; /* (64) */
+        const real *x79 = arena + 262144; /* (64) */
         const real *x73 = G_l12_gamma; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 262144;
         for (long i = 0; i < 64; i++) {
             real v80 = (real)0.000244140625 * (x79[i]);
             real v81 = v80 + (real)1e-05;
@@ -7849,10 +7849,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
-        const real *x83 = arena + 0; /* (64) */
+        const real *x77 = arena + 0; /* (4, 32, 32, 64) */
+        const real *x83 = arena + 262144; /* (64) */
         const real *x72 = G_l12_beta; /* (64) */
-        real *y = arena + 1048576;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
@@ -7867,17 +7867,17 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 4096, 48, 64, arena + 1048576, 64, G_l14_weight, 48, arena + 0, 48);
+    gemm(CblasNoTrans, CblasNoTrans, 4096, 48, 64, arena + 0, 64, G_l14_weight, 48, arena + 5552000, 48);
     /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (4, 64, 64, 3) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, arena + 1048576, G_l14_weight, arena + 5373952);
+        genrt_conv_run(&conv, arena + 0, G_l14_weight, arena + 2818048);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 5373952;
+        const real *cols = arena + 5552000;
+        real *img = arena + 2818048;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12288, 0, 12288 * sizeof(real));
@@ -7899,8 +7899,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:13: G tanh (4, 64, 64, 3) */
     {
-        const real *x90 = arena + 5373952; /* (4, 64, 64, 3) */
-        real *y = arena + 5373952;
+        const real *x90 = arena + 2818048; /* (4, 64, 64, 3) */
+        real *y = arena + 2818048;
         PARALLEL_FOR
         for (long i = 0; i < 49152; i++) {
             y[i] = tanh(x90[i]);
@@ -7912,7 +7912,7 @@ static void gc_grad_0(real *g) {
     #endif
     {
         const real *img = gc_x;
-        real *cols = arena + 0;
+        real *cols = arena + 5552000;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 32; oh++) {
@@ -7938,7 +7938,7 @@ static void gc_grad_0(real *g) {
         genrt_conv_run(&conv, gc_x, D_l1_weight, arena + 4718592);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 0, 48, D_l1_weight, 48, arena + 4718592, 64);
+    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 5552000, 48, D_l1_weight, 48, arena + 4718592, 64);
     /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (4, 32, 32, 64) */
     {
         const real *x95 = arena + 4718592; /* (4, 32, 32, 64) */
@@ -7954,7 +7954,7 @@ static void gc_grad_0(real *g) {
     #endif
     {
         const real *img = arena + 4718592;
-        real *cols = arena + 0;
+        real *cols = arena + 5552000;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 16; oh++) {
@@ -7977,13 +7977,13 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 4718592, D_l3_weight, arena + 5505024);
+        genrt_conv_run(&conv, arena + 4718592, D_l3_weight, arena + 4980736);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 5505024, 128);
+    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 5552000, 1024, D_l3_weight, 1024, arena + 4980736, 128);
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x100 = arena + 5505024; /* (4, 16, 16, 128) */
+        const real *x100 = arena + 4980736; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -8010,9 +8010,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (4, 16, 16, 128) */
     {
-        const real *x100 = arena + 5505024; /* (4, 16, 16, 128) */
+        const real *x100 = arena + 4980736; /* (4, 16, 16, 128) */
         const real *x107 = arena + 0; /* (128) */
-        real *y = arena + 5505024;
+        real *y = arena + 4980736;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -8024,8 +8024,8 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x108 = arena + 5505024; /* (4, 16, 16, 128) */
-        real *y = arena + 6075648;
+        const real *x108 = arena + 4980736; /* (4, 16, 16, 128) */
+        real *y = arena + 5551360;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -8044,8 +8044,8 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x110 = arena + 6075648; /* (128) */
-        real *y = arena + 6075648;
+        const real *x110 = arena + 5551360; /* (128) */
+        real *y = arena + 5551360;
         for (long i = 0; i < 128; i++) {
             real v111 = (real)0.0009765625 * (x110[i]);
             real v112 = v111 + (real)1e-05;
@@ -8054,9 +8054,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x113 = arena + 6075648; /* (128) */
+        const real *x113 = arena + 5551360; /* (128) */
         const real *x104 = D_l4_gamma; /* (128) */
-        real *y = arena + 6075776;
+        real *y = arena + 5551488;
         for (long i = 0; i < 128; i++) {
             y[i] = (x113[i]) * (x104[i]);
         }
@@ -8065,10 +8065,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x108 = arena + 5505024; /* (4, 16, 16, 128) */
-        const real *x114 = arena + 6075776; /* (128) */
+        const real *x108 = arena + 4980736; /* (4, 16, 16, 128) */
+        const real *x114 = arena + 5551488; /* (128) */
         const real *x103 = D_l4_beta; /* (128) */
-        real *y = arena + 5636096;
+        real *y = arena + 5111808;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -8084,8 +8084,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 5636096;
-        real *cols = arena + 0;
+        const real *img = arena + 5111808;
+        real *cols = arena + 5552000;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 8; oh++) {
@@ -8108,13 +8108,13 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 5636096, D_l6_weight, arena + 5898240);
+        genrt_conv_run(&conv, arena + 5111808, D_l6_weight, arena + 5373952);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 0, 2048, D_l6_weight, 2048, arena + 5898240, 256);
+    gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 5552000, 2048, D_l6_weight, 2048, arena + 5373952, 256);
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x121 = arena + 5898240; /* (4, 8, 8, 256) */
+        const real *x121 = arena + 5373952; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
         PARALLEL_FOR
@@ -8141,9 +8141,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:18: D batchnorm (4, 8, 8, 256) */
     {
-        const real *x121 = arena + 5898240; /* (4, 8, 8, 256) */
+        const real *x121 = arena + 5373952; /* (4, 8, 8, 256) */
         const real *x128 = arena + 0; /* (256) */
-        real *y = arena + 5898240;
+        real *y = arena + 5373952;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -8155,8 +8155,8 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x129 = arena + 5898240; /* (4, 8, 8, 256) */
-        real *y = arena + 6074368;
+        const real *x129 = arena + 5373952; /* (4, 8, 8, 256) */
+        real *y = arena + 5550080;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -8175,8 +8175,8 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x131 = arena + 6074368; /* (256) */
-        real *y = arena + 6074368;
+        const real *x131 = arena + 5550080; /* (256) */
+        real *y = arena + 5550080;
         for (long i = 0; i < 256; i++) {
             real v132 = (real)0.00390625 * (x131[i]);
             real v133 = v132 + (real)1e-05;
@@ -8185,9 +8185,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x134 = arena + 6074368; /* (256) */
+        const real *x134 = arena + 5550080; /* (256) */
         const real *x125 = D_l7_gamma; /* (256) */
-        real *y = arena + 6074624;
+        real *y = arena + 5550336;
         for (long i = 0; i < 256; i++) {
             y[i] = (x134[i]) * (x125[i]);
         }
@@ -8196,10 +8196,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x129 = arena + 5898240; /* (4, 8, 8, 256) */
-        const real *x135 = arena + 6074624; /* (256) */
+        const real *x129 = arena + 5373952; /* (4, 8, 8, 256) */
+        const real *x135 = arena + 5550336; /* (256) */
         const real *x124 = D_l7_beta; /* (256) */
-        real *y = arena + 5963776;
+        real *y = arena + 5439488;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -8215,8 +8215,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 5963776;
-        real *cols = arena + 0;
+        const real *img = arena + 5439488;
+        real *cols = arena + 5552000;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 4; oh++) {
@@ -8239,13 +8239,13 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 5963776, D_l9_weight, arena + 5423104);
+        genrt_conv_run(&conv, arena + 5439488, D_l9_weight, arena + 2867200);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 0, 4096, D_l9_weight, 4096, arena + 5423104, 512);
+    gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 5552000, 4096, D_l9_weight, 4096, arena + 2867200, 512);
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x142 = arena + 5423104; /* (4, 4, 4, 512) */
+        const real *x142 = arena + 2867200; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -8272,9 +8272,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:19: D batchnorm (4, 4, 4, 512) */
     {
-        const real *x142 = arena + 5423104; /* (4, 4, 4, 512) */
+        const real *x142 = arena + 2867200; /* (4, 4, 4, 512) */
         const real *x149 = arena + 0; /* (512) */
-        real *y = arena + 5423104;
+        real *y = arena + 2867200;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -8286,8 +8286,8 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x150 = arena + 5423104; /* (4, 4, 4, 512) */
-        real *y = arena + 5455872;
+        const real *x150 = arena + 2867200; /* (4, 4, 4, 512) */
+        real *y = arena + 2932736;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -8306,8 +8306,8 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x152 = arena + 5455872; /* (512) */
-        real *y = arena + 5455872;
+        const real *x152 = arena + 2932736; /* (512) */
+        real *y = arena + 2932736;
         for (long i = 0; i < 512; i++) {
             real v153 = (real)0.015625 * (x152[i]);
             real v154 = v153 + (real)1e-05;
@@ -8316,9 +8316,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x155 = arena + 5455872; /* (512) */
+        const real *x155 = arena + 2932736; /* (512) */
         const real *x146 = D_l10_gamma; /* (512) */
-        real *y = arena + 5456384;
+        real *y = arena + 2933248;
         for (long i = 0; i < 512; i++) {
             y[i] = (x155[i]) * (x146[i]);
         }
@@ -8327,10 +8327,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x150 = arena + 5423104; /* (4, 4, 4, 512) */
-        const real *x156 = arena + 5456384; /* (512) */
+        const real *x150 = arena + 2867200; /* (4, 4, 4, 512) */
+        const real *x156 = arena + 2933248; /* (512) */
         const real *x145 = D_l10_beta; /* (512) */
-        real *y = arena + 6029312;
+        real *y = arena + 5505024;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -8346,8 +8346,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6029312;
-        real *cols = arena + 0;
+        const real *img = arena + 5505024;
+        real *cols = arena + 5552000;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 1; oh++) {
@@ -8370,17 +8370,17 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, arena + 6029312, D_l12_weight, arena + 5457408);
+        genrt_conv_run(&conv, arena + 5505024, D_l12_weight, arena + 2934656);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 5457408, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 5552000, 8192, D_l12_weight, 8192, arena + 2934656, 1);
     /* specs/dcgan_images.gm:16: D conv 64 k4 s2 p1 (4096, 48) */
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 5373952;
-        real *cols = arena + 0;
+        const real *img = arena + 2818048;
+        real *cols = arena + 5552000;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 32; oh++) {
@@ -8403,14 +8403,14 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, arena + 5373952, D_l1_weight, arena + 4980736);
+        genrt_conv_run(&conv, arena + 2818048, D_l1_weight, arena + 2097152);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 0, 48, D_l1_weight, 48, arena + 4980736, 64);
+    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 5552000, 48, D_l1_weight, 48, arena + 2097152, 64);
     /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (4, 32, 32, 64) */
     {
-        const real *x167 = arena + 4980736; /* (4, 32, 32, 64) */
-        real *y = arena + 4980736;
+        const real *x167 = arena + 2097152; /* (4, 32, 32, 64) */
+        real *y = arena + 2097152;
         PARALLEL_FOR
         for (long i = 0; i < 262144; i++) {
             y[i] = x167[i] > 0 ? x167[i] : (real)0.2 * x167[i];
@@ -8421,8 +8421,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 4980736;
-        real *cols = arena + 0;
+        const real *img = arena + 2097152;
+        real *cols = arena + 5552000;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 16; oh++) {
@@ -8445,13 +8445,13 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 4980736, D_l3_weight, arena + 3145728);
+        genrt_conv_run(&conv, arena + 2097152, D_l3_weight, arena + 2359296);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 3145728, 128);
+    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 5552000, 1024, D_l3_weight, 1024, arena + 2359296, 128);
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x171 = arena + 3145728; /* (4, 16, 16, 128) */
+        const real *x171 = arena + 2359296; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -8478,9 +8478,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (4, 16, 16, 128) */
     {
-        const real *x171 = arena + 3145728; /* (4, 16, 16, 128) */
+        const real *x171 = arena + 2359296; /* (4, 16, 16, 128) */
         const real *x174 = arena + 0; /* (128) */
-        real *y = arena + 3145728;
+        real *y = arena + 2359296;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -8492,8 +8492,8 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x175 = arena + 3145728; /* (4, 16, 16, 128) */
-        real *y = arena + 6075904;
+        const real *x175 = arena + 2359296; /* (4, 16, 16, 128) */
+        real *y = arena + 5551616;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -8512,8 +8512,8 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x177 = arena + 6075904; /* (128) */
-        real *y = arena + 6075904;
+        const real *x177 = arena + 5551616; /* (128) */
+        real *y = arena + 5551616;
         for (long i = 0; i < 128; i++) {
             real v178 = (real)0.0009765625 * (x177[i]);
             real v179 = v178 + (real)1e-05;
@@ -8522,9 +8522,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x180 = arena + 6075904; /* (128) */
+        const real *x180 = arena + 5551616; /* (128) */
         const real *x104 = D_l4_gamma; /* (128) */
-        real *y = arena + 3342336;
+        real *y = arena + 2934528;
         for (long i = 0; i < 128; i++) {
             y[i] = (x180[i]) * (x104[i]);
         }
@@ -8533,10 +8533,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x175 = arena + 3145728; /* (4, 16, 16, 128) */
-        const real *x181 = arena + 3342336; /* (128) */
+        const real *x175 = arena + 2359296; /* (4, 16, 16, 128) */
+        const real *x181 = arena + 2934528; /* (128) */
         const real *x103 = D_l4_beta; /* (128) */
-        real *y = arena + 5242880;
+        real *y = arena + 2621440;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -8552,8 +8552,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 5242880;
-        real *cols = arena + 0;
+        const real *img = arena + 2621440;
+        real *cols = arena + 5552000;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 8; oh++) {
@@ -8576,13 +8576,13 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 5242880, D_l6_weight, arena + 2621440);
+        genrt_conv_run(&conv, arena + 2621440, D_l6_weight, arena + 2490368);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 0, 2048, D_l6_weight, 2048, arena + 2621440, 256);
+    gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 5552000, 2048, D_l6_weight, 2048, arena + 2490368, 256);
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x187 = arena + 2621440; /* (4, 8, 8, 256) */
+        const real *x187 = arena + 2490368; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
         PARALLEL_FOR
@@ -8609,9 +8609,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:18: D batchnorm (4, 8, 8, 256) */
     {
-        const real *x187 = arena + 2621440; /* (4, 8, 8, 256) */
+        const real *x187 = arena + 2490368; /* (4, 8, 8, 256) */
         const real *x190 = arena + 0; /* (256) */
-        real *y = arena + 2621440;
+        real *y = arena + 2490368;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -8623,8 +8623,8 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x191 = arena + 2621440; /* (4, 8, 8, 256) */
-        real *y = arena + 6074880;
+        const real *x191 = arena + 2490368; /* (4, 8, 8, 256) */
+        real *y = arena + 5550592;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -8643,8 +8643,8 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x193 = arena + 6074880; /* (256) */
-        real *y = arena + 6074880;
+        const real *x193 = arena + 5550592; /* (256) */
+        real *y = arena + 5550592;
         for (long i = 0; i < 256; i++) {
             real v194 = (real)0.00390625 * (x193[i]);
             real v195 = v194 + (real)1e-05;
@@ -8653,9 +8653,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x196 = arena + 6074880; /* (256) */
+        const real *x196 = arena + 5550592; /* (256) */
         const real *x125 = D_l7_gamma; /* (256) */
-        real *y = arena + 2719744;
+        real *y = arena + 2934272;
         for (long i = 0; i < 256; i++) {
             y[i] = (x196[i]) * (x125[i]);
         }
@@ -8664,10 +8664,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x191 = arena + 2621440; /* (4, 8, 8, 256) */
-        const real *x197 = arena + 2719744; /* (256) */
+        const real *x191 = arena + 2490368; /* (4, 8, 8, 256) */
+        const real *x197 = arena + 2934272; /* (256) */
         const real *x124 = D_l7_beta; /* (256) */
-        real *y = arena + 3276800;
+        real *y = arena + 2752512;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -8683,8 +8683,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 3276800;
-        real *cols = arena + 0;
+        const real *img = arena + 2752512;
+        real *cols = arena + 5552000;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 4; oh++) {
@@ -8707,14 +8707,14 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 3276800, D_l9_weight, arena + 262144);
+        genrt_conv_run(&conv, arena + 2752512, D_l9_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 0, 4096, D_l9_weight, 4096, arena + 262144, 512);
+    gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 5552000, 4096, D_l9_weight, 4096, arena + 0, 512);
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x203 = arena + 262144; /* (4, 4, 4, 512) */
-        real *y = arena + 0;
+        const real *x203 = arena + 0; /* (4, 4, 4, 512) */
+        real *y = arena + 32768;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -8731,8 +8731,8 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x204 = arena + 0; /* (512) */
-        real *y = arena + 0;
+        const real *x204 = arena + 32768; /* (512) */
+        real *y = arena + 32768;
         for (long i = 0; i < 512; i++) {
             real v205 = (real)0.015625 * (x204[i]);
             y[i] = -(v205);
@@ -8740,9 +8740,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:19: D batchnorm (4, 4, 4, 512) */
     {
-        const real *x203 = arena + 262144; /* (4, 4, 4, 512) */
-        const real *x206 = arena + 0; /* (512) */
-        real *y = arena + 262144;
+        const real *x203 = arena + 0; /* (4, 4, 4, 512) */
+        const real *x206 = arena + 32768; /* (512) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -8754,8 +8754,8 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x207 = arena + 262144; /* (4, 4, 4, 512) */
-        real *y = arena + 5456896;
+        const real *x207 = arena + 0; /* (4, 4, 4, 512) */
+        real *y = arena + 2933760;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -8774,8 +8774,8 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x209 = arena + 5456896; /* (512) */
-        real *y = arena + 5456896;
+        const real *x209 = arena + 2933760; /* (512) */
+        real *y = arena + 2933760;
         for (long i = 0; i < 512; i++) {
             real v210 = (real)0.015625 * (x209[i]);
             real v211 = v210 + (real)1e-05;
@@ -8784,7 +8784,7 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x212 = arena + 5456896; /* (512) */
+        const real *x212 = arena + 2933760; /* (512) */
         const real *x146 = D_l10_gamma; /* (512) */
         real *y = arena + 65536;
         for (long i = 0; i < 512; i++) {
@@ -8795,10 +8795,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x207 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x207 = arena + 0; /* (4, 4, 4, 512) */
         const real *x213 = arena + 65536; /* (512) */
         const real *x145 = D_l10_beta; /* (512) */
-        real *y = arena + 2686976;
+        real *y = arena + 2899968;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -8814,8 +8814,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 2686976;
-        real *cols = arena + 0;
+        const real *img = arena + 2899968;
+        real *cols = arena + 5552000;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 1; oh++) {
@@ -8838,21 +8838,21 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, arena + 2686976, D_l12_weight, arena + 66048);
+        genrt_conv_run(&conv, arena + 2899968, D_l12_weight, arena + 66048);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 66048, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 5552000, 8192, D_l12_weight, 8192, arena + 66048, 1);
     /* specs/dcgan_images.gm:22: loss_D (1) */
     {
-        real *y = arena + 0;
+        real *y = arena + 32768;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/dcgan_images.gm:22: backward of loss_D (1) */
     {
-        const real *x229 = arena + 0; /* (1) */
-        real *y = arena + 16;
+        const real *x229 = arena + 32768; /* (1) */
+        real *y = arena + 32784;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.25 * (x229[i]);
         }
@@ -8863,9 +8863,9 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:22: backward of loss_D */
     /*   with specs/dcgan_images.gm:22: backward of loss_D */
     {
-        const real *x164 = arena + 5457408; /* (4, 1) */
-        const real *x230 = arena + 16; /* (1) */
-        real *y = arena + 5457408;
+        const real *x164 = arena + 2934656; /* (4, 1) */
+        const real *x230 = arena + 32784; /* (1) */
+        real *y = arena + 2934656;
         for (long i = 0; i < 4; i++) {
             real v224 = -(x164[i]);
             real v231 = x230[0];
@@ -8876,8 +8876,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:22: backward of loss_D (1) */
     {
-        const real *x229 = arena + 0; /* (1) */
-        real *y = arena + 0;
+        const real *x229 = arena + 32768; /* (1) */
+        real *y = arena + 32768;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.25 * (x229[i]);
         }
@@ -8886,7 +8886,7 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:22: backward of loss_D */
     /*   with specs/dcgan_images.gm:22: backward of loss_D */
     {
-        const real *x235 = arena + 0; /* (1) */
+        const real *x235 = arena + 32768; /* (1) */
         const real *x220 = arena + 66048; /* (4, 1) */
         real *y = arena + 66048;
         for (long i = 0; i < 4; i++) {
@@ -8900,8 +8900,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 2686976;
-        real *cols = arena + 0;
+        const real *img = arena + 2899968;
+        real *cols = arena + 5552000;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 1; oh++) {
@@ -8924,25 +8924,25 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 1, arena + 66048, 1, D_l12_weight, 8192, arena + 32768, 8192);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 1, arena + 66048, 1, D_l12_weight, 8192, arena + 5584768, 8192);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (1, 8192) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, arena + 2686976, arena + 66048, arena + 6062080);
+        genrt_conv_run(&conv, arena + 2899968, arena + 66048, arena + 5537792);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 1, 8192, 4, arena + 66048, 1, arena + 0, 8192, arena + 6062080, 8192);
+    gemm(CblasTrans, CblasNoTrans, 1, 8192, 4, arena + 66048, 1, arena + 5552000, 8192, arena + 5537792, 8192);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (4, 4, 4, 512) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, arena + 66048, D_l12_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 66048, D_l12_weight, arena + 32768);
     } else
     #endif
     {
-        const real *cols = arena + 32768;
-        real *img = arena + 0;
+        const real *cols = arena + 5584768;
+        real *img = arena + 32768;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
@@ -8964,9 +8964,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:19: backward of D leaky_relu 0.2 (4, 4, 4, 512) */
     {
-        const real *x216 = arena + 2686976; /* (4, 4, 4, 512) */
-        const real *x244 = arena + 0; /* (4, 4, 4, 512) */
-        real *y = arena + 2686976;
+        const real *x216 = arena + 2899968; /* (4, 4, 4, 512) */
+        const real *x244 = arena + 32768; /* (4, 4, 4, 512) */
+        real *y = arena + 2899968;
         PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x216[i] > 0 ? x244[i] : (real)0.2 * x244[i];
@@ -8974,8 +8974,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     {
-        const real *x245 = arena + 2686976; /* (4, 4, 4, 512) */
-        real *y = arena + 6073344;
+        const real *x245 = arena + 2899968; /* (4, 4, 4, 512) */
+        real *y = arena + 5549056;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -8992,9 +8992,9 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x245 = arena + 2686976; /* (4, 4, 4, 512) */
-        const real *x207 = arena + 262144; /* (4, 4, 4, 512) */
-        real *y = arena + 6073856;
+        const real *x245 = arena + 2899968; /* (4, 4, 4, 512) */
+        const real *x207 = arena + 0; /* (4, 4, 4, 512) */
+        real *y = arena + 5549568;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -9016,10 +9016,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x249 = arena + 6073856; /* (512) */
+        const real *x249 = arena + 5549568; /* (512) */
         const real *x146 = D_l10_gamma; /* (512) */
-        const real *x212 = arena + 5456896; /* (512) */
-        real *y = arena + 0;
+        const real *x212 = arena + 2933760; /* (512) */
+        real *y = arena + 32768;
         for (long i = 0; i < 512; i++) {
             real v250 = (x249[i]) * (x146[i]);
             real v252 = (x212[i]) * (x212[i]);
@@ -9036,11 +9036,11 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x245 = arena + 2686976; /* (4, 4, 4, 512) */
+        const real *x245 = arena + 2899968; /* (4, 4, 4, 512) */
         const real *x213 = arena + 65536; /* (512) */
-        const real *x256 = arena + 0; /* (512) */
-        const real *x207 = arena + 262144; /* (4, 4, 4, 512) */
-        real *y = arena + 2686976;
+        const real *x256 = arena + 32768; /* (512) */
+        const real *x207 = arena + 0; /* (4, 4, 4, 512) */
+        real *y = arena + 2899968;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -9056,7 +9056,7 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     {
-        const real *x261 = arena + 2686976; /* (4, 4, 4, 512) */
+        const real *x261 = arena + 2899968; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -9086,8 +9086,8 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
         const real *x264 = arena + 0; /* (512) */
-        const real *x261 = arena + 2686976; /* (4, 4, 4, 512) */
-        real *y = arena + 2686976;
+        const real *x261 = arena + 2899968; /* (4, 4, 4, 512) */
+        real *y = arena + 2899968;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -9103,8 +9103,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 3276800;
-        real *cols = arena + 2097152;
+        const real *img = arena + 2752512;
+        real *cols = arena + 5552000;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 4; oh++) {
@@ -9127,25 +9127,25 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 2686976, 512, D_l9_weight, 4096, arena + 2359296, 4096);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 2899968, 512, D_l9_weight, 4096, arena + 5814144, 4096);
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (512, 4096) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 3276800, arena + 2686976, arena + 0);
+        genrt_conv_run(&conv, arena + 2752512, arena + 2899968, arena + 0);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 512, 4096, 64, arena + 2686976, 512, arena + 2097152, 4096, arena + 0, 4096);
+    gemm(CblasTrans, CblasNoTrans, 512, 4096, 64, arena + 2899968, 512, arena + 5552000, 4096, arena + 0, 4096);
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (4, 8, 8, 256) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 2686976, D_l9_weight, arena + 2097152);
+        genrt_conv_run(&conv, arena + 2899968, D_l9_weight, arena + 2555904);
     } else
     #endif
     {
-        const real *cols = arena + 2359296;
-        real *img = arena + 2097152;
+        const real *cols = arena + 5814144;
+        real *img = arena + 2555904;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
@@ -9167,9 +9167,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:18: backward of D leaky_relu 0.2 (4, 8, 8, 256) */
     {
-        const real *x200 = arena + 3276800; /* (4, 8, 8, 256) */
-        const real *x272 = arena + 2097152; /* (4, 8, 8, 256) */
-        real *y = arena + 3276800;
+        const real *x200 = arena + 2752512; /* (4, 8, 8, 256) */
+        const real *x272 = arena + 2555904; /* (4, 8, 8, 256) */
+        real *y = arena + 2752512;
         PARALLEL_FOR
         for (long i = 0; i < 65536; i++) {
             y[i] = x200[i] > 0 ? x272[i] : (real)0.2 * x272[i];
@@ -9177,8 +9177,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     {
-        const real *x273 = arena + 3276800; /* (4, 8, 8, 256) */
-        real *y = arena + 6075136;
+        const real *x273 = arena + 2752512; /* (4, 8, 8, 256) */
+        real *y = arena + 5550848;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -9195,9 +9195,9 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x273 = arena + 3276800; /* (4, 8, 8, 256) */
-        const real *x191 = arena + 2621440; /* (4, 8, 8, 256) */
-        real *y = arena + 6075392;
+        const real *x273 = arena + 2752512; /* (4, 8, 8, 256) */
+        const real *x191 = arena + 2490368; /* (4, 8, 8, 256) */
+        real *y = arena + 5551104;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -9219,10 +9219,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x277 = arena + 6075392; /* (256) */
+        const real *x277 = arena + 5551104; /* (256) */
         const real *x125 = D_l7_gamma; /* (256) */
-        const real *x196 = arena + 6074880; /* (256) */
-        real *y = arena + 2097152;
+        const real *x196 = arena + 5550592; /* (256) */
+        real *y = arena + 2555904;
         for (long i = 0; i < 256; i++) {
             real v278 = (x277[i]) * (x125[i]);
             real v280 = (x196[i]) * (x196[i]);
@@ -9239,11 +9239,11 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x273 = arena + 3276800; /* (4, 8, 8, 256) */
-        const real *x197 = arena + 2719744; /* (256) */
-        const real *x284 = arena + 2097152; /* (256) */
-        const real *x191 = arena + 2621440; /* (4, 8, 8, 256) */
-        real *y = arena + 3276800;
+        const real *x273 = arena + 2752512; /* (4, 8, 8, 256) */
+        const real *x197 = arena + 2934272; /* (256) */
+        const real *x284 = arena + 2555904; /* (256) */
+        const real *x191 = arena + 2490368; /* (4, 8, 8, 256) */
+        real *y = arena + 2752512;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -9259,8 +9259,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     {
-        const real *x289 = arena + 3276800; /* (4, 8, 8, 256) */
-        real *y = arena + 2097152;
+        const real *x289 = arena + 2752512; /* (4, 8, 8, 256) */
+        real *y = arena + 2490368;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -9277,8 +9277,8 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x290 = arena + 2097152; /* (256) */
-        real *y = arena + 2097152;
+        const real *x290 = arena + 2490368; /* (256) */
+        real *y = arena + 2490368;
         for (long i = 0; i < 256; i++) {
             real v291 = -(x290[i]);
             y[i] = (real)0.00390625 * (v291);
@@ -9288,9 +9288,9 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x292 = arena + 2097152; /* (256) */
-        const real *x289 = arena + 3276800; /* (4, 8, 8, 256) */
-        real *y = arena + 3276800;
+        const real *x292 = arena + 2490368; /* (256) */
+        const real *x289 = arena + 2752512; /* (4, 8, 8, 256) */
+        real *y = arena + 2752512;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -9306,8 +9306,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 5242880;
-        real *cols = arena + 2097152;
+        const real *img = arena + 2621440;
+        real *cols = arena + 5552000;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 8; oh++) {
@@ -9330,25 +9330,25 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 3276800, 256, D_l6_weight, 2048, arena + 2621440, 2048);
+    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 2752512, 256, D_l6_weight, 2048, arena + 6076288, 2048);
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (256, 2048) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 5242880, arena + 3276800, arena + 4194304);
+        genrt_conv_run(&conv, arena + 2621440, arena + 2752512, arena + 4194304);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 256, 2048, 256, arena + 3276800, 256, arena + 2097152, 2048, arena + 4194304, 2048);
+    gemm(CblasTrans, CblasNoTrans, 256, 2048, 256, arena + 2752512, 256, arena + 5552000, 2048, arena + 4194304, 2048);
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (4, 16, 16, 128) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 3276800, D_l6_weight, arena + 2097152);
+        genrt_conv_run(&conv, arena + 2752512, D_l6_weight, arena + 2490368);
     } else
     #endif
     {
-        const real *cols = arena + 2621440;
-        real *img = arena + 2097152;
+        const real *cols = arena + 6076288;
+        real *img = arena + 2490368;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
@@ -9370,9 +9370,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:17: backward of D leaky_relu 0.2 (4, 16, 16, 128) */
     {
-        const real *x184 = arena + 5242880; /* (4, 16, 16, 128) */
-        const real *x300 = arena + 2097152; /* (4, 16, 16, 128) */
-        real *y = arena + 5242880;
+        const real *x184 = arena + 2621440; /* (4, 16, 16, 128) */
+        const real *x300 = arena + 2490368; /* (4, 16, 16, 128) */
+        real *y = arena + 2621440;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x184[i] > 0 ? x300[i] : (real)0.2 * x300[i];
@@ -9380,8 +9380,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     {
-        const real *x301 = arena + 5242880; /* (4, 16, 16, 128) */
-        real *y = arena + 6076032;
+        const real *x301 = arena + 2621440; /* (4, 16, 16, 128) */
+        real *y = arena + 5551744;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -9398,9 +9398,9 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x301 = arena + 5242880; /* (4, 16, 16, 128) */
-        const real *x175 = arena + 3145728; /* (4, 16, 16, 128) */
-        real *y = arena + 6076160;
+        const real *x301 = arena + 2621440; /* (4, 16, 16, 128) */
+        const real *x175 = arena + 2359296; /* (4, 16, 16, 128) */
+        real *y = arena + 5551872;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -9422,10 +9422,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x305 = arena + 6076160; /* (128) */
+        const real *x305 = arena + 5551872; /* (128) */
         const real *x104 = D_l4_gamma; /* (128) */
-        const real *x180 = arena + 6075904; /* (128) */
-        real *y = arena + 2097152;
+        const real *x180 = arena + 5551616; /* (128) */
+        real *y = arena + 2490368;
         for (long i = 0; i < 128; i++) {
             real v306 = (x305[i]) * (x104[i]);
             real v308 = (x180[i]) * (x180[i]);
@@ -9442,11 +9442,11 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x301 = arena + 5242880; /* (4, 16, 16, 128) */
-        const real *x181 = arena + 3342336; /* (128) */
-        const real *x312 = arena + 2097152; /* (128) */
-        const real *x175 = arena + 3145728; /* (4, 16, 16, 128) */
-        real *y = arena + 5242880;
+        const real *x301 = arena + 2621440; /* (4, 16, 16, 128) */
+        const real *x181 = arena + 2934528; /* (128) */
+        const real *x312 = arena + 2490368; /* (128) */
+        const real *x175 = arena + 2359296; /* (4, 16, 16, 128) */
+        real *y = arena + 2621440;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -9462,8 +9462,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     {
-        const real *x317 = arena + 5242880; /* (4, 16, 16, 128) */
-        real *y = arena + 2097152;
+        const real *x317 = arena + 2621440; /* (4, 16, 16, 128) */
+        real *y = arena + 2359296;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -9480,8 +9480,8 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x318 = arena + 2097152; /* (128) */
-        real *y = arena + 2097152;
+        const real *x318 = arena + 2359296; /* (128) */
+        real *y = arena + 2359296;
         for (long i = 0; i < 128; i++) {
             real v319 = -(x318[i]);
             y[i] = (real)0.0009765625 * (v319);
@@ -9491,9 +9491,9 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x320 = arena + 2097152; /* (128) */
-        const real *x317 = arena + 5242880; /* (4, 16, 16, 128) */
-        real *y = arena + 5242880;
+        const real *x320 = arena + 2359296; /* (128) */
+        const real *x317 = arena + 2621440; /* (4, 16, 16, 128) */
+        real *y = arena + 2621440;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -9509,8 +9509,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 4980736;
-        real *cols = arena + 2097152;
+        const real *img = arena + 2097152;
+        real *cols = arena + 5552000;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 16; oh++) {
@@ -9533,25 +9533,25 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 5242880, 128, D_l3_weight, 1024, arena + 3145728, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 2621440, 128, D_l3_weight, 1024, arena + 6600576, 1024);
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 4980736, arena + 5242880, arena + 5767168);
+        genrt_conv_run(&conv, arena + 2097152, arena + 2621440, arena + 5242880);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 1024, arena + 5242880, 128, arena + 2097152, 1024, arena + 5767168, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 1024, arena + 2621440, 128, arena + 5552000, 1024, arena + 5242880, 1024);
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (4, 32, 32, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 5242880, D_l3_weight, arena + 2097152);
+        genrt_conv_run(&conv, arena + 2621440, D_l3_weight, arena + 2359296);
     } else
     #endif
     {
-        const real *cols = arena + 3145728;
-        real *img = arena + 2097152;
+        const real *cols = arena + 6600576;
+        real *img = arena + 2359296;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
@@ -9573,9 +9573,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:16: backward of D leaky_relu 0.2 (4, 32, 32, 64) */
     {
-        const real *x168 = arena + 4980736; /* (4, 32, 32, 64) */
-        const real *x328 = arena + 2097152; /* (4, 32, 32, 64) */
-        real *y = arena + 4980736;
+        const real *x168 = arena + 2097152; /* (4, 32, 32, 64) */
+        const real *x328 = arena + 2359296; /* (4, 32, 32, 64) */
+        real *y = arena + 2097152;
         PARALLEL_FOR
         for (long i = 0; i < 262144; i++) {
             y[i] = x168[i] > 0 ? x328[i] : (real)0.2 * x328[i];
@@ -9586,8 +9586,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 5373952;
-        real *cols = arena + 2097152;
+        const real *img = arena + 2818048;
+        real *cols = arena + 5552000;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 32; oh++) {
@@ -9610,17 +9610,17 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, arena + 5373952, arena + 4980736, arena + 6070272);
+        genrt_conv_run(&conv, arena + 2818048, arena + 2097152, arena + 5545984);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 48, 4096, arena + 4980736, 64, arena + 2097152, 48, arena + 6070272, 48);
+    gemm(CblasTrans, CblasNoTrans, 64, 48, 4096, arena + 2097152, 64, arena + 5552000, 48, arena + 5545984, 48);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (4, 8192) */
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6029312;
-        real *cols = arena + 2097152;
+        const real *img = arena + 5505024;
+        real *cols = arena + 5552000;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 1; oh++) {
@@ -9643,20 +9643,20 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 1, arena + 5457408, 1, D_l12_weight, 8192, arena + 2129920, 8192);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 1, arena + 2934656, 1, D_l12_weight, 8192, arena + 5584768, 8192);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (1, 8192) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, arena + 6029312, arena + 5457408, arena + 2162688);
+        genrt_conv_run(&conv, arena + 5505024, arena + 2934656, arena + 2097152);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 1, 8192, 4, arena + 5457408, 1, arena + 2097152, 8192, arena + 2162688, 8192);
+    gemm(CblasTrans, CblasNoTrans, 1, 8192, 4, arena + 2934656, 1, arena + 5552000, 8192, arena + 2097152, 8192);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (1, 8192) */
     {
-        const real *x243 = arena + 6062080; /* (1, 8192) */
-        const real *x337 = arena + 2162688; /* (1, 8192) */
-        real *y = arena + 6062080;
+        const real *x243 = arena + 5537792; /* (1, 8192) */
+        const real *x337 = arena + 2097152; /* (1, 8192) */
+        real *y = arena + 5537792;
         for (long i = 0; i < 8192; i++) {
             y[i] = x243[i] + x337[i];
         }
@@ -9665,11 +9665,11 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, arena + 5457408, D_l12_weight, arena + 2097152);
+        genrt_conv_run(&conv, arena + 2934656, D_l12_weight, arena + 2097152);
     } else
     #endif
     {
-        const real *cols = arena + 2129920;
+        const real *cols = arena + 5584768;
         real *img = arena + 2097152;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -9692,9 +9692,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:19: backward of D leaky_relu 0.2 (4, 4, 4, 512) */
     {
-        const real *x159 = arena + 6029312; /* (4, 4, 4, 512) */
+        const real *x159 = arena + 5505024; /* (4, 4, 4, 512) */
         const real *x339 = arena + 2097152; /* (4, 4, 4, 512) */
-        real *y = arena + 6029312;
+        real *y = arena + 5505024;
         PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x159[i] > 0 ? x339[i] : (real)0.2 * x339[i];
@@ -9702,7 +9702,7 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     {
-        const real *x340 = arena + 6029312; /* (4, 4, 4, 512) */
+        const real *x340 = arena + 5505024; /* (4, 4, 4, 512) */
         real *y = arena + 2097152;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -9719,9 +9719,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     {
-        const real *x246 = arena + 6073344; /* (512) */
+        const real *x246 = arena + 5549056; /* (512) */
         const real *x341 = arena + 2097152; /* (512) */
-        real *y = arena + 6073344;
+        real *y = arena + 5549056;
         for (long i = 0; i < 512; i++) {
             y[i] = x246[i] + x341[i];
         }
@@ -9729,8 +9729,8 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x340 = arena + 6029312; /* (4, 4, 4, 512) */
-        const real *x150 = arena + 5423104; /* (4, 4, 4, 512) */
+        const real *x340 = arena + 5505024; /* (4, 4, 4, 512) */
+        const real *x150 = arena + 2867200; /* (4, 4, 4, 512) */
         real *y = arena + 2097152;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -9750,11 +9750,11 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x249 = arena + 6073856; /* (512) */
-        const real *x212 = arena + 5456896; /* (512) */
+        const real *x249 = arena + 5549568; /* (512) */
+        const real *x212 = arena + 2933760; /* (512) */
         const real *x345 = arena + 2097152; /* (512) */
-        const real *x155 = arena + 5455872; /* (512) */
-        real *y = arena + 6073856;
+        const real *x155 = arena + 2932736; /* (512) */
+        real *y = arena + 5549568;
         for (long i = 0; i < 512; i++) {
             real v251 = (x249[i]) * (x212[i]);
             real v347 = (x345[i]) * (x155[i]);
@@ -9770,7 +9770,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x345 = arena + 2097152; /* (512) */
         const real *x146 = D_l10_gamma; /* (512) */
-        const real *x155 = arena + 5455872; /* (512) */
+        const real *x155 = arena + 2932736; /* (512) */
         real *y = arena + 2097152;
         for (long i = 0; i < 512; i++) {
             real v346 = (x345[i]) * (x146[i]);
@@ -9788,11 +9788,11 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x340 = arena + 6029312; /* (4, 4, 4, 512) */
-        const real *x156 = arena + 5456384; /* (512) */
+        const real *x340 = arena + 5505024; /* (4, 4, 4, 512) */
+        const real *x156 = arena + 2933248; /* (512) */
         const real *x353 = arena + 2097152; /* (512) */
-        const real *x150 = arena + 5423104; /* (4, 4, 4, 512) */
-        real *y = arena + 6029312;
+        const real *x150 = arena + 2867200; /* (4, 4, 4, 512) */
+        real *y = arena + 5505024;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -9808,7 +9808,7 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     {
-        const real *x358 = arena + 6029312; /* (4, 4, 4, 512) */
+        const real *x358 = arena + 5505024; /* (4, 4, 4, 512) */
         real *y = arena + 2097152;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -9838,8 +9838,8 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
         const real *x361 = arena + 2097152; /* (512) */
-        const real *x358 = arena + 6029312; /* (4, 4, 4, 512) */
-        real *y = arena + 6029312;
+        const real *x358 = arena + 5505024; /* (4, 4, 4, 512) */
+        real *y = arena + 5505024;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -9855,8 +9855,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 5963776;
-        real *cols = arena + 4980736;
+        const real *img = arena + 5439488;
+        real *cols = arena + 5552000;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 4; oh++) {
@@ -9879,15 +9879,15 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 6029312, 512, D_l9_weight, 4096, arena + 5242880, 4096);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 5505024, 512, D_l9_weight, 4096, arena + 5814144, 4096);
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (512, 4096) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 5963776, arena + 6029312, arena + 2097152);
+        genrt_conv_run(&conv, arena + 5439488, arena + 5505024, arena + 2097152);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 512, 4096, 64, arena + 6029312, 512, arena + 4980736, 4096, arena + 2097152, 4096);
+    gemm(CblasTrans, CblasNoTrans, 512, 4096, 64, arena + 5505024, 512, arena + 5552000, 4096, arena + 2097152, 4096);
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (512, 4096) */
     {
         const real *x271 = arena + 0; /* (512, 4096) */
@@ -9902,11 +9902,11 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 6029312, D_l9_weight, arena + 2097152);
+        genrt_conv_run(&conv, arena + 5505024, D_l9_weight, arena + 2097152);
     } else
     #endif
     {
-        const real *cols = arena + 5242880;
+        const real *cols = arena + 5814144;
         real *img = arena + 2097152;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -9929,9 +9929,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:18: backward of D leaky_relu 0.2 (4, 8, 8, 256) */
     {
-        const real *x138 = arena + 5963776; /* (4, 8, 8, 256) */
+        const real *x138 = arena + 5439488; /* (4, 8, 8, 256) */
         const real *x370 = arena + 2097152; /* (4, 8, 8, 256) */
-        real *y = arena + 5963776;
+        real *y = arena + 5439488;
         PARALLEL_FOR
         for (long i = 0; i < 65536; i++) {
             y[i] = x138[i] > 0 ? x370[i] : (real)0.2 * x370[i];
@@ -9939,7 +9939,7 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     {
-        const real *x371 = arena + 5963776; /* (4, 8, 8, 256) */
+        const real *x371 = arena + 5439488; /* (4, 8, 8, 256) */
         real *y = arena + 2097152;
         double acc[256] = {0};
         PARALLEL_FOR
@@ -9956,9 +9956,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     {
-        const real *x274 = arena + 6075136; /* (256) */
+        const real *x274 = arena + 5550848; /* (256) */
         const real *x372 = arena + 2097152; /* (256) */
-        real *y = arena + 6075136;
+        real *y = arena + 5550848;
         for (long i = 0; i < 256; i++) {
             y[i] = x274[i] + x372[i];
         }
@@ -9966,8 +9966,8 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x371 = arena + 5963776; /* (4, 8, 8, 256) */
-        const real *x129 = arena + 5898240; /* (4, 8, 8, 256) */
+        const real *x371 = arena + 5439488; /* (4, 8, 8, 256) */
+        const real *x129 = arena + 5373952; /* (4, 8, 8, 256) */
         real *y = arena + 2097152;
         double acc[256] = {0};
         PARALLEL_FOR
@@ -9987,11 +9987,11 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x277 = arena + 6075392; /* (256) */
-        const real *x196 = arena + 6074880; /* (256) */
+        const real *x277 = arena + 5551104; /* (256) */
+        const real *x196 = arena + 5550592; /* (256) */
         const real *x376 = arena + 2097152; /* (256) */
-        const real *x134 = arena + 6074368; /* (256) */
-        real *y = arena + 6075392;
+        const real *x134 = arena + 5550080; /* (256) */
+        real *y = arena + 5551104;
         for (long i = 0; i < 256; i++) {
             real v279 = (x277[i]) * (x196[i]);
             real v378 = (x376[i]) * (x134[i]);
@@ -10007,7 +10007,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x376 = arena + 2097152; /* (256) */
         const real *x125 = D_l7_gamma; /* (256) */
-        const real *x134 = arena + 6074368; /* (256) */
+        const real *x134 = arena + 5550080; /* (256) */
         real *y = arena + 2097152;
         for (long i = 0; i < 256; i++) {
             real v377 = (x376[i]) * (x125[i]);
@@ -10025,11 +10025,11 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x371 = arena + 5963776; /* (4, 8, 8, 256) */
-        const real *x135 = arena + 6074624; /* (256) */
+        const real *x371 = arena + 5439488; /* (4, 8, 8, 256) */
+        const real *x135 = arena + 5550336; /* (256) */
         const real *x384 = arena + 2097152; /* (256) */
-        const real *x129 = arena + 5898240; /* (4, 8, 8, 256) */
-        real *y = arena + 5963776;
+        const real *x129 = arena + 5373952; /* (4, 8, 8, 256) */
+        real *y = arena + 5439488;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -10045,7 +10045,7 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     {
-        const real *x389 = arena + 5963776; /* (4, 8, 8, 256) */
+        const real *x389 = arena + 5439488; /* (4, 8, 8, 256) */
         real *y = arena + 2097152;
         double acc[256] = {0};
         PARALLEL_FOR
@@ -10075,8 +10075,8 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
         const real *x392 = arena + 2097152; /* (256) */
-        const real *x389 = arena + 5963776; /* (4, 8, 8, 256) */
-        real *y = arena + 5963776;
+        const real *x389 = arena + 5439488; /* (4, 8, 8, 256) */
+        real *y = arena + 5439488;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -10092,8 +10092,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 5636096;
-        real *cols = arena + 2097152;
+        const real *img = arena + 5111808;
+        real *cols = arena + 5552000;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 8; oh++) {
@@ -10116,19 +10116,19 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 5963776, 256, D_l6_weight, 2048, arena + 2621440, 2048);
+    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 5439488, 256, D_l6_weight, 2048, arena + 6076288, 2048);
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (256, 2048) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 5636096, arena + 5963776, arena + 3145728);
+        genrt_conv_run(&conv, arena + 5111808, arena + 5439488, arena + 2097152);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 256, 2048, 256, arena + 5963776, 256, arena + 2097152, 2048, arena + 3145728, 2048);
+    gemm(CblasTrans, CblasNoTrans, 256, 2048, 256, arena + 5439488, 256, arena + 5552000, 2048, arena + 2097152, 2048);
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (256, 2048) */
     {
         const real *x299 = arena + 4194304; /* (256, 2048) */
-        const real *x399 = arena + 3145728; /* (256, 2048) */
+        const real *x399 = arena + 2097152; /* (256, 2048) */
         real *y = arena + 4194304;
         PARALLEL_FOR
         for (long i = 0; i < 524288; i++) {
@@ -10139,11 +10139,11 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 5963776, D_l6_weight, arena + 2097152);
+        genrt_conv_run(&conv, arena + 5439488, D_l6_weight, arena + 2097152);
     } else
     #endif
     {
-        const real *cols = arena + 2621440;
+        const real *cols = arena + 6076288;
         real *img = arena + 2097152;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -10166,9 +10166,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:17: backward of D leaky_relu 0.2 (4, 16, 16, 128) */
     {
-        const real *x117 = arena + 5636096; /* (4, 16, 16, 128) */
+        const real *x117 = arena + 5111808; /* (4, 16, 16, 128) */
         const real *x401 = arena + 2097152; /* (4, 16, 16, 128) */
-        real *y = arena + 5636096;
+        real *y = arena + 5111808;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x117[i] > 0 ? x401[i] : (real)0.2 * x401[i];
@@ -10176,7 +10176,7 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     {
-        const real *x402 = arena + 5636096; /* (4, 16, 16, 128) */
+        const real *x402 = arena + 5111808; /* (4, 16, 16, 128) */
         real *y = arena + 2097152;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -10193,9 +10193,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     {
-        const real *x302 = arena + 6076032; /* (128) */
+        const real *x302 = arena + 5551744; /* (128) */
         const real *x403 = arena + 2097152; /* (128) */
-        real *y = arena + 6076032;
+        real *y = arena + 5551744;
         for (long i = 0; i < 128; i++) {
             y[i] = x302[i] + x403[i];
         }
@@ -10203,8 +10203,8 @@ static void gc_grad_0(real *g) {
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x402 = arena + 5636096; /* (4, 16, 16, 128) */
-        const real *x108 = arena + 5505024; /* (4, 16, 16, 128) */
+        const real *x402 = arena + 5111808; /* (4, 16, 16, 128) */
+        const real *x108 = arena + 4980736; /* (4, 16, 16, 128) */
         real *y = arena + 2097152;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -10224,11 +10224,11 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x305 = arena + 6076160; /* (128) */
-        const real *x180 = arena + 6075904; /* (128) */
+        const real *x305 = arena + 5551872; /* (128) */
+        const real *x180 = arena + 5551616; /* (128) */
         const real *x407 = arena + 2097152; /* (128) */
-        const real *x113 = arena + 6075648; /* (128) */
-        real *y = arena + 6076160;
+        const real *x113 = arena + 5551360; /* (128) */
+        real *y = arena + 5551872;
         for (long i = 0; i < 128; i++) {
             real v307 = (x305[i]) * (x180[i]);
             real v409 = (x407[i]) * (x113[i]);
@@ -10244,7 +10244,7 @@ static void gc_grad_0(real *g) {
     {
         const real *x407 = arena + 2097152; /* (128) */
         const real *x104 = D_l4_gamma; /* (128) */
-        const real *x113 = arena + 6075648; /* (128) */
+        const real *x113 = arena + 5551360; /* (128) */
         real *y = arena + 2097152;
         for (long i = 0; i < 128; i++) {
             real v408 = (x407[i]) * (x104[i]);
@@ -10262,11 +10262,11 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x402 = arena + 5636096; /* (4, 16, 16, 128) */
-        const real *x114 = arena + 6075776; /* (128) */
+        const real *x402 = arena + 5111808; /* (4, 16, 16, 128) */
+        const real *x114 = arena + 5551488; /* (128) */
         const real *x415 = arena + 2097152; /* (128) */
-        const real *x108 = arena + 5505024; /* (4, 16, 16, 128) */
-        real *y = arena + 5636096;
+        const real *x108 = arena + 4980736; /* (4, 16, 16, 128) */
+        real *y = arena + 5111808;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -10282,7 +10282,7 @@ static void gc_grad_0(real *g) {
     }
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     {
-        const real *x420 = arena + 5636096; /* (4, 16, 16, 128) */
+        const real *x420 = arena + 5111808; /* (4, 16, 16, 128) */
         real *y = arena + 2097152;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -10312,8 +10312,8 @@ static void gc_grad_0(real *g) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
         const real *x423 = arena + 2097152; /* (128) */
-        const real *x420 = arena + 5636096; /* (4, 16, 16, 128) */
-        real *y = arena + 5636096;
+        const real *x420 = arena + 5111808; /* (4, 16, 16, 128) */
+        real *y = arena + 5111808;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -10330,7 +10330,7 @@ static void gc_grad_0(real *g) {
     #endif
     {
         const real *img = arena + 4718592;
-        real *cols = arena + 2097152;
+        real *cols = arena + 5552000;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 16; oh++) {
@@ -10353,20 +10353,20 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 5636096, 128, D_l3_weight, 1024, arena + 3145728, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 5111808, 128, D_l3_weight, 1024, arena + 6600576, 1024);
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 4718592, arena + 5636096, arena + 4980736);
+        genrt_conv_run(&conv, arena + 4718592, arena + 5111808, arena + 2097152);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 1024, arena + 5636096, 128, arena + 2097152, 1024, arena + 4980736, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 1024, arena + 5111808, 128, arena + 5552000, 1024, arena + 2097152, 1024);
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
-        const real *x327 = arena + 5767168; /* (128, 1024) */
-        const real *x430 = arena + 4980736; /* (128, 1024) */
-        real *y = arena + 5767168;
+        const real *x327 = arena + 5242880; /* (128, 1024) */
+        const real *x430 = arena + 2097152; /* (128, 1024) */
+        real *y = arena + 5242880;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x327[i] + x430[i];
@@ -10376,11 +10376,11 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 5636096, D_l3_weight, arena + 2097152);
+        genrt_conv_run(&conv, arena + 5111808, D_l3_weight, arena + 2097152);
     } else
     #endif
     {
-        const real *cols = arena + 3145728;
+        const real *cols = arena + 6600576;
         real *img = arena + 2097152;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
@@ -10417,7 +10417,7 @@ static void gc_grad_0(real *g) {
     #endif
     {
         const real *img = gc_x;
-        real *cols = arena + 2097152;
+        real *cols = arena + 5552000;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 32; oh++) {
@@ -10440,41 +10440,41 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, gc_x, arena + 4718592, arena + 2293760);
+        genrt_conv_run(&conv, gc_x, arena + 4718592, arena + 2097152);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 48, 4096, arena + 4718592, 64, arena + 2097152, 48, arena + 2293760, 48);
+    gemm(CblasTrans, CblasNoTrans, 64, 48, 4096, arena + 4718592, 64, arena + 5552000, 48, arena + 2097152, 48);
     /* specs/dcgan_images.gm:16: backward of D conv 64 k4 s2 p1 (64, 48) */
     {
-        const real *x332 = arena + 6070272; /* (64, 48) */
-        const real *x436 = arena + 2293760; /* (64, 48) */
-        real *y = arena + 6070272;
+        const real *x332 = arena + 5545984; /* (64, 48) */
+        const real *x436 = arena + 2097152; /* (64, 48) */
+        real *y = arena + 5545984;
         for (long i = 0; i < 3072; i++) {
             y[i] = x332[i] + x436[i];
         }
     }
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 3578624, arena + 6070272, 3072 * sizeof(real));
+    memcpy(g + 3578624, arena + 5545984, 3072 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 3581696, arena + 5767168, 131072 * sizeof(real));
+    memcpy(g + 3581696, arena + 5242880, 131072 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 3712768, arena + 6076160, 128 * sizeof(real));
+    memcpy(g + 3712768, arena + 5551872, 128 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 3712896, arena + 6076032, 128 * sizeof(real));
+    memcpy(g + 3712896, arena + 5551744, 128 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
     memcpy(g + 3713280, arena + 4194304, 524288 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 4237568, arena + 6075392, 256 * sizeof(real));
+    memcpy(g + 4237568, arena + 5551104, 256 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 4237824, arena + 6075136, 256 * sizeof(real));
+    memcpy(g + 4237824, arena + 5550848, 256 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
     memcpy(g + 4238592, arena + 0, 2097152 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 6335744, arena + 6073856, 512 * sizeof(real));
+    memcpy(g + 6335744, arena + 5549568, 512 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 6336256, arena + 6073344, 512 * sizeof(real));
+    memcpy(g + 6336256, arena + 5549056, 512 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 6337792, arena + 6062080, 8192 * sizeof(real));
+    memcpy(g + 6337792, arena + 5537792, 8192 * sizeof(real));
 }
 
 /* Gradient check: loss_G at batch 4. */
@@ -10483,17 +10483,17 @@ static void gc_loss_1(double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 100, gc_z, 100, G_l2_weight, 8192, arena + 0, 8192);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 100, gc_z, 100, G_l2_weight, 8192, arena + 393216, 8192);
     /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (4, 4, 4, 512) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 4, 4, 512, 100, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, gc_z, G_l2_weight, arena + 262144);
+        genrt_conv_run(&conv, gc_z, G_l2_weight, arena + 65536);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 262144;
+        const real *cols = arena + 393216;
+        real *img = arena + 65536;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
@@ -10515,7 +10515,7 @@ static void gc_loss_1(double *out) {
     }
     /* specs/dcgan_images.gm:9: G batchnorm (512) */
     {
-        const real *x6 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x6 = arena + 65536; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -10542,9 +10542,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/dcgan_images.gm:9: G batchnorm (4, 4, 4, 512) */
     {
-        const real *x6 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x6 = arena + 65536; /* (4, 4, 4, 512) */
         const real *x13 = arena + 0; /* (512) */
-        real *y = arena + 262144;
+        real *y = arena + 65536;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -10556,7 +10556,7 @@ static void gc_loss_1(double *out) {
     /* specs/dcgan_images.gm:9: G batchnorm (512) */
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x14 = arena + 65536; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -10591,10 +10591,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x14 = arena + 65536; /* (4, 4, 4, 512) */
         const real *x20 = arena + 0; /* (512) */
         const real *x9 = G_l3_beta; /* (512) */
-        real *y = arena + 262144;
+        real *y = arena + 65536;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -10609,17 +10609,17 @@ static void gc_loss_1(double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 262144, 512, G_l5_weight, 4096, arena + 0, 4096);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 65536, 512, G_l5_weight, 4096, arena + 393216, 4096);
     /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (4, 8, 8, 256) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 262144, G_l5_weight, arena + 524288);
+        genrt_conv_run(&conv, arena + 65536, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 524288;
+        const real *cols = arena + 393216;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
@@ -10641,8 +10641,8 @@ static void gc_loss_1(double *out) {
     }
     /* specs/dcgan_images.gm:10: G batchnorm (256) */
     {
-        const real *x27 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x27 = arena + 0; /* (4, 8, 8, 256) */
+        real *y = arena + 65536;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -10659,8 +10659,8 @@ static void gc_loss_1(double *out) {
     /* specs/dcgan_images.gm:10: G batchnorm (256) */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x32 = arena + 0; /* (256) */
-        real *y = arena + 0;
+        const real *x32 = arena + 65536; /* (256) */
+        real *y = arena + 65536;
         for (long i = 0; i < 256; i++) {
             real v33 = (real)0.00390625 * (x32[i]);
             y[i] = -(v33);
@@ -10668,9 +10668,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/dcgan_images.gm:10: G batchnorm (4, 8, 8, 256) */
     {
-        const real *x27 = arena + 524288; /* (4, 8, 8, 256) */
-        const real *x34 = arena + 0; /* (256) */
-        real *y = arena + 524288;
+        const real *x27 = arena + 0; /* (4, 8, 8, 256) */
+        const real *x34 = arena + 65536; /* (256) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -10682,8 +10682,8 @@ static void gc_loss_1(double *out) {
     /* specs/dcgan_images.gm:10: G batchnorm (256) */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x35 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x35 = arena + 0; /* (4, 8, 8, 256) */
+        real *y = arena + 65536;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -10703,9 +10703,9 @@ static void gc_loss_1(double *out) {
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x37 = arena + 0; /* (256) */
+        const real *x37 = arena + 65536; /* (256) */
         const real *x31 = G_l6_gamma; /* (256) */
-        real *y = arena + 0;
+        real *y = arena + 65536;
         for (long i = 0; i < 256; i++) {
             real v38 = (real)0.00390625 * (x37[i]);
             real v39 = v38 + (real)1e-05;
@@ -10717,10 +10717,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x35 = arena + 524288; /* (4, 8, 8, 256) */
-        const real *x41 = arena + 0; /* (256) */
+        const real *x35 = arena + 0; /* (4, 8, 8, 256) */
+        const real *x41 = arena + 65536; /* (256) */
         const real *x30 = G_l6_beta; /* (256) */
-        real *y = arena + 524288;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -10735,17 +10735,17 @@ static void gc_loss_1(double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 524288, 256, G_l8_weight, 2048, arena + 0, 2048);
+    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 0, 256, G_l8_weight, 2048, arena + 393216, 2048);
     /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (4, 16, 16, 128) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 524288, G_l8_weight, arena + 1310720);
+        genrt_conv_run(&conv, arena + 0, G_l8_weight, arena + 262144);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 1310720;
+        const real *cols = arena + 393216;
+        real *img = arena + 262144;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
@@ -10767,7 +10767,7 @@ static void gc_loss_1(double *out) {
     }
     /* specs/dcgan_images.gm:11: G batchnorm (128) */
     {
-        const real *x48 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x48 = arena + 262144; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -10794,9 +10794,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/dcgan_images.gm:11: G batchnorm (4, 16, 16, 128) */
     {
-        const real *x48 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x48 = arena + 262144; /* (4, 16, 16, 128) */
         const real *x55 = arena + 0; /* (128) */
-        real *y = arena + 1310720;
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -10808,7 +10808,7 @@ static void gc_loss_1(double *out) {
     /* specs/dcgan_images.gm:11: G batchnorm (128) */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x56 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x56 = arena + 262144; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -10843,10 +10843,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x56 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x56 = arena + 262144; /* (4, 16, 16, 128) */
         const real *x62 = arena + 0; /* (128) */
         const real *x51 = G_l9_beta; /* (128) */
-        real *y = arena + 1310720;
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -10861,17 +10861,17 @@ static void gc_loss_1(double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 1310720, 128, G_l11_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 262144, 128, G_l11_weight, 1024, arena + 393216, 1024);
     /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (4, 32, 32, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 1310720, G_l11_weight, arena + 1048576);
+        genrt_conv_run(&conv, arena + 262144, G_l11_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 1048576;
+        const real *cols = arena + 393216;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
@@ -10893,8 +10893,8 @@ static void gc_loss_1(double *out) {
     }
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     {
-        const real *x69 = arena + 1048576; /* (4, 32, 32, 64) */
-        real *y = arena + 0;
+        const real *x69 = arena + 0; /* (4, 32, 32, 64) */
+        real *y = arena + 262144;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -10911,8 +10911,8 @@ static void gc_loss_1(double *out) {
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x74 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x74 = arena + 262144; /* (64) */
+        real *y = arena + 262144;
         for (long i = 0; i < 64; i++) {
             real v75 = (real)0.000244140625 * (x74[i]);
             y[i] = -(v75);
@@ -10920,9 +10920,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/dcgan_images.gm:12: G batchnorm (4, 32, 32, 64) */
     {
-        const real *x69 = arena + 1048576; /* (4, 32, 32, 64) */
-        const real *x76 = arena + 0; /* (64) */
-        real *y = arena + 1048576;
+        const real *x69 = arena + 0; /* (4, 32, 32, 64) */
+        const real *x76 = arena + 262144; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
@@ -10934,8 +10934,8 @@ static void gc_loss_1(double *out) {
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
-        real *y = arena + 0;
+        const real *x77 = arena + 0; /* (4, 32, 32, 64) */
+        real *y = arena + 262144;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -10955,9 +10955,9 @@ static void gc_loss_1(double *out) {
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x79 = arena + 0; /* (64) */
+        const real *x79 = arena + 262144; /* (64) */
         const real *x73 = G_l12_gamma; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 262144;
         for (long i = 0; i < 64; i++) {
             real v80 = (real)0.000244140625 * (x79[i]);
             real v81 = v80 + (real)1e-05;
@@ -10969,10 +10969,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
-        const real *x83 = arena + 0; /* (64) */
+        const real *x77 = arena + 0; /* (4, 32, 32, 64) */
+        const real *x83 = arena + 262144; /* (64) */
         const real *x72 = G_l12_beta; /* (64) */
-        real *y = arena + 1048576;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
@@ -10987,17 +10987,17 @@ static void gc_loss_1(double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 4096, 48, 64, arena + 1048576, 64, G_l14_weight, 48, arena + 0, 48);
+    gemm(CblasNoTrans, CblasNoTrans, 4096, 48, 64, arena + 0, 64, G_l14_weight, 48, arena + 393216, 48);
     /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (4, 64, 64, 3) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, arena + 1048576, G_l14_weight, arena + 196608);
+        genrt_conv_run(&conv, arena + 0, G_l14_weight, arena + 262144);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 196608;
+        const real *cols = arena + 393216;
+        real *img = arena + 262144;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12288, 0, 12288 * sizeof(real));
@@ -11019,8 +11019,8 @@ static void gc_loss_1(double *out) {
     }
     /* specs/dcgan_images.gm:13: G tanh (4, 64, 64, 3) */
     {
-        const real *x90 = arena + 196608; /* (4, 64, 64, 3) */
-        real *y = arena + 196608;
+        const real *x90 = arena + 262144; /* (4, 64, 64, 3) */
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long i = 0; i < 49152; i++) {
             y[i] = tanh(x90[i]);
@@ -11031,8 +11031,8 @@ static void gc_loss_1(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 196608;
-        real *cols = arena + 0;
+        const real *img = arena + 262144;
+        real *cols = arena + 393216;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 32; oh++) {
@@ -11055,14 +11055,14 @@ static void gc_loss_1(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, arena + 196608, D_l1_weight, arena + 1048576);
+        genrt_conv_run(&conv, arena + 262144, D_l1_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 0, 48, D_l1_weight, 48, arena + 1048576, 64);
+    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 393216, 48, D_l1_weight, 48, arena + 0, 64);
     /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (4, 32, 32, 64) */
     {
-        const real *x95 = arena + 1048576; /* (4, 32, 32, 64) */
-        real *y = arena + 1048576;
+        const real *x95 = arena + 0; /* (4, 32, 32, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 262144; i++) {
             y[i] = x95[i] > 0 ? x95[i] : (real)0.2 * x95[i];
@@ -11073,8 +11073,8 @@ static void gc_loss_1(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 1048576;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 393216;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 16; oh++) {
@@ -11097,13 +11097,13 @@ static void gc_loss_1(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 1048576, D_l3_weight, arena + 1310720);
+        genrt_conv_run(&conv, arena + 0, D_l3_weight, arena + 262144);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 1310720, 128);
+    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 393216, 1024, D_l3_weight, 1024, arena + 262144, 128);
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x100 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x100 = arena + 262144; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -11130,9 +11130,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (4, 16, 16, 128) */
     {
-        const real *x100 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x100 = arena + 262144; /* (4, 16, 16, 128) */
         const real *x107 = arena + 0; /* (128) */
-        real *y = arena + 1310720;
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -11144,7 +11144,7 @@ static void gc_loss_1(double *out) {
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x108 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x108 = arena + 262144; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -11179,10 +11179,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x108 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x108 = arena + 262144; /* (4, 16, 16, 128) */
         const real *x114 = arena + 0; /* (128) */
         const real *x103 = D_l4_beta; /* (128) */
-        real *y = arena + 1310720;
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -11198,8 +11198,8 @@ static void gc_loss_1(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 1310720;
-        real *cols = arena + 0;
+        const real *img = arena + 262144;
+        real *cols = arena + 393216;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 8; oh++) {
@@ -11222,14 +11222,14 @@ static void gc_loss_1(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 1310720, D_l6_weight, arena + 524288);
+        genrt_conv_run(&conv, arena + 262144, D_l6_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 0, 2048, D_l6_weight, 2048, arena + 524288, 256);
+    gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 393216, 2048, D_l6_weight, 2048, arena + 0, 256);
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x121 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x121 = arena + 0; /* (4, 8, 8, 256) */
+        real *y = arena + 65536;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -11246,8 +11246,8 @@ static void gc_loss_1(double *out) {
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x126 = arena + 0; /* (256) */
-        real *y = arena + 0;
+        const real *x126 = arena + 65536; /* (256) */
+        real *y = arena + 65536;
         for (long i = 0; i < 256; i++) {
             real v127 = (real)0.00390625 * (x126[i]);
             y[i] = -(v127);
@@ -11255,9 +11255,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/dcgan_images.gm:18: D batchnorm (4, 8, 8, 256) */
     {
-        const real *x121 = arena + 524288; /* (4, 8, 8, 256) */
-        const real *x128 = arena + 0; /* (256) */
-        real *y = arena + 524288;
+        const real *x121 = arena + 0; /* (4, 8, 8, 256) */
+        const real *x128 = arena + 65536; /* (256) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -11269,8 +11269,8 @@ static void gc_loss_1(double *out) {
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x129 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x129 = arena + 0; /* (4, 8, 8, 256) */
+        real *y = arena + 65536;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -11290,9 +11290,9 @@ static void gc_loss_1(double *out) {
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x131 = arena + 0; /* (256) */
+        const real *x131 = arena + 65536; /* (256) */
         const real *x125 = D_l7_gamma; /* (256) */
-        real *y = arena + 0;
+        real *y = arena + 65536;
         for (long i = 0; i < 256; i++) {
             real v132 = (real)0.00390625 * (x131[i]);
             real v133 = v132 + (real)1e-05;
@@ -11304,10 +11304,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x129 = arena + 524288; /* (4, 8, 8, 256) */
-        const real *x135 = arena + 0; /* (256) */
+        const real *x129 = arena + 0; /* (4, 8, 8, 256) */
+        const real *x135 = arena + 65536; /* (256) */
         const real *x124 = D_l7_beta; /* (256) */
-        real *y = arena + 524288;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -11323,8 +11323,8 @@ static void gc_loss_1(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 524288;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 393216;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 4; oh++) {
@@ -11347,13 +11347,13 @@ static void gc_loss_1(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 524288, D_l9_weight, arena + 262144);
+        genrt_conv_run(&conv, arena + 0, D_l9_weight, arena + 65536);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 0, 4096, D_l9_weight, 4096, arena + 262144, 512);
+    gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 393216, 4096, D_l9_weight, 4096, arena + 65536, 512);
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x142 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x142 = arena + 65536; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -11380,9 +11380,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/dcgan_images.gm:19: D batchnorm (4, 4, 4, 512) */
     {
-        const real *x142 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x142 = arena + 65536; /* (4, 4, 4, 512) */
         const real *x149 = arena + 0; /* (512) */
-        real *y = arena + 262144;
+        real *y = arena + 65536;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -11394,7 +11394,7 @@ static void gc_loss_1(double *out) {
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x150 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x150 = arena + 65536; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -11429,10 +11429,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x150 = arena + 262144; /* (4, 4, 4, 512) */
+        const real *x150 = arena + 65536; /* (4, 4, 4, 512) */
         const real *x156 = arena + 0; /* (512) */
         const real *x145 = D_l10_beta; /* (512) */
-        real *y = arena + 262144;
+        real *y = arena + 65536;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -11448,8 +11448,8 @@ static void gc_loss_1(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 262144;
-        real *cols = arena + 0;
+        const real *img = arena + 65536;
+        real *cols = arena + 393216;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 1; oh++) {
@@ -11472,16 +11472,16 @@ static void gc_loss_1(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, arena + 262144, D_l12_weight, arena + 32768);
+        genrt_conv_run(&conv, arena + 65536, D_l12_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 32768, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 393216, 8192, D_l12_weight, 8192, arena + 0, 1);
     /* specs/dcgan_images.gm:22: loss_G (1) */
     /*   with specs/dcgan_images.gm:22: loss_G */
     /*   with specs/dcgan_images.gm:22: loss_G */
     {
-        const real *x164 = arena + 32768; /* (4, 1) */
-        real *y = arena + 0;
+        const real *x164 = arena + 0; /* (4, 1) */
+        real *y = arena + 16;
         double acc = 0;
         for (long i = 0; i < 4; i++) {
             real v165 = -(x164[i]);
@@ -11492,14 +11492,14 @@ static void gc_loss_1(double *out) {
     }
     /* specs/dcgan_images.gm:22: loss_G (1) */
     {
-        const real *x167 = arena + 0; /* (1) */
-        real *y = arena + 0;
+        const real *x167 = arena + 16; /* (1) */
+        real *y = arena + 16;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.25 * (x167[i]);
         }
     }
     /* specs/dcgan_images.gm:22: loss_G (1) */
-    out[0] = (double)*(arena + 0);
+    out[0] = (double)*(arena + 16);
 }
 
 /* Gradient check: d loss_G / d parameters at batch 4, into g. */
@@ -11508,17 +11508,17 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 100, gc_z, 100, G_l2_weight, 8192, arena + 0, 8192);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 100, gc_z, 100, G_l2_weight, 8192, arena + 3609472, 8192);
     /* specs/dcgan_images.gm:9: G deconv 512 k4 s1 p0 (4, 4, 4, 512) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 4, 4, 512, 100, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, gc_z, G_l2_weight, arena + 2670592);
+        genrt_conv_run(&conv, gc_z, G_l2_weight, arena + 2162688);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 2670592;
+        const real *cols = arena + 3609472;
+        real *img = arena + 2162688;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
@@ -11540,7 +11540,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:9: G batchnorm (512) */
     {
-        const real *x6 = arena + 2670592; /* (4, 4, 4, 512) */
+        const real *x6 = arena + 2162688; /* (4, 4, 4, 512) */
         real *y = arena + 0;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -11567,9 +11567,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:9: G batchnorm (4, 4, 4, 512) */
     {
-        const real *x6 = arena + 2670592; /* (4, 4, 4, 512) */
+        const real *x6 = arena + 2162688; /* (4, 4, 4, 512) */
         const real *x13 = arena + 0; /* (512) */
-        real *y = arena + 2670592;
+        real *y = arena + 2162688;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -11581,8 +11581,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:9: G batchnorm (512) */
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 2670592; /* (4, 4, 4, 512) */
-        real *y = arena + 2703360;
+        const real *x14 = arena + 2162688; /* (4, 4, 4, 512) */
+        real *y = arena + 2228224;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -11601,8 +11601,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     {
-        const real *x16 = arena + 2703360; /* (512) */
-        real *y = arena + 2703360;
+        const real *x16 = arena + 2228224; /* (512) */
+        real *y = arena + 2228224;
         for (long i = 0; i < 512; i++) {
             real v17 = (real)0.015625 * (x16[i]);
             real v18 = v17 + (real)1e-05;
@@ -11611,9 +11611,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:9: G batchnorm (512) */
     {
-        const real *x19 = arena + 2703360; /* (512) */
+        const real *x19 = arena + 2228224; /* (512) */
         const real *x10 = G_l3_gamma; /* (512) */
-        real *y = arena + 2703872;
+        real *y = arena + 2228736;
         for (long i = 0; i < 512; i++) {
             y[i] = (x19[i]) * (x10[i]);
         }
@@ -11622,8 +11622,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     /*   with specs/dcgan_images.gm:9: G batchnorm */
     {
-        const real *x14 = arena + 2670592; /* (4, 4, 4, 512) */
-        const real *x20 = arena + 2703872; /* (512) */
+        const real *x14 = arena + 2162688; /* (4, 4, 4, 512) */
+        const real *x20 = arena + 2228736; /* (512) */
         const real *x9 = G_l3_beta; /* (512) */
         real *y = arena + 3571712;
         PARALLEL_FOR
@@ -11640,17 +11640,17 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 3571712, 512, G_l5_weight, 4096, arena + 0, 4096);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 3571712, 512, G_l5_weight, 4096, arena + 3609472, 4096);
     /* specs/dcgan_images.gm:10: G deconv 256 k4 s2 p1 (4, 8, 8, 256) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 3571712, G_l5_weight, arena + 2490368);
+        genrt_conv_run(&conv, arena + 3571712, G_l5_weight, arena + 1441792);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 2490368;
+        const real *cols = arena + 3609472;
+        real *img = arena + 1441792;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
@@ -11672,7 +11672,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:10: G batchnorm (256) */
     {
-        const real *x27 = arena + 2490368; /* (4, 8, 8, 256) */
+        const real *x27 = arena + 1441792; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
         PARALLEL_FOR
@@ -11699,9 +11699,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:10: G batchnorm (4, 8, 8, 256) */
     {
-        const real *x27 = arena + 2490368; /* (4, 8, 8, 256) */
+        const real *x27 = arena + 1441792; /* (4, 8, 8, 256) */
         const real *x34 = arena + 0; /* (256) */
-        real *y = arena + 2490368;
+        real *y = arena + 1441792;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -11713,8 +11713,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:10: G batchnorm (256) */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x35 = arena + 2490368; /* (4, 8, 8, 256) */
-        real *y = arena + 2704384;
+        const real *x35 = arena + 1441792; /* (4, 8, 8, 256) */
+        real *y = arena + 1655808;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -11733,8 +11733,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x37 = arena + 2704384; /* (256) */
-        real *y = arena + 2704384;
+        const real *x37 = arena + 1655808; /* (256) */
+        real *y = arena + 1655808;
         for (long i = 0; i < 256; i++) {
             real v38 = (real)0.00390625 * (x37[i]);
             real v39 = v38 + (real)1e-05;
@@ -11743,9 +11743,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:10: G batchnorm (256) */
     {
-        const real *x40 = arena + 2704384; /* (256) */
+        const real *x40 = arena + 1655808; /* (256) */
         const real *x31 = G_l6_gamma; /* (256) */
-        real *y = arena + 2704640;
+        real *y = arena + 1656064;
         for (long i = 0; i < 256; i++) {
             y[i] = (x40[i]) * (x31[i]);
         }
@@ -11754,10 +11754,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     /*   with specs/dcgan_images.gm:10: G batchnorm */
     {
-        const real *x35 = arena + 2490368; /* (4, 8, 8, 256) */
-        const real *x41 = arena + 2704640; /* (256) */
+        const real *x35 = arena + 1441792; /* (4, 8, 8, 256) */
+        const real *x41 = arena + 1656064; /* (256) */
         const real *x30 = G_l6_beta; /* (256) */
-        real *y = arena + 2555904;
+        real *y = arena + 2097152;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -11772,17 +11772,17 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 2555904, 256, G_l8_weight, 2048, arena + 0, 2048);
+    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 2097152, 256, G_l8_weight, 2048, arena + 3609472, 2048);
     /* specs/dcgan_images.gm:11: G deconv 128 k4 s2 p1 (4, 16, 16, 128) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 2555904, G_l8_weight, arena + 2097152);
+        genrt_conv_run(&conv, arena + 2097152, G_l8_weight, arena + 1048576);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 2097152;
+        const real *cols = arena + 3609472;
+        real *img = arena + 1048576;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
@@ -11804,7 +11804,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:11: G batchnorm (128) */
     {
-        const real *x48 = arena + 2097152; /* (4, 16, 16, 128) */
+        const real *x48 = arena + 1048576; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -11831,9 +11831,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:11: G batchnorm (4, 16, 16, 128) */
     {
-        const real *x48 = arena + 2097152; /* (4, 16, 16, 128) */
+        const real *x48 = arena + 1048576; /* (4, 16, 16, 128) */
         const real *x55 = arena + 0; /* (128) */
-        real *y = arena + 2097152;
+        real *y = arena + 1048576;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -11845,8 +11845,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:11: G batchnorm (128) */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x56 = arena + 2097152; /* (4, 16, 16, 128) */
-        real *y = arena + 2704896;
+        const real *x56 = arena + 1048576; /* (4, 16, 16, 128) */
+        real *y = arena + 1656832;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -11865,8 +11865,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x58 = arena + 2704896; /* (128) */
-        real *y = arena + 2704896;
+        const real *x58 = arena + 1656832; /* (128) */
+        real *y = arena + 1656832;
         for (long i = 0; i < 128; i++) {
             real v59 = (real)0.0009765625 * (x58[i]);
             real v60 = v59 + (real)1e-05;
@@ -11875,9 +11875,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:11: G batchnorm (128) */
     {
-        const real *x61 = arena + 2704896; /* (128) */
+        const real *x61 = arena + 1656832; /* (128) */
         const real *x52 = G_l9_gamma; /* (128) */
-        real *y = arena + 2705024;
+        real *y = arena + 1656960;
         for (long i = 0; i < 128; i++) {
             y[i] = (x61[i]) * (x52[i]);
         }
@@ -11886,10 +11886,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     /*   with specs/dcgan_images.gm:11: G batchnorm */
     {
-        const real *x56 = arena + 2097152; /* (4, 16, 16, 128) */
-        const real *x62 = arena + 2705024; /* (128) */
+        const real *x56 = arena + 1048576; /* (4, 16, 16, 128) */
+        const real *x62 = arena + 1656960; /* (128) */
         const real *x51 = G_l9_beta; /* (128) */
-        real *y = arena + 2228224;
+        real *y = arena + 1179648;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -11904,17 +11904,17 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 2228224, 128, G_l11_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 1179648, 128, G_l11_weight, 1024, arena + 3609472, 1024);
     /* specs/dcgan_images.gm:12: G deconv 64 k4 s2 p1 (4, 32, 32, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 2228224, G_l11_weight, arena + 1048576);
+        genrt_conv_run(&conv, arena + 1179648, G_l11_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 1048576;
+        const real *cols = arena + 3609472;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
@@ -11936,8 +11936,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     {
-        const real *x69 = arena + 1048576; /* (4, 32, 32, 64) */
-        real *y = arena + 0;
+        const real *x69 = arena + 0; /* (4, 32, 32, 64) */
+        real *y = arena + 262144;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -11954,8 +11954,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x74 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x74 = arena + 262144; /* (64) */
+        real *y = arena + 262144;
         for (long i = 0; i < 64; i++) {
             real v75 = (real)0.000244140625 * (x74[i]);
             y[i] = -(v75);
@@ -11963,9 +11963,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:12: G batchnorm (4, 32, 32, 64) */
     {
-        const real *x69 = arena + 1048576; /* (4, 32, 32, 64) */
-        const real *x76 = arena + 0; /* (64) */
-        real *y = arena + 1048576;
+        const real *x69 = arena + 0; /* (4, 32, 32, 64) */
+        const real *x76 = arena + 262144; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
@@ -11977,8 +11977,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
-        real *y = arena + 2705152;
+        const real *x77 = arena + 0; /* (4, 32, 32, 64) */
+        real *y = arena + 1657344;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -11997,8 +11997,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x79 = arena + 2705152; /* (64) */
-        real *y = arena + 2705152;
+        const real *x79 = arena + 1657344; /* (64) */
+        real *y = arena + 1657344;
         for (long i = 0; i < 64; i++) {
             real v80 = (real)0.000244140625 * (x79[i]);
             real v81 = v80 + (real)1e-05;
@@ -12007,9 +12007,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:12: G batchnorm (64) */
     {
-        const real *x82 = arena + 2705152; /* (64) */
+        const real *x82 = arena + 1657344; /* (64) */
         const real *x73 = G_l12_gamma; /* (64) */
-        real *y = arena + 2705216;
+        real *y = arena + 1657408;
         for (long i = 0; i < 64; i++) {
             y[i] = (x82[i]) * (x73[i]);
         }
@@ -12018,10 +12018,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     /*   with specs/dcgan_images.gm:12: G batchnorm */
     {
-        const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
-        const real *x83 = arena + 2705216; /* (64) */
+        const real *x77 = arena + 0; /* (4, 32, 32, 64) */
+        const real *x83 = arena + 1657408; /* (64) */
         const real *x72 = G_l12_beta; /* (64) */
-        real *y = arena + 1310720;
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
@@ -12036,17 +12036,17 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 4096, 48, 64, arena + 1310720, 64, G_l14_weight, 48, arena + 0, 48);
+    gemm(CblasNoTrans, CblasNoTrans, 4096, 48, 64, arena + 262144, 64, G_l14_weight, 48, arena + 3609472, 48);
     /* specs/dcgan_images.gm:13: G deconv 3 k4 s2 p1 (4, 64, 64, 3) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, arena + 1310720, G_l14_weight, arena + 2621440);
+        genrt_conv_run(&conv, arena + 262144, G_l14_weight, arena + 1572864);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 2621440;
+        const real *cols = arena + 3609472;
+        real *img = arena + 1572864;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12288, 0, 12288 * sizeof(real));
@@ -12068,8 +12068,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:13: G tanh (4, 64, 64, 3) */
     {
-        const real *x90 = arena + 2621440; /* (4, 64, 64, 3) */
-        real *y = arena + 2621440;
+        const real *x90 = arena + 1572864; /* (4, 64, 64, 3) */
+        real *y = arena + 1572864;
         PARALLEL_FOR
         for (long i = 0; i < 49152; i++) {
             y[i] = tanh(x90[i]);
@@ -12080,8 +12080,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 2621440;
-        real *cols = arena + 0;
+        const real *img = arena + 1572864;
+        real *cols = arena + 3609472;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 32; oh++) {
@@ -12104,14 +12104,14 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, arena + 2621440, D_l1_weight, arena + 1572864);
+        genrt_conv_run(&conv, arena + 1572864, D_l1_weight, arena + 524288);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 0, 48, D_l1_weight, 48, arena + 1572864, 64);
+    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 3609472, 48, D_l1_weight, 48, arena + 524288, 64);
     /* specs/dcgan_images.gm:16: D leaky_relu 0.2 (4, 32, 32, 64) */
     {
-        const real *x95 = arena + 1572864; /* (4, 32, 32, 64) */
-        real *y = arena + 1572864;
+        const real *x95 = arena + 524288; /* (4, 32, 32, 64) */
+        real *y = arena + 524288;
         PARALLEL_FOR
         for (long i = 0; i < 262144; i++) {
             y[i] = x95[i] > 0 ? x95[i] : (real)0.2 * x95[i];
@@ -12122,8 +12122,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 1572864;
-        real *cols = arena + 0;
+        const real *img = arena + 524288;
+        real *cols = arena + 3609472;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 16; oh++) {
@@ -12146,14 +12146,14 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 1572864, D_l3_weight, arena + 1835008);
+        genrt_conv_run(&conv, arena + 524288, D_l3_weight, arena + 786432);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 1835008, 128);
+    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 3609472, 1024, D_l3_weight, 1024, arena + 786432, 128);
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x100 = arena + 1835008; /* (4, 16, 16, 128) */
-        real *y = arena + 0;
+        const real *x100 = arena + 786432; /* (4, 16, 16, 128) */
+        real *y = arena + 917504;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -12170,8 +12170,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x105 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x105 = arena + 917504; /* (128) */
+        real *y = arena + 917504;
         for (long i = 0; i < 128; i++) {
             real v106 = (real)0.0009765625 * (x105[i]);
             y[i] = -(v106);
@@ -12179,9 +12179,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (4, 16, 16, 128) */
     {
-        const real *x100 = arena + 1835008; /* (4, 16, 16, 128) */
-        const real *x107 = arena + 0; /* (128) */
-        real *y = arena + 1835008;
+        const real *x100 = arena + 786432; /* (4, 16, 16, 128) */
+        const real *x107 = arena + 917504; /* (128) */
+        real *y = arena + 786432;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -12193,8 +12193,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x108 = arena + 1835008; /* (4, 16, 16, 128) */
-        real *y = arena + 720896;
+        const real *x108 = arena + 786432; /* (4, 16, 16, 128) */
+        real *y = arena + 1657088;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -12213,8 +12213,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x110 = arena + 720896; /* (128) */
-        real *y = arena + 720896;
+        const real *x110 = arena + 1657088; /* (128) */
+        real *y = arena + 1657088;
         for (long i = 0; i < 128; i++) {
             real v111 = (real)0.0009765625 * (x110[i]);
             real v112 = v111 + (real)1e-05;
@@ -12223,9 +12223,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:17: D batchnorm (128) */
     {
-        const real *x113 = arena + 720896; /* (128) */
+        const real *x113 = arena + 1657088; /* (128) */
         const real *x104 = D_l4_gamma; /* (128) */
-        real *y = arena + 721024;
+        real *y = arena + 1657216;
         for (long i = 0; i < 128; i++) {
             y[i] = (x113[i]) * (x104[i]);
         }
@@ -12234,10 +12234,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     /*   with specs/dcgan_images.gm:17: D batchnorm */
     {
-        const real *x108 = arena + 1835008; /* (4, 16, 16, 128) */
-        const real *x114 = arena + 721024; /* (128) */
+        const real *x108 = arena + 786432; /* (4, 16, 16, 128) */
+        const real *x114 = arena + 1657216; /* (128) */
         const real *x103 = D_l4_beta; /* (128) */
-        real *y = arena + 2359296;
+        real *y = arena + 1310720;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -12253,8 +12253,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 2359296;
-        real *cols = arena + 0;
+        const real *img = arena + 1310720;
+        real *cols = arena + 3609472;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 8; oh++) {
@@ -12277,14 +12277,14 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 2359296, D_l6_weight, arena + 524288);
+        genrt_conv_run(&conv, arena + 1310720, D_l6_weight, arena + 917504);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 0, 2048, D_l6_weight, 2048, arena + 524288, 256);
+    gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 3609472, 2048, D_l6_weight, 2048, arena + 917504, 256);
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x121 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x121 = arena + 917504; /* (4, 8, 8, 256) */
+        real *y = arena + 983040;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -12301,8 +12301,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x126 = arena + 0; /* (256) */
-        real *y = arena + 0;
+        const real *x126 = arena + 983040; /* (256) */
+        real *y = arena + 983040;
         for (long i = 0; i < 256; i++) {
             real v127 = (real)0.00390625 * (x126[i]);
             y[i] = -(v127);
@@ -12310,9 +12310,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:18: D batchnorm (4, 8, 8, 256) */
     {
-        const real *x121 = arena + 524288; /* (4, 8, 8, 256) */
-        const real *x128 = arena + 0; /* (256) */
-        real *y = arena + 524288;
+        const real *x121 = arena + 917504; /* (4, 8, 8, 256) */
+        const real *x128 = arena + 983040; /* (256) */
+        real *y = arena + 917504;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -12324,8 +12324,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x129 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 360448;
+        const real *x129 = arena + 917504; /* (4, 8, 8, 256) */
+        real *y = arena + 1656320;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -12344,8 +12344,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x131 = arena + 360448; /* (256) */
-        real *y = arena + 360448;
+        const real *x131 = arena + 1656320; /* (256) */
+        real *y = arena + 1656320;
         for (long i = 0; i < 256; i++) {
             real v132 = (real)0.00390625 * (x131[i]);
             real v133 = v132 + (real)1e-05;
@@ -12354,9 +12354,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:18: D batchnorm (256) */
     {
-        const real *x134 = arena + 360448; /* (256) */
+        const real *x134 = arena + 1656320; /* (256) */
         const real *x125 = D_l7_gamma; /* (256) */
-        real *y = arena + 360704;
+        real *y = arena + 1656576;
         for (long i = 0; i < 256; i++) {
             y[i] = (x134[i]) * (x125[i]);
         }
@@ -12365,10 +12365,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     /*   with specs/dcgan_images.gm:18: D batchnorm */
     {
-        const real *x129 = arena + 524288; /* (4, 8, 8, 256) */
-        const real *x135 = arena + 360704; /* (256) */
+        const real *x129 = arena + 917504; /* (4, 8, 8, 256) */
+        const real *x135 = arena + 1656576; /* (256) */
         const real *x124 = D_l7_beta; /* (256) */
-        real *y = arena + 655360;
+        real *y = arena + 1507328;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -12384,8 +12384,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 655360;
-        real *cols = arena + 0;
+        const real *img = arena + 1507328;
+        real *cols = arena + 3609472;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 4; oh++) {
@@ -12408,14 +12408,14 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 655360, D_l9_weight, arena + 262144);
+        genrt_conv_run(&conv, arena + 1507328, D_l9_weight, arena + 983040);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 0, 4096, D_l9_weight, 4096, arena + 262144, 512);
+    gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 3609472, 4096, D_l9_weight, 4096, arena + 983040, 512);
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x142 = arena + 262144; /* (4, 4, 4, 512) */
-        real *y = arena + 0;
+        const real *x142 = arena + 983040; /* (4, 4, 4, 512) */
+        real *y = arena + 1015808;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -12432,8 +12432,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x147 = arena + 0; /* (512) */
-        real *y = arena + 0;
+        const real *x147 = arena + 1015808; /* (512) */
+        real *y = arena + 1015808;
         for (long i = 0; i < 512; i++) {
             real v148 = (real)0.015625 * (x147[i]);
             y[i] = -(v148);
@@ -12441,9 +12441,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:19: D batchnorm (4, 4, 4, 512) */
     {
-        const real *x142 = arena + 262144; /* (4, 4, 4, 512) */
-        const real *x149 = arena + 0; /* (512) */
-        real *y = arena + 262144;
+        const real *x142 = arena + 983040; /* (4, 4, 4, 512) */
+        const real *x149 = arena + 1015808; /* (512) */
+        real *y = arena + 983040;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -12455,8 +12455,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x150 = arena + 262144; /* (4, 4, 4, 512) */
-        real *y = arena + 65536;
+        const real *x150 = arena + 983040; /* (4, 4, 4, 512) */
+        real *y = arena + 1654784;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -12475,8 +12475,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x152 = arena + 65536; /* (512) */
-        real *y = arena + 65536;
+        const real *x152 = arena + 1654784; /* (512) */
+        real *y = arena + 1654784;
         for (long i = 0; i < 512; i++) {
             real v153 = (real)0.015625 * (x152[i]);
             real v154 = v153 + (real)1e-05;
@@ -12485,9 +12485,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:19: D batchnorm (512) */
     {
-        const real *x155 = arena + 65536; /* (512) */
+        const real *x155 = arena + 1654784; /* (512) */
         const real *x146 = D_l10_gamma; /* (512) */
-        real *y = arena + 66048;
+        real *y = arena + 1655296;
         for (long i = 0; i < 512; i++) {
             y[i] = (x155[i]) * (x146[i]);
         }
@@ -12496,10 +12496,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     /*   with specs/dcgan_images.gm:19: D batchnorm */
     {
-        const real *x150 = arena + 262144; /* (4, 4, 4, 512) */
-        const real *x156 = arena + 66048; /* (512) */
+        const real *x150 = arena + 983040; /* (4, 4, 4, 512) */
+        const real *x156 = arena + 1655296; /* (512) */
         const real *x145 = D_l10_beta; /* (512) */
-        real *y = arena + 327680;
+        real *y = arena + 1622016;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -12515,8 +12515,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 327680;
-        real *cols = arena + 0;
+        const real *img = arena + 1622016;
+        real *cols = arena + 3609472;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 1; oh++) {
@@ -12539,14 +12539,14 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, arena + 327680, D_l12_weight, arena + 66560);
+        genrt_conv_run(&conv, arena + 1622016, D_l12_weight, arena + 1657472);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 0, 8192, D_l12_weight, 8192, arena + 66560, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 8192, arena + 3609472, 8192, D_l12_weight, 8192, arena + 1657472, 1);
     /* specs/dcgan_images.gm:22: backward of loss_G (1) */
     /*   with specs/dcgan_images.gm:22: loss_G */
     {
-        real *y = arena + 0;
+        real *y = arena + 1015808;
         for (long i = 0; i < 1; i++) {
             real v169 = 1;
             y[i] = (real)0.25 * (v169);
@@ -12558,9 +12558,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:22: backward of loss_G */
     /*   with specs/dcgan_images.gm:22: backward of loss_G */
     {
-        const real *x164 = arena + 66560; /* (4, 1) */
-        const real *x170 = arena + 0; /* (1) */
-        real *y = arena + 66560;
+        const real *x164 = arena + 1657472; /* (4, 1) */
+        const real *x170 = arena + 1015808; /* (1) */
+        real *y = arena + 1657472;
         for (long i = 0; i < 4; i++) {
             real v165 = -(x164[i]);
             real v171 = x170[0];
@@ -12573,17 +12573,17 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 1, arena + 66560, 1, D_l12_weight, 8192, arena + 0, 8192);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 8192, 1, arena + 1657472, 1, D_l12_weight, 8192, arena + 3609472, 8192);
     /* specs/dcgan_images.gm:20: backward of D conv 1 k4 s1 p0 (4, 4, 4, 512) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 4, 4, 512, 1, 4, 1, 0, 1, 1, NULL};
-        genrt_conv_run(&conv, arena + 66560, D_l12_weight, arena + 32768);
+        genrt_conv_run(&conv, arena + 1657472, D_l12_weight, arena + 1015808);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 32768;
+        const real *cols = arena + 3609472;
+        real *img = arena + 1015808;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 8192, 0, 8192 * sizeof(real));
@@ -12605,9 +12605,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:19: backward of D leaky_relu 0.2 (4, 4, 4, 512) */
     {
-        const real *x159 = arena + 327680; /* (4, 4, 4, 512) */
-        const real *x178 = arena + 32768; /* (4, 4, 4, 512) */
-        real *y = arena + 327680;
+        const real *x159 = arena + 1622016; /* (4, 4, 4, 512) */
+        const real *x178 = arena + 1015808; /* (4, 4, 4, 512) */
+        real *y = arena + 1622016;
         PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
             y[i] = x159[i] > 0 ? x178[i] : (real)0.2 * x178[i];
@@ -12616,9 +12616,9 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x179 = arena + 327680; /* (4, 4, 4, 512) */
-        const real *x150 = arena + 262144; /* (4, 4, 4, 512) */
-        real *y = arena + 0;
+        const real *x179 = arena + 1622016; /* (4, 4, 4, 512) */
+        const real *x150 = arena + 983040; /* (4, 4, 4, 512) */
+        real *y = arena + 1015808;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -12640,10 +12640,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x182 = arena + 0; /* (512) */
+        const real *x182 = arena + 1015808; /* (512) */
         const real *x146 = D_l10_gamma; /* (512) */
-        const real *x155 = arena + 65536; /* (512) */
-        real *y = arena + 0;
+        const real *x155 = arena + 1654784; /* (512) */
+        real *y = arena + 1015808;
         for (long i = 0; i < 512; i++) {
             real v183 = (x182[i]) * (x146[i]);
             real v184 = (x155[i]) * (x155[i]);
@@ -12660,11 +12660,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x179 = arena + 327680; /* (4, 4, 4, 512) */
-        const real *x156 = arena + 66048; /* (512) */
-        const real *x188 = arena + 0; /* (512) */
-        const real *x150 = arena + 262144; /* (4, 4, 4, 512) */
-        real *y = arena + 327680;
+        const real *x179 = arena + 1622016; /* (4, 4, 4, 512) */
+        const real *x156 = arena + 1655296; /* (512) */
+        const real *x188 = arena + 1015808; /* (512) */
+        const real *x150 = arena + 983040; /* (4, 4, 4, 512) */
+        real *y = arena + 1622016;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -12680,8 +12680,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     {
-        const real *x193 = arena + 327680; /* (4, 4, 4, 512) */
-        real *y = arena + 0;
+        const real *x193 = arena + 1622016; /* (4, 4, 4, 512) */
+        real *y = arena + 983040;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -12698,8 +12698,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:19: backward of D batchnorm (512) */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x194 = arena + 0; /* (512) */
-        real *y = arena + 0;
+        const real *x194 = arena + 983040; /* (512) */
+        real *y = arena + 983040;
         for (long i = 0; i < 512; i++) {
             real v195 = -(x194[i]);
             y[i] = (real)0.015625 * (v195);
@@ -12709,9 +12709,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:19: backward of D batchnorm */
     {
-        const real *x196 = arena + 0; /* (512) */
-        const real *x193 = arena + 327680; /* (4, 4, 4, 512) */
-        real *y = arena + 327680;
+        const real *x196 = arena + 983040; /* (512) */
+        const real *x193 = arena + 1622016; /* (4, 4, 4, 512) */
+        real *y = arena + 1622016;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -12726,17 +12726,17 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 327680, 512, D_l9_weight, 4096, arena + 0, 4096);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 4096, 512, arena + 1622016, 512, D_l9_weight, 4096, arena + 3609472, 4096);
     /* specs/dcgan_images.gm:19: backward of D conv 512 k4 s2 p1 (4, 8, 8, 256) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 327680, D_l9_weight, arena + 262144);
+        genrt_conv_run(&conv, arena + 1622016, D_l9_weight, arena + 983040);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 262144;
+        const real *cols = arena + 3609472;
+        real *img = arena + 983040;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 16384, 0, 16384 * sizeof(real));
@@ -12758,9 +12758,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:18: backward of D leaky_relu 0.2 (4, 8, 8, 256) */
     {
-        const real *x138 = arena + 655360; /* (4, 8, 8, 256) */
-        const real *x202 = arena + 262144; /* (4, 8, 8, 256) */
-        real *y = arena + 655360;
+        const real *x138 = arena + 1507328; /* (4, 8, 8, 256) */
+        const real *x202 = arena + 983040; /* (4, 8, 8, 256) */
+        real *y = arena + 1507328;
         PARALLEL_FOR
         for (long i = 0; i < 65536; i++) {
             y[i] = x138[i] > 0 ? x202[i] : (real)0.2 * x202[i];
@@ -12769,9 +12769,9 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x203 = arena + 655360; /* (4, 8, 8, 256) */
-        const real *x129 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x203 = arena + 1507328; /* (4, 8, 8, 256) */
+        const real *x129 = arena + 917504; /* (4, 8, 8, 256) */
+        real *y = arena + 983040;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -12793,10 +12793,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x206 = arena + 0; /* (256) */
+        const real *x206 = arena + 983040; /* (256) */
         const real *x125 = D_l7_gamma; /* (256) */
-        const real *x134 = arena + 360448; /* (256) */
-        real *y = arena + 0;
+        const real *x134 = arena + 1656320; /* (256) */
+        real *y = arena + 983040;
         for (long i = 0; i < 256; i++) {
             real v207 = (x206[i]) * (x125[i]);
             real v208 = (x134[i]) * (x134[i]);
@@ -12813,11 +12813,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x203 = arena + 655360; /* (4, 8, 8, 256) */
-        const real *x135 = arena + 360704; /* (256) */
-        const real *x212 = arena + 0; /* (256) */
-        const real *x129 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 655360;
+        const real *x203 = arena + 1507328; /* (4, 8, 8, 256) */
+        const real *x135 = arena + 1656576; /* (256) */
+        const real *x212 = arena + 983040; /* (256) */
+        const real *x129 = arena + 917504; /* (4, 8, 8, 256) */
+        real *y = arena + 1507328;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -12833,8 +12833,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     {
-        const real *x217 = arena + 655360; /* (4, 8, 8, 256) */
-        real *y = arena + 0;
+        const real *x217 = arena + 1507328; /* (4, 8, 8, 256) */
+        real *y = arena + 917504;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -12851,8 +12851,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:18: backward of D batchnorm (256) */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x218 = arena + 0; /* (256) */
-        real *y = arena + 0;
+        const real *x218 = arena + 917504; /* (256) */
+        real *y = arena + 917504;
         for (long i = 0; i < 256; i++) {
             real v219 = -(x218[i]);
             y[i] = (real)0.00390625 * (v219);
@@ -12862,9 +12862,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:18: backward of D batchnorm */
     {
-        const real *x220 = arena + 0; /* (256) */
-        const real *x217 = arena + 655360; /* (4, 8, 8, 256) */
-        real *y = arena + 655360;
+        const real *x220 = arena + 917504; /* (256) */
+        const real *x217 = arena + 1507328; /* (4, 8, 8, 256) */
+        real *y = arena + 1507328;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -12879,17 +12879,17 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 655360, 256, D_l6_weight, 2048, arena + 0, 2048);
+    gemm(CblasNoTrans, CblasNoTrans, 256, 2048, 256, arena + 1507328, 256, D_l6_weight, 2048, arena + 3609472, 2048);
     /* specs/dcgan_images.gm:18: backward of D conv 256 k4 s2 p1 (4, 16, 16, 128) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 655360, D_l6_weight, arena + 524288);
+        genrt_conv_run(&conv, arena + 1507328, D_l6_weight, arena + 917504);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 524288;
+        const real *cols = arena + 3609472;
+        real *img = arena + 917504;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 32768, 0, 32768 * sizeof(real));
@@ -12911,9 +12911,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:17: backward of D leaky_relu 0.2 (4, 16, 16, 128) */
     {
-        const real *x117 = arena + 2359296; /* (4, 16, 16, 128) */
-        const real *x226 = arena + 524288; /* (4, 16, 16, 128) */
-        real *y = arena + 2359296;
+        const real *x117 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x226 = arena + 917504; /* (4, 16, 16, 128) */
+        real *y = arena + 1310720;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x117[i] > 0 ? x226[i] : (real)0.2 * x226[i];
@@ -12922,9 +12922,9 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x227 = arena + 2359296; /* (4, 16, 16, 128) */
-        const real *x108 = arena + 1835008; /* (4, 16, 16, 128) */
-        real *y = arena + 0;
+        const real *x227 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x108 = arena + 786432; /* (4, 16, 16, 128) */
+        real *y = arena + 917504;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -12946,10 +12946,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x230 = arena + 0; /* (128) */
+        const real *x230 = arena + 917504; /* (128) */
         const real *x104 = D_l4_gamma; /* (128) */
-        const real *x113 = arena + 720896; /* (128) */
-        real *y = arena + 0;
+        const real *x113 = arena + 1657088; /* (128) */
+        real *y = arena + 917504;
         for (long i = 0; i < 128; i++) {
             real v231 = (x230[i]) * (x104[i]);
             real v232 = (x113[i]) * (x113[i]);
@@ -12966,11 +12966,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x227 = arena + 2359296; /* (4, 16, 16, 128) */
-        const real *x114 = arena + 721024; /* (128) */
-        const real *x236 = arena + 0; /* (128) */
-        const real *x108 = arena + 1835008; /* (4, 16, 16, 128) */
-        real *y = arena + 2359296;
+        const real *x227 = arena + 1310720; /* (4, 16, 16, 128) */
+        const real *x114 = arena + 1657216; /* (128) */
+        const real *x236 = arena + 917504; /* (128) */
+        const real *x108 = arena + 786432; /* (4, 16, 16, 128) */
+        real *y = arena + 1310720;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -12986,8 +12986,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     {
-        const real *x241 = arena + 2359296; /* (4, 16, 16, 128) */
-        real *y = arena + 0;
+        const real *x241 = arena + 1310720; /* (4, 16, 16, 128) */
+        real *y = arena + 786432;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -13004,8 +13004,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:17: backward of D batchnorm (128) */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x242 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x242 = arena + 786432; /* (128) */
+        real *y = arena + 786432;
         for (long i = 0; i < 128; i++) {
             real v243 = -(x242[i]);
             y[i] = (real)0.0009765625 * (v243);
@@ -13015,9 +13015,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     /*   with specs/dcgan_images.gm:17: backward of D batchnorm */
     {
-        const real *x244 = arena + 0; /* (128) */
-        const real *x241 = arena + 2359296; /* (4, 16, 16, 128) */
-        real *y = arena + 2359296;
+        const real *x244 = arena + 786432; /* (128) */
+        const real *x241 = arena + 1310720; /* (4, 16, 16, 128) */
+        real *y = arena + 1310720;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -13032,17 +13032,17 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 2359296, 128, D_l3_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 1024, 1024, 128, arena + 1310720, 128, D_l3_weight, 1024, arena + 3609472, 1024);
     /* specs/dcgan_images.gm:17: backward of D conv 128 k4 s2 p1 (4, 32, 32, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 2359296, D_l3_weight, arena + 1835008);
+        genrt_conv_run(&conv, arena + 1310720, D_l3_weight, arena + 786432);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 1835008;
+        const real *cols = arena + 3609472;
+        real *img = arena + 786432;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 65536, 0, 65536 * sizeof(real));
@@ -13064,9 +13064,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:16: backward of D leaky_relu 0.2 (4, 32, 32, 64) */
     {
-        const real *x96 = arena + 1572864; /* (4, 32, 32, 64) */
-        const real *x250 = arena + 1835008; /* (4, 32, 32, 64) */
-        real *y = arena + 1572864;
+        const real *x96 = arena + 524288; /* (4, 32, 32, 64) */
+        const real *x250 = arena + 786432; /* (4, 32, 32, 64) */
+        real *y = arena + 524288;
         PARALLEL_FOR
         for (long i = 0; i < 262144; i++) {
             y[i] = x96[i] > 0 ? x250[i] : (real)0.2 * x250[i];
@@ -13076,17 +13076,17 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 4096, 48, 64, arena + 1572864, 64, D_l1_weight, 48, arena + 0, 48);
+    gemm(CblasNoTrans, CblasNoTrans, 4096, 48, 64, arena + 524288, 64, D_l1_weight, 48, arena + 3609472, 48);
     /* specs/dcgan_images.gm:16: backward of D conv 64 k4 s2 p1 (4, 64, 64, 3) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, arena + 1572864, D_l1_weight, arena + 196608);
+        genrt_conv_run(&conv, arena + 524288, D_l1_weight, arena + 786432);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 196608;
+        const real *cols = arena + 3609472;
+        real *img = arena + 786432;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12288, 0, 12288 * sizeof(real));
@@ -13111,9 +13111,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:13: backward of G tanh */
     /*   with specs/dcgan_images.gm:13: backward of G tanh */
     {
-        const real *x91 = arena + 2621440; /* (4, 64, 64, 3) */
-        const real *x254 = arena + 196608; /* (4, 64, 64, 3) */
-        real *y = arena + 2621440;
+        const real *x91 = arena + 1572864; /* (4, 64, 64, 3) */
+        const real *x254 = arena + 786432; /* (4, 64, 64, 3) */
+        real *y = arena + 1572864;
         PARALLEL_FOR
         for (long i = 0; i < 49152; i++) {
             real v255 = (x91[i]) * (x91[i]);
@@ -13127,8 +13127,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 2621440;
-        real *cols = arena + 262144;
+        const real *img = arena + 1572864;
+        real *cols = arena + 3609472;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 32; oh++) {
@@ -13151,23 +13151,23 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, arena + 2621440, G_l14_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 1572864, G_l14_weight, arena + 524288);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 262144, 48, G_l14_weight, 48, arena + 0, 64);
+    gemm(CblasNoTrans, CblasTrans, 4096, 64, 48, arena + 3609472, 48, G_l14_weight, 48, arena + 524288, 64);
     /* specs/dcgan_images.gm:13: backward of G deconv 3 k4 s2 p1 (64, 48) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 64, 64, 3, 64, 4, 2, 1, 32, 32, NULL};
-        genrt_conv_run(&conv, arena + 2621440, arena + 1310720, arena + 3637248);
+        genrt_conv_run(&conv, arena + 1572864, arena + 262144, arena + 3604480);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 48, 4096, arena + 1310720, 64, arena + 262144, 48, arena + 3637248, 48);
+    gemm(CblasTrans, CblasNoTrans, 64, 48, 4096, arena + 262144, 64, arena + 3609472, 48, arena + 3604480, 48);
     /* specs/dcgan_images.gm:12: backward of G relu (4, 32, 32, 64) */
     {
-        const real *x86 = arena + 1310720; /* (4, 32, 32, 64) */
-        const real *x262 = arena + 0; /* (4, 32, 32, 64) */
-        real *y = arena + 1310720;
+        const real *x86 = arena + 262144; /* (4, 32, 32, 64) */
+        const real *x262 = arena + 524288; /* (4, 32, 32, 64) */
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long i = 0; i < 262144; i++) {
             y[i] = x86[i] > 0 ? x262[i] : 0;
@@ -13175,8 +13175,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:12: backward of G batchnorm (64) */
     {
-        const real *x263 = arena + 1310720; /* (4, 32, 32, 64) */
-        real *y = arena + 3642112;
+        const real *x263 = arena + 262144; /* (4, 32, 32, 64) */
+        real *y = arena + 3609344;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -13193,9 +13193,9 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:12: backward of G batchnorm (64) */
     /*   with specs/dcgan_images.gm:12: backward of G batchnorm */
     {
-        const real *x263 = arena + 1310720; /* (4, 32, 32, 64) */
-        const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
-        real *y = arena + 0;
+        const real *x263 = arena + 262144; /* (4, 32, 32, 64) */
+        const real *x77 = arena + 0; /* (4, 32, 32, 64) */
+        real *y = arena + 524288;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -13212,9 +13212,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:12: backward of G batchnorm (64) */
     {
-        const real *x267 = arena + 0; /* (64) */
-        const real *x82 = arena + 2705152; /* (64) */
-        real *y = arena + 3642176;
+        const real *x267 = arena + 524288; /* (64) */
+        const real *x82 = arena + 1657344; /* (64) */
+        real *y = arena + 3609408;
         for (long i = 0; i < 64; i++) {
             y[i] = (x267[i]) * (x82[i]);
         }
@@ -13226,10 +13226,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:12: backward of G batchnorm */
     /*   with specs/dcgan_images.gm:12: backward of G batchnorm */
     {
-        const real *x267 = arena + 0; /* (64) */
+        const real *x267 = arena + 524288; /* (64) */
         const real *x73 = G_l12_gamma; /* (64) */
-        const real *x82 = arena + 2705152; /* (64) */
-        real *y = arena + 0;
+        const real *x82 = arena + 1657344; /* (64) */
+        real *y = arena + 524288;
         for (long i = 0; i < 64; i++) {
             real v268 = (x267[i]) * (x73[i]);
             real v270 = (x82[i]) * (x82[i]);
@@ -13246,11 +13246,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:12: backward of G batchnorm */
     /*   with specs/dcgan_images.gm:12: backward of G batchnorm */
     {
-        const real *x263 = arena + 1310720; /* (4, 32, 32, 64) */
-        const real *x83 = arena + 2705216; /* (64) */
-        const real *x274 = arena + 0; /* (64) */
-        const real *x77 = arena + 1048576; /* (4, 32, 32, 64) */
-        real *y = arena + 1310720;
+        const real *x263 = arena + 262144; /* (4, 32, 32, 64) */
+        const real *x83 = arena + 1657408; /* (64) */
+        const real *x274 = arena + 524288; /* (64) */
+        const real *x77 = arena + 0; /* (4, 32, 32, 64) */
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
@@ -13266,7 +13266,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:12: backward of G batchnorm (64) */
     {
-        const real *x279 = arena + 1310720; /* (4, 32, 32, 64) */
+        const real *x279 = arena + 262144; /* (4, 32, 32, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
         PARALLEL_FOR
@@ -13296,8 +13296,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:12: backward of G batchnorm */
     {
         const real *x282 = arena + 0; /* (64) */
-        const real *x279 = arena + 1310720; /* (4, 32, 32, 64) */
-        real *y = arena + 1310720;
+        const real *x279 = arena + 262144; /* (4, 32, 32, 64) */
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long r = 0; r < 4096; r++) {
             for (int c = 0; c < 64; c++) {
@@ -13313,8 +13313,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 1310720;
-        real *cols = arena + 0;
+        const real *img = arena + 262144;
+        real *cols = arena + 3609472;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 16; oh++) {
@@ -13337,23 +13337,23 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 1310720, G_l11_weight, arena + 1048576);
+        genrt_conv_run(&conv, arena + 262144, G_l11_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 0, 1024, G_l11_weight, 1024, arena + 1048576, 128);
+    gemm(CblasNoTrans, CblasTrans, 1024, 128, 1024, arena + 3609472, 1024, G_l11_weight, 1024, arena + 0, 128);
     /* specs/dcgan_images.gm:12: backward of G deconv 64 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 32, 32, 64, 128, 4, 2, 1, 16, 16, NULL};
-        genrt_conv_run(&conv, arena + 1310720, arena + 2228224, arena + 3440640);
+        genrt_conv_run(&conv, arena + 262144, arena + 1179648, arena + 3440640);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 1024, arena + 2228224, 128, arena + 0, 1024, arena + 3440640, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 1024, arena + 1179648, 128, arena + 3609472, 1024, arena + 3440640, 1024);
     /* specs/dcgan_images.gm:11: backward of G relu (4, 16, 16, 128) */
     {
-        const real *x65 = arena + 2228224; /* (4, 16, 16, 128) */
-        const real *x289 = arena + 1048576; /* (4, 16, 16, 128) */
-        real *y = arena + 2228224;
+        const real *x65 = arena + 1179648; /* (4, 16, 16, 128) */
+        const real *x289 = arena + 0; /* (4, 16, 16, 128) */
+        real *y = arena + 1179648;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x65[i] > 0 ? x289[i] : 0;
@@ -13361,8 +13361,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:11: backward of G batchnorm (128) */
     {
-        const real *x290 = arena + 2228224; /* (4, 16, 16, 128) */
-        real *y = arena + 3641856;
+        const real *x290 = arena + 1179648; /* (4, 16, 16, 128) */
+        real *y = arena + 3609088;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -13379,8 +13379,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:11: backward of G batchnorm (128) */
     /*   with specs/dcgan_images.gm:11: backward of G batchnorm */
     {
-        const real *x290 = arena + 2228224; /* (4, 16, 16, 128) */
-        const real *x56 = arena + 2097152; /* (4, 16, 16, 128) */
+        const real *x290 = arena + 1179648; /* (4, 16, 16, 128) */
+        const real *x56 = arena + 1048576; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -13399,8 +13399,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:11: backward of G batchnorm (128) */
     {
         const real *x294 = arena + 0; /* (128) */
-        const real *x61 = arena + 2704896; /* (128) */
-        real *y = arena + 3641984;
+        const real *x61 = arena + 1656832; /* (128) */
+        real *y = arena + 3609216;
         for (long i = 0; i < 128; i++) {
             y[i] = (x294[i]) * (x61[i]);
         }
@@ -13414,7 +13414,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x294 = arena + 0; /* (128) */
         const real *x52 = G_l9_gamma; /* (128) */
-        const real *x61 = arena + 2704896; /* (128) */
+        const real *x61 = arena + 1656832; /* (128) */
         real *y = arena + 0;
         for (long i = 0; i < 128; i++) {
             real v295 = (x294[i]) * (x52[i]);
@@ -13432,11 +13432,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:11: backward of G batchnorm */
     /*   with specs/dcgan_images.gm:11: backward of G batchnorm */
     {
-        const real *x290 = arena + 2228224; /* (4, 16, 16, 128) */
-        const real *x62 = arena + 2705024; /* (128) */
+        const real *x290 = arena + 1179648; /* (4, 16, 16, 128) */
+        const real *x62 = arena + 1656960; /* (128) */
         const real *x301 = arena + 0; /* (128) */
-        const real *x56 = arena + 2097152; /* (4, 16, 16, 128) */
-        real *y = arena + 2228224;
+        const real *x56 = arena + 1048576; /* (4, 16, 16, 128) */
+        real *y = arena + 1179648;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -13452,7 +13452,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:11: backward of G batchnorm (128) */
     {
-        const real *x306 = arena + 2228224; /* (4, 16, 16, 128) */
+        const real *x306 = arena + 1179648; /* (4, 16, 16, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -13482,8 +13482,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:11: backward of G batchnorm */
     {
         const real *x309 = arena + 0; /* (128) */
-        const real *x306 = arena + 2228224; /* (4, 16, 16, 128) */
-        real *y = arena + 2228224;
+        const real *x306 = arena + 1179648; /* (4, 16, 16, 128) */
+        real *y = arena + 1179648;
         PARALLEL_FOR
         for (long r = 0; r < 1024; r++) {
             for (int c = 0; c < 128; c++) {
@@ -13499,8 +13499,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 2228224;
-        real *cols = arena + 0;
+        const real *img = arena + 1179648;
+        real *cols = arena + 3609472;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 8; oh++) {
@@ -13523,23 +13523,23 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 2228224, G_l8_weight, arena + 524288);
+        genrt_conv_run(&conv, arena + 1179648, G_l8_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 0, 2048, G_l8_weight, 2048, arena + 524288, 256);
+    gemm(CblasNoTrans, CblasTrans, 256, 256, 2048, arena + 3609472, 2048, G_l8_weight, 2048, arena + 0, 256);
     /* specs/dcgan_images.gm:11: backward of G deconv 128 k4 s2 p1 (256, 2048) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 16, 16, 128, 256, 4, 2, 1, 8, 8, NULL};
-        genrt_conv_run(&conv, arena + 2228224, arena + 2555904, arena + 2916352);
+        genrt_conv_run(&conv, arena + 1179648, arena + 2097152, arena + 2916352);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 256, 2048, 256, arena + 2555904, 256, arena + 0, 2048, arena + 2916352, 2048);
+    gemm(CblasTrans, CblasNoTrans, 256, 2048, 256, arena + 2097152, 256, arena + 3609472, 2048, arena + 2916352, 2048);
     /* specs/dcgan_images.gm:10: backward of G relu (4, 8, 8, 256) */
     {
-        const real *x44 = arena + 2555904; /* (4, 8, 8, 256) */
-        const real *x316 = arena + 524288; /* (4, 8, 8, 256) */
-        real *y = arena + 2555904;
+        const real *x44 = arena + 2097152; /* (4, 8, 8, 256) */
+        const real *x316 = arena + 0; /* (4, 8, 8, 256) */
+        real *y = arena + 2097152;
         PARALLEL_FOR
         for (long i = 0; i < 65536; i++) {
             y[i] = x44[i] > 0 ? x316[i] : 0;
@@ -13547,8 +13547,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:10: backward of G batchnorm (256) */
     {
-        const real *x317 = arena + 2555904; /* (4, 8, 8, 256) */
-        real *y = arena + 3641344;
+        const real *x317 = arena + 2097152; /* (4, 8, 8, 256) */
+        real *y = arena + 3608576;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
@@ -13565,8 +13565,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:10: backward of G batchnorm (256) */
     /*   with specs/dcgan_images.gm:10: backward of G batchnorm */
     {
-        const real *x317 = arena + 2555904; /* (4, 8, 8, 256) */
-        const real *x35 = arena + 2490368; /* (4, 8, 8, 256) */
+        const real *x317 = arena + 2097152; /* (4, 8, 8, 256) */
+        const real *x35 = arena + 1441792; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
         PARALLEL_FOR
@@ -13585,8 +13585,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:10: backward of G batchnorm (256) */
     {
         const real *x321 = arena + 0; /* (256) */
-        const real *x40 = arena + 2704384; /* (256) */
-        real *y = arena + 3641600;
+        const real *x40 = arena + 1655808; /* (256) */
+        real *y = arena + 3608832;
         for (long i = 0; i < 256; i++) {
             y[i] = (x321[i]) * (x40[i]);
         }
@@ -13600,7 +13600,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x321 = arena + 0; /* (256) */
         const real *x31 = G_l6_gamma; /* (256) */
-        const real *x40 = arena + 2704384; /* (256) */
+        const real *x40 = arena + 1655808; /* (256) */
         real *y = arena + 0;
         for (long i = 0; i < 256; i++) {
             real v322 = (x321[i]) * (x31[i]);
@@ -13618,11 +13618,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:10: backward of G batchnorm */
     /*   with specs/dcgan_images.gm:10: backward of G batchnorm */
     {
-        const real *x317 = arena + 2555904; /* (4, 8, 8, 256) */
-        const real *x41 = arena + 2704640; /* (256) */
+        const real *x317 = arena + 2097152; /* (4, 8, 8, 256) */
+        const real *x41 = arena + 1656064; /* (256) */
         const real *x328 = arena + 0; /* (256) */
-        const real *x35 = arena + 2490368; /* (4, 8, 8, 256) */
-        real *y = arena + 2555904;
+        const real *x35 = arena + 1441792; /* (4, 8, 8, 256) */
+        real *y = arena + 2097152;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -13638,7 +13638,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/dcgan_images.gm:10: backward of G batchnorm (256) */
     {
-        const real *x333 = arena + 2555904; /* (4, 8, 8, 256) */
+        const real *x333 = arena + 2097152; /* (4, 8, 8, 256) */
         real *y = arena + 0;
         double acc[256] = {0};
         PARALLEL_FOR
@@ -13668,8 +13668,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:10: backward of G batchnorm */
     {
         const real *x336 = arena + 0; /* (256) */
-        const real *x333 = arena + 2555904; /* (4, 8, 8, 256) */
-        real *y = arena + 2555904;
+        const real *x333 = arena + 2097152; /* (4, 8, 8, 256) */
+        real *y = arena + 2097152;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 256; c++) {
@@ -13685,8 +13685,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 2555904;
-        real *cols = arena + 2097152;
+        const real *img = arena + 2097152;
+        real *cols = arena + 3609472;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 4; oh++) {
@@ -13709,22 +13709,22 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 2555904, G_l5_weight, arena + 2359296);
+        genrt_conv_run(&conv, arena + 2097152, G_l5_weight, arena + 2195456);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 2097152, 4096, G_l5_weight, 4096, arena + 2359296, 512);
+    gemm(CblasNoTrans, CblasTrans, 64, 512, 4096, arena + 3609472, 4096, G_l5_weight, 4096, arena + 2195456, 512);
     /* specs/dcgan_images.gm:10: backward of G deconv 256 k4 s2 p1 (512, 4096) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 8, 8, 256, 512, 4, 2, 1, 4, 4, NULL};
-        genrt_conv_run(&conv, arena + 2555904, arena + 3571712, arena + 0);
+        genrt_conv_run(&conv, arena + 2097152, arena + 3571712, arena + 0);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 512, 4096, 64, arena + 3571712, 512, arena + 2097152, 4096, arena + 0, 4096);
+    gemm(CblasTrans, CblasNoTrans, 512, 4096, 64, arena + 3571712, 512, arena + 3609472, 4096, arena + 0, 4096);
     /* specs/dcgan_images.gm:9: backward of G relu (4, 4, 4, 512) */
     {
         const real *x23 = arena + 3571712; /* (4, 4, 4, 512) */
-        const real *x343 = arena + 2359296; /* (4, 4, 4, 512) */
+        const real *x343 = arena + 2195456; /* (4, 4, 4, 512) */
         real *y = arena + 3571712;
         PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
@@ -13734,7 +13734,7 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:9: backward of G batchnorm (512) */
     {
         const real *x344 = arena + 3571712; /* (4, 4, 4, 512) */
-        real *y = arena + 3640320;
+        real *y = arena + 3607552;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
@@ -13752,7 +13752,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:9: backward of G batchnorm */
     {
         const real *x344 = arena + 3571712; /* (4, 4, 4, 512) */
-        const real *x14 = arena + 2670592; /* (4, 4, 4, 512) */
+        const real *x14 = arena + 2162688; /* (4, 4, 4, 512) */
         real *y = arena + 2097152;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -13771,8 +13771,8 @@ static void gc_grad_1(real *g) {
     /* specs/dcgan_images.gm:9: backward of G batchnorm (512) */
     {
         const real *x348 = arena + 2097152; /* (512) */
-        const real *x19 = arena + 2703360; /* (512) */
-        real *y = arena + 3640832;
+        const real *x19 = arena + 2228224; /* (512) */
+        real *y = arena + 3608064;
         for (long i = 0; i < 512; i++) {
             y[i] = (x348[i]) * (x19[i]);
         }
@@ -13786,7 +13786,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x348 = arena + 2097152; /* (512) */
         const real *x10 = G_l3_gamma; /* (512) */
-        const real *x19 = arena + 2703360; /* (512) */
+        const real *x19 = arena + 2228224; /* (512) */
         real *y = arena + 2097152;
         for (long i = 0; i < 512; i++) {
             real v349 = (x348[i]) * (x10[i]);
@@ -13805,9 +13805,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/dcgan_images.gm:9: backward of G batchnorm */
     {
         const real *x344 = arena + 3571712; /* (4, 4, 4, 512) */
-        const real *x20 = arena + 2703872; /* (512) */
+        const real *x20 = arena + 2228736; /* (512) */
         const real *x355 = arena + 2097152; /* (512) */
-        const real *x14 = arena + 2670592; /* (4, 4, 4, 512) */
+        const real *x14 = arena + 2162688; /* (4, 4, 4, 512) */
         real *y = arena + 3571712;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
@@ -13872,7 +13872,7 @@ static void gc_grad_1(real *g) {
     #endif
     {
         const real *img = arena + 3571712;
-        real *cols = arena + 3604480;
+        real *cols = arena + 3609472;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 1; oh++) {
@@ -13898,33 +13898,33 @@ static void gc_grad_1(real *g) {
         genrt_conv_run(&conv, arena + 3571712, gc_z, arena + 2097152);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 100, 8192, 4, gc_z, 100, arena + 3604480, 8192, arena + 2097152, 8192);
+    gemm(CblasTrans, CblasNoTrans, 100, 8192, 4, gc_z, 100, arena + 3609472, 8192, arena + 2097152, 8192);
     /* specs/dcgan_images.gm:22: gradients out (1) */
     memcpy(g + 0, arena + 2097152, 819200 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 819200, arena + 3640832, 512 * sizeof(real));
+    memcpy(g + 819200, arena + 3608064, 512 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 819712, arena + 3640320, 512 * sizeof(real));
+    memcpy(g + 819712, arena + 3607552, 512 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
     memcpy(g + 821248, arena + 0, 2097152 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 2918400, arena + 3641600, 256 * sizeof(real));
+    memcpy(g + 2918400, arena + 3608832, 256 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 2918656, arena + 3641344, 256 * sizeof(real));
+    memcpy(g + 2918656, arena + 3608576, 256 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
     memcpy(g + 2919424, arena + 2916352, 524288 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 3443712, arena + 3641984, 128 * sizeof(real));
+    memcpy(g + 3443712, arena + 3609216, 128 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 3443840, arena + 3641856, 128 * sizeof(real));
+    memcpy(g + 3443840, arena + 3609088, 128 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
     memcpy(g + 3444224, arena + 3440640, 131072 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 3575296, arena + 3642176, 64 * sizeof(real));
+    memcpy(g + 3575296, arena + 3609408, 64 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 3575360, arena + 3642112, 64 * sizeof(real));
+    memcpy(g + 3575360, arena + 3609344, 64 * sizeof(real));
     /* specs/dcgan_images.gm:22: gradients out (1) */
-    memcpy(g + 3575552, arena + 3637248, 3072 * sizeof(real));
+    memcpy(g + 3575552, arena + 3604480, 3072 * sizeof(real));
 }
 
 static void set_input(int slot, const float *src) {
@@ -14050,7 +14050,8 @@ static const char spec_summary[] =
     "forward MACs         208445440 per sample, all networks once\n"
     "step FLOPs        145575903232 per training step (GEMMs, forward and backward)\n"
     "state                 76122112 bytes (parameters, optimizer state, moving averages)\n"
-    "arena                282649856 bytes (train step: 282649856; peak of live tensors: 282649856)\n";
+    "arena                303097600 bytes (train step: 303097600; peak of live tensors: 282649856)\n"
+    "oneDNN arena         168879872 bytes (what trainers running oneDNN's convolutions touch; the rest is their im2col and GEMM buffers)\n";
 static const char spec_dot[] =
     "// generated by genc --dot from specs/dcgan_images.gm; draw with: dot -Tpng -o dcgan_images.png\n"
     "digraph \"dcgan_images\" {\n"

@@ -26,7 +26,7 @@ typedef float real;
 enum {
     BATCH = 64, GC_BATCH = 4, SAMPLE = 784, LATENT = 100,
     REAL_BATCHES = 1, LATENT_BATCHES = 1,
-    N_STATE = 2751872, N_ARENA = 11714688, N_TENSORS = 52,
+    N_STATE = 2751872, N_ARENA = 14782176, N_TENSORS = 52,
 };
 
 /* parameters and optimizer state, saved in checkpoints */
@@ -151,10 +151,10 @@ static const struct genrt_tensor tensors[52] = {
 static void train_step(long t, double *out) {
     step_t = t;
     /* specs/sngan.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 2408448, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 6422528, 6272);
     /* specs/sngan.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 2408448; /* (64, 6272) */
+        const real *x3 = arena + 6422528; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -188,9 +188,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x3 = arena + 2408448; /* (64, 6272) */
+        const real *x3 = arena + 6422528; /* (64, 6272) */
         const real *x10 = arena + 6272; /* (6272) */
-        real *y = arena + 2408448;
+        real *y = arena + 6422528;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -202,7 +202,7 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:8: G batchnorm (6272) */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 2408448; /* (64, 6272) */
+        const real *x11 = arena + 6422528; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -231,7 +231,7 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:8: G batchnorm */
     {
         const real *x14 = arena + 6272; /* (6272) */
-        real *y = arena + 11689088;
+        real *y = arena + 8340480;
         for (long i = 0; i < 6272; i++) {
             real v15 = x14[i] + (real)1e-05;
             y[i] = 1 / sqrt(v15);
@@ -239,9 +239,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:8: G batchnorm (6272) */
     {
-        const real *x16 = arena + 11689088; /* (6272) */
+        const real *x16 = arena + 8340480; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        real *y = arena + 11682816;
+        real *y = arena + 8346752;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x16[i]) * (x7[i]);
         }
@@ -252,10 +252,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:8: G batchnorm */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 2408448; /* (64, 6272) */
-        const real *x17 = arena + 11682816; /* (6272) */
+        const real *x11 = arena + 6422528; /* (64, 6272) */
+        const real *x17 = arena + 8346752; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 2809856;
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -270,17 +270,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 2809856, 128, G_l5_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 6823936, 128, G_l5_weight, 1024, arena + 8359648, 1024);
     /* specs/sngan.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 2809856, G_l5_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 6823936, G_l5_weight, arena + 3211264);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 8359648;
+        real *img = arena + 3211264;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -302,8 +302,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:9: G batchnorm (64) */
     {
-        const real *x26 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 802816;
+        const real *x26 = arena + 3211264; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -319,25 +319,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:9: G batchnorm (64) */
     {
-        const real *x31 = arena + 802816; /* (64) */
-        real *y = arena + 802816;
+        const real *x31 = arena + 0; /* (64) */
+        real *y = arena + 0;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x31[i]);
         }
     }
     /* specs/sngan.gm:9: G batchnorm (64) */
     {
-        const real *x32 = arena + 802816; /* (64) */
-        real *y = arena + 802880;
+        const real *x32 = arena + 0; /* (64) */
+        real *y = arena + 64;
         for (long i = 0; i < 64; i++) {
             y[i] = -(x32[i]);
         }
     }
     /* specs/sngan.gm:9: G batchnorm (64, 14, 14, 64) */
     {
-        const real *x26 = arena + 0; /* (64, 14, 14, 64) */
-        const real *x33 = arena + 802880; /* (64) */
-        real *y = arena + 0;
+        const real *x26 = arena + 3211264; /* (64, 14, 14, 64) */
+        const real *x33 = arena + 64; /* (64) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -349,8 +349,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:9: G batchnorm (64) */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x34 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 802880;
+        const real *x34 = arena + 3211264; /* (64, 14, 14, 64) */
+        real *y = arena + 64;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -367,8 +367,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:9: G batchnorm (64) */
     {
-        const real *x36 = arena + 802880; /* (64) */
-        real *y = arena + 802880;
+        const real *x36 = arena + 64; /* (64) */
+        real *y = arena + 64;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x36[i]);
         }
@@ -376,8 +376,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:9: G batchnorm (64) */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x37 = arena + 802880; /* (64) */
-        real *y = arena + 11714240;
+        const real *x37 = arena + 64; /* (64) */
+        real *y = arena + 8359296;
         for (long i = 0; i < 64; i++) {
             real v38 = x37[i] + (real)1e-05;
             y[i] = 1 / sqrt(v38);
@@ -385,23 +385,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:9: G batchnorm (64) */
     {
-        const real *x39 = arena + 11714240; /* (64) */
+        const real *x39 = arena + 8359296; /* (64) */
         const real *x30 = G_l6_gamma; /* (64) */
-        real *y = arena + 11714176;
+        real *y = arena + 8359360;
         for (long i = 0; i < 64; i++) {
             y[i] = (x39[i]) * (x30[i]);
         }
     }
     /* specs/sngan.gm:9: G batchnorm (1) */
-    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 802816, arena + 802880, 64, (real)0.1, (real)1.0000797257434426);
+    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 0, arena + 64, 64, (real)0.1, (real)1.0000797257434426);
     /* specs/sngan.gm:9: G relu (64, 14, 14, 64) */
     /*   with specs/sngan.gm:9: G batchnorm */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x34 = arena + 0; /* (64, 14, 14, 64) */
-        const real *x40 = arena + 11714176; /* (64) */
+        const real *x34 = arena + 3211264; /* (64, 14, 14, 64) */
+        const real *x40 = arena + 8359360; /* (64) */
         const real *x29 = G_l6_beta; /* (64) */
-        real *y = arena + 802816;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -413,11 +413,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/sngan.gm:10: G deconv 1 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 802816, 64, G_l8_weight, 16, arena + 1605632, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 4014080, 64, G_l8_weight, 16, arena + 0, 16);
     /* specs/sngan.gm:10: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 1605632;
-        real *img = arena + 8159232;
+        const real *cols = arena + 0;
+        real *img = arena + 8290304;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -440,9 +440,9 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:10: G tanh (64, 28, 28, 1) */
     /*   with specs/sngan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x48 = arena + 8159232; /* (64, 28, 28, 1) */
+        const real *x48 = arena + 8290304; /* (64, 28, 28, 1) */
         const real *x49 = G_l8_bias; /* (1) */
-        real *y = arena + 8159232;
+        real *y = arena + 8290304;
         PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -455,7 +455,7 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (12544, 16) */
     {
         const real *img = in_x;
-        real *cols = arena + 3211264;
+        real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -483,7 +483,7 @@ static void train_step(long t, double *out) {
         const real *x54 = D_l1_weight; /* (64, 16) */
         const real *x55 = D_l1_weight_u; /* (64) */
         const real *x56 = D_l1_weight_v; /* (16) */
-        real *y = arena + 11714512;
+        real *y = arena + 8359488;
         double acc = 0;
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 16; q++) {
@@ -499,8 +499,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x60 = arena + 11714512; /* (1) */
-        real *y = arena + 11714496;
+        const real *x60 = arena + 8359488; /* (1) */
+        real *y = arena + 8359504;
         for (long i = 0; i < 1; i++) {
             real v61 = (x60[i]) * (x60[i]);
             y[i] = 1 / sqrt(v61);
@@ -509,19 +509,19 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (64, 16) */
     {
         const real *x53 = D_l1_weight; /* (64, 16) */
-        const real *x62 = arena + 11714496; /* (1) */
-        real *y = arena + 3411968;
+        const real *x62 = arena + 8359504; /* (1) */
+        real *y = arena + 200704;
         for (long i = 0; i < 1024; i++) {
             y[i] = (x53[i]) * (x62[0]);
         }
     }
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (12544, 64) */
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 3211264, 16, arena + 3411968, 16, arena + 1605632, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, arena + 200704, 16, arena + 4816896, 64);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (12544, 64) */
     {
-        const real *x64 = arena + 1605632; /* (12544, 64) */
+        const real *x64 = arena + 4816896; /* (12544, 64) */
         const real *x65 = D_l1_bias; /* (64) */
-        real *y = arena + 1605632;
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -532,8 +532,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:13: D leaky_relu 0.1 (64, 14, 14, 64) */
     {
-        const real *x67 = arena + 1605632; /* (64, 14, 14, 64) */
-        real *y = arena + 1605632;
+        const real *x67 = arena + 4816896; /* (64, 14, 14, 64) */
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x67[i] > 0 ? x67[i] : (real)0.1 * x67[i];
@@ -541,8 +541,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (3136, 1024) */
     {
-        const real *img = arena + 1605632;
-        real *cols = arena + 4415488;
+        const real *img = arena + 4816896;
+        real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -570,7 +570,7 @@ static void train_step(long t, double *out) {
         const real *x71 = D_l3_weight; /* (128, 1024) */
         const real *x72 = D_l3_weight_u; /* (128) */
         const real *x73 = D_l3_weight_v; /* (1024) */
-        real *y = arena + 11714544;
+        real *y = arena + 8359520;
         double acc = 0;
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -586,8 +586,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x77 = arena + 11714544; /* (1) */
-        real *y = arena + 11714528;
+        const real *x77 = arena + 8359520; /* (1) */
+        real *y = arena + 8359536;
         for (long i = 0; i < 1; i++) {
             real v78 = (x77[i]) * (x77[i]);
             y[i] = 1 / sqrt(v78);
@@ -596,7 +596,7 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
     {
         const real *x70 = D_l3_weight; /* (128, 1024) */
-        const real *x79 = arena + 11714528; /* (1) */
+        const real *x79 = arena + 8359536; /* (1) */
         real *y = arena + 8028160;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
@@ -604,12 +604,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (3136, 128) */
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 4415488, 1024, arena + 8028160, 1024, arena + 4014080, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, arena + 8028160, 1024, arena + 7225344, 128);
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (3136, 128) */
     {
-        const real *x81 = arena + 4014080; /* (3136, 128) */
+        const real *x81 = arena + 7225344; /* (3136, 128) */
         const real *x82 = D_l3_bias; /* (128) */
-        real *y = arena + 4014080;
+        real *y = arena + 7225344;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -620,8 +620,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:14: D leaky_relu 0.1 (64, 7, 7, 128) */
     {
-        const real *x84 = arena + 4014080; /* (64, 7, 7, 128) */
-        real *y = arena + 4014080;
+        const real *x84 = arena + 7225344; /* (64, 7, 7, 128) */
+        real *y = arena + 7225344;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x84[i] > 0 ? x84[i] : (real)0.1 * x84[i];
@@ -636,7 +636,7 @@ static void train_step(long t, double *out) {
         const real *x88 = D_l6_weight; /* (1, 6272) */
         const real *x89 = D_l6_weight_u; /* (1) */
         const real *x90 = D_l6_weight_v; /* (6272) */
-        real *y = arena + 11714608;
+        real *y = arena + 8359552;
         double acc = 0;
         for (long r = 0; r < 1; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -652,8 +652,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:15: D dense 1 spectral_norm (1) */
     /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
     {
-        const real *x94 = arena + 11714608; /* (1) */
-        real *y = arena + 11714576;
+        const real *x94 = arena + 8359552; /* (1) */
+        real *y = arena + 8359568;
         for (long i = 0; i < 1; i++) {
             real v95 = (x94[i]) * (x94[i]);
             y[i] = 1 / sqrt(v95);
@@ -662,19 +662,19 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:15: D dense 1 spectral_norm (1, 6272) */
     {
         const real *x87 = D_l6_weight; /* (1, 6272) */
-        const real *x96 = arena + 11714576; /* (1) */
-        real *y = arena + 11701632;
+        const real *x96 = arena + 8359568; /* (1) */
+        real *y = arena + 8353024;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x87[i]) * (x96[0]);
         }
     }
     /* specs/sngan.gm:15: D dense 1 spectral_norm (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 4014080, 6272, arena + 11701632, 6272, arena + 8209408, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 7225344, 6272, arena + 8353024, 6272, arena + 8359424, 1);
     /* specs/sngan.gm:15: D dense 1 spectral_norm (64, 1) */
     {
-        const real *x98 = arena + 8209408; /* (64, 1) */
+        const real *x98 = arena + 8359424; /* (64, 1) */
         const real *x99 = D_l6_bias; /* (1) */
-        real *y = arena + 8209408;
+        real *y = arena + 8359424;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -684,8 +684,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (12544, 16) */
     {
-        const real *img = arena + 8159232;
-        real *cols = arena + 4415488;
+        const real *img = arena + 8290304;
+        real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -713,7 +713,7 @@ static void train_step(long t, double *out) {
         const real *x102 = D_l1_weight; /* (64, 16) */
         const real *x55 = D_l1_weight_u; /* (64) */
         const real *x56 = D_l1_weight_v; /* (16) */
-        real *y = arena + 11714640;
+        real *y = arena + 8359584;
         double acc = 0;
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 16; q++) {
@@ -729,8 +729,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x106 = arena + 11714640; /* (1) */
-        real *y = arena + 11714560;
+        const real *x106 = arena + 8359584; /* (1) */
+        real *y = arena + 8359600;
         for (long i = 0; i < 1; i++) {
             real v107 = (x106[i]) * (x106[i]);
             y[i] = 1 / sqrt(v107);
@@ -739,19 +739,19 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (64, 16) */
     {
         const real *x53 = D_l1_weight; /* (64, 16) */
-        const real *x108 = arena + 11714560; /* (1) */
-        real *y = arena + 4616192;
+        const real *x108 = arena + 8359600; /* (1) */
+        real *y = arena + 200704;
         for (long i = 0; i < 1024; i++) {
             y[i] = (x53[i]) * (x108[0]);
         }
     }
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (12544, 64) */
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 4415488, 16, arena + 4616192, 16, arena + 3211264, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, arena + 200704, 16, arena + 5619712, 64);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (12544, 64) */
     {
-        const real *x110 = arena + 3211264; /* (12544, 64) */
+        const real *x110 = arena + 5619712; /* (12544, 64) */
         const real *x65 = D_l1_bias; /* (64) */
-        real *y = arena + 3211264;
+        real *y = arena + 5619712;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -762,8 +762,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:13: D leaky_relu 0.1 (64, 14, 14, 64) */
     {
-        const real *x112 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 3211264;
+        const real *x112 = arena + 5619712; /* (64, 14, 14, 64) */
+        real *y = arena + 5619712;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x112[i] > 0 ? x112[i] : (real)0.1 * x112[i];
@@ -771,8 +771,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (3136, 1024) */
     {
-        const real *img = arena + 3211264;
-        real *cols = arena + 4415488;
+        const real *img = arena + 5619712;
+        real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -800,7 +800,7 @@ static void train_step(long t, double *out) {
         const real *x115 = D_l3_weight; /* (128, 1024) */
         const real *x72 = D_l3_weight_u; /* (128) */
         const real *x73 = D_l3_weight_v; /* (1024) */
-        real *y = arena + 11714672;
+        real *y = arena + 8359616;
         double acc = 0;
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -816,8 +816,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x119 = arena + 11714672; /* (1) */
-        real *y = arena + 11714592;
+        const real *x119 = arena + 8359616; /* (1) */
+        real *y = arena + 8359632;
         for (long i = 0; i < 1; i++) {
             real v120 = (x119[i]) * (x119[i]);
             y[i] = 1 / sqrt(v120);
@@ -826,15 +826,15 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
     {
         const real *x70 = D_l3_weight; /* (128, 1024) */
-        const real *x121 = arena + 11714592; /* (1) */
-        real *y = arena + 8340480;
+        const real *x121 = arena + 8359632; /* (1) */
+        real *y = arena + 8159232;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = (x70[i]) * (x121[0]);
         }
     }
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (3136, 128) */
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 4415488, 1024, arena + 8340480, 1024, arena + 7626752, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, arena + 8159232, 1024, arena + 7626752, 128);
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (3136, 128) */
     {
         const real *x123 = arena + 7626752; /* (3136, 128) */
@@ -866,7 +866,7 @@ static void train_step(long t, double *out) {
         const real *x128 = D_l6_weight; /* (1, 6272) */
         const real *x89 = D_l6_weight_u; /* (1) */
         const real *x90 = D_l6_weight_v; /* (6272) */
-        real *y = arena + 4823232;
+        real *y = arena + 407744;
         double acc = 0;
         for (long r = 0; r < 1; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -882,8 +882,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:15: D dense 1 spectral_norm (1) */
     /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
     {
-        const real *x132 = arena + 4823232; /* (1) */
-        real *y = arena + 11714656;
+        const real *x132 = arena + 407744; /* (1) */
+        real *y = arena + 1079808;
         for (long i = 0; i < 1; i++) {
             real v133 = (x132[i]) * (x132[i]);
             y[i] = 1 / sqrt(v133);
@@ -892,19 +892,19 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:15: D dense 1 spectral_norm (1, 6272) */
     {
         const real *x87 = D_l6_weight; /* (1, 6272) */
-        const real *x134 = arena + 11714656; /* (1) */
-        real *y = arena + 4816896;
+        const real *x134 = arena + 1079808; /* (1) */
+        real *y = arena + 401408;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x87[i]) * (x134[0]);
         }
     }
     /* specs/sngan.gm:15: D dense 1 spectral_norm (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 7626752, 6272, arena + 4816896, 6272, arena + 4415488, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 7626752, 6272, arena + 401408, 6272, arena + 0, 1);
     /* specs/sngan.gm:15: D dense 1 spectral_norm (64, 1) */
     {
-        const real *x136 = arena + 4415488; /* (64, 1) */
+        const real *x136 = arena + 0; /* (64, 1) */
         const real *x99 = D_l6_bias; /* (1) */
-        real *y = arena + 4415488;
+        real *y = arena + 0;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -915,8 +915,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:17: loss_D (64, 1) */
     /*   with specs/sngan.gm:17: loss_D */
     {
-        const real *x137 = arena + 4415488; /* (64, 1) */
-        real *y = arena + 4823168;
+        const real *x137 = arena + 0; /* (64, 1) */
+        real *y = arena + 407680;
         for (long i = 0; i < 64; i++) {
             real v138 = x137[i] + 1;
             y[i] = v138 > 0 ? v138 : 0;
@@ -924,8 +924,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:17: loss_D (1) */
     {
-        const real *x139 = arena + 4823168; /* (64, 1) */
-        real *y = arena + 4415552;
+        const real *x139 = arena + 407680; /* (64, 1) */
+        real *y = arena + 64;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             acc += x139[i];
@@ -936,8 +936,8 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:17: loss_D */
     /*   with specs/sngan.gm:17: loss_D */
     {
-        const real *x100 = arena + 8209408; /* (64, 1) */
-        real *y = arena + 11714432;
+        const real *x100 = arena + 8359424; /* (64, 1) */
+        real *y = arena + 1079680;
         for (long i = 0; i < 64; i++) {
             real v142 = -(x100[i]);
             real v143 = v142 + 1;
@@ -946,8 +946,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:17: loss_D (1) */
     {
-        const real *x144 = arena + 11714432; /* (64, 1) */
-        real *y = arena + 4415568;
+        const real *x144 = arena + 1079680; /* (64, 1) */
+        real *y = arena + 80;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             acc += x144[i];
@@ -958,9 +958,9 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:17: loss_D */
     /*   with specs/sngan.gm:17: loss_D */
     {
-        const real *x140 = arena + 4415552; /* (1) */
-        const real *x145 = arena + 4415568; /* (1) */
-        real *y = arena + 4415552;
+        const real *x140 = arena + 64; /* (1) */
+        const real *x145 = arena + 80; /* (1) */
+        real *y = arena + 64;
         for (long i = 0; i < 1; i++) {
             real v141 = (real)0.015625 * (x140[i]);
             real v146 = (real)0.015625 * (x145[i]);
@@ -968,11 +968,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/sngan.gm:17: metrics (1) */
-    out[0] = (double)*(arena + 4415552);
+    out[0] = (double)*(arena + 64);
     /* specs/sngan.gm:17: metrics (1) */
     {
-        const real *x100 = arena + 8209408; /* (64, 1) */
-        real *y = arena + 4415552;
+        const real *x100 = arena + 8359424; /* (64, 1) */
+        real *y = arena + 64;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             acc += x100[i];
@@ -981,16 +981,16 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:17: metrics (1) */
     {
-        const real *x149 = arena + 4415552; /* (1) */
-        real *y = arena + 4415552;
+        const real *x149 = arena + 64; /* (1) */
+        real *y = arena + 64;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x149[i]);
         }
     }
     /* specs/sngan.gm:17: metrics (1) */
     {
-        const real *x137 = arena + 4415488; /* (64, 1) */
-        real *y = arena + 4415568;
+        const real *x137 = arena + 0; /* (64, 1) */
+        real *y = arena + 80;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             acc += x137[i];
@@ -999,27 +999,27 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:17: metrics (1) */
     {
-        const real *x151 = arena + 4415568; /* (1) */
-        real *y = arena + 4415568;
+        const real *x151 = arena + 80; /* (1) */
+        real *y = arena + 80;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x151[i]);
         }
     }
     /* specs/sngan.gm:17: metrics (1) */
-    out[2] = (double)*(arena + 4415552);
+    out[2] = (double)*(arena + 64);
     /* specs/sngan.gm:17: metrics (1) */
-    out[3] = (double)*(arena + 4415568);
+    out[3] = (double)*(arena + 80);
     /* specs/sngan.gm:17: metrics (1) */
     {
-        real *y = arena + 4415488;
+        real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/sngan.gm:17: backward of loss_D (1) */
     {
-        const real *x155 = arena + 4415488; /* (1) */
-        real *y = arena + 4415504;
+        const real *x155 = arena + 0; /* (1) */
+        real *y = arena + 16;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x155[i]);
         }
@@ -1028,9 +1028,9 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:17: backward of loss_D */
     /*   with specs/sngan.gm:17: backward of loss_D */
     {
-        const real *x156 = arena + 4415504; /* (1) */
-        const real *x144 = arena + 11714432; /* (64, 1) */
-        real *y = arena + 11714432;
+        const real *x156 = arena + 16; /* (1) */
+        const real *x144 = arena + 1079680; /* (64, 1) */
+        real *y = arena + 1079680;
         for (long i = 0; i < 64; i++) {
             real v157 = x156[0];
             real v158 = x144[i] > 0 ? v157 : 0;
@@ -1039,8 +1039,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:17: backward of loss_D (1) */
     {
-        const real *x155 = arena + 4415488; /* (1) */
-        real *y = arena + 4415488;
+        const real *x155 = arena + 0; /* (1) */
+        real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x155[i]);
         }
@@ -1048,9 +1048,9 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:17: backward of loss_D (64, 1) */
     /*   with specs/sngan.gm:17: backward of loss_D */
     {
-        const real *x160 = arena + 4415488; /* (1) */
-        const real *x139 = arena + 4823168; /* (64, 1) */
-        real *y = arena + 4823168;
+        const real *x160 = arena + 0; /* (1) */
+        const real *x139 = arena + 407680; /* (64, 1) */
+        real *y = arena + 407680;
         for (long i = 0; i < 64; i++) {
             real v161 = x160[0];
             y[i] = x139[i] > 0 ? v161 : 0;
@@ -1058,8 +1058,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
     {
-        const real *x162 = arena + 4823168; /* (64, 1) */
-        real *y = arena + 11714624;
+        const real *x162 = arena + 407680; /* (64, 1) */
+        real *y = arena + 1079824;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -1070,15 +1070,15 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 4823168, 1, arena + 4816896, 6272, arena + 4415488, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 407680, 1, arena + 401408, 6272, arena + 0, 6272);
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 4823168, 1, arena + 7626752, 6272, arena + 11695360, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 407680, 1, arena + 7626752, 6272, arena + 1064960, 6272);
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     {
-        const real *x165 = arena + 11695360; /* (1, 6272) */
+        const real *x165 = arena + 1064960; /* (1, 6272) */
         const real *x87 = D_l6_weight; /* (1, 6272) */
-        real *y = arena + 4816896;
+        real *y = arena + 401408;
         double acc = 0;
         for (long i = 0; i < 6272; i++) {
             real v167 = (x165[i]) * (x87[i]);
@@ -1093,10 +1093,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     {
-        const real *x134 = arena + 11714656; /* (1) */
-        const real *x168 = arena + 4816896; /* (1) */
-        const real *x132 = arena + 4823232; /* (1) */
-        real *y = arena + 4816896;
+        const real *x134 = arena + 1079808; /* (1) */
+        const real *x168 = arena + 401408; /* (1) */
+        const real *x132 = arena + 407744; /* (1) */
+        real *y = arena + 401408;
         for (long i = 0; i < 1; i++) {
             real v169 = (x134[i]) * (x134[i]);
             real v170 = (x134[i]) * (v169);
@@ -1110,10 +1110,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     {
-        const real *x174 = arena + 4816896; /* (1) */
+        const real *x174 = arena + 401408; /* (1) */
         const real *x90 = D_l6_weight_v; /* (6272) */
         const real *x89 = D_l6_weight_u; /* (1) */
-        real *y = arena + 11707904;
+        real *y = arena + 1071232;
         for (long r = 0; r < 1; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -1127,7 +1127,7 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:14: backward of D leaky_relu 0.1 (64, 7, 7, 128) */
     {
         const real *x126 = arena + 7626752; /* (64, 7, 7, 128) */
-        const real *x180 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x180 = arena + 0; /* (64, 7, 7, 128) */
         real *y = arena + 7626752;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
@@ -1137,7 +1137,7 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128) */
     {
         const real *x182 = arena + 7626752; /* (3136, 128) */
-        real *y = arena + 11714304;
+        real *y = arena + 1079552;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1156,8 +1156,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 3211264;
-        real *cols = arena + 8471552;
+        const real *img = arena + 5619712;
+        real *cols = arena + 8359648;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -1180,21 +1180,21 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 7626752, 128, arena + 8340480, 1024, arena + 4415488, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 7626752, 128, arena + 8159232, 1024, arena + 11570912, 1024);
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 3211264, arena + 7626752, arena + 8209408);
+        genrt_conv_run(&conv, arena + 5619712, arena + 7626752, arena + 802816);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 7626752, 128, arena + 8471552, 1024, arena + 8209408, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 7626752, 128, arena + 8359648, 1024, arena + 802816, 1024);
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x186 = arena + 8209408; /* (128, 1024) */
+        const real *x186 = arena + 802816; /* (128, 1024) */
         const real *x70 = D_l3_weight; /* (128, 1024) */
-        real *y = arena + 8471552;
+        real *y = arena + 0;
         double acc = 0;
         for (long i = 0; i < 131072; i++) {
             real v188 = (x186[i]) * (x70[i]);
@@ -1209,10 +1209,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x121 = arena + 11714592; /* (1) */
-        const real *x189 = arena + 8471552; /* (1) */
-        const real *x119 = arena + 11714672; /* (1) */
-        real *y = arena + 8471552;
+        const real *x121 = arena + 8359632; /* (1) */
+        const real *x189 = arena + 0; /* (1) */
+        const real *x119 = arena + 8359616; /* (1) */
+        real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
             real v190 = (x121[i]) * (x121[i]);
             real v191 = (x121[i]) * (v190);
@@ -1226,10 +1226,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x195 = arena + 8471552; /* (1) */
+        const real *x195 = arena + 0; /* (1) */
         const real *x73 = D_l3_weight_v; /* (1024) */
         const real *x72 = D_l3_weight_u; /* (128) */
-        real *y = arena + 11551744;
+        real *y = arena + 933888;
         PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -1245,12 +1245,12 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7626752, arena + 8340480, arena + 8471552);
+        genrt_conv_run(&conv, arena + 7626752, arena + 8159232, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 4415488;
-        real *img = arena + 8471552;
+        const real *cols = arena + 11570912;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -1272,9 +1272,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:13: backward of D leaky_relu 0.1 (64, 14, 14, 64) */
     {
-        const real *x113 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x201 = arena + 8471552; /* (64, 14, 14, 64) */
-        real *y = arena + 3211264;
+        const real *x113 = arena + 5619712; /* (64, 14, 14, 64) */
+        const real *x201 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 5619712;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x113[i] > 0 ? x201[i] : (real)0.1 * x201[i];
@@ -1282,8 +1282,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64) */
     {
-        const real *x203 = arena + 3211264; /* (12544, 64) */
-        real *y = arena + 7628800;
+        const real *x203 = arena + 5619712; /* (12544, 64) */
+        real *y = arena + 1079744;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -1302,8 +1302,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 8159232;
-        real *cols = arena + 4415488;
+        const real *img = arena + 8290304;
+        real *cols = arena + 8359648;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -1326,16 +1326,16 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 8159232, arena + 3211264, arena + 7626752);
+        genrt_conv_run(&conv, arena + 8290304, arena + 5619712, arena + 1077504);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 3211264, 64, arena + 4415488, 16, arena + 7626752, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 5619712, 64, arena + 8359648, 16, arena + 1077504, 16);
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x206 = arena + 7626752; /* (64, 16) */
+        const real *x206 = arena + 1077504; /* (64, 16) */
         const real *x53 = D_l1_weight; /* (64, 16) */
-        real *y = arena + 3211264;
+        real *y = arena + 0;
         double acc = 0;
         for (long i = 0; i < 1024; i++) {
             real v208 = (x206[i]) * (x53[i]);
@@ -1350,10 +1350,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x108 = arena + 11714560; /* (1) */
-        const real *x209 = arena + 3211264; /* (1) */
-        const real *x106 = arena + 11714640; /* (1) */
-        real *y = arena + 3211264;
+        const real *x108 = arena + 8359600; /* (1) */
+        const real *x209 = arena + 0; /* (1) */
+        const real *x106 = arena + 8359584; /* (1) */
+        real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
             real v210 = (x108[i]) * (x108[i]);
             real v211 = (x108[i]) * (v210);
@@ -1367,10 +1367,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x215 = arena + 3211264; /* (1) */
+        const real *x215 = arena + 0; /* (1) */
         const real *x56 = D_l1_weight_v; /* (16) */
         const real *x55 = D_l1_weight_u; /* (64) */
-        real *y = arena + 7627776;
+        real *y = arena + 1078528;
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 16; q++) {
                 long i = r * 16 + q;
@@ -1383,8 +1383,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
     {
-        const real *x159 = arena + 11714432; /* (64, 1) */
-        real *y = arena + 3211264;
+        const real *x159 = arena + 1079680; /* (64, 1) */
+        real *y = arena + 0;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -1396,23 +1396,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
     {
-        const real *x163 = arena + 11714624; /* (1) */
-        const real *x221 = arena + 3211264; /* (1) */
-        real *y = arena + 11714624;
+        const real *x163 = arena + 1079824; /* (1) */
+        const real *x221 = arena + 0; /* (1) */
+        real *y = arena + 1079824;
         for (long i = 0; i < 1; i++) {
             y[i] = x163[i] + x221[i];
         }
     }
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 11714432, 1, arena + 11701632, 6272, arena + 3211264, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 1079680, 1, arena + 8353024, 6272, arena + 0, 6272);
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 11714432, 1, arena + 4014080, 6272, arena + 3612672, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 1079680, 1, arena + 7225344, 6272, arena + 401408, 6272);
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     {
-        const real *x224 = arena + 3612672; /* (1, 6272) */
+        const real *x224 = arena + 401408; /* (1, 6272) */
         const real *x87 = D_l6_weight; /* (1, 6272) */
-        real *y = arena + 3625216;
+        real *y = arena + 413952;
         double acc = 0;
         for (long i = 0; i < 6272; i++) {
             real v226 = (x224[i]) * (x87[i]);
@@ -1427,10 +1427,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     {
-        const real *x96 = arena + 11714576; /* (1) */
-        const real *x227 = arena + 3625216; /* (1) */
-        const real *x94 = arena + 11714608; /* (1) */
-        real *y = arena + 3625216;
+        const real *x96 = arena + 8359568; /* (1) */
+        const real *x227 = arena + 413952; /* (1) */
+        const real *x94 = arena + 8359552; /* (1) */
+        real *y = arena + 413952;
         for (long i = 0; i < 1; i++) {
             real v229 = (x96[i]) * (x96[i]);
             real v230 = (x96[i]) * (v229);
@@ -1444,10 +1444,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     {
-        const real *x234 = arena + 3625216; /* (1) */
+        const real *x234 = arena + 413952; /* (1) */
         const real *x90 = D_l6_weight_v; /* (6272) */
         const real *x89 = D_l6_weight_u; /* (1) */
-        real *y = arena + 3618944;
+        real *y = arena + 407680;
         for (long r = 0; r < 1; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -1464,13 +1464,13 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     {
-        const real *x165 = arena + 11695360; /* (1, 6272) */
-        const real *x134 = arena + 11714656; /* (1) */
-        const real *x178 = arena + 11707904; /* (1, 6272) */
-        const real *x224 = arena + 3612672; /* (1, 6272) */
-        const real *x96 = arena + 11714576; /* (1) */
-        const real *x238 = arena + 3618944; /* (1, 6272) */
-        real *y = arena + 11695360;
+        const real *x165 = arena + 1064960; /* (1, 6272) */
+        const real *x134 = arena + 1079808; /* (1) */
+        const real *x178 = arena + 1071232; /* (1, 6272) */
+        const real *x224 = arena + 401408; /* (1, 6272) */
+        const real *x96 = arena + 8359568; /* (1) */
+        const real *x238 = arena + 407680; /* (1, 6272) */
+        real *y = arena + 1064960;
         for (long i = 0; i < 6272; i++) {
             real v166 = (x165[i]) * (x134[0]);
             real v179 = v166 + x178[i];
@@ -1481,9 +1481,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:14: backward of D leaky_relu 0.1 (64, 7, 7, 128) */
     {
-        const real *x85 = arena + 4014080; /* (64, 7, 7, 128) */
-        const real *x240 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 4014080;
+        const real *x85 = arena + 7225344; /* (64, 7, 7, 128) */
+        const real *x240 = arena + 0; /* (64, 7, 7, 128) */
+        real *y = arena + 7225344;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x85[i] > 0 ? x240[i] : (real)0.1 * x240[i];
@@ -1491,8 +1491,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128) */
     {
-        const real *x242 = arena + 4014080; /* (3136, 128) */
-        real *y = arena + 3211264;
+        const real *x242 = arena + 7225344; /* (3136, 128) */
+        real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1508,9 +1508,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128) */
     {
-        const real *x183 = arena + 11714304; /* (128) */
-        const real *x243 = arena + 3211264; /* (128) */
-        real *y = arena + 11714304;
+        const real *x183 = arena + 1079552; /* (128) */
+        const real *x243 = arena + 0; /* (128) */
+        real *y = arena + 1079552;
         for (long i = 0; i < 128; i++) {
             y[i] = x183[i] + x243[i];
         }
@@ -1520,8 +1520,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 1605632;
-        real *cols = arena + 8340480;
+        const real *img = arena + 4816896;
+        real *cols = arena + 8359648;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -1544,21 +1544,21 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, arena + 8028160, 1024, arena + 4415488, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 7225344, 128, arena + 8028160, 1024, arena + 11570912, 1024);
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 1605632, arena + 4014080, arena + 3211264);
+        genrt_conv_run(&conv, arena + 4816896, arena + 7225344, arena + 0);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 4014080, 128, arena + 8340480, 1024, arena + 3211264, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 7225344, 128, arena + 8359648, 1024, arena + 0, 1024);
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x247 = arena + 3211264; /* (128, 1024) */
+        const real *x247 = arena + 0; /* (128, 1024) */
         const real *x70 = D_l3_weight; /* (128, 1024) */
-        real *y = arena + 3473408;
+        real *y = arena + 262144;
         double acc = 0;
         for (long i = 0; i < 131072; i++) {
             real v249 = (x247[i]) * (x70[i]);
@@ -1573,10 +1573,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x79 = arena + 11714528; /* (1) */
-        const real *x250 = arena + 3473408; /* (1) */
-        const real *x77 = arena + 11714544; /* (1) */
-        real *y = arena + 3473408;
+        const real *x79 = arena + 8359536; /* (1) */
+        const real *x250 = arena + 262144; /* (1) */
+        const real *x77 = arena + 8359520; /* (1) */
+        real *y = arena + 262144;
         for (long i = 0; i < 1; i++) {
             real v252 = (x79[i]) * (x79[i]);
             real v253 = (x79[i]) * (v252);
@@ -1590,10 +1590,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x257 = arena + 3473408; /* (1) */
+        const real *x257 = arena + 262144; /* (1) */
         const real *x73 = D_l3_weight_v; /* (1024) */
         const real *x72 = D_l3_weight_u; /* (128) */
-        real *y = arena + 3342336;
+        real *y = arena + 131072;
         PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -1611,13 +1611,13 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x186 = arena + 8209408; /* (128, 1024) */
-        const real *x121 = arena + 11714592; /* (1) */
-        const real *x199 = arena + 11551744; /* (128, 1024) */
-        const real *x247 = arena + 3211264; /* (128, 1024) */
-        const real *x79 = arena + 11714528; /* (1) */
-        const real *x261 = arena + 3342336; /* (128, 1024) */
-        real *y = arena + 8209408;
+        const real *x186 = arena + 802816; /* (128, 1024) */
+        const real *x121 = arena + 8359632; /* (1) */
+        const real *x199 = arena + 933888; /* (128, 1024) */
+        const real *x247 = arena + 0; /* (128, 1024) */
+        const real *x79 = arena + 8359536; /* (1) */
+        const real *x261 = arena + 131072; /* (128, 1024) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             real v187 = (x186[i]) * (x121[0]);
@@ -1631,12 +1631,12 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, arena + 8028160, arena + 3211264);
+        genrt_conv_run(&conv, arena + 7225344, arena + 8028160, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 4415488;
-        real *img = arena + 3211264;
+        const real *cols = arena + 11570912;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -1658,9 +1658,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:13: backward of D leaky_relu 0.1 (64, 14, 14, 64) */
     {
-        const real *x68 = arena + 1605632; /* (64, 14, 14, 64) */
-        const real *x263 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 1605632;
+        const real *x68 = arena + 4816896; /* (64, 14, 14, 64) */
+        const real *x263 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x68[i] > 0 ? x263[i] : (real)0.1 * x263[i];
@@ -1668,8 +1668,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64) */
     {
-        const real *x265 = arena + 1605632; /* (12544, 64) */
-        real *y = arena + 3211264;
+        const real *x265 = arena + 4816896; /* (12544, 64) */
+        real *y = arena + 0;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -1685,9 +1685,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64) */
     {
-        const real *x204 = arena + 7628800; /* (64) */
-        const real *x266 = arena + 3211264; /* (64) */
-        real *y = arena + 7628800;
+        const real *x204 = arena + 1079744; /* (64) */
+        const real *x266 = arena + 0; /* (64) */
+        real *y = arena + 1079744;
         for (long i = 0; i < 64; i++) {
             y[i] = x204[i] + x266[i];
         }
@@ -1698,7 +1698,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x;
-        real *cols = arena + 3211264;
+        real *cols = arena + 8359648;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -1721,16 +1721,16 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, in_x, arena + 1605632, arena + 3411968);
+        genrt_conv_run(&conv, in_x, arena + 4816896, arena + 0);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 1605632, 64, arena + 3211264, 16, arena + 3411968, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 4816896, 64, arena + 8359648, 16, arena + 0, 16);
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x269 = arena + 3411968; /* (64, 16) */
+        const real *x269 = arena + 0; /* (64, 16) */
         const real *x53 = D_l1_weight; /* (64, 16) */
-        real *y = arena + 1606656;
+        real *y = arena + 2048;
         double acc = 0;
         for (long i = 0; i < 1024; i++) {
             real v271 = (x269[i]) * (x53[i]);
@@ -1745,10 +1745,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x62 = arena + 11714496; /* (1) */
-        const real *x272 = arena + 1606656; /* (1) */
-        const real *x60 = arena + 11714512; /* (1) */
-        real *y = arena + 1606656;
+        const real *x62 = arena + 8359504; /* (1) */
+        const real *x272 = arena + 2048; /* (1) */
+        const real *x60 = arena + 8359488; /* (1) */
+        real *y = arena + 2048;
         for (long i = 0; i < 1; i++) {
             real v274 = (x62[i]) * (x62[i]);
             real v275 = (x62[i]) * (v274);
@@ -1762,10 +1762,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x279 = arena + 1606656; /* (1) */
+        const real *x279 = arena + 2048; /* (1) */
         const real *x56 = D_l1_weight_v; /* (16) */
         const real *x55 = D_l1_weight_u; /* (64) */
-        real *y = arena + 1605632;
+        real *y = arena + 1024;
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 16; q++) {
                 long i = r * 16 + q;
@@ -1782,13 +1782,13 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x206 = arena + 7626752; /* (64, 16) */
-        const real *x108 = arena + 11714560; /* (1) */
-        const real *x219 = arena + 7627776; /* (64, 16) */
-        const real *x269 = arena + 3411968; /* (64, 16) */
-        const real *x62 = arena + 11714496; /* (1) */
-        const real *x283 = arena + 1605632; /* (64, 16) */
-        real *y = arena + 7626752;
+        const real *x206 = arena + 1077504; /* (64, 16) */
+        const real *x108 = arena + 8359600; /* (1) */
+        const real *x219 = arena + 1078528; /* (64, 16) */
+        const real *x269 = arena + 0; /* (64, 16) */
+        const real *x62 = arena + 8359504; /* (1) */
+        const real *x283 = arena + 1024; /* (64, 16) */
+        real *y = arena + 1077504;
         for (long i = 0; i < 1024; i++) {
             real v207 = (x206[i]) * (x108[0]);
             real v220 = v207 + x219[i];
@@ -1798,21 +1798,21 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/sngan.gm:19: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 7626752, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l1_weight, arena + 1077504, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:19: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 7628800, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l1_bias, arena + 1079744, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:19: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 8209408, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l3_weight, arena + 802816, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:19: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 11714304, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l3_bias, arena + 1079552, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:19: adam step of D.l6.weight (1) */
-    adam_update(D_l6_weight, arena + 11695360, D_l6_weight_adam_m, D_l6_weight_adam_v, 6272, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l6_weight, arena + 1064960, D_l6_weight_adam_m, D_l6_weight_adam_v, 6272, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:19: adam step of D.l6.bias (1) */
-    adam_update(D_l6_bias, arena + 11714624, D_l6_bias_adam_m, D_l6_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l6_bias, arena + 1079824, D_l6_bias_adam_m, D_l6_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (12544, 16) */
     {
-        const real *img = arena + 8159232;
-        real *cols = arena + 3211264;
+        const real *img = arena + 8290304;
+        real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -1840,7 +1840,7 @@ static void train_step(long t, double *out) {
         const real *x304 = D_l1_weight; /* (64, 16) */
         const real *x55 = D_l1_weight_u; /* (64) */
         const real *x56 = D_l1_weight_v; /* (16) */
-        real *y = arena + 1605632;
+        real *y = arena + 200704;
         double acc = 0;
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 16; q++) {
@@ -1856,8 +1856,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x308 = arena + 1605632; /* (1) */
-        real *y = arena + 1605632;
+        const real *x308 = arena + 200704; /* (1) */
+        real *y = arena + 200704;
         for (long i = 0; i < 1; i++) {
             real v309 = (x308[i]) * (x308[i]);
             y[i] = 1 / sqrt(v309);
@@ -1866,19 +1866,19 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (64, 16) */
     {
         const real *x53 = D_l1_weight; /* (64, 16) */
-        const real *x310 = arena + 1605632; /* (1) */
-        real *y = arena + 7757824;
+        const real *x310 = arena + 200704; /* (1) */
+        real *y = arena + 6152192;
         for (long i = 0; i < 1024; i++) {
             y[i] = (x53[i]) * (x310[0]);
         }
     }
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (12544, 64) */
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 3211264, 16, arena + 7757824, 16, arena + 1605632, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, arena + 6152192, 16, arena + 4816896, 64);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (12544, 64) */
     {
-        const real *x312 = arena + 1605632; /* (12544, 64) */
+        const real *x312 = arena + 4816896; /* (12544, 64) */
         const real *x65 = D_l1_bias; /* (64) */
-        real *y = arena + 1605632;
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -1889,8 +1889,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:13: D leaky_relu 0.1 (64, 14, 14, 64) */
     {
-        const real *x314 = arena + 1605632; /* (64, 14, 14, 64) */
-        real *y = arena + 1605632;
+        const real *x314 = arena + 4816896; /* (64, 14, 14, 64) */
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x314[i] > 0 ? x314[i] : (real)0.1 * x314[i];
@@ -1898,8 +1898,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (3136, 1024) */
     {
-        const real *img = arena + 1605632;
-        real *cols = arena + 3211264;
+        const real *img = arena + 4816896;
+        real *cols = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -1927,7 +1927,7 @@ static void train_step(long t, double *out) {
         const real *x317 = D_l3_weight; /* (128, 1024) */
         const real *x72 = D_l3_weight_u; /* (128) */
         const real *x73 = D_l3_weight_v; /* (1024) */
-        real *y = arena + 6422528;
+        real *y = arena + 5619712;
         double acc = 0;
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -1943,8 +1943,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x321 = arena + 6422528; /* (1) */
-        real *y = arena + 6422528;
+        const real *x321 = arena + 5619712; /* (1) */
+        real *y = arena + 5619712;
         for (long i = 0; i < 1; i++) {
             real v322 = (x321[i]) * (x321[i]);
             y[i] = 1 / sqrt(v322);
@@ -1953,20 +1953,20 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
     {
         const real *x70 = D_l3_weight; /* (128, 1024) */
-        const real *x323 = arena + 6422528; /* (1) */
-        real *y = arena + 6823936;
+        const real *x323 = arena + 5619712; /* (1) */
+        real *y = arena + 6021120;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = (x70[i]) * (x323[0]);
         }
     }
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (3136, 128) */
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 3211264, 1024, arena + 6823936, 1024, arena + 6422528, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, arena + 6021120, 1024, arena + 5619712, 128);
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (3136, 128) */
     {
-        const real *x325 = arena + 6422528; /* (3136, 128) */
+        const real *x325 = arena + 5619712; /* (3136, 128) */
         const real *x82 = D_l3_bias; /* (128) */
-        real *y = arena + 6422528;
+        real *y = arena + 5619712;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1977,8 +1977,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:14: D leaky_relu 0.1 (64, 7, 7, 128) */
     {
-        const real *x327 = arena + 6422528; /* (64, 7, 7, 128) */
-        real *y = arena + 6422528;
+        const real *x327 = arena + 5619712; /* (64, 7, 7, 128) */
+        real *y = arena + 5619712;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x327[i] > 0 ? x327[i] : (real)0.1 * x327[i];
@@ -1993,7 +1993,7 @@ static void train_step(long t, double *out) {
         const real *x330 = D_l6_weight; /* (1, 6272) */
         const real *x89 = D_l6_weight_u; /* (1) */
         const real *x90 = D_l6_weight_v; /* (6272) */
-        real *y = arena + 3211264;
+        real *y = arena + 0;
         double acc = 0;
         for (long r = 0; r < 1; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -2009,8 +2009,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:15: D dense 1 spectral_norm (1) */
     /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
     {
-        const real *x334 = arena + 3211264; /* (1) */
-        real *y = arena + 3211264;
+        const real *x334 = arena + 0; /* (1) */
+        real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
             real v335 = (x334[i]) * (x334[i]);
             y[i] = 1 / sqrt(v335);
@@ -2019,20 +2019,20 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:15: D dense 1 spectral_norm (1, 6272) */
     {
         const real *x87 = D_l6_weight; /* (1, 6272) */
-        const real *x336 = arena + 3211264; /* (1) */
-        real *y = arena + 3612672;
+        const real *x336 = arena + 0; /* (1) */
+        real *y = arena + 401408;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x87[i]) * (x336[0]);
         }
     }
     /* specs/sngan.gm:15: D dense 1 spectral_norm (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 6422528, 6272, arena + 3612672, 6272, arena + 3211264, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 5619712, 6272, arena + 401408, 6272, arena + 0, 1);
     /* specs/sngan.gm:17: loss_G (1) */
     /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
     {
-        const real *x338 = arena + 3211264; /* (64, 1) */
+        const real *x338 = arena + 0; /* (64, 1) */
         const real *x99 = D_l6_bias; /* (1) */
-        real *y = arena + 3211328;
+        real *y = arena + 64;
         double acc = 0;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -2046,20 +2046,20 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:17: loss_G (1) */
     /*   with specs/sngan.gm:17: loss_G */
     {
-        const real *x340 = arena + 3211328; /* (1) */
-        real *y = arena + 3211328;
+        const real *x340 = arena + 64; /* (1) */
+        real *y = arena + 64;
         for (long i = 0; i < 1; i++) {
             real v341 = (real)0.015625 * (x340[i]);
             y[i] = -(v341);
         }
     }
     /* specs/sngan.gm:17: metrics (1) */
-    out[1] = (double)*(arena + 3211328);
+    out[1] = (double)*(arena + 64);
     /* specs/sngan.gm:17: backward of loss_G (1) */
     /*   with specs/sngan.gm:17: metrics */
     /*   with specs/sngan.gm:17: backward of loss_G */
     {
-        real *y = arena + 3211264;
+        real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
             real v344 = 1;
             real v345 = -(v344);
@@ -2068,19 +2068,19 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:17: backward of loss_G (64, 1) */
     {
-        const real *x346 = arena + 3211264; /* (1) */
-        real *y = arena + 3618944;
+        const real *x346 = arena + 0; /* (1) */
+        real *y = arena + 407680;
         for (long i = 0; i < 64; i++) {
             y[i] = x346[0];
         }
     }
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 3618944, 1, arena + 3612672, 6272, arena + 3211264, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 407680, 1, arena + 401408, 6272, arena + 0, 6272);
     /* specs/sngan.gm:14: backward of D leaky_relu 0.1 (64, 7, 7, 128) */
     {
-        const real *x328 = arena + 6422528; /* (64, 7, 7, 128) */
-        const real *x349 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 6422528;
+        const real *x328 = arena + 5619712; /* (64, 7, 7, 128) */
+        const real *x349 = arena + 0; /* (64, 7, 7, 128) */
+        real *y = arena + 5619712;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x328[i] > 0 ? x349[i] : (real)0.1 * x349[i];
@@ -2090,17 +2090,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 6422528, 128, arena + 6823936, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 5619712, 128, arena + 6021120, 1024, arena + 8359648, 1024);
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6422528, arena + 6823936, arena + 6955008);
+        genrt_conv_run(&conv, arena + 5619712, arena + 6021120, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 6955008;
+        const real *cols = arena + 8359648;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -2122,20 +2122,20 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:13: backward of D leaky_relu 0.1 (64, 14, 14, 64) */
     {
-        const real *x315 = arena + 1605632; /* (64, 14, 14, 64) */
-        const real *x353 = arena + 6955008; /* (64, 14, 14, 64) */
-        real *y = arena + 1605632;
+        const real *x315 = arena + 4816896; /* (64, 14, 14, 64) */
+        const real *x353 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x315[i] > 0 ? x353[i] : (real)0.1 * x353[i];
         }
     }
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 1605632, 64, arena + 7757824, 16, arena + 3211264, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 4816896, 64, arena + 6152192, 16, arena + 0, 16);
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64, 28, 28, 1) */
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 1605632;
+        const real *cols = arena + 0;
+        real *img = arena + 200704;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -2160,9 +2160,9 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:10: backward of G tanh */
     /*   with specs/sngan.gm:10: backward of G tanh */
     {
-        const real *x51 = arena + 8159232; /* (64, 28, 28, 1) */
-        const real *x357 = arena + 1605632; /* (64, 28, 28, 1) */
-        real *y = arena + 8159232;
+        const real *x51 = arena + 8290304; /* (64, 28, 28, 1) */
+        const real *x357 = arena + 200704; /* (64, 28, 28, 1) */
+        real *y = arena + 8290304;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v358 = (x51[i]) * (x51[i]);
@@ -2173,8 +2173,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:10: backward of G deconv 1 k4 s2 p1 (1) */
     {
-        const real *x361 = arena + 8159232; /* (64, 28, 28, 1) */
-        real *y = arena + 6423552;
+        const real *x361 = arena + 8290304; /* (64, 28, 28, 1) */
+        real *y = arena + 803840;
         double acc[1] = {0};
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -2189,8 +2189,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 8159232;
-        real *cols = arena + 3211264;
+        const real *img = arena + 8290304;
+        real *cols = arena + 8359648;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -2213,23 +2213,23 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 8159232, G_l8_weight, arena + 1605632);
+        genrt_conv_run(&conv, arena + 8290304, G_l8_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 3211264, 16, G_l8_weight, 16, arena + 1605632, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 8359648, 16, G_l8_weight, 16, arena + 0, 64);
     /* specs/sngan.gm:10: backward of G deconv 1 k4 s2 p1 (64, 16) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 8159232, arena + 802816, arena + 6422528);
+        genrt_conv_run(&conv, arena + 8290304, arena + 4014080, arena + 802816);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 802816, 64, arena + 3211264, 16, arena + 6422528, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 4014080, 64, arena + 8359648, 16, arena + 802816, 16);
     /* specs/sngan.gm:9: backward of G relu (64, 14, 14, 64) */
     {
-        const real *x44 = arena + 802816; /* (64, 14, 14, 64) */
-        const real *x366 = arena + 1605632; /* (64, 14, 14, 64) */
-        real *y = arena + 802816;
+        const real *x44 = arena + 4014080; /* (64, 14, 14, 64) */
+        const real *x366 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x44[i] > 0 ? x366[i] : 0;
@@ -2237,8 +2237,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:9: backward of G batchnorm (64) */
     {
-        const real *x367 = arena + 802816; /* (64, 14, 14, 64) */
-        real *y = arena + 1605632;
+        const real *x367 = arena + 4014080; /* (64, 14, 14, 64) */
+        real *y = arena + 770816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -2255,9 +2255,9 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:9: backward of G batchnorm (64) */
     /*   with specs/sngan.gm:9: backward of G batchnorm */
     {
-        const real *x367 = arena + 802816; /* (64, 14, 14, 64) */
-        const real *x34 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 1605760;
+        const real *x367 = arena + 4014080; /* (64, 14, 14, 64) */
+        const real *x34 = arena + 3211264; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -2274,9 +2274,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:9: backward of G batchnorm (64) */
     {
-        const real *x371 = arena + 1605760; /* (64) */
-        const real *x39 = arena + 11714240; /* (64) */
-        real *y = arena + 1605696;
+        const real *x371 = arena + 0; /* (64) */
+        const real *x39 = arena + 8359296; /* (64) */
+        real *y = arena + 770880;
         for (long i = 0; i < 64; i++) {
             y[i] = (x371[i]) * (x39[i]);
         }
@@ -2288,10 +2288,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:9: backward of G batchnorm */
     /*   with specs/sngan.gm:9: backward of G batchnorm */
     {
-        const real *x371 = arena + 1605760; /* (64) */
+        const real *x371 = arena + 0; /* (64) */
         const real *x30 = G_l6_gamma; /* (64) */
-        const real *x39 = arena + 11714240; /* (64) */
-        real *y = arena + 1605760;
+        const real *x39 = arena + 8359296; /* (64) */
+        real *y = arena + 0;
         for (long i = 0; i < 64; i++) {
             real v372 = (x371[i]) * (x30[i]);
             real v374 = (x39[i]) * (x39[i]);
@@ -2308,11 +2308,11 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:9: backward of G batchnorm */
     /*   with specs/sngan.gm:9: backward of G batchnorm */
     {
-        const real *x367 = arena + 802816; /* (64, 14, 14, 64) */
-        const real *x40 = arena + 11714176; /* (64) */
-        const real *x378 = arena + 1605760; /* (64) */
-        const real *x34 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 802816;
+        const real *x367 = arena + 4014080; /* (64, 14, 14, 64) */
+        const real *x40 = arena + 8359360; /* (64) */
+        const real *x378 = arena + 0; /* (64) */
+        const real *x34 = arena + 3211264; /* (64, 14, 14, 64) */
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -2328,7 +2328,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:9: backward of G batchnorm (64) */
     {
-        const real *x383 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x383 = arena + 4014080; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
         PARALLEL_FOR
@@ -2358,8 +2358,8 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:9: backward of G batchnorm */
     {
         const real *x386 = arena + 0; /* (64) */
-        const real *x383 = arena + 802816; /* (64, 14, 14, 64) */
-        real *y = arena + 802816;
+        const real *x383 = arena + 4014080; /* (64, 14, 14, 64) */
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -2375,8 +2375,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 802816;
-        real *cols = arena + 3211264;
+        const real *img = arena + 4014080;
+        real *cols = arena + 8359648;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -2399,23 +2399,23 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 802816, G_l5_weight, arena + 131072);
+        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 3211264, 1024, G_l5_weight, 1024, arena + 131072, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 8359648, 1024, G_l5_weight, 1024, arena + 0, 128);
     /* specs/sngan.gm:9: backward of G deconv 64 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 802816, arena + 2809856, arena + 0);
+        genrt_conv_run(&conv, arena + 4014080, arena + 6823936, arena + 627200);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 2809856, 128, arena + 3211264, 1024, arena + 0, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 6823936, 128, arena + 8359648, 1024, arena + 627200, 1024);
     /* specs/sngan.gm:8: backward of G relu (64, 6272) */
     {
-        const real *x21 = arena + 2809856; /* (64, 6272) */
-        const real *x394 = arena + 131072; /* (64, 6272) */
-        real *y = arena + 2809856;
+        const real *x21 = arena + 6823936; /* (64, 6272) */
+        const real *x394 = arena + 0; /* (64, 6272) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x21[i] > 0 ? x394[i] : 0;
@@ -2423,7 +2423,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:8: backward of G batchnorm (6272) */
     {
-        const real *x395 = arena + 2809856; /* (64, 6272) */
+        const real *x395 = arena + 6823936; /* (64, 6272) */
         real *y = arena + 758272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2442,9 +2442,9 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:8: backward of G batchnorm (6272) */
     /*   with specs/sngan.gm:8: backward of G batchnorm */
     {
-        const real *x395 = arena + 2809856; /* (64, 6272) */
-        const real *x11 = arena + 2408448; /* (64, 6272) */
-        real *y = arena + 131072;
+        const real *x395 = arena + 6823936; /* (64, 6272) */
+        const real *x11 = arena + 6422528; /* (64, 6272) */
+        real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
         PARALLEL_FOR
@@ -2462,8 +2462,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:8: backward of G batchnorm (6272) */
     {
-        const real *x399 = arena + 131072; /* (6272) */
-        const real *x16 = arena + 11689088; /* (6272) */
+        const real *x399 = arena + 0; /* (6272) */
+        const real *x16 = arena + 8340480; /* (6272) */
         real *y = arena + 764544;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x399[i]) * (x16[i]);
@@ -2476,10 +2476,10 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:8: backward of G batchnorm */
     /*   with specs/sngan.gm:8: backward of G batchnorm */
     {
-        const real *x399 = arena + 131072; /* (6272) */
+        const real *x399 = arena + 0; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        const real *x16 = arena + 11689088; /* (6272) */
-        real *y = arena + 131072;
+        const real *x16 = arena + 8340480; /* (6272) */
+        real *y = arena + 0;
         for (long i = 0; i < 6272; i++) {
             real v400 = (x399[i]) * (x7[i]);
             real v402 = (x16[i]) * (x16[i]);
@@ -2496,11 +2496,11 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:8: backward of G batchnorm */
     /*   with specs/sngan.gm:8: backward of G batchnorm */
     {
-        const real *x395 = arena + 2809856; /* (64, 6272) */
-        const real *x17 = arena + 11682816; /* (6272) */
-        const real *x406 = arena + 131072; /* (6272) */
-        const real *x11 = arena + 2408448; /* (64, 6272) */
-        real *y = arena + 2809856;
+        const real *x395 = arena + 6823936; /* (64, 6272) */
+        const real *x17 = arena + 8346752; /* (6272) */
+        const real *x406 = arena + 0; /* (6272) */
+        const real *x11 = arena + 6422528; /* (64, 6272) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2516,8 +2516,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/sngan.gm:8: backward of G batchnorm (6272) */
     {
-        const real *x411 = arena + 2809856; /* (64, 6272) */
-        real *y = arena + 131072;
+        const real *x411 = arena + 6823936; /* (64, 6272) */
+        real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
         PARALLEL_FOR
@@ -2535,8 +2535,8 @@ static void train_step(long t, double *out) {
     /* specs/sngan.gm:8: backward of G batchnorm (6272) */
     /*   with specs/sngan.gm:8: backward of G batchnorm */
     {
-        const real *x412 = arena + 131072; /* (6272) */
-        real *y = arena + 131072;
+        const real *x412 = arena + 0; /* (6272) */
+        real *y = arena + 0;
         for (long i = 0; i < 6272; i++) {
             real v413 = -(x412[i]);
             y[i] = (real)0.015625 * (v413);
@@ -2546,9 +2546,9 @@ static void train_step(long t, double *out) {
     /*   with specs/sngan.gm:8: backward of G batchnorm */
     /*   with specs/sngan.gm:8: backward of G batchnorm */
     {
-        const real *x414 = arena + 131072; /* (6272) */
-        const real *x411 = arena + 2809856; /* (64, 6272) */
-        real *y = arena + 2809856;
+        const real *x414 = arena + 0; /* (6272) */
+        const real *x411 = arena + 6823936; /* (64, 6272) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2560,29 +2560,29 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/sngan.gm:8: backward of G dense 6272 nobias (6272, 100) */
-    gemm(CblasTrans, CblasNoTrans, 6272, 100, 64, arena + 2809856, 6272, in_z, 100, arena + 131072, 100);
+    gemm(CblasTrans, CblasNoTrans, 6272, 100, 64, arena + 6823936, 6272, in_z, 100, arena + 0, 100);
     /* specs/sngan.gm:18: adam step of G.l1.weight (1) */
-    adam_update(G_l1_weight, arena + 131072, G_l1_weight_adam_m, G_l1_weight_adam_v, 627200, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l1_weight, arena + 0, G_l1_weight_adam_m, G_l1_weight_adam_v, 627200, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:18: adam step of G.l2.gamma (1) */
     adam_update(G_l2_gamma, arena + 764544, G_l2_gamma_adam_m, G_l2_gamma_adam_v, 6272, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:18: adam step of G.l2.beta (1) */
     adam_update(G_l2_beta, arena + 758272, G_l2_beta_adam_m, G_l2_beta_adam_v, 6272, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:18: adam step of G.l5.weight (1) */
-    adam_update(G_l5_weight, arena + 0, G_l5_weight_adam_m, G_l5_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l5_weight, arena + 627200, G_l5_weight_adam_m, G_l5_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:18: adam step of G.l6.gamma (1) */
-    adam_update(G_l6_gamma, arena + 1605696, G_l6_gamma_adam_m, G_l6_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l6_gamma, arena + 770880, G_l6_gamma_adam_m, G_l6_gamma_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:18: adam step of G.l6.beta (1) */
-    adam_update(G_l6_beta, arena + 1605632, G_l6_beta_adam_m, G_l6_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l6_beta, arena + 770816, G_l6_beta_adam_m, G_l6_beta_adam_v, 64, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:18: adam step of G.l8.weight (1) */
-    adam_update(G_l8_weight, arena + 6422528, G_l8_weight_adam_m, G_l8_weight_adam_v, 1024, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l8_weight, arena + 802816, G_l8_weight_adam_m, G_l8_weight_adam_v, 1024, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/sngan.gm:18: adam step of G.l8.bias (1) */
-    adam_update(G_l8_bias, arena + 6423552, G_l8_bias_adam_m, G_l8_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l8_bias, arena + 803840, G_l8_bias_adam_m, G_l8_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
 }
 
 /* The generator's forward pass at batch 64, from in_z. */
 static const real *generate(void) {
     /* specs/sngan.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 4014080, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 802816, 6272);
     /* specs/sngan.gm:8: G batchnorm (6272) */
     /*   with specs/sngan.gm:8: G batchnorm */
     /*   with specs/sngan.gm:8: G batchnorm */
@@ -2612,10 +2612,10 @@ static const real *generate(void) {
     /*   with specs/sngan.gm:8: G batchnorm */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x2 = arena + 4014080; /* (64, 6272) */
+        const real *x2 = arena + 802816; /* (64, 6272) */
         const real *x9 = arena + 0; /* (6272) */
         const real *x11 = arena + 6272; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2630,17 +2630,17 @@ static const real *generate(void) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 802816, 128, G_l5_weight, 1024, arena + 1204224, 1024);
     /* specs/sngan.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3211264;
+        const real *cols = arena + 1204224;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -2666,7 +2666,7 @@ static const real *generate(void) {
     {
         const real *x20 = G_l6_running_var; /* (64) */
         const real *x23 = G_l6_gamma; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             real v24 = x20[i] + (real)1e-05;
             real v25 = 1 / sqrt(v24);
@@ -2677,9 +2677,9 @@ static const real *generate(void) {
     /*   with specs/sngan.gm:9: G batchnorm */
     {
         const real *x21 = G_l6_running_mean; /* (64) */
-        const real *x26 = arena + 0; /* (64) */
+        const real *x26 = arena + 802816; /* (64) */
         const real *x22 = G_l6_beta; /* (64) */
-        real *y = arena + 64;
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             real v27 = (x21[i]) * (x26[i]);
             y[i] = x22[i] - (v27);
@@ -2689,10 +2689,10 @@ static const real *generate(void) {
     /*   with specs/sngan.gm:9: G batchnorm */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x19 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x26 = arena + 0; /* (64) */
-        const real *x28 = arena + 64; /* (64) */
-        real *y = arena + 3211264;
+        const real *x19 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x26 = arena + 802816; /* (64) */
+        const real *x28 = arena + 802880; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -2704,11 +2704,11 @@ static const real *generate(void) {
         }
     }
     /* specs/sngan.gm:10: G deconv 1 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 3211264, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 802816, 16);
     /* specs/sngan.gm:10: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 802816;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -2731,9 +2731,9 @@ static const real *generate(void) {
     /* specs/sngan.gm:10: G tanh (64, 28, 28, 1) */
     /*   with specs/sngan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x35 = arena + 200704; /* (64, 28, 28, 1) */
+        const real *x35 = arena + 0; /* (64, 28, 28, 1) */
         const real *x36 = G_l8_bias; /* (1) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -2743,16 +2743,16 @@ static const real *generate(void) {
             }
         }
     }
-    return arena + 200704;
+    return arena + 0;
 }
 
 /* Gradient check: loss_D at batch 4. */
 static void gc_loss_0(double *out) {
     /* specs/sngan.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 50176, 6272);
     /* specs/sngan.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 250880; /* (4, 6272) */
+        const real *x3 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2780,9 +2780,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/sngan.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 250880; /* (4, 6272) */
+        const real *x3 = arena + 50176; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2794,7 +2794,7 @@ static void gc_loss_0(double *out) {
     /* specs/sngan.gm:8: G batchnorm (6272) */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 250880; /* (4, 6272) */
+        const real *x11 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2830,10 +2830,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/sngan.gm:8: G batchnorm */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 250880; /* (4, 6272) */
+        const real *x11 = arena + 50176; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2848,17 +2848,17 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 50176, 128, G_l5_weight, 1024, arena + 209488, 1024);
     /* specs/sngan.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 50176, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 209488;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -2880,8 +2880,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/sngan.gm:9: G batchnorm (64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -2898,8 +2898,8 @@ static void gc_loss_0(double *out) {
     /* specs/sngan.gm:9: G batchnorm (64) */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x30 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x30 = arena + 50176; /* (64) */
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v31 = (real)0.0012755102040816326 * (x30[i]);
             y[i] = -(v31);
@@ -2907,9 +2907,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/sngan.gm:9: G batchnorm (4, 14, 14, 64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x32 = arena + 0; /* (64) */
-        real *y = arena + 200704;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x32 = arena + 50176; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -2921,8 +2921,8 @@ static void gc_loss_0(double *out) {
     /* specs/sngan.gm:9: G batchnorm (64) */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -2942,9 +2942,9 @@ static void gc_loss_0(double *out) {
     /*   with specs/sngan.gm:9: G batchnorm */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x35 = arena + 0; /* (64) */
+        const real *x35 = arena + 50176; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v36 = (real)0.0012755102040816326 * (x35[i]);
             real v37 = v36 + (real)1e-05;
@@ -2956,10 +2956,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/sngan.gm:9: G batchnorm */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 0; /* (64) */
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x39 = arena + 50176; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -2971,11 +2971,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/sngan.gm:10: G deconv 1 k4 s2 p1 (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 200704, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 50176, 16);
     /* specs/sngan.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 407040;
+        const real *cols = arena + 50176;
+        real *img = arena + 206336;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -2997,9 +2997,9 @@ static void gc_loss_0(double *out) {
     /* specs/sngan.gm:10: G tanh (4, 28, 28, 1) */
     /*   with specs/sngan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 407040; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 206336; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 407040;
+        real *y = arena + 206336;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -3014,7 +3014,7 @@ static void gc_loss_0(double *out) {
     #endif
     {
         const real *img = gc_x;
-        real *cols = arena + 0;
+        real *cols = arena + 209488;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -3039,7 +3039,7 @@ static void gc_loss_0(double *out) {
         const real *x52 = D_l1_weight; /* (64, 16) */
         const real *x53 = D_l1_weight_u; /* (64) */
         const real *x54 = D_l1_weight_v; /* (16) */
-        real *y = arena + 13568;
+        real *y = arena + 1024;
         double acc = 0;
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 16; q++) {
@@ -3055,8 +3055,8 @@ static void gc_loss_0(double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x57 = arena + 13568; /* (1) */
-        real *y = arena + 13568;
+        const real *x57 = arena + 1024; /* (1) */
+        real *y = arena + 1024;
         for (long i = 0; i < 1; i++) {
             real v58 = (x57[i]) * (x57[i]);
             y[i] = 1 / sqrt(v58);
@@ -3065,8 +3065,8 @@ static void gc_loss_0(double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (64, 16) */
     {
         const real *x51 = D_l1_weight; /* (64, 16) */
-        const real *x59 = arena + 13568; /* (1) */
-        real *y = arena + 12544;
+        const real *x59 = arena + 1024; /* (1) */
+        real *y = arena + 0;
         for (long i = 0; i < 1024; i++) {
             y[i] = (x51[i]) * (x59[0]);
         }
@@ -3075,15 +3075,15 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, gc_x, arena + 12544, arena + 331776);
+        genrt_conv_run(&conv, gc_x, arena + 0, arena + 131072);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, arena + 12544, 16, arena + 331776, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 209488, 16, arena + 0, 16, arena + 131072, 64);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
     {
-        const real *x61 = arena + 331776; /* (784, 64) */
+        const real *x61 = arena + 131072; /* (784, 64) */
         const real *x62 = D_l1_bias; /* (64) */
-        real *y = arena + 331776;
+        real *y = arena + 131072;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -3094,8 +3094,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/sngan.gm:13: D leaky_relu 0.1 (4, 14, 14, 64) */
     {
-        const real *x64 = arena + 331776; /* (4, 14, 14, 64) */
-        real *y = arena + 331776;
+        const real *x64 = arena + 131072; /* (4, 14, 14, 64) */
+        real *y = arena + 131072;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x64[i] > 0 ? x64[i] : (real)0.1 * x64[i];
@@ -3106,8 +3106,8 @@ static void gc_loss_0(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 331776;
-        real *cols = arena + 0;
+        const real *img = arena + 131072;
+        real *cols = arena + 209488;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -3133,7 +3133,7 @@ static void gc_loss_0(double *out) {
         const real *x68 = D_l3_weight; /* (128, 1024) */
         const real *x69 = D_l3_weight_u; /* (128) */
         const real *x70 = D_l3_weight_v; /* (1024) */
-        real *y = arena + 381952;
+        real *y = arena + 181248;
         double acc = 0;
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -3149,8 +3149,8 @@ static void gc_loss_0(double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x73 = arena + 381952; /* (1) */
-        real *y = arena + 381952;
+        const real *x73 = arena + 181248; /* (1) */
+        real *y = arena + 181248;
         for (long i = 0; i < 1; i++) {
             real v74 = (x73[i]) * (x73[i]);
             y[i] = 1 / sqrt(v74);
@@ -3159,8 +3159,8 @@ static void gc_loss_0(double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
     {
         const real *x67 = D_l3_weight; /* (128, 1024) */
-        const real *x75 = arena + 381952; /* (1) */
-        real *y = arena + 200704;
+        const real *x75 = arena + 181248; /* (1) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = (x67[i]) * (x75[0]);
@@ -3170,15 +3170,15 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 331776, arena + 200704, arena + 381952);
+        genrt_conv_run(&conv, arena + 131072, arena + 0, arena + 181248);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, arena + 200704, 1024, arena + 381952, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 209488, 1024, arena + 0, 1024, arena + 181248, 128);
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
     {
-        const real *x77 = arena + 381952; /* (196, 128) */
+        const real *x77 = arena + 181248; /* (196, 128) */
         const real *x78 = D_l3_bias; /* (128) */
-        real *y = arena + 381952;
+        real *y = arena + 181248;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3189,8 +3189,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/sngan.gm:14: D leaky_relu 0.1 (4, 7, 7, 128) */
     {
-        const real *x80 = arena + 381952; /* (4, 7, 7, 128) */
-        real *y = arena + 381952;
+        const real *x80 = arena + 181248; /* (4, 7, 7, 128) */
+        real *y = arena + 181248;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x80[i] > 0 ? x80[i] : (real)0.1 * x80[i];
@@ -3236,14 +3236,14 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/sngan.gm:15: D dense 1 spectral_norm (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 381952, 6272, arena + 0, 6272, arena + 410176, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 181248, 6272, arena + 0, 6272, arena + 209472, 1);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 16) */
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 407040;
-        real *cols = arena + 0;
+        const real *img = arena + 206336;
+        real *cols = arena + 209488;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -3268,7 +3268,7 @@ static void gc_loss_0(double *out) {
         const real *x97 = D_l1_weight; /* (64, 16) */
         const real *x53 = D_l1_weight_u; /* (64) */
         const real *x54 = D_l1_weight_v; /* (16) */
-        real *y = arena + 13568;
+        real *y = arena + 1024;
         double acc = 0;
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 16; q++) {
@@ -3284,8 +3284,8 @@ static void gc_loss_0(double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x100 = arena + 13568; /* (1) */
-        real *y = arena + 13568;
+        const real *x100 = arena + 1024; /* (1) */
+        real *y = arena + 1024;
         for (long i = 0; i < 1; i++) {
             real v101 = (x100[i]) * (x100[i]);
             y[i] = 1 / sqrt(v101);
@@ -3294,8 +3294,8 @@ static void gc_loss_0(double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (64, 16) */
     {
         const real *x51 = D_l1_weight; /* (64, 16) */
-        const real *x102 = arena + 13568; /* (1) */
-        real *y = arena + 12544;
+        const real *x102 = arena + 1024; /* (1) */
+        real *y = arena + 0;
         for (long i = 0; i < 1024; i++) {
             y[i] = (x51[i]) * (x102[0]);
         }
@@ -3304,15 +3304,15 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 407040, arena + 12544, arena + 331776);
+        genrt_conv_run(&conv, arena + 206336, arena + 0, arena + 131072);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, arena + 12544, 16, arena + 331776, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 209488, 16, arena + 0, 16, arena + 131072, 64);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
     {
-        const real *x104 = arena + 331776; /* (784, 64) */
+        const real *x104 = arena + 131072; /* (784, 64) */
         const real *x62 = D_l1_bias; /* (64) */
-        real *y = arena + 331776;
+        real *y = arena + 131072;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -3323,8 +3323,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/sngan.gm:13: D leaky_relu 0.1 (4, 14, 14, 64) */
     {
-        const real *x106 = arena + 331776; /* (4, 14, 14, 64) */
-        real *y = arena + 331776;
+        const real *x106 = arena + 131072; /* (4, 14, 14, 64) */
+        real *y = arena + 131072;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x106[i] > 0 ? x106[i] : (real)0.1 * x106[i];
@@ -3335,8 +3335,8 @@ static void gc_loss_0(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 331776;
-        real *cols = arena + 0;
+        const real *img = arena + 131072;
+        real *cols = arena + 209488;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -3362,7 +3362,7 @@ static void gc_loss_0(double *out) {
         const real *x109 = D_l3_weight; /* (128, 1024) */
         const real *x69 = D_l3_weight_u; /* (128) */
         const real *x70 = D_l3_weight_v; /* (1024) */
-        real *y = arena + 381952;
+        real *y = arena + 181248;
         double acc = 0;
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -3378,8 +3378,8 @@ static void gc_loss_0(double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x112 = arena + 381952; /* (1) */
-        real *y = arena + 381952;
+        const real *x112 = arena + 181248; /* (1) */
+        real *y = arena + 181248;
         for (long i = 0; i < 1; i++) {
             real v113 = (x112[i]) * (x112[i]);
             y[i] = 1 / sqrt(v113);
@@ -3388,8 +3388,8 @@ static void gc_loss_0(double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
     {
         const real *x67 = D_l3_weight; /* (128, 1024) */
-        const real *x114 = arena + 381952; /* (1) */
-        real *y = arena + 200704;
+        const real *x114 = arena + 181248; /* (1) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = (x67[i]) * (x114[0]);
@@ -3399,15 +3399,15 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 331776, arena + 200704, arena + 381952);
+        genrt_conv_run(&conv, arena + 131072, arena + 0, arena + 181248);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, arena + 200704, 1024, arena + 381952, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 209488, 1024, arena + 0, 1024, arena + 181248, 128);
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
     {
-        const real *x116 = arena + 381952; /* (196, 128) */
+        const real *x116 = arena + 181248; /* (196, 128) */
         const real *x78 = D_l3_bias; /* (128) */
-        real *y = arena + 381952;
+        real *y = arena + 181248;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3418,8 +3418,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/sngan.gm:14: D leaky_relu 0.1 (4, 7, 7, 128) */
     {
-        const real *x118 = arena + 381952; /* (4, 7, 7, 128) */
-        real *y = arena + 381952;
+        const real *x118 = arena + 181248; /* (4, 7, 7, 128) */
+        real *y = arena + 181248;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x118[i] > 0 ? x118[i] : (real)0.1 * x118[i];
@@ -3465,7 +3465,7 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/sngan.gm:15: D dense 1 spectral_norm (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 381952, 6272, arena + 0, 6272, arena + 6272, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 181248, 6272, arena + 0, 6272, arena + 6272, 1);
     /* specs/sngan.gm:17: loss_D (1) */
     /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
     /*   with specs/sngan.gm:17: loss_D */
@@ -3492,7 +3492,7 @@ static void gc_loss_0(double *out) {
     /*   with specs/sngan.gm:17: loss_D */
     /*   with specs/sngan.gm:17: loss_D */
     {
-        const real *x93 = arena + 410176; /* (4, 1) */
+        const real *x93 = arena + 209472; /* (4, 1) */
         const real *x94 = D_l6_bias; /* (1) */
         real *y = arena + 16;
         double acc = 0;
@@ -3528,10 +3528,10 @@ static void gc_loss_0(double *out) {
 /* Gradient check: d loss_D / d parameters at batch 4, into g. */
 static void gc_grad_0(real *g) {
     /* specs/sngan.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 50176, 6272);
     /* specs/sngan.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 250880; /* (4, 6272) */
+        const real *x3 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -3559,9 +3559,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/sngan.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 250880; /* (4, 6272) */
+        const real *x3 = arena + 50176; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -3573,7 +3573,7 @@ static void gc_grad_0(real *g) {
     /* specs/sngan.gm:8: G batchnorm (6272) */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 250880; /* (4, 6272) */
+        const real *x11 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -3609,10 +3609,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/sngan.gm:8: G batchnorm */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 250880; /* (4, 6272) */
+        const real *x11 = arena + 50176; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -3627,17 +3627,17 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 50176, 128, G_l5_weight, 1024, arena + 751776, 1024);
     /* specs/sngan.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 50176, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 751776;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -3659,8 +3659,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/sngan.gm:9: G batchnorm (64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -3677,8 +3677,8 @@ static void gc_grad_0(real *g) {
     /* specs/sngan.gm:9: G batchnorm (64) */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x30 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x30 = arena + 50176; /* (64) */
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v31 = (real)0.0012755102040816326 * (x30[i]);
             y[i] = -(v31);
@@ -3686,9 +3686,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/sngan.gm:9: G batchnorm (4, 14, 14, 64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x32 = arena + 0; /* (64) */
-        real *y = arena + 200704;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x32 = arena + 50176; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -3700,8 +3700,8 @@ static void gc_grad_0(real *g) {
     /* specs/sngan.gm:9: G batchnorm (64) */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -3721,9 +3721,9 @@ static void gc_grad_0(real *g) {
     /*   with specs/sngan.gm:9: G batchnorm */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x35 = arena + 0; /* (64) */
+        const real *x35 = arena + 50176; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v36 = (real)0.0012755102040816326 * (x35[i]);
             real v37 = v36 + (real)1e-05;
@@ -3735,10 +3735,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/sngan.gm:9: G batchnorm */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 0; /* (64) */
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x39 = arena + 50176; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -3750,11 +3750,11 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/sngan.gm:10: G deconv 1 k4 s2 p1 (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 200704, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 50176, 16);
     /* specs/sngan.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 1095040;
+        const real *cols = arena + 50176;
+        real *img = arena + 649728;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -3776,9 +3776,9 @@ static void gc_grad_0(real *g) {
     /* specs/sngan.gm:10: G tanh (4, 28, 28, 1) */
     /*   with specs/sngan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 1095040; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 649728; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 1095040;
+        real *y = arena + 649728;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -3793,7 +3793,7 @@ static void gc_grad_0(real *g) {
     #endif
     {
         const real *img = gc_x;
-        real *cols = arena + 0;
+        real *cols = arena + 751776;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -3818,7 +3818,7 @@ static void gc_grad_0(real *g) {
         const real *x52 = D_l1_weight; /* (64, 16) */
         const real *x53 = D_l1_weight_u; /* (64) */
         const real *x54 = D_l1_weight_v; /* (16) */
-        real *y = arena + 1098320;
+        real *y = arena + 751680;
         double acc = 0;
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 16; q++) {
@@ -3834,8 +3834,8 @@ static void gc_grad_0(real *g) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x57 = arena + 1098320; /* (1) */
-        real *y = arena + 1098336;
+        const real *x57 = arena + 751680; /* (1) */
+        real *y = arena + 751696;
         for (long i = 0; i < 1; i++) {
             real v58 = (x57[i]) * (x57[i]);
             y[i] = 1 / sqrt(v58);
@@ -3844,8 +3844,8 @@ static void gc_grad_0(real *g) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (64, 16) */
     {
         const real *x51 = D_l1_weight; /* (64, 16) */
-        const real *x59 = arena + 1098336; /* (1) */
-        real *y = arena + 12544;
+        const real *x59 = arena + 751696; /* (1) */
+        real *y = arena + 0;
         for (long i = 0; i < 1024; i++) {
             y[i] = (x51[i]) * (x59[0]);
         }
@@ -3854,15 +3854,15 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, gc_x, arena + 12544, arena + 925696);
+        genrt_conv_run(&conv, gc_x, arena + 0, arena + 655360);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, arena + 12544, 16, arena + 925696, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 751776, 16, arena + 0, 16, arena + 655360, 64);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
     {
-        const real *x61 = arena + 925696; /* (784, 64) */
+        const real *x61 = arena + 655360; /* (784, 64) */
         const real *x62 = D_l1_bias; /* (64) */
-        real *y = arena + 925696;
+        real *y = arena + 655360;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -3873,8 +3873,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/sngan.gm:13: D leaky_relu 0.1 (4, 14, 14, 64) */
     {
-        const real *x64 = arena + 925696; /* (4, 14, 14, 64) */
-        real *y = arena + 925696;
+        const real *x64 = arena + 655360; /* (4, 14, 14, 64) */
+        real *y = arena + 655360;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x64[i] > 0 ? x64[i] : (real)0.1 * x64[i];
@@ -3885,8 +3885,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 925696;
-        real *cols = arena + 0;
+        const real *img = arena + 655360;
+        real *cols = arena + 751776;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -3912,7 +3912,7 @@ static void gc_grad_0(real *g) {
         const real *x68 = D_l3_weight; /* (128, 1024) */
         const real *x69 = D_l3_weight_u; /* (128) */
         const real *x70 = D_l3_weight_v; /* (1024) */
-        real *y = arena + 1098352;
+        real *y = arena + 652880;
         double acc = 0;
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -3928,8 +3928,8 @@ static void gc_grad_0(real *g) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x73 = arena + 1098352; /* (1) */
-        real *y = arena + 1098368;
+        const real *x73 = arena + 652880; /* (1) */
+        real *y = arena + 751712;
         for (long i = 0; i < 1; i++) {
             real v74 = (x73[i]) * (x73[i]);
             y[i] = 1 / sqrt(v74);
@@ -3938,8 +3938,8 @@ static void gc_grad_0(real *g) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
     {
         const real *x67 = D_l3_weight; /* (128, 1024) */
-        const real *x75 = arena + 1098368; /* (1) */
-        real *y = arena + 401408;
+        const real *x75 = arena + 751712; /* (1) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = (x67[i]) * (x75[0]);
@@ -3949,15 +3949,15 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 925696, arena + 401408, arena + 1026048);
+        genrt_conv_run(&conv, arena + 655360, arena + 0, arena + 705536);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, arena + 401408, 1024, arena + 1026048, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 751776, 1024, arena + 0, 1024, arena + 705536, 128);
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
     {
-        const real *x77 = arena + 1026048; /* (196, 128) */
+        const real *x77 = arena + 705536; /* (196, 128) */
         const real *x78 = D_l3_bias; /* (128) */
-        real *y = arena + 1026048;
+        real *y = arena + 705536;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3968,8 +3968,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/sngan.gm:14: D leaky_relu 0.1 (4, 7, 7, 128) */
     {
-        const real *x80 = arena + 1026048; /* (4, 7, 7, 128) */
-        real *y = arena + 1026048;
+        const real *x80 = arena + 705536; /* (4, 7, 7, 128) */
+        real *y = arena + 705536;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x80[i] > 0 ? x80[i] : (real)0.1 * x80[i];
@@ -3982,7 +3982,7 @@ static void gc_grad_0(real *g) {
         const real *x84 = D_l6_weight; /* (1, 6272) */
         const real *x85 = D_l6_weight_u; /* (1) */
         const real *x86 = D_l6_weight_v; /* (6272) */
-        real *y = arena + 1098384;
+        real *y = arena + 652896;
         double acc = 0;
         for (long r = 0; r < 1; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -3998,8 +3998,8 @@ static void gc_grad_0(real *g) {
     /* specs/sngan.gm:15: D dense 1 spectral_norm (1) */
     /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
     {
-        const real *x89 = arena + 1098384; /* (1) */
-        real *y = arena + 1098400;
+        const real *x89 = arena + 652896; /* (1) */
+        real *y = arena + 652912;
         for (long i = 0; i < 1; i++) {
             real v90 = (x89[i]) * (x89[i]);
             y[i] = 1 / sqrt(v90);
@@ -4008,21 +4008,21 @@ static void gc_grad_0(real *g) {
     /* specs/sngan.gm:15: D dense 1 spectral_norm (1, 6272) */
     {
         const real *x83 = D_l6_weight; /* (1, 6272) */
-        const real *x91 = arena + 1098400; /* (1) */
-        real *y = arena + 1076224;
+        const real *x91 = arena + 652912; /* (1) */
+        real *y = arena + 730624;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x83[i]) * (x91[0]);
         }
     }
     /* specs/sngan.gm:15: D dense 1 spectral_norm (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 1026048, 6272, arena + 1076224, 6272, arena + 1098304, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 705536, 6272, arena + 730624, 6272, arena + 652864, 1);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 16) */
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 1095040;
-        real *cols = arena + 0;
+        const real *img = arena + 649728;
+        real *cols = arena + 751776;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -4047,7 +4047,7 @@ static void gc_grad_0(real *g) {
         const real *x97 = D_l1_weight; /* (64, 16) */
         const real *x53 = D_l1_weight_u; /* (64) */
         const real *x54 = D_l1_weight_v; /* (16) */
-        real *y = arena + 1098416;
+        real *y = arena + 652928;
         double acc = 0;
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 16; q++) {
@@ -4063,8 +4063,8 @@ static void gc_grad_0(real *g) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x100 = arena + 1098416; /* (1) */
-        real *y = arena + 1098432;
+        const real *x100 = arena + 652928; /* (1) */
+        real *y = arena + 751728;
         for (long i = 0; i < 1; i++) {
             real v101 = (x100[i]) * (x100[i]);
             y[i] = 1 / sqrt(v101);
@@ -4073,8 +4073,8 @@ static void gc_grad_0(real *g) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (64, 16) */
     {
         const real *x51 = D_l1_weight; /* (64, 16) */
-        const real *x102 = arena + 1098432; /* (1) */
-        real *y = arena + 12544;
+        const real *x102 = arena + 751728; /* (1) */
+        real *y = arena + 131072;
         for (long i = 0; i < 1024; i++) {
             y[i] = (x51[i]) * (x102[0]);
         }
@@ -4083,15 +4083,15 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 1095040, arena + 12544, arena + 975872);
+        genrt_conv_run(&conv, arena + 649728, arena + 131072, arena + 524288);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, arena + 12544, 16, arena + 975872, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 751776, 16, arena + 131072, 16, arena + 524288, 64);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
     {
-        const real *x104 = arena + 975872; /* (784, 64) */
+        const real *x104 = arena + 524288; /* (784, 64) */
         const real *x62 = D_l1_bias; /* (64) */
-        real *y = arena + 975872;
+        real *y = arena + 524288;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -4102,8 +4102,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/sngan.gm:13: D leaky_relu 0.1 (4, 14, 14, 64) */
     {
-        const real *x106 = arena + 975872; /* (4, 14, 14, 64) */
-        real *y = arena + 975872;
+        const real *x106 = arena + 524288; /* (4, 14, 14, 64) */
+        real *y = arena + 524288;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x106[i] > 0 ? x106[i] : (real)0.1 * x106[i];
@@ -4114,8 +4114,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 975872;
-        real *cols = arena + 0;
+        const real *img = arena + 524288;
+        real *cols = arena + 751776;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -4141,7 +4141,7 @@ static void gc_grad_0(real *g) {
         const real *x109 = D_l3_weight; /* (128, 1024) */
         const real *x69 = D_l3_weight_u; /* (128) */
         const real *x70 = D_l3_weight_v; /* (1024) */
-        real *y = arena + 794624;
+        real *y = arena + 393216;
         double acc = 0;
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -4157,8 +4157,8 @@ static void gc_grad_0(real *g) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x112 = arena + 794624; /* (1) */
-        real *y = arena + 1098448;
+        const real *x112 = arena + 393216; /* (1) */
+        real *y = arena + 751744;
         for (long i = 0; i < 1; i++) {
             real v113 = (x112[i]) * (x112[i]);
             y[i] = 1 / sqrt(v113);
@@ -4167,8 +4167,8 @@ static void gc_grad_0(real *g) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
     {
         const real *x67 = D_l3_weight; /* (128, 1024) */
-        const real *x114 = arena + 1098448; /* (1) */
-        real *y = arena + 532480;
+        const real *x114 = arena + 751744; /* (1) */
+        real *y = arena + 131072;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = (x67[i]) * (x114[0]);
@@ -4178,15 +4178,15 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 975872, arena + 532480, arena + 1051136);
+        genrt_conv_run(&conv, arena + 524288, arena + 131072, arena + 624640);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, arena + 532480, 1024, arena + 1051136, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 751776, 1024, arena + 131072, 1024, arena + 624640, 128);
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
     {
-        const real *x116 = arena + 1051136; /* (196, 128) */
+        const real *x116 = arena + 624640; /* (196, 128) */
         const real *x78 = D_l3_bias; /* (128) */
-        real *y = arena + 1051136;
+        real *y = arena + 624640;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -4197,8 +4197,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/sngan.gm:14: D leaky_relu 0.1 (4, 7, 7, 128) */
     {
-        const real *x118 = arena + 1051136; /* (4, 7, 7, 128) */
-        real *y = arena + 1051136;
+        const real *x118 = arena + 624640; /* (4, 7, 7, 128) */
+        real *y = arena + 624640;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x118[i] > 0 ? x118[i] : (real)0.1 * x118[i];
@@ -4211,7 +4211,7 @@ static void gc_grad_0(real *g) {
         const real *x121 = D_l6_weight; /* (1, 6272) */
         const real *x85 = D_l6_weight_u; /* (1) */
         const real *x86 = D_l6_weight_v; /* (6272) */
-        real *y = arena + 31376;
+        real *y = arena + 293520;
         double acc = 0;
         for (long r = 0; r < 1; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -4227,8 +4227,8 @@ static void gc_grad_0(real *g) {
     /* specs/sngan.gm:15: D dense 1 spectral_norm (1) */
     /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
     {
-        const real *x124 = arena + 31376; /* (1) */
-        real *y = arena + 1098464;
+        const real *x124 = arena + 293520; /* (1) */
+        real *y = arena + 652944;
         for (long i = 0; i < 1; i++) {
             real v125 = (x124[i]) * (x124[i]);
             y[i] = 1 / sqrt(v125);
@@ -4237,25 +4237,25 @@ static void gc_grad_0(real *g) {
     /* specs/sngan.gm:15: D dense 1 spectral_norm (1, 6272) */
     {
         const real *x83 = D_l6_weight; /* (1, 6272) */
-        const real *x126 = arena + 1098464; /* (1) */
-        real *y = arena + 25088;
+        const real *x126 = arena + 652944; /* (1) */
+        real *y = arena + 287232;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x83[i]) * (x126[0]);
         }
     }
     /* specs/sngan.gm:15: D dense 1 spectral_norm (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 1051136, 6272, arena + 25088, 6272, arena + 31360, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 624640, 6272, arena + 287232, 6272, arena + 293504, 1);
     /* specs/sngan.gm:17: loss_D (1) */
     {
-        real *y = arena + 0;
+        real *y = arena + 262144;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/sngan.gm:17: backward of loss_D (1) */
     {
-        const real *x140 = arena + 0; /* (1) */
-        real *y = arena + 16;
+        const real *x140 = arena + 262144; /* (1) */
+        real *y = arena + 262160;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.25 * (x140[i]);
         }
@@ -4268,10 +4268,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/sngan.gm:17: backward of loss_D */
     /*   with specs/sngan.gm:17: backward of loss_D */
     {
-        const real *x93 = arena + 1098304; /* (4, 1) */
+        const real *x93 = arena + 652864; /* (4, 1) */
         const real *x94 = D_l6_bias; /* (1) */
-        const real *x141 = arena + 16; /* (1) */
-        real *y = arena + 1098304;
+        const real *x141 = arena + 262160; /* (1) */
+        real *y = arena + 652864;
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -4287,8 +4287,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/sngan.gm:17: backward of loss_D (1) */
     {
-        const real *x140 = arena + 0; /* (1) */
-        real *y = arena + 0;
+        const real *x140 = arena + 262144; /* (1) */
+        real *y = arena + 262144;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.25 * (x140[i]);
         }
@@ -4299,10 +4299,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/sngan.gm:17: loss_D */
     /*   with specs/sngan.gm:17: backward of loss_D */
     {
-        const real *x128 = arena + 31360; /* (4, 1) */
+        const real *x128 = arena + 293504; /* (4, 1) */
         const real *x94 = D_l6_bias; /* (1) */
-        const real *x145 = arena + 0; /* (1) */
-        real *y = arena + 31360;
+        const real *x145 = arena + 262144; /* (1) */
+        real *y = arena + 293504;
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -4316,8 +4316,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
     {
-        const real *x147 = arena + 31360; /* (4, 1) */
-        real *y = arena + 1098480;
+        const real *x147 = arena + 293504; /* (4, 1) */
+        real *y = arena + 751760;
         double acc[1] = {0};
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
@@ -4328,15 +4328,15 @@ static void gc_grad_0(real *g) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 31360, 1, arena + 25088, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 293504, 1, arena + 287232, 6272, arena + 262144, 6272);
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 31360, 1, arena + 1051136, 6272, arena + 1082496, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 293504, 1, arena + 624640, 6272, arena + 736896, 6272);
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     {
-        const real *x150 = arena + 1082496; /* (1, 6272) */
+        const real *x150 = arena + 736896; /* (1, 6272) */
         const real *x83 = D_l6_weight; /* (1, 6272) */
-        real *y = arena + 25088;
+        real *y = arena + 287232;
         double acc = 0;
         for (long i = 0; i < 6272; i++) {
             real v152 = (x150[i]) * (x83[i]);
@@ -4351,10 +4351,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     {
-        const real *x126 = arena + 1098464; /* (1) */
-        const real *x153 = arena + 25088; /* (1) */
-        const real *x124 = arena + 31376; /* (1) */
-        real *y = arena + 25088;
+        const real *x126 = arena + 652944; /* (1) */
+        const real *x153 = arena + 287232; /* (1) */
+        const real *x124 = arena + 293520; /* (1) */
+        real *y = arena + 287232;
         for (long i = 0; i < 1; i++) {
             real v154 = (x126[i]) * (x126[i]);
             real v155 = (x126[i]) * (v154);
@@ -4368,10 +4368,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     {
-        const real *x159 = arena + 25088; /* (1) */
+        const real *x159 = arena + 287232; /* (1) */
         const real *x86 = D_l6_weight_v; /* (6272) */
         const real *x85 = D_l6_weight_u; /* (1) */
-        real *y = arena + 1088768;
+        real *y = arena + 743168;
         for (long r = 0; r < 1; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -4384,9 +4384,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/sngan.gm:14: backward of D leaky_relu 0.1 (4, 7, 7, 128) */
     {
-        const real *x119 = arena + 1051136; /* (4, 7, 7, 128) */
-        const real *x165 = arena + 0; /* (4, 7, 7, 128) */
-        real *y = arena + 1051136;
+        const real *x119 = arena + 624640; /* (4, 7, 7, 128) */
+        const real *x165 = arena + 262144; /* (4, 7, 7, 128) */
+        real *y = arena + 624640;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x119[i] > 0 ? x165[i] : (real)0.1 * x165[i];
@@ -4394,8 +4394,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128) */
     {
-        const real *x167 = arena + 1051136; /* (196, 128) */
-        real *y = arena + 1098176;
+        const real *x167 = arena + 624640; /* (196, 128) */
+        real *y = arena + 751488;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -4414,8 +4414,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 975872;
-        real *cols = arena + 0;
+        const real *img = arena + 524288;
+        real *cols = arena + 751776;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -4438,21 +4438,21 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 1051136, 128, arena + 532480, 1024, arena + 200704, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 624640, 128, arena + 131072, 1024, arena + 952480, 1024);
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 975872, arena + 1051136, arena + 663552);
+        genrt_conv_run(&conv, arena + 524288, arena + 624640, arena + 262144);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 1051136, 128, arena + 0, 1024, arena + 663552, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 624640, 128, arena + 751776, 1024, arena + 262144, 1024);
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x171 = arena + 663552; /* (128, 1024) */
+        const real *x171 = arena + 262144; /* (128, 1024) */
         const real *x67 = D_l3_weight; /* (128, 1024) */
-        real *y = arena + 0;
+        real *y = arena + 574464;
         double acc = 0;
         for (long i = 0; i < 131072; i++) {
             real v173 = (x171[i]) * (x67[i]);
@@ -4467,10 +4467,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x114 = arena + 1098448; /* (1) */
-        const real *x174 = arena + 0; /* (1) */
-        const real *x112 = arena + 794624; /* (1) */
-        real *y = arena + 0;
+        const real *x114 = arena + 751744; /* (1) */
+        const real *x174 = arena + 574464; /* (1) */
+        const real *x112 = arena + 393216; /* (1) */
+        real *y = arena + 574464;
         for (long i = 0; i < 1; i++) {
             real v175 = (x114[i]) * (x114[i]);
             real v176 = (x114[i]) * (v175);
@@ -4484,10 +4484,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x180 = arena + 0; /* (1) */
+        const real *x180 = arena + 574464; /* (1) */
         const real *x70 = D_l3_weight_v; /* (1024) */
         const real *x69 = D_l3_weight_u; /* (128) */
-        real *y = arena + 794624;
+        real *y = arena + 393216;
         PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -4503,12 +4503,12 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 1051136, arena + 532480, arena + 0);
+        genrt_conv_run(&conv, arena + 624640, arena + 131072, arena + 574464);
     } else
     #endif
     {
-        const real *cols = arena + 200704;
-        real *img = arena + 0;
+        const real *cols = arena + 952480;
+        real *img = arena + 574464;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -4530,9 +4530,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/sngan.gm:13: backward of D leaky_relu 0.1 (4, 14, 14, 64) */
     {
-        const real *x107 = arena + 975872; /* (4, 14, 14, 64) */
-        const real *x186 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 975872;
+        const real *x107 = arena + 524288; /* (4, 14, 14, 64) */
+        const real *x186 = arena + 574464; /* (4, 14, 14, 64) */
+        real *y = arena + 524288;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x107[i] > 0 ? x186[i] : (real)0.1 * x186[i];
@@ -4540,8 +4540,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64) */
     {
-        const real *x188 = arena + 975872; /* (784, 64) */
-        real *y = arena + 1052160;
+        const real *x188 = arena + 524288; /* (784, 64) */
+        real *y = arena + 751616;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -4560,8 +4560,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 1095040;
-        real *cols = arena + 0;
+        const real *img = arena + 649728;
+        real *cols = arena + 751776;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -4583,16 +4583,16 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 1095040, arena + 975872, arena + 1051136);
+        genrt_conv_run(&conv, arena + 649728, arena + 524288, arena + 749440);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 975872, 64, arena + 0, 16, arena + 1051136, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 524288, 64, arena + 751776, 16, arena + 749440, 16);
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x191 = arena + 1051136; /* (64, 16) */
+        const real *x191 = arena + 749440; /* (64, 16) */
         const real *x51 = D_l1_weight; /* (64, 16) */
-        real *y = arena + 0;
+        real *y = arena + 131072;
         double acc = 0;
         for (long i = 0; i < 1024; i++) {
             real v193 = (x191[i]) * (x51[i]);
@@ -4607,10 +4607,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x102 = arena + 1098432; /* (1) */
-        const real *x194 = arena + 0; /* (1) */
-        const real *x100 = arena + 1098416; /* (1) */
-        real *y = arena + 0;
+        const real *x102 = arena + 751728; /* (1) */
+        const real *x194 = arena + 131072; /* (1) */
+        const real *x100 = arena + 652928; /* (1) */
+        real *y = arena + 131072;
         for (long i = 0; i < 1; i++) {
             real v195 = (x102[i]) * (x102[i]);
             real v196 = (x102[i]) * (v195);
@@ -4624,10 +4624,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x200 = arena + 0; /* (1) */
+        const real *x200 = arena + 131072; /* (1) */
         const real *x54 = D_l1_weight_v; /* (16) */
         const real *x53 = D_l1_weight_u; /* (64) */
-        real *y = arena + 975872;
+        real *y = arena + 750464;
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 16; q++) {
                 long i = r * 16 + q;
@@ -4640,8 +4640,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
     {
-        const real *x144 = arena + 1098304; /* (4, 1) */
-        real *y = arena + 0;
+        const real *x144 = arena + 652864; /* (4, 1) */
+        real *y = arena + 131072;
         double acc[1] = {0};
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
@@ -4653,23 +4653,23 @@ static void gc_grad_0(real *g) {
     }
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
     {
-        const real *x148 = arena + 1098480; /* (1) */
-        const real *x206 = arena + 0; /* (1) */
-        real *y = arena + 1098480;
+        const real *x148 = arena + 751760; /* (1) */
+        const real *x206 = arena + 131072; /* (1) */
+        real *y = arena + 751760;
         for (long i = 0; i < 1; i++) {
             y[i] = x148[i] + x206[i];
         }
     }
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 1098304, 1, arena + 1076224, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 652864, 1, arena + 730624, 6272, arena + 131072, 6272);
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 1098304, 1, arena + 1026048, 6272, arena + 25088, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 652864, 1, arena + 705536, 6272, arena + 156160, 6272);
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (1) */
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     {
-        const real *x209 = arena + 25088; /* (1, 6272) */
+        const real *x209 = arena + 156160; /* (1, 6272) */
         const real *x83 = D_l6_weight; /* (1, 6272) */
-        real *y = arena + 37632;
+        real *y = arena + 168704;
         double acc = 0;
         for (long i = 0; i < 6272; i++) {
             real v211 = (x209[i]) * (x83[i]);
@@ -4684,10 +4684,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     {
-        const real *x91 = arena + 1098400; /* (1) */
-        const real *x212 = arena + 37632; /* (1) */
-        const real *x89 = arena + 1098384; /* (1) */
-        real *y = arena + 37632;
+        const real *x91 = arena + 652912; /* (1) */
+        const real *x212 = arena + 168704; /* (1) */
+        const real *x89 = arena + 652896; /* (1) */
+        real *y = arena + 168704;
         for (long i = 0; i < 1; i++) {
             real v214 = (x91[i]) * (x91[i]);
             real v215 = (x91[i]) * (v214);
@@ -4701,10 +4701,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     {
-        const real *x219 = arena + 37632; /* (1) */
+        const real *x219 = arena + 168704; /* (1) */
         const real *x86 = D_l6_weight_v; /* (6272) */
         const real *x85 = D_l6_weight_u; /* (1) */
-        real *y = arena + 31360;
+        real *y = arena + 162432;
         for (long r = 0; r < 1; r++) {
             for (long q = 0; q < 6272; q++) {
                 long i = r * 6272 + q;
@@ -4721,13 +4721,13 @@ static void gc_grad_0(real *g) {
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     /*   with specs/sngan.gm:15: backward of D dense 1 spectral_norm */
     {
-        const real *x150 = arena + 1082496; /* (1, 6272) */
-        const real *x126 = arena + 1098464; /* (1) */
-        const real *x163 = arena + 1088768; /* (1, 6272) */
-        const real *x209 = arena + 25088; /* (1, 6272) */
-        const real *x91 = arena + 1098400; /* (1) */
-        const real *x223 = arena + 31360; /* (1, 6272) */
-        real *y = arena + 1082496;
+        const real *x150 = arena + 736896; /* (1, 6272) */
+        const real *x126 = arena + 652944; /* (1) */
+        const real *x163 = arena + 743168; /* (1, 6272) */
+        const real *x209 = arena + 156160; /* (1, 6272) */
+        const real *x91 = arena + 652912; /* (1) */
+        const real *x223 = arena + 162432; /* (1, 6272) */
+        real *y = arena + 736896;
         for (long i = 0; i < 6272; i++) {
             real v151 = (x150[i]) * (x126[0]);
             real v164 = v151 + x163[i];
@@ -4738,9 +4738,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/sngan.gm:14: backward of D leaky_relu 0.1 (4, 7, 7, 128) */
     {
-        const real *x81 = arena + 1026048; /* (4, 7, 7, 128) */
-        const real *x225 = arena + 0; /* (4, 7, 7, 128) */
-        real *y = arena + 1026048;
+        const real *x81 = arena + 705536; /* (4, 7, 7, 128) */
+        const real *x225 = arena + 131072; /* (4, 7, 7, 128) */
+        real *y = arena + 705536;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x81[i] > 0 ? x225[i] : (real)0.1 * x225[i];
@@ -4748,8 +4748,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128) */
     {
-        const real *x227 = arena + 1026048; /* (196, 128) */
-        real *y = arena + 0;
+        const real *x227 = arena + 705536; /* (196, 128) */
+        real *y = arena + 131072;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -4765,9 +4765,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128) */
     {
-        const real *x168 = arena + 1098176; /* (128) */
-        const real *x228 = arena + 0; /* (128) */
-        real *y = arena + 1098176;
+        const real *x168 = arena + 751488; /* (128) */
+        const real *x228 = arena + 131072; /* (128) */
+        real *y = arena + 751488;
         for (long i = 0; i < 128; i++) {
             y[i] = x168[i] + x228[i];
         }
@@ -4777,8 +4777,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 925696;
-        real *cols = arena + 0;
+        const real *img = arena + 655360;
+        real *cols = arena + 751776;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -4801,21 +4801,21 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 1026048, 128, arena + 401408, 1024, arena + 200704, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 705536, 128, arena + 0, 1024, arena + 952480, 1024);
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 925696, arena + 1026048, arena + 532480);
+        genrt_conv_run(&conv, arena + 655360, arena + 705536, arena + 131072);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 1026048, 128, arena + 0, 1024, arena + 532480, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 705536, 128, arena + 751776, 1024, arena + 131072, 1024);
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x232 = arena + 532480; /* (128, 1024) */
+        const real *x232 = arena + 131072; /* (128, 1024) */
         const real *x67 = D_l3_weight; /* (128, 1024) */
-        real *y = arena + 131072;
+        real *y = arena + 730624;
         double acc = 0;
         for (long i = 0; i < 131072; i++) {
             real v234 = (x232[i]) * (x67[i]);
@@ -4830,10 +4830,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x75 = arena + 1098368; /* (1) */
-        const real *x235 = arena + 131072; /* (1) */
-        const real *x73 = arena + 1098352; /* (1) */
-        real *y = arena + 131072;
+        const real *x75 = arena + 751712; /* (1) */
+        const real *x235 = arena + 730624; /* (1) */
+        const real *x73 = arena + 652880; /* (1) */
+        real *y = arena + 730624;
         for (long i = 0; i < 1; i++) {
             real v237 = (x75[i]) * (x75[i]);
             real v238 = (x75[i]) * (v237);
@@ -4847,10 +4847,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x242 = arena + 131072; /* (1) */
+        const real *x242 = arena + 730624; /* (1) */
         const real *x70 = D_l3_weight_v; /* (1024) */
         const real *x69 = D_l3_weight_u; /* (128) */
-        real *y = arena + 0;
+        real *y = arena + 524288;
         PARALLEL_FOR
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -4868,13 +4868,13 @@ static void gc_grad_0(real *g) {
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x171 = arena + 663552; /* (128, 1024) */
-        const real *x114 = arena + 1098448; /* (1) */
-        const real *x184 = arena + 794624; /* (128, 1024) */
-        const real *x232 = arena + 532480; /* (128, 1024) */
-        const real *x75 = arena + 1098368; /* (1) */
-        const real *x246 = arena + 0; /* (128, 1024) */
-        real *y = arena + 663552;
+        const real *x171 = arena + 262144; /* (128, 1024) */
+        const real *x114 = arena + 751744; /* (1) */
+        const real *x184 = arena + 393216; /* (128, 1024) */
+        const real *x232 = arena + 131072; /* (128, 1024) */
+        const real *x75 = arena + 751712; /* (1) */
+        const real *x246 = arena + 524288; /* (128, 1024) */
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             real v172 = (x171[i]) * (x114[0]);
@@ -4888,12 +4888,12 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 1026048, arena + 401408, arena + 0);
+        genrt_conv_run(&conv, arena + 705536, arena + 0, arena + 131072);
     } else
     #endif
     {
-        const real *cols = arena + 200704;
-        real *img = arena + 0;
+        const real *cols = arena + 952480;
+        real *img = arena + 131072;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -4915,9 +4915,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/sngan.gm:13: backward of D leaky_relu 0.1 (4, 14, 14, 64) */
     {
-        const real *x65 = arena + 925696; /* (4, 14, 14, 64) */
-        const real *x248 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 925696;
+        const real *x65 = arena + 655360; /* (4, 14, 14, 64) */
+        const real *x248 = arena + 131072; /* (4, 14, 14, 64) */
+        real *y = arena + 655360;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x65[i] > 0 ? x248[i] : (real)0.1 * x248[i];
@@ -4925,7 +4925,7 @@ static void gc_grad_0(real *g) {
     }
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64) */
     {
-        const real *x250 = arena + 925696; /* (784, 64) */
+        const real *x250 = arena + 655360; /* (784, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
         PARALLEL_FOR
@@ -4942,9 +4942,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (64) */
     {
-        const real *x189 = arena + 1052160; /* (64) */
+        const real *x189 = arena + 751616; /* (64) */
         const real *x251 = arena + 0; /* (64) */
-        real *y = arena + 1052160;
+        real *y = arena + 751616;
         for (long i = 0; i < 64; i++) {
             y[i] = x189[i] + x251[i];
         }
@@ -4955,7 +4955,7 @@ static void gc_grad_0(real *g) {
     #endif
     {
         const real *img = gc_x;
-        real *cols = arena + 0;
+        real *cols = arena + 751776;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -4977,16 +4977,16 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, gc_x, arena + 925696, arena + 12544);
+        genrt_conv_run(&conv, gc_x, arena + 655360, arena + 0);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 925696, 64, arena + 0, 16, arena + 12544, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 655360, 64, arena + 751776, 16, arena + 0, 16);
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x254 = arena + 12544; /* (64, 16) */
+        const real *x254 = arena + 0; /* (64, 16) */
         const real *x51 = D_l1_weight; /* (64, 16) */
-        real *y = arena + 1024;
+        real *y = arena + 2048;
         double acc = 0;
         for (long i = 0; i < 1024; i++) {
             real v256 = (x254[i]) * (x51[i]);
@@ -5001,10 +5001,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x59 = arena + 1098336; /* (1) */
-        const real *x257 = arena + 1024; /* (1) */
-        const real *x57 = arena + 1098320; /* (1) */
-        real *y = arena + 1024;
+        const real *x59 = arena + 751696; /* (1) */
+        const real *x257 = arena + 2048; /* (1) */
+        const real *x57 = arena + 751680; /* (1) */
+        real *y = arena + 2048;
         for (long i = 0; i < 1; i++) {
             real v259 = (x59[i]) * (x59[i]);
             real v260 = (x59[i]) * (v259);
@@ -5018,10 +5018,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x264 = arena + 1024; /* (1) */
+        const real *x264 = arena + 2048; /* (1) */
         const real *x54 = D_l1_weight_v; /* (16) */
         const real *x53 = D_l1_weight_u; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 1024;
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 16; q++) {
                 long i = r * 16 + q;
@@ -5038,13 +5038,13 @@ static void gc_grad_0(real *g) {
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     /*   with specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x191 = arena + 1051136; /* (64, 16) */
-        const real *x102 = arena + 1098432; /* (1) */
-        const real *x204 = arena + 975872; /* (64, 16) */
-        const real *x254 = arena + 12544; /* (64, 16) */
-        const real *x59 = arena + 1098336; /* (1) */
-        const real *x268 = arena + 0; /* (64, 16) */
-        real *y = arena + 1051136;
+        const real *x191 = arena + 749440; /* (64, 16) */
+        const real *x102 = arena + 751728; /* (1) */
+        const real *x204 = arena + 750464; /* (64, 16) */
+        const real *x254 = arena + 0; /* (64, 16) */
+        const real *x59 = arena + 751696; /* (1) */
+        const real *x268 = arena + 1024; /* (64, 16) */
+        real *y = arena + 749440;
         for (long i = 0; i < 1024; i++) {
             real v192 = (x191[i]) * (x102[0]);
             real v205 = v192 + x204[i];
@@ -5054,26 +5054,26 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/sngan.gm:17: gradients out (1) */
-    memcpy(g + 784656, arena + 1051136, 1024 * sizeof(real));
+    memcpy(g + 784656, arena + 749440, 1024 * sizeof(real));
     /* specs/sngan.gm:17: gradients out (1) */
-    memcpy(g + 785680, arena + 1052160, 64 * sizeof(real));
+    memcpy(g + 785680, arena + 751616, 64 * sizeof(real));
     /* specs/sngan.gm:17: gradients out (1) */
-    memcpy(g + 785824, arena + 663552, 131072 * sizeof(real));
+    memcpy(g + 785824, arena + 262144, 131072 * sizeof(real));
     /* specs/sngan.gm:17: gradients out (1) */
-    memcpy(g + 916896, arena + 1098176, 128 * sizeof(real));
+    memcpy(g + 916896, arena + 751488, 128 * sizeof(real));
     /* specs/sngan.gm:17: gradients out (1) */
-    memcpy(g + 918176, arena + 1082496, 6272 * sizeof(real));
+    memcpy(g + 918176, arena + 736896, 6272 * sizeof(real));
     /* specs/sngan.gm:17: gradients out (1) */
-    memcpy(g + 924448, arena + 1098480, 1 * sizeof(real));
+    memcpy(g + 924448, arena + 751760, 1 * sizeof(real));
 }
 
 /* Gradient check: loss_G at batch 4. */
 static void gc_loss_1(double *out) {
     /* specs/sngan.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 50176, 6272);
     /* specs/sngan.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 250880; /* (4, 6272) */
+        const real *x3 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -5101,9 +5101,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/sngan.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 250880; /* (4, 6272) */
+        const real *x3 = arena + 50176; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -5115,7 +5115,7 @@ static void gc_loss_1(double *out) {
     /* specs/sngan.gm:8: G batchnorm (6272) */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 250880; /* (4, 6272) */
+        const real *x11 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -5151,10 +5151,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/sngan.gm:8: G batchnorm */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 250880; /* (4, 6272) */
+        const real *x11 = arena + 50176; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -5169,17 +5169,17 @@ static void gc_loss_1(double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 50176, 128, G_l5_weight, 1024, arena + 206336, 1024);
     /* specs/sngan.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 50176, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 206336;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -5201,8 +5201,8 @@ static void gc_loss_1(double *out) {
     }
     /* specs/sngan.gm:9: G batchnorm (64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -5219,8 +5219,8 @@ static void gc_loss_1(double *out) {
     /* specs/sngan.gm:9: G batchnorm (64) */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x30 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x30 = arena + 50176; /* (64) */
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v31 = (real)0.0012755102040816326 * (x30[i]);
             y[i] = -(v31);
@@ -5228,9 +5228,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/sngan.gm:9: G batchnorm (4, 14, 14, 64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x32 = arena + 0; /* (64) */
-        real *y = arena + 200704;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x32 = arena + 50176; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5242,8 +5242,8 @@ static void gc_loss_1(double *out) {
     /* specs/sngan.gm:9: G batchnorm (64) */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -5263,9 +5263,9 @@ static void gc_loss_1(double *out) {
     /*   with specs/sngan.gm:9: G batchnorm */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x35 = arena + 0; /* (64) */
+        const real *x35 = arena + 50176; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v36 = (real)0.0012755102040816326 * (x35[i]);
             real v37 = v36 + (real)1e-05;
@@ -5277,10 +5277,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/sngan.gm:9: G batchnorm */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 0; /* (64) */
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x39 = arena + 50176; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5292,11 +5292,11 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/sngan.gm:10: G deconv 1 k4 s2 p1 (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 200704, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 50176, 16);
     /* specs/sngan.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 12544;
+        const real *cols = arena + 50176;
+        real *img = arena + 0;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -5318,9 +5318,9 @@ static void gc_loss_1(double *out) {
     /* specs/sngan.gm:10: G tanh (4, 28, 28, 1) */
     /*   with specs/sngan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 12544; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 0; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 12544;
+        real *y = arena + 0;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -5334,8 +5334,8 @@ static void gc_loss_1(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 12544;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 206336;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -5360,7 +5360,7 @@ static void gc_loss_1(double *out) {
         const real *x52 = D_l1_weight; /* (64, 16) */
         const real *x53 = D_l1_weight_u; /* (64) */
         const real *x54 = D_l1_weight_v; /* (16) */
-        real *y = arena + 16704;
+        real *y = arena + 4160;
         double acc = 0;
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 16; q++) {
@@ -5376,8 +5376,8 @@ static void gc_loss_1(double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x57 = arena + 16704; /* (1) */
-        real *y = arena + 16704;
+        const real *x57 = arena + 4160; /* (1) */
+        real *y = arena + 4160;
         for (long i = 0; i < 1; i++) {
             real v58 = (x57[i]) * (x57[i]);
             y[i] = 1 / sqrt(v58);
@@ -5386,8 +5386,8 @@ static void gc_loss_1(double *out) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (64, 16) */
     {
         const real *x51 = D_l1_weight; /* (64, 16) */
-        const real *x59 = arena + 16704; /* (1) */
-        real *y = arena + 15680;
+        const real *x59 = arena + 4160; /* (1) */
+        real *y = arena + 3136;
         for (long i = 0; i < 1024; i++) {
             y[i] = (x51[i]) * (x59[0]);
         }
@@ -5396,15 +5396,15 @@ static void gc_loss_1(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 12544, arena + 15680, arena + 331776);
+        genrt_conv_run(&conv, arena + 0, arena + 3136, arena + 131072);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, arena + 15680, 16, arena + 331776, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 206336, 16, arena + 3136, 16, arena + 131072, 64);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
     {
-        const real *x61 = arena + 331776; /* (784, 64) */
+        const real *x61 = arena + 131072; /* (784, 64) */
         const real *x62 = D_l1_bias; /* (64) */
-        real *y = arena + 331776;
+        real *y = arena + 131072;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5415,8 +5415,8 @@ static void gc_loss_1(double *out) {
     }
     /* specs/sngan.gm:13: D leaky_relu 0.1 (4, 14, 14, 64) */
     {
-        const real *x64 = arena + 331776; /* (4, 14, 14, 64) */
-        real *y = arena + 331776;
+        const real *x64 = arena + 131072; /* (4, 14, 14, 64) */
+        real *y = arena + 131072;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x64[i] > 0 ? x64[i] : (real)0.1 * x64[i];
@@ -5427,8 +5427,8 @@ static void gc_loss_1(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 331776;
-        real *cols = arena + 0;
+        const real *img = arena + 131072;
+        real *cols = arena + 206336;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -5454,7 +5454,7 @@ static void gc_loss_1(double *out) {
         const real *x68 = D_l3_weight; /* (128, 1024) */
         const real *x69 = D_l3_weight_u; /* (128) */
         const real *x70 = D_l3_weight_v; /* (1024) */
-        real *y = arena + 381952;
+        real *y = arena + 181248;
         double acc = 0;
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -5470,8 +5470,8 @@ static void gc_loss_1(double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x73 = arena + 381952; /* (1) */
-        real *y = arena + 381952;
+        const real *x73 = arena + 181248; /* (1) */
+        real *y = arena + 181248;
         for (long i = 0; i < 1; i++) {
             real v74 = (x73[i]) * (x73[i]);
             y[i] = 1 / sqrt(v74);
@@ -5480,8 +5480,8 @@ static void gc_loss_1(double *out) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
     {
         const real *x67 = D_l3_weight; /* (128, 1024) */
-        const real *x75 = arena + 381952; /* (1) */
-        real *y = arena + 200704;
+        const real *x75 = arena + 181248; /* (1) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = (x67[i]) * (x75[0]);
@@ -5491,15 +5491,15 @@ static void gc_loss_1(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 331776, arena + 200704, arena + 381952);
+        genrt_conv_run(&conv, arena + 131072, arena + 0, arena + 181248);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, arena + 200704, 1024, arena + 381952, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 206336, 1024, arena + 0, 1024, arena + 181248, 128);
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
     {
-        const real *x77 = arena + 381952; /* (196, 128) */
+        const real *x77 = arena + 181248; /* (196, 128) */
         const real *x78 = D_l3_bias; /* (128) */
-        real *y = arena + 381952;
+        real *y = arena + 181248;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5510,8 +5510,8 @@ static void gc_loss_1(double *out) {
     }
     /* specs/sngan.gm:14: D leaky_relu 0.1 (4, 7, 7, 128) */
     {
-        const real *x80 = arena + 381952; /* (4, 7, 7, 128) */
-        real *y = arena + 381952;
+        const real *x80 = arena + 181248; /* (4, 7, 7, 128) */
+        real *y = arena + 181248;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x80[i] > 0 ? x80[i] : (real)0.1 * x80[i];
@@ -5557,7 +5557,7 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/sngan.gm:15: D dense 1 spectral_norm (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 381952, 6272, arena + 0, 6272, arena + 6272, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 181248, 6272, arena + 0, 6272, arena + 6272, 1);
     /* specs/sngan.gm:17: loss_G (1) */
     /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
     {
@@ -5591,10 +5591,10 @@ static void gc_loss_1(double *out) {
 /* Gradient check: d loss_G / d parameters at batch 4, into g. */
 static void gc_grad_1(real *g) {
     /* specs/sngan.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 532480, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 331776, 6272);
     /* specs/sngan.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 532480; /* (4, 6272) */
+        const real *x3 = arena + 331776; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -5622,9 +5622,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/sngan.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 532480; /* (4, 6272) */
+        const real *x3 = arena + 331776; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 532480;
+        real *y = arena + 331776;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -5636,8 +5636,8 @@ static void gc_grad_1(real *g) {
     /* specs/sngan.gm:8: G batchnorm (6272) */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 532480; /* (4, 6272) */
-        real *y = arena + 582656;
+        const real *x11 = arena + 331776; /* (4, 6272) */
+        real *y = arena + 381952;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
         PARALLEL_FOR
@@ -5657,8 +5657,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/sngan.gm:8: G batchnorm */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x13 = arena + 582656; /* (6272) */
-        real *y = arena + 582656;
+        const real *x13 = arena + 381952; /* (6272) */
+        real *y = arena + 381952;
         for (long i = 0; i < 6272; i++) {
             real v14 = (real)0.25 * (x13[i]);
             real v15 = v14 + (real)1e-05;
@@ -5667,9 +5667,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/sngan.gm:8: G batchnorm (6272) */
     {
-        const real *x16 = arena + 582656; /* (6272) */
+        const real *x16 = arena + 381952; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        real *y = arena + 588928;
+        real *y = arena + 388224;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x16[i]) * (x7[i]);
         }
@@ -5678,8 +5678,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/sngan.gm:8: G batchnorm */
     /*   with specs/sngan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 532480; /* (4, 6272) */
-        const real *x17 = arena + 588928; /* (6272) */
+        const real *x11 = arena + 331776; /* (4, 6272) */
+        const real *x17 = arena + 388224; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 758272;
         PARALLEL_FOR
@@ -5696,17 +5696,17 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 758272, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 758272, 128, G_l5_weight, 1024, arena + 797072, 1024);
     /* specs/sngan.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 758272, G_l5_weight, arena + 331776);
+        genrt_conv_run(&conv, arena + 758272, G_l5_weight, arena + 131072);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 331776;
+        const real *cols = arena + 797072;
+        real *img = arena + 131072;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -5728,7 +5728,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/sngan.gm:9: G batchnorm (64) */
     {
-        const real *x25 = arena + 331776; /* (4, 14, 14, 64) */
+        const real *x25 = arena + 131072; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
         PARALLEL_FOR
@@ -5755,9 +5755,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/sngan.gm:9: G batchnorm (4, 14, 14, 64) */
     {
-        const real *x25 = arena + 331776; /* (4, 14, 14, 64) */
+        const real *x25 = arena + 131072; /* (4, 14, 14, 64) */
         const real *x32 = arena + 0; /* (64) */
-        real *y = arena + 331776;
+        real *y = arena + 131072;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5769,8 +5769,8 @@ static void gc_grad_1(real *g) {
     /* specs/sngan.gm:9: G batchnorm (64) */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 331776; /* (4, 14, 14, 64) */
-        real *y = arena + 599360;
+        const real *x33 = arena + 131072; /* (4, 14, 14, 64) */
+        real *y = arena + 398656;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -5789,8 +5789,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/sngan.gm:9: G batchnorm */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x35 = arena + 599360; /* (64) */
-        real *y = arena + 599360;
+        const real *x35 = arena + 398656; /* (64) */
+        real *y = arena + 398656;
         for (long i = 0; i < 64; i++) {
             real v36 = (real)0.0012755102040816326 * (x35[i]);
             real v37 = v36 + (real)1e-05;
@@ -5799,9 +5799,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/sngan.gm:9: G batchnorm (64) */
     {
-        const real *x38 = arena + 599360; /* (64) */
+        const real *x38 = arena + 398656; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        real *y = arena + 599424;
+        real *y = arena + 398720;
         for (long i = 0; i < 64; i++) {
             y[i] = (x38[i]) * (x29[i]);
         }
@@ -5810,10 +5810,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/sngan.gm:9: G batchnorm */
     /*   with specs/sngan.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 331776; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 599424; /* (64) */
+        const real *x33 = arena + 131072; /* (4, 14, 14, 64) */
+        const real *x39 = arena + 398720; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
-        real *y = arena + 381952;
+        real *y = arena + 181248;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5825,11 +5825,11 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/sngan.gm:10: G deconv 1 k4 s2 p1 (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 381952, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 181248, 64, G_l8_weight, 16, arena + 0, 16);
     /* specs/sngan.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
         const real *cols = arena + 0;
-        real *img = arena + 595200;
+        real *img = arena + 394496;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -5851,9 +5851,9 @@ static void gc_grad_1(real *g) {
     /* specs/sngan.gm:10: G tanh (4, 28, 28, 1) */
     /*   with specs/sngan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 595200; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 394496; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 595200;
+        real *y = arena + 394496;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -5867,8 +5867,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 595200;
-        real *cols = arena + 0;
+        const real *img = arena + 394496;
+        real *cols = arena + 797072;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -5893,7 +5893,7 @@ static void gc_grad_1(real *g) {
         const real *x52 = D_l1_weight; /* (64, 16) */
         const real *x53 = D_l1_weight_u; /* (64) */
         const real *x54 = D_l1_weight_v; /* (16) */
-        real *y = arena + 12544;
+        real *y = arena + 0;
         double acc = 0;
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 16; q++) {
@@ -5909,8 +5909,8 @@ static void gc_grad_1(real *g) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm */
     {
-        const real *x57 = arena + 12544; /* (1) */
-        real *y = arena + 12544;
+        const real *x57 = arena + 0; /* (1) */
+        real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
             real v58 = (x57[i]) * (x57[i]);
             y[i] = 1 / sqrt(v58);
@@ -5919,8 +5919,8 @@ static void gc_grad_1(real *g) {
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (64, 16) */
     {
         const real *x51 = D_l1_weight; /* (64, 16) */
-        const real *x59 = arena + 12544; /* (1) */
-        real *y = arena + 598336;
+        const real *x59 = arena + 0; /* (1) */
+        real *y = arena + 397632;
         for (long i = 0; i < 1024; i++) {
             y[i] = (x51[i]) * (x59[0]);
         }
@@ -5929,15 +5929,15 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 595200, arena + 598336, arena + 432128);
+        genrt_conv_run(&conv, arena + 394496, arena + 397632, arena + 231424);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, arena + 598336, 16, arena + 432128, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 797072, 16, arena + 397632, 16, arena + 231424, 64);
     /* specs/sngan.gm:13: D conv 64 k4 s2 p1 spectral_norm (784, 64) */
     {
-        const real *x61 = arena + 432128; /* (784, 64) */
+        const real *x61 = arena + 231424; /* (784, 64) */
         const real *x62 = D_l1_bias; /* (64) */
-        real *y = arena + 432128;
+        real *y = arena + 231424;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5948,8 +5948,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/sngan.gm:13: D leaky_relu 0.1 (4, 14, 14, 64) */
     {
-        const real *x64 = arena + 432128; /* (4, 14, 14, 64) */
-        real *y = arena + 432128;
+        const real *x64 = arena + 231424; /* (4, 14, 14, 64) */
+        real *y = arena + 231424;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x64[i] > 0 ? x64[i] : (real)0.1 * x64[i];
@@ -5960,8 +5960,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 432128;
-        real *cols = arena + 0;
+        const real *img = arena + 231424;
+        real *cols = arena + 797072;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -5987,7 +5987,7 @@ static void gc_grad_1(real *g) {
         const real *x68 = D_l3_weight; /* (128, 1024) */
         const real *x69 = D_l3_weight_u; /* (128) */
         const real *x70 = D_l3_weight_v; /* (1024) */
-        real *y = arena + 482304;
+        real *y = arena + 281600;
         double acc = 0;
         for (long r = 0; r < 128; r++) {
             for (long q = 0; q < 1024; q++) {
@@ -6003,8 +6003,8 @@ static void gc_grad_1(real *g) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (1) */
     /*   with specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm */
     {
-        const real *x73 = arena + 482304; /* (1) */
-        real *y = arena + 482304;
+        const real *x73 = arena + 281600; /* (1) */
+        real *y = arena + 281600;
         for (long i = 0; i < 1; i++) {
             real v74 = (x73[i]) * (x73[i]);
             y[i] = 1 / sqrt(v74);
@@ -6013,8 +6013,8 @@ static void gc_grad_1(real *g) {
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (128, 1024) */
     {
         const real *x67 = D_l3_weight; /* (128, 1024) */
-        const real *x75 = arena + 482304; /* (1) */
-        real *y = arena + 200704;
+        const real *x75 = arena + 281600; /* (1) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = (x67[i]) * (x75[0]);
@@ -6024,15 +6024,15 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 432128, arena + 200704, arena + 557568);
+        genrt_conv_run(&conv, arena + 231424, arena + 0, arena + 356864);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, arena + 200704, 1024, arena + 557568, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 797072, 1024, arena + 0, 1024, arena + 356864, 128);
     /* specs/sngan.gm:14: D conv 128 k4 s2 p1 spectral_norm (196, 128) */
     {
-        const real *x77 = arena + 557568; /* (196, 128) */
+        const real *x77 = arena + 356864; /* (196, 128) */
         const real *x78 = D_l3_bias; /* (128) */
-        real *y = arena + 557568;
+        real *y = arena + 356864;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -6048,7 +6048,7 @@ static void gc_grad_1(real *g) {
         const real *x84 = D_l6_weight; /* (1, 6272) */
         const real *x85 = D_l6_weight_u; /* (1) */
         const real *x86 = D_l6_weight_v; /* (6272) */
-        real *y = arena + 0;
+        real *y = arena + 281600;
         double acc = 0;
         for (long r = 0; r < 1; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -6064,8 +6064,8 @@ static void gc_grad_1(real *g) {
     /* specs/sngan.gm:15: D dense 1 spectral_norm (1) */
     /*   with specs/sngan.gm:15: D dense 1 spectral_norm */
     {
-        const real *x89 = arena + 0; /* (1) */
-        real *y = arena + 0;
+        const real *x89 = arena + 281600; /* (1) */
+        real *y = arena + 281600;
         for (long i = 0; i < 1; i++) {
             real v90 = (x89[i]) * (x89[i]);
             y[i] = 1 / sqrt(v90);
@@ -6074,8 +6074,8 @@ static void gc_grad_1(real *g) {
     /* specs/sngan.gm:15: D dense 1 spectral_norm (1, 6272) */
     {
         const real *x83 = D_l6_weight; /* (1, 6272) */
-        const real *x91 = arena + 0; /* (1) */
-        real *y = arena + 25088;
+        const real *x91 = arena + 281600; /* (1) */
+        real *y = arena + 306688;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x83[i]) * (x91[0]);
         }
@@ -6084,7 +6084,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/sngan.gm:17: loss_G */
     /*   with specs/sngan.gm:17: backward of loss_G */
     {
-        real *y = arena + 0;
+        real *y = arena + 281600;
         for (long i = 0; i < 1; i++) {
             real v99 = 1;
             real v100 = -(v99);
@@ -6093,20 +6093,20 @@ static void gc_grad_1(real *g) {
     }
     /* specs/sngan.gm:17: backward of loss_G (4, 1) */
     {
-        const real *x101 = arena + 0; /* (1) */
-        real *y = arena + 31360;
+        const real *x101 = arena + 281600; /* (1) */
+        real *y = arena + 312960;
         for (long i = 0; i < 4; i++) {
             y[i] = x101[0];
         }
     }
     /* specs/sngan.gm:15: backward of D dense 1 spectral_norm (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 31360, 1, arena + 25088, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 312960, 1, arena + 306688, 6272, arena + 281600, 6272);
     /* specs/sngan.gm:14: backward of D leaky_relu 0.1 (4, 7, 7, 128) */
     /*   with specs/sngan.gm:14: D leaky_relu 0.1 */
     {
-        const real *x80 = arena + 557568; /* (4, 7, 7, 128) */
-        const real *x104 = arena + 0; /* (4, 7, 7, 128) */
-        real *y = arena + 557568;
+        const real *x80 = arena + 356864; /* (4, 7, 7, 128) */
+        const real *x104 = arena + 281600; /* (4, 7, 7, 128) */
+        real *y = arena + 356864;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             real v81 = x80[i] > 0 ? x80[i] : (real)0.1 * x80[i];
@@ -6117,17 +6117,17 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 557568, 128, arena + 200704, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 356864, 128, arena + 0, 1024, arena + 797072, 1024);
     /* specs/sngan.gm:14: backward of D conv 128 k4 s2 p1 spectral_norm (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 557568, arena + 200704, arena + 482304);
+        genrt_conv_run(&conv, arena + 356864, arena + 0, arena + 281600);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 482304;
+        const real *cols = arena + 797072;
+        real *img = arena + 281600;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -6149,16 +6149,16 @@ static void gc_grad_1(real *g) {
     }
     /* specs/sngan.gm:13: backward of D leaky_relu 0.1 (4, 14, 14, 64) */
     {
-        const real *x65 = arena + 432128; /* (4, 14, 14, 64) */
-        const real *x108 = arena + 482304; /* (4, 14, 14, 64) */
-        real *y = arena + 432128;
+        const real *x65 = arena + 231424; /* (4, 14, 14, 64) */
+        const real *x108 = arena + 281600; /* (4, 14, 14, 64) */
+        real *y = arena + 231424;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x65[i] > 0 ? x108[i] : (real)0.1 * x108[i];
         }
     }
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 432128, 64, arena + 598336, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 231424, 64, arena + 397632, 16, arena + 0, 16);
     /* specs/sngan.gm:13: backward of D conv 64 k4 s2 p1 spectral_norm (4, 28, 28, 1) */
     {
         const real *cols = arena + 0;
@@ -6186,9 +6186,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/sngan.gm:10: backward of G tanh */
     /*   with specs/sngan.gm:10: backward of G tanh */
     {
-        const real *x49 = arena + 595200; /* (4, 28, 28, 1) */
+        const real *x49 = arena + 394496; /* (4, 28, 28, 1) */
         const real *x112 = arena + 12544; /* (4, 28, 28, 1) */
-        real *y = arena + 595200;
+        real *y = arena + 394496;
         for (long i = 0; i < 3136; i++) {
             real v113 = (x49[i]) * (x49[i]);
             real v114 = -(v113);
@@ -6198,7 +6198,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/sngan.gm:10: backward of G deconv 1 k4 s2 p1 (1) */
     {
-        const real *x116 = arena + 595200; /* (4, 28, 28, 1) */
+        const real *x116 = arena + 394496; /* (4, 28, 28, 1) */
         real *y = arena + 797056;
         double acc[1] = {0};
         for (long r = 0; r < 3136; r++) {
@@ -6214,8 +6214,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 595200;
-        real *cols = arena + 50176;
+        const real *img = arena + 394496;
+        real *cols = arena + 797072;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -6237,23 +6237,23 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 595200, G_l8_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 394496, G_l8_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 50176, 16, G_l8_weight, 16, arena + 0, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 797072, 16, G_l8_weight, 16, arena + 0, 64);
     /* specs/sngan.gm:10: backward of G deconv 1 k4 s2 p1 (64, 16) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 595200, arena + 381952, arena + 795904);
+        genrt_conv_run(&conv, arena + 394496, arena + 181248, arena + 795904);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 381952, 64, arena + 50176, 16, arena + 795904, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 181248, 64, arena + 797072, 16, arena + 795904, 16);
     /* specs/sngan.gm:9: backward of G relu (4, 14, 14, 64) */
     {
-        const real *x42 = arena + 381952; /* (4, 14, 14, 64) */
+        const real *x42 = arena + 181248; /* (4, 14, 14, 64) */
         const real *x121 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 381952;
+        real *y = arena + 181248;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x42[i] > 0 ? x121[i] : 0;
@@ -6261,7 +6261,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/sngan.gm:9: backward of G batchnorm (64) */
     {
-        const real *x122 = arena + 381952; /* (4, 14, 14, 64) */
+        const real *x122 = arena + 181248; /* (4, 14, 14, 64) */
         real *y = arena + 796928;
         double acc[64] = {0};
         PARALLEL_FOR
@@ -6279,8 +6279,8 @@ static void gc_grad_1(real *g) {
     /* specs/sngan.gm:9: backward of G batchnorm (64) */
     /*   with specs/sngan.gm:9: backward of G batchnorm */
     {
-        const real *x122 = arena + 381952; /* (4, 14, 14, 64) */
-        const real *x33 = arena + 331776; /* (4, 14, 14, 64) */
+        const real *x122 = arena + 181248; /* (4, 14, 14, 64) */
+        const real *x33 = arena + 131072; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
         PARALLEL_FOR
@@ -6299,7 +6299,7 @@ static void gc_grad_1(real *g) {
     /* specs/sngan.gm:9: backward of G batchnorm (64) */
     {
         const real *x126 = arena + 0; /* (64) */
-        const real *x38 = arena + 599360; /* (64) */
+        const real *x38 = arena + 398656; /* (64) */
         real *y = arena + 796992;
         for (long i = 0; i < 64; i++) {
             y[i] = (x126[i]) * (x38[i]);
@@ -6314,7 +6314,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x126 = arena + 0; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        const real *x38 = arena + 599360; /* (64) */
+        const real *x38 = arena + 398656; /* (64) */
         real *y = arena + 0;
         for (long i = 0; i < 64; i++) {
             real v127 = (x126[i]) * (x29[i]);
@@ -6332,11 +6332,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/sngan.gm:9: backward of G batchnorm */
     /*   with specs/sngan.gm:9: backward of G batchnorm */
     {
-        const real *x122 = arena + 381952; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 599424; /* (64) */
+        const real *x122 = arena + 181248; /* (4, 14, 14, 64) */
+        const real *x39 = arena + 398720; /* (64) */
         const real *x133 = arena + 0; /* (64) */
-        const real *x33 = arena + 331776; /* (4, 14, 14, 64) */
-        real *y = arena + 381952;
+        const real *x33 = arena + 131072; /* (4, 14, 14, 64) */
+        real *y = arena + 181248;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -6352,7 +6352,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/sngan.gm:9: backward of G batchnorm (64) */
     {
-        const real *x138 = arena + 381952; /* (4, 14, 14, 64) */
+        const real *x138 = arena + 181248; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
         PARALLEL_FOR
@@ -6382,8 +6382,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/sngan.gm:9: backward of G batchnorm */
     {
         const real *x141 = arena + 0; /* (64) */
-        const real *x138 = arena + 381952; /* (4, 14, 14, 64) */
-        real *y = arena + 381952;
+        const real *x138 = arena + 181248; /* (4, 14, 14, 64) */
+        real *y = arena + 181248;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -6399,8 +6399,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 381952;
-        real *cols = arena + 0;
+        const real *img = arena + 181248;
+        real *cols = arena + 797072;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -6423,22 +6423,22 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 381952, G_l5_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 181248, G_l5_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, G_l5_weight, 1024, arena + 200704, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 797072, 1024, G_l5_weight, 1024, arena + 0, 128);
     /* specs/sngan.gm:9: backward of G deconv 64 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 381952, arena + 758272, arena + 627200);
+        genrt_conv_run(&conv, arena + 181248, arena + 758272, arena + 627200);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 758272, 128, arena + 0, 1024, arena + 627200, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 758272, 128, arena + 797072, 1024, arena + 627200, 1024);
     /* specs/sngan.gm:8: backward of G relu (4, 6272) */
     {
         const real *x20 = arena + 758272; /* (4, 6272) */
-        const real *x149 = arena + 200704; /* (4, 6272) */
+        const real *x149 = arena + 0; /* (4, 6272) */
         real *y = arena + 758272;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
@@ -6467,7 +6467,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/sngan.gm:8: backward of G batchnorm */
     {
         const real *x150 = arena + 758272; /* (4, 6272) */
-        const real *x11 = arena + 532480; /* (4, 6272) */
+        const real *x11 = arena + 331776; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -6487,7 +6487,7 @@ static void gc_grad_1(real *g) {
     /* specs/sngan.gm:8: backward of G batchnorm (6272) */
     {
         const real *x154 = arena + 0; /* (6272) */
-        const real *x16 = arena + 582656; /* (6272) */
+        const real *x16 = arena + 381952; /* (6272) */
         real *y = arena + 789632;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x154[i]) * (x16[i]);
@@ -6502,7 +6502,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x154 = arena + 0; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        const real *x16 = arena + 582656; /* (6272) */
+        const real *x16 = arena + 381952; /* (6272) */
         real *y = arena + 0;
         for (long i = 0; i < 6272; i++) {
             real v155 = (x154[i]) * (x7[i]);
@@ -6521,9 +6521,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/sngan.gm:8: backward of G batchnorm */
     {
         const real *x150 = arena + 758272; /* (4, 6272) */
-        const real *x17 = arena + 588928; /* (6272) */
+        const real *x17 = arena + 388224; /* (6272) */
         const real *x161 = arena + 0; /* (6272) */
-        const real *x11 = arena + 532480; /* (4, 6272) */
+        const real *x11 = arena + 331776; /* (4, 6272) */
         real *y = arena + 758272;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -6708,7 +6708,8 @@ static const char spec_summary[] =
     "forward MACs          13879936 per sample, all networks once\n"
     "step FLOPs          9441116160 per training step (GEMMs, forward and backward)\n"
     "state                 11007488 bytes (parameters, optimizer state, moving averages)\n"
-    "arena                 46858752 bytes (train step: 46858752; peak of live tensors: 46858752)\n";
+    "arena                 59128704 bytes (train step: 59128704; peak of live tensors: 46858752)\n"
+    "oneDNN arena          33438592 bytes (what trainers running oneDNN's convolutions touch; the rest is their im2col and GEMM buffers)\n";
 static const char spec_dot[] =
     "// generated by genc --dot from specs/sngan.gm; draw with: dot -Tpng -o sngan.png\n"
     "digraph \"sngan\" {\n"

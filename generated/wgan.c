@@ -26,7 +26,7 @@ typedef float real;
 enum {
     BATCH = 64, GC_BATCH = 4, SAMPLE = 784, LATENT = 100,
     REAL_BATCHES = 5, LATENT_BATCHES = 6,
-    N_STATE = 1834304, N_ARENA = 9420624, N_TENSORS = 36,
+    N_STATE = 1834304, N_ARENA = 10901184, N_TENSORS = 36,
 };
 
 /* parameters and optimizer state, saved in checkpoints */
@@ -119,10 +119,10 @@ static const struct genrt_tensor tensors[36] = {
 static void train_step(long t, double *out) {
     step_t = t;
     /* specs/wgan.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 4014080, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 802816, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x5 = arena + 4014080; /* (64, 6272) */
+        const real *x5 = arena + 802816; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -156,9 +156,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x5 = arena + 4014080; /* (64, 6272) */
+        const real *x5 = arena + 802816; /* (64, 6272) */
         const real *x12 = arena + 6272; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -170,7 +170,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:8: G batchnorm (6272) */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x13 = arena + 4014080; /* (64, 6272) */
+        const real *x13 = arena + 802816; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -214,10 +214,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x13 = arena + 4014080; /* (64, 6272) */
+        const real *x13 = arena + 802816; /* (64, 6272) */
         const real *x19 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -232,17 +232,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 802816, 128, G_l5_weight, 1024, arena + 4478656, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3211264;
+        const real *cols = arena + 4478656;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -264,8 +264,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x28 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x28 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -281,25 +281,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x33 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x33 = arena + 802816; /* (64) */
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x33[i]);
         }
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x34 = arena + 0; /* (64) */
-        real *y = arena + 64;
+        const real *x34 = arena + 802816; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = -(x34[i]);
         }
     }
     /* specs/wgan.gm:9: G batchnorm (64, 14, 14, 64) */
     {
-        const real *x28 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x35 = arena + 64; /* (64) */
-        real *y = arena + 3211264;
+        const real *x28 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x35 = arena + 802880; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -311,8 +311,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:9: G batchnorm (64) */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x36 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 64;
+        const real *x36 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802880;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -329,8 +329,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x38 = arena + 64; /* (64) */
-        real *y = arena + 64;
+        const real *x38 = arena + 802880; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x38[i]);
         }
@@ -339,9 +339,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:9: G batchnorm */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x39 = arena + 64; /* (64) */
+        const real *x39 = arena + 802880; /* (64) */
         const real *x32 = G_l6_gamma; /* (64) */
-        real *y = arena + 128;
+        real *y = arena + 802944;
         for (long i = 0; i < 64; i++) {
             real v40 = x39[i] + (real)1e-05;
             real v41 = 1 / sqrt(v40);
@@ -349,15 +349,15 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:9: G batchnorm (1) */
-    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 0, arena + 64, 64, (real)0.1, (real)1.0000797257434426);
+    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 802816, arena + 802880, 64, (real)0.1, (real)1.0000797257434426);
     /* specs/wgan.gm:9: G relu (64, 14, 14, 64) */
     /*   with specs/wgan.gm:9: G batchnorm */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x36 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x42 = arena + 128; /* (64) */
+        const real *x36 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x42 = arena + 802944; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
-        real *y = arena + 3211264;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -369,11 +369,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 3211264, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 802816, 16);
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 9363456;
+        const real *cols = arena + 802816;
+        real *img = arena + 3743744;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -396,9 +396,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:10: G tanh (64, 28, 28, 1) */
     /*   with specs/wgan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x50 = arena + 9363456; /* (64, 28, 28, 1) */
+        const real *x50 = arena + 3743744; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
-        real *y = arena + 9363456;
+        real *y = arena + 3743744;
         PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -414,7 +414,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x;
-        real *cols = arena + 0;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -437,15 +437,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, in_x, D_l1_weight, arena + 6422528);
+        genrt_conv_run(&conv, in_x, D_l1_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 6422528, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 4478656, 16, D_l1_weight, 16, arena + 0, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x56 = arena + 6422528; /* (12544, 64) */
+        const real *x56 = arena + 0; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 6422528;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -456,8 +456,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x59 = arena + 6422528; /* (64, 14, 14, 64) */
-        real *y = arena + 6422528;
+        const real *x59 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x59[i] > 0 ? x59[i] : (real)0.2 * x59[i];
@@ -468,8 +468,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6422528;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -492,14 +492,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6422528, D_l3_weight, arena + 8028160);
+        genrt_conv_run(&conv, arena + 0, D_l3_weight, arena + 2408448);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 8028160, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 4478656, 1024, D_l3_weight, 1024, arena + 2408448, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x64 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x64 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -515,25 +515,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x69 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x69 = arena + 802816; /* (128) */
+        real *y = arena + 802816;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x69[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x70 = arena + 0; /* (128) */
-        real *y = arena + 128;
+        const real *x70 = arena + 802816; /* (128) */
+        real *y = arena + 802944;
         for (long i = 0; i < 128; i++) {
             y[i] = -(x70[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (64, 7, 7, 128) */
     {
-        const real *x64 = arena + 8028160; /* (64, 7, 7, 128) */
-        const real *x71 = arena + 128; /* (128) */
-        real *y = arena + 8028160;
+        const real *x64 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x71 = arena + 802944; /* (128) */
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -545,8 +545,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x72 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 128;
+        const real *x72 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802944;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -563,8 +563,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x74 = arena + 128; /* (128) */
-        real *y = arena + 128;
+        const real *x74 = arena + 802944; /* (128) */
+        real *y = arena + 802944;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x74[i]);
         }
@@ -572,8 +572,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x75 = arena + 128; /* (128) */
-        real *y = arena + 9419904;
+        const real *x75 = arena + 802944; /* (128) */
+        real *y = arena + 3800192;
         for (long i = 0; i < 128; i++) {
             real v76 = x75[i] + (real)1e-05;
             y[i] = 1 / sqrt(v76);
@@ -581,23 +581,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x77 = arena + 9419904; /* (128) */
+        const real *x77 = arena + 3800192; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 9420032;
+        real *y = arena + 3800320;
         for (long i = 0; i < 128; i++) {
             y[i] = (x77[i]) * (x68[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (1) */
-    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 0, arena + 128, 128, (real)0.1, (real)1.0003189792663476);
+    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 802816, arena + 802944, 128, (real)0.1, (real)1.0003189792663476);
     /* specs/wgan.gm:14: D leaky_relu 0.2 (64, 7, 7, 128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x72 = arena + 8028160; /* (64, 7, 7, 128) */
-        const real *x78 = arena + 9420032; /* (128) */
+        const real *x72 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x78 = arena + 3800320; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 8429568;
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -613,8 +613,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 9363456;
-        real *cols = arena + 0;
+        const real *img = arena + 3743744;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -637,15 +637,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 9363456, D_l1_weight, arena + 7225344);
+        genrt_conv_run(&conv, arena + 3743744, D_l1_weight, arena + 802816);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 7225344, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 4478656, 16, D_l1_weight, 16, arena + 802816, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x89 = arena + 7225344; /* (12544, 64) */
+        const real *x89 = arena + 802816; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 7225344;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -656,8 +656,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x91 = arena + 7225344; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x91 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x91[i] > 0 ? x91[i] : (real)0.2 * x91[i];
@@ -668,8 +668,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -692,14 +692,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, D_l3_weight, arena + 1605632);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 3211264, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 4478656, 1024, D_l3_weight, 1024, arena + 1605632, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x95 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x95 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 2007040;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -715,25 +715,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x96 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x96 = arena + 2007040; /* (128) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x96[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x97 = arena + 0; /* (128) */
-        real *y = arena + 128;
+        const real *x97 = arena + 2007040; /* (128) */
+        real *y = arena + 2007168;
         for (long i = 0; i < 128; i++) {
             y[i] = -(x97[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (64, 7, 7, 128) */
     {
-        const real *x95 = arena + 3211264; /* (64, 7, 7, 128) */
-        const real *x98 = arena + 128; /* (128) */
-        real *y = arena + 3211264;
+        const real *x95 = arena + 1605632; /* (64, 7, 7, 128) */
+        const real *x98 = arena + 2007168; /* (128) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -745,8 +745,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x99 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 128;
+        const real *x99 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 2007168;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -763,8 +763,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x101 = arena + 128; /* (128) */
-        real *y = arena + 128;
+        const real *x101 = arena + 2007168; /* (128) */
+        real *y = arena + 2007168;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x101[i]);
         }
@@ -772,8 +772,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x102 = arena + 128; /* (128) */
-        real *y = arena + 9420160;
+        const real *x102 = arena + 2007168; /* (128) */
+        real *y = arena + 3800448;
         for (long i = 0; i < 128; i++) {
             real v103 = x102[i] + (real)1e-05;
             y[i] = 1 / sqrt(v103);
@@ -781,23 +781,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x104 = arena + 9420160; /* (128) */
+        const real *x104 = arena + 3800448; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 401408;
+        real *y = arena + 3612672;
         for (long i = 0; i < 128; i++) {
             y[i] = (x104[i]) * (x68[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (1) */
-    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 0, arena + 128, 128, (real)0.1, (real)1.0003189792663476);
+    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 2007040, arena + 2007168, 128, (real)0.1, (real)1.0003189792663476);
     /* specs/wgan.gm:14: D leaky_relu 0.2 (64, 7, 7, 128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x99 = arena + 3211264; /* (64, 7, 7, 128) */
-        const real *x105 = arena + 401408; /* (128) */
+        const real *x99 = arena + 1605632; /* (64, 7, 7, 128) */
+        const real *x105 = arena + 3612672; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 8830976;
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -810,23 +810,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:17: loss_D (1) */
     {
-        real *y = arena + 0;
+        real *y = arena + 2007040;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/wgan.gm:17: backward of loss_D (1) */
     {
-        const real *x118 = arena + 0; /* (1) */
-        real *y = arena + 16;
+        const real *x118 = arena + 2007040; /* (1) */
+        real *y = arena + 2007056;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x118[i]);
         }
     }
     /* specs/wgan.gm:17: backward of loss_D (64, 1) */
     {
-        const real *x120 = arena + 16; /* (1) */
-        real *y = arena + 401536;
+        const real *x120 = arena + 2007056; /* (1) */
+        real *y = arena + 3612800;
         for (long i = 0; i < 64; i++) {
             y[i] = x120[0];
         }
@@ -834,8 +834,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:17: backward of loss_D (1) */
     /*   with specs/wgan.gm:17: backward of loss_D */
     {
-        const real *x118 = arena + 0; /* (1) */
-        real *y = arena + 0;
+        const real *x118 = arena + 2007040; /* (1) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 1; i++) {
             real v119 = -(x118[i]);
             y[i] = (real)0.015625 * (v119);
@@ -843,16 +843,16 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:17: backward of loss_D (64, 1) */
     {
-        const real *x122 = arena + 0; /* (1) */
-        real *y = arena + 9420544;
+        const real *x122 = arena + 2007040; /* (1) */
+        real *y = arena + 3800832;
         for (long i = 0; i < 64; i++) {
             y[i] = x122[0];
         }
     }
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x121 = arena + 401536; /* (64, 1) */
-        real *y = arena + 9420608;
+        const real *x121 = arena + 3612800; /* (64, 1) */
+        real *y = arena + 3800896;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -863,14 +863,14 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 401536, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 3612800, 1, D_l7_weight, 6272, arena + 2007040, 6272);
     /* specs/wgan.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 401536, 1, arena + 8830976, 6272, arena + 9413632, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 3612800, 1, arena + 3211264, 6272, arena + 3793920, 6272);
     /* specs/wgan.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x109 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x127 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 8830976;
+        const real *x109 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x127 = arena + 2007040; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x109[i] > 0 ? x127[i] : (real)0.2 * x127[i];
@@ -878,8 +878,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x128 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 9420288;
+        const real *x128 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 3800576;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -896,9 +896,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x128 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x99 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 9420416;
+        const real *x128 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x99 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 3800704;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -920,10 +920,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x132 = arena + 9420416; /* (128) */
+        const real *x132 = arena + 3800704; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        const real *x104 = arena + 9420160; /* (128) */
-        real *y = arena + 0;
+        const real *x104 = arena + 3800448; /* (128) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 128; i++) {
             real v133 = (x132[i]) * (x68[i]);
             real v135 = (x104[i]) * (x104[i]);
@@ -940,11 +940,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x128 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x105 = arena + 401408; /* (128) */
-        const real *x139 = arena + 0; /* (128) */
-        const real *x99 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 8830976;
+        const real *x128 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x105 = arena + 3612672; /* (128) */
+        const real *x139 = arena + 2007040; /* (128) */
+        const real *x99 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -960,8 +960,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x144 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x144 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 1605632;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -978,8 +978,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x145 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x145 = arena + 1605632; /* (128) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 128; i++) {
             real v146 = -(x145[i]);
             y[i] = (real)0.00031887755102040814 * (v146);
@@ -989,9 +989,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x147 = arena + 0; /* (128) */
-        const real *x144 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 8830976;
+        const real *x147 = arena + 1605632; /* (128) */
+        const real *x144 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1007,8 +1007,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -1031,25 +1031,25 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8830976, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, D_l3_weight, 1024, arena + 7689920, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, arena + 8830976, arena + 9232384);
+        genrt_conv_run(&conv, arena + 802816, arena + 3211264, arena + 3612672);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8830976, 128, arena + 0, 1024, arena + 9232384, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 3211264, 128, arena + 4478656, 1024, arena + 3612672, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8830976, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 3211264, D_l3_weight, arena + 1605632);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 7689920;
+        real *img = arena + 1605632;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -1071,9 +1071,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x92 = arena + 7225344; /* (64, 14, 14, 64) */
-        const real *x155 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x92 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x155 = arena + 1605632; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x92[i] > 0 ? x155[i] : (real)0.2 * x155[i];
@@ -1081,8 +1081,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x157 = arena + 7225344; /* (12544, 64) */
-        real *y = arena + 8832000;
+        const real *x157 = arena + 802816; /* (12544, 64) */
+        real *y = arena + 1606656;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -1101,8 +1101,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 9363456;
-        real *cols = arena + 0;
+        const real *img = arena + 3743744;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -1125,14 +1125,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 9363456, arena + 7225344, arena + 8830976);
+        genrt_conv_run(&conv, arena + 3743744, arena + 802816, arena + 1605632);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 0, 16, arena + 8830976, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 802816, 64, arena + 4478656, 16, arena + 1605632, 16);
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x123 = arena + 9420544; /* (64, 1) */
-        real *y = arena + 0;
+        const real *x123 = arena + 3800832; /* (64, 1) */
+        real *y = arena + 802816;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -1144,31 +1144,31 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x124 = arena + 9420608; /* (1) */
-        const real *x161 = arena + 0; /* (1) */
-        real *y = arena + 9420608;
+        const real *x124 = arena + 3800896; /* (1) */
+        const real *x161 = arena + 802816; /* (1) */
+        real *y = arena + 3800896;
         for (long i = 0; i < 1; i++) {
             y[i] = x124[i] + x161[i];
         }
     }
     /* specs/wgan.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 9420544, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 3800832, 1, D_l7_weight, 6272, arena + 802816, 6272);
     /* specs/wgan.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 9420544, 1, arena + 8429568, 6272, arena + 401408, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 3800832, 1, arena + 2809856, 6272, arena + 1204224, 6272);
     /* specs/wgan.gm:15: backward of D dense 1 (1, 6272) */
     {
-        const real *x126 = arena + 9413632; /* (1, 6272) */
-        const real *x164 = arena + 401408; /* (1, 6272) */
-        real *y = arena + 9413632;
+        const real *x126 = arena + 3793920; /* (1, 6272) */
+        const real *x164 = arena + 1204224; /* (1, 6272) */
+        real *y = arena + 3793920;
         for (long i = 0; i < 6272; i++) {
             y[i] = x126[i] + x164[i];
         }
     }
     /* specs/wgan.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x82 = arena + 8429568; /* (64, 7, 7, 128) */
-        const real *x166 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 8429568;
+        const real *x82 = arena + 2809856; /* (64, 7, 7, 128) */
+        const real *x166 = arena + 802816; /* (64, 7, 7, 128) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x82[i] > 0 ? x166[i] : (real)0.2 * x166[i];
@@ -1176,8 +1176,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x167 = arena + 8429568; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x167 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1193,9 +1193,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x129 = arena + 9420288; /* (128) */
-        const real *x168 = arena + 0; /* (128) */
-        real *y = arena + 9420288;
+        const real *x129 = arena + 3800576; /* (128) */
+        const real *x168 = arena + 802816; /* (128) */
+        real *y = arena + 3800576;
         for (long i = 0; i < 128; i++) {
             y[i] = x129[i] + x168[i];
         }
@@ -1203,9 +1203,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x167 = arena + 8429568; /* (64, 7, 7, 128) */
-        const real *x72 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x167 = arena + 2809856; /* (64, 7, 7, 128) */
+        const real *x72 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1224,11 +1224,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x132 = arena + 9420416; /* (128) */
-        const real *x104 = arena + 9420160; /* (128) */
-        const real *x172 = arena + 0; /* (128) */
-        const real *x77 = arena + 9419904; /* (128) */
-        real *y = arena + 9420416;
+        const real *x132 = arena + 3800704; /* (128) */
+        const real *x104 = arena + 3800448; /* (128) */
+        const real *x172 = arena + 802816; /* (128) */
+        const real *x77 = arena + 3800192; /* (128) */
+        real *y = arena + 3800704;
         for (long i = 0; i < 128; i++) {
             real v134 = (x132[i]) * (x104[i]);
             real v174 = (x172[i]) * (x77[i]);
@@ -1242,10 +1242,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x172 = arena + 0; /* (128) */
+        const real *x172 = arena + 802816; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        const real *x77 = arena + 9419904; /* (128) */
-        real *y = arena + 0;
+        const real *x77 = arena + 3800192; /* (128) */
+        real *y = arena + 802816;
         for (long i = 0; i < 128; i++) {
             real v173 = (x172[i]) * (x68[i]);
             real v176 = (x77[i]) * (x77[i]);
@@ -1262,11 +1262,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x167 = arena + 8429568; /* (64, 7, 7, 128) */
-        const real *x78 = arena + 9420032; /* (128) */
-        const real *x180 = arena + 0; /* (128) */
-        const real *x72 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 8429568;
+        const real *x167 = arena + 2809856; /* (64, 7, 7, 128) */
+        const real *x78 = arena + 3800320; /* (128) */
+        const real *x180 = arena + 802816; /* (128) */
+        const real *x72 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1282,8 +1282,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x185 = arena + 8429568; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x185 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1300,8 +1300,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x186 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x186 = arena + 802816; /* (128) */
+        real *y = arena + 802816;
         for (long i = 0; i < 128; i++) {
             real v187 = -(x186[i]);
             y[i] = (real)0.00031887755102040814 * (v187);
@@ -1311,9 +1311,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x188 = arena + 0; /* (128) */
-        const real *x185 = arena + 8429568; /* (64, 7, 7, 128) */
-        real *y = arena + 8429568;
+        const real *x188 = arena + 802816; /* (128) */
+        const real *x185 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1329,8 +1329,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6422528;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -1353,20 +1353,20 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8429568, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 2809856, 128, D_l3_weight, 1024, arena + 7689920, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6422528, arena + 8429568, arena + 7225344);
+        genrt_conv_run(&conv, arena + 0, arena + 2809856, arena + 802816);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8429568, 128, arena + 0, 1024, arena + 7225344, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 2809856, 128, arena + 4478656, 1024, arena + 802816, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
-        const real *x154 = arena + 9232384; /* (128, 1024) */
-        const real *x195 = arena + 7225344; /* (128, 1024) */
-        real *y = arena + 9232384;
+        const real *x154 = arena + 3612672; /* (128, 1024) */
+        const real *x195 = arena + 802816; /* (128, 1024) */
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x154[i] + x195[i];
@@ -1376,12 +1376,12 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8429568, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 2809856, D_l3_weight, arena + 802816);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 7689920;
+        real *img = arena + 802816;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -1403,9 +1403,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x60 = arena + 6422528; /* (64, 14, 14, 64) */
-        const real *x197 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 6422528;
+        const real *x60 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x197 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x60[i] > 0 ? x197[i] : (real)0.2 * x197[i];
@@ -1413,8 +1413,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x199 = arena + 6422528; /* (12544, 64) */
-        real *y = arena + 0;
+        const real *x199 = arena + 0; /* (12544, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -1430,9 +1430,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x158 = arena + 8832000; /* (64) */
-        const real *x200 = arena + 0; /* (64) */
-        real *y = arena + 8832000;
+        const real *x158 = arena + 1606656; /* (64) */
+        const real *x200 = arena + 802816; /* (64) */
+        real *y = arena + 1606656;
         for (long i = 0; i < 64; i++) {
             y[i] = x158[i] + x200[i];
         }
@@ -1443,7 +1443,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x;
-        real *cols = arena + 0;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -1466,33 +1466,33 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, in_x, arena + 6422528, arena + 200704);
+        genrt_conv_run(&conv, in_x, arena + 0, arena + 802816);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6422528, 64, arena + 0, 16, arena + 200704, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 0, 64, arena + 4478656, 16, arena + 802816, 16);
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     {
-        const real *x160 = arena + 8830976; /* (64, 16) */
-        const real *x203 = arena + 200704; /* (64, 16) */
-        real *y = arena + 8830976;
+        const real *x160 = arena + 1605632; /* (64, 16) */
+        const real *x203 = arena + 802816; /* (64, 16) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 1024; i++) {
             y[i] = x160[i] + x203[i];
         }
     }
     /* specs/wgan.gm:19: rmsprop step of D.l1.weight (1) */
-    rmsprop_update(D_l1_weight, arena + 8830976, D_l1_weight_square_avg, NULL, NULL, 1024, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l1_weight, arena + 1605632, D_l1_weight_square_avg, NULL, NULL, 1024, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l1.bias (1) */
-    rmsprop_update(D_l1_bias, arena + 8832000, D_l1_bias_square_avg, NULL, NULL, 64, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l1_bias, arena + 1606656, D_l1_bias_square_avg, NULL, NULL, 64, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l3.weight (1) */
-    rmsprop_update(D_l3_weight, arena + 9232384, D_l3_weight_square_avg, NULL, NULL, 131072, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l3_weight, arena + 3612672, D_l3_weight_square_avg, NULL, NULL, 131072, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l4.gamma (1) */
-    rmsprop_update(D_l4_gamma, arena + 9420416, D_l4_gamma_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l4_gamma, arena + 3800704, D_l4_gamma_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l4.beta (1) */
-    rmsprop_update(D_l4_beta, arena + 9420288, D_l4_beta_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l4_beta, arena + 3800576, D_l4_beta_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l7.weight (1) */
-    rmsprop_update(D_l7_weight, arena + 9413632, D_l7_weight_square_avg, NULL, NULL, 6272, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l7_weight, arena + 3793920, D_l7_weight_square_avg, NULL, NULL, 6272, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l7.bias (1) */
-    rmsprop_update(D_l7_bias, arena + 9420608, D_l7_bias_square_avg, NULL, NULL, 1, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l7_bias, arena + 3800896, D_l7_bias_square_avg, NULL, NULL, 1, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: clip D.l1.weight (1) */
     clip_update(D_l1_weight, 1024, (real)0.01);
     /* specs/wgan.gm:19: clip D.l1.bias (1) */
@@ -1508,10 +1508,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:19: clip D.l7.bias (1) */
     clip_update(D_l7_bias, 1, (real)0.01);
     /* specs/wgan.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 6400, 100, G_l1_weight, 100, arena + 4014080, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 6400, 100, G_l1_weight, 100, arena + 802816, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x228 = arena + 4014080; /* (64, 6272) */
+        const real *x228 = arena + 802816; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -1545,9 +1545,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x228 = arena + 4014080; /* (64, 6272) */
+        const real *x228 = arena + 802816; /* (64, 6272) */
         const real *x231 = arena + 6272; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -1559,7 +1559,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:8: G batchnorm (6272) */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x232 = arena + 4014080; /* (64, 6272) */
+        const real *x232 = arena + 802816; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -1603,10 +1603,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x232 = arena + 4014080; /* (64, 6272) */
+        const real *x232 = arena + 802816; /* (64, 6272) */
         const real *x238 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -1621,17 +1621,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 802816, 128, G_l5_weight, 1024, arena + 4478656, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3211264;
+        const real *cols = arena + 4478656;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -1653,8 +1653,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x246 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x246 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -1670,25 +1670,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x247 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x247 = arena + 802816; /* (64) */
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x247[i]);
         }
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x248 = arena + 0; /* (64) */
-        real *y = arena + 64;
+        const real *x248 = arena + 802816; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = -(x248[i]);
         }
     }
     /* specs/wgan.gm:9: G batchnorm (64, 14, 14, 64) */
     {
-        const real *x246 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x249 = arena + 64; /* (64) */
-        real *y = arena + 3211264;
+        const real *x246 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x249 = arena + 802880; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -1700,8 +1700,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:9: G batchnorm (64) */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x250 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 64;
+        const real *x250 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802880;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -1718,8 +1718,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x252 = arena + 64; /* (64) */
-        real *y = arena + 64;
+        const real *x252 = arena + 802880; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x252[i]);
         }
@@ -1728,9 +1728,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:9: G batchnorm */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x253 = arena + 64; /* (64) */
+        const real *x253 = arena + 802880; /* (64) */
         const real *x32 = G_l6_gamma; /* (64) */
-        real *y = arena + 128;
+        real *y = arena + 802944;
         for (long i = 0; i < 64; i++) {
             real v254 = x253[i] + (real)1e-05;
             real v255 = 1 / sqrt(v254);
@@ -1738,15 +1738,15 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:9: G batchnorm (1) */
-    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 0, arena + 64, 64, (real)0.1, (real)1.0000797257434426);
+    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 802816, arena + 802880, 64, (real)0.1, (real)1.0000797257434426);
     /* specs/wgan.gm:9: G relu (64, 14, 14, 64) */
     /*   with specs/wgan.gm:9: G batchnorm */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x250 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x256 = arena + 128; /* (64) */
+        const real *x250 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x256 = arena + 802944; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
-        real *y = arena + 3211264;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -1758,11 +1758,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 3211264, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 802816, 16);
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 9363456;
+        const real *cols = arena + 802816;
+        real *img = arena + 3743744;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -1785,9 +1785,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:10: G tanh (64, 28, 28, 1) */
     /*   with specs/wgan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x263 = arena + 9363456; /* (64, 28, 28, 1) */
+        const real *x263 = arena + 3743744; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
-        real *y = arena + 9363456;
+        real *y = arena + 3743744;
         PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -1803,7 +1803,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x + 50176;
-        real *cols = arena + 0;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -1826,15 +1826,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, in_x + 50176, D_l1_weight, arena + 6422528);
+        genrt_conv_run(&conv, in_x + 50176, D_l1_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 6422528, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 4478656, 16, D_l1_weight, 16, arena + 0, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x267 = arena + 6422528; /* (12544, 64) */
+        const real *x267 = arena + 0; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 6422528;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -1845,8 +1845,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x269 = arena + 6422528; /* (64, 14, 14, 64) */
-        real *y = arena + 6422528;
+        const real *x269 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x269[i] > 0 ? x269[i] : (real)0.2 * x269[i];
@@ -1857,8 +1857,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6422528;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -1881,14 +1881,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6422528, D_l3_weight, arena + 8028160);
+        genrt_conv_run(&conv, arena + 0, D_l3_weight, arena + 2408448);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 8028160, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 4478656, 1024, D_l3_weight, 1024, arena + 2408448, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x273 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x273 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1904,25 +1904,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x274 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x274 = arena + 802816; /* (128) */
+        real *y = arena + 802816;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x274[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x275 = arena + 0; /* (128) */
-        real *y = arena + 128;
+        const real *x275 = arena + 802816; /* (128) */
+        real *y = arena + 802944;
         for (long i = 0; i < 128; i++) {
             y[i] = -(x275[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (64, 7, 7, 128) */
     {
-        const real *x273 = arena + 8028160; /* (64, 7, 7, 128) */
-        const real *x276 = arena + 128; /* (128) */
-        real *y = arena + 8028160;
+        const real *x273 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x276 = arena + 802944; /* (128) */
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1934,8 +1934,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x277 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 128;
+        const real *x277 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802944;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1952,8 +1952,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x279 = arena + 128; /* (128) */
-        real *y = arena + 128;
+        const real *x279 = arena + 802944; /* (128) */
+        real *y = arena + 802944;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x279[i]);
         }
@@ -1961,8 +1961,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x280 = arena + 128; /* (128) */
-        real *y = arena + 9419904;
+        const real *x280 = arena + 802944; /* (128) */
+        real *y = arena + 3800192;
         for (long i = 0; i < 128; i++) {
             real v281 = x280[i] + (real)1e-05;
             y[i] = 1 / sqrt(v281);
@@ -1970,23 +1970,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x282 = arena + 9419904; /* (128) */
+        const real *x282 = arena + 3800192; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 9420032;
+        real *y = arena + 3800320;
         for (long i = 0; i < 128; i++) {
             y[i] = (x282[i]) * (x68[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (1) */
-    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 0, arena + 128, 128, (real)0.1, (real)1.0003189792663476);
+    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 802816, arena + 802944, 128, (real)0.1, (real)1.0003189792663476);
     /* specs/wgan.gm:14: D leaky_relu 0.2 (64, 7, 7, 128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x277 = arena + 8028160; /* (64, 7, 7, 128) */
-        const real *x283 = arena + 9420032; /* (128) */
+        const real *x277 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x283 = arena + 3800320; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 8429568;
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -2002,8 +2002,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 9363456;
-        real *cols = arena + 0;
+        const real *img = arena + 3743744;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -2026,15 +2026,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 9363456, D_l1_weight, arena + 7225344);
+        genrt_conv_run(&conv, arena + 3743744, D_l1_weight, arena + 802816);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 7225344, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 4478656, 16, D_l1_weight, 16, arena + 802816, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x292 = arena + 7225344; /* (12544, 64) */
+        const real *x292 = arena + 802816; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 7225344;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -2045,8 +2045,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x294 = arena + 7225344; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x294 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x294[i] > 0 ? x294[i] : (real)0.2 * x294[i];
@@ -2057,8 +2057,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -2081,14 +2081,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, D_l3_weight, arena + 1605632);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 3211264, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 4478656, 1024, D_l3_weight, 1024, arena + 1605632, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x298 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x298 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 2007040;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -2104,25 +2104,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x299 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x299 = arena + 2007040; /* (128) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x299[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x300 = arena + 0; /* (128) */
-        real *y = arena + 128;
+        const real *x300 = arena + 2007040; /* (128) */
+        real *y = arena + 2007168;
         for (long i = 0; i < 128; i++) {
             y[i] = -(x300[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (64, 7, 7, 128) */
     {
-        const real *x298 = arena + 3211264; /* (64, 7, 7, 128) */
-        const real *x301 = arena + 128; /* (128) */
-        real *y = arena + 3211264;
+        const real *x298 = arena + 1605632; /* (64, 7, 7, 128) */
+        const real *x301 = arena + 2007168; /* (128) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -2134,8 +2134,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x302 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 128;
+        const real *x302 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 2007168;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -2152,8 +2152,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x304 = arena + 128; /* (128) */
-        real *y = arena + 128;
+        const real *x304 = arena + 2007168; /* (128) */
+        real *y = arena + 2007168;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x304[i]);
         }
@@ -2161,8 +2161,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x305 = arena + 128; /* (128) */
-        real *y = arena + 9420160;
+        const real *x305 = arena + 2007168; /* (128) */
+        real *y = arena + 3800448;
         for (long i = 0; i < 128; i++) {
             real v306 = x305[i] + (real)1e-05;
             y[i] = 1 / sqrt(v306);
@@ -2170,23 +2170,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x307 = arena + 9420160; /* (128) */
+        const real *x307 = arena + 3800448; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 401408;
+        real *y = arena + 3612672;
         for (long i = 0; i < 128; i++) {
             y[i] = (x307[i]) * (x68[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (1) */
-    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 0, arena + 128, 128, (real)0.1, (real)1.0003189792663476);
+    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 2007040, arena + 2007168, 128, (real)0.1, (real)1.0003189792663476);
     /* specs/wgan.gm:14: D leaky_relu 0.2 (64, 7, 7, 128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x302 = arena + 3211264; /* (64, 7, 7, 128) */
-        const real *x308 = arena + 401408; /* (128) */
+        const real *x302 = arena + 1605632; /* (64, 7, 7, 128) */
+        const real *x308 = arena + 3612672; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 8830976;
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -2199,23 +2199,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:17: loss_D (1) */
     {
-        real *y = arena + 0;
+        real *y = arena + 2007040;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/wgan.gm:17: backward of loss_D (1) */
     {
-        const real *x321 = arena + 0; /* (1) */
-        real *y = arena + 16;
+        const real *x321 = arena + 2007040; /* (1) */
+        real *y = arena + 2007056;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x321[i]);
         }
     }
     /* specs/wgan.gm:17: backward of loss_D (64, 1) */
     {
-        const real *x323 = arena + 16; /* (1) */
-        real *y = arena + 401536;
+        const real *x323 = arena + 2007056; /* (1) */
+        real *y = arena + 3612800;
         for (long i = 0; i < 64; i++) {
             y[i] = x323[0];
         }
@@ -2223,8 +2223,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:17: backward of loss_D (1) */
     /*   with specs/wgan.gm:17: backward of loss_D */
     {
-        const real *x321 = arena + 0; /* (1) */
-        real *y = arena + 0;
+        const real *x321 = arena + 2007040; /* (1) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 1; i++) {
             real v322 = -(x321[i]);
             y[i] = (real)0.015625 * (v322);
@@ -2232,16 +2232,16 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:17: backward of loss_D (64, 1) */
     {
-        const real *x325 = arena + 0; /* (1) */
-        real *y = arena + 9420544;
+        const real *x325 = arena + 2007040; /* (1) */
+        real *y = arena + 3800832;
         for (long i = 0; i < 64; i++) {
             y[i] = x325[0];
         }
     }
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x324 = arena + 401536; /* (64, 1) */
-        real *y = arena + 9420608;
+        const real *x324 = arena + 3612800; /* (64, 1) */
+        real *y = arena + 3800896;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -2252,14 +2252,14 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 401536, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 3612800, 1, D_l7_weight, 6272, arena + 2007040, 6272);
     /* specs/wgan.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 401536, 1, arena + 8830976, 6272, arena + 9413632, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 3612800, 1, arena + 3211264, 6272, arena + 3793920, 6272);
     /* specs/wgan.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x312 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x330 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 8830976;
+        const real *x312 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x330 = arena + 2007040; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x312[i] > 0 ? x330[i] : (real)0.2 * x330[i];
@@ -2267,8 +2267,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x331 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 9420288;
+        const real *x331 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 3800576;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -2285,9 +2285,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x331 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x302 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 9420416;
+        const real *x331 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x302 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 3800704;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -2309,10 +2309,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x335 = arena + 9420416; /* (128) */
+        const real *x335 = arena + 3800704; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        const real *x307 = arena + 9420160; /* (128) */
-        real *y = arena + 0;
+        const real *x307 = arena + 3800448; /* (128) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 128; i++) {
             real v336 = (x335[i]) * (x68[i]);
             real v338 = (x307[i]) * (x307[i]);
@@ -2329,11 +2329,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x331 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x308 = arena + 401408; /* (128) */
-        const real *x342 = arena + 0; /* (128) */
-        const real *x302 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 8830976;
+        const real *x331 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x308 = arena + 3612672; /* (128) */
+        const real *x342 = arena + 2007040; /* (128) */
+        const real *x302 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -2349,8 +2349,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x347 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x347 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 1605632;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -2367,8 +2367,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x348 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x348 = arena + 1605632; /* (128) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 128; i++) {
             real v349 = -(x348[i]);
             y[i] = (real)0.00031887755102040814 * (v349);
@@ -2378,9 +2378,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x350 = arena + 0; /* (128) */
-        const real *x347 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 8830976;
+        const real *x350 = arena + 1605632; /* (128) */
+        const real *x347 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -2396,8 +2396,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -2420,25 +2420,25 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8830976, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, D_l3_weight, 1024, arena + 7689920, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, arena + 8830976, arena + 9232384);
+        genrt_conv_run(&conv, arena + 802816, arena + 3211264, arena + 3612672);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8830976, 128, arena + 0, 1024, arena + 9232384, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 3211264, 128, arena + 4478656, 1024, arena + 3612672, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8830976, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 3211264, D_l3_weight, arena + 1605632);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 7689920;
+        real *img = arena + 1605632;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -2460,9 +2460,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x295 = arena + 7225344; /* (64, 14, 14, 64) */
-        const real *x358 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x295 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x358 = arena + 1605632; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x295[i] > 0 ? x358[i] : (real)0.2 * x358[i];
@@ -2470,8 +2470,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x360 = arena + 7225344; /* (12544, 64) */
-        real *y = arena + 8832000;
+        const real *x360 = arena + 802816; /* (12544, 64) */
+        real *y = arena + 1606656;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -2490,8 +2490,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 9363456;
-        real *cols = arena + 0;
+        const real *img = arena + 3743744;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -2514,14 +2514,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 9363456, arena + 7225344, arena + 8830976);
+        genrt_conv_run(&conv, arena + 3743744, arena + 802816, arena + 1605632);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 0, 16, arena + 8830976, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 802816, 64, arena + 4478656, 16, arena + 1605632, 16);
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x326 = arena + 9420544; /* (64, 1) */
-        real *y = arena + 0;
+        const real *x326 = arena + 3800832; /* (64, 1) */
+        real *y = arena + 802816;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -2533,31 +2533,31 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x327 = arena + 9420608; /* (1) */
-        const real *x364 = arena + 0; /* (1) */
-        real *y = arena + 9420608;
+        const real *x327 = arena + 3800896; /* (1) */
+        const real *x364 = arena + 802816; /* (1) */
+        real *y = arena + 3800896;
         for (long i = 0; i < 1; i++) {
             y[i] = x327[i] + x364[i];
         }
     }
     /* specs/wgan.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 9420544, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 3800832, 1, D_l7_weight, 6272, arena + 802816, 6272);
     /* specs/wgan.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 9420544, 1, arena + 8429568, 6272, arena + 401408, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 3800832, 1, arena + 2809856, 6272, arena + 1204224, 6272);
     /* specs/wgan.gm:15: backward of D dense 1 (1, 6272) */
     {
-        const real *x329 = arena + 9413632; /* (1, 6272) */
-        const real *x367 = arena + 401408; /* (1, 6272) */
-        real *y = arena + 9413632;
+        const real *x329 = arena + 3793920; /* (1, 6272) */
+        const real *x367 = arena + 1204224; /* (1, 6272) */
+        real *y = arena + 3793920;
         for (long i = 0; i < 6272; i++) {
             y[i] = x329[i] + x367[i];
         }
     }
     /* specs/wgan.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x287 = arena + 8429568; /* (64, 7, 7, 128) */
-        const real *x369 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 8429568;
+        const real *x287 = arena + 2809856; /* (64, 7, 7, 128) */
+        const real *x369 = arena + 802816; /* (64, 7, 7, 128) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x287[i] > 0 ? x369[i] : (real)0.2 * x369[i];
@@ -2565,8 +2565,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x370 = arena + 8429568; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x370 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -2582,9 +2582,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x332 = arena + 9420288; /* (128) */
-        const real *x371 = arena + 0; /* (128) */
-        real *y = arena + 9420288;
+        const real *x332 = arena + 3800576; /* (128) */
+        const real *x371 = arena + 802816; /* (128) */
+        real *y = arena + 3800576;
         for (long i = 0; i < 128; i++) {
             y[i] = x332[i] + x371[i];
         }
@@ -2592,9 +2592,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x370 = arena + 8429568; /* (64, 7, 7, 128) */
-        const real *x277 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x370 = arena + 2809856; /* (64, 7, 7, 128) */
+        const real *x277 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -2613,11 +2613,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x335 = arena + 9420416; /* (128) */
-        const real *x307 = arena + 9420160; /* (128) */
-        const real *x375 = arena + 0; /* (128) */
-        const real *x282 = arena + 9419904; /* (128) */
-        real *y = arena + 9420416;
+        const real *x335 = arena + 3800704; /* (128) */
+        const real *x307 = arena + 3800448; /* (128) */
+        const real *x375 = arena + 802816; /* (128) */
+        const real *x282 = arena + 3800192; /* (128) */
+        real *y = arena + 3800704;
         for (long i = 0; i < 128; i++) {
             real v337 = (x335[i]) * (x307[i]);
             real v377 = (x375[i]) * (x282[i]);
@@ -2631,10 +2631,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x375 = arena + 0; /* (128) */
+        const real *x375 = arena + 802816; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        const real *x282 = arena + 9419904; /* (128) */
-        real *y = arena + 0;
+        const real *x282 = arena + 3800192; /* (128) */
+        real *y = arena + 802816;
         for (long i = 0; i < 128; i++) {
             real v376 = (x375[i]) * (x68[i]);
             real v379 = (x282[i]) * (x282[i]);
@@ -2651,11 +2651,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x370 = arena + 8429568; /* (64, 7, 7, 128) */
-        const real *x283 = arena + 9420032; /* (128) */
-        const real *x383 = arena + 0; /* (128) */
-        const real *x277 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 8429568;
+        const real *x370 = arena + 2809856; /* (64, 7, 7, 128) */
+        const real *x283 = arena + 3800320; /* (128) */
+        const real *x383 = arena + 802816; /* (128) */
+        const real *x277 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -2671,8 +2671,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x388 = arena + 8429568; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x388 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -2689,8 +2689,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x389 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x389 = arena + 802816; /* (128) */
+        real *y = arena + 802816;
         for (long i = 0; i < 128; i++) {
             real v390 = -(x389[i]);
             y[i] = (real)0.00031887755102040814 * (v390);
@@ -2700,9 +2700,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x391 = arena + 0; /* (128) */
-        const real *x388 = arena + 8429568; /* (64, 7, 7, 128) */
-        real *y = arena + 8429568;
+        const real *x391 = arena + 802816; /* (128) */
+        const real *x388 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -2718,8 +2718,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6422528;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -2742,20 +2742,20 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8429568, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 2809856, 128, D_l3_weight, 1024, arena + 7689920, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6422528, arena + 8429568, arena + 7225344);
+        genrt_conv_run(&conv, arena + 0, arena + 2809856, arena + 802816);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8429568, 128, arena + 0, 1024, arena + 7225344, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 2809856, 128, arena + 4478656, 1024, arena + 802816, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
-        const real *x357 = arena + 9232384; /* (128, 1024) */
-        const real *x398 = arena + 7225344; /* (128, 1024) */
-        real *y = arena + 9232384;
+        const real *x357 = arena + 3612672; /* (128, 1024) */
+        const real *x398 = arena + 802816; /* (128, 1024) */
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x357[i] + x398[i];
@@ -2765,12 +2765,12 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8429568, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 2809856, D_l3_weight, arena + 802816);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 7689920;
+        real *img = arena + 802816;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -2792,9 +2792,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x270 = arena + 6422528; /* (64, 14, 14, 64) */
-        const real *x400 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 6422528;
+        const real *x270 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x400 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x270[i] > 0 ? x400[i] : (real)0.2 * x400[i];
@@ -2802,8 +2802,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x402 = arena + 6422528; /* (12544, 64) */
-        real *y = arena + 0;
+        const real *x402 = arena + 0; /* (12544, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -2819,9 +2819,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x361 = arena + 8832000; /* (64) */
-        const real *x403 = arena + 0; /* (64) */
-        real *y = arena + 8832000;
+        const real *x361 = arena + 1606656; /* (64) */
+        const real *x403 = arena + 802816; /* (64) */
+        real *y = arena + 1606656;
         for (long i = 0; i < 64; i++) {
             y[i] = x361[i] + x403[i];
         }
@@ -2832,7 +2832,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x + 50176;
-        real *cols = arena + 0;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -2855,33 +2855,33 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, in_x + 50176, arena + 6422528, arena + 200704);
+        genrt_conv_run(&conv, in_x + 50176, arena + 0, arena + 802816);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6422528, 64, arena + 0, 16, arena + 200704, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 0, 64, arena + 4478656, 16, arena + 802816, 16);
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     {
-        const real *x363 = arena + 8830976; /* (64, 16) */
-        const real *x406 = arena + 200704; /* (64, 16) */
-        real *y = arena + 8830976;
+        const real *x363 = arena + 1605632; /* (64, 16) */
+        const real *x406 = arena + 802816; /* (64, 16) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 1024; i++) {
             y[i] = x363[i] + x406[i];
         }
     }
     /* specs/wgan.gm:19: rmsprop step of D.l1.weight (1) */
-    rmsprop_update(D_l1_weight, arena + 8830976, D_l1_weight_square_avg, NULL, NULL, 1024, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l1_weight, arena + 1605632, D_l1_weight_square_avg, NULL, NULL, 1024, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l1.bias (1) */
-    rmsprop_update(D_l1_bias, arena + 8832000, D_l1_bias_square_avg, NULL, NULL, 64, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l1_bias, arena + 1606656, D_l1_bias_square_avg, NULL, NULL, 64, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l3.weight (1) */
-    rmsprop_update(D_l3_weight, arena + 9232384, D_l3_weight_square_avg, NULL, NULL, 131072, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l3_weight, arena + 3612672, D_l3_weight_square_avg, NULL, NULL, 131072, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l4.gamma (1) */
-    rmsprop_update(D_l4_gamma, arena + 9420416, D_l4_gamma_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l4_gamma, arena + 3800704, D_l4_gamma_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l4.beta (1) */
-    rmsprop_update(D_l4_beta, arena + 9420288, D_l4_beta_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l4_beta, arena + 3800576, D_l4_beta_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l7.weight (1) */
-    rmsprop_update(D_l7_weight, arena + 9413632, D_l7_weight_square_avg, NULL, NULL, 6272, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l7_weight, arena + 3793920, D_l7_weight_square_avg, NULL, NULL, 6272, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l7.bias (1) */
-    rmsprop_update(D_l7_bias, arena + 9420608, D_l7_bias_square_avg, NULL, NULL, 1, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l7_bias, arena + 3800896, D_l7_bias_square_avg, NULL, NULL, 1, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: clip D.l1.weight (1) */
     clip_update(D_l1_weight, 1024, (real)0.01);
     /* specs/wgan.gm:19: clip D.l1.bias (1) */
@@ -2897,10 +2897,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:19: clip D.l7.bias (1) */
     clip_update(D_l7_bias, 1, (real)0.01);
     /* specs/wgan.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 12800, 100, G_l1_weight, 100, arena + 4014080, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 12800, 100, G_l1_weight, 100, arena + 802816, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x424 = arena + 4014080; /* (64, 6272) */
+        const real *x424 = arena + 802816; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2934,9 +2934,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x424 = arena + 4014080; /* (64, 6272) */
+        const real *x424 = arena + 802816; /* (64, 6272) */
         const real *x427 = arena + 6272; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2948,7 +2948,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:8: G batchnorm (6272) */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x428 = arena + 4014080; /* (64, 6272) */
+        const real *x428 = arena + 802816; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2992,10 +2992,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x428 = arena + 4014080; /* (64, 6272) */
+        const real *x428 = arena + 802816; /* (64, 6272) */
         const real *x434 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -3010,17 +3010,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 802816, 128, G_l5_weight, 1024, arena + 4478656, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3211264;
+        const real *cols = arena + 4478656;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -3042,8 +3042,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x442 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x442 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -3059,25 +3059,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x443 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x443 = arena + 802816; /* (64) */
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x443[i]);
         }
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x444 = arena + 0; /* (64) */
-        real *y = arena + 64;
+        const real *x444 = arena + 802816; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = -(x444[i]);
         }
     }
     /* specs/wgan.gm:9: G batchnorm (64, 14, 14, 64) */
     {
-        const real *x442 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x445 = arena + 64; /* (64) */
-        real *y = arena + 3211264;
+        const real *x442 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x445 = arena + 802880; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -3089,8 +3089,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:9: G batchnorm (64) */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x446 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 64;
+        const real *x446 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802880;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -3107,8 +3107,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x448 = arena + 64; /* (64) */
-        real *y = arena + 64;
+        const real *x448 = arena + 802880; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x448[i]);
         }
@@ -3117,9 +3117,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:9: G batchnorm */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x449 = arena + 64; /* (64) */
+        const real *x449 = arena + 802880; /* (64) */
         const real *x32 = G_l6_gamma; /* (64) */
-        real *y = arena + 128;
+        real *y = arena + 802944;
         for (long i = 0; i < 64; i++) {
             real v450 = x449[i] + (real)1e-05;
             real v451 = 1 / sqrt(v450);
@@ -3127,15 +3127,15 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:9: G batchnorm (1) */
-    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 0, arena + 64, 64, (real)0.1, (real)1.0000797257434426);
+    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 802816, arena + 802880, 64, (real)0.1, (real)1.0000797257434426);
     /* specs/wgan.gm:9: G relu (64, 14, 14, 64) */
     /*   with specs/wgan.gm:9: G batchnorm */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x446 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x452 = arena + 128; /* (64) */
+        const real *x446 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x452 = arena + 802944; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
-        real *y = arena + 3211264;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -3147,11 +3147,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 3211264, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 802816, 16);
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 9363456;
+        const real *cols = arena + 802816;
+        real *img = arena + 3743744;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -3174,9 +3174,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:10: G tanh (64, 28, 28, 1) */
     /*   with specs/wgan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x459 = arena + 9363456; /* (64, 28, 28, 1) */
+        const real *x459 = arena + 3743744; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
-        real *y = arena + 9363456;
+        real *y = arena + 3743744;
         PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -3192,7 +3192,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x + 100352;
-        real *cols = arena + 0;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -3215,15 +3215,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, in_x + 100352, D_l1_weight, arena + 6422528);
+        genrt_conv_run(&conv, in_x + 100352, D_l1_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 6422528, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 4478656, 16, D_l1_weight, 16, arena + 0, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x463 = arena + 6422528; /* (12544, 64) */
+        const real *x463 = arena + 0; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 6422528;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -3234,8 +3234,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x465 = arena + 6422528; /* (64, 14, 14, 64) */
-        real *y = arena + 6422528;
+        const real *x465 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x465[i] > 0 ? x465[i] : (real)0.2 * x465[i];
@@ -3246,8 +3246,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6422528;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -3270,14 +3270,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6422528, D_l3_weight, arena + 8028160);
+        genrt_conv_run(&conv, arena + 0, D_l3_weight, arena + 2408448);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 8028160, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 4478656, 1024, D_l3_weight, 1024, arena + 2408448, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x469 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x469 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -3293,25 +3293,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x470 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x470 = arena + 802816; /* (128) */
+        real *y = arena + 802816;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x470[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x471 = arena + 0; /* (128) */
-        real *y = arena + 128;
+        const real *x471 = arena + 802816; /* (128) */
+        real *y = arena + 802944;
         for (long i = 0; i < 128; i++) {
             y[i] = -(x471[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (64, 7, 7, 128) */
     {
-        const real *x469 = arena + 8028160; /* (64, 7, 7, 128) */
-        const real *x472 = arena + 128; /* (128) */
-        real *y = arena + 8028160;
+        const real *x469 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x472 = arena + 802944; /* (128) */
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3323,8 +3323,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x473 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 128;
+        const real *x473 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802944;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -3341,8 +3341,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x475 = arena + 128; /* (128) */
-        real *y = arena + 128;
+        const real *x475 = arena + 802944; /* (128) */
+        real *y = arena + 802944;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x475[i]);
         }
@@ -3350,8 +3350,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x476 = arena + 128; /* (128) */
-        real *y = arena + 9419904;
+        const real *x476 = arena + 802944; /* (128) */
+        real *y = arena + 3800192;
         for (long i = 0; i < 128; i++) {
             real v477 = x476[i] + (real)1e-05;
             y[i] = 1 / sqrt(v477);
@@ -3359,23 +3359,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x478 = arena + 9419904; /* (128) */
+        const real *x478 = arena + 3800192; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 9420032;
+        real *y = arena + 3800320;
         for (long i = 0; i < 128; i++) {
             y[i] = (x478[i]) * (x68[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (1) */
-    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 0, arena + 128, 128, (real)0.1, (real)1.0003189792663476);
+    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 802816, arena + 802944, 128, (real)0.1, (real)1.0003189792663476);
     /* specs/wgan.gm:14: D leaky_relu 0.2 (64, 7, 7, 128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x473 = arena + 8028160; /* (64, 7, 7, 128) */
-        const real *x479 = arena + 9420032; /* (128) */
+        const real *x473 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x479 = arena + 3800320; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 8429568;
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3391,8 +3391,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 9363456;
-        real *cols = arena + 0;
+        const real *img = arena + 3743744;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -3415,15 +3415,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 9363456, D_l1_weight, arena + 7225344);
+        genrt_conv_run(&conv, arena + 3743744, D_l1_weight, arena + 802816);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 7225344, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 4478656, 16, D_l1_weight, 16, arena + 802816, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x488 = arena + 7225344; /* (12544, 64) */
+        const real *x488 = arena + 802816; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 7225344;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -3434,8 +3434,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x490 = arena + 7225344; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x490 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x490[i] > 0 ? x490[i] : (real)0.2 * x490[i];
@@ -3446,8 +3446,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -3470,14 +3470,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, D_l3_weight, arena + 1605632);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 3211264, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 4478656, 1024, D_l3_weight, 1024, arena + 1605632, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x494 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x494 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 2007040;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -3493,25 +3493,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x495 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x495 = arena + 2007040; /* (128) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x495[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x496 = arena + 0; /* (128) */
-        real *y = arena + 128;
+        const real *x496 = arena + 2007040; /* (128) */
+        real *y = arena + 2007168;
         for (long i = 0; i < 128; i++) {
             y[i] = -(x496[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (64, 7, 7, 128) */
     {
-        const real *x494 = arena + 3211264; /* (64, 7, 7, 128) */
-        const real *x497 = arena + 128; /* (128) */
-        real *y = arena + 3211264;
+        const real *x494 = arena + 1605632; /* (64, 7, 7, 128) */
+        const real *x497 = arena + 2007168; /* (128) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3523,8 +3523,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x498 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 128;
+        const real *x498 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 2007168;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -3541,8 +3541,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x500 = arena + 128; /* (128) */
-        real *y = arena + 128;
+        const real *x500 = arena + 2007168; /* (128) */
+        real *y = arena + 2007168;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x500[i]);
         }
@@ -3550,8 +3550,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x501 = arena + 128; /* (128) */
-        real *y = arena + 9420160;
+        const real *x501 = arena + 2007168; /* (128) */
+        real *y = arena + 3800448;
         for (long i = 0; i < 128; i++) {
             real v502 = x501[i] + (real)1e-05;
             y[i] = 1 / sqrt(v502);
@@ -3559,23 +3559,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x503 = arena + 9420160; /* (128) */
+        const real *x503 = arena + 3800448; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 401408;
+        real *y = arena + 3612672;
         for (long i = 0; i < 128; i++) {
             y[i] = (x503[i]) * (x68[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (1) */
-    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 0, arena + 128, 128, (real)0.1, (real)1.0003189792663476);
+    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 2007040, arena + 2007168, 128, (real)0.1, (real)1.0003189792663476);
     /* specs/wgan.gm:14: D leaky_relu 0.2 (64, 7, 7, 128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x498 = arena + 3211264; /* (64, 7, 7, 128) */
-        const real *x504 = arena + 401408; /* (128) */
+        const real *x498 = arena + 1605632; /* (64, 7, 7, 128) */
+        const real *x504 = arena + 3612672; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 8830976;
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3588,23 +3588,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:17: loss_D (1) */
     {
-        real *y = arena + 0;
+        real *y = arena + 2007040;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/wgan.gm:17: backward of loss_D (1) */
     {
-        const real *x517 = arena + 0; /* (1) */
-        real *y = arena + 16;
+        const real *x517 = arena + 2007040; /* (1) */
+        real *y = arena + 2007056;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x517[i]);
         }
     }
     /* specs/wgan.gm:17: backward of loss_D (64, 1) */
     {
-        const real *x519 = arena + 16; /* (1) */
-        real *y = arena + 401536;
+        const real *x519 = arena + 2007056; /* (1) */
+        real *y = arena + 3612800;
         for (long i = 0; i < 64; i++) {
             y[i] = x519[0];
         }
@@ -3612,8 +3612,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:17: backward of loss_D (1) */
     /*   with specs/wgan.gm:17: backward of loss_D */
     {
-        const real *x517 = arena + 0; /* (1) */
-        real *y = arena + 0;
+        const real *x517 = arena + 2007040; /* (1) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 1; i++) {
             real v518 = -(x517[i]);
             y[i] = (real)0.015625 * (v518);
@@ -3621,16 +3621,16 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:17: backward of loss_D (64, 1) */
     {
-        const real *x521 = arena + 0; /* (1) */
-        real *y = arena + 9420544;
+        const real *x521 = arena + 2007040; /* (1) */
+        real *y = arena + 3800832;
         for (long i = 0; i < 64; i++) {
             y[i] = x521[0];
         }
     }
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x520 = arena + 401536; /* (64, 1) */
-        real *y = arena + 9420608;
+        const real *x520 = arena + 3612800; /* (64, 1) */
+        real *y = arena + 3800896;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -3641,14 +3641,14 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 401536, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 3612800, 1, D_l7_weight, 6272, arena + 2007040, 6272);
     /* specs/wgan.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 401536, 1, arena + 8830976, 6272, arena + 9413632, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 3612800, 1, arena + 3211264, 6272, arena + 3793920, 6272);
     /* specs/wgan.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x508 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x526 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 8830976;
+        const real *x508 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x526 = arena + 2007040; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x508[i] > 0 ? x526[i] : (real)0.2 * x526[i];
@@ -3656,8 +3656,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x527 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 9420288;
+        const real *x527 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 3800576;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -3674,9 +3674,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x527 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x498 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 9420416;
+        const real *x527 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x498 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 3800704;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -3698,10 +3698,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x531 = arena + 9420416; /* (128) */
+        const real *x531 = arena + 3800704; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        const real *x503 = arena + 9420160; /* (128) */
-        real *y = arena + 0;
+        const real *x503 = arena + 3800448; /* (128) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 128; i++) {
             real v532 = (x531[i]) * (x68[i]);
             real v534 = (x503[i]) * (x503[i]);
@@ -3718,11 +3718,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x527 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x504 = arena + 401408; /* (128) */
-        const real *x538 = arena + 0; /* (128) */
-        const real *x498 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 8830976;
+        const real *x527 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x504 = arena + 3612672; /* (128) */
+        const real *x538 = arena + 2007040; /* (128) */
+        const real *x498 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3738,8 +3738,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x543 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x543 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 1605632;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -3756,8 +3756,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x544 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x544 = arena + 1605632; /* (128) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 128; i++) {
             real v545 = -(x544[i]);
             y[i] = (real)0.00031887755102040814 * (v545);
@@ -3767,9 +3767,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x546 = arena + 0; /* (128) */
-        const real *x543 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 8830976;
+        const real *x546 = arena + 1605632; /* (128) */
+        const real *x543 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3785,8 +3785,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -3809,25 +3809,25 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8830976, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, D_l3_weight, 1024, arena + 7689920, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, arena + 8830976, arena + 9232384);
+        genrt_conv_run(&conv, arena + 802816, arena + 3211264, arena + 3612672);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8830976, 128, arena + 0, 1024, arena + 9232384, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 3211264, 128, arena + 4478656, 1024, arena + 3612672, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8830976, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 3211264, D_l3_weight, arena + 1605632);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 7689920;
+        real *img = arena + 1605632;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -3849,9 +3849,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x491 = arena + 7225344; /* (64, 14, 14, 64) */
-        const real *x554 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x491 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x554 = arena + 1605632; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x491[i] > 0 ? x554[i] : (real)0.2 * x554[i];
@@ -3859,8 +3859,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x556 = arena + 7225344; /* (12544, 64) */
-        real *y = arena + 8832000;
+        const real *x556 = arena + 802816; /* (12544, 64) */
+        real *y = arena + 1606656;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -3879,8 +3879,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 9363456;
-        real *cols = arena + 0;
+        const real *img = arena + 3743744;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -3903,14 +3903,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 9363456, arena + 7225344, arena + 8830976);
+        genrt_conv_run(&conv, arena + 3743744, arena + 802816, arena + 1605632);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 0, 16, arena + 8830976, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 802816, 64, arena + 4478656, 16, arena + 1605632, 16);
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x522 = arena + 9420544; /* (64, 1) */
-        real *y = arena + 0;
+        const real *x522 = arena + 3800832; /* (64, 1) */
+        real *y = arena + 802816;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -3922,31 +3922,31 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x523 = arena + 9420608; /* (1) */
-        const real *x560 = arena + 0; /* (1) */
-        real *y = arena + 9420608;
+        const real *x523 = arena + 3800896; /* (1) */
+        const real *x560 = arena + 802816; /* (1) */
+        real *y = arena + 3800896;
         for (long i = 0; i < 1; i++) {
             y[i] = x523[i] + x560[i];
         }
     }
     /* specs/wgan.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 9420544, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 3800832, 1, D_l7_weight, 6272, arena + 802816, 6272);
     /* specs/wgan.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 9420544, 1, arena + 8429568, 6272, arena + 401408, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 3800832, 1, arena + 2809856, 6272, arena + 1204224, 6272);
     /* specs/wgan.gm:15: backward of D dense 1 (1, 6272) */
     {
-        const real *x525 = arena + 9413632; /* (1, 6272) */
-        const real *x563 = arena + 401408; /* (1, 6272) */
-        real *y = arena + 9413632;
+        const real *x525 = arena + 3793920; /* (1, 6272) */
+        const real *x563 = arena + 1204224; /* (1, 6272) */
+        real *y = arena + 3793920;
         for (long i = 0; i < 6272; i++) {
             y[i] = x525[i] + x563[i];
         }
     }
     /* specs/wgan.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x483 = arena + 8429568; /* (64, 7, 7, 128) */
-        const real *x565 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 8429568;
+        const real *x483 = arena + 2809856; /* (64, 7, 7, 128) */
+        const real *x565 = arena + 802816; /* (64, 7, 7, 128) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x483[i] > 0 ? x565[i] : (real)0.2 * x565[i];
@@ -3954,8 +3954,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x566 = arena + 8429568; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x566 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -3971,9 +3971,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x528 = arena + 9420288; /* (128) */
-        const real *x567 = arena + 0; /* (128) */
-        real *y = arena + 9420288;
+        const real *x528 = arena + 3800576; /* (128) */
+        const real *x567 = arena + 802816; /* (128) */
+        real *y = arena + 3800576;
         for (long i = 0; i < 128; i++) {
             y[i] = x528[i] + x567[i];
         }
@@ -3981,9 +3981,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x566 = arena + 8429568; /* (64, 7, 7, 128) */
-        const real *x473 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x566 = arena + 2809856; /* (64, 7, 7, 128) */
+        const real *x473 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -4002,11 +4002,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x531 = arena + 9420416; /* (128) */
-        const real *x503 = arena + 9420160; /* (128) */
-        const real *x571 = arena + 0; /* (128) */
-        const real *x478 = arena + 9419904; /* (128) */
-        real *y = arena + 9420416;
+        const real *x531 = arena + 3800704; /* (128) */
+        const real *x503 = arena + 3800448; /* (128) */
+        const real *x571 = arena + 802816; /* (128) */
+        const real *x478 = arena + 3800192; /* (128) */
+        real *y = arena + 3800704;
         for (long i = 0; i < 128; i++) {
             real v533 = (x531[i]) * (x503[i]);
             real v573 = (x571[i]) * (x478[i]);
@@ -4020,10 +4020,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x571 = arena + 0; /* (128) */
+        const real *x571 = arena + 802816; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        const real *x478 = arena + 9419904; /* (128) */
-        real *y = arena + 0;
+        const real *x478 = arena + 3800192; /* (128) */
+        real *y = arena + 802816;
         for (long i = 0; i < 128; i++) {
             real v572 = (x571[i]) * (x68[i]);
             real v575 = (x478[i]) * (x478[i]);
@@ -4040,11 +4040,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x566 = arena + 8429568; /* (64, 7, 7, 128) */
-        const real *x479 = arena + 9420032; /* (128) */
-        const real *x579 = arena + 0; /* (128) */
-        const real *x473 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 8429568;
+        const real *x566 = arena + 2809856; /* (64, 7, 7, 128) */
+        const real *x479 = arena + 3800320; /* (128) */
+        const real *x579 = arena + 802816; /* (128) */
+        const real *x473 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -4060,8 +4060,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x584 = arena + 8429568; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x584 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -4078,8 +4078,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x585 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x585 = arena + 802816; /* (128) */
+        real *y = arena + 802816;
         for (long i = 0; i < 128; i++) {
             real v586 = -(x585[i]);
             y[i] = (real)0.00031887755102040814 * (v586);
@@ -4089,9 +4089,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x587 = arena + 0; /* (128) */
-        const real *x584 = arena + 8429568; /* (64, 7, 7, 128) */
-        real *y = arena + 8429568;
+        const real *x587 = arena + 802816; /* (128) */
+        const real *x584 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -4107,8 +4107,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6422528;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -4131,20 +4131,20 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8429568, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 2809856, 128, D_l3_weight, 1024, arena + 7689920, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6422528, arena + 8429568, arena + 7225344);
+        genrt_conv_run(&conv, arena + 0, arena + 2809856, arena + 802816);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8429568, 128, arena + 0, 1024, arena + 7225344, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 2809856, 128, arena + 4478656, 1024, arena + 802816, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
-        const real *x553 = arena + 9232384; /* (128, 1024) */
-        const real *x594 = arena + 7225344; /* (128, 1024) */
-        real *y = arena + 9232384;
+        const real *x553 = arena + 3612672; /* (128, 1024) */
+        const real *x594 = arena + 802816; /* (128, 1024) */
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x553[i] + x594[i];
@@ -4154,12 +4154,12 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8429568, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 2809856, D_l3_weight, arena + 802816);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 7689920;
+        real *img = arena + 802816;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -4181,9 +4181,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x466 = arena + 6422528; /* (64, 14, 14, 64) */
-        const real *x596 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 6422528;
+        const real *x466 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x596 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x466[i] > 0 ? x596[i] : (real)0.2 * x596[i];
@@ -4191,8 +4191,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x598 = arena + 6422528; /* (12544, 64) */
-        real *y = arena + 0;
+        const real *x598 = arena + 0; /* (12544, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -4208,9 +4208,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x557 = arena + 8832000; /* (64) */
-        const real *x599 = arena + 0; /* (64) */
-        real *y = arena + 8832000;
+        const real *x557 = arena + 1606656; /* (64) */
+        const real *x599 = arena + 802816; /* (64) */
+        real *y = arena + 1606656;
         for (long i = 0; i < 64; i++) {
             y[i] = x557[i] + x599[i];
         }
@@ -4221,7 +4221,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x + 100352;
-        real *cols = arena + 0;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -4244,33 +4244,33 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, in_x + 100352, arena + 6422528, arena + 200704);
+        genrt_conv_run(&conv, in_x + 100352, arena + 0, arena + 802816);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6422528, 64, arena + 0, 16, arena + 200704, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 0, 64, arena + 4478656, 16, arena + 802816, 16);
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     {
-        const real *x559 = arena + 8830976; /* (64, 16) */
-        const real *x602 = arena + 200704; /* (64, 16) */
-        real *y = arena + 8830976;
+        const real *x559 = arena + 1605632; /* (64, 16) */
+        const real *x602 = arena + 802816; /* (64, 16) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 1024; i++) {
             y[i] = x559[i] + x602[i];
         }
     }
     /* specs/wgan.gm:19: rmsprop step of D.l1.weight (1) */
-    rmsprop_update(D_l1_weight, arena + 8830976, D_l1_weight_square_avg, NULL, NULL, 1024, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l1_weight, arena + 1605632, D_l1_weight_square_avg, NULL, NULL, 1024, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l1.bias (1) */
-    rmsprop_update(D_l1_bias, arena + 8832000, D_l1_bias_square_avg, NULL, NULL, 64, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l1_bias, arena + 1606656, D_l1_bias_square_avg, NULL, NULL, 64, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l3.weight (1) */
-    rmsprop_update(D_l3_weight, arena + 9232384, D_l3_weight_square_avg, NULL, NULL, 131072, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l3_weight, arena + 3612672, D_l3_weight_square_avg, NULL, NULL, 131072, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l4.gamma (1) */
-    rmsprop_update(D_l4_gamma, arena + 9420416, D_l4_gamma_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l4_gamma, arena + 3800704, D_l4_gamma_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l4.beta (1) */
-    rmsprop_update(D_l4_beta, arena + 9420288, D_l4_beta_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l4_beta, arena + 3800576, D_l4_beta_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l7.weight (1) */
-    rmsprop_update(D_l7_weight, arena + 9413632, D_l7_weight_square_avg, NULL, NULL, 6272, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l7_weight, arena + 3793920, D_l7_weight_square_avg, NULL, NULL, 6272, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l7.bias (1) */
-    rmsprop_update(D_l7_bias, arena + 9420608, D_l7_bias_square_avg, NULL, NULL, 1, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l7_bias, arena + 3800896, D_l7_bias_square_avg, NULL, NULL, 1, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: clip D.l1.weight (1) */
     clip_update(D_l1_weight, 1024, (real)0.01);
     /* specs/wgan.gm:19: clip D.l1.bias (1) */
@@ -4286,10 +4286,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:19: clip D.l7.bias (1) */
     clip_update(D_l7_bias, 1, (real)0.01);
     /* specs/wgan.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 19200, 100, G_l1_weight, 100, arena + 4014080, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 19200, 100, G_l1_weight, 100, arena + 802816, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x620 = arena + 4014080; /* (64, 6272) */
+        const real *x620 = arena + 802816; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -4323,9 +4323,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x620 = arena + 4014080; /* (64, 6272) */
+        const real *x620 = arena + 802816; /* (64, 6272) */
         const real *x623 = arena + 6272; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -4337,7 +4337,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:8: G batchnorm (6272) */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x624 = arena + 4014080; /* (64, 6272) */
+        const real *x624 = arena + 802816; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -4381,10 +4381,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x624 = arena + 4014080; /* (64, 6272) */
+        const real *x624 = arena + 802816; /* (64, 6272) */
         const real *x630 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -4399,17 +4399,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 802816, 128, G_l5_weight, 1024, arena + 4478656, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3211264;
+        const real *cols = arena + 4478656;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -4431,8 +4431,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x638 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x638 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -4448,25 +4448,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x639 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x639 = arena + 802816; /* (64) */
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x639[i]);
         }
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x640 = arena + 0; /* (64) */
-        real *y = arena + 64;
+        const real *x640 = arena + 802816; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = -(x640[i]);
         }
     }
     /* specs/wgan.gm:9: G batchnorm (64, 14, 14, 64) */
     {
-        const real *x638 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x641 = arena + 64; /* (64) */
-        real *y = arena + 3211264;
+        const real *x638 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x641 = arena + 802880; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -4478,8 +4478,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:9: G batchnorm (64) */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x642 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 64;
+        const real *x642 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802880;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -4496,8 +4496,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x644 = arena + 64; /* (64) */
-        real *y = arena + 64;
+        const real *x644 = arena + 802880; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x644[i]);
         }
@@ -4506,9 +4506,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:9: G batchnorm */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x645 = arena + 64; /* (64) */
+        const real *x645 = arena + 802880; /* (64) */
         const real *x32 = G_l6_gamma; /* (64) */
-        real *y = arena + 128;
+        real *y = arena + 802944;
         for (long i = 0; i < 64; i++) {
             real v646 = x645[i] + (real)1e-05;
             real v647 = 1 / sqrt(v646);
@@ -4516,15 +4516,15 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:9: G batchnorm (1) */
-    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 0, arena + 64, 64, (real)0.1, (real)1.0000797257434426);
+    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 802816, arena + 802880, 64, (real)0.1, (real)1.0000797257434426);
     /* specs/wgan.gm:9: G relu (64, 14, 14, 64) */
     /*   with specs/wgan.gm:9: G batchnorm */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x642 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x648 = arena + 128; /* (64) */
+        const real *x642 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x648 = arena + 802944; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
-        real *y = arena + 3211264;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -4536,11 +4536,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 3211264, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 802816, 16);
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 9363456;
+        const real *cols = arena + 802816;
+        real *img = arena + 3743744;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -4563,9 +4563,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:10: G tanh (64, 28, 28, 1) */
     /*   with specs/wgan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x655 = arena + 9363456; /* (64, 28, 28, 1) */
+        const real *x655 = arena + 3743744; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
-        real *y = arena + 9363456;
+        real *y = arena + 3743744;
         PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -4581,7 +4581,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x + 150528;
-        real *cols = arena + 0;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -4604,15 +4604,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, in_x + 150528, D_l1_weight, arena + 6422528);
+        genrt_conv_run(&conv, in_x + 150528, D_l1_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 6422528, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 4478656, 16, D_l1_weight, 16, arena + 0, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x659 = arena + 6422528; /* (12544, 64) */
+        const real *x659 = arena + 0; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 6422528;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -4623,8 +4623,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x661 = arena + 6422528; /* (64, 14, 14, 64) */
-        real *y = arena + 6422528;
+        const real *x661 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x661[i] > 0 ? x661[i] : (real)0.2 * x661[i];
@@ -4635,8 +4635,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6422528;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -4659,14 +4659,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6422528, D_l3_weight, arena + 8028160);
+        genrt_conv_run(&conv, arena + 0, D_l3_weight, arena + 2408448);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 8028160, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 4478656, 1024, D_l3_weight, 1024, arena + 2408448, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x665 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x665 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -4682,25 +4682,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x666 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x666 = arena + 802816; /* (128) */
+        real *y = arena + 802816;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x666[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x667 = arena + 0; /* (128) */
-        real *y = arena + 128;
+        const real *x667 = arena + 802816; /* (128) */
+        real *y = arena + 802944;
         for (long i = 0; i < 128; i++) {
             y[i] = -(x667[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (64, 7, 7, 128) */
     {
-        const real *x665 = arena + 8028160; /* (64, 7, 7, 128) */
-        const real *x668 = arena + 128; /* (128) */
-        real *y = arena + 8028160;
+        const real *x665 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x668 = arena + 802944; /* (128) */
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -4712,8 +4712,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x669 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 128;
+        const real *x669 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802944;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -4730,8 +4730,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x671 = arena + 128; /* (128) */
-        real *y = arena + 128;
+        const real *x671 = arena + 802944; /* (128) */
+        real *y = arena + 802944;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x671[i]);
         }
@@ -4739,8 +4739,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x672 = arena + 128; /* (128) */
-        real *y = arena + 9419904;
+        const real *x672 = arena + 802944; /* (128) */
+        real *y = arena + 3800192;
         for (long i = 0; i < 128; i++) {
             real v673 = x672[i] + (real)1e-05;
             y[i] = 1 / sqrt(v673);
@@ -4748,23 +4748,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x674 = arena + 9419904; /* (128) */
+        const real *x674 = arena + 3800192; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 9420032;
+        real *y = arena + 3800320;
         for (long i = 0; i < 128; i++) {
             y[i] = (x674[i]) * (x68[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (1) */
-    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 0, arena + 128, 128, (real)0.1, (real)1.0003189792663476);
+    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 802816, arena + 802944, 128, (real)0.1, (real)1.0003189792663476);
     /* specs/wgan.gm:14: D leaky_relu 0.2 (64, 7, 7, 128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x669 = arena + 8028160; /* (64, 7, 7, 128) */
-        const real *x675 = arena + 9420032; /* (128) */
+        const real *x669 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x675 = arena + 3800320; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 8429568;
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -4780,8 +4780,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 9363456;
-        real *cols = arena + 0;
+        const real *img = arena + 3743744;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -4804,15 +4804,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 9363456, D_l1_weight, arena + 7225344);
+        genrt_conv_run(&conv, arena + 3743744, D_l1_weight, arena + 802816);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 7225344, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 4478656, 16, D_l1_weight, 16, arena + 802816, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x684 = arena + 7225344; /* (12544, 64) */
+        const real *x684 = arena + 802816; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 7225344;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -4823,8 +4823,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x686 = arena + 7225344; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x686 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x686[i] > 0 ? x686[i] : (real)0.2 * x686[i];
@@ -4835,8 +4835,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -4859,14 +4859,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, D_l3_weight, arena + 1605632);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 3211264, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 4478656, 1024, D_l3_weight, 1024, arena + 1605632, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x690 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x690 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 2007040;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -4882,25 +4882,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x691 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x691 = arena + 2007040; /* (128) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x691[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x692 = arena + 0; /* (128) */
-        real *y = arena + 128;
+        const real *x692 = arena + 2007040; /* (128) */
+        real *y = arena + 2007168;
         for (long i = 0; i < 128; i++) {
             y[i] = -(x692[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (64, 7, 7, 128) */
     {
-        const real *x690 = arena + 3211264; /* (64, 7, 7, 128) */
-        const real *x693 = arena + 128; /* (128) */
-        real *y = arena + 3211264;
+        const real *x690 = arena + 1605632; /* (64, 7, 7, 128) */
+        const real *x693 = arena + 2007168; /* (128) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -4912,8 +4912,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x694 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 128;
+        const real *x694 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 2007168;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -4930,8 +4930,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x696 = arena + 128; /* (128) */
-        real *y = arena + 128;
+        const real *x696 = arena + 2007168; /* (128) */
+        real *y = arena + 2007168;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x696[i]);
         }
@@ -4939,8 +4939,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x697 = arena + 128; /* (128) */
-        real *y = arena + 9420160;
+        const real *x697 = arena + 2007168; /* (128) */
+        real *y = arena + 3800448;
         for (long i = 0; i < 128; i++) {
             real v698 = x697[i] + (real)1e-05;
             y[i] = 1 / sqrt(v698);
@@ -4948,23 +4948,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x699 = arena + 9420160; /* (128) */
+        const real *x699 = arena + 3800448; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 401408;
+        real *y = arena + 3612672;
         for (long i = 0; i < 128; i++) {
             y[i] = (x699[i]) * (x68[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (1) */
-    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 0, arena + 128, 128, (real)0.1, (real)1.0003189792663476);
+    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 2007040, arena + 2007168, 128, (real)0.1, (real)1.0003189792663476);
     /* specs/wgan.gm:14: D leaky_relu 0.2 (64, 7, 7, 128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x694 = arena + 3211264; /* (64, 7, 7, 128) */
-        const real *x700 = arena + 401408; /* (128) */
+        const real *x694 = arena + 1605632; /* (64, 7, 7, 128) */
+        const real *x700 = arena + 3612672; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 8830976;
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -4977,23 +4977,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:17: loss_D (1) */
     {
-        real *y = arena + 0;
+        real *y = arena + 2007040;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/wgan.gm:17: backward of loss_D (1) */
     {
-        const real *x713 = arena + 0; /* (1) */
-        real *y = arena + 16;
+        const real *x713 = arena + 2007040; /* (1) */
+        real *y = arena + 2007056;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x713[i]);
         }
     }
     /* specs/wgan.gm:17: backward of loss_D (64, 1) */
     {
-        const real *x715 = arena + 16; /* (1) */
-        real *y = arena + 401536;
+        const real *x715 = arena + 2007056; /* (1) */
+        real *y = arena + 3612800;
         for (long i = 0; i < 64; i++) {
             y[i] = x715[0];
         }
@@ -5001,8 +5001,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:17: backward of loss_D (1) */
     /*   with specs/wgan.gm:17: backward of loss_D */
     {
-        const real *x713 = arena + 0; /* (1) */
-        real *y = arena + 0;
+        const real *x713 = arena + 2007040; /* (1) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 1; i++) {
             real v714 = -(x713[i]);
             y[i] = (real)0.015625 * (v714);
@@ -5010,16 +5010,16 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:17: backward of loss_D (64, 1) */
     {
-        const real *x717 = arena + 0; /* (1) */
-        real *y = arena + 9420544;
+        const real *x717 = arena + 2007040; /* (1) */
+        real *y = arena + 3800832;
         for (long i = 0; i < 64; i++) {
             y[i] = x717[0];
         }
     }
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x716 = arena + 401536; /* (64, 1) */
-        real *y = arena + 9420608;
+        const real *x716 = arena + 3612800; /* (64, 1) */
+        real *y = arena + 3800896;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -5030,14 +5030,14 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 401536, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 3612800, 1, D_l7_weight, 6272, arena + 2007040, 6272);
     /* specs/wgan.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 401536, 1, arena + 8830976, 6272, arena + 9413632, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 3612800, 1, arena + 3211264, 6272, arena + 3793920, 6272);
     /* specs/wgan.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x704 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x722 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 8830976;
+        const real *x704 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x722 = arena + 2007040; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x704[i] > 0 ? x722[i] : (real)0.2 * x722[i];
@@ -5045,8 +5045,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x723 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 9420288;
+        const real *x723 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 3800576;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -5063,9 +5063,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x723 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x694 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 9420416;
+        const real *x723 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x694 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 3800704;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -5087,10 +5087,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x727 = arena + 9420416; /* (128) */
+        const real *x727 = arena + 3800704; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        const real *x699 = arena + 9420160; /* (128) */
-        real *y = arena + 0;
+        const real *x699 = arena + 3800448; /* (128) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 128; i++) {
             real v728 = (x727[i]) * (x68[i]);
             real v730 = (x699[i]) * (x699[i]);
@@ -5107,11 +5107,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x723 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x700 = arena + 401408; /* (128) */
-        const real *x734 = arena + 0; /* (128) */
-        const real *x694 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 8830976;
+        const real *x723 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x700 = arena + 3612672; /* (128) */
+        const real *x734 = arena + 2007040; /* (128) */
+        const real *x694 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5127,8 +5127,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x739 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x739 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 1605632;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -5145,8 +5145,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x740 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x740 = arena + 1605632; /* (128) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 128; i++) {
             real v741 = -(x740[i]);
             y[i] = (real)0.00031887755102040814 * (v741);
@@ -5156,9 +5156,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x742 = arena + 0; /* (128) */
-        const real *x739 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 8830976;
+        const real *x742 = arena + 1605632; /* (128) */
+        const real *x739 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5174,8 +5174,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -5198,25 +5198,25 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8830976, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, D_l3_weight, 1024, arena + 7689920, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, arena + 8830976, arena + 9232384);
+        genrt_conv_run(&conv, arena + 802816, arena + 3211264, arena + 3612672);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8830976, 128, arena + 0, 1024, arena + 9232384, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 3211264, 128, arena + 4478656, 1024, arena + 3612672, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8830976, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 3211264, D_l3_weight, arena + 1605632);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 7689920;
+        real *img = arena + 1605632;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -5238,9 +5238,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x687 = arena + 7225344; /* (64, 14, 14, 64) */
-        const real *x750 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x687 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x750 = arena + 1605632; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x687[i] > 0 ? x750[i] : (real)0.2 * x750[i];
@@ -5248,8 +5248,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x752 = arena + 7225344; /* (12544, 64) */
-        real *y = arena + 8832000;
+        const real *x752 = arena + 802816; /* (12544, 64) */
+        real *y = arena + 1606656;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -5268,8 +5268,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 9363456;
-        real *cols = arena + 0;
+        const real *img = arena + 3743744;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -5292,14 +5292,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 9363456, arena + 7225344, arena + 8830976);
+        genrt_conv_run(&conv, arena + 3743744, arena + 802816, arena + 1605632);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 0, 16, arena + 8830976, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 802816, 64, arena + 4478656, 16, arena + 1605632, 16);
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x718 = arena + 9420544; /* (64, 1) */
-        real *y = arena + 0;
+        const real *x718 = arena + 3800832; /* (64, 1) */
+        real *y = arena + 802816;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -5311,31 +5311,31 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x719 = arena + 9420608; /* (1) */
-        const real *x756 = arena + 0; /* (1) */
-        real *y = arena + 9420608;
+        const real *x719 = arena + 3800896; /* (1) */
+        const real *x756 = arena + 802816; /* (1) */
+        real *y = arena + 3800896;
         for (long i = 0; i < 1; i++) {
             y[i] = x719[i] + x756[i];
         }
     }
     /* specs/wgan.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 9420544, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 3800832, 1, D_l7_weight, 6272, arena + 802816, 6272);
     /* specs/wgan.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 9420544, 1, arena + 8429568, 6272, arena + 401408, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 3800832, 1, arena + 2809856, 6272, arena + 1204224, 6272);
     /* specs/wgan.gm:15: backward of D dense 1 (1, 6272) */
     {
-        const real *x721 = arena + 9413632; /* (1, 6272) */
-        const real *x759 = arena + 401408; /* (1, 6272) */
-        real *y = arena + 9413632;
+        const real *x721 = arena + 3793920; /* (1, 6272) */
+        const real *x759 = arena + 1204224; /* (1, 6272) */
+        real *y = arena + 3793920;
         for (long i = 0; i < 6272; i++) {
             y[i] = x721[i] + x759[i];
         }
     }
     /* specs/wgan.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x679 = arena + 8429568; /* (64, 7, 7, 128) */
-        const real *x761 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 8429568;
+        const real *x679 = arena + 2809856; /* (64, 7, 7, 128) */
+        const real *x761 = arena + 802816; /* (64, 7, 7, 128) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x679[i] > 0 ? x761[i] : (real)0.2 * x761[i];
@@ -5343,8 +5343,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x762 = arena + 8429568; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x762 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -5360,9 +5360,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x724 = arena + 9420288; /* (128) */
-        const real *x763 = arena + 0; /* (128) */
-        real *y = arena + 9420288;
+        const real *x724 = arena + 3800576; /* (128) */
+        const real *x763 = arena + 802816; /* (128) */
+        real *y = arena + 3800576;
         for (long i = 0; i < 128; i++) {
             y[i] = x724[i] + x763[i];
         }
@@ -5370,9 +5370,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x762 = arena + 8429568; /* (64, 7, 7, 128) */
-        const real *x669 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x762 = arena + 2809856; /* (64, 7, 7, 128) */
+        const real *x669 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -5391,11 +5391,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x727 = arena + 9420416; /* (128) */
-        const real *x699 = arena + 9420160; /* (128) */
-        const real *x767 = arena + 0; /* (128) */
-        const real *x674 = arena + 9419904; /* (128) */
-        real *y = arena + 9420416;
+        const real *x727 = arena + 3800704; /* (128) */
+        const real *x699 = arena + 3800448; /* (128) */
+        const real *x767 = arena + 802816; /* (128) */
+        const real *x674 = arena + 3800192; /* (128) */
+        real *y = arena + 3800704;
         for (long i = 0; i < 128; i++) {
             real v729 = (x727[i]) * (x699[i]);
             real v769 = (x767[i]) * (x674[i]);
@@ -5409,10 +5409,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x767 = arena + 0; /* (128) */
+        const real *x767 = arena + 802816; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        const real *x674 = arena + 9419904; /* (128) */
-        real *y = arena + 0;
+        const real *x674 = arena + 3800192; /* (128) */
+        real *y = arena + 802816;
         for (long i = 0; i < 128; i++) {
             real v768 = (x767[i]) * (x68[i]);
             real v771 = (x674[i]) * (x674[i]);
@@ -5429,11 +5429,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x762 = arena + 8429568; /* (64, 7, 7, 128) */
-        const real *x675 = arena + 9420032; /* (128) */
-        const real *x775 = arena + 0; /* (128) */
-        const real *x669 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 8429568;
+        const real *x762 = arena + 2809856; /* (64, 7, 7, 128) */
+        const real *x675 = arena + 3800320; /* (128) */
+        const real *x775 = arena + 802816; /* (128) */
+        const real *x669 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5449,8 +5449,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x780 = arena + 8429568; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x780 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -5467,8 +5467,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x781 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x781 = arena + 802816; /* (128) */
+        real *y = arena + 802816;
         for (long i = 0; i < 128; i++) {
             real v782 = -(x781[i]);
             y[i] = (real)0.00031887755102040814 * (v782);
@@ -5478,9 +5478,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x783 = arena + 0; /* (128) */
-        const real *x780 = arena + 8429568; /* (64, 7, 7, 128) */
-        real *y = arena + 8429568;
+        const real *x783 = arena + 802816; /* (128) */
+        const real *x780 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5496,8 +5496,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6422528;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -5520,20 +5520,20 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8429568, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 2809856, 128, D_l3_weight, 1024, arena + 7689920, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6422528, arena + 8429568, arena + 7225344);
+        genrt_conv_run(&conv, arena + 0, arena + 2809856, arena + 802816);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8429568, 128, arena + 0, 1024, arena + 7225344, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 2809856, 128, arena + 4478656, 1024, arena + 802816, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
-        const real *x749 = arena + 9232384; /* (128, 1024) */
-        const real *x790 = arena + 7225344; /* (128, 1024) */
-        real *y = arena + 9232384;
+        const real *x749 = arena + 3612672; /* (128, 1024) */
+        const real *x790 = arena + 802816; /* (128, 1024) */
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x749[i] + x790[i];
@@ -5543,12 +5543,12 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8429568, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 2809856, D_l3_weight, arena + 802816);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 7689920;
+        real *img = arena + 802816;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -5570,9 +5570,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x662 = arena + 6422528; /* (64, 14, 14, 64) */
-        const real *x792 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 6422528;
+        const real *x662 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x792 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x662[i] > 0 ? x792[i] : (real)0.2 * x792[i];
@@ -5580,8 +5580,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x794 = arena + 6422528; /* (12544, 64) */
-        real *y = arena + 0;
+        const real *x794 = arena + 0; /* (12544, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -5597,9 +5597,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x753 = arena + 8832000; /* (64) */
-        const real *x795 = arena + 0; /* (64) */
-        real *y = arena + 8832000;
+        const real *x753 = arena + 1606656; /* (64) */
+        const real *x795 = arena + 802816; /* (64) */
+        real *y = arena + 1606656;
         for (long i = 0; i < 64; i++) {
             y[i] = x753[i] + x795[i];
         }
@@ -5610,7 +5610,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x + 150528;
-        real *cols = arena + 0;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -5633,33 +5633,33 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, in_x + 150528, arena + 6422528, arena + 200704);
+        genrt_conv_run(&conv, in_x + 150528, arena + 0, arena + 802816);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6422528, 64, arena + 0, 16, arena + 200704, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 0, 64, arena + 4478656, 16, arena + 802816, 16);
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     {
-        const real *x755 = arena + 8830976; /* (64, 16) */
-        const real *x798 = arena + 200704; /* (64, 16) */
-        real *y = arena + 8830976;
+        const real *x755 = arena + 1605632; /* (64, 16) */
+        const real *x798 = arena + 802816; /* (64, 16) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 1024; i++) {
             y[i] = x755[i] + x798[i];
         }
     }
     /* specs/wgan.gm:19: rmsprop step of D.l1.weight (1) */
-    rmsprop_update(D_l1_weight, arena + 8830976, D_l1_weight_square_avg, NULL, NULL, 1024, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l1_weight, arena + 1605632, D_l1_weight_square_avg, NULL, NULL, 1024, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l1.bias (1) */
-    rmsprop_update(D_l1_bias, arena + 8832000, D_l1_bias_square_avg, NULL, NULL, 64, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l1_bias, arena + 1606656, D_l1_bias_square_avg, NULL, NULL, 64, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l3.weight (1) */
-    rmsprop_update(D_l3_weight, arena + 9232384, D_l3_weight_square_avg, NULL, NULL, 131072, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l3_weight, arena + 3612672, D_l3_weight_square_avg, NULL, NULL, 131072, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l4.gamma (1) */
-    rmsprop_update(D_l4_gamma, arena + 9420416, D_l4_gamma_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l4_gamma, arena + 3800704, D_l4_gamma_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l4.beta (1) */
-    rmsprop_update(D_l4_beta, arena + 9420288, D_l4_beta_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l4_beta, arena + 3800576, D_l4_beta_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l7.weight (1) */
-    rmsprop_update(D_l7_weight, arena + 9413632, D_l7_weight_square_avg, NULL, NULL, 6272, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l7_weight, arena + 3793920, D_l7_weight_square_avg, NULL, NULL, 6272, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l7.bias (1) */
-    rmsprop_update(D_l7_bias, arena + 9420608, D_l7_bias_square_avg, NULL, NULL, 1, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l7_bias, arena + 3800896, D_l7_bias_square_avg, NULL, NULL, 1, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: clip D.l1.weight (1) */
     clip_update(D_l1_weight, 1024, (real)0.01);
     /* specs/wgan.gm:19: clip D.l1.bias (1) */
@@ -5675,10 +5675,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:19: clip D.l7.bias (1) */
     clip_update(D_l7_bias, 1, (real)0.01);
     /* specs/wgan.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 25600, 100, G_l1_weight, 100, arena + 4014080, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 25600, 100, G_l1_weight, 100, arena + 802816, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x816 = arena + 4014080; /* (64, 6272) */
+        const real *x816 = arena + 802816; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -5712,9 +5712,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x816 = arena + 4014080; /* (64, 6272) */
+        const real *x816 = arena + 802816; /* (64, 6272) */
         const real *x819 = arena + 6272; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -5726,7 +5726,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:8: G batchnorm (6272) */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x820 = arena + 4014080; /* (64, 6272) */
+        const real *x820 = arena + 802816; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -5770,10 +5770,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x820 = arena + 4014080; /* (64, 6272) */
+        const real *x820 = arena + 802816; /* (64, 6272) */
         const real *x826 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -5788,17 +5788,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 802816, 128, G_l5_weight, 1024, arena + 4478656, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3211264;
+        const real *cols = arena + 4478656;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -5820,8 +5820,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x834 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x834 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -5837,25 +5837,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x835 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x835 = arena + 802816; /* (64) */
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x835[i]);
         }
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x836 = arena + 0; /* (64) */
-        real *y = arena + 64;
+        const real *x836 = arena + 802816; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = -(x836[i]);
         }
     }
     /* specs/wgan.gm:9: G batchnorm (64, 14, 14, 64) */
     {
-        const real *x834 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x837 = arena + 64; /* (64) */
-        real *y = arena + 3211264;
+        const real *x834 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x837 = arena + 802880; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5867,8 +5867,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:9: G batchnorm (64) */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x838 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 64;
+        const real *x838 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802880;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -5885,8 +5885,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x840 = arena + 64; /* (64) */
-        real *y = arena + 64;
+        const real *x840 = arena + 802880; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x840[i]);
         }
@@ -5895,9 +5895,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:9: G batchnorm */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x841 = arena + 64; /* (64) */
+        const real *x841 = arena + 802880; /* (64) */
         const real *x32 = G_l6_gamma; /* (64) */
-        real *y = arena + 128;
+        real *y = arena + 802944;
         for (long i = 0; i < 64; i++) {
             real v842 = x841[i] + (real)1e-05;
             real v843 = 1 / sqrt(v842);
@@ -5905,15 +5905,15 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:9: G batchnorm (1) */
-    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 0, arena + 64, 64, (real)0.1, (real)1.0000797257434426);
+    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 802816, arena + 802880, 64, (real)0.1, (real)1.0000797257434426);
     /* specs/wgan.gm:9: G relu (64, 14, 14, 64) */
     /*   with specs/wgan.gm:9: G batchnorm */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x838 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x844 = arena + 128; /* (64) */
+        const real *x838 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x844 = arena + 802944; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
-        real *y = arena + 3211264;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5925,11 +5925,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 3211264, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 802816, 16);
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 9363456;
+        const real *cols = arena + 802816;
+        real *img = arena + 3743744;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -5952,9 +5952,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:10: G tanh (64, 28, 28, 1) */
     /*   with specs/wgan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x851 = arena + 9363456; /* (64, 28, 28, 1) */
+        const real *x851 = arena + 3743744; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
-        real *y = arena + 9363456;
+        real *y = arena + 3743744;
         PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -5970,7 +5970,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x + 200704;
-        real *cols = arena + 0;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -5993,15 +5993,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, in_x + 200704, D_l1_weight, arena + 6422528);
+        genrt_conv_run(&conv, in_x + 200704, D_l1_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 6422528, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 4478656, 16, D_l1_weight, 16, arena + 0, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x855 = arena + 6422528; /* (12544, 64) */
+        const real *x855 = arena + 0; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 6422528;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -6012,8 +6012,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x857 = arena + 6422528; /* (64, 14, 14, 64) */
-        real *y = arena + 6422528;
+        const real *x857 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x857[i] > 0 ? x857[i] : (real)0.2 * x857[i];
@@ -6024,8 +6024,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6422528;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -6048,14 +6048,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6422528, D_l3_weight, arena + 8028160);
+        genrt_conv_run(&conv, arena + 0, D_l3_weight, arena + 2408448);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 8028160, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 4478656, 1024, D_l3_weight, 1024, arena + 2408448, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x861 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x861 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -6071,25 +6071,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x862 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x862 = arena + 802816; /* (128) */
+        real *y = arena + 802816;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x862[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x863 = arena + 0; /* (128) */
-        real *y = arena + 128;
+        const real *x863 = arena + 802816; /* (128) */
+        real *y = arena + 802944;
         for (long i = 0; i < 128; i++) {
             y[i] = -(x863[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (64, 7, 7, 128) */
     {
-        const real *x861 = arena + 8028160; /* (64, 7, 7, 128) */
-        const real *x864 = arena + 128; /* (128) */
-        real *y = arena + 8028160;
+        const real *x861 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x864 = arena + 802944; /* (128) */
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -6101,8 +6101,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x865 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 128;
+        const real *x865 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802944;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -6119,8 +6119,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x867 = arena + 128; /* (128) */
-        real *y = arena + 128;
+        const real *x867 = arena + 802944; /* (128) */
+        real *y = arena + 802944;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x867[i]);
         }
@@ -6128,8 +6128,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x868 = arena + 128; /* (128) */
-        real *y = arena + 9419904;
+        const real *x868 = arena + 802944; /* (128) */
+        real *y = arena + 3800192;
         for (long i = 0; i < 128; i++) {
             real v869 = x868[i] + (real)1e-05;
             y[i] = 1 / sqrt(v869);
@@ -6137,23 +6137,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x870 = arena + 9419904; /* (128) */
+        const real *x870 = arena + 3800192; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 9420032;
+        real *y = arena + 3800320;
         for (long i = 0; i < 128; i++) {
             y[i] = (x870[i]) * (x68[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (1) */
-    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 0, arena + 128, 128, (real)0.1, (real)1.0003189792663476);
+    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 802816, arena + 802944, 128, (real)0.1, (real)1.0003189792663476);
     /* specs/wgan.gm:14: D leaky_relu 0.2 (64, 7, 7, 128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x865 = arena + 8028160; /* (64, 7, 7, 128) */
-        const real *x871 = arena + 9420032; /* (128) */
+        const real *x865 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x871 = arena + 3800320; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 8429568;
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -6165,12 +6165,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:15: D dense 1 (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 8429568, 6272, D_l7_weight, 6272, arena + 3612672, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 2809856, 6272, D_l7_weight, 6272, arena + 2007296, 1);
     /* specs/wgan.gm:15: D dense 1 (64, 1) */
     {
-        const real *x877 = arena + 3612672; /* (64, 1) */
+        const real *x877 = arena + 2007296; /* (64, 1) */
         const real *x86 = D_l7_bias; /* (1) */
-        real *y = arena + 3612672;
+        real *y = arena + 2007296;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -6183,8 +6183,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 9363456;
-        real *cols = arena + 0;
+        const real *img = arena + 3743744;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -6207,15 +6207,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 9363456, D_l1_weight, arena + 7225344);
+        genrt_conv_run(&conv, arena + 3743744, D_l1_weight, arena + 802816);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 7225344, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 4478656, 16, D_l1_weight, 16, arena + 802816, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x880 = arena + 7225344; /* (12544, 64) */
+        const real *x880 = arena + 802816; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 7225344;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -6226,8 +6226,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x882 = arena + 7225344; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x882 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x882[i] > 0 ? x882[i] : (real)0.2 * x882[i];
@@ -6238,8 +6238,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -6262,14 +6262,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, D_l3_weight, arena + 1605632);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 3211264, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 4478656, 1024, D_l3_weight, 1024, arena + 1605632, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x886 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x886 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 2007040;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -6285,25 +6285,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x887 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x887 = arena + 2007040; /* (128) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x887[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x888 = arena + 0; /* (128) */
-        real *y = arena + 128;
+        const real *x888 = arena + 2007040; /* (128) */
+        real *y = arena + 2007168;
         for (long i = 0; i < 128; i++) {
             y[i] = -(x888[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (64, 7, 7, 128) */
     {
-        const real *x886 = arena + 3211264; /* (64, 7, 7, 128) */
-        const real *x889 = arena + 128; /* (128) */
-        real *y = arena + 3211264;
+        const real *x886 = arena + 1605632; /* (64, 7, 7, 128) */
+        const real *x889 = arena + 2007168; /* (128) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -6315,8 +6315,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x890 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 128;
+        const real *x890 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 2007168;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -6333,8 +6333,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x892 = arena + 128; /* (128) */
-        real *y = arena + 128;
+        const real *x892 = arena + 2007168; /* (128) */
+        real *y = arena + 2007168;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x892[i]);
         }
@@ -6342,8 +6342,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x893 = arena + 128; /* (128) */
-        real *y = arena + 9420160;
+        const real *x893 = arena + 2007168; /* (128) */
+        real *y = arena + 3800448;
         for (long i = 0; i < 128; i++) {
             real v894 = x893[i] + (real)1e-05;
             y[i] = 1 / sqrt(v894);
@@ -6351,23 +6351,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x895 = arena + 9420160; /* (128) */
+        const real *x895 = arena + 3800448; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 401408;
+        real *y = arena + 3612672;
         for (long i = 0; i < 128; i++) {
             y[i] = (x895[i]) * (x68[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (1) */
-    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 0, arena + 128, 128, (real)0.1, (real)1.0003189792663476);
+    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 2007040, arena + 2007168, 128, (real)0.1, (real)1.0003189792663476);
     /* specs/wgan.gm:14: D leaky_relu 0.2 (64, 7, 7, 128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x890 = arena + 3211264; /* (64, 7, 7, 128) */
-        const real *x896 = arena + 401408; /* (128) */
+        const real *x890 = arena + 1605632; /* (64, 7, 7, 128) */
+        const real *x896 = arena + 3612672; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 8830976;
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -6379,12 +6379,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:15: D dense 1 (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 8830976, 6272, D_l7_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 3211264, 6272, D_l7_weight, 6272, arena + 2007040, 1);
     /* specs/wgan.gm:15: D dense 1 (64, 1) */
     {
-        const real *x902 = arena + 0; /* (64, 1) */
+        const real *x902 = arena + 2007040; /* (64, 1) */
         const real *x86 = D_l7_bias; /* (1) */
-        real *y = arena + 0;
+        real *y = arena + 2007040;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -6394,8 +6394,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:17: loss_D (1) */
     {
-        const real *x878 = arena + 3612672; /* (64, 1) */
-        real *y = arena + 64;
+        const real *x878 = arena + 2007296; /* (64, 1) */
+        real *y = arena + 2007104;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             acc += x878[i];
@@ -6404,8 +6404,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:17: loss_D (1) */
     {
-        const real *x903 = arena + 0; /* (64, 1) */
-        real *y = arena + 80;
+        const real *x903 = arena + 2007040; /* (64, 1) */
+        real *y = arena + 2007120;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             acc += x903[i];
@@ -6416,9 +6416,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:17: loss_D */
     /*   with specs/wgan.gm:17: loss_D */
     {
-        const real *x904 = arena + 64; /* (1) */
-        const real *x906 = arena + 80; /* (1) */
-        real *y = arena + 64;
+        const real *x904 = arena + 2007104; /* (1) */
+        const real *x906 = arena + 2007120; /* (1) */
+        real *y = arena + 2007104;
         for (long i = 0; i < 1; i++) {
             real v905 = (real)0.015625 * (x904[i]);
             real v907 = (real)0.015625 * (x906[i]);
@@ -6426,11 +6426,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:17: metrics (1) */
-    out[0] = (double)*(arena + 64);
+    out[0] = (double)*(arena + 2007104);
     /* specs/wgan.gm:17: metrics (1) */
     {
-        const real *x878 = arena + 3612672; /* (64, 1) */
-        real *y = arena + 64;
+        const real *x878 = arena + 2007296; /* (64, 1) */
+        real *y = arena + 2007104;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             acc += x878[i];
@@ -6439,16 +6439,16 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:17: metrics (1) */
     {
-        const real *x910 = arena + 64; /* (1) */
-        real *y = arena + 64;
+        const real *x910 = arena + 2007104; /* (1) */
+        real *y = arena + 2007104;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x910[i]);
         }
     }
     /* specs/wgan.gm:17: metrics (1) */
     {
-        const real *x903 = arena + 0; /* (64, 1) */
-        real *y = arena + 80;
+        const real *x903 = arena + 2007040; /* (64, 1) */
+        real *y = arena + 2007120;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             acc += x903[i];
@@ -6457,46 +6457,46 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:17: metrics (1) */
     {
-        const real *x912 = arena + 80; /* (1) */
-        real *y = arena + 80;
+        const real *x912 = arena + 2007120; /* (1) */
+        real *y = arena + 2007120;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x912[i]);
         }
     }
     /* specs/wgan.gm:17: metrics (1) */
-    out[2] = (double)*(arena + 64);
+    out[2] = (double)*(arena + 2007104);
     /* specs/wgan.gm:17: metrics (1) */
-    out[3] = (double)*(arena + 80);
+    out[3] = (double)*(arena + 2007120);
     /* specs/wgan.gm:17: metrics (1) */
     {
-        const real *x911 = arena + 64; /* (1) */
-        const real *x913 = arena + 80; /* (1) */
-        real *y = arena + 64;
+        const real *x911 = arena + 2007104; /* (1) */
+        const real *x913 = arena + 2007120; /* (1) */
+        real *y = arena + 2007104;
         for (long i = 0; i < 1; i++) {
             y[i] = x911[i] - (x913[i]);
         }
     }
     /* specs/wgan.gm:17: metrics (1) */
-    out[4] = (double)*(arena + 64);
+    out[4] = (double)*(arena + 2007104);
     /* specs/wgan.gm:17: metrics (1) */
     {
-        real *y = arena + 0;
+        real *y = arena + 2007040;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/wgan.gm:17: backward of loss_D (1) */
     {
-        const real *x918 = arena + 0; /* (1) */
-        real *y = arena + 16;
+        const real *x918 = arena + 2007040; /* (1) */
+        real *y = arena + 2007056;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x918[i]);
         }
     }
     /* specs/wgan.gm:17: backward of loss_D (64, 1) */
     {
-        const real *x920 = arena + 16; /* (1) */
-        real *y = arena + 401536;
+        const real *x920 = arena + 2007056; /* (1) */
+        real *y = arena + 3612800;
         for (long i = 0; i < 64; i++) {
             y[i] = x920[0];
         }
@@ -6504,8 +6504,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:17: backward of loss_D (1) */
     /*   with specs/wgan.gm:17: backward of loss_D */
     {
-        const real *x918 = arena + 0; /* (1) */
-        real *y = arena + 0;
+        const real *x918 = arena + 2007040; /* (1) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 1; i++) {
             real v919 = -(x918[i]);
             y[i] = (real)0.015625 * (v919);
@@ -6513,16 +6513,16 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:17: backward of loss_D (64, 1) */
     {
-        const real *x922 = arena + 0; /* (1) */
-        real *y = arena + 9420544;
+        const real *x922 = arena + 2007040; /* (1) */
+        real *y = arena + 3800832;
         for (long i = 0; i < 64; i++) {
             y[i] = x922[0];
         }
     }
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x921 = arena + 401536; /* (64, 1) */
-        real *y = arena + 9420608;
+        const real *x921 = arena + 3612800; /* (64, 1) */
+        real *y = arena + 3800896;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -6533,14 +6533,14 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 401536, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 3612800, 1, D_l7_weight, 6272, arena + 2007040, 6272);
     /* specs/wgan.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 401536, 1, arena + 8830976, 6272, arena + 9413632, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 3612800, 1, arena + 3211264, 6272, arena + 3793920, 6272);
     /* specs/wgan.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x900 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x927 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 8830976;
+        const real *x900 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x927 = arena + 2007040; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x900[i] > 0 ? x927[i] : (real)0.2 * x927[i];
@@ -6548,8 +6548,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x928 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 9420288;
+        const real *x928 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 3800576;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -6566,9 +6566,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x928 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x890 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 9420416;
+        const real *x928 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x890 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 3800704;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -6590,10 +6590,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x932 = arena + 9420416; /* (128) */
+        const real *x932 = arena + 3800704; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        const real *x895 = arena + 9420160; /* (128) */
-        real *y = arena + 0;
+        const real *x895 = arena + 3800448; /* (128) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 128; i++) {
             real v933 = (x932[i]) * (x68[i]);
             real v935 = (x895[i]) * (x895[i]);
@@ -6610,11 +6610,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x928 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x896 = arena + 401408; /* (128) */
-        const real *x939 = arena + 0; /* (128) */
-        const real *x890 = arena + 3211264; /* (64, 7, 7, 128) */
-        real *y = arena + 8830976;
+        const real *x928 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x896 = arena + 3612672; /* (128) */
+        const real *x939 = arena + 2007040; /* (128) */
+        const real *x890 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -6630,8 +6630,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x944 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x944 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 1605632;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -6648,8 +6648,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x945 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x945 = arena + 1605632; /* (128) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 128; i++) {
             real v946 = -(x945[i]);
             y[i] = (real)0.00031887755102040814 * (v946);
@@ -6659,9 +6659,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x947 = arena + 0; /* (128) */
-        const real *x944 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 8830976;
+        const real *x947 = arena + 1605632; /* (128) */
+        const real *x944 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -6677,8 +6677,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -6701,25 +6701,25 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8830976, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3211264, 128, D_l3_weight, 1024, arena + 7689920, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, arena + 8830976, arena + 9232384);
+        genrt_conv_run(&conv, arena + 802816, arena + 3211264, arena + 3612672);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8830976, 128, arena + 0, 1024, arena + 9232384, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 3211264, 128, arena + 4478656, 1024, arena + 3612672, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8830976, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 3211264, D_l3_weight, arena + 1605632);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 7689920;
+        real *img = arena + 1605632;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -6741,9 +6741,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x883 = arena + 7225344; /* (64, 14, 14, 64) */
-        const real *x955 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x883 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x955 = arena + 1605632; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x883[i] > 0 ? x955[i] : (real)0.2 * x955[i];
@@ -6751,8 +6751,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x957 = arena + 7225344; /* (12544, 64) */
-        real *y = arena + 8832000;
+        const real *x957 = arena + 802816; /* (12544, 64) */
+        real *y = arena + 1606656;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -6771,8 +6771,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 9363456;
-        real *cols = arena + 0;
+        const real *img = arena + 3743744;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -6795,14 +6795,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 9363456, arena + 7225344, arena + 8830976);
+        genrt_conv_run(&conv, arena + 3743744, arena + 802816, arena + 1605632);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 0, 16, arena + 8830976, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 802816, 64, arena + 4478656, 16, arena + 1605632, 16);
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x923 = arena + 9420544; /* (64, 1) */
-        real *y = arena + 0;
+        const real *x923 = arena + 3800832; /* (64, 1) */
+        real *y = arena + 802816;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -6814,31 +6814,31 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x924 = arena + 9420608; /* (1) */
-        const real *x961 = arena + 0; /* (1) */
-        real *y = arena + 9420608;
+        const real *x924 = arena + 3800896; /* (1) */
+        const real *x961 = arena + 802816; /* (1) */
+        real *y = arena + 3800896;
         for (long i = 0; i < 1; i++) {
             y[i] = x924[i] + x961[i];
         }
     }
     /* specs/wgan.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 9420544, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 3800832, 1, D_l7_weight, 6272, arena + 802816, 6272);
     /* specs/wgan.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 9420544, 1, arena + 8429568, 6272, arena + 401408, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 3800832, 1, arena + 2809856, 6272, arena + 1204224, 6272);
     /* specs/wgan.gm:15: backward of D dense 1 (1, 6272) */
     {
-        const real *x926 = arena + 9413632; /* (1, 6272) */
-        const real *x964 = arena + 401408; /* (1, 6272) */
-        real *y = arena + 9413632;
+        const real *x926 = arena + 3793920; /* (1, 6272) */
+        const real *x964 = arena + 1204224; /* (1, 6272) */
+        real *y = arena + 3793920;
         for (long i = 0; i < 6272; i++) {
             y[i] = x926[i] + x964[i];
         }
     }
     /* specs/wgan.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x875 = arena + 8429568; /* (64, 7, 7, 128) */
-        const real *x966 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 8429568;
+        const real *x875 = arena + 2809856; /* (64, 7, 7, 128) */
+        const real *x966 = arena + 802816; /* (64, 7, 7, 128) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x875[i] > 0 ? x966[i] : (real)0.2 * x966[i];
@@ -6846,8 +6846,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x967 = arena + 8429568; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x967 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -6863,9 +6863,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x929 = arena + 9420288; /* (128) */
-        const real *x968 = arena + 0; /* (128) */
-        real *y = arena + 9420288;
+        const real *x929 = arena + 3800576; /* (128) */
+        const real *x968 = arena + 802816; /* (128) */
+        real *y = arena + 3800576;
         for (long i = 0; i < 128; i++) {
             y[i] = x929[i] + x968[i];
         }
@@ -6873,9 +6873,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x967 = arena + 8429568; /* (64, 7, 7, 128) */
-        const real *x865 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x967 = arena + 2809856; /* (64, 7, 7, 128) */
+        const real *x865 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -6894,11 +6894,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x932 = arena + 9420416; /* (128) */
-        const real *x895 = arena + 9420160; /* (128) */
-        const real *x972 = arena + 0; /* (128) */
-        const real *x870 = arena + 9419904; /* (128) */
-        real *y = arena + 9420416;
+        const real *x932 = arena + 3800704; /* (128) */
+        const real *x895 = arena + 3800448; /* (128) */
+        const real *x972 = arena + 802816; /* (128) */
+        const real *x870 = arena + 3800192; /* (128) */
+        real *y = arena + 3800704;
         for (long i = 0; i < 128; i++) {
             real v934 = (x932[i]) * (x895[i]);
             real v974 = (x972[i]) * (x870[i]);
@@ -6912,10 +6912,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x972 = arena + 0; /* (128) */
+        const real *x972 = arena + 802816; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        const real *x870 = arena + 9419904; /* (128) */
-        real *y = arena + 0;
+        const real *x870 = arena + 3800192; /* (128) */
+        real *y = arena + 802816;
         for (long i = 0; i < 128; i++) {
             real v973 = (x972[i]) * (x68[i]);
             real v976 = (x870[i]) * (x870[i]);
@@ -6932,11 +6932,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x967 = arena + 8429568; /* (64, 7, 7, 128) */
-        const real *x871 = arena + 9420032; /* (128) */
-        const real *x980 = arena + 0; /* (128) */
-        const real *x865 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 8429568;
+        const real *x967 = arena + 2809856; /* (64, 7, 7, 128) */
+        const real *x871 = arena + 3800320; /* (128) */
+        const real *x980 = arena + 802816; /* (128) */
+        const real *x865 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -6952,8 +6952,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x985 = arena + 8429568; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x985 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -6970,8 +6970,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x986 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x986 = arena + 802816; /* (128) */
+        real *y = arena + 802816;
         for (long i = 0; i < 128; i++) {
             real v987 = -(x986[i]);
             y[i] = (real)0.00031887755102040814 * (v987);
@@ -6981,9 +6981,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x988 = arena + 0; /* (128) */
-        const real *x985 = arena + 8429568; /* (64, 7, 7, 128) */
-        real *y = arena + 8429568;
+        const real *x988 = arena + 802816; /* (128) */
+        const real *x985 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -6999,8 +6999,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6422528;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -7023,20 +7023,20 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8429568, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 2809856, 128, D_l3_weight, 1024, arena + 7689920, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6422528, arena + 8429568, arena + 7225344);
+        genrt_conv_run(&conv, arena + 0, arena + 2809856, arena + 802816);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8429568, 128, arena + 0, 1024, arena + 7225344, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 2809856, 128, arena + 4478656, 1024, arena + 802816, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
-        const real *x954 = arena + 9232384; /* (128, 1024) */
-        const real *x995 = arena + 7225344; /* (128, 1024) */
-        real *y = arena + 9232384;
+        const real *x954 = arena + 3612672; /* (128, 1024) */
+        const real *x995 = arena + 802816; /* (128, 1024) */
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x954[i] + x995[i];
@@ -7046,12 +7046,12 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8429568, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 2809856, D_l3_weight, arena + 802816);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 7689920;
+        real *img = arena + 802816;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -7073,9 +7073,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x858 = arena + 6422528; /* (64, 14, 14, 64) */
-        const real *x997 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 6422528;
+        const real *x858 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x997 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x858[i] > 0 ? x997[i] : (real)0.2 * x997[i];
@@ -7083,8 +7083,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x999 = arena + 6422528; /* (12544, 64) */
-        real *y = arena + 0;
+        const real *x999 = arena + 0; /* (12544, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -7100,9 +7100,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x958 = arena + 8832000; /* (64) */
-        const real *x1000 = arena + 0; /* (64) */
-        real *y = arena + 8832000;
+        const real *x958 = arena + 1606656; /* (64) */
+        const real *x1000 = arena + 802816; /* (64) */
+        real *y = arena + 1606656;
         for (long i = 0; i < 64; i++) {
             y[i] = x958[i] + x1000[i];
         }
@@ -7113,7 +7113,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x + 200704;
-        real *cols = arena + 0;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -7136,33 +7136,33 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, in_x + 200704, arena + 6422528, arena + 200704);
+        genrt_conv_run(&conv, in_x + 200704, arena + 0, arena + 802816);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6422528, 64, arena + 0, 16, arena + 200704, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 0, 64, arena + 4478656, 16, arena + 802816, 16);
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     {
-        const real *x960 = arena + 8830976; /* (64, 16) */
-        const real *x1003 = arena + 200704; /* (64, 16) */
-        real *y = arena + 8830976;
+        const real *x960 = arena + 1605632; /* (64, 16) */
+        const real *x1003 = arena + 802816; /* (64, 16) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 1024; i++) {
             y[i] = x960[i] + x1003[i];
         }
     }
     /* specs/wgan.gm:19: rmsprop step of D.l1.weight (1) */
-    rmsprop_update(D_l1_weight, arena + 8830976, D_l1_weight_square_avg, NULL, NULL, 1024, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l1_weight, arena + 1605632, D_l1_weight_square_avg, NULL, NULL, 1024, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l1.bias (1) */
-    rmsprop_update(D_l1_bias, arena + 8832000, D_l1_bias_square_avg, NULL, NULL, 64, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l1_bias, arena + 1606656, D_l1_bias_square_avg, NULL, NULL, 64, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l3.weight (1) */
-    rmsprop_update(D_l3_weight, arena + 9232384, D_l3_weight_square_avg, NULL, NULL, 131072, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l3_weight, arena + 3612672, D_l3_weight_square_avg, NULL, NULL, 131072, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l4.gamma (1) */
-    rmsprop_update(D_l4_gamma, arena + 9420416, D_l4_gamma_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l4_gamma, arena + 3800704, D_l4_gamma_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l4.beta (1) */
-    rmsprop_update(D_l4_beta, arena + 9420288, D_l4_beta_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l4_beta, arena + 3800576, D_l4_beta_square_avg, NULL, NULL, 128, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l7.weight (1) */
-    rmsprop_update(D_l7_weight, arena + 9413632, D_l7_weight_square_avg, NULL, NULL, 6272, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l7_weight, arena + 3793920, D_l7_weight_square_avg, NULL, NULL, 6272, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: rmsprop step of D.l7.bias (1) */
-    rmsprop_update(D_l7_bias, arena + 9420608, D_l7_bias_square_avg, NULL, NULL, 1, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(D_l7_bias, arena + 3800896, D_l7_bias_square_avg, NULL, NULL, 1, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:19: clip D.l1.weight (1) */
     clip_update(D_l1_weight, 1024, (real)0.01);
     /* specs/wgan.gm:19: clip D.l1.bias (1) */
@@ -7178,10 +7178,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:19: clip D.l7.bias (1) */
     clip_update(D_l7_bias, 1, (real)0.01);
     /* specs/wgan.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 32000, 100, G_l1_weight, 100, arena + 6422528, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 32000, 100, G_l1_weight, 100, arena + 3211264, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x1020 = arena + 6422528; /* (64, 6272) */
+        const real *x1020 = arena + 3211264; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -7215,9 +7215,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x1020 = arena + 6422528; /* (64, 6272) */
+        const real *x1020 = arena + 3211264; /* (64, 6272) */
         const real *x1023 = arena + 6272; /* (6272) */
-        real *y = arena + 6422528;
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -7229,7 +7229,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:8: G batchnorm (6272) */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x1024 = arena + 6422528; /* (64, 6272) */
+        const real *x1024 = arena + 3211264; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -7258,7 +7258,7 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:8: G batchnorm */
     {
         const real *x1027 = arena + 6272; /* (6272) */
-        real *y = arena + 7676928;
+        real *y = arena + 4465664;
         for (long i = 0; i < 6272; i++) {
             real v1028 = x1027[i] + (real)1e-05;
             y[i] = 1 / sqrt(v1028);
@@ -7266,9 +7266,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x1029 = arena + 7676928; /* (6272) */
+        const real *x1029 = arena + 4465664; /* (6272) */
         const real *x9 = G_l2_gamma; /* (6272) */
-        real *y = arena + 7683200;
+        real *y = arena + 4471936;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x1029[i]) * (x9[i]);
         }
@@ -7279,10 +7279,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x1024 = arena + 6422528; /* (64, 6272) */
-        const real *x1030 = arena + 7683200; /* (6272) */
+        const real *x1024 = arena + 3211264; /* (64, 6272) */
+        const real *x1030 = arena + 4471936; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 6823936;
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -7297,17 +7297,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 6823936, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3612672, 128, G_l5_weight, 1024, arena + 4478656, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6823936, G_l5_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 3612672, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3211264;
+        const real *cols = arena + 4478656;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -7329,8 +7329,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x1038 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x1038 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -7346,25 +7346,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x1039 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1039 = arena + 802816; /* (64) */
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x1039[i]);
         }
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x1040 = arena + 0; /* (64) */
-        real *y = arena + 64;
+        const real *x1040 = arena + 802816; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = -(x1040[i]);
         }
     }
     /* specs/wgan.gm:9: G batchnorm (64, 14, 14, 64) */
     {
-        const real *x1038 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x1041 = arena + 64; /* (64) */
-        real *y = arena + 3211264;
+        const real *x1038 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x1041 = arena + 802880; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -7376,8 +7376,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:9: G batchnorm (64) */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x1042 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 64;
+        const real *x1042 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802880;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -7394,8 +7394,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x1044 = arena + 64; /* (64) */
-        real *y = arena + 64;
+        const real *x1044 = arena + 802880; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x1044[i]);
         }
@@ -7403,8 +7403,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:9: G batchnorm (64) */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x1045 = arena + 64; /* (64) */
-        real *y = arena + 7689472;
+        const real *x1045 = arena + 802880; /* (64) */
+        real *y = arena + 4478464;
         for (long i = 0; i < 64; i++) {
             real v1046 = x1045[i] + (real)1e-05;
             y[i] = 1 / sqrt(v1046);
@@ -7412,23 +7412,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x1047 = arena + 7689472; /* (64) */
+        const real *x1047 = arena + 4478464; /* (64) */
         const real *x32 = G_l6_gamma; /* (64) */
-        real *y = arena + 7689536;
+        real *y = arena + 4478528;
         for (long i = 0; i < 64; i++) {
             y[i] = (x1047[i]) * (x32[i]);
         }
     }
     /* specs/wgan.gm:9: G batchnorm (1) */
-    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 0, arena + 64, 64, (real)0.1, (real)1.0000797257434426);
+    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 802816, arena + 802880, 64, (real)0.1, (real)1.0000797257434426);
     /* specs/wgan.gm:9: G relu (64, 14, 14, 64) */
     /*   with specs/wgan.gm:9: G batchnorm */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x1042 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x1048 = arena + 7689536; /* (64) */
+        const real *x1042 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x1048 = arena + 4478528; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -7440,11 +7440,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 4014080, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 802816, 64, G_l8_weight, 16, arena + 1605632, 16);
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 7626752;
+        const real *cols = arena + 1605632;
+        real *img = arena + 4415488;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -7467,9 +7467,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:10: G tanh (64, 28, 28, 1) */
     /*   with specs/wgan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x1055 = arena + 7626752; /* (64, 28, 28, 1) */
+        const real *x1055 = arena + 4415488; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
-        real *y = arena + 7626752;
+        real *y = arena + 4415488;
         PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -7484,8 +7484,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7626752;
-        real *cols = arena + 0;
+        const real *img = arena + 4415488;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -7508,15 +7508,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 7626752, D_l1_weight, arena + 4816896);
+        genrt_conv_run(&conv, arena + 4415488, D_l1_weight, arena + 1605632);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 4816896, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 4478656, 16, D_l1_weight, 16, arena + 1605632, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x1059 = arena + 4816896; /* (12544, 64) */
+        const real *x1059 = arena + 1605632; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 4816896;
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -7527,8 +7527,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x1061 = arena + 4816896; /* (64, 14, 14, 64) */
-        real *y = arena + 4816896;
+        const real *x1061 = arena + 1605632; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1061[i] > 0 ? x1061[i] : (real)0.2 * x1061[i];
@@ -7539,8 +7539,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 4816896;
-        real *cols = arena + 0;
+        const real *img = arena + 1605632;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -7563,14 +7563,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4816896, D_l3_weight, arena + 5619712);
+        genrt_conv_run(&conv, arena + 1605632, D_l3_weight, arena + 2408448);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 5619712, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 4478656, 1024, D_l3_weight, 1024, arena + 2408448, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x1065 = arena + 5619712; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1065 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 2809856;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -7586,25 +7586,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x1066 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x1066 = arena + 2809856; /* (128) */
+        real *y = arena + 2809856;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x1066[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x1067 = arena + 0; /* (128) */
-        real *y = arena + 128;
+        const real *x1067 = arena + 2809856; /* (128) */
+        real *y = arena + 2809984;
         for (long i = 0; i < 128; i++) {
             y[i] = -(x1067[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (64, 7, 7, 128) */
     {
-        const real *x1065 = arena + 5619712; /* (64, 7, 7, 128) */
-        const real *x1068 = arena + 128; /* (128) */
-        real *y = arena + 5619712;
+        const real *x1065 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x1068 = arena + 2809984; /* (128) */
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -7616,8 +7616,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x1069 = arena + 5619712; /* (64, 7, 7, 128) */
-        real *y = arena + 128;
+        const real *x1069 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 2809984;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -7634,8 +7634,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x1071 = arena + 128; /* (128) */
-        real *y = arena + 128;
+        const real *x1071 = arena + 2809984; /* (128) */
+        real *y = arena + 2809984;
         for (long i = 0; i < 128; i++) {
             y[i] = (real)0.00031887755102040814 * (x1071[i]);
         }
@@ -7643,8 +7643,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x1072 = arena + 128; /* (128) */
-        real *y = arena + 401408;
+        const real *x1072 = arena + 2809984; /* (128) */
+        real *y = arena + 4478208;
         for (long i = 0; i < 128; i++) {
             real v1073 = x1072[i] + (real)1e-05;
             y[i] = 1 / sqrt(v1073);
@@ -7652,23 +7652,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x1074 = arena + 401408; /* (128) */
+        const real *x1074 = arena + 4478208; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 401536;
+        real *y = arena + 4478336;
         for (long i = 0; i < 128; i++) {
             y[i] = (x1074[i]) * (x68[i]);
         }
     }
     /* specs/wgan.gm:14: D batchnorm (1) */
-    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 0, arena + 128, 128, (real)0.1, (real)1.0003189792663476);
+    bn_running_update(D_l4_running_mean, D_l4_running_var, arena + 2809856, arena + 2809984, 128, (real)0.1, (real)1.0003189792663476);
     /* specs/wgan.gm:14: D leaky_relu 0.2 (64, 7, 7, 128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x1069 = arena + 5619712; /* (64, 7, 7, 128) */
-        const real *x1075 = arena + 401536; /* (128) */
+        const real *x1069 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x1075 = arena + 4478336; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 7225344;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -7680,13 +7680,13 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:15: D dense 1 (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 7225344, 6272, D_l7_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 4014080, 6272, D_l7_weight, 6272, arena + 2809856, 1);
     /* specs/wgan.gm:17: loss_G (1) */
     /*   with specs/wgan.gm:15: D dense 1 */
     {
-        const real *x1081 = arena + 0; /* (64, 1) */
+        const real *x1081 = arena + 2809856; /* (64, 1) */
         const real *x86 = D_l7_bias; /* (1) */
-        real *y = arena + 64;
+        real *y = arena + 2809920;
         double acc = 0;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -7700,20 +7700,20 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:17: loss_G (1) */
     /*   with specs/wgan.gm:17: loss_G */
     {
-        const real *x1083 = arena + 64; /* (1) */
-        real *y = arena + 64;
+        const real *x1083 = arena + 2809920; /* (1) */
+        real *y = arena + 2809920;
         for (long i = 0; i < 1; i++) {
             real v1084 = (real)0.015625 * (x1083[i]);
             y[i] = -(v1084);
         }
     }
     /* specs/wgan.gm:17: metrics (1) */
-    out[1] = (double)*(arena + 64);
+    out[1] = (double)*(arena + 2809920);
     /* specs/wgan.gm:17: backward of loss_G (1) */
     /*   with specs/wgan.gm:17: metrics */
     /*   with specs/wgan.gm:17: backward of loss_G */
     {
-        real *y = arena + 0;
+        real *y = arena + 2809856;
         for (long i = 0; i < 1; i++) {
             real v1087 = 1;
             real v1088 = -(v1087);
@@ -7722,19 +7722,19 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:17: backward of loss_G (64, 1) */
     {
-        const real *x1089 = arena + 0; /* (1) */
-        real *y = arena + 401664;
+        const real *x1089 = arena + 2809856; /* (1) */
+        real *y = arena + 4478592;
         for (long i = 0; i < 64; i++) {
             y[i] = x1089[0];
         }
     }
     /* specs/wgan.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 401664, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 4478592, 1, D_l7_weight, 6272, arena + 2809856, 6272);
     /* specs/wgan.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x1079 = arena + 7225344; /* (64, 7, 7, 128) */
-        const real *x1092 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 7225344;
+        const real *x1079 = arena + 4014080; /* (64, 7, 7, 128) */
+        const real *x1092 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x1079[i] > 0 ? x1092[i] : (real)0.2 * x1092[i];
@@ -7743,9 +7743,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x1093 = arena + 7225344; /* (64, 7, 7, 128) */
-        const real *x1069 = arena + 5619712; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1093 = arena + 4014080; /* (64, 7, 7, 128) */
+        const real *x1069 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 2809856;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -7767,10 +7767,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x1096 = arena + 0; /* (128) */
+        const real *x1096 = arena + 2809856; /* (128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        const real *x1074 = arena + 401408; /* (128) */
-        real *y = arena + 0;
+        const real *x1074 = arena + 4478208; /* (128) */
+        real *y = arena + 2809856;
         for (long i = 0; i < 128; i++) {
             real v1097 = (x1096[i]) * (x68[i]);
             real v1098 = (x1074[i]) * (x1074[i]);
@@ -7787,11 +7787,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x1093 = arena + 7225344; /* (64, 7, 7, 128) */
-        const real *x1075 = arena + 401536; /* (128) */
-        const real *x1102 = arena + 0; /* (128) */
-        const real *x1069 = arena + 5619712; /* (64, 7, 7, 128) */
-        real *y = arena + 7225344;
+        const real *x1093 = arena + 4014080; /* (64, 7, 7, 128) */
+        const real *x1075 = arena + 4478336; /* (128) */
+        const real *x1102 = arena + 2809856; /* (128) */
+        const real *x1069 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -7807,8 +7807,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x1107 = arena + 7225344; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1107 = arena + 4014080; /* (64, 7, 7, 128) */
+        real *y = arena + 2408448;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -7825,8 +7825,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x1108 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x1108 = arena + 2408448; /* (128) */
+        real *y = arena + 2408448;
         for (long i = 0; i < 128; i++) {
             real v1109 = -(x1108[i]);
             y[i] = (real)0.00031887755102040814 * (v1109);
@@ -7836,9 +7836,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x1110 = arena + 0; /* (128) */
-        const real *x1107 = arena + 7225344; /* (64, 7, 7, 128) */
-        real *y = arena + 7225344;
+        const real *x1110 = arena + 2408448; /* (128) */
+        const real *x1107 = arena + 4014080; /* (64, 7, 7, 128) */
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -7853,17 +7853,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 7225344, 128, D_l3_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, D_l3_weight, 1024, arena + 4478656, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 5619712);
+        genrt_conv_run(&conv, arena + 4014080, D_l3_weight, arena + 2408448);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 5619712;
+        const real *cols = arena + 4478656;
+        real *img = arena + 2408448;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -7885,20 +7885,20 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x1062 = arena + 4816896; /* (64, 14, 14, 64) */
-        const real *x1116 = arena + 5619712; /* (64, 14, 14, 64) */
-        real *y = arena + 4816896;
+        const real *x1062 = arena + 1605632; /* (64, 14, 14, 64) */
+        const real *x1116 = arena + 2408448; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1062[i] > 0 ? x1116[i] : (real)0.2 * x1116[i];
         }
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 4816896, 64, D_l1_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 1605632, 64, D_l1_weight, 16, arena + 2408448, 16);
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 2408448;
+        real *img = arena + 1605632;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -7923,9 +7923,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:10: backward of G tanh */
     /*   with specs/wgan.gm:10: backward of G tanh */
     {
-        const real *x1057 = arena + 7626752; /* (64, 28, 28, 1) */
-        const real *x1120 = arena + 200704; /* (64, 28, 28, 1) */
-        real *y = arena + 7626752;
+        const real *x1057 = arena + 4415488; /* (64, 28, 28, 1) */
+        const real *x1120 = arena + 1605632; /* (64, 28, 28, 1) */
+        real *y = arena + 4415488;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1121 = (x1057[i]) * (x1057[i]);
@@ -7936,8 +7936,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:10: backward of G deconv 1 k4 s2 p1 (1) */
     {
-        const real *x1124 = arena + 7626752; /* (64, 28, 28, 1) */
-        real *y = arena + 4818048;
+        const real *x1124 = arena + 4415488; /* (64, 28, 28, 1) */
+        real *y = arena + 2409472;
         double acc[1] = {0};
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -7952,8 +7952,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7626752;
-        real *cols = arena + 802816;
+        const real *img = arena + 4415488;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -7976,23 +7976,23 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 7626752, G_l8_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 4415488, G_l8_weight, arena + 1605632);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 802816, 16, G_l8_weight, 16, arena + 0, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 4478656, 16, G_l8_weight, 16, arena + 1605632, 64);
     /* specs/wgan.gm:10: backward of G deconv 1 k4 s2 p1 (64, 16) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 7626752, arena + 4014080, arena + 4816896);
+        genrt_conv_run(&conv, arena + 4415488, arena + 802816, arena + 2408448);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 4014080, 64, arena + 802816, 16, arena + 4816896, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 802816, 64, arena + 4478656, 16, arena + 2408448, 16);
     /* specs/wgan.gm:9: backward of G relu (64, 14, 14, 64) */
     {
-        const real *x1052 = arena + 4014080; /* (64, 14, 14, 64) */
-        const real *x1129 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 4014080;
+        const real *x1052 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x1129 = arena + 1605632; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1052[i] > 0 ? x1129[i] : 0;
@@ -8000,8 +8000,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: backward of G batchnorm (64) */
     {
-        const real *x1130 = arena + 4014080; /* (64, 14, 14, 64) */
-        real *y = arena + 4817920;
+        const real *x1130 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -8018,9 +8018,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:9: backward of G batchnorm (64) */
     /*   with specs/wgan.gm:9: backward of G batchnorm */
     {
-        const real *x1130 = arena + 4014080; /* (64, 14, 14, 64) */
-        const real *x1042 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x1130 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x1042 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 1605696;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -8037,9 +8037,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: backward of G batchnorm (64) */
     {
-        const real *x1134 = arena + 0; /* (64) */
-        const real *x1047 = arena + 7689472; /* (64) */
-        real *y = arena + 4817984;
+        const real *x1134 = arena + 1605696; /* (64) */
+        const real *x1047 = arena + 4478464; /* (64) */
+        real *y = arena + 1605760;
         for (long i = 0; i < 64; i++) {
             y[i] = (x1134[i]) * (x1047[i]);
         }
@@ -8051,10 +8051,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:9: backward of G batchnorm */
     /*   with specs/wgan.gm:9: backward of G batchnorm */
     {
-        const real *x1134 = arena + 0; /* (64) */
+        const real *x1134 = arena + 1605696; /* (64) */
         const real *x32 = G_l6_gamma; /* (64) */
-        const real *x1047 = arena + 7689472; /* (64) */
-        real *y = arena + 0;
+        const real *x1047 = arena + 4478464; /* (64) */
+        real *y = arena + 1605696;
         for (long i = 0; i < 64; i++) {
             real v1135 = (x1134[i]) * (x32[i]);
             real v1137 = (x1047[i]) * (x1047[i]);
@@ -8071,11 +8071,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:9: backward of G batchnorm */
     /*   with specs/wgan.gm:9: backward of G batchnorm */
     {
-        const real *x1130 = arena + 4014080; /* (64, 14, 14, 64) */
-        const real *x1048 = arena + 7689536; /* (64) */
-        const real *x1141 = arena + 0; /* (64) */
-        const real *x1042 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 4014080;
+        const real *x1130 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x1048 = arena + 4478528; /* (64) */
+        const real *x1141 = arena + 1605696; /* (64) */
+        const real *x1042 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -8091,7 +8091,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:9: backward of G batchnorm (64) */
     {
-        const real *x1146 = arena + 4014080; /* (64, 14, 14, 64) */
+        const real *x1146 = arena + 802816; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
         PARALLEL_FOR
@@ -8121,8 +8121,8 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:9: backward of G batchnorm */
     {
         const real *x1149 = arena + 0; /* (64) */
-        const real *x1146 = arena + 4014080; /* (64, 14, 14, 64) */
-        real *y = arena + 4014080;
+        const real *x1146 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -8138,8 +8138,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 4014080;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 4478656;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -8162,23 +8162,23 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, G_l5_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, G_l5_weight, 1024, arena + 3211264, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 4478656, 1024, G_l5_weight, 1024, arena + 0, 128);
     /* specs/wgan.gm:9: backward of G deconv 64 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, arena + 6823936, arena + 3612672);
+        genrt_conv_run(&conv, arena + 802816, arena + 3612672, arena + 627200);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 6823936, 128, arena + 0, 1024, arena + 3612672, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 3612672, 128, arena + 4478656, 1024, arena + 627200, 1024);
     /* specs/wgan.gm:8: backward of G relu (64, 6272) */
     {
-        const real *x1034 = arena + 6823936; /* (64, 6272) */
-        const real *x1157 = arena + 3211264; /* (64, 6272) */
-        real *y = arena + 6823936;
+        const real *x1034 = arena + 3612672; /* (64, 6272) */
+        const real *x1157 = arena + 0; /* (64, 6272) */
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x1034[i] > 0 ? x1157[i] : 0;
@@ -8186,8 +8186,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:8: backward of G batchnorm (6272) */
     {
-        const real *x1158 = arena + 6823936; /* (64, 6272) */
-        real *y = arena + 627200;
+        const real *x1158 = arena + 3612672; /* (64, 6272) */
+        real *y = arena + 758272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
         PARALLEL_FOR
@@ -8205,8 +8205,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:8: backward of G batchnorm (6272) */
     /*   with specs/wgan.gm:8: backward of G batchnorm */
     {
-        const real *x1158 = arena + 6823936; /* (64, 6272) */
-        const real *x1024 = arena + 6422528; /* (64, 6272) */
+        const real *x1158 = arena + 3612672; /* (64, 6272) */
+        const real *x1024 = arena + 3211264; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -8226,8 +8226,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan.gm:8: backward of G batchnorm (6272) */
     {
         const real *x1162 = arena + 0; /* (6272) */
-        const real *x1029 = arena + 7676928; /* (6272) */
-        real *y = arena + 633472;
+        const real *x1029 = arena + 4465664; /* (6272) */
+        real *y = arena + 764544;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x1162[i]) * (x1029[i]);
         }
@@ -8241,7 +8241,7 @@ static void train_step(long t, double *out) {
     {
         const real *x1162 = arena + 0; /* (6272) */
         const real *x9 = G_l2_gamma; /* (6272) */
-        const real *x1029 = arena + 7676928; /* (6272) */
+        const real *x1029 = arena + 4465664; /* (6272) */
         real *y = arena + 0;
         for (long i = 0; i < 6272; i++) {
             real v1163 = (x1162[i]) * (x9[i]);
@@ -8259,11 +8259,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:8: backward of G batchnorm */
     /*   with specs/wgan.gm:8: backward of G batchnorm */
     {
-        const real *x1158 = arena + 6823936; /* (64, 6272) */
-        const real *x1030 = arena + 7683200; /* (6272) */
+        const real *x1158 = arena + 3612672; /* (64, 6272) */
+        const real *x1030 = arena + 4471936; /* (6272) */
         const real *x1169 = arena + 0; /* (6272) */
-        const real *x1024 = arena + 6422528; /* (64, 6272) */
-        real *y = arena + 6823936;
+        const real *x1024 = arena + 3211264; /* (64, 6272) */
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -8279,7 +8279,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan.gm:8: backward of G batchnorm (6272) */
     {
-        const real *x1174 = arena + 6823936; /* (64, 6272) */
+        const real *x1174 = arena + 3612672; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -8310,8 +8310,8 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan.gm:8: backward of G batchnorm */
     {
         const real *x1177 = arena + 0; /* (6272) */
-        const real *x1174 = arena + 6823936; /* (64, 6272) */
-        real *y = arena + 6823936;
+        const real *x1174 = arena + 3612672; /* (64, 6272) */
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -8323,29 +8323,29 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan.gm:8: backward of G dense 6272 nobias (6272, 100) */
-    gemm(CblasTrans, CblasNoTrans, 6272, 100, 64, arena + 6823936, 6272, in_z + 32000, 100, arena + 0, 100);
+    gemm(CblasTrans, CblasNoTrans, 6272, 100, 64, arena + 3612672, 6272, in_z + 32000, 100, arena + 0, 100);
     /* specs/wgan.gm:18: rmsprop step of G.l1.weight (1) */
     rmsprop_update(G_l1_weight, arena + 0, G_l1_weight_square_avg, NULL, NULL, 627200, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:18: rmsprop step of G.l2.gamma (1) */
-    rmsprop_update(G_l2_gamma, arena + 633472, G_l2_gamma_square_avg, NULL, NULL, 6272, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(G_l2_gamma, arena + 764544, G_l2_gamma_square_avg, NULL, NULL, 6272, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:18: rmsprop step of G.l2.beta (1) */
-    rmsprop_update(G_l2_beta, arena + 627200, G_l2_beta_square_avg, NULL, NULL, 6272, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(G_l2_beta, arena + 758272, G_l2_beta_square_avg, NULL, NULL, 6272, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:18: rmsprop step of G.l5.weight (1) */
-    rmsprop_update(G_l5_weight, arena + 3612672, G_l5_weight_square_avg, NULL, NULL, 131072, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(G_l5_weight, arena + 627200, G_l5_weight_square_avg, NULL, NULL, 131072, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:18: rmsprop step of G.l6.gamma (1) */
-    rmsprop_update(G_l6_gamma, arena + 4817984, G_l6_gamma_square_avg, NULL, NULL, 64, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(G_l6_gamma, arena + 1605760, G_l6_gamma_square_avg, NULL, NULL, 64, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:18: rmsprop step of G.l6.beta (1) */
-    rmsprop_update(G_l6_beta, arena + 4817920, G_l6_beta_square_avg, NULL, NULL, 64, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(G_l6_beta, arena + 1605632, G_l6_beta_square_avg, NULL, NULL, 64, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:18: rmsprop step of G.l8.weight (1) */
-    rmsprop_update(G_l8_weight, arena + 4816896, G_l8_weight_square_avg, NULL, NULL, 1024, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(G_l8_weight, arena + 2408448, G_l8_weight_square_avg, NULL, NULL, 1024, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
     /* specs/wgan.gm:18: rmsprop step of G.l8.bias (1) */
-    rmsprop_update(G_l8_bias, arena + 4818048, G_l8_bias_square_avg, NULL, NULL, 1, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
+    rmsprop_update(G_l8_bias, arena + 2409472, G_l8_bias_square_avg, NULL, NULL, 1, (real)5e-05, (real)0.99, (real)1e-08, 0, 0);
 }
 
 /* The generator's forward pass at batch 64, from in_z. */
 static const real *generate(void) {
     /* specs/wgan.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 4014080, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 802816, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
@@ -8375,10 +8375,10 @@ static const real *generate(void) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x2 = arena + 4014080; /* (64, 6272) */
+        const real *x2 = arena + 802816; /* (64, 6272) */
         const real *x9 = arena + 0; /* (6272) */
         const real *x11 = arena + 6272; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -8393,17 +8393,17 @@ static const real *generate(void) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 802816, 128, G_l5_weight, 1024, arena + 1204224, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3211264;
+        const real *cols = arena + 1204224;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -8429,7 +8429,7 @@ static const real *generate(void) {
     {
         const real *x20 = G_l6_running_var; /* (64) */
         const real *x23 = G_l6_gamma; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             real v24 = x20[i] + (real)1e-05;
             real v25 = 1 / sqrt(v24);
@@ -8440,9 +8440,9 @@ static const real *generate(void) {
     /*   with specs/wgan.gm:9: G batchnorm */
     {
         const real *x21 = G_l6_running_mean; /* (64) */
-        const real *x26 = arena + 0; /* (64) */
+        const real *x26 = arena + 802816; /* (64) */
         const real *x22 = G_l6_beta; /* (64) */
-        real *y = arena + 64;
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             real v27 = (x21[i]) * (x26[i]);
             y[i] = x22[i] - (v27);
@@ -8452,10 +8452,10 @@ static const real *generate(void) {
     /*   with specs/wgan.gm:9: G batchnorm */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x19 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x26 = arena + 0; /* (64) */
-        const real *x28 = arena + 64; /* (64) */
-        real *y = arena + 3211264;
+        const real *x19 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x26 = arena + 802816; /* (64) */
+        const real *x28 = arena + 802880; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -8467,11 +8467,11 @@ static const real *generate(void) {
         }
     }
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 3211264, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 802816, 16);
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 802816;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -8494,9 +8494,9 @@ static const real *generate(void) {
     /* specs/wgan.gm:10: G tanh (64, 28, 28, 1) */
     /*   with specs/wgan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x35 = arena + 200704; /* (64, 28, 28, 1) */
+        const real *x35 = arena + 0; /* (64, 28, 28, 1) */
         const real *x36 = G_l8_bias; /* (1) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -8506,16 +8506,16 @@ static const real *generate(void) {
             }
         }
     }
-    return arena + 200704;
+    return arena + 0;
 }
 
 /* Gradient check: loss_D at batch 4. */
 static void gc_loss_0(double *out) {
     /* specs/wgan.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 50176, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 250880; /* (4, 6272) */
+        const real *x3 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -8543,9 +8543,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 250880; /* (4, 6272) */
+        const real *x3 = arena + 50176; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -8557,7 +8557,7 @@ static void gc_loss_0(double *out) {
     /* specs/wgan.gm:8: G batchnorm (6272) */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 250880; /* (4, 6272) */
+        const real *x11 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -8593,10 +8593,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 250880; /* (4, 6272) */
+        const real *x11 = arena + 50176; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -8611,17 +8611,17 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 50176, 128, G_l5_weight, 1024, arena + 78416, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 50176, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 78416;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -8643,8 +8643,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -8661,8 +8661,8 @@ static void gc_loss_0(double *out) {
     /* specs/wgan.gm:9: G batchnorm (64) */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x30 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x30 = arena + 50176; /* (64) */
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v31 = (real)0.0012755102040816326 * (x30[i]);
             y[i] = -(v31);
@@ -8670,9 +8670,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (4, 14, 14, 64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x32 = arena + 0; /* (64) */
-        real *y = arena + 200704;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x32 = arena + 50176; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -8684,8 +8684,8 @@ static void gc_loss_0(double *out) {
     /* specs/wgan.gm:9: G batchnorm (64) */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -8705,9 +8705,9 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan.gm:9: G batchnorm */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x35 = arena + 0; /* (64) */
+        const real *x35 = arena + 50176; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v36 = (real)0.0012755102040816326 * (x35[i]);
             real v37 = v36 + (real)1e-05;
@@ -8719,10 +8719,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan.gm:9: G batchnorm */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 0; /* (64) */
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x39 = arena + 50176; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -8734,11 +8734,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 200704, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 50176, 16);
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 275968;
+        const real *cols = arena + 50176;
+        real *img = arena + 75264;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -8760,9 +8760,9 @@ static void gc_loss_0(double *out) {
     /* specs/wgan.gm:10: G tanh (4, 28, 28, 1) */
     /*   with specs/wgan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 275968; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 75264; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 275968;
+        real *y = arena + 75264;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -8777,7 +8777,7 @@ static void gc_loss_0(double *out) {
     #endif
     {
         const real *img = gc_x;
-        real *cols = arena + 0;
+        real *cols = arena + 78416;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -8799,15 +8799,15 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, gc_x, D_l1_weight, arena + 200704);
+        genrt_conv_run(&conv, gc_x, D_l1_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 200704, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 78416, 16, D_l1_weight, 16, arena + 0, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
-        const real *x52 = arena + 200704; /* (784, 64) */
+        const real *x52 = arena + 0; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -8818,8 +8818,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan.gm:13: D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x55 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 200704;
+        const real *x55 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
@@ -8830,8 +8830,8 @@ static void gc_loss_0(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 200704;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 78416;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -8854,13 +8854,13 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 200704, D_l3_weight, arena + 250880);
+        genrt_conv_run(&conv, arena + 0, D_l3_weight, arena + 50176);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 250880, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 78416, 1024, D_l3_weight, 1024, arena + 50176, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x60 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x60 = arena + 50176; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -8887,9 +8887,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x60 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x60 = arena + 50176; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -8901,7 +8901,7 @@ static void gc_loss_0(double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 50176; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -8936,10 +8936,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 50176; /* (4, 7, 7, 128) */
         const real *x74 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -8951,14 +8951,14 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan.gm:15: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l7_weight, 6272, arena + 279104, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 50176, 6272, D_l7_weight, 6272, arena + 78400, 1);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 16) */
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 275968;
-        real *cols = arena + 0;
+        const real *img = arena + 75264;
+        real *cols = arena + 78416;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -8980,15 +8980,15 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 275968, D_l1_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 75264, D_l1_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 200704, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 78416, 16, D_l1_weight, 16, arena + 0, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
-        const real *x84 = arena + 200704; /* (784, 64) */
+        const real *x84 = arena + 0; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -8999,8 +8999,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan.gm:13: D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x86 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 200704;
+        const real *x86 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x86[i] > 0 ? x86[i] : (real)0.2 * x86[i];
@@ -9011,8 +9011,8 @@ static void gc_loss_0(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 200704;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 78416;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -9035,13 +9035,13 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 200704, D_l3_weight, arena + 250880);
+        genrt_conv_run(&conv, arena + 0, D_l3_weight, arena + 50176);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 250880, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 78416, 1024, D_l3_weight, 1024, arena + 50176, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x90 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x90 = arena + 50176; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -9068,9 +9068,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x90 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x90 = arena + 50176; /* (4, 7, 7, 128) */
         const real *x93 = arena + 0; /* (128) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -9082,7 +9082,7 @@ static void gc_loss_0(double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x94 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x94 = arena + 50176; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -9117,10 +9117,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x94 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x94 = arena + 50176; /* (4, 7, 7, 128) */
         const real *x100 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -9132,11 +9132,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan.gm:15: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l7_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 50176, 6272, D_l7_weight, 6272, arena + 0, 1);
     /* specs/wgan.gm:17: loss_D (1) */
     /*   with specs/wgan.gm:15: D dense 1 */
     {
-        const real *x80 = arena + 279104; /* (4, 1) */
+        const real *x80 = arena + 78400; /* (4, 1) */
         const real *x81 = D_l7_bias; /* (1) */
         real *y = arena + 16;
         double acc = 0;
@@ -9185,10 +9185,10 @@ static void gc_loss_0(double *out) {
 /* Gradient check: d loss_D / d parameters at batch 4, into g. */
 static void gc_grad_0(real *g) {
     /* specs/wgan.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 50176, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 250880; /* (4, 6272) */
+        const real *x3 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -9216,9 +9216,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 250880; /* (4, 6272) */
+        const real *x3 = arena + 50176; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -9230,7 +9230,7 @@ static void gc_grad_0(real *g) {
     /* specs/wgan.gm:8: G batchnorm (6272) */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 250880; /* (4, 6272) */
+        const real *x11 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -9266,10 +9266,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 250880; /* (4, 6272) */
+        const real *x11 = arena + 50176; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -9284,17 +9284,17 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 50176, 128, G_l5_weight, 1024, arena + 369040, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 50176, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 369040;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -9316,8 +9316,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -9334,8 +9334,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan.gm:9: G batchnorm (64) */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x30 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x30 = arena + 50176; /* (64) */
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v31 = (real)0.0012755102040816326 * (x30[i]);
             y[i] = -(v31);
@@ -9343,9 +9343,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:9: G batchnorm (4, 14, 14, 64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x32 = arena + 0; /* (64) */
-        real *y = arena + 200704;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x32 = arena + 50176; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -9357,8 +9357,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan.gm:9: G batchnorm (64) */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -9378,9 +9378,9 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan.gm:9: G batchnorm */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x35 = arena + 0; /* (64) */
+        const real *x35 = arena + 50176; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v36 = (real)0.0012755102040816326 * (x35[i]);
             real v37 = v36 + (real)1e-05;
@@ -9392,10 +9392,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan.gm:9: G batchnorm */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 0; /* (64) */
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x39 = arena + 50176; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -9407,11 +9407,11 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 200704, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 50176, 16);
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 632832;
+        const real *cols = arena + 50176;
+        real *img = arena + 256512;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -9433,9 +9433,9 @@ static void gc_grad_0(real *g) {
     /* specs/wgan.gm:10: G tanh (4, 28, 28, 1) */
     /*   with specs/wgan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 632832; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 256512; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 632832;
+        real *y = arena + 256512;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -9450,7 +9450,7 @@ static void gc_grad_0(real *g) {
     #endif
     {
         const real *img = gc_x;
-        real *cols = arena + 0;
+        real *cols = arena + 369040;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -9472,15 +9472,15 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, gc_x, D_l1_weight, arena + 663552);
+        genrt_conv_run(&conv, gc_x, D_l1_weight, arena + 262144);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 663552, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 369040, 16, D_l1_weight, 16, arena + 262144, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
-        const real *x52 = arena + 663552; /* (784, 64) */
+        const real *x52 = arena + 262144; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
-        real *y = arena + 663552;
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -9491,8 +9491,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:13: D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x55 = arena + 663552; /* (4, 14, 14, 64) */
-        real *y = arena + 663552;
+        const real *x55 = arena + 262144; /* (4, 14, 14, 64) */
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
@@ -9503,8 +9503,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 663552;
-        real *cols = arena + 0;
+        const real *img = arena + 262144;
+        real *cols = arena + 369040;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -9527,13 +9527,13 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 663552, D_l3_weight, arena + 582656);
+        genrt_conv_run(&conv, arena + 262144, D_l3_weight, arena + 231424);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 582656, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 369040, 1024, D_l3_weight, 1024, arena + 231424, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x60 = arena + 582656; /* (4, 7, 7, 128) */
+        const real *x60 = arena + 231424; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -9560,9 +9560,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:14: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x60 = arena + 582656; /* (4, 7, 7, 128) */
+        const real *x60 = arena + 231424; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
-        real *y = arena + 582656;
+        real *y = arena + 231424;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -9574,8 +9574,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x68 = arena + 582656; /* (4, 7, 7, 128) */
-        real *y = arena + 635968;
+        const real *x68 = arena + 231424; /* (4, 7, 7, 128) */
+        real *y = arena + 259648;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -9594,8 +9594,8 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x70 = arena + 635968; /* (128) */
-        real *y = arena + 635968;
+        const real *x70 = arena + 259648; /* (128) */
+        real *y = arena + 259648;
         for (long i = 0; i < 128; i++) {
             real v71 = (real)0.00510204081632653 * (x70[i]);
             real v72 = v71 + (real)1e-05;
@@ -9604,9 +9604,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x73 = arena + 635968; /* (128) */
+        const real *x73 = arena + 259648; /* (128) */
         const real *x64 = D_l4_gamma; /* (128) */
-        real *y = arena + 636096;
+        real *y = arena + 259776;
         for (long i = 0; i < 128; i++) {
             y[i] = (x73[i]) * (x64[i]);
         }
@@ -9615,10 +9615,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x68 = arena + 582656; /* (4, 7, 7, 128) */
-        const real *x74 = arena + 636096; /* (128) */
+        const real *x68 = arena + 231424; /* (4, 7, 7, 128) */
+        const real *x74 = arena + 259776; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 713728;
+        real *y = arena + 312320;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -9634,8 +9634,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 632832;
-        real *cols = arena + 0;
+        const real *img = arena + 256512;
+        real *cols = arena + 369040;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -9657,15 +9657,15 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 632832, D_l1_weight, arena + 532480);
+        genrt_conv_run(&conv, arena + 256512, D_l1_weight, arena + 131072);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 532480, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 369040, 16, D_l1_weight, 16, arena + 131072, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
-        const real *x84 = arena + 532480; /* (784, 64) */
+        const real *x84 = arena + 131072; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
-        real *y = arena + 532480;
+        real *y = arena + 131072;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -9676,8 +9676,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:13: D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x86 = arena + 532480; /* (4, 14, 14, 64) */
-        real *y = arena + 532480;
+        const real *x86 = arena + 131072; /* (4, 14, 14, 64) */
+        real *y = arena + 131072;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x86[i] > 0 ? x86[i] : (real)0.2 * x86[i];
@@ -9688,8 +9688,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 532480;
-        real *cols = arena + 0;
+        const real *img = arena + 131072;
+        real *cols = arena + 369040;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -9712,14 +9712,14 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 532480, D_l3_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 131072, D_l3_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 200704, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 369040, 1024, D_l3_weight, 1024, arena + 0, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x90 = arena + 0; /* (4, 7, 7, 128) */
+        real *y = arena + 25088;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -9736,8 +9736,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x91 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x91 = arena + 25088; /* (128) */
+        real *y = arena + 25088;
         for (long i = 0; i < 128; i++) {
             real v92 = (real)0.00510204081632653 * (x91[i]);
             y[i] = -(v92);
@@ -9745,9 +9745,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:14: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x90 = arena + 200704; /* (4, 7, 7, 128) */
-        const real *x93 = arena + 0; /* (128) */
-        real *y = arena + 200704;
+        const real *x90 = arena + 0; /* (4, 7, 7, 128) */
+        const real *x93 = arena + 25088; /* (128) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -9759,8 +9759,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
-        real *y = arena + 636224;
+        const real *x94 = arena + 0; /* (4, 7, 7, 128) */
+        real *y = arena + 259904;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -9779,8 +9779,8 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x96 = arena + 636224; /* (128) */
-        real *y = arena + 636224;
+        const real *x96 = arena + 259904; /* (128) */
+        real *y = arena + 259904;
         for (long i = 0; i < 128; i++) {
             real v97 = (real)0.00510204081632653 * (x96[i]);
             real v98 = v97 + (real)1e-05;
@@ -9789,9 +9789,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x99 = arena + 636224; /* (128) */
+        const real *x99 = arena + 259904; /* (128) */
         const real *x64 = D_l4_gamma; /* (128) */
-        real *y = arena + 25088;
+        real *y = arena + 50176;
         for (long i = 0; i < 128; i++) {
             y[i] = (x99[i]) * (x64[i]);
         }
@@ -9800,10 +9800,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
-        const real *x100 = arena + 25088; /* (128) */
+        const real *x94 = arena + 0; /* (4, 7, 7, 128) */
+        const real *x100 = arena + 50176; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 607744;
+        real *y = arena + 337408;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -9816,23 +9816,23 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:17: loss_D (1) */
     {
-        real *y = arena + 0;
+        real *y = arena + 25088;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/wgan.gm:17: backward of loss_D (1) */
     {
-        const real *x112 = arena + 0; /* (1) */
-        real *y = arena + 16;
+        const real *x112 = arena + 25088; /* (1) */
+        real *y = arena + 25104;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.25 * (x112[i]);
         }
     }
     /* specs/wgan.gm:17: backward of loss_D (4, 1) */
     {
-        const real *x114 = arena + 16; /* (1) */
-        real *y = arena + 25216;
+        const real *x114 = arena + 25104; /* (1) */
+        real *y = arena + 50304;
         for (long i = 0; i < 4; i++) {
             y[i] = x114[0];
         }
@@ -9840,8 +9840,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan.gm:17: backward of loss_D (1) */
     /*   with specs/wgan.gm:17: backward of loss_D */
     {
-        const real *x112 = arena + 0; /* (1) */
-        real *y = arena + 0;
+        const real *x112 = arena + 25088; /* (1) */
+        real *y = arena + 25088;
         for (long i = 0; i < 1; i++) {
             real v113 = -(x112[i]);
             y[i] = (real)0.25 * (v113);
@@ -9849,16 +9849,16 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:17: backward of loss_D (4, 1) */
     {
-        const real *x116 = arena + 0; /* (1) */
-        real *y = arena + 636352;
+        const real *x116 = arena + 25088; /* (1) */
+        real *y = arena + 260032;
         for (long i = 0; i < 4; i++) {
             y[i] = x116[0];
         }
     }
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x115 = arena + 25216; /* (4, 1) */
-        real *y = arena + 746432;
+        const real *x115 = arena + 50304; /* (4, 1) */
+        real *y = arena + 369024;
         double acc[1] = {0};
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
@@ -9869,14 +9869,14 @@ static void gc_grad_0(real *g) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan.gm:15: backward of D dense 1 (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 25216, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 50304, 1, D_l7_weight, 6272, arena + 25088, 6272);
     /* specs/wgan.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 25216, 1, arena + 607744, 6272, arena + 738816, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 50304, 1, arena + 337408, 6272, arena + 362496, 6272);
     /* specs/wgan.gm:14: backward of D leaky_relu 0.2 (4, 7, 7, 128) */
     {
-        const real *x103 = arena + 607744; /* (4, 7, 7, 128) */
-        const real *x121 = arena + 0; /* (4, 7, 7, 128) */
-        real *y = arena + 607744;
+        const real *x103 = arena + 337408; /* (4, 7, 7, 128) */
+        const real *x121 = arena + 25088; /* (4, 7, 7, 128) */
+        real *y = arena + 337408;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x103[i] > 0 ? x121[i] : (real)0.2 * x121[i];
@@ -9884,8 +9884,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x122 = arena + 607744; /* (4, 7, 7, 128) */
-        real *y = arena + 746112;
+        const real *x122 = arena + 337408; /* (4, 7, 7, 128) */
+        real *y = arena + 368768;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -9902,9 +9902,9 @@ static void gc_grad_0(real *g) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x122 = arena + 607744; /* (4, 7, 7, 128) */
-        const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
-        real *y = arena + 746240;
+        const real *x122 = arena + 337408; /* (4, 7, 7, 128) */
+        const real *x94 = arena + 0; /* (4, 7, 7, 128) */
+        real *y = arena + 368896;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -9926,10 +9926,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x126 = arena + 746240; /* (128) */
+        const real *x126 = arena + 368896; /* (128) */
         const real *x64 = D_l4_gamma; /* (128) */
-        const real *x99 = arena + 636224; /* (128) */
-        real *y = arena + 0;
+        const real *x99 = arena + 259904; /* (128) */
+        real *y = arena + 25088;
         for (long i = 0; i < 128; i++) {
             real v127 = (x126[i]) * (x64[i]);
             real v129 = (x99[i]) * (x99[i]);
@@ -9946,11 +9946,11 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x122 = arena + 607744; /* (4, 7, 7, 128) */
-        const real *x100 = arena + 25088; /* (128) */
-        const real *x133 = arena + 0; /* (128) */
-        const real *x94 = arena + 200704; /* (4, 7, 7, 128) */
-        real *y = arena + 607744;
+        const real *x122 = arena + 337408; /* (4, 7, 7, 128) */
+        const real *x100 = arena + 50176; /* (128) */
+        const real *x133 = arena + 25088; /* (128) */
+        const real *x94 = arena + 0; /* (4, 7, 7, 128) */
+        real *y = arena + 337408;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -9966,7 +9966,7 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x138 = arena + 607744; /* (4, 7, 7, 128) */
+        const real *x138 = arena + 337408; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -9996,8 +9996,8 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
         const real *x141 = arena + 0; /* (128) */
-        const real *x138 = arena + 607744; /* (4, 7, 7, 128) */
-        real *y = arena + 607744;
+        const real *x138 = arena + 337408; /* (4, 7, 7, 128) */
+        real *y = arena + 337408;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -10013,8 +10013,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 532480;
-        real *cols = arena + 0;
+        const real *img = arena + 131072;
+        real *cols = arena + 369040;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -10037,25 +10037,25 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 607744, 128, D_l3_weight, 1024, arena + 200704, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 337408, 128, D_l3_weight, 1024, arena + 569744, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 532480, arena + 607744, arena + 401408);
+        genrt_conv_run(&conv, arena + 131072, arena + 337408, arena + 0);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 607744, 128, arena + 0, 1024, arena + 401408, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 337408, 128, arena + 369040, 1024, arena + 0, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 607744, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 337408, D_l3_weight, arena + 181248);
     } else
     #endif
     {
-        const real *cols = arena + 200704;
-        real *img = arena + 0;
+        const real *cols = arena + 569744;
+        real *img = arena + 181248;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -10077,9 +10077,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:13: backward of D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x87 = arena + 532480; /* (4, 14, 14, 64) */
-        const real *x149 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 532480;
+        const real *x87 = arena + 131072; /* (4, 14, 14, 64) */
+        const real *x149 = arena + 181248; /* (4, 14, 14, 64) */
+        real *y = arena + 131072;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x87[i] > 0 ? x149[i] : (real)0.2 * x149[i];
@@ -10087,8 +10087,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x151 = arena + 532480; /* (784, 64) */
-        real *y = arena + 746368;
+        const real *x151 = arena + 131072; /* (784, 64) */
+        real *y = arena + 338432;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -10107,8 +10107,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 632832;
-        real *cols = arena + 0;
+        const real *img = arena + 256512;
+        real *cols = arena + 369040;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -10130,14 +10130,14 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 632832, arena + 532480, arena + 745088);
+        genrt_conv_run(&conv, arena + 256512, arena + 131072, arena + 337408);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 532480, 64, arena + 0, 16, arena + 745088, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 131072, 64, arena + 369040, 16, arena + 337408, 16);
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x117 = arena + 636352; /* (4, 1) */
-        real *y = arena + 0;
+        const real *x117 = arena + 260032; /* (4, 1) */
+        real *y = arena + 131072;
         double acc[1] = {0};
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
@@ -10149,31 +10149,31 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:15: backward of D dense 1 (1) */
     {
-        const real *x118 = arena + 746432; /* (1) */
-        const real *x155 = arena + 0; /* (1) */
-        real *y = arena + 746432;
+        const real *x118 = arena + 369024; /* (1) */
+        const real *x155 = arena + 131072; /* (1) */
+        real *y = arena + 369024;
         for (long i = 0; i < 1; i++) {
             y[i] = x118[i] + x155[i];
         }
     }
     /* specs/wgan.gm:15: backward of D dense 1 (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 636352, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 260032, 1, D_l7_weight, 6272, arena + 131072, 6272);
     /* specs/wgan.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 636352, 1, arena + 713728, 6272, arena + 25088, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 260032, 1, arena + 312320, 6272, arena + 156160, 6272);
     /* specs/wgan.gm:15: backward of D dense 1 (1, 6272) */
     {
-        const real *x120 = arena + 738816; /* (1, 6272) */
-        const real *x158 = arena + 25088; /* (1, 6272) */
-        real *y = arena + 738816;
+        const real *x120 = arena + 362496; /* (1, 6272) */
+        const real *x158 = arena + 156160; /* (1, 6272) */
+        real *y = arena + 362496;
         for (long i = 0; i < 6272; i++) {
             y[i] = x120[i] + x158[i];
         }
     }
     /* specs/wgan.gm:14: backward of D leaky_relu 0.2 (4, 7, 7, 128) */
     {
-        const real *x77 = arena + 713728; /* (4, 7, 7, 128) */
-        const real *x160 = arena + 0; /* (4, 7, 7, 128) */
-        real *y = arena + 713728;
+        const real *x77 = arena + 312320; /* (4, 7, 7, 128) */
+        const real *x160 = arena + 131072; /* (4, 7, 7, 128) */
+        real *y = arena + 312320;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x77[i] > 0 ? x160[i] : (real)0.2 * x160[i];
@@ -10181,8 +10181,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x161 = arena + 713728; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x161 = arena + 312320; /* (4, 7, 7, 128) */
+        real *y = arena + 131072;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -10198,9 +10198,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x123 = arena + 746112; /* (128) */
-        const real *x162 = arena + 0; /* (128) */
-        real *y = arena + 746112;
+        const real *x123 = arena + 368768; /* (128) */
+        const real *x162 = arena + 131072; /* (128) */
+        real *y = arena + 368768;
         for (long i = 0; i < 128; i++) {
             y[i] = x123[i] + x162[i];
         }
@@ -10208,9 +10208,9 @@ static void gc_grad_0(real *g) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x161 = arena + 713728; /* (4, 7, 7, 128) */
-        const real *x68 = arena + 582656; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x161 = arena + 312320; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 231424; /* (4, 7, 7, 128) */
+        real *y = arena + 131072;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -10229,11 +10229,11 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x126 = arena + 746240; /* (128) */
-        const real *x99 = arena + 636224; /* (128) */
-        const real *x166 = arena + 0; /* (128) */
-        const real *x73 = arena + 635968; /* (128) */
-        real *y = arena + 746240;
+        const real *x126 = arena + 368896; /* (128) */
+        const real *x99 = arena + 259904; /* (128) */
+        const real *x166 = arena + 131072; /* (128) */
+        const real *x73 = arena + 259648; /* (128) */
+        real *y = arena + 368896;
         for (long i = 0; i < 128; i++) {
             real v128 = (x126[i]) * (x99[i]);
             real v168 = (x166[i]) * (x73[i]);
@@ -10247,10 +10247,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x166 = arena + 0; /* (128) */
+        const real *x166 = arena + 131072; /* (128) */
         const real *x64 = D_l4_gamma; /* (128) */
-        const real *x73 = arena + 635968; /* (128) */
-        real *y = arena + 0;
+        const real *x73 = arena + 259648; /* (128) */
+        real *y = arena + 131072;
         for (long i = 0; i < 128; i++) {
             real v167 = (x166[i]) * (x64[i]);
             real v170 = (x73[i]) * (x73[i]);
@@ -10267,11 +10267,11 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x161 = arena + 713728; /* (4, 7, 7, 128) */
-        const real *x74 = arena + 636096; /* (128) */
-        const real *x174 = arena + 0; /* (128) */
-        const real *x68 = arena + 582656; /* (4, 7, 7, 128) */
-        real *y = arena + 713728;
+        const real *x161 = arena + 312320; /* (4, 7, 7, 128) */
+        const real *x74 = arena + 259776; /* (128) */
+        const real *x174 = arena + 131072; /* (128) */
+        const real *x68 = arena + 231424; /* (4, 7, 7, 128) */
+        real *y = arena + 312320;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -10287,8 +10287,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x179 = arena + 713728; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x179 = arena + 312320; /* (4, 7, 7, 128) */
+        real *y = arena + 131072;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -10305,8 +10305,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x180 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x180 = arena + 131072; /* (128) */
+        real *y = arena + 131072;
         for (long i = 0; i < 128; i++) {
             real v181 = -(x180[i]);
             y[i] = (real)0.00510204081632653 * (v181);
@@ -10316,9 +10316,9 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x182 = arena + 0; /* (128) */
-        const real *x179 = arena + 713728; /* (4, 7, 7, 128) */
-        real *y = arena + 713728;
+        const real *x182 = arena + 131072; /* (128) */
+        const real *x179 = arena + 312320; /* (4, 7, 7, 128) */
+        real *y = arena + 312320;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -10334,8 +10334,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 663552;
-        real *cols = arena + 0;
+        const real *img = arena + 262144;
+        real *cols = arena + 369040;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -10358,20 +10358,20 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 713728, 128, D_l3_weight, 1024, arena + 200704, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 312320, 128, D_l3_weight, 1024, arena + 569744, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 663552, arena + 713728, arena + 532480);
+        genrt_conv_run(&conv, arena + 262144, arena + 312320, arena + 131072);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 713728, 128, arena + 0, 1024, arena + 532480, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 312320, 128, arena + 369040, 1024, arena + 131072, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     {
-        const real *x148 = arena + 401408; /* (128, 1024) */
-        const real *x189 = arena + 532480; /* (128, 1024) */
-        real *y = arena + 401408;
+        const real *x148 = arena + 0; /* (128, 1024) */
+        const real *x189 = arena + 131072; /* (128, 1024) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             y[i] = x148[i] + x189[i];
@@ -10381,12 +10381,12 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 713728, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 312320, D_l3_weight, arena + 131072);
     } else
     #endif
     {
-        const real *cols = arena + 200704;
-        real *img = arena + 0;
+        const real *cols = arena + 569744;
+        real *img = arena + 131072;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -10408,9 +10408,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:13: backward of D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x56 = arena + 663552; /* (4, 14, 14, 64) */
-        const real *x191 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 663552;
+        const real *x56 = arena + 262144; /* (4, 14, 14, 64) */
+        const real *x191 = arena + 131072; /* (4, 14, 14, 64) */
+        real *y = arena + 262144;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x56[i] > 0 ? x191[i] : (real)0.2 * x191[i];
@@ -10418,8 +10418,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x193 = arena + 663552; /* (784, 64) */
-        real *y = arena + 0;
+        const real *x193 = arena + 262144; /* (784, 64) */
+        real *y = arena + 131072;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -10435,9 +10435,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x152 = arena + 746368; /* (64) */
-        const real *x194 = arena + 0; /* (64) */
-        real *y = arena + 746368;
+        const real *x152 = arena + 338432; /* (64) */
+        const real *x194 = arena + 131072; /* (64) */
+        real *y = arena + 338432;
         for (long i = 0; i < 64; i++) {
             y[i] = x152[i] + x194[i];
         }
@@ -10448,7 +10448,7 @@ static void gc_grad_0(real *g) {
     #endif
     {
         const real *img = gc_x;
-        real *cols = arena + 0;
+        real *cols = arena + 369040;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -10470,42 +10470,42 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, gc_x, arena + 663552, arena + 12544);
+        genrt_conv_run(&conv, gc_x, arena + 262144, arena + 131072);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 663552, 64, arena + 0, 16, arena + 12544, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 262144, 64, arena + 369040, 16, arena + 131072, 16);
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     {
-        const real *x154 = arena + 745088; /* (64, 16) */
-        const real *x197 = arena + 12544; /* (64, 16) */
-        real *y = arena + 745088;
+        const real *x154 = arena + 337408; /* (64, 16) */
+        const real *x197 = arena + 131072; /* (64, 16) */
+        real *y = arena + 337408;
         for (long i = 0; i < 1024; i++) {
             y[i] = x154[i] + x197[i];
         }
     }
     /* specs/wgan.gm:17: gradients out (1) */
-    memcpy(g + 784656, arena + 745088, 1024 * sizeof(real));
+    memcpy(g + 784656, arena + 337408, 1024 * sizeof(real));
     /* specs/wgan.gm:17: gradients out (1) */
-    memcpy(g + 785680, arena + 746368, 64 * sizeof(real));
+    memcpy(g + 785680, arena + 338432, 64 * sizeof(real));
     /* specs/wgan.gm:17: gradients out (1) */
-    memcpy(g + 785744, arena + 401408, 131072 * sizeof(real));
+    memcpy(g + 785744, arena + 0, 131072 * sizeof(real));
     /* specs/wgan.gm:17: gradients out (1) */
-    memcpy(g + 916816, arena + 746240, 128 * sizeof(real));
+    memcpy(g + 916816, arena + 368896, 128 * sizeof(real));
     /* specs/wgan.gm:17: gradients out (1) */
-    memcpy(g + 916944, arena + 746112, 128 * sizeof(real));
+    memcpy(g + 916944, arena + 368768, 128 * sizeof(real));
     /* specs/wgan.gm:17: gradients out (1) */
-    memcpy(g + 917328, arena + 738816, 6272 * sizeof(real));
+    memcpy(g + 917328, arena + 362496, 6272 * sizeof(real));
     /* specs/wgan.gm:17: gradients out (1) */
-    memcpy(g + 923600, arena + 746432, 1 * sizeof(real));
+    memcpy(g + 923600, arena + 369024, 1 * sizeof(real));
 }
 
 /* Gradient check: loss_G at batch 4. */
 static void gc_loss_1(double *out) {
     /* specs/wgan.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 50176, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 250880; /* (4, 6272) */
+        const real *x3 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -10533,9 +10533,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/wgan.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 250880; /* (4, 6272) */
+        const real *x3 = arena + 50176; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -10547,7 +10547,7 @@ static void gc_loss_1(double *out) {
     /* specs/wgan.gm:8: G batchnorm (6272) */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 250880; /* (4, 6272) */
+        const real *x11 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -10583,10 +10583,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 250880; /* (4, 6272) */
+        const real *x11 = arena + 50176; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -10601,17 +10601,17 @@ static void gc_loss_1(double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 50176, 128, G_l5_weight, 1024, arena + 75264, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 50176, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 75264;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -10633,8 +10633,8 @@ static void gc_loss_1(double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -10651,8 +10651,8 @@ static void gc_loss_1(double *out) {
     /* specs/wgan.gm:9: G batchnorm (64) */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x30 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x30 = arena + 50176; /* (64) */
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v31 = (real)0.0012755102040816326 * (x30[i]);
             y[i] = -(v31);
@@ -10660,9 +10660,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/wgan.gm:9: G batchnorm (4, 14, 14, 64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x32 = arena + 0; /* (64) */
-        real *y = arena + 200704;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x32 = arena + 50176; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -10674,8 +10674,8 @@ static void gc_loss_1(double *out) {
     /* specs/wgan.gm:9: G batchnorm (64) */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -10695,9 +10695,9 @@ static void gc_loss_1(double *out) {
     /*   with specs/wgan.gm:9: G batchnorm */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x35 = arena + 0; /* (64) */
+        const real *x35 = arena + 50176; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v36 = (real)0.0012755102040816326 * (x35[i]);
             real v37 = v36 + (real)1e-05;
@@ -10709,10 +10709,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/wgan.gm:9: G batchnorm */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 0; /* (64) */
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x39 = arena + 50176; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -10724,11 +10724,11 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 200704, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 50176, 16);
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 12544;
+        const real *cols = arena + 50176;
+        real *img = arena + 62720;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -10750,9 +10750,9 @@ static void gc_loss_1(double *out) {
     /* specs/wgan.gm:10: G tanh (4, 28, 28, 1) */
     /*   with specs/wgan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 12544; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 62720; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 12544;
+        real *y = arena + 62720;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -10766,8 +10766,8 @@ static void gc_loss_1(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 12544;
-        real *cols = arena + 0;
+        const real *img = arena + 62720;
+        real *cols = arena + 75264;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -10789,15 +10789,15 @@ static void gc_loss_1(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 12544, D_l1_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 62720, D_l1_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 200704, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 75264, 16, D_l1_weight, 16, arena + 0, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
-        const real *x52 = arena + 200704; /* (784, 64) */
+        const real *x52 = arena + 0; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -10808,8 +10808,8 @@ static void gc_loss_1(double *out) {
     }
     /* specs/wgan.gm:13: D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x55 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 200704;
+        const real *x55 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
@@ -10820,8 +10820,8 @@ static void gc_loss_1(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 200704;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 75264;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -10844,13 +10844,13 @@ static void gc_loss_1(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 200704, D_l3_weight, arena + 250880);
+        genrt_conv_run(&conv, arena + 0, D_l3_weight, arena + 50176);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 250880, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 75264, 1024, D_l3_weight, 1024, arena + 50176, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x60 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x60 = arena + 50176; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -10877,9 +10877,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/wgan.gm:14: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x60 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x60 = arena + 50176; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (128) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -10891,7 +10891,7 @@ static void gc_loss_1(double *out) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 50176; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         double acc[128] = {0};
         PARALLEL_FOR
@@ -10926,10 +10926,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 50176; /* (4, 7, 7, 128) */
         const real *x74 = arena + 0; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -10941,7 +10941,7 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/wgan.gm:15: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l7_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 50176, 6272, D_l7_weight, 6272, arena + 0, 1);
     /* specs/wgan.gm:17: loss_G (1) */
     /*   with specs/wgan.gm:15: D dense 1 */
     {
@@ -10975,10 +10975,10 @@ static void gc_loss_1(double *out) {
 /* Gradient check: d loss_G / d parameters at batch 4, into g. */
 static void gc_grad_1(real *g) {
     /* specs/wgan.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 401408, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 401408; /* (4, 6272) */
+        const real *x3 = arena + 200704; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -11006,9 +11006,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 401408; /* (4, 6272) */
+        const real *x3 = arena + 200704; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 401408;
+        real *y = arena + 200704;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -11020,8 +11020,8 @@ static void gc_grad_1(real *g) {
     /* specs/wgan.gm:8: G batchnorm (6272) */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 401408; /* (4, 6272) */
-        real *y = arena + 451584;
+        const real *x11 = arena + 200704; /* (4, 6272) */
+        real *y = arena + 250880;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
         PARALLEL_FOR
@@ -11041,8 +11041,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x13 = arena + 451584; /* (6272) */
-        real *y = arena + 451584;
+        const real *x13 = arena + 250880; /* (6272) */
+        real *y = arena + 250880;
         for (long i = 0; i < 6272; i++) {
             real v14 = (real)0.25 * (x13[i]);
             real v15 = v14 + (real)1e-05;
@@ -11051,9 +11051,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan.gm:8: G batchnorm (6272) */
     {
-        const real *x16 = arena + 451584; /* (6272) */
+        const real *x16 = arena + 250880; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        real *y = arena + 457856;
+        real *y = arena + 257152;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x16[i]) * (x7[i]);
         }
@@ -11062,8 +11062,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:8: G batchnorm */
     /*   with specs/wgan.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 401408; /* (4, 6272) */
-        const real *x17 = arena + 457856; /* (6272) */
+        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x17 = arena + 257152; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 758272;
         PARALLEL_FOR
@@ -11080,17 +11080,17 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 758272, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 758272, 128, G_l5_weight, 1024, arena + 797072, 1024);
     /* specs/wgan.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 758272, G_l5_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 758272, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 797072;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -11112,8 +11112,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -11130,8 +11130,8 @@ static void gc_grad_1(real *g) {
     /* specs/wgan.gm:9: G batchnorm (64) */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x30 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x30 = arena + 50176; /* (64) */
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v31 = (real)0.0012755102040816326 * (x30[i]);
             y[i] = -(v31);
@@ -11139,9 +11139,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan.gm:9: G batchnorm (4, 14, 14, 64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x32 = arena + 0; /* (64) */
-        real *y = arena + 200704;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x32 = arena + 50176; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -11153,8 +11153,8 @@ static void gc_grad_1(real *g) {
     /* specs/wgan.gm:9: G batchnorm (64) */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 467264;
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 266560;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -11173,8 +11173,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:9: G batchnorm */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x35 = arena + 467264; /* (64) */
-        real *y = arena + 467264;
+        const real *x35 = arena + 266560; /* (64) */
+        real *y = arena + 266560;
         for (long i = 0; i < 64; i++) {
             real v36 = (real)0.0012755102040816326 * (x35[i]);
             real v37 = v36 + (real)1e-05;
@@ -11183,9 +11183,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan.gm:9: G batchnorm (64) */
     {
-        const real *x38 = arena + 467264; /* (64) */
+        const real *x38 = arena + 266560; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        real *y = arena + 467328;
+        real *y = arena + 266624;
         for (long i = 0; i < 64; i++) {
             y[i] = (x38[i]) * (x29[i]);
         }
@@ -11194,10 +11194,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:9: G batchnorm */
     /*   with specs/wgan.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 467328; /* (64) */
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x39 = arena + 266624; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -11209,11 +11209,11 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 250880, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 50176, 64, G_l8_weight, 16, arena + 100352, 16);
     /* specs/wgan.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 464128;
+        const real *cols = arena + 100352;
+        real *img = arena + 263424;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -11235,9 +11235,9 @@ static void gc_grad_1(real *g) {
     /* specs/wgan.gm:10: G tanh (4, 28, 28, 1) */
     /*   with specs/wgan.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 464128; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 263424; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 464128;
+        real *y = arena + 263424;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -11251,8 +11251,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 464128;
-        real *cols = arena + 0;
+        const real *img = arena + 263424;
+        real *cols = arena + 797072;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -11274,15 +11274,15 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 464128, D_l1_weight, arena + 301056);
+        genrt_conv_run(&conv, arena + 263424, D_l1_weight, arena + 100352);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 301056, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 797072, 16, D_l1_weight, 16, arena + 100352, 64);
     /* specs/wgan.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
-        const real *x52 = arena + 301056; /* (784, 64) */
+        const real *x52 = arena + 100352; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
-        real *y = arena + 301056;
+        real *y = arena + 100352;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -11293,8 +11293,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan.gm:13: D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x55 = arena + 301056; /* (4, 14, 14, 64) */
-        real *y = arena + 301056;
+        const real *x55 = arena + 100352; /* (4, 14, 14, 64) */
+        real *y = arena + 100352;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
@@ -11305,8 +11305,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 301056;
-        real *cols = arena + 0;
+        const real *img = arena + 100352;
+        real *cols = arena + 797072;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -11329,14 +11329,14 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 301056, D_l3_weight, arena + 351232);
+        genrt_conv_run(&conv, arena + 100352, D_l3_weight, arena + 150528);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 351232, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 797072, 1024, D_l3_weight, 1024, arena + 150528, 128);
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x60 = arena + 351232; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x60 = arena + 150528; /* (4, 7, 7, 128) */
+        real *y = arena + 175616;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -11353,8 +11353,8 @@ static void gc_grad_1(real *g) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x65 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x65 = arena + 175616; /* (128) */
+        real *y = arena + 175616;
         for (long i = 0; i < 128; i++) {
             real v66 = (real)0.00510204081632653 * (x65[i]);
             y[i] = -(v66);
@@ -11362,9 +11362,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan.gm:14: D batchnorm (4, 7, 7, 128) */
     {
-        const real *x60 = arena + 351232; /* (4, 7, 7, 128) */
-        const real *x67 = arena + 0; /* (128) */
-        real *y = arena + 351232;
+        const real *x60 = arena + 150528; /* (4, 7, 7, 128) */
+        const real *x67 = arena + 175616; /* (128) */
+        real *y = arena + 150528;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -11376,8 +11376,8 @@ static void gc_grad_1(real *g) {
     /* specs/wgan.gm:14: D batchnorm (128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x68 = arena + 150528; /* (4, 7, 7, 128) */
+        real *y = arena + 175616;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -11396,8 +11396,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     {
-        const real *x70 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x70 = arena + 175616; /* (128) */
+        real *y = arena + 175616;
         for (long i = 0; i < 128; i++) {
             real v71 = (real)0.00510204081632653 * (x70[i]);
             real v72 = v71 + (real)1e-05;
@@ -11406,9 +11406,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan.gm:14: D batchnorm (128) */
     {
-        const real *x73 = arena + 0; /* (128) */
+        const real *x73 = arena + 175616; /* (128) */
         const real *x64 = D_l4_gamma; /* (128) */
-        real *y = arena + 128;
+        real *y = arena + 175744;
         for (long i = 0; i < 128; i++) {
             y[i] = (x73[i]) * (x64[i]);
         }
@@ -11417,7 +11417,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:17: loss_G */
     /*   with specs/wgan.gm:17: backward of loss_G */
     {
-        real *y = arena + 272;
+        real *y = arena + 175888;
         for (long i = 0; i < 1; i++) {
             real v86 = 1;
             real v87 = -(v86);
@@ -11426,24 +11426,24 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan.gm:17: backward of loss_G (4, 1) */
     {
-        const real *x88 = arena + 272; /* (1) */
-        real *y = arena + 256;
+        const real *x88 = arena + 175888; /* (1) */
+        real *y = arena + 175872;
         for (long i = 0; i < 4; i++) {
             y[i] = x88[0];
         }
     }
     /* specs/wgan.gm:15: backward of D dense 1 (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 256, 1, D_l7_weight, 6272, arena + 426496, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 175872, 1, D_l7_weight, 6272, arena + 225792, 6272);
     /* specs/wgan.gm:14: backward of D leaky_relu 0.2 (4, 7, 7, 128) */
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D batchnorm */
     /*   with specs/wgan.gm:14: D leaky_relu 0.2 */
     {
-        const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
-        const real *x74 = arena + 128; /* (128) */
+        const real *x68 = arena + 150528; /* (4, 7, 7, 128) */
+        const real *x74 = arena + 175744; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        const real *x91 = arena + 426496; /* (4, 7, 7, 128) */
-        real *y = arena + 426496;
+        const real *x91 = arena + 225792; /* (4, 7, 7, 128) */
+        real *y = arena + 225792;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -11458,9 +11458,9 @@ static void gc_grad_1(real *g) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x92 = arena + 426496; /* (4, 7, 7, 128) */
-        const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
-        real *y = arena + 256;
+        const real *x92 = arena + 225792; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 150528; /* (4, 7, 7, 128) */
+        real *y = arena + 175872;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -11482,10 +11482,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x95 = arena + 256; /* (128) */
+        const real *x95 = arena + 175872; /* (128) */
         const real *x64 = D_l4_gamma; /* (128) */
-        const real *x73 = arena + 0; /* (128) */
-        real *y = arena + 256;
+        const real *x73 = arena + 175616; /* (128) */
+        real *y = arena + 175872;
         for (long i = 0; i < 128; i++) {
             real v96 = (x95[i]) * (x64[i]);
             real v97 = (x73[i]) * (x73[i]);
@@ -11502,11 +11502,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x92 = arena + 426496; /* (4, 7, 7, 128) */
-        const real *x74 = arena + 128; /* (128) */
-        const real *x101 = arena + 256; /* (128) */
-        const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
-        real *y = arena + 426496;
+        const real *x92 = arena + 225792; /* (4, 7, 7, 128) */
+        const real *x74 = arena + 175744; /* (128) */
+        const real *x101 = arena + 175872; /* (128) */
+        const real *x68 = arena + 150528; /* (4, 7, 7, 128) */
+        real *y = arena + 225792;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -11522,8 +11522,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     {
-        const real *x106 = arena + 426496; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x106 = arena + 225792; /* (4, 7, 7, 128) */
+        real *y = arena + 150528;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -11540,8 +11540,8 @@ static void gc_grad_1(real *g) {
     /* specs/wgan.gm:14: backward of D batchnorm (128) */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x107 = arena + 0; /* (128) */
-        real *y = arena + 0;
+        const real *x107 = arena + 150528; /* (128) */
+        real *y = arena + 150528;
         for (long i = 0; i < 128; i++) {
             real v108 = -(x107[i]);
             y[i] = (real)0.00510204081632653 * (v108);
@@ -11551,9 +11551,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     /*   with specs/wgan.gm:14: backward of D batchnorm */
     {
-        const real *x109 = arena + 0; /* (128) */
-        const real *x106 = arena + 426496; /* (4, 7, 7, 128) */
-        real *y = arena + 426496;
+        const real *x109 = arena + 150528; /* (128) */
+        const real *x106 = arena + 225792; /* (4, 7, 7, 128) */
+        real *y = arena + 225792;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -11568,17 +11568,17 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 426496, 128, D_l3_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 225792, 128, D_l3_weight, 1024, arena + 797072, 1024);
     /* specs/wgan.gm:14: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 426496, D_l3_weight, arena + 351232);
+        genrt_conv_run(&conv, arena + 225792, D_l3_weight, arena + 150528);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 351232;
+        const real *cols = arena + 797072;
+        real *img = arena + 150528;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -11600,20 +11600,20 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan.gm:13: backward of D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x56 = arena + 301056; /* (4, 14, 14, 64) */
-        const real *x115 = arena + 351232; /* (4, 14, 14, 64) */
-        real *y = arena + 301056;
+        const real *x56 = arena + 100352; /* (4, 14, 14, 64) */
+        const real *x115 = arena + 150528; /* (4, 14, 14, 64) */
+        real *y = arena + 100352;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x56[i] > 0 ? x115[i] : (real)0.2 * x115[i];
         }
     }
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 301056, 64, D_l1_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 100352, 64, D_l1_weight, 16, arena + 150528, 16);
     /* specs/wgan.gm:13: backward of D conv 64 k4 s2 p1 (4, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 12544;
+        const real *cols = arena + 150528;
+        real *img = arena + 100352;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -11637,9 +11637,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:10: backward of G tanh */
     /*   with specs/wgan.gm:10: backward of G tanh */
     {
-        const real *x49 = arena + 464128; /* (4, 28, 28, 1) */
-        const real *x119 = arena + 12544; /* (4, 28, 28, 1) */
-        real *y = arena + 464128;
+        const real *x49 = arena + 263424; /* (4, 28, 28, 1) */
+        const real *x119 = arena + 100352; /* (4, 28, 28, 1) */
+        real *y = arena + 263424;
         for (long i = 0; i < 3136; i++) {
             real v120 = (x49[i]) * (x49[i]);
             real v121 = -(v120);
@@ -11649,7 +11649,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan.gm:10: backward of G deconv 1 k4 s2 p1 (1) */
     {
-        const real *x123 = arena + 464128; /* (4, 28, 28, 1) */
+        const real *x123 = arena + 263424; /* (4, 28, 28, 1) */
         real *y = arena + 797056;
         double acc[1] = {0};
         for (long r = 0; r < 3136; r++) {
@@ -11665,8 +11665,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 464128;
-        real *cols = arena + 50176;
+        const real *img = arena + 263424;
+        real *cols = arena + 797072;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -11688,23 +11688,23 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 464128, G_l8_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 263424, G_l8_weight, arena + 100352);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 50176, 16, G_l8_weight, 16, arena + 0, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 797072, 16, G_l8_weight, 16, arena + 100352, 64);
     /* specs/wgan.gm:10: backward of G deconv 1 k4 s2 p1 (64, 16) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 464128, arena + 250880, arena + 795904);
+        genrt_conv_run(&conv, arena + 263424, arena + 50176, arena + 795904);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 250880, 64, arena + 50176, 16, arena + 795904, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 50176, 64, arena + 797072, 16, arena + 795904, 16);
     /* specs/wgan.gm:9: backward of G relu (4, 14, 14, 64) */
     {
-        const real *x42 = arena + 250880; /* (4, 14, 14, 64) */
-        const real *x128 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 250880;
+        const real *x42 = arena + 50176; /* (4, 14, 14, 64) */
+        const real *x128 = arena + 100352; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x42[i] > 0 ? x128[i] : 0;
@@ -11712,7 +11712,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan.gm:9: backward of G batchnorm (64) */
     {
-        const real *x129 = arena + 250880; /* (4, 14, 14, 64) */
+        const real *x129 = arena + 50176; /* (4, 14, 14, 64) */
         real *y = arena + 796928;
         double acc[64] = {0};
         PARALLEL_FOR
@@ -11730,9 +11730,9 @@ static void gc_grad_1(real *g) {
     /* specs/wgan.gm:9: backward of G batchnorm (64) */
     /*   with specs/wgan.gm:9: backward of G batchnorm */
     {
-        const real *x129 = arena + 250880; /* (4, 14, 14, 64) */
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x129 = arena + 50176; /* (4, 14, 14, 64) */
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 100352;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -11749,8 +11749,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan.gm:9: backward of G batchnorm (64) */
     {
-        const real *x133 = arena + 0; /* (64) */
-        const real *x38 = arena + 467264; /* (64) */
+        const real *x133 = arena + 100352; /* (64) */
+        const real *x38 = arena + 266560; /* (64) */
         real *y = arena + 796992;
         for (long i = 0; i < 64; i++) {
             y[i] = (x133[i]) * (x38[i]);
@@ -11763,10 +11763,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:9: backward of G batchnorm */
     /*   with specs/wgan.gm:9: backward of G batchnorm */
     {
-        const real *x133 = arena + 0; /* (64) */
+        const real *x133 = arena + 100352; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        const real *x38 = arena + 467264; /* (64) */
-        real *y = arena + 0;
+        const real *x38 = arena + 266560; /* (64) */
+        real *y = arena + 100352;
         for (long i = 0; i < 64; i++) {
             real v134 = (x133[i]) * (x29[i]);
             real v136 = (x38[i]) * (x38[i]);
@@ -11783,11 +11783,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:9: backward of G batchnorm */
     /*   with specs/wgan.gm:9: backward of G batchnorm */
     {
-        const real *x129 = arena + 250880; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 467328; /* (64) */
-        const real *x140 = arena + 0; /* (64) */
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 250880;
+        const real *x129 = arena + 50176; /* (4, 14, 14, 64) */
+        const real *x39 = arena + 266624; /* (64) */
+        const real *x140 = arena + 100352; /* (64) */
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -11803,7 +11803,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan.gm:9: backward of G batchnorm (64) */
     {
-        const real *x145 = arena + 250880; /* (4, 14, 14, 64) */
+        const real *x145 = arena + 50176; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
         PARALLEL_FOR
@@ -11833,8 +11833,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:9: backward of G batchnorm */
     {
         const real *x148 = arena + 0; /* (64) */
-        const real *x145 = arena + 250880; /* (4, 14, 14, 64) */
-        real *y = arena + 250880;
+        const real *x145 = arena + 50176; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -11850,8 +11850,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 250880;
-        real *cols = arena + 0;
+        const real *img = arena + 50176;
+        real *cols = arena + 797072;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -11874,22 +11874,22 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 50176, G_l5_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, G_l5_weight, 1024, arena + 200704, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 797072, 1024, G_l5_weight, 1024, arena + 0, 128);
     /* specs/wgan.gm:9: backward of G deconv 64 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 250880, arena + 758272, arena + 627200);
+        genrt_conv_run(&conv, arena + 50176, arena + 758272, arena + 627200);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 758272, 128, arena + 0, 1024, arena + 627200, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 758272, 128, arena + 797072, 1024, arena + 627200, 1024);
     /* specs/wgan.gm:8: backward of G relu (4, 6272) */
     {
         const real *x20 = arena + 758272; /* (4, 6272) */
-        const real *x156 = arena + 200704; /* (4, 6272) */
+        const real *x156 = arena + 0; /* (4, 6272) */
         real *y = arena + 758272;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
@@ -11918,7 +11918,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:8: backward of G batchnorm */
     {
         const real *x157 = arena + 758272; /* (4, 6272) */
-        const real *x11 = arena + 401408; /* (4, 6272) */
+        const real *x11 = arena + 200704; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -11938,7 +11938,7 @@ static void gc_grad_1(real *g) {
     /* specs/wgan.gm:8: backward of G batchnorm (6272) */
     {
         const real *x161 = arena + 0; /* (6272) */
-        const real *x16 = arena + 451584; /* (6272) */
+        const real *x16 = arena + 250880; /* (6272) */
         real *y = arena + 789632;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x161[i]) * (x16[i]);
@@ -11953,7 +11953,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x161 = arena + 0; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        const real *x16 = arena + 451584; /* (6272) */
+        const real *x16 = arena + 250880; /* (6272) */
         real *y = arena + 0;
         for (long i = 0; i < 6272; i++) {
             real v162 = (x161[i]) * (x7[i]);
@@ -11972,9 +11972,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan.gm:8: backward of G batchnorm */
     {
         const real *x157 = arena + 758272; /* (4, 6272) */
-        const real *x17 = arena + 457856; /* (6272) */
+        const real *x17 = arena + 257152; /* (6272) */
         const real *x168 = arena + 0; /* (6272) */
-        const real *x11 = arena + 401408; /* (4, 6272) */
+        const real *x11 = arena + 200704; /* (4, 6272) */
         real *y = arena + 758272;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -12160,7 +12160,8 @@ static const char spec_summary[] =
     "forward MACs          13879936 per sample, all networks once\n"
     "step FLOPs         34235285504 per training step (GEMMs, forward and backward)\n"
     "state                  7337216 bytes (parameters, optimizer state, moving averages)\n"
-    "arena                 37682496 bytes (train step: 37682496; peak of live tensors: 37682496)\n";
+    "arena                 43604736 bytes (train step: 43604736; peak of live tensors: 37682496)\n"
+    "oneDNN arena          17914624 bytes (what trainers running oneDNN's convolutions touch; the rest is their im2col and GEMM buffers)\n";
 static const char spec_dot[] =
     "// generated by genc --dot from specs/wgan.gm; draw with: dot -Tpng -o wgan.png\n"
     "digraph \"wgan\" {\n"

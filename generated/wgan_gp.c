@@ -26,7 +26,7 @@ typedef float real;
 enum {
     BATCH = 64, GC_BATCH = 4, SAMPLE = 784, LATENT = 100,
     REAL_BATCHES = 5, LATENT_BATCHES = 6,
-    N_STATE = 2745120, N_ARENA = 13077968, N_TENSORS = 52,
+    N_STATE = 2745120, N_ARENA = 15806928, N_TENSORS = 52,
 };
 
 /* parameters and optimizer state, saved in checkpoints */
@@ -151,10 +151,10 @@ static const struct genrt_tensor tensors[52] = {
 static void train_step(long t, double *out) {
     step_t = t;
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 4014080, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 802816, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x5 = arena + 4014080; /* (64, 6272) */
+        const real *x5 = arena + 802816; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -188,9 +188,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x5 = arena + 4014080; /* (64, 6272) */
+        const real *x5 = arena + 802816; /* (64, 6272) */
         const real *x12 = arena + 6272; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -202,7 +202,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x13 = arena + 4014080; /* (64, 6272) */
+        const real *x13 = arena + 802816; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -246,10 +246,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x13 = arena + 4014080; /* (64, 6272) */
+        const real *x13 = arena + 802816; /* (64, 6272) */
         const real *x19 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -264,17 +264,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 802816, 128, G_l5_weight, 1024, arena + 9384400, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3211264;
+        const real *cols = arena + 9384400;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -296,8 +296,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x28 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x28 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -313,25 +313,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x33 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x33 = arena + 802816; /* (64) */
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x33[i]);
         }
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x34 = arena + 0; /* (64) */
-        real *y = arena + 64;
+        const real *x34 = arena + 802816; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = -(x34[i]);
         }
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64, 14, 14, 64) */
     {
-        const real *x28 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x35 = arena + 64; /* (64) */
-        real *y = arena + 3211264;
+        const real *x28 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x35 = arena + 802880; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -343,8 +343,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x36 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 64;
+        const real *x36 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802880;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -361,8 +361,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x38 = arena + 64; /* (64) */
-        real *y = arena + 64;
+        const real *x38 = arena + 802880; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x38[i]);
         }
@@ -371,9 +371,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x39 = arena + 64; /* (64) */
+        const real *x39 = arena + 802880; /* (64) */
         const real *x32 = G_l6_gamma; /* (64) */
-        real *y = arena + 128;
+        real *y = arena + 802944;
         for (long i = 0; i < 64; i++) {
             real v40 = x39[i] + (real)1e-05;
             real v41 = 1 / sqrt(v40);
@@ -381,15 +381,15 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:9: G batchnorm (1) */
-    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 0, arena + 64, 64, (real)0.1, (real)1.0000797257434426);
+    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 802816, arena + 802880, 64, (real)0.1, (real)1.0000797257434426);
     /* specs/wgan_gp.gm:9: G relu (64, 14, 14, 64) */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x36 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x42 = arena + 128; /* (64) */
+        const real *x36 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x42 = arena + 802944; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
-        real *y = arena + 3211264;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -401,11 +401,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 3211264, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 802816, 16);
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 12976128;
+        const real *cols = arena + 802816;
+        real *img = arena + 8429568;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -428,9 +428,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:10: G tanh (64, 28, 28, 1) */
     /*   with specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x50 = arena + 12976128; /* (64, 28, 28, 1) */
+        const real *x50 = arena + 8429568; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
-        real *y = arena + 12976128;
+        real *y = arena + 8429568;
         PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -446,7 +446,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x;
-        real *cols = arena + 0;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -469,15 +469,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, in_x, D_l1_weight, arena + 6422528);
+        genrt_conv_run(&conv, in_x, D_l1_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 6422528, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, D_l1_weight, 16, arena + 0, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x56 = arena + 6422528; /* (12544, 64) */
+        const real *x56 = arena + 0; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 6422528;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -488,8 +488,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x59 = arena + 6422528; /* (64, 14, 14, 64) */
-        real *y = arena + 6422528;
+        const real *x59 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x59[i] > 0 ? x59[i] : (real)0.2 * x59[i];
@@ -500,8 +500,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6422528;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -524,15 +524,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6422528, D_l3_weight, arena + 8830976);
+        genrt_conv_run(&conv, arena + 0, D_l3_weight, arena + 2408448);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 8830976, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, D_l3_weight, 1024, arena + 2408448, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
-        const real *x63 = arena + 8830976; /* (3136, 128) */
+        const real *x63 = arena + 2408448; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
-        real *y = arena + 8830976;
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -543,8 +543,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     {
-        const real *x66 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x66 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -558,8 +558,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x69 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x69 = arena + 802816; /* (64) */
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             real v70 = (real)0.00015943877551020407 * (x69[i]);
             y[i] = -(v70);
@@ -567,9 +567,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
-        const real *x66 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x71 = arena + 0; /* (64) */
-        real *y = arena + 8830976;
+        const real *x66 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x71 = arena + 802816; /* (64) */
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -581,8 +581,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x72 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 13077504;
+        const real *x72 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 9383936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -598,8 +598,8 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x74 = arena + 13077504; /* (64) */
-        real *y = arena + 13077504;
+        const real *x74 = arena + 9383936; /* (64) */
+        real *y = arena + 9383936;
         for (long i = 0; i < 64; i++) {
             real v75 = (real)0.00015943877551020407 * (x74[i]);
             real v76 = v75 + (real)1e-05;
@@ -608,9 +608,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
-        const real *x72 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x77 = arena + 13077504; /* (64) */
-        real *y = arena + 9232384;
+        const real *x72 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x77 = arena + 9383936; /* (64) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -623,10 +623,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x78 = arena + 9232384; /* (64, 7, 7, 128) */
+        const real *x78 = arena + 2809856; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 9633792;
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -642,8 +642,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 12976128;
-        real *cols = arena + 0;
+        const real *img = arena + 8429568;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -666,15 +666,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 12976128, D_l1_weight, arena + 7225344);
+        genrt_conv_run(&conv, arena + 8429568, D_l1_weight, arena + 802816);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 7225344, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, D_l1_weight, 16, arena + 802816, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x88 = arena + 7225344; /* (12544, 64) */
+        const real *x88 = arena + 802816; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 7225344;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -685,8 +685,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x90 = arena + 7225344; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x90 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x90[i] > 0 ? x90[i] : (real)0.2 * x90[i];
@@ -697,8 +697,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -721,15 +721,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 10035200);
+        genrt_conv_run(&conv, arena + 802816, D_l3_weight, arena + 3612672);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 10035200, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, D_l3_weight, 1024, arena + 3612672, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
-        const real *x93 = arena + 10035200; /* (3136, 128) */
+        const real *x93 = arena + 3612672; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
-        real *y = arena + 10035200;
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -740,8 +740,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     {
-        const real *x95 = arena + 10035200; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x95 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -755,8 +755,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x96 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x96 = arena + 1605632; /* (64) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 64; i++) {
             real v97 = (real)0.00015943877551020407 * (x96[i]);
             y[i] = -(v97);
@@ -764,9 +764,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
-        const real *x95 = arena + 10035200; /* (64, 7, 7, 128) */
-        const real *x98 = arena + 0; /* (64) */
-        real *y = arena + 10035200;
+        const real *x95 = arena + 3612672; /* (64, 7, 7, 128) */
+        const real *x98 = arena + 1605632; /* (64) */
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -778,8 +778,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x99 = arena + 10035200; /* (64, 7, 7, 128) */
-        real *y = arena + 13077568;
+        const real *x99 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 9384000;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -795,8 +795,8 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x101 = arena + 13077568; /* (64) */
-        real *y = arena + 13077568;
+        const real *x101 = arena + 9384000; /* (64) */
+        real *y = arena + 9384000;
         for (long i = 0; i < 64; i++) {
             real v102 = (real)0.00015943877551020407 * (x101[i]);
             real v103 = v102 + (real)1e-05;
@@ -805,9 +805,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
-        const real *x99 = arena + 10035200; /* (64, 7, 7, 128) */
-        const real *x104 = arena + 13077568; /* (64) */
-        real *y = arena + 10436608;
+        const real *x99 = arena + 3612672; /* (64, 7, 7, 128) */
+        const real *x104 = arena + 9384000; /* (64) */
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -820,10 +820,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x105 = arena + 10436608; /* (64, 7, 7, 128) */
+        const real *x105 = arena + 4014080; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 10838016;
+        real *y = arena + 4415488;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -836,7 +836,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: gradient penalty (64) */
     {
-        real *y = arena + 0;
+        real *y = arena + 1605632;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)hash_uniform(step_t, 1000, i);
         }
@@ -846,9 +846,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
         const real *x2 = in_x; /* (64, 28, 28, 1) */
-        const real *x53 = arena + 12976128; /* (64, 28, 28, 1) */
-        const real *x117 = arena + 0; /* (64) */
-        real *y = arena + 13026304;
+        const real *x53 = arena + 8429568; /* (64, 28, 28, 1) */
+        const real *x117 = arena + 1605632; /* (64) */
+        real *y = arena + 8479744;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 784; q++) {
@@ -864,8 +864,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 13026304;
-        real *cols = arena + 0;
+        const real *img = arena + 8479744;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -888,15 +888,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 13026304, D_l1_weight, arena + 8028160);
+        genrt_conv_run(&conv, arena + 8479744, D_l1_weight, arena + 1605632);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 8028160, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, D_l1_weight, 16, arena + 1605632, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x122 = arena + 8028160; /* (12544, 64) */
+        const real *x122 = arena + 1605632; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 8028160;
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -907,8 +907,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x124 = arena + 8028160; /* (64, 14, 14, 64) */
-        real *y = arena + 8028160;
+        const real *x124 = arena + 1605632; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x124[i] > 0 ? x124[i] : (real)0.2 * x124[i];
@@ -919,8 +919,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 8028160;
-        real *cols = arena + 0;
+        const real *img = arena + 1605632;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -943,10 +943,10 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 4816896);
+        genrt_conv_run(&conv, arena + 1605632, D_l3_weight, arena + 4816896);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 4816896, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, D_l3_weight, 1024, arena + 4816896, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
         const real *x127 = arena + 4816896; /* (3136, 128) */
@@ -963,7 +963,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     {
         const real *x129 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        real *y = arena + 5218304;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -977,8 +977,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x130 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x130 = arena + 5218304; /* (64) */
+        real *y = arena + 5218304;
         for (long i = 0; i < 64; i++) {
             real v131 = (real)0.00015943877551020407 * (x130[i]);
             y[i] = -(v131);
@@ -987,7 +987,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
         const real *x129 = arena + 4816896; /* (64, 7, 7, 128) */
-        const real *x132 = arena + 0; /* (64) */
+        const real *x132 = arena + 5218304; /* (64) */
         real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
@@ -1001,7 +1001,7 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
         const real *x133 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 13077632;
+        real *y = arena + 9384064;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -1017,8 +1017,8 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x135 = arena + 13077632; /* (64) */
-        real *y = arena + 13077632;
+        const real *x135 = arena + 9384064; /* (64) */
+        real *y = arena + 9384064;
         for (long i = 0; i < 64; i++) {
             real v136 = (real)0.00015943877551020407 * (x135[i]);
             real v137 = v136 + (real)1e-05;
@@ -1031,10 +1031,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
         const real *x133 = arena + 4816896; /* (64, 7, 7, 128) */
-        const real *x138 = arena + 13077632; /* (64) */
+        const real *x138 = arena + 9384064; /* (64) */
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 5218304;
+        real *y = arena + 5619712;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -1049,26 +1049,26 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: gradient penalty (1) */
     {
-        real *y = arena + 0;
+        real *y = arena + 5218304;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (64, 1) */
     {
-        const real *x147 = arena + 0; /* (1) */
-        real *y = arena + 13077696;
+        const real *x147 = arena + 5218304; /* (1) */
+        real *y = arena + 9384128;
         for (long i = 0; i < 64; i++) {
             y[i] = x147[0];
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 13077696, 1, D_l7_weight, 6272, arena + 5619712, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 9384128, 1, D_l7_weight, 6272, arena + 6021120, 6272);
     /* specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x142 = arena + 5218304; /* (64, 7, 7, 128) */
-        const real *x150 = arena + 5619712; /* (64, 7, 7, 128) */
-        real *y = arena + 5619712;
+        const real *x142 = arena + 5619712; /* (64, 7, 7, 128) */
+        const real *x150 = arena + 6021120; /* (64, 7, 7, 128) */
+        real *y = arena + 6021120;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x142[i] > 0 ? x150[i] : (real)0.2 * x150[i];
@@ -1076,9 +1076,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     {
-        const real *x151 = arena + 5619712; /* (64, 7, 7, 128) */
+        const real *x151 = arena + 6021120; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 6021120;
+        real *y = arena + 5218304;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1090,9 +1090,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x152 = arena + 6021120; /* (64, 7, 7, 128) */
+        const real *x152 = arena + 5218304; /* (64, 7, 7, 128) */
         const real *x133 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 13077760;
+        real *y = arena + 9384320;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -1106,8 +1106,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x138 = arena + 13077632; /* (64) */
-        real *y = arena + 13077824;
+        const real *x138 = arena + 9384064; /* (64) */
+        real *y = arena + 9384192;
         for (long i = 0; i < 64; i++) {
             y[i] = (x138[i]) * (x138[i]);
         }
@@ -1115,9 +1115,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x138 = arena + 13077632; /* (64) */
-        const real *x156 = arena + 13077824; /* (64) */
-        real *y = arena + 13077888;
+        const real *x138 = arena + 9384064; /* (64) */
+        const real *x156 = arena + 9384192; /* (64) */
+        real *y = arena + 9384256;
         for (long i = 0; i < 64; i++) {
             real v157 = (x138[i]) * (x156[i]);
             y[i] = (real)-0.5 * (v157);
@@ -1126,9 +1126,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x155 = arena + 13077760; /* (64) */
-        const real *x158 = arena + 13077888; /* (64) */
-        real *y = arena + 0;
+        const real *x155 = arena + 9384320; /* (64) */
+        const real *x158 = arena + 9384256; /* (64) */
+        real *y = arena + 6823936;
         for (long i = 0; i < 64; i++) {
             real v159 = (x155[i]) * (x158[i]);
             y[i] = (real)0.00015943877551020407 * (v159);
@@ -1137,8 +1137,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x160 = arena + 0; /* (64) */
-        real *y = arena + 11239424;
+        const real *x160 = arena + 6823936; /* (64) */
+        real *y = arena + 6422528;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -1151,7 +1151,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     {
         const real *x133 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 11640832;
+        real *y = arena + 7626752;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = 2 * (x133[i]);
@@ -1161,11 +1161,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x152 = arena + 6021120; /* (64, 7, 7, 128) */
-        const real *x138 = arena + 13077632; /* (64) */
-        const real *x162 = arena + 11239424; /* (64, 7, 7, 128) */
-        const real *x163 = arena + 11640832; /* (64, 7, 7, 128) */
-        real *y = arena + 12042240;
+        const real *x152 = arena + 5218304; /* (64, 7, 7, 128) */
+        const real *x138 = arena + 9384064; /* (64) */
+        const real *x162 = arena + 6422528; /* (64, 7, 7, 128) */
+        const real *x163 = arena + 7626752; /* (64, 7, 7, 128) */
+        real *y = arena + 8028160;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -1178,8 +1178,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x165 = arena + 12042240; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x165 = arena + 8028160; /* (64, 7, 7, 128) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -1193,8 +1193,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x166 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x166 = arena + 6823936; /* (64) */
+        real *y = arena + 6823936;
         for (long i = 0; i < 64; i++) {
             real v167 = -(x166[i]);
             y[i] = (real)0.00015943877551020407 * (v167);
@@ -1204,9 +1204,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x168 = arena + 0; /* (64) */
-        const real *x165 = arena + 12042240; /* (64, 7, 7, 128) */
-        real *y = arena + 12042240;
+        const real *x168 = arena + 6823936; /* (64) */
+        const real *x165 = arena + 8028160; /* (64, 7, 7, 128) */
+        real *y = arena + 8028160;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -1221,17 +1221,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12042240, 128, D_l3_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8028160, 128, D_l3_weight, 1024, arena + 9384400, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 12042240, D_l3_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 6823936);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3211264;
+        const real *cols = arena + 9384400;
+        real *img = arena + 6823936;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -1253,20 +1253,20 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x125 = arena + 8028160; /* (64, 14, 14, 64) */
-        const real *x174 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 3211264;
+        const real *x125 = arena + 1605632; /* (64, 14, 14, 64) */
+        const real *x174 = arena + 6823936; /* (64, 14, 14, 64) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x125[i] > 0 ? x174[i] : (real)0.2 * x174[i];
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 3211264, 64, D_l1_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 6823936, 64, D_l1_weight, 16, arena + 8529920, 16);
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 8529920;
+        real *img = arena + 9332736;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -1289,8 +1289,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: gradient penalty (64) */
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
-        const real *x178 = arena + 200704; /* (64, 28, 28, 1) */
-        real *y = arena + 0;
+        const real *x178 = arena + 9332736; /* (64, 28, 28, 1) */
+        real *y = arena + 8529920;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -1305,8 +1305,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: gradient penalty (64) */
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
-        const real *x180 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x180 = arena + 8529920; /* (64) */
+        real *y = arena + 8529920;
         for (long i = 0; i < 64; i++) {
             real v181 = x180[i] + (real)1e-12;
             y[i] = sqrt(v181);
@@ -1314,7 +1314,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: gradient penalty (1) */
     {
-        real *y = arena + 13077952;
+        real *y = arena + 9384384;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
@@ -1322,8 +1322,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: backward of gradient penalty (1) */
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     {
-        const real *x189 = arena + 13077952; /* (1) */
-        real *y = arena + 64;
+        const real *x189 = arena + 9384384; /* (1) */
+        real *y = arena + 8529984;
         for (long i = 0; i < 1; i++) {
             real v190 = 10 * (x189[i]);
             y[i] = (real)0.015625 * (v190);
@@ -1338,9 +1338,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     {
-        const real *x182 = arena + 0; /* (64) */
-        const real *x191 = arena + 64; /* (1) */
-        real *y = arena + 0;
+        const real *x182 = arena + 8529920; /* (64) */
+        const real *x191 = arena + 8529984; /* (1) */
+        real *y = arena + 8529920;
         for (long i = 0; i < 64; i++) {
             real v183 = x182[i] + -1;
             real v192 = x191[0];
@@ -1357,9 +1357,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     {
-        const real *x198 = arena + 0; /* (64) */
-        const real *x178 = arena + 200704; /* (64, 28, 28, 1) */
-        real *y = arena + 200704;
+        const real *x198 = arena + 8529920; /* (64) */
+        const real *x178 = arena + 9332736; /* (64, 28, 28, 1) */
+        real *y = arena + 9332736;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 784; q++) {
@@ -1376,8 +1376,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 200704;
-        real *cols = arena + 0;
+        const real *img = arena + 9332736;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -1400,23 +1400,23 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 200704, D_l1_weight, arena + 4014080);
+        genrt_conv_run(&conv, arena + 9332736, D_l1_weight, arena + 8529920);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 4014080, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, D_l1_weight, 16, arena + 8529920, 64);
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (64, 16) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 200704, arena + 3211264, arena + 13076480);
+        genrt_conv_run(&conv, arena + 9332736, arena + 6823936, arena + 9382912);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 3211264, 64, arena + 0, 16, arena + 13076480, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6823936, 64, arena + 9384400, 16, arena + 9382912, 16);
     /* specs/wgan_gp.gm:13: backward of backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x125 = arena + 8028160; /* (64, 14, 14, 64) */
-        const real *x206 = arena + 4014080; /* (64, 14, 14, 64) */
-        real *y = arena + 4014080;
+        const real *x125 = arena + 1605632; /* (64, 14, 14, 64) */
+        const real *x206 = arena + 8529920; /* (64, 14, 14, 64) */
+        real *y = arena + 8529920;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x125[i] > 0 ? x206[i] : (real)0.2 * x206[i];
@@ -1427,8 +1427,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 4014080;
-        real *cols = arena + 0;
+        const real *img = arena + 8529920;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -1451,22 +1451,22 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, D_l3_weight, arena + 12443648);
+        genrt_conv_run(&conv, arena + 8529920, D_l3_weight, arena + 6823936);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 12443648, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, D_l3_weight, 1024, arena + 6823936, 128);
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, arena + 12042240, arena + 12845056);
+        genrt_conv_run(&conv, arena + 8529920, arena + 8028160, arena + 7225344);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12042240, 128, arena + 0, 1024, arena + 12845056, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8028160, 128, arena + 9384400, 1024, arena + 7225344, 1024);
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     {
-        const real *x211 = arena + 12443648; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x211 = arena + 6823936; /* (64, 7, 7, 128) */
+        real *y = arena + 7356416;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -1480,8 +1480,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x212 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x212 = arena + 7356416; /* (64) */
+        real *y = arena + 7356416;
         for (long i = 0; i < 64; i++) {
             real v213 = (real)0.00015943877551020407 * (x212[i]);
             y[i] = -(v213);
@@ -1491,9 +1491,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x214 = arena + 0; /* (64) */
-        const real *x211 = arena + 12443648; /* (64, 7, 7, 128) */
-        real *y = arena + 12443648;
+        const real *x214 = arena + 7356416; /* (64) */
+        const real *x211 = arena + 6823936; /* (64, 7, 7, 128) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -1507,9 +1507,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x217 = arena + 12443648; /* (64, 7, 7, 128) */
-        const real *x163 = arena + 11640832; /* (64, 7, 7, 128) */
-        real *y = arena + 802816;
+        const real *x217 = arena + 6823936; /* (64, 7, 7, 128) */
+        const real *x163 = arena + 7626752; /* (64, 7, 7, 128) */
+        real *y = arena + 8159360;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -1523,17 +1523,17 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     {
-        const real *x221 = arena + 802816; /* (64) */
-        real *y = arena + 802816;
+        const real *x221 = arena + 8159360; /* (64) */
+        real *y = arena + 8159360;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)0.00015943877551020407 * (x221[i]);
         }
     }
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     {
-        const real *x222 = arena + 802816; /* (64) */
-        const real *x158 = arena + 13077888; /* (64) */
-        real *y = arena + 13077888;
+        const real *x222 = arena + 8159360; /* (64) */
+        const real *x158 = arena + 9384256; /* (64) */
+        real *y = arena + 9384256;
         for (long i = 0; i < 64; i++) {
             y[i] = (x222[i]) * (x158[i]);
         }
@@ -1541,9 +1541,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x222 = arena + 802816; /* (64) */
-        const real *x155 = arena + 13077760; /* (64) */
-        real *y = arena + 802816;
+        const real *x222 = arena + 8159360; /* (64) */
+        const real *x155 = arena + 9384320; /* (64) */
+        real *y = arena + 8159360;
         for (long i = 0; i < 64; i++) {
             real v224 = (x222[i]) * (x155[i]);
             y[i] = (real)-0.5 * (v224);
@@ -1552,8 +1552,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x223 = arena + 13077888; /* (64) */
-        real *y = arena + 0;
+        const real *x223 = arena + 9384256; /* (64) */
+        real *y = arena + 7356416;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -1566,9 +1566,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x217 = arena + 12443648; /* (64, 7, 7, 128) */
-        const real *x152 = arena + 6021120; /* (64, 7, 7, 128) */
-        real *y = arena + 802880;
+        const real *x217 = arena + 6823936; /* (64, 7, 7, 128) */
+        const real *x152 = arena + 5218304; /* (64, 7, 7, 128) */
+        real *y = arena + 8159424;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -1584,11 +1584,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x232 = arena + 0; /* (64, 7, 7, 128) */
+        const real *x232 = arena + 7356416; /* (64, 7, 7, 128) */
         const real *x133 = arena + 4816896; /* (64, 7, 7, 128) */
-        const real *x217 = arena + 12443648; /* (64, 7, 7, 128) */
-        const real *x138 = arena + 13077632; /* (64) */
-        real *y = arena + 401408;
+        const real *x217 = arena + 6823936; /* (64, 7, 7, 128) */
+        const real *x138 = arena + 9384064; /* (64) */
+        real *y = arena + 7757824;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -1602,9 +1602,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x239 = arena + 401408; /* (64, 7, 7, 128) */
-        const real *x151 = arena + 5619712; /* (64, 7, 7, 128) */
-        real *y = arena + 11647104;
+        const real *x239 = arena + 7757824; /* (64, 7, 7, 128) */
+        const real *x151 = arena + 6021120; /* (64, 7, 7, 128) */
+        real *y = arena + 8159232;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1622,10 +1622,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x239 = arena + 401408; /* (64, 7, 7, 128) */
+        const real *x239 = arena + 7757824; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        const real *x142 = arena + 5218304; /* (64, 7, 7, 128) */
-        real *y = arena + 401408;
+        const real *x142 = arena + 5619712; /* (64, 7, 7, 128) */
+        real *y = arena + 7757824;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1636,7 +1636,7 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:15: backward of backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 13077696, 1, arena + 401408, 6272, arena + 11640832, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 9384128, 1, arena + 7757824, 6272, arena + 5750784, 6272);
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
@@ -1649,11 +1649,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x225 = arena + 802816; /* (64) */
-        const real *x156 = arena + 13077824; /* (64) */
-        const real *x138 = arena + 13077632; /* (64) */
-        const real *x238 = arena + 802880; /* (64) */
-        real *y = arena + 802816;
+        const real *x225 = arena + 8159360; /* (64) */
+        const real *x156 = arena + 9384192; /* (64) */
+        const real *x138 = arena + 9384064; /* (64) */
+        const real *x238 = arena + 8159424; /* (64) */
+        real *y = arena + 8159360;
         for (long i = 0; i < 64; i++) {
             real v226 = (x225[i]) * (x156[i]);
             real v227 = (x225[i]) * (x138[i]);
@@ -1678,13 +1678,13 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x217 = arena + 12443648; /* (64, 7, 7, 128) */
-        const real *x162 = arena + 11239424; /* (64, 7, 7, 128) */
-        const real *x232 = arena + 0; /* (64, 7, 7, 128) */
-        const real *x152 = arena + 6021120; /* (64, 7, 7, 128) */
-        const real *x251 = arena + 802816; /* (64) */
+        const real *x217 = arena + 6823936; /* (64, 7, 7, 128) */
+        const real *x162 = arena + 6422528; /* (64, 7, 7, 128) */
+        const real *x232 = arena + 7356416; /* (64, 7, 7, 128) */
+        const real *x152 = arena + 5218304; /* (64, 7, 7, 128) */
+        const real *x251 = arena + 8159360; /* (64) */
         const real *x133 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 12443648;
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -1703,8 +1703,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x256 = arena + 12443648; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x256 = arena + 6823936; /* (64, 7, 7, 128) */
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -1718,8 +1718,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x257 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x257 = arena + 4816896; /* (64) */
+        real *y = arena + 4816896;
         for (long i = 0; i < 64; i++) {
             real v258 = -(x257[i]);
             y[i] = (real)0.00015943877551020407 * (v258);
@@ -1729,9 +1729,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x259 = arena + 0; /* (64) */
-        const real *x256 = arena + 12443648; /* (64, 7, 7, 128) */
-        real *y = arena + 12443648;
+        const real *x259 = arena + 4816896; /* (64) */
+        const real *x256 = arena + 6823936; /* (64, 7, 7, 128) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -1744,8 +1744,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     {
-        const real *x263 = arena + 12443648; /* (3136, 128) */
-        real *y = arena + 11371520;
+        const real *x263 = arena + 6823936; /* (3136, 128) */
+        real *y = arena + 5757056;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1764,8 +1764,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 8028160;
-        real *cols = arena + 0;
+        const real *img = arena + 1605632;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -1788,25 +1788,25 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12443648, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 6823936, 128, D_l3_weight, 1024, arena + 12595664, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8028160, arena + 12443648, arena + 11239424);
+        genrt_conv_run(&conv, arena + 1605632, arena + 6823936, arena + 4816896);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12443648, 128, arena + 0, 1024, arena + 11239424, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 6823936, 128, arena + 9384400, 1024, arena + 4816896, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 12443648, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 6823936, D_l3_weight, arena + 4947968);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 12595664;
+        real *img = arena + 4947968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -1828,9 +1828,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x125 = arena + 8028160; /* (64, 14, 14, 64) */
-        const real *x269 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 8028160;
+        const real *x125 = arena + 1605632; /* (64, 14, 14, 64) */
+        const real *x269 = arena + 4947968; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x125[i] > 0 ? x269[i] : (real)0.2 * x269[i];
@@ -1838,8 +1838,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x271 = arena + 8028160; /* (12544, 64) */
-        real *y = arena + 11371648;
+        const real *x271 = arena + 1605632; /* (12544, 64) */
+        real *y = arena + 4948992;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -1858,8 +1858,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 13026304;
-        real *cols = arena + 0;
+        const real *img = arena + 8479744;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -1882,22 +1882,22 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 13026304, arena + 8028160, arena + 11370496);
+        genrt_conv_run(&conv, arena + 8479744, arena + 1605632, arena + 4947968);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 8028160, 64, arena + 0, 16, arena + 11370496, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 1605632, 64, arena + 9384400, 16, arena + 4947968, 16);
     /* specs/wgan_gp.gm:17: backward of loss_D (1) */
     {
-        const real *x189 = arena + 13077952; /* (1) */
-        real *y = arena + 0;
+        const real *x189 = arena + 9384384; /* (1) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x189[i]);
         }
     }
     /* specs/wgan_gp.gm:17: backward of loss_D (64, 1) */
     {
-        const real *x277 = arena + 0; /* (1) */
-        real *y = arena + 401408;
+        const real *x277 = arena + 1605632; /* (1) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 64; i++) {
             y[i] = x277[0];
         }
@@ -1905,8 +1905,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: backward of loss_D (1) */
     /*   with specs/wgan_gp.gm:17: backward of loss_D */
     {
-        const real *x189 = arena + 13077952; /* (1) */
-        real *y = arena + 13077952;
+        const real *x189 = arena + 9384384; /* (1) */
+        real *y = arena + 9384384;
         for (long i = 0; i < 1; i++) {
             real v276 = -(x189[i]);
             y[i] = (real)0.015625 * (v276);
@@ -1914,16 +1914,16 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: backward of loss_D (64, 1) */
     {
-        const real *x279 = arena + 13077952; /* (1) */
-        real *y = arena + 8567296;
+        const real *x279 = arena + 9384384; /* (1) */
+        real *y = arena + 2145792;
         for (long i = 0; i < 64; i++) {
             y[i] = x279[0];
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
-        const real *x278 = arena + 401408; /* (64, 1) */
-        real *y = arena + 8567360;
+        const real *x278 = arena + 2007040; /* (64, 1) */
+        real *y = arena + 2145920;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -1934,14 +1934,14 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 401408, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 2007040, 1, D_l7_weight, 6272, arena + 1605632, 6272);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 401408, 1, arena + 10838016, 6272, arena + 8560640, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 2007040, 1, arena + 4415488, 6272, arena + 2138112, 6272);
     /* specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x108 = arena + 10838016; /* (64, 7, 7, 128) */
-        const real *x285 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 10838016;
+        const real *x108 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x285 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 4415488;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x108[i] > 0 ? x285[i] : (real)0.2 * x285[i];
@@ -1949,8 +1949,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     {
-        const real *x286 = arena + 10838016; /* (64, 7, 7, 128) */
-        real *y = arena + 8566912;
+        const real *x286 = arena + 4415488; /* (64, 7, 7, 128) */
+        real *y = arena + 2145408;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -1966,9 +1966,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     {
-        const real *x286 = arena + 10838016; /* (64, 7, 7, 128) */
+        const real *x286 = arena + 4415488; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 8028160;
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -1980,9 +1980,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x286 = arena + 10838016; /* (64, 7, 7, 128) */
-        const real *x105 = arena + 10436608; /* (64, 7, 7, 128) */
-        real *y = arena + 8567040;
+        const real *x286 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x105 = arena + 4014080; /* (64, 7, 7, 128) */
+        real *y = arena + 2145536;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -2000,9 +2000,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x288 = arena + 8028160; /* (64, 7, 7, 128) */
-        const real *x99 = arena + 10035200; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x288 = arena + 1605632; /* (64, 7, 7, 128) */
+        const real *x99 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 2007040;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -2020,9 +2020,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x104 = arena + 13077568; /* (64) */
-        const real *x294 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x104 = arena + 9384000; /* (64) */
+        const real *x294 = arena + 2007040; /* (64) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 64; i++) {
             real v295 = (x104[i]) * (x104[i]);
             real v296 = (x104[i]) * (v295);
@@ -2038,11 +2038,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x288 = arena + 8028160; /* (64, 7, 7, 128) */
-        const real *x104 = arena + 13077568; /* (64) */
-        const real *x299 = arena + 0; /* (64) */
-        const real *x99 = arena + 10035200; /* (64, 7, 7, 128) */
-        real *y = arena + 8028160;
+        const real *x288 = arena + 1605632; /* (64, 7, 7, 128) */
+        const real *x104 = arena + 9384000; /* (64) */
+        const real *x299 = arena + 2007040; /* (64) */
+        const real *x99 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -2058,8 +2058,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x304 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x304 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 2007040;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -2073,8 +2073,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x305 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x305 = arena + 2007040; /* (64) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 64; i++) {
             real v306 = -(x305[i]);
             y[i] = (real)0.00015943877551020407 * (v306);
@@ -2084,9 +2084,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x307 = arena + 0; /* (64) */
-        const real *x304 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 8028160;
+        const real *x307 = arena + 2007040; /* (64) */
+        const real *x304 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -2099,8 +2099,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     {
-        const real *x311 = arena + 8028160; /* (3136, 128) */
-        real *y = arena + 8567168;
+        const real *x311 = arena + 1605632; /* (3136, 128) */
+        real *y = arena + 2145664;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -2119,8 +2119,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -2143,25 +2143,25 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8028160, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 1605632, 128, D_l3_weight, 1024, arena + 12595664, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, arena + 8028160, arena + 8429568);
+        genrt_conv_run(&conv, arena + 802816, arena + 1605632, arena + 2007040);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8028160, 128, arena + 0, 1024, arena + 8429568, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 1605632, 128, arena + 9384400, 1024, arena + 2007040, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 1605632, D_l3_weight, arena + 3612672);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 12595664;
+        real *img = arena + 3612672;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -2183,9 +2183,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x91 = arena + 7225344; /* (64, 14, 14, 64) */
-        const real *x318 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x91 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x318 = arena + 3612672; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x91[i] > 0 ? x318[i] : (real)0.2 * x318[i];
@@ -2193,8 +2193,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x320 = arena + 7225344; /* (12544, 64) */
-        real *y = arena + 8029184;
+        const real *x320 = arena + 802816; /* (12544, 64) */
+        real *y = arena + 2145856;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -2213,8 +2213,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 12976128;
-        real *cols = arena + 0;
+        const real *img = arena + 8429568;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -2237,14 +2237,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 12976128, arena + 7225344, arena + 8028160);
+        genrt_conv_run(&conv, arena + 8429568, arena + 802816, arena + 2144384);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 0, 16, arena + 8028160, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 802816, 64, arena + 9384400, 16, arena + 2144384, 16);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
-        const real *x280 = arena + 8567296; /* (64, 1) */
-        real *y = arena + 0;
+        const real *x280 = arena + 2145792; /* (64, 1) */
+        real *y = arena + 802816;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -2256,24 +2256,24 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
-        const real *x281 = arena + 8567360; /* (1) */
-        const real *x326 = arena + 0; /* (1) */
-        real *y = arena + 8567360;
+        const real *x281 = arena + 2145920; /* (1) */
+        const real *x326 = arena + 802816; /* (1) */
+        real *y = arena + 2145920;
         for (long i = 0; i < 1; i++) {
             y[i] = x281[i] + x326[i];
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 8567296, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 2145792, 1, D_l7_weight, 6272, arena + 802816, 6272);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 8567296, 1, arena + 9633792, 6272, arena + 401408, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 2145792, 1, arena + 3211264, 6272, arena + 1204224, 6272);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1, 6272) */
     /*   with specs/wgan_gp.gm:15: backward of D dense 1 */
     {
-        const real *x246 = arena + 11640832; /* (1, 6272) */
-        const real *x283 = arena + 8560640; /* (1, 6272) */
-        const real *x329 = arena + 401408; /* (1, 6272) */
-        real *y = arena + 11640832;
+        const real *x246 = arena + 5750784; /* (1, 6272) */
+        const real *x283 = arena + 2138112; /* (1, 6272) */
+        const real *x329 = arena + 1204224; /* (1, 6272) */
+        real *y = arena + 5750784;
         for (long i = 0; i < 6272; i++) {
             real v284 = x246[i] + x283[i];
             y[i] = v284 + x329[i];
@@ -2281,9 +2281,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x81 = arena + 9633792; /* (64, 7, 7, 128) */
-        const real *x331 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 9633792;
+        const real *x81 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x331 = arena + 802816; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x81[i] > 0 ? x331[i] : (real)0.2 * x331[i];
@@ -2291,8 +2291,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     {
-        const real *x332 = arena + 9633792; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x332 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -2308,18 +2308,18 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     {
-        const real *x287 = arena + 8566912; /* (128) */
-        const real *x333 = arena + 0; /* (128) */
-        real *y = arena + 8566912;
+        const real *x287 = arena + 2145408; /* (128) */
+        const real *x333 = arena + 802816; /* (128) */
+        real *y = arena + 2145408;
         for (long i = 0; i < 128; i++) {
             y[i] = x287[i] + x333[i];
         }
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     {
-        const real *x332 = arena + 9633792; /* (64, 7, 7, 128) */
+        const real *x332 = arena + 3211264; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 7225344;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -2331,9 +2331,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x332 = arena + 9633792; /* (64, 7, 7, 128) */
-        const real *x78 = arena + 9232384; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x332 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x78 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 1204224;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -2351,10 +2351,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x243 = arena + 11647104; /* (128) */
-        const real *x290 = arena + 8567040; /* (128) */
-        const real *x337 = arena + 0; /* (128) */
-        real *y = arena + 11647104;
+        const real *x243 = arena + 8159232; /* (128) */
+        const real *x290 = arena + 2145536; /* (128) */
+        const real *x337 = arena + 1204224; /* (128) */
+        real *y = arena + 8159232;
         for (long i = 0; i < 128; i++) {
             real v291 = x243[i] + x290[i];
             y[i] = v291 + x337[i];
@@ -2363,9 +2363,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x335 = arena + 7225344; /* (64, 7, 7, 128) */
-        const real *x72 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x335 = arena + 802816; /* (64, 7, 7, 128) */
+        const real *x72 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 1204224;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -2383,9 +2383,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x77 = arena + 13077504; /* (64) */
-        const real *x341 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x77 = arena + 9383936; /* (64) */
+        const real *x341 = arena + 1204224; /* (64) */
+        real *y = arena + 1204224;
         for (long i = 0; i < 64; i++) {
             real v342 = (x77[i]) * (x77[i]);
             real v343 = (x77[i]) * (v342);
@@ -2401,11 +2401,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x335 = arena + 7225344; /* (64, 7, 7, 128) */
-        const real *x77 = arena + 13077504; /* (64) */
-        const real *x346 = arena + 0; /* (64) */
-        const real *x72 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 7225344;
+        const real *x335 = arena + 802816; /* (64, 7, 7, 128) */
+        const real *x77 = arena + 9383936; /* (64) */
+        const real *x346 = arena + 1204224; /* (64) */
+        const real *x72 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -2421,8 +2421,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x351 = arena + 7225344; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x351 = arena + 802816; /* (64, 7, 7, 128) */
+        real *y = arena + 1204224;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -2436,8 +2436,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x352 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x352 = arena + 1204224; /* (64) */
+        real *y = arena + 1204224;
         for (long i = 0; i < 64; i++) {
             real v353 = -(x352[i]);
             y[i] = (real)0.00015943877551020407 * (v353);
@@ -2447,9 +2447,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x354 = arena + 0; /* (64) */
-        const real *x351 = arena + 7225344; /* (64, 7, 7, 128) */
-        real *y = arena + 7225344;
+        const real *x354 = arena + 1204224; /* (64) */
+        const real *x351 = arena + 802816; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -2462,8 +2462,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     {
-        const real *x358 = arena + 7225344; /* (3136, 128) */
-        real *y = arena + 0;
+        const real *x358 = arena + 802816; /* (3136, 128) */
+        real *y = arena + 1204224;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -2480,10 +2480,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
     {
-        const real *x264 = arena + 11371520; /* (128) */
-        const real *x312 = arena + 8567168; /* (128) */
-        const real *x359 = arena + 0; /* (128) */
-        real *y = arena + 11371520;
+        const real *x264 = arena + 5757056; /* (128) */
+        const real *x312 = arena + 2145664; /* (128) */
+        const real *x359 = arena + 1204224; /* (128) */
+        real *y = arena + 5757056;
         for (long i = 0; i < 128; i++) {
             real v313 = x264[i] + x312[i];
             y[i] = v313 + x359[i];
@@ -2494,8 +2494,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6422528;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -2518,24 +2518,24 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 7225344, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 802816, 128, D_l3_weight, 1024, arena + 12595664, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6422528, arena + 7225344, arena + 7626752);
+        genrt_conv_run(&conv, arena + 0, arena + 802816, arena + 1204224);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 7225344, 128, arena + 0, 1024, arena + 7626752, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 802816, 128, arena + 9384400, 1024, arena + 1204224, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
     {
-        const real *x210 = arena + 12845056; /* (128, 1024) */
-        const real *x267 = arena + 11239424; /* (128, 1024) */
-        const real *x316 = arena + 8429568; /* (128, 1024) */
-        const real *x363 = arena + 7626752; /* (128, 1024) */
-        real *y = arena + 12845056;
+        const real *x210 = arena + 7225344; /* (128, 1024) */
+        const real *x267 = arena + 4816896; /* (128, 1024) */
+        const real *x316 = arena + 2007040; /* (128, 1024) */
+        const real *x363 = arena + 1204224; /* (128, 1024) */
+        real *y = arena + 7225344;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             real v268 = x210[i] + x267[i];
@@ -2547,12 +2547,12 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 802816, D_l3_weight, arena + 1204224);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 12595664;
+        real *img = arena + 1204224;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -2574,9 +2574,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x60 = arena + 6422528; /* (64, 14, 14, 64) */
-        const real *x365 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 6422528;
+        const real *x60 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x365 = arena + 1204224; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x60[i] > 0 ? x365[i] : (real)0.2 * x365[i];
@@ -2584,8 +2584,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x367 = arena + 6422528; /* (12544, 64) */
-        real *y = arena + 0;
+        const real *x367 = arena + 0; /* (12544, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -2602,10 +2602,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
     {
-        const real *x272 = arena + 11371648; /* (64) */
-        const real *x321 = arena + 8029184; /* (64) */
-        const real *x368 = arena + 0; /* (64) */
-        real *y = arena + 11371648;
+        const real *x272 = arena + 4948992; /* (64) */
+        const real *x321 = arena + 2145856; /* (64) */
+        const real *x368 = arena + 802816; /* (64) */
+        real *y = arena + 4948992;
         for (long i = 0; i < 64; i++) {
             real v322 = x272[i] + x321[i];
             y[i] = v322 + x368[i];
@@ -2617,7 +2617,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x;
-        real *cols = arena + 0;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -2640,19 +2640,19 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, in_x, arena + 6422528, arena + 200704);
+        genrt_conv_run(&conv, in_x, arena + 0, arena + 802816);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6422528, 64, arena + 0, 16, arena + 200704, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 0, 64, arena + 9384400, 16, arena + 802816, 16);
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
     {
-        const real *x205 = arena + 13076480; /* (64, 16) */
-        const real *x274 = arena + 11370496; /* (64, 16) */
-        const real *x324 = arena + 8028160; /* (64, 16) */
-        const real *x371 = arena + 200704; /* (64, 16) */
-        real *y = arena + 13076480;
+        const real *x205 = arena + 9382912; /* (64, 16) */
+        const real *x274 = arena + 4947968; /* (64, 16) */
+        const real *x324 = arena + 2144384; /* (64, 16) */
+        const real *x371 = arena + 802816; /* (64, 16) */
+        real *y = arena + 9382912;
         for (long i = 0; i < 1024; i++) {
             real v275 = x205[i] + x274[i];
             real v325 = v275 + x324[i];
@@ -2660,26 +2660,26 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:19: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 13076480, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l1_weight, arena + 9382912, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp.gm:19: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 11371648, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l1_bias, arena + 4948992, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp.gm:19: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 12845056, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l3_weight, arena + 7225344, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp.gm:19: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 11371520, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l3_bias, arena + 5757056, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp.gm:19: adam step of D.l4.gamma (1) */
-    adam_update(D_l4_gamma, arena + 11647104, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l4_gamma, arena + 8159232, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp.gm:19: adam step of D.l4.beta (1) */
-    adam_update(D_l4_beta, arena + 8566912, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l4_beta, arena + 2145408, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp.gm:19: adam step of D.l7.weight (1) */
-    adam_update(D_l7_weight, arena + 11640832, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l7_weight, arena + 5750784, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp.gm:19: adam step of D.l7.bias (1) */
-    adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
+    adam_update(D_l7_bias, arena + 2145920, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 1);
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 6400, 100, G_l1_weight, 100, arena + 4014080, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 6400, 100, G_l1_weight, 100, arena + 802816, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x399 = arena + 4014080; /* (64, 6272) */
+        const real *x399 = arena + 802816; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2713,9 +2713,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x399 = arena + 4014080; /* (64, 6272) */
+        const real *x399 = arena + 802816; /* (64, 6272) */
         const real *x402 = arena + 6272; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2727,7 +2727,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x403 = arena + 4014080; /* (64, 6272) */
+        const real *x403 = arena + 802816; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -2771,10 +2771,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x403 = arena + 4014080; /* (64, 6272) */
+        const real *x403 = arena + 802816; /* (64, 6272) */
         const real *x409 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -2789,17 +2789,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 802816, 128, G_l5_weight, 1024, arena + 9384400, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3211264;
+        const real *cols = arena + 9384400;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -2821,8 +2821,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x417 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x417 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -2838,25 +2838,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x418 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x418 = arena + 802816; /* (64) */
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x418[i]);
         }
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x419 = arena + 0; /* (64) */
-        real *y = arena + 64;
+        const real *x419 = arena + 802816; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = -(x419[i]);
         }
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64, 14, 14, 64) */
     {
-        const real *x417 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x420 = arena + 64; /* (64) */
-        real *y = arena + 3211264;
+        const real *x417 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x420 = arena + 802880; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -2868,8 +2868,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x421 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 64;
+        const real *x421 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802880;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -2886,8 +2886,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x423 = arena + 64; /* (64) */
-        real *y = arena + 64;
+        const real *x423 = arena + 802880; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x423[i]);
         }
@@ -2896,9 +2896,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x424 = arena + 64; /* (64) */
+        const real *x424 = arena + 802880; /* (64) */
         const real *x32 = G_l6_gamma; /* (64) */
-        real *y = arena + 128;
+        real *y = arena + 802944;
         for (long i = 0; i < 64; i++) {
             real v425 = x424[i] + (real)1e-05;
             real v426 = 1 / sqrt(v425);
@@ -2906,15 +2906,15 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:9: G batchnorm (1) */
-    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 0, arena + 64, 64, (real)0.1, (real)1.0000797257434426);
+    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 802816, arena + 802880, 64, (real)0.1, (real)1.0000797257434426);
     /* specs/wgan_gp.gm:9: G relu (64, 14, 14, 64) */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x421 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x427 = arena + 128; /* (64) */
+        const real *x421 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x427 = arena + 802944; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
-        real *y = arena + 3211264;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -2926,11 +2926,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 3211264, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 802816, 16);
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 12976128;
+        const real *cols = arena + 802816;
+        real *img = arena + 8429568;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -2953,9 +2953,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:10: G tanh (64, 28, 28, 1) */
     /*   with specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x434 = arena + 12976128; /* (64, 28, 28, 1) */
+        const real *x434 = arena + 8429568; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
-        real *y = arena + 12976128;
+        real *y = arena + 8429568;
         PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -2971,7 +2971,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x + 50176;
-        real *cols = arena + 0;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -2994,15 +2994,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, in_x + 50176, D_l1_weight, arena + 6422528);
+        genrt_conv_run(&conv, in_x + 50176, D_l1_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 6422528, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, D_l1_weight, 16, arena + 0, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x438 = arena + 6422528; /* (12544, 64) */
+        const real *x438 = arena + 0; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 6422528;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -3013,8 +3013,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x440 = arena + 6422528; /* (64, 14, 14, 64) */
-        real *y = arena + 6422528;
+        const real *x440 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x440[i] > 0 ? x440[i] : (real)0.2 * x440[i];
@@ -3025,8 +3025,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6422528;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -3049,15 +3049,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6422528, D_l3_weight, arena + 8830976);
+        genrt_conv_run(&conv, arena + 0, D_l3_weight, arena + 2408448);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 8830976, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, D_l3_weight, 1024, arena + 2408448, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
-        const real *x443 = arena + 8830976; /* (3136, 128) */
+        const real *x443 = arena + 2408448; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
-        real *y = arena + 8830976;
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3068,8 +3068,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     {
-        const real *x445 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x445 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -3083,8 +3083,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x446 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x446 = arena + 802816; /* (64) */
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             real v447 = (real)0.00015943877551020407 * (x446[i]);
             y[i] = -(v447);
@@ -3092,9 +3092,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
-        const real *x445 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x448 = arena + 0; /* (64) */
-        real *y = arena + 8830976;
+        const real *x445 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x448 = arena + 802816; /* (64) */
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -3106,8 +3106,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x449 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 13077504;
+        const real *x449 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 9383936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -3123,8 +3123,8 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x451 = arena + 13077504; /* (64) */
-        real *y = arena + 13077504;
+        const real *x451 = arena + 9383936; /* (64) */
+        real *y = arena + 9383936;
         for (long i = 0; i < 64; i++) {
             real v452 = (real)0.00015943877551020407 * (x451[i]);
             real v453 = v452 + (real)1e-05;
@@ -3133,9 +3133,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
-        const real *x449 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x454 = arena + 13077504; /* (64) */
-        real *y = arena + 9232384;
+        const real *x449 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x454 = arena + 9383936; /* (64) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -3148,10 +3148,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x455 = arena + 9232384; /* (64, 7, 7, 128) */
+        const real *x455 = arena + 2809856; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 9633792;
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3167,8 +3167,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 12976128;
-        real *cols = arena + 0;
+        const real *img = arena + 8429568;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -3191,15 +3191,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 12976128, D_l1_weight, arena + 7225344);
+        genrt_conv_run(&conv, arena + 8429568, D_l1_weight, arena + 802816);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 7225344, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, D_l1_weight, 16, arena + 802816, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x463 = arena + 7225344; /* (12544, 64) */
+        const real *x463 = arena + 802816; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 7225344;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -3210,8 +3210,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x465 = arena + 7225344; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x465 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x465[i] > 0 ? x465[i] : (real)0.2 * x465[i];
@@ -3222,8 +3222,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -3246,15 +3246,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 10035200);
+        genrt_conv_run(&conv, arena + 802816, D_l3_weight, arena + 3612672);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 10035200, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, D_l3_weight, 1024, arena + 3612672, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
-        const real *x468 = arena + 10035200; /* (3136, 128) */
+        const real *x468 = arena + 3612672; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
-        real *y = arena + 10035200;
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3265,8 +3265,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     {
-        const real *x470 = arena + 10035200; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x470 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -3280,8 +3280,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x471 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x471 = arena + 1605632; /* (64) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 64; i++) {
             real v472 = (real)0.00015943877551020407 * (x471[i]);
             y[i] = -(v472);
@@ -3289,9 +3289,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
-        const real *x470 = arena + 10035200; /* (64, 7, 7, 128) */
-        const real *x473 = arena + 0; /* (64) */
-        real *y = arena + 10035200;
+        const real *x470 = arena + 3612672; /* (64, 7, 7, 128) */
+        const real *x473 = arena + 1605632; /* (64) */
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -3303,8 +3303,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x474 = arena + 10035200; /* (64, 7, 7, 128) */
-        real *y = arena + 13077568;
+        const real *x474 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 9384000;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -3320,8 +3320,8 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x476 = arena + 13077568; /* (64) */
-        real *y = arena + 13077568;
+        const real *x476 = arena + 9384000; /* (64) */
+        real *y = arena + 9384000;
         for (long i = 0; i < 64; i++) {
             real v477 = (real)0.00015943877551020407 * (x476[i]);
             real v478 = v477 + (real)1e-05;
@@ -3330,9 +3330,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
-        const real *x474 = arena + 10035200; /* (64, 7, 7, 128) */
-        const real *x479 = arena + 13077568; /* (64) */
-        real *y = arena + 10436608;
+        const real *x474 = arena + 3612672; /* (64, 7, 7, 128) */
+        const real *x479 = arena + 9384000; /* (64) */
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -3345,10 +3345,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x480 = arena + 10436608; /* (64, 7, 7, 128) */
+        const real *x480 = arena + 4014080; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 10838016;
+        real *y = arena + 4415488;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3361,7 +3361,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: gradient penalty (64) */
     {
-        real *y = arena + 0;
+        real *y = arena + 1605632;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)hash_uniform(step_t, 1001, i);
         }
@@ -3371,9 +3371,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
         const real *x397 = in_x + 50176; /* (64, 28, 28, 1) */
-        const real *x436 = arena + 12976128; /* (64, 28, 28, 1) */
-        const real *x492 = arena + 0; /* (64) */
-        real *y = arena + 13026304;
+        const real *x436 = arena + 8429568; /* (64, 28, 28, 1) */
+        const real *x492 = arena + 1605632; /* (64) */
+        real *y = arena + 8479744;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 784; q++) {
@@ -3389,8 +3389,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 13026304;
-        real *cols = arena + 0;
+        const real *img = arena + 8479744;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -3413,15 +3413,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 13026304, D_l1_weight, arena + 8028160);
+        genrt_conv_run(&conv, arena + 8479744, D_l1_weight, arena + 1605632);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 8028160, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, D_l1_weight, 16, arena + 1605632, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x497 = arena + 8028160; /* (12544, 64) */
+        const real *x497 = arena + 1605632; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 8028160;
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -3432,8 +3432,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x499 = arena + 8028160; /* (64, 14, 14, 64) */
-        real *y = arena + 8028160;
+        const real *x499 = arena + 1605632; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x499[i] > 0 ? x499[i] : (real)0.2 * x499[i];
@@ -3444,8 +3444,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 8028160;
-        real *cols = arena + 0;
+        const real *img = arena + 1605632;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -3468,10 +3468,10 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 4816896);
+        genrt_conv_run(&conv, arena + 1605632, D_l3_weight, arena + 4816896);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 4816896, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, D_l3_weight, 1024, arena + 4816896, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
         const real *x502 = arena + 4816896; /* (3136, 128) */
@@ -3488,7 +3488,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     {
         const real *x504 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        real *y = arena + 5218304;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -3502,8 +3502,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x505 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x505 = arena + 5218304; /* (64) */
+        real *y = arena + 5218304;
         for (long i = 0; i < 64; i++) {
             real v506 = (real)0.00015943877551020407 * (x505[i]);
             y[i] = -(v506);
@@ -3512,7 +3512,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
         const real *x504 = arena + 4816896; /* (64, 7, 7, 128) */
-        const real *x507 = arena + 0; /* (64) */
+        const real *x507 = arena + 5218304; /* (64) */
         real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
@@ -3526,7 +3526,7 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
         const real *x508 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 13077632;
+        real *y = arena + 9384064;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -3542,8 +3542,8 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x510 = arena + 13077632; /* (64) */
-        real *y = arena + 13077632;
+        const real *x510 = arena + 9384064; /* (64) */
+        real *y = arena + 9384064;
         for (long i = 0; i < 64; i++) {
             real v511 = (real)0.00015943877551020407 * (x510[i]);
             real v512 = v511 + (real)1e-05;
@@ -3556,10 +3556,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
         const real *x508 = arena + 4816896; /* (64, 7, 7, 128) */
-        const real *x513 = arena + 13077632; /* (64) */
+        const real *x513 = arena + 9384064; /* (64) */
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 5218304;
+        real *y = arena + 5619712;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -3574,26 +3574,26 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: gradient penalty (1) */
     {
-        real *y = arena + 0;
+        real *y = arena + 5218304;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (64, 1) */
     {
-        const real *x522 = arena + 0; /* (1) */
-        real *y = arena + 13077696;
+        const real *x522 = arena + 5218304; /* (1) */
+        real *y = arena + 9384128;
         for (long i = 0; i < 64; i++) {
             y[i] = x522[0];
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 13077696, 1, D_l7_weight, 6272, arena + 5619712, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 9384128, 1, D_l7_weight, 6272, arena + 6021120, 6272);
     /* specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x517 = arena + 5218304; /* (64, 7, 7, 128) */
-        const real *x525 = arena + 5619712; /* (64, 7, 7, 128) */
-        real *y = arena + 5619712;
+        const real *x517 = arena + 5619712; /* (64, 7, 7, 128) */
+        const real *x525 = arena + 6021120; /* (64, 7, 7, 128) */
+        real *y = arena + 6021120;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x517[i] > 0 ? x525[i] : (real)0.2 * x525[i];
@@ -3601,9 +3601,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     {
-        const real *x526 = arena + 5619712; /* (64, 7, 7, 128) */
+        const real *x526 = arena + 6021120; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 6021120;
+        real *y = arena + 5218304;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -3615,9 +3615,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x527 = arena + 6021120; /* (64, 7, 7, 128) */
+        const real *x527 = arena + 5218304; /* (64, 7, 7, 128) */
         const real *x508 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 13077760;
+        real *y = arena + 9384320;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -3631,8 +3631,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x513 = arena + 13077632; /* (64) */
-        real *y = arena + 13077824;
+        const real *x513 = arena + 9384064; /* (64) */
+        real *y = arena + 9384192;
         for (long i = 0; i < 64; i++) {
             y[i] = (x513[i]) * (x513[i]);
         }
@@ -3640,9 +3640,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x513 = arena + 13077632; /* (64) */
-        const real *x531 = arena + 13077824; /* (64) */
-        real *y = arena + 13077888;
+        const real *x513 = arena + 9384064; /* (64) */
+        const real *x531 = arena + 9384192; /* (64) */
+        real *y = arena + 9384256;
         for (long i = 0; i < 64; i++) {
             real v532 = (x513[i]) * (x531[i]);
             y[i] = (real)-0.5 * (v532);
@@ -3651,9 +3651,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x530 = arena + 13077760; /* (64) */
-        const real *x533 = arena + 13077888; /* (64) */
-        real *y = arena + 0;
+        const real *x530 = arena + 9384320; /* (64) */
+        const real *x533 = arena + 9384256; /* (64) */
+        real *y = arena + 6823936;
         for (long i = 0; i < 64; i++) {
             real v534 = (x530[i]) * (x533[i]);
             y[i] = (real)0.00015943877551020407 * (v534);
@@ -3662,8 +3662,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x535 = arena + 0; /* (64) */
-        real *y = arena + 11239424;
+        const real *x535 = arena + 6823936; /* (64) */
+        real *y = arena + 6422528;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -3676,7 +3676,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     {
         const real *x508 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 11640832;
+        real *y = arena + 7626752;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = 2 * (x508[i]);
@@ -3686,11 +3686,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x527 = arena + 6021120; /* (64, 7, 7, 128) */
-        const real *x513 = arena + 13077632; /* (64) */
-        const real *x537 = arena + 11239424; /* (64, 7, 7, 128) */
-        const real *x538 = arena + 11640832; /* (64, 7, 7, 128) */
-        real *y = arena + 12042240;
+        const real *x527 = arena + 5218304; /* (64, 7, 7, 128) */
+        const real *x513 = arena + 9384064; /* (64) */
+        const real *x537 = arena + 6422528; /* (64, 7, 7, 128) */
+        const real *x538 = arena + 7626752; /* (64, 7, 7, 128) */
+        real *y = arena + 8028160;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -3703,8 +3703,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x540 = arena + 12042240; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x540 = arena + 8028160; /* (64, 7, 7, 128) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -3718,8 +3718,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x541 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x541 = arena + 6823936; /* (64) */
+        real *y = arena + 6823936;
         for (long i = 0; i < 64; i++) {
             real v542 = -(x541[i]);
             y[i] = (real)0.00015943877551020407 * (v542);
@@ -3729,9 +3729,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x543 = arena + 0; /* (64) */
-        const real *x540 = arena + 12042240; /* (64, 7, 7, 128) */
-        real *y = arena + 12042240;
+        const real *x543 = arena + 6823936; /* (64) */
+        const real *x540 = arena + 8028160; /* (64, 7, 7, 128) */
+        real *y = arena + 8028160;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -3746,17 +3746,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12042240, 128, D_l3_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8028160, 128, D_l3_weight, 1024, arena + 9384400, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 12042240, D_l3_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 6823936);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3211264;
+        const real *cols = arena + 9384400;
+        real *img = arena + 6823936;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -3778,20 +3778,20 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x500 = arena + 8028160; /* (64, 14, 14, 64) */
-        const real *x549 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 3211264;
+        const real *x500 = arena + 1605632; /* (64, 14, 14, 64) */
+        const real *x549 = arena + 6823936; /* (64, 14, 14, 64) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x500[i] > 0 ? x549[i] : (real)0.2 * x549[i];
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 3211264, 64, D_l1_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 6823936, 64, D_l1_weight, 16, arena + 8529920, 16);
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 8529920;
+        real *img = arena + 9332736;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -3814,8 +3814,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: gradient penalty (64) */
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
-        const real *x553 = arena + 200704; /* (64, 28, 28, 1) */
-        real *y = arena + 0;
+        const real *x553 = arena + 9332736; /* (64, 28, 28, 1) */
+        real *y = arena + 8529920;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -3830,8 +3830,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: gradient penalty (64) */
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
-        const real *x555 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x555 = arena + 8529920; /* (64) */
+        real *y = arena + 8529920;
         for (long i = 0; i < 64; i++) {
             real v556 = x555[i] + (real)1e-12;
             y[i] = sqrt(v556);
@@ -3839,7 +3839,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: gradient penalty (1) */
     {
-        real *y = arena + 13077952;
+        real *y = arena + 9384384;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
@@ -3847,8 +3847,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: backward of gradient penalty (1) */
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     {
-        const real *x564 = arena + 13077952; /* (1) */
-        real *y = arena + 64;
+        const real *x564 = arena + 9384384; /* (1) */
+        real *y = arena + 8529984;
         for (long i = 0; i < 1; i++) {
             real v565 = 10 * (x564[i]);
             y[i] = (real)0.015625 * (v565);
@@ -3863,9 +3863,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     {
-        const real *x557 = arena + 0; /* (64) */
-        const real *x566 = arena + 64; /* (1) */
-        real *y = arena + 0;
+        const real *x557 = arena + 8529920; /* (64) */
+        const real *x566 = arena + 8529984; /* (1) */
+        real *y = arena + 8529920;
         for (long i = 0; i < 64; i++) {
             real v558 = x557[i] + -1;
             real v567 = x566[0];
@@ -3882,9 +3882,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     {
-        const real *x573 = arena + 0; /* (64) */
-        const real *x553 = arena + 200704; /* (64, 28, 28, 1) */
-        real *y = arena + 200704;
+        const real *x573 = arena + 8529920; /* (64) */
+        const real *x553 = arena + 9332736; /* (64, 28, 28, 1) */
+        real *y = arena + 9332736;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 784; q++) {
@@ -3901,8 +3901,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 200704;
-        real *cols = arena + 0;
+        const real *img = arena + 9332736;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -3925,23 +3925,23 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 200704, D_l1_weight, arena + 4014080);
+        genrt_conv_run(&conv, arena + 9332736, D_l1_weight, arena + 8529920);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 4014080, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, D_l1_weight, 16, arena + 8529920, 64);
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (64, 16) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 200704, arena + 3211264, arena + 13076480);
+        genrt_conv_run(&conv, arena + 9332736, arena + 6823936, arena + 9382912);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 3211264, 64, arena + 0, 16, arena + 13076480, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6823936, 64, arena + 9384400, 16, arena + 9382912, 16);
     /* specs/wgan_gp.gm:13: backward of backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x500 = arena + 8028160; /* (64, 14, 14, 64) */
-        const real *x581 = arena + 4014080; /* (64, 14, 14, 64) */
-        real *y = arena + 4014080;
+        const real *x500 = arena + 1605632; /* (64, 14, 14, 64) */
+        const real *x581 = arena + 8529920; /* (64, 14, 14, 64) */
+        real *y = arena + 8529920;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x500[i] > 0 ? x581[i] : (real)0.2 * x581[i];
@@ -3952,8 +3952,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 4014080;
-        real *cols = arena + 0;
+        const real *img = arena + 8529920;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -3976,22 +3976,22 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, D_l3_weight, arena + 12443648);
+        genrt_conv_run(&conv, arena + 8529920, D_l3_weight, arena + 6823936);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 12443648, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, D_l3_weight, 1024, arena + 6823936, 128);
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, arena + 12042240, arena + 12845056);
+        genrt_conv_run(&conv, arena + 8529920, arena + 8028160, arena + 7225344);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12042240, 128, arena + 0, 1024, arena + 12845056, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8028160, 128, arena + 9384400, 1024, arena + 7225344, 1024);
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     {
-        const real *x586 = arena + 12443648; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x586 = arena + 6823936; /* (64, 7, 7, 128) */
+        real *y = arena + 7356416;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -4005,8 +4005,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x587 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x587 = arena + 7356416; /* (64) */
+        real *y = arena + 7356416;
         for (long i = 0; i < 64; i++) {
             real v588 = (real)0.00015943877551020407 * (x587[i]);
             y[i] = -(v588);
@@ -4016,9 +4016,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x589 = arena + 0; /* (64) */
-        const real *x586 = arena + 12443648; /* (64, 7, 7, 128) */
-        real *y = arena + 12443648;
+        const real *x589 = arena + 7356416; /* (64) */
+        const real *x586 = arena + 6823936; /* (64, 7, 7, 128) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -4032,9 +4032,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x592 = arena + 12443648; /* (64, 7, 7, 128) */
-        const real *x538 = arena + 11640832; /* (64, 7, 7, 128) */
-        real *y = arena + 802816;
+        const real *x592 = arena + 6823936; /* (64, 7, 7, 128) */
+        const real *x538 = arena + 7626752; /* (64, 7, 7, 128) */
+        real *y = arena + 8159360;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -4048,17 +4048,17 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     {
-        const real *x596 = arena + 802816; /* (64) */
-        real *y = arena + 802816;
+        const real *x596 = arena + 8159360; /* (64) */
+        real *y = arena + 8159360;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)0.00015943877551020407 * (x596[i]);
         }
     }
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     {
-        const real *x597 = arena + 802816; /* (64) */
-        const real *x533 = arena + 13077888; /* (64) */
-        real *y = arena + 13077888;
+        const real *x597 = arena + 8159360; /* (64) */
+        const real *x533 = arena + 9384256; /* (64) */
+        real *y = arena + 9384256;
         for (long i = 0; i < 64; i++) {
             y[i] = (x597[i]) * (x533[i]);
         }
@@ -4066,9 +4066,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x597 = arena + 802816; /* (64) */
-        const real *x530 = arena + 13077760; /* (64) */
-        real *y = arena + 802816;
+        const real *x597 = arena + 8159360; /* (64) */
+        const real *x530 = arena + 9384320; /* (64) */
+        real *y = arena + 8159360;
         for (long i = 0; i < 64; i++) {
             real v599 = (x597[i]) * (x530[i]);
             y[i] = (real)-0.5 * (v599);
@@ -4077,8 +4077,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x598 = arena + 13077888; /* (64) */
-        real *y = arena + 0;
+        const real *x598 = arena + 9384256; /* (64) */
+        real *y = arena + 7356416;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -4091,9 +4091,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x592 = arena + 12443648; /* (64, 7, 7, 128) */
-        const real *x527 = arena + 6021120; /* (64, 7, 7, 128) */
-        real *y = arena + 802880;
+        const real *x592 = arena + 6823936; /* (64, 7, 7, 128) */
+        const real *x527 = arena + 5218304; /* (64, 7, 7, 128) */
+        real *y = arena + 8159424;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -4109,11 +4109,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x607 = arena + 0; /* (64, 7, 7, 128) */
+        const real *x607 = arena + 7356416; /* (64, 7, 7, 128) */
         const real *x508 = arena + 4816896; /* (64, 7, 7, 128) */
-        const real *x592 = arena + 12443648; /* (64, 7, 7, 128) */
-        const real *x513 = arena + 13077632; /* (64) */
-        real *y = arena + 401408;
+        const real *x592 = arena + 6823936; /* (64, 7, 7, 128) */
+        const real *x513 = arena + 9384064; /* (64) */
+        real *y = arena + 7757824;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -4127,9 +4127,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x614 = arena + 401408; /* (64, 7, 7, 128) */
-        const real *x526 = arena + 5619712; /* (64, 7, 7, 128) */
-        real *y = arena + 11647104;
+        const real *x614 = arena + 7757824; /* (64, 7, 7, 128) */
+        const real *x526 = arena + 6021120; /* (64, 7, 7, 128) */
+        real *y = arena + 8159232;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -4147,10 +4147,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x614 = arena + 401408; /* (64, 7, 7, 128) */
+        const real *x614 = arena + 7757824; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        const real *x517 = arena + 5218304; /* (64, 7, 7, 128) */
-        real *y = arena + 401408;
+        const real *x517 = arena + 5619712; /* (64, 7, 7, 128) */
+        real *y = arena + 7757824;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -4161,7 +4161,7 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:15: backward of backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 13077696, 1, arena + 401408, 6272, arena + 11640832, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 9384128, 1, arena + 7757824, 6272, arena + 5750784, 6272);
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
@@ -4174,11 +4174,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x600 = arena + 802816; /* (64) */
-        const real *x531 = arena + 13077824; /* (64) */
-        const real *x513 = arena + 13077632; /* (64) */
-        const real *x613 = arena + 802880; /* (64) */
-        real *y = arena + 802816;
+        const real *x600 = arena + 8159360; /* (64) */
+        const real *x531 = arena + 9384192; /* (64) */
+        const real *x513 = arena + 9384064; /* (64) */
+        const real *x613 = arena + 8159424; /* (64) */
+        real *y = arena + 8159360;
         for (long i = 0; i < 64; i++) {
             real v601 = (x600[i]) * (x531[i]);
             real v602 = (x600[i]) * (x513[i]);
@@ -4203,13 +4203,13 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x592 = arena + 12443648; /* (64, 7, 7, 128) */
-        const real *x537 = arena + 11239424; /* (64, 7, 7, 128) */
-        const real *x607 = arena + 0; /* (64, 7, 7, 128) */
-        const real *x527 = arena + 6021120; /* (64, 7, 7, 128) */
-        const real *x626 = arena + 802816; /* (64) */
+        const real *x592 = arena + 6823936; /* (64, 7, 7, 128) */
+        const real *x537 = arena + 6422528; /* (64, 7, 7, 128) */
+        const real *x607 = arena + 7356416; /* (64, 7, 7, 128) */
+        const real *x527 = arena + 5218304; /* (64, 7, 7, 128) */
+        const real *x626 = arena + 8159360; /* (64) */
         const real *x508 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 12443648;
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -4228,8 +4228,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x631 = arena + 12443648; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x631 = arena + 6823936; /* (64, 7, 7, 128) */
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -4243,8 +4243,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x632 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x632 = arena + 4816896; /* (64) */
+        real *y = arena + 4816896;
         for (long i = 0; i < 64; i++) {
             real v633 = -(x632[i]);
             y[i] = (real)0.00015943877551020407 * (v633);
@@ -4254,9 +4254,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x634 = arena + 0; /* (64) */
-        const real *x631 = arena + 12443648; /* (64, 7, 7, 128) */
-        real *y = arena + 12443648;
+        const real *x634 = arena + 4816896; /* (64) */
+        const real *x631 = arena + 6823936; /* (64, 7, 7, 128) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -4269,8 +4269,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     {
-        const real *x638 = arena + 12443648; /* (3136, 128) */
-        real *y = arena + 11371520;
+        const real *x638 = arena + 6823936; /* (3136, 128) */
+        real *y = arena + 5757056;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -4289,8 +4289,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 8028160;
-        real *cols = arena + 0;
+        const real *img = arena + 1605632;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -4313,25 +4313,25 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12443648, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 6823936, 128, D_l3_weight, 1024, arena + 12595664, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8028160, arena + 12443648, arena + 11239424);
+        genrt_conv_run(&conv, arena + 1605632, arena + 6823936, arena + 4816896);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12443648, 128, arena + 0, 1024, arena + 11239424, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 6823936, 128, arena + 9384400, 1024, arena + 4816896, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 12443648, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 6823936, D_l3_weight, arena + 4947968);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 12595664;
+        real *img = arena + 4947968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -4353,9 +4353,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x500 = arena + 8028160; /* (64, 14, 14, 64) */
-        const real *x644 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 8028160;
+        const real *x500 = arena + 1605632; /* (64, 14, 14, 64) */
+        const real *x644 = arena + 4947968; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x500[i] > 0 ? x644[i] : (real)0.2 * x644[i];
@@ -4363,8 +4363,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x646 = arena + 8028160; /* (12544, 64) */
-        real *y = arena + 11371648;
+        const real *x646 = arena + 1605632; /* (12544, 64) */
+        real *y = arena + 4948992;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -4383,8 +4383,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 13026304;
-        real *cols = arena + 0;
+        const real *img = arena + 8479744;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -4407,22 +4407,22 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 13026304, arena + 8028160, arena + 11370496);
+        genrt_conv_run(&conv, arena + 8479744, arena + 1605632, arena + 4947968);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 8028160, 64, arena + 0, 16, arena + 11370496, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 1605632, 64, arena + 9384400, 16, arena + 4947968, 16);
     /* specs/wgan_gp.gm:17: backward of loss_D (1) */
     {
-        const real *x564 = arena + 13077952; /* (1) */
-        real *y = arena + 0;
+        const real *x564 = arena + 9384384; /* (1) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x564[i]);
         }
     }
     /* specs/wgan_gp.gm:17: backward of loss_D (64, 1) */
     {
-        const real *x652 = arena + 0; /* (1) */
-        real *y = arena + 401408;
+        const real *x652 = arena + 1605632; /* (1) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 64; i++) {
             y[i] = x652[0];
         }
@@ -4430,8 +4430,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: backward of loss_D (1) */
     /*   with specs/wgan_gp.gm:17: backward of loss_D */
     {
-        const real *x564 = arena + 13077952; /* (1) */
-        real *y = arena + 13077952;
+        const real *x564 = arena + 9384384; /* (1) */
+        real *y = arena + 9384384;
         for (long i = 0; i < 1; i++) {
             real v651 = -(x564[i]);
             y[i] = (real)0.015625 * (v651);
@@ -4439,16 +4439,16 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: backward of loss_D (64, 1) */
     {
-        const real *x654 = arena + 13077952; /* (1) */
-        real *y = arena + 8567296;
+        const real *x654 = arena + 9384384; /* (1) */
+        real *y = arena + 2145792;
         for (long i = 0; i < 64; i++) {
             y[i] = x654[0];
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
-        const real *x653 = arena + 401408; /* (64, 1) */
-        real *y = arena + 8567360;
+        const real *x653 = arena + 2007040; /* (64, 1) */
+        real *y = arena + 2145920;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -4459,14 +4459,14 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 401408, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 2007040, 1, D_l7_weight, 6272, arena + 1605632, 6272);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 401408, 1, arena + 10838016, 6272, arena + 8560640, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 2007040, 1, arena + 4415488, 6272, arena + 2138112, 6272);
     /* specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x483 = arena + 10838016; /* (64, 7, 7, 128) */
-        const real *x660 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 10838016;
+        const real *x483 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x660 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 4415488;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x483[i] > 0 ? x660[i] : (real)0.2 * x660[i];
@@ -4474,8 +4474,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     {
-        const real *x661 = arena + 10838016; /* (64, 7, 7, 128) */
-        real *y = arena + 8566912;
+        const real *x661 = arena + 4415488; /* (64, 7, 7, 128) */
+        real *y = arena + 2145408;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -4491,9 +4491,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     {
-        const real *x661 = arena + 10838016; /* (64, 7, 7, 128) */
+        const real *x661 = arena + 4415488; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 8028160;
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -4505,9 +4505,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x661 = arena + 10838016; /* (64, 7, 7, 128) */
-        const real *x480 = arena + 10436608; /* (64, 7, 7, 128) */
-        real *y = arena + 8567040;
+        const real *x661 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x480 = arena + 4014080; /* (64, 7, 7, 128) */
+        real *y = arena + 2145536;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -4525,9 +4525,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x663 = arena + 8028160; /* (64, 7, 7, 128) */
-        const real *x474 = arena + 10035200; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x663 = arena + 1605632; /* (64, 7, 7, 128) */
+        const real *x474 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 2007040;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -4545,9 +4545,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x479 = arena + 13077568; /* (64) */
-        const real *x669 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x479 = arena + 9384000; /* (64) */
+        const real *x669 = arena + 2007040; /* (64) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 64; i++) {
             real v670 = (x479[i]) * (x479[i]);
             real v671 = (x479[i]) * (v670);
@@ -4563,11 +4563,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x663 = arena + 8028160; /* (64, 7, 7, 128) */
-        const real *x479 = arena + 13077568; /* (64) */
-        const real *x674 = arena + 0; /* (64) */
-        const real *x474 = arena + 10035200; /* (64, 7, 7, 128) */
-        real *y = arena + 8028160;
+        const real *x663 = arena + 1605632; /* (64, 7, 7, 128) */
+        const real *x479 = arena + 9384000; /* (64) */
+        const real *x674 = arena + 2007040; /* (64) */
+        const real *x474 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -4583,8 +4583,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x679 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x679 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 2007040;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -4598,8 +4598,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x680 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x680 = arena + 2007040; /* (64) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 64; i++) {
             real v681 = -(x680[i]);
             y[i] = (real)0.00015943877551020407 * (v681);
@@ -4609,9 +4609,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x682 = arena + 0; /* (64) */
-        const real *x679 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 8028160;
+        const real *x682 = arena + 2007040; /* (64) */
+        const real *x679 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -4624,8 +4624,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     {
-        const real *x686 = arena + 8028160; /* (3136, 128) */
-        real *y = arena + 8567168;
+        const real *x686 = arena + 1605632; /* (3136, 128) */
+        real *y = arena + 2145664;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -4644,8 +4644,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -4668,25 +4668,25 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8028160, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 1605632, 128, D_l3_weight, 1024, arena + 12595664, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, arena + 8028160, arena + 8429568);
+        genrt_conv_run(&conv, arena + 802816, arena + 1605632, arena + 2007040);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8028160, 128, arena + 0, 1024, arena + 8429568, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 1605632, 128, arena + 9384400, 1024, arena + 2007040, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 1605632, D_l3_weight, arena + 3612672);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 12595664;
+        real *img = arena + 3612672;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -4708,9 +4708,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x466 = arena + 7225344; /* (64, 14, 14, 64) */
-        const real *x693 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x466 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x693 = arena + 3612672; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x466[i] > 0 ? x693[i] : (real)0.2 * x693[i];
@@ -4718,8 +4718,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x695 = arena + 7225344; /* (12544, 64) */
-        real *y = arena + 8029184;
+        const real *x695 = arena + 802816; /* (12544, 64) */
+        real *y = arena + 2145856;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -4738,8 +4738,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 12976128;
-        real *cols = arena + 0;
+        const real *img = arena + 8429568;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -4762,14 +4762,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 12976128, arena + 7225344, arena + 8028160);
+        genrt_conv_run(&conv, arena + 8429568, arena + 802816, arena + 2144384);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 0, 16, arena + 8028160, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 802816, 64, arena + 9384400, 16, arena + 2144384, 16);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
-        const real *x655 = arena + 8567296; /* (64, 1) */
-        real *y = arena + 0;
+        const real *x655 = arena + 2145792; /* (64, 1) */
+        real *y = arena + 802816;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -4781,24 +4781,24 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
-        const real *x656 = arena + 8567360; /* (1) */
-        const real *x701 = arena + 0; /* (1) */
-        real *y = arena + 8567360;
+        const real *x656 = arena + 2145920; /* (1) */
+        const real *x701 = arena + 802816; /* (1) */
+        real *y = arena + 2145920;
         for (long i = 0; i < 1; i++) {
             y[i] = x656[i] + x701[i];
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 8567296, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 2145792, 1, D_l7_weight, 6272, arena + 802816, 6272);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 8567296, 1, arena + 9633792, 6272, arena + 401408, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 2145792, 1, arena + 3211264, 6272, arena + 1204224, 6272);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1, 6272) */
     /*   with specs/wgan_gp.gm:15: backward of D dense 1 */
     {
-        const real *x621 = arena + 11640832; /* (1, 6272) */
-        const real *x658 = arena + 8560640; /* (1, 6272) */
-        const real *x704 = arena + 401408; /* (1, 6272) */
-        real *y = arena + 11640832;
+        const real *x621 = arena + 5750784; /* (1, 6272) */
+        const real *x658 = arena + 2138112; /* (1, 6272) */
+        const real *x704 = arena + 1204224; /* (1, 6272) */
+        real *y = arena + 5750784;
         for (long i = 0; i < 6272; i++) {
             real v659 = x621[i] + x658[i];
             y[i] = v659 + x704[i];
@@ -4806,9 +4806,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x458 = arena + 9633792; /* (64, 7, 7, 128) */
-        const real *x706 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 9633792;
+        const real *x458 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x706 = arena + 802816; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x458[i] > 0 ? x706[i] : (real)0.2 * x706[i];
@@ -4816,8 +4816,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     {
-        const real *x707 = arena + 9633792; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x707 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -4833,18 +4833,18 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     {
-        const real *x662 = arena + 8566912; /* (128) */
-        const real *x708 = arena + 0; /* (128) */
-        real *y = arena + 8566912;
+        const real *x662 = arena + 2145408; /* (128) */
+        const real *x708 = arena + 802816; /* (128) */
+        real *y = arena + 2145408;
         for (long i = 0; i < 128; i++) {
             y[i] = x662[i] + x708[i];
         }
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     {
-        const real *x707 = arena + 9633792; /* (64, 7, 7, 128) */
+        const real *x707 = arena + 3211264; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 7225344;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -4856,9 +4856,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x707 = arena + 9633792; /* (64, 7, 7, 128) */
-        const real *x455 = arena + 9232384; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x707 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x455 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 1204224;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -4876,10 +4876,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x618 = arena + 11647104; /* (128) */
-        const real *x665 = arena + 8567040; /* (128) */
-        const real *x712 = arena + 0; /* (128) */
-        real *y = arena + 11647104;
+        const real *x618 = arena + 8159232; /* (128) */
+        const real *x665 = arena + 2145536; /* (128) */
+        const real *x712 = arena + 1204224; /* (128) */
+        real *y = arena + 8159232;
         for (long i = 0; i < 128; i++) {
             real v666 = x618[i] + x665[i];
             y[i] = v666 + x712[i];
@@ -4888,9 +4888,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x710 = arena + 7225344; /* (64, 7, 7, 128) */
-        const real *x449 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x710 = arena + 802816; /* (64, 7, 7, 128) */
+        const real *x449 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 1204224;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -4908,9 +4908,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x454 = arena + 13077504; /* (64) */
-        const real *x716 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x454 = arena + 9383936; /* (64) */
+        const real *x716 = arena + 1204224; /* (64) */
+        real *y = arena + 1204224;
         for (long i = 0; i < 64; i++) {
             real v717 = (x454[i]) * (x454[i]);
             real v718 = (x454[i]) * (v717);
@@ -4926,11 +4926,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x710 = arena + 7225344; /* (64, 7, 7, 128) */
-        const real *x454 = arena + 13077504; /* (64) */
-        const real *x721 = arena + 0; /* (64) */
-        const real *x449 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 7225344;
+        const real *x710 = arena + 802816; /* (64, 7, 7, 128) */
+        const real *x454 = arena + 9383936; /* (64) */
+        const real *x721 = arena + 1204224; /* (64) */
+        const real *x449 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -4946,8 +4946,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x726 = arena + 7225344; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x726 = arena + 802816; /* (64, 7, 7, 128) */
+        real *y = arena + 1204224;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -4961,8 +4961,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x727 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x727 = arena + 1204224; /* (64) */
+        real *y = arena + 1204224;
         for (long i = 0; i < 64; i++) {
             real v728 = -(x727[i]);
             y[i] = (real)0.00015943877551020407 * (v728);
@@ -4972,9 +4972,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x729 = arena + 0; /* (64) */
-        const real *x726 = arena + 7225344; /* (64, 7, 7, 128) */
-        real *y = arena + 7225344;
+        const real *x729 = arena + 1204224; /* (64) */
+        const real *x726 = arena + 802816; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -4987,8 +4987,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     {
-        const real *x733 = arena + 7225344; /* (3136, 128) */
-        real *y = arena + 0;
+        const real *x733 = arena + 802816; /* (3136, 128) */
+        real *y = arena + 1204224;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -5005,10 +5005,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
     {
-        const real *x639 = arena + 11371520; /* (128) */
-        const real *x687 = arena + 8567168; /* (128) */
-        const real *x734 = arena + 0; /* (128) */
-        real *y = arena + 11371520;
+        const real *x639 = arena + 5757056; /* (128) */
+        const real *x687 = arena + 2145664; /* (128) */
+        const real *x734 = arena + 1204224; /* (128) */
+        real *y = arena + 5757056;
         for (long i = 0; i < 128; i++) {
             real v688 = x639[i] + x687[i];
             y[i] = v688 + x734[i];
@@ -5019,8 +5019,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6422528;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -5043,24 +5043,24 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 7225344, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 802816, 128, D_l3_weight, 1024, arena + 12595664, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6422528, arena + 7225344, arena + 7626752);
+        genrt_conv_run(&conv, arena + 0, arena + 802816, arena + 1204224);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 7225344, 128, arena + 0, 1024, arena + 7626752, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 802816, 128, arena + 9384400, 1024, arena + 1204224, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
     {
-        const real *x585 = arena + 12845056; /* (128, 1024) */
-        const real *x642 = arena + 11239424; /* (128, 1024) */
-        const real *x691 = arena + 8429568; /* (128, 1024) */
-        const real *x738 = arena + 7626752; /* (128, 1024) */
-        real *y = arena + 12845056;
+        const real *x585 = arena + 7225344; /* (128, 1024) */
+        const real *x642 = arena + 4816896; /* (128, 1024) */
+        const real *x691 = arena + 2007040; /* (128, 1024) */
+        const real *x738 = arena + 1204224; /* (128, 1024) */
+        real *y = arena + 7225344;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             real v643 = x585[i] + x642[i];
@@ -5072,12 +5072,12 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 802816, D_l3_weight, arena + 1204224);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 12595664;
+        real *img = arena + 1204224;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -5099,9 +5099,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x441 = arena + 6422528; /* (64, 14, 14, 64) */
-        const real *x740 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 6422528;
+        const real *x441 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x740 = arena + 1204224; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x441[i] > 0 ? x740[i] : (real)0.2 * x740[i];
@@ -5109,8 +5109,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x742 = arena + 6422528; /* (12544, 64) */
-        real *y = arena + 0;
+        const real *x742 = arena + 0; /* (12544, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -5127,10 +5127,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
     {
-        const real *x647 = arena + 11371648; /* (64) */
-        const real *x696 = arena + 8029184; /* (64) */
-        const real *x743 = arena + 0; /* (64) */
-        real *y = arena + 11371648;
+        const real *x647 = arena + 4948992; /* (64) */
+        const real *x696 = arena + 2145856; /* (64) */
+        const real *x743 = arena + 802816; /* (64) */
+        real *y = arena + 4948992;
         for (long i = 0; i < 64; i++) {
             real v697 = x647[i] + x696[i];
             y[i] = v697 + x743[i];
@@ -5142,7 +5142,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x + 50176;
-        real *cols = arena + 0;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -5165,19 +5165,19 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, in_x + 50176, arena + 6422528, arena + 200704);
+        genrt_conv_run(&conv, in_x + 50176, arena + 0, arena + 802816);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6422528, 64, arena + 0, 16, arena + 200704, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 0, 64, arena + 9384400, 16, arena + 802816, 16);
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
     {
-        const real *x580 = arena + 13076480; /* (64, 16) */
-        const real *x649 = arena + 11370496; /* (64, 16) */
-        const real *x699 = arena + 8028160; /* (64, 16) */
-        const real *x746 = arena + 200704; /* (64, 16) */
-        real *y = arena + 13076480;
+        const real *x580 = arena + 9382912; /* (64, 16) */
+        const real *x649 = arena + 4947968; /* (64, 16) */
+        const real *x699 = arena + 2144384; /* (64, 16) */
+        const real *x746 = arena + 802816; /* (64, 16) */
+        real *y = arena + 9382912;
         for (long i = 0; i < 1024; i++) {
             real v650 = x580[i] + x649[i];
             real v700 = v650 + x699[i];
@@ -5185,26 +5185,26 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:19: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 13076480, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l1_weight, arena + 9382912, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp.gm:19: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 11371648, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l1_bias, arena + 4948992, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp.gm:19: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 12845056, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l3_weight, arena + 7225344, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp.gm:19: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 11371520, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l3_bias, arena + 5757056, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp.gm:19: adam step of D.l4.gamma (1) */
-    adam_update(D_l4_gamma, arena + 11647104, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l4_gamma, arena + 8159232, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp.gm:19: adam step of D.l4.beta (1) */
-    adam_update(D_l4_beta, arena + 8566912, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l4_beta, arena + 2145408, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp.gm:19: adam step of D.l7.weight (1) */
-    adam_update(D_l7_weight, arena + 11640832, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l7_weight, arena + 5750784, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp.gm:19: adam step of D.l7.bias (1) */
-    adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
+    adam_update(D_l7_bias, arena + 2145920, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 2);
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 12800, 100, G_l1_weight, 100, arena + 4014080, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 12800, 100, G_l1_weight, 100, arena + 802816, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x758 = arena + 4014080; /* (64, 6272) */
+        const real *x758 = arena + 802816; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -5238,9 +5238,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x758 = arena + 4014080; /* (64, 6272) */
+        const real *x758 = arena + 802816; /* (64, 6272) */
         const real *x761 = arena + 6272; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -5252,7 +5252,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x762 = arena + 4014080; /* (64, 6272) */
+        const real *x762 = arena + 802816; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -5296,10 +5296,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x762 = arena + 4014080; /* (64, 6272) */
+        const real *x762 = arena + 802816; /* (64, 6272) */
         const real *x768 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -5314,17 +5314,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 802816, 128, G_l5_weight, 1024, arena + 9384400, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3211264;
+        const real *cols = arena + 9384400;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -5346,8 +5346,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x776 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x776 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -5363,25 +5363,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x777 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x777 = arena + 802816; /* (64) */
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x777[i]);
         }
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x778 = arena + 0; /* (64) */
-        real *y = arena + 64;
+        const real *x778 = arena + 802816; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = -(x778[i]);
         }
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64, 14, 14, 64) */
     {
-        const real *x776 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x779 = arena + 64; /* (64) */
-        real *y = arena + 3211264;
+        const real *x776 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x779 = arena + 802880; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5393,8 +5393,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x780 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 64;
+        const real *x780 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802880;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -5411,8 +5411,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x782 = arena + 64; /* (64) */
-        real *y = arena + 64;
+        const real *x782 = arena + 802880; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x782[i]);
         }
@@ -5421,9 +5421,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x783 = arena + 64; /* (64) */
+        const real *x783 = arena + 802880; /* (64) */
         const real *x32 = G_l6_gamma; /* (64) */
-        real *y = arena + 128;
+        real *y = arena + 802944;
         for (long i = 0; i < 64; i++) {
             real v784 = x783[i] + (real)1e-05;
             real v785 = 1 / sqrt(v784);
@@ -5431,15 +5431,15 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:9: G batchnorm (1) */
-    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 0, arena + 64, 64, (real)0.1, (real)1.0000797257434426);
+    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 802816, arena + 802880, 64, (real)0.1, (real)1.0000797257434426);
     /* specs/wgan_gp.gm:9: G relu (64, 14, 14, 64) */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x780 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x786 = arena + 128; /* (64) */
+        const real *x780 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x786 = arena + 802944; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
-        real *y = arena + 3211264;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5451,11 +5451,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 3211264, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 802816, 16);
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 12976128;
+        const real *cols = arena + 802816;
+        real *img = arena + 8429568;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -5478,9 +5478,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:10: G tanh (64, 28, 28, 1) */
     /*   with specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x793 = arena + 12976128; /* (64, 28, 28, 1) */
+        const real *x793 = arena + 8429568; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
-        real *y = arena + 12976128;
+        real *y = arena + 8429568;
         PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -5496,7 +5496,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x + 100352;
-        real *cols = arena + 0;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -5519,15 +5519,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, in_x + 100352, D_l1_weight, arena + 6422528);
+        genrt_conv_run(&conv, in_x + 100352, D_l1_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 6422528, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, D_l1_weight, 16, arena + 0, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x797 = arena + 6422528; /* (12544, 64) */
+        const real *x797 = arena + 0; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 6422528;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5538,8 +5538,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x799 = arena + 6422528; /* (64, 14, 14, 64) */
-        real *y = arena + 6422528;
+        const real *x799 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x799[i] > 0 ? x799[i] : (real)0.2 * x799[i];
@@ -5550,8 +5550,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6422528;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -5574,15 +5574,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6422528, D_l3_weight, arena + 8830976);
+        genrt_conv_run(&conv, arena + 0, D_l3_weight, arena + 2408448);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 8830976, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, D_l3_weight, 1024, arena + 2408448, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
-        const real *x802 = arena + 8830976; /* (3136, 128) */
+        const real *x802 = arena + 2408448; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
-        real *y = arena + 8830976;
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5593,8 +5593,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     {
-        const real *x804 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x804 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -5608,8 +5608,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x805 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x805 = arena + 802816; /* (64) */
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             real v806 = (real)0.00015943877551020407 * (x805[i]);
             y[i] = -(v806);
@@ -5617,9 +5617,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
-        const real *x804 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x807 = arena + 0; /* (64) */
-        real *y = arena + 8830976;
+        const real *x804 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x807 = arena + 802816; /* (64) */
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -5631,8 +5631,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x808 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 13077504;
+        const real *x808 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 9383936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -5648,8 +5648,8 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x810 = arena + 13077504; /* (64) */
-        real *y = arena + 13077504;
+        const real *x810 = arena + 9383936; /* (64) */
+        real *y = arena + 9383936;
         for (long i = 0; i < 64; i++) {
             real v811 = (real)0.00015943877551020407 * (x810[i]);
             real v812 = v811 + (real)1e-05;
@@ -5658,9 +5658,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
-        const real *x808 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x813 = arena + 13077504; /* (64) */
-        real *y = arena + 9232384;
+        const real *x808 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x813 = arena + 9383936; /* (64) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -5673,10 +5673,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x814 = arena + 9232384; /* (64, 7, 7, 128) */
+        const real *x814 = arena + 2809856; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 9633792;
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5692,8 +5692,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 12976128;
-        real *cols = arena + 0;
+        const real *img = arena + 8429568;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -5716,15 +5716,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 12976128, D_l1_weight, arena + 7225344);
+        genrt_conv_run(&conv, arena + 8429568, D_l1_weight, arena + 802816);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 7225344, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, D_l1_weight, 16, arena + 802816, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x822 = arena + 7225344; /* (12544, 64) */
+        const real *x822 = arena + 802816; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 7225344;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5735,8 +5735,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x824 = arena + 7225344; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x824 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x824[i] > 0 ? x824[i] : (real)0.2 * x824[i];
@@ -5747,8 +5747,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -5771,15 +5771,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 10035200);
+        genrt_conv_run(&conv, arena + 802816, D_l3_weight, arena + 3612672);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 10035200, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, D_l3_weight, 1024, arena + 3612672, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
-        const real *x827 = arena + 10035200; /* (3136, 128) */
+        const real *x827 = arena + 3612672; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
-        real *y = arena + 10035200;
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5790,8 +5790,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     {
-        const real *x829 = arena + 10035200; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x829 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -5805,8 +5805,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x830 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x830 = arena + 1605632; /* (64) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 64; i++) {
             real v831 = (real)0.00015943877551020407 * (x830[i]);
             y[i] = -(v831);
@@ -5814,9 +5814,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
-        const real *x829 = arena + 10035200; /* (64, 7, 7, 128) */
-        const real *x832 = arena + 0; /* (64) */
-        real *y = arena + 10035200;
+        const real *x829 = arena + 3612672; /* (64, 7, 7, 128) */
+        const real *x832 = arena + 1605632; /* (64) */
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -5828,8 +5828,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x833 = arena + 10035200; /* (64, 7, 7, 128) */
-        real *y = arena + 13077568;
+        const real *x833 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 9384000;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -5845,8 +5845,8 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x835 = arena + 13077568; /* (64) */
-        real *y = arena + 13077568;
+        const real *x835 = arena + 9384000; /* (64) */
+        real *y = arena + 9384000;
         for (long i = 0; i < 64; i++) {
             real v836 = (real)0.00015943877551020407 * (x835[i]);
             real v837 = v836 + (real)1e-05;
@@ -5855,9 +5855,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
-        const real *x833 = arena + 10035200; /* (64, 7, 7, 128) */
-        const real *x838 = arena + 13077568; /* (64) */
-        real *y = arena + 10436608;
+        const real *x833 = arena + 3612672; /* (64, 7, 7, 128) */
+        const real *x838 = arena + 9384000; /* (64) */
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -5870,10 +5870,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x839 = arena + 10436608; /* (64, 7, 7, 128) */
+        const real *x839 = arena + 4014080; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 10838016;
+        real *y = arena + 4415488;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -5886,7 +5886,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: gradient penalty (64) */
     {
-        real *y = arena + 0;
+        real *y = arena + 1605632;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)hash_uniform(step_t, 1002, i);
         }
@@ -5896,9 +5896,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
         const real *x756 = in_x + 100352; /* (64, 28, 28, 1) */
-        const real *x795 = arena + 12976128; /* (64, 28, 28, 1) */
-        const real *x851 = arena + 0; /* (64) */
-        real *y = arena + 13026304;
+        const real *x795 = arena + 8429568; /* (64, 28, 28, 1) */
+        const real *x851 = arena + 1605632; /* (64) */
+        real *y = arena + 8479744;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 784; q++) {
@@ -5914,8 +5914,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 13026304;
-        real *cols = arena + 0;
+        const real *img = arena + 8479744;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -5938,15 +5938,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 13026304, D_l1_weight, arena + 8028160);
+        genrt_conv_run(&conv, arena + 8479744, D_l1_weight, arena + 1605632);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 8028160, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, D_l1_weight, 16, arena + 1605632, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x856 = arena + 8028160; /* (12544, 64) */
+        const real *x856 = arena + 1605632; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 8028160;
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -5957,8 +5957,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x858 = arena + 8028160; /* (64, 14, 14, 64) */
-        real *y = arena + 8028160;
+        const real *x858 = arena + 1605632; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x858[i] > 0 ? x858[i] : (real)0.2 * x858[i];
@@ -5969,8 +5969,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 8028160;
-        real *cols = arena + 0;
+        const real *img = arena + 1605632;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -5993,10 +5993,10 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 4816896);
+        genrt_conv_run(&conv, arena + 1605632, D_l3_weight, arena + 4816896);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 4816896, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, D_l3_weight, 1024, arena + 4816896, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
         const real *x861 = arena + 4816896; /* (3136, 128) */
@@ -6013,7 +6013,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     {
         const real *x863 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        real *y = arena + 5218304;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -6027,8 +6027,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x864 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x864 = arena + 5218304; /* (64) */
+        real *y = arena + 5218304;
         for (long i = 0; i < 64; i++) {
             real v865 = (real)0.00015943877551020407 * (x864[i]);
             y[i] = -(v865);
@@ -6037,7 +6037,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
         const real *x863 = arena + 4816896; /* (64, 7, 7, 128) */
-        const real *x866 = arena + 0; /* (64) */
+        const real *x866 = arena + 5218304; /* (64) */
         real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
@@ -6051,7 +6051,7 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
         const real *x867 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 13077632;
+        real *y = arena + 9384064;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -6067,8 +6067,8 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x869 = arena + 13077632; /* (64) */
-        real *y = arena + 13077632;
+        const real *x869 = arena + 9384064; /* (64) */
+        real *y = arena + 9384064;
         for (long i = 0; i < 64; i++) {
             real v870 = (real)0.00015943877551020407 * (x869[i]);
             real v871 = v870 + (real)1e-05;
@@ -6081,10 +6081,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
         const real *x867 = arena + 4816896; /* (64, 7, 7, 128) */
-        const real *x872 = arena + 13077632; /* (64) */
+        const real *x872 = arena + 9384064; /* (64) */
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 5218304;
+        real *y = arena + 5619712;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -6099,26 +6099,26 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: gradient penalty (1) */
     {
-        real *y = arena + 0;
+        real *y = arena + 5218304;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (64, 1) */
     {
-        const real *x881 = arena + 0; /* (1) */
-        real *y = arena + 13077696;
+        const real *x881 = arena + 5218304; /* (1) */
+        real *y = arena + 9384128;
         for (long i = 0; i < 64; i++) {
             y[i] = x881[0];
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 13077696, 1, D_l7_weight, 6272, arena + 5619712, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 9384128, 1, D_l7_weight, 6272, arena + 6021120, 6272);
     /* specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x876 = arena + 5218304; /* (64, 7, 7, 128) */
-        const real *x884 = arena + 5619712; /* (64, 7, 7, 128) */
-        real *y = arena + 5619712;
+        const real *x876 = arena + 5619712; /* (64, 7, 7, 128) */
+        const real *x884 = arena + 6021120; /* (64, 7, 7, 128) */
+        real *y = arena + 6021120;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x876[i] > 0 ? x884[i] : (real)0.2 * x884[i];
@@ -6126,9 +6126,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     {
-        const real *x885 = arena + 5619712; /* (64, 7, 7, 128) */
+        const real *x885 = arena + 6021120; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 6021120;
+        real *y = arena + 5218304;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -6140,9 +6140,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x886 = arena + 6021120; /* (64, 7, 7, 128) */
+        const real *x886 = arena + 5218304; /* (64, 7, 7, 128) */
         const real *x867 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 13077760;
+        real *y = arena + 9384320;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -6156,8 +6156,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x872 = arena + 13077632; /* (64) */
-        real *y = arena + 13077824;
+        const real *x872 = arena + 9384064; /* (64) */
+        real *y = arena + 9384192;
         for (long i = 0; i < 64; i++) {
             y[i] = (x872[i]) * (x872[i]);
         }
@@ -6165,9 +6165,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x872 = arena + 13077632; /* (64) */
-        const real *x890 = arena + 13077824; /* (64) */
-        real *y = arena + 13077888;
+        const real *x872 = arena + 9384064; /* (64) */
+        const real *x890 = arena + 9384192; /* (64) */
+        real *y = arena + 9384256;
         for (long i = 0; i < 64; i++) {
             real v891 = (x872[i]) * (x890[i]);
             y[i] = (real)-0.5 * (v891);
@@ -6176,9 +6176,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x889 = arena + 13077760; /* (64) */
-        const real *x892 = arena + 13077888; /* (64) */
-        real *y = arena + 0;
+        const real *x889 = arena + 9384320; /* (64) */
+        const real *x892 = arena + 9384256; /* (64) */
+        real *y = arena + 6823936;
         for (long i = 0; i < 64; i++) {
             real v893 = (x889[i]) * (x892[i]);
             y[i] = (real)0.00015943877551020407 * (v893);
@@ -6187,8 +6187,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x894 = arena + 0; /* (64) */
-        real *y = arena + 11239424;
+        const real *x894 = arena + 6823936; /* (64) */
+        real *y = arena + 6422528;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -6201,7 +6201,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     {
         const real *x867 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 11640832;
+        real *y = arena + 7626752;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = 2 * (x867[i]);
@@ -6211,11 +6211,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x886 = arena + 6021120; /* (64, 7, 7, 128) */
-        const real *x872 = arena + 13077632; /* (64) */
-        const real *x896 = arena + 11239424; /* (64, 7, 7, 128) */
-        const real *x897 = arena + 11640832; /* (64, 7, 7, 128) */
-        real *y = arena + 12042240;
+        const real *x886 = arena + 5218304; /* (64, 7, 7, 128) */
+        const real *x872 = arena + 9384064; /* (64) */
+        const real *x896 = arena + 6422528; /* (64, 7, 7, 128) */
+        const real *x897 = arena + 7626752; /* (64, 7, 7, 128) */
+        real *y = arena + 8028160;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -6228,8 +6228,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x899 = arena + 12042240; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x899 = arena + 8028160; /* (64, 7, 7, 128) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -6243,8 +6243,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x900 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x900 = arena + 6823936; /* (64) */
+        real *y = arena + 6823936;
         for (long i = 0; i < 64; i++) {
             real v901 = -(x900[i]);
             y[i] = (real)0.00015943877551020407 * (v901);
@@ -6254,9 +6254,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x902 = arena + 0; /* (64) */
-        const real *x899 = arena + 12042240; /* (64, 7, 7, 128) */
-        real *y = arena + 12042240;
+        const real *x902 = arena + 6823936; /* (64) */
+        const real *x899 = arena + 8028160; /* (64, 7, 7, 128) */
+        real *y = arena + 8028160;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -6271,17 +6271,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12042240, 128, D_l3_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8028160, 128, D_l3_weight, 1024, arena + 9384400, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 12042240, D_l3_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 6823936);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3211264;
+        const real *cols = arena + 9384400;
+        real *img = arena + 6823936;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -6303,20 +6303,20 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x859 = arena + 8028160; /* (64, 14, 14, 64) */
-        const real *x908 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 3211264;
+        const real *x859 = arena + 1605632; /* (64, 14, 14, 64) */
+        const real *x908 = arena + 6823936; /* (64, 14, 14, 64) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x859[i] > 0 ? x908[i] : (real)0.2 * x908[i];
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 3211264, 64, D_l1_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 6823936, 64, D_l1_weight, 16, arena + 8529920, 16);
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 8529920;
+        real *img = arena + 9332736;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -6339,8 +6339,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: gradient penalty (64) */
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
-        const real *x912 = arena + 200704; /* (64, 28, 28, 1) */
-        real *y = arena + 0;
+        const real *x912 = arena + 9332736; /* (64, 28, 28, 1) */
+        real *y = arena + 8529920;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -6355,8 +6355,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: gradient penalty (64) */
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
-        const real *x914 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x914 = arena + 8529920; /* (64) */
+        real *y = arena + 8529920;
         for (long i = 0; i < 64; i++) {
             real v915 = x914[i] + (real)1e-12;
             y[i] = sqrt(v915);
@@ -6364,7 +6364,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: gradient penalty (1) */
     {
-        real *y = arena + 13077952;
+        real *y = arena + 9384384;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
@@ -6372,8 +6372,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: backward of gradient penalty (1) */
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     {
-        const real *x923 = arena + 13077952; /* (1) */
-        real *y = arena + 64;
+        const real *x923 = arena + 9384384; /* (1) */
+        real *y = arena + 8529984;
         for (long i = 0; i < 1; i++) {
             real v924 = 10 * (x923[i]);
             y[i] = (real)0.015625 * (v924);
@@ -6388,9 +6388,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     {
-        const real *x916 = arena + 0; /* (64) */
-        const real *x925 = arena + 64; /* (1) */
-        real *y = arena + 0;
+        const real *x916 = arena + 8529920; /* (64) */
+        const real *x925 = arena + 8529984; /* (1) */
+        real *y = arena + 8529920;
         for (long i = 0; i < 64; i++) {
             real v917 = x916[i] + -1;
             real v926 = x925[0];
@@ -6407,9 +6407,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     {
-        const real *x932 = arena + 0; /* (64) */
-        const real *x912 = arena + 200704; /* (64, 28, 28, 1) */
-        real *y = arena + 200704;
+        const real *x932 = arena + 8529920; /* (64) */
+        const real *x912 = arena + 9332736; /* (64, 28, 28, 1) */
+        real *y = arena + 9332736;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 784; q++) {
@@ -6426,8 +6426,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 200704;
-        real *cols = arena + 0;
+        const real *img = arena + 9332736;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -6450,23 +6450,23 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 200704, D_l1_weight, arena + 4014080);
+        genrt_conv_run(&conv, arena + 9332736, D_l1_weight, arena + 8529920);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 4014080, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, D_l1_weight, 16, arena + 8529920, 64);
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (64, 16) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 200704, arena + 3211264, arena + 13076480);
+        genrt_conv_run(&conv, arena + 9332736, arena + 6823936, arena + 9382912);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 3211264, 64, arena + 0, 16, arena + 13076480, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6823936, 64, arena + 9384400, 16, arena + 9382912, 16);
     /* specs/wgan_gp.gm:13: backward of backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x859 = arena + 8028160; /* (64, 14, 14, 64) */
-        const real *x940 = arena + 4014080; /* (64, 14, 14, 64) */
-        real *y = arena + 4014080;
+        const real *x859 = arena + 1605632; /* (64, 14, 14, 64) */
+        const real *x940 = arena + 8529920; /* (64, 14, 14, 64) */
+        real *y = arena + 8529920;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x859[i] > 0 ? x940[i] : (real)0.2 * x940[i];
@@ -6477,8 +6477,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 4014080;
-        real *cols = arena + 0;
+        const real *img = arena + 8529920;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -6501,22 +6501,22 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, D_l3_weight, arena + 12443648);
+        genrt_conv_run(&conv, arena + 8529920, D_l3_weight, arena + 6823936);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 12443648, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, D_l3_weight, 1024, arena + 6823936, 128);
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, arena + 12042240, arena + 12845056);
+        genrt_conv_run(&conv, arena + 8529920, arena + 8028160, arena + 7225344);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12042240, 128, arena + 0, 1024, arena + 12845056, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8028160, 128, arena + 9384400, 1024, arena + 7225344, 1024);
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     {
-        const real *x945 = arena + 12443648; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x945 = arena + 6823936; /* (64, 7, 7, 128) */
+        real *y = arena + 7356416;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -6530,8 +6530,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x946 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x946 = arena + 7356416; /* (64) */
+        real *y = arena + 7356416;
         for (long i = 0; i < 64; i++) {
             real v947 = (real)0.00015943877551020407 * (x946[i]);
             y[i] = -(v947);
@@ -6541,9 +6541,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x948 = arena + 0; /* (64) */
-        const real *x945 = arena + 12443648; /* (64, 7, 7, 128) */
-        real *y = arena + 12443648;
+        const real *x948 = arena + 7356416; /* (64) */
+        const real *x945 = arena + 6823936; /* (64, 7, 7, 128) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -6557,9 +6557,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x951 = arena + 12443648; /* (64, 7, 7, 128) */
-        const real *x897 = arena + 11640832; /* (64, 7, 7, 128) */
-        real *y = arena + 802816;
+        const real *x951 = arena + 6823936; /* (64, 7, 7, 128) */
+        const real *x897 = arena + 7626752; /* (64, 7, 7, 128) */
+        real *y = arena + 8159360;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -6573,17 +6573,17 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     {
-        const real *x955 = arena + 802816; /* (64) */
-        real *y = arena + 802816;
+        const real *x955 = arena + 8159360; /* (64) */
+        real *y = arena + 8159360;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)0.00015943877551020407 * (x955[i]);
         }
     }
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     {
-        const real *x956 = arena + 802816; /* (64) */
-        const real *x892 = arena + 13077888; /* (64) */
-        real *y = arena + 13077888;
+        const real *x956 = arena + 8159360; /* (64) */
+        const real *x892 = arena + 9384256; /* (64) */
+        real *y = arena + 9384256;
         for (long i = 0; i < 64; i++) {
             y[i] = (x956[i]) * (x892[i]);
         }
@@ -6591,9 +6591,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x956 = arena + 802816; /* (64) */
-        const real *x889 = arena + 13077760; /* (64) */
-        real *y = arena + 802816;
+        const real *x956 = arena + 8159360; /* (64) */
+        const real *x889 = arena + 9384320; /* (64) */
+        real *y = arena + 8159360;
         for (long i = 0; i < 64; i++) {
             real v958 = (x956[i]) * (x889[i]);
             y[i] = (real)-0.5 * (v958);
@@ -6602,8 +6602,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x957 = arena + 13077888; /* (64) */
-        real *y = arena + 0;
+        const real *x957 = arena + 9384256; /* (64) */
+        real *y = arena + 7356416;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -6616,9 +6616,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x951 = arena + 12443648; /* (64, 7, 7, 128) */
-        const real *x886 = arena + 6021120; /* (64, 7, 7, 128) */
-        real *y = arena + 802880;
+        const real *x951 = arena + 6823936; /* (64, 7, 7, 128) */
+        const real *x886 = arena + 5218304; /* (64, 7, 7, 128) */
+        real *y = arena + 8159424;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -6634,11 +6634,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x966 = arena + 0; /* (64, 7, 7, 128) */
+        const real *x966 = arena + 7356416; /* (64, 7, 7, 128) */
         const real *x867 = arena + 4816896; /* (64, 7, 7, 128) */
-        const real *x951 = arena + 12443648; /* (64, 7, 7, 128) */
-        const real *x872 = arena + 13077632; /* (64) */
-        real *y = arena + 401408;
+        const real *x951 = arena + 6823936; /* (64, 7, 7, 128) */
+        const real *x872 = arena + 9384064; /* (64) */
+        real *y = arena + 7757824;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -6652,9 +6652,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x973 = arena + 401408; /* (64, 7, 7, 128) */
-        const real *x885 = arena + 5619712; /* (64, 7, 7, 128) */
-        real *y = arena + 11647104;
+        const real *x973 = arena + 7757824; /* (64, 7, 7, 128) */
+        const real *x885 = arena + 6021120; /* (64, 7, 7, 128) */
+        real *y = arena + 8159232;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -6672,10 +6672,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x973 = arena + 401408; /* (64, 7, 7, 128) */
+        const real *x973 = arena + 7757824; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        const real *x876 = arena + 5218304; /* (64, 7, 7, 128) */
-        real *y = arena + 401408;
+        const real *x876 = arena + 5619712; /* (64, 7, 7, 128) */
+        real *y = arena + 7757824;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -6686,7 +6686,7 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:15: backward of backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 13077696, 1, arena + 401408, 6272, arena + 11640832, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 9384128, 1, arena + 7757824, 6272, arena + 5750784, 6272);
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
@@ -6699,11 +6699,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x959 = arena + 802816; /* (64) */
-        const real *x890 = arena + 13077824; /* (64) */
-        const real *x872 = arena + 13077632; /* (64) */
-        const real *x972 = arena + 802880; /* (64) */
-        real *y = arena + 802816;
+        const real *x959 = arena + 8159360; /* (64) */
+        const real *x890 = arena + 9384192; /* (64) */
+        const real *x872 = arena + 9384064; /* (64) */
+        const real *x972 = arena + 8159424; /* (64) */
+        real *y = arena + 8159360;
         for (long i = 0; i < 64; i++) {
             real v960 = (x959[i]) * (x890[i]);
             real v961 = (x959[i]) * (x872[i]);
@@ -6728,13 +6728,13 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x951 = arena + 12443648; /* (64, 7, 7, 128) */
-        const real *x896 = arena + 11239424; /* (64, 7, 7, 128) */
-        const real *x966 = arena + 0; /* (64, 7, 7, 128) */
-        const real *x886 = arena + 6021120; /* (64, 7, 7, 128) */
-        const real *x985 = arena + 802816; /* (64) */
+        const real *x951 = arena + 6823936; /* (64, 7, 7, 128) */
+        const real *x896 = arena + 6422528; /* (64, 7, 7, 128) */
+        const real *x966 = arena + 7356416; /* (64, 7, 7, 128) */
+        const real *x886 = arena + 5218304; /* (64, 7, 7, 128) */
+        const real *x985 = arena + 8159360; /* (64) */
         const real *x867 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 12443648;
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -6753,8 +6753,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x990 = arena + 12443648; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x990 = arena + 6823936; /* (64, 7, 7, 128) */
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -6768,8 +6768,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x991 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x991 = arena + 4816896; /* (64) */
+        real *y = arena + 4816896;
         for (long i = 0; i < 64; i++) {
             real v992 = -(x991[i]);
             y[i] = (real)0.00015943877551020407 * (v992);
@@ -6779,9 +6779,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x993 = arena + 0; /* (64) */
-        const real *x990 = arena + 12443648; /* (64, 7, 7, 128) */
-        real *y = arena + 12443648;
+        const real *x993 = arena + 4816896; /* (64) */
+        const real *x990 = arena + 6823936; /* (64, 7, 7, 128) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -6794,8 +6794,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     {
-        const real *x997 = arena + 12443648; /* (3136, 128) */
-        real *y = arena + 11371520;
+        const real *x997 = arena + 6823936; /* (3136, 128) */
+        real *y = arena + 5757056;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -6814,8 +6814,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 8028160;
-        real *cols = arena + 0;
+        const real *img = arena + 1605632;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -6838,25 +6838,25 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12443648, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 6823936, 128, D_l3_weight, 1024, arena + 12595664, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8028160, arena + 12443648, arena + 11239424);
+        genrt_conv_run(&conv, arena + 1605632, arena + 6823936, arena + 4816896);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12443648, 128, arena + 0, 1024, arena + 11239424, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 6823936, 128, arena + 9384400, 1024, arena + 4816896, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 12443648, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 6823936, D_l3_weight, arena + 4947968);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 12595664;
+        real *img = arena + 4947968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -6878,9 +6878,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x859 = arena + 8028160; /* (64, 14, 14, 64) */
-        const real *x1003 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 8028160;
+        const real *x859 = arena + 1605632; /* (64, 14, 14, 64) */
+        const real *x1003 = arena + 4947968; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x859[i] > 0 ? x1003[i] : (real)0.2 * x1003[i];
@@ -6888,8 +6888,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x1005 = arena + 8028160; /* (12544, 64) */
-        real *y = arena + 11371648;
+        const real *x1005 = arena + 1605632; /* (12544, 64) */
+        real *y = arena + 4948992;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -6908,8 +6908,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 13026304;
-        real *cols = arena + 0;
+        const real *img = arena + 8479744;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -6932,22 +6932,22 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 13026304, arena + 8028160, arena + 11370496);
+        genrt_conv_run(&conv, arena + 8479744, arena + 1605632, arena + 4947968);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 8028160, 64, arena + 0, 16, arena + 11370496, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 1605632, 64, arena + 9384400, 16, arena + 4947968, 16);
     /* specs/wgan_gp.gm:17: backward of loss_D (1) */
     {
-        const real *x923 = arena + 13077952; /* (1) */
-        real *y = arena + 0;
+        const real *x923 = arena + 9384384; /* (1) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x923[i]);
         }
     }
     /* specs/wgan_gp.gm:17: backward of loss_D (64, 1) */
     {
-        const real *x1011 = arena + 0; /* (1) */
-        real *y = arena + 401408;
+        const real *x1011 = arena + 1605632; /* (1) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 64; i++) {
             y[i] = x1011[0];
         }
@@ -6955,8 +6955,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: backward of loss_D (1) */
     /*   with specs/wgan_gp.gm:17: backward of loss_D */
     {
-        const real *x923 = arena + 13077952; /* (1) */
-        real *y = arena + 13077952;
+        const real *x923 = arena + 9384384; /* (1) */
+        real *y = arena + 9384384;
         for (long i = 0; i < 1; i++) {
             real v1010 = -(x923[i]);
             y[i] = (real)0.015625 * (v1010);
@@ -6964,16 +6964,16 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: backward of loss_D (64, 1) */
     {
-        const real *x1013 = arena + 13077952; /* (1) */
-        real *y = arena + 8567296;
+        const real *x1013 = arena + 9384384; /* (1) */
+        real *y = arena + 2145792;
         for (long i = 0; i < 64; i++) {
             y[i] = x1013[0];
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
-        const real *x1012 = arena + 401408; /* (64, 1) */
-        real *y = arena + 8567360;
+        const real *x1012 = arena + 2007040; /* (64, 1) */
+        real *y = arena + 2145920;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -6984,14 +6984,14 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 401408, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 2007040, 1, D_l7_weight, 6272, arena + 1605632, 6272);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 401408, 1, arena + 10838016, 6272, arena + 8560640, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 2007040, 1, arena + 4415488, 6272, arena + 2138112, 6272);
     /* specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x842 = arena + 10838016; /* (64, 7, 7, 128) */
-        const real *x1019 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 10838016;
+        const real *x842 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x1019 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 4415488;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x842[i] > 0 ? x1019[i] : (real)0.2 * x1019[i];
@@ -6999,8 +6999,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     {
-        const real *x1020 = arena + 10838016; /* (64, 7, 7, 128) */
-        real *y = arena + 8566912;
+        const real *x1020 = arena + 4415488; /* (64, 7, 7, 128) */
+        real *y = arena + 2145408;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -7016,9 +7016,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     {
-        const real *x1020 = arena + 10838016; /* (64, 7, 7, 128) */
+        const real *x1020 = arena + 4415488; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 8028160;
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -7030,9 +7030,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1020 = arena + 10838016; /* (64, 7, 7, 128) */
-        const real *x839 = arena + 10436608; /* (64, 7, 7, 128) */
-        real *y = arena + 8567040;
+        const real *x1020 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x839 = arena + 4014080; /* (64, 7, 7, 128) */
+        real *y = arena + 2145536;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -7050,9 +7050,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1022 = arena + 8028160; /* (64, 7, 7, 128) */
-        const real *x833 = arena + 10035200; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1022 = arena + 1605632; /* (64, 7, 7, 128) */
+        const real *x833 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 2007040;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -7070,9 +7070,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x838 = arena + 13077568; /* (64) */
-        const real *x1028 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x838 = arena + 9384000; /* (64) */
+        const real *x1028 = arena + 2007040; /* (64) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 64; i++) {
             real v1029 = (x838[i]) * (x838[i]);
             real v1030 = (x838[i]) * (v1029);
@@ -7088,11 +7088,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1022 = arena + 8028160; /* (64, 7, 7, 128) */
-        const real *x838 = arena + 13077568; /* (64) */
-        const real *x1033 = arena + 0; /* (64) */
-        const real *x833 = arena + 10035200; /* (64, 7, 7, 128) */
-        real *y = arena + 8028160;
+        const real *x1022 = arena + 1605632; /* (64, 7, 7, 128) */
+        const real *x838 = arena + 9384000; /* (64) */
+        const real *x1033 = arena + 2007040; /* (64) */
+        const real *x833 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -7108,8 +7108,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x1038 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1038 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 2007040;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -7123,8 +7123,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1039 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1039 = arena + 2007040; /* (64) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 64; i++) {
             real v1040 = -(x1039[i]);
             y[i] = (real)0.00015943877551020407 * (v1040);
@@ -7134,9 +7134,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1041 = arena + 0; /* (64) */
-        const real *x1038 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 8028160;
+        const real *x1041 = arena + 2007040; /* (64) */
+        const real *x1038 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -7149,8 +7149,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     {
-        const real *x1045 = arena + 8028160; /* (3136, 128) */
-        real *y = arena + 8567168;
+        const real *x1045 = arena + 1605632; /* (3136, 128) */
+        real *y = arena + 2145664;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -7169,8 +7169,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -7193,25 +7193,25 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8028160, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 1605632, 128, D_l3_weight, 1024, arena + 12595664, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, arena + 8028160, arena + 8429568);
+        genrt_conv_run(&conv, arena + 802816, arena + 1605632, arena + 2007040);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8028160, 128, arena + 0, 1024, arena + 8429568, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 1605632, 128, arena + 9384400, 1024, arena + 2007040, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 1605632, D_l3_weight, arena + 3612672);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 12595664;
+        real *img = arena + 3612672;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -7233,9 +7233,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x825 = arena + 7225344; /* (64, 14, 14, 64) */
-        const real *x1052 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x825 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x1052 = arena + 3612672; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x825[i] > 0 ? x1052[i] : (real)0.2 * x1052[i];
@@ -7243,8 +7243,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x1054 = arena + 7225344; /* (12544, 64) */
-        real *y = arena + 8029184;
+        const real *x1054 = arena + 802816; /* (12544, 64) */
+        real *y = arena + 2145856;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -7263,8 +7263,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 12976128;
-        real *cols = arena + 0;
+        const real *img = arena + 8429568;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -7287,14 +7287,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 12976128, arena + 7225344, arena + 8028160);
+        genrt_conv_run(&conv, arena + 8429568, arena + 802816, arena + 2144384);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 0, 16, arena + 8028160, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 802816, 64, arena + 9384400, 16, arena + 2144384, 16);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
-        const real *x1014 = arena + 8567296; /* (64, 1) */
-        real *y = arena + 0;
+        const real *x1014 = arena + 2145792; /* (64, 1) */
+        real *y = arena + 802816;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -7306,24 +7306,24 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
-        const real *x1015 = arena + 8567360; /* (1) */
-        const real *x1060 = arena + 0; /* (1) */
-        real *y = arena + 8567360;
+        const real *x1015 = arena + 2145920; /* (1) */
+        const real *x1060 = arena + 802816; /* (1) */
+        real *y = arena + 2145920;
         for (long i = 0; i < 1; i++) {
             y[i] = x1015[i] + x1060[i];
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 8567296, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 2145792, 1, D_l7_weight, 6272, arena + 802816, 6272);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 8567296, 1, arena + 9633792, 6272, arena + 401408, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 2145792, 1, arena + 3211264, 6272, arena + 1204224, 6272);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1, 6272) */
     /*   with specs/wgan_gp.gm:15: backward of D dense 1 */
     {
-        const real *x980 = arena + 11640832; /* (1, 6272) */
-        const real *x1017 = arena + 8560640; /* (1, 6272) */
-        const real *x1063 = arena + 401408; /* (1, 6272) */
-        real *y = arena + 11640832;
+        const real *x980 = arena + 5750784; /* (1, 6272) */
+        const real *x1017 = arena + 2138112; /* (1, 6272) */
+        const real *x1063 = arena + 1204224; /* (1, 6272) */
+        real *y = arena + 5750784;
         for (long i = 0; i < 6272; i++) {
             real v1018 = x980[i] + x1017[i];
             y[i] = v1018 + x1063[i];
@@ -7331,9 +7331,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x817 = arena + 9633792; /* (64, 7, 7, 128) */
-        const real *x1065 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 9633792;
+        const real *x817 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x1065 = arena + 802816; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x817[i] > 0 ? x1065[i] : (real)0.2 * x1065[i];
@@ -7341,8 +7341,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     {
-        const real *x1066 = arena + 9633792; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1066 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -7358,18 +7358,18 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     {
-        const real *x1021 = arena + 8566912; /* (128) */
-        const real *x1067 = arena + 0; /* (128) */
-        real *y = arena + 8566912;
+        const real *x1021 = arena + 2145408; /* (128) */
+        const real *x1067 = arena + 802816; /* (128) */
+        real *y = arena + 2145408;
         for (long i = 0; i < 128; i++) {
             y[i] = x1021[i] + x1067[i];
         }
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     {
-        const real *x1066 = arena + 9633792; /* (64, 7, 7, 128) */
+        const real *x1066 = arena + 3211264; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 7225344;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -7381,9 +7381,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1066 = arena + 9633792; /* (64, 7, 7, 128) */
-        const real *x814 = arena + 9232384; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1066 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x814 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 1204224;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -7401,10 +7401,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x977 = arena + 11647104; /* (128) */
-        const real *x1024 = arena + 8567040; /* (128) */
-        const real *x1071 = arena + 0; /* (128) */
-        real *y = arena + 11647104;
+        const real *x977 = arena + 8159232; /* (128) */
+        const real *x1024 = arena + 2145536; /* (128) */
+        const real *x1071 = arena + 1204224; /* (128) */
+        real *y = arena + 8159232;
         for (long i = 0; i < 128; i++) {
             real v1025 = x977[i] + x1024[i];
             y[i] = v1025 + x1071[i];
@@ -7413,9 +7413,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1069 = arena + 7225344; /* (64, 7, 7, 128) */
-        const real *x808 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1069 = arena + 802816; /* (64, 7, 7, 128) */
+        const real *x808 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 1204224;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -7433,9 +7433,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x813 = arena + 13077504; /* (64) */
-        const real *x1075 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x813 = arena + 9383936; /* (64) */
+        const real *x1075 = arena + 1204224; /* (64) */
+        real *y = arena + 1204224;
         for (long i = 0; i < 64; i++) {
             real v1076 = (x813[i]) * (x813[i]);
             real v1077 = (x813[i]) * (v1076);
@@ -7451,11 +7451,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1069 = arena + 7225344; /* (64, 7, 7, 128) */
-        const real *x813 = arena + 13077504; /* (64) */
-        const real *x1080 = arena + 0; /* (64) */
-        const real *x808 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 7225344;
+        const real *x1069 = arena + 802816; /* (64, 7, 7, 128) */
+        const real *x813 = arena + 9383936; /* (64) */
+        const real *x1080 = arena + 1204224; /* (64) */
+        const real *x808 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -7471,8 +7471,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x1085 = arena + 7225344; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1085 = arena + 802816; /* (64, 7, 7, 128) */
+        real *y = arena + 1204224;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -7486,8 +7486,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1086 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1086 = arena + 1204224; /* (64) */
+        real *y = arena + 1204224;
         for (long i = 0; i < 64; i++) {
             real v1087 = -(x1086[i]);
             y[i] = (real)0.00015943877551020407 * (v1087);
@@ -7497,9 +7497,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1088 = arena + 0; /* (64) */
-        const real *x1085 = arena + 7225344; /* (64, 7, 7, 128) */
-        real *y = arena + 7225344;
+        const real *x1088 = arena + 1204224; /* (64) */
+        const real *x1085 = arena + 802816; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -7512,8 +7512,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     {
-        const real *x1092 = arena + 7225344; /* (3136, 128) */
-        real *y = arena + 0;
+        const real *x1092 = arena + 802816; /* (3136, 128) */
+        real *y = arena + 1204224;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -7530,10 +7530,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
     {
-        const real *x998 = arena + 11371520; /* (128) */
-        const real *x1046 = arena + 8567168; /* (128) */
-        const real *x1093 = arena + 0; /* (128) */
-        real *y = arena + 11371520;
+        const real *x998 = arena + 5757056; /* (128) */
+        const real *x1046 = arena + 2145664; /* (128) */
+        const real *x1093 = arena + 1204224; /* (128) */
+        real *y = arena + 5757056;
         for (long i = 0; i < 128; i++) {
             real v1047 = x998[i] + x1046[i];
             y[i] = v1047 + x1093[i];
@@ -7544,8 +7544,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6422528;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -7568,24 +7568,24 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 7225344, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 802816, 128, D_l3_weight, 1024, arena + 12595664, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6422528, arena + 7225344, arena + 7626752);
+        genrt_conv_run(&conv, arena + 0, arena + 802816, arena + 1204224);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 7225344, 128, arena + 0, 1024, arena + 7626752, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 802816, 128, arena + 9384400, 1024, arena + 1204224, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
     {
-        const real *x944 = arena + 12845056; /* (128, 1024) */
-        const real *x1001 = arena + 11239424; /* (128, 1024) */
-        const real *x1050 = arena + 8429568; /* (128, 1024) */
-        const real *x1097 = arena + 7626752; /* (128, 1024) */
-        real *y = arena + 12845056;
+        const real *x944 = arena + 7225344; /* (128, 1024) */
+        const real *x1001 = arena + 4816896; /* (128, 1024) */
+        const real *x1050 = arena + 2007040; /* (128, 1024) */
+        const real *x1097 = arena + 1204224; /* (128, 1024) */
+        real *y = arena + 7225344;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             real v1002 = x944[i] + x1001[i];
@@ -7597,12 +7597,12 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 802816, D_l3_weight, arena + 1204224);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 12595664;
+        real *img = arena + 1204224;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -7624,9 +7624,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x800 = arena + 6422528; /* (64, 14, 14, 64) */
-        const real *x1099 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 6422528;
+        const real *x800 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x1099 = arena + 1204224; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x800[i] > 0 ? x1099[i] : (real)0.2 * x1099[i];
@@ -7634,8 +7634,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x1101 = arena + 6422528; /* (12544, 64) */
-        real *y = arena + 0;
+        const real *x1101 = arena + 0; /* (12544, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -7652,10 +7652,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
     {
-        const real *x1006 = arena + 11371648; /* (64) */
-        const real *x1055 = arena + 8029184; /* (64) */
-        const real *x1102 = arena + 0; /* (64) */
-        real *y = arena + 11371648;
+        const real *x1006 = arena + 4948992; /* (64) */
+        const real *x1055 = arena + 2145856; /* (64) */
+        const real *x1102 = arena + 802816; /* (64) */
+        real *y = arena + 4948992;
         for (long i = 0; i < 64; i++) {
             real v1056 = x1006[i] + x1055[i];
             y[i] = v1056 + x1102[i];
@@ -7667,7 +7667,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x + 100352;
-        real *cols = arena + 0;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -7690,19 +7690,19 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, in_x + 100352, arena + 6422528, arena + 200704);
+        genrt_conv_run(&conv, in_x + 100352, arena + 0, arena + 802816);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6422528, 64, arena + 0, 16, arena + 200704, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 0, 64, arena + 9384400, 16, arena + 802816, 16);
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
     {
-        const real *x939 = arena + 13076480; /* (64, 16) */
-        const real *x1008 = arena + 11370496; /* (64, 16) */
-        const real *x1058 = arena + 8028160; /* (64, 16) */
-        const real *x1105 = arena + 200704; /* (64, 16) */
-        real *y = arena + 13076480;
+        const real *x939 = arena + 9382912; /* (64, 16) */
+        const real *x1008 = arena + 4947968; /* (64, 16) */
+        const real *x1058 = arena + 2144384; /* (64, 16) */
+        const real *x1105 = arena + 802816; /* (64, 16) */
+        real *y = arena + 9382912;
         for (long i = 0; i < 1024; i++) {
             real v1009 = x939[i] + x1008[i];
             real v1059 = v1009 + x1058[i];
@@ -7710,26 +7710,26 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:19: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 13076480, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l1_weight, arena + 9382912, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp.gm:19: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 11371648, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l1_bias, arena + 4948992, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp.gm:19: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 12845056, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l3_weight, arena + 7225344, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp.gm:19: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 11371520, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l3_bias, arena + 5757056, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp.gm:19: adam step of D.l4.gamma (1) */
-    adam_update(D_l4_gamma, arena + 11647104, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l4_gamma, arena + 8159232, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp.gm:19: adam step of D.l4.beta (1) */
-    adam_update(D_l4_beta, arena + 8566912, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l4_beta, arena + 2145408, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp.gm:19: adam step of D.l7.weight (1) */
-    adam_update(D_l7_weight, arena + 11640832, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l7_weight, arena + 5750784, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp.gm:19: adam step of D.l7.bias (1) */
-    adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
+    adam_update(D_l7_bias, arena + 2145920, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 3);
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 19200, 100, G_l1_weight, 100, arena + 4014080, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 19200, 100, G_l1_weight, 100, arena + 802816, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x1117 = arena + 4014080; /* (64, 6272) */
+        const real *x1117 = arena + 802816; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -7763,9 +7763,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x1117 = arena + 4014080; /* (64, 6272) */
+        const real *x1117 = arena + 802816; /* (64, 6272) */
         const real *x1120 = arena + 6272; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -7777,7 +7777,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x1121 = arena + 4014080; /* (64, 6272) */
+        const real *x1121 = arena + 802816; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -7821,10 +7821,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x1121 = arena + 4014080; /* (64, 6272) */
+        const real *x1121 = arena + 802816; /* (64, 6272) */
         const real *x1127 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -7839,17 +7839,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 802816, 128, G_l5_weight, 1024, arena + 9384400, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3211264;
+        const real *cols = arena + 9384400;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -7871,8 +7871,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x1135 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x1135 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -7888,25 +7888,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x1136 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1136 = arena + 802816; /* (64) */
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x1136[i]);
         }
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x1137 = arena + 0; /* (64) */
-        real *y = arena + 64;
+        const real *x1137 = arena + 802816; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = -(x1137[i]);
         }
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64, 14, 14, 64) */
     {
-        const real *x1135 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x1138 = arena + 64; /* (64) */
-        real *y = arena + 3211264;
+        const real *x1135 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x1138 = arena + 802880; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -7918,8 +7918,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x1139 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 64;
+        const real *x1139 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802880;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -7936,8 +7936,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x1141 = arena + 64; /* (64) */
-        real *y = arena + 64;
+        const real *x1141 = arena + 802880; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x1141[i]);
         }
@@ -7946,9 +7946,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x1142 = arena + 64; /* (64) */
+        const real *x1142 = arena + 802880; /* (64) */
         const real *x32 = G_l6_gamma; /* (64) */
-        real *y = arena + 128;
+        real *y = arena + 802944;
         for (long i = 0; i < 64; i++) {
             real v1143 = x1142[i] + (real)1e-05;
             real v1144 = 1 / sqrt(v1143);
@@ -7956,15 +7956,15 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:9: G batchnorm (1) */
-    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 0, arena + 64, 64, (real)0.1, (real)1.0000797257434426);
+    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 802816, arena + 802880, 64, (real)0.1, (real)1.0000797257434426);
     /* specs/wgan_gp.gm:9: G relu (64, 14, 14, 64) */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x1139 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x1145 = arena + 128; /* (64) */
+        const real *x1139 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x1145 = arena + 802944; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
-        real *y = arena + 3211264;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -7976,11 +7976,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 3211264, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 802816, 16);
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 12976128;
+        const real *cols = arena + 802816;
+        real *img = arena + 8429568;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -8003,9 +8003,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:10: G tanh (64, 28, 28, 1) */
     /*   with specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x1152 = arena + 12976128; /* (64, 28, 28, 1) */
+        const real *x1152 = arena + 8429568; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
-        real *y = arena + 12976128;
+        real *y = arena + 8429568;
         PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -8021,7 +8021,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x + 150528;
-        real *cols = arena + 0;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -8044,15 +8044,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, in_x + 150528, D_l1_weight, arena + 6422528);
+        genrt_conv_run(&conv, in_x + 150528, D_l1_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 6422528, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, D_l1_weight, 16, arena + 0, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x1156 = arena + 6422528; /* (12544, 64) */
+        const real *x1156 = arena + 0; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 6422528;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -8063,8 +8063,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x1158 = arena + 6422528; /* (64, 14, 14, 64) */
-        real *y = arena + 6422528;
+        const real *x1158 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1158[i] > 0 ? x1158[i] : (real)0.2 * x1158[i];
@@ -8075,8 +8075,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6422528;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -8099,15 +8099,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6422528, D_l3_weight, arena + 8830976);
+        genrt_conv_run(&conv, arena + 0, D_l3_weight, arena + 2408448);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 8830976, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, D_l3_weight, 1024, arena + 2408448, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
-        const real *x1161 = arena + 8830976; /* (3136, 128) */
+        const real *x1161 = arena + 2408448; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
-        real *y = arena + 8830976;
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -8118,8 +8118,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     {
-        const real *x1163 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1163 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -8133,8 +8133,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1164 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1164 = arena + 802816; /* (64) */
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             real v1165 = (real)0.00015943877551020407 * (x1164[i]);
             y[i] = -(v1165);
@@ -8142,9 +8142,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
-        const real *x1163 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x1166 = arena + 0; /* (64) */
-        real *y = arena + 8830976;
+        const real *x1163 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x1166 = arena + 802816; /* (64) */
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -8156,8 +8156,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1167 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 13077504;
+        const real *x1167 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 9383936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -8173,8 +8173,8 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1169 = arena + 13077504; /* (64) */
-        real *y = arena + 13077504;
+        const real *x1169 = arena + 9383936; /* (64) */
+        real *y = arena + 9383936;
         for (long i = 0; i < 64; i++) {
             real v1170 = (real)0.00015943877551020407 * (x1169[i]);
             real v1171 = v1170 + (real)1e-05;
@@ -8183,9 +8183,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
-        const real *x1167 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x1172 = arena + 13077504; /* (64) */
-        real *y = arena + 9232384;
+        const real *x1167 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x1172 = arena + 9383936; /* (64) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -8198,10 +8198,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1173 = arena + 9232384; /* (64, 7, 7, 128) */
+        const real *x1173 = arena + 2809856; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 9633792;
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -8217,8 +8217,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 12976128;
-        real *cols = arena + 0;
+        const real *img = arena + 8429568;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -8241,15 +8241,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 12976128, D_l1_weight, arena + 7225344);
+        genrt_conv_run(&conv, arena + 8429568, D_l1_weight, arena + 802816);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 7225344, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, D_l1_weight, 16, arena + 802816, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x1181 = arena + 7225344; /* (12544, 64) */
+        const real *x1181 = arena + 802816; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 7225344;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -8260,8 +8260,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x1183 = arena + 7225344; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x1183 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1183[i] > 0 ? x1183[i] : (real)0.2 * x1183[i];
@@ -8272,8 +8272,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -8296,15 +8296,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 10035200);
+        genrt_conv_run(&conv, arena + 802816, D_l3_weight, arena + 3612672);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 10035200, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, D_l3_weight, 1024, arena + 3612672, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
-        const real *x1186 = arena + 10035200; /* (3136, 128) */
+        const real *x1186 = arena + 3612672; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
-        real *y = arena + 10035200;
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -8315,8 +8315,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     {
-        const real *x1188 = arena + 10035200; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1188 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -8330,8 +8330,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1189 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1189 = arena + 1605632; /* (64) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 64; i++) {
             real v1190 = (real)0.00015943877551020407 * (x1189[i]);
             y[i] = -(v1190);
@@ -8339,9 +8339,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
-        const real *x1188 = arena + 10035200; /* (64, 7, 7, 128) */
-        const real *x1191 = arena + 0; /* (64) */
-        real *y = arena + 10035200;
+        const real *x1188 = arena + 3612672; /* (64, 7, 7, 128) */
+        const real *x1191 = arena + 1605632; /* (64) */
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -8353,8 +8353,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1192 = arena + 10035200; /* (64, 7, 7, 128) */
-        real *y = arena + 13077568;
+        const real *x1192 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 9384000;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -8370,8 +8370,8 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1194 = arena + 13077568; /* (64) */
-        real *y = arena + 13077568;
+        const real *x1194 = arena + 9384000; /* (64) */
+        real *y = arena + 9384000;
         for (long i = 0; i < 64; i++) {
             real v1195 = (real)0.00015943877551020407 * (x1194[i]);
             real v1196 = v1195 + (real)1e-05;
@@ -8380,9 +8380,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
-        const real *x1192 = arena + 10035200; /* (64, 7, 7, 128) */
-        const real *x1197 = arena + 13077568; /* (64) */
-        real *y = arena + 10436608;
+        const real *x1192 = arena + 3612672; /* (64, 7, 7, 128) */
+        const real *x1197 = arena + 9384000; /* (64) */
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -8395,10 +8395,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1198 = arena + 10436608; /* (64, 7, 7, 128) */
+        const real *x1198 = arena + 4014080; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 10838016;
+        real *y = arena + 4415488;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -8411,7 +8411,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: gradient penalty (64) */
     {
-        real *y = arena + 0;
+        real *y = arena + 1605632;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)hash_uniform(step_t, 1003, i);
         }
@@ -8421,9 +8421,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
         const real *x1115 = in_x + 150528; /* (64, 28, 28, 1) */
-        const real *x1154 = arena + 12976128; /* (64, 28, 28, 1) */
-        const real *x1210 = arena + 0; /* (64) */
-        real *y = arena + 13026304;
+        const real *x1154 = arena + 8429568; /* (64, 28, 28, 1) */
+        const real *x1210 = arena + 1605632; /* (64) */
+        real *y = arena + 8479744;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 784; q++) {
@@ -8439,8 +8439,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 13026304;
-        real *cols = arena + 0;
+        const real *img = arena + 8479744;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -8463,15 +8463,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 13026304, D_l1_weight, arena + 8028160);
+        genrt_conv_run(&conv, arena + 8479744, D_l1_weight, arena + 1605632);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 8028160, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, D_l1_weight, 16, arena + 1605632, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x1215 = arena + 8028160; /* (12544, 64) */
+        const real *x1215 = arena + 1605632; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 8028160;
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -8482,8 +8482,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x1217 = arena + 8028160; /* (64, 14, 14, 64) */
-        real *y = arena + 8028160;
+        const real *x1217 = arena + 1605632; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1217[i] > 0 ? x1217[i] : (real)0.2 * x1217[i];
@@ -8494,8 +8494,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 8028160;
-        real *cols = arena + 0;
+        const real *img = arena + 1605632;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -8518,10 +8518,10 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 4816896);
+        genrt_conv_run(&conv, arena + 1605632, D_l3_weight, arena + 4816896);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 4816896, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, D_l3_weight, 1024, arena + 4816896, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
         const real *x1220 = arena + 4816896; /* (3136, 128) */
@@ -8538,7 +8538,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     {
         const real *x1222 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        real *y = arena + 5218304;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -8552,8 +8552,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1223 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1223 = arena + 5218304; /* (64) */
+        real *y = arena + 5218304;
         for (long i = 0; i < 64; i++) {
             real v1224 = (real)0.00015943877551020407 * (x1223[i]);
             y[i] = -(v1224);
@@ -8562,7 +8562,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
         const real *x1222 = arena + 4816896; /* (64, 7, 7, 128) */
-        const real *x1225 = arena + 0; /* (64) */
+        const real *x1225 = arena + 5218304; /* (64) */
         real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
@@ -8576,7 +8576,7 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
         const real *x1226 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 13077632;
+        real *y = arena + 9384064;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -8592,8 +8592,8 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1228 = arena + 13077632; /* (64) */
-        real *y = arena + 13077632;
+        const real *x1228 = arena + 9384064; /* (64) */
+        real *y = arena + 9384064;
         for (long i = 0; i < 64; i++) {
             real v1229 = (real)0.00015943877551020407 * (x1228[i]);
             real v1230 = v1229 + (real)1e-05;
@@ -8606,10 +8606,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
         const real *x1226 = arena + 4816896; /* (64, 7, 7, 128) */
-        const real *x1231 = arena + 13077632; /* (64) */
+        const real *x1231 = arena + 9384064; /* (64) */
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 5218304;
+        real *y = arena + 5619712;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -8624,26 +8624,26 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: gradient penalty (1) */
     {
-        real *y = arena + 0;
+        real *y = arena + 5218304;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (64, 1) */
     {
-        const real *x1240 = arena + 0; /* (1) */
-        real *y = arena + 13077696;
+        const real *x1240 = arena + 5218304; /* (1) */
+        real *y = arena + 9384128;
         for (long i = 0; i < 64; i++) {
             y[i] = x1240[0];
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 13077696, 1, D_l7_weight, 6272, arena + 5619712, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 9384128, 1, D_l7_weight, 6272, arena + 6021120, 6272);
     /* specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x1235 = arena + 5218304; /* (64, 7, 7, 128) */
-        const real *x1243 = arena + 5619712; /* (64, 7, 7, 128) */
-        real *y = arena + 5619712;
+        const real *x1235 = arena + 5619712; /* (64, 7, 7, 128) */
+        const real *x1243 = arena + 6021120; /* (64, 7, 7, 128) */
+        real *y = arena + 6021120;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x1235[i] > 0 ? x1243[i] : (real)0.2 * x1243[i];
@@ -8651,9 +8651,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     {
-        const real *x1244 = arena + 5619712; /* (64, 7, 7, 128) */
+        const real *x1244 = arena + 6021120; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 6021120;
+        real *y = arena + 5218304;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -8665,9 +8665,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1245 = arena + 6021120; /* (64, 7, 7, 128) */
+        const real *x1245 = arena + 5218304; /* (64, 7, 7, 128) */
         const real *x1226 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 13077760;
+        real *y = arena + 9384320;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -8681,8 +8681,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x1231 = arena + 13077632; /* (64) */
-        real *y = arena + 13077824;
+        const real *x1231 = arena + 9384064; /* (64) */
+        real *y = arena + 9384192;
         for (long i = 0; i < 64; i++) {
             y[i] = (x1231[i]) * (x1231[i]);
         }
@@ -8690,9 +8690,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1231 = arena + 13077632; /* (64) */
-        const real *x1249 = arena + 13077824; /* (64) */
-        real *y = arena + 13077888;
+        const real *x1231 = arena + 9384064; /* (64) */
+        const real *x1249 = arena + 9384192; /* (64) */
+        real *y = arena + 9384256;
         for (long i = 0; i < 64; i++) {
             real v1250 = (x1231[i]) * (x1249[i]);
             y[i] = (real)-0.5 * (v1250);
@@ -8701,9 +8701,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1248 = arena + 13077760; /* (64) */
-        const real *x1251 = arena + 13077888; /* (64) */
-        real *y = arena + 0;
+        const real *x1248 = arena + 9384320; /* (64) */
+        const real *x1251 = arena + 9384256; /* (64) */
+        real *y = arena + 6823936;
         for (long i = 0; i < 64; i++) {
             real v1252 = (x1248[i]) * (x1251[i]);
             y[i] = (real)0.00015943877551020407 * (v1252);
@@ -8712,8 +8712,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1253 = arena + 0; /* (64) */
-        real *y = arena + 11239424;
+        const real *x1253 = arena + 6823936; /* (64) */
+        real *y = arena + 6422528;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -8726,7 +8726,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     {
         const real *x1226 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 11640832;
+        real *y = arena + 7626752;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = 2 * (x1226[i]);
@@ -8736,11 +8736,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1245 = arena + 6021120; /* (64, 7, 7, 128) */
-        const real *x1231 = arena + 13077632; /* (64) */
-        const real *x1255 = arena + 11239424; /* (64, 7, 7, 128) */
-        const real *x1256 = arena + 11640832; /* (64, 7, 7, 128) */
-        real *y = arena + 12042240;
+        const real *x1245 = arena + 5218304; /* (64, 7, 7, 128) */
+        const real *x1231 = arena + 9384064; /* (64) */
+        const real *x1255 = arena + 6422528; /* (64, 7, 7, 128) */
+        const real *x1256 = arena + 7626752; /* (64, 7, 7, 128) */
+        real *y = arena + 8028160;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -8753,8 +8753,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x1258 = arena + 12042240; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1258 = arena + 8028160; /* (64, 7, 7, 128) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -8768,8 +8768,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1259 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1259 = arena + 6823936; /* (64) */
+        real *y = arena + 6823936;
         for (long i = 0; i < 64; i++) {
             real v1260 = -(x1259[i]);
             y[i] = (real)0.00015943877551020407 * (v1260);
@@ -8779,9 +8779,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1261 = arena + 0; /* (64) */
-        const real *x1258 = arena + 12042240; /* (64, 7, 7, 128) */
-        real *y = arena + 12042240;
+        const real *x1261 = arena + 6823936; /* (64) */
+        const real *x1258 = arena + 8028160; /* (64, 7, 7, 128) */
+        real *y = arena + 8028160;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -8796,17 +8796,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12042240, 128, D_l3_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8028160, 128, D_l3_weight, 1024, arena + 9384400, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 12042240, D_l3_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 6823936);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3211264;
+        const real *cols = arena + 9384400;
+        real *img = arena + 6823936;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -8828,20 +8828,20 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x1218 = arena + 8028160; /* (64, 14, 14, 64) */
-        const real *x1267 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 3211264;
+        const real *x1218 = arena + 1605632; /* (64, 14, 14, 64) */
+        const real *x1267 = arena + 6823936; /* (64, 14, 14, 64) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1218[i] > 0 ? x1267[i] : (real)0.2 * x1267[i];
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 3211264, 64, D_l1_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 6823936, 64, D_l1_weight, 16, arena + 8529920, 16);
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 8529920;
+        real *img = arena + 9332736;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -8864,8 +8864,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: gradient penalty (64) */
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
-        const real *x1271 = arena + 200704; /* (64, 28, 28, 1) */
-        real *y = arena + 0;
+        const real *x1271 = arena + 9332736; /* (64, 28, 28, 1) */
+        real *y = arena + 8529920;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -8880,8 +8880,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: gradient penalty (64) */
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
-        const real *x1273 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1273 = arena + 8529920; /* (64) */
+        real *y = arena + 8529920;
         for (long i = 0; i < 64; i++) {
             real v1274 = x1273[i] + (real)1e-12;
             y[i] = sqrt(v1274);
@@ -8889,7 +8889,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: gradient penalty (1) */
     {
-        real *y = arena + 13077952;
+        real *y = arena + 9384384;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
@@ -8897,8 +8897,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: backward of gradient penalty (1) */
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     {
-        const real *x1282 = arena + 13077952; /* (1) */
-        real *y = arena + 64;
+        const real *x1282 = arena + 9384384; /* (1) */
+        real *y = arena + 8529984;
         for (long i = 0; i < 1; i++) {
             real v1283 = 10 * (x1282[i]);
             y[i] = (real)0.015625 * (v1283);
@@ -8913,9 +8913,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     {
-        const real *x1275 = arena + 0; /* (64) */
-        const real *x1284 = arena + 64; /* (1) */
-        real *y = arena + 0;
+        const real *x1275 = arena + 8529920; /* (64) */
+        const real *x1284 = arena + 8529984; /* (1) */
+        real *y = arena + 8529920;
         for (long i = 0; i < 64; i++) {
             real v1276 = x1275[i] + -1;
             real v1285 = x1284[0];
@@ -8932,9 +8932,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     {
-        const real *x1291 = arena + 0; /* (64) */
-        const real *x1271 = arena + 200704; /* (64, 28, 28, 1) */
-        real *y = arena + 200704;
+        const real *x1291 = arena + 8529920; /* (64) */
+        const real *x1271 = arena + 9332736; /* (64, 28, 28, 1) */
+        real *y = arena + 9332736;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 784; q++) {
@@ -8951,8 +8951,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 200704;
-        real *cols = arena + 0;
+        const real *img = arena + 9332736;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -8975,23 +8975,23 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 200704, D_l1_weight, arena + 4014080);
+        genrt_conv_run(&conv, arena + 9332736, D_l1_weight, arena + 8529920);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 4014080, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, D_l1_weight, 16, arena + 8529920, 64);
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (64, 16) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 200704, arena + 3211264, arena + 13076480);
+        genrt_conv_run(&conv, arena + 9332736, arena + 6823936, arena + 9382912);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 3211264, 64, arena + 0, 16, arena + 13076480, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6823936, 64, arena + 9384400, 16, arena + 9382912, 16);
     /* specs/wgan_gp.gm:13: backward of backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x1218 = arena + 8028160; /* (64, 14, 14, 64) */
-        const real *x1299 = arena + 4014080; /* (64, 14, 14, 64) */
-        real *y = arena + 4014080;
+        const real *x1218 = arena + 1605632; /* (64, 14, 14, 64) */
+        const real *x1299 = arena + 8529920; /* (64, 14, 14, 64) */
+        real *y = arena + 8529920;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1218[i] > 0 ? x1299[i] : (real)0.2 * x1299[i];
@@ -9002,8 +9002,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 4014080;
-        real *cols = arena + 0;
+        const real *img = arena + 8529920;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -9026,22 +9026,22 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, D_l3_weight, arena + 12443648);
+        genrt_conv_run(&conv, arena + 8529920, D_l3_weight, arena + 6823936);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 12443648, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, D_l3_weight, 1024, arena + 6823936, 128);
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, arena + 12042240, arena + 12845056);
+        genrt_conv_run(&conv, arena + 8529920, arena + 8028160, arena + 7225344);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12042240, 128, arena + 0, 1024, arena + 12845056, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8028160, 128, arena + 9384400, 1024, arena + 7225344, 1024);
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     {
-        const real *x1304 = arena + 12443648; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1304 = arena + 6823936; /* (64, 7, 7, 128) */
+        real *y = arena + 7356416;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -9055,8 +9055,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x1305 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1305 = arena + 7356416; /* (64) */
+        real *y = arena + 7356416;
         for (long i = 0; i < 64; i++) {
             real v1306 = (real)0.00015943877551020407 * (x1305[i]);
             y[i] = -(v1306);
@@ -9066,9 +9066,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x1307 = arena + 0; /* (64) */
-        const real *x1304 = arena + 12443648; /* (64, 7, 7, 128) */
-        real *y = arena + 12443648;
+        const real *x1307 = arena + 7356416; /* (64) */
+        const real *x1304 = arena + 6823936; /* (64, 7, 7, 128) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -9082,9 +9082,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x1310 = arena + 12443648; /* (64, 7, 7, 128) */
-        const real *x1256 = arena + 11640832; /* (64, 7, 7, 128) */
-        real *y = arena + 802816;
+        const real *x1310 = arena + 6823936; /* (64, 7, 7, 128) */
+        const real *x1256 = arena + 7626752; /* (64, 7, 7, 128) */
+        real *y = arena + 8159360;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -9098,17 +9098,17 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     {
-        const real *x1314 = arena + 802816; /* (64) */
-        real *y = arena + 802816;
+        const real *x1314 = arena + 8159360; /* (64) */
+        real *y = arena + 8159360;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)0.00015943877551020407 * (x1314[i]);
         }
     }
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     {
-        const real *x1315 = arena + 802816; /* (64) */
-        const real *x1251 = arena + 13077888; /* (64) */
-        real *y = arena + 13077888;
+        const real *x1315 = arena + 8159360; /* (64) */
+        const real *x1251 = arena + 9384256; /* (64) */
+        real *y = arena + 9384256;
         for (long i = 0; i < 64; i++) {
             y[i] = (x1315[i]) * (x1251[i]);
         }
@@ -9116,9 +9116,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x1315 = arena + 802816; /* (64) */
-        const real *x1248 = arena + 13077760; /* (64) */
-        real *y = arena + 802816;
+        const real *x1315 = arena + 8159360; /* (64) */
+        const real *x1248 = arena + 9384320; /* (64) */
+        real *y = arena + 8159360;
         for (long i = 0; i < 64; i++) {
             real v1317 = (x1315[i]) * (x1248[i]);
             y[i] = (real)-0.5 * (v1317);
@@ -9127,8 +9127,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x1316 = arena + 13077888; /* (64) */
-        real *y = arena + 0;
+        const real *x1316 = arena + 9384256; /* (64) */
+        real *y = arena + 7356416;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -9141,9 +9141,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x1310 = arena + 12443648; /* (64, 7, 7, 128) */
-        const real *x1245 = arena + 6021120; /* (64, 7, 7, 128) */
-        real *y = arena + 802880;
+        const real *x1310 = arena + 6823936; /* (64, 7, 7, 128) */
+        const real *x1245 = arena + 5218304; /* (64, 7, 7, 128) */
+        real *y = arena + 8159424;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -9159,11 +9159,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x1325 = arena + 0; /* (64, 7, 7, 128) */
+        const real *x1325 = arena + 7356416; /* (64, 7, 7, 128) */
         const real *x1226 = arena + 4816896; /* (64, 7, 7, 128) */
-        const real *x1310 = arena + 12443648; /* (64, 7, 7, 128) */
-        const real *x1231 = arena + 13077632; /* (64) */
-        real *y = arena + 401408;
+        const real *x1310 = arena + 6823936; /* (64, 7, 7, 128) */
+        const real *x1231 = arena + 9384064; /* (64) */
+        real *y = arena + 7757824;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -9177,9 +9177,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x1332 = arena + 401408; /* (64, 7, 7, 128) */
-        const real *x1244 = arena + 5619712; /* (64, 7, 7, 128) */
-        real *y = arena + 11647104;
+        const real *x1332 = arena + 7757824; /* (64, 7, 7, 128) */
+        const real *x1244 = arena + 6021120; /* (64, 7, 7, 128) */
+        real *y = arena + 8159232;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -9197,10 +9197,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x1332 = arena + 401408; /* (64, 7, 7, 128) */
+        const real *x1332 = arena + 7757824; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        const real *x1235 = arena + 5218304; /* (64, 7, 7, 128) */
-        real *y = arena + 401408;
+        const real *x1235 = arena + 5619712; /* (64, 7, 7, 128) */
+        real *y = arena + 7757824;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -9211,7 +9211,7 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:15: backward of backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 13077696, 1, arena + 401408, 6272, arena + 11640832, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 9384128, 1, arena + 7757824, 6272, arena + 5750784, 6272);
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
@@ -9224,11 +9224,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1318 = arena + 802816; /* (64) */
-        const real *x1249 = arena + 13077824; /* (64) */
-        const real *x1231 = arena + 13077632; /* (64) */
-        const real *x1331 = arena + 802880; /* (64) */
-        real *y = arena + 802816;
+        const real *x1318 = arena + 8159360; /* (64) */
+        const real *x1249 = arena + 9384192; /* (64) */
+        const real *x1231 = arena + 9384064; /* (64) */
+        const real *x1331 = arena + 8159424; /* (64) */
+        real *y = arena + 8159360;
         for (long i = 0; i < 64; i++) {
             real v1319 = (x1318[i]) * (x1249[i]);
             real v1320 = (x1318[i]) * (x1231[i]);
@@ -9253,13 +9253,13 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1310 = arena + 12443648; /* (64, 7, 7, 128) */
-        const real *x1255 = arena + 11239424; /* (64, 7, 7, 128) */
-        const real *x1325 = arena + 0; /* (64, 7, 7, 128) */
-        const real *x1245 = arena + 6021120; /* (64, 7, 7, 128) */
-        const real *x1344 = arena + 802816; /* (64) */
+        const real *x1310 = arena + 6823936; /* (64, 7, 7, 128) */
+        const real *x1255 = arena + 6422528; /* (64, 7, 7, 128) */
+        const real *x1325 = arena + 7356416; /* (64, 7, 7, 128) */
+        const real *x1245 = arena + 5218304; /* (64, 7, 7, 128) */
+        const real *x1344 = arena + 8159360; /* (64) */
         const real *x1226 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 12443648;
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -9278,8 +9278,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x1349 = arena + 12443648; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1349 = arena + 6823936; /* (64, 7, 7, 128) */
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -9293,8 +9293,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1350 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1350 = arena + 4816896; /* (64) */
+        real *y = arena + 4816896;
         for (long i = 0; i < 64; i++) {
             real v1351 = -(x1350[i]);
             y[i] = (real)0.00015943877551020407 * (v1351);
@@ -9304,9 +9304,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1352 = arena + 0; /* (64) */
-        const real *x1349 = arena + 12443648; /* (64, 7, 7, 128) */
-        real *y = arena + 12443648;
+        const real *x1352 = arena + 4816896; /* (64) */
+        const real *x1349 = arena + 6823936; /* (64, 7, 7, 128) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -9319,8 +9319,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     {
-        const real *x1356 = arena + 12443648; /* (3136, 128) */
-        real *y = arena + 11371520;
+        const real *x1356 = arena + 6823936; /* (3136, 128) */
+        real *y = arena + 5757056;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -9339,8 +9339,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 8028160;
-        real *cols = arena + 0;
+        const real *img = arena + 1605632;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -9363,25 +9363,25 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12443648, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 6823936, 128, D_l3_weight, 1024, arena + 12595664, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8028160, arena + 12443648, arena + 11239424);
+        genrt_conv_run(&conv, arena + 1605632, arena + 6823936, arena + 4816896);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12443648, 128, arena + 0, 1024, arena + 11239424, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 6823936, 128, arena + 9384400, 1024, arena + 4816896, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 12443648, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 6823936, D_l3_weight, arena + 4947968);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 12595664;
+        real *img = arena + 4947968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -9403,9 +9403,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x1218 = arena + 8028160; /* (64, 14, 14, 64) */
-        const real *x1362 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 8028160;
+        const real *x1218 = arena + 1605632; /* (64, 14, 14, 64) */
+        const real *x1362 = arena + 4947968; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1218[i] > 0 ? x1362[i] : (real)0.2 * x1362[i];
@@ -9413,8 +9413,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x1364 = arena + 8028160; /* (12544, 64) */
-        real *y = arena + 11371648;
+        const real *x1364 = arena + 1605632; /* (12544, 64) */
+        real *y = arena + 4948992;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -9433,8 +9433,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 13026304;
-        real *cols = arena + 0;
+        const real *img = arena + 8479744;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -9457,22 +9457,22 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 13026304, arena + 8028160, arena + 11370496);
+        genrt_conv_run(&conv, arena + 8479744, arena + 1605632, arena + 4947968);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 8028160, 64, arena + 0, 16, arena + 11370496, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 1605632, 64, arena + 9384400, 16, arena + 4947968, 16);
     /* specs/wgan_gp.gm:17: backward of loss_D (1) */
     {
-        const real *x1282 = arena + 13077952; /* (1) */
-        real *y = arena + 0;
+        const real *x1282 = arena + 9384384; /* (1) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x1282[i]);
         }
     }
     /* specs/wgan_gp.gm:17: backward of loss_D (64, 1) */
     {
-        const real *x1370 = arena + 0; /* (1) */
-        real *y = arena + 401408;
+        const real *x1370 = arena + 1605632; /* (1) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 64; i++) {
             y[i] = x1370[0];
         }
@@ -9480,8 +9480,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: backward of loss_D (1) */
     /*   with specs/wgan_gp.gm:17: backward of loss_D */
     {
-        const real *x1282 = arena + 13077952; /* (1) */
-        real *y = arena + 13077952;
+        const real *x1282 = arena + 9384384; /* (1) */
+        real *y = arena + 9384384;
         for (long i = 0; i < 1; i++) {
             real v1369 = -(x1282[i]);
             y[i] = (real)0.015625 * (v1369);
@@ -9489,16 +9489,16 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: backward of loss_D (64, 1) */
     {
-        const real *x1372 = arena + 13077952; /* (1) */
-        real *y = arena + 8567296;
+        const real *x1372 = arena + 9384384; /* (1) */
+        real *y = arena + 2145792;
         for (long i = 0; i < 64; i++) {
             y[i] = x1372[0];
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
-        const real *x1371 = arena + 401408; /* (64, 1) */
-        real *y = arena + 8567360;
+        const real *x1371 = arena + 2007040; /* (64, 1) */
+        real *y = arena + 2145920;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -9509,14 +9509,14 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 401408, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 2007040, 1, D_l7_weight, 6272, arena + 1605632, 6272);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 401408, 1, arena + 10838016, 6272, arena + 8560640, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 2007040, 1, arena + 4415488, 6272, arena + 2138112, 6272);
     /* specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x1201 = arena + 10838016; /* (64, 7, 7, 128) */
-        const real *x1378 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 10838016;
+        const real *x1201 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x1378 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 4415488;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x1201[i] > 0 ? x1378[i] : (real)0.2 * x1378[i];
@@ -9524,8 +9524,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     {
-        const real *x1379 = arena + 10838016; /* (64, 7, 7, 128) */
-        real *y = arena + 8566912;
+        const real *x1379 = arena + 4415488; /* (64, 7, 7, 128) */
+        real *y = arena + 2145408;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -9541,9 +9541,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     {
-        const real *x1379 = arena + 10838016; /* (64, 7, 7, 128) */
+        const real *x1379 = arena + 4415488; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 8028160;
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -9555,9 +9555,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1379 = arena + 10838016; /* (64, 7, 7, 128) */
-        const real *x1198 = arena + 10436608; /* (64, 7, 7, 128) */
-        real *y = arena + 8567040;
+        const real *x1379 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x1198 = arena + 4014080; /* (64, 7, 7, 128) */
+        real *y = arena + 2145536;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -9575,9 +9575,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1381 = arena + 8028160; /* (64, 7, 7, 128) */
-        const real *x1192 = arena + 10035200; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1381 = arena + 1605632; /* (64, 7, 7, 128) */
+        const real *x1192 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 2007040;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -9595,9 +9595,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1197 = arena + 13077568; /* (64) */
-        const real *x1387 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1197 = arena + 9384000; /* (64) */
+        const real *x1387 = arena + 2007040; /* (64) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 64; i++) {
             real v1388 = (x1197[i]) * (x1197[i]);
             real v1389 = (x1197[i]) * (v1388);
@@ -9613,11 +9613,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1381 = arena + 8028160; /* (64, 7, 7, 128) */
-        const real *x1197 = arena + 13077568; /* (64) */
-        const real *x1392 = arena + 0; /* (64) */
-        const real *x1192 = arena + 10035200; /* (64, 7, 7, 128) */
-        real *y = arena + 8028160;
+        const real *x1381 = arena + 1605632; /* (64, 7, 7, 128) */
+        const real *x1197 = arena + 9384000; /* (64) */
+        const real *x1392 = arena + 2007040; /* (64) */
+        const real *x1192 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -9633,8 +9633,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x1397 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1397 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 2007040;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -9648,8 +9648,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1398 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1398 = arena + 2007040; /* (64) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 64; i++) {
             real v1399 = -(x1398[i]);
             y[i] = (real)0.00015943877551020407 * (v1399);
@@ -9659,9 +9659,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1400 = arena + 0; /* (64) */
-        const real *x1397 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 8028160;
+        const real *x1400 = arena + 2007040; /* (64) */
+        const real *x1397 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -9674,8 +9674,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     {
-        const real *x1404 = arena + 8028160; /* (3136, 128) */
-        real *y = arena + 8567168;
+        const real *x1404 = arena + 1605632; /* (3136, 128) */
+        real *y = arena + 2145664;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -9694,8 +9694,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -9718,25 +9718,25 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8028160, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 1605632, 128, D_l3_weight, 1024, arena + 12595664, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, arena + 8028160, arena + 8429568);
+        genrt_conv_run(&conv, arena + 802816, arena + 1605632, arena + 2007040);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8028160, 128, arena + 0, 1024, arena + 8429568, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 1605632, 128, arena + 9384400, 1024, arena + 2007040, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 1605632, D_l3_weight, arena + 3612672);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 12595664;
+        real *img = arena + 3612672;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -9758,9 +9758,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x1184 = arena + 7225344; /* (64, 14, 14, 64) */
-        const real *x1411 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x1184 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x1411 = arena + 3612672; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1184[i] > 0 ? x1411[i] : (real)0.2 * x1411[i];
@@ -9768,8 +9768,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x1413 = arena + 7225344; /* (12544, 64) */
-        real *y = arena + 8029184;
+        const real *x1413 = arena + 802816; /* (12544, 64) */
+        real *y = arena + 2145856;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -9788,8 +9788,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 12976128;
-        real *cols = arena + 0;
+        const real *img = arena + 8429568;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -9812,14 +9812,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 12976128, arena + 7225344, arena + 8028160);
+        genrt_conv_run(&conv, arena + 8429568, arena + 802816, arena + 2144384);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 0, 16, arena + 8028160, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 802816, 64, arena + 9384400, 16, arena + 2144384, 16);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
-        const real *x1373 = arena + 8567296; /* (64, 1) */
-        real *y = arena + 0;
+        const real *x1373 = arena + 2145792; /* (64, 1) */
+        real *y = arena + 802816;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -9831,24 +9831,24 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
-        const real *x1374 = arena + 8567360; /* (1) */
-        const real *x1419 = arena + 0; /* (1) */
-        real *y = arena + 8567360;
+        const real *x1374 = arena + 2145920; /* (1) */
+        const real *x1419 = arena + 802816; /* (1) */
+        real *y = arena + 2145920;
         for (long i = 0; i < 1; i++) {
             y[i] = x1374[i] + x1419[i];
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 8567296, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 2145792, 1, D_l7_weight, 6272, arena + 802816, 6272);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 8567296, 1, arena + 9633792, 6272, arena + 401408, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 2145792, 1, arena + 3211264, 6272, arena + 1204224, 6272);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1, 6272) */
     /*   with specs/wgan_gp.gm:15: backward of D dense 1 */
     {
-        const real *x1339 = arena + 11640832; /* (1, 6272) */
-        const real *x1376 = arena + 8560640; /* (1, 6272) */
-        const real *x1422 = arena + 401408; /* (1, 6272) */
-        real *y = arena + 11640832;
+        const real *x1339 = arena + 5750784; /* (1, 6272) */
+        const real *x1376 = arena + 2138112; /* (1, 6272) */
+        const real *x1422 = arena + 1204224; /* (1, 6272) */
+        real *y = arena + 5750784;
         for (long i = 0; i < 6272; i++) {
             real v1377 = x1339[i] + x1376[i];
             y[i] = v1377 + x1422[i];
@@ -9856,9 +9856,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x1176 = arena + 9633792; /* (64, 7, 7, 128) */
-        const real *x1424 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 9633792;
+        const real *x1176 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x1424 = arena + 802816; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x1176[i] > 0 ? x1424[i] : (real)0.2 * x1424[i];
@@ -9866,8 +9866,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     {
-        const real *x1425 = arena + 9633792; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1425 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -9883,18 +9883,18 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     {
-        const real *x1380 = arena + 8566912; /* (128) */
-        const real *x1426 = arena + 0; /* (128) */
-        real *y = arena + 8566912;
+        const real *x1380 = arena + 2145408; /* (128) */
+        const real *x1426 = arena + 802816; /* (128) */
+        real *y = arena + 2145408;
         for (long i = 0; i < 128; i++) {
             y[i] = x1380[i] + x1426[i];
         }
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     {
-        const real *x1425 = arena + 9633792; /* (64, 7, 7, 128) */
+        const real *x1425 = arena + 3211264; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 7225344;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -9906,9 +9906,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1425 = arena + 9633792; /* (64, 7, 7, 128) */
-        const real *x1173 = arena + 9232384; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1425 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x1173 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 1204224;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -9926,10 +9926,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1336 = arena + 11647104; /* (128) */
-        const real *x1383 = arena + 8567040; /* (128) */
-        const real *x1430 = arena + 0; /* (128) */
-        real *y = arena + 11647104;
+        const real *x1336 = arena + 8159232; /* (128) */
+        const real *x1383 = arena + 2145536; /* (128) */
+        const real *x1430 = arena + 1204224; /* (128) */
+        real *y = arena + 8159232;
         for (long i = 0; i < 128; i++) {
             real v1384 = x1336[i] + x1383[i];
             y[i] = v1384 + x1430[i];
@@ -9938,9 +9938,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1428 = arena + 7225344; /* (64, 7, 7, 128) */
-        const real *x1167 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1428 = arena + 802816; /* (64, 7, 7, 128) */
+        const real *x1167 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 1204224;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -9958,9 +9958,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1172 = arena + 13077504; /* (64) */
-        const real *x1434 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1172 = arena + 9383936; /* (64) */
+        const real *x1434 = arena + 1204224; /* (64) */
+        real *y = arena + 1204224;
         for (long i = 0; i < 64; i++) {
             real v1435 = (x1172[i]) * (x1172[i]);
             real v1436 = (x1172[i]) * (v1435);
@@ -9976,11 +9976,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1428 = arena + 7225344; /* (64, 7, 7, 128) */
-        const real *x1172 = arena + 13077504; /* (64) */
-        const real *x1439 = arena + 0; /* (64) */
-        const real *x1167 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 7225344;
+        const real *x1428 = arena + 802816; /* (64, 7, 7, 128) */
+        const real *x1172 = arena + 9383936; /* (64) */
+        const real *x1439 = arena + 1204224; /* (64) */
+        const real *x1167 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -9996,8 +9996,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x1444 = arena + 7225344; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1444 = arena + 802816; /* (64, 7, 7, 128) */
+        real *y = arena + 1204224;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -10011,8 +10011,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1445 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1445 = arena + 1204224; /* (64) */
+        real *y = arena + 1204224;
         for (long i = 0; i < 64; i++) {
             real v1446 = -(x1445[i]);
             y[i] = (real)0.00015943877551020407 * (v1446);
@@ -10022,9 +10022,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1447 = arena + 0; /* (64) */
-        const real *x1444 = arena + 7225344; /* (64, 7, 7, 128) */
-        real *y = arena + 7225344;
+        const real *x1447 = arena + 1204224; /* (64) */
+        const real *x1444 = arena + 802816; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -10037,8 +10037,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     {
-        const real *x1451 = arena + 7225344; /* (3136, 128) */
-        real *y = arena + 0;
+        const real *x1451 = arena + 802816; /* (3136, 128) */
+        real *y = arena + 1204224;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -10055,10 +10055,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
     {
-        const real *x1357 = arena + 11371520; /* (128) */
-        const real *x1405 = arena + 8567168; /* (128) */
-        const real *x1452 = arena + 0; /* (128) */
-        real *y = arena + 11371520;
+        const real *x1357 = arena + 5757056; /* (128) */
+        const real *x1405 = arena + 2145664; /* (128) */
+        const real *x1452 = arena + 1204224; /* (128) */
+        real *y = arena + 5757056;
         for (long i = 0; i < 128; i++) {
             real v1406 = x1357[i] + x1405[i];
             y[i] = v1406 + x1452[i];
@@ -10069,8 +10069,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6422528;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -10093,24 +10093,24 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 7225344, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 802816, 128, D_l3_weight, 1024, arena + 12595664, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6422528, arena + 7225344, arena + 7626752);
+        genrt_conv_run(&conv, arena + 0, arena + 802816, arena + 1204224);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 7225344, 128, arena + 0, 1024, arena + 7626752, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 802816, 128, arena + 9384400, 1024, arena + 1204224, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
     {
-        const real *x1303 = arena + 12845056; /* (128, 1024) */
-        const real *x1360 = arena + 11239424; /* (128, 1024) */
-        const real *x1409 = arena + 8429568; /* (128, 1024) */
-        const real *x1456 = arena + 7626752; /* (128, 1024) */
-        real *y = arena + 12845056;
+        const real *x1303 = arena + 7225344; /* (128, 1024) */
+        const real *x1360 = arena + 4816896; /* (128, 1024) */
+        const real *x1409 = arena + 2007040; /* (128, 1024) */
+        const real *x1456 = arena + 1204224; /* (128, 1024) */
+        real *y = arena + 7225344;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             real v1361 = x1303[i] + x1360[i];
@@ -10122,12 +10122,12 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 802816, D_l3_weight, arena + 1204224);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 12595664;
+        real *img = arena + 1204224;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -10149,9 +10149,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x1159 = arena + 6422528; /* (64, 14, 14, 64) */
-        const real *x1458 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 6422528;
+        const real *x1159 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x1458 = arena + 1204224; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1159[i] > 0 ? x1458[i] : (real)0.2 * x1458[i];
@@ -10159,8 +10159,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x1460 = arena + 6422528; /* (12544, 64) */
-        real *y = arena + 0;
+        const real *x1460 = arena + 0; /* (12544, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -10177,10 +10177,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
     {
-        const real *x1365 = arena + 11371648; /* (64) */
-        const real *x1414 = arena + 8029184; /* (64) */
-        const real *x1461 = arena + 0; /* (64) */
-        real *y = arena + 11371648;
+        const real *x1365 = arena + 4948992; /* (64) */
+        const real *x1414 = arena + 2145856; /* (64) */
+        const real *x1461 = arena + 802816; /* (64) */
+        real *y = arena + 4948992;
         for (long i = 0; i < 64; i++) {
             real v1415 = x1365[i] + x1414[i];
             y[i] = v1415 + x1461[i];
@@ -10192,7 +10192,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x + 150528;
-        real *cols = arena + 0;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -10215,19 +10215,19 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, in_x + 150528, arena + 6422528, arena + 200704);
+        genrt_conv_run(&conv, in_x + 150528, arena + 0, arena + 802816);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6422528, 64, arena + 0, 16, arena + 200704, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 0, 64, arena + 9384400, 16, arena + 802816, 16);
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
     {
-        const real *x1298 = arena + 13076480; /* (64, 16) */
-        const real *x1367 = arena + 11370496; /* (64, 16) */
-        const real *x1417 = arena + 8028160; /* (64, 16) */
-        const real *x1464 = arena + 200704; /* (64, 16) */
-        real *y = arena + 13076480;
+        const real *x1298 = arena + 9382912; /* (64, 16) */
+        const real *x1367 = arena + 4947968; /* (64, 16) */
+        const real *x1417 = arena + 2144384; /* (64, 16) */
+        const real *x1464 = arena + 802816; /* (64, 16) */
+        real *y = arena + 9382912;
         for (long i = 0; i < 1024; i++) {
             real v1368 = x1298[i] + x1367[i];
             real v1418 = v1368 + x1417[i];
@@ -10235,26 +10235,26 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:19: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 13076480, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l1_weight, arena + 9382912, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp.gm:19: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 11371648, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l1_bias, arena + 4948992, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp.gm:19: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 12845056, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l3_weight, arena + 7225344, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp.gm:19: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 11371520, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l3_bias, arena + 5757056, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp.gm:19: adam step of D.l4.gamma (1) */
-    adam_update(D_l4_gamma, arena + 11647104, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l4_gamma, arena + 8159232, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp.gm:19: adam step of D.l4.beta (1) */
-    adam_update(D_l4_beta, arena + 8566912, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l4_beta, arena + 2145408, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp.gm:19: adam step of D.l7.weight (1) */
-    adam_update(D_l7_weight, arena + 11640832, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l7_weight, arena + 5750784, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp.gm:19: adam step of D.l7.bias (1) */
-    adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
+    adam_update(D_l7_bias, arena + 2145920, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 4);
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 25600, 100, G_l1_weight, 100, arena + 4014080, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 25600, 100, G_l1_weight, 100, arena + 802816, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x1476 = arena + 4014080; /* (64, 6272) */
+        const real *x1476 = arena + 802816; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -10288,9 +10288,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x1476 = arena + 4014080; /* (64, 6272) */
+        const real *x1476 = arena + 802816; /* (64, 6272) */
         const real *x1479 = arena + 6272; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -10302,7 +10302,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x1480 = arena + 4014080; /* (64, 6272) */
+        const real *x1480 = arena + 802816; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -10346,10 +10346,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x1480 = arena + 4014080; /* (64, 6272) */
+        const real *x1480 = arena + 802816; /* (64, 6272) */
         const real *x1486 = arena + 12544; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -10364,17 +10364,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 802816, 128, G_l5_weight, 1024, arena + 9384400, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3211264;
+        const real *cols = arena + 9384400;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -10396,8 +10396,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x1494 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x1494 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -10413,25 +10413,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x1495 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1495 = arena + 802816; /* (64) */
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x1495[i]);
         }
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x1496 = arena + 0; /* (64) */
-        real *y = arena + 64;
+        const real *x1496 = arena + 802816; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = -(x1496[i]);
         }
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64, 14, 14, 64) */
     {
-        const real *x1494 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x1497 = arena + 64; /* (64) */
-        real *y = arena + 3211264;
+        const real *x1494 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x1497 = arena + 802880; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -10443,8 +10443,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x1498 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 64;
+        const real *x1498 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802880;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -10461,8 +10461,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x1500 = arena + 64; /* (64) */
-        real *y = arena + 64;
+        const real *x1500 = arena + 802880; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x1500[i]);
         }
@@ -10471,9 +10471,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x1501 = arena + 64; /* (64) */
+        const real *x1501 = arena + 802880; /* (64) */
         const real *x32 = G_l6_gamma; /* (64) */
-        real *y = arena + 128;
+        real *y = arena + 802944;
         for (long i = 0; i < 64; i++) {
             real v1502 = x1501[i] + (real)1e-05;
             real v1503 = 1 / sqrt(v1502);
@@ -10481,15 +10481,15 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:9: G batchnorm (1) */
-    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 0, arena + 64, 64, (real)0.1, (real)1.0000797257434426);
+    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 802816, arena + 802880, 64, (real)0.1, (real)1.0000797257434426);
     /* specs/wgan_gp.gm:9: G relu (64, 14, 14, 64) */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x1498 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x1504 = arena + 128; /* (64) */
+        const real *x1498 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x1504 = arena + 802944; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
-        real *y = arena + 3211264;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -10501,11 +10501,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 3211264, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 802816, 16);
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 12976128;
+        const real *cols = arena + 802816;
+        real *img = arena + 8429568;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -10528,9 +10528,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:10: G tanh (64, 28, 28, 1) */
     /*   with specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x1511 = arena + 12976128; /* (64, 28, 28, 1) */
+        const real *x1511 = arena + 8429568; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
-        real *y = arena + 12976128;
+        real *y = arena + 8429568;
         PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -10546,7 +10546,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x + 200704;
-        real *cols = arena + 0;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -10569,15 +10569,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, in_x + 200704, D_l1_weight, arena + 6422528);
+        genrt_conv_run(&conv, in_x + 200704, D_l1_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 6422528, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, D_l1_weight, 16, arena + 0, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x1515 = arena + 6422528; /* (12544, 64) */
+        const real *x1515 = arena + 0; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 6422528;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -10588,8 +10588,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x1517 = arena + 6422528; /* (64, 14, 14, 64) */
-        real *y = arena + 6422528;
+        const real *x1517 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1517[i] > 0 ? x1517[i] : (real)0.2 * x1517[i];
@@ -10600,8 +10600,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6422528;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -10624,15 +10624,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6422528, D_l3_weight, arena + 8830976);
+        genrt_conv_run(&conv, arena + 0, D_l3_weight, arena + 2408448);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 8830976, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, D_l3_weight, 1024, arena + 2408448, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
-        const real *x1520 = arena + 8830976; /* (3136, 128) */
+        const real *x1520 = arena + 2408448; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
-        real *y = arena + 8830976;
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -10643,8 +10643,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     {
-        const real *x1522 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1522 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -10658,8 +10658,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1523 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1523 = arena + 802816; /* (64) */
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             real v1524 = (real)0.00015943877551020407 * (x1523[i]);
             y[i] = -(v1524);
@@ -10667,9 +10667,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
-        const real *x1522 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x1525 = arena + 0; /* (64) */
-        real *y = arena + 8830976;
+        const real *x1522 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x1525 = arena + 802816; /* (64) */
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -10681,8 +10681,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1526 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 13077504;
+        const real *x1526 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 9383936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -10698,8 +10698,8 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1528 = arena + 13077504; /* (64) */
-        real *y = arena + 13077504;
+        const real *x1528 = arena + 9383936; /* (64) */
+        real *y = arena + 9383936;
         for (long i = 0; i < 64; i++) {
             real v1529 = (real)0.00015943877551020407 * (x1528[i]);
             real v1530 = v1529 + (real)1e-05;
@@ -10708,9 +10708,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
-        const real *x1526 = arena + 8830976; /* (64, 7, 7, 128) */
-        const real *x1531 = arena + 13077504; /* (64) */
-        real *y = arena + 9232384;
+        const real *x1526 = arena + 2408448; /* (64, 7, 7, 128) */
+        const real *x1531 = arena + 9383936; /* (64) */
+        real *y = arena + 2809856;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -10723,10 +10723,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1532 = arena + 9232384; /* (64, 7, 7, 128) */
+        const real *x1532 = arena + 2809856; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 9633792;
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -10738,12 +10738,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:15: D dense 1 (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 9633792, 6272, D_l7_weight, 6272, arena + 4014080, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 3211264, 6272, D_l7_weight, 6272, arena + 8730624, 1);
     /* specs/wgan_gp.gm:15: D dense 1 (64, 1) */
     {
-        const real *x1537 = arena + 4014080; /* (64, 1) */
+        const real *x1537 = arena + 8730624; /* (64, 1) */
         const real *x85 = D_l7_bias; /* (1) */
-        real *y = arena + 4014080;
+        real *y = arena + 8730624;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -10756,8 +10756,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 12976128;
-        real *cols = arena + 0;
+        const real *img = arena + 8429568;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -10780,15 +10780,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 12976128, D_l1_weight, arena + 7225344);
+        genrt_conv_run(&conv, arena + 8429568, D_l1_weight, arena + 802816);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 7225344, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, D_l1_weight, 16, arena + 802816, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x1540 = arena + 7225344; /* (12544, 64) */
+        const real *x1540 = arena + 802816; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 7225344;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -10799,8 +10799,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x1542 = arena + 7225344; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x1542 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1542[i] > 0 ? x1542[i] : (real)0.2 * x1542[i];
@@ -10811,8 +10811,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -10835,15 +10835,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 10035200);
+        genrt_conv_run(&conv, arena + 802816, D_l3_weight, arena + 3612672);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 10035200, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, D_l3_weight, 1024, arena + 3612672, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
-        const real *x1545 = arena + 10035200; /* (3136, 128) */
+        const real *x1545 = arena + 3612672; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
-        real *y = arena + 10035200;
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -10854,8 +10854,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     {
-        const real *x1547 = arena + 10035200; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1547 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -10869,8 +10869,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1548 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1548 = arena + 1605632; /* (64) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 64; i++) {
             real v1549 = (real)0.00015943877551020407 * (x1548[i]);
             y[i] = -(v1549);
@@ -10878,9 +10878,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
-        const real *x1547 = arena + 10035200; /* (64, 7, 7, 128) */
-        const real *x1550 = arena + 0; /* (64) */
-        real *y = arena + 10035200;
+        const real *x1547 = arena + 3612672; /* (64, 7, 7, 128) */
+        const real *x1550 = arena + 1605632; /* (64) */
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -10892,8 +10892,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1551 = arena + 10035200; /* (64, 7, 7, 128) */
-        real *y = arena + 13077568;
+        const real *x1551 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 9384000;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -10909,8 +10909,8 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1553 = arena + 13077568; /* (64) */
-        real *y = arena + 13077568;
+        const real *x1553 = arena + 9384000; /* (64) */
+        real *y = arena + 9384000;
         for (long i = 0; i < 64; i++) {
             real v1554 = (real)0.00015943877551020407 * (x1553[i]);
             real v1555 = v1554 + (real)1e-05;
@@ -10919,9 +10919,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
-        const real *x1551 = arena + 10035200; /* (64, 7, 7, 128) */
-        const real *x1556 = arena + 13077568; /* (64) */
-        real *y = arena + 10436608;
+        const real *x1551 = arena + 3612672; /* (64, 7, 7, 128) */
+        const real *x1556 = arena + 9384000; /* (64) */
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -10934,10 +10934,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1557 = arena + 10436608; /* (64, 7, 7, 128) */
+        const real *x1557 = arena + 4014080; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 10838016;
+        real *y = arena + 4415488;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -10949,12 +10949,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:15: D dense 1 (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 10838016, 6272, D_l7_weight, 6272, arena + 4014144, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 4415488, 6272, D_l7_weight, 6272, arena + 8730688, 1);
     /* specs/wgan_gp.gm:15: D dense 1 (64, 1) */
     {
-        const real *x1562 = arena + 4014144; /* (64, 1) */
+        const real *x1562 = arena + 8730688; /* (64, 1) */
         const real *x85 = D_l7_bias; /* (1) */
-        real *y = arena + 4014144;
+        real *y = arena + 8730688;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -10964,8 +10964,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: loss_D (1) */
     {
-        const real *x1538 = arena + 4014080; /* (64, 1) */
-        real *y = arena + 4014208;
+        const real *x1538 = arena + 8730624; /* (64, 1) */
+        real *y = arena + 8730752;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             acc += x1538[i];
@@ -10974,8 +10974,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: loss_D (1) */
     {
-        const real *x1563 = arena + 4014144; /* (64, 1) */
-        real *y = arena + 4014224;
+        const real *x1563 = arena + 8730688; /* (64, 1) */
+        real *y = arena + 8730768;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             acc += x1563[i];
@@ -10984,7 +10984,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: gradient penalty (64) */
     {
-        real *y = arena + 0;
+        real *y = arena + 1605632;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)hash_uniform(step_t, 1004, i);
         }
@@ -10994,9 +10994,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
         const real *x1474 = in_x + 200704; /* (64, 28, 28, 1) */
-        const real *x1513 = arena + 12976128; /* (64, 28, 28, 1) */
-        const real *x1569 = arena + 0; /* (64) */
-        real *y = arena + 13026304;
+        const real *x1513 = arena + 8429568; /* (64, 28, 28, 1) */
+        const real *x1569 = arena + 1605632; /* (64) */
+        real *y = arena + 8479744;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 784; q++) {
@@ -11012,8 +11012,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 13026304;
-        real *cols = arena + 0;
+        const real *img = arena + 8479744;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -11036,15 +11036,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 13026304, D_l1_weight, arena + 8028160);
+        genrt_conv_run(&conv, arena + 8479744, D_l1_weight, arena + 1605632);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 8028160, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, D_l1_weight, 16, arena + 1605632, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x1574 = arena + 8028160; /* (12544, 64) */
+        const real *x1574 = arena + 1605632; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 8028160;
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -11055,8 +11055,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x1576 = arena + 8028160; /* (64, 14, 14, 64) */
-        real *y = arena + 8028160;
+        const real *x1576 = arena + 1605632; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1576[i] > 0 ? x1576[i] : (real)0.2 * x1576[i];
@@ -11067,8 +11067,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 8028160;
-        real *cols = arena + 0;
+        const real *img = arena + 1605632;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -11091,10 +11091,10 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 4816896);
+        genrt_conv_run(&conv, arena + 1605632, D_l3_weight, arena + 4816896);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 4816896, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, D_l3_weight, 1024, arena + 4816896, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
         const real *x1579 = arena + 4816896; /* (3136, 128) */
@@ -11111,7 +11111,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     {
         const real *x1581 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        real *y = arena + 5218304;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -11125,8 +11125,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1582 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1582 = arena + 5218304; /* (64) */
+        real *y = arena + 5218304;
         for (long i = 0; i < 64; i++) {
             real v1583 = (real)0.00015943877551020407 * (x1582[i]);
             y[i] = -(v1583);
@@ -11135,7 +11135,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
         const real *x1581 = arena + 4816896; /* (64, 7, 7, 128) */
-        const real *x1584 = arena + 0; /* (64) */
+        const real *x1584 = arena + 5218304; /* (64) */
         real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
@@ -11149,7 +11149,7 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
         const real *x1585 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 13077632;
+        real *y = arena + 9384064;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -11165,8 +11165,8 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1587 = arena + 13077632; /* (64) */
-        real *y = arena + 13077632;
+        const real *x1587 = arena + 9384064; /* (64) */
+        real *y = arena + 9384064;
         for (long i = 0; i < 64; i++) {
             real v1588 = (real)0.00015943877551020407 * (x1587[i]);
             real v1589 = v1588 + (real)1e-05;
@@ -11179,10 +11179,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
         const real *x1585 = arena + 4816896; /* (64, 7, 7, 128) */
-        const real *x1590 = arena + 13077632; /* (64) */
+        const real *x1590 = arena + 9384064; /* (64) */
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 5218304;
+        real *y = arena + 5619712;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -11197,26 +11197,26 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: gradient penalty (1) */
     {
-        real *y = arena + 0;
+        real *y = arena + 5218304;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (64, 1) */
     {
-        const real *x1599 = arena + 0; /* (1) */
-        real *y = arena + 13077696;
+        const real *x1599 = arena + 5218304; /* (1) */
+        real *y = arena + 9384128;
         for (long i = 0; i < 64; i++) {
             y[i] = x1599[0];
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 13077696, 1, D_l7_weight, 6272, arena + 5619712, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 9384128, 1, D_l7_weight, 6272, arena + 6021120, 6272);
     /* specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x1594 = arena + 5218304; /* (64, 7, 7, 128) */
-        const real *x1602 = arena + 5619712; /* (64, 7, 7, 128) */
-        real *y = arena + 5619712;
+        const real *x1594 = arena + 5619712; /* (64, 7, 7, 128) */
+        const real *x1602 = arena + 6021120; /* (64, 7, 7, 128) */
+        real *y = arena + 6021120;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x1594[i] > 0 ? x1602[i] : (real)0.2 * x1602[i];
@@ -11224,9 +11224,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     {
-        const real *x1603 = arena + 5619712; /* (64, 7, 7, 128) */
+        const real *x1603 = arena + 6021120; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 6021120;
+        real *y = arena + 5218304;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -11238,9 +11238,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1604 = arena + 6021120; /* (64, 7, 7, 128) */
+        const real *x1604 = arena + 5218304; /* (64, 7, 7, 128) */
         const real *x1585 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 13077760;
+        real *y = arena + 9384320;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -11254,8 +11254,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x1590 = arena + 13077632; /* (64) */
-        real *y = arena + 13077824;
+        const real *x1590 = arena + 9384064; /* (64) */
+        real *y = arena + 9384192;
         for (long i = 0; i < 64; i++) {
             y[i] = (x1590[i]) * (x1590[i]);
         }
@@ -11263,9 +11263,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1590 = arena + 13077632; /* (64) */
-        const real *x1608 = arena + 13077824; /* (64) */
-        real *y = arena + 13077888;
+        const real *x1590 = arena + 9384064; /* (64) */
+        const real *x1608 = arena + 9384192; /* (64) */
+        real *y = arena + 9384256;
         for (long i = 0; i < 64; i++) {
             real v1609 = (x1590[i]) * (x1608[i]);
             y[i] = (real)-0.5 * (v1609);
@@ -11274,9 +11274,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1607 = arena + 13077760; /* (64) */
-        const real *x1610 = arena + 13077888; /* (64) */
-        real *y = arena + 0;
+        const real *x1607 = arena + 9384320; /* (64) */
+        const real *x1610 = arena + 9384256; /* (64) */
+        real *y = arena + 6823936;
         for (long i = 0; i < 64; i++) {
             real v1611 = (x1607[i]) * (x1610[i]);
             y[i] = (real)0.00015943877551020407 * (v1611);
@@ -11285,8 +11285,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1612 = arena + 0; /* (64) */
-        real *y = arena + 11239424;
+        const real *x1612 = arena + 6823936; /* (64) */
+        real *y = arena + 6422528;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -11299,7 +11299,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     {
         const real *x1585 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 11640832;
+        real *y = arena + 7626752;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = 2 * (x1585[i]);
@@ -11309,11 +11309,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1604 = arena + 6021120; /* (64, 7, 7, 128) */
-        const real *x1590 = arena + 13077632; /* (64) */
-        const real *x1614 = arena + 11239424; /* (64, 7, 7, 128) */
-        const real *x1615 = arena + 11640832; /* (64, 7, 7, 128) */
-        real *y = arena + 12042240;
+        const real *x1604 = arena + 5218304; /* (64, 7, 7, 128) */
+        const real *x1590 = arena + 9384064; /* (64) */
+        const real *x1614 = arena + 6422528; /* (64, 7, 7, 128) */
+        const real *x1615 = arena + 7626752; /* (64, 7, 7, 128) */
+        real *y = arena + 8028160;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -11326,8 +11326,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x1617 = arena + 12042240; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1617 = arena + 8028160; /* (64, 7, 7, 128) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -11341,8 +11341,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1618 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1618 = arena + 6823936; /* (64) */
+        real *y = arena + 6823936;
         for (long i = 0; i < 64; i++) {
             real v1619 = -(x1618[i]);
             y[i] = (real)0.00015943877551020407 * (v1619);
@@ -11352,9 +11352,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1620 = arena + 0; /* (64) */
-        const real *x1617 = arena + 12042240; /* (64, 7, 7, 128) */
-        real *y = arena + 12042240;
+        const real *x1620 = arena + 6823936; /* (64) */
+        const real *x1617 = arena + 8028160; /* (64, 7, 7, 128) */
+        real *y = arena + 8028160;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -11369,17 +11369,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12042240, 128, D_l3_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8028160, 128, D_l3_weight, 1024, arena + 9384400, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 12042240, D_l3_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 6823936);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3211264;
+        const real *cols = arena + 9384400;
+        real *img = arena + 6823936;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -11401,20 +11401,20 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x1577 = arena + 8028160; /* (64, 14, 14, 64) */
-        const real *x1626 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 3211264;
+        const real *x1577 = arena + 1605632; /* (64, 14, 14, 64) */
+        const real *x1626 = arena + 6823936; /* (64, 14, 14, 64) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1577[i] > 0 ? x1626[i] : (real)0.2 * x1626[i];
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 3211264, 64, D_l1_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 6823936, 64, D_l1_weight, 16, arena + 8529920, 16);
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 8529920;
+        real *img = arena + 9332736;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -11437,8 +11437,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: gradient penalty (64) */
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
-        const real *x1630 = arena + 200704; /* (64, 28, 28, 1) */
-        real *y = arena + 0;
+        const real *x1630 = arena + 9332736; /* (64, 28, 28, 1) */
+        real *y = arena + 8529984;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -11453,8 +11453,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: gradient penalty (64) */
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
-        const real *x1632 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1632 = arena + 8529984; /* (64) */
+        real *y = arena + 8529984;
         for (long i = 0; i < 64; i++) {
             real v1633 = x1632[i] + (real)1e-12;
             y[i] = sqrt(v1633);
@@ -11462,8 +11462,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: gradient penalty (64) */
     {
-        const real *x1634 = arena + 0; /* (64) */
-        real *y = arena + 64;
+        const real *x1634 = arena + 8529984; /* (64) */
+        real *y = arena + 8529920;
         for (long i = 0; i < 64; i++) {
             y[i] = x1634[i] + -1;
         }
@@ -11471,8 +11471,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: gradient penalty (1) */
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
-        const real *x1635 = arena + 64; /* (64) */
-        real *y = arena + 128;
+        const real *x1635 = arena + 8529920; /* (64) */
+        real *y = arena + 8530048;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             real v1636 = (x1635[i]) * (x1635[i]);
@@ -11487,10 +11487,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
-        const real *x1564 = arena + 4014208; /* (1) */
-        const real *x1566 = arena + 4014224; /* (1) */
-        const real *x1637 = arena + 128; /* (1) */
-        real *y = arena + 4014208;
+        const real *x1564 = arena + 8730752; /* (1) */
+        const real *x1566 = arena + 8730768; /* (1) */
+        const real *x1637 = arena + 8530048; /* (1) */
+        real *y = arena + 8730752;
         for (long i = 0; i < 1; i++) {
             real v1565 = (real)0.015625 * (x1564[i]);
             real v1567 = (real)0.015625 * (x1566[i]);
@@ -11501,11 +11501,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:17: metrics (1) */
-    out[0] = (double)*(arena + 4014208);
+    out[0] = (double)*(arena + 8730752);
     /* specs/wgan_gp.gm:17: metrics (1) */
     {
-        const real *x1538 = arena + 4014080; /* (64, 1) */
-        real *y = arena + 128;
+        const real *x1538 = arena + 8730624; /* (64, 1) */
+        real *y = arena + 8530048;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             acc += x1538[i];
@@ -11514,16 +11514,16 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: metrics (1) */
     {
-        const real *x1642 = arena + 128; /* (1) */
-        real *y = arena + 128;
+        const real *x1642 = arena + 8530048; /* (1) */
+        real *y = arena + 8530048;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x1642[i]);
         }
     }
     /* specs/wgan_gp.gm:17: metrics (1) */
     {
-        const real *x1563 = arena + 4014144; /* (64, 1) */
-        real *y = arena + 144;
+        const real *x1563 = arena + 8730688; /* (64, 1) */
+        real *y = arena + 8530064;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
             acc += x1563[i];
@@ -11532,30 +11532,30 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: metrics (1) */
     {
-        const real *x1644 = arena + 144; /* (1) */
-        real *y = arena + 144;
+        const real *x1644 = arena + 8530064; /* (1) */
+        real *y = arena + 8530064;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x1644[i]);
         }
     }
     /* specs/wgan_gp.gm:17: metrics (1) */
-    out[2] = (double)*(arena + 128);
+    out[2] = (double)*(arena + 8530048);
     /* specs/wgan_gp.gm:17: metrics (1) */
-    out[3] = (double)*(arena + 144);
+    out[3] = (double)*(arena + 8530064);
     /* specs/wgan_gp.gm:17: metrics (1) */
     {
-        const real *x1643 = arena + 128; /* (1) */
-        const real *x1645 = arena + 144; /* (1) */
-        real *y = arena + 128;
+        const real *x1643 = arena + 8530048; /* (1) */
+        const real *x1645 = arena + 8530064; /* (1) */
+        real *y = arena + 8530048;
         for (long i = 0; i < 1; i++) {
             y[i] = x1643[i] - (x1645[i]);
         }
     }
     /* specs/wgan_gp.gm:17: metrics (1) */
-    out[4] = (double)*(arena + 128);
+    out[4] = (double)*(arena + 8530048);
     /* specs/wgan_gp.gm:17: metrics (1) */
     {
-        real *y = arena + 13077952;
+        real *y = arena + 9384384;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
@@ -11563,8 +11563,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: backward of gradient penalty (1) */
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     {
-        const real *x1650 = arena + 13077952; /* (1) */
-        real *y = arena + 128;
+        const real *x1650 = arena + 9384384; /* (1) */
+        real *y = arena + 8530048;
         for (long i = 0; i < 1; i++) {
             real v1651 = 10 * (x1650[i]);
             y[i] = (real)0.015625 * (v1651);
@@ -11578,10 +11578,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     {
-        const real *x1652 = arena + 128; /* (1) */
-        const real *x1635 = arena + 64; /* (64) */
-        const real *x1634 = arena + 0; /* (64) */
-        real *y = arena + 64;
+        const real *x1652 = arena + 8530048; /* (1) */
+        const real *x1635 = arena + 8529920; /* (64) */
+        const real *x1634 = arena + 8529984; /* (64) */
+        real *y = arena + 8529920;
         for (long i = 0; i < 64; i++) {
             real v1653 = x1652[0];
             real v1654 = 2 * (x1635[i]);
@@ -11597,9 +11597,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     {
-        const real *x1659 = arena + 64; /* (64) */
-        const real *x1630 = arena + 200704; /* (64, 28, 28, 1) */
-        real *y = arena + 200704;
+        const real *x1659 = arena + 8529920; /* (64) */
+        const real *x1630 = arena + 9332736; /* (64, 28, 28, 1) */
+        real *y = arena + 9332736;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 784; q++) {
@@ -11616,8 +11616,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 200704;
-        real *cols = arena + 0;
+        const real *img = arena + 9332736;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -11640,23 +11640,23 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 200704, D_l1_weight, arena + 4014080);
+        genrt_conv_run(&conv, arena + 9332736, D_l1_weight, arena + 8529920);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 4014080, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, D_l1_weight, 16, arena + 8529920, 64);
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (64, 16) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 200704, arena + 3211264, arena + 13076480);
+        genrt_conv_run(&conv, arena + 9332736, arena + 6823936, arena + 9382912);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 3211264, 64, arena + 0, 16, arena + 13076480, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6823936, 64, arena + 9384400, 16, arena + 9382912, 16);
     /* specs/wgan_gp.gm:13: backward of backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x1577 = arena + 8028160; /* (64, 14, 14, 64) */
-        const real *x1667 = arena + 4014080; /* (64, 14, 14, 64) */
-        real *y = arena + 4014080;
+        const real *x1577 = arena + 1605632; /* (64, 14, 14, 64) */
+        const real *x1667 = arena + 8529920; /* (64, 14, 14, 64) */
+        real *y = arena + 8529920;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1577[i] > 0 ? x1667[i] : (real)0.2 * x1667[i];
@@ -11667,8 +11667,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 4014080;
-        real *cols = arena + 0;
+        const real *img = arena + 8529920;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -11691,22 +11691,22 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, D_l3_weight, arena + 12443648);
+        genrt_conv_run(&conv, arena + 8529920, D_l3_weight, arena + 6823936);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 12443648, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, D_l3_weight, 1024, arena + 6823936, 128);
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, arena + 12042240, arena + 12845056);
+        genrt_conv_run(&conv, arena + 8529920, arena + 8028160, arena + 7225344);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12042240, 128, arena + 0, 1024, arena + 12845056, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8028160, 128, arena + 9384400, 1024, arena + 7225344, 1024);
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     {
-        const real *x1672 = arena + 12443648; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1672 = arena + 6823936; /* (64, 7, 7, 128) */
+        real *y = arena + 7356416;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -11720,8 +11720,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x1673 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1673 = arena + 7356416; /* (64) */
+        real *y = arena + 7356416;
         for (long i = 0; i < 64; i++) {
             real v1674 = (real)0.00015943877551020407 * (x1673[i]);
             y[i] = -(v1674);
@@ -11731,9 +11731,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x1675 = arena + 0; /* (64) */
-        const real *x1672 = arena + 12443648; /* (64, 7, 7, 128) */
-        real *y = arena + 12443648;
+        const real *x1675 = arena + 7356416; /* (64) */
+        const real *x1672 = arena + 6823936; /* (64, 7, 7, 128) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -11747,9 +11747,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x1678 = arena + 12443648; /* (64, 7, 7, 128) */
-        const real *x1615 = arena + 11640832; /* (64, 7, 7, 128) */
-        real *y = arena + 802816;
+        const real *x1678 = arena + 6823936; /* (64, 7, 7, 128) */
+        const real *x1615 = arena + 7626752; /* (64, 7, 7, 128) */
+        real *y = arena + 8159360;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -11763,17 +11763,17 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     {
-        const real *x1682 = arena + 802816; /* (64) */
-        real *y = arena + 802816;
+        const real *x1682 = arena + 8159360; /* (64) */
+        real *y = arena + 8159360;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)0.00015943877551020407 * (x1682[i]);
         }
     }
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     {
-        const real *x1683 = arena + 802816; /* (64) */
-        const real *x1610 = arena + 13077888; /* (64) */
-        real *y = arena + 13077888;
+        const real *x1683 = arena + 8159360; /* (64) */
+        const real *x1610 = arena + 9384256; /* (64) */
+        real *y = arena + 9384256;
         for (long i = 0; i < 64; i++) {
             y[i] = (x1683[i]) * (x1610[i]);
         }
@@ -11781,9 +11781,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x1683 = arena + 802816; /* (64) */
-        const real *x1607 = arena + 13077760; /* (64) */
-        real *y = arena + 802816;
+        const real *x1683 = arena + 8159360; /* (64) */
+        const real *x1607 = arena + 9384320; /* (64) */
+        real *y = arena + 8159360;
         for (long i = 0; i < 64; i++) {
             real v1685 = (x1683[i]) * (x1607[i]);
             y[i] = (real)-0.5 * (v1685);
@@ -11792,8 +11792,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x1684 = arena + 13077888; /* (64) */
-        real *y = arena + 0;
+        const real *x1684 = arena + 9384256; /* (64) */
+        real *y = arena + 7356416;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -11806,9 +11806,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x1678 = arena + 12443648; /* (64, 7, 7, 128) */
-        const real *x1604 = arena + 6021120; /* (64, 7, 7, 128) */
-        real *y = arena + 802880;
+        const real *x1678 = arena + 6823936; /* (64, 7, 7, 128) */
+        const real *x1604 = arena + 5218304; /* (64, 7, 7, 128) */
+        real *y = arena + 8159424;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -11824,11 +11824,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x1693 = arena + 0; /* (64, 7, 7, 128) */
+        const real *x1693 = arena + 7356416; /* (64, 7, 7, 128) */
         const real *x1585 = arena + 4816896; /* (64, 7, 7, 128) */
-        const real *x1678 = arena + 12443648; /* (64, 7, 7, 128) */
-        const real *x1590 = arena + 13077632; /* (64) */
-        real *y = arena + 401408;
+        const real *x1678 = arena + 6823936; /* (64, 7, 7, 128) */
+        const real *x1590 = arena + 9384064; /* (64) */
+        real *y = arena + 7757824;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -11842,9 +11842,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x1700 = arena + 401408; /* (64, 7, 7, 128) */
-        const real *x1603 = arena + 5619712; /* (64, 7, 7, 128) */
-        real *y = arena + 11647104;
+        const real *x1700 = arena + 7757824; /* (64, 7, 7, 128) */
+        const real *x1603 = arena + 6021120; /* (64, 7, 7, 128) */
+        real *y = arena + 8159232;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -11862,10 +11862,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x1700 = arena + 401408; /* (64, 7, 7, 128) */
+        const real *x1700 = arena + 7757824; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        const real *x1594 = arena + 5218304; /* (64, 7, 7, 128) */
-        real *y = arena + 401408;
+        const real *x1594 = arena + 5619712; /* (64, 7, 7, 128) */
+        real *y = arena + 7757824;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -11876,7 +11876,7 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:15: backward of backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 13077696, 1, arena + 401408, 6272, arena + 11640832, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 9384128, 1, arena + 7757824, 6272, arena + 5750784, 6272);
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
@@ -11889,11 +11889,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1686 = arena + 802816; /* (64) */
-        const real *x1608 = arena + 13077824; /* (64) */
-        const real *x1590 = arena + 13077632; /* (64) */
-        const real *x1699 = arena + 802880; /* (64) */
-        real *y = arena + 802816;
+        const real *x1686 = arena + 8159360; /* (64) */
+        const real *x1608 = arena + 9384192; /* (64) */
+        const real *x1590 = arena + 9384064; /* (64) */
+        const real *x1699 = arena + 8159424; /* (64) */
+        real *y = arena + 8159360;
         for (long i = 0; i < 64; i++) {
             real v1687 = (x1686[i]) * (x1608[i]);
             real v1688 = (x1686[i]) * (x1590[i]);
@@ -11918,13 +11918,13 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1678 = arena + 12443648; /* (64, 7, 7, 128) */
-        const real *x1614 = arena + 11239424; /* (64, 7, 7, 128) */
-        const real *x1693 = arena + 0; /* (64, 7, 7, 128) */
-        const real *x1604 = arena + 6021120; /* (64, 7, 7, 128) */
-        const real *x1712 = arena + 802816; /* (64) */
+        const real *x1678 = arena + 6823936; /* (64, 7, 7, 128) */
+        const real *x1614 = arena + 6422528; /* (64, 7, 7, 128) */
+        const real *x1693 = arena + 7356416; /* (64, 7, 7, 128) */
+        const real *x1604 = arena + 5218304; /* (64, 7, 7, 128) */
+        const real *x1712 = arena + 8159360; /* (64) */
         const real *x1585 = arena + 4816896; /* (64, 7, 7, 128) */
-        real *y = arena + 12443648;
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -11943,8 +11943,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x1717 = arena + 12443648; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1717 = arena + 6823936; /* (64, 7, 7, 128) */
+        real *y = arena + 4816896;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -11958,8 +11958,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1718 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1718 = arena + 4816896; /* (64) */
+        real *y = arena + 4816896;
         for (long i = 0; i < 64; i++) {
             real v1719 = -(x1718[i]);
             y[i] = (real)0.00015943877551020407 * (v1719);
@@ -11969,9 +11969,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1720 = arena + 0; /* (64) */
-        const real *x1717 = arena + 12443648; /* (64, 7, 7, 128) */
-        real *y = arena + 12443648;
+        const real *x1720 = arena + 4816896; /* (64) */
+        const real *x1717 = arena + 6823936; /* (64, 7, 7, 128) */
+        real *y = arena + 6823936;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -11984,8 +11984,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     {
-        const real *x1724 = arena + 12443648; /* (3136, 128) */
-        real *y = arena + 11371520;
+        const real *x1724 = arena + 6823936; /* (3136, 128) */
+        real *y = arena + 5757056;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -12004,8 +12004,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 8028160;
-        real *cols = arena + 0;
+        const real *img = arena + 1605632;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -12028,25 +12028,25 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 12443648, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 6823936, 128, D_l3_weight, 1024, arena + 12595664, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8028160, arena + 12443648, arena + 11239424);
+        genrt_conv_run(&conv, arena + 1605632, arena + 6823936, arena + 4816896);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 12443648, 128, arena + 0, 1024, arena + 11239424, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 6823936, 128, arena + 9384400, 1024, arena + 4816896, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 12443648, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 6823936, D_l3_weight, arena + 4947968);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 12595664;
+        real *img = arena + 4947968;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -12068,9 +12068,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x1577 = arena + 8028160; /* (64, 14, 14, 64) */
-        const real *x1730 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 8028160;
+        const real *x1577 = arena + 1605632; /* (64, 14, 14, 64) */
+        const real *x1730 = arena + 4947968; /* (64, 14, 14, 64) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1577[i] > 0 ? x1730[i] : (real)0.2 * x1730[i];
@@ -12078,8 +12078,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x1732 = arena + 8028160; /* (12544, 64) */
-        real *y = arena + 11371648;
+        const real *x1732 = arena + 1605632; /* (12544, 64) */
+        real *y = arena + 4948992;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -12098,8 +12098,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 13026304;
-        real *cols = arena + 0;
+        const real *img = arena + 8479744;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -12122,22 +12122,22 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 13026304, arena + 8028160, arena + 11370496);
+        genrt_conv_run(&conv, arena + 8479744, arena + 1605632, arena + 4947968);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 8028160, 64, arena + 0, 16, arena + 11370496, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 1605632, 64, arena + 9384400, 16, arena + 4947968, 16);
     /* specs/wgan_gp.gm:17: backward of loss_D (1) */
     {
-        const real *x1650 = arena + 13077952; /* (1) */
-        real *y = arena + 0;
+        const real *x1650 = arena + 9384384; /* (1) */
+        real *y = arena + 1605632;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.015625 * (x1650[i]);
         }
     }
     /* specs/wgan_gp.gm:17: backward of loss_D (64, 1) */
     {
-        const real *x1738 = arena + 0; /* (1) */
-        real *y = arena + 401408;
+        const real *x1738 = arena + 1605632; /* (1) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 64; i++) {
             y[i] = x1738[0];
         }
@@ -12145,8 +12145,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: backward of loss_D (1) */
     /*   with specs/wgan_gp.gm:17: backward of loss_D */
     {
-        const real *x1650 = arena + 13077952; /* (1) */
-        real *y = arena + 13077952;
+        const real *x1650 = arena + 9384384; /* (1) */
+        real *y = arena + 9384384;
         for (long i = 0; i < 1; i++) {
             real v1737 = -(x1650[i]);
             y[i] = (real)0.015625 * (v1737);
@@ -12154,16 +12154,16 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: backward of loss_D (64, 1) */
     {
-        const real *x1740 = arena + 13077952; /* (1) */
-        real *y = arena + 8567296;
+        const real *x1740 = arena + 9384384; /* (1) */
+        real *y = arena + 2145792;
         for (long i = 0; i < 64; i++) {
             y[i] = x1740[0];
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
-        const real *x1739 = arena + 401408; /* (64, 1) */
-        real *y = arena + 8567360;
+        const real *x1739 = arena + 2007040; /* (64, 1) */
+        real *y = arena + 2145920;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -12174,14 +12174,14 @@ static void train_step(long t, double *out) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 401408, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 2007040, 1, D_l7_weight, 6272, arena + 1605632, 6272);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 401408, 1, arena + 10838016, 6272, arena + 8560640, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 2007040, 1, arena + 4415488, 6272, arena + 2138112, 6272);
     /* specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x1560 = arena + 10838016; /* (64, 7, 7, 128) */
-        const real *x1746 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 10838016;
+        const real *x1560 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x1746 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 4415488;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x1560[i] > 0 ? x1746[i] : (real)0.2 * x1746[i];
@@ -12189,8 +12189,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     {
-        const real *x1747 = arena + 10838016; /* (64, 7, 7, 128) */
-        real *y = arena + 8566912;
+        const real *x1747 = arena + 4415488; /* (64, 7, 7, 128) */
+        real *y = arena + 2145408;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -12206,9 +12206,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     {
-        const real *x1747 = arena + 10838016; /* (64, 7, 7, 128) */
+        const real *x1747 = arena + 4415488; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 8028160;
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -12220,9 +12220,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1747 = arena + 10838016; /* (64, 7, 7, 128) */
-        const real *x1557 = arena + 10436608; /* (64, 7, 7, 128) */
-        real *y = arena + 8567040;
+        const real *x1747 = arena + 4415488; /* (64, 7, 7, 128) */
+        const real *x1557 = arena + 4014080; /* (64, 7, 7, 128) */
+        real *y = arena + 2145536;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -12240,9 +12240,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1749 = arena + 8028160; /* (64, 7, 7, 128) */
-        const real *x1551 = arena + 10035200; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1749 = arena + 1605632; /* (64, 7, 7, 128) */
+        const real *x1551 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 2007040;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -12260,9 +12260,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1556 = arena + 13077568; /* (64) */
-        const real *x1755 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1556 = arena + 9384000; /* (64) */
+        const real *x1755 = arena + 2007040; /* (64) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 64; i++) {
             real v1756 = (x1556[i]) * (x1556[i]);
             real v1757 = (x1556[i]) * (v1756);
@@ -12278,11 +12278,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1749 = arena + 8028160; /* (64, 7, 7, 128) */
-        const real *x1556 = arena + 13077568; /* (64) */
-        const real *x1760 = arena + 0; /* (64) */
-        const real *x1551 = arena + 10035200; /* (64, 7, 7, 128) */
-        real *y = arena + 8028160;
+        const real *x1749 = arena + 1605632; /* (64, 7, 7, 128) */
+        const real *x1556 = arena + 9384000; /* (64) */
+        const real *x1760 = arena + 2007040; /* (64) */
+        const real *x1551 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -12298,8 +12298,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x1765 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1765 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 2007040;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -12313,8 +12313,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1766 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1766 = arena + 2007040; /* (64) */
+        real *y = arena + 2007040;
         for (long i = 0; i < 64; i++) {
             real v1767 = -(x1766[i]);
             y[i] = (real)0.00015943877551020407 * (v1767);
@@ -12324,9 +12324,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1768 = arena + 0; /* (64) */
-        const real *x1765 = arena + 8028160; /* (64, 7, 7, 128) */
-        real *y = arena + 8028160;
+        const real *x1768 = arena + 2007040; /* (64) */
+        const real *x1765 = arena + 1605632; /* (64, 7, 7, 128) */
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -12339,8 +12339,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     {
-        const real *x1772 = arena + 8028160; /* (3136, 128) */
-        real *y = arena + 8567168;
+        const real *x1772 = arena + 1605632; /* (3136, 128) */
+        real *y = arena + 2145664;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -12359,8 +12359,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7225344;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -12383,25 +12383,25 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 8028160, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 1605632, 128, D_l3_weight, 1024, arena + 12595664, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, arena + 8028160, arena + 8429568);
+        genrt_conv_run(&conv, arena + 802816, arena + 1605632, arena + 2007040);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 8028160, 128, arena + 0, 1024, arena + 8429568, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 1605632, 128, arena + 9384400, 1024, arena + 2007040, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 8028160, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 1605632, D_l3_weight, arena + 3612672);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 12595664;
+        real *img = arena + 3612672;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -12423,9 +12423,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x1543 = arena + 7225344; /* (64, 14, 14, 64) */
-        const real *x1779 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 7225344;
+        const real *x1543 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x1779 = arena + 3612672; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1543[i] > 0 ? x1779[i] : (real)0.2 * x1779[i];
@@ -12433,8 +12433,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x1781 = arena + 7225344; /* (12544, 64) */
-        real *y = arena + 8029184;
+        const real *x1781 = arena + 802816; /* (12544, 64) */
+        real *y = arena + 2145856;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -12453,8 +12453,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 12976128;
-        real *cols = arena + 0;
+        const real *img = arena + 8429568;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -12477,14 +12477,14 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 12976128, arena + 7225344, arena + 8028160);
+        genrt_conv_run(&conv, arena + 8429568, arena + 802816, arena + 2144384);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 7225344, 64, arena + 0, 16, arena + 8028160, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 802816, 64, arena + 9384400, 16, arena + 2144384, 16);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
-        const real *x1741 = arena + 8567296; /* (64, 1) */
-        real *y = arena + 0;
+        const real *x1741 = arena + 2145792; /* (64, 1) */
+        real *y = arena + 802816;
         double acc[1] = {0};
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -12496,24 +12496,24 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
-        const real *x1742 = arena + 8567360; /* (1) */
-        const real *x1787 = arena + 0; /* (1) */
-        real *y = arena + 8567360;
+        const real *x1742 = arena + 2145920; /* (1) */
+        const real *x1787 = arena + 802816; /* (1) */
+        real *y = arena + 2145920;
         for (long i = 0; i < 1; i++) {
             y[i] = x1742[i] + x1787[i];
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 8567296, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 2145792, 1, D_l7_weight, 6272, arena + 802816, 6272);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 8567296, 1, arena + 9633792, 6272, arena + 401408, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 64, arena + 2145792, 1, arena + 3211264, 6272, arena + 1204224, 6272);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1, 6272) */
     /*   with specs/wgan_gp.gm:15: backward of D dense 1 */
     {
-        const real *x1707 = arena + 11640832; /* (1, 6272) */
-        const real *x1744 = arena + 8560640; /* (1, 6272) */
-        const real *x1790 = arena + 401408; /* (1, 6272) */
-        real *y = arena + 11640832;
+        const real *x1707 = arena + 5750784; /* (1, 6272) */
+        const real *x1744 = arena + 2138112; /* (1, 6272) */
+        const real *x1790 = arena + 1204224; /* (1, 6272) */
+        real *y = arena + 5750784;
         for (long i = 0; i < 6272; i++) {
             real v1745 = x1707[i] + x1744[i];
             y[i] = v1745 + x1790[i];
@@ -12521,9 +12521,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 (64, 7, 7, 128) */
     {
-        const real *x1535 = arena + 9633792; /* (64, 7, 7, 128) */
-        const real *x1792 = arena + 0; /* (64, 7, 7, 128) */
-        real *y = arena + 9633792;
+        const real *x1535 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x1792 = arena + 802816; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x1535[i] > 0 ? x1792[i] : (real)0.2 * x1792[i];
@@ -12531,8 +12531,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     {
-        const real *x1793 = arena + 9633792; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1793 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -12548,18 +12548,18 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     {
-        const real *x1748 = arena + 8566912; /* (128) */
-        const real *x1794 = arena + 0; /* (128) */
-        real *y = arena + 8566912;
+        const real *x1748 = arena + 2145408; /* (128) */
+        const real *x1794 = arena + 802816; /* (128) */
+        real *y = arena + 2145408;
         for (long i = 0; i < 128; i++) {
             y[i] = x1748[i] + x1794[i];
         }
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     {
-        const real *x1793 = arena + 9633792; /* (64, 7, 7, 128) */
+        const real *x1793 = arena + 3211264; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 7225344;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -12571,9 +12571,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1793 = arena + 9633792; /* (64, 7, 7, 128) */
-        const real *x1532 = arena + 9232384; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1793 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x1532 = arena + 2809856; /* (64, 7, 7, 128) */
+        real *y = arena + 1204224;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -12591,10 +12591,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1704 = arena + 11647104; /* (128) */
-        const real *x1751 = arena + 8567040; /* (128) */
-        const real *x1798 = arena + 0; /* (128) */
-        real *y = arena + 11647104;
+        const real *x1704 = arena + 8159232; /* (128) */
+        const real *x1751 = arena + 2145536; /* (128) */
+        const real *x1798 = arena + 1204224; /* (128) */
+        real *y = arena + 8159232;
         for (long i = 0; i < 128; i++) {
             real v1752 = x1704[i] + x1751[i];
             y[i] = v1752 + x1798[i];
@@ -12603,9 +12603,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1796 = arena + 7225344; /* (64, 7, 7, 128) */
-        const real *x1526 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1796 = arena + 802816; /* (64, 7, 7, 128) */
+        const real *x1526 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 1204224;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -12623,9 +12623,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1531 = arena + 13077504; /* (64) */
-        const real *x1802 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1531 = arena + 9383936; /* (64) */
+        const real *x1802 = arena + 1204224; /* (64) */
+        real *y = arena + 1204224;
         for (long i = 0; i < 64; i++) {
             real v1803 = (x1531[i]) * (x1531[i]);
             real v1804 = (x1531[i]) * (v1803);
@@ -12641,11 +12641,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1796 = arena + 7225344; /* (64, 7, 7, 128) */
-        const real *x1531 = arena + 13077504; /* (64) */
-        const real *x1807 = arena + 0; /* (64) */
-        const real *x1526 = arena + 8830976; /* (64, 7, 7, 128) */
-        real *y = arena + 7225344;
+        const real *x1796 = arena + 802816; /* (64, 7, 7, 128) */
+        const real *x1531 = arena + 9383936; /* (64) */
+        const real *x1807 = arena + 1204224; /* (64) */
+        const real *x1526 = arena + 2408448; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -12661,8 +12661,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x1812 = arena + 7225344; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1812 = arena + 802816; /* (64, 7, 7, 128) */
+        real *y = arena + 1204224;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -12676,8 +12676,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1813 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1813 = arena + 1204224; /* (64) */
+        real *y = arena + 1204224;
         for (long i = 0; i < 64; i++) {
             real v1814 = -(x1813[i]);
             y[i] = (real)0.00015943877551020407 * (v1814);
@@ -12687,9 +12687,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1815 = arena + 0; /* (64) */
-        const real *x1812 = arena + 7225344; /* (64, 7, 7, 128) */
-        real *y = arena + 7225344;
+        const real *x1815 = arena + 1204224; /* (64) */
+        const real *x1812 = arena + 802816; /* (64, 7, 7, 128) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -12702,8 +12702,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     {
-        const real *x1819 = arena + 7225344; /* (3136, 128) */
-        real *y = arena + 0;
+        const real *x1819 = arena + 802816; /* (3136, 128) */
+        real *y = arena + 1204224;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -12720,10 +12720,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
     {
-        const real *x1725 = arena + 11371520; /* (128) */
-        const real *x1773 = arena + 8567168; /* (128) */
-        const real *x1820 = arena + 0; /* (128) */
-        real *y = arena + 11371520;
+        const real *x1725 = arena + 5757056; /* (128) */
+        const real *x1773 = arena + 2145664; /* (128) */
+        const real *x1820 = arena + 1204224; /* (128) */
+        real *y = arena + 5757056;
         for (long i = 0; i < 128; i++) {
             real v1774 = x1725[i] + x1773[i];
             y[i] = v1774 + x1820[i];
@@ -12734,8 +12734,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 6422528;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -12758,24 +12758,24 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 7225344, 128, D_l3_weight, 1024, arena + 3211264, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 802816, 128, D_l3_weight, 1024, arena + 12595664, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6422528, arena + 7225344, arena + 7626752);
+        genrt_conv_run(&conv, arena + 0, arena + 802816, arena + 1204224);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 7225344, 128, arena + 0, 1024, arena + 7626752, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 802816, 128, arena + 9384400, 1024, arena + 1204224, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
     {
-        const real *x1671 = arena + 12845056; /* (128, 1024) */
-        const real *x1728 = arena + 11239424; /* (128, 1024) */
-        const real *x1777 = arena + 8429568; /* (128, 1024) */
-        const real *x1824 = arena + 7626752; /* (128, 1024) */
-        real *y = arena + 12845056;
+        const real *x1671 = arena + 7225344; /* (128, 1024) */
+        const real *x1728 = arena + 4816896; /* (128, 1024) */
+        const real *x1777 = arena + 2007040; /* (128, 1024) */
+        const real *x1824 = arena + 1204224; /* (128, 1024) */
+        real *y = arena + 7225344;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             real v1729 = x1671[i] + x1728[i];
@@ -12787,12 +12787,12 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 802816, D_l3_weight, arena + 1204224);
     } else
     #endif
     {
-        const real *cols = arena + 3211264;
-        real *img = arena + 0;
+        const real *cols = arena + 12595664;
+        real *img = arena + 1204224;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -12814,9 +12814,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x1518 = arena + 6422528; /* (64, 14, 14, 64) */
-        const real *x1826 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 6422528;
+        const real *x1518 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x1826 = arena + 1204224; /* (64, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1518[i] > 0 ? x1826[i] : (real)0.2 * x1826[i];
@@ -12824,8 +12824,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x1828 = arena + 6422528; /* (12544, 64) */
-        real *y = arena + 0;
+        const real *x1828 = arena + 0; /* (12544, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -12842,10 +12842,10 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
     {
-        const real *x1733 = arena + 11371648; /* (64) */
-        const real *x1782 = arena + 8029184; /* (64) */
-        const real *x1829 = arena + 0; /* (64) */
-        real *y = arena + 11371648;
+        const real *x1733 = arena + 4948992; /* (64) */
+        const real *x1782 = arena + 2145856; /* (64) */
+        const real *x1829 = arena + 802816; /* (64) */
+        real *y = arena + 4948992;
         for (long i = 0; i < 64; i++) {
             real v1783 = x1733[i] + x1782[i];
             y[i] = v1783 + x1829[i];
@@ -12857,7 +12857,7 @@ static void train_step(long t, double *out) {
     #endif
     {
         const real *img = in_x + 200704;
-        real *cols = arena + 0;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -12880,19 +12880,19 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, in_x + 200704, arena + 6422528, arena + 200704);
+        genrt_conv_run(&conv, in_x + 200704, arena + 0, arena + 802816);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 6422528, 64, arena + 0, 16, arena + 200704, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 0, 64, arena + 9384400, 16, arena + 802816, 16);
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
     {
-        const real *x1666 = arena + 13076480; /* (64, 16) */
-        const real *x1735 = arena + 11370496; /* (64, 16) */
-        const real *x1785 = arena + 8028160; /* (64, 16) */
-        const real *x1832 = arena + 200704; /* (64, 16) */
-        real *y = arena + 13076480;
+        const real *x1666 = arena + 9382912; /* (64, 16) */
+        const real *x1735 = arena + 4947968; /* (64, 16) */
+        const real *x1785 = arena + 2144384; /* (64, 16) */
+        const real *x1832 = arena + 802816; /* (64, 16) */
+        real *y = arena + 9382912;
         for (long i = 0; i < 1024; i++) {
             real v1736 = x1666[i] + x1735[i];
             real v1786 = v1736 + x1785[i];
@@ -12900,26 +12900,26 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:19: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 13076480, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l1_weight, arena + 9382912, D_l1_weight_adam_m, D_l1_weight_adam_v, 1024, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp.gm:19: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 11371648, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l1_bias, arena + 4948992, D_l1_bias_adam_m, D_l1_bias_adam_v, 64, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp.gm:19: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 12845056, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l3_weight, arena + 7225344, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp.gm:19: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 11371520, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l3_bias, arena + 5757056, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp.gm:19: adam step of D.l4.gamma (1) */
-    adam_update(D_l4_gamma, arena + 11647104, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l4_gamma, arena + 8159232, D_l4_gamma_adam_m, D_l4_gamma_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp.gm:19: adam step of D.l4.beta (1) */
-    adam_update(D_l4_beta, arena + 8566912, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l4_beta, arena + 2145408, D_l4_beta_adam_m, D_l4_beta_adam_v, 128, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp.gm:19: adam step of D.l7.weight (1) */
-    adam_update(D_l7_weight, arena + 11640832, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l7_weight, arena + 5750784, D_l7_weight_adam_m, D_l7_weight_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp.gm:19: adam step of D.l7.bias (1) */
-    adam_update(D_l7_bias, arena + 8567360, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
+    adam_update(D_l7_bias, arena + 2145920, D_l7_bias_adam_m, D_l7_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, (t - 1) * 5 + 5);
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 32000, 100, G_l1_weight, 100, arena + 6422528, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z + 32000, 100, G_l1_weight, 100, arena + 1605632, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x1843 = arena + 6422528; /* (64, 6272) */
+        const real *x1843 = arena + 1605632; /* (64, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -12953,9 +12953,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (64, 6272) */
     {
-        const real *x1843 = arena + 6422528; /* (64, 6272) */
+        const real *x1843 = arena + 1605632; /* (64, 6272) */
         const real *x1846 = arena + 6272; /* (6272) */
-        real *y = arena + 6422528;
+        real *y = arena + 1605632;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -12967,7 +12967,7 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x1847 = arena + 6422528; /* (64, 6272) */
+        const real *x1847 = arena + 1605632; /* (64, 6272) */
         real *y = arena + 6272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -12996,7 +12996,7 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
         const real *x1850 = arena + 6272; /* (6272) */
-        real *y = arena + 7676928;
+        real *y = arena + 4873344;
         for (long i = 0; i < 6272; i++) {
             real v1851 = x1850[i] + (real)1e-05;
             y[i] = 1 / sqrt(v1851);
@@ -13004,9 +13004,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x1852 = arena + 7676928; /* (6272) */
+        const real *x1852 = arena + 4873344; /* (6272) */
         const real *x9 = G_l2_gamma; /* (6272) */
-        real *y = arena + 7683200;
+        real *y = arena + 4867072;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x1852[i]) * (x9[i]);
         }
@@ -13017,10 +13017,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x1847 = arena + 6422528; /* (64, 6272) */
-        const real *x1853 = arena + 7683200; /* (6272) */
+        const real *x1847 = arena + 1605632; /* (64, 6272) */
+        const real *x1853 = arena + 4867072; /* (6272) */
         const real *x8 = G_l2_beta; /* (6272) */
-        real *y = arena + 6823936;
+        real *y = arena + 2007040;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -13035,17 +13035,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 6823936, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 2007040, 128, G_l5_weight, 1024, arena + 9384400, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 6823936, G_l5_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 2007040, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3211264;
+        const real *cols = arena + 9384400;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -13067,8 +13067,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x1861 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x1861 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -13084,25 +13084,25 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x1862 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1862 = arena + 802816; /* (64) */
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x1862[i]);
         }
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x1863 = arena + 0; /* (64) */
-        real *y = arena + 64;
+        const real *x1863 = arena + 802816; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = -(x1863[i]);
         }
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64, 14, 14, 64) */
     {
-        const real *x1861 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x1864 = arena + 64; /* (64) */
-        real *y = arena + 3211264;
+        const real *x1861 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x1864 = arena + 802880; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -13114,8 +13114,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x1865 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 64;
+        const real *x1865 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802880;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -13132,8 +13132,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x1867 = arena + 64; /* (64) */
-        real *y = arena + 64;
+        const real *x1867 = arena + 802880; /* (64) */
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             y[i] = (real)7.971938775510203e-05 * (x1867[i]);
         }
@@ -13141,8 +13141,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x1868 = arena + 64; /* (64) */
-        real *y = arena + 7689472;
+        const real *x1868 = arena + 802880; /* (64) */
+        real *y = arena + 4879680;
         for (long i = 0; i < 64; i++) {
             real v1869 = x1868[i] + (real)1e-05;
             y[i] = 1 / sqrt(v1869);
@@ -13150,23 +13150,23 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x1870 = arena + 7689472; /* (64) */
+        const real *x1870 = arena + 4879680; /* (64) */
         const real *x32 = G_l6_gamma; /* (64) */
-        real *y = arena + 7689536;
+        real *y = arena + 4879616;
         for (long i = 0; i < 64; i++) {
             y[i] = (x1870[i]) * (x32[i]);
         }
     }
     /* specs/wgan_gp.gm:9: G batchnorm (1) */
-    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 0, arena + 64, 64, (real)0.1, (real)1.0000797257434426);
+    bn_running_update(G_l6_running_mean, G_l6_running_var, arena + 802816, arena + 802880, 64, (real)0.1, (real)1.0000797257434426);
     /* specs/wgan_gp.gm:9: G relu (64, 14, 14, 64) */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x1865 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x1871 = arena + 7689536; /* (64) */
+        const real *x1865 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x1871 = arena + 4879616; /* (64) */
         const real *x31 = G_l6_beta; /* (64) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -13178,11 +13178,11 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 4014080, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 802816, 64, G_l8_weight, 16, arena + 2408448, 16);
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 7626752;
+        const real *cols = arena + 2408448;
+        real *img = arena + 4014080;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -13205,9 +13205,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:10: G tanh (64, 28, 28, 1) */
     /*   with specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x1878 = arena + 7626752; /* (64, 28, 28, 1) */
+        const real *x1878 = arena + 4014080; /* (64, 28, 28, 1) */
         const real *x51 = G_l8_bias; /* (1) */
-        real *y = arena + 7626752;
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -13222,8 +13222,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7626752;
-        real *cols = arena + 0;
+        const real *img = arena + 4014080;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -13246,15 +13246,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 7626752, D_l1_weight, arena + 4816896);
+        genrt_conv_run(&conv, arena + 4014080, D_l1_weight, arena + 2408448);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 4816896, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, D_l1_weight, 16, arena + 2408448, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (12544, 64) */
     {
-        const real *x1882 = arena + 4816896; /* (12544, 64) */
+        const real *x1882 = arena + 2408448; /* (12544, 64) */
         const real *x57 = D_l1_bias; /* (64) */
-        real *y = arena + 4816896;
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -13265,8 +13265,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x1884 = arena + 4816896; /* (64, 14, 14, 64) */
-        real *y = arena + 4816896;
+        const real *x1884 = arena + 2408448; /* (64, 14, 14, 64) */
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1884[i] > 0 ? x1884[i] : (real)0.2 * x1884[i];
@@ -13277,8 +13277,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 4816896;
-        real *cols = arena + 0;
+        const real *img = arena + 2408448;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -13301,15 +13301,15 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4816896, D_l3_weight, arena + 5619712);
+        genrt_conv_run(&conv, arena + 2408448, D_l3_weight, arena + 3211264);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 5619712, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, D_l3_weight, 1024, arena + 3211264, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (3136, 128) */
     {
-        const real *x1887 = arena + 5619712; /* (3136, 128) */
+        const real *x1887 = arena + 3211264; /* (3136, 128) */
         const real *x64 = D_l3_bias; /* (128) */
-        real *y = arena + 5619712;
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -13320,8 +13320,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     {
-        const real *x1889 = arena + 5619712; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1889 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -13335,8 +13335,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1890 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1890 = arena + 3612672; /* (64) */
+        real *y = arena + 3612672;
         for (long i = 0; i < 64; i++) {
             real v1891 = (real)0.00015943877551020407 * (x1890[i]);
             y[i] = -(v1891);
@@ -13344,9 +13344,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (64, 7, 7, 128) */
     {
-        const real *x1889 = arena + 5619712; /* (64, 7, 7, 128) */
-        const real *x1892 = arena + 0; /* (64) */
-        real *y = arena + 5619712;
+        const real *x1889 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x1892 = arena + 3612672; /* (64) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -13358,8 +13358,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1893 = arena + 5619712; /* (64, 7, 7, 128) */
-        real *y = arena + 401408;
+        const real *x1893 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 4465664;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -13375,8 +13375,8 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1895 = arena + 401408; /* (64) */
-        real *y = arena + 401408;
+        const real *x1895 = arena + 4465664; /* (64) */
+        real *y = arena + 4465664;
         for (long i = 0; i < 64; i++) {
             real v1896 = (real)0.00015943877551020407 * (x1895[i]);
             real v1897 = v1896 + (real)1e-05;
@@ -13388,11 +13388,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x1893 = arena + 5619712; /* (64, 7, 7, 128) */
-        const real *x1898 = arena + 401408; /* (64) */
+        const real *x1893 = arena + 3211264; /* (64, 7, 7, 128) */
+        const real *x1898 = arena + 4465664; /* (64) */
         const real *x68 = D_l4_gamma; /* (128) */
         const real *x67 = D_l4_beta; /* (128) */
-        real *y = arena + 7225344;
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -13406,13 +13406,13 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:15: D dense 1 (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 7225344, 6272, D_l7_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 64, 1, 6272, arena + 3612672, 6272, D_l7_weight, 6272, arena + 4064256, 1);
     /* specs/wgan_gp.gm:17: loss_G (1) */
     /*   with specs/wgan_gp.gm:15: D dense 1 */
     {
-        const real *x1904 = arena + 0; /* (64, 1) */
+        const real *x1904 = arena + 4064256; /* (64, 1) */
         const real *x85 = D_l7_bias; /* (1) */
-        real *y = arena + 64;
+        real *y = arena + 4064320;
         double acc = 0;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
@@ -13426,20 +13426,20 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:17: loss_G (1) */
     /*   with specs/wgan_gp.gm:17: loss_G */
     {
-        const real *x1906 = arena + 64; /* (1) */
-        real *y = arena + 64;
+        const real *x1906 = arena + 4064320; /* (1) */
+        real *y = arena + 4064320;
         for (long i = 0; i < 1; i++) {
             real v1907 = (real)0.015625 * (x1906[i]);
             y[i] = -(v1907);
         }
     }
     /* specs/wgan_gp.gm:17: metrics (1) */
-    out[1] = (double)*(arena + 64);
+    out[1] = (double)*(arena + 4064320);
     /* specs/wgan_gp.gm:17: backward of loss_G (1) */
     /*   with specs/wgan_gp.gm:17: metrics */
     /*   with specs/wgan_gp.gm:17: backward of loss_G */
     {
-        real *y = arena + 0;
+        real *y = arena + 4064256;
         for (long i = 0; i < 1; i++) {
             real v1910 = 1;
             real v1911 = -(v1910);
@@ -13448,21 +13448,21 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:17: backward of loss_G (64, 1) */
     {
-        const real *x1912 = arena + 0; /* (1) */
-        real *y = arena + 401472;
+        const real *x1912 = arena + 4064256; /* (1) */
+        real *y = arena + 4465728;
         for (long i = 0; i < 64; i++) {
             y[i] = x1912[0];
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (64, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 401472, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 6272, 1, arena + 4465728, 1, D_l7_weight, 6272, arena + 4064256, 6272);
     /* specs/wgan_gp.gm:14: backward of D layernorm (64, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 */
     {
-        const real *x1902 = arena + 7225344; /* (64, 7, 7, 128) */
-        const real *x1915 = arena + 0; /* (64, 7, 7, 128) */
+        const real *x1902 = arena + 3612672; /* (64, 7, 7, 128) */
+        const real *x1915 = arena + 4064256; /* (64, 7, 7, 128) */
         const real *x68 = D_l4_gamma; /* (128) */
-        real *y = arena + 7225344;
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 128; c++) {
@@ -13475,9 +13475,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1917 = arena + 7225344; /* (64, 7, 7, 128) */
-        const real *x1893 = arena + 5619712; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1917 = arena + 3612672; /* (64, 7, 7, 128) */
+        const real *x1893 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 4064256;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -13495,9 +13495,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1898 = arena + 401408; /* (64) */
-        const real *x1920 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1898 = arena + 4465664; /* (64) */
+        const real *x1920 = arena + 4064256; /* (64) */
+        real *y = arena + 4064256;
         for (long i = 0; i < 64; i++) {
             real v1921 = (x1898[i]) * (x1898[i]);
             real v1922 = (x1898[i]) * (v1921);
@@ -13513,11 +13513,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1917 = arena + 7225344; /* (64, 7, 7, 128) */
-        const real *x1898 = arena + 401408; /* (64) */
-        const real *x1925 = arena + 0; /* (64) */
-        const real *x1893 = arena + 5619712; /* (64, 7, 7, 128) */
-        real *y = arena + 7225344;
+        const real *x1917 = arena + 3612672; /* (64, 7, 7, 128) */
+        const real *x1898 = arena + 4465664; /* (64) */
+        const real *x1925 = arena + 4064256; /* (64) */
+        const real *x1893 = arena + 3211264; /* (64, 7, 7, 128) */
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -13533,8 +13533,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     {
-        const real *x1930 = arena + 7225344; /* (64, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x1930 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 3211264;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             double acc = 0;
@@ -13548,8 +13548,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (64) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1931 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x1931 = arena + 3211264; /* (64) */
+        real *y = arena + 3211264;
         for (long i = 0; i < 64; i++) {
             real v1932 = -(x1931[i]);
             y[i] = (real)0.00015943877551020407 * (v1932);
@@ -13559,9 +13559,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x1933 = arena + 0; /* (64) */
-        const real *x1930 = arena + 7225344; /* (64, 7, 7, 128) */
-        real *y = arena + 7225344;
+        const real *x1933 = arena + 3211264; /* (64) */
+        const real *x1930 = arena + 3612672; /* (64, 7, 7, 128) */
+        real *y = arena + 3612672;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -13576,17 +13576,17 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 7225344, 128, D_l3_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 3612672, 128, D_l3_weight, 1024, arena + 9384400, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 7225344, D_l3_weight, arena + 5619712);
+        genrt_conv_run(&conv, arena + 3612672, D_l3_weight, arena + 4064256);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 5619712;
+        const real *cols = arena + 9384400;
+        real *img = arena + 4064256;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -13608,20 +13608,20 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (64, 14, 14, 64) */
     {
-        const real *x1885 = arena + 4816896; /* (64, 14, 14, 64) */
-        const real *x1939 = arena + 5619712; /* (64, 14, 14, 64) */
-        real *y = arena + 4816896;
+        const real *x1885 = arena + 2408448; /* (64, 14, 14, 64) */
+        const real *x1939 = arena + 4064256; /* (64, 14, 14, 64) */
+        real *y = arena + 2408448;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1885[i] > 0 ? x1939[i] : (real)0.2 * x1939[i];
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 4816896, 64, D_l1_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 2408448, 64, D_l1_weight, 16, arena + 3211264, 16);
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 3211264;
+        real *img = arena + 2408448;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -13646,9 +13646,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:10: backward of G tanh */
     /*   with specs/wgan_gp.gm:10: backward of G tanh */
     {
-        const real *x1880 = arena + 7626752; /* (64, 28, 28, 1) */
-        const real *x1943 = arena + 200704; /* (64, 28, 28, 1) */
-        real *y = arena + 7626752;
+        const real *x1880 = arena + 4014080; /* (64, 28, 28, 1) */
+        const real *x1943 = arena + 2408448; /* (64, 28, 28, 1) */
+        real *y = arena + 4014080;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             real v1944 = (x1880[i]) * (x1880[i]);
@@ -13659,8 +13659,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:10: backward of G deconv 1 k4 s2 p1 (1) */
     {
-        const real *x1947 = arena + 7626752; /* (64, 28, 28, 1) */
-        real *y = arena + 4818048;
+        const real *x1947 = arena + 4014080; /* (64, 28, 28, 1) */
+        real *y = arena + 3212288;
         double acc[1] = {0};
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -13675,8 +13675,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 7626752;
-        real *cols = arena + 802816;
+        const real *img = arena + 4014080;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 14; oh++) {
@@ -13699,23 +13699,23 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 7626752, G_l8_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 4014080, G_l8_weight, arena + 2408448);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 802816, 16, G_l8_weight, 16, arena + 0, 64);
+    gemm(CblasNoTrans, CblasTrans, 12544, 64, 16, arena + 9384400, 16, G_l8_weight, 16, arena + 2408448, 64);
     /* specs/wgan_gp.gm:10: backward of G deconv 1 k4 s2 p1 (64, 16) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 7626752, arena + 4014080, arena + 4816896);
+        genrt_conv_run(&conv, arena + 4014080, arena + 802816, arena + 3211264);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 4014080, 64, arena + 802816, 16, arena + 4816896, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 12544, arena + 802816, 64, arena + 9384400, 16, arena + 3211264, 16);
     /* specs/wgan_gp.gm:9: backward of G relu (64, 14, 14, 64) */
     {
-        const real *x1875 = arena + 4014080; /* (64, 14, 14, 64) */
-        const real *x1952 = arena + 0; /* (64, 14, 14, 64) */
-        real *y = arena + 4014080;
+        const real *x1875 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x1952 = arena + 2408448; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long i = 0; i < 802816; i++) {
             y[i] = x1875[i] > 0 ? x1952[i] : 0;
@@ -13723,8 +13723,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: backward of G batchnorm (64) */
     {
-        const real *x1953 = arena + 4014080; /* (64, 14, 14, 64) */
-        real *y = arena + 4817920;
+        const real *x1953 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 2408448;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -13741,9 +13741,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:9: backward of G batchnorm (64) */
     /*   with specs/wgan_gp.gm:9: backward of G batchnorm */
     {
-        const real *x1953 = arena + 4014080; /* (64, 14, 14, 64) */
-        const real *x1865 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x1953 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x1865 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 2408576;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -13760,9 +13760,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: backward of G batchnorm (64) */
     {
-        const real *x1957 = arena + 0; /* (64) */
-        const real *x1870 = arena + 7689472; /* (64) */
-        real *y = arena + 4817984;
+        const real *x1957 = arena + 2408576; /* (64) */
+        const real *x1870 = arena + 4879680; /* (64) */
+        real *y = arena + 2408512;
         for (long i = 0; i < 64; i++) {
             y[i] = (x1957[i]) * (x1870[i]);
         }
@@ -13774,10 +13774,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:9: backward of G batchnorm */
     /*   with specs/wgan_gp.gm:9: backward of G batchnorm */
     {
-        const real *x1957 = arena + 0; /* (64) */
+        const real *x1957 = arena + 2408576; /* (64) */
         const real *x32 = G_l6_gamma; /* (64) */
-        const real *x1870 = arena + 7689472; /* (64) */
-        real *y = arena + 0;
+        const real *x1870 = arena + 4879680; /* (64) */
+        real *y = arena + 2408576;
         for (long i = 0; i < 64; i++) {
             real v1958 = (x1957[i]) * (x32[i]);
             real v1960 = (x1870[i]) * (x1870[i]);
@@ -13794,11 +13794,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:9: backward of G batchnorm */
     /*   with specs/wgan_gp.gm:9: backward of G batchnorm */
     {
-        const real *x1953 = arena + 4014080; /* (64, 14, 14, 64) */
-        const real *x1871 = arena + 7689536; /* (64) */
-        const real *x1964 = arena + 0; /* (64) */
-        const real *x1865 = arena + 3211264; /* (64, 14, 14, 64) */
-        real *y = arena + 4014080;
+        const real *x1953 = arena + 802816; /* (64, 14, 14, 64) */
+        const real *x1871 = arena + 4879616; /* (64) */
+        const real *x1964 = arena + 2408576; /* (64) */
+        const real *x1865 = arena + 0; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -13814,7 +13814,7 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:9: backward of G batchnorm (64) */
     {
-        const real *x1969 = arena + 4014080; /* (64, 14, 14, 64) */
+        const real *x1969 = arena + 802816; /* (64, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
         PARALLEL_FOR
@@ -13844,8 +13844,8 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:9: backward of G batchnorm */
     {
         const real *x1972 = arena + 0; /* (64) */
-        const real *x1969 = arena + 4014080; /* (64, 14, 14, 64) */
-        real *y = arena + 4014080;
+        const real *x1969 = arena + 802816; /* (64, 14, 14, 64) */
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -13861,8 +13861,8 @@ static void train_step(long t, double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 4014080;
-        real *cols = arena + 0;
+        const real *img = arena + 802816;
+        real *cols = arena + 9384400;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -13885,23 +13885,23 @@ static void train_step(long t, double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, G_l5_weight, arena + 131072);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 0, 1024, G_l5_weight, 1024, arena + 3211264, 128);
+    gemm(CblasNoTrans, CblasTrans, 3136, 128, 1024, arena + 9384400, 1024, G_l5_weight, 1024, arena + 131072, 128);
     /* specs/wgan_gp.gm:9: backward of G deconv 64 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, arena + 6823936, arena + 3612672);
+        genrt_conv_run(&conv, arena + 802816, arena + 2007040, arena + 0);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 6823936, 128, arena + 0, 1024, arena + 3612672, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 3136, arena + 2007040, 128, arena + 9384400, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:8: backward of G relu (64, 6272) */
     {
-        const real *x1857 = arena + 6823936; /* (64, 6272) */
-        const real *x1980 = arena + 3211264; /* (64, 6272) */
-        real *y = arena + 6823936;
+        const real *x1857 = arena + 2007040; /* (64, 6272) */
+        const real *x1980 = arena + 131072; /* (64, 6272) */
+        real *y = arena + 2007040;
         PARALLEL_FOR
         for (long i = 0; i < 401408; i++) {
             y[i] = x1857[i] > 0 ? x1980[i] : 0;
@@ -13909,8 +13909,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:8: backward of G batchnorm (6272) */
     {
-        const real *x1981 = arena + 6823936; /* (64, 6272) */
-        real *y = arena + 627200;
+        const real *x1981 = arena + 2007040; /* (64, 6272) */
+        real *y = arena + 758272;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
         PARALLEL_FOR
@@ -13928,9 +13928,9 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:8: backward of G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: backward of G batchnorm */
     {
-        const real *x1981 = arena + 6823936; /* (64, 6272) */
-        const real *x1847 = arena + 6422528; /* (64, 6272) */
-        real *y = arena + 0;
+        const real *x1981 = arena + 2007040; /* (64, 6272) */
+        const real *x1847 = arena + 1605632; /* (64, 6272) */
+        real *y = arena + 131072;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
         PARALLEL_FOR
@@ -13948,9 +13948,9 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:8: backward of G batchnorm (6272) */
     {
-        const real *x1985 = arena + 0; /* (6272) */
-        const real *x1852 = arena + 7676928; /* (6272) */
-        real *y = arena + 633472;
+        const real *x1985 = arena + 131072; /* (6272) */
+        const real *x1852 = arena + 4873344; /* (6272) */
+        real *y = arena + 764544;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x1985[i]) * (x1852[i]);
         }
@@ -13962,10 +13962,10 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:8: backward of G batchnorm */
     /*   with specs/wgan_gp.gm:8: backward of G batchnorm */
     {
-        const real *x1985 = arena + 0; /* (6272) */
+        const real *x1985 = arena + 131072; /* (6272) */
         const real *x9 = G_l2_gamma; /* (6272) */
-        const real *x1852 = arena + 7676928; /* (6272) */
-        real *y = arena + 0;
+        const real *x1852 = arena + 4873344; /* (6272) */
+        real *y = arena + 131072;
         for (long i = 0; i < 6272; i++) {
             real v1986 = (x1985[i]) * (x9[i]);
             real v1988 = (x1852[i]) * (x1852[i]);
@@ -13982,11 +13982,11 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:8: backward of G batchnorm */
     /*   with specs/wgan_gp.gm:8: backward of G batchnorm */
     {
-        const real *x1981 = arena + 6823936; /* (64, 6272) */
-        const real *x1853 = arena + 7683200; /* (6272) */
-        const real *x1992 = arena + 0; /* (6272) */
-        const real *x1847 = arena + 6422528; /* (64, 6272) */
-        real *y = arena + 6823936;
+        const real *x1981 = arena + 2007040; /* (64, 6272) */
+        const real *x1853 = arena + 4867072; /* (6272) */
+        const real *x1992 = arena + 131072; /* (6272) */
+        const real *x1847 = arena + 1605632; /* (64, 6272) */
+        real *y = arena + 2007040;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -14002,8 +14002,8 @@ static void train_step(long t, double *out) {
     }
     /* specs/wgan_gp.gm:8: backward of G batchnorm (6272) */
     {
-        const real *x1997 = arena + 6823936; /* (64, 6272) */
-        real *y = arena + 0;
+        const real *x1997 = arena + 2007040; /* (64, 6272) */
+        real *y = arena + 131072;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
         PARALLEL_FOR
@@ -14021,8 +14021,8 @@ static void train_step(long t, double *out) {
     /* specs/wgan_gp.gm:8: backward of G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: backward of G batchnorm */
     {
-        const real *x1998 = arena + 0; /* (6272) */
-        real *y = arena + 0;
+        const real *x1998 = arena + 131072; /* (6272) */
+        real *y = arena + 131072;
         for (long i = 0; i < 6272; i++) {
             real v1999 = -(x1998[i]);
             y[i] = (real)0.015625 * (v1999);
@@ -14032,9 +14032,9 @@ static void train_step(long t, double *out) {
     /*   with specs/wgan_gp.gm:8: backward of G batchnorm */
     /*   with specs/wgan_gp.gm:8: backward of G batchnorm */
     {
-        const real *x2000 = arena + 0; /* (6272) */
-        const real *x1997 = arena + 6823936; /* (64, 6272) */
-        real *y = arena + 6823936;
+        const real *x2000 = arena + 131072; /* (6272) */
+        const real *x1997 = arena + 2007040; /* (64, 6272) */
+        real *y = arena + 2007040;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -14046,29 +14046,29 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/wgan_gp.gm:8: backward of G dense 6272 nobias (6272, 100) */
-    gemm(CblasTrans, CblasNoTrans, 6272, 100, 64, arena + 6823936, 6272, in_z + 32000, 100, arena + 0, 100);
+    gemm(CblasTrans, CblasNoTrans, 6272, 100, 64, arena + 2007040, 6272, in_z + 32000, 100, arena + 131072, 100);
     /* specs/wgan_gp.gm:18: adam step of G.l1.weight (1) */
-    adam_update(G_l1_weight, arena + 0, G_l1_weight_adam_m, G_l1_weight_adam_v, 627200, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
+    adam_update(G_l1_weight, arena + 131072, G_l1_weight_adam_m, G_l1_weight_adam_v, 627200, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
     /* specs/wgan_gp.gm:18: adam step of G.l2.gamma (1) */
-    adam_update(G_l2_gamma, arena + 633472, G_l2_gamma_adam_m, G_l2_gamma_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
+    adam_update(G_l2_gamma, arena + 764544, G_l2_gamma_adam_m, G_l2_gamma_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
     /* specs/wgan_gp.gm:18: adam step of G.l2.beta (1) */
-    adam_update(G_l2_beta, arena + 627200, G_l2_beta_adam_m, G_l2_beta_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
+    adam_update(G_l2_beta, arena + 758272, G_l2_beta_adam_m, G_l2_beta_adam_v, 6272, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
     /* specs/wgan_gp.gm:18: adam step of G.l5.weight (1) */
-    adam_update(G_l5_weight, arena + 3612672, G_l5_weight_adam_m, G_l5_weight_adam_v, 131072, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
+    adam_update(G_l5_weight, arena + 0, G_l5_weight_adam_m, G_l5_weight_adam_v, 131072, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
     /* specs/wgan_gp.gm:18: adam step of G.l6.gamma (1) */
-    adam_update(G_l6_gamma, arena + 4817984, G_l6_gamma_adam_m, G_l6_gamma_adam_v, 64, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
+    adam_update(G_l6_gamma, arena + 2408512, G_l6_gamma_adam_m, G_l6_gamma_adam_v, 64, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
     /* specs/wgan_gp.gm:18: adam step of G.l6.beta (1) */
-    adam_update(G_l6_beta, arena + 4817920, G_l6_beta_adam_m, G_l6_beta_adam_v, 64, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
+    adam_update(G_l6_beta, arena + 2408448, G_l6_beta_adam_m, G_l6_beta_adam_v, 64, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
     /* specs/wgan_gp.gm:18: adam step of G.l8.weight (1) */
-    adam_update(G_l8_weight, arena + 4816896, G_l8_weight_adam_m, G_l8_weight_adam_v, 1024, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
+    adam_update(G_l8_weight, arena + 3211264, G_l8_weight_adam_m, G_l8_weight_adam_v, 1024, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
     /* specs/wgan_gp.gm:18: adam step of G.l8.bias (1) */
-    adam_update(G_l8_bias, arena + 4818048, G_l8_bias_adam_m, G_l8_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
+    adam_update(G_l8_bias, arena + 3212288, G_l8_bias_adam_m, G_l8_bias_adam_v, 1, (real)0.0001, (real)0.5, (real)0.9, (real)1e-08, 0, t);
 }
 
 /* The generator's forward pass at batch 64, from in_z. */
 static const real *generate(void) {
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (64, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 4014080, 6272);
+    gemm(CblasNoTrans, CblasTrans, 64, 6272, 100, in_z, 100, G_l1_weight, 100, arena + 802816, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
@@ -14098,10 +14098,10 @@ static const real *generate(void) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x2 = arena + 4014080; /* (64, 6272) */
+        const real *x2 = arena + 802816; /* (64, 6272) */
         const real *x9 = arena + 0; /* (6272) */
         const real *x11 = arena + 6272; /* (6272) */
-        real *y = arena + 4014080;
+        real *y = arena + 802816;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -14116,17 +14116,17 @@ static const real *generate(void) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 4014080, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 3136, 1024, 128, arena + 802816, 128, G_l5_weight, 1024, arena + 1204224, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (64, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 64, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 4014080, G_l5_weight, arena + 3211264);
+        genrt_conv_run(&conv, arena + 802816, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 3211264;
+        const real *cols = arena + 1204224;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -14152,7 +14152,7 @@ static const real *generate(void) {
     {
         const real *x20 = G_l6_running_var; /* (64) */
         const real *x23 = G_l6_gamma; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 802816;
         for (long i = 0; i < 64; i++) {
             real v24 = x20[i] + (real)1e-05;
             real v25 = 1 / sqrt(v24);
@@ -14163,9 +14163,9 @@ static const real *generate(void) {
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
         const real *x21 = G_l6_running_mean; /* (64) */
-        const real *x26 = arena + 0; /* (64) */
+        const real *x26 = arena + 802816; /* (64) */
         const real *x22 = G_l6_beta; /* (64) */
-        real *y = arena + 64;
+        real *y = arena + 802880;
         for (long i = 0; i < 64; i++) {
             real v27 = (x21[i]) * (x26[i]);
             y[i] = x22[i] - (v27);
@@ -14175,10 +14175,10 @@ static const real *generate(void) {
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x19 = arena + 3211264; /* (64, 14, 14, 64) */
-        const real *x26 = arena + 0; /* (64) */
-        const real *x28 = arena + 64; /* (64) */
-        real *y = arena + 3211264;
+        const real *x19 = arena + 0; /* (64, 14, 14, 64) */
+        const real *x26 = arena + 802816; /* (64) */
+        const real *x28 = arena + 802880; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 12544; r++) {
             for (int c = 0; c < 64; c++) {
@@ -14190,11 +14190,11 @@ static const real *generate(void) {
         }
     }
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (12544, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 3211264, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 12544, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 802816, 16);
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (64, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 802816;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 64; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
@@ -14217,9 +14217,9 @@ static const real *generate(void) {
     /* specs/wgan_gp.gm:10: G tanh (64, 28, 28, 1) */
     /*   with specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x35 = arena + 200704; /* (64, 28, 28, 1) */
+        const real *x35 = arena + 0; /* (64, 28, 28, 1) */
         const real *x36 = G_l8_bias; /* (1) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 50176; r++) {
             for (int c = 0; c < 1; c++) {
@@ -14229,16 +14229,16 @@ static const real *generate(void) {
             }
         }
     }
-    return arena + 200704;
+    return arena + 0;
 }
 
 /* Gradient check: loss_D at batch 4. */
 static void gc_loss_0(double *out) {
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 50176, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 250880; /* (4, 6272) */
+        const real *x3 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -14266,9 +14266,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 250880; /* (4, 6272) */
+        const real *x3 = arena + 50176; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -14280,7 +14280,7 @@ static void gc_loss_0(double *out) {
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 250880; /* (4, 6272) */
+        const real *x11 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -14316,10 +14316,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 250880; /* (4, 6272) */
+        const real *x11 = arena + 50176; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -14334,17 +14334,17 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 50176, 128, G_l5_weight, 1024, arena + 125472, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 50176, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 125472;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -14366,8 +14366,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -14384,8 +14384,8 @@ static void gc_loss_0(double *out) {
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x30 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x30 = arena + 50176; /* (64) */
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v31 = (real)0.0012755102040816326 * (x30[i]);
             y[i] = -(v31);
@@ -14393,9 +14393,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (4, 14, 14, 64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x32 = arena + 0; /* (64) */
-        real *y = arena + 200704;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x32 = arena + 50176; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -14407,8 +14407,8 @@ static void gc_loss_0(double *out) {
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -14428,9 +14428,9 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x35 = arena + 0; /* (64) */
+        const real *x35 = arena + 50176; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v36 = (real)0.0012755102040816326 * (x35[i]);
             real v37 = v36 + (real)1e-05;
@@ -14442,10 +14442,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 0; /* (64) */
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x39 = arena + 50176; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -14457,11 +14457,11 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 200704, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 50176, 16);
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 275968;
+        const real *cols = arena + 50176;
+        real *img = arena + 75264;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -14483,9 +14483,9 @@ static void gc_loss_0(double *out) {
     /* specs/wgan_gp.gm:10: G tanh (4, 28, 28, 1) */
     /*   with specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 275968; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 75264; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 275968;
+        real *y = arena + 75264;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -14500,7 +14500,7 @@ static void gc_loss_0(double *out) {
     #endif
     {
         const real *img = gc_x;
-        real *cols = arena + 0;
+        real *cols = arena + 125472;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -14522,15 +14522,15 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, gc_x, D_l1_weight, arena + 200704);
+        genrt_conv_run(&conv, gc_x, D_l1_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 200704, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 125472, 16, D_l1_weight, 16, arena + 0, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
-        const real *x52 = arena + 200704; /* (784, 64) */
+        const real *x52 = arena + 0; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -14541,8 +14541,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x55 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 200704;
+        const real *x55 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
@@ -14553,8 +14553,8 @@ static void gc_loss_0(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 200704;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 125472;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -14577,15 +14577,15 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 200704, D_l3_weight, arena + 250880);
+        genrt_conv_run(&conv, arena + 0, D_l3_weight, arena + 50176);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 250880, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 125472, 1024, D_l3_weight, 1024, arena + 50176, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
     {
-        const real *x59 = arena + 250880; /* (196, 128) */
+        const real *x59 = arena + 50176; /* (196, 128) */
         const real *x60 = D_l3_bias; /* (128) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -14596,7 +14596,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     {
-        const real *x62 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x62 = arena + 50176; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -14620,9 +14620,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4, 7, 7, 128) */
     {
-        const real *x62 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x62 = arena + 50176; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (4) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -14634,7 +14634,7 @@ static void gc_loss_0(double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 50176; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -14664,11 +14664,11 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 50176; /* (4, 7, 7, 128) */
         const real *x73 = arena + 0; /* (4) */
         const real *x64 = D_l4_gamma; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -14682,14 +14682,14 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan_gp.gm:15: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l7_weight, 6272, arena + 279104, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 50176, 6272, D_l7_weight, 6272, arena + 78400, 1);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 16) */
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 275968;
-        real *cols = arena + 0;
+        const real *img = arena + 75264;
+        real *cols = arena + 125472;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -14711,15 +14711,15 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 275968, D_l1_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 75264, D_l1_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 200704, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 125472, 16, D_l1_weight, 16, arena + 0, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
-        const real *x84 = arena + 200704; /* (784, 64) */
+        const real *x84 = arena + 0; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -14730,8 +14730,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x86 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 200704;
+        const real *x86 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x86[i] > 0 ? x86[i] : (real)0.2 * x86[i];
@@ -14742,8 +14742,8 @@ static void gc_loss_0(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 200704;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 125472;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -14766,15 +14766,15 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 200704, D_l3_weight, arena + 250880);
+        genrt_conv_run(&conv, arena + 0, D_l3_weight, arena + 50176);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 250880, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 125472, 1024, D_l3_weight, 1024, arena + 50176, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
     {
-        const real *x89 = arena + 250880; /* (196, 128) */
+        const real *x89 = arena + 50176; /* (196, 128) */
         const real *x60 = D_l3_bias; /* (128) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -14785,7 +14785,7 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     {
-        const real *x91 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x91 = arena + 50176; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -14809,9 +14809,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4, 7, 7, 128) */
     {
-        const real *x91 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x91 = arena + 50176; /* (4, 7, 7, 128) */
         const real *x94 = arena + 0; /* (4) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -14823,7 +14823,7 @@ static void gc_loss_0(double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x95 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x95 = arena + 50176; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -14853,11 +14853,11 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x95 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x95 = arena + 50176; /* (4, 7, 7, 128) */
         const real *x100 = arena + 0; /* (4) */
         const real *x64 = D_l4_gamma; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -14871,13 +14871,13 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan_gp.gm:15: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l7_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 50176, 6272, D_l7_weight, 6272, arena + 0, 1);
     /* specs/wgan_gp.gm:17: loss_D (1) */
     /*   with specs/wgan_gp.gm:15: D dense 1 */
     {
-        const real *x80 = arena + 279104; /* (4, 1) */
+        const real *x80 = arena + 78400; /* (4, 1) */
         const real *x81 = D_l7_bias; /* (1) */
-        real *y = arena + 326144;
+        real *y = arena + 125440;
         double acc = 0;
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
@@ -14893,7 +14893,7 @@ static void gc_loss_0(double *out) {
     {
         const real *x106 = arena + 0; /* (4, 1) */
         const real *x81 = D_l7_bias; /* (1) */
-        real *y = arena + 326160;
+        real *y = arena + 125456;
         double acc = 0;
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
@@ -14916,9 +14916,9 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
         const real *x0 = gc_x; /* (4, 28, 28, 1) */
-        const real *x49 = arena + 275968; /* (4, 28, 28, 1) */
+        const real *x49 = arena + 75264; /* (4, 28, 28, 1) */
         const real *x113 = arena + 0; /* (4) */
-        real *y = arena + 275968;
+        real *y = arena + 75264;
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 784; q++) {
                 long i = r * 784 + q;
@@ -14933,8 +14933,8 @@ static void gc_loss_0(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 275968;
-        real *cols = arena + 0;
+        const real *img = arena + 75264;
+        real *cols = arena + 125472;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -14956,15 +14956,15 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 275968, D_l1_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 75264, D_l1_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 200704, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 125472, 16, D_l1_weight, 16, arena + 0, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
-        const real *x118 = arena + 200704; /* (784, 64) */
+        const real *x118 = arena + 0; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -14975,8 +14975,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x120 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 200704;
+        const real *x120 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x120[i] > 0 ? x120[i] : (real)0.2 * x120[i];
@@ -14987,8 +14987,8 @@ static void gc_loss_0(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 200704;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 125472;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -15011,15 +15011,15 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 200704, D_l3_weight, arena + 250880);
+        genrt_conv_run(&conv, arena + 0, D_l3_weight, arena + 50176);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 250880, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 125472, 1024, D_l3_weight, 1024, arena + 50176, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
     {
-        const real *x123 = arena + 250880; /* (196, 128) */
+        const real *x123 = arena + 50176; /* (196, 128) */
         const real *x60 = D_l3_bias; /* (128) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -15030,8 +15030,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     {
-        const real *x125 = arena + 250880; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x125 = arena + 50176; /* (4, 7, 7, 128) */
+        real *y = arena + 75264;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
@@ -15045,8 +15045,8 @@ static void gc_loss_0(double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x126 = arena + 0; /* (4) */
-        real *y = arena + 0;
+        const real *x126 = arena + 75264; /* (4) */
+        real *y = arena + 75264;
         for (long i = 0; i < 4; i++) {
             real v127 = (real)0.00015943877551020407 * (x126[i]);
             y[i] = -(v127);
@@ -15054,9 +15054,9 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4, 7, 7, 128) */
     {
-        const real *x125 = arena + 250880; /* (4, 7, 7, 128) */
-        const real *x128 = arena + 0; /* (4) */
-        real *y = arena + 250880;
+        const real *x125 = arena + 50176; /* (4, 7, 7, 128) */
+        const real *x128 = arena + 75264; /* (4) */
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -15068,8 +15068,8 @@ static void gc_loss_0(double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x129 = arena + 250880; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x129 = arena + 50176; /* (4, 7, 7, 128) */
+        real *y = arena + 75264;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
@@ -15085,8 +15085,8 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x131 = arena + 0; /* (4) */
-        real *y = arena + 0;
+        const real *x131 = arena + 75264; /* (4) */
+        real *y = arena + 75264;
         for (long i = 0; i < 4; i++) {
             real v132 = (real)0.00015943877551020407 * (x131[i]);
             real v133 = v132 + (real)1e-05;
@@ -15095,21 +15095,21 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan_gp.gm:17: gradient penalty (1) */
     {
-        real *y = arena + 32;
+        real *y = arena + 75296;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (4, 1) */
     {
-        const real *x143 = arena + 32; /* (1) */
-        real *y = arena + 16;
+        const real *x143 = arena + 75296; /* (1) */
+        real *y = arena + 75280;
         for (long i = 0; i < 4; i++) {
             y[i] = x143[0];
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 16, 1, D_l7_weight, 6272, arena + 301056, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 75280, 1, D_l7_weight, 6272, arena + 100352, 6272);
     /* specs/wgan_gp.gm:14: backward of D layernorm (4, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
@@ -15117,12 +15117,12 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan_gp.gm:14: D leaky_relu 0.2 */
     /*   with specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 */
     {
-        const real *x129 = arena + 250880; /* (4, 7, 7, 128) */
-        const real *x134 = arena + 0; /* (4) */
+        const real *x129 = arena + 50176; /* (4, 7, 7, 128) */
+        const real *x134 = arena + 75264; /* (4) */
         const real *x64 = D_l4_gamma; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        const real *x146 = arena + 301056; /* (4, 7, 7, 128) */
-        real *y = arena + 301056;
+        const real *x146 = arena + 100352; /* (4, 7, 7, 128) */
+        real *y = arena + 100352;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -15140,9 +15140,9 @@ static void gc_loss_0(double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x148 = arena + 301056; /* (4, 7, 7, 128) */
-        const real *x129 = arena + 250880; /* (4, 7, 7, 128) */
-        real *y = arena + 16;
+        const real *x148 = arena + 100352; /* (4, 7, 7, 128) */
+        const real *x129 = arena + 50176; /* (4, 7, 7, 128) */
+        real *y = arena + 75280;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
@@ -15160,9 +15160,9 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x134 = arena + 0; /* (4) */
-        const real *x151 = arena + 16; /* (4) */
-        real *y = arena + 16;
+        const real *x134 = arena + 75264; /* (4) */
+        const real *x151 = arena + 75280; /* (4) */
+        real *y = arena + 75280;
         for (long i = 0; i < 4; i++) {
             real v152 = (x134[i]) * (x134[i]);
             real v153 = (x134[i]) * (v152);
@@ -15178,11 +15178,11 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x148 = arena + 301056; /* (4, 7, 7, 128) */
-        const real *x134 = arena + 0; /* (4) */
-        const real *x156 = arena + 16; /* (4) */
-        const real *x129 = arena + 250880; /* (4, 7, 7, 128) */
-        real *y = arena + 301056;
+        const real *x148 = arena + 100352; /* (4, 7, 7, 128) */
+        const real *x134 = arena + 75264; /* (4) */
+        const real *x156 = arena + 75280; /* (4) */
+        const real *x129 = arena + 50176; /* (4, 7, 7, 128) */
+        real *y = arena + 100352;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -15198,8 +15198,8 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     {
-        const real *x161 = arena + 301056; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x161 = arena + 100352; /* (4, 7, 7, 128) */
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
@@ -15213,8 +15213,8 @@ static void gc_loss_0(double *out) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x162 = arena + 0; /* (4) */
-        real *y = arena + 0;
+        const real *x162 = arena + 50176; /* (4) */
+        real *y = arena + 50176;
         for (long i = 0; i < 4; i++) {
             real v163 = -(x162[i]);
             y[i] = (real)0.00015943877551020407 * (v163);
@@ -15224,9 +15224,9 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x164 = arena + 0; /* (4) */
-        const real *x161 = arena + 301056; /* (4, 7, 7, 128) */
-        real *y = arena + 301056;
+        const real *x164 = arena + 50176; /* (4) */
+        const real *x161 = arena + 100352; /* (4, 7, 7, 128) */
+        real *y = arena + 100352;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -15241,17 +15241,17 @@ static void gc_loss_0(double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 301056, 128, D_l3_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 100352, 128, D_l3_weight, 1024, arena + 125472, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 301056, D_l3_weight, arena + 250880);
+        genrt_conv_run(&conv, arena + 100352, D_l3_weight, arena + 50176);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 250880;
+        const real *cols = arena + 125472;
+        real *img = arena + 50176;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -15273,20 +15273,20 @@ static void gc_loss_0(double *out) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x121 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x170 = arena + 250880; /* (4, 14, 14, 64) */
-        real *y = arena + 200704;
+        const real *x121 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x170 = arena + 50176; /* (4, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x121[i] > 0 ? x170[i] : (real)0.2 * x170[i];
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 200704, 64, D_l1_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 0, 64, D_l1_weight, 16, arena + 50176, 16);
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (4, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 12544;
+        const real *cols = arena + 50176;
+        real *img = arena + 0;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -15308,8 +15308,8 @@ static void gc_loss_0(double *out) {
     /* specs/wgan_gp.gm:17: gradient penalty (4) */
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
-        const real *x174 = arena + 12544; /* (4, 28, 28, 1) */
-        real *y = arena + 0;
+        const real *x174 = arena + 0; /* (4, 28, 28, 1) */
+        real *y = arena + 3136;
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 784; q++) {
@@ -15326,8 +15326,8 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
-        const real *x176 = arena + 0; /* (4) */
-        real *y = arena + 16;
+        const real *x176 = arena + 3136; /* (4) */
+        real *y = arena + 0;
         double acc = 0;
         for (long i = 0; i < 4; i++) {
             real v177 = x176[i] + (real)1e-12;
@@ -15345,10 +15345,10 @@ static void gc_loss_0(double *out) {
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
-        const real *x108 = arena + 326144; /* (1) */
-        const real *x110 = arena + 326160; /* (1) */
-        const real *x181 = arena + 16; /* (1) */
-        real *y = arena + 326144;
+        const real *x108 = arena + 125440; /* (1) */
+        const real *x110 = arena + 125456; /* (1) */
+        const real *x181 = arena + 0; /* (1) */
+        real *y = arena + 125440;
         for (long i = 0; i < 1; i++) {
             real v109 = (real)0.25 * (x108[i]);
             real v111 = (real)0.25 * (x110[i]);
@@ -15359,16 +15359,16 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/wgan_gp.gm:17: gradient penalty (1) */
-    out[0] = (double)*(arena + 326144);
+    out[0] = (double)*(arena + 125440);
 }
 
 /* Gradient check: d loss_D / d parameters at batch 4, into g. */
 static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 50176, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 250880; /* (4, 6272) */
+        const real *x3 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -15396,9 +15396,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 250880; /* (4, 6272) */
+        const real *x3 = arena + 50176; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -15410,7 +15410,7 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 250880; /* (4, 6272) */
+        const real *x11 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -15446,10 +15446,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 250880; /* (4, 6272) */
+        const real *x11 = arena + 50176; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -15464,17 +15464,17 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 50176, 128, G_l5_weight, 1024, arena + 695984, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 50176, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 695984;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -15496,8 +15496,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -15514,8 +15514,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x30 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x30 = arena + 50176; /* (64) */
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v31 = (real)0.0012755102040816326 * (x30[i]);
             y[i] = -(v31);
@@ -15523,9 +15523,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (4, 14, 14, 64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x32 = arena + 0; /* (64) */
-        real *y = arena + 200704;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x32 = arena + 50176; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -15537,8 +15537,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -15558,9 +15558,9 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x35 = arena + 0; /* (64) */
+        const real *x35 = arena + 50176; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v36 = (real)0.0012755102040816326 * (x35[i]);
             real v37 = v36 + (real)1e-05;
@@ -15572,10 +15572,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 0; /* (64) */
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x39 = arena + 50176; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -15587,11 +15587,11 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 200704, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 50176, 16);
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 920064;
+        const real *cols = arena + 50176;
+        real *img = arena + 638464;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -15613,9 +15613,9 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:10: G tanh (4, 28, 28, 1) */
     /*   with specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 920064; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 638464; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 920064;
+        real *y = arena + 638464;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -15630,7 +15630,7 @@ static void gc_grad_0(real *g) {
     #endif
     {
         const real *img = gc_x;
-        real *cols = arena + 0;
+        real *cols = arena + 695984;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -15652,15 +15652,15 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, gc_x, D_l1_weight, arena + 925696);
+        genrt_conv_run(&conv, gc_x, D_l1_weight, arena + 131072);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 925696, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 695984, 16, D_l1_weight, 16, arena + 131072, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
-        const real *x52 = arena + 925696; /* (784, 64) */
+        const real *x52 = arena + 131072; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
-        real *y = arena + 925696;
+        real *y = arena + 131072;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -15671,8 +15671,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x55 = arena + 925696; /* (4, 14, 14, 64) */
-        real *y = arena + 925696;
+        const real *x55 = arena + 131072; /* (4, 14, 14, 64) */
+        real *y = arena + 131072;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
@@ -15683,8 +15683,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 925696;
-        real *cols = arena + 0;
+        const real *img = arena + 131072;
+        real *cols = arena + 695984;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -15707,15 +15707,15 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 925696, D_l3_weight, arena + 844800);
+        genrt_conv_run(&conv, arena + 131072, D_l3_weight, arena + 412672);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 844800, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 695984, 1024, D_l3_weight, 1024, arena + 412672, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
     {
-        const real *x59 = arena + 844800; /* (196, 128) */
+        const real *x59 = arena + 412672; /* (196, 128) */
         const real *x60 = D_l3_bias; /* (128) */
-        real *y = arena + 844800;
+        real *y = arena + 412672;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -15726,7 +15726,7 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     {
-        const real *x62 = arena + 844800; /* (4, 7, 7, 128) */
+        const real *x62 = arena + 412672; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -15750,9 +15750,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4, 7, 7, 128) */
     {
-        const real *x62 = arena + 844800; /* (4, 7, 7, 128) */
+        const real *x62 = arena + 412672; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (4) */
-        real *y = arena + 844800;
+        real *y = arena + 412672;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -15764,8 +15764,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x68 = arena + 844800; /* (4, 7, 7, 128) */
-        real *y = arena + 923456;
+        const real *x68 = arena + 412672; /* (4, 7, 7, 128) */
+        real *y = arena + 695936;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
@@ -15781,8 +15781,8 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x70 = arena + 923456; /* (4) */
-        real *y = arena + 923456;
+        const real *x70 = arena + 695936; /* (4) */
+        real *y = arena + 695936;
         for (long i = 0; i < 4; i++) {
             real v71 = (real)0.00015943877551020407 * (x70[i]);
             real v72 = v71 + (real)1e-05;
@@ -15791,9 +15791,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4, 7, 7, 128) */
     {
-        const real *x68 = arena + 844800; /* (4, 7, 7, 128) */
-        const real *x73 = arena + 923456; /* (4) */
-        real *y = arena + 869888;
+        const real *x68 = arena + 412672; /* (4, 7, 7, 128) */
+        const real *x73 = arena + 695936; /* (4) */
+        real *y = arena + 437760;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -15806,10 +15806,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x74 = arena + 869888; /* (4, 7, 7, 128) */
+        const real *x74 = arena + 437760; /* (4, 7, 7, 128) */
         const real *x64 = D_l4_gamma; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 894976;
+        real *y = arena + 462848;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -15825,8 +15825,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 920064;
-        real *cols = arena + 0;
+        const real *img = arena + 638464;
+        real *cols = arena + 695984;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -15848,15 +15848,15 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 920064, D_l1_weight, arena + 794624);
+        genrt_conv_run(&conv, arena + 638464, D_l1_weight, arena + 312320);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 794624, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 695984, 16, D_l1_weight, 16, arena + 312320, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
-        const real *x84 = arena + 794624; /* (784, 64) */
+        const real *x84 = arena + 312320; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
-        real *y = arena + 794624;
+        real *y = arena + 312320;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -15867,8 +15867,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x86 = arena + 794624; /* (4, 14, 14, 64) */
-        real *y = arena + 794624;
+        const real *x86 = arena + 312320; /* (4, 14, 14, 64) */
+        real *y = arena + 312320;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x86[i] > 0 ? x86[i] : (real)0.2 * x86[i];
@@ -15879,8 +15879,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 794624;
-        real *cols = arena + 0;
+        const real *img = arena + 312320;
+        real *cols = arena + 695984;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -15903,15 +15903,15 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 794624, D_l3_weight, arena + 713728);
+        genrt_conv_run(&conv, arena + 312320, D_l3_weight, arena + 487936);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 713728, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 695984, 1024, D_l3_weight, 1024, arena + 487936, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
     {
-        const real *x89 = arena + 713728; /* (196, 128) */
+        const real *x89 = arena + 487936; /* (196, 128) */
         const real *x60 = D_l3_bias; /* (128) */
-        real *y = arena + 713728;
+        real *y = arena + 487936;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -15922,7 +15922,7 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     {
-        const real *x91 = arena + 713728; /* (4, 7, 7, 128) */
+        const real *x91 = arena + 487936; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -15946,9 +15946,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4, 7, 7, 128) */
     {
-        const real *x91 = arena + 713728; /* (4, 7, 7, 128) */
+        const real *x91 = arena + 487936; /* (4, 7, 7, 128) */
         const real *x94 = arena + 0; /* (4) */
-        real *y = arena + 713728;
+        real *y = arena + 487936;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -15960,8 +15960,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x95 = arena + 713728; /* (4, 7, 7, 128) */
-        real *y = arena + 792128;
+        const real *x95 = arena + 487936; /* (4, 7, 7, 128) */
+        real *y = arena + 695952;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
@@ -15977,8 +15977,8 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x97 = arena + 792128; /* (4) */
-        real *y = arena + 792128;
+        const real *x97 = arena + 695952; /* (4) */
+        real *y = arena + 695952;
         for (long i = 0; i < 4; i++) {
             real v98 = (real)0.00015943877551020407 * (x97[i]);
             real v99 = v98 + (real)1e-05;
@@ -15987,9 +15987,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4, 7, 7, 128) */
     {
-        const real *x95 = arena + 713728; /* (4, 7, 7, 128) */
-        const real *x100 = arena + 792128; /* (4) */
-        real *y = arena + 738816;
+        const real *x95 = arena + 487936; /* (4, 7, 7, 128) */
+        const real *x100 = arena + 695952; /* (4) */
+        real *y = arena + 513024;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -16002,10 +16002,10 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x101 = arena + 738816; /* (4, 7, 7, 128) */
+        const real *x101 = arena + 513024; /* (4, 7, 7, 128) */
         const real *x64 = D_l4_gamma; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 763904;
+        real *y = arena + 538112;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -16028,9 +16028,9 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
         const real *x0 = gc_x; /* (4, 28, 28, 1) */
-        const real *x49 = arena + 920064; /* (4, 28, 28, 1) */
+        const real *x49 = arena + 638464; /* (4, 28, 28, 1) */
         const real *x113 = arena + 0; /* (4) */
-        real *y = arena + 788992;
+        real *y = arena + 641600;
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 784; q++) {
                 long i = r * 784 + q;
@@ -16045,8 +16045,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 788992;
-        real *cols = arena + 0;
+        const real *img = arena + 641600;
+        real *cols = arena + 695984;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -16068,15 +16068,15 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 788992, D_l1_weight, arena + 663552);
+        genrt_conv_run(&conv, arena + 641600, D_l1_weight, arena + 362496);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 663552, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 695984, 16, D_l1_weight, 16, arena + 362496, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
-        const real *x118 = arena + 663552; /* (784, 64) */
+        const real *x118 = arena + 362496; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
-        real *y = arena + 663552;
+        real *y = arena + 362496;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -16087,8 +16087,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x120 = arena + 663552; /* (4, 14, 14, 64) */
-        real *y = arena + 663552;
+        const real *x120 = arena + 362496; /* (4, 14, 14, 64) */
+        real *y = arena + 362496;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x120[i] > 0 ? x120[i] : (real)0.2 * x120[i];
@@ -16099,8 +16099,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 663552;
-        real *cols = arena + 0;
+        const real *img = arena + 362496;
+        real *cols = arena + 695984;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -16123,15 +16123,15 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 663552, D_l3_weight, arena + 301056);
+        genrt_conv_run(&conv, arena + 362496, D_l3_weight, arena + 181248);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 301056, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 695984, 1024, D_l3_weight, 1024, arena + 181248, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
     {
-        const real *x123 = arena + 301056; /* (196, 128) */
+        const real *x123 = arena + 181248; /* (196, 128) */
         const real *x60 = D_l3_bias; /* (128) */
-        real *y = arena + 301056;
+        real *y = arena + 181248;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -16142,7 +16142,7 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     {
-        const real *x125 = arena + 301056; /* (4, 7, 7, 128) */
+        const real *x125 = arena + 181248; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -16166,9 +16166,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4, 7, 7, 128) */
     {
-        const real *x125 = arena + 301056; /* (4, 7, 7, 128) */
+        const real *x125 = arena + 181248; /* (4, 7, 7, 128) */
         const real *x128 = arena + 0; /* (4) */
-        real *y = arena + 301056;
+        real *y = arena + 181248;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -16180,8 +16180,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x129 = arena + 301056; /* (4, 7, 7, 128) */
-        real *y = arena + 607744;
+        const real *x129 = arena + 181248; /* (4, 7, 7, 128) */
+        real *y = arena + 306688;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
@@ -16197,8 +16197,8 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x131 = arena + 607744; /* (4) */
-        real *y = arena + 607744;
+        const real *x131 = arena + 306688; /* (4) */
+        real *y = arena + 306688;
         for (long i = 0; i < 4; i++) {
             real v132 = (real)0.00015943877551020407 * (x131[i]);
             real v133 = v132 + (real)1e-05;
@@ -16210,11 +16210,11 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x129 = arena + 301056; /* (4, 7, 7, 128) */
-        const real *x134 = arena + 607744; /* (4) */
+        const real *x129 = arena + 181248; /* (4, 7, 7, 128) */
+        const real *x134 = arena + 306688; /* (4) */
         const real *x64 = D_l4_gamma; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 326144;
+        real *y = arena + 231424;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -16237,18 +16237,18 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:15: backward of D dense 1 (4, 1) */
     {
         const real *x143 = arena + 0; /* (1) */
-        real *y = arena + 607760;
+        real *y = arena + 306704;
         for (long i = 0; i < 4; i++) {
             y[i] = x143[0];
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 607760, 1, D_l7_weight, 6272, arena + 351232, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 306704, 1, D_l7_weight, 6272, arena + 256512, 6272);
     /* specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 (4, 7, 7, 128) */
     {
-        const real *x138 = arena + 326144; /* (4, 7, 7, 128) */
-        const real *x146 = arena + 351232; /* (4, 7, 7, 128) */
-        real *y = arena + 351232;
+        const real *x138 = arena + 231424; /* (4, 7, 7, 128) */
+        const real *x146 = arena + 256512; /* (4, 7, 7, 128) */
+        real *y = arena + 256512;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x138[i] > 0 ? x146[i] : (real)0.2 * x146[i];
@@ -16256,9 +16256,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (4, 7, 7, 128) */
     {
-        const real *x147 = arena + 351232; /* (4, 7, 7, 128) */
+        const real *x147 = arena + 256512; /* (4, 7, 7, 128) */
         const real *x64 = D_l4_gamma; /* (128) */
-        real *y = arena + 376320;
+        real *y = arena + 206336;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -16270,9 +16270,9 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x148 = arena + 376320; /* (4, 7, 7, 128) */
-        const real *x129 = arena + 301056; /* (4, 7, 7, 128) */
-        real *y = arena + 607776;
+        const real *x148 = arena + 206336; /* (4, 7, 7, 128) */
+        const real *x129 = arena + 181248; /* (4, 7, 7, 128) */
+        real *y = arena + 306752;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
@@ -16286,8 +16286,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     {
-        const real *x134 = arena + 607744; /* (4) */
-        real *y = arena + 607792;
+        const real *x134 = arena + 306688; /* (4) */
+        real *y = arena + 306720;
         for (long i = 0; i < 4; i++) {
             y[i] = (x134[i]) * (x134[i]);
         }
@@ -16295,9 +16295,9 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x134 = arena + 607744; /* (4) */
-        const real *x152 = arena + 607792; /* (4) */
-        real *y = arena + 607808;
+        const real *x134 = arena + 306688; /* (4) */
+        const real *x152 = arena + 306720; /* (4) */
+        real *y = arena + 306736;
         for (long i = 0; i < 4; i++) {
             real v153 = (x134[i]) * (x152[i]);
             y[i] = (real)-0.5 * (v153);
@@ -16306,8 +16306,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x151 = arena + 607776; /* (4) */
-        const real *x154 = arena + 607808; /* (4) */
+        const real *x151 = arena + 306752; /* (4) */
+        const real *x154 = arena + 306736; /* (4) */
         real *y = arena + 0;
         for (long i = 0; i < 4; i++) {
             real v155 = (x151[i]) * (x154[i]);
@@ -16318,7 +16318,7 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
         const real *x156 = arena + 0; /* (4) */
-        real *y = arena + 532480;
+        real *y = arena + 281600;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -16330,8 +16330,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (4, 7, 7, 128) */
     {
-        const real *x129 = arena + 301056; /* (4, 7, 7, 128) */
-        real *y = arena + 557568;
+        const real *x129 = arena + 181248; /* (4, 7, 7, 128) */
+        real *y = arena + 588288;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = 2 * (x129[i]);
@@ -16341,11 +16341,11 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x148 = arena + 376320; /* (4, 7, 7, 128) */
-        const real *x134 = arena + 607744; /* (4) */
-        const real *x158 = arena + 532480; /* (4, 7, 7, 128) */
-        const real *x159 = arena + 557568; /* (4, 7, 7, 128) */
-        real *y = arena + 582656;
+        const real *x148 = arena + 206336; /* (4, 7, 7, 128) */
+        const real *x134 = arena + 306688; /* (4) */
+        const real *x158 = arena + 281600; /* (4, 7, 7, 128) */
+        const real *x159 = arena + 588288; /* (4, 7, 7, 128) */
+        real *y = arena + 613376;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -16358,7 +16358,7 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     {
-        const real *x161 = arena + 582656; /* (4, 7, 7, 128) */
+        const real *x161 = arena + 613376; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -16385,8 +16385,8 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
         const real *x164 = arena + 0; /* (4) */
-        const real *x161 = arena + 582656; /* (4, 7, 7, 128) */
-        real *y = arena + 582656;
+        const real *x161 = arena + 613376; /* (4, 7, 7, 128) */
+        real *y = arena + 613376;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -16401,17 +16401,17 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 582656, 128, D_l3_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 613376, 128, D_l3_weight, 1024, arena + 695984, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 582656, D_l3_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 613376, D_l3_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 695984;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -16433,20 +16433,20 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x121 = arena + 663552; /* (4, 14, 14, 64) */
-        const real *x170 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 200704;
+        const real *x121 = arena + 362496; /* (4, 14, 14, 64) */
+        const real *x170 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x121[i] > 0 ? x170[i] : (real)0.2 * x170[i];
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 200704, 64, D_l1_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 0, 64, D_l1_weight, 16, arena + 53312, 16);
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (4, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 12544;
+        const real *cols = arena + 53312;
+        real *img = arena + 50176;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -16468,8 +16468,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:17: gradient penalty (4) */
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
-        const real *x174 = arena + 12544; /* (4, 28, 28, 1) */
-        real *y = arena + 0;
+        const real *x174 = arena + 50176; /* (4, 28, 28, 1) */
+        real *y = arena + 53312;
         for (long r = 0; r < 4; r++) {
             double acc = 0;
             for (long q = 0; q < 784; q++) {
@@ -16483,8 +16483,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:17: gradient penalty (4) */
     /*   with specs/wgan_gp.gm:17: gradient penalty */
     {
-        const real *x176 = arena + 0; /* (4) */
-        real *y = arena + 0;
+        const real *x176 = arena + 53312; /* (4) */
+        real *y = arena + 53312;
         for (long i = 0; i < 4; i++) {
             real v177 = x176[i] + (real)1e-12;
             y[i] = sqrt(v177);
@@ -16492,7 +16492,7 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:17: gradient penalty (1) */
     {
-        real *y = arena + 792144;
+        real *y = arena + 695968;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
@@ -16500,8 +16500,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:17: backward of gradient penalty (1) */
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     {
-        const real *x185 = arena + 792144; /* (1) */
-        real *y = arena + 16;
+        const real *x185 = arena + 695968; /* (1) */
+        real *y = arena + 53328;
         for (long i = 0; i < 1; i++) {
             real v186 = 10 * (x185[i]);
             y[i] = (real)0.25 * (v186);
@@ -16516,9 +16516,9 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     {
-        const real *x178 = arena + 0; /* (4) */
-        const real *x187 = arena + 16; /* (1) */
-        real *y = arena + 0;
+        const real *x178 = arena + 53312; /* (4) */
+        const real *x187 = arena + 53328; /* (1) */
+        real *y = arena + 53312;
         for (long i = 0; i < 4; i++) {
             real v179 = x178[i] + -1;
             real v188 = x187[0];
@@ -16535,9 +16535,9 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     /*   with specs/wgan_gp.gm:17: backward of gradient penalty */
     {
-        const real *x194 = arena + 0; /* (4) */
-        const real *x174 = arena + 12544; /* (4, 28, 28, 1) */
-        real *y = arena + 12544;
+        const real *x194 = arena + 53312; /* (4) */
+        const real *x174 = arena + 50176; /* (4, 28, 28, 1) */
+        real *y = arena + 50176;
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 784; q++) {
                 long i = r * 784 + q;
@@ -16553,8 +16553,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 12544;
-        real *cols = arena + 0;
+        const real *img = arena + 50176;
+        real *cols = arena + 695984;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -16576,23 +16576,23 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 12544, D_l1_weight, arena + 250880);
+        genrt_conv_run(&conv, arena + 50176, D_l1_weight, arena + 644736);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 250880, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 695984, 16, D_l1_weight, 16, arena + 644736, 64);
     /* specs/wgan_gp.gm:13: backward of backward of D conv 64 k4 s2 p1 (64, 16) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 12544, arena + 200704, arena + 1013504);
+        genrt_conv_run(&conv, arena + 50176, arena + 0, arena + 694912);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 200704, 64, arena + 0, 16, arena + 1013504, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 0, 64, arena + 695984, 16, arena + 694912, 16);
     /* specs/wgan_gp.gm:13: backward of backward of D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x121 = arena + 663552; /* (4, 14, 14, 64) */
-        const real *x202 = arena + 250880; /* (4, 14, 14, 64) */
-        real *y = arena + 250880;
+        const real *x121 = arena + 362496; /* (4, 14, 14, 64) */
+        const real *x202 = arena + 644736; /* (4, 14, 14, 64) */
+        real *y = arena + 644736;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x121[i] > 0 ? x202[i] : (real)0.2 * x202[i];
@@ -16603,8 +16603,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 250880;
-        real *cols = arena + 0;
+        const real *img = arena + 644736;
+        real *cols = arena + 695984;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -16627,22 +16627,22 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 250880, D_l3_weight, arena + 975872);
+        genrt_conv_run(&conv, arena + 644736, D_l3_weight, arena + 563200);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 975872, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 695984, 1024, D_l3_weight, 1024, arena + 563200, 128);
     /* specs/wgan_gp.gm:14: backward of backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 250880, arena + 582656, arena + 401408);
+        genrt_conv_run(&conv, arena + 644736, arena + 613376, arena + 0);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 582656, 128, arena + 0, 1024, arena + 401408, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 613376, 128, arena + 695984, 1024, arena + 0, 1024);
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (4) */
     {
-        const real *x207 = arena + 975872; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x207 = arena + 563200; /* (4, 7, 7, 128) */
+        real *y = arena + 306768;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
@@ -16656,8 +16656,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x208 = arena + 0; /* (4) */
-        real *y = arena + 0;
+        const real *x208 = arena + 306768; /* (4) */
+        real *y = arena + 306768;
         for (long i = 0; i < 4; i++) {
             real v209 = (real)0.00015943877551020407 * (x208[i]);
             y[i] = -(v209);
@@ -16667,9 +16667,9 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x210 = arena + 0; /* (4) */
-        const real *x207 = arena + 975872; /* (4, 7, 7, 128) */
-        real *y = arena + 975872;
+        const real *x210 = arena + 306768; /* (4) */
+        const real *x207 = arena + 563200; /* (4, 7, 7, 128) */
+        real *y = arena + 563200;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -16683,9 +16683,9 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x213 = arena + 975872; /* (4, 7, 7, 128) */
-        const real *x159 = arena + 557568; /* (4, 7, 7, 128) */
-        real *y = arena + 50176;
+        const real *x213 = arena + 563200; /* (4, 7, 7, 128) */
+        const real *x159 = arena + 588288; /* (4, 7, 7, 128) */
+        real *y = arena + 306768;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
@@ -16699,17 +16699,17 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (4) */
     {
-        const real *x217 = arena + 50176; /* (4) */
-        real *y = arena + 50176;
+        const real *x217 = arena + 306768; /* (4) */
+        real *y = arena + 306768;
         for (long i = 0; i < 4; i++) {
             y[i] = (real)0.00015943877551020407 * (x217[i]);
         }
     }
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (4) */
     {
-        const real *x218 = arena + 50176; /* (4) */
-        const real *x154 = arena + 607808; /* (4) */
-        real *y = arena + 607808;
+        const real *x218 = arena + 306768; /* (4) */
+        const real *x154 = arena + 306736; /* (4) */
+        real *y = arena + 306736;
         for (long i = 0; i < 4; i++) {
             y[i] = (x218[i]) * (x154[i]);
         }
@@ -16717,9 +16717,9 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x218 = arena + 50176; /* (4) */
-        const real *x151 = arena + 607776; /* (4) */
-        real *y = arena + 50176;
+        const real *x218 = arena + 306768; /* (4) */
+        const real *x151 = arena + 306752; /* (4) */
+        real *y = arena + 306768;
         for (long i = 0; i < 4; i++) {
             real v220 = (x218[i]) * (x151[i]);
             y[i] = (real)-0.5 * (v220);
@@ -16728,8 +16728,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (4, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x219 = arena + 607808; /* (4) */
-        real *y = arena + 0;
+        const real *x219 = arena + 306736; /* (4) */
+        real *y = arena + 588288;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -16742,9 +16742,9 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x213 = arena + 975872; /* (4, 7, 7, 128) */
-        const real *x148 = arena + 376320; /* (4, 7, 7, 128) */
-        real *y = arena + 50192;
+        const real *x213 = arena + 563200; /* (4, 7, 7, 128) */
+        const real *x148 = arena + 206336; /* (4, 7, 7, 128) */
+        real *y = arena + 306736;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
@@ -16760,11 +16760,11 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x228 = arena + 0; /* (4, 7, 7, 128) */
-        const real *x129 = arena + 301056; /* (4, 7, 7, 128) */
-        const real *x213 = arena + 975872; /* (4, 7, 7, 128) */
-        const real *x134 = arena + 607744; /* (4) */
-        real *y = arena + 25088;
+        const real *x228 = arena + 588288; /* (4, 7, 7, 128) */
+        const real *x129 = arena + 181248; /* (4, 7, 7, 128) */
+        const real *x213 = arena + 563200; /* (4, 7, 7, 128) */
+        const real *x134 = arena + 306688; /* (4) */
+        real *y = arena + 644736;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -16778,9 +16778,9 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: backward of backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x235 = arena + 25088; /* (4, 7, 7, 128) */
-        const real *x147 = arena + 351232; /* (4, 7, 7, 128) */
-        real *y = arena + 1016576;
+        const real *x235 = arena + 644736; /* (4, 7, 7, 128) */
+        const real *x147 = arena + 256512; /* (4, 7, 7, 128) */
+        real *y = arena + 627328;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -16798,10 +16798,10 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: backward of backward of D leaky_relu 0.2 (4, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     {
-        const real *x235 = arena + 25088; /* (4, 7, 7, 128) */
+        const real *x235 = arena + 644736; /* (4, 7, 7, 128) */
         const real *x64 = D_l4_gamma; /* (128) */
-        const real *x138 = arena + 326144; /* (4, 7, 7, 128) */
-        real *y = arena + 25088;
+        const real *x138 = arena + 231424; /* (4, 7, 7, 128) */
+        real *y = arena + 644736;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -16812,7 +16812,7 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:15: backward of backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 607760, 1, arena + 25088, 6272, arena + 1000960, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 306704, 1, arena + 644736, 6272, arena + 619008, 6272);
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of backward of D layernorm */
@@ -16825,11 +16825,11 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x221 = arena + 50176; /* (4) */
-        const real *x152 = arena + 607792; /* (4) */
-        const real *x134 = arena + 607744; /* (4) */
-        const real *x234 = arena + 50192; /* (4) */
-        real *y = arena + 50176;
+        const real *x221 = arena + 306768; /* (4) */
+        const real *x152 = arena + 306720; /* (4) */
+        const real *x134 = arena + 306688; /* (4) */
+        const real *x234 = arena + 306736; /* (4) */
+        real *y = arena + 306768;
         for (long i = 0; i < 4; i++) {
             real v222 = (x221[i]) * (x152[i]);
             real v223 = (x221[i]) * (x134[i]);
@@ -16854,13 +16854,13 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x213 = arena + 975872; /* (4, 7, 7, 128) */
-        const real *x158 = arena + 532480; /* (4, 7, 7, 128) */
-        const real *x228 = arena + 0; /* (4, 7, 7, 128) */
-        const real *x148 = arena + 376320; /* (4, 7, 7, 128) */
-        const real *x247 = arena + 50176; /* (4) */
-        const real *x129 = arena + 301056; /* (4, 7, 7, 128) */
-        real *y = arena + 975872;
+        const real *x213 = arena + 563200; /* (4, 7, 7, 128) */
+        const real *x158 = arena + 281600; /* (4, 7, 7, 128) */
+        const real *x228 = arena + 588288; /* (4, 7, 7, 128) */
+        const real *x148 = arena + 206336; /* (4, 7, 7, 128) */
+        const real *x247 = arena + 306768; /* (4) */
+        const real *x129 = arena + 181248; /* (4, 7, 7, 128) */
+        real *y = arena + 563200;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -16879,8 +16879,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     {
-        const real *x252 = arena + 975872; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x252 = arena + 563200; /* (4, 7, 7, 128) */
+        real *y = arena + 181248;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
@@ -16894,8 +16894,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x253 = arena + 0; /* (4) */
-        real *y = arena + 0;
+        const real *x253 = arena + 181248; /* (4) */
+        real *y = arena + 181248;
         for (long i = 0; i < 4; i++) {
             real v254 = -(x253[i]);
             y[i] = (real)0.00015943877551020407 * (v254);
@@ -16905,9 +16905,9 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x255 = arena + 0; /* (4) */
-        const real *x252 = arena + 975872; /* (4, 7, 7, 128) */
-        real *y = arena + 975872;
+        const real *x255 = arena + 181248; /* (4) */
+        const real *x252 = arena + 563200; /* (4, 7, 7, 128) */
+        real *y = arena + 563200;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -16920,8 +16920,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     {
-        const real *x259 = arena + 975872; /* (196, 128) */
-        real *y = arena + 1016704;
+        const real *x259 = arena + 563200; /* (196, 128) */
+        real *y = arena + 627456;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -16940,8 +16940,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 663552;
-        real *cols = arena + 0;
+        const real *img = arena + 362496;
+        real *cols = arena + 695984;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -16964,25 +16964,25 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 975872, 128, D_l3_weight, 1024, arena + 200704, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 563200, 128, D_l3_weight, 1024, arena + 896688, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 663552, arena + 975872, arena + 532480);
+        genrt_conv_run(&conv, arena + 362496, arena + 563200, arena + 181248);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 975872, 128, arena + 0, 1024, arena + 532480, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 563200, 128, arena + 695984, 1024, arena + 181248, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 975872, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 563200, D_l3_weight, arena + 644736);
     } else
     #endif
     {
-        const real *cols = arena + 200704;
-        real *img = arena + 0;
+        const real *cols = arena + 896688;
+        real *img = arena + 644736;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -17004,9 +17004,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x121 = arena + 663552; /* (4, 14, 14, 64) */
-        const real *x265 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 663552;
+        const real *x121 = arena + 362496; /* (4, 14, 14, 64) */
+        const real *x265 = arena + 644736; /* (4, 14, 14, 64) */
+        real *y = arena + 362496;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x121[i] > 0 ? x265[i] : (real)0.2 * x265[i];
@@ -17014,8 +17014,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x267 = arena + 663552; /* (784, 64) */
-        real *y = arena + 1016960;
+        const real *x267 = arena + 362496; /* (784, 64) */
+        real *y = arena + 627712;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -17034,8 +17034,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 788992;
-        real *cols = arena + 0;
+        const real *img = arena + 641600;
+        real *cols = arena + 695984;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -17057,22 +17057,22 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 788992, arena + 663552, arena + 1014528);
+        genrt_conv_run(&conv, arena + 641600, arena + 362496, arena + 625280);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 663552, 64, arena + 0, 16, arena + 1014528, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 362496, 64, arena + 695984, 16, arena + 625280, 16);
     /* specs/wgan_gp.gm:17: backward of loss_D (1) */
     {
-        const real *x185 = arena + 792144; /* (1) */
-        real *y = arena + 0;
+        const real *x185 = arena + 695968; /* (1) */
+        real *y = arena + 362496;
         for (long i = 0; i < 1; i++) {
             y[i] = (real)0.25 * (x185[i]);
         }
     }
     /* specs/wgan_gp.gm:17: backward of loss_D (4, 1) */
     {
-        const real *x273 = arena + 0; /* (1) */
-        real *y = arena + 25088;
+        const real *x273 = arena + 362496; /* (1) */
+        real *y = arena + 393856;
         for (long i = 0; i < 4; i++) {
             y[i] = x273[0];
         }
@@ -17080,8 +17080,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:17: backward of loss_D (1) */
     /*   with specs/wgan_gp.gm:17: backward of loss_D */
     {
-        const real *x185 = arena + 792144; /* (1) */
-        real *y = arena + 792144;
+        const real *x185 = arena + 695968; /* (1) */
+        real *y = arena + 695968;
         for (long i = 0; i < 1; i++) {
             real v272 = -(x185[i]);
             y[i] = (real)0.25 * (v272);
@@ -17089,16 +17089,16 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:17: backward of loss_D (4, 1) */
     {
-        const real *x275 = arena + 792144; /* (1) */
-        real *y = arena + 923472;
+        const real *x275 = arena + 695968; /* (1) */
+        real *y = arena + 394112;
         for (long i = 0; i < 4; i++) {
             y[i] = x275[0];
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
-        const real *x274 = arena + 25088; /* (4, 1) */
-        real *y = arena + 1017088;
+        const real *x274 = arena + 393856; /* (4, 1) */
+        real *y = arena + 627840;
         double acc[1] = {0};
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
@@ -17109,14 +17109,14 @@ static void gc_grad_0(real *g) {
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 25088, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 393856, 1, D_l7_weight, 6272, arena + 362496, 6272);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 25088, 1, arena + 763904, 6272, arena + 1007232, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 393856, 1, arena + 538112, 6272, arena + 387584, 6272);
     /* specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 (4, 7, 7, 128) */
     {
-        const real *x104 = arena + 763904; /* (4, 7, 7, 128) */
-        const real *x281 = arena + 0; /* (4, 7, 7, 128) */
-        real *y = arena + 763904;
+        const real *x104 = arena + 538112; /* (4, 7, 7, 128) */
+        const real *x281 = arena + 362496; /* (4, 7, 7, 128) */
+        real *y = arena + 538112;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x104[i] > 0 ? x281[i] : (real)0.2 * x281[i];
@@ -17124,8 +17124,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     {
-        const real *x282 = arena + 763904; /* (4, 7, 7, 128) */
-        real *y = arena + 1016832;
+        const real *x282 = arena + 538112; /* (4, 7, 7, 128) */
+        real *y = arena + 627584;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -17141,9 +17141,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (4, 7, 7, 128) */
     {
-        const real *x282 = arena + 763904; /* (4, 7, 7, 128) */
+        const real *x282 = arena + 538112; /* (4, 7, 7, 128) */
         const real *x64 = D_l4_gamma; /* (128) */
-        real *y = arena + 975872;
+        real *y = arena + 362496;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -17155,9 +17155,9 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x282 = arena + 763904; /* (4, 7, 7, 128) */
-        const real *x101 = arena + 738816; /* (4, 7, 7, 128) */
-        real *y = arena + 923200;
+        const real *x282 = arena + 538112; /* (4, 7, 7, 128) */
+        const real *x101 = arena + 513024; /* (4, 7, 7, 128) */
+        real *y = arena + 393856;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -17175,9 +17175,9 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x284 = arena + 975872; /* (4, 7, 7, 128) */
-        const real *x95 = arena + 713728; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x284 = arena + 362496; /* (4, 7, 7, 128) */
+        const real *x95 = arena + 487936; /* (4, 7, 7, 128) */
+        real *y = arena + 393984;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
@@ -17195,9 +17195,9 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x100 = arena + 792128; /* (4) */
-        const real *x290 = arena + 0; /* (4) */
-        real *y = arena + 0;
+        const real *x100 = arena + 695952; /* (4) */
+        const real *x290 = arena + 393984; /* (4) */
+        real *y = arena + 393984;
         for (long i = 0; i < 4; i++) {
             real v291 = (x100[i]) * (x100[i]);
             real v292 = (x100[i]) * (v291);
@@ -17213,11 +17213,11 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x284 = arena + 975872; /* (4, 7, 7, 128) */
-        const real *x100 = arena + 792128; /* (4) */
-        const real *x295 = arena + 0; /* (4) */
-        const real *x95 = arena + 713728; /* (4, 7, 7, 128) */
-        real *y = arena + 975872;
+        const real *x284 = arena + 362496; /* (4, 7, 7, 128) */
+        const real *x100 = arena + 695952; /* (4) */
+        const real *x295 = arena + 393984; /* (4) */
+        const real *x95 = arena + 487936; /* (4, 7, 7, 128) */
+        real *y = arena + 362496;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -17233,8 +17233,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     {
-        const real *x300 = arena + 975872; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x300 = arena + 362496; /* (4, 7, 7, 128) */
+        real *y = arena + 393984;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
@@ -17248,8 +17248,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x301 = arena + 0; /* (4) */
-        real *y = arena + 0;
+        const real *x301 = arena + 393984; /* (4) */
+        real *y = arena + 393984;
         for (long i = 0; i < 4; i++) {
             real v302 = -(x301[i]);
             y[i] = (real)0.00015943877551020407 * (v302);
@@ -17259,9 +17259,9 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x303 = arena + 0; /* (4) */
-        const real *x300 = arena + 975872; /* (4, 7, 7, 128) */
-        real *y = arena + 975872;
+        const real *x303 = arena + 393984; /* (4) */
+        const real *x300 = arena + 362496; /* (4, 7, 7, 128) */
+        real *y = arena + 362496;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -17274,8 +17274,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     {
-        const real *x307 = arena + 975872; /* (196, 128) */
-        real *y = arena + 923328;
+        const real *x307 = arena + 362496; /* (196, 128) */
+        real *y = arena + 393984;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -17294,8 +17294,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 794624;
-        real *cols = arena + 0;
+        const real *img = arena + 312320;
+        real *cols = arena + 695984;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -17318,25 +17318,25 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 975872, 128, D_l3_weight, 1024, arena + 200704, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 362496, 128, D_l3_weight, 1024, arena + 896688, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 794624, arena + 975872, arena + 663552);
+        genrt_conv_run(&conv, arena + 312320, arena + 362496, arena + 487936);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 975872, 128, arena + 0, 1024, arena + 663552, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 362496, 128, arena + 695984, 1024, arena + 487936, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 975872, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 362496, D_l3_weight, arena + 641600);
     } else
     #endif
     {
-        const real *cols = arena + 200704;
-        real *img = arena + 0;
+        const real *cols = arena + 896688;
+        real *img = arena + 641600;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -17358,9 +17358,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x87 = arena + 794624; /* (4, 14, 14, 64) */
-        const real *x314 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 794624;
+        const real *x87 = arena + 312320; /* (4, 14, 14, 64) */
+        const real *x314 = arena + 641600; /* (4, 14, 14, 64) */
+        real *y = arena + 312320;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x87[i] > 0 ? x314[i] : (real)0.2 * x314[i];
@@ -17368,8 +17368,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x316 = arena + 794624; /* (784, 64) */
-        real *y = arena + 1017024;
+        const real *x316 = arena + 312320; /* (784, 64) */
+        real *y = arena + 627776;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -17388,8 +17388,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 920064;
-        real *cols = arena + 0;
+        const real *img = arena + 638464;
+        real *cols = arena + 695984;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -17411,14 +17411,14 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 920064, arena + 794624, arena + 1015552);
+        genrt_conv_run(&conv, arena + 638464, arena + 312320, arena + 626304);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 794624, 64, arena + 0, 16, arena + 1015552, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 312320, 64, arena + 695984, 16, arena + 626304, 16);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
-        const real *x276 = arena + 923472; /* (4, 1) */
-        real *y = arena + 0;
+        const real *x276 = arena + 394112; /* (4, 1) */
+        real *y = arena + 312320;
         double acc[1] = {0};
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 1; c++) {
@@ -17430,24 +17430,24 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1) */
     {
-        const real *x277 = arena + 1017088; /* (1) */
-        const real *x322 = arena + 0; /* (1) */
-        real *y = arena + 1017088;
+        const real *x277 = arena + 627840; /* (1) */
+        const real *x322 = arena + 312320; /* (1) */
+        real *y = arena + 627840;
         for (long i = 0; i < 1; i++) {
             y[i] = x277[i] + x322[i];
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 923472, 1, D_l7_weight, 6272, arena + 0, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 394112, 1, D_l7_weight, 6272, arena + 312320, 6272);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1, 6272) */
-    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 923472, 1, arena + 894976, 6272, arena + 25088, 6272);
+    gemm(CblasTrans, CblasNoTrans, 1, 6272, 4, arena + 394112, 1, arena + 462848, 6272, arena + 337408, 6272);
     /* specs/wgan_gp.gm:15: backward of D dense 1 (1, 6272) */
     /*   with specs/wgan_gp.gm:15: backward of D dense 1 */
     {
-        const real *x242 = arena + 1000960; /* (1, 6272) */
-        const real *x279 = arena + 1007232; /* (1, 6272) */
-        const real *x325 = arena + 25088; /* (1, 6272) */
-        real *y = arena + 1000960;
+        const real *x242 = arena + 619008; /* (1, 6272) */
+        const real *x279 = arena + 387584; /* (1, 6272) */
+        const real *x325 = arena + 337408; /* (1, 6272) */
+        real *y = arena + 619008;
         for (long i = 0; i < 6272; i++) {
             real v280 = x242[i] + x279[i];
             y[i] = v280 + x325[i];
@@ -17455,9 +17455,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 (4, 7, 7, 128) */
     {
-        const real *x77 = arena + 894976; /* (4, 7, 7, 128) */
-        const real *x327 = arena + 0; /* (4, 7, 7, 128) */
-        real *y = arena + 894976;
+        const real *x77 = arena + 462848; /* (4, 7, 7, 128) */
+        const real *x327 = arena + 312320; /* (4, 7, 7, 128) */
+        real *y = arena + 462848;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
             y[i] = x77[i] > 0 ? x327[i] : (real)0.2 * x327[i];
@@ -17465,8 +17465,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     {
-        const real *x328 = arena + 894976; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x328 = arena + 462848; /* (4, 7, 7, 128) */
+        real *y = arena + 312320;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -17482,18 +17482,18 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     {
-        const real *x283 = arena + 1016832; /* (128) */
-        const real *x329 = arena + 0; /* (128) */
-        real *y = arena + 1016832;
+        const real *x283 = arena + 627584; /* (128) */
+        const real *x329 = arena + 312320; /* (128) */
+        real *y = arena + 627584;
         for (long i = 0; i < 128; i++) {
             y[i] = x283[i] + x329[i];
         }
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (4, 7, 7, 128) */
     {
-        const real *x328 = arena + 894976; /* (4, 7, 7, 128) */
+        const real *x328 = arena + 462848; /* (4, 7, 7, 128) */
         const real *x64 = D_l4_gamma; /* (128) */
-        real *y = arena + 975872;
+        real *y = arena + 312320;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -17505,9 +17505,9 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x328 = arena + 894976; /* (4, 7, 7, 128) */
-        const real *x74 = arena + 869888; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x328 = arena + 462848; /* (4, 7, 7, 128) */
+        const real *x74 = arena + 437760; /* (4, 7, 7, 128) */
+        real *y = arena + 337408;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -17525,10 +17525,10 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (128) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x239 = arena + 1016576; /* (128) */
-        const real *x286 = arena + 923200; /* (128) */
-        const real *x333 = arena + 0; /* (128) */
-        real *y = arena + 1016576;
+        const real *x239 = arena + 627328; /* (128) */
+        const real *x286 = arena + 393856; /* (128) */
+        const real *x333 = arena + 337408; /* (128) */
+        real *y = arena + 627328;
         for (long i = 0; i < 128; i++) {
             real v287 = x239[i] + x286[i];
             y[i] = v287 + x333[i];
@@ -17537,9 +17537,9 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x331 = arena + 975872; /* (4, 7, 7, 128) */
-        const real *x68 = arena + 844800; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x331 = arena + 312320; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 412672; /* (4, 7, 7, 128) */
+        real *y = arena + 337408;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
@@ -17557,9 +17557,9 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x73 = arena + 923456; /* (4) */
-        const real *x337 = arena + 0; /* (4) */
-        real *y = arena + 0;
+        const real *x73 = arena + 695936; /* (4) */
+        const real *x337 = arena + 337408; /* (4) */
+        real *y = arena + 337408;
         for (long i = 0; i < 4; i++) {
             real v338 = (x73[i]) * (x73[i]);
             real v339 = (x73[i]) * (v338);
@@ -17575,11 +17575,11 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x331 = arena + 975872; /* (4, 7, 7, 128) */
-        const real *x73 = arena + 923456; /* (4) */
-        const real *x342 = arena + 0; /* (4) */
-        const real *x68 = arena + 844800; /* (4, 7, 7, 128) */
-        real *y = arena + 975872;
+        const real *x331 = arena + 312320; /* (4, 7, 7, 128) */
+        const real *x73 = arena + 695936; /* (4) */
+        const real *x342 = arena + 337408; /* (4) */
+        const real *x68 = arena + 412672; /* (4, 7, 7, 128) */
+        real *y = arena + 312320;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -17595,8 +17595,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     {
-        const real *x347 = arena + 975872; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x347 = arena + 312320; /* (4, 7, 7, 128) */
+        real *y = arena + 337408;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
@@ -17610,8 +17610,8 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x348 = arena + 0; /* (4) */
-        real *y = arena + 0;
+        const real *x348 = arena + 337408; /* (4) */
+        real *y = arena + 337408;
         for (long i = 0; i < 4; i++) {
             real v349 = -(x348[i]);
             y[i] = (real)0.00015943877551020407 * (v349);
@@ -17621,9 +17621,9 @@ static void gc_grad_0(real *g) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x350 = arena + 0; /* (4) */
-        const real *x347 = arena + 975872; /* (4, 7, 7, 128) */
-        real *y = arena + 975872;
+        const real *x350 = arena + 337408; /* (4) */
+        const real *x347 = arena + 312320; /* (4, 7, 7, 128) */
+        real *y = arena + 312320;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -17636,8 +17636,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     {
-        const real *x354 = arena + 975872; /* (196, 128) */
-        real *y = arena + 0;
+        const real *x354 = arena + 312320; /* (196, 128) */
+        real *y = arena + 337408;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -17654,10 +17654,10 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128) */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
     {
-        const real *x260 = arena + 1016704; /* (128) */
-        const real *x308 = arena + 923328; /* (128) */
-        const real *x355 = arena + 0; /* (128) */
-        real *y = arena + 1016704;
+        const real *x260 = arena + 627456; /* (128) */
+        const real *x308 = arena + 393984; /* (128) */
+        const real *x355 = arena + 337408; /* (128) */
+        real *y = arena + 627456;
         for (long i = 0; i < 128; i++) {
             real v309 = x260[i] + x308[i];
             y[i] = v309 + x355[i];
@@ -17668,8 +17668,8 @@ static void gc_grad_0(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 925696;
-        real *cols = arena + 0;
+        const real *img = arena + 131072;
+        real *cols = arena + 695984;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -17692,24 +17692,24 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 975872, 128, D_l3_weight, 1024, arena + 200704, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 312320, 128, D_l3_weight, 1024, arena + 896688, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 925696, arena + 975872, arena + 794624);
+        genrt_conv_run(&conv, arena + 131072, arena + 312320, arena + 337408);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 975872, 128, arena + 0, 1024, arena + 794624, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 312320, 128, arena + 695984, 1024, arena + 337408, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (128, 1024) */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
     /*   with specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 */
     {
-        const real *x206 = arena + 401408; /* (128, 1024) */
-        const real *x263 = arena + 532480; /* (128, 1024) */
-        const real *x312 = arena + 663552; /* (128, 1024) */
-        const real *x359 = arena + 794624; /* (128, 1024) */
-        real *y = arena + 401408;
+        const real *x206 = arena + 0; /* (128, 1024) */
+        const real *x263 = arena + 181248; /* (128, 1024) */
+        const real *x312 = arena + 487936; /* (128, 1024) */
+        const real *x359 = arena + 337408; /* (128, 1024) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 131072; i++) {
             real v264 = x206[i] + x263[i];
@@ -17721,12 +17721,12 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 975872, D_l3_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 312320, D_l3_weight, arena + 181248);
     } else
     #endif
     {
-        const real *cols = arena + 200704;
-        real *img = arena + 0;
+        const real *cols = arena + 896688;
+        real *img = arena + 181248;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -17748,9 +17748,9 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x56 = arena + 925696; /* (4, 14, 14, 64) */
-        const real *x361 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 925696;
+        const real *x56 = arena + 131072; /* (4, 14, 14, 64) */
+        const real *x361 = arena + 181248; /* (4, 14, 14, 64) */
+        real *y = arena + 131072;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x56[i] > 0 ? x361[i] : (real)0.2 * x361[i];
@@ -17758,8 +17758,8 @@ static void gc_grad_0(real *g) {
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     {
-        const real *x363 = arena + 925696; /* (784, 64) */
-        real *y = arena + 0;
+        const real *x363 = arena + 131072; /* (784, 64) */
+        real *y = arena + 181248;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -17776,10 +17776,10 @@ static void gc_grad_0(real *g) {
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64) */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
     {
-        const real *x268 = arena + 1016960; /* (64) */
-        const real *x317 = arena + 1017024; /* (64) */
-        const real *x364 = arena + 0; /* (64) */
-        real *y = arena + 1016960;
+        const real *x268 = arena + 627712; /* (64) */
+        const real *x317 = arena + 627776; /* (64) */
+        const real *x364 = arena + 181248; /* (64) */
+        real *y = arena + 627712;
         for (long i = 0; i < 64; i++) {
             real v318 = x268[i] + x317[i];
             y[i] = v318 + x364[i];
@@ -17791,7 +17791,7 @@ static void gc_grad_0(real *g) {
     #endif
     {
         const real *img = gc_x;
-        real *cols = arena + 0;
+        real *cols = arena + 695984;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -17813,19 +17813,19 @@ static void gc_grad_0(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, gc_x, arena + 925696, arena + 12544);
+        genrt_conv_run(&conv, gc_x, arena + 131072, arena + 181248);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 925696, 64, arena + 0, 16, arena + 12544, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 131072, 64, arena + 695984, 16, arena + 181248, 16);
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (64, 16) */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
     /*   with specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 */
     {
-        const real *x201 = arena + 1013504; /* (64, 16) */
-        const real *x270 = arena + 1014528; /* (64, 16) */
-        const real *x320 = arena + 1015552; /* (64, 16) */
-        const real *x367 = arena + 12544; /* (64, 16) */
-        real *y = arena + 1013504;
+        const real *x201 = arena + 694912; /* (64, 16) */
+        const real *x270 = arena + 625280; /* (64, 16) */
+        const real *x320 = arena + 626304; /* (64, 16) */
+        const real *x367 = arena + 181248; /* (64, 16) */
+        real *y = arena + 694912;
         for (long i = 0; i < 1024; i++) {
             real v271 = x201[i] + x270[i];
             real v321 = v271 + x320[i];
@@ -17833,30 +17833,30 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/wgan_gp.gm:17: gradients out (1) */
-    memcpy(g + 784656, arena + 1013504, 1024 * sizeof(real));
+    memcpy(g + 784656, arena + 694912, 1024 * sizeof(real));
     /* specs/wgan_gp.gm:17: gradients out (1) */
-    memcpy(g + 785680, arena + 1016960, 64 * sizeof(real));
+    memcpy(g + 785680, arena + 627712, 64 * sizeof(real));
     /* specs/wgan_gp.gm:17: gradients out (1) */
-    memcpy(g + 785744, arena + 401408, 131072 * sizeof(real));
+    memcpy(g + 785744, arena + 0, 131072 * sizeof(real));
     /* specs/wgan_gp.gm:17: gradients out (1) */
-    memcpy(g + 916816, arena + 1016704, 128 * sizeof(real));
+    memcpy(g + 916816, arena + 627456, 128 * sizeof(real));
     /* specs/wgan_gp.gm:17: gradients out (1) */
-    memcpy(g + 916944, arena + 1016576, 128 * sizeof(real));
+    memcpy(g + 916944, arena + 627328, 128 * sizeof(real));
     /* specs/wgan_gp.gm:17: gradients out (1) */
-    memcpy(g + 917072, arena + 1016832, 128 * sizeof(real));
+    memcpy(g + 917072, arena + 627584, 128 * sizeof(real));
     /* specs/wgan_gp.gm:17: gradients out (1) */
-    memcpy(g + 917200, arena + 1000960, 6272 * sizeof(real));
+    memcpy(g + 917200, arena + 619008, 6272 * sizeof(real));
     /* specs/wgan_gp.gm:17: gradients out (1) */
-    memcpy(g + 923472, arena + 1017088, 1 * sizeof(real));
+    memcpy(g + 923472, arena + 627840, 1 * sizeof(real));
 }
 
 /* Gradient check: loss_G at batch 4. */
 static void gc_loss_1(double *out) {
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 250880, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 50176, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 250880; /* (4, 6272) */
+        const real *x3 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -17884,9 +17884,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 250880; /* (4, 6272) */
+        const real *x3 = arena + 50176; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -17898,7 +17898,7 @@ static void gc_loss_1(double *out) {
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 250880; /* (4, 6272) */
+        const real *x11 = arena + 50176; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -17934,10 +17934,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 250880; /* (4, 6272) */
+        const real *x11 = arena + 50176; /* (4, 6272) */
         const real *x17 = arena + 0; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -17952,17 +17952,17 @@ static void gc_loss_1(double *out) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 250880, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 50176, 128, G_l5_weight, 1024, arena + 75264, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 50176, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 75264;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -17984,8 +17984,8 @@ static void gc_loss_1(double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -18002,8 +18002,8 @@ static void gc_loss_1(double *out) {
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x30 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x30 = arena + 50176; /* (64) */
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v31 = (real)0.0012755102040816326 * (x30[i]);
             y[i] = -(v31);
@@ -18011,9 +18011,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (4, 14, 14, 64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x32 = arena + 0; /* (64) */
-        real *y = arena + 200704;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x32 = arena + 50176; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -18025,8 +18025,8 @@ static void gc_loss_1(double *out) {
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -18046,9 +18046,9 @@ static void gc_loss_1(double *out) {
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x35 = arena + 0; /* (64) */
+        const real *x35 = arena + 50176; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        real *y = arena + 0;
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v36 = (real)0.0012755102040816326 * (x35[i]);
             real v37 = v36 + (real)1e-05;
@@ -18060,10 +18060,10 @@ static void gc_loss_1(double *out) {
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 0; /* (64) */
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x39 = arena + 50176; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -18075,11 +18075,11 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 200704, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 0, 64, G_l8_weight, 16, arena + 50176, 16);
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 12544;
+        const real *cols = arena + 50176;
+        real *img = arena + 62720;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -18101,9 +18101,9 @@ static void gc_loss_1(double *out) {
     /* specs/wgan_gp.gm:10: G tanh (4, 28, 28, 1) */
     /*   with specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 12544; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 62720; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 12544;
+        real *y = arena + 62720;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -18117,8 +18117,8 @@ static void gc_loss_1(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 12544;
-        real *cols = arena + 0;
+        const real *img = arena + 62720;
+        real *cols = arena + 75264;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -18140,15 +18140,15 @@ static void gc_loss_1(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 12544, D_l1_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 62720, D_l1_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 200704, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 75264, 16, D_l1_weight, 16, arena + 0, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
-        const real *x52 = arena + 200704; /* (784, 64) */
+        const real *x52 = arena + 0; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
-        real *y = arena + 200704;
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -18159,8 +18159,8 @@ static void gc_loss_1(double *out) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x55 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 200704;
+        const real *x55 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
@@ -18171,8 +18171,8 @@ static void gc_loss_1(double *out) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 200704;
-        real *cols = arena + 0;
+        const real *img = arena + 0;
+        real *cols = arena + 75264;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -18195,15 +18195,15 @@ static void gc_loss_1(double *out) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 200704, D_l3_weight, arena + 250880);
+        genrt_conv_run(&conv, arena + 0, D_l3_weight, arena + 50176);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 250880, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 75264, 1024, D_l3_weight, 1024, arena + 50176, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
     {
-        const real *x59 = arena + 250880; /* (196, 128) */
+        const real *x59 = arena + 50176; /* (196, 128) */
         const real *x60 = D_l3_bias; /* (128) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -18214,7 +18214,7 @@ static void gc_loss_1(double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     {
-        const real *x62 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x62 = arena + 50176; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -18238,9 +18238,9 @@ static void gc_loss_1(double *out) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4, 7, 7, 128) */
     {
-        const real *x62 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x62 = arena + 50176; /* (4, 7, 7, 128) */
         const real *x67 = arena + 0; /* (4) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -18252,7 +18252,7 @@ static void gc_loss_1(double *out) {
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 50176; /* (4, 7, 7, 128) */
         real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -18282,11 +18282,11 @@ static void gc_loss_1(double *out) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x68 = arena + 250880; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 50176; /* (4, 7, 7, 128) */
         const real *x73 = arena + 0; /* (4) */
         const real *x64 = D_l4_gamma; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -18300,7 +18300,7 @@ static void gc_loss_1(double *out) {
         }
     }
     /* specs/wgan_gp.gm:15: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 250880, 6272, D_l7_weight, 6272, arena + 0, 1);
+    gemm(CblasNoTrans, CblasTrans, 4, 1, 6272, arena + 50176, 6272, D_l7_weight, 6272, arena + 0, 1);
     /* specs/wgan_gp.gm:17: loss_G (1) */
     /*   with specs/wgan_gp.gm:15: D dense 1 */
     {
@@ -18334,10 +18334,10 @@ static void gc_loss_1(double *out) {
 /* Gradient check: d loss_G / d parameters at batch 4, into g. */
 static void gc_grad_1(real *g) {
     /* specs/wgan_gp.gm:8: G dense 6272 nobias (4, 6272) */
-    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 401408, 6272);
+    gemm(CblasNoTrans, CblasTrans, 4, 6272, 100, gc_z, 100, G_l1_weight, 100, arena + 200704, 6272);
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x3 = arena + 401408; /* (4, 6272) */
+        const real *x3 = arena + 200704; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -18365,9 +18365,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (4, 6272) */
     {
-        const real *x3 = arena + 401408; /* (4, 6272) */
+        const real *x3 = arena + 200704; /* (4, 6272) */
         const real *x10 = arena + 0; /* (6272) */
-        real *y = arena + 401408;
+        real *y = arena + 200704;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 6272; c++) {
@@ -18379,8 +18379,8 @@ static void gc_grad_1(real *g) {
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 401408; /* (4, 6272) */
-        real *y = arena + 451584;
+        const real *x11 = arena + 200704; /* (4, 6272) */
+        real *y = arena + 250880;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
         PARALLEL_FOR
@@ -18400,8 +18400,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x13 = arena + 451584; /* (6272) */
-        real *y = arena + 451584;
+        const real *x13 = arena + 250880; /* (6272) */
+        real *y = arena + 250880;
         for (long i = 0; i < 6272; i++) {
             real v14 = (real)0.25 * (x13[i]);
             real v15 = v14 + (real)1e-05;
@@ -18410,9 +18410,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan_gp.gm:8: G batchnorm (6272) */
     {
-        const real *x16 = arena + 451584; /* (6272) */
+        const real *x16 = arena + 250880; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        real *y = arena + 457856;
+        real *y = arena + 257152;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x16[i]) * (x7[i]);
         }
@@ -18421,8 +18421,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     /*   with specs/wgan_gp.gm:8: G batchnorm */
     {
-        const real *x11 = arena + 401408; /* (4, 6272) */
-        const real *x17 = arena + 457856; /* (6272) */
+        const real *x11 = arena + 200704; /* (4, 6272) */
+        const real *x17 = arena + 257152; /* (6272) */
         const real *x6 = G_l2_beta; /* (6272) */
         real *y = arena + 758272;
         PARALLEL_FOR
@@ -18439,17 +18439,17 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 758272, 128, G_l5_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 758272, 128, G_l5_weight, 1024, arena + 797072, 1024);
     /* specs/wgan_gp.gm:9: G deconv 64 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 758272, G_l5_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 758272, G_l5_weight, arena + 0);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 200704;
+        const real *cols = arena + 797072;
+        real *img = arena + 0;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -18471,8 +18471,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -18489,8 +18489,8 @@ static void gc_grad_1(real *g) {
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x30 = arena + 0; /* (64) */
-        real *y = arena + 0;
+        const real *x30 = arena + 50176; /* (64) */
+        real *y = arena + 50176;
         for (long i = 0; i < 64; i++) {
             real v31 = (real)0.0012755102040816326 * (x30[i]);
             y[i] = -(v31);
@@ -18498,9 +18498,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (4, 14, 14, 64) */
     {
-        const real *x25 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x32 = arena + 0; /* (64) */
-        real *y = arena + 200704;
+        const real *x25 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x32 = arena + 50176; /* (64) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -18512,8 +18512,8 @@ static void gc_grad_1(real *g) {
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 467264;
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 266560;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -18532,8 +18532,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x35 = arena + 467264; /* (64) */
-        real *y = arena + 467264;
+        const real *x35 = arena + 266560; /* (64) */
+        real *y = arena + 266560;
         for (long i = 0; i < 64; i++) {
             real v36 = (real)0.0012755102040816326 * (x35[i]);
             real v37 = v36 + (real)1e-05;
@@ -18542,9 +18542,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan_gp.gm:9: G batchnorm (64) */
     {
-        const real *x38 = arena + 467264; /* (64) */
+        const real *x38 = arena + 266560; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        real *y = arena + 467328;
+        real *y = arena + 266624;
         for (long i = 0; i < 64; i++) {
             y[i] = (x38[i]) * (x29[i]);
         }
@@ -18553,10 +18553,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     /*   with specs/wgan_gp.gm:9: G batchnorm */
     {
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 467328; /* (64) */
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        const real *x39 = arena + 266624; /* (64) */
         const real *x28 = G_l6_beta; /* (64) */
-        real *y = arena + 250880;
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -18568,11 +18568,11 @@ static void gc_grad_1(real *g) {
         }
     }
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 250880, 64, G_l8_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 50176, 64, G_l8_weight, 16, arena + 100352, 16);
     /* specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 (4, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 464128;
+        const real *cols = arena + 100352;
+        real *img = arena + 263424;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -18594,9 +18594,9 @@ static void gc_grad_1(real *g) {
     /* specs/wgan_gp.gm:10: G tanh (4, 28, 28, 1) */
     /*   with specs/wgan_gp.gm:10: G deconv 1 k4 s2 p1 */
     {
-        const real *x46 = arena + 464128; /* (4, 28, 28, 1) */
+        const real *x46 = arena + 263424; /* (4, 28, 28, 1) */
         const real *x47 = G_l8_bias; /* (1) */
-        real *y = arena + 464128;
+        real *y = arena + 263424;
         for (long r = 0; r < 3136; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
@@ -18610,8 +18610,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 464128;
-        real *cols = arena + 0;
+        const real *img = arena + 263424;
+        real *cols = arena + 797072;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -18633,15 +18633,15 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 464128, D_l1_weight, arena + 301056);
+        genrt_conv_run(&conv, arena + 263424, D_l1_weight, arena + 100352);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 0, 16, D_l1_weight, 16, arena + 301056, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 797072, 16, D_l1_weight, 16, arena + 100352, 64);
     /* specs/wgan_gp.gm:13: D conv 64 k4 s2 p1 (784, 64) */
     {
-        const real *x52 = arena + 301056; /* (784, 64) */
+        const real *x52 = arena + 100352; /* (784, 64) */
         const real *x53 = D_l1_bias; /* (64) */
-        real *y = arena + 301056;
+        real *y = arena + 100352;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -18652,8 +18652,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan_gp.gm:13: D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x55 = arena + 301056; /* (4, 14, 14, 64) */
-        real *y = arena + 301056;
+        const real *x55 = arena + 100352; /* (4, 14, 14, 64) */
+        real *y = arena + 100352;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x55[i] > 0 ? x55[i] : (real)0.2 * x55[i];
@@ -18664,8 +18664,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 301056;
-        real *cols = arena + 0;
+        const real *img = arena + 100352;
+        real *cols = arena + 797072;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -18688,15 +18688,15 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 301056, D_l3_weight, arena + 351232);
+        genrt_conv_run(&conv, arena + 100352, D_l3_weight, arena + 150528);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, D_l3_weight, 1024, arena + 351232, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 797072, 1024, D_l3_weight, 1024, arena + 150528, 128);
     /* specs/wgan_gp.gm:14: D conv 128 k4 s2 p1 (196, 128) */
     {
-        const real *x59 = arena + 351232; /* (196, 128) */
+        const real *x59 = arena + 150528; /* (196, 128) */
         const real *x60 = D_l3_bias; /* (128) */
-        real *y = arena + 351232;
+        real *y = arena + 150528;
         PARALLEL_FOR
         for (long r = 0; r < 196; r++) {
             for (int c = 0; c < 128; c++) {
@@ -18707,8 +18707,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     {
-        const real *x62 = arena + 351232; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x62 = arena + 150528; /* (4, 7, 7, 128) */
+        real *y = arena + 175616;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
@@ -18722,8 +18722,8 @@ static void gc_grad_1(real *g) {
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x65 = arena + 0; /* (4) */
-        real *y = arena + 0;
+        const real *x65 = arena + 175616; /* (4) */
+        real *y = arena + 175616;
         for (long i = 0; i < 4; i++) {
             real v66 = (real)0.00015943877551020407 * (x65[i]);
             y[i] = -(v66);
@@ -18731,9 +18731,9 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan_gp.gm:14: D layernorm (4, 7, 7, 128) */
     {
-        const real *x62 = arena + 351232; /* (4, 7, 7, 128) */
-        const real *x67 = arena + 0; /* (4) */
-        real *y = arena + 351232;
+        const real *x62 = arena + 150528; /* (4, 7, 7, 128) */
+        const real *x67 = arena + 175616; /* (4) */
+        real *y = arena + 150528;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -18745,8 +18745,8 @@ static void gc_grad_1(real *g) {
     /* specs/wgan_gp.gm:14: D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x68 = arena + 150528; /* (4, 7, 7, 128) */
+        real *y = arena + 175616;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
@@ -18762,8 +18762,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     {
-        const real *x70 = arena + 0; /* (4) */
-        real *y = arena + 0;
+        const real *x70 = arena + 175616; /* (4) */
+        real *y = arena + 175616;
         for (long i = 0; i < 4; i++) {
             real v71 = (real)0.00015943877551020407 * (x70[i]);
             real v72 = v71 + (real)1e-05;
@@ -18774,7 +18774,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:17: loss_G */
     /*   with specs/wgan_gp.gm:17: backward of loss_G */
     {
-        real *y = arena + 32;
+        real *y = arena + 175648;
         for (long i = 0; i < 1; i++) {
             real v86 = 1;
             real v87 = -(v86);
@@ -18783,14 +18783,14 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan_gp.gm:17: backward of loss_G (4, 1) */
     {
-        const real *x88 = arena + 32; /* (1) */
-        real *y = arena + 16;
+        const real *x88 = arena + 175648; /* (1) */
+        real *y = arena + 175632;
         for (long i = 0; i < 4; i++) {
             y[i] = x88[0];
         }
     }
     /* specs/wgan_gp.gm:15: backward of D dense 1 (4, 6272) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 16, 1, D_l7_weight, 6272, arena + 426496, 6272);
+    gemm(CblasNoTrans, CblasNoTrans, 4, 6272, 1, arena + 175632, 1, D_l7_weight, 6272, arena + 225792, 6272);
     /* specs/wgan_gp.gm:14: backward of D layernorm (4, 7, 7, 128) */
     /*   with specs/wgan_gp.gm:14: D layernorm */
     /*   with specs/wgan_gp.gm:14: D layernorm */
@@ -18798,12 +18798,12 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:14: D leaky_relu 0.2 */
     /*   with specs/wgan_gp.gm:14: backward of D leaky_relu 0.2 */
     {
-        const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
-        const real *x73 = arena + 0; /* (4) */
+        const real *x68 = arena + 150528; /* (4, 7, 7, 128) */
+        const real *x73 = arena + 175616; /* (4) */
         const real *x64 = D_l4_gamma; /* (128) */
         const real *x63 = D_l4_beta; /* (128) */
-        const real *x91 = arena + 426496; /* (4, 7, 7, 128) */
-        real *y = arena + 426496;
+        const real *x91 = arena + 225792; /* (4, 7, 7, 128) */
+        real *y = arena + 225792;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -18821,9 +18821,9 @@ static void gc_grad_1(real *g) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x93 = arena + 426496; /* (4, 7, 7, 128) */
-        const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
-        real *y = arena + 16;
+        const real *x93 = arena + 225792; /* (4, 7, 7, 128) */
+        const real *x68 = arena + 150528; /* (4, 7, 7, 128) */
+        real *y = arena + 175632;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
@@ -18841,9 +18841,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x73 = arena + 0; /* (4) */
-        const real *x96 = arena + 16; /* (4) */
-        real *y = arena + 16;
+        const real *x73 = arena + 175616; /* (4) */
+        const real *x96 = arena + 175632; /* (4) */
+        real *y = arena + 175632;
         for (long i = 0; i < 4; i++) {
             real v97 = (x73[i]) * (x73[i]);
             real v98 = (x73[i]) * (v97);
@@ -18859,11 +18859,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x93 = arena + 426496; /* (4, 7, 7, 128) */
-        const real *x73 = arena + 0; /* (4) */
-        const real *x101 = arena + 16; /* (4) */
-        const real *x68 = arena + 351232; /* (4, 7, 7, 128) */
-        real *y = arena + 426496;
+        const real *x93 = arena + 225792; /* (4, 7, 7, 128) */
+        const real *x73 = arena + 175616; /* (4) */
+        const real *x101 = arena + 175632; /* (4) */
+        const real *x68 = arena + 150528; /* (4, 7, 7, 128) */
+        real *y = arena + 225792;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -18879,8 +18879,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     {
-        const real *x106 = arena + 426496; /* (4, 7, 7, 128) */
-        real *y = arena + 0;
+        const real *x106 = arena + 225792; /* (4, 7, 7, 128) */
+        real *y = arena + 150528;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             double acc = 0;
@@ -18894,8 +18894,8 @@ static void gc_grad_1(real *g) {
     /* specs/wgan_gp.gm:14: backward of D layernorm (4) */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x107 = arena + 0; /* (4) */
-        real *y = arena + 0;
+        const real *x107 = arena + 150528; /* (4) */
+        real *y = arena + 150528;
         for (long i = 0; i < 4; i++) {
             real v108 = -(x107[i]);
             y[i] = (real)0.00015943877551020407 * (v108);
@@ -18905,9 +18905,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     /*   with specs/wgan_gp.gm:14: backward of D layernorm */
     {
-        const real *x109 = arena + 0; /* (4) */
-        const real *x106 = arena + 426496; /* (4, 7, 7, 128) */
-        real *y = arena + 426496;
+        const real *x109 = arena + 150528; /* (4) */
+        const real *x106 = arena + 225792; /* (4, 7, 7, 128) */
+        real *y = arena + 225792;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
             for (long q = 0; q < 6272; q++) {
@@ -18922,17 +18922,17 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (!genrt_dnnl())
     #endif
-    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 426496, 128, D_l3_weight, 1024, arena + 0, 1024);
+    gemm(CblasNoTrans, CblasNoTrans, 196, 1024, 128, arena + 225792, 128, D_l3_weight, 1024, arena + 797072, 1024);
     /* specs/wgan_gp.gm:14: backward of D conv 128 k4 s2 p1 (4, 14, 14, 64) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_DATA, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 426496, D_l3_weight, arena + 351232);
+        genrt_conv_run(&conv, arena + 225792, D_l3_weight, arena + 150528);
     } else
     #endif
     {
-        const real *cols = arena + 0;
-        real *img = arena + 351232;
+        const real *cols = arena + 797072;
+        real *img = arena + 150528;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 12544, 0, 12544 * sizeof(real));
@@ -18954,20 +18954,20 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan_gp.gm:13: backward of D leaky_relu 0.2 (4, 14, 14, 64) */
     {
-        const real *x56 = arena + 301056; /* (4, 14, 14, 64) */
-        const real *x115 = arena + 351232; /* (4, 14, 14, 64) */
-        real *y = arena + 301056;
+        const real *x56 = arena + 100352; /* (4, 14, 14, 64) */
+        const real *x115 = arena + 150528; /* (4, 14, 14, 64) */
+        real *y = arena + 100352;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x56[i] > 0 ? x115[i] : (real)0.2 * x115[i];
         }
     }
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (784, 16) */
-    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 301056, 64, D_l1_weight, 16, arena + 0, 16);
+    gemm(CblasNoTrans, CblasNoTrans, 784, 16, 64, arena + 100352, 64, D_l1_weight, 16, arena + 150528, 16);
     /* specs/wgan_gp.gm:13: backward of D conv 64 k4 s2 p1 (4, 28, 28, 1) */
     {
-        const real *cols = arena + 0;
-        real *img = arena + 12544;
+        const real *cols = arena + 150528;
+        real *img = arena + 100352;
         for (int n = 0; n < 4; n++) {
             memset(img + (long)n * 784, 0, 784 * sizeof(real));
             for (int oh = 0; oh < 14; oh++) {
@@ -18991,9 +18991,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:10: backward of G tanh */
     /*   with specs/wgan_gp.gm:10: backward of G tanh */
     {
-        const real *x49 = arena + 464128; /* (4, 28, 28, 1) */
-        const real *x119 = arena + 12544; /* (4, 28, 28, 1) */
-        real *y = arena + 464128;
+        const real *x49 = arena + 263424; /* (4, 28, 28, 1) */
+        const real *x119 = arena + 100352; /* (4, 28, 28, 1) */
+        real *y = arena + 263424;
         for (long i = 0; i < 3136; i++) {
             real v120 = (x49[i]) * (x49[i]);
             real v121 = -(v120);
@@ -19003,7 +19003,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan_gp.gm:10: backward of G deconv 1 k4 s2 p1 (1) */
     {
-        const real *x123 = arena + 464128; /* (4, 28, 28, 1) */
+        const real *x123 = arena + 263424; /* (4, 28, 28, 1) */
         real *y = arena + 797056;
         double acc[1] = {0};
         for (long r = 0; r < 3136; r++) {
@@ -19019,8 +19019,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 464128;
-        real *cols = arena + 50176;
+        const real *img = arena + 263424;
+        real *cols = arena + 797072;
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 14; oh++) {
                 for (int ow = 0; ow < 14; ow++) {
@@ -19042,23 +19042,23 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 464128, G_l8_weight, arena + 0);
+        genrt_conv_run(&conv, arena + 263424, G_l8_weight, arena + 100352);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 50176, 16, G_l8_weight, 16, arena + 0, 64);
+    gemm(CblasNoTrans, CblasTrans, 784, 64, 16, arena + 797072, 16, G_l8_weight, 16, arena + 100352, 64);
     /* specs/wgan_gp.gm:10: backward of G deconv 1 k4 s2 p1 (64, 16) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 28, 28, 1, 64, 4, 2, 1, 14, 14, NULL};
-        genrt_conv_run(&conv, arena + 464128, arena + 250880, arena + 795904);
+        genrt_conv_run(&conv, arena + 263424, arena + 50176, arena + 795904);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 250880, 64, arena + 50176, 16, arena + 795904, 16);
+    gemm(CblasTrans, CblasNoTrans, 64, 16, 784, arena + 50176, 64, arena + 797072, 16, arena + 795904, 16);
     /* specs/wgan_gp.gm:9: backward of G relu (4, 14, 14, 64) */
     {
-        const real *x42 = arena + 250880; /* (4, 14, 14, 64) */
-        const real *x128 = arena + 0; /* (4, 14, 14, 64) */
-        real *y = arena + 250880;
+        const real *x42 = arena + 50176; /* (4, 14, 14, 64) */
+        const real *x128 = arena + 100352; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
             y[i] = x42[i] > 0 ? x128[i] : 0;
@@ -19066,7 +19066,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan_gp.gm:9: backward of G batchnorm (64) */
     {
-        const real *x129 = arena + 250880; /* (4, 14, 14, 64) */
+        const real *x129 = arena + 50176; /* (4, 14, 14, 64) */
         real *y = arena + 796928;
         double acc[64] = {0};
         PARALLEL_FOR
@@ -19084,9 +19084,9 @@ static void gc_grad_1(real *g) {
     /* specs/wgan_gp.gm:9: backward of G batchnorm (64) */
     /*   with specs/wgan_gp.gm:9: backward of G batchnorm */
     {
-        const real *x129 = arena + 250880; /* (4, 14, 14, 64) */
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 0;
+        const real *x129 = arena + 50176; /* (4, 14, 14, 64) */
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 100352;
         double acc[64] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 4; cb++) {
@@ -19103,8 +19103,8 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan_gp.gm:9: backward of G batchnorm (64) */
     {
-        const real *x133 = arena + 0; /* (64) */
-        const real *x38 = arena + 467264; /* (64) */
+        const real *x133 = arena + 100352; /* (64) */
+        const real *x38 = arena + 266560; /* (64) */
         real *y = arena + 796992;
         for (long i = 0; i < 64; i++) {
             y[i] = (x133[i]) * (x38[i]);
@@ -19117,10 +19117,10 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:9: backward of G batchnorm */
     /*   with specs/wgan_gp.gm:9: backward of G batchnorm */
     {
-        const real *x133 = arena + 0; /* (64) */
+        const real *x133 = arena + 100352; /* (64) */
         const real *x29 = G_l6_gamma; /* (64) */
-        const real *x38 = arena + 467264; /* (64) */
-        real *y = arena + 0;
+        const real *x38 = arena + 266560; /* (64) */
+        real *y = arena + 100352;
         for (long i = 0; i < 64; i++) {
             real v134 = (x133[i]) * (x29[i]);
             real v136 = (x38[i]) * (x38[i]);
@@ -19137,11 +19137,11 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:9: backward of G batchnorm */
     /*   with specs/wgan_gp.gm:9: backward of G batchnorm */
     {
-        const real *x129 = arena + 250880; /* (4, 14, 14, 64) */
-        const real *x39 = arena + 467328; /* (64) */
-        const real *x140 = arena + 0; /* (64) */
-        const real *x33 = arena + 200704; /* (4, 14, 14, 64) */
-        real *y = arena + 250880;
+        const real *x129 = arena + 50176; /* (4, 14, 14, 64) */
+        const real *x39 = arena + 266624; /* (64) */
+        const real *x140 = arena + 100352; /* (64) */
+        const real *x33 = arena + 0; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -19157,7 +19157,7 @@ static void gc_grad_1(real *g) {
     }
     /* specs/wgan_gp.gm:9: backward of G batchnorm (64) */
     {
-        const real *x145 = arena + 250880; /* (4, 14, 14, 64) */
+        const real *x145 = arena + 50176; /* (4, 14, 14, 64) */
         real *y = arena + 0;
         double acc[64] = {0};
         PARALLEL_FOR
@@ -19187,8 +19187,8 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:9: backward of G batchnorm */
     {
         const real *x148 = arena + 0; /* (64) */
-        const real *x145 = arena + 250880; /* (4, 14, 14, 64) */
-        real *y = arena + 250880;
+        const real *x145 = arena + 50176; /* (4, 14, 14, 64) */
+        real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 784; r++) {
             for (int c = 0; c < 64; c++) {
@@ -19204,8 +19204,8 @@ static void gc_grad_1(real *g) {
     if (!genrt_dnnl())
     #endif
     {
-        const real *img = arena + 250880;
-        real *cols = arena + 0;
+        const real *img = arena + 50176;
+        real *cols = arena + 797072;
         PARALLEL_FOR
         for (int n = 0; n < 4; n++) {
             for (int oh = 0; oh < 7; oh++) {
@@ -19228,22 +19228,22 @@ static void gc_grad_1(real *g) {
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_FWD, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 250880, G_l5_weight, arena + 200704);
+        genrt_conv_run(&conv, arena + 50176, G_l5_weight, arena + 0);
     } else
     #endif
-    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 0, 1024, G_l5_weight, 1024, arena + 200704, 128);
+    gemm(CblasNoTrans, CblasTrans, 196, 128, 1024, arena + 797072, 1024, G_l5_weight, 1024, arena + 0, 128);
     /* specs/wgan_gp.gm:9: backward of G deconv 64 k4 s2 p1 (128, 1024) */
     #if GENC_DNNL
     if (genrt_dnnl()) {
         static struct genrt_conv conv = {GENRT_CONV_BWD_W, 4, 14, 14, 64, 128, 4, 2, 1, 7, 7, NULL};
-        genrt_conv_run(&conv, arena + 250880, arena + 758272, arena + 627200);
+        genrt_conv_run(&conv, arena + 50176, arena + 758272, arena + 627200);
     } else
     #endif
-    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 758272, 128, arena + 0, 1024, arena + 627200, 1024);
+    gemm(CblasTrans, CblasNoTrans, 128, 1024, 196, arena + 758272, 128, arena + 797072, 1024, arena + 627200, 1024);
     /* specs/wgan_gp.gm:8: backward of G relu (4, 6272) */
     {
         const real *x20 = arena + 758272; /* (4, 6272) */
-        const real *x156 = arena + 200704; /* (4, 6272) */
+        const real *x156 = arena + 0; /* (4, 6272) */
         real *y = arena + 758272;
         PARALLEL_FOR
         for (long i = 0; i < 25088; i++) {
@@ -19272,7 +19272,7 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:8: backward of G batchnorm */
     {
         const real *x157 = arena + 758272; /* (4, 6272) */
-        const real *x11 = arena + 401408; /* (4, 6272) */
+        const real *x11 = arena + 200704; /* (4, 6272) */
         real *y = arena + 0;
         static double acc[6272];
         memset(acc, 0, sizeof acc);
@@ -19292,7 +19292,7 @@ static void gc_grad_1(real *g) {
     /* specs/wgan_gp.gm:8: backward of G batchnorm (6272) */
     {
         const real *x161 = arena + 0; /* (6272) */
-        const real *x16 = arena + 451584; /* (6272) */
+        const real *x16 = arena + 250880; /* (6272) */
         real *y = arena + 789632;
         for (long i = 0; i < 6272; i++) {
             y[i] = (x161[i]) * (x16[i]);
@@ -19307,7 +19307,7 @@ static void gc_grad_1(real *g) {
     {
         const real *x161 = arena + 0; /* (6272) */
         const real *x7 = G_l2_gamma; /* (6272) */
-        const real *x16 = arena + 451584; /* (6272) */
+        const real *x16 = arena + 250880; /* (6272) */
         real *y = arena + 0;
         for (long i = 0; i < 6272; i++) {
             real v162 = (x161[i]) * (x7[i]);
@@ -19326,9 +19326,9 @@ static void gc_grad_1(real *g) {
     /*   with specs/wgan_gp.gm:8: backward of G batchnorm */
     {
         const real *x157 = arena + 758272; /* (4, 6272) */
-        const real *x17 = arena + 457856; /* (6272) */
+        const real *x17 = arena + 257152; /* (6272) */
         const real *x168 = arena + 0; /* (6272) */
-        const real *x11 = arena + 401408; /* (4, 6272) */
+        const real *x11 = arena + 200704; /* (4, 6272) */
         real *y = arena + 758272;
         PARALLEL_FOR
         for (long r = 0; r < 4; r++) {
@@ -19514,7 +19514,8 @@ static const char spec_summary[] =
     "forward MACs          13879936 per sample, all networks once\n"
     "step FLOPs         59548073984 per training step (GEMMs, forward and backward)\n"
     "state                 10980480 bytes (parameters, optimizer state, moving averages)\n"
-    "arena                 52311872 bytes (train step: 52311872; peak of live tensors: 49100608)\n";
+    "arena                 63227712 bytes (train step: 63227712; peak of live tensors: 49100608)\n"
+    "oneDNN arena          37537600 bytes (what trainers running oneDNN's convolutions touch; the rest is their im2col and GEMM buffers)\n";
 static const char spec_dot[] =
     "// generated by genc --dot from specs/wgan_gp.gm; draw with: dot -Tpng -o wgan_gp.png\n"
     "digraph \"wgan_gp\" {\n"

@@ -5,7 +5,8 @@
  * to the last loop that reads it (a fused node is read where its group's
  * loop runs; a view is read wherever its views are).  An elementwise loop
  * may write over an input that dies there.  Offsets come from a greedy
- * first-fit by decreasing size over the live ranges, all at compile time. */
+ * first-fit over the live ranges, all at compile time; the buffers only a
+ * convolution's fallback writes (conv.c) get the arena's end of their own. */
 #include "../genc.h"
 
 #include <stdlib.h>
@@ -88,6 +89,45 @@ static long place(struct program *p, const int *order, int nb) {
     return arena;
 }
 
+/* Offsets for the buffers set[0 .. nb): first fit over live ranges, trying
+ * a few orders (biggest first, earliest first, largest size x lifetime,
+ * latest-dying first) and keeping the smallest arena; the peak of their
+ * simultaneously live scalars (*peak) is the bound none can beat.  Returns
+ * their arena, from offset 0. */
+static long place_set(struct program *p, const int *set, int nb, long *peak) {
+    *peak = 0;
+    for (int k = 0; k < nb; k++) { /* the live set grows only where a buffer starts */
+        long live = 0;
+        int at = p->bufs.data[set[k]].first;
+        for (int j = 0; j < nb; j++)
+            if (p->bufs.data[set[j]].first <= at && at <= p->bufs.data[set[j]].last)
+                live += aligned(p->bufs.data[set[j]].size);
+        if (live > *peak)
+            *peak = live;
+    }
+    int *order = xalloc(sizeof(int) * (size_t)(nb + 1));
+    long *best = xalloc(sizeof(long) * (size_t)(nb + 1));
+    long best_arena = -1;
+    int (*const orders[])(const void *, const void *) = {by_size_desc, by_first, by_area, by_last_desc};
+    for (int heuristic = 0; heuristic < 4; heuristic++) {
+        for (int k = 0; k < nb; k++)
+            order[k] = set[k];
+        sort_bufs = p->bufs.data;
+        qsort(order, (size_t)nb, sizeof *order, orders[heuristic]);
+        long arena = place(p, order, nb);
+        if (best_arena < 0 || arena < best_arena) {
+            best_arena = arena;
+            for (int k = 0; k < nb; k++)
+                best[k] = p->bufs.data[set[k]].offset;
+        }
+        if (arena <= *peak)
+            break;
+    }
+    for (int k = 0; k < nb; k++)
+        p->bufs.data[set[k]].offset = best[k];
+    return best_arena < 0 ? 0 : best_arena;
+}
+
 void pass_plan(struct program *p) {
     struct ir *g = &p->ir;
     int n = g->nodes.len;
@@ -152,42 +192,42 @@ void pass_plan(struct program *p) {
         }
     }
 
+    /* The buffers of convolution guests (conv.c), written only when oneDNN
+     * does not run their convolution, go after all the others: a trainer
+     * running oneDNN never touches that part of the arena. */
+    int nb = p->bufs.len;
+    bool *guest = xalloc(sizeof(bool) * (size_t)(nb + 1));
+    for (int b = 0; b < nb; b++)
+        guest[b] = false;
+    for (int v = 0; v < n; v++)
+        if (g->nodes.data[v].buf >= 0 && g->nodes.data[v].conv_guest)
+            guest[g->nodes.data[v].buf] = true;
+    int *set = xalloc(sizeof(int) * (size_t)(nb + 1));
+    int n_main = 0, n_guest = 0;
+    for (int b = 0; b < nb; b++)
+        if (!guest[b])
+            set[n_main++] = b;
+    for (int b = 0; b < nb; b++)
+        if (guest[b])
+            set[n_main + n_guest++] = b;
+    long peak_main;
+    p->arena_main = place_set(p, set, n_main, &peak_main);
+    long peak_guest;
+    long guests = place_set(p, set + n_main, n_guest, &peak_guest);
+    for (int k = n_main; k < nb; k++)
+        p->bufs.data[set[k]].offset += p->arena_main;
+    p->arena = p->arena_main + guests;
+
     /* peak of simultaneously live scalars: the lower bound for the arena */
     p->peak_live = 0;
     for (int v = 0; v < n; v++) {
         long live = 0;
-        for (int b = 0; b < p->bufs.len; b++)
+        for (int b = 0; b < nb; b++)
             if (p->bufs.data[b].first <= v && v <= p->bufs.data[b].last)
-                live += (p->bufs.data[b].size + ALIGN - 1) / ALIGN * ALIGN;
+                live += aligned(p->bufs.data[b].size);
         if (live > p->peak_live)
             p->peak_live = live;
     }
-
-    /* Offsets: first fit over live ranges, trying a few orders (biggest
-     * first, earliest first, largest size x lifetime, latest-dying first) and keeping the smallest
-     * arena; the peak of live tensors is the bound none can beat. */
-    int nb = p->bufs.len;
-    int *order = xalloc(sizeof(int) * (size_t)(nb + 1));
-    long *best = xalloc(sizeof(long) * (size_t)(nb + 1));
-    long best_arena = -1;
-    int (*const orders[])(const void *, const void *) = {by_size_desc, by_first, by_area, by_last_desc};
-    for (int heuristic = 0; heuristic < 4; heuristic++) {
-        for (int b = 0; b < nb; b++)
-            order[b] = b;
-        sort_bufs = p->bufs.data;
-        qsort(order, (size_t)nb, sizeof *order, orders[heuristic]);
-        long arena = place(p, order, nb);
-        if (best_arena < 0 || arena < best_arena) {
-            best_arena = arena;
-            for (int b = 0; b < nb; b++)
-                best[b] = p->bufs.data[b].offset;
-        }
-        if (arena <= p->peak_live)
-            break;
-    }
-    for (int b = 0; b < nb; b++)
-        p->bufs.data[b].offset = best[b];
-    p->arena = best_arena < 0 ? 0 : best_arena;
 }
 
 void run_passes(struct lowered *lo) {
