@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compare two checkpoints of one model tensor by tensor, within a tolerance.
 
-    tests/ckpt_close.py A.ckpt B.ckpt MODEL.c TOL [--skip ROLE]...
+    tests/ckpt_close.py A.ckpt B.ckpt MODEL.c TOL [--skip ROLE]... [--abs ROLE ATOL]...
 
 Both checkpoints must be of the same model (MODEL.c, the C genc emitted,
 gives the tensors) at the same step with the same run state (data order
@@ -10,7 +10,10 @@ largest |a| of the tensor (its relative error, so a tensor near zero
 does not count its noise as error).  Prints the worst tensors; exit 0
 when every tensor but those of a skipped role (GENRT_RUNNING: batchnorm's
 running statistics, which data-parallel ranks without sync_batchnorm keep
-of their own rows) is within TOL, 1 otherwise."""
+of their own rows) is within TOL, 1 otherwise.  A tensor of a role given
+with --abs is held instead to ATOL in absolute terms, its largest |a - b|
+(for weights after a float Adam step whose gradient's sign the rounding
+decides: that step moves them by lr, either way)."""
 import array
 import sys
 
@@ -26,8 +29,17 @@ def values(ck, t):
 
 def main():
     args = sys.argv[1:]
-    skip = [args[i + 1] for i, a in enumerate(args) if a == "--skip"]
-    args = [a for i, a in enumerate(args) if a != "--skip" and (i == 0 or args[i - 1] != "--skip")]
+    skip, absolute, rest = [], {}, []
+    while args:
+        if args[0] == "--skip" and len(args) > 1:
+            skip.append(args[1])
+            args = args[2:]
+        elif args[0] == "--abs" and len(args) > 2:
+            absolute[args[1]] = float(args[2])
+            args = args[3:]
+        else:
+            rest.append(args.pop(0))
+    args = rest
     if len(args) != 4:
         sys.exit(__doc__)
     a, b = read_ckpt(args[0]), read_ckpt(args[1])
@@ -41,15 +53,24 @@ def main():
     errs = []
     for name, t in tensors.items():
         x, y = values(a, t), values(b, t)
-        scale = max(max(abs(v) for v in x), 1e-30)
-        err = max(abs(p - q) for p, q in zip(x, y)) / scale
-        errs.append((err, name, t["role"]))
+        diff = max(abs(p - q) for p, q in zip(x, y))
+        if t["role"] in absolute:
+            # scored against its own bound, so one list ranks both kinds
+            bound = absolute[t["role"]]
+            errs.append((diff / bound * tol, name, t["role"], f"{diff:.3g} absolute, at most {bound:g}"))
+        else:
+            err = diff / max(max(abs(v) for v in x), 1e-30)
+            errs.append((err, name, t["role"], f"{err:.3g}"))
     errs.sort(reverse=True)
-    worst = [e for e in errs if e[2] not in skip]
-    for err, name, role in errs[:3]:
-        print(f"  {name} ({role}): {err:.3g}")
-    print(f"worst relative error over {len(worst)} tensors: {worst[0][0]:.3g} ({worst[0][1]}), at most {tol:g}")
-    return 0 if ok and worst[0][0] <= tol else 1
+    rel = [e for e in errs if e[2] not in skip and e[2] not in absolute]
+    for _, name, role, text in errs[:3]:
+        print(f"  {name} ({role}): {text}")
+    over = [e for e in errs if e[2] in absolute and e[0] > tol]
+    for _, name, role, text in over:
+        print(f"  over its bound: {name} ({role}): {text}")
+    print(f"worst relative error over {len(rel)} tensors: {rel[0][0]:.3g} ({rel[0][1]}), at most {tol:g}" +
+          "".join(f"; {r} within {b:g} absolute" for r, b in absolute.items() if not over))
+    return 0 if ok and rel[0][0] <= tol and not over else 1
 
 
 if __name__ == "__main__":
