@@ -516,7 +516,7 @@ static double cycle_at(const char *csv, int step) {
 /* Sneakers to boots and back: two loaders, four networks, the cycle term
  * falling, a resumed run continuing bit for bit (both loaders included),
  * and translate writing .npy and .png. */
-Test(e2e, cyclegan_trains_translates_and_resumes_exactly, .timeout = 300) {
+Test(e2e, cyclegan_trains_translates_and_resumes_exactly, .timeout = 600) {
     const char *dir = test_tmpdir();
     const char *t = trainer("cyclegan");
     int n = quick() ? 4 : 40;
