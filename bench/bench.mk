@@ -74,12 +74,15 @@ bench-mpi: all $(B)/mpi/dcgan.f32 $(B)/mpi/gan_mlp.f32 $(B)/mpi/dcgan_images.f32
 .PHONY: bench-mpi
 
 # dcgan's four convolution layers, each pass, genc's im2col + sgemm against
-# oneDNN's (bench/conv_kernels.c; bench/README.md, Levers): the measurement
-# that picked which passes trainers hand to oneDNN (compiler/passes/conv.c).
-$(B)/conv_kernels: bench/conv_kernels.c | $(B)
+# oneDNN's (bench/conv_kernels.c), and gan_mlp's and vae's dense GEMMs on
+# OpenBLAS against oneDNN's dnnl_sgemm (bench/dense_kernels.c; both in
+# bench/README.md, Levers): the measurements that picked which kernels
+# trainers hand to oneDNN (compiler/passes/conv.c, runtime/genrt_kernels.h).
+$(B)/conv_kernels $(B)/dense_kernels: $(B)/%: bench/%.c bench/timing.h | $(B)
 	$(CC) -std=c11 -O2 -march=native $(KERNELS) -Wall -Wextra $< $(BLAS_CFLAGS) $(BLAS_LIBS) -ldnnl -o $@
 
-bench-kernels: $(B)/conv_kernels
+bench-kernels: $(B)/conv_kernels $(B)/dense_kernels
 	$(B)/conv_kernels $(or $(THREADS),2)
+	$(B)/dense_kernels $(or $(THREADS),2)
 
 .PHONY: bench-kernels

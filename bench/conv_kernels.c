@@ -39,7 +39,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "timing.h"
 
 #define BATCH 64
 #define KSIZE 4
@@ -102,13 +103,6 @@ static void check(dnnl_status_t s, const char *what)
         fprintf(stderr, "conv_kernels: %s failed: status %d\n", what, (int)s);
         exit(1);
     }
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static float *alloc_floats(long n)
@@ -336,12 +330,6 @@ static void setup(struct bench *b, const struct layer *l, unsigned *rng)
     make_pass(b, BWD_W, &bw, &w_user);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 typedef void pass_fn(struct bench *, enum pass);
 
 /* Median ms of REPS calls of each fn after WARMUP, the fns taking turns. */
@@ -352,14 +340,12 @@ static void time_ms(pass_fn *const fn[], int n_fn, struct bench *b, enum pass p,
         for (int f = 0; f < n_fn; f++) fn[f](b, p);
     for (int i = 0; i < REPS; i++)
         for (int f = 0; f < n_fn; f++) {
-            double t0 = now();
+            double t0 = bench_now();
             fn[f](b, p);
-            t[f][i] = 1e3 * (now() - t0);
+            t[f][i] = 1e3 * (bench_now() - t0);
         }
-    for (int f = 0; f < n_fn; f++) {
-        qsort(t[f], REPS, sizeof *t[f], cmp_double);
-        ms[f] = (t[f][REPS / 2 - 1] + t[f][REPS / 2]) / 2;
-    }
+    for (int f = 0; f < n_fn; f++)
+        ms[f] = bench_median(t[f], REPS);
 }
 
 static double max_rel_err(const float *got, const float *want, long n)
