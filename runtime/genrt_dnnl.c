@@ -169,3 +169,14 @@ void genrt_conv_run(struct genrt_conv *c, const float *a, const float *b, float 
             "the weights' reorder");
     check(dnnl_stream_wait(stream), c, "waiting for the stream");
 }
+
+void genrt_sgemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                 float *c, int ldc)
+{
+    dnnl_status_t s = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+    if (s != dnnl_success) {
+        fprintf(stderr, "error: oneDNN: a %dx%dx%d sgemm failed (status %d); GENC_DNNL=0 runs OpenBLAS's instead\n",
+                m, n, k, (int)s);
+        exit(1);
+    }
+}

@@ -1,4 +1,4 @@
-/* genrt_dnnl.h: convolutions through oneDNN, for trainers built with
+/* genrt_dnnl.h: convolutions and dense GEMMs through oneDNN, for trainers built with
  * GENC_DNNL=1 (make NAME does; genrt_kernels.h includes this then).
  *
  * The emitter finds each convolution pass in the IR (compiler/passes/conv.c:
@@ -34,5 +34,11 @@ int genrt_dnnl(void);
 /* Runs pass c->pass on float tensors; exits with a message if oneDNN
  * cannot make or run it. */
 void genrt_conv_run(struct genrt_conv *c, const float *a, const float *b, float *out);
+/* C = op(A) op(B), row-major floats, on oneDNN's dnnl_sgemm: the dense
+ * layers' GEMMs when genrt_dnnl() is on (genrt_kernels.h, gemm).  Measured
+ * against OpenBLAS's sgemm on gan_mlp's and vae's shapes in
+ * bench/dense_kernels.c.  Exits with a message if oneDNN fails. */
+void genrt_sgemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                 float *c, int ldc);
 
 #endif

@@ -41,9 +41,17 @@
 #include "genrt_dnnl.h"
 #endif
 
-/* C = op(A) op(B), row-major, through OpenBLAS. */
+/* C = op(A) op(B), row-major: through oneDNN's dnnl_sgemm when it is on
+ * (float only), else OpenBLAS. */
 static inline void gemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m, int n, int k,
                         const real *a, int lda, const real *b, int ldb, real *c, int ldc) {
+#if GENC_DNNL
+    if (genrt_dnnl()) {
+        genrt_sgemm(ta == CblasTrans, tb == CblasTrans, m, n, k, (const float *)a, lda, (const float *)b, ldb,
+                    (float *)c, ldc);
+        return;
+    }
+#endif
     if (sizeof(real) == sizeof(double))
         cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, (const double *)a, lda, (const double *)b, ldb,
                     0.0, (double *)c, ldc);
