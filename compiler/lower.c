@@ -199,6 +199,39 @@ int label_input(struct builder *b, int rows) {
     return b->m->conditional ? batch_input(b, GENRT_SLOT_Y, rows, (struct shape){0}) : -1;
 }
 
+bool per_example(const struct model *m, int n) {
+    const struct network *net = &m->nets.data[n];
+    for (int i = 0; i < net->layers.len; i++) {
+        const struct layer *l = &net->layers.data[i];
+        if (l->kind == L_BATCHNORM || l->kind == L_DROPOUT || l->kind == L_COND || l->sn)
+            return false;
+    }
+    return true;
+}
+
+/* x [N, ...] and y [M, ...] of one example shape as [N + M, ...]: each
+ * flattened into one row, joined, and viewed as rows again */
+int stack_rows(struct builder *b, int x, int y) {
+    struct ir *g = b->g;
+    struct shape sx = ir_node(g, x)->shape, sy = ir_node(g, y)->shape;
+    long nx = shape_size(sx), ny = shape_size(sy);
+    int xy = ir_concat(g, ir_reshape(g, x, (struct shape){2, {1, (int)nx}}),
+                       ir_reshape(g, y, (struct shape){2, {1, (int)ny}}));
+    sx.d[0] += sy.d[0];
+    return ir_reshape(g, xy, sx);
+}
+
+/* rows [off, off + len) of x, as a slice of x flattened into one row (so
+ * that the gradient flows back, as it does not through a view of rows) */
+int take_rows(struct builder *b, int x, int off, int len) {
+    struct ir *g = b->g;
+    struct shape s = ir_node(g, x)->shape;
+    long per_row = shape_size(s) / s.d[0];
+    int row = ir_reshape(g, x, (struct shape){2, {1, (int)shape_size(s)}});
+    s.d[0] = len;
+    return ir_reshape(g, ir_slice(g, row, (int)(off * per_row), (int)(len * per_row)), s);
+}
+
 int flat(struct builder *b, int x) {
     struct shape s = ir_node(b->g, x)->shape;
     return ir_reshape(b->g, x, (struct shape){2, {s.d[0], (int)(shape_size(s) / s.d[0])}});
@@ -384,10 +417,10 @@ int forward_layers(struct builder *b, int n, int x, int y, int from, int to) {
             x = ir_unary(g, OP_SIGMOID, x);
             break;
         case L_RESHAPE: case L_FLATTEN:
-            x = ir_reshape(g, x, batched(b->p->batch, l->out));
+            x = ir_reshape(g, x, batched(ir_node(g, x)->shape.d[0], l->out));
             break;
         case L_CONV: {
-            int n_ = b->p->batch, ho = l->out.d[1], wo = l->out.d[2];
+            int n_ = ir_node(g, x)->shape.d[0], ho = l->out.d[1], wo = l->out.d[2];
             int cols = ir_im2col(g, x, (struct geom_attr){l->k, l->stride, l->pad, ho, wo});
             x = ir_matmul(g, cols, layer_weight(b, l, &lt[i]), false, true);
             if (l->bias)
@@ -396,7 +429,7 @@ int forward_layers(struct builder *b, int n, int x, int y, int from, int to) {
             break;
         }
         case L_DECONV: {
-            int n_ = b->p->batch, hi = l->in.d[1], wi = l->in.d[2], ci = l->in.d[0];
+            int n_ = ir_node(g, x)->shape.d[0], hi = l->in.d[1], wi = l->in.d[2], ci = l->in.d[0];
             int x2 = ir_reshape(g, x, (struct shape){2, {n_ * hi * wi, ci}});
             int cols = ir_matmul(g, x2, layer_weight(b, l, &lt[i]), false, false);
             x = ir_col2im(g, cols, (struct shape){4, {n_, l->out.d[1], l->out.d[2], l->units}},

@@ -63,6 +63,15 @@ int forward(struct builder *b, int net, int x, int y);
 /* DiffAugment (`augment`) of a batch of images x [N, H, W, C] on its way
  * into a discriminator: x itself without it, and in eval mode. */
 int augment(struct builder *b, int x);
+/* Whether network n's pass over a batch is a pass over each example on
+ * its own: no batchnorm (the batch's statistics), dropout (one draw per
+ * pass), labels or spectral norm (one power iteration per pass), so that
+ * one pass over two batches stacked equals a pass over each. */
+bool per_example(const struct model *m, int n);
+/* x [N, ...] and y [M, ...], of one example shape, as [N + M, ...] */
+int stack_rows(struct builder *b, int x, int y);
+/* rows [off, off + len) of x, differentiable */
+int take_rows(struct builder *b, int x, int off, int len);
 /* Its layers [from, to) only (no residual block may straddle either end). */
 int forward_layers(struct builder *b, int net, int x, int y, int from, int to);
 static inline unsigned net_bit(int net) { return 1u << net; }

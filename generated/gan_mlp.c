@@ -26,7 +26,7 @@ typedef float real;
 enum {
     BATCH = 64, GC_BATCH = 4, SAMPLE = 784, LATENT = 100,
     REAL_BATCHES = 1, LATENT_BATCHES = 1,
-    N_STATE = 3279456, N_ARENA = 1067024, N_TENSORS = 36,
+    N_STATE = 3279456, N_ARENA = 798736, N_TENSORS = 36,
 };
 
 /* parameters and optimizer state, saved in checkpoints */
@@ -119,13 +119,13 @@ static const struct genrt_tensor tensors[36] = {
 static void train_step(long t, double *out) {
     step_t = t;
     /* specs/gan_mlp.gm:6: G dense 256 (64, 256) */
-    gemm(CblasNoTrans, CblasTrans, 64, 256, 100, in_z, 100, G_l1_weight, 100, arena + 1049600, 256);
+    gemm(CblasNoTrans, CblasTrans, 64, 256, 100, in_z, 100, G_l1_weight, 100, arena + 781312, 256);
     /* specs/gan_mlp.gm:6: G leaky_relu 0.2 (64, 256) */
     /*   with specs/gan_mlp.gm:6: G dense 256 */
     {
-        const real *x3 = arena + 1049600; /* (64, 256) */
+        const real *x3 = arena + 781312; /* (64, 256) */
         const real *x4 = G_l1_bias; /* (256) */
-        real *y = arena + 1049600;
+        real *y = arena + 781312;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 256; c++) {
@@ -136,13 +136,13 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/gan_mlp.gm:6: G dense 512 (64, 512) */
-    gemm(CblasNoTrans, CblasTrans, 64, 512, 256, arena + 1049600, 256, G_l3_weight, 256, arena + 984064, 512);
+    gemm(CblasNoTrans, CblasTrans, 64, 512, 256, arena + 781312, 256, G_l3_weight, 256, arena + 748544, 512);
     /* specs/gan_mlp.gm:6: G leaky_relu 0.2 (64, 512) */
     /*   with specs/gan_mlp.gm:6: G dense 512 */
     {
-        const real *x8 = arena + 984064; /* (64, 512) */
+        const real *x8 = arena + 748544; /* (64, 512) */
         const real *x9 = G_l3_bias; /* (512) */
-        real *y = arena + 984064;
+        real *y = arena + 748544;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
@@ -153,13 +153,13 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/gan_mlp.gm:6: G dense 784 (64, 784) */
-    gemm(CblasNoTrans, CblasTrans, 64, 784, 512, arena + 984064, 512, G_l5_weight, 512, arena + 933888, 784);
+    gemm(CblasNoTrans, CblasTrans, 64, 784, 512, arena + 748544, 512, G_l5_weight, 512, arena + 698368, 784);
     /* specs/gan_mlp.gm:6: G tanh (64, 784) */
     /*   with specs/gan_mlp.gm:6: G dense 784 */
     {
-        const real *x13 = arena + 933888; /* (64, 784) */
+        const real *x13 = arena + 698368; /* (64, 784) */
         const real *x14 = G_l5_bias; /* (784) */
-        real *y = arena + 933888;
+        real *y = arena + 698368;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 784; c++) {
@@ -169,131 +169,90 @@ static void train_step(long t, double *out) {
             }
         }
     }
-    /* specs/gan_mlp.gm:7: D dense 512 (64, 512) */
-    gemm(CblasNoTrans, CblasTrans, 64, 512, 784, in_x, 784, D_l1_weight, 784, arena + 1016832, 512);
-    /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (64, 512) */
+    /* specs/gan_mlp.gm:6: G tanh (1, 100352) */
+    for (long r = 0; r < 1; r++) memcpy(arena + 532480 + r * 100352 + 0, in_x + r * 50176 + 0, 50176 * sizeof(real));
+    for (long r = 0; r < 1; r++) memcpy(arena + 532480 + r * 100352 + 50176, arena + 698368 + r * 50176 + 0, 50176 * sizeof(real));
+    /* specs/gan_mlp.gm:7: D dense 512 (128, 512) */
+    gemm(CblasNoTrans, CblasTrans, 128, 512, 784, arena + 532480, 784, D_l1_weight, 784, arena + 632832, 512);
+    /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (128, 512) */
     /*   with specs/gan_mlp.gm:7: D dense 512 */
     {
-        const real *x18 = arena + 1016832; /* (64, 512) */
-        const real *x19 = D_l1_bias; /* (512) */
-        real *y = arena + 1016832;
+        const real *x22 = arena + 632832; /* (128, 512) */
+        const real *x23 = D_l1_bias; /* (512) */
+        real *y = arena + 632832;
         PARALLEL_FOR
-        for (long r = 0; r < 64; r++) {
+        for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
-                real v20 = x18[i] + x19[c];
-                y[i] = v20 > 0 ? v20 : (real)0.2 * v20;
+                real v24 = x22[i] + x23[c];
+                y[i] = v24 > 0 ? v24 : (real)0.2 * v24;
             }
         }
     }
-    /* specs/gan_mlp.gm:7: D dense 256 (64, 256) */
-    gemm(CblasNoTrans, CblasTrans, 64, 256, 512, arena + 1016832, 512, D_l3_weight, 512, arena + 565248, 256);
-    /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (64, 256) */
+    /* specs/gan_mlp.gm:7: D dense 256 (128, 256) */
+    gemm(CblasNoTrans, CblasTrans, 128, 256, 512, arena + 632832, 512, D_l3_weight, 512, arena + 65536, 256);
+    /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (128, 256) */
     /*   with specs/gan_mlp.gm:7: D dense 256 */
     {
-        const real *x23 = arena + 565248; /* (64, 256) */
-        const real *x24 = D_l3_bias; /* (256) */
-        real *y = arena + 565248;
+        const real *x27 = arena + 65536; /* (128, 256) */
+        const real *x28 = D_l3_bias; /* (256) */
+        real *y = arena + 65536;
         PARALLEL_FOR
-        for (long r = 0; r < 64; r++) {
+        for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
-                real v25 = x23[i] + x24[c];
-                y[i] = v25 > 0 ? v25 : (real)0.2 * v25;
+                real v29 = x27[i] + x28[c];
+                y[i] = v29 > 0 ? v29 : (real)0.2 * v29;
             }
         }
     }
-    /* specs/gan_mlp.gm:7: D dense 1 (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 256, arena + 565248, 256, D_l5_weight, 256, arena + 0, 1);
-    /* specs/gan_mlp.gm:7: D dense 1 (64, 1) */
+    /* specs/gan_mlp.gm:7: D dense 1 (128, 1) */
+    gemm(CblasNoTrans, CblasTrans, 128, 1, 256, arena + 65536, 256, D_l5_weight, 256, arena + 0, 1);
+    /* specs/gan_mlp.gm:7: D dense 1 (128, 1) */
     {
-        const real *x28 = arena + 0; /* (64, 1) */
-        const real *x29 = D_l5_bias; /* (1) */
+        const real *x32 = arena + 0; /* (128, 1) */
+        const real *x33 = D_l5_bias; /* (1) */
         real *y = arena + 0;
-        for (long r = 0; r < 64; r++) {
+        for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
-                y[i] = x28[i] + x29[c];
+                y[i] = x32[i] + x33[c];
             }
         }
     }
-    /* specs/gan_mlp.gm:7: D dense 512 (64, 512) */
-    gemm(CblasNoTrans, CblasTrans, 64, 512, 784, arena + 933888, 784, D_l1_weight, 784, arena + 401408, 512);
-    /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (64, 512) */
-    /*   with specs/gan_mlp.gm:7: D dense 512 */
-    {
-        const real *x31 = arena + 401408; /* (64, 512) */
-        const real *x19 = D_l1_bias; /* (512) */
-        real *y = arena + 401408;
-        PARALLEL_FOR
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v32 = x31[i] + x19[c];
-                y[i] = v32 > 0 ? v32 : (real)0.2 * v32;
-            }
-        }
-    }
-    /* specs/gan_mlp.gm:7: D dense 256 (64, 256) */
-    gemm(CblasNoTrans, CblasTrans, 64, 256, 512, arena + 401408, 512, D_l3_weight, 512, arena + 32768, 256);
-    /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (64, 256) */
-    /*   with specs/gan_mlp.gm:7: D dense 256 */
-    {
-        const real *x34 = arena + 32768; /* (64, 256) */
-        const real *x24 = D_l3_bias; /* (256) */
-        real *y = arena + 32768;
-        PARALLEL_FOR
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v35 = x34[i] + x24[c];
-                y[i] = v35 > 0 ? v35 : (real)0.2 * v35;
-            }
-        }
-    }
-    /* specs/gan_mlp.gm:7: D dense 1 (64, 1) */
-    gemm(CblasNoTrans, CblasTrans, 64, 1, 256, arena + 32768, 256, D_l5_weight, 256, arena + 16384, 1);
-    /* specs/gan_mlp.gm:7: D dense 1 (64, 1) */
-    {
-        const real *x37 = arena + 16384; /* (64, 1) */
-        const real *x29 = D_l5_bias; /* (1) */
-        real *y = arena + 16384;
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                y[i] = x37[i] + x29[c];
-            }
-        }
-    }
+    /* specs/gan_mlp.gm:7: D dense 1 (1, 64) */
+    for (long r = 0; r < 1; r++) memcpy(arena + 128 + r * 64 + 0, arena + 0 + r * 128 + 0, 64 * sizeof(real));
+    /* specs/gan_mlp.gm:7: D dense 1 (1, 64) */
+    for (long r = 0; r < 1; r++) memcpy(arena + 192 + r * 64 + 0, arena + 0 + r * 128 + 64, 64 * sizeof(real));
     /* specs/gan_mlp.gm:8: loss_D (1) */
     /*   with specs/gan_mlp.gm:8: loss_D */
     {
-        const real *x38 = arena + 16384; /* (64, 1) */
-        real *y = arena + 64;
+        const real *x40 = arena + 192; /* (64, 1) */
+        real *y = arena + 0;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
-            real v39 = softplus(x38[i]);
-            acc += v39;
+            real v41 = softplus(x40[i]);
+            acc += v41;
         }
         y[0] = (real)acc;
     }
     /* specs/gan_mlp.gm:8: loss_D (64, 1) */
     {
-        const real *x30 = arena + 0; /* (64, 1) */
-        real *y = arena + 434176;
+        const real *x37 = arena + 128; /* (64, 1) */
+        real *y = arena + 256;
         for (long i = 0; i < 64; i++) {
-            y[i] = -(x30[i]);
+            y[i] = -(x37[i]);
         }
     }
     /* specs/gan_mlp.gm:8: loss_D (1) */
     /*   with specs/gan_mlp.gm:8: loss_D */
     {
-        const real *x42 = arena + 434176; /* (64, 1) */
-        real *y = arena + 80;
+        const real *x44 = arena + 256; /* (64, 1) */
+        real *y = arena + 16;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
-            real v43 = softplus(x42[i]);
-            acc += v43;
+            real v45 = softplus(x44[i]);
+            acc += v45;
         }
         y[0] = (real)acc;
     }
@@ -301,61 +260,61 @@ static void train_step(long t, double *out) {
     /*   with specs/gan_mlp.gm:8: loss_D */
     /*   with specs/gan_mlp.gm:8: loss_D */
     {
-        const real *x40 = arena + 64; /* (1) */
-        const real *x44 = arena + 80; /* (1) */
-        real *y = arena + 64;
+        const real *x42 = arena + 0; /* (1) */
+        const real *x46 = arena + 16; /* (1) */
+        real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
-            real v41 = (real)0.015625 * (x40[i]);
-            real v45 = (real)0.015625 * (x44[i]);
-            y[i] = v45 + v41;
+            real v43 = (real)0.015625 * (x42[i]);
+            real v47 = (real)0.015625 * (x46[i]);
+            y[i] = v47 + v43;
         }
     }
     /* specs/gan_mlp.gm:8: metrics (1) */
-    out[0] = (double)*(arena + 64);
+    out[0] = (double)*(arena + 0);
     /* specs/gan_mlp.gm:8: metrics (1) */
     /*   with specs/gan_mlp.gm:8: metrics */
     {
-        const real *x30 = arena + 0; /* (64, 1) */
-        real *y = arena + 64;
+        const real *x37 = arena + 128; /* (64, 1) */
+        real *y = arena + 0;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
-            real v48 = 1 / (1 + exp(-(x30[i])));
-            acc += v48;
+            real v50 = 1 / (1 + exp(-(x37[i])));
+            acc += v50;
         }
         y[0] = (real)acc;
     }
     /* specs/gan_mlp.gm:8: metrics (1) */
     {
-        const real *x49 = arena + 64; /* (1) */
-        real *y = arena + 64;
+        const real *x51 = arena + 0; /* (1) */
+        real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.015625 * (x49[i]);
+            y[i] = (real)0.015625 * (x51[i]);
         }
     }
     /* specs/gan_mlp.gm:8: metrics (1) */
     /*   with specs/gan_mlp.gm:8: metrics */
     {
-        const real *x38 = arena + 16384; /* (64, 1) */
-        real *y = arena + 0;
+        const real *x40 = arena + 192; /* (64, 1) */
+        real *y = arena + 16;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
-            real v51 = 1 / (1 + exp(-(x38[i])));
-            acc += v51;
+            real v53 = 1 / (1 + exp(-(x40[i])));
+            acc += v53;
         }
         y[0] = (real)acc;
     }
     /* specs/gan_mlp.gm:8: metrics (1) */
     {
-        const real *x52 = arena + 0; /* (1) */
-        real *y = arena + 0;
+        const real *x54 = arena + 16; /* (1) */
+        real *y = arena + 16;
         for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.015625 * (x52[i]);
+            y[i] = (real)0.015625 * (x54[i]);
         }
     }
     /* specs/gan_mlp.gm:8: metrics (1) */
-    out[2] = (double)*(arena + 64);
+    out[2] = (double)*(arena + 0);
     /* specs/gan_mlp.gm:8: metrics (1) */
-    out[3] = (double)*(arena + 0);
+    out[3] = (double)*(arena + 16);
     /* specs/gan_mlp.gm:8: metrics (1) */
     {
         real *y = arena + 0;
@@ -365,10 +324,10 @@ static void train_step(long t, double *out) {
     }
     /* specs/gan_mlp.gm:8: backward of loss_D (1) */
     {
-        const real *x56 = arena + 0; /* (1) */
+        const real *x58 = arena + 0; /* (1) */
         real *y = arena + 16;
         for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.015625 * (x56[i]);
+            y[i] = (real)0.015625 * (x58[i]);
         }
     }
     /* specs/gan_mlp.gm:8: backward of loss_D (64, 1) */
@@ -376,273 +335,155 @@ static void train_step(long t, double *out) {
     /*   with specs/gan_mlp.gm:8: backward of loss_D */
     /*   with specs/gan_mlp.gm:8: backward of loss_D */
     {
-        const real *x57 = arena + 16; /* (1) */
-        const real *x42 = arena + 434176; /* (64, 1) */
-        real *y = arena + 434176;
+        const real *x59 = arena + 16; /* (1) */
+        const real *x44 = arena + 256; /* (64, 1) */
+        real *y = arena + 256;
         for (long i = 0; i < 64; i++) {
-            real v58 = x57[0];
-            real v59 = 1 / (1 + exp(-(x42[i])));
-            real v60 = (v58) * (v59);
-            y[i] = -(v60);
+            real v60 = x59[0];
+            real v61 = 1 / (1 + exp(-(x44[i])));
+            real v62 = (v60) * (v61);
+            y[i] = -(v62);
         }
     }
     /* specs/gan_mlp.gm:8: backward of loss_D (1) */
     {
-        const real *x56 = arena + 0; /* (1) */
+        const real *x58 = arena + 0; /* (1) */
         real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.015625 * (x56[i]);
+            y[i] = (real)0.015625 * (x58[i]);
         }
     }
     /* specs/gan_mlp.gm:8: backward of loss_D (64, 1) */
     /*   with specs/gan_mlp.gm:8: backward of loss_D */
     /*   with specs/gan_mlp.gm:8: backward of loss_D */
     {
-        const real *x62 = arena + 0; /* (1) */
-        const real *x38 = arena + 16384; /* (64, 1) */
-        real *y = arena + 16384;
+        const real *x64 = arena + 0; /* (1) */
+        const real *x40 = arena + 192; /* (64, 1) */
+        real *y = arena + 192;
         for (long i = 0; i < 64; i++) {
-            real v63 = x62[0];
-            real v64 = 1 / (1 + exp(-(x38[i])));
-            y[i] = (v63) * (v64);
+            real v65 = x64[0];
+            real v66 = 1 / (1 + exp(-(x40[i])));
+            y[i] = (v65) * (v66);
         }
     }
-    /* specs/gan_mlp.gm:7: backward of D dense 1 (1) */
+    /* specs/gan_mlp.gm:7: backward of D dense 1 (1, 128) */
+    memset(arena + 32768, 0, 128 * sizeof(real));
+    for (long r = 0; r < 1; r++) memcpy(arena + 32768 + r * 128 + 64, arena + 192 + r * 64 + 0, 64 * sizeof(real));
+    /* specs/gan_mlp.gm:7: backward of D dense 1 (1, 128) */
+    memset(arena + 0, 0, 128 * sizeof(real));
+    for (long r = 0; r < 1; r++) memcpy(arena + 0 + r * 128 + 0, arena + 256 + r * 64 + 0, 64 * sizeof(real));
+    /* specs/gan_mlp.gm:7: backward of D dense 1 (128, 1) */
     {
-        const real *x65 = arena + 16384; /* (64, 1) */
-        real *y = arena + 1067008;
-        double acc[1] = {0};
-        for (long r = 0; r < 64; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                acc[c] += x65[i];
-            }
-        }
-        for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
-    }
-    /* specs/gan_mlp.gm:7: backward of D dense 1 (64, 256) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 256, 1, arena + 16384, 1, D_l5_weight, 256, arena + 0, 256);
-    /* specs/gan_mlp.gm:7: backward of D dense 1 (1, 256) */
-    gemm(CblasTrans, CblasNoTrans, 1, 256, 64, arena + 16384, 1, arena + 32768, 256, arena + 1066496, 256);
-    /* specs/gan_mlp.gm:7: backward of D leaky_relu 0.2 (64, 256) */
-    {
-        const real *x36 = arena + 32768; /* (64, 256) */
-        const real *x67 = arena + 0; /* (64, 256) */
+        const real *x70 = arena + 32768; /* (128, 1) */
+        const real *x73 = arena + 0; /* (128, 1) */
         real *y = arena + 32768;
-        PARALLEL_FOR
-        for (long i = 0; i < 16384; i++) {
-            y[i] = x36[i] > 0 ? x67[i] : (real)0.2 * x67[i];
+        for (long i = 0; i < 128; i++) {
+            y[i] = x70[i] + x73[i];
         }
     }
-    /* specs/gan_mlp.gm:7: backward of D dense 256 (256) */
-    {
-        const real *x69 = arena + 32768; /* (64, 256) */
-        real *y = arena + 1066752;
-        double acc[256] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 16; cb++) {
-            int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
-            for (long r = 0; r < 64; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 256 + c;
-                    acc[c] += x69[i];
-                }
-            }
-        }
-        for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
-    }
-    /* specs/gan_mlp.gm:7: backward of D dense 256 (64, 512) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 512, 256, arena + 32768, 256, D_l3_weight, 512, arena + 0, 512);
-    /* specs/gan_mlp.gm:7: backward of D dense 256 (256, 512) */
-    gemm(CblasTrans, CblasNoTrans, 256, 512, 64, arena + 32768, 256, arena + 401408, 512, arena + 802816, 512);
-    /* specs/gan_mlp.gm:7: backward of D leaky_relu 0.2 (64, 512) */
-    {
-        const real *x33 = arena + 401408; /* (64, 512) */
-        const real *x71 = arena + 0; /* (64, 512) */
-        real *y = arena + 401408;
-        PARALLEL_FOR
-        for (long i = 0; i < 32768; i++) {
-            y[i] = x33[i] > 0 ? x71[i] : (real)0.2 * x71[i];
-        }
-    }
-    /* specs/gan_mlp.gm:7: backward of D dense 512 (512) */
-    {
-        const real *x73 = arena + 401408; /* (64, 512) */
-        real *y = arena + 1065984;
-        double acc[512] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 32; cb++) {
-            int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
-            for (long r = 0; r < 64; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 512 + c;
-                    acc[c] += x73[i];
-                }
-            }
-        }
-        for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
-    }
-    /* specs/gan_mlp.gm:7: backward of D dense 512 (512, 784) */
-    gemm(CblasTrans, CblasNoTrans, 512, 784, 64, arena + 401408, 512, arena + 933888, 784, arena + 0, 784);
     /* specs/gan_mlp.gm:7: backward of D dense 1 (1) */
     {
-        const real *x61 = arena + 434176; /* (64, 1) */
-        real *y = arena + 401408;
+        const real *x74 = arena + 32768; /* (128, 1) */
+        real *y = arena + 798720;
         double acc[1] = {0};
-        for (long r = 0; r < 64; r++) {
+        for (long r = 0; r < 128; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
-                acc[c] += x61[i];
+                acc[c] += x74[i];
             }
         }
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
-    /* specs/gan_mlp.gm:7: backward of D dense 1 (1) */
-    {
-        const real *x66 = arena + 1067008; /* (1) */
-        const real *x76 = arena + 401408; /* (1) */
-        real *y = arena + 1067008;
-        for (long i = 0; i < 1; i++) {
-            y[i] = x66[i] + x76[i];
-        }
-    }
-    /* specs/gan_mlp.gm:7: backward of D dense 1 (64, 256) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 256, 1, arena + 434176, 1, D_l5_weight, 256, arena + 401408, 256);
+    /* specs/gan_mlp.gm:7: backward of D dense 1 (128, 256) */
+    gemm(CblasNoTrans, CblasNoTrans, 128, 256, 1, arena + 32768, 1, D_l5_weight, 256, arena + 0, 256);
     /* specs/gan_mlp.gm:7: backward of D dense 1 (1, 256) */
-    gemm(CblasTrans, CblasNoTrans, 1, 256, 64, arena + 434176, 1, arena + 565248, 256, arena + 417792, 256);
-    /* specs/gan_mlp.gm:7: backward of D dense 1 (1, 256) */
+    gemm(CblasTrans, CblasNoTrans, 1, 256, 128, arena + 32768, 1, arena + 65536, 256, arena + 798208, 256);
+    /* specs/gan_mlp.gm:7: backward of D leaky_relu 0.2 (128, 256) */
     {
-        const real *x68 = arena + 1066496; /* (1, 256) */
-        const real *x79 = arena + 417792; /* (1, 256) */
-        real *y = arena + 1066496;
-        for (long i = 0; i < 256; i++) {
-            y[i] = x68[i] + x79[i];
-        }
-    }
-    /* specs/gan_mlp.gm:7: backward of D leaky_relu 0.2 (64, 256) */
-    {
-        const real *x26 = arena + 565248; /* (64, 256) */
-        const real *x78 = arena + 401408; /* (64, 256) */
-        real *y = arena + 565248;
+        const real *x30 = arena + 65536; /* (128, 256) */
+        const real *x76 = arena + 0; /* (128, 256) */
+        real *y = arena + 65536;
         PARALLEL_FOR
-        for (long i = 0; i < 16384; i++) {
-            y[i] = x26[i] > 0 ? x78[i] : (real)0.2 * x78[i];
+        for (long i = 0; i < 32768; i++) {
+            y[i] = x30[i] > 0 ? x76[i] : (real)0.2 * x76[i];
         }
     }
     /* specs/gan_mlp.gm:7: backward of D dense 256 (256) */
     {
-        const real *x81 = arena + 565248; /* (64, 256) */
-        real *y = arena + 401408;
+        const real *x78 = arena + 65536; /* (128, 256) */
+        real *y = arena + 798464;
         double acc[256] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 16; cb++) {
             int c1 = cb * 16 + 16 < 256 ? cb * 16 + 16 : 256;
-            for (long r = 0; r < 64; r++) {
+            for (long r = 0; r < 128; r++) {
                 for (int c = cb * 16; c < c1; c++) {
                     long i = r * 256 + c;
-                    acc[c] += x81[i];
+                    acc[c] += x78[i];
                 }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
     }
-    /* specs/gan_mlp.gm:7: backward of D dense 256 (256) */
-    {
-        const real *x70 = arena + 1066752; /* (256) */
-        const real *x82 = arena + 401408; /* (256) */
-        real *y = arena + 1066752;
-        for (long i = 0; i < 256; i++) {
-            y[i] = x70[i] + x82[i];
-        }
-    }
-    /* specs/gan_mlp.gm:7: backward of D dense 256 (64, 512) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 512, 256, arena + 565248, 256, D_l3_weight, 512, arena + 532480, 512);
+    /* specs/gan_mlp.gm:7: backward of D dense 256 (128, 512) */
+    gemm(CblasNoTrans, CblasNoTrans, 128, 512, 256, arena + 65536, 256, D_l3_weight, 512, arena + 0, 512);
     /* specs/gan_mlp.gm:7: backward of D dense 256 (256, 512) */
-    gemm(CblasTrans, CblasNoTrans, 256, 512, 64, arena + 565248, 256, arena + 1016832, 512, arena + 401408, 512);
-    /* specs/gan_mlp.gm:7: backward of D dense 256 (256, 512) */
+    gemm(CblasTrans, CblasNoTrans, 256, 512, 128, arena + 65536, 256, arena + 632832, 512, arena + 401408, 512);
+    /* specs/gan_mlp.gm:7: backward of D leaky_relu 0.2 (128, 512) */
     {
-        const real *x72 = arena + 802816; /* (256, 512) */
-        const real *x85 = arena + 401408; /* (256, 512) */
-        real *y = arena + 802816;
+        const real *x25 = arena + 632832; /* (128, 512) */
+        const real *x80 = arena + 0; /* (128, 512) */
+        real *y = arena + 632832;
         PARALLEL_FOR
-        for (long i = 0; i < 131072; i++) {
-            y[i] = x72[i] + x85[i];
-        }
-    }
-    /* specs/gan_mlp.gm:7: backward of D leaky_relu 0.2 (64, 512) */
-    {
-        const real *x21 = arena + 1016832; /* (64, 512) */
-        const real *x84 = arena + 532480; /* (64, 512) */
-        real *y = arena + 1016832;
-        PARALLEL_FOR
-        for (long i = 0; i < 32768; i++) {
-            y[i] = x21[i] > 0 ? x84[i] : (real)0.2 * x84[i];
+        for (long i = 0; i < 65536; i++) {
+            y[i] = x25[i] > 0 ? x80[i] : (real)0.2 * x80[i];
         }
     }
     /* specs/gan_mlp.gm:7: backward of D dense 512 (512) */
     {
-        const real *x87 = arena + 1016832; /* (64, 512) */
-        real *y = arena + 401408;
+        const real *x82 = arena + 632832; /* (128, 512) */
+        real *y = arena + 797696;
         double acc[512] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 32; cb++) {
             int c1 = cb * 16 + 16 < 512 ? cb * 16 + 16 : 512;
-            for (long r = 0; r < 64; r++) {
+            for (long r = 0; r < 128; r++) {
                 for (int c = cb * 16; c < c1; c++) {
                     long i = r * 512 + c;
-                    acc[c] += x87[i];
+                    acc[c] += x82[i];
                 }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
     }
-    /* specs/gan_mlp.gm:7: backward of D dense 512 (512) */
-    {
-        const real *x74 = arena + 1065984; /* (512) */
-        const real *x88 = arena + 401408; /* (512) */
-        real *y = arena + 1065984;
-        for (long i = 0; i < 512; i++) {
-            y[i] = x74[i] + x88[i];
-        }
-    }
     /* specs/gan_mlp.gm:7: backward of D dense 512 (512, 784) */
-    gemm(CblasTrans, CblasNoTrans, 512, 784, 64, arena + 1016832, 512, in_x, 784, arena + 401408, 784);
-    /* specs/gan_mlp.gm:7: backward of D dense 512 (512, 784) */
-    {
-        const real *x75 = arena + 0; /* (512, 784) */
-        const real *x90 = arena + 401408; /* (512, 784) */
-        real *y = arena + 0;
-        PARALLEL_FOR
-        for (long i = 0; i < 401408; i++) {
-            y[i] = x75[i] + x90[i];
-        }
-    }
+    gemm(CblasTrans, CblasNoTrans, 512, 784, 128, arena + 632832, 512, arena + 532480, 784, arena + 0, 784);
     /* specs/gan_mlp.gm:10: adam step of D.l1.weight (1) */
     adam_update(D_l1_weight, arena + 0, D_l1_weight_adam_m, D_l1_weight_adam_v, 401408, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_mlp.gm:10: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 1065984, D_l1_bias_adam_m, D_l1_bias_adam_v, 512, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l1_bias, arena + 797696, D_l1_bias_adam_m, D_l1_bias_adam_v, 512, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_mlp.gm:10: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 802816, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l3_weight, arena + 401408, D_l3_weight_adam_m, D_l3_weight_adam_v, 131072, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_mlp.gm:10: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 1066752, D_l3_bias_adam_m, D_l3_bias_adam_v, 256, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l3_bias, arena + 798464, D_l3_bias_adam_m, D_l3_bias_adam_v, 256, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_mlp.gm:10: adam step of D.l5.weight (1) */
-    adam_update(D_l5_weight, arena + 1066496, D_l5_weight_adam_m, D_l5_weight_adam_v, 256, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l5_weight, arena + 798208, D_l5_weight_adam_m, D_l5_weight_adam_v, 256, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_mlp.gm:10: adam step of D.l5.bias (1) */
-    adam_update(D_l5_bias, arena + 1067008, D_l5_bias_adam_m, D_l5_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l5_bias, arena + 798720, D_l5_bias_adam_m, D_l5_bias_adam_v, 1, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_mlp.gm:7: D dense 512 (64, 512) */
-    gemm(CblasNoTrans, CblasTrans, 64, 512, 784, arena + 933888, 784, D_l1_weight, 784, arena + 50176, 512);
+    gemm(CblasNoTrans, CblasTrans, 64, 512, 784, arena + 698368, 784, D_l1_weight, 784, arena + 50176, 512);
     /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (64, 512) */
     /*   with specs/gan_mlp.gm:7: D dense 512 */
     {
-        const real *x110 = arena + 50176; /* (64, 512) */
-        const real *x19 = D_l1_bias; /* (512) */
+        const real *x103 = arena + 50176; /* (64, 512) */
+        const real *x23 = D_l1_bias; /* (512) */
         real *y = arena + 50176;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
-                real v111 = x110[i] + x19[c];
-                y[i] = v111 > 0 ? v111 : (real)0.2 * v111;
+                real v104 = x103[i] + x23[c];
+                y[i] = v104 > 0 ? v104 : (real)0.2 * v104;
             }
         }
     }
@@ -651,15 +492,15 @@ static void train_step(long t, double *out) {
     /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (64, 256) */
     /*   with specs/gan_mlp.gm:7: D dense 256 */
     {
-        const real *x113 = arena + 32768; /* (64, 256) */
-        const real *x24 = D_l3_bias; /* (256) */
+        const real *x106 = arena + 32768; /* (64, 256) */
+        const real *x28 = D_l3_bias; /* (256) */
         real *y = arena + 32768;
         PARALLEL_FOR
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
-                real v114 = x113[i] + x24[c];
-                y[i] = v114 > 0 ? v114 : (real)0.2 * v114;
+                real v107 = x106[i] + x28[c];
+                y[i] = v107 > 0 ? v107 : (real)0.2 * v107;
             }
         }
     }
@@ -668,35 +509,35 @@ static void train_step(long t, double *out) {
     /* specs/gan_mlp.gm:8: loss_G (64, 1) */
     /*   with specs/gan_mlp.gm:7: D dense 1 */
     {
-        const real *x116 = arena + 16384; /* (64, 1) */
-        const real *x29 = D_l5_bias; /* (1) */
+        const real *x109 = arena + 16384; /* (64, 1) */
+        const real *x33 = D_l5_bias; /* (1) */
         real *y = arena + 16384;
         for (long r = 0; r < 64; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
-                real v117 = x116[i] + x29[c];
-                y[i] = -(v117);
+                real v110 = x109[i] + x33[c];
+                y[i] = -(v110);
             }
         }
     }
     /* specs/gan_mlp.gm:8: loss_G (1) */
     /*   with specs/gan_mlp.gm:8: loss_G */
     {
-        const real *x118 = arena + 16384; /* (64, 1) */
+        const real *x111 = arena + 16384; /* (64, 1) */
         real *y = arena + 0;
         double acc = 0;
         for (long i = 0; i < 64; i++) {
-            real v119 = softplus(x118[i]);
-            acc += v119;
+            real v112 = softplus(x111[i]);
+            acc += v112;
         }
         y[0] = (real)acc;
     }
     /* specs/gan_mlp.gm:8: loss_G (1) */
     {
-        const real *x120 = arena + 0; /* (1) */
+        const real *x113 = arena + 0; /* (1) */
         real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.015625 * (x120[i]);
+            y[i] = (real)0.015625 * (x113[i]);
         }
     }
     /* specs/gan_mlp.gm:8: metrics (1) */
@@ -706,8 +547,8 @@ static void train_step(long t, double *out) {
     {
         real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
-            real v123 = 1;
-            y[i] = (real)0.015625 * (v123);
+            real v116 = 1;
+            y[i] = (real)0.015625 * (v116);
         }
     }
     /* specs/gan_mlp.gm:8: backward of loss_G (64, 1) */
@@ -715,38 +556,38 @@ static void train_step(long t, double *out) {
     /*   with specs/gan_mlp.gm:8: backward of loss_G */
     /*   with specs/gan_mlp.gm:8: backward of loss_G */
     {
-        const real *x124 = arena + 0; /* (1) */
-        const real *x118 = arena + 16384; /* (64, 1) */
+        const real *x117 = arena + 0; /* (1) */
+        const real *x111 = arena + 16384; /* (64, 1) */
         real *y = arena + 16384;
         for (long i = 0; i < 64; i++) {
-            real v125 = x124[0];
-            real v126 = 1 / (1 + exp(-(x118[i])));
-            real v127 = (v125) * (v126);
-            y[i] = -(v127);
+            real v118 = x117[0];
+            real v119 = 1 / (1 + exp(-(x111[i])));
+            real v120 = (v118) * (v119);
+            y[i] = -(v120);
         }
     }
     /* specs/gan_mlp.gm:7: backward of D dense 1 (64, 256) */
     gemm(CblasNoTrans, CblasNoTrans, 64, 256, 1, arena + 16384, 1, D_l5_weight, 256, arena + 0, 256);
     /* specs/gan_mlp.gm:7: backward of D leaky_relu 0.2 (64, 256) */
     {
-        const real *x115 = arena + 32768; /* (64, 256) */
-        const real *x129 = arena + 0; /* (64, 256) */
+        const real *x108 = arena + 32768; /* (64, 256) */
+        const real *x122 = arena + 0; /* (64, 256) */
         real *y = arena + 32768;
         PARALLEL_FOR
         for (long i = 0; i < 16384; i++) {
-            y[i] = x115[i] > 0 ? x129[i] : (real)0.2 * x129[i];
+            y[i] = x108[i] > 0 ? x122[i] : (real)0.2 * x122[i];
         }
     }
     /* specs/gan_mlp.gm:7: backward of D dense 256 (64, 512) */
     gemm(CblasNoTrans, CblasNoTrans, 64, 512, 256, arena + 32768, 256, D_l3_weight, 512, arena + 0, 512);
     /* specs/gan_mlp.gm:7: backward of D leaky_relu 0.2 (64, 512) */
     {
-        const real *x112 = arena + 50176; /* (64, 512) */
-        const real *x131 = arena + 0; /* (64, 512) */
+        const real *x105 = arena + 50176; /* (64, 512) */
+        const real *x124 = arena + 0; /* (64, 512) */
         real *y = arena + 50176;
         PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
-            y[i] = x112[i] > 0 ? x131[i] : (real)0.2 * x131[i];
+            y[i] = x105[i] > 0 ? x124[i] : (real)0.2 * x124[i];
         }
     }
     /* specs/gan_mlp.gm:7: backward of D dense 512 (64, 784) */
@@ -756,20 +597,20 @@ static void train_step(long t, double *out) {
     /*   with specs/gan_mlp.gm:6: backward of G tanh */
     /*   with specs/gan_mlp.gm:6: backward of G tanh */
     {
-        const real *x16 = arena + 933888; /* (64, 784) */
-        const real *x133 = arena + 0; /* (64, 784) */
-        real *y = arena + 933888;
+        const real *x16 = arena + 698368; /* (64, 784) */
+        const real *x126 = arena + 0; /* (64, 784) */
+        real *y = arena + 698368;
         PARALLEL_FOR
         for (long i = 0; i < 50176; i++) {
-            real v134 = (x16[i]) * (x16[i]);
-            real v135 = -(v134);
-            real v136 = v135 + 1;
-            y[i] = (x133[i]) * (v136);
+            real v127 = (x16[i]) * (x16[i]);
+            real v128 = -(v127);
+            real v129 = v128 + 1;
+            y[i] = (x126[i]) * (v129);
         }
     }
     /* specs/gan_mlp.gm:6: backward of G dense 784 (784) */
     {
-        const real *x137 = arena + 933888; /* (64, 784) */
+        const real *x130 = arena + 698368; /* (64, 784) */
         real *y = arena + 558080;
         double acc[784] = {0};
         PARALLEL_FOR
@@ -778,29 +619,29 @@ static void train_step(long t, double *out) {
             for (long r = 0; r < 64; r++) {
                 for (int c = cb * 32; c < c1; c++) {
                     long i = r * 784 + c;
-                    acc[c] += x137[i];
+                    acc[c] += x130[i];
                 }
             }
         }
         for (int c = 0; c < 784; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_mlp.gm:6: backward of G dense 784 (64, 512) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 512, 784, arena + 933888, 784, G_l5_weight, 512, arena + 401408, 512);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 512, 784, arena + 698368, 784, G_l5_weight, 512, arena + 401408, 512);
     /* specs/gan_mlp.gm:6: backward of G dense 784 (784, 512) */
-    gemm(CblasTrans, CblasNoTrans, 784, 512, 64, arena + 933888, 784, arena + 984064, 512, arena + 0, 512);
+    gemm(CblasTrans, CblasNoTrans, 784, 512, 64, arena + 698368, 784, arena + 748544, 512, arena + 0, 512);
     /* specs/gan_mlp.gm:6: backward of G leaky_relu 0.2 (64, 512) */
     {
-        const real *x11 = arena + 984064; /* (64, 512) */
-        const real *x139 = arena + 401408; /* (64, 512) */
-        real *y = arena + 984064;
+        const real *x11 = arena + 748544; /* (64, 512) */
+        const real *x132 = arena + 401408; /* (64, 512) */
+        real *y = arena + 748544;
         PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
-            y[i] = x11[i] > 0 ? x139[i] : (real)0.2 * x139[i];
+            y[i] = x11[i] > 0 ? x132[i] : (real)0.2 * x132[i];
         }
     }
     /* specs/gan_mlp.gm:6: backward of G dense 512 (512) */
     {
-        const real *x141 = arena + 984064; /* (64, 512) */
+        const real *x134 = arena + 748544; /* (64, 512) */
         real *y = arena + 558864;
         double acc[512] = {0};
         PARALLEL_FOR
@@ -809,29 +650,29 @@ static void train_step(long t, double *out) {
             for (long r = 0; r < 64; r++) {
                 for (int c = cb * 16; c < c1; c++) {
                     long i = r * 512 + c;
-                    acc[c] += x141[i];
+                    acc[c] += x134[i];
                 }
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_mlp.gm:6: backward of G dense 512 (64, 256) */
-    gemm(CblasNoTrans, CblasNoTrans, 64, 256, 512, arena + 984064, 512, G_l3_weight, 256, arena + 532480, 256);
+    gemm(CblasNoTrans, CblasNoTrans, 64, 256, 512, arena + 748544, 512, G_l3_weight, 256, arena + 532480, 256);
     /* specs/gan_mlp.gm:6: backward of G dense 512 (512, 256) */
-    gemm(CblasTrans, CblasNoTrans, 512, 256, 64, arena + 984064, 512, arena + 1049600, 256, arena + 401408, 256);
+    gemm(CblasTrans, CblasNoTrans, 512, 256, 64, arena + 748544, 512, arena + 781312, 256, arena + 401408, 256);
     /* specs/gan_mlp.gm:6: backward of G leaky_relu 0.2 (64, 256) */
     {
-        const real *x6 = arena + 1049600; /* (64, 256) */
-        const real *x143 = arena + 532480; /* (64, 256) */
-        real *y = arena + 1049600;
+        const real *x6 = arena + 781312; /* (64, 256) */
+        const real *x136 = arena + 532480; /* (64, 256) */
+        real *y = arena + 781312;
         PARALLEL_FOR
         for (long i = 0; i < 16384; i++) {
-            y[i] = x6[i] > 0 ? x143[i] : (real)0.2 * x143[i];
+            y[i] = x6[i] > 0 ? x136[i] : (real)0.2 * x136[i];
         }
     }
     /* specs/gan_mlp.gm:6: backward of G dense 256 (256) */
     {
-        const real *x145 = arena + 1049600; /* (64, 256) */
+        const real *x138 = arena + 781312; /* (64, 256) */
         real *y = arena + 559376;
         double acc[256] = {0};
         PARALLEL_FOR
@@ -840,14 +681,14 @@ static void train_step(long t, double *out) {
             for (long r = 0; r < 64; r++) {
                 for (int c = cb * 16; c < c1; c++) {
                     long i = r * 256 + c;
-                    acc[c] += x145[i];
+                    acc[c] += x138[i];
                 }
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_mlp.gm:6: backward of G dense 256 (256, 100) */
-    gemm(CblasTrans, CblasNoTrans, 256, 100, 64, arena + 1049600, 256, in_z, 100, arena + 532480, 100);
+    gemm(CblasTrans, CblasNoTrans, 256, 100, 64, arena + 781312, 256, in_z, 100, arena + 532480, 100);
     /* specs/gan_mlp.gm:9: adam step of G.l1.weight (1) */
     adam_update(G_l1_weight, arena + 532480, G_l1_weight_adam_m, G_l1_weight_adam_v, 25600, (real)0.0002, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_mlp.gm:9: adam step of G.l1.bias (1) */
@@ -921,179 +762,6 @@ static const real *generate(void) {
 /* Gradient check: loss_D at batch 4. */
 static void gc_loss_0(double *out) {
     /* specs/gan_mlp.gm:6: G dense 256 (4, 256) */
-    gemm(CblasNoTrans, CblasTrans, 4, 256, 100, gc_z, 100, G_l1_weight, 100, arena + 0, 256);
-    /* specs/gan_mlp.gm:6: G leaky_relu 0.2 (4, 256) */
-    /*   with specs/gan_mlp.gm:6: G dense 256 */
-    {
-        const real *x3 = arena + 0; /* (4, 256) */
-        const real *x4 = G_l1_bias; /* (256) */
-        real *y = arena + 0;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v5 = x3[i] + x4[c];
-                y[i] = v5 > 0 ? v5 : (real)0.2 * v5;
-            }
-        }
-    }
-    /* specs/gan_mlp.gm:6: G dense 512 (4, 512) */
-    gemm(CblasNoTrans, CblasTrans, 4, 512, 256, arena + 0, 256, G_l3_weight, 256, arena + 1024, 512);
-    /* specs/gan_mlp.gm:6: G leaky_relu 0.2 (4, 512) */
-    /*   with specs/gan_mlp.gm:6: G dense 512 */
-    {
-        const real *x8 = arena + 1024; /* (4, 512) */
-        const real *x9 = G_l3_bias; /* (512) */
-        real *y = arena + 1024;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v10 = x8[i] + x9[c];
-                y[i] = v10 > 0 ? v10 : (real)0.2 * v10;
-            }
-        }
-    }
-    /* specs/gan_mlp.gm:6: G dense 784 (4, 784) */
-    gemm(CblasNoTrans, CblasTrans, 4, 784, 512, arena + 1024, 512, G_l5_weight, 512, arena + 3072, 784);
-    /* specs/gan_mlp.gm:6: G tanh (4, 784) */
-    /*   with specs/gan_mlp.gm:6: G dense 784 */
-    {
-        const real *x13 = arena + 3072; /* (4, 784) */
-        const real *x14 = G_l5_bias; /* (784) */
-        real *y = arena + 3072;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 784; c++) {
-                long i = r * 784 + c;
-                real v15 = x13[i] + x14[c];
-                y[i] = tanh(v15);
-            }
-        }
-    }
-    /* specs/gan_mlp.gm:7: D dense 512 (4, 512) */
-    gemm(CblasNoTrans, CblasTrans, 4, 512, 784, gc_x, 784, D_l1_weight, 784, arena + 0, 512);
-    /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (4, 512) */
-    /*   with specs/gan_mlp.gm:7: D dense 512 */
-    {
-        const real *x18 = arena + 0; /* (4, 512) */
-        const real *x19 = D_l1_bias; /* (512) */
-        real *y = arena + 0;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v20 = x18[i] + x19[c];
-                y[i] = v20 > 0 ? v20 : (real)0.2 * v20;
-            }
-        }
-    }
-    /* specs/gan_mlp.gm:7: D dense 256 (4, 256) */
-    gemm(CblasNoTrans, CblasTrans, 4, 256, 512, arena + 0, 512, D_l3_weight, 512, arena + 2048, 256);
-    /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (4, 256) */
-    /*   with specs/gan_mlp.gm:7: D dense 256 */
-    {
-        const real *x23 = arena + 2048; /* (4, 256) */
-        const real *x24 = D_l3_bias; /* (256) */
-        real *y = arena + 2048;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v25 = x23[i] + x24[c];
-                y[i] = v25 > 0 ? v25 : (real)0.2 * v25;
-            }
-        }
-    }
-    /* specs/gan_mlp.gm:7: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 256, arena + 2048, 256, D_l5_weight, 256, arena + 0, 1);
-    /* specs/gan_mlp.gm:7: D dense 512 (4, 512) */
-    gemm(CblasNoTrans, CblasTrans, 4, 512, 784, arena + 3072, 784, D_l1_weight, 784, arena + 16, 512);
-    /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (4, 512) */
-    /*   with specs/gan_mlp.gm:7: D dense 512 */
-    {
-        const real *x31 = arena + 16; /* (4, 512) */
-        const real *x19 = D_l1_bias; /* (512) */
-        real *y = arena + 16;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v32 = x31[i] + x19[c];
-                y[i] = v32 > 0 ? v32 : (real)0.2 * v32;
-            }
-        }
-    }
-    /* specs/gan_mlp.gm:7: D dense 256 (4, 256) */
-    gemm(CblasNoTrans, CblasTrans, 4, 256, 512, arena + 16, 512, D_l3_weight, 512, arena + 2064, 256);
-    /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (4, 256) */
-    /*   with specs/gan_mlp.gm:7: D dense 256 */
-    {
-        const real *x34 = arena + 2064; /* (4, 256) */
-        const real *x24 = D_l3_bias; /* (256) */
-        real *y = arena + 2064;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v35 = x34[i] + x24[c];
-                y[i] = v35 > 0 ? v35 : (real)0.2 * v35;
-            }
-        }
-    }
-    /* specs/gan_mlp.gm:7: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 256, arena + 2064, 256, D_l5_weight, 256, arena + 16, 1);
-    /* specs/gan_mlp.gm:8: loss_D (1) */
-    /*   with specs/gan_mlp.gm:7: D dense 1 */
-    /*   with specs/gan_mlp.gm:8: loss_D */
-    {
-        const real *x37 = arena + 16; /* (4, 1) */
-        const real *x29 = D_l5_bias; /* (1) */
-        real *y = arena + 32;
-        double acc = 0;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                real v38 = x37[i] + x29[c];
-                real v39 = softplus(v38);
-                acc += v39;
-            }
-        }
-        y[0] = (real)acc;
-    }
-    /* specs/gan_mlp.gm:8: loss_D (1) */
-    /*   with specs/gan_mlp.gm:7: D dense 1 */
-    /*   with specs/gan_mlp.gm:8: loss_D */
-    /*   with specs/gan_mlp.gm:8: loss_D */
-    {
-        const real *x28 = arena + 0; /* (4, 1) */
-        const real *x29 = D_l5_bias; /* (1) */
-        real *y = arena + 16;
-        double acc = 0;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                real v30 = x28[i] + x29[c];
-                real v42 = -(v30);
-                real v43 = softplus(v42);
-                acc += v43;
-            }
-        }
-        y[0] = (real)acc;
-    }
-    /* specs/gan_mlp.gm:8: loss_D (1) */
-    /*   with specs/gan_mlp.gm:8: loss_D */
-    /*   with specs/gan_mlp.gm:8: loss_D */
-    {
-        const real *x40 = arena + 32; /* (1) */
-        const real *x44 = arena + 16; /* (1) */
-        real *y = arena + 32;
-        for (long i = 0; i < 1; i++) {
-            real v41 = (real)0.25 * (x40[i]);
-            real v45 = (real)0.25 * (x44[i]);
-            y[i] = v45 + v41;
-        }
-    }
-    /* specs/gan_mlp.gm:8: loss_D (1) */
-    out[0] = (double)*(arena + 32);
-}
-
-/* Gradient check: d loss_D / d parameters at batch 4, into g. */
-static void gc_grad_0(real *g) {
-    /* specs/gan_mlp.gm:6: G dense 256 (4, 256) */
     gemm(CblasNoTrans, CblasTrans, 4, 256, 100, gc_z, 100, G_l1_weight, 100, arena + 2048, 256);
     /* specs/gan_mlp.gm:6: G leaky_relu 0.2 (4, 256) */
     /*   with specs/gan_mlp.gm:6: G dense 256 */
@@ -1126,13 +794,13 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/gan_mlp.gm:6: G dense 784 (4, 784) */
-    gemm(CblasNoTrans, CblasTrans, 4, 784, 512, arena + 0, 512, G_l5_weight, 512, arena + 401408, 784);
+    gemm(CblasNoTrans, CblasTrans, 4, 784, 512, arena + 0, 512, G_l5_weight, 512, arena + 6272, 784);
     /* specs/gan_mlp.gm:6: G tanh (4, 784) */
     /*   with specs/gan_mlp.gm:6: G dense 784 */
     {
-        const real *x13 = arena + 401408; /* (4, 784) */
+        const real *x13 = arena + 6272; /* (4, 784) */
         const real *x14 = G_l5_bias; /* (784) */
-        real *y = arena + 401408;
+        real *y = arena + 6272;
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 784; c++) {
                 long i = r * 784 + c;
@@ -1141,74 +809,205 @@ static void gc_grad_0(real *g) {
             }
         }
     }
-    /* specs/gan_mlp.gm:7: D dense 512 (4, 512) */
-    gemm(CblasNoTrans, CblasTrans, 4, 512, 784, gc_x, 784, D_l1_weight, 784, arena + 933888, 512);
-    /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (4, 512) */
+    /* specs/gan_mlp.gm:6: G tanh (1, 6272) */
+    for (long r = 0; r < 1; r++) memcpy(arena + 0 + r * 6272 + 0, gc_x + r * 3136 + 0, 3136 * sizeof(real));
+    for (long r = 0; r < 1; r++) memcpy(arena + 0 + r * 6272 + 3136, arena + 6272 + r * 3136 + 0, 3136 * sizeof(real));
+    /* specs/gan_mlp.gm:7: D dense 512 (8, 512) */
+    gemm(CblasNoTrans, CblasTrans, 8, 512, 784, arena + 0, 784, D_l1_weight, 784, arena + 6272, 512);
+    /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (8, 512) */
     /*   with specs/gan_mlp.gm:7: D dense 512 */
     {
-        const real *x18 = arena + 933888; /* (4, 512) */
-        const real *x19 = D_l1_bias; /* (512) */
-        real *y = arena + 933888;
-        for (long r = 0; r < 4; r++) {
+        const real *x22 = arena + 6272; /* (8, 512) */
+        const real *x23 = D_l1_bias; /* (512) */
+        real *y = arena + 6272;
+        for (long r = 0; r < 8; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
-                real v20 = x18[i] + x19[c];
-                y[i] = v20 > 0 ? v20 : (real)0.2 * v20;
+                real v24 = x22[i] + x23[c];
+                y[i] = v24 > 0 ? v24 : (real)0.2 * v24;
             }
         }
     }
-    /* specs/gan_mlp.gm:7: D dense 256 (4, 256) */
-    gemm(CblasNoTrans, CblasTrans, 4, 256, 512, arena + 933888, 512, D_l3_weight, 512, arena + 534528, 256);
-    /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (4, 256) */
+    /* specs/gan_mlp.gm:7: D dense 256 (8, 256) */
+    gemm(CblasNoTrans, CblasTrans, 8, 256, 512, arena + 6272, 512, D_l3_weight, 512, arena + 0, 256);
+    /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (8, 256) */
     /*   with specs/gan_mlp.gm:7: D dense 256 */
     {
-        const real *x23 = arena + 534528; /* (4, 256) */
-        const real *x24 = D_l3_bias; /* (256) */
-        real *y = arena + 534528;
-        for (long r = 0; r < 4; r++) {
+        const real *x27 = arena + 0; /* (8, 256) */
+        const real *x28 = D_l3_bias; /* (256) */
+        real *y = arena + 0;
+        for (long r = 0; r < 8; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
-                real v25 = x23[i] + x24[c];
-                y[i] = v25 > 0 ? v25 : (real)0.2 * v25;
+                real v29 = x27[i] + x28[c];
+                y[i] = v29 > 0 ? v29 : (real)0.2 * v29;
             }
         }
     }
-    /* specs/gan_mlp.gm:7: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 256, arena + 534528, 256, D_l5_weight, 256, arena + 406592, 1);
-    /* specs/gan_mlp.gm:7: D dense 512 (4, 512) */
-    gemm(CblasNoTrans, CblasTrans, 4, 512, 784, arena + 401408, 784, D_l1_weight, 784, arena + 404544, 512);
-    /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (4, 512) */
-    /*   with specs/gan_mlp.gm:7: D dense 512 */
+    /* specs/gan_mlp.gm:7: D dense 1 (8, 1) */
+    gemm(CblasNoTrans, CblasTrans, 8, 1, 256, arena + 0, 256, D_l5_weight, 256, arena + 2048, 1);
+    /* specs/gan_mlp.gm:7: D dense 1 (8, 1) */
     {
-        const real *x31 = arena + 404544; /* (4, 512) */
-        const real *x19 = D_l1_bias; /* (512) */
-        real *y = arena + 404544;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                real v32 = x31[i] + x19[c];
-                y[i] = v32 > 0 ? v32 : (real)0.2 * v32;
-            }
-        }
-    }
-    /* specs/gan_mlp.gm:7: D dense 256 (4, 256) */
-    gemm(CblasNoTrans, CblasTrans, 4, 256, 512, arena + 404544, 512, D_l3_weight, 512, arena + 2048, 256);
-    /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (4, 256) */
-    /*   with specs/gan_mlp.gm:7: D dense 256 */
-    {
-        const real *x34 = arena + 2048; /* (4, 256) */
-        const real *x24 = D_l3_bias; /* (256) */
+        const real *x32 = arena + 2048; /* (8, 1) */
+        const real *x33 = D_l5_bias; /* (1) */
         real *y = arena + 2048;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                real v35 = x34[i] + x24[c];
-                y[i] = v35 > 0 ? v35 : (real)0.2 * v35;
+        for (long r = 0; r < 8; r++) {
+            for (int c = 0; c < 1; c++) {
+                long i = r * 1 + c;
+                y[i] = x32[i] + x33[c];
             }
         }
     }
-    /* specs/gan_mlp.gm:7: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 256, arena + 2048, 256, D_l5_weight, 256, arena + 1024, 1);
+    /* specs/gan_mlp.gm:7: D dense 1 (1, 4) */
+    for (long r = 0; r < 1; r++) memcpy(arena + 0 + r * 4 + 0, arena + 2048 + r * 8 + 0, 4 * sizeof(real));
+    /* specs/gan_mlp.gm:7: D dense 1 (1, 4) */
+    for (long r = 0; r < 1; r++) memcpy(arena + 16 + r * 4 + 0, arena + 2048 + r * 8 + 4, 4 * sizeof(real));
+    /* specs/gan_mlp.gm:8: loss_D (1) */
+    /*   with specs/gan_mlp.gm:8: loss_D */
+    {
+        const real *x40 = arena + 16; /* (4, 1) */
+        real *y = arena + 32;
+        double acc = 0;
+        for (long i = 0; i < 4; i++) {
+            real v41 = softplus(x40[i]);
+            acc += v41;
+        }
+        y[0] = (real)acc;
+    }
+    /* specs/gan_mlp.gm:8: loss_D (1) */
+    /*   with specs/gan_mlp.gm:8: loss_D */
+    /*   with specs/gan_mlp.gm:8: loss_D */
+    {
+        const real *x37 = arena + 0; /* (4, 1) */
+        real *y = arena + 16;
+        double acc = 0;
+        for (long i = 0; i < 4; i++) {
+            real v44 = -(x37[i]);
+            real v45 = softplus(v44);
+            acc += v45;
+        }
+        y[0] = (real)acc;
+    }
+    /* specs/gan_mlp.gm:8: loss_D (1) */
+    /*   with specs/gan_mlp.gm:8: loss_D */
+    /*   with specs/gan_mlp.gm:8: loss_D */
+    {
+        const real *x42 = arena + 32; /* (1) */
+        const real *x46 = arena + 16; /* (1) */
+        real *y = arena + 32;
+        for (long i = 0; i < 1; i++) {
+            real v43 = (real)0.25 * (x42[i]);
+            real v47 = (real)0.25 * (x46[i]);
+            y[i] = v47 + v43;
+        }
+    }
+    /* specs/gan_mlp.gm:8: loss_D (1) */
+    out[0] = (double)*(arena + 32);
+}
+
+/* Gradient check: d loss_D / d parameters at batch 4, into g. */
+static void gc_grad_0(real *g) {
+    /* specs/gan_mlp.gm:6: G dense 256 (4, 256) */
+    gemm(CblasNoTrans, CblasTrans, 4, 256, 100, gc_z, 100, G_l1_weight, 100, arena + 0, 256);
+    /* specs/gan_mlp.gm:6: G leaky_relu 0.2 (4, 256) */
+    /*   with specs/gan_mlp.gm:6: G dense 256 */
+    {
+        const real *x3 = arena + 0; /* (4, 256) */
+        const real *x4 = G_l1_bias; /* (256) */
+        real *y = arena + 0;
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 256; c++) {
+                long i = r * 256 + c;
+                real v5 = x3[i] + x4[c];
+                y[i] = v5 > 0 ? v5 : (real)0.2 * v5;
+            }
+        }
+    }
+    /* specs/gan_mlp.gm:6: G dense 512 (4, 512) */
+    gemm(CblasNoTrans, CblasTrans, 4, 512, 256, arena + 0, 256, G_l3_weight, 256, arena + 3136, 512);
+    /* specs/gan_mlp.gm:6: G leaky_relu 0.2 (4, 512) */
+    /*   with specs/gan_mlp.gm:6: G dense 512 */
+    {
+        const real *x8 = arena + 3136; /* (4, 512) */
+        const real *x9 = G_l3_bias; /* (512) */
+        real *y = arena + 3136;
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 512; c++) {
+                long i = r * 512 + c;
+                real v10 = x8[i] + x9[c];
+                y[i] = v10 > 0 ? v10 : (real)0.2 * v10;
+            }
+        }
+    }
+    /* specs/gan_mlp.gm:6: G dense 784 (4, 784) */
+    gemm(CblasNoTrans, CblasTrans, 4, 784, 512, arena + 3136, 512, G_l5_weight, 512, arena + 0, 784);
+    /* specs/gan_mlp.gm:6: G tanh (4, 784) */
+    /*   with specs/gan_mlp.gm:6: G dense 784 */
+    {
+        const real *x13 = arena + 0; /* (4, 784) */
+        const real *x14 = G_l5_bias; /* (784) */
+        real *y = arena + 0;
+        for (long r = 0; r < 4; r++) {
+            for (int c = 0; c < 784; c++) {
+                long i = r * 784 + c;
+                real v15 = x13[i] + x14[c];
+                y[i] = tanh(v15);
+            }
+        }
+    }
+    /* specs/gan_mlp.gm:6: G tanh (1, 6272) */
+    for (long r = 0; r < 1; r++) memcpy(arena + 532480 + r * 6272 + 0, gc_x + r * 3136 + 0, 3136 * sizeof(real));
+    for (long r = 0; r < 1; r++) memcpy(arena + 532480 + r * 6272 + 3136, arena + 0 + r * 3136 + 0, 3136 * sizeof(real));
+    /* specs/gan_mlp.gm:7: D dense 512 (8, 512) */
+    gemm(CblasNoTrans, CblasTrans, 8, 512, 784, arena + 532480, 784, D_l1_weight, 784, arena + 538752, 512);
+    /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (8, 512) */
+    /*   with specs/gan_mlp.gm:7: D dense 512 */
+    {
+        const real *x22 = arena + 538752; /* (8, 512) */
+        const real *x23 = D_l1_bias; /* (512) */
+        real *y = arena + 538752;
+        for (long r = 0; r < 8; r++) {
+            for (int c = 0; c < 512; c++) {
+                long i = r * 512 + c;
+                real v24 = x22[i] + x23[c];
+                y[i] = v24 > 0 ? v24 : (real)0.2 * v24;
+            }
+        }
+    }
+    /* specs/gan_mlp.gm:7: D dense 256 (8, 256) */
+    gemm(CblasNoTrans, CblasTrans, 8, 256, 512, arena + 538752, 512, D_l3_weight, 512, arena + 4096, 256);
+    /* specs/gan_mlp.gm:7: D leaky_relu 0.2 (8, 256) */
+    /*   with specs/gan_mlp.gm:7: D dense 256 */
+    {
+        const real *x27 = arena + 4096; /* (8, 256) */
+        const real *x28 = D_l3_bias; /* (256) */
+        real *y = arena + 4096;
+        for (long r = 0; r < 8; r++) {
+            for (int c = 0; c < 256; c++) {
+                long i = r * 256 + c;
+                real v29 = x27[i] + x28[c];
+                y[i] = v29 > 0 ? v29 : (real)0.2 * v29;
+            }
+        }
+    }
+    /* specs/gan_mlp.gm:7: D dense 1 (8, 1) */
+    gemm(CblasNoTrans, CblasTrans, 8, 1, 256, arena + 4096, 256, D_l5_weight, 256, arena + 0, 1);
+    /* specs/gan_mlp.gm:7: D dense 1 (8, 1) */
+    {
+        const real *x32 = arena + 0; /* (8, 1) */
+        const real *x33 = D_l5_bias; /* (1) */
+        real *y = arena + 0;
+        for (long r = 0; r < 8; r++) {
+            for (int c = 0; c < 1; c++) {
+                long i = r * 1 + c;
+                y[i] = x32[i] + x33[c];
+            }
+        }
+    }
+    /* specs/gan_mlp.gm:7: D dense 1 (1, 4) */
+    for (long r = 0; r < 1; r++) memcpy(arena + 16 + r * 4 + 0, arena + 0 + r * 8 + 0, 4 * sizeof(real));
+    /* specs/gan_mlp.gm:7: D dense 1 (1, 4) */
+    for (long r = 0; r < 1; r++) memcpy(arena + 32 + r * 4 + 0, arena + 0 + r * 8 + 4, 4 * sizeof(real));
     /* specs/gan_mlp.gm:8: loss_D (1) */
     {
         real *y = arena + 0;
@@ -1218,264 +1017,144 @@ static void gc_grad_0(real *g) {
     }
     /* specs/gan_mlp.gm:8: backward of loss_D (1) */
     {
-        const real *x47 = arena + 0; /* (1) */
-        real *y = arena + 16;
+        const real *x49 = arena + 0; /* (1) */
+        real *y = arena + 48;
         for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.25 * (x47[i]);
+            y[i] = (real)0.25 * (x49[i]);
         }
     }
     /* specs/gan_mlp.gm:8: backward of loss_D (4, 1) */
-    /*   with specs/gan_mlp.gm:7: D dense 1 */
     /*   with specs/gan_mlp.gm:8: loss_D */
     /*   with specs/gan_mlp.gm:8: backward of loss_D */
     /*   with specs/gan_mlp.gm:8: backward of loss_D */
     /*   with specs/gan_mlp.gm:8: backward of loss_D */
     {
-        const real *x28 = arena + 406592; /* (4, 1) */
-        const real *x29 = D_l5_bias; /* (1) */
-        const real *x48 = arena + 16; /* (1) */
-        real *y = arena + 406592;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                real v30 = x28[i] + x29[c];
-                real v42 = -(v30);
-                real v49 = x48[0];
-                real v50 = 1 / (1 + exp(-(v42)));
-                real v51 = (v49) * (v50);
-                y[i] = -(v51);
-            }
+        const real *x37 = arena + 16; /* (4, 1) */
+        const real *x50 = arena + 48; /* (1) */
+        real *y = arena + 16;
+        for (long i = 0; i < 4; i++) {
+            real v44 = -(x37[i]);
+            real v51 = x50[0];
+            real v52 = 1 / (1 + exp(-(v44)));
+            real v53 = (v51) * (v52);
+            y[i] = -(v53);
         }
     }
     /* specs/gan_mlp.gm:8: backward of loss_D (1) */
     {
-        const real *x47 = arena + 0; /* (1) */
+        const real *x49 = arena + 0; /* (1) */
         real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.25 * (x47[i]);
+            y[i] = (real)0.25 * (x49[i]);
         }
     }
     /* specs/gan_mlp.gm:8: backward of loss_D (4, 1) */
-    /*   with specs/gan_mlp.gm:7: D dense 1 */
     /*   with specs/gan_mlp.gm:8: backward of loss_D */
     /*   with specs/gan_mlp.gm:8: backward of loss_D */
     {
-        const real *x37 = arena + 1024; /* (4, 1) */
-        const real *x29 = D_l5_bias; /* (1) */
-        const real *x53 = arena + 0; /* (1) */
-        real *y = arena + 1024;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                real v38 = x37[i] + x29[c];
-                real v54 = x53[0];
-                real v55 = 1 / (1 + exp(-(v38)));
-                y[i] = (v54) * (v55);
-            }
+        const real *x55 = arena + 0; /* (1) */
+        const real *x40 = arena + 32; /* (4, 1) */
+        real *y = arena + 32;
+        for (long i = 0; i < 4; i++) {
+            real v56 = x55[0];
+            real v57 = 1 / (1 + exp(-(x40[i])));
+            y[i] = (v56) * (v57);
         }
     }
-    /* specs/gan_mlp.gm:7: backward of D dense 1 (1) */
+    /* specs/gan_mlp.gm:7: backward of D dense 1 (1, 8) */
+    memset(arena + 2048, 0, 8 * sizeof(real));
+    for (long r = 0; r < 1; r++) memcpy(arena + 2048 + r * 8 + 4, arena + 32 + r * 4 + 0, 4 * sizeof(real));
+    /* specs/gan_mlp.gm:7: backward of D dense 1 (1, 8) */
+    memset(arena + 0, 0, 8 * sizeof(real));
+    for (long r = 0; r < 1; r++) memcpy(arena + 0 + r * 8 + 0, arena + 16 + r * 4 + 0, 4 * sizeof(real));
+    /* specs/gan_mlp.gm:7: backward of D dense 1 (8, 1) */
     {
-        const real *x56 = arena + 1024; /* (4, 1) */
-        real *y = arena + 936960;
-        double acc[1] = {0};
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                acc[c] += x56[i];
-            }
-        }
-        for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
-    }
-    /* specs/gan_mlp.gm:7: backward of D dense 1 (4, 256) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 256, 1, arena + 1024, 1, D_l5_weight, 256, arena + 0, 256);
-    /* specs/gan_mlp.gm:7: backward of D dense 1 (1, 256) */
-    gemm(CblasTrans, CblasNoTrans, 1, 256, 4, arena + 1024, 1, arena + 2048, 256, arena + 936448, 256);
-    /* specs/gan_mlp.gm:7: backward of D leaky_relu 0.2 (4, 256) */
-    {
-        const real *x36 = arena + 2048; /* (4, 256) */
-        const real *x58 = arena + 0; /* (4, 256) */
+        const real *x61 = arena + 2048; /* (8, 1) */
+        const real *x64 = arena + 0; /* (8, 1) */
         real *y = arena + 2048;
-        for (long i = 0; i < 1024; i++) {
-            y[i] = x36[i] > 0 ? x58[i] : (real)0.2 * x58[i];
+        for (long i = 0; i < 8; i++) {
+            y[i] = x61[i] + x64[i];
         }
     }
-    /* specs/gan_mlp.gm:7: backward of D dense 256 (256) */
-    {
-        const real *x60 = arena + 2048; /* (4, 256) */
-        real *y = arena + 936704;
-        double acc[256] = {0};
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 256; c++) {
-                long i = r * 256 + c;
-                acc[c] += x60[i];
-            }
-        }
-        for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
-    }
-    /* specs/gan_mlp.gm:7: backward of D dense 256 (4, 512) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 512, 256, arena + 2048, 256, D_l3_weight, 512, arena + 0, 512);
-    /* specs/gan_mlp.gm:7: backward of D dense 256 (256, 512) */
-    gemm(CblasTrans, CblasNoTrans, 256, 512, 4, arena + 2048, 256, arena + 404544, 512, arena + 802816, 512);
-    /* specs/gan_mlp.gm:7: backward of D leaky_relu 0.2 (4, 512) */
-    {
-        const real *x33 = arena + 404544; /* (4, 512) */
-        const real *x62 = arena + 0; /* (4, 512) */
-        real *y = arena + 404544;
-        for (long i = 0; i < 2048; i++) {
-            y[i] = x33[i] > 0 ? x62[i] : (real)0.2 * x62[i];
-        }
-    }
-    /* specs/gan_mlp.gm:7: backward of D dense 512 (512) */
-    {
-        const real *x64 = arena + 404544; /* (4, 512) */
-        real *y = arena + 935936;
-        double acc[512] = {0};
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 512; c++) {
-                long i = r * 512 + c;
-                acc[c] += x64[i];
-            }
-        }
-        for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
-    }
-    /* specs/gan_mlp.gm:7: backward of D dense 512 (512, 784) */
-    gemm(CblasTrans, CblasNoTrans, 512, 784, 4, arena + 404544, 512, arena + 401408, 784, arena + 0, 784);
     /* specs/gan_mlp.gm:7: backward of D dense 1 (1) */
     {
-        const real *x52 = arena + 406592; /* (4, 1) */
-        real *y = arena + 401408;
+        const real *x65 = arena + 2048; /* (8, 1) */
+        real *y = arena + 543872;
         double acc[1] = {0};
-        for (long r = 0; r < 4; r++) {
+        for (long r = 0; r < 8; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
-                acc[c] += x52[i];
+                acc[c] += x65[i];
             }
         }
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
-    /* specs/gan_mlp.gm:7: backward of D dense 1 (1) */
-    {
-        const real *x57 = arena + 936960; /* (1) */
-        const real *x67 = arena + 401408; /* (1) */
-        real *y = arena + 936960;
-        for (long i = 0; i < 1; i++) {
-            y[i] = x57[i] + x67[i];
-        }
-    }
-    /* specs/gan_mlp.gm:7: backward of D dense 1 (4, 256) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 256, 1, arena + 406592, 1, D_l5_weight, 256, arena + 401408, 256);
+    /* specs/gan_mlp.gm:7: backward of D dense 1 (8, 256) */
+    gemm(CblasNoTrans, CblasNoTrans, 8, 256, 1, arena + 2048, 1, D_l5_weight, 256, arena + 0, 256);
     /* specs/gan_mlp.gm:7: backward of D dense 1 (1, 256) */
-    gemm(CblasTrans, CblasNoTrans, 1, 256, 4, arena + 406592, 1, arena + 534528, 256, arena + 402432, 256);
-    /* specs/gan_mlp.gm:7: backward of D dense 1 (1, 256) */
+    gemm(CblasTrans, CblasNoTrans, 1, 256, 8, arena + 2048, 1, arena + 4096, 256, arena + 543360, 256);
+    /* specs/gan_mlp.gm:7: backward of D leaky_relu 0.2 (8, 256) */
     {
-        const real *x59 = arena + 936448; /* (1, 256) */
-        const real *x70 = arena + 402432; /* (1, 256) */
-        real *y = arena + 936448;
-        for (long i = 0; i < 256; i++) {
-            y[i] = x59[i] + x70[i];
-        }
-    }
-    /* specs/gan_mlp.gm:7: backward of D leaky_relu 0.2 (4, 256) */
-    {
-        const real *x26 = arena + 534528; /* (4, 256) */
-        const real *x69 = arena + 401408; /* (4, 256) */
-        real *y = arena + 534528;
-        for (long i = 0; i < 1024; i++) {
-            y[i] = x26[i] > 0 ? x69[i] : (real)0.2 * x69[i];
+        const real *x30 = arena + 4096; /* (8, 256) */
+        const real *x67 = arena + 0; /* (8, 256) */
+        real *y = arena + 4096;
+        for (long i = 0; i < 2048; i++) {
+            y[i] = x30[i] > 0 ? x67[i] : (real)0.2 * x67[i];
         }
     }
     /* specs/gan_mlp.gm:7: backward of D dense 256 (256) */
     {
-        const real *x72 = arena + 534528; /* (4, 256) */
-        real *y = arena + 401408;
+        const real *x69 = arena + 4096; /* (8, 256) */
+        real *y = arena + 543616;
         double acc[256] = {0};
-        for (long r = 0; r < 4; r++) {
+        for (long r = 0; r < 8; r++) {
             for (int c = 0; c < 256; c++) {
                 long i = r * 256 + c;
-                acc[c] += x72[i];
+                acc[c] += x69[i];
             }
         }
         for (int c = 0; c < 256; c++) y[c] = (real)acc[c];
     }
-    /* specs/gan_mlp.gm:7: backward of D dense 256 (256) */
-    {
-        const real *x61 = arena + 936704; /* (256) */
-        const real *x73 = arena + 401408; /* (256) */
-        real *y = arena + 936704;
-        for (long i = 0; i < 256; i++) {
-            y[i] = x61[i] + x73[i];
-        }
-    }
-    /* specs/gan_mlp.gm:7: backward of D dense 256 (4, 512) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 512, 256, arena + 534528, 256, D_l3_weight, 512, arena + 532480, 512);
+    /* specs/gan_mlp.gm:7: backward of D dense 256 (8, 512) */
+    gemm(CblasNoTrans, CblasNoTrans, 8, 512, 256, arena + 4096, 256, D_l3_weight, 512, arena + 0, 512);
     /* specs/gan_mlp.gm:7: backward of D dense 256 (256, 512) */
-    gemm(CblasTrans, CblasNoTrans, 256, 512, 4, arena + 534528, 256, arena + 933888, 512, arena + 401408, 512);
-    /* specs/gan_mlp.gm:7: backward of D dense 256 (256, 512) */
+    gemm(CblasTrans, CblasNoTrans, 256, 512, 8, arena + 4096, 256, arena + 538752, 512, arena + 401408, 512);
+    /* specs/gan_mlp.gm:7: backward of D leaky_relu 0.2 (8, 512) */
     {
-        const real *x63 = arena + 802816; /* (256, 512) */
-        const real *x76 = arena + 401408; /* (256, 512) */
-        real *y = arena + 802816;
-        PARALLEL_FOR
-        for (long i = 0; i < 131072; i++) {
-            y[i] = x63[i] + x76[i];
-        }
-    }
-    /* specs/gan_mlp.gm:7: backward of D leaky_relu 0.2 (4, 512) */
-    {
-        const real *x21 = arena + 933888; /* (4, 512) */
-        const real *x75 = arena + 532480; /* (4, 512) */
-        real *y = arena + 933888;
-        for (long i = 0; i < 2048; i++) {
-            y[i] = x21[i] > 0 ? x75[i] : (real)0.2 * x75[i];
+        const real *x25 = arena + 538752; /* (8, 512) */
+        const real *x71 = arena + 0; /* (8, 512) */
+        real *y = arena + 538752;
+        for (long i = 0; i < 4096; i++) {
+            y[i] = x25[i] > 0 ? x71[i] : (real)0.2 * x71[i];
         }
     }
     /* specs/gan_mlp.gm:7: backward of D dense 512 (512) */
     {
-        const real *x78 = arena + 933888; /* (4, 512) */
-        real *y = arena + 401408;
+        const real *x73 = arena + 538752; /* (8, 512) */
+        real *y = arena + 542848;
         double acc[512] = {0};
-        for (long r = 0; r < 4; r++) {
+        for (long r = 0; r < 8; r++) {
             for (int c = 0; c < 512; c++) {
                 long i = r * 512 + c;
-                acc[c] += x78[i];
+                acc[c] += x73[i];
             }
         }
         for (int c = 0; c < 512; c++) y[c] = (real)acc[c];
     }
-    /* specs/gan_mlp.gm:7: backward of D dense 512 (512) */
-    {
-        const real *x65 = arena + 935936; /* (512) */
-        const real *x79 = arena + 401408; /* (512) */
-        real *y = arena + 935936;
-        for (long i = 0; i < 512; i++) {
-            y[i] = x65[i] + x79[i];
-        }
-    }
     /* specs/gan_mlp.gm:7: backward of D dense 512 (512, 784) */
-    gemm(CblasTrans, CblasNoTrans, 512, 784, 4, arena + 933888, 512, gc_x, 784, arena + 401408, 784);
-    /* specs/gan_mlp.gm:7: backward of D dense 512 (512, 784) */
-    {
-        const real *x66 = arena + 0; /* (512, 784) */
-        const real *x81 = arena + 401408; /* (512, 784) */
-        real *y = arena + 0;
-        PARALLEL_FOR
-        for (long i = 0; i < 401408; i++) {
-            y[i] = x66[i] + x81[i];
-        }
-    }
+    gemm(CblasTrans, CblasNoTrans, 512, 784, 8, arena + 538752, 512, arena + 532480, 784, arena + 0, 784);
     /* specs/gan_mlp.gm:8: gradients out (1) */
     memcpy(g + 559632, arena + 0, 401408 * sizeof(real));
     /* specs/gan_mlp.gm:8: gradients out (1) */
-    memcpy(g + 961040, arena + 935936, 512 * sizeof(real));
+    memcpy(g + 961040, arena + 542848, 512 * sizeof(real));
     /* specs/gan_mlp.gm:8: gradients out (1) */
-    memcpy(g + 961552, arena + 802816, 131072 * sizeof(real));
+    memcpy(g + 961552, arena + 401408, 131072 * sizeof(real));
     /* specs/gan_mlp.gm:8: gradients out (1) */
-    memcpy(g + 1092624, arena + 936704, 256 * sizeof(real));
+    memcpy(g + 1092624, arena + 543616, 256 * sizeof(real));
     /* specs/gan_mlp.gm:8: gradients out (1) */
-    memcpy(g + 1092880, arena + 936448, 256 * sizeof(real));
+    memcpy(g + 1092880, arena + 543360, 256 * sizeof(real));
     /* specs/gan_mlp.gm:8: gradients out (1) */
-    memcpy(g + 1093136, arena + 936960, 1 * sizeof(real));
+    memcpy(g + 1093136, arena + 543872, 1 * sizeof(real));
 }
 
 /* Gradient check: loss_G at batch 4. */
@@ -1922,7 +1601,7 @@ static const char spec_summary[] =
     "forward MACs           1090816 per sample, all networks once\n"
     "step FLOPs           653787136 per training step (GEMMs, forward and backward)\n"
     "state                 13117824 bytes (parameters, optimizer state, moving averages)\n"
-    "arena                  4268096 bytes (train step: 4268096; peak of live tensors: 4268096)\n";
+    "arena                  3194944 bytes (train step: 3194944; peak of live tensors: 3194944)\n";
 static const char spec_dot[] =
     "// generated by genc --dot from specs/gan_mlp.gm; draw with: dot -Tpng -o gan_mlp.png\n"
     "digraph \"gan_mlp\" {\n"

@@ -26,7 +26,7 @@ typedef float real;
 enum {
     BATCH = 256, GC_BATCH = 4, SAMPLE = 2, LATENT = 16,
     REAL_BATCHES = 1, LATENT_BATCHES = 1,
-    N_STATE = 108000, N_ARENA = 246800, N_TENSORS = 36,
+    N_STATE = 108000, N_ARENA = 280336, N_TENSORS = 36,
 };
 
 /* parameters and optimizer state, saved in checkpoints */
@@ -119,13 +119,13 @@ static const struct genrt_tensor tensors[36] = {
 static void train_step(long t, double *out) {
     step_t = t;
     /* specs/gan_ring.gm:6: G dense 128 (256, 128) */
-    gemm(CblasNoTrans, CblasTrans, 256, 128, 16, in_z, 16, G_l1_weight, 16, arena + 0, 128);
+    gemm(CblasNoTrans, CblasTrans, 256, 128, 16, in_z, 16, G_l1_weight, 16, arena + 196608, 128);
     /* specs/gan_ring.gm:6: G relu (256, 128) */
     /*   with specs/gan_ring.gm:6: G dense 128 */
     {
-        const real *x3 = arena + 0; /* (256, 128) */
+        const real *x3 = arena + 196608; /* (256, 128) */
         const real *x4 = G_l1_bias; /* (128) */
-        real *y = arena + 0;
+        real *y = arena + 196608;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
@@ -136,13 +136,13 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/gan_ring.gm:6: G dense 128 (256, 128) */
-    gemm(CblasNoTrans, CblasTrans, 256, 128, 128, arena + 0, 128, G_l3_weight, 128, arena + 32768, 128);
+    gemm(CblasNoTrans, CblasTrans, 256, 128, 128, arena + 196608, 128, G_l3_weight, 128, arena + 229376, 128);
     /* specs/gan_ring.gm:6: G relu (256, 128) */
     /*   with specs/gan_ring.gm:6: G dense 128 */
     {
-        const real *x8 = arena + 32768; /* (256, 128) */
+        const real *x8 = arena + 229376; /* (256, 128) */
         const real *x9 = G_l3_bias; /* (128) */
-        real *y = arena + 32768;
+        real *y = arena + 229376;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
@@ -153,12 +153,12 @@ static void train_step(long t, double *out) {
         }
     }
     /* specs/gan_ring.gm:6: G dense 2 (256, 2) */
-    gemm(CblasNoTrans, CblasTrans, 256, 2, 128, arena + 32768, 128, G_l5_weight, 128, arena + 245760, 2);
+    gemm(CblasNoTrans, CblasTrans, 256, 2, 128, arena + 229376, 128, G_l5_weight, 128, arena + 279552, 2);
     /* specs/gan_ring.gm:6: G dense 2 (256, 2) */
     {
-        const real *x13 = arena + 245760; /* (256, 2) */
+        const real *x13 = arena + 279552; /* (256, 2) */
         const real *x14 = G_l5_bias; /* (2) */
-        real *y = arena + 245760;
+        real *y = arena + 279552;
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 2; c++) {
                 long i = r * 2 + c;
@@ -166,131 +166,90 @@ static void train_step(long t, double *out) {
             }
         }
     }
-    /* specs/gan_ring.gm:7: D dense 128 (256, 128) */
-    gemm(CblasNoTrans, CblasTrans, 256, 128, 2, in_x, 2, D_l1_weight, 2, arena + 65536, 128);
-    /* specs/gan_ring.gm:7: D relu (256, 128) */
+    /* specs/gan_ring.gm:6: G dense 2 (1, 1024) */
+    for (long r = 0; r < 1; r++) memcpy(arena + 278528 + r * 1024 + 0, in_x + r * 512 + 0, 512 * sizeof(real));
+    for (long r = 0; r < 1; r++) memcpy(arena + 278528 + r * 1024 + 512, arena + 279552 + r * 512 + 0, 512 * sizeof(real));
+    /* specs/gan_ring.gm:7: D dense 128 (512, 128) */
+    gemm(CblasNoTrans, CblasTrans, 512, 128, 2, arena + 278528, 2, D_l1_weight, 2, arena + 0, 128);
+    /* specs/gan_ring.gm:7: D relu (512, 128) */
     /*   with specs/gan_ring.gm:7: D dense 128 */
     {
-        const real *x17 = arena + 65536; /* (256, 128) */
-        const real *x18 = D_l1_bias; /* (128) */
+        const real *x21 = arena + 0; /* (512, 128) */
+        const real *x22 = D_l1_bias; /* (128) */
+        real *y = arena + 0;
+        PARALLEL_FOR
+        for (long r = 0; r < 512; r++) {
+            for (int c = 0; c < 128; c++) {
+                long i = r * 128 + c;
+                real v23 = x21[i] + x22[c];
+                y[i] = v23 > 0 ? v23 : 0;
+            }
+        }
+    }
+    /* specs/gan_ring.gm:7: D dense 128 (512, 128) */
+    gemm(CblasNoTrans, CblasTrans, 512, 128, 128, arena + 0, 128, D_l3_weight, 128, arena + 65536, 128);
+    /* specs/gan_ring.gm:7: D relu (512, 128) */
+    /*   with specs/gan_ring.gm:7: D dense 128 */
+    {
+        const real *x26 = arena + 65536; /* (512, 128) */
+        const real *x27 = D_l3_bias; /* (128) */
         real *y = arena + 65536;
         PARALLEL_FOR
-        for (long r = 0; r < 256; r++) {
+        for (long r = 0; r < 512; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                real v19 = x17[i] + x18[c];
-                y[i] = v19 > 0 ? v19 : 0;
+                real v28 = x26[i] + x27[c];
+                y[i] = v28 > 0 ? v28 : 0;
             }
         }
     }
-    /* specs/gan_ring.gm:7: D dense 128 (256, 128) */
-    gemm(CblasNoTrans, CblasTrans, 256, 128, 128, arena + 65536, 128, D_l3_weight, 128, arena + 98304, 128);
-    /* specs/gan_ring.gm:7: D relu (256, 128) */
-    /*   with specs/gan_ring.gm:7: D dense 128 */
+    /* specs/gan_ring.gm:7: D dense 1 (512, 1) */
+    gemm(CblasNoTrans, CblasTrans, 512, 1, 128, arena + 65536, 128, D_l5_weight, 128, arena + 131072, 1);
+    /* specs/gan_ring.gm:7: D dense 1 (512, 1) */
     {
-        const real *x22 = arena + 98304; /* (256, 128) */
-        const real *x23 = D_l3_bias; /* (128) */
-        real *y = arena + 98304;
-        PARALLEL_FOR
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v24 = x22[i] + x23[c];
-                y[i] = v24 > 0 ? v24 : 0;
-            }
-        }
-    }
-    /* specs/gan_ring.gm:7: D dense 1 (256, 1) */
-    gemm(CblasNoTrans, CblasTrans, 256, 1, 128, arena + 98304, 128, D_l5_weight, 128, arena + 196608, 1);
-    /* specs/gan_ring.gm:7: D dense 1 (256, 1) */
-    {
-        const real *x27 = arena + 196608; /* (256, 1) */
-        const real *x28 = D_l5_bias; /* (1) */
-        real *y = arena + 196608;
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                y[i] = x27[i] + x28[c];
-            }
-        }
-    }
-    /* specs/gan_ring.gm:7: D dense 128 (256, 128) */
-    gemm(CblasNoTrans, CblasTrans, 256, 128, 2, arena + 245760, 2, D_l1_weight, 2, arena + 131072, 128);
-    /* specs/gan_ring.gm:7: D relu (256, 128) */
-    /*   with specs/gan_ring.gm:7: D dense 128 */
-    {
-        const real *x30 = arena + 131072; /* (256, 128) */
-        const real *x18 = D_l1_bias; /* (128) */
+        const real *x31 = arena + 131072; /* (512, 1) */
+        const real *x32 = D_l5_bias; /* (1) */
         real *y = arena + 131072;
-        PARALLEL_FOR
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v31 = x30[i] + x18[c];
-                y[i] = v31 > 0 ? v31 : 0;
-            }
-        }
-    }
-    /* specs/gan_ring.gm:7: D dense 128 (256, 128) */
-    gemm(CblasNoTrans, CblasTrans, 256, 128, 128, arena + 131072, 128, D_l3_weight, 128, arena + 163840, 128);
-    /* specs/gan_ring.gm:7: D relu (256, 128) */
-    /*   with specs/gan_ring.gm:7: D dense 128 */
-    {
-        const real *x33 = arena + 163840; /* (256, 128) */
-        const real *x23 = D_l3_bias; /* (128) */
-        real *y = arena + 163840;
-        PARALLEL_FOR
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v34 = x33[i] + x23[c];
-                y[i] = v34 > 0 ? v34 : 0;
-            }
-        }
-    }
-    /* specs/gan_ring.gm:7: D dense 1 (256, 1) */
-    gemm(CblasNoTrans, CblasTrans, 256, 1, 128, arena + 163840, 128, D_l5_weight, 128, arena + 229376, 1);
-    /* specs/gan_ring.gm:7: D dense 1 (256, 1) */
-    {
-        const real *x36 = arena + 229376; /* (256, 1) */
-        const real *x28 = D_l5_bias; /* (1) */
-        real *y = arena + 229376;
-        for (long r = 0; r < 256; r++) {
+        for (long r = 0; r < 512; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
-                y[i] = x36[i] + x28[c];
+                y[i] = x31[i] + x32[c];
             }
         }
     }
+    /* specs/gan_ring.gm:7: D dense 1 (1, 256) */
+    for (long r = 0; r < 1; r++) memcpy(arena + 131584 + r * 256 + 0, arena + 131072 + r * 512 + 0, 256 * sizeof(real));
+    /* specs/gan_ring.gm:7: D dense 1 (1, 256) */
+    for (long r = 0; r < 1; r++) memcpy(arena + 131840 + r * 256 + 0, arena + 131072 + r * 512 + 256, 256 * sizeof(real));
     /* specs/gan_ring.gm:8: loss_D (1) */
     /*   with specs/gan_ring.gm:8: loss_D */
     {
-        const real *x37 = arena + 229376; /* (256, 1) */
-        real *y = arena + 196864;
+        const real *x39 = arena + 131840; /* (256, 1) */
+        real *y = arena + 131072;
         double acc = 0;
         for (long i = 0; i < 256; i++) {
-            real v38 = softplus(x37[i]);
-            acc += v38;
+            real v40 = softplus(x39[i]);
+            acc += v40;
         }
         y[0] = (real)acc;
     }
     /* specs/gan_ring.gm:8: loss_D (256, 1) */
     {
-        const real *x29 = arena + 196608; /* (256, 1) */
-        real *y = arena + 246272;
+        const real *x36 = arena + 131584; /* (256, 1) */
+        real *y = arena + 132096;
         for (long i = 0; i < 256; i++) {
-            y[i] = -(x29[i]);
+            y[i] = -(x36[i]);
         }
     }
     /* specs/gan_ring.gm:8: loss_D (1) */
     /*   with specs/gan_ring.gm:8: loss_D */
     {
-        const real *x41 = arena + 246272; /* (256, 1) */
-        real *y = arena + 196880;
+        const real *x43 = arena + 132096; /* (256, 1) */
+        real *y = arena + 131088;
         double acc = 0;
         for (long i = 0; i < 256; i++) {
-            real v42 = softplus(x41[i]);
-            acc += v42;
+            real v44 = softplus(x43[i]);
+            acc += v44;
         }
         y[0] = (real)acc;
     }
@@ -298,74 +257,74 @@ static void train_step(long t, double *out) {
     /*   with specs/gan_ring.gm:8: loss_D */
     /*   with specs/gan_ring.gm:8: loss_D */
     {
-        const real *x39 = arena + 196864; /* (1) */
-        const real *x43 = arena + 196880; /* (1) */
-        real *y = arena + 196864;
+        const real *x41 = arena + 131072; /* (1) */
+        const real *x45 = arena + 131088; /* (1) */
+        real *y = arena + 131072;
         for (long i = 0; i < 1; i++) {
-            real v40 = (real)0.00390625 * (x39[i]);
-            real v44 = (real)0.00390625 * (x43[i]);
-            y[i] = v44 + v40;
+            real v42 = (real)0.00390625 * (x41[i]);
+            real v46 = (real)0.00390625 * (x45[i]);
+            y[i] = v46 + v42;
         }
     }
     /* specs/gan_ring.gm:8: metrics (1) */
-    out[0] = (double)*(arena + 196864);
+    out[0] = (double)*(arena + 131072);
     /* specs/gan_ring.gm:8: metrics (1) */
     /*   with specs/gan_ring.gm:8: metrics */
     {
-        const real *x29 = arena + 196608; /* (256, 1) */
-        real *y = arena + 196864;
+        const real *x36 = arena + 131584; /* (256, 1) */
+        real *y = arena + 131072;
         double acc = 0;
         for (long i = 0; i < 256; i++) {
-            real v47 = 1 / (1 + exp(-(x29[i])));
-            acc += v47;
+            real v49 = 1 / (1 + exp(-(x36[i])));
+            acc += v49;
         }
         y[0] = (real)acc;
     }
     /* specs/gan_ring.gm:8: metrics (1) */
     {
-        const real *x48 = arena + 196864; /* (1) */
-        real *y = arena + 196864;
+        const real *x50 = arena + 131072; /* (1) */
+        real *y = arena + 131072;
         for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.00390625 * (x48[i]);
+            y[i] = (real)0.00390625 * (x50[i]);
         }
     }
     /* specs/gan_ring.gm:8: metrics (1) */
     /*   with specs/gan_ring.gm:8: metrics */
     {
-        const real *x37 = arena + 229376; /* (256, 1) */
-        real *y = arena + 196608;
+        const real *x39 = arena + 131840; /* (256, 1) */
+        real *y = arena + 131088;
         double acc = 0;
         for (long i = 0; i < 256; i++) {
-            real v50 = 1 / (1 + exp(-(x37[i])));
-            acc += v50;
+            real v52 = 1 / (1 + exp(-(x39[i])));
+            acc += v52;
         }
         y[0] = (real)acc;
     }
     /* specs/gan_ring.gm:8: metrics (1) */
     {
-        const real *x51 = arena + 196608; /* (1) */
-        real *y = arena + 196608;
+        const real *x53 = arena + 131088; /* (1) */
+        real *y = arena + 131088;
         for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.00390625 * (x51[i]);
+            y[i] = (real)0.00390625 * (x53[i]);
         }
     }
     /* specs/gan_ring.gm:8: metrics (1) */
-    out[2] = (double)*(arena + 196864);
+    out[2] = (double)*(arena + 131072);
     /* specs/gan_ring.gm:8: metrics (1) */
-    out[3] = (double)*(arena + 196608);
+    out[3] = (double)*(arena + 131088);
     /* specs/gan_ring.gm:8: metrics (1) */
     {
-        real *y = arena + 196608;
+        real *y = arena + 131072;
         for (long i = 0; i < 1; i++) {
             y[i] = 1;
         }
     }
     /* specs/gan_ring.gm:8: backward of loss_D (1) */
     {
-        const real *x55 = arena + 196608; /* (1) */
-        real *y = arena + 196624;
+        const real *x57 = arena + 131072; /* (1) */
+        real *y = arena + 131088;
         for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.00390625 * (x55[i]);
+            y[i] = (real)0.00390625 * (x57[i]);
         }
     }
     /* specs/gan_ring.gm:8: backward of loss_D (256, 1) */
@@ -373,337 +332,220 @@ static void train_step(long t, double *out) {
     /*   with specs/gan_ring.gm:8: backward of loss_D */
     /*   with specs/gan_ring.gm:8: backward of loss_D */
     {
-        const real *x56 = arena + 196624; /* (1) */
-        const real *x41 = arena + 246272; /* (256, 1) */
-        real *y = arena + 246272;
+        const real *x58 = arena + 131088; /* (1) */
+        const real *x43 = arena + 132096; /* (256, 1) */
+        real *y = arena + 132096;
         for (long i = 0; i < 256; i++) {
-            real v57 = x56[0];
-            real v58 = 1 / (1 + exp(-(x41[i])));
-            real v59 = (v57) * (v58);
-            y[i] = -(v59);
+            real v59 = x58[0];
+            real v60 = 1 / (1 + exp(-(x43[i])));
+            real v61 = (v59) * (v60);
+            y[i] = -(v61);
         }
     }
     /* specs/gan_ring.gm:8: backward of loss_D (1) */
     {
-        const real *x55 = arena + 196608; /* (1) */
-        real *y = arena + 196608;
+        const real *x57 = arena + 131072; /* (1) */
+        real *y = arena + 131072;
         for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.00390625 * (x55[i]);
+            y[i] = (real)0.00390625 * (x57[i]);
         }
     }
     /* specs/gan_ring.gm:8: backward of loss_D (256, 1) */
     /*   with specs/gan_ring.gm:8: backward of loss_D */
     /*   with specs/gan_ring.gm:8: backward of loss_D */
     {
-        const real *x61 = arena + 196608; /* (1) */
-        const real *x37 = arena + 229376; /* (256, 1) */
-        real *y = arena + 229376;
+        const real *x63 = arena + 131072; /* (1) */
+        const real *x39 = arena + 131840; /* (256, 1) */
+        real *y = arena + 131840;
         for (long i = 0; i < 256; i++) {
-            real v62 = x61[0];
-            real v63 = 1 / (1 + exp(-(x37[i])));
-            y[i] = (v62) * (v63);
+            real v64 = x63[0];
+            real v65 = 1 / (1 + exp(-(x39[i])));
+            y[i] = (v64) * (v65);
+        }
+    }
+    /* specs/gan_ring.gm:7: backward of D dense 1 (1, 512) */
+    memset(arena + 262144, 0, 512 * sizeof(real));
+    for (long r = 0; r < 1; r++) memcpy(arena + 262144 + r * 512 + 256, arena + 131840 + r * 256 + 0, 256 * sizeof(real));
+    /* specs/gan_ring.gm:7: backward of D dense 1 (1, 512) */
+    memset(arena + 131072, 0, 512 * sizeof(real));
+    for (long r = 0; r < 1; r++) memcpy(arena + 131072 + r * 512 + 0, arena + 132096 + r * 256 + 0, 256 * sizeof(real));
+    /* specs/gan_ring.gm:7: backward of D dense 1 (512, 1) */
+    {
+        const real *x69 = arena + 262144; /* (512, 1) */
+        const real *x72 = arena + 131072; /* (512, 1) */
+        real *y = arena + 262144;
+        for (long i = 0; i < 512; i++) {
+            y[i] = x69[i] + x72[i];
         }
     }
     /* specs/gan_ring.gm:7: backward of D dense 1 (1) */
     {
-        const real *x64 = arena + 229376; /* (256, 1) */
-        real *y = arena + 246784;
+        const real *x73 = arena + 262144; /* (512, 1) */
+        real *y = arena + 280320;
         double acc[1] = {0};
-        for (long r = 0; r < 256; r++) {
+        for (long r = 0; r < 512; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
-                acc[c] += x64[i];
+                acc[c] += x73[i];
             }
         }
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
-    /* specs/gan_ring.gm:7: backward of D dense 1 (256, 128) */
-    gemm(CblasNoTrans, CblasNoTrans, 256, 128, 1, arena + 229376, 1, D_l5_weight, 128, arena + 196608, 128);
+    /* specs/gan_ring.gm:7: backward of D dense 1 (512, 128) */
+    gemm(CblasNoTrans, CblasNoTrans, 512, 128, 1, arena + 262144, 1, D_l5_weight, 128, arena + 131072, 128);
     /* specs/gan_ring.gm:7: backward of D dense 1 (1, 128) */
-    gemm(CblasTrans, CblasNoTrans, 1, 128, 256, arena + 229376, 1, arena + 163840, 128, arena + 246528, 128);
-    /* specs/gan_ring.gm:7: backward of D relu (256, 128) */
+    gemm(CblasTrans, CblasNoTrans, 1, 128, 512, arena + 262144, 1, arena + 65536, 128, arena + 280064, 128);
+    /* specs/gan_ring.gm:7: backward of D relu (512, 128) */
     {
-        const real *x35 = arena + 163840; /* (256, 128) */
-        const real *x66 = arena + 196608; /* (256, 128) */
-        real *y = arena + 163840;
-        PARALLEL_FOR
-        for (long i = 0; i < 32768; i++) {
-            y[i] = x35[i] > 0 ? x66[i] : 0;
-        }
-    }
-    /* specs/gan_ring.gm:7: backward of D dense 128 (128) */
-    {
-        const real *x68 = arena + 163840; /* (256, 128) */
-        real *y = arena + 246656;
-        double acc[128] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 8; cb++) {
-            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 256; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 128 + c;
-                    acc[c] += x68[i];
-                }
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/gan_ring.gm:7: backward of D dense 128 (256, 128) */
-    gemm(CblasNoTrans, CblasNoTrans, 256, 128, 128, arena + 163840, 128, D_l3_weight, 128, arena + 196608, 128);
-    /* specs/gan_ring.gm:7: backward of D dense 128 (128, 128) */
-    gemm(CblasTrans, CblasNoTrans, 128, 128, 256, arena + 163840, 128, arena + 131072, 128, arena + 229376, 128);
-    /* specs/gan_ring.gm:7: backward of D relu (256, 128) */
-    {
-        const real *x32 = arena + 131072; /* (256, 128) */
-        const real *x70 = arena + 196608; /* (256, 128) */
-        real *y = arena + 131072;
-        PARALLEL_FOR
-        for (long i = 0; i < 32768; i++) {
-            y[i] = x32[i] > 0 ? x70[i] : 0;
-        }
-    }
-    /* specs/gan_ring.gm:7: backward of D dense 128 (128) */
-    {
-        const real *x72 = arena + 131072; /* (256, 128) */
-        real *y = arena + 180480;
-        double acc[128] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 8; cb++) {
-            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 256; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 128 + c;
-                    acc[c] += x72[i];
-                }
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/gan_ring.gm:7: backward of D dense 128 (128, 2) */
-    gemm(CblasTrans, CblasNoTrans, 128, 2, 256, arena + 131072, 128, arena + 245760, 2, arena + 180224, 2);
-    /* specs/gan_ring.gm:7: backward of D dense 1 (1) */
-    {
-        const real *x60 = arena + 246272; /* (256, 1) */
-        real *y = arena + 131072;
-        double acc[1] = {0};
-        for (long r = 0; r < 256; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                acc[c] += x60[i];
-            }
-        }
-        for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
-    }
-    /* specs/gan_ring.gm:7: backward of D dense 1 (1) */
-    {
-        const real *x65 = arena + 246784; /* (1) */
-        const real *x75 = arena + 131072; /* (1) */
-        real *y = arena + 246784;
-        for (long i = 0; i < 1; i++) {
-            y[i] = x65[i] + x75[i];
-        }
-    }
-    /* specs/gan_ring.gm:7: backward of D dense 1 (256, 128) */
-    gemm(CblasNoTrans, CblasNoTrans, 256, 128, 1, arena + 246272, 1, D_l5_weight, 128, arena + 131072, 128);
-    /* specs/gan_ring.gm:7: backward of D dense 1 (1, 128) */
-    gemm(CblasTrans, CblasNoTrans, 1, 128, 256, arena + 246272, 1, arena + 98304, 128, arena + 163840, 128);
-    /* specs/gan_ring.gm:7: backward of D dense 1 (1, 128) */
-    {
-        const real *x67 = arena + 246528; /* (1, 128) */
-        const real *x78 = arena + 163840; /* (1, 128) */
-        real *y = arena + 246528;
-        for (long i = 0; i < 128; i++) {
-            y[i] = x67[i] + x78[i];
-        }
-    }
-    /* specs/gan_ring.gm:7: backward of D relu (256, 128) */
-    {
-        const real *x25 = arena + 98304; /* (256, 128) */
-        const real *x77 = arena + 131072; /* (256, 128) */
-        real *y = arena + 98304;
-        PARALLEL_FOR
-        for (long i = 0; i < 32768; i++) {
-            y[i] = x25[i] > 0 ? x77[i] : 0;
-        }
-    }
-    /* specs/gan_ring.gm:7: backward of D dense 128 (128) */
-    {
-        const real *x80 = arena + 98304; /* (256, 128) */
-        real *y = arena + 131072;
-        double acc[128] = {0};
-        PARALLEL_FOR
-        for (int cb = 0; cb < 8; cb++) {
-            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 256; r++) {
-                for (int c = cb * 16; c < c1; c++) {
-                    long i = r * 128 + c;
-                    acc[c] += x80[i];
-                }
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/gan_ring.gm:7: backward of D dense 128 (128) */
-    {
-        const real *x69 = arena + 246656; /* (128) */
-        const real *x81 = arena + 131072; /* (128) */
-        real *y = arena + 246656;
-        for (long i = 0; i < 128; i++) {
-            y[i] = x69[i] + x81[i];
-        }
-    }
-    /* specs/gan_ring.gm:7: backward of D dense 128 (256, 128) */
-    gemm(CblasNoTrans, CblasNoTrans, 256, 128, 128, arena + 98304, 128, D_l3_weight, 128, arena + 131072, 128);
-    /* specs/gan_ring.gm:7: backward of D dense 128 (128, 128) */
-    gemm(CblasTrans, CblasNoTrans, 128, 128, 256, arena + 98304, 128, arena + 65536, 128, arena + 163840, 128);
-    /* specs/gan_ring.gm:7: backward of D dense 128 (128, 128) */
-    {
-        const real *x71 = arena + 229376; /* (128, 128) */
-        const real *x84 = arena + 163840; /* (128, 128) */
-        real *y = arena + 229376;
-        PARALLEL_FOR
-        for (long i = 0; i < 16384; i++) {
-            y[i] = x71[i] + x84[i];
-        }
-    }
-    /* specs/gan_ring.gm:7: backward of D relu (256, 128) */
-    {
-        const real *x20 = arena + 65536; /* (256, 128) */
-        const real *x83 = arena + 131072; /* (256, 128) */
+        const real *x29 = arena + 65536; /* (512, 128) */
+        const real *x75 = arena + 131072; /* (512, 128) */
         real *y = arena + 65536;
         PARALLEL_FOR
-        for (long i = 0; i < 32768; i++) {
-            y[i] = x20[i] > 0 ? x83[i] : 0;
+        for (long i = 0; i < 65536; i++) {
+            y[i] = x29[i] > 0 ? x75[i] : 0;
         }
     }
     /* specs/gan_ring.gm:7: backward of D dense 128 (128) */
     {
-        const real *x86 = arena + 65536; /* (256, 128) */
-        real *y = arena + 98304;
+        const real *x77 = arena + 65536; /* (512, 128) */
+        real *y = arena + 280192;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
             int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
-            for (long r = 0; r < 256; r++) {
+            for (long r = 0; r < 512; r++) {
                 for (int c = cb * 16; c < c1; c++) {
                     long i = r * 128 + c;
-                    acc[c] += x86[i];
+                    acc[c] += x77[i];
                 }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
+    /* specs/gan_ring.gm:7: backward of D dense 128 (512, 128) */
+    gemm(CblasNoTrans, CblasNoTrans, 512, 128, 128, arena + 65536, 128, D_l3_weight, 128, arena + 131072, 128);
+    /* specs/gan_ring.gm:7: backward of D dense 128 (128, 128) */
+    gemm(CblasTrans, CblasNoTrans, 128, 128, 512, arena + 65536, 128, arena + 0, 128, arena + 262144, 128);
+    /* specs/gan_ring.gm:7: backward of D relu (512, 128) */
+    {
+        const real *x24 = arena + 0; /* (512, 128) */
+        const real *x79 = arena + 131072; /* (512, 128) */
+        real *y = arena + 0;
+        PARALLEL_FOR
+        for (long i = 0; i < 65536; i++) {
+            y[i] = x24[i] > 0 ? x79[i] : 0;
+        }
+    }
     /* specs/gan_ring.gm:7: backward of D dense 128 (128) */
     {
-        const real *x73 = arena + 180480; /* (128) */
-        const real *x87 = arena + 98304; /* (128) */
-        real *y = arena + 180480;
-        for (long i = 0; i < 128; i++) {
-            y[i] = x73[i] + x87[i];
+        const real *x81 = arena + 0; /* (512, 128) */
+        real *y = arena + 65792;
+        double acc[128] = {0};
+        PARALLEL_FOR
+        for (int cb = 0; cb < 8; cb++) {
+            int c1 = cb * 16 + 16 < 128 ? cb * 16 + 16 : 128;
+            for (long r = 0; r < 512; r++) {
+                for (int c = cb * 16; c < c1; c++) {
+                    long i = r * 128 + c;
+                    acc[c] += x81[i];
+                }
+            }
         }
+        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:7: backward of D dense 128 (128, 2) */
-    gemm(CblasTrans, CblasNoTrans, 128, 2, 256, arena + 65536, 128, in_x, 2, arena + 98304, 2);
-    /* specs/gan_ring.gm:7: backward of D dense 128 (128, 2) */
-    {
-        const real *x74 = arena + 180224; /* (128, 2) */
-        const real *x89 = arena + 98304; /* (128, 2) */
-        real *y = arena + 180224;
-        for (long i = 0; i < 256; i++) {
-            y[i] = x74[i] + x89[i];
-        }
-    }
+    gemm(CblasTrans, CblasNoTrans, 128, 2, 512, arena + 0, 128, arena + 278528, 2, arena + 65536, 2);
     /* specs/gan_ring.gm:10: adam step of D.l1.weight (1) */
-    adam_update(D_l1_weight, arena + 180224, D_l1_weight_adam_m, D_l1_weight_adam_v, 256, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l1_weight, arena + 65536, D_l1_weight_adam_m, D_l1_weight_adam_v, 256, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:10: adam step of D.l1.bias (1) */
-    adam_update(D_l1_bias, arena + 180480, D_l1_bias_adam_m, D_l1_bias_adam_v, 128, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l1_bias, arena + 65792, D_l1_bias_adam_m, D_l1_bias_adam_v, 128, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:10: adam step of D.l3.weight (1) */
-    adam_update(D_l3_weight, arena + 229376, D_l3_weight_adam_m, D_l3_weight_adam_v, 16384, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l3_weight, arena + 262144, D_l3_weight_adam_m, D_l3_weight_adam_v, 16384, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:10: adam step of D.l3.bias (1) */
-    adam_update(D_l3_bias, arena + 246656, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l3_bias, arena + 280192, D_l3_bias_adam_m, D_l3_bias_adam_v, 128, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:10: adam step of D.l5.weight (1) */
-    adam_update(D_l5_weight, arena + 246528, D_l5_weight_adam_m, D_l5_weight_adam_v, 128, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l5_weight, arena + 280064, D_l5_weight_adam_m, D_l5_weight_adam_v, 128, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:10: adam step of D.l5.bias (1) */
-    adam_update(D_l5_bias, arena + 246784, D_l5_bias_adam_m, D_l5_bias_adam_v, 1, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(D_l5_bias, arena + 280320, D_l5_bias_adam_m, D_l5_bias_adam_v, 1, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:7: D dense 128 (256, 128) */
-    gemm(CblasNoTrans, CblasTrans, 256, 128, 2, arena + 245760, 2, D_l1_weight, 2, arena + 65536, 128);
+    gemm(CblasNoTrans, CblasTrans, 256, 128, 2, arena + 279552, 2, D_l1_weight, 2, arena + 0, 128);
     /* specs/gan_ring.gm:7: D relu (256, 128) */
     /*   with specs/gan_ring.gm:7: D dense 128 */
     {
-        const real *x109 = arena + 65536; /* (256, 128) */
-        const real *x18 = D_l1_bias; /* (128) */
-        real *y = arena + 65536;
+        const real *x102 = arena + 0; /* (256, 128) */
+        const real *x22 = D_l1_bias; /* (128) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                real v110 = x109[i] + x18[c];
-                y[i] = v110 > 0 ? v110 : 0;
+                real v103 = x102[i] + x22[c];
+                y[i] = v103 > 0 ? v103 : 0;
             }
         }
     }
     /* specs/gan_ring.gm:7: D dense 128 (256, 128) */
-    gemm(CblasNoTrans, CblasTrans, 256, 128, 128, arena + 65536, 128, D_l3_weight, 128, arena + 98304, 128);
+    gemm(CblasNoTrans, CblasTrans, 256, 128, 128, arena + 0, 128, D_l3_weight, 128, arena + 32768, 128);
     /* specs/gan_ring.gm:7: D relu (256, 128) */
     /*   with specs/gan_ring.gm:7: D dense 128 */
     {
-        const real *x112 = arena + 98304; /* (256, 128) */
-        const real *x23 = D_l3_bias; /* (128) */
-        real *y = arena + 98304;
+        const real *x105 = arena + 32768; /* (256, 128) */
+        const real *x27 = D_l3_bias; /* (128) */
+        real *y = arena + 32768;
         PARALLEL_FOR
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                real v113 = x112[i] + x23[c];
-                y[i] = v113 > 0 ? v113 : 0;
+                real v106 = x105[i] + x27[c];
+                y[i] = v106 > 0 ? v106 : 0;
             }
         }
     }
     /* specs/gan_ring.gm:7: D dense 1 (256, 1) */
-    gemm(CblasNoTrans, CblasTrans, 256, 1, 128, arena + 98304, 128, D_l5_weight, 128, arena + 163840, 1);
+    gemm(CblasNoTrans, CblasTrans, 256, 1, 128, arena + 32768, 128, D_l5_weight, 128, arena + 98304, 1);
     /* specs/gan_ring.gm:8: loss_G (256, 1) */
     /*   with specs/gan_ring.gm:7: D dense 1 */
     {
-        const real *x115 = arena + 163840; /* (256, 1) */
-        const real *x28 = D_l5_bias; /* (1) */
-        real *y = arena + 163840;
+        const real *x108 = arena + 98304; /* (256, 1) */
+        const real *x32 = D_l5_bias; /* (1) */
+        real *y = arena + 98304;
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
-                real v116 = x115[i] + x28[c];
-                y[i] = -(v116);
+                real v109 = x108[i] + x32[c];
+                y[i] = -(v109);
             }
         }
     }
     /* specs/gan_ring.gm:8: loss_G (1) */
     /*   with specs/gan_ring.gm:8: loss_G */
     {
-        const real *x117 = arena + 163840; /* (256, 1) */
-        real *y = arena + 131072;
+        const real *x110 = arena + 98304; /* (256, 1) */
+        real *y = arena + 65536;
         double acc = 0;
         for (long i = 0; i < 256; i++) {
-            real v118 = softplus(x117[i]);
-            acc += v118;
+            real v111 = softplus(x110[i]);
+            acc += v111;
         }
         y[0] = (real)acc;
     }
     /* specs/gan_ring.gm:8: loss_G (1) */
     {
-        const real *x119 = arena + 131072; /* (1) */
-        real *y = arena + 131072;
+        const real *x112 = arena + 65536; /* (1) */
+        real *y = arena + 65536;
         for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.00390625 * (x119[i]);
+            y[i] = (real)0.00390625 * (x112[i]);
         }
     }
     /* specs/gan_ring.gm:8: metrics (1) */
-    out[1] = (double)*(arena + 131072);
+    out[1] = (double)*(arena + 65536);
     /* specs/gan_ring.gm:8: backward of loss_G (1) */
     /*   with specs/gan_ring.gm:8: metrics */
     {
-        real *y = arena + 131072;
+        real *y = arena + 65536;
         for (long i = 0; i < 1; i++) {
-            real v122 = 1;
-            y[i] = (real)0.00390625 * (v122);
+            real v115 = 1;
+            y[i] = (real)0.00390625 * (v115);
         }
     }
     /* specs/gan_ring.gm:8: backward of loss_G (256, 1) */
@@ -711,73 +553,73 @@ static void train_step(long t, double *out) {
     /*   with specs/gan_ring.gm:8: backward of loss_G */
     /*   with specs/gan_ring.gm:8: backward of loss_G */
     {
-        const real *x123 = arena + 131072; /* (1) */
-        const real *x117 = arena + 163840; /* (256, 1) */
-        real *y = arena + 163840;
+        const real *x116 = arena + 65536; /* (1) */
+        const real *x110 = arena + 98304; /* (256, 1) */
+        real *y = arena + 98304;
         for (long i = 0; i < 256; i++) {
-            real v124 = x123[0];
-            real v125 = 1 / (1 + exp(-(x117[i])));
-            real v126 = (v124) * (v125);
-            y[i] = -(v126);
+            real v117 = x116[0];
+            real v118 = 1 / (1 + exp(-(x110[i])));
+            real v119 = (v117) * (v118);
+            y[i] = -(v119);
         }
     }
     /* specs/gan_ring.gm:7: backward of D dense 1 (256, 128) */
-    gemm(CblasNoTrans, CblasNoTrans, 256, 128, 1, arena + 163840, 1, D_l5_weight, 128, arena + 131072, 128);
+    gemm(CblasNoTrans, CblasNoTrans, 256, 128, 1, arena + 98304, 1, D_l5_weight, 128, arena + 65536, 128);
     /* specs/gan_ring.gm:7: backward of D relu (256, 128) */
     {
-        const real *x114 = arena + 98304; /* (256, 128) */
-        const real *x128 = arena + 131072; /* (256, 128) */
-        real *y = arena + 98304;
+        const real *x107 = arena + 32768; /* (256, 128) */
+        const real *x121 = arena + 65536; /* (256, 128) */
+        real *y = arena + 32768;
         PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
-            y[i] = x114[i] > 0 ? x128[i] : 0;
+            y[i] = x107[i] > 0 ? x121[i] : 0;
         }
     }
     /* specs/gan_ring.gm:7: backward of D dense 128 (256, 128) */
-    gemm(CblasNoTrans, CblasNoTrans, 256, 128, 128, arena + 98304, 128, D_l3_weight, 128, arena + 131072, 128);
+    gemm(CblasNoTrans, CblasNoTrans, 256, 128, 128, arena + 32768, 128, D_l3_weight, 128, arena + 65536, 128);
     /* specs/gan_ring.gm:7: backward of D relu (256, 128) */
     {
-        const real *x111 = arena + 65536; /* (256, 128) */
-        const real *x130 = arena + 131072; /* (256, 128) */
-        real *y = arena + 65536;
+        const real *x104 = arena + 0; /* (256, 128) */
+        const real *x123 = arena + 65536; /* (256, 128) */
+        real *y = arena + 0;
         PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
-            y[i] = x111[i] > 0 ? x130[i] : 0;
+            y[i] = x104[i] > 0 ? x123[i] : 0;
         }
     }
     /* specs/gan_ring.gm:7: backward of D dense 128 (256, 2) */
-    gemm(CblasNoTrans, CblasNoTrans, 256, 2, 128, arena + 65536, 128, D_l1_weight, 2, arena + 98304, 2);
+    gemm(CblasNoTrans, CblasNoTrans, 256, 2, 128, arena + 0, 128, D_l1_weight, 2, arena + 32768, 2);
     /* specs/gan_ring.gm:6: backward of G dense 2 (2) */
     {
-        const real *x132 = arena + 98304; /* (256, 2) */
-        real *y = arena + 115072;
+        const real *x125 = arena + 32768; /* (256, 2) */
+        real *y = arena + 49536;
         double acc[2] = {0};
         for (long r = 0; r < 256; r++) {
             for (int c = 0; c < 2; c++) {
                 long i = r * 2 + c;
-                acc[c] += x132[i];
+                acc[c] += x125[i];
             }
         }
         for (int c = 0; c < 2; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:6: backward of G dense 2 (256, 128) */
-    gemm(CblasNoTrans, CblasNoTrans, 256, 128, 2, arena + 98304, 2, G_l5_weight, 128, arena + 65536, 128);
+    gemm(CblasNoTrans, CblasNoTrans, 256, 128, 2, arena + 32768, 2, G_l5_weight, 128, arena + 0, 128);
     /* specs/gan_ring.gm:6: backward of G dense 2 (2, 128) */
-    gemm(CblasTrans, CblasNoTrans, 2, 128, 256, arena + 98304, 2, arena + 32768, 128, arena + 114688, 128);
+    gemm(CblasTrans, CblasNoTrans, 2, 128, 256, arena + 32768, 2, arena + 229376, 128, arena + 49152, 128);
     /* specs/gan_ring.gm:6: backward of G relu (256, 128) */
     {
-        const real *x11 = arena + 32768; /* (256, 128) */
-        const real *x134 = arena + 65536; /* (256, 128) */
-        real *y = arena + 32768;
+        const real *x11 = arena + 229376; /* (256, 128) */
+        const real *x127 = arena + 0; /* (256, 128) */
+        real *y = arena + 229376;
         PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
-            y[i] = x11[i] > 0 ? x134[i] : 0;
+            y[i] = x11[i] > 0 ? x127[i] : 0;
         }
     }
     /* specs/gan_ring.gm:6: backward of G dense 128 (128) */
     {
-        const real *x136 = arena + 32768; /* (256, 128) */
-        real *y = arena + 114944;
+        const real *x129 = arena + 229376; /* (256, 128) */
+        real *y = arena + 49408;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -785,30 +627,30 @@ static void train_step(long t, double *out) {
             for (long r = 0; r < 256; r++) {
                 for (int c = cb * 16; c < c1; c++) {
                     long i = r * 128 + c;
-                    acc[c] += x136[i];
+                    acc[c] += x129[i];
                 }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:6: backward of G dense 128 (256, 128) */
-    gemm(CblasNoTrans, CblasNoTrans, 256, 128, 128, arena + 32768, 128, G_l3_weight, 128, arena + 65536, 128);
+    gemm(CblasNoTrans, CblasNoTrans, 256, 128, 128, arena + 229376, 128, G_l3_weight, 128, arena + 0, 128);
     /* specs/gan_ring.gm:6: backward of G dense 128 (128, 128) */
-    gemm(CblasTrans, CblasNoTrans, 128, 128, 256, arena + 32768, 128, arena + 0, 128, arena + 98304, 128);
+    gemm(CblasTrans, CblasNoTrans, 128, 128, 256, arena + 229376, 128, arena + 196608, 128, arena + 32768, 128);
     /* specs/gan_ring.gm:6: backward of G relu (256, 128) */
     {
-        const real *x6 = arena + 0; /* (256, 128) */
-        const real *x138 = arena + 65536; /* (256, 128) */
-        real *y = arena + 0;
+        const real *x6 = arena + 196608; /* (256, 128) */
+        const real *x131 = arena + 0; /* (256, 128) */
+        real *y = arena + 196608;
         PARALLEL_FOR
         for (long i = 0; i < 32768; i++) {
-            y[i] = x6[i] > 0 ? x138[i] : 0;
+            y[i] = x6[i] > 0 ? x131[i] : 0;
         }
     }
     /* specs/gan_ring.gm:6: backward of G dense 128 (128) */
     {
-        const real *x140 = arena + 0; /* (256, 128) */
-        real *y = arena + 34816;
+        const real *x133 = arena + 196608; /* (256, 128) */
+        real *y = arena + 2048;
         double acc[128] = {0};
         PARALLEL_FOR
         for (int cb = 0; cb < 8; cb++) {
@@ -816,26 +658,26 @@ static void train_step(long t, double *out) {
             for (long r = 0; r < 256; r++) {
                 for (int c = cb * 16; c < c1; c++) {
                     long i = r * 128 + c;
-                    acc[c] += x140[i];
+                    acc[c] += x133[i];
                 }
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:6: backward of G dense 128 (128, 16) */
-    gemm(CblasTrans, CblasNoTrans, 128, 16, 256, arena + 0, 128, in_z, 16, arena + 32768, 16);
+    gemm(CblasTrans, CblasNoTrans, 128, 16, 256, arena + 196608, 128, in_z, 16, arena + 0, 16);
     /* specs/gan_ring.gm:9: adam step of G.l1.weight (1) */
-    adam_update(G_l1_weight, arena + 32768, G_l1_weight_adam_m, G_l1_weight_adam_v, 2048, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l1_weight, arena + 0, G_l1_weight_adam_m, G_l1_weight_adam_v, 2048, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:9: adam step of G.l1.bias (1) */
-    adam_update(G_l1_bias, arena + 34816, G_l1_bias_adam_m, G_l1_bias_adam_v, 128, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l1_bias, arena + 2048, G_l1_bias_adam_m, G_l1_bias_adam_v, 128, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:9: adam step of G.l3.weight (1) */
-    adam_update(G_l3_weight, arena + 98304, G_l3_weight_adam_m, G_l3_weight_adam_v, 16384, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l3_weight, arena + 32768, G_l3_weight_adam_m, G_l3_weight_adam_v, 16384, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:9: adam step of G.l3.bias (1) */
-    adam_update(G_l3_bias, arena + 114944, G_l3_bias_adam_m, G_l3_bias_adam_v, 128, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l3_bias, arena + 49408, G_l3_bias_adam_m, G_l3_bias_adam_v, 128, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:9: adam step of G.l5.weight (1) */
-    adam_update(G_l5_weight, arena + 114688, G_l5_weight_adam_m, G_l5_weight_adam_v, 256, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l5_weight, arena + 49152, G_l5_weight_adam_m, G_l5_weight_adam_v, 256, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
     /* specs/gan_ring.gm:9: adam step of G.l5.bias (1) */
-    adam_update(G_l5_bias, arena + 115072, G_l5_bias_adam_m, G_l5_bias_adam_v, 2, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
+    adam_update(G_l5_bias, arena + 49536, G_l5_bias_adam_m, G_l5_bias_adam_v, 2, (real)0.001, (real)0.5, (real)0.999, (real)1e-08, 0, t);
 }
 
 /* The generator's forward pass at batch 256, from in_z. */
@@ -926,12 +768,12 @@ static void gc_loss_0(double *out) {
         }
     }
     /* specs/gan_ring.gm:6: G dense 2 (4, 2) */
-    gemm(CblasNoTrans, CblasTrans, 4, 2, 128, arena + 512, 128, G_l5_weight, 128, arena + 1024, 2);
+    gemm(CblasNoTrans, CblasTrans, 4, 2, 128, arena + 512, 128, G_l5_weight, 128, arena + 0, 2);
     /* specs/gan_ring.gm:6: G dense 2 (4, 2) */
     {
-        const real *x13 = arena + 1024; /* (4, 2) */
+        const real *x13 = arena + 0; /* (4, 2) */
         const real *x14 = G_l5_bias; /* (2) */
-        real *y = arena + 1024;
+        real *y = arena + 0;
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 2; c++) {
                 long i = r * 2 + c;
@@ -939,109 +781,68 @@ static void gc_loss_0(double *out) {
             }
         }
     }
-    /* specs/gan_ring.gm:7: D dense 128 (4, 128) */
-    gemm(CblasNoTrans, CblasTrans, 4, 128, 2, gc_x, 2, D_l1_weight, 2, arena + 0, 128);
-    /* specs/gan_ring.gm:7: D relu (4, 128) */
+    /* specs/gan_ring.gm:6: G dense 2 (1, 16) */
+    for (long r = 0; r < 1; r++) memcpy(arena + 1024 + r * 16 + 0, gc_x + r * 8 + 0, 8 * sizeof(real));
+    for (long r = 0; r < 1; r++) memcpy(arena + 1024 + r * 16 + 8, arena + 0 + r * 8 + 0, 8 * sizeof(real));
+    /* specs/gan_ring.gm:7: D dense 128 (8, 128) */
+    gemm(CblasNoTrans, CblasTrans, 8, 128, 2, arena + 1024, 2, D_l1_weight, 2, arena + 0, 128);
+    /* specs/gan_ring.gm:7: D relu (8, 128) */
     /*   with specs/gan_ring.gm:7: D dense 128 */
     {
-        const real *x17 = arena + 0; /* (4, 128) */
-        const real *x18 = D_l1_bias; /* (128) */
+        const real *x21 = arena + 0; /* (8, 128) */
+        const real *x22 = D_l1_bias; /* (128) */
         real *y = arena + 0;
-        for (long r = 0; r < 4; r++) {
+        for (long r = 0; r < 8; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                real v19 = x17[i] + x18[c];
-                y[i] = v19 > 0 ? v19 : 0;
+                real v23 = x21[i] + x22[c];
+                y[i] = v23 > 0 ? v23 : 0;
             }
         }
     }
-    /* specs/gan_ring.gm:7: D dense 128 (4, 128) */
-    gemm(CblasNoTrans, CblasTrans, 4, 128, 128, arena + 0, 128, D_l3_weight, 128, arena + 512, 128);
-    /* specs/gan_ring.gm:7: D relu (4, 128) */
+    /* specs/gan_ring.gm:7: D dense 128 (8, 128) */
+    gemm(CblasNoTrans, CblasTrans, 8, 128, 128, arena + 0, 128, D_l3_weight, 128, arena + 1024, 128);
+    /* specs/gan_ring.gm:7: D relu (8, 128) */
     /*   with specs/gan_ring.gm:7: D dense 128 */
     {
-        const real *x22 = arena + 512; /* (4, 128) */
-        const real *x23 = D_l3_bias; /* (128) */
-        real *y = arena + 512;
-        for (long r = 0; r < 4; r++) {
+        const real *x26 = arena + 1024; /* (8, 128) */
+        const real *x27 = D_l3_bias; /* (128) */
+        real *y = arena + 1024;
+        for (long r = 0; r < 8; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                real v24 = x22[i] + x23[c];
-                y[i] = v24 > 0 ? v24 : 0;
+                real v28 = x26[i] + x27[c];
+                y[i] = v28 > 0 ? v28 : 0;
             }
         }
     }
-    /* specs/gan_ring.gm:7: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 128, arena + 512, 128, D_l5_weight, 128, arena + 1040, 1);
-    /* specs/gan_ring.gm:7: D dense 128 (4, 128) */
-    gemm(CblasNoTrans, CblasTrans, 4, 128, 2, arena + 1024, 2, D_l1_weight, 2, arena + 0, 128);
-    /* specs/gan_ring.gm:7: D relu (4, 128) */
-    /*   with specs/gan_ring.gm:7: D dense 128 */
+    /* specs/gan_ring.gm:7: D dense 1 (8, 1) */
+    gemm(CblasNoTrans, CblasTrans, 8, 1, 128, arena + 1024, 128, D_l5_weight, 128, arena + 0, 1);
+    /* specs/gan_ring.gm:7: D dense 1 (8, 1) */
     {
-        const real *x30 = arena + 0; /* (4, 128) */
-        const real *x18 = D_l1_bias; /* (128) */
+        const real *x31 = arena + 0; /* (8, 1) */
+        const real *x32 = D_l5_bias; /* (1) */
         real *y = arena + 0;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v31 = x30[i] + x18[c];
-                y[i] = v31 > 0 ? v31 : 0;
-            }
-        }
-    }
-    /* specs/gan_ring.gm:7: D dense 128 (4, 128) */
-    gemm(CblasNoTrans, CblasTrans, 4, 128, 128, arena + 0, 128, D_l3_weight, 128, arena + 512, 128);
-    /* specs/gan_ring.gm:7: D relu (4, 128) */
-    /*   with specs/gan_ring.gm:7: D dense 128 */
-    {
-        const real *x33 = arena + 512; /* (4, 128) */
-        const real *x23 = D_l3_bias; /* (128) */
-        real *y = arena + 512;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v34 = x33[i] + x23[c];
-                y[i] = v34 > 0 ? v34 : 0;
-            }
-        }
-    }
-    /* specs/gan_ring.gm:7: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 128, arena + 512, 128, D_l5_weight, 128, arena + 0, 1);
-    /* specs/gan_ring.gm:8: loss_D (1) */
-    /*   with specs/gan_ring.gm:7: D dense 1 */
-    /*   with specs/gan_ring.gm:8: loss_D */
-    {
-        const real *x36 = arena + 0; /* (4, 1) */
-        const real *x28 = D_l5_bias; /* (1) */
-        real *y = arena + 16;
-        double acc = 0;
-        for (long r = 0; r < 4; r++) {
+        for (long r = 0; r < 8; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
-                real v37 = x36[i] + x28[c];
-                real v38 = softplus(v37);
-                acc += v38;
+                y[i] = x31[i] + x32[c];
             }
         }
-        y[0] = (real)acc;
     }
+    /* specs/gan_ring.gm:7: D dense 1 (1, 4) */
+    for (long r = 0; r < 1; r++) memcpy(arena + 16 + r * 4 + 0, arena + 0 + r * 8 + 0, 4 * sizeof(real));
+    /* specs/gan_ring.gm:7: D dense 1 (1, 4) */
+    for (long r = 0; r < 1; r++) memcpy(arena + 32 + r * 4 + 0, arena + 0 + r * 8 + 4, 4 * sizeof(real));
     /* specs/gan_ring.gm:8: loss_D (1) */
-    /*   with specs/gan_ring.gm:7: D dense 1 */
-    /*   with specs/gan_ring.gm:8: loss_D */
     /*   with specs/gan_ring.gm:8: loss_D */
     {
-        const real *x27 = arena + 1040; /* (4, 1) */
-        const real *x28 = D_l5_bias; /* (1) */
+        const real *x39 = arena + 32; /* (4, 1) */
         real *y = arena + 0;
         double acc = 0;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                real v29 = x27[i] + x28[c];
-                real v41 = -(v29);
-                real v42 = softplus(v41);
-                acc += v42;
-            }
+        for (long i = 0; i < 4; i++) {
+            real v40 = softplus(x39[i]);
+            acc += v40;
         }
         y[0] = (real)acc;
     }
@@ -1049,17 +850,31 @@ static void gc_loss_0(double *out) {
     /*   with specs/gan_ring.gm:8: loss_D */
     /*   with specs/gan_ring.gm:8: loss_D */
     {
-        const real *x39 = arena + 16; /* (1) */
-        const real *x43 = arena + 0; /* (1) */
-        real *y = arena + 16;
+        const real *x36 = arena + 16; /* (4, 1) */
+        real *y = arena + 32;
+        double acc = 0;
+        for (long i = 0; i < 4; i++) {
+            real v43 = -(x36[i]);
+            real v44 = softplus(v43);
+            acc += v44;
+        }
+        y[0] = (real)acc;
+    }
+    /* specs/gan_ring.gm:8: loss_D (1) */
+    /*   with specs/gan_ring.gm:8: loss_D */
+    /*   with specs/gan_ring.gm:8: loss_D */
+    {
+        const real *x41 = arena + 0; /* (1) */
+        const real *x45 = arena + 32; /* (1) */
+        real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
-            real v40 = (real)0.25 * (x39[i]);
-            real v44 = (real)0.25 * (x43[i]);
-            y[i] = v44 + v40;
+            real v42 = (real)0.25 * (x41[i]);
+            real v46 = (real)0.25 * (x45[i]);
+            y[i] = v46 + v42;
         }
     }
     /* specs/gan_ring.gm:8: loss_D (1) */
-    out[0] = (double)*(arena + 16);
+    out[0] = (double)*(arena + 0);
 }
 
 /* Gradient check: d loss_D / d parameters at batch 4, into g. */
@@ -1097,12 +912,12 @@ static void gc_grad_0(real *g) {
         }
     }
     /* specs/gan_ring.gm:6: G dense 2 (4, 2) */
-    gemm(CblasNoTrans, CblasTrans, 4, 2, 128, arena + 512, 128, G_l5_weight, 128, arena + 17920, 2);
+    gemm(CblasNoTrans, CblasTrans, 4, 2, 128, arena + 512, 128, G_l5_weight, 128, arena + 0, 2);
     /* specs/gan_ring.gm:6: G dense 2 (4, 2) */
     {
-        const real *x13 = arena + 17920; /* (4, 2) */
+        const real *x13 = arena + 0; /* (4, 2) */
         const real *x14 = G_l5_bias; /* (2) */
-        real *y = arena + 17920;
+        real *y = arena + 0;
         for (long r = 0; r < 4; r++) {
             for (int c = 0; c < 2; c++) {
                 long i = r * 2 + c;
@@ -1110,74 +925,59 @@ static void gc_grad_0(real *g) {
             }
         }
     }
-    /* specs/gan_ring.gm:7: D dense 128 (4, 128) */
-    gemm(CblasNoTrans, CblasTrans, 4, 128, 2, gc_x, 2, D_l1_weight, 2, arena + 32768, 128);
-    /* specs/gan_ring.gm:7: D relu (4, 128) */
+    /* specs/gan_ring.gm:6: G dense 2 (1, 16) */
+    for (long r = 0; r < 1; r++) memcpy(arena + 19712 + r * 16 + 0, gc_x + r * 8 + 0, 8 * sizeof(real));
+    for (long r = 0; r < 1; r++) memcpy(arena + 19712 + r * 16 + 8, arena + 0 + r * 8 + 0, 8 * sizeof(real));
+    /* specs/gan_ring.gm:7: D dense 128 (8, 128) */
+    gemm(CblasNoTrans, CblasTrans, 8, 128, 2, arena + 19712, 2, D_l1_weight, 2, arena + 16384, 128);
+    /* specs/gan_ring.gm:7: D relu (8, 128) */
     /*   with specs/gan_ring.gm:7: D dense 128 */
     {
-        const real *x17 = arena + 32768; /* (4, 128) */
-        const real *x18 = D_l1_bias; /* (128) */
-        real *y = arena + 32768;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v19 = x17[i] + x18[c];
-                y[i] = v19 > 0 ? v19 : 0;
-            }
-        }
-    }
-    /* specs/gan_ring.gm:7: D dense 128 (4, 128) */
-    gemm(CblasNoTrans, CblasTrans, 4, 128, 128, arena + 32768, 128, D_l3_weight, 128, arena + 33280, 128);
-    /* specs/gan_ring.gm:7: D relu (4, 128) */
-    /*   with specs/gan_ring.gm:7: D dense 128 */
-    {
-        const real *x22 = arena + 33280; /* (4, 128) */
-        const real *x23 = D_l3_bias; /* (128) */
-        real *y = arena + 33280;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                real v24 = x22[i] + x23[c];
-                y[i] = v24 > 0 ? v24 : 0;
-            }
-        }
-    }
-    /* specs/gan_ring.gm:7: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 128, arena + 33280, 128, D_l5_weight, 128, arena + 17936, 1);
-    /* specs/gan_ring.gm:7: D dense 128 (4, 128) */
-    gemm(CblasNoTrans, CblasTrans, 4, 128, 2, arena + 17920, 2, D_l1_weight, 2, arena + 16384, 128);
-    /* specs/gan_ring.gm:7: D relu (4, 128) */
-    /*   with specs/gan_ring.gm:7: D dense 128 */
-    {
-        const real *x30 = arena + 16384; /* (4, 128) */
-        const real *x18 = D_l1_bias; /* (128) */
+        const real *x21 = arena + 16384; /* (8, 128) */
+        const real *x22 = D_l1_bias; /* (128) */
         real *y = arena + 16384;
-        for (long r = 0; r < 4; r++) {
+        for (long r = 0; r < 8; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                real v31 = x30[i] + x18[c];
-                y[i] = v31 > 0 ? v31 : 0;
+                real v23 = x21[i] + x22[c];
+                y[i] = v23 > 0 ? v23 : 0;
             }
         }
     }
-    /* specs/gan_ring.gm:7: D dense 128 (4, 128) */
-    gemm(CblasNoTrans, CblasTrans, 4, 128, 128, arena + 16384, 128, D_l3_weight, 128, arena + 16896, 128);
-    /* specs/gan_ring.gm:7: D relu (4, 128) */
+    /* specs/gan_ring.gm:7: D dense 128 (8, 128) */
+    gemm(CblasNoTrans, CblasTrans, 8, 128, 128, arena + 16384, 128, D_l3_weight, 128, arena + 17408, 128);
+    /* specs/gan_ring.gm:7: D relu (8, 128) */
     /*   with specs/gan_ring.gm:7: D dense 128 */
     {
-        const real *x33 = arena + 16896; /* (4, 128) */
-        const real *x23 = D_l3_bias; /* (128) */
-        real *y = arena + 16896;
-        for (long r = 0; r < 4; r++) {
+        const real *x26 = arena + 17408; /* (8, 128) */
+        const real *x27 = D_l3_bias; /* (128) */
+        real *y = arena + 17408;
+        for (long r = 0; r < 8; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                real v34 = x33[i] + x23[c];
-                y[i] = v34 > 0 ? v34 : 0;
+                real v28 = x26[i] + x27[c];
+                y[i] = v28 > 0 ? v28 : 0;
             }
         }
     }
-    /* specs/gan_ring.gm:7: D dense 1 (4, 1) */
-    gemm(CblasNoTrans, CblasTrans, 4, 1, 128, arena + 16896, 128, D_l5_weight, 128, arena + 512, 1);
+    /* specs/gan_ring.gm:7: D dense 1 (8, 1) */
+    gemm(CblasNoTrans, CblasTrans, 8, 1, 128, arena + 17408, 128, D_l5_weight, 128, arena + 0, 1);
+    /* specs/gan_ring.gm:7: D dense 1 (8, 1) */
+    {
+        const real *x31 = arena + 0; /* (8, 1) */
+        const real *x32 = D_l5_bias; /* (1) */
+        real *y = arena + 0;
+        for (long r = 0; r < 8; r++) {
+            for (int c = 0; c < 1; c++) {
+                long i = r * 1 + c;
+                y[i] = x31[i] + x32[c];
+            }
+        }
+    }
+    /* specs/gan_ring.gm:7: D dense 1 (1, 4) */
+    for (long r = 0; r < 1; r++) memcpy(arena + 16 + r * 4 + 0, arena + 0 + r * 8 + 0, 4 * sizeof(real));
+    /* specs/gan_ring.gm:7: D dense 1 (1, 4) */
+    for (long r = 0; r < 1; r++) memcpy(arena + 32 + r * 4 + 0, arena + 0 + r * 8 + 4, 4 * sizeof(real));
     /* specs/gan_ring.gm:8: loss_D (1) */
     {
         real *y = arena + 0;
@@ -1187,263 +987,144 @@ static void gc_grad_0(real *g) {
     }
     /* specs/gan_ring.gm:8: backward of loss_D (1) */
     {
-        const real *x46 = arena + 0; /* (1) */
-        real *y = arena + 16;
+        const real *x48 = arena + 0; /* (1) */
+        real *y = arena + 48;
         for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.25 * (x46[i]);
+            y[i] = (real)0.25 * (x48[i]);
         }
     }
     /* specs/gan_ring.gm:8: backward of loss_D (4, 1) */
-    /*   with specs/gan_ring.gm:7: D dense 1 */
     /*   with specs/gan_ring.gm:8: loss_D */
     /*   with specs/gan_ring.gm:8: backward of loss_D */
     /*   with specs/gan_ring.gm:8: backward of loss_D */
     /*   with specs/gan_ring.gm:8: backward of loss_D */
     {
-        const real *x27 = arena + 17936; /* (4, 1) */
-        const real *x28 = D_l5_bias; /* (1) */
-        const real *x47 = arena + 16; /* (1) */
-        real *y = arena + 17936;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                real v29 = x27[i] + x28[c];
-                real v41 = -(v29);
-                real v48 = x47[0];
-                real v49 = 1 / (1 + exp(-(v41)));
-                real v50 = (v48) * (v49);
-                y[i] = -(v50);
-            }
+        const real *x36 = arena + 16; /* (4, 1) */
+        const real *x49 = arena + 48; /* (1) */
+        real *y = arena + 16;
+        for (long i = 0; i < 4; i++) {
+            real v43 = -(x36[i]);
+            real v50 = x49[0];
+            real v51 = 1 / (1 + exp(-(v43)));
+            real v52 = (v50) * (v51);
+            y[i] = -(v52);
         }
     }
     /* specs/gan_ring.gm:8: backward of loss_D (1) */
     {
-        const real *x46 = arena + 0; /* (1) */
+        const real *x48 = arena + 0; /* (1) */
         real *y = arena + 0;
         for (long i = 0; i < 1; i++) {
-            y[i] = (real)0.25 * (x46[i]);
+            y[i] = (real)0.25 * (x48[i]);
         }
     }
     /* specs/gan_ring.gm:8: backward of loss_D (4, 1) */
-    /*   with specs/gan_ring.gm:7: D dense 1 */
     /*   with specs/gan_ring.gm:8: backward of loss_D */
     /*   with specs/gan_ring.gm:8: backward of loss_D */
     {
-        const real *x36 = arena + 512; /* (4, 1) */
-        const real *x28 = D_l5_bias; /* (1) */
-        const real *x52 = arena + 0; /* (1) */
-        real *y = arena + 512;
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                real v37 = x36[i] + x28[c];
-                real v53 = x52[0];
-                real v54 = 1 / (1 + exp(-(v37)));
-                y[i] = (v53) * (v54);
-            }
+        const real *x54 = arena + 0; /* (1) */
+        const real *x39 = arena + 32; /* (4, 1) */
+        real *y = arena + 32;
+        for (long i = 0; i < 4; i++) {
+            real v55 = x54[0];
+            real v56 = 1 / (1 + exp(-(x39[i])));
+            y[i] = (v55) * (v56);
+        }
+    }
+    /* specs/gan_ring.gm:7: backward of D dense 1 (1, 8) */
+    memset(arena + 1024, 0, 8 * sizeof(real));
+    for (long r = 0; r < 1; r++) memcpy(arena + 1024 + r * 8 + 4, arena + 32 + r * 4 + 0, 4 * sizeof(real));
+    /* specs/gan_ring.gm:7: backward of D dense 1 (1, 8) */
+    memset(arena + 0, 0, 8 * sizeof(real));
+    for (long r = 0; r < 1; r++) memcpy(arena + 0 + r * 8 + 0, arena + 16 + r * 4 + 0, 4 * sizeof(real));
+    /* specs/gan_ring.gm:7: backward of D dense 1 (8, 1) */
+    {
+        const real *x60 = arena + 1024; /* (8, 1) */
+        const real *x63 = arena + 0; /* (8, 1) */
+        real *y = arena + 1024;
+        for (long i = 0; i < 8; i++) {
+            y[i] = x60[i] + x63[i];
         }
     }
     /* specs/gan_ring.gm:7: backward of D dense 1 (1) */
     {
-        const real *x55 = arena + 512; /* (4, 1) */
-        real *y = arena + 34944;
+        const real *x64 = arena + 1024; /* (8, 1) */
+        real *y = arena + 19728;
         double acc[1] = {0};
-        for (long r = 0; r < 4; r++) {
+        for (long r = 0; r < 8; r++) {
             for (int c = 0; c < 1; c++) {
                 long i = r * 1 + c;
-                acc[c] += x55[i];
+                acc[c] += x64[i];
             }
         }
         for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
     }
-    /* specs/gan_ring.gm:7: backward of D dense 1 (4, 128) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 128, 1, arena + 512, 1, D_l5_weight, 128, arena + 0, 128);
+    /* specs/gan_ring.gm:7: backward of D dense 1 (8, 128) */
+    gemm(CblasNoTrans, CblasNoTrans, 8, 128, 1, arena + 1024, 1, D_l5_weight, 128, arena + 0, 128);
     /* specs/gan_ring.gm:7: backward of D dense 1 (1, 128) */
-    gemm(CblasTrans, CblasNoTrans, 1, 128, 4, arena + 512, 1, arena + 16896, 128, arena + 34560, 128);
-    /* specs/gan_ring.gm:7: backward of D relu (4, 128) */
+    gemm(CblasTrans, CblasNoTrans, 1, 128, 8, arena + 1024, 1, arena + 17408, 128, arena + 19456, 128);
+    /* specs/gan_ring.gm:7: backward of D relu (8, 128) */
     {
-        const real *x35 = arena + 16896; /* (4, 128) */
-        const real *x57 = arena + 0; /* (4, 128) */
-        real *y = arena + 16896;
-        for (long i = 0; i < 512; i++) {
-            y[i] = x35[i] > 0 ? x57[i] : 0;
+        const real *x29 = arena + 17408; /* (8, 128) */
+        const real *x66 = arena + 0; /* (8, 128) */
+        real *y = arena + 17408;
+        for (long i = 0; i < 1024; i++) {
+            y[i] = x29[i] > 0 ? x66[i] : 0;
         }
     }
     /* specs/gan_ring.gm:7: backward of D dense 128 (128) */
     {
-        const real *x59 = arena + 16896; /* (4, 128) */
-        real *y = arena + 34688;
+        const real *x68 = arena + 17408; /* (8, 128) */
+        real *y = arena + 19584;
         double acc[128] = {0};
-        for (long r = 0; r < 4; r++) {
+        for (long r = 0; r < 8; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                acc[c] += x59[i];
+                acc[c] += x68[i];
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
-    /* specs/gan_ring.gm:7: backward of D dense 128 (4, 128) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 128, 128, arena + 16896, 128, D_l3_weight, 128, arena + 17408, 128);
+    /* specs/gan_ring.gm:7: backward of D dense 128 (8, 128) */
+    gemm(CblasNoTrans, CblasNoTrans, 8, 128, 128, arena + 17408, 128, D_l3_weight, 128, arena + 18432, 128);
     /* specs/gan_ring.gm:7: backward of D dense 128 (128, 128) */
-    gemm(CblasTrans, CblasNoTrans, 128, 128, 4, arena + 16896, 128, arena + 16384, 128, arena + 0, 128);
-    /* specs/gan_ring.gm:7: backward of D relu (4, 128) */
+    gemm(CblasTrans, CblasNoTrans, 128, 128, 8, arena + 17408, 128, arena + 16384, 128, arena + 0, 128);
+    /* specs/gan_ring.gm:7: backward of D relu (8, 128) */
     {
-        const real *x32 = arena + 16384; /* (4, 128) */
-        const real *x61 = arena + 17408; /* (4, 128) */
+        const real *x24 = arena + 16384; /* (8, 128) */
+        const real *x70 = arena + 18432; /* (8, 128) */
         real *y = arena + 16384;
-        for (long i = 0; i < 512; i++) {
-            y[i] = x32[i] > 0 ? x61[i] : 0;
+        for (long i = 0; i < 1024; i++) {
+            y[i] = x24[i] > 0 ? x70[i] : 0;
         }
     }
     /* specs/gan_ring.gm:7: backward of D dense 128 (128) */
     {
-        const real *x63 = arena + 16384; /* (4, 128) */
-        real *y = arena + 34816;
+        const real *x72 = arena + 16384; /* (8, 128) */
+        real *y = arena + 17664;
         double acc[128] = {0};
-        for (long r = 0; r < 4; r++) {
+        for (long r = 0; r < 8; r++) {
             for (int c = 0; c < 128; c++) {
                 long i = r * 128 + c;
-                acc[c] += x63[i];
+                acc[c] += x72[i];
             }
         }
         for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
     }
     /* specs/gan_ring.gm:7: backward of D dense 128 (128, 2) */
-    gemm(CblasTrans, CblasNoTrans, 128, 2, 4, arena + 16384, 128, arena + 17920, 2, arena + 34304, 2);
-    /* specs/gan_ring.gm:7: backward of D dense 1 (1) */
-    {
-        const real *x51 = arena + 17936; /* (4, 1) */
-        real *y = arena + 16384;
-        double acc[1] = {0};
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 1; c++) {
-                long i = r * 1 + c;
-                acc[c] += x51[i];
-            }
-        }
-        for (int c = 0; c < 1; c++) y[c] = (real)acc[c];
-    }
-    /* specs/gan_ring.gm:7: backward of D dense 1 (1) */
-    {
-        const real *x56 = arena + 34944; /* (1) */
-        const real *x66 = arena + 16384; /* (1) */
-        real *y = arena + 34944;
-        for (long i = 0; i < 1; i++) {
-            y[i] = x56[i] + x66[i];
-        }
-    }
-    /* specs/gan_ring.gm:7: backward of D dense 1 (4, 128) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 128, 1, arena + 17936, 1, D_l5_weight, 128, arena + 16384, 128);
-    /* specs/gan_ring.gm:7: backward of D dense 1 (1, 128) */
-    gemm(CblasTrans, CblasNoTrans, 1, 128, 4, arena + 17936, 1, arena + 33280, 128, arena + 16896, 128);
-    /* specs/gan_ring.gm:7: backward of D dense 1 (1, 128) */
-    {
-        const real *x58 = arena + 34560; /* (1, 128) */
-        const real *x69 = arena + 16896; /* (1, 128) */
-        real *y = arena + 34560;
-        for (long i = 0; i < 128; i++) {
-            y[i] = x58[i] + x69[i];
-        }
-    }
-    /* specs/gan_ring.gm:7: backward of D relu (4, 128) */
-    {
-        const real *x25 = arena + 33280; /* (4, 128) */
-        const real *x68 = arena + 16384; /* (4, 128) */
-        real *y = arena + 33280;
-        for (long i = 0; i < 512; i++) {
-            y[i] = x25[i] > 0 ? x68[i] : 0;
-        }
-    }
-    /* specs/gan_ring.gm:7: backward of D dense 128 (128) */
-    {
-        const real *x71 = arena + 33280; /* (4, 128) */
-        real *y = arena + 16384;
-        double acc[128] = {0};
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x71[i];
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/gan_ring.gm:7: backward of D dense 128 (128) */
-    {
-        const real *x60 = arena + 34688; /* (128) */
-        const real *x72 = arena + 16384; /* (128) */
-        real *y = arena + 34688;
-        for (long i = 0; i < 128; i++) {
-            y[i] = x60[i] + x72[i];
-        }
-    }
-    /* specs/gan_ring.gm:7: backward of D dense 128 (4, 128) */
-    gemm(CblasNoTrans, CblasNoTrans, 4, 128, 128, arena + 33280, 128, D_l3_weight, 128, arena + 33792, 128);
-    /* specs/gan_ring.gm:7: backward of D dense 128 (128, 128) */
-    gemm(CblasTrans, CblasNoTrans, 128, 128, 4, arena + 33280, 128, arena + 32768, 128, arena + 16384, 128);
-    /* specs/gan_ring.gm:7: backward of D dense 128 (128, 128) */
-    {
-        const real *x62 = arena + 0; /* (128, 128) */
-        const real *x75 = arena + 16384; /* (128, 128) */
-        real *y = arena + 0;
-        PARALLEL_FOR
-        for (long i = 0; i < 16384; i++) {
-            y[i] = x62[i] + x75[i];
-        }
-    }
-    /* specs/gan_ring.gm:7: backward of D relu (4, 128) */
-    {
-        const real *x20 = arena + 32768; /* (4, 128) */
-        const real *x74 = arena + 33792; /* (4, 128) */
-        real *y = arena + 32768;
-        for (long i = 0; i < 512; i++) {
-            y[i] = x20[i] > 0 ? x74[i] : 0;
-        }
-    }
-    /* specs/gan_ring.gm:7: backward of D dense 128 (128) */
-    {
-        const real *x77 = arena + 32768; /* (4, 128) */
-        real *y = arena + 16384;
-        double acc[128] = {0};
-        for (long r = 0; r < 4; r++) {
-            for (int c = 0; c < 128; c++) {
-                long i = r * 128 + c;
-                acc[c] += x77[i];
-            }
-        }
-        for (int c = 0; c < 128; c++) y[c] = (real)acc[c];
-    }
-    /* specs/gan_ring.gm:7: backward of D dense 128 (128) */
-    {
-        const real *x64 = arena + 34816; /* (128) */
-        const real *x78 = arena + 16384; /* (128) */
-        real *y = arena + 34816;
-        for (long i = 0; i < 128; i++) {
-            y[i] = x64[i] + x78[i];
-        }
-    }
-    /* specs/gan_ring.gm:7: backward of D dense 128 (128, 2) */
-    gemm(CblasTrans, CblasNoTrans, 128, 2, 4, arena + 32768, 128, gc_x, 2, arena + 16384, 2);
-    /* specs/gan_ring.gm:7: backward of D dense 128 (128, 2) */
-    {
-        const real *x65 = arena + 34304; /* (128, 2) */
-        const real *x80 = arena + 16384; /* (128, 2) */
-        real *y = arena + 34304;
-        for (long i = 0; i < 256; i++) {
-            y[i] = x65[i] + x80[i];
-        }
-    }
+    gemm(CblasTrans, CblasNoTrans, 128, 2, 8, arena + 16384, 128, arena + 19712, 2, arena + 17408, 2);
     /* specs/gan_ring.gm:8: gradients out (1) */
-    memcpy(g + 18960, arena + 34304, 256 * sizeof(real));
+    memcpy(g + 18960, arena + 17408, 256 * sizeof(real));
     /* specs/gan_ring.gm:8: gradients out (1) */
-    memcpy(g + 19216, arena + 34816, 128 * sizeof(real));
+    memcpy(g + 19216, arena + 17664, 128 * sizeof(real));
     /* specs/gan_ring.gm:8: gradients out (1) */
     memcpy(g + 19344, arena + 0, 16384 * sizeof(real));
     /* specs/gan_ring.gm:8: gradients out (1) */
-    memcpy(g + 35728, arena + 34688, 128 * sizeof(real));
+    memcpy(g + 35728, arena + 19584, 128 * sizeof(real));
     /* specs/gan_ring.gm:8: gradients out (1) */
-    memcpy(g + 35856, arena + 34560, 128 * sizeof(real));
+    memcpy(g + 35856, arena + 19456, 128 * sizeof(real));
     /* specs/gan_ring.gm:8: gradients out (1) */
-    memcpy(g + 35984, arena + 34944, 1 * sizeof(real));
+    memcpy(g + 35984, arena + 19728, 1 * sizeof(real));
 }
 
 /* Gradient check: loss_G at batch 4. */
@@ -1870,7 +1551,7 @@ static const char spec_summary[] =
     "forward MACs             35456 per sample, all networks once\n"
     "step FLOPs            96075776 per training step (GEMMs, forward and backward)\n"
     "state                   432000 bytes (parameters, optimizer state, moving averages)\n"
-    "arena                   987200 bytes (train step: 987200; peak of live tensors: 987200)\n";
+    "arena                  1121344 bytes (train step: 1121344; peak of live tensors: 1121344)\n";
 static const char spec_dot[] =
     "// generated by genc --dot from specs/gan_ring.gm; draw with: dot -Tpng -o gan_ring.png\n"
     "digraph \"gan_ring\" {\n"
