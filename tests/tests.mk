@@ -100,7 +100,8 @@ $(B)/fault $(B)/san/fault:
 MPI_MODELS := gan_mlp dcgan_sync wgan_gp_ring cyclegan
 MPI_BINS := $(foreach m,$(MPI_MODELS),$(B)/mpi2/$(m).f32 $(B)/mpi2/$(m).f64)
 # -O1: cyclegan's C of two ranks' steps compiles in 39 s, against 87 at -O2
-# (the same float semantics; its 10 steps are mostly oneDNN's and BLAS's)
+# (the same float semantics; these trainers run their convolutions on
+# im2col and OpenBLAS; tests/mpi.sh took 93 s with them, 96 at -O2)
 MPI_TEST_CFLAGS := -O1 -march=native -g1
 
 $(B)/mpi2/%.c: specs/%.gm $(B)/genc

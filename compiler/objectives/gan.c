@@ -184,8 +184,7 @@ static int disc_forward(struct builder *b, int disc, int x, int y) {
  * of float sums.  Not for a WGAN's critic, whose loss E[D(G(z))] - E[D(x)]
  * is a difference of the two passes: stacked, wgan_gp_ring on 2 ranks
  * drifted from 1 rank (40 float steps: 3.5e-5 -> 4.6e-3 apart, over
- * tests/mpi.sh's 1e-4; 10 double steps: 5e-15 -> 4e-12), where the two
- * rank counts' sums are ordered more alike with two passes. */
+ * tests/mpi.sh's 1e-4; 10 double steps: 5e-15 -> 4e-12). */
 static void disc_forward_both(struct builder *b, enum gan_form form, int disc, int x, int fake, int y, int *lr,
                               int *lf) {
     if (y >= 0 || is_wgan(form) || b->m->augment.on || !per_example(b->m, disc)) {
