@@ -18,7 +18,11 @@ BASE    := -std=c11 -D_GNU_SOURCE $(WARN) -Icompiler -Iruntime -I$(B)
 BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 # Trainers: every shape is constant, so let the C compiler vectorize for this CPU.
-TRAIN_CFLAGS ?= -O3 -march=native -fno-math-errno -g1
+# -fno-trapping-math lets gcc turn `x > 0 ? x : 0.2 * x` (leaky ReLU and its
+# gradient) into a select and vectorize it: with trapping math it may not
+# multiply where the source does not, and leaves a scalar loop with an
+# unpredictable branch.  Neither flag changes a result (the same bits).
+TRAIN_CFLAGS ?= -O3 -march=native -fno-math-errno -fno-trapping-math -g1
 # ... and split their long loops over the threads (genrt_kernels.h, PARALLEL_FOR),
 # running OpenBLAS's OpenMP build (libopenblas0-openmp) so that the BLAS and the
 # loops share libgomp's one pool of threads: beside the default pthread build's
