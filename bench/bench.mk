@@ -78,7 +78,7 @@ bench-mpi: all $(B)/mpi/dcgan.f32 $(B)/mpi/gan_mlp.f32 $(B)/mpi/dcgan_images.f32
 # OpenBLAS against oneDNN's dnnl_sgemm (bench/dense_kernels.c; both in
 # bench/README.md, Levers): the measurements that picked which kernels
 # trainers hand to oneDNN (compiler/passes/conv.c, runtime/genrt_kernels.h).
-$(B)/conv_kernels $(B)/dense_kernels: $(B)/%: bench/%.c bench/timing.h | $(B)
+$(B)/conv_kernels $(B)/dense_kernels: $(B)/%: bench/%.c bench/kernel_bench.h | $(B)
 	$(CC) -std=c11 -O2 -march=native $(KERNELS) -Wall -Wextra $< $(BLAS_CFLAGS) $(BLAS_LIBS) -ldnnl -o $@
 
 bench-kernels: $(B)/conv_kernels $(B)/dense_kernels

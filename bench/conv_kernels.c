@@ -40,7 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "timing.h"
+#include "kernel_bench.h"
 
 #define BATCH 64
 #define KSIZE 4
@@ -348,18 +348,6 @@ static void time_ms(pass_fn *const fn[], int n_fn, struct bench *b, enum pass p,
         ms[f] = bench_median(t[f], REPS);
 }
 
-static double max_rel_err(const float *got, const float *want, long n)
-{
-    double diff = 0, scale = 0;
-    for (long i = 0; i < n; i++) {
-        double d = got[i] > want[i] ? got[i] - want[i] : want[i] - got[i];
-        double a = want[i] < 0 ? -want[i] : want[i];
-        if (d > diff) diff = d;
-        if (a > scale) scale = a;
-    }
-    return scale > 0 ? diff / scale : diff;
-}
-
 /* Both sides once, oneDNN's result against genc's. */
 static double verify(struct bench *b, enum pass p)
 {
@@ -367,11 +355,11 @@ static double verify(struct bench *b, enum pass p)
     run_genc(b, p);
     if (p == BWD_W) {
         run_dnnl(b, p), run_reorder(b, p);
-        return max_rel_err(b->d_dw, b->dw, b->n_w);
+        return bench_max_rel_err(b->d_dw, b->dw, b->n_w);
     }
     run_reorder(b, p), run_dnnl(b, p);
-    if ((p == FWD) == conv) return max_rel_err(b->d_small_out, b->small_out, b->n_small);
-    return max_rel_err(b->d_big_out, b->big_out, b->n_big);
+    if ((p == FWD) == conv) return bench_max_rel_err(b->d_small_out, b->small_out, b->n_small);
+    return bench_max_rel_err(b->d_big_out, b->big_out, b->n_big);
 }
 
 int main(int argc, char **argv)

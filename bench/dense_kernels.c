@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "timing.h"
+#include "kernel_bench.h"
 
 #define WARMUP 20
 #define REPS 201
@@ -68,18 +68,6 @@ static void run_onednn(const struct shape *s, const float *a, const float *b, fl
     }
 }
 
-static double max_rel_err(const float *got, const float *want, long n)
-{
-    double diff = 0, scale = 0;
-    for (long i = 0; i < n; i++) {
-        double d = got[i] > want[i] ? got[i] - want[i] : want[i] - got[i];
-        double w = want[i] < 0 ? -want[i] : want[i];
-        if (d > diff) diff = d;
-        if (w > scale) scale = w;
-    }
-    return scale > 0 ? diff / scale : diff;
-}
-
 int main(int argc, char **argv)
 {
     int threads = argc > 1 ? atoi(argv[1]) : 2;
@@ -113,7 +101,7 @@ int main(int argc, char **argv)
         double mflop = 2e-6 * s->m * s->n * s->k; /* MFLOP / us = GFLOP/s / 1e3 */
         printf("%c%c %4d %4d %4d  openblas %7.1f us %6.1f GF/s  onednn %7.1f us %6.1f GF/s  x %.2f  err %.1e\n",
                s->ta, s->tb, s->m, s->n, s->k, us_blas, 1e3 * mflop / us_blas, us_dnnl, 1e3 * mflop / us_dnnl,
-               us_dnnl / us_blas, max_rel_err(c_dnnl, c_blas, n_c));
+               us_dnnl / us_blas, bench_max_rel_err(c_dnnl, c_blas, n_c));
         sum_blas += us_blas;
         sum_dnnl += us_dnnl;
         free(a);
